@@ -1,0 +1,214 @@
+#include "alert.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+static const char *const ssi_reason_names[SS_REASON__COUNT] = {
+    [SS_REASON_MALFORMED] = "malformed_record",
+    [SS_REASON_MISSING_FIELD] = "missing_field",
+    [SS_REASON_UNPARSABLE_FIELD] = "unparsable_field",
+    [SS_REASON_NON_FINITE] = "non_finite",
+    [SS_REASON_RA_RANGE] = "ra_out_of_range",
+    [SS_REASON_DEC_RANGE] = "dec_out_of_range",
+    [SS_REASON_MJD_RANGE] = "mjd_out_of_range",
+    [SS_REASON_NO_BRIGHTNESS] = "no_brightness",
+    [SS_REASON_TOO_LONG] = "field_too_long",
+    [SS_REASON_UNREADABLE] = "unreadable_input",
+};
+
+const char *ss_reason_name(ss_reason r)
+{
+    return (unsigned)r < SS_REASON__COUNT ? ssi_reason_names[r] : "unknown";
+}
+
+int ss_reason_from_name(const char *name)
+{
+    for (int r = 0; r < SS_REASON__COUNT; r++)
+        if (strcmp(name, ssi_reason_names[r]) == 0)
+            return r;
+    return -1;
+}
+
+int ss_reject_set(ss_reject *rej, ss_reason reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rej->detail, sizeof rej->detail, fmt, ap);
+    va_end(ap);
+    rej->reason = reason;
+    return SS_EREJECT;
+}
+
+ss_packet *ss_packet_new(void)
+{
+    ss_packet *p = calloc(1, sizeof *p);
+    if (p && !(p->arena = ss_arena_new())) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void ss_packet_free(ss_packet *p)
+{
+    if (!p)
+        return;
+    ss_arena_free(p->arena);
+    free(p);
+}
+
+void ss_packet_reset(ss_packet *p)
+{
+    p->alerts = NULL;
+    p->n = p->cap = 0;
+    p->raw = NULL;
+    p->raw_len = 0;
+    ss_arena_reset(p->arena);
+}
+
+/* Arrays grow inside the arena: the old copy is garbage until the next reset, which costs less than
+ * tracking heap arrays per alert. */
+static void *ssi_grow(ss_arena *a, void *old, uint32_t n, uint32_t *cap, size_t elem)
+{
+    uint32_t ncap = *cap ? *cap * 2 : 8;
+    void *fresh = ss_arena_alloc(a, (size_t)ncap * elem);
+    if (!fresh)
+        return NULL;
+    if (old)
+        memcpy(fresh, old, (size_t)n * elem);
+    *cap = ncap;
+    return fresh;
+}
+
+ss_alert *ss_packet_add(ss_packet *p)
+{
+    if (p->n == p->cap) {
+        ss_alert *fresh = ssi_grow(p->arena, p->alerts, p->n, &p->cap, sizeof *fresh);
+        if (!fresh)
+            return NULL;
+        p->alerts = fresh;
+    }
+    ss_alert *a = &p->alerts[p->n++];
+    memset(a, 0, sizeof *a);
+    a->ra = a->dec = a->mjd = NAN;
+    a->mag = a->magerr = a->maglim = NAN;
+    a->kind = SS_ALERT_DETECTION;
+    return a;
+}
+
+char *ss_packet_strdup(ss_packet *p, const char *s, size_t n)
+{
+    return ss_arena_strndup(p->arena, s, n);
+}
+
+int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v)
+{
+    if (a->nprops == a->capprops) {
+        ss_prop *fresh = ssi_grow(p->arena, a->props, a->nprops, &a->capprops, sizeof *fresh);
+        if (!fresh)
+            return SS_ENOMEM;
+        a->props = fresh;
+    }
+    ss_prop *pr = &a->props[a->nprops];
+    if (!(pr->name = ss_arena_strndup(p->arena, name, name_len)))
+        return SS_ENOMEM;
+    if (v.type == SS_TYPE_STRING) {
+        char *copy = ss_arena_strndup(p->arena, v.u.s.ptr, v.u.s.len);
+        if (!copy)
+            return SS_ENOMEM;
+        v.u.s.ptr = copy;
+    }
+    pr->value = v;
+    a->nprops++;
+    return 0;
+}
+
+const ss_prop *ss_alert_prop(const ss_alert *a, const char *name)
+{
+    for (uint32_t i = 0; i < a->nprops; i++)
+        if (strcmp(a->props[i].name, name) == 0)
+            return &a->props[i];
+    return NULL;
+}
+
+static int ssi_check_len(const char *what, const char *s, size_t max, ss_reject *rej)
+{
+    if (!s || !*s)
+        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "%s is missing or empty", what);
+    if (strlen(s) > max)
+        return ss_reject_set(rej, SS_REASON_TOO_LONG, "%s is longer than %zu bytes", what, max);
+    return 0;
+}
+
+static int ssi_check_position(const ss_alert *a, ss_reject *rej)
+{
+    if (!isfinite(a->ra) || !isfinite(a->dec))
+        return ss_reject_set(rej, SS_REASON_NON_FINITE, "ra/dec not finite (ra=%g, dec=%g)", a->ra,
+                             a->dec);
+    if (a->ra < 0.0 || a->ra >= 360.0)
+        return ss_reject_set(rej, SS_REASON_RA_RANGE, "ra=%.10g outside [0, 360)", a->ra);
+    if (a->dec < -90.0 || a->dec > 90.0)
+        return ss_reject_set(rej, SS_REASON_DEC_RANGE, "dec=%.10g outside [-90, 90]", a->dec);
+    return 0;
+}
+
+static int ssi_check_brightness(const ss_alert *a, ss_reject *rej)
+{
+    if (a->kind == SS_ALERT_DETECTION) {
+        if (!isfinite(a->mag) || !isfinite(a->magerr))
+            return ss_reject_set(rej, SS_REASON_NON_FINITE, "mag/magerr not finite (mag=%g, magerr=%g)",
+                                 a->mag, a->magerr);
+        if (a->magerr < 0)
+            return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "magerr=%g is negative", a->magerr);
+    } else if (!isfinite(a->maglim)) {
+        return ss_reject_set(rej, SS_REASON_NO_BRIGHTNESS, "upper limit without a finite maglim");
+    }
+    return 0;
+}
+
+int ss_alert_validate(const ss_alert *a, int require_position, ss_reject *rej)
+{
+    rej->origin = a->origin;
+    rej->line = a->line;
+    rej->raw = NULL;
+    rej->raw_len = 0;
+    int rc;
+    if ((rc = ssi_check_len("survey", a->survey, SS_SURVEY_MAX, rej)) ||
+        (rc = ssi_check_len("alert_id", a->alert_id, SS_ID_MAX, rej)) ||
+        (rc = ssi_check_len("passband", a->passband, SS_PASSBAND_MAX, rej)))
+        return rc;
+    if (a->object_id && strlen(a->object_id) > SS_ID_MAX)
+        return ss_reject_set(rej, SS_REASON_TOO_LONG, "object_id is longer than %d bytes", SS_ID_MAX);
+    if (require_position || !isnan(a->ra) || !isnan(a->dec))
+        if ((rc = ssi_check_position(a, rej)))
+            return rc;
+    if (!isfinite(a->mjd))
+        return ss_reject_set(rej, SS_REASON_NON_FINITE, "mjd not finite (%g)", a->mjd);
+    if (a->mjd < SS_MJD_MIN || a->mjd > SS_MJD_MAX)
+        return ss_reject_set(rej, SS_REASON_MJD_RANGE, "mjd=%.10g outside [%g, %g]", a->mjd,
+                             SS_MJD_MIN, SS_MJD_MAX);
+    if (!isnan(a->maglim) && !isfinite(a->maglim))
+        return ss_reject_set(rej, SS_REASON_NON_FINITE, "maglim not finite");
+    return ssi_check_brightness(a, rej);
+}
+
+int ss_alert_derive_id(ss_packet *p, ss_alert *a)
+{
+    /* Strings are length-prefixed so no separator can be forged; cutting them at 64 bytes only
+     * touches alerts the validator rejects (survey and passband have lower limits). This string is
+     * part of the ids stored by users: never change it. */
+    char canon[512];
+    int n = snprintf(canon, sizeof canon, "%zu:%.64s|%.17g|%.17g|%.17g|%zu:%.64s|%.17g|%.17g|%.17g",
+                     strlen(a->survey), a->survey, a->ra, a->dec, a->mjd, strlen(a->passband),
+                     a->passband, a->mag, a->magerr, a->maglim);
+    if (n < 0 || (size_t)n >= sizeof canon)
+        return SS_EINVAL; /* cannot happen: every part is bounded */
+    char id[20];
+    int idn = snprintf(id, sizeof id, "h%016" PRIx64, (uint64_t)XXH3_64bits(canon, (size_t)n));
+    return (a->alert_id = ss_packet_strdup(p, id, (size_t)idn)) ? 0 : SS_ENOMEM;
+}

@@ -1,0 +1,144 @@
+/**
+ * @file alert.h
+ * @brief The alert model: one measurement of a source, normalised across surveys.
+ *
+ * An alert carries the fields every survey shares (survey, alert id, position, time, passband,
+ * brightness) as plain members, and the survey's own fields as typed properties. Detections carry a
+ * magnitude and its error; upper limits (non-detections) carry a limiting magnitude instead.
+ *
+ * Decoders fill alerts into a packet: what one input record yields. The first alert of a packet is
+ * associated by position; the others (a survey's history of earlier detections and upper limits) join
+ * the same locus. All strings and arrays of a packet are owned by the packet's arena and live until
+ * ss_packet_reset() or ss_packet_free().
+ */
+#ifndef SS_ALERT_H
+#define SS_ALERT_H
+
+#include "arena.h"
+#include "err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Longest survey name, alert id, object id and passband the store accepts (bytes, without NUL). */
+#define SS_SURVEY_MAX 32
+#define SS_ID_MAX 128
+#define SS_PASSBAND_MAX 16
+
+/** Sane range of observation times: 1858-11-17 (MJD 0) to 2100-01-01. */
+#define SS_MJD_MIN 0.0
+#define SS_MJD_MAX 88069.0
+
+typedef enum ss_alert_kind {
+    SS_ALERT_DETECTION = 0,
+    SS_ALERT_UPPER_LIMIT = 1,
+} ss_alert_kind;
+
+/** A named property; the name and any string value are owned by the packet's arena. */
+typedef struct ss_prop {
+    const char *name;
+    ss_value value;
+} ss_prop;
+
+typedef struct ss_alert {
+    const char *survey;    /**< e.g. "ztf", "lsst", "tuple"; never NULL */
+    const char *alert_id;  /**< unique within the survey; never NULL */
+    const char *object_id; /**< the survey's object id, or NULL */
+    double ra, dec;        /**< degrees, ICRS; NAN for an alert without a position */
+    double mjd;            /**< modified Julian date of the observation */
+    const char *passband;  /**< never NULL */
+    double mag, magerr;    /**< NAN for an upper limit */
+    double maglim;         /**< limiting magnitude, NAN when unknown */
+    ss_alert_kind kind;
+    ss_prop *props; /**< survey fields, in the order the input gave them */
+    uint32_t nprops, capprops;
+    const char *origin; /**< input name, for messages; may be NULL */
+    uint64_t line;      /**< line or record number in that input (1-based), 0 when unknown */
+} ss_alert;
+
+typedef struct ss_packet {
+    ss_alert *alerts; /**< alerts[0] is the primary alert */
+    uint32_t n, cap;
+    ss_arena *arena;
+    /** The record's source text, kept with a rejection so it can be inspected; may be NULL. Set by
+     * the decoder, borrowed from it until its next call. */
+    const char *raw;
+    size_t raw_len;
+} ss_packet;
+
+/** Why a record was rejected. Stable names: they are stored and counted by name. */
+typedef enum ss_reason {
+    SS_REASON_MALFORMED = 0,    /**< record cannot be split into fields (bad CSV, bad JSON) */
+    SS_REASON_MISSING_FIELD,    /**< a required field is absent or empty */
+    SS_REASON_UNPARSABLE_FIELD, /**< a required field is not a number where one is needed */
+    SS_REASON_NON_FINITE,       /**< NaN or infinity in a required field */
+    SS_REASON_RA_RANGE,         /**< ra outside [0, 360) */
+    SS_REASON_DEC_RANGE,        /**< dec outside [-90, 90] */
+    SS_REASON_MJD_RANGE,        /**< mjd outside [SS_MJD_MIN, SS_MJD_MAX] */
+    SS_REASON_NO_BRIGHTNESS,    /**< neither mag with magerr nor maglim */
+    SS_REASON_TOO_LONG,         /**< an id, survey or passband longer than the store accepts */
+    SS_REASON_UNREADABLE,       /**< a whole input could not be read or has no usable header */
+    SS_REASON__COUNT
+} ss_reason;
+
+/** The stable name of a reason ("missing_field", ...). */
+const char *ss_reason_name(ss_reason r);
+/** Parse a reason name. @return the reason, or -1 when unknown. */
+int ss_reason_from_name(const char *name);
+
+/** A rejected record: what a decoder or the validator reports. Strings are borrowed, see users. */
+typedef struct ss_reject {
+    ss_reason reason;
+    const char *origin; /**< input name */
+    uint64_t line;      /**< 1-based line or record index; 0 for the whole input */
+    char detail[256];   /**< human-readable reason, naming the field */
+    const char *raw;    /**< the record's text (may be NULL); truncated when stored */
+    size_t raw_len;
+} ss_reject;
+
+/** Fill a rejection. @return SS_EREJECT. */
+int ss_reject_set(ss_reject *rej, ss_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Create an empty packet with its own arena. @return NULL when out of memory. */
+ss_packet *ss_packet_new(void);
+/** Free the packet and its arena. NULL is allowed. */
+void ss_packet_free(ss_packet *p);
+/** Empty the packet and its arena for reuse. */
+void ss_packet_reset(ss_packet *p);
+
+/**
+ * Append a blank alert (NAN numbers, NULL strings, detection) to the packet.
+ * @return the alert, owned by the packet; NULL when out of memory. Invalidated by the next add.
+ */
+ss_alert *ss_packet_add(ss_packet *p);
+
+/** Copy @p n bytes into the packet's arena as a NUL-terminated string. NULL when out of memory. */
+char *ss_packet_strdup(ss_packet *p, const char *s, size_t n);
+
+/**
+ * Append a property to @p a. String values are copied into the packet's arena; @p name is copied too.
+ * @return 0 or SS_ENOMEM.
+ */
+int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v);
+
+/** Find a property by name. @return the property (owned by the packet) or NULL. */
+const ss_prop *ss_alert_prop(const ss_alert *a, const char *name);
+
+/**
+ * Give an alert that came without an id one derived from its content: "h" and 16 hex digits of the
+ * XXH3 hash of its survey, position, time, passband and brightness (numbers in canonical form, so
+ * "1.0" and "1" agree). Re-ingesting the same rows is then idempotent, whatever the format.
+ * Call after survey, passband and the numbers are set. @return 0 or SS_ENOMEM.
+ */
+int ss_alert_derive_id(ss_packet *p, ss_alert *a);
+
+/**
+ * Check the fields every alert must satisfy (finite numbers, ranges, lengths, brightness).
+ * @param[in] a the alert; @p require_position is 0 for history entries that may lack a position.
+ * @param[out] rej filled when the alert is rejected (origin and line taken from the alert).
+ * @return 0 when valid, SS_EREJECT otherwise.
+ */
+int ss_alert_validate(const ss_alert *a, int require_position, ss_reject *rej);
+
+#endif

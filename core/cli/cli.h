@@ -1,0 +1,34 @@
+/* The skysieve command line: one function per subcommand, sharing option helpers. */
+#ifndef SS_CLI_H
+#define SS_CLI_H
+
+#include "err.h"
+
+#include <stddef.h>
+
+/** Exit statuses: 0 success, 1 failure (the message says why), 2 wrong usage. */
+enum { SS_EXIT_OK = 0, SS_EXIT_FAIL = 1, SS_EXIT_USAGE = 2 };
+
+typedef struct ss_cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} ss_cli_command;
+
+int ss_cmd_ingest(int argc, char **argv);
+int ss_cmd_locus(int argc, char **argv);
+int ss_cmd_cone(int argc, char **argv);
+int ss_cmd_loci(int argc, char **argv);
+int ss_cmd_stats(int argc, char **argv);
+int ss_cmd_rejected(int argc, char **argv);
+
+/** Print "skysieve: <message>" on stderr. @return SS_EXIT_FAIL. */
+int ss_cli_fail(const ss_err *err);
+/** Print a usage error and the hint to run --help. @return SS_EXIT_USAGE. */
+int ss_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Parse a whole string as a finite double. @return 0 or -1. */
+int ss_cli_double(const char *s, double *out);
+/** Parse a size such as 4096, 512M, 64G. @return 0 or -1. */
+int ss_cli_size(const char *s, size_t *out);
+
+#endif

@@ -1,0 +1,201 @@
+/* skysieve ingest: decode, associate and store alert files. */
+#include "cli.h"
+#include "ingest.h"
+#include "query.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SSI_SHOWN_REJECTS 20
+
+static const char ssi_ingest_help[] =
+    "usage: skysieve ingest --store DIR [OPTIONS] FILE|DIR...\n"
+    "\n"
+    "Ingest alert files into the store at DIR (created when absent). Each alert joins the nearest\n"
+    "locus within the association radius, or founds one. Directories are walked in name order and\n"
+    "every file a decoder recognises is ingested. A record that cannot be used is rejected with its\n"
+    "file, line and reason (kept in the store: 'skysieve rejected'); the rest is ingested.\n"
+    "\n"
+    "options:\n"
+    "  --store DIR        the store directory (required)\n"
+    "  --radius ARCSEC    association radius of a new store (default 1.0); an existing store\n"
+    "                     keeps the radius it was created with\n"
+    "  --format NAME      decode every input with this decoder (default: detect per file)\n"
+    "  --survey NAME      survey of tuple rows that name none (default: tuple)\n"
+    "  --batch N          alerts per transaction (default 2000)\n"
+    "  --map-size SIZE    initial LMDB map size, e.g. 64G (it grows when full)\n"
+    "  --json             print the summary as JSON\n"
+    "  --quiet            do not list rejected records on stderr\n"
+    "  --help             show this help\n"
+    "\n"
+    "Exit status: 0 when every input could be read (rejected records included), 1 when an input\n"
+    "could not be read at all or the store failed, 2 on wrong usage.\n";
+
+typedef struct ssi_ingest_cli {
+    const char *store;
+    ss_store_options store_opts;
+    ss_ingest_options opts;
+    int json, quiet;
+    uint64_t shown, hidden;
+} ssi_ingest_cli;
+
+static void ssi_on_reject(void *ctx, const ss_reject *rej)
+{
+    ssi_ingest_cli *c = ctx;
+    if (c->quiet)
+        return;
+    if (c->shown++ < SSI_SHOWN_REJECTS)
+        fprintf(stderr, "%s:%llu: rejected (%s): %s\n", rej->origin, (unsigned long long)rej->line,
+                ss_reason_name(rej->reason), rej->detail);
+    else
+        c->hidden++;
+}
+
+static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},  {"radius", required_argument, 0, 'r'},
+        {"format", required_argument, 0, 'f'}, {"survey", required_argument, 0, 'S'},
+        {"batch", required_argument, 0, 'b'},  {"map-size", required_argument, 0, 'm'},
+        {"json", no_argument, 0, 'j'},         {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        double d;
+        size_t sz;
+        switch (ch) {
+        case 's': c->store = optarg; break;
+        case 'r':
+            if (ss_cli_double(optarg, &d) || d <= 0 || d > 3600)
+                return ss_cli_usage("ingest", "--radius '%s': need a number of arcsec in (0, 3600]",
+                                    optarg);
+            c->store_opts.radius_arcsec = d;
+            break;
+        case 'f': c->opts.format = optarg; break;
+        case 'S': c->opts.decoder.default_survey = optarg; break;
+        case 'b':
+            if (ss_cli_size(optarg, &sz) || sz == 0 || sz > 1000000)
+                return ss_cli_usage("ingest", "--batch '%s': need a count from 1 to 1000000", optarg);
+            c->opts.batch_size = (uint32_t)sz;
+            break;
+        case 'm':
+            if (ss_cli_size(optarg, &sz) || sz < ((size_t)1 << 20))
+                return ss_cli_usage("ingest", "--map-size '%s': need a size of at least 1M", optarg);
+            c->store_opts.map_size = sz;
+            break;
+        case 'j': c->json = 1; break;
+        case 'q': c->quiet = 1; break;
+        case 'h': fputs(ssi_ingest_help, stdout); return -1;
+        default: return ss_cli_usage("ingest", "unknown option");
+        }
+    }
+    if (!c->store)
+        return ss_cli_usage("ingest", "--store DIR is required");
+    if (optind >= argc)
+        return ss_cli_usage("ingest", "no input: give files or directories to ingest");
+    if (c->opts.format && !ss_decoder_find(c->opts.format))
+        return ss_cli_usage("ingest", "--format '%s': no such decoder", c->opts.format);
+    return 0;
+}
+
+static double ssi_rate(const ss_ingest_totals *t)
+{
+    return t->seconds > 0 ? (double)t->read / t->seconds : 0.0;
+}
+
+static void ssi_print_json(const ssi_ingest_cli *c, const ss_ingest_totals *t)
+{
+    json_t *reasons = json_object();
+    for (int r = 0; r < SS_REASON__COUNT; r++)
+        if (t->by_reason[r])
+            json_object_set_new(reasons, ss_reason_name((ss_reason)r), json_integer(t->by_reason[r]));
+    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:f, s:f}",
+                          "store", c->store, "inputs", (json_int_t)t->inputs, "inputs_failed",
+                          (json_int_t)t->inputs_failed, "read", (json_int_t)t->read, "ingested",
+                          (json_int_t)t->ingested, "history", (json_int_t)t->history,
+                          "duplicates", (json_int_t)t->duplicates, "rejected",
+                          (json_int_t)t->rejected, "rejected_by_reason", reasons, "history_known",
+                          (json_int_t)t->history_known, "loci_created",
+                          (json_int_t)t->loci_created, "seconds", t->seconds, "alerts_per_second",
+                          ssi_rate(t));
+    json_dumpf(o, stdout, SS_JSON_FLAGS);
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
+static void ssi_print_text(const ssi_ingest_cli *c, const ss_ingest_totals *t)
+{
+    printf("ingested into %s\n", c->store);
+    printf("  inputs            %llu (%llu could not be read)\n", (unsigned long long)t->inputs,
+           (unsigned long long)t->inputs_failed);
+    printf("  alerts read       %llu\n", (unsigned long long)t->read);
+    printf("  ingested          %llu\n", (unsigned long long)t->ingested);
+    if (t->history || t->history_known)
+        printf("  history entries   %llu new, %llu already stored\n",
+               (unsigned long long)t->history, (unsigned long long)t->history_known);
+    printf("  duplicates        %llu\n", (unsigned long long)t->duplicates);
+    printf("  rejected          %llu\n", (unsigned long long)t->rejected);
+    for (int r = 0; r < SS_REASON__COUNT; r++)
+        if (t->by_reason[r])
+            printf("    %-22s %llu\n", ss_reason_name((ss_reason)r),
+                   (unsigned long long)t->by_reason[r]);
+    printf("  loci created      %llu\n", (unsigned long long)t->loci_created);
+    printf("  elapsed           %.3f s\n", t->seconds);
+    printf("  alerts/s          %.0f\n", ssi_rate(t));
+}
+
+/* Ingest every argument; input failures are reported and the run goes on. */
+static int ssi_ingest_all(ss_ingest *in, int argc, char **argv, ss_err *err, int *input_failed)
+{
+    for (int i = optind; i < argc; i++) {
+        ss_err_clear(err);
+        int rc = ss_ingest_path(in, argv[i], err);
+        if (rc == SS_EREJECT) {
+            fprintf(stderr, "skysieve: %s\n", err->msg);
+            *input_failed = 1;
+        } else if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int ss_cmd_ingest(int argc, char **argv)
+{
+    ssi_ingest_cli c = {0};
+    c.store_opts.create = 1;
+    int rc = ssi_parse(argc, argv, &c);
+    if (rc)
+        return rc < 0 ? SS_EXIT_OK : rc;
+    c.opts.on_reject = ssi_on_reject;
+    c.opts.ctx = &c;
+    ss_err err = {0};
+    ss_store *store;
+    if (ss_store_open(c.store, &c.store_opts, &store, &err))
+        return ss_cli_fail(&err);
+    ss_ingest *in = ss_ingest_new(store, &c.opts);
+    if (!in) {
+        ss_store_close(store);
+        ss_err_set(&err, SS_ENOMEM, "out of memory");
+        return ss_cli_fail(&err);
+    }
+    int input_failed = 0;
+    ss_ingest_totals t;
+    rc = ssi_ingest_all(in, argc, argv, &err, &input_failed);
+    if (!rc)
+        rc = ss_ingest_finish(in, &t, &err);
+    else
+        ss_ingest_totals_get(in, &t);
+    ss_ingest_free(in);
+    ss_store_close(store);
+    if (c.hidden)
+        fprintf(stderr, "... and %llu more rejected (see: skysieve rejected --store %s)\n",
+                (unsigned long long)c.hidden, c.store);
+    c.json ? ssi_print_json(&c, &t) : ssi_print_text(&c, &t);
+    if (rc)
+        return ss_cli_fail(&err);
+    return input_failed ? SS_EXIT_FAIL : SS_EXIT_OK;
+}

@@ -1,0 +1,164 @@
+/* The read-only commands: locus, cone, loci, stats, rejected. */
+#include "cli.h"
+#include "query.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A run function's "usage error already printed": distinct from every error code. */
+#define SSI_USAGE_SHOWN INT_MIN
+
+typedef struct ssi_query_cli {
+    const char *name;
+    const char *help;
+    int nargs; /* positional arguments required */
+    const char *store;
+    const char *reason;
+} ssi_query_cli;
+
+/* Parse --store, --help (and --reason where the command takes it). @return 0 to run, -1 after help,
+ * or SS_EXIT_USAGE. */
+static int ssi_parse_query(int argc, char **argv, ssi_query_cli *q)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},
+        {"reason", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (ch == 's')
+            q->store = optarg;
+        else if (ch == 'r' && !strcmp(q->name, "rejected"))
+            q->reason = optarg;
+        else if (ch == 'h')
+            return fputs(q->help, stdout), -1;
+        else
+            return ss_cli_usage(q->name, "unknown option");
+    }
+    if (!q->store)
+        return ss_cli_usage(q->name, "--store DIR is required");
+    if (argc - optind != q->nargs)
+        return ss_cli_usage(q->name, "expected %d argument%s, got %d", q->nargs,
+                            q->nargs == 1 ? "" : "s", argc - optind);
+    return 0;
+}
+
+static int ssi_open_ro(const ssi_query_cli *q, ss_store **s, ss_err *err)
+{
+    ss_store_options o = {.readonly = 1};
+    return ss_store_open(q->store, &o, s, err);
+}
+
+static int ssi_print_json(json_t *o)
+{
+    json_dumpf(o, stdout, SS_JSON_FLAGS);
+    fputc('\n', stdout);
+    json_decref(o);
+    return SS_EXIT_OK;
+}
+
+/* Parse, open the store read-only and hand over to @p run. */
+static int ssi_query_main(int argc, char **argv, ssi_query_cli *q,
+                          int (*run)(ss_store *, const ssi_query_cli *, char **, ss_err *))
+{
+    int rc = ssi_parse_query(argc, argv, q);
+    if (rc)
+        return rc < 0 ? SS_EXIT_OK : rc;
+    ss_err err = {0};
+    ss_store *s;
+    if (ssi_open_ro(q, &s, &err))
+        return ss_cli_fail(&err);
+    rc = run(s, q, argv + optind, &err);
+    ss_store_close(s);
+    return rc == SSI_USAGE_SHOWN ? SS_EXIT_USAGE : rc ? ss_cli_fail(&err) : SS_EXIT_OK;
+}
+
+static int ssi_run_locus(ss_store *s, const ssi_query_cli *q, char **args, ss_err *err)
+{
+    (void)q;
+    json_t *o;
+    int rc = ss_query_locus(s, args[0], &o, err);
+    return rc ? rc : ssi_print_json(o);
+}
+
+int ss_cmd_locus(int argc, char **argv)
+{
+    ssi_query_cli q = {.name = "locus", .nargs = 1,
+                       .help = "usage: skysieve locus --store DIR ID\n\n"
+                               "Print the locus with locus id ID (like SKS2026k3bq7vx2mf4a) or the\n"
+                               "locus of survey object ID (like ZTF18abcdefg) as one JSON object:\n"
+                               "locus_id, ra, dec, properties, alerts (in time order), tags.\n"};
+    return ssi_query_main(argc, argv, &q, ssi_run_locus);
+}
+
+static int ssi_run_cone(ss_store *s, const ssi_query_cli *q, char **args, ss_err *err)
+{
+    double ra, dec, r;
+    if (ss_cli_double(args[0], &ra) || ss_cli_double(args[1], &dec) || ss_cli_double(args[2], &r))
+        return ss_cli_usage(q->name, "RA, DEC and RADIUS_ARCSEC must be numbers"), SSI_USAGE_SHOWN;
+    return ss_query_cone(s, ra, dec, r, stdout, err);
+}
+
+int ss_cmd_cone(int argc, char **argv)
+{
+    ssi_query_cli q = {.name = "cone", .nargs = 3,
+                       .help = "usage: skysieve cone --store DIR RA DEC RADIUS_ARCSEC\n\n"
+                               "Print one JSON line per locus within RADIUS_ARCSEC of (RA, DEC) in\n"
+                               "degrees, nearest first, with its separation_arcsec.\n"};
+    return ssi_query_main(argc, argv, &q, ssi_run_cone);
+}
+
+static int ssi_run_loci(ss_store *s, const ssi_query_cli *q, char **args, ss_err *err)
+{
+    (void)q, (void)args;
+    return ss_query_loci(s, stdout, err);
+}
+
+int ss_cmd_loci(int argc, char **argv)
+{
+    ssi_query_cli q = {.name = "loci", .nargs = 0,
+                       .help = "usage: skysieve loci --store DIR\n\n"
+                               "Print a JSON line per locus (locus_id, ra, dec, num_alerts, ...), in\n"
+                               "locus id order.\n"};
+    return ssi_query_main(argc, argv, &q, ssi_run_loci);
+}
+
+static int ssi_run_stats(ss_store *s, const ssi_query_cli *q, char **args, ss_err *err)
+{
+    (void)q, (void)args;
+    json_t *o;
+    int rc = ss_query_stats(s, &o, err);
+    return rc ? rc : ssi_print_json(o);
+}
+
+int ss_cmd_stats(int argc, char **argv)
+{
+    ssi_query_cli q = {.name = "stats", .nargs = 0,
+                       .help = "usage: skysieve stats --store DIR\n\n"
+                               "Print the store's counts as one JSON object: alerts, detections,\n"
+                               "upper_limits, loci, duplicates, rejected and rejected_by_reason,\n"
+                               "ingest runs and the last one, map size and bytes used.\n"};
+    return ssi_query_main(argc, argv, &q, ssi_run_stats);
+}
+
+static int ssi_run_rejected(ss_store *s, const ssi_query_cli *q, char **args, ss_err *err)
+{
+    (void)args;
+    return ss_query_rejected(s, q->reason, stdout, err);
+}
+
+int ss_cmd_rejected(int argc, char **argv)
+{
+    ssi_query_cli q = {.name = "rejected", .nargs = 0,
+                       .help = "usage: skysieve rejected --store DIR [--reason REASON]\n\n"
+                               "Print the rejected records as JSON lines: seq, reason, input, line,\n"
+                               "detail, raw (the record's text) and time. REASON is one of\n"
+                               "malformed_record, missing_field, unparsable_field, non_finite,\n"
+                               "ra_out_of_range, dec_out_of_range, mjd_out_of_range, no_brightness,\n"
+                               "field_too_long, unreadable_input.\n"};
+    return ssi_query_main(argc, argv, &q, ssi_run_rejected);
+}

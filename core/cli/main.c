@@ -1,0 +1,100 @@
+/* skysieve: the command-line entry point. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ss_cli_command ssi_commands[] = {
+    {"ingest", "ingest alert files (CSV, JSON lines) into a store", ss_cmd_ingest},
+    {"locus", "print one locus, by locus id or survey object id, as JSON", ss_cmd_locus},
+    {"cone", "print the loci within a radius of a position, nearest first", ss_cmd_cone},
+    {"loci", "print a summary line for every locus", ss_cmd_loci},
+    {"stats", "print the store's counts as JSON", ss_cmd_stats},
+    {"rejected", "print the rejected records kept for inspection", ss_cmd_rejected},
+};
+#define SSI_NCOMMANDS (sizeof ssi_commands / sizeof *ssi_commands)
+
+static void ssi_usage(FILE *out)
+{
+    fprintf(out, "skysieve %s: an astronomical alert broker\n\n"
+                 "usage: skysieve COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
+            SS_VERSION_STRING);
+    for (size_t i = 0; i < SSI_NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", ssi_commands[i].name, ssi_commands[i].summary);
+    fprintf(out, "  %-10s %s\n\n", "version", "print the version");
+    fprintf(out, "Run 'skysieve COMMAND --help' for a command's options.\n");
+}
+
+int ss_cli_fail(const ss_err *err)
+{
+    fprintf(stderr, "skysieve: %s\n", err->msg[0] ? err->msg : ss_strerror(err->code));
+    return SS_EXIT_FAIL;
+}
+
+int ss_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "skysieve %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'skysieve %s --help' for usage.\n", cmd);
+    return SS_EXIT_USAGE;
+}
+
+int ss_cli_double(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int ss_cli_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || s[0] == '-')
+        return -1;
+    int shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'K': case 'k': shift = 10; break;
+    case 'M': case 'm': shift = 20; break;
+    case 'G': case 'g': shift = 30; break;
+    case 'T': case 't': shift = 40; break;
+    default: return -1;
+    }
+    if (*end && end[1])
+        return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        ssi_usage(stderr);
+        return SS_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        ssi_usage(stdout);
+        return SS_EXIT_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("skysieve %s\n", SS_VERSION_STRING);
+        return SS_EXIT_OK;
+    }
+    for (size_t i = 0; i < SSI_NCOMMANDS; i++)
+        if (!strcmp(cmd, ssi_commands[i].name))
+            return ssi_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "skysieve: unknown command '%s'\n", cmd);
+    ssi_usage(stderr);
+    return SS_EXIT_USAGE;
+}

@@ -1,0 +1,70 @@
+/**
+ * @file decoder.h
+ * @brief The extension point for alert formats: one decoder per folder in plugins/decoder_<name>/.
+ *
+ * A decoder turns a byte stream (a file, or a message read into memory with fmemopen) into packets of
+ * alerts. It does not validate ranges or store anything: the ingest loop validates each alert with
+ * ss_alert_validate() and stores it. Decoders are compiled in; the build lists every plugins/decoder_*
+ * folder in a generated registry, so a new format touches only its own folder.
+ *
+ * Threading: one decoder state is used by one thread at a time; states are independent.
+ */
+#ifndef SS_DECODER_H
+#define SS_DECODER_H
+
+#include "alert.h"
+
+#include <stdio.h>
+
+/** Bumped when ss_decoder_ops changes incompatibly; decoders set .abi to it. */
+#define SS_DECODER_ABI 1
+
+/** What the operator configures for decoding. Strings are borrowed for the life of the state. */
+typedef struct ss_decoder_config {
+    const char *default_survey; /**< survey of rows that name none (tuple formats); "tuple" when NULL */
+    const char *schema_dir;     /**< directory of id.avsc schemas for framed messages; may be NULL */
+} ss_decoder_config;
+
+typedef struct ss_decoder_ops {
+    unsigned abi;                   /**< SS_DECODER_ABI */
+    const char *name;               /**< short name, e.g. "csv"; used by --format */
+    const char *const *extensions;  /**< NULL-terminated list of file name endings, e.g. ".csv" */
+    /**
+     * How sure the decoder is that an input is its format, from its name and first bytes.
+     * @param[in] name the input's name (may be NULL); @param[in] head, len: up to 4096 first bytes.
+     * @return 0 (not mine) to 100 (certain). A matching extension alone should give 50.
+     */
+    int (*probe)(const char *name, const unsigned char *head, size_t len);
+    /**
+     * Start decoding @p fp. The caller keeps ownership of @p fp and closes it after close().
+     * @param[in] name the input's name, used in messages. @param[out] state decoder-owned state.
+     * @return 0; or an error code with @p err naming the input and the reason (e.g. a bad header).
+     */
+    int (*open)(FILE *fp, const char *name, const ss_decoder_config *cfg, void **state, ss_err *err);
+    /**
+     * Decode the next record into @p pkt (empty on entry; the caller resets it).
+     * @return 1: a packet was decoded; 0: end of input; SS_EREJECT: this record is rejected and @p rej
+     * says why (decoding goes on with the next record); any other code: the rest of the input cannot
+     * be read, @p err says why. Strings in @p rej are valid until the next call.
+     */
+    int (*next)(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err);
+    /** Free the state. NULL is allowed. */
+    void (*close)(void *state);
+} ss_decoder_ops;
+
+/** Every compiled-in decoder, in registry order. @param[out] n their number. */
+const ss_decoder_ops *const *ss_decoders(size_t *n);
+
+/** The decoder named @p name, or NULL. */
+const ss_decoder_ops *ss_decoder_find(const char *name);
+
+/**
+ * The decoder that probes highest for an input (ties go to the earlier decoder).
+ * @return NULL when every decoder answers 0.
+ */
+const ss_decoder_ops *ss_decoder_detect(const char *name, const unsigned char *head, size_t len);
+
+/** Helper for probes: 1 when @p name ends with one of @p extensions (case-insensitive). */
+int ss_decoder_has_extension(const char *name, const char *const *extensions);
+
+#endif

@@ -1,0 +1,78 @@
+/**
+ * @file ingest.h
+ * @brief Ingest inputs into a store: decode, validate, associate, commit in batches.
+ *
+ * A record that fails to decode or validate is rejected: kept in the store's `rejected` table with
+ * its input, line, reason and text, counted by reason, and reported through the options' callback;
+ * the rest of the input goes on. An input that cannot be read at all (missing file, unknown format,
+ * bad header) is rejected as a whole the same way. Only store failures stop an ingest.
+ *
+ * Packets are buffered and written one batch per LMDB transaction; "ingested" counts only what was
+ * committed, so a total reported by ss_ingest_totals() survives a crash that follows it.
+ */
+#ifndef SS_INGEST_H
+#define SS_INGEST_H
+
+#include "decoder.h"
+#include "store.h"
+
+#include <stdio.h>
+
+typedef struct ss_ingest ss_ingest;
+
+/** Totals of an ingest run so far (committed work only). */
+typedef struct ss_ingest_totals {
+    uint64_t read;          /**< records read: decoded packets plus rejected records */
+    uint64_t ingested;      /**< primary alerts stored */
+    uint64_t history;       /**< history entries stored (earlier detections and limits) */
+    uint64_t duplicates;    /**< primary alerts already in the store */
+    uint64_t history_known; /**< history entries already in the store */
+    uint64_t rejected;      /**< records (or whole inputs) rejected */
+    uint64_t by_reason[SS_REASON__COUNT];
+    uint64_t loci_created;
+    uint64_t inputs;        /**< inputs opened */
+    uint64_t inputs_failed; /**< inputs rejected as a whole */
+    double seconds;         /**< wall time since ss_ingest_new() */
+} ss_ingest_totals;
+
+typedef struct ss_ingest_options {
+    ss_decoder_config decoder;
+    const char *format;  /**< decoder name to use for every input; NULL: detect per input */
+    uint32_t batch_size; /**< packets per transaction; 0: 2000 */
+    /** Called for each rejection once it is committed; @p rej is valid during the call only. */
+    void (*on_reject)(void *ctx, const ss_reject *rej);
+    void *ctx;
+} ss_ingest_options;
+
+/**
+ * Start an ingest run into @p store (opened read-write; still owned by the caller, who must keep it
+ * open until ss_ingest_free()). @return the run, or NULL when out of memory.
+ */
+ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts);
+
+/**
+ * Ingest a file, or every file a decoder recognises in a directory tree (in name order).
+ * @return 0; SS_EREJECT when the input (or part of a directory) was rejected as a whole, @p err
+ *         naming it (the run goes on); any other code: the store failed and the run must stop.
+ */
+int ss_ingest_path(ss_ingest *in, const char *path, ss_err *err);
+
+/** Ingest an open stream named @p name (the caller keeps @p fp). Returns as ss_ingest_path(). */
+int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err);
+
+/** Commit what is buffered. @return 0 or a store failure. */
+int ss_ingest_flush(ss_ingest *in, ss_err *err);
+
+/**
+ * Commit what is buffered and record the run in the store's `ingests` table.
+ * @param[out] totals the run's totals (may be NULL). @return 0 or a store failure.
+ */
+int ss_ingest_finish(ss_ingest *in, ss_ingest_totals *totals, ss_err *err);
+
+/** Totals committed so far. */
+void ss_ingest_totals_get(const ss_ingest *in, ss_ingest_totals *totals);
+
+/** Free the run; anything not flushed is dropped (not stored, not counted). NULL is allowed. */
+void ss_ingest_free(ss_ingest *in);
+
+#endif

@@ -1,0 +1,57 @@
+#include "locus_id.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+static const char ssi_b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+#define SSI_MASK60 ((UINT64_C(1) << 60) - 1)
+
+/* Adding a constant, odd multipliers and right xor-shifts are each invertible modulo 2^60, so the
+ * whole is a bijection: distinct sequence numbers can never give the same id. The constant keeps
+ * locus 0 from reading "000000000000". */
+static uint64_t ssi_scramble(uint64_t x)
+{
+    x = (x + UINT64_C(0x5DEECE66D)) & SSI_MASK60;
+    x = (x * UINT64_C(0x9E3779B97F4A7C15)) & SSI_MASK60;
+    x ^= x >> 31;
+    x = (x * UINT64_C(0xBF58476D1CE4E5B9)) & SSI_MASK60;
+    x ^= x >> 29;
+    return x;
+}
+
+int ss_mjd_year(double mjd)
+{
+    time_t t = (time_t)floor((mjd - 40587.0) * 86400.0);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm))
+        return 0;
+    return tm.tm_year + 1900;
+}
+
+void ss_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1])
+{
+    int year = ss_mjd_year(mjd);
+    if (year < 0 || year > 9999)
+        year = 0;
+    uint64_t x = ssi_scramble(seq);
+    out[0] = 'S', out[1] = 'K', out[2] = 'S';
+    for (int i = 6; i >= 3; i--, year /= 10)
+        out[i] = (char)('0' + year % 10);
+    for (int i = 18; i >= 7; i--, x >>= 5)
+        out[i] = ssi_b32[x & 31];
+    out[SS_LOCUS_ID_LEN] = '\0';
+}
+
+int ss_locus_id_valid(const char *s)
+{
+    if (strlen(s) != SS_LOCUS_ID_LEN || strncmp(s, "SKS", 3) != 0)
+        return 0;
+    for (int i = 3; i < 7; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    for (int i = 7; i < SS_LOCUS_ID_LEN; i++)
+        if (!strchr(ssi_b32, s[i]))
+            return 0;
+    return 1;
+}

@@ -1,0 +1,43 @@
+/**
+ * @file query.h
+ * @brief Read the store: loci, cone searches, counts and rejected records, as JSON.
+ *
+ * Every function runs in one read transaction, so it sees one consistent state even while an ingest
+ * commits. JSON values returned through json_t ** are owned by the caller (json_decref()).
+ *
+ * Locus JSON: {"locus_id", "ra", "dec", "properties": {...}, "alerts": [...], "tags": []}, where
+ * properties are the broker's own (num_alerts, num_mag_values, oldest/newest/brightest_alert_id,
+ * _magnitude, _observation_time, num_alerts_<band>, num_mag_values_<band>,
+ * newest_alert_magnitude_<band>, <survey>_object_id) and each alert is {"alert_id", "survey",
+ * "object_id"?, "mjd", "kind", "properties"} with the normalised ant_* fields and the survey fields.
+ */
+#ifndef SS_QUERY_H
+#define SS_QUERY_H
+
+#include "store.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+/** Flags for printing JSON (compact, 15 significant digits: beyond any survey's precision). */
+#define SS_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/**
+ * The locus with id @p id, or the locus of survey object @p id.
+ * @return 0; SS_ENOTFOUND; SS_EAMBIGUOUS when an object id names several loci (listed in @p err).
+ */
+int ss_query_locus(ss_store *s, const char *id, json_t **out, ss_err *err);
+
+/** Print one summary line per locus within @p radius_arcsec of (ra, dec), nearest first. */
+int ss_query_cone(ss_store *s, double ra, double dec, double radius_arcsec, FILE *out, ss_err *err);
+
+/** Print one summary line per locus, in locus id order. */
+int ss_query_loci(ss_store *s, FILE *out, ss_err *err);
+
+/** Counts of the store as a JSON object. */
+int ss_query_stats(ss_store *s, json_t **out, ss_err *err);
+
+/** Print the rejected records (all, or those of reason @p reason) as JSON lines. */
+int ss_query_rejected(ss_store *s, const char *reason, FILE *out, ss_err *err);
+
+#endif

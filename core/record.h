@@ -1,0 +1,106 @@
+/**
+ * @file record.h
+ * @brief Binary encodings of the records kept in the store (format version 1).
+ *
+ * Values are little-endian-free: they are written in the host's byte order, as LMDB files themselves
+ * are not portable across byte orders. Every record starts with a version byte; readers check lengths
+ * on every field and return SS_ECORRUPT rather than read past a value.
+ */
+#ifndef SS_RECORD_H
+#define SS_RECORD_H
+
+#include "alert.h"
+#include "locus_id.h"
+#include "sky.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** A growable output buffer. Owned by its user; ssi_wbuf_free() releases it. */
+typedef struct ssi_wbuf {
+    unsigned char *data;
+    size_t len, cap;
+    int failed; /* set when an allocation failed; the content is then incomplete */
+} ssi_wbuf;
+
+void ssi_wbuf_reset(ssi_wbuf *b);
+void ssi_wbuf_free(ssi_wbuf *b);
+void ssi_wbuf_u8(ssi_wbuf *b, uint8_t v);
+void ssi_wbuf_u32(ssi_wbuf *b, uint32_t v);
+void ssi_wbuf_u64(ssi_wbuf *b, uint64_t v);
+void ssi_wbuf_f64(ssi_wbuf *b, double v);
+void ssi_wbuf_bytes(ssi_wbuf *b, const void *p, size_t n);
+/** A string as u32 length then bytes; NULL is written as length 0xffffffff. */
+void ssi_wbuf_str(ssi_wbuf *b, const char *s);
+void ssi_wbuf_strn(ssi_wbuf *b, const char *s, uint32_t n);
+
+/** A bounded reader over a value. Strings read from it point into the value (not NUL-terminated). */
+typedef struct ssi_rbuf {
+    const unsigned char *p, *end;
+    int bad; /* set when a read ran past the end */
+} ssi_rbuf;
+
+uint8_t ssi_rbuf_u8(ssi_rbuf *r);
+uint32_t ssi_rbuf_u32(ssi_rbuf *r);
+uint64_t ssi_rbuf_u64(ssi_rbuf *r);
+double ssi_rbuf_f64(ssi_rbuf *r);
+/** Read a string; *len receives its length. @return pointer into the value, or NULL for a NULL string. */
+const char *ssi_rbuf_str(ssi_rbuf *r, uint32_t *len);
+/** Read a string into @p out of @p cap bytes (NUL-terminated); an over-long string marks the reader bad. */
+void ssi_rbuf_strcpy(ssi_rbuf *r, char *out, size_t cap);
+
+/** Per passband summary of a locus. */
+#define SS_LOCUS_MAX_BANDS 32
+typedef struct ss_locus_band {
+    char passband[SS_PASSBAND_MAX + 1];
+    uint32_t num_alerts;
+    uint32_t num_mag_values;
+    double newest_mjd; /**< NAN when the band has no detection yet */
+    double newest_mag;
+} ss_locus_band;
+
+/** A reference to one alert of a locus, with its time and magnitude (NAN for an upper limit). */
+typedef struct ss_alert_ref {
+    char alert_id[SS_ID_MAX + 1];
+    double mjd, mag;
+} ss_alert_ref;
+
+/** A survey object id attached to a locus. */
+#define SS_LOCUS_MAX_OBJECTS 8
+typedef struct ss_locus_object {
+    char survey[SS_SURVEY_MAX + 1];
+    char object_id[SS_ID_MAX + 1];
+} ss_locus_object;
+
+/** What the broker itself knows of a locus (the `loci` table). */
+typedef struct ss_locus {
+    char id[SS_LOCUS_ID_LEN + 1];
+    double ra, dec;       /**< current position: mean direction of the detections */
+    double sx, sy, sz;    /**< sum of the detections' unit vectors */
+    uint32_t num_pos;     /**< detections in that sum */
+    uint32_t num_alerts;  /**< alerts of any kind */
+    uint32_t num_mag_values; /**< detections */
+    ss_alert_ref oldest, newest, brightest; /**< by mjd; brightest among detections */
+    uint32_t nbands;
+    ss_locus_band bands[SS_LOCUS_MAX_BANDS];
+    uint32_t nobjects;
+    ss_locus_object objects[SS_LOCUS_MAX_OBJECTS];
+} ss_locus;
+
+#define SS_RECORD_VERSION 1
+
+/** Encode a locus into @p b (reset first). */
+void ssi_locus_encode(const ss_locus *l, ssi_wbuf *b);
+/** Decode a locus value. @return 0 or SS_ECORRUPT. */
+int ssi_locus_decode(const void *data, size_t len, ss_locus *l);
+
+/** Encode an alert, stored under @p locus_id, into @p b (reset first). */
+void ssi_alert_encode(const ss_alert *a, const char *locus_id, ssi_wbuf *b);
+/**
+ * Decode an alert value into @p a; strings and properties are copied into @p pkt's arena.
+ * @param[out] locus_id receives the locus id (SS_LOCUS_ID_LEN + 1 bytes).
+ * @return 0, SS_ECORRUPT or SS_ENOMEM.
+ */
+int ssi_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, char *locus_id);
+
+#endif

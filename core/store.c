@@ -1,0 +1,433 @@
+#include "store_impl.h"
+
+#include "sky.h"
+
+#include <dirent.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SSI_MAGIC "skysieve-store"
+#define SSI_ZONES_PER_RADIUS 8.0
+#define SSI_COUNTERS_VERSION 1
+
+void ssi_put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+uint64_t ssi_get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+void ssi_put_be32(unsigned char *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+uint32_t ssi_get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static size_t ssi_cat(unsigned char *k, size_t at, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(k + at, s, n);
+    return at + n;
+}
+
+size_t ssi_key_alert(unsigned char *k, const char *survey, const char *alert_id)
+{
+    size_t n = ssi_cat(k, 0, survey);
+    k[n++] = '\0';
+    return ssi_cat(k, n, alert_id);
+}
+
+size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, const char *survey,
+                           const char *alert_id)
+{
+    memcpy(k, locus_id, SS_LOCUS_ID_LEN);
+    uint64_t bits;
+    memcpy(&bits, &mjd, sizeof bits);
+    ssi_put_be64(k + SS_LOCUS_ID_LEN, bits);
+    return SS_LOCUS_ID_LEN + 8 + ssi_key_alert(k + SS_LOCUS_ID_LEN + 8, survey, alert_id);
+}
+
+size_t ssi_key_sky(unsigned char *k, uint32_t zone, double ra, const char *locus_id)
+{
+    ssi_put_be32(k, zone);
+    ssi_put_be64(k + 4, ss_ra_key(ra));
+    memcpy(k + 12, locus_id, SS_LOCUS_ID_LEN);
+    return 12 + SS_LOCUS_ID_LEN;
+}
+
+size_t ssi_key_object(unsigned char *k, const char *object_id, const char *survey)
+{
+    size_t n = ssi_cat(k, 0, object_id);
+    k[n++] = '\0';
+    return ssi_cat(k, n, survey);
+}
+
+int ssi_store_fail(ss_store *s, ss_err *err, int rc, const char *what)
+{
+    int code = rc;
+    if (rc == MDB_MAP_FULL || rc == ENOSPC)
+        code = SS_EFULL;
+    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == SS_ECORRUPT)
+        code = SS_ECORRUPT;
+    return ss_err_set(err, code, "store %s: %s: %s", s ? s->path : "?", what, ss_strerror(rc));
+}
+
+/* ---- counters ---- */
+
+/* The stored order of the scalar counters: append only. */
+static const size_t ssi_counter_offsets[] = {
+    offsetof(ssi_counters, alerts),       offsetof(ssi_counters, detections),
+    offsetof(ssi_counters, upper_limits), offsetof(ssi_counters, loci),
+    offsetof(ssi_counters, duplicates),   offsetof(ssi_counters, history_known),
+    offsetof(ssi_counters, rejected),     offsetof(ssi_counters, locus_seq),
+    offsetof(ssi_counters, reject_seq),   offsetof(ssi_counters, ingest_seq),
+};
+#define SSI_NCOUNTERS (sizeof ssi_counter_offsets / sizeof *ssi_counter_offsets)
+
+static uint64_t *ssi_counter(ssi_counters *c, size_t i)
+{
+    return (uint64_t *)((char *)c + ssi_counter_offsets[i]);
+}
+
+int ssi_counters_save(ss_store *s, MDB_txn *txn, const ssi_counters *c, ssi_wbuf *b)
+{
+    ssi_wbuf_reset(b);
+    ssi_wbuf_u8(b, SSI_COUNTERS_VERSION);
+    ssi_wbuf_u32(b, (uint32_t)SSI_NCOUNTERS);
+    for (size_t i = 0; i < SSI_NCOUNTERS; i++)
+        ssi_wbuf_u64(b, *ssi_counter((ssi_counters *)c, i));
+    ssi_wbuf_u32(b, SS_REASON__COUNT);
+    for (int r = 0; r < SS_REASON__COUNT; r++) {
+        ssi_wbuf_str(b, ss_reason_name((ss_reason)r));
+        ssi_wbuf_u64(b, c->by_reason[r]);
+    }
+    if (b->failed)
+        return ENOMEM;
+    MDB_val k = {8, "counters"}, v = {b->len, b->data};
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+static void ssi_counters_decode_reasons(ssi_rbuf *r, ssi_counters *c)
+{
+    uint32_t nr = ssi_rbuf_u32(r);
+    for (uint32_t i = 0; i < nr && !r->bad; i++) {
+        char name[64];
+        ssi_rbuf_strcpy(r, name, sizeof name);
+        uint64_t count = ssi_rbuf_u64(r);
+        int reason = ss_reason_from_name(name);
+        if (reason >= 0) /* a reason this build does not know of is dropped from the breakdown */
+            c->by_reason[reason] = count;
+    }
+}
+
+int ssi_counters_load(ss_store *s, MDB_txn *txn, ssi_counters *c)
+{
+    memset(c, 0, sizeof *c);
+    MDB_val k = {8, "counters"}, v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    ssi_rbuf r = {v.mv_data, (const unsigned char *)v.mv_data + v.mv_size, 0};
+    if (ssi_rbuf_u8(&r) != SSI_COUNTERS_VERSION)
+        return SS_ECORRUPT;
+    uint32_t n = ssi_rbuf_u32(&r);
+    for (uint32_t i = 0; i < n && !r.bad; i++) {
+        uint64_t val = ssi_rbuf_u64(&r);
+        if (i < SSI_NCOUNTERS) /* counters from a newer minor layout are ignored */
+            *ssi_counter(c, i) = val;
+    }
+    ssi_counters_decode_reasons(&r, c);
+    return r.bad ? SS_ECORRUPT : 0;
+}
+
+/* ---- opening ---- */
+
+static const struct {
+    const char *name;
+    size_t offset;
+    unsigned flags;
+} ssi_tables[] = {
+    {"loci", offsetof(ss_store, loci), 0},
+    {"alerts", offsetof(ss_store, alerts), 0},
+    {"locus_alerts", offsetof(ss_store, locus_alerts), 0},
+    {"sky", offsetof(ss_store, sky), 0},
+    {"objects", offsetof(ss_store, objects), MDB_DUPSORT},
+    {"rejected", offsetof(ss_store, rejected), 0},
+    {"ingests", offsetof(ss_store, ingests), 0},
+};
+
+static MDB_dbi *ssi_dbi(ss_store *s, size_t i)
+{
+    return (MDB_dbi *)((char *)s + ssi_tables[i].offset);
+}
+
+/* 1: data.mdb exists; 0: directory absent or empty; SS_ENOTSTORE: a non-empty directory of
+ * something else, or a file. */
+static int ssi_probe_dir(const char *dir, ss_err *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return 0;
+    if (!S_ISDIR(st.st_mode))
+        return ss_err_set(err, SS_ENOTSTORE, "store %s: not a directory", dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) == 0)
+        return 1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return ss_err_set(err, errno, "store %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    if (!empty)
+        return ss_err_set(err, SS_ENOTSTORE,
+                          "store %s: directory is not empty and holds no skysieve store (no data.mdb)",
+                          dir);
+    return 0;
+}
+
+static int ssi_meta_put_f64(ss_store *s, MDB_txn *txn, const char *key, double v)
+{
+    MDB_val k = {strlen(key), (void *)key}, d = {sizeof v, &v};
+    return mdb_put(txn, s->meta, &k, &d, 0);
+}
+
+static int ssi_meta_get(ss_store *s, MDB_txn *txn, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(txn, s->meta, &k, v);
+}
+
+static int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *out)
+{
+    MDB_val v;
+    int rc = ssi_meta_get(s, txn, key, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size != sizeof *out)
+        return SS_ECORRUPT;
+    memcpy(out, v.mv_data, sizeof *out);
+    return 0;
+}
+
+static int ssi_store_init(ss_store *s, MDB_txn *txn, double radius_arcsec)
+{
+    int rc;
+    for (size_t i = 0; i < sizeof ssi_tables / sizeof *ssi_tables; i++)
+        if ((rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags | MDB_CREATE,
+                               ssi_dbi(s, i))))
+            return rc;
+    uint32_t format = SS_STORE_FORMAT_VERSION;
+    MDB_val mk = {5, "magic"}, mv = {strlen(SSI_MAGIC), SSI_MAGIC};
+    MDB_val fk = {6, "format"}, fv = {sizeof format, &format};
+    ssi_counters zero = {0};
+    ssi_wbuf b = {0};
+    if ((rc = mdb_put(txn, s->meta, &mk, &mv, 0)) || (rc = mdb_put(txn, s->meta, &fk, &fv, 0)) ||
+        (rc = ssi_meta_put_f64(s, txn, "radius_arcsec", radius_arcsec)) ||
+        (rc = ssi_meta_put_f64(s, txn, "zone_height_arcsec", radius_arcsec * SSI_ZONES_PER_RADIUS)) ||
+        (rc = ssi_meta_put_f64(s, txn, "created", (double)time(NULL))))
+        return rc;
+    rc = ssi_counters_save(s, txn, &zero, &b);
+    ssi_wbuf_free(&b);
+    return rc;
+}
+
+/* Check that meta says "a skysieve store this build can read", then open every table. */
+static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
+{
+    MDB_val v;
+    int rc = ssi_meta_get(s, txn, "magic", &v);
+    if (rc == MDB_NOTFOUND || (!rc && (v.mv_size != strlen(SSI_MAGIC) ||
+                                       memcmp(v.mv_data, SSI_MAGIC, v.mv_size) != 0)))
+        return ss_err_set(err, SS_ENOTSTORE, "store %s: an LMDB database, but not a skysieve store",
+                          s->path);
+    if (rc || (rc = ssi_meta_get(s, txn, "format", &v)))
+        return ssi_store_fail(s, err, rc, "reading the format version");
+    uint32_t format = 0;
+    if (v.mv_size == sizeof format)
+        memcpy(&format, v.mv_data, sizeof format);
+    if (format > SS_STORE_FORMAT_VERSION)
+        return ss_err_set(err, SS_EVERSION,
+                          "store %s: format version %u is newer than this skysieve reads (%d); "
+                          "upgrade skysieve",
+                          s->path, format, SS_STORE_FORMAT_VERSION);
+    if (format == 0)
+        return ss_err_set(err, SS_ECORRUPT, "store %s: bad format version record", s->path);
+    double radius, zone;
+    if ((rc = ssi_meta_get_f64(s, txn, "radius_arcsec", &radius)) ||
+        (rc = ssi_meta_get_f64(s, txn, "zone_height_arcsec", &zone)))
+        return ssi_store_fail(s, err, rc, "reading the sky settings");
+    s->radius_deg = radius / SS_ARCSEC_PER_DEG;
+    s->zone_height_deg = zone / SS_ARCSEC_PER_DEG;
+    for (size_t i = 0; i < sizeof ssi_tables / sizeof *ssi_tables; i++)
+        if ((rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags, ssi_dbi(s, i))))
+            return ssi_store_fail(s, err, rc, ssi_tables[i].name);
+    return 0;
+}
+
+static int ssi_env_open(ss_store *s, size_t map_size, ss_err *err)
+{
+    int rc = mdb_env_create(&s->env);
+    if (!rc)
+        rc = mdb_env_set_maxdbs(s->env, 16);
+    if (!rc)
+        rc = mdb_env_set_mapsize(s->env, map_size ? map_size : SS_DEFAULT_MAP_SIZE);
+    if (rc)
+        return ssi_store_fail(s, err, rc, "creating the LMDB environment");
+    /* MDB_NOTLS: read transactions belong to the caller, not the thread (workers hand them over). */
+    rc = mdb_env_open(s->env, s->path, MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0), 0644);
+    if (rc == MDB_INVALID)
+        return ss_err_set(err, SS_ENOTSTORE, "store %s: data.mdb is not an LMDB file", s->path);
+    if (rc == MDB_VERSION_MISMATCH)
+        return ss_err_set(err, SS_EVERSION, "store %s: written by another LMDB version", s->path);
+    return rc ? ssi_store_fail(s, err, rc, "opening") : 0;
+}
+
+/* Open the tables of an existing store in a read transaction, so a store we refuse is not written. */
+static int ssi_store_attach(ss_store *s, ss_err *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return ssi_store_fail(s, err, rc, "starting a transaction");
+    rc = mdb_dbi_open(txn, "meta", 0, &s->meta);
+    if (rc == MDB_NOTFOUND)
+        rc = ss_err_set(err, SS_ENOTSTORE, "store %s: an LMDB database, but not a skysieve store",
+                        s->path);
+    else if (rc)
+        rc = ssi_store_fail(s, err, rc, "opening meta");
+    else
+        rc = ssi_store_check(s, txn, err);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+static int ssi_store_create(ss_store *s, double radius_arcsec, ss_err *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (!rc && !(rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) &&
+        !(rc = ssi_store_init(s, txn, radius_arcsec))) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc)
+        return ssi_store_fail(s, err, rc, "creating");
+    return ssi_store_attach(s, err);
+}
+
+/* Undo a failed creation, so that a refused open leaves nothing behind. */
+static void ssi_remove_created(const char *dir, int made_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    unlink(path);
+    if (made_dir)
+        rmdir(dir);
+}
+
+static int ssi_check_radius(const ss_store_options *o, const ss_store *s, ss_err *err)
+{
+    double stored = s->radius_deg * SS_ARCSEC_PER_DEG;
+    if (o->radius_arcsec > 0 && fabs(o->radius_arcsec - stored) > 1e-9)
+        return ss_err_set(err, SS_ESETTINGS,
+                          "store %s: created with an association radius of %g arcsec, not %g "
+                          "(a store keeps its radius for life; use a new store)",
+                          s->path, stored, o->radius_arcsec);
+    return 0;
+}
+
+int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out, ss_err *err)
+{
+    ss_store_options o = opts ? *opts : (ss_store_options){0};
+    *out = NULL;
+    if (o.radius_arcsec < 0 || o.radius_arcsec > 3600 || isnan(o.radius_arcsec))
+        return ss_err_set(err, SS_EINVAL, "store %s: radius %g arcsec is not in (0, 3600]", dir,
+                          o.radius_arcsec);
+    int exists = ssi_probe_dir(dir, err);
+    if (exists < 0)
+        return exists;
+    if (!exists && (!o.create || o.readonly))
+        return ss_err_set(err, SS_ENOSTORE, "store %s: no such store", dir);
+    int made_dir = 0;
+    if (!exists && mkdir(dir, 0755) == 0)
+        made_dir = 1;
+    else if (!exists && errno != EEXIST)
+        return ss_err_set(err, errno, "store %s: cannot create the directory: %s", dir, strerror(errno));
+    ss_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(dir))) {
+        free(s);
+        return ss_err_set(err, SS_ENOMEM, "store %s: out of memory", dir);
+    }
+    s->readonly = o.readonly;
+    int rc = ssi_env_open(s, o.map_size, err);
+    if (!rc)
+        rc = exists ? ssi_store_attach(s, err)
+                    : ssi_store_create(s, o.radius_arcsec > 0 ? o.radius_arcsec
+                                                              : SS_DEFAULT_RADIUS_ARCSEC, err);
+    if (!rc)
+        rc = ssi_check_radius(&o, s, err);
+    if (rc) {
+        ss_store_close(s);
+        if (!exists)
+            ssi_remove_created(dir, made_dir);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void ss_store_close(ss_store *s)
+{
+    if (!s)
+        return;
+    if (s->env)
+        mdb_env_close(s->env);
+    free(s->path);
+    free(s);
+}
+
+double ss_store_radius_arcsec(const ss_store *s) { return s->radius_deg * SS_ARCSEC_PER_DEG; }
+
+const char *ss_store_path(const ss_store *s) { return s->path; }
+
+int ssi_store_grow(ss_store *s, ss_err *err)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
+    if (!rc)
+        rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+    return rc ? ssi_store_fail(s, err, rc, "growing the map") : 0;
+}

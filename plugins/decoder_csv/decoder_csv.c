@@ -1,0 +1,656 @@
+/*
+ * Tuple alerts as CSV (or TSV) with a header row, as in the ANTARES streaming tutorial.
+ *
+ * Lines are read with getline and fed to libcsv one at a time, so that every row knows the line it
+ * starts on even when a quoted field spans lines. Each row becomes one packet of one alert; columns
+ * that are not part of the tuple become typed properties.
+ */
+#include "decoder.h"
+
+#include <csv.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+    COL_RA,
+    COL_DEC,
+    COL_MJD,
+    COL_PASSBAND,
+    COL_MAG,
+    COL_MAGERR,
+    COL_NREQUIRED,
+    COL_ALERT_ID = COL_NREQUIRED,
+    COL_OBJECT_ID,
+    COL_MAGLIM,
+    COL_SURVEY,
+    COL_NKNOWN
+};
+
+static const char *const col_names[COL_NKNOWN] = {
+    "ra", "dec", "mjd", "passband", "mag", "magerr", "alert_id", "object_id", "maglim", "survey",
+};
+
+/* Roles of header columns that are not tuple columns. */
+#define ROLE_PROP (-1)
+#define ROLE_SKIP (-2) /* an empty column name (e.g. a trailing comma): no property to name */
+#define NO_COLUMN SIZE_MAX
+
+#define BOM "\xEF\xBB\xBF"
+
+typedef struct span {
+    size_t off, len;
+} span;
+
+typedef struct text {
+    const char *p;
+    size_t n;
+} text;
+
+typedef struct csv_state {
+    FILE *fp;
+    char *name;
+    const char *default_survey;
+    struct csv_parser parser;
+    int (*is_space)(unsigned char);
+    int delim_known;
+    /* The header: names live in hbuf; role[i] is a COL_* index, ROLE_PROP or ROLE_SKIP. */
+    char *hbuf;
+    span *hcols;
+    int *role;
+    size_t ncols;
+    size_t idx[COL_NKNOWN];
+    char *line;
+    size_t linecap;
+    uint64_t lineno;
+    /* The row being read: its raw lines (for rejects), its first line and its fields. */
+    char *raw;
+    size_t raw_len, raw_cap;
+    uint64_t row_line;
+    int in_row, row_done, oom;
+    char *fbuf;
+    size_t fbuf_len, fbuf_cap;
+    span *fields;
+    size_t nfields, fields_cap;
+} csv_state;
+
+static const char *const csv_exts[] = {".csv", ".tsv", NULL};
+
+/* Grow an array to hold @p need elements. @return the (maybe moved) array, NULL when out of memory
+ * (the old one is then still valid). */
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return p;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / elem)
+            return NULL;
+        ncap *= 2;
+    }
+    void *fresh = realloc(p, ncap * elem);
+    if (fresh)
+        *cap = ncap;
+    return fresh;
+}
+
+/* libcsv trims these around unquoted fields; tab must not be one when it is the delimiter. */
+static int space_csv(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static int space_tsv(unsigned char c)
+{
+    return c == ' ';
+}
+
+/* We strip CR LF ourselves and feed one '\n' per line, so only '\n' ends a row: a row then always
+ * ends at the end of a line, which keeps line numbers exact. */
+static int term_lf(unsigned char c)
+{
+    return c == '\n';
+}
+
+static void on_field(void *s, size_t len, void *data)
+{
+    csv_state *st = data;
+    if (st->oom)
+        return;
+    char *b = grow(st->fbuf, &st->fbuf_cap, st->fbuf_len + len + 1, 1);
+    if (b)
+        st->fbuf = b;
+    span *f = b ? grow(st->fields, &st->fields_cap, st->nfields + 1, sizeof *f) : NULL;
+    if (!f) {
+        st->oom = 1;
+        return;
+    }
+    st->fields = f;
+    memcpy(st->fbuf + st->fbuf_len, s, len);
+    st->fbuf[st->fbuf_len + len] = '\0';
+    f[st->nfields++] = (span){st->fbuf_len, len};
+    st->fbuf_len += len + 1;
+}
+
+static void on_row(int c, void *data)
+{
+    (void)c;
+    ((csv_state *)data)->row_done = 1;
+}
+
+static int nomem(const csv_state *st, ss_err *err)
+{
+    return ss_err_set(err, SS_ENOMEM, "%s: out of memory", st->name);
+}
+
+/* Read one line without its CR LF (and without a BOM on line 1).
+ * @return 1 with *out set, 0 at the end of input, or an error code. */
+static int get_line(csv_state *st, text *out, ss_err *err)
+{
+    errno = 0;
+    ssize_t n = getline(&st->line, &st->linecap, st->fp);
+    if (n < 0) {
+        if (feof(st->fp) && !ferror(st->fp))
+            return 0;
+        if (errno == ENOMEM)
+            return nomem(st, err);
+        int e = errno > 1 ? errno : EIO; /* 1 would read as "a row" */
+        return ss_err_set(err, e, "%s: read error: %s", st->name, strerror(e));
+    }
+    st->lineno++;
+    text t = {st->line, (size_t)n};
+    if (t.n && t.p[t.n - 1] == '\n')
+        t.n--;
+    if (t.n && t.p[t.n - 1] == '\r')
+        t.n--;
+    if (st->lineno == 1 && t.n >= 3 && memcmp(t.p, BOM, 3) == 0) {
+        t.p += 3;
+        t.n -= 3;
+    }
+    *out = t;
+    return 1;
+}
+
+static int is_blank(const csv_state *st, text t)
+{
+    for (size_t i = 0; i < t.n; i++)
+        if (!st->is_space((unsigned char)t.p[i]))
+            return 0;
+    return 1;
+}
+
+/* Tab-separated when the header line has tabs and no commas: a comma header never needs tabs. */
+static void detect_delim(csv_state *st, text t)
+{
+    int tsv = memchr(t.p, '\t', t.n) && !memchr(t.p, ',', t.n);
+    st->is_space = tsv ? space_tsv : space_csv;
+    csv_set_delim(&st->parser, tsv ? CSV_TAB : CSV_COMMA);
+    csv_set_space_func(&st->parser, st->is_space);
+    st->delim_known = 1;
+}
+
+static void start_row(csv_state *st)
+{
+    st->in_row = 1;
+    st->row_done = 0;
+    st->row_line = st->lineno;
+    st->raw_len = st->fbuf_len = st->nfields = 0;
+}
+
+static int append_raw(csv_state *st, text t)
+{
+    size_t sep = st->lineno != st->row_line;
+    char *b = grow(st->raw, &st->raw_cap, st->raw_len + sep + t.n + 1, 1);
+    if (!b)
+        return SS_ENOMEM;
+    st->raw = b;
+    if (sep)
+        b[st->raw_len++] = '\n';
+    memcpy(b + st->raw_len, t.p, t.n);
+    st->raw_len += t.n;
+    b[st->raw_len] = '\0';
+    return 0;
+}
+
+/* Feed one line and its newline. @return 0, or libcsv's status with *col the 1-based column. */
+static int feed_line(csv_state *st, text t, size_t *col)
+{
+    size_t done = csv_parse(&st->parser, t.p, t.n, on_field, on_row, st);
+    if (done == t.n && csv_parse(&st->parser, "\n", 1, on_field, on_row, st) == 1)
+        return st->oom ? CSV_ENOMEM : 0;
+    *col = done + 1;
+    int status = csv_error(&st->parser);
+    return status ? status : CSV_EINVALID;
+}
+
+/* Forget the broken row: csv_fini resets libcsv's state (no callbacks, so nothing is emitted). */
+static int bad_row(csv_state *st, ss_reject *rej, const char *what, size_t col)
+{
+    csv_fini(&st->parser, NULL, NULL, NULL);
+    st->in_row = 0;
+    if (!col)
+        return ss_reject_set(rej, SS_REASON_MALFORMED, "%s", what);
+    return ss_reject_set(rej, SS_REASON_MALFORMED, "%s at line %" PRIu64 " column %zu", what,
+                         st->lineno, col);
+}
+
+/* Read lines until libcsv completes a row. @return 1 (fields in st), 0 at the end of input,
+ * SS_EREJECT for a row libcsv cannot split (reading goes on at the next line), or an error. */
+static int read_row(csv_state *st, ss_reject *rej, ss_err *err)
+{
+    text t;
+    int rc;
+    while ((rc = get_line(st, &t, err)) == 1) {
+        if (!st->in_row && is_blank(st, t))
+            continue;
+        if (!st->delim_known)
+            detect_delim(st, t);
+        if (!st->in_row)
+            start_row(st);
+        size_t col = 0;
+        if (append_raw(st, t))
+            return nomem(st, err);
+        rc = feed_line(st, t, &col);
+        if (rc == CSV_EPARSE)
+            return bad_row(st, rej, "misplaced quote", col);
+        if (rc)
+            return nomem(st, err);
+        if (st->row_done) {
+            st->in_row = 0;
+            return 1;
+        }
+    }
+    if (rc == 0 && st->in_row)
+        return bad_row(st, rej, "quoted field not closed at the end of input", 0);
+    return rc;
+}
+
+static int is_trim(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static span trim_span(const char *buf, span s)
+{
+    while (s.len && is_trim(buf[s.off])) {
+        s.off++;
+        s.len--;
+    }
+    while (s.len && is_trim(buf[s.off + s.len - 1]))
+        s.len--;
+    return s;
+}
+
+static int known_column(const char *s, size_t n)
+{
+    for (int k = 0; k < COL_NKNOWN; k++)
+        if (strlen(col_names[k]) == n && strncasecmp(s, col_names[k], n) == 0)
+            return k;
+    return -1;
+}
+
+static int check_required(const csv_state *st, ss_err *err)
+{
+    char list[96] = "";
+    size_t used = 0;
+    for (int k = 0; k < COL_NREQUIRED; k++)
+        if (st->idx[k] == NO_COLUMN)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
+                                     col_names[k]);
+    if (used)
+        return ss_err_set(err, SS_EPARSE, "%s: missing required column(s) %s", st->name, list);
+    return 0;
+}
+
+static int assign_roles(csv_state *st, ss_err *err)
+{
+    for (int k = 0; k < COL_NKNOWN; k++)
+        st->idx[k] = NO_COLUMN;
+    for (size_t i = 0; i < st->ncols; i++) {
+        int k = known_column(st->hbuf + st->hcols[i].off, st->hcols[i].len);
+        if (k < 0) {
+            st->role[i] = st->hcols[i].len ? ROLE_PROP : ROLE_SKIP;
+            continue;
+        }
+        if (st->idx[k] != NO_COLUMN)
+            return ss_err_set(err, SS_EPARSE, "%s: column %s appears twice in the header",
+                              st->name, col_names[k]);
+        st->idx[k] = i;
+        st->role[i] = k;
+    }
+    return check_required(st, err);
+}
+
+/* Keep the header's fields: the field buffer is reused by every row. */
+static int take_header(csv_state *st, ss_err *err)
+{
+    st->ncols = st->nfields;
+    st->hbuf = malloc(st->fbuf_len + 1);
+    st->hcols = calloc(st->ncols, sizeof *st->hcols);
+    st->role = calloc(st->ncols, sizeof *st->role);
+    if (!st->hbuf || !st->hcols || !st->role)
+        return nomem(st, err);
+    memcpy(st->hbuf, st->fbuf, st->fbuf_len);
+    for (size_t i = 0; i < st->ncols; i++)
+        st->hcols[i] = trim_span(st->hbuf, st->fields[i]);
+    return assign_roles(st, err);
+}
+
+static int read_header(csv_state *st, ss_err *err)
+{
+    ss_reject rej;
+    int rc = read_row(st, &rej, err);
+    if (rc == 0)
+        return ss_err_set(err, SS_EPARSE, "%s: empty input, no header", st->name);
+    if (rc == SS_EREJECT)
+        return ss_err_set(err, SS_EPARSE, "%s: line %" PRIu64 ": unreadable header: %s",
+                          st->name, st->row_line, rej.detail);
+    if (rc != 1)
+        return rc;
+    return take_header(st, err);
+}
+
+/* The trimmed text of tuple column @p k in the current row; empty when the header lacks it. */
+static text cell(const csv_state *st, int k)
+{
+    if (st->idx[k] == NO_COLUMN)
+        return (text){"", 0};
+    span s = trim_span(st->fbuf, st->fields[st->idx[k]]);
+    return (text){st->fbuf + s.off, s.len};
+}
+
+/* Fields are NUL-terminated and trimmed, so strtod stops at the end or at junk. Leading space that
+ * trimming kept (a quoted newline) would be skipped by strtod silently: refuse it. */
+static int to_double(text t, double *out)
+{
+    if (!t.n || isspace((unsigned char)t.p[0]))
+        return 0;
+    char *end;
+    double v = strtod(t.p, &end);
+    if (end != t.p + t.n)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int not_a_number(ss_reject *rej, int k, text t)
+{
+    int shown = t.n > 40 ? 40 : (int)t.n;
+    return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "%s: '%.*s%s' is not a number",
+                         col_names[k], shown, t.p, t.n > 40 ? "..." : "");
+}
+
+static int need_number(const csv_state *st, int k, double *out, ss_reject *rej)
+{
+    text t = cell(st, k);
+    if (!t.n)
+        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "%s is empty", col_names[k]);
+    return to_double(t, out) ? 0 : not_a_number(rej, k, t);
+}
+
+/* @return 1 with *out set, 0 when empty or absent, SS_EREJECT when not a number. */
+static int opt_number(const csv_state *st, int k, double *out, ss_reject *rej)
+{
+    text t = cell(st, k);
+    if (!t.n)
+        return 0;
+    return to_double(t, out) ? 1 : not_a_number(rej, k, t);
+}
+
+static int fill_position(const csv_state *st, ss_alert *a, ss_reject *rej)
+{
+    int rc;
+    if ((rc = need_number(st, COL_RA, &a->ra, rej)) || (rc = need_number(st, COL_DEC, &a->dec, rej))
+        || (rc = need_number(st, COL_MJD, &a->mjd, rej)))
+        return rc;
+    if (!cell(st, COL_PASSBAND).n)
+        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "passband is empty");
+    return 0;
+}
+
+/* A row with mag is a detection (and then needs magerr); without mag, maglim makes it an upper
+ * limit. Range and finiteness checks are ss_alert_validate's. */
+static int fill_brightness(const csv_state *st, ss_alert *a, ss_reject *rej)
+{
+    double mag = NAN;
+    int has_mag = opt_number(st, COL_MAG, &mag, rej);
+    if (has_mag < 0)
+        return has_mag;
+    int has_lim = opt_number(st, COL_MAGLIM, &a->maglim, rej);
+    if (has_lim < 0)
+        return has_lim;
+    if (has_mag) {
+        a->kind = SS_ALERT_DETECTION;
+        a->mag = mag;
+        return need_number(st, COL_MAGERR, &a->magerr, rej);
+    }
+    if (!has_lim)
+        return ss_reject_set(rej, SS_REASON_NO_BRIGHTNESS, "neither mag nor maglim is given");
+    a->kind = SS_ALERT_UPPER_LIMIT;
+    return 0;
+}
+
+static int fill_strings(const csv_state *st, ss_packet *pkt, ss_alert *a)
+{
+    text pb = cell(st, COL_PASSBAND), sv = cell(st, COL_SURVEY), obj = cell(st, COL_OBJECT_ID);
+    if (!sv.n)
+        sv = (text){st->default_survey, strlen(st->default_survey)};
+    if (!(a->passband = ss_packet_strdup(pkt, pb.p, pb.n))
+        || !(a->survey = ss_packet_strdup(pkt, sv.p, sv.n))
+        || !(a->origin = ss_packet_strdup(pkt, st->name, strlen(st->name))))
+        return SS_ENOMEM;
+    if (obj.n && !(a->object_id = ss_packet_strdup(pkt, obj.p, obj.n)))
+        return SS_ENOMEM;
+    a->line = st->row_line;
+    return 0;
+}
+
+
+static int fill_alert_id(const csv_state *st, ss_packet *pkt, ss_alert *a)
+{
+    text id = cell(st, COL_ALERT_ID);
+    if (id.n)
+        return (a->alert_id = ss_packet_strdup(pkt, id.p, id.n)) ? 0 : SS_ENOMEM;
+    return ss_alert_derive_id(pkt, a);
+}
+
+static int whole_int(const char *s, size_t n, int64_t *out)
+{
+    if (!isdigit((unsigned char)s[0]) && s[0] != '-' && s[0] != '+')
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end != s + n)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Only plain decimal notation: strtod alone would also take hex, "infinity" and leading space. */
+static int whole_float(const char *s, size_t n, double *out)
+{
+    if (strspn(s, "0123456789+-.eE") != n)
+        return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end != s + n || !isfinite(v))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Type a property from its text; @p s is NUL-terminated at @p n. */
+static ss_value typed_value(const char *s, size_t n)
+{
+    ss_value v = {.type = SS_TYPE_NULL};
+    if (n == 0)
+        return v;
+    if ((n == 4 && strncasecmp(s, "true", 4) == 0) || (n == 5 && strncasecmp(s, "false", 5) == 0)) {
+        v.type = SS_TYPE_BOOL;
+        v.u.b = n == 4;
+    } else if (whole_int(s, n, &v.u.i)) {
+        v.type = SS_TYPE_INT;
+    } else if (whole_float(s, n, &v.u.f)) {
+        v.type = SS_TYPE_FLOAT;
+    } else {
+        v.type = SS_TYPE_STRING;
+        v.u.s.ptr = s;
+        v.u.s.len = (uint32_t)n;
+    }
+    return v;
+}
+
+static int fill_props(const csv_state *st, ss_packet *pkt, ss_alert *a, ss_reject *rej)
+{
+    for (size_t i = 0; i < st->ncols; i++) {
+        if (st->role[i] != ROLE_PROP)
+            continue;
+        span f = st->fields[i], h = st->hcols[i];
+        if (f.len > UINT32_MAX)
+            return ss_reject_set(rej, SS_REASON_TOO_LONG, "%.*s: value longer than 4 GiB",
+                                 (int)(h.len > 64 ? 64 : h.len), st->hbuf + h.off);
+        int rc = ss_alert_add_prop(pkt, a, st->hbuf + h.off, h.len,
+                                   typed_value(st->fbuf + f.off, f.len));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* @return 1 when the row became an alert, SS_EREJECT or SS_ENOMEM. */
+static int fill_alert(const csv_state *st, ss_packet *pkt, ss_reject *rej)
+{
+    if (st->nfields != st->ncols)
+        return ss_reject_set(rej, SS_REASON_MALFORMED, "row has %zu fields, header has %zu",
+                             st->nfields, st->ncols);
+    ss_alert *a = ss_packet_add(pkt);
+    if (!a)
+        return SS_ENOMEM;
+    int rc;
+    if ((rc = fill_position(st, a, rej)) || (rc = fill_brightness(st, a, rej))
+        || (rc = fill_strings(st, pkt, a)) || (rc = fill_alert_id(st, pkt, a))
+        || (rc = fill_props(st, pkt, a, rej)))
+        return rc;
+    return 1;
+}
+
+static int csv_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err)
+{
+    csv_state *st = state;
+    int rc = read_row(st, rej, err);
+    if (rc == 1)
+        rc = fill_alert(st, pkt, rej);
+    if (rc == 1) { /* kept with the packet, so a later validation reject shows the row too */
+        pkt->raw = st->raw;
+        pkt->raw_len = st->raw_len;
+    } else if (rc == SS_EREJECT) {
+        rej->origin = st->name;
+        rej->line = st->row_line;
+        rej->raw = st->raw;
+        rej->raw_len = st->raw_len;
+    } else if (rc == SS_ENOMEM || rc == SS_EINVAL) {
+        return ss_err_set(err, rc, "%s: line %" PRIu64 ": %s", st->name, st->row_line,
+                          ss_strerror(rc));
+    }
+    return rc;
+}
+
+static void csv_close(void *state)
+{
+    csv_state *st = state;
+    if (!st)
+        return;
+    csv_free(&st->parser);
+    free(st->name);
+    free(st->hbuf);
+    free(st->hcols);
+    free(st->role);
+    free(st->line);
+    free(st->raw);
+    free(st->fbuf);
+    free(st->fields);
+    free(st);
+}
+
+static int csv_open(FILE *fp, const char *name, const ss_decoder_config *cfg, void **state,
+                    ss_err *err)
+{
+    *state = NULL;
+    if (!name)
+        name = "<input>";
+    csv_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return ss_err_set(err, SS_ENOMEM, "%s: out of memory", name);
+    csv_init(&st->parser, CSV_STRICT | CSV_APPEND_NULL);
+    csv_set_term_func(&st->parser, term_lf);
+    csv_set_space_func(&st->parser, space_csv);
+    st->is_space = space_csv;
+    st->fp = fp;
+    st->default_survey = cfg && cfg->default_survey ? cfg->default_survey : "tuple";
+    int rc = (st->name = strdup(name)) ? read_header(st, err)
+                                       : ss_err_set(err, SS_ENOMEM, "%s: out of memory", name);
+    if (rc) {
+        csv_close(st);
+        return rc;
+    }
+    *state = st;
+    return 0;
+}
+
+static text trim_name(const unsigned char *s, size_t n)
+{
+    while (n && (isspace(s[0]) || s[0] == '"')) {
+        s++;
+        n--;
+    }
+    while (n && (isspace(s[n - 1]) || s[n - 1] == '"'))
+        n--;
+    return (text){(const char *)s, n};
+}
+
+/* True when the first line names both ra and dec as columns: the tuple header. */
+static int header_has_ra_dec(const unsigned char *s, size_t len)
+{
+    const unsigned char *eol = memchr(s, '\n', len);
+    size_t n = eol ? (size_t)(eol - s) : len, start = 0;
+    int ra = 0, dec = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != ',' && s[i] != '\t')
+            continue;
+        text t = trim_name(s + start, i - start);
+        ra |= t.n == 2 && strncasecmp(t.p, "ra", 2) == 0;
+        dec |= t.n == 3 && strncasecmp(t.p, "dec", 3) == 0;
+        start = i + 1;
+    }
+    return ra && dec;
+}
+
+static int csv_probe(const char *name, const unsigned char *head, size_t len)
+{
+    int by_name = ss_decoder_has_extension(name, csv_exts) ? 50 : 0;
+    if (!head || !len)
+        return by_name;
+    size_t i = len >= 3 && memcmp(head, BOM, 3) == 0 ? 3 : 0;
+    while (i < len && isspace(head[i]))
+        i++;
+    if (i < len && head[i] == '{')
+        return 0;
+    return header_has_ra_dec(head + i, len - i) ? 80 : by_name;
+}
+
+const ss_decoder_ops ssp_decoder_csv = {
+    .abi = SS_DECODER_ABI,
+    .name = "csv",
+    .extensions = csv_exts,
+    .probe = csv_probe,
+    .open = csv_open,
+    .next = csv_next,
+    .close = csv_close,
+};

@@ -1,0 +1,291 @@
+/* Unit tests of the core's building blocks: geometry, zones, locus ids, records, store opening. */
+#include "testutil.h"
+
+#include "locus_id.h"
+#include "record.h"
+#include "sky.h"
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+START_TEST(separation_is_accurate)
+{
+    ck_assert_double_eq_tol(ss_separation_deg(10, 20, 10, 21), 1.0, 1e-12);
+    /* 1 arcsec in RA at dec 60 is 0.5 arcsec on the sky */
+    ck_assert_double_eq_tol(ss_separation_deg(100, 60, 100 + 1 / 3600.0, 60) * 3600, 0.5, 1e-6);
+    /* across RA 0/360 */
+    ck_assert_double_eq_tol(ss_separation_deg(359.9999, 0, 0.0001, 0) * 3600, 0.72, 1e-9);
+    /* at the pole every RA is the same point */
+    ck_assert_double_eq_tol(ss_separation_deg(0, 90, 180, 90), 0.0, 1e-12);
+    ck_assert_double_eq_tol(ss_separation_deg(0, 0, 180, 0), 180.0, 1e-12);
+}
+END_TEST
+
+START_TEST(vector_round_trip)
+{
+    const double pts[][2] = {{0, 0}, {359.999999, -45}, {123.456, 89.9999}, {0.000001, -89.9}};
+    for (size_t i = 0; i < sizeof pts / sizeof *pts; i++) {
+        double ra, dec;
+        ss_vec_to_radec(ss_radec_to_vec(pts[i][0], pts[i][1]), &ra, &dec);
+        ck_assert_double_lt(ss_separation_deg(ra, dec, pts[i][0], pts[i][1]), 1e-10);
+        ck_assert(ra >= 0 && ra < 360);
+    }
+}
+END_TEST
+
+START_TEST(cone_ranges_wrap_and_poles)
+{
+    ss_ra_range rr[2];
+    ck_assert_int_eq(ss_cone_ra_ranges(180, 0, 1, rr), 1);
+    ck_assert_double_eq_tol(rr[0].lo, 179, 1e-6);
+    ck_assert_double_eq_tol(rr[0].hi, 181, 1e-6);
+    ck_assert_int_eq(ss_cone_ra_ranges(0.5, 0, 1, rr), 2);
+    ck_assert_double_eq_tol(rr[0].hi, 1.5, 1e-6);
+    ck_assert_double_eq_tol(rr[1].lo, 359.5, 1e-6);
+    ck_assert_int_eq(ss_cone_ra_ranges(359.5, 0, 1, rr), 2);
+    ck_assert_double_eq_tol(rr[1].hi, 0.5, 1e-6);
+    /* a cone holding the pole covers every RA */
+    ck_assert_int_eq(ss_cone_ra_ranges(10, 89.9995, 2 / 3600.0, rr), 1);
+    ck_assert_double_eq(rr[0].lo, 0);
+    ck_assert_double_eq(rr[0].hi, 360);
+    /* near the pole the RA width grows as 1/cos(dec) */
+    ck_assert_double_eq_tol(ss_ra_halfwidth(60, 1), 2.0, 1e-3);
+}
+END_TEST
+
+START_TEST(zones_are_monotonic)
+{
+    double h = 8 / 3600.0;
+    ck_assert_uint_eq(ss_zone_of(-90, h), 0);
+    ck_assert_uint_lt(ss_zone_of(-1, h), ss_zone_of(1, h));
+    ck_assert_uint_eq(ss_zone_of(90, h), (uint32_t)floor(180 / h));
+    ck_assert_uint_lt(ss_ra_key(10.0), ss_ra_key(10.000000002));
+}
+END_TEST
+
+START_TEST(locus_ids_unique_readable_stable)
+{
+    char a[SS_LOCUS_ID_LEN + 1], b[SS_LOCUS_ID_LEN + 1];
+    ss_locus_id_make(0, 60000.5, a);
+    ck_assert(ss_locus_id_valid(a));
+    ck_assert_int_eq(strncmp(a, "SKS2023", 7), 0);
+    ck_assert_str_ne(a + 7, "000000000000");
+    ss_locus_id_make(0, 60000.5, b);
+    ck_assert_str_eq(a, b);
+    /* neighbouring sequence numbers give unrelated-looking, distinct ids */
+    char seen[2000][SS_LOCUS_ID_LEN + 1];
+    for (int i = 0; i < 2000; i++) {
+        ss_locus_id_make((uint64_t)i, 60000.5, seen[i]);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(seen[i], seen[j]);
+    }
+    ck_assert_int_ne(strncmp(seen[0] + 7, seen[1] + 7, 6), 0);
+    ck_assert(!ss_locus_id_valid("SKS2023abc"));
+    ck_assert(!ss_locus_id_valid("ANT2023000000000000"));
+    ck_assert(!ss_locus_id_valid("SKS2023iiiiiiiiiiii")); /* 'i' is not in the alphabet */
+    ck_assert_int_eq(ss_mjd_year(51544.0), 2000);
+}
+END_TEST
+
+static void fill_locus(ss_locus *l)
+{
+    memset(l, 0, sizeof *l);
+    strcpy(l->id, "SKS2023abcdefghjkmn");
+    l->ra = 12.5, l->dec = -33.25, l->sx = 1, l->sy = 2, l->sz = 3;
+    l->num_pos = 2, l->num_alerts = 3, l->num_mag_values = 2;
+    strcpy(l->oldest.alert_id, "a1");
+    l->oldest.mjd = 60000, l->oldest.mag = 18;
+    strcpy(l->newest.alert_id, "a3");
+    l->newest.mjd = 60002, l->newest.mag = NAN;
+    l->nbands = 2;
+    strcpy(l->bands[0].passband, "g");
+    l->bands[0].num_alerts = 2;
+    l->bands[0].newest_mag = 18.2;
+    strcpy(l->bands[1].passband, "r");
+    l->nobjects = 1;
+    strcpy(l->objects[0].survey, "ztf");
+    strcpy(l->objects[0].object_id, "ZTF18aaaaaaa");
+}
+
+START_TEST(locus_record_round_trip_and_truncation)
+{
+    ss_locus l, back;
+    ssi_wbuf b = {0};
+    fill_locus(&l);
+    ssi_locus_encode(&l, &b);
+    ck_assert_int_eq(ssi_locus_decode(b.data, b.len, &back), 0);
+    ck_assert_double_eq(back.dec, -33.25);
+    ck_assert_uint_eq(back.num_alerts, 3);
+    ck_assert_str_eq(back.newest.alert_id, "a3");
+    ck_assert(isnan(back.newest.mag));
+    ck_assert_uint_eq(back.nbands, 2);
+    ck_assert_double_eq(back.bands[0].newest_mag, 18.2);
+    ck_assert_str_eq(back.objects[0].object_id, "ZTF18aaaaaaa");
+    for (size_t n = 0; n < b.len; n++) /* every truncation is detected, none read past the end */
+        ck_assert_int_eq(ssi_locus_decode(b.data, n, &back), SS_ECORRUPT);
+    ssi_wbuf_free(&b);
+}
+END_TEST
+
+START_TEST(alert_record_round_trip)
+{
+    ss_packet *p = ss_packet_new();
+    ss_alert *a = ss_packet_add(p);
+    a->survey = "ztf", a->alert_id = "123", a->object_id = "ZTF1", a->passband = "g";
+    a->ra = 1, a->dec = 2, a->mjd = 60000.25, a->mag = 19, a->magerr = 0.1;
+    a->origin = "x.csv", a->line = 7;
+    ss_value vi = {.type = SS_TYPE_INT, .u.i = -5}, vs = {.type = SS_TYPE_STRING};
+    vs.u.s.ptr = "hello", vs.u.s.len = 5;
+    ck_assert_int_eq(ss_alert_add_prop(p, a, "n", 1, vi), 0);
+    ck_assert_int_eq(ss_alert_add_prop(p, a, "s", 1, vs), 0);
+    ssi_wbuf b = {0};
+    ssi_alert_encode(a, "SKS2023abcdefghjkmn", &b);
+    ss_packet *q = ss_packet_new();
+    ss_alert *back = ss_packet_add(q);
+    char locus[SS_LOCUS_ID_LEN + 1];
+    ck_assert_int_eq(ssi_alert_decode(b.data, b.len, q, back, locus), 0);
+    ck_assert_str_eq(locus, "SKS2023abcdefghjkmn");
+    ck_assert_str_eq(back->object_id, "ZTF1");
+    ck_assert_uint_eq(back->line, 7);
+    ck_assert_uint_eq(back->nprops, 2);
+    ck_assert_int_eq(back->props[0].value.u.i, -5);
+    ck_assert_int_eq(back->props[1].value.type, SS_TYPE_STRING);
+    ck_assert_int_eq(memcmp(back->props[1].value.u.s.ptr, "hello", 5), 0);
+    ck_assert(isnan(back->maglim));
+    for (size_t n = 0; n + 1 < b.len; n += 3) {
+        ss_packet_reset(q);
+        back = ss_packet_add(q);
+        ck_assert_int_eq(ssi_alert_decode(b.data, n, q, back, locus), SS_ECORRUPT);
+    }
+    ssi_wbuf_free(&b);
+    ss_packet_free(p);
+    ss_packet_free(q);
+}
+END_TEST
+
+static int dir_is_empty_or_absent(const char *dir)
+{
+    char *cmd = NULL;
+    ck_assert_int_ge(asprintf(&cmd, "test -z \"$(ls -A '%s' 2>/dev/null)\"", dir), 0);
+    int rc = system(cmd);
+    free(cmd);
+    return rc == 0;
+}
+
+START_TEST(store_open_refuses_what_it_cannot_use)
+{
+    char *tmp = tu_mkdtemp();
+    ss_err err = {0};
+    ss_store *s = NULL;
+    ss_store_options ro = {.readonly = 1}, rw = {.create = 1};
+
+    char *missing = tu_path(tmp, "missing");
+    ck_assert_int_eq(ss_store_open(missing, &ro, &s, &err), SS_ENOSTORE);
+    ck_assert_ptr_nonnull(strstr(err.msg, missing));
+    ck_assert(dir_is_empty_or_absent(missing));
+
+    char *deep = tu_path(tmp, "no/such/parent");
+    ck_assert_int_eq(ss_store_open(deep, &rw, &s, &err), ENOENT);
+
+    char *other = tu_path(tmp, "other");
+    mkdir(other, 0755);
+    free(tu_write(other, "notes.txt", "not a store\n"));
+    ck_assert_int_eq(ss_store_open(other, &rw, &s, &err), SS_ENOTSTORE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not empty"));
+
+    char *garbage = tu_path(tmp, "garbage");
+    mkdir(garbage, 0755);
+    free(tu_write(garbage, "data.mdb", "this is not an LMDB file at all, just some text......"));
+    ck_assert_int_eq(ss_store_open(garbage, &rw, &s, &err), SS_ENOTSTORE);
+
+    char *file = tu_write(tmp, "plain", "x");
+    ck_assert_int_eq(ss_store_open(file, &rw, &s, &err), SS_ENOTSTORE);
+    ck_assert_ptr_null(s);
+
+    free(missing), free(deep), free(other), free(garbage), free(file);
+    tu_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
+/* Put a key in an LMDB environment directly, as another program or a newer skysieve would. */
+static void raw_put(const char *dir, const char *db, const char *key, const void *val, size_t n)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    ck_assert_int_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+    MDB_val k = {strlen(key), (void *)key}, v = {n, (void *)val};
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+START_TEST(store_versions_and_settings)
+{
+    char *tmp = tu_mkdtemp();
+    ss_err err = {0};
+    ss_store *s = NULL;
+    ss_store_options rw = {.create = 1, .radius_arcsec = 1.5};
+    char *dir = tu_path(tmp, "store");
+    ck_assert_int_eq(ss_store_open(dir, &rw, &s, &err), 0);
+    ck_assert_double_eq(ss_store_radius_arcsec(s), 1.5);
+    ss_store_close(s);
+
+    ss_store_options other = {.create = 1, .radius_arcsec = 2};
+    ck_assert_int_eq(ss_store_open(dir, &other, &s, &err), SS_ESETTINGS);
+    ss_store_options keep = {.readonly = 1};
+    ck_assert_int_eq(ss_store_open(dir, &keep, &s, &err), 0);
+    ck_assert_double_eq(ss_store_radius_arcsec(s), 1.5);
+    ss_store_close(s);
+
+    uint32_t newer = SS_STORE_FORMAT_VERSION + 1;
+    raw_put(dir, "meta", "format", &newer, sizeof newer);
+    ck_assert_int_eq(ss_store_open(dir, &keep, &s, &err), SS_EVERSION);
+    ck_assert_ptr_nonnull(strstr(err.msg, "newer"));
+
+    char *foreign = tu_path(tmp, "foreign");
+    mkdir(foreign, 0755);
+    raw_put(foreign, "stuff", "k", "v", 1);
+    ck_assert_int_eq(ss_store_open(foreign, &rw, &s, &err), SS_ENOTSTORE);
+
+    free(dir), free(foreign);
+    tu_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("core");
+    TCase *geo = tcase_create("geometry");
+    tcase_add_test(geo, separation_is_accurate);
+    tcase_add_test(geo, vector_round_trip);
+    tcase_add_test(geo, cone_ranges_wrap_and_poles);
+    tcase_add_test(geo, zones_are_monotonic);
+    suite_add_tcase(s, geo);
+    TCase *ids = tcase_create("ids_and_records");
+    tcase_add_test(ids, locus_ids_unique_readable_stable);
+    tcase_add_test(ids, locus_record_round_trip_and_truncation);
+    tcase_add_test(ids, alert_record_round_trip);
+    suite_add_tcase(s, ids);
+    TCase *store = tcase_create("store");
+    tcase_add_test(store, store_open_refuses_what_it_cannot_use);
+    tcase_add_test(store, store_versions_and_settings);
+    suite_add_tcase(s, store);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,26 @@
+/* Helpers shared by the Check suites: scratch directories, files, running the skysieve binary. */
+#ifndef SS_TESTUTIL_H
+#define SS_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+/** Make a fresh directory under $TMPDIR (or /tmp). @return a malloc'd path; abort on failure. */
+char *tu_mkdtemp(void);
+/** Remove a directory tree (rm -rf). */
+void tu_rmtree(const char *path);
+/** Write @p text to @p dir/@p name. @return a malloc'd path of the file. */
+char *tu_write(const char *dir, const char *name, const char *text);
+/** Join two path parts. @return malloc'd. */
+char *tu_path(const char *dir, const char *name);
+/**
+ * Run a shell command, capture stdout (and stderr when @p err_out is given).
+ * @return exit status (or -1); *out and *err_out are malloc'd NUL-terminated strings.
+ */
+int tu_run(const char *cmd, char **out, char **err_out);
+/** Path of the shared data folder, or NULL (with a message on stderr naming @p what) when absent. */
+const char *tu_shared_data(const char *what);
+/** Count lines in a string. */
+size_t tu_count_lines(const char *s);
+
+#endif
