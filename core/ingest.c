@@ -209,6 +209,11 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
         return ssi_store_fail(in->store, err, rc, "writing a batch");
     ssi_merge(in, &st);
     ssi_report_rejects(in);
+    if (in->o.on_commit) {
+        ss_ingest_totals t;
+        ss_ingest_totals_get(in, &t);
+        in->o.on_commit(in->o.ctx, &t);
+    }
     ssi_clear_rejects(in);
     for (uint32_t i = 0; i < in->npk; i++)
         ss_packet_reset(in->pkts[i]);

@@ -41,6 +41,9 @@ typedef struct ss_ingest_options {
     uint32_t batch_size; /**< packets per transaction; 0: 2000 */
     /** Called for each rejection once it is committed; @p rej is valid during the call only. */
     void (*on_reject)(void *ctx, const ss_reject *rej);
+    /** Called after each committed batch with the run's totals so far: everything counted in
+     * @p totals is durable when this is called. */
+    void (*on_commit)(void *ctx, const ss_ingest_totals *totals);
     void *ctx;
 } ss_ingest_options;
 

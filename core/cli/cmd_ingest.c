@@ -28,6 +28,8 @@ static const char ssi_ingest_help[] =
     "  --map-size SIZE    initial LMDB map size, e.g. 64G (it grows when full)\n"
     "  --json             print the summary as JSON\n"
     "  --quiet            do not list rejected records on stderr\n"
+    "  --progress         print a line on stderr after each committed batch (what is counted\n"
+    "                     there is durable)\n"
     "  --help             show this help\n"
     "\n"
     "Exit status: 0 when every input could be read (rejected records included), 1 when an input\n"
@@ -37,7 +39,7 @@ typedef struct ssi_ingest_cli {
     const char *store;
     ss_store_options store_opts;
     ss_ingest_options opts;
-    int json, quiet;
+    int json, quiet, progress;
     uint64_t shown, hidden;
 } ssi_ingest_cli;
 
@@ -53,6 +55,17 @@ static void ssi_on_reject(void *ctx, const ss_reject *rej)
         c->hidden++;
 }
 
+static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
+{
+    const ssi_ingest_cli *c = ctx;
+    if (!c->progress)
+        return;
+    fprintf(stderr, "committed: read %llu ingested %llu duplicates %llu rejected %llu loci %llu\n",
+            (unsigned long long)t->read, (unsigned long long)t->ingested,
+            (unsigned long long)t->duplicates, (unsigned long long)t->rejected,
+            (unsigned long long)t->loci_created);
+}
+
 static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
 {
     static const struct option longopts[] = {
@@ -60,6 +73,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         {"format", required_argument, 0, 'f'}, {"survey", required_argument, 0, 'S'},
         {"batch", required_argument, 0, 'b'},  {"map-size", required_argument, 0, 'm'},
         {"json", no_argument, 0, 'j'},         {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     int ch;
@@ -88,6 +102,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
             break;
         case 'j': c->json = 1; break;
         case 'q': c->quiet = 1; break;
+        case 'p': c->progress = 1; break;
         case 'h': fputs(ssi_ingest_help, stdout); return -1;
         default: return ss_cli_usage("ingest", "unknown option");
         }
@@ -171,6 +186,7 @@ int ss_cmd_ingest(int argc, char **argv)
     if (rc)
         return rc < 0 ? SS_EXIT_OK : rc;
     c.opts.on_reject = ssi_on_reject;
+    c.opts.on_commit = ssi_on_commit;
     c.opts.ctx = &c;
     ss_err err = {0};
     ss_store *store;

@@ -1,6 +1,7 @@
 /* The read-only commands: locus, cone, loci, stats, rejected. */
 #include "cli.h"
 #include "query.h"
+#include "verify.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -161,4 +162,30 @@ int ss_cmd_rejected(int argc, char **argv)
                                "ra_out_of_range, dec_out_of_range, mjd_out_of_range, no_brightness,\n"
                                "field_too_long, unreadable_input.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_rejected);
+}
+
+static int ssi_run_verify(ss_store *s, const ssi_query_cli *q, char **args, ss_err *err)
+{
+    (void)q, (void)args;
+    ss_verify_report r;
+    int rc = ss_store_verify(s, stderr, &r, err);
+    if (rc)
+        return rc;
+    printf("{\"alerts\":%llu,\"loci\":%llu,\"problems\":%llu}\n", (unsigned long long)r.alerts,
+           (unsigned long long)r.loci, (unsigned long long)r.problems);
+    if (r.problems)
+        return ss_err_set(err, SS_ECORRUPT, "store %s: %llu problem(s) found (listed above)",
+                          ss_store_path(s), (unsigned long long)r.problems);
+    return 0;
+}
+
+int ss_cmd_verify(int argc, char **argv)
+{
+    ssi_query_cli q = {.name = "verify", .nargs = 0,
+                       .help = "usage: skysieve verify --store DIR\n\n"
+                               "Check the store's consistency: every alert has its locus and index\n"
+                               "entries, every locus its alerts and sky index entry, the counters\n"
+                               "match the tables. Prints one line per problem on stderr and a JSON\n"
+                               "summary; exit status 1 when a problem is found.\n"};
+    return ssi_query_main(argc, argv, &q, ssi_run_verify);
 }

@@ -14,6 +14,7 @@ static const ss_cli_command ssi_commands[] = {
     {"loci", "print a summary line for every locus", ss_cmd_loci},
     {"stats", "print the store's counts as JSON", ss_cmd_stats},
     {"rejected", "print the rejected records kept for inspection", ss_cmd_rejected},
+    {"verify", "check the store's internal consistency", ss_cmd_verify},
 };
 #define SSI_NCOMMANDS (sizeof ssi_commands / sizeof *ssi_commands)
 

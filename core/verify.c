@@ -1,0 +1,158 @@
+#include "verify.h"
+
+#include "store_impl.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ssi_verify {
+    ss_store *s;
+    MDB_txn *txn;
+    FILE *out;
+    ss_verify_report *r;
+    ss_packet *pkt;
+} ssi_verify;
+
+static void ssi_problem(ssi_verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ssi_problem(ssi_verify *v, const char *fmt, ...)
+{
+    v->r->problems++;
+    if (!v->out)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(v->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', v->out);
+}
+
+/* Count the entries of a table. */
+static int ssi_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *n)
+{
+    MDB_stat st;
+    int rc = mdb_stat(txn, dbi, &st);
+    *n = rc ? 0 : st.ms_entries;
+    return rc;
+}
+
+static int ssi_has(ssi_verify *v, MDB_dbi dbi, const void *key, size_t len)
+{
+    MDB_val k = {len, (void *)key}, d;
+    return mdb_get(v->txn, dbi, &k, &d) == 0;
+}
+
+/* Each alert: decodable, its locus exists, its locus_alerts entry exists. */
+static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
+{
+    char locus[SS_LOCUS_ID_LEN + 1];
+    ss_packet_reset(v->pkt);
+    ss_alert *a = ss_packet_add(v->pkt);
+    if (!a)
+        return SS_ENOMEM;
+    if (ssi_alert_decode(d->mv_data, d->mv_size, v->pkt, a, locus)) {
+        ssi_problem(v, "alert %.*s: record does not decode", (int)k->mv_size, (char *)k->mv_data);
+        return 0;
+    }
+    if (!ssi_has(v, v->s->loci, locus, SS_LOCUS_ID_LEN))
+        ssi_problem(v, "alert %s/%s: its locus %s does not exist", a->survey, a->alert_id, locus);
+    unsigned char kb[SSI_KEY_MAX];
+    size_t n = ssi_key_locus_alert(kb, locus, a->mjd, a->survey, a->alert_id);
+    if (!ssi_has(v, v->s->locus_alerts, kb, n))
+        ssi_problem(v, "alert %s/%s: missing from locus_alerts of %s", a->survey, a->alert_id, locus);
+    return 0;
+}
+
+/* Each locus: decodable; num_alerts equals its locus_alerts; indexed in sky at its position. */
+static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MDB_cursor *la)
+{
+    ss_locus l;
+    char id[SS_LOCUS_ID_LEN + 1];
+    snprintf(id, sizeof id, "%.*s", (int)k->mv_size, (char *)k->mv_data);
+    if (k->mv_size != SS_LOCUS_ID_LEN || ssi_locus_decode(d->mv_data, d->mv_size, &l)) {
+        ssi_problem(v, "locus %s: record does not decode", id);
+        return 0;
+    }
+    uint64_t n = 0;
+    MDB_val lk = {SS_LOCUS_ID_LEN, id}, ld;
+    int rc = mdb_cursor_get(la, &lk, &ld, MDB_SET_RANGE);
+    for (; rc == 0 && memcmp(lk.mv_data, id, SS_LOCUS_ID_LEN) == 0;
+         rc = mdb_cursor_get(la, &lk, &ld, MDB_NEXT))
+        n++;
+    if (n != l.num_alerts)
+        ssi_problem(v, "locus %s: num_alerts %u but %llu alerts listed", id, l.num_alerts,
+                    (unsigned long long)n);
+    unsigned char kb[SSI_KEY_MAX];
+    size_t kn = ssi_key_sky(kb, ss_zone_of(l.dec, v->s->zone_height_deg), l.ra, id);
+    if (!ssi_has(v, v->s->sky, kb, kn))
+        ssi_problem(v, "locus %s: not in the sky index at its position", id);
+    return rc && rc != MDB_NOTFOUND ? rc : 0;
+}
+
+typedef int (*ssi_visit)(ssi_verify *v, const MDB_val *k, const MDB_val *d, MDB_cursor *aux);
+
+static int ssi_walk(ssi_verify *v, MDB_dbi dbi, MDB_dbi aux_dbi, ssi_visit visit)
+{
+    MDB_cursor *cur, *aux;
+    MDB_val k, d;
+    int rc = mdb_cursor_open(v->txn, dbi, &cur);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(v->txn, aux_dbi, &aux))) {
+        mdb_cursor_close(cur);
+        return rc;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+        if ((rc = visit(v, &k, &d, aux)))
+            break;
+    mdb_cursor_close(aux);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int ssi_visit_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d, MDB_cursor *aux)
+{
+    (void)aux;
+    return ssi_check_alert(v, k, d);
+}
+
+static void ssi_check_counts(ssi_verify *v, const ssi_counters *c)
+{
+    ss_verify_report *r = v->r;
+    if (c->alerts != r->alerts)
+        ssi_problem(v, "counters: %llu alerts counted, %llu stored", (unsigned long long)c->alerts,
+                    (unsigned long long)r->alerts);
+    if (c->loci != r->loci)
+        ssi_problem(v, "counters: %llu loci counted, %llu stored", (unsigned long long)c->loci,
+                    (unsigned long long)r->loci);
+    if (r->locus_alerts != r->alerts)
+        ssi_problem(v, "locus_alerts has %llu entries for %llu alerts",
+                    (unsigned long long)r->locus_alerts, (unsigned long long)r->alerts);
+    if (r->sky_entries != r->loci)
+        ssi_problem(v, "sky index has %llu entries for %llu loci",
+                    (unsigned long long)r->sky_entries, (unsigned long long)r->loci);
+}
+
+int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_err *err)
+{
+    memset(report, 0, sizeof *report);
+    ssi_verify v = {.s = s, .out = problems, .r = report, .pkt = ss_packet_new()};
+    ssi_counters c;
+    int rc = v.pkt ? mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v.txn) : SS_ENOMEM;
+    if (rc) {
+        ss_packet_free(v.pkt);
+        return ssi_store_fail(s, err, rc, "verify");
+    }
+    if (!(rc = ssi_counters_load(s, v.txn, &c)) && !(rc = ssi_count(v.txn, s->alerts, &report->alerts)) &&
+        !(rc = ssi_count(v.txn, s->loci, &report->loci)) &&
+        !(rc = ssi_count(v.txn, s->locus_alerts, &report->locus_alerts)) &&
+        !(rc = ssi_count(v.txn, s->sky, &report->sky_entries)) &&
+        !(rc = ssi_walk(&v, s->alerts, s->alerts, ssi_visit_alert)))
+        rc = ssi_walk(&v, s->loci, s->locus_alerts, ssi_check_locus);
+    if (!rc)
+        ssi_check_counts(&v, &c);
+    mdb_txn_abort(v.txn);
+    ss_packet_free(v.pkt);
+    return rc ? ssi_store_fail(s, err, rc, "verify") : 0;
+}

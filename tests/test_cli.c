@@ -1,0 +1,268 @@
+/* The command contract of the skysieve binary (tests and tools rely on it), and crash safety. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *tmp;
+static void setup(void) { tmp = tu_mkdtemp(); }
+static void teardown(void)
+{
+    tu_rmtree(tmp);
+    free(tmp);
+}
+
+/* Run "skysieve ARGS" and return its exit status; output in *out and *err (malloc'd). */
+static int sks(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int sks(char **out, char **err, const char *fmt, ...)
+{
+    char *args = NULL, *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
+    va_end(ap);
+    ck_assert_int_ge(asprintf(&cmd, "'%s' %s", SS_BINARY, args), 0);
+    int rc = tu_run(cmd, out, err);
+    free(args);
+    free(cmd);
+    return rc;
+}
+
+static const char sample[] = "alert_id,ra,dec,mjd,passband,mag,magerr,object_id\n"
+                             "a1,10,20,60000,g,18,0.1,OBJ\n"
+                             "a2,10.0001,20,60001,r,18.5,0.1,OBJ\n"
+                             "a3,10.01,20,60001,r,19,0.1,\n"
+                             "a4,10,120,60001,r,19,0.1,\n";
+
+START_TEST(help_everywhere)
+{
+    const char *cmds[] = {"ingest", "locus", "cone", "loci", "stats", "rejected", "verify"};
+    char *out, *err;
+    ck_assert_int_eq(sks(&out, &err, "--help"), 0);
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        ck_assert_ptr_nonnull(strstr(out, cmds[i]));
+    free(out), free(err);
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        ck_assert_int_eq(sks(&out, &err, "%s --help", cmds[i]), 0);
+        ck_assert_ptr_nonnull(strstr(out, "usage: skysieve"));
+        free(out), free(err);
+    }
+    ck_assert_int_eq(sks(&out, &err, "frobnicate"), 2);
+    ck_assert_ptr_nonnull(strstr(err, "unknown command"));
+    free(out), free(err);
+    ck_assert_int_eq(sks(&out, &err, "ingest --store x"), 2);
+    free(out), free(err);
+}
+END_TEST
+
+START_TEST(ingest_summary_and_queries)
+{
+    char *in = tu_write(tmp, "s.csv", sample), *out, *err;
+    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s", tmp, in), 0);
+    const char *lines[] = {"alerts read       4", "ingested          3", "duplicates        0",
+                           "rejected          1", "dec_out_of_range", "loci created      2",
+                           "alerts/s"};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+        ck_assert_msg(strstr(out, lines[i]), "summary lacks '%s':\n%s", lines[i], out);
+    ck_assert_ptr_nonnull(strstr(err, "s.csv:5: rejected (dec_out_of_range)"));
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "ingest --json --store %s/st %s", tmp, in), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "duplicates")), 3);
+    json_decref(j);
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "locus --store %s/st OBJ", tmp), 0);
+    j = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "alerts")), 2);
+    ck_assert(json_is_array(json_object_get(j, "tags")));
+    json_decref(j);
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "cone --store %s/st 10.005 20 60", tmp), 0);
+    ck_assert_uint_eq(tu_count_lines(out), 2);
+    json_t *first = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+    json_t *second = json_loads(strchr(out, '\n') + 1, 0, NULL);
+    ck_assert_double_le(json_real_value(json_object_get(first, "separation_arcsec")),
+                        json_real_value(json_object_get(second, "separation_arcsec")));
+    json_decref(first), json_decref(second);
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "loci --store %s/st", tmp), 0);
+    ck_assert_uint_eq(tu_count_lines(out), 2);
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "stats --store %s/st", tmp), 0);
+    j = json_loads(out, 0, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "alerts")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(j, "rejected_by_reason"), "dec_out_of_range")), 2);
+    json_decref(j);
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "rejected --store %s/st --reason dec_out_of_range", tmp), 0);
+    ck_assert_uint_eq(tu_count_lines(out), 2);
+    free(out), free(err);
+    free(in);
+}
+END_TEST
+
+START_TEST(failures_name_the_input_and_reason)
+{
+    char *out, *err;
+    ck_assert_int_eq(sks(&out, &err, "loci --store %s/nothing", tmp), 1);
+    ck_assert_msg(strstr(err, "nothing") && strstr(err, "no such store"), "%s", err);
+    ck_assert_uint_eq(tu_count_lines(err), 1);
+    free(out), free(err);
+
+    char *in = tu_write(tmp, "s.csv", sample);
+    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s %s/absent.csv", tmp, in, tmp), 1);
+    ck_assert_ptr_nonnull(strstr(err, "absent.csv"));
+    ck_assert_ptr_nonnull(strstr(out, "ingested          3"));
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st --radius 2 %s", tmp, in), 1);
+    ck_assert_ptr_nonnull(strstr(err, "radius"));
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "locus --store %s/st NOPE", tmp), 1);
+    ck_assert_ptr_nonnull(strstr(err, "NOPE"));
+    free(out), free(err);
+
+    ck_assert_int_eq(sks(&out, &err, "cone --store %s/st abc 1 1", tmp), 2);
+    free(out), free(err);
+    free(in);
+}
+END_TEST
+
+/* 6000 sources seen 10 times each (0.1" scatter), in visit order. */
+static char *write_night(void)
+{
+    char *path = tu_path(tmp, "night.csv");
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("alert_id,ra,dec,mjd,passband,mag,magerr\n", f);
+    srand(11);
+    for (int epoch = 0; epoch < 10; epoch++)
+        for (int src = 0; src < 6000; src++) {
+            double ra = 40 + (src % 100) * 0.01 + (rand() / (double)RAND_MAX - 0.5) * 3e-5;
+            double dec = -20 + (src / 100) * 0.01 + (rand() / (double)RAND_MAX - 0.5) * 3e-5;
+            fprintf(f, "e%d-s%d,%.8f,%.8f,%.5f,%c,%.3f,0.05\n", epoch, src, ra, dec,
+                    60000 + epoch * 0.5, "gr"[epoch % 2], 18 + (src % 7) * 0.3);
+        }
+    fclose(f);
+    return path;
+}
+
+/* Start an ingest with --progress; its stderr comes back through *fd. */
+static pid_t start_ingest(const char *store, const char *input, int *fd)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execl(SS_BINARY, SS_BINARY, "ingest", "--quiet", "--progress", "--batch", "500", "--store",
+              store, input, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    *fd = p[0];
+    return pid;
+}
+
+/* Read progress lines until @p wait_ms passes; return the largest durable "ingested" count. */
+static long read_progress(int fd, int wait_ms)
+{
+    FILE *f = fdopen(fd, "r");
+    char line[512];
+    long best = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (fgets(line, sizeof line, f)) {
+        long ingested;
+        long read;
+        if (sscanf(line, "committed: read %ld ingested %ld", &read, &ingested) == 2 &&
+            ingested > best)
+            best = ingested;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > wait_ms)
+            break;
+    }
+    fclose(f);
+    return best;
+}
+
+static long stat_of(const char *store, const char *key)
+{
+    char *out, *err;
+    ck_assert_int_eq(sks(&out, &err, "stats --store %s", store), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    long v = (long)json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    free(out), free(err);
+    return v;
+}
+
+START_TEST(kill_9_at_any_moment_loses_nothing_reported)
+{
+    char *night = write_night(), *store = tu_path(tmp, "st"), *out, *err;
+    srand((unsigned)time(NULL));
+    long before = 0;
+    int interrupted = 0;
+    for (int round = 0; round < 6; round++) {
+        int fd;
+        pid_t pid = start_ingest(store, night, &fd);
+        long reported = read_progress(fd, 100 + rand() % 900);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        /* the store opens, is consistent, and holds everything reported durable */
+        ck_assert_int_eq(sks(&out, &err, "verify --store %s", store), 0);
+        free(out), free(err);
+        long now = stat_of(store, "alerts");
+        ck_assert_msg(now >= before + reported, "round %d: %ld stored, %ld + %ld reported", round,
+                      now, before, reported);
+        before = now;
+        interrupted += now < 60000;
+    }
+    ck_assert_msg(interrupted > 0, "no kill landed before the ingest finished: nothing was tested");
+    ck_assert_int_eq(sks(&out, &err, "ingest --quiet --store %s %s", store, night), 0);
+    free(out), free(err);
+    ck_assert_int_eq(stat_of(store, "alerts"), 60000);
+    ck_assert_int_eq(stat_of(store, "loci"), 6000);
+    ck_assert_int_eq(sks(&out, &err, "verify --store %s", store), 0);
+    free(out), free(err);
+    free(night), free(store);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("contract");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, help_everywhere);
+    tcase_add_test(tc, ingest_summary_and_queries);
+    tcase_add_test(tc, failures_name_the_input_and_reason);
+    tcase_add_test(tc, kill_9_at_any_moment_loses_nothing_reported);
+    suite_add_tcase(s, tc);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,463 @@
+/* Ingest and association, end to end through the core API on generated tuple alerts. */
+#include "testutil.h"
+
+#include "assoc.h"
+#include "ingest.h"
+#include "query.h"
+#include "sky.h"
+#include "verify.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEADER "alert_id,ra,dec,mjd,passband,mag,magerr,maglim,object_id\n"
+
+static char *tmp;
+static void setup(void) { tmp = tu_mkdtemp(); }
+static void teardown(void)
+{
+    tu_rmtree(tmp);
+    free(tmp);
+}
+
+static ss_store *open_store(const char *name, double radius)
+{
+    char *dir = tu_path(tmp, name);
+    ss_store_options o = {.create = 1, .radius_arcsec = radius};
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
+    free(dir);
+    return s;
+}
+
+/* Ingest CSV text (header added) into @p s in batches of @p batch; returns the run's totals. */
+static ss_ingest_totals ingest_csv_batch(ss_store *s, const char *rows, uint32_t batch)
+{
+    static int n;
+    char name[32];
+    snprintf(name, sizeof name, "in%d.csv", n++);
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text, "%s%s", HEADER, rows), 0);
+    char *path = tu_write(tmp, name, text);
+    ss_ingest_options o = {.batch_size = batch};
+    ss_ingest *in = ss_ingest_new(s, &o);
+    ss_err err = {0};
+    ss_ingest_totals t;
+    ck_assert_msg(ss_ingest_path(in, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(in, &t, &err) == 0, "%s", err.msg);
+    ss_ingest_free(in);
+    free(path);
+    free(text);
+    return t;
+}
+
+/* Small batches: several commits per test. */
+static ss_ingest_totals ingest_csv(ss_store *s, const char *rows)
+{
+    return ingest_csv_batch(s, rows, 3);
+}
+
+/* Every locus summary as a JSON array. */
+static json_t *all_loci(ss_store *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ss_err err = {0};
+    ck_assert_int_eq(ss_query_loci(s, f, &err), 0);
+    fclose(f);
+    json_t *arr = json_array();
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+        json_array_append_new(arr, json_loads(line, 0, NULL));
+    free(buf);
+    return arr;
+}
+
+static json_t *locus(ss_store *s, const char *id)
+{
+    json_t *o = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_query_locus(s, id, &o, &err) == 0, "%s", err.msg);
+    return o;
+}
+
+static void assert_consistent(ss_store *s)
+{
+    ss_verify_report r;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_verify(s, stderr, &r, &err), 0);
+    ck_assert_uint_eq(r.problems, 0);
+}
+
+static double num(json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
+
+START_TEST(radius_decides_association)
+{
+    ss_store *s = open_store("st", 1.0);
+    /* b is 0.5" from a (same locus); c is 1.5" from a (a locus of its own) */
+    ss_ingest_totals t = ingest_csv(s, "a,150,2,60000,g,18,0.1,,\n"
+                                       "b,150,2.000138889,60001,g,18,0.1,,\n"
+                                       "c,150,2.000416667,60002,g,18,0.1,,\n");
+    ck_assert_uint_eq(t.ingested, 3);
+    ck_assert_uint_eq(t.loci_created, 2);
+    json_t *loci = all_loci(s);
+    ck_assert_uint_eq(json_array_size(loci), 2);
+    json_decref(loci);
+    assert_consistent(s);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(association_across_ra_zero_and_at_poles)
+{
+    ss_store *s = open_store("st", 1.0);
+    /* 0.36" apart across RA 0/360 */
+    ingest_csv(s, "w1,359.99995,0,60000,g,18,0.1,,\nw2,0.00005,0,60001,g,18,0.1,,\n");
+    /* 0.18" from the north pole at RA 0 and RA 180: 0.36" apart */
+    ingest_csv(s, "p1,0,89.99995,60000,g,18,0.1,,\np2,180,89.99995,60001,g,18,0.1,,\n"
+                  "p3,270,89.99995,60002,g,18,0.1,,\n");
+    /* the south pole too, and a source 2" from it that must stay apart */
+    ingest_csv(s, "s1,10,-89.99995,60000,g,18,0.1,,\ns2,190,-89.99995,60001,g,18,0.1,,\n"
+                  "s3,10,-89.9994,60002,g,18,0.1,,\n");
+    json_t *loci = all_loci(s);
+    ck_assert_uint_eq(json_array_size(loci), 4);
+    size_t i;
+    json_t *l;
+    int seen_wrap = 0, seen_north = 0;
+    json_array_foreach(loci, i, l)
+    {
+        if (num(l, "num_alerts") == 2 && fabs(num(l, "dec")) < 1) {
+            seen_wrap = 1;
+            ck_assert(num(l, "ra") < 1e-6 || num(l, "ra") > 360 - 1e-6);
+        }
+        if (num(l, "num_alerts") == 3) {
+            seen_north = 1;
+            ck_assert_double_gt(num(l, "dec"), 89.9999);
+        }
+    }
+    ck_assert(seen_wrap && seen_north);
+    json_decref(loci);
+    assert_consistent(s);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(nearest_locus_wins)
+{
+    ss_store *s = open_store("st", 1.0);
+    /* A at dec 0, B 1.6" north; x is 0.9" from A and 0.7" from B */
+    ingest_csv(s, "A,20,0,60000,g,18,0.1,,\nB,20,0.000444444,60000,g,18,0.1,,\n");
+    ingest_csv(s, "x,20,0.00025,60001,r,18,0.1,,\n");
+    json_t *loci = all_loci(s);
+    size_t i;
+    json_t *l;
+    json_array_foreach(loci, i, l)
+    {
+        int is_b = num(l, "dec") > 0.0003;
+        ck_assert_int_eq((int)num(l, "num_alerts"), is_b ? 2 : 1);
+    }
+    json_decref(loci);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(reingest_is_idempotent_and_ids_deterministic)
+{
+    const char *rows = "a,10,10,60000,g,18,0.1,,\nb,10.1,10,60000,g,18,0.1,,\n"
+                       ",10.2,10,60000,g,18,0.1,,\n,10.2,10,60001,g,18,0.1,,\n";
+    ss_store *s1 = open_store("one", 1.0);
+    ss_ingest_totals t = ingest_csv(s1, rows);
+    ck_assert_uint_eq(t.ingested, 4);
+    t = ingest_csv(s1, rows);
+    ck_assert_uint_eq(t.ingested, 0);
+    ck_assert_uint_eq(t.duplicates, 4);
+    ck_assert_uint_eq(t.loci_created, 0);
+    json_t *st = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_query_stats(s1, &st, &err), 0);
+    ck_assert_int_eq(num(st, "alerts"), 4);
+    ck_assert_int_eq(num(st, "duplicates"), 4);
+    json_decref(st);
+    ss_store *s2 = open_store("two", 1.0);
+    ingest_csv(s2, rows);
+    json_t *l1 = all_loci(s1), *l2 = all_loci(s2);
+    ck_assert_msg(json_equal(l1, l2), "same input in the same order gives the same loci and ids");
+    json_decref(l1);
+    json_decref(l2);
+    assert_consistent(s1);
+    ss_store_close(s1);
+    ss_store_close(s2);
+}
+END_TEST
+
+START_TEST(locus_properties_follow_alerts)
+{
+    ss_store *s = open_store("st", 1.0);
+    /* out of time order on purpose: newest is by mjd, not arrival */
+    ingest_csv(s, "a2,30,-5,60002,g,17.5,0.05,,ZTF1\n"
+                  "a1,30.0000001,-5,60001,r,19.0,0.1,,ZTF1\n"
+                  "a3,30,-5.0000001,60003,r,,,20.5,ZTF1\n"
+                  "a0,30,-5,60000,g,18.2,0.05,,ZTF1\n");
+    json_t *o = locus(s, "ZTF1");
+    json_t *p = json_object_get(o, "properties");
+    ck_assert_int_eq(num(p, "num_alerts"), 4);
+    ck_assert_int_eq(num(p, "num_mag_values"), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "oldest_alert_id")), "a0");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "newest_alert_id")), "a3");
+    ck_assert(json_is_null(json_object_get(p, "newest_alert_magnitude")));
+    ck_assert_str_eq(json_string_value(json_object_get(p, "brightest_alert_id")), "a2");
+    ck_assert_double_eq(num(p, "brightest_alert_magnitude"), 17.5);
+    ck_assert_int_eq(num(p, "num_alerts_g"), 2);
+    ck_assert_int_eq(num(p, "num_alerts_r"), 2);
+    ck_assert_int_eq(num(p, "num_mag_values_r"), 1);
+    ck_assert_double_eq(num(p, "newest_alert_magnitude_g"), 17.5);
+    ck_assert_double_eq(num(p, "newest_alert_magnitude_r"), 19.0);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "tuple_object_id")), "ZTF1");
+    /* alerts in time order, upper limit marked */
+    json_t *alerts = json_object_get(o, "alerts");
+    ck_assert_uint_eq(json_array_size(alerts), 4);
+    const char *order[] = {"a0", "a1", "a2", "a3"};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(alerts, i), "alert_id")),
+                         order[i]);
+    json_t *ul = json_array_get(alerts, 3);
+    ck_assert_str_eq(json_string_value(json_object_get(ul, "kind")), "upper_limit");
+    ck_assert_double_eq(num(json_object_get(ul, "properties"), "ant_maglim"), 20.5);
+    /* the position is the mean of the three detections, not moved by the upper limit */
+    ck_assert_double_eq_tol(num(o, "ra"), 30 + 0.0000001 / 3, 1e-10);
+    ck_assert_double_eq_tol(num(o, "dec"), -5, 1e-10);
+    json_decref(o);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(bad_rows_are_set_aside_and_the_rest_ingested)
+{
+    ss_store *s = open_store("st", 1.0);
+    ss_ingest_totals t = ingest_csv(s, "ok1,10,10,60000,g,18,0.1,,\n"
+                                       "bad1,10,95,60000,g,18,0.1,,\n"
+                                       "bad2,-1,10,60000,g,18,0.1,,\n"
+                                       "bad3,10,10,nan,g,18,0.1,,\n"
+                                       "bad4,10,10,99999,g,18,0.1,,\n"
+                                       "bad5,10,10,60000,g,18,,,\n"
+                                       "bad6,ten,10,60000,g,18,0.1,,\n"
+                                       "ok2,10,10,60001,g,18,0.1,,\n");
+    ck_assert_uint_eq(t.read, 8);
+    ck_assert_uint_eq(t.ingested, 2);
+    ck_assert_uint_eq(t.rejected, 6);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_DEC_RANGE], 1);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_RA_RANGE], 1);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_NON_FINITE], 1);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_MJD_RANGE], 1);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_MISSING_FIELD], 1);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_UNPARSABLE_FIELD], 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ss_err err = {0};
+    ck_assert_int_eq(ss_query_rejected(s, "dec_out_of_range", f, &err), 0);
+    fclose(f);
+    json_t *r = json_loads(buf, 0, NULL);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(num(r, "line"), 3);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r, "input")), ".csv"));
+    ck_assert_str_eq(json_string_value(json_object_get(r, "raw")), "bad1,10,95,60000,g,18,0.1,,");
+    json_decref(r);
+    free(buf);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(unreadable_inputs_do_not_stop_the_others)
+{
+    ss_store *s = open_store("st", 1.0);
+    char *good = tu_write(tmp, "good.csv", HEADER "g1,1,1,60000,g,18,0.1,,\n");
+    char *nohdr = tu_write(tmp, "nohdr.csv", "ra,dec\n1,2\n");
+    char *missing = tu_path(tmp, "missing.csv");
+    ss_ingest *in = ss_ingest_new(s, NULL);
+    ss_err err = {0};
+    ck_assert_int_eq(ss_ingest_path(in, missing, &err), SS_EREJECT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "missing.csv"));
+    ck_assert_int_eq(ss_ingest_path(in, nohdr, &err), SS_EREJECT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "missing required column"));
+    ck_assert_int_eq(ss_ingest_path(in, good, &err), 0);
+    ss_ingest_totals t;
+    ck_assert_int_eq(ss_ingest_finish(in, &t, &err), 0);
+    ss_ingest_free(in);
+    ck_assert_uint_eq(t.ingested, 1);
+    ck_assert_uint_eq(t.inputs_failed, 2);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_UNREADABLE], 2);
+    free(good), free(nohdr), free(missing);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(object_ids_resolve_and_report_ambiguity)
+{
+    ss_store *s = open_store("st", 1.0);
+    ingest_csv(s, "a,50,50,60000,g,18,0.1,,OBJ1\nb,60,50,60000,g,18,0.1,,OBJ2\n"
+                  "c,70,50,60000,g,18,0.1,,OBJ2\n");
+    json_t *o = locus(s, "OBJ1");
+    ck_assert_double_eq(num(o, "ra"), 50);
+    const char *id = json_string_value(json_object_get(o, "locus_id"));
+    json_t *same = locus(s, id);
+    ck_assert(json_equal(o, same));
+    json_decref(same);
+    json_decref(o);
+    ss_err err = {0};
+    json_t *none = NULL;
+    ck_assert_int_eq(ss_query_locus(s, "OBJ2", &none, &err), SS_EAMBIGUOUS);
+    ck_assert_ptr_nonnull(strstr(err.msg, "SKS"));
+    ck_assert_int_eq(ss_query_locus(s, "NOPE", &none, &err), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_query_locus(s, "SKS2023aaaaaaaaaaaa", &none, &err), SS_ENOTFOUND);
+    ss_store_close(s);
+}
+END_TEST
+
+/* Random sources packed around RA 0 and the pole: the cone answer must equal a brute-force scan. */
+START_TEST(cone_search_matches_brute_force)
+{
+    ss_store *s = open_store("st", 1.0);
+    srand(7);
+    size_t cap = 1 << 20, len = 0;
+    char *rows = malloc(cap);
+    for (int i = 0; i < 3000; i++) {
+        double ra = fmod(360 + (rand() / (double)RAND_MAX - 0.5) * 0.02, 360);
+        double dec = i % 2 ? 89.99 + rand() / (double)RAND_MAX * 0.01
+                           : (rand() / (double)RAND_MAX - 0.5) * 0.02;
+        len += (size_t)snprintf(rows + len, cap - len, "s%d,%.9f,%.9f,60000,g,18,0.1,,\n", i, ra, dec);
+    }
+    ingest_csv_batch(s, rows, 1000);
+    free(rows);
+    json_t *loci = all_loci(s);
+    const double q[][3] = {{0, 0, 20}, {359.999, 0.001, 10}, {0.005, -0.004, 30},
+                           {123, 89.995, 20}, {0, 90, 40}, {300, 89.999, 5}};
+    for (size_t k = 0; k < sizeof q / sizeof *q; k++) {
+        size_t expect = 0, i;
+        json_t *l;
+        json_array_foreach(loci, i, l) expect +=
+            ss_separation_deg(q[k][0], q[k][1], num(l, "ra"), num(l, "dec")) * 3600 <= q[k][2];
+        char *buf = NULL;
+        size_t blen = 0;
+        FILE *f = open_memstream(&buf, &blen);
+        ss_err err = {0};
+        ck_assert_int_eq(ss_query_cone(s, q[k][0], q[k][1], q[k][2], f, &err), 0);
+        fclose(f);
+        ck_assert_msg(tu_count_lines(buf) == expect, "cone %zu: %zu found, %zu expected", k,
+                      tu_count_lines(buf), expect);
+        ck_assert(expect > 0);
+        free(buf);
+    }
+    json_decref(loci);
+    assert_consistent(s);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(full_map_grows_without_losing_alerts)
+{
+    char *dir = tu_path(tmp, "small");
+    ss_store_options o = {.create = 1, .map_size = 1 << 20};
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_open(dir, &o, &s, &err), 0);
+    size_t cap = 4 << 20, len = 0;
+    char *rows = malloc(cap);
+    for (int i = 0; i < 20000; i++)
+        len += (size_t)snprintf(rows + len, cap - len, "x%d,%.6f,%.6f,60000,g,18,0.1,,\n", i,
+                                (i % 3600) * 0.1, (i / 3600) * 0.1 - 10);
+    ss_ingest_totals t = ingest_csv_batch(s, rows, 2000);
+    free(rows);
+    ck_assert_uint_eq(t.ingested, 20000);
+    ck_assert_uint_eq(t.loci_created, 20000);
+    assert_consistent(s);
+    ss_store_close(s);
+    free(dir);
+}
+END_TEST
+
+/* A packet with history, as survey formats give (ZTF prv_candidates): white-box through the writer. */
+static void add_alert(ss_packet *p, const char *id, double ra, double dec, double mjd, double mag)
+{
+    ss_alert *a = ss_packet_add(p);
+    a->survey = "ztf", a->alert_id = id, a->passband = "g", a->object_id = "ZTF20x";
+    a->ra = ra, a->dec = dec, a->mjd = mjd;
+    if (isnan(mag))
+        a->kind = SS_ALERT_UPPER_LIMIT, a->maglim = 20;
+    else
+        a->mag = mag, a->magerr = 0.1;
+}
+
+static void write_packet(ss_store *s, ss_packet *p, ssi_batch_stats *st, char *locus_id)
+{
+    ssi_writer w = {.store = s};
+    ck_assert_int_eq(mdb_txn_begin(s->env, NULL, 0, &w.txn), 0);
+    ck_assert_int_eq(ssi_counters_load(s, w.txn, &w.counters), 0);
+    ck_assert_int_eq(ssi_assoc_packet(&w, p, st, locus_id), 0);
+    ck_assert_int_eq(ssi_counters_save(s, w.txn, &w.counters, &w.buf), 0);
+    ck_assert_int_eq(mdb_txn_commit(w.txn), 0);
+    ssi_wbuf_free(&w.buf);
+}
+
+START_TEST(history_joins_the_alert_locus_once)
+{
+    ss_store *s = open_store("st", 1.0);
+    ss_packet *p = ss_packet_new();
+    add_alert(p, "3", 80, 20, 60003, 18);
+    add_alert(p, "1", 80.0001, 20, 60001, 18.5); /* 0.34" away: joins anyway */
+    add_alert(p, NULL, NAN, NAN, 60002, NAN);     /* upper limit without position */
+    p->alerts[2].alert_id = "ul-60002";
+    ssi_batch_stats st = {0};
+    char first[SS_LOCUS_ID_LEN + 1], second[SS_LOCUS_ID_LEN + 1];
+    write_packet(s, p, &st, first);
+    ck_assert_uint_eq(st.ingested, 1);
+    ck_assert_uint_eq(st.history, 2);
+    /* the next alert repeats the same history */
+    ss_packet_reset(p);
+    add_alert(p, "4", 80, 20.0000001, 60004, 17);
+    add_alert(p, "1", 80.0001, 20, 60001, 18.5);
+    add_alert(p, "3", 80, 20, 60003, 18);
+    memset(&st, 0, sizeof st);
+    write_packet(s, p, &st, second);
+    ck_assert_str_eq(first, second);
+    ck_assert_uint_eq(st.ingested, 1);
+    ck_assert_uint_eq(st.history, 0);
+    ck_assert_uint_eq(st.history_known, 2);
+    json_t *o = locus(s, "ZTF20x");
+    ck_assert_int_eq(num(json_object_get(o, "properties"), "num_alerts"), 4);
+    ck_assert_int_eq(num(json_object_get(o, "properties"), "num_mag_values"), 3);
+    json_decref(o);
+    assert_consistent(s);
+    ss_packet_free(p);
+    ss_store_close(s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ingest");
+    TCase *tc = tcase_create("association");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, radius_decides_association);
+    tcase_add_test(tc, association_across_ra_zero_and_at_poles);
+    tcase_add_test(tc, nearest_locus_wins);
+    tcase_add_test(tc, reingest_is_idempotent_and_ids_deterministic);
+    tcase_add_test(tc, locus_properties_follow_alerts);
+    tcase_add_test(tc, bad_rows_are_set_aside_and_the_rest_ingested);
+    tcase_add_test(tc, unreadable_inputs_do_not_stop_the_others);
+    tcase_add_test(tc, object_ids_resolve_and_report_ambiguity);
+    tcase_add_test(tc, cone_search_matches_brute_force);
+    tcase_add_test(tc, full_map_grows_without_losing_alerts);
+    tcase_add_test(tc, history_joins_the_alert_locus_once);
+    suite_add_tcase(s, tc);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
