@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* NaN (an absent magnitude) is JSON null. */
 static json_t *ssi_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
@@ -436,7 +437,12 @@ static json_t *ssi_reject_json(const MDB_val *k, const MDB_val *v)
     json_object_set_new(o, "line", json_integer((json_int_t)line));
     json_object_set_new(o, "detail", ssi_str(detail, ndetail));
     json_object_set_new(o, "raw", raw ? ssi_str(raw, nraw) : json_null());
-    json_object_set_new(o, "time", json_real(when));
+    char iso[32] = "";
+    time_t t = (time_t)when;
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(o, "time", json_string(iso));
     return o;
 }
 

@@ -1,0 +1,244 @@
+/*
+ * bench_ingest: the ingest figures of the README.
+ *
+ *  A. alerts/s ingesting ALERTS generated tuple alerts over SOURCES sources (0.2" scatter), the
+ *     loci found (should equal SOURCES), and peak memory: heap (anonymous) apart from the LMDB
+ *     pages mapped from the page cache, which the kernel reclaims at will.
+ *  B. association cost per alert as loci grow: one-alert sources are ingested up to 10k, 100k and
+ *     1M loci; at each size, 10,000 re-observations of random known sources are timed through the
+ *     full ingest path, and 10,000 nearest-locus look-ups alone.
+ *
+ * Inputs are generated CSV files in WORKDIR (default: a fresh directory under /tmp, removed after).
+ */
+#include "gen.h"
+
+#include "ingest.h"
+#include "skyindex.h"
+#include "store_impl.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct bench_mem {
+    long anon_kb, file_kb; /* peaks */
+} bench_mem;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void sample_mem(bench_mem *m)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "RssAnon: %ld", &v) == 1 && v > m->anon_kb)
+            m->anon_kb = v;
+        if (sscanf(line, "RssFile: %ld", &v) == 1 && v > m->file_kb)
+            m->file_kb = v;
+    }
+    if (f)
+        fclose(f);
+}
+
+static void on_commit(void *ctx, const ss_ingest_totals *t)
+{
+    (void)t;
+    sample_mem(ctx);
+}
+
+static void die(const char *what, const ss_err *err)
+{
+    fprintf(stderr, "bench_ingest: %s: %s\n", what, err ? err->msg : "failed");
+    exit(1);
+}
+
+static ss_store *open_store(const char *dir)
+{
+    ss_store_options o = {.create = 1};
+    ss_store *s;
+    ss_err err = {0};
+    if (ss_store_open(dir, &o, &s, &err))
+        die("store", &err);
+    return s;
+}
+
+static ss_ingest_totals ingest_file(ss_store *s, const char *path, bench_mem *mem)
+{
+    ss_ingest_options o = {.on_commit = on_commit, .ctx = mem};
+    ss_ingest *in = ss_ingest_new(s, &o);
+    ss_err err = {0};
+    ss_ingest_totals t;
+    if (!in || ss_ingest_path(in, path, &err) || ss_ingest_finish(in, &t, &err))
+        die(path, &err);
+    ss_ingest_free(in);
+    return t;
+}
+
+static char *write_csv(const char *dir, const char *name, gen_rng *r, const gen_source *src,
+                       uint64_t n, uint64_t epochs, double mjd0, const char *prefix)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        exit(1);
+    FILE *f = fopen(path, "w");
+    if (!f || gen_write_csv(f, r, src, n, epochs, 0.2, mjd0, prefix, 1) || fclose(f))
+        die(path, NULL);
+    return path;
+}
+
+static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int json)
+{
+    gen_rng r = {1};
+    gen_source *src = gen_sources(&r, sources);
+    uint64_t epochs = alerts / sources;
+    char *path = write_csv(work, "a.csv", &r, src, sources, epochs, 60000, "a");
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/store-a", work) < 0)
+        exit(1);
+    bench_mem mem = {0};
+    sample_mem(&mem);
+    long anon0 = mem.anon_kb;
+    ss_store *s = open_store(dir);
+    double t0 = now_s();
+    ss_ingest_totals t = ingest_file(s, path, &mem);
+    double secs = now_s() - t0;
+    ss_store_close(s);
+    if (json)
+        printf("{\"phase\":\"A\",\"alerts\":%llu,\"sources\":%llu,\"loci\":%llu,\"seconds\":%.3f,"
+               "\"alerts_per_second\":%.0f,\"heap_peak_mib\":%.1f,\"heap_at_start_mib\":%.1f,"
+               "\"mapped_peak_mib\":%.1f}\n",
+               (unsigned long long)t.ingested, (unsigned long long)sources,
+               (unsigned long long)t.loci_created, secs, (double)t.read / secs,
+               mem.anon_kb / 1024.0, anon0 / 1024.0, mem.file_kb / 1024.0);
+    else
+        printf("A. ingest %llu alerts over %llu sources (0.2\" scatter)\n"
+               "   %.1f s, %.0f alerts/s, %llu loci\n"
+               "   heap peak %.1f MiB (%.1f MiB at start); LMDB pages mapped, peak %.1f MiB\n",
+               (unsigned long long)t.ingested, (unsigned long long)sources, secs,
+               (double)t.read / secs, (unsigned long long)t.loci_created, mem.anon_kb / 1024.0,
+               anon0 / 1024.0, mem.file_kb / 1024.0);
+    free(src), free(path), free(dir);
+}
+
+/* Time nearest-locus look-ups alone, in one read transaction. */
+static double lookup_us(ss_store *s, gen_rng *r, const gen_source *src, uint64_t n, int probes)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        die("read transaction", NULL);
+    int found = 0;
+    double t0 = now_s();
+    for (int i = 0; i < probes; i++) {
+        const gen_source *p = &src[gen_next(r) % n];
+        char id[SS_LOCUS_ID_LEN + 1];
+        found += ssi_sky_nearest(s, txn, p->ra, p->dec, s->radius_deg, id, NULL) == 0;
+    }
+    double us = (now_s() - t0) * 1e6 / probes;
+    mdb_txn_abort(txn);
+    if (found < probes * 99 / 100)
+        fprintf(stderr, "bench_ingest: only %d of %d look-ups found their locus\n", found, probes);
+    return us;
+}
+
+static void phase_b(const char *work, uint64_t max_loci, int json)
+{
+    const uint64_t sizes[] = {10000, 100000, 1000000};
+    const int probes = 10000;
+    gen_rng r = {2};
+    gen_source *src = gen_sources(&r, max_loci);
+    gen_source *pick = malloc(probes * sizeof *pick);
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/store-b", work) < 0)
+        exit(1);
+    ss_store *s = open_store(dir);
+    bench_mem mem = {0};
+    uint64_t have = 0;
+    if (!json)
+        printf("B. association cost per alert as loci grow (%d re-observations each)\n", probes);
+    for (size_t k = 0; k < 3 && sizes[k] <= max_loci; k++) {
+        char name[64], prefix[32];
+        snprintf(name, sizeof name, "grow%zu.csv", k);
+        char *grow = write_csv(work, name, &r, src + have, sizes[k] - have, 1, 59000, name);
+        ingest_file(s, grow, &mem);
+        have = sizes[k];
+        for (int i = 0; i < probes; i++)
+            pick[i] = src[gen_next(&r) % have];
+        snprintf(name, sizeof name, "probe%zu.csv", k);
+        snprintf(prefix, sizeof prefix, "p%zu", k);
+        char *probe = write_csv(work, name, &r, pick, probes, 1, 61000 + (double)k, prefix);
+        double t0 = now_s();
+        ss_ingest_totals t = ingest_file(s, probe, &mem);
+        double ingest_us = (now_s() - t0) * 1e6 / probes;
+        double look_us = lookup_us(s, &r, src, have, probes);
+        if (json)
+            printf("{\"phase\":\"B\",\"loci\":%llu,\"ingest_us_per_alert\":%.2f,"
+                   "\"lookup_us\":%.2f,\"new_loci_from_probes\":%llu}\n",
+                   (unsigned long long)have, ingest_us, look_us,
+                   (unsigned long long)t.loci_created);
+        else
+            printf("   %8llu loci: %6.2f us/alert ingest+associate, %5.2f us nearest-locus look-up"
+                   " (%llu probes founded a locus)\n",
+                   (unsigned long long)have, ingest_us, look_us,
+                   (unsigned long long)t.loci_created);
+        free(grow), free(probe);
+    }
+    ss_store_close(s);
+    free(src), free(pick), free(dir);
+}
+
+static const char usage[] =
+    "usage: bench_ingest [--alerts N] [--sources N] [--loci N] [--phase A|B] [--workdir DIR] "
+    "[--json]\n"
+    "  defaults: 1000000 alerts over 100000 sources; association up to 1000000 loci\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"alerts", required_argument, 0, 'a'}, {"sources", required_argument, 0, 's'},
+        {"loci", required_argument, 0, 'l'},   {"phase", required_argument, 0, 'p'},
+        {"workdir", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    uint64_t alerts = 1000000, sources = 100000, loci = 1000000;
+    const char *phase = "AB", *work = NULL;
+    int json = 0, ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'a': alerts = strtoull(optarg, NULL, 10); break;
+        case 's': sources = strtoull(optarg, NULL, 10); break;
+        case 'l': loci = strtoull(optarg, NULL, 10); break;
+        case 'p': phase = optarg; break;
+        case 'w': work = optarg; break;
+        case 'j': json = 1; break;
+        default: fputs(usage, ch == 'h' ? stdout : stderr); return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (!sources || alerts < sources || loci < 10000) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char tmpl[] = "/tmp/skysieve-bench-XXXXXX";
+    int own = !work;
+    if (own && !(work = mkdtemp(tmpl)))
+        die("mkdtemp", NULL);
+    if (strchr(phase, 'A'))
+        phase_a(work, alerts, sources, json);
+    if (strchr(phase, 'B'))
+        phase_b(work, loci, json);
+    if (own) {
+        char *cmd = NULL;
+        if (asprintf(&cmd, "rm -rf '%s'", work) >= 0 && system(cmd) != 0)
+            fprintf(stderr, "bench_ingest: could not remove %s\n", work);
+        free(cmd);
+    }
+    return 0;
+}

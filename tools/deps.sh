@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages skysieve builds with, when any is missing (apt-get; sudo when not root).
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config liblmdb-dev libjansson-dev libcsv-dev libxxhash-dev
+          check libsubunit-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

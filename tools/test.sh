@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install what is missing, build with AddressSanitizer and UndefinedBehaviorSanitizer, run every test.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build-asan"
+
+bash "$root/tools/deps.sh"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DSS_SANITIZE=ON >/dev/null
+cmake --build "$build" -j"$(nproc)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cd "$build" && ctest --output-on-failure -j"$(nproc)"
