@@ -9,16 +9,11 @@
 #include <xxhash.h>
 
 static const char *const ssi_reason_names[SS_REASON__COUNT] = {
-    [SS_REASON_MALFORMED] = "malformed_record",
-    [SS_REASON_MISSING_FIELD] = "missing_field",
-    [SS_REASON_UNPARSABLE_FIELD] = "unparsable_field",
-    [SS_REASON_NON_FINITE] = "non_finite",
-    [SS_REASON_RA_RANGE] = "ra_out_of_range",
-    [SS_REASON_DEC_RANGE] = "dec_out_of_range",
-    [SS_REASON_MJD_RANGE] = "mjd_out_of_range",
-    [SS_REASON_NO_BRIGHTNESS] = "no_brightness",
-    [SS_REASON_TOO_LONG] = "field_too_long",
-    [SS_REASON_UNREADABLE] = "unreadable_input",
+    [SS_REASON_MALFORMED] = "malformed_record",        [SS_REASON_MISSING_FIELD] = "missing_field",
+    [SS_REASON_UNPARSABLE_FIELD] = "unparsable_field", [SS_REASON_NON_FINITE] = "non_finite",
+    [SS_REASON_RA_RANGE] = "ra_out_of_range",          [SS_REASON_DEC_RANGE] = "dec_out_of_range",
+    [SS_REASON_MJD_RANGE] = "mjd_out_of_range",        [SS_REASON_NO_BRIGHTNESS] = "no_brightness",
+    [SS_REASON_TOO_LONG] = "field_too_long",           [SS_REASON_UNREADABLE] = "unreadable_input",
 };
 
 const char *ss_reason_name(ss_reason r)
@@ -161,10 +156,11 @@ static int ssi_check_brightness(const ss_alert *a, ss_reject *rej)
 {
     if (a->kind == SS_ALERT_DETECTION) {
         if (!isfinite(a->mag) || !isfinite(a->magerr))
-            return ss_reject_set(rej, SS_REASON_NON_FINITE, "mag/magerr not finite (mag=%g, magerr=%g)",
-                                 a->mag, a->magerr);
+            return ss_reject_set(rej, SS_REASON_NON_FINITE,
+                                 "mag/magerr not finite (mag=%g, magerr=%g)", a->mag, a->magerr);
         if (a->magerr < 0)
-            return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "magerr=%g is negative", a->magerr);
+            return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "magerr=%g is negative",
+                                 a->magerr);
     } else if (!isfinite(a->maglim)) {
         return ss_reject_set(rej, SS_REASON_NO_BRIGHTNESS, "upper limit without a finite maglim");
     }
@@ -183,7 +179,8 @@ int ss_alert_validate(const ss_alert *a, int require_position, ss_reject *rej)
         (rc = ssi_check_len("passband", a->passband, SS_PASSBAND_MAX, rej)))
         return rc;
     if (a->object_id && strlen(a->object_id) > SS_ID_MAX)
-        return ss_reject_set(rej, SS_REASON_TOO_LONG, "object_id is longer than %d bytes", SS_ID_MAX);
+        return ss_reject_set(rej, SS_REASON_TOO_LONG, "object_id is longer than %d bytes",
+                             SS_ID_MAX);
     if (require_position || !isnan(a->ra) || !isnan(a->dec))
         if ((rc = ssi_check_position(a, rej)))
             return rc;

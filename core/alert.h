@@ -7,9 +7,9 @@
  * magnitude and its error; upper limits (non-detections) carry a limiting magnitude instead.
  *
  * Decoders fill alerts into a packet: what one input record yields. The first alert of a packet is
- * associated by position; the others (a survey's history of earlier detections and upper limits) join
- * the same locus. All strings and arrays of a packet are owned by the packet's arena and live until
- * ss_packet_reset() or ss_packet_free().
+ * associated by position; the others (a survey's history of earlier detections and upper limits)
+ * join the same locus. All strings and arrays of a packet are owned by the packet's arena and live
+ * until ss_packet_reset() or ss_packet_free().
  */
 #ifndef SS_ALERT_H
 #define SS_ALERT_H
@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 /** Longest survey name, alert id, object id and passband the store accepts (bytes, without NUL). */
-#define SS_SURVEY_MAX 32
-#define SS_ID_MAX 128
+#define SS_SURVEY_MAX   32
+#define SS_ID_MAX       128
 #define SS_PASSBAND_MAX 16
 
 /** Sane range of observation times: 1858-11-17 (MJD 0) to 2100-01-01. */
@@ -117,7 +117,8 @@ ss_alert *ss_packet_add(ss_packet *p);
 char *ss_packet_strdup(ss_packet *p, const char *s, size_t n);
 
 /**
- * Append a property to @p a. String values are copied into the packet's arena; @p name is copied too.
+ * Append a property to @p a. String values are copied into the packet's arena; @p name is copied
+ * too.
  * @return 0 or SS_ENOMEM.
  */
 int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v);

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Chunks start small (a tuple alert needs ~300 bytes; a batch holds thousands of packets, each with
+ * its own arena) and double up to 64 KiB for large packets. */
+#define SSI_ARENA_FIRST (2 * 1024)
 #define SSI_ARENA_CHUNK (64 * 1024)
 
 typedef struct ssi_chunk {
@@ -32,7 +35,7 @@ static ssi_chunk *ssi_chunk_new(size_t size)
 ss_arena *ss_arena_new(void)
 {
     ss_arena *a = calloc(1, sizeof *a);
-    if (a && !(a->head = ssi_chunk_new(SSI_ARENA_CHUNK))) {
+    if (a && !(a->head = ssi_chunk_new(SSI_ARENA_FIRST))) {
         free(a);
         return NULL;
     }
@@ -70,7 +73,9 @@ void *ss_arena_alloc(ss_arena *a, size_t n)
     n = (n + align - 1) & ~(align - 1);
     ssi_chunk *c = a->head;
     if (c->size - c->used < n) {
-        size_t size = n > SSI_ARENA_CHUNK ? n : SSI_ARENA_CHUNK;
+        size_t size = c->size * 2 < SSI_ARENA_CHUNK ? c->size * 2 : SSI_ARENA_CHUNK;
+        if (size < n)
+            size = n;
         ssi_chunk *fresh = ssi_chunk_new(size);
         if (!fresh)
             return NULL;
@@ -93,4 +98,7 @@ char *ss_arena_strndup(ss_arena *a, const char *s, size_t n)
     return p;
 }
 
-size_t ss_arena_used(const ss_arena *a) { return a->total; }
+size_t ss_arena_used(const ss_arena *a)
+{
+    return a->total;
+}

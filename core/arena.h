@@ -2,8 +2,8 @@
  * @file arena.h
  * @brief A bump allocator: many small allocations, freed all at once.
  *
- * Decoded alerts (their strings and property arrays) live in an arena that the ingest loop resets after
- * each committed batch, so decoding costs no free() per field. An arena is not thread-safe.
+ * Decoded alerts (their strings and property arrays) live in an arena that the ingest loop resets
+ * after each committed batch, so decoding costs no free() per field. An arena is not thread-safe.
  */
 #ifndef SS_ARENA_H
 #define SS_ARENA_H
@@ -16,9 +16,11 @@ typedef struct ss_arena ss_arena;
 ss_arena *ss_arena_new(void);
 /** Free the arena and everything allocated from it. NULL is allowed. */
 void ss_arena_free(ss_arena *a);
-/** Forget every allocation (keeps the first chunk for reuse): pointers from before become invalid. */
+/** Forget every allocation (keeps the first chunk for reuse): pointers from before become invalid.
+ */
 void ss_arena_reset(ss_arena *a);
-/** Allocate @p n bytes aligned for any type. @return NULL when out of memory. Owned by the arena. */
+/** Allocate @p n bytes aligned for any type. @return NULL when out of memory. Owned by the arena.
+ */
 void *ss_arena_alloc(ss_arena *a, size_t n);
 /** Copy @p n bytes of @p s and add a NUL. @return NULL when out of memory. Owned by the arena. */
 char *ss_arena_strndup(ss_arena *a, const char *s, size_t n);

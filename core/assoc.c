@@ -230,7 +230,8 @@ int ssi_assoc_packet(ssi_writer *w, const ss_packet *pkt, ssi_batch_stats *st, c
     double old_ra = l.ra, old_dec = l.dec;
     if ((rc = ssi_add_alerts(w, pkt, duplicate ? 1 : 0, &l, st, &changed)))
         return rc;
-    if (changed && ((rc = ssi_locus_put(w, &l)) || (rc = ssi_reindex(w, &l, created, old_ra, old_dec))))
+    if (changed &&
+        ((rc = ssi_locus_put(w, &l)) || (rc = ssi_reindex(w, &l, created, old_ra, old_dec))))
         return rc;
     st->loci_created += created;
     if (locus_id)

@@ -2,11 +2,12 @@
  * @file assoc.h
  * @brief Private to the core: associate a packet of alerts with a locus and store it.
  *
- * The primary alert of a packet joins the nearest locus within the store's radius or founds a new one;
- * the packet's other alerts (history) join the same locus. An alert already stored (same survey and
- * alert id) changes nothing. The locus position is the mean direction of its detections' unit
- * vectors: the plain mean, because tuple alerts and ZTF candidates carry no position errors to weight
- * by, and a vector mean is correct across RA 0/360 and at the poles. Upper limits do not move it.
+ * The primary alert of a packet joins the nearest locus within the store's radius or founds a new
+ * one; the packet's other alerts (history) join the same locus. An alert already stored (same
+ * survey and alert id) changes nothing. The locus position is the mean direction of its detections'
+ * unit vectors: the plain mean, because tuple alerts and ZTF candidates carry no position errors to
+ * weight by, and a vector mean is correct across RA 0/360 and at the poles. Upper limits do not
+ * move it.
  */
 #ifndef SS_ASSOC_H
 #define SS_ASSOC_H
@@ -39,7 +40,8 @@ typedef struct ssi_writer {
  */
 int ssi_assoc_packet(ssi_writer *w, const ss_packet *pkt, ssi_batch_stats *st, char *locus_id);
 
-/** Apply one alert to a locus summary (counts, oldest/newest/brightest, bands, objects, position). */
+/** Apply one alert to a locus summary (counts, oldest/newest/brightest, bands, objects, position).
+ */
 void ssi_locus_add_alert(ss_locus *l, const ss_alert *a);
 
 /** Initialise a new locus with its id at a position. */

@@ -2,10 +2,10 @@
  * @file decoder.h
  * @brief The extension point for alert formats: one decoder per folder in plugins/decoder_<name>/.
  *
- * A decoder turns a byte stream (a file, or a message read into memory with fmemopen) into packets of
- * alerts. It does not validate ranges or store anything: the ingest loop validates each alert with
- * ss_alert_validate() and stores it. Decoders are compiled in; the build lists every plugins/decoder_*
- * folder in a generated registry, so a new format touches only its own folder.
+ * A decoder turns a byte stream (a file, or a message read into memory with fmemopen) into packets
+ * of alerts. It does not validate ranges or store anything: the ingest loop validates each alert
+ * with ss_alert_validate() and stores it. Decoders are compiled in; the build lists every
+ * plugins/decoder_* folder in a generated registry, so a new format touches only its own folder.
  *
  * Threading: one decoder state is used by one thread at a time; states are independent.
  */
@@ -21,14 +21,15 @@
 
 /** What the operator configures for decoding. Strings are borrowed for the life of the state. */
 typedef struct ss_decoder_config {
-    const char *default_survey; /**< survey of rows that name none (tuple formats); "tuple" when NULL */
-    const char *schema_dir;     /**< directory of id.avsc schemas for framed messages; may be NULL */
+    const char
+        *default_survey;    /**< survey of rows that name none (tuple formats); "tuple" when NULL */
+    const char *schema_dir; /**< directory of id.avsc schemas for framed messages; may be NULL */
 } ss_decoder_config;
 
 typedef struct ss_decoder_ops {
-    unsigned abi;                   /**< SS_DECODER_ABI */
-    const char *name;               /**< short name, e.g. "csv"; used by --format */
-    const char *const *extensions;  /**< NULL-terminated list of file name endings, e.g. ".csv" */
+    unsigned abi;                  /**< SS_DECODER_ABI */
+    const char *name;              /**< short name, e.g. "csv"; used by --format */
+    const char *const *extensions; /**< NULL-terminated list of file name endings, e.g. ".csv" */
     /**
      * How sure the decoder is that an input is its format, from its name and first bytes.
      * @param[in] name the input's name (may be NULL); @param[in] head, len: up to 4096 first bytes.
@@ -40,12 +41,13 @@ typedef struct ss_decoder_ops {
      * @param[in] name the input's name, used in messages. @param[out] state decoder-owned state.
      * @return 0; or an error code with @p err naming the input and the reason (e.g. a bad header).
      */
-    int (*open)(FILE *fp, const char *name, const ss_decoder_config *cfg, void **state, ss_err *err);
+    int (*open)(FILE *fp, const char *name, const ss_decoder_config *cfg, void **state,
+                ss_err *err);
     /**
      * Decode the next record into @p pkt (empty on entry; the caller resets it).
-     * @return 1: a packet was decoded; 0: end of input; SS_EREJECT: this record is rejected and @p rej
-     * says why (decoding goes on with the next record); any other code: the rest of the input cannot
-     * be read, @p err says why. Strings in @p rej are valid until the next call.
+     * @return 1: a packet was decoded; 0: end of input; SS_EREJECT: this record is rejected and @p
+     * rej says why (decoding goes on with the next record); any other code: the rest of the input
+     * cannot be read, @p err says why. Strings in @p rej are valid until the next call.
      */
     int (*next)(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err);
     /** Free the state. NULL is allowed. */

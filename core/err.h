@@ -2,8 +2,8 @@
  * @file err.h
  * @brief Error values with a message that names the input and the reason.
  *
- * Every fallible function of the core returns an int code (0, errno, LMDB or SS_E*) and, when given a
- * non-NULL ss_err, writes one line a user can act on. The caller owns the ss_err.
+ * Every fallible function of the core returns an int code (0, errno, LMDB or SS_E*) and, when given
+ * a non-NULL ss_err, writes one line a user can act on. The caller owns the ss_err.
  */
 #ifndef SS_ERR_H
 #define SS_ERR_H
@@ -13,8 +13,8 @@
 #define SS_ERR_MSG_MAX 512
 
 typedef struct ss_err {
-    int code;                  /**< 0 when no error was set */
-    char msg[SS_ERR_MSG_MAX];  /**< one line, no trailing newline */
+    int code;                 /**< 0 when no error was set */
+    char msg[SS_ERR_MSG_MAX]; /**< one line, no trailing newline */
 } ss_err;
 
 /** Clear an error value. @p e may be NULL. */

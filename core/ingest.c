@@ -11,9 +11,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define SSI_DEFAULT_BATCH 2000
-#define SSI_RAW_MAX 4096
-#define SSI_HEAD_MAX 4096
+#define SSI_DEFAULT_BATCH 5000
+/* A batch also ends at this many bytes of decoded alerts, so large alerts (ZTF packets with
+ * history and cutouts weigh ~100 kB) keep memory bounded whatever the batch count. */
+#define SSI_BATCH_BYTES ((size_t)64 << 20)
+#define SSI_RAW_MAX     4096
+#define SSI_HEAD_MAX    4096
 
 /* A rejection waiting for its batch to commit; owns its strings. */
 typedef struct ssi_pending_reject {
@@ -30,6 +33,7 @@ struct ss_ingest {
     ss_ingest_options o;
     ss_packet **pkts; /* reused across batches; the first npk hold the pending batch */
     uint32_t npk, cappk;
+    size_t pending_bytes; /* decoded bytes held by the pending packets */
     ssi_pending_reject *rej;
     uint32_t nrej, caprej;
     ssi_writer w;
@@ -188,8 +192,11 @@ static void ssi_report_rejects(ss_ingest *in)
         return;
     for (uint32_t i = 0; i < in->nrej; i++) {
         const ssi_pending_reject *p = &in->rej[i];
-        ss_reject r = {.reason = p->reason, .origin = p->origin, .line = p->line,
-                       .raw = p->raw, .raw_len = p->raw_len};
+        ss_reject r = {.reason = p->reason,
+                       .origin = p->origin,
+                       .line = p->line,
+                       .raw = p->raw,
+                       .raw_len = p->raw_len};
         memcpy(r.detail, p->detail, sizeof r.detail);
         in->o.on_reject(in->o.ctx, &r);
     }
@@ -218,11 +225,12 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
     for (uint32_t i = 0; i < in->npk; i++)
         ss_packet_reset(in->pkts[i]);
     in->npk = 0;
+    in->pending_bytes = 0;
     return 0;
 }
 
-/* Validate a decoded packet. History entries that fail are rejected alone; a failing primary rejects
- * the packet. @return 1 to keep the packet, 0 when it was rejected, or SS_ENOMEM. */
+/* Validate a decoded packet. History entries that fail are rejected alone; a failing primary
+ * rejects the packet. @return 1 to keep the packet, 0 when it was rejected, or SS_ENOMEM. */
 static int ssi_validate_packet(ss_ingest *in, ss_packet *pkt)
 {
     ss_reject rej;
@@ -283,19 +291,24 @@ static int ssi_decode_one(ss_ingest *in, const ss_decoder_ops *ops, void *st, co
     in->t.read += rc == 1 || rc == SS_EREJECT;
     if (rc == SS_EREJECT)
         rc = ssi_defer_reject(in, &rej);
-    else if (rc == 1 && (rc = ssi_validate_packet(in, pkt)) == 1)
-        in->npk++, rc = 0;
+    else if (rc == 1 && (rc = ssi_validate_packet(in, pkt)) == 1) {
+        in->npk++;
+        in->pending_bytes += ss_arena_used(pkt->arena);
+        rc = 0;
+    }
     if (rc == SS_ENOMEM)
         return ss_err_set(err, rc, "%s: out of memory", name);
     if (rc)
         return ssi_reject_input(in, name, err);
-    if (in->npk == in->o.batch_size || in->nrej >= in->o.batch_size)
+    if (in->npk == in->o.batch_size || in->nrej >= in->o.batch_size ||
+        in->pending_bytes >= SSI_BATCH_BYTES)
         if ((rc = ss_ingest_flush(in, err)))
             return rc;
     return 1;
 }
 
-static const ss_decoder_ops *ssi_pick_decoder(ss_ingest *in, FILE *fp, const char *name, ss_err *err)
+static const ss_decoder_ops *ssi_pick_decoder(ss_ingest *in, FILE *fp, const char *name,
+                                              ss_err *err)
 {
     if (in->o.format) {
         const ss_decoder_ops *ops = ss_decoder_find(in->o.format);
@@ -306,7 +319,8 @@ static const ss_decoder_ops *ssi_pick_decoder(ss_ingest *in, FILE *fp, const cha
     unsigned char head[SSI_HEAD_MAX];
     size_t n = fread(head, 1, sizeof head, fp);
     if (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0) {
-        ss_err_set(err, errno ? errno : EIO, "%s: cannot read: %s", name, strerror(errno ? errno : EIO));
+        ss_err_set(err, errno ? errno : EIO, "%s: cannot read: %s", name,
+                   strerror(errno ? errno : EIO));
         return NULL;
     }
     const ss_decoder_ops *ops = ss_decoder_detect(name, head, n);
@@ -415,14 +429,13 @@ static char *ssi_run_json(const ss_ingest *in, const ss_ingest_totals *t)
     char started[32], finished[32];
     ssi_iso_time(in->started, started);
     ssi_iso_time(time(NULL), finished);
-    json_t *o = json_pack("{s:s, s:s, s:f, s:I, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                          "started", started, "finished", finished, "seconds", t->seconds,
-                          "inputs", (json_int_t)t->inputs, "inputs_failed",
-                          (json_int_t)t->inputs_failed, "first_input", in->first_input, "read",
-                          (json_int_t)t->read, "ingested", (json_int_t)t->ingested, "history",
-                          (json_int_t)t->history, "duplicates", (json_int_t)t->duplicates,
-                          "history_known", (json_int_t)t->history_known, "rejected",
-                          (json_int_t)t->rejected, "loci_created", (json_int_t)t->loci_created);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:f, s:I, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "started", started,
+        "finished", finished, "seconds", t->seconds, "inputs", (json_int_t)t->inputs,
+        "inputs_failed", (json_int_t)t->inputs_failed, "first_input", in->first_input, "read",
+        (json_int_t)t->read, "ingested", (json_int_t)t->ingested, "history", (json_int_t)t->history,
+        "duplicates", (json_int_t)t->duplicates, "history_known", (json_int_t)t->history_known,
+        "rejected", (json_int_t)t->rejected, "loci_created", (json_int_t)t->loci_created);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return text;

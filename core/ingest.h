@@ -38,7 +38,7 @@ typedef struct ss_ingest_totals {
 typedef struct ss_ingest_options {
     ss_decoder_config decoder;
     const char *format;  /**< decoder name to use for every input; NULL: detect per input */
-    uint32_t batch_size; /**< packets per transaction; 0: 2000 */
+    uint32_t batch_size; /**< packets per transaction (fewer when they exceed 64 MiB); 0: 5000 */
     /** Called for each rejection once it is committed; @p rej is valid during the call only. */
     void (*on_reject)(void *ctx, const ss_reject *rej);
     /** Called after each committed batch with the run's totals so far: everything counted in

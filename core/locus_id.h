@@ -2,10 +2,10 @@
  * @file locus_id.h
  * @brief Readable, stable locus identifiers such as "SKS2026k3bq7vx2mf4a".
  *
- * An id is "SKS", the year of the locus's first alert, and 12 characters of lowercase Crockford base32
- * (no i, l, o, u) encoding a 60-bit bijective scramble of the store's locus sequence number. The
- * sequence makes ids unique in a store and the same input in the same order give the same ids; the
- * scramble keeps neighbouring ids from looking alike, as ANTARES's do.
+ * An id is "SKS", the year of the locus's first alert, and 12 characters of lowercase Crockford
+ * base32 (no i, l, o, u) encoding a 60-bit bijective scramble of the store's locus sequence number.
+ * The sequence makes ids unique in a store and the same input in the same order give the same ids;
+ * the scramble keeps neighbouring ids from looking alike, as ANTARES's do.
  */
 #ifndef SS_LOCUS_ID_H
 #define SS_LOCUS_ID_H

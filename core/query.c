@@ -10,7 +10,10 @@
 #include <time.h>
 
 /* NaN (an absent magnitude) is JSON null. */
-static json_t *ssi_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+static json_t *ssi_num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
 
 /* JSON strings must be UTF-8; bytes that are not (old catalogues, Latin-1 CSV) print as U+FFFD. */
 static json_t *ssi_str(const char *s, size_t n)
@@ -34,7 +37,10 @@ static json_t *ssi_str(const char *s, size_t n)
     return j;
 }
 
-static json_t *ssi_cstr(const char *s) { return ssi_str(s, strlen(s)); }
+static json_t *ssi_cstr(const char *s)
+{
+    return ssi_str(s, strlen(s));
+}
 
 static int ssi_read_begin(ss_store *s, MDB_txn **txn, ss_err *err)
 {
@@ -142,8 +148,8 @@ static json_t *ssi_alert_json(const ss_alert *a)
     if (a->object_id)
         json_object_set_new(o, "object_id", ssi_cstr(a->object_id));
     json_object_set_new(o, "mjd", json_real(a->mjd));
-    json_object_set_new(o, "kind", json_string(a->kind == SS_ALERT_DETECTION ? "detection"
-                                                                             : "upper_limit"));
+    json_object_set_new(o, "kind",
+                        json_string(a->kind == SS_ALERT_DETECTION ? "detection" : "upper_limit"));
     json_object_set_new(o, "properties", p);
     return o;
 }
@@ -311,8 +317,9 @@ int ss_query_cone(ss_store *s, double ra, double dec, double radius_arcsec, FILE
 {
     if (!(ra >= 0 && ra < 360) || !(dec >= -90 && dec <= 90) || !(radius_arcsec > 0) ||
         radius_arcsec > 180 * 3600.0)
-        return ss_err_set(err, SS_EINVAL,
-                          "cone: need 0 <= RA < 360, -90 <= DEC <= 90, 0 < RADIUS <= 648000 arcsec");
+        return ss_err_set(
+            err, SS_EINVAL,
+            "cone: need 0 <= RA < 360, -90 <= DEC <= 90, 0 < RADIUS <= 648000 arcsec");
     MDB_txn *txn;
     int rc = ssi_read_begin(s, &txn, err);
     if (rc)
@@ -373,7 +380,8 @@ static json_t *ssi_stats_json(ss_store *s, const ssi_counters *c)
     json_t *reasons = json_object();
     for (int r = 0; r < SS_REASON__COUNT; r++)
         if (c->by_reason[r])
-            json_object_set_new(reasons, ss_reason_name((ss_reason)r), json_integer(c->by_reason[r]));
+            json_object_set_new(reasons, ss_reason_name((ss_reason)r),
+                                json_integer(c->by_reason[r]));
     json_t *o = json_object();
     json_object_set_new(o, "store", ssi_cstr(s->path));
     json_object_set_new(o, "format_version", json_integer(SS_STORE_FORMAT_VERSION));

@@ -39,10 +39,22 @@ void ssi_wbuf_bytes(ssi_wbuf *b, const void *p, size_t n)
     b->len += n;
 }
 
-void ssi_wbuf_u8(ssi_wbuf *b, uint8_t v) { ssi_wbuf_bytes(b, &v, 1); }
-void ssi_wbuf_u32(ssi_wbuf *b, uint32_t v) { ssi_wbuf_bytes(b, &v, 4); }
-void ssi_wbuf_u64(ssi_wbuf *b, uint64_t v) { ssi_wbuf_bytes(b, &v, 8); }
-void ssi_wbuf_f64(ssi_wbuf *b, double v) { ssi_wbuf_bytes(b, &v, 8); }
+void ssi_wbuf_u8(ssi_wbuf *b, uint8_t v)
+{
+    ssi_wbuf_bytes(b, &v, 1);
+}
+void ssi_wbuf_u32(ssi_wbuf *b, uint32_t v)
+{
+    ssi_wbuf_bytes(b, &v, 4);
+}
+void ssi_wbuf_u64(ssi_wbuf *b, uint64_t v)
+{
+    ssi_wbuf_bytes(b, &v, 8);
+}
+void ssi_wbuf_f64(ssi_wbuf *b, double v)
+{
+    ssi_wbuf_bytes(b, &v, 8);
+}
 
 void ssi_wbuf_strn(ssi_wbuf *b, const char *s, uint32_t n)
 {

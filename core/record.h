@@ -2,9 +2,9 @@
  * @file record.h
  * @brief Binary encodings of the records kept in the store (format version 1).
  *
- * Values are little-endian-free: they are written in the host's byte order, as LMDB files themselves
- * are not portable across byte orders. Every record starts with a version byte; readers check lengths
- * on every field and return SS_ECORRUPT rather than read past a value.
+ * Values are little-endian-free: they are written in the host's byte order, as LMDB files
+ * themselves are not portable across byte orders. Every record starts with a version byte; readers
+ * check lengths on every field and return SS_ECORRUPT rather than read past a value.
  */
 #ifndef SS_RECORD_H
 #define SS_RECORD_H
@@ -34,7 +34,8 @@ void ssi_wbuf_bytes(ssi_wbuf *b, const void *p, size_t n);
 void ssi_wbuf_str(ssi_wbuf *b, const char *s);
 void ssi_wbuf_strn(ssi_wbuf *b, const char *s, uint32_t n);
 
-/** A bounded reader over a value. Strings read from it point into the value (not NUL-terminated). */
+/** A bounded reader over a value. Strings read from it point into the value (not NUL-terminated).
+ */
 typedef struct ssi_rbuf {
     const unsigned char *p, *end;
     int bad; /* set when a read ran past the end */
@@ -44,9 +45,11 @@ uint8_t ssi_rbuf_u8(ssi_rbuf *r);
 uint32_t ssi_rbuf_u32(ssi_rbuf *r);
 uint64_t ssi_rbuf_u64(ssi_rbuf *r);
 double ssi_rbuf_f64(ssi_rbuf *r);
-/** Read a string; *len receives its length. @return pointer into the value, or NULL for a NULL string. */
+/** Read a string; *len receives its length. @return pointer into the value, or NULL for a NULL
+ * string. */
 const char *ssi_rbuf_str(ssi_rbuf *r, uint32_t *len);
-/** Read a string into @p out of @p cap bytes (NUL-terminated); an over-long string marks the reader bad. */
+/** Read a string into @p out of @p cap bytes (NUL-terminated); an over-long string marks the reader
+ * bad. */
 void ssi_rbuf_strcpy(ssi_rbuf *r, char *out, size_t cap);
 
 /** Per passband summary of a locus. */
@@ -75,10 +78,10 @@ typedef struct ss_locus_object {
 /** What the broker itself knows of a locus (the `loci` table). */
 typedef struct ss_locus {
     char id[SS_LOCUS_ID_LEN + 1];
-    double ra, dec;       /**< current position: mean direction of the detections */
-    double sx, sy, sz;    /**< sum of the detections' unit vectors */
-    uint32_t num_pos;     /**< detections in that sum */
-    uint32_t num_alerts;  /**< alerts of any kind */
+    double ra, dec;          /**< current position: mean direction of the detections */
+    double sx, sy, sz;       /**< sum of the detections' unit vectors */
+    uint32_t num_pos;        /**< detections in that sum */
+    uint32_t num_alerts;     /**< alerts of any kind */
     uint32_t num_mag_values; /**< detections */
     ss_alert_ref oldest, newest, brightest; /**< by mjd; brightest among detections */
     uint32_t nbands;

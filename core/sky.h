@@ -3,11 +3,11 @@
  * @brief Spherical geometry and the declination-zone index used for association and cone searches.
  *
  * The sky index divides the sphere into declination zones of fixed height and orders loci inside a
- * zone by right ascension. A cone of radius r around (ra, dec) is covered exactly by the zones between
- * dec - r and dec + r and, inside each, by the RA interval ra +- ss_ra_halfwidth(dec, r), split in two
- * where it crosses RA 0/360 and widened to the whole zone where the cone holds a pole. Because keys are
- * sorted, each interval is one range scan in LMDB: the cost per query depends on the density of loci,
- * not on their total number.
+ * zone by right ascension. A cone of radius r around (ra, dec) is covered exactly by the zones
+ * between dec - r and dec + r and, inside each, by the RA interval ra +- ss_ra_halfwidth(dec, r),
+ * split in two where it crosses RA 0/360 and widened to the whole zone where the cone holds a pole.
+ * Because keys are sorted, each interval is one range scan in LMDB: the cost per query depends on
+ * the density of loci, not on their total number.
  */
 #ifndef SS_SKY_H
 #define SS_SKY_H

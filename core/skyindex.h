@@ -8,7 +8,8 @@
 #include "store_impl.h"
 
 /** Called for each locus of a scan within the radius; return non-zero to stop the scan. */
-typedef int (*ssi_sky_visit)(void *ctx, const char *locus_id, double ra, double dec, double sep_deg);
+typedef int (*ssi_sky_visit)(void *ctx, const char *locus_id, double ra, double dec,
+                             double sep_deg);
 
 /**
  * Visit every locus within @p radius_deg of (ra, dec), in index order (not by distance).

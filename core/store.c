@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SSI_MAGIC "skysieve-store"
+#define SSI_MAGIC            "skysieve-store"
 #define SSI_ZONES_PER_RADIUS 8.0
 #define SSI_COUNTERS_VERSION 1
 
@@ -205,9 +205,9 @@ static int ssi_probe_dir(const char *dir, ss_err *err)
             empty = 0;
     closedir(d);
     if (!empty)
-        return ss_err_set(err, SS_ENOTSTORE,
-                          "store %s: directory is not empty and holds no skysieve store (no data.mdb)",
-                          dir);
+        return ss_err_set(
+            err, SS_ENOTSTORE,
+            "store %s: directory is not empty and holds no skysieve store (no data.mdb)", dir);
     return 0;
 }
 
@@ -249,7 +249,8 @@ static int ssi_store_init(ss_store *s, MDB_txn *txn, double radius_arcsec)
     ssi_wbuf b = {0};
     if ((rc = mdb_put(txn, s->meta, &mk, &mv, 0)) || (rc = mdb_put(txn, s->meta, &fk, &fv, 0)) ||
         (rc = ssi_meta_put_f64(s, txn, "radius_arcsec", radius_arcsec)) ||
-        (rc = ssi_meta_put_f64(s, txn, "zone_height_arcsec", radius_arcsec * SSI_ZONES_PER_RADIUS)) ||
+        (rc = ssi_meta_put_f64(s, txn, "zone_height_arcsec",
+                               radius_arcsec * SSI_ZONES_PER_RADIUS)) ||
         (rc = ssi_meta_put_f64(s, txn, "created", (double)time(NULL))))
         return rc;
     rc = ssi_counters_save(s, txn, &zero, &b);
@@ -262,8 +263,8 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
 {
     MDB_val v;
     int rc = ssi_meta_get(s, txn, "magic", &v);
-    if (rc == MDB_NOTFOUND || (!rc && (v.mv_size != strlen(SSI_MAGIC) ||
-                                       memcmp(v.mv_data, SSI_MAGIC, v.mv_size) != 0)))
+    if (rc == MDB_NOTFOUND ||
+        (!rc && (v.mv_size != strlen(SSI_MAGIC) || memcmp(v.mv_data, SSI_MAGIC, v.mv_size) != 0)))
         return ss_err_set(err, SS_ENOTSTORE, "store %s: an LMDB database, but not a skysieve store",
                           s->path);
     if (rc || (rc = ssi_meta_get(s, txn, "format", &v)))
@@ -299,7 +300,8 @@ static int ssi_env_open(ss_store *s, size_t map_size, ss_err *err)
         rc = mdb_env_set_mapsize(s->env, map_size ? map_size : SS_DEFAULT_MAP_SIZE);
     if (rc)
         return ssi_store_fail(s, err, rc, "creating the LMDB environment");
-    /* MDB_NOTLS: read transactions belong to the caller, not the thread (workers hand them over). */
+    /* MDB_NOTLS: read transactions belong to the caller, not the thread (workers hand them over).
+     */
     rc = mdb_env_open(s->env, s->path, MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0), 0644);
     if (rc == MDB_INVALID)
         return ss_err_set(err, SS_ENOTSTORE, "store %s: data.mdb is not an LMDB file", s->path);
@@ -308,7 +310,8 @@ static int ssi_env_open(ss_store *s, size_t map_size, ss_err *err)
     return rc ? ssi_store_fail(s, err, rc, "opening") : 0;
 }
 
-/* Open the tables of an existing store in a read transaction, so a store we refuse is not written. */
+/* Open the tables of an existing store in a read transaction, so a store we refuse is not written.
+ */
 static int ssi_store_attach(ss_store *s, ss_err *err)
 {
     MDB_txn *txn;
@@ -385,7 +388,8 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     if (!exists && mkdir(dir, 0755) == 0)
         made_dir = 1;
     else if (!exists && errno != EEXIST)
-        return ss_err_set(err, errno, "store %s: cannot create the directory: %s", dir, strerror(errno));
+        return ss_err_set(err, errno, "store %s: cannot create the directory: %s", dir,
+                          strerror(errno));
     ss_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(dir))) {
         free(s);
@@ -395,8 +399,8 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     int rc = ssi_env_open(s, o.map_size, err);
     if (!rc)
         rc = exists ? ssi_store_attach(s, err)
-                    : ssi_store_create(s, o.radius_arcsec > 0 ? o.radius_arcsec
-                                                              : SS_DEFAULT_RADIUS_ARCSEC, err);
+                    : ssi_store_create(
+                          s, o.radius_arcsec > 0 ? o.radius_arcsec : SS_DEFAULT_RADIUS_ARCSEC, err);
     if (!rc)
         rc = ssi_check_radius(&o, s, err);
     if (rc) {
@@ -419,9 +423,15 @@ void ss_store_close(ss_store *s)
     free(s);
 }
 
-double ss_store_radius_arcsec(const ss_store *s) { return s->radius_deg * SS_ARCSEC_PER_DEG; }
+double ss_store_radius_arcsec(const ss_store *s)
+{
+    return s->radius_deg * SS_ARCSEC_PER_DEG;
+}
 
-const char *ss_store_path(const ss_store *s) { return s->path; }
+const char *ss_store_path(const ss_store *s)
+{
+    return s->path;
+}
 
 int ssi_store_grow(ss_store *s, ss_err *err)
 {

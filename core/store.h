@@ -1,26 +1,32 @@
 /**
  * @file store.h
- * @brief The skysieve store: an LMDB environment in a directory holding loci, alerts and their indexes.
+ * @brief The skysieve store: an LMDB environment in a directory holding loci, alerts and their
+ * indexes.
  *
  * Layout (format version 1), one LMDB named database each:
- *  - meta:         "magic" -> "skysieve-store"; "format" -> u32; "radius_arcsec", "zone_height_arcsec"
- *                  -> f64; "created" -> f64 unix time; "counters" -> counters record (see store_impl.h).
+ *  - meta:         "magic" -> "skysieve-store"; "format" -> u32; "radius_arcsec",
+ * "zone_height_arcsec"
+ *                  -> f64; "created" -> f64 unix time; "counters" -> counters record (see
+ * store_impl.h).
  *  - loci:         locus id (19 bytes) -> locus record (record.h).
  *  - alerts:       survey NUL alert_id -> alert record (record.h).
  *  - locus_alerts: locus id, mjd (8 bytes, big-endian IEEE; mjd >= 0 so bytes sort like numbers),
  *                  survey NUL alert_id -> empty: a locus's alerts in time order.
- *  - sky:          zone (u32 BE), ra (u64 BE nano-degrees), locus id -> ra, dec (2 x f64): see sky.h.
+ *  - sky:          zone (u32 BE), ra (u64 BE nano-degrees), locus id -> ra, dec (2 x f64): see
+ * sky.h.
  *  - objects:      object_id NUL survey -> locus id (sorted duplicates: one object may span loci).
- *  - rejected:     sequence (u64 BE) -> rejected-record (reason, input, line, detail, raw text, time).
- *  - ingests:      sequence (u64 BE) -> JSON text describing one ingest run (inputs, counts, times).
+ *  - rejected:     sequence (u64 BE) -> rejected-record (reason, input, line, detail, raw text,
+ * time).
+ *  - ingests:      sequence (u64 BE) -> JSON text describing one ingest run (inputs, counts,
+ * times).
  *
- * Durability: each batch of alerts is one write transaction holding the alerts, their loci, indexes,
- * rejections and counters, committed with LMDB's default synchronous commit. A crash at any moment
- * leaves the last committed state: never half an alert or a locus without its alerts.
+ * Durability: each batch of alerts is one write transaction holding the alerts, their loci,
+ * indexes, rejections and counters, committed with LMDB's default synchronous commit. A crash at
+ * any moment leaves the last committed state: never half an alert or a locus without its alerts.
  *
- * Ownership: ss_store_open() returns a handle the caller frees with ss_store_close(). One handle per
- * store per process (LMDB forbids opening an environment twice in one process and using it across
- * fork()).
+ * Ownership: ss_store_open() returns a handle the caller frees with ss_store_close(). One handle
+ * per store per process (LMDB forbids opening an environment twice in one process and using it
+ * across fork()).
  */
 #ifndef SS_STORE_H
 #define SS_STORE_H
@@ -29,15 +35,15 @@
 
 #include <stddef.h>
 
-#define SS_STORE_FORMAT_VERSION 1
+#define SS_STORE_FORMAT_VERSION  1
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
-#define SS_DEFAULT_MAP_SIZE ((size_t)64 << 30)
+#define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 
 typedef struct ss_store ss_store;
 
 typedef struct ss_store_options {
-    /** Association radius for a new store (0: SS_DEFAULT_RADIUS_ARCSEC). For an existing store 0 keeps
-     * the stored radius; another value must equal it (SS_ESETTINGS otherwise). */
+    /** Association radius for a new store (0: SS_DEFAULT_RADIUS_ARCSEC). For an existing store 0
+     * keeps the stored radius; another value must equal it (SS_ESETTINGS otherwise). */
     double radius_arcsec;
     /** LMDB map size in bytes (0: SS_DEFAULT_MAP_SIZE). The map grows on demand while ingesting. */
     size_t map_size;

@@ -59,7 +59,8 @@ static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
     unsigned char kb[SSI_KEY_MAX];
     size_t n = ssi_key_locus_alert(kb, locus, a->mjd, a->survey, a->alert_id);
     if (!ssi_has(v, v->s->locus_alerts, kb, n))
-        ssi_problem(v, "alert %s/%s: missing from locus_alerts of %s", a->survey, a->alert_id, locus);
+        ssi_problem(v, "alert %s/%s: missing from locus_alerts of %s", a->survey, a->alert_id,
+                    locus);
     return 0;
 }
 
@@ -144,7 +145,8 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
         ss_packet_free(v.pkt);
         return ssi_store_fail(s, err, rc, "verify");
     }
-    if (!(rc = ssi_counters_load(s, v.txn, &c)) && !(rc = ssi_count(v.txn, s->alerts, &report->alerts)) &&
+    if (!(rc = ssi_counters_load(s, v.txn, &c)) &&
+        !(rc = ssi_count(v.txn, s->alerts, &report->alerts)) &&
         !(rc = ssi_count(v.txn, s->loci, &report->loci)) &&
         !(rc = ssi_count(v.txn, s->locus_alerts, &report->locus_alerts)) &&
         !(rc = ssi_count(v.txn, s->sky, &report->sky_entries)) &&

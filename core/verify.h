@@ -3,9 +3,9 @@
  * @brief Check a store's internal consistency (what `skysieve verify` runs).
  *
  * Checked, in one read transaction: every alert names a locus that exists and is listed once in
- * locus_alerts; every locus_alerts entry names a stored alert of that locus; each locus's num_alerts
- * equals its alerts; each locus is in the sky index exactly once, at its position; the counters
- * equal the tables' sizes. Cost: one pass over every table.
+ * locus_alerts; every locus_alerts entry names a stored alert of that locus; each locus's
+ * num_alerts equals its alerts; each locus is in the sky index exactly once, at its position; the
+ * counters equal the tables' sizes. Cost: one pass over every table.
  */
 #ifndef SS_VERIFY_H
 #define SS_VERIFY_H

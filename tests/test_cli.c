@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 static char *tmp;
-static void setup(void) { tmp = tu_mkdtemp(); }
+static void setup(void)
+{
+    tmp = tu_mkdtemp();
+}
 static void teardown(void)
 {
     tu_rmtree(tmp);
@@ -66,8 +69,12 @@ START_TEST(ingest_summary_and_queries)
 {
     char *in = tu_write(tmp, "s.csv", sample), *out, *err;
     ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s", tmp, in), 0);
-    const char *lines[] = {"alerts read       4", "ingested          3", "duplicates        0",
-                           "rejected          1", "dec_out_of_range", "loci created      2",
+    const char *lines[] = {"alerts read       4",
+                           "ingested          3",
+                           "duplicates        0",
+                           "rejected          1",
+                           "dec_out_of_range",
+                           "loci created      2",
                            "alerts/s"};
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
         ck_assert_msg(strstr(out, lines[i]), "summary lacks '%s':\n%s", lines[i], out);
@@ -104,8 +111,9 @@ START_TEST(ingest_summary_and_queries)
     ck_assert_int_eq(sks(&out, &err, "stats --store %s/st", tmp), 0);
     j = json_loads(out, 0, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "alerts")), 3);
-    ck_assert_int_eq(json_integer_value(json_object_get(
-                         json_object_get(j, "rejected_by_reason"), "dec_out_of_range")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "rejected_by_reason"),
+                                                        "dec_out_of_range")),
+                     2);
     json_decref(j);
     free(out), free(err);
 

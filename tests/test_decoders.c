@@ -285,8 +285,7 @@ START_TEST(csv_rejects_carry_reason_line_and_raw)
 }
 END_TEST
 
-static int open_fails(const char *fmt, const char *file, const char *text, char **path,
-                      ss_err *err)
+static int open_fails(const char *fmt, const char *file, const char *text, char **path, ss_err *err)
 {
     const ss_decoder_ops *ops = ss_decoder_find(fmt);
     ck_assert_ptr_nonnull(ops);

@@ -16,7 +16,10 @@
 #define HEADER "alert_id,ra,dec,mjd,passband,mag,magerr,maglim,object_id\n"
 
 static char *tmp;
-static void setup(void) { tmp = tu_mkdtemp(); }
+static void setup(void)
+{
+    tmp = tu_mkdtemp();
+}
 static void teardown(void)
 {
     tu_rmtree(tmp);
@@ -93,7 +96,10 @@ static void assert_consistent(ss_store *s)
     ck_assert_uint_eq(r.problems, 0);
 }
 
-static double num(json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
+static double num(json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
 
 START_TEST(radius_decides_association)
 {
@@ -329,13 +335,14 @@ START_TEST(cone_search_matches_brute_force)
         double ra = fmod(360 + (rand() / (double)RAND_MAX - 0.5) * 0.02, 360);
         double dec = i % 2 ? 89.99 + rand() / (double)RAND_MAX * 0.01
                            : (rand() / (double)RAND_MAX - 0.5) * 0.02;
-        len += (size_t)snprintf(rows + len, cap - len, "s%d,%.9f,%.9f,60000,g,18,0.1,,\n", i, ra, dec);
+        len +=
+            (size_t)snprintf(rows + len, cap - len, "s%d,%.9f,%.9f,60000,g,18,0.1,,\n", i, ra, dec);
     }
     ingest_csv_batch(s, rows, 1000);
     free(rows);
     json_t *loci = all_loci(s);
-    const double q[][3] = {{0, 0, 20}, {359.999, 0.001, 10}, {0.005, -0.004, 30},
-                           {123, 89.995, 20}, {0, 90, 40}, {300, 89.999, 5}};
+    const double q[][3] = {{0, 0, 20},        {359.999, 0.001, 10}, {0.005, -0.004, 30},
+                           {123, 89.995, 20}, {0, 90, 40},          {300, 89.999, 5}};
     for (size_t k = 0; k < sizeof q / sizeof *q; k++) {
         size_t expect = 0, i;
         json_t *l;
@@ -380,7 +387,8 @@ START_TEST(full_map_grows_without_losing_alerts)
 }
 END_TEST
 
-/* A packet with history, as survey formats give (ZTF prv_candidates): white-box through the writer. */
+/* A packet with history, as survey formats give (ZTF prv_candidates): white-box through the writer.
+ */
 static void add_alert(ss_packet *p, const char *id, double ra, double dec, double mjd, double mag)
 {
     ss_alert *a = ss_packet_add(p);
@@ -409,7 +417,7 @@ START_TEST(history_joins_the_alert_locus_once)
     ss_packet *p = ss_packet_new();
     add_alert(p, "3", 80, 20, 60003, 18);
     add_alert(p, "1", 80.0001, 20, 60001, 18.5); /* 0.34" away: joins anyway */
-    add_alert(p, NULL, NAN, NAN, 60002, NAN);     /* upper limit without position */
+    add_alert(p, NULL, NAN, NAN, 60002, NAN);    /* upper limit without position */
     p->alerts[2].alert_id = "ul-60002";
     ssi_batch_stats st = {0};
     char first[SS_LOCUS_ID_LEN + 1], second[SS_LOCUS_ID_LEN + 1];

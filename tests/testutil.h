@@ -18,7 +18,8 @@ char *tu_path(const char *dir, const char *name);
  * @return exit status (or -1); *out and *err_out are malloc'd NUL-terminated strings.
  */
 int tu_run(const char *cmd, char **out, char **err_out);
-/** Path of the shared data folder, or NULL (with a message on stderr naming @p what) when absent. */
+/** Path of the shared data folder, or NULL (with a message on stderr naming @p what) when absent.
+ */
 const char *tu_shared_data(const char *what);
 /** Count lines in a string. */
 size_t tu_count_lines(const char *s);

@@ -203,10 +203,10 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"alerts", required_argument, 0, 'a'}, {"sources", required_argument, 0, 's'},
-        {"loci", required_argument, 0, 'l'},   {"phase", required_argument, 0, 'p'},
+        {"alerts", required_argument, 0, 'a'},  {"sources", required_argument, 0, 's'},
+        {"loci", required_argument, 0, 'l'},    {"phase", required_argument, 0, 'p'},
         {"workdir", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     uint64_t alerts = 1000000, sources = 100000, loci = 1000000;
     const char *phase = "AB", *work = NULL;

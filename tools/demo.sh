@@ -7,7 +7,7 @@ build="$root/build"
 demo="$build/demo"
 
 bash "$root/tools/deps.sh"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_SANITIZE=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target skysieve gen_alerts
 
 rm -rf "$demo" && mkdir -p "$demo"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages skysieve builds with, when any is missing (apt-get; sudo when not root).
+# Extra package names given as arguments are installed too (the tests add clang-format).
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config liblmdb-dev libjansson-dev libcsv-dev libxxhash-dev
-          check libsubunit-dev)
+          check libsubunit-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,7 +11,10 @@ uint64_t gen_next(gen_rng *r)
     return z ^ (z >> 31);
 }
 
-double gen_uniform(gen_rng *r) { return (double)(gen_next(r) >> 11) * 0x1.0p-53; }
+double gen_uniform(gen_rng *r)
+{
+    return (double)(gen_next(r) >> 11) * 0x1.0p-53;
+}
 
 double gen_normal(gen_rng *r)
 {
@@ -55,8 +58,8 @@ int gen_write_csv(FILE *f, gen_rng *r, const gen_source *src, uint64_t nsrc, uin
             double mjd = mjd0 + (double)e * 2.0 + (double)i * 1e-7;
             double mag = src[i].mag + 0.05 * gen_normal(r);
             if (fprintf(f, "%s-%llu-%llu,%.9f,%.9f,%.7f,%c,%.3f,0.050\n", prefix,
-                        (unsigned long long)e, (unsigned long long)i, ra, dec, mjd,
-                        "gr"[e % 2], mag) < 0)
+                        (unsigned long long)e, (unsigned long long)i, ra, dec, mjd, "gr"[e % 2],
+                        mag) < 0)
                 return -1;
         }
     return 0;

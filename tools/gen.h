@@ -25,7 +25,8 @@ gen_source *gen_sources(gen_rng *r, uint64_t n);
 
 /**
  * Write a tuple CSV: @p epochs visits of every source, in visit order, positions scattered by
- * @p scatter_arcsec (1-sigma per axis), passbands g and r alternating by visit. Alert ids are "<prefix>-<epoch>-<source>". @return 0 or -1 (errno).
+ * @p scatter_arcsec (1-sigma per axis), passbands g and r alternating by visit. Alert ids are
+ * "<prefix>-<epoch>-<source>". @return 0 or -1 (errno).
  */
 int gen_write_csv(FILE *f, gen_rng *r, const gen_source *src, uint64_t nsrc, uint64_t epochs,
                   double scatter_arcsec, double mjd0, const char *prefix, int header);

@@ -15,7 +15,8 @@ static const char ssi_ingest_help[] =
     "\n"
     "Ingest alert files into the store at DIR (created when absent). Each alert joins the nearest\n"
     "locus within the association radius, or founds one. Directories are walked in name order and\n"
-    "every file a decoder recognises is ingested. A record that cannot be used is rejected with its\n"
+    "every file a decoder recognises is ingested. A record that cannot be used is rejected with "
+    "its\n"
     "file, line and reason (kept in the store: 'skysieve rejected'); the rest is ingested.\n"
     "\n"
     "options:\n"
@@ -24,7 +25,7 @@ static const char ssi_ingest_help[] =
     "                     keeps the radius it was created with\n"
     "  --format NAME      decode every input with this decoder (default: detect per file)\n"
     "  --survey NAME      survey of tuple rows that name none (default: tuple)\n"
-    "  --batch N          alerts per transaction (default 2000)\n"
+    "  --batch N          alerts per transaction (default 5000; fewer past 64 MiB)\n"
     "  --map-size SIZE    initial LMDB map size, e.g. 64G (it grows when full)\n"
     "  --json             print the summary as JSON\n"
     "  --quiet            do not list rejected records on stderr\n"
@@ -69,12 +70,17 @@ static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
 static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
 {
     static const struct option longopts[] = {
-        {"store", required_argument, 0, 's'},  {"radius", required_argument, 0, 'r'},
-        {"format", required_argument, 0, 'f'}, {"survey", required_argument, 0, 'S'},
-        {"batch", required_argument, 0, 'b'},  {"map-size", required_argument, 0, 'm'},
-        {"json", no_argument, 0, 'j'},         {"quiet", no_argument, 0, 'q'},
+        {"store", required_argument, 0, 's'},
+        {"radius", required_argument, 0, 'r'},
+        {"format", required_argument, 0, 'f'},
+        {"survey", required_argument, 0, 'S'},
+        {"batch", required_argument, 0, 'b'},
+        {"map-size", required_argument, 0, 'm'},
+        {"json", no_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},
         {"progress", no_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -92,12 +98,14 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         case 'S': c->opts.decoder.default_survey = optarg; break;
         case 'b':
             if (ss_cli_size(optarg, &sz) || sz == 0 || sz > 1000000)
-                return ss_cli_usage("ingest", "--batch '%s': need a count from 1 to 1000000", optarg);
+                return ss_cli_usage("ingest", "--batch '%s': need a count from 1 to 1000000",
+                                    optarg);
             c->opts.batch_size = (uint32_t)sz;
             break;
         case 'm':
             if (ss_cli_size(optarg, &sz) || sz < ((size_t)1 << 20))
-                return ss_cli_usage("ingest", "--map-size '%s': need a size of at least 1M", optarg);
+                return ss_cli_usage("ingest", "--map-size '%s': need a size of at least 1M",
+                                    optarg);
             c->store_opts.map_size = sz;
             break;
         case 'j': c->json = 1; break;
@@ -126,16 +134,16 @@ static void ssi_print_json(const ssi_ingest_cli *c, const ss_ingest_totals *t)
     json_t *reasons = json_object();
     for (int r = 0; r < SS_REASON__COUNT; r++)
         if (t->by_reason[r])
-            json_object_set_new(reasons, ss_reason_name((ss_reason)r), json_integer(t->by_reason[r]));
+            json_object_set_new(reasons, ss_reason_name((ss_reason)r),
+                                json_integer(t->by_reason[r]));
     json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:f, s:f}",
                           "store", c->store, "inputs", (json_int_t)t->inputs, "inputs_failed",
                           (json_int_t)t->inputs_failed, "read", (json_int_t)t->read, "ingested",
-                          (json_int_t)t->ingested, "history", (json_int_t)t->history,
-                          "duplicates", (json_int_t)t->duplicates, "rejected",
-                          (json_int_t)t->rejected, "rejected_by_reason", reasons, "history_known",
-                          (json_int_t)t->history_known, "loci_created",
-                          (json_int_t)t->loci_created, "seconds", t->seconds, "alerts_per_second",
-                          ssi_rate(t));
+                          (json_int_t)t->ingested, "history", (json_int_t)t->history, "duplicates",
+                          (json_int_t)t->duplicates, "rejected", (json_int_t)t->rejected,
+                          "rejected_by_reason", reasons, "history_known",
+                          (json_int_t)t->history_known, "loci_created", (json_int_t)t->loci_created,
+                          "seconds", t->seconds, "alerts_per_second", ssi_rate(t));
     json_dumpf(o, stdout, SS_JSON_FLAGS);
     fputc('\n', stdout);
     json_decref(o);

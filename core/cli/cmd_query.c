@@ -88,11 +88,13 @@ static int ssi_run_locus(ss_store *s, const ssi_query_cli *q, char **args, ss_er
 
 int ss_cmd_locus(int argc, char **argv)
 {
-    ssi_query_cli q = {.name = "locus", .nargs = 1,
-                       .help = "usage: skysieve locus --store DIR ID\n\n"
-                               "Print the locus with locus id ID (like SKS2026k3bq7vx2mf4a) or the\n"
-                               "locus of survey object ID (like ZTF18abcdefg) as one JSON object:\n"
-                               "locus_id, ra, dec, properties, alerts (in time order), tags.\n"};
+    ssi_query_cli q = {.name = "locus",
+                       .nargs = 1,
+                       .help =
+                           "usage: skysieve locus --store DIR ID\n\n"
+                           "Print the locus with locus id ID (like SKS2026k3bq7vx2mf4a) or the\n"
+                           "locus of survey object ID (like ZTF18abcdefg) as one JSON object:\n"
+                           "locus_id, ra, dec, properties, alerts (in time order), tags.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_locus);
 }
 
@@ -106,10 +108,12 @@ static int ssi_run_cone(ss_store *s, const ssi_query_cli *q, char **args, ss_err
 
 int ss_cmd_cone(int argc, char **argv)
 {
-    ssi_query_cli q = {.name = "cone", .nargs = 3,
-                       .help = "usage: skysieve cone --store DIR RA DEC RADIUS_ARCSEC\n\n"
-                               "Print one JSON line per locus within RADIUS_ARCSEC of (RA, DEC) in\n"
-                               "degrees, nearest first, with its separation_arcsec.\n"};
+    ssi_query_cli q = {.name = "cone",
+                       .nargs = 3,
+                       .help =
+                           "usage: skysieve cone --store DIR RA DEC RADIUS_ARCSEC\n\n"
+                           "Print one JSON line per locus within RADIUS_ARCSEC of (RA, DEC) in\n"
+                           "degrees, nearest first, with its separation_arcsec.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_cone);
 }
 
@@ -121,10 +125,12 @@ static int ssi_run_loci(ss_store *s, const ssi_query_cli *q, char **args, ss_err
 
 int ss_cmd_loci(int argc, char **argv)
 {
-    ssi_query_cli q = {.name = "loci", .nargs = 0,
-                       .help = "usage: skysieve loci --store DIR\n\n"
-                               "Print a JSON line per locus (locus_id, ra, dec, num_alerts, ...), in\n"
-                               "locus id order.\n"};
+    ssi_query_cli q = {.name = "loci",
+                       .nargs = 0,
+                       .help =
+                           "usage: skysieve loci --store DIR\n\n"
+                           "Print a JSON line per locus (locus_id, ra, dec, num_alerts, ...), in\n"
+                           "locus id order.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_loci);
 }
 
@@ -138,7 +144,8 @@ static int ssi_run_stats(ss_store *s, const ssi_query_cli *q, char **args, ss_er
 
 int ss_cmd_stats(int argc, char **argv)
 {
-    ssi_query_cli q = {.name = "stats", .nargs = 0,
+    ssi_query_cli q = {.name = "stats",
+                       .nargs = 0,
                        .help = "usage: skysieve stats --store DIR\n\n"
                                "Print the store's counts as one JSON object: alerts, detections,\n"
                                "upper_limits, loci, duplicates, rejected and rejected_by_reason,\n"
@@ -154,13 +161,15 @@ static int ssi_run_rejected(ss_store *s, const ssi_query_cli *q, char **args, ss
 
 int ss_cmd_rejected(int argc, char **argv)
 {
-    ssi_query_cli q = {.name = "rejected", .nargs = 0,
-                       .help = "usage: skysieve rejected --store DIR [--reason REASON]\n\n"
-                               "Print the rejected records as JSON lines: seq, reason, input, line,\n"
-                               "detail, raw (the record's text) and time. REASON is one of\n"
-                               "malformed_record, missing_field, unparsable_field, non_finite,\n"
-                               "ra_out_of_range, dec_out_of_range, mjd_out_of_range, no_brightness,\n"
-                               "field_too_long, unreadable_input.\n"};
+    ssi_query_cli q = {.name = "rejected",
+                       .nargs = 0,
+                       .help =
+                           "usage: skysieve rejected --store DIR [--reason REASON]\n\n"
+                           "Print the rejected records as JSON lines: seq, reason, input, line,\n"
+                           "detail, raw (the record's text) and time. REASON is one of\n"
+                           "malformed_record, missing_field, unparsable_field, non_finite,\n"
+                           "ra_out_of_range, dec_out_of_range, mjd_out_of_range, no_brightness,\n"
+                           "field_too_long, unreadable_input.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_rejected);
 }
 
@@ -181,11 +190,13 @@ static int ssi_run_verify(ss_store *s, const ssi_query_cli *q, char **args, ss_e
 
 int ss_cmd_verify(int argc, char **argv)
 {
-    ssi_query_cli q = {.name = "verify", .nargs = 0,
-                       .help = "usage: skysieve verify --store DIR\n\n"
-                               "Check the store's consistency: every alert has its locus and index\n"
-                               "entries, every locus its alerts and sky index entry, the counters\n"
-                               "match the tables. Prints one line per problem on stderr and a JSON\n"
-                               "summary; exit status 1 when a problem is found.\n"};
+    ssi_query_cli q = {.name = "verify",
+                       .nargs = 0,
+                       .help =
+                           "usage: skysieve verify --store DIR\n\n"
+                           "Check the store's consistency: every alert has its locus and index\n"
+                           "entries, every locus its alerts and sky index entry, the counters\n"
+                           "match the tables. Prints one line per problem on stderr and a JSON\n"
+                           "summary; exit status 1 when a problem is found.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_verify);
 }

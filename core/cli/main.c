@@ -20,8 +20,9 @@ static const ss_cli_command ssi_commands[] = {
 
 static void ssi_usage(FILE *out)
 {
-    fprintf(out, "skysieve %s: an astronomical alert broker\n\n"
-                 "usage: skysieve COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
+    fprintf(out,
+            "skysieve %s: an astronomical alert broker\n\n"
+            "usage: skysieve COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
             SS_VERSION_STRING);
     for (size_t i = 0; i < SSI_NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", ssi_commands[i].name, ssi_commands[i].summary);
@@ -65,10 +66,14 @@ int ss_cli_size(const char *s, size_t *out)
     int shift = 0;
     switch (*end) {
     case '\0': break;
-    case 'K': case 'k': shift = 10; break;
-    case 'M': case 'm': shift = 20; break;
-    case 'G': case 'g': shift = 30; break;
-    case 'T': case 't': shift = 40; break;
+    case 'K':
+    case 'k': shift = 10; break;
+    case 'M':
+    case 'm': shift = 20; break;
+    case 'G':
+    case 'g': shift = 30; break;
+    case 'T':
+    case 't': shift = 40; break;
     default: return -1;
     }
     if (*end && end[1])

@@ -244,7 +244,7 @@ static int bad_row(csv_state *st, ss_reject *rej, const char *what, size_t col)
  * SS_EREJECT for a row libcsv cannot split (reading goes on at the next line), or an error. */
 static int read_row(csv_state *st, ss_reject *rej, ss_err *err)
 {
-    text t;
+    text t = {NULL, 0};
     int rc;
     while ((rc = get_line(st, &t, err)) == 1) {
         if (!st->in_row && is_blank(st, t))
@@ -319,8 +319,8 @@ static int assign_roles(csv_state *st, ss_err *err)
             continue;
         }
         if (st->idx[k] != NO_COLUMN)
-            return ss_err_set(err, SS_EPARSE, "%s: column %s appears twice in the header",
-                              st->name, col_names[k]);
+            return ss_err_set(err, SS_EPARSE, "%s: column %s appears twice in the header", st->name,
+                              col_names[k]);
         st->idx[k] = i;
         st->role[i] = k;
     }
@@ -349,8 +349,8 @@ static int read_header(csv_state *st, ss_err *err)
     if (rc == 0)
         return ss_err_set(err, SS_EPARSE, "%s: empty input, no header", st->name);
     if (rc == SS_EREJECT)
-        return ss_err_set(err, SS_EPARSE, "%s: line %" PRIu64 ": unreadable header: %s",
-                          st->name, st->row_line, rej.detail);
+        return ss_err_set(err, SS_EPARSE, "%s: line %" PRIu64 ": unreadable header: %s", st->name,
+                          st->row_line, rej.detail);
     if (rc != 1)
         return rc;
     return take_header(st, err);
@@ -406,8 +406,9 @@ static int opt_number(const csv_state *st, int k, double *out, ss_reject *rej)
 static int fill_position(const csv_state *st, ss_alert *a, ss_reject *rej)
 {
     int rc;
-    if ((rc = need_number(st, COL_RA, &a->ra, rej)) || (rc = need_number(st, COL_DEC, &a->dec, rej))
-        || (rc = need_number(st, COL_MJD, &a->mjd, rej)))
+    if ((rc = need_number(st, COL_RA, &a->ra, rej)) ||
+        (rc = need_number(st, COL_DEC, &a->dec, rej)) ||
+        (rc = need_number(st, COL_MJD, &a->mjd, rej)))
         return rc;
     if (!cell(st, COL_PASSBAND).n)
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "passband is empty");
@@ -441,16 +442,15 @@ static int fill_strings(const csv_state *st, ss_packet *pkt, ss_alert *a)
     text pb = cell(st, COL_PASSBAND), sv = cell(st, COL_SURVEY), obj = cell(st, COL_OBJECT_ID);
     if (!sv.n)
         sv = (text){st->default_survey, strlen(st->default_survey)};
-    if (!(a->passband = ss_packet_strdup(pkt, pb.p, pb.n))
-        || !(a->survey = ss_packet_strdup(pkt, sv.p, sv.n))
-        || !(a->origin = ss_packet_strdup(pkt, st->name, strlen(st->name))))
+    if (!(a->passband = ss_packet_strdup(pkt, pb.p, pb.n)) ||
+        !(a->survey = ss_packet_strdup(pkt, sv.p, sv.n)) ||
+        !(a->origin = ss_packet_strdup(pkt, st->name, strlen(st->name))))
         return SS_ENOMEM;
     if (obj.n && !(a->object_id = ss_packet_strdup(pkt, obj.p, obj.n)))
         return SS_ENOMEM;
     a->line = st->row_line;
     return 0;
 }
-
 
 static int fill_alert_id(const csv_state *st, ss_packet *pkt, ss_alert *a)
 {
@@ -534,9 +534,9 @@ static int fill_alert(const csv_state *st, ss_packet *pkt, ss_reject *rej)
     if (!a)
         return SS_ENOMEM;
     int rc;
-    if ((rc = fill_position(st, a, rej)) || (rc = fill_brightness(st, a, rej))
-        || (rc = fill_strings(st, pkt, a)) || (rc = fill_alert_id(st, pkt, a))
-        || (rc = fill_props(st, pkt, a, rej)))
+    if ((rc = fill_position(st, a, rej)) || (rc = fill_brightness(st, a, rej)) ||
+        (rc = fill_strings(st, pkt, a)) || (rc = fill_alert_id(st, pkt, a)) ||
+        (rc = fill_props(st, pkt, a, rej)))
         return rc;
     return 1;
 }

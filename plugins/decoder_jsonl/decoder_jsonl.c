@@ -238,7 +238,8 @@ static int split_keys(json_t *obj, const json_t **known, ss_packet *pkt, ss_aler
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         int k = known_key(key);
         int rc = 0;
         if (k < 0)
@@ -256,9 +257,9 @@ static int split_keys(json_t *obj, const json_t **known, ss_packet *pkt, ss_aler
 static int fill_position(const json_t **known, ss_packet *pkt, ss_alert *a, ss_reject *rej)
 {
     int rc;
-    if ((rc = need_number(known[COL_RA], COL_RA, &a->ra, rej))
-        || (rc = need_number(known[COL_DEC], COL_DEC, &a->dec, rej))
-        || (rc = need_number(known[COL_MJD], COL_MJD, &a->mjd, rej)))
+    if ((rc = need_number(known[COL_RA], COL_RA, &a->ra, rej)) ||
+        (rc = need_number(known[COL_DEC], COL_DEC, &a->dec, rej)) ||
+        (rc = need_number(known[COL_MJD], COL_MJD, &a->mjd, rej)))
         return rc;
     text pb;
     rc = get_text(known[COL_PASSBAND], COL_PASSBAND, 0, NULL, &pb, rej);
@@ -301,8 +302,8 @@ static int fill_strings(const jsonl_state *st, const json_t **known, ss_packet *
         return rc;
     if (rc == VAL_EMPTY)
         sv = (text){st->default_survey, strlen(st->default_survey)};
-    if (!(a->survey = ss_packet_strdup(pkt, sv.p, sv.n))
-        || !(a->origin = ss_packet_strdup(pkt, st->name, strlen(st->name))))
+    if (!(a->survey = ss_packet_strdup(pkt, sv.p, sv.n)) ||
+        !(a->origin = ss_packet_strdup(pkt, st->name, strlen(st->name))))
         return SS_ENOMEM;
     a->line = st->lineno;
     rc = get_text(known[COL_OBJECT_ID], COL_OBJECT_ID, 1, ibuf, &obj, rej);
@@ -312,7 +313,6 @@ static int fill_strings(const jsonl_state *st, const json_t **known, ss_packet *
         return SS_ENOMEM;
     return 0;
 }
-
 
 static int fill_alert_id(const json_t **known, ss_packet *pkt, ss_alert *a, ss_reject *rej)
 {
@@ -333,9 +333,9 @@ static int fill_alert(const jsonl_state *st, json_t *obj, ss_packet *pkt, ss_rej
     if (!a)
         return SS_ENOMEM;
     int rc;
-    if ((rc = split_keys(obj, known, pkt, a, rej)) || (rc = fill_position(known, pkt, a, rej))
-        || (rc = fill_brightness(known, a, rej)) || (rc = fill_strings(st, known, pkt, a, rej))
-        || (rc = fill_alert_id(known, pkt, a, rej)))
+    if ((rc = split_keys(obj, known, pkt, a, rej)) || (rc = fill_position(known, pkt, a, rej)) ||
+        (rc = fill_brightness(known, a, rej)) || (rc = fill_strings(st, known, pkt, a, rej)) ||
+        (rc = fill_alert_id(known, pkt, a, rej)))
         return rc;
     return 1;
 }
@@ -348,13 +348,12 @@ static int decode_line(const jsonl_state *st, ss_packet *pkt, ss_reject *rej)
     if (!root) {
         if (json_error_code(&jerr) == json_error_out_of_memory)
             return SS_ENOMEM;
-        return ss_reject_set(rej, SS_REASON_MALFORMED, "invalid JSON at column %d: %s",
-                             jerr.column, jerr.text);
+        return ss_reject_set(rej, SS_REASON_MALFORMED, "invalid JSON at column %d: %s", jerr.column,
+                             jerr.text);
     }
-    int rc = json_is_object(root)
-                 ? fill_alert(st, root, pkt, rej)
-                 : ss_reject_set(rej, SS_REASON_MALFORMED, "line is %s, not a JSON object",
-                                 kind_name(root));
+    int rc = json_is_object(root) ? fill_alert(st, root, pkt, rej)
+                                  : ss_reject_set(rej, SS_REASON_MALFORMED,
+                                                  "line is %s, not a JSON object", kind_name(root));
     json_decref(root);
     return rc;
 }

@@ -2,14 +2,16 @@
  * @file skysieve.h
  * @brief skysieve: the types and error codes shared by the broker and everything built against it.
  *
- * This header is installed with the SDK. It holds what a filter, a tool or the broker itself must agree
- * on: the version of the package, the reserved range of error codes and the property value types.
+ * This header is installed with the SDK. It holds what a filter, a tool or the broker itself must
+ * agree on: the version of the package, the reserved range of error codes and the property value
+ * types.
  *
  * Naming: every public name starts with `ss_` (functions, types) or `SS_` (macros, constants).
  * Names starting with `ssi_` are private to the broker and never appear in an installed header.
  *
  * Error codes follow the LMDB convention: functions return 0 on success, a positive errno value for
- * failures of the operating system, or a negative code from the reserved range below. LMDB's own codes
+ * failures of the operating system, or a negative code from the reserved range below. LMDB's own
+ * codes
  * (-30800 to -30780) pass through unchanged. ss_strerror() describes all three kinds.
  *
  * Change log of this header:
@@ -26,17 +28,17 @@ extern "C" {
 
 /** @defgroup version Package version */
 /** @{ */
-#define SS_VERSION_MAJOR 0
-#define SS_VERSION_MINOR 1
-#define SS_VERSION_PATCH 0
+#define SS_VERSION_MAJOR  0
+#define SS_VERSION_MINOR  1
+#define SS_VERSION_PATCH  0
 #define SS_VERSION_STRING "0.1.0"
 /** @} */
 
 /**
  * @defgroup errors Error codes
  *
- * The reserved range is SS_ERROR_FIRST..SS_ERROR_LAST; codes are never renumbered, new ones are added
- * at the end of the range.
+ * The reserved range is SS_ERROR_FIRST..SS_ERROR_LAST; codes are never renumbered, new ones are
+ * added at the end of the range.
  * @{
  */
 #define SS_ERROR_FIRST (-32000)
@@ -65,7 +67,7 @@ extern "C" {
 /** No decoder recognises the input's format. */
 #define SS_EFORMAT (-32011)
 /** The store was created with other settings (e.g. association radius) than those asked for. */
-#define SS_ESETTINGS (-32012)
+#define SS_ESETTINGS  (-32012)
 #define SS_ERROR_LAST (-32012)
 /** @} */
 
@@ -80,8 +82,8 @@ const char *ss_strerror(int code);
 /**
  * @defgroup values Property values
  *
- * Alerts and loci carry named, typed properties. The types are those of the ANTARES devkit plus bool
- * and null.
+ * Alerts and loci carry named, typed properties. The types are those of the ANTARES devkit plus
+ * bool and null.
  * @{
  */
 typedef enum ss_type {
