@@ -25,6 +25,8 @@
 
 typedef struct bench_mem {
     long anon_kb, file_kb; /* peaks */
+    long anon_at[3];       /* heap peak once 10%, 50% and all of the alerts were read */
+    uint64_t total;        /* alerts expected, for those marks (0: no marks) */
 } bench_mem;
 
 static double now_s(void)
@@ -51,8 +53,12 @@ static void sample_mem(bench_mem *m)
 
 static void on_commit(void *ctx, const ss_ingest_totals *t)
 {
-    (void)t;
-    sample_mem(ctx);
+    bench_mem *m = ctx;
+    sample_mem(m);
+    const uint64_t marks[3] = {m->total / 10, m->total / 2, m->total};
+    for (int i = 0; i < 3; i++)
+        if (m->total && t->read >= marks[i] && !m->anon_at[i])
+            m->anon_at[i] = m->anon_kb;
 }
 
 static void die(const char *what, const ss_err *err)
@@ -104,7 +110,7 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
     char *dir = NULL;
     if (asprintf(&dir, "%s/store-a", work) < 0)
         exit(1);
-    bench_mem mem = {0};
+    bench_mem mem = {.total = sources * epochs};
     sample_mem(&mem);
     long anon0 = mem.anon_kb;
     ss_store *s = open_store(dir);
@@ -113,19 +119,23 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
     double secs = now_s() - t0;
     ss_store_close(s);
     if (json)
-        printf("{\"phase\":\"A\",\"alerts\":%llu,\"sources\":%llu,\"loci\":%llu,\"seconds\":%.3f,"
-               "\"alerts_per_second\":%.0f,\"heap_peak_mib\":%.1f,\"heap_at_start_mib\":%.1f,"
-               "\"mapped_peak_mib\":%.1f}\n",
-               (unsigned long long)t.ingested, (unsigned long long)sources,
-               (unsigned long long)t.loci_created, secs, (double)t.read / secs,
-               mem.anon_kb / 1024.0, anon0 / 1024.0, mem.file_kb / 1024.0);
+        printf(
+            "{\"phase\":\"A\",\"alerts\":%llu,\"sources\":%llu,\"loci\":%llu,\"seconds\":%.3f,"
+            "\"alerts_per_second\":%.0f,\"heap_peak_mib\":%.1f,\"heap_at_start_mib\":%.1f,"
+            "\"mapped_peak_mib\":%.1f,\"heap_peak_mib_at_10_50_100_percent\":[%.1f,%.1f,%.1f]}\n",
+            (unsigned long long)t.ingested, (unsigned long long)sources,
+            (unsigned long long)t.loci_created, secs, (double)t.read / secs, mem.anon_kb / 1024.0,
+            anon0 / 1024.0, mem.file_kb / 1024.0, mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0,
+            mem.anon_at[2] / 1024.0);
     else
         printf("A. ingest %llu alerts over %llu sources (0.2\" scatter)\n"
                "   %.1f s, %.0f alerts/s, %llu loci\n"
-               "   heap peak %.1f MiB (%.1f MiB at start); LMDB pages mapped, peak %.1f MiB\n",
+               "   heap peak %.1f MiB (%.1f MiB at start); LMDB pages mapped, peak %.1f MiB\n"
+               "   heap peak after 10%%, 50%%, 100%% of the alerts: %.1f, %.1f, %.1f MiB\n",
                (unsigned long long)t.ingested, (unsigned long long)sources, secs,
                (double)t.read / secs, (unsigned long long)t.loci_created, mem.anon_kb / 1024.0,
-               anon0 / 1024.0, mem.file_kb / 1024.0);
+               anon0 / 1024.0, mem.file_kb / 1024.0, mem.anon_at[0] / 1024.0,
+               mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0);
     free(src), free(path), free(dir);
 }
 
