@@ -20,6 +20,10 @@ static const char *const ssi_messages[] = {
     [10] = "out of memory",
     [11] = "unknown input format",
     [12] = "store settings differ from those asked for",
+    [13] = "filter failed",
+    [14] = "filter wrote something it did not declare",
+    [15] = "filter wrote a value of another type than declared",
+    [16] = "filter went over its memory or instruction limit",
 };
 
 const char *ss_strerror(int code)

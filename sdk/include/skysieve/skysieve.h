@@ -16,6 +16,7 @@
  *
  * Change log of this header:
  *  - 0.1: first version: package version, error codes, value types.
+ *  - 0.2: SS_EFILTER, SS_EUNDECLARED, SS_ETYPE, SS_ELIMIT for filters (filter.h).
  */
 #ifndef SKYSIEVE_H
 #define SKYSIEVE_H
@@ -31,7 +32,7 @@ extern "C" {
 #define SS_VERSION_MAJOR  0
 #define SS_VERSION_MINOR  1
 #define SS_VERSION_PATCH  0
-#define SS_VERSION_STRING "0.1.0"
+#define SS_VERSION_STRING "0.2.0"
 /** @} */
 
 /**
@@ -68,7 +69,15 @@ extern "C" {
 #define SS_EFORMAT (-32011)
 /** The store was created with other settings (e.g. association radius) than those asked for. */
 #define SS_ESETTINGS  (-32012)
-#define SS_ERROR_LAST (-32012)
+/** A filter's run failed (it returned an error, raised in Lua, or called host->fail()). */
+#define SS_EFILTER (-32013)
+/** A filter wrote a property or tag it did not declare. */
+#define SS_EUNDECLARED (-32014)
+/** A filter wrote a value of another type than it declared. */
+#define SS_ETYPE (-32015)
+/** A filter went over a limit: its Lua memory cap or its instruction budget per run. */
+#define SS_ELIMIT (-32016)
+#define SS_ERROR_LAST (-32016)
 /** @} */
 
 /**

@@ -1,0 +1,219 @@
+/**
+ * @file filter.h
+ * @brief The skysieve filter ABI: what a C filter (a shared object loaded with dlopen) exports and
+ * what the broker offers it.
+ *
+ * A filter exports one function, skysieve_filter(), returning a descriptor. The descriptor starts with
+ * a magic, its own size and the ABI version it was built against; those fields come first and never
+ * move, so the broker can check them before reading anything else. The broker refuses a filter built
+ * against another major version, or one whose descriptor is damaged (wrong magic, a size smaller than
+ * version 1.0's), and loads filters built against an older minor version: a minor version only adds
+ * fields at the end of the descriptor or of the host table.
+ *
+ * The broker calls setup() once when the filter set is loaded, run() once per updated locus, and
+ * teardown() once when the set is retired. run() reads the locus through the host table (values are
+ * served on demand; nothing is copied per filter) and may write only what the descriptor declares:
+ * an undeclared property or tag, or a value of the wrong type, fails the run, and nothing the run
+ * wrote is kept.
+ *
+ * Memory: every pointer the host hands out (strings, arrays, ss_value strings) is owned by the host
+ * and valid until run() returns, unless said otherwise. Every pointer in the descriptor is owned by
+ * the filter and must stay valid until teardown() returns (static storage is the usual choice).
+ *
+ * Threads: the host never calls run() on one filter state from two threads at once.
+ *
+ * ABI change log (append only):
+ *  - 1.0: first version.
+ */
+#ifndef SKYSIEVE_FILTER_H
+#define SKYSIEVE_FILTER_H
+
+#include <skysieve/skysieve.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SS_FILTER_MAGIC 0x53534649u /* "SSFI" */
+#define SS_FILTER_ABI_MAJOR 1
+#define SS_FILTER_ABI_MINOR 0
+
+/** A locus being filtered. Opaque; valid during run() only. */
+typedef struct ss_locus_view ss_locus_view;
+
+/** Index meaning "the alert that triggered this run" in ss_host_api.alert() and .alert_property(). */
+#define SS_TRIGGER ((size_t)-1)
+
+/** An output property: name, type (not SS_TYPE_NULL) and a description for reviewers. */
+typedef struct ss_property_decl {
+    const char *name;
+    ss_type type;
+    const char *description;
+} ss_property_decl;
+
+/** An output tag: name and description. */
+typedef struct ss_tag_decl {
+    const char *name;
+    const char *description;
+} ss_tag_decl;
+
+/**
+ * One item of setup data from the filter set configuration: a key and a value, or a key and the
+ * contents of a file (path set). Owned by the host, valid during setup() only.
+ */
+typedef struct ss_setup_item {
+    const char *key;
+    const char *value; /**< NUL-terminated; for a file, its whole contents */
+    size_t value_len;
+    const char *path; /**< the file's path, or NULL for a plain key = value */
+} ss_setup_item;
+
+/** The normalised fields of an alert. Strings owned by the host. */
+typedef struct ss_alert_info {
+    const char *survey;
+    const char *alert_id;
+    const char *passband;
+    double mjd;
+    double ra, dec;        /**< NAN for an alert without a position */
+    double mag, magerr;    /**< NAN for an upper limit */
+    double maglim;         /**< NAN when unknown */
+    int upper_limit;       /**< 1 for a non-detection */
+} ss_alert_info;
+
+/** A light curve in one passband, in time order. Arrays owned by the host. */
+typedef struct ss_lightcurve {
+    size_t n;
+    const double *mjd;
+    const double *mag;    /**< magnitudes; for upper limits the limiting magnitudes */
+    const double *magerr; /**< NAN for upper limits */
+} ss_lightcurve;
+
+/** A catalog object matching the locus (empty until catalogs are loaded). */
+typedef struct ss_catalog_match {
+    const char *catalog;
+    const char *object_id;
+    double separation_arcsec;
+} ss_catalog_match;
+
+/**
+ * What the host offers a filter. Filled by the host; append only. A filter built against a newer
+ * minor version checks `size` before calling a function the host may not have:
+ * `offsetof(ss_host_api, fn) < host->size`.
+ */
+typedef struct ss_host_api {
+    uint32_t size; /**< sizeof(ss_host_api) in the host */
+    uint16_t abi_major, abi_minor;
+
+    /* ---- 1.0: reading ---- */
+    /** The locus id, e.g. "SKS2023067m9s54t29s". */
+    const char *(*locus_id)(ss_locus_view *l);
+    /** The locus position in degrees. */
+    double (*locus_ra)(ss_locus_view *l);
+    double (*locus_dec)(ss_locus_view *l);
+    /**
+     * A locus property: the broker's own (num_alerts, newest_alert_magnitude, ...) or one written by
+     * an earlier filter. @return 0, or SS_ENOTFOUND (then *out is SS_TYPE_NULL).
+     */
+    int (*locus_property)(ss_locus_view *l, const char *name, ss_value *out);
+    /** Number of alerts of the locus (detections and upper limits). */
+    size_t (*alert_count)(ss_locus_view *l);
+    /**
+     * Alert @p i in time order (0 is the oldest), or SS_TRIGGER.
+     * @return 0, or SS_ENOTFOUND when @p i is out of range.
+     */
+    int (*alert)(ss_locus_view *l, size_t i, ss_alert_info *out);
+    /**
+     * A property of alert @p i (or SS_TRIGGER): a survey field, a normalised ant_* field, or one
+     * written by an earlier filter. @return 0 or SS_ENOTFOUND.
+     */
+    int (*alert_property)(ss_locus_view *l, size_t i, const char *name, ss_value *out);
+    /**
+     * The light curve in @p passband: detections, or upper limits when @p upper_limits is 1.
+     * @return 0 (n may be 0).
+     */
+    int (*lightcurve)(ss_locus_view *l, const char *passband, int upper_limits, ss_lightcurve *out);
+    /** The locus's passbands: writes up to @p max names to @p out. @return how many there are. */
+    size_t (*passbands)(ss_locus_view *l, const char **out, size_t max);
+    /** 1 when the locus carries @p tag (set by an earlier filter or an earlier run). */
+    int (*has_tag)(ss_locus_view *l, const char *tag);
+    /** The locus's tags: writes up to @p max to @p out. @return how many there are. */
+    size_t (*tags)(ss_locus_view *l, const char **out, size_t max);
+    /** Catalog matches: @return their number; match @p i via catalog_match(). */
+    size_t (*catalog_match_count)(ss_locus_view *l);
+    int (*catalog_match)(ss_locus_view *l, size_t i, ss_catalog_match *out);
+    /** Watch lists the locus is on: writes up to @p max ids. @return how many there are. */
+    size_t (*watch_lists)(ss_locus_view *l, const char **out, size_t max);
+
+    /* ---- 1.0: writing (declared outputs only) ---- */
+    /**
+     * Set a declared locus property. Strings are copied.
+     * @return 0; SS_EUNDECLARED (not in output_locus_properties) or SS_ETYPE (the declared type
+     *         differs; an int is accepted for a float). Either fails the run.
+     */
+    int (*set_locus_property)(ss_locus_view *l, const char *name, ss_value v);
+    /** Set a declared property of the triggering alert. Returns as set_locus_property(). */
+    int (*set_alert_property)(ss_locus_view *l, const char *name, ss_value v);
+    /** Add a declared tag. @return 0 or SS_EUNDECLARED (fails the run). */
+    int (*add_tag)(ss_locus_view *l, const char *tag);
+    /** Stop the pipeline for this locus after this filter: later filters do not run. */
+    void (*halt)(ss_locus_view *l);
+    /**
+     * Fail this run with a message (copied) that the broker reports with the filter's failures.
+     * @return SS_EFILTER, for `return host->fail(l, "...")`.
+     */
+    int (*fail)(ss_locus_view *l, const char *message);
+    /** ss_strerror(). */
+    const char *(*strerror)(int code);
+} ss_host_api;
+
+/** The descriptor a filter returns. See the file comment for the rules. */
+typedef struct ss_filter_descriptor {
+    /* These four never move (they protect the rest). */
+    uint32_t magic;     /**< SS_FILTER_MAGIC */
+    uint32_t size;      /**< sizeof(ss_filter_descriptor) as the filter was built */
+    uint16_t abi_major; /**< SS_FILTER_ABI_MAJOR */
+    uint16_t abi_minor; /**< SS_FILTER_ABI_MINOR */
+
+    /* ---- 1.0 ---- */
+    const char *name;        /**< unique in a filter set: letters, digits, '_', '-', '.' */
+    const char *version;     /**< e.g. "1.2.0" */
+    const char *description; /**< what it finds, for reviewers */
+    const char *author;      /**< who to tell when it fails, e.g. an e-mail address */
+    const char *const *required_locus_properties; /**< NULL-terminated; may be NULL */
+    const char *const *required_alert_properties; /**< of the triggering alert; NULL-terminated */
+    const char *const *required_tags;             /**< NULL-terminated; may be NULL */
+    const ss_property_decl *output_locus_properties; /**< ends with {NULL}; may be NULL */
+    const ss_property_decl *output_alert_properties; /**< ends with {NULL}; may be NULL */
+    const ss_tag_decl *output_tags;                  /**< ends with {NULL}; may be NULL */
+    /**
+     * Called once when the set is loaded; may be NULL. @p host stays valid until teardown().
+     * @param[out] state the filter's state, passed to run() and teardown().
+     * @return 0, or a non-zero code: the set is then refused (with host->strerror(code)).
+     */
+    int (*setup)(const ss_host_api *host, const ss_setup_item *items, size_t n, void **state);
+    /**
+     * Called once per updated locus whose requirements are met.
+     * @return 0, or non-zero to fail the run (nothing it wrote is kept); see ss_host_api.fail().
+     */
+    int (*run)(const ss_host_api *host, void *state, ss_locus_view *locus);
+    /** Called once when the set is retired; may be NULL. */
+    void (*teardown)(void *state);
+} ss_filter_descriptor;
+
+/** The name of the one symbol a filter exports. */
+#define SS_FILTER_ENTRY_SYMBOL "skysieve_filter"
+
+/** The one function a filter exports. @return its descriptor, owned by the filter. */
+const ss_filter_descriptor *skysieve_filter(void);
+
+/** Initialise a descriptor's version fields: `static ss_filter_descriptor d = { SS_FILTER_HEADER, ...`. */
+#define SS_FILTER_HEADER                                                                           \
+    SS_FILTER_MAGIC, sizeof(ss_filter_descriptor), SS_FILTER_ABI_MAJOR, SS_FILTER_ABI_MINOR
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SKYSIEVE_FILTER_H */
