@@ -21,6 +21,7 @@ typedef struct ssi_batch_stats {
     uint64_t duplicates;    /* primary alerts already stored */
     uint64_t history_known; /* history entries already stored */
     uint64_t loci_created;
+    uint64_t tag_events; /* tags added by filters */
     uint64_t rejected;
     uint64_t by_reason[SS_REASON__COUNT];
 } ssi_batch_stats;

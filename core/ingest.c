@@ -1,11 +1,16 @@
 #include "ingest.h"
 
 #include "assoc.h"
+#include "filters_impl.h"
+#include "output.h"
+#include "query.h"
+#include "render.h"
 #include "store_impl.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +33,12 @@ typedef struct ssi_pending_reject {
     size_t raw_len;
 } ssi_pending_reject;
 
+/* A tag event waiting for its batch to commit before it is published. */
+typedef struct ssi_event {
+    char *topic;
+    char *json;
+} ssi_event;
+
 struct ss_ingest {
     ss_store *store;
     ss_ingest_options o;
@@ -41,6 +52,10 @@ struct ss_ingest {
     struct timespec t0;
     time_t started;
     char *first_input;
+    ssi_event *events;
+    size_t nevents, capevents;
+    const ss_output_ops *out;
+    void *out_impl;
 };
 
 static double ssi_elapsed(const struct timespec *t0)
@@ -82,10 +97,23 @@ static void ssi_clear_rejects(ss_ingest *in)
     in->nrej = 0;
 }
 
+static void ssi_clear_events(ss_ingest *in)
+{
+    for (size_t i = 0; i < in->nevents; i++) {
+        free(in->events[i].topic);
+        free(in->events[i].json);
+    }
+    in->nevents = 0;
+}
+
 void ss_ingest_free(ss_ingest *in)
 {
     if (!in)
         return;
+    ssi_clear_events(in);
+    free(in->events);
+    if (in->out)
+        in->out->close(in->out_impl);
     for (uint32_t i = 0; i < in->cappk && in->pkts; i++)
         ss_packet_free(in->pkts[i]);
     free(in->pkts);
@@ -150,6 +178,56 @@ static int ssi_put_reject(ssi_writer *w, const ssi_pending_reject *p, ssi_batch_
     return rc;
 }
 
+/* The published form of a tag event: the locus summary, the triggering alert, tag and filter. */
+static int ssi_queue_event(ss_ingest *in, const ss_locus *l, const ss_alert *trigger,
+                           const ssi_tag_event *ev)
+{
+    if (in->nevents == in->capevents) {
+        size_t cap = in->capevents ? in->capevents * 2 : 64;
+        ssi_event *fresh = realloc(in->events, cap * sizeof *fresh);
+        if (!fresh)
+            return SS_ENOMEM;
+        in->events = fresh;
+        in->capevents = cap;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "tag", json_string(ev->tag));
+    json_object_set_new(o, "filter", json_string(ev->filter));
+    json_object_set_new(o, "locus", ssi_locus_summary_json(l));
+    json_object_set_new(o, "alert", ssi_alert_json(trigger));
+    ssi_event *e = &in->events[in->nevents];
+    e->json = json_dumps(o, SS_JSON_FLAGS);
+    e->topic = strdup(ev->tag);
+    json_decref(o);
+    if (!e->json || !e->topic) {
+        free(e->json);
+        free(e->topic);
+        return SS_ENOMEM;
+    }
+    in->nevents++;
+    return 0;
+}
+
+/* Store a packet, then run the filters on its locus when it brought a new alert. */
+static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ssi_batch_stats *st)
+{
+    char locus_id[SS_LOCUS_ID_LEN + 1];
+    uint64_t before = st->ingested;
+    int rc = ssi_assoc_packet(&in->w, pkt, st, locus_id);
+    if (rc || !in->o.filters || st->ingested == before)
+        return rc;
+    ssi_dispatch_out out;
+    ss_err err = {0};
+    if ((rc = ssi_dispatch(in->o.filters, in->store, in->w.txn, locus_id, &pkt->alerts[0], 1, &out,
+                           &err)))
+        return rc;
+    st->tag_events += out.ntags;
+    ss_locus_view *v = in->o.filters->view;
+    for (size_t i = 0; i < out.ntags && !rc; i++)
+        rc = ssi_queue_event(in, ssi_view_locus(v), &pkt->alerts[0], &out.tags[i]);
+    return rc;
+}
+
 /* Write the pending batch in one transaction. Nothing of it stays when this fails. */
 static int ssi_apply_batch(ss_ingest *in, ssi_batch_stats *st)
 {
@@ -159,8 +237,9 @@ static int ssi_apply_batch(ss_ingest *in, ssi_batch_stats *st)
     if (rc)
         return rc;
     rc = ssi_counters_load(in->store, w->txn, &w->counters);
+    ssi_clear_events(in); /* a retried batch queues its events again */
     for (uint32_t i = 0; i < in->npk && !rc; i++)
-        rc = ssi_assoc_packet(w, in->pkts[i], st, NULL);
+        rc = ssi_apply_packet(in, in->pkts[i], st);
     for (uint32_t i = 0; i < in->nrej && !rc; i++)
         rc = ssi_put_reject(w, &in->rej[i], st);
     if (!rc)
@@ -181,6 +260,7 @@ static void ssi_merge(ss_ingest *in, const ssi_batch_stats *st)
     t->duplicates += st->duplicates;
     t->history_known += st->history_known;
     t->loci_created += st->loci_created;
+    t->tag_events += st->tag_events;
     t->rejected += st->rejected;
     for (int r = 0; r < SS_REASON__COUNT; r++)
         t->by_reason[r] += st->by_reason[r];
@@ -202,6 +282,34 @@ static void ssi_report_rejects(ss_ingest *in)
     }
 }
 
+/* Publishing failures are logged, never fatal: the store holds every tag. */
+static void ssi_publish(ss_ingest *in)
+{
+    for (size_t i = 0; in->out && i < in->nevents; i++) {
+        ss_err err = {0};
+        if (in->out->publish(in->out_impl, in->events[i].topic, in->events[i].json,
+                             strlen(in->events[i].json), &err))
+            fprintf(stderr, "skysieve: %s\n", err.msg);
+    }
+    ssi_clear_events(in);
+}
+
+int ss_ingest_publish(ss_ingest *in, const char *address, ss_err *err)
+{
+    const ss_output_ops *ops = ss_output_for(address);
+    if (!ops)
+        return ss_err_set(err, SS_EINVAL, "publish %s: no output serves this address", address);
+    void *impl;
+    int rc = ops->open(address, &impl, err);
+    if (rc)
+        return rc;
+    if (in->out)
+        in->out->close(in->out_impl);
+    in->out = ops;
+    in->out_impl = impl;
+    return 0;
+}
+
 int ss_ingest_flush(ss_ingest *in, ss_err *err)
 {
     if (in->npk == 0 && in->nrej == 0)
@@ -215,6 +323,7 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
     if (rc)
         return ssi_store_fail(in->store, err, rc, "writing a batch");
     ssi_merge(in, &st);
+    ssi_publish(in);
     ssi_report_rejects(in);
     if (in->o.on_commit) {
         ss_ingest_totals t;

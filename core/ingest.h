@@ -14,6 +14,7 @@
 #define SS_INGEST_H
 
 #include "decoder.h"
+#include "filters.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -30,6 +31,7 @@ typedef struct ss_ingest_totals {
     uint64_t rejected;      /**< records (or whole inputs) rejected */
     uint64_t by_reason[SS_REASON__COUNT];
     uint64_t loci_created;
+    uint64_t tag_events;    /**< tags added by filters (each published once committed) */
     uint64_t inputs;        /**< inputs opened */
     uint64_t inputs_failed; /**< inputs rejected as a whole */
     double seconds;         /**< wall time since ss_ingest_new() */
@@ -45,6 +47,9 @@ typedef struct ss_ingest_options {
      * @p totals is durable when this is called. */
     void (*on_commit)(void *ctx, const ss_ingest_totals *totals);
     void *ctx;
+    /** Filters to run on every locus a new alert updates (borrowed; may be NULL). Their outputs
+     * are stored in the same transaction as the alert. */
+    ss_filter_set *filters;
 } ss_ingest_options;
 
 /**
@@ -62,6 +67,12 @@ int ss_ingest_path(ss_ingest *in, const char *path, ss_err *err);
 
 /** Ingest an open stream named @p name (the caller keeps @p fp). Returns as ss_ingest_path(). */
 int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err);
+
+/**
+ * Publish every tag event on the output at @p address (nanomsg: ipc://..., tcp://...) once its
+ * batch commits. @return 0, or an error when no output serves the address or it cannot be opened.
+ */
+int ss_ingest_publish(ss_ingest *in, const char *address, ss_err *err);
 
 /** Commit what is buffered. @return 0 or a store failure. */
 int ss_ingest_flush(ss_ingest *in, ss_err *err);

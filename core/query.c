@@ -1,6 +1,7 @@
 #include "query.h"
 
 #include "alert.h"
+#include "render.h"
 #include "skyindex.h"
 #include "store_impl.h"
 
@@ -42,6 +43,16 @@ static json_t *ssi_cstr(const char *s)
     return ssi_str(s, strlen(s));
 }
 
+static json_t *ssi_iso(double unix_time)
+{
+    char iso[32] = "";
+    time_t t = (time_t)unix_time;
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(iso);
+}
+
 static int ssi_read_begin(ss_store *s, MDB_txn **txn, ss_err *err)
 {
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
@@ -58,17 +69,6 @@ static int ssi_locus_load(ss_store *s, MDB_txn *txn, const char *id, ss_locus *l
     return ssi_locus_decode(v.mv_data, v.mv_size, l);
 }
 
-static void ssi_set_ref(json_t *o, const char *which, const ss_alert_ref *r)
-{
-    char key[64];
-    snprintf(key, sizeof key, "%s_alert_id", which);
-    json_object_set_new(o, key, r->alert_id[0] ? ssi_cstr(r->alert_id) : json_null());
-    snprintf(key, sizeof key, "%s_alert_magnitude", which);
-    json_object_set_new(o, key, ssi_num(r->mag));
-    snprintf(key, sizeof key, "%s_alert_observation_time", which);
-    json_object_set_new(o, key, ssi_num(r->mjd));
-}
-
 static void ssi_set_objects(json_t *o, const ss_locus *l)
 {
     for (uint32_t i = 0; i < l->nobjects; i++) {
@@ -78,30 +78,24 @@ static void ssi_set_objects(json_t *o, const ss_locus *l)
     }
 }
 
-static json_t *ssi_locus_properties(const ss_locus *l)
+static json_t *ssi_value_json(const ss_value *v);
+
+/* The broker's properties, then those filters wrote (@p extra, may be empty). */
+static json_t *ssi_locus_properties(const ss_locus *l, const ss_prop *extra, uint32_t nextra)
 {
     json_t *p = json_object();
-    json_object_set_new(p, "num_alerts", json_integer(l->num_alerts));
-    json_object_set_new(p, "num_mag_values", json_integer(l->num_mag_values));
-    ssi_set_ref(p, "oldest", &l->oldest);
-    ssi_set_ref(p, "newest", &l->newest);
-    ssi_set_ref(p, "brightest", &l->brightest);
-    for (uint32_t i = 0; i < l->nbands; i++) {
-        const ss_locus_band *b = &l->bands[i];
-        char key[SS_PASSBAND_MAX + 40];
-        snprintf(key, sizeof key, "num_alerts_%s", b->passband);
-        json_object_set_new(p, key, json_integer(b->num_alerts));
-        snprintf(key, sizeof key, "num_mag_values_%s", b->passband);
-        json_object_set_new(p, key, json_integer(b->num_mag_values));
-        snprintf(key, sizeof key, "newest_alert_magnitude_%s", b->passband);
-        json_object_set_new(p, key, ssi_num(b->newest_mag));
-    }
-    ssi_set_objects(p, l);
+    ss_arena *arena = ss_arena_new();
+    ss_prop *props;
+    uint32_t n;
+    if (arena && ssi_locus_computed(l, arena, &props, &n) == 0)
+        ssi_props_into_json(p, props, n);
+    ssi_props_into_json(p, extra, nextra);
+    ss_arena_free(arena);
     return p;
 }
 
 /* The one-line summary of `loci` and `cone`. */
-static json_t *ssi_locus_summary(const ss_locus *l)
+json_t *ssi_locus_summary_json(const ss_locus *l)
 {
     json_t *o = json_object();
     json_object_set_new(o, "locus_id", json_string(l->id));
@@ -129,7 +123,13 @@ static json_t *ssi_value_json(const ss_value *v)
     return json_null();
 }
 
-static json_t *ssi_alert_json(const ss_alert *a)
+void ssi_props_into_json(json_t *obj, const ss_prop *props, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        json_object_set_new(obj, props[i].name, ssi_value_json(&props[i].value));
+}
+
+json_t *ssi_alert_json(const ss_alert *a)
 {
     json_t *p = json_object();
     json_object_set_new(p, "ant_mjd", json_real(a->mjd));
@@ -140,8 +140,7 @@ static json_t *ssi_alert_json(const ss_alert *a)
     json_object_set_new(p, "ant_magerr", ssi_num(a->magerr));
     json_object_set_new(p, "ant_maglim", ssi_num(a->maglim));
     json_object_set_new(p, "ant_survey", ssi_cstr(a->survey));
-    for (uint32_t i = 0; i < a->nprops; i++)
-        json_object_set_new(p, a->props[i].name, ssi_value_json(&a->props[i].value));
+    ssi_props_into_json(p, a->props, a->nprops);
     json_t *o = json_object();
     json_object_set_new(o, "alert_id", ssi_cstr(a->alert_id));
     json_object_set_new(o, "survey", ssi_cstr(a->survey));
@@ -152,6 +151,45 @@ static json_t *ssi_alert_json(const ss_alert *a)
                         json_string(a->kind == SS_ALERT_DETECTION ? "detection" : "upper_limit"));
     json_object_set_new(o, "properties", p);
     return o;
+}
+
+/* The filter outputs stored under @p key in @p dbi (none for a format 1 store). */
+static int ssi_bag(ss_store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *key, ss_arena *arena,
+                   ss_prop **props, uint32_t *n)
+{
+    MDB_val v;
+    *props = NULL;
+    *n = 0;
+    int rc = s->has_outputs ? mdb_get(txn, dbi, key, &v) : MDB_NOTFOUND;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    return ssi_props_decode(v.mv_data, v.mv_size, arena, props, n);
+}
+
+static int ssi_locus_tags(ss_store *s, MDB_txn *txn, const char *id, json_t *arr)
+{
+    MDB_cursor *cur;
+    int rc = s->has_outputs ? mdb_cursor_open(txn, s->tags, &cur) : MDB_NOTFOUND;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)id}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ss_tag_record t;
+        if (k.mv_size <= SS_LOCUS_ID_LEN || memcmp(k.mv_data, id, SS_LOCUS_ID_LEN) != 0)
+            break;
+        if ((rc = ssi_tag_decode(v.mv_data, v.mv_size, &t)))
+            break;
+        json_t *o = json_object();
+        json_object_set_new(
+            o, "tag", ssi_str((char *)k.mv_data + SS_LOCUS_ID_LEN, k.mv_size - SS_LOCUS_ID_LEN));
+        json_object_set_new(o, "filter", ssi_cstr(t.filter));
+        json_object_set_new(o, "mjd", json_real(t.mjd));
+        json_object_set_new(o, "time", ssi_iso(t.time));
+        json_array_append_new(arr, o);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* The alerts of a locus in time order, through the locus_alerts index. */
@@ -174,23 +212,42 @@ static int ssi_locus_alerts(ss_store *s, MDB_txn *txn, const char *id, json_t *a
         if ((rc = mdb_get(txn, s->alerts, &ak, &av)) ||
             (rc = ssi_alert_decode(av.mv_data, av.mv_size, pkt, a, locus)))
             break;
-        json_array_append_new(arr, ssi_alert_json(a));
+        json_t *aj = ssi_alert_json(a);
+        ss_prop *extra;
+        uint32_t nextra;
+        if ((rc = ssi_bag(s, txn, s->alert_props, &ak, pkt->arena, &extra, &nextra))) {
+            json_decref(aj);
+            break;
+        }
+        ssi_props_into_json(json_object_get(aj, "properties"), extra, nextra);
+        json_array_append_new(arr, aj);
     }
     ss_packet_free(pkt);
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static json_t *ssi_locus_full(const ss_locus *l)
+static int ssi_locus_full(ss_store *s, MDB_txn *txn, const ss_locus *l, json_t **out)
 {
+    ss_arena *arena = ss_arena_new();
+    ss_prop *extra;
+    uint32_t n;
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)l->id};
+    int rc = arena ? ssi_bag(s, txn, s->locus_props, &k, arena, &extra, &n) : SS_ENOMEM;
     json_t *o = json_object();
     json_object_set_new(o, "locus_id", json_string(l->id));
     json_object_set_new(o, "ra", json_real(l->ra));
     json_object_set_new(o, "dec", json_real(l->dec));
-    json_object_set_new(o, "properties", ssi_locus_properties(l));
+    json_object_set_new(o, "properties", ssi_locus_properties(l, rc ? NULL : extra, rc ? 0 : n));
     json_object_set_new(o, "alerts", json_array());
     json_object_set_new(o, "tags", json_array());
-    return o;
+    ss_arena_free(arena);
+    if (!rc && !(rc = ssi_locus_alerts(s, txn, l->id, json_object_get(o, "alerts"))))
+        rc = ssi_locus_tags(s, txn, l->id, json_object_get(o, "tags"));
+    if (rc)
+        json_decref(o);
+    *out = rc ? NULL : o;
+    return rc;
 }
 
 /* Resolve a survey object id to its locus; several loci make it ambiguous. */
@@ -244,12 +301,8 @@ int ss_query_locus(ss_store *s, const char *id, json_t **out, ss_err *err)
         rc = ss_err_set(err, rc, "no locus '%s' in store %s", id, s->path);
         goto done;
     }
-    json_t *o = rc ? NULL : ssi_locus_full(&l);
-    if (o && (rc = ssi_locus_alerts(s, txn, locus_id, json_object_get(o, "alerts")))) {
-        json_decref(o);
-        o = NULL;
-    }
-    *out = o;
+    if (!rc)
+        rc = ssi_locus_full(s, txn, &l, out);
     if (rc)
         ssi_store_fail(s, err, rc, "reading a locus");
 done:
@@ -306,7 +359,7 @@ static int ssi_print_hits(ss_store *s, MDB_txn *txn, const ssi_hits *h, FILE *ou
         int rc = ssi_locus_load(s, txn, h->items[i].id, &l);
         if (rc)
             return rc == SS_ENOTFOUND ? SS_ECORRUPT : rc;
-        json_t *o = ssi_locus_summary(&l);
+        json_t *o = ssi_locus_summary_json(&l);
         json_object_set_new(o, "separation_arcsec", json_real(h->items[i].sep * 3600.0));
         ssi_print(out, o);
     }
@@ -353,7 +406,7 @@ int ss_query_loci(ss_store *s, FILE *out, ss_err *err)
             }
             memcpy(l.id, k.mv_data, SS_LOCUS_ID_LEN);
             l.id[SS_LOCUS_ID_LEN] = '\0';
-            ssi_print(out, ssi_locus_summary(&l));
+            ssi_print(out, ssi_locus_summary_json(&l));
         }
         mdb_cursor_close(cur);
     }
@@ -445,12 +498,7 @@ static json_t *ssi_reject_json(const MDB_val *k, const MDB_val *v)
     json_object_set_new(o, "line", json_integer((json_int_t)line));
     json_object_set_new(o, "detail", ssi_str(detail, ndetail));
     json_object_set_new(o, "raw", raw ? ssi_str(raw, nraw) : json_null());
-    char iso[32] = "";
-    time_t t = (time_t)when;
-    struct tm tm;
-    if (gmtime_r(&t, &tm))
-        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(o, "time", json_string(iso));
+    json_object_set_new(o, "time", ssi_iso(when));
     return o;
 }
 
@@ -481,4 +529,57 @@ int ss_query_rejected(ss_store *s, const char *reason, FILE *out, ss_err *err)
     }
     mdb_txn_abort(txn);
     return rc && rc != MDB_NOTFOUND ? ssi_store_fail(s, err, rc, "listing rejected records") : 0;
+}
+
+/* One line of `tagged`: the locus summary with the tag's record. */
+static int ssi_print_tagged(ss_store *s, MDB_txn *txn, const char *tag, const char *locus_id,
+                            FILE *out)
+{
+    ss_locus l;
+    ss_tag_record t;
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val k = {ssi_key_tag(kb, locus_id, tag), kb}, v;
+    int rc = ssi_locus_load(s, txn, locus_id, &l);
+    if (!rc && !(rc = mdb_get(txn, s->tags, &k, &v)))
+        rc = ssi_tag_decode(v.mv_data, v.mv_size, &t);
+    if (rc)
+        return rc == SS_ENOTFOUND || rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
+    json_t *o = ssi_locus_summary_json(&l);
+    json_object_set_new(o, "tag", ssi_cstr(tag));
+    json_object_set_new(o, "filter", ssi_cstr(t.filter));
+    json_object_set_new(o, "tagged_mjd", json_real(t.mjd));
+    json_object_set_new(o, "tagged_time", ssi_iso(t.time));
+    ssi_print(out, o);
+    return 0;
+}
+
+int ss_query_tagged(ss_store *s, const char *tag, double since_mjd, FILE *out, ss_err *err)
+{
+    if (!*tag || strlen(tag) > SSI_TAG_MAX)
+        return ss_err_set(err, SS_EINVAL, "tagged: bad tag '%s'", tag);
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = ssi_read_begin(s, &txn, err);
+    if (rc || !s->has_outputs)
+        return rc ? rc : (mdb_txn_abort(txn), 0);
+    unsigned char kb[SSI_KEY_MAX];
+    size_t tlen = strlen(tag);
+    char zero[SS_LOCUS_ID_LEN + 1] = {0};
+    MDB_val k = {ssi_key_tag_index(kb, tag, since_mjd > 0 ? since_mjd : 0, zero), kb}, v;
+    if (!(rc = mdb_cursor_open(txn, s->tag_index, &cur))) {
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            const char *kp = k.mv_data;
+            if (k.mv_size != tlen + 1 + 8 + SS_LOCUS_ID_LEN || memcmp(kp, tag, tlen + 1))
+                break;
+            char id[SS_LOCUS_ID_LEN + 1];
+            memcpy(id, kp + tlen + 9, SS_LOCUS_ID_LEN);
+            id[SS_LOCUS_ID_LEN] = '\0';
+            if ((rc = ssi_print_tagged(s, txn, tag, id, out)))
+                break;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return rc && rc != MDB_NOTFOUND ? ssi_store_fail(s, err, rc, "listing tagged loci") : 0;
 }

@@ -41,4 +41,10 @@ int ss_query_stats(ss_store *s, json_t **out, ss_err *err);
 /** Print the rejected records (all, or those of reason @p reason) as JSON lines. */
 int ss_query_rejected(ss_store *s, const char *reason, FILE *out, ss_err *err);
 
+/**
+ * Print one line per locus carrying @p tag, first tagged at or after @p since_mjd (0: all), in
+ * order of that time: the locus summary with tag, filter, tagged_mjd and tagged_time.
+ */
+int ss_query_tagged(ss_store *s, const char *tag, double since_mjd, FILE *out, ss_err *err);
+
 #endif

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define SSI_NULL_STR UINT32_MAX
@@ -315,4 +316,171 @@ int ssi_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, 
     if (!rc && r.p != r.end)
         rc = SS_ECORRUPT;
     return rc;
+}
+
+void ssi_props_encode(const ss_prop *props, uint32_t n, ssi_wbuf *b)
+{
+    ssi_wbuf_reset(b);
+    ssi_wbuf_u8(b, SS_RECORD_VERSION);
+    ssi_wbuf_u32(b, n);
+    for (uint32_t i = 0; i < n; i++) {
+        ssi_wbuf_str(b, props[i].name);
+        ssi_value_encode(&props[i].value, b);
+    }
+}
+
+int ssi_props_decode(const void *data, size_t len, ss_arena *arena, ss_prop **props, uint32_t *n)
+{
+    ssi_rbuf r = {data, (const unsigned char *)data + len, 0};
+    *props = NULL;
+    *n = 0;
+    if (ssi_rbuf_u8(&r) != SS_RECORD_VERSION)
+        return SS_ECORRUPT;
+    uint32_t count = ssi_rbuf_u32(&r);
+    if (r.bad || count > len)
+        return SS_ECORRUPT;
+    ss_prop *out = ss_arena_alloc(arena, (size_t)count * sizeof *out + 1);
+    if (!out)
+        return SS_ENOMEM;
+    for (uint32_t i = 0; i < count && !r.bad; i++) {
+        uint32_t nlen;
+        const char *name = ssi_rbuf_str(&r, &nlen);
+        ssi_value_decode(&r, &out[i].value);
+        if (!name || r.bad)
+            return SS_ECORRUPT;
+        out[i].name = ss_arena_strndup(arena, name, nlen);
+        if (out[i].value.type == SS_TYPE_STRING)
+            out[i].value.u.s.ptr =
+                ss_arena_strndup(arena, out[i].value.u.s.ptr, out[i].value.u.s.len);
+        if (!out[i].name || (out[i].value.type == SS_TYPE_STRING && !out[i].value.u.s.ptr))
+            return SS_ENOMEM;
+    }
+    if (r.bad || r.p != r.end)
+        return SS_ECORRUPT;
+    *props = out;
+    *n = count;
+    return 0;
+}
+
+void ssi_tag_encode(const ss_tag_record *t, ssi_wbuf *b)
+{
+    ssi_wbuf_reset(b);
+    ssi_wbuf_u8(b, SS_RECORD_VERSION);
+    ssi_wbuf_str(b, t->filter);
+    ssi_wbuf_f64(b, t->mjd);
+    ssi_wbuf_f64(b, t->time);
+}
+
+int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t)
+{
+    ssi_rbuf r = {data, (const unsigned char *)data + len, 0};
+    if (ssi_rbuf_u8(&r) != SS_RECORD_VERSION)
+        return SS_ECORRUPT;
+    ssi_rbuf_strcpy(&r, t->filter, sizeof t->filter);
+    t->mjd = ssi_rbuf_f64(&r);
+    t->time = ssi_rbuf_f64(&r);
+    return r.bad || r.p != r.end ? SS_ECORRUPT : 0;
+}
+
+static ss_value ssi_float_or_null(double v)
+{
+    ss_value out = {.type = isfinite(v) ? SS_TYPE_FLOAT : SS_TYPE_NULL};
+    out.u.f = v;
+    return out;
+}
+
+static ss_value ssi_string(const char *s)
+{
+    ss_value out = {.type = s && *s ? SS_TYPE_STRING : SS_TYPE_NULL};
+    out.u.s.ptr = s;
+    out.u.s.len = s ? (uint32_t)strlen(s) : 0;
+    return out;
+}
+
+static ss_value ssi_int(int64_t i)
+{
+    ss_value out = {.type = SS_TYPE_INT};
+    out.u.i = i;
+    return out;
+}
+
+typedef struct ssi_propbuf {
+    ss_arena *arena;
+    ss_prop *items;
+    uint32_t n, cap;
+    int oom;
+} ssi_propbuf;
+
+/* Add the property named head + mid + tail. */
+static void ssi_propbuf_add(ssi_propbuf *b, const char *head, const char *mid, const char *tail,
+                            ss_value v)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s%s%s", head, mid, tail);
+    char *copy = ss_arena_strndup(b->arena, name, strlen(name));
+    if (!copy || b->n == b->cap) {
+        b->oom = 1;
+        return;
+    }
+    b->items[b->n].name = copy;
+    b->items[b->n++].value = v;
+}
+
+static void ssi_ref_props(ssi_propbuf *b, const char *which, const ss_alert_ref *r)
+{
+    ssi_propbuf_add(b, which, "_alert_id", "", ssi_string(r->alert_id));
+    ssi_propbuf_add(b, which, "_alert_magnitude", "", ssi_float_or_null(r->mag));
+    ssi_propbuf_add(b, which, "_alert_observation_time", "", ssi_float_or_null(r->mjd));
+}
+
+int ssi_locus_computed(const ss_locus *l, ss_arena *arena, ss_prop **props, uint32_t *n)
+{
+    ssi_propbuf b = {.arena = arena, .cap = 11 + 3 * l->nbands + l->nobjects};
+    b.items = ss_arena_alloc(arena, b.cap * sizeof *b.items);
+    if (!b.items)
+        return SS_ENOMEM;
+    ssi_propbuf_add(&b, "num_alerts", "", "", ssi_int(l->num_alerts));
+    ssi_propbuf_add(&b, "num_mag_values", "", "", ssi_int(l->num_mag_values));
+    ssi_ref_props(&b, "oldest", &l->oldest);
+    ssi_ref_props(&b, "newest", &l->newest);
+    ssi_ref_props(&b, "brightest", &l->brightest);
+    for (uint32_t i = 0; i < l->nbands; i++) {
+        const ss_locus_band *band = &l->bands[i];
+        ssi_propbuf_add(&b, "num_alerts_", band->passband, "", ssi_int(band->num_alerts));
+        ssi_propbuf_add(&b, "num_mag_values_", band->passband, "", ssi_int(band->num_mag_values));
+        ssi_propbuf_add(&b, "newest_alert_magnitude_", band->passband, "",
+                        ssi_float_or_null(band->newest_mag));
+    }
+    for (uint32_t i = 0; i < l->nobjects; i++)
+        ssi_propbuf_add(&b, l->objects[i].survey, "_object_id", "",
+                        ssi_string(l->objects[i].object_id));
+    *props = b.items;
+    *n = b.n;
+    return b.oom ? SS_ENOMEM : 0;
+}
+
+int ssi_alert_normalised(const ss_alert *a, const char *name, ss_value *out)
+{
+    if (strncmp(name, "ant_", 4) != 0)
+        return 0;
+    const char *f = name + 4;
+    if (!strcmp(f, "mjd"))
+        *out = ssi_float_or_null(a->mjd);
+    else if (!strcmp(f, "ra"))
+        *out = ssi_float_or_null(a->ra);
+    else if (!strcmp(f, "dec"))
+        *out = ssi_float_or_null(a->dec);
+    else if (!strcmp(f, "mag"))
+        *out = ssi_float_or_null(a->mag);
+    else if (!strcmp(f, "magerr"))
+        *out = ssi_float_or_null(a->magerr);
+    else if (!strcmp(f, "maglim"))
+        *out = ssi_float_or_null(a->maglim);
+    else if (!strcmp(f, "passband"))
+        *out = ssi_string(a->passband);
+    else if (!strcmp(f, "survey"))
+        *out = ssi_string(a->survey);
+    else
+        return 0;
+    return 1;
 }

@@ -106,4 +106,34 @@ void ssi_alert_encode(const ss_alert *a, const char *locus_id, ssi_wbuf *b);
  */
 int ssi_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, char *locus_id);
 
+/**
+ * The broker's own properties of a locus (num_alerts, newest_alert_magnitude, ...; see query.h) as
+ * a property array in @p arena, absent values as SS_TYPE_NULL. @return 0 or SS_ENOMEM.
+ */
+int ssi_locus_computed(const ss_locus *l, ss_arena *arena, ss_prop **props, uint32_t *n);
+
+/**
+ * A normalised field of an alert by its ANTARES name (ant_mjd, ant_ra, ant_dec, ant_passband,
+ * ant_mag, ant_magerr, ant_maglim, ant_survey). @return 1 when @p name is one, 0 otherwise.
+ */
+int ssi_alert_normalised(const ss_alert *a, const char *name, ss_value *out);
+
+/** Encode a property bag (filter outputs) into @p b (reset first). */
+void ssi_props_encode(const ss_prop *props, uint32_t n, ssi_wbuf *b);
+/**
+ * Decode a property bag; names and strings are copied into @p arena.
+ * @param[out] props an array in @p arena. @return 0, SS_ECORRUPT or SS_ENOMEM.
+ */
+int ssi_props_decode(const void *data, size_t len, ss_arena *arena, ss_prop **props, uint32_t *n);
+
+/** A stored tag: which filter set it and when. */
+typedef struct ss_tag_record {
+    char filter[128];
+    double mjd;  /**< observation time of the alert whose run set it */
+    double time; /**< unix time it was set */
+} ss_tag_record;
+
+void ssi_tag_encode(const ss_tag_record *t, ssi_wbuf *b);
+int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t);
+
 #endif

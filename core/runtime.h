@@ -3,9 +3,10 @@
  * @brief The extension point for filter runtimes: plugins/runtime_<name>/ (shared objects, Lua).
  *
  * A runtime loads a filter from a file and exposes it as an ss_filter_descriptor (sdk filter.h):
- * the C runtime returns the filter's own; the Lua runtime builds one from the script's declarations.
- * The host validates declarations, orders filters, enforces outputs and stores results; a runtime
- * only loads, sets up, runs and unloads. Runtimes are compiled in and listed by the build.
+ * the C runtime returns the filter's own; the Lua runtime builds one from the script's
+ * declarations. The host validates declarations, orders filters, enforces outputs and stores
+ * results; a runtime only loads, sets up, runs and unloads. Runtimes are compiled in and listed by
+ * the build.
  *
  * Threading: one loaded filter is used by one thread at a time.
  */
@@ -23,8 +24,8 @@
 
 /** Limits the filter set configuration gives each filter. 0 means the runtime's default. */
 typedef struct ss_filter_limits {
-    size_t memory_bytes;       /**< Lua: cap on the state's allocations (default 64 MiB) */
-    uint64_t instructions;     /**< Lua: VM instructions per run() (default 10,000,000) */
+    size_t memory_bytes;   /**< Lua: cap on the state's allocations (default 64 MiB) */
+    uint64_t instructions; /**< Lua: VM instructions per run() (default 10,000,000) */
 } ss_filter_limits;
 
 typedef struct ss_runtime_ops {

@@ -74,6 +74,23 @@ size_t ssi_key_sky(unsigned char *k, uint32_t zone, double ra, const char *locus
     return 12 + SS_LOCUS_ID_LEN;
 }
 
+size_t ssi_key_tag(unsigned char *k, const char *locus_id, const char *tag)
+{
+    memcpy(k, locus_id, SS_LOCUS_ID_LEN);
+    return ssi_cat(k, SS_LOCUS_ID_LEN, tag);
+}
+
+size_t ssi_key_tag_index(unsigned char *k, const char *tag, double mjd, const char *locus_id)
+{
+    size_t n = ssi_cat(k, 0, tag);
+    k[n++] = '\0';
+    uint64_t bits;
+    memcpy(&bits, &mjd, sizeof bits);
+    ssi_put_be64(k + n, bits);
+    memcpy(k + n + 8, locus_id, SS_LOCUS_ID_LEN);
+    return n + 8 + SS_LOCUS_ID_LEN;
+}
+
 size_t ssi_key_object(unsigned char *k, const char *object_id, const char *survey)
 {
     size_t n = ssi_cat(k, 0, object_id);
@@ -175,7 +192,14 @@ static const struct {
     {"objects", offsetof(ss_store, objects), MDB_DUPSORT},
     {"rejected", offsetof(ss_store, rejected), 0},
     {"ingests", offsetof(ss_store, ingests), 0},
+    /* format 2 */
+    {"locus_props", offsetof(ss_store, locus_props), 0},
+    {"alert_props", offsetof(ss_store, alert_props), 0},
+    {"tags", offsetof(ss_store, tags), 0},
+    {"tag_index", offsetof(ss_store, tag_index), 0},
 };
+#define SSI_NTABLES    (sizeof ssi_tables / sizeof *ssi_tables)
+#define SSI_NTABLES_V1 7
 
 static MDB_dbi *ssi_dbi(ss_store *s, size_t i)
 {
@@ -238,7 +262,7 @@ static int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *
 static int ssi_store_init(ss_store *s, MDB_txn *txn, double radius_arcsec)
 {
     int rc;
-    for (size_t i = 0; i < sizeof ssi_tables / sizeof *ssi_tables; i++)
+    for (size_t i = 0; i < SSI_NTABLES; i++)
         if ((rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags | MDB_CREATE,
                                ssi_dbi(s, i))))
             return rc;
@@ -285,9 +309,12 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
         return ssi_store_fail(s, err, rc, "reading the sky settings");
     s->radius_deg = radius / SS_ARCSEC_PER_DEG;
     s->zone_height_deg = zone / SS_ARCSEC_PER_DEG;
-    for (size_t i = 0; i < sizeof ssi_tables / sizeof *ssi_tables; i++)
+    s->format = format;
+    size_t n = format >= 2 ? SSI_NTABLES : SSI_NTABLES_V1;
+    for (size_t i = 0; i < n; i++)
         if ((rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags, ssi_dbi(s, i))))
             return ssi_store_fail(s, err, rc, ssi_tables[i].name);
+    s->has_outputs = format >= 2;
     return 0;
 }
 
@@ -335,7 +362,7 @@ static int ssi_store_attach(ss_store *s, ss_err *err)
 
 static int ssi_store_create(ss_store *s, double radius_arcsec, ss_err *err)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (!rc && !(rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) &&
         !(rc = ssi_store_init(s, txn, radius_arcsec))) {
@@ -347,6 +374,29 @@ static int ssi_store_create(ss_store *s, double radius_arcsec, ss_err *err)
     if (rc)
         return ssi_store_fail(s, err, rc, "creating");
     return ssi_store_attach(s, err);
+}
+
+/* Format 1 lacks the filter-output tables: create them. Done only on read-write opens, after the
+ * store was checked, so a refused store is still never written. */
+static int ssi_store_upgrade(ss_store *s, ss_err *err)
+{
+    MDB_txn *txn = NULL;
+    uint32_t format = SS_STORE_FORMAT_VERSION;
+    MDB_val fk = {6, "format"}, fv = {sizeof format, &format};
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    for (size_t i = SSI_NTABLES_V1; !rc && i < SSI_NTABLES; i++)
+        rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags | MDB_CREATE, ssi_dbi(s, i));
+    if (!rc)
+        rc = mdb_put(txn, s->meta, &fk, &fv, 0);
+    if (rc && txn)
+        mdb_txn_abort(txn);
+    else if (!rc)
+        rc = mdb_txn_commit(txn);
+    if (rc)
+        return ssi_store_fail(s, err, rc, "upgrading to format 2");
+    s->format = format;
+    s->has_outputs = 1;
+    return 0;
 }
 
 /* Undo a failed creation, so that a refused open leaves nothing behind. */
@@ -403,6 +453,8 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
                           s, o.radius_arcsec > 0 ? o.radius_arcsec : SS_DEFAULT_RADIUS_ARCSEC, err);
     if (!rc)
         rc = ssi_check_radius(&o, s, err);
+    if (!rc && !o.readonly && s->format < SS_STORE_FORMAT_VERSION)
+        rc = ssi_store_upgrade(s, err);
     if (rc) {
         ss_store_close(s);
         if (!exists)

@@ -35,7 +35,7 @@
 
 #include <stddef.h>
 
-#define SS_STORE_FORMAT_VERSION  1
+#define SS_STORE_FORMAT_VERSION  2
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 

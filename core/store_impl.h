@@ -16,6 +16,9 @@
 struct ss_store {
     MDB_env *env;
     MDB_dbi meta, loci, alerts, locus_alerts, sky, objects, rejected, ingests;
+    MDB_dbi locus_props, alert_props, tags, tag_index; /* format 2 */
+    uint32_t format;                                   /* the format version found on disk */
+    int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
     char *path;
     double radius_deg;
     double zone_height_deg;
@@ -49,12 +52,15 @@ int ssi_store_grow(ss_store *s, ss_err *err);
 int ssi_store_fail(ss_store *s, ss_err *err, int rc, const char *what);
 
 /* Key encodings (see store.h). Each returns the key length; buffers must hold SSI_KEY_MAX bytes. */
-#define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + 32)
+#define SSI_TAG_MAX 64
+#define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + SSI_TAG_MAX + 32)
 size_t ssi_key_alert(unsigned char *k, const char *survey, const char *alert_id);
 size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, const char *survey,
                            const char *alert_id);
 size_t ssi_key_sky(unsigned char *k, uint32_t zone, double ra, const char *locus_id);
 size_t ssi_key_object(unsigned char *k, const char *object_id, const char *survey);
+size_t ssi_key_tag(unsigned char *k, const char *locus_id, const char *tag);
+size_t ssi_key_tag_index(unsigned char *k, const char *tag, double mjd, const char *locus_id);
 void ssi_put_be64(unsigned char *p, uint64_t v);
 uint64_t ssi_get_be64(const unsigned char *p);
 void ssi_put_be32(unsigned char *p, uint32_t v);

@@ -22,6 +22,9 @@ int ss_cmd_loci(int argc, char **argv);
 int ss_cmd_stats(int argc, char **argv);
 int ss_cmd_rejected(int argc, char **argv);
 int ss_cmd_verify(int argc, char **argv);
+int ss_cmd_filter(int argc, char **argv);
+int ss_cmd_tagged(int argc, char **argv);
+int ss_cmd_listen(int argc, char **argv);
 
 /** Print "skysieve: <message>" on stderr. @return SS_EXIT_FAIL. */
 int ss_cli_fail(const ss_err *err);

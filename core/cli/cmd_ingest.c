@@ -27,6 +27,9 @@ static const char ssi_ingest_help[] =
     "  --survey NAME      survey of tuple rows that name none (default: tuple)\n"
     "  --batch N          alerts per transaction (default 5000; fewer past 64 MiB)\n"
     "  --map-size SIZE    initial LMDB map size, e.g. 64G (it grows when full)\n"
+    "  --filters SET      run the filter set described by SET (an INI file, see\n"
+    "                     config/filters.ini) on every locus a new alert updates\n"
+    "  --publish ADDRESS  publish tagged loci on a nanomsg PUB socket (ipc://..., tcp://...)\n"
     "  --json             print the summary as JSON\n"
     "  --quiet            do not list rejected records on stderr\n"
     "  --progress         print a line on stderr after each committed batch (what is counted\n"
@@ -38,6 +41,7 @@ static const char ssi_ingest_help[] =
 
 typedef struct ssi_ingest_cli {
     const char *store;
+    const char *filters, *publish;
     ss_store_options store_opts;
     ss_ingest_options opts;
     int json, quiet, progress;
@@ -79,6 +83,8 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},
         {"progress", no_argument, 0, 'p'},
+        {"filters", required_argument, 0, 'F'},
+        {"publish", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -111,6 +117,8 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         case 'j': c->json = 1; break;
         case 'q': c->quiet = 1; break;
         case 'p': c->progress = 1; break;
+        case 'F': c->filters = optarg; break;
+        case 'P': c->publish = optarg; break;
         case 'h': fputs(ssi_ingest_help, stdout); return -1;
         default: return ss_cli_usage("ingest", "unknown option");
         }
@@ -119,6 +127,8 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         return ss_cli_usage("ingest", "--store DIR is required");
     if (optind >= argc)
         return ss_cli_usage("ingest", "no input: give files or directories to ingest");
+    if (c->publish && !c->filters)
+        return ss_cli_usage("ingest", "--publish needs --filters: only filters tag loci");
     if (c->opts.format && !ss_decoder_find(c->opts.format))
         return ss_cli_usage("ingest", "--format '%s': no such decoder", c->opts.format);
     return 0;
@@ -129,7 +139,8 @@ static double ssi_rate(const ss_ingest_totals *t)
     return t->seconds > 0 ? (double)t->read / t->seconds : 0.0;
 }
 
-static void ssi_print_json(const ssi_ingest_cli *c, const ss_ingest_totals *t)
+static void ssi_print_json(const ssi_ingest_cli *c, const ss_ingest_totals *t,
+                           const ss_filter_set *fs)
 {
     json_t *reasons = json_object();
     for (int r = 0; r < SS_REASON__COUNT; r++)
@@ -144,6 +155,9 @@ static void ssi_print_json(const ssi_ingest_cli *c, const ss_ingest_totals *t)
                           "rejected_by_reason", reasons, "history_known",
                           (json_int_t)t->history_known, "loci_created", (json_int_t)t->loci_created,
                           "seconds", t->seconds, "alerts_per_second", ssi_rate(t));
+    json_object_set_new(o, "tag_events", json_integer((json_int_t)t->tag_events));
+    if (fs)
+        json_object_set_new(o, "filters", ss_filter_set_stats_json(fs));
     json_dumpf(o, stdout, SS_JSON_FLAGS);
     fputc('\n', stdout);
     json_decref(o);
@@ -166,6 +180,8 @@ static void ssi_print_text(const ssi_ingest_cli *c, const ss_ingest_totals *t)
             printf("    %-22s %llu\n", ss_reason_name((ss_reason)r),
                    (unsigned long long)t->by_reason[r]);
     printf("  loci created      %llu\n", (unsigned long long)t->loci_created);
+    if (c->opts.filters)
+        printf("  tags added        %llu\n", (unsigned long long)t->tag_events);
     printf("  elapsed           %.3f s\n", t->seconds);
     printf("  alerts/s          %.0f\n", ssi_rate(t));
 }
@@ -186,6 +202,49 @@ static int ssi_ingest_all(ss_ingest *in, int argc, char **argv, ss_err *err, int
     return 0;
 }
 
+/* Load the filters first: a set that is refused must stop the run before the store is touched. */
+static int ssi_start(ssi_ingest_cli *c, ss_filter_set **fs, ss_store **store, ss_ingest **in,
+                     ss_err *err)
+{
+    *fs = NULL;
+    *store = NULL;
+    *in = NULL;
+    if (c->filters && ss_filter_set_load(c->filters, fs, err))
+        return -1;
+    c->opts.filters = *fs;
+    if (ss_store_open(c->store, &c->store_opts, store, err))
+        return -1;
+    if (!(*in = ss_ingest_new(*store, &c->opts)))
+        return ss_err_set(err, SS_ENOMEM, "out of memory"), -1;
+    return c->publish ? ss_ingest_publish(*in, c->publish, err) : 0;
+}
+
+static void ssi_print_filters(const ss_filter_set *fs)
+{
+    json_t *stats = ss_filter_set_stats_json(fs);
+    size_t i;
+    json_t *f;
+    {
+        printf("  filters           runs  skipped  errors  halts  p50/p99 us  disabled\n");
+        json_array_foreach(stats, i, f)
+        {
+            printf("    %-16s %6lld %8lld %7lld %6lld  %5.0f/%-5.0f %s\n",
+                   json_string_value(json_object_get(f, "filter")),
+                   json_integer_value(json_object_get(f, "runs")),
+                   json_integer_value(json_object_get(f, "skipped")),
+                   json_integer_value(json_object_get(f, "errors")),
+                   json_integer_value(json_object_get(f, "halts")),
+                   json_real_value(json_object_get(f, "p50_us")),
+                   json_real_value(json_object_get(f, "p99_us")),
+                   json_is_true(json_object_get(f, "disabled")) ? "yes" : "no");
+            const char *last = json_string_value(json_object_get(f, "last_error"));
+            if (last)
+                printf("      last error: %s\n", last);
+        }
+    }
+    json_decref(stats);
+}
+
 int ss_cmd_ingest(int argc, char **argv)
 {
     ssi_ingest_cli c = {0};
@@ -197,28 +256,31 @@ int ss_cmd_ingest(int argc, char **argv)
     c.opts.on_commit = ssi_on_commit;
     c.opts.ctx = &c;
     ss_err err = {0};
+    ss_filter_set *fs;
     ss_store *store;
-    if (ss_store_open(c.store, &c.store_opts, &store, &err))
-        return ss_cli_fail(&err);
-    ss_ingest *in = ss_ingest_new(store, &c.opts);
-    if (!in) {
-        ss_store_close(store);
-        ss_err_set(&err, SS_ENOMEM, "out of memory");
-        return ss_cli_fail(&err);
-    }
+    ss_ingest *in;
     int input_failed = 0;
-    ss_ingest_totals t;
-    rc = ssi_ingest_all(in, argc, argv, &err, &input_failed);
+    ss_ingest_totals t = {0};
+    rc = ssi_start(&c, &fs, &store, &in, &err);
+    if (!rc)
+        rc = ssi_ingest_all(in, argc, argv, &err, &input_failed);
     if (!rc)
         rc = ss_ingest_finish(in, &t, &err);
-    else
+    else if (in)
         ss_ingest_totals_get(in, &t);
+    int started = in != NULL;
     ss_ingest_free(in);
     ss_store_close(store);
     if (c.hidden)
         fprintf(stderr, "... and %llu more rejected (see: skysieve rejected --store %s)\n",
                 (unsigned long long)c.hidden, c.store);
-    c.json ? ssi_print_json(&c, &t) : ssi_print_text(&c, &t);
+    if (started && c.json)
+        ssi_print_json(&c, &t, fs);
+    else if (started)
+        ssi_print_text(&c, &t);
+    if (started && fs && !c.json)
+        ssi_print_filters(fs);
+    ss_filter_set_free(fs);
     if (rc)
         return ss_cli_fail(&err);
     return input_failed ? SS_EXIT_FAIL : SS_EXIT_OK;

@@ -8,13 +8,17 @@
 #include <string.h>
 
 static const ss_cli_command ssi_commands[] = {
-    {"ingest", "ingest alert files (CSV, JSON lines) into a store", ss_cmd_ingest},
+    {"ingest", "ingest alert files (CSV, JSON lines) into a store, running filters", ss_cmd_ingest},
     {"locus", "print one locus, by locus id or survey object id, as JSON", ss_cmd_locus},
     {"cone", "print the loci within a radius of a position, nearest first", ss_cmd_cone},
     {"loci", "print a summary line for every locus", ss_cmd_loci},
     {"stats", "print the store's counts as JSON", ss_cmd_stats},
     {"rejected", "print the rejected records kept for inspection", ss_cmd_rejected},
     {"verify", "check the store's internal consistency", ss_cmd_verify},
+    {"filter", "check a filter, or run it over stored loci without writing (devkit)",
+     ss_cmd_filter},
+    {"tagged", "print the loci carrying a tag", ss_cmd_tagged},
+    {"listen", "subscribe to a broker's tag stream and print its events", ss_cmd_listen},
 };
 #define SSI_NCOMMANDS (sizeof ssi_commands / sizeof *ssi_commands)
 

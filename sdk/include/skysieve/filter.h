@@ -3,12 +3,12 @@
  * @brief The skysieve filter ABI: what a C filter (a shared object loaded with dlopen) exports and
  * what the broker offers it.
  *
- * A filter exports one function, skysieve_filter(), returning a descriptor. The descriptor starts with
- * a magic, its own size and the ABI version it was built against; those fields come first and never
- * move, so the broker can check them before reading anything else. The broker refuses a filter built
- * against another major version, or one whose descriptor is damaged (wrong magic, a size smaller than
- * version 1.0's), and loads filters built against an older minor version: a minor version only adds
- * fields at the end of the descriptor or of the host table.
+ * A filter exports one function, skysieve_filter(), returning a descriptor. The descriptor starts
+ * with a magic, its own size and the ABI version it was built against; those fields come first and
+ * never move, so the broker can check them before reading anything else. The broker refuses a
+ * filter built against another major version, or one whose descriptor is damaged (wrong magic, a
+ * size smaller than version 1.0's), and loads filters built against an older minor version: a minor
+ * version only adds fields at the end of the descriptor or of the host table.
  *
  * The broker calls setup() once when the filter set is loaded, run() once per updated locus, and
  * teardown() once when the set is retired. run() reads the locus through the host table (values are
@@ -37,14 +37,15 @@
 extern "C" {
 #endif
 
-#define SS_FILTER_MAGIC 0x53534649u /* "SSFI" */
+#define SS_FILTER_MAGIC     0x53534649u /* "SSFI" */
 #define SS_FILTER_ABI_MAJOR 1
 #define SS_FILTER_ABI_MINOR 0
 
 /** A locus being filtered. Opaque; valid during run() only. */
 typedef struct ss_locus_view ss_locus_view;
 
-/** Index meaning "the alert that triggered this run" in ss_host_api.alert() and .alert_property(). */
+/** Index meaning "the alert that triggered this run" in ss_host_api.alert() and .alert_property().
+ */
 #define SS_TRIGGER ((size_t)-1)
 
 /** An output property: name, type (not SS_TYPE_NULL) and a description for reviewers. */
@@ -77,10 +78,10 @@ typedef struct ss_alert_info {
     const char *alert_id;
     const char *passband;
     double mjd;
-    double ra, dec;        /**< NAN for an alert without a position */
-    double mag, magerr;    /**< NAN for an upper limit */
-    double maglim;         /**< NAN when unknown */
-    int upper_limit;       /**< 1 for a non-detection */
+    double ra, dec;     /**< NAN for an alert without a position */
+    double mag, magerr; /**< NAN for an upper limit */
+    double maglim;      /**< NAN when unknown */
+    int upper_limit;    /**< 1 for a non-detection */
 } ss_alert_info;
 
 /** A light curve in one passband, in time order. Arrays owned by the host. */
@@ -114,8 +115,8 @@ typedef struct ss_host_api {
     double (*locus_ra)(ss_locus_view *l);
     double (*locus_dec)(ss_locus_view *l);
     /**
-     * A locus property: the broker's own (num_alerts, newest_alert_magnitude, ...) or one written by
-     * an earlier filter. @return 0, or SS_ENOTFOUND (then *out is SS_TYPE_NULL).
+     * A locus property: the broker's own (num_alerts, newest_alert_magnitude, ...) or one written
+     * by an earlier filter. @return 0, or SS_ENOTFOUND (then *out is SS_TYPE_NULL).
      */
     int (*locus_property)(ss_locus_view *l, const char *name, ss_value *out);
     /** Number of alerts of the locus (detections and upper limits). */
@@ -209,7 +210,8 @@ typedef struct ss_filter_descriptor {
 /** The one function a filter exports. @return its descriptor, owned by the filter. */
 const ss_filter_descriptor *skysieve_filter(void);
 
-/** Initialise a descriptor's version fields: `static ss_filter_descriptor d = { SS_FILTER_HEADER, ...`. */
+/** Initialise a descriptor's version fields: `static ss_filter_descriptor d = { SS_FILTER_HEADER,
+ * ...`. */
 #define SS_FILTER_HEADER                                                                           \
     SS_FILTER_MAGIC, sizeof(ss_filter_descriptor), SS_FILTER_ABI_MAJOR, SS_FILTER_ABI_MINOR
 

@@ -68,7 +68,7 @@ extern "C" {
 /** No decoder recognises the input's format. */
 #define SS_EFORMAT (-32011)
 /** The store was created with other settings (e.g. association radius) than those asked for. */
-#define SS_ESETTINGS  (-32012)
+#define SS_ESETTINGS (-32012)
 /** A filter's run failed (it returned an error, raised in Lua, or called host->fail()). */
 #define SS_EFILTER (-32013)
 /** A filter wrote a property or tag it did not declare. */
@@ -76,7 +76,7 @@ extern "C" {
 /** A filter wrote a value of another type than it declared. */
 #define SS_ETYPE (-32015)
 /** A filter went over a limit: its Lua memory cap or its instruction budget per run. */
-#define SS_ELIMIT (-32016)
+#define SS_ELIMIT     (-32016)
 #define SS_ERROR_LAST (-32016)
 /** @} */
 

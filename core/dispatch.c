@@ -1,0 +1,187 @@
+/*
+ * Dispatch: run a filter set on one updated locus, in order, each filter only when its requirements
+ * are met, each failure counted against its filter alone.
+ */
+#include "filters_impl.h"
+#include "render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SSI_MAX_TIME_SAMPLES ((size_t)1 << 20)
+
+static double ssi_now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
+}
+
+/* Keep every sample up to a million, then a uniform reservoir of them: memory stays bounded on a
+ * broker that runs for months, percentiles stay representative. */
+static void ssi_record_time(ssi_filter_stats *st, double us)
+{
+    if (st->ntimes == st->captimes && st->captimes < SSI_MAX_TIME_SAMPLES) {
+        size_t cap = st->captimes ? st->captimes * 2 : 1024;
+        double *fresh = realloc(st->times_us, cap * sizeof *fresh);
+        if (!fresh)
+            return;
+        st->times_us = fresh;
+        st->captimes = cap;
+    }
+    uint64_t seen = st->runs + st->errors + 1;
+    if (st->ntimes < st->captimes)
+        st->times_us[st->ntimes++] = us;
+    else {
+        uint64_t x = seen * UINT64_C(0x9E3779B97F4A7C15);
+        uint64_t slot = (x ^ (x >> 31)) % seen;
+        if (slot < st->ntimes)
+            st->times_us[slot] = us;
+    }
+}
+
+static void ssi_filter_failed(ss_filter_set *fs, ssi_filter *f, const char *locus_id,
+                              const char *why)
+{
+    ssi_filter_stats *st = &f->st;
+    st->errors++;
+    st->consecutive_errors++;
+    snprintf(st->last_error, sizeof st->last_error, "%.19s: %.230s", locus_id, why);
+    if (st->consecutive_errors >= fs->max_consecutive_failures && !st->disabled) {
+        st->disabled = 1;
+        fprintf(stderr,
+                "skysieve: filter %s disabled after %llu consecutive failures; last: %s "
+                "(report to %s)\n",
+                f->desc->name, (unsigned long long)st->consecutive_errors, st->last_error,
+                f->desc->author);
+    }
+}
+
+static void ssi_count_outputs(ssi_filter *f, const ssi_dispatch_out *before,
+                              const ssi_dispatch_out *after)
+{
+    f->st.props_written +=
+        (after->nlocus_props - before->nlocus_props) + (after->nalert_props - before->nalert_props);
+    for (size_t i = before->ntags; i < after->ntags; i++) {
+        json_t *n = json_object_get(f->st.tags, after->tags[i].tag);
+        json_object_set_new(f->st.tags, after->tags[i].tag,
+                            json_integer(n ? json_integer_value(n) + 1 : 1));
+    }
+}
+
+/* Run one filter. @return 1 when the pipeline halts here, 0 to go on, <0 out of memory. */
+static int ssi_run_one(ss_filter_set *fs, ssi_filter *f)
+{
+    ss_locus_view *v = fs->view;
+    if (!ssi_view_requirements_met(v, f->desc)) {
+        f->st.skipped++;
+        return 0;
+    }
+    ss_err ferr = {0};
+    ssi_dispatch_out before, after;
+    ssi_view_outputs(v, &before);
+    ssi_view_begin(v, f->desc);
+    double t0 = ssi_now_us();
+    int rc = f->rt->run(f->impl, ssi_host_api(), v, &ferr);
+    ssi_record_time(&f->st, ssi_now_us() - t0);
+    const char *why = ssi_view_failure(v);
+    if (rc || why) {
+        ssi_filter_failed(fs, f, ssi_view_locus(v)->id, why ? why : ferr.msg);
+        return 0;
+    }
+    if (ssi_view_commit(v))
+        return SS_ENOMEM;
+    f->st.runs++;
+    f->st.consecutive_errors = 0;
+    ssi_view_outputs(v, &after);
+    ssi_count_outputs(f, &before, &after);
+    f->st.halts += ssi_view_halted(v);
+    return ssi_view_halted(v);
+}
+
+int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
+                 const ss_alert *trigger, int write, ssi_dispatch_out *out, ss_err *err)
+{
+    int rc = ssi_view_open(fs->view, s, txn, locus_id, trigger);
+    for (size_t i = 0; i < fs->n && !rc; i++) {
+        if (fs->filters[i].st.disabled)
+            continue;
+        rc = ssi_run_one(fs, &fs->filters[i]);
+        if (rc == 1) {
+            rc = 0;
+            break;
+        }
+    }
+    ssi_view_outputs(fs->view, out);
+    if (!rc && write && (out->ntags || out->nlocus_props || out->nalert_props))
+        rc = ssi_view_store(fs->view, &fs->buf);
+    return rc ? ssi_store_fail(s, err, rc, "running filters") : 0;
+}
+
+/* ---- dry runs: `skysieve filter run` ---- */
+
+static json_t *ssi_dry_report(ss_filter_set *fs, const char *locus_id, const ssi_dispatch_out *o,
+                              const uint64_t *errors_before, double us)
+{
+    json_t *lp = json_object(), *ap = json_object(), *tags = json_array();
+    ssi_props_into_json(lp, o->locus_props, (uint32_t)o->nlocus_props);
+    ssi_props_into_json(ap, o->alert_props, (uint32_t)o->nalert_props);
+    for (size_t i = 0; i < o->ntags; i++)
+        json_array_append_new(tags, json_string(o->tags[i].tag));
+    json_t *r = json_pack("{s:s, s:o, s:o, s:o, s:b, s:f}", "locus_id", locus_id,
+                          "new_locus_properties", lp, "new_alert_properties", ap, "new_tags", tags,
+                          "halted", o->halted, "t_us", us);
+    json_t *errors = json_array();
+    for (size_t i = 0; i < fs->n; i++)
+        if (fs->filters[i].st.errors > errors_before[i])
+            json_array_append_new(errors, json_string(fs->filters[i].st.last_error));
+    json_object_set_new(r, "errors", errors);
+    return r;
+}
+
+static int ssi_dry_one(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
+                       FILE *out, ss_err *err)
+{
+    uint64_t before[64] = {0};
+    for (size_t i = 0; i < fs->n && i < 64; i++)
+        before[i] = fs->filters[i].st.errors;
+    ssi_dispatch_out o;
+    double t0 = ssi_now_us();
+    int rc = ssi_dispatch(fs, s, txn, locus_id, NULL, 0, &o, err);
+    double us = ssi_now_us() - t0;
+    if (rc)
+        return rc;
+    json_t *r = ssi_dry_report(fs, locus_id, &o, before, us);
+    json_dumpf(r, out, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    fputc('\n', out);
+    json_decref(r);
+    return 0;
+}
+
+int ss_filter_set_dry_run(ss_filter_set *fs, ss_store *s, const char *locus_id, FILE *out,
+                          ss_err *err)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return ssi_store_fail(s, err, rc, "starting a read transaction");
+    if (locus_id) {
+        rc = ssi_dry_one(fs, s, txn, locus_id, out, err);
+    } else if (!(rc = mdb_cursor_open(txn, s->loci, &cur))) {
+        MDB_val k, v;
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            char id[SS_LOCUS_ID_LEN + 1];
+            snprintf(id, sizeof id, "%.*s", (int)k.mv_size, (const char *)k.mv_data);
+            if ((rc = ssi_dry_one(fs, s, txn, id, out, err)))
+                break;
+        }
+        mdb_cursor_close(cur);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    mdb_txn_abort(txn);
+    return rc && !err->code ? ssi_store_fail(s, err, rc, "dry run") : rc;
+}

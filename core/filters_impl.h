@@ -1,0 +1,98 @@
+/**
+ * @file filters_impl.h
+ * @brief Private to the core: loaded filters, the locus view filters read, and dispatch.
+ */
+#ifndef SS_FILTERS_IMPL_H
+#define SS_FILTERS_IMPL_H
+
+#include "filters.h"
+#include "record.h"
+#include "store_impl.h"
+
+#include <stdint.h>
+
+typedef struct ssi_filter_stats {
+    uint64_t runs, skipped, errors, halts, props_written, consecutive_errors;
+    int disabled;
+    char last_error[256];
+    double *times_us; /* one sample per run, for percentiles */
+    size_t ntimes, captimes;
+    json_t *tags; /* tag -> count */
+} ssi_filter_stats;
+
+typedef struct ssi_filter {
+    const ss_runtime_ops *rt;
+    void *impl;
+    const ss_filter_descriptor *desc;
+    char *label; /* the config section's label, or the file name */
+    char *path;
+    int priority;
+    size_t seq; /* position in the configuration: ties of priority keep it */
+    ssi_filter_stats st;
+} ssi_filter;
+
+struct ss_filter_set {
+    ssi_filter *filters; /* in run order */
+    size_t n;
+    unsigned max_consecutive_failures;
+    ss_locus_view *view; /* reused for every dispatch */
+    ssi_wbuf buf;        /* scratch for storing outputs */
+};
+
+/** A tag added during a dispatch, to store and to publish once the transaction commits. */
+typedef struct ssi_tag_event {
+    const char *tag;
+    const char *filter;
+} ssi_tag_event;
+
+/** What a dispatch did. Arrays live in the view's arena until the next dispatch. */
+typedef struct ssi_dispatch_out {
+    const ssi_tag_event *tags;
+    size_t ntags;
+    const ss_prop *locus_props; /* properties written by this dispatch */
+    size_t nlocus_props;
+    const ss_prop *alert_props; /* properties of the trigger alert written by this dispatch */
+    size_t nalert_props;
+    int halted;
+    const char *halted_by;
+} ssi_dispatch_out;
+
+/**
+ * Run the set on a locus in @p txn. @p trigger is the alert that updated it (NULL: its newest
+ * alert). With @p write, the outputs are stored in @p txn; without, nothing is written.
+ * Filter failures are counted, not returned. @return 0 or a store error.
+ */
+int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
+                 const ss_alert *trigger, int write, ssi_dispatch_out *out, ss_err *err);
+
+/** Nearest-rank percentile @p q (0..1) of @p n sorted samples; 0 when n is 0. */
+double ssi_percentile(const double *sorted, size_t n, double q);
+
+/* ---- the locus view (view.c) ---- */
+ss_locus_view *ssi_view_new(void);
+void ssi_view_free(ss_locus_view *v);
+/** Point the view at a locus: loads the locus record and the stored filter outputs. */
+int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
+                  const ss_alert *trigger);
+/** The host table filters receive. */
+const ss_host_api *ssi_host_api(void);
+/** 1 when every requirement of @p d is present on the view's locus. */
+int ssi_view_requirements_met(ss_locus_view *v, const ss_filter_descriptor *d);
+/** Start a run of @p d: forget the previous run's pending writes. */
+void ssi_view_begin(ss_locus_view *v, const ss_filter_descriptor *d);
+/** The message of a failed run (host->fail() or a write error), or NULL. */
+const char *ssi_view_failure(ss_locus_view *v);
+/** Keep the pending writes of a successful run. @return 0 or SS_ENOMEM. */
+int ssi_view_commit(ss_locus_view *v);
+/** 1 when the last committed run halted the pipeline. */
+int ssi_view_halted(ss_locus_view *v);
+/** Everything kept so far in this dispatch. */
+void ssi_view_outputs(ss_locus_view *v, ssi_dispatch_out *out);
+/** Store the kept outputs in the view's transaction. */
+int ssi_view_store(ss_locus_view *v, ssi_wbuf *buf);
+/** The trigger alert (decoded), or NULL. */
+const ss_alert *ssi_view_trigger(ss_locus_view *v);
+/** The view's locus record. */
+const ss_locus *ssi_view_locus(ss_locus_view *v);
+
+#endif

@@ -1,0 +1,19 @@
+/**
+ * @file render.h
+ * @brief Private to the core: the JSON shapes shared by queries and published events.
+ */
+#ifndef SS_RENDER_H
+#define SS_RENDER_H
+
+#include "record.h"
+
+#include <jansson.h>
+
+/** The one-line summary of a locus (as `skysieve loci` prints). Caller owns it. */
+json_t *ssi_locus_summary_json(const ss_locus *l);
+/** An alert with its normalised and survey properties. Caller owns it. */
+json_t *ssi_alert_json(const ss_alert *a);
+/** Add filter-written properties to a JSON object of properties. */
+void ssi_props_into_json(json_t *obj, const ss_prop *props, uint32_t n);
+
+#endif

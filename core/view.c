@@ -1,0 +1,677 @@
+/*
+ * The locus view: what a filter reads and writes during run(), served on demand from the store.
+ *
+ * One view serves a whole dispatch (every filter of the set on one locus). The broker's properties
+ * and the stored filter outputs are read when the view opens; alerts and light curves only when a
+ * filter first asks. Writes go to a pending list checked against the running filter's declarations;
+ * they join the view (and later the store) only when the run succeeds.
+ */
+#include "filters_impl.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct ssi_props {
+    ss_prop *items;
+    uint32_t n, cap;
+} ssi_props;
+
+typedef struct ssi_strs {
+    const char **items;
+    size_t n, cap;
+} ssi_strs;
+
+typedef struct ssi_lc {
+    const char *band;
+    int upper_limits;
+    ss_lightcurve lc;
+} ssi_lc;
+
+struct ss_locus_view {
+    ss_store *s;
+    MDB_txn *txn;
+    ss_arena *arena; /* everything below lives here until the next open */
+    ss_packet *pkt;  /* the locus's alerts, decoded on demand */
+    ss_locus locus;
+    const ss_alert *trigger; /* the caller's, or one of pkt's */
+    ss_prop *computed;
+    uint32_t ncomputed;
+    ssi_props lprops,
+        kept_l; /* filter-written locus properties: all known; written this dispatch */
+    ssi_props aprops, kept_a; /* the same for the trigger alert */
+    ssi_strs tags;            /* tags of the locus, stored and added */
+    ssi_tag_event *newtags;
+    size_t nnew, capnew;
+    int alerts_loaded;
+    size_t nalerts, trigger_idx;
+    ssi_lc *lcs;
+    size_t nlcs, caplcs;
+    const ss_filter_descriptor *cur; /* the filter running */
+    ssi_props pend_l, pend_a;
+    ssi_strs pend_tags;
+    int pend_halt, halted, failed;
+    const char *halted_by;
+    char failure[256];
+};
+
+static void *ssi_v_grow(ss_arena *a, void *old, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return old;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void *fresh = ss_arena_alloc(a, ncap * elem);
+    if (fresh && old)
+        memcpy(fresh, old, n * elem);
+    if (fresh)
+        *cap = ncap;
+    return fresh;
+}
+
+static int ssi_props_put(ss_arena *a, ssi_props *p, const char *name, ss_value v)
+{
+    for (uint32_t i = 0; i < p->n; i++)
+        if (!strcmp(p->items[i].name, name)) {
+            p->items[i].value = v;
+            return 0;
+        }
+    size_t cap = p->cap;
+    ss_prop *items = ssi_v_grow(a, p->items, p->n, &cap, sizeof *items);
+    if (!items)
+        return SS_ENOMEM;
+    p->items = items;
+    p->cap = (uint32_t)cap;
+    p->items[p->n].name = name;
+    p->items[p->n++].value = v;
+    return 0;
+}
+
+static const ss_prop *ssi_props_get(const ssi_props *p, const char *name)
+{
+    for (uint32_t i = 0; i < p->n; i++)
+        if (!strcmp(p->items[i].name, name))
+            return &p->items[i];
+    return NULL;
+}
+
+static int ssi_strs_add(ss_arena *a, ssi_strs *s, const char *str)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->items[i], str))
+            return 0;
+    const char **items = ssi_v_grow(a, s->items, s->n, &s->cap, sizeof *items);
+    if (!items)
+        return SS_ENOMEM;
+    s->items = items;
+    s->items[s->n++] = str;
+    return 0;
+}
+
+static int ssi_strs_has(const ssi_strs *s, const char *str)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->items[i], str))
+            return 1;
+    return 0;
+}
+
+ss_locus_view *ssi_view_new(void)
+{
+    ss_locus_view *v = calloc(1, sizeof *v);
+    if (v && (!(v->arena = ss_arena_new()) || !(v->pkt = ss_packet_new()))) {
+        ssi_view_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void ssi_view_free(ss_locus_view *v)
+{
+    if (!v)
+        return;
+    ss_arena_free(v->arena);
+    ss_packet_free(v->pkt);
+    free(v);
+}
+
+static int ssi_load_bag(ss_locus_view *v, MDB_dbi dbi, const void *key, size_t klen, ssi_props *out)
+{
+    MDB_val k = {klen, (void *)key}, d;
+    int rc = v->s->has_outputs ? mdb_get(v->txn, dbi, &k, &d) : MDB_NOTFOUND;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    ss_prop *items;
+    uint32_t n;
+    if ((rc = ssi_props_decode(d.mv_data, d.mv_size, v->arena, &items, &n)))
+        return rc;
+    out->items = items;
+    out->n = out->cap = n;
+    return 0;
+}
+
+static int ssi_load_tags(ss_locus_view *v)
+{
+    if (!v->s->has_outputs)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(v->txn, v->s->tags, &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {SS_LOCUS_ID_LEN, v->locus.id}, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size <= SS_LOCUS_ID_LEN || memcmp(k.mv_data, v->locus.id, SS_LOCUS_ID_LEN))
+            break;
+        char *tag = ss_arena_strndup(v->arena, (char *)k.mv_data + SS_LOCUS_ID_LEN,
+                                     k.mv_size - SS_LOCUS_ID_LEN);
+        if (!tag || ssi_strs_add(v->arena, &v->tags, tag)) {
+            rc = SS_ENOMEM;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int ssi_load_locus(ss_locus_view *v, const char *locus_id)
+{
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, d;
+    int rc = mdb_get(v->txn, v->s->loci, &k, &d);
+    if (rc)
+        return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
+    if ((rc = ssi_locus_decode(d.mv_data, d.mv_size, &v->locus)))
+        return rc;
+    memcpy(v->locus.id, locus_id, SS_LOCUS_ID_LEN + 1);
+    return ssi_locus_computed(&v->locus, v->arena, &v->computed, &v->ncomputed);
+}
+
+static int ssi_load_alerts(ss_locus_view *v);
+
+static int ssi_set_trigger(ss_locus_view *v, const ss_alert *trigger)
+{
+    v->trigger = trigger;
+    if (!trigger) {
+        int rc = ssi_load_alerts(v);
+        if (rc || v->nalerts == 0)
+            return rc ? rc : SS_ECORRUPT;
+        v->trigger_idx = v->nalerts - 1; /* the newest by observation time */
+        v->trigger = &v->pkt->alerts[v->trigger_idx];
+    }
+    unsigned char kb[SSI_KEY_MAX];
+    size_t kn = ssi_key_alert(kb, v->trigger->survey, v->trigger->alert_id);
+    return ssi_load_bag(v, v->s->alert_props, kb, kn, &v->aprops);
+}
+
+int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
+                  const ss_alert *trigger)
+{
+    ss_arena *arena = v->arena;
+    ss_packet *pkt = v->pkt;
+    ss_arena_reset(arena);
+    ss_packet_reset(pkt);
+    memset(v, 0, sizeof *v);
+    v->arena = arena;
+    v->pkt = pkt;
+    v->s = s;
+    v->txn = txn;
+    v->trigger_idx = SIZE_MAX;
+    int rc = ssi_load_locus(v, locus_id);
+    if (!rc)
+        rc = ssi_load_bag(v, s->locus_props, locus_id, SS_LOCUS_ID_LEN, &v->lprops);
+    if (!rc)
+        rc = ssi_load_tags(v);
+    return rc ? rc : ssi_set_trigger(v, trigger);
+}
+
+/* Decode every alert of the locus once, in time order. */
+static int ssi_load_alerts(ss_locus_view *v)
+{
+    if (v->alerts_loaded)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(v->txn, v->s->locus_alerts, &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {SS_LOCUS_ID_LEN, v->locus.id}, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size <= SS_LOCUS_ID_LEN + 8 || memcmp(k.mv_data, v->locus.id, SS_LOCUS_ID_LEN))
+            break;
+        MDB_val ak = {k.mv_size - SS_LOCUS_ID_LEN - 8, (char *)k.mv_data + SS_LOCUS_ID_LEN + 8}, ad;
+        char locus[SS_LOCUS_ID_LEN + 1];
+        ss_alert *a = ss_packet_add(v->pkt);
+        if (!a || (rc = mdb_get(v->txn, v->s->alerts, &ak, &ad)) ||
+            (rc = ssi_alert_decode(ad.mv_data, ad.mv_size, v->pkt, a, locus))) {
+            rc = a ? rc : SS_ENOMEM;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    v->nalerts = v->pkt->n;
+    v->alerts_loaded = 1;
+    for (size_t i = 0; v->trigger && i < v->nalerts; i++)
+        if (!strcmp(v->pkt->alerts[i].alert_id, v->trigger->alert_id) &&
+            !strcmp(v->pkt->alerts[i].survey, v->trigger->survey))
+            v->trigger_idx = i;
+    return 0;
+}
+
+/* ---- reading ---- */
+
+static const char *h_locus_id(ss_locus_view *v)
+{
+    return v->locus.id;
+}
+static double h_locus_ra(ss_locus_view *v)
+{
+    return v->locus.ra;
+}
+static double h_locus_dec(ss_locus_view *v)
+{
+    return v->locus.dec;
+}
+
+static int ssi_found(const ss_prop *p, ss_value *out)
+{
+    if (!p || p->value.type == SS_TYPE_NULL) {
+        out->type = SS_TYPE_NULL;
+        return SS_ENOTFOUND;
+    }
+    *out = p->value;
+    return 0;
+}
+
+static const ss_prop *ssi_computed(ss_locus_view *v, const char *name)
+{
+    for (uint32_t i = 0; i < v->ncomputed; i++)
+        if (!strcmp(v->computed[i].name, name))
+            return &v->computed[i];
+    return NULL;
+}
+
+static int h_locus_property(ss_locus_view *v, const char *name, ss_value *out)
+{
+    const ss_prop *p = ssi_props_get(&v->lprops, name);
+    return ssi_found(p ? p : ssi_computed(v, name), out);
+}
+
+static size_t h_alert_count(ss_locus_view *v)
+{
+    return ssi_load_alerts(v) ? 0 : v->nalerts;
+}
+
+static const ss_alert *ssi_alert_at(ss_locus_view *v, size_t i)
+{
+    if (i == SS_TRIGGER)
+        return v->trigger;
+    if (ssi_load_alerts(v) || i >= v->nalerts)
+        return NULL;
+    return &v->pkt->alerts[i];
+}
+
+static int h_alert(ss_locus_view *v, size_t i, ss_alert_info *out)
+{
+    const ss_alert *a = ssi_alert_at(v, i);
+    if (!a)
+        return SS_ENOTFOUND;
+    *out = (ss_alert_info){
+        a->survey, a->alert_id, a->passband, a->mjd,    a->ra,
+        a->dec,    a->mag,      a->magerr,   a->maglim, a->kind == SS_ALERT_UPPER_LIMIT};
+    return 0;
+}
+
+/* A filter-written property of a stored alert that is not the trigger. */
+static int ssi_stored_alert_prop(ss_locus_view *v, const ss_alert *a, const char *name,
+                                 ss_value *out)
+{
+    ssi_props bag = {0};
+    unsigned char kb[SSI_KEY_MAX];
+    size_t kn = ssi_key_alert(kb, a->survey, a->alert_id);
+    if (ssi_load_bag(v, v->s->alert_props, kb, kn, &bag))
+        return SS_ENOTFOUND;
+    return ssi_found(ssi_props_get(&bag, name), out);
+}
+
+static int h_alert_property(ss_locus_view *v, size_t i, const char *name, ss_value *out)
+{
+    const ss_alert *a = ssi_alert_at(v, i);
+    out->type = SS_TYPE_NULL;
+    if (!a)
+        return SS_ENOTFOUND;
+    if (ssi_alert_normalised(a, name, out))
+        return out->type == SS_TYPE_NULL ? SS_ENOTFOUND : 0;
+    const ss_prop *p = ss_alert_prop(a, name);
+    if (p)
+        return ssi_found(p, out);
+    int is_trigger =
+        a == v->trigger || (i != SS_TRIGGER && i == v->trigger_idx && v->trigger_idx != SIZE_MAX);
+    if (is_trigger)
+        return ssi_found(ssi_props_get(&v->aprops, name), out);
+    return ssi_stored_alert_prop(v, a, name, out);
+}
+
+static int ssi_build_lc(ss_locus_view *v, const char *band, int ul, ss_lightcurve *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->nalerts; i++) {
+        const ss_alert *a = &v->pkt->alerts[i];
+        n += !strcmp(a->passband, band) && (a->kind == SS_ALERT_UPPER_LIMIT) == !!ul;
+    }
+    double *mjd = ss_arena_alloc(v->arena, (n ? n : 1) * 3 * sizeof *mjd);
+    if (!mjd)
+        return SS_ENOMEM;
+    double *mag = mjd + n, *err = mag + n;
+    size_t k = 0;
+    for (size_t i = 0; i < v->nalerts; i++) {
+        const ss_alert *a = &v->pkt->alerts[i];
+        if (strcmp(a->passband, band) || (a->kind == SS_ALERT_UPPER_LIMIT) != !!ul)
+            continue;
+        mjd[k] = a->mjd;
+        mag[k] = ul ? a->maglim : a->mag;
+        err[k++] = ul ? NAN : a->magerr;
+    }
+    *out = (ss_lightcurve){n, mjd, mag, err};
+    return 0;
+}
+
+static int h_lightcurve(ss_locus_view *v, const char *band, int ul, ss_lightcurve *out)
+{
+    *out = (ss_lightcurve){0, NULL, NULL, NULL};
+    int rc = ssi_load_alerts(v);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < v->nlcs; i++)
+        if (!strcmp(v->lcs[i].band, band) && v->lcs[i].upper_limits == !!ul) {
+            *out = v->lcs[i].lc;
+            return 0;
+        }
+    ssi_lc *lcs = ssi_v_grow(v->arena, v->lcs, v->nlcs, &v->caplcs, sizeof *lcs);
+    char *copy = ss_arena_strndup(v->arena, band, strlen(band));
+    if (!lcs || !copy || (rc = ssi_build_lc(v, band, ul, out)))
+        return rc ? rc : SS_ENOMEM;
+    v->lcs = lcs;
+    v->lcs[v->nlcs++] = (ssi_lc){copy, !!ul, *out};
+    return 0;
+}
+
+static size_t h_passbands(ss_locus_view *v, const char **out, size_t max)
+{
+    for (uint32_t i = 0; i < v->locus.nbands && i < max; i++)
+        out[i] = v->locus.bands[i].passband;
+    return v->locus.nbands;
+}
+
+static int h_has_tag(ss_locus_view *v, const char *tag)
+{
+    return ssi_strs_has(&v->tags, tag);
+}
+
+static size_t h_tags(ss_locus_view *v, const char **out, size_t max)
+{
+    for (size_t i = 0; i < v->tags.n && i < max; i++)
+        out[i] = v->tags.items[i];
+    return v->tags.n;
+}
+
+/* Catalogs and watch lists are not loaded yet: the API exists so filters need no rebuild then. */
+static size_t h_catalog_match_count(ss_locus_view *v)
+{
+    (void)v;
+    return 0;
+}
+
+static int h_catalog_match(ss_locus_view *v, size_t i, ss_catalog_match *out)
+{
+    (void)v, (void)i, (void)out;
+    return SS_ENOTFOUND;
+}
+
+static size_t h_watch_lists(ss_locus_view *v, const char **out, size_t max)
+{
+    (void)v, (void)out, (void)max;
+    return 0;
+}
+
+/* ---- writing ---- */
+
+static int ssi_fail_with(ss_locus_view *v, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int ssi_fail_with(ss_locus_view *v, int rc, const char *fmt, ...)
+{
+    if (!v->failed) { /* the first failure is the cause; later ones follow from it */
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(v->failure, sizeof v->failure, fmt, ap);
+        va_end(ap);
+        v->failed = rc;
+    }
+    return rc;
+}
+
+static const ss_property_decl *ssi_decl(const ss_property_decl *decls, const char *name)
+{
+    for (const ss_property_decl *d = decls; d && d->name; d++)
+        if (!strcmp(d->name, name))
+            return d;
+    return NULL;
+}
+
+/* Check a write against the declarations; the value is copied into the view's arena. */
+static int ssi_checked_value(ss_locus_view *v, const ss_property_decl *decls, const char *what,
+                             const char *name, ss_value *val)
+{
+    const ss_property_decl *d = name ? ssi_decl(decls, name) : NULL;
+    if (!d)
+        return ssi_fail_with(v, SS_EUNDECLARED, "%s property '%s' is not declared", what,
+                             name ? name : "(null)");
+    if (d->type == SS_TYPE_FLOAT && val->type == SS_TYPE_INT)
+        val->type = SS_TYPE_FLOAT, val->u.f = (double)val->u.i;
+    if (val->type != d->type)
+        return ssi_fail_with(v, SS_ETYPE, "%s property '%s' is declared %s, given %s", what, name,
+                             ss_type_name(d->type), ss_type_name(val->type));
+    if (val->type == SS_TYPE_FLOAT && !isfinite(val->u.f))
+        return ssi_fail_with(v, SS_ETYPE, "%s property '%s': %g is not a finite number", what, name,
+                             val->u.f);
+    if (val->type == SS_TYPE_STRING &&
+        !(val->u.s.ptr = ss_arena_strndup(v->arena, val->u.s.ptr, val->u.s.len)))
+        return ssi_fail_with(v, SS_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int h_set_locus_property(ss_locus_view *v, const char *name, ss_value val)
+{
+    int rc = ssi_checked_value(v, v->cur->output_locus_properties, "locus", name, &val);
+    if (rc)
+        return rc;
+    char *copy = ss_arena_strndup(v->arena, name, strlen(name));
+    return copy ? ssi_props_put(v->arena, &v->pend_l, copy, val) : SS_ENOMEM;
+}
+
+static int h_set_alert_property(ss_locus_view *v, const char *name, ss_value val)
+{
+    int rc = ssi_checked_value(v, v->cur->output_alert_properties, "alert", name, &val);
+    if (rc)
+        return rc;
+    char *copy = ss_arena_strndup(v->arena, name, strlen(name));
+    return copy ? ssi_props_put(v->arena, &v->pend_a, copy, val) : SS_ENOMEM;
+}
+
+static int h_add_tag(ss_locus_view *v, const char *tag)
+{
+    for (const ss_tag_decl *d = v->cur->output_tags; tag && d && d->name; d++)
+        if (!strcmp(d->name, tag))
+            return ssi_strs_add(v->arena, &v->pend_tags, d->name);
+    return ssi_fail_with(v, SS_EUNDECLARED, "tag '%s' is not declared", tag ? tag : "(null)");
+}
+
+static void h_halt(ss_locus_view *v)
+{
+    v->pend_halt = 1;
+}
+
+static int h_fail(ss_locus_view *v, const char *message)
+{
+    return ssi_fail_with(v, SS_EFILTER, "%s", message ? message : "failed");
+}
+
+static const ss_host_api ssi_host = {
+    .size = sizeof(ss_host_api),
+    .abi_major = SS_FILTER_ABI_MAJOR,
+    .abi_minor = SS_FILTER_ABI_MINOR,
+    .locus_id = h_locus_id,
+    .locus_ra = h_locus_ra,
+    .locus_dec = h_locus_dec,
+    .locus_property = h_locus_property,
+    .alert_count = h_alert_count,
+    .alert = h_alert,
+    .alert_property = h_alert_property,
+    .lightcurve = h_lightcurve,
+    .passbands = h_passbands,
+    .has_tag = h_has_tag,
+    .tags = h_tags,
+    .catalog_match_count = h_catalog_match_count,
+    .catalog_match = h_catalog_match,
+    .watch_lists = h_watch_lists,
+    .set_locus_property = h_set_locus_property,
+    .set_alert_property = h_set_alert_property,
+    .add_tag = h_add_tag,
+    .halt = h_halt,
+    .fail = h_fail,
+    .strerror = ss_strerror,
+};
+
+const ss_host_api *ssi_host_api(void)
+{
+    return &ssi_host;
+}
+
+/* ---- the dispatch's side ---- */
+
+int ssi_view_requirements_met(ss_locus_view *v, const ss_filter_descriptor *d)
+{
+    ss_value val;
+    for (const char *const *p = d->required_locus_properties; p && *p; p++)
+        if (h_locus_property(v, *p, &val))
+            return 0;
+    for (const char *const *p = d->required_alert_properties; p && *p; p++)
+        if (h_alert_property(v, SS_TRIGGER, *p, &val))
+            return 0;
+    for (const char *const *p = d->required_tags; p && *p; p++)
+        if (!h_has_tag(v, *p))
+            return 0;
+    return 1;
+}
+
+void ssi_view_begin(ss_locus_view *v, const ss_filter_descriptor *d)
+{
+    v->cur = d;
+    v->pend_l = (ssi_props){0};
+    v->pend_a = (ssi_props){0};
+    v->pend_tags = (ssi_strs){0};
+    v->pend_halt = v->failed = 0;
+    v->failure[0] = '\0';
+}
+
+const char *ssi_view_failure(ss_locus_view *v)
+{
+    return v->failed ? v->failure : NULL;
+}
+
+int ssi_view_commit(ss_locus_view *v)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < v->pend_l.n && !rc; i++)
+        if (!(rc = ssi_props_put(v->arena, &v->lprops, v->pend_l.items[i].name,
+                                 v->pend_l.items[i].value)))
+            rc = ssi_props_put(v->arena, &v->kept_l, v->pend_l.items[i].name,
+                               v->pend_l.items[i].value);
+    for (uint32_t i = 0; i < v->pend_a.n && !rc; i++)
+        if (!(rc = ssi_props_put(v->arena, &v->aprops, v->pend_a.items[i].name,
+                                 v->pend_a.items[i].value)))
+            rc = ssi_props_put(v->arena, &v->kept_a, v->pend_a.items[i].name,
+                               v->pend_a.items[i].value);
+    for (size_t i = 0; i < v->pend_tags.n && !rc; i++) {
+        ssi_tag_event *ev = ssi_v_grow(v->arena, v->newtags, v->nnew, &v->capnew, sizeof *ev);
+        if (!ev || (rc = ssi_strs_add(v->arena, &v->tags, v->pend_tags.items[i])))
+            return rc ? rc : SS_ENOMEM;
+        v->newtags = ev;
+        v->newtags[v->nnew++] = (ssi_tag_event){v->pend_tags.items[i], v->cur->name};
+    }
+    if (v->pend_halt && !rc) {
+        v->halted = 1;
+        v->halted_by = v->cur->name;
+    }
+    return rc;
+}
+
+int ssi_view_halted(ss_locus_view *v)
+{
+    return v->halted;
+}
+const ss_alert *ssi_view_trigger(ss_locus_view *v)
+{
+    return v->trigger;
+}
+const ss_locus *ssi_view_locus(ss_locus_view *v)
+{
+    return &v->locus;
+}
+
+void ssi_view_outputs(ss_locus_view *v, ssi_dispatch_out *out)
+{
+    *out = (ssi_dispatch_out){v->newtags,      v->nnew,     v->kept_l.items, v->kept_l.n,
+                              v->kept_a.items, v->kept_a.n, v->halted,       v->halted_by};
+}
+
+static int ssi_store_bag(ss_locus_view *v, MDB_dbi dbi, const void *key, size_t klen,
+                         const ssi_props *p, ssi_wbuf *buf)
+{
+    ssi_props_encode(p->items, p->n, buf);
+    if (buf->failed)
+        return SS_ENOMEM;
+    MDB_val k = {klen, (void *)key}, d = {buf->len, buf->data};
+    return mdb_put(v->txn, dbi, &k, &d, 0);
+}
+
+/* A tag is recorded once per locus: the first filter and time that set it. */
+static int ssi_store_tag(ss_locus_view *v, const ssi_tag_event *ev, ssi_wbuf *buf)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    if (strlen(ev->tag) > SSI_TAG_MAX)
+        return SS_EINVAL;
+    MDB_val k = {ssi_key_tag(kb, v->locus.id, ev->tag), kb}, d;
+    int rc = mdb_get(v->txn, v->s->tags, &k, &d);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    ss_tag_record t = {.mjd = v->trigger->mjd, .time = (double)time(NULL)};
+    snprintf(t.filter, sizeof t.filter, "%s", ev->filter);
+    ssi_tag_encode(&t, buf);
+    d = (MDB_val){buf->len, buf->data};
+    if (buf->failed || (rc = mdb_put(v->txn, v->s->tags, &k, &d, 0)))
+        return buf->failed ? SS_ENOMEM : rc;
+    MDB_val ik = {ssi_key_tag_index(kb, ev->tag, v->trigger->mjd, v->locus.id), kb};
+    MDB_val empty = {0, ""};
+    return mdb_put(v->txn, v->s->tag_index, &ik, &empty, 0);
+}
+
+int ssi_view_store(ss_locus_view *v, ssi_wbuf *buf)
+{
+    int rc = 0;
+    if (!v->s->has_outputs)
+        return SS_EINVAL;
+    if (v->kept_l.n)
+        rc = ssi_store_bag(v, v->s->locus_props, v->locus.id, SS_LOCUS_ID_LEN, &v->lprops, buf);
+    if (!rc && v->kept_a.n) {
+        unsigned char kb[SSI_KEY_MAX];
+        size_t kn = ssi_key_alert(kb, v->trigger->survey, v->trigger->alert_id);
+        rc = ssi_store_bag(v, v->s->alert_props, kb, kn, &v->aprops, buf);
+    }
+    for (size_t i = 0; i < v->nnew && !rc; i++)
+        rc = ssi_store_tag(v, &v->newtags[i], buf);
+    return rc;
+}
