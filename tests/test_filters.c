@@ -1,0 +1,441 @@
+/* The filter host: loading and validation, run order, enforcement, failures, outputs, streams. */
+#include "testutil.h"
+
+#include "filters.h"
+#include "ingest.h"
+#include "query.h"
+
+#include <jansson.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *tmp;
+static void setup(void)
+{
+    tmp = tu_mkdtemp();
+}
+static void teardown(void)
+{
+    tu_rmtree(tmp);
+    free(tmp);
+}
+
+/* Three loci; the first gets a 4-magnitude jump in g. */
+static const char night[] = "alert_id,ra,dec,mjd,passband,mag,magerr\n"
+                            "a1,10,20,60000,g,18,0.1\n"
+                            "b1,30,20,60000,g,17,0.1\n"
+                            "c1,50,20,60000,r,16,0.1\n"
+                            "a2,10,20,60001,g,14,0.1\n"
+                            "b2,30,20,60001,g,17.5,0.1\n";
+
+static char *tf(const char *kind)
+{
+    char *p = NULL;
+    ck_assert_int_ge(asprintf(&p, "%s/tf_%s.so", SS_TEST_FILTERS_DIR, kind), 0);
+    return p;
+}
+
+/* Write a set: "[set]" extras then one section per kind, in order. */
+static char *write_set(const char *set_extra, const char *const *kinds, size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fprintf(f, "[set]\n%s\n", set_extra ? set_extra : "");
+    for (size_t i = 0; i < n; i++) {
+        char *p = tf(kinds[i]);
+        fprintf(f, "[filter %s]\npath = %s\n", kinds[i], p);
+        free(p);
+    }
+    fclose(f);
+    char *path = tu_write(tmp, "set.ini", text);
+    free(text);
+    return path;
+}
+
+static ss_filter_set *load(const char *path, int expect_ok, const char *expect_msg)
+{
+    ss_filter_set *fs = NULL;
+    ss_err err = {0};
+    int rc = ss_filter_set_load(path, &fs, &err);
+    if (expect_ok)
+        ck_assert_msg(rc == 0, "%s", err.msg);
+    else
+        ck_assert_msg(rc != 0 && strstr(err.msg, expect_msg), "rc %d, message: %s", rc, err.msg);
+    return fs;
+}
+
+static ss_store *ingest(ss_filter_set *fs, const char *rows, const char *publish)
+{
+    static int n;
+    char name[32];
+    snprintf(name, sizeof name, "st%d", n++); /* a fresh store: re-ingesting would be duplicates */
+    char *dir = tu_path(tmp, name);
+    ss_store_options so = {.create = 1};
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_open(dir, &so, &s, &err), 0);
+    char *in = tu_write(tmp, "night.csv", rows);
+    ss_ingest_options o = {.filters = fs, .batch_size = 2};
+    ss_ingest *ing = ss_ingest_new(s, &o);
+    if (publish)
+        ck_assert_msg(ss_ingest_publish(ing, publish, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_path(ing, in, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(ing, NULL, &err) == 0, "%s", err.msg);
+    ss_ingest_free(ing);
+    free(dir), free(in);
+    return s;
+}
+
+/* The stats object of filter @p name (borrowed from @p all). */
+static json_t *stats_of(json_t *all, const char *name)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(
+        all, i, f) if (!strcmp(json_string_value(json_object_get(f, "filter")), name)) return f;
+    ck_abort_msg("no stats for %s", name);
+    return NULL;
+}
+
+static long stat_int(ss_filter_set *fs, const char *name, const char *key)
+{
+    json_t *all = ss_filter_set_stats_json(fs);
+    long v = (long)json_integer_value(json_object_get(stats_of(all, name), key));
+    json_decref(all);
+    return v;
+}
+
+static json_t *locus_of(ss_store *s, const char *alert_ra_locus)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ss_err err = {0};
+    double ra = atof(alert_ra_locus);
+    ck_assert_int_eq(ss_query_cone(s, ra, 20, 1, f, &err), 0);
+    fclose(f);
+    json_t *sum = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+    free(buf);
+    ck_assert_ptr_nonnull(sum);
+    json_t *o = NULL;
+    ck_assert_int_eq(
+        ss_query_locus(s, json_string_value(json_object_get(sum, "locus_id")), &o, &err), 0);
+    json_decref(sum);
+    return o;
+}
+
+START_TEST(broken_filters_are_refused_with_the_reason)
+{
+    const struct {
+        const char *kind, *msg;
+    } cases[] = {
+        {"no_entry", "no skysieve_filter() exported"},
+        {"bad_magic", "damaged descriptor (magic"},
+        {"abi_2", "built against filter ABI 2.0"},
+        {"small", "damaged descriptor (size"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *set = write_set(NULL, &cases[i].kind, 1);
+        load(set, 0, cases[i].msg);
+        free(set);
+    }
+    char *set = tu_write(tmp, "x.ini", "[filter x]\npath = missing.so\n");
+    load(set, 0, "missing.so");
+    free(set);
+    set = tu_write(tmp, "y.ini", "[filter y]\npath = notes.txt\n");
+    load(set, 0, "not a filter file");
+    free(set);
+    set = tu_write(tmp, "z.ini", "[sett]\nfoo = 1\n");
+    load(set, 0, "unknown section");
+    free(set);
+}
+END_TEST
+
+START_TEST(tags_order_the_set_and_bad_graphs_are_refused)
+{
+    const char *order[] = {"consumer", "producer"};
+    char *set = write_set(NULL, order, 2);
+    ss_filter_set *fs = load(set, 1, NULL);
+    ck_assert_str_eq(ss_filter_set_descriptor(fs, 0)->name, "tf_producer");
+    ck_assert_str_eq(ss_filter_set_descriptor(fs, 1)->name, "tf_consumer");
+    ss_store *s = ingest(fs, night, NULL);
+    ck_assert_int_eq(stat_int(fs, "tf_consumer", "errors"), 0);
+    ck_assert_int_eq(stat_int(fs, "tf_consumer", "runs"), 5);
+    json_t *o = locus_of(s, "10");
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 2);
+    json_decref(o);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(set);
+
+    const char *cycle[] = {"cycle_a", "cycle_b"};
+    set = write_set(NULL, cycle, 2);
+    load(set, 0, "form a cycle");
+    free(set);
+    const char *alone[] = {"consumer"};
+    set = write_set(NULL, alone, 1);
+    load(set, 0, "requires tag 'tf_a', which no other filter");
+    free(set);
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text,
+                              "[filter one]\npath = %s/tf_empty.so\n[filter two]\npath = "
+                              "%s/tf_empty.so\n",
+                              SS_TEST_FILTERS_DIR, SS_TEST_FILTERS_DIR),
+                     0);
+    set = tu_write(tmp, "twice.ini", text);
+    load(set, 0, "both named 'tf_empty'");
+    free(set), free(text);
+}
+END_TEST
+
+START_TEST(declared_outputs_are_stored)
+{
+    const char *kinds[] = {"good"};
+    char *set = write_set(NULL, kinds, 1);
+    ss_filter_set *fs = load(set, 1, NULL);
+    ss_store *s = ingest(fs, night, NULL);
+    json_t *o = locus_of(s, "30");
+    json_t *p = json_object_get(o, "properties");
+    ck_assert_double_eq(json_real_value(json_object_get(p, "tf_score")), 0.5);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "tf_label")), "labelled");
+    json_t *alerts = json_object_get(o, "alerts");
+    for (size_t i = 0; i < json_array_size(alerts); i++) /* each alert triggered one run */
+        ck_assert(json_is_true(
+            json_object_get(json_object_get(json_array_get(alerts, i), "properties"), "tf_flag")));
+    json_t *tag = json_array_get(json_object_get(o, "tags"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(tag, "tag")), "tf_tag");
+    ck_assert_str_eq(json_string_value(json_object_get(tag, "filter")), "tf_good");
+    ck_assert_double_eq(json_real_value(json_object_get(tag, "mjd")), 60000);
+    json_decref(o);
+    /* tagged: every locus, and --since keeps those first tagged from then on */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ss_err err = {0};
+    ck_assert_int_eq(ss_query_tagged(s, "tf_tag", 0, f, &err), 0);
+    fflush(f);
+    ck_assert_uint_eq(tu_count_lines(buf), 3);
+    fclose(f);
+    free(buf);
+    f = open_memstream(&buf, &len);
+    ck_assert_int_eq(ss_query_tagged(s, "tf_tag", 60000.5, f, &err), 0);
+    fclose(f);
+    ck_assert_uint_eq(tu_count_lines(buf), 0);
+    free(buf);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(set);
+}
+END_TEST
+
+/* A failing run keeps nothing, not even what it wrote before failing. */
+START_TEST(failed_runs_keep_nothing)
+{
+    const char *kinds[] = {"undeclared", "wrong_type", "fails"};
+    char *set = write_set(NULL, kinds, 3);
+    ss_filter_set *fs = load(set, 1, NULL);
+    ss_store *s = ingest(fs, night, NULL);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(stat_int(fs, ss_filter_set_descriptor(fs, i)->name, "errors"), 5);
+    json_t *all = ss_filter_set_stats_json(fs);
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(stats_of(all, "tf_undeclared"), "last_error")),
+               "'not_declared' is not declared"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(stats_of(all, "tf_wrong_type"), "last_error")),
+               "declared bool, given int"));
+    ck_assert_ptr_nonnull(strstr(
+        json_string_value(json_object_get(stats_of(all, "tf_fails"), "last_error")), "deliberate"));
+    json_decref(all);
+    json_t *o = locus_of(s, "10");
+    ck_assert_ptr_null(json_object_get(json_object_get(o, "properties"), "tf_score"));
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 0);
+    json_decref(o);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(set);
+}
+END_TEST
+
+START_TEST(repeated_failures_disable_one_filter_only)
+{
+    const char *kinds[] = {"fails", "good"};
+    char *set = write_set("max_consecutive_failures = 2", kinds, 2);
+    ss_filter_set *fs = load(set, 1, NULL);
+    ss_store *s = ingest(fs, night, NULL);
+    ck_assert_int_eq(stat_int(fs, "tf_fails", "errors"), 2);
+    json_t *all = ss_filter_set_stats_json(fs);
+    ck_assert(json_is_true(json_object_get(stats_of(all, "tf_fails"), "disabled")));
+    ck_assert(json_is_false(json_object_get(stats_of(all, "tf_good"), "disabled")));
+    json_decref(all);
+    ck_assert_int_eq(stat_int(fs, "tf_good", "runs"), 5);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(set);
+}
+END_TEST
+
+START_TEST(halts_and_missing_requirements)
+{
+    const char *kinds[] = {"halts", "good", "needs_prop"};
+    char *set = write_set(NULL, kinds, 3);
+    ss_filter_set *fs = load(set, 1, NULL);
+    ss_store *s = ingest(fs, night, NULL);
+    ck_assert_int_eq(stat_int(fs, "tf_halts", "halts"), 5);
+    ck_assert_int_eq(stat_int(fs, "tf_good", "runs"), 0);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(set);
+    const char *needs[] = {"needs_prop", "empty"};
+    set = write_set(NULL, needs, 2);
+    fs = load(set, 1, NULL);
+    s = ingest(fs, night, NULL);
+    ck_assert_int_eq(stat_int(fs, "tf_needs_prop", "skipped"), 5);
+    ck_assert_int_eq(stat_int(fs, "tf_needs_prop", "runs"), 0);
+    ck_assert_int_eq(stat_int(fs, "tf_needs_prop", "errors"), 0);
+    ck_assert_int_eq(stat_int(fs, "tf_empty", "runs"), 5);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(set);
+}
+END_TEST
+
+START_TEST(tags_are_published_after_commit)
+{
+    const char *kinds[] = {"good"};
+    char *set = write_set(NULL, kinds, 1);
+    ss_filter_set *fs = load(set, 1, NULL);
+    char *addr = NULL;
+    ck_assert_int_ge(asprintf(&addr, "ipc://%s/tags.ipc", tmp), 0);
+    int sub = nn_socket(AF_SP, NN_SUB);
+    ck_assert_int_ge(sub, 0);
+    ck_assert_int_ge(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "tf_tag", 7), 0);
+    int timeout = 5000;
+    ck_assert_int_ge(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout, sizeof timeout), 0);
+    /* the publisher binds when the ingest starts; connect first, nanomsg reconnects */
+    ck_assert_int_ge(nn_connect(sub, addr), 0);
+    ss_store *s = NULL;
+    char *dir = tu_path(tmp, "st");
+    ss_store_options so = {.create = 1};
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_open(dir, &so, &s, &err), 0);
+    ss_ingest_options o = {.filters = fs};
+    ss_ingest *ing = ss_ingest_new(s, &o);
+    ck_assert_int_eq(ss_ingest_publish(ing, addr, &err), 0);
+    usleep(300 * 1000); /* let the subscription reach the publisher */
+    char *in = tu_write(tmp, "night.csv", night);
+    ck_assert_int_eq(ss_ingest_path(ing, in, &err), 0);
+    ck_assert_int_eq(ss_ingest_finish(ing, NULL, &err), 0);
+    char *msg = NULL;
+    int len = nn_recv(sub, &msg, NN_MSG, 0);
+    ck_assert_msg(len > 0, "no event received: %s", nn_strerror(nn_errno()));
+    ck_assert_str_eq(msg, "tf_tag"); /* the topic, then a NUL, then the event */
+    json_t *ev = json_loadb(msg + 7, (size_t)len - 7, 0, NULL);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "filter")), "tf_good");
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(ev, "locus"), "locus_id"));
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "alert"), "alert_id")),
+                     "a1");
+    json_decref(ev);
+    nn_freemsg(msg);
+    nn_close(sub);
+    ss_ingest_free(ing);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(set), free(addr), free(dir), free(in);
+}
+END_TEST
+
+START_TEST(dry_runs_write_nothing)
+{
+    ss_store *s = ingest(NULL, night, NULL);
+    char *good = tf("good");
+    ss_filter_set *fs = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_filter_set_single(good, NULL, 0, &fs, &err), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(ss_filter_set_dry_run(fs, s, NULL, f, &err), 0);
+    fclose(f);
+    ck_assert_uint_eq(tu_count_lines(buf), 3);
+    json_t *line = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+    ck_assert_double_eq(
+        json_real_value(json_object_get(json_object_get(line, "new_locus_properties"), "tf_score")),
+        0.5);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(line, "new_tags"), 0)),
+                     "tf_tag");
+    json_decref(line);
+    free(buf);
+    json_t *o = locus_of(s, "10");
+    ck_assert_ptr_null(json_object_get(json_object_get(o, "properties"), "tf_score"));
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 0);
+    json_decref(o);
+    ck_assert_int_eq(ss_filter_set_dry_run(fs, s, "SKS2023aaaaaaaaaaaa", stdout, &err),
+                     SS_ENOTFOUND);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(good);
+}
+END_TEST
+
+START_TEST(contributed_jump_and_setup_data)
+{
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text,
+                              "[filter jump]\npath = %s/jump.so\n[filter lcstats]\npath = "
+                              "%s/lcstats.so\n",
+                              SS_CONTRIB_DIR, SS_CONTRIB_DIR),
+                     0);
+    char *set = tu_write(tmp, "contrib.ini", text);
+    ss_filter_set *fs = load(set, 1, NULL);
+    ss_store *s = ingest(fs, night, NULL);
+    json_t *o = locus_of(s, "10");
+    json_t *p = json_object_get(o, "properties");
+    ck_assert_double_eq_tol(json_real_value(json_object_get(p, "jump_magnitude")), 4.0, 1e-9);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(p, "lc_g_amplitude")), 4.0, 1e-9);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(p, "lc_g_rate")), -4.0, 1e-9);
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 1);
+    json_decref(o);
+    o = locus_of(s, "30"); /* 0.5 mag: below the threshold */
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 0);
+    json_decref(o);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(set), free(text);
+    ck_assert_int_ge(asprintf(&text, "[filter jump]\npath = %s/jump.so\nsetup.threshold = abc\n",
+                              SS_CONTRIB_DIR),
+                     0);
+    set = tu_write(tmp, "bad.ini", text);
+    load(set, 0, "setup failed");
+    free(set), free(text);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("filters");
+    TCase *tc = tcase_create("host");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, broken_filters_are_refused_with_the_reason);
+    tcase_add_test(tc, tags_order_the_set_and_bad_graphs_are_refused);
+    tcase_add_test(tc, declared_outputs_are_stored);
+    tcase_add_test(tc, failed_runs_keep_nothing);
+    tcase_add_test(tc, repeated_failures_disable_one_filter_only);
+    tcase_add_test(tc, halts_and_missing_requirements);
+    tcase_add_test(tc, tags_are_published_after_commit);
+    tcase_add_test(tc, dry_runs_write_nothing);
+    tcase_add_test(tc, contributed_jump_and_setup_data);
+    suite_add_tcase(s, tc);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
