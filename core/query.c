@@ -380,7 +380,8 @@ int ss_query_cone(ss_store *s, double ra, double dec, double radius_arcsec, FILE
     ssi_hits h = {0};
     rc = ssi_sky_scan(s, txn, ra, dec, radius_arcsec / 3600.0, ssi_collect, &h);
     if (!rc) {
-        qsort(h.items, h.n, sizeof *h.items, ssi_hit_cmp);
+        if (h.n)
+            qsort(h.items, h.n, sizeof *h.items, ssi_hit_cmp);
         rc = ssi_print_hits(s, txn, &h, out);
     }
     free(h.items);

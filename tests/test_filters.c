@@ -417,6 +417,59 @@ START_TEST(contributed_jump_and_setup_data)
 }
 END_TEST
 
+/* The tutorial's filter in C and in Lua: the same properties and tags on every locus. */
+START_TEST(jump_in_c_and_lua_agree)
+{
+    srand(5);
+    size_t cap = 1 << 20, len = 0;
+    char *rows = malloc(cap);
+    len += (size_t)snprintf(rows, cap, "alert_id,ra,dec,mjd,passband,mag,magerr\n");
+    for (int src = 0; src < 60; src++)
+        for (int e = 0; e < 6; e++) {
+            double mag = 18 + (rand() % 100) / 20.0; /* jumps of 0 to 5 mag */
+            len += (size_t)snprintf(rows + len, cap - len, "s%d-%d,%d,20,%d,%c,%.2f,0.1\n", src, e,
+                                    src, 60000 + e, "gr"[e % 2], mag);
+        }
+    const char *const runtimes[] = {"jump/jump.c", "jump/jump.lua"};
+    json_t *seen[2];
+    for (int k = 0; k < 2; k++) {
+        char *text = NULL;
+        if (k == 0)
+            ck_assert_int_ge(asprintf(&text, "[filter j]\npath = %s/jump.so\n", SS_CONTRIB_DIR), 0);
+        else
+            ck_assert_int_ge(
+                asprintf(&text, "[filter j]\npath = %s/%s\n", SS_CONTRIB_SRC, runtimes[1]), 0);
+        char *set = tu_write(tmp, "j.ini", text);
+        ss_filter_set *fs = load(set, 1, NULL);
+        ss_store *s = ingest(fs, rows, NULL);
+        ck_assert_int_eq(stat_int(fs, ss_filter_set_descriptor(fs, 0)->name, "errors"), 0);
+        seen[k] = json_object();
+        for (int src = 0; src < 60; src++) {
+            char ra[16];
+            snprintf(ra, sizeof ra, "%d", src);
+            json_t *o = locus_of(s, ra);
+            json_t *summary =
+                json_pack("{s:O?, s:I}", "jump",
+                          json_object_get(json_object_get(o, "properties"), "jump_magnitude"),
+                          "tags", (json_int_t)json_array_size(json_object_get(o, "tags")));
+            json_object_set_new(seen[k], ra, summary);
+            json_decref(o);
+        }
+        ss_store_close(s);
+        ss_filter_set_free(fs);
+        free(set), free(text);
+    }
+    ck_assert(json_equal(seen[0], seen[1]));
+    size_t tagged = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(seen[0], key, v) tagged += json_integer_value(json_object_get(v, "tags"));
+    ck_assert_msg(tagged > 0 && tagged < 60, "%zu of 60 tagged: the sample must have both", tagged);
+    json_decref(seen[0]), json_decref(seen[1]);
+    free(rows);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("filters");
@@ -432,6 +485,7 @@ int main(void)
     tcase_add_test(tc, tags_are_published_after_commit);
     tcase_add_test(tc, dry_runs_write_nothing);
     tcase_add_test(tc, contributed_jump_and_setup_data);
+    tcase_add_test(tc, jump_in_c_and_lua_agree);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

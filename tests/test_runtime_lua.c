@@ -1,2 +1,961 @@
+/*
+ * The Lua runtime driven through its ops table, against a fake host: an in-memory locus whose
+ * writes are checked against the filter's declarations as the broker checks them.
+ */
+#include "runtime.h"
 #include "testutil.h"
-int main(void) { return 0; }
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+extern const ss_runtime_ops ssp_runtime_lua;
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tu_mkdtemp();
+}
+
+static void teardown(void)
+{
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* ---- the fake host ---- */
+
+typedef struct fprop {
+    const char *name;
+    ss_value v;
+} fprop;
+
+typedef struct fake_write {
+    char kind; /* 'L' locus, 'A' alert */
+    char name[32];
+    ss_value v;
+    char s[64]; /* a copy of a string value */
+} fake_write;
+
+struct ss_locus_view {
+    const ss_filter_descriptor *desc; /* its outputs are what writes may touch */
+    fprop props[3];
+    ss_alert_info alerts[3]; /* time order; the last one triggered the run */
+    fprop alert_props[3];
+    double lc_mjd[3], lc_mag[3], lc_err[3];
+    fake_write writes[16];
+    size_t nwrites;
+    char tags[8][32];
+    size_t ntags;
+    int halted;
+};
+
+static void view_init(struct ss_locus_view *v, const ss_filter_descriptor *d)
+{
+    memset(v, 0, sizeof *v);
+    v->desc = d;
+    v->props[0] = (fprop){"num_alerts", {.type = SS_TYPE_INT, .u.i = 3}};
+    v->props[1] = (fprop){"newest_alert_magnitude", {.type = SS_TYPE_FLOAT, .u.f = 18.5}};
+    v->props[2] = (fprop){"survey_name", {.type = SS_TYPE_STRING, .u.s = {"ztf", 3}}};
+    v->alerts[0] = (ss_alert_info){"ztf", "a1", "g", 60000.1, 150.25, -2.5, 19.0, 0.1, 20.5, 0};
+    v->alerts[1] = (ss_alert_info){"ztf", "a2", "r", 60001.2, NAN, NAN, NAN, NAN, 20.1, 1};
+    v->alerts[2] = (ss_alert_info){"ztf", "a3", "g", 60002.3, 150.25, -2.5, 18.5, 0.05, 20.7, 0};
+    for (int i = 0; i < 3; i++)
+        v->alert_props[i] = (fprop){"fid", {.type = SS_TYPE_INT, .u.i = i == 1 ? 2 : 1}};
+}
+
+static const char *f_locus_id(ss_locus_view *l)
+{
+    (void)l;
+    return "SKS2023abc";
+}
+
+static double f_ra(ss_locus_view *l)
+{
+    (void)l;
+    return 150.25;
+}
+
+static double f_dec(ss_locus_view *l)
+{
+    (void)l;
+    return -2.5;
+}
+
+static int f_locus_property(ss_locus_view *l, const char *name, ss_value *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(l->props[i].name, name) == 0) {
+            *out = l->props[i].v;
+            return 0;
+        }
+    out->type = SS_TYPE_NULL;
+    return SS_ENOTFOUND;
+}
+
+static size_t f_alert_count(ss_locus_view *l)
+{
+    (void)l;
+    return 3;
+}
+
+static int f_alert(ss_locus_view *l, size_t i, ss_alert_info *out)
+{
+    if (i == SS_TRIGGER)
+        i = 2;
+    if (i >= 3)
+        return SS_ENOTFOUND;
+    *out = l->alerts[i];
+    return 0;
+}
+
+static int f_alert_property(ss_locus_view *l, size_t i, const char *name, ss_value *out)
+{
+    if (i == SS_TRIGGER)
+        i = 2;
+    out->type = SS_TYPE_NULL;
+    if (i >= 3 || strcmp(l->alert_props[i].name, name) != 0)
+        return SS_ENOTFOUND;
+    *out = l->alert_props[i].v;
+    return 0;
+}
+
+static int f_lightcurve(ss_locus_view *l, const char *passband, int upper, ss_lightcurve *out)
+{
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        const ss_alert_info *a = &l->alerts[i];
+        if (strcmp(a->passband, passband) != 0 || a->upper_limit != upper)
+            continue;
+        l->lc_mjd[n] = a->mjd;
+        l->lc_mag[n] = upper ? a->maglim : a->mag;
+        l->lc_err[n++] = a->magerr;
+    }
+    *out = (ss_lightcurve){n, l->lc_mjd, l->lc_mag, l->lc_err};
+    return 0;
+}
+
+static size_t copy_names(const char *const *names, size_t n, const char **out, size_t max)
+{
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = names[i];
+    return n;
+}
+
+static size_t f_passbands(ss_locus_view *l, const char **out, size_t max)
+{
+    (void)l;
+    static const char *const pb[] = {"g", "r"};
+    return copy_names(pb, 2, out, max);
+}
+
+static int f_has_tag(ss_locus_view *l, const char *tag)
+{
+    (void)l;
+    return strcmp(tag, "existing") == 0;
+}
+
+static size_t f_tags(ss_locus_view *l, const char **out, size_t max)
+{
+    (void)l;
+    static const char *const tags[] = {"existing"};
+    return copy_names(tags, 1, out, max);
+}
+
+static size_t f_catalog_match_count(ss_locus_view *l)
+{
+    (void)l;
+    return 1;
+}
+
+static int f_catalog_match(ss_locus_view *l, size_t i, ss_catalog_match *out)
+{
+    (void)l;
+    if (i != 0)
+        return SS_ENOTFOUND;
+    *out = (ss_catalog_match){"gaia_dr3", "4242", 0.8};
+    return 0;
+}
+
+static size_t f_watch_lists(ss_locus_view *l, const char **out, size_t max)
+{
+    (void)l;
+    static const char *const wl[] = {"wl_sn"};
+    return copy_names(wl, 1, out, max);
+}
+
+/* As the broker: undeclared → SS_EUNDECLARED, other type → SS_ETYPE (an int passes for a float). */
+static int check_decl(const ss_property_decl *d, const char *name, ss_value v)
+{
+    for (; d && d->name; d++) {
+        if (strcmp(d->name, name) != 0)
+            continue;
+        int ok = d->type == v.type || (d->type == SS_TYPE_FLOAT && v.type == SS_TYPE_INT);
+        return ok ? 0 : SS_ETYPE;
+    }
+    return SS_EUNDECLARED;
+}
+
+static int record_write(ss_locus_view *l, char kind, const char *name, ss_value v)
+{
+    int rc = check_decl(
+        kind == 'L' ? l->desc->output_locus_properties : l->desc->output_alert_properties, name, v);
+    if (rc || l->nwrites == 16)
+        return rc ? rc : SS_ENOMEM;
+    fake_write *w = &l->writes[l->nwrites++];
+    w->kind = kind;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->v = v;
+    if (v.type == SS_TYPE_STRING) {
+        ck_assert_uint_lt(v.u.s.len, sizeof w->s);
+        memcpy(w->s, v.u.s.ptr, v.u.s.len);
+        w->v.u.s.ptr = w->s; /* the host copies: the script's string may go */
+    }
+    return 0;
+}
+
+static int f_set_locus_property(ss_locus_view *l, const char *name, ss_value v)
+{
+    return record_write(l, 'L', name, v);
+}
+
+static int f_set_alert_property(ss_locus_view *l, const char *name, ss_value v)
+{
+    return record_write(l, 'A', name, v);
+}
+
+static int f_add_tag(ss_locus_view *l, const char *tag)
+{
+    const ss_tag_decl *d = l->desc->output_tags;
+    while (d && d->name && strcmp(d->name, tag) != 0)
+        d++;
+    if (!d || !d->name)
+        return SS_EUNDECLARED;
+    ck_assert_uint_lt(l->ntags, 8);
+    snprintf(l->tags[l->ntags++], sizeof l->tags[0], "%s", tag);
+    return 0;
+}
+
+static void f_halt(ss_locus_view *l)
+{
+    l->halted = 1;
+}
+
+static int f_fail(ss_locus_view *l, const char *message)
+{
+    (void)l;
+    (void)message;
+    return SS_EFILTER;
+}
+
+static const ss_host_api fake_host = {
+    .size = sizeof(ss_host_api),
+    .abi_major = SS_FILTER_ABI_MAJOR,
+    .abi_minor = SS_FILTER_ABI_MINOR,
+    .locus_id = f_locus_id,
+    .locus_ra = f_ra,
+    .locus_dec = f_dec,
+    .locus_property = f_locus_property,
+    .alert_count = f_alert_count,
+    .alert = f_alert,
+    .alert_property = f_alert_property,
+    .lightcurve = f_lightcurve,
+    .passbands = f_passbands,
+    .has_tag = f_has_tag,
+    .tags = f_tags,
+    .catalog_match_count = f_catalog_match_count,
+    .catalog_match = f_catalog_match,
+    .watch_lists = f_watch_lists,
+    .set_locus_property = f_set_locus_property,
+    .set_alert_property = f_set_alert_property,
+    .add_tag = f_add_tag,
+    .halt = f_halt,
+    .fail = f_fail,
+    .strerror = ss_strerror,
+};
+
+/* ---- a loaded filter ---- */
+
+/* Declarations shared by the run tests: 3 lines, so a body's line k is line k + 3 of the file. */
+static const char header[] =
+    "NAME = 't'; VERSION = '1'; DESCRIPTION = 'test filter'; AUTHOR = 'me@example.org'\n"
+    "OUTPUT_LOCUS_PROPERTIES = {{name = 'n', type = 'int', description = 'an int'}, {name = 'x', "
+    "type = 'float', description = 'a float'}, {name = 's', type = 'str', description = 'a "
+    "string'}, {name = 'ok', type = 'bool', description = 'a bool'}}\n"
+    "OUTPUT_ALERT_PROPERTIES = {{name = 'score', type = 'float', description = 'per alert'}}; "
+    "OUTPUT_TAGS = {{name = 'done', description = 'ran to the end'}, {name = 'hit', "
+    "description = 'found'}}\n";
+
+typedef struct harness {
+    void *impl;
+    const ss_filter_descriptor *desc;
+    struct ss_locus_view v;
+    ss_err err;
+} harness;
+
+static int load_file(const char *text, const ss_filter_limits *lim, harness *h)
+{
+    memset(h, 0, sizeof *h);
+    char *p = tu_write(dir, "f.lua", text);
+    ss_filter_limits none = {0, 0};
+    int rc = ssp_runtime_lua.load(p, lim ? lim : &none, &h->impl, &h->desc, &h->err);
+    free(p);
+    return rc;
+}
+
+/* Load header + @p body, set it up with @p items; fails the test unless both succeed. */
+static void h_open(harness *h, const char *body, const ss_filter_limits *lim,
+                   const ss_setup_item *items, size_t n)
+{
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text, "%s%s", header, body), 0);
+    int rc = load_file(text, lim, h);
+    free(text);
+    ck_assert_msg(rc == 0, "load: %d %s", rc, h->err.msg);
+    view_init(&h->v, h->desc);
+    rc = ssp_runtime_lua.setup(h->impl, &fake_host, items, n, &h->err);
+    ck_assert_msg(rc == 0, "setup: %d %s", rc, h->err.msg);
+}
+
+static int h_run(harness *h)
+{
+    ss_err_clear(&h->err);
+    return ssp_runtime_lua.run(h->impl, &fake_host, &h->v, &h->err);
+}
+
+static void h_close(harness *h)
+{
+    ssp_runtime_lua.unload(h->impl);
+}
+
+static int h_tagged(const harness *h, const char *tag)
+{
+    for (size_t i = 0; i < h->v.ntags; i++)
+        if (strcmp(h->v.tags[i], tag) == 0)
+            return 1;
+    return 0;
+}
+
+/* Load, run once, unload: @return the run's code, its message in @p msg. */
+static int run_once(const char *body, const ss_filter_limits *lim, char *msg, size_t size)
+{
+    harness h;
+    h_open(&h, body, lim, NULL, 0);
+    int rc = h_run(&h);
+    snprintf(msg, size, "%s", h.err.msg);
+    h_close(&h);
+    return rc;
+}
+
+#define assert_has(hay, needle)                                                                    \
+    ck_assert_msg(strstr((hay), (needle)), "'%s' lacks '%s'", hay, needle)
+
+/* ---- declarations ---- */
+
+static const char full_decls[] =
+    "NAME = 'jump_finder'\nVERSION = '1.2.0'\nDESCRIPTION = 'finds jumps'\nAUTHOR = 'a@b.org'\n"
+    "REQUIRED_LOCUS_PROPERTIES = {'num_alerts', 'newest_alert_magnitude'}\n"
+    "REQUIRED_ALERT_PROPERTIES = {'ant_mag'}\nREQUIRED_TAGS = {'upstream'}\n"
+    "OUTPUT_LOCUS_PROPERTIES = {\n"
+    "  {name = 'jump', type = 'float', description = 'mag jump'},\n"
+    "  {name = 'count', type = 'int', description = 'c'},\n"
+    "  {name = 'label', type = 'string', description = 'l'},\n"
+    "  {name = 'flag', type = 'bool', description = 'f'},\n"
+    "}\n"
+    "OUTPUT_ALERT_PROPERTIES = {{name = 'z', type = 'str', description = 'zz'}}\n"
+    "OUTPUT_TAGS = {{name = 'jumper', description = 'it jumped'}}\n"
+    "function run(locus) end\n";
+
+START_TEST(declarations_fill_the_descriptor)
+{
+    harness h;
+    ck_assert_int_eq(load_file(full_decls, NULL, &h), 0);
+    const ss_filter_descriptor *d = h.desc;
+    ck_assert_uint_eq(d->magic, SS_FILTER_MAGIC);
+    ck_assert_uint_eq(d->size, sizeof(ss_filter_descriptor));
+    ck_assert_uint_eq(d->abi_major, SS_FILTER_ABI_MAJOR);
+    ck_assert_str_eq(d->name, "jump_finder");
+    ck_assert_str_eq(d->version, "1.2.0");
+    ck_assert_str_eq(d->description, "finds jumps");
+    ck_assert_str_eq(d->author, "a@b.org");
+    ck_assert_str_eq(d->required_locus_properties[1], "newest_alert_magnitude");
+    ck_assert_ptr_null(d->required_locus_properties[2]);
+    ck_assert_str_eq(d->required_alert_properties[0], "ant_mag");
+    ck_assert_str_eq(d->required_tags[0], "upstream");
+    ck_assert_ptr_null(d->required_tags[1]);
+    static const ss_type types[] = {SS_TYPE_FLOAT, SS_TYPE_INT, SS_TYPE_STRING, SS_TYPE_BOOL};
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(d->output_locus_properties[i].type, types[i]);
+    ck_assert_str_eq(d->output_locus_properties[2].name, "label");
+    ck_assert_str_eq(d->output_locus_properties[0].description, "mag jump");
+    ck_assert_ptr_null(d->output_locus_properties[4].name);
+    ck_assert_int_eq(d->output_alert_properties[0].type, SS_TYPE_STRING);
+    ck_assert_ptr_null(d->output_alert_properties[1].name);
+    ck_assert_str_eq(d->output_tags[0].name, "jumper");
+    ck_assert_str_eq(d->output_tags[0].description, "it jumped");
+    ck_assert_ptr_null(d->output_tags[1].name);
+    h_close(&h);
+}
+END_TEST
+
+START_TEST(optional_declarations_default)
+{
+    harness h;
+    ck_assert_int_eq(load_file("NAME='m' DESCRIPTION='d' AUTHOR='a' function run(l) end", NULL, &h),
+                     0);
+    ck_assert_str_eq(h.desc->version, "0");
+    ck_assert_ptr_null(h.desc->required_locus_properties[0]);
+    ck_assert_ptr_null(h.desc->required_tags[0]);
+    ck_assert_ptr_null(h.desc->output_locus_properties[0].name);
+    ck_assert_ptr_null(h.desc->output_tags[0].name);
+    /* no setup() declared: setting up is a no-op */
+    ck_assert_int_eq(ssp_runtime_lua.setup(h.impl, &fake_host, NULL, 0, &h.err), 0);
+    h_close(&h);
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    int code;
+    const char *says;
+} bad_scripts[] = {
+    {"DESCRIPTION='d' AUTHOR='a' function run(l) end", SS_EINVAL, "f.lua: NAME: missing"},
+    {"NAME=3 DESCRIPTION='d' AUTHOR='a' function run(l) end", SS_EINVAL,
+     "NAME: expected a string, got number"},
+    {"NAME='n' AUTHOR='a' function run(l) end", SS_EINVAL, "DESCRIPTION: missing"},
+    {"NAME='n' DESCRIPTION='d' function run(l) end", SS_EINVAL, "AUTHOR: missing"},
+    {"NAME='n' DESCRIPTION='d' AUTHOR='a'", SS_EINVAL, "run: missing"},
+    {"NAME='n' DESCRIPTION='d' AUTHOR='a' run = 5", SS_EINVAL, "run: expected a function"},
+    {"NAME='n' DESCRIPTION='d' AUTHOR='a' function run(l) end\n"
+     "OUTPUT_LOCUS_PROPERTIES = {{name='a', type='int', description='x'},\n"
+     "  {name='b', type='double', description='y'}}",
+     SS_EINVAL,
+     "f.lua: OUTPUT_LOCUS_PROPERTIES[2].type: 'double' is not one of int, float, str, bool"},
+    {"NAME='n' DESCRIPTION='d' AUTHOR='a' function run(l) end REQUIRED_TAGS = {'a', 2}", SS_EINVAL,
+     "REQUIRED_TAGS[2]: expected a string, got number"},
+    {"NAME='n' DESCRIPTION='d' AUTHOR='a' function run(l) end REQUIRED_TAGS = {x = 'y'}", SS_EINVAL,
+     "REQUIRED_TAGS: expected an array"},
+    {"NAME='n' DESCRIPTION='d' AUTHOR='a' function run(l) end OUTPUT_TAGS = {{name = 't'}}",
+     SS_EINVAL, "OUTPUT_TAGS[1].description: missing"},
+    {"NAME='n' DESCRIPTION='d' AUTHOR='a' function run(l) end OUTPUT_ALERT_PROPERTIES = {'x'}",
+     SS_EINVAL, "OUTPUT_ALERT_PROPERTIES[1]: expected a table"},
+    {"NAME='n' DESCRIPTION='d' AUTHOR='a' function run(l) end setup = true", SS_EINVAL,
+     "setup: expected a function, got boolean"},
+    {"NAME = 'n'\nfunction run(l) end end", SS_EPARSE, "f.lua:2:"},
+    {"NAME = 'n'\nerror('top level')", SS_EFILTER, "f.lua:2: top level"},
+};
+
+START_TEST(bad_declarations_name_file_and_field)
+{
+    for (size_t i = 0; i < sizeof bad_scripts / sizeof *bad_scripts; i++) {
+        harness h;
+        int rc = load_file(bad_scripts[i].text, NULL, &h);
+        ck_assert_msg(rc == bad_scripts[i].code, "script %zu: %d (%s)", i, rc, h.err.msg);
+        ck_assert_int_eq(h.err.code, rc);
+        assert_has(h.err.msg, bad_scripts[i].says);
+        ck_assert_msg(strstr(h.err.msg, dir) == h.err.msg, "path first: %s", h.err.msg);
+        ck_assert_ptr_null(h.impl);
+    }
+}
+END_TEST
+
+START_TEST(missing_file_is_an_error)
+{
+    void *impl = NULL;
+    const ss_filter_descriptor *d = NULL;
+    ss_err err;
+    ss_err_clear(&err);
+    char *p = tu_path(dir, "absent.lua");
+    ss_filter_limits lim = {0, 0};
+    ck_assert_int_ne(ssp_runtime_lua.load(p, &lim, &impl, &d, &err), 0);
+    assert_has(err.msg, "absent.lua");
+    ck_assert_ptr_null(impl);
+    free(p);
+}
+END_TEST
+
+static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud)
+{
+    (void)L;
+    return fwrite(p, 1, sz, ud) == sz ? 0 : 1;
+}
+
+START_TEST(binary_chunks_are_refused)
+{
+    lua_State *L = luaL_newstate();
+    ck_assert_int_eq(luaL_loadstring(L, "NAME='b' DESCRIPTION='d' AUTHOR='a' function run(l) end"),
+                     LUA_OK);
+    char *p = tu_path(dir, "f.lua");
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(lua_dump(L, dump_writer, f, 0), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    lua_close(L);
+
+    void *impl = NULL;
+    const ss_filter_descriptor *d = NULL;
+    ss_err err;
+    ss_filter_limits lim = {0, 0};
+    ck_assert_int_eq(ssp_runtime_lua.load(p, &lim, &impl, &d, &err), SS_EINVAL);
+    assert_has(err.msg, p);
+    assert_has(err.msg, "binary");
+    ck_assert_ptr_null(impl);
+    free(p);
+}
+END_TEST
+
+START_TEST(top_level_infinite_loop_fails_load)
+{
+    harness h;
+    ss_filter_limits lim = {0, 100000};
+    int rc = load_file("NAME='n' DESCRIPTION='d' AUTHOR='a'\nwhile true do end\n", &lim, &h);
+    ck_assert_int_eq(rc, SS_ELIMIT);
+    assert_has(h.err.msg, "f.lua:2: instruction budget of 100000 exceeded");
+    ck_assert_ptr_null(h.impl);
+}
+END_TEST
+
+START_TEST(tiny_memory_cap_fails_load)
+{
+    /* too small for the state itself, then for the libraries */
+    static const size_t caps[] = {1000, 8000};
+    static const char *const says[] = {"memory limit too small for Lua",
+                                       "memory limit of 8000 bytes exceeded"};
+    for (int i = 0; i < 2; i++) {
+        harness h;
+        ss_filter_limits lim = {caps[i], 0};
+        int rc = load_file("NAME='n' DESCRIPTION='d' AUTHOR='a' function run(l) end", &lim, &h);
+        ck_assert_msg(rc == SS_ELIMIT, "cap %zu: %d %s", caps[i], rc, h.err.msg);
+        assert_has(h.err.msg, says[i]);
+        ck_assert_ptr_null(h.impl);
+    }
+}
+END_TEST
+
+/* ---- reading ---- */
+
+static const char reads_body[] =
+    "function run(locus)\n"
+    "  assert(locus.id == 'SKS2023abc', 'id ' .. tostring(locus.id))\n"
+    "  assert(locus.ra == 150.25 and locus.dec == -2.5, 'position')\n"
+    "  local n = locus:property('num_alerts')\n"
+    "  assert(n == 3 and math.type(n) == 'integer', 'int property')\n"
+    "  assert(locus:property('newest_alert_magnitude') == 18.5, 'float property')\n"
+    "  assert(locus:property('survey_name') == 'ztf', 'string property')\n"
+    "  assert(locus:property('nope') == nil, 'missing property')\n"
+    "  assert(locus:alert_count() == 3, 'alert_count')\n"
+    "  local a1 = locus:alert(1)\n"
+    "  assert(a1.alert_id == 'a1' and a1.survey == 'ztf' and a1.passband == 'g', 'alert 1')\n"
+    "  assert(a1.mjd == 60000.1 and a1.mag == 19.0 and a1.magerr == 0.1, 'alert 1 numbers')\n"
+    "  assert(a1.maglim == 20.5 and a1.ra == 150.25 and a1.upper_limit == false, 'alert 1 more')\n"
+    "  local a2 = locus:alert(2)\n"
+    "  assert(a2.upper_limit == true and a2.mag == nil and a2.ra == nil, 'NaN is nil')\n"
+    "  assert(a2.maglim == 20.1, 'alert 2 maglim')\n"
+    "  assert(locus:alert(0) == nil and locus:alert(4) == nil, 'out of range')\n"
+    "  assert(locus:newest_alert().alert_id == 'a3', 'newest_alert')\n"
+    "  assert(locus.alert.alert_id == 'a3' and locus.alert.mag == 18.5, 'locus.alert')\n"
+    "  assert(locus:alert_property(2, 'fid') == 2, 'alert_property')\n"
+    "  assert(locus:alert_property(9, 'fid') == nil, 'alert_property out of range')\n"
+    "  assert(locus:alert_property(1, 'nope') == nil, 'alert_property missing')\n"
+    "  assert(locus:newest_alert_property('fid') == 1, 'newest_alert_property')\n"
+    "  local t, m, e = locus:lightcurve('g')\n"
+    "  assert(#t == 2 and t[1] == 60000.1 and t[2] == 60002.3, 'lightcurve mjd')\n"
+    "  assert(m[1] == 19.0 and m[2] == 18.5 and #e == 2 and e[2] == 0.05, 'lightcurve mags')\n"
+    "  local ut, um, ue = locus:lightcurve('r', true)\n"
+    "  assert(#ut == 1 and ut[1] == 60001.2 and um[1] == 20.1 and ue == nil, 'upper limits')\n"
+    "  assert(#locus:lightcurve('r') == 0, 'no detections in r')\n"
+    "  local pb = locus:passbands()\n"
+    "  assert(#pb == 2 and pb[1] == 'g' and pb[2] == 'r', 'passbands')\n"
+    "  assert(locus:has_tag('existing') and not locus:has_tag('other'), 'has_tag')\n"
+    "  local tags = locus:tags()\n"
+    "  assert(#tags == 1 and tags[1] == 'existing', 'tags')\n"
+    "  local cm = locus:catalog_matches()\n"
+    "  assert(#cm == 1 and cm[1].catalog == 'gaia_dr3' and cm[1].object_id == '4242', 'cat')\n"
+    "  assert(cm[1].separation_arcsec == 0.8, 'separation')\n"
+    "  assert(locus:watch_lists()[1] == 'wl_sn', 'watch lists')\n"
+    "  assert(locus.nothing == nil, 'unknown field')\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(reads_go_through_the_host)
+{
+    harness h;
+    h_open(&h, reads_body, NULL, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    ck_assert_uint_eq(h.v.nwrites, 0);
+    h_close(&h);
+}
+END_TEST
+
+/* ---- writing ---- */
+
+static const char writes_body[] = "function run(locus)\n"
+                                  "  locus:set_property('n', 42)\n"
+                                  "  locus:set_property('x', 2.5)\n"
+                                  "  locus:set_property('s', 'a\\0b')\n"
+                                  "  locus:set_property('ok', true)\n"
+                                  "  locus:set_property('x', 3.0)\n"
+                                  "  locus:set_alert_property('score', 7)\n"
+                                  "  locus:tag('hit')\n"
+                                  "  locus:halt()\n"
+                                  "end\n";
+
+START_TEST(writes_reach_the_host_typed)
+{
+    harness h;
+    h_open(&h, writes_body, NULL, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert_uint_eq(h.v.nwrites, 6);
+    const fake_write *w = h.v.writes;
+    ck_assert_str_eq(w[0].name, "n");
+    ck_assert_int_eq(w[0].v.type, SS_TYPE_INT);
+    ck_assert_int_eq(w[0].v.u.i, 42);
+    ck_assert_int_eq(w[1].v.type, SS_TYPE_FLOAT);
+    ck_assert_double_eq(w[1].v.u.f, 2.5);
+    ck_assert_int_eq(w[2].v.type, SS_TYPE_STRING);
+    ck_assert_uint_eq(w[2].v.u.s.len, 3);
+    ck_assert_mem_eq(w[2].s, "a\0b", 3);
+    ck_assert_int_eq(w[3].v.type, SS_TYPE_BOOL);
+    ck_assert_int_eq(w[3].v.u.b, 1);
+    ck_assert_int_eq(w[4].v.type, SS_TYPE_FLOAT); /* 3.0 stays a float */
+    ck_assert_double_eq(w[4].v.u.f, 3.0);
+    ck_assert_int_eq(w[5].kind, 'A');
+    ck_assert_str_eq(w[5].name, "score");
+    ck_assert_int_eq(w[5].v.type, SS_TYPE_INT);
+    ck_assert(h_tagged(&h, "hit"));
+    ck_assert_int_eq(h.v.halted, 1);
+    h_close(&h);
+}
+END_TEST
+
+static const struct {
+    const char *body;
+    int code;
+    const char *says;
+} bad_writes[] = {
+    {"function run(locus)\n  locus:set_property('nope', 1)\nend\n", SS_EUNDECLARED,
+     "f.lua:5: set_property('nope'): filter wrote something it did not declare"},
+    {"function run(locus)\n  locus:set_property('n', 'text')\nend\n", SS_ETYPE,
+     "set_property('n'): filter wrote a value of another type than declared"},
+    {"function run(locus)\n  locus:set_alert_property('n', 1)\nend\n", SS_EUNDECLARED,
+     "set_alert_property('n')"},
+    {"function run(locus)\n  locus:tag('nope')\nend\n", SS_EUNDECLARED, "tag('nope')"},
+    /* caught by the script: the run fails all the same */
+    {"function run(locus)\n  pcall(locus.set_property, locus, 'nope', 1)\n  "
+     "locus:tag('done')\nend\n",
+     SS_EUNDECLARED, "set_property('nope')"},
+    {"function run(locus)\n  locus:set_property('x', 0/0)\nend\n", SS_EFILTER,
+     "set_property('x'): not a finite number"},
+    {"function run(locus)\n  locus:set_property('x', math.huge)\nend\n", SS_EFILTER,
+     "not a finite number"},
+    {"function run(locus)\n  locus:set_property('n', {})\nend\n", SS_EFILTER,
+     "set_property('n'): cannot store a table"},
+    {"function run(locus)\n  locus:set_property('n')\nend\n", SS_EFILTER, "bad argument #2"},
+};
+
+START_TEST(bad_writes_fail_the_run)
+{
+    for (size_t i = 0; i < sizeof bad_writes / sizeof *bad_writes; i++) {
+        char msg[SS_ERR_MSG_MAX];
+        int rc = run_once(bad_writes[i].body, NULL, msg, sizeof msg);
+        ck_assert_msg(rc == bad_writes[i].code, "case %zu: %d (%s)", i, rc, msg);
+        assert_has(msg, bad_writes[i].says);
+    }
+}
+END_TEST
+
+/* ---- errors and limits ---- */
+
+START_TEST(lua_errors_carry_message_and_position)
+{
+    char msg[SS_ERR_MSG_MAX];
+    int rc = run_once("function run(locus)\n  error('boom')\nend\n", NULL, msg, sizeof msg);
+    ck_assert_int_eq(rc, SS_EFILTER);
+    ck_assert_str_eq(msg, "f.lua:5: boom");
+    rc = run_once("function run(locus)\n  local t\n  return t.x\nend\n", NULL, msg, sizeof msg);
+    ck_assert_int_eq(rc, SS_EFILTER);
+    assert_has(msg, "f.lua:6: attempt to index");
+    rc = run_once("function run(locus)\n  error({})\nend\n", NULL, msg, sizeof msg);
+    ck_assert_int_eq(rc, SS_EFILTER);
+    assert_has(msg, "table");
+}
+END_TEST
+
+static const char loop_once_body[] = "calls = 0\n"
+                                     "function run(locus)\n"
+                                     "  calls = calls + 1\n"
+                                     "  if calls == 1 then LOOP end\n"
+                                     "  locus:tag('done')\n"
+                                     "end\n";
+
+/* Run a filter whose first run executes @p loop: that run must hit the budget, the next work. */
+static void check_budget_stops(const char *loop)
+{
+    char *body = strdup(loop_once_body);
+    char *at = strstr(body, "LOOP");
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text, "%.*s%s%s", (int)(at - body), body, loop, at + 4), 0);
+    harness h;
+    ss_filter_limits lim = {0, 100000};
+    h_open(&h, text, &lim, NULL, 0);
+    clock_t t0 = clock();
+    int rc = h_run(&h);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    ck_assert_msg(rc == SS_ELIMIT, "%s: %d %s", loop, rc, h.err.msg);
+    assert_has(h.err.msg, "instruction budget of 100000 exceeded");
+    ck_assert_msg(secs < 2.0, "%s took %.2f s", loop, secs);
+    ck_assert(!h_tagged(&h, "done"));
+    rc = h_run(&h);
+    ck_assert_msg(rc == 0, "next run: %d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+    free(text);
+    free(body);
+}
+
+START_TEST(infinite_loop_hits_the_budget)
+{
+    check_budget_stops("while true do end");
+    harness h;
+    h_open(&h, "function run(locus) while true do end end", &(ss_filter_limits){0, 100000}, NULL,
+           0);
+    ck_assert_int_eq(h_run(&h), SS_ELIMIT);
+    assert_has(h.err.msg, "f.lua:4: instruction budget of 100000 exceeded");
+    h_close(&h);
+}
+END_TEST
+
+START_TEST(pcall_cannot_swallow_the_budget)
+{
+    check_budget_stops("pcall(function() while true do end end)");
+    check_budget_stops("while true do pcall(function() while true do end end) end");
+    check_budget_stops("xpcall(function() while true do end end, function(e) return e end)");
+    check_budget_stops("return pcall(function() while true do end end)");
+    check_budget_stops("for i = 1, 10 do pcall(string.rep, 'x', 10) end while true do end");
+}
+END_TEST
+
+START_TEST(budget_is_per_run_and_roughly_exact)
+{
+    char msg[SS_ERR_MSG_MAX];
+    ss_filter_limits lim = {0, 100000};
+    const char *small = "function run(locus) local s = 0 for i = 1, 5000 do s = s + i end end";
+    const char *big = "function run(locus) local s = 0 for i = 1, 200000 do s = s + i end end";
+    ck_assert_int_eq(run_once(small, &lim, msg, sizeof msg), 0);
+    ck_assert_int_eq(run_once(big, &lim, msg, sizeof msg), SS_ELIMIT);
+    /* The budget is reset per run: 20 runs of 5000 iterations each pass. */
+    harness h;
+    h_open(&h, small, &lim, NULL, 0);
+    for (int i = 0; i < 20; i++)
+        ck_assert_msg(h_run(&h) == 0, "run %d: %s", i, h.err.msg);
+    h_close(&h);
+}
+END_TEST
+
+static const char hog_body[] =
+    "calls = 0\n"
+    "function run(locus)\n"
+    "  calls = calls + 1\n"
+    "  if calls == 1 then\n"
+    "    local t = {}\n"
+    "    for i = 1, 1e8 do t[i] = string.rep('x', 100) .. i end\n"
+    "  end\n"
+    "  local ok = pcall(string.rep, 'x', 1e9)\n" /* caught by the script: not a failure */
+    "  assert(not ok, 'a 1 GB string under a 4 MiB cap')\n"
+    "  local keep = {} for i = 1, 1000 do keep[i] = tostring(i) end\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(memory_cap_fails_the_run_not_the_state)
+{
+    harness h;
+    ss_filter_limits lim = {4u << 20, 0};
+    h_open(&h, hog_body, &lim, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == SS_ELIMIT, "%d %s", rc, h.err.msg);
+    assert_has(h.err.msg, "memory limit of 4194304 bytes exceeded");
+    ck_assert(!h_tagged(&h, "done"));
+    for (int i = 0; i < 3; i++) {
+        rc = h_run(&h);
+        ck_assert_msg(rc == 0, "next run %d: %d %s", i, rc, h.err.msg);
+    }
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+}
+END_TEST
+
+/* ---- the sandbox ---- */
+
+static const char sandbox_body[] =
+    "function run(locus)\n"
+    "  assert(io == nil and debug == nil and package == nil and require == nil, 'libs')\n"
+    "  assert(load == nil and loadstring == nil and dofile == nil and loadfile == nil, 'load')\n"
+    "  assert(string.dump == nil and collectgarbage == nil and coroutine == nil, 'more')\n"
+    "  assert(os.execute == nil and os.getenv == nil and os.exit == nil, 'os')\n"
+    "  assert(os.remove == nil and os.rename == nil and os.tmpname == nil, 'os files')\n"
+    "  assert(type(os.clock()) == 'number' and math.type(os.time()) == 'integer', 'clock')\n"
+    "  print('filters have no stdout')\n"
+    "  assert(not pcall(setmetatable, {}, {__gc = function() end}), '__gc refused')\n"
+    "  assert(setmetatable({}, {__index = {a = 1}}).a == 1, 'setmetatable')\n"
+    "  assert(getmetatable(locus) == 'skysieve.locus', 'locus metatable hidden')\n"
+    "  assert(('%d'):format(3) == '3' and ('abc'):upper() == 'ABC', 'string')\n"
+    "  assert(utf8.char(72) == 'H' and table.concat({1, 2}, ',') == '1,2', 'utf8, table')\n"
+    "  assert(math.floor(2.5) == 2 and select('#', 1, 2) == 2, 'math, base')\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(sandbox_offers_only_safe_libraries)
+{
+    harness h;
+    h_open(&h, sandbox_body, NULL, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+}
+END_TEST
+
+/* ---- setup and the locus object's lifetime ---- */
+
+static const char setup_body[] =
+    "function setup(data)\n"
+    "  threshold = tonumber(data.threshold)\n"
+    "  model, model_path, plain_path = data.model, data._paths.model, data._paths.threshold\n"
+    "end\n"
+    "function run(locus)\n"
+    "  assert(threshold == 3.5, 'threshold ' .. tostring(threshold))\n"
+    "  assert(model == 'line1\\nline2\\n', 'model ' .. tostring(model))\n"
+    "  assert(model_path == '/models/model.txt', 'path ' .. tostring(model_path))\n"
+    "  assert(plain_path == nil, 'no path for a plain value')\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(setup_data_reaches_setup)
+{
+    const ss_setup_item items[] = {
+        {"threshold", "3.5", 3, NULL},
+        {"model", "line1\nline2\n", 12, "/models/model.txt"},
+    };
+    harness h;
+    h_open(&h, setup_body, NULL, items, 2);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+}
+END_TEST
+
+START_TEST(setup_errors_are_reported)
+{
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text, "%s%s", header,
+                              "function setup(data)\n  error('no model')\nend\n"
+                              "function run(locus) end\n"),
+                     0);
+    harness h;
+    ck_assert_int_eq(load_file(text, NULL, &h), 0);
+    ck_assert_int_eq(ssp_runtime_lua.setup(h.impl, &fake_host, NULL, 0, &h.err), SS_EFILTER);
+    ck_assert_str_eq(h.err.msg, "f.lua:5: no model");
+    h_close(&h);
+    free(text);
+}
+END_TEST
+
+static const char stash_body[] =
+    "calls = 0\n"
+    "function run(locus)\n"
+    "  calls = calls + 1\n"
+    "  if calls == 1 then saved = locus return end\n"
+    "  local ok, e = pcall(function() return saved.id end)\n"
+    "  assert(not ok and e:find('locus used outside run()', 1, true), tostring(e))\n"
+    "  assert(locus.id == 'SKS2023abc', 'the current locus still works')\n"
+    "  return saved:property('num_alerts')\n"
+    "end\n";
+
+START_TEST(stashed_locus_is_refused_later)
+{
+    harness h;
+    h_open(&h, stash_body, NULL, NULL, 0);
+    ck_assert_int_eq(h_run(&h), 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == SS_EFILTER, "%d %s", rc, h.err.msg);
+    assert_has(h.err.msg, "locus used outside run()");
+    h_close(&h);
+}
+END_TEST
+
+/* The contributed Lua filter, on the fake locus: g jumps by 0.5 mag between its detections. */
+START_TEST(contributed_jump_filter_runs)
+{
+    harness h;
+    memset(&h, 0, sizeof h);
+    ss_filter_limits lim = {0, 0};
+    const char *path = SS_SOURCE_DIR "/filters-contrib/jump/jump.lua";
+    ck_assert_int_eq(ssp_runtime_lua.load(path, &lim, &h.impl, &h.desc, &h.err), 0);
+    ck_assert_str_eq(h.desc->name, "jump_lua");
+    view_init(&h.v, h.desc);
+    const ss_setup_item low = {"threshold", "0.4", 3, NULL};
+    ck_assert_int_eq(ssp_runtime_lua.setup(h.impl, &fake_host, &low, 1, &h.err), 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "jump"));
+    ck_assert_uint_eq(h.v.nwrites, 1);
+    ck_assert_str_eq(h.v.writes[0].name, "jump_magnitude");
+    ck_assert_double_eq_tol(h.v.writes[0].v.u.f, 0.5, 1e-9);
+    h_close(&h);
+}
+END_TEST
+
+static Suite *runtime_lua_suite(void)
+{
+    Suite *s = suite_create("runtime_lua");
+    TCase *decl = tcase_create("declarations");
+    tcase_add_checked_fixture(decl, setup, teardown);
+    tcase_add_test(decl, declarations_fill_the_descriptor);
+    tcase_add_test(decl, optional_declarations_default);
+    tcase_add_test(decl, bad_declarations_name_file_and_field);
+    tcase_add_test(decl, missing_file_is_an_error);
+    tcase_add_test(decl, binary_chunks_are_refused);
+    tcase_add_test(decl, top_level_infinite_loop_fails_load);
+    tcase_add_test(decl, tiny_memory_cap_fails_load);
+    suite_add_tcase(s, decl);
+    TCase *api = tcase_create("locus api");
+    tcase_add_checked_fixture(api, setup, teardown);
+    tcase_add_test(api, reads_go_through_the_host);
+    tcase_add_test(api, writes_reach_the_host_typed);
+    tcase_add_test(api, bad_writes_fail_the_run);
+    tcase_add_test(api, setup_data_reaches_setup);
+    tcase_add_test(api, setup_errors_are_reported);
+    tcase_add_test(api, stashed_locus_is_refused_later);
+    tcase_add_test(api, contributed_jump_filter_runs);
+    suite_add_tcase(s, api);
+    TCase *lim = tcase_create("limits and sandbox");
+    tcase_add_checked_fixture(lim, setup, teardown);
+    tcase_add_test(lim, lua_errors_carry_message_and_position);
+    tcase_add_test(lim, infinite_loop_hits_the_budget);
+    tcase_add_test(lim, pcall_cannot_swallow_the_budget);
+    tcase_add_test(lim, budget_is_per_run_and_roughly_exact);
+    tcase_add_test(lim, memory_cap_fails_the_run_not_the_state);
+    tcase_add_test(lim, sandbox_offers_only_safe_libraries);
+    suite_add_tcase(s, lim);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(runtime_lua_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

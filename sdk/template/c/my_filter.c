@@ -55,4 +55,7 @@ static const ss_filter_descriptor descriptor = {
     .run = my_run,
 };
 
-const ss_filter_descriptor *skysieve_filter(void) { return &descriptor; }
+const ss_filter_descriptor *skysieve_filter(void)
+{
+    return &descriptor;
+}
