@@ -236,5 +236,6 @@ int ssi_assoc_packet(ssi_writer *w, const ss_packet *pkt, ssi_batch_stats *st, c
     st->loci_created += created;
     if (locus_id)
         memcpy(locus_id, l.id, SS_LOCUS_ID_LEN + 1);
+    w->locus = l;
     return 0;
 }

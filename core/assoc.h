@@ -33,6 +33,7 @@ typedef struct ssi_writer {
     ssi_counters counters; /* loaded at begin, saved before commit */
     ssi_wbuf buf;          /* scratch for encoding records */
     ss_packet *scratch;    /* scratch for decoding records */
+    ss_locus locus;        /* the locus of the last packet stored, as written */
 } ssi_writer;
 
 /**

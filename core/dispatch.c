@@ -64,11 +64,11 @@ static void ssi_count_outputs(ssi_filter *f, const ssi_dispatch_out *before,
 {
     f->st.props_written +=
         (after->nlocus_props - before->nlocus_props) + (after->nalert_props - before->nalert_props);
-    for (size_t i = before->ntags; i < after->ntags; i++) {
-        json_t *n = json_object_get(f->st.tags, after->tags[i].tag);
-        json_object_set_new(f->st.tags, after->tags[i].tag,
-                            json_integer(n ? json_integer_value(n) + 1 : 1));
-    }
+    /* an event's tag is the declaration's own string: find its slot by address */
+    for (size_t i = before->ntags; i < after->ntags; i++)
+        for (size_t k = 0; f->desc->output_tags[k].name; k++)
+            if (f->desc->output_tags[k].name == after->tags[i].tag)
+                f->st.tag_counts[k]++;
 }
 
 /* Run one filter. @return 1 when the pipeline halts here, 0 to go on, <0 out of memory. */
@@ -102,9 +102,10 @@ static int ssi_run_one(ss_filter_set *fs, ssi_filter *f)
 }
 
 int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
-                 const ss_alert *trigger, int write, ssi_dispatch_out *out, ss_err *err)
+                 const ss_locus *known, const ss_alert *trigger, int write, ssi_dispatch_out *out,
+                 ss_err *err)
 {
-    int rc = ssi_view_open(fs->view, s, txn, locus_id, trigger);
+    int rc = ssi_view_open(fs->view, s, txn, locus_id, known, trigger);
     for (size_t i = 0; i < fs->n && !rc; i++) {
         if (fs->filters[i].st.disabled)
             continue;
@@ -149,7 +150,7 @@ static int ssi_dry_one(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char 
         before[i] = fs->filters[i].st.errors;
     ssi_dispatch_out o;
     double t0 = ssi_now_us();
-    int rc = ssi_dispatch(fs, s, txn, locus_id, NULL, 0, &o, err);
+    int rc = ssi_dispatch(fs, s, txn, locus_id, NULL, NULL, 0, &o, err);
     double us = ssi_now_us() - t0;
     if (rc)
         return rc;

@@ -328,7 +328,7 @@ static void ssi_filter_unload(ssi_filter *f)
     if (f->rt && f->impl)
         f->rt->unload(f->impl);
     free(f->st.times_us);
-    json_decref(f->st.tags);
+    free(f->st.tag_counts);
     free(f->label);
     free(f->path);
     memset(f, 0, sizeof *f);
@@ -352,8 +352,7 @@ static int ssi_filter_load(ssi_filter *f, const char *label, const char *path,
 {
     f->label = strdup(label);
     f->path = strdup(path);
-    f->st.tags = json_object();
-    if (!f->label || !f->path || !f->st.tags)
+    if (!f->label || !f->path)
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     if (!(f->rt = ss_runtime_for(path)))
         return ss_err_set(err, SS_EINVAL, "filter %s: %s: not a filter file (.so or .lua)", label,
@@ -361,6 +360,11 @@ static int ssi_filter_load(ssi_filter *f, const char *label, const char *path,
     int rc = f->rt->load(path, lim, &f->impl, &f->desc, err);
     if (!rc)
         rc = ssi_check_descriptor(path, f->desc, err);
+    size_t ntags = 0;
+    while (!rc && f->desc->output_tags && f->desc->output_tags[ntags].name)
+        ntags++;
+    if (!rc && !(f->st.tag_counts = calloc(ntags + 1, sizeof *f->st.tag_counts)))
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
     if (!rc)
         rc = f->rt->setup(f->impl, ssi_host_api(), items, n, err);
     return rc ? ss_err_prefix(err, "filter %s", label) : 0;
@@ -623,11 +627,15 @@ static json_t *ssi_filter_stats_json(const ssi_filter *f)
         memcpy(t, st->times_us, st->ntimes * sizeof *t);
     if (t)
         qsort(t, st->ntimes, sizeof *t, ssi_double_cmp);
+    json_t *tags = json_object();
+    for (size_t i = 0; f->desc->output_tags && f->desc->output_tags[i].name; i++)
+        json_object_set_new(tags, f->desc->output_tags[i].name,
+                            json_integer((json_int_t)st->tag_counts[i]));
     json_t *o =
-        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:O, s:b, s:s?, s:f, s:f, s:f}", "filter",
+        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:s?, s:f, s:f, s:f}", "filter",
                   f->desc->name, "runs", (json_int_t)st->runs, "skipped", (json_int_t)st->skipped,
                   "errors", (json_int_t)st->errors, "halts", (json_int_t)st->halts,
-                  "properties_written", (json_int_t)st->props_written, "tags", st->tags, "disabled",
+                  "properties_written", (json_int_t)st->props_written, "tags", tags, "disabled",
                   st->disabled, "last_error", st->last_error[0] ? st->last_error : NULL, "p50_us",
                   t ? ssi_percentile(t, st->ntimes, 0.5) : 0.0, "p90_us",
                   t ? ssi_percentile(t, st->ntimes, 0.9) : 0.0, "p99_us",

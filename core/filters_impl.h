@@ -17,7 +17,7 @@ typedef struct ssi_filter_stats {
     char last_error[256];
     double *times_us; /* one sample per run, for percentiles */
     size_t ntimes, captimes;
-    json_t *tags; /* tag -> count */
+    uint64_t *tag_counts; /* per declared output tag, in declaration order */
 } ssi_filter_stats;
 
 typedef struct ssi_filter {
@@ -58,12 +58,13 @@ typedef struct ssi_dispatch_out {
 } ssi_dispatch_out;
 
 /**
- * Run the set on a locus in @p txn. @p trigger is the alert that updated it (NULL: its newest
- * alert). With @p write, the outputs are stored in @p txn; without, nothing is written.
+ * Run the set on a locus in @p txn. @p known is the locus record when the caller has it (NULL:
+ * read it). @p trigger is the alert that updated it (NULL: its newest alert). With @p write, the outputs are stored in @p txn; without, nothing is written.
  * Filter failures are counted, not returned. @return 0 or a store error.
  */
 int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
-                 const ss_alert *trigger, int write, ssi_dispatch_out *out, ss_err *err);
+                 const ss_locus *known, const ss_alert *trigger, int write, ssi_dispatch_out *out,
+                 ss_err *err);
 
 /** Nearest-rank percentile @p q (0..1) of @p n sorted samples; 0 when n is 0. */
 double ssi_percentile(const double *sorted, size_t n, double q);
@@ -73,7 +74,7 @@ ss_locus_view *ssi_view_new(void);
 void ssi_view_free(ss_locus_view *v);
 /** Point the view at a locus: loads the locus record and the stored filter outputs. */
 int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
-                  const ss_alert *trigger);
+                  const ss_locus *known, const ss_alert *trigger);
 /** The host table filters receive. */
 const ss_host_api *ssi_host_api(void);
 /** 1 when every requirement of @p d is present on the view's locus. */

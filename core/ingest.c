@@ -218,12 +218,12 @@ static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ssi_batch_stats *st)
         return rc;
     ssi_dispatch_out out;
     ss_err err = {0};
-    if ((rc = ssi_dispatch(in->o.filters, in->store, in->w.txn, locus_id, &pkt->alerts[0], 1, &out,
-                           &err)))
+    if ((rc = ssi_dispatch(in->o.filters, in->store, in->w.txn, locus_id, &in->w.locus,
+                           &pkt->alerts[0], 1, &out, &err)))
         return rc;
     st->tag_events += out.ntags;
     ss_locus_view *v = in->o.filters->view;
-    for (size_t i = 0; i < out.ntags && !rc; i++)
+    for (size_t i = 0; in->out && i < out.ntags && !rc; i++) /* events only when published */
         rc = ssi_queue_event(in, ssi_view_locus(v), &pkt->alerts[0], &out.tags[i]);
     return rc;
 }

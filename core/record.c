@@ -484,3 +484,59 @@ int ssi_alert_normalised(const ss_alert *a, const char *name, ss_value *out)
         return 0;
     return 1;
 }
+
+static int ssi_ref_get(const ss_alert_ref *r, const char *field, ss_value *out)
+{
+    if (!strcmp(field, "_alert_id"))
+        *out = ssi_string(r->alert_id);
+    else if (!strcmp(field, "_alert_magnitude"))
+        *out = ssi_float_or_null(r->mag);
+    else if (!strcmp(field, "_alert_observation_time"))
+        *out = ssi_float_or_null(r->mjd);
+    else
+        return 0;
+    return 1;
+}
+
+static int ssi_band_get(const ss_locus *l, const char *name, ss_value *out)
+{
+    static const char *const prefixes[] = {"num_alerts_", "num_mag_values_",
+                                           "newest_alert_magnitude_"};
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(prefixes[k]);
+        if (strncmp(name, prefixes[k], n))
+            continue;
+        for (uint32_t i = 0; i < l->nbands; i++) {
+            const ss_locus_band *b = &l->bands[i];
+            if (strcmp(name + n, b->passband))
+                continue;
+            *out = k == 0   ? ssi_int(b->num_alerts)
+                   : k == 1 ? ssi_int(b->num_mag_values)
+                            : ssi_float_or_null(b->newest_mag);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ssi_locus_computed_get(const ss_locus *l, const char *name, ss_value *out)
+{
+    if (!strcmp(name, "num_alerts"))
+        return *out = ssi_int(l->num_alerts), 1;
+    if (!strcmp(name, "num_mag_values"))
+        return *out = ssi_int(l->num_mag_values), 1;
+    if (!strncmp(name, "oldest", 6) && ssi_ref_get(&l->oldest, name + 6, out))
+        return 1;
+    if (!strncmp(name, "newest", 6) && ssi_ref_get(&l->newest, name + 6, out))
+        return 1;
+    if (!strncmp(name, "brightest", 9) && ssi_ref_get(&l->brightest, name + 9, out))
+        return 1;
+    if (ssi_band_get(l, name, out))
+        return 1;
+    size_t n = strlen(name);
+    for (uint32_t i = 0; n > 10 && i < l->nobjects; i++)
+        if (!strcmp(name + n - 10, "_object_id") && strlen(l->objects[i].survey) == n - 10 &&
+            !strncmp(name, l->objects[i].survey, n - 10))
+            return *out = ssi_string(l->objects[i].object_id), 1;
+    return 0;
+}

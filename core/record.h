@@ -113,6 +113,12 @@ int ssi_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, 
 int ssi_locus_computed(const ss_locus *l, ss_arena *arena, ss_prop **props, uint32_t *n);
 
 /**
+ * One of the broker's own locus properties by name, without building them all (the hot path of
+ * filters reading properties). @return 1 when @p name is one (its value may be SS_TYPE_NULL).
+ */
+int ssi_locus_computed_get(const ss_locus *l, const char *name, ss_value *out);
+
+/**
  * A normalised field of an alert by its ANTARES name (ant_mjd, ant_ra, ant_dec, ant_passband,
  * ant_mag, ant_magerr, ant_maglim, ant_survey). @return 1 when @p name is one, 0 otherwise.
  */

@@ -38,12 +38,11 @@ struct ss_locus_view {
     ss_packet *pkt;  /* the locus's alerts, decoded on demand */
     ss_locus locus;
     const ss_alert *trigger; /* the caller's, or one of pkt's */
-    ss_prop *computed;
-    uint32_t ncomputed;
     ssi_props lprops,
         kept_l; /* filter-written locus properties: all known; written this dispatch */
     ssi_props aprops, kept_a; /* the same for the trigger alert */
-    ssi_strs tags;            /* tags of the locus, stored and added */
+    ssi_strs tags;            /* tags of the locus: the first nstored were stored before */
+    size_t nstored;
     ssi_tag_event *newtags;
     size_t nnew, capnew;
     int alerts_loaded;
@@ -176,8 +175,12 @@ static int ssi_load_tags(ss_locus_view *v)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int ssi_load_locus(ss_locus_view *v, const char *locus_id)
+static int ssi_load_locus(ss_locus_view *v, const char *locus_id, const ss_locus *known)
 {
+    if (known) { /* the caller just wrote it in this transaction: no need to read it back */
+        v->locus = *known;
+        return 0;
+    }
     MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, d;
     int rc = mdb_get(v->txn, v->s->loci, &k, &d);
     if (rc)
@@ -185,7 +188,7 @@ static int ssi_load_locus(ss_locus_view *v, const char *locus_id)
     if ((rc = ssi_locus_decode(d.mv_data, d.mv_size, &v->locus)))
         return rc;
     memcpy(v->locus.id, locus_id, SS_LOCUS_ID_LEN + 1);
-    return ssi_locus_computed(&v->locus, v->arena, &v->computed, &v->ncomputed);
+    return 0;
 }
 
 static int ssi_load_alerts(ss_locus_view *v);
@@ -206,7 +209,7 @@ static int ssi_set_trigger(ss_locus_view *v, const ss_alert *trigger)
 }
 
 int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
-                  const ss_alert *trigger)
+                  const ss_locus *known, const ss_alert *trigger)
 {
     ss_arena *arena = v->arena;
     ss_packet *pkt = v->pkt;
@@ -218,11 +221,12 @@ int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus
     v->s = s;
     v->txn = txn;
     v->trigger_idx = SIZE_MAX;
-    int rc = ssi_load_locus(v, locus_id);
+    int rc = ssi_load_locus(v, locus_id, known);
     if (!rc)
         rc = ssi_load_bag(v, s->locus_props, locus_id, SS_LOCUS_ID_LEN, &v->lprops);
     if (!rc)
         rc = ssi_load_tags(v);
+    v->nstored = v->tags.n;
     return rc ? rc : ssi_set_trigger(v, trigger);
 }
 
@@ -286,18 +290,12 @@ static int ssi_found(const ss_prop *p, ss_value *out)
     return 0;
 }
 
-static const ss_prop *ssi_computed(ss_locus_view *v, const char *name)
-{
-    for (uint32_t i = 0; i < v->ncomputed; i++)
-        if (!strcmp(v->computed[i].name, name))
-            return &v->computed[i];
-    return NULL;
-}
-
 static int h_locus_property(ss_locus_view *v, const char *name, ss_value *out)
 {
     const ss_prop *p = ssi_props_get(&v->lprops, name);
-    return ssi_found(p ? p : ssi_computed(v, name), out);
+    if (p || !ssi_locus_computed_get(&v->locus, name, out))
+        return ssi_found(p, out);
+    return out->type == SS_TYPE_NULL ? SS_ENOTFOUND : 0;
 }
 
 static size_t h_alert_count(ss_locus_view *v)
@@ -638,22 +636,27 @@ static int ssi_store_bag(ss_locus_view *v, MDB_dbi dbi, const void *key, size_t 
     return mdb_put(v->txn, dbi, &k, &d, 0);
 }
 
-/* A tag is recorded once per locus: the first filter and time that set it. */
+/* A tag is recorded once per locus: the first filter and time that set it. Tags the locus had
+ * when the view opened are already stored; a tag several filters add is stored once. */
 static int ssi_store_tag(ss_locus_view *v, const ssi_tag_event *ev, ssi_wbuf *buf)
 {
+    for (size_t i = 0; i < v->nstored; i++)
+        if (!strcmp(v->tags.items[i], ev->tag))
+            return 0;
+    for (const ssi_tag_event *e = v->newtags; e < ev; e++)
+        if (!strcmp(e->tag, ev->tag))
+            return 0;
     unsigned char kb[SSI_KEY_MAX];
     if (strlen(ev->tag) > SSI_TAG_MAX)
         return SS_EINVAL;
     MDB_val k = {ssi_key_tag(kb, v->locus.id, ev->tag), kb}, d;
-    int rc = mdb_get(v->txn, v->s->tags, &k, &d);
-    if (rc != MDB_NOTFOUND)
-        return rc;
     ss_tag_record t = {.mjd = v->trigger->mjd, .time = (double)time(NULL)};
     snprintf(t.filter, sizeof t.filter, "%s", ev->filter);
     ssi_tag_encode(&t, buf);
     d = (MDB_val){buf->len, buf->data};
-    if (buf->failed || (rc = mdb_put(v->txn, v->s->tags, &k, &d, 0)))
-        return buf->failed ? SS_ENOMEM : rc;
+    int rc = buf->failed ? SS_ENOMEM : mdb_put(v->txn, v->s->tags, &k, &d, MDB_NOOVERWRITE);
+    if (rc)
+        return rc;
     MDB_val ik = {ssi_key_tag_index(kb, ev->tag, v->trigger->mjd, v->locus.id), kb};
     MDB_val empty = {0, ""};
     return mdb_put(v->txn, v->s->tag_index, &ik, &empty, 0);

@@ -4,8 +4,8 @@
  *  A. per-locus dispatch cost: every locus of a store (20,000 loci, 5 alerts each) is dispatched
  *     to a set of one filter: an empty C filter, an empty Lua filter, and a cut on three locus
  *     properties in C and in Lua; "none" is a set with no filter (the cost of opening the view).
- *  B. ingest rate of 200,000 alerts with a 25-filter set (13 C and 12 Lua cut filters) against the
- *     rate without filters.
+ *  B. ingest rate of 200,000 alerts with 25-filter sets (all C, half and half, all Lua cut
+ *     filters) against the rate without filters.
  */
 #include "gen.h"
 
@@ -111,7 +111,7 @@ static double dispatch_all(ss_filter_set *fs, ss_store *s, size_t *nloci)
         char id[SS_LOCUS_ID_LEN + 1];
         snprintf(id, sizeof id, "%.*s", (int)k.mv_size, (const char *)k.mv_data);
         ssi_dispatch_out out;
-        if (ssi_dispatch(fs, s, txn, id, NULL, 0, &out, &err))
+        if (ssi_dispatch(fs, s, txn, id, NULL, NULL, 0, &out, &err))
             die("dispatch", &err);
     }
     double us = (now_s() - t0) * 1e6 / (double)n;
@@ -130,6 +130,23 @@ static ss_filter_set *load_set(const char *ini)
     return fs;
 }
 
+/* Mean p50 time inside the filters of one runtime (names starting with @p prefix). */
+static double mean_p50(ss_filter_set *fs, const char *prefix)
+{
+    json_t *st = ss_filter_set_stats_json(fs), *f;
+    double sum = 0;
+    size_t i, n = 0;
+    json_array_foreach(st, i, f)
+    {
+        if (strncmp(json_string_value(json_object_get(f, "filter")), prefix, strlen(prefix)))
+            continue;
+        sum += json_real_value(json_object_get(f, "p50_us"));
+        n++;
+    }
+    json_decref(st);
+    return n ? sum / (double)n : 0;
+}
+
 static void phase_a(const char *work)
 {
     char *csv = write_csv(work, "a.csv", 20000, 5, 3), *dir = path_in(work, "store-a");
@@ -146,6 +163,14 @@ static void phase_a(const char *work)
     char *files[] = {NULL, strdup(SS_BENCH_FILTER_DIR "/bench_empty.so"), lua_e,
                      strdup(SS_BENCH_FILTER_DIR "/bench_cut_0.so"), lua_c};
     printf("A. per-locus dispatch cost (20,000 loci of 5 alerts; includes opening the locus)\n");
+    char *warm = path_in(work, "warm.ini");
+    write_text(warm, "[filter x]\npath = none.so\nenabled = false\n");
+    ss_filter_set *none = load_set(warm);
+    size_t nwarm;
+    for (int rep = 0; rep < 3; rep++) /* warm the page cache and the CPU for every set alike */
+        dispatch_all(none, s, &nwarm);
+    ss_filter_set_free(none);
+    free(warm);
     for (int i = 0; i < 5; i++) {
         char *ini = path_in(work, "one.ini"), *text = NULL;
         if (asprintf(&text, "[filter x]\npath = %s\nenabled = %s\n",
@@ -154,9 +179,13 @@ static void phase_a(const char *work)
         write_text(ini, text);
         ss_filter_set *fs = load_set(ini);
         size_t n;
-        dispatch_all(fs, s, &n); /* warm the page cache */
-        double us = dispatch_all(fs, s, &n);
-        printf("   %-24s %6.2f us/locus\n", names[i], us);
+        double us = dispatch_all(fs, s, &n); /* the best of three: the machine is shared */
+        for (int rep = 0; rep < 2; rep++) {
+            double again = dispatch_all(fs, s, &n);
+            us = again < us ? again : us;
+        }
+        printf("   %-24s %6.2f us/locus; inside the filter, p50: %.2f us\n", names[i], us,
+               mean_p50(fs, ""));
         ss_filter_set_free(fs);
         free(ini), free(text);
     }
@@ -166,13 +195,14 @@ static void phase_a(const char *work)
     free(csv), free(dir), free(cut);
 }
 
-static char *write_set25(const char *work)
+/* A set of @p nc C cut filters and @p nlua Lua ones, each with its own name. */
+static char *write_set(const char *work, int nc, int nlua)
 {
-    char *ini = path_in(work, "set25.ini");
+    char *ini = path_in(work, "set.ini");
     FILE *f = fopen(ini, "w");
-    for (int i = 0; f && i < 13; i++)
+    for (int i = 0; f && i < nc; i++)
         fprintf(f, "[filter c%d]\npath = %s/bench_cut_%d.so\n", i, SS_BENCH_FILTER_DIR, i);
-    for (int i = 0; f && i < 12; i++) {
+    for (int i = 0; f && i < nlua; i++) {
         char name[32], *text = NULL;
         snprintf(name, sizeof name, "cut%d.lua", i);
         char *lua = path_in(work, name);
@@ -189,17 +219,24 @@ static char *write_set25(const char *work)
 
 static void phase_b(const char *work)
 {
-    char *csv = write_csv(work, "b.csv", 40000, 5, 4);
-    char *d0 = path_in(work, "store-b0"), *d1 = path_in(work, "store-b25");
-    char *ini = write_set25(work);
-    ss_filter_set *fs = load_set(ini);
+    const int mixes[][2] = {{25, 0}, {13, 12}, {0, 25}};
+    char *csv = write_csv(work, "b.csv", 40000, 5, 4), *d0 = path_in(work, "store-b0");
     double bare = ingest(d0, csv, NULL, NULL);
-    double with = ingest(d1, csv, fs, NULL);
-    printf("B. ingest 200,000 alerts: %.0f alerts/s without filters, %.0f alerts/s with 25 filters "
-           "(13 C, 12 Lua): %.2fx slower\n",
-           bare, with, bare / with);
-    ss_filter_set_free(fs);
-    free(csv), free(d0), free(d1), free(ini);
+    printf("B. ingest 200,000 alerts (40,000 sources): %.0f alerts/s without filters\n", bare);
+    for (int m = 0; m < 3; m++) {
+        char name[32];
+        snprintf(name, sizeof name, "store-b%d", m + 1);
+        char *ini = write_set(work, mixes[m][0], mixes[m][1]), *d = path_in(work, name);
+        ss_filter_set *fs = load_set(ini);
+        double with = ingest(d, csv, fs, NULL);
+        printf("   25 filters (%2d C, %2d Lua cut): %6.0f alerts/s, %.2fx slower; inside a filter, "
+               "p50: C %.2f us, Lua %.2f us\n",
+               mixes[m][0], mixes[m][1], with, bare / with, mean_p50(fs, "bench_cut"),
+               mean_p50(fs, "lua_cut"));
+        ss_filter_set_free(fs);
+        free(ini), free(d);
+    }
+    free(csv), free(d0);
 }
 
 int main(int argc, char **argv)
