@@ -438,7 +438,7 @@ static json_t *ssi_stats_json(ss_store *s, const ssi_counters *c)
                                 json_integer(c->by_reason[r]));
     json_t *o = json_object();
     json_object_set_new(o, "store", ssi_cstr(s->path));
-    json_object_set_new(o, "format_version", json_integer(SS_STORE_FORMAT_VERSION));
+    json_object_set_new(o, "format_version", json_integer(s->format));
     json_object_set_new(o, "radius_arcsec", json_real(ss_store_radius_arcsec(s)));
     json_object_set_new(o, "alerts", json_integer((json_int_t)c->alerts));
     json_object_set_new(o, "detections", json_integer((json_int_t)c->detections));

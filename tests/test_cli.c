@@ -257,6 +257,99 @@ START_TEST(kill_9_at_any_moment_loses_nothing_reported)
 }
 END_TEST
 
+static const char jumpy[] = "alert_id,ra,dec,mjd,passband,mag,magerr\n"
+                            "j1,10,20,60000,g,18,0.1\nj2,10,20,60001,g,14,0.1\n"
+                            "s1,30,20,60000,g,17,0.1\ns2,30,20,60001,g,17.1,0.1\n";
+
+START_TEST(filter_devkit_commands)
+{
+    char *out, *err;
+    ck_assert_int_eq(sks(&out, &err, "filter check %s/jump/jump.lua", SS_CONTRIB_SRC), 0);
+    json_t *d = json_loads(out, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(d, "name")), "jump_lua");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "runtime")), "lua");
+    json_decref(d);
+    free(out), free(err);
+    char *bad = tu_write(tmp, "bad.lua", "DESCRIPTION = 'x'\nAUTHOR = 'y'\nfunction run(l) end\n");
+    ck_assert_int_eq(sks(&out, &err, "filter check %s", bad), 1);
+    ck_assert_msg(strstr(err, "bad.lua") && strstr(err, "NAME"), "%s", err);
+    free(out), free(err), free(bad);
+    ck_assert_int_eq(sks(&out, &err, "filter"), 2);
+    free(out), free(err);
+
+    char *in = tu_write(tmp, "j.csv", jumpy);
+    ck_assert_int_eq(sks(&out, &err, "ingest --quiet --store %s/st %s", tmp, in), 0);
+    free(out), free(err);
+    ck_assert_int_eq(
+        sks(&out, &err, "filter run --store %s/st %s/jump/jump.lua --all", tmp, SS_CONTRIB_SRC), 0);
+    ck_assert_uint_eq(tu_count_lines(out), 3); /* two loci, then the summary */
+    ck_assert_ptr_nonnull(strstr(out, "\"new_tags\":[\"jump\"]"));
+    ck_assert_ptr_nonnull(strstr(out, "\"t_99_us\""));
+    free(out), free(err);
+    /* a dry run wrote nothing */
+    ck_assert_int_eq(sks(&out, &err, "tagged --store %s/st jump", tmp), 0);
+    ck_assert_uint_eq(tu_count_lines(out), 0);
+    free(out), free(err), free(in);
+}
+END_TEST
+
+/* Wait up to 5 s for the listener to write an event for @p tag into @p path. */
+static int heard(const char *path, const char *tag)
+{
+    char want[64];
+    snprintf(want, sizeof want, "\"tag\":\"%s\"", tag);
+    for (int i = 0; i < 50; i++) {
+        FILE *f = fopen(path, "r");
+        char line[4096] = "";
+        int got = f && fgets(line, sizeof line, f) && strstr(line, want);
+        if (f)
+            fclose(f);
+        if (got)
+            return 1;
+        usleep(100 * 1000);
+    }
+    return 0;
+}
+
+START_TEST(ingest_with_filters_publishes_and_stores_tags)
+{
+    /* steady sources first, so the ingest runs long enough for the listener to connect (PUB/SUB
+     * drops what is sent before a subscriber arrives), then the jump */
+    char *rows = malloc(1 << 20);
+    size_t len = (size_t)sprintf(rows, "alert_id,ra,dec,mjd,passband,mag,magerr\n");
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)sprintf(rows + len, "q%d,%.4f,-30,60000,g,18,0.1\n", i, 100 + i * 0.01);
+    sprintf(rows + len, "%s", strchr(jumpy, '\n') + 1);
+    char *out, *err, *in = tu_write(tmp, "j.csv", rows), *text = NULL, *listen = NULL;
+    free(rows);
+    ck_assert_int_ge(asprintf(&text, "[filter jump]\npath = %s/jump/jump.lua\n", SS_CONTRIB_SRC),
+                     0);
+    char *set = tu_write(tmp, "set.ini", text), *log = tu_path(tmp, "heard");
+    ck_assert_int_ge(
+        asprintf(&listen, "'%s' listen ipc://%s/t.ipc jump --count 1 > %s &", SS_BINARY, tmp, log),
+        0);
+    ck_assert_int_eq(system(listen), 0);
+    usleep(300 * 1000);
+    ck_assert_int_eq(sks(&out, &err,
+                         "ingest --store %s/st --filters %s --publish ipc://%s/t.ipc --batch 20 %s",
+                         tmp, set, tmp, in),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out, "tags added        1"));
+    ck_assert_ptr_nonnull(strstr(out, "jump_lua"));
+    free(out), free(err);
+    ck_assert_msg(heard(log, "jump"), "the listener heard nothing");
+    ck_assert_int_eq(sks(&out, &err, "tagged --store %s/st jump", tmp), 0);
+    ck_assert_uint_eq(tu_count_lines(out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "\"filter\":\"jump_lua\""));
+    free(out), free(err);
+    ck_assert_int_eq(
+        sks(&out, &err, "ingest --store %s/st3 --filters %s/nope.ini %s", tmp, tmp, in), 1);
+    ck_assert_ptr_nonnull(strstr(err, "nope.ini"));
+    free(out), free(err);
+    free(in), free(set), free(text), free(listen), free(log);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -267,6 +360,8 @@ int main(void)
     tcase_add_test(tc, ingest_summary_and_queries);
     tcase_add_test(tc, failures_name_the_input_and_reason);
     tcase_add_test(tc, kill_9_at_any_moment_loses_nothing_reported);
+    tcase_add_test(tc, filter_devkit_commands);
+    tcase_add_test(tc, ingest_with_filters_publishes_and_stores_tags);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -4,6 +4,8 @@
 #include "locus_id.h"
 #include "record.h"
 #include "sky.h"
+#include "ingest.h"
+#include "query.h"
 #include "store.h"
 
 #include <errno.h>
@@ -269,6 +271,68 @@ START_TEST(store_versions_and_settings)
 }
 END_TEST
 
+/* Make a format 1 store out of a new one: format 1 had no filter-output tables. */
+static void downgrade_to_v1(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    ck_assert_int_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    const char *tables[] = {"locus_props", "alert_props", "tags", "tag_index"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(mdb_dbi_open(txn, tables[i], 0, &dbi), 0);
+        ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
+    }
+    uint32_t one = 1;
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {6, "format"}, v = {sizeof one, &one};
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+START_TEST(format_1_stores_are_read_and_upgraded)
+{
+    char *tmp = tu_mkdtemp(), *dir = tu_path(tmp, "store");
+    char *csv = tu_write(tmp, "a.csv",
+                         "alert_id,ra,dec,mjd,passband,mag,magerr,object_id\n"
+                         "a1,1,2,60000,g,18,0.1,OBJ\n");
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ss_store_options rw = {.create = 1}, ro = {.readonly = 1};
+    ck_assert_int_eq(ss_store_open(dir, &rw, &s, &err), 0);
+    ss_ingest *in = ss_ingest_new(s, NULL);
+    ck_assert_int_eq(ss_ingest_path(in, csv, &err), 0);
+    ck_assert_int_eq(ss_ingest_finish(in, NULL, &err), 0);
+    ss_ingest_free(in);
+    ss_store_close(s);
+    downgrade_to_v1(dir);
+    /* read-only: readable, no filter outputs, nothing written */
+    ck_assert_int_eq(ss_store_open(dir, &ro, &s, &err), 0);
+    json_t *o = NULL;
+    ck_assert_msg(ss_query_locus(s, "OBJ", &o, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 0);
+    json_decref(o);
+    ck_assert_int_eq(ss_query_tagged(s, "any", 0, stdout, &err), 0);
+    ss_store_close(s);
+    /* read-write: upgraded in place */
+    ck_assert_int_eq(ss_store_open(dir, &rw, &s, &err), 0);
+    ss_store_close(s);
+    ck_assert_int_eq(ss_store_open(dir, &ro, &s, &err), 0);
+    json_t *st = NULL;
+    ck_assert_int_eq(ss_query_stats(s, &st, &err), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "format_version")), 2);
+    json_decref(st);
+    ss_store_close(s);
+    free(csv), free(dir);
+    tu_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -286,6 +350,7 @@ int main(void)
     TCase *store = tcase_create("store");
     tcase_add_test(store, store_open_refuses_what_it_cannot_use);
     tcase_add_test(store, store_versions_and_settings);
+    tcase_add_test(store, format_1_stores_are_read_and_upgraded);
     suite_add_tcase(s, store);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

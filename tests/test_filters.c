@@ -137,6 +137,7 @@ START_TEST(broken_filters_are_refused_with_the_reason)
         {"no_entry", "no skysieve_filter() exported"},
         {"bad_magic", "damaged descriptor (magic"},
         {"abi_2", "built against filter ABI 2.0"},
+        {"abi_minor_newer", "newer than this skysieve's 1.0"},
         {"small", "damaged descriptor (size"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -470,6 +471,51 @@ START_TEST(jump_in_c_and_lua_agree)
 }
 END_TEST
 
+/* A runaway or raising Lua filter fails alone, within the limits its set gives it. */
+START_TEST(lua_failures_stay_with_their_filter)
+{
+    char *loop = tu_write(tmp, "loop.lua",
+                          "NAME = 'loop'\nDESCRIPTION = 'never ends'\nAUTHOR = 't'\n"
+                          "function run(locus) while true do end end\n");
+    char *hog = tu_write(tmp, "hog.lua",
+                         "NAME = 'hog'\nDESCRIPTION = 'eats memory'\nAUTHOR = 't'\n"
+                         "function run(locus) local s, t = string.rep('x', 1000000), {}\n"
+                         "  for i = 1, 100 do t[i] = s .. i end end\n");
+    char *raises = tu_write(tmp, "raises.lua",
+                            "NAME = 'raises'\nDESCRIPTION = 'raises'\nAUTHOR = 't'\n"
+                            "function run(locus) error('no luck') end\n");
+    char *good = tf("good"), *text = NULL;
+    ck_assert_int_ge(asprintf(&text,
+                              "[set]\ninstructions = 200000\nmemory = 8M\n"
+                              "max_consecutive_failures = 100\n"
+                              "[filter loop]\npath = %s\n[filter hog]\npath = %s\n"
+                              "[filter raises]\npath = %s\n[filter good]\npath = %s\n",
+                              loop, hog, raises, good),
+                     0);
+    char *set = tu_write(tmp, "lua.ini", text);
+    ss_filter_set *fs = load(set, 1, NULL);
+    ss_store *s = ingest(fs, night, NULL);
+    ck_assert_int_eq(stat_int(fs, "loop", "errors"), 5);
+    ck_assert_int_eq(stat_int(fs, "hog", "errors"), 5);
+    ck_assert_int_eq(stat_int(fs, "raises", "errors"), 5);
+    ck_assert_int_eq(stat_int(fs, "tf_good", "runs"), 5);
+    json_t *all = ss_filter_set_stats_json(fs);
+    const char *why = json_string_value(json_object_get(stats_of(all, "loop"), "last_error"));
+    ck_assert_msg(strstr(why, "instruction budget of 200000"), "%s", why);
+    why = json_string_value(json_object_get(stats_of(all, "hog"), "last_error"));
+    ck_assert_msg(strstr(why, "memory limit"), "%s", why);
+    why = json_string_value(json_object_get(stats_of(all, "raises"), "last_error"));
+    ck_assert_msg(strstr(why, "raises.lua:4: no luck"), "%s", why);
+    json_decref(all);
+    json_t *o = locus_of(s, "10");
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 1); /* the good one's */
+    json_decref(o);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+    free(loop), free(hog), free(raises), free(good), free(text), free(set);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("filters");
@@ -486,6 +532,7 @@ int main(void)
     tcase_add_test(tc, dry_runs_write_nothing);
     tcase_add_test(tc, contributed_jump_and_setup_data);
     tcase_add_test(tc, jump_in_c_and_lua_agree);
+    tcase_add_test(tc, lua_failures_stay_with_their_filter);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

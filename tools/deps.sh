@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config liblmdb-dev libjansson-dev libcsv-dev libxxhash-dev
-          check libsubunit-dev "$@")
+          check libsubunit-dev liblua5.4-dev libnanomsg-dev libinih-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -10,12 +10,19 @@
 #include <nanomsg/pubsub.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 typedef struct nn_out {
     int sock;
     char *buf;
     size_t cap;
+    struct timespec last_send; /* zero until something was sent */
 } nn_out;
+
+/* nanomsg 1.x does not linger: messages still queued when the socket closes are lost. A process
+ * that exits right after publishing (a command-line ingest) waits this long after its last send. */
+#define NN_OUT_LINGER_MS 250
 
 static const char *const nn_prefixes[] = {"ipc://", "tcp://", "inproc://", "ws://", NULL};
 
@@ -51,7 +58,20 @@ static int nn_out_publish(void *impl, const char *topic, const void *msg, size_t
     memcpy(o->buf + tlen + 1, msg, len);
     if (nn_send(o->sock, o->buf, need, NN_DONTWAIT) < 0 && nn_errno() != EAGAIN)
         return ss_err_set(err, nn_errno(), "publish: %s", nn_strerror(nn_errno()));
+    clock_gettime(CLOCK_MONOTONIC, &o->last_send);
     return 0;
+}
+
+static void nn_out_linger(const nn_out *o)
+{
+    if (!o->last_send.tv_sec && !o->last_send.tv_nsec)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms =
+        (now.tv_sec - o->last_send.tv_sec) * 1000 + (now.tv_nsec - o->last_send.tv_nsec) / 1000000;
+    if (ms >= 0 && ms < NN_OUT_LINGER_MS)
+        usleep((useconds_t)(NN_OUT_LINGER_MS - ms) * 1000);
 }
 
 static void nn_out_close(void *impl)
@@ -59,6 +79,7 @@ static void nn_out_close(void *impl)
     nn_out *o = impl;
     if (!o)
         return;
+    nn_out_linger(o);
     nn_close(o->sock);
     free(o->buf);
     free(o);

@@ -96,6 +96,12 @@ static int so_check(const char *path, const ss_filter_descriptor *d, ss_err *err
                           "%s: built against filter ABI %u.%u; this skysieve loads %d.x only: "
                           "rebuild it against the installed SDK",
                           path, d->abi_major, d->abi_minor, SS_FILTER_ABI_MAJOR);
+    if (d->abi_minor > SS_FILTER_ABI_MINOR)
+        return ss_err_set(err, SS_EINVAL,
+                          "%s: built against filter ABI %u.%u, newer than this skysieve's %d.%d: "
+                          "upgrade skysieve (the filter may call what this one lacks)",
+                          path, d->abi_major, d->abi_minor, SS_FILTER_ABI_MAJOR,
+                          SS_FILTER_ABI_MINOR);
     if (d->size < SO_DESC_1_0_SIZE)
         return ss_err_set(err, SS_EINVAL, "%s: damaged descriptor (size %u, at least %zu expected)",
                           path, d->size, (size_t)SO_DESC_1_0_SIZE);

@@ -100,9 +100,8 @@ typedef struct ss_catalog_match {
 } ss_catalog_match;
 
 /**
- * What the host offers a filter. Filled by the host; append only. A filter built against a newer
- * minor version checks `size` before calling a function the host may not have:
- * `offsetof(ss_host_api, fn) < host->size`.
+ * What the host offers a filter. Filled by the host; append only: a filter built against an older
+ * minor version simply does not know of the functions added since.
  */
 typedef struct ss_host_api {
     uint32_t size; /**< sizeof(ss_host_api) in the host */
