@@ -59,8 +59,9 @@ typedef struct ssi_dispatch_out {
 
 /**
  * Run the set on a locus in @p txn. @p known is the locus record when the caller has it (NULL:
- * read it). @p trigger is the alert that updated it (NULL: its newest alert). With @p write, the outputs are stored in @p txn; without, nothing is written.
- * Filter failures are counted, not returned. @return 0 or a store error.
+ * read it). @p trigger is the alert that updated it (NULL: its newest alert). With @p write, the
+ * outputs are stored in @p txn; without, nothing is written. Filter failures are counted, not
+ * returned. @return 0 or a store error.
  */
 int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
                  const ss_locus *known, const ss_alert *trigger, int write, ssi_dispatch_out *out,
