@@ -2,6 +2,7 @@
  * Filter sets: loading from the INI configuration, validation of declarations, run order, and the
  * per-filter accounting. Dispatch is in dispatch.c, the locus view in view.c.
  */
+#include "fileio.h"
 #include "filters_impl.h"
 
 #include <ctype.h>
@@ -98,38 +99,6 @@ static char *ssi_resolve(const ssi_set_conf *c, const char *path)
     return asprintf(&out, "%s/%s", c->dir, path) < 0 ? NULL : out;
 }
 
-static int ssi_read_file(const char *path, char **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n + 4096 + 1 > cap) {
-            char *fresh = realloc(buf, cap = (cap ? cap * 2 : 8192));
-            if (!fresh) {
-                free(buf);
-                fclose(f);
-                return ENOMEM;
-            }
-            buf = fresh;
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-    } while (got > 0);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return EIO;
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 static int ssi_add_item(ssi_set_conf *c, ssi_filter_conf *f, const char *key, const char *value,
                         int is_file)
 {
@@ -145,10 +114,8 @@ static int ssi_add_item(ssi_set_conf *c, ssi_filter_conf *f, const char *key, co
         it->value_len = strlen(value);
     } else if ((it->path = ssi_resolve(c, value))) {
         char *data = NULL;
-        int rc = ssi_read_file(it->path, &data, &it->value_len);
-        if (rc) {
-            ss_err_set(c->err, rc, "%s: filter %s: setup file %s: %s", c->file, f->label, it->path,
-                       strerror(rc));
+        if (ss_read_file(it->path, &data, &it->value_len, c->err)) {
+            ss_err_prefix(c->err, "%s: filter %s: setup file", c->file, f->label);
             free((char *)it->key), free((char *)it->path);
             return 0;
         }

@@ -363,9 +363,5 @@ int main(void)
     tcase_add_test(tc, filter_devkit_commands);
     tcase_add_test(tc, ingest_with_filters_publishes_and_stores_tags);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

@@ -352,9 +352,5 @@ int main(void)
     tcase_add_test(store, store_versions_and_settings);
     tcase_add_test(store, format_1_stores_are_read_and_upgraded);
     suite_add_tcase(s, store);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

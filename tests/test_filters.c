@@ -534,9 +534,5 @@ int main(void)
     tcase_add_test(tc, jump_in_c_and_lua_agree);
     tcase_add_test(tc, lua_failures_stay_with_their_filter);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

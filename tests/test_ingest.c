@@ -463,9 +463,5 @@ int main(void)
     tcase_add_test(tc, full_map_grows_without_losing_alerts);
     tcase_add_test(tc, history_joins_the_alert_locus_once);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

@@ -108,3 +108,12 @@ size_t tu_count_lines(const char *s)
         n += *s == '\n';
     return n;
 }
+
+int tu_run_suite(Suite *s)
+{
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -21,6 +21,8 @@ int tu_run(const char *cmd, char **out, char **err_out);
 /** Path of the shared data folder, or NULL (with a message on stderr naming @p what) when absent.
  */
 const char *tu_shared_data(const char *what);
+/** Run every test of @p s, free it. @return EXIT_SUCCESS when all passed, for main(). */
+int tu_run_suite(Suite *s);
 /** Count lines in a string. */
 size_t tu_count_lines(const char *s);
 

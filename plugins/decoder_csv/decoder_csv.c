@@ -6,6 +6,7 @@
  * that are not part of the tuple become typed properties.
  */
 #include "decoder.h"
+#include "fileio.h"
 
 #include <csv.h>
 #include <ctype.h>
@@ -54,7 +55,6 @@ typedef struct text {
 } text;
 
 typedef struct csv_state {
-    FILE *fp;
     char *name;
     const char *default_survey;
     struct csv_parser parser;
@@ -66,9 +66,7 @@ typedef struct csv_state {
     int *role;
     size_t ncols;
     size_t idx[COL_NKNOWN];
-    char *line;
-    size_t linecap;
-    uint64_t lineno;
+    ss_lines lines; /* lines.lineno: the line last read */
     /* The row being read: its raw lines (for rejects), its first line and its fields. */
     char *raw;
     size_t raw_len, raw_cap;
@@ -153,28 +151,7 @@ static int nomem(const csv_state *st, ss_err *err)
  * @return 1 with *out set, 0 at the end of input, or an error code. */
 static int get_line(csv_state *st, text *out, ss_err *err)
 {
-    errno = 0;
-    ssize_t n = getline(&st->line, &st->linecap, st->fp);
-    if (n < 0) {
-        if (feof(st->fp) && !ferror(st->fp))
-            return 0;
-        if (errno == ENOMEM)
-            return nomem(st, err);
-        int e = errno > 1 ? errno : EIO; /* 1 would read as "a row" */
-        return ss_err_set(err, e, "%s: read error: %s", st->name, strerror(e));
-    }
-    st->lineno++;
-    text t = {st->line, (size_t)n};
-    if (t.n && t.p[t.n - 1] == '\n')
-        t.n--;
-    if (t.n && t.p[t.n - 1] == '\r')
-        t.n--;
-    if (st->lineno == 1 && t.n >= 3 && memcmp(t.p, BOM, 3) == 0) {
-        t.p += 3;
-        t.n -= 3;
-    }
-    *out = t;
-    return 1;
+    return ss_lines_next(&st->lines, &out->p, &out->n, err);
 }
 
 static int is_blank(const csv_state *st, text t)
@@ -199,13 +176,13 @@ static void start_row(csv_state *st)
 {
     st->in_row = 1;
     st->row_done = 0;
-    st->row_line = st->lineno;
+    st->row_line = st->lines.lineno;
     st->raw_len = st->fbuf_len = st->nfields = 0;
 }
 
 static int append_raw(csv_state *st, text t)
 {
-    size_t sep = st->lineno != st->row_line;
+    size_t sep = st->lines.lineno != st->row_line;
     char *b = grow(st->raw, &st->raw_cap, st->raw_len + sep + t.n + 1, 1);
     if (!b)
         return SS_ENOMEM;
@@ -237,7 +214,7 @@ static int bad_row(csv_state *st, ss_reject *rej, const char *what, size_t col)
     if (!col)
         return ss_reject_set(rej, SS_REASON_MALFORMED, "%s", what);
     return ss_reject_set(rej, SS_REASON_MALFORMED, "%s at line %" PRIu64 " column %zu", what,
-                         st->lineno, col);
+                         st->lines.lineno, col);
 }
 
 /* Read lines until libcsv completes a row. @return 1 (fields in st), 0 at the end of input,
@@ -572,7 +549,7 @@ static void csv_close(void *state)
     free(st->hbuf);
     free(st->hcols);
     free(st->role);
-    free(st->line);
+    ss_lines_free(&st->lines);
     free(st->raw);
     free(st->fbuf);
     free(st->fields);
@@ -592,7 +569,8 @@ static int csv_open(FILE *fp, const char *name, const ss_decoder_config *cfg, vo
     csv_set_term_func(&st->parser, term_lf);
     csv_set_space_func(&st->parser, space_csv);
     st->is_space = space_csv;
-    st->fp = fp;
+    st->lines.fp = fp;
+    st->lines.name = st->name;
     st->default_survey = cfg && cfg->default_survey ? cfg->default_survey : "tuple";
     int rc = (st->name = strdup(name)) ? read_header(st, err)
                                        : ss_err_set(err, SS_ENOMEM, "%s: out of memory", name);

@@ -4,6 +4,7 @@
  * typed properties. Each line becomes one packet of one alert.
  */
 #include "decoder.h"
+#include "fileio.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,21 +46,13 @@ typedef struct text {
 } text;
 
 typedef struct jsonl_state {
-    FILE *fp;
     char *name;
     const char *default_survey;
-    char *line;
-    size_t linecap;
-    uint64_t lineno;
-    text cur; /* the current line without newline: the raw text of a reject */
+    ss_lines lines; /* lines.lineno: the line last read */
+    text cur;       /* the current line without newline: the raw text of a reject */
 } jsonl_state;
 
 static const char *const jsonl_exts[] = {".jsonl", ".ndjson", ".json", NULL};
-
-static int nomem(const jsonl_state *st, ss_err *err)
-{
-    return ss_err_set(err, SS_ENOMEM, "%s: out of memory", st->name);
-}
 
 static int is_blank(text t)
 {
@@ -70,31 +63,11 @@ static int is_blank(text t)
  * @return 1, 0 at the end of input, or an error code. */
 static int read_line(jsonl_state *st, ss_err *err)
 {
-    for (;;) {
-        errno = 0;
-        ssize_t n = getline(&st->line, &st->linecap, st->fp);
-        if (n < 0) {
-            if (feof(st->fp) && !ferror(st->fp))
-                return 0;
-            if (errno == ENOMEM)
-                return nomem(st, err);
-            int e = errno > 1 ? errno : EIO; /* 1 would read as "a packet" */
-            return ss_err_set(err, e, "%s: read error: %s", st->name, strerror(e));
-        }
-        st->lineno++;
-        text t = {st->line, (size_t)n};
-        if (t.n && t.p[t.n - 1] == '\n')
-            t.n--;
-        if (t.n && t.p[t.n - 1] == '\r')
-            t.n--;
-        if (st->lineno == 1 && t.n >= 3 && memcmp(t.p, BOM, 3) == 0) {
-            t.p += 3;
-            t.n -= 3;
-        }
-        st->cur = t;
-        if (!is_blank(t))
+    int rc;
+    while ((rc = ss_lines_next(&st->lines, &st->cur.p, &st->cur.n, err)) == 1)
+        if (!is_blank(st->cur))
             return 1;
-    }
+    return rc;
 }
 
 static const char *kind_name(const json_t *v)
@@ -305,7 +278,7 @@ static int fill_strings(const jsonl_state *st, const json_t **known, ss_packet *
     if (!(a->survey = ss_packet_strdup(pkt, sv.p, sv.n)) ||
         !(a->origin = ss_packet_strdup(pkt, st->name, strlen(st->name))))
         return SS_ENOMEM;
-    a->line = st->lineno;
+    a->line = st->lines.lineno;
     rc = get_text(known[COL_OBJECT_ID], COL_OBJECT_ID, 1, ibuf, &obj, rej);
     if (rc < 0)
         return rc;
@@ -369,11 +342,11 @@ static int jsonl_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err)
         pkt->raw_len = st->cur.n;
     } else if (rc == SS_EREJECT) {
         rej->origin = st->name;
-        rej->line = st->lineno;
+        rej->line = st->lines.lineno;
         rej->raw = st->cur.p;
         rej->raw_len = st->cur.n;
     } else if (rc == SS_ENOMEM || rc == SS_EINVAL) {
-        return ss_err_set(err, rc, "%s: line %" PRIu64 ": %s", st->name, st->lineno,
+        return ss_err_set(err, rc, "%s: line %" PRIu64 ": %s", st->name, st->lines.lineno,
                           ss_strerror(rc));
     }
     return rc;
@@ -385,7 +358,7 @@ static void jsonl_close(void *state)
     if (!st)
         return;
     free(st->name);
-    free(st->line);
+    ss_lines_free(&st->lines);
     free(st);
 }
 
@@ -400,7 +373,8 @@ static int jsonl_open(FILE *fp, const char *name, const ss_decoder_config *cfg, 
         free(st);
         return ss_err_set(err, SS_ENOMEM, "%s: out of memory", name);
     }
-    st->fp = fp;
+    st->lines.fp = fp;
+    st->lines.name = st->name;
     st->default_survey = cfg && cfg->default_survey ? cfg->default_survey : "tuple";
     *state = st;
     return 0;

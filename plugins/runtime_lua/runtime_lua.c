@@ -6,6 +6,7 @@
  * Suricata and Redis sandboxes (ANCHORS.md, "Lua sandbox").
  */
 #include "arena.h"
+#include "fileio.h"
 #include "runtime.h"
 
 #include <lauxlib.h>
@@ -858,32 +859,6 @@ static int run_chunk(lua_State *L)
     return 0;
 }
 
-static int read_file(const char *path, char **buf, size_t *len, ss_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ss_err_set(err, errno, "%s: %s", path, strerror(errno));
-    struct stat st;
-    char *b = NULL;
-    int rc = fstat(fileno(f), &st) != 0 ? errno : 0;
-    if (!rc && !S_ISREG(st.st_mode))
-        rc = EINVAL;
-    if (!rc && !(b = malloc((size_t)st.st_size + 1)))
-        rc = ENOMEM;
-    if (!rc && fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
-        rc = EIO; /* it shrank or could not be read */
-    fclose(f);
-    if (rc) {
-        free(b);
-        return ss_err_set(err, rc, "%s: %s", path,
-                          rc == EINVAL ? "not a regular file" : strerror(rc));
-    }
-    b[st.st_size] = '\0';
-    *buf = b;
-    *len = (size_t)st.st_size;
-    return 0;
-}
-
 static int impl_new(const char *path, const ss_filter_limits *limits, lfilter **out, ss_err *err)
 {
     lfilter *im = calloc(1, sizeof *im);
@@ -960,7 +935,7 @@ static int lf_load(const char *path, const ss_filter_limits *limits, void **impl
 {
     char *buf = NULL, *name = NULL;
     size_t len = 0;
-    int rc = read_file(path, &buf, &len, err);
+    int rc = ss_read_file(path, &buf, &len, err);
     if (rc)
         return rc;
     const char *slash = strrchr(path, '/');

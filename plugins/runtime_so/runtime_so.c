@@ -6,6 +6,7 @@
  * be reloaded: the file is first copied to a private path named by its content hash, which both
  * forces a fresh load of changed code and lets old and new generations coexist during a reload.
  */
+#include "fileio.h"
 #include "runtime.h"
 
 #include <dlfcn.h>
@@ -32,30 +33,12 @@ typedef struct so_filter {
 
 static const char *const so_exts[] = {".so", NULL};
 
-static int so_read(const char *path, unsigned char **buf, size_t *len, ss_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ss_err_set(err, errno, "%s: %s", path, strerror(errno));
-    struct stat st;
-    *buf = NULL;
-    if (fstat(fileno(f), &st) == 0 && (*buf = malloc((size_t)st.st_size + 1)))
-        *len = fread(*buf, 1, (size_t)st.st_size, f);
-    int bad = !*buf || ferror(f);
-    fclose(f);
-    if (bad) {
-        free(*buf);
-        return ss_err_set(err, EIO, "%s: cannot read", path);
-    }
-    return 0;
-}
-
 /* Copy the object to $TMPDIR/skysieve-so-<uid>/<hash>-<name>, once per content. */
 static int so_private_copy(const char *path, char **out, ss_err *err)
 {
-    unsigned char *buf = NULL;
+    char *buf = NULL;
     size_t len = 0;
-    int rc = so_read(path, &buf, &len, err);
+    int rc = ss_read_file(path, &buf, &len, err);
     if (rc)
         return rc;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";

@@ -1,0 +1,65 @@
+#include "fileio.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int ss_read_file(const char *path, char **buf, size_t *len, ss_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ss_err_set(err, errno, "%s: %s", path, strerror(errno));
+    struct stat st;
+    char *b = NULL;
+    int rc = fstat(fileno(f), &st) != 0 ? errno : 0;
+    if (!rc && !S_ISREG(st.st_mode))
+        rc = EINVAL;
+    if (!rc && !(b = malloc((size_t)st.st_size + 1)))
+        rc = ENOMEM;
+    if (!rc && fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
+        rc = EIO; /* it shrank, or could not be read */
+    fclose(f);
+    if (rc) {
+        free(b);
+        return ss_err_set(err, rc, "%s: %s", path,
+                          rc == EINVAL ? "not a regular file" : strerror(rc));
+    }
+    b[st.st_size] = '\0';
+    *buf = b;
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
+#define SSI_BOM "\xEF\xBB\xBF"
+
+int ss_lines_next(ss_lines *l, const char **line, size_t *len, ss_err *err)
+{
+    errno = 0;
+    ssize_t n = getline(&l->buf, &l->cap, l->fp);
+    if (n < 0) {
+        if (feof(l->fp) && !ferror(l->fp))
+            return 0;
+        int e = errno == ENOMEM ? SS_ENOMEM : errno > 1 ? errno : EIO;
+        return ss_err_set(err, e, "%s: read error: %s", l->name, ss_strerror(e));
+    }
+    l->lineno++;
+    const char *p = l->buf;
+    size_t m = (size_t)n;
+    if (m && p[m - 1] == '\n')
+        m--;
+    if (m && p[m - 1] == '\r')
+        m--;
+    if (l->lineno == 1 && m >= 3 && memcmp(p, SSI_BOM, 3) == 0)
+        p += 3, m -= 3;
+    *line = p;
+    *len = m;
+    return 1;
+}
+
+void ss_lines_free(ss_lines *l)
+{
+    free(l->buf);
+    l->buf = NULL;
+    l->cap = 0;
+}

@@ -1,0 +1,41 @@
+/**
+ * @file fileio.h
+ * @brief Reading files and lines, shared by decoders, runtimes and the filter-set loader.
+ */
+#ifndef SS_FILEIO_H
+#define SS_FILEIO_H
+
+#include "err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/**
+ * Read a whole regular file.
+ * @param[out] buf a malloc'd copy with a NUL after the last byte, owned by the caller.
+ * @return 0, or an errno code with @p err naming @p path and the reason.
+ */
+int ss_read_file(const char *path, char **buf, size_t *len, ss_err *err);
+
+/** Reads text lines; the caller sets fp and name, zeroes the rest, and frees with ss_lines_free().
+ */
+typedef struct ss_lines {
+    FILE *fp;
+    const char *name; /**< for messages */
+    char *buf;
+    size_t cap;
+    uint64_t lineno; /**< of the line last returned, 1-based */
+} ss_lines;
+
+/**
+ * The next line, without its LF or CR LF and, on line 1, without a UTF-8 byte-order mark.
+ * @param[out] line, len valid until the next call.
+ * @return 1; 0 at the end of the input; or an error code (never 1: EIO stands for EPERM) with
+ *         @p err naming the input.
+ */
+int ss_lines_next(ss_lines *l, const char **line, size_t *len, ss_err *err);
+
+void ss_lines_free(ss_lines *l);
+
+#endif
