@@ -1,5 +1,6 @@
 #include "decoder.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -46,4 +47,43 @@ int ss_decoder_has_extension(const char *name, const char *const *extensions)
             return 1;
     }
     return 0;
+}
+
+struct ss_decoder_shared {
+    const ss_decoder_config *cfg;
+    void **states; /* one per registry entry */
+};
+
+ss_decoder_shared *ss_decoder_shared_new(const ss_decoder_config *cfg)
+{
+    ss_decoder_shared *sh = calloc(1, sizeof *sh);
+    if (sh && !(sh->states = calloc(ssi_decoder_registry_len + 1, sizeof *sh->states))) {
+        free(sh);
+        return NULL;
+    }
+    if (sh)
+        sh->cfg = cfg;
+    return sh;
+}
+
+void *ss_decoder_shared_get(ss_decoder_shared *sh, const ss_decoder_ops *ops)
+{
+    for (size_t i = 0; sh && ops->shared_new && i < ssi_decoder_registry_len; i++)
+        if (ssi_decoder_registry[i] == ops) {
+            if (!sh->states[i])
+                sh->states[i] = ops->shared_new(sh->cfg);
+            return sh->states[i];
+        }
+    return NULL;
+}
+
+void ss_decoder_shared_free(ss_decoder_shared *sh)
+{
+    if (!sh)
+        return;
+    for (size_t i = 0; i < ssi_decoder_registry_len; i++)
+        if (sh->states[i])
+            ssi_decoder_registry[i]->shared_free(sh->states[i]);
+    free(sh->states);
+    free(sh);
 }

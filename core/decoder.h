@@ -16,8 +16,9 @@
 
 #include <stdio.h>
 
-/** Bumped when ss_decoder_ops changes incompatibly; decoders set .abi to it. */
-#define SS_DECODER_ABI 1
+/** Bumped when ss_decoder_ops changes incompatibly; decoders set .abi to it.
+ * 2: shared state (shared_new, shared_free) and the shared argument of open(). */
+#define SS_DECODER_ABI 2
 
 /** What the operator configures for decoding. Strings are borrowed for the life of the state. */
 typedef struct ss_decoder_config {
@@ -38,11 +39,12 @@ typedef struct ss_decoder_ops {
     int (*probe)(const char *name, const unsigned char *head, size_t len);
     /**
      * Start decoding @p fp. The caller keeps ownership of @p fp and closes it after close().
-     * @param[in] name the input's name, used in messages. @param[out] state decoder-owned state.
+     * @param[in] name the input's name, used in messages. @param[in] shared what shared_new()
+     * returned (NULL for a decoder without). @param[out] state decoder-owned state.
      * @return 0; or an error code with @p err naming the input and the reason (e.g. a bad header).
      */
-    int (*open)(FILE *fp, const char *name, const ss_decoder_config *cfg, void **state,
-                ss_err *err);
+    int (*open)(FILE *fp, const char *name, const ss_decoder_config *cfg, void *shared,
+                void **state, ss_err *err);
     /**
      * Decode the next record into @p pkt (empty on entry; the caller resets it).
      * @return 1: a packet was decoded; 0: end of input; SS_EREJECT: this record is rejected and @p
@@ -52,7 +54,21 @@ typedef struct ss_decoder_ops {
     int (*next)(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err);
     /** Free the state. NULL is allowed. */
     void (*close)(void *state);
+    /**
+     * Optional (NULL): state shared by every input of one ingest run, such as parsed schemas. The
+     * run creates it on first use and frees it at its end; one thread uses it at a time.
+     * @return the state, or NULL when out of memory.
+     */
+    void *(*shared_new)(const ss_decoder_config *cfg);
+    void (*shared_free)(void *shared);
 } ss_decoder_ops;
+
+/** The shared states of every decoder for one ingest run (owned by the run). */
+typedef struct ss_decoder_shared ss_decoder_shared;
+ss_decoder_shared *ss_decoder_shared_new(const ss_decoder_config *cfg);
+/** The shared state of @p ops, created on first use. @return NULL when it has none or on OOM. */
+void *ss_decoder_shared_get(ss_decoder_shared *sh, const ss_decoder_ops *ops);
+void ss_decoder_shared_free(ss_decoder_shared *sh);
 
 /** Every compiled-in decoder, in registry order. @param[out] n their number. */
 const ss_decoder_ops *const *ss_decoders(size_t *n);

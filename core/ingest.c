@@ -56,6 +56,7 @@ struct ss_ingest {
     size_t nevents, capevents;
     const ss_output_ops *out;
     void *out_impl;
+    ss_decoder_shared *shared; /* decoders' state across inputs (parsed schemas) */
 };
 
 static double ssi_elapsed(const struct timespec *t0)
@@ -79,7 +80,8 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     in->pkts = calloc(in->cappk, sizeof *in->pkts);
     in->w.store = store;
     in->w.scratch = ss_packet_new();
-    if (!in->pkts || !in->w.scratch) {
+    in->shared = ss_decoder_shared_new(&in->o.decoder);
+    if (!in->pkts || !in->w.scratch || !in->shared) {
         ss_ingest_free(in);
         return NULL;
     }
@@ -112,6 +114,7 @@ void ss_ingest_free(ss_ingest *in)
         return;
     ssi_clear_events(in);
     free(in->events);
+    ss_decoder_shared_free(in->shared);
     if (in->out)
         in->out->close(in->out_impl);
     for (uint32_t i = 0; i < in->cappk && in->pkts; i++)
@@ -446,7 +449,8 @@ int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err)
         in->first_input = strdup(name);
     const ss_decoder_ops *ops = ssi_pick_decoder(in, fp, name, err);
     void *st = NULL;
-    if (!ops || ops->open(fp, name, &in->o.decoder, &st, err))
+    if (!ops ||
+        ops->open(fp, name, &in->o.decoder, ss_decoder_shared_get(in->shared, ops), &st, err))
         return ssi_reject_input(in, name, err);
     int rc;
     while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)

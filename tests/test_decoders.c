@@ -44,7 +44,7 @@ static void run_open(run *r, const char *fmt, const char *file, const char *text
     ck_assert_ptr_nonnull(r->fp);
     r->pkt = ss_packet_new();
     ck_assert_ptr_nonnull(r->pkt);
-    int rc = r->ops->open(r->fp, r->path, cfg, &r->st, &r->err);
+    int rc = r->ops->open(r->fp, r->path, cfg, NULL, &r->st, &r->err);
     ck_assert_msg(rc == 0, "open %s: %d %s", file, rc, r->err.msg);
 }
 
@@ -294,7 +294,7 @@ static int open_fails(const char *fmt, const char *file, const char *text, char 
     ck_assert_ptr_nonnull(fp);
     void *st = (void *)1;
     ss_err_clear(err);
-    int rc = ops->open(fp, *path, NULL, &st, err);
+    int rc = ops->open(fp, *path, NULL, NULL, &st, err);
     ck_assert_ptr_null(st);
     fclose(fp);
     return rc;

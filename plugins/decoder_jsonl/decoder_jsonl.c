@@ -362,9 +362,10 @@ static void jsonl_close(void *state)
     free(st);
 }
 
-static int jsonl_open(FILE *fp, const char *name, const ss_decoder_config *cfg, void **state,
-                      ss_err *err)
+static int jsonl_open(FILE *fp, const char *name, const ss_decoder_config *cfg, void *shared,
+                      void **state, ss_err *err)
 {
+    (void)shared; /* nothing to share between inputs */
     *state = NULL;
     if (!name)
         name = "<input>";
