@@ -13,7 +13,9 @@
 static const char ssi_ingest_help[] =
     "usage: skysieve ingest --store DIR [OPTIONS] FILE|DIR...\n"
     "\n"
-    "Ingest alert files into the store at DIR (created when absent). Each alert joins the nearest\n"
+    "Ingest alert files (tuple CSV and JSON lines; ZTF and Rubin Avro, as container files or\n"
+    "Confluent-framed messages) into the store at DIR (created when absent). Each alert joins the "
+    "nearest\n"
     "locus within the association radius, or founds one. Directories are walked in name order and\n"
     "every file a decoder recognises is ingested. A record that cannot be used is rejected with "
     "its\n"
@@ -25,6 +27,8 @@ static const char ssi_ingest_help[] =
     "                     keeps the radius it was created with\n"
     "  --format NAME      decode every input with this decoder (default: detect per file)\n"
     "  --survey NAME      survey of tuple rows that name none (default: tuple)\n"
+    "  --schema-dir DIR   Avro schemas for Confluent-framed messages: DIR/ID.avsc, or Rubin's\n"
+    "                     DIR/MAJOR/MINOR/lsst.vMAJOR_MINOR.alert.avsc (ID = MAJOR*100+MINOR)\n"
     "  --batch N          alerts per transaction (default 5000; fewer past 64 MiB)\n"
     "  --map-size SIZE    initial LMDB map size, e.g. 64G (it grows when full)\n"
     "  --filters SET      run the filter set described by SET (an INI file, see\n"
@@ -74,19 +78,13 @@ static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
 static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
 {
     static const struct option longopts[] = {
-        {"store", required_argument, 0, 's'},
-        {"radius", required_argument, 0, 'r'},
-        {"format", required_argument, 0, 'f'},
-        {"survey", required_argument, 0, 'S'},
-        {"batch", required_argument, 0, 'b'},
-        {"map-size", required_argument, 0, 'm'},
-        {"json", no_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},
-        {"progress", no_argument, 0, 'p'},
-        {"filters", required_argument, 0, 'F'},
-        {"publish", required_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"store", required_argument, 0, 's'},   {"radius", required_argument, 0, 'r'},
+        {"format", required_argument, 0, 'f'},  {"survey", required_argument, 0, 'S'},
+        {"batch", required_argument, 0, 'b'},   {"map-size", required_argument, 0, 'm'},
+        {"json", no_argument, 0, 'j'},          {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, 'p'},      {"filters", required_argument, 0, 'F'},
+        {"publish", required_argument, 0, 'P'}, {"schema-dir", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -119,6 +117,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         case 'p': c->progress = 1; break;
         case 'F': c->filters = optarg; break;
         case 'P': c->publish = optarg; break;
+        case 'D': c->opts.decoder.schema_dir = optarg; break;
         case 'h': fputs(ssi_ingest_help, stdout); return -1;
         default: return ss_cli_usage("ingest", "unknown option");
         }
