@@ -1,6 +1,7 @@
 /* skysieve ingest: decode, associate and store alert files. */
 #include "cli.h"
 #include "ingest.h"
+#include "inspect.h"
 #include "query.h"
 
 #include <getopt.h>
@@ -283,4 +284,38 @@ int ss_cmd_ingest(int argc, char **argv)
     if (rc)
         return ss_cli_fail(&err);
     return input_failed ? SS_EXIT_FAIL : SS_EXIT_OK;
+}
+
+static const char ssi_inspect_help[] =
+    "usage: skysieve inspect [--schema-dir DIR] [--survey NAME] FILE...\n\n"
+    "Decode alert files and print, one JSON line per record, the alert and its history as\n"
+    "skysieve would ingest them, or why a record would be rejected. Nothing is stored.\n";
+
+int ss_cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {{"schema-dir", required_argument, 0, 'D'},
+                                         {"survey", required_argument, 0, 'S'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    ss_decoder_config cfg = {0};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 'D')
+            cfg.schema_dir = optarg;
+        else if (ch == 'S')
+            cfg.default_survey = optarg;
+        else if (ch == 'h')
+            return fputs(ssi_inspect_help, stdout), SS_EXIT_OK;
+        else
+            return ss_cli_usage("inspect", "unknown option");
+    }
+    if (optind >= argc)
+        return ss_cli_usage("inspect", "give one or more files");
+    int failed = 0;
+    for (int i = optind; i < argc; i++) {
+        ss_err err = {0};
+        if (ss_inspect(argv[i], &cfg, stdout, &err))
+            failed = ss_cli_fail(&err);
+    }
+    return failed ? SS_EXIT_FAIL : SS_EXIT_OK;
 }

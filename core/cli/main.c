@@ -8,7 +8,10 @@
 #include <string.h>
 
 static const ss_cli_command ssi_commands[] = {
-    {"ingest", "ingest alert files (CSV, JSON lines) into a store, running filters", ss_cmd_ingest},
+    {"ingest", "ingest alert files (CSV, JSON lines, ZTF and Rubin Avro) into a store",
+     ss_cmd_ingest},
+    {"inspect", "decode alert files and print what would be ingested, storing nothing",
+     ss_cmd_inspect},
     {"locus", "print one locus, by locus id or survey object id, as JSON", ss_cmd_locus},
     {"cone", "print the loci within a radius of a position, nearest first", ss_cmd_cone},
     {"loci", "print a summary line for every locus", ss_cmd_loci},
