@@ -145,20 +145,23 @@ static json_t *ssi_dry_report(ss_filter_set *fs, const char *locus_id, const ssi
 static int ssi_dry_one(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
                        FILE *out, ss_err *err)
 {
-    uint64_t before[64] = {0};
-    for (size_t i = 0; i < fs->n && i < 64; i++)
+    uint64_t *before = malloc((fs->n ? fs->n : 1) * sizeof *before);
+    if (!before)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < fs->n; i++)
         before[i] = fs->filters[i].st.errors;
     ssi_dispatch_out o;
     double t0 = ssi_now_us();
     int rc = ssi_dispatch(fs, s, txn, locus_id, NULL, NULL, 0, &o, err);
     double us = ssi_now_us() - t0;
-    if (rc)
-        return rc;
-    json_t *r = ssi_dry_report(fs, locus_id, &o, before, us);
-    json_dumpf(r, out, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    fputc('\n', out);
-    json_decref(r);
-    return 0;
+    if (!rc) {
+        json_t *r = ssi_dry_report(fs, locus_id, &o, before, us);
+        json_dumpf(r, out, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        fputc('\n', out);
+        json_decref(r);
+    }
+    free(before);
+    return rc;
 }
 
 int ss_filter_set_dry_run(ss_filter_set *fs, ss_store *s, const char *locus_id, FILE *out,
