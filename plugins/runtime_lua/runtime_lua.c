@@ -457,22 +457,26 @@ static int write_failed(lua_State *L, int rc, const char *fn, const char *name)
     return lua_error(L);
 }
 
-static int l_set_property(lua_State *L)
+typedef int (*set_fn)(ss_locus_view *l, const char *name, ss_value v);
+
+/* locus:set_property(name, value) and locus:set_alert_property(name, value). */
+static int set_with(lua_State *L, set_fn set, const char *fn)
 {
     ss_locus_view *l = check_locus(L);
     const char *name = luaL_checkstring(L, 2);
     luaL_checkany(L, 3);
-    int rc = host_of(L)->set_locus_property(l, name, to_value(L, 3, "set_property", name));
-    return rc ? write_failed(L, rc, "set_property", name) : 0;
+    int rc = set(l, name, to_value(L, 3, fn, name));
+    return rc ? write_failed(L, rc, fn, name) : 0;
+}
+
+static int l_set_property(lua_State *L)
+{
+    return set_with(L, host_of(L)->set_locus_property, "set_property");
 }
 
 static int l_set_alert_property(lua_State *L)
 {
-    ss_locus_view *l = check_locus(L);
-    const char *name = luaL_checkstring(L, 2);
-    luaL_checkany(L, 3);
-    int rc = host_of(L)->set_alert_property(l, name, to_value(L, 3, "set_alert_property", name));
-    return rc ? write_failed(L, rc, "set_alert_property", name) : 0;
+    return set_with(L, host_of(L)->set_alert_property, "set_alert_property");
 }
 
 static int l_tag(lua_State *L)
