@@ -61,6 +61,9 @@ void ss_packet_reset(ss_packet *p)
 {
     p->alerts = NULL;
     p->n = p->cap = 0;
+    p->locus_props = NULL;
+    p->nlocus_props = p->caplocus_props = 0;
+    memset(p->cutouts, 0, sizeof p->cutouts);
     p->raw = NULL;
     p->raw_len = 0;
     ss_arena_reset(p->arena);
@@ -92,6 +95,7 @@ ss_alert *ss_packet_add(ss_packet *p)
     memset(a, 0, sizeof *a);
     a->ra = a->dec = a->mjd = NAN;
     a->mag = a->magerr = a->maglim = NAN;
+    a->flux = a->fluxerr = NAN;
     a->kind = SS_ALERT_DETECTION;
     return a;
 }
@@ -101,25 +105,77 @@ char *ss_packet_strdup(ss_packet *p, const char *s, size_t n)
     return ss_arena_strndup(p->arena, s, n);
 }
 
-int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v)
+/* Append a property to an arena-held array; the name and a string value are copied. */
+static int ssi_props_append(ss_arena *arena, ss_prop **items, uint32_t *n, uint32_t *cap,
+                            const char *name, size_t name_len, ss_value v)
 {
-    if (a->nprops == a->capprops) {
-        ss_prop *fresh = ssi_grow(p->arena, a->props, a->nprops, &a->capprops, sizeof *fresh);
+    if (*n == *cap) {
+        ss_prop *fresh = ssi_grow(arena, *items, *n, cap, sizeof *fresh);
         if (!fresh)
             return SS_ENOMEM;
-        a->props = fresh;
+        *items = fresh;
     }
-    ss_prop *pr = &a->props[a->nprops];
-    if (!(pr->name = ss_arena_strndup(p->arena, name, name_len)))
+    ss_prop *pr = &(*items)[*n];
+    if (!(pr->name = ss_arena_strndup(arena, name, name_len)))
         return SS_ENOMEM;
     if (v.type == SS_TYPE_STRING) {
-        char *copy = ss_arena_strndup(p->arena, v.u.s.ptr, v.u.s.len);
+        char *copy = ss_arena_strndup(arena, v.u.s.ptr, v.u.s.len);
         if (!copy)
             return SS_ENOMEM;
         v.u.s.ptr = copy;
     }
     pr->value = v;
-    a->nprops++;
+    (*n)++;
+    return 0;
+}
+
+int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v)
+{
+    return ssi_props_append(p->arena, &a->props, &a->nprops, &a->capprops, name, name_len, v);
+}
+
+int ss_packet_add_locus_prop(ss_packet *p, const char *name, size_t name_len, ss_value v)
+{
+    return ssi_props_append(p->arena, &p->locus_props, &p->nlocus_props, &p->caplocus_props, name,
+                            name_len, v);
+}
+
+const char *ss_alert_kind_name(ss_alert_kind k)
+{
+    return k == SS_ALERT_DETECTION     ? "detection"
+           : k == SS_ALERT_UPPER_LIMIT ? "upper_limit"
+           : k == SS_ALERT_FORCED      ? "forced_photometry"
+                                       : "unknown";
+}
+
+static const char *const ssi_cutout_names[SS_CUTOUT__COUNT] = {"science", "template", "difference"};
+
+const char *ss_cutout_kind_name(ss_cutout_kind k)
+{
+    return (unsigned)k < SS_CUTOUT__COUNT ? ssi_cutout_names[k] : "unknown";
+}
+
+int ss_cutout_kind_from_name(const char *name)
+{
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++)
+        if (strcmp(name, ssi_cutout_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+int ss_packet_set_cutout(ss_packet *p, ss_cutout_kind kind, const void *data, size_t len,
+                         const char *file_name)
+{
+    if ((unsigned)kind >= SS_CUTOUT__COUNT)
+        return SS_EINVAL;
+    if (p->skip_cutouts)
+        return 0;
+    unsigned char *copy = ss_arena_alloc(p->arena, len ? len : 1);
+    char *name = file_name ? ss_arena_strndup(p->arena, file_name, strlen(file_name)) : NULL;
+    if (!copy || (file_name && !name))
+        return SS_ENOMEM;
+    memcpy(copy, data, len);
+    p->cutouts[kind] = (ss_cutout){copy, len, name};
     return 0;
 }
 
@@ -152,8 +208,23 @@ static int ssi_check_position(const ss_alert *a, ss_reject *rej)
     return 0;
 }
 
+/* A forced measurement needs a flux and its error; its magnitude exists only for a positive flux.
+ */
+static int ssi_check_forced(const ss_alert *a, ss_reject *rej)
+{
+    if (!isfinite(a->flux) || !isfinite(a->fluxerr))
+        return ss_reject_set(rej, SS_REASON_NON_FINITE,
+                             "forced photometry without a finite flux (flux=%g, fluxerr=%g)",
+                             a->flux, a->fluxerr);
+    if (a->fluxerr < 0)
+        return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "fluxerr=%g is negative", a->fluxerr);
+    return 0;
+}
+
 static int ssi_check_brightness(const ss_alert *a, ss_reject *rej)
 {
+    if (a->kind == SS_ALERT_FORCED)
+        return ssi_check_forced(a, rej);
     if (a->kind == SS_ALERT_DETECTION) {
         if (!isfinite(a->mag) || !isfinite(a->magerr))
             return ss_reject_set(rej, SS_REASON_NON_FINITE,

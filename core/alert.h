@@ -32,7 +32,16 @@
 typedef enum ss_alert_kind {
     SS_ALERT_DETECTION = 0,
     SS_ALERT_UPPER_LIMIT = 1,
+    /** A measurement at a known position whether or not a source was detected (ZTF fp_hists,
+     * Rubin diaForcedSources). Its flux may be negative or insignificant; mag is NAN then. */
+    SS_ALERT_FORCED = 2,
 } ss_alert_kind;
+
+/** "detection", "upper_limit", "forced_photometry". */
+const char *ss_alert_kind_name(ss_alert_kind k);
+
+/** The AB zero point of a flux in nJy: mag = -2.5 log10(flux / nJy) + 31.4. */
+#define SS_NJY_ZEROPOINT 31.4
 
 /** A named property; the name and any string value are owned by the packet's arena. */
 typedef struct ss_prop {
@@ -49,6 +58,7 @@ typedef struct ss_alert {
     const char *passband;  /**< never NULL */
     double mag, magerr;    /**< NAN for an upper limit */
     double maglim;         /**< limiting magnitude, NAN when unknown */
+    double flux, fluxerr; /**< difference flux in nJy (sign kept), NAN when the survey gives none */
     ss_alert_kind kind;
     ss_prop *props; /**< survey fields, in the order the input gave them */
     uint32_t nprops, capprops;
@@ -56,9 +66,37 @@ typedef struct ss_alert {
     uint64_t line;      /**< line or record number in that input (1-based), 0 when unknown */
 } ss_alert;
 
+/** Image stamps around an alert, as the survey sends them. */
+typedef enum ss_cutout_kind {
+    SS_CUTOUT_SCIENCE = 0,
+    SS_CUTOUT_TEMPLATE = 1,
+    SS_CUTOUT_DIFFERENCE = 2,
+    SS_CUTOUT__COUNT
+} ss_cutout_kind;
+
+/** One stamp: the survey's bytes unchanged (gzip FITS for ZTF, FITS for Rubin). */
+typedef struct ss_cutout {
+    const unsigned char *data; /**< NULL when the alert has none of this kind */
+    size_t len;
+    const char *file_name; /**< the survey's file name, or NULL */
+} ss_cutout;
+
+/** "science", "template", "difference". */
+const char *ss_cutout_kind_name(ss_cutout_kind k);
+/** Parse a kind name. @return the kind, or -1 when unknown. */
+int ss_cutout_kind_from_name(const char *name);
+
 typedef struct ss_packet {
     ss_alert *alerts; /**< alerts[0] is the primary alert */
     uint32_t n, cap;
+    /** Survey properties of the locus as of the primary alert (Rubin's diaObject). */
+    ss_prop *locus_props;
+    uint32_t nlocus_props, caplocus_props;
+    /** The primary alert's stamps, indexed by ss_cutout_kind. */
+    ss_cutout cutouts[SS_CUTOUT__COUNT];
+    /** Set by the packet's user (kept across resets): stamps are not wanted, so decoders need not
+     * read them and ss_packet_set_cutout() keeps none. */
+    int skip_cutouts;
     ss_arena *arena;
     /** The record's source text, kept with a rejection so it can be inspected; may be NULL. Set by
      * the decoder, borrowed from it until its next call. */
@@ -122,6 +160,17 @@ char *ss_packet_strdup(ss_packet *p, const char *s, size_t n);
  * @return 0 or SS_ENOMEM.
  */
 int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v);
+
+/** Append a survey property of the packet's locus (see ss_packet.locus_props); copies like
+ * ss_alert_add_prop(). @return 0 or SS_ENOMEM. */
+int ss_packet_add_locus_prop(ss_packet *p, const char *name, size_t name_len, ss_value v);
+
+/**
+ * Keep a stamp of the primary alert: @p data (and @p file_name, which may be NULL) are copied into
+ * the packet's arena. A second stamp of one kind replaces the first. @return 0 or SS_ENOMEM.
+ */
+int ss_packet_set_cutout(ss_packet *p, ss_cutout_kind kind, const void *data, size_t len,
+                         const char *file_name);
 
 /** Find a property by name. @return the property (owned by the packet) or NULL. */
 const ss_prop *ss_alert_prop(const ss_alert *a, const char *name);

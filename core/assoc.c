@@ -63,6 +63,10 @@ static void ssi_locus_move(ss_locus *l, const ss_alert *a)
 
 void ssi_locus_add_alert(ss_locus *l, const ss_alert *a)
 {
+    if (a->kind == SS_ALERT_FORCED) { /* measurements, not alerts: the summary counts alerts */
+        ssi_locus_add_object(l, a);
+        return;
+    }
     int det = a->kind == SS_ALERT_DETECTION;
     l->num_alerts++;
     if (!l->oldest.alert_id[0] || a->mjd < l->oldest.mjd)
@@ -150,14 +154,17 @@ static int ssi_alert_put(ssi_writer *w, const ss_alert *a, const char *locus_id)
     if (rc)
         return rc;
     MDB_val lk = {ssi_key_locus_alert(kb, locus_id, a->mjd, a->survey, a->alert_id), kb};
-    MDB_val empty = {0, ""};
-    if ((rc = mdb_put(w->txn, w->store->locus_alerts, &lk, &empty, 0)))
+    unsigned char kind = (unsigned char)a->kind;
+    MDB_val kv = {1, &kind};
+    if ((rc = mdb_put(w->txn, w->store->locus_alerts, &lk, &kv, 0)))
         return rc;
     w->counters.alerts++;
     if (a->kind == SS_ALERT_DETECTION)
         w->counters.detections++;
-    else
+    else if (a->kind == SS_ALERT_UPPER_LIMIT)
         w->counters.upper_limits++;
+    else
+        w->counters.forced++;
     return ssi_index_object(w, a, locus_id);
 }
 
@@ -202,6 +209,74 @@ static int ssi_add_alerts(ssi_writer *w, const ss_packet *pkt, uint32_t first, s
     return 0;
 }
 
+/* The primary alert's stamps, apart from the alert so that reading alerts never pages them in. */
+static int ssi_put_cutouts(ssi_writer *w, const ss_packet *pkt)
+{
+    const ss_alert *a = &pkt->alerts[0];
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
+        const ss_cutout *c = &pkt->cutouts[k];
+        if (!c->data)
+            continue;
+        unsigned char kb[SSI_KEY_MAX];
+        ssi_wbuf_reset(&w->buf);
+        ssi_wbuf_u8(&w->buf, SS_RECORD_VERSION);
+        ssi_wbuf_str(&w->buf, c->file_name);
+        ssi_wbuf_bytes(&w->buf, c->data, c->len);
+        if (w->buf.failed)
+            return ENOMEM;
+        MDB_val key = {ssi_key_cutout(kb, a->alert_id, a->survey, (ss_cutout_kind)k), kb};
+        MDB_val val = {w->buf.len, w->buf.data};
+        int rc = mdb_put(w->txn, w->store->cutouts, &key, &val, MDB_NOOVERWRITE);
+        if (rc && rc != MDB_KEYEXIST)
+            return rc;
+        w->counters.cutouts += rc == 0;
+    }
+    return 0;
+}
+
+/* Merge the survey's locus properties into the locus's property bag, replacing those of the same
+ * name and keeping the rest (filter outputs among them). */
+static int ssi_merge_locus_props(ssi_writer *w, const ss_packet *pkt, const char *locus_id)
+{
+    ss_arena *arena = w->scratch->arena;
+    ss_prop *old = NULL;
+    uint32_t nold = 0;
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, v;
+    int rc = mdb_get(w->txn, w->store->locus_props, &k, &v);
+    ss_arena_reset(arena);
+    if (rc == 0)
+        rc = ssi_props_decode(v.mv_data, v.mv_size, arena, &old, &nold);
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    ss_prop *all = rc ? NULL : ss_arena_alloc(arena, (nold + pkt->nlocus_props) * sizeof *all);
+    if (rc || !all)
+        return rc ? rc : ENOMEM;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < nold; i++) {
+        int replaced = 0;
+        for (uint32_t j = 0; j < pkt->nlocus_props && !replaced; j++)
+            replaced = !strcmp(old[i].name, pkt->locus_props[j].name);
+        if (!replaced)
+            all[n++] = old[i];
+    }
+    memcpy(all + n, pkt->locus_props, pkt->nlocus_props * sizeof *all);
+    ssi_props_encode(all, n + pkt->nlocus_props, &w->buf);
+    if (w->buf.failed)
+        return ENOMEM;
+    v = (MDB_val){w->buf.len, w->buf.data};
+    return mdb_put(w->txn, w->store->locus_props, &k, &v, 0);
+}
+
+/* What a new primary alert brings besides alerts: stamps, and the survey's view of the locus when
+ * the alert is the locus's newest (an older alert arriving late must not roll it back). */
+static int ssi_put_extras(ssi_writer *w, const ss_packet *pkt, const ss_locus *l)
+{
+    int rc = ssi_put_cutouts(w, pkt);
+    if (!rc && pkt->nlocus_props && !strcmp(l->newest.alert_id, pkt->alerts[0].alert_id))
+        rc = ssi_merge_locus_props(w, pkt, l->id);
+    return rc;
+}
+
 static int ssi_reindex(ssi_writer *w, const ss_locus *l, int created, double old_ra, double old_dec)
 {
     if (!created && old_ra == l->ra && old_dec == l->dec)
@@ -228,7 +303,8 @@ int ssi_assoc_packet(ssi_writer *w, const ss_packet *pkt, ssi_batch_stats *st, c
     if (rc)
         return rc;
     double old_ra = l.ra, old_dec = l.dec;
-    if ((rc = ssi_add_alerts(w, pkt, duplicate ? 1 : 0, &l, st, &changed)))
+    if ((rc = ssi_add_alerts(w, pkt, duplicate ? 1 : 0, &l, st, &changed)) ||
+        (!duplicate && (rc = ssi_put_extras(w, pkt, &l))))
         return rc;
     if (changed &&
         ((rc = ssi_locus_put(w, &l)) || (rc = ssi_reindex(w, &l, created, old_ra, old_dec))))

@@ -25,6 +25,7 @@ typedef struct ss_decoder_config {
     const char
         *default_survey;    /**< survey of rows that name none (tuple formats); "tuple" when NULL */
     const char *schema_dir; /**< directory of id.avsc schemas for framed messages; may be NULL */
+    int skip_cutouts;       /**< 1: leave image stamps out of packets (they are not stored) */
 } ss_decoder_config;
 
 typedef struct ss_decoder_ops {

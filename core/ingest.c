@@ -374,6 +374,7 @@ static ss_packet *ssi_next_packet(ss_ingest *in)
     if (!in->pkts[in->npk] && !(in->pkts[in->npk] = ss_packet_new()))
         return NULL;
     ss_packet *p = in->pkts[in->npk];
+    p->skip_cutouts = in->o.decoder.skip_cutouts;
     ss_packet_reset(p);
     return p;
 }

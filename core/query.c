@@ -139,6 +139,8 @@ json_t *ssi_alert_json(const ss_alert *a)
     json_object_set_new(p, "ant_mag", ssi_num(a->mag));
     json_object_set_new(p, "ant_magerr", ssi_num(a->magerr));
     json_object_set_new(p, "ant_maglim", ssi_num(a->maglim));
+    json_object_set_new(p, "ant_flux", ssi_num(a->flux));
+    json_object_set_new(p, "ant_fluxerr", ssi_num(a->fluxerr));
     json_object_set_new(p, "ant_survey", ssi_cstr(a->survey));
     ssi_props_into_json(p, a->props, a->nprops);
     json_t *o = json_object();
@@ -147,8 +149,7 @@ json_t *ssi_alert_json(const ss_alert *a)
     if (a->object_id)
         json_object_set_new(o, "object_id", ssi_cstr(a->object_id));
     json_object_set_new(o, "mjd", json_real(a->mjd));
-    json_object_set_new(o, "kind",
-                        json_string(a->kind == SS_ALERT_DETECTION ? "detection" : "upper_limit"));
+    json_object_set_new(o, "kind", json_string(ss_alert_kind_name(a->kind)));
     json_object_set_new(o, "properties", p);
     return o;
 }
@@ -443,6 +444,8 @@ static json_t *ssi_stats_json(ss_store *s, const ssi_counters *c)
     json_object_set_new(o, "alerts", json_integer((json_int_t)c->alerts));
     json_object_set_new(o, "detections", json_integer((json_int_t)c->detections));
     json_object_set_new(o, "upper_limits", json_integer((json_int_t)c->upper_limits));
+    json_object_set_new(o, "forced_photometry", json_integer((json_int_t)c->forced));
+    json_object_set_new(o, "cutouts", json_integer((json_int_t)c->cutouts));
     json_object_set_new(o, "loci", json_integer((json_int_t)c->loci));
     json_object_set_new(o, "duplicates", json_integer((json_int_t)c->duplicates));
     json_object_set_new(o, "history_known", json_integer((json_int_t)c->history_known));

@@ -8,9 +8,10 @@
  * Locus JSON: {"locus_id", "ra", "dec", "properties": {...}, "alerts": [...], "tags": []}, where
  * properties are the broker's own (num_alerts, num_mag_values, oldest/newest/brightest_alert_id,
  * _magnitude, _observation_time, num_alerts_<band>, num_mag_values_<band>,
- * newest_alert_magnitude_<band>, <survey>_object_id) and each alert is {"alert_id", "survey",
- * "object_id"?, "mjd", "kind", "properties"} with the normalised ant_* fields and the survey
- * fields.
+ * newest_alert_magnitude_<band>, <survey>_object_id) with the survey's and the filters' own, and
+ * each alert is {"alert_id", "survey", "object_id"?, "mjd", "kind", "properties"} with the
+ * normalised ant_* fields and the survey fields. "alerts" lists every measurement in time order:
+ * kind "detection", "upper_limit" or "forced_photometry".
  */
 #ifndef SS_QUERY_H
 #define SS_QUERY_H

@@ -243,7 +243,7 @@ static void ssi_value_decode(ssi_rbuf *r, ss_value *v)
 void ssi_alert_encode(const ss_alert *a, const char *locus_id, ssi_wbuf *b)
 {
     ssi_wbuf_reset(b);
-    ssi_wbuf_u8(b, SS_RECORD_VERSION);
+    ssi_wbuf_u8(b, SSI_ALERT_RECORD_VERSION);
     ssi_wbuf_u8(b, (uint8_t)a->kind);
     ssi_wbuf_str(b, a->survey);
     ssi_wbuf_str(b, a->alert_id);
@@ -252,8 +252,9 @@ void ssi_alert_encode(const ss_alert *a, const char *locus_id, ssi_wbuf *b)
     ssi_wbuf_str(b, a->passband);
     ssi_wbuf_str(b, a->origin);
     ssi_wbuf_u64(b, a->line);
-    const double nums[6] = {a->ra, a->dec, a->mjd, a->mag, a->magerr, a->maglim};
-    for (int i = 0; i < 6; i++)
+    const double nums[8] = {a->ra,     a->dec,    a->mjd,  a->mag,
+                            a->magerr, a->maglim, a->flux, a->fluxerr};
+    for (int i = 0; i < 8; i++)
         ssi_wbuf_f64(b, nums[i]);
     ssi_wbuf_u32(b, a->nprops);
     for (uint32_t i = 0; i < a->nprops; i++) {
@@ -295,9 +296,10 @@ int ssi_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, 
 {
     ssi_rbuf r = {data, (const unsigned char *)data + len, 0};
     int oom = 0;
-    if (ssi_rbuf_u8(&r) != SS_RECORD_VERSION)
+    uint8_t version = ssi_rbuf_u8(&r), kind = ssi_rbuf_u8(&r);
+    if (version < 1 || version > SSI_ALERT_RECORD_VERSION || kind > SS_ALERT_FORCED)
         return SS_ECORRUPT;
-    a->kind = (ss_alert_kind)ssi_rbuf_u8(&r);
+    a->kind = (ss_alert_kind)kind;
     a->survey = ssi_rbuf_dup(&r, pkt, &oom);
     a->alert_id = ssi_rbuf_dup(&r, pkt, &oom);
     ssi_rbuf_strcpy(&r, locus_id, SS_LOCUS_ID_LEN + 1);
@@ -305,8 +307,10 @@ int ssi_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, 
     a->passband = ssi_rbuf_dup(&r, pkt, &oom);
     a->origin = ssi_rbuf_dup(&r, pkt, &oom);
     a->line = ssi_rbuf_u64(&r);
-    double *nums[6] = {&a->ra, &a->dec, &a->mjd, &a->mag, &a->magerr, &a->maglim};
-    for (int i = 0; i < 6; i++)
+    double *nums[8] = {&a->ra,     &a->dec,    &a->mjd,  &a->mag,
+                       &a->magerr, &a->maglim, &a->flux, &a->fluxerr};
+    a->flux = a->fluxerr = NAN; /* version 1 records end at maglim */
+    for (int i = 0; i < (version == 1 ? 6 : 8); i++)
         *nums[i] = ssi_rbuf_f64(&r);
     if (oom)
         return SS_ENOMEM;

@@ -91,6 +91,8 @@ typedef struct ss_locus {
 } ss_locus;
 
 #define SS_RECORD_VERSION 1
+/** Alert records: 1 ends at maglim; 2 adds flux and fluxerr (store format 3). Both are read. */
+#define SSI_ALERT_RECORD_VERSION 2
 
 /** Encode a locus into @p b (reset first). */
 void ssi_locus_encode(const ss_locus *l, ssi_wbuf *b);

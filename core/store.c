@@ -91,6 +91,17 @@ size_t ssi_key_tag_index(unsigned char *k, const char *tag, double mjd, const ch
     return n + 8 + SS_LOCUS_ID_LEN;
 }
 
+size_t ssi_key_cutout(unsigned char *k, const char *alert_id, const char *survey,
+                      ss_cutout_kind kind)
+{
+    size_t n = ssi_cat(k, 0, alert_id);
+    k[n++] = '\0';
+    n = ssi_cat(k, n, survey);
+    k[n++] = '\0';
+    k[n++] = (unsigned char)kind;
+    return n;
+}
+
 size_t ssi_key_object(unsigned char *k, const char *object_id, const char *survey)
 {
     size_t n = ssi_cat(k, 0, object_id);
@@ -117,6 +128,7 @@ static const size_t ssi_counter_offsets[] = {
     offsetof(ssi_counters, duplicates),   offsetof(ssi_counters, history_known),
     offsetof(ssi_counters, rejected),     offsetof(ssi_counters, locus_seq),
     offsetof(ssi_counters, reject_seq),   offsetof(ssi_counters, ingest_seq),
+    offsetof(ssi_counters, forced),       offsetof(ssi_counters, cutouts),
 };
 #define SSI_NCOUNTERS (sizeof ssi_counter_offsets / sizeof *ssi_counter_offsets)
 
@@ -180,26 +192,28 @@ int ssi_counters_load(ss_store *s, MDB_txn *txn, ssi_counters *c)
 
 /* ---- opening ---- */
 
+/* Every table with the format that introduced it: an older store gains the newer tables when
+ * opened read-write; opened read-only, it simply lacks them. */
 static const struct {
     const char *name;
     size_t offset;
     unsigned flags;
+    uint32_t since;
 } ssi_tables[] = {
-    {"loci", offsetof(ss_store, loci), 0},
-    {"alerts", offsetof(ss_store, alerts), 0},
-    {"locus_alerts", offsetof(ss_store, locus_alerts), 0},
-    {"sky", offsetof(ss_store, sky), 0},
-    {"objects", offsetof(ss_store, objects), MDB_DUPSORT},
-    {"rejected", offsetof(ss_store, rejected), 0},
-    {"ingests", offsetof(ss_store, ingests), 0},
-    /* format 2 */
-    {"locus_props", offsetof(ss_store, locus_props), 0},
-    {"alert_props", offsetof(ss_store, alert_props), 0},
-    {"tags", offsetof(ss_store, tags), 0},
-    {"tag_index", offsetof(ss_store, tag_index), 0},
+    {"loci", offsetof(ss_store, loci), 0, 1},
+    {"alerts", offsetof(ss_store, alerts), 0, 1},
+    {"locus_alerts", offsetof(ss_store, locus_alerts), 0, 1},
+    {"sky", offsetof(ss_store, sky), 0, 1},
+    {"objects", offsetof(ss_store, objects), MDB_DUPSORT, 1},
+    {"rejected", offsetof(ss_store, rejected), 0, 1},
+    {"ingests", offsetof(ss_store, ingests), 0, 1},
+    {"locus_props", offsetof(ss_store, locus_props), 0, 2},
+    {"alert_props", offsetof(ss_store, alert_props), 0, 2},
+    {"tags", offsetof(ss_store, tags), 0, 2},
+    {"tag_index", offsetof(ss_store, tag_index), 0, 2},
+    {"cutouts", offsetof(ss_store, cutouts), 0, 3},
 };
-#define SSI_NTABLES    (sizeof ssi_tables / sizeof *ssi_tables)
-#define SSI_NTABLES_V1 7
+#define SSI_NTABLES (sizeof ssi_tables / sizeof *ssi_tables)
 
 static MDB_dbi *ssi_dbi(ss_store *s, size_t i)
 {
@@ -310,11 +324,11 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     s->radius_deg = radius / SS_ARCSEC_PER_DEG;
     s->zone_height_deg = zone / SS_ARCSEC_PER_DEG;
     s->format = format;
-    size_t n = format >= 2 ? SSI_NTABLES : SSI_NTABLES_V1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < SSI_NTABLES && ssi_tables[i].since <= format; i++)
         if ((rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags, ssi_dbi(s, i))))
             return ssi_store_fail(s, err, rc, ssi_tables[i].name);
     s->has_outputs = format >= 2;
+    s->has_cutouts = format >= 3;
     return 0;
 }
 
@@ -376,7 +390,7 @@ static int ssi_store_create(ss_store *s, double radius_arcsec, ss_err *err)
     return ssi_store_attach(s, err);
 }
 
-/* Format 1 lacks the filter-output tables: create them. Done only on read-write opens, after the
+/* An older format lacks the newer tables: create them. Done only on read-write opens, after the
  * store was checked, so a refused store is still never written. */
 static int ssi_store_upgrade(ss_store *s, ss_err *err)
 {
@@ -384,8 +398,10 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
     uint32_t format = SS_STORE_FORMAT_VERSION;
     MDB_val fk = {6, "format"}, fv = {sizeof format, &format};
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    for (size_t i = SSI_NTABLES_V1; !rc && i < SSI_NTABLES; i++)
-        rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags | MDB_CREATE, ssi_dbi(s, i));
+    for (size_t i = 0; !rc && i < SSI_NTABLES; i++)
+        if (ssi_tables[i].since > s->format)
+            rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags | MDB_CREATE,
+                              ssi_dbi(s, i));
     if (!rc)
         rc = mdb_put(txn, s->meta, &fk, &fv, 0);
     if (rc && txn)
@@ -393,9 +409,9 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
     else if (!rc)
         rc = mdb_txn_commit(txn);
     if (rc)
-        return ssi_store_fail(s, err, rc, "upgrading to format 2");
+        return ssi_store_fail(s, err, rc, "upgrading the format");
     s->format = format;
-    s->has_outputs = 1;
+    s->has_outputs = s->has_cutouts = 1;
     return 0;
 }
 

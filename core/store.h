@@ -20,6 +20,20 @@
  *  - ingests:      sequence (u64 BE) -> JSON text describing one ingest run (inputs, counts,
  * times).
  *
+ * Format 2 adds the filter outputs:
+ *  - locus_props:  locus id -> property bag (record.h): filter outputs and the survey's own locus
+ *                  properties (Rubin's lsst_diaObject_*).
+ *  - alert_props:  survey NUL alert_id -> property bag written by filters.
+ *  - tags:         locus id, tag -> tag record (which filter, when).
+ *  - tag_index:    tag NUL, mjd (8 bytes BE), locus id -> empty: a tag's loci in time order.
+ *
+ * Format 3 adds cutouts, kept apart so that reading alerts never pages image bytes in:
+ *  - cutouts:      alert_id NUL survey NUL kind (1 byte, ss_cutout_kind) -> cutout record
+ *                  (version byte, file name, the survey's bytes unchanged).
+ * Format 3 alert records carry flux and fluxerr, and alerts may be forced photometry; locus_alerts
+ * values hold the alert's kind (1 byte; empty in older stores, where every entry is an alert).
+ * A store of an older format is upgraded (tables added) when opened read-write.
+ *
  * Durability: each batch of alerts is one write transaction holding the alerts, their loci,
  * indexes, rejections and counters, committed with LMDB's default synchronous commit. A crash at
  * any moment leaves the last committed state: never half an alert or a locus without its alerts.
@@ -35,7 +49,7 @@
 
 #include <stddef.h>
 
-#define SS_STORE_FORMAT_VERSION  2
+#define SS_STORE_FORMAT_VERSION  3
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 

@@ -17,8 +17,10 @@ struct ss_store {
     MDB_env *env;
     MDB_dbi meta, loci, alerts, locus_alerts, sky, objects, rejected, ingests;
     MDB_dbi locus_props, alert_props, tags, tag_index; /* format 2 */
+    MDB_dbi cutouts;                                   /* format 3 */
     uint32_t format;                                   /* the format version found on disk */
     int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
+    int has_cutouts; /* 0 for a format 1 or 2 store opened read-only */
     char *path;
     double radius_deg;
     double zone_height_deg;
@@ -37,6 +39,8 @@ typedef struct ssi_counters {
     uint64_t locus_seq;     /* next locus sequence number */
     uint64_t reject_seq;    /* next rejected-record key */
     uint64_t ingest_seq;    /* next ingest-run key */
+    uint64_t forced;        /* stored forced-photometry measurements (also counted in alerts) */
+    uint64_t cutouts;       /* stored cutouts */
     uint64_t by_reason[SS_REASON__COUNT];
 } ssi_counters;
 
@@ -60,6 +64,8 @@ size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, c
 size_t ssi_key_sky(unsigned char *k, uint32_t zone, double ra, const char *locus_id);
 size_t ssi_key_object(unsigned char *k, const char *object_id, const char *survey);
 size_t ssi_key_tag(unsigned char *k, const char *locus_id, const char *tag);
+size_t ssi_key_cutout(unsigned char *k, const char *alert_id, const char *survey,
+                      ss_cutout_kind kind);
 size_t ssi_key_tag_index(unsigned char *k, const char *tag, double mjd, const char *locus_id);
 void ssi_put_be64(unsigned char *p, uint64_t v);
 uint64_t ssi_get_be64(const unsigned char *p);

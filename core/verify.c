@@ -64,7 +64,8 @@ static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
     return 0;
 }
 
-/* Each locus: decodable; num_alerts equals its locus_alerts; indexed in sky at its position. */
+/* Each locus: decodable; num_alerts equals its locus_alerts (forced measurements apart: they are
+ * not alerts); indexed in sky at its position. */
 static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MDB_cursor *la)
 {
     ss_locus l;
@@ -79,7 +80,7 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     int rc = mdb_cursor_get(la, &lk, &ld, MDB_SET_RANGE);
     for (; rc == 0 && memcmp(lk.mv_data, id, SS_LOCUS_ID_LEN) == 0;
          rc = mdb_cursor_get(la, &lk, &ld, MDB_NEXT))
-        n++;
+        n += ld.mv_size == 0 || *(const unsigned char *)ld.mv_data != SS_ALERT_FORCED;
     if (n != l.num_alerts)
         ssi_problem(v, "locus %s: num_alerts %u but %llu alerts listed", id, l.num_alerts,
                     (unsigned long long)n);
@@ -130,6 +131,9 @@ static void ssi_check_counts(ssi_verify *v, const ssi_counters *c)
     if (r->locus_alerts != r->alerts)
         ssi_problem(v, "locus_alerts has %llu entries for %llu alerts",
                     (unsigned long long)r->locus_alerts, (unsigned long long)r->alerts);
+    if (v->s->has_cutouts && c->cutouts != r->cutouts)
+        ssi_problem(v, "counters: %llu cutouts counted, %llu stored",
+                    (unsigned long long)c->cutouts, (unsigned long long)r->cutouts);
     if (r->sky_entries != r->loci)
         ssi_problem(v, "sky index has %llu entries for %llu loci",
                     (unsigned long long)r->sky_entries, (unsigned long long)r->loci);
@@ -150,6 +154,7 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
         !(rc = ssi_count(v.txn, s->loci, &report->loci)) &&
         !(rc = ssi_count(v.txn, s->locus_alerts, &report->locus_alerts)) &&
         !(rc = ssi_count(v.txn, s->sky, &report->sky_entries)) &&
+        !(rc = s->has_cutouts ? ssi_count(v.txn, s->cutouts, &report->cutouts) : 0) &&
         !(rc = ssi_walk(&v, s->alerts, s->alerts, ssi_visit_alert)))
         rc = ssi_walk(&v, s->loci, s->locus_alerts, ssi_check_locus);
     if (!rc)

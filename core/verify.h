@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 typedef struct ss_verify_report {
-    uint64_t alerts, loci, locus_alerts, sky_entries;
+    uint64_t alerts, loci, locus_alerts, sky_entries, cutouts;
     uint64_t problems; /**< inconsistencies found; each was printed to the report stream */
 } ss_verify_report;
 

@@ -31,6 +31,14 @@ typedef struct ssi_lc {
     ss_lightcurve lc;
 } ssi_lc;
 
+/* A merged light curve already built this dispatch: band (NULL for all) and kinds. */
+typedef struct ssi_pts {
+    const char *band;
+    unsigned kinds;
+    const ss_lc_point *points;
+    size_t n;
+} ssi_pts;
+
 struct ss_locus_view {
     ss_store *s;
     MDB_txn *txn;
@@ -46,9 +54,12 @@ struct ss_locus_view {
     ssi_tag_event *newtags;
     size_t nnew, capnew;
     int alerts_loaded;
-    size_t nalerts, trigger_idx;
+    size_t nalerts, trigger_idx; /* pkt->alerts[0, nalerts): alerts, in time order */
+    size_t nforced;              /* then forced measurements, in time order */
     ssi_lc *lcs;
     size_t nlcs, caplcs;
+    ssi_pts *pts;
+    size_t npts, cappts;
     const ss_filter_descriptor *cur; /* the filter running */
     ssi_props pend_l, pend_a;
     ssi_strs pend_tags;
@@ -230,6 +241,27 @@ int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus
     return rc ? rc : ssi_set_trigger(v, trigger);
 }
 
+/* Alerts first, then forced measurements, each in time order: filters of ABI 1.0 index alerts
+ * only, and forced photometry reaches filters through light_curve(). */
+static int ssi_split_forced(ss_locus_view *v)
+{
+    ss_packet *p = v->pkt;
+    ss_alert *tmp = ss_arena_alloc(v->arena, (p->n ? p->n : 1) * sizeof *tmp);
+    if (!tmp)
+        return SS_ENOMEM;
+    size_t k = 0;
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->alerts[i].kind != SS_ALERT_FORCED)
+            tmp[k++] = p->alerts[i];
+    v->nalerts = k;
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->alerts[i].kind == SS_ALERT_FORCED)
+            tmp[k++] = p->alerts[i];
+    v->nforced = k - v->nalerts;
+    memcpy(p->alerts, tmp, k * sizeof *tmp);
+    return 0;
+}
+
 /* Decode every alert of the locus once, in time order. */
 static int ssi_load_alerts(ss_locus_view *v)
 {
@@ -254,9 +286,8 @@ static int ssi_load_alerts(ss_locus_view *v)
         }
     }
     mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND)
+    if ((rc && rc != MDB_NOTFOUND) || (rc = ssi_split_forced(v)))
         return rc;
-    v->nalerts = v->pkt->n;
     v->alerts_loaded = 1;
     for (size_t i = 0; v->trigger && i < v->nalerts; i++)
         if (!strcmp(v->pkt->alerts[i].alert_id, v->trigger->alert_id) &&
@@ -394,6 +425,77 @@ static int h_lightcurve(ss_locus_view *v, const char *band, int ul, ss_lightcurv
         return rc ? rc : SS_ENOMEM;
     v->lcs = lcs;
     v->lcs[v->nlcs++] = (ssi_lc){copy, !!ul, *out};
+    return 0;
+}
+
+static unsigned ssi_point_kind(const ss_alert *a)
+{
+    return a->kind == SS_ALERT_FORCED        ? SS_POINT_FORCED
+           : a->kind == SS_ALERT_UPPER_LIMIT ? SS_POINT_UPPER_LIMIT
+                                             : SS_POINT_DETECTION;
+}
+
+static int ssi_point_wanted(const ss_alert *a, const char *band, unsigned kinds)
+{
+    return (ssi_point_kind(a) & kinds) && (!band || !strcmp(a->passband, band));
+}
+
+static ss_lc_point ssi_point(const ss_alert *a)
+{
+    ss_lc_point p = {a->mjd,     a->mag,      a->magerr, a->maglim,   a->flux,
+                     a->fluxerr, a->passband, a->survey, a->alert_id, ssi_point_kind(a)};
+    if (p.kind == SS_POINT_DETECTION && isnan(p.flux) && isfinite(p.mag)) {
+        /* tuple alerts carry magnitudes only: the same nJy scale as the surveys' fluxes */
+        p.flux = pow(10.0, -0.4 * (p.mag - SS_NJY_ZEROPOINT));
+        p.fluxerr = p.flux * p.magerr / 1.0857362047581294;
+    }
+    return p;
+}
+
+/* Merge the alerts and the forced measurements (each already in time order) into one curve. */
+static int ssi_build_points(ss_locus_view *v, const char *band, unsigned kinds, ssi_pts *out)
+{
+    const ss_alert *al = v->pkt->alerts, *fo = al + v->nalerts;
+    size_t n = 0, i = 0, j = 0;
+    for (size_t k = 0; k < v->nalerts + v->nforced; k++)
+        n += ssi_point_wanted(&al[k], band, kinds);
+    ss_lc_point *pts = ss_arena_alloc(v->arena, (n ? n : 1) * sizeof *pts);
+    if (!pts)
+        return SS_ENOMEM;
+    for (size_t k = 0; k < n;) {
+        int take_alert = j >= v->nforced || (i < v->nalerts && al[i].mjd <= fo[j].mjd);
+        const ss_alert *a = take_alert ? &al[i++] : &fo[j++];
+        if (ssi_point_wanted(a, band, kinds))
+            pts[k++] = ssi_point(a);
+    }
+    *out = (ssi_pts){band, kinds, pts, n};
+    return 0;
+}
+
+static int h_light_curve(ss_locus_view *v, const char *band, unsigned kinds,
+                         const ss_lc_point **points, size_t *n)
+{
+    *points = NULL;
+    *n = 0;
+    int rc = ssi_load_alerts(v);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < v->npts; i++)
+        if (v->pts[i].kinds == kinds &&
+            (v->pts[i].band ? band && !strcmp(v->pts[i].band, band) : !band)) {
+            *points = v->pts[i].points;
+            *n = v->pts[i].n;
+            return 0;
+        }
+    ssi_pts *pts = ssi_v_grow(v->arena, v->pts, v->npts, &v->cappts, sizeof *pts);
+    char *copy = band ? ss_arena_strndup(v->arena, band, strlen(band)) : NULL;
+    if (!pts || (band && !copy))
+        return SS_ENOMEM;
+    v->pts = pts;
+    if ((rc = ssi_build_points(v, copy, kinds, &v->pts[v->npts])))
+        return rc;
+    *points = v->pts[v->npts].points;
+    *n = v->pts[v->npts++].n;
     return 0;
 }
 
@@ -541,6 +643,7 @@ static const ss_host_api ssi_host = {
     .halt = h_halt,
     .fail = h_fail,
     .strerror = ss_strerror,
+    .light_curve = h_light_curve,
 };
 
 const ss_host_api *ssi_host_api(void)

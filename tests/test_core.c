@@ -164,6 +164,7 @@ START_TEST(alert_record_round_trip)
     ck_assert_int_eq(back->props[1].value.type, SS_TYPE_STRING);
     ck_assert_int_eq(memcmp(back->props[1].value.u.s.ptr, "hello", 5), 0);
     ck_assert(isnan(back->maglim));
+    ck_assert(isnan(back->flux));
     for (size_t n = 0; n + 1 < b.len; n += 3) {
         ss_packet_reset(q);
         back = ss_packet_add(q);
@@ -171,6 +172,47 @@ START_TEST(alert_record_round_trip)
     }
     ssi_wbuf_free(&b);
     ss_packet_free(p);
+    ss_packet_free(q);
+}
+END_TEST
+
+/* Format 2 stores hold version 1 alert records (no flux); they must still read, and forced
+ * measurements keep their flux. */
+START_TEST(version_1_alert_records_and_forced_photometry)
+{
+    ssi_wbuf b = {0};
+    ssi_wbuf_u8(&b, 1);
+    ssi_wbuf_u8(&b, SS_ALERT_UPPER_LIMIT);
+    const char *strs[] = {"ztf", "ul-1", "SKS2023abcdefghjkmn", NULL, "r", "in.avro"};
+    for (int i = 0; i < 6; i++)
+        ssi_wbuf_str(&b, strs[i]);
+    ssi_wbuf_u64(&b, 3);
+    const double nums[6] = {NAN, NAN, 60001.5, NAN, NAN, 20.25};
+    for (int i = 0; i < 6; i++)
+        ssi_wbuf_f64(&b, nums[i]);
+    ssi_wbuf_u32(&b, 0);
+    ss_packet *q = ss_packet_new();
+    ss_alert *a = ss_packet_add(q);
+    char locus[SS_LOCUS_ID_LEN + 1];
+    ck_assert_int_eq(ssi_alert_decode(b.data, b.len, q, a, locus), 0);
+    ck_assert_int_eq(a->kind, SS_ALERT_UPPER_LIMIT);
+    ck_assert(a->maglim == 20.25 && isnan(a->flux) && isnan(a->fluxerr));
+    b.data[1] = 7; /* no such kind */
+    ck_assert_int_eq(ssi_alert_decode(b.data, b.len, q, a, locus), SS_ECORRUPT);
+    ss_alert *f = ss_packet_add(q);
+    f->survey = "lsst", f->alert_id = "fs-9", f->passband = "g", f->mjd = 60002;
+    f->kind = SS_ALERT_FORCED, f->flux = -1250.5, f->fluxerr = 80;
+    ss_reject rej;
+    ck_assert_int_eq(ss_alert_validate(f, 0, &rej), 0);
+    ssi_alert_encode(f, "SKS2023abcdefghjkmn", &b);
+    ss_alert *back = ss_packet_add(q);
+    ck_assert_int_eq(ssi_alert_decode(b.data, b.len, q, back, locus), 0);
+    ck_assert_int_eq(back->kind, SS_ALERT_FORCED);
+    ck_assert(back->flux == -1250.5 && back->fluxerr == 80);
+    back->flux = NAN; /* a forced measurement without a flux is refused */
+    ck_assert_int_eq(ss_alert_validate(back, 0, &rej), SS_EREJECT);
+    ck_assert_ptr_nonnull(strstr(rej.detail, "flux"));
+    ssi_wbuf_free(&b);
     ss_packet_free(q);
 }
 END_TEST
@@ -324,7 +366,8 @@ START_TEST(format_1_stores_are_read_and_upgraded)
     ck_assert_int_eq(ss_store_open(dir, &ro, &s, &err), 0);
     json_t *st = NULL;
     ck_assert_int_eq(ss_query_stats(s, &st, &err), 0);
-    ck_assert_int_eq(json_integer_value(json_object_get(st, "format_version")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "format_version")),
+                     SS_STORE_FORMAT_VERSION);
     json_decref(st);
     ss_store_close(s);
     free(csv), free(dir);
@@ -346,6 +389,7 @@ int main(void)
     tcase_add_test(ids, locus_ids_unique_readable_stable);
     tcase_add_test(ids, locus_record_round_trip_and_truncation);
     tcase_add_test(ids, alert_record_round_trip);
+    tcase_add_test(ids, version_1_alert_records_and_forced_photometry);
     suite_add_tcase(s, ids);
     TCase *store = tcase_create("store");
     tcase_add_test(store, store_open_refuses_what_it_cannot_use);

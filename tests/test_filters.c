@@ -129,6 +129,9 @@ static json_t *locus_of(ss_store *s, const char *alert_ra_locus)
     return o;
 }
 
+#define TF_STR_(x) #x
+#define TF_STR(x)  TF_STR_(x)
+
 START_TEST(broken_filters_are_refused_with_the_reason)
 {
     const struct {
@@ -137,7 +140,7 @@ START_TEST(broken_filters_are_refused_with_the_reason)
         {"no_entry", "no skysieve_filter() exported"},
         {"bad_magic", "damaged descriptor (magic"},
         {"abi_2", "built against filter ABI 2.0"},
-        {"abi_minor_newer", "newer than this skysieve's 1.0"},
+        {"abi_minor_newer", "newer than this skysieve's 1." TF_STR(SS_FILTER_ABI_MINOR)},
         {"small", "damaged descriptor (size"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -26,6 +26,7 @@ int ss_cmd_filter(int argc, char **argv);
 int ss_cmd_tagged(int argc, char **argv);
 int ss_cmd_listen(int argc, char **argv);
 int ss_cmd_inspect(int argc, char **argv);
+int ss_cmd_cutout(int argc, char **argv);
 
 /** Print "skysieve: <message>" on stderr. @return SS_EXIT_FAIL. */
 int ss_cli_fail(const ss_err *err);

@@ -30,6 +30,8 @@ static const char ssi_ingest_help[] =
     "  --survey NAME      survey of tuple rows that name none (default: tuple)\n"
     "  --schema-dir DIR   Avro schemas for Confluent-framed messages: DIR/ID.avsc, or Rubin's\n"
     "                     DIR/MAJOR/MINOR/lsst.vMAJOR_MINOR.alert.avsc (ID = MAJOR*100+MINOR)\n"
+    "  --no-cutouts       do not store the alerts' image stamps (they are stored by default and\n"
+    "                     read back with 'skysieve cutout')\n"
     "  --batch N          alerts per transaction (default 5000; fewer past 64 MiB)\n"
     "  --map-size SIZE    initial LMDB map size, e.g. 64G (it grows when full)\n"
     "  --filters SET      run the filter set described by SET (an INI file, see\n"
@@ -79,13 +81,21 @@ static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
 static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
 {
     static const struct option longopts[] = {
-        {"store", required_argument, 0, 's'},   {"radius", required_argument, 0, 'r'},
-        {"format", required_argument, 0, 'f'},  {"survey", required_argument, 0, 'S'},
-        {"batch", required_argument, 0, 'b'},   {"map-size", required_argument, 0, 'm'},
-        {"json", no_argument, 0, 'j'},          {"quiet", no_argument, 0, 'q'},
-        {"progress", no_argument, 0, 'p'},      {"filters", required_argument, 0, 'F'},
-        {"publish", required_argument, 0, 'P'}, {"schema-dir", required_argument, 0, 'D'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+        {"store", required_argument, 0, 's'},
+        {"radius", required_argument, 0, 'r'},
+        {"format", required_argument, 0, 'f'},
+        {"survey", required_argument, 0, 'S'},
+        {"batch", required_argument, 0, 'b'},
+        {"map-size", required_argument, 0, 'm'},
+        {"json", no_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, 'p'},
+        {"filters", required_argument, 0, 'F'},
+        {"publish", required_argument, 0, 'P'},
+        {"schema-dir", required_argument, 0, 'D'},
+        {"no-cutouts", no_argument, 0, 'C'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -119,6 +129,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         case 'F': c->filters = optarg; break;
         case 'P': c->publish = optarg; break;
         case 'D': c->opts.decoder.schema_dir = optarg; break;
+        case 'C': c->opts.decoder.skip_cutouts = 1; break;
         case 'h': fputs(ssi_ingest_help, stdout); return -1;
         default: return ss_cli_usage("ingest", "unknown option");
         }

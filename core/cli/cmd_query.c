@@ -147,8 +147,9 @@ int ss_cmd_stats(int argc, char **argv)
     ssi_query_cli q = {.name = "stats",
                        .nargs = 0,
                        .help = "usage: skysieve stats --store DIR\n\n"
-                               "Print the store's counts as one JSON object: alerts, detections,\n"
-                               "upper_limits, loci, duplicates, rejected and rejected_by_reason,\n"
+                               "Print the store's counts as one JSON object: alerts (every kind),\n"
+                               "detections, upper_limits, forced_photometry, cutouts, loci,\n"
+                               "duplicates, rejected and rejected_by_reason,\n"
                                "ingest runs and the last one, map size and bytes used.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_stats);
 }

@@ -376,6 +376,64 @@ static int l_lightcurve(lua_State *L)
     return 3;
 }
 
+/* "detection,forced" and the like as an SS_POINT_* mask; nil means every kind. */
+static unsigned check_kinds(lua_State *L, int arg)
+{
+    static const char *const names[] = {"detection", "upper_limit", "forced", NULL};
+    static const unsigned bits[] = {SS_POINT_DETECTION, SS_POINT_UPPER_LIMIT, SS_POINT_FORCED};
+    if (lua_isnoneornil(L, arg))
+        return SS_POINT_ALL;
+    const char *s = luaL_checkstring(L, arg);
+    unsigned mask = 0;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        int k = 0;
+        while (names[k] && (strlen(names[k]) != n || strncmp(names[k], s, n)))
+            k++;
+        if (!names[k])
+            luaL_error(L, "light_curve: kind '%.*s' is not detection, upper_limit or forced",
+                       (int)n, s);
+        mask |= bits[k];
+        s += n + (s[n] == ',');
+    }
+    return mask;
+}
+
+static void push_point(lua_State *L, const ss_lc_point *p)
+{
+    static const char *const kinds[] = {"", "detection", "upper_limit", "", "forced"};
+    lua_createtable(L, 0, 10);
+    set_number(L, "mjd", p->mjd);
+    set_number(L, "mag", p->mag);
+    set_number(L, "magerr", p->magerr);
+    set_number(L, "maglim", p->maglim);
+    set_number(L, "flux", p->flux);
+    set_number(L, "fluxerr", p->fluxerr);
+    set_string(L, "passband", p->passband);
+    set_string(L, "survey", p->survey);
+    set_string(L, "alert_id", p->alert_id);
+    set_string(L, "kind", p->kind < 5 ? kinds[p->kind] : "");
+}
+
+/* locus:light_curve([passband [, kinds]]): every measurement in time order, as tables. */
+static int l_light_curve(lua_State *L)
+{
+    ss_locus_view *l = check_locus(L);
+    const char *passband = luaL_optstring(L, 2, NULL);
+    unsigned kinds = check_kinds(L, 3);
+    const ss_lc_point *pts;
+    size_t n;
+    int rc = host_of(L)->light_curve(l, passband, kinds, &pts, &n);
+    if (rc != 0)
+        return luaL_error(L, "light_curve: %s", host_of(L)->strerror(rc));
+    lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+    for (size_t i = 0; i < n && i < INT_MAX; i++) {
+        push_point(L, &pts[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 typedef size_t (*names_fn)(ss_locus_view *l, const char **out, size_t max);
 
 /* An array of the names a host list function gives. Scratch space is a userdata, so an error
@@ -500,6 +558,7 @@ static const luaL_Reg locus_methods[] = {
     {"alert_property", l_alert_property},
     {"newest_alert_property", l_newest_alert_property},
     {"lightcurve", l_lightcurve},
+    {"light_curve", l_light_curve},
     {"passbands", l_passbands},
     {"has_tag", l_has_tag},
     {"tags", l_tags},

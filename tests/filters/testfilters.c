@@ -113,6 +113,7 @@ const ss_filter_descriptor *skysieve_filter(void)
     tf_descriptor.magic = 0xdeadbeef;
 #elif defined(TF_ABI_2)
     tf_descriptor.abi_major = 2;
+    tf_descriptor.abi_minor = 0;
 #elif defined(TF_ABI_MINOR_NEWER)
     tf_descriptor.abi_minor = SS_FILTER_ABI_MINOR + 1;
 #elif defined(TF_SMALL)

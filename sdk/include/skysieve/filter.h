@@ -24,6 +24,8 @@
  *
  * ABI change log (append only):
  *  - 1.0: first version.
+ *  - 1.1: ss_host_api.light_curve(): every measurement of the locus (detections, upper limits and
+ *         forced photometry) merged in time order, with fluxes in nJy; ss_lc_point.
  */
 #ifndef SKYSIEVE_FILTER_H
 #define SKYSIEVE_FILTER_H
@@ -39,7 +41,7 @@ extern "C" {
 
 #define SS_FILTER_MAGIC     0x53534649u /* "SSFI" */
 #define SS_FILTER_ABI_MAJOR 1
-#define SS_FILTER_ABI_MINOR 0
+#define SS_FILTER_ABI_MINOR 1
 
 /** A locus being filtered. Opaque; valid during run() only. */
 typedef struct ss_locus_view ss_locus_view;
@@ -91,6 +93,28 @@ typedef struct ss_lightcurve {
     const double *mag;    /**< magnitudes; for upper limits the limiting magnitudes */
     const double *magerr; /**< NAN for upper limits */
 } ss_lightcurve;
+
+/** Kinds of light-curve points, combined as a mask in ss_host_api.light_curve(). */
+#define SS_POINT_DETECTION   1u /**< an alert: a source detected in the difference image */
+#define SS_POINT_UPPER_LIMIT 2u /**< an alert's non-detection: only a limiting magnitude */
+#define SS_POINT_FORCED      4u /**< forced photometry (ZTF fp_hists, Rubin diaForcedSources) */
+#define SS_POINT_ALL         7u
+
+/**
+ * One measurement of a locus (1.1). Forced photometry is measured at the locus whether or not a
+ * source was detected, so its flux may be negative or insignificant. Strings owned by the host.
+ */
+typedef struct ss_lc_point {
+    double mjd;
+    double mag, magerr;   /**< NAN for upper limits and for forced fluxes at or below zero */
+    double maglim;        /**< limiting magnitude, NAN when unknown */
+    double flux, fluxerr; /**< difference flux in nJy, sign kept; NAN for upper limits. For
+                               a detection whose survey gives no flux, derived from mag */
+    const char *passband;
+    const char *survey;
+    const char *alert_id;
+    unsigned kind; /**< SS_POINT_DETECTION, SS_POINT_UPPER_LIMIT or SS_POINT_FORCED */
+} ss_lc_point;
 
 /** A catalog object matching the locus (empty until catalogs are loaded). */
 typedef struct ss_catalog_match {
@@ -167,6 +191,18 @@ typedef struct ss_host_api {
     int (*fail)(ss_locus_view *l, const char *message);
     /** ss_strerror(). */
     const char *(*strerror)(int code);
+
+    /* ---- 1.1 ---- */
+    /**
+     * The locus's light curve: its measurements of the kinds in @p kinds (SS_POINT_* mask) in
+     * @p passband (NULL: every passband), in time order, each once however many alerts repeated
+     * it in their history. Check host->size (or abi_minor) before calling from a filter that
+     * also runs on 1.0 hosts.
+     * @param[out] points an array owned by the host, valid until run() returns.
+     * @return 0, or SS_ENOMEM (then *n is 0).
+     */
+    int (*light_curve)(ss_locus_view *l, const char *passband, unsigned kinds,
+                       const ss_lc_point **points, size_t *n);
 } ss_host_api;
 
 /** The descriptor a filter returns. See the file comment for the rules. */
