@@ -97,6 +97,11 @@ typedef struct ss_packet {
     /** Set by the packet's user (kept across resets): stamps are not wanted, so decoders need not
      * read them and ss_packet_set_cutout() keeps none. */
     int skip_cutouts;
+    /** Set by the packet's user (kept across resets), may be NULL: 1 when @p survey / @p alert_id
+     * is already stored. A decoder may then leave that history entry's survey fields out: they
+     * are stored, and the entry is only recognised, not written again. */
+    int (*known)(void *ctx, const char *survey, const char *alert_id);
+    void *known_ctx;
     ss_arena *arena;
     /** The record's source text, kept with a rejection so it can be inspected; may be NULL. Set by
      * the decoder, borrowed from it until its next call. */

@@ -251,11 +251,13 @@ static int ssi_merge_locus_props(ssi_writer *w, const ss_packet *pkt, const char
     ss_prop *all = rc ? NULL : ss_arena_alloc(arena, (nold + pkt->nlocus_props) * sizeof *all);
     if (rc || !all)
         return rc ? rc : ENOMEM;
-    uint32_t n = 0;
+    uint32_t n = 0, next = 0, m = pkt->nlocus_props;
     for (uint32_t i = 0; i < nold; i++) {
-        int replaced = 0;
-        for (uint32_t j = 0; j < pkt->nlocus_props && !replaced; j++)
+        /* the survey sends the same names in the same order: try the next one before searching */
+        int replaced = next < m && !strcmp(old[i].name, pkt->locus_props[next].name);
+        for (uint32_t j = 0; j < m && !replaced; j++)
             replaced = !strcmp(old[i].name, pkt->locus_props[j].name);
+        next += replaced;
         if (!replaced)
             all[n++] = old[i];
     }

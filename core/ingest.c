@@ -5,6 +5,7 @@
 #include "output.h"
 #include "query.h"
 #include "render.h"
+#include "seen.h"
 #include "store_impl.h"
 
 #include <dirent.h>
@@ -57,6 +58,8 @@ struct ss_ingest {
     const ss_output_ops *out;
     void *out_impl;
     ss_decoder_shared *shared; /* decoders' state across inputs (parsed schemas) */
+    MDB_txn *known_txn;        /* a read snapshot of the committed store while decoding, or NULL */
+    ssi_seen pending;          /* the alerts of the pending packets */
 };
 
 static double ssi_elapsed(const struct timespec *t0)
@@ -85,6 +88,8 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
         ss_ingest_free(in);
         return NULL;
     }
+    if (mdb_txn_begin(store->env, NULL, MDB_RDONLY, &in->known_txn))
+        in->known_txn = NULL; /* without it decoders keep every field */
     clock_gettime(CLOCK_MONOTONIC, &in->t0);
     in->started = time(NULL);
     return in;
@@ -114,6 +119,9 @@ void ss_ingest_free(ss_ingest *in)
         return;
     ssi_clear_events(in);
     free(in->events);
+    if (in->known_txn)
+        mdb_txn_abort(in->known_txn);
+    ssi_seen_free(&in->pending);
     ss_decoder_shared_free(in->shared);
     if (in->out)
         in->out->close(in->out_impl);
@@ -319,6 +327,8 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
         return 0;
     ssi_batch_stats st;
     int rc;
+    if (in->known_txn) /* no reader of ours may pin pages or stop the map from growing */
+        mdb_txn_reset(in->known_txn);
     /* A full map is not an error: grow it and write the same batch again. */
     while ((rc = ssi_apply_batch(in, &st)) == MDB_MAP_FULL)
         if ((rc = ssi_store_grow(in->store, err)))
@@ -338,7 +348,25 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
         ss_packet_reset(in->pkts[i]);
     in->npk = 0;
     in->pending_bytes = 0;
+    ssi_seen_clear(&in->pending);
+    if (in->known_txn && mdb_txn_renew(in->known_txn)) {
+        mdb_txn_abort(in->known_txn);
+        in->known_txn = NULL; /* decoders then keep every field: slower, still right */
+    }
     return 0;
+}
+
+/* Whether a history entry is stored already, or waits in the pending batch. */
+static int ssi_known(void *ctx, const char *survey, const char *alert_id)
+{
+    ss_ingest *in = ctx;
+    unsigned char kb[SSI_KEY_MAX];
+    if (ssi_seen_has(&in->pending, survey, alert_id))
+        return 1;
+    if (!in->known_txn || strlen(survey) > SS_SURVEY_MAX || strlen(alert_id) > SS_ID_MAX)
+        return 0;
+    MDB_val k = {ssi_key_alert(kb, survey, alert_id), kb}, v;
+    return mdb_get(in->known_txn, in->store->alerts, &k, &v) == 0;
 }
 
 /* Validate a decoded packet. History entries that fail are rejected alone; a failing primary
@@ -375,6 +403,8 @@ static ss_packet *ssi_next_packet(ss_ingest *in)
         return NULL;
     ss_packet *p = in->pkts[in->npk];
     p->skip_cutouts = in->o.decoder.skip_cutouts;
+    p->known = ssi_known;
+    p->known_ctx = in;
     ss_packet_reset(p);
     return p;
 }
@@ -405,6 +435,7 @@ static int ssi_decode_one(ss_ingest *in, const ss_decoder_ops *ops, void *st, co
     if (rc == SS_EREJECT)
         rc = ssi_defer_reject(in, &rej);
     else if (rc == 1 && (rc = ssi_validate_packet(in, pkt)) == 1) {
+        ssi_seen_add_packet(&in->pending, pkt); /* when memory runs short, merely incomplete */
         in->npk++;
         in->pending_bytes += ss_arena_used(pkt->arena);
         rc = 0;
@@ -477,6 +508,11 @@ static int ssi_ingest_file(ss_ingest *in, const char *path, ss_err *err)
  * cutouts and other files that are not alerts. */
 static int ssi_claimed(const char *path)
 {
+    size_t ndec;
+    const ss_decoder_ops *const *all = ss_decoders(&ndec);
+    for (size_t i = 0; i < ndec; i++) /* a known extension claims it: no need to read it twice */
+        if (ss_decoder_has_extension(path, all[i]->extensions))
+            return 1;
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return 1; /* let the ingest report why it cannot be read */

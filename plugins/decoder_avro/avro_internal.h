@@ -17,14 +17,25 @@ typedef enum ssp_avro_survey {
     SSP_AVRO_LSST,
 } ssp_avro_survey;
 
+/** A resolved field look-up: which field of record schema @p rec the names list @p names finds
+ * (an index, or -1 for none). */
+typedef struct ssp_avro_slot {
+    avro_schema_t rec;
+    const char *const *names;
+    int index;
+} ssp_avro_slot;
+#define SSP_AVRO_SLOTS 64
+
 /** A parsed schema with what decoding needs; owned by the cache. */
 typedef struct ssp_avro_schema {
     avro_schema_t schema;
     avro_value_iface_t *iface;
     avro_value_t value; /* one instance, reused for every record of this schema */
     ssp_avro_survey survey;
-    const char *survey_name; /* "ztf", "lsst", "elasticc" */
-    char missing[256];       /* for SSP_AVRO_UNKNOWN: the fields it lacks */
+    const char *survey_name;             /* "ztf", "lsst", "elasticc" */
+    char missing[256];                   /* for SSP_AVRO_UNKNOWN: the fields it lacks */
+    ssp_avro_slot slots[SSP_AVRO_SLOTS]; /* look-ups resolved so far (avro_map.c) */
+    size_t nslots;
 } ssp_avro_schema;
 
 typedef struct ssp_avro_cache ssp_avro_cache;
@@ -47,9 +58,12 @@ int ssp_avro_cache_id(ssp_avro_cache *c, uint32_t id, ssp_avro_schema **out, ss_
 void ssp_avro_classify(ssp_avro_schema *s);
 
 /**
- * Turn one decoded record into a packet: the alert, then its history.
+ * Turn one decoded record into a packet: the alert, then its history (earlier detections, upper
+ * limits, forced photometry), the survey's locus properties, and its stamps when @p cutouts is 1
+ * (the operator's switch; a packet whose user set skip_cutouts keeps none either way).
  * @return 1, SS_EREJECT (@p rej says why), or SS_ENOMEM.
  */
-int ssp_avro_map(const ssp_avro_schema *s, avro_value_t *rec, ss_packet *pkt, ss_reject *rej);
+int ssp_avro_map(ssp_avro_schema *s, avro_value_t *rec, int cutouts, ss_packet *pkt,
+                 ss_reject *rej);
 
 #endif

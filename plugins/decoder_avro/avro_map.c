@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Rubin fluxes are in nJy: AB magnitude = -2.5 log10(flux / nJy) + 31.4 */
-#define SSP_NJY_ZEROPOINT 31.4
-#define SSP_JD_MJD        2400000.5
+#define SSP_JD_MJD 2400000.5
+/* 2.5 / ln 10: a flux's relative error as a magnitude error */
+#define SSP_MAGERR_PER_RELFLUX 1.0857362047581294
+/* ZTF marks forced photometry it could not measure with this flux */
+#define SSP_ZTF_NO_FLUX -99999.0
 
 /* ---- reading values by name ---- */
 
@@ -39,52 +41,84 @@ static avro_type_t ssp_field(avro_value_t *rec, const char *name, avro_value_t *
     return ssp_unwrap(&f, out);
 }
 
-/* The first of @p names present as a number. @return 1 with *out set, 0 when none is. */
-static int ssp_num(avro_value_t *rec, const char *const *names, double *out)
+/* What mapping one record needs: its schema (with the look-up cache), the packet being filled,
+ * where to say why the record is rejected, and the object id that history entries inherit. */
+typedef struct ssp_cx {
+    ssp_avro_schema *s;
+    ss_packet *pkt;
+    ss_reject *rej;
+    const char *object_id;
+} ssp_cx;
+
+/* Which of @p names record schema @p rec has: the field's index, or -1. Cached per schema, since
+ * avro-c formats an error message for every name a record lacks, and schemas of other versions
+ * lack most alternatives (ELAsTiCC's decl, midPointTai, filterName, psFlux...) on every entry. */
+static int ssp_resolve(ssp_avro_schema *s, avro_schema_t rec, const char *const *names)
 {
-    for (; *names; names++) {
-        avro_value_t v;
-        int32_t i;
-        int64_t l;
-        float f;
-        switch (ssp_field(rec, *names, &v)) {
-        case AVRO_INT32: avro_value_get_int(&v, &i), *out = i; return 1;
-        case AVRO_INT64: avro_value_get_long(&v, &l), *out = (double)l; return 1;
-        case AVRO_FLOAT: avro_value_get_float(&v, &f), *out = f; return 1;
-        case AVRO_DOUBLE: avro_value_get_double(&v, out); return 1;
-        default: break;
-        }
-    }
-    return 0;
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i].rec == rec && s->slots[i].names == names)
+            return s->slots[i].index;
+    int index = -1;
+    for (const char *const *n = names; *n && index < 0; n++)
+        index = avro_schema_record_field_get_index(rec, *n);
+    if (s->nslots < SSP_AVRO_SLOTS)
+        s->slots[s->nslots++] = (ssp_avro_slot){rec, names, index};
+    return index;
 }
 
-/* The first of @p names present as a string or an integer, as text. @return 1 or 0. */
-static int ssp_text(avro_value_t *rec, const char *const *names, char *out, size_t cap)
+/* The first of @p names that record @p rec has, unions followed. @return its type, AVRO_NULL
+ * when it has none or the value is null. */
+static avro_type_t ssp_lookup(ssp_cx *cx, avro_value_t *rec, const char *const *names,
+                              avro_value_t *out)
 {
-    for (; *names; names++) {
-        avro_value_t v;
-        const char *s;
-        size_t n;
-        int32_t i;
-        int64_t l;
-        switch (ssp_field(rec, *names, &v)) {
-        case AVRO_STRING:
-            avro_value_get_string(&v, &s, &n);
-            snprintf(out, cap, "%.*s", (int)(n ? n - 1 : 0), s);
-            return 1;
-        case AVRO_INT32: avro_value_get_int(&v, &i), snprintf(out, cap, "%" PRId32, i); return 1;
-        case AVRO_INT64: avro_value_get_long(&v, &l), snprintf(out, cap, "%" PRId64, l); return 1;
-        default: break;
-        }
+    avro_value_t f;
+    int i = ssp_resolve(cx->s, avro_value_get_schema(rec), names);
+    if (i < 0 || avro_value_get_by_index(rec, (size_t)i, &f, NULL))
+        return AVRO_NULL;
+    return ssp_unwrap(&f, out);
+}
+
+/* The first of @p names the record has, as a number. @return 1 with *out set, 0 when none is. */
+static int ssp_num(ssp_cx *cx, avro_value_t *rec, const char *const *names, double *out)
+{
+    avro_value_t v;
+    int32_t i;
+    int64_t l;
+    float f;
+    switch (ssp_lookup(cx, rec, names, &v)) {
+    case AVRO_INT32: avro_value_get_int(&v, &i), *out = i; return 1;
+    case AVRO_INT64: avro_value_get_long(&v, &l), *out = (double)l; return 1;
+    case AVRO_FLOAT: avro_value_get_float(&v, &f), *out = f; return 1;
+    case AVRO_DOUBLE: avro_value_get_double(&v, out); return 1;
+    default: return 0;
     }
-    return 0;
+}
+
+/* The first of @p names the record has, as text (a string or an integer). @return 1 or 0. */
+static int ssp_text(ssp_cx *cx, avro_value_t *rec, const char *const *names, char *out, size_t cap)
+{
+    avro_value_t v;
+    const char *s;
+    size_t n;
+    int32_t i;
+    int64_t l;
+    switch (ssp_lookup(cx, rec, names, &v)) {
+    case AVRO_STRING:
+        avro_value_get_string(&v, &s, &n);
+        snprintf(out, cap, "%.*s", (int)(n ? n - 1 : 0), s);
+        return 1;
+    case AVRO_INT32: avro_value_get_int(&v, &i), snprintf(out, cap, "%" PRId32, i); return 1;
+    case AVRO_INT64: avro_value_get_long(&v, &l), snprintf(out, cap, "%" PRId64, l); return 1;
+    default: return 0;
+    }
 }
 
 /* ---- survey fields as properties ---- */
 
 static int ssp_flatten(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const char *prefix);
 
-/* One primitive as a typed property; arrays, maps, bytes and fixed are not properties. */
+/* One primitive as a typed property of @p a, or of the packet's locus when @p a is NULL; arrays,
+ * maps, bytes and fixed are not properties. */
 static int ssp_prop(ss_packet *pkt, ss_alert *a, const char *name, avro_value_t *v)
 {
     avro_value_t u;
@@ -114,23 +148,32 @@ static int ssp_prop(ss_packet *pkt, ss_alert *a, const char *name, avro_value_t 
     }
     if (val.type == SS_TYPE_FLOAT && !isfinite(val.u.f)) /* NaN marks "not measured" */
         val.type = SS_TYPE_NULL;
-    return ss_alert_add_prop(pkt, a, name, strlen(name), val);
+    return a ? ss_alert_add_prop(pkt, a, name, strlen(name), val)
+             : ss_packet_add_locus_prop(pkt, name, strlen(name), val);
 }
 
-/* Every field of @p rec as a property named prefix + field; nested records add "field_". */
+/* Every field of @p rec as a property named prefix + field; nested records add "field_". Names
+ * are joined by hand: this runs for every field of every entry, and snprintf dominated it. */
 static int ssp_flatten(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const char *prefix)
 {
-    size_t count;
+    size_t count, plen = strlen(prefix);
+    char name[256];
+    if (plen >= sizeof name - 2)
+        return 0;
+    memcpy(name, prefix, plen);
     avro_value_get_size(rec, &count);
     for (size_t i = 0; i < count; i++) {
-        avro_value_t f;
+        avro_value_t f, u;
         const char *fname;
-        char name[256];
         if (avro_value_get_by_index(rec, i, &f, &fname))
             continue;
-        avro_value_t u;
+        size_t flen = strlen(fname);
+        if (plen + flen >= sizeof name - 2)
+            continue; /* no survey has such names: not worth a truncated property */
+        memcpy(name + plen, fname, flen);
         int nested = ssp_unwrap(&f, &u) == AVRO_RECORD;
-        snprintf(name, sizeof name, "%s%s%s", prefix, fname, nested ? "_" : "");
+        name[plen + flen] = '_';
+        name[plen + flen + (size_t)nested] = '\0';
         int rc = ssp_prop(pkt, a, name, &f);
         if (rc)
             return rc;
@@ -138,19 +181,99 @@ static int ssp_flatten(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const cha
     return 0;
 }
 
+/* The survey fields of a history entry (not the packet's first alert) that the store already
+ * holds are left out: the entry will only be recognised. */
+static int ssp_fields(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const char *prefix)
+{
+    if (a != &pkt->alerts[0] && pkt->known && pkt->known(pkt->known_ctx, a->survey, a->alert_id))
+        return 0;
+    return ssp_flatten(pkt, a, rec, prefix);
+}
+
 static char *ssp_dup(ss_packet *pkt, const char *s)
 {
     return ss_packet_strdup(pkt, s, strlen(s));
 }
 
+/* A flux in nJy as a magnitude, error and 5-sigma limit; no magnitude for a flux at or below 0. */
+static void ssp_flux_mags(ss_alert *a)
+{
+    if (a->flux > 0) {
+        a->mag = -2.5 * log10(a->flux) + SS_NJY_ZEROPOINT;
+        a->magerr = a->fluxerr >= 0 ? SSP_MAGERR_PER_RELFLUX * a->fluxerr / a->flux : NAN;
+    }
+    if (a->fluxerr > 0 && isnan(a->maglim))
+        a->maglim = -2.5 * log10(5 * a->fluxerr) + SS_NJY_ZEROPOINT;
+}
+
+/* A list field of @p rec, each record item handed to @p fn. */
+typedef int (*ssp_item_fn)(ssp_cx *cx, avro_value_t *item);
+
+static int ssp_each(ssp_cx *cx, avro_value_t *rec, const char *field, ssp_item_fn fn)
+{
+    avro_value_t arr;
+    if (ssp_field(rec, field, &arr) != AVRO_ARRAY)
+        return 0;
+    size_t n;
+    avro_value_get_size(&arr, &n);
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t item, r;
+        avro_value_get_by_index(&arr, i, &item, NULL);
+        if (ssp_unwrap(&item, &r) != AVRO_RECORD)
+            continue;
+        int rc = fn(cx, &r);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- cutouts ---- */
+
+/* The stamp in field @p name: bytes (Rubin), or a record of fileName and stampData (ZTF). */
+static int ssp_cutout(ssp_cx *cx, avro_value_t *rec, const char *name, ss_cutout_kind kind)
+{
+    avro_value_t v, data;
+    const void *bytes;
+    size_t len;
+    char file[256];
+    const char *file_name = NULL;
+    avro_type_t t = ssp_field(rec, name, &v);
+    if (t == AVRO_RECORD) {
+        static const char *const file_field[] = {"fileName", NULL};
+        if (ssp_text(cx, &v, file_field, file, sizeof file))
+            file_name = file;
+        t = ssp_field(&v, "stampData", &data);
+        v = data;
+    }
+    if (t != AVRO_BYTES || avro_value_get_bytes(&v, &bytes, &len) || len == 0)
+        return 0;
+    return ss_packet_set_cutout(cx->pkt, kind, bytes, len, file_name);
+}
+
+static int ssp_cutouts(ssp_cx *cx, avro_value_t *rec)
+{
+    static const char *const fields[SS_CUTOUT__COUNT] = {
+        [SS_CUTOUT_SCIENCE] = "cutoutScience",
+        [SS_CUTOUT_TEMPLATE] = "cutoutTemplate",
+        [SS_CUTOUT_DIFFERENCE] = "cutoutDifference",
+    };
+    int rc = 0;
+    for (int k = 0; k < SS_CUTOUT__COUNT && !rc; k++)
+        rc = ssp_cutout(cx, rec, fields[k], (ss_cutout_kind)k);
+    return rc;
+}
+
 /* ---- ZTF ---- */
 
-static const char *const Z_JD[] = {"jd", NULL}, *const Z_RA[] = {"ra", NULL},
-                         *const Z_DEC[] = {"dec", NULL}, *const Z_FID[] = {"fid", NULL},
-                         *const Z_MAG[] = {"magpsf", NULL}, *const Z_ERR[] = {"sigmapsf", NULL},
-                         *const Z_LIM[] = {"diffmaglim", NULL},
-                         *const Z_CANDID[] = {"candid", NULL}, *const Z_PID[] = {"pid", NULL},
-                         *const Z_OBJ[] = {"objectId", NULL};
+static const char *const
+    Z_JD[] = {"jd", NULL},
+    *const Z_RA[] = {"ra", NULL}, *const Z_DEC[] = {"dec", NULL}, *const Z_FID[] = {"fid", NULL},
+    *const Z_MAG[] = {"magpsf", NULL}, *const Z_ERR[] = {"sigmapsf", NULL},
+    *const Z_LIM[] = {"diffmaglim", NULL}, *const Z_CANDID[] = {"candid", NULL},
+    *const Z_PID[] = {"pid", NULL}, *const Z_OBJ[] = {"objectId", NULL},
+    *const Z_POS[] = {"isdiffpos", NULL}, *const Z_FPFLUX[] = {"forcediffimflux", NULL},
+    *const Z_FPERR[] = {"forcediffimfluxunc", NULL}, *const Z_ZP[] = {"magzpsci", NULL};
 
 static const char *ssp_ztf_band(double fid)
 {
@@ -158,8 +281,10 @@ static const char *ssp_ztf_band(double fid)
 }
 
 /* A candidate or a prv_candidate: a detection when it has a candid, else an upper limit. */
-static int ssp_ztf_entry(ss_packet *pkt, avro_value_t *c, const char *object_id, ss_reject *rej)
+static int ssp_ztf_entry(ssp_cx *cx, avro_value_t *c)
 {
+    ss_packet *pkt = cx->pkt;
+    const char *object_id = cx->object_id;
     ss_alert *a = ss_packet_add(pkt);
     char id[64], pid[32];
     double fid = 0;
@@ -167,60 +292,84 @@ static int ssp_ztf_entry(ss_packet *pkt, avro_value_t *c, const char *object_id,
         return SS_ENOMEM;
     a->survey = "ztf";
     a->object_id = ssp_dup(pkt, object_id);
-    if (!ssp_num(c, Z_JD, &a->mjd))
-        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF candidate without jd");
+    if (!ssp_num(cx, c, Z_JD, &a->mjd))
+        return ss_reject_set(cx->rej, SS_REASON_MISSING_FIELD, "ZTF candidate without jd");
     a->mjd -= SSP_JD_MJD;
-    ssp_num(c, Z_FID, &fid);
+    ssp_num(cx, c, Z_FID, &fid);
     a->passband = ssp_ztf_band(fid);
-    ssp_num(c, Z_LIM, &a->maglim);
-    if (ssp_text(c, Z_CANDID, id, sizeof id)) {
-        ssp_num(c, Z_RA, &a->ra);
-        ssp_num(c, Z_DEC, &a->dec);
-        ssp_num(c, Z_MAG, &a->mag);
-        ssp_num(c, Z_ERR, &a->magerr);
+    ssp_num(cx, c, Z_LIM, &a->maglim);
+    if (ssp_text(cx, c, Z_CANDID, id, sizeof id)) {
+        char pos[8] = "t";
+        ssp_num(cx, c, Z_RA, &a->ra);
+        ssp_num(cx, c, Z_DEC, &a->dec);
+        ssp_num(cx, c, Z_MAG, &a->mag);
+        ssp_num(cx, c, Z_ERR, &a->magerr);
+        ssp_text(cx, c, Z_POS, pos, sizeof pos);
+        /* the same nJy flux as Rubin's; a negative subtraction ("f") is a fading */
+        double sign = pos[0] == 'f' || pos[0] == '0' ? -1 : 1;
+        a->flux = sign * pow(10.0, -0.4 * (a->mag - SS_NJY_ZEROPOINT));
+        a->fluxerr = fabs(a->flux) * a->magerr / SSP_MAGERR_PER_RELFLUX;
     } else { /* a non-detection: identified by its exposure (pid) and object */
         a->kind = SS_ALERT_UPPER_LIMIT;
-        if (!ssp_text(c, Z_PID, pid, sizeof pid))
+        if (!ssp_text(cx, c, Z_PID, pid, sizeof pid))
             snprintf(pid, sizeof pid, "%.6f", a->mjd);
         snprintf(id, sizeof id, "ul-%s-%s", object_id, pid);
     }
     if (!(a->alert_id = ssp_dup(pkt, id)) || !a->object_id)
         return SS_ENOMEM;
-    return ssp_flatten(pkt, a, c, "ztf_");
+    return ssp_fields(pkt, a, c, "ztf_");
 }
 
-static int ssp_ztf_history(ss_packet *pkt, avro_value_t *rec, const char *object_id, ss_reject *rej)
+/* One fp_hists entry. Its flux is in the exposure's counts: magzpsci turns it into nJy. An entry
+ * ZTF could not measure (no flux, the -99999 mark, no zero point) is left out. */
+static int ssp_ztf_forced(ssp_cx *cx, avro_value_t *fp)
 {
-    avro_value_t arr;
-    if (ssp_field(rec, "prv_candidates", &arr) != AVRO_ARRAY)
+    ss_packet *pkt = cx->pkt;
+    const char *object_id = cx->object_id;
+    double flux, err, zp, fid = 0, jd;
+    char pid[32], id[96];
+    if (!ssp_num(cx, fp, Z_JD, &jd) || !ssp_num(cx, fp, Z_FPFLUX, &flux) ||
+        !ssp_num(cx, fp, Z_FPERR, &err) || !ssp_num(cx, fp, Z_ZP, &zp) || flux == SSP_ZTF_NO_FLUX ||
+        err == SSP_ZTF_NO_FLUX || !ssp_text(cx, fp, Z_PID, pid, sizeof pid))
         return 0;
-    size_t n;
-    avro_value_get_size(&arr, &n);
-    for (size_t i = 0; i < n; i++) {
-        avro_value_t item, c;
-        avro_value_get_by_index(&arr, i, &item, NULL);
-        if (ssp_unwrap(&item, &c) != AVRO_RECORD)
-            continue;
-        int rc = ssp_ztf_entry(pkt, &c, object_id, rej);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    ss_alert *a = ss_packet_add(pkt);
+    if (!a)
+        return SS_ENOMEM;
+    double scale = pow(10.0, -0.4 * (zp - SS_NJY_ZEROPOINT));
+    a->survey = "ztf";
+    a->kind = SS_ALERT_FORCED;
+    a->mjd = jd - SSP_JD_MJD;
+    ssp_num(cx, fp, Z_FID, &fid);
+    a->passband = ssp_ztf_band(fid);
+    a->flux = flux * scale;
+    a->fluxerr = err * scale;
+    ssp_num(cx, fp, Z_LIM, &a->maglim);
+    ssp_flux_mags(a);
+    snprintf(id, sizeof id, "fp-%.60s-%s", object_id, pid);
+    a->alert_id = ssp_dup(pkt, id);
+    a->object_id = ssp_dup(pkt, object_id);
+    return a->alert_id && a->object_id ? ssp_fields(pkt, a, fp, "ztf_") : SS_ENOMEM;
 }
 
-static int ssp_ztf(avro_value_t *rec, ss_packet *pkt, ss_reject *rej)
+static int ssp_ztf(ssp_cx *cx, avro_value_t *rec, int cutouts)
 {
+    ss_reject *rej = cx->rej;
     avro_value_t cand;
     char object_id[64];
     if (ssp_field(rec, "candidate", &cand) != AVRO_RECORD)
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF alert without a candidate");
-    if (!ssp_text(rec, Z_OBJ, object_id, sizeof object_id))
+    if (!ssp_text(cx, rec, Z_OBJ, object_id, sizeof object_id))
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF alert without an objectId");
-    int rc = ssp_ztf_entry(pkt, &cand, object_id, rej);
-    if (!rc && pkt->alerts[0].kind != SS_ALERT_DETECTION)
+    cx->object_id = object_id;
+    int rc = ssp_ztf_entry(cx, &cand);
+    if (!rc && cx->pkt->alerts[0].kind != SS_ALERT_DETECTION)
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF candidate without a candid");
     if (!rc)
-        rc = ssp_ztf_history(pkt, rec, object_id, rej);
+        rc = ssp_each(cx, rec, "prv_candidates", ssp_ztf_entry);
+    if (!rc)
+        rc = ssp_each(cx, rec, "fp_hists", ssp_ztf_forced);
+    if (!rc && cutouts && !cx->pkt->skip_cutouts)
+        rc = ssp_cutouts(cx, rec);
     return rc ? rc : 1;
 }
 
@@ -234,124 +383,127 @@ static const char *const L_ID[] = {"diaSourceId", NULL}, *const L_OBJ[] = {"diaO
                          *const L_ERR[] = {"psfFluxErr", "psFluxErr", NULL},
                          *const L_NOISE[] = {"diaNoise", NULL};
 
-/* Flux in nJy to a magnitude, keeping the sign as a flag: a negative difference is a fading. */
-static void ssp_flux_mag(ss_alert *a, double flux, double err)
+static int ssp_lsst_source(ssp_cx *cx, avro_value_t *src)
 {
-    a->mag = -2.5 * log10(fabs(flux)) + SSP_NJY_ZEROPOINT;
-    a->magerr = err > 0 ? 2.5 / log(10.0) * err / fabs(flux) : NAN;
-}
-
-static int ssp_lsst_source(ss_packet *pkt, avro_value_t *src, const char *survey,
-                           const char *object_id, ss_reject *rej)
-{
+    ss_packet *pkt = cx->pkt;
+    ss_reject *rej = cx->rej;
+    const char *survey = cx->s->survey_name, *object_id = cx->object_id;
     ss_alert *a = ss_packet_add(pkt);
     char id[64], band[SS_PASSBAND_MAX + 1], obj[64];
-    double flux, err = NAN;
     if (!a)
         return SS_ENOMEM;
     a->survey = survey;
-    if (!ssp_text(src, L_ID, id, sizeof id) || !ssp_num(src, L_MJD, &a->mjd) ||
-        !ssp_text(src, L_BAND, band, sizeof band) || !ssp_num(src, L_FLUX, &flux))
+    if (!ssp_text(cx, src, L_ID, id, sizeof id) || !ssp_num(cx, src, L_MJD, &a->mjd) ||
+        !ssp_text(cx, src, L_BAND, band, sizeof band) || !ssp_num(cx, src, L_FLUX, &a->flux))
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD,
                              "diaSource lacks diaSourceId, midpointMjdTai, band or psfFlux");
-    ssp_num(src, L_RA, &a->ra);
-    ssp_num(src, L_DEC, &a->dec);
-    ssp_num(src, L_ERR, &err);
-    if (!isfinite(flux) || flux == 0)
-        return ss_reject_set(rej, SS_REASON_NON_FINITE, "diaSource %s: psfFlux %g", id, flux);
-    ssp_flux_mag(a, flux, err);
-    if (ssp_text(src, L_OBJ, obj, sizeof obj) && strcmp(obj, "0"))
+    ssp_num(cx, src, L_RA, &a->ra);
+    ssp_num(cx, src, L_DEC, &a->dec);
+    ssp_num(cx, src, L_ERR, &a->fluxerr);
+    if (!isfinite(a->flux) || a->flux == 0)
+        return ss_reject_set(rej, SS_REASON_NON_FINITE, "diaSource %s: psfFlux %g", id, a->flux);
+    /* a detection's magnitude is that of |flux|: the sign, a fading, is kept in flux and the flag
+     */
+    a->mag = -2.5 * log10(fabs(a->flux)) + SS_NJY_ZEROPOINT;
+    a->magerr = a->fluxerr > 0 ? SSP_MAGERR_PER_RELFLUX * a->fluxerr / fabs(a->flux) : NAN;
+    if (ssp_text(cx, src, L_OBJ, obj, sizeof obj) && strcmp(obj, "0"))
         object_id = obj;
     a->alert_id = ssp_dup(pkt, id);
     a->passband = ssp_dup(pkt, band);
     a->object_id = object_id ? ssp_dup(pkt, object_id) : NULL;
-    ss_value neg = {.type = SS_TYPE_BOOL, .u.b = flux < 0};
-    int rc = !a->alert_id || !a->passband ? SS_ENOMEM : ssp_flatten(pkt, a, src, "lsst_diaSource_");
-    if (!rc && !ss_alert_prop(a, "lsst_diaSource_isNegative")) /* older schemas lack the flag */
+    static const char *const L_NEG[] = {"isNegative", NULL};
+    ss_value neg = {.type = SS_TYPE_BOOL, .u.b = a->flux < 0};
+    int rc = !a->alert_id || !a->passband ? SS_ENOMEM : ssp_fields(pkt, a, src, "lsst_diaSource_");
+    if (!rc && ssp_resolve(cx->s, avro_value_get_schema(src), L_NEG) < 0) /* older schemas */
         rc = ss_alert_add_prop(pkt, a, "lsst_diaSource_isNegative", 25, neg);
     return rc;
 }
 
-/* Non-detection limits (schemas up to 7.x): a 5-sigma limit from the difference image's noise. */
-static int ssp_lsst_limit(ss_packet *pkt, avro_value_t *lim, const char *survey,
-                          const char *object_id)
+/* A forced measurement at the object's position; one without a finite flux is left out. */
+static int ssp_lsst_forced(ssp_cx *cx, avro_value_t *src)
 {
+    ss_packet *pkt = cx->pkt;
+    const char *survey = cx->s->survey_name, *object_id = cx->object_id;
+    static const char *const F_ID[] = {"diaForcedSourceId", NULL};
+    char id[64], band[SS_PASSBAND_MAX + 1];
+    double mjd, flux, err;
+    if (!ssp_text(cx, src, F_ID, id + 3, sizeof id - 3) || !ssp_num(cx, src, L_MJD, &mjd) ||
+        !ssp_text(cx, src, L_BAND, band, sizeof band) || !ssp_num(cx, src, L_FLUX, &flux) ||
+        !ssp_num(cx, src, L_ERR, &err) || !isfinite(flux) || !isfinite(err))
+        return 0;
+    ss_alert *a = ss_packet_add(pkt);
+    if (!a)
+        return SS_ENOMEM;
+    memcpy(id, "fs-", 3); /* forced and detected sources are numbered apart: keep them apart */
+    a->survey = survey;
+    a->kind = SS_ALERT_FORCED;
+    a->mjd = mjd;
+    a->flux = flux;
+    a->fluxerr = err;
+    ssp_num(cx, src, L_RA, &a->ra);
+    ssp_num(cx, src, L_DEC, &a->dec);
+    ssp_flux_mags(a);
+    a->alert_id = ssp_dup(pkt, id);
+    a->passband = ssp_dup(pkt, band);
+    a->object_id = object_id ? ssp_dup(pkt, object_id) : NULL;
+    return a->alert_id && a->passband ? ssp_fields(pkt, a, src, "lsst_diaForcedSource_")
+                                      : SS_ENOMEM;
+}
+
+/* Non-detection limits (schemas up to 7.x): a 5-sigma limit from the difference image's noise. */
+static int ssp_lsst_limit(ssp_cx *cx, avro_value_t *lim)
+{
+    ss_packet *pkt = cx->pkt;
+    const char *survey = cx->s->survey_name, *object_id = cx->object_id;
     double noise;
     char band[SS_PASSBAND_MAX + 1], id[96];
     ss_alert *a = ss_packet_add(pkt);
     if (!a)
         return SS_ENOMEM;
-    if (!ssp_num(lim, L_MJD, &a->mjd) || !ssp_text(lim, L_BAND, band, sizeof band) ||
-        !ssp_num(lim, L_NOISE, &noise) || !(noise > 0)) {
+    if (!ssp_num(cx, lim, L_MJD, &a->mjd) || !ssp_text(cx, lim, L_BAND, band, sizeof band) ||
+        !ssp_num(cx, lim, L_NOISE, &noise) || !(noise > 0)) {
         pkt->n--; /* unusable: dropped, the alert itself is fine */
         return 0;
     }
     a->survey = survey;
     a->kind = SS_ALERT_UPPER_LIMIT;
-    a->maglim = -2.5 * log10(5 * noise) + SSP_NJY_ZEROPOINT;
+    a->maglim = -2.5 * log10(5 * noise) + SS_NJY_ZEROPOINT;
     snprintf(id, sizeof id, "ul-%s-%.6f-%s", object_id ? object_id : "none", a->mjd, band);
     a->alert_id = ssp_dup(pkt, id);
     a->passband = ssp_dup(pkt, band);
     a->object_id = object_id ? ssp_dup(pkt, object_id) : NULL;
-    return a->alert_id && a->passband ? ssp_flatten(pkt, a, lim, "lsst_limit_") : SS_ENOMEM;
+    return a->alert_id && a->passband ? ssp_fields(pkt, a, lim, "lsst_limit_") : SS_ENOMEM;
 }
 
-typedef int (*ssp_item_fn)(ss_packet *pkt, avro_value_t *item, const char *survey,
-                           const char *object_id, ss_reject *rej);
-
 /* A history entry that cannot be used (no flux, say) is left out; the alert itself stands. */
-static int ssp_lsst_prv_source(ss_packet *pkt, avro_value_t *item, const char *survey,
-                               const char *object_id, ss_reject *rej)
+static int ssp_lsst_prv_source(ssp_cx *cx, avro_value_t *item)
 {
-    uint32_t n = pkt->n;
-    int rc = ssp_lsst_source(pkt, item, survey, object_id, rej);
+    uint32_t n = cx->pkt->n;
+    int rc = ssp_lsst_source(cx, item);
     if (rc == SS_EREJECT) {
-        pkt->n = n;
+        cx->pkt->n = n;
         rc = 0;
     }
     return rc;
 }
 
-static int ssp_lsst_prv_limit(ss_packet *pkt, avro_value_t *item, const char *survey,
-                              const char *object_id, ss_reject *rej)
+static int ssp_lsst(ssp_cx *cx, avro_value_t *rec, int cutouts)
 {
-    (void)rej;
-    return ssp_lsst_limit(pkt, item, survey, object_id);
-}
-
-static int ssp_lsst_list(ss_packet *pkt, avro_value_t *rec, const char *field, ssp_item_fn fn,
-                         const char *survey, const char *object_id, ss_reject *rej)
-{
-    avro_value_t arr;
-    if (ssp_field(rec, field, &arr) != AVRO_ARRAY)
-        return 0;
-    size_t n;
-    avro_value_get_size(&arr, &n);
-    for (size_t i = 0; i < n; i++) {
-        avro_value_t item, r;
-        avro_value_get_by_index(&arr, i, &item, NULL);
-        if (ssp_unwrap(&item, &r) != AVRO_RECORD)
-            continue;
-        int rc = fn(pkt, &r, survey, object_id, rej);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int ssp_lsst(const ssp_avro_schema *s, avro_value_t *rec, ss_packet *pkt, ss_reject *rej)
-{
-    avro_value_t src;
+    avro_value_t src, obj;
     if (ssp_field(rec, "diaSource", &src) != AVRO_RECORD)
-        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "Rubin alert without a diaSource");
-    int rc = ssp_lsst_source(pkt, &src, s->survey_name, NULL, rej);
-    const char *obj = rc ? NULL : pkt->alerts[0].object_id;
+        return ss_reject_set(cx->rej, SS_REASON_MISSING_FIELD, "Rubin alert without a diaSource");
+    int rc = ssp_lsst_source(cx, &src);
+    cx->object_id = rc ? NULL : cx->pkt->alerts[0].object_id;
     if (!rc)
-        rc =
-            ssp_lsst_list(pkt, rec, "prvDiaSources", ssp_lsst_prv_source, s->survey_name, obj, rej);
+        rc = ssp_each(cx, rec, "prvDiaSources", ssp_lsst_prv_source);
     if (!rc)
-        rc = ssp_lsst_list(pkt, rec, "prvDiaNondetectionLimits", ssp_lsst_prv_limit, s->survey_name,
-                           obj, rej);
+        rc = ssp_each(cx, rec, "prvDiaForcedSources", ssp_lsst_forced);
+    if (!rc)
+        rc = ssp_each(cx, rec, "prvDiaNondetectionLimits", ssp_lsst_limit);
+    if (!rc && ssp_field(rec, "diaObject", &obj) == AVRO_RECORD)
+        rc = ssp_flatten(cx->pkt, NULL, &obj, "lsst_diaObject_");
+    if (!rc && cutouts && !cx->pkt->skip_cutouts)
+        rc = ssp_cutouts(cx, rec);
     return rc ? rc : 1;
 }
 
@@ -428,12 +580,13 @@ void ssp_avro_classify(ssp_avro_schema *s)
     }
 }
 
-int ssp_avro_map(const ssp_avro_schema *s, avro_value_t *rec, ss_packet *pkt, ss_reject *rej)
+int ssp_avro_map(ssp_avro_schema *s, avro_value_t *rec, int cutouts, ss_packet *pkt, ss_reject *rej)
 {
     int rc;
+    ssp_cx cx = {s, pkt, rej, NULL};
     switch (s->survey) {
-    case SSP_AVRO_ZTF: rc = ssp_ztf(rec, pkt, rej); break;
-    case SSP_AVRO_LSST: rc = ssp_lsst(s, rec, pkt, rej); break;
+    case SSP_AVRO_ZTF: rc = ssp_ztf(&cx, rec, cutouts); break;
+    case SSP_AVRO_LSST: rc = ssp_lsst(&cx, rec, cutouts); break;
     default:
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "schema %s lacks %s",
                              avro_schema_name(s->schema) ? avro_schema_name(s->schema) : "?",

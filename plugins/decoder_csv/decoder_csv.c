@@ -617,6 +617,9 @@ static int csv_probe(const char *name, const unsigned char *head, size_t len)
     if (!head || !len)
         return by_name;
     size_t i = len >= 3 && memcmp(head, BOM, 3) == 0 ? 3 : 0;
+    for (size_t k = i; k < len && head[k] != '\n'; k++)
+        if (head[k] < 0x09) /* a control byte in the first line: binary, not text */
+            return 0;
     while (i < len && isspace(head[i]))
         i++;
     if (i < len && head[i] == '{')

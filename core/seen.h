@@ -1,0 +1,27 @@
+/**
+ * @file seen.h
+ * @brief Private to the core: the set of alerts (survey, alert id) in an ingest's pending batch.
+ *
+ * Decoders ask whether a history entry is already known so they can skip its survey fields; the
+ * store answers for committed alerts, this set for those still waiting in the batch. It holds
+ * pointers to the alerts' strings, which live in the pending packets' arenas: clear it whenever
+ * those packets are reset.
+ */
+#ifndef SS_SEEN_H
+#define SS_SEEN_H
+
+#include "alert.h"
+
+typedef struct ssi_seen {
+    const ss_alert **slots; /* open addressing; NULL is empty */
+    size_t cap, n;
+} ssi_seen;
+
+/** Add every alert of @p pkt. @return 0 or SS_ENOMEM (the set is then merely incomplete). */
+int ssi_seen_add_packet(ssi_seen *s, const ss_packet *pkt);
+/** 1 when an alert of that survey and id was added since the last clear. */
+int ssi_seen_has(const ssi_seen *s, const char *survey, const char *alert_id);
+void ssi_seen_clear(ssi_seen *s);
+void ssi_seen_free(ssi_seen *s);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * bench_avro: ingest rate of real survey alerts beside the rate of avro-c decoding them alone.
+ *
+ * For each set (ZTF: DATA/ztf, ELAsTiCC: DATA/elasticc), every alert of the set is read once, then
+ * written again round after round until ALERTS alerts were made, each round a new sky: ids get an
+ * offset and right ascensions a shift, so every round's alerts are new alerts on new loci (the
+ * set's own alerts repeated unchanged would only measure duplicate detection). Each alert is one
+ * Avro container in memory, as ZTF sends them over Kafka.
+ *
+ * Per round, on the same bytes: (1) decode-only: avro-c reads every record of every container
+ * into a generic value of its (already parsed) schema, nothing else; (2) ingest: skysieve ingests
+ * the containers into a store: framing, decoding, mapping, validation, association, LMDB commits,
+ * cutouts included (and again with --no-cutouts for ZTF).
+ *
+ * usage: bench_avro [--data DIR] [--alerts N] [--work DIR]
+ */
+#include "ingest.h"
+
+#include <avro.h>
+#include <dirent.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ROUND_ID_OFFSET 10000000000000LL /* far above any round's ids, far below INT64_MAX */
+#define ROUND_RA_SHIFT  0.37             /* degrees: rounds never share a locus */
+
+typedef struct alert_src {
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    avro_value_t value;   /* the alert as read */
+    avro_value_t scratch; /* decode-only reads into this, reused as a decoder would */
+    char *schema_json;
+} alert_src;
+
+typedef struct set {
+    const char *name;
+    alert_src *a;
+    size_t n, cap;
+} set;
+
+typedef struct buf {
+    char *data;
+    size_t len, cap;
+} buf;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bench_avro: %s: %s\n", what, detail);
+    exit(1);
+}
+
+static void buf_put(buf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2;
+        if (!(b->data = realloc(b->data, b->cap)))
+            die("memory", "out of memory");
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void buf_long(buf *b, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    unsigned char out[10];
+    size_t n = 0;
+    do {
+        out[n] = z & 0x7f;
+        z >>= 7;
+        out[n++] |= z ? 0x80 : 0;
+    } while (z);
+    buf_put(b, out, n);
+}
+
+static void buf_str(buf *b, const char *s, size_t n)
+{
+    buf_long(b, (int64_t)n);
+    buf_put(b, s, n);
+}
+
+/* ---- reading a set ---- */
+
+static char *schema_text(avro_schema_t s)
+{
+    static char tmp[1 << 20];
+    avro_writer_t w = avro_writer_memory(tmp, sizeof tmp);
+    if (avro_schema_to_json(s, w))
+        die("schema", avro_strerror());
+    char *out = strndup(tmp, (size_t)avro_writer_tell(w));
+    avro_writer_free(w);
+    return out;
+}
+
+static void read_file(set *st, const char *path)
+{
+    avro_file_reader_t r;
+    if (avro_file_reader(path, &r))
+        die(path, avro_strerror());
+    avro_schema_t schema = avro_file_reader_get_writer_schema(r);
+    for (;;) {
+        if (st->n == st->cap) {
+            st->cap = st->cap ? st->cap * 2 : 256;
+            st->a = realloc(st->a, st->cap * sizeof *st->a);
+        }
+        alert_src *a = &st->a[st->n];
+        a->schema = avro_schema_incref(schema);
+        a->iface = avro_generic_class_from_schema(schema);
+        avro_generic_value_new(a->iface, &a->value);
+        if (avro_file_reader_read_value(r, &a->value)) {
+            avro_value_decref(&a->value);
+            avro_value_iface_decref(a->iface);
+            avro_schema_decref(a->schema);
+            break;
+        }
+        a->schema_json = schema_text(schema);
+        avro_generic_value_new(a->iface, &a->scratch);
+        st->n++;
+    }
+    avro_schema_decref(schema);
+    avro_file_reader_close(r);
+}
+
+static void read_dir(set *st, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t n = strlen(e->d_name);
+        if (n > 5 && !strcmp(e->d_name + n - 5, ".avro"))
+            read_file(st, path);
+        else if (e->d_type == DT_DIR)
+            read_dir(st, path);
+    }
+    closedir(d);
+}
+
+/* ---- making round r's alerts ---- */
+
+static int is_id(const char *name)
+{
+    static const char *const ids[] = {"candid",  "diaSourceId", "diaObjectId", "diaForcedSourceId",
+                                      "alertId", "objectId",    "ssObjectId",  NULL};
+    for (int i = 0; ids[i]; i++)
+        if (!strcmp(name, ids[i]))
+            return 1;
+    return 0;
+}
+
+static void shift(avro_value_t *v, const char *name, int round);
+
+static void shift_children(avro_value_t *v, int round)
+{
+    size_t n;
+    avro_value_get_size(v, &n);
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t child;
+        const char *fname = NULL;
+        if (!avro_value_get_by_index(v, i, &child, &fname))
+            shift(&child, fname ? fname : "", round);
+    }
+}
+
+/* Give field @p name its round's value: ids offset, right ascensions shifted. */
+static void shift(avro_value_t *v, const char *name, int round)
+{
+    avro_value_t branch;
+    int64_t l;
+    double d;
+    const char *s;
+    size_t n;
+    char tmp[128];
+    switch (avro_value_get_type(v)) {
+    case AVRO_UNION:
+        if (!avro_value_get_current_branch(v, &branch))
+            shift(&branch, name, round);
+        break;
+    case AVRO_RECORD:
+    case AVRO_ARRAY: shift_children(v, round); break;
+    case AVRO_INT64:
+        if (is_id(name) && !avro_value_get_long(v, &l) && l > 0)
+            avro_value_set_long(v, l + round * ROUND_ID_OFFSET);
+        break;
+    case AVRO_STRING:
+        if (is_id(name) && !avro_value_get_string(v, &s, &n)) {
+            snprintf(tmp, sizeof tmp, "%.*s_%d", (int)(n ? n - 1 : 0), s, round);
+            avro_value_set_string(v, tmp);
+        }
+        break;
+    case AVRO_DOUBLE:
+        if (!strcmp(name, "ra") && !avro_value_get_double(v, &d))
+            avro_value_set_double(v, fmod(d + round * ROUND_RA_SHIFT, 360.0));
+        break;
+    default: break;
+    }
+}
+
+/* One alert as an Avro container (header, one block), appended to @p out; @p block_at receives
+ * where the block's records start, for the decode-only pass. */
+static void container(const alert_src *a, int round, buf *out, size_t *block_at)
+{
+    static const char sync[16] = "skysieve-bench!";
+    avro_value_t v;
+    avro_generic_value_new(a->iface, &v);
+    avro_value_copy_fast(&v, &a->value);
+    shift(&v, "", round);
+    size_t size;
+    avro_value_sizeof(&v, &size);
+    char *rec = malloc(size);
+    avro_writer_t w = avro_writer_memory(rec, (int64_t)size);
+    if (avro_value_write(w, &v))
+        die("encoding", avro_strerror());
+    avro_writer_free(w);
+    avro_value_decref(&v);
+    buf_put(out, "Obj\x01", 4);
+    buf_long(out, 2);
+    buf_str(out, "avro.schema", 11);
+    buf_str(out, a->schema_json, strlen(a->schema_json));
+    buf_str(out, "avro.codec", 10);
+    buf_str(out, "null", 4);
+    buf_long(out, 0);
+    buf_put(out, sync, 16);
+    buf_long(out, 1);
+    buf_long(out, (int64_t)size);
+    *block_at = out->len;
+    buf_put(out, rec, size);
+    buf_put(out, sync, 16);
+    free(rec);
+}
+
+/* ---- the two passes ---- */
+
+typedef struct round_bytes {
+    buf all;
+    size_t *start, *block, *len; /* per alert: container start, records start, record bytes */
+} round_bytes;
+
+static void make_round(const set *st, int round, round_bytes *rb)
+{
+    rb->all.len = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        rb->start[i] = rb->all.len;
+        container(&st->a[i], round, &rb->all, &rb->block[i]);
+        rb->len[i] = rb->all.len - 16 - rb->block[i];
+    }
+}
+
+static double decode_only(const set *st, const round_bytes *rb)
+{
+    double t0 = now_s();
+    avro_reader_t r = avro_reader_memory("", 0);
+    for (size_t i = 0; i < st->n; i++) {
+        avro_value_t *v = &st->a[i].scratch;
+        avro_value_reset(v);
+        avro_reader_memory_set_source(r, rb->all.data + rb->block[i], (int64_t)rb->len[i]);
+        if (avro_value_read(r, v))
+            die("decoding", avro_strerror());
+    }
+    avro_reader_free(r);
+    return now_s() - t0;
+}
+
+static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
+{
+    double t0 = now_s();
+    ss_err err = {0};
+    for (size_t i = 0; i < st->n; i++) {
+        size_t end = i + 1 < st->n ? rb->start[i + 1] : rb->all.len;
+        FILE *fp = fmemopen(rb->all.data + rb->start[i], end - rb->start[i], "rb");
+        char name[64];
+        snprintf(name, sizeof name, "%s-%zu", st->name, i);
+        if (!fp || ss_ingest_stream(in, fp, name, &err))
+            die(name, err.msg[0] ? err.msg : "cannot ingest");
+        fclose(fp);
+    }
+    return now_s() - t0;
+}
+
+static void bench_set(set *st, uint64_t alerts, const char *work, int skip_cutouts)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s%s", work, st->name, skip_cutouts ? "-nocutouts" : "");
+    ss_store_options so = {.create = 1};
+    ss_store *s;
+    ss_err err = {0};
+    if (ss_store_open(dir, &so, &s, &err))
+        die(dir, err.msg);
+    ss_ingest_options o = {.decoder.skip_cutouts = skip_cutouts};
+    ss_ingest *in = ss_ingest_new(s, &o);
+    round_bytes rb = {{0},
+                      calloc(st->n, sizeof(size_t)),
+                      calloc(st->n, sizeof(size_t)),
+                      calloc(st->n, sizeof(size_t))};
+    double t_dec = 0, t_ing = 0;
+    uint64_t made = 0, bytes = 0;
+    for (int round = 0; made < alerts; round++) {
+        make_round(st, round, &rb);
+        t_dec += decode_only(st, &rb);
+        t_ing += ingest_round(in, st, &rb);
+        made += st->n;
+        bytes += rb.all.len;
+    }
+    double t0 = now_s();
+    ss_ingest_totals t;
+    if (ss_ingest_finish(in, &t, &err))
+        die(dir, err.msg);
+    t_ing += now_s() - t0;
+    printf("%-9s %s  %7llu alerts  %6.1f MB  decode-only %9.0f alerts/s   ingest %8.0f alerts/s  "
+           "(%.2f of decode)  loci %llu  rejected %llu\n",
+           st->name, skip_cutouts ? "no cutouts" : "cutouts   ", (unsigned long long)made,
+           (double)bytes / 1e6, (double)made / t_dec, (double)t.ingested / t_ing,
+           ((double)t.ingested / t_ing) / ((double)made / t_dec),
+           (unsigned long long)t.loci_created, (unsigned long long)t.rejected);
+    fflush(stdout);
+    ss_ingest_free(in);
+    ss_store_close(s);
+    free(rb.all.data), free(rb.start), free(rb.block), free(rb.len);
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = "../shared/data", *work = NULL;
+    uint64_t alerts = 100000;
+    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
+                                         {"alerts", required_argument, 0, 'n'},
+                                         {"work", required_argument, 0, 'w'},
+                                         {0, 0, 0, 0}};
+    for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        if (ch == 'd')
+            data = optarg;
+        else if (ch == 'n')
+            alerts = strtoull(optarg, NULL, 10);
+        else if (ch == 'w')
+            work = optarg;
+        else
+            die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR]");
+    }
+    char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
+    if (!work && !(work = mkdtemp(tmpl)))
+        die("mkdtemp", "cannot make a work directory");
+    set sets[2] = {{.name = "ztf"}, {.name = "elasticc"}};
+    for (int i = 0; i < 2; i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", data, sets[i].name);
+        read_dir(&sets[i], dir);
+        if (sets[i].n == 0)
+            die(dir, "no .avro alerts there (is ../shared/data present?)");
+        printf("%s: %zu alerts read from %s\n", sets[i].name, sets[i].n, dir);
+    }
+    bench_set(&sets[0], alerts, work, 0);
+    bench_set(&sets[0], alerts, work, 1);
+    bench_set(&sets[1], alerts, work, 0);
+    if (work == tmpl) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_avro: could not remove %s\n", work);
+    }
+    return 0;
+}
