@@ -4,6 +4,11 @@
  * (byte 0, a big-endian schema id, then one Avro record) with the schema from the schema
  * directory. The container framing is read here so that each distinct schema is parsed once for
  * the whole run (avro-c's file reader would parse every file's); records are decoded by avro-c.
+ *
+ * Damaged input: a block whose header, sync marker or compressed data is damaged is rejected as
+ * one record, and reading goes on after the next sync marker of the file; only when none follows
+ * does the rest of the file fail. Every length of the framing is checked against what is left of
+ * the input before anything is allocated.
  */
 #include "avro_internal.h"
 
@@ -12,10 +17,13 @@
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <zlib.h>
 
 #define SSP_MAGIC     "Obj\x01"
 #define SSP_MAX_BLOCK ((int64_t)1 << 30) /* a block claiming more is damage, not data */
+#define SSP_MAX_DEPTH 64                 /* nesting of a schema's types (alerts use about 5) */
+#define SSP_CHUNK     ((size_t)1 << 16)  /* read step: buffers grow with the data actually read */
 
 typedef enum ssp_codec { SSP_NULL, SSP_DEFLATE, SSP_SNAPPY } ssp_codec;
 
@@ -24,15 +32,18 @@ typedef struct avro_state {
     char *name;
     ssp_avro_cache *cache;
     ssp_avro_schema *schema;
-    int framed; /* a Confluent message: one record, no blocks */
+    int framed;  /* a Confluent message: one record, no blocks */
+    int cutouts; /* 1: keep the alert's image stamps in its packet */
     ssp_codec codec;
     unsigned char sync[16];
     unsigned char *raw, *data; /* the block as read, and decompressed */
     size_t raw_cap, data_cap, data_len;
-    int64_t left;    /* records left in the current block */
-    uint64_t record; /* index of the next record in the file, from 1 */
+    int64_t min_record; /* fewest bytes a record of the schema takes */
+    int64_t left;       /* records left in the current block */
+    uint64_t record;    /* index of the next record in the file, from 1 */
+    uint64_t block;     /* index of the last block read, from 1 */
+    off_t file_size;    /* -1 when the input cannot seek */
     avro_reader_t reader;
-    int done;
 } avro_state;
 
 static const char *const ssp_exts[] = {".avro", NULL};
@@ -57,23 +68,64 @@ static int ssp_read_long(FILE *fp, int64_t *out)
 
 static int ssp_truncated(avro_state *st, ss_err *err, const char *where)
 {
-    return ss_err_set(err, SS_EPARSE, "%s: truncated or damaged %s at byte %ld", st->name, where,
-                      ftell(st->fp));
+    return ss_err_set(err, SS_EPARSE, "%s: truncated or damaged %s at byte %lld", st->name, where,
+                      (long long)ftello(st->fp));
+}
+
+/* Bytes left in the input after the current position; INT64_MAX when unknown. */
+static int64_t ssp_remaining(avro_state *st)
+{
+    off_t here = st->file_size >= 0 ? ftello(st->fp) : -1;
+    if (here < 0)
+        return INT64_MAX;
+    return here <= st->file_size ? (int64_t)(st->file_size - here) : 0;
+}
+
+static int ssp_reserve(unsigned char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    unsigned char *fresh = realloc(*buf, need);
+    if (!fresh)
+        return SS_ENOMEM;
+    *buf = fresh;
+    *cap = need;
+    return 0;
+}
+
+/* Read @p n bytes into *buf, growing it (with @p extra bytes more) as the data arrives, so that a
+ * damaged length costs no more memory than the input holds. @return 0, 1 when the input ends
+ * first, or SS_ENOMEM. */
+static int ssp_read_n(FILE *fp, unsigned char **buf, size_t *cap, size_t n, size_t extra)
+{
+    size_t got = 0;
+    do {
+        size_t step = got > SSP_CHUNK ? got : SSP_CHUNK, want = n - got < step ? n - got : step;
+        if (ssp_reserve(buf, cap, got + want + extra))
+            return SS_ENOMEM;
+        size_t r = fread(*buf + got, 1, want, fp);
+        got += r;
+        if (r < want)
+            return 1;
+    } while (got < n);
+    return 0;
 }
 
 /* A length-prefixed string of the header into a malloc'd buffer. */
 static int ssp_read_bytes(avro_state *st, char **out, int64_t *len, ss_err *err)
 {
-    if (ssp_read_long(st->fp, len) || *len < 0 || *len > SSP_MAX_BLOCK)
+    if (ssp_read_long(st->fp, len) || *len < 0 || *len > SSP_MAX_BLOCK || *len > ssp_remaining(st))
         return ssp_truncated(st, err, "header");
-    *out = malloc((size_t)*len + 1);
-    if (!*out)
-        return ss_err_set(err, SS_ENOMEM, "out of memory");
-    if (fread(*out, 1, (size_t)*len, st->fp) != (size_t)*len) {
-        free(*out);
-        return ssp_truncated(st, err, "header");
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    int rc = ssp_read_n(st->fp, &buf, &cap, (size_t)*len, 1);
+    if (rc) {
+        free(buf);
+        return rc == SS_ENOMEM ? ss_err_set(err, SS_ENOMEM, "out of memory")
+                               : ssp_truncated(st, err, "header");
     }
-    (*out)[*len] = '\0';
+    buf[*len] = '\0';
+    *out = (char *)buf;
     return 0;
 }
 
@@ -123,7 +175,7 @@ static int ssp_read_meta(avro_state *st, char **schema, int64_t *schema_len, cha
 {
     int64_t count;
     for (;;) {
-        if (ssp_read_long(st->fp, &count))
+        if (ssp_read_long(st->fp, &count) || count == INT64_MIN)
             return ssp_truncated(st, err, "header");
         if (count == 0)
             return 0;
@@ -140,6 +192,41 @@ static int ssp_read_meta(avro_state *st, char **schema, int64_t *schema_len, cha
         }
     }
 }
+
+/* The fewest bytes a value of @p s takes, at most SSP_MAX_BLOCK + 1. A lower bound: 0 past
+ * SSP_MAX_DEPTH (named types may recurse) or once *budget visits are spent (named types may be
+ * shared, so a tree of them can be exponentially larger than its schema). */
+static int64_t ssp_min_size(avro_schema_t s, int depth, int *budget)
+{
+    if (!s || depth > SSP_MAX_DEPTH || --*budget < 0)
+        return 0;
+    int64_t sum = 0, m;
+    switch (avro_typeof(s)) {
+    case AVRO_NULL: return 0;
+    case AVRO_FLOAT: return 4;
+    case AVRO_DOUBLE: return 8;
+    case AVRO_FIXED: m = avro_schema_fixed_size(s); break;
+    case AVRO_LINK: return ssp_min_size(avro_schema_link_target(s), depth + 1, budget);
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s) && sum <= SSP_MAX_BLOCK; i++)
+            sum +=
+                ssp_min_size(avro_schema_record_field_get_by_index(s, (int)i), depth + 1, budget);
+        m = sum;
+        break;
+    case AVRO_UNION: /* the branch index, then the smallest branch */
+        m = SSP_MAX_BLOCK;
+        for (size_t i = 0; i < avro_schema_union_size(s); i++) {
+            int64_t b = ssp_min_size(avro_schema_union_branch(s, (int)i), depth + 1, budget);
+            m = b < m ? b : m;
+        }
+        m += 1;
+        break;
+    default: return 1; /* boolean, int, long, string, bytes, enum, array, map */
+    }
+    return m < 0 ? 0 : m > SSP_MAX_BLOCK ? SSP_MAX_BLOCK + 1 : m;
+}
+
+/* ---- blocks ---- */
 
 static int ssp_open_container(avro_state *st, ss_err *err)
 {
@@ -159,31 +246,26 @@ static int ssp_open_container(avro_state *st, ss_err *err)
     return rc;
 }
 
-static int ssp_reserve(unsigned char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    unsigned char *fresh = realloc(*buf, need);
-    if (!fresh)
-        return SS_ENOMEM;
-    *buf = fresh;
-    *cap = need;
-    return 0;
-}
-
-static int ssp_inflate(avro_state *st, size_t len, ss_err *err)
+/* Decompression. @return 0, 1 when the data is damaged (*why says how), or SS_ENOMEM. */
+static int ssp_inflate(avro_state *st, size_t len, const char **why)
 {
     z_stream z = {0};
     if (inflateInit2(&z, -15) != Z_OK) /* raw deflate, as the Avro specification says */
-        return ss_err_set(err, SS_ENOMEM, "out of memory");
+        return SS_ENOMEM;
     z.next_in = st->raw;
     z.avail_in = (uInt)len;
     int zr = Z_OK;
     st->data_len = 0;
     while (zr == Z_OK) {
-        if (ssp_reserve(&st->data, &st->data_cap, st->data_len + len * 4 + 4096)) {
+        size_t need = st->data_len + (st->data_len > len ? st->data_len : len) + 4096;
+        if (st->data_len >= (size_t)SSP_MAX_BLOCK) {
             inflateEnd(&z);
-            return ss_err_set(err, SS_ENOMEM, "out of memory");
+            *why = "deflate data inflates past 1 GiB";
+            return 1;
+        }
+        if (ssp_reserve(&st->data, &st->data_cap, need)) {
+            inflateEnd(&z);
+            return SS_ENOMEM;
         }
         z.next_out = st->data + st->data_len;
         z.avail_out = (uInt)(st->data_cap - st->data_len);
@@ -191,31 +273,39 @@ static int ssp_inflate(avro_state *st, size_t len, ss_err *err)
         st->data_len = st->data_cap - z.avail_out;
     }
     inflateEnd(&z);
-    return zr == Z_STREAM_END ? 0 : ssp_truncated(st, err, "deflate block");
+    *why = "cannot inflate its deflate data";
+    return zr == Z_STREAM_END ? 0 : zr == Z_MEM_ERROR ? SS_ENOMEM : 1;
 }
 
-/* Snappy blocks end with the big-endian CRC-32 of the uncompressed data. */
-static int ssp_unsnappy(avro_state *st, size_t len, ss_err *err)
+/* Snappy blocks end with the big-endian CRC-32 of the uncompressed data. The compressed data is
+ * validated before its claimed length is allocated. */
+static int ssp_unsnappy(avro_state *st, size_t len, const char **why)
 {
     size_t out = 0;
-    if (len < 4 || snappy_uncompressed_length((char *)st->raw, len - 4, &out) != SNAPPY_OK ||
-        ssp_reserve(&st->data, &st->data_cap, out + 1) ||
-        snappy_uncompress((char *)st->raw, len - 4, (char *)st->data, &out) != SNAPPY_OK)
-        return ssp_truncated(st, err, "snappy block");
+    *why = "cannot uncompress its snappy data";
+    if (len < 4 || snappy_validate_compressed_buffer((char *)st->raw, len - 4) != SNAPPY_OK ||
+        snappy_uncompressed_length((char *)st->raw, len - 4, &out) != SNAPPY_OK ||
+        out > (size_t)SSP_MAX_BLOCK)
+        return 1;
+    if (ssp_reserve(&st->data, &st->data_cap, out + 1))
+        return SS_ENOMEM;
+    if (snappy_uncompress((char *)st->raw, len - 4, (char *)st->data, &out) != SNAPPY_OK)
+        return 1;
     const unsigned char *c = st->raw + len - 4;
     uint32_t want = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
+    *why = "its snappy checksum does not match";
     if ((uint32_t)crc32(0, st->data, (uInt)out) != want)
-        return ssp_truncated(st, err, "snappy block (checksum)");
+        return 1;
     st->data_len = out;
     return 0;
 }
 
-static int ssp_decompress(avro_state *st, size_t len, ss_err *err)
+static int ssp_decompress(avro_state *st, size_t len, const char **why)
 {
     if (st->codec == SSP_DEFLATE)
-        return ssp_inflate(st, len, err);
+        return ssp_inflate(st, len, why);
     if (st->codec == SSP_SNAPPY)
-        return ssp_unsnappy(st, len, err);
+        return ssp_unsnappy(st, len, why);
     unsigned char *t = st->data; /* null codec: the block is the data */
     size_t tc = st->data_cap;
     st->data = st->raw, st->data_cap = st->raw_cap;
@@ -224,28 +314,122 @@ static int ssp_decompress(avro_state *st, size_t len, ss_err *err)
     return 0;
 }
 
-/* Read the next block. @return 1, 0 at the end of the file, or an error. */
-static int ssp_next_block(avro_state *st, ss_err *err)
+/* Find the sync marker at or after byte @p from and leave the input just after it.
+ * @return 1 with *at its offset, 0 when none follows, -1 when the input cannot seek. */
+static int ssp_find_sync(avro_state *st, off_t from, off_t *at)
 {
-    int64_t count, size;
+    unsigned char buf[16384];
+    size_t keep = 0;
+    off_t base = from; /* the offset of buf[0] */
+    if (fseeko(st->fp, from, SEEK_SET))
+        return -1;
+    for (;;) {
+        size_t r = fread(buf + keep, 1, sizeof buf - keep, st->fp), n = keep + r;
+        const unsigned char *hit = n >= 16 ? memmem(buf, n, st->sync, 16) : NULL;
+        if (hit) {
+            *at = base + (hit - buf);
+            return fseeko(st->fp, *at + 16, SEEK_SET) ? -1 : 1;
+        }
+        if (r == 0)
+            return 0;
+        keep = n < 15 ? n : 15; /* a marker may straddle two reads */
+        memmove(buf, buf + n - keep, keep);
+        base += (off_t)(n - keep);
+    }
+}
+
+/* After a block whose sync marker is wrong: 1 when the input ends here or a sound block starts
+ * here (its header fits the file and the sync marker follows it), so that only the marker was
+ * damaged. The position is unchanged. */
+static int ssp_block_follows(avro_state *st)
+{
+    off_t here = ftello(st->fp);
+    if (here < 0)
+        return 0;
     int c = fgetc(st->fp);
     if (c == EOF)
-        return 0;
+        return 1;
     ungetc(c, st->fp);
-    if (ssp_read_long(st->fp, &count) || ssp_read_long(st->fp, &size) || count < 0 || size < 0 ||
-        size > SSP_MAX_BLOCK || (count > 0 && size == 0))
-        return ssp_truncated(st, err, "block header");
+    int64_t count, size;
     unsigned char sync[16];
-    if (ssp_reserve(&st->raw, &st->raw_cap, (size_t)size + 1))
-        return ss_err_set(err, SS_ENOMEM, "out of memory");
-    if (fread(st->raw, 1, (size_t)size, st->fp) != (size_t)size || fread(sync, 1, 16, st->fp) != 16)
-        return ssp_truncated(st, err, "block");
-    if (memcmp(sync, st->sync, 16))
-        return ss_err_set(err, SS_EPARSE, "%s: corrupt block before byte %ld (sync marker)",
-                          st->name, ftell(st->fp));
-    int rc = ssp_decompress(st, (size_t)size, err);
+    int ok = !ssp_read_long(st->fp, &count) && !ssp_read_long(st->fp, &size) && count >= 0 &&
+             size >= 0 && size <= SSP_MAX_BLOCK && size + 16 <= ssp_remaining(st) &&
+             !fseeko(st->fp, (off_t)size, SEEK_CUR) && fread(sync, 1, 16, st->fp) == 16 &&
+             !memcmp(sync, st->sync, 16);
+    return fseeko(st->fp, here, SEEK_SET) ? 0 : ok;
+}
+
+/* Reject block st->block, which starts at byte @p start and is damaged as @p why says; the input
+ * is at byte @p resume, where reading goes on. @p count: the records its header claims, -1 when
+ * unknown. Records keep their numbers: the rejection takes the number of the next record read.
+ * @return SS_EREJECT. */
+static int ssp_reject_block(avro_state *st, off_t start, off_t resume, int64_t count,
+                            const char *why, ss_reject *rej)
+{
+    rej->line = st->record;
+    char lost[48] = "its records lost";
+    if (count >= 0)
+        snprintf(lost, sizeof lost, "%" PRId64 " record(s) lost", count);
+    return ss_reject_set(rej, SS_REASON_MALFORMED,
+                         "block %" PRIu64 " at byte %lld: %s; %s, reading resumes at byte %lld",
+                         st->block, (long long)start, why, lost, (long long)resume);
+}
+
+/* Reject the block as ssp_reject_block() does and go on after the next sync marker, searched from
+ * byte @p from. @return SS_EREJECT, or an error when no sync marker follows (a truncated file). */
+static int ssp_resync(avro_state *st, off_t start, off_t from, int64_t count, const char *why,
+                      ss_reject *rej, ss_err *err)
+{
+    off_t at = 0;
+    if (from < 0 || ssp_find_sync(st, from, &at) != 1)
+        return ss_err_set(err, SS_EPARSE,
+                          "%s: truncated or damaged block %" PRIu64
+                          " at byte %lld (%s), and no sync marker follows",
+                          st->name, st->block, (long long)start, why);
+    return ssp_reject_block(st, start, at + 16, count, why, rej);
+}
+
+/* Read the next block. @return 1; 0 at the end of the file; SS_EREJECT when the block is damaged
+ * (@p rej says how; reading goes on after it); or an error. */
+static int ssp_next_block(avro_state *st, ss_reject *rej, ss_err *err)
+{
+    off_t start = ftello(st->fp);
+    int c = fgetc(st->fp);
+    if (c == EOF)
+        return ferror(st->fp) ? ssp_truncated(st, err, "block") : 0;
+    ungetc(c, st->fp);
+    st->block++;
+    int64_t count, size;
+    if (ssp_read_long(st->fp, &count) || ssp_read_long(st->fp, &size))
+        return ssp_resync(st, start, start, -1, "unreadable block header", rej, err);
+    if (count < 0 || size < 0 || (count > 0 && size == 0))
+        return ssp_resync(st, start, start, -1, "bad block header", rej, err);
+    off_t body = ftello(st->fp);
+    if (size > SSP_MAX_BLOCK || size > ssp_remaining(st))
+        return ssp_resync(st, start, body, -1, "its size runs past the end of the file", rej, err);
+    unsigned char sync[16];
+    int rc = ssp_read_n(st->fp, &st->raw, &st->raw_cap, (size_t)size, 1);
+    if (rc == SS_ENOMEM)
+        return ss_err_set(err, SS_ENOMEM, "%s: out of memory", st->name);
+    if (rc || fread(sync, 1, 16, st->fp) != 16)
+        return ssp_resync(st, start, body, -1, "its size runs past the end of the file", rej, err);
+    if (memcmp(sync, st->sync, 16)) {
+        if (ssp_block_follows(st)) /* only the marker is damaged: the next block is sound */
+            return ssp_reject_block(st, start, ftello(st->fp), count, "sync marker does not match",
+                                    rej);
+        return ssp_resync(st, start, body, count, "sync marker does not match", rej, err);
+    }
+    const char *why = NULL;
+    if ((rc = ssp_decompress(st, (size_t)size, &why)) == SS_ENOMEM)
+        return ss_err_set(err, SS_ENOMEM, "%s: out of memory", st->name);
+    /* the framing is sound: the next block starts here, after this block's marker */
     if (rc)
-        return rc;
+        return ssp_reject_block(st, start, ftello(st->fp), count, why, rej);
+    /* a schema whose records may be empty counts a byte each: such records make no alert */
+    int64_t room = (int64_t)st->data_len / (st->min_record > 0 ? st->min_record : 1);
+    if (count > room && count > 1)
+        return ssp_reject_block(st, start, ftello(st->fp), -1,
+                                "its record count exceeds what its data can hold", rej);
     avro_reader_memory_set_source(st->reader, (const char *)st->data, (int64_t)st->data_len);
     st->left = count;
     return 1;
@@ -299,10 +483,18 @@ static void avro_close(void *state)
     free(st);
 }
 
+/* The input's size, for checking lengths read from it; -1 when it cannot seek. */
+static off_t ssp_file_size(FILE *fp)
+{
+    off_t here = ftello(fp), end = -1;
+    if (here >= 0 && !fseeko(fp, 0, SEEK_END))
+        end = ftello(fp);
+    return here >= 0 && !fseeko(fp, here, SEEK_SET) ? end : -1;
+}
+
 static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, void *shared,
                      void **state, ss_err *err)
 {
-    (void)cfg;
     avro_state *st = calloc(1, sizeof *st);
     if (!st || !(st->name = strdup(name ? name : "<input>")) ||
         !(st->reader = avro_reader_memory("", 0))) {
@@ -312,6 +504,8 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
     st->fp = fp;
     st->cache = shared;
     st->record = 1;
+    st->cutouts = !(cfg && cfg->skip_cutouts);
+    st->file_size = ssp_file_size(fp);
     unsigned char magic[4];
     size_t got = fread(magic, 1, 1, fp);
     int rc;
@@ -328,6 +522,8 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
         avro_close(st);
         return rc;
     }
+    int budget = 1 << 16;
+    st->min_record = ssp_min_size(st->schema->schema, 0, &budget);
     *state = st;
     return 0;
 }
@@ -349,7 +545,7 @@ static int ssp_decode_record(avro_state *st, ss_packet *pkt, ss_reject *rej)
                              index, avro_strerror(), lost);
     }
     st->left--;
-    int rc = ssp_avro_map(st->schema, v, pkt, rej);
+    int rc = ssp_avro_map(st->schema, v, st->cutouts, pkt, rej);
     /* the packet outlives this state (it waits for its batch): it keeps its own copy */
     const char *origin = rc == 1 ? ss_packet_strdup(pkt, st->name, strlen(st->name)) : NULL;
     if (rc == 1 && !origin)
@@ -368,7 +564,7 @@ static int avro_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err)
     while (st->left == 0) {
         if (st->framed)
             return 0;
-        int rc = ssp_next_block(st, err);
+        int rc = ssp_next_block(st, rej, err);
         if (rc != 1)
             return rc;
     }
