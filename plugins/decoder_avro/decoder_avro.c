@@ -7,8 +7,9 @@
  *
  * Damaged input: a block whose header, sync marker or compressed data is damaged is rejected as
  * one record, and reading goes on after the next sync marker of the file; only when none follows
- * does the rest of the file fail. Every length of the framing is checked against what is left of
- * the input before anything is allocated.
+ * does the rest of the file fail. Every length read from the input is checked against what is
+ * left of it before anything is allocated, and each record's encoding is checked against its
+ * schema before avro-c (which trusts lengths and counts) decodes it.
  */
 #include "avro_internal.h"
 
@@ -22,7 +23,7 @@
 
 #define SSP_MAGIC     "Obj\x01"
 #define SSP_MAX_BLOCK ((int64_t)1 << 30) /* a block claiming more is damage, not data */
-#define SSP_MAX_DEPTH 64                 /* nesting of a schema's types (alerts use about 5) */
+#define SSP_MAX_DEPTH 64                 /* nesting of types and values (alerts use about 5) */
 #define SSP_CHUNK     ((size_t)1 << 16)  /* read step: buffers grow with the data actually read */
 
 typedef enum ssp_codec { SSP_NULL, SSP_DEFLATE, SSP_SNAPPY } ssp_codec;
@@ -38,6 +39,7 @@ typedef struct avro_state {
     unsigned char sync[16];
     unsigned char *raw, *data; /* the block as read, and decompressed */
     size_t raw_cap, data_cap, data_len;
+    size_t pos;         /* offset in data of the next record */
     int64_t min_record; /* fewest bytes a record of the schema takes */
     int64_t left;       /* records left in the current block */
     uint64_t record;    /* index of the next record in the file, from 1 */
@@ -153,8 +155,7 @@ static int ssp_meta_entry(avro_state *st, char **schema, int64_t *schema_len, ch
     int64_t klen = 0, vlen = 0;
     int rc = ssp_read_bytes(st, &key, &klen, err);
     if (rc || (rc = ssp_read_bytes(st, &val, &vlen, err))) {
-        if (!rc)
-            free(key);
+        free(key); /* NULL when its own read failed */
         return rc;
     }
     char **slot = !strcmp(key, "avro.schema") ? schema : !strcmp(key, "avro.codec") ? codec : NULL;
@@ -193,6 +194,8 @@ static int ssp_read_meta(avro_state *st, char **schema, int64_t *schema_len, cha
     }
 }
 
+/* ---- checking a record's encoding against its schema before avro-c decodes it ---- */
+
 /* The fewest bytes a value of @p s takes, at most SSP_MAX_BLOCK + 1. A lower bound: 0 past
  * SSP_MAX_DEPTH (named types may recurse) or once *budget visits are spent (named types may be
  * shared, so a tree of them can be exponentially larger than its schema). */
@@ -224,6 +227,114 @@ static int64_t ssp_min_size(avro_schema_t s, int depth, int *budget)
     default: return 1; /* boolean, int, long, string, bytes, enum, array, map */
     }
     return m < 0 ? 0 : m > SSP_MAX_BLOCK ? SSP_MAX_BLOCK + 1 : m;
+}
+
+typedef struct ssp_walk {
+    const unsigned char *p;
+    size_t len, pos;
+    int64_t budget;  /* values left to visit: bounds the time and avro-c's memory */
+    const char *why; /* what is wrong, when the walk fails */
+} ssp_walk;
+
+static int ssp_walk_fail(ssp_walk *w, const char *why)
+{
+    w->why = why;
+    return -1;
+}
+
+static int ssp_walk_long(ssp_walk *w, int64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (w->pos >= w->len)
+            return ssp_walk_fail(w, "data ends inside a number");
+        unsigned c = w->p[w->pos++];
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return ssp_walk_fail(w, "a number longer than 10 bytes");
+}
+
+static int ssp_walk_skip(ssp_walk *w, int64_t n)
+{
+    if (n < 0 || (uint64_t)n > w->len - w->pos)
+        return ssp_walk_fail(w, "a length runs past the end of the data");
+    w->pos += (size_t)n;
+    return 0;
+}
+
+static int ssp_walk_value(ssp_walk *w, avro_schema_t s, int depth);
+
+/* The blocks of an array or map: a count (negative: followed by a byte size), items, ..., 0. */
+static int ssp_walk_blocks(ssp_walk *w, avro_schema_t items, int is_map, int depth)
+{
+    int64_t count, size;
+    for (;;) {
+        if (ssp_walk_long(w, &count))
+            return -1;
+        if (count == 0)
+            return 0;
+        if (count == INT64_MIN)
+            return ssp_walk_fail(w, "bad item count");
+        if (count < 0) {
+            count = -count;
+            if (ssp_walk_long(w, &size))
+                return -1;
+        }
+        /* each item takes a byte or more, or one of the budget when it can be empty */
+        if ((uint64_t)count > w->len - w->pos && count > w->budget)
+            return ssp_walk_fail(w, "more items than the data can hold");
+        for (int64_t i = 0; i < count; i++) {
+            if (is_map && ssp_walk_long(w, &size))
+                return -1;
+            if ((is_map && ssp_walk_skip(w, size)) || ssp_walk_value(w, items, depth + 1))
+                return -1;
+        }
+    }
+}
+
+static int ssp_walk_value(ssp_walk *w, avro_schema_t s, int depth)
+{
+    if (depth > SSP_MAX_DEPTH)
+        return ssp_walk_fail(w, "values nested too deeply");
+    if (--w->budget < 0)
+        return ssp_walk_fail(w, "too many values for its size");
+    int64_t n;
+    switch (avro_typeof(s)) {
+    case AVRO_NULL: return 0;
+    case AVRO_BOOLEAN: return ssp_walk_skip(w, 1);
+    case AVRO_INT32:
+    case AVRO_INT64: return ssp_walk_long(w, &n);
+    case AVRO_FLOAT: return ssp_walk_skip(w, 4);
+    case AVRO_DOUBLE: return ssp_walk_skip(w, 8);
+    case AVRO_STRING:
+    case AVRO_BYTES: return ssp_walk_long(w, &n) ? -1 : ssp_walk_skip(w, n);
+    case AVRO_FIXED: return ssp_walk_skip(w, avro_schema_fixed_size(s));
+    case AVRO_ENUM:
+        if (ssp_walk_long(w, &n))
+            return -1;
+        if (n < 0 || n >= avro_schema_enum_number_of_symbols(s))
+            return ssp_walk_fail(w, "enum symbol out of range");
+        return 0;
+    case AVRO_UNION:
+        if (ssp_walk_long(w, &n))
+            return -1;
+        if (n < 0 || (uint64_t)n >= avro_schema_union_size(s))
+            return ssp_walk_fail(w, "union branch out of range");
+        return ssp_walk_value(w, avro_schema_union_branch(s, (int)n), depth + 1);
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s); i++)
+            if (ssp_walk_value(w, avro_schema_record_field_get_by_index(s, (int)i), depth + 1))
+                return -1;
+        return 0;
+    case AVRO_ARRAY: return ssp_walk_blocks(w, avro_schema_array_items(s), 0, depth);
+    case AVRO_MAP: return ssp_walk_blocks(w, avro_schema_map_values(s), 1, depth);
+    case AVRO_LINK: return ssp_walk_value(w, avro_schema_link_target(s), depth + 1);
+    }
+    return ssp_walk_fail(w, "unknown schema type");
 }
 
 /* ---- blocks ---- */
@@ -430,7 +541,7 @@ static int ssp_next_block(avro_state *st, ss_reject *rej, ss_err *err)
     if (count > room && count > 1)
         return ssp_reject_block(st, start, ftello(st->fp), -1,
                                 "its record count exceeds what its data can hold", rej);
-    avro_reader_memory_set_source(st->reader, (const char *)st->data, (int64_t)st->data_len);
+    st->pos = 0;
     st->left = count;
     return 1;
 }
@@ -466,7 +577,6 @@ static int ssp_open_framed(avro_state *st, ss_err *err)
     st->data_len = n;
     st->framed = 1;
     st->left = 1;
-    avro_reader_memory_set_source(st->reader, (const char *)st->data, (int64_t)n);
     return 0;
 }
 
@@ -529,21 +639,33 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
 }
 
 /* Decode the next record of the current block; a record that fails takes the block's rest with
- * it, since its end is unknown. */
+ * it, since its end is unknown. Its encoding is walked first: avro-c allocates whatever a length
+ * or count claims, and follows union and enum indexes without bounds. */
 static int ssp_decode_record(avro_state *st, ss_packet *pkt, ss_reject *rej)
 {
     avro_value_t *v = &st->schema->value;
-    avro_value_reset(v);
     uint64_t index = st->record++;
     rej->line = index;
-    if (avro_value_read(st->reader, v)) {
+    ssp_walk w = {.p = st->data, .len = st->data_len, .pos = st->pos};
+    w.budget = ((int64_t)1 << 18) + 8 * (int64_t)(w.len - w.pos);
+    const char *why = NULL;
+    if (ssp_walk_value(&w, st->schema->schema, 0))
+        why = w.why;
+    else {
+        avro_reader_memory_set_source(st->reader, (const char *)st->data + st->pos,
+                                      (int64_t)(w.pos - st->pos));
+        if (avro_value_read(st->reader, v))
+            why = avro_strerror();
+    }
+    if (why) {
         int64_t lost = st->left;
         st->left = 0;
         return ss_reject_set(rej, SS_REASON_MALFORMED,
                              "record %" PRIu64 ": cannot decode (%s); %" PRId64
                              " record(s) of its block lost",
-                             index, avro_strerror(), lost);
+                             index, why, lost);
     }
+    st->pos = w.pos;
     st->left--;
     int rc = ssp_avro_map(st->schema, v, st->cutouts, pkt, rej);
     /* the packet outlives this state (it waits for its batch): it keeps its own copy */

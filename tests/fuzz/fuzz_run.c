@@ -1,0 +1,152 @@
+/* See fuzz_run.h. */
+#include "fuzz_run.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int ssf_broken(char *why, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int ssf_broken(char *why, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Read every byte a packet points at, so that ASan sees a dangling or short string. */
+static size_t ssf_touch(const char *s, size_t n)
+{
+    size_t sum = 0;
+    for (size_t i = 0; s && i < n; i++)
+        sum += (unsigned char)s[i];
+    return sum;
+}
+
+static size_t ssf_touch_str(const char *s)
+{
+    return s ? ssf_touch(s, strlen(s)) : 0;
+}
+
+static size_t ssf_touch_alert(const ss_alert *a)
+{
+    size_t sum = ssf_touch_str(a->survey) + ssf_touch_str(a->alert_id) +
+                 ssf_touch_str(a->object_id) + ssf_touch_str(a->passband) +
+                 ssf_touch_str(a->origin);
+    for (uint32_t i = 0; i < a->nprops; i++) {
+        const ss_prop *p = &a->props[i];
+        sum += ssf_touch_str(p->name);
+        if (p->value.type == SS_TYPE_STRING)
+            sum += ssf_touch(p->value.u.s.ptr, p->value.u.s.len);
+    }
+    return sum;
+}
+
+/* One packet: every alert validated, the primary one with a position. */
+static int ssf_packet(const ss_packet *pkt, ssf_result *res, char *why, size_t n)
+{
+    volatile size_t sum = ssf_touch(pkt->raw, pkt->raw_len);
+    if (pkt->n == 0)
+        return ssf_broken(why, n, "record %lu: a packet without an alert", res->packets);
+    for (uint32_t i = 0; i < pkt->n; i++) {
+        const ss_alert *a = &pkt->alerts[i];
+        sum += ssf_touch_alert(a);
+        ss_reject rej;
+        memset(&rej, 0, sizeof rej);
+        int rc = ss_alert_validate(a, i == 0, &rej);
+        if (rc == 0) {
+            res->alerts++;
+            continue;
+        }
+        if (rc != SS_EREJECT || !rej.detail[0])
+            return ssf_broken(why, n, "alert %u: the validator returned %d without a message", i,
+                              rc);
+        res->rejected++;
+        snprintf(res->message, sizeof res->message, "%s", rej.detail);
+        if (i == 0)
+            break; /* ingest drops the whole packet with its primary alert */
+    }
+    (void)sum;
+    return 0;
+}
+
+/* From open() to the end of the input. @return 0 or -1 (contract broken). */
+static int ssf_decode(const ss_decoder_ops *ops, FILE *fp, size_t size, const char *name,
+                      const ss_decoder_config *cfg, void *shared, ssf_result *res, char *why,
+                      size_t n)
+{
+    void *st = NULL;
+    ss_err err;
+    memset(&err, 0, sizeof err);
+    if (ops->open(fp, name, cfg, shared, &st, &err)) {
+        res->failed = 1;
+        snprintf(res->message, sizeof res->message, "%s", err.msg);
+        return err.msg[0] ? 0 : ssf_broken(why, n, "open() failed without a message");
+    }
+    res->opened = 1;
+    ss_packet *pkt = ss_packet_new();
+    int broken = pkt ? 0 : ssf_broken(why, n, "out of memory");
+    /* even a deflate bomb holds fewer records than 2048 per input byte */
+    for (unsigned long steps = 0; !broken; steps++) {
+        if (steps > 2048 * ((unsigned long)size + 1)) {
+            broken = ssf_broken(why, n, "more than %lu records from %zu bytes", steps, size);
+            break;
+        }
+        ss_reject rej;
+        memset(&rej, 0, sizeof rej);
+        memset(&err, 0, sizeof err);
+        ss_packet_reset(pkt);
+        int rc = ops->next(st, pkt, &rej, &err);
+        if (rc == 0)
+            break;
+        if (rc == 1) {
+            res->packets++;
+            broken = ssf_packet(pkt, res, why, n);
+        } else if (rc == SS_EREJECT) {
+            volatile size_t sum = ssf_touch(rej.raw, rej.raw_len) + ssf_touch_str(rej.origin);
+            (void)sum;
+            res->rejected++;
+            snprintf(res->message, sizeof res->message, "%s", rej.detail);
+            if (!rej.detail[0])
+                broken = ssf_broken(why, n, "record %lu rejected without a message",
+                                    res->packets + res->rejected);
+        } else {
+            res->failed = 1;
+            snprintf(res->message, sizeof res->message, "%s", err.msg);
+            if (!err.msg[0])
+                broken = ssf_broken(why, n, "next() returned %d without a message", rc);
+            break;
+        }
+    }
+    ss_packet_free(pkt);
+    ops->close(st);
+    return broken;
+}
+
+int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, const char *name,
+            const char *schema_dir, ssf_result *res, char *why, size_t why_len)
+{
+    memset(res, 0, sizeof *res);
+    why[0] = '\0';
+    size_t head = size < 4096 ? size : 4096;
+    int p = ops->probe(name, data, head);
+    if (p < 0 || p > 100)
+        return ssf_broken(why, why_len, "probe answered %d", p);
+    (void)ss_decoder_detect(name, data, head); /* every decoder's probe */
+    ss_decoder_config cfg = {.schema_dir = schema_dir};
+    ss_decoder_shared *sh = ss_decoder_shared_new(&cfg);
+    if (!sh)
+        return ssf_broken(why, why_len, "out of memory");
+    /* fmemopen refuses an empty buffer: an empty input is read from /dev/null */
+    FILE *fp = size ? fmemopen((void *)data, size, "rb") : fopen("/dev/null", "rb");
+    int rc = fp ? ssf_decode(ops, fp, size, name, &cfg, ss_decoder_shared_get(sh, ops), res, why,
+                             why_len)
+                : ssf_broken(why, why_len, "cannot open the input as a stream");
+    if (fp)
+        fclose(fp);
+    ss_decoder_shared_free(sh);
+    return rc;
+}
