@@ -170,7 +170,7 @@ static void shift(avro_value_t *v, const char *name, int round);
 
 static void shift_children(avro_value_t *v, int round)
 {
-    size_t n;
+    size_t n = 0;
     avro_value_get_size(v, &n);
     for (size_t i = 0; i < n; i++) {
         avro_value_t child;
@@ -272,7 +272,7 @@ static double decode_reader(const set *st, const round_bytes *rb)
     for (size_t i = 0; i < st->n; i++) {
         size_t end = i + 1 < st->n ? rb->start[i + 1] : rb->all.len;
         FILE *fp = fmemopen(rb->all.data + rb->start[i], end - rb->start[i], "rb");
-        avro_file_reader_t r;
+        avro_file_reader_t r = NULL;
         if (!fp || avro_file_reader_fp(fp, "bench", 1, &r))
             die("avro_file_reader_fp", avro_strerror());
         avro_value_t *v = &st->a[i].scratch;

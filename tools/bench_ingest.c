@@ -82,7 +82,7 @@ static ss_ingest_totals ingest_file(ss_store *s, const char *path, bench_mem *me
     ss_ingest_options o = {.on_commit = on_commit, .ctx = mem};
     ss_ingest *in = ss_ingest_new(s, &o);
     ss_err err = {0};
-    ss_ingest_totals t;
+    ss_ingest_totals t = {0};
     if (!in || ss_ingest_path(in, path, &err) || ss_ingest_finish(in, &t, &err))
         die(path, &err);
     ss_ingest_free(in);

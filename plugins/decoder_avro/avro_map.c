@@ -82,9 +82,9 @@ static avro_type_t ssp_lookup(ssp_cx *cx, avro_value_t *rec, const char *const *
 static int ssp_num(ssp_cx *cx, avro_value_t *rec, const char *const *names, double *out)
 {
     avro_value_t v;
-    int32_t i;
-    int64_t l;
-    float f;
+    int32_t i = 0;
+    int64_t l = 0;
+    float f = 0;
     switch (ssp_lookup(cx, rec, names, &v)) {
     case AVRO_INT32: avro_value_get_int(&v, &i), *out = i; return 1;
     case AVRO_INT64: avro_value_get_long(&v, &l), *out = (double)l; return 1;
@@ -98,10 +98,10 @@ static int ssp_num(ssp_cx *cx, avro_value_t *rec, const char *const *names, doub
 static int ssp_text(ssp_cx *cx, avro_value_t *rec, const char *const *names, char *out, size_t cap)
 {
     avro_value_t v;
-    const char *s;
-    size_t n;
-    int32_t i;
-    int64_t l;
+    const char *s = "";
+    size_t n = 0;
+    int32_t i = 0;
+    int64_t l = 0;
     switch (ssp_lookup(cx, rec, names, &v)) {
     case AVRO_STRING:
         avro_value_get_string(&v, &s, &n);
@@ -123,10 +123,10 @@ static int ssp_prop(ss_packet *pkt, ss_alert *a, const char *name, avro_value_t 
 {
     avro_value_t u;
     ss_value val = {.type = SS_TYPE_NULL};
-    const char *s;
-    size_t n;
-    int32_t i;
-    float f;
+    const char *s = "";
+    size_t n = 0;
+    int32_t i = 0;
+    float f = 0;
     switch (ssp_unwrap(v, &u)) {
     case AVRO_STRING:
         avro_value_get_string(&u, &s, &n);
@@ -156,7 +156,7 @@ static int ssp_prop(ss_packet *pkt, ss_alert *a, const char *name, avro_value_t 
  * are joined by hand: this runs for every field of every entry, and snprintf dominated it. */
 static int ssp_flatten(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const char *prefix)
 {
-    size_t count, plen = strlen(prefix);
+    size_t count = 0, plen = strlen(prefix);
     char name[256];
     if (plen >= sizeof name - 2)
         return 0;
@@ -214,7 +214,7 @@ static int ssp_each(ssp_cx *cx, avro_value_t *rec, const char *field, ssp_item_f
     avro_value_t arr;
     if (ssp_field(rec, field, &arr) != AVRO_ARRAY)
         return 0;
-    size_t n;
+    size_t n = 0;
     avro_value_get_size(&arr, &n);
     for (size_t i = 0; i < n; i++) {
         avro_value_t item, r;

@@ -571,10 +571,10 @@ static int csv_open(FILE *fp, const char *name, const ss_decoder_config *cfg, vo
     csv_set_space_func(&st->parser, space_csv);
     st->is_space = space_csv;
     st->lines.fp = fp;
-    st->lines.name = st->name;
     st->default_survey = cfg && cfg->default_survey ? cfg->default_survey : "tuple";
-    int rc = (st->name = strdup(name)) ? read_header(st, err)
-                                       : ss_err_set(err, SS_ENOMEM, "%s: out of memory", name);
+    st->lines.name = st->name = strdup(name); /* read errors name the input */
+    int rc =
+        st->name ? read_header(st, err) : ss_err_set(err, SS_ENOMEM, "%s: out of memory", name);
     if (rc) {
         csv_close(st);
         return rc;
