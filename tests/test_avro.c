@@ -12,17 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *tmp;
-static void setup(void)
-{
-    tmp = tu_mkdtemp();
-}
-static void teardown(void)
-{
-    tu_rmtree(tmp);
-    free(tmp);
-}
-
 /* A ZTF-like schema with record names a broker might have rewritten (not ztf.alert). */
 static const char ztf_schema[] =
     "{\"type\":\"record\",\"name\":\"topLevelRecord\",\"fields\":["
@@ -83,7 +72,7 @@ static void fill_ztf(avro_value_t *v, int i)
 /* Write @p n alerts into an Avro container with @p codec. @return the path (malloc'd). */
 static char *write_ztf(const char *name, const char *codec, int n, const char *schema_json)
 {
-    char *path = tu_path(tmp, name);
+    char *path = tu_path(tu_tmp, name);
     avro_schema_t schema;
     ck_assert_msg(avro_schema_from_json_length(schema_json, strlen(schema_json), &schema) == 0,
                   "%s", avro_strerror());
@@ -115,7 +104,7 @@ typedef struct run {
 static run ingest(const char *store, const char *schema_dir, const char *const *paths)
 {
     run r = {0};
-    char *dir = tu_path(tmp, store);
+    char *dir = tu_path(tu_tmp, store);
     ss_store_options so = {.create = 1};
     ss_store *s = NULL;
     ss_err err = {0};
@@ -182,7 +171,7 @@ static char *copy_damaged(const char *src, const char *name, long cut, int flip,
     fclose(f);
     if (flip)
         data[at >= 0 ? (size_t)at : len - (size_t)-at] ^= 0x5a;
-    char *out = tu_path(tmp, name);
+    char *out = tu_path(tu_tmp, name);
     f = fopen(out, "wb");
     fwrite(data, 1, len - (size_t)cut, f);
     fclose(f);
@@ -233,7 +222,7 @@ START_TEST(unknown_schema_lacking_fields)
     char *schema = strdup(ztf_schema);
     char *p = strstr(schema, "\"magpsf\"");
     memcpy(p, "\"magXXX\"", 8);
-    char *path = tu_path(tmp, "old.avro");
+    char *path = tu_path(tu_tmp, "old.avro");
     avro_schema_t sc;
     ck_assert_int_eq(avro_schema_from_json_length(schema, strlen(schema), &sc), 0);
     avro_file_writer_t w;
@@ -281,7 +270,7 @@ static char *write_framed(const char *name, uint32_t id, int i)
     size_t len = 5 + (size_t)avro_writer_tell(w);
     avro_writer_free(w);
     avro_value_decref(&v), avro_value_iface_decref(iface), avro_schema_decref(sc);
-    char *path = tu_path(tmp, name);
+    char *path = tu_path(tu_tmp, name);
     FILE *f = fopen(path, "wb");
     ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
     fclose(f);
@@ -290,7 +279,7 @@ static char *write_framed(const char *name, uint32_t id, int i)
 
 START_TEST(confluent_framed_messages_and_the_schema_directory)
 {
-    char *dir = tu_path(tmp, "schemas");
+    char *dir = tu_path(tu_tmp, "schemas");
     char *cmd = NULL;
     ck_assert_int_ge(asprintf(&cmd, "mkdir -p %s", dir), 0);
     ck_assert_int_eq(system(cmd), 0);
@@ -384,7 +373,7 @@ int main(void)
 {
     Suite *s = suite_create("avro");
     TCase *tc = tcase_create("avro");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, containers_with_every_codec);
     tcase_add_test(tc, damaged_files_are_refused_and_others_go_on);

@@ -11,17 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *tmp;
-static void setup(void)
-{
-    tmp = tu_mkdtemp();
-}
-static void teardown(void)
-{
-    tu_rmtree(tmp);
-    free(tmp);
-}
-
 /* Run "skysieve ARGS" and return its exit status; output in *out and *err (malloc'd). */
 static int sks(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int sks(char **out, char **err, const char *fmt, ...)
@@ -67,8 +56,8 @@ END_TEST
 
 START_TEST(ingest_summary_and_queries)
 {
-    char *in = tu_write(tmp, "s.csv", sample), *out, *err;
-    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s", tmp, in), 0);
+    char *in = tu_write(tu_tmp, "s.csv", sample), *out, *err;
+    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s", tu_tmp, in), 0);
     const char *lines[] = {"alerts read       4",
                            "ingested          3",
                            "duplicates        0",
@@ -81,13 +70,13 @@ START_TEST(ingest_summary_and_queries)
     ck_assert_ptr_nonnull(strstr(err, "s.csv:5: rejected (dec_out_of_range)"));
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "ingest --json --store %s/st %s", tmp, in), 0);
+    ck_assert_int_eq(sks(&out, &err, "ingest --json --store %s/st %s", tu_tmp, in), 0);
     json_t *j = json_loads(out, 0, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "duplicates")), 3);
     json_decref(j);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "locus --store %s/st OBJ", tmp), 0);
+    ck_assert_int_eq(sks(&out, &err, "locus --store %s/st OBJ", tu_tmp), 0);
     j = json_loads(out, 0, NULL);
     ck_assert_ptr_nonnull(j);
     ck_assert_uint_eq(json_array_size(json_object_get(j, "alerts")), 2);
@@ -95,7 +84,7 @@ START_TEST(ingest_summary_and_queries)
     json_decref(j);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "cone --store %s/st 10.005 20 60", tmp), 0);
+    ck_assert_int_eq(sks(&out, &err, "cone --store %s/st 10.005 20 60", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 2);
     json_t *first = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
     json_t *second = json_loads(strchr(out, '\n') + 1, 0, NULL);
@@ -104,11 +93,11 @@ START_TEST(ingest_summary_and_queries)
     json_decref(first), json_decref(second);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "loci --store %s/st", tmp), 0);
+    ck_assert_int_eq(sks(&out, &err, "loci --store %s/st", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 2);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "stats --store %s/st", tmp), 0);
+    ck_assert_int_eq(sks(&out, &err, "stats --store %s/st", tu_tmp), 0);
     j = json_loads(out, 0, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "alerts")), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "rejected_by_reason"),
@@ -117,7 +106,8 @@ START_TEST(ingest_summary_and_queries)
     json_decref(j);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "rejected --store %s/st --reason dec_out_of_range", tmp), 0);
+    ck_assert_int_eq(sks(&out, &err, "rejected --store %s/st --reason dec_out_of_range", tu_tmp),
+                     0);
     ck_assert_uint_eq(tu_count_lines(out), 2);
     free(out), free(err);
     free(in);
@@ -127,26 +117,27 @@ END_TEST
 START_TEST(failures_name_the_input_and_reason)
 {
     char *out, *err;
-    ck_assert_int_eq(sks(&out, &err, "loci --store %s/nothing", tmp), 1);
+    ck_assert_int_eq(sks(&out, &err, "loci --store %s/nothing", tu_tmp), 1);
     ck_assert_msg(strstr(err, "nothing") && strstr(err, "no such store"), "%s", err);
     ck_assert_uint_eq(tu_count_lines(err), 1);
     free(out), free(err);
 
-    char *in = tu_write(tmp, "s.csv", sample);
-    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s %s/absent.csv", tmp, in, tmp), 1);
+    char *in = tu_write(tu_tmp, "s.csv", sample);
+    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s %s/absent.csv", tu_tmp, in, tu_tmp),
+                     1);
     ck_assert_ptr_nonnull(strstr(err, "absent.csv"));
     ck_assert_ptr_nonnull(strstr(out, "ingested          3"));
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st --radius 2 %s", tmp, in), 1);
+    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st --radius 2 %s", tu_tmp, in), 1);
     ck_assert_ptr_nonnull(strstr(err, "radius"));
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "locus --store %s/st NOPE", tmp), 1);
+    ck_assert_int_eq(sks(&out, &err, "locus --store %s/st NOPE", tu_tmp), 1);
     ck_assert_ptr_nonnull(strstr(err, "NOPE"));
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "cone --store %s/st abc 1 1", tmp), 2);
+    ck_assert_int_eq(sks(&out, &err, "cone --store %s/st abc 1 1", tu_tmp), 2);
     free(out), free(err);
     free(in);
 }
@@ -155,7 +146,7 @@ END_TEST
 /* 6000 sources seen 10 times each (0.1" scatter), in visit order. */
 static char *write_night(void)
 {
-    char *path = tu_path(tmp, "night.csv");
+    char *path = tu_path(tu_tmp, "night.csv");
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fputs("alert_id,ra,dec,mjd,passband,mag,magerr\n", f);
@@ -227,7 +218,7 @@ static long stat_of(const char *store, const char *key)
 
 START_TEST(kill_9_at_any_moment_loses_nothing_reported)
 {
-    char *night = write_night(), *store = tu_path(tmp, "st"), *out, *err;
+    char *night = write_night(), *store = tu_path(tu_tmp, "st"), *out, *err;
     srand((unsigned)time(NULL));
     long before = 0;
     int interrupted = 0;
@@ -270,24 +261,26 @@ START_TEST(filter_devkit_commands)
     ck_assert_str_eq(json_string_value(json_object_get(d, "runtime")), "lua");
     json_decref(d);
     free(out), free(err);
-    char *bad = tu_write(tmp, "bad.lua", "DESCRIPTION = 'x'\nAUTHOR = 'y'\nfunction run(l) end\n");
+    char *bad =
+        tu_write(tu_tmp, "bad.lua", "DESCRIPTION = 'x'\nAUTHOR = 'y'\nfunction run(l) end\n");
     ck_assert_int_eq(sks(&out, &err, "filter check %s", bad), 1);
     ck_assert_msg(strstr(err, "bad.lua") && strstr(err, "NAME"), "%s", err);
     free(out), free(err), free(bad);
     ck_assert_int_eq(sks(&out, &err, "filter"), 2);
     free(out), free(err);
 
-    char *in = tu_write(tmp, "j.csv", jumpy);
-    ck_assert_int_eq(sks(&out, &err, "ingest --quiet --store %s/st %s", tmp, in), 0);
+    char *in = tu_write(tu_tmp, "j.csv", jumpy);
+    ck_assert_int_eq(sks(&out, &err, "ingest --quiet --store %s/st %s", tu_tmp, in), 0);
     free(out), free(err);
     ck_assert_int_eq(
-        sks(&out, &err, "filter run --store %s/st %s/jump/jump.lua --all", tmp, SS_CONTRIB_SRC), 0);
+        sks(&out, &err, "filter run --store %s/st %s/jump/jump.lua --all", tu_tmp, SS_CONTRIB_SRC),
+        0);
     ck_assert_uint_eq(tu_count_lines(out), 3); /* two loci, then the summary */
     ck_assert_ptr_nonnull(strstr(out, "\"new_tags\":[\"jump\"]"));
     ck_assert_ptr_nonnull(strstr(out, "\"t_99_us\""));
     free(out), free(err);
     /* a dry run wrote nothing */
-    ck_assert_int_eq(sks(&out, &err, "tagged --store %s/st jump", tmp), 0);
+    ck_assert_int_eq(sks(&out, &err, "tagged --store %s/st jump", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 0);
     free(out), free(err), free(in);
 }
@@ -320,30 +313,30 @@ START_TEST(ingest_with_filters_publishes_and_stores_tags)
     for (int i = 0; i < 3000; i++)
         len += (size_t)sprintf(rows + len, "q%d,%.4f,-30,60000,g,18,0.1\n", i, 100 + i * 0.01);
     sprintf(rows + len, "%s", strchr(jumpy, '\n') + 1);
-    char *out, *err, *in = tu_write(tmp, "j.csv", rows), *text = NULL, *listen = NULL;
+    char *out, *err, *in = tu_write(tu_tmp, "j.csv", rows), *text = NULL, *listen = NULL;
     free(rows);
     ck_assert_int_ge(asprintf(&text, "[filter jump]\npath = %s/jump/jump.lua\n", SS_CONTRIB_SRC),
                      0);
-    char *set = tu_write(tmp, "set.ini", text), *log = tu_path(tmp, "heard");
-    ck_assert_int_ge(
-        asprintf(&listen, "'%s' listen ipc://%s/t.ipc jump --count 1 > %s &", SS_BINARY, tmp, log),
-        0);
+    char *set = tu_write(tu_tmp, "set.ini", text), *log = tu_path(tu_tmp, "heard");
+    ck_assert_int_ge(asprintf(&listen, "'%s' listen ipc://%s/t.ipc jump --count 1 > %s &",
+                              SS_BINARY, tu_tmp, log),
+                     0);
     ck_assert_int_eq(system(listen), 0);
     usleep(300 * 1000);
     ck_assert_int_eq(sks(&out, &err,
                          "ingest --store %s/st --filters %s --publish ipc://%s/t.ipc --batch 20 %s",
-                         tmp, set, tmp, in),
+                         tu_tmp, set, tu_tmp, in),
                      0);
     ck_assert_ptr_nonnull(strstr(out, "tags added        1"));
     ck_assert_ptr_nonnull(strstr(out, "jump_lua"));
     free(out), free(err);
     ck_assert_msg(heard(log, "jump"), "the listener heard nothing");
-    ck_assert_int_eq(sks(&out, &err, "tagged --store %s/st jump", tmp), 0);
+    ck_assert_int_eq(sks(&out, &err, "tagged --store %s/st jump", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 1);
     ck_assert_ptr_nonnull(strstr(out, "\"filter\":\"jump_lua\""));
     free(out), free(err);
     ck_assert_int_eq(
-        sks(&out, &err, "ingest --store %s/st3 --filters %s/nope.ini %s", tmp, tmp, in), 1);
+        sks(&out, &err, "ingest --store %s/st3 --filters %s/nope.ini %s", tu_tmp, tu_tmp, in), 1);
     ck_assert_ptr_nonnull(strstr(err, "nope.ini"));
     free(out), free(err);
     free(in), free(set), free(text), free(listen), free(log);
@@ -354,7 +347,7 @@ int main(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("contract");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, help_everywhere);
     tcase_add_test(tc, ingest_summary_and_queries);

@@ -13,17 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *tmp;
-static void setup(void)
-{
-    tmp = tu_mkdtemp();
-}
-static void teardown(void)
-{
-    tu_rmtree(tmp);
-    free(tmp);
-}
-
 /* Three loci; the first gets a 4-magnitude jump in g. */
 static const char night[] = "alert_id,ra,dec,mjd,passband,mag,magerr\n"
                             "a1,10,20,60000,g,18,0.1\n"
@@ -52,7 +41,7 @@ static char *write_set(const char *set_extra, const char *const *kinds, size_t n
         free(p);
     }
     fclose(f);
-    char *path = tu_write(tmp, "set.ini", text);
+    char *path = tu_write(tu_tmp, "set.ini", text);
     free(text);
     return path;
 }
@@ -74,12 +63,12 @@ static ss_store *ingest(ss_filter_set *fs, const char *rows, const char *publish
     static int n;
     char name[32];
     snprintf(name, sizeof name, "st%d", n++); /* a fresh store: re-ingesting would be duplicates */
-    char *dir = tu_path(tmp, name);
+    char *dir = tu_path(tu_tmp, name);
     ss_store_options so = {.create = 1};
     ss_store *s = NULL;
     ss_err err = {0};
     ck_assert_int_eq(ss_store_open(dir, &so, &s, &err), 0);
-    char *in = tu_write(tmp, "night.csv", rows);
+    char *in = tu_write(tu_tmp, "night.csv", rows);
     ss_ingest_options o = {.filters = fs, .batch_size = 2};
     ss_ingest *ing = ss_ingest_new(s, &o);
     if (publish)
@@ -148,13 +137,13 @@ START_TEST(broken_filters_are_refused_with_the_reason)
         load(set, 0, cases[i].msg);
         free(set);
     }
-    char *set = tu_write(tmp, "x.ini", "[filter x]\npath = missing.so\n");
+    char *set = tu_write(tu_tmp, "x.ini", "[filter x]\npath = missing.so\n");
     load(set, 0, "missing.so");
     free(set);
-    set = tu_write(tmp, "y.ini", "[filter y]\npath = notes.txt\n");
+    set = tu_write(tu_tmp, "y.ini", "[filter y]\npath = notes.txt\n");
     load(set, 0, "not a filter file");
     free(set);
-    set = tu_write(tmp, "z.ini", "[sett]\nfoo = 1\n");
+    set = tu_write(tu_tmp, "z.ini", "[sett]\nfoo = 1\n");
     load(set, 0, "unknown section");
     free(set);
 }
@@ -191,7 +180,7 @@ START_TEST(tags_order_the_set_and_bad_graphs_are_refused)
                               "%s/tf_empty.so\n",
                               SS_TEST_FILTERS_DIR, SS_TEST_FILTERS_DIR),
                      0);
-    set = tu_write(tmp, "twice.ini", text);
+    set = tu_write(tu_tmp, "twice.ini", text);
     load(set, 0, "both named 'tf_empty'");
     free(set), free(text);
 }
@@ -315,7 +304,7 @@ START_TEST(tags_are_published_after_commit)
     char *set = write_set(NULL, kinds, 1);
     ss_filter_set *fs = load(set, 1, NULL);
     char *addr = NULL;
-    ck_assert_int_ge(asprintf(&addr, "ipc://%s/tags.ipc", tmp), 0);
+    ck_assert_int_ge(asprintf(&addr, "ipc://%s/tags.ipc", tu_tmp), 0);
     int sub = nn_socket(AF_SP, NN_SUB);
     ck_assert_int_ge(sub, 0);
     ck_assert_int_ge(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "tf_tag", 7), 0);
@@ -324,7 +313,7 @@ START_TEST(tags_are_published_after_commit)
     /* the publisher binds when the ingest starts; connect first, nanomsg reconnects */
     ck_assert_int_ge(nn_connect(sub, addr), 0);
     ss_store *s = NULL;
-    char *dir = tu_path(tmp, "st");
+    char *dir = tu_path(tu_tmp, "st");
     ss_store_options so = {.create = 1};
     ss_err err = {0};
     ck_assert_int_eq(ss_store_open(dir, &so, &s, &err), 0);
@@ -332,7 +321,7 @@ START_TEST(tags_are_published_after_commit)
     ss_ingest *ing = ss_ingest_new(s, &o);
     ck_assert_int_eq(ss_ingest_publish(ing, addr, &err), 0);
     usleep(300 * 1000); /* let the subscription reach the publisher */
-    char *in = tu_write(tmp, "night.csv", night);
+    char *in = tu_write(tu_tmp, "night.csv", night);
     ck_assert_int_eq(ss_ingest_path(ing, in, &err), 0);
     ck_assert_int_eq(ss_ingest_finish(ing, NULL, &err), 0);
     char *msg = NULL;
@@ -396,7 +385,7 @@ START_TEST(contributed_jump_and_setup_data)
                               "%s/lcstats.so\n",
                               SS_CONTRIB_DIR, SS_CONTRIB_DIR),
                      0);
-    char *set = tu_write(tmp, "contrib.ini", text);
+    char *set = tu_write(tu_tmp, "contrib.ini", text);
     ss_filter_set *fs = load(set, 1, NULL);
     ss_store *s = ingest(fs, night, NULL);
     json_t *o = locus_of(s, "10");
@@ -415,7 +404,7 @@ START_TEST(contributed_jump_and_setup_data)
     ck_assert_int_ge(asprintf(&text, "[filter jump]\npath = %s/jump.so\nsetup.threshold = abc\n",
                               SS_CONTRIB_DIR),
                      0);
-    set = tu_write(tmp, "bad.ini", text);
+    set = tu_write(tu_tmp, "bad.ini", text);
     load(set, 0, "setup failed");
     free(set), free(text);
 }
@@ -443,7 +432,7 @@ START_TEST(jump_in_c_and_lua_agree)
         else
             ck_assert_int_ge(
                 asprintf(&text, "[filter j]\npath = %s/%s\n", SS_CONTRIB_SRC, runtimes[1]), 0);
-        char *set = tu_write(tmp, "j.ini", text);
+        char *set = tu_write(tu_tmp, "j.ini", text);
         ss_filter_set *fs = load(set, 1, NULL);
         ss_store *s = ingest(fs, rows, NULL);
         ck_assert_int_eq(stat_int(fs, ss_filter_set_descriptor(fs, 0)->name, "errors"), 0);
@@ -477,14 +466,14 @@ END_TEST
 /* A runaway or raising Lua filter fails alone, within the limits its set gives it. */
 START_TEST(lua_failures_stay_with_their_filter)
 {
-    char *loop = tu_write(tmp, "loop.lua",
+    char *loop = tu_write(tu_tmp, "loop.lua",
                           "NAME = 'loop'\nDESCRIPTION = 'never ends'\nAUTHOR = 't'\n"
                           "function run(locus) while true do end end\n");
-    char *hog = tu_write(tmp, "hog.lua",
+    char *hog = tu_write(tu_tmp, "hog.lua",
                          "NAME = 'hog'\nDESCRIPTION = 'eats memory'\nAUTHOR = 't'\n"
                          "function run(locus) local s, t = string.rep('x', 1000000), {}\n"
                          "  for i = 1, 100 do t[i] = s .. i end end\n");
-    char *raises = tu_write(tmp, "raises.lua",
+    char *raises = tu_write(tu_tmp, "raises.lua",
                             "NAME = 'raises'\nDESCRIPTION = 'raises'\nAUTHOR = 't'\n"
                             "function run(locus) error('no luck') end\n");
     char *good = tf("good"), *text = NULL;
@@ -495,7 +484,7 @@ START_TEST(lua_failures_stay_with_their_filter)
                               "[filter raises]\npath = %s\n[filter good]\npath = %s\n",
                               loop, hog, raises, good),
                      0);
-    char *set = tu_write(tmp, "lua.ini", text);
+    char *set = tu_write(tu_tmp, "lua.ini", text);
     ss_filter_set *fs = load(set, 1, NULL);
     ss_store *s = ingest(fs, night, NULL);
     ck_assert_int_eq(stat_int(fs, "loop", "errors"), 5);
@@ -523,7 +512,7 @@ int main(void)
 {
     Suite *s = suite_create("filters");
     TCase *tc = tcase_create("host");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, broken_filters_are_refused_with_the_reason);
     tcase_add_test(tc, tags_order_the_set_and_bad_graphs_are_refused);

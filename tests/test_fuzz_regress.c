@@ -36,17 +36,6 @@ const char *__asan_default_options(void)
     return "fast_unwind_on_malloc=0";
 }
 
-static char *tmp;
-static void setup(void)
-{
-    tmp = tu_mkdtemp();
-}
-static void teardown(void)
-{
-    tu_rmtree(tmp);
-    free(tmp);
-}
-
 /* ---- a container of three blocks ---- */
 
 static const char ztf_schema[] =
@@ -86,7 +75,7 @@ static void fill(avro_value_t *v, int i)
 /* Three blocks of PER_BLOCK alerts (candid 1000..1014): the writer is flushed after each. */
 static char *write_three_blocks(const char *name, const char *codec)
 {
-    char *path = tu_path(tmp, name);
+    char *path = tu_path(tu_tmp, name);
     avro_schema_t schema;
     ck_assert_int_eq(avro_schema_from_json_length(ztf_schema, strlen(ztf_schema), &schema), 0);
     avro_file_writer_t w;
@@ -168,7 +157,7 @@ static layout find_blocks(const unsigned char *buf, size_t len)
 
 static char *write_bytes(const char *name, const unsigned char *buf, size_t len)
 {
-    char *path = tu_path(tmp, name);
+    char *path = tu_path(tu_tmp, name);
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
@@ -341,7 +330,7 @@ START_TEST(ingest_keeps_the_blocks_around_a_damaged_one)
     layout l = find_blocks(buf, len);
     buf[l.sync[2] + 3] ^= 0x5a;
     char *path = write_bytes("damaged.avro", buf, len);
-    char *dir = tu_path(tmp, "store");
+    char *dir = tu_path(tu_tmp, "store");
     ss_store_options so = {.create = 1};
     ss_store *s = NULL;
     ss_err err = {0};
@@ -429,7 +418,7 @@ int main(void)
 {
     Suite *s = suite_create("fuzz_regress");
     TCase *tc = tcase_create("fuzz_regress");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, damaged_block_is_rejected_and_reading_resyncs);
     tcase_add_test(tc, ingest_keeps_the_blocks_around_a_damaged_one);

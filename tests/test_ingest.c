@@ -15,20 +15,9 @@
 
 #define HEADER "alert_id,ra,dec,mjd,passband,mag,magerr,maglim,object_id\n"
 
-static char *tmp;
-static void setup(void)
-{
-    tmp = tu_mkdtemp();
-}
-static void teardown(void)
-{
-    tu_rmtree(tmp);
-    free(tmp);
-}
-
 static ss_store *open_store(const char *name, double radius)
 {
-    char *dir = tu_path(tmp, name);
+    char *dir = tu_path(tu_tmp, name);
     ss_store_options o = {.create = 1, .radius_arcsec = radius};
     ss_store *s = NULL;
     ss_err err = {0};
@@ -45,7 +34,7 @@ static ss_ingest_totals ingest_csv_batch(ss_store *s, const char *rows, uint32_t
     snprintf(name, sizeof name, "in%d.csv", n++);
     char *text = NULL;
     ck_assert_int_ge(asprintf(&text, "%s%s", HEADER, rows), 0);
-    char *path = tu_write(tmp, name, text);
+    char *path = tu_write(tu_tmp, name, text);
     ss_ingest_options o = {.batch_size = batch};
     ss_ingest *in = ss_ingest_new(s, &o);
     ss_err err = {0};
@@ -281,9 +270,9 @@ END_TEST
 START_TEST(unreadable_inputs_do_not_stop_the_others)
 {
     ss_store *s = open_store("st", 1.0);
-    char *good = tu_write(tmp, "good.csv", HEADER "g1,1,1,60000,g,18,0.1,,\n");
-    char *nohdr = tu_write(tmp, "nohdr.csv", "ra,dec\n1,2\n");
-    char *missing = tu_path(tmp, "missing.csv");
+    char *good = tu_write(tu_tmp, "good.csv", HEADER "g1,1,1,60000,g,18,0.1,,\n");
+    char *nohdr = tu_write(tu_tmp, "nohdr.csv", "ra,dec\n1,2\n");
+    char *missing = tu_path(tu_tmp, "missing.csv");
     ss_ingest *in = ss_ingest_new(s, NULL);
     ss_err err = {0};
     ck_assert_int_eq(ss_ingest_path(in, missing, &err), SS_EREJECT);
@@ -367,7 +356,7 @@ END_TEST
 
 START_TEST(full_map_grows_without_losing_alerts)
 {
-    char *dir = tu_path(tmp, "small");
+    char *dir = tu_path(tu_tmp, "small");
     ss_store_options o = {.create = 1, .map_size = 1 << 20};
     ss_store *s = NULL;
     ss_err err = {0};
@@ -449,7 +438,7 @@ int main(void)
 {
     Suite *s = suite_create("ingest");
     TCase *tc = tcase_create("association");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, radius_decides_association);
     tcase_add_test(tc, association_across_ra_zero_and_at_poles);

@@ -15,17 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *tmp;
-static void setup(void)
-{
-    tmp = tu_mkdtemp();
-}
-static void teardown(void)
-{
-    tu_rmtree(tmp);
-    free(tmp);
-}
-
 typedef struct opened {
     ss_store *s;
     ss_ingest_totals t;
@@ -36,7 +25,7 @@ static opened ingest(const char *name, const char *path, const ss_ingest_options
                      ss_filter_set *fs)
 {
     opened r = {0};
-    char *dir = tu_path(tmp, name);
+    char *dir = tu_path(tu_tmp, name);
     ss_store_options so = {.create = 1};
     ss_err err = {0};
     ck_assert_msg(ss_store_open(dir, &so, &r.s, &err) == 0, "%s", err.msg);
@@ -297,7 +286,7 @@ START_TEST(filters_see_one_merged_light_curve)
     if (!data)
         return;
     char *dir = tu_path(data, "ztf/kowalski-20231012-v4.01");
-    char *lua = tu_write(tmp, "lc.lua", lc_filter);
+    char *lua = tu_write(tu_tmp, "lc.lua", lc_filter);
     ss_filter_set *fs = NULL;
     ss_err err = {0};
     ck_assert_msg(ss_filter_set_single(lua, NULL, 0, &fs, &err) == 0, "%s", err.msg);
@@ -339,7 +328,7 @@ int main(void)
 {
     Suite *s = suite_create("survey");
     TCase *t = tcase_create("survey");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(t, 120);
     tcase_add_test(t, ztf_forced_photometry_is_stored_once_and_cutouts_come_back);
     tcase_add_test(t, rubin_forced_sources_dia_object_and_fits_cutouts);

@@ -117,3 +117,17 @@ int tu_run_suite(Suite *s)
     srunner_free(r);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+char *tu_tmp;
+
+void tu_tmp_setup(void)
+{
+    tu_tmp = tu_mkdtemp();
+}
+
+void tu_tmp_teardown(void)
+{
+    tu_rmtree(tu_tmp);
+    free(tu_tmp);
+    tu_tmp = NULL;
+}

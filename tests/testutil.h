@@ -7,6 +7,12 @@
 
 /** Make a fresh directory under $TMPDIR (or /tmp). @return a malloc'd path; abort on failure. */
 char *tu_mkdtemp(void);
+/** The running test's scratch directory: made by tu_tmp_setup() and removed with everything in it
+ * by tu_tmp_teardown(), a checked fixture (tcase_add_checked_fixture(tc, tu_tmp_setup,
+ * tu_tmp_teardown)). */
+extern char *tu_tmp;
+void tu_tmp_setup(void);
+void tu_tmp_teardown(void);
 /** Remove a directory tree (rm -rf). */
 void tu_rmtree(const char *path);
 /** Write @p text to @p dir/@p name. @return a malloc'd path of the file. */
