@@ -4,7 +4,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-asan"
 
-bash "$root/tools/deps.sh" clang-format
+bash "$root/tools/deps.sh" clang-format python3
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DSS_SANITIZE=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

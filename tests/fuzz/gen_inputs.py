@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Write the fuzzers' seed inputs into seeds/<decoder>/ (small valid inputs, a few KB each).
+"""Write the fuzzers' generated inputs: OUT/seeds/<decoder>/ (small valid inputs, a few KB each)
+and OUT/corpus/avro/ (the Avro inputs that once broke the decoder, rebuilt here from what broke
+it, minimised). The build runs this into its own directory; nothing it writes is kept in git.
 
-Usage: tests/fuzz/gen_seeds.py [SCHEMA_DIR]
+Usage: tests/fuzz/gen_inputs.py OUT [SCHEMA_DIR]
 
 Avro seeds are encoded here (a minimal Avro binary encoder, no dependencies): containers of a
 ZTF-like schema (the one tests/test_avro.c uses) with each codec and several blocks, and, when
@@ -17,7 +19,7 @@ import sys
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SEEDS = os.path.join(HERE, "seeds")
+OUT = None  # set by main()
 
 ZTF_SCHEMA = {
     "type": "record", "name": "topLevelRecord", "fields": [
@@ -219,44 +221,81 @@ def lsst_value(schema, name, named):
 
 
 def write(sub, name, data):
-    os.makedirs(os.path.join(SEEDS, sub), exist_ok=True)
-    with open(os.path.join(SEEDS, sub, name), "wb") as f:
+    os.makedirs(os.path.join(OUT, sub), exist_ok=True)
+    with open(os.path.join(OUT, sub, name), "wb") as f:
         f.write(data)
 
 
+def header(schema_json, sync):
+    """A container header holding only the schema (codec null by default)."""
+    return (b"Obj\x01" + long(1) + string("avro.schema") + string(schema_json) + long(0) + sync)
+
+
+def with_objectid_length(length):
+    """A one-record ZTF-like container whose objectId claims @p length bytes: avro-c allocated
+    whatever a string length said (a negative one wraps to 2^64 - 7,705 bytes), so the decoder
+    checks every record against its schema first."""
+    rec = Encoder().encode(ZTF_SCHEMA, ztf_record(0, history=False))
+    name = long(len("ZTF24seed0000")) + b"ZTF24seed0000"
+    data = long(length) + rec[len(name):]
+    sync = hashlib.md5(b"alloc").digest()
+    body = long(1) + long(len(data)) + data + sync
+    return header(json.dumps(ZTF_SCHEMA, separators=(",", ":")), sync) + body
+
+
+def write_corpus():
+    # The header's metadata map claims 3 entries and ends: a key was read, its value was not,
+    # and the key leaked.
+    write("corpus/avro", "leak-header-key-when-value-unreadable.avro", b"Obj\x01\x06\x00")
+    # avro-c's schema parser leaks what it built when a record name is defined twice (avro-c's
+    # bug, suppressed by name in the tests); the decoder must refuse the file and leak nothing.
+    twice = '{"type":"record","name":"a","fields":[{"name":"x","type":{"type":"record",' \
+            '"name":"a","fields":[]}}]}'
+    write("corpus/avro", "avro-c-leak-record-name-defined-twice.avro",
+          header(twice, b"0123456789abcdef"))
+    write("corpus/avro", "avro-c-alloc-negative-string-length.avro", with_objectid_length(-7705))
+    write("corpus/avro", "avro-c-alloc-6GB-string-length.avro",
+          with_objectid_length(6_700_000_000))
+
+
 def main():
+    global OUT
+    if len(sys.argv) < 2:
+        sys.exit("usage: gen_inputs.py OUT [SCHEMA_DIR]")
+    OUT = sys.argv[1]
+    write_corpus()
     records = [ztf_record(i, history=i % 2 == 0) for i in range(5)]
     for codec in ("null", "deflate", "snappy"):
-        write("avro", "ztf-%s-3-blocks.avro" % codec,
+        write("seeds/avro", "ztf-%s-3-blocks.avro" % codec,
               container(ZTF_SCHEMA, records, codec, 2, "ztf-%s" % codec))
-    write("avro", "ztf-one-record.avro", container(ZTF_SCHEMA, records[:1], "null", 1, "one"))
-    schema_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    write("seeds/avro", "ztf-one-record.avro", container(ZTF_SCHEMA, records[:1], "null", 1, "one"))
+    schema_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
         HERE, "..", "..", "..", "shared", "data", "schemas", "lsst")
     if os.path.isdir(os.path.join(schema_dir, "7", "4")):
         schema = compose(schema_dir, 7, 4)
         value = lsst_value(schema, "", {})
-        write("avro", "lsst-v7_4-framed-id704.avro",
+        write("seeds/avro", "lsst-v7_4-framed-id704.avro",
               b"\x00" + struct.pack(">I", 704) + Encoder().encode(schema, value))
     else:
         print("no Rubin schemas in %s: the framed seed is not written" % schema_dir)
 
-    write("csv", "detections.csv",
+    write("seeds/csv", "detections.csv",
           b"ra,dec,mjd,passband,mag,magerr,alert_id,object_id,flux\n"
           b"10.5,-5.25,60000.5,g,18.5,0.1,a1,obj1,12.5\n"
           b"10.5000001,-5.25,60001.5,r,18.25,0.125,a2,obj1,true\n")
-    write("csv", "upper-limit-and-quotes.csv",
+    write("seeds/csv", "upper-limit-and-quotes.csv",
           b"\xef\xbb\xbfRA,Dec,MJD,passband,mag,magerr,maglim,note\r\n"
           b"359.999,89.5,59000,i,,,20.5,\"a \"\"quoted\"\"\nnote\"\r\n"
           b"0,-90,59001,z,19,0.2,,plain\r\n")
-    write("csv", "tabs.tsv",
+    write("seeds/csv", "tabs.tsv",
           b"ra\tdec\tmjd\tpassband\tmag\tmagerr\tsurvey\n"
           b"150.1\t2.2\t60400.25\tr\t21.5\t0.3\tmysurvey\n")
-    write("jsonl", "detections.jsonl",
+    write("seeds/jsonl", "detections.jsonl",
           b'{"ra": 10.5, "dec": -5.25, "mjd": 60000.5, "passband": "g", "mag": 18.5, '
           b'"magerr": 0.1, "alert_id": "a1", "object_id": 12, "extra": {"k": [1, 2]}}\n'
           b'{"ra": "10.5", "dec": "-5.25", "mjd": 60001, "passband": "r", "maglim": 20.5, '
           b'"flag": true, "note": null, "x": 1.5}\n')
-    write("jsonl", "bom-crlf-blank.jsonl",
+    write("seeds/jsonl", "bom-crlf-blank.jsonl",
           b'\xef\xbb\xbf{"RA": 1, "Dec": 2, "MJD": 59000, "Passband": "i", "mag": 19, '
           b'"magerr": 0.5, "survey": "mine"}\r\n\r\n'
           b'{"ra": 359.5, "dec": -89.5, "mjd": 59001, "passband": "z", "maglim": "21"}\r\n')
