@@ -218,18 +218,21 @@ static int ssi_put_cutouts(ssi_writer *w, const ss_packet *pkt)
         if (!c->data)
             continue;
         unsigned char kb[SSI_KEY_MAX];
-        ssi_wbuf_reset(&w->buf);
+        ssi_wbuf_reset(&w->buf); /* the record's head; the stamp is copied straight into LMDB */
         ssi_wbuf_u8(&w->buf, SS_RECORD_VERSION);
         ssi_wbuf_str(&w->buf, c->file_name);
-        ssi_wbuf_bytes(&w->buf, c->data, c->len);
         if (w->buf.failed)
             return ENOMEM;
         MDB_val key = {ssi_key_cutout(kb, a->alert_id, a->survey, (ss_cutout_kind)k), kb};
-        MDB_val val = {w->buf.len, w->buf.data};
-        int rc = mdb_put(w->txn, w->store->cutouts, &key, &val, MDB_NOOVERWRITE);
+        MDB_val val = {w->buf.len + c->len, NULL};
+        int rc = mdb_put(w->txn, w->store->cutouts, &key, &val, MDB_NOOVERWRITE | MDB_RESERVE);
         if (rc && rc != MDB_KEYEXIST)
             return rc;
-        w->counters.cutouts += rc == 0;
+        if (rc == 0) {
+            memcpy(val.mv_data, w->buf.data, w->buf.len);
+            memcpy((unsigned char *)val.mv_data + w->buf.len, c->data, c->len);
+            w->counters.cutouts++;
+        }
     }
     return 0;
 }
