@@ -21,7 +21,7 @@ static double ssi_now_us(void)
 
 /* Keep every sample up to a million, then a uniform reservoir of them: memory stays bounded on a
  * broker that runs for months, percentiles stay representative. */
-static void ssi_record_time(ssi_filter_stats *st, double us)
+void ssi_stats_record_time(ssi_filter_stats *st, double us)
 {
     if (st->ntimes == st->captimes && st->captimes < SSI_MAX_TIME_SAMPLES) {
         size_t cap = st->captimes ? st->captimes * 2 : 1024;
@@ -42,14 +42,15 @@ static void ssi_record_time(ssi_filter_stats *st, double us)
     }
 }
 
+/* With @p may_disable 0 the caller (a broker) owns disabling and only the counts move. */
 static void ssi_filter_failed(ss_filter_set *fs, ssi_filter *f, const char *locus_id,
-                              const char *why)
+                              const char *why, int may_disable)
 {
     ssi_filter_stats *st = &f->st;
     st->errors++;
     st->consecutive_errors++;
     snprintf(st->last_error, sizeof st->last_error, "%.19s: %.230s", locus_id, why);
-    if (st->consecutive_errors >= fs->max_consecutive_failures && !st->disabled) {
+    if (may_disable && st->consecutive_errors >= fs->max_consecutive_failures && !st->disabled) {
         st->disabled = 1;
         fprintf(stderr,
                 "skysieve: filter %s disabled after %llu consecutive failures; last: %s "
@@ -71,12 +72,14 @@ static void ssi_count_outputs(ssi_filter *f, const ssi_dispatch_out *before,
                 f->st.tag_counts[k]++;
 }
 
-/* Run one filter. @return 1 when the pipeline halts here, 0 to go on, <0 out of memory. */
-static int ssi_run_one(ss_filter_set *fs, ssi_filter *f)
+/* Run one filter, its result in @p res. @return 1 when the pipeline halts here, 0 to go on, <0
+ * out of memory. */
+static int ssi_run_one(ss_filter_set *fs, ssi_filter *f, ssi_filter_result *res, int may_disable)
 {
     ss_locus_view *v = fs->view;
     if (!ssi_view_requirements_met(v, f->desc)) {
         f->st.skipped++;
+        res->outcome = SSI_OUT_SKIPPED;
         return 0;
     }
     ss_err ferr = {0};
@@ -85,10 +88,13 @@ static int ssi_run_one(ss_filter_set *fs, ssi_filter *f)
     ssi_view_begin(v, f->desc);
     double t0 = ssi_now_us();
     int rc = f->rt->run(f->impl, ssi_host_api(), v, &ferr);
-    ssi_record_time(&f->st, ssi_now_us() - t0);
+    res->us = (float)(ssi_now_us() - t0);
+    ssi_stats_record_time(&f->st, res->us);
     const char *why = ssi_view_failure(v);
     if (rc || why) {
-        ssi_filter_failed(fs, f, ssi_view_locus(v)->id, why ? why : ferr.msg);
+        ssi_filter_failed(fs, f, ssi_view_locus(v)->id, why ? why : ferr.msg, may_disable);
+        res->outcome = SSI_OUT_ERROR;
+        res->msg = f->st.last_error;
         return 0;
     }
     if (ssi_view_commit(v))
@@ -98,7 +104,30 @@ static int ssi_run_one(ss_filter_set *fs, ssi_filter *f)
     ssi_view_outputs(v, &after);
     ssi_count_outputs(f, &before, &after);
     f->st.halts += ssi_view_halted(v);
+    res->outcome = ssi_view_halted(v) ? SSI_OUT_HALTED : SSI_OUT_RAN;
     return ssi_view_halted(v);
+}
+
+/* Every filter in order until one halts. */
+static int ssi_run_all(ss_filter_set *fs, const ssi_dispatch_ctl *ctl)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        ssi_filter_result scratch = {0}, *res = ctl ? &ctl->results[i] : &scratch;
+        *res = (ssi_filter_result){0};
+        if (ctl ? ctl->exclude[i] : fs->filters[i].st.disabled)
+            continue;
+        if (ctl && ctl->before_run)
+            ctl->before_run(ctl->ctx, i);
+        int rc = ssi_run_one(fs, &fs->filters[i], res, ctl == NULL);
+        if (rc == 1) {
+            for (size_t k = i + 1; ctl && k < fs->n; k++)
+                ctl->results[k] = (ssi_filter_result){0};
+            return 0;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
@@ -106,19 +135,28 @@ int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus
                  ss_err *err)
 {
     int rc = ssi_view_open(fs->view, s, txn, locus_id, known, trigger);
-    for (size_t i = 0; i < fs->n && !rc; i++) {
-        if (fs->filters[i].st.disabled)
-            continue;
-        rc = ssi_run_one(fs, &fs->filters[i]);
-        if (rc == 1) {
-            rc = 0;
-            break;
-        }
-    }
+    if (!rc)
+        rc = ssi_run_all(fs, NULL);
     ssi_view_outputs(fs->view, out);
     if (!rc && write && (out->ntags || out->nlocus_props || out->nalert_props))
         rc = ssi_view_store(fs->view, &fs->buf);
     return rc ? ssi_store_fail(s, err, rc, "running filters") : 0;
+}
+
+int ssi_dispatch_ctl_run(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
+                         const char *survey, const char *alert_id, const ssi_dispatch_ctl *ctl,
+                         ssi_dispatch_out *out, ss_err *err)
+{
+    int rc = ssi_view_open_key(fs->view, s, txn, locus_id, survey, alert_id);
+    if (!rc)
+        rc = ssi_run_all(fs, ctl);
+    ssi_view_outputs(fs->view, out);
+    return rc ? ssi_store_fail(s, err, rc, "running filters") : 0;
+}
+
+const ssi_filter *ssi_set_filter(const ss_filter_set *fs, size_t i)
+{
+    return &fs->filters[i];
 }
 
 /* ---- dry runs: `skysieve filter run` ---- */

@@ -498,14 +498,15 @@ static int ssi_load_all(ss_filter_set *fs, const ssi_set_conf *c, ss_err *err)
     return 0;
 }
 
-int ss_filter_set_load(const char *path, ss_filter_set **out, ss_err *err)
+/* Parse the INI file @p path into @p c (freed by the caller with ssi_conf_free()). */
+static int ssi_conf_read(const char *path, ssi_set_conf *c, ss_err *err)
 {
-    ssi_set_conf c = {.file = path, .err = err, .max_failures = SSI_DEFAULT_MAX_FAILURES};
+    *c = (ssi_set_conf){.file = path, .err = err, .max_failures = SSI_DEFAULT_MAX_FAILURES};
     char *copy = strdup(path);
-    c.dir = copy ? strdup(dirname(copy)) : NULL;
+    c->dir = copy ? strdup(dirname(copy)) : NULL;
     free(copy);
     ss_err_clear(err);
-    int line = c.dir ? ini_parse(path, ssi_ini_handler, &c) : -2;
+    int line = c->dir ? ini_parse(path, ssi_ini_handler, c) : -2;
     int rc = err->code;
     if (line == -1)
         rc = ss_err_set(err, errno ? errno : ENOENT, "%s: cannot open: %s", path,
@@ -514,8 +515,15 @@ int ss_filter_set_load(const char *path, ss_filter_set **out, ss_err *err)
         rc = ss_err_set(err, SS_ENOMEM, "%s: out of memory", path);
     else if (line > 0 && !rc)
         rc = ss_err_set(err, SS_EINVAL, "%s:%d: not INI syntax", path, line);
-    else if (!rc && c.n == 0)
+    else if (!rc && c->n == 0)
         rc = ss_err_set(err, SS_EINVAL, "%s: no [filter NAME] section", path);
+    return rc;
+}
+
+int ss_filter_set_load(const char *path, ss_filter_set **out, ss_err *err)
+{
+    ssi_set_conf c;
+    int rc = ssi_conf_read(path, &c, err);
     ss_filter_set *fs = rc ? NULL : ssi_set_new(c.n);
     if (!rc && !fs)
         rc = ss_err_set(err, SS_ENOMEM, "out of memory");
@@ -531,6 +539,83 @@ int ss_filter_set_load(const char *path, ss_filter_set **out, ss_err *err)
     }
     *out = fs;
     return 0;
+}
+
+/* ---- snapshots ---- */
+
+static int ssi_write_all(const char *path, const void *data, size_t len, ss_err *err)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp || fwrite(data, 1, len, fp) != len || fclose(fp) != 0) {
+        int e = errno ? errno : EIO;
+        return ss_err_set(err, e, "%s: cannot write: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+/* Copy filter @p i's file and setup files into @p dir and describe them in @p ini. */
+static int ssi_snapshot_filter(const ssi_filter_conf *f, size_t i, const char *dir, FILE *ini,
+                               ss_err *err)
+{
+    char *data = NULL, *dest = NULL;
+    size_t len;
+    const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
+    int rc = ss_read_file(f->path, &data, &len, err);
+    if (rc)
+        return ss_err_prefix(err, "filter %s", f->label);
+    if (asprintf(&dest, "%s/%02zu-%s", dir, i, base) < 0)
+        dest = NULL;
+    rc = dest ? ssi_write_all(dest, data, len, err) : ss_err_set(err, SS_ENOMEM, "out of memory");
+    fprintf(ini, "[filter %s]\npath = %02zu-%s\npriority = %d\n", f->label, i, base, f->priority);
+    if (f->limits.memory_bytes)
+        fprintf(ini, "memory = %zu\n", f->limits.memory_bytes);
+    if (f->limits.instructions)
+        fprintf(ini, "instructions = %llu\n", (unsigned long long)f->limits.instructions);
+    for (size_t k = 0; k < f->nitems && !rc; k++) { /* values go to files: any bytes survive */
+        free(dest);
+        if (asprintf(&dest, "%s/%02zu-setup-%zu", dir, i, k) < 0)
+            dest = NULL;
+        rc = dest ? ssi_write_all(dest, f->items[k].value, f->items[k].value_len, err)
+                  : ss_err_set(err, SS_ENOMEM, "out of memory");
+        fprintf(ini, "setup_file.%s = %02zu-setup-%zu\n", f->items[k].key, i, k);
+    }
+    fputc('\n', ini);
+    free(dest);
+    free(data);
+    return rc;
+}
+
+int ss_filter_set_snapshot(const char *path, const char *dir, ss_err *err)
+{
+    ssi_set_conf c;
+    int rc = ssi_conf_read(path, &c, err);
+    char *ini_path = NULL;
+    FILE *ini = NULL;
+    if (!rc && (asprintf(&ini_path, "%s/filters.ini", dir) < 0 || !(ini = fopen(ini_path, "w"))))
+        rc = ss_err_set(err, errno ? errno : SS_ENOMEM, "%s/filters.ini: cannot write: %s", dir,
+                        strerror(errno ? errno : ENOMEM));
+    if (!rc) {
+        fprintf(ini, "; snapshot of %s\n[set]\nmax_consecutive_failures = %u\n", path,
+                c.max_failures);
+        if (c.limits.memory_bytes)
+            fprintf(ini, "memory = %zu\n", c.limits.memory_bytes);
+        if (c.limits.instructions)
+            fprintf(ini, "instructions = %llu\n\n", (unsigned long long)c.limits.instructions);
+    }
+    for (size_t i = 0; i < c.n && !rc; i++) {
+        if (!c.filters[i].enabled)
+            continue;
+        if (!c.filters[i].path)
+            rc =
+                ss_err_set(err, SS_EINVAL, "%s: [filter %s] has no path", path, c.filters[i].label);
+        else
+            rc = ssi_snapshot_filter(&c.filters[i], i, dir, ini, err);
+    }
+    if (ini && fclose(ini) != 0 && !rc)
+        rc = ss_err_set(err, errno, "%s: cannot write: %s", ini_path, strerror(errno));
+    free(ini_path);
+    ssi_conf_free(&c);
+    return rc;
 }
 
 /* ---- JSON ---- */
@@ -586,29 +671,34 @@ double ssi_percentile(const double *sorted, size_t n, double q)
     return sorted[rank ? rank - 1 : 0];
 }
 
-static json_t *ssi_filter_stats_json(const ssi_filter *f)
+void ssi_stats_percentiles(const ssi_filter_stats *st, double out[3])
 {
-    const ssi_filter_stats *st = &f->st;
+    static const double q[3] = {0.5, 0.9, 0.99};
     double *t = malloc((st->ntimes ? st->ntimes : 1) * sizeof *t);
     if (t && st->ntimes)
         memcpy(t, st->times_us, st->ntimes * sizeof *t);
     if (t)
         qsort(t, st->ntimes, sizeof *t, ssi_double_cmp);
+    for (int i = 0; i < 3; i++)
+        out[i] = t ? ssi_percentile(t, st->ntimes, q[i]) : 0.0;
+    free(t);
+}
+
+static json_t *ssi_filter_stats_json(const ssi_filter *f)
+{
+    const ssi_filter_stats *st = &f->st;
+    double p[3];
+    ssi_stats_percentiles(st, p);
     json_t *tags = json_object();
     for (size_t i = 0; f->desc->output_tags && f->desc->output_tags[i].name; i++)
         json_object_set_new(tags, f->desc->output_tags[i].name,
                             json_integer((json_int_t)st->tag_counts[i]));
-    json_t *o =
-        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:s?, s:f, s:f, s:f}", "filter",
-                  f->desc->name, "runs", (json_int_t)st->runs, "skipped", (json_int_t)st->skipped,
-                  "errors", (json_int_t)st->errors, "halts", (json_int_t)st->halts,
-                  "properties_written", (json_int_t)st->props_written, "tags", tags, "disabled",
-                  st->disabled, "last_error", st->last_error[0] ? st->last_error : NULL, "p50_us",
-                  t ? ssi_percentile(t, st->ntimes, 0.5) : 0.0, "p90_us",
-                  t ? ssi_percentile(t, st->ntimes, 0.9) : 0.0, "p99_us",
-                  t ? ssi_percentile(t, st->ntimes, 0.99) : 0.0);
-    free(t);
-    return o;
+    return json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:s?, s:f, s:f, s:f}", "filter", f->desc->name,
+        "runs", (json_int_t)st->runs, "skipped", (json_int_t)st->skipped, "errors",
+        (json_int_t)st->errors, "halts", (json_int_t)st->halts, "properties_written",
+        (json_int_t)st->props_written, "tags", tags, "disabled", st->disabled, "last_error",
+        st->last_error[0] ? st->last_error : NULL, "p50_us", p[0], "p90_us", p[1], "p99_us", p[2]);
 }
 
 json_t *ss_filter_set_stats_json(const ss_filter_set *fs)

@@ -47,6 +47,15 @@ int ss_filter_set_load(const char *path, ss_filter_set **out, ss_err *err);
 int ss_filter_set_single(const char *filter_path, const ss_setup_item *items, size_t n,
                          ss_filter_set **out, ss_err *err);
 
+/**
+ * Copy the set described by @p path (the INI and every enabled filter's file and setup files) into
+ * the existing directory @p dir, with @p dir/filters.ini describing the copies. Loading the
+ * snapshot gives the set as it was now, whatever happens to the originals later: a broker's
+ * generation stays the same set when a worker restarts after the files changed on disk.
+ * @return 0, or an error naming the file and the reason.
+ */
+int ss_filter_set_snapshot(const char *path, const char *dir, ss_err *err);
+
 /** Tear every filter down and free the set. NULL is allowed. */
 void ss_filter_set_free(ss_filter_set *fs);
 

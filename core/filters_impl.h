@@ -57,6 +57,33 @@ typedef struct ssi_dispatch_out {
     const char *halted_by;
 } ssi_dispatch_out;
 
+/** What one filter did in one dispatch (ssi_dispatch_ctl.outcomes). */
+typedef enum ssi_outcome {
+    SSI_OUT_NOT_RUN = 0, /* excluded, disabled, or after a halt */
+    SSI_OUT_SKIPPED,     /* requirements missing */
+    SSI_OUT_RAN,
+    SSI_OUT_HALTED, /* ran and halted the pipeline */
+    SSI_OUT_ERROR,
+} ssi_outcome;
+
+typedef struct ssi_filter_result {
+    uint8_t outcome; /* ssi_outcome */
+    float us;        /* run time; 0 when not run */
+    const char *msg; /* SSI_OUT_ERROR: the filter's message, valid until the next dispatch */
+} ssi_filter_result;
+
+/**
+ * How a broker worker drives a dispatch: which filters to leave out (the broker decides what is
+ * disabled, so the set's own disabling is bypassed), what each filter did, and a hook called just
+ * before each filter runs (the worker records which filter is running, for crash reports).
+ */
+typedef struct ssi_dispatch_ctl {
+    const uint8_t *exclude;     /* fs->n flags: 1 leaves the filter out */
+    ssi_filter_result *results; /* fs->n results, filled */
+    void (*before_run)(void *ctx, size_t filter);
+    void *ctx;
+} ssi_dispatch_ctl;
+
 /**
  * Run the set on a locus in @p txn. @p known is the locus record when the caller has it (NULL:
  * read it). @p trigger is the alert that updated it (NULL: its newest alert). With @p write, the
@@ -67,6 +94,29 @@ int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus
                  const ss_locus *known, const ss_alert *trigger, int write, ssi_dispatch_out *out,
                  ss_err *err);
 
+/** ssi_dispatch() driven by @p ctl (never writes). */
+int ssi_dispatch_ctl_run(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
+                         const char *survey, const char *alert_id, const ssi_dispatch_ctl *ctl,
+                         ssi_dispatch_out *out, ss_err *err);
+
+/** The filter at run position @p i. */
+const ssi_filter *ssi_set_filter(const ss_filter_set *fs, size_t i);
+
+/**
+ * Store a dispatch's outputs for @p locus_id in @p txn, merged into what is stored now (the store
+ * may have changed since the dispatch read it): properties replace same-named ones, a tag already
+ * on the locus stays as first recorded. @p mjd is the trigger's, for the tag index.
+ * @return 0 or an LMDB/SS_E* code.
+ */
+int ssi_outputs_store(ss_store *s, MDB_txn *txn, const char *locus_id, const char *survey,
+                      const char *alert_id, double mjd, const ssi_dispatch_out *o, ssi_wbuf *buf,
+                      ss_arena *scratch);
+
+/** Keep a run time: every sample up to a million, then a uniform reservoir. */
+void ssi_stats_record_time(ssi_filter_stats *st, double us);
+/** p50, p90 and p99 of the kept run times, in microseconds. */
+void ssi_stats_percentiles(const ssi_filter_stats *st, double out[3]);
+
 /** Nearest-rank percentile @p q (0..1) of @p n sorted samples; 0 when n is 0. */
 double ssi_percentile(const double *sorted, size_t n, double q);
 
@@ -76,6 +126,9 @@ void ssi_view_free(ss_locus_view *v);
 /** Point the view at a locus: loads the locus record and the stored filter outputs. */
 int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
                   const ss_locus *known, const ss_alert *trigger);
+/** ssi_view_open() with the trigger given by key (SS_ENOTFOUND when the locus lacks it). */
+int ssi_view_open_key(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
+                      const char *survey, const char *alert_id);
 /** The host table filters receive. */
 const ss_host_api *ssi_host_api(void);
 /** 1 when every requirement of @p d is present on the view's locus. */

@@ -4,6 +4,7 @@
 #include "filters_impl.h"
 #include "output.h"
 #include "query.h"
+#include "queue.h"
 #include "render.h"
 #include "seen.h"
 #include "store_impl.h"
@@ -225,6 +226,9 @@ static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ssi_batch_stats *st)
     char locus_id[SS_LOCUS_ID_LEN + 1];
     uint64_t before = st->ingested;
     int rc = ssi_assoc_packet(&in->w, pkt, st, locus_id);
+    if (!rc && in->o.queue_dispatch && st->ingested > before)
+        return ssi_queue_put(in->store, in->w.txn, locus_id, pkt->alerts[0].survey,
+                             pkt->alerts[0].alert_id);
     if (rc || !in->o.filters || st->ingested == before)
         return rc;
     ssi_dispatch_out out;
@@ -255,6 +259,8 @@ static int ssi_apply_batch(ss_ingest *in, ssi_batch_stats *st)
         rc = ssi_put_reject(w, &in->rej[i], st);
     if (!rc)
         rc = ssi_counters_save(in->store, w->txn, &w->counters, &w->buf);
+    if (!rc && in->o.before_commit)
+        rc = in->o.before_commit(in->o.ctx, w->txn);
     if (rc)
         mdb_txn_abort(w->txn);
     else

@@ -50,6 +50,13 @@ typedef struct ss_ingest_options {
     /** Filters to run on every locus a new alert updates (borrowed; may be NULL). Their outputs
      * are stored in the same transaction as the alert. */
     ss_filter_set *filters;
+    /** For a broker, instead of @p filters: queue every locus a new alert updates in the store's
+     * dispatch queue, in the alert's transaction (queue.h). */
+    int queue_dispatch;
+    /** Called inside each batch's write transaction (an MDB_txn *) just before it commits, for a
+     * broker to record what the batch consumed (journal positions) atomically with it. A non-zero
+     * return aborts the batch and is returned by the flush. */
+    int (*before_commit)(void *ctx, void *txn);
 } ss_ingest_options;
 
 /**

@@ -212,6 +212,7 @@ static const struct {
     {"tags", offsetof(ss_store, tags), 0, 2},
     {"tag_index", offsetof(ss_store, tag_index), 0, 2},
     {"cutouts", offsetof(ss_store, cutouts), 0, 3},
+    {"queue", offsetof(ss_store, queue), 0, 4},
 };
 #define SSI_NTABLES (sizeof ssi_tables / sizeof *ssi_tables)
 
@@ -329,6 +330,7 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
             return ssi_store_fail(s, err, rc, ssi_tables[i].name);
     s->has_outputs = format >= 2;
     s->has_cutouts = format >= 3;
+    s->has_queue = format >= 4;
     return 0;
 }
 
@@ -411,7 +413,7 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
     if (rc)
         return ssi_store_fail(s, err, rc, "upgrading the format");
     s->format = format;
-    s->has_outputs = s->has_cutouts = 1;
+    s->has_outputs = s->has_cutouts = s->has_queue = 1;
     return 0;
 }
 

@@ -32,6 +32,10 @@
  *                  (version byte, file name, the survey's bytes unchanged).
  * Format 3 alert records carry flux and fluxerr, and alerts may be forced photometry; locus_alerts
  * values hold the alert's kind (1 byte; empty in older stores, where every entry is an alert).
+ * Format 4 adds the broker's dispatch queue (see queue.h), written in the same transaction as the
+ * alerts and emptied in the one that stores the filters' outputs, so a crash between the two
+ * leaves the dispatch to do again, never done twice or lost:
+ *  - queue:        sequence (u64 BE) -> locus id, survey NUL alert_id NUL.
  * A store of an older format is upgraded (tables added) when opened read-write.
  *
  * Durability: each batch of alerts is one write transaction holding the alerts, their loci,
@@ -49,7 +53,7 @@
 
 #include <stddef.h>
 
-#define SS_STORE_FORMAT_VERSION  3
+#define SS_STORE_FORMAT_VERSION  4
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 

@@ -18,9 +18,11 @@ struct ss_store {
     MDB_dbi meta, loci, alerts, locus_alerts, sky, objects, rejected, ingests;
     MDB_dbi locus_props, alert_props, tags, tag_index; /* format 2 */
     MDB_dbi cutouts;                                   /* format 3 */
+    MDB_dbi queue;                                     /* format 4 */
     uint32_t format;                                   /* the format version found on disk */
     int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
     int has_cutouts; /* 0 for a format 1 or 2 store opened read-only */
+    int has_queue;   /* 0 for a store older than format 4 opened read-only */
     char *path;
     double radius_deg;
     double zone_height_deg;

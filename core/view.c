@@ -60,7 +60,8 @@ struct ss_locus_view {
     size_t nlcs, caplcs;
     ssi_pts *pts;
     size_t npts, cappts;
-    const ss_filter_descriptor *cur; /* the filter running */
+    const char *want_survey, *want_id; /* the trigger, by key (ssi_view_open_key) */
+    const ss_filter_descriptor *cur;   /* the filter running */
     ssi_props pend_l, pend_a;
     ssi_strs pend_tags;
     int pend_halt, halted, failed;
@@ -212,7 +213,13 @@ static int ssi_set_trigger(ss_locus_view *v, const ss_alert *trigger)
         if (rc || v->nalerts == 0)
             return rc ? rc : SS_ECORRUPT;
         v->trigger_idx = v->nalerts - 1; /* the newest by observation time */
+        for (size_t i = 0; v->want_id && i < v->nalerts; i++)
+            if (!strcmp(v->pkt->alerts[i].alert_id, v->want_id) &&
+                !strcmp(v->pkt->alerts[i].survey, v->want_survey))
+                v->trigger_idx = i;
         v->trigger = &v->pkt->alerts[v->trigger_idx];
+        if (v->want_id && strcmp(v->trigger->alert_id, v->want_id))
+            return SS_ENOTFOUND;
     }
     unsigned char kb[SSI_KEY_MAX];
     size_t kn = ssi_key_alert(kb, v->trigger->survey, v->trigger->alert_id);
@@ -224,11 +231,14 @@ int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus
 {
     ss_arena *arena = v->arena;
     ss_packet *pkt = v->pkt;
+    const char *want_survey = v->want_survey, *want_id = v->want_id;
     ss_arena_reset(arena);
     ss_packet_reset(pkt);
     memset(v, 0, sizeof *v);
     v->arena = arena;
     v->pkt = pkt;
+    v->want_survey = want_survey;
+    v->want_id = want_id;
     v->s = s;
     v->txn = txn;
     v->trigger_idx = SIZE_MAX;
@@ -239,6 +249,16 @@ int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus
         rc = ssi_load_tags(v);
     v->nstored = v->tags.n;
     return rc ? rc : ssi_set_trigger(v, trigger);
+}
+
+int ssi_view_open_key(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
+                      const char *survey, const char *alert_id)
+{
+    v->want_survey = survey; /* ssi_view_open() keeps these two across its reset */
+    v->want_id = alert_id;
+    int rc = ssi_view_open(v, s, txn, locus_id, NULL, NULL);
+    v->want_survey = v->want_id = NULL;
+    return rc;
 }
 
 /* Alerts first, then forced measurements, each in time order: filters of ABI 1.0 index alerts
@@ -729,55 +749,76 @@ void ssi_view_outputs(ss_locus_view *v, ssi_dispatch_out *out)
                               v->kept_a.items, v->kept_a.n, v->halted,       v->halted_by};
 }
 
-static int ssi_store_bag(ss_locus_view *v, MDB_dbi dbi, const void *key, size_t klen,
-                         const ssi_props *p, ssi_wbuf *buf)
+/* Merge @p add into the bag stored under @p key (read in @p txn now) and write it back. */
+static int ssi_merge_bag(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                         const ss_prop *add, size_t nadd, ssi_wbuf *buf, ss_arena *scratch)
 {
-    ssi_props_encode(p->items, p->n, buf);
+    MDB_val k = {klen, (void *)key}, d;
+    ssi_props bag = {0};
+    int rc = mdb_get(txn, dbi, &k, &d);
+    if (rc == 0) {
+        ss_prop *items;
+        uint32_t n;
+        if ((rc = ssi_props_decode(d.mv_data, d.mv_size, scratch, &items, &n)))
+            return rc;
+        bag = (ssi_props){items, n, n};
+    } else if (rc != MDB_NOTFOUND)
+        return rc;
+    for (size_t i = 0; i < nadd; i++)
+        if ((rc = ssi_props_put(scratch, &bag, add[i].name, add[i].value)))
+            return rc;
+    ssi_props_encode(bag.items, bag.n, buf);
     if (buf->failed)
         return SS_ENOMEM;
-    MDB_val k = {klen, (void *)key}, d = {buf->len, buf->data};
-    return mdb_put(v->txn, dbi, &k, &d, 0);
+    d = (MDB_val){buf->len, buf->data};
+    return mdb_put(txn, dbi, &k, &d, 0);
 }
 
-/* A tag is recorded once per locus: the first filter and time that set it. Tags the locus had
- * when the view opened are already stored; a tag several filters add is stored once. */
-static int ssi_store_tag(ss_locus_view *v, const ssi_tag_event *ev, ssi_wbuf *buf)
+/* A tag is recorded once per locus: the first filter and time that set it. */
+static int ssi_store_tag(ss_store *s, MDB_txn *txn, const char *locus_id, double mjd,
+                         const ssi_tag_event *ev, ssi_wbuf *buf)
 {
-    for (size_t i = 0; i < v->nstored; i++)
-        if (!strcmp(v->tags.items[i], ev->tag))
-            return 0;
-    for (const ssi_tag_event *e = v->newtags; e < ev; e++)
-        if (!strcmp(e->tag, ev->tag))
-            return 0;
     unsigned char kb[SSI_KEY_MAX];
     if (strlen(ev->tag) > SSI_TAG_MAX)
         return SS_EINVAL;
-    MDB_val k = {ssi_key_tag(kb, v->locus.id, ev->tag), kb}, d;
-    ss_tag_record t = {.mjd = v->trigger->mjd, .time = (double)time(NULL)};
+    MDB_val k = {ssi_key_tag(kb, locus_id, ev->tag), kb}, d;
+    ss_tag_record t = {.mjd = mjd, .time = (double)time(NULL)};
     snprintf(t.filter, sizeof t.filter, "%s", ev->filter);
     ssi_tag_encode(&t, buf);
     d = (MDB_val){buf->len, buf->data};
-    int rc = buf->failed ? SS_ENOMEM : mdb_put(v->txn, v->s->tags, &k, &d, MDB_NOOVERWRITE);
+    int rc = buf->failed ? SS_ENOMEM : mdb_put(txn, s->tags, &k, &d, MDB_NOOVERWRITE);
     if (rc)
-        return rc;
-    MDB_val ik = {ssi_key_tag_index(kb, ev->tag, v->trigger->mjd, v->locus.id), kb};
+        return rc == MDB_KEYEXIST ? 0 : rc;
+    MDB_val ik = {ssi_key_tag_index(kb, ev->tag, mjd, locus_id), kb};
     MDB_val empty = {0, ""};
-    return mdb_put(v->txn, v->s->tag_index, &ik, &empty, 0);
+    return mdb_put(txn, s->tag_index, &ik, &empty, 0);
+}
+
+int ssi_outputs_store(ss_store *s, MDB_txn *txn, const char *locus_id, const char *survey,
+                      const char *alert_id, double mjd, const ssi_dispatch_out *o, ssi_wbuf *buf,
+                      ss_arena *scratch)
+{
+    int rc = 0;
+    if (!s->has_outputs)
+        return SS_EINVAL;
+    if (o->nlocus_props)
+        rc = ssi_merge_bag(txn, s->locus_props, locus_id, SS_LOCUS_ID_LEN, o->locus_props,
+                           o->nlocus_props, buf, scratch);
+    if (!rc && o->nalert_props) {
+        unsigned char kb[SSI_KEY_MAX];
+        size_t kn = ssi_key_alert(kb, survey, alert_id);
+        rc = ssi_merge_bag(txn, s->alert_props, kb, kn, o->alert_props, o->nalert_props, buf,
+                           scratch);
+    }
+    for (size_t i = 0; i < o->ntags && !rc; i++)
+        rc = ssi_store_tag(s, txn, locus_id, mjd, &o->tags[i], buf);
+    return rc;
 }
 
 int ssi_view_store(ss_locus_view *v, ssi_wbuf *buf)
 {
-    int rc = 0;
-    if (!v->s->has_outputs)
-        return SS_EINVAL;
-    if (v->kept_l.n)
-        rc = ssi_store_bag(v, v->s->locus_props, v->locus.id, SS_LOCUS_ID_LEN, &v->lprops, buf);
-    if (!rc && v->kept_a.n) {
-        unsigned char kb[SSI_KEY_MAX];
-        size_t kn = ssi_key_alert(kb, v->trigger->survey, v->trigger->alert_id);
-        rc = ssi_store_bag(v, v->s->alert_props, kb, kn, &v->aprops, buf);
-    }
-    for (size_t i = 0; i < v->nnew && !rc; i++)
-        rc = ssi_store_tag(v, &v->newtags[i], buf);
-    return rc;
+    ssi_dispatch_out o;
+    ssi_view_outputs(v, &o);
+    return ssi_outputs_store(v->s, v->txn, v->locus.id, v->trigger->survey, v->trigger->alert_id,
+                             v->trigger->mjd, &o, buf, v->arena);
 }

@@ -23,6 +23,10 @@ static const ss_cli_command ssi_commands[] = {
      ss_cmd_filter},
     {"tagged", "print the loci carrying a tag", ss_cmd_tagged},
     {"listen", "subscribe to a broker's tag stream and print its events", ss_cmd_listen},
+    {"run", "run the live broker (inputs, filters in workers, outputs, control socket)",
+     ss_cmd_run},
+    {"ctl", "control a running broker: status, reload, enable, disable, stop", ss_cmd_ctl},
+    {"send", "push alert files to a broker's pull socket", ss_cmd_send},
 };
 #define SSI_NCOMMANDS (sizeof ssi_commands / sizeof *ssi_commands)
 
@@ -108,6 +112,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < SSI_NCOMMANDS; i++)
         if (!strcmp(cmd, ssi_commands[i].name))
             return ssi_commands[i].run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "worker")) /* started by `run`; not listed */
+        return ss_cmd_worker(argc - 1, argv + 1);
     fprintf(stderr, "skysieve: unknown command '%s'\n", cmd);
     ssi_usage(stderr);
     return SS_EXIT_USAGE;

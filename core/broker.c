@@ -1,0 +1,1085 @@
+/*
+ * The live broker (broker.h): one event loop over the signals, the control socket, the inputs and
+ * the filter workers. Intake commits alerts and their dispatch-queue entries; the workers' answers
+ * are committed with the removal of their entries; tags are published after that commit.
+ */
+#include "broker.h"
+
+#include "ingest.h"
+#include "journal.h"
+#include "output.h"
+#include "pool.h"
+#include "query.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pipeline.h>
+#include <nanomsg/reqrep.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define SSI_PULL_PER_ROUND  2000 /* messages taken per loop round: the loop stays responsive */
+#define SSI_SPOOL_PER_ROUND 500
+#define SSI_STOP_GRACE      2.0
+#define SSI_STORE_RETRY_S   10.0
+#define SSI_MAX_POLL        (2 + 3 * 64)
+
+static const MDB_val ssi_jpos_key = {7, "journal"};
+
+typedef struct ssi_broker {
+    ss_broker_conf c; /* [filters] is re-read on reload */
+    const ss_log *lg;
+    ss_store *store;
+    ss_ingest *in;
+    ssi_journal *jr;
+    ssi_jpos jpos_hook, jpos_txn;
+    char **spool_ready; /* spool files wholly ingested, to mark in the next commit */
+    size_t nready, capready;
+    char **spool_marked; /* marked in the last commit: to move to done/ (or failed/) */
+    size_t nmarked, capmarked;
+    int pull, ctl;              /* nanomsg sockets, or -1 */
+    int pull_fd, ctl_fd, sigfd; /* pollable descriptors */
+    const ss_output_ops *out;
+    void *out_impl;
+    ssi_pool_conf pc;
+    ssi_gen *cur, *next;
+    unsigned gen_seq;
+    int initial;       /* next is the first generation: failing to load stops the broker */
+    int reply_pending; /* the control request waits for the reload's outcome */
+    uint64_t *cursor;  /* per worker slot: the last queue sequence taken */
+    uint64_t queue_len;
+    int paused, stopping, store_failed;
+    double retry_at;
+    uint64_t alerts_in, rejected, spool_done, spool_failed, pull_msgs, published;
+    double t_start, next_scan, next_rate, rate_t;
+    uint64_t rate_alerts;
+    ssi_wbuf buf;
+    ss_arena *arena;
+    ss_err fatal;
+} ssi_broker;
+
+static int ssi_mkdirs(const char *dir)
+{
+    char *copy = strdup(dir);
+    if (!copy)
+        return ENOMEM;
+    for (char *p = copy + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+                return free(copy), errno;
+            *p = '/';
+        }
+    int rc = mkdir(copy, 0755) != 0 && errno != EEXIST ? errno : 0;
+    free(copy);
+    return rc;
+}
+
+static int ssi_push(char ***arr, size_t *n, size_t *cap, char *s)
+{
+    if (!s)
+        return SS_ENOMEM;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        char **fresh = realloc(*arr, nc * sizeof *fresh);
+        if (!fresh)
+            return free(s), SS_ENOMEM;
+        *arr = fresh;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = s;
+    return 0;
+}
+
+/* ---- intake: what a commit records, atomically with the alerts ---- */
+
+static int ssi_spool_key(unsigned char *k, const char *name)
+{
+    int n = snprintf((char *)k, SSI_KEY_MAX, "spool/%s", name);
+    return n > 0 && n < SSI_KEY_MAX ? n : 0;
+}
+
+/* Inside every intake transaction: the journal position and the spool files wholly ingested;
+ * marks of files already moved out of the spool are dropped. */
+static int ssi_before_commit(void *ctx, void *txnp)
+{
+    ssi_broker *b = ctx;
+    MDB_txn *txn = txnp;
+    unsigned char jb[16], kb[SSI_KEY_MAX];
+    ssi_jpos_encode(b->jpos_hook, jb);
+    MDB_val v = {16, jb};
+    int rc = mdb_put(txn, b->store->meta, (MDB_val *)&ssi_jpos_key, &v, 0);
+    for (size_t i = 0; i < b->nready && !rc; i++) {
+        const char *name = b->spool_ready[i];
+        int failed = name[0] == '/'; /* rejected as a whole: kept in failed/ for inspection */
+        MDB_val k = {(size_t)ssi_spool_key(kb, name + failed), kb}, fv = {1, failed ? "f" : "d"};
+        rc = k.mv_size ? mdb_put(txn, b->store->meta, &k, &fv, 0) : SS_EINVAL;
+    }
+    for (size_t i = 0; i < b->nmarked && !rc; i++) { /* moved since: their marks go */
+        MDB_val k = {(size_t)ssi_spool_key(kb, b->spool_marked[i]), kb};
+        rc = mdb_del(txn, b->store->meta, &k, NULL);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    b->jpos_txn = b->jpos_hook;
+    return rc;
+}
+
+/* Move spool file @p name to done/ or failed/. */
+static void ssi_spool_move(ssi_broker *b, const char *name, int failed)
+{
+    char *from = NULL, *to = NULL;
+    if (asprintf(&from, "%s/%s", b->c.spool_dir, name) >= 0 &&
+        asprintf(&to, "%s/%s/%s", b->c.spool_dir, failed ? "failed" : "done", name) >= 0 &&
+        rename(from, to) != 0)
+        ss_log_line(b->lg, SS_LOG_ERROR, "spool file=%s: cannot move it to %s: %s", from, to,
+                    strerror(errno));
+    free(from);
+    free(to);
+}
+
+/* After a commit: the journal before jpos_txn may go, the marked files move out of the spool. */
+static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
+{
+    ssi_broker *b = ctx;
+    (void)t;
+    ssi_journal_committed(b->jr, b->jpos_txn);
+    for (size_t i = 0; i < b->nmarked; i++)
+        free(b->spool_marked[i]);
+    b->nmarked = 0;
+    for (size_t i = 0; i < b->nready; i++) {
+        char *name = b->spool_ready[i];
+        int failed = name[0] == '/';
+        ssi_spool_move(b, name + failed, failed);
+        b->spool_done += !failed;
+        b->spool_failed += failed;
+        if (failed)
+            memmove(name, name + 1, strlen(name));
+        if (ssi_push(&b->spool_marked, &b->nmarked, &b->capmarked, name))
+            free(name);
+    }
+    b->nready = 0;
+}
+
+static void ssi_on_reject(void *ctx, const ss_reject *rej)
+{
+    ssi_broker *b = ctx;
+    ss_log_line(b->lg, SS_LOG_WARN, "rejected input=\"%s\" line=%llu reason=%s: %s", rej->origin,
+                (unsigned long long)rej->line, ss_reason_name(rej->reason), rej->detail);
+}
+
+/* ---- intake: messages and spool files ---- */
+
+static void ssi_set_aside(ssi_broker *b, const char *name, const void *msg, size_t len,
+                          const ss_err *why)
+{
+    char *path = NULL;
+    FILE *fp = NULL;
+    if (asprintf(&path, "%s/failed/%s", b->c.run_dir, name) >= 0 && (fp = fopen(path, "wb")))
+        fwrite(msg, 1, len, fp);
+    if (fp)
+        fclose(fp);
+    ss_log_line(b->lg, SS_LOG_WARN, "rejected message=%s kept=%s: %s", name,
+                fp ? path : "(could not be written)", why->msg);
+    free(path);
+}
+
+/* Ingest one journalled message. @return 0, or a store failure. */
+static int ssi_take_message(ssi_broker *b, const void *msg, size_t len, ssi_jpos start,
+                            ssi_jpos end)
+{
+    char name[64];
+    snprintf(name, sizeof name, "msg-%llx-%llu", (unsigned long long)start.id,
+             (unsigned long long)start.off);
+    b->jpos_hook = start; /* a commit inside this message covers only what came before it */
+    FILE *fp = fmemopen((void *)msg, len ? len : 1, "rb");
+    ss_err err = {0};
+    int rc = fp ? ss_ingest_stream(b->in, fp, name, &err) : errno;
+    if (fp)
+        fclose(fp);
+    b->jpos_hook = end;
+    b->pull_msgs++;
+    if (rc == SS_EREJECT) {
+        ssi_set_aside(b, name, msg, len, &err);
+        rc = 0;
+    }
+    return rc ? (b->fatal = err, rc) : 0;
+}
+
+/* Take what the pull socket holds, journal it, ingest it. @return 0 or a store failure. */
+static int ssi_pull_round(ssi_broker *b)
+{
+    for (int i = 0; i < SSI_PULL_PER_ROUND; i++) {
+        void *msg = NULL;
+        int n = nn_recv(b->pull, &msg, NN_MSG, NN_DONTWAIT);
+        if (n < 0)
+            return 0;
+        ssi_jpos start, end;
+        ss_err err = {0};
+        int rc = ssi_journal_append(b->jr, msg, (size_t)n, &start, &end, &err);
+        if (!rc)
+            rc = ssi_take_message(b, msg, (size_t)n, start, end);
+        else
+            ss_log_line(b->lg, SS_LOG_ERROR, "message not accepted (lost): %s", err.msg);
+        nn_freemsg(msg);
+        if (rc && rc != ENOSPC && b->fatal.code)
+            return rc;
+    }
+    return 0;
+}
+
+static int ssi_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The spool's files, in name order (names starting with '.' are still being written). */
+static size_t ssi_spool_list(ssi_broker *b, char ***out)
+{
+    DIR *d = opendir(b->c.spool_dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
+            continue;
+        char *path = NULL;
+        struct stat st;
+        int file = asprintf(&path, "%s/%s", b->c.spool_dir, e->d_name) >= 0 &&
+                   stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        free(path);
+        if (file && ssi_push(&names, &n, &cap, strdup(e->d_name)))
+            break;
+    }
+    if (d)
+        closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, ssi_name_cmp);
+    *out = names;
+    return n;
+}
+
+/* A file committed before a crash that kept it from moving: its mark says so. */
+static int ssi_spool_marked(ssi_broker *b, const char *name, int *failed)
+{
+    MDB_txn *txn;
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val k = {(size_t)ssi_spool_key(kb, name), kb}, v;
+    if (!k.mv_size || mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    int found = mdb_get(txn, b->store->meta, &k, &v) == 0;
+    *failed = found && v.mv_size == 1 && ((char *)v.mv_data)[0] == 'f';
+    mdb_txn_abort(txn);
+    return found;
+}
+
+static int ssi_spool_file(ssi_broker *b, const char *name)
+{
+    int failed = 0;
+    if (ssi_spool_marked(b, name, &failed)) {
+        ss_log_line(b->lg, SS_LOG_INFO, "spool file=%s was stored before a restart", name);
+        char *copy = NULL;
+        return asprintf(&copy, "%s%s", failed ? "/" : "", name) < 0
+                   ? SS_ENOMEM
+                   : ssi_push(&b->spool_ready, &b->nready, &b->capready, copy);
+    }
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", b->c.spool_dir, name) < 0)
+        return SS_ENOMEM;
+    ss_err err = {0};
+    int rc = ss_ingest_path(b->in, path, &err);
+    free(path);
+    if (rc == SS_EREJECT)
+        ss_log_line(b->lg, SS_LOG_WARN, "spool file=%s rejected, moved to failed/: %s", name,
+                    err.msg);
+    else if (rc)
+        return b->fatal = err, rc;
+    char *entry = NULL;
+    if (asprintf(&entry, "%s%s", rc == SS_EREJECT ? "/" : "", name) < 0)
+        return SS_ENOMEM;
+    return ssi_push(&b->spool_ready, &b->nready, &b->capready, entry);
+}
+
+static int ssi_spool_round(ssi_broker *b)
+{
+    char **names;
+    size_t n = ssi_spool_list(b, &names);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && i < SSI_SPOOL_PER_ROUND)
+            rc = ssi_spool_file(b, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* ---- intake runs ---- */
+
+static int ssi_read_jpos(ssi_broker *b, ssi_jpos *pos)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    *pos = (ssi_jpos){0, 0};
+    int rc = mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    rc = mdb_get(txn, b->store->meta, (MDB_val *)&ssi_jpos_key, &v);
+    if (rc == 0 && v.mv_size == 16)
+        *pos = ssi_jpos_decode(v.mv_data);
+    b->queue_len = ssi_queue_len(b->store, txn);
+    mdb_txn_abort(txn);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void ssi_intake_free(ssi_broker *b)
+{
+    if (b->in) {
+        ss_ingest_totals t;
+        ss_ingest_totals_get(b->in, &t);
+        b->alerts_in += t.ingested; /* committed work of the run that ends */
+        b->rejected += t.rejected;
+    }
+    ss_ingest_free(b->in);
+    b->in = NULL;
+    ssi_journal_close(b->jr);
+    b->jr = NULL;
+    for (size_t i = 0; i < b->nready; i++)
+        free(b->spool_ready[i]);
+    b->nready = 0;
+}
+
+/* Start ingesting: open the journal where the store says it was left, replay what follows. */
+static int ssi_intake_start(ssi_broker *b, ss_err *err)
+{
+    ss_ingest_options o = {.batch_size = b->c.batch,
+                           .queue_dispatch = 1,
+                           .before_commit = ssi_before_commit,
+                           .on_commit = ssi_on_commit,
+                           .on_reject = ssi_on_reject,
+                           .ctx = b};
+    o.decoder.schema_dir = b->c.schema_dir;
+    ssi_jpos from;
+    char *dir = NULL;
+    int rc = ssi_read_jpos(b, &from);
+    if (rc)
+        return ssi_store_fail(b->store, err, rc, "reading the journal position");
+    if (asprintf(&dir, "%s/journal", b->c.run_dir) < 0)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    rc = ssi_journal_open(dir, from, &b->jr, err);
+    free(dir);
+    if (!rc && !(b->in = ss_ingest_new(b->store, &o)))
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
+    b->jpos_hook = b->jpos_txn = from;
+    const void *msg;
+    size_t len, n = 0;
+    ssi_jpos start, end;
+    while (!rc && (rc = ssi_journal_replay(b->jr, &msg, &len, &start, &end, err)) == 1) {
+        n++;
+        if ((rc = ssi_take_message(b, msg, len, start, end)))
+            *err = b->fatal;
+    }
+    if (!rc && !(rc = ss_ingest_flush(b->in, err)) && n)
+        ss_log_line(b->lg, SS_LOG_INFO, "journal replayed messages=%zu", n);
+    return rc;
+}
+
+/* A store failure in intake: nothing accepted is lost (it is in the journal or the spool), so
+ * stop taking more, say what to do, and start again from the journal a little later. */
+static void ssi_intake_failed(ssi_broker *b, const ss_err *err)
+{
+    ss_log_line(b->lg, SS_LOG_ERROR,
+                "store=%s: %s; intake paused, retrying in %.0f s (a full disk needs space; the "
+                "map grows by itself up to what the disk and address space allow)",
+                b->c.store, err->msg, SSI_STORE_RETRY_S);
+    ssi_intake_free(b);
+    b->store_failed = 1;
+    b->retry_at = ssi_mono() + SSI_STORE_RETRY_S;
+}
+
+static int ssi_commit_marks(ssi_broker *b, ss_err *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(b->store->env, NULL, 0, &txn);
+    if (!rc && (rc = ssi_before_commit(b, txn)))
+        mdb_txn_abort(txn);
+    else if (!rc)
+        rc = mdb_txn_commit(txn);
+    if (rc)
+        return ssi_store_fail(b->store, err, rc, "recording spool files");
+    ssi_on_commit(b, NULL);
+    return 0;
+}
+
+static void ssi_refresh_queue_len(ssi_broker *b)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn) == 0) {
+        b->queue_len = ssi_queue_len(b->store, txn);
+        mdb_txn_abort(txn);
+    }
+}
+
+static void ssi_intake_round(ssi_broker *b, int scan_spool)
+{
+    ss_err err = {0};
+    if (b->store_failed) {
+        if (ssi_mono() < b->retry_at)
+            return;
+        b->store_failed = 0;
+        if (ssi_intake_start(b, &err))
+            return ssi_intake_failed(b, &err);
+        ss_log_line(b->lg, SS_LOG_INFO, "intake resumed after the store failure");
+    }
+    int rc = 0;
+    if (b->pull >= 0 && !b->paused && !b->stopping)
+        rc = ssi_pull_round(b);
+    if (!rc && scan_spool && b->c.spool_dir && !b->paused && !b->stopping)
+        rc = ssi_spool_round(b);
+    if (rc)
+        err = b->fatal;
+    if (!rc)
+        rc = ss_ingest_flush(b->in, &err);
+    if (!rc && b->nready) /* files that gave nothing to store still need their marks */
+        rc = ssi_commit_marks(b, &err);
+    if (rc)
+        return ssi_intake_failed(b, &err);
+    ssi_refresh_queue_len(b);
+}
+
+/* ---- filter outputs ---- */
+
+static int ssi_store_answers(ssi_broker *b, ssi_wproc *w, ssi_answer *ans, MDB_txn *txn)
+{
+    int rc = 0;
+    for (size_t i = 0; i < w->njobs && !rc; i++) {
+        const ssi_job *j = &w->jobs[i];
+        ssi_answer *a = &ans[i];
+        if ((rc = ssi_answer_parse(&j->answer, b->arena, a)))
+            break;
+        if (!a->failed && (a->o.ntags || a->o.nlocus_props || a->o.nalert_props))
+            rc = ssi_outputs_store(b->store, txn, j->q.locus_id, j->q.survey, j->q.alert_id, a->mjd,
+                                   &a->o, &b->buf, b->arena);
+        if (!rc)
+            rc = ssi_queue_del(b->store, txn, j->q.seq);
+    }
+    return rc;
+}
+
+static void ssi_publish(ssi_broker *b, const ssi_answer *a)
+{
+    for (size_t i = 0; b->out && i < a->o.ntags; i++) {
+        ss_err err = {0};
+        if (b->out->publish(b->out_impl, a->o.tags[i].tag, a->events[i], strlen(a->events[i]),
+                            &err))
+            ss_log_line(b->lg, SS_LOG_WARN, "publish tag=%s: %s", a->o.tags[i].tag, err.msg);
+        else
+            b->published++;
+    }
+}
+
+/* A worker's batch is answered: store every answer and dequeue it in one transaction, then count
+ * and publish. A store failure leaves the jobs with the worker, to be stored again later. */
+static int ssi_batch_done(ssi_broker *b, ssi_gen *g, ssi_wproc *w)
+{
+    ssi_answer *ans = calloc(w->njobs, sizeof *ans);
+    int rc = ans ? 0 : SS_ENOMEM;
+    ss_err err = {0};
+    while (!rc) {
+        MDB_txn *txn;
+        ss_arena_reset(b->arena);
+        if ((rc = mdb_txn_begin(b->store->env, NULL, 0, &txn)))
+            break;
+        if ((rc = ssi_store_answers(b, w, ans, txn)))
+            mdb_txn_abort(txn);
+        else
+            rc = mdb_txn_commit(txn);
+        if (rc != MDB_MAP_FULL)
+            break;
+        if ((rc = ssi_store_grow(b->store, &err)))
+            break;
+    }
+    if (rc) {
+        ssi_store_fail(b->store, &err, rc, "storing filter outputs");
+        ss_log_line(b->lg, SS_LOG_ERROR, "generation=%u: %s; retrying", g->id, err.msg);
+        free(ans);
+        return rc;
+    }
+    for (size_t i = 0; i < w->njobs; i++) {
+        ssi_gen_account(&b->pc, g, &w->jobs[i], b->lg);
+        ssi_publish(b, &ans[i]);
+    }
+    b->queue_len -= b->queue_len >= w->njobs ? w->njobs : b->queue_len;
+    free(ans);
+    ssi_wproc_done(w);
+    return 0;
+}
+
+/* ---- dispatching queued work ---- */
+
+static size_t ssi_slot(const char *locus_id, size_t nw)
+{
+    return (size_t)(XXH3_64bits(locus_id, SS_LOCUS_ID_LEN) % nw);
+}
+
+/* The next batch for worker slot @p i: its loci, in queue order, no locus twice (the second
+ * dispatch must see what the first one stored). */
+static size_t ssi_take_jobs(ssi_broker *b, size_t i, ssi_queue_entry *out, size_t max)
+{
+    size_t nw = b->cur->nw, n = 0, got;
+    ssi_queue_entry chunk[256];
+    MDB_txn *txn;
+    if (mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    int full = 0;
+    while (!full && ssi_queue_read(b->store, txn, b->cursor[i], chunk, 256, &got) == 0 && got) {
+        for (size_t k = 0; k < got && !full; k++) {
+            if (ssi_slot(chunk[k].locus_id, nw) == i) {
+                for (size_t m = 0; m < n && !full; m++)
+                    full = !strcmp(out[m].locus_id, chunk[k].locus_id);
+                if (full)
+                    break;
+                out[n++] = chunk[k];
+                full = n == max;
+            }
+            b->cursor[i] = chunk[k].seq;
+        }
+    }
+    mdb_txn_abort(txn);
+    return n;
+}
+
+static void ssi_dispatch_round(ssi_broker *b)
+{
+    if (!b->cur || b->stopping || (b->next && ssi_gen_ready(b->next) == 1))
+        return; /* a ready generation waits for the running one to drain */
+    ssi_queue_entry *q = malloc(b->pc.batch * sizeof *q);
+    for (size_t i = 0; q && i < b->cur->nw; i++) {
+        ssi_wproc *w = &b->cur->w[i];
+        size_t n = w->state == SSI_W_IDLE ? ssi_take_jobs(b, i, q, b->pc.batch) : 0;
+        if (n)
+            ssi_wproc_send(&b->pc, b->cur, w, q, n, b->lg);
+    }
+    free(q);
+}
+
+/* ---- generations ---- */
+
+static int ssi_reload_start(ssi_broker *b, ss_err *err)
+{
+    if (b->next)
+        return ss_err_set(err, SS_EINVAL, "a reload is already under way (generation %u)",
+                          b->next->id);
+    ss_broker_conf fresh;
+    int rc = ss_broker_conf_load(b->c.file, &fresh, err);
+    if (rc)
+        return rc;
+    if (!fresh.set) {
+        ss_broker_conf_free(&fresh);
+        return ss_err_set(err, SS_EINVAL, "%s: no [filters] set to load", b->c.file);
+    }
+    free(b->c.set); /* what a reload may change: the set and how it is run */
+    b->c.set = fresh.set;
+    fresh.set = NULL;
+    b->pc.timeout = b->c.timeout = fresh.timeout;
+    b->pc.max_crashes = b->c.max_crashes = fresh.max_crashes;
+    b->pc.batch = b->c.dispatch_batch = fresh.dispatch_batch;
+    ss_broker_conf_free(&fresh);
+    char *dir = NULL;
+    unsigned id = ++b->gen_seq;
+    if (asprintf(&dir, "%s/generations/%u-%ld", b->c.run_dir, id, (long)getpid()) < 0)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    rc = ssi_gen_start(&b->pc, id, b->c.set, dir, b->c.workers, &b->next, err);
+    free(dir);
+    if (rc)
+        ss_err_prefix(err, "reload: %s", b->c.set);
+    return rc;
+}
+
+/* Operator decisions outlive a reload: a filter disabled by hand stays disabled. */
+static void ssi_carry_disables(const ssi_gen *from, ssi_gen *to)
+{
+    for (size_t i = 0; from && i < from->nf; i++) {
+        int k = from->f[i].disabled == 2 ? ssi_gen_find(to, from->f[i].label) : -1;
+        if (k >= 0) {
+            to->f[k].disabled = 2;
+            snprintf(to->f[k].disabled_reason, sizeof to->f[k].disabled_reason, "%s",
+                     from->f[i].disabled_reason);
+        }
+    }
+}
+
+static void ssi_reply(ssi_broker *b, json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    if (text && nn_send(b->ctl, text, strlen(text), NN_DONTWAIT) < 0)
+        ss_log_line(b->lg, SS_LOG_WARN, "control: cannot answer: %s", nn_strerror(nn_errno()));
+    free(text);
+    b->reply_pending = 0;
+}
+
+static json_t *ssi_fail_json(const char *msg)
+{
+    return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+/* The new generation loaded, or failed to: swap when the running one has drained. */
+static void ssi_reload_progress(ssi_broker *b)
+{
+    int ready = ssi_gen_ready(b->next);
+    if (ready < 0) {
+        char why[SS_ERR_MSG_MAX + 64];
+        snprintf(why, sizeof why, "reload failed, generation %u kept: %s", b->cur ? b->cur->id : 0,
+                 b->next->error);
+        ss_log_line(b->lg, SS_LOG_ERROR, "%s", why);
+        if (b->reply_pending)
+            ssi_reply(b, ssi_fail_json(why));
+        if (b->initial)
+            ss_err_set(&b->fatal, SS_EINVAL, "the filter set did not load: %s", b->next->error);
+        ssi_gen_free(b->next, 0);
+        b->next = NULL;
+        b->stopping |= b->initial;
+        return;
+    }
+    if (ready == 0 || (b->cur && !ssi_gen_idle(b->cur)))
+        return;
+    ssi_gen *old = b->cur;
+    ssi_carry_disables(old, b->next);
+    b->cur = b->next;
+    b->next = NULL;
+    b->initial = 0;
+    double took = ssi_mono() - b->cur->started;
+    ss_log_line(b->lg, SS_LOG_INFO, "generation=%u running filters=%zu workers=%zu loaded_in=%.3fs",
+                b->cur->id, b->cur->nf, b->cur->nw, took);
+    if (b->reply_pending)
+        ssi_reply(b, json_pack("{s:b, s:i, s:i, s:f}", "ok", 1, "generation", (int)b->cur->id,
+                               "filters", (int)b->cur->nf, "seconds", took));
+    ssi_gen_free(old, 1.0);
+}
+
+/* ---- the control socket ---- */
+
+static json_t *ssi_status_json(ssi_broker *b)
+{
+    ss_ingest_totals t = {0};
+    if (b->in)
+        ss_ingest_totals_get(b->in, &t);
+    ssi_counters c = {0};
+    MDB_txn *txn;
+    if (mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn) == 0) {
+        ssi_counters_load(b->store, txn, &c);
+        mdb_txn_abort(txn);
+    }
+    json_t *st = json_pack(
+        "{s:i, s:s, s:f, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:{s:I, s:I}, s:{s:I}}", "pid",
+        (int)getpid(), "config", b->c.file, "uptime_s", ssi_mono() - b->t_start, "generation",
+        b->cur ? (int)b->cur->id : 0, "alerts_in", (json_int_t)(b->alerts_in + t.ingested),
+        "rejected", (json_int_t)(b->rejected + t.rejected), "stored_alerts", (json_int_t)c.alerts,
+        "loci", (json_int_t)c.loci, "queue", (json_int_t)b->queue_len, "intake",
+        b->store_failed ? "paused (store failure)"
+        : b->paused     ? "paused (filters behind)"
+                        : "running",
+        "published", (json_int_t)b->published, "spool", "done", (json_int_t)b->spool_done, "failed",
+        (json_int_t)b->spool_failed, "pull", "messages", (json_int_t)b->pull_msgs);
+    json_t *workers = json_array();
+    for (size_t i = 0; b->cur && i < b->cur->nw; i++)
+        json_array_append_new(workers, json_pack("{s:i, s:i, s:b}", "pid", (int)b->cur->w[i].pid,
+                                                 "restarts", (int)b->cur->w[i].restarts, "busy",
+                                                 b->cur->w[i].state == SSI_W_BUSY));
+    json_object_set_new(st, "workers", workers);
+    json_object_set_new(st, "filters", b->cur ? ssi_gen_json(b->cur) : json_array());
+    if (b->next)
+        json_object_set_new(st, "loading_generation", json_integer(b->next->id));
+    return json_pack("{s:b, s:o}", "ok", 1, "status", st);
+}
+
+static json_t *ssi_toggle(ssi_broker *b, const char *label, int disable)
+{
+    int k = b->cur && label ? ssi_gen_find(b->cur, label) : -1;
+    if (k < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "no filter labelled '%s' in the running set", label ? label : "");
+        return ssi_fail_json(msg);
+    }
+    ssi_gfilter *f = &b->cur->f[k];
+    f->disabled = disable ? 2 : 0;
+    f->st.consecutive_errors = 0;
+    if (disable)
+        snprintf(f->disabled_reason, sizeof f->disabled_reason, "disabled by the operator");
+    else
+        f->crashes = f->timeouts = 0; /* a fresh start: max_crashes counts again */
+    ss_log_line(b->lg, SS_LOG_INFO, "filter=%s %s by the operator generation=%u", label,
+                disable ? "disabled" : "enabled", b->cur->id);
+    return json_pack("{s:b, s:s, s:b}", "ok", 1, "filter", label, "disabled", disable);
+}
+
+/* Compare secrets in time independent of where they differ. */
+static int ssi_secret_ok(const char *want, const char *got)
+{
+    size_t lw = strlen(want), lg = got ? strlen(got) : 0;
+    unsigned char diff = (unsigned char)(lw != lg);
+    for (size_t i = 0; i < lw; i++)
+        diff |= (unsigned char)(want[i] ^ (i < lg ? got[i] : 0));
+    return got && diff == 0;
+}
+
+static json_t *ssi_command(ssi_broker *b, json_t *req)
+{
+    const char *cmd = json_string_value(json_object_get(req, "cmd"));
+    const char *label = json_string_value(json_object_get(req, "filter"));
+    if (b->c.secret &&
+        !ssi_secret_ok(b->c.secret, json_string_value(json_object_get(req, "secret")))) {
+        ss_log_line(b->lg, SS_LOG_WARN, "control: request refused: missing or wrong secret");
+        return ssi_fail_json("refused: missing or wrong secret");
+    }
+    if (!cmd)
+        return ssi_fail_json("no \"cmd\" in the request");
+    if (!strcmp(cmd, "status"))
+        return ssi_status_json(b);
+    if (!strcmp(cmd, "stop")) {
+        ss_log_line(b->lg, SS_LOG_INFO, "stop requested through the control socket");
+        b->stopping = 1;
+        return json_pack("{s:b, s:s}", "ok", 1, "stopping", "after committing what is in flight");
+    }
+    if (!strcmp(cmd, "enable") || !strcmp(cmd, "disable"))
+        return ssi_toggle(b, label, cmd[0] == 'd');
+    if (!strcmp(cmd, "reload")) {
+        ss_err err = {0};
+        if (ssi_reload_start(b, &err))
+            return ssi_fail_json(err.msg);
+        b->reply_pending = 1; /* answered when the generation runs or fails */
+        return NULL;
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "unknown command '%.64s' (status, reload, enable, disable, stop)",
+             cmd);
+    return ssi_fail_json(msg);
+}
+
+static void ssi_control_round(ssi_broker *b)
+{
+    char *msg = NULL;
+    int n = nn_recv(b->ctl, &msg, NN_MSG, NN_DONTWAIT);
+    if (n < 0)
+        return;
+    json_error_t je;
+    json_t *req = json_loadb(msg, (size_t)n, 0, &je);
+    nn_freemsg(msg);
+    json_t *rep = json_is_object(req) ? ssi_command(b, req) : ssi_fail_json("not a JSON object");
+    json_decref(req);
+    if (rep)
+        ssi_reply(b, rep);
+}
+
+/* ---- setup and the loop ---- */
+
+static int ssi_nn_fd(int sock, int opt)
+{
+    int fd;
+    size_t sz = sizeof fd;
+    return nn_getsockopt(sock, NN_SOL_SOCKET, opt, &fd, &sz) == 0 ? fd : -1;
+}
+
+static int ssi_bind(int proto, const char *addr, int *sock, int *fd, ss_err *err)
+{
+    *sock = nn_socket(AF_SP, proto);
+    if (!strncmp(addr, "ipc://", 6))
+        unlink(addr + 6);    /* a stale socket file of a broker that died */
+    mode_t old = umask(077); /* an ipc socket only its owner may use */
+    int rc = *sock < 0 ? -1 : nn_bind(*sock, addr);
+    umask(old);
+    if (rc < 0) {
+        int e = nn_errno();
+        if (*sock >= 0)
+            nn_close(*sock);
+        *sock = -1;
+        return ss_err_set(err, e, "%s: %s", addr, nn_strerror(e));
+    }
+    *fd = ssi_nn_fd(*sock, NN_RCVFD);
+    return 0;
+}
+
+static int ssi_signals(ssi_broker *b, ss_err *err)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return b->sigfd < 0 ? ss_err_set(err, errno, "signalfd: %s", strerror(errno)) : 0;
+}
+
+static void ssi_signal_round(ssi_broker *b)
+{
+    struct signalfd_siginfo si;
+    while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            ss_err err = {0};
+            ss_log_line(b->lg, SS_LOG_INFO, "SIGHUP: reloading the filter set");
+            if (ssi_reload_start(b, &err))
+                ss_log_line(b->lg, SS_LOG_ERROR, "reload failed, generation %u kept: %s",
+                            b->cur ? b->cur->id : 0, err.msg);
+        } else {
+            ss_log_line(b->lg, SS_LOG_INFO, "%s: stopping after what is in flight",
+                        strsignal((int)si.ssi_signo));
+            b->stopping = 1;
+        }
+    }
+}
+
+static int ssi_open_all(ssi_broker *b, ss_err *err)
+{
+    const char *subdirs[] = {"", "/failed", "/generations"};
+    for (size_t i = 0; i < 3; i++) {
+        char *d = NULL;
+        int e = asprintf(&d, "%s%s", b->c.run_dir, subdirs[i]) < 0 ? ENOMEM : ssi_mkdirs(d);
+        if (e)
+            ss_err_set(err, e, "run_dir %s%s: %s", b->c.run_dir, subdirs[i], strerror(e));
+        free(d);
+        if (e)
+            return e;
+    }
+    for (size_t i = 0; b->c.spool_dir && i < 3; i++) {
+        char *d = NULL;
+        const char *sub[] = {"", "/done", "/failed"};
+        int e = asprintf(&d, "%s%s", b->c.spool_dir, sub[i]) < 0 ? ENOMEM : ssi_mkdirs(d);
+        if (e)
+            ss_err_set(err, e, "spool %s%s: %s", b->c.spool_dir, sub[i], strerror(e));
+        free(d);
+        if (e)
+            return e;
+    }
+    ss_store_options so = {
+        .create = 1, .radius_arcsec = b->c.radius_arcsec, .map_size = b->c.map_size};
+    int rc = ss_store_open(b->c.store, &so, &b->store, err);
+    if (!rc)
+        rc = ssi_bind(NN_REP, b->c.control, &b->ctl, &b->ctl_fd, err);
+    if (!rc && b->c.pull_address)
+        rc = ssi_bind(NN_PULL, b->c.pull_address, &b->pull, &b->pull_fd, err);
+    if (!rc && b->c.publish) {
+        if (!(b->out = ss_output_for(b->c.publish)))
+            rc = ss_err_set(err, SS_EINVAL, "publish %s: no output serves it", b->c.publish);
+        else
+            rc = b->out->open(b->c.publish, &b->out_impl, err);
+        if (rc)
+            b->out = NULL;
+    }
+    if (!rc)
+        rc = ssi_signals(b, err);
+    return rc ? rc : ssi_intake_start(b, err);
+}
+
+static void ssi_add_fd(struct pollfd *p, size_t *n, int fd)
+{
+    p[*n] = (struct pollfd){.fd = fd, .events = POLLIN};
+    ++*n;
+}
+
+static void ssi_gen_fds(const ssi_gen *g, struct pollfd *p, size_t *n, double *deadline)
+{
+    for (size_t i = 0; g && i < g->nw; i++) {
+        const ssi_wproc *w = &g->w[i];
+        if (w->state == SSI_W_DOWN)
+            continue;
+        ssi_add_fd(p, n, w->fd);
+        if ((w->state == SSI_W_STARTING || w->state == SSI_W_BUSY) && w->deadline < *deadline)
+            *deadline = w->deadline;
+    }
+}
+
+/* Worker events: answers, hellos, deaths, overdue batches; then store completed batches. */
+static void ssi_worker_round(ssi_broker *b, ssi_gen *g, const struct pollfd *p, size_t np)
+{
+    double now = ssi_mono();
+    for (size_t i = 0; g && i < g->nw; i++) {
+        ssi_wproc *w = &g->w[i];
+        int readable = 0;
+        for (size_t k = 0; k < np && w->state != SSI_W_DOWN; k++)
+            readable |= p[k].fd == w->fd && (p[k].revents & (POLLIN | POLLHUP | POLLERR));
+        int waiting =
+            w->state == SSI_W_STARTING || (w->state == SSI_W_BUSY && w->nanswered < w->njobs);
+        if (readable || (waiting && now >= w->deadline))
+            ssi_wproc_event(&b->pc, g, w, readable, b->lg);
+        if (w->njobs && w->nanswered == w->njobs)
+            ssi_batch_done(b, g, w);
+    }
+    if (g)
+        ssi_gen_tend(&b->pc, g, b->lg);
+}
+
+static void ssi_backpressure(ssi_broker *b)
+{
+    if (!b->paused && b->queue_len >= b->c.queue_high) {
+        b->paused = 1;
+        ss_log_line(b->lg, SS_LOG_WARN,
+                    "intake paused: queue=%llu loci wait for filters (queue_high=%llu); senders "
+                    "are held back, nothing is dropped",
+                    (unsigned long long)b->queue_len, (unsigned long long)b->c.queue_high);
+    } else if (b->paused && b->queue_len <= b->c.queue_low) {
+        b->paused = 0;
+        ss_log_line(b->lg, SS_LOG_INFO, "intake resumed: queue=%llu",
+                    (unsigned long long)b->queue_len);
+    }
+}
+
+static void ssi_rate_line(ssi_broker *b, double now)
+{
+    ss_ingest_totals t = {0};
+    if (b->in)
+        ss_ingest_totals_get(b->in, &t);
+    uint64_t total = b->alerts_in + t.ingested;
+    double dt = now - b->rate_t;
+    ss_log_line(b->lg, SS_LOG_INFO,
+                "rate alerts_in=%llu alerts_per_s=%.1f queue=%llu rejected=%llu published=%llu "
+                "generation=%u intake=%s",
+                (unsigned long long)total, dt > 0 ? (double)(total - b->rate_alerts) / dt : 0.0,
+                (unsigned long long)b->queue_len, (unsigned long long)(b->rejected + t.rejected),
+                (unsigned long long)b->published, b->cur ? b->cur->id : 0,
+                b->store_failed ? "paused"
+                : b->paused     ? "paused"
+                                : "running");
+    b->rate_t = now;
+    b->rate_alerts = total;
+}
+
+static size_t ssi_poll_set(ssi_broker *b, struct pollfd *p, double *deadline)
+{
+    size_t n = 0;
+    ssi_add_fd(p, &n, b->sigfd);
+    if (!b->reply_pending)
+        ssi_add_fd(p, &n, b->ctl_fd);
+    if (b->pull >= 0 && !b->paused && !b->stopping && !b->store_failed)
+        ssi_add_fd(p, &n, b->pull_fd);
+    ssi_gen_fds(b->cur, p, &n, deadline);
+    ssi_gen_fds(b->next, p, &n, deadline);
+    return n;
+}
+
+/* Stopping: nothing new is taken or handed out; wait for the batches in flight to be stored. */
+static int ssi_drained(ssi_broker *b)
+{
+    return !b->cur || ssi_gen_idle(b->cur);
+}
+
+static void ssi_loop(ssi_broker *b)
+{
+    struct pollfd p[SSI_MAX_POLL];
+    double stop_by = 0;
+    while (!b->stopping || !ssi_drained(b)) {
+        double now = ssi_mono();
+        if (b->stopping && !stop_by)
+            stop_by = now + b->c.timeout + SSI_STOP_GRACE;
+        if (stop_by && now > stop_by) {
+            ss_log_line(b->lg, SS_LOG_WARN,
+                        "stopping with dispatches in flight: they run again "
+                        "at the next start");
+            break;
+        }
+        double deadline = now + 1.0;
+        if (b->c.spool_dir && b->next_scan < deadline)
+            deadline = b->next_scan;
+        if (b->c.stats_interval > 0 && b->next_rate < deadline)
+            deadline = b->next_rate;
+        size_t np = ssi_poll_set(b, p, &deadline);
+        int ms = deadline > now ? (int)((deadline - now) * 1000) + 1 : 0;
+        if (b->cur && b->queue_len && !b->stopping)
+            ms = ms > 20 ? 20 : ms; /* work may be waiting for an idle worker */
+        poll(p, np, ms);
+        now = ssi_mono();
+        ssi_signal_round(b);
+        if (!b->reply_pending)
+            ssi_control_round(b);
+        int scan = b->c.spool_dir && now >= b->next_scan;
+        if (scan)
+            b->next_scan = now + b->c.spool_poll;
+        if (b->in || b->store_failed)
+            ssi_intake_round(b, scan);
+        ssi_worker_round(b, b->cur, p, np);
+        ssi_worker_round(b, b->next, p, np);
+        if (b->next)
+            ssi_reload_progress(b);
+        ssi_dispatch_round(b);
+        ssi_backpressure(b);
+        if (b->c.stats_interval > 0 && now >= b->next_rate) {
+            ssi_rate_line(b, now);
+            b->next_rate = now + b->c.stats_interval;
+        }
+    }
+}
+
+static void ssi_close_all(ssi_broker *b)
+{
+    if (b->reply_pending)
+        ssi_reply(b, ssi_fail_json("the broker is stopping"));
+    ssi_gen_free(b->next, 0);
+    ssi_gen_free(b->cur, SSI_STOP_GRACE);
+    ss_err err = {0};
+    if (b->in && ss_ingest_finish(b->in, NULL, &err))
+        ss_log_line(b->lg, SS_LOG_ERROR, "final commit: %s", err.msg);
+    ssi_intake_free(b);
+    for (size_t i = 0; i < b->nmarked; i++)
+        free(b->spool_marked[i]);
+    free(b->spool_marked);
+    free(b->spool_ready);
+    if (b->out)
+        b->out->close(b->out_impl);
+    if (b->pull >= 0)
+        nn_close(b->pull);
+    if (b->ctl >= 0)
+        nn_close(b->ctl);
+    if (b->sigfd >= 0)
+        close(b->sigfd);
+    ss_store_close(b->store);
+    ssi_wbuf_free(&b->buf);
+    ss_arena_free(b->arena);
+    free(b->cursor);
+}
+
+int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_log *log,
+                  ss_err *err)
+{
+    ssi_broker b = {.lg = log, .pull = -1, .ctl = -1, .sigfd = -1};
+    b.c = *conf; /* a shallow copy: strings the broker replaces are its own copies */
+    if (!(b.c.set = conf->set ? strdup(conf->set) : NULL) && conf->set)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    b.pc = (ssi_pool_conf){worker_exe, conf->store, conf->timeout, conf->max_crashes,
+                           conf->dispatch_batch};
+    b.arena = ss_arena_new();
+    b.cursor = calloc(conf->workers, sizeof *b.cursor);
+    b.t_start = b.rate_t = ssi_mono();
+    b.next_rate = b.t_start + conf->stats_interval;
+    int rc = !b.arena || !b.cursor ? ss_err_set(err, SS_ENOMEM, "out of memory") : 0;
+    if (!rc)
+        rc = ssi_open_all(&b, err);
+    if (!rc && b.c.set) {
+        b.initial = 1;
+        rc = ssi_reload_start(&b, err);
+    }
+    if (!rc) {
+        ss_log_line(log, SS_LOG_INFO,
+                    "broker started pid=%d store=%s control=%s spool=%s pull=%s publish=%s "
+                    "queue=%llu",
+                    (int)getpid(), b.c.store, b.c.control, b.c.spool_dir ? b.c.spool_dir : "-",
+                    b.c.pull_address ? b.c.pull_address : "-", b.c.publish ? b.c.publish : "-",
+                    (unsigned long long)b.queue_len);
+        ssi_loop(&b);
+        rc = b.fatal.code && b.initial ? (*err = b.fatal, b.fatal.code) : 0;
+    }
+    ssi_close_all(&b);
+    free(b.c.set);
+    if (!rc)
+        ss_log_line(log, SS_LOG_INFO, "broker stopped");
+    return rc;
+}

@@ -1,0 +1,64 @@
+/**
+ * @file broker.h
+ * @brief The live broker (`skysieve run`): inputs, the store, filter generations in worker
+ * processes, outputs and the control socket, in one event loop.
+ *
+ * Configuration: an INI file (config/skysieve.ini documents every key). Sections [broker] and
+ * [control] always apply, with defaults; [input spool], [input pull], [filters] and [output] turn
+ * their part on when present.
+ *
+ * Guarantees (see README "The live broker"):
+ *  - an input is accepted only when it is in the spool directory or in the intake journal; its
+ *    alerts are committed in batches together with the journal position, so after a crash it is
+ *    either stored or ingested again, and the store's idempotence absorbs what is ingested twice;
+ *  - every new alert is queued for the filters in its own transaction and dequeued in the one
+ *    that stores the filters' outputs: dispatched once in effect, by exactly one generation;
+ *  - a reload builds and validates the new generation in new workers before the swap; a failed
+ *    one leaves the running generation alone and says why.
+ */
+#ifndef SS_BROKER_H
+#define SS_BROKER_H
+
+#include "err.h"
+#include "log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** The broker's configuration, as read from the INI file. Every string is owned by the struct. */
+typedef struct ss_broker_conf {
+    char *file; /**< the configuration file, re-read on reload for [filters] */
+    char *store, *run_dir;
+    size_t map_size;
+    double radius_arcsec;
+    uint32_t batch;
+    ss_log_level log_level;
+    double stats_interval;
+    uint64_t queue_high, queue_low;
+    char *spool_dir; /**< NULL: no spool input */
+    double spool_poll;
+    char *pull_address; /**< NULL: no pull input */
+    char *schema_dir;
+    char *set; /**< the filter-set INI; NULL: no filters */
+    unsigned workers;
+    double timeout;
+    unsigned max_crashes;
+    unsigned dispatch_batch;
+    char *publish; /**< NULL: tags are stored, not published */
+    char *control;
+    char *secret; /**< the shared secret (from secret_file), or NULL */
+} ss_broker_conf;
+
+/** Read @p path. @return 0, or an error naming the file, section, key and the reason. */
+int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err);
+void ss_broker_conf_free(ss_broker_conf *c);
+
+/**
+ * Run the broker until it is told to stop (SIGTERM, SIGINT, `ctl stop`). @p worker_exe is the
+ * skysieve binary that runs workers (`worker_exe worker ...`). Logs go to @p log.
+ * @return 0 after a graceful stop, or an error that stopped it (store, sockets).
+ */
+int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_log *log,
+                  ss_err *err);
+
+#endif

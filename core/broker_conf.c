@@ -1,0 +1,238 @@
+/* The broker's configuration file (broker.h, config/skysieve.ini). */
+#include "broker.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ssi_conf_ctx {
+    ss_broker_conf *c;
+    const char *dir;
+    ss_err *err;
+    int spool, pull, filters, output; /* sections seen */
+} ssi_conf_ctx;
+
+static char *ssi_rel(const char *dir, const char *path)
+{
+    char *out = NULL;
+    if (path[0] == '/' || !dir)
+        return strdup(path);
+    return asprintf(&out, "%s/%s", dir, path) < 0 ? NULL : out;
+}
+
+/* ipc:// paths are files: relative ones are taken relative to the configuration too. */
+static char *ssi_address(const char *dir, const char *addr)
+{
+    if (strncmp(addr, "ipc://", 6) || addr[6] == '/')
+        return strdup(addr);
+    char *out = NULL;
+    return asprintf(&out, "ipc://%s/%s", dir, addr + 6) < 0 ? NULL : out;
+}
+
+static int ssi_set_str(char **slot, char *value)
+{
+    free(*slot);
+    *slot = value;
+    return value != NULL;
+}
+
+static int ssi_num(const char *v, double lo, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !isfinite(d) || d < lo)
+        return 0;
+    *out = d;
+    return 1;
+}
+
+static int ssi_size(const char *v, uint64_t *out)
+{
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    int shift = *end == 'K' || *end == 'k'   ? 10
+                : *end == 'M' || *end == 'm' ? 20
+                : *end == 'G' || *end == 'g' ? 30
+                : *end == 'T' || *end == 't' ? 40
+                                             : 0;
+    if (end == v || v[0] == '-' || (shift && end[1]) || (!shift && *end))
+        return 0;
+    *out = (uint64_t)n << shift;
+    return 1;
+}
+
+static int ssi_uint(const char *v, uint64_t lo, uint64_t *out)
+{
+    return ssi_size(v, out) && *out >= lo;
+}
+
+static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
+{
+    ss_broker_conf *c = x->c;
+    uint64_t u;
+    if (!strcmp(k, "store"))
+        return ssi_set_str(&c->store, ssi_rel(x->dir, v));
+    if (!strcmp(k, "run_dir"))
+        return ssi_set_str(&c->run_dir, ssi_rel(x->dir, v));
+    if (!strcmp(k, "map_size"))
+        return ssi_uint(v, 1 << 20, &u) && (c->map_size = (size_t)u);
+    if (!strcmp(k, "radius"))
+        return ssi_num(v, 1e-3, &c->radius_arcsec);
+    if (!strcmp(k, "batch"))
+        return ssi_uint(v, 1, &u) && u <= 1000000 && (c->batch = (uint32_t)u);
+    if (!strcmp(k, "log_level"))
+        return ss_log_level_parse(v, &c->log_level) == 0;
+    if (!strcmp(k, "stats_interval"))
+        return ssi_num(v, 0, &c->stats_interval);
+    if (!strcmp(k, "queue_high"))
+        return ssi_uint(v, 1, &c->queue_high);
+    if (!strcmp(k, "queue_low"))
+        return ssi_uint(v, 0, &c->queue_low);
+    return 0;
+}
+
+static int ssi_filters_key(ssi_conf_ctx *x, const char *k, const char *v)
+{
+    ss_broker_conf *c = x->c;
+    uint64_t u;
+    if (!strcmp(k, "set"))
+        return ssi_set_str(&c->set, ssi_rel(x->dir, v));
+    if (!strcmp(k, "workers"))
+        return ssi_uint(v, 1, &u) && u <= 64 && (c->workers = (unsigned)u);
+    if (!strcmp(k, "timeout"))
+        return ssi_num(v, 0.01, &c->timeout);
+    if (!strcmp(k, "max_crashes"))
+        return ssi_uint(v, 1, &u) && u < 1000000 && (c->max_crashes = (unsigned)u);
+    if (!strcmp(k, "batch"))
+        return ssi_uint(v, 1, &u) && u <= 100000 && (c->dispatch_batch = (unsigned)u);
+    return 0;
+}
+
+static int ssi_secret(ssi_conf_ctx *x, const char *path)
+{
+    char *file = ssi_rel(x->dir, path), line[512];
+    FILE *fp = file ? fopen(file, "r") : NULL;
+    int ok = fp && fgets(line, sizeof line, fp);
+    if (fp)
+        fclose(fp);
+    line[ok ? strcspn(line, "\r\n") : 0] = '\0';
+    if (!ok || !line[0])
+        ss_err_set(x->err, SS_EINVAL, "%s: [control] secret_file = %s: %s", x->c->file, path,
+                   !fp ? strerror(errno) : "the first line (the secret) is empty");
+    free(file);
+    return ok && line[0] && ssi_set_str(&x->c->secret, strdup(line));
+}
+
+static int ssi_handler(void *user, const char *sec, const char *k, const char *v)
+{
+    ssi_conf_ctx *x = user;
+    ss_broker_conf *c = x->c;
+    int ok = 0;
+    if (!strcmp(sec, "broker"))
+        ok = ssi_broker_key(x, k, v);
+    else if (!strcmp(sec, "input spool")) {
+        x->spool = 1;
+        ok = !strcmp(k, "dir")    ? ssi_set_str(&c->spool_dir, ssi_rel(x->dir, v))
+             : !strcmp(k, "poll") ? ssi_num(v, 0.001, &c->spool_poll)
+                                  : 0;
+    } else if (!strcmp(sec, "input pull")) {
+        x->pull = 1;
+        ok = !strcmp(k, "address")      ? ssi_set_str(&c->pull_address, ssi_address(x->dir, v))
+             : !strcmp(k, "schema_dir") ? ssi_set_str(&c->schema_dir, ssi_rel(x->dir, v))
+                                        : 0;
+    } else if (!strcmp(sec, "filters")) {
+        x->filters = 1;
+        ok = ssi_filters_key(x, k, v);
+    } else if (!strcmp(sec, "output")) {
+        x->output = 1;
+        ok = !strcmp(k, "publish") && ssi_set_str(&c->publish, ssi_address(x->dir, v));
+    } else if (!strcmp(sec, "control"))
+        ok = !strcmp(k, "address")       ? ssi_set_str(&c->control, ssi_address(x->dir, v))
+             : !strcmp(k, "secret_file") ? ssi_secret(x, v)
+                                         : 0;
+    if (!ok && !x->err->code)
+        ss_err_set(x->err, SS_EINVAL, "%s: [%s] %s = %s: %s", c->file, sec, k, v,
+                   strcmp(sec, "broker") && strcmp(sec, "control") && strcmp(sec, "filters") &&
+                           strcmp(sec, "output") && strncmp(sec, "input ", 6)
+                       ? "unknown section"
+                       : "unknown key or bad value");
+    return ok;
+}
+
+/* Defaults for what the file left out: config/skysieve.ini shows the same values. */
+static int ssi_defaults(ssi_conf_ctx *x)
+{
+    ss_broker_conf *c = x->c;
+    int ok = 1;
+    if (!c->store)
+        ok &= ssi_set_str(&c->store, ssi_rel(x->dir, "../run/store"));
+    if (!c->run_dir)
+        ok &= ssi_set_str(&c->run_dir, ssi_rel(x->dir, "../run"));
+    if (x->spool && !c->spool_dir)
+        ok &= ssi_set_str(&c->spool_dir, ssi_rel(x->dir, "../run/spool"));
+    if (x->pull && !c->pull_address)
+        ok &= ssi_set_str(&c->pull_address, strdup("ipc:///tmp/skysieve-in.ipc"));
+    if (x->filters && !c->set)
+        ok &= ssi_set_str(&c->set, ssi_rel(x->dir, "filters.ini"));
+    if (x->output && !c->publish)
+        ok &= ssi_set_str(&c->publish, strdup("ipc:///tmp/skysieve-tags.ipc"));
+    if (!c->control) {
+        char *a = NULL;
+        ok &= asprintf(&a, "ipc://%s/control.ipc", c->run_dir) >= 0 && ssi_set_str(&c->control, a);
+    }
+    return ok;
+}
+
+int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
+{
+    *c = (ss_broker_conf){.map_size = (size_t)1 << 30,
+                          .radius_arcsec = 1.0,
+                          .batch = 5000,
+                          .log_level = SS_LOG_INFO,
+                          .stats_interval = 10,
+                          .queue_high = 100000,
+                          .queue_low = 50000,
+                          .spool_poll = 0.2,
+                          .workers = 1,
+                          .timeout = 10,
+                          .max_crashes = 3,
+                          .dispatch_batch = 64};
+    char *copy = strdup(path), *dir = copy ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    c->file = strdup(path);
+    ssi_conf_ctx x = {c, dir, err, 0, 0, 0, 0};
+    ss_err_clear(err);
+    int line = dir && c->file ? ini_parse(path, ssi_handler, &x) : -2;
+    int rc = err->code;
+    if (line == -1)
+        rc = ss_err_set(err, ENOENT, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    else if (line > 0 && !rc)
+        rc = ss_err_set(err, SS_EINVAL, "%s:%d: not INI syntax", path, line);
+    else if (!rc && (line == -2 || !ssi_defaults(&x)))
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
+    else if (!rc && c->queue_low >= c->queue_high)
+        rc = ss_err_set(err, SS_EINVAL, "%s: [broker] queue_low must be below queue_high", path);
+    else if (!rc && !strncmp(c->control, "tcp://", 6) && !c->secret)
+        rc = ss_err_set(err, SS_EINVAL,
+                        "%s: [control] address = %s is reachable from the network: set "
+                        "secret_file (a file whose first line is the shared secret)",
+                        path, c->control);
+    free(dir);
+    if (rc)
+        ss_broker_conf_free(c);
+    return rc;
+}
+
+void ss_broker_conf_free(ss_broker_conf *c)
+{
+    char **strs[] = {&c->file,       &c->store, &c->run_dir, &c->spool_dir, &c->pull_address,
+                     &c->schema_dir, &c->set,   &c->publish, &c->control,   &c->secret};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}

@@ -1,0 +1,300 @@
+/* The live broker's commands: run, ctl, send, and the hidden worker. */
+#include "broker.h"
+#include "cli.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pipeline.h>
+#include <nanomsg/reqrep.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+
+static const char ssi_run_help[] =
+    "usage: skysieve run --config FILE\n\n"
+    "Run the broker until SIGTERM, SIGINT or `skysieve ctl stop`: ingest the spool directory and\n"
+    "the pull socket, run the filter set in worker processes, store and publish what it finds.\n"
+    "SIGHUP reloads the filter set. Logs go to standard error. config/skysieve.ini documents\n"
+    "every setting and runs as it is.\n";
+
+int ss_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *config = NULL;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 'c')
+            config = optarg;
+        else if (ch == 'h')
+            return fputs(ssi_run_help, stdout), SS_EXIT_OK;
+        else
+            return ss_cli_usage("run", "unknown option");
+    }
+    if (!config || optind != argc)
+        return ss_cli_usage("run", "--config FILE is required, and nothing else");
+    ss_broker_conf c;
+    ss_err err = {0};
+    if (ss_broker_conf_load(config, &c, &err))
+        return ss_cli_fail(&err);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return ss_err_set(&err, errno, "cannot find the skysieve binary: %s", strerror(errno)),
+               ss_cli_fail(&err);
+    exe[n] = '\0';
+    ss_log lg = {stderr, c.log_level};
+    int rc = ss_broker_run(&c, exe, &lg, &err);
+    if (rc)
+        ss_log_line(&lg, SS_LOG_ERROR, "%s", err.msg);
+    ss_broker_conf_free(&c);
+    return rc ? SS_EXIT_FAIL : SS_EXIT_OK;
+}
+
+/* ---- ctl ---- */
+
+static const char ssi_ctl_help[] =
+    "usage: skysieve ctl (--config FILE | --address ADDR [--secret-file F]) [--timeout S] "
+    "COMMAND\n\n"
+    "Talk to a running broker through its control socket. COMMAND is one of\n"
+    "  status            uptime, alerts in, stored, rejected, queue depth, workers, and per "
+    "filter\n"
+    "                    runs, skips, tags, errors, crashes, timeouts, time percentiles, disabled\n"
+    "  reload            load and validate the filter set again, then swap it in; on failure the\n"
+    "                    running set stays and the reason is printed\n"
+    "  disable LABEL     stop running a filter (by its label in the set); enable LABEL: again\n"
+    "  stop              stop after committing what is in flight\n"
+    "The broker's answer is printed as JSON. Exit status 0 when it says ok, 1 otherwise.\n"
+    "With --config the address and secret come from the broker's configuration.\n";
+
+typedef struct ssi_ctl_cli {
+    const char *config, *address, *secret_file;
+    double timeout;
+    char *secret;
+} ssi_ctl_cli;
+
+static int ssi_ctl_parse(int argc, char **argv, ssi_ctl_cli *c)
+{
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"address", required_argument, 0, 'a'},
+                                         {"secret-file", required_argument, 0, 's'},
+                                         {"timeout", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int ch;
+    c->timeout = 10;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': c->config = optarg; break;
+        case 'a': c->address = optarg; break;
+        case 's': c->secret_file = optarg; break;
+        case 't':
+            if (ss_cli_double(optarg, &c->timeout) || c->timeout <= 0)
+                return ss_cli_usage("ctl", "--timeout wants seconds, not '%s'", optarg);
+            break;
+        case 'h': fputs(ssi_ctl_help, stdout); return -1;
+        default: return ss_cli_usage("ctl", "unknown option");
+        }
+    }
+    if (!c->config == !c->address)
+        return ss_cli_usage("ctl", "give either --config FILE or --address ADDR");
+    if (optind >= argc)
+        return ss_cli_usage("ctl", "no COMMAND (status, reload, enable, disable, stop)");
+    int want = !strcmp(argv[optind], "enable") || !strcmp(argv[optind], "disable") ? 2 : 1;
+    if (argc - optind != want)
+        return ss_cli_usage("ctl", "'%s' takes %s", argv[optind],
+                            want == 2 ? "a filter LABEL" : "no argument");
+    return 0;
+}
+
+/* The address and secret to use. @return 0 or an error. */
+static int ssi_ctl_target(ssi_ctl_cli *c, char **address, ss_err *err)
+{
+    if (c->config) {
+        ss_broker_conf bc;
+        int rc = ss_broker_conf_load(c->config, &bc, err);
+        if (rc)
+            return rc;
+        *address = strdup(bc.control);
+        c->secret = bc.secret ? strdup(bc.secret) : NULL;
+        ss_broker_conf_free(&bc);
+    } else
+        *address = strdup(c->address);
+    if (c->secret_file) {
+        char *data = NULL;
+        size_t len;
+        if (ss_read_file(c->secret_file, &data, &len, err))
+            return err->code;
+        data[strcspn(data, "\r\n")] = '\0';
+        free(c->secret);
+        c->secret = data;
+    }
+    return *address ? 0 : ss_err_set(err, SS_ENOMEM, "out of memory");
+}
+
+/* One request, one answer. @return the answer (caller frees with nn_freemsg) or NULL. */
+static char *ssi_ctl_ask(const char *address, const char *req, double timeout, int *len,
+                         ss_err *err)
+{
+    int s = nn_socket(AF_SP, NN_REQ), ms = (int)(timeout * 1000);
+    char *reply = NULL;
+    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) < 0 ||
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
+        nn_connect(s, address) < 0 || nn_send(s, req, strlen(req), 0) < 0 ||
+        (*len = nn_recv(s, &reply, NN_MSG, 0)) < 0) {
+        int e = nn_errno();
+        ss_err_set(err, e, "%s: %s", address,
+                   e == ETIMEDOUT ? "no broker answered (is it running? is this its control "
+                                    "address?)"
+                                  : nn_strerror(e));
+        reply = NULL;
+    }
+    if (s >= 0)
+        nn_close(s);
+    return reply;
+}
+
+int ss_cmd_ctl(int argc, char **argv)
+{
+    ssi_ctl_cli c = {0};
+    int rc = ssi_ctl_parse(argc, argv, &c);
+    if (rc)
+        return rc < 0 ? SS_EXIT_OK : rc;
+    char *address = NULL;
+    ss_err err = {0};
+    if (ssi_ctl_target(&c, &address, &err)) {
+        free(address);
+        free(c.secret);
+        return ss_cli_fail(&err);
+    }
+    json_t *req = json_pack("{s:s}", "cmd", argv[optind]);
+    if (optind + 1 < argc)
+        json_object_set_new(req, "filter", json_string(argv[optind + 1]));
+    if (c.secret)
+        json_object_set_new(req, "secret", json_string(c.secret));
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    int len = 0;
+    char *reply = text ? ssi_ctl_ask(address, text, c.timeout, &len, &err) : NULL;
+    free(text);
+    free(address);
+    free(c.secret);
+    if (!reply)
+        return ss_cli_fail(&err);
+    json_error_t je;
+    json_t *o = json_loadb(reply, (size_t)len, 0, &je);
+    nn_freemsg(reply);
+    if (!o)
+        return ss_err_set(&err, SS_EFORMAT, "the broker's answer is not JSON"), ss_cli_fail(&err);
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    fputc('\n', stdout);
+    int ok = json_is_true(json_object_get(o, "ok"));
+    if (!ok)
+        fprintf(stderr, "skysieve ctl: %s\n",
+                json_string_value(json_object_get(o, "error")) ?: "the broker said no");
+    json_decref(o);
+    return ok ? SS_EXIT_OK : SS_EXIT_FAIL;
+}
+
+/* ---- send ---- */
+
+static const char ssi_send_help[] =
+    "usage: skysieve send [--timeout S] [--rate N] ADDRESS FILE...\n\n"
+    "Push each FILE, whole, as one message to a broker's pull socket (its [input pull] address):\n"
+    "an Avro container, a Confluent-framed Avro message, JSON lines or CSV. --rate sends at most\n"
+    "N messages a second. A message no broker takes within the timeout (default 10 s) fails.\n"
+    "The connection stays open half a second after the last message: nanomsg drops messages a\n"
+    "receiver has not taken yet when their sender disconnects.\n"
+    "Exit status 0 when every file was sent.\n";
+
+static int ssi_send_one(int sock, const char *path, ss_err *err)
+{
+    char *data = NULL;
+    size_t len;
+    int rc = ss_read_file(path, &data, &len, err);
+    if (rc)
+        return rc;
+    if (nn_send(sock, data, len, 0) < 0)
+        rc = ss_err_set(err, nn_errno(), "%s: not sent: %s", path,
+                        nn_errno() == ETIMEDOUT ? "no broker took it in time"
+                                                : nn_strerror(nn_errno()));
+    free(data);
+    return rc;
+}
+
+int ss_cmd_send(int argc, char **argv)
+{
+    static const struct option opts[] = {{"timeout", required_argument, 0, 't'},
+                                         {"rate", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    double timeout = 10, rate = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 'h')
+            return fputs(ssi_send_help, stdout), SS_EXIT_OK;
+        double *slot = ch == 't' ? &timeout : ch == 'r' ? &rate : NULL;
+        if (!slot || ss_cli_double(optarg, slot) || *slot <= 0)
+            return ss_cli_usage("send", "bad option");
+    }
+    if (argc - optind < 2)
+        return ss_cli_usage("send", "expected ADDRESS and at least one FILE");
+    int s = nn_socket(AF_SP, NN_PUSH), ms = (int)(timeout * 1000);
+    ss_err err = {0};
+    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
+        nn_connect(s, argv[optind]) < 0) {
+        ss_err_set(&err, nn_errno(), "%s: %s", argv[optind], nn_strerror(nn_errno()));
+        return ss_cli_fail(&err);
+    }
+    int failed = 0, sent = 0;
+    for (int i = optind + 1; i < argc; i++) {
+        if (rate > 0 && sent)
+            usleep((useconds_t)(1e6 / rate));
+        if (ssi_send_one(s, argv[i], &err)) {
+            fprintf(stderr, "skysieve send: %s\n", err.msg);
+            failed++;
+        } else
+            sent++;
+    }
+    /* PUSH/PULL has no acknowledgement, and nanomsg drops a message still in the receiver's
+     * pipe when the sender disconnects: stay connected until the broker has surely taken it. */
+    usleep(500000);
+    nn_close(s);
+    fprintf(stderr, "skysieve send: %d sent, %d failed\n", sent, failed);
+    return failed ? SS_EXIT_FAIL : SS_EXIT_OK;
+}
+
+/* ---- worker (started by the broker, not by people) ---- */
+
+int ss_cmd_worker(int argc, char **argv)
+{
+    static const struct option opts[] = {{"store", required_argument, 0, 's'},
+                                         {"set", required_argument, 0, 'f'},
+                                         {"fd", required_argument, 0, 'd'},
+                                         {"shm", required_argument, 0, 'm'},
+                                         {0, 0, 0, 0}};
+    const char *store = NULL, *set = NULL;
+    int fd = -1, shm = -1, ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 's')
+            store = optarg;
+        else if (ch == 'f')
+            set = optarg;
+        else if (ch == 'd')
+            fd = atoi(optarg);
+        else if (ch == 'm')
+            shm = atoi(optarg);
+        else
+            return SS_EXIT_USAGE;
+    }
+    if (!store || !set || fd < 0 || shm < 0)
+        return ss_cli_usage("worker", "is started by `skysieve run`, not by hand");
+    return ss_worker_main(store, set, fd, shm);
+}

@@ -1,0 +1,277 @@
+/* The worker process (worker.h): loads one generation of the filter set and runs dispatches. */
+#include "worker.h"
+
+#include "filters_impl.h"
+#include "query.h"
+#include "render.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int ssi_frame_send(int fd, const void *data, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    const unsigned char *parts[2] = {(const unsigned char *)&n, data};
+    size_t sizes[2] = {sizeof n, len};
+    for (int i = 0; i < 2; i++)
+        for (size_t off = 0; off < sizes[i];) {
+            ssize_t w = write(fd, parts[i] + off, sizes[i] - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return w < 0 ? errno : EPIPE;
+            off += (size_t)w;
+        }
+    return 0;
+}
+
+static int ssi_read_full(int fd, void *p, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t r = read(fd, (char *)p + off, n - off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? errno : EPIPE;
+        off += (size_t)r;
+    }
+    return 0;
+}
+
+int ssi_frame_recv(int fd, ssi_wbuf *buf)
+{
+    uint32_t n;
+    int rc = ssi_read_full(fd, &n, sizeof n);
+    if (rc)
+        return rc;
+    ssi_wbuf_reset(buf);
+    if (n > buf->cap) {
+        unsigned char *fresh = realloc(buf->data, n);
+        if (!fresh)
+            return ENOMEM;
+        buf->data = fresh;
+        buf->cap = n;
+    }
+    buf->len = n;
+    return ssi_read_full(fd, buf->data, n);
+}
+
+typedef struct ssi_worker {
+    ss_store *store;
+    ss_filter_set *fs;
+    int fd;
+    ssi_worker_shm *shm;
+    ssi_wbuf in, out, bag;
+    uint8_t *exclude;
+    ssi_filter_result *results;
+    uint64_t *props_before;
+} ssi_worker;
+
+static void ssi_before_run(void *ctx, size_t filter)
+{
+    ssi_worker *w = ctx;
+    w->shm->filter = (int32_t)filter;
+}
+
+static int ssi_hello(ssi_worker *w, const ss_err *load_err)
+{
+    json_t *o;
+    if (load_err) {
+        o = json_pack("{s:b, s:s}", "ok", 0, "error", load_err->msg);
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; i < ss_filter_set_count(w->fs); i++) {
+            const ssi_filter *f = ssi_set_filter(w->fs, i);
+            json_t *tags = json_array();
+            for (size_t k = 0; f->desc->output_tags && f->desc->output_tags[k].name; k++)
+                json_array_append_new(tags, json_string(f->desc->output_tags[k].name));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o}", "label", f->label,
+                                                  "name", f->desc->name, "version",
+                                                  f->desc->version ? f->desc->version : "0",
+                                                  "runtime", f->rt->name, "tags", tags));
+        }
+        o = json_pack("{s:b, s:o, s:I}", "ok", 1, "filters", list, "max_consecutive_failures",
+                      (json_int_t)w->fs->max_consecutive_failures);
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text)
+        return ENOMEM;
+    ssi_wbuf_reset(&w->out);
+    ssi_wbuf_u8(&w->out, 'H');
+    ssi_wbuf_bytes(&w->out, text, strlen(text));
+    free(text);
+    return w->out.failed ? ENOMEM : ssi_frame_send(w->fd, w->out.data, w->out.len);
+}
+
+static void ssi_put_bag(ssi_worker *w, const ss_prop *p, size_t n)
+{
+    ssi_wbuf_reset(&w->bag);
+    if (n)
+        ssi_props_encode(p, (uint32_t)n, &w->bag);
+    ssi_wbuf_strn(&w->out, (const char *)w->bag.data, (uint32_t)w->bag.len);
+    w->out.failed |= w->bag.failed;
+}
+
+static void ssi_put_events(ssi_worker *w, const ssi_dispatch_out *o)
+{
+    ss_locus_view *v = w->fs->view;
+    json_t *locus = o->ntags ? ssi_locus_summary_json(ssi_view_locus(v)) : NULL;
+    json_t *alert = o->ntags ? ssi_alert_json(ssi_view_trigger(v)) : NULL;
+    ssi_wbuf_u32(&w->out, (uint32_t)o->ntags);
+    for (size_t i = 0; i < o->ntags; i++) {
+        json_t *e = json_pack("{s:s, s:s, s:O, s:O}", "tag", o->tags[i].tag, "filter",
+                              o->tags[i].filter, "locus", locus, "alert", alert);
+        char *text = e ? json_dumps(e, SS_JSON_FLAGS) : NULL;
+        ssi_wbuf_str(&w->out, o->tags[i].tag);
+        ssi_wbuf_str(&w->out, o->tags[i].filter);
+        ssi_wbuf_str(&w->out, text ? text : "{}");
+        free(text);
+        json_decref(e);
+    }
+    json_decref(locus);
+    json_decref(alert);
+}
+
+/* Answer one dispatch: what each filter did, and what the set wrote. */
+static int ssi_answer(ssi_worker *w, uint64_t seq, int rc, const ss_err *err,
+                      const ssi_dispatch_out *o)
+{
+    size_t nf = ss_filter_set_count(w->fs);
+    ssi_wbuf_reset(&w->out);
+    ssi_wbuf_u8(&w->out, 'R');
+    ssi_wbuf_u64(&w->out, seq);
+    ssi_wbuf_u8(&w->out, rc != 0);
+    ssi_wbuf_str(&w->out, rc ? err->msg : "");
+    ssi_wbuf_u32(&w->out, (uint32_t)nf);
+    for (size_t i = 0; i < nf; i++) {
+        const ssi_filter *f = ssi_set_filter(w->fs, i);
+        ssi_wbuf_u8(&w->out, rc ? SSI_OUT_NOT_RUN : w->results[i].outcome);
+        ssi_wbuf_f64(&w->out, rc ? 0 : w->results[i].us);
+        ssi_wbuf_u32(&w->out, (uint32_t)(f->st.props_written - w->props_before[i]));
+        ssi_wbuf_str(&w->out, !rc && w->results[i].msg ? w->results[i].msg : "");
+    }
+    ssi_dispatch_out none = {0};
+    if (rc)
+        o = &none;
+    ssi_wbuf_u8(&w->out, (uint8_t)o->halted);
+    const ss_alert *trigger = rc ? NULL : ssi_view_trigger(w->fs->view);
+    ssi_wbuf_f64(&w->out, trigger ? trigger->mjd : 0);
+    ssi_put_events(w, o);
+    ssi_put_bag(w, o->locus_props, o->nlocus_props);
+    ssi_put_bag(w, o->alert_props, o->nalert_props);
+    return w->out.failed ? ENOMEM : ssi_frame_send(w->fd, w->out.data, w->out.len);
+}
+
+static int ssi_read_txn(ssi_worker *w, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(w->store->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) { /* the broker grew the map: adopt its size */
+        if ((rc = mdb_env_set_mapsize(w->store->env, 0)) == 0)
+            rc = mdb_txn_begin(w->store->env, NULL, MDB_RDONLY, txn);
+    }
+    return rc;
+}
+
+static int ssi_run_entry(ssi_worker *w, MDB_txn *txn, ssi_rbuf *r)
+{
+    uint64_t seq = ssi_rbuf_u64(r);
+    char locus[SS_LOCUS_ID_LEN + 1], survey[SS_SURVEY_MAX + 1], alert_id[SS_ID_MAX + 1];
+    ssi_rbuf_strcpy(r, locus, sizeof locus);
+    ssi_rbuf_strcpy(r, survey, sizeof survey);
+    ssi_rbuf_strcpy(r, alert_id, sizeof alert_id);
+    size_t nf = ss_filter_set_count(w->fs);
+    if (ssi_rbuf_u32(r) != nf || r->bad || (size_t)(r->end - r->p) < nf)
+        return EPROTO;
+    memcpy(w->exclude, r->p, nf);
+    r->p += nf;
+    for (size_t i = 0; i < nf; i++)
+        w->props_before[i] = ssi_set_filter(w->fs, i)->st.props_written;
+    ssi_dispatch_ctl ctl = {w->exclude, w->results, ssi_before_run, w};
+    ssi_dispatch_out o;
+    ss_err err = {0};
+    w->shm->seq = seq;
+    int rc = ssi_dispatch_ctl_run(w->fs, w->store, txn, locus, survey, alert_id, &ctl, &o, &err);
+    w->shm->filter = -1;
+    return ssi_answer(w, seq, rc, &err, &o);
+}
+
+static int ssi_run_batch(ssi_worker *w, ssi_rbuf *r)
+{
+    uint32_t n = ssi_rbuf_u32(r);
+    MDB_txn *txn;
+    int rc = ssi_read_txn(w, &txn);
+    if (rc)
+        return rc;
+    w->shm->busy = 1;
+    for (uint32_t i = 0; i < n && !rc && !r->bad; i++)
+        rc = ssi_run_entry(w, txn, r);
+    w->shm->busy = 0;
+    mdb_txn_abort(txn);
+    return rc ? rc : r->bad ? EPROTO : 0;
+}
+
+static int ssi_serve(ssi_worker *w)
+{
+    for (;;) {
+        int rc = ssi_frame_recv(w->fd, &w->in);
+        if (rc)
+            return rc == EPIPE ? 0 : rc; /* the broker went away: nothing left to answer */
+        ssi_rbuf r = {w->in.data, w->in.data + w->in.len, 0};
+        uint8_t type = ssi_rbuf_u8(&r);
+        if (type == 'Q')
+            return 0;
+        if (type != 'B' || (rc = ssi_run_batch(w, &r)))
+            return rc ? rc : EPROTO;
+    }
+}
+
+static int ssi_worker_setup(ssi_worker *w, const char *store_dir, const char *set_ini, int shm_fd,
+                            ss_err *err)
+{
+    w->shm = mmap(NULL, sizeof *w->shm, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
+    if (w->shm == MAP_FAILED) {
+        w->shm = NULL;
+        return ss_err_set(err, errno, "worker: shared memory: %s", strerror(errno));
+    }
+    w->shm->filter = -1;
+    ss_store_options so = {.readonly = 1};
+    int rc = ss_store_open(store_dir, &so, &w->store, err);
+    if (!rc)
+        rc = ss_filter_set_load(set_ini, &w->fs, err);
+    size_t nf = w->fs ? ss_filter_set_count(w->fs) : 0;
+    if (!rc &&
+        (!(w->exclude = calloc(nf + 1, 1)) || !(w->results = calloc(nf + 1, sizeof *w->results)) ||
+         !(w->props_before = calloc(nf + 1, sizeof *w->props_before))))
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
+    return rc;
+}
+
+int ss_worker_main(const char *store_dir, const char *set_ini, int fd, int shm_fd)
+{
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_IGN); /* a Ctrl-C reaches the whole process group: the broker decides */
+    signal(SIGHUP, SIG_IGN);
+    ssi_worker w = {.fd = fd};
+    ss_err err = {0};
+    int rc = ssi_worker_setup(&w, store_dir, set_ini, shm_fd, &err);
+    if (w.shm && (ssi_hello(&w, rc ? &err : NULL) == 0) && !rc)
+        rc = ssi_serve(&w);
+    ss_filter_set_free(w.fs);
+    ss_store_close(w.store);
+    ssi_wbuf_free(&w.in);
+    ssi_wbuf_free(&w.out);
+    ssi_wbuf_free(&w.bag);
+    free(w.exclude);
+    free(w.results);
+    free(w.props_before);
+    if (w.shm)
+        munmap((void *)w.shm, sizeof *w.shm);
+    return rc ? 1 : 0;
+}
