@@ -555,7 +555,7 @@ static int ssi_write_all(const char *path, const void *data, size_t len, ss_err 
 
 /* Copy filter @p i's file and setup files into @p dir and describe them in @p ini. */
 static int ssi_snapshot_filter(const ssi_filter_conf *f, size_t i, const char *dir, FILE *ini,
-                               ss_err *err)
+                               FILE *sources, ss_err *err)
 {
     char *data = NULL, *dest = NULL;
     size_t len;
@@ -567,6 +567,7 @@ static int ssi_snapshot_filter(const ssi_filter_conf *f, size_t i, const char *d
         dest = NULL;
     rc = dest ? ssi_write_all(dest, data, len, err) : ss_err_set(err, SS_ENOMEM, "out of memory");
     fprintf(ini, "[filter %s]\npath = %02zu-%s\npriority = %d\n", f->label, i, base, f->priority);
+    fprintf(sources, "%02zu-%s\t%s\n", i, base, f->path);
     if (f->limits.memory_bytes)
         fprintf(ini, "memory = %zu\n", f->limits.memory_bytes);
     if (f->limits.instructions)
@@ -589,9 +590,12 @@ int ss_filter_set_snapshot(const char *path, const char *dir, ss_err *err)
 {
     ssi_set_conf c;
     int rc = ssi_conf_read(path, &c, err);
-    char *ini_path = NULL;
-    FILE *ini = NULL;
-    if (!rc && (asprintf(&ini_path, "%s/filters.ini", dir) < 0 || !(ini = fopen(ini_path, "w"))))
+    char *ini_path = NULL, *src_path = NULL;
+    FILE *ini = NULL, *sources = NULL;
+    if (!rc && (asprintf(&src_path, "%s/sources", dir) < 0 || !(sources = fopen(src_path, "w"))))
+        src_path = NULL;
+    if (!rc && (!sources || asprintf(&ini_path, "%s/filters.ini", dir) < 0 ||
+                !(ini = fopen(ini_path, "w"))))
         rc = ss_err_set(err, errno ? errno : SS_ENOMEM, "%s/filters.ini: cannot write: %s", dir,
                         strerror(errno ? errno : ENOMEM));
     if (!rc) {
@@ -609,11 +613,14 @@ int ss_filter_set_snapshot(const char *path, const char *dir, ss_err *err)
             rc =
                 ss_err_set(err, SS_EINVAL, "%s: [filter %s] has no path", path, c.filters[i].label);
         else
-            rc = ssi_snapshot_filter(&c.filters[i], i, dir, ini, err);
+            rc = ssi_snapshot_filter(&c.filters[i], i, dir, ini, sources, err);
     }
     if (ini && fclose(ini) != 0 && !rc)
         rc = ss_err_set(err, errno, "%s: cannot write: %s", ini_path, strerror(errno));
+    if (sources)
+        fclose(sources);
     free(ini_path);
+    free(src_path);
     ssi_conf_free(&c);
     return rc;
 }

@@ -52,6 +52,8 @@ int ss_filter_set_single(const char *filter_path, const ss_setup_item *items, si
  * the existing directory @p dir, with @p dir/filters.ini describing the copies. Loading the
  * snapshot gives the set as it was now, whatever happens to the originals later: a broker's
  * generation stays the same set when a worker restarts after the files changed on disk.
+ * @p dir/sources lists each copy's name and its original path (tab-separated lines), so that
+ * messages about a copy can name the original.
  * @return 0, or an error naming the file and the reason.
  */
 int ss_filter_set_snapshot(const char *path, const char *dir, ss_err *err);

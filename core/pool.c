@@ -250,6 +250,42 @@ static int ssi_gen_fill(ssi_gen *g, json_t *list)
 
 static int ssi_send_jobs(const ssi_gen *g, ssi_wproc *w);
 
+/* Replace every @p from in @p text (capacity @p cap) by @p to. */
+static void ssi_replace(char *text, size_t cap, const char *from, const char *to)
+{
+    size_t lf = strlen(from), lt = strlen(to);
+    for (char *p = strstr(text, from); p && lf; p = strstr(p + lt, from)) {
+        size_t tail = strlen(p + lf);
+        if ((size_t)(p - text) + lt + tail + 1 > cap)
+            return;
+        memmove(p + lt, p + lf, tail + 1);
+        memcpy(p, to, lt);
+    }
+}
+
+/* A load error names the snapshot's copies: name the operator's files instead. */
+static void ssi_name_originals(ssi_gen *g)
+{
+    char *path = NULL, line[4096];
+    FILE *fp = asprintf(&path, "%s/sources", g->dir) < 0 ? NULL : fopen(path, "r");
+    free(path);
+    while (fp && fgets(line, sizeof line, fp)) {
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        *tab = '\0';
+        tab[1 + strcspn(tab + 1, "\n")] = '\0';
+        char *copy = NULL;
+        if (asprintf(&copy, "%s/%s", g->dir, line) >= 0) {
+            ssi_replace(g->error, sizeof g->error, copy, tab + 1);
+            ssi_replace(g->error, sizeof g->error, line, tab + 1);
+        }
+        free(copy);
+    }
+    if (fp)
+        fclose(fp);
+}
+
 static void ssi_on_hello(ssi_gen *g, ssi_wproc *w, const ssi_wbuf *frame, const ss_log *lg)
 {
     json_error_t je;
@@ -257,6 +293,7 @@ static void ssi_on_hello(ssi_gen *g, ssi_wproc *w, const ssi_wbuf *frame, const 
     if (!json_is_true(json_object_get(o, "ok"))) {
         const char *why = json_string_value(json_object_get(o, "error"));
         snprintf(g->error, sizeof g->error, "%s", why ? why : "the worker's hello is unreadable");
+        ssi_name_originals(g);
     } else if (!g->have_filters) {
         g->max_errors =
             (unsigned)json_integer_value(json_object_get(o, "max_consecutive_failures"));

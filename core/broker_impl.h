@@ -1,0 +1,58 @@
+/**
+ * @file broker_impl.h
+ * @brief Private to the broker: its state, shared by the event loop (broker.c) and intake
+ * (broker_intake.c).
+ */
+#ifndef SS_BROKER_IMPL_H
+#define SS_BROKER_IMPL_H
+
+#include "broker.h"
+#include "ingest.h"
+#include "journal.h"
+#include "output.h"
+#include "pool.h"
+
+/* The broker: owned by ss_broker_run(), one per process. */
+typedef struct ssi_broker {
+    ss_broker_conf c; /* [filters] is re-read on reload */
+    const ss_log *lg;
+    ss_store *store;
+    ss_ingest *in;
+    ssi_journal *jr;
+    ssi_jpos jpos_hook, jpos_txn;
+    char **spool_ready; /* spool files wholly ingested, to mark in the next commit */
+    size_t nready, capready;
+    char **spool_marked; /* marked in the last commit: to move to done/ (or failed/) */
+    size_t nmarked, capmarked;
+    int pull, ctl;              /* nanomsg sockets, or -1 */
+    int pull_fd, ctl_fd, sigfd; /* pollable descriptors */
+    const ss_output_ops *out;
+    void *out_impl;
+    ssi_pool_conf pc;
+    ssi_gen *cur, *next;
+    unsigned gen_seq;
+    int initial;       /* next is the first generation: failing to load stops the broker */
+    int reply_pending; /* the control request waits for the reload's outcome */
+    uint64_t *cursor;  /* per worker slot: the last queue sequence taken */
+    uint64_t queue_len;
+    int paused, stopping, store_failed;
+    double retry_at;
+    uint64_t alerts_in, rejected, spool_done, spool_failed, pull_msgs, published;
+    double t_start, next_scan, next_rate, rate_t;
+    uint64_t rate_alerts;
+    ssi_wbuf buf;
+    ss_arena *arena;
+    ss_err fatal;
+} ssi_broker;
+
+/** Append @p s (owned; freed on failure) to a growable array. @return 0 or SS_ENOMEM. */
+int ssi_push(char ***arr, size_t *n, size_t *cap, char *s);
+
+/** Start ingesting: the journal from where the store says it stopped, then replayed. */
+int ssi_intake_start(ssi_broker *b, ss_err *err);
+/** End the ingest run (its totals join the broker's). */
+void ssi_intake_free(ssi_broker *b);
+/** Take messages, scan the spool when @p scan_spool, commit; a store failure pauses intake. */
+void ssi_intake_round(ssi_broker *b, int scan_spool);
+
+#endif

@@ -1,0 +1,394 @@
+/*
+ * The broker's intake: messages from the pull socket go through the journal, files through the
+ * spool; each commit records the journal position and the spool files it completes, so that a
+ * crash at any moment leaves every accepted input either stored or to be ingested again.
+ */
+#include "broker_impl.h"
+
+#include "query.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SSI_PULL_PER_ROUND  2000 /* messages taken per loop round: the loop stays responsive */
+#define SSI_SPOOL_PER_ROUND 500
+#define SSI_STORE_RETRY_S   10.0
+
+static const MDB_val ssi_jpos_key = {7, "journal"};
+
+int ssi_push(char ***arr, size_t *n, size_t *cap, char *s)
+{
+    if (!s)
+        return SS_ENOMEM;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        char **fresh = realloc(*arr, nc * sizeof *fresh);
+        if (!fresh)
+            return free(s), SS_ENOMEM;
+        *arr = fresh;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = s;
+    return 0;
+}
+
+/* ---- intake: what a commit records, atomically with the alerts ---- */
+
+static int ssi_spool_key(unsigned char *k, const char *name)
+{
+    int n = snprintf((char *)k, SSI_KEY_MAX, "spool/%s", name);
+    return n > 0 && n < SSI_KEY_MAX ? n : 0;
+}
+
+/* Inside every intake transaction: the journal position and the spool files wholly ingested;
+ * marks of files already moved out of the spool are dropped. */
+static int ssi_before_commit(void *ctx, void *txnp)
+{
+    ssi_broker *b = ctx;
+    MDB_txn *txn = txnp;
+    unsigned char jb[16], kb[SSI_KEY_MAX];
+    ssi_jpos_encode(b->jpos_hook, jb);
+    MDB_val v = {16, jb};
+    int rc = mdb_put(txn, b->store->meta, (MDB_val *)&ssi_jpos_key, &v, 0);
+    for (size_t i = 0; i < b->nready && !rc; i++) {
+        const char *name = b->spool_ready[i];
+        int failed = name[0] == '/'; /* rejected as a whole: kept in failed/ for inspection */
+        MDB_val k = {(size_t)ssi_spool_key(kb, name + failed), kb}, fv = {1, failed ? "f" : "d"};
+        rc = k.mv_size ? mdb_put(txn, b->store->meta, &k, &fv, 0) : SS_EINVAL;
+    }
+    for (size_t i = 0; i < b->nmarked && !rc; i++) { /* moved since: their marks go */
+        MDB_val k = {(size_t)ssi_spool_key(kb, b->spool_marked[i]), kb};
+        rc = mdb_del(txn, b->store->meta, &k, NULL);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    b->jpos_txn = b->jpos_hook;
+    return rc;
+}
+
+/* Move spool file @p name to done/ or failed/. */
+static void ssi_spool_move(ssi_broker *b, const char *name, int failed)
+{
+    char *from = NULL, *to = NULL;
+    if (asprintf(&from, "%s/%s", b->c.spool_dir, name) >= 0 &&
+        asprintf(&to, "%s/%s/%s", b->c.spool_dir, failed ? "failed" : "done", name) >= 0 &&
+        rename(from, to) != 0)
+        ss_log_line(b->lg, SS_LOG_ERROR, "spool file=%s: cannot move it to %s: %s", from, to,
+                    strerror(errno));
+    free(from);
+    free(to);
+}
+
+/* After a commit: the journal before jpos_txn may go, the marked files move out of the spool. */
+static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
+{
+    ssi_broker *b = ctx;
+    (void)t;
+    ssi_journal_committed(b->jr, b->jpos_txn);
+    for (size_t i = 0; i < b->nmarked; i++)
+        free(b->spool_marked[i]);
+    b->nmarked = 0;
+    for (size_t i = 0; i < b->nready; i++) {
+        char *name = b->spool_ready[i];
+        int failed = name[0] == '/';
+        ssi_spool_move(b, name + failed, failed);
+        b->spool_done += !failed;
+        b->spool_failed += failed;
+        if (failed)
+            memmove(name, name + 1, strlen(name));
+        if (ssi_push(&b->spool_marked, &b->nmarked, &b->capmarked, name))
+            free(name);
+    }
+    b->nready = 0;
+}
+
+static void ssi_on_reject(void *ctx, const ss_reject *rej)
+{
+    ssi_broker *b = ctx;
+    ss_log_line(b->lg, SS_LOG_WARN, "rejected input=\"%s\" line=%llu reason=%s: %s", rej->origin,
+                (unsigned long long)rej->line, ss_reason_name(rej->reason), rej->detail);
+}
+
+/* ---- intake: messages and spool files ---- */
+
+static void ssi_set_aside(ssi_broker *b, const char *name, const void *msg, size_t len,
+                          const ss_err *why)
+{
+    char *path = NULL;
+    FILE *fp = NULL;
+    if (asprintf(&path, "%s/failed/%s", b->c.run_dir, name) >= 0 && (fp = fopen(path, "wb")))
+        fwrite(msg, 1, len, fp);
+    if (fp)
+        fclose(fp);
+    ss_log_line(b->lg, SS_LOG_WARN, "rejected message=%s kept=%s: %s", name,
+                fp ? path : "(could not be written)", why->msg);
+    free(path);
+}
+
+/* Ingest one journalled message. @return 0, or a store failure. */
+static int ssi_take_message(ssi_broker *b, const void *msg, size_t len, ssi_jpos start,
+                            ssi_jpos end)
+{
+    char name[64];
+    snprintf(name, sizeof name, "msg-%llx-%llu", (unsigned long long)start.id,
+             (unsigned long long)start.off);
+    b->jpos_hook = start; /* a commit inside this message covers only what came before it */
+    FILE *fp = fmemopen((void *)msg, len ? len : 1, "rb");
+    ss_err err = {0};
+    int rc = fp ? ss_ingest_stream(b->in, fp, name, &err) : errno;
+    if (fp)
+        fclose(fp);
+    b->jpos_hook = end;
+    b->pull_msgs++;
+    if (rc == SS_EREJECT) {
+        ssi_set_aside(b, name, msg, len, &err);
+        rc = 0;
+    }
+    return rc ? (b->fatal = err, rc) : 0;
+}
+
+/* Take what the pull socket holds, journal it, ingest it. @return 0 or a store failure. */
+static int ssi_pull_round(ssi_broker *b)
+{
+    for (int i = 0; i < SSI_PULL_PER_ROUND; i++) {
+        void *msg = NULL;
+        int n = nn_recv(b->pull, &msg, NN_MSG, NN_DONTWAIT);
+        if (n < 0)
+            return 0;
+        ssi_jpos start, end;
+        ss_err err = {0};
+        int rc = ssi_journal_append(b->jr, msg, (size_t)n, &start, &end, &err);
+        if (!rc)
+            rc = ssi_take_message(b, msg, (size_t)n, start, end);
+        else
+            ss_log_line(b->lg, SS_LOG_ERROR, "message not accepted (lost): %s", err.msg);
+        nn_freemsg(msg);
+        if (rc && rc != ENOSPC && b->fatal.code)
+            return rc;
+    }
+    return 0;
+}
+
+static int ssi_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The spool's files, in name order (names starting with '.' are still being written). */
+static size_t ssi_spool_list(ssi_broker *b, char ***out)
+{
+    DIR *d = opendir(b->c.spool_dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
+            continue;
+        char *path = NULL;
+        struct stat st;
+        int file = asprintf(&path, "%s/%s", b->c.spool_dir, e->d_name) >= 0 &&
+                   stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        free(path);
+        if (file && ssi_push(&names, &n, &cap, strdup(e->d_name)))
+            break;
+    }
+    if (d)
+        closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, ssi_name_cmp);
+    *out = names;
+    return n;
+}
+
+/* A file committed before a crash that kept it from moving: its mark says so. */
+static int ssi_spool_marked(ssi_broker *b, const char *name, int *failed)
+{
+    MDB_txn *txn;
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val k = {(size_t)ssi_spool_key(kb, name), kb}, v;
+    if (!k.mv_size || mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    int found = mdb_get(txn, b->store->meta, &k, &v) == 0;
+    *failed = found && v.mv_size == 1 && ((char *)v.mv_data)[0] == 'f';
+    mdb_txn_abort(txn);
+    return found;
+}
+
+static int ssi_spool_file(ssi_broker *b, const char *name)
+{
+    int failed = 0;
+    if (ssi_spool_marked(b, name, &failed)) {
+        ss_log_line(b->lg, SS_LOG_INFO, "spool file=%s was stored before a restart", name);
+        char *copy = NULL;
+        return asprintf(&copy, "%s%s", failed ? "/" : "", name) < 0
+                   ? SS_ENOMEM
+                   : ssi_push(&b->spool_ready, &b->nready, &b->capready, copy);
+    }
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", b->c.spool_dir, name) < 0)
+        return SS_ENOMEM;
+    ss_err err = {0};
+    int rc = ss_ingest_path(b->in, path, &err);
+    free(path);
+    if (rc == SS_EREJECT)
+        ss_log_line(b->lg, SS_LOG_WARN, "spool file=%s rejected, moved to failed/: %s", name,
+                    err.msg);
+    else if (rc)
+        return b->fatal = err, rc;
+    char *entry = NULL;
+    if (asprintf(&entry, "%s%s", rc == SS_EREJECT ? "/" : "", name) < 0)
+        return SS_ENOMEM;
+    return ssi_push(&b->spool_ready, &b->nready, &b->capready, entry);
+}
+
+static int ssi_spool_round(ssi_broker *b)
+{
+    char **names;
+    size_t n = ssi_spool_list(b, &names);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && i < SSI_SPOOL_PER_ROUND)
+            rc = ssi_spool_file(b, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* ---- intake runs ---- */
+
+static int ssi_read_jpos(ssi_broker *b, ssi_jpos *pos)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    *pos = (ssi_jpos){0, 0};
+    int rc = mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    rc = mdb_get(txn, b->store->meta, (MDB_val *)&ssi_jpos_key, &v);
+    if (rc == 0 && v.mv_size == 16)
+        *pos = ssi_jpos_decode(v.mv_data);
+    b->queue_len = ssi_queue_len(b->store, txn);
+    mdb_txn_abort(txn);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+void ssi_intake_free(ssi_broker *b)
+{
+    if (b->in) {
+        ss_ingest_totals t;
+        ss_ingest_totals_get(b->in, &t);
+        b->alerts_in += t.ingested; /* committed work of the run that ends */
+        b->rejected += t.rejected;
+    }
+    ss_ingest_free(b->in);
+    b->in = NULL;
+    ssi_journal_close(b->jr);
+    b->jr = NULL;
+    for (size_t i = 0; i < b->nready; i++)
+        free(b->spool_ready[i]);
+    b->nready = 0;
+}
+
+/* Start ingesting: open the journal where the store says it was left, replay what follows. */
+int ssi_intake_start(ssi_broker *b, ss_err *err)
+{
+    ss_ingest_options o = {.batch_size = b->c.batch,
+                           .queue_dispatch = 1,
+                           .before_commit = ssi_before_commit,
+                           .on_commit = ssi_on_commit,
+                           .on_reject = ssi_on_reject,
+                           .ctx = b};
+    o.decoder.schema_dir = b->c.schema_dir;
+    ssi_jpos from;
+    char *dir = NULL;
+    int rc = ssi_read_jpos(b, &from);
+    if (rc)
+        return ssi_store_fail(b->store, err, rc, "reading the journal position");
+    if (asprintf(&dir, "%s/journal", b->c.run_dir) < 0)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    rc = ssi_journal_open(dir, from, &b->jr, err);
+    free(dir);
+    if (!rc && !(b->in = ss_ingest_new(b->store, &o)))
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
+    b->jpos_hook = b->jpos_txn = from;
+    const void *msg;
+    size_t len, n = 0;
+    ssi_jpos start, end;
+    while (!rc && (rc = ssi_journal_replay(b->jr, &msg, &len, &start, &end, err)) == 1) {
+        n++;
+        if ((rc = ssi_take_message(b, msg, len, start, end)))
+            *err = b->fatal;
+    }
+    if (!rc && !(rc = ss_ingest_flush(b->in, err)) && n)
+        ss_log_line(b->lg, SS_LOG_INFO, "journal replayed messages=%zu", n);
+    return rc;
+}
+
+/* A store failure in intake: nothing accepted is lost (it is in the journal or the spool), so
+ * stop taking more, say what to do, and start again from the journal a little later. */
+static void ssi_intake_failed(ssi_broker *b, const ss_err *err)
+{
+    ss_log_line(b->lg, SS_LOG_ERROR,
+                "store=%s: %s; intake paused, retrying in %.0f s (a full disk needs space; the "
+                "map grows by itself up to what the disk and address space allow)",
+                b->c.store, err->msg, SSI_STORE_RETRY_S);
+    ssi_intake_free(b);
+    b->store_failed = 1;
+    b->retry_at = ssi_mono() + SSI_STORE_RETRY_S;
+}
+
+static int ssi_commit_marks(ssi_broker *b, ss_err *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(b->store->env, NULL, 0, &txn);
+    if (!rc && (rc = ssi_before_commit(b, txn)))
+        mdb_txn_abort(txn);
+    else if (!rc)
+        rc = mdb_txn_commit(txn);
+    if (rc)
+        return ssi_store_fail(b->store, err, rc, "recording spool files");
+    ssi_on_commit(b, NULL);
+    return 0;
+}
+
+static void ssi_refresh_queue_len(ssi_broker *b)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn) == 0) {
+        b->queue_len = ssi_queue_len(b->store, txn);
+        mdb_txn_abort(txn);
+    }
+}
+
+void ssi_intake_round(ssi_broker *b, int scan_spool)
+{
+    ss_err err = {0};
+    if (b->store_failed) {
+        if (ssi_mono() < b->retry_at)
+            return;
+        b->store_failed = 0;
+        if (ssi_intake_start(b, &err))
+            return ssi_intake_failed(b, &err);
+        ss_log_line(b->lg, SS_LOG_INFO, "intake resumed after the store failure");
+    }
+    int rc = 0;
+    if (b->pull >= 0 && !b->paused && !b->stopping)
+        rc = ssi_pull_round(b);
+    if (!rc && scan_spool && b->c.spool_dir && !b->paused && !b->stopping)
+        rc = ssi_spool_round(b);
+    if (rc)
+        err = b->fatal;
+    if (!rc)
+        rc = ss_ingest_flush(b->in, &err);
+    if (!rc && b->nready) /* files that gave nothing to store still need their marks */
+        rc = ssi_commit_marks(b, &err);
+    if (rc)
+        return ssi_intake_failed(b, &err);
+    ssi_refresh_queue_len(b);
+}
