@@ -1,6 +1,7 @@
 /*
  * Filters that misbehave on purpose, one shared object each (selected by -DTF_<KIND> at build
- * time), for the host's tests: declarations, enforcement, failures, ordering, ABI checks.
+ * time), for the host's tests: declarations, enforcement, failures, ordering, ABI checks, and
+ * filters that take their worker process down (TF_SEGV, TF_ABORT, TF_HANG) for the broker's.
  */
 #include <skysieve/filter.h>
 #include <stdint.h>
@@ -41,6 +42,55 @@ static const char *const tf_req_props[] = {"tf_absent_property", NULL};
 static const char *const *const tf_req_props = NULL;
 #endif
 
+#if defined(TF_SEGV) || defined(TF_ABORT) || defined(TF_HANG)
+/*
+ * The worker killers strike on every locus; with the setup item `only = PREFIX`, only when the
+ * triggering alert's id starts with PREFIX (they run normally, writing nothing, on the others).
+ * The state is that prefix, or NULL.
+ */
+static int tf_setup(const ss_host_api *host, const ss_setup_item *items, size_t n, void **state)
+{
+    (void)host;
+    *state = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(items[i].key, "only")) {
+            free(*state);
+            if (!(*state = strdup(items[i].value)))
+                return SS_ENOMEM;
+        }
+    return 0;
+}
+
+static void tf_teardown(void *state)
+{
+    free(state);
+}
+
+#if defined(TF_SEGV)
+/* A write through NULL: a real SIGSEGV, also in sanitized builds (UBSan's null check would end the
+ * process with its own report before the fault). */
+__attribute__((no_sanitize("undefined"))) static void tf_segfault(void)
+{
+    volatile int *volatile nowhere = NULL; /* volatile: the compiler keeps the write */
+    *nowhere = 42;
+}
+#endif
+
+static int tf_strikes(const ss_host_api *host, const char *only, ss_locus_view *l)
+{
+    ss_alert_info a;
+    if (!only)
+        return 1;
+    return host->alert(l, SS_TRIGGER, &a) == 0 && a.alert_id &&
+           !strncmp(a.alert_id, only, strlen(only));
+}
+#define TF_SETUP    tf_setup
+#define TF_TEARDOWN tf_teardown
+#else
+#define TF_SETUP    NULL
+#define TF_TEARDOWN NULL
+#endif
+
 static int tf_run(const ss_host_api *host, void *state, ss_locus_view *l)
 {
     (void)state;
@@ -71,6 +121,21 @@ static int tf_run(const ss_host_api *host, void *state, ss_locus_view *l)
 #elif defined(TF_HALTS)
     host->halt(l);
     return 0;
+#elif defined(TF_SEGV)
+    if (tf_strikes(host, state, l))
+        tf_segfault();
+    return 0;
+#elif defined(TF_ABORT)
+    if (tf_strikes(host, state, l))
+        abort();
+    return 0;
+#elif defined(TF_HANG)
+    if (tf_strikes(host, state, l)) {
+        volatile unsigned long spins = 0; /* busy, as a runaway loop is: only a kill ends it */
+        for (;;)
+            spins++;
+    }
+    return 0;
 #elif defined(TF_PRODUCER) || defined(TF_CYCLE_A)
     (void)f;
     return host->add_tag(l, "tf_a");
@@ -98,7 +163,9 @@ static ss_filter_descriptor tf_descriptor = {
     .output_locus_properties = tf_locus_props,
     .output_alert_properties = tf_alert_props,
     .output_tags = tf_tags,
+    .setup = TF_SETUP,
     .run = tf_run,
+    .teardown = TF_TEARDOWN,
 };
 
 #if defined(TF_NO_ENTRY) /* exports a descriptor under another name: not a filter */

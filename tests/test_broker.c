@@ -1,0 +1,1648 @@
+/*
+ * The live broker (skysieve run, ctl, send) driven as a process, as an operator drives it: filter
+ * set reloads under continuous ingest, failed reloads, filters that crash or hang their worker,
+ * kill -9 and restart, the control socket over tcp with a secret, disabling filters, backpressure.
+ *
+ * Every alert goes through tests/filters/count.lua, which counts its runs per locus (tf_count) and
+ * stamps each triggering alert (tf_seq, tf_gen): a locus whose tf_count equals its number of
+ * alerts, whose alerts hold tf_seq 1..n each once and all carry tf_gen had each alert dispatched
+ * exactly once. The store is read with the skysieve commands (loci, locus, stats, verify).
+ *
+ * Each test has its own scratch directory (tu_tmp) holding the config, the store, the spool, the
+ * broker's log and every ipc:// address. A failed check prints the end of the broker's log.
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COUNT_LUA     SS_SOURCE_DIR "/tests/filters/count.lua"
+#define TF(kind)      SS_TEST_FILTERS_DIR "/tf_" kind ".so"
+#define CTL_TIMEOUT   10   /* seconds the tests' own ctl calls wait for a reply (ctl's default) */
+#define FEED_MAX      4000 /* rounds of a feeder at most */
+#define MAX_LOG_BYTES 24000
+
+/* ---- the broker under test, and what the teardown must end ---- */
+
+static struct {
+    char *conf;      /* the broker's config file */
+    char *log;       /* its stderr (and stdout), printed when a check fails */
+    char *sendlog;   /* output of the `skysieve send` runs */
+    pid_t pid;       /* the running broker, 0 when none */
+    int last_status; /* wait status of the broker that ended last */
+    pid_t kids[8];   /* feeders and listeners */
+    size_t nkids;
+} B;
+
+static void dump_tail(const char *what, const char *path)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    if (size > 0) {
+        fseek(f, size > MAX_LOG_BYTES ? size - MAX_LOG_BYTES : 0, SEEK_SET);
+        fprintf(stderr, "---- %s: %s%s ----\n", what, path,
+                size > MAX_LOG_BYTES ? " (its end)" : "");
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, n, stderr);
+        fprintf(stderr, "---- end of %s ----\n", what);
+    }
+    fclose(f);
+}
+
+static void dump_logs(void)
+{
+    dump_tail("broker log", B.log);
+    dump_tail("send log", B.sendlog);
+}
+
+/* ck_assert_msg() that first prints the broker's log. */
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            dump_logs();                                                                           \
+            ck_abort_msg(__VA_ARGS__);                                                             \
+        }                                                                                          \
+    } while (0)
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&t, &t) != 0)
+        ;
+}
+
+static void setup(void)
+{
+    tu_tmp_setup();
+    memset(&B, 0, sizeof B);
+    B.conf = tu_path(tu_tmp, "broker.ini");
+    B.log = tu_path(tu_tmp, "broker.log");
+    B.sendlog = tu_path(tu_tmp, "send.log");
+    char *spool = tu_path(tu_tmp, "spool"), *outbox = tu_path(tu_tmp, "outbox");
+    ck_assert_int_eq(mkdir(spool, 0755), 0);
+    ck_assert_int_eq(mkdir(outbox, 0755), 0);
+    free(spool), free(outbox);
+}
+
+/* After a passing test. A failed check ends the test process at once (no teardown): Check then
+ * kills the test's process group, which holds the broker, its workers and the feeders (none of
+ * them leaves it). */
+static void teardown(void)
+{
+    if (B.pid > 0) {
+        kill(B.pid, SIGKILL);
+        waitpid(B.pid, NULL, 0);
+    }
+    for (size_t i = 0; i < B.nkids; i++)
+        if (B.kids[i] > 0) {
+            kill(B.kids[i], SIGKILL);
+            waitpid(B.kids[i], NULL, 0);
+        }
+    free(B.conf), free(B.log), free(B.sendlog);
+    memset(&B, 0, sizeof B);
+    tu_tmp_teardown();
+}
+
+/* Forget a child the test has reaped itself. */
+static void kid_done(pid_t pid)
+{
+    for (size_t i = 0; i < B.nkids; i++)
+        if (B.kids[i] == pid)
+            B.kids[i] = 0;
+}
+
+static void kid_add(pid_t pid)
+{
+    ck_assert_uint_lt(B.nkids, sizeof B.kids / sizeof *B.kids);
+    B.kids[B.nkids++] = pid;
+}
+
+/* ---- running commands ---- */
+
+/* Run "skysieve ARGS" through the shell (60 s at most): its exit status, output in *out and *err
+ * (malloc'd; either may be NULL). */
+static int sks(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int sks(char **out, char **err, const char *fmt, ...)
+{
+    char *args = NULL, *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
+    va_end(ap);
+    ck_assert_int_ge(asprintf(&cmd, "timeout -k 5 60 '%s' %s", SS_BINARY, args), 0);
+    int rc = tu_run(cmd, out, err);
+    free(args);
+    free(cmd);
+    return rc;
+}
+
+/*
+ * Run @p argv (no shell), output appended to @p log (or dropped), for @p secs at most.
+ * @return its exit status, 128 + the signal that ended it, or -1 when killed at the deadline.
+ * No Check calls: the feeder child uses it.
+ */
+static int run_argv(char *const argv[], double secs, const char *log)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -2;
+    if (pid == 0) {
+        int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    double end = now_s() + secs;
+    int st;
+    for (;;) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (now_s() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        sleep_ms(5);
+    }
+}
+
+/* ---- JSON ---- */
+
+/* The value at a dotted path ("spool.done"), or NULL. */
+static json_t *jget(json_t *j, const char *path)
+{
+    char key[128];
+    while (j && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, path);
+        j = json_object_get(j, key);
+        path += n + (path[n] == '.');
+    }
+    return j;
+}
+
+/* A JSON value as text for messages (leaks: failure paths only). */
+static const char *jtext(json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    return s ? s : "(null)";
+}
+
+static long jint(json_t *j, const char *path)
+{
+    json_t *v = jget(j, path);
+    CHECK(json_is_integer(v), "no integer '%s' in %s", path, jtext(j));
+    return (long)json_integer_value(v);
+}
+
+static const char *jstr(json_t *j, const char *path)
+{
+    json_t *v = jget(j, path);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ---- the broker's lifecycle ---- */
+
+static const char *describe_status(int st)
+{
+    static char buf[64];
+    if (WIFEXITED(st))
+        snprintf(buf, sizeof buf, "exited with status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(buf, sizeof buf, "was killed by signal %d", WTERMSIG(st));
+    else
+        snprintf(buf, sizeof buf, "ended (wait status %#x)", st);
+    return buf;
+}
+
+/* Start `skysieve run --config B.conf`, stdout and stderr appended to B.log. */
+static void bk_start(void)
+{
+    ck_assert_int_eq(B.pid, 0);
+    int fd = open(B.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ck_assert_int_ge(fd, 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        dup2(in, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(SS_BINARY, SS_BINARY, "run", "--config", B.conf, (char *)NULL);
+        _exit(127);
+    }
+    close(fd);
+    B.pid = pid;
+}
+
+/* 1 when the broker has ended (its wait status then in B.last_status). */
+static int bk_ended(void)
+{
+    int st;
+    if (B.pid == 0)
+        return 1;
+    if (waitpid(B.pid, &st, WNOHANG) != B.pid)
+        return 0;
+    B.last_status = st;
+    B.pid = 0;
+    return 1;
+}
+
+static void bk_check_running(const char *while_doing)
+{
+    CHECK(!bk_ended(), "the broker %s while %s", describe_status(B.last_status), while_doing);
+}
+
+/* Run `skysieve ctl --config B.conf --timeout CTL_TIMEOUT ARGS`: its exit status; the reply parsed
+ * in *reply (NULL when stdout is not JSON), stderr in *err (either may be NULL). */
+static int ctl(json_t **reply, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int ctl(json_t **reply, char **err, const char *fmt, ...)
+{
+    char *args = NULL, *out = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
+    va_end(ap);
+    int rc = sks(&out, err, "ctl --config '%s' --timeout %d %s", B.conf, CTL_TIMEOUT, args);
+    if (reply)
+        *reply = json_loads(out, 0, NULL);
+    free(out);
+    free(args);
+    return rc;
+}
+
+/* Wait until the broker answers `ctl status` (failing at once when it ends instead). */
+static void bk_wait_ready(double secs)
+{
+    double end = now_s() + secs;
+    for (;;) {
+        bk_check_running("starting (before it answered ctl status)");
+        char *out = NULL;
+        if (sks(&out, NULL, "ctl --config '%s' --timeout 1 status", B.conf) == 0) {
+            json_t *r = json_loads(out, 0, NULL);
+            CHECK(json_is_true(json_object_get(r, "ok")) && json_is_object(jget(r, "status")),
+                  "ctl status exited 0 with another reply than {\"ok\":true,\"status\":{...}}: %s",
+                  out);
+            json_decref(r);
+            free(out);
+            return;
+        }
+        free(out);
+        CHECK(now_s() < end, "the broker did not answer ctl status within %.0f s", secs);
+        sleep_ms(50);
+    }
+}
+
+/* The "status" object of `ctl status` (the caller owns it). */
+static json_t *bk_status(void)
+{
+    json_t *r = NULL;
+    char *err = NULL;
+    int rc = ctl(&r, &err, "status");
+    CHECK(rc == 0 && json_is_object(jget(r, "status")), "ctl status exited %d: %s", rc, err);
+    json_t *st = json_incref(jget(r, "status"));
+    json_decref(r);
+    free(err);
+    return st;
+}
+
+/* Wait for the broker to exit 0 within @p secs of @p what (a graceful stop). */
+static void bk_wait_exit(double secs, const char *what)
+{
+    double end = now_s() + secs;
+    while (!bk_ended()) {
+        CHECK(now_s() < end, "the broker did not stop within %.0f s of %s", secs, what);
+        sleep_ms(20);
+    }
+    CHECK(WIFEXITED(B.last_status) && WEXITSTATUS(B.last_status) == 0,
+          "the broker %s after %s (a graceful stop: expected exit status 0)",
+          describe_status(B.last_status), what);
+}
+
+/* Stop the broker gracefully: with @p sig (SIGTERM, SIGINT), or `ctl stop` for 0; it must exit 0
+ * within @p secs. */
+static void bk_stop(int sig, double secs)
+{
+    CHECK(B.pid > 0, "no broker to stop");
+    if (sig)
+        kill(B.pid, sig);
+    else {
+        json_t *r = NULL;
+        char *err = NULL;
+        int rc = ctl(&r, &err, "stop");
+        CHECK(rc == 0 && json_is_true(json_object_get(r, "ok")), "ctl stop exited %d: %s %s", rc,
+              jtext(r), err);
+        json_decref(r);
+        free(err);
+    }
+    bk_wait_exit(secs, sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "ctl stop");
+}
+
+static void bk_kill9(void)
+{
+    CHECK(B.pid > 0, "no broker to kill");
+    kill(B.pid, SIGKILL);
+    waitpid(B.pid, &B.last_status, 0);
+    B.pid = 0;
+}
+
+/* ---- configuration ---- */
+
+/* Write the broker's config B.conf: [broker] (with @p broker_extra lines), [input spool], then
+ * @p rest. Relative paths: the config file's directory, tu_tmp. */
+static void write_conf(const char *broker_extra, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void write_conf(const char *broker_extra, const char *fmt, ...)
+{
+    char *rest = NULL, *text = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    ck_assert_int_ge(vasprintf(&rest, fmt, ap), 0);
+    va_end(ap);
+    ck_assert_int_ge(asprintf(&text,
+                              "[broker]\nstore = store\nrun_dir = run\nmap_size = 64M\n"
+                              "log_level = info\nstats_interval = 1\n%s\n"
+                              "[input spool]\ndir = spool\npoll = 0.05\n\n%s",
+                              broker_extra, rest),
+                     0);
+    free(tu_write(tu_tmp, "broker.ini", text));
+    free(rest), free(text);
+}
+
+/* Write the filter set tu_tmp/set.ini (whole, by rename: a reload never reads half of it). */
+static void write_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void write_set(const char *fmt, ...)
+{
+    char *text = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    ck_assert_int_ge(vasprintf(&text, fmt, ap), 0);
+    va_end(ap);
+    char *tmp = tu_write(tu_tmp, ".set.ini.new", text), *path = tu_path(tu_tmp, "set.ini");
+    ck_assert_int_eq(rename(tmp, path), 0);
+    free(tmp), free(path), free(text);
+}
+
+/* The [filter count] section: count.lua stamping generation @p gen. */
+static void write_count_set(const char *gen)
+{
+    write_set("[filter count]\npath = %s\nsetup.gen = %s\n", COUNT_LUA, gen);
+}
+
+/* ---- alerts ---- */
+
+/*
+ * Write @p n tuple alerts to @p path: ids "<stream><round>-<k>", over @p nsrc sources 36" apart
+ * (the association radius is 1"), so that each source is one locus and gets several alerts.
+ * @return 0, or -1. No Check calls: the feeder child uses it.
+ */
+static int write_alerts(const char *path, char stream, int round, int n, int nsrc)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs("alert_id,ra,dec,mjd,passband,mag,magerr\n", f);
+    for (int k = 0; k < n; k++) {
+        int src = (round * n + k + stream * 7) % nsrc;
+        fprintf(f, "%c%d-%d,%.6f,%.6f,%.6f,%c,%.2f,0.05\n", stream, round, k, 150 + src * 0.01,
+                -5 + (src % 4) * 0.02, 60000 + (stream - 'a') * 100 + round * 0.01 + k * 1e-5,
+                "gr"[k % 2], 18 + (k % 10) * 0.1);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Put a file of alerts into the spool: written under a '.' name, then renamed in. */
+static int spool_drop(char stream, int round, int n, int nsrc)
+{
+    char tmp[PATH_MAX], dst[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/spool/.%c%04d.part", tu_tmp, stream, round);
+    snprintf(dst, sizeof dst, "%s/spool/%c%04d.csv", tu_tmp, stream, round);
+    if (write_alerts(tmp, stream, round, n, nsrc) != 0)
+        return -1;
+    return rename(tmp, dst);
+}
+
+static void drop(char stream, int round, int n, int nsrc)
+{
+    CHECK(spool_drop(stream, round, n, nsrc) == 0, "cannot write spool file %c%04d", stream, round);
+}
+
+/* `skysieve send ADDRESS FILE` for a file of alerts: its exit status, -1 past @p secs. */
+static int send_alerts(const char *address, char stream, int round, int n, int nsrc, double secs)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/outbox/%c%04d.csv", tu_tmp, stream, round);
+    if (write_alerts(path, stream, round, n, nsrc) != 0)
+        return -2;
+    char *argv[] = {(char *)SS_BINARY, "send", (char *)address, path, NULL};
+    return run_argv(argv, secs, B.sendlog);
+}
+
+/* Count the entries of @p dir (relative to tu_tmp) that are files not named with a leading '.'.
+ * @return -1 when the directory does not exist. */
+static int count_files(const char *dir)
+{
+    char *path = tu_path(tu_tmp, dir);
+    DIR *d = opendir(path);
+    free(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct stat st;
+    for (struct dirent *e; (e = readdir(d));)
+        n +=
+            e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 && S_ISREG(st.st_mode);
+    closedir(d);
+    return n;
+}
+
+/*
+ * ---- feeders: child processes that keep dropping spool files, or sending files ----
+ * Two of them, so that a send blocked by a broker that is down does not hold the spool back.
+ */
+
+typedef struct feed {
+    const char *pull;   /* send a file of 'p' alerts to this address each round; NULL: drop a
+                           file of 's' alerts into the spool */
+    int n, nsrc;        /* alerts per file, sources */
+    int min_rounds;     /* rounds before the stop file is looked at */
+    int pace_ms;        /* pause between rounds */
+    double send_secs;   /* deadline of one send */
+    pid_t pid;          /* the feeder */
+    int rounds;         /* after feed_finish(): rounds done */
+    int sent[FEED_MAX]; /* after feed_finish(): exit status of each round's send (-1 timeout) or
+                           spool drop */
+} feed;
+
+static char *feed_result(const feed *f)
+{
+    return tu_path(tu_tmp, f->pull ? "feed-pull.result" : "feed-spool.result");
+}
+
+static void feeder_main(feed *f, const char *stop, const char *result)
+{
+    int r;
+    for (r = 0; r < FEED_MAX; r++) {
+        if (r >= f->min_rounds && access(stop, F_OK) == 0)
+            break;
+        if (f->pull)
+            f->sent[r] = send_alerts(f->pull, 'p', r, f->n, f->nsrc, f->send_secs);
+        else if ((f->sent[r] = spool_drop('s', r, f->n, f->nsrc)) != 0)
+            _exit(3);
+        sleep_ms(f->pace_ms);
+    }
+    FILE *out = fopen(result, "w");
+    if (!out)
+        _exit(4);
+    fprintf(out, "%d\n", r);
+    for (int i = 0; i < r; i++)
+        fprintf(out, "%d\n", f->sent[i]);
+    _exit(fclose(out) == 0 ? 0 : 4);
+}
+
+static void feed_start(feed *f)
+{
+    char *stop = tu_path(tu_tmp, "feed.stop"), *result = feed_result(f);
+    f->pid = fork();
+    ck_assert_int_ge(f->pid, 0);
+    if (f->pid == 0)
+        feeder_main(f, stop, result);
+    kid_add(f->pid);
+    free(stop), free(result);
+}
+
+/* Tell the feeders to stop, wait for this one and read what it did. */
+static void feed_finish(feed *f)
+{
+    free(tu_write(tu_tmp, "feed.stop", ""));
+    double end = now_s() + 120;
+    int st;
+    while (waitpid(f->pid, &st, WNOHANG) != f->pid) {
+        CHECK(now_s() < end, "the feeder did not finish");
+        sleep_ms(20);
+    }
+    kid_done(f->pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the feeder %s", describe_status(st));
+    char *result = feed_result(f);
+    FILE *in = fopen(result, "r");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_int_eq(fscanf(in, "%d", &f->rounds), 1);
+    for (int i = 0; i < f->rounds; i++)
+        ck_assert_int_eq(fscanf(in, "%d", &f->sent[i]), 1);
+    fclose(in);
+    free(result);
+}
+
+/* ---- reading the store ---- */
+
+typedef struct seen_alert {
+    char *id;
+    char *gen; /* tf_gen, NULL when absent */
+    int flag;  /* tf_flag (tf_good) is set */
+} seen_alert;
+
+typedef struct store_scan {
+    seen_alert *a;
+    size_t n, cap;
+    size_t loci;
+    char problem[768]; /* the first inconsistency found, "" when none */
+} store_scan;
+
+static void scan_free(store_scan *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->a[i].id), free(s->a[i].gen);
+    free(s->a);
+    memset(s, 0, sizeof *s);
+}
+
+static int seen_cmp(const void *x, const void *y)
+{
+    return strcmp(((const seen_alert *)x)->id, ((const seen_alert *)y)->id);
+}
+
+/* Record the first problem only. */
+static void scan_problem(store_scan *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void scan_problem(store_scan *s, const char *fmt, ...)
+{
+    if (s->problem[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->problem, sizeof s->problem, fmt, ap);
+    va_end(ap);
+}
+
+static void scan_locus(const char *store, const char *id, store_scan *s)
+{
+    char *out = NULL, *err = NULL;
+    int rc = sks(&out, &err, "locus --store '%s' '%s'", store, id);
+    CHECK(rc == 0, "skysieve locus %s exited %d: %s", id, rc, err);
+    json_t *j = json_loads(out, 0, NULL);
+    CHECK(j, "skysieve locus %s printed no JSON: %s", id, out);
+    json_t *alerts = json_object_get(j, "alerts");
+    size_t n = json_array_size(alerts);
+    json_t *count = jget(j, "properties.tf_count");
+    long runs = json_is_integer(count) ? (long)json_integer_value(count) : 0;
+    char *seq_seen = calloc(n + 1, 1);
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = json_array_get(alerts, i), *p = json_object_get(a, "properties");
+        const char *aid = jstr(a, "alert_id"), *gen = jstr(p, "tf_gen");
+        json_t *seq = json_object_get(p, "tf_seq");
+        if (s->n == s->cap)
+            s->a = realloc(s->a, (s->cap = s->cap ? 2 * s->cap : 1024) * sizeof *s->a);
+        ck_assert_ptr_nonnull(s->a);
+        json_t *flag = json_object_get(p, "tf_flag");
+        s->a[s->n++] = (seen_alert){strdup(aid ? aid : "?"), gen ? strdup(gen) : NULL,
+                                    flag && !json_is_null(flag)};
+        long q = json_is_integer(seq) ? (long)json_integer_value(seq) : 0;
+        if (!gen)
+            scan_problem(s, "locus %s: alert %s was not processed by count.lua (no tf_gen)", id,
+                         aid);
+        else if (q < 1 || (size_t)q > n || seq_seen[q]++)
+            scan_problem(s,
+                         "locus %s: alert %s has tf_seq %ld: the %zu alerts' tf_seq should be "
+                         "1..%zu, each once (an alert dispatched twice, or a lost update)",
+                         id, aid, q, n, n);
+    }
+    if (runs != (long)n)
+        scan_problem(s,
+                     "locus %s: tf_count is %ld but it has %zu alerts (each alert must be "
+                     "dispatched exactly once)",
+                     id, runs, n);
+    free(seq_seen);
+    json_decref(j);
+    free(out), free(err);
+}
+
+/* Read every locus of @p store (the broker may be running): its alerts, their stamps, and the first
+ * inconsistency. s->a ends sorted by alert id. */
+static void scan_store(const char *store, store_scan *s)
+{
+    memset(s, 0, sizeof *s);
+    char *out = NULL, *err = NULL;
+    int rc = sks(&out, &err, "loci --store '%s'", store);
+    CHECK(rc == 0, "skysieve loci exited %d: %s", rc, err);
+    for (char *line = out, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        next = next ? (*next = '\0', next + 1) : line + strlen(line);
+        if (!*line)
+            continue;
+        json_t *l = json_loads(line, 0, NULL);
+        const char *id = jstr(l, "locus_id");
+        CHECK(id, "a line of skysieve loci has no locus_id: %s", line);
+        scan_locus(store, id, s);
+        s->loci++;
+        json_decref(l);
+    }
+    free(out), free(err);
+    if (s->n)
+        qsort(s->a, s->n, sizeof *s->a, seen_cmp);
+    for (size_t i = 1; i < s->n; i++)
+        if (!strcmp(s->a[i - 1].id, s->a[i].id))
+            scan_problem(s, "alert %s is stored twice", s->a[i].id);
+}
+
+static const seen_alert *scan_find(const store_scan *s, const char *id)
+{
+    seen_alert key = {(char *)id, NULL, 0};
+    return s->n ? bsearch(&key, s->a, s->n, sizeof *s->a, seen_cmp) : NULL;
+}
+
+static char *store_path(void)
+{
+    return tu_path(tu_tmp, "store");
+}
+
+/* `skysieve stats` of the test's store: the "alerts" count, or -1 when there is no store yet. */
+static long stored_alerts(void)
+{
+    char *out = NULL, *store = store_path();
+    long n = -1;
+    if (sks(&out, NULL, "stats --store '%s'", store) == 0) {
+        json_t *j = json_loads(out, 0, NULL);
+        n = json_is_integer(json_object_get(j, "alerts"))
+                ? (long)json_integer_value(json_object_get(j, "alerts"))
+                : -1;
+        json_decref(j);
+    }
+    free(out), free(store);
+    return n;
+}
+
+/* Wait until the store holds exactly @p expected alerts, each processed once by count.lua (a scan
+ * without problems); the scan is left in *s. Stored-alert counts are polled first (cheap). */
+static void wait_processed(size_t expected, double secs, store_scan *s)
+{
+    double end = now_s() + secs;
+    char *store = store_path();
+    long have;
+    while ((have = stored_alerts()) != (long)expected) {
+        if (B.pid)
+            bk_check_running("ingesting");
+        CHECK(now_s() < end, "after %.0f s the store holds %ld alerts, %zu expected", secs, have,
+              expected);
+        sleep_ms(100);
+    }
+    for (;;) {
+        scan_store(store, s);
+        if (s->n == expected && !s->problem[0])
+            break;
+        if (B.pid)
+            bk_check_running("running the filters");
+        CHECK(now_s() < end, "after %.0f s: %zu alerts in the loci (%zu expected); %s", secs, s->n,
+              expected, s->problem[0] ? s->problem : "no inconsistency");
+        scan_free(s);
+        sleep_ms(200);
+    }
+    free(store);
+}
+
+/* ---- ids expected in the store ---- */
+
+typedef struct idlist {
+    char **v;
+    size_t n, cap;
+} idlist;
+
+static void ids_add(idlist *l, char stream, int round, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (l->n == l->cap)
+            l->v = realloc(l->v, (l->cap = l->cap ? 2 * l->cap : 1024) * sizeof *l->v);
+        ck_assert_ptr_nonnull(l->v);
+        ck_assert_int_ge(asprintf(&l->v[l->n++], "%c%d-%d", stream, round, k), 0);
+    }
+}
+
+static int str_cmp(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void ids_free(idlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* Every id of @p must is stored; every stored id is in @p must or @p may (may be NULL). */
+static void check_ids(const store_scan *s, idlist *must, idlist *may)
+{
+    for (size_t i = 0; i < must->n; i++)
+        CHECK(scan_find(s, must->v[i]), "alert %s is not in the store (%zu of %zu alerts stored)",
+              must->v[i], s->n, must->n);
+    if (must->n)
+        qsort(must->v, must->n, sizeof *must->v, str_cmp);
+    if (may && may->n)
+        qsort(may->v, may->n, sizeof *may->v, str_cmp);
+    for (size_t i = 0; i < s->n; i++) {
+        const char *id = s->a[i].id;
+        int known = (must->n && bsearch(&id, must->v, must->n, sizeof *must->v, str_cmp)) ||
+                    (may && may->n && bsearch(&id, may->v, may->n, sizeof *may->v, str_cmp));
+        CHECK(known, "the store holds alert %s, which no input had", id);
+    }
+}
+
+/* ---- status ---- */
+
+/* The entry of filter @p label in a status (borrowed). */
+static json_t *filter_of(json_t *status, const char *label)
+{
+    json_t *fs = json_object_get(status, "filters"), *f;
+    size_t i;
+    CHECK(json_is_array(fs), "status has no \"filters\" array: %s", jtext(status));
+    json_array_foreach(fs, i, f)
+    {
+        const char *l = jstr(f, "label");
+        if (l && !strcmp(l, label))
+            return f;
+    }
+    CHECK(0, "no filter labelled '%s' in status: %s", label, jtext(fs));
+    return NULL;
+}
+
+/* Wait until the status's counter at @p path (one that only grows: "generation", "alerts_in",
+ * "spool.done", ...) reaches @p want; going past it fails at once. @return that status. */
+static json_t *wait_status_int(const char *path, long want, double secs)
+{
+    double end = now_s() + secs;
+    for (;;) {
+        json_t *st = bk_status();
+        json_t *v = jget(st, path);
+        if (json_is_integer(v) && json_integer_value(v) == want)
+            return st;
+        CHECK(!json_is_integer(v) || json_integer_value(v) < want, "status %s went past %ld: %s",
+              path, want, jtext(st));
+        CHECK(now_s() < end, "after %.0f s, status %s is %s, not %ld: %s", secs, path, jtext(v),
+              want, jtext(st));
+        json_decref(st);
+        sleep_ms(100);
+    }
+}
+
+/* Wait until filter @p label has run @p want times (status counters may trail the store). */
+static void wait_runs(const char *label, long want, double secs)
+{
+    double end = now_s() + secs;
+    for (;;) {
+        json_t *st = bk_status();
+        long runs = jint(filter_of(st, label), "runs");
+        CHECK(runs <= want, "filter %s ran %ld times, %ld expected: %s", label, runs, want,
+              jtext(filter_of(st, label)));
+        json_decref(st);
+        if (runs == want)
+            return;
+        CHECK(now_s() < end, "after %.0f s filter %s ran %ld times, %ld expected", secs, label,
+              runs, want);
+        sleep_ms(100);
+    }
+}
+
+/* Wait until every input has been taken and the queue is empty: queue 0 on two polls in a row. */
+static void wait_queue_empty(double secs)
+{
+    double end = now_s() + secs;
+    int zeros = 0;
+    while (zeros < 2) {
+        json_t *st = bk_status();
+        zeros = jint(st, "queue") == 0 ? zeros + 1 : 0;
+        CHECK(now_s() < end, "after %.0f s the queue is not empty: %s", secs, jtext(st));
+        json_decref(st);
+        sleep_ms(100);
+    }
+}
+
+/* ---- the log ---- */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    buf[fread(buf, 1, (size_t)n, f)] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static regex_t log_line_re;
+static const char log_line_pattern[] =
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z (DEBUG|INFO|WARN|ERROR) ";
+
+/* 1 when the broker's log has a WARN or ERROR line (in the log format) that contains @p word. */
+static int log_warns_about(const char *word)
+{
+    char *text = slurp(B.log);
+    int found = 0;
+    for (char *line = strtok(text, "\n"); line && !found; line = strtok(NULL, "\n"))
+        found = regexec(&log_line_re, line, 0, NULL, 0) == 0 &&
+                (strstr(line, " WARN ") || strstr(line, " ERROR ")) && strstr(line, word);
+    free(text);
+    return found;
+}
+
+/* Every line of the broker's log is in the log format. */
+static void check_log_format(void)
+{
+    char *text = slurp(B.log);
+    int lines = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), lines++)
+        CHECK(regexec(&log_line_re, line, 0, NULL, 0) == 0,
+              "a log line is not 'YYYY-MM-DDTHH:MM:SS.mmmZ LEVEL message key=value ...': %s", line);
+    CHECK(lines > 0, "the broker logged nothing");
+    free(text);
+}
+
+static void check_verify(void)
+{
+    char *out = NULL, *err = NULL, *store = store_path();
+    int rc = sks(&out, &err, "verify --store '%s'", store);
+    CHECK(rc == 0, "skysieve verify exited %d: %s %s", rc, out, err);
+    free(out), free(err), free(store);
+}
+
+/* ---- tests ---- */
+
+/* `ctl COMMAND` must succeed: exit 0, "ok": true. @return the reply (caller owns it). */
+static json_t *ctl_ok(const char *command)
+{
+    json_t *r = NULL;
+    char *err = NULL;
+    int rc = ctl(&r, &err, "%s", command);
+    CHECK(rc == 0 && json_is_true(json_object_get(r, "ok")),
+          "ctl %s exited %d (expected 0 and \"ok\": true): %s %s", command, rc, jtext(r), err);
+    free(err);
+    return r;
+}
+
+static void check_gens(const store_scan *s, char stream, int round, const char *gen)
+{
+    char prefix[32];
+    int len = snprintf(prefix, sizeof prefix, "%c%d-", stream, round);
+    for (size_t i = 0; i < s->n; i++)
+        if (!strncmp(s->a[i].id, prefix, (size_t)len))
+            CHECK(s->a[i].gen && !strcmp(s->a[i].gen, gen),
+                  "alert %s was processed by the set of generation '%s', expected '%s'", s->a[i].id,
+                  s->a[i].gen, gen);
+}
+
+/* 1. Ten reloads (ctl reload, and every fourth by SIGHUP) while a feeder keeps dropping spool
+ * files and sending files: nothing lost or processed twice, every alert stamped by one generation,
+ * the last generation's counters its own. */
+START_TEST(reload_under_continuous_ingest)
+{
+    enum { N = 15, NSRC = 40, RELOADS = 10 };
+    char pull[PATH_MAX];
+    snprintf(pull, sizeof pull, "ipc://%s/in.ipc", tu_tmp);
+    write_count_set("g1");
+    write_conf("",
+               "[input pull]\naddress = %s\n\n[filters]\nset = set.ini\nworkers = 2\n\n"
+               "[control]\naddress = ipc://%s/ctl.ipc\n",
+               pull, tu_tmp);
+    bk_start();
+    bk_wait_ready(20);
+    json_t *st = bk_status();
+    CHECK(jint(st, "generation") == 1, "generation at start: %s", jtext(st));
+    CHECK(jint(st, "pid") == B.pid, "status pid %ld, the broker is %d", jint(st, "pid"), B.pid);
+    json_decref(st);
+
+    static feed fs, fp;
+    fs = (feed){.n = N, .nsrc = NSRC, .min_rounds = 8, .pace_ms = 40};
+    fp =
+        (feed){.pull = pull, .n = N, .nsrc = NSRC, .min_rounds = 8, .pace_ms = 40, .send_secs = 20};
+    feed_start(&fs);
+    feed_start(&fp);
+    sleep_ms(300);
+    for (int r = 1; r <= RELOADS; r++) {
+        char gen[16];
+        snprintf(gen, sizeof gen, "g%d", r + 1);
+        write_count_set(gen);
+        if (r % 4 == 0) {
+            kill(B.pid, SIGHUP);
+            json_decref(wait_status_int("generation", r + 1, 15));
+        } else {
+            json_t *rep = ctl_ok("reload");
+            CHECK(jint(rep, "generation") == r + 1 && jint(rep, "filters") == 1 &&
+                      json_is_number(json_object_get(rep, "seconds")),
+                  "reload %d: expected generation %d, 1 filter and seconds: %s", r, r + 1,
+                  jtext(rep));
+            json_decref(rep);
+        }
+        bk_check_running("reloading");
+        sleep_ms(100 + rand() % 150);
+    }
+    feed_finish(&fs);
+    feed_finish(&fp);
+    for (int r = 0; r < fp.rounds; r++)
+        CHECK(fp.sent[r] == 0, "send of round %d to the running broker %s (%d)", r,
+              fp.sent[r] == -1 ? "timed out" : "failed", fp.sent[r]);
+    drop('z', 0, N, NSRC); /* after the last reload: the last generation runs it */
+
+    size_t total = (size_t)(fs.rounds + fp.rounds) * N + N;
+    json_decref(wait_status_int("alerts_in", (long)total, 40));
+    json_decref(wait_status_int("spool.done", fs.rounds + 1, 30));
+    json_decref(wait_status_int("pull.messages", fp.rounds, 30));
+    wait_queue_empty(40);
+    store_scan s;
+    wait_processed(total, 40, &s);
+
+    int per_gen[RELOADS + 2] = {0}, distinct = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        int g = 0;
+        CHECK(s.a[i].gen && sscanf(s.a[i].gen, "g%d", &g) == 1 && g >= 1 && g <= RELOADS + 1,
+              "alert %s has tf_gen '%s'", s.a[i].id, s.a[i].gen);
+        distinct += per_gen[g]++ == 0;
+    }
+    check_gens(&s, 'z', 0, "g11");
+    CHECK(distinct >= 3, "only %d generations processed alerts during ten reloads", distinct);
+    st = bk_status();
+    CHECK(jint(st, "generation") == RELOADS + 1, "generation after %d reloads: %s", RELOADS,
+          jtext(st));
+    CHECK(jint(st, "rejected") == 0 && jint(st, "spool.failed") == 0, "%s", jtext(st));
+    CHECK(jstr(st, "intake") && !strcmp(jstr(st, "intake"), "running"), "intake: %s", jtext(st));
+    json_decref(st);
+    /* counters are per generation: the last set ran exactly the alerts stamped with its gen */
+    wait_runs("count", per_gen[RELOADS + 1], 10);
+
+    bk_stop(0, 30);
+    scan_free(&s);
+    char *store = store_path();
+    scan_store(store, &s);
+    CHECK(!s.problem[0], "after the stop: %s", s.problem);
+    CHECK(s.n == total, "after the stop the loci hold %zu alerts, %zu expected", s.n, total);
+    idlist must = {0};
+    for (int r = 0; r < fs.rounds; r++)
+        ids_add(&must, 's', r, N);
+    for (int r = 0; r < fp.rounds; r++)
+        ids_add(&must, 'p', r, N);
+    ids_add(&must, 'z', 0, N);
+    check_ids(&s, &must, NULL);
+    CHECK(count_files("spool") == 0, "%d files left in the spool", count_files("spool"));
+    CHECK(count_files("spool/done") == fs.rounds + 1, "%d files in spool/done, %d expected",
+          count_files("spool/done"), fs.rounds + 1);
+    CHECK(count_files("spool/failed") <= 0, "files in spool/failed");
+    check_verify();
+    check_log_format();
+    ids_free(&must);
+    scan_free(&s);
+    free(store);
+}
+END_TEST
+
+/* A reload of the broken set.ini: exit 1, ok false, the error naming @p file and @p label; the
+ * generation stays 1. */
+static void expect_failed_reload(const char *file, const char *label)
+{
+    json_t *rep = NULL;
+    char *err = NULL;
+    int rc = ctl(&rep, &err, "reload");
+    const char *why = jstr(rep, "error");
+    CHECK(rc == 1 && json_is_false(json_object_get(rep, "ok")),
+          "a reload of a broken set exited %d (expected 1 and \"ok\": false): %s", rc, jtext(rep));
+    CHECK(why && strstr(why, file) && strstr(why, label),
+          "the error of a failed reload should name the file '%s' and the filter '%s': %s", file,
+          label, jtext(rep));
+    CHECK(strstr(err, file), "ctl should give the reason on stderr: '%s'", err);
+    json_decref(rep);
+    free(err);
+    json_t *st = bk_status();
+    CHECK(jint(st, "generation") == 1, "a failed reload changed the generation: %s", jtext(st));
+    json_decref(st);
+}
+
+/* 2. Failed reloads (a missing filter file, a Lua syntax error; by ctl and by SIGHUP) keep the
+ * running set, which goes on processing; the spool's done/ and failed/; send of a missing file. */
+START_TEST(failed_reload_keeps_the_running_set)
+{
+    enum { N = 10, NSRC = 3 };
+    char pull[PATH_MAX];
+    snprintf(pull, sizeof pull, "ipc://%s/in.ipc", tu_tmp);
+    write_count_set("g1");
+    write_conf("",
+               "[input pull]\naddress = %s\n\n[filters]\nset = set.ini\n\n"
+               "[control]\naddress = ipc://%s/ctl.ipc\n",
+               pull, tu_tmp);
+    bk_start();
+    bk_wait_ready(20);
+
+    /* a good file, one with a rejected row, one nothing can be read from; a sent file */
+    drop('s', 0, N, NSRC);
+    char *tmp = tu_write(tu_tmp, "spool/.r0000.part",
+                         "alert_id,ra,dec,mjd,passband,mag,magerr\n"
+                         "r0-0,150,-5,60001,g,18,0.1\nr0-1,150,-5,60002,g,18,0.1\n"
+                         "r0-2,150,120,60003,g,18,0.1\n"),
+         *dst = tu_path(tu_tmp, "spool/r0000.csv");
+    ck_assert_int_eq(rename(tmp, dst), 0);
+    free(tmp), free(dst);
+    tmp = tu_write(tu_tmp, "spool/.g0000.part", "this is not an alert file\nat all\n");
+    dst = tu_path(tu_tmp, "spool/g0000.csv");
+    ck_assert_int_eq(rename(tmp, dst), 0);
+    free(tmp), free(dst);
+    CHECK(send_alerts(pull, 'p', 0, N, NSRC, 20) == 0, "send to the running broker failed");
+    char *out = NULL, *err = NULL;
+    int rc = sks(&out, &err, "send '%s' '%s/absent.csv'", pull, tu_tmp);
+    CHECK(rc != 0 && strstr(err, "absent.csv"), "send of a missing file exited %d: %s", rc, err);
+    free(out), free(err);
+
+    json_decref(wait_status_int("spool.done", 2, 20));
+    json_decref(wait_status_int("spool.failed", 1, 20));
+    json_decref(wait_status_int("pull.messages", 1, 20));
+    store_scan s;
+    wait_processed(2 * N + 2, 30, &s);
+    scan_free(&s);
+    json_t *st = bk_status();
+    CHECK(jint(st, "alerts_in") == 2 * N + 2 && jint(st, "rejected") >= 1,
+          "expected %d alerts in and a rejected row: %s", 2 * N + 2, jtext(st));
+    json_decref(st);
+    CHECK(count_files("spool") == 0 && count_files("spool/done") == 2 &&
+              count_files("spool/failed") == 1,
+          "spool: %d waiting, %d done, %d failed (expected 0, 2, 1)", count_files("spool"),
+          count_files("spool/done"), count_files("spool/failed"));
+    char *failed = tu_path(tu_tmp, "spool/failed/g0000.csv");
+    CHECK(access(failed, F_OK) == 0, "the unreadable file is not in spool/failed");
+    free(failed);
+
+    /* a set naming a filter file that does not exist */
+    write_set(
+        "[filter count]\npath = %s\nsetup.gen = g9\n\n[filter ghost]\npath = %s/nowhere.lua\n",
+        COUNT_LUA, tu_tmp);
+    expect_failed_reload("nowhere.lua", "ghost");
+    /* a Lua syntax error */
+    free(tu_write(tu_tmp, "broken.lua",
+                  "NAME = 'broken'\nDESCRIPTION = 'x'\nAUTHOR = 'y'\n"
+                  "function run(locus)\n    if then\nend\n"));
+    write_set(
+        "[filter count]\npath = %s\nsetup.gen = g9\n\n[filter cracked]\npath = %s/broken.lua\n",
+        COUNT_LUA, tu_tmp);
+    expect_failed_reload("broken.lua", "cracked");
+    /* the same by SIGHUP: reported in the log, nothing changes */
+    kill(B.pid, SIGHUP);
+    double end = now_s() + 10;
+    while (!log_warns_about("broken.lua")) {
+        bk_check_running("reloading a broken set on SIGHUP");
+        CHECK(now_s() < end,
+              "no WARN or ERROR line naming broken.lua after a failed SIGHUP reload");
+        sleep_ms(100);
+    }
+    st = bk_status();
+    CHECK(jint(st, "generation") == 1 && json_array_size(json_object_get(st, "filters")) == 1,
+          "after failed reloads the running set (generation 1, one filter) should stay: %s",
+          jtext(st));
+    CHECK(json_is_false(jget(filter_of(st, "count"), "disabled")), "%s", jtext(st));
+    json_decref(st);
+
+    /* the running set keeps processing */
+    drop('s', 1, N, NSRC);
+    wait_processed(3 * N + 2, 30, &s);
+    check_gens(&s, 's', 1, "g1");
+    scan_free(&s);
+    /* and a good reload after the failed ones is generation 2 */
+    write_count_set("g2");
+    json_t *rep = ctl_ok("reload");
+    CHECK(jint(rep, "generation") == 2 && jint(rep, "filters") == 1,
+          "the first successful reload, after failed ones, should be generation 2 (failed reloads "
+          "do not count) with 1 filter: %s",
+          jtext(rep));
+    json_decref(rep);
+    drop('s', 2, N, NSRC);
+    wait_processed(4 * N + 2, 30, &s);
+    check_gens(&s, 's', 2, "g2");
+    check_gens(&s, 's', 0, "g1");
+    scan_free(&s);
+    bk_stop(SIGTERM, 30);
+    check_verify();
+}
+END_TEST
+
+/* 3. C filters that segfault, abort and hang (timeout 1 s, max_crashes 2), around count.lua: the
+ * broker restarts the worker, re-runs the locus without the culprit, disables each after two
+ * events, says so in the log, and keeps ingesting; count.lua processes every alert once. */
+START_TEST(crashing_and_hanging_filters_are_contained)
+{
+    enum { N = 12, NX = 6, NSRC = 6 };
+    char pull[PATH_MAX];
+    snprintf(pull, sizeof pull, "ipc://%s/in.ipc", tu_tmp);
+    /* crash_segv strikes only on the 'x' alerts; count runs between the culprits */
+    write_set("[filter crash_segv]\npath = %s\npriority = 10\nsetup.only = x\n\n"
+              "[filter count]\npath = %s\npriority = 15\nsetup.gen = g1\n\n"
+              "[filter crash_abort]\npath = %s\npriority = 20\n\n"
+              "[filter crash_hang]\npath = %s\npriority = 30\n",
+              TF("segv"), COUNT_LUA, TF("abort"), TF("hang"));
+    write_conf("",
+               "[input pull]\naddress = %s\n\n[filters]\nset = set.ini\nworkers = 1\ntimeout = 1\n"
+               "max_crashes = 2\n\n[control]\naddress = ipc://%s/ctl.ipc\n",
+               pull, tu_tmp);
+    bk_start();
+    bk_wait_ready(20);
+    drop('s', 0, N, NSRC);
+    drop('x', 0, NX, NSRC);
+    drop('s', 1, N, NSRC);
+    CHECK(send_alerts(pull, 'p', 0, N, NSRC, 20) == 0, "send to the running broker failed");
+    size_t total = 3 * N + NX;
+    store_scan s;
+    wait_processed(total, 30, &s);
+    scan_free(&s);
+    wait_queue_empty(30);
+
+    static const struct {
+        const char *label, *name, *counter, *reason, *reason2;
+    } culprits[] = {
+        {"crash_segv", "tf_segv", "crashes", "crash", "crash"},
+        {"crash_abort", "tf_abort", "crashes", "crash", "crash"},
+        {"crash_hang", "tf_hang", "timeouts", "timeout", "timed out"},
+    };
+    json_t *st = bk_status();
+    for (size_t i = 0; i < sizeof culprits / sizeof *culprits; i++) {
+        json_t *f = filter_of(st, culprits[i].label);
+        const char *why = jstr(f, "disabled_reason");
+        CHECK(jint(f, culprits[i].counter) == 2, "%s: %s should be max_crashes (2): %s",
+              culprits[i].label, culprits[i].counter, jtext(f));
+        CHECK(json_is_true(json_object_get(f, "disabled")), "%s is not disabled: %s",
+              culprits[i].label, jtext(f));
+        CHECK(why && (strcasestr(why, culprits[i].reason) || strcasestr(why, culprits[i].reason2)),
+              "%s: disabled_reason should mention '%s': %s", culprits[i].label, culprits[i].reason,
+              jtext(f));
+        CHECK(log_warns_about(culprits[i].label) || log_warns_about(culprits[i].name),
+              "no WARN or ERROR line of the log names %s (or %s)", culprits[i].label,
+              culprits[i].name);
+    }
+    CHECK(jint(filter_of(st, "crash_segv"), "timeouts") == 0 &&
+              jint(filter_of(st, "crash_abort"), "timeouts") == 0,
+          "a crash counted as a timeout: %s", jtext(json_object_get(st, "filters")));
+    CHECK(jint(filter_of(st, "crash_segv"), "runs") >= 1,
+          "crash_segv runs normally on the alerts it does not strike on: %s",
+          jtext(filter_of(st, "crash_segv")));
+    json_t *count = filter_of(st, "count");
+    CHECK(json_is_false(json_object_get(count, "disabled")) && jint(count, "crashes") == 0 &&
+              jint(count, "timeouts") == 0 && jint(count, "errors") == 0 &&
+              jint(count, "runs") >= (long)total,
+          "count.lua should have run on every alert, blamed for nothing: %s", jtext(count));
+    CHECK(jint(st, "alerts_in") == (long)total, "alerts_in: %s", jtext(st));
+    json_decref(st);
+
+    /* the three disabled, alerts flow again at once */
+    drop('s', 2, N, NSRC);
+    wait_processed(total + N, 15, &s);
+    scan_free(&s);
+    st = bk_status();
+    for (size_t i = 0; i < sizeof culprits / sizeof *culprits; i++)
+        CHECK(jint(filter_of(st, culprits[i].label), culprits[i].counter) == 2,
+              "%s ran again after it was disabled: %s", culprits[i].label,
+              jtext(filter_of(st, culprits[i].label)));
+    json_decref(st);
+    bk_stop(SIGTERM, 30);
+
+    char *store = store_path();
+    scan_store(store, &s);
+    CHECK(!s.problem[0], "after the stop: %s", s.problem);
+    idlist must = {0};
+    ids_add(&must, 's', 0, N), ids_add(&must, 's', 1, N), ids_add(&must, 's', 2, N);
+    ids_add(&must, 'x', 0, NX), ids_add(&must, 'p', 0, N);
+    check_ids(&s, &must, NULL);
+    for (size_t i = 0; i < s.n; i++)
+        CHECK(s.a[i].gen && !strcmp(s.a[i].gen, "g1"), "alert %s: tf_gen %s", s.a[i].id,
+              s.a[i].gen);
+    check_verify();
+    ids_free(&must);
+    scan_free(&s);
+    free(store);
+}
+END_TEST
+
+/* Wait until a scan finds every id of @p must and no inconsistency. */
+static void wait_scan_has(idlist *must, double secs, store_scan *s)
+{
+    double end = now_s() + secs;
+    char *store = store_path();
+    for (;;) {
+        scan_store(store, s);
+        const char *missing = NULL;
+        for (size_t i = 0; i < must->n && !missing; i++)
+            if (!scan_find(s, must->v[i]))
+                missing = must->v[i];
+        if (!missing && !s->problem[0])
+            break;
+        bk_check_running("ingesting after the last restart");
+        CHECK(now_s() < end, "after %.0f s: %s%s%s", secs, missing ? "missing alert " : "",
+              missing ? missing : "", s->problem);
+        scan_free(s);
+        sleep_ms(200);
+    }
+    free(store);
+}
+
+/* 4. kill -9 at random moments (once during the restart itself) under continuous ingest, restart
+ * each time: every spool alert stored exactly once, every stored alert dispatched exactly once. */
+START_TEST(kill_9_and_restart_lose_and_repeat_nothing)
+{
+    enum { N = 10, NSRC = 30, KILLS = 5 };
+    char pull[PATH_MAX];
+    snprintf(pull, sizeof pull, "ipc://%s/in.ipc", tu_tmp);
+    write_set("[filter count]\npath = %s\nsetup.gen = g1\nsetup.spin_ms = 1\n", COUNT_LUA);
+    write_conf("batch = 20\n",
+               "[input pull]\naddress = %s\n\n[filters]\nset = set.ini\nworkers = 2\n\n"
+               "[control]\naddress = ipc://%s/ctl.ipc\n",
+               pull, tu_tmp);
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    srand(seed);
+    fprintf(stderr, "kill_9_and_restart_lose_and_repeat_nothing: seed %u\n", seed);
+    bk_start();
+    bk_wait_ready(20);
+
+    /* sends to a killed broker block until a deadline: nanomsg loses what nobody receives */
+    static feed fs, fp;
+    fs = (feed){.n = N, .nsrc = NSRC, .pace_ms = 30};
+    fp = (feed){.pull = pull, .n = N, .nsrc = NSRC, .pace_ms = 30, .send_secs = 1.5};
+    feed_start(&fs);
+    feed_start(&fp);
+    for (int k = 0; k < KILLS; k++) {
+        sleep_ms(200 + rand() % 800);
+        bk_check_running("ingesting, before kill -9");
+        bk_kill9();
+        check_verify(); /* what kill -9 leaves is a consistent store */
+        bk_start();
+        if (k == 2) { /* once more while it recovers */
+            sleep_ms(50 + rand() % 250);
+            bk_kill9();
+            bk_start();
+        }
+        bk_wait_ready(30);
+    }
+    sleep_ms(300);
+    feed_finish(&fs);
+    feed_finish(&fp);
+    /* after the last restart: a spool file and a sent file, both of which must arrive */
+    drop('z', 0, N, NSRC);
+    CHECK(send_alerts(pull, 'f', 0, N, NSRC, 20) == 0, "send to the restarted broker failed");
+
+    double end = now_s() + 40;
+    while (count_files("spool") != 0 || count_files("spool/done") != fs.rounds + 1) {
+        bk_check_running("draining the spool");
+        CHECK(now_s() < end, "spool not drained: %d files waiting, %d in done/ (%d expected)",
+              count_files("spool"), count_files("spool/done"), fs.rounds + 1);
+        sleep_ms(100);
+    }
+    CHECK(count_files("spool/failed") <= 0, "files in spool/failed");
+    idlist must = {0}, may = {0};
+    for (int r = 0; r < fs.rounds; r++)
+        ids_add(&must, 's', r, N);
+    for (int r = 0; r < fp.rounds; r++)
+        ids_add(&may, 'p', r, N);
+    ids_add(&must, 'z', 0, N), ids_add(&must, 'f', 0, N);
+    wait_queue_empty(40);
+    store_scan s;
+    wait_scan_has(&must, 40, &s);
+    scan_free(&s);
+    bk_stop(SIGINT, 30);
+
+    char *store = store_path();
+    scan_store(store, &s);
+    CHECK(!s.problem[0], "after the stop: %s", s.problem);
+    check_ids(&s, &must, &may);
+    int delivered = 0, stored = 0;
+    for (int r = 0; r < fp.rounds; r++)
+        delivered += fp.sent[r] == 0;
+    for (size_t i = 0; i < s.n; i++)
+        stored += s.a[i].id[0] == 'p';
+    fprintf(stderr,
+            "kill_9: %d spool files; %zu alerts stored; sent files: %d of %d reported sent, %d of "
+            "their %d alerts stored\n",
+            fs.rounds, s.n, delivered, fp.rounds, stored, fp.rounds * N);
+    CHECK(stored > 0, "no sent alert was stored across the restarts");
+    check_verify();
+    ids_free(&must), ids_free(&may);
+    scan_free(&s);
+    free(store);
+}
+END_TEST
+
+static int free_tcp_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* 5. A tcp control address needs secret_file: without it run refuses to start; ctl without the
+ * secret or with a wrong one is refused (and cannot stop the broker), with it it works. */
+START_TEST(control_over_tcp_needs_the_secret)
+{
+    char addr[64], *out = NULL, *err = NULL;
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", free_tcp_port());
+    free(tu_write(tu_tmp, "secret", "s3cr3t-of-the-test\nonly the first line is the secret\n"));
+    free(tu_write(tu_tmp, "client.secret", "s3cr3t-of-the-test\n"));
+    free(tu_write(tu_tmp, "wrong.secret", "a-guess\n"));
+    write_conf("", "[control]\naddress = %s\nsecret_file = secret\n", addr);
+    bk_start();
+    bk_wait_ready(20); /* ctl --config: the address and the secret from the config */
+
+    int rc = sks(&out, &err, "ctl --address %s --timeout 3 status", addr);
+    CHECK(rc == 1 && (strcasestr(out, "secret") || strcasestr(err, "secret")),
+          "ctl without the secret exited %d (expected 1, saying why: secret): %s %s", rc, out, err);
+    CHECK(!strstr(out, "\"uptime_s\""), "ctl without the secret got the status: %s", out);
+    free(out), free(err);
+    rc = sks(&out, &err, "ctl --address %s --secret-file '%s/wrong.secret' --timeout 3 stop", addr,
+             tu_tmp);
+    CHECK(rc == 1 && (strcasestr(out, "secret") || strcasestr(err, "secret")),
+          "ctl with a wrong secret exited %d (expected 1, saying why: secret): %s %s", rc, out,
+          err);
+    free(out), free(err);
+    sleep_ms(300);
+    bk_check_running("refusing a stop with a wrong secret");
+
+    rc = sks(&out, &err, "ctl --address %s --secret-file '%s/client.secret' --timeout 3 status",
+             addr, tu_tmp);
+    json_t *rep = json_loads(out, 0, NULL);
+    CHECK(rc == 0 && json_is_true(json_object_get(rep, "ok")) && jint(rep, "status.pid") == B.pid,
+          "ctl with the secret exited %d: %s %s", rc, out, err);
+    json_decref(rep);
+    free(out), free(err);
+
+    /* no [filters]: alerts are stored and nothing waits for filters */
+    drop('s', 0, 10, 3);
+    json_decref(wait_status_int("spool.done", 1, 20));
+    CHECK(stored_alerts() == 10, "%ld alerts stored, 10 expected", stored_alerts());
+    wait_queue_empty(10);
+
+    /* nothing answers: exit 1 once the timeout is over */
+    double t0 = now_s();
+    rc = sks(&out, &err, "ctl --address ipc://%s/nobody.ipc --timeout 1 status", tu_tmp);
+    CHECK(rc == 1 && err[0], "ctl to nobody exited %d (expected 1 and a reason): %s", rc, err);
+    CHECK(now_s() - t0 < 8, "ctl --timeout 1 took %.1f s", now_s() - t0);
+    free(out), free(err);
+
+    rc = sks(&out, &err, "ctl --address %s --secret-file '%s/client.secret' --timeout 3 stop", addr,
+             tu_tmp);
+    CHECK(rc == 0, "ctl stop with the secret exited %d: %s %s", rc, out, err);
+    free(out), free(err);
+    bk_wait_exit(30, "ctl stop over tcp");
+
+    /* a tcp control address without secret_file: run refuses to start, naming the reason */
+    write_conf("", "[control]\naddress = %s\n", addr);
+    char *log = tu_path(tu_tmp, "nosecret.log");
+    char *argv[] = {(char *)SS_BINARY, "run", "--config", B.conf, NULL};
+    rc = run_argv(argv, 20, log);
+    char *text = slurp(log);
+    CHECK(rc > 0 && rc < 128,
+          "run with a tcp control address and no secret_file %s (expected a non-zero exit): %s",
+          rc == -1  ? "kept running"
+          : rc == 0 ? "exited 0"
+                    : "was killed by a signal",
+          text);
+    CHECK(strcasestr(text, "secret"), "run should say that secret_file is missing: %s", text);
+    free(text), free(log);
+}
+END_TEST
+
+/* Wait until @p path contains every one of @p a and @p b. */
+static int file_has_within(const char *path, const char *a, const char *b, double secs)
+{
+    double end = now_s() + secs;
+    for (;;) {
+        char *text = slurp(path);
+        int got = strstr(text, a) && strstr(text, b);
+        free(text);
+        if (got || now_s() > end)
+            return got;
+        sleep_ms(100);
+    }
+}
+
+/* 6. ctl disable and enable: status follows, a disabled filter stops running and starts again;
+ * the default control address (run_dir/control.ipc, mode 0600); the tag stream. */
+START_TEST(disable_and_enable_a_filter)
+{
+    enum { N = 12, NSRC = 4 };
+    char tags[PATH_MAX];
+    snprintf(tags, sizeof tags, "ipc://%s/tags.ipc", tu_tmp);
+    write_set("[filter good]\npath = %s\npriority = 10\n\n"
+              "[filter count]\npath = %s\npriority = 20\nsetup.gen = g1\n",
+              TF("good"), COUNT_LUA);
+    write_conf("", "[filters]\nset = set.ini\n\n[output]\npublish = %s\n", tags); /* no [control] */
+    bk_start();
+    bk_wait_ready(20);
+    char *sock = tu_path(tu_tmp, "run/control.ipc");
+    struct stat sb;
+    CHECK(stat(sock, &sb) == 0 && S_ISSOCK(sb.st_mode), "no control socket at %s", sock);
+    CHECK((sb.st_mode & 0777) == 0600, "the control socket's mode is %03o, not 600",
+          (unsigned)(sb.st_mode & 0777));
+    free(sock);
+    json_t *st = bk_status();
+    CHECK(jint(st, "pid") == B.pid && jint(st, "generation") == 1 &&
+              json_is_number(json_object_get(st, "uptime_s")) && jstr(st, "intake") &&
+              !strcmp(jstr(st, "intake"), "running") &&
+              json_array_size(json_object_get(st, "filters")) == 2 &&
+              json_is_false(jget(filter_of(st, "good"), "disabled")),
+          "status at start: %s", jtext(st));
+    CHECK(jstr(filter_of(st, "good"), "name") &&
+              !strcmp(jstr(filter_of(st, "good"), "name"), "tf_good"),
+          "filter name: %s", jtext(filter_of(st, "good")));
+    json_decref(st);
+
+    /* a subscriber to the tag stream */
+    char *heard = tu_path(tu_tmp, "heard");
+    pid_t lp = fork();
+    ck_assert_int_ge(lp, 0);
+    if (lp == 0) {
+        int fd = open(heard, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        execl(SS_BINARY, SS_BINARY, "listen", tags, "tf_tag", "--count", "1", (char *)NULL);
+        _exit(127);
+    }
+    kid_add(lp);
+    sleep_ms(400);
+
+    store_scan s;
+    drop('s', 0, N, NSRC);
+    wait_processed(N, 30, &s);
+    for (size_t i = 0; i < s.n; i++)
+        CHECK(s.a[i].flag, "alert %s was not processed by tf_good", s.a[i].id);
+    scan_free(&s);
+    wait_runs("good", N, 10);
+    wait_runs("count", N, 10);
+    st = bk_status();
+    json_t *good = filter_of(st, "good"), *count = filter_of(st, "count");
+    CHECK(jint(good, "tags.tf_tag") >= 1 && jint(good, "tags.tf_tag") <= N, "tags of good: %s",
+          jtext(good));
+    CHECK(json_is_number(jget(count, "time_us.p50")) &&
+              json_is_number(jget(count, "time_us.p90")) &&
+              json_is_number(jget(count, "time_us.p99")),
+          "time_us of count: %s", jtext(count));
+    json_decref(st);
+    CHECK(file_has_within(heard, "\"tag\":\"tf_tag\"", "\"alert_id\"", 10),
+          "the tag stream at %s published no tf_tag event with its alert", tags);
+    free(heard);
+
+    /* disabled: good stops running, count goes on */
+    json_decref(ctl_ok("disable good"));
+    st = bk_status();
+    CHECK(json_is_true(jget(filter_of(st, "good"), "disabled")) &&
+              json_is_false(jget(filter_of(st, "count"), "disabled")),
+          "after ctl disable good: %s", jtext(json_object_get(st, "filters")));
+    json_decref(st);
+    drop('s', 1, N, NSRC);
+    wait_processed(2 * N, 30, &s);
+    wait_runs("count", 2 * N, 10);
+    st = bk_status();
+    CHECK(jint(filter_of(st, "good"), "runs") == N, "good ran while disabled: %s",
+          jtext(filter_of(st, "good")));
+    json_decref(st);
+    for (size_t i = 0; i < s.n; i++)
+        CHECK(s.a[i].flag == (s.a[i].id[1] == '0'), "alert %s: tf_flag %s", s.a[i].id,
+              s.a[i].flag ? "set by a disabled filter" : "missing");
+    scan_free(&s);
+
+    json_t *rep = NULL;
+    char *err = NULL;
+    int rc = ctl(&rep, &err, "disable nosuch");
+    CHECK(rc == 1 && json_is_false(json_object_get(rep, "ok")) && jstr(rep, "error") &&
+              strstr(jstr(rep, "error"), "nosuch"),
+          "ctl disable of an unknown label exited %d: %s %s", rc, jtext(rep), err);
+    json_decref(rep);
+    free(err);
+
+    /* enabled again: good runs on the new alerts */
+    json_decref(ctl_ok("enable good"));
+    st = bk_status();
+    CHECK(json_is_false(jget(filter_of(st, "good"), "disabled")), "after ctl enable good: %s",
+          jtext(filter_of(st, "good")));
+    json_decref(st);
+    drop('s', 2, N, NSRC);
+    wait_processed(3 * N, 30, &s);
+    wait_runs("count", 3 * N, 10);
+    wait_runs("good", 2 * N, 10);
+    for (size_t i = 0; i < s.n; i++)
+        if (s.a[i].id[1] == '2')
+            CHECK(s.a[i].flag, "alert %s was not processed by the re-enabled filter", s.a[i].id);
+    scan_free(&s);
+    bk_stop(SIGINT, 30);
+    check_verify();
+}
+END_TEST
+
+/* 7. Backpressure: above queue_high intake pauses (status "intake": "paused"), below queue_low it
+ * resumes; the queue stays bounded and everything is processed in the end. */
+START_TEST(intake_pauses_above_queue_high)
+{
+    enum { N = 10, FILES = 30, NSRC = 25, HIGH = 30, BATCH = 10 };
+    write_set("[filter count]\npath = %s\nsetup.gen = g1\nsetup.spin_ms = 4\n", COUNT_LUA);
+    write_conf("batch = 10\nqueue_high = 30\nqueue_low = 10\n",
+               "[filters]\nset = set.ini\nworkers = 1\nbatch = 4\n\n"
+               "[control]\naddress = ipc://%s/ctl.ipc\n",
+               tu_tmp);
+    bk_start();
+    bk_wait_ready(20);
+    for (int r = 0; r < FILES; r++)
+        drop('s', r, N, NSRC);
+    long max_queue = 0;
+    int paused = 0;
+    double end = now_s() + 30;
+    for (;;) {
+        json_t *st = bk_status();
+        long q = jint(st, "queue");
+        /* intake looks at the queue between batches: one or two batches past queue_high at most */
+        CHECK(q <= HIGH + 2 * BATCH,
+              "the queue reached %ld with queue_high %d and batch %d: intake did not pause: %s", q,
+              HIGH, BATCH, jtext(st));
+        const char *intake = jstr(st, "intake");
+        CHECK(intake && (!strcmp(intake, "running") || !strcmp(intake, "paused")),
+              "intake should be running or paused: %s", jtext(st));
+        paused |= !strcmp(intake, "paused");
+        max_queue = q > max_queue ? q : max_queue;
+        int done = jint(st, "alerts_in") == FILES * N && q == 0;
+        CHECK(done || now_s() < end, "after 30 s: %s", jtext(st));
+        json_decref(st);
+        if (done)
+            break;
+        sleep_ms(20);
+    }
+    CHECK(paused, "the queue went up to %ld (queue_high %d) and intake never showed paused",
+          max_queue, HIGH);
+    end = now_s() + 5;
+    for (;;) {
+        json_t *st = bk_status();
+        int running = jstr(st, "intake") && !strcmp(jstr(st, "intake"), "running");
+        CHECK(running || now_s() < end, "an empty queue and intake still paused: %s", jtext(st));
+        json_decref(st);
+        if (running)
+            break;
+        sleep_ms(100);
+    }
+    store_scan s;
+    wait_processed(FILES * N, 30, &s);
+    scan_free(&s);
+    bk_stop(SIGTERM, 30);
+    check_verify();
+}
+END_TEST
+
+/* One test case per scenario, so that one runs alone: CK_RUN_CASE=kill_9 tests/test_broker */
+static void add_case(Suite *s, const char *name, const TTest *test)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 100);
+    tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+}
+
+int main(void)
+{
+    if (regcomp(&log_line_re, log_line_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        return EXIT_FAILURE;
+    srand((unsigned)time(NULL));
+    Suite *s = suite_create("broker");
+    add_case(s, "reload", reload_under_continuous_ingest);
+    add_case(s, "failed_reload", failed_reload_keeps_the_running_set);
+    add_case(s, "crashes", crashing_and_hanging_filters_are_contained);
+    add_case(s, "kill_9", kill_9_and_restart_lose_and_repeat_nothing);
+    add_case(s, "tcp_control", control_over_tcp_needs_the_secret);
+    add_case(s, "disable", disable_and_enable_a_filter);
+    add_case(s, "backpressure", intake_pauses_above_queue_high);
+    int rc = tu_run_suite(s);
+    regfree(&log_line_re);
+    return rc;
+}
