@@ -181,8 +181,9 @@ static int ssi_reload_start(ssi_broker *b, ss_err *err)
     b->pc.batch = b->c.dispatch_batch = fresh.dispatch_batch;
     ss_broker_conf_free(&fresh);
     char *dir = NULL;
-    unsigned id = ++b->gen_seq;
-    if (asprintf(&dir, "%s/generations/%u-%ld", b->c.run_dir, id, (long)getpid()) < 0)
+    unsigned id = (b->cur ? b->cur->id : 0) + 1; /* numbers count the sets that ran */
+    if (asprintf(&dir, "%s/generations/%u-%ld-%u", b->c.run_dir, id, (long)getpid(), ++b->gen_seq) <
+        0)
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     rc = ssi_gen_start(&b->pc, id, b->c.set, dir, b->c.workers, &b->next, err);
     free(dir);
@@ -267,14 +268,16 @@ static json_t *ssi_status_json(ssi_broker *b)
         mdb_txn_abort(txn);
     }
     json_t *st = json_pack(
-        "{s:i, s:s, s:f, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:{s:I, s:I}, s:{s:I}}", "pid",
-        (int)getpid(), "config", b->c.file, "uptime_s", ssi_mono() - b->t_start, "generation",
-        b->cur ? (int)b->cur->id : 0, "alerts_in", (json_int_t)(b->alerts_in + t.ingested),
-        "rejected", (json_int_t)(b->rejected + t.rejected), "stored_alerts", (json_int_t)c.alerts,
-        "loci", (json_int_t)c.loci, "queue", (json_int_t)b->queue_len, "intake",
-        b->store_failed ? "paused (store failure)"
-        : b->paused     ? "paused (filters behind)"
-                        : "running",
+        "{s:i, s:s, s:f, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s?, s:I, s:{s:I, s:I}, s:{s:I}}",
+        "pid", (int)getpid(), "config", b->c.file, "uptime_s", ssi_mono() - b->t_start,
+        "generation", b->cur ? (int)b->cur->id : 0, "alerts_in",
+        (json_int_t)(b->alerts_in + t.ingested), "rejected", (json_int_t)(b->rejected + t.rejected),
+        "stored_alerts", (json_int_t)c.alerts, "loci", (json_int_t)c.loci, "queue",
+        (json_int_t)b->queue_len, "intake", b->store_failed || b->paused ? "paused" : "running",
+        "paused_because",
+        b->store_failed ? "the store cannot be written"
+        : b->paused     ? "filters are behind (queue_high)"
+                        : NULL,
         "published", (json_int_t)b->published, "spool", "done", (json_int_t)b->spool_done, "failed",
         (json_int_t)b->spool_failed, "pull", "messages", (json_int_t)b->pull_msgs);
     json_t *workers = json_array();
@@ -380,8 +383,8 @@ static int ssi_bind(int proto, const char *addr, int *sock, int *fd, ss_err *err
 {
     *sock = nn_socket(AF_SP, proto);
     if (!strncmp(addr, "ipc://", 6))
-        unlink(addr + 6);    /* a stale socket file of a broker that died */
-    mode_t old = umask(077); /* an ipc socket only its owner may use */
+        unlink(addr + 6);     /* a stale socket file of a broker that died */
+    mode_t old = umask(0177); /* an ipc socket only its owner may use: 0600 */
     int rc = *sock < 0 ? -1 : nn_bind(*sock, addr);
     umask(old);
     if (rc < 0) {

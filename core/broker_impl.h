@@ -35,6 +35,7 @@ typedef struct ssi_broker {
     int reply_pending; /* the control request waits for the reload's outcome */
     uint64_t *cursor;  /* per worker slot: the last queue sequence taken */
     uint64_t queue_len;
+    uint64_t ingested_mark; /* the ingest run's committed alerts when queue_len was read */
     int paused, stopping, store_failed;
     double retry_at;
     uint64_t alerts_in, rejected, spool_done, spool_failed, pull_msgs, published;

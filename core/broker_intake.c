@@ -152,10 +152,20 @@ static int ssi_take_message(ssi_broker *b, const void *msg, size_t len, ssi_jpos
     return rc ? (b->fatal = err, rc) : 0;
 }
 
+/* Whether the queue reaches queue_high with what this round has taken so far: intake stops
+ * between inputs, so the queue overshoots by one input at most. */
+static int ssi_over_high(const ssi_broker *b)
+{
+    ss_ingest_totals t;
+    ss_ingest_totals_get(b->in, &t);
+    uint64_t est = b->queue_len + (t.ingested - b->ingested_mark) + ss_ingest_pending(b->in);
+    return b->c.set && est >= b->c.queue_high;
+}
+
 /* Take what the pull socket holds, journal it, ingest it. @return 0 or a store failure. */
 static int ssi_pull_round(ssi_broker *b)
 {
-    for (int i = 0; i < SSI_PULL_PER_ROUND; i++) {
+    for (int i = 0; i < SSI_PULL_PER_ROUND && !ssi_over_high(b); i++) {
         void *msg = NULL;
         int n = nn_recv(b->pull, &msg, NN_MSG, NN_DONTWAIT);
         if (n < 0)
@@ -252,7 +262,7 @@ static int ssi_spool_round(ssi_broker *b)
     size_t n = ssi_spool_list(b, &names);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!rc && i < SSI_SPOOL_PER_ROUND)
+        if (!rc && i < SSI_SPOOL_PER_ROUND && !ssi_over_high(b))
             rc = ssi_spool_file(b, names[i]);
         free(names[i]);
     }
@@ -299,7 +309,7 @@ void ssi_intake_free(ssi_broker *b)
 int ssi_intake_start(ssi_broker *b, ss_err *err)
 {
     ss_ingest_options o = {.batch_size = b->c.batch,
-                           .queue_dispatch = 1,
+                           .queue_dispatch = b->c.set != NULL, /* no filters: nothing waits */
                            .before_commit = ssi_before_commit,
                            .on_commit = ssi_on_commit,
                            .on_reject = ssi_on_reject,
@@ -314,6 +324,7 @@ int ssi_intake_start(ssi_broker *b, ss_err *err)
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     rc = ssi_journal_open(dir, from, &b->jr, err);
     free(dir);
+    b->ingested_mark = 0;
     if (!rc && !(b->in = ss_ingest_new(b->store, &o)))
         rc = ss_err_set(err, SS_ENOMEM, "out of memory");
     b->jpos_hook = b->jpos_txn = from;
@@ -364,6 +375,9 @@ static void ssi_refresh_queue_len(ssi_broker *b)
         b->queue_len = ssi_queue_len(b->store, txn);
         mdb_txn_abort(txn);
     }
+    ss_ingest_totals t;
+    ss_ingest_totals_get(b->in, &t);
+    b->ingested_mark = t.ingested;
 }
 
 void ssi_intake_round(ssi_broker *b, int scan_spool)

@@ -567,6 +567,11 @@ int ss_ingest_path(ss_ingest *in, const char *path, ss_err *err)
     return ssi_ingest_file(in, path, err);
 }
 
+uint32_t ss_ingest_pending(const ss_ingest *in)
+{
+    return in->npk;
+}
+
 void ss_ingest_totals_get(const ss_ingest *in, ss_ingest_totals *totals)
 {
     *totals = in->t;

@@ -90,6 +90,9 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err);
  */
 int ss_ingest_finish(ss_ingest *in, ss_ingest_totals *totals, ss_err *err);
 
+/** Packets decoded and waiting for the next commit. */
+uint32_t ss_ingest_pending(const ss_ingest *in);
+
 /** Totals committed so far. */
 void ss_ingest_totals_get(const ss_ingest *in, ss_ingest_totals *totals);
 

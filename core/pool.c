@@ -248,7 +248,7 @@ static int ssi_gen_fill(ssi_gen *g, json_t *list)
     return 0;
 }
 
-static int ssi_send_jobs(const ssi_gen *g, ssi_wproc *w);
+static int ssi_send_jobs(const ssi_gen *g, ssi_wproc *w, double timeout);
 
 /* Replace every @p from in @p text (capacity @p cap) by @p to. */
 static void ssi_replace(char *text, size_t cap, const char *from, const char *to)
@@ -286,7 +286,8 @@ static void ssi_name_originals(ssi_gen *g)
         fclose(fp);
 }
 
-static void ssi_on_hello(ssi_gen *g, ssi_wproc *w, const ssi_wbuf *frame, const ss_log *lg)
+static void ssi_on_hello(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ssi_wbuf *frame,
+                         const ss_log *lg)
 {
     json_error_t je;
     json_t *o = json_loadb((const char *)frame->data + 1, frame->len - 1, 0, &je);
@@ -308,13 +309,13 @@ static void ssi_on_hello(ssi_gen *g, ssi_wproc *w, const ssi_wbuf *frame, const 
         return;
     }
     w->state = w->njobs > w->nanswered ? SSI_W_BUSY : SSI_W_IDLE;
-    if (w->state == SSI_W_BUSY && ssi_send_jobs(g, w))
+    if (w->state == SSI_W_BUSY && ssi_send_jobs(g, w, pc->timeout))
         w->deadline = 0; /* the next event finds it dead */
 }
 
 /* ---- batches ---- */
 
-static int ssi_send_jobs(const ssi_gen *g, ssi_wproc *w)
+static int ssi_send_jobs(const ssi_gen *g, ssi_wproc *w, double timeout)
 {
     ssi_wbuf b = {0};
     ssi_wbuf_u8(&b, 'B');
@@ -332,7 +333,7 @@ static int ssi_send_jobs(const ssi_gen *g, ssi_wproc *w)
     int rc = b.failed ? ENOMEM : ssi_frame_send(w->fd, b.data, b.len);
     ssi_wbuf_free(&b);
     w->state = SSI_W_BUSY;
-    w->deadline = ssi_mono() + 1e9; /* set by the caller */
+    w->deadline = ssi_mono() + timeout;
     return rc;
 }
 
@@ -358,8 +359,7 @@ int ssi_wproc_send(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ssi_
     }
     w->njobs = n;
     w->nanswered = 0;
-    int rc = ssi_send_jobs(g, w);
-    w->deadline = ssi_mono() + pc->timeout;
+    int rc = ssi_send_jobs(g, w, pc->timeout);
     if (rc)
         ss_log_line(lg, SS_LOG_WARN, "worker pid=%d: cannot send work: %s", (int)w->pid,
                     strerror(rc));
@@ -495,7 +495,7 @@ int ssi_wproc_event(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, int reada
     if (readable) {
         rc = ssi_frame_recv(w->fd, frame);
         if (!rc && frame->len && frame->data[0] == 'H' && w->state == SSI_W_STARTING)
-            ssi_on_hello(g, w, frame, lg);
+            ssi_on_hello(pc, g, w, frame, lg);
         else if (!rc && frame->len && frame->data[0] == 'R' && w->state == SSI_W_BUSY)
             rc = ssi_on_answer(pc, w, frame);
         else if (!rc)
