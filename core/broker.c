@@ -429,31 +429,32 @@ static void ssi_signal_round(ssi_broker *b)
     }
 }
 
+/* Make @p base and each of @p subs under it. */
+static int ssi_make_dirs(const char *what, const char *base, const char *const *subs, size_t n,
+                         ss_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *d = NULL;
+        int e = asprintf(&d, "%s%s", base, subs[i]) < 0 ? ENOMEM : ssi_mkdirs(d);
+        free(d);
+        if (e)
+            return ss_err_set(err, e, "%s %s%s: %s", what, base, subs[i], strerror(e));
+    }
+    return 0;
+}
+
 static int ssi_open_all(ssi_broker *b, ss_err *err)
 {
-    const char *subdirs[] = {"", "/failed", "/generations"};
-    for (size_t i = 0; i < 3; i++) {
-        char *d = NULL;
-        int e = asprintf(&d, "%s%s", b->c.run_dir, subdirs[i]) < 0 ? ENOMEM : ssi_mkdirs(d);
-        if (e)
-            ss_err_set(err, e, "run_dir %s%s: %s", b->c.run_dir, subdirs[i], strerror(e));
-        free(d);
-        if (e)
-            return e;
-    }
-    for (size_t i = 0; b->c.spool_dir && i < 3; i++) {
-        char *d = NULL;
-        const char *sub[] = {"", "/done", "/failed"};
-        int e = asprintf(&d, "%s%s", b->c.spool_dir, sub[i]) < 0 ? ENOMEM : ssi_mkdirs(d);
-        if (e)
-            ss_err_set(err, e, "spool %s%s: %s", b->c.spool_dir, sub[i], strerror(e));
-        free(d);
-        if (e)
-            return e;
-    }
+    static const char *const run_subs[] = {"", "/failed", "/generations"};
+    static const char *const spool_subs[] = {"", "/done", "/failed"};
+    int rc = ssi_make_dirs("run_dir", b->c.run_dir, run_subs, 3, err);
+    if (!rc && b->c.spool_dir)
+        rc = ssi_make_dirs("spool", b->c.spool_dir, spool_subs, 3, err);
+    if (rc)
+        return rc;
     ss_store_options so = {
         .create = 1, .radius_arcsec = b->c.radius_arcsec, .map_size = b->c.map_size};
-    int rc = ss_store_open(b->c.store, &so, &b->store, err);
+    rc = ss_store_open(b->c.store, &so, &b->store, err);
     if (!rc)
         rc = ssi_bind(NN_REP, b->c.control, &b->ctl, &b->ctl_fd, err);
     if (!rc && b->c.pull_address)
