@@ -1,0 +1,1160 @@
+/*
+ * bench_broker: the live broker's figures (skysieve run), measured from outside as a survey and a
+ * subscriber see it: the broker is a child process with a config file; alerts are pushed to its
+ * pull socket, tags are read from its publish socket, reloads go through its control socket.
+ *
+ * The filter set has 25 filters: lcstats.so and jump.so (C) and 23 generated Lua filters, each
+ * reading the light curve (locus:lightcurve(band) or locus:light_curve()), computing a statistic
+ * and writing a locus property of its own; the first also tags every locus "seen", so each alert
+ * yields one published message.
+ *
+ *  R. reload: RELOADS `reload` requests, one after the other, to an idle broker running the set:
+ *     the broker's own "seconds" (from the request until the new generation runs) and the round
+ *     trip of the request as the client sees it; median and max.
+ *  L. latency: alerts pushed at RATE alerts/s for SECONDS seconds; the latency of an alert is the
+ *     time its "seen" message arrives minus the time it was handed to nn_send; p50, p99, max, and
+ *     how many came back of those sent.
+ *  T. throughput: ALERTS alerts pushed as fast as the broker takes them (PUSH blocks when it
+ *     falls behind) until every one is tagged, once without reloads and once with a reload
+ *     requested every RELOAD_EVERY seconds throughout.
+ *
+ * Every phase runs with each worker count of --workers, each run on a fresh broker and store in
+ * the scratch directory. Alerts are generated (tools/gen.c): sources uniform on the sphere, EPOCHS
+ * visits each in visit order (so many loci of a few alerts), sent as CSV messages of GROUP alerts
+ * each (a header and GROUP rows; default 1, one alert per message as surveys send them).
+ *
+ * Output: a table, then one JSON line with every figure (--json: the JSON line only).
+ */
+#include "gen.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pipeline.h>
+#include <nanomsg/pubsub.h>
+#include <nanomsg/reqrep.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NLUA        23
+#define SEEN_TOPIC  "seen"
+#define CSV_HEADER  "alert_id,ra,dec,mjd,passband,mag,magerr\n"
+#define MAX_WORKERS 8
+
+typedef struct opts {
+    const char *exe, *filters_dir, *work, *phases;
+    double rate, seconds, reload_every, stall;
+    uint64_t alerts;
+    int epochs, group, reloads, keep, json;
+    int workers[MAX_WORKERS], nworkers;
+} opts;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void sleep_until(double t)
+{
+    struct timespec ts = {(time_t)t, (long)((t - floor(t)) * 1e9)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bench_broker: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+    exit(1);
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s", dir, name) < 0)
+        die("out of memory", NULL);
+    return p;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f))
+        die(path, strerror(errno));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted @p v. */
+static double pct(const double *v, size_t n, double p)
+{
+    if (!n)
+        return NAN;
+    size_t k = (size_t)ceil(p * (double)n);
+    return v[k ? k - 1 : 0];
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return !n ? NAN : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double maxof(const double *v, size_t n)
+{
+    double m = n ? v[0] : NAN;
+    for (size_t i = 1; i < n; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+/* ---- the filter set ---- */
+
+/* What the Lua filters compute, each reading the light curve its own way. BAND, PROP and SCALE
+ * are put in per filter (write_set()). */
+static const char *const lua_bodies[] = {
+    /* standard deviation of one band's detections */
+    "  local _, mag = locus:lightcurve(BAND)\n"
+    "  local n = #mag\n"
+    "  if n == 0 then return end\n"
+    "  local s = 0.0\n"
+    "  for i = 1, n do s = s + mag[i] end\n"
+    "  local mean, v = s / n, 0.0\n"
+    "  for i = 1, n do v = v + (mag[i] - mean) ^ 2 end\n"
+    "  locus:set_property(PROP, SCALE * (n > 1 and math.sqrt(v / (n - 1)) or 0.0))\n",
+    /* amplitude over every measurement */
+    "  local lo, hi = math.huge, -math.huge\n"
+    "  for _, m in ipairs(locus:light_curve()) do\n"
+    "    if m.mag and (m.passband == BAND or SCALE > 0) then\n"
+    "      lo = math.min(lo, m.mag); hi = math.max(hi, m.mag)\n"
+    "    end\n"
+    "  end\n"
+    "  if hi >= lo then locus:set_property(PROP, (hi - lo) * SCALE) end\n",
+    /* least-squares slope of magnitude against time, mag/day */
+    "  local mjd, mag = locus:lightcurve(BAND)\n"
+    "  local n = #mag\n"
+    "  if n < 2 then return end\n"
+    "  local sx, sy, sxx, sxy = 0.0, 0.0, 0.0, 0.0\n"
+    "  for i = 1, n do\n"
+    "    local x = mjd[i] - mjd[1]\n"
+    "    sx = sx + x; sy = sy + mag[i]; sxx = sxx + x * x; sxy = sxy + x * mag[i]\n"
+    "  end\n"
+    "  local d = n * sxx - sx * sx\n"
+    "  if d > 0 then locus:set_property(PROP, SCALE * (n * sxy - sx * sy) / d) end\n",
+    /* error-weighted mean magnitude over both bands */
+    "  local sw, swm = 0.0, 0.0\n"
+    "  for _, m in ipairs(locus:light_curve(nil, 'detection')) do\n"
+    "    if m.mag and m.magerr and m.magerr > 0 then\n"
+    "      local w = 1.0 / (m.magerr * m.magerr)\n"
+    "      sw = sw + w; swm = swm + w * m.mag\n"
+    "    end\n"
+    "  end\n"
+    "  if sw > 0 then locus:set_property(PROP, SCALE * swm / sw) end\n",
+    /* median magnitude of one band */
+    "  local _, mag = locus:lightcurve(BAND)\n"
+    "  local n = #mag\n"
+    "  if n == 0 then return end\n"
+    "  local c = {}\n"
+    "  for i = 1, n do c[i] = mag[i] end\n"
+    "  table.sort(c)\n"
+    "  local med = n % 2 == 1 and c[(n + 1) // 2] or (c[n // 2] + c[n // 2 + 1]) / 2\n"
+    "  locus:set_property(PROP, med * SCALE)\n",
+    /* reduced chi-square about the weighted mean, plus the newest alert's distance from it */
+    "  local _, mag, err = locus:lightcurve(BAND)\n"
+    "  local n = #mag\n"
+    "  if n < 2 then return end\n"
+    "  local sw, swm = 0.0, 0.0\n"
+    "  for i = 1, n do local w = 1.0 / (err[i] * err[i]); sw = sw + w; swm = swm + w * mag[i] end\n"
+    "  local mean, chi = swm / sw, 0.0\n"
+    "  for i = 1, n do chi = chi + ((mag[i] - mean) / err[i]) ^ 2 end\n"
+    "  local a = locus.alert\n"
+    "  local dev = (a and a.mag) and math.abs(a.mag - mean) or 0.0\n"
+    "  locus:set_property(PROP, SCALE * chi / (n - 1) + dev)\n",
+};
+
+/* Write the 23 Lua filters and the set's INI into @p dir. @return the INI's path. */
+static char *write_set(const char *dir, const char *filters_dir)
+{
+    char *ini = path_in(dir, "set.ini");
+    FILE *f = fopen(ini, "w");
+    if (!f)
+        die(ini, strerror(errno));
+    fprintf(f,
+            "; bench_broker: 25 filters, 2 in C and 23 in Lua\n[set]\n\n"
+            "[filter lcstats]\npath = %s/lcstats.so\npriority = 10\n\n"
+            "[filter jump]\npath = %s/jump.so\npriority = 20\n\n",
+            filters_dir, filters_dir);
+    size_t nb = sizeof lua_bodies / sizeof *lua_bodies;
+    for (int k = 0; k < NLUA; k++) {
+        char name[32], prop[32], band[8], scale[16], *text = NULL, *body = NULL;
+        snprintf(name, sizeof name, "bench_lua_%02d", k);
+        snprintf(prop, sizeof prop, "'bench_%02d_value'", k);
+        snprintf(band, sizeof band, "'%c'", "gr"[(k / (int)nb) % 2]);
+        snprintf(scale, sizeof scale, "%.1f", 1.0 + k);
+        /* the body with BAND, PROP and SCALE put in */
+        const char *src = lua_bodies[k % nb];
+        size_t cap = strlen(src) * 2 + 256, n = 0;
+        body = malloc(cap);
+        for (const char *p = src; body && *p;) {
+            const char *with = !strncmp(p, "BAND", 4)    ? band
+                               : !strncmp(p, "PROP", 4)  ? prop
+                               : !strncmp(p, "SCALE", 5) ? scale
+                                                         : NULL;
+            if (with) {
+                n += (size_t)snprintf(body + n, cap - n, "%s", with);
+                p += !strncmp(p, "SCALE", 5) ? 5 : 4;
+            } else
+                body[n++] = *p++;
+            body[n] = '\0';
+        }
+        if (!body || asprintf(&text,
+                              "-- generated by bench_broker\n"
+                              "NAME = '%s'\nVERSION = '1.0.0'\n"
+                              "DESCRIPTION = 'bench_broker: a light-curve statistic (kind %d)'\n"
+                              "AUTHOR = 'bench_broker <dev@skysieve.invalid>'\n"
+                              "OUTPUT_LOCUS_PROPERTIES = {\n"
+                              "  {name = %s, type = 'float', description = 'statistic %d'},\n}\n"
+                              "%s"
+                              "function run(locus)\n%s%s"
+                              "end\n",
+                              name, k % (int)nb, prop, k,
+                              k == 0 ? "OUTPUT_TAGS = {{name = '" SEEN_TOPIC
+                                       "', description = 'every locus, for latency'}}\n"
+                                     : "",
+                              k == 0 ? "  locus:tag('" SEEN_TOPIC "')\n" : "", body) < 0)
+            die("out of memory", NULL);
+        char file[48];
+        snprintf(file, sizeof file, "%s.lua", name);
+        char *lua = path_in(dir, file);
+        write_text(lua, text);
+        fprintf(f, "[filter %s]\npath = %s\npriority = %d\n\n", name, lua, 30 + k);
+        free(lua), free(text), free(body);
+    }
+    if (fclose(f))
+        die(ini, strerror(errno));
+    return ini;
+}
+
+/* ---- alerts ---- */
+
+typedef struct alerts {
+    char prefix[16];
+    char *text; /* the CSV rows, one alert each */
+    size_t *off;
+    uint64_t n, nsrc;
+    double *sent, *recv; /* monotonic seconds per alert, 0 when not yet */
+} alerts;
+
+static void alerts_make(alerts *a, const char *prefix, uint64_t n, int epochs, uint64_t seed)
+{
+    memset(a, 0, sizeof *a);
+    snprintf(a->prefix, sizeof a->prefix, "%s", prefix);
+    a->n = n;
+    a->nsrc = (n + (uint64_t)epochs - 1) / (uint64_t)epochs;
+    gen_rng r = {seed};
+    gen_source *src = gen_sources(&r, a->nsrc);
+    size_t len = 0;
+    FILE *f = open_memstream(&a->text, &len);
+    if (!src || !f || gen_write_csv(f, &r, src, a->nsrc, (uint64_t)epochs, 0.2, 60000, prefix, 0) ||
+        fclose(f))
+        die("generating alerts", strerror(errno));
+    a->off = malloc((n + 1) * sizeof *a->off);
+    a->sent = calloc(n, sizeof *a->sent);
+    a->recv = calloc(n, sizeof *a->recv);
+    if (!a->off || !a->sent || !a->recv)
+        die("out of memory", NULL);
+    size_t pos = 0;
+    for (uint64_t i = 0; i <= n; i++) {
+        a->off[i] = pos;
+        const char *nl = i < n ? memchr(a->text + pos, '\n', len - pos) : NULL;
+        if (i < n && !nl)
+            die("generating alerts", "short");
+        pos = nl ? (size_t)(nl - a->text) + 1 : pos;
+    }
+    free(src);
+}
+
+static void alerts_free(alerts *a)
+{
+    free(a->text), free(a->off), free(a->sent), free(a->recv);
+}
+
+/* The index of alert id "<prefix>-<epoch>-<source>" (@p len bytes), or -1. */
+static int64_t alerts_index(const alerts *a, const char *id, size_t len)
+{
+    size_t pl = strlen(a->prefix);
+    char buf[64];
+    if (len <= pl + 1 || len >= sizeof buf || memcmp(id, a->prefix, pl) || id[pl] != '-')
+        return -1;
+    memcpy(buf, id, len);
+    buf[len] = '\0';
+    char *end;
+    unsigned long long e = strtoull(buf + pl + 1, &end, 10);
+    if (*end != '-')
+        return -1;
+    unsigned long long s = strtoull(end + 1, &end, 10);
+    uint64_t idx = (uint64_t)e * a->nsrc + s;
+    return *end || s >= a->nsrc || idx >= a->n ? -1 : (int64_t)idx;
+}
+
+/* ---- the tag stream ---- */
+
+typedef struct listener {
+    int sock;
+    alerts *a;
+    pthread_t th;
+    atomic_int stop;
+    atomic_uint_fast64_t got, dups, foreign, warm, msgs;
+    _Atomic double last; /* when the last new alert's message came */
+} listener;
+
+static void *listen_main(void *arg)
+{
+    listener *l = arg;
+    static const char key[] = "\"alert\":{\"alert_id\":\"";
+    while (!atomic_load(&l->stop)) {
+        char *m = NULL;
+        int n = nn_recv(l->sock, &m, NN_MSG, 0);
+        double t = now_s();
+        if (n < 0) {
+            if (nn_errno() == EBADF || nn_errno() == ETERM)
+                break;
+            continue;
+        }
+        atomic_fetch_add(&l->msgs, 1);
+        const char *json = memchr(m, '\0', (size_t)n);
+        const char *id = json ? memmem(json, (size_t)(m + n - json), key, sizeof key - 1) : NULL;
+        const char *q =
+            id ? memchr(id + sizeof key - 1, '"', (size_t)(m + n - id) - sizeof key + 1) : NULL;
+        if (q) {
+            id += sizeof key - 1;
+            int64_t idx = alerts_index(l->a, id, (size_t)(q - id));
+            if (idx >= 0 && l->a->recv[idx] == 0) {
+                l->a->recv[idx] = t;
+                atomic_store(&l->last, t);
+                atomic_fetch_add(&l->got, 1);
+            } else if (idx >= 0)
+                atomic_fetch_add(&l->dups, 1);
+            else if (!strncmp(id, "warm-", 5))
+                atomic_fetch_add(&l->warm, 1);
+            else
+                atomic_fetch_add(&l->foreign, 1);
+        } else
+            atomic_fetch_add(&l->foreign, 1);
+        nn_freemsg(m);
+    }
+    return NULL;
+}
+
+static void listen_start(listener *l, const char *address, alerts *a)
+{
+    memset(l, 0, sizeof *l);
+    l->a = a;
+    int ms = 100, buf = 64 << 20;
+    l->sock = nn_socket(AF_SP, NN_SUB);
+    if (l->sock < 0 || nn_setsockopt(l->sock, NN_SUB, NN_SUB_SUBSCRIBE, SEEN_TOPIC "", 5) < 0 ||
+        nn_setsockopt(l->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) < 0 ||
+        nn_setsockopt(l->sock, NN_SOL_SOCKET, NN_RCVBUF, &buf, sizeof buf) < 0 ||
+        nn_connect(l->sock, address) < 0)
+        die(address, nn_strerror(nn_errno()));
+    if (pthread_create(&l->th, NULL, listen_main, l))
+        die("pthread_create", NULL);
+}
+
+static void listen_stop(listener *l)
+{
+    atomic_store(&l->stop, 1);
+    pthread_join(l->th, NULL);
+    nn_close(l->sock);
+}
+
+/* ---- the control socket ---- */
+
+typedef struct ctl {
+    int sock;
+} ctl;
+
+static void ctl_open(ctl *c, const char *address, double timeout)
+{
+    int ms = (int)(timeout * 1000);
+    c->sock = nn_socket(AF_SP, NN_REQ);
+    if (c->sock < 0 || nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) < 0 ||
+        nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
+        nn_connect(c->sock, address) < 0)
+        die(address, nn_strerror(nn_errno()));
+}
+
+/* Send {"cmd": CMD}. @return the answer (caller decrefs), or NULL on a timeout; *wall: the round
+ * trip in seconds. */
+static json_t *ctl_ask(ctl *c, const char *cmd, double *wall)
+{
+    char req[64];
+    int len = snprintf(req, sizeof req, "{\"cmd\":\"%s\"}", cmd);
+    double t0 = now_s();
+    char *rep = NULL;
+    int n = nn_send(c->sock, req, (size_t)len, 0) < 0 ? -1 : nn_recv(c->sock, &rep, NN_MSG, 0);
+    if (wall)
+        *wall = now_s() - t0;
+    if (n < 0)
+        return NULL;
+    json_error_t je;
+    json_t *o = json_loadb(rep, (size_t)n, 0, &je);
+    nn_freemsg(rep);
+    return o;
+}
+
+static double jnum(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* ---- the broker ---- */
+
+typedef struct broker {
+    char *dir, *conf, *log;
+    char *in_addr, *pub_addr, *ctl_addr;
+    pid_t pid;
+    ctl c;
+    int exit_status;
+} broker;
+
+static int broker_alive(broker *b)
+{
+    int st;
+    if (b->pid > 0 && waitpid(b->pid, &st, WNOHANG) == b->pid) {
+        b->exit_status = st;
+        b->pid = 0;
+    }
+    return b->pid > 0;
+}
+
+/* The broker's log, its end only when long, to stderr. */
+static void broker_log_tail(const broker *b, long max)
+{
+    FILE *f = fopen(b->log, "r");
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > max ? size - max : 0, SEEK_SET);
+    fprintf(stderr, "---- %s%s ----\n", b->log, size > max ? " (its end)" : "");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stderr);
+    fprintf(stderr, "---- end ----\n");
+    fclose(f);
+}
+
+static void broker_fail(broker *b, const char *what)
+{
+    fprintf(stderr, "bench_broker: %s (broker %s)\n", what,
+            broker_alive(b) ? "still running" : "exited");
+    broker_log_tail(b, 6000);
+    if (b->pid > 0) {
+        kill(b->pid, SIGKILL);
+        waitpid(b->pid, NULL, 0);
+    }
+    exit(1);
+}
+
+static json_t *broker_status(broker *b)
+{
+    json_t *st = ctl_ask(&b->c, "status", NULL);
+    json_t *s = json_object_get(st, "status");
+    json_incref(s);
+    json_decref(st);
+    return s;
+}
+
+static void broker_start(broker *b, const opts *o, const char *name, const char *set, int workers)
+{
+    memset(b, 0, sizeof *b);
+    b->dir = path_in(o->work, name);
+    if (mkdir(b->dir, 0755) != 0)
+        die(b->dir, strerror(errno));
+    b->conf = path_in(b->dir, "broker.ini");
+    b->log = path_in(b->dir, "broker.log");
+    if (asprintf(&b->in_addr, "ipc://%s/in.ipc", b->dir) < 0 ||
+        asprintf(&b->pub_addr, "ipc://%s/tags.ipc", b->dir) < 0 ||
+        asprintf(&b->ctl_addr, "ipc://%s/control.ipc", b->dir) < 0)
+        die("out of memory", NULL);
+    char *text = NULL;
+    if (asprintf(&text,
+                 "; bench_broker %s\n[broker]\nstore = %s/store\nrun_dir = %s/run\n"
+                 "log_level = info\nstats_interval = 5\n\n[input pull]\naddress = %s\n\n"
+                 "[filters]\nset = %s\nworkers = %d\ntimeout = 10\n\n[output]\npublish = %s\n\n"
+                 "[control]\naddress = %s\n",
+                 name, b->dir, b->dir, b->in_addr, set, workers, b->pub_addr, b->ctl_addr) < 0)
+        die("out of memory", NULL);
+    write_text(b->conf, text);
+    free(text);
+    fflush(NULL);
+    b->pid = fork();
+    if (b->pid < 0)
+        die("fork", strerror(errno));
+    if (b->pid == 0) {
+        int fd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(o->exe, o->exe, "run", "--config", b->conf, (char *)NULL);
+        _exit(127);
+    }
+    ctl_open(&b->c, b->ctl_addr, 30);
+    double until = now_s() + 60;
+    for (;;) { /* ready: the first generation runs */
+        if (!broker_alive(b))
+            broker_fail(b, "the broker did not start");
+        json_t *st = broker_status(b);
+        double gen = jnum(st, "generation");
+        json_decref(st);
+        if (gen >= 1)
+            break;
+        if (now_s() > until)
+            broker_fail(b, "the broker's filter set did not run within 60 s");
+        usleep(50000);
+    }
+}
+
+/* Stop through the control socket; SIGTERM, then SIGKILL, when that does not end it.
+ * @return a note when the stop was not clean, else NULL. Remove the run unless @p keep. */
+static const char *broker_stop(broker *b, int keep)
+{
+    const char *note = NULL;
+    json_t *r = ctl_ask(&b->c, "stop", NULL);
+    json_decref(r);
+    double until = now_s() + 30;
+    while (broker_alive(b) && now_s() < until)
+        usleep(20000);
+    if (broker_alive(b)) {
+        note = "did not stop within 30 s of `ctl stop`: SIGTERM";
+        kill(b->pid, SIGTERM);
+        until = now_s() + 10;
+        while (broker_alive(b) && now_s() < until)
+            usleep(20000);
+    }
+    if (broker_alive(b)) {
+        note = "did not stop on `ctl stop` nor on SIGTERM: SIGKILL";
+        kill(b->pid, SIGKILL);
+        waitpid(b->pid, &b->exit_status, 0);
+        b->pid = 0;
+    } else if (!note && !(WIFEXITED(b->exit_status) && WEXITSTATUS(b->exit_status) == 0))
+        note = "exited with a failure status after `ctl stop`";
+    nn_close(b->c.sock);
+    if (note) {
+        fprintf(stderr, "bench_broker: broker %s: %s\n", b->dir, note);
+        broker_log_tail(b, 3000);
+    }
+    /* warnings and errors in the log: worth a look whatever the figures */
+    FILE *f = fopen(b->log, "r");
+    char line[2048];
+    int nwarn = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "Z WARN ") || strstr(line, "Z ERROR "))
+            if (nwarn++ < 5)
+                fprintf(stderr, "bench_broker: %s: %s", b->log, line);
+    if (f)
+        fclose(f);
+    if (nwarn > 5)
+        fprintf(stderr, "bench_broker: %s: %d warning and error lines in all\n", b->log, nwarn);
+    if (!keep) {
+        char *cmd = NULL;
+        if (asprintf(&cmd, "rm -rf '%s'", b->dir) >= 0 && system(cmd) != 0)
+            fprintf(stderr, "bench_broker: could not remove %s\n", b->dir);
+        free(cmd);
+    }
+    free(b->dir), free(b->conf), free(b->log);
+    free(b->in_addr), free(b->pub_addr), free(b->ctl_addr);
+    return note;
+}
+
+/* Sum of one counter over the running generation's filters. */
+static double filters_sum(json_t *st, const char *key)
+{
+    json_t *f;
+    size_t i;
+    double sum = 0;
+    json_array_foreach(json_object_get(st, "filters"), i, f) sum += jnum(f, key);
+    return sum;
+}
+
+/* ---- sending ---- */
+
+static int push_open(const char *address)
+{
+    int s = nn_socket(AF_SP, NN_PUSH), ms = 60000;
+    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
+        nn_connect(s, address) < 0)
+        die(address, nn_strerror(nn_errno()));
+    return s;
+}
+
+/* One message of alerts [from, to) of @p a, CSV with its header. */
+static int push_alerts(int sock, alerts *a, uint64_t from, uint64_t to, char **buf, size_t *cap)
+{
+    size_t hl = sizeof CSV_HEADER - 1, bl = a->off[to] - a->off[from];
+    if (hl + bl > *cap) {
+        *cap = (hl + bl) * 2;
+        if (!(*buf = realloc(*buf, *cap)))
+            die("out of memory", NULL);
+    }
+    memcpy(*buf, CSV_HEADER, hl);
+    memcpy(*buf + hl, a->text + a->off[from], bl);
+    double t = now_s();
+    for (uint64_t i = from; i < to; i++)
+        a->sent[i] = t;
+    return nn_send(sock, *buf, hl + bl, 0) < 0 ? -1 : 0;
+}
+
+/* A warm-up alert (id "warm-..."): sent until its tag comes back, so the subscription is in place
+ * and the workers have run once before anything is timed. Each try is a new alert: the same one
+ * again would be a duplicate, stored once and dispatched once. */
+static void warm_up(broker *b, int push, listener *l)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    double until = now_s() + 30;
+    for (int try = 0; !atomic_load(&l->warm); try++) {
+        alerts w;
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "warm-%d", try);
+        alerts_make(&w, prefix, 1, 1, 1000 + (uint64_t)try);
+        if (push_alerts(push, &w, 0, 1, &buf, &cap))
+            broker_fail(b, "the warm-up alert could not be sent");
+        alerts_free(&w);
+        double again = now_s() + 0.5;
+        while (!atomic_load(&l->warm) && now_s() < again)
+            usleep(2000);
+        if (now_s() > until || !broker_alive(b))
+            broker_fail(b, "no tag for the warm-up alert within 30 s");
+    }
+    free(buf);
+}
+
+/* ---- R: reload time ---- */
+
+typedef struct res_reload {
+    int workers, n, failed;
+    double med_s, max_s, med_wall, max_wall;
+} res_reload;
+
+static res_reload phase_reload(const opts *o, const char *set, int workers)
+{
+    broker b;
+    char name[32];
+    snprintf(name, sizeof name, "reload-w%d", workers);
+    broker_start(&b, o, name, set, workers);
+    res_reload r = {.workers = workers};
+    double *s = calloc((size_t)o->reloads, sizeof *s), *w = calloc((size_t)o->reloads, sizeof *w);
+    ctl c;
+    ctl_open(&c, b.ctl_addr, 120);
+    for (int i = 0; i < o->reloads; i++) {
+        usleep(200000);
+        double wall;
+        json_t *rep = ctl_ask(&c, "reload", &wall);
+        if (!json_is_true(json_object_get(rep, "ok"))) {
+            char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
+            fprintf(stderr, "bench_broker: reload %d failed: %s\n", i + 1,
+                    text ? text : "no answer within 120 s");
+            free(text);
+            r.failed++;
+        } else {
+            s[r.n] = jnum(rep, "seconds");
+            w[r.n++] = wall;
+        }
+        json_decref(rep);
+    }
+    nn_close(c.sock);
+    r.max_s = maxof(s, (size_t)r.n), r.max_wall = maxof(w, (size_t)r.n);
+    r.med_s = median(s, (size_t)r.n), r.med_wall = median(w, (size_t)r.n);
+    free(s), free(w);
+    broker_stop(&b, o->keep);
+    return r;
+}
+
+/* ---- L: latency at a fixed rate ---- */
+
+typedef struct res_latency {
+    int workers;
+    uint64_t sent, got, dups, published, alerts_in, queue;
+    double rate, send_rate, max_lag, p50, p90, p99, max, mean;
+    double tag_rate; /* alerts tagged per second while sending: below rate, it falls behind */
+    double filter_errors;
+} res_latency;
+
+static res_latency phase_latency(const opts *o, const char *set, int workers)
+{
+    broker b;
+    char name[32];
+    snprintf(name, sizeof name, "latency-w%d", workers);
+    broker_start(&b, o, name, set, workers);
+    alerts a;
+    alerts_make(&a, name, (uint64_t)(o->rate * o->seconds), o->epochs, 100 + (uint64_t)workers);
+    listener l;
+    listen_start(&l, b.pub_addr, &a);
+    int push = push_open(b.in_addr);
+    warm_up(&b, push, &l);
+    res_latency r = {.workers = workers, .rate = o->rate};
+    char *buf = NULL;
+    size_t cap = 0;
+    uint64_t g = (uint64_t)o->group;
+    double t0 = now_s() + 0.01;
+    for (uint64_t i = 0; i < a.n; i += g) {
+        double due = t0 + (double)i / o->rate, t = now_s();
+        if (t < due)
+            sleep_until(due);
+        else if (t - due > r.max_lag)
+            r.max_lag = t - due;
+        if (push_alerts(push, &a, i, i + g < a.n ? i + g : a.n, &buf, &cap))
+            broker_fail(&b, "an alert could not be sent within 60 s");
+        r.sent = i + g < a.n ? i + g : a.n;
+    }
+    double t_sent = now_s();
+    r.send_rate = (double)r.sent / (t_sent - t0);
+    /* wait for the tags: until all came, or none came for STALL seconds */
+    uint64_t got = 0;
+    double progress = now_s();
+    while (atomic_load(&l.got) < r.sent && now_s() - progress < o->stall) {
+        usleep(50000);
+        if (atomic_load(&l.got) != got)
+            got = atomic_load(&l.got), progress = now_s();
+        if (!broker_alive(&b))
+            broker_fail(&b, "the broker died");
+    }
+    usleep(200000); /* late duplicates, if any */
+    json_t *st = broker_status(&b);
+    r.published = (uint64_t)jnum(st, "published");
+    r.alerts_in = (uint64_t)jnum(st, "alerts_in");
+    r.queue = (uint64_t)jnum(st, "queue");
+    r.filter_errors =
+        filters_sum(st, "errors") + filters_sum(st, "crashes") + filters_sum(st, "timeouts");
+    json_decref(st);
+    listen_stop(&l);
+    r.got = atomic_load(&l.got);
+    r.dups = atomic_load(&l.dups);
+    double *lat = malloc((r.got ? r.got : 1) * sizeof *lat), sum = 0;
+    size_t n = 0;
+    uint64_t in_time = 0;
+    for (uint64_t i = 0; i < a.n; i++)
+        if (a.recv[i] > 0 && a.sent[i] > 0) {
+            sum += lat[n++] = a.recv[i] - a.sent[i];
+            in_time += a.recv[i] <= t_sent;
+        }
+    r.tag_rate = (double)in_time / (t_sent - t0);
+    qsort(lat, n, sizeof *lat, cmp_double);
+    r.p50 = pct(lat, n, 0.50), r.p90 = pct(lat, n, 0.90), r.p99 = pct(lat, n, 0.99);
+    r.max = n ? lat[n - 1] : NAN, r.mean = n ? sum / (double)n : NAN;
+    if (r.got < r.sent)
+        fprintf(stderr,
+                "bench_broker: %s: %llu of %llu alerts sent came back tagged (broker: "
+                "alerts_in=%llu published=%llu queue=%llu)\n",
+                name, (unsigned long long)r.got, (unsigned long long)r.sent,
+                (unsigned long long)r.alerts_in, (unsigned long long)r.published,
+                (unsigned long long)r.queue);
+    free(lat), free(buf);
+    broker_stop(&b, o->keep);
+    nn_close(push); /* after the broker took everything */
+    alerts_free(&a);
+    return r;
+}
+
+/* ---- T: throughput, with and without reloads ---- */
+
+typedef struct reloader {
+    const char *address;
+    double every;
+    atomic_int stop;
+    pthread_t th;
+    double s[4096], wall[4096];
+    int n, failed;
+} reloader;
+
+static void *reload_main(void *arg)
+{
+    reloader *r = arg;
+    ctl c;
+    ctl_open(&c, r->address, 120);
+    double next = now_s() + r->every;
+    while (!atomic_load(&r->stop)) {
+        if (now_s() < next) {
+            usleep(10000);
+            continue;
+        }
+        next = now_s() + r->every;
+        double wall;
+        json_t *rep = ctl_ask(&c, "reload", &wall);
+        if (json_is_true(json_object_get(rep, "ok")) && r->n < 4096) {
+            r->s[r->n] = jnum(rep, "seconds");
+            r->wall[r->n++] = wall;
+        } else if (!json_is_true(json_object_get(rep, "ok"))) {
+            char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
+            if (r->failed++ < 3)
+                fprintf(stderr, "bench_broker: reload under load failed: %s\n",
+                        text ? text : "no answer within 120 s");
+            free(text);
+        }
+        json_decref(rep);
+    }
+    nn_close(c.sock);
+    return NULL;
+}
+
+typedef struct res_tp {
+    int workers, with_reloads, reloads, reload_failed, by_status, stalled;
+    uint64_t n, got, alerts_in, published;
+    double secs, rate, send_secs, reload_med, reload_max, wall_med, wall_max;
+    double status_s, runs; /* a `status` round trip at the end; runs per filter by then */
+} res_tp;
+
+static res_tp phase_throughput(const opts *o, const char *set, int workers, int reloads)
+{
+    broker b;
+    char name[32];
+    snprintf(name, sizeof name, "tp%s-w%d", reloads ? "-reload" : "", workers);
+    broker_start(&b, o, name, set, workers);
+    alerts a;
+    alerts_make(&a, name, o->alerts, o->epochs, 200 + (uint64_t)workers);
+    listener l;
+    listen_start(&l, b.pub_addr, &a);
+    int push = push_open(b.in_addr);
+    warm_up(&b, push, &l);
+    res_tp r = {.workers = workers, .with_reloads = reloads, .n = a.n};
+    reloader *rl = reloads ? calloc(1, sizeof *rl) : NULL;
+    if (rl) {
+        rl->address = b.ctl_addr;
+        rl->every = o->reload_every;
+        if (pthread_create(&rl->th, NULL, reload_main, rl))
+            die("pthread_create", NULL);
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    uint64_t g = (uint64_t)o->group;
+    double t0 = now_s();
+    for (uint64_t i = 0; i < a.n; i += g)
+        if (push_alerts(push, &a, i, i + g < a.n ? i + g : a.n, &buf, &cap))
+            broker_fail(&b, "an alert could not be sent within 60 s");
+    r.send_secs = now_s() - t0;
+    /* done: every tag came; or (tags lost on the way) the broker says all are in and dispatched.
+     * The status is asked only when tags stop coming: the broker answers it in its event loop, and
+     * it sorts every filter's run times for the percentiles, which takes long once runs pile up. */
+    uint64_t got = 0;
+    double progress = now_s(), t_end = 0, t_status = 0, next_status = 0;
+    json_t *st = NULL;
+    while (!t_end) {
+        usleep(20000);
+        if (atomic_load(&l.got) == a.n) {
+            t_end = atomic_load(&l.last);
+            break;
+        }
+        if (atomic_load(&l.got) != got)
+            got = atomic_load(&l.got), progress = now_s();
+        if (!broker_alive(&b))
+            broker_fail(&b, "the broker died");
+        if (now_s() - progress > 2 && now_s() >= next_status) {
+            json_decref(st);
+            st = broker_status(&b);
+            double in = jnum(st, "alerts_in"), q = jnum(st, "queue");
+            if (in >= (double)a.n && q == 0 && !t_status)
+                t_status = now_s(); /* all dispatched: the last tags may still be on their way */
+            next_status = now_s() + 2;
+        }
+        if (t_status && now_s() - t_status > 2 && atomic_load(&l.got) < a.n) {
+            t_end = t_status, r.by_status = 1;
+            break;
+        }
+        if (now_s() - progress > o->stall) {
+            r.stalled = 1, t_end = now_s();
+            fprintf(stderr, "bench_broker: %s: no progress for %.0f s, %llu of %llu tagged\n", name,
+                    o->stall, (unsigned long long)atomic_load(&l.got), (unsigned long long)a.n);
+        }
+    }
+    if (rl) {
+        atomic_store(&rl->stop, 1);
+        pthread_join(rl->th, NULL);
+        r.reloads = rl->n, r.reload_failed = rl->failed;
+        r.reload_max = maxof(rl->s, (size_t)rl->n), r.wall_max = maxof(rl->wall, (size_t)rl->n);
+        r.reload_med = median(rl->s, (size_t)rl->n), r.wall_med = median(rl->wall, (size_t)rl->n);
+        free(rl);
+    }
+    r.secs = t_end - t0;
+    r.rate = (double)a.n / r.secs;
+    usleep(200000);
+    json_decref(st);
+    double t_st = now_s();
+    st = broker_status(&b);
+    r.status_s = now_s() - t_st;
+    r.runs = filters_sum(st, "runs") / 25;
+    r.alerts_in = (uint64_t)jnum(st, "alerts_in");
+    r.published = (uint64_t)jnum(st, "published");
+    json_decref(st);
+    listen_stop(&l);
+    r.got = atomic_load(&l.got);
+    if (r.got < a.n)
+        fprintf(stderr,
+                "bench_broker: %s: %llu of %llu alerts came back tagged (broker: alerts_in=%llu "
+                "published=%llu)\n",
+                name, (unsigned long long)r.got, (unsigned long long)a.n,
+                (unsigned long long)r.alerts_in, (unsigned long long)r.published);
+    free(buf);
+    broker_stop(&b, o->keep);
+    nn_close(push);
+    alerts_free(&a);
+    return r;
+}
+
+/* ---- main ---- */
+
+static const char usage[] =
+    "usage: bench_broker [--phase RLT] [--workers 1,2] [--rate 3300] [--seconds 30]\n"
+    "                    [--alerts 100000] [--reloads 10] [--reload-every 1] [--epochs 5]\n"
+    "                    [--group 1] [--stall 60] [--skysieve PATH] [--filters DIR]\n"
+    "                    [--workdir DIR] [--keep] [--json]\n"
+    "  R: reload time of the 25-filter set (median, max of --reloads, idle broker)\n"
+    "  L: latency, alert sent to \"seen\" tag received, at --rate alerts/s for --seconds\n"
+    "  T: throughput of --alerts alerts, without reloads and with one every --reload-every s\n"
+    "  alerts: --epochs per source, --group per message (CSV); every phase per --workers count\n";
+
+static double opt_num(const char *s, double lo)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo))
+        die("bad option value", s);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"phase", required_argument, 0, 'p'},
+        {"workers", required_argument, 0, 'w'},
+        {"rate", required_argument, 0, 'r'},
+        {"seconds", required_argument, 0, 's'},
+        {"alerts", required_argument, 0, 'a'},
+        {"reloads", required_argument, 0, 'n'},
+        {"reload-every", required_argument, 0, 'e'},
+        {"epochs", required_argument, 0, 'E'},
+        {"group", required_argument, 0, 'g'},
+        {"stall", required_argument, 0, 'S'},
+        {"skysieve", required_argument, 0, 'x'},
+        {"filters", required_argument, 0, 'f'},
+        {"workdir", required_argument, 0, 'd'},
+        {"keep", no_argument, 0, 'k'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    opts o = {.exe = SS_BENCH_SKYSIEVE,
+              .filters_dir = SS_BENCH_FILTERS_DIR,
+              .phases = "RLT",
+              .rate = 3300,
+              .seconds = 30,
+              .reload_every = 1,
+              .stall = 60,
+              .alerts = 100000,
+              .epochs = 5,
+              .group = 1,
+              .reloads = 10,
+              .workers = {1, 2},
+              .nworkers = 2};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+        switch (ch) {
+        case 'p': o.phases = optarg; break;
+        case 'w':
+            o.nworkers = 0;
+            for (char *p = optarg; *p && o.nworkers < MAX_WORKERS;) {
+                char *end;
+                long v = strtol(p, &end, 10);
+                if (end == p || v < 1 || v > 64)
+                    die("--workers wants counts such as 1,2, not", optarg);
+                o.workers[o.nworkers++] = (int)v;
+                p = *end == ',' ? end + 1 : end;
+                if (*end && *end != ',')
+                    die("--workers wants counts such as 1,2, not", optarg);
+            }
+            break;
+        case 'r': o.rate = opt_num(optarg, 1); break;
+        case 's': o.seconds = opt_num(optarg, 0.1); break;
+        case 'a': o.alerts = (uint64_t)opt_num(optarg, 1); break;
+        case 'n': o.reloads = (int)opt_num(optarg, 1); break;
+        case 'e': o.reload_every = opt_num(optarg, 0.01); break;
+        case 'E': o.epochs = (int)opt_num(optarg, 1); break;
+        case 'g': o.group = (int)opt_num(optarg, 1); break;
+        case 'S': o.stall = opt_num(optarg, 1); break;
+        case 'x': o.exe = optarg; break;
+        case 'f': o.filters_dir = optarg; break;
+        case 'd': o.work = optarg; break;
+        case 'k': o.keep = 1; break;
+        case 'j': o.json = 1; break;
+        default: fputs(usage, ch == 'h' ? stdout : stderr); return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (optind != argc || !o.nworkers || o.rate * o.seconds < 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (access(o.exe, X_OK) != 0)
+        die(o.exe, "not an executable skysieve (--skysieve PATH)");
+    signal(SIGPIPE, SIG_IGN);
+    char tmpl[] = "/tmp/skysieve-benchb-XXXXXX";
+    int own = !o.work;
+    if (own && !(o.work = mkdtemp(tmpl)))
+        die("mkdtemp", strerror(errno));
+    if (!own && mkdir(o.work, 0755) != 0 && errno != EEXIST)
+        die(o.work, strerror(errno));
+    char *setdir = path_in(o.work, "set");
+    if (mkdir(setdir, 0755) != 0 && errno != EEXIST)
+        die(setdir, strerror(errno));
+    char *set = write_set(setdir, o.filters_dir);
+
+    res_reload rr[MAX_WORKERS];
+    res_latency rl[MAX_WORKERS];
+    res_tp rt[MAX_WORKERS][2];
+    int do_r = !!strchr(o.phases, 'R'), do_l = !!strchr(o.phases, 'L'),
+        do_t = !!strchr(o.phases, 'T');
+    for (int i = 0; i < o.nworkers; i++) {
+        int w = o.workers[i];
+        if (do_r)
+            rr[i] = phase_reload(&o, set, w);
+        if (do_l)
+            rl[i] = phase_latency(&o, set, w);
+        if (do_t) {
+            rt[i][0] = phase_throughput(&o, set, w, 0);
+            rt[i][1] = phase_throughput(&o, set, w, 1);
+        }
+    }
+
+    if (!o.json) {
+        printf("skysieve run, 25 filters (lcstats.so, jump.so, 23 Lua light-curve statistics);\n"
+               "alerts as CSV over nanomsg PUSH, %d per message; %d alerts per locus\n",
+               o.group, o.epochs);
+        if (do_r) {
+            printf("\nR. reload of the 25-filter set, idle broker, %d reloads\n"
+                   "   workers  broker seconds (median / max)  round trip (median / max)  failed\n",
+                   o.reloads);
+            for (int i = 0; i < o.nworkers; i++)
+                printf("   %7d  %13.3f / %-13.3f  %10.3f / %-12.3f  %6d\n", rr[i].workers,
+                       rr[i].med_s, rr[i].max_s, rr[i].med_wall, rr[i].max_wall, rr[i].failed);
+        }
+        if (do_l) {
+            printf("\nL. latency, alert sent -> \"seen\" received, %.0f alerts/s for %.0f s\n"
+                   "   tagged/s: alerts tagged per second while sending (below sent/s: the\n"
+                   "   broker falls behind, and latency grows with the length of the run)\n"
+                   "   workers  sent/s  tagged/s    p50 ms    p90 ms    p99 ms    max ms  "
+                   "received/sent  sender late, max ms\n",
+                   o.rate, o.seconds);
+            for (int i = 0; i < o.nworkers; i++)
+                printf("   %7d  %6.0f  %8.0f  %8.1f  %8.1f  %8.1f  %8.1f  %6llu/%-6llu  %8.1f\n",
+                       rl[i].workers, rl[i].send_rate, rl[i].tag_rate, rl[i].p50 * 1e3,
+                       rl[i].p90 * 1e3, rl[i].p99 * 1e3, rl[i].max * 1e3,
+                       (unsigned long long)rl[i].got, (unsigned long long)rl[i].sent,
+                       rl[i].max_lag * 1e3);
+        }
+        if (do_t) {
+            printf("\nT. throughput, %llu alerts sent as fast as taken, until all are tagged;\n"
+                   "   status s: round trip of one `ctl status` once they are (the broker is busy\n"
+                   "   with nothing else then)\n"
+                   "   workers  reloads      alerts/s  seconds  (sending)  status s  reloads done, "
+                   "broker s median / max\n",
+                   (unsigned long long)o.alerts);
+            for (int i = 0; i < o.nworkers; i++)
+                for (int k = 0; k < 2; k++) {
+                    const res_tp *t = &rt[i][k];
+                    char every[32];
+                    snprintf(every, sizeof every, "every %g s", o.reload_every);
+                    printf("   %7d  %-10s  %8.0f  %7.1f  (%7.1f)  %8.3f", t->workers,
+                           k ? every : "none", t->rate, t->secs, t->send_secs, t->status_s);
+                    if (k)
+                        printf("  %d, %.3f / %.3f%s", t->reloads, t->reload_med, t->reload_max,
+                               t->reload_failed ? " (some failed)" : "");
+                    printf("%s%s\n", t->by_status ? "  [end by status: tags lost]" : "",
+                           t->stalled ? "  [STALLED]" : "");
+                }
+        }
+    }
+    /* one JSON line with everything */
+    json_t *out = json_object(), *a;
+    json_object_set_new(out, "bench", json_string("broker"));
+    json_object_set_new(out, "filters", json_integer(25));
+    json_object_set_new(out, "alerts_per_message", json_integer(o.group));
+    json_object_set_new(out, "alerts_per_locus", json_integer(o.epochs));
+    if (do_r) {
+        json_object_set_new(out, "reload", a = json_array());
+        for (int i = 0; i < o.nworkers; i++)
+            json_array_append_new(a, json_pack("{s:i, s:i, s:i, s:f, s:f, s:f, s:f}", "workers",
+                                               rr[i].workers, "reloads", rr[i].n, "failed",
+                                               rr[i].failed, "seconds_median", rr[i].med_s,
+                                               "seconds_max", rr[i].max_s, "round_trip_median",
+                                               rr[i].med_wall, "round_trip_max", rr[i].max_wall));
+    }
+    if (do_l) {
+        json_object_set_new(out, "latency", a = json_array());
+        for (int i = 0; i < o.nworkers; i++)
+            json_array_append_new(
+                a, json_pack("{s:i, s:f, s:f, s:f, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, "
+                             "s:f, s:I, s:I, s:f}",
+                             "workers", rl[i].workers, "rate", rl[i].rate, "seconds", o.seconds,
+                             "sent_per_second", rl[i].send_rate, "sent", (json_int_t)rl[i].sent,
+                             "received", (json_int_t)rl[i].got, "duplicates",
+                             (json_int_t)rl[i].dups, "p50_ms", rl[i].p50 * 1e3, "p90_ms",
+                             rl[i].p90 * 1e3, "p99_ms", rl[i].p99 * 1e3, "max_ms", rl[i].max * 1e3,
+                             "mean_ms", rl[i].mean * 1e3, "sender_late_max_ms", rl[i].max_lag * 1e3,
+                             "broker_published", (json_int_t)rl[i].published, "filter_failures",
+                             (json_int_t)rl[i].filter_errors, "tagged_per_second_while_sending",
+                             rl[i].tag_rate));
+    }
+    if (do_t) {
+        json_object_set_new(out, "throughput", a = json_array());
+        for (int i = 0; i < o.nworkers; i++)
+            for (int k = 0; k < 2; k++) {
+                const res_tp *t = &rt[i][k];
+                json_array_append_new(
+                    a,
+                    json_pack("{s:i, s:f, s:I, s:I, s:f, s:f, s:f, s:i, s:i, s:f, s:f, "
+                              "s:b, s:b, s:f, s:f}",
+                              "workers", t->workers, "reload_every_s", k ? o.reload_every : 0.0,
+                              "alerts", (json_int_t)t->n, "received", (json_int_t)t->got, "seconds",
+                              t->secs, "alerts_per_second", t->rate, "sending_seconds",
+                              t->send_secs, "reloads", t->reloads, "reloads_failed",
+                              t->reload_failed, "reload_seconds_median", k ? t->reload_med : 0.0,
+                              "reload_seconds_max", k ? t->reload_max : 0.0, "ended_by_status",
+                              t->by_status, "stalled", t->stalled, "status_round_trip_s",
+                              t->status_s, "runs_per_filter", t->runs));
+            }
+    }
+    char *text = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    printf("%s%s\n", o.json ? "" : "\n", text ? text : "{}");
+    free(text);
+    json_decref(out);
+
+    if (!o.keep) {
+        char *cmd = NULL;
+        if (asprintf(&cmd, "rm -rf '%s'", setdir) >= 0 && system(cmd) != 0)
+            fprintf(stderr, "bench_broker: could not remove %s\n", setdir);
+        free(cmd);
+        if (own && rmdir(o.work) != 0)
+            fprintf(stderr, "bench_broker: could not remove %s: %s\n", o.work, strerror(errno));
+    }
+    free(setdir), free(set);
+    return 0;
+}
