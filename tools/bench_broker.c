@@ -878,7 +878,7 @@ static res_tp phase_throughput(const opts *o, const char *set, int workers, int 
             next_status = now_s() + 2;
         }
         if (t_status && now_s() - t_status > 2 && atomic_load(&l.got) < a.n) {
-            t_end = t_status, r.by_status = 1;
+            t_end = atomic_load(&l.last), r.by_status = 1; /* the last tag that did come */
             break;
         }
         if (now_s() - progress > o->stall) {
@@ -1087,7 +1087,8 @@ int main(int argc, char **argv)
                     if (k)
                         printf("  %d, %.3f / %.3f%s", t->reloads, t->reload_med, t->reload_max,
                                t->reload_failed ? " (some failed)" : "");
-                    printf("%s%s\n", t->by_status ? "  [end by status: tags lost]" : "",
+                    printf("%s%s\n",
+                           t->by_status ? "  [tags lost: ended at the last one received]" : "",
                            t->stalled ? "  [STALLED]" : "");
                 }
         }
