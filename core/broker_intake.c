@@ -101,8 +101,8 @@ static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
         b->spool_failed += failed;
         if (failed)
             memmove(name, name + 1, strlen(name));
-        if (ssi_push(&b->spool_marked, &b->nmarked, &b->capmarked, name))
-            free(name);
+        /* out of memory, the mark merely stays in meta: harmless (ssi_push frees name) */
+        (void)ssi_push(&b->spool_marked, &b->nmarked, &b->capmarked, name);
     }
     b->nready = 0;
 }
