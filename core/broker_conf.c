@@ -1,6 +1,8 @@
 /* The broker's configuration file (broker.h, config/skysieve.ini). */
 #include "broker.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <libgen.h>
@@ -52,16 +54,10 @@ static int ssi_num(const char *v, double lo, double *out)
 
 static int ssi_size(const char *v, uint64_t *out)
 {
-    char *end;
-    unsigned long long n = strtoull(v, &end, 10);
-    int shift = *end == 'K' || *end == 'k'   ? 10
-                : *end == 'M' || *end == 'm' ? 20
-                : *end == 'G' || *end == 'g' ? 30
-                : *end == 'T' || *end == 't' ? 40
-                                             : 0;
-    if (end == v || v[0] == '-' || (shift && end[1]) || (!shift && *end))
+    size_t n;
+    if (ss_parse_size(v, &n))
         return 0;
-    *out = (uint64_t)n << shift;
+    *out = n;
     return 1;
 }
 

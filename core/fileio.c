@@ -63,3 +63,16 @@ void ss_lines_free(ss_lines *l)
     l->buf = NULL;
     l->cap = 0;
 }
+
+int ss_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    static const char suffixes[] = "KkMmGgTt";
+    const char *suf = *end ? strchr(suffixes, *end) : NULL;
+    int shift = suf ? 10 * (1 + (int)(suf - suffixes) / 2) : 0;
+    if (end == s || s[0] == '-' || (*end && (!suf || end[1])))
+        return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}

@@ -38,4 +38,10 @@ int ss_lines_next(ss_lines *l, const char **line, size_t *len, ss_err *err);
 
 void ss_lines_free(ss_lines *l);
 
+/**
+ * Parse a whole string as a byte or item count with an optional binary suffix: 4096, 512K, 64M,
+ * 2G, 1T (either case). @return 0, or -1 for anything else (signs, other suffixes, trailing text).
+ */
+int ss_parse_size(const char *s, size_t *out);
+
 #endif

@@ -53,20 +53,6 @@ static void ssi_conf_free(ssi_set_conf *c)
     free(c->dir);
 }
 
-static int ssi_parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    int shift = *end == 'K' || *end == 'k'   ? 10
-                : *end == 'M' || *end == 'm' ? 20
-                : *end == 'G' || *end == 'g' ? 30
-                                             : 0;
-    if (end == s || (shift && end[1]) || (!shift && *end) || s[0] == '-')
-        return -1;
-    *out = (size_t)(v << shift);
-    return 0;
-}
-
 static int ssi_parse_bool(const char *s, int *out)
 {
     if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1"))
@@ -81,9 +67,9 @@ static int ssi_limit_key(ss_filter_limits *l, const char *name, const char *valu
 {
     size_t v;
     if (!strcmp(name, "memory"))
-        return ssi_parse_size(value, &l->memory_bytes) ? -1 : 1;
+        return ss_parse_size(value, &l->memory_bytes) ? -1 : 1;
     if (!strcmp(name, "instructions")) {
-        if (ssi_parse_size(value, &v) || v == 0)
+        if (ss_parse_size(value, &v) || v == 0)
             return -1;
         l->instructions = v;
         return 1;
@@ -171,7 +157,7 @@ static int ssi_set_key(ssi_set_conf *c, const char *name, const char *value)
         return lim > 0;
     if (!strcmp(name, "max_consecutive_failures")) {
         size_t v;
-        if (ssi_parse_size(value, &v) || v == 0)
+        if (ss_parse_size(value, &v) || v == 0)
             return 0;
         c->max_failures = (unsigned)v;
         return 1;

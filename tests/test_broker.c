@@ -146,23 +146,6 @@ static void kid_add(pid_t pid)
 
 /* ---- running commands ---- */
 
-/* Run "skysieve ARGS" through the shell (60 s at most): its exit status, output in *out and *err
- * (malloc'd; either may be NULL). */
-static int sks(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sks(char **out, char **err, const char *fmt, ...)
-{
-    char *args = NULL, *cmd = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
-    va_end(ap);
-    ck_assert_int_ge(asprintf(&cmd, "timeout -k 5 60 '%s' %s", SS_BINARY, args), 0);
-    int rc = tu_run(cmd, out, err);
-    free(args);
-    free(cmd);
-    return rc;
-}
-
 /*
  * Run @p argv (no shell), output appended to @p log (or dropped), for @p secs at most.
  * @return its exit status, 128 + the signal that ended it, or -1 when killed at the deadline.
@@ -294,7 +277,7 @@ static int ctl(json_t **reply, char **err, const char *fmt, ...)
     va_start(ap, fmt);
     ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
     va_end(ap);
-    int rc = sks(&out, err, "ctl --config '%s' --timeout %d %s", B.conf, CTL_TIMEOUT, args);
+    int rc = tu_sks(&out, err, "ctl --config '%s' --timeout %d %s", B.conf, CTL_TIMEOUT, args);
     if (reply)
         *reply = json_loads(out, 0, NULL);
     free(out);
@@ -309,7 +292,7 @@ static void bk_wait_ready(double secs)
     for (;;) {
         bk_check_running("starting (before it answered ctl status)");
         char *out = NULL;
-        if (sks(&out, NULL, "ctl --config '%s' --timeout 1 status", B.conf) == 0) {
+        if (tu_sks(&out, NULL, "ctl --config '%s' --timeout 1 status", B.conf) == 0) {
             json_t *r = json_loads(out, 0, NULL);
             CHECK(json_is_true(json_object_get(r, "ok")) && json_is_object(jget(r, "status")),
                   "ctl status exited 0 with another reply than {\"ok\":true,\"status\":{...}}: %s",
@@ -607,7 +590,7 @@ static void scan_problem(store_scan *s, const char *fmt, ...)
 static void scan_locus(const char *store, const char *id, store_scan *s)
 {
     char *out = NULL, *err = NULL;
-    int rc = sks(&out, &err, "locus --store '%s' '%s'", store, id);
+    int rc = tu_sks(&out, &err, "locus --store '%s' '%s'", store, id);
     CHECK(rc == 0, "skysieve locus %s exited %d: %s", id, rc, err);
     json_t *j = json_loads(out, 0, NULL);
     CHECK(j, "skysieve locus %s printed no JSON: %s", id, out);
@@ -652,7 +635,7 @@ static void scan_store(const char *store, store_scan *s)
 {
     memset(s, 0, sizeof *s);
     char *out = NULL, *err = NULL;
-    int rc = sks(&out, &err, "loci --store '%s'", store);
+    int rc = tu_sks(&out, &err, "loci --store '%s'", store);
     CHECK(rc == 0, "skysieve loci exited %d: %s", rc, err);
     for (char *line = out, *next; *line; line = next) {
         next = strchr(line, '\n');
@@ -690,7 +673,7 @@ static long stored_alerts(void)
 {
     char *out = NULL, *store = store_path();
     long n = -1;
-    if (sks(&out, NULL, "stats --store '%s'", store) == 0) {
+    if (tu_sks(&out, NULL, "stats --store '%s'", store) == 0) {
         json_t *j = json_loads(out, 0, NULL);
         n = json_is_integer(json_object_get(j, "alerts"))
                 ? (long)json_integer_value(json_object_get(j, "alerts"))
@@ -894,7 +877,7 @@ static void check_log_format(void)
 static void check_verify(void)
 {
     char *out = NULL, *err = NULL, *store = store_path();
-    int rc = sks(&out, &err, "verify --store '%s'", store);
+    int rc = tu_sks(&out, &err, "verify --store '%s'", store);
     CHECK(rc == 0, "skysieve verify exited %d: %s %s", rc, out, err);
     free(out), free(err), free(store);
 }
@@ -1078,7 +1061,7 @@ START_TEST(failed_reload_keeps_the_running_set)
     free(tmp), free(dst);
     CHECK(send_alerts(pull, 'p', 0, N, NSRC, 20) == 0, "send to the running broker failed");
     char *out = NULL, *err = NULL;
-    int rc = sks(&out, &err, "send '%s' '%s/absent.csv'", pull, tu_tmp);
+    int rc = tu_sks(&out, &err, "send '%s' '%s/absent.csv'", pull, tu_tmp);
     CHECK(rc != 0 && strstr(err, "absent.csv"), "send of a missing file exited %d: %s", rc, err);
     free(out), free(err);
 
@@ -1379,13 +1362,13 @@ START_TEST(control_over_tcp_needs_the_secret)
     bk_start();
     bk_wait_ready(20); /* ctl --config: the address and the secret from the config */
 
-    int rc = sks(&out, &err, "ctl --address %s --timeout 3 status", addr);
+    int rc = tu_sks(&out, &err, "ctl --address %s --timeout 3 status", addr);
     CHECK(rc == 1 && (strcasestr(out, "secret") || strcasestr(err, "secret")),
           "ctl without the secret exited %d (expected 1, saying why: secret): %s %s", rc, out, err);
     CHECK(!strstr(out, "\"uptime_s\""), "ctl without the secret got the status: %s", out);
     free(out), free(err);
-    rc = sks(&out, &err, "ctl --address %s --secret-file '%s/wrong.secret' --timeout 3 stop", addr,
-             tu_tmp);
+    rc = tu_sks(&out, &err, "ctl --address %s --secret-file '%s/wrong.secret' --timeout 3 stop",
+                addr, tu_tmp);
     CHECK(rc == 1 && (strcasestr(out, "secret") || strcasestr(err, "secret")),
           "ctl with a wrong secret exited %d (expected 1, saying why: secret): %s %s", rc, out,
           err);
@@ -1393,8 +1376,8 @@ START_TEST(control_over_tcp_needs_the_secret)
     sleep_ms(300);
     bk_check_running("refusing a stop with a wrong secret");
 
-    rc = sks(&out, &err, "ctl --address %s --secret-file '%s/client.secret' --timeout 3 status",
-             addr, tu_tmp);
+    rc = tu_sks(&out, &err, "ctl --address %s --secret-file '%s/client.secret' --timeout 3 status",
+                addr, tu_tmp);
     json_t *rep = json_loads(out, 0, NULL);
     CHECK(rc == 0 && json_is_true(json_object_get(rep, "ok")) && jint(rep, "status.pid") == B.pid,
           "ctl with the secret exited %d: %s %s", rc, out, err);
@@ -1409,13 +1392,13 @@ START_TEST(control_over_tcp_needs_the_secret)
 
     /* nothing answers: exit 1 once the timeout is over */
     double t0 = now_s();
-    rc = sks(&out, &err, "ctl --address ipc://%s/nobody.ipc --timeout 1 status", tu_tmp);
+    rc = tu_sks(&out, &err, "ctl --address ipc://%s/nobody.ipc --timeout 1 status", tu_tmp);
     CHECK(rc == 1 && err[0], "ctl to nobody exited %d (expected 1 and a reason): %s", rc, err);
     CHECK(now_s() - t0 < 8, "ctl --timeout 1 took %.1f s", now_s() - t0);
     free(out), free(err);
 
-    rc = sks(&out, &err, "ctl --address %s --secret-file '%s/client.secret' --timeout 3 stop", addr,
-             tu_tmp);
+    rc = tu_sks(&out, &err, "ctl --address %s --secret-file '%s/client.secret' --timeout 3 stop",
+                addr, tu_tmp);
     CHECK(rc == 0, "ctl stop with the secret exited %d: %s %s", rc, out, err);
     free(out), free(err);
     bk_wait_exit(30, "ctl stop over tcp");

@@ -11,22 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Run "skysieve ARGS" and return its exit status; output in *out and *err (malloc'd). */
-static int sks(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sks(char **out, char **err, const char *fmt, ...)
-{
-    char *args = NULL, *cmd = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
-    va_end(ap);
-    ck_assert_int_ge(asprintf(&cmd, "'%s' %s", SS_BINARY, args), 0);
-    int rc = tu_run(cmd, out, err);
-    free(args);
-    free(cmd);
-    return rc;
-}
-
 static const char sample[] = "alert_id,ra,dec,mjd,passband,mag,magerr,object_id\n"
                              "a1,10,20,60000,g,18,0.1,OBJ\n"
                              "a2,10.0001,20,60001,r,18.5,0.1,OBJ\n"
@@ -37,19 +21,19 @@ START_TEST(help_everywhere)
 {
     const char *cmds[] = {"ingest", "locus", "cone", "loci", "stats", "rejected", "verify"};
     char *out, *err;
-    ck_assert_int_eq(sks(&out, &err, "--help"), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "--help"), 0);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         ck_assert_ptr_nonnull(strstr(out, cmds[i]));
     free(out), free(err);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
-        ck_assert_int_eq(sks(&out, &err, "%s --help", cmds[i]), 0);
+        ck_assert_int_eq(tu_sks(&out, &err, "%s --help", cmds[i]), 0);
         ck_assert_ptr_nonnull(strstr(out, "usage: skysieve"));
         free(out), free(err);
     }
-    ck_assert_int_eq(sks(&out, &err, "frobnicate"), 2);
+    ck_assert_int_eq(tu_sks(&out, &err, "frobnicate"), 2);
     ck_assert_ptr_nonnull(strstr(err, "unknown command"));
     free(out), free(err);
-    ck_assert_int_eq(sks(&out, &err, "ingest --store x"), 2);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --store x"), 2);
     free(out), free(err);
 }
 END_TEST
@@ -57,7 +41,7 @@ END_TEST
 START_TEST(ingest_summary_and_queries)
 {
     char *in = tu_write(tu_tmp, "s.csv", sample), *out, *err;
-    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s", tu_tmp, in), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --store %s/st %s", tu_tmp, in), 0);
     const char *lines[] = {"alerts read       4",
                            "ingested          3",
                            "duplicates        0",
@@ -70,13 +54,13 @@ START_TEST(ingest_summary_and_queries)
     ck_assert_ptr_nonnull(strstr(err, "s.csv:5: rejected (dec_out_of_range)"));
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "ingest --json --store %s/st %s", tu_tmp, in), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --json --store %s/st %s", tu_tmp, in), 0);
     json_t *j = json_loads(out, 0, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "duplicates")), 3);
     json_decref(j);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "locus --store %s/st OBJ", tu_tmp), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "locus --store %s/st OBJ", tu_tmp), 0);
     j = json_loads(out, 0, NULL);
     ck_assert_ptr_nonnull(j);
     ck_assert_uint_eq(json_array_size(json_object_get(j, "alerts")), 2);
@@ -84,7 +68,7 @@ START_TEST(ingest_summary_and_queries)
     json_decref(j);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "cone --store %s/st 10.005 20 60", tu_tmp), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "cone --store %s/st 10.005 20 60", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 2);
     json_t *first = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
     json_t *second = json_loads(strchr(out, '\n') + 1, 0, NULL);
@@ -93,11 +77,11 @@ START_TEST(ingest_summary_and_queries)
     json_decref(first), json_decref(second);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "loci --store %s/st", tu_tmp), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "loci --store %s/st", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 2);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "stats --store %s/st", tu_tmp), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "stats --store %s/st", tu_tmp), 0);
     j = json_loads(out, 0, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "alerts")), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "rejected_by_reason"),
@@ -106,7 +90,7 @@ START_TEST(ingest_summary_and_queries)
     json_decref(j);
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "rejected --store %s/st --reason dec_out_of_range", tu_tmp),
+    ck_assert_int_eq(tu_sks(&out, &err, "rejected --store %s/st --reason dec_out_of_range", tu_tmp),
                      0);
     ck_assert_uint_eq(tu_count_lines(out), 2);
     free(out), free(err);
@@ -117,27 +101,27 @@ END_TEST
 START_TEST(failures_name_the_input_and_reason)
 {
     char *out, *err;
-    ck_assert_int_eq(sks(&out, &err, "loci --store %s/nothing", tu_tmp), 1);
+    ck_assert_int_eq(tu_sks(&out, &err, "loci --store %s/nothing", tu_tmp), 1);
     ck_assert_msg(strstr(err, "nothing") && strstr(err, "no such store"), "%s", err);
     ck_assert_uint_eq(tu_count_lines(err), 1);
     free(out), free(err);
 
     char *in = tu_write(tu_tmp, "s.csv", sample);
-    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st %s %s/absent.csv", tu_tmp, in, tu_tmp),
-                     1);
+    ck_assert_int_eq(
+        tu_sks(&out, &err, "ingest --store %s/st %s %s/absent.csv", tu_tmp, in, tu_tmp), 1);
     ck_assert_ptr_nonnull(strstr(err, "absent.csv"));
     ck_assert_ptr_nonnull(strstr(out, "ingested          3"));
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "ingest --store %s/st --radius 2 %s", tu_tmp, in), 1);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --store %s/st --radius 2 %s", tu_tmp, in), 1);
     ck_assert_ptr_nonnull(strstr(err, "radius"));
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "locus --store %s/st NOPE", tu_tmp), 1);
+    ck_assert_int_eq(tu_sks(&out, &err, "locus --store %s/st NOPE", tu_tmp), 1);
     ck_assert_ptr_nonnull(strstr(err, "NOPE"));
     free(out), free(err);
 
-    ck_assert_int_eq(sks(&out, &err, "cone --store %s/st abc 1 1", tu_tmp), 2);
+    ck_assert_int_eq(tu_sks(&out, &err, "cone --store %s/st abc 1 1", tu_tmp), 2);
     free(out), free(err);
     free(in);
 }
@@ -208,7 +192,7 @@ static long read_progress(int fd, int wait_ms)
 static long stat_of(const char *store, const char *key)
 {
     char *out, *err;
-    ck_assert_int_eq(sks(&out, &err, "stats --store %s", store), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "stats --store %s", store), 0);
     json_t *j = json_loads(out, 0, NULL);
     long v = (long)json_integer_value(json_object_get(j, key));
     json_decref(j);
@@ -229,7 +213,7 @@ START_TEST(kill_9_at_any_moment_loses_nothing_reported)
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         /* the store opens, is consistent, and holds everything reported durable */
-        ck_assert_int_eq(sks(&out, &err, "verify --store %s", store), 0);
+        ck_assert_int_eq(tu_sks(&out, &err, "verify --store %s", store), 0);
         free(out), free(err);
         long now = stat_of(store, "alerts");
         ck_assert_msg(now >= before + reported, "round %d: %ld stored, %ld + %ld reported", round,
@@ -238,11 +222,11 @@ START_TEST(kill_9_at_any_moment_loses_nothing_reported)
         interrupted += now < 60000;
     }
     ck_assert_msg(interrupted > 0, "no kill landed before the ingest finished: nothing was tested");
-    ck_assert_int_eq(sks(&out, &err, "ingest --quiet --store %s %s", store, night), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --quiet --store %s %s", store, night), 0);
     free(out), free(err);
     ck_assert_int_eq(stat_of(store, "alerts"), 60000);
     ck_assert_int_eq(stat_of(store, "loci"), 6000);
-    ck_assert_int_eq(sks(&out, &err, "verify --store %s", store), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "verify --store %s", store), 0);
     free(out), free(err);
     free(night), free(store);
 }
@@ -255,7 +239,7 @@ static const char jumpy[] = "alert_id,ra,dec,mjd,passband,mag,magerr\n"
 START_TEST(filter_devkit_commands)
 {
     char *out, *err;
-    ck_assert_int_eq(sks(&out, &err, "filter check %s/jump/jump.lua", SS_CONTRIB_SRC), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "filter check %s/jump/jump.lua", SS_CONTRIB_SRC), 0);
     json_t *d = json_loads(out, 0, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(d, "name")), "jump_lua");
     ck_assert_str_eq(json_string_value(json_object_get(d, "runtime")), "lua");
@@ -263,24 +247,24 @@ START_TEST(filter_devkit_commands)
     free(out), free(err);
     char *bad =
         tu_write(tu_tmp, "bad.lua", "DESCRIPTION = 'x'\nAUTHOR = 'y'\nfunction run(l) end\n");
-    ck_assert_int_eq(sks(&out, &err, "filter check %s", bad), 1);
+    ck_assert_int_eq(tu_sks(&out, &err, "filter check %s", bad), 1);
     ck_assert_msg(strstr(err, "bad.lua") && strstr(err, "NAME"), "%s", err);
     free(out), free(err), free(bad);
-    ck_assert_int_eq(sks(&out, &err, "filter"), 2);
+    ck_assert_int_eq(tu_sks(&out, &err, "filter"), 2);
     free(out), free(err);
 
     char *in = tu_write(tu_tmp, "j.csv", jumpy);
-    ck_assert_int_eq(sks(&out, &err, "ingest --quiet --store %s/st %s", tu_tmp, in), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --quiet --store %s/st %s", tu_tmp, in), 0);
     free(out), free(err);
-    ck_assert_int_eq(
-        sks(&out, &err, "filter run --store %s/st %s/jump/jump.lua --all", tu_tmp, SS_CONTRIB_SRC),
-        0);
+    ck_assert_int_eq(tu_sks(&out, &err, "filter run --store %s/st %s/jump/jump.lua --all", tu_tmp,
+                            SS_CONTRIB_SRC),
+                     0);
     ck_assert_uint_eq(tu_count_lines(out), 3); /* two loci, then the summary */
     ck_assert_ptr_nonnull(strstr(out, "\"new_tags\":[\"jump\"]"));
     ck_assert_ptr_nonnull(strstr(out, "\"t_99_us\""));
     free(out), free(err);
     /* a dry run wrote nothing */
-    ck_assert_int_eq(sks(&out, &err, "tagged --store %s/st jump", tu_tmp), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "tagged --store %s/st jump", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 0);
     free(out), free(err), free(in);
 }
@@ -323,20 +307,22 @@ START_TEST(ingest_with_filters_publishes_and_stores_tags)
                      0);
     ck_assert_int_eq(system(listen), 0);
     usleep(300 * 1000);
-    ck_assert_int_eq(sks(&out, &err,
-                         "ingest --store %s/st --filters %s --publish ipc://%s/t.ipc --batch 20 %s",
-                         tu_tmp, set, tu_tmp, in),
-                     0);
+    ck_assert_int_eq(
+        tu_sks(&out, &err,
+               "ingest --store %s/st --filters %s --publish ipc://%s/t.ipc --batch 20 %s", tu_tmp,
+               set, tu_tmp, in),
+        0);
     ck_assert_ptr_nonnull(strstr(out, "tags added        1"));
     ck_assert_ptr_nonnull(strstr(out, "jump_lua"));
     free(out), free(err);
     ck_assert_msg(heard(log, "jump"), "the listener heard nothing");
-    ck_assert_int_eq(sks(&out, &err, "tagged --store %s/st jump", tu_tmp), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "tagged --store %s/st jump", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 1);
     ck_assert_ptr_nonnull(strstr(out, "\"filter\":\"jump_lua\""));
     free(out), free(err);
     ck_assert_int_eq(
-        sks(&out, &err, "ingest --store %s/st3 --filters %s/nope.ini %s", tu_tmp, tu_tmp, in), 1);
+        tu_sks(&out, &err, "ingest --store %s/st3 --filters %s/nope.ini %s", tu_tmp, tu_tmp, in),
+        1);
     ck_assert_ptr_nonnull(strstr(err, "nope.ini"));
     free(out), free(err);
     free(in), free(set), free(text), free(listen), free(log);

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <stdarg.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,20 @@ static char *tu_slurp(FILE *f)
         abort();
     buf[n] = '\0';
     return buf;
+}
+
+int tu_sks(char **out, char **err, const char *fmt, ...)
+{
+    char *args = NULL, *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
+    va_end(ap);
+    ck_assert_int_ge(asprintf(&cmd, "timeout -k 5 60 '%s' %s", SS_BINARY, args), 0);
+    int rc = tu_run(cmd, out, err);
+    free(args);
+    free(cmd);
+    return rc;
 }
 
 int tu_run(const char *cmd, char **out, char **err_out)

@@ -24,6 +24,11 @@ char *tu_path(const char *dir, const char *name);
  * @return exit status (or -1); *out and *err_out are malloc'd NUL-terminated strings.
  */
 int tu_run(const char *cmd, char **out, char **err_out);
+/**
+ * Run "SS_BINARY ARGS" (printf-style) through the shell, at most 60 s: tu_run()'s status and
+ * output. An assertion fails when memory runs out.
+ */
+int tu_sks(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /** Path of the shared data folder, or NULL (with a message on stderr naming @p what) when absent.
  */
 const char *tu_shared_data(const char *what);

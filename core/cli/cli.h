@@ -38,7 +38,5 @@ int ss_cli_fail(const ss_err *err);
 int ss_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Parse a whole string as a finite double. @return 0 or -1. */
 int ss_cli_double(const char *s, double *out);
-/** Parse a size such as 4096, 512M, 64G. @return 0 or -1. */
-int ss_cli_size(const char *s, size_t *out);
 
 #endif

@@ -1,5 +1,6 @@
 /* skysieve ingest: decode, associate and store alert files. */
 #include "cli.h"
+#include "fileio.h"
 #include "ingest.h"
 #include "inspect.h"
 #include "query.h"
@@ -112,13 +113,13 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         case 'f': c->opts.format = optarg; break;
         case 'S': c->opts.decoder.default_survey = optarg; break;
         case 'b':
-            if (ss_cli_size(optarg, &sz) || sz == 0 || sz > 1000000)
+            if (ss_parse_size(optarg, &sz) || sz == 0 || sz > 1000000)
                 return ss_cli_usage("ingest", "--batch '%s': need a count from 1 to 1000000",
                                     optarg);
             c->opts.batch_size = (uint32_t)sz;
             break;
         case 'm':
-            if (ss_cli_size(optarg, &sz) || sz < ((size_t)1 << 20))
+            if (ss_parse_size(optarg, &sz) || sz < ((size_t)1 << 20))
                 return ss_cli_usage("ingest", "--map-size '%s': need a size of at least 1M",
                                     optarg);
             c->store_opts.map_size = sz;

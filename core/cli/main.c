@@ -69,31 +69,6 @@ int ss_cli_double(const char *s, double *out)
     return 0;
 }
 
-int ss_cli_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || s[0] == '-')
-        return -1;
-    int shift = 0;
-    switch (*end) {
-    case '\0': break;
-    case 'K':
-    case 'k': shift = 10; break;
-    case 'M':
-    case 'm': shift = 20; break;
-    case 'G':
-    case 'g': shift = 30; break;
-    case 'T':
-    case 't': shift = 40; break;
-    default: return -1;
-    }
-    if (*end && end[1])
-        return -1;
-    *out = (size_t)(v << shift);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
