@@ -60,11 +60,12 @@ static void ssi_filter_failed(ss_filter_set *fs, ssi_filter *f, const char *locu
     }
 }
 
-static void ssi_count_outputs(ssi_filter *f, const ssi_dispatch_out *before,
+/* Count a successful run's writes: @p props properties (those an earlier filter of the dispatch
+ * also wrote included), and the tags it added. */
+static void ssi_count_outputs(ssi_filter *f, size_t props, const ssi_dispatch_out *before,
                               const ssi_dispatch_out *after)
 {
-    f->st.props_written +=
-        (after->nlocus_props - before->nlocus_props) + (after->nalert_props - before->nalert_props);
+    f->st.props_written += props;
     /* an event's tag is the declaration's own string: find its slot by address */
     for (size_t i = before->ntags; i < after->ntags; i++)
         for (size_t k = 0; f->desc->output_tags[k].name; k++)
@@ -97,22 +98,25 @@ static int ssi_run_one(ss_filter_set *fs, ssi_filter *f, ssi_filter_result *res,
         res->msg = f->st.last_error;
         return 0;
     }
+    size_t props = ssi_view_pending_writes(v);
     if (ssi_view_commit(v))
         return SS_ENOMEM;
     f->st.runs++;
     f->st.consecutive_errors = 0;
     ssi_view_outputs(v, &after);
-    ssi_count_outputs(f, &before, &after);
+    ssi_count_outputs(f, props, &before, &after);
+    res->nprops = (uint32_t)props;
     f->st.halts += ssi_view_halted(v);
     res->outcome = ssi_view_halted(v) ? SSI_OUT_HALTED : SSI_OUT_RAN;
     return ssi_view_halted(v);
 }
 
-/* Every filter in order until one halts. */
-static int ssi_run_all(ss_filter_set *fs, const ssi_dispatch_ctl *ctl)
+/* Every filter in order until one halts. Without @p ctl the set disables failing filters itself;
+ * @p results (NULL: not wanted) receives what each did. */
+static int ssi_run_all(ss_filter_set *fs, const ssi_dispatch_ctl *ctl, ssi_filter_result *results)
 {
     for (size_t i = 0; i < fs->n; i++) {
-        ssi_filter_result scratch = {0}, *res = ctl ? &ctl->results[i] : &scratch;
+        ssi_filter_result scratch = {0}, *res = results ? &results[i] : &scratch;
         *res = (ssi_filter_result){0};
         if (ctl ? ctl->exclude[i] : fs->filters[i].st.disabled)
             continue;
@@ -120,8 +124,8 @@ static int ssi_run_all(ss_filter_set *fs, const ssi_dispatch_ctl *ctl)
             ctl->before_run(ctl->ctx, i);
         int rc = ssi_run_one(fs, &fs->filters[i], res, ctl == NULL);
         if (rc == 1) {
-            for (size_t k = i + 1; ctl && k < fs->n; k++)
-                ctl->results[k] = (ssi_filter_result){0};
+            for (size_t k = i + 1; results && k < fs->n; k++)
+                results[k] = (ssi_filter_result){0};
             return 0;
         }
         if (rc)
@@ -131,12 +135,12 @@ static int ssi_run_all(ss_filter_set *fs, const ssi_dispatch_ctl *ctl)
 }
 
 int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
-                 const ss_locus *known, const ss_alert *trigger, int write, ssi_dispatch_out *out,
-                 ss_err *err)
+                 const ss_locus *known, const ss_alert *trigger, int write,
+                 ssi_filter_result *results, ssi_dispatch_out *out, ss_err *err)
 {
     int rc = ssi_view_open(fs->view, s, txn, locus_id, known, trigger);
     if (!rc)
-        rc = ssi_run_all(fs, NULL);
+        rc = ssi_run_all(fs, NULL, results);
     ssi_view_outputs(fs->view, out);
     if (!rc && write && (out->ntags || out->nlocus_props || out->nalert_props))
         rc = ssi_view_store(fs->view, &fs->buf);
@@ -149,7 +153,7 @@ int ssi_dispatch_ctl_run(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const cha
 {
     int rc = ssi_view_open_key(fs->view, s, txn, locus_id, survey, alert_id);
     if (!rc)
-        rc = ssi_run_all(fs, ctl);
+        rc = ssi_run_all(fs, ctl, ctl->results);
     ssi_view_outputs(fs->view, out);
     return rc ? ssi_store_fail(s, err, rc, "running filters") : 0;
 }
@@ -190,7 +194,7 @@ static int ssi_dry_one(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char 
         before[i] = fs->filters[i].st.errors;
     ssi_dispatch_out o;
     double t0 = ssi_now_us();
-    int rc = ssi_dispatch(fs, s, txn, locus_id, NULL, NULL, 0, &o, err);
+    int rc = ssi_dispatch(fs, s, txn, locus_id, NULL, NULL, 0, NULL, &o, err);
     double us = ssi_now_us() - t0;
     if (!rc) {
         json_t *r = ssi_dry_report(fs, locus_id, &o, before, us);

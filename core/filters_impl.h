@@ -70,6 +70,7 @@ typedef struct ssi_filter_result {
     uint8_t outcome; /* ssi_outcome */
     float us;        /* run time; 0 when not run */
     const char *msg; /* SSI_OUT_ERROR: the filter's message, valid until the next dispatch */
+    uint32_t nprops; /* properties this run wrote (locus and alert) */
 } ssi_filter_result;
 
 /**
@@ -88,11 +89,24 @@ typedef struct ssi_dispatch_ctl {
  * Run the set on a locus in @p txn. @p known is the locus record when the caller has it (NULL:
  * read it). @p trigger is the alert that updated it (NULL: its newest alert). With @p write, the
  * outputs are stored in @p txn; without, nothing is written. Filter failures are counted, not
- * returned. @return 0 or a store error.
+ * returned. @p results (fs->n entries, or NULL) receives what each filter did.
+ * @return 0 or a store error.
  */
 int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
-                 const ss_locus *known, const ss_alert *trigger, int write, ssi_dispatch_out *out,
-                 ss_err *err);
+                 const ss_locus *known, const ss_alert *trigger, int write,
+                 ssi_filter_result *results, ssi_dispatch_out *out, ss_err *err);
+
+/**
+ * What ss_ingest_options.on_dispatch receives once the filters ran on a locus (for replay
+ * reports). Everything is borrowed until the next dispatch.
+ */
+typedef struct ssi_dispatch_info {
+    const char *locus_id;
+    const ss_locus *locus;            /* the locus as the filters saw it */
+    const ss_alert *trigger;          /* the new alert that updated it */
+    const ssi_filter_result *results; /* one per filter of the set, in run order */
+    const ssi_dispatch_out *out;      /* what the dispatch wrote */
+} ssi_dispatch_info;
 
 /** ssi_dispatch() driven by @p ctl (never writes). */
 int ssi_dispatch_ctl_run(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
@@ -137,6 +151,8 @@ int ssi_view_requirements_met(ss_locus_view *v, const ss_filter_descriptor *d);
 void ssi_view_begin(ss_locus_view *v, const ss_filter_descriptor *d);
 /** The message of a failed run (host->fail() or a write error), or NULL. */
 const char *ssi_view_failure(ss_locus_view *v);
+/** Properties the current run wrote (locus and alert; a property written twice counts once). */
+size_t ssi_view_pending_writes(const ss_locus_view *v);
 /** Keep the pending writes of a successful run. @return 0 or SS_ENOMEM. */
 int ssi_view_commit(ss_locus_view *v);
 /** 1 when the last committed run halted the pipeline. */

@@ -58,9 +58,10 @@ struct ss_ingest {
     size_t nevents, capevents;
     const ss_output_ops *out;
     void *out_impl;
-    ss_decoder_shared *shared; /* decoders' state across inputs (parsed schemas) */
-    MDB_txn *known_txn;        /* a read snapshot of the committed store while decoding, or NULL */
-    ssi_seen pending;          /* the alerts of the pending packets */
+    ss_decoder_shared *shared;  /* decoders' state across inputs (parsed schemas) */
+    MDB_txn *known_txn;         /* a read snapshot of the committed store while decoding, or NULL */
+    ssi_seen pending;           /* the alerts of the pending packets */
+    ssi_filter_result *results; /* with on_dispatch: one per filter, reused by every dispatch */
 };
 
 static double ssi_elapsed(const struct timespec *t0)
@@ -85,7 +86,11 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     in->w.store = store;
     in->w.scratch = ss_packet_new();
     in->shared = ss_decoder_shared_new(&in->o.decoder);
-    if (!in->pkts || !in->w.scratch || !in->shared) {
+    size_t nf = in->o.filters ? ss_filter_set_count(in->o.filters) : 0;
+    if (in->o.on_dispatch && in->o.filters)
+        in->results = calloc(nf ? nf : 1, sizeof *in->results);
+    if (!in->pkts || !in->w.scratch || !in->shared ||
+        (in->o.on_dispatch && in->o.filters && !in->results)) {
         ss_ingest_free(in);
         return NULL;
     }
@@ -123,6 +128,7 @@ void ss_ingest_free(ss_ingest *in)
     if (in->known_txn)
         mdb_txn_abort(in->known_txn);
     ssi_seen_free(&in->pending);
+    free(in->results);
     ss_decoder_shared_free(in->shared);
     if (in->out)
         in->out->close(in->out_impl);
@@ -233,11 +239,16 @@ static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ssi_batch_stats *st)
         return rc;
     ssi_dispatch_out out;
     ss_err err = {0};
+    ssi_filter_result *res = in->o.on_dispatch ? in->results : NULL;
     if ((rc = ssi_dispatch(in->o.filters, in->store, in->w.txn, locus_id, &in->w.locus,
-                           &pkt->alerts[0], 1, &out, &err)))
+                           &pkt->alerts[0], 1, res, &out, &err)))
         return rc;
     st->tag_events += out.ntags;
     ss_locus_view *v = in->o.filters->view;
+    if (res) {
+        ssi_dispatch_info d = {locus_id, ssi_view_locus(v), &pkt->alerts[0], res, &out};
+        in->o.on_dispatch(in->o.ctx, &d);
+    }
     for (size_t i = 0; in->out && i < out.ntags && !rc; i++) /* events only when published */
         rc = ssi_queue_event(in, ssi_view_locus(v), &pkt->alerts[0], &out.tags[i]);
     return rc;
@@ -253,6 +264,8 @@ static int ssi_apply_batch(ss_ingest *in, ssi_batch_stats *st)
         return rc;
     rc = ssi_counters_load(in->store, w->txn, &w->counters);
     ssi_clear_events(in); /* a retried batch queues its events again */
+    if (in->o.on_dispatch)
+        in->o.on_dispatch(in->o.ctx, NULL);
     for (uint32_t i = 0; i < in->npk && !rc; i++)
         rc = ssi_apply_packet(in, in->pkts[i], st);
     for (uint32_t i = 0; i < in->nrej && !rc; i++)
@@ -409,7 +422,7 @@ static ss_packet *ssi_next_packet(ss_ingest *in)
         return NULL;
     ss_packet *p = in->pkts[in->npk];
     p->skip_cutouts = in->o.decoder.skip_cutouts;
-    p->known = ssi_known;
+    p->known = in->o.divert ? NULL : ssi_known;
     p->known_ctx = in;
     ss_packet_reset(p);
     return p;
@@ -426,6 +439,21 @@ static int ssi_reject_input(ss_ingest *in, const char *name, ss_err *err)
     return rc ? ss_err_set(err, rc, "%s: out of memory", name) : SS_EREJECT;
 }
 
+/* Keep a valid packet for the next batch, or hand it to a replay's staging. @return 0, or the
+ * staging's error. */
+static int ssi_take_packet(ss_ingest *in, ss_packet *pkt, ss_err *err)
+{
+    if (in->o.divert) {
+        int rc = in->o.divert(in->o.ctx, pkt, err);
+        in->t.diverted += rc == 0;
+        return rc;
+    }
+    ssi_seen_add_packet(&in->pending, pkt); /* when memory runs short, merely incomplete */
+    in->npk++;
+    in->pending_bytes += ss_arena_used(pkt->arena);
+    return 0;
+}
+
 /* One step of decoding. @return 1 go on, 0 end of input, SS_EREJECT input failed, other: fatal. */
 static int ssi_decode_one(ss_ingest *in, const ss_decoder_ops *ops, void *st, const char *name,
                           ss_err *err)
@@ -440,12 +468,9 @@ static int ssi_decode_one(ss_ingest *in, const ss_decoder_ops *ops, void *st, co
     in->t.read += rc == 1 || rc == SS_EREJECT;
     if (rc == SS_EREJECT)
         rc = ssi_defer_reject(in, &rej);
-    else if (rc == 1 && (rc = ssi_validate_packet(in, pkt)) == 1) {
-        ssi_seen_add_packet(&in->pending, pkt); /* when memory runs short, merely incomplete */
-        in->npk++;
-        in->pending_bytes += ss_arena_used(pkt->arena);
-        rc = 0;
-    }
+    else if (rc == 1 && (rc = ssi_validate_packet(in, pkt)) == 1 &&
+             (rc = ssi_take_packet(in, pkt, err)))
+        return rc; /* a replay's staging failed: the run stops */
     if (rc == SS_ENOMEM)
         return ss_err_set(err, rc, "%s: out of memory", name);
     if (rc)
@@ -494,6 +519,18 @@ int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err)
     while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)
         ;
     ops->close(st);
+    return rc;
+}
+
+int ss_ingest_source(ss_ingest *in, const ss_decoder_ops *ops, void *state, const char *name,
+                     ss_err *err)
+{
+    in->t.inputs++;
+    if (!in->first_input)
+        in->first_input = strdup(name);
+    int rc;
+    while ((rc = ssi_decode_one(in, ops, state, name, err)) == 1)
+        ;
     return rc;
 }
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 typedef struct ss_ingest ss_ingest;
+struct ssi_dispatch_info; /* core-private (filters_impl.h): what the filters did on one locus */
 
 /** Totals of an ingest run so far (committed work only). */
 typedef struct ss_ingest_totals {
@@ -34,6 +35,7 @@ typedef struct ss_ingest_totals {
     uint64_t tag_events;    /**< tags added by filters (each published once committed) */
     uint64_t inputs;        /**< inputs opened */
     uint64_t inputs_failed; /**< inputs rejected as a whole */
+    uint64_t diverted;      /**< packets handed to ss_ingest_options.divert */
     double seconds;         /**< wall time since ss_ingest_new() */
 } ss_ingest_totals;
 
@@ -57,6 +59,16 @@ typedef struct ss_ingest_options {
      * broker to record what the batch consumed (journal positions) atomically with it. A non-zero
      * return aborts the batch and is returned by the flush. */
     int (*before_commit)(void *ctx, void *txn);
+    /** With @p filters, may be NULL: called inside the batch's transaction after the filters ran
+     * on a locus, with what each did; and with NULL when a batch (re)starts, meaning that what
+     * was reported since the last commit is void (a full map makes a batch start over). A replay
+     * counts what was reported when on_commit follows. */
+    void (*on_dispatch)(void *ctx, const struct ssi_dispatch_info *d);
+    /** May be NULL. A replay reads every input before it runs anything, to run the alerts in
+     * observation-time order: each valid packet is handed to this instead of being stored, while
+     * rejections are stored as usual. Decoders then keep every field of history entries (nothing
+     * counts as known). A non-zero return stops the ingest, @p err saying why. */
+    int (*divert)(void *ctx, const ss_packet *pkt, ss_err *err);
 } ss_ingest_options;
 
 /**
@@ -74,6 +86,13 @@ int ss_ingest_path(ss_ingest *in, const char *path, ss_err *err);
 
 /** Ingest an open stream named @p name (the caller keeps @p fp). Returns as ss_ingest_path(). */
 int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err);
+
+/**
+ * Ingest what a decoder already opened yields (a replay's time-ordered staging). @p ops and
+ * @p state stay the caller's; the caller closes the state. Returns as ss_ingest_path().
+ */
+int ss_ingest_source(ss_ingest *in, const ss_decoder_ops *ops, void *state, const char *name,
+                     ss_err *err);
 
 /**
  * Publish every tag event on the output at @p address (nanomsg: ipc://..., tcp://...) once its

@@ -334,7 +334,7 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     return 0;
 }
 
-static int ssi_env_open(ss_store *s, size_t map_size, ss_err *err)
+static int ssi_env_open(ss_store *s, size_t map_size, int nosync, ss_err *err)
 {
     int rc = mdb_env_create(&s->env);
     if (!rc)
@@ -345,7 +345,8 @@ static int ssi_env_open(ss_store *s, size_t map_size, ss_err *err)
         return ssi_store_fail(s, err, rc, "creating the LMDB environment");
     /* MDB_NOTLS: read transactions belong to the caller, not the thread (workers hand them over).
      */
-    rc = mdb_env_open(s->env, s->path, MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0), 0644);
+    unsigned flags = MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0) | (nosync ? MDB_NOSYNC : 0);
+    rc = mdb_env_open(s->env, s->path, flags, 0644);
     if (rc == MDB_INVALID)
         return ss_err_set(err, SS_ENOTSTORE, "store %s: data.mdb is not an LMDB file", s->path);
     if (rc == MDB_VERSION_MISMATCH)
@@ -464,7 +465,7 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
         return ss_err_set(err, SS_ENOMEM, "store %s: out of memory", dir);
     }
     s->readonly = o.readonly;
-    int rc = ssi_env_open(s, o.map_size, err);
+    int rc = ssi_env_open(s, o.map_size, o.nosync, err);
     if (!rc)
         rc = exists ? ssi_store_attach(s, err)
                     : ssi_store_create(

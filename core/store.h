@@ -69,6 +69,9 @@ typedef struct ss_store_options {
     int create;
     /** Open read-only (queries). Excludes create. */
     int readonly;
+    /** Scratch stores (a replay's): commits are not flushed to disk (MDB_NOSYNC), so a crash of
+     * the machine may lose or damage the store. Never for a store that must survive. */
+    int nosync;
 } ss_store_options;
 
 /**

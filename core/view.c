@@ -703,6 +703,11 @@ const char *ssi_view_failure(ss_locus_view *v)
     return v->failed ? v->failure : NULL;
 }
 
+size_t ssi_view_pending_writes(const ss_locus_view *v)
+{
+    return (size_t)v->pend_l.n + v->pend_a.n;
+}
+
 int ssi_view_commit(ss_locus_view *v)
 {
     int rc = 0;

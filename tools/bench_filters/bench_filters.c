@@ -111,7 +111,7 @@ static double dispatch_all(ss_filter_set *fs, ss_store *s, size_t *nloci)
         char id[SS_LOCUS_ID_LEN + 1];
         snprintf(id, sizeof id, "%.*s", (int)k.mv_size, (const char *)k.mv_data);
         ssi_dispatch_out out;
-        if (ssi_dispatch(fs, s, txn, id, NULL, NULL, 0, &out, &err))
+        if (ssi_dispatch(fs, s, txn, id, NULL, NULL, 0, NULL, &out, &err))
             die("dispatch", &err);
     }
     double us = (now_s() - t0) * 1e6 / (double)n;
