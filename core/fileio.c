@@ -1,9 +1,12 @@
 #include "fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int ss_read_file(const char *path, char **buf, size_t *len, ss_err *err)
 {
@@ -75,4 +78,38 @@ int ss_parse_size(const char *s, size_t *out)
         return -1;
     *out = (size_t)(v << shift);
     return 0;
+}
+
+void ss_remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char *path = NULL;
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+            continue;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            ss_remove_tree(path);
+        else
+            unlink(path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+int ss_dir_is_new(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT;
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)))
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    closedir(d);
+    return empty;
 }

@@ -44,4 +44,16 @@ void ss_lines_free(ss_lines *l);
  */
 int ss_parse_size(const char *s, size_t *out);
 
+/**
+ * Remove the directory @p dir and everything in it (plain files and directories; symbolic links
+ * are removed, never followed). For directories skysieve made itself: a retired generation's
+ * snapshot, a replay's scratch stores. Failures are ignored: what cannot be removed stays.
+ */
+void ss_remove_tree(const char *dir);
+
+/**
+ * 1 when @p dir does not exist or is an empty directory: a place where a new store may be made.
+ */
+int ss_dir_is_new(const char *dir);
+
 #endif

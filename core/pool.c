@@ -1,7 +1,7 @@
 /* Filter-set generations and their worker processes (pool.h). */
 #include "pool.h"
+#include "fileio.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -119,23 +119,6 @@ static void ssi_gfilter_free(ssi_gfilter *f)
     free(f->st.tag_counts);
 }
 
-/* A snapshot directory holds plain files only (ss_filter_set_snapshot()). */
-static void ssi_remove_snapshot(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char *path = NULL;
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-            asprintf(&path, "%s/%s", dir, e->d_name) >= 0)
-            unlink(path);
-        free(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
-}
-
 void ssi_gen_free(ssi_gen *g, double grace)
 {
     if (!g)
@@ -166,7 +149,7 @@ void ssi_gen_free(ssi_gen *g, double grace)
     free(g->f);
     free(g->w);
     if (g->dir) /* the snapshot is not needed once its workers are gone */
-        ssi_remove_snapshot(g->dir);
+        ss_remove_tree(g->dir);
     free(g->dir);
     free(g->ini);
     free(g);
