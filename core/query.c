@@ -11,7 +11,7 @@
 #include <time.h>
 
 /* NaN (an absent magnitude) is JSON null. */
-static json_t *ssi_num(double v)
+json_t *ssi_num(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
 }
@@ -59,7 +59,7 @@ static int ssi_read_begin(ss_store *s, MDB_txn **txn, ss_err *err)
     return rc ? ssi_store_fail(s, err, rc, "starting a read transaction") : 0;
 }
 
-static int ssi_locus_load(ss_store *s, MDB_txn *txn, const char *id, ss_locus *l)
+int ssi_locus_load(ss_store *s, MDB_txn *txn, const char *id, ss_locus *l)
 {
     MDB_val k = {SS_LOCUS_ID_LEN, (void *)id}, v;
     int rc = mdb_get(txn, s->loci, &k, &v);
@@ -78,7 +78,7 @@ static void ssi_set_objects(json_t *o, const ss_locus *l)
     }
 }
 
-static json_t *ssi_value_json(const ss_value *v);
+json_t *ssi_value_json(const ss_value *v);
 
 /* The broker's properties, then those filters wrote (@p extra, may be empty). */
 static json_t *ssi_locus_properties(const ss_locus *l, const ss_prop *extra, uint32_t nextra)
@@ -111,7 +111,7 @@ json_t *ssi_locus_summary_json(const ss_locus *l)
     return o;
 }
 
-static json_t *ssi_value_json(const ss_value *v)
+json_t *ssi_value_json(const ss_value *v)
 {
     switch (v->type) {
     case SS_TYPE_INT: return json_integer(v->u.i);

@@ -51,6 +51,10 @@ int ssi_counters_load(ss_store *s, MDB_txn *txn, ssi_counters *c);
 /** Write the counters using @p scratch as a buffer. @return 0 or an LMDB code. */
 int ssi_counters_save(ss_store *s, MDB_txn *txn, const ssi_counters *c, ssi_wbuf *scratch);
 
+/** Read locus @p id (SS_LOCUS_ID_LEN characters) in @p txn. @return 0, SS_ENOTFOUND, SS_ECORRUPT
+ * or an LMDB code. */
+int ssi_locus_load(ss_store *s, MDB_txn *txn, const char *id, ss_locus *l);
+
 /** Double the map size; no transaction may be open. @return 0 or an LMDB code (err filled). */
 int ssi_store_grow(ss_store *s, ss_err *err);
 

@@ -23,6 +23,8 @@ static const ss_cli_command ssi_commands[] = {
      ss_cmd_filter},
     {"tagged", "print the loci carrying a tag", ss_cmd_tagged},
     {"listen", "subscribe to a broker's tag stream and print its events", ss_cmd_listen},
+    {"replay", "run recorded alerts through a filter set in a scratch store and report (review)",
+     ss_cmd_replay},
     {"run", "run the live broker (inputs, filters in workers, outputs, control socket)",
      ss_cmd_run},
     {"ctl", "control a running broker: status, reload, enable, disable, stop", ss_cmd_ctl},
