@@ -479,6 +479,9 @@ static json_t *ssi_filter_json(const ssi_collect *c, size_t i)
     json_object_set_new(o, "errors", json_integer((json_int_t)f->errors));
     json_object_set_new(o, "halts", json_integer((json_int_t)f->halts));
     json_object_set_new(o, "properties_written", json_integer((json_int_t)f->props));
+    /* the set disables a filter that fails max_consecutive_failures times in a row, as a live
+     * broker does: its later loci are neither run nor skipped */
+    json_object_set_new(o, "disabled", json_boolean(sf->st.disabled));
     json_object_set_new(o, "tagged", ssi_filter_tagged(f, sf->desc));
     json_object_set_new(o, "first_errors", ssi_filter_errors(f));
     json_object_set_new(o, "time_us", ssi_filter_times(f->time));

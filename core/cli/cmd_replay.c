@@ -157,7 +157,24 @@ static void ssi_summary_filters(json_t *run, FILE *out)
         json_t *e = json_array_get(json_object_get(f, "first_errors"), 0);
         if (e)
             fprintf(out, "  first error: %s\n", json_string_value(json_object_get(e, "message")));
+        if (json_is_true(json_object_get(f, "disabled")))
+            fprintf(out,
+                    "  disabled after failing too often in a row (max_consecutive_failures)\n");
     }
+}
+
+/* The first survey object id of a locus summary (keys SURVEY_object_id), or "-". */
+static const char *ssi_object_id(json_t *locus)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(locus, k, v)
+    {
+        size_t n = strlen(k);
+        if (n > 10 && !strcmp(k + n - 10, "_object_id") && json_is_string(v))
+            return json_string_value(v);
+    }
+    return "-";
 }
 
 static void ssi_summary_tags(json_t *run, FILE *out)
@@ -177,13 +194,11 @@ static void ssi_summary_tags(json_t *run, FILE *out)
                         json_array_size(json_object_get(t, "list")) - i);
                 break;
             }
-            json_t *a = json_object_get(l, "alert"), *objs = json_object_get(l, "objects");
-            json_t *obj = json_array_get(objs, 0);
+            json_t *a = json_object_get(l, "alert");
             fprintf(out, "  %s  %10.6f %+10.6f  %-14s by %s at MJD %.4f (alert %s, %s %.2f)\n",
                     json_string_value(json_object_get(l, "locus_id")),
                     json_real_value(json_object_get(l, "ra")),
-                    json_real_value(json_object_get(l, "dec")),
-                    obj ? json_string_value(json_object_get(obj, "object_id")) : "-",
+                    json_real_value(json_object_get(l, "dec")), ssi_object_id(l),
                     json_string_value(json_object_get(l, "filter")),
                     json_real_value(json_object_get(a, "mjd")),
                     json_string_value(json_object_get(a, "alert_id")),
