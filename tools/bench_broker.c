@@ -26,6 +26,7 @@
  * Output: a table, then one JSON line with every figure (--json: the JSON line only).
  */
 #include "gen.h"
+#include "gen_set.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,133 +122,6 @@ static double maxof(const double *v, size_t n)
     for (size_t i = 1; i < n; i++)
         m = v[i] > m ? v[i] : m;
     return m;
-}
-
-/* ---- the filter set ---- */
-
-/* What the Lua filters compute, each reading the light curve its own way. BAND, PROP and SCALE
- * are put in per filter (write_set()). */
-static const char *const lua_bodies[] = {
-    /* standard deviation of one band's detections */
-    "  local _, mag = locus:lightcurve(BAND)\n"
-    "  local n = #mag\n"
-    "  if n == 0 then return end\n"
-    "  local s = 0.0\n"
-    "  for i = 1, n do s = s + mag[i] end\n"
-    "  local mean, v = s / n, 0.0\n"
-    "  for i = 1, n do v = v + (mag[i] - mean) ^ 2 end\n"
-    "  locus:set_property(PROP, SCALE * (n > 1 and math.sqrt(v / (n - 1)) or 0.0))\n",
-    /* amplitude over every measurement */
-    "  local lo, hi = math.huge, -math.huge\n"
-    "  for _, m in ipairs(locus:light_curve()) do\n"
-    "    if m.mag and (m.passband == BAND or SCALE > 0) then\n"
-    "      lo = math.min(lo, m.mag); hi = math.max(hi, m.mag)\n"
-    "    end\n"
-    "  end\n"
-    "  if hi >= lo then locus:set_property(PROP, (hi - lo) * SCALE) end\n",
-    /* least-squares slope of magnitude against time, mag/day */
-    "  local mjd, mag = locus:lightcurve(BAND)\n"
-    "  local n = #mag\n"
-    "  if n < 2 then return end\n"
-    "  local sx, sy, sxx, sxy = 0.0, 0.0, 0.0, 0.0\n"
-    "  for i = 1, n do\n"
-    "    local x = mjd[i] - mjd[1]\n"
-    "    sx = sx + x; sy = sy + mag[i]; sxx = sxx + x * x; sxy = sxy + x * mag[i]\n"
-    "  end\n"
-    "  local d = n * sxx - sx * sx\n"
-    "  if d > 0 then locus:set_property(PROP, SCALE * (n * sxy - sx * sy) / d) end\n",
-    /* error-weighted mean magnitude over both bands */
-    "  local sw, swm = 0.0, 0.0\n"
-    "  for _, m in ipairs(locus:light_curve(nil, 'detection')) do\n"
-    "    if m.mag and m.magerr and m.magerr > 0 then\n"
-    "      local w = 1.0 / (m.magerr * m.magerr)\n"
-    "      sw = sw + w; swm = swm + w * m.mag\n"
-    "    end\n"
-    "  end\n"
-    "  if sw > 0 then locus:set_property(PROP, SCALE * swm / sw) end\n",
-    /* median magnitude of one band */
-    "  local _, mag = locus:lightcurve(BAND)\n"
-    "  local n = #mag\n"
-    "  if n == 0 then return end\n"
-    "  local c = {}\n"
-    "  for i = 1, n do c[i] = mag[i] end\n"
-    "  table.sort(c)\n"
-    "  local med = n % 2 == 1 and c[(n + 1) // 2] or (c[n // 2] + c[n // 2 + 1]) / 2\n"
-    "  locus:set_property(PROP, med * SCALE)\n",
-    /* reduced chi-square about the weighted mean, plus the newest alert's distance from it */
-    "  local _, mag, err = locus:lightcurve(BAND)\n"
-    "  local n = #mag\n"
-    "  if n < 2 then return end\n"
-    "  local sw, swm = 0.0, 0.0\n"
-    "  for i = 1, n do local w = 1.0 / (err[i] * err[i]); sw = sw + w; swm = swm + w * mag[i] end\n"
-    "  local mean, chi = swm / sw, 0.0\n"
-    "  for i = 1, n do chi = chi + ((mag[i] - mean) / err[i]) ^ 2 end\n"
-    "  local a = locus.alert\n"
-    "  local dev = (a and a.mag) and math.abs(a.mag - mean) or 0.0\n"
-    "  locus:set_property(PROP, SCALE * chi / (n - 1) + dev)\n",
-};
-
-/* Write the 23 Lua filters and the set's INI into @p dir. @return the INI's path. */
-static char *write_set(const char *dir, const char *filters_dir)
-{
-    char *ini = path_in(dir, "set.ini");
-    FILE *f = fopen(ini, "w");
-    if (!f)
-        die(ini, strerror(errno));
-    fprintf(f,
-            "; bench_broker: 25 filters, 2 in C and 23 in Lua\n[set]\n\n"
-            "[filter lcstats]\npath = %s/lcstats.so\npriority = 10\n\n"
-            "[filter jump]\npath = %s/jump.so\npriority = 20\n\n",
-            filters_dir, filters_dir);
-    size_t nb = sizeof lua_bodies / sizeof *lua_bodies;
-    for (int k = 0; k < NLUA; k++) {
-        char name[32], prop[32], band[8], scale[16], *text = NULL, *body = NULL;
-        snprintf(name, sizeof name, "bench_lua_%02d", k);
-        snprintf(prop, sizeof prop, "'bench_%02d_value'", k);
-        snprintf(band, sizeof band, "'%c'", "gr"[(k / (int)nb) % 2]);
-        snprintf(scale, sizeof scale, "%.1f", 1.0 + k);
-        /* the body with BAND, PROP and SCALE put in */
-        const char *src = lua_bodies[k % nb];
-        size_t cap = strlen(src) * 2 + 256, n = 0;
-        body = malloc(cap);
-        for (const char *p = src; body && *p;) {
-            const char *with = !strncmp(p, "BAND", 4)    ? band
-                               : !strncmp(p, "PROP", 4)  ? prop
-                               : !strncmp(p, "SCALE", 5) ? scale
-                                                         : NULL;
-            if (with) {
-                n += (size_t)snprintf(body + n, cap - n, "%s", with);
-                p += !strncmp(p, "SCALE", 5) ? 5 : 4;
-            } else
-                body[n++] = *p++;
-            body[n] = '\0';
-        }
-        if (!body || asprintf(&text,
-                              "-- generated by bench_broker\n"
-                              "NAME = '%s'\nVERSION = '1.0.0'\n"
-                              "DESCRIPTION = 'bench_broker: a light-curve statistic (kind %d)'\n"
-                              "AUTHOR = 'bench_broker <dev@skysieve.invalid>'\n"
-                              "OUTPUT_LOCUS_PROPERTIES = {\n"
-                              "  {name = %s, type = 'float', description = 'statistic %d'},\n}\n"
-                              "%s"
-                              "function run(locus)\n%s%s"
-                              "end\n",
-                              name, k % (int)nb, prop, k,
-                              k == 0 ? "OUTPUT_TAGS = {{name = '" SEEN_TOPIC
-                                       "', description = 'every locus, for latency'}}\n"
-                                     : "",
-                              k == 0 ? "  locus:tag('" SEEN_TOPIC "')\n" : "", body) < 0)
-            die("out of memory", NULL);
-        char file[48];
-        snprintf(file, sizeof file, "%s.lua", name);
-        char *lua = path_in(dir, file);
-        write_text(lua, text);
-        fprintf(f, "[filter %s]\npath = %s\npriority = %d\n\n", name, lua, 30 + k);
-        free(lua), free(text), free(body);
-    }
-    if (fclose(f))
-        die(ini, strerror(errno));
-    return ini;
 }
 
 /* ---- alerts ---- */
@@ -1025,7 +899,9 @@ int main(int argc, char **argv)
     char *setdir = path_in(o.work, "set");
     if (mkdir(setdir, 0755) != 0 && errno != EEXIST)
         die(setdir, strerror(errno));
-    char *set = write_set(setdir, o.filters_dir);
+    char *set = gen_filter_set(setdir, o.filters_dir, NLUA, SEEN_TOPIC);
+    if (!set)
+        die("writing the filter set", strerror(errno));
 
     res_reload rr[MAX_WORKERS];
     res_latency rl[MAX_WORKERS];
