@@ -249,6 +249,10 @@ int ss_sim_options_check(const ss_sim_options *o, ss_err *err)
         return 0;
     if (!(o->jump_mag > 0 && o->jump_mag <= 20))
         return ss_err_set(err, SS_EINVAL, "--jump-mag %g: need (0, 20] magnitudes", o->jump_mag);
+    if (o->epochs < 2)
+        return ss_err_set(err, SS_EINVAL,
+                          "jump sources need 2 epochs or more: give --epochs, or a --model mix "
+                          "without jump");
     if (o->jump_epoch < 1 || o->jump_epoch >= o->epochs)
         return ss_err_set(err, SS_EINVAL,
                           "--jump-epoch %u: a jump needs an epoch before it, so 1 to %u with %u "

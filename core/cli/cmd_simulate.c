@@ -117,21 +117,19 @@ static int ssi_duration(const char *s, double unit, double *days)
     return 0;
 }
 
+/* "g,r": 1 to SS_SIM_MAX_BANDS names, none empty (their characters are checked later). */
 static int ssi_parse_bands(ss_sim_options *o, const char *arg)
 {
-    char *copy = strdup(arg), *save = NULL;
-    if (!copy)
-        return -1;
     o->nbands = 0;
-    int rc = 0;
-    for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
-        if (o->nbands == SS_SIM_MAX_BANDS || strlen(t) > SS_PASSBAND_MAX)
-            rc = -1;
-        else
-            snprintf(o->bands[o->nbands++], sizeof o->bands[0], "%s", t);
+    for (const char *p = arg;; p++) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n > SS_PASSBAND_MAX || o->nbands == SS_SIM_MAX_BANDS)
+            return -1;
+        snprintf(o->bands[o->nbands++], sizeof o->bands[0], "%.*s", (int)n, p);
+        p += n;
+        if (!*p)
+            return 0;
     }
-    free(copy);
-    return rc || !o->nbands || arg[strlen(arg) - 1] == ',' ? -1 : 0;
 }
 
 static int ssi_parse_field(ss_sim_options *o, const char *arg)
