@@ -22,8 +22,9 @@
 /* A transient is this faint when it explodes: below the default limit, so it is not detected
  * before. */
 #define SSI_EXPLOSION_MAG 26.0
-/* The most a built-in model other than jump changes between two epochs, in magnitudes. With the
- * noise it stays well under the 3 mag of the tutorial's jump filter. */
+/* The most a transient changes between two epochs, in magnitudes (a periodic source changes by at
+ * most its peak-to-peak 2 mag). With the noise it stays well under the 3 mag of the tutorial's
+ * jump filter. */
 #define SSI_MAX_STEP 1.5
 /* The last MJD ingest accepts (2100-01-01). */
 #define SSI_MJD_MAX 88069.0
@@ -133,8 +134,8 @@ int ss_sim_scale_counts(uint64_t count[SS_SIM_NBUILTIN], uint64_t total)
     for (int m = 0; m < SS_SIM_NBUILTIN; m++) {
         double exact = (double)count[m] * (double)total / (double)sum;
         out[m] = (uint64_t)exact;
-        frac[m] = exact - (double)out[m];
-        if (count[m] && !out[m] && total >= kinds) /* keep every model of the mix */
+        frac[m] = count[m] ? exact - (double)out[m] : -2; /* never given what it had none of */
+        if (count[m] && !out[m] && total >= kinds)        /* keep every model of the mix */
             out[m] = 1, frac[m] = -1;
         given += out[m];
     }
@@ -745,7 +746,7 @@ static json_t *ssi_truth_params(const ss_sim *s, const ssi_source *src)
                          "rise_mag_per_day", src->rise, "fade_mag_per_day", src->fall, "colour",
                          src->colour);
     case SS_SIM_JUMP:
-        return json_pack("{s:f, s:f, s:i, s:f, s:f, s:f}", "mag", src->mag, "jump_mag", o->jump_mag,
+        return json_pack("{s:f, s:f, s:I, s:f, s:f, s:f}", "mag", src->mag, "jump_mag", o->jump_mag,
                          "jump_epoch", (json_int_t)o->jump_epoch, "jump_mjd",
                          o->start_mjd + src->t_jump, "first_bright_mjd",
                          o->start_mjd + ssi_time(o, o->jump_epoch, 0, 0), "colour", src->colour);

@@ -158,7 +158,8 @@ typedef struct ss_sim_totals {
 } ss_sim_totals;
 
 /**
- * Write the survey's alerts in observation-time order to @p f in the options' format.
+ * Write the survey's alerts in observation-time order to @p f in the options' format. Call once:
+ * the observations draw from the sources' random streams.
  * @param name the output's name for messages. @param[out] t the counts; may be NULL.
  * @return 0, or an error with @p err naming @p name (a write failed) or saying what failed.
  */

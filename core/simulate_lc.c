@@ -143,13 +143,16 @@ void ssi_lc_sample(const ssi_lc *lc, size_t band, double t, double *value, doubl
     *error = s->e ? ssi_interp(s, s->e, t) : NAN;
 }
 
+/* The SNANA columns a reader looks for. */
+enum { SSI_COL_T, SSI_COL_BAND, SSI_COL_FLUX, SSI_COL_ERR, SSI_NCOLS };
+
 /* What a reader keeps between lines. */
 typedef struct ssi_read {
-    int header;    /* the header line was read */
-    uint64_t rows; /* rows read after it */
-    double t0;     /* SNANA: the first row's time */
-    int col[4];    /* SNANA: which column holds time, band, flux, flux error */
-    size_t ncols;  /* SNANA: how many columns the header names */
+    int header;         /* the header line was read */
+    uint64_t rows;      /* rows read after it */
+    double t0;          /* SNANA: the first row's time */
+    int col[SSI_NCOLS]; /* SNANA: which column holds time, band, flux, flux error */
+    size_t ncols;       /* SNANA: how many columns the header names */
 } ssi_read;
 
 /* Read one line into the light curve. @return 0, SSI_END to stop early, or an error. */
@@ -337,7 +340,6 @@ int ssi_lc_read_csv(const char *path, ssi_lc **out, ss_err *err)
 /* ---- SNANA: "#key:value" lines, "t pb flux dflux", then "56254.16 i 6.53 4.92" ---- */
 
 /* Column roles, found in the column header by any of their names. */
-enum { SSI_COL_T, SSI_COL_BAND, SSI_COL_FLUX, SSI_COL_ERR, SSI_NCOLS };
 static const char *const ssi_col_names[SSI_NCOLS][4] = {
     {"t", "mjd", NULL},
     {"pb", "band", "flt", "filter"},
