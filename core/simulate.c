@@ -624,6 +624,19 @@ static void ssi_digits(ssi_text *t, uint64_t u, int width)
         t->buf[t->n++] = d[--n];
 }
 
+/* A text field of @p prefix and @p u in at least @p width digits: ids without snprintf, which was
+ * a tenth of the time. */
+static void ssi_text_id(ssi_text *t, const char *key, const char *prefix, uint64_t u, int width)
+{
+    ssi_key(t, key);
+    if (t->json)
+        ssi_raw(t, "\"", 1);
+    ssi_raw(t, prefix, strlen(prefix));
+    ssi_digits(t, u, width);
+    if (t->json)
+        ssi_raw(t, "\"", 1);
+}
+
 /* @p v with @p decimals (at most 8) digits after the point, rounded half away from zero. */
 static void ssi_text_fixed(ssi_text *t, const char *key, double v, int decimals)
 {
@@ -649,13 +662,10 @@ static int ssi_put(ssi_out *out, const ssi_alert *a, ss_err *err)
     if (out->format == SS_SIM_AVRO)
         return ssi_avro_put(out->avro, a, err);
     ssi_text t = {.json = out->format == SS_SIM_JSONL};
-    char id[24], obj[32];
-    snprintf(id, sizeof id, "%" PRIu64, a->alert_id);
-    ssi_object_id(obj, a->source);
     if (t.json)
         ssi_raw(&t, "{", 1);
-    ssi_text_str(&t, "alert_id", id);
-    ssi_text_str(&t, "object_id", obj);
+    ssi_text_id(&t, "alert_id", "", a->alert_id, 1);
+    ssi_text_id(&t, "object_id", "SIM", a->source + 1, 8); /* as ssi_object_id() */
     ssi_text_str(&t, "survey", "sim");
     ssi_text_fixed(&t, "ra", a->ra, 8);
     ssi_text_fixed(&t, "dec", a->dec, 8);
