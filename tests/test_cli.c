@@ -19,7 +19,8 @@ static const char sample[] = "alert_id,ra,dec,mjd,passband,mag,magerr,object_id\
 
 START_TEST(help_everywhere)
 {
-    const char *cmds[] = {"ingest", "locus", "cone", "loci", "stats", "rejected", "verify"};
+    const char *cmds[] = {"ingest", "locus",    "cone",   "loci",
+                          "stats",  "rejected", "verify", "simulate"};
     char *out, *err;
     ck_assert_int_eq(tu_sks(&out, &err, "--help"), 0);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)

@@ -140,7 +140,7 @@ static void alerts_make(alerts *a, const char *prefix, uint64_t n, int epochs, u
     snprintf(a->prefix, sizeof a->prefix, "%s", prefix);
     a->n = n;
     a->nsrc = (n + (uint64_t)epochs - 1) / (uint64_t)epochs;
-    gen_rng r = {seed};
+    ss_rng r = {seed};
     gen_source *src = gen_sources(&r, a->nsrc);
     size_t len = 0;
     FILE *f = open_memstream(&a->text, &len);

@@ -89,7 +89,7 @@ static ss_ingest_totals ingest_file(ss_store *s, const char *path, bench_mem *me
     return t;
 }
 
-static char *write_csv(const char *dir, const char *name, gen_rng *r, const gen_source *src,
+static char *write_csv(const char *dir, const char *name, ss_rng *r, const gen_source *src,
                        uint64_t n, uint64_t epochs, double mjd0, const char *prefix)
 {
     char *path = NULL;
@@ -103,7 +103,7 @@ static char *write_csv(const char *dir, const char *name, gen_rng *r, const gen_
 
 static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int json)
 {
-    gen_rng r = {1};
+    ss_rng r = {1};
     gen_source *src = gen_sources(&r, sources);
     uint64_t epochs = alerts / sources;
     char *path = write_csv(work, "a.csv", &r, src, sources, epochs, 60000, "a");
@@ -140,7 +140,7 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
 }
 
 /* Time nearest-locus look-ups alone, in one read transaction. */
-static double lookup_us(ss_store *s, gen_rng *r, const gen_source *src, uint64_t n, int probes)
+static double lookup_us(ss_store *s, ss_rng *r, const gen_source *src, uint64_t n, int probes)
 {
     MDB_txn *txn;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
@@ -148,7 +148,7 @@ static double lookup_us(ss_store *s, gen_rng *r, const gen_source *src, uint64_t
     int found = 0;
     double t0 = now_s();
     for (int i = 0; i < probes; i++) {
-        const gen_source *p = &src[gen_next(r) % n];
+        const gen_source *p = &src[ss_rng_next(r) % n];
         char id[SS_LOCUS_ID_LEN + 1];
         found += ssi_sky_nearest(s, txn, p->ra, p->dec, s->radius_deg, id, NULL) == 0;
     }
@@ -163,7 +163,7 @@ static void phase_b(const char *work, uint64_t max_loci, int json)
 {
     const uint64_t sizes[] = {10000, 100000, 1000000};
     const int probes = 10000;
-    gen_rng r = {2};
+    ss_rng r = {2};
     gen_source *src = gen_sources(&r, max_loci);
     gen_source *pick = malloc(probes * sizeof *pick);
     char *dir = NULL;
@@ -181,7 +181,7 @@ static void phase_b(const char *work, uint64_t max_loci, int json)
         ingest_file(s, grow, &mem);
         have = sizes[k];
         for (int i = 0; i < probes; i++)
-            pick[i] = src[gen_next(&r) % have];
+            pick[i] = src[ss_rng_next(&r) % have];
         snprintf(name, sizeof name, "probe%zu.csv", k);
         snprintf(prefix, sizeof prefix, "p%zu", k);
         char *probe = write_csv(work, name, &r, pick, probes, 1, 61000 + (double)k, prefix);

@@ -3,41 +3,22 @@
 #include <math.h>
 #include <stdlib.h>
 
-uint64_t gen_next(gen_rng *r)
-{
-    uint64_t z = (r->s += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-double gen_uniform(gen_rng *r)
-{
-    return (double)(gen_next(r) >> 11) * 0x1.0p-53;
-}
-
-double gen_normal(gen_rng *r)
-{
-    double u = gen_uniform(r), v = gen_uniform(r);
-    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
-}
-
-gen_source *gen_sources(gen_rng *r, uint64_t n)
+gen_source *gen_sources(ss_rng *r, uint64_t n)
 {
     gen_source *s = malloc(n * sizeof *s);
     for (uint64_t i = 0; s && i < n; i++) {
-        s[i].ra = 360.0 * gen_uniform(r);
-        s[i].dec = asin(2.0 * gen_uniform(r) - 1.0) * 180.0 / M_PI;
-        s[i].mag = 16.0 + 5.0 * gen_uniform(r);
+        s[i].ra = 360.0 * ss_rng_uniform(r);
+        s[i].dec = asin(2.0 * ss_rng_uniform(r) - 1.0) * 180.0 / M_PI;
+        s[i].mag = 16.0 + 5.0 * ss_rng_uniform(r);
     }
     return s;
 }
 
-static void gen_scatter(gen_rng *r, const gen_source *s, double sigma_deg, double *ra, double *dec)
+static void gen_scatter(ss_rng *r, const gen_source *s, double sigma_deg, double *ra, double *dec)
 {
     double cosd = cos(s->dec * M_PI / 180.0);
-    *dec = s->dec + gen_normal(r) * sigma_deg;
-    *ra = s->ra + gen_normal(r) * sigma_deg / (cosd > 1e-6 ? cosd : 1e-6);
+    *dec = s->dec + ss_rng_normal(r) * sigma_deg;
+    *ra = s->ra + ss_rng_normal(r) * sigma_deg / (cosd > 1e-6 ? cosd : 1e-6);
     *ra = fmod(fmod(*ra, 360.0) + 360.0, 360.0);
     if (*dec > 90.0)
         *dec = 180.0 - *dec, *ra = fmod(*ra + 180.0, 360.0);
@@ -45,7 +26,7 @@ static void gen_scatter(gen_rng *r, const gen_source *s, double sigma_deg, doubl
         *dec = -180.0 - *dec, *ra = fmod(*ra + 180.0, 360.0);
 }
 
-int gen_write_csv(FILE *f, gen_rng *r, const gen_source *src, uint64_t nsrc, uint64_t epochs,
+int gen_write_csv(FILE *f, ss_rng *r, const gen_source *src, uint64_t nsrc, uint64_t epochs,
                   double scatter_arcsec, double mjd0, const char *prefix, int header)
 {
     if (header && fputs("alert_id,ra,dec,mjd,passband,mag,magerr\n", f) < 0)
@@ -56,7 +37,7 @@ int gen_write_csv(FILE *f, gen_rng *r, const gen_source *src, uint64_t nsrc, uin
             double ra, dec;
             gen_scatter(r, &src[i], sigma, &ra, &dec);
             double mjd = mjd0 + (double)e * 2.0 + (double)i * 1e-7;
-            double mag = src[i].mag + 0.05 * gen_normal(r);
+            double mag = src[i].mag + 0.05 * ss_rng_normal(r);
             if (fprintf(f, "%s-%llu-%llu,%.9f,%.9f,%.7f,%c,%.3f,0.050\n", prefix,
                         (unsigned long long)e, (unsigned long long)i, ra, dec, mjd, "gr"[e % 2],
                         mag) < 0)

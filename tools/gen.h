@@ -2,33 +2,24 @@
 #ifndef SS_TOOLS_GEN_H
 #define SS_TOOLS_GEN_H
 
+#include "rng.h"
+
 #include <stdint.h>
 #include <stdio.h>
-
-typedef struct gen_rng {
-    uint64_t s;
-} gen_rng;
-
-/** Next 64 random bits (splitmix64). */
-uint64_t gen_next(gen_rng *r);
-/** Uniform in [0, 1). */
-double gen_uniform(gen_rng *r);
-/** Standard normal (Box-Muller). */
-double gen_normal(gen_rng *r);
 
 typedef struct gen_source {
     double ra, dec, mag;
 } gen_source;
 
 /** @p n sources uniform on the sphere, magnitudes 16 to 21. Caller frees. */
-gen_source *gen_sources(gen_rng *r, uint64_t n);
+gen_source *gen_sources(ss_rng *r, uint64_t n);
 
 /**
  * Write a tuple CSV: @p epochs visits of every source, in visit order, positions scattered by
  * @p scatter_arcsec (1-sigma per axis), passbands g and r alternating by visit. Alert ids are
  * "<prefix>-<epoch>-<source>". @return 0 or -1 (errno).
  */
-int gen_write_csv(FILE *f, gen_rng *r, const gen_source *src, uint64_t nsrc, uint64_t epochs,
+int gen_write_csv(FILE *f, ss_rng *r, const gen_source *src, uint64_t nsrc, uint64_t epochs,
                   double scatter_arcsec, double mjd0, const char *prefix, int header);
 
 #endif

@@ -29,7 +29,7 @@ int main(int argc, char **argv)
             return ch == 'h' ? 0 : 2;
         }
     }
-    gen_rng r = {seed};
+    ss_rng r = {seed};
     gen_source *src = gen_sources(&r, n);
     int rc = !src || gen_write_csv(stdout, &r, src, n, epochs, scatter, 60000, "demo", 1);
     free(src);

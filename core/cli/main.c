@@ -29,6 +29,8 @@ static const ss_cli_command ssi_commands[] = {
      ss_cmd_run},
     {"ctl", "control a running broker: status, reload, enable, disable, stop", ss_cmd_ctl},
     {"send", "push alert files to a broker's pull socket", ss_cmd_send},
+    {"simulate", "write the alerts of a simulated survey (built-in models, light-curve files)",
+     ss_cmd_simulate},
 };
 #define SSI_NCOMMANDS (sizeof ssi_commands / sizeof *ssi_commands)
 

@@ -62,7 +62,7 @@ static void write_text(const char *path, const char *text)
 static char *write_csv(const char *dir, const char *name, uint64_t sources, uint64_t epochs,
                        uint64_t seed)
 {
-    gen_rng r = {seed};
+    ss_rng r = {seed};
     gen_source *src = gen_sources(&r, sources);
     char *path = path_in(dir, name);
     FILE *f = fopen(path, "w");
