@@ -141,9 +141,9 @@ static int ssi_dirs(ssi_replay *r, ss_err *err)
     return rc;
 }
 
-static int ssi_open_store(const char *dir, ss_store **out, ss_err *err)
+static int ssi_open_store(const char *dir, double radius, ss_store **out, ss_err *err)
 {
-    ss_store_options so = {.create = 1, .nosync = 1};
+    ss_store_options so = {.create = 1, .nosync = 1, .radius_arcsec = radius};
     return ss_store_open(dir, &so, out, err);
 }
 
@@ -154,7 +154,7 @@ static int ssi_read_inputs(ssi_replay *r, ss_err *err)
 {
     int rc = ssi_stage_new(r->work, &r->stage, err);
     if (!rc)
-        rc = ssi_open_store(r->set_dir, &r->sset, err);
+        rc = ssi_open_store(r->set_dir, r->o->radius_arcsec, &r->sset, err);
     if (rc)
         return rc;
     ss_ingest_options io = {.decoder = r->o->decoder,
@@ -406,7 +406,7 @@ int ss_replay_run(const ss_replay_options *o, json_t **report, ss_err *err)
         rc = ssi_read_inputs(&r, err);
     if (!rc)
         rc = ssi_run_set(&r, "replaying", r.set, r.sset, r.cset, &r.t_set, err);
-    if (!rc && r.base && !(rc = ssi_open_store(r.base_dir, &r.sbase, err)))
+    if (!rc && r.base && !(rc = ssi_open_store(r.base_dir, o->radius_arcsec, &r.sbase, err)))
         rc = ssi_run_set(&r, "baseline", r.base, r.sbase, r.cbase, &r.t_base, err);
     if (!rc)
         rc = ssi_report(&r, report, err);

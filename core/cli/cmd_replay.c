@@ -30,6 +30,8 @@ static const char ssi_replay_help[] =
     "                         values changed\n"
     "  --tolerance T          numbers differ when |a-b| > T * max(1, |a|, |b|) (default 1e-9)\n"
     "  --max-listed N         property changes listed per property (default 100)\n"
+    "  --radius ARCSEC        association radius (default 1.0; a simulated survey's 1\" scatter\n"
+    "                         needs about 5)\n"
     "  --store DIR            keep the store in DIR (absent or empty; the baseline's goes to\n"
     "                         DIR.baseline) to inspect with 'skysieve locus', 'tagged', ...;\n"
     "                         default: a scratch directory under $TMPDIR, removed at the end\n"
@@ -142,9 +144,12 @@ static void ssi_summary_filters(json_t *run, FILE *out)
     {
         json_t *t = json_object_get(f, "time_us");
         char times[64];
-        snprintf(times, sizeof times, "%.0f/%.0f/%.0f", json_real_value(json_object_get(t, "p50")),
-                 json_real_value(json_object_get(t, "p90")),
-                 json_real_value(json_object_get(t, "p99")));
+        double q[3] = {json_real_value(json_object_get(t, "p50")),
+                       json_real_value(json_object_get(t, "p90")),
+                       json_real_value(json_object_get(t, "p99"))};
+        /* sub-microsecond C filters keep a decimal */
+        snprintf(times, sizeof times, q[2] < 10 ? "%.1f/%.1f/%.1f" : "%.0f/%.0f/%.0f", q[0], q[1],
+                 q[2]);
         fprintf(out, "%-16s %8lld %9lld %8lld %7lld %6lld %9lld %22s ",
                 json_string_value(json_object_get(f, "label")), ssi_int(f, "loci_seen"),
                 ssi_int(f, "runs"), ssi_int(f, "skipped"), ssi_int(f, "errors"),
@@ -281,6 +286,7 @@ static int ssi_option(ssi_replay_cli *c, int ch, const char *arg)
                    ? -1
                    : 0;
     case 'T': return ssi_number(arg, 0, &o->tolerance);
+    case 'R': return ssi_number(arg, 1e-3, &o->radius_arcsec);
     }
     return -1;
 }
@@ -300,6 +306,7 @@ static int ssi_parse(int argc, char **argv, ssi_replay_cli *c)
                                          {"max-tag-fraction", required_argument, 0, 'x'},
                                          {"tolerance", required_argument, 0, 'T'},
                                          {"max-listed", required_argument, 0, 'l'},
+                                         {"radius", required_argument, 0, 'R'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
