@@ -247,7 +247,8 @@ static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ssi_batch_stats *st)
     ss_locus_view *v = in->o.filters->view;
     if (res) {
         ssi_dispatch_info d = {locus_id, ssi_view_locus(v), &pkt->alerts[0], res, &out};
-        in->o.on_dispatch(in->o.ctx, &d);
+        if ((rc = in->o.on_dispatch(in->o.ctx, &d)))
+            return rc;
     }
     for (size_t i = 0; in->out && i < out.ntags && !rc; i++) /* events only when published */
         rc = ssi_queue_event(in, ssi_view_locus(v), &pkt->alerts[0], &out.tags[i]);

@@ -62,8 +62,9 @@ typedef struct ss_ingest_options {
     /** With @p filters, may be NULL: called inside the batch's transaction after the filters ran
      * on a locus, with what each did; and with NULL when a batch (re)starts, meaning that what
      * was reported since the last commit is void (a full map makes a batch start over). A replay
-     * counts what was reported when on_commit follows. */
-    void (*on_dispatch)(void *ctx, const struct ssi_dispatch_info *d);
+     * counts what was reported when on_commit follows. A non-zero return (with a dispatch)
+     * aborts the batch and is returned by the flush: a replay stopping at Ctrl-C. */
+    int (*on_dispatch)(void *ctx, const struct ssi_dispatch_info *d);
     /** May be NULL. A replay reads every input before it runs anything, to run the alerts in
      * observation-time order: each valid packet is handed to this instead of being stored, while
      * rejections are stored as usual. Decoders then keep every field of history entries (nothing

@@ -73,6 +73,8 @@ static double ssi_progress(ssi_replay *r, uint64_t done, int finished)
 static int ssi_divert(void *ctx, const ss_packet *pkt, ss_err *err)
 {
     ssi_replay *r = ctx;
+    if (r->o->interrupt && *r->o->interrupt)
+        return ss_err_set(err, EINTR, "replay: interrupted");
     int rc = ssi_stage_put(r->stage, pkt, err);
     if (!rc && (ssi_stage_count(r->stage) & 1023) == 0)
         ssi_progress(r, ssi_stage_count(r->stage), 0);
@@ -80,9 +82,11 @@ static int ssi_divert(void *ctx, const ss_packet *pkt, ss_err *err)
 }
 
 /* on_dispatch and on_commit share the ingest's context: the replay knows the active collector. */
-static void ssi_on_dispatch(void *ctx, const struct ssi_dispatch_info *d)
+static int ssi_on_dispatch(void *ctx, const struct ssi_dispatch_info *d)
 {
-    ssi_collect_dispatch(((ssi_replay *)ctx)->collecting, d);
+    ssi_replay *r = ctx;
+    ssi_collect_dispatch(r->collecting, d);
+    return d && r->o->interrupt && *r->o->interrupt ? EINTR : 0; /* a batch takes seconds */
 }
 
 static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
@@ -153,6 +157,8 @@ static int ssi_open_store(const char *dir, double radius, ss_store **out, ss_err
 static int ssi_read_inputs(ssi_replay *r, ss_err *err)
 {
     int rc = ssi_stage_new(r->work, &r->stage, err);
+    if (!rc)
+        ssi_stage_watch(r->stage, r->o->interrupt);
     if (!rc)
         rc = ssi_open_store(r->set_dir, r->o->radius_arcsec, &r->sset, err);
     if (rc)
@@ -410,6 +416,8 @@ int ss_replay_run(const ss_replay_options *o, json_t **report, ss_err *err)
         rc = ssi_run_set(&r, "baseline", r.base, r.sbase, r.cbase, &r.t_base, err);
     if (!rc)
         rc = ssi_report(&r, report, err);
+    if (rc && o->interrupt && *o->interrupt)
+        rc = ss_err_set(err, EINTR, "replay: interrupted; its scratch directory is removed");
     ssi_replay_free(&r);
     return rc;
 }

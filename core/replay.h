@@ -29,6 +29,7 @@
 #include "decoder.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdint.h>
 
 /** Bumped when a field of the report changes meaning or goes away. */
@@ -72,6 +73,9 @@ typedef struct ss_replay_options {
     /** May be NULL: called a few times a second at most, and once at the end of each phase. */
     void (*progress)(void *ctx, const ss_replay_progress *p);
     void *ctx;
+    /** May be NULL. Set from a signal handler to stop: the replay then removes its scratch
+     * directory and returns EINTR within one packet. */
+    const volatile sig_atomic_t *interrupt;
 } ss_replay_options;
 
 /**

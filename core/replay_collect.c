@@ -278,9 +278,8 @@ static int ssi_pend_fill(ssi_collect *c, ssi_pend *p, const ssi_dispatch_info *d
     return 0;
 }
 
-void ssi_collect_dispatch(void *ctx, const struct ssi_dispatch_info *d)
+void ssi_collect_dispatch(ssi_collect *c, const struct ssi_dispatch_info *d)
 {
-    ssi_collect *c = ctx;
     if (!d) { /* the batch starts over: what it reported is void */
         c->npend = 0;
         ss_arena_reset(c->arena);

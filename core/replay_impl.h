@@ -10,6 +10,7 @@
 #include "replay.h"
 
 #include <jansson.h>
+#include <signal.h>
 
 /* ---- staging (replay_stage.c) ----
  * Every valid packet of the inputs is serialised to a file as it is decoded, with an index entry
@@ -27,6 +28,8 @@ int ssi_stage_sort(ssi_stage *st, ss_err *err);
 uint64_t ssi_stage_count(const ssi_stage *st);
 /** Observation time of the first and last primary alert (NAN when empty); after sorting. */
 void ssi_stage_span(const ssi_stage *st, double *first, double *last);
+/** Make reading fail with EINTR once *@p stop is non-zero (NULL: never). */
+void ssi_stage_watch(ssi_stage *st, const volatile sig_atomic_t *stop);
 /** Read from the first packet again. */
 void ssi_stage_rewind(ssi_stage *st);
 /** Remove the file and free. NULL is allowed. */
@@ -49,8 +52,9 @@ typedef struct ssi_tagged {
 /** A collector for runs of @p fs (borrowed; it must outlive the collector). NULL: out of memory. */
 ssi_collect *ssi_collect_new(const ss_filter_set *fs);
 void ssi_collect_free(ssi_collect *c);
-/** ss_ingest_options.on_dispatch: keep what a dispatch did until its batch commits. */
-void ssi_collect_dispatch(void *ctx, const struct ssi_dispatch_info *d);
+/** Keep what a dispatch did until its batch commits; NULL: the batch starts over (see
+ * ss_ingest_options.on_dispatch). */
+void ssi_collect_dispatch(ssi_collect *c, const struct ssi_dispatch_info *d);
 /** Count what was kept since the last commit (called from on_commit). @return 0 or SS_ENOMEM. */
 int ssi_collect_commit(ssi_collect *c);
 /** Out of memory while collecting: the report would be incomplete. */

@@ -27,6 +27,7 @@ struct ssi_stage {
     ssi_wbuf rec, part; /* a packet being written; one of its parts */
     unsigned char *rbuf;
     size_t rcap;
+    const volatile sig_atomic_t *stop;
 };
 
 int ssi_stage_new(const char *dir, ssi_stage **out, ss_err *err)
@@ -125,6 +126,11 @@ void ssi_stage_span(const ssi_stage *st, double *first, double *last)
     *last = st->n ? st->idx[st->n - 1].mjd : NAN;
 }
 
+void ssi_stage_watch(ssi_stage *st, const volatile sig_atomic_t *stop)
+{
+    st->stop = stop;
+}
+
 void ssi_stage_rewind(ssi_stage *st)
 {
     st->next = 0;
@@ -189,6 +195,8 @@ static int ssi_stage_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *e
 {
     (void)rej;
     ssi_stage *st = state;
+    if (st->stop && *st->stop)
+        return ss_err_set(err, EINTR, "replay: interrupted");
     if (st->next == st->n)
         return 0;
     const ssi_stage_entry *e = &st->idx[st->next++];

@@ -406,6 +406,80 @@ START_TEST(bad_input_and_usage)
 }
 END_TEST
 
+/* The README's demo: the simulated tutorial survey through the jump filter flags the jumping
+ * source at the epoch it jumps and nothing else. */
+START_TEST(simulated_survey_jump_found)
+{
+    char *set = set_ini("set.ini", "[filter jump]\npath = " JUMP_SO "\n");
+    char *out, *err;
+    ck_assert_int_eq(tu_sks(&out, &err, "simulate --quiet --out %s/sim.csv --truth %s/truth.jsonl",
+                            tu_tmp, tu_tmp),
+                     0);
+    free(out);
+    free(err);
+    ck_assert_int_eq(tu_sks(&out, &err,
+                            "replay --filters %s --radius 5 --validate --report %s/report.json "
+                            "%s/sim.csv",
+                            set, tu_tmp, tu_tmp),
+                     0);
+    free(out);
+    free(err);
+    json_t *r = load_report("report.json");
+    ck_assert_int_eq(jint(r, "loci"), 126); /* one locus per source */
+    json_t *list = json_object_get(
+        json_object_get(json_object_get(json_object_get(r, "set"), "tags"), "jump"), "list");
+    ck_assert_int_eq(json_array_size(list), 1);
+    json_t *hit = json_array_get(list, 0);
+    char *tpath = tu_path(tu_tmp, "truth.jsonl");
+    FILE *f = fopen(tpath, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[4096];
+    int jumpers = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_t *t = json_loads(line, 0, NULL);
+        ck_assert_ptr_nonnull(t);
+        if (!strcmp(json_string_value(json_object_get(t, "model")), "jump")) {
+            jumpers++;
+            ck_assert_str_eq(json_string_value(json_object_get(hit, "sim_object_id")),
+                             json_string_value(json_object_get(t, "object_id")));
+            double want =
+                json_real_value(json_object_get(json_object_get(t, "params"), "first_bright_mjd"));
+            ck_assert(fabs(json_real_value(json_object_get(json_object_get(hit, "alert"), "mjd")) -
+                           want) < 1e-6);
+        }
+        json_decref(t);
+    }
+    fclose(f);
+    ck_assert_int_eq(jumpers, 1);
+    json_decref(r);
+    free(tpath);
+    free(set);
+}
+END_TEST
+
+/* Ctrl-C in the middle of a slow replay: it stops, says so, and leaves no scratch store. */
+START_TEST(interrupt_removes_the_scratch)
+{
+    write_night();
+    char *set = set_ini("slow.ini", "[filter count]\npath = " COUNT "\nsetup.spin_ms = 20\n");
+    char *scratch = tu_path(tu_tmp, "scratch"), *cmd = NULL, *out, *err;
+    ck_assert_int_eq(mkdir(scratch, 0755), 0);
+    ck_assert_int_ge(asprintf(&cmd,
+                              "(TMPDIR=%s %s replay --filters %s --report %s/r.json %s/a.csv & "
+                              "sleep 1.5; kill -INT $!; wait $!; rc=$?; ls -A %s | grep -q "
+                              "skysieve-replay && exit 99; exit $rc)",
+                              scratch, SS_BINARY, set, tu_tmp, tu_tmp, scratch),
+                     0);
+    ck_assert_int_eq(tu_run(cmd, &out, &err), 1);
+    ck_assert_msg(strstr(err, "interrupted"), "%s", err);
+    free(out);
+    free(err);
+    free(cmd);
+    free(scratch);
+    free(set);
+}
+END_TEST
+
 /* Real ZTF alerts (history and cutouts) replay and keep their stamps in a kept store. */
 START_TEST(real_ztf_alerts)
 {
@@ -452,6 +526,8 @@ int main(void)
     tcase_add_test(tc, validation_fails_with_the_reason);
     tcase_add_test(tc, progress_bar_on_a_terminal_lines_otherwise);
     tcase_add_test(tc, bad_input_and_usage);
+    tcase_add_test(tc, simulated_survey_jump_found);
+    tcase_add_test(tc, interrupt_removes_the_scratch);
     tcase_add_test(tc, real_ztf_alerts);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -40,7 +40,7 @@ static void die(const char *what, const char *why)
 static void usage(void)
 {
     fputs("usage: bench_replay [--alerts N] [--filters N] [--input FILE] [--dir DIR] [--keep]\n"
-          "  --alerts N   simulated alerts, about (default 1000000; 40 per source)\n"
+          "  --alerts N   simulated alerts, about (default 1000000)\n"
           "  --filters N  filters in the set, 2 in C and N-2 in Lua (default 10, at least 2)\n"
           "  --input FILE replay FILE instead of a simulated night\n"
           "  --dir DIR    work directory (default: a new one under $TMPDIR, removed)\n"
@@ -130,7 +130,8 @@ int main(int argc, char **argv)
     char *night = o.input ? strdup(o.input) : path_in(dir, "night.csv");
     if (!o.input) {
         char sources[32];
-        snprintf(sources, sizeof sources, "%ld", o.alerts / 40);
+        /* the default mix gives 39.5 alerts a source (some observations are below the limit) */
+        snprintf(sources, sizeof sources, "%.0f", (double)o.alerts / 39.5);
         char *sim[] = {(char *)o.skysieve,
                        "simulate",
                        "--sources",
@@ -152,7 +153,8 @@ int main(int argc, char **argv)
     if (!set)
         die("writing the filter set", strerror(errno));
     char *report = path_in(dir, "report.json");
-    char *rep[] = {(char *)o.skysieve, "replay", "--quiet", "--filters", set,
+    /* the simulated alerts scatter by 1" around their sources: loci gather them within 5" */
+    char *rep[] = {(char *)o.skysieve, "replay", "--quiet", "--radius", "5", "--filters", set,
                    "--report",         report,   night,     NULL};
     mem peak = {0};
     int rc = run(rep, &peak);

@@ -4,6 +4,7 @@
 #include "replay.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,16 @@ static int ssi_write_report(json_t *rep, const char *path)
     return 0;
 }
 
+/* Ctrl-C and SIGTERM stop the replay cleanly: its scratch store is removed, not left in $TMPDIR.
+ * The only state a signal handler may touch. */
+static volatile sig_atomic_t ssi_interrupted;
+
+static void ssi_on_signal(int sig)
+{
+    (void)sig;
+    ssi_interrupted = 1;
+}
+
 int ss_cmd_replay(int argc, char **argv)
 {
     ssi_replay_cli c = {0};
@@ -351,6 +362,10 @@ int ss_cmd_replay(int argc, char **argv)
     c.tty = isatty(STDERR_FILENO);
     c.o.progress = ssi_progress;
     c.o.ctx = &c;
+    c.o.interrupt = &ssi_interrupted;
+    struct sigaction sa = {.sa_handler = ssi_on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     ss_err err = {0};
     json_t *rep = NULL;
     if (ss_replay_run(&c.o, &rep, &err))
