@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 typedef struct bench_mem {
-    long anon_kb, file_kb; /* peaks */
-    long anon_at[3];       /* heap peak once 10%, 50% and all of the alerts were read */
-    uint64_t total;        /* alerts expected, for those marks (0: no marks) */
+    gen_mem peak;
+    long anon_at[3]; /* heap peak once 10%, 50% and all of the alerts were read */
+    uint64_t total;  /* alerts expected, for those marks (0: no marks) */
 } bench_mem;
 
 static double now_s(void)
@@ -38,17 +38,7 @@ static double now_s(void)
 
 static void sample_mem(bench_mem *m)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v;
-    while (f && fgets(line, sizeof line, f)) {
-        if (sscanf(line, "RssAnon: %ld", &v) == 1 && v > m->anon_kb)
-            m->anon_kb = v;
-        if (sscanf(line, "RssFile: %ld", &v) == 1 && v > m->file_kb)
-            m->file_kb = v;
-    }
-    if (f)
-        fclose(f);
+    gen_mem_sample(&m->peak, "/proc/self/status");
 }
 
 static void on_commit(void *ctx, const ss_ingest_totals *t)
@@ -58,7 +48,7 @@ static void on_commit(void *ctx, const ss_ingest_totals *t)
     const uint64_t marks[3] = {m->total / 10, m->total / 2, m->total};
     for (int i = 0; i < 3; i++)
         if (m->total && t->read >= marks[i] && !m->anon_at[i])
-            m->anon_at[i] = m->anon_kb;
+            m->anon_at[i] = m->peak.anon_kib;
 }
 
 static void die(const char *what, const ss_err *err)
@@ -112,7 +102,7 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
         exit(1);
     bench_mem mem = {.total = sources * epochs};
     sample_mem(&mem);
-    long anon0 = mem.anon_kb;
+    long anon0 = mem.peak.anon_kib;
     ss_store *s = open_store(dir);
     double t0 = now_s();
     ss_ingest_totals t = ingest_file(s, path, &mem);
@@ -124,18 +114,18 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
             "\"alerts_per_second\":%.0f,\"heap_peak_mib\":%.1f,\"heap_at_start_mib\":%.1f,"
             "\"mapped_peak_mib\":%.1f,\"heap_peak_mib_at_10_50_100_percent\":[%.1f,%.1f,%.1f]}\n",
             (unsigned long long)t.ingested, (unsigned long long)sources,
-            (unsigned long long)t.loci_created, secs, (double)t.read / secs, mem.anon_kb / 1024.0,
-            anon0 / 1024.0, mem.file_kb / 1024.0, mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0,
-            mem.anon_at[2] / 1024.0);
+            (unsigned long long)t.loci_created, secs, (double)t.read / secs,
+            mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
+            mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0);
     else
         printf("A. ingest %llu alerts over %llu sources (0.2\" scatter)\n"
                "   %.1f s, %.0f alerts/s, %llu loci\n"
                "   heap peak %.1f MiB (%.1f MiB at start); LMDB pages mapped, peak %.1f MiB\n"
                "   heap peak after 10%%, 50%%, 100%% of the alerts: %.1f, %.1f, %.1f MiB\n",
                (unsigned long long)t.ingested, (unsigned long long)sources, secs,
-               (double)t.read / secs, (unsigned long long)t.loci_created, mem.anon_kb / 1024.0,
-               anon0 / 1024.0, mem.file_kb / 1024.0, mem.anon_at[0] / 1024.0,
-               mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0);
+               (double)t.read / secs, (unsigned long long)t.loci_created,
+               mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
+               mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0);
     free(src), free(path), free(dir);
 }
 

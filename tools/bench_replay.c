@@ -8,6 +8,7 @@
  * LMDB map and the staging file, which the kernel can reclaim), plus the kernel's own peak of both
  * (VmHWM). Times come from the replay's report.
  */
+#include "gen.h"
 #include "gen_set.h"
 
 #include <errno.h>
@@ -26,10 +27,6 @@ typedef struct opts {
     const char *input, *dir, *skysieve, *filters_dir;
     int keep;
 } opts;
-
-typedef struct mem {
-    long anon_kib, file_kib, hwm_kib;
-} mem;
 
 static void die(const char *what, const char *why)
 {
@@ -75,7 +72,7 @@ static void parse(int argc, char **argv, opts *o)
 }
 
 /* Run @p argv to completion; @return its exit status. With @p peak, sample its memory. */
-static int run(char *const argv[], mem *peak)
+static int run(char *const argv[], gen_mem *peak)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -88,19 +85,7 @@ static int run(char *const argv[], mem *peak)
     snprintf(status_path, sizeof status_path, "/proc/%d/status", (int)pid);
     int status;
     while (waitpid(pid, &status, peak ? WNOHANG : 0) == 0) {
-        FILE *f = fopen(status_path, "r");
-        char line[256];
-        long v;
-        while (f && fgets(line, sizeof line, f)) {
-            if (sscanf(line, "RssAnon: %ld", &v) == 1 && v > peak->anon_kib)
-                peak->anon_kib = v;
-            if (sscanf(line, "RssFile: %ld", &v) == 1 && v > peak->file_kib)
-                peak->file_kib = v;
-            if (sscanf(line, "VmHWM: %ld", &v) == 1 && v > peak->hwm_kib)
-                peak->hwm_kib = v;
-        }
-        if (f)
-            fclose(f);
+        gen_mem_sample(peak, status_path);
         nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -156,7 +141,7 @@ int main(int argc, char **argv)
     /* the simulated alerts scatter by 1" around their sources: loci gather them within 5" */
     char *rep[] = {(char *)o.skysieve, "replay", "--quiet", "--radius", "5", "--filters", set,
                    "--report",         report,   night,     NULL};
-    mem peak = {0};
+    gen_mem peak = {0};
     int rc = run(rep, &peak);
     if (rc)
         die("skysieve replay failed", NULL);

@@ -45,3 +45,20 @@ int gen_write_csv(FILE *f, ss_rng *r, const gen_source *src, uint64_t nsrc, uint
         }
     return 0;
 }
+
+void gen_mem_sample(gen_mem *m, const char *status_path)
+{
+    FILE *f = fopen(status_path, "r");
+    char line[256];
+    long v;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "RssAnon: %ld", &v) == 1 && v > m->anon_kib)
+            m->anon_kib = v;
+        if (sscanf(line, "RssFile: %ld", &v) == 1 && v > m->file_kib)
+            m->file_kib = v;
+        if (sscanf(line, "VmHWM: %ld", &v) == 1 && v > m->hwm_kib)
+            m->hwm_kib = v;
+    }
+    if (f)
+        fclose(f);
+}

@@ -22,4 +22,14 @@ gen_source *gen_sources(ss_rng *r, uint64_t n);
 int gen_write_csv(FILE *f, ss_rng *r, const gen_source *src, uint64_t nsrc, uint64_t epochs,
                   double scatter_arcsec, double mjd0, const char *prefix, int header);
 
+/** Peaks of a process's resident memory, in KiB, as /proc/PID/status gives them. */
+typedef struct gen_mem {
+    long anon_kib; /**< RssAnon: heap and other private memory */
+    long file_kib; /**< RssFile: mapped files (LMDB, staging), reclaimable */
+    long hwm_kib;  /**< VmHWM: the kernel's own peak of both */
+} gen_mem;
+
+/** Raise the peaks in @p m to what @p status_path (e.g. "/proc/self/status") says now. */
+void gen_mem_sample(gen_mem *m, const char *status_path);
+
 #endif

@@ -170,7 +170,7 @@ static void ssi_summary_filters(json_t *run, FILE *out)
 }
 
 /* The first survey object id of a locus summary (keys SURVEY_object_id), or "-". */
-static const char *ssi_object_id(json_t *locus)
+static const char *ssi_summary_object_id(json_t *locus)
 {
     const char *k;
     json_t *v;
@@ -204,7 +204,7 @@ static void ssi_summary_tags(json_t *run, FILE *out)
             fprintf(out, "  %s  %10.6f %+10.6f  %-14s by %s at MJD %.4f (alert %s, %s %.2f)\n",
                     json_string_value(json_object_get(l, "locus_id")),
                     json_real_value(json_object_get(l, "ra")),
-                    json_real_value(json_object_get(l, "dec")), ssi_object_id(l),
+                    json_real_value(json_object_get(l, "dec")), ssi_summary_object_id(l),
                     json_string_value(json_object_get(l, "filter")),
                     json_real_value(json_object_get(a, "mjd")),
                     json_string_value(json_object_get(a, "alert_id")),
