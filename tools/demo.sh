@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build"
 demo="$build/demo"
 
-bash "$root/tools/deps.sh"
+bash "$root/tools/deps.sh" python3
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_SANITIZE=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target skysieve jump lcstats
 
