@@ -80,14 +80,15 @@ static void parse(int argc, char **argv, opts *o)
         usage();
 }
 
-/* Run @p argv with stdout and stderr to /dev/null; @return its exit status. */
+/* Run @p argv with stdout to /dev/null (its errors still show); @return its exit status. */
 static int run_quiet(char *const argv[])
 {
+    fflush(stdout); /* else the child's freopen() flushes our buffered lines a second time */
     pid_t pid = fork();
     if (pid < 0)
         die("fork", strerror(errno));
     if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+        if (!freopen("/dev/null", "w", stdout))
             _exit(127);
         execv(argv[0], argv);
         _exit(127);
