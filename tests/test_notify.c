@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -707,6 +708,93 @@ START_TEST(notify_configuration)
 }
 END_TEST
 
+/* ---- the live broker ---- */
+
+static pid_t run_broker(const char *conf)
+{
+    char *log = tu_path(tu_tmp, "broker.log");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!freopen(log, "a", stderr) || dup2(fileno(stderr), 1) < 0)
+            _exit(127);
+        execl(SS_BINARY, SS_BINARY, "run", "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    return pid;
+}
+
+/* `skysieve ctl status`: status.notify.FIELD, or -1. */
+static json_int_t broker_notify(const char *conf, const char *field)
+{
+    char *out = NULL, *err = NULL;
+    json_int_t v = -1;
+    if (tu_sks(&out, &err, "ctl --config %s status", conf) == 0) {
+        json_t *j = json_loads(out, 0, NULL);
+        json_t *st = json_object_get(json_object_get(j, "status"), "notify");
+        v = json_is_integer(json_object_get(st, field))
+                ? json_integer_value(json_object_get(st, field))
+                : -1;
+        json_decref(j);
+    }
+    free(out);
+    free(err);
+    return v;
+}
+
+START_TEST(the_broker_delivers_what_an_earlier_run_left_pending)
+{
+    static const step script[] = {{200, 0, 0}, {-1, 0, 0}};
+    server *s = server_start(script);
+    char *url = url_for(s->port, "/hook"), *e = entry(url), *cmd = NULL, *wrapper = NULL;
+    ck_assert_int_ge(asprintf(&cmd, "mkdir -p %s/run/notify/pending", tu_tmp), 0);
+    ck_assert_int_eq(tu_run(cmd, NULL, NULL), 0);
+    ck_assert_int_ge(asprintf(&wrapper,
+                              "{\"list\":\"m31\",\"created\":%lld,\"attempts\":1,"
+                              "\"last_error\":\"HTTP 503\",\"entry\":%s}",
+                              (long long)time(NULL), e),
+                     0);
+    char *pending = tu_path(tu_tmp, "run/notify/pending");
+    free(tu_write(pending, "20260101T000000.000000000Z-1-1.json", wrapper));
+    char *body = NULL;
+    ck_assert_int_ge(asprintf(&body,
+                              "[broker]\nstore = run/store\nrun_dir = run\nmap_size = 16M\n"
+                              "[control]\naddress = ipc://%s/ctl.ipc\n[notify]\nbackoff = 0.05\n",
+                              tu_tmp),
+                     0);
+    char *conf = tu_write(tu_tmp, "broker.ini", body);
+    pid_t pid = run_broker(conf);
+    WAIT_FOR(broker_notify(conf, "delivered") == 1, 30);
+    ck_assert_int_eq(broker_notify(conf, "delivered"), 1);
+    ck_assert_int_eq(broker_notify(conf, "pending"), 0);
+    ck_assert_int_eq(broker_notify(conf, "failed"), 0);
+    ck_assert_int_eq(server_nreq(s), 1);
+    ck_assert_ptr_nonnull(strstr(s->body[0], "\"text\":\"Watch list m31: M31-N1"));
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(tu_sks(&out, &err, "ctl --config %s stop", conf), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *seeded = tu_path(pending, "20260101T000000.000000000Z-1-1.json");
+    ck_assert_int_ne(access(seeded, F_OK), 0); /* delivered: gone */
+    free(seeded);
+    char *log = NULL, *logpath = tu_path(tu_tmp, "broker.log");
+    FILE *f = fopen(logpath, "r");
+    size_t len = 0;
+    ck_assert_int_ne(getdelim(&log, &len, '\0', f), -1);
+    fclose(f);
+    ck_assert_msg(strstr(log, "notify pending=1 from an earlier run") &&
+                      strstr(log, "notify delivered list=m31 object=M31-N1 <&> url=http://"
+                                  "127.0.0.1:") &&
+                      strstr(log, "attempts=2"),
+                  "%s", log);
+    server_stop(s);
+    free(log), free(logpath), free(out), free(err), free(conf), free(body), free(pending);
+    free(wrapper), free(cmd), free(e), free(url);
+}
+END_TEST
+
 int main(void)
 {
     /* the webhook tests talk to 127.0.0.1 directly, whatever proxy the environment names */
@@ -735,6 +823,7 @@ int main(void)
     tcase_add_test(tc, bad_notifications_are_refused);
     tcase_add_test(tc, published_on_topic_watch_list);
     tcase_add_test(tc, notify_configuration);
+    tcase_add_test(tc, the_broker_delivers_what_an_earlier_run_left_pending);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     ss_notify_global_cleanup();
