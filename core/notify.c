@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,19 @@ static int ssi_sync_init(ss_notifier *n)
     return rc;
 }
 
+/* The thread blocks every signal: the process's owner handles them (the broker reads SIGTERM,
+ * SIGINT and SIGHUP from a signalfd, which only works when no thread leaves them unblocked). */
+static int ssi_start_thread(ss_notifier *n, ss_err *err)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&n->thread, NULL, ssi_run, n);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc ? ss_err_set(err, rc, "notify: cannot start the delivery thread: %s", strerror(rc))
+              : 0;
+}
+
 int ss_notifier_new(const char *run_dir, const ss_notify_conf *conf, const ss_output_ops *out,
                     void *out_impl, const ss_log *lg, ss_notifier **np, ss_err *err)
 {
@@ -505,8 +519,8 @@ int ss_notifier_new(const char *run_dir, const ss_notify_conf *conf, const ss_ou
         rc = ssi_mkdir(n->failed, err);
     if (!rc)
         rc = ssi_load_pending(n, err);
-    if (!rc && (rc = pthread_create(&n->thread, NULL, ssi_run, n)))
-        ss_err_set(err, rc, "notify: cannot start the delivery thread: %s", strerror(rc));
+    if (!rc)
+        rc = ssi_start_thread(n, err);
     n->started = !rc;
     free(base);
     if (rc)
