@@ -205,11 +205,12 @@ int ss_notifier_submit(ss_notifier *n, const char *list, const char *json, size_
         return ss_err_set(err, SS_EINVAL, "notification for list %s: %s", list,
                           e ? "not a JSON object" : je.text);
     }
+    /* spooled first: when that fails the caller submits it again, and it is published once */
     int rc = ssi_check_entry(list, e, err);
-    if (!rc && n->out)
-        ssi_publish(n, list, e);
     if (!rc && json_object_get(e, "webhook"))
         rc = ssi_spool(n, list, e, err);
+    if (!rc && n->out)
+        ssi_publish(n, list, e);
     json_decref(e);
     return rc;
 }

@@ -83,7 +83,8 @@ int ss_notifier_new(const char *run_dir, const ss_notify_conf *conf, const ss_ou
  * at a time (the owner's). A failed publish is logged, not returned: the subscriber is best-effort.
  * @return 0 once spooled (or published, without a webhook); SS_EINVAL for a notification that is
  *         not one (the message names the list and the reason); an errno code when the spool file
- *         cannot be written: the caller keeps the notification and submits it again.
+ *         cannot be written: nothing was published, the caller keeps the notification and submits
+ *         it again.
  */
 int ss_notifier_submit(ss_notifier *n, const char *list, const char *json, size_t len, ss_err *err);
 

@@ -624,6 +624,34 @@ static char *receive(int sub, ss_notifier *n, const char *e, size_t *len)
     return NULL;
 }
 
+/* A count of publishes, as an output. */
+static int count_publish(void *impl, const char *topic, const void *msg, size_t len, ss_err *err)
+{
+    (void)topic, (void)msg, (void)len, (void)err;
+    ++*(int *)impl;
+    return 0;
+}
+
+START_TEST(a_spool_that_cannot_be_written_publishes_nothing)
+{
+    const ss_output_ops counter = {.abi = SS_OUTPUT_ABI, .name = "count", .publish = count_publish};
+    int published = 0;
+    ss_notifier *n = start(&fast, &counter, &published);
+    char *dir = NULL, *cmd = NULL, *e = entry("http://127.0.0.1:9/hook");
+    ck_assert_int_ge(asprintf(&dir, "%s/notify/pending", tu_tmp), 0);
+    ck_assert_int_ge(asprintf(&cmd, "rmdir %s && touch %s", dir, dir), 0);
+    ck_assert_int_eq(tu_run(cmd, NULL, NULL), 0); /* pending/ is now a plain file */
+    ss_err err = {0};
+    ck_assert_int_eq(ss_notifier_submit(n, "m31", e, strlen(e), &err), ENOTDIR);
+    ck_assert_msg(strstr(err.msg, "list m31: cannot spool it in ") && strstr(err.msg, dir), "%s",
+                  err.msg);
+    ck_assert_int_eq(published, 0); /* submitted again later: published then, once */
+    ck_assert_int_eq(stats(n).pending, 0);
+    finish(n);
+    free(dir), free(cmd), free(e);
+}
+END_TEST
+
 START_TEST(published_on_topic_watch_list)
 {
     char *addr = NULL;
@@ -822,6 +850,7 @@ int main(void)
     tcase_add_test(tc, pending_items_survive_a_restart);
     tcase_add_test(tc, a_bad_spool_file_is_set_aside);
     tcase_add_test(tc, bad_notifications_are_refused);
+    tcase_add_test(tc, a_spool_that_cannot_be_written_publishes_nothing);
     tcase_add_test(tc, published_on_topic_watch_list);
     tcase_add_test(tc, notify_configuration);
     tcase_add_test(tc, the_broker_delivers_what_an_earlier_run_left_pending);
