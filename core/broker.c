@@ -110,6 +110,19 @@ static int ssi_batch_done(ssi_broker *b, ssi_gen *g, ssi_wproc *w)
     return 0;
 }
 
+/* ---- watch-list notifications ---- */
+
+int ssi_notify_take(void *ctx, const char *list, const char *json, size_t len)
+{
+    ssi_broker *b = ctx;
+    ss_err err = {0};
+    int rc = ss_notifier_submit(b->notify, list, json, len, &err);
+    if (rc)
+        ss_log_line(b->lg, rc == SS_EINVAL ? SS_LOG_ERROR : SS_LOG_WARN, "watch list=%s: %s%s",
+                    list, err.msg, rc == SS_EINVAL ? "; dropped" : "; kept for the next round");
+    return rc && rc != SS_EINVAL;
+}
+
 /* ---- dispatching queued work ---- */
 
 static size_t ssi_slot(const char *locus_id, size_t nw)
@@ -256,6 +269,16 @@ static void ssi_reload_progress(ssi_broker *b)
 
 /* ---- the control socket ---- */
 
+static json_t *ssi_notify_json(ss_notifier *n)
+{
+    ss_notify_stats ns = {0};
+    if (n)
+        ss_notifier_stats(n, &ns);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "published", (json_int_t)ns.published,
+                     "delivered", (json_int_t)ns.delivered, "retried", (json_int_t)ns.retried,
+                     "failed", (json_int_t)ns.failed, "pending", (json_int_t)ns.pending);
+}
+
 static json_t *ssi_status_json(ssi_broker *b)
 {
     ss_ingest_totals t = {0};
@@ -286,6 +309,7 @@ static json_t *ssi_status_json(ssi_broker *b)
                                                  "restarts", (int)b->cur->w[i].restarts, "busy",
                                                  b->cur->w[i].state == SSI_W_BUSY));
     json_object_set_new(st, "workers", workers);
+    json_object_set_new(st, "notify", ssi_notify_json(b->notify));
     json_object_set_new(st, "filters", b->cur ? ssi_gen_json(b->cur) : json_array());
     if (b->next)
         json_object_set_new(st, "loading_generation", json_integer(b->next->id));
@@ -468,6 +492,9 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
             b->out = NULL;
     }
     if (!rc)
+        rc = ss_notifier_new(b->c.run_dir, &b->c.notify, b->out, b->out_impl, b->lg, &b->notify,
+                             err);
+    if (!rc)
         rc = ssi_signals(b, err);
     return rc ? rc : ssi_intake_start(b, err);
 }
@@ -530,14 +557,20 @@ static void ssi_rate_line(ssi_broker *b, double now)
     ss_ingest_totals t = {0};
     if (b->in)
         ss_ingest_totals_get(b->in, &t);
+    ss_notify_stats ns = {0};
+    if (b->notify)
+        ss_notifier_stats(b->notify, &ns);
     uint64_t total = b->alerts_in + t.ingested;
     double dt = now - b->rate_t;
     ss_log_line(b->lg, SS_LOG_INFO,
                 "rate alerts_in=%llu alerts_per_s=%.1f queue=%llu rejected=%llu published=%llu "
-                "generation=%u intake=%s",
+                "notify_delivered=%llu notify_retried=%llu notify_failed=%llu "
+                "notify_pending=%llu generation=%u intake=%s",
                 (unsigned long long)total, dt > 0 ? (double)(total - b->rate_alerts) / dt : 0.0,
                 (unsigned long long)b->queue_len, (unsigned long long)(b->rejected + t.rejected),
-                (unsigned long long)b->published, b->cur ? b->cur->id : 0,
+                (unsigned long long)b->published, (unsigned long long)ns.delivered,
+                (unsigned long long)ns.retried, (unsigned long long)ns.failed,
+                (unsigned long long)ns.pending, b->cur ? b->cur->id : 0,
                 b->store_failed ? "paused"
                 : b->paused     ? "paused"
                                 : "running");
@@ -597,6 +630,8 @@ static void ssi_loop(ssi_broker *b)
             b->next_scan = now + b->c.spool_poll;
         if (b->in || b->store_failed)
             ssi_intake_round(b, scan);
+        /* wired to ss_watch_drain after merge: a bounded round of the watch-list outbox,
+         * ss_watch_drain(b->store, 256, ssi_notify_take, b, &taken, &err), logging err */
         ssi_worker_round(b, b->cur, p, np);
         ssi_worker_round(b, b->next, p, np);
         if (b->next)
@@ -624,6 +659,7 @@ static void ssi_close_all(ssi_broker *b)
         free(b->spool_marked[i]);
     free(b->spool_marked);
     free(b->spool_ready);
+    ss_notifier_free(b->notify); /* before the output it publishes on */
     if (b->out)
         b->out->close(b->out_impl);
     if (b->pull >= 0)
@@ -643,8 +679,14 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
 {
     ssi_broker b = {.lg = log, .pull = -1, .ctl = -1, .sigfd = -1};
     b.c = *conf; /* a shallow copy: strings the broker replaces are its own copies */
-    if (!(b.c.set = conf->set ? strdup(conf->set) : NULL) && conf->set)
+    /* First, while this is the only thread: libcurl's global setup (TLS included) is not
+     * thread-safe, and nanomsg starts threads with its first socket. */
+    if (ss_notify_global_init(err))
+        return err->code;
+    if (!(b.c.set = conf->set ? strdup(conf->set) : NULL) && conf->set) {
+        ss_notify_global_cleanup();
         return ss_err_set(err, SS_ENOMEM, "out of memory");
+    }
     b.pc = (ssi_pool_conf){worker_exe, conf->store, conf->timeout, conf->max_crashes,
                            conf->dispatch_batch};
     b.arena = ss_arena_new();
@@ -669,6 +711,7 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
         rc = b.fatal.code && b.initial ? (*err = b.fatal, b.fatal.code) : 0;
     }
     ssi_close_all(&b);
+    ss_notify_global_cleanup();
     free(b.c.set);
     if (!rc)
         ss_log_line(log, SS_LOG_INFO, "broker stopped");

@@ -3,9 +3,9 @@
  * @brief The live broker (`skysieve run`): inputs, the store, filter generations in worker
  * processes, outputs and the control socket, in one event loop.
  *
- * Configuration: an INI file (config/skysieve.ini documents every key). Sections [broker] and
- * [control] always apply, with defaults; [input spool], [input pull], [filters] and [output] turn
- * their part on when present.
+ * Configuration: an INI file (config/skysieve.ini documents every key). Sections [broker],
+ * [control] and [notify] always apply, with defaults; [input spool], [input pull], [filters] and
+ * [output] turn their part on when present.
  *
  * Guarantees (see README "The live broker"):
  *  - an input is accepted only when it is in the spool directory or in the intake journal; its
@@ -21,6 +21,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "notify.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -46,7 +47,8 @@ typedef struct ss_broker_conf {
     unsigned dispatch_batch;
     char *publish; /**< NULL: tags are stored, not published */
     char *control;
-    char *secret; /**< the shared secret (from secret_file), or NULL */
+    char *secret;          /**< the shared secret (from secret_file), or NULL */
+    ss_notify_conf notify; /**< watch-list webhooks: [notify] */
 } ss_broker_conf;
 
 /** Read @p path. @return 0, or an error naming the file, section, key and the reason. */

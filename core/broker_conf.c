@@ -108,6 +108,31 @@ static int ssi_filters_key(ssi_conf_ctx *x, const char *k, const char *v)
     return 0;
 }
 
+/* [notify]: bounds that keep a typo from disabling delivery (timeout 0) or hammering a server. */
+static int ssi_notify_key(ssi_conf_ctx *x, const char *k, const char *v)
+{
+    ss_notify_conf *n = &x->c->notify;
+    uint64_t u;
+    if (!strcmp(k, "timeout"))
+        return ssi_num(v, 0.1, &n->timeout) && n->timeout <= 600;
+    if (!strcmp(k, "retries"))
+        return ssi_uint(v, 1, &u) && u <= 100 && (n->retries = (unsigned)u);
+    if (!strcmp(k, "backoff"))
+        return ssi_num(v, 0.01, &n->backoff) && n->backoff <= SS_NOTIFY_BACKOFF_MAX;
+    if (!strcmp(k, "max_age"))
+        return ssi_num(v, 1, &n->max_age);
+    return 0;
+}
+
+static const char *ssi_notify_bounds(const char *k)
+{
+    return !strcmp(k, "timeout")   ? "seconds, 0.1 to 600"
+           : !strcmp(k, "retries") ? "a whole number of attempts, 1 to 100"
+           : !strcmp(k, "backoff") ? "seconds, 0.01 to 3600"
+           : !strcmp(k, "max_age") ? "seconds, at least 1"
+                                   : "unknown key (timeout, retries, backoff, max_age)";
+}
+
 static int ssi_secret(ssi_conf_ctx *x, const char *path)
 {
     char *file = ssi_rel(x->dir, path), line[512];
@@ -146,6 +171,10 @@ static int ssi_handler(void *user, const char *sec, const char *k, const char *v
     } else if (!strcmp(sec, "output")) {
         x->output = 1;
         ok = !strcmp(k, "publish") && ssi_set_str(&c->publish, ssi_address(x->dir, v));
+    } else if (!strcmp(sec, "notify")) {
+        if (!(ok = ssi_notify_key(x, k, v)))
+            ss_err_set(x->err, SS_EINVAL, "%s: [notify] %s = %s: %s", c->file, k, v,
+                       ssi_notify_bounds(k));
     } else if (!strcmp(sec, "control"))
         ok = !strcmp(k, "address")       ? ssi_set_str(&c->control, ssi_address(x->dir, v))
              : !strcmp(k, "secret_file") ? ssi_secret(x, v)
@@ -196,7 +225,8 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
                           .workers = 1,
                           .timeout = 10,
                           .max_crashes = 3,
-                          .dispatch_batch = 64};
+                          .dispatch_batch = 64,
+                          .notify = SS_NOTIFY_CONF_DEFAULT};
     char *copy = strdup(path), *dir = copy ? strdup(dirname(copy)) : NULL;
     free(copy);
     c->file = strdup(path);

@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "ingest.h"
 #include "journal.h"
+#include "notify.h"
 #include "output.h"
 #include "pool.h"
 
@@ -28,6 +29,7 @@ typedef struct ssi_broker {
     int pull_fd, ctl_fd, sigfd; /* pollable descriptors */
     const ss_output_ops *out;
     void *out_impl;
+    ss_notifier *notify; /* watch-list notifications: the stream and webhooks */
     ssi_pool_conf pc;
     ssi_gen *cur, *next;
     unsigned gen_seq;
@@ -48,6 +50,14 @@ typedef struct ssi_broker {
 
 /** Append @p s (owned; freed on failure) to a growable array. @return 0 or SS_ENOMEM. */
 int ssi_push(char ***arr, size_t *n, size_t *cap, char *s);
+
+/**
+ * The take() callback of ss_watch_drain(): hands one outbox entry (@p ctx: the broker) to the
+ * notifier. @return 0 when it is published and spooled (the outbox entry may go); nonzero keeps
+ * it in the outbox for the next drain (the spool could not be written); a malformed entry is
+ * logged and taken, since it would never pass.
+ */
+int ssi_notify_take(void *ctx, const char *list, const char *json, size_t len);
 
 /** Start ingesting: the journal from where the store says it stopped, then replayed. */
 int ssi_intake_start(ssi_broker *b, ss_err *err);
