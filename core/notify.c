@@ -276,7 +276,8 @@ static int ssi_nfile_load(ss_notifier *n, ssi_nfile *f, char *why, size_t cap)
     int rc = ss_read_file(path, &text, &len, &err);
     free(path);
     if (rc)
-        return snprintf(why, cap, "%s", err.msg), rc;
+        return snprintf(why, cap, "%.300s", err.msg),
+               rc; /* callers pass less room than an ss_err holds */
     f->w = json_loadb(text, len, 0, &je);
     free(text);
     f->entry = json_object_get(f->w, "entry");
