@@ -5,6 +5,7 @@
 #include "catalog_impl.h"
 
 #include "query.h"
+#include "render.h"
 #include "sky.h"
 
 #include <jansson.h>
@@ -139,7 +140,8 @@ static int ssi_search(MDB_cursor *cur, const ssi_catalog *c, double ra, double d
             rc = ssi_scan_range(cur, c, z, &rr[i], ra, dec, h);
     if (rc)
         return rc;
-    qsort(h->items, h->n, sizeof *h->items, ssi_hit_cmp);
+    if (h->n > 1)
+        qsort(h->items, h->n, sizeof *h->items, ssi_hit_cmp);
     if (h->n > SS_XMATCH_CAP)
         h->n = SS_XMATCH_CAP;
     return 0;
@@ -192,10 +194,11 @@ static int ssi_row_object(ss_store *s, MDB_txn *txn, const ssi_catalog *c, uint6
 static json_t *ssi_hit_json(const ssi_catalog *c, const char *object, const ss_locus *l, double sep,
                             const ss_alert *a)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:s, s:s, s:f, s:s}", "list", c->name,
-                          "object", object, "locus_id", l->id, "ra", l->ra, "dec", l->dec,
-                          "separation_arcsec", sep, "survey", a->survey, "alert_id", a->alert_id,
-                          "mjd", a->mjd, "passband", a->passband);
+    json_t *o = json_pack("{s:s, s:o, s:s, s:f, s:f, s:f, s:o, s:o, s:f, s:o}", "list", c->name,
+                          "object", ssi_text_json(object), "locus_id", l->id, "ra", l->ra, "dec",
+                          l->dec, "separation_arcsec", sep, "survey", ssi_text_json(a->survey),
+                          "alert_id", ssi_text_json(a->alert_id), "mjd", a->mjd, "passband",
+                          ssi_text_json(a->passband));
     if (o)
         json_object_set_new(o, "mag", isfinite(a->mag) ? json_real(a->mag) : json_null());
     if (o && c->webhook)

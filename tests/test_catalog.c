@@ -3,6 +3,10 @@
 #include "testutil.h"
 
 #include "catalog_impl.h"
+#include "filters.h"
+#include "ingest.h"
+#include "query.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <fitsio.h>
@@ -433,6 +437,357 @@ START_TEST(cli_catalog_commands_and_errors)
 }
 END_TEST
 
+/* ---- matching ---- */
+
+#define ALERTS "alert_id,ra,dec,mjd,passband,mag,magerr,maglim,object_id\n"
+
+/* Ingest alert rows (header added), with @p fs running when given. */
+static void ingest(ss_store *s, const char *rows, ss_filter_set *fs)
+{
+    static int n;
+    char name[32], *text = NULL;
+    snprintf(name, sizeof name, "alerts%d.csv", n++);
+    ck_assert_int_ge(asprintf(&text, "%s%s", ALERTS, rows), 0);
+    char *path = tu_write(tu_tmp, name, text);
+    ss_ingest_options o = {.filters = fs};
+    ss_ingest *in = ss_ingest_new(s, &o);
+    ss_err err = {0};
+    ck_assert_msg(ss_ingest_path(in, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(in, NULL, &err) == 0, "%s", err.msg);
+    ss_ingest_free(in);
+    free(path);
+    free(text);
+}
+
+static json_t *locus_json(ss_store *s, const char *object_id)
+{
+    json_t *o = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_query_locus(s, object_id, &o, &err) == 0, "%s", err.msg);
+    return o;
+}
+
+static void load_ok(ss_store *s, const char *name, const char *csv, ss_catalog_load_options o)
+{
+    ss_catalog_load_result r;
+    ss_err err = {0};
+    ck_assert_msg(load_text(s, name, csv, o, &r, NULL, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(loci_match_at_creation_later_catalogs_on_update_and_drops)
+{
+    ss_store *s = open_store("st");
+    /* n2 is 0.5" east of n1 (at dec 20, 0.5" of arc is 0.5/cos(20) seconds of RA degrees) */
+    char csv[512];
+    snprintf(csv, sizeof csv, "name,ra,dec,vmag\nn1,10.0,20.0,15.5\nn2,%.9f,20.0,16\nfar,50,50,1\n",
+             10.0 + 0.5 / 3600 / cos(20 * M_PI / 180));
+    load_ok(s, "A", csv, (ss_catalog_load_options){0});
+    ingest(s, "a1,10.0,20.00002777778,60000.1,g,18,0.1,20,obj1\n", NULL); /* 0.1" north */
+    json_t *l = locus_json(s, "obj1"), *m = json_object_get(l, "catalog_matches");
+    ck_assert_int_eq(json_array_size(m), 2);
+    json_t *m0 = json_array_get(m, 0), *m1 = json_array_get(m, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(m0, "catalog")), "A");
+    ck_assert_str_eq(json_string_value(json_object_get(m0, "object_id")), "n1");
+    ck_assert_int_eq(json_integer_value(json_object_get(m0, "row")), 1);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(m0, "separation_arcsec")), 0.1, 1e-3);
+    ck_assert_double_eq(json_real_value(json_object_get(json_object_get(m0, "columns"), "vmag")),
+                        15.5);
+    ck_assert_str_eq(json_string_value(json_object_get(m1, "object_id")), "n2");
+    ck_assert_double_eq_tol(json_real_value(json_object_get(m1, "separation_arcsec")),
+                            sqrt(0.25 + 0.01), 1e-3);
+    ck_assert_int_eq(json_array_size(json_object_get(l, "watch")), 0);
+    json_decref(l);
+    /* B is loaded after the locus exists: matched when the locus is next updated, not before */
+    load_ok(s, "B", "id,ra,dec\n77,10.0001,20.0\n", (ss_catalog_load_options){.radius_arcsec = 2});
+    ingest(s, "a2,30,30,60000.2,g,18,0.1,20,obj2\n", NULL);
+    l = locus_json(s, "obj1");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 2);
+    json_decref(l);
+    ingest(s, "a3,10.0,20.0,60000.3,r,18,0.1,20,obj1\n", NULL);
+    l = locus_json(s, "obj1");
+    m = json_object_get(l, "catalog_matches");
+    ck_assert_int_eq(json_array_size(m), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 2), "catalog")), "B");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 2), "object_id")), "77");
+    json_decref(l);
+    l = locus_json(s, "obj2");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 0);
+    json_decref(l);
+    /* a dropped catalog's matches disappear, from view and from the store */
+    ss_err err = {0};
+    ck_assert_int_eq(ss_catalog_drop(s, "A", SS_CATALOG_KIND_CATALOG, &err), 0);
+    l = locus_json(s, "obj1");
+    m = json_object_get(l, "catalog_matches");
+    ck_assert_int_eq(json_array_size(m), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 0), "catalog")), "B");
+    json_decref(l);
+    ck_assert_uint_eq(count_prefix(s, s->locus_matches, SS_LOCUS_ID_LEN, 1), 0);
+    ck_assert_uint_eq(count_prefix(s, s->locus_matches, SS_LOCUS_ID_LEN, 2), 1);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(per_row_radius_and_match_cap)
+{
+    ss_store *s = open_store("st");
+    /* 150 rows all around the locus within 2": only the nearest 100 are kept, in order */
+    char *csv = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&csv, &len);
+    fprintf(f, "name,ra,dec,r\n");
+    for (int i = 0; i < 150; i++)
+        fprintf(f, "s%d,200.0,%.9f,3\n", i, -10.0 + (i + 1) * 0.01 / 3600);
+    fprintf(f, "small,200.0,-9.9995,1\n"); /* 1.8" away, radius 1": no match */
+    fclose(f);
+    load_ok(s, "many", csv, (ss_catalog_load_options){.radius_column = "r"});
+    free(csv);
+    ingest(s, "b1,200.0,-10.0,60000.1,g,18,0.1,20,objb\n", NULL);
+    json_t *l = locus_json(s, "objb"), *m = json_object_get(l, "catalog_matches");
+    ck_assert_int_eq(json_array_size(m), SS_XMATCH_CAP);
+    double prev = -1;
+    for (size_t i = 0; i < json_array_size(m); i++) {
+        json_t *e = json_array_get(m, i);
+        double sep = json_real_value(json_object_get(e, "separation_arcsec"));
+        ck_assert_double_ge(sep, prev);
+        prev = sep;
+        ck_assert_str_ne(json_string_value(json_object_get(e, "object_id")), "small");
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 0), "object_id")), "s0");
+    json_decref(l);
+    ss_store_close(s);
+}
+END_TEST
+
+/* ---- watch lists ---- */
+
+typedef struct drained {
+    int fail_at; /* 1-based call that refuses; 0: none */
+    int calls;
+    char lists[8][64];
+    json_t *entries[8];
+    int n;
+} drained;
+
+static int take(void *ctx, const char *list, const char *json, size_t len)
+{
+    drained *d = ctx;
+    if (++d->calls == d->fail_at)
+        return 1;
+    snprintf(d->lists[d->n], sizeof d->lists[d->n], "%s", list);
+    d->entries[d->n++] = json_loadb(json, len, 0, NULL);
+    return 0;
+}
+
+static void drained_free(drained *d)
+{
+    for (int i = 0; i < d->n; i++)
+        json_decref(d->entries[i]);
+}
+
+START_TEST(watch_hits_once_per_locus_and_object)
+{
+    ss_store *s = open_store("st");
+    ss_catalog_load_options o = {.kind = SS_CATALOG_KIND_WATCH,
+                                 .ra_column = "ra",
+                                 .dec_column = "dec",
+                                 .id_column = "name",
+                                 .radius_column = "radius",
+                                 .webhook = "http://example.org/hook"};
+    load_ok(s, "wl", "name,ra,dec,radius\nSNx,150.0,2.0,5\nfar,\"10 00 00\",\"-10 00 00\",5\n", o);
+    ingest(s,
+           "w1,150.0,2.0002777778,60000.1,g,18.5,0.1,20,objw\n" /* 1" from SNx: a new locus */
+           "w2,150.0,2.0002777778,60000.2,r,18.4,0.1,20,objw\n" /* the same locus: no new hit */
+           "w3,150.0,1.9991666667,60000.3,g,19,0.1,20,objw2\n"  /* 3" south: another locus */
+           "w4,151.0,2.0,60000.4,g,19,0.1,20,objw3\n",          /* nowhere near */
+           NULL);
+    size_t pending;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_watch_pending(s, &pending, &err), 0);
+    ck_assert_uint_eq(pending, 2);
+    json_t *l = locus_json(s, "objw"), *w = json_object_get(l, "watch");
+    ck_assert_int_eq(json_array_size(w), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(w, 0), "list")), "wl");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(w, 0), "object")), "SNx");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 0);
+    json_decref(l);
+    /* a refused entry stays, with the ones after it */
+    drained d = {.fail_at = 2};
+    size_t taken;
+    ck_assert_int_eq(ss_watch_drain(s, 10, take, &d, &taken, &err), 0);
+    ck_assert_uint_eq(taken, 1);
+    ck_assert_int_eq(ss_watch_pending(s, &pending, &err), 0);
+    ck_assert_uint_eq(pending, 1);
+    ck_assert_str_eq(d.lists[0], "wl");
+    json_t *e = d.entries[0];
+    ck_assert_str_eq(json_string_value(json_object_get(e, "list")), "wl");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "object")), "SNx");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "alert_id")), "w1");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "survey")), "tuple");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "passband")), "g");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "webhook")), "http://example.org/hook");
+    ck_assert_double_eq(json_real_value(json_object_get(e, "mag")), 18.5);
+    ck_assert_double_eq(json_real_value(json_object_get(e, "mjd")), 60000.1);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(e, "separation_arcsec")), 1, 1e-3);
+    ck_assert_int_eq(strlen(json_string_value(json_object_get(e, "locus_id"))), SS_LOCUS_ID_LEN);
+    drained_free(&d);
+    drained d2 = {0};
+    ck_assert_int_eq(ss_watch_drain(s, 10, take, &d2, &taken, &err), 0);
+    ck_assert_uint_eq(taken, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(d2.entries[0], "alert_id")), "w3");
+    drained_free(&d2);
+    /* a list added later applies at the locus's next update, once */
+    ss_catalog_load_options o2 = o;
+    o2.webhook = NULL;
+    load_ok(s, "wl2", "name,ra,dec,radius\nlate,150.0,2.0,10\n", o2);
+    ingest(s,
+           "w5,150.0,2.0002777778,60000.5,g,18,0.1,20,objw\n"
+           "w6,150.0,2.0002777778,60000.6,g,18,0.1,20,objw\n",
+           NULL);
+    drained d3 = {0};
+    ck_assert_int_eq(ss_watch_drain(s, 10, take, &d3, &taken, &err), 0);
+    ck_assert_uint_eq(taken, 1);
+    ck_assert_str_eq(d3.lists[0], "wl2");
+    ck_assert_ptr_null(json_object_get(d3.entries[0], "webhook"));
+    drained_free(&d3);
+    ck_assert_int_eq(ss_watch_drain(s, 10, take, &d3, &taken, &err), 0);
+    ck_assert_uint_eq(taken, 0);
+    ss_store_close(s);
+}
+END_TEST
+
+static const char lua_filter[] =
+    "NAME = 'catread'\n"
+    "VERSION = '1'\n"
+    "DESCRIPTION = 'reads catalog matches'\n"
+    "AUTHOR = 'test'\n"
+    "OUTPUT_LOCUS_PROPERTIES = {\n"
+    "  {name = 'cat_object', type = 'string', description = 'nearest match'},\n"
+    "  {name = 'cat_vmag', type = 'float', description = 'its vmag'},\n"
+    "  {name = 'cat_row', type = 'int', description = 'its row'},\n"
+    "  {name = 'watch_object', type = 'string', description = 'watched object'},\n"
+    "}\n"
+    "function run(locus)\n"
+    "  local m = locus:catalog_matches('A')\n"
+    "  if #m > 0 then\n"
+    "    locus:set_property('cat_object', m[1].object_id)\n"
+    "    locus:set_property('cat_vmag', m[1].columns.vmag)\n"
+    "    locus:set_property('cat_row', m[1].row)\n"
+    "  end\n"
+    "  local w = locus:watch_objects()\n"
+    "  if #w > 0 then locus:set_property('watch_object', w[1].list .. ':' .. w[1].object) end\n"
+    "end\n";
+
+START_TEST(lua_filter_reads_matches_and_columns)
+{
+    ss_store *s = open_store("st");
+    load_ok(s, "A", "name,ra,dec,vmag\nstarA,120.0,-30.0,12.25\n", (ss_catalog_load_options){0});
+    ss_catalog_load_options wo = {.kind = SS_CATALOG_KIND_WATCH, .radius_column = "radius"};
+    load_ok(s, "wl", "name,ra,dec,radius\nSNy,120.0,-30.0,3\n", wo);
+    char *path = tu_write(tu_tmp, "catread.lua", lua_filter);
+    ss_filter_set *fs;
+    ss_err err = {0};
+    ck_assert_msg(ss_filter_set_single(path, NULL, 0, &fs, &err) == 0, "%s", err.msg);
+    ingest(s, "f1,120.0,-30.0,60000.1,g,18,0.1,20,objf\n", fs);
+    json_t *l = locus_json(s, "objf"), *p = json_object_get(l, "properties");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "cat_object")), "starA");
+    ck_assert_double_eq(json_real_value(json_object_get(p, "cat_vmag")), 12.25);
+    ck_assert_int_eq(json_integer_value(json_object_get(p, "cat_row")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "watch_object")), "wl:SNy");
+    json_decref(l);
+    ss_filter_set_free(fs);
+    free(path);
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(cli_locus_json_and_watch_commands)
+{
+    char *out, *err;
+    char *cat = tu_write(tu_tmp, "c.csv", "name,ra,dec,kind\nQSO1,45.0,45.0,qso\n");
+    char *wl = tu_write(tu_tmp, "w.csv", "name,ra,dec,radius\nT1,\"03 00 00\",\"+45 00 00\",2\n");
+    char *alerts = tu_write(tu_tmp, "a.csv", ALERTS "c1,45.0,45.0,60000.1,g,18,0.1,20,objc\n");
+    ck_assert_int_eq(tu_sks(&out, &err, "catalog load --store %s/st --name qso %s", tu_tmp, cat),
+                     0);
+    free(out), free(err);
+    ck_assert_int_eq(
+        tu_sks(&out, &err, "watch add --store %s/st --name tw --webhook http://x/y %s", tu_tmp, wl),
+        0);
+    ck_assert_msg(strstr(out, "watch list tw: 1 rows loaded"), "%s", out);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "watch add --store %s/st --name tw %s", tu_tmp, wl), 1);
+    ck_assert_msg(strstr(err, "watch list tw: already loaded"), "%s", err);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "watch list --store %s/st", tu_tmp), 0);
+    ck_assert_msg(strstr(out, "tw  ready  1 rows") && strstr(out, "webhook: http://x/y"), "%s",
+                  out);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --store %s/st %s", tu_tmp, alerts), 0);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "locus --store %s/st objc", tu_tmp), 0);
+    json_t *l = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(l);
+    json_t *m = json_array_get(json_object_get(l, "catalog_matches"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(m, "catalog")), "qso");
+    ck_assert_str_eq(json_string_value(json_object_get(m, "object_id")), "QSO1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "columns"), "kind")),
+                     "qso");
+    json_t *w = json_array_get(json_object_get(l, "watch"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(w, "list")), "tw");
+    ck_assert_str_eq(json_string_value(json_object_get(w, "object")), "T1");
+    json_decref(l);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "watch drop --store %s/st --name tw", tu_tmp), 0);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "locus --store %s/st objc", tu_tmp), 0);
+    ck_assert_msg(strstr(out, "\"watch\":[]"), "%s", out);
+    free(out), free(err);
+    ck_assert_int_eq(
+        tu_sks(&out, &err, "watch add --store %s/st --name x --radius 3 %s", tu_tmp, wl), 2);
+    free(out), free(err);
+    free(cat), free(wl), free(alerts);
+}
+END_TEST
+
+/* A format 4 store (the tables of format 5 removed, the version put back) reads without them and
+ * gains them when opened read-write. */
+START_TEST(format_4_store_is_upgraded_on_write)
+{
+    ss_store *s = open_store("st");
+    ingest(s, "u1,1.0,1.0,60000.1,g,18,0.1,20,obju\n", NULL);
+    MDB_txn *txn;
+    MDB_dbi dbis[] = {s->catalogs,      s->catalog_rows, s->catalog_sky,
+                      s->locus_matches, s->locus_xmatch, s->watch_outbox};
+    ck_assert_int_eq(mdb_txn_begin(s->env, NULL, 0, &txn), 0);
+    for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
+        ck_assert_int_eq(mdb_drop(txn, dbis[i], 1), 0);
+    uint32_t four = 4;
+    MDB_val k = {6, "format"}, v = {sizeof four, &four};
+    ck_assert_int_eq(mdb_put(txn, s->meta, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st");
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s->has_catalogs, 0);
+    json_t *l = locus_json(s, "obju"), *arr = list(s, SS_CATALOG_KIND_CATALOG);
+    ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 0);
+    ck_assert_int_eq(json_array_size(arr), 0);
+    json_decref(l), json_decref(arr);
+    ss_store_close(s);
+    s = open_store("st");
+    ck_assert_int_eq(s->has_catalogs, 1);
+    ck_assert_uint_eq(s->format, SS_STORE_FORMAT_VERSION);
+    load_ok(s, "late", "name,ra,dec\nz,1.0,1.0\n", (ss_catalog_load_options){0});
+    ingest(s, "u2,1.0,1.0,60000.2,g,18,0.1,20,obju\n", NULL);
+    l = locus_json(s, "obju");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 1);
+    json_decref(l);
+    ss_store_close(s);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("catalog");
@@ -447,5 +802,14 @@ int main(void)
     tcase_add_test(tc, shared_catalogs_load);
     tcase_add_test(tc, cli_catalog_commands_and_errors);
     suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("match");
+    tcase_add_checked_fixture(tm, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(tm, loci_match_at_creation_later_catalogs_on_update_and_drops);
+    tcase_add_test(tm, per_row_radius_and_match_cap);
+    tcase_add_test(tm, watch_hits_once_per_locus_and_object);
+    tcase_add_test(tm, lua_filter_reads_matches_and_columns);
+    tcase_add_test(tm, cli_locus_json_and_watch_commands);
+    tcase_add_test(tm, format_4_store_is_upgraded_on_write);
+    suite_add_tcase(s, tm);
     return tu_run_suite(s);
 }
