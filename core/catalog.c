@@ -781,3 +781,109 @@ int ss_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err 
     ssi_wbuf_free(&d.buf);
     return rc;
 }
+
+/* ---- copying (replays) ---- */
+
+typedef struct ssi_copy {
+    ss_store *src;
+    MDB_txn *rtxn;
+    MDB_dbi from, to;
+    uint64_t old_id, new_id;
+    unsigned char resume[SSI_CATSKY_KEY]; /* the next source key to copy */
+    size_t resume_len;                    /* 0: from the catalog's first key */
+    int done;
+    unsigned char next[SSI_CATSKY_KEY];
+    size_t next_len;
+} ssi_copy;
+
+/* Copy up to a chunk of one table's keys of a catalog, the id prefix changed. */
+static int ssi_copy_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+{
+    (void)s, (void)err;
+    ssi_copy *c = ctx;
+    MDB_cursor *rc_cur, *wc_cur;
+    unsigned char kb[8];
+    ssi_put_be64(kb, c->old_id);
+    int rc = mdb_cursor_open(c->rtxn, c->from, &rc_cur);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, c->to, &wc_cur))) {
+        mdb_cursor_close(rc_cur);
+        return rc;
+    }
+    MDB_val k = {c->resume_len ? c->resume_len : 8, c->resume_len ? c->resume : kb}, v;
+    size_t n = 0;
+    c->done = 1;
+    for (rc = mdb_cursor_get(rc_cur, &k, &v, MDB_SET_RANGE); !rc;
+         rc = mdb_cursor_get(rc_cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < 8 || k.mv_size > SSI_CATSKY_KEY || memcmp(k.mv_data, kb, 8))
+            break;
+        if (n++ == SSI_DELETE_CHUNK) { /* the next chunk starts here */
+            memcpy(c->next, k.mv_data, k.mv_size);
+            c->next_len = k.mv_size;
+            c->done = 0;
+            break;
+        }
+        unsigned char nk[SSI_CATSKY_KEY];
+        memcpy(nk, k.mv_data, k.mv_size);
+        ssi_put_be64(nk, c->new_id);
+        MDB_val wk = {k.mv_size, nk};
+        if ((rc = mdb_cursor_put(wc_cur, &wk, &v, 0)))
+            break;
+    }
+    mdb_cursor_close(rc_cur);
+    mdb_cursor_close(wc_cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int ssi_copy_one(ss_store *dst, ss_store *src, MDB_txn *rtxn, ssi_catalog *cat, ss_err *err)
+{
+    ssi_loader L = {.s = dst, .err = err};
+    ss_catalog_load_options o = {.kind = cat->kind};
+    L.o = &o;
+    L.cat = *cat;
+    L.cat.state = SSI_CAT_LOADING;
+    L.cat.pid = (uint32_t)getpid();
+    int rc = ssi_write(dst, ssi_begin_txn, &L, "copying a catalog", err);
+    MDB_dbi from[2] = {src->catalog_rows, src->catalog_sky},
+            to[2] = {dst->catalog_rows, dst->catalog_sky};
+    for (int t = 0; t < 2 && !rc; t++) {
+        ssi_copy c = {.src = src,
+                      .rtxn = rtxn,
+                      .from = from[t],
+                      .to = to[t],
+                      .old_id = cat->id,
+                      .new_id = L.cat.id};
+        while (!rc && !c.done)
+            if (!(rc = ssi_write(dst, ssi_copy_txn, &c, "copying a catalog", err))) {
+                memcpy(c.resume, c.next, c.next_len);
+                c.resume_len = c.next_len;
+            }
+    }
+    ss_catalog_load_result res = {.rows = cat->rows, .bad = cat->bad};
+    L.res = &res;
+    if (!rc)
+        rc = ssi_write(dst, ssi_ready_txn, &L, "copying a catalog", err);
+    ssi_wbuf_free(&L.scratch);
+    return rc;
+}
+
+int ss_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err)
+{
+    ssi_catalogs cats = {0};
+    MDB_txn *rtxn;
+    *copied = 0;
+    if (!src->has_catalogs)
+        return 0;
+    int rc = mdb_txn_begin(src->env, NULL, MDB_RDONLY, &rtxn);
+    if (rc)
+        return ssi_store_fail(src, err, rc, "reading catalogs");
+    if ((rc = ssi_catalogs_load(src, rtxn, &cats)))
+        rc = ssi_store_fail(src, err, rc, "reading catalogs");
+    for (size_t i = 0; i < cats.n && !rc; i++)
+        if (!(rc = ssi_copy_one(dst, src, rtxn, &cats.items[i], err)))
+            ++*copied;
+    mdb_txn_abort(rtxn);
+    ssi_catalogs_free(&cats);
+    return rc;
+}

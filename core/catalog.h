@@ -69,7 +69,8 @@ typedef struct ss_catalog_load_result {
 
 /**
  * Load a catalog (or watch list) from a file into @p s (opened read-write).
- * @return 0; SS_EEXIST when the name is taken (without replace), SS_EFORMAT for a file that is
+ * @return 0; EEXIST when the name is taken (without replace), EBUSY while another process loads
+ *         it, SS_EFORMAT for a file that is
  *         not a catalog (nothing is then loaded), SS_EINVAL for bad options, or a store error.
  */
 int ss_catalog_load(ss_store *s, const ss_catalog_load_options *o, ss_catalog_load_result *res,
@@ -85,6 +86,13 @@ int ss_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err 
  * columns[], source, loaded (ISO time), webhook}. @param[out] out caller owns.
  */
 int ss_catalog_list(ss_store *s, ss_catalog_kind kind, json_t **out, ss_err *err);
+
+/**
+ * Copy every ready catalog and watch list of @p src (any open store) into @p dst (read-write), as
+ * replays do so that filters see the matches they would see live. Names already in @p dst are
+ * refused (EEXIST). @param[out] copied how many were copied. @return 0 or a store error.
+ */
+int ss_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err);
 
 /** Parse an angle: decimal degrees, or sexagesimal (hours for RA: "00 01 16.37", "00:01:16.37",
  * "12h34m56.7s"; degrees for Dec: "+29 35 34.0", "-12d34m56s"). @return 0, or -1 with @p why set

@@ -748,6 +748,37 @@ START_TEST(cli_locus_json_and_watch_commands)
 }
 END_TEST
 
+/* A replay copies the catalogs of --catalogs-from into its scratch store: filters see matches. */
+START_TEST(replay_sees_catalogs_from_a_store)
+{
+    ss_store *s = open_store("live");
+    load_ok(s, "A", "name,ra,dec,vmag\nstarR,80.0,10.0,11.5\n", (ss_catalog_load_options){0});
+    ss_store_close(s);
+    char *lua = tu_write(tu_tmp, "catread.lua", lua_filter);
+    char ini[512];
+    snprintf(ini, sizeof ini, "[filter catread]\npath = %s\n", lua);
+    char *set = tu_write(tu_tmp, "set.ini", ini);
+    char *alerts = tu_write(tu_tmp, "night.csv", ALERTS "r1,80.0,10.0,60000.1,g,18,0.1,20,objr\n");
+    char *out, *err;
+    ck_assert_int_eq(tu_sks(&out, &err,
+                            "replay --quiet --filters %s --catalogs-from %s/live --store %s/kept "
+                            "--report - %s",
+                            set, tu_tmp, tu_tmp, alerts),
+                     0);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "locus --store %s/kept objr", tu_tmp), 0);
+    json_t *l = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(l, "properties"), "cat_object")),
+        "starR");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 1);
+    json_decref(l);
+    free(out), free(err);
+    free(lua), free(set), free(alerts);
+}
+END_TEST
+
 /* A format 4 store (the tables of format 5 removed, the version put back) reads without them and
  * gains them when opened read-write. */
 START_TEST(format_4_store_is_upgraded_on_write)
@@ -810,6 +841,7 @@ int main(void)
     tcase_add_test(tm, lua_filter_reads_matches_and_columns);
     tcase_add_test(tm, cli_locus_json_and_watch_commands);
     tcase_add_test(tm, format_4_store_is_upgraded_on_write);
+    tcase_add_test(tm, replay_sees_catalogs_from_a_store);
     suite_add_tcase(s, tm);
     return tu_run_suite(s);
 }
