@@ -48,7 +48,7 @@
  *                   nano-degrees), row (u64 BE) -> ra, dec, radius_arcsec (3 x f64).
  *  - locus_matches: locus id, catalog id (u64 BE) -> match list: version byte, u32 n, then n x
  *                   (row u64, separation_arcsec f64) by increasing separation, at most
- *                   SSI_XMATCH_CAP (100) per catalog.
+ *                   SS_XMATCH_CAP (100, catalog.h) per catalog.
  *  - locus_xmatch:  locus id -> u64: the highest ready sequence the locus was matched against; a
  *                   catalog made ready later is matched when the locus is next updated.
  *  - watch_outbox:  sequence (u64 BE) -> list name NUL JSON: new watch-list hits (watch.h).
