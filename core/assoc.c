@@ -311,8 +311,10 @@ int ssi_assoc_packet(ssi_writer *w, const ss_packet *pkt, ssi_batch_stats *st, c
     if ((rc = ssi_add_alerts(w, pkt, duplicate ? 1 : 0, &l, st, &changed)) ||
         (!duplicate && (rc = ssi_put_extras(w, pkt, &l))))
         return rc;
+    ssi_xmatch_ctx x = {w->store, w->txn, &w->counters, &w->buf, &w->catalogs};
     if (changed &&
-        ((rc = ssi_locus_put(w, &l)) || (rc = ssi_reindex(w, &l, created, old_ra, old_dec))))
+        ((rc = ssi_locus_put(w, &l)) || (rc = ssi_reindex(w, &l, created, old_ra, old_dec)) ||
+         (rc = ssi_xmatch_locus(&x, &l, created, primary))))
         return rc;
     st->loci_created += created;
     if (locus_id)

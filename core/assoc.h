@@ -12,6 +12,7 @@
 #ifndef SS_ASSOC_H
 #define SS_ASSOC_H
 
+#include "catalog_impl.h"
 #include "store_impl.h"
 
 /** What storing a batch did; merged into the run's totals once the batch commits. */
@@ -34,10 +35,13 @@ typedef struct ssi_writer {
     ssi_wbuf buf;          /* scratch for encoding records */
     ss_packet *scratch;    /* scratch for decoding records */
     ss_locus locus;        /* the locus of the last packet stored, as written */
+    ssi_catalogs catalogs; /* the ready catalogs, read at the start of each batch */
 } ssi_writer;
 
 /**
- * Store one packet. @param[out] locus_id the locus the packet joined (may be NULL).
+ * Store one packet; a locus it creates or updates is matched against the catalogs it has not
+ * been matched against yet (catalog.h). @param[out] locus_id the locus the packet joined (may be
+ * NULL).
  * @return 0 or an LMDB code (MDB_MAP_FULL: grow the map and retry the whole batch).
  */
 int ssi_assoc_packet(ssi_writer *w, const ss_packet *pkt, ssi_batch_stats *st, char *locus_id);

@@ -139,6 +139,7 @@ void ss_ingest_free(ss_ingest *in)
     free(in->rej);
     ssi_wbuf_free(&in->w.buf);
     ss_packet_free(in->w.scratch);
+    ssi_catalogs_free(&in->w.catalogs);
     free(in->first_input);
     free(in);
 }
@@ -264,6 +265,8 @@ static int ssi_apply_batch(ss_ingest *in, ssi_batch_stats *st)
     if (rc)
         return rc;
     rc = ssi_counters_load(in->store, w->txn, &w->counters);
+    if (!rc)
+        rc = ssi_catalogs_load(in->store, w->txn, &w->catalogs);
     ssi_clear_events(in); /* a retried batch queues its events again */
     if (in->o.on_dispatch)
         in->o.on_dispatch(in->o.ctx, NULL);

@@ -1,5 +1,7 @@
 #include "query.h"
 
+#include "catalog_impl.h"
+
 #include "alert.h"
 #include "render.h"
 #include "skyindex.h"
@@ -41,6 +43,11 @@ static json_t *ssi_str(const char *s, size_t n)
 static json_t *ssi_cstr(const char *s)
 {
     return ssi_str(s, strlen(s));
+}
+
+json_t *ssi_text_json(const char *s)
+{
+    return ssi_cstr(s);
 }
 
 static json_t *ssi_iso(double unix_time)
@@ -228,6 +235,43 @@ static int ssi_locus_alerts(ss_store *s, MDB_txn *txn, const char *id, json_t *a
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+static json_t *ssi_match_json(const ssi_match *m)
+{
+    json_t *o = json_object(), *cols = json_object();
+    json_object_set_new(o, m->kind == SS_CATALOG_KIND_WATCH ? "list" : "catalog",
+                        ssi_cstr(m->catalog));
+    if (m->kind == SS_CATALOG_KIND_WATCH) {
+        json_object_set_new(o, "object", ssi_cstr(m->object_id));
+        json_object_set_new(o, "separation_arcsec", json_real(m->separation_arcsec));
+        json_decref(cols);
+        return o;
+    }
+    json_object_set_new(o, "row", json_integer((json_int_t)m->row));
+    json_object_set_new(o, "object_id", ssi_cstr(m->object_id));
+    json_object_set_new(o, "separation_arcsec", json_real(m->separation_arcsec));
+    for (uint32_t i = 0; i < m->ncols; i++)
+        json_object_set_new(cols, m->names[i], ssi_value_json(&m->values[i]));
+    json_object_set_new(o, "columns", cols);
+    return o;
+}
+
+/* "catalog_matches" and "watch": the locus's matches, by catalog then separation. */
+static int ssi_locus_matches(ss_store *s, MDB_txn *txn, const char *id, json_t *o)
+{
+    json_t *cats = json_array(), *watch = json_array();
+    json_object_set_new(o, "catalog_matches", cats);
+    json_object_set_new(o, "watch", watch);
+    ss_arena *arena = ss_arena_new();
+    ssi_match *m;
+    size_t n;
+    int rc = arena ? ssi_xmatch_read(s, txn, id, arena, &m, &n) : SS_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++)
+        json_array_append_new(m[i].kind == SS_CATALOG_KIND_WATCH ? watch : cats,
+                              ssi_match_json(&m[i]));
+    ss_arena_free(arena);
+    return rc;
+}
+
 static int ssi_locus_full(ss_store *s, MDB_txn *txn, const ss_locus *l, json_t **out)
 {
     ss_arena *arena = ss_arena_new();
@@ -243,8 +287,9 @@ static int ssi_locus_full(ss_store *s, MDB_txn *txn, const ss_locus *l, json_t *
     json_object_set_new(o, "alerts", json_array());
     json_object_set_new(o, "tags", json_array());
     ss_arena_free(arena);
-    if (!rc && !(rc = ssi_locus_alerts(s, txn, l->id, json_object_get(o, "alerts"))))
-        rc = ssi_locus_tags(s, txn, l->id, json_object_get(o, "tags"));
+    if (!rc && !(rc = ssi_locus_alerts(s, txn, l->id, json_object_get(o, "alerts"))) &&
+        !(rc = ssi_locus_tags(s, txn, l->id, json_object_get(o, "tags"))))
+        rc = ssi_locus_matches(s, txn, l->id, o);
     if (rc)
         json_decref(o);
     *out = rc ? NULL : o;

@@ -17,6 +17,8 @@ json_t *ssi_alert_json(const ss_alert *a);
 json_t *ssi_num(double v);
 /** A property value as JSON (null for SS_TYPE_NULL). */
 json_t *ssi_value_json(const ss_value *v);
+/** A string as JSON, bytes that are not UTF-8 shown as U+FFFD (catalogs in Latin-1). */
+json_t *ssi_text_json(const char *s);
 /** Add filter-written properties to a JSON object of properties. */
 void ssi_props_into_json(json_t *obj, const ss_prop *props, uint32_t n);
 

@@ -8,6 +8,7 @@
 #include "ingest.h"
 #include "query.h"
 #include "render.h"
+#include "catalog.h"
 #include "replay_impl.h"
 
 #include <errno.h>
@@ -145,10 +146,20 @@ static int ssi_dirs(ssi_replay *r, ss_err *err)
     return rc;
 }
 
-static int ssi_open_store(const char *dir, double radius, ss_store **out, ss_err *err)
+/* A scratch store, with the catalogs of o->catalogs_from copied in. */
+static int ssi_open_store(const ss_replay_options *o, const char *dir, ss_store **out, ss_err *err)
 {
-    ss_store_options so = {.create = 1, .nosync = 1, .radius_arcsec = radius};
-    return ss_store_open(dir, &so, out, err);
+    ss_store_options so = {.create = 1, .nosync = 1, .radius_arcsec = o->radius_arcsec};
+    ss_store_options ro = {.readonly = 1};
+    ss_store *from = NULL;
+    size_t n;
+    int rc = ss_store_open(dir, &so, out, err);
+    if (rc || !o->catalogs_from)
+        return rc;
+    if (!(rc = ss_store_open(o->catalogs_from, &ro, &from, err)))
+        rc = ss_catalog_copy_all(*out, from, &n, err);
+    ss_store_close(from);
+    return rc;
 }
 
 /* ---- phases ---- */
@@ -160,7 +171,7 @@ static int ssi_read_inputs(ssi_replay *r, ss_err *err)
     if (!rc)
         ssi_stage_watch(r->stage, r->o->interrupt);
     if (!rc)
-        rc = ssi_open_store(r->set_dir, r->o->radius_arcsec, &r->sset, err);
+        rc = ssi_open_store(r->o, r->set_dir, &r->sset, err);
     if (rc)
         return rc;
     ss_ingest_options io = {.decoder = r->o->decoder,
@@ -412,7 +423,7 @@ int ss_replay_run(const ss_replay_options *o, json_t **report, ss_err *err)
         rc = ssi_read_inputs(&r, err);
     if (!rc)
         rc = ssi_run_set(&r, "replaying", r.set, r.sset, r.cset, &r.t_set, err);
-    if (!rc && r.base && !(rc = ssi_open_store(r.base_dir, o->radius_arcsec, &r.sbase, err)))
+    if (!rc && r.base && !(rc = ssi_open_store(o, r.base_dir, &r.sbase, err)))
         rc = ssi_run_set(&r, "baseline", r.base, r.sbase, r.cbase, &r.t_base, err);
     if (!rc)
         rc = ssi_report(&r, report, err);

@@ -65,6 +65,8 @@ typedef struct ss_replay_options {
     const char *const *inputs; /**< files or directories */
     size_t ninputs;
     double radius_arcsec;      /**< association radius of the scratch stores (0: 1") */
+    const char *catalogs_from; /**< a store whose catalogs and watch lists are copied into the
+                                  scratch stores, so filters see the matches (NULL: none) */
     const char *format;        /**< decoder name for every input, or NULL to detect */
     ss_decoder_config decoder; /**< as for ingest */
     double tolerance;          /**< property values differ when |a-b| > tol * max(1,|a|,|b|) */

@@ -129,6 +129,8 @@ static const size_t ssi_counter_offsets[] = {
     offsetof(ssi_counters, rejected),     offsetof(ssi_counters, locus_seq),
     offsetof(ssi_counters, reject_seq),   offsetof(ssi_counters, ingest_seq),
     offsetof(ssi_counters, forced),       offsetof(ssi_counters, cutouts),
+    offsetof(ssi_counters, catalog_id),   offsetof(ssi_counters, catalog_ready),
+    offsetof(ssi_counters, outbox_seq),
 };
 #define SSI_NCOUNTERS (sizeof ssi_counter_offsets / sizeof *ssi_counter_offsets)
 
@@ -213,6 +215,12 @@ static const struct {
     {"tag_index", offsetof(ss_store, tag_index), 0, 2},
     {"cutouts", offsetof(ss_store, cutouts), 0, 3},
     {"queue", offsetof(ss_store, queue), 0, 4},
+    {"catalogs", offsetof(ss_store, catalogs), 0, 5},
+    {"catalog_rows", offsetof(ss_store, catalog_rows), 0, 5},
+    {"catalog_sky", offsetof(ss_store, catalog_sky), 0, 5},
+    {"locus_matches", offsetof(ss_store, locus_matches), 0, 5},
+    {"locus_xmatch", offsetof(ss_store, locus_xmatch), 0, 5},
+    {"watch_outbox", offsetof(ss_store, watch_outbox), 0, 5},
 };
 #define SSI_NTABLES (sizeof ssi_tables / sizeof *ssi_tables)
 
@@ -331,6 +339,7 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     s->has_outputs = format >= 2;
     s->has_cutouts = format >= 3;
     s->has_queue = format >= 4;
+    s->has_catalogs = format >= 5;
     return 0;
 }
 
@@ -338,7 +347,7 @@ static int ssi_env_open(ss_store *s, size_t map_size, int nosync, ss_err *err)
 {
     int rc = mdb_env_create(&s->env);
     if (!rc)
-        rc = mdb_env_set_maxdbs(s->env, 16);
+        rc = mdb_env_set_maxdbs(s->env, 32);
     if (!rc)
         rc = mdb_env_set_mapsize(s->env, map_size ? map_size : SS_DEFAULT_MAP_SIZE);
     if (rc)
@@ -414,7 +423,7 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
     if (rc)
         return ssi_store_fail(s, err, rc, "upgrading the format");
     s->format = format;
-    s->has_outputs = s->has_cutouts = s->has_queue = 1;
+    s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = 1;
     return 0;
 }
 

@@ -36,6 +36,22 @@
  * alerts and emptied in the one that stores the filters' outputs, so a crash between the two
  * leaves the dispatch to do again, never done twice or lost:
  *  - queue:        sequence (u64 BE) -> locus id, survey NUL alert_id NUL.
+ * Format 5 adds catalogs and watch lists (catalog.h, watch.h). A catalog has an id (u64, never
+ * reused) prefixing its rows and index, so dropping or reloading one touches only its own keys:
+ *  - catalogs:      id (u64 BE) -> catalog record (catalog_impl.h: kind, state, name, ready
+ *                   sequence, rows, radius rule, column names, source file, load time, webhook).
+ *                   A catalog is matched only once its state is ready: a load commits in chunks
+ *                   and marks it ready in its last commit.
+ *  - catalog_rows:  id, row (u64 BE each; the row's 1-based number among the file's data rows)
+ *                   -> row record: u32 count, then per column a type byte and its value.
+ *  - catalog_sky:   id (u64 BE), zone (u32 BE, the catalog's own zone height), ra (u64 BE
+ *                   nano-degrees), row (u64 BE) -> ra, dec, radius_arcsec (3 x f64).
+ *  - locus_matches: locus id, catalog id (u64 BE) -> match list: version byte, u32 n, then n x
+ *                   (row u64, separation_arcsec f64) by increasing separation, at most
+ *                   SS_XMATCH_CAP (100, catalog.h) per catalog.
+ *  - locus_xmatch:  locus id -> u64: the highest ready sequence the locus was matched against; a
+ *                   catalog made ready later is matched when the locus is next updated.
+ *  - watch_outbox:  sequence (u64 BE) -> list name NUL JSON: new watch-list hits (watch.h).
  * A store of an older format is upgraded (tables added) when opened read-write.
  *
  * Durability: each batch of alerts is one write transaction holding the alerts, their loci,
@@ -53,7 +69,7 @@
 
 #include <stddef.h>
 
-#define SS_STORE_FORMAT_VERSION  4
+#define SS_STORE_FORMAT_VERSION  5
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 

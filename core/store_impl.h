@@ -19,10 +19,13 @@ struct ss_store {
     MDB_dbi locus_props, alert_props, tags, tag_index; /* format 2 */
     MDB_dbi cutouts;                                   /* format 3 */
     MDB_dbi queue;                                     /* format 4 */
+    MDB_dbi catalogs, catalog_rows, catalog_sky;       /* format 5 (catalog.h) */
+    MDB_dbi locus_matches, locus_xmatch, watch_outbox; /* format 5 */
     uint32_t format;                                   /* the format version found on disk */
     int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
     int has_cutouts; /* 0 for a format 1 or 2 store opened read-only */
     int has_queue;   /* 0 for a store older than format 4 opened read-only */
+    int has_catalogs; /* 0 for a store older than format 5 opened read-only */
     char *path;
     double radius_deg;
     double zone_height_deg;
@@ -43,6 +46,9 @@ typedef struct ssi_counters {
     uint64_t ingest_seq;    /* next ingest-run key */
     uint64_t forced;        /* stored forced-photometry measurements (also counted in alerts) */
     uint64_t cutouts;       /* stored cutouts */
+    uint64_t catalog_id;    /* next catalog id (the key prefix of its rows and index) */
+    uint64_t catalog_ready; /* last ready sequence: bumped when a catalog becomes ready */
+    uint64_t outbox_seq;    /* next watch outbox key */
     uint64_t by_reason[SS_REASON__COUNT];
 } ssi_counters;
 

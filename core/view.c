@@ -6,6 +6,7 @@
  * filter first asks. Writes go to a pending list checked against the running filter's declarations;
  * they join the view (and later the store) only when the run succeeds.
  */
+#include "catalog_impl.h"
 #include "filters_impl.h"
 
 #include <math.h>
@@ -67,6 +68,9 @@ struct ss_locus_view {
     int pend_halt, halted, failed;
     const char *halted_by;
     char failure[256];
+    int matches_loaded;
+    const ssi_match **cat_matches, **watch_matches; /* catalog and watch-list matches */
+    size_t ncat, nwatch;
 };
 
 static void *ssi_v_grow(ss_arena *a, void *old, size_t n, size_t *cap, size_t elem)
@@ -538,23 +542,99 @@ static size_t h_tags(ss_locus_view *v, const char **out, size_t max)
     return v->tags.n;
 }
 
-/* Catalogs and watch lists are not loaded yet: the API exists so filters need no rebuild then. */
+/* Read the locus's matches once, on the first question about them. */
+static int ssi_load_matches(ss_locus_view *v)
+{
+    if (v->matches_loaded)
+        return 0;
+    ssi_match *m;
+    size_t n;
+    int rc = ssi_xmatch_read(v->s, v->txn, v->locus.id, v->arena, &m, &n);
+    if (rc)
+        return rc;
+    v->cat_matches = ss_arena_alloc(v->arena, (n ? n : 1) * sizeof *v->cat_matches);
+    v->watch_matches = ss_arena_alloc(v->arena, (n ? n : 1) * sizeof *v->watch_matches);
+    if (!v->cat_matches || !v->watch_matches)
+        return SS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (m[i].kind == SS_CATALOG_KIND_WATCH)
+            v->watch_matches[v->nwatch++] = &m[i];
+        else
+            v->cat_matches[v->ncat++] = &m[i];
+    v->matches_loaded = 1;
+    return 0;
+}
+
+static const ssi_match *ssi_cat_match(ss_locus_view *v, size_t i)
+{
+    return ssi_load_matches(v) || i >= v->ncat ? NULL : v->cat_matches[i];
+}
+
 static size_t h_catalog_match_count(ss_locus_view *v)
 {
-    (void)v;
-    return 0;
+    return ssi_load_matches(v) ? 0 : v->ncat;
 }
 
 static int h_catalog_match(ss_locus_view *v, size_t i, ss_catalog_match *out)
 {
-    (void)v, (void)i, (void)out;
+    const ssi_match *m = ssi_cat_match(v, i);
+    if (!m)
+        return SS_ENOTFOUND;
+    *out = (ss_catalog_match){m->catalog, m->object_id, m->separation_arcsec};
+    return 0;
+}
+
+static uint64_t h_catalog_match_row(ss_locus_view *v, size_t i)
+{
+    const ssi_match *m = ssi_cat_match(v, i);
+    return m ? m->row : 0;
+}
+
+static size_t h_catalog_match_columns(ss_locus_view *v, size_t i, const char **out, size_t max)
+{
+    const ssi_match *m = ssi_cat_match(v, i);
+    for (uint32_t k = 0; m && k < m->ncols && k < max; k++)
+        out[k] = m->names[k];
+    return m ? m->ncols : 0;
+}
+
+static int h_catalog_match_column(ss_locus_view *v, size_t i, const char *name, ss_value *out)
+{
+    const ssi_match *m = ssi_cat_match(v, i);
+    out->type = SS_TYPE_NULL;
+    for (uint32_t k = 0; m && name && k < m->ncols; k++)
+        if (!strcmp(m->names[k], name)) {
+            *out = m->values[k];
+            return out->type == SS_TYPE_NULL ? SS_ENOTFOUND : 0;
+        }
     return SS_ENOTFOUND;
 }
 
+/* The lists, each once, in the order of their first match. */
 static size_t h_watch_lists(ss_locus_view *v, const char **out, size_t max)
 {
-    (void)v, (void)out, (void)max;
-    return 0;
+    size_t n = 0;
+    if (ssi_load_matches(v))
+        return 0;
+    for (size_t i = 0; i < v->nwatch; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(v->watch_matches[j]->catalog, v->watch_matches[i]->catalog);
+        if (!seen && n < max)
+            out[n] = v->watch_matches[i]->catalog;
+        n += !seen;
+    }
+    return n;
+}
+
+static size_t h_watch_objects(ss_locus_view *v, ss_watch_object *out, size_t max)
+{
+    if (ssi_load_matches(v))
+        return 0;
+    for (size_t i = 0; i < v->nwatch && i < max; i++)
+        out[i] = (ss_watch_object){v->watch_matches[i]->catalog, v->watch_matches[i]->object_id,
+                                   v->watch_matches[i]->separation_arcsec};
+    return v->nwatch;
 }
 
 /* ---- writing ---- */
@@ -664,6 +744,10 @@ static const ss_host_api ssi_host = {
     .fail = h_fail,
     .strerror = ss_strerror,
     .light_curve = h_light_curve,
+    .catalog_match_row = h_catalog_match_row,
+    .catalog_match_columns = h_catalog_match_columns,
+    .catalog_match_column = h_catalog_match_column,
+    .watch_objects = h_watch_objects,
 };
 
 const ss_host_api *ssi_host_api(void)

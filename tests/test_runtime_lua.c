@@ -191,6 +191,43 @@ static size_t f_watch_lists(ss_locus_view *l, const char **out, size_t max)
     return copy_names(wl, 1, out, max);
 }
 
+static uint64_t f_catalog_match_row(ss_locus_view *l, size_t i)
+{
+    (void)l;
+    return i == 0 ? 17 : 0;
+}
+
+static const char *const f_columns[] = {"source_id", "parallax", "var_flag", "empty"};
+
+static size_t f_catalog_match_columns(ss_locus_view *l, size_t i, const char **out, size_t max)
+{
+    (void)l;
+    return i == 0 ? copy_names(f_columns, 4, out, max) : 0;
+}
+
+static int f_catalog_match_column(ss_locus_view *l, size_t i, const char *name, ss_value *out)
+{
+    (void)l;
+    out->type = SS_TYPE_NULL;
+    if (i != 0)
+        return SS_ENOTFOUND;
+    if (!strcmp(name, "source_id"))
+        *out = (ss_value){.type = SS_TYPE_INT, .u.i = 4242};
+    else if (!strcmp(name, "parallax"))
+        *out = (ss_value){.type = SS_TYPE_FLOAT, .u.f = 1.25};
+    else if (!strcmp(name, "var_flag"))
+        *out = (ss_value){.type = SS_TYPE_BOOL, .u.b = 1};
+    return out->type == SS_TYPE_NULL ? SS_ENOTFOUND : 0;
+}
+
+static size_t f_watch_objects(ss_locus_view *l, ss_watch_object *out, size_t max)
+{
+    (void)l;
+    if (max >= 1)
+        out[0] = (ss_watch_object){"wl_sn", "SN2023abc", 2.5};
+    return 1;
+}
+
 /* As the broker: undeclared → SS_EUNDECLARED, other type → SS_ETYPE (an int passes for a float). */
 static int check_decl(const ss_property_decl *d, const char *name, ss_value v)
 {
@@ -273,6 +310,10 @@ static const ss_host_api fake_host = {
     .catalog_match_count = f_catalog_match_count,
     .catalog_match = f_catalog_match,
     .watch_lists = f_watch_lists,
+    .catalog_match_row = f_catalog_match_row,
+    .catalog_match_columns = f_catalog_match_columns,
+    .catalog_match_column = f_catalog_match_column,
+    .watch_objects = f_watch_objects,
     .set_locus_property = f_set_locus_property,
     .set_alert_property = f_set_alert_property,
     .add_tag = f_add_tag,
@@ -580,6 +621,15 @@ static const char reads_body[] =
     "  assert(#cm == 1 and cm[1].catalog == 'gaia_dr3' and cm[1].object_id == '4242', 'cat')\n"
     "  assert(cm[1].separation_arcsec == 0.8, 'separation')\n"
     "  assert(locus:watch_lists()[1] == 'wl_sn', 'watch lists')\n"
+    "  assert(cm[1].row == 17 and math.type(cm[1].columns.source_id) == 'integer', 'row')\n"
+    "  assert(cm[1].columns.parallax == 1.25 and cm[1].columns.var_flag == true, 'columns')\n"
+    "  assert(cm[1].columns.empty == nil, 'empty column')\n"
+    "  assert(#locus:catalog_matches('gaia_dr3') == 1, 'by catalog')\n"
+    "  assert(#locus:catalog_matches('other') == 0, 'other catalog')\n"
+    "  local wo = locus:watch_objects()\n"
+    "  assert(#wo == 1 and wo[1].list == 'wl_sn' and wo[1].object == 'SN2023abc', 'watch "
+    "objects')\n"
+    "  assert(wo[1].separation_arcsec == 2.5, 'watch separation')\n"
     "  assert(locus.nothing == nil, 'unknown field')\n"
     "  locus:tag('done')\n"
     "end\n";

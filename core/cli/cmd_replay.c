@@ -36,6 +36,8 @@ static const char ssi_replay_help[] =
     "  --store DIR            keep the store in DIR (absent or empty; the baseline's goes to\n"
     "                         DIR.baseline) to inspect with 'skysieve locus', 'tagged', ...;\n"
     "                         default: a scratch directory under $TMPDIR, removed at the end\n"
+    "  --catalogs-from STORE  copy STORE's catalogs and watch lists into the scratch stores, so\n"
+    "                         filters see the matches they would see live\n"
     "  --validate             fail (exit 1, saying why) when a filter errors on any run, exceeds\n"
     "                         the time budget or tags too many loci; the limits:\n"
     "  --max-errors N         runs a filter may fail (default 0)\n"
@@ -273,6 +275,7 @@ static int ssi_option(ssi_replay_cli *c, int ch, const char *arg)
     case 'r': c->report = arg; return 0;
     case 'b': o->baseline = arg; return 0;
     case 's': o->store_dir = arg; return 0;
+    case 'C': o->catalogs_from = arg; return 0;
     case 'F': o->format = arg; return 0;
     case 'S': o->decoder.default_survey = arg; return 0;
     case 'D': o->decoder.schema_dir = arg; return 0;
@@ -308,6 +311,7 @@ static int ssi_parse(int argc, char **argv, ssi_replay_cli *c)
                                          {"tolerance", required_argument, 0, 'T'},
                                          {"max-listed", required_argument, 0, 'l'},
                                          {"radius", required_argument, 0, 'R'},
+                                         {"catalogs-from", required_argument, 0, 'C'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};

@@ -29,6 +29,9 @@ static const ss_cli_command ssi_commands[] = {
      ss_cmd_run},
     {"ctl", "control a running broker: status, reload, enable, disable, stop", ss_cmd_ctl},
     {"send", "push alert files to a broker's pull socket", ss_cmd_send},
+    {"catalog", "load, list or drop the catalogs loci are matched against", ss_cmd_catalog},
+    {"watch", "add, list or drop watch lists (positions whose new loci are reported)",
+     ss_cmd_watch},
     {"simulate", "write the alerts of a simulated survey (built-in models, light-curve files)",
      ss_cmd_simulate},
 };

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -480,23 +481,72 @@ static int l_has_tag(lua_State *L)
     return 1;
 }
 
+/* Whether the host serves a function of a later minor version (a table of @p size bytes). */
+#define HOST_HAS(h, fn) ((h)->size >= offsetof(ss_host_api, fn) + sizeof((h)->fn) && (h)->fn)
+
+/* The match's row as a table of its columns, typed; empty cells are absent (nil). */
+static void push_columns(lua_State *L, ss_locus_view *l, const ss_host_api *h, size_t i)
+{
+    size_t n = h->catalog_match_columns(l, i, NULL, 0);
+    const char **names = n ? lua_newuserdatauv(L, n * sizeof *names, 0) : NULL;
+    n = n ? h->catalog_match_columns(l, i, names, n) : 0;
+    lua_createtable(L, 0, n > INT_MAX ? INT_MAX : (int)n);
+    for (size_t k = 0; k < n; k++) {
+        ss_value v;
+        if (h->catalog_match_column(l, i, names[k], &v) != 0)
+            continue;
+        push_value(L, &v);
+        lua_setfield(L, -2, names[k]);
+    }
+    if (names)
+        lua_remove(L, -2); /* the scratch userdata */
+}
+
+/* locus:catalog_matches([catalog]): {catalog, object_id, separation_arcsec, row, columns}. */
 static int l_catalog_matches(lua_State *L)
 {
     ss_locus_view *l = check_locus(L);
+    const char *only = luaL_optstring(L, 2, NULL);
     const ss_host_api *h = host_of(L);
+    int rows = HOST_HAS(h, catalog_match_row) && HOST_HAS(h, catalog_match_column);
     size_t n = h->catalog_match_count(l);
     lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
     lua_Integer k = 0;
     for (size_t i = 0; i < n; i++) {
         ss_catalog_match m;
         memset(&m, 0, sizeof m);
-        if (h->catalog_match(l, i, &m) != 0)
+        if (h->catalog_match(l, i, &m) != 0 || (only && strcmp(only, m.catalog)))
             continue;
-        lua_createtable(L, 0, 3);
+        lua_createtable(L, 0, 5);
         set_string(L, "catalog", m.catalog);
         set_string(L, "object_id", m.object_id);
         set_number(L, "separation_arcsec", m.separation_arcsec);
+        if (rows) {
+            lua_pushinteger(L, (lua_Integer)h->catalog_match_row(l, i));
+            lua_setfield(L, -2, "row");
+            push_columns(L, l, h, i);
+            lua_setfield(L, -2, "columns");
+        }
         lua_rawseti(L, -2, ++k);
+    }
+    return 1;
+}
+
+/* locus:watch_objects(): {list, object, separation_arcsec} for each watched object nearby. */
+static int l_watch_objects(lua_State *L)
+{
+    ss_locus_view *l = check_locus(L);
+    const ss_host_api *h = host_of(L);
+    size_t n = HOST_HAS(h, watch_objects) ? h->watch_objects(l, NULL, 0) : 0;
+    ss_watch_object *w = n ? lua_newuserdatauv(L, n * sizeof *w, 0) : NULL;
+    n = n ? h->watch_objects(l, w, n) : 0;
+    lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+    for (size_t i = 0; i < n && i < INT_MAX; i++) {
+        lua_createtable(L, 0, 3);
+        set_string(L, "list", w[i].list);
+        set_string(L, "object", w[i].object);
+        set_number(L, "separation_arcsec", w[i].separation_arcsec);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
 }
@@ -564,6 +614,7 @@ static const luaL_Reg locus_methods[] = {
     {"tags", l_tags},
     {"catalog_matches", l_catalog_matches},
     {"watch_lists", l_watch_lists},
+    {"watch_objects", l_watch_objects},
     {"set_property", l_set_property},
     {"set_alert_property", l_set_alert_property},
     {"tag", l_tag},

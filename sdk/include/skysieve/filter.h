@@ -26,6 +26,10 @@
  *  - 1.0: first version.
  *  - 1.1: ss_host_api.light_curve(): every measurement of the locus (detections, upper limits and
  *         forced photometry) merged in time order, with fluxes in nJy; ss_lc_point.
+ *  - 1.2: catalogs and watch lists are served (catalog_match_count(), catalog_match() and
+ *         watch_lists() no longer answer empty); ss_host_api.catalog_match_row(),
+ *         .catalog_match_columns() and .catalog_match_column(): the matched row's number and
+ *         values; .watch_objects() and ss_watch_object: which watched objects the locus is near.
  */
 #ifndef SKYSIEVE_FILTER_H
 #define SKYSIEVE_FILTER_H
@@ -41,7 +45,7 @@ extern "C" {
 
 #define SS_FILTER_MAGIC     0x53534649u /* "SSFI" */
 #define SS_FILTER_ABI_MAJOR 1
-#define SS_FILTER_ABI_MINOR 1
+#define SS_FILTER_ABI_MINOR 2
 
 /** A locus being filtered. Opaque; valid during run() only. */
 typedef struct ss_locus_view ss_locus_view;
@@ -116,12 +120,22 @@ typedef struct ss_lc_point {
     unsigned kind; /**< SS_POINT_DETECTION, SS_POINT_UPPER_LIMIT or SS_POINT_FORCED */
 } ss_lc_point;
 
-/** A catalog object matching the locus (empty until catalogs are loaded). */
+/**
+ * A catalog row matching the locus: the locus lies within the row's radius. Strings owned by the
+ * host. A locus keeps at most 100 matches per catalog, the nearest.
+ */
 typedef struct ss_catalog_match {
     const char *catalog;
-    const char *object_id;
+    const char *object_id; /**< the row's id column as text, or its row number */
     double separation_arcsec;
 } ss_catalog_match;
+
+/** A watched object the locus is within the radius of (1.2). Strings owned by the host. */
+typedef struct ss_watch_object {
+    const char *list;   /**< the watch list's name */
+    const char *object; /**< the object's name in the list */
+    double separation_arcsec;
+} ss_watch_object;
 
 /**
  * What the host offers a filter. Filled by the host; append only: a filter built against an older
@@ -165,10 +179,11 @@ typedef struct ss_host_api {
     int (*has_tag)(ss_locus_view *l, const char *tag);
     /** The locus's tags: writes up to @p max to @p out. @return how many there are. */
     size_t (*tags)(ss_locus_view *l, const char **out, size_t max);
-    /** Catalog matches: @return their number; match @p i via catalog_match(). */
+    /** Catalog matches (watch lists apart): @return their number, by catalog then separation;
+     * match @p i via catalog_match() (0, or SS_ENOTFOUND when @p i is out of range). */
     size_t (*catalog_match_count)(ss_locus_view *l);
     int (*catalog_match)(ss_locus_view *l, size_t i, ss_catalog_match *out);
-    /** Watch lists the locus is on: writes up to @p max ids. @return how many there are. */
+    /** Watch lists the locus is on: writes up to @p max names. @return how many there are. */
     size_t (*watch_lists)(ss_locus_view *l, const char **out, size_t max);
 
     /* ---- 1.0: writing (declared outputs only) ---- */
@@ -203,6 +218,23 @@ typedef struct ss_host_api {
      */
     int (*light_curve)(ss_locus_view *l, const char *passband, unsigned kinds,
                        const ss_lc_point **points, size_t *n);
+
+    /* ---- 1.2 (check host->abi_minor >= 2, or host->size, before calling) ---- */
+    /** The row number of catalog match @p i: its 1-based position among the catalog file's data
+     * rows. @return 0 when @p i is out of range. */
+    uint64_t (*catalog_match_row)(ss_locus_view *l, size_t i);
+    /** The column names of match @p i's catalog: writes up to @p max. @return how many there are
+     * (0 when @p i is out of range). */
+    size_t (*catalog_match_columns)(ss_locus_view *l, size_t i, const char **out, size_t max);
+    /**
+     * A column of match @p i's row, typed as loaded (FITS: the column's type; CSV: int, float or
+     * string per value; empty cells are SS_TYPE_NULL).
+     * @return 0, or SS_ENOTFOUND (no such match or column; then *out is SS_TYPE_NULL).
+     */
+    int (*catalog_match_column)(ss_locus_view *l, size_t i, const char *name, ss_value *out);
+    /** The watched objects the locus is within the radius of: writes up to @p max.
+     * @return how many there are. */
+    size_t (*watch_objects)(ss_locus_view *l, ss_watch_object *out, size_t max);
 } ss_host_api;
 
 /** The descriptor a filter returns. See the file comment for the rules. */

@@ -1,0 +1,102 @@
+/**
+ * @file catalog.h
+ * @brief Catalogs and watch lists kept in a store, matched against every locus.
+ *
+ * A catalog is a table of sky positions with columns (CSV or a FITS binary table) loaded under a
+ * name. A watch list is a catalog of the watch kind (columns name, ra, dec, radius) whose new hits
+ * go to the store's outbox (watch.h). Both share one index and one matching code path.
+ *
+ * Matching rule: a locus matches a row when their separation is at most the row's radius (a fixed
+ * radius for the catalog, or a per-row radius column). A locus is matched against every ready
+ * catalog when it is created, in the transaction of the alert that created it, and against
+ * catalogs made ready later when it is next updated; it is matched at its position of that moment.
+ * A catalog's matches of one locus are kept sorted by separation, at most SS_XMATCH_CAP of them.
+ *
+ * Loading commits in chunks (a live broker writes to the same store meanwhile): the catalog is
+ * invisible to matching until its last commit marks it ready. A load that stops half-way leaves
+ * a catalog in state "loading", never matched; the next load of that name (or a drop) removes it.
+ */
+#ifndef SS_CATALOG_H
+#define SS_CATALOG_H
+
+#include "store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/** Matches kept per locus and catalog (the nearest ones). */
+#define SS_XMATCH_CAP 100
+/** Longest catalog or watch-list name. Names use letters, digits, '_', '-' and '.'. */
+#define SS_CATALOG_NAME_MAX 64
+/** Default match radius in arcseconds. */
+#define SS_CATALOG_DEFAULT_RADIUS 1.0
+
+typedef enum ss_catalog_kind {
+    SS_CATALOG_KIND_CATALOG = 0,
+    SS_CATALOG_KIND_WATCH = 1,
+} ss_catalog_kind;
+
+/** How to load a catalog. Strings are borrowed for the call. */
+typedef struct ss_catalog_load_options {
+    const char *name; /**< required */
+    const char *path; /**< CSV, FITS binary table (.fits, .fits.gz) */
+    ss_catalog_kind kind;
+    double radius_arcsec;      /**< fixed radius (0: SS_CATALOG_DEFAULT_RADIUS) */
+    const char *radius_column; /**< per-row radius column, or NULL for the fixed radius */
+    double radius_unit_arcsec; /**< arcseconds per unit of radius_column (0: 1, arcsec) */
+    const char *ra_column, *dec_column, *id_column; /**< NULL: detected from usual names */
+    const char *columns; /**< comma-separated columns to keep; NULL: every column */
+    const char *webhook; /**< watch lists: the URL hits are POSTed to, or NULL */
+    int replace;         /**< replace a catalog of that name (refused otherwise) */
+    uint64_t chunk_rows; /**< rows per write transaction (0: 200000) */
+    /** Notes for the user (chosen columns, bad rows, skipped columns); may be NULL. */
+    void (*note)(void *ctx, const char *text);
+    /** Called after each chunk commits (rows so far); non-zero stops the load as if it had been
+     * killed, leaving the half-loaded catalog invisible. May be NULL. */
+    int (*on_chunk)(void *ctx, uint64_t rows);
+    void *ctx;
+} ss_catalog_load_options;
+
+/** What a load did. */
+typedef struct ss_catalog_load_result {
+    uint64_t rows;    /**< rows loaded */
+    uint64_t bad;     /**< rows refused (bad coordinates, radius) */
+    double seconds;   /**< wall time */
+    double read_s;    /**< reading the file and storing the rows */
+    double index_s;   /**< sorting and writing the index */
+    uint64_t commits; /**< write transactions */
+} ss_catalog_load_result;
+
+/**
+ * Load a catalog (or watch list) from a file into @p s (opened read-write).
+ * @return 0; EEXIST when the name is taken (without replace), EBUSY while another process loads
+ *         it, SS_EFORMAT for a file that is
+ *         not a catalog (nothing is then loaded), SS_EINVAL for bad options, or a store error.
+ */
+int ss_catalog_load(ss_store *s, const ss_catalog_load_options *o, ss_catalog_load_result *res,
+                    ss_err *err);
+
+/** Drop the catalog (or watch list) @p name with its rows, index and matches. Done in chunks; the
+ * catalog disappears from matching in the first. @return 0, SS_ENOTFOUND or a store error. */
+int ss_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err *err);
+
+/**
+ * The catalogs of @p kind as a JSON array of {name, kind, state, rows, bad_rows, radius_arcsec |
+ * radius_column + radius_unit_arcsec, max_radius_arcsec, ra_column, dec_column, id_column,
+ * columns[], source, loaded (ISO time), webhook}. @param[out] out caller owns.
+ */
+int ss_catalog_list(ss_store *s, ss_catalog_kind kind, json_t **out, ss_err *err);
+
+/**
+ * Copy every ready catalog and watch list of @p src (any open store) into @p dst (read-write), as
+ * replays do so that filters see the matches they would see live. Names already in @p dst are
+ * refused (EEXIST). @param[out] copied how many were copied. @return 0 or a store error.
+ */
+int ss_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err);
+
+/** Parse an angle: decimal degrees, or sexagesimal (hours for RA: "00 01 16.37", "00:01:16.37",
+ * "12h34m56.7s"; degrees for Dec: "+29 35 34.0", "-12d34m56s"). @return 0, or -1 with @p why set
+ * to a static reason. */
+int ss_parse_angle(const char *text, int is_ra, double *deg, const char **why);
+
+#endif

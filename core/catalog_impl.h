@@ -1,0 +1,149 @@
+/**
+ * @file catalog_impl.h
+ * @brief Private to the core: catalog records, the file readers, and matching loci (xmatch.c).
+ */
+#ifndef SS_CATALOG_IMPL_H
+#define SS_CATALOG_IMPL_H
+
+#include "arena.h"
+#include "catalog.h"
+#include "record.h"
+#include "store_impl.h"
+
+#include <stdint.h>
+
+/* ---- catalog records (the `catalogs` table) ---- */
+
+typedef enum ssi_catalog_state {
+    SSI_CAT_LOADING = 0, /* rows being written: invisible */
+    SSI_CAT_READY = 1,
+    SSI_CAT_DROPPING = 2, /* being removed: invisible */
+} ssi_catalog_state;
+
+/** A catalog record. Strings point into the value it was decoded from (or the caller's memory),
+ * NUL-terminated copies in @p arena when decoded with one. */
+typedef struct ssi_catalog {
+    uint64_t id;
+    ss_catalog_kind kind;
+    ssi_catalog_state state;
+    const char *name;
+    uint64_t ready_seq; /* 0 until ready */
+    uint64_t rows, bad;
+    double radius_arcsec;      /* fixed radius; 0 with a radius column */
+    const char *radius_column; /* NULL for a fixed radius */
+    double radius_unit_arcsec;
+    double max_radius_arcsec; /* the largest row radius: the search cone */
+    double zone_height_deg;
+    const char *ra_column, *dec_column, *id_column; /* id_column NULL: the row number is the id */
+    int32_t id_index;                               /* index of id_column in columns, or -1 */
+    uint32_t ncols;
+    const char **columns;
+    const char *source;
+    double loaded; /* unix time the load started */
+    const char *webhook;
+    uint32_t pid; /* the loading process, while loading */
+} ssi_catalog;
+
+void ssi_catalog_encode(const ssi_catalog *c, ssi_wbuf *b);
+/** Decode a record, copying strings into @p arena. @return 0, SS_ECORRUPT or SS_ENOMEM. */
+int ssi_catalog_decode(const void *data, size_t len, uint64_t id, ss_arena *arena, ssi_catalog *c);
+/** Read catalog @p id. @return 0, MDB_NOTFOUND, SS_ECORRUPT or an LMDB code. */
+int ssi_catalog_get(ss_store *s, MDB_txn *txn, uint64_t id, ss_arena *arena, ssi_catalog *c);
+
+/** Encode a row's values (types and values; strings copied) into @p b (reset first). */
+void ssi_row_encode(const ss_value *vals, uint32_t n, ssi_wbuf *b);
+/** Decode a row; strings are copied into @p arena. @return 0, SS_ECORRUPT or SS_ENOMEM. */
+int ssi_row_decode(const void *data, size_t len, ss_arena *arena, ss_value **vals, uint32_t *n);
+
+/** Keys: catalog_rows (16 bytes) and catalog_sky (28 bytes). */
+#define SSI_CATSKY_KEY 28
+void ssi_key_catalog_row(unsigned char k[16], uint64_t id, uint64_t row);
+void ssi_key_catalog_sky(unsigned char k[SSI_CATSKY_KEY], uint64_t id, uint32_t zone,
+                         uint64_t ra_key, uint64_t row);
+
+/* ---- reading catalog files (catalog_read.c) ---- */
+
+typedef struct ssi_catreader ssi_catreader;
+
+/**
+ * Open a CSV file or a FITS binary table (.fits, .fits.gz; detected by content).
+ * @return 0, SS_EFORMAT (not a catalog: the message says why), or an errno.
+ */
+int ssi_catreader_open(const char *path, ssi_catreader **out, ss_err *err);
+void ssi_catreader_close(ssi_catreader *r);
+/** The columns (vector FITS columns are left out). */
+uint32_t ssi_catreader_ncols(const ssi_catreader *r);
+const char *ssi_catreader_col(const ssi_catreader *r, uint32_t i);
+/** Columns the reader left out, as a note ("" when none). */
+const char *ssi_catreader_skipped(const ssi_catreader *r);
+/**
+ * The next row: ncols values (strings point into the reader, valid until the next call).
+ * @param[out] line the row's number among the data rows (1-based).
+ * @return 1 (a row), 0 (end), or an error (err set; SS_EFORMAT for a damaged file).
+ */
+int ssi_catreader_next(ssi_catreader *r, const ss_value **vals, uint64_t *line, ss_err *err);
+
+/** Pick the column of a role among @p cols (the user's choice when @p want is set).
+ * @return its index, or -1. */
+int ssi_catalog_pick_ra(const char *const *cols, uint32_t n);
+int ssi_catalog_pick_dec(const char *const *cols, uint32_t n);
+int ssi_catalog_pick_id(const char *const *cols, uint32_t n);
+/** A value as an angle in degrees (numbers are degrees; text is parsed with ss_parse_angle()). */
+int ssi_value_angle(const ss_value *v, int is_ra, double *deg, const char **why);
+/** A value as a finite number. @return 0 or -1. */
+int ssi_value_number(const ss_value *v, double *out);
+
+/* ---- matching (xmatch.c) ---- */
+
+/** The ready catalogs of a store, as one ingest batch sees them. Owned by the ingest. */
+typedef struct ssi_catalogs {
+    ss_arena *arena;
+    ssi_catalog *items;
+    size_t n;
+    uint64_t ready_seq; /* the highest ready sequence among them */
+} ssi_catalogs;
+
+/** Read the ready catalogs in @p txn (the previous list is forgotten). @return 0 or an LMDB code.
+ */
+int ssi_catalogs_load(ss_store *s, MDB_txn *txn, ssi_catalogs *c);
+void ssi_catalogs_free(ssi_catalogs *c);
+
+/** The alert whose arrival matched a locus, for watch hits. */
+typedef struct ssi_xmatch_ctx {
+    ss_store *store;
+    MDB_txn *txn;
+    ssi_counters *counters; /* outbox_seq is taken from here */
+    ssi_wbuf *buf;
+    const ssi_catalogs *catalogs;
+} ssi_xmatch_ctx;
+
+/**
+ * Match a locus against the catalogs it has not been matched against yet (all of them when
+ * @p created), storing the matches, the marker and any watch hits (caused by @p trigger).
+ * @return 0 or an LMDB/SS_E* code.
+ */
+int ssi_xmatch_locus(ssi_xmatch_ctx *x, const ss_locus *l, int created, const ss_alert *trigger);
+
+/** One stored match of a locus, decoded for readers. */
+typedef struct ssi_match {
+    const char *catalog;
+    ss_catalog_kind kind;
+    uint64_t row;
+    double separation_arcsec;
+    const char *object_id; /* the id column's value as text, or the row number */
+    uint32_t ncols;
+    const char *const *names;
+    const ss_value *values;
+} ssi_match;
+
+/**
+ * Read the matches of a locus with their rows, ready catalogs only, by catalog id then
+ * separation. Everything lives in @p arena. @return 0 or an LMDB/SS_E* code.
+ */
+int ssi_xmatch_read(ss_store *s, MDB_txn *txn, const char *locus_id, ss_arena *arena,
+                    ssi_match **out, size_t *n);
+
+/** A value as text in @p arena (numbers printed, NULL as ""). NULL when out of memory. */
+const char *ssi_value_text(const ss_value *v, ss_arena *arena);
+
+#endif
