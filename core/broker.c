@@ -5,6 +5,7 @@
  */
 #include "broker_impl.h"
 #include "query.h"
+#include "watch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -121,6 +122,25 @@ int ssi_notify_take(void *ctx, const char *list, const char *json, size_t len)
         ss_log_line(b->lg, rc == SS_EINVAL ? SS_LOG_ERROR : SS_LOG_WARN, "watch list=%s: %s%s",
                     list, err.msg, rc == SS_EINVAL ? "; dropped" : "; kept for the next round");
     return rc && rc != SS_EINVAL;
+}
+
+/* Hand the watch-list hits the last commits wrote to the notifier, a bounded number a round so a
+ * burst never holds up intake. A round that could not take everything (spool or store failing)
+ * waits a second before the next, rather than retrying and logging every loop. */
+static void ssi_watch_round(ssi_broker *b, double now)
+{
+    enum { SSI_WATCH_ROUND = 256 };
+    size_t pending = 0, taken = 0;
+    ss_err err = {0};
+    if (!b->notify || b->store_failed || now < b->next_watch)
+        return;
+    int rc = ss_watch_pending(b->store, &pending, &err);
+    if (!rc && pending)
+        rc = ss_watch_drain(b->store, SSI_WATCH_ROUND, ssi_notify_take, b, &taken, &err);
+    if (rc)
+        ss_log_line(b->lg, SS_LOG_WARN, "watch outbox: %s", err.msg);
+    if (rc || taken < (pending < SSI_WATCH_ROUND ? pending : SSI_WATCH_ROUND))
+        b->next_watch = now + 1.0;
 }
 
 /* ---- dispatching queued work ---- */
@@ -630,8 +650,7 @@ static void ssi_loop(ssi_broker *b)
             b->next_scan = now + b->c.spool_poll;
         if (b->in || b->store_failed)
             ssi_intake_round(b, scan);
-        /* wired to ss_watch_drain after merge: a bounded round of the watch-list outbox,
-         * ss_watch_drain(b->store, 256, ssi_notify_take, b, &taken, &err), logging err */
+        ssi_watch_round(b, now);
         ssi_worker_round(b, b->cur, p, np);
         ssi_worker_round(b, b->next, p, np);
         if (b->next)

@@ -42,6 +42,7 @@ typedef struct ssi_broker {
     double retry_at;
     uint64_t alerts_in, rejected, spool_done, spool_failed, pull_msgs, published;
     double t_start, next_scan, next_rate, rate_t;
+    double next_watch; /* the watch outbox is not drained before (a failed drain backs off) */
     uint64_t rate_alerts;
     ssi_wbuf buf;
     ss_arena *arena;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -824,6 +825,61 @@ START_TEST(the_broker_delivers_what_an_earlier_run_left_pending)
 }
 END_TEST
 
+/* The whole path: a watch list with a webhook in the store, alerts dropped in the spool, the
+ * locus inside the watched radius notified once, however many alerts it gets. */
+START_TEST(the_broker_notifies_a_watched_object_once)
+{
+    static const step script[] = {{200, 0, 0}, {200, 0, 0}, {-1, 0, 0}};
+    server *s = server_start(script);
+    char *url = url_for(s->port, "/hook"), *body = NULL, *out = NULL, *err = NULL;
+    char *run = tu_path(tu_tmp, "run");
+    ck_assert_int_eq(mkdir(run, 0700), 0);
+    free(run);
+    char *list = tu_write(tu_tmp, "m31.csv",
+                          "name,ra,dec,radius\nM31-N1,10.6847,41.2690,2\n"
+                          "far,200,-30,2\n");
+    ck_assert_int_eq(tu_sks(&out, &err, "watch add --store %s/run/store --name m31 --webhook %s %s",
+                            tu_tmp, url, list),
+                     0);
+    free(out), free(err);
+    ck_assert_int_ge(asprintf(&body,
+                              "[broker]\nstore = run/store\nrun_dir = run\nmap_size = 16M\n"
+                              "[input spool]\ndir = run/spool\npoll = 0.05\n"
+                              "[control]\naddress = ipc://%s/ctl.ipc\n[notify]\nbackoff = 0.05\n",
+                              tu_tmp),
+                     0);
+    char *conf = tu_write(tu_tmp, "broker.ini", body);
+    pid_t pid = run_broker(conf);
+    WAIT_FOR(broker_notify(conf, "pending") == 0, 30);
+    char *spool = tu_path(tu_tmp, "run/spool");
+    free(tu_write(tu_tmp, "a.csv",
+                  "alert_id,ra,dec,mjd,passband,mag,magerr\n"
+                  "w1,10.6848,41.2690,60000.1,g,18.5,0.05\nn1,50,10,60000.1,g,18,0.05\n"));
+    free(tu_write(tu_tmp, "b.csv",
+                  "alert_id,ra,dec,mjd,passband,mag,magerr\n"
+                  "w2,10.6847,41.2691,60001.1,r,18.2,0.05\n"));
+    char *mv = NULL;
+    ck_assert_int_ge(asprintf(&mv, "mv %s/a.csv %s/ && sleep 0.5 && mv %s/b.csv %s/", tu_tmp, spool,
+                              tu_tmp, spool),
+                     0);
+    ck_assert_int_eq(tu_run(mv, NULL, NULL), 0);
+    WAIT_FOR(broker_notify(conf, "delivered") >= 1, 30);
+    usleep(1000 * 1000); /* a second notification for w2 would come within this */
+    ck_assert_int_eq(broker_notify(conf, "delivered"), 1);
+    ck_assert_int_eq(server_nreq(s), 1);
+    ck_assert_ptr_nonnull(strstr(s->body[0], "\"text\":\"Watch list m31: M31-N1"));
+    ck_assert_ptr_nonnull(strstr(s->body[0], "\"alert_id\":\"w1\""));
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "watch list --store %s/run/store", tu_tmp), 0);
+    free(out), free(err);
+    server_stop(s);
+    free(mv), free(spool), free(conf), free(body), free(list), free(url);
+}
+END_TEST
+
 int main(void)
 {
     /* the webhook tests talk to 127.0.0.1 directly, whatever proxy the environment names */
@@ -840,6 +896,7 @@ int main(void)
     tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, payload_is_slack_json_with_the_fields);
+    tcase_add_test(tc, the_broker_notifies_a_watched_object_once);
     tcase_add_test(tc, server_error_then_ok_is_delivered_after_a_retry);
     tcase_add_test(tc, client_error_is_set_aside_with_its_reason);
     tcase_add_test(tc, connection_refused_is_retried_then_set_aside);
