@@ -779,6 +779,64 @@ START_TEST(replay_sees_catalogs_from_a_store)
 }
 END_TEST
 
+/* The tutorial pair: not_a_star halts a locus matching a catalog star before jump sees it, so of
+ * two sources that jump only the one that is not a star is tagged; another catalog name passes. */
+static void tutorial_pair(const char *catalogs, const char *want_tagged)
+{
+    ss_store *s = open_store("cats");
+    load_ok(s, "stars", "name,ra,dec\nstarB,81.0,10.0\n", (ss_catalog_load_options){0});
+    ss_store_close(s);
+    char ini[1024];
+    snprintf(ini, sizeof ini,
+             "[filter not_a_star]\npath = %s/not_a_star/not_a_star.lua\npriority = 1\n"
+             "setup.catalogs = %s\n[filter jump]\npath = %s/jump/jump.lua\npriority = 2\n",
+             SS_CONTRIB_SRC, catalogs, SS_CONTRIB_SRC);
+    char *set = tu_write(tu_tmp, "pair.ini", ini);
+    char *alerts = tu_write(tu_tmp, "pair.csv",
+                            ALERTS "a1,80.0,10.0,60000.1,g,18,0.1,20,objA\n"
+                                   "b1,81.0,10.0,60000.1,g,18,0.1,20,objB\n"
+                                   "a2,80.0,10.0,60001.1,g,14,0.1,20,objA\n"
+                                   "b2,81.0,10.0,60001.1,g,14,0.1,20,objB\n");
+    char *out, *err;
+    ck_assert_int_eq(tu_sks(&out, &err,
+                            "replay --quiet --filters %s --catalogs-from %s/cats --store %s/pair "
+                            "--report - %s",
+                            set, tu_tmp, tu_tmp, alerts),
+                     0);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "tagged --store %s/pair jump", tu_tmp), 0);
+    int star_too = strstr(want_tagged, "objB") != NULL;
+    ck_assert_uint_eq(tu_count_lines(out), star_too ? 2 : 1);
+    ck_assert_ptr_nonnull(strstr(out, "objA"));
+    ck_assert_msg(!strstr(out, "objB") == !star_too, "%s", out);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "locus --store %s/pair objB", tu_tmp), 0);
+    json_t *l = json_loads(out, 0, NULL), *props = json_object_get(l, "properties");
+    ck_assert_ptr_nonnull(l);
+    if (star_too) {
+        ck_assert_ptr_null(json_object_get(props, "star_id"));
+    } else {
+        ck_assert_str_eq(json_string_value(json_object_get(props, "star_id")), "starB");
+        ck_assert_str_eq(json_string_value(json_object_get(props, "star_catalog")), "stars");
+        ck_assert(json_real_value(json_object_get(props, "star_separation_arcsec")) < 0.01);
+    }
+    json_decref(l);
+    free(out), free(err);
+    free(set), free(alerts);
+}
+
+START_TEST(tutorial_pair_flags_the_jump_that_is_not_a_star)
+{
+    tutorial_pair("stars", "objA");
+}
+END_TEST
+
+START_TEST(not_a_star_ignores_catalogs_it_is_not_given)
+{
+    tutorial_pair("gaia, other", "objA,objB");
+}
+END_TEST
+
 /* A format 4 store (the tables of format 5 removed, the version put back) reads without them and
  * gains them when opened read-write. */
 START_TEST(format_4_store_is_upgraded_on_write)
@@ -842,6 +900,8 @@ int main(void)
     tcase_add_test(tm, cli_locus_json_and_watch_commands);
     tcase_add_test(tm, format_4_store_is_upgraded_on_write);
     tcase_add_test(tm, replay_sees_catalogs_from_a_store);
+    tcase_add_test(tm, tutorial_pair_flags_the_jump_that_is_not_a_star);
+    tcase_add_test(tm, not_a_star_ignores_catalogs_it_is_not_given);
     suite_add_tcase(s, tm);
     return tu_run_suite(s);
 }
