@@ -184,8 +184,13 @@ static void print_set(const opts *o, const char *name, json_t *report, row *rows
     else
         printf("  %-22s %9s %7s %7s %7s %7s %9s %9s\n", "filter", "loci", "runs", "halted",
                "tagged", "errors", "p50 us", "p99 us");
+    size_t idle = 0;
     for (size_t i = 0; i < n; i++) {
         row *r = &rows[i];
+        if (r->runs == 0 && r->errors == 0) { /* another survey's filter, or nothing reached it */
+            idle++;
+            continue;
+        }
         double p50 = median(r->p50, o->repeat), p99 = median(r->p99, o->repeat);
         if (o->markdown)
             printf("| %s | %lld | %lld | %lld | %lld | %lld | %.1f | %.1f |\n", r->label, r->seen,
@@ -194,6 +199,9 @@ static void print_set(const opts *o, const char *name, json_t *report, row *rows
             printf("  %-22s %9lld %7lld %7lld %7lld %7lld %9.1f %9.1f\n", r->label, r->seen,
                    r->runs, r->halts, r->tagged, r->errors, p50, p99);
     }
+    if (idle)
+        printf("%s%zu filters never ran (another survey's, or halted before them)\n",
+               o->markdown ? "\n" : "  ", idle);
 }
 
 static void bench_one(const opts *o, const char *name, const char *report_path)
