@@ -62,12 +62,12 @@ static int ssi_store_answers(ssi_broker *b, ssi_wproc *w, ssi_answer *ans, MDB_t
     return rc;
 }
 
-static void ssi_publish(ssi_broker *b, const ssi_answer *a)
+static void ssi_publish(ssi_broker *b, const char *locus_id, const ssi_answer *a)
 {
-    for (size_t i = 0; b->out && i < a->o.ntags; i++) {
+    for (size_t i = 0; b->outs.n && i < a->o.ntags; i++) {
         ss_err err = {0};
-        if (b->out->publish(b->out_impl, a->o.tags[i].tag, a->events[i], strlen(a->events[i]),
-                            &err))
+        if (ss_outset_ops.publish(&b->outs, a->o.tags[i].tag, locus_id, a->events[i],
+                                  strlen(a->events[i]), &err))
             ss_log_line(b->lg, SS_LOG_WARN, "publish tag=%s: %s", a->o.tags[i].tag, err.msg);
         else
             b->published++;
@@ -103,7 +103,7 @@ static int ssi_batch_done(ssi_broker *b, ssi_gen *g, ssi_wproc *w)
     }
     for (size_t i = 0; i < w->njobs; i++) {
         ssi_gen_account(&b->pc, g, &w->jobs[i], b->lg);
-        ssi_publish(b, &ans[i]);
+        ssi_publish(b, w->jobs[i].q.locus_id, &ans[i]);
     }
     b->queue_len -= b->queue_len >= w->njobs ? w->njobs : b->queue_len;
     free(ans);
@@ -287,6 +287,69 @@ static void ssi_reload_progress(ssi_broker *b)
     ssi_gen_free(old, 1.0);
 }
 
+/* ---- outputs ---- */
+
+/* [output] publish (nanomsg, by address) and each [output NAME] section: every event goes to all.
+ */
+static int ssi_open_outputs(ssi_broker *b, ss_err *err)
+{
+    int rc = 0;
+    void *impl;
+    if (b->c.publish) {
+        const ss_output_ops *ops = ss_output_for(b->c.publish);
+        if (!ops)
+            return ss_err_set(err, SS_EINVAL, "publish %s: no output serves it", b->c.publish);
+        if (!(rc = ops->open(b->c.publish, &impl, err)))
+            rc = ss_outset_add(&b->outs, ops, impl, err);
+    }
+    for (size_t i = 0; !rc && i < b->c.noutputs; i++) {
+        const ss_broker_output *o = &b->c.outputs[i];
+        const ss_output_ops *ops = ss_output_named(o->name);
+        ss_output_conf oc = {b->c.file, o->name, o->kv, o->n};
+        if (!(rc = ops->open_conf(&oc, &impl, err)))
+            rc = ss_outset_add(&b->outs, ops, impl, err);
+    }
+    return rc;
+}
+
+static void ssi_output_stats(ssi_broker *b, size_t i, ss_output_stats *st)
+{
+    *st = (ss_output_stats){0};
+    if (b->outs.ops[i]->stats)
+        b->outs.ops[i]->stats(b->outs.impl[i], st);
+}
+
+/* Delivery reports arrive on poll: each new failure is logged once, with the latest reason. */
+static void ssi_output_round(ssi_broker *b)
+{
+    ss_outset_poll(&b->outs);
+    for (size_t i = 0; i < b->outs.n; i++) {
+        ss_output_stats st;
+        ssi_output_stats(b, i, &st);
+        if (st.failed > b->out_failed_seen[i])
+            ss_log_line(b->lg, SS_LOG_WARN, "output %s: %llu deliveries failed (total %llu): %s",
+                        b->outs.ops[i]->name,
+                        (unsigned long long)(st.failed - b->out_failed_seen[i]),
+                        (unsigned long long)st.failed, st.last_error);
+        b->out_failed_seen[i] = st.failed;
+    }
+}
+
+static json_t *ssi_outputs_json(ssi_broker *b)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < b->outs.n; i++) {
+        ss_output_stats st;
+        ssi_output_stats(b, i, &st);
+        json_object_set_new(o, b->outs.ops[i]->name,
+                            json_pack("{s:I, s:I, s:I, s:I, s:s}", "delivered",
+                                      (json_int_t)st.delivered, "dropped", (json_int_t)st.dropped,
+                                      "failed", (json_int_t)st.failed, "queued",
+                                      (json_int_t)st.queued, "last_error", st.last_error));
+    }
+    return o;
+}
+
 /* ---- the control socket ---- */
 
 static json_t *ssi_notify_json(ss_notifier *n)
@@ -330,6 +393,7 @@ static json_t *ssi_status_json(ssi_broker *b)
                                                  b->cur->w[i].state == SSI_W_BUSY));
     json_object_set_new(st, "workers", workers);
     json_object_set_new(st, "notify", ssi_notify_json(b->notify));
+    json_object_set_new(st, "outputs", ssi_outputs_json(b));
     json_object_set_new(st, "filters", b->cur ? ssi_gen_json(b->cur) : json_array());
     if (b->next)
         json_object_set_new(st, "loading_generation", json_integer(b->next->id));
@@ -503,17 +567,11 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
         rc = ssi_bind(NN_REP, b->c.control, &b->ctl, &b->ctl_fd, err);
     if (!rc && b->c.pull_address)
         rc = ssi_bind(NN_PULL, b->c.pull_address, &b->pull, &b->pull_fd, err);
-    if (!rc && b->c.publish) {
-        if (!(b->out = ss_output_for(b->c.publish)))
-            rc = ss_err_set(err, SS_EINVAL, "publish %s: no output serves it", b->c.publish);
-        else
-            rc = b->out->open(b->c.publish, &b->out_impl, err);
-        if (rc)
-            b->out = NULL;
-    }
     if (!rc)
-        rc = ss_notifier_new(b->c.run_dir, &b->c.notify, b->out, b->out_impl, b->lg, &b->notify,
-                             err);
+        rc = ssi_open_outputs(b, err);
+    if (!rc)
+        rc = ss_notifier_new(b->c.run_dir, &b->c.notify, b->outs.n ? &ss_outset_ops : NULL,
+                             &b->outs, b->lg, &b->notify, err);
     if (!rc)
         rc = ssi_signals(b, err);
     return rc ? rc : ssi_intake_start(b, err);
@@ -651,6 +709,7 @@ static void ssi_loop(ssi_broker *b)
         if (b->in || b->store_failed)
             ssi_intake_round(b, scan);
         ssi_watch_round(b, now);
+        ssi_output_round(b);
         ssi_worker_round(b, b->cur, p, np);
         ssi_worker_round(b, b->next, p, np);
         if (b->next)
@@ -678,9 +737,8 @@ static void ssi_close_all(ssi_broker *b)
         free(b->spool_marked[i]);
     free(b->spool_marked);
     free(b->spool_ready);
-    ss_notifier_free(b->notify); /* before the output it publishes on */
-    if (b->out)
-        b->out->close(b->out_impl);
+    ss_notifier_free(b->notify); /* before the outputs it publishes on */
+    ss_outset_close(&b->outs);
     if (b->pull >= 0)
         nn_close(b->pull);
     if (b->ctl >= 0)

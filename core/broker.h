@@ -5,7 +5,7 @@
  *
  * Configuration: an INI file (config/skysieve.ini documents every key). Sections [broker],
  * [control] and [notify] always apply, with defaults; [input spool], [input pull], [filters] and
- * [output] turn their part on when present.
+ * [output] and [output NAME] (e.g. [output kafka]) turn their part on when present.
  *
  * Guarantees (see README "The live broker"):
  *  - an input is accepted only when it is in the spool directory or in the intake journal; its
@@ -22,9 +22,17 @@
 #include "err.h"
 #include "log.h"
 #include "notify.h"
+#include "output.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+/** An [output NAME] section: its pairs, in file order, strings owned (malloc'd) by the conf. */
+typedef struct ss_broker_output {
+    char *name;
+    ss_output_kv *kv;
+    size_t n;
+} ss_broker_output;
 
 /** The broker's configuration, as read from the INI file. Every string is owned by the struct. */
 typedef struct ss_broker_conf {
@@ -45,7 +53,9 @@ typedef struct ss_broker_conf {
     double timeout;
     unsigned max_crashes;
     unsigned dispatch_batch;
-    char *publish; /**< NULL: tags are stored, not published */
+    char *publish;                               /**< NULL: tags are stored, not published */
+    ss_broker_output outputs[SS_OUTSET_MAX - 1]; /**< [output NAME] sections, beside publish */
+    size_t noutputs;
     char *control;
     char *secret;          /**< the shared secret (from secret_file), or NULL */
     ss_notify_conf notify; /**< watch-list webhooks: [notify] */

@@ -148,6 +148,33 @@ static int ssi_secret(ssi_conf_ctx *x, const char *path)
     return ok && line[0] && ssi_set_str(&x->c->secret, strdup(line));
 }
 
+/* [output NAME]: the pairs are kept for the plugin's open_conf, which checks them (and names the
+ * file and key) when the broker opens it; only the name is checked here. */
+static int ssi_output_section(ssi_conf_ctx *x, const char *name, const char *k, const char *v)
+{
+    ss_broker_conf *c = x->c;
+    const ss_output_ops *ops = ss_output_named(name);
+    if (!ops || !ops->open_conf)
+        return ss_err_set(x->err, SS_EINVAL, "%s: [output %s]: no such output", c->file, name), 0;
+    size_t i = 0;
+    while (i < c->noutputs && strcmp(c->outputs[i].name, name))
+        i++;
+    if (i == sizeof c->outputs / sizeof *c->outputs)
+        return ss_err_set(x->err, SS_EINVAL, "%s: [output %s]: too many output sections", c->file,
+                          name),
+               0;
+    ss_broker_output *o = &c->outputs[i];
+    if (i == c->noutputs && !(o->name = strdup(name)))
+        return 0;
+    c->noutputs += i == c->noutputs;
+    ss_output_kv *fresh = realloc(o->kv, (o->n + 1) * sizeof *fresh);
+    if (!fresh)
+        return 0;
+    o->kv = fresh;
+    fresh[o->n] = (ss_output_kv){strdup(k), strdup(v)};
+    return fresh[o->n].key && fresh[o->n++].value;
+}
+
 static int ssi_handler(void *user, const char *sec, const char *k, const char *v)
 {
     ssi_conf_ctx *x = user;
@@ -171,6 +198,8 @@ static int ssi_handler(void *user, const char *sec, const char *k, const char *v
     } else if (!strcmp(sec, "output")) {
         x->output = 1;
         ok = !strcmp(k, "publish") && ssi_set_str(&c->publish, ssi_address(x->dir, v));
+    } else if (!strncmp(sec, "output ", 7)) {
+        ok = ssi_output_section(x, sec + 7, k, v);
     } else if (!strcmp(sec, "notify")) {
         if (!(ok = ssi_notify_key(x, k, v)))
             ss_err_set(x->err, SS_EINVAL, "%s: [notify] %s = %s: %s", c->file, k, v,
@@ -261,4 +290,14 @@ void ss_broker_conf_free(ss_broker_conf *c)
         free(*strs[i]);
         *strs[i] = NULL;
     }
+    for (size_t i = 0; i < c->noutputs; i++) {
+        ss_broker_output *o = &c->outputs[i];
+        for (size_t j = 0; j < o->n; j++) {
+            free((char *)o->kv[j].key); /* owned here: const only for the plugins */
+            free((char *)o->kv[j].value);
+        }
+        free(o->kv);
+        free(o->name);
+    }
+    c->noutputs = 0;
 }

@@ -25,11 +25,11 @@ typedef struct ssi_broker {
     size_t nready, capready;
     char **spool_marked; /* marked in the last commit: to move to done/ (or failed/) */
     size_t nmarked, capmarked;
-    int pull, ctl;              /* nanomsg sockets, or -1 */
-    int pull_fd, ctl_fd, sigfd; /* pollable descriptors */
-    const ss_output_ops *out;
-    void *out_impl;
-    ss_notifier *notify; /* watch-list notifications: the stream and webhooks */
+    int pull, ctl;                           /* nanomsg sockets, or -1 */
+    int pull_fd, ctl_fd, sigfd;              /* pollable descriptors */
+    ss_outset outs;                          /* [output] publish, then [output NAME]s */
+    uint64_t out_failed_seen[SS_OUTSET_MAX]; /* delivery failures already logged, per output */
+    ss_notifier *notify;                     /* watch-list notifications: the stream and webhooks */
     ssi_pool_conf pc;
     ssi_gen *cur, *next;
     unsigned gen_seq;

@@ -38,6 +38,7 @@ typedef struct ssi_pending_reject {
 /* A tag event waiting for its batch to commit before it is published. */
 typedef struct ssi_event {
     char *topic;
+    char *key; /* the locus id */
     char *json;
 } ssi_event;
 
@@ -114,6 +115,7 @@ static void ssi_clear_events(ss_ingest *in)
 {
     for (size_t i = 0; i < in->nevents; i++) {
         free(in->events[i].topic);
+        free(in->events[i].key);
         free(in->events[i].json);
     }
     in->nevents = 0;
@@ -217,10 +219,12 @@ static int ssi_queue_event(ss_ingest *in, const ss_locus *l, const ss_alert *tri
     ssi_event *e = &in->events[in->nevents];
     e->json = json_dumps(o, SS_JSON_FLAGS);
     e->topic = strdup(ev->tag);
+    e->key = strdup(l->id);
     json_decref(o);
-    if (!e->json || !e->topic) {
+    if (!e->json || !e->topic || !e->key) {
         free(e->json);
         free(e->topic);
+        free(e->key);
         return SS_ENOMEM;
     }
     in->nevents++;
@@ -321,8 +325,8 @@ static void ssi_publish(ss_ingest *in)
 {
     for (size_t i = 0; in->out && i < in->nevents; i++) {
         ss_err err = {0};
-        if (in->out->publish(in->out_impl, in->events[i].topic, in->events[i].json,
-                             strlen(in->events[i].json), &err))
+        if (in->out->publish(in->out_impl, in->events[i].topic, in->events[i].key,
+                             in->events[i].json, strlen(in->events[i].json), &err))
             fprintf(stderr, "skysieve: %s\n", err.msg);
     }
     ssi_clear_events(in);

@@ -133,7 +133,9 @@ static void ssi_publish(ss_notifier *n, const char *list, const json_t *entry)
     if (!text || asprintf(&topic, "watch.%s", list) < 0) {
         topic = NULL;
         ss_err_set(&err, SS_ENOMEM, "out of memory");
-    } else if (!n->out->publish(n->out_impl, topic, text, strlen(text), &err)) {
+    } else if (!n->out->publish(n->out_impl, topic,
+                                json_string_value(json_object_get(entry, "locus_id")), text,
+                                strlen(text), &err)) {
         pthread_mutex_lock(&n->mu);
         n->st.published++;
         pthread_mutex_unlock(&n->mu);

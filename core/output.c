@@ -9,8 +9,64 @@ extern const size_t ssi_output_registry_len;
 const ss_output_ops *ss_output_for(const char *address)
 {
     for (size_t i = 0; i < ssi_output_registry_len; i++)
-        for (const char *const *p = ssi_output_registry[i]->prefixes; *p; p++)
+        for (const char *const *p = ssi_output_registry[i]->prefixes; p && *p; p++)
             if (!strncmp(address, *p, strlen(*p)))
                 return ssi_output_registry[i];
     return NULL;
 }
+
+const ss_output_ops *ss_output_named(const char *name)
+{
+    for (size_t i = 0; i < ssi_output_registry_len; i++)
+        if (!strcmp(ssi_output_registry[i]->name, name))
+            return ssi_output_registry[i];
+    return NULL;
+}
+
+int ss_outset_add(ss_outset *set, const ss_output_ops *ops, void *impl, ss_err *err)
+{
+    if (set->n == SS_OUTSET_MAX) {
+        ops->close(impl);
+        return ss_err_set(err, SS_EINVAL, "output %s: at most %d outputs", ops->name,
+                          SS_OUTSET_MAX);
+    }
+    set->ops[set->n] = ops;
+    set->impl[set->n++] = impl;
+    return 0;
+}
+
+/* Every output is tried even when one fails: Kafka being full must not starve nanomsg. The error
+ * returned is the first one. */
+static int ssi_outset_publish(void *impl, const char *topic, const char *key, const void *msg,
+                              size_t len, ss_err *err)
+{
+    ss_outset *set = impl;
+    int rc = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        ss_err e = {0};
+        int r = set->ops[i]->publish(set->impl[i], topic, key, msg, len, &e);
+        if (r && !rc)
+            rc = ss_err_set(err, r, "%s", e.msg);
+    }
+    return rc;
+}
+
+void ss_outset_poll(ss_outset *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (set->ops[i]->poll)
+            set->ops[i]->poll(set->impl[i]);
+}
+
+void ss_outset_close(ss_outset *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        set->ops[i]->close(set->impl[i]);
+    set->n = 0;
+}
+
+const ss_output_ops ss_outset_ops = {
+    .abi = SS_OUTPUT_ABI,
+    .name = "outset",
+    .publish = ssi_outset_publish,
+};

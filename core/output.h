@@ -1,11 +1,15 @@
 /**
  * @file output.h
- * @brief The extension point for output streams: plugins/output_<name>/ (nanomsg; Kafka later).
+ * @brief The extension point for output streams: plugins/output_<name>/ (nanomsg, Kafka).
  *
  * An output publishes one message per (locus, tag) event after the transaction that stored the tag
  * has committed, so a subscriber never hears of a tag the store does not hold. Publishing must not
  * block ingest: a slow or absent subscriber loses messages (the store keeps every tag:
  * `skysieve tagged`), it never slows the broker.
+ *
+ * An output is opened either from an address ([output] publish = tcp://..., served by prefix) or
+ * from its own INI section ([output NAME], key = value pairs handed to open_conf). The broker
+ * publishes every event to each output it opened (ss_outset).
  */
 #ifndef SS_OUTPUT_H
 #define SS_OUTPUT_H
@@ -13,22 +17,81 @@
 #include "err.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
-#define SS_OUTPUT_ABI 1
+/** 2: publish takes a key; open_conf, poll and stats added. */
+#define SS_OUTPUT_ABI 2
+
+/** One key = value of an [output NAME] section. */
+typedef struct ss_output_kv {
+    const char *key, *value;
+} ss_output_kv;
+
+/** An [output NAME] section: what open_conf reads. Borrowed for the call only. */
+typedef struct ss_output_conf {
+    const char *file; /**< the configuration file, for error messages */
+    const char *name; /**< NAME of [output NAME] */
+    const ss_output_kv *kv;
+    size_t n;
+} ss_output_conf;
+
+/** Delivery counters of an output that confirms delivery (Kafka); zeros for the others. */
+typedef struct ss_output_stats {
+    uint64_t delivered;   /**< acknowledged by the server */
+    uint64_t dropped;     /**< refused locally (queue full): never sent */
+    uint64_t failed;      /**< sent, then reported failed (or still queued at close) */
+    uint64_t queued;      /**< waiting for an acknowledgement now */
+    char last_error[192]; /**< the last delivery failure, "" when none */
+} ss_output_stats;
 
 typedef struct ss_output_ops {
     unsigned abi;                /**< SS_OUTPUT_ABI */
     const char *name;            /**< "nanomsg" */
-    const char *const *prefixes; /**< NULL-terminated address prefixes it serves, e.g. "tcp://" */
-    /** Open the output at @p address. @param[out] impl its state. @return 0 or an error. */
+    const char *const *prefixes; /**< NULL-terminated address prefixes it serves, or NULL */
+    /** Open the output at @p address (NULL when it has no prefixes). @param[out] impl its state. */
     int (*open)(const char *address, void **impl, ss_err *err);
-    /** Publish @p len bytes under @p topic. @return 0 or an error (the caller logs it). */
-    int (*publish)(void *impl, const char *topic, const void *msg, size_t len, ss_err *err);
-    /** Close; NULL is allowed. */
+    /** Open from an [output NAME] section (NULL: no such section); errors name file and key. */
+    int (*open_conf)(const ss_output_conf *conf, void **impl, ss_err *err);
+    /**
+     * Publish @p len bytes under @p topic (a tag, or watch.LIST); @p key (the locus id, or NULL)
+     * keeps one locus's events in order where the output partitions. Never blocks.
+     * @return 0 or an error (the caller logs it).
+     */
+    int (*publish)(void *impl, const char *topic, const char *key, const void *msg, size_t len,
+                   ss_err *err);
+    /** Serve delivery reports without blocking; NULL when there are none. */
+    void (*poll)(void *impl);
+    /** Fill @p st; NULL when the output does not count deliveries. */
+    void (*stats)(void *impl, ss_output_stats *st);
+    /** Close (flushing within a bounded time); NULL is allowed. */
     void (*close)(void *impl);
 } ss_output_ops;
 
 /** The output serving @p address (by prefix), or NULL. */
 const ss_output_ops *ss_output_for(const char *address);
+
+/** The output named @p name, or NULL. */
+const ss_output_ops *ss_output_named(const char *name);
+
+#define SS_OUTSET_MAX 4
+
+/** The outputs the broker publishes to: each event goes to every one. */
+typedef struct ss_outset {
+    size_t n;
+    const ss_output_ops *ops[SS_OUTSET_MAX];
+    void *impl[SS_OUTSET_MAX];
+} ss_outset;
+
+/** Add an opened output; @p set takes ownership of @p impl. @return 0, or SS_EINVAL when full. */
+int ss_outset_add(ss_outset *set, const ss_output_ops *ops, void *impl, ss_err *err);
+
+/** Ops that publish to every output of an ss_outset (the impl): one stream for the notifier. */
+extern const ss_output_ops ss_outset_ops;
+
+/** Poll every output. */
+void ss_outset_poll(ss_outset *set);
+
+/** Close every output and empty @p set. */
+void ss_outset_close(ss_outset *set);
 
 #endif

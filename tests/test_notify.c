@@ -626,9 +626,10 @@ static char *receive(int sub, ss_notifier *n, const char *e, size_t *len)
 }
 
 /* A count of publishes, as an output. */
-static int count_publish(void *impl, const char *topic, const void *msg, size_t len, ss_err *err)
+static int count_publish(void *impl, const char *topic, const char *key, const void *msg,
+                         size_t len, ss_err *err)
 {
-    (void)topic, (void)msg, (void)len, (void)err;
+    (void)topic, (void)key, (void)msg, (void)len, (void)err;
     ++*(int *)impl;
     return 0;
 }

@@ -43,8 +43,10 @@ static int nn_out_open(const char *address, void **impl, ss_err *err)
     return 0;
 }
 
-static int nn_out_publish(void *impl, const char *topic, const void *msg, size_t len, ss_err *err)
+static int nn_out_publish(void *impl, const char *topic, const char *key, const void *msg,
+                          size_t len, ss_err *err)
 {
+    (void)key; /* one socket, no partitions: every event is already in order */
     nn_out *o = impl;
     size_t tlen = strlen(topic), need = tlen + 1 + len;
     if (need > o->cap) {

@@ -1,0 +1,283 @@
+/*
+ * The Kafka output (plugins/output_kafka) against librdkafka's built-in mock cluster: no Kafka
+ * server needed. Messages are consumed back with an rdkafka consumer.
+ */
+#include "testutil.h"
+
+#include "broker.h"
+#include "output.h"
+
+#include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The mock cluster lives in a handle of its own, for the whole test. */
+static rd_kafka_t *mock_rk;
+static rd_kafka_mock_cluster_t *mock;
+
+static void mock_up(void)
+{
+    char why[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    ck_assert(rd_kafka_conf_set(c, "log_level", "0", why, sizeof why) == RD_KAFKA_CONF_OK);
+    mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why);
+    ck_assert_msg(mock_rk, "%s", why);
+    mock = rd_kafka_mock_cluster_new(mock_rk, 1);
+    ck_assert(mock);
+}
+
+static void mock_down(void)
+{
+    rd_kafka_mock_cluster_destroy(mock);
+    rd_kafka_destroy(mock_rk);
+}
+
+static int kafka_open(const ss_output_kv *kv, size_t n, void **impl, ss_err *err)
+{
+    const ss_output_ops *ops = ss_output_named("kafka");
+    ck_assert(ops && ops->open_conf);
+    ss_output_conf c = {"test.ini", "kafka", kv, n};
+    return ops->open_conf(&c, impl, err);
+}
+
+/* Poll until @p n deliveries are acknowledged (or 10 s). */
+static void wait_delivered(void *impl, uint64_t n)
+{
+    const ss_output_ops *ops = ss_output_named("kafka");
+    ss_output_stats st = {0};
+    for (int i = 0; i < 1000 && st.delivered < n; i++) {
+        ops->poll(impl);
+        ops->stats(impl, &st);
+        if (st.delivered < n)
+            usleep(10000);
+    }
+    ck_assert_msg(st.delivered == n, "delivered %llu of %llu (failed %llu: %s)",
+                  (unsigned long long)st.delivered, (unsigned long long)n,
+                  (unsigned long long)st.failed, st.last_error);
+    ck_assert_uint_eq(st.failed, 0);
+}
+
+typedef struct got {
+    char key[64], value[512];
+} got;
+
+/* Read @p n messages of @p topic (partition 0) from the start. @return how many came. */
+static size_t consume(const char *topic, got *out, size_t n)
+{
+    char why[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    const char *kv[][2] = {{"bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock)},
+                           {"group.id", "test"},
+                           {"enable.auto.commit", "false"},
+                           {"log_level", "0"}};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert(rd_kafka_conf_set(c, kv[i][0], kv[i][1], why, sizeof why) == RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why);
+    ck_assert_msg(rk, "%s", why);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    ck_assert(rd_kafka_assign(rk, parts) == 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    size_t k = 0;
+    for (int tries = 0; k < n && tries < 100; tries++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err && k < n) {
+            snprintf(out[k].key, sizeof out[k].key, "%.*s", (int)m->key_len, (char *)m->key);
+            snprintf(out[k].value, sizeof out[k].value, "%.*s", (int)m->len, (char *)m->payload);
+            k++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return k;
+}
+
+static void topic(const char *name)
+{
+    ck_assert(rd_kafka_mock_topic_create(mock, name, 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+START_TEST(one_topic_per_tag_keyed_by_locus)
+{
+    mock_up();
+    topic("sks.jump");
+    topic("sks.new_star");
+    ss_output_kv kv[] = {{"brokers", rd_kafka_mock_cluster_bootstraps(mock)},
+                         {"topic_template", "sks.{tag}"}};
+    void *impl;
+    ss_err err = {0};
+    ck_assert_msg(kafka_open(kv, 2, &impl, &err) == 0, "%s", err.msg);
+    const ss_output_ops *ops = ss_output_named("kafka");
+    ck_assert_int_eq(ops->publish(impl, "jump", "L1", "{\"n\":1}", 7, &err), 0);
+    /* '/' is not allowed in a topic name: it becomes '_' */
+    ck_assert_int_eq(ops->publish(impl, "new/star", "L2", "{\"n\":2}", 7, &err), 0);
+    ck_assert_int_eq(ops->publish(impl, "jump", "L1", "{\"n\":3}", 7, &err), 0);
+    wait_delivered(impl, 3);
+    ops->close(impl);
+    got g[3] = {0};
+    ck_assert_uint_eq(consume("sks.jump", g, 2), 2);
+    ck_assert_str_eq(g[0].key, "L1");
+    ck_assert_str_eq(g[0].value, "{\"n\":1}");
+    ck_assert_str_eq(g[1].key, "L1");
+    ck_assert_str_eq(g[1].value, "{\"n\":3}");
+    ck_assert_uint_eq(consume("sks.new_star", g, 1), 1);
+    ck_assert_str_eq(g[0].key, "L2");
+    ck_assert_str_eq(g[0].value, "{\"n\":2}");
+    mock_down();
+}
+END_TEST
+
+/* Through the broker's fan-out: nanomsg and Kafka carry the same bytes. */
+START_TEST(kafka_and_nanomsg_carry_the_same_json)
+{
+    mock_up();
+    topic("skysieve.jump");
+    ss_outset set = {0};
+    ss_err err = {0};
+    void *impl;
+    const char *addr = "inproc://kafka-test";
+    const ss_output_ops *nn_ops = ss_output_for(addr);
+    ck_assert(nn_ops);
+    ck_assert_msg(nn_ops->open(addr, &impl, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_outset_add(&set, nn_ops, impl, &err), 0);
+    ss_output_kv kv[] = {{"brokers", rd_kafka_mock_cluster_bootstraps(mock)}};
+    ck_assert_msg(kafka_open(kv, 1, &impl, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_outset_add(&set, ss_output_named("kafka"), impl, &err), 0);
+    int sub = nn_socket(AF_SP, NN_SUB);
+    ck_assert(sub >= 0 && nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) == 0);
+    ck_assert(nn_connect(sub, addr) >= 0);
+    usleep(50000);
+    const char *json = "{\"tag\":\"jump\",\"locus\":{\"id\":\"SS1\"}}";
+    ck_assert_msg(ss_outset_ops.publish(&set, "jump", "SS1", json, strlen(json), &err) == 0, "%s",
+                  err.msg);
+    char *buf = NULL;
+    int len = nn_recv(sub, &buf, NN_MSG, 0);
+    ck_assert_int_eq(len, (int)(5 + strlen(json)));
+    ck_assert_mem_eq(buf + 5, json, strlen(json));
+    nn_freemsg(buf);
+    nn_close(sub);
+    wait_delivered(set.impl[1], 1);
+    ss_outset_close(&set);
+    got g[1] = {0};
+    ck_assert_uint_eq(consume("skysieve.jump", g, 1), 1);
+    ck_assert_str_eq(g[0].value, json);
+    ck_assert_str_eq(g[0].key, "SS1");
+    mock_down();
+}
+END_TEST
+
+/* A full local queue drops (and counts) instead of blocking; what close cannot flush is failed. */
+START_TEST(a_full_queue_drops_without_blocking)
+{
+    ss_output_kv kv[] = {{"brokers", "127.0.0.1:1"},
+                         {"queue_max", "1"},
+                         {"flush_timeout", "0"},
+                         {"rdkafka.log_level", "0"}};
+    void *impl;
+    ss_err err = {0};
+    ck_assert_msg(kafka_open(kv, 4, &impl, &err) == 0, "%s", err.msg);
+    const ss_output_ops *ops = ss_output_named("kafka");
+    ck_assert_int_eq(ops->publish(impl, "jump", "L1", "a", 1, &err), 0);
+    ck_assert_int_eq(ops->publish(impl, "jump", "L1", "b", 1, &err), SS_EFULL);
+    ck_assert_msg(strstr(err.msg, "dropped") && strstr(err.msg, "skysieve.jump"), "%s", err.msg);
+    ss_output_stats st;
+    ops->stats(impl, &st);
+    ck_assert_uint_eq(st.dropped, 1);
+    ck_assert_uint_eq(st.queued, 1);
+    ops->close(impl);
+}
+END_TEST
+
+static void bad(const char *key, const char *value, const char *why)
+{
+    ss_output_kv kv[] = {{"brokers", "127.0.0.1:9092"}, {key, value}};
+    void *impl = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(kafka_open(kv, 2, &impl, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "test.ini: [output kafka] ") && strstr(err.msg, key) &&
+                      strstr(err.msg, why),
+                  "%s = %s: %s", key, value, err.msg);
+}
+
+START_TEST(bad_configuration_names_file_key_and_reason)
+{
+    bad("topic_template", "skysieve.{tga}", "only placeholder is {tag}");
+    bad("topic_template", "skysieve.all", "must contain {tag}");
+    bad("topic_template", "sky sieve.{tag}", "letters, digits");
+    bad("queue_max", "0", "1 to 10000000");
+    bad("flush_timeout", "soon", "seconds");
+    bad("colour", "blue", "unknown key");
+    bad("rdkafka.no.such.property", "1", "No such configuration property");
+    bad("rdkafka.security.protocol", "carrier_pigeon", "Invalid value");
+    bad("rdkafka.bootstrap.servers", "x:1", "use brokers");
+    bad("brokers", "", "empty");
+    ss_output_kv none[] = {{"topic_template", "a.{tag}"}};
+    void *impl = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(kafka_open(none, 1, &impl, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "brokers = host:port,... is missing"), "%s", err.msg);
+}
+END_TEST
+
+/* Security settings pass through to librdkafka. */
+START_TEST(rdkafka_properties_pass_through)
+{
+    ss_output_kv kv[] = {
+        {"brokers", "127.0.0.1:1"},          {"rdkafka.security.protocol", "sasl_plaintext"},
+        {"rdkafka.sasl.mechanism", "PLAIN"}, {"rdkafka.sasl.username", "u"},
+        {"rdkafka.sasl.password", "p"},      {"flush_timeout", "0"}};
+    void *impl;
+    ss_err err = {0};
+    ck_assert_msg(kafka_open(kv, 6, &impl, &err) == 0, "%s", err.msg);
+    ss_output_named("kafka")->close(impl);
+}
+END_TEST
+
+START_TEST(broker_conf_reads_output_sections)
+{
+    char *ini = tu_write(tu_tmp, "b.ini",
+                         "[output kafka]\nbrokers = h:9092\ntopic_template = t.{tag}\n"
+                         "rdkafka.security.protocol = ssl\n");
+    ss_broker_conf c;
+    ss_err err = {0};
+    ck_assert_msg(ss_broker_conf_load(ini, &c, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(c.noutputs, 1);
+    ck_assert_str_eq(c.outputs[0].name, "kafka");
+    ck_assert_uint_eq(c.outputs[0].n, 3);
+    ck_assert_str_eq(c.outputs[0].kv[2].key, "rdkafka.security.protocol");
+    ck_assert_str_eq(c.outputs[0].kv[2].value, "ssl");
+    ck_assert_ptr_null(c.publish);
+    ss_broker_conf_free(&c);
+    free(ini);
+    ini = tu_write(tu_tmp, "c.ini", "[output kafak]\nbrokers = h:9092\n");
+    ck_assert_int_eq(ss_broker_conf_load(ini, &c, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "c.ini: [output kafak]: no such output"), "%s", err.msg);
+    free(ini);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kafka_out");
+    TCase *tc = tcase_create("kafka");
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, one_topic_per_tag_keyed_by_locus);
+    tcase_add_test(tc, kafka_and_nanomsg_carry_the_same_json);
+    tcase_add_test(tc, a_full_queue_drops_without_blocking);
+    tcase_add_test(tc, bad_configuration_names_file_key_and_reason);
+    tcase_add_test(tc, rdkafka_properties_pass_through);
+    tcase_add_test(tc, broker_conf_reads_output_sections);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
