@@ -8,6 +8,10 @@
 #include "output.h"
 
 #include <check.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <nanomsg/nn.h>
@@ -65,7 +69,7 @@ static void wait_delivered(void *impl, uint64_t n)
 }
 
 typedef struct got {
-    char key[64], value[512];
+    char key[64], value[4096];
 } got;
 
 /* Read @p n messages of @p topic (partition 0) from the start. @return how many came. */
@@ -266,11 +270,124 @@ START_TEST(broker_conf_reads_output_sections)
 }
 END_TEST
 
+/* ---- end to end: skysieve run with [output kafka] at the mock cluster ---- */
+
+static const char every_lua[] =
+    "NAME = \"every\"\nDESCRIPTION = \"tags every locus\"\nAUTHOR = \"t <t@example.org>\"\n"
+    "OUTPUT_TAGS = {{name = \"seen\", description = \"every locus\"}}\n"
+    "function run(locus) locus:tag(\"seen\") end\n";
+
+/* The broker of the end-to-end test, stopped by the fixture when a check fails before it is. */
+static pid_t broker_pid;
+
+static void broker_teardown(void)
+{
+    if (broker_pid > 0) {
+        kill(broker_pid, SIGKILL);
+        waitpid(broker_pid, NULL, 0);
+        broker_pid = 0;
+    }
+    tu_tmp_teardown();
+}
+
+static pid_t run_broker(const char *conf)
+{
+    char *log = tu_path(tu_tmp, "broker.log");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        execl(SS_BINARY, SS_BINARY, "run", "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    return pid;
+}
+
+/* outputs.kafka of `ctl status`, polled until @p delivered (or 20 s); the caller owns it. */
+static json_t *kafka_status(const char *conf, long delivered)
+{
+    json_t *k = NULL;
+    for (int i = 0; i < 200; i++) {
+        char *out = NULL;
+        json_decref(k);
+        k = NULL;
+        if (tu_sks(&out, NULL, "ctl --config '%s' --timeout 2 status", conf) == 0) {
+            json_t *r = json_loads(out, 0, NULL);
+            k = json_incref(
+                json_object_get(json_object_get(json_object_get(r, "status"), "outputs"), "kafka"));
+            json_decref(r);
+        }
+        free(out);
+        if (k && json_integer_value(json_object_get(k, "delivered")) >= delivered)
+            break;
+        usleep(100000);
+    }
+    return k;
+}
+
+START_TEST(skysieve_run_publishes_to_kafka)
+{
+    mock_up();
+    topic("sks.seen");
+    free(tu_write(tu_tmp, "every.lua", every_lua));
+    free(tu_write(tu_tmp, "set.ini", "[filter every]\npath = every.lua\n"));
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text,
+                              "[broker]\nstore = store\nrun_dir = run\nmap_size = 64M\n"
+                              "[input spool]\ndir = spool\npoll = 0.05\n"
+                              "[filters]\nset = set.ini\n"
+                              "[output kafka]\nbrokers = %s\ntopic_template = sks.{tag}\n",
+                              rd_kafka_mock_cluster_bootstraps(mock)),
+                     0);
+    char *conf = tu_write(tu_tmp, "broker.ini", text);
+    free(text);
+    char *spool = tu_path(tu_tmp, "spool");
+    ck_assert_int_eq(mkdir(spool, 0755), 0);
+    pid_t pid = broker_pid = run_broker(conf);
+    /* two alerts on one locus, one on another: three events, two keys */
+    char *part = tu_write(tu_tmp, "spool/.a.part",
+                          "alert_id,ra,dec,mjd,passband,mag,magerr\n"
+                          "a1,150.0,-5.0,60000.1,g,18.0,0.05\n"
+                          "b1,151.0,-5.0,60000.2,g,18.0,0.05\n"
+                          "a2,150.0,-5.0,60000.3,r,18.1,0.05\n");
+    char *dst = tu_path(tu_tmp, "spool/a.csv");
+    ck_assert_int_eq(rename(part, dst), 0);
+    json_t *k = kafka_status(conf, 3);
+    ck_assert_msg(k && json_integer_value(json_object_get(k, "delivered")) == 3 &&
+                      json_integer_value(json_object_get(k, "failed")) == 0 &&
+                      json_integer_value(json_object_get(k, "dropped")) == 0,
+                  "outputs.kafka: %s", k ? json_dumps(k, 0) : "(none)");
+    json_decref(k);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    broker_pid = 0;
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    got g[3] = {0};
+    ck_assert_uint_eq(consume("sks.seen", g, 3), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *j = json_loads(g[i].value, 0, NULL);
+        ck_assert_msg(j, "not JSON: %s", g[i].value);
+        const char *id =
+            json_string_value(json_object_get(json_object_get(j, "locus"), "locus_id"));
+        ck_assert_msg(id && !strcmp(id, g[i].key), "key %s, message %s", g[i].key, g[i].value);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "tag")), "seen");
+        json_decref(j);
+    }
+    ck_assert_str_ne(g[0].key, g[1].key); /* a1, then b1: two loci */
+    ck_assert_str_eq(g[0].key, g[2].key);
+    free(part), free(dst), free(spool), free(conf);
+    mock_down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kafka_out");
     TCase *tc = tcase_create("kafka");
-    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, broker_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, one_topic_per_tag_keyed_by_locus);
     tcase_add_test(tc, kafka_and_nanomsg_carry_the_same_json);
@@ -278,6 +395,7 @@ int main(void)
     tcase_add_test(tc, bad_configuration_names_file_key_and_reason);
     tcase_add_test(tc, rdkafka_properties_pass_through);
     tcase_add_test(tc, broker_conf_reads_output_sections);
+    tcase_add_test(tc, skysieve_run_publishes_to_kafka);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -5,8 +5,8 @@
  *
  * Producing never blocks the broker: messages go to librdkafka's bounded local queue, and when it
  * is full the message is dropped (counted, and the caller logs it). Delivery reports are served by
- * poll() from the broker's loop; close() flushes within flush_timeout and counts what is left as
- * failed.
+ * poll() from the broker's loop; close() flushes within flush_timeout and reports on standard error
+ * how many messages it could not deliver.
  */
 #include "output.h"
 
@@ -22,7 +22,8 @@ typedef struct ko_out {
     rd_kafka_t *rk;
     char *tmpl;         /* topic_template; "{tag}" is replaced */
     int flush_ms;       /* bound on the flush at close */
-    ss_output_stats st; /* queued is read from librdkafka */
+    ss_output_stats st; /* queued: produced, not yet reported delivered or failed */
+    uint64_t produced;
     char topic[KO_TOPIC_MAX + 1];
 } ko_out;
 
@@ -204,6 +205,7 @@ static int ko_publish(void *impl, const char *topic, const char *key, const void
                           "kafka topic %s: %s; message dropped (%llu so far)", o->topic,
                           rd_kafka_err2str(e), (unsigned long long)o->st.dropped);
     }
+    o->produced++;
     return 0;
 }
 
@@ -217,7 +219,7 @@ static void ko_stats(void *impl, ss_output_stats *st)
 {
     ko_out *o = impl;
     *st = o->st;
-    st->queued = (uint64_t)rd_kafka_outq_len(o->rk);
+    st->queued = o->produced - o->st.delivered - o->st.failed;
 }
 
 static void ko_close(void *impl)
@@ -227,12 +229,10 @@ static void ko_close(void *impl)
         return;
     if (o->rk) {
         rd_kafka_flush(o->rk, o->flush_ms);
-        int left = rd_kafka_outq_len(o->rk);
-        if (left > 0) {
-            o->st.failed += (uint64_t)left;
-            fprintf(stderr, "skysieve: output kafka: %d messages not delivered within %d ms\n",
-                    left, o->flush_ms);
-        }
+        uint64_t left = o->produced - o->st.delivered - o->st.failed;
+        if (left > 0)
+            fprintf(stderr, "skysieve: output kafka: %llu messages not delivered within %d ms\n",
+                    (unsigned long long)left, o->flush_ms);
         rd_kafka_destroy(o->rk);
     }
     free(o->tmpl);
