@@ -392,6 +392,53 @@ START_TEST(restart_midway)
 }
 END_TEST
 
+/* Each bad setting is refused naming the key and the reason; no cluster is needed. */
+START_TEST(conf_errors)
+{
+    ss_kafka_in_conf c = {0};
+    ss_err err = {0};
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topic", "x", &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "topic: unknown key"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "format", "lsst", &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "format=lsst: unknown"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.enable.auto.commit", "true", &err),
+                     SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "not settable"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.", "x", &err), SS_EINVAL);
+
+    ss_kafka_in *k = NULL;
+    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "brokers: missing"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "brokers", "127.0.0.1:1", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", " , ", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "group: missing"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "group", "g", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL); /* no topic named */
+    ck_assert_msg(strstr(err.msg, "topics= , : cannot subscribe"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", "t", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "format", "rubin", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "format=rubin: needs the schema directory"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.security.protocol", "carrier-pigeon", &err),
+                     0);
+    ck_assert_int_eq(ss_kafka_in_open(&c, "/schemas", &k, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "rdkafka.security.protocol:"), "%s", err.msg);
+    ck_assert_ptr_null(k);
+    /* a valid one: SASL over SSL as the survey streams ask, set but not connected */
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.security.protocol", "SASL_SSL", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.mechanisms", "SCRAM-SHA-512", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.username", "u", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.password", "p", &err), 0);
+    ck_assert_msg(ss_kafka_in_open(&c, "/schemas", &k, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(ss_kafka_in_decoder(k), "avro");
+    ck_assert_uint_eq(ss_kafka_in_pending(k), 0);
+    ss_kafka_in_close(k);
+    ss_kafka_in_conf_free(&c);
+    ck_assert_ptr_null(c.brokers);
+}
+END_TEST
+
 Suite *kafka_suite(void)
 {
     Suite *s = suite_create("kafka_in");
@@ -399,6 +446,7 @@ Suite *kafka_suite(void)
     tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, night_once);
+    tcase_add_test(tc, conf_errors);
     tcase_add_test(tc, restart_midway);
     suite_add_tcase(s, tc);
     return s;
