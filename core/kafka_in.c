@@ -14,6 +14,7 @@ struct ss_kafka_in {
     rd_kafka_topic_partition_list_t *done;
     ss_ingest *in; /* during ss_kafka_in_poll() only: a revocation flushes it */
     int rc;        /* a store failure met in a rebalance */
+    int revoking;  /* commits wait for the group's answer: the next owner reads from there */
     ss_err err;
 };
 
@@ -99,13 +100,16 @@ static int ssi_rdset(rd_kafka_conf_t *rc, const char *key, const char *value, ss
     return 0;
 }
 
-/* A revocation: what the ingest buffered is committed first, so that its offsets reach the group
- * before another consumer takes the partitions over (it would otherwise read them again). */
-static void ssi_revoke(ss_kafka_in *k, rd_kafka_t *rk)
+/* A revocation: what the ingest buffered is committed first and its offsets sent to the group,
+ * so that another consumer taking the partitions over need not read it again. A group already
+ * rebalancing may refuse the offsets (REBALANCE_IN_PROGRESS): the next owner then reads those
+ * messages again, and the store absorbs them. */
+static void ssi_revoke(ss_kafka_in *k)
 {
+    k->revoking = 1;
     if (k->in && !k->rc)
         k->rc = ss_ingest_flush(k->in, &k->err);
-    rd_kafka_commit(rk, NULL, 0); /* what the flush stored; RD_KAFKA_RESP_ERR__NO_OFFSET: none */
+    k->revoking = 0;
     rd_kafka_topic_partition_list_destroy(k->done);
     k->done = rd_kafka_topic_partition_list_new(8);
 }
@@ -122,7 +126,7 @@ static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             rd_kafka_assign(rk, parts);
         return;
     }
-    ssi_revoke(k, rk);
+    ssi_revoke(k);
     if (coop)
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
     else
@@ -300,7 +304,7 @@ void ss_kafka_in_committed(ss_kafka_in *k)
         return;
     /* a partition revoked meanwhile refuses the store: its new owner reads the messages again */
     rd_kafka_offsets_store(k->rk, k->done);
-    rd_kafka_commit(k->rk, NULL, 1);
+    rd_kafka_commit(k->rk, NULL, !k->revoking);
     rd_kafka_topic_partition_list_destroy(k->done);
     k->done = rd_kafka_topic_partition_list_new(8);
 }

@@ -392,6 +392,59 @@ START_TEST(restart_midway)
 }
 END_TEST
 
+/* A second consumer joins the group while the first holds alerts not yet committed: the first
+ * commits them when it lets its partitions go (or, when the rebalancing group refuses the offsets,
+ * they are read again); the store ends as a direct ingest, each alert once. */
+START_TEST(rebalance_two)
+{
+    files *f = ztf_files();
+    if (!f)
+        return;
+    json_t *ref = reference(f);
+    mock m;
+    mock_start(&m, 4);
+    size_t total = produce_night(&m, f, 0);
+    ss_store *s = open_store("kafka");
+    run a, b;
+    run_open(&a, s, &m, 1000); /* nothing commits by itself: only the revocation */
+    size_t na = run_take(&a, 5, 30), nb = 0;
+    ck_assert_uint_eq(na, 5);
+    ck_assert_uint_eq(ss_ingest_pending(a.in), 5);
+    run_open(&b, s, &m, 1000);
+    /* both polled in turn until B has had messages and neither gets any for 1.5 s */
+    time_t end = time(NULL) + 40;
+    int quiet = 0;
+    while (time(NULL) < end && (!nb || quiet < 15)) {
+        unsigned ga = 0, gb = 0;
+        ss_err err = {0};
+        ck_assert_msg(ss_kafka_in_poll(a.k, a.in, 3, 50, NULL, &ga, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ss_kafka_in_poll(b.k, b.in, 3, 50, NULL, &gb, &err) == 0, "%s", err.msg);
+        na += ga;
+        nb += gb;
+        quiet = ga || gb ? 0 : quiet + 1;
+    }
+    ck_assert_uint_ge(na + nb, total);
+    ss_ingest_totals ta;
+    ss_ingest_totals_get(a.in, &ta);
+    ck_assert_uint_ge(ta.ingested, 5); /* committed by the revocation, not by a full batch */
+    ck_assert_uint_gt(nb, 0);
+    ss_err err = {0};
+    ck_assert_msg(ss_ingest_finish(a.in, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(b.in, NULL, &err) == 0, "%s", err.msg);
+    ss_ingest_free(a.in);
+    ss_ingest_free(b.in);
+    ss_kafka_in_close(a.k);
+    ss_kafka_in_close(b.k);
+    json_t *got = stats(s);
+    same_alerts(ref, got);
+    json_decref(got);
+    json_decref(ref);
+    ss_store_close(s);
+    mock_stop(&m);
+    files_free(f);
+}
+END_TEST
+
 /* Each bad setting is refused naming the key and the reason; no cluster is needed. */
 START_TEST(conf_errors)
 {
@@ -447,6 +500,7 @@ Suite *kafka_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, night_once);
     tcase_add_test(tc, conf_errors);
+    tcase_add_test(tc, rebalance_two);
     tcase_add_test(tc, restart_midway);
     suite_add_tcase(s, tc);
     return s;
