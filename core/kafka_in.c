@@ -10,7 +10,8 @@
 struct ss_kafka_in {
     rd_kafka_t *rk;
     const char *decoder;
-    /* next offset of each partition's messages wholly ingested since the last store commit */
+    /* next offset of each partition's messages wholly ingested since the last store commit
+     * (librdkafka's lists are never NULL: it aborts when out of memory) */
     rd_kafka_topic_partition_list_t *done;
     ss_ingest *in; /* during ss_kafka_in_poll() only: a revocation flushes it */
     int rc;        /* a store failure met in a rebalance */

@@ -2,7 +2,8 @@
  * @file kafka_in.h
  * @brief Alerts from Apache Kafka (librdkafka): a consumer whose offsets follow the store.
  *
- * Configured from the broker INI's `[input kafka]` section: brokers, topics (a comma list), group,
+ * Configured by the keys of an INI `[input kafka]` section, given one by one to
+ * ss_kafka_in_conf_set() as an INI handler reads them: brokers, topics (a comma list), group,
  * format (`ztf`: each message one whole Avro container; `rubin`: Confluent framing, the schema id
  * resolved from the schema directory) and `rdkafka.KEY = VALUE` passed to librdkafka as is (SASL
  * and SSL: security.protocol, sasl.mechanisms, sasl.username, sasl.password, ssl.ca.location).
