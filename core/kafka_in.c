@@ -1,0 +1,331 @@
+/* Alerts from Kafka (kafka_in.h). */
+#include "kafka_in.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ss_kafka_in {
+    rd_kafka_t *rk;
+    const char *decoder;
+    /* next offset of each partition's messages wholly ingested since the last store commit
+     * (librdkafka's lists are never NULL: it aborts when out of memory) */
+    rd_kafka_topic_partition_list_t *done;
+    ss_ingest *in; /* during ss_kafka_in_poll() only: a revocation flushes it */
+    int rc;        /* a store failure met in a rebalance */
+    int revoking;  /* commits wait for the group's answer: the next owner reads from there */
+    ss_err err;
+};
+
+/* ---- configuration ---- */
+
+static int ssi_kset(char **slot, const char *value, ss_err *err)
+{
+    char *s = strdup(value);
+    if (!s)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    free(*slot);
+    *slot = s;
+    return 0;
+}
+
+static int ssi_kv_set(ss_kafka_in_conf *c, const char *key, const char *value, ss_err *err)
+{
+    if (!*key)
+        return ss_err_set(err, SS_EINVAL, "[input kafka] rdkafka.: the librdkafka key is missing");
+    for (size_t i = 0; i < c->nkv; i++)
+        if (!strcmp(c->kv[2 * i], key))
+            return ssi_kset(&c->kv[2 * i + 1], value, err);
+    char **fresh = realloc(c->kv, (c->nkv + 1) * 2 * sizeof *fresh);
+    if (!fresh)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    c->kv = fresh;
+    fresh[2 * c->nkv] = strdup(key);
+    fresh[2 * c->nkv + 1] = strdup(value);
+    c->nkv++; /* counted even when a copy failed: ss_kafka_in_conf_free() frees what there is */
+    if (!fresh[2 * c->nkv - 2] || !fresh[2 * c->nkv - 1])
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    return 0;
+}
+
+int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value, ss_err *err)
+{
+    if (!strcmp(key, "brokers"))
+        return ssi_kset(&c->brokers, value, err);
+    if (!strcmp(key, "topics"))
+        return ssi_kset(&c->topics, value, err);
+    if (!strcmp(key, "group"))
+        return ssi_kset(&c->group, value, err);
+    if (!strcmp(key, "format")) {
+        if (strcmp(value, "ztf") && strcmp(value, "rubin"))
+            return ss_err_set(err, SS_EINVAL,
+                              "[input kafka] format=%s: unknown (ztf: one Avro container per "
+                              "message; rubin: Confluent-framed Avro)",
+                              value);
+        return ssi_kset(&c->format, value, err);
+    }
+    if (!strcmp(key, "rdkafka.enable.auto.commit") ||
+        !strcmp(key, "rdkafka.enable.auto.offset.store"))
+        return ss_err_set(err, SS_EINVAL,
+                          "[input kafka] %s: not settable (offsets are committed only once the "
+                          "alerts are stored)",
+                          key);
+    if (!strncmp(key, "rdkafka.", 8))
+        return ssi_kv_set(c, key + 8, value, err);
+    return ss_err_set(err, SS_EINVAL,
+                      "[input kafka] %s: unknown key (brokers, topics, group, format, rdkafka.*)",
+                      key);
+}
+
+void ss_kafka_in_conf_free(ss_kafka_in_conf *c)
+{
+    free(c->brokers);
+    free(c->topics);
+    free(c->group);
+    free(c->format);
+    for (size_t i = 0; i < 2 * c->nkv; i++)
+        free(c->kv[i]);
+    free(c->kv);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- the consumer ---- */
+
+static int ssi_rdset(rd_kafka_conf_t *rc, const char *key, const char *value, ss_err *err)
+{
+    char why[256];
+    if (rd_kafka_conf_set(rc, key, value, why, sizeof why) != RD_KAFKA_CONF_OK)
+        return ss_err_set(err, SS_EINVAL, "[input kafka] rdkafka.%s: %s", key, why);
+    return 0;
+}
+
+/* A revocation: what the ingest buffered is committed first and its offsets sent to the group,
+ * so that another consumer taking the partitions over need not read it again. A group already
+ * rebalancing may refuse the offsets (REBALANCE_IN_PROGRESS): the next owner then reads those
+ * messages again, and the store absorbs them. */
+static void ssi_revoke(ss_kafka_in *k)
+{
+    k->revoking = 1;
+    if (k->in && !k->rc)
+        k->rc = ss_ingest_flush(k->in, &k->err);
+    k->revoking = 0;
+    rd_kafka_topic_partition_list_destroy(k->done);
+    k->done = rd_kafka_topic_partition_list_new(8);
+}
+
+static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                          rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ss_kafka_in *k = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (coop)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        return;
+    }
+    ssi_revoke(k);
+    if (coop)
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+    else
+        rd_kafka_assign(rk, NULL);
+}
+
+static rd_kafka_conf_t *ssi_rdconf(const ss_kafka_in_conf *c, ss_kafka_in *k, ss_err *err)
+{
+    rd_kafka_conf_t *rc = rd_kafka_conf_new();
+    if (!rc)
+        return ss_err_set(err, SS_ENOMEM, "out of memory"), NULL;
+    /* offsets follow the store: only ss_kafka_in_committed() stores and commits them; a new
+     * group starts from the earliest message kept (overridable by rdkafka.auto.offset.reset) */
+    int bad = ssi_rdset(rc, "bootstrap.servers", c->brokers, err) ||
+              ssi_rdset(rc, "group.id", c->group, err) ||
+              ssi_rdset(rc, "enable.auto.commit", "false", err) ||
+              ssi_rdset(rc, "enable.auto.offset.store", "false", err) ||
+              ssi_rdset(rc, "auto.offset.reset", "earliest", err);
+    for (size_t i = 0; i < c->nkv && !bad; i++)
+        bad = ssi_rdset(rc, c->kv[2 * i], c->kv[2 * i + 1], err);
+    if (bad)
+        return rd_kafka_conf_destroy(rc), NULL;
+    rd_kafka_conf_set_rebalance_cb(rc, ssi_rebalance);
+    rd_kafka_conf_set_opaque(rc, k);
+    return rc;
+}
+
+/* Subscribe to the comma list @p topics (spaces around names are ignored). */
+static int ssi_subscribe(ss_kafka_in *k, const char *topics, ss_err *err)
+{
+    char *copy = strdup(topics), *save = NULL;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    if (!copy || !l)
+        return free(copy), l ? rd_kafka_topic_partition_list_destroy(l) : (void)0,
+               ss_err_set(err, SS_ENOMEM, "out of memory");
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        t += strspn(t, " \t");
+        size_t n = strlen(t);
+        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+            t[--n] = 0;
+        if (n)
+            rd_kafka_topic_partition_list_add(l, t, RD_KAFKA_PARTITION_UA);
+    }
+    free(copy);
+    rd_kafka_resp_err_t e = l->cnt ? rd_kafka_subscribe(k->rk, l) : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        return ss_err_set(err, SS_EINVAL, "[input kafka] topics=%s: cannot subscribe: %s", topics,
+                          rd_kafka_err2str(e));
+    return 0;
+}
+
+static int ssi_check_conf(const ss_kafka_in_conf *c, const char *schema_dir, ss_err *err)
+{
+    const char *missing = !c->brokers ? "brokers" : !c->topics ? "topics" : !c->group ? "group" : 0;
+    if (missing)
+        return ss_err_set(err, SS_EINVAL, "[input kafka] %s: missing", missing);
+    if (c->format && !strcmp(c->format, "rubin") && !schema_dir)
+        return ss_err_set(err, SS_EINVAL,
+                          "[input kafka] format=rubin: needs the schema directory (schema_dir) "
+                          "to resolve the messages' schema ids");
+    return 0;
+}
+
+int ss_kafka_in_open(const ss_kafka_in_conf *c, const char *schema_dir, ss_kafka_in **out,
+                     ss_err *err)
+{
+    *out = NULL;
+    int rc = ssi_check_conf(c, schema_dir, err);
+    if (rc)
+        return rc;
+    ss_kafka_in *k = calloc(1, sizeof *k);
+    if (!k || !(k->done = rd_kafka_topic_partition_list_new(8)))
+        return free(k), ss_err_set(err, SS_ENOMEM, "out of memory");
+    k->decoder = "avro"; /* both framings: the Avro decoder tells them apart by the first byte */
+    rd_kafka_conf_t *rc_conf = ssi_rdconf(c, k, err);
+    char why[512];
+    if (rc_conf && !(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rc_conf, why, sizeof why))) {
+        rd_kafka_conf_destroy(rc_conf);
+        ss_err_set(err, SS_EINVAL, "[input kafka] brokers=%s: cannot create the consumer: %s",
+                   c->brokers, why);
+    }
+    if (k->rk) {
+        rd_kafka_poll_set_consumer(k->rk);
+        if (!ssi_subscribe(k, c->topics, err)) {
+            *out = k;
+            return 0;
+        }
+    }
+    rc = err->code ? err->code : SS_EINVAL;
+    ss_kafka_in_close(k);
+    return rc;
+}
+
+const char *ss_kafka_in_decoder(const ss_kafka_in *k)
+{
+    return k->decoder;
+}
+
+/* A message wholly ingested: its partition's next offset, stored once the store commits. */
+static void ssi_done(ss_kafka_in *k, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *p =
+        rd_kafka_topic_partition_list_find(k->done, topic, m->partition);
+    if (!p)
+        p = rd_kafka_topic_partition_list_add(k->done, topic, m->partition);
+    p->offset = m->offset + 1;
+}
+
+/* Ingest one message. @return 0 (a rejected message included), or a store failure. */
+static int ssi_take(ss_kafka_in *k, ss_ingest *in, const rd_kafka_message_t *m, const ss_log *lg,
+                    ss_err *err)
+{
+    char name[320];
+    snprintf(name, sizeof name, "kafka topic=%.200s partition=%d offset=%lld",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+    /* an empty message reads as an empty stream, which the decoder rejects by name */
+    FILE *fp = m->len ? fmemopen(m->payload, m->len, "rb") : fopen("/dev/null", "rb");
+    if (!fp)
+        return ss_err_set(err, errno, "%s: cannot read the message: %s", name, strerror(errno));
+    int rc = ss_ingest_stream(in, fp, name, err);
+    fclose(fp);
+    if (rc == SS_EREJECT) {
+        ss_log_line(lg, SS_LOG_WARN, "rejected message %s: %s", name, err->msg);
+        rc = 0;
+    }
+    if (!rc)
+        ssi_done(k, m);
+    return rc;
+}
+
+/* A consumer event in place of a message. @return 0 (reported, polling goes on) or fatal. */
+static int ssi_event(ss_kafka_in *k, const rd_kafka_message_t *m, const ss_log *lg, ss_err *err)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return 0;
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_fatal_error(k->rk, why, sizeof why);
+        return ss_err_set(err, EIO, "kafka consumer: fatal error: %s", why);
+    }
+    ss_log_line(lg, SS_LOG_WARN, "kafka consumer topic=%s: %s",
+                m->rkt ? rd_kafka_topic_name(m->rkt) : "-", rd_kafka_message_errstr(m));
+    return 0;
+}
+
+int ss_kafka_in_poll(ss_kafka_in *k, ss_ingest *in, unsigned max, int timeout_ms, const ss_log *lg,
+                     unsigned *taken, ss_err *err)
+{
+    unsigned n = 0;
+    int rc = 0;
+    k->in = in;
+    while (!rc && n < max) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, n ? 0 : timeout_ms);
+        if (k->rc) /* a revocation's flush failed */
+            rc = (*err = k->err, k->rc);
+        if (!m)
+            break;
+        if (!rc && m->err)
+            rc = ssi_event(k, m, lg, err);
+        else if (!rc && !(rc = ssi_take(k, in, m, lg, err)))
+            n++;
+        rd_kafka_message_destroy(m);
+    }
+    k->in = NULL;
+    if (taken)
+        *taken = n;
+    return rc;
+}
+
+void ss_kafka_in_committed(ss_kafka_in *k)
+{
+    if (!k->done->cnt)
+        return;
+    /* a partition revoked meanwhile refuses the store: its new owner reads the messages again */
+    rd_kafka_offsets_store(k->rk, k->done);
+    rd_kafka_commit(k->rk, NULL, !k->revoking);
+    rd_kafka_topic_partition_list_destroy(k->done);
+    k->done = rd_kafka_topic_partition_list_new(8);
+}
+
+size_t ss_kafka_in_pending(const ss_kafka_in *k)
+{
+    return (size_t)k->done->cnt;
+}
+
+void ss_kafka_in_close(ss_kafka_in *k)
+{
+    if (!k)
+        return;
+    if (k->rk) {
+        k->in = NULL; /* the caller's ingest may be gone: nothing more is flushed */
+        rd_kafka_commit(k->rk, NULL, 0);
+        rd_kafka_consumer_close(k->rk);
+        rd_kafka_destroy(k->rk);
+    }
+    if (k->done)
+        rd_kafka_topic_partition_list_destroy(k->done);
+    free(k);
+}

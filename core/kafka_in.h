@@ -1,0 +1,91 @@
+/**
+ * @file kafka_in.h
+ * @brief Alerts from Apache Kafka (librdkafka): a consumer whose offsets follow the store.
+ *
+ * Configured by the keys of an INI `[input kafka]` section, given one by one to
+ * ss_kafka_in_conf_set() as an INI handler reads them: brokers, topics (a comma list), group,
+ * format (`ztf`: each message one whole Avro container; `rubin`: Confluent framing, the schema id
+ * resolved from the schema directory) and `rdkafka.KEY = VALUE` passed to librdkafka as is (SASL
+ * and SSL: security.protocol, sasl.mechanisms, sasl.username, sasl.password, ssl.ca.location).
+ *
+ * Delivery: at least once, with an exactly-once effect. Automatic commits and offset stores are
+ * off; a message counts as consumed only once every alert it holds is committed to LMDB (the
+ * ingest's on_commit calls ss_kafka_in_committed()), and only then is its offset committed to
+ * the group. A crash re-delivers what followed the last committed offset; the store's idempotence
+ * absorbs the repeats. A message that cannot be decoded is rejected like a bad file (kept in the
+ * store's rejected table, its input named "kafka topic=T partition=P offset=O") and its offset
+ * is committed like any other: nothing else is lost and it is not read again.
+ *
+ * Threading: one thread uses a consumer and the ingest it feeds.
+ */
+#ifndef SS_KAFKA_IN_H
+#define SS_KAFKA_IN_H
+
+#include "ingest.h"
+#include "log.h"
+
+#include <stddef.h>
+
+/** The `[input kafka]` section. Every string is owned (ss_kafka_in_conf_free()). */
+typedef struct ss_kafka_in_conf {
+    char *brokers; /**< bootstrap servers, host:port[,host:port...] */
+    char *topics;  /**< topics to subscribe to, a comma list */
+    char *group;   /**< consumer group id */
+    char *format;  /**< "ztf" (default) or "rubin" */
+    char **kv;     /**< rdkafka pass-through: kv[2i] the key (without "rdkafka."), kv[2i+1] value */
+    size_t nkv;
+} ss_kafka_in_conf;
+
+/**
+ * Set @p key of the section to @p value (a later value replaces an earlier one).
+ * @return 0; SS_EINVAL with @p err naming the key and the reason (unknown key, bad format).
+ */
+int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value, ss_err *err);
+
+/** Free what @p c holds and zero it. */
+void ss_kafka_in_conf_free(ss_kafka_in_conf *c);
+
+typedef struct ss_kafka_in ss_kafka_in;
+
+/**
+ * Create the consumer and subscribe to the topics. Nothing is fetched before ss_kafka_in_poll().
+ * @param[in] schema_dir the directory of Rubin schemas (required by format rubin; may be NULL).
+ * @param[out] out the consumer, freed by ss_kafka_in_close().
+ * @return 0; SS_EINVAL when the configuration is incomplete or librdkafka refuses a setting
+ *         (@p err names it and says why).
+ */
+int ss_kafka_in_open(const ss_kafka_in_conf *c, const char *schema_dir, ss_kafka_in **out,
+                     ss_err *err);
+
+/** The decoder name the ingest fed by this consumer must use (ss_ingest_options.format). */
+const char *ss_kafka_in_decoder(const ss_kafka_in *k);
+
+/**
+ * Take up to @p max messages (waiting up to @p timeout_ms for the first) and ingest each into
+ * @p in. Consumer errors that librdkafka recovers from (a broker down, a topic not there yet)
+ * are reported through @p lg (may be NULL) and polling goes on.
+ * @param[out] taken messages ingested (may be NULL).
+ * @return 0; or a store failure (from the ingest) or a fatal consumer error, @p err saying why.
+ *         After an error, close the consumer and open it again: it resumes from the committed
+ *         offsets, so what was fetched but not stored is delivered again.
+ */
+int ss_kafka_in_poll(ss_kafka_in *k, ss_ingest *in, unsigned max, int timeout_ms, const ss_log *lg,
+                     unsigned *taken, ss_err *err);
+
+/**
+ * Call from the ingest's on_commit: every message wholly ingested before that commit is stored,
+ * its offset is committed to the group (asynchronously; ss_kafka_in_close() waits).
+ */
+void ss_kafka_in_committed(ss_kafka_in *k);
+
+/** Partitions with messages wholly ingested but not yet committed to the store. */
+size_t ss_kafka_in_pending(const ss_kafka_in *k);
+
+/**
+ * Commit the stored messages' offsets (synchronously), leave the group and free @p k. Messages
+ * fetched but not yet committed to the store are delivered again to the next consumer. The
+ * caller flushes its ingest first when what it buffered is to count. NULL is allowed.
+ */
+void ss_kafka_in_close(ss_kafka_in *k);
+
+#endif

@@ -1,0 +1,512 @@
+/* The Kafka input (core/kafka_in.c) against librdkafka's mock cluster: real ZTF alerts produced
+ * to a topic, consumed into a store, each stored exactly once, across a consumer stopped midway. */
+#include "testutil.h"
+
+#include "ingest.h"
+#include "kafka_in.h"
+#include "query.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOPIC "ztf_night"
+
+/* ---- the ZTF alert files of the shared data ---- */
+
+typedef struct files {
+    char **path;
+    size_t n;
+} files;
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void files_add_dir(files *f, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".avro"))
+            continue;
+        f->path = realloc(f->path, (f->n + 1) * sizeof *f->path);
+        ck_assert_ptr_nonnull(f->path);
+        ck_assert_int_ge(asprintf(&f->path[f->n++], "%s/%s", dir, e->d_name), 0);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Every .avro file one level below shared/ztf, in name order; NULL when the data is absent. */
+static files *ztf_files(void)
+{
+    const char *shared = tu_shared_data("the Kafka input on real ZTF alerts");
+    if (!shared)
+        return NULL;
+    files *f = calloc(1, sizeof *f);
+    char *top = NULL;
+    ck_assert_int_ge(asprintf(&top, "%s/ztf", shared), 0);
+    DIR *d = opendir(top);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            char *sub = NULL;
+            ck_assert_int_ge(asprintf(&sub, "%s/%s", top, e->d_name), 0);
+            files_add_dir(f, sub);
+            free(sub);
+        }
+    if (d)
+        closedir(d);
+    free(top);
+    ck_assert_uint_gt(f->n, 10);
+    qsort(f->path, f->n, sizeof *f->path, name_cmp);
+    return f;
+}
+
+static void files_free(files *f)
+{
+    for (size_t i = 0; f && i < f->n; i++)
+        free(f->path[i]);
+    if (f)
+        free(f->path);
+    free(f);
+}
+
+static void *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    rewind(fp);
+    void *buf = malloc(*len);
+    ck_assert_uint_eq(fread(buf, 1, *len, fp), *len);
+    fclose(fp);
+    return buf;
+}
+
+/* ---- the mock cluster ---- */
+
+typedef struct mock {
+    rd_kafka_t *owner; /* the handle the mock cluster lives in */
+    rd_kafka_mock_cluster_t *mc;
+    const char *bootstraps;
+} mock;
+
+static rd_kafka_t *new_producer(const char *bootstraps)
+{
+    char why[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (bootstraps)
+        ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, why, sizeof why),
+                         RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why);
+    ck_assert_msg(rk != NULL, "%s", why);
+    return rk;
+}
+
+static void mock_start(mock *m, int partitions)
+{
+    m->owner = new_producer(NULL);
+    m->mc = rd_kafka_mock_cluster_new(m->owner, 1);
+    ck_assert_ptr_nonnull(m->mc);
+    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, TOPIC, partitions, 1), 0);
+}
+
+static void mock_stop(mock *m)
+{
+    rd_kafka_mock_cluster_destroy(m->mc);
+    rd_kafka_destroy(m->owner);
+}
+
+/* Produce every file as one message (keyed by its index, spread over the partitions), with a
+ * message that is no Avro at all after the @p bad_after th. @return messages produced. */
+static size_t produce_night(const mock *m, const files *f, size_t bad_after)
+{
+    rd_kafka_t *p = new_producer(m->bootstraps);
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        size_t len;
+        void *buf = slurp(f->path[i], &len);
+        ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_VALUE(buf, len),
+                                           RD_KAFKA_V_KEY(&i, sizeof i),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                                           RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        n++;
+        if (i + 1 == bad_after) {
+            static const char junk[] = "this is not an alert";
+            ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC),
+                                               RD_KAFKA_V_VALUE((void *)junk, sizeof junk - 1),
+                                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                               RD_KAFKA_V_END),
+                             RD_KAFKA_RESP_ERR_NO_ERROR);
+            n++;
+        }
+    }
+    ck_assert_int_eq(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(p);
+    return n;
+}
+
+/* ---- stores ---- */
+
+static ss_store *open_store(const char *name)
+{
+    char *dir = tu_path(tu_tmp, name);
+    ss_store_options o = {.create = 1, .radius_arcsec = 1.5};
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
+    free(dir);
+    return s;
+}
+
+static json_t *stats(ss_store *s)
+{
+    json_t *o = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_query_stats(s, &o, &err) == 0, "%s", err.msg);
+    return o;
+}
+
+static json_int_t stat_of(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+/* The files ingested straight into a store: what the Kafka path must give. */
+static json_t *reference(const files *f)
+{
+    ss_store *s = open_store("reference");
+    ss_ingest_options o = {0};
+    ss_ingest *in = ss_ingest_new(s, &o);
+    ss_err err = {0};
+    for (size_t i = 0; i < f->n; i++)
+        ck_assert_msg(ss_ingest_path(in, f->path[i], &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(in, NULL, &err) == 0, "%s", err.msg);
+    ss_ingest_free(in);
+    json_t *st = stats(s);
+    ss_store_close(s);
+    return st;
+}
+
+static void same_alerts(json_t *ref, json_t *got)
+{
+    static const char *const keys[] = {"alerts", "detections", "upper_limits", "loci"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        ck_assert_msg(stat_of(ref, keys[i]) == stat_of(got, keys[i]),
+                      "%s: %lld stored, %lld expected", keys[i], (long long)stat_of(got, keys[i]),
+                      (long long)stat_of(ref, keys[i]));
+    ck_assert_int_gt(stat_of(ref, "alerts"), 0);
+}
+
+/* ---- consuming ---- */
+
+typedef struct run {
+    ss_kafka_in *k;
+    ss_ingest *in;
+} run;
+
+static void on_commit(void *ctx, const ss_ingest_totals *t)
+{
+    (void)t;
+    ss_kafka_in_committed(ctx);
+}
+
+static void run_open(run *r, ss_store *s, const mock *m, uint32_t batch)
+{
+    ss_kafka_in_conf c = {0};
+    ss_err err = {0};
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "brokers", m->bootstraps, &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", " other_topic , " TOPIC, &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "group", "skysieve", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "format", "ztf", &err), 0);
+    /* the mock cluster has no other_topic: a missing topic is reported, not fatal */
+    ck_assert_int_eq(
+        ss_kafka_in_conf_set(&c, "rdkafka.topic.metadata.refresh.interval.ms", "1000", &err), 0);
+    /* the mock group coordinator waits a session timeout less a second before it takes a new
+     * member after the last one left: a short session keeps the restarts quick (longer than its
+     * first-join delay, 3 s) */
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.session.timeout.ms", "4000", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.heartbeat.interval.ms", "1000", &err), 0);
+    ck_assert_msg(ss_kafka_in_open(&c, NULL, &r->k, &err) == 0, "%s", err.msg);
+    ss_kafka_in_conf_free(&c);
+    ss_ingest_options o = {.batch_size = batch,
+                           .format = ss_kafka_in_decoder(r->k),
+                           .on_commit = on_commit,
+                           .ctx = r->k};
+    r->in = ss_ingest_new(s, &o);
+    ck_assert_ptr_nonnull(r->in);
+}
+
+/* Poll until @p want messages are taken or @p seconds pass. @return messages taken. */
+static size_t run_take(run *r, size_t want, int seconds)
+{
+    size_t n = 0;
+    time_t end = time(NULL) + seconds;
+    while (n < want && time(NULL) < end) {
+        unsigned got = 0;
+        ss_err err = {0};
+        ck_assert_msg(ss_kafka_in_poll(r->k, r->in, (unsigned)(want - n), 200, NULL, &got, &err) ==
+                          0,
+                      "%s", err.msg);
+        n += got;
+    }
+    return n;
+}
+
+/* Poll until a message comes (30 s at most), then until none comes for @p quiet_ms.
+ * @return messages taken. */
+static size_t run_drain(run *r, int quiet_ms)
+{
+    size_t n = 0;
+    time_t end = time(NULL) + 30;
+    for (;;) {
+        unsigned got = 0;
+        ss_err err = {0};
+        ck_assert_msg(ss_kafka_in_poll(r->k, r->in, 1000, n ? quiet_ms : 200, NULL, &got, &err) ==
+                          0,
+                      "%s", err.msg);
+        n += got;
+        if ((n && !got) || (!n && time(NULL) >= end))
+            return n;
+    }
+}
+
+/* A rejected record whose input names the message's topic, partition and offset. */
+static void rejected_named(ss_store *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    ss_err err = {0};
+    ck_assert_msg(ss_query_rejected(s, NULL, fp, &err) == 0, "%s", err.msg);
+    fclose(fp);
+    ck_assert_uint_eq(tu_count_lines(buf), 1);
+    ck_assert_msg(strstr(buf, "kafka topic=" TOPIC " partition=") && strstr(buf, " offset="), "%s",
+                  buf);
+    free(buf);
+}
+
+/* Every message once: the alerts stored as a direct ingest stores them, the bad message rejected
+ * by name; a consumer of the same group afterwards gets nothing (every offset was committed). */
+START_TEST(night_once)
+{
+    files *f = ztf_files();
+    if (!f)
+        return;
+    json_t *ref = reference(f);
+    mock m;
+    mock_start(&m, 3);
+    size_t total = produce_night(&m, f, f->n / 3);
+    ss_store *s = open_store("kafka");
+    run r;
+    run_open(&r, s, &m, 7);
+    ck_assert_uint_eq(run_take(&r, total, 30), total);
+    ss_err err = {0};
+    ss_ingest_totals t;
+    ck_assert_msg(ss_ingest_finish(r.in, &t, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(t.duplicates, 0);
+    ck_assert_uint_eq(t.inputs_failed, 1);
+    ss_ingest_free(r.in);
+    ss_kafka_in_close(r.k);
+    json_t *got = stats(s);
+    same_alerts(ref, got);
+    rejected_named(s);
+
+    /* the same group later: only a message produced since is delivered */
+    static const char late[] = "late junk";
+    rd_kafka_t *p = new_producer(m.bootstraps);
+    ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC),
+                                       RD_KAFKA_V_VALUE((void *)late, sizeof late - 1),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    ck_assert_int_eq(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(p);
+    run again;
+    run_open(&again, s, &m, 7);
+    ck_assert_uint_eq(run_drain(&again, 1500), 1);
+    ck_assert_msg(ss_ingest_finish(again.in, &t, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(t.inputs_failed, 1);
+    ss_ingest_free(again.in);
+    ss_kafka_in_close(again.k);
+    json_decref(got);
+    json_decref(ref);
+    ss_store_close(s);
+    mock_stop(&m);
+    files_free(f);
+}
+END_TEST
+
+/* A consumer stopped midway, its buffered alerts lost with it: what it took but did not store is
+ * delivered again to the next consumer of the group, and the store ends with every alert once. */
+START_TEST(restart_midway)
+{
+    files *f = ztf_files();
+    if (!f)
+        return;
+    json_t *ref = reference(f);
+    mock m;
+    mock_start(&m, 2);
+    size_t total = produce_night(&m, f, 0);
+    ss_store *s = open_store("kafka");
+    run a;
+    run_open(&a, s, &m, 10);
+    size_t half = total / 2 / 10 * 10 + 5; /* five messages past a batch boundary */
+    ck_assert_uint_eq(run_take(&a, half, 30), half);
+    ss_ingest_totals ta;
+    ss_ingest_totals_get(a.in, &ta);
+    ck_assert_uint_gt(ss_ingest_pending(a.in), 0);
+    ck_assert_uint_gt(ta.ingested, 0);
+    ss_ingest_free(a.in); /* the buffered alerts die with it, as in a crash */
+    ss_kafka_in_close(a.k);
+
+    run b;
+    run_open(&b, s, &m, 10);
+    size_t second = run_drain(&b, 1500);
+    ss_err err = {0};
+    ck_assert_msg(ss_ingest_finish(b.in, NULL, &err) == 0, "%s", err.msg);
+    ss_ingest_free(b.in);
+    ss_kafka_in_close(b.k);
+    /* the lost ones came again, the stored ones did not (but for a message whose alerts a batch
+     * commit split: counted as a duplicate, absorbed by the store) */
+    ck_assert_uint_gt(half + second, total);
+    ck_assert_uint_le(half + second, total + 10);
+    json_t *got = stats(s);
+    same_alerts(ref, got);
+    json_decref(got);
+    json_decref(ref);
+    ss_store_close(s);
+    mock_stop(&m);
+    files_free(f);
+}
+END_TEST
+
+/* A second consumer joins the group while the first holds alerts not yet committed: the first
+ * commits them when it lets its partitions go (or, when the rebalancing group refuses the offsets,
+ * they are read again); the store ends as a direct ingest, each alert once. */
+START_TEST(rebalance_two)
+{
+    files *f = ztf_files();
+    if (!f)
+        return;
+    json_t *ref = reference(f);
+    mock m;
+    mock_start(&m, 4);
+    size_t total = produce_night(&m, f, 0);
+    ss_store *s = open_store("kafka");
+    run a, b;
+    run_open(&a, s, &m, 1000); /* nothing commits by itself: only the revocation */
+    size_t na = run_take(&a, 5, 30), nb = 0;
+    ck_assert_uint_eq(na, 5);
+    ck_assert_uint_eq(ss_ingest_pending(a.in), 5);
+    run_open(&b, s, &m, 1000);
+    /* both polled in turn until B has had messages and neither gets any for 1.5 s */
+    time_t end = time(NULL) + 40;
+    int quiet = 0;
+    while (time(NULL) < end && (!nb || quiet < 15)) {
+        unsigned ga = 0, gb = 0;
+        ss_err err = {0};
+        ck_assert_msg(ss_kafka_in_poll(a.k, a.in, 3, 50, NULL, &ga, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ss_kafka_in_poll(b.k, b.in, 3, 50, NULL, &gb, &err) == 0, "%s", err.msg);
+        na += ga;
+        nb += gb;
+        quiet = ga || gb ? 0 : quiet + 1;
+    }
+    ck_assert_uint_ge(na + nb, total);
+    ss_ingest_totals ta;
+    ss_ingest_totals_get(a.in, &ta);
+    ck_assert_uint_ge(ta.ingested, 5); /* committed by the revocation, not by a full batch */
+    ck_assert_uint_gt(nb, 0);
+    ss_err err = {0};
+    ck_assert_msg(ss_ingest_finish(a.in, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(b.in, NULL, &err) == 0, "%s", err.msg);
+    ss_ingest_free(a.in);
+    ss_ingest_free(b.in);
+    ss_kafka_in_close(a.k);
+    ss_kafka_in_close(b.k);
+    json_t *got = stats(s);
+    same_alerts(ref, got);
+    json_decref(got);
+    json_decref(ref);
+    ss_store_close(s);
+    mock_stop(&m);
+    files_free(f);
+}
+END_TEST
+
+/* Each bad setting is refused naming the key and the reason; no cluster is needed. */
+START_TEST(conf_errors)
+{
+    ss_kafka_in_conf c = {0};
+    ss_err err = {0};
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topic", "x", &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "topic: unknown key"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "format", "lsst", &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "format=lsst: unknown"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.enable.auto.commit", "true", &err),
+                     SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "not settable"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.", "x", &err), SS_EINVAL);
+
+    ss_kafka_in *k = NULL;
+    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "brokers: missing"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "brokers", "127.0.0.1:1", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", " , ", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "group: missing"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "group", "g", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL); /* no topic named */
+    ck_assert_msg(strstr(err.msg, "topics= , : cannot subscribe"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", "t", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "format", "rubin", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "format=rubin: needs the schema directory"), "%s", err.msg);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.security.protocol", "carrier-pigeon", &err),
+                     0);
+    ck_assert_int_eq(ss_kafka_in_open(&c, "/schemas", &k, &err), SS_EINVAL);
+    ck_assert_msg(strstr(err.msg, "rdkafka.security.protocol:"), "%s", err.msg);
+    ck_assert_ptr_null(k);
+    /* a valid one: SASL over SSL as the survey streams ask, set but not connected */
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.security.protocol", "SASL_SSL", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.mechanisms", "SCRAM-SHA-512", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.username", "u", &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.password", "p", &err), 0);
+    ck_assert_msg(ss_kafka_in_open(&c, "/schemas", &k, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(ss_kafka_in_decoder(k), "avro");
+    ck_assert_uint_eq(ss_kafka_in_pending(k), 0);
+    ss_kafka_in_close(k);
+    ss_kafka_in_conf_free(&c);
+    ck_assert_ptr_null(c.brokers);
+}
+END_TEST
+
+Suite *kafka_suite(void)
+{
+    Suite *s = suite_create("kafka_in");
+    TCase *tc = tcase_create("mock");
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, night_once);
+    tcase_add_test(tc, conf_errors);
+    tcase_add_test(tc, rebalance_two);
+    tcase_add_test(tc, restart_midway);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(kafka_suite());
+}
