@@ -178,7 +178,7 @@ static int ssi_find_or_create(ssi_writer *w, const ss_alert *a, ss_locus *l, int
         return ssi_locus_get(w, id, l);
     if (rc != MDB_NOTFOUND)
         return rc;
-    ss_locus_id_make(w->counters.locus_seq++, a->mjd, id);
+    ss_locus_id_make(s->locus_base | w->counters.locus_seq++, a->mjd, id);
     ssi_locus_init(l, id, a->ra, a->dec);
     w->counters.loci++;
     *created = 1;

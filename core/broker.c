@@ -560,8 +560,10 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
         rc = ssi_make_dirs("spool", b->c.spool_dir, spool_subs, 3, err);
     if (rc)
         return rc;
-    ss_store_options so = {
-        .create = 1, .radius_arcsec = b->c.radius_arcsec, .map_size = b->c.map_size};
+    ss_store_options so = {.create = 1,
+                           .radius_arcsec = b->c.radius_arcsec,
+                           .map_size = b->c.map_size,
+                           .instance = b->c.instance};
     rc = ss_store_open(b->c.store, &so, &b->store, err);
     if (!rc)
         rc = ssi_bind(NN_REP, b->c.control, &b->ctl, &b->ctl_fd, err);

@@ -40,6 +40,7 @@ typedef struct ss_broker_conf {
     char *store, *run_dir;
     size_t map_size;
     double radius_arcsec;
+    unsigned instance; /**< locus-id space of a multi-instance deployment (0: none) */
     uint32_t batch;
     ss_log_level log_level;
     double stats_interval;

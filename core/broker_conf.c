@@ -2,6 +2,7 @@
 #include "broker.h"
 
 #include "fileio.h"
+#include "store.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -78,6 +79,8 @@ static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
         return ssi_uint(v, 1 << 20, &u) && (c->map_size = (size_t)u);
     if (!strcmp(k, "radius"))
         return ssi_num(v, 1e-3, &c->radius_arcsec);
+    if (!strcmp(k, "instance"))
+        return ssi_uint(v, 1, &u) && u <= SS_MAX_INSTANCE && (c->instance = (unsigned)u);
     if (!strcmp(k, "batch"))
         return ssi_uint(v, 1, &u) && u <= 1000000 && (c->batch = (uint32_t)u);
     if (!strcmp(k, "log_level"))

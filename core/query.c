@@ -486,6 +486,8 @@ static json_t *ssi_stats_json(ss_store *s, const ssi_counters *c)
     json_object_set_new(o, "store", ssi_cstr(s->path));
     json_object_set_new(o, "format_version", json_integer(s->format));
     json_object_set_new(o, "radius_arcsec", json_real(ss_store_radius_arcsec(s)));
+    if (ss_store_instance(s))
+        json_object_set_new(o, "instance", json_integer(ss_store_instance(s)));
     json_object_set_new(o, "alerts", json_integer((json_int_t)c->alerts));
     json_object_set_new(o, "detections", json_integer((json_int_t)c->detections));
     json_object_set_new(o, "upper_limits", json_integer((json_int_t)c->upper_limits));

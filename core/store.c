@@ -282,7 +282,30 @@ static int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *
     return 0;
 }
 
-static int ssi_store_init(ss_store *s, MDB_txn *txn, double radius_arcsec)
+/* meta "instance" (absent: 0, a store of one instance) gives the locus-id space. */
+static int ssi_instance_read(ss_store *s, MDB_txn *txn)
+{
+    MDB_val v;
+    uint32_t n = 0;
+    int rc = ssi_meta_get(s, txn, "instance", &v);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    else if (!rc &&
+             (v.mv_size != sizeof n || (memcpy(&n, v.mv_data, sizeof n), n > SS_MAX_INSTANCE)))
+        rc = SS_ECORRUPT;
+    s->locus_base = (uint64_t)n << 48;
+    return rc;
+}
+
+static int ssi_instance_put(ss_store *s, MDB_txn *txn, unsigned instance)
+{
+    uint32_t n = instance;
+    MDB_val k = {8, "instance"}, v = {sizeof n, &n};
+    s->locus_base = (uint64_t)n << 48;
+    return instance ? mdb_put(txn, s->meta, &k, &v, 0) : 0;
+}
+
+static int ssi_store_init(ss_store *s, MDB_txn *txn, double radius_arcsec, unsigned instance)
 {
     int rc;
     for (size_t i = 0; i < SSI_NTABLES; i++)
@@ -298,7 +321,8 @@ static int ssi_store_init(ss_store *s, MDB_txn *txn, double radius_arcsec)
         (rc = ssi_meta_put_f64(s, txn, "radius_arcsec", radius_arcsec)) ||
         (rc = ssi_meta_put_f64(s, txn, "zone_height_arcsec",
                                radius_arcsec * SSI_ZONES_PER_RADIUS)) ||
-        (rc = ssi_meta_put_f64(s, txn, "created", (double)time(NULL))))
+        (rc = ssi_meta_put_f64(s, txn, "created", (double)time(NULL))) ||
+        (rc = ssi_instance_put(s, txn, instance)))
         return rc;
     rc = ssi_counters_save(s, txn, &zero, &b);
     ssi_wbuf_free(&b);
@@ -333,6 +357,8 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     s->radius_deg = radius / SS_ARCSEC_PER_DEG;
     s->zone_height_deg = zone / SS_ARCSEC_PER_DEG;
     s->format = format;
+    if ((rc = ssi_instance_read(s, txn)))
+        return ssi_store_fail(s, err, rc, "reading the instance number");
     for (size_t i = 0; i < SSI_NTABLES && ssi_tables[i].since <= format; i++)
         if ((rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags, ssi_dbi(s, i))))
             return ssi_store_fail(s, err, rc, ssi_tables[i].name);
@@ -386,12 +412,12 @@ static int ssi_store_attach(ss_store *s, ss_err *err)
     return mdb_txn_commit(txn);
 }
 
-static int ssi_store_create(ss_store *s, double radius_arcsec, ss_err *err)
+static int ssi_store_create(ss_store *s, double radius_arcsec, unsigned instance, ss_err *err)
 {
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (!rc && !(rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) &&
-        !(rc = ssi_store_init(s, txn, radius_arcsec))) {
+        !(rc = ssi_store_init(s, txn, radius_arcsec, instance))) {
         rc = mdb_txn_commit(txn);
         txn = NULL;
     }
@@ -450,6 +476,28 @@ static int ssi_check_radius(const ss_store_options *o, const ss_store *s, ss_err
     return 0;
 }
 
+/* An instance number asked of an existing store that has another: only a store without loci (no
+ * id given out yet) may take it; ids of two spaces in one store could collide. */
+static int ssi_take_instance(ss_store *s, unsigned instance, ss_err *err)
+{
+    unsigned had = (unsigned)(s->locus_base >> 48);
+    MDB_txn *txn = NULL;
+    ssi_counters c;
+    int rc = s->readonly ? SS_ESETTINGS : mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (!rc && !(rc = ssi_counters_load(s, txn, &c)))
+        rc = c.locus_seq ? SS_ESETTINGS : ssi_instance_put(s, txn, instance);
+    if (txn && !rc)
+        rc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    if (rc == SS_ESETTINGS)
+        return ss_err_set(err, rc,
+                          "store %s: its loci are numbered as instance %u, not %u (an instance "
+                          "keeps its store; give each instance its own)",
+                          s->path, had, instance);
+    return rc ? ssi_store_fail(s, err, rc, "recording the instance number") : 0;
+}
+
 int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out, ss_err *err)
 {
     ss_store_options o = opts ? *opts : (ss_store_options){0};
@@ -457,6 +505,9 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     if (o.radius_arcsec < 0 || o.radius_arcsec > 3600 || isnan(o.radius_arcsec))
         return ss_err_set(err, SS_EINVAL, "store %s: radius %g arcsec is not in (0, 3600]", dir,
                           o.radius_arcsec);
+    if (o.instance > SS_MAX_INSTANCE)
+        return ss_err_set(err, SS_EINVAL, "store %s: instance %u is not in [1, %d]", dir,
+                          o.instance, SS_MAX_INSTANCE);
     int exists = ssi_probe_dir(dir, err);
     if (exists < 0)
         return exists;
@@ -478,9 +529,12 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     if (!rc)
         rc = exists ? ssi_store_attach(s, err)
                     : ssi_store_create(
-                          s, o.radius_arcsec > 0 ? o.radius_arcsec : SS_DEFAULT_RADIUS_ARCSEC, err);
+                          s, o.radius_arcsec > 0 ? o.radius_arcsec : SS_DEFAULT_RADIUS_ARCSEC,
+                          o.instance, err);
     if (!rc)
         rc = ssi_check_radius(&o, s, err);
+    if (!rc && o.instance && (uint64_t)o.instance << 48 != s->locus_base)
+        rc = ssi_take_instance(s, o.instance, err);
     if (!rc && !o.readonly && s->format < SS_STORE_FORMAT_VERSION)
         rc = ssi_store_upgrade(s, err);
     if (rc) {
@@ -501,6 +555,11 @@ void ss_store_close(ss_store *s)
         mdb_env_close(s->env);
     free(s->path);
     free(s);
+}
+
+unsigned ss_store_instance(const ss_store *s)
+{
+    return (unsigned)(s->locus_base >> 48);
 }
 
 double ss_store_radius_arcsec(const ss_store *s)

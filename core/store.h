@@ -75,10 +75,19 @@
 
 typedef struct ss_store ss_store;
 
+/** The highest instance number (ss_store_options.instance): 12 bits above a 48-bit sequence. */
+#define SS_MAX_INSTANCE 4095
+
 typedef struct ss_store_options {
     /** Association radius for a new store (0: SS_DEFAULT_RADIUS_ARCSEC). For an existing store 0
      * keeps the stored radius; another value must equal it (SS_ESETTINGS otherwise). */
     double radius_arcsec;
+    /** The locus-id space of one instance of a multi-instance deployment, 1 to SS_MAX_INSTANCE:
+     * its loci get ids no other instance makes (the instance number is part of the sequence the
+     * id encodes). 0: none (one instance), or for an existing store: keep what it has. Another
+     * value than the stored one is refused (SS_ESETTINGS), except on a store with no loci yet,
+     * which takes it. */
+    unsigned instance;
     /** LMDB map size in bytes (0: SS_DEFAULT_MAP_SIZE). The map grows on demand while ingesting. */
     size_t map_size;
     /** Create the store when the directory is absent or empty. */
@@ -104,6 +113,9 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
 
 /** Close the store. NULL is allowed. No transaction of it may be open. */
 void ss_store_close(ss_store *s);
+
+/** The instance number of the store's locus-id space (0: none). */
+unsigned ss_store_instance(const ss_store *s);
 
 /** The association radius in arcseconds, fixed when the store was created. */
 double ss_store_radius_arcsec(const ss_store *s);

@@ -29,6 +29,7 @@ struct ss_store {
     char *path;
     double radius_deg;
     double zone_height_deg;
+    uint64_t locus_base; /* instance << 48: added to every locus sequence number */
     int readonly;
 };
 

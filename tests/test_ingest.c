@@ -434,6 +434,65 @@ START_TEST(history_joins_the_alert_locus_once)
 }
 END_TEST
 
+/* Instances of one deployment number their loci apart; a store keeps its instance for life. */
+START_TEST(instances_number_their_loci_apart)
+{
+    static const char rows[] = "a1,10,10,60000,g,18,0.1,,\na2,20,20,60000,g,18,0.1,,\n";
+    ss_store *s[3];
+    json_t *loci[3];
+    for (unsigned i = 0; i < 3; i++) {
+        char name[16], *dir;
+        snprintf(name, sizeof name, "inst%u", i);
+        dir = tu_path(tu_tmp, name);
+        ss_store_options o = {.create = 1, .instance = i};
+        ss_err err = {0};
+        ck_assert_msg(ss_store_open(dir, &o, &s[i], &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(ss_store_instance(s[i]), i);
+        free(dir);
+        ingest_csv(s[i], rows);
+        loci[i] = all_loci(s[i]);
+        ck_assert_uint_eq(json_array_size(loci[i]), 2);
+    }
+    for (size_t a = 0; a < 6; a++)
+        for (size_t b = a + 1; b < 6; b++) {
+            const char *x =
+                json_string_value(json_object_get(json_array_get(loci[a / 2], a % 2), "locus_id"));
+            const char *y =
+                json_string_value(json_object_get(json_array_get(loci[b / 2], b % 2), "locus_id"));
+            ck_assert_msg(x && y && strcmp(x, y), "ids %s and %s collide", x, y);
+        }
+    for (int i = 0; i < 3; i++)
+        ss_store_close(s[i]), json_decref(loci[i]);
+
+    char *dir = tu_path(tu_tmp, "inst1");
+    ss_store_options other = {.instance = 2}, keep = {0}, same = {.instance = 1};
+    ss_store *t = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_open(dir, &other, &t, &err), SS_ESETTINGS);
+    ck_assert_ptr_nonnull(strstr(err.msg, "instance 1, not 2"));
+    ck_assert_int_eq(ss_store_open(dir, &same, &t, &err), 0);
+    ss_store_close(t);
+    ck_assert_int_eq(ss_store_open(dir, &keep, &t, &err), 0);
+    ck_assert_uint_eq(ss_store_instance(t), 1);
+    ss_store_close(t);
+    free(dir);
+
+    /* A store without loci yet takes an instance number; one with loci refuses it. */
+    ss_store *e = open_store("empty", 1);
+    ss_store_close(e);
+    dir = tu_path(tu_tmp, "empty");
+    ss_store_options seven = {.instance = 7}, big = {.instance = SS_MAX_INSTANCE + 1};
+    ck_assert_int_eq(ss_store_open(dir, &seven, &t, &err), 0);
+    ck_assert_uint_eq(ss_store_instance(t), 7);
+    ss_store_close(t);
+    ck_assert_int_eq(ss_store_open(dir, &big, &t, &err), SS_EINVAL);
+    free(dir);
+    dir = tu_path(tu_tmp, "inst0");
+    ck_assert_int_eq(ss_store_open(dir, &seven, &t, &err), SS_ESETTINGS);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ingest");
@@ -451,6 +510,7 @@ int main(void)
     tcase_add_test(tc, cone_search_matches_brute_force);
     tcase_add_test(tc, full_map_grows_without_losing_alerts);
     tcase_add_test(tc, history_joins_the_alert_locus_once);
+    tcase_add_test(tc, instances_number_their_loci_apart);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

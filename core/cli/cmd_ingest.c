@@ -27,6 +27,8 @@ static const char ssi_ingest_help[] =
     "  --store DIR        the store directory (required)\n"
     "  --radius ARCSEC    association radius of a new store (default 1.0); an existing store\n"
     "                     keeps the radius it was created with\n"
+    "  --instance N       locus-id space of a new store, 1 to 4095: the instance of a multi-\n"
+    "                     instance deployment this store belongs to (its [broker] instance)\n"
     "  --format NAME      decode every input with this decoder (default: detect per file)\n"
     "  --survey NAME      survey of tuple rows that name none (default: tuple)\n"
     "  --schema-dir DIR   Avro schemas for Confluent-framed messages: DIR/ID.avsc, or Rubin's\n"
@@ -84,6 +86,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
     static const struct option longopts[] = {
         {"store", required_argument, 0, 's'},
         {"radius", required_argument, 0, 'r'},
+        {"instance", required_argument, 0, 'I'},
         {"format", required_argument, 0, 'f'},
         {"survey", required_argument, 0, 'S'},
         {"batch", required_argument, 0, 'b'},
@@ -109,6 +112,12 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
                 return ss_cli_usage("ingest", "--radius '%s': need a number of arcsec in (0, 3600]",
                                     optarg);
             c->store_opts.radius_arcsec = d;
+            break;
+        case 'I':
+            if (ss_parse_size(optarg, &sz) || sz < 1 || sz > SS_MAX_INSTANCE)
+                return ss_cli_usage("ingest", "--instance '%s': need a number from 1 to %d", optarg,
+                                    SS_MAX_INSTANCE);
+            c->store_opts.instance = (unsigned)sz;
             break;
         case 'f': c->opts.format = optarg; break;
         case 'S': c->opts.decoder.default_survey = optarg; break;
