@@ -565,11 +565,21 @@ static int ssi_observe(const ss_sim *s, uint64_t i, size_t b, double t, ssi_aler
 
 /* ---- writers ---- */
 
+/* ss_sim_write_messages(): the message being written, in memory. */
+typedef struct ssi_msgs {
+    unsigned per, n; /* alerts per message; alerts in this one */
+    char *buf;       /* open_memstream()'s, owned */
+    size_t len;
+    ss_sim_sink sink;
+    void *ctx;
+} ssi_msgs;
+
 typedef struct ssi_out {
     ss_sim_format format;
     FILE *f;
     const char *name;
     ssi_avro *avro;
+    ssi_msgs *m; /* NULL: one stream, @p f */
 } ssi_out;
 
 /* The fields ssi_put() writes, in its order. */
@@ -657,10 +667,8 @@ static void ssi_text_fixed(ssi_text *t, const char *key, double v, int decimals)
     }
 }
 
-static int ssi_put(ssi_out *out, const ssi_alert *a, ss_err *err)
+static void ssi_put_text(ssi_out *out, const ssi_alert *a)
 {
-    if (out->format == SS_SIM_AVRO)
-        return ssi_avro_put(out->avro, a, err);
     ssi_text t = {.json = out->format == SS_SIM_JSONL};
     if (t.json)
         ssi_raw(&t, "{", 1);
@@ -679,8 +687,47 @@ static int ssi_put(ssi_out *out, const ssi_alert *a, ss_err *err)
     if (t.json)
         ssi_raw(&t, "}", 1);
     ssi_raw(&t, "\n", 1);
-    fwrite(t.buf, 1, t.n, out->f);
-    return 0; /* stdio errors are sticky: checked after each exposure */
+    fwrite(t.buf, 1, t.n, out->f); /* stdio errors are sticky: checked after each exposure */
+}
+
+/* A new message in memory: its own stream, the format's header. */
+static int ssi_msg_start(ssi_out *out, ss_err *err)
+{
+    ssi_msgs *m = out->m;
+    free(m->buf);
+    m->buf = NULL;
+    m->n = 0;
+    if (!(out->f = open_memstream(&m->buf, &m->len)))
+        return ss_err_set(err, SS_ENOMEM, "%s: out of memory", out->name);
+    if (out->avro)
+        ssi_avro_begin(out->avro, out->f);
+    else if (out->format == SS_SIM_CSV)
+        fputs(ssi_csv_header, out->f);
+    return 0;
+}
+
+/* The message is complete: hand it to the sink. */
+static int ssi_msg_end(ssi_out *out, ss_err *err)
+{
+    ssi_msgs *m = out->m;
+    int rc = out->avro ? ssi_avro_end(out->avro, err) : 0;
+    int bad = fclose(out->f) != 0;
+    out->f = NULL;
+    if (!rc && bad)
+        rc = ss_err_set(err, SS_ENOMEM, "%s: out of memory", out->name);
+    return rc ? rc : m->sink(m->ctx, m->buf, m->len, m->n, err);
+}
+
+static int ssi_put(ssi_out *out, const ssi_alert *a, ss_err *err)
+{
+    int rc = 0;
+    if (out->format == SS_SIM_AVRO)
+        rc = ssi_avro_put(out->avro, a, err);
+    else
+        ssi_put_text(out, a);
+    if (!rc && out->m && ++out->m->n == out->m->per && !(rc = ssi_msg_end(out, err)))
+        rc = ssi_msg_start(out, err);
+    return rc;
 }
 
 static int ssi_write_error(const char *name, ss_err *err)
@@ -715,13 +762,18 @@ static int ssi_exposures(const ss_sim *s, ssi_out *out, ss_sim_totals *tot, ss_e
     return 0;
 }
 
-int ss_sim_write(ss_sim *s, FILE *f, const char *name, ss_sim_totals *t, ss_err *err)
+static ss_sim_totals ssi_totals_init(const ss_sim *s)
 {
-    ss_sim_totals tot = {0};
-    ssi_out out = {s->o.format, f, name, NULL};
-    tot.sources = s->nsrc;
+    ss_sim_totals tot = {.sources = s->nsrc};
     for (uint64_t i = 0; i < s->nsrc; i++)
         tot.by_model[s->src[i].model]++;
+    return tot;
+}
+
+int ss_sim_write(ss_sim *s, FILE *f, const char *name, ss_sim_totals *t, ss_err *err)
+{
+    ss_sim_totals tot = ssi_totals_init(s);
+    ssi_out out = {s->o.format, f, name, NULL, NULL};
     int rc = 0;
     if (out.format == SS_SIM_AVRO)
         rc = ssi_avro_open(f, name, s->o.seed, &out.avro, err);
@@ -735,6 +787,37 @@ int ss_sim_write(ss_sim *s, FILE *f, const char *name, ss_sim_totals *t, ss_err 
     }
     if (!rc && (fflush(f) || ferror(f)))
         rc = ssi_write_error(name, err);
+    if (t)
+        *t = tot;
+    return rc;
+}
+
+int ss_sim_write_messages(ss_sim *s, unsigned per_message, ss_sim_sink sink, void *ctx,
+                          ss_sim_totals *t, ss_err *err)
+{
+    ss_sim_totals tot = ssi_totals_init(s);
+    ssi_msgs m = {.per = per_message ? per_message : 1, .sink = sink, .ctx = ctx};
+    ssi_out out = {s->o.format, NULL, "messages", NULL, &m};
+    char *scratch = NULL;
+    size_t slen = 0;
+    FILE *none = open_memstream(&scratch, &slen); /* the writer's first header, not sent */
+    int rc = none ? 0 : ss_err_set(err, SS_ENOMEM, "out of memory");
+    if (!rc && out.format == SS_SIM_AVRO)
+        rc = ssi_avro_open(none, out.name, s->o.seed, &out.avro, err);
+    if (!rc)
+        rc = ssi_msg_start(&out, err);
+    if (!rc)
+        rc = ssi_exposures(s, &out, &tot, err);
+    if (!rc && m.n)
+        rc = ssi_msg_end(&out, err);
+    if (out.f)
+        fclose(out.f);
+    if (out.avro)
+        ssi_avro_close(out.avro, 1, NULL);
+    if (none)
+        fclose(none);
+    free(scratch);
+    free(m.buf);
     if (t)
         *t = tot;
     return rc;

@@ -166,6 +166,24 @@ typedef struct ss_sim_totals {
 int ss_sim_write(ss_sim *s, FILE *f, const char *name, ss_sim_totals *t, ss_err *err);
 
 /**
+ * Receives one message of ss_sim_write_messages(): @p len bytes at @p msg, valid during the call,
+ * holding @p alerts alerts. @return 0 to go on; nonzero stops the survey with that code (the
+ * sink sets @p err to say why).
+ */
+typedef int (*ss_sim_sink)(void *ctx, const void *msg, size_t len, unsigned alerts, ss_err *err);
+
+/**
+ * The same alerts as ss_sim_write(), cut into messages of @p per_message alerts (the last may
+ * hold fewer), each a whole input of the options' format, as a survey's stream carries them: an
+ * Avro container (ZTF's Kafka messages are one container of one alert), or CSV with its header,
+ * or JSON lines. Call once, instead of ss_sim_write().
+ * @param[out] t the counts; may be NULL.
+ * @return 0, what @p sink returned, or SS_ENOMEM / an encoding error with @p err saying why.
+ */
+int ss_sim_write_messages(ss_sim *s, unsigned per_message, ss_sim_sink sink, void *ctx,
+                          ss_sim_totals *t, ss_err *err);
+
+/**
  * Write the truth: one JSON line per source with its object id, model, position, passbands and
  * parameters (for a jump source the epoch and MJD of the jump and the MJD of its first brighter
  * observation; for a file its path).

@@ -217,6 +217,17 @@ int ssi_avro_put(ssi_avro *w, const ssi_alert *a, ss_err *err)
     return w->len >= SSI_AVRO_BLOCK ? ssi_flush_block(w, err) : 0;
 }
 
+int ssi_avro_end(ssi_avro *w, ss_err *err)
+{
+    return ssi_flush_block(w, err);
+}
+
+void ssi_avro_begin(ssi_avro *w, FILE *f)
+{
+    w->f = f;
+    ssi_header(w);
+}
+
 int ssi_avro_close(ssi_avro *w, int failed, ss_err *err)
 {
     int rc = failed ? 0 : ssi_flush_block(w, err);

@@ -83,6 +83,10 @@ typedef struct ssi_avro ssi_avro;
 int ssi_avro_open(FILE *f, const char *name, uint64_t seed, ssi_avro **out, ss_err *err);
 /** Append one alert record. @return 0, or an error with @p err naming the output. */
 int ssi_avro_put(ssi_avro *w, const ssi_alert *a, ss_err *err);
+/** Messages: end the container on the current stream (its last block). @return 0 or an error. */
+int ssi_avro_end(ssi_avro *w, ss_err *err);
+/** Messages: start another container on @p f, with the same schema and sync marker. */
+void ssi_avro_begin(ssi_avro *w, FILE *f);
 /** Write the last block (unless @p failed) and free the writer. @return 0 or an error. */
 int ssi_avro_close(ssi_avro *w, int failed, ss_err *err);
 

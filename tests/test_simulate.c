@@ -1,6 +1,8 @@
 /* skysieve simulate: reproducibility, the cadence, position scatter, the jump source against the
  * tutorial's jump filter, every format through ingest, light-curve files, and what it refuses. */
+#include "ingest.h"
 #include "simulate.h"
+#include "store.h"
 #include "testutil.h"
 
 #include <jansson.h>
@@ -497,6 +499,93 @@ START_TEST(population_and_error_model)
 }
 END_TEST
 
+/* What the message sink saw; every message ingested on its own, as a consumer would. */
+typedef struct msgs_seen {
+    ss_ingest *in;
+    unsigned messages, alerts, most, stop_after;
+} msgs_seen;
+
+static int take_message(void *ctx, const void *msg, size_t len, unsigned alerts, ss_err *err)
+{
+    msgs_seen *m = ctx;
+    if (m->stop_after && m->messages == m->stop_after)
+        return ss_err_set(err, SS_EINVAL, "enough");
+    m->messages++;
+    m->alerts += alerts;
+    m->most = alerts > m->most ? alerts : m->most;
+    FILE *f = fmemopen((void *)msg, len, "rb");
+    ck_assert_ptr_nonnull(f);
+    char name[32];
+    snprintf(name, sizeof name, "msg-%u", m->messages);
+    ck_assert_msg(ss_ingest_stream(m->in, f, name, err) == 0, "%s", err->msg);
+    fclose(f);
+    return 0;
+}
+
+static ss_sim *small_survey(ss_sim_format format)
+{
+    ss_sim_options o;
+    ss_sim_options_default(&o);
+    memset(o.count, 0, sizeof o.count);
+    o.count[SS_SIM_CONSTANT] = 15;
+    o.count[SS_SIM_JUMP] = 2;
+    o.epochs = 4;
+    o.jump_epoch = 2;
+    o.seed = 11;
+    o.format = format;
+    ss_err err = {0};
+    ck_assert_msg(ss_sim_options_check(&o, &err) == 0, "%s", err.msg);
+    ss_sim *s = ss_sim_new(&o);
+    ck_assert_msg(s && ss_sim_prepare(s, &err) == 0, "%s", err.msg);
+    return s;
+}
+
+/* Messages as a survey's stream carries them: each a whole input (one Avro container, CSV with
+ * its header), together the same alerts as the file. */
+START_TEST(messages_hold_the_same_alerts)
+{
+    const ss_sim_format formats[] = {SS_SIM_AVRO, SS_SIM_CSV, SS_SIM_JSONL};
+    const unsigned per[] = {1, 7, 3};
+    for (int i = 0; i < 3; i++) {
+        char name[32], *dir;
+        snprintf(name, sizeof name, "msgs%d", i);
+        dir = tu_path(tu_tmp, name);
+        ss_store_options so = {.create = 1, .radius_arcsec = 5};
+        ss_store *st = NULL;
+        ss_err err = {0};
+        ck_assert_int_eq(ss_store_open(dir, &so, &st, &err), 0);
+        ss_ingest_options io = {.batch_size = 100, .decoder.default_survey = "sim"};
+        msgs_seen m = {.in = ss_ingest_new(st, &io)};
+        ss_sim *s = small_survey(formats[i]);
+        ss_sim_totals t;
+        ck_assert_msg(ss_sim_write_messages(s, per[i], take_message, &m, &t, &err) == 0, "%s",
+                      err.msg);
+        ss_ingest_totals it;
+        ck_assert_int_eq(ss_ingest_finish(m.in, &it, &err), 0);
+        ck_assert_uint_gt(t.alerts, 50);
+        ck_assert_uint_eq(m.alerts, t.alerts);
+        ck_assert_uint_eq(m.most, per[i]);
+        ck_assert_uint_eq(m.messages, (t.alerts + per[i] - 1) / per[i]);
+        ck_assert_uint_eq(it.ingested, t.alerts);
+        ck_assert_uint_eq(it.rejected, 0);
+        ss_ingest_free(m.in);
+        ss_sim_free(s);
+
+        /* a sink that refuses stops the survey with its error */
+        s = small_survey(formats[i]);
+        msgs_seen stop = {.in = ss_ingest_new(st, &io), .stop_after = 2};
+        ck_assert_int_eq(ss_sim_write_messages(s, per[i], take_message, &stop, NULL, &err),
+                         SS_EINVAL);
+        ck_assert_str_eq(err.msg, "enough");
+        ck_assert_uint_eq(stop.messages, 2);
+        ss_ingest_free(stop.in);
+        ss_sim_free(s);
+        ss_store_close(st);
+        free(dir);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("simulate");
@@ -509,6 +598,7 @@ int main(void)
     tcase_add_test(tc, only_the_jump_source_jumps_at_its_epoch);
     tcase_add_test(tc, the_jump_filter_tags_the_jump_source);
     tcase_add_test(tc, every_format_ingests);
+    tcase_add_test(tc, messages_hold_the_same_alerts);
     tcase_add_test(tc, light_curve_files_are_sampled);
     tcase_add_test(tc, shared_light_curves);
     tcase_add_test(tc, malformed_files_name_file_and_line);
