@@ -394,6 +394,8 @@ static json_t *ssi_status_json(ssi_broker *b)
     json_object_set_new(st, "workers", workers);
     json_object_set_new(st, "notify", ssi_notify_json(b->notify));
     json_object_set_new(st, "outputs", ssi_outputs_json(b));
+    if (b->c.kafka_on)
+        json_object_set_new(st, "inputs", json_pack("{s:o}", "kafka", ssi_kafka_json(b)));
     json_object_set_new(st, "filters", b->cur ? ssi_gen_json(b->cur) : json_array());
     if (b->next)
         json_object_set_new(st, "loading_generation", json_integer(b->next->id));
@@ -666,6 +668,8 @@ static size_t ssi_poll_set(ssi_broker *b, struct pollfd *p, double *deadline)
         ssi_add_fd(p, &n, b->ctl_fd);
     if (b->pull >= 0 && !b->paused && !b->stopping && !b->store_failed)
         ssi_add_fd(p, &n, b->pull_fd);
+    if (b->kafka && !b->paused && !b->stopping && !b->store_failed)
+        ssi_add_fd(p, &n, ss_kafka_in_fd(b->kafka));
     ssi_gen_fds(b->cur, p, &n, deadline);
     ssi_gen_fds(b->next, p, &n, deadline);
     return n;
@@ -696,8 +700,12 @@ static void ssi_loop(ssi_broker *b)
             deadline = b->next_scan;
         if (b->c.stats_interval > 0 && b->next_rate < deadline)
             deadline = b->next_rate;
+        if (b->c.kafka_on && !b->kafka && b->kafka_retry_at < deadline)
+            deadline = b->kafka_retry_at;
         size_t np = ssi_poll_set(b, p, &deadline);
         int ms = deadline > now ? (int)((deadline - now) * 1000) + 1 : 0;
+        if (b->kafka && b->kafka_more && !b->paused && !b->stopping)
+            ms = 0; /* messages wait that the wake-up will not signal */
         if (b->cur && b->queue_len && !b->stopping)
             ms = ms > 20 ? 20 : ms; /* work may be waiting for an idle worker */
         poll(p, np, ms);
@@ -734,6 +742,8 @@ static void ssi_close_all(ssi_broker *b)
     ss_err err = {0};
     if (b->in && ss_ingest_finish(b->in, NULL, &err))
         ss_log_line(b->lg, SS_LOG_ERROR, "final commit: %s", err.msg);
+    else if (b->kafka) /* every message taken is stored: its offset goes with the close */
+        ss_kafka_in_committed(b->kafka);
     ssi_intake_free(b);
     for (size_t i = 0; i < b->nmarked; i++)
         free(b->spool_marked[i]);
@@ -781,10 +791,11 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
     }
     if (!rc) {
         ss_log_line(log, SS_LOG_INFO,
-                    "broker started pid=%d store=%s control=%s spool=%s pull=%s publish=%s "
-                    "queue=%llu",
+                    "broker started pid=%d store=%s control=%s spool=%s pull=%s kafka=%s "
+                    "publish=%s queue=%llu",
                     (int)getpid(), b.c.store, b.c.control, b.c.spool_dir ? b.c.spool_dir : "-",
-                    b.c.pull_address ? b.c.pull_address : "-", b.c.publish ? b.c.publish : "-",
+                    b.c.pull_address ? b.c.pull_address : "-",
+                    b.c.kafka_on ? b.c.kafka.topics : "-", b.c.publish ? b.c.publish : "-",
                     (unsigned long long)b.queue_len);
         ssi_loop(&b);
         rc = b.fatal.code && b.initial ? (*err = b.fatal, b.fatal.code) : 0;

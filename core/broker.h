@@ -4,7 +4,8 @@
  * processes, outputs and the control socket, in one event loop.
  *
  * Configuration: an INI file (config/skysieve.ini documents every key). Sections [broker],
- * [control] and [notify] always apply, with defaults; [input spool], [input pull], [filters] and
+ * [control] and [notify] always apply, with defaults; [input spool], [input pull], [input kafka],
+ * [filters] and
  * [output] and [output NAME] (e.g. [output kafka]) turn their part on when present.
  *
  * Guarantees (see README "The live broker"):
@@ -20,6 +21,7 @@
 #define SS_BROKER_H
 
 #include "err.h"
+#include "kafka_in.h"
 #include "log.h"
 #include "notify.h"
 #include "output.h"
@@ -49,7 +51,9 @@ typedef struct ss_broker_conf {
     double spool_poll;
     char *pull_address; /**< NULL: no pull input */
     char *schema_dir;
-    char *set; /**< the filter-set INI; NULL: no filters */
+    int kafka_on;           /**< an [input kafka] section is present */
+    ss_kafka_in_conf kafka; /**< its keys (checked as read; the consumer opens at the start) */
+    char *set;              /**< the filter-set INI; NULL: no filters */
     unsigned workers;
     double timeout;
     unsigned max_crashes;

@@ -178,6 +178,18 @@ static int ssi_output_section(ssi_conf_ctx *x, const char *name, const char *k, 
     return fresh[o->n].key && fresh[o->n++].value;
 }
 
+/* [input kafka]: the consumer's keys (kafka_in.h), and schema_dir for Rubin-framed messages. */
+static int ssi_kafka_key(ssi_conf_ctx *x, const char *k, const char *v)
+{
+    ss_broker_conf *c = x->c;
+    c->kafka_on = 1;
+    if (!strcmp(k, "schema_dir"))
+        return ssi_set_str(&c->schema_dir, ssi_rel(x->dir, v));
+    if (ss_kafka_in_conf_set(&c->kafka, k, v, x->err))
+        return ss_err_prefix(x->err, "%s", c->file), 0;
+    return 1;
+}
+
 static int ssi_handler(void *user, const char *sec, const char *k, const char *v)
 {
     ssi_conf_ctx *x = user;
@@ -195,6 +207,8 @@ static int ssi_handler(void *user, const char *sec, const char *k, const char *v
         ok = !strcmp(k, "address")      ? ssi_set_str(&c->pull_address, ssi_address(x->dir, v))
              : !strcmp(k, "schema_dir") ? ssi_set_str(&c->schema_dir, ssi_rel(x->dir, v))
                                         : 0;
+    } else if (!strcmp(sec, "input kafka")) {
+        ok = ssi_kafka_key(x, k, v);
     } else if (!strcmp(sec, "filters")) {
         x->filters = 1;
         ok = ssi_filters_key(x, k, v);
@@ -274,6 +288,11 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
         rc = ss_err_set(err, SS_ENOMEM, "out of memory");
     else if (!rc && c->queue_low >= c->queue_high)
         rc = ss_err_set(err, SS_EINVAL, "%s: [broker] queue_low must be below queue_high", path);
+    else if (!rc && c->kafka_on && (!c->kafka.brokers || !c->kafka.topics || !c->kafka.group))
+        rc = ss_err_set(err, SS_EINVAL, "%s: [input kafka] %s: missing", path,
+                        !c->kafka.brokers  ? "brokers"
+                        : !c->kafka.topics ? "topics"
+                                           : "group");
     else if (!rc && !strncmp(c->control, "tcp://", 6) && !c->secret)
         rc = ss_err_set(err, SS_EINVAL,
                         "%s: [control] address = %s is reachable from the network: set "
@@ -303,4 +322,6 @@ void ss_broker_conf_free(ss_broker_conf *c)
         free(o->name);
     }
     c->noutputs = 0;
+    ss_kafka_in_conf_free(&c->kafka);
+    c->kafka_on = 0;
 }

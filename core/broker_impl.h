@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "ingest.h"
 #include "journal.h"
+#include "kafka_in.h"
 #include "notify.h"
 #include "output.h"
 #include "pool.h"
@@ -25,9 +26,13 @@ typedef struct ssi_broker {
     size_t nready, capready;
     char **spool_marked; /* marked in the last commit: to move to done/ (or failed/) */
     size_t nmarked, capmarked;
-    int pull, ctl;                           /* nanomsg sockets, or -1 */
-    int pull_fd, ctl_fd, sigfd;              /* pollable descriptors */
-    ss_outset outs;                          /* [output] publish, then [output NAME]s */
+    ss_kafka_in *kafka;           /* [input kafka]'s consumer; NULL while it waits to reopen */
+    double kafka_retry_at;        /* a consumer that failed opens again then */
+    int kafka_more;               /* the last round stopped at a bound: messages may be waiting */
+    ss_kafka_in_stats kafka_past; /* counters of the consumers closed since the start */
+    int pull, ctl;                /* nanomsg sockets, or -1 */
+    int pull_fd, ctl_fd, sigfd;   /* pollable descriptors */
+    ss_outset outs;               /* [output] publish, then [output NAME]s */
     uint64_t out_failed_seen[SS_OUTSET_MAX]; /* delivery failures already logged, per output */
     ss_notifier *notify;                     /* watch-list notifications: the stream and webhooks */
     ssi_pool_conf pc;
@@ -64,6 +69,8 @@ int ssi_notify_take(void *ctx, const char *list, const char *json, size_t len);
 int ssi_intake_start(ssi_broker *b, ss_err *err);
 /** End the ingest run (its totals join the broker's). */
 void ssi_intake_free(ssi_broker *b);
+/** [input kafka] in `ctl status`: the counters of every consumer since the start. */
+json_t *ssi_kafka_json(const ssi_broker *b);
 /** Take messages, scan the spool when @p scan_spool, commit; a store failure pauses intake. */
 void ssi_intake_round(ssi_broker *b, int scan_spool);
 

@@ -1,7 +1,8 @@
 /*
  * The broker's intake: messages from the pull socket go through the journal, files through the
  * spool; each commit records the journal position and the spool files it completes, so that a
- * crash at any moment leaves every accepted input either stored or to be ingested again.
+ * crash at any moment leaves every accepted input either stored or to be ingested again. Kafka
+ * is its own journal: a consumer's offsets are committed to its group after the store commit.
  */
 #include "broker_impl.h"
 
@@ -19,6 +20,9 @@
 #define SSI_PULL_PER_ROUND  2000 /* messages taken per loop round: the loop stays responsive */
 #define SSI_SPOOL_PER_ROUND 500
 #define SSI_STORE_RETRY_S   10.0
+#define SSI_KAFKA_PER_ROUND 2000
+#define SSI_KAFKA_ROUND_S   0.05 /* at most this long on Kafka a round: workers are served too */
+#define SSI_KAFKA_RETRY_S   5.0
 
 static const MDB_val ssi_jpos_key = {7, "journal"};
 
@@ -90,6 +94,8 @@ static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
     ssi_broker *b = ctx;
     (void)t;
     ssi_journal_committed(b->jr, b->jpos_txn);
+    if (b->kafka) /* the messages wholly ingested are stored: their offsets go to the group */
+        ss_kafka_in_committed(b->kafka);
     for (size_t i = 0; i < b->nmarked; i++)
         free(b->spool_marked[i]);
     b->nmarked = 0;
@@ -182,6 +188,102 @@ static int ssi_pull_round(ssi_broker *b)
             return rc;
     }
     return 0;
+}
+
+/* ---- intake: Kafka ---- */
+
+/* Close the consumer, its counters kept. What it fetched but the store has not committed is
+ * delivered again to the next consumer of the group. */
+static void ssi_kafka_close(ssi_broker *b)
+{
+    ss_kafka_in_stats st;
+    if (!b->kafka)
+        return;
+    ss_kafka_in_stats_get(b->kafka, &st);
+    b->kafka_past.messages += st.messages;
+    b->kafka_past.alerts += st.alerts;
+    b->kafka_past.rejected += st.rejected;
+    if (st.last_error[0])
+        memcpy(b->kafka_past.last_error, st.last_error, sizeof st.last_error);
+    ss_kafka_in_close(b->kafka);
+    b->kafka = NULL;
+    b->kafka_more = 0;
+}
+
+static int ssi_kafka_open(ssi_broker *b, ss_err *err)
+{
+    const ss_kafka_in_conf *k = &b->c.kafka;
+    if (!b->c.kafka_on)
+        return 0;
+    if (ss_kafka_in_open(k, b->c.schema_dir, &b->kafka, err))
+        return ss_err_prefix(err, "%s", b->c.file), err->code;
+    b->kafka_more = 1; /* the wake-up signals what arrives from now on; look once anyway */
+    ss_log_line(b->lg, SS_LOG_INFO, "kafka consumer brokers=%s topics=%s group=%s%s", k->brokers,
+                k->topics, k->group, k->nparts ? " (static partitions)" : "");
+    return 0;
+}
+
+json_t *ssi_kafka_json(const ssi_broker *b)
+{
+    ss_kafka_in_stats st = {0};
+    if (b->kafka)
+        ss_kafka_in_stats_get(b->kafka, &st);
+    const ss_kafka_in_stats *p = &b->kafka_past;
+    return json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "messages",
+                     (json_int_t)(p->messages + st.messages), "alerts",
+                     (json_int_t)(p->alerts + st.alerts), "rejected",
+                     (json_int_t)(p->rejected + st.rejected), "pending_partitions",
+                     (json_int_t)st.pending, "consumer", b->kafka ? "open" : "closed", "last_error",
+                     st.last_error[0] ? st.last_error : p->last_error);
+}
+
+/* A fatal consumer error: what was ingested is committed (its offsets with it), the consumer is
+ * closed and opened again after a backoff. @return 0, or a store failure. */
+static int ssi_kafka_failed(ssi_broker *b, const ss_err *why)
+{
+    ss_err err = {0};
+    int rc = ss_ingest_flush(b->in, &err);
+    if (!rc)
+        ss_kafka_in_committed(b->kafka);
+    ss_log_line(b->lg, SS_LOG_ERROR, "%s; consumer closed, opened again in %.0f s", why->msg,
+                SSI_KAFKA_RETRY_S);
+    ssi_kafka_close(b);
+    b->kafka_retry_at = ssi_mono() + SSI_KAFKA_RETRY_S;
+    return rc ? (b->fatal = err, rc) : 0;
+}
+
+/* Take what the consumer holds: bounded in messages and time a round, and stopping at
+ * queue_high; one message at a time, so the queue overshoots by one message at most.
+ * @return 0 or a store failure (b->fatal saying why). */
+static int ssi_kafka_round(ssi_broker *b)
+{
+    double end = ssi_mono() + SSI_KAFKA_ROUND_S;
+    unsigned n = 0, got = 1;
+    int rc = 0, over = 0;
+    ss_err err = {0};
+    while (!rc && got && n < SSI_KAFKA_PER_ROUND && !(over = ssi_over_high(b)) &&
+           ssi_mono() < end) {
+        rc = ss_kafka_in_poll(b->kafka, b->in, 1, 0, b->lg, &got, &err);
+        n += got;
+    }
+    b->kafka_more = !rc && got; /* stopped at a bound: not signalled again, look next round */
+    if (!rc)
+        return 0;
+    ss_kafka_in_stats st;
+    ss_kafka_in_stats_get(b->kafka, &st);
+    return st.fatal ? ssi_kafka_failed(b, &err) : (b->fatal = err, rc);
+}
+
+/* A failed consumer opens again once its backoff is over; failing again, it waits again. */
+static void ssi_kafka_reopen(ssi_broker *b)
+{
+    ss_err err = {0};
+    if (b->kafka || !b->c.kafka_on || ssi_mono() < b->kafka_retry_at)
+        return;
+    if (ssi_kafka_open(b, &err)) {
+        ss_log_line(b->lg, SS_LOG_ERROR, "%s; trying again in %.0f s", err.msg, SSI_KAFKA_RETRY_S);
+        b->kafka_retry_at = ssi_mono() + SSI_KAFKA_RETRY_S;
+    }
 }
 
 static int ssi_name_cmp(const void *a, const void *b)
@@ -296,6 +398,7 @@ void ssi_intake_free(ssi_broker *b)
         b->alerts_in += t.ingested; /* committed work of the run that ends */
         b->rejected += t.rejected;
     }
+    ssi_kafka_close(b); /* before its ingest: nothing more is committed for it */
     ss_ingest_free(b->in);
     b->in = NULL;
     ssi_journal_close(b->jr);
@@ -338,7 +441,7 @@ int ssi_intake_start(ssi_broker *b, ss_err *err)
     }
     if (!rc && !(rc = ss_ingest_flush(b->in, err)) && n)
         ss_log_line(b->lg, SS_LOG_INFO, "journal replayed messages=%zu", n);
-    return rc;
+    return rc ? rc : ssi_kafka_open(b, err);
 }
 
 /* A store failure in intake: nothing accepted is lost (it is in the journal or the spool), so
@@ -396,10 +499,16 @@ void ssi_intake_round(ssi_broker *b, int scan_spool)
         rc = ssi_pull_round(b);
     if (!rc && scan_spool && b->c.spool_dir && !b->paused && !b->stopping)
         rc = ssi_spool_round(b);
+    if (!b->stopping)
+        ssi_kafka_reopen(b);
+    if (!rc && b->kafka && !b->paused && !b->stopping)
+        rc = ssi_kafka_round(b);
     if (rc)
         err = b->fatal;
     if (!rc)
         rc = ss_ingest_flush(b->in, &err);
+    if (!rc && b->kafka) /* messages of known alerts only: nothing was left to commit for them */
+        ss_kafka_in_committed(b->kafka);
     if (!rc && b->nready) /* files that gave nothing to store still need their marks */
         rc = ssi_commit_marks(b, &err);
     if (rc)

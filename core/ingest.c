@@ -612,6 +612,13 @@ int ss_ingest_path(ss_ingest *in, const char *path, ss_err *err)
     return ssi_ingest_file(in, path, err);
 }
 
+const char *ss_ingest_set_format(ss_ingest *in, const char *format)
+{
+    const char *before = in->o.format;
+    in->o.format = format;
+    return before;
+}
+
 uint32_t ss_ingest_pending(const ss_ingest *in)
 {
     return in->npk;

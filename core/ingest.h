@@ -110,6 +110,13 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err);
  */
 int ss_ingest_finish(ss_ingest *in, ss_ingest_totals *totals, ss_err *err);
 
+/**
+ * Read the inputs that follow with the decoder named @p format (a static string; NULL: detect per
+ * input), for a source whose messages have a known format beside inputs that are detected.
+ * @return the format in force before.
+ */
+const char *ss_ingest_set_format(ss_ingest *in, const char *format);
+
 /** Packets decoded and waiting for the next commit. */
 uint32_t ss_ingest_pending(const ss_ingest *in);
 

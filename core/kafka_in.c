@@ -1,11 +1,14 @@
 /* Alerts from Kafka (kafka_in.h). */
 #include "kafka_in.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ss_kafka_in {
     rd_kafka_t *rk;
@@ -16,6 +19,8 @@ struct ss_kafka_in {
     ss_ingest *in; /* during ss_kafka_in_poll() only: a revocation flushes it */
     int rc;        /* a store failure met in a rebalance */
     int revoking;  /* commits wait for the group's answer: the next owner reads from there */
+    int wake[2];   /* librdkafka writes to wake[1] when its queue stops being empty */
+    ss_kafka_in_stats st;
     ss_err err;
 };
 
@@ -50,6 +55,43 @@ static int ssi_kv_set(ss_kafka_in_conf *c, const char *key, const char *value, s
     return 0;
 }
 
+static int ssi_bad_parts(const char *value, const char *why, ss_err *err)
+{
+    return ss_err_set(err, SS_EINVAL, "[input kafka] partitions=%s: %s", value, why);
+}
+
+/* partitions = 0,2,5: whole numbers below 2^31, none twice. */
+static int ssi_parts_set(ss_kafka_in_conf *c, const char *value, ss_err *err)
+{
+    int32_t *parts = NULL;
+    size_t n = 0;
+    for (const char *p = value;; p++) {
+        p += strspn(p, " \t");
+        char *end = (char *)p;
+        errno = 0;
+        long v = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+        end += strspn(end, " \t");
+        const char *why = v < 0 || errno || v > INT32_MAX ? "not a list of partition numbers"
+                          : *end && *end != ','           ? "not a list of partition numbers"
+                                                          : NULL;
+        for (size_t i = 0; i < n && !why; i++)
+            why = parts[i] == v ? "a partition is named twice" : NULL;
+        int32_t *fresh = why ? NULL : realloc(parts, (n + 1) * sizeof *fresh);
+        if (!fresh)
+            return free(parts), why ? ssi_bad_parts(value, why, err)
+                                    : ss_err_set(err, SS_ENOMEM, "out of memory");
+        parts = fresh;
+        parts[n++] = (int32_t)v;
+        if (!*end)
+            break;
+        p = end;
+    }
+    free(c->parts);
+    c->parts = parts;
+    c->nparts = n;
+    return 0;
+}
+
 int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value, ss_err *err)
 {
     if (!strcmp(key, "brokers"))
@@ -58,6 +100,8 @@ int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value
         return ssi_kset(&c->topics, value, err);
     if (!strcmp(key, "group"))
         return ssi_kset(&c->group, value, err);
+    if (!strcmp(key, "partitions"))
+        return ssi_parts_set(c, value, err);
     if (!strcmp(key, "format")) {
         if (strcmp(value, "ztf") && strcmp(value, "rubin"))
             return ss_err_set(err, SS_EINVAL,
@@ -75,7 +119,8 @@ int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value
     if (!strncmp(key, "rdkafka.", 8))
         return ssi_kv_set(c, key + 8, value, err);
     return ss_err_set(err, SS_EINVAL,
-                      "[input kafka] %s: unknown key (brokers, topics, group, format, rdkafka.*)",
+                      "[input kafka] %s: unknown key (brokers, topics, group, format, partitions, "
+                      "rdkafka.*)",
                       key);
 }
 
@@ -85,6 +130,7 @@ void ss_kafka_in_conf_free(ss_kafka_in_conf *c)
     free(c->topics);
     free(c->group);
     free(c->format);
+    free(c->parts);
     for (size_t i = 0; i < 2 * c->nkv; i++)
         free(c->kv[i]);
     free(c->kv);
@@ -155,28 +201,68 @@ static rd_kafka_conf_t *ssi_rdconf(const ss_kafka_in_conf *c, ss_kafka_in *k, ss
     return rc;
 }
 
-/* Subscribe to the comma list @p topics (spaces around names are ignored). */
-static int ssi_subscribe(ss_kafka_in *k, const char *topics, ss_err *err)
+/* The comma list @p topics (spaces around names ignored), each with partition @p part. */
+static rd_kafka_topic_partition_list_t *ssi_topic_list(const char *topics, int32_t part)
 {
     char *copy = strdup(topics), *save = NULL;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
-    if (!copy || !l)
-        return free(copy), l ? rd_kafka_topic_partition_list_destroy(l) : (void)0,
-               ss_err_set(err, SS_ENOMEM, "out of memory");
+    if (!copy)
+        return rd_kafka_topic_partition_list_destroy(l), NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         t += strspn(t, " \t");
         size_t n = strlen(t);
         while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
             t[--n] = 0;
         if (n)
-            rd_kafka_topic_partition_list_add(l, t, RD_KAFKA_PARTITION_UA);
+            rd_kafka_topic_partition_list_add(l, t, part);
     }
     free(copy);
-    rd_kafka_resp_err_t e = l->cnt ? rd_kafka_subscribe(k->rk, l) : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    return l;
+}
+
+/* Static assignment: the configured partitions of every topic, each from the group's committed
+ * offset (RD_KAFKA_OFFSET_INVALID), else from auto.offset.reset. */
+static rd_kafka_resp_err_t ssi_assign(ss_kafka_in *k, const ss_kafka_in_conf *c,
+                                      const rd_kafka_topic_partition_list_t *topics)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int t = 0; t < topics->cnt; t++)
+        for (size_t i = 0; i < c->nparts; i++)
+            rd_kafka_topic_partition_list_add(l, topics->elems[t].topic, c->parts[i])->offset =
+                RD_KAFKA_OFFSET_INVALID;
+    rd_kafka_resp_err_t e = rd_kafka_assign(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return e;
+}
+
+/* Subscribe to the topics, or assign their partitions when the section names them. */
+static int ssi_subscribe(ss_kafka_in *k, const ss_kafka_in_conf *c, ss_err *err)
+{
+    rd_kafka_topic_partition_list_t *l = ssi_topic_list(c->topics, RD_KAFKA_PARTITION_UA);
+    if (!l)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    if (!l->cnt)
+        return rd_kafka_topic_partition_list_destroy(l),
+               ss_err_set(err, SS_EINVAL, "[input kafka] topics=%s: no topic named", c->topics);
+    rd_kafka_resp_err_t e = c->nparts ? ssi_assign(k, c, l) : rd_kafka_subscribe(k->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e)
-        return ss_err_set(err, SS_EINVAL, "[input kafka] topics=%s: cannot subscribe: %s", topics,
-                          rd_kafka_err2str(e));
+        return ss_err_set(err, SS_EINVAL, "[input kafka] topics=%s: cannot %s: %s", c->topics,
+                          c->nparts ? "assign the partitions" : "subscribe", rd_kafka_err2str(e));
+    return 0;
+}
+
+/* The wake-up descriptor: librdkafka writes to it when the consumer queue gets something. */
+static int ssi_wake_enable(ss_kafka_in *k, ss_err *err)
+{
+    if (pipe2(k->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        k->wake[0] = k->wake[1] = -1;
+        return ss_err_set(err, errno, "kafka consumer: cannot make its wake-up pipe: %s",
+                          strerror(errno));
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(k->rk);
+    rd_kafka_queue_io_event_enable(q, k->wake[1], "1", 1);
+    rd_kafka_queue_destroy(q); /* the application's reference only: the consumer keeps it */
     return 0;
 }
 
@@ -202,6 +288,7 @@ int ss_kafka_in_open(const ss_kafka_in_conf *c, const char *schema_dir, ss_kafka
     ss_kafka_in *k = calloc(1, sizeof *k);
     if (!k || !(k->done = rd_kafka_topic_partition_list_new(8)))
         return free(k), ss_err_set(err, SS_ENOMEM, "out of memory");
+    k->wake[0] = k->wake[1] = -1;
     k->decoder = "avro"; /* both framings: the Avro decoder tells them apart by the first byte */
     rd_kafka_conf_t *rc_conf = ssi_rdconf(c, k, err);
     char why[512];
@@ -212,7 +299,7 @@ int ss_kafka_in_open(const ss_kafka_in_conf *c, const char *schema_dir, ss_kafka
     }
     if (k->rk) {
         rd_kafka_poll_set_consumer(k->rk);
-        if (!ssi_subscribe(k, c->topics, err)) {
+        if (!ssi_wake_enable(k, err) && !ssi_subscribe(k, c, err)) {
             *out = k;
             return 0;
         }
@@ -238,6 +325,14 @@ static void ssi_done(ss_kafka_in *k, const rd_kafka_message_t *m)
     p->offset = m->offset + 1;
 }
 
+/* Alerts decoded so far by @p in, committed or pending (rejected records left out). */
+static uint64_t ssi_decoded(const ss_ingest *in)
+{
+    ss_ingest_totals t;
+    ss_ingest_totals_get(in, &t);
+    return t.read - t.rejected + ss_ingest_pending(in);
+}
+
 /* Ingest one message. @return 0 (a rejected message included), or a store failure. */
 static int ssi_take(ss_kafka_in *k, ss_ingest *in, const rd_kafka_message_t *m, const ss_log *lg,
                     ss_err *err)
@@ -249,14 +344,21 @@ static int ssi_take(ss_kafka_in *k, ss_ingest *in, const rd_kafka_message_t *m, 
     FILE *fp = m->len ? fmemopen(m->payload, m->len, "rb") : fopen("/dev/null", "rb");
     if (!fp)
         return ss_err_set(err, errno, "%s: cannot read the message: %s", name, strerror(errno));
+    uint64_t before = ssi_decoded(in);
     int rc = ss_ingest_stream(in, fp, name, err);
     fclose(fp);
     if (rc == SS_EREJECT) {
         ss_log_line(lg, SS_LOG_WARN, "rejected message %s: %s", name, err->msg);
+        snprintf(k->st.last_error, sizeof k->st.last_error, "rejected %.300s: %.300s", name,
+                 err->msg);
+        k->st.rejected++;
         rc = 0;
     }
-    if (!rc)
+    if (!rc) {
         ssi_done(k, m);
+        k->st.messages++;
+        k->st.alerts += ssi_decoded(in) - before;
+    }
     return rc;
 }
 
@@ -268,10 +370,14 @@ static int ssi_event(ss_kafka_in *k, const rd_kafka_message_t *m, const ss_log *
     if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_fatal_error(k->rk, why, sizeof why);
-        return ss_err_set(err, EIO, "kafka consumer: fatal error: %s", why);
+        k->st.fatal = 1;
+        ss_err_set(err, EIO, "kafka consumer: fatal error: %s", why);
+        snprintf(k->st.last_error, sizeof k->st.last_error, "%s", err->msg);
+        return EIO;
     }
-    ss_log_line(lg, SS_LOG_WARN, "kafka consumer topic=%s: %s",
-                m->rkt ? rd_kafka_topic_name(m->rkt) : "-", rd_kafka_message_errstr(m));
+    snprintf(k->st.last_error, sizeof k->st.last_error, "topic=%s: %s",
+             m->rkt ? rd_kafka_topic_name(m->rkt) : "-", rd_kafka_message_errstr(m));
+    ss_log_line(lg, SS_LOG_WARN, "kafka consumer %s", k->st.last_error);
     return 0;
 }
 
@@ -280,7 +386,11 @@ int ss_kafka_in_poll(ss_kafka_in *k, ss_ingest *in, unsigned max, int timeout_ms
 {
     unsigned n = 0;
     int rc = 0;
+    char drain[64];
+    while (read(k->wake[0], drain, sizeof drain) > 0) /* polled now: what comes next signals */
+        ;
     k->in = in;
+    const char *format = ss_ingest_set_format(in, k->decoder);
     while (!rc && n < max) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, n ? 0 : timeout_ms);
         if (k->rc) /* a revocation's flush failed */
@@ -293,6 +403,7 @@ int ss_kafka_in_poll(ss_kafka_in *k, ss_ingest *in, unsigned max, int timeout_ms
             n++;
         rd_kafka_message_destroy(m);
     }
+    ss_ingest_set_format(in, format);
     k->in = NULL;
     if (taken)
         *taken = n;
@@ -315,6 +426,17 @@ size_t ss_kafka_in_pending(const ss_kafka_in *k)
     return (size_t)k->done->cnt;
 }
 
+int ss_kafka_in_fd(const ss_kafka_in *k)
+{
+    return k->wake[0];
+}
+
+void ss_kafka_in_stats_get(const ss_kafka_in *k, ss_kafka_in_stats *st)
+{
+    *st = k->st;
+    st->pending = ss_kafka_in_pending(k);
+}
+
 void ss_kafka_in_close(ss_kafka_in *k)
 {
     if (!k)
@@ -327,5 +449,8 @@ void ss_kafka_in_close(ss_kafka_in *k)
     }
     if (k->done)
         rd_kafka_topic_partition_list_destroy(k->done);
+    for (int i = 0; i < 2; i++)
+        if (k->wake[i] >= 0)
+            close(k->wake[i]);
     free(k);
 }

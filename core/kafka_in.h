@@ -5,8 +5,11 @@
  * Configured by the keys of an INI `[input kafka]` section, given one by one to
  * ss_kafka_in_conf_set() as an INI handler reads them: brokers, topics (a comma list), group,
  * format (`ztf`: each message one whole Avro container; `rubin`: Confluent framing, the schema id
- * resolved from the schema directory) and `rdkafka.KEY = VALUE` passed to librdkafka as is (SASL
- * and SSL: security.protocol, sasl.mechanisms, sasl.username, sasl.password, ssl.ca.location).
+ * resolved from the schema directory), partitions (a comma list of partition numbers: static
+ * assignment of those partitions of every topic instead of the group's subscription, for
+ * instances that split a topic between them; the group still keeps their committed offsets) and
+ * `rdkafka.KEY = VALUE` passed to librdkafka as is (SASL and SSL: security.protocol,
+ * sasl.mechanisms, sasl.username, sasl.password, ssl.ca.location).
  *
  * Delivery: at least once, with an exactly-once effect. Automatic commits and offset stores are
  * off; a message counts as consumed only once every alert it holds is committed to LMDB (the
@@ -25,14 +28,17 @@
 #include "log.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /** The `[input kafka]` section. Every string is owned (ss_kafka_in_conf_free()). */
 typedef struct ss_kafka_in_conf {
-    char *brokers; /**< bootstrap servers, host:port[,host:port...] */
-    char *topics;  /**< topics to subscribe to, a comma list */
-    char *group;   /**< consumer group id */
-    char *format;  /**< "ztf" (default) or "rubin" */
-    char **kv;     /**< rdkafka pass-through: kv[2i] the key (without "rdkafka."), kv[2i+1] value */
+    char *brokers;  /**< bootstrap servers, host:port[,host:port...] */
+    char *topics;   /**< topics to subscribe to, a comma list */
+    char *group;    /**< consumer group id */
+    char *format;   /**< "ztf" (default) or "rubin" */
+    int32_t *parts; /**< static assignment: these partitions of each topic; NULL: subscribe */
+    size_t nparts;
+    char **kv; /**< rdkafka pass-through: kv[2i] the key (without "rdkafka."), kv[2i+1] value */
     size_t nkv;
 } ss_kafka_in_conf;
 
@@ -47,8 +53,20 @@ void ss_kafka_in_conf_free(ss_kafka_in_conf *c);
 
 typedef struct ss_kafka_in ss_kafka_in;
 
+/** What a consumer did since it was opened. */
+typedef struct ss_kafka_in_stats {
+    uint64_t messages;    /**< messages ingested (rejected ones included) */
+    uint64_t alerts;      /**< alerts decoded from them (stored once the ingest commits) */
+    uint64_t rejected;    /**< messages rejected as a whole */
+    size_t pending;       /**< partitions whose ingested messages wait for the store's commit */
+    int fatal;            /**< the consumer failed for good: close it and open another */
+    char last_error[640]; /**< the last consumer error or rejection, "" when none */
+} ss_kafka_in_stats;
+
 /**
- * Create the consumer and subscribe to the topics. Nothing is fetched before ss_kafka_in_poll().
+ * Create the consumer and subscribe to the topics (or, with partitions, assign them: each
+ * resumes from the group's committed offset, else from auto.offset.reset). Nothing is fetched
+ * before ss_kafka_in_poll().
  * @param[in] schema_dir the directory of Rubin schemas (required by format rubin; may be NULL).
  * @param[out] out the consumer, freed by ss_kafka_in_close().
  * @return 0; SS_EINVAL when the configuration is incomplete or librdkafka refuses a setting
@@ -57,15 +75,28 @@ typedef struct ss_kafka_in ss_kafka_in;
 int ss_kafka_in_open(const ss_kafka_in_conf *c, const char *schema_dir, ss_kafka_in **out,
                      ss_err *err);
 
-/** The decoder name the ingest fed by this consumer must use (ss_ingest_options.format). */
+/** The decoder name this consumer's messages are read with (ss_kafka_in_poll() sets it on the
+ * ingest for them, whatever the ingest detects for its other inputs). */
 const char *ss_kafka_in_decoder(const ss_kafka_in *k);
+
+/**
+ * A descriptor that becomes readable when the consumer has something (a message, an event) after
+ * having had nothing, for a poll() loop; ss_kafka_in_poll() empties it. It signals only the step
+ * from nothing to something: a poll that stopped at @p max leaves messages that are not
+ * signalled again. Owned by @p k.
+ */
+int ss_kafka_in_fd(const ss_kafka_in *k);
+
+/** Counters and the last error of @p k. */
+void ss_kafka_in_stats_get(const ss_kafka_in *k, ss_kafka_in_stats *st);
 
 /**
  * Take up to @p max messages (waiting up to @p timeout_ms for the first) and ingest each into
  * @p in. Consumer errors that librdkafka recovers from (a broker down, a topic not there yet)
  * are reported through @p lg (may be NULL) and polling goes on.
  * @param[out] taken messages ingested (may be NULL).
- * @return 0; or a store failure (from the ingest) or a fatal consumer error, @p err saying why.
+ * @return 0; or a store failure (from the ingest) or a fatal consumer error (then stats.fatal is
+ *         set), @p err saying why.
  *         After an error, close the consumer and open it again: it resumes from the committed
  *         offsets, so what was fetched but not stored is delivered again.
  */
@@ -74,7 +105,9 @@ int ss_kafka_in_poll(ss_kafka_in *k, ss_ingest *in, unsigned max, int timeout_ms
 
 /**
  * Call from the ingest's on_commit: every message wholly ingested before that commit is stored,
- * its offset is committed to the group (asynchronously; ss_kafka_in_close() waits).
+ * its offset is committed to the group (asynchronously; ss_kafka_in_close() waits). Call it too
+ * after a flush that succeeded: a message whose alerts were all stored already gives the ingest
+ * nothing to commit, and its offset would otherwise wait for the next message's commit.
  */
 void ss_kafka_in_committed(ss_kafka_in *k);
 

@@ -1,0 +1,349 @@
+/*
+ * `skysieve run` with [input kafka] against librdkafka's mock cluster (in this process): a night
+ * of real ZTF alerts and a junk message produced to a topic, the broker stopped midway and
+ * started again; the store ends as a direct `skysieve ingest` of the same files, each alert once,
+ * every locus tagged and published on [output kafka], the junk message rejected by name.
+ */
+#include "testutil.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TOPIC "ztf_night"
+
+static rd_kafka_t *mock_rk;
+static rd_kafka_mock_cluster_t *mock;
+static pid_t broker_pid; /* killed by the fixture when a check fails while it runs */
+
+static void teardown(void)
+{
+    if (broker_pid > 0) {
+        kill(broker_pid, SIGKILL);
+        waitpid(broker_pid, NULL, 0);
+        broker_pid = 0;
+    }
+    if (mock) {
+        rd_kafka_mock_cluster_destroy(mock);
+        rd_kafka_destroy(mock_rk);
+        mock = NULL;
+    }
+    tu_tmp_teardown();
+}
+
+static rd_kafka_t *new_client(rd_kafka_type_t type, const char *const (*kv)[2], size_t n)
+{
+    char why[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(rd_kafka_conf_set(c, kv[i][0], kv[i][1], why, sizeof why) == RD_KAFKA_CONF_OK,
+                      "%s", why);
+    rd_kafka_t *rk = rd_kafka_new(type, c, why, sizeof why);
+    ck_assert_msg(rk, "%s", why);
+    return rk;
+}
+
+/* The .avro files one level below shared/ztf as a shell word list; NULL when data is absent. */
+static char *ztf_files(size_t *n)
+{
+    const char *shared = tu_shared_data("the live broker's Kafka input on real ZTF alerts");
+    if (!shared)
+        return NULL;
+    char *top = NULL, *list = strdup("");
+    ck_assert_int_ge(asprintf(&top, "%s/ztf", shared), 0);
+    DIR *d = opendir(top), *sd;
+    struct dirent *e, *f;
+    *n = 0;
+    while (d && (e = readdir(d))) {
+        char *sub = NULL, *grown = NULL;
+        ck_assert_int_ge(asprintf(&sub, "%s/%s", top, e->d_name), 0);
+        for (sd = e->d_name[0] != '.' ? opendir(sub) : NULL; sd && (f = readdir(sd));) {
+            size_t len = strlen(f->d_name);
+            if (len < 6 || strcmp(f->d_name + len - 5, ".avro"))
+                continue;
+            ck_assert_int_ge(asprintf(&grown, "%s '%s/%s'", list, sub, f->d_name), 0);
+            free(list);
+            list = grown;
+            ++*n;
+        }
+        if (sd)
+            closedir(sd);
+        free(sub);
+    }
+    if (d)
+        closedir(d);
+    free(top);
+    ck_assert_uint_gt(*n, 10);
+    return list;
+}
+
+/* Files @p from to @p to (excluded) of @p list, each one message spread over the topic's two
+ * partitions, junk after the fifth. */
+static void produce(const char *list, int from, int to)
+{
+    const char *const kv[][2] = {{"bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock)}};
+    rd_kafka_t *p = new_client(RD_KAFKA_PRODUCER, kv, 1);
+    char *copy = strdup(list), *save = NULL;
+    int i = 0;
+    for (char *w = strtok_r(copy, "'", &save); w; w = strtok_r(NULL, "'", &save)) {
+        if (*w == ' ' || i < from || i >= to) {
+            i += *w != ' ';
+            continue;
+        }
+        FILE *fp = fopen(w, "rb");
+        ck_assert_msg(fp, "%s", w);
+        char *buf = malloc(1 << 22);
+        size_t len = fread(buf, 1, 1 << 22, fp);
+        ck_assert_uint_lt(len, 1 << 22);
+        fclose(fp);
+        ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_VALUE(buf, len),
+                                           RD_KAFKA_V_KEY(&i, sizeof i),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                                           RD_KAFKA_V_END),
+                         0);
+        if (++i == 5)
+            ck_assert_int_eq(
+                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_VALUE("not an alert", 12),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                0);
+    }
+    free(copy);
+    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+}
+
+static pid_t run_broker(const char *conf)
+{
+    char *log = tu_path(tu_tmp, "broker.log");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        execl(SS_BINARY, SS_BINARY, "run", "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    return broker_pid = pid;
+}
+
+static void stop_broker(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    broker_pid = 0;
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the broker stopped with %d", st);
+}
+
+/* `ctl status` (the status object, owned by the caller), or NULL when it does not answer. */
+static json_t *status(const char *conf)
+{
+    char *out = NULL;
+    json_t *st = NULL;
+    if (tu_sks(&out, NULL, "ctl --config '%s' --timeout 2 status", conf) == 0) {
+        json_t *r = json_loads(out, 0, NULL);
+        st = json_incref(json_object_get(r, "status"));
+        json_decref(r);
+    }
+    free(out);
+    return st;
+}
+
+static json_int_t get(json_t *o, const char *path)
+{
+    char *copy = strdup(path), *save = NULL;
+    for (char *k = strtok_r(copy, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
+        o = json_object_get(o, k);
+    free(copy);
+    return json_integer_value(o);
+}
+
+/* Poll the status until @p done says so (or 60 s). @return the last status, owned. */
+static json_t *wait_for(const char *conf, int (*done)(json_t *, json_int_t), json_int_t arg)
+{
+    json_t *st = NULL;
+    for (int i = 0; i < 600; i++) {
+        json_decref(st);
+        if ((st = status(conf)) && done(st, arg))
+            break;
+        usleep(100000);
+    }
+    ck_assert_msg(st, "the broker does not answer");
+    return st;
+}
+
+static int some_messages(json_t *st, json_int_t n)
+{
+    return get(st, "inputs.kafka.messages") >= n;
+}
+
+/* Everything stored, dispatched, tagged and delivered, offsets committed. */
+static int all_done(json_t *st, json_int_t alerts)
+{
+    return get(st, "stored_alerts") == alerts && get(st, "queue") == 0 &&
+           get(st, "inputs.kafka.pending_partitions") == 0 &&
+           get(st, "outputs.kafka.delivered") == get(st, "published");
+}
+
+/* `skysieve stats` of a store, owned by the caller. */
+static json_t *stats(const char *store)
+{
+    char *out = NULL;
+    ck_assert_int_eq(tu_sks(&out, NULL, "stats --store '%s'", store), 0);
+    json_t *o = json_loads(out, 0, NULL);
+    ck_assert_msg(o, "%s", out);
+    free(out);
+    return o;
+}
+
+/* Distinct keys (locus ids) of the tag topic, read from the start of both runs. */
+static size_t distinct_tagged(void)
+{
+    const char *const kv[][2] = {{"bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock)},
+                                 {"group.id", "reader"},
+                                 {"enable.partition.eof", "true"}};
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, kv, 3);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "sks.seen", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    ck_assert_int_eq(rd_kafka_assign(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    json_t *seen = json_object();
+    for (int tries = 0; tries < 100; tries++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        int eof = m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+        if (m && !m->err) {
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)m->key_len, (const char *)m->key);
+            json_object_set_new(seen, key, json_true());
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+        if (eof)
+            break;
+    }
+    size_t n = json_object_size(seen);
+    json_decref(seen);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+static const char every_lua[] =
+    "NAME = \"every\"\nDESCRIPTION = \"tags every locus\"\nAUTHOR = \"t <t@example.org>\"\n"
+    "OUTPUT_TAGS = {{name = \"seen\", description = \"every locus\"}}\n"
+    "function run(locus) locus:tag(\"seen\") end\n";
+
+START_TEST(stopped_midway_every_alert_once)
+{
+    size_t nfiles = 0;
+    char *list = ztf_files(&nfiles);
+    if (!list)
+        return;
+    char *ref = tu_path(tu_tmp, "reference"), *out = NULL;
+    ck_assert_int_eq(tu_sks(&out, NULL, "ingest --store '%s' --radius 1 %s", ref, list), 0);
+    free(out);
+    json_t *want = stats(ref);
+
+    mock_rk = new_client(RD_KAFKA_PRODUCER, (const char *const[][2]){{"log_level", "0"}}, 1);
+    mock = rd_kafka_mock_cluster_new(mock_rk, 1);
+    ck_assert_ptr_nonnull(mock);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, TOPIC, 2, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "sks.seen", 1, 1), 0);
+    int half = (int)nfiles / 2;
+    produce(list, 0, half);
+    free(tu_write(tu_tmp, "every.lua", every_lua));
+    free(tu_write(tu_tmp, "set.ini", "[filter every]\npath = every.lua\n"));
+    char *text = NULL;
+    const char *boot = rd_kafka_mock_cluster_bootstraps(mock);
+    ck_assert_int_ge(asprintf(&text,
+                              "[broker]\nstore = store\nrun_dir = run\nmap_size = 64M\n"
+                              "batch = 7\nstats_interval = 0\n"
+                              "[input kafka]\nbrokers = %s\ntopics = " TOPIC "\ngroup = sks\n"
+                              "rdkafka.session.timeout.ms = 4000\n"
+                              "rdkafka.heartbeat.interval.ms = 1000\n"
+                              "[filters]\nset = set.ini\n"
+                              "[output kafka]\nbrokers = %s\ntopic_template = sks.{tag}\n",
+                              boot, boot),
+                     0);
+    char *conf = tu_write(tu_tmp, "broker.ini", text);
+    free(text);
+
+    /* the first half (and the junk) taken, then stopped; the rest produced while it is down */
+    pid_t pid = run_broker(conf);
+    json_t *st = wait_for(conf, some_messages, half + 1);
+    ck_assert_int_eq(get(st, "inputs.kafka.messages"), half + 1);
+    ck_assert_int_eq(get(st, "inputs.kafka.rejected"), 1);
+    ck_assert_int_gt(get(st, "inputs.kafka.alerts"), 0);
+    json_decref(st);
+    stop_broker(pid);
+    produce(list, half, (int)nfiles);
+    char *store = tu_path(tu_tmp, "store");
+    json_t *mid = stats(store);
+    ck_assert_int_lt(get(mid, "alerts"), get(want, "alerts")); /* stopped midway indeed */
+    json_decref(mid);
+
+    pid = run_broker(conf);
+    st = wait_for(conf, all_done, get(want, "alerts"));
+    /* what the first run committed is not read again */
+    ck_assert_int_eq(get(st, "inputs.kafka.messages"), (json_int_t)nfiles - half);
+    ck_assert_int_eq(get(st, "inputs.kafka.rejected"), 0);
+    ck_assert_msg(all_done(st, get(want, "alerts")), "%s", json_dumps(st, JSON_COMPACT));
+    ck_assert_int_gt(get(st, "published"), 0);
+    stop_broker(pid);
+    json_decref(st);
+
+    json_t *got = stats(store);
+    ck_assert_int_eq(get(got, "alerts"), get(want, "alerts"));
+    ck_assert_int_eq(get(got, "loci"), get(want, "loci"));
+    ck_assert_int_eq(get(got, "detections"), get(want, "detections"));
+    ck_assert_uint_eq(distinct_tagged(), (size_t)get(want, "loci"));
+    ck_assert_int_eq(tu_sks(&out, NULL, "rejected --store '%s'", store), 0);
+    ck_assert_uint_eq(tu_count_lines(out), 1);
+    ck_assert_msg(strstr(out, "kafka topic=" TOPIC " partition="), "%s", out);
+    free(out);
+    json_decref(got), json_decref(want);
+    free(store), free(conf), free(ref), free(list);
+}
+END_TEST
+
+/* A bad [input kafka] key stops the broker at the start, naming the file, the key and why. */
+START_TEST(bad_section_named)
+{
+    char *conf = tu_write(tu_tmp, "broker.ini",
+                          "[broker]\nstore = store\nrun_dir = run\n"
+                          "[input kafka]\nbrokers = 127.0.0.1:1\ntopics = t\ngroup = g\n"
+                          "partitions = 0,x\n");
+    char *err = NULL;
+    ck_assert_int_ne(tu_sks(NULL, &err, "run --config '%s'", conf), 0);
+    ck_assert_msg(strstr(err, "broker.ini: [input kafka] partitions=0,x: not a list"), "%s", err);
+    free(err);
+    free(conf);
+    conf = tu_write(tu_tmp, "broker.ini",
+                    "[broker]\nstore = store\nrun_dir = run\n[input kafka]\ntopics = t\n");
+    ck_assert_int_ne(tu_sks(NULL, &err, "run --config '%s'", conf), 0);
+    ck_assert_msg(strstr(err, "broker.ini: [input kafka] brokers: missing"), "%s", err);
+    free(err);
+    free(conf);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kafka_broker");
+    TCase *tc = tcase_create("run");
+    tcase_add_checked_fixture(tc, tu_tmp_setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, bad_section_named);
+    tcase_add_test(tc, stopped_midway_every_alert_once);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
