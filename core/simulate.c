@@ -568,6 +568,7 @@ static int ssi_observe(const ss_sim *s, uint64_t i, size_t b, double t, ssi_aler
 /* ss_sim_write_messages(): the message being written, in memory. */
 typedef struct ssi_msgs {
     unsigned per, n; /* alerts per message; alerts in this one */
+    uint64_t first;  /* the id of its first alert */
     char *buf;       /* open_memstream()'s, owned */
     size_t len;
     ss_sim_sink sink;
@@ -715,7 +716,7 @@ static int ssi_msg_end(ssi_out *out, ss_err *err)
     out->f = NULL;
     if (!rc && bad)
         rc = ss_err_set(err, SS_ENOMEM, "%s: out of memory", out->name);
-    return rc ? rc : m->sink(m->ctx, m->buf, m->len, m->n, err);
+    return rc ? rc : m->sink(m->ctx, m->buf, m->len, m->n, m->first, err);
 }
 
 static int ssi_put(ssi_out *out, const ssi_alert *a, ss_err *err)
@@ -725,7 +726,9 @@ static int ssi_put(ssi_out *out, const ssi_alert *a, ss_err *err)
         rc = ssi_avro_put(out->avro, a, err);
     else
         ssi_put_text(out, a);
-    if (!rc && out->m && ++out->m->n == out->m->per && !(rc = ssi_msg_end(out, err)))
+    if (!rc && out->m && !out->m->n++)
+        out->m->first = a->alert_id;
+    if (!rc && out->m && out->m->n == out->m->per && !(rc = ssi_msg_end(out, err)))
         rc = ssi_msg_start(out, err);
     return rc;
 }

@@ -167,10 +167,11 @@ int ss_sim_write(ss_sim *s, FILE *f, const char *name, ss_sim_totals *t, ss_err 
 
 /**
  * Receives one message of ss_sim_write_messages(): @p len bytes at @p msg, valid during the call,
- * holding @p alerts alerts. @return 0 to go on; nonzero stops the survey with that code (the
- * sink sets @p err to say why).
+ * holding @p alerts alerts, the first with alert id @p first_id (ids grow through the survey).
+ * @return 0 to go on; nonzero stops the survey with that code (the sink sets @p err to say why).
  */
-typedef int (*ss_sim_sink)(void *ctx, const void *msg, size_t len, unsigned alerts, ss_err *err);
+typedef int (*ss_sim_sink)(void *ctx, const void *msg, size_t len, unsigned alerts,
+                           uint64_t first_id, ss_err *err);
 
 /**
  * The same alerts as ss_sim_write(), cut into messages of @p per_message alerts (the last may

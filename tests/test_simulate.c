@@ -503,11 +503,15 @@ END_TEST
 typedef struct msgs_seen {
     ss_ingest *in;
     unsigned messages, alerts, most, stop_after;
+    uint64_t last_id;
 } msgs_seen;
 
-static int take_message(void *ctx, const void *msg, size_t len, unsigned alerts, ss_err *err)
+static int take_message(void *ctx, const void *msg, size_t len, unsigned alerts, uint64_t first_id,
+                        ss_err *err)
 {
     msgs_seen *m = ctx;
+    ck_assert_uint_gt(first_id, m->last_id);
+    m->last_id = first_id;
     if (m->stop_after && m->messages == m->stop_after)
         return ss_err_set(err, SS_EINVAL, "enough");
     m->messages++;

@@ -25,6 +25,7 @@
  *
  * Output: a table, then one JSON line with every figure (--json: the JSON line only).
  */
+#include "bench_live.h"
 #include "gen.h"
 #include "gen_set.h"
 
@@ -60,70 +61,6 @@ typedef struct opts {
     int workers[MAX_WORKERS], nworkers;
 } opts;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static void sleep_until(double t)
-{
-    struct timespec ts = {(time_t)t, (long)((t - floor(t)) * 1e9)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
-}
-
-static void die(const char *what, const char *detail)
-{
-    fprintf(stderr, "bench_broker: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-    exit(1);
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-    char *p = NULL;
-    if (asprintf(&p, "%s/%s", dir, name) < 0)
-        die("out of memory", NULL);
-    return p;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f))
-        die(path, strerror(errno));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted @p v. */
-static double pct(const double *v, size_t n, double p)
-{
-    if (!n)
-        return NAN;
-    size_t k = (size_t)ceil(p * (double)n);
-    return v[k ? k - 1 : 0];
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return !n ? NAN : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double maxof(const double *v, size_t n)
-{
-    double m = n ? v[0] : NAN;
-    for (size_t i = 1; i < n; i++)
-        m = v[i] > m ? v[i] : m;
-    return m;
-}
-
 /* ---- alerts ---- */
 
 typedef struct alerts {
@@ -146,18 +83,18 @@ static void alerts_make(alerts *a, const char *prefix, uint64_t n, int epochs, u
     FILE *f = open_memstream(&a->text, &len);
     if (!src || !f || gen_write_csv(f, &r, src, a->nsrc, (uint64_t)epochs, 0.2, 60000, prefix, 0) ||
         fclose(f))
-        die("generating alerts", strerror(errno));
+        bl_die("generating alerts", strerror(errno));
     a->off = malloc((n + 1) * sizeof *a->off);
     a->sent = calloc(n, sizeof *a->sent);
     a->recv = calloc(n, sizeof *a->recv);
     if (!a->off || !a->sent || !a->recv)
-        die("out of memory", NULL);
+        bl_die("out of memory", NULL);
     size_t pos = 0;
     for (uint64_t i = 0; i <= n; i++) {
         a->off[i] = pos;
         const char *nl = i < n ? memchr(a->text + pos, '\n', len - pos) : NULL;
         if (i < n && !nl)
-            die("generating alerts", "short");
+            bl_die("generating alerts", "short");
         pos = nl ? (size_t)(nl - a->text) + 1 : pos;
     }
     free(src);
@@ -169,8 +106,9 @@ static void alerts_free(alerts *a)
 }
 
 /* The index of alert id "<prefix>-<epoch>-<source>" (@p len bytes), or -1. */
-static int64_t alerts_index(const alerts *a, const char *id, size_t len)
+static int64_t alerts_index(void *ctx, const char *id, size_t len)
 {
+    const alerts *a = ctx;
     size_t pl = strlen(a->prefix);
     char buf[64];
     if (len <= pl + 1 || len >= sizeof buf || memcmp(id, a->prefix, pl) || id[pl] != '-')
@@ -186,279 +124,16 @@ static int64_t alerts_index(const alerts *a, const char *id, size_t len)
     return *end || s >= a->nsrc || idx >= a->n ? -1 : (int64_t)idx;
 }
 
-/* ---- the tag stream ---- */
-
-typedef struct listener {
-    int sock;
-    alerts *a;
-    pthread_t th;
-    atomic_int stop;
-    atomic_uint_fast64_t got, dups, foreign, warm, msgs;
-    _Atomic double last; /* when the last new alert's message came */
-} listener;
-
-static void *listen_main(void *arg)
+/* A broker taking alerts from its pull socket. */
+static void broker_start(bl_broker *b, const opts *o, const char *name, const char *set,
+                         int workers)
 {
-    listener *l = arg;
-    static const char key[] = "\"alert\":{\"alert_id\":\"";
-    while (!atomic_load(&l->stop)) {
-        char *m = NULL;
-        int n = nn_recv(l->sock, &m, NN_MSG, 0);
-        double t = now_s();
-        if (n < 0) {
-            if (nn_errno() == EBADF || nn_errno() == ETERM)
-                break;
-            continue;
-        }
-        atomic_fetch_add(&l->msgs, 1);
-        const char *json = memchr(m, '\0', (size_t)n);
-        const char *id = json ? memmem(json, (size_t)(m + n - json), key, sizeof key - 1) : NULL;
-        const char *q =
-            id ? memchr(id + sizeof key - 1, '"', (size_t)(m + n - id) - sizeof key + 1) : NULL;
-        if (q) {
-            id += sizeof key - 1;
-            int64_t idx = alerts_index(l->a, id, (size_t)(q - id));
-            if (idx >= 0 && l->a->recv[idx] == 0) {
-                l->a->recv[idx] = t;
-                atomic_store(&l->last, t);
-                atomic_fetch_add(&l->got, 1);
-            } else if (idx >= 0)
-                atomic_fetch_add(&l->dups, 1);
-            else if (!strncmp(id, "warm-", 5))
-                atomic_fetch_add(&l->warm, 1);
-            else
-                atomic_fetch_add(&l->foreign, 1);
-        } else
-            atomic_fetch_add(&l->foreign, 1);
-        nn_freemsg(m);
-    }
-    return NULL;
-}
-
-static void listen_start(listener *l, const char *address, alerts *a)
-{
-    memset(l, 0, sizeof *l);
-    l->a = a;
-    int ms = 100, buf = 64 << 20;
-    l->sock = nn_socket(AF_SP, NN_SUB);
-    if (l->sock < 0 || nn_setsockopt(l->sock, NN_SUB, NN_SUB_SUBSCRIBE, SEEN_TOPIC "", 5) < 0 ||
-        nn_setsockopt(l->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) < 0 ||
-        nn_setsockopt(l->sock, NN_SOL_SOCKET, NN_RCVBUF, &buf, sizeof buf) < 0 ||
-        nn_connect(l->sock, address) < 0)
-        die(address, nn_strerror(nn_errno()));
-    if (pthread_create(&l->th, NULL, listen_main, l))
-        die("pthread_create", NULL);
-}
-
-static void listen_stop(listener *l)
-{
-    atomic_store(&l->stop, 1);
-    pthread_join(l->th, NULL);
-    nn_close(l->sock);
-}
-
-/* ---- the control socket ---- */
-
-typedef struct ctl {
-    int sock;
-} ctl;
-
-static void ctl_open(ctl *c, const char *address, double timeout)
-{
-    int ms = (int)(timeout * 1000);
-    c->sock = nn_socket(AF_SP, NN_REQ);
-    if (c->sock < 0 || nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) < 0 ||
-        nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
-        nn_connect(c->sock, address) < 0)
-        die(address, nn_strerror(nn_errno()));
-}
-
-/* Send {"cmd": CMD}. @return the answer (caller decrefs), or NULL on a timeout; *wall: the round
- * trip in seconds. */
-static json_t *ctl_ask(ctl *c, const char *cmd, double *wall)
-{
-    char req[64];
-    int len = snprintf(req, sizeof req, "{\"cmd\":\"%s\"}", cmd);
-    double t0 = now_s();
-    char *rep = NULL;
-    int n = nn_send(c->sock, req, (size_t)len, 0) < 0 ? -1 : nn_recv(c->sock, &rep, NN_MSG, 0);
-    if (wall)
-        *wall = now_s() - t0;
-    if (n < 0)
-        return NULL;
-    json_error_t je;
-    json_t *o = json_loadb(rep, (size_t)n, 0, &je);
-    nn_freemsg(rep);
-    return o;
-}
-
-static double jnum(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-/* ---- the broker ---- */
-
-typedef struct broker {
-    char *dir, *conf, *log;
-    char *in_addr, *pub_addr, *ctl_addr;
-    pid_t pid;
-    ctl c;
-    int exit_status;
-} broker;
-
-static int broker_alive(broker *b)
-{
-    int st;
-    if (b->pid > 0 && waitpid(b->pid, &st, WNOHANG) == b->pid) {
-        b->exit_status = st;
-        b->pid = 0;
-    }
-    return b->pid > 0;
-}
-
-/* The broker's log, its end only when long, to stderr. */
-static void broker_log_tail(const broker *b, long max)
-{
-    FILE *f = fopen(b->log, "r");
-    if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, size > max ? size - max : 0, SEEK_SET);
-    fprintf(stderr, "---- %s%s ----\n", b->log, size > max ? " (its end)" : "");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, n, stderr);
-    fprintf(stderr, "---- end ----\n");
-    fclose(f);
-}
-
-static void broker_fail(broker *b, const char *what)
-{
-    fprintf(stderr, "bench_broker: %s (broker %s)\n", what,
-            broker_alive(b) ? "still running" : "exited");
-    broker_log_tail(b, 6000);
-    if (b->pid > 0) {
-        kill(b->pid, SIGKILL);
-        waitpid(b->pid, NULL, 0);
-    }
-    exit(1);
-}
-
-static json_t *broker_status(broker *b)
-{
-    json_t *st = ctl_ask(&b->c, "status", NULL);
-    json_t *s = json_object_get(st, "status");
-    json_incref(s);
-    json_decref(st);
-    return s;
-}
-
-static void broker_start(broker *b, const opts *o, const char *name, const char *set, int workers)
-{
-    memset(b, 0, sizeof *b);
-    b->dir = path_in(o->work, name);
-    if (mkdir(b->dir, 0755) != 0)
-        die(b->dir, strerror(errno));
-    b->conf = path_in(b->dir, "broker.ini");
-    b->log = path_in(b->dir, "broker.log");
-    if (asprintf(&b->in_addr, "ipc://%s/in.ipc", b->dir) < 0 ||
-        asprintf(&b->pub_addr, "ipc://%s/tags.ipc", b->dir) < 0 ||
-        asprintf(&b->ctl_addr, "ipc://%s/control.ipc", b->dir) < 0)
-        die("out of memory", NULL);
-    char *text = NULL;
-    if (asprintf(&text,
-                 "; bench_broker %s\n[broker]\nstore = %s/store\nrun_dir = %s/run\n"
-                 "log_level = info\nstats_interval = 5\n\n[input pull]\naddress = %s\n\n"
-                 "[filters]\nset = %s\nworkers = %d\ntimeout = 10\n\n[output]\npublish = %s\n\n"
-                 "[control]\naddress = %s\n",
-                 name, b->dir, b->dir, b->in_addr, set, workers, b->pub_addr, b->ctl_addr) < 0)
-        die("out of memory", NULL);
-    write_text(b->conf, text);
-    free(text);
-    fflush(NULL);
-    b->pid = fork();
-    if (b->pid < 0)
-        die("fork", strerror(errno));
-    if (b->pid == 0) {
-        int fd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execl(o->exe, o->exe, "run", "--config", b->conf, (char *)NULL);
-        _exit(127);
-    }
-    ctl_open(&b->c, b->ctl_addr, 30);
-    double until = now_s() + 60;
-    for (;;) { /* ready: the first generation runs */
-        if (!broker_alive(b))
-            broker_fail(b, "the broker did not start");
-        json_t *st = broker_status(b);
-        double gen = jnum(st, "generation");
-        json_decref(st);
-        if (gen >= 1)
-            break;
-        if (now_s() > until)
-            broker_fail(b, "the broker's filter set did not run within 60 s");
-        usleep(50000);
-    }
-}
-
-/* Stop through the control socket; SIGTERM, then SIGKILL, when that does not end it.
- * @return a note when the stop was not clean, else NULL. Remove the run unless @p keep. */
-static const char *broker_stop(broker *b, int keep)
-{
-    const char *note = NULL;
-    json_t *r = ctl_ask(&b->c, "stop", NULL);
-    json_decref(r);
-    double until = now_s() + 30;
-    while (broker_alive(b) && now_s() < until)
-        usleep(20000);
-    if (broker_alive(b)) {
-        note = "did not stop within 30 s of `ctl stop`: SIGTERM";
-        kill(b->pid, SIGTERM);
-        until = now_s() + 10;
-        while (broker_alive(b) && now_s() < until)
-            usleep(20000);
-    }
-    if (broker_alive(b)) {
-        note = "did not stop on `ctl stop` nor on SIGTERM: SIGKILL";
-        kill(b->pid, SIGKILL);
-        waitpid(b->pid, &b->exit_status, 0);
-        b->pid = 0;
-    } else if (!note && !(WIFEXITED(b->exit_status) && WEXITSTATUS(b->exit_status) == 0))
-        note = "exited with a failure status after `ctl stop`";
-    nn_close(b->c.sock);
-    if (note) {
-        fprintf(stderr, "bench_broker: broker %s: %s\n", b->dir, note);
-        broker_log_tail(b, 3000);
-    }
-    /* warnings and errors in the log: worth a look whatever the figures */
-    FILE *f = fopen(b->log, "r");
-    char line[2048];
-    int nwarn = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (strstr(line, "Z WARN ") || strstr(line, "Z ERROR "))
-            if (nwarn++ < 5)
-                fprintf(stderr, "bench_broker: %s: %s", b->log, line);
-    if (f)
-        fclose(f);
-    if (nwarn > 5)
-        fprintf(stderr, "bench_broker: %s: %d warning and error lines in all\n", b->log, nwarn);
-    if (!keep) {
-        char *cmd = NULL;
-        if (asprintf(&cmd, "rm -rf '%s'", b->dir) >= 0 && system(cmd) != 0)
-            fprintf(stderr, "bench_broker: could not remove %s\n", b->dir);
-        free(cmd);
-    }
-    free(b->dir), free(b->conf), free(b->log);
-    free(b->in_addr), free(b->pub_addr), free(b->ctl_addr);
-    return note;
+    bl_broker_init(b, o->work, name);
+    char *in = NULL;
+    if (asprintf(&in, "[input pull]\naddress = %s\n", b->in_addr) < 0)
+        bl_die("out of memory", NULL);
+    bl_broker_start(b, o->exe, in, set, workers);
+    free(in);
 }
 
 /* Sum of one counter over the running generation's filters. */
@@ -467,7 +142,7 @@ static double filters_sum(json_t *st, const char *key)
     json_t *f;
     size_t i;
     double sum = 0;
-    json_array_foreach(json_object_get(st, "filters"), i, f) sum += jnum(f, key);
+    json_array_foreach(json_object_get(st, "filters"), i, f) sum += bl_jnum(f, key);
     return sum;
 }
 
@@ -478,7 +153,7 @@ static int push_open(const char *address)
     int s = nn_socket(AF_SP, NN_PUSH), ms = 60000;
     if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
         nn_connect(s, address) < 0)
-        die(address, nn_strerror(nn_errno()));
+        bl_die(address, nn_strerror(nn_errno()));
     return s;
 }
 
@@ -489,11 +164,11 @@ static int push_alerts(int sock, alerts *a, uint64_t from, uint64_t to, char **b
     if (hl + bl > *cap) {
         *cap = (hl + bl) * 2;
         if (!(*buf = realloc(*buf, *cap)))
-            die("out of memory", NULL);
+            bl_die("out of memory", NULL);
     }
     memcpy(*buf, CSV_HEADER, hl);
     memcpy(*buf + hl, a->text + a->off[from], bl);
-    double t = now_s();
+    double t = bl_now();
     for (uint64_t i = from; i < to; i++)
         a->sent[i] = t;
     return nn_send(sock, *buf, hl + bl, 0) < 0 ? -1 : 0;
@@ -502,24 +177,24 @@ static int push_alerts(int sock, alerts *a, uint64_t from, uint64_t to, char **b
 /* A warm-up alert (id "warm-..."): sent until its tag comes back, so the subscription is in place
  * and the workers have run once before anything is timed. Each try is a new alert: the same one
  * again would be a duplicate, stored once and dispatched once. */
-static void warm_up(broker *b, int push, listener *l)
+static void warm_up(bl_broker *b, int push, bl_listener *l)
 {
     char *buf = NULL;
     size_t cap = 0;
-    double until = now_s() + 30;
+    double until = bl_now() + 30;
     for (int try = 0; !atomic_load(&l->warm); try++) {
         alerts w;
         char prefix[16];
         snprintf(prefix, sizeof prefix, "warm-%d", try);
         alerts_make(&w, prefix, 1, 1, 1000 + (uint64_t)try);
         if (push_alerts(push, &w, 0, 1, &buf, &cap))
-            broker_fail(b, "the warm-up alert could not be sent");
+            bl_broker_fail(b, "the warm-up alert could not be sent");
         alerts_free(&w);
-        double again = now_s() + 0.5;
-        while (!atomic_load(&l->warm) && now_s() < again)
+        double again = bl_now() + 0.5;
+        while (!atomic_load(&l->warm) && bl_now() < again)
             usleep(2000);
-        if (now_s() > until || !broker_alive(b))
-            broker_fail(b, "no tag for the warm-up alert within 30 s");
+        if (bl_now() > until || !bl_broker_alive(b))
+            bl_broker_fail(b, "no tag for the warm-up alert within 30 s");
     }
     free(buf);
 }
@@ -533,18 +208,18 @@ typedef struct res_reload {
 
 static res_reload phase_reload(const opts *o, const char *set, int workers)
 {
-    broker b;
+    bl_broker b;
     char name[32];
     snprintf(name, sizeof name, "reload-w%d", workers);
     broker_start(&b, o, name, set, workers);
     res_reload r = {.workers = workers};
     double *s = calloc((size_t)o->reloads, sizeof *s), *w = calloc((size_t)o->reloads, sizeof *w);
-    ctl c;
-    ctl_open(&c, b.ctl_addr, 120);
+    bl_ctl c;
+    bl_ctl_open(&c, b.ctl_addr, 120);
     for (int i = 0; i < o->reloads; i++) {
         usleep(200000);
         double wall;
-        json_t *rep = ctl_ask(&c, "reload", &wall);
+        json_t *rep = bl_ctl_ask(&c, "reload", &wall);
         if (!json_is_true(json_object_get(rep, "ok"))) {
             char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
             fprintf(stderr, "bench_broker: reload %d failed: %s\n", i + 1,
@@ -552,16 +227,16 @@ static res_reload phase_reload(const opts *o, const char *set, int workers)
             free(text);
             r.failed++;
         } else {
-            s[r.n] = jnum(rep, "seconds");
+            s[r.n] = bl_jnum(rep, "seconds");
             w[r.n++] = wall;
         }
         json_decref(rep);
     }
     nn_close(c.sock);
-    r.max_s = maxof(s, (size_t)r.n), r.max_wall = maxof(w, (size_t)r.n);
-    r.med_s = median(s, (size_t)r.n), r.med_wall = median(w, (size_t)r.n);
+    r.max_s = bl_max(s, (size_t)r.n), r.max_wall = bl_max(w, (size_t)r.n);
+    r.med_s = bl_median(s, (size_t)r.n), r.med_wall = bl_median(w, (size_t)r.n);
     free(s), free(w);
-    broker_stop(&b, o->keep);
+    bl_broker_stop(&b, o->keep);
     return r;
 }
 
@@ -577,52 +252,52 @@ typedef struct res_latency {
 
 static res_latency phase_latency(const opts *o, const char *set, int workers)
 {
-    broker b;
+    bl_broker b;
     char name[32];
     snprintf(name, sizeof name, "latency-w%d", workers);
     broker_start(&b, o, name, set, workers);
     alerts a;
     alerts_make(&a, name, (uint64_t)(o->rate * o->seconds), o->epochs, 100 + (uint64_t)workers);
-    listener l;
-    listen_start(&l, b.pub_addr, &a);
+    bl_listener l;
+    bl_listen_start(&l, b.pub_addr, SEEN_TOPIC, alerts_index, &a, a.recv);
     int push = push_open(b.in_addr);
     warm_up(&b, push, &l);
     res_latency r = {.workers = workers, .rate = o->rate};
     char *buf = NULL;
     size_t cap = 0;
     uint64_t g = (uint64_t)o->group;
-    double t0 = now_s() + 0.01;
+    double t0 = bl_now() + 0.01;
     for (uint64_t i = 0; i < a.n; i += g) {
-        double due = t0 + (double)i / o->rate, t = now_s();
+        double due = t0 + (double)i / o->rate, t = bl_now();
         if (t < due)
-            sleep_until(due);
+            bl_sleep_until(due);
         else if (t - due > r.max_lag)
             r.max_lag = t - due;
         if (push_alerts(push, &a, i, i + g < a.n ? i + g : a.n, &buf, &cap))
-            broker_fail(&b, "an alert could not be sent within 60 s");
+            bl_broker_fail(&b, "an alert could not be sent within 60 s");
         r.sent = i + g < a.n ? i + g : a.n;
     }
-    double t_sent = now_s();
+    double t_sent = bl_now();
     r.send_rate = (double)r.sent / (t_sent - t0);
     /* wait for the tags: until all came, or none came for STALL seconds */
     uint64_t got = 0;
-    double progress = now_s();
-    while (atomic_load(&l.got) < r.sent && now_s() - progress < o->stall) {
+    double progress = bl_now();
+    while (atomic_load(&l.got) < r.sent && bl_now() - progress < o->stall) {
         usleep(50000);
         if (atomic_load(&l.got) != got)
-            got = atomic_load(&l.got), progress = now_s();
-        if (!broker_alive(&b))
-            broker_fail(&b, "the broker died");
+            got = atomic_load(&l.got), progress = bl_now();
+        if (!bl_broker_alive(&b))
+            bl_broker_fail(&b, "the broker died");
     }
     usleep(200000); /* late duplicates, if any */
-    json_t *st = broker_status(&b);
-    r.published = (uint64_t)jnum(st, "published");
-    r.alerts_in = (uint64_t)jnum(st, "alerts_in");
-    r.queue = (uint64_t)jnum(st, "queue");
+    json_t *st = bl_broker_status(&b);
+    r.published = (uint64_t)bl_jnum(st, "published");
+    r.alerts_in = (uint64_t)bl_jnum(st, "alerts_in");
+    r.queue = (uint64_t)bl_jnum(st, "queue");
     r.filter_errors =
         filters_sum(st, "errors") + filters_sum(st, "crashes") + filters_sum(st, "timeouts");
     json_decref(st);
-    listen_stop(&l);
+    bl_listen_stop(&l);
     r.got = atomic_load(&l.got);
     r.dups = atomic_load(&l.dups);
     double *lat = malloc((r.got ? r.got : 1) * sizeof *lat), sum = 0;
@@ -634,8 +309,8 @@ static res_latency phase_latency(const opts *o, const char *set, int workers)
             in_time += a.recv[i] <= t_sent;
         }
     r.tag_rate = (double)in_time / (t_sent - t0);
-    qsort(lat, n, sizeof *lat, cmp_double);
-    r.p50 = pct(lat, n, 0.50), r.p90 = pct(lat, n, 0.90), r.p99 = pct(lat, n, 0.99);
+    bl_sort(lat, n);
+    r.p50 = bl_pct(lat, n, 0.50), r.p90 = bl_pct(lat, n, 0.90), r.p99 = bl_pct(lat, n, 0.99);
     r.max = n ? lat[n - 1] : NAN, r.mean = n ? sum / (double)n : NAN;
     if (r.got < r.sent)
         fprintf(stderr,
@@ -645,7 +320,7 @@ static res_latency phase_latency(const opts *o, const char *set, int workers)
                 (unsigned long long)r.alerts_in, (unsigned long long)r.published,
                 (unsigned long long)r.queue);
     free(lat), free(buf);
-    broker_stop(&b, o->keep);
+    bl_broker_stop(&b, o->keep);
     nn_close(push); /* after the broker took everything */
     alerts_free(&a);
     return r;
@@ -665,19 +340,19 @@ typedef struct reloader {
 static void *reload_main(void *arg)
 {
     reloader *r = arg;
-    ctl c;
-    ctl_open(&c, r->address, 120);
-    double next = now_s() + r->every;
+    bl_ctl c;
+    bl_ctl_open(&c, r->address, 120);
+    double next = bl_now() + r->every;
     while (!atomic_load(&r->stop)) {
-        if (now_s() < next) {
+        if (bl_now() < next) {
             usleep(10000);
             continue;
         }
-        next = now_s() + r->every;
+        next = bl_now() + r->every;
         double wall;
-        json_t *rep = ctl_ask(&c, "reload", &wall);
+        json_t *rep = bl_ctl_ask(&c, "reload", &wall);
         if (json_is_true(json_object_get(rep, "ok")) && r->n < 4096) {
-            r->s[r->n] = jnum(rep, "seconds");
+            r->s[r->n] = bl_jnum(rep, "seconds");
             r->wall[r->n++] = wall;
         } else if (!json_is_true(json_object_get(rep, "ok"))) {
             char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
@@ -701,14 +376,14 @@ typedef struct res_tp {
 
 static res_tp phase_throughput(const opts *o, const char *set, int workers, int reloads)
 {
-    broker b;
+    bl_broker b;
     char name[32];
     snprintf(name, sizeof name, "tp%s-w%d", reloads ? "-reload" : "", workers);
     broker_start(&b, o, name, set, workers);
     alerts a;
     alerts_make(&a, name, o->alerts, o->epochs, 200 + (uint64_t)workers);
-    listener l;
-    listen_start(&l, b.pub_addr, &a);
+    bl_listener l;
+    bl_listen_start(&l, b.pub_addr, SEEN_TOPIC, alerts_index, &a, a.recv);
     int push = push_open(b.in_addr);
     warm_up(&b, push, &l);
     res_tp r = {.workers = workers, .with_reloads = reloads, .n = a.n};
@@ -717,21 +392,21 @@ static res_tp phase_throughput(const opts *o, const char *set, int workers, int 
         rl->address = b.ctl_addr;
         rl->every = o->reload_every;
         if (pthread_create(&rl->th, NULL, reload_main, rl))
-            die("pthread_create", NULL);
+            bl_die("pthread_create", NULL);
     }
     char *buf = NULL;
     size_t cap = 0;
     uint64_t g = (uint64_t)o->group;
-    double t0 = now_s();
+    double t0 = bl_now();
     for (uint64_t i = 0; i < a.n; i += g)
         if (push_alerts(push, &a, i, i + g < a.n ? i + g : a.n, &buf, &cap))
-            broker_fail(&b, "an alert could not be sent within 60 s");
-    r.send_secs = now_s() - t0;
+            bl_broker_fail(&b, "an alert could not be sent within 60 s");
+    r.send_secs = bl_now() - t0;
     /* done: every tag came; or (tags lost on the way) the broker says all are in and dispatched.
      * The status is asked only when tags stop coming: the broker answers it in its event loop, and
      * it sorts every filter's run times for the percentiles, which takes long once runs pile up. */
     uint64_t got = 0;
-    double progress = now_s(), t_end = 0, t_status = 0, next_status = 0;
+    double progress = bl_now(), t_end = 0, t_status = 0, next_status = 0;
     json_t *st = NULL;
     while (!t_end) {
         usleep(20000);
@@ -740,23 +415,23 @@ static res_tp phase_throughput(const opts *o, const char *set, int workers, int 
             break;
         }
         if (atomic_load(&l.got) != got)
-            got = atomic_load(&l.got), progress = now_s();
-        if (!broker_alive(&b))
-            broker_fail(&b, "the broker died");
-        if (now_s() - progress > 2 && now_s() >= next_status) {
+            got = atomic_load(&l.got), progress = bl_now();
+        if (!bl_broker_alive(&b))
+            bl_broker_fail(&b, "the broker died");
+        if (bl_now() - progress > 2 && bl_now() >= next_status) {
             json_decref(st);
-            st = broker_status(&b);
-            double in = jnum(st, "alerts_in"), q = jnum(st, "queue");
+            st = bl_broker_status(&b);
+            double in = bl_jnum(st, "alerts_in"), q = bl_jnum(st, "queue");
             if (in >= (double)a.n && q == 0 && !t_status)
-                t_status = now_s(); /* all dispatched: the last tags may still be on their way */
-            next_status = now_s() + 2;
+                t_status = bl_now(); /* all dispatched: the last tags may still be on their way */
+            next_status = bl_now() + 2;
         }
-        if (t_status && now_s() - t_status > 2 && atomic_load(&l.got) < a.n) {
+        if (t_status && bl_now() - t_status > 2 && atomic_load(&l.got) < a.n) {
             t_end = atomic_load(&l.last), r.by_status = 1; /* the last tag that did come */
             break;
         }
-        if (now_s() - progress > o->stall) {
-            r.stalled = 1, t_end = now_s();
+        if (bl_now() - progress > o->stall) {
+            r.stalled = 1, t_end = bl_now();
             fprintf(stderr, "bench_broker: %s: no progress for %.0f s, %llu of %llu tagged\n", name,
                     o->stall, (unsigned long long)atomic_load(&l.got), (unsigned long long)a.n);
         }
@@ -765,22 +440,23 @@ static res_tp phase_throughput(const opts *o, const char *set, int workers, int 
         atomic_store(&rl->stop, 1);
         pthread_join(rl->th, NULL);
         r.reloads = rl->n, r.reload_failed = rl->failed;
-        r.reload_max = maxof(rl->s, (size_t)rl->n), r.wall_max = maxof(rl->wall, (size_t)rl->n);
-        r.reload_med = median(rl->s, (size_t)rl->n), r.wall_med = median(rl->wall, (size_t)rl->n);
+        r.reload_max = bl_max(rl->s, (size_t)rl->n), r.wall_max = bl_max(rl->wall, (size_t)rl->n);
+        r.reload_med = bl_median(rl->s, (size_t)rl->n),
+        r.wall_med = bl_median(rl->wall, (size_t)rl->n);
         free(rl);
     }
     r.secs = t_end - t0;
     r.rate = (double)a.n / r.secs;
     usleep(200000);
     json_decref(st);
-    double t_st = now_s();
-    st = broker_status(&b);
-    r.status_s = now_s() - t_st;
+    double t_st = bl_now();
+    st = bl_broker_status(&b);
+    r.status_s = bl_now() - t_st;
     r.runs = filters_sum(st, "runs") / 25;
-    r.alerts_in = (uint64_t)jnum(st, "alerts_in");
-    r.published = (uint64_t)jnum(st, "published");
+    r.alerts_in = (uint64_t)bl_jnum(st, "alerts_in");
+    r.published = (uint64_t)bl_jnum(st, "published");
     json_decref(st);
-    listen_stop(&l);
+    bl_listen_stop(&l);
     r.got = atomic_load(&l.got);
     if (r.got < a.n)
         fprintf(stderr,
@@ -789,7 +465,7 @@ static res_tp phase_throughput(const opts *o, const char *set, int workers, int 
                 name, (unsigned long long)r.got, (unsigned long long)a.n,
                 (unsigned long long)r.alerts_in, (unsigned long long)r.published);
     free(buf);
-    broker_stop(&b, o->keep);
+    bl_broker_stop(&b, o->keep);
     nn_close(push);
     alerts_free(&a);
     return r;
@@ -812,7 +488,7 @@ static double opt_num(const char *s, double lo)
     char *end;
     double v = strtod(s, &end);
     if (end == s || *end || !(v >= lo))
-        die("bad option value", s);
+        bl_die("bad option value", s);
     return v;
 }
 
@@ -860,11 +536,11 @@ int main(int argc, char **argv)
                 char *end;
                 long v = strtol(p, &end, 10);
                 if (end == p || v < 1 || v > 64)
-                    die("--workers wants counts such as 1,2, not", optarg);
+                    bl_die("--workers wants counts such as 1,2, not", optarg);
                 o.workers[o.nworkers++] = (int)v;
                 p = *end == ',' ? end + 1 : end;
                 if (*end && *end != ',')
-                    die("--workers wants counts such as 1,2, not", optarg);
+                    bl_die("--workers wants counts such as 1,2, not", optarg);
             }
             break;
         case 'r': o.rate = opt_num(optarg, 1); break;
@@ -888,20 +564,20 @@ int main(int argc, char **argv)
         return 2;
     }
     if (access(o.exe, X_OK) != 0)
-        die(o.exe, "not an executable skysieve (--skysieve PATH)");
+        bl_die(o.exe, "not an executable skysieve (--skysieve PATH)");
     signal(SIGPIPE, SIG_IGN);
     char tmpl[] = "/tmp/skysieve-benchb-XXXXXX";
     int own = !o.work;
     if (own && !(o.work = mkdtemp(tmpl)))
-        die("mkdtemp", strerror(errno));
+        bl_die("mkdtemp", strerror(errno));
     if (!own && mkdir(o.work, 0755) != 0 && errno != EEXIST)
-        die(o.work, strerror(errno));
-    char *setdir = path_in(o.work, "set");
+        bl_die(o.work, strerror(errno));
+    char *setdir = bl_path(o.work, "set");
     if (mkdir(setdir, 0755) != 0 && errno != EEXIST)
-        die(setdir, strerror(errno));
+        bl_die(setdir, strerror(errno));
     char *set = gen_filter_set(setdir, o.filters_dir, NLUA, SEEN_TOPIC);
     if (!set)
-        die("writing the filter set", strerror(errno));
+        bl_die("writing the filter set", strerror(errno));
 
     res_reload rr[MAX_WORKERS];
     res_latency rl[MAX_WORKERS];
