@@ -130,7 +130,7 @@ static int ssi_subscribe(rd_kafka_t *rk, const char *topics, ss_err *err)
 
 /* ---- opening ---- */
 
-static int ssi_check(const ss_partition_conf *c, ss_err *err)
+static int ssi_check(const ss_partition_conf *c, const char *schema_dir, ss_err *err)
 {
     int rc = ss_partition_conf_check(c, err);
     const char *f = c->file ? c->file : "partition";
@@ -140,6 +140,11 @@ static int ssi_check(const ss_partition_conf *c, ss_err *err)
                                           : NULL;
     if (!rc && missing)
         rc = ss_err_set(err, SS_EINVAL, "%s: [input kafka] %s: missing", f, missing);
+    if (!rc && c->in.format && !strcmp(c->in.format, "rubin") && !schema_dir)
+        rc = ss_err_set(err, SS_EINVAL,
+                        "%s: [input kafka] format=rubin: needs the schema directory (--schema-dir) "
+                        "to resolve the messages' schema ids",
+                        f);
     return rc;
 }
 
@@ -176,7 +181,7 @@ int ss_partition_open(const ss_partition_conf *c, const char *schema_dir, const 
                       ss_partitioner **out, ss_err *err)
 {
     *out = NULL;
-    int rc = ssi_check(c, err);
+    int rc = ssi_check(c, schema_dir, err);
     if (rc)
         return rc;
     ss_partitioner *p = calloc(1, sizeof *p);
