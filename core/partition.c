@@ -74,7 +74,7 @@ static int ssi_pnum(const char *key, const char *value, double lo, double hi, do
  * is not one of them. */
 static int ssi_pnumeric(ss_partition_conf *c, const char *key, const char *value, ss_err *err)
 {
-    double v;
+    double v = 0;
     if (!strcmp(key, "nside")) {
         if (ssi_pnum(key, value, 1, 1 << 20, &v, err))
             return err->code;

@@ -688,6 +688,15 @@ START_TEST(command_and_conf_errors)
     ck_assert_int_eq(ss_partition_conf_load(other, &c, &e), SS_EINVAL);
     ck_assert_msg(strstr(e.msg, "[output kafka] brokers: unknown section"), "%s", e.msg);
     ss_partition_conf_free(&c);
+    /* the shipped example reads as documented */
+    ck_assert_msg(ss_partition_conf_load(SS_SOURCE_DIR "/config/partition.ini", &c, &e) == 0, "%s",
+                  e.msg);
+    ck_assert_str_eq(c.to, "ztf_regions");
+    ck_assert_str_eq(c.in.format, "ztf");
+    ck_assert_int_eq(c.nside, 32);
+    ck_assert(c.radius_arcsec == 1.0 && c.create_partitions == 0 && !c.dead_letter);
+    ck_assert_msg(strstr(c.state, "/config/../run/partition"), "%s", c.state);
+    ss_partition_conf_free(&c);
     char *missing = tu_write(tu_tmp, "m.ini", "[partition]\nto = x\n");
     ck_assert_int_eq(ss_partition_conf_load(missing, &c, &e), 0);
     ss_partitioner *pp = NULL;
