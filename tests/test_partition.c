@@ -603,6 +603,128 @@ START_TEST(container_split)
 }
 END_TEST
 
+/* A ZTF alert container: the first shared file's first record, moved to (ra, dec). */
+static void *alert_at(const files *f, double ra, double dec, size_t *len)
+{
+    avro_file_reader_t rd;
+    ck_assert_int_eq(avro_file_reader(f->path[0], &rd), 0);
+    avro_schema_t s = avro_file_reader_get_writer_schema(rd);
+    avro_value_iface_t *iface = avro_generic_class_from_schema(s);
+    avro_value_t v, cand, x;
+    avro_generic_value_new(iface, &v);
+    ck_assert_int_eq(avro_file_reader_read_value(rd, &v), 0);
+    ck_assert_int_eq(avro_value_get_by_name(&v, "candidate", &cand, NULL), 0);
+    ck_assert_int_eq(avro_value_get_by_name(&cand, "ra", &x, NULL), 0);
+    ck_assert_int_eq(avro_value_set_double(&x, ra), 0);
+    ck_assert_int_eq(avro_value_get_by_name(&cand, "dec", &x, NULL), 0);
+    ck_assert_int_eq(avro_value_set_double(&x, dec), 0);
+    char *buf = NULL;
+    FILE *out = open_memstream(&buf, len);
+    avro_file_writer_t w;
+    ck_assert_int_eq(avro_file_writer_create_with_codec_fp(out, "t", 0, s, &w, "null", 1 << 22), 0);
+    ck_assert_int_eq(avro_file_writer_append_value(w, &v), 0);
+    ck_assert_int_eq(avro_file_writer_close(w), 0);
+    fclose(out);
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    int orphans = s->refcount - 1; /* avro-c 1.11's (see ssi_reader_close()) */
+    avro_file_reader_close(rd);
+    for (int j = 0; j < orphans; j++)
+        avro_schema_decref(s);
+    return buf;
+}
+
+/* Produce alerts of a source at +-0.5" across the border of @p pix, on the side @p first first,
+ * then alternating. */
+static void produce_straddling(const mock *m, const files *f, int64_t pix, int first, int n)
+{
+    rd_kafka_t *p = new_client(RD_KAFKA_PRODUCER, m->bootstraps);
+    for (int i = 0; i < n; i++) {
+        double ra, dec;
+        size_t len;
+        near_border(pix, ((first + i) % 2 ? 0.5 : -0.5) / 3600, &ra, &dec);
+        void *buf = alert_at(f, ra, dec, &len);
+        produce(p, 0, buf, len); /* one partition: the order is the order read */
+        free(buf);
+    }
+    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+}
+
+/* The key every output alert of the source on the border of @p pix carries: one for all of
+ * them, though they fall on both sides; -1 when none is there. */
+static long long source_key(const got *g, size_t n, int64_t pix, size_t *count)
+{
+    double bra, bdec;
+    near_border(pix, 0, &bra, &bdec);
+    long long key = -1;
+    *count = 0;
+    for (size_t i = 0; i < n; i++) {
+        rec *r = NULL;
+        size_t nr = 0;
+        decode(g[i].buf, g[i].len, &r, &nr);
+        ck_assert_uint_eq(nr, 1);
+        if (ss_separation_deg(r[0].ra, r[0].dec, bra, bdec) < 1.0 / 3600) {
+            ck_assert_msg(key < 0 || key == atoll(g[i].key), "keys %lld and %s", key, g[i].key);
+            key = atoll(g[i].key);
+            ck_assert_int_eq(key % NPARTS, g[i].part);
+            (*count)++;
+        }
+        free(r);
+    }
+    return key;
+}
+
+/* Sources straddling two borders, their alerts in both orders: each source's alerts all on one
+ * partition, the first alert's side; again after a restart, with the sides' order reversed. */
+START_TEST(border_sources_kafka)
+{
+    files *f = ztf_files("border sources made of a real ZTF alert");
+    if (!f)
+        return;
+    static const int64_t pa = 4100, pb = 9001;
+    double ra, dec;
+    near_border(pa, -0.5 / 3600, &ra, &dec);
+    int64_t a_first = ss_partition_pixel(32, ra, dec);
+    near_border(pa, 0.5 / 3600, &ra, &dec);
+    ck_assert_int_ne(ss_partition_pixel(32, ra, dec), a_first); /* the sides differ */
+    near_border(pb, 0.5 / 3600, &ra, &dec);
+    int64_t b_first = ss_partition_pixel(32, ra, dec);
+    near_border(pb, -0.5 / 3600, &ra, &dec);
+    ck_assert_int_ne(ss_partition_pixel(32, ra, dec), b_first);
+    mock m;
+    mock_start(&m, 2);
+    produce_straddling(&m, f, pa, 0, 4);
+    produce_straddling(&m, f, pb, 1, 3);
+    ss_partition_counts n;
+    partition_once(&m, "border", &n);
+    ck_assert_uint_eq(n.border, 7);
+    ck_assert_uint_eq(n.anchors, 2);
+    ck_assert_uint_eq(n.anchored, 5);
+    size_t nout, ca, cb;
+    got *g = read_topic(&m, OUT, NPARTS, &nout);
+    ck_assert_int_eq(source_key(g, nout, pa, &ca), a_first);
+    ck_assert_int_eq(source_key(g, nout, pb, &cb), b_first);
+    ck_assert(ca == 4 && cb == 3);
+    got_free(g, nout);
+
+    /* a restart: the anchors hold, whichever side comes first now */
+    produce_straddling(&m, f, pa, 1, 2);
+    produce_straddling(&m, f, pb, 0, 2);
+    partition_once(&m, "border", &n);
+    ck_assert_uint_eq(n.messages, 4);
+    ck_assert_uint_eq(n.anchors, 0);
+    ck_assert_uint_eq(n.anchored, 4);
+    g = read_topic(&m, OUT, NPARTS, &nout);
+    ck_assert_int_eq(source_key(g, nout, pa, &ca), a_first);
+    ck_assert_int_eq(source_key(g, nout, pb, &cb), b_first);
+    ck_assert(ca == 6 && cb == 5);
+    got_free(g, nout);
+    mock_stop(&m);
+    files_free(f);
+}
+END_TEST
+
 /* Junk and a damaged container go whole to the dead-letter topic, naming where they came from. */
 START_TEST(dead_letters)
 {
@@ -721,6 +843,7 @@ Suite *partition_suite(void)
     tcase_add_test(tc, command_and_conf_errors);
     tcase_add_test(tc, container_split);
     tcase_add_test(tc, ztf_rekeyed);
+    tcase_add_test(tc, border_sources_kafka);
     suite_add_tcase(s, tc);
     return s;
 }
