@@ -17,7 +17,6 @@ typedef struct ssi_rec {
 struct ss_partitioner {
     rd_kafka_t *cons, *prod;
     ss_partition_anchors *anchors;
-    int64_t nside;
     int nparts;       /* the partitioned topic's */
     char *to, *dead;  /* owned topic names */
     char *schema_dir; /* owned; borrowed by dcfg */

@@ -153,7 +153,6 @@ static int ssi_open_parts(ss_partitioner *p, const ss_partition_conf *c, const c
 {
     int rc = ss_partition_anchors_open(c->state, c->nside, 2 * c->radius_arcsec / SS_ARCSEC_PER_DEG,
                                        &p->anchors, err);
-    p->nside = c->nside;
     p->to = strdup(c->to);
     if (c->dead_letter)
         p->dead = strdup(c->dead_letter);
