@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config liblmdb-dev libjansson-dev libcsv-dev libxxhash-dev
           check libsubunit-dev liblua5.4-dev libnanomsg-dev libinih-dev
-          libavro-dev libsnappy-dev zlib1g-dev libcfitsio-dev libcurl4-openssl-dev librdkafka-dev "$@")
+          libavro-dev libsnappy-dev zlib1g-dev libcfitsio-dev libcurl4-openssl-dev librdkafka-dev
+          libchealpix-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -32,6 +32,8 @@ static const ss_cli_command ssi_commands[] = {
     {"catalog", "load, list or drop the catalogs loci are matched against", ss_cmd_catalog},
     {"watch", "add, list or drop watch lists (positions whose new loci are reported)",
      ss_cmd_watch},
+    {"partition", "re-key survey alerts from Kafka by sky region into a partitioned topic",
+     ss_cmd_partition},
     {"simulate", "write the alerts of a simulated survey (built-in models, light-curve files)",
      ss_cmd_simulate},
 };
