@@ -176,7 +176,7 @@ static void produce_one(rd_kafka_t *p, const char *topic, const night *n, size_t
 /* The mock cluster keeps about 5 MB per partition and drops older messages: the night is fed
  * while it is consumed, at most WINDOW messages ahead of the consumer, so none is lost and the
  * consumer never waits for the producer. */
-#define WINDOW 1000
+#define WINDOW 4000
 
 typedef struct feeder {
     const cluster *c;
@@ -289,7 +289,7 @@ static res_tp phase_throughput(const opts *o, cluster *c, const night *n)
     for (uint64_t taken = 0; taken < n->n;) {
         unsigned got = 0;
         double t = bl_now();
-        if (ss_kafka_in_poll(k, in, 1000, 200, NULL, &got, &err))
+        if (ss_kafka_in_poll(k, in, 100, 200, NULL, &got, &err))
             bl_die("consume", err.msg);
         t_first = !t_first && got ? t : t_first;
         taken += got;
@@ -375,7 +375,7 @@ static res_lat phase_latency(const opts *o, cluster *c, const char *set)
     bl_broker_init(&b, o->work, "latency");
     char *in = NULL;
     if (!sent || !recv ||
-        asprintf(&in, "[input kafka]\nbrokers = %s\ntopics = bench.live\ngroup = bench\n",
+        asprintf(&in, "[input kafka]\nbrokers = %s\ntopics = bench.live\ngroup = bench\nrdkafka.fetch.wait.max.ms = 10\n",
                  c->bootstraps) < 0)
         bl_die("out of memory", NULL);
     bl_broker_start(&b, o->exe, in, set, 1);

@@ -1,0 +1,340 @@
+/* Several instances over a partitioned night (README, "Several machines"): a simulated night is
+ * produced to a survey topic, re-keyed by sky region with the partitioner (core/partition.h), and
+ * consumed by two instances, each with its own store, locus-id space and a static half of the
+ * partitions; one more instance reads the survey topic as it came. Every locus, its alerts, its
+ * properties and its tags must come out the same, and no locus may be split between the two. */
+#include "testutil.h"
+
+#include "filters.h"
+#include "ingest.h"
+#include "kafka_in.h"
+#include "partition.h"
+#include "query.h"
+#include "simulate.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SURVEY  "survey"
+#define REGIONS "regions"
+#define NSIDE   "1024" /* pixels of 3.4': many borders in a field of one degree */
+#define RADIUS  "2"
+
+/* ---- the mock cluster and the night ---- */
+
+typedef struct mock {
+    rd_kafka_t *owner;
+    rd_kafka_mock_cluster_t *mc;
+    const char *bootstraps;
+    rd_kafka_t *producer;
+} mock;
+
+static rd_kafka_t *new_producer(const char *bootstraps)
+{
+    char why[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (bootstraps)
+        ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, why, sizeof why),
+                         RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why);
+    ck_assert_msg(rk != NULL, "%s", why);
+    return rk;
+}
+
+static void mock_start(mock *m)
+{
+    m->owner = new_producer(NULL);
+    m->mc = rd_kafka_mock_cluster_new(m->owner, 1);
+    ck_assert_ptr_nonnull(m->mc);
+    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, SURVEY, 2, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, REGIONS, 4, 1), 0);
+}
+
+static void mock_stop(mock *m)
+{
+    rd_kafka_mock_cluster_destroy(m->mc);
+    rd_kafka_destroy(m->owner);
+}
+
+/* Each message to the survey topic, keyed by its first alert id (spread over both partitions). */
+static int produce(void *ctx, const void *msg, size_t len, unsigned alerts, uint64_t first_id,
+                   ss_err *err)
+{
+    mock *m = ctx;
+    (void)alerts, (void)err;
+    ck_assert_int_eq(rd_kafka_producev(m->producer, RD_KAFKA_V_TOPIC(SURVEY),
+                                       RD_KAFKA_V_VALUE((void *)msg, len),
+                                       RD_KAFKA_V_KEY(&first_id, sizeof first_id),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    return 0;
+}
+
+/* A night of about 4,000 ZTF-like alerts in a one-degree field, five alerts to a message (the
+ * partitioner splits them by region). @return alerts produced. */
+static uint64_t produce_night(mock *m)
+{
+    ss_sim_options o;
+    ss_sim_options_default(&o);
+    memset(o.count, 0, sizeof o.count);
+    o.count[SS_SIM_CONSTANT] = 140;
+    o.count[SS_SIM_PERIODIC] = 40;
+    o.count[SS_SIM_TRANSIENT] = 16;
+    o.count[SS_SIM_JUMP] = 4;
+    o.epochs = 6;
+    o.jump_epoch = 3;
+    o.seed = 8;
+    o.scatter_arcsec = 0.3;
+    o.field_radius = 0.5;
+    o.format = SS_SIM_AVRO;
+    ss_err err = {0};
+    ck_assert_msg(ss_sim_options_check(&o, &err) == 0, "%s", err.msg);
+    ss_sim *s = ss_sim_new(&o);
+    ck_assert_msg(s && ss_sim_prepare(s, &err) == 0, "%s", err.msg);
+    ss_sim_totals t;
+    m->producer = new_producer(m->bootstraps);
+    ck_assert_msg(ss_sim_write_messages(s, 5, produce, m, &t, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(rd_kafka_flush(m->producer, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(m->producer);
+    ss_sim_free(s);
+    return t.alerts;
+}
+
+/* ---- the partitioner ---- */
+
+static ss_partition_counts partition_night(const mock *m)
+{
+    ss_partition_conf c;
+    ss_err err = {0};
+    ss_partition_conf_init(&c);
+    char *state = tu_path(tu_tmp, "anchors");
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c.in, "brokers", m->bootstraps, &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c.in, "topics", SURVEY, &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c.in, "group", "partitioner", &err), 0);
+    ck_assert_int_eq(ss_partition_conf_set(&c, "to", REGIONS, &err), 0);
+    ck_assert_int_eq(ss_partition_conf_set(&c, "nside", NSIDE, &err), 0);
+    ck_assert_int_eq(ss_partition_conf_set(&c, "radius", RADIUS, &err), 0);
+    ck_assert_int_eq(ss_partition_conf_set(&c, "state", state, &err), 0);
+    ss_partitioner *p = NULL;
+    ck_assert_msg(ss_partition_open(&c, NULL, NULL, &p, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_partition_run(p, 1, 20000, NULL, &err) == 0, "%s", err.msg);
+    ss_partition_counts n;
+    ss_partition_counts_get(p, &n);
+    ss_partition_close(p);
+    ss_partition_conf_free(&c);
+    free(state);
+    return n;
+}
+
+/* ---- instances ---- */
+
+typedef struct instance {
+    ss_store *store;
+    ss_kafka_in *k;
+    ss_ingest *in;
+    ss_filter_set *fs;
+} instance;
+
+static void on_commit(void *ctx, const ss_ingest_totals *t)
+{
+    (void)t;
+    ss_kafka_in_committed(ctx);
+}
+
+static const char set_ini[] =
+    "[filter jump]\npath = " SS_SOURCE_DIR "/filters-contrib/jump/jump.lua\nsetup.threshold = 2\n"
+    "[filter count]\npath = count.lua\n";
+
+/* A property from the light curve and a tag on loci of six detections or more: tags that depend
+ * on every alert of a locus being on the same instance. */
+static const char count_lua[] =
+    "NAME = \"count\"\nVERSION = \"1.0\"\nDESCRIPTION = \"detections of the locus\"\n"
+    "AUTHOR = \"test\"\n"
+    "OUTPUT_LOCUS_PROPERTIES = {{name = \"n_det\", type = \"int\", description = \"count\"}}\n"
+    "OUTPUT_TAGS = {{name = \"well_sampled\", description = \"six detections or more\"}}\n"
+    "function run(locus)\n"
+    "  local n = locus:alert_count()\n"
+    "  locus:set_property(\"n_det\", n)\n"
+    "  if n >= 6 then locus:tag(\"well_sampled\") end\n"
+    "end\n";
+
+/* An instance: its own store (locus-id space @p number), the filter set, a consumer of @p topic
+ * with the static partition list @p parts (NULL: all, by group subscription). */
+static void instance_open(instance *x, const mock *m, const char *name, unsigned number,
+                          const char *topic, const char *parts)
+{
+    char *dir = tu_path(tu_tmp, name);
+    ss_store_options so = {.create = 1, .radius_arcsec = atof(RADIUS), .instance = number};
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &so, &x->store, &err) == 0, "%s", err.msg);
+    free(dir);
+    char *set = tu_write(tu_tmp, "set.ini", set_ini);
+    free(tu_write(tu_tmp, "count.lua", count_lua));
+    ck_assert_msg(ss_filter_set_load(set, &x->fs, &err) == 0, "%s", err.msg);
+    free(set);
+    ss_kafka_in_conf c = {0};
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "brokers", m->bootstraps, &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", topic, &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "group", name, &err), 0);
+    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.session.timeout.ms", "4000", &err), 0);
+    if (parts)
+        ck_assert_int_eq(ss_kafka_in_conf_set(&c, "partitions", parts, &err), 0);
+    ck_assert_msg(ss_kafka_in_open(&c, NULL, &x->k, &err) == 0, "%s", err.msg);
+    ss_kafka_in_conf_free(&c);
+    ss_ingest_options o = {.batch_size = 500,
+                           .format = ss_kafka_in_decoder(x->k),
+                           .filters = x->fs,
+                           .on_commit = on_commit,
+                           .ctx = x->k};
+    x->in = ss_ingest_new(x->store, &o);
+    ck_assert_ptr_nonnull(x->in);
+}
+
+/* Poll once; @return the alerts this instance has committed so far. */
+static uint64_t instance_step(instance *x)
+{
+    ss_err err = {0};
+    ck_assert_msg(ss_kafka_in_poll(x->k, x->in, 200, 100, NULL, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_flush(x->in, &err) == 0, "%s", err.msg);
+    ss_kafka_in_committed(x->k);
+    ss_ingest_totals t;
+    ss_ingest_totals_get(x->in, &t);
+    return t.ingested;
+}
+
+static void instance_close(instance *x)
+{
+    ss_err err = {0};
+    ck_assert_msg(ss_ingest_finish(x->in, NULL, &err) == 0, "%s", err.msg);
+    ss_kafka_in_committed(x->k);
+    ss_kafka_in_close(x->k);
+    ss_ingest_free(x->in);
+    ss_filter_set_free(x->fs);
+}
+
+/* Run the instances side by side until together they committed @p want alerts (60 s at most). */
+static void instances_run(instance *x, int n, uint64_t want)
+{
+    time_t end = time(NULL) + 60;
+    uint64_t got = 0;
+    while (got < want && time(NULL) < end) {
+        got = 0;
+        for (int i = 0; i < n; i++)
+            got += instance_step(&x[i]);
+    }
+    ck_assert_msg(got == want, "the instances stored %llu alerts of %llu", (unsigned long long)got,
+                  (unsigned long long)want);
+}
+
+/* ---- what came out ---- */
+
+/* Every locus of @p s into @p out, keyed by its alert ids (sorted, joined): its properties and
+ * its tags (name, filter, MJD). @return the loci added. */
+static size_t loci_by_alerts(ss_store *s, json_t *out, int64_t nside, size_t *straddling)
+{
+    char *buf = NULL;
+    size_t len = 0, n = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ss_err err = {0};
+    ck_assert_int_eq(ss_query_loci(s, f, &err), 0);
+    fclose(f);
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"), n++) {
+        json_t *row = json_loads(line, 0, NULL), *l = NULL, *a;
+        ck_assert_msg(
+            ss_query_locus(s, json_string_value(json_object_get(row, "locus_id")), &l, &err) == 0,
+            "%s", err.msg);
+        size_t i;
+        json_t *ids = json_array(), *tags = json_array(), *t;
+        int64_t pix = -1, many = 0;
+        json_array_foreach(json_object_get(l, "alerts"), i, a)
+        {
+            json_array_append(ids, json_object_get(a, "alert_id"));
+            json_t *p = json_object_get(a, "properties");
+            int64_t px = ss_partition_pixel(nside, json_real_value(json_object_get(p, "ant_ra")),
+                                            json_real_value(json_object_get(p, "ant_dec")));
+            many |= pix >= 0 && px != pix;
+            pix = px;
+        }
+        *straddling += many;
+        json_array_foreach(json_object_get(l, "tags"), i, t) json_array_append_new(
+            tags, json_pack("[O,O,O]", json_object_get(t, "tag"), json_object_get(t, "filter"),
+                            json_object_get(t, "mjd")));
+        char *key = json_dumps(ids, JSON_COMPACT);
+        ck_assert_msg(!json_object_get(out, key), "locus of alerts %s seen twice", key);
+        json_object_set_new(
+            out, key,
+            json_pack("{s:O, s:o}", "properties", json_object_get(l, "properties"), "tags", tags));
+        free(key);
+        json_decref(ids), json_decref(l), json_decref(row);
+    }
+    free(buf);
+    return n;
+}
+
+START_TEST(two_instances_equal_one)
+{
+    mock m;
+    mock_start(&m);
+    uint64_t alerts = produce_night(&m);
+    ss_partition_counts pc = partition_night(&m);
+    ck_assert_uint_eq(pc.alerts, alerts);
+    ck_assert_uint_eq(pc.dead, 0);
+    ck_assert_uint_gt(pc.border, 0); /* the night has sources on region borders */
+    ck_assert_uint_gt(pc.anchored, 0);
+
+    instance one, two[2];
+    instance_open(&one, &m, "one", 0, SURVEY, NULL);
+    instances_run(&one, 1, alerts);
+    instance_open(&two[0], &m, "even", 1, REGIONS, "0,2");
+    instance_open(&two[1], &m, "odd", 2, REGIONS, "1,3");
+    instances_run(two, 2, alerts);
+
+    json_t *single = json_object(), *shared = json_object();
+    size_t straddling = 0, ignore = 0;
+    size_t n1 = loci_by_alerts(one.store, single, atoi(NSIDE), &straddling);
+    size_t na = loci_by_alerts(two[0].store, shared, atoi(NSIDE), &ignore);
+    size_t nb = loci_by_alerts(two[1].store, shared, atoi(NSIDE), &ignore);
+    ck_assert_uint_gt(na, 0); /* the work was shared */
+    ck_assert_uint_gt(nb, 0);
+    ck_assert_uint_eq(na + nb, n1);
+    /* loci whose alerts fall in two regions: routed by their own pixel, they would be split */
+    ck_assert_uint_gt(straddling, 0);
+    const char *key;
+    json_t *v;
+    size_t tagged = 0;
+    json_object_foreach(single, key, v)
+    {
+        json_t *w = json_object_get(shared, key);
+        ck_assert_msg(w, "locus of alerts %s is not whole on one instance", key);
+        char *a = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        char *b = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS);
+        ck_assert_msg(!strcmp(a, b), "locus of alerts %s:\n one: %s\n two: %s", key, a, b);
+        tagged += json_array_size(json_object_get(v, "tags")) > 0;
+        free(a), free(b);
+    }
+    ck_assert_uint_gt(tagged, 0);
+    json_decref(single), json_decref(shared);
+    instance_close(&one);
+    instance_close(&two[0]);
+    instance_close(&two[1]);
+    ss_store_close(one.store), ss_store_close(two[0].store), ss_store_close(two[1].store);
+    mock_stop(&m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kafka_multi");
+    TCase *tc = tcase_create("instances");
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, two_instances_equal_one);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
