@@ -26,7 +26,7 @@ struct ss_kafka_in {
 
 /* ---- configuration ---- */
 
-static int ssi_kset(char **slot, const char *value, ss_err *err)
+int ss_kafka_str_set(char **slot, const char *value, ss_err *err)
 {
     char *s = strdup(value);
     if (!s)
@@ -36,21 +36,22 @@ static int ssi_kset(char **slot, const char *value, ss_err *err)
     return 0;
 }
 
-static int ssi_kv_set(ss_kafka_in_conf *c, const char *key, const char *value, ss_err *err)
+int ss_kafka_kv_set(char ***kv, size_t *nkv, const char *section, const char *key,
+                    const char *value, ss_err *err)
 {
     if (!*key)
-        return ss_err_set(err, SS_EINVAL, "[input kafka] rdkafka.: the librdkafka key is missing");
-    for (size_t i = 0; i < c->nkv; i++)
-        if (!strcmp(c->kv[2 * i], key))
-            return ssi_kset(&c->kv[2 * i + 1], value, err);
-    char **fresh = realloc(c->kv, (c->nkv + 1) * 2 * sizeof *fresh);
+        return ss_err_set(err, SS_EINVAL, "[%s] rdkafka.: the librdkafka key is missing", section);
+    for (size_t i = 0; i < *nkv; i++)
+        if (!strcmp((*kv)[2 * i], key))
+            return ss_kafka_str_set(&(*kv)[2 * i + 1], value, err);
+    char **fresh = realloc(*kv, (*nkv + 1) * 2 * sizeof *fresh);
     if (!fresh)
         return ss_err_set(err, SS_ENOMEM, "out of memory");
-    c->kv = fresh;
-    fresh[2 * c->nkv] = strdup(key);
-    fresh[2 * c->nkv + 1] = strdup(value);
-    c->nkv++; /* counted even when a copy failed: ss_kafka_in_conf_free() frees what there is */
-    if (!fresh[2 * c->nkv - 2] || !fresh[2 * c->nkv - 1])
+    *kv = fresh;
+    fresh[2 * *nkv] = strdup(key);
+    fresh[2 * *nkv + 1] = strdup(value);
+    (*nkv)++; /* counted even when a copy failed: the owner's free frees what there is */
+    if (!fresh[2 * *nkv - 2] || !fresh[2 * *nkv - 1])
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     return 0;
 }
@@ -95,11 +96,11 @@ static int ssi_parts_set(ss_kafka_in_conf *c, const char *value, ss_err *err)
 int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value, ss_err *err)
 {
     if (!strcmp(key, "brokers"))
-        return ssi_kset(&c->brokers, value, err);
+        return ss_kafka_str_set(&c->brokers, value, err);
     if (!strcmp(key, "topics"))
-        return ssi_kset(&c->topics, value, err);
+        return ss_kafka_str_set(&c->topics, value, err);
     if (!strcmp(key, "group"))
-        return ssi_kset(&c->group, value, err);
+        return ss_kafka_str_set(&c->group, value, err);
     if (!strcmp(key, "partitions"))
         return ssi_parts_set(c, value, err);
     if (!strcmp(key, "format")) {
@@ -108,7 +109,7 @@ int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value
                               "[input kafka] format=%s: unknown (ztf: one Avro container per "
                               "message; rubin: Confluent-framed Avro)",
                               value);
-        return ssi_kset(&c->format, value, err);
+        return ss_kafka_str_set(&c->format, value, err);
     }
     if (!strcmp(key, "rdkafka.enable.auto.commit") ||
         !strcmp(key, "rdkafka.enable.auto.offset.store"))
@@ -117,7 +118,7 @@ int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value
                           "alerts are stored)",
                           key);
     if (!strncmp(key, "rdkafka.", 8))
-        return ssi_kv_set(c, key + 8, value, err);
+        return ss_kafka_kv_set(&c->kv, &c->nkv, "input kafka", key + 8, value, err);
     return ss_err_set(err, SS_EINVAL,
                       "[input kafka] %s: unknown key (brokers, topics, group, format, partitions, "
                       "rdkafka.*)",

@@ -48,6 +48,19 @@ typedef struct ss_kafka_in_conf {
  */
 int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value, ss_err *err);
 
+/** Replace the string in @p slot (owned, may be NULL) by a copy of @p value. @return 0, SS_ENOMEM.
+ */
+int ss_kafka_str_set(char **slot, const char *value, ss_err *err);
+
+/**
+ * Set librdkafka property @p key (without "rdkafka.") to @p value in a pass-through list of
+ * owned strings (kv[2i] key, kv[2i+1] value; a later value replaces an earlier one). Shared by the
+ * sections that take `rdkafka.KEY = VALUE`; @p section names the section in errors.
+ * @return 0; SS_EINVAL (empty key), SS_ENOMEM.
+ */
+int ss_kafka_kv_set(char ***kv, size_t *nkv, const char *section, const char *key,
+                    const char *value, ss_err *err);
+
 /** Free what @p c holds and zero it. */
 void ss_kafka_in_conf_free(ss_kafka_in_conf *c);
 

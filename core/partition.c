@@ -29,35 +29,6 @@ void ss_partition_conf_init(ss_partition_conf *c)
     c->radius_arcsec = SS_DEFAULT_RADIUS_ARCSEC;
 }
 
-static int ssi_pset(char **slot, const char *value, ss_err *err)
-{
-    char *s = strdup(value);
-    if (!s)
-        return ss_err_set(err, SS_ENOMEM, "out of memory");
-    free(*slot);
-    *slot = s;
-    return 0;
-}
-
-static int ssi_pkv(ss_partition_conf *c, const char *key, const char *value, ss_err *err)
-{
-    if (!*key)
-        return ss_err_set(err, SS_EINVAL, "[partition] rdkafka.: the librdkafka key is missing");
-    for (size_t i = 0; i < c->nkv; i++)
-        if (!strcmp(c->kv[2 * i], key))
-            return ssi_pset(&c->kv[2 * i + 1], value, err);
-    char **fresh = realloc(c->kv, (c->nkv + 1) * 2 * sizeof *fresh);
-    if (!fresh)
-        return ss_err_set(err, SS_ENOMEM, "out of memory");
-    c->kv = fresh;
-    fresh[2 * c->nkv] = strdup(key);
-    fresh[2 * c->nkv + 1] = strdup(value);
-    c->nkv++; /* counted even when a copy failed: ss_partition_conf_free() frees what there is */
-    if (!fresh[2 * c->nkv - 2] || !fresh[2 * c->nkv - 1])
-        return ss_err_set(err, SS_ENOMEM, "out of memory");
-    return 0;
-}
-
 static int ssi_pnum(const char *key, const char *value, double lo, double hi, double *out,
                     ss_err *err)
 {
@@ -101,20 +72,20 @@ static int ssi_pnumeric(ss_partition_conf *c, const char *key, const char *value
 int ss_partition_conf_set(ss_partition_conf *c, const char *key, const char *value, ss_err *err)
 {
     if (!strcmp(key, "to"))
-        return ssi_pset(&c->to, value, err);
+        return ss_kafka_str_set(&c->to, value, err);
     if (!strcmp(key, "brokers"))
-        return ssi_pset(&c->brokers, value, err);
+        return ss_kafka_str_set(&c->brokers, value, err);
     if (!strcmp(key, "state"))
-        return ssi_pset(&c->state, value, err);
+        return ss_kafka_str_set(&c->state, value, err);
     if (!strcmp(key, "dead_letter"))
-        return ssi_pset(&c->dead_letter, value, err);
+        return ss_kafka_str_set(&c->dead_letter, value, err);
     if (!strcmp(key, "rdkafka.enable.idempotence") || !strcmp(key, "rdkafka.acks"))
         return ss_err_set(err, SS_EINVAL,
                           "[partition] %s: not settable (the producer is idempotent and waits "
                           "for every replica: offsets are committed on its reports)",
                           key);
     if (!strncmp(key, "rdkafka.", 8))
-        return ssi_pkv(c, key + 8, value, err);
+        return ss_kafka_kv_set(&c->kv, &c->nkv, "partition", key + 8, value, err);
     int rc = ssi_pnumeric(c, key, value, err);
     if (rc != 1)
         return rc;
