@@ -1,6 +1,8 @@
 /* Alerts from Kafka (kafka_in.h). */
 #include "kafka_in.h"
 
+#include "kafka_group.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@ struct ss_kafka_in {
     int rc;        /* a store failure met in a rebalance */
     int revoking;  /* commits wait for the group's answer: the next owner reads from there */
     int wake[2];   /* librdkafka writes to wake[1] when its queue stops being empty */
+    int coop;      /* the group protocol is cooperative (kafka_group.h) */
     ss_kafka_in_stats st;
     ss_err err;
 };
@@ -162,23 +165,32 @@ static void ssi_revoke(ss_kafka_in *k)
     k->done = rd_kafka_topic_partition_list_new(8);
 }
 
+int ssi_kafka_cooperative(rd_kafka_conf_t *rc)
+{
+    char v[256];
+    size_t n = sizeof v;
+    return rd_kafka_conf_get(rc, "partition.assignment.strategy", v, &n) == RD_KAFKA_CONF_OK &&
+           strstr(v, "cooperative") != NULL;
+}
+
+void ssi_kafka_rebalance_apply(rd_kafka_t *rk, int assign, rd_kafka_topic_partition_list_t *parts,
+                               int coop)
+{
+    if (coop)
+        rd_kafka_error_destroy(assign ? rd_kafka_incremental_assign(rk, parts)
+                                      : rd_kafka_incremental_unassign(rk, parts));
+    else
+        rd_kafka_assign(rk, assign ? parts : NULL);
+}
+
 static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                           rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     ss_kafka_in *k = opaque;
-    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (coop)
-            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
-        else
-            rd_kafka_assign(rk, parts);
-        return;
-    }
-    ssi_revoke(k);
-    if (coop)
-        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
-    else
-        rd_kafka_assign(rk, NULL);
+    int assign = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    if (!assign)
+        ssi_revoke(k);
+    ssi_kafka_rebalance_apply(rk, assign, parts, k->coop);
 }
 
 static rd_kafka_conf_t *ssi_rdconf(const ss_kafka_in_conf *c, ss_kafka_in *k, ss_err *err)
@@ -197,6 +209,7 @@ static rd_kafka_conf_t *ssi_rdconf(const ss_kafka_in_conf *c, ss_kafka_in *k, ss
         bad = ssi_rdset(rc, c->kv[2 * i], c->kv[2 * i + 1], err);
     if (bad)
         return rd_kafka_conf_destroy(rc), NULL;
+    k->coop = ssi_kafka_cooperative(rc);
     rd_kafka_conf_set_rebalance_cb(rc, ssi_rebalance);
     rd_kafka_conf_set_opaque(rc, k);
     return rc;

@@ -18,6 +18,7 @@ struct ss_partitioner {
     rd_kafka_t *cons, *prod;
     ss_partition_anchors *anchors;
     int nparts;       /* the partitioned topic's */
+    int coop;         /* the input group's protocol is cooperative (kafka_group.h) */
     char *to, *dead;  /* owned topic names */
     char *schema_dir; /* owned; borrowed by dcfg */
     ss_decoder_config dcfg;

@@ -1,6 +1,7 @@
 /* `skysieve partition`: the consumer, the producer and the routing of each message (partition.h).
  * The output topics and splitting a container over partitions are in partition_out.c. */
 #include "partition.h"
+#include "kafka_group.h"
 #include "partition_impl.h"
 #include "sky.h"
 
@@ -60,26 +61,37 @@ static int ssi_producer(ss_partitioner *p, const ss_partition_conf *c, ss_err *e
     return 0;
 }
 
-/* The assignment as librdkafka holds it now: --once waits for each of its partitions' end. */
+/* The assignment, kept here as the group changes it (asking librdkafka from the callback can
+ * block: kafka_group.h): --once waits for each of its partitions' end. */
+static void ssi_assignment_update(ss_partitioner *p, int assign,
+                                  const rd_kafka_topic_partition_list_t *parts)
+{
+    if (!p->coop) {
+        rd_kafka_topic_partition_list_destroy(p->assigned);
+        p->assigned = assign ? rd_kafka_topic_partition_list_copy(parts)
+                             : rd_kafka_topic_partition_list_new(1);
+        return;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *t = &parts->elems[i];
+        int have = rd_kafka_topic_partition_list_find(p->assigned, t->topic, t->partition) != NULL;
+        if (assign && !have)
+            rd_kafka_topic_partition_list_add(p->assigned, t->topic, t->partition);
+        else if (!assign && have)
+            rd_kafka_topic_partition_list_del(p->assigned, t->topic, t->partition);
+    }
+}
+
 static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                           rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     ss_partitioner *p = opaque;
-    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-        coop ? rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts))
-             : (void)rd_kafka_assign(rk, parts);
-    else
-        coop ? rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts))
-             : (void)rd_kafka_assign(rk, NULL);
+    int assign = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    ssi_kafka_rebalance_apply(rk, assign, parts, p->coop);
+    ssi_assignment_update(p, assign, parts);
     /* a partition read again from its committed offset is not at its end */
     rd_kafka_topic_partition_list_destroy(p->eof);
     p->eof = rd_kafka_topic_partition_list_new(8);
-    rd_kafka_topic_partition_list_t *now = NULL;
-    if (!rd_kafka_assignment(rk, &now)) {
-        rd_kafka_topic_partition_list_destroy(p->assigned);
-        p->assigned = now;
-    }
 }
 
 static int ssi_subscribe(rd_kafka_t *rk, const char *topics, ss_err *err);
@@ -99,6 +111,7 @@ static int ssi_consumer(ss_partitioner *p, const ss_kafka_in_conf *c, ss_err *er
         bad = ssi_set(rc, "input kafka", c->kv[2 * i], c->kv[2 * i + 1], err);
     if (bad)
         return rd_kafka_conf_destroy(rc), err->code;
+    p->coop = ssi_kafka_cooperative(rc);
     rd_kafka_conf_set_rebalance_cb(rc, ssi_rebalance);
     rd_kafka_conf_set_opaque(rc, p);
     char why[512];

@@ -1,0 +1,22 @@
+/**
+ * @file kafka_group.h
+ * @brief Private to the group consumers (kafka_in.c, partition_run.c): applying a rebalance.
+ */
+#ifndef SS_KAFKA_GROUP_H
+#define SS_KAFKA_GROUP_H
+
+#include <librdkafka/rdkafka.h>
+
+/**
+ * 1 when the group protocol of a consumer configured with @p rc is cooperative (its
+ * partition.assignment.strategy is cooperative-sticky). Read once, from the configuration:
+ * rd_kafka_rebalance_protocol() called from the rebalance callback that rd_kafka_consumer_close()
+ * runs can block for ever (librdkafka issue 4041), and so can rd_kafka_assignment().
+ */
+int ssi_kafka_cooperative(rd_kafka_conf_t *rc);
+
+/** Take (@p assign) or give up @p parts, incrementally when @p coop, else the whole assignment. */
+void ssi_kafka_rebalance_apply(rd_kafka_t *rk, int assign, rd_kafka_topic_partition_list_t *parts,
+                               int coop);
+
+#endif
