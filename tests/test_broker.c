@@ -285,7 +285,8 @@ static int ctl(json_t **reply, char **err, const char *fmt, ...)
     return rc;
 }
 
-/* Wait until the broker answers `ctl status` (failing at once when it ends instead). */
+/* Wait until the broker answers `ctl status` and its first filter set, if any, has loaded (failing
+ * at once when it ends instead). */
 static void bk_wait_ready(double secs)
 {
     double end = now_s() + secs;
@@ -297,12 +298,14 @@ static void bk_wait_ready(double secs)
             CHECK(json_is_true(json_object_get(r, "ok")) && json_is_object(jget(r, "status")),
                   "ctl status exited 0 with another reply than {\"ok\":true,\"status\":{...}}: %s",
                   out);
+            /* ready once the first filter set runs: it loads after the socket answers */
+            int loading = json_object_get(jget(r, "status"), "loading_generation") != NULL;
             json_decref(r);
-            free(out);
-            return;
+            if (!loading)
+                return free(out);
         }
         free(out);
-        CHECK(now_s() < end, "the broker did not answer ctl status within %.0f s", secs);
+        CHECK(now_s() < end, "the broker was not ready (ctl status) within %.0f s", secs);
         sleep_ms(50);
     }
 }
