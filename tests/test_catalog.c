@@ -76,19 +76,32 @@ static json_t *find_catalog(json_t *arr, const char *name)
 }
 
 /* Rows stored under a catalog id in a table. */
-static size_t count_prefix(ss_store *s, MDB_dbi dbi, size_t at, uint64_t id)
+static size_t count_prefix(ss_store *s, ss_store_table tb, size_t at, uint64_t id)
 {
-    MDB_txn *txn;
+    ss_store_txn *txn;
     MDB_cursor *cur;
     MDB_val k, v;
     size_t n = 0;
-    ck_assert_int_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
-    ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        n += k.mv_size >= at + 8 && ssi_get_be64((unsigned char *)k.mv_data + at) == id;
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &txn), 0);
+    ck_assert_int_eq(ss_store_cursor_open(txn, tb, &cur), 0);
+    for (int rc = ss_store_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = ss_store_cursor_get(cur, &k, &v, MDB_NEXT))
+        n += k.mv_size >= at + 8 && ss_be64_get((unsigned char *)k.mv_data + at) == id;
+    ss_store_cursor_close(cur);
+    ss_store_txn_abort(txn);
+    return n;
+}
+
+/* The catalogs a batch would match against now. */
+static size_t ready_catalogs(ss_store *s)
+{
+    ss_store_txn *txn;
+    ssi_catalogs cats = {0};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &txn), 0);
+    ck_assert_int_eq(ssi_catalogs_load(txn, &cats), 0);
+    size_t n = cats.n;
+    ss_store_txn_abort(txn);
+    ssi_catalogs_free(&cats);
     return n;
 }
 
@@ -198,7 +211,7 @@ START_TEST(explicit_columns_radius_column_and_kept_columns)
     arr = list(s, SS_CATALOG_KIND_CATALOG);
     ck_assert_int_eq(json_array_size(arr), 1); /* nothing of the failed loads stays */
     json_decref(arr);
-    ck_assert_uint_eq(count_prefix(s, s->catalog_rows, 0, 2), 0);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 2), 0);
     ss_store_close(s);
 }
 END_TEST
@@ -220,13 +233,13 @@ START_TEST(duplicate_names_replace_and_drop)
     ck_assert_int_eq(json_array_size(arr), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(arr, 0), "rows")), 3);
     json_decref(arr);
-    ck_assert_uint_eq(count_prefix(s, s->catalog_rows, 0, 1), 0); /* the old rows are gone */
-    ck_assert_uint_eq(count_prefix(s, s->catalog_rows, 0, 2), 3);
-    ck_assert_uint_eq(count_prefix(s, s->catalog_sky, 0, 2), 3);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 1), 0); /* the old rows are gone */
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 2), 3);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_SKY, 0, 2), 3);
     ck_assert_int_eq(ss_catalog_drop(s, "dup", SS_CATALOG_KIND_WATCH, &err), SS_ENOTFOUND);
     ck_assert_int_eq(ss_catalog_drop(s, "dup", SS_CATALOG_KIND_CATALOG, &err), 0);
-    ck_assert_uint_eq(count_prefix(s, s->catalog_rows, 0, 2), 0);
-    ck_assert_uint_eq(count_prefix(s, s->catalog_sky, 0, 2), 0);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 2), 0);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_SKY, 0, 2), 0);
     arr = list(s, SS_CATALOG_KIND_CATALOG);
     ck_assert_int_eq(json_array_size(arr), 0);
     json_decref(arr);
@@ -260,31 +273,22 @@ START_TEST(chunked_load_invisible_until_ready_and_cleaned_up)
     ck_assert_int_eq(load_text(s, "big", csv, o, &r, NULL, &err), EINTR);
     ck_assert_int_eq(calls, 2);
     ck_assert_uint_eq(r.commits, 2); /* chunks of 300 rows: several transactions */
-    ck_assert_uint_eq(count_prefix(s, s->catalog_rows, 0, 1), 600);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 1), 600);
     /* a half catalog: listed as loading, never among the ready ones matched */
     json_t *arr = list(s, SS_CATALOG_KIND_CATALOG);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "state")),
                      "loading");
     json_decref(arr);
-    ssi_catalogs cats = {0};
-    MDB_txn *txn;
-    ck_assert_int_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
-    ck_assert_int_eq(ssi_catalogs_load(s, txn, &cats), 0);
-    ck_assert_uint_eq(cats.n, 0);
-    mdb_txn_abort(txn);
+    ck_assert_uint_eq(ready_catalogs(s), 0);
     /* the next load of that name removes the leftover */
     o.on_chunk = NULL;
     ck_assert_msg(load_text(s, "big", csv, o, &r, NULL, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(r.rows, 1000);
     ck_assert_uint_ge(r.commits, 8);
-    ck_assert_uint_eq(count_prefix(s, s->catalog_rows, 0, 1), 0);
-    ck_assert_uint_eq(count_prefix(s, s->catalog_rows, 0, 2), 1000);
-    ck_assert_uint_eq(count_prefix(s, s->catalog_sky, 0, 2), 1000);
-    ck_assert_int_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
-    ck_assert_int_eq(ssi_catalogs_load(s, txn, &cats), 0);
-    ck_assert_uint_eq(cats.n, 1);
-    mdb_txn_abort(txn);
-    ssi_catalogs_free(&cats);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 1), 0);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 2), 1000);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_SKY, 0, 2), 1000);
+    ck_assert_uint_eq(ready_catalogs(s), 1);
     free(csv);
     ss_store_close(s);
 }
@@ -332,12 +336,12 @@ START_TEST(fits_table_loads_typed_columns)
     ck_assert_msg(strstr(nt.text, "ra=\"RAJ2000\" dec=\"DEJ2000\" id=\"NAME\""), "%s", nt.text);
     ck_assert_msg(strstr(nt.text, "VEC (vector column)"), "%s", nt.text);
     /* the stored row keeps the types */
-    MDB_txn *txn;
+    ss_store_txn *txn;
     unsigned char kb[16];
     ssi_key_catalog_row(kb, 1, 2);
     MDB_val k = {16, kb}, v;
-    ck_assert_int_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
-    ck_assert_int_eq(mdb_get(txn, s->catalog_rows, &k, &v), 0);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &txn), 0);
+    ck_assert_int_eq(ss_store_get(txn, SS_STORE_CATALOG_ROWS, &k, &v), 0);
     ss_arena *a = ss_arena_new();
     ss_value *vals;
     uint32_t n;
@@ -350,7 +354,7 @@ START_TEST(fits_table_loads_typed_columns)
     ck_assert_int_eq(vals[4].u.i, 8);
     ck_assert_int_eq(vals[5].type, SS_TYPE_BOOL);
     ck_assert_int_eq(vals[5].u.b, 0);
-    mdb_txn_abort(txn);
+    ss_store_txn_abort(txn);
     ss_arena_free(a);
     free(path);
     ss_store_close(s);
@@ -521,8 +525,8 @@ START_TEST(loci_match_at_creation_later_catalogs_on_update_and_drops)
     ck_assert_int_eq(json_array_size(m), 1);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 0), "catalog")), "B");
     json_decref(l);
-    ck_assert_uint_eq(count_prefix(s, s->locus_matches, SS_LOCUS_ID_LEN, 1), 0);
-    ck_assert_uint_eq(count_prefix(s, s->locus_matches, SS_LOCUS_ID_LEN, 2), 1);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_LOCUS_MATCHES, SS_LOCUS_ID_LEN, 1), 0);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_LOCUS_MATCHES, SS_LOCUS_ID_LEN, 2), 1);
     ss_store_close(s);
 }
 END_TEST
@@ -837,36 +841,53 @@ START_TEST(not_a_star_ignores_catalogs_it_is_not_given)
 }
 END_TEST
 
-/* A format 4 store (the tables of format 5 removed, the version put back) reads without them and
- * gains them when opened read-write. */
+/* Make the store in @p dir a format 4 one, as an older skysieve wrote it: the tables of format 5
+ * removed and the version put back, straight through LMDB. */
+static void make_format_4(const char *dir)
+{
+    static const char *const tables[] = {"catalogs",      "catalog_rows", "catalog_sky",
+                                         "locus_matches", "locus_xmatch", "watch_outbox"};
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+    ck_assert_int_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        ck_assert_int_eq(mdb_dbi_open(txn, tables[i], 0, &dbi), 0);
+        ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
+    }
+    uint32_t four = 4;
+    MDB_val k = {6, "format"}, v = {sizeof four, &four};
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A format 4 store reads without the tables of format 5 and gains them when opened read-write. */
 START_TEST(format_4_store_is_upgraded_on_write)
 {
     ss_store *s = open_store("st");
     ingest(s, "u1,1.0,1.0,60000.1,g,18,0.1,20,obju\n", NULL);
-    MDB_txn *txn;
-    MDB_dbi dbis[] = {s->catalogs,      s->catalog_rows, s->catalog_sky,
-                      s->locus_matches, s->locus_xmatch, s->watch_outbox};
-    ck_assert_int_eq(mdb_txn_begin(s->env, NULL, 0, &txn), 0);
-    for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
-        ck_assert_int_eq(mdb_drop(txn, dbis[i], 1), 0);
-    uint32_t four = 4;
-    MDB_val k = {6, "format"}, v = {sizeof four, &four};
-    ck_assert_int_eq(mdb_put(txn, s->meta, &k, &v, 0), 0);
-    ck_assert_int_eq(mdb_txn_commit(txn), 0);
     ss_store_close(s);
     char *dir = tu_path(tu_tmp, "st");
+    make_format_4(dir);
     ss_store_options ro = {.readonly = 1};
     ss_err err = {0};
     ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(s->has_catalogs, 0);
+    ck_assert_int_eq(ss_store_has_table(s, SS_STORE_CATALOGS), 0);
     json_t *l = locus_json(s, "obju"), *arr = list(s, SS_CATALOG_KIND_CATALOG);
     ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 0);
     ck_assert_int_eq(json_array_size(arr), 0);
     json_decref(l), json_decref(arr);
     ss_store_close(s);
     s = open_store("st");
-    ck_assert_int_eq(s->has_catalogs, 1);
-    ck_assert_uint_eq(s->format, SS_STORE_FORMAT_VERSION);
+    ss_store_info info;
+    ck_assert_int_eq(ss_store_has_table(s, SS_STORE_CATALOGS), 1);
+    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    ck_assert_uint_eq(info.format, SS_STORE_FORMAT_VERSION);
     load_ok(s, "late", "name,ra,dec\nz,1.0,1.0\n", (ss_catalog_load_options){0});
     ingest(s, "u2,1.0,1.0,60000.2,g,18,0.1,20,obju\n", NULL);
     l = locus_json(s, "obju");

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "locus_id.h"
+#include "store_impl.h"
 #include "record.h"
 #include "sky.h"
 #include "ingest.h"
@@ -122,7 +123,7 @@ static void fill_locus(ss_locus *l)
 START_TEST(locus_record_round_trip_and_truncation)
 {
     ss_locus l, back;
-    ssi_wbuf b = {0};
+    ss_wbuf b = {0};
     fill_locus(&l);
     ssi_locus_encode(&l, &b);
     ck_assert_int_eq(ssi_locus_decode(b.data, b.len, &back), 0);
@@ -135,7 +136,7 @@ START_TEST(locus_record_round_trip_and_truncation)
     ck_assert_str_eq(back.objects[0].object_id, "ZTF18aaaaaaa");
     for (size_t n = 0; n < b.len; n++) /* every truncation is detected, none read past the end */
         ck_assert_int_eq(ssi_locus_decode(b.data, n, &back), SS_ECORRUPT);
-    ssi_wbuf_free(&b);
+    ss_wbuf_free(&b);
 }
 END_TEST
 
@@ -150,12 +151,12 @@ START_TEST(alert_record_round_trip)
     vs.u.s.ptr = "hello", vs.u.s.len = 5;
     ck_assert_int_eq(ss_alert_add_prop(p, a, "n", 1, vi), 0);
     ck_assert_int_eq(ss_alert_add_prop(p, a, "s", 1, vs), 0);
-    ssi_wbuf b = {0};
-    ssi_alert_encode(a, "SKS2023abcdefghjkmn", &b);
+    ss_wbuf b = {0};
+    ss_store_alert_encode(a, "SKS2023abcdefghjkmn", &b);
     ss_packet *q = ss_packet_new();
     ss_alert *back = ss_packet_add(q);
     char locus[SS_LOCUS_ID_LEN + 1];
-    ck_assert_int_eq(ssi_alert_decode(b.data, b.len, q, back, locus), 0);
+    ck_assert_int_eq(ss_store_alert_decode(b.data, b.len, q, back, locus), 0);
     ck_assert_str_eq(locus, "SKS2023abcdefghjkmn");
     ck_assert_str_eq(back->object_id, "ZTF1");
     ck_assert_uint_eq(back->line, 7);
@@ -168,9 +169,9 @@ START_TEST(alert_record_round_trip)
     for (size_t n = 0; n + 1 < b.len; n += 3) {
         ss_packet_reset(q);
         back = ss_packet_add(q);
-        ck_assert_int_eq(ssi_alert_decode(b.data, n, q, back, locus), SS_ECORRUPT);
+        ck_assert_int_eq(ss_store_alert_decode(b.data, n, q, back, locus), SS_ECORRUPT);
     }
-    ssi_wbuf_free(&b);
+    ss_wbuf_free(&b);
     ss_packet_free(p);
     ss_packet_free(q);
 }
@@ -180,39 +181,39 @@ END_TEST
  * measurements keep their flux. */
 START_TEST(version_1_alert_records_and_forced_photometry)
 {
-    ssi_wbuf b = {0};
-    ssi_wbuf_u8(&b, 1);
-    ssi_wbuf_u8(&b, SS_ALERT_UPPER_LIMIT);
+    ss_wbuf b = {0};
+    ss_wbuf_u8(&b, 1);
+    ss_wbuf_u8(&b, SS_ALERT_UPPER_LIMIT);
     const char *strs[] = {"ztf", "ul-1", "SKS2023abcdefghjkmn", NULL, "r", "in.avro"};
     for (int i = 0; i < 6; i++)
-        ssi_wbuf_str(&b, strs[i]);
-    ssi_wbuf_u64(&b, 3);
+        ss_wbuf_str(&b, strs[i]);
+    ss_wbuf_u64(&b, 3);
     const double nums[6] = {NAN, NAN, 60001.5, NAN, NAN, 20.25};
     for (int i = 0; i < 6; i++)
-        ssi_wbuf_f64(&b, nums[i]);
-    ssi_wbuf_u32(&b, 0);
+        ss_wbuf_f64(&b, nums[i]);
+    ss_wbuf_u32(&b, 0);
     ss_packet *q = ss_packet_new();
     ss_alert *a = ss_packet_add(q);
     char locus[SS_LOCUS_ID_LEN + 1];
-    ck_assert_int_eq(ssi_alert_decode(b.data, b.len, q, a, locus), 0);
+    ck_assert_int_eq(ss_store_alert_decode(b.data, b.len, q, a, locus), 0);
     ck_assert_int_eq(a->kind, SS_ALERT_UPPER_LIMIT);
     ck_assert(a->maglim == 20.25 && isnan(a->flux) && isnan(a->fluxerr));
     b.data[1] = 7; /* no such kind */
-    ck_assert_int_eq(ssi_alert_decode(b.data, b.len, q, a, locus), SS_ECORRUPT);
+    ck_assert_int_eq(ss_store_alert_decode(b.data, b.len, q, a, locus), SS_ECORRUPT);
     ss_alert *f = ss_packet_add(q);
     f->survey = "lsst", f->alert_id = "fs-9", f->passband = "g", f->mjd = 60002;
     f->kind = SS_ALERT_FORCED, f->flux = -1250.5, f->fluxerr = 80;
     ss_reject rej;
     ck_assert_int_eq(ss_alert_validate(f, 0, &rej), 0);
-    ssi_alert_encode(f, "SKS2023abcdefghjkmn", &b);
+    ss_store_alert_encode(f, "SKS2023abcdefghjkmn", &b);
     ss_alert *back = ss_packet_add(q);
-    ck_assert_int_eq(ssi_alert_decode(b.data, b.len, q, back, locus), 0);
+    ck_assert_int_eq(ss_store_alert_decode(b.data, b.len, q, back, locus), 0);
     ck_assert_int_eq(back->kind, SS_ALERT_FORCED);
     ck_assert(back->flux == -1250.5 && back->fluxerr == 80);
     back->flux = NAN; /* a forced measurement without a flux is refused */
     ck_assert_int_eq(ss_alert_validate(back, 0, &rej), SS_EREJECT);
     ck_assert_ptr_nonnull(strstr(rej.detail, "flux"));
-    ssi_wbuf_free(&b);
+    ss_wbuf_free(&b);
     ss_packet_free(q);
 }
 END_TEST

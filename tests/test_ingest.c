@@ -389,15 +389,16 @@ static void add_alert(ss_packet *p, const char *id, double ra, double dec, doubl
         a->mag = mag, a->magerr = 0.1;
 }
 
-static void write_packet(ss_store *s, ss_packet *p, ssi_batch_stats *st, char *locus_id)
+static void write_packet(ss_store *s, ss_packet *p, ss_assoc_stats *st, char *locus_id)
 {
-    ssi_writer w = {.store = s};
-    ck_assert_int_eq(mdb_txn_begin(s->env, NULL, 0, &w.txn), 0);
-    ck_assert_int_eq(ssi_counters_load(s, w.txn, &w.counters), 0);
-    ck_assert_int_eq(ssi_assoc_packet(&w, p, st, locus_id), 0);
-    ck_assert_int_eq(ssi_counters_save(s, w.txn, &w.counters, &w.buf), 0);
-    ck_assert_int_eq(mdb_txn_commit(w.txn), 0);
-    ssi_wbuf_free(&w.buf);
+    ss_assoc_writer *w = ss_assoc_writer_new(s);
+    ss_store_txn *t;
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_assoc_begin(w, t), 0);
+    ck_assert_int_eq(ss_assoc_packet(w, p, st, locus_id), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_assoc_writer_free(w);
 }
 
 START_TEST(history_joins_the_alert_locus_once)
@@ -408,7 +409,7 @@ START_TEST(history_joins_the_alert_locus_once)
     add_alert(p, "1", 80.0001, 20, 60001, 18.5); /* 0.34" away: joins anyway */
     add_alert(p, NULL, NAN, NAN, 60002, NAN);    /* upper limit without position */
     p->alerts[2].alert_id = "ul-60002";
-    ssi_batch_stats st = {0};
+    ss_assoc_stats st = {0};
     char first[SS_LOCUS_ID_LEN + 1], second[SS_LOCUS_ID_LEN + 1];
     write_packet(s, p, &st, first);
     ck_assert_uint_eq(st.ingested, 1);

@@ -5,7 +5,7 @@
 #include "testutil.h"
 
 #include "broker.h"
-#include "output.h"
+#include "publish.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -146,24 +146,24 @@ START_TEST(kafka_and_nanomsg_carry_the_same_json)
 {
     mock_up();
     topic("skysieve.jump");
-    ss_outset set = {0};
+    ss_publish_set set = {0};
     ss_err err = {0};
     void *impl;
     const char *addr = "inproc://kafka-test";
     const ss_output_ops *nn_ops = ss_output_for(addr);
     ck_assert(nn_ops);
     ck_assert_msg(nn_ops->open(addr, &impl, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(ss_outset_add(&set, nn_ops, impl, &err), 0);
+    ck_assert_int_eq(ss_publish_set_add(&set, nn_ops, impl, &err), 0);
     ss_output_kv kv[] = {{"brokers", rd_kafka_mock_cluster_bootstraps(mock)}};
     ck_assert_msg(kafka_open(kv, 1, &impl, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(ss_outset_add(&set, ss_output_named("kafka"), impl, &err), 0);
+    ck_assert_int_eq(ss_publish_set_add(&set, ss_output_named("kafka"), impl, &err), 0);
     int sub = nn_socket(AF_SP, NN_SUB);
     ck_assert(sub >= 0 && nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) == 0);
     ck_assert(nn_connect(sub, addr) >= 0);
     usleep(50000);
     const char *json = "{\"tag\":\"jump\",\"locus\":{\"id\":\"SS1\"}}";
-    ck_assert_msg(ss_outset_ops.publish(&set, "jump", "SS1", json, strlen(json), &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(ss_publish_set_ops.publish(&set, "jump", "SS1", json, strlen(json), &err) == 0,
+                  "%s", err.msg);
     char *buf = NULL;
     int len = nn_recv(sub, &buf, NN_MSG, 0);
     ck_assert_int_eq(len, (int)(5 + strlen(json)));
@@ -171,7 +171,7 @@ START_TEST(kafka_and_nanomsg_carry_the_same_json)
     nn_freemsg(buf);
     nn_close(sub);
     wait_delivered(set.impl[1], 1);
-    ss_outset_close(&set);
+    ss_publish_set_close(&set);
     got g[1] = {0};
     ck_assert_uint_eq(consume("skysieve.jump", g, 1), 1);
     ck_assert_str_eq(g[0].value, json);

@@ -8,7 +8,7 @@
 
 #include "broker.h"
 #include "notify.h"
-#include "output.h"
+#include "publish.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -5,14 +5,16 @@
  *     positions uniform on the sphere, seeded) loaded with `ss_catalog_load`, in rows/s, with the
  *     time spent reading + storing rows and sorting + writing the index, and the commits made.
  *  B. match cost per locus: 100,000 random positions matched against the catalog as new loci are
- *     (ssi_xmatch_locus in a write transaction, aborted at the end): p50, p99 and mean in us.
+ *     (ss_assoc_match_locus in a write transaction, aborted at the end): p50, p99 and mean in us.
  *  C. ingest cost per alert with and without the catalog: the same ALERTS (default 200,000)
  *     one-alert sources ingested into a store without catalogs and into the store holding it.
  *
  * usage: bench_catalog [--rows N] [--alerts N] [--radius ARCSEC] [--workdir DIR] [--seed S]
  * Inputs are generated in WORKDIR (default: a fresh directory under /tmp, removed after).
  */
-#include "catalog_impl.h"
+#include "assoc.h"
+#include "catalog.h"
+#include "store_table.h"
 #include "ingest.h"
 #include "rng.h"
 #include "sky.h"
@@ -103,40 +105,34 @@ static int bench_match(ss_store *s, const bench_opts *o)
 {
     enum { N = 100000 };
     double *us = malloc(N * sizeof *us), total = 0;
-    ssi_catalogs cats = {0};
-    ssi_counters c;
-    ssi_wbuf buf = {0};
-    MDB_txn *txn;
+    ss_assoc_writer *w = ss_assoc_writer_new(s);
+    ss_store_txn *txn = NULL;
     ss_rng r;
     ss_rng_seed(&r, o->seed, 3);
-    uint64_t matched = 0;
-    int rc = us ? mdb_txn_begin(s->env, NULL, 0, &txn) : -1;
-    if (!rc && !(rc = ssi_counters_load(s, txn, &c)))
-        rc = ssi_catalogs_load(s, txn, &cats);
+    size_t matched = 0;
+    int rc = us && w ? ss_store_txn_begin(s, SS_STORE_WRITE, &txn) : -1;
+    if (!rc)
+        rc = ss_assoc_begin(w, txn);
     ss_alert a = {.survey = "bench", .alert_id = "x", .passband = "g", .mjd = 60000, .mag = 19};
-    ssi_xmatch_ctx x = {s, txn, &c, &buf, &cats};
     for (int i = 0; i < N && !rc; i++) {
         ss_locus l = {0};
         snprintf(l.id, sizeof l.id, "SKSBENCH%011d", i);
         random_position(&r, &l.ra, &l.dec);
         double t0 = now_s();
-        rc = ssi_xmatch_locus(&x, &l, 1, &a);
+        rc = ss_assoc_match_locus(w, &l, 1, &a);
         us[i] = (now_s() - t0) * 1e6;
         total += us[i];
     }
-    MDB_stat st;
-    if (!rc && !mdb_stat(txn, s->locus_matches, &st))
-        matched = st.ms_entries;
-    if (txn)
-        mdb_txn_abort(txn);
+    if (!rc)
+        ss_store_count(txn, SS_STORE_LOCUS_MATCHES, &matched);
+    ss_store_txn_abort(txn);
     if (!rc) {
         qsort(us, N, sizeof *us, cmp_double);
         printf("B. match per locus (%d random positions, %llu matched): p50 %.2f us, p99 %.2f us, "
                "mean %.2f us\n",
                N, (unsigned long long)matched, us[N / 2], us[N * 99 / 100], total / N);
     }
-    ssi_catalogs_free(&cats);
-    ssi_wbuf_free(&buf);
+    ss_assoc_writer_free(w);
     free(us);
     return rc;
 }

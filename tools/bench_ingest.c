@@ -13,8 +13,7 @@
 #include "gen.h"
 
 #include "ingest.h"
-#include "skyindex.h"
-#include "store_impl.h"
+#include "store.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -132,18 +131,19 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
 /* Time nearest-locus look-ups alone, in one read transaction. */
 static double lookup_us(ss_store *s, ss_rng *r, const gen_source *src, uint64_t n, int probes)
 {
-    MDB_txn *txn;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+    ss_store_txn *txn;
+    double radius_deg = ss_store_radius_arcsec(s) / 3600.0;
+    if (ss_store_txn_begin(s, SS_STORE_READ, &txn))
         die("read transaction", NULL);
     int found = 0;
     double t0 = now_s();
     for (int i = 0; i < probes; i++) {
         const gen_source *p = &src[ss_rng_next(r) % n];
         char id[SS_LOCUS_ID_LEN + 1];
-        found += ssi_sky_nearest(s, txn, p->ra, p->dec, s->radius_deg, id, NULL) == 0;
+        found += ss_store_sky_nearest(txn, p->ra, p->dec, radius_deg, id, NULL) == 0;
     }
     double us = (now_s() - t0) * 1e6 / probes;
-    mdb_txn_abort(txn);
+    ss_store_txn_abort(txn);
     if (found < probes * 99 / 100)
         fprintf(stderr, "bench_ingest: only %d of %d look-ups found their locus\n", found, probes);
     return us;

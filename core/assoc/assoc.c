@@ -1,13 +1,15 @@
 #include "assoc.h"
 
-#include "skyindex.h"
+#include "catalog_impl.h"
+#include "sky.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-void ssi_locus_init(ss_locus *l, const char *id, double ra, double dec)
+void ss_assoc_locus_init(ss_locus *l, const char *id, double ra, double dec)
 {
     memset(l, 0, sizeof *l);
     memcpy(l->id, id, SS_LOCUS_ID_LEN + 1);
@@ -61,7 +63,7 @@ static void ssi_locus_move(ss_locus *l, const ss_alert *a)
     ss_vec_to_radec(sum, &l->ra, &l->dec);
 }
 
-void ssi_locus_add_alert(ss_locus *l, const ss_alert *a)
+void ss_assoc_locus_add_alert(ss_locus *l, const ss_alert *a)
 {
     if (a->kind == SS_ALERT_FORCED) { /* measurements, not alerts: the summary counts alerts */
         ssi_locus_add_object(l, a);
@@ -92,114 +94,95 @@ void ssi_locus_add_alert(ss_locus *l, const ss_alert *a)
     ssi_locus_add_object(l, a);
 }
 
-/* 0 when the alert is stored (its locus id copied to @p locus_id when non-NULL), MDB_NOTFOUND when
- * not, or an error. Only the head of the record is read. */
-static int ssi_alert_lookup(ssi_writer *w, const ss_alert *a, char *locus_id)
+struct ss_assoc_writer {
+    ss_store *store;
+    ss_store_txn *txn;
+    ss_wbuf buf;           /* scratch for encoding the catalogs' records */
+    ss_arena *scratch;     /* scratch for merging property bags */
+    ss_locus locus;        /* the locus of the last packet stored, as written */
+    ssi_catalogs catalogs; /* the ready catalogs, read at the start of each batch */
+};
+
+ss_assoc_writer *ss_assoc_writer_new(ss_store *s)
 {
-    unsigned char kb[SSI_KEY_MAX];
-    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v;
-    int rc = mdb_get(w->txn, w->store->alerts, &k, &v);
-    if (rc || !locus_id)
-        return rc;
-    ssi_rbuf r = {v.mv_data, (const unsigned char *)v.mv_data + v.mv_size, 0};
-    uint32_t n;
-    ssi_rbuf_u8(&r);
-    ssi_rbuf_u8(&r);
-    ssi_rbuf_str(&r, &n);
-    ssi_rbuf_str(&r, &n);
-    ssi_rbuf_strcpy(&r, locus_id, SS_LOCUS_ID_LEN + 1);
-    return r.bad ? SS_ECORRUPT : 0;
+    ss_assoc_writer *w = calloc(1, sizeof *w);
+    if (w && !(w->scratch = ss_arena_new())) {
+        free(w);
+        return NULL;
+    }
+    if (w)
+        w->store = s;
+    return w;
 }
 
-static int ssi_locus_get(ssi_writer *w, const char *id, ss_locus *l)
+void ss_assoc_writer_free(ss_assoc_writer *w)
 {
-    MDB_val k = {SS_LOCUS_ID_LEN, (void *)id}, v;
-    int rc = mdb_get(w->txn, w->store->loci, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return SS_ECORRUPT; /* an index names a locus that does not exist */
-    if (rc)
-        return rc;
-    memcpy(l->id, id, SS_LOCUS_ID_LEN + 1);
-    return ssi_locus_decode(v.mv_data, v.mv_size, l);
+    if (!w)
+        return;
+    ss_wbuf_free(&w->buf);
+    ss_arena_free(w->scratch);
+    ssi_catalogs_free(&w->catalogs);
+    free(w);
 }
 
-static int ssi_locus_put(ssi_writer *w, const ss_locus *l)
+int ss_assoc_begin(ss_assoc_writer *w, ss_store_txn *t)
 {
-    ssi_locus_encode(l, &w->buf);
-    if (w->buf.failed)
-        return ENOMEM;
-    MDB_val k = {SS_LOCUS_ID_LEN, (void *)l->id}, v = {w->buf.len, w->buf.data};
-    return mdb_put(w->txn, w->store->loci, &k, &v, 0);
+    w->txn = t;
+    return ssi_catalogs_load(t, &w->catalogs);
 }
 
-static int ssi_index_object(ssi_writer *w, const ss_alert *a, const char *locus_id)
+int ss_assoc_match_locus(ss_assoc_writer *w, const ss_locus *l, int created,
+                         const ss_alert *trigger)
 {
-    if (!a->object_id || !*a->object_id)
-        return 0;
-    unsigned char kb[SSI_KEY_MAX];
-    MDB_val k = {ssi_key_object(kb, a->object_id, a->survey), kb};
-    MDB_val v = {SS_LOCUS_ID_LEN, (void *)locus_id};
-    int rc = mdb_put(w->txn, w->store->objects, &k, &v, MDB_NODUPDATA);
-    return rc == MDB_KEYEXIST ? 0 : rc;
+    ssi_xmatch_ctx x = {w->txn, &w->buf, &w->catalogs};
+    return ssi_xmatch_locus(&x, l, created, trigger);
 }
 
-static int ssi_alert_put(ssi_writer *w, const ss_alert *a, const char *locus_id)
+const ss_locus *ss_assoc_last_locus(const ss_assoc_writer *w)
 {
-    unsigned char kb[SSI_KEY_MAX];
-    ssi_alert_encode(a, locus_id, &w->buf);
-    if (w->buf.failed)
-        return ENOMEM;
-    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v = {w->buf.len, w->buf.data};
-    int rc = mdb_put(w->txn, w->store->alerts, &k, &v, MDB_NOOVERWRITE);
-    if (rc)
-        return rc;
-    MDB_val lk = {ssi_key_locus_alert(kb, locus_id, a->mjd, a->survey, a->alert_id), kb};
-    unsigned char kind = (unsigned char)a->kind;
-    MDB_val kv = {1, &kind};
-    if ((rc = mdb_put(w->txn, w->store->locus_alerts, &lk, &kv, 0)))
-        return rc;
-    w->counters.alerts++;
-    if (a->kind == SS_ALERT_DETECTION)
-        w->counters.detections++;
-    else if (a->kind == SS_ALERT_UPPER_LIMIT)
-        w->counters.upper_limits++;
-    else
-        w->counters.forced++;
-    return ssi_index_object(w, a, locus_id);
+    return &w->locus;
+}
+
+/* A stored alert's locus; an index naming a locus that does not exist is a damaged store. */
+static int ssi_locus_get(ss_assoc_writer *w, const char *id, ss_locus *l)
+{
+    int rc = ss_store_locus_get(w->txn, id, l);
+    return rc == SS_ENOTFOUND ? SS_ECORRUPT : rc;
 }
 
 /* The locus of a new primary alert: the nearest within the radius, or a new one. */
-static int ssi_find_or_create(ssi_writer *w, const ss_alert *a, ss_locus *l, int *created)
+static int ssi_find_or_create(ss_assoc_writer *w, const ss_alert *a, ss_locus *l, int *created)
 {
     char id[SS_LOCUS_ID_LEN + 1];
-    ss_store *s = w->store;
-    int rc = ssi_sky_nearest(s, w->txn, a->ra, a->dec, s->radius_deg, id, NULL);
+    double radius_deg = ss_store_radius_arcsec(w->store) / SS_ARCSEC_PER_DEG;
+    int rc = ss_store_sky_nearest(w->txn, a->ra, a->dec, radius_deg, id, NULL);
     if (rc == 0)
         return ssi_locus_get(w, id, l);
-    if (rc != MDB_NOTFOUND)
+    if (rc != SS_ENOTFOUND || (rc = ss_store_locus_new_id(w->txn, a->mjd, id)))
         return rc;
-    ss_locus_id_make(s->locus_base | w->counters.locus_seq++, a->mjd, id);
-    ssi_locus_init(l, id, a->ra, a->dec);
-    w->counters.loci++;
+    ss_assoc_locus_init(l, id, a->ra, a->dec);
     *created = 1;
     return 0;
 }
 
 /* Store the packet's alerts (from @p first on) that are not stored yet, updating @p l. */
-static int ssi_add_alerts(ssi_writer *w, const ss_packet *pkt, uint32_t first, ss_locus *l,
-                          ssi_batch_stats *st, int *changed)
+static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t first, ss_locus *l,
+                          ss_assoc_stats *st, int *changed)
 {
+    ss_store_counters *c = ss_store_txn_counters(w->txn);
+    if (!c)
+        return SS_ECORRUPT;
     for (uint32_t i = first; i < pkt->n; i++) {
         const ss_alert *a = &pkt->alerts[i];
-        int rc = i > 0 ? ssi_alert_lookup(w, a, NULL) : MDB_NOTFOUND;
+        int rc = i > 0 ? ss_store_alert_find(w->txn, a->survey, a->alert_id, NULL) : SS_ENOTFOUND;
         if (rc == 0) {
             st->history_known++;
-            w->counters.history_known++;
+            c->history_known++;
             continue;
         }
-        if (rc != MDB_NOTFOUND || (rc = ssi_alert_put(w, a, l->id)))
+        if (rc != SS_ENOTFOUND || (rc = ss_store_alert_put(w->txn, a, l->id)))
             return rc;
-        ssi_locus_add_alert(l, a);
+        ss_assoc_locus_add_alert(l, a);
         *changed = 1;
         if (i == 0)
             st->ingested++;
@@ -210,111 +193,71 @@ static int ssi_add_alerts(ssi_writer *w, const ss_packet *pkt, uint32_t first, s
 }
 
 /* The primary alert's stamps, apart from the alert so that reading alerts never pages them in. */
-static int ssi_put_cutouts(ssi_writer *w, const ss_packet *pkt)
+static int ssi_put_cutouts(ss_assoc_writer *w, const ss_packet *pkt)
 {
-    const ss_alert *a = &pkt->alerts[0];
-    for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
-        const ss_cutout *c = &pkt->cutouts[k];
-        if (!c->data)
-            continue;
-        unsigned char kb[SSI_KEY_MAX];
-        ssi_wbuf_reset(&w->buf); /* the record's head; the stamp is copied straight into LMDB */
-        ssi_wbuf_u8(&w->buf, SS_RECORD_VERSION);
-        ssi_wbuf_str(&w->buf, c->file_name);
-        if (w->buf.failed)
-            return ENOMEM;
-        MDB_val key = {ssi_key_cutout(kb, a->alert_id, a->survey, (ss_cutout_kind)k), kb};
-        MDB_val val = {w->buf.len + c->len, NULL};
-        int rc = mdb_put(w->txn, w->store->cutouts, &key, &val, MDB_NOOVERWRITE | MDB_RESERVE);
-        if (rc && rc != MDB_KEYEXIST)
-            return rc;
-        if (rc == 0) {
-            memcpy(val.mv_data, w->buf.data, w->buf.len);
-            memcpy((unsigned char *)val.mv_data + w->buf.len, c->data, c->len);
-            w->counters.cutouts++;
-        }
-    }
-    return 0;
-}
-
-/* Merge the survey's locus properties into the locus's property bag, replacing those of the same
- * name and keeping the rest (filter outputs among them). */
-static int ssi_merge_locus_props(ssi_writer *w, const ss_packet *pkt, const char *locus_id)
-{
-    ss_arena *arena = w->scratch->arena;
-    ss_prop *old = NULL;
-    uint32_t nold = 0;
-    MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, v;
-    int rc = mdb_get(w->txn, w->store->locus_props, &k, &v);
-    ss_arena_reset(arena);
-    if (rc == 0)
-        rc = ssi_props_decode(v.mv_data, v.mv_size, arena, &old, &nold);
-    else if (rc == MDB_NOTFOUND)
-        rc = 0;
-    ss_prop *all = rc ? NULL : ss_arena_alloc(arena, (nold + pkt->nlocus_props) * sizeof *all);
-    if (rc || !all)
-        return rc ? rc : ENOMEM;
-    uint32_t n = 0, next = 0, m = pkt->nlocus_props;
-    for (uint32_t i = 0; i < nold; i++) {
-        /* the survey sends the same names in the same order: try the next one before searching */
-        int replaced = next < m && !strcmp(old[i].name, pkt->locus_props[next].name);
-        for (uint32_t j = 0; j < m && !replaced; j++)
-            replaced = !strcmp(old[i].name, pkt->locus_props[j].name);
-        next += replaced;
-        if (!replaced)
-            all[n++] = old[i];
-    }
-    memcpy(all + n, pkt->locus_props, pkt->nlocus_props * sizeof *all);
-    ssi_props_encode(all, n + pkt->nlocus_props, &w->buf);
-    if (w->buf.failed)
-        return ENOMEM;
-    v = (MDB_val){w->buf.len, w->buf.data};
-    return mdb_put(w->txn, w->store->locus_props, &k, &v, 0);
+    int rc = 0;
+    for (int k = 0; k < SS_CUTOUT__COUNT && !rc; k++)
+        if (pkt->cutouts[k].data)
+            rc = ss_store_cutout_put(w->txn, &pkt->alerts[0], (ss_cutout_kind)k, &pkt->cutouts[k]);
+    return rc;
 }
 
 /* What a new primary alert brings besides alerts: stamps, and the survey's view of the locus when
  * the alert is the locus's newest (an older alert arriving late must not roll it back). */
-static int ssi_put_extras(ssi_writer *w, const ss_packet *pkt, const ss_locus *l)
+static int ssi_put_extras(ss_assoc_writer *w, const ss_packet *pkt, const ss_locus *l)
 {
     int rc = ssi_put_cutouts(w, pkt);
-    if (!rc && pkt->nlocus_props && !strcmp(l->newest.alert_id, pkt->alerts[0].alert_id))
-        rc = ssi_merge_locus_props(w, pkt, l->id);
+    if (!rc && pkt->nlocus_props && !strcmp(l->newest.alert_id, pkt->alerts[0].alert_id)) {
+        ss_arena_reset(w->scratch);
+        rc = ss_store_locus_props_survey(w->txn, l->id, pkt->locus_props, pkt->nlocus_props,
+                                         w->scratch);
+    }
     return rc;
 }
 
-static int ssi_reindex(ssi_writer *w, const ss_locus *l, int created, double old_ra, double old_dec)
+static int ssi_reindex(ss_assoc_writer *w, const ss_locus *l, int created, double old_ra,
+                       double old_dec)
 {
     if (!created && old_ra == l->ra && old_dec == l->dec)
         return 0;
-    int rc = created ? 0 : ssi_sky_del(w->store, w->txn, l->id, old_ra, old_dec);
-    return rc ? rc : ssi_sky_put(w->store, w->txn, l->id, l->ra, l->dec);
+    return ss_store_sky_move(w->txn, l->id, created ? NAN : old_ra, old_dec, l->ra, l->dec);
 }
 
-int ssi_assoc_packet(ssi_writer *w, const ss_packet *pkt, ssi_batch_stats *st, char *locus_id)
+/* The locus a packet joins: its primary's when that is stored already (a duplicate), else the
+ * nearest or a new one. */
+static int ssi_pick_locus(ss_assoc_writer *w, const ss_alert *primary, ss_locus *l,
+                          ss_assoc_stats *st, int *created, int *duplicate)
+{
+    char id[SS_LOCUS_ID_LEN + 1];
+    int rc = ss_store_alert_find(w->txn, primary->survey, primary->alert_id, id);
+    if (rc == SS_ENOTFOUND)
+        return ssi_find_or_create(w, primary, l, created);
+    if (rc)
+        return rc;
+    ss_store_counters *c = ss_store_txn_counters(w->txn);
+    if (!c)
+        return SS_ECORRUPT;
+    *duplicate = 1;
+    st->duplicates++;
+    c->duplicates++;
+    return ssi_locus_get(w, id, l);
+}
+
+int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st, char *locus_id)
 {
     const ss_alert *primary = &pkt->alerts[0];
     ss_locus l;
-    char id[SS_LOCUS_ID_LEN + 1];
     int created = 0, changed = 0, duplicate = 0;
-    int rc = ssi_alert_lookup(w, primary, id);
-    if (rc == 0) {
-        duplicate = 1;
-        st->duplicates++;
-        w->counters.duplicates++;
-        rc = ssi_locus_get(w, id, &l);
-    } else if (rc == MDB_NOTFOUND) {
-        rc = ssi_find_or_create(w, primary, &l, &created);
-    }
+    int rc = ssi_pick_locus(w, primary, &l, st, &created, &duplicate);
     if (rc)
         return rc;
     double old_ra = l.ra, old_dec = l.dec;
     if ((rc = ssi_add_alerts(w, pkt, duplicate ? 1 : 0, &l, st, &changed)) ||
         (!duplicate && (rc = ssi_put_extras(w, pkt, &l))))
         return rc;
-    ssi_xmatch_ctx x = {w->store, w->txn, &w->counters, &w->buf, &w->catalogs};
-    if (changed &&
-        ((rc = ssi_locus_put(w, &l)) || (rc = ssi_reindex(w, &l, created, old_ra, old_dec)) ||
-         (rc = ssi_xmatch_locus(&x, &l, created, primary))))
+    if (changed && ((rc = ss_store_locus_put(w->txn, &l)) ||
+                    (rc = ssi_reindex(w, &l, created, old_ra, old_dec)) ||
+                    (rc = ss_assoc_match_locus(w, &l, created, primary))))
         return rc;
     st->loci_created += created;
     if (locus_id)

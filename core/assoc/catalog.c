@@ -45,11 +45,11 @@ typedef struct ssi_loader {
     ss_value *kept;
     ssi_pos *pos;
     size_t npos, cappos;
-    ssi_wbuf chunk; /* the pending rows' records, back to back */
+    ss_wbuf chunk; /* the pending rows' records, back to back */
     uint64_t *chunk_rows;
     size_t *chunk_ends;
     size_t nchunk;
-    ssi_wbuf scratch;
+    ss_wbuf scratch;
     uint64_t old_id;  /* the catalog of that name found when the load began */
     int have_old;     /* one was found */
     int old_leftover; /* it was not ready: what an interrupted load or drop left */
@@ -76,41 +76,12 @@ static void ssi_note(const ssi_loader *L, const char *fmt, ...)
     L->o->note(L->o->ctx, text);
 }
 
-/* ---- write transactions ---- */
-
-typedef int (*ssi_txn_fn)(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err);
-
-/* Run @p fn in a write transaction, again from the start when the map must grow (so @p fn must
- * not depend on what an aborted attempt did). */
-static int ssi_write(ss_store *s, ssi_txn_fn fn, void *ctx, const char *what, ss_err *err)
+/* A store that cannot take a catalog: opened read-only. */
+static int ssi_readonly(ss_store *s)
 {
-    for (;;) {
-        MDB_txn *txn;
-        ss_err mine = {0};
-        int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-        if (rc == MDB_MAP_RESIZED) { /* another process grew the map: adopt its size */
-            if ((rc = mdb_env_set_mapsize(s->env, 0)))
-                return ssi_store_fail(s, err, rc, what);
-            continue;
-        }
-        if (rc)
-            return ssi_store_fail(s, err, rc, what);
-        rc = fn(s, txn, ctx, &mine);
-        if (rc)
-            mdb_txn_abort(txn);
-        else
-            rc = mdb_txn_commit(txn);
-        if (rc == MDB_MAP_FULL) {
-            if ((rc = ssi_store_grow(s, err)))
-                return rc;
-            continue;
-        }
-        if (rc && mine.code) {
-            *err = mine;
-            return rc;
-        }
-        return rc ? ssi_store_fail(s, err, rc, what) : 0;
-    }
+    ss_store_info info;
+    return !ss_store_has_table(s, SS_STORE_CATALOGS) || ss_store_info_get(s, &info) ||
+           info.readonly;
 }
 
 /* ---- finding catalogs by name ---- */
@@ -122,17 +93,17 @@ typedef struct ssi_found {
     ssi_catalog cat;
 } ssi_found;
 
-static int ssi_find(ss_store *s, MDB_txn *txn, ssi_found *f)
+static int ssi_find(ss_store_txn *txn, ssi_found *f)
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(txn, s->catalogs, &cur);
+    int rc = ss_store_cursor_open(txn, SS_STORE_CATALOGS, &cur);
     f->found = 0;
-    for (int c = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && c == 0;
-         c = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (int c = rc ? MDB_NOTFOUND : ss_store_cursor_get(cur, &k, &v, MDB_FIRST); !rc && c == 0;
+         c = ss_store_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 8)
             rc = SS_ECORRUPT;
-        else if (!(rc = ssi_catalog_decode(v.mv_data, v.mv_size, ssi_get_be64(k.mv_data), f->arena,
+        else if (!(rc = ssi_catalog_decode(v.mv_data, v.mv_size, ss_be64_get(k.mv_data), f->arena,
                                            &f->cat)) &&
                  !strcmp(f->cat.name, f->name)) {
             f->found = 1;
@@ -140,24 +111,24 @@ static int ssi_find(ss_store *s, MDB_txn *txn, ssi_found *f)
         }
     }
     if (!rc)
-        mdb_cursor_close(cur);
+        ss_store_cursor_close(cur);
     return rc;
 }
 
-static int ssi_put_catalog(ss_store *s, MDB_txn *txn, const ssi_catalog *c, ssi_wbuf *b)
+static int ssi_put_catalog(ss_store_txn *txn, const ssi_catalog *c, ss_wbuf *b)
 {
     unsigned char kb[8];
-    ssi_put_be64(kb, c->id);
+    ss_be64_put(kb, c->id);
     ssi_catalog_encode(c, b);
     MDB_val k = {sizeof kb, kb}, v = {b->len, b->data};
-    return b->failed ? SS_ENOMEM : mdb_put(txn, s->catalogs, &k, &v, 0);
+    return b->failed ? SS_ENOMEM : ss_store_put(txn, SS_STORE_CATALOGS, &k, &v, 0);
 }
 
 /* ---- removing a catalog's keys, a chunk per transaction ---- */
 
 typedef struct ssi_purge {
     uint64_t id;
-    MDB_dbi dbi;
+    ss_store_table table;
     int done;
     unsigned char resume[SS_LOCUS_ID_LEN + 8]; /* locus_matches: where the scan goes on */
     size_t resume_len;
@@ -167,95 +138,96 @@ typedef struct ssi_purge {
 
 /* Delete up to a chunk of keys starting with the id (catalog_rows, catalog_sky). Each key is found
  * by a fresh seek, so nothing depends on where a cursor stands after a delete. */
-static int ssi_purge_prefix(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
-{
-    (void)s, (void)err;
-    ssi_purge *p = ctx;
-    MDB_cursor *cur;
-    unsigned char kb[8];
-    ssi_put_be64(kb, p->id);
-    int rc = mdb_cursor_open(txn, p->dbi, &cur);
-    size_t n = 0;
-    while (!rc && n < SSI_DELETE_CHUNK) {
-        MDB_val k = {sizeof kb, kb}, v;
-        if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)))
-            break;
-        if (k.mv_size < 8 || memcmp(k.mv_data, kb, 8)) {
-            rc = MDB_NOTFOUND;
-            break;
-        }
-        rc = mdb_cursor_del(cur, 0);
-        n++;
-    }
-    p->done = rc == MDB_NOTFOUND;
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Delete the locus matches of the id, scanning a chunk of the table per transaction: the keys
- * found are deleted after the scan. */
-static int ssi_purge_matches(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+static int ssi_purge_prefix(ss_store_txn *txn, void *ctx, ss_err *err)
 {
     (void)err;
     ssi_purge *p = ctx;
     MDB_cursor *cur;
     unsigned char kb[8];
-    ssi_put_be64(kb, p->id);
-    int rc = mdb_cursor_open(txn, s->locus_matches, &cur);
+    ss_be64_put(kb, p->id);
+    int rc = ss_store_cursor_open(txn, p->table, &cur);
+    size_t n = 0;
+    while (!rc && n < SSI_DELETE_CHUNK) {
+        MDB_val k = {sizeof kb, kb}, v;
+        if ((rc = ss_store_cursor_get(cur, &k, &v, MDB_SET_RANGE)))
+            break;
+        if (k.mv_size < 8 || memcmp(k.mv_data, kb, 8)) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
+        rc = ss_store_cursor_del(cur);
+        n++;
+    }
+    p->done = rc == MDB_NOTFOUND;
+    ss_store_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete the locus matches of the id, scanning a chunk of the table per transaction: the keys
+ * found are deleted after the scan. */
+static int ssi_purge_matches(ss_store_txn *txn, void *ctx, ss_err *err)
+{
+    (void)err;
+    ssi_purge *p = ctx;
+    MDB_cursor *cur;
+    unsigned char kb[8];
+    ss_be64_put(kb, p->id);
+    int rc = ss_store_cursor_open(txn, SS_STORE_LOCUS_MATCHES, &cur);
     if (rc)
         return rc;
     enum { KL = SS_LOCUS_ID_LEN + 8 };
     unsigned char(*gone)[KL] = malloc(4096 * sizeof *gone);
     size_t ngone = 0, n = 0;
     MDB_val k = {p->resume_len, p->resume}, v;
-    rc = gone ? mdb_cursor_get(cur, &k, &v, p->resume_len ? MDB_SET_RANGE : MDB_FIRST) : SS_ENOMEM;
+    rc = gone ? ss_store_cursor_get(cur, &k, &v, p->resume_len ? MDB_SET_RANGE : MDB_FIRST)
+              : SS_ENOMEM;
     for (; !rc && n < SSI_DELETE_CHUNK && ngone < 4096; n++) {
         if (k.mv_size == KL && !memcmp((char *)k.mv_data + SS_LOCUS_ID_LEN, kb, 8))
             memcpy(gone[ngone++], k.mv_data, KL);
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        rc = ss_store_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (!rc && k.mv_size <= sizeof p->next) { /* the next key still to look at */
         memcpy(p->next, k.mv_data, k.mv_size);
         p->next_len = k.mv_size;
     }
     p->done = rc == MDB_NOTFOUND;
-    mdb_cursor_close(cur);
+    ss_store_cursor_close(cur);
     rc = rc == MDB_NOTFOUND ? 0 : rc;
     for (size_t i = 0; i < ngone && !rc; i++) {
         MDB_val dk = {KL, gone[i]};
-        rc = mdb_del(txn, s->locus_matches, &dk, NULL);
+        rc = ss_store_del(txn, SS_STORE_LOCUS_MATCHES, &dk);
     }
     free(gone);
     return rc;
 }
 
-static int ssi_purge_record(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+static int ssi_purge_record(ss_store_txn *txn, void *ctx, ss_err *err)
 {
     (void)err;
     unsigned char kb[8];
-    ssi_put_be64(kb, ((ssi_purge *)ctx)->id);
+    ss_be64_put(kb, ((ssi_purge *)ctx)->id);
     MDB_val k = {sizeof kb, kb};
-    int rc = mdb_del(txn, s->catalogs, &k, NULL);
+    int rc = ss_store_del(txn, SS_STORE_CATALOGS, &k);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* Remove everything of catalog @p id, whose record is already invisible (loading or dropping). */
 static int ssi_purge_all(ss_store *s, uint64_t id, ss_err *err)
 {
-    MDB_dbi tables[2] = {s->catalog_sky, s->catalog_rows};
+    ss_store_table tables[2] = {SS_STORE_CATALOG_SKY, SS_STORE_CATALOG_ROWS};
     int rc = 0;
     for (int t = 0; t < 2 && !rc; t++) {
-        ssi_purge p = {.id = id, .dbi = tables[t]};
+        ssi_purge p = {.id = id, .table = tables[t]};
         while (!rc && !p.done)
-            rc = ssi_write(s, ssi_purge_prefix, &p, "removing a catalog", err);
+            rc = ss_store_write(s, ssi_purge_prefix, &p, "removing a catalog", err);
     }
     ssi_purge p = {.id = id};
     while (!rc && !p.done)
-        if (!(rc = ssi_write(s, ssi_purge_matches, &p, "removing a catalog's matches", err))) {
+        if (!(rc = ss_store_write(s, ssi_purge_matches, &p, "removing a catalog's matches", err))) {
             memcpy(p.resume, p.next, p.next_len);
             p.resume_len = p.next_len;
         }
-    return rc ? rc : ssi_write(s, ssi_purge_record, &p, "removing a catalog", err);
+    return rc ? rc : ss_store_write(s, ssi_purge_record, &p, "removing a catalog", err);
 }
 
 /* ---- starting a load ---- */
@@ -267,12 +239,11 @@ static int ssi_alive(uint32_t pid)
 
 /* Reserve an id and write the record in state loading; a leftover of an interrupted load of that
  * name is reported back for removal. */
-static int ssi_begin_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+static int ssi_begin_txn(ss_store_txn *txn, void *ctx, ss_err *err)
 {
     ssi_loader *L = ctx;
     ssi_found f = {.name = L->cat.name, .arena = ss_arena_new()};
-    ssi_counters c;
-    int rc = f.arena ? ssi_find(s, txn, &f) : SS_ENOMEM;
+    int rc = f.arena ? ssi_find(txn, &f) : SS_ENOMEM;
     L->have_old = 0;
     if (!rc && f.found && f.cat.state == SSI_CAT_LOADING && ssi_alive(f.cat.pid))
         rc = ss_err_set(err, EBUSY, "catalog %s: being loaded by process %u", L->cat.name,
@@ -290,13 +261,15 @@ static int ssi_begin_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
         L->old_leftover = f.cat.state != SSI_CAT_READY;
         if (f.cat.state != SSI_CAT_READY) { /* a leftover: make it a drop, removed below */
             f.cat.state = SSI_CAT_DROPPING;
-            rc = ssi_put_catalog(s, txn, &f.cat, &L->scratch);
+            rc = ssi_put_catalog(txn, &f.cat, &L->scratch);
         }
     }
-    if (!rc && !(rc = ssi_counters_load(s, txn, &c))) {
-        L->cat.id = ++c.catalog_id; /* ids start at 1 */
-        if (!(rc = ssi_counters_save(s, txn, &c, &L->scratch)))
-            rc = ssi_put_catalog(s, txn, &L->cat, &L->scratch);
+    ss_store_counters *c = rc ? NULL : ss_store_txn_counters(txn);
+    if (!rc && !c)
+        rc = SS_ECORRUPT;
+    if (!rc) {
+        L->cat.id = ++c->catalog_id; /* ids start at 1 */
+        rc = ssi_put_catalog(txn, &L->cat, &L->scratch);
     }
     ss_arena_free(f.arena);
     return rc;
@@ -442,25 +415,25 @@ static int ssi_setup_columns(ssi_loader *L, ss_arena *arena)
 
 /* ---- reading rows ---- */
 
-static int ssi_chunk_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+static int ssi_chunk_txn(ss_store_txn *txn, void *ctx, ss_err *err)
 {
     (void)err;
     ssi_loader *L = ctx;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, s->catalog_rows, &cur);
+    int rc = ss_store_cursor_open(txn, SS_STORE_CATALOG_ROWS, &cur);
     unsigned flags = MDB_APPEND; /* rows come in order after every older catalog's */
     for (size_t i = 0, at = 0; i < L->nchunk && !rc; at = L->chunk_ends[i++]) {
         unsigned char kb[16];
         ssi_key_catalog_row(kb, L->cat.id, L->chunk_rows[i]);
         MDB_val k = {sizeof kb, kb}, v = {L->chunk_ends[i] - at, L->chunk.data + at};
-        rc = mdb_cursor_put(cur, &k, &v, flags);
+        rc = ss_store_cursor_put(cur, &k, &v, flags);
         if (rc == MDB_KEYEXIST && flags) { /* a newer catalog loading beside us: plain puts */
             flags = 0;
-            rc = mdb_cursor_put(cur, &k, &v, 0);
+            rc = ss_store_cursor_put(cur, &k, &v, 0);
         }
     }
     if (!rc)
-        mdb_cursor_close(cur);
+        ss_store_cursor_close(cur);
     return rc;
 }
 
@@ -468,10 +441,10 @@ static int ssi_flush_rows(ssi_loader *L)
 {
     if (!L->nchunk)
         return 0;
-    int rc = ssi_write(L->s, ssi_chunk_txn, L, "storing catalog rows", L->err);
+    int rc = ss_store_write(L->s, ssi_chunk_txn, L, "storing catalog rows", L->err);
     L->res->commits += !rc;
     L->nchunk = 0;
-    ssi_wbuf_reset(&L->chunk);
+    ss_wbuf_reset(&L->chunk);
     if (!rc && L->o->on_chunk && L->o->on_chunk(L->o->ctx, L->res->rows))
         rc = ss_err_set(L->err, EINTR, "catalog %s: load stopped after %llu rows", L->cat.name,
                         (unsigned long long)L->res->rows);
@@ -530,7 +503,7 @@ static int ssi_take_row(ssi_loader *L, const ss_value *vals, uint64_t line)
     for (uint32_t i = 0; i < L->cat.ncols; i++)
         L->kept[i] = vals[L->keep[i]];
     ssi_row_encode(L->kept, L->cat.ncols, &L->scratch);
-    ssi_wbuf_bytes(&L->chunk, L->scratch.data, L->scratch.len);
+    ss_wbuf_bytes(&L->chunk, L->scratch.data, L->scratch.len);
     if (L->chunk.failed || L->scratch.failed)
         return ss_err_set(L->err, SS_ENOMEM, "%s: out of memory", L->o->path);
     L->chunk_rows[L->nchunk] = line;
@@ -589,12 +562,12 @@ typedef struct ssi_index_chunk {
     size_t from, to;
 } ssi_index_chunk;
 
-static int ssi_index_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+static int ssi_index_txn(ss_store_txn *txn, void *ctx, ss_err *err)
 {
     (void)err;
     ssi_index_chunk *c = ctx;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, s->catalog_sky, &cur);
+    int rc = ss_store_cursor_open(txn, SS_STORE_CATALOG_SKY, &cur);
     unsigned flags = MDB_APPEND;
     for (size_t i = c->from; i < c->to && !rc; i++) {
         const ssi_pos *p = &c->L->pos[i];
@@ -602,14 +575,14 @@ static int ssi_index_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
         double val[3] = {p->ra, p->dec, p->radius};
         ssi_key_catalog_sky(kb, c->L->cat.id, (uint32_t)(p->key >> 40), ss_ra_key(p->ra), p->row);
         MDB_val k = {sizeof kb, kb}, v = {sizeof val, val};
-        rc = mdb_cursor_put(cur, &k, &v, flags);
+        rc = ss_store_cursor_put(cur, &k, &v, flags);
         if (rc == MDB_KEYEXIST && flags) {
             flags = 0;
-            rc = mdb_cursor_put(cur, &k, &v, 0);
+            rc = ss_store_cursor_put(cur, &k, &v, 0);
         }
     }
     if (!rc)
-        mdb_cursor_close(cur);
+        ss_store_cursor_close(cur);
     return rc;
 }
 
@@ -619,7 +592,7 @@ static int ssi_write_index(ssi_loader *L)
     for (size_t from = 0; from < L->npos && !rc; from += L->o->chunk_rows) {
         size_t to = from + L->o->chunk_rows < L->npos ? from + L->o->chunk_rows : L->npos;
         ssi_index_chunk c = {L, from, to};
-        rc = ssi_write(L->s, ssi_index_txn, &c, "storing the catalog index", L->err);
+        rc = ss_store_write(L->s, ssi_index_txn, &c, "storing the catalog index", L->err);
         L->res->commits += !rc;
         if (!rc && L->o->on_chunk && L->o->on_chunk(L->o->ctx, L->res->rows))
             rc = ss_err_set(L->err, EINTR, "catalog %s: load stopped while indexing", L->cat.name);
@@ -628,26 +601,25 @@ static int ssi_write_index(ssi_loader *L)
 }
 
 /* The last commit: the catalog becomes ready (and the one it replaces goes). */
-static int ssi_ready_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+static int ssi_ready_txn(ss_store_txn *txn, void *ctx, ss_err *err)
 {
     ssi_loader *L = ctx;
-    ssi_counters c;
+    ss_store_counters *c = ss_store_txn_counters(txn);
     ss_arena *arena = ss_arena_new();
     ssi_catalog old;
-    int rc = arena ? ssi_counters_load(s, txn, &c) : SS_ENOMEM;
-    if (!rc && L->have_old && !(rc = ssi_catalog_get(s, txn, L->old_id, arena, &old))) {
+    int rc = !arena ? SS_ENOMEM : !c ? SS_ECORRUPT : 0;
+    if (!rc && L->have_old && !(rc = ssi_catalog_get(txn, L->old_id, arena, &old))) {
         old.state = SSI_CAT_DROPPING;
-        rc = ssi_put_catalog(s, txn, &old, &L->scratch);
+        rc = ssi_put_catalog(txn, &old, &L->scratch);
     }
     rc = rc == MDB_NOTFOUND ? 0 : rc; /* the old one was dropped meanwhile */
     if (!rc) {
         L->cat.state = SSI_CAT_READY;
-        L->cat.ready_seq = ++c.catalog_ready;
+        L->cat.ready_seq = ++c->catalog_ready;
         L->cat.rows = L->res->rows;
         L->cat.bad = L->res->bad;
         L->cat.pid = 0;
-        if (!(rc = ssi_put_catalog(s, txn, &L->cat, &L->scratch)))
-            rc = ssi_counters_save(s, txn, &c, &L->scratch);
+        rc = ssi_put_catalog(txn, &L->cat, &L->scratch);
     }
     ss_arena_free(arena);
     (void)err;
@@ -662,8 +634,8 @@ static void ssi_loader_free(ssi_loader *L)
     free(L->pos);
     free(L->chunk_rows);
     free(L->chunk_ends);
-    ssi_wbuf_free(&L->chunk);
-    ssi_wbuf_free(&L->scratch);
+    ss_wbuf_free(&L->chunk);
+    ss_wbuf_free(&L->scratch);
 }
 
 static int ssi_load(ssi_loader *L, ss_arena *arena)
@@ -671,7 +643,7 @@ static int ssi_load(ssi_loader *L, ss_arena *arena)
     ss_store *s = L->s;
     int rc = ssi_setup_columns(L, arena);
     if (!rc)
-        rc = ssi_write(s, ssi_begin_txn, L, "starting a catalog load", L->err);
+        rc = ss_store_write(s, ssi_begin_txn, L, "starting a catalog load", L->err);
     if (rc)
         return rc;
     /* A leftover of an interrupted load or drop goes first; a ready catalog being replaced stays
@@ -690,7 +662,7 @@ static int ssi_load(ssi_loader *L, ss_arena *arena)
         rc = ssi_write_index(L);
     }
     if (!rc)
-        rc = ssi_write(s, ssi_ready_txn, L, "marking the catalog ready", L->err);
+        rc = ss_store_write(s, ssi_ready_txn, L, "marking the catalog ready", L->err);
     L->res->index_s = ssi_now() - t0;
     if (rc && rc != EINTR) { /* EINTR stands for a killed load: leave what a kill would */
         ss_err ignored;
@@ -714,8 +686,8 @@ int ss_catalog_load(ss_store *s, const ss_catalog_load_options *opts, ss_catalog
     int rc = ssi_check_options(&o, err);
     if (rc)
         return rc;
-    if (!s->has_catalogs || s->readonly)
-        return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", s->path);
+    if (ssi_readonly(s))
+        return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", ss_store_path(s));
     ss_arena *arena = ss_arena_new();
     char *source = realpath(o.path, NULL);
     ssi_loader L = {.s = s, .o = &o, .res = res, .err = err};
@@ -747,24 +719,25 @@ typedef struct ssi_drop {
     const char *name;
     ss_catalog_kind kind;
     uint64_t id;
-    ssi_wbuf buf;
+    ss_wbuf buf;
 } ssi_drop;
 
-static int ssi_drop_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+static int ssi_drop_txn(ss_store_txn *txn, void *ctx, ss_err *err)
 {
+    ss_store *s = ss_store_txn_store(txn);
     ssi_drop *d = ctx;
     ssi_found f = {.name = d->name, .arena = ss_arena_new()};
-    int rc = f.arena ? ssi_find(s, txn, &f) : SS_ENOMEM;
+    int rc = f.arena ? ssi_find(txn, &f) : SS_ENOMEM;
     const char *what = d->kind == SS_CATALOG_KIND_WATCH ? "watch list" : "catalog";
     if (!rc && (!f.found || f.cat.kind != d->kind))
         rc = ss_err_set(err, SS_ENOTFOUND, "%s %s: no such %s in store %s", what, d->name, what,
-                        s->path);
+                        ss_store_path(s));
     else if (!rc && f.cat.state == SSI_CAT_LOADING && ssi_alive(f.cat.pid))
         rc = ss_err_set(err, EBUSY, "%s %s: being loaded by process %u", what, d->name, f.cat.pid);
     if (!rc) {
         d->id = f.cat.id;
         f.cat.state = SSI_CAT_DROPPING;
-        rc = ssi_put_catalog(s, txn, &f.cat, &d->buf);
+        rc = ssi_put_catalog(txn, &f.cat, &d->buf);
     }
     ss_arena_free(f.arena);
     return rc;
@@ -772,13 +745,13 @@ static int ssi_drop_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
 
 int ss_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err *err)
 {
-    if (!s->has_catalogs || s->readonly)
-        return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", s->path);
+    if (ssi_readonly(s))
+        return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", ss_store_path(s));
     ssi_drop d = {.name = name, .kind = kind};
-    int rc = ssi_write(s, ssi_drop_txn, &d, "dropping a catalog", err);
+    int rc = ss_store_write(s, ssi_drop_txn, &d, "dropping a catalog", err);
     if (!rc)
         rc = ssi_purge_all(s, d.id, err);
-    ssi_wbuf_free(&d.buf);
+    ss_wbuf_free(&d.buf);
     return rc;
 }
 
@@ -786,8 +759,8 @@ int ss_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err 
 
 typedef struct ssi_copy {
     ss_store *src;
-    MDB_txn *rtxn;
-    MDB_dbi from, to;
+    ss_store_txn *rtxn;
+    ss_store_table table;
     uint64_t old_id, new_id;
     unsigned char resume[SSI_CATSKY_KEY]; /* the next source key to copy */
     size_t resume_len;                    /* 0: from the catalog's first key */
@@ -797,25 +770,25 @@ typedef struct ssi_copy {
 } ssi_copy;
 
 /* Copy up to a chunk of one table's keys of a catalog, the id prefix changed. */
-static int ssi_copy_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
+static int ssi_copy_txn(ss_store_txn *txn, void *ctx, ss_err *err)
 {
-    (void)s, (void)err;
+    (void)err;
     ssi_copy *c = ctx;
     MDB_cursor *rc_cur, *wc_cur;
     unsigned char kb[8];
-    ssi_put_be64(kb, c->old_id);
-    int rc = mdb_cursor_open(c->rtxn, c->from, &rc_cur);
+    ss_be64_put(kb, c->old_id);
+    int rc = ss_store_cursor_open(c->rtxn, c->table, &rc_cur);
     if (rc)
         return rc;
-    if ((rc = mdb_cursor_open(txn, c->to, &wc_cur))) {
-        mdb_cursor_close(rc_cur);
+    if ((rc = ss_store_cursor_open(txn, c->table, &wc_cur))) {
+        ss_store_cursor_close(rc_cur);
         return rc;
     }
     MDB_val k = {c->resume_len ? c->resume_len : 8, c->resume_len ? c->resume : kb}, v;
     size_t n = 0;
     c->done = 1;
-    for (rc = mdb_cursor_get(rc_cur, &k, &v, MDB_SET_RANGE); !rc;
-         rc = mdb_cursor_get(rc_cur, &k, &v, MDB_NEXT)) {
+    for (rc = ss_store_cursor_get(rc_cur, &k, &v, MDB_SET_RANGE); !rc;
+         rc = ss_store_cursor_get(rc_cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < 8 || k.mv_size > SSI_CATSKY_KEY || memcmp(k.mv_data, kb, 8))
             break;
         if (n++ == SSI_DELETE_CHUNK) { /* the next chunk starts here */
@@ -826,17 +799,18 @@ static int ssi_copy_txn(ss_store *s, MDB_txn *txn, void *ctx, ss_err *err)
         }
         unsigned char nk[SSI_CATSKY_KEY];
         memcpy(nk, k.mv_data, k.mv_size);
-        ssi_put_be64(nk, c->new_id);
+        ss_be64_put(nk, c->new_id);
         MDB_val wk = {k.mv_size, nk};
-        if ((rc = mdb_cursor_put(wc_cur, &wk, &v, 0)))
+        if ((rc = ss_store_cursor_put(wc_cur, &wk, &v, 0)))
             break;
     }
-    mdb_cursor_close(rc_cur);
-    mdb_cursor_close(wc_cur);
+    ss_store_cursor_close(rc_cur);
+    ss_store_cursor_close(wc_cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int ssi_copy_one(ss_store *dst, ss_store *src, MDB_txn *rtxn, ssi_catalog *cat, ss_err *err)
+static int ssi_copy_one(ss_store *dst, ss_store *src, ss_store_txn *rtxn, ssi_catalog *cat,
+                        ss_err *err)
 {
     ssi_loader L = {.s = dst, .err = err};
     ss_catalog_load_options o = {.kind = cat->kind};
@@ -844,18 +818,13 @@ static int ssi_copy_one(ss_store *dst, ss_store *src, MDB_txn *rtxn, ssi_catalog
     L.cat = *cat;
     L.cat.state = SSI_CAT_LOADING;
     L.cat.pid = (uint32_t)getpid();
-    int rc = ssi_write(dst, ssi_begin_txn, &L, "copying a catalog", err);
-    MDB_dbi from[2] = {src->catalog_rows, src->catalog_sky},
-            to[2] = {dst->catalog_rows, dst->catalog_sky};
+    int rc = ss_store_write(dst, ssi_begin_txn, &L, "copying a catalog", err);
+    ss_store_table tables[2] = {SS_STORE_CATALOG_ROWS, SS_STORE_CATALOG_SKY};
     for (int t = 0; t < 2 && !rc; t++) {
-        ssi_copy c = {.src = src,
-                      .rtxn = rtxn,
-                      .from = from[t],
-                      .to = to[t],
-                      .old_id = cat->id,
-                      .new_id = L.cat.id};
+        ssi_copy c = {
+            .src = src, .rtxn = rtxn, .table = tables[t], .old_id = cat->id, .new_id = L.cat.id};
         while (!rc && !c.done)
-            if (!(rc = ssi_write(dst, ssi_copy_txn, &c, "copying a catalog", err))) {
+            if (!(rc = ss_store_write(dst, ssi_copy_txn, &c, "copying a catalog", err))) {
                 memcpy(c.resume, c.next, c.next_len);
                 c.resume_len = c.next_len;
             }
@@ -863,27 +832,27 @@ static int ssi_copy_one(ss_store *dst, ss_store *src, MDB_txn *rtxn, ssi_catalog
     ss_catalog_load_result res = {.rows = cat->rows, .bad = cat->bad};
     L.res = &res;
     if (!rc)
-        rc = ssi_write(dst, ssi_ready_txn, &L, "copying a catalog", err);
-    ssi_wbuf_free(&L.scratch);
+        rc = ss_store_write(dst, ssi_ready_txn, &L, "copying a catalog", err);
+    ss_wbuf_free(&L.scratch);
     return rc;
 }
 
 int ss_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err)
 {
     ssi_catalogs cats = {0};
-    MDB_txn *rtxn;
+    ss_store_txn *rtxn;
     *copied = 0;
-    if (!src->has_catalogs)
+    if (!ss_store_has_table(src, SS_STORE_CATALOGS))
         return 0;
-    int rc = mdb_txn_begin(src->env, NULL, MDB_RDONLY, &rtxn);
+    int rc = ss_store_txn_begin(src, SS_STORE_READ, &rtxn);
     if (rc)
-        return ssi_store_fail(src, err, rc, "reading catalogs");
-    if ((rc = ssi_catalogs_load(src, rtxn, &cats)))
-        rc = ssi_store_fail(src, err, rc, "reading catalogs");
+        return ss_store_fail(src, err, rc, "reading catalogs");
+    if ((rc = ssi_catalogs_load(rtxn, &cats)))
+        rc = ss_store_fail(src, err, rc, "reading catalogs");
     for (size_t i = 0; i < cats.n && !rc; i++)
         if (!(rc = ssi_copy_one(dst, src, rtxn, &cats.items[i], err)))
             ++*copied;
-    mdb_txn_abort(rtxn);
+    ss_store_txn_abort(rtxn);
     ssi_catalogs_free(&cats);
     return rc;
 }

@@ -1,6 +1,6 @@
 /**
  * @file catalog_impl.h
- * @brief Private to the core: catalog records, the file readers, and matching loci (xmatch.c).
+ * @brief Private to core/assoc/: catalog records, the file readers, and matching loci (xmatch.c).
  */
 #ifndef SS_CATALOG_IMPL_H
 #define SS_CATALOG_IMPL_H
@@ -8,7 +8,7 @@
 #include "arena.h"
 #include "catalog.h"
 #include "record.h"
-#include "store_impl.h"
+#include "store_table.h"
 
 #include <stdint.h>
 
@@ -44,14 +44,14 @@ typedef struct ssi_catalog {
     uint32_t pid; /* the loading process, while loading */
 } ssi_catalog;
 
-void ssi_catalog_encode(const ssi_catalog *c, ssi_wbuf *b);
+void ssi_catalog_encode(const ssi_catalog *c, ss_wbuf *b);
 /** Decode a record, copying strings into @p arena. @return 0, SS_ECORRUPT or SS_ENOMEM. */
 int ssi_catalog_decode(const void *data, size_t len, uint64_t id, ss_arena *arena, ssi_catalog *c);
 /** Read catalog @p id. @return 0, MDB_NOTFOUND, SS_ECORRUPT or an LMDB code. */
-int ssi_catalog_get(ss_store *s, MDB_txn *txn, uint64_t id, ss_arena *arena, ssi_catalog *c);
+int ssi_catalog_get(ss_store_txn *txn, uint64_t id, ss_arena *arena, ssi_catalog *c);
 
 /** Encode a row's values (types and values; strings copied) into @p b (reset first). */
-void ssi_row_encode(const ss_value *vals, uint32_t n, ssi_wbuf *b);
+void ssi_row_encode(const ss_value *vals, uint32_t n, ss_wbuf *b);
 /** Decode a row; strings are copied into @p arena. @return 0, SS_ECORRUPT or SS_ENOMEM. */
 int ssi_row_decode(const void *data, size_t len, ss_arena *arena, ss_value **vals, uint32_t *n);
 
@@ -105,15 +105,13 @@ typedef struct ssi_catalogs {
 
 /** Read the ready catalogs in @p txn (the previous list is forgotten). @return 0 or an LMDB code.
  */
-int ssi_catalogs_load(ss_store *s, MDB_txn *txn, ssi_catalogs *c);
+int ssi_catalogs_load(ss_store_txn *txn, ssi_catalogs *c);
 void ssi_catalogs_free(ssi_catalogs *c);
 
 /** The alert whose arrival matched a locus, for watch hits. */
 typedef struct ssi_xmatch_ctx {
-    ss_store *store;
-    MDB_txn *txn;
-    ssi_counters *counters; /* outbox_seq is taken from here */
-    ssi_wbuf *buf;
+    ss_store_txn *txn;
+    ss_wbuf *buf;
     const ssi_catalogs *catalogs;
 } ssi_xmatch_ctx;
 
@@ -123,25 +121,6 @@ typedef struct ssi_xmatch_ctx {
  * @return 0 or an LMDB/SS_E* code.
  */
 int ssi_xmatch_locus(ssi_xmatch_ctx *x, const ss_locus *l, int created, const ss_alert *trigger);
-
-/** One stored match of a locus, decoded for readers. */
-typedef struct ssi_match {
-    const char *catalog;
-    ss_catalog_kind kind;
-    uint64_t row;
-    double separation_arcsec;
-    const char *object_id; /* the id column's value as text, or the row number */
-    uint32_t ncols;
-    const char *const *names;
-    const ss_value *values;
-} ssi_match;
-
-/**
- * Read the matches of a locus with their rows, ready catalogs only, by catalog id then
- * separation. Everything lives in @p arena. @return 0 or an LMDB/SS_E* code.
- */
-int ssi_xmatch_read(ss_store *s, MDB_txn *txn, const char *locus_id, ss_arena *arena,
-                    ssi_match **out, size_t *n);
 
 /** A value as text in @p arena (numbers printed, NULL as ""). NULL when out of memory. */
 const char *ssi_value_text(const ss_value *v, ss_arena *arena);

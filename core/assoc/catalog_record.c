@@ -13,52 +13,52 @@
 
 void ssi_key_catalog_row(unsigned char k[16], uint64_t id, uint64_t row)
 {
-    ssi_put_be64(k, id);
-    ssi_put_be64(k + 8, row);
+    ss_be64_put(k, id);
+    ss_be64_put(k + 8, row);
 }
 
 void ssi_key_catalog_sky(unsigned char k[SSI_CATSKY_KEY], uint64_t id, uint32_t zone,
                          uint64_t ra_key, uint64_t row)
 {
-    ssi_put_be64(k, id);
-    ssi_put_be32(k + 8, zone);
-    ssi_put_be64(k + 12, ra_key);
-    ssi_put_be64(k + 20, row);
+    ss_be64_put(k, id);
+    ss_be32_put(k + 8, zone);
+    ss_be64_put(k + 12, ra_key);
+    ss_be64_put(k + 20, row);
 }
 
-void ssi_catalog_encode(const ssi_catalog *c, ssi_wbuf *b)
+void ssi_catalog_encode(const ssi_catalog *c, ss_wbuf *b)
 {
-    ssi_wbuf_reset(b);
-    ssi_wbuf_u8(b, SSI_CATALOG_RECORD_VERSION);
-    ssi_wbuf_u8(b, (uint8_t)c->kind);
-    ssi_wbuf_u8(b, (uint8_t)c->state);
-    ssi_wbuf_str(b, c->name);
-    ssi_wbuf_u64(b, c->ready_seq);
-    ssi_wbuf_u64(b, c->rows);
-    ssi_wbuf_u64(b, c->bad);
-    ssi_wbuf_f64(b, c->radius_arcsec);
-    ssi_wbuf_str(b, c->radius_column);
-    ssi_wbuf_f64(b, c->radius_unit_arcsec);
-    ssi_wbuf_f64(b, c->max_radius_arcsec);
-    ssi_wbuf_f64(b, c->zone_height_deg);
-    ssi_wbuf_str(b, c->ra_column);
-    ssi_wbuf_str(b, c->dec_column);
-    ssi_wbuf_str(b, c->id_column);
-    ssi_wbuf_u32(b, (uint32_t)c->id_index);
-    ssi_wbuf_u32(b, c->ncols);
+    ss_wbuf_reset(b);
+    ss_wbuf_u8(b, SSI_CATALOG_RECORD_VERSION);
+    ss_wbuf_u8(b, (uint8_t)c->kind);
+    ss_wbuf_u8(b, (uint8_t)c->state);
+    ss_wbuf_str(b, c->name);
+    ss_wbuf_u64(b, c->ready_seq);
+    ss_wbuf_u64(b, c->rows);
+    ss_wbuf_u64(b, c->bad);
+    ss_wbuf_f64(b, c->radius_arcsec);
+    ss_wbuf_str(b, c->radius_column);
+    ss_wbuf_f64(b, c->radius_unit_arcsec);
+    ss_wbuf_f64(b, c->max_radius_arcsec);
+    ss_wbuf_f64(b, c->zone_height_deg);
+    ss_wbuf_str(b, c->ra_column);
+    ss_wbuf_str(b, c->dec_column);
+    ss_wbuf_str(b, c->id_column);
+    ss_wbuf_u32(b, (uint32_t)c->id_index);
+    ss_wbuf_u32(b, c->ncols);
     for (uint32_t i = 0; i < c->ncols; i++)
-        ssi_wbuf_str(b, c->columns[i]);
-    ssi_wbuf_str(b, c->source);
-    ssi_wbuf_f64(b, c->loaded);
-    ssi_wbuf_str(b, c->webhook);
-    ssi_wbuf_u32(b, c->pid);
+        ss_wbuf_str(b, c->columns[i]);
+    ss_wbuf_str(b, c->source);
+    ss_wbuf_f64(b, c->loaded);
+    ss_wbuf_str(b, c->webhook);
+    ss_wbuf_u32(b, c->pid);
 }
 
 /* A string of the record, NUL-terminated in @p arena (NULL stays NULL). */
-static const char *ssi_rstr(ssi_rbuf *r, ss_arena *arena, int *nomem)
+static const char *ssi_rstr(ss_rbuf *r, ss_arena *arena, int *nomem)
 {
     uint32_t n;
-    const char *s = ssi_rbuf_str(r, &n);
+    const char *s = ss_rbuf_str(r, &n);
     if (!s)
         return NULL;
     char *copy = ss_arena_strndup(arena, s, n);
@@ -68,28 +68,28 @@ static const char *ssi_rstr(ssi_rbuf *r, ss_arena *arena, int *nomem)
 
 int ssi_catalog_decode(const void *data, size_t len, uint64_t id, ss_arena *arena, ssi_catalog *c)
 {
-    ssi_rbuf r = {data, (const unsigned char *)data + len, 0};
+    ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     int nomem = 0;
     memset(c, 0, sizeof *c);
     c->id = id;
-    if (ssi_rbuf_u8(&r) != SSI_CATALOG_RECORD_VERSION)
+    if (ss_rbuf_u8(&r) != SSI_CATALOG_RECORD_VERSION)
         return SS_ECORRUPT;
-    c->kind = (ss_catalog_kind)ssi_rbuf_u8(&r);
-    c->state = (ssi_catalog_state)ssi_rbuf_u8(&r);
+    c->kind = (ss_catalog_kind)ss_rbuf_u8(&r);
+    c->state = (ssi_catalog_state)ss_rbuf_u8(&r);
     c->name = ssi_rstr(&r, arena, &nomem);
-    c->ready_seq = ssi_rbuf_u64(&r);
-    c->rows = ssi_rbuf_u64(&r);
-    c->bad = ssi_rbuf_u64(&r);
-    c->radius_arcsec = ssi_rbuf_f64(&r);
+    c->ready_seq = ss_rbuf_u64(&r);
+    c->rows = ss_rbuf_u64(&r);
+    c->bad = ss_rbuf_u64(&r);
+    c->radius_arcsec = ss_rbuf_f64(&r);
     c->radius_column = ssi_rstr(&r, arena, &nomem);
-    c->radius_unit_arcsec = ssi_rbuf_f64(&r);
-    c->max_radius_arcsec = ssi_rbuf_f64(&r);
-    c->zone_height_deg = ssi_rbuf_f64(&r);
+    c->radius_unit_arcsec = ss_rbuf_f64(&r);
+    c->max_radius_arcsec = ss_rbuf_f64(&r);
+    c->zone_height_deg = ss_rbuf_f64(&r);
     c->ra_column = ssi_rstr(&r, arena, &nomem);
     c->dec_column = ssi_rstr(&r, arena, &nomem);
     c->id_column = ssi_rstr(&r, arena, &nomem);
-    c->id_index = (int32_t)ssi_rbuf_u32(&r);
-    c->ncols = ssi_rbuf_u32(&r);
+    c->id_index = (int32_t)ss_rbuf_u32(&r);
+    c->ncols = ss_rbuf_u32(&r);
     if (r.bad || c->ncols > (size_t)(r.end - r.p) / 4)
         return SS_ECORRUPT;
     c->columns = ss_arena_alloc(arena, (c->ncols ? c->ncols : 1) * sizeof *c->columns);
@@ -98,9 +98,9 @@ int ssi_catalog_decode(const void *data, size_t len, uint64_t id, ss_arena *aren
     for (uint32_t i = 0; i < c->ncols; i++)
         c->columns[i] = ssi_rstr(&r, arena, &nomem);
     c->source = ssi_rstr(&r, arena, &nomem);
-    c->loaded = ssi_rbuf_f64(&r);
+    c->loaded = ss_rbuf_f64(&r);
     c->webhook = ssi_rstr(&r, arena, &nomem);
-    c->pid = ssi_rbuf_u32(&r);
+    c->pid = ss_rbuf_u32(&r);
     if (nomem)
         return SS_ENOMEM;
     if (r.bad || !c->name || c->zone_height_deg <= 0 || c->id_index >= (int32_t)c->ncols)
@@ -108,40 +108,40 @@ int ssi_catalog_decode(const void *data, size_t len, uint64_t id, ss_arena *aren
     return 0;
 }
 
-int ssi_catalog_get(ss_store *s, MDB_txn *txn, uint64_t id, ss_arena *arena, ssi_catalog *c)
+int ssi_catalog_get(ss_store_txn *txn, uint64_t id, ss_arena *arena, ssi_catalog *c)
 {
     unsigned char kb[8];
-    ssi_put_be64(kb, id);
+    ss_be64_put(kb, id);
     MDB_val k = {sizeof kb, kb}, v;
-    int rc = mdb_get(txn, s->catalogs, &k, &v);
+    int rc = ss_store_get(txn, SS_STORE_CATALOGS, &k, &v);
     return rc ? rc : ssi_catalog_decode(v.mv_data, v.mv_size, id, arena, c);
 }
 
-void ssi_row_encode(const ss_value *vals, uint32_t n, ssi_wbuf *b)
+void ssi_row_encode(const ss_value *vals, uint32_t n, ss_wbuf *b)
 {
-    ssi_wbuf_reset(b);
-    ssi_wbuf_u8(b, SSI_ROW_RECORD_VERSION);
-    ssi_wbuf_u32(b, n);
+    ss_wbuf_reset(b);
+    ss_wbuf_u8(b, SSI_ROW_RECORD_VERSION);
+    ss_wbuf_u32(b, n);
     for (uint32_t i = 0; i < n; i++) {
         const ss_value *v = &vals[i];
-        ssi_wbuf_u8(b, (uint8_t)v->type);
+        ss_wbuf_u8(b, (uint8_t)v->type);
         if (v->type == SS_TYPE_INT)
-            ssi_wbuf_u64(b, (uint64_t)v->u.i);
+            ss_wbuf_u64(b, (uint64_t)v->u.i);
         else if (v->type == SS_TYPE_FLOAT)
-            ssi_wbuf_f64(b, v->u.f);
+            ss_wbuf_f64(b, v->u.f);
         else if (v->type == SS_TYPE_BOOL)
-            ssi_wbuf_u8(b, (uint8_t) !!v->u.b);
+            ss_wbuf_u8(b, (uint8_t) !!v->u.b);
         else if (v->type == SS_TYPE_STRING)
-            ssi_wbuf_strn(b, v->u.s.ptr, v->u.s.len);
+            ss_wbuf_strn(b, v->u.s.ptr, v->u.s.len);
     }
 }
 
 int ssi_row_decode(const void *data, size_t len, ss_arena *arena, ss_value **vals, uint32_t *n)
 {
-    ssi_rbuf r = {data, (const unsigned char *)data + len, 0};
-    if (ssi_rbuf_u8(&r) != SSI_ROW_RECORD_VERSION)
+    ss_rbuf r = {data, (const unsigned char *)data + len, 0};
+    if (ss_rbuf_u8(&r) != SSI_ROW_RECORD_VERSION)
         return SS_ECORRUPT;
-    uint32_t count = ssi_rbuf_u32(&r);
+    uint32_t count = ss_rbuf_u32(&r);
     if (r.bad || count > len)
         return SS_ECORRUPT;
     ss_value *out = ss_arena_alloc(arena, (count ? count : 1) * sizeof *out);
@@ -149,16 +149,16 @@ int ssi_row_decode(const void *data, size_t len, ss_arena *arena, ss_value **val
         return SS_ENOMEM;
     for (uint32_t i = 0; i < count && !r.bad; i++) {
         ss_value *v = &out[i];
-        v->type = (ss_type)ssi_rbuf_u8(&r);
+        v->type = (ss_type)ss_rbuf_u8(&r);
         if (v->type == SS_TYPE_INT)
-            v->u.i = (int64_t)ssi_rbuf_u64(&r);
+            v->u.i = (int64_t)ss_rbuf_u64(&r);
         else if (v->type == SS_TYPE_FLOAT)
-            v->u.f = ssi_rbuf_f64(&r);
+            v->u.f = ss_rbuf_f64(&r);
         else if (v->type == SS_TYPE_BOOL)
-            v->u.b = ssi_rbuf_u8(&r);
+            v->u.b = ss_rbuf_u8(&r);
         else if (v->type == SS_TYPE_STRING) {
             uint32_t sl;
-            const char *s = ssi_rbuf_str(&r, &sl);
+            const char *s = ss_rbuf_str(&r, &sl);
             if (!s || !(v->u.s.ptr = ss_arena_strndup(arena, s, sl)))
                 return s ? SS_ENOMEM : SS_ECORRUPT;
             v->u.s.len = sl;
@@ -223,34 +223,34 @@ int ss_catalog_list(ss_store *s, ss_catalog_kind kind, json_t **out, ss_err *err
     *out = NULL;
     json_t *arr = json_array();
     ss_arena *arena = ss_arena_new();
-    MDB_txn *txn = NULL;
+    ss_store_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     int rc = !arr || !arena ? SS_ENOMEM : 0;
-    if (!rc && s->has_catalogs && !(rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-        rc = mdb_cursor_open(txn, s->catalogs, &cur);
+    if (!rc && ss_store_has_table(s, SS_STORE_CATALOGS) &&
+        !(rc = ss_store_txn_begin(s, SS_STORE_READ, &txn)))
+        rc = ss_store_cursor_open(txn, SS_STORE_CATALOGS, &cur);
     MDB_val k, v;
-    for (int c = cur ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND; !rc && c == 0;
-         c = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (int c = cur ? ss_store_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND; !rc && c == 0;
+         c = ss_store_cursor_get(cur, &k, &v, MDB_NEXT)) {
         ssi_catalog cat;
         if (k.mv_size != 8) {
             rc = SS_ECORRUPT;
             break;
         }
         ss_arena_reset(arena);
-        if ((rc = ssi_catalog_decode(v.mv_data, v.mv_size, ssi_get_be64(k.mv_data), arena, &cat)))
+        if ((rc = ssi_catalog_decode(v.mv_data, v.mv_size, ss_be64_get(k.mv_data), arena, &cat)))
             break;
         json_t *o = cat.kind == kind ? ssi_catalog_json(&cat) : NULL;
         if (cat.kind == kind && (!o || json_array_append_new(arr, o)))
             rc = SS_ENOMEM;
     }
     if (cur)
-        mdb_cursor_close(cur);
-    if (txn)
-        mdb_txn_abort(txn);
+        ss_store_cursor_close(cur);
+    ss_store_txn_abort(txn);
     ss_arena_free(arena);
     if (rc) {
         json_decref(arr);
-        return ssi_store_fail(s, err, rc, "listing catalogs");
+        return ss_store_fail(s, err, rc, "listing catalogs");
     }
     *out = arr;
     return 0;

@@ -1,21 +1,21 @@
 /* Draining the watch-list outbox (watch.h). */
 #include "watch.h"
 
-#include "store_impl.h"
+#include "store_table.h"
 
 #include <string.h>
 
 /* Take entries from the start of the outbox; @p n counts those taken. */
-static int ssi_drain(ss_store *s, MDB_txn *txn, size_t max,
+static int ssi_drain(ss_store_txn *txn, size_t max,
                      int (*take)(void *, const char *, const char *, size_t), void *ctx, size_t *n)
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(txn, s->watch_outbox, &cur);
+    int rc = ss_store_cursor_open(txn, SS_STORE_WATCH_OUTBOX, &cur);
     if (rc)
         return rc;
     *n = 0;
-    while (*n < max && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+    while (*n < max && (rc = ss_store_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
         const char *list = v.mv_data, *nul = memchr(list, '\0', v.mv_size);
         if (!nul) {
             rc = SS_ECORRUPT;
@@ -24,11 +24,11 @@ static int ssi_drain(ss_store *s, MDB_txn *txn, size_t max,
         size_t head = (size_t)(nul - list) + 1;
         if (take(ctx, list, list + head, v.mv_size - head))
             break;
-        if ((rc = mdb_cursor_del(cur, 0)))
+        if ((rc = ss_store_cursor_del(cur)))
             break;
         ++*n;
     }
-    mdb_cursor_close(cur);
+    ss_store_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -39,23 +39,24 @@ int ss_watch_drain(ss_store *s, size_t max,
     size_t n = 0;
     if (taken)
         *taken = 0;
-    if (!s->has_catalogs || s->readonly)
-        return ss_err_set(err, SS_EINVAL, "store %s: the outbox needs a read-write store", s->path);
+    ss_store_info info;
+    if (!ss_store_has_table(s, SS_STORE_WATCH_OUTBOX) || ss_store_info_get(s, &info) ||
+        info.readonly)
+        return ss_err_set(err, SS_EINVAL, "store %s: the outbox needs a read-write store",
+                          ss_store_path(s));
     if (max == 0)
         return 0;
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc == MDB_MAP_RESIZED && !(rc = mdb_env_set_mapsize(s->env, 0)))
-        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    ss_store_txn *txn;
+    int rc = ss_store_txn_begin(s, SS_STORE_WRITE, &txn);
     if (rc)
-        return ssi_store_fail(s, err, rc, "draining the watch outbox");
-    rc = ssi_drain(s, txn, max, take, ctx, &n);
+        return ss_store_fail(s, err, rc, "draining the watch outbox");
+    rc = ssi_drain(txn, max, take, ctx, &n);
     if (rc)
-        mdb_txn_abort(txn);
+        ss_store_txn_abort(txn);
     else
-        rc = mdb_txn_commit(txn);
+        rc = ss_store_txn_commit(txn);
     if (rc)
-        return ssi_store_fail(s, err, rc, "draining the watch outbox");
+        return ss_store_fail(s, err, rc, "draining the watch outbox");
     if (taken)
         *taken = n;
     return 0;
@@ -63,18 +64,12 @@ int ss_watch_drain(ss_store *s, size_t max,
 
 int ss_watch_pending(ss_store *s, size_t *n, ss_err *err)
 {
-    MDB_txn *txn;
-    MDB_stat st;
+    ss_store_txn *txn;
     *n = 0;
-    if (!s->has_catalogs)
-        return 0;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    int rc = ss_store_txn_begin(s, SS_STORE_READ, &txn);
     if (!rc) {
-        rc = mdb_stat(txn, s->watch_outbox, &st);
-        mdb_txn_abort(txn);
+        rc = ss_store_count(txn, SS_STORE_WATCH_OUTBOX, n);
+        ss_store_txn_abort(txn);
     }
-    if (rc)
-        return ssi_store_fail(s, err, rc, "reading the watch outbox");
-    *n = st.ms_entries;
-    return 0;
+    return rc ? ss_store_fail(s, err, rc, "reading the watch outbox") : 0;
 }

@@ -4,8 +4,7 @@
  */
 #include "catalog_impl.h"
 
-#include "query.h"
-#include "render.h"
+#include "json_text.h"
 #include "sky.h"
 
 #include <jansson.h>
@@ -16,30 +15,29 @@
 
 #define SSI_MATCH_RECORD_VERSION 1
 
-int ssi_catalogs_load(ss_store *s, MDB_txn *txn, ssi_catalogs *c)
+int ssi_catalogs_load(ss_store_txn *txn, ssi_catalogs *c)
 {
     c->n = 0;
     c->ready_seq = 0;
-    if (!s->has_catalogs)
+    if (!ss_store_has_table(ss_store_txn_store(txn), SS_STORE_CATALOGS))
         return 0;
     if (!c->arena && !(c->arena = ss_arena_new()))
         return SS_ENOMEM;
     ss_arena_reset(c->arena);
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(txn, s->catalogs, &cur);
+    int rc = ss_store_cursor_open(txn, SS_STORE_CATALOGS, &cur);
     if (rc)
         return rc;
     size_t cap = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = ss_store_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = ss_store_cursor_get(cur, &k, &v, MDB_NEXT)) {
         ssi_catalog cat;
         if (k.mv_size != 8) {
             rc = SS_ECORRUPT;
             break;
         }
-        if ((rc =
-                 ssi_catalog_decode(v.mv_data, v.mv_size, ssi_get_be64(k.mv_data), c->arena, &cat)))
+        if ((rc = ssi_catalog_decode(v.mv_data, v.mv_size, ss_be64_get(k.mv_data), c->arena, &cat)))
             break;
         if (cat.state != SSI_CAT_READY)
             continue;
@@ -57,7 +55,7 @@ int ssi_catalogs_load(ss_store *s, MDB_txn *txn, ssi_catalogs *c)
         c->items[c->n++] = cat;
         c->ready_seq = cat.ready_seq > c->ready_seq ? cat.ready_seq : c->ready_seq;
     }
-    mdb_cursor_close(cur);
+    ss_store_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -109,17 +107,17 @@ static int ssi_scan_range(MDB_cursor *cur, const ssi_catalog *c, uint32_t zone,
     ssi_key_catalog_sky(start, c->id, zone, ss_ra_key(rr->lo), 0);
     uint64_t hi = ss_ra_key(rr->hi);
     MDB_val k = {sizeof start, start}, v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    int rc = ss_store_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0; rc = ss_store_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const unsigned char *kp = k.mv_data;
         if (k.mv_size != SSI_CATSKY_KEY || v.mv_size != 3 * sizeof(double))
             return SS_ECORRUPT;
-        if (ssi_get_be64(kp) != c->id || ssi_get_be32(kp + 8) != zone || ssi_get_be64(kp + 12) > hi)
+        if (ss_be64_get(kp) != c->id || ss_be32_get(kp + 8) != zone || ss_be64_get(kp + 12) > hi)
             return 0;
         double p[3];
         memcpy(p, v.mv_data, sizeof p);
         double sep = ss_separation_deg(ra, dec, p[0], p[1]) * SS_ARCSEC_PER_DEG;
-        if (sep <= p[2] && (rc = ssi_hit_add(h, ssi_get_be64(kp + 20), sep)))
+        if (sep <= p[2] && (rc = ssi_hit_add(h, ss_be64_get(kp + 20), sep)))
             return rc;
     }
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -152,31 +150,31 @@ static int ssi_search(MDB_cursor *cur, const ssi_catalog *c, double ra, double d
 static int ssi_put_matches(ssi_xmatch_ctx *x, const char *locus_id, uint64_t cat_id,
                            const ssi_hits *h)
 {
-    ssi_wbuf *b = x->buf;
-    ssi_wbuf_reset(b);
-    ssi_wbuf_u8(b, SSI_MATCH_RECORD_VERSION);
-    ssi_wbuf_u32(b, (uint32_t)h->n);
+    ss_wbuf *b = x->buf;
+    ss_wbuf_reset(b);
+    ss_wbuf_u8(b, SSI_MATCH_RECORD_VERSION);
+    ss_wbuf_u32(b, (uint32_t)h->n);
     for (size_t i = 0; i < h->n; i++) {
-        ssi_wbuf_u64(b, h->items[i].row);
-        ssi_wbuf_f64(b, h->items[i].sep);
+        ss_wbuf_u64(b, h->items[i].row);
+        ss_wbuf_f64(b, h->items[i].sep);
     }
     if (b->failed)
         return SS_ENOMEM;
     unsigned char kb[SS_LOCUS_ID_LEN + 8];
     memcpy(kb, locus_id, SS_LOCUS_ID_LEN);
-    ssi_put_be64(kb + SS_LOCUS_ID_LEN, cat_id);
+    ss_be64_put(kb + SS_LOCUS_ID_LEN, cat_id);
     MDB_val k = {sizeof kb, kb}, v = {b->len, b->data};
-    return mdb_put(x->txn, x->store->locus_matches, &k, &v, 0);
+    return ss_store_put(x->txn, SS_STORE_LOCUS_MATCHES, &k, &v, 0);
 }
 
 /* The row's id (the id column's value as text, or the row number) in @p arena. */
-static int ssi_row_object(ss_store *s, MDB_txn *txn, const ssi_catalog *c, uint64_t row,
-                          ss_arena *arena, const char **object, ss_value **vals, uint32_t *n)
+static int ssi_row_object(ss_store_txn *txn, const ssi_catalog *c, uint64_t row, ss_arena *arena,
+                          const char **object, ss_value **vals, uint32_t *n)
 {
     unsigned char kb[16];
     ssi_key_catalog_row(kb, c->id, row);
     MDB_val k = {sizeof kb, kb}, v;
-    int rc = mdb_get(txn, s->catalog_rows, &k, &v);
+    int rc = ss_store_get(txn, SS_STORE_CATALOG_ROWS, &k, &v);
     if (rc)
         return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
     if ((rc = ssi_row_decode(v.mv_data, v.mv_size, arena, vals, n)))
@@ -194,11 +192,11 @@ static int ssi_row_object(ss_store *s, MDB_txn *txn, const ssi_catalog *c, uint6
 static json_t *ssi_hit_json(const ssi_catalog *c, const char *object, const ss_locus *l, double sep,
                             const ss_alert *a)
 {
-    json_t *o = json_pack("{s:s, s:o, s:s, s:f, s:f, s:f, s:o, s:o, s:f, s:o}", "list", c->name,
-                          "object", ssi_text_json(object), "locus_id", l->id, "ra", l->ra, "dec",
-                          l->dec, "separation_arcsec", sep, "survey", ssi_text_json(a->survey),
-                          "alert_id", ssi_text_json(a->alert_id), "mjd", a->mjd, "passband",
-                          ssi_text_json(a->passband));
+    json_t *o =
+        json_pack("{s:s, s:o, s:s, s:f, s:f, s:f, s:o, s:o, s:f, s:o}", "list", c->name, "object",
+                  ss_json_text(object), "locus_id", l->id, "ra", l->ra, "dec", l->dec,
+                  "separation_arcsec", sep, "survey", ss_json_text(a->survey), "alert_id",
+                  ss_json_text(a->alert_id), "mjd", a->mjd, "passband", ss_json_text(a->passband));
     if (o)
         json_object_set_new(o, "mag", isfinite(a->mag) ? json_real(a->mag) : json_null());
     if (o && c->webhook)
@@ -214,8 +212,7 @@ static int ssi_outbox_put(ssi_xmatch_ctx *x, const ssi_catalog *c, const ss_locu
     const char *object;
     ss_value *vals;
     uint32_t n;
-    int rc = arena ? ssi_row_object(x->store, x->txn, c, hit->row, arena, &object, &vals, &n)
-                   : SS_ENOMEM;
+    int rc = arena ? ssi_row_object(x->txn, c, hit->row, arena, &object, &vals, &n) : SS_ENOMEM;
     json_t *o = rc ? NULL : ssi_hit_json(c, object, l, hit->sep, a);
     char *text = o ? json_dumps(o, SS_JSON_FLAGS) : NULL;
     json_decref(o);
@@ -226,9 +223,14 @@ static int ssi_outbox_put(ssi_xmatch_ctx *x, const ssi_catalog *c, const ss_locu
         return rc;
     size_t nl = strlen(c->name), tl = strlen(text);
     unsigned char kb[8];
-    ssi_put_be64(kb, x->counters->outbox_seq++);
+    ss_store_counters *cnt = ss_store_txn_counters(x->txn);
+    if (!cnt) {
+        free(text);
+        return SS_ECORRUPT;
+    }
+    ss_be64_put(kb, cnt->outbox_seq++);
     MDB_val k = {sizeof kb, kb}, v = {nl + 1 + tl, NULL};
-    if (!(rc = mdb_put(x->txn, x->store->watch_outbox, &k, &v, MDB_RESERVE))) {
+    if (!(rc = ss_store_put(x->txn, SS_STORE_WATCH_OUTBOX, &k, &v, MDB_RESERVE))) {
         memcpy(v.mv_data, c->name, nl + 1);
         memcpy((char *)v.mv_data + nl + 1, text, tl);
     }
@@ -252,7 +254,7 @@ static int ssi_match_one(ssi_xmatch_ctx *x, MDB_cursor *cur, const ssi_catalog *
 static int ssi_marker(ssi_xmatch_ctx *x, const char *locus_id, uint64_t *marker)
 {
     MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, v;
-    int rc = mdb_get(x->txn, x->store->locus_xmatch, &k, &v);
+    int rc = ss_store_get(x->txn, SS_STORE_LOCUS_XMATCH, &k, &v);
     *marker = 0;
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -272,32 +274,32 @@ int ssi_xmatch_locus(ssi_xmatch_ctx *x, const ss_locus *l, int created, const ss
     if (rc || marker >= cats->ready_seq)
         return rc;
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(x->txn, x->store->catalog_sky, &cur)))
+    if ((rc = ss_store_cursor_open(x->txn, SS_STORE_CATALOG_SKY, &cur)))
         return rc;
     ssi_hits h = {0};
     for (size_t i = 0; i < cats->n && !rc; i++)
         if (cats->items[i].ready_seq > marker)
             rc = ssi_match_one(x, cur, &cats->items[i], l, trigger, &h);
-    mdb_cursor_close(cur);
+    ss_store_cursor_close(cur);
     free(h.items);
     if (rc)
         return rc;
     MDB_val k = {SS_LOCUS_ID_LEN, (void *)l->id}, v = {8, (void *)&cats->ready_seq};
-    return mdb_put(x->txn, x->store->locus_xmatch, &k, &v, 0);
+    return ss_store_put(x->txn, SS_STORE_LOCUS_XMATCH, &k, &v, 0);
 }
 
 /* ---- reading ---- */
 
 typedef struct ssi_match_list {
-    ssi_match *items;
+    ss_assoc_match *items;
     size_t n, cap;
 } ssi_match_list;
 
-static ssi_match *ssi_match_next(ssi_match_list *m, ss_arena *arena)
+static ss_assoc_match *ssi_match_next(ssi_match_list *m, ss_arena *arena)
 {
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 8;
-        ssi_match *fresh = ss_arena_alloc(arena, cap * sizeof *fresh);
+        ss_assoc_match *fresh = ss_arena_alloc(arena, cap * sizeof *fresh);
         if (!fresh)
             return NULL;
         if (m->n)
@@ -309,59 +311,59 @@ static ssi_match *ssi_match_next(ssi_match_list *m, ss_arena *arena)
 }
 
 /* The matches of one catalog, from its match list record. */
-static int ssi_read_list(ss_store *s, MDB_txn *txn, const ssi_catalog *c, const MDB_val *v,
-                         ss_arena *arena, ssi_match_list *m)
+static int ssi_read_list(ss_store_txn *txn, const ssi_catalog *c, const MDB_val *v, ss_arena *arena,
+                         ssi_match_list *m)
 {
-    ssi_rbuf r = {v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0};
-    if (ssi_rbuf_u8(&r) != SSI_MATCH_RECORD_VERSION)
+    ss_rbuf r = {v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0};
+    if (ss_rbuf_u8(&r) != SSI_MATCH_RECORD_VERSION)
         return SS_ECORRUPT;
-    uint32_t n = ssi_rbuf_u32(&r);
+    uint32_t n = ss_rbuf_u32(&r);
     int rc = 0;
     for (uint32_t i = 0; i < n && !r.bad && !rc; i++) {
-        uint64_t row = ssi_rbuf_u64(&r);
-        double sep = ssi_rbuf_f64(&r);
+        uint64_t row = ss_rbuf_u64(&r);
+        double sep = ss_rbuf_f64(&r);
         ss_value *vals;
         uint32_t nv;
         const char *object;
-        ssi_match *mt = r.bad ? NULL : ssi_match_next(m, arena);
+        ss_assoc_match *mt = r.bad ? NULL : ssi_match_next(m, arena);
         if (r.bad)
             break;
         if (!mt)
             return SS_ENOMEM;
-        if ((rc = ssi_row_object(s, txn, c, row, arena, &object, &vals, &nv)))
+        if ((rc = ssi_row_object(txn, c, row, arena, &object, &vals, &nv)))
             break;
-        *mt = (ssi_match){c->name,    c->kind, row, sep, object, nv < c->ncols ? nv : c->ncols,
-                          c->columns, vals};
+        *mt = (ss_assoc_match){c->name,    c->kind, row, sep, object, nv < c->ncols ? nv : c->ncols,
+                               c->columns, vals};
     }
     return rc ? rc : r.bad ? SS_ECORRUPT : 0;
 }
 
-int ssi_xmatch_read(ss_store *s, MDB_txn *txn, const char *locus_id, ss_arena *arena,
-                    ssi_match **out, size_t *n)
+int ss_assoc_matches(ss_store_txn *txn, const char *locus_id, ss_arena *arena, ss_assoc_match **out,
+                     size_t *n)
 {
     ssi_match_list m = {0};
     *out = NULL;
     *n = 0;
-    if (!s->has_catalogs)
+    if (!ss_store_has_table(ss_store_txn_store(txn), SS_STORE_CATALOGS))
         return 0;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, s->locus_matches, &cur);
+    int rc = ss_store_cursor_open(txn, SS_STORE_LOCUS_MATCHES, &cur);
     if (rc)
         return rc;
     MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = ss_store_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = ss_store_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != SS_LOCUS_ID_LEN + 8 || memcmp(k.mv_data, locus_id, SS_LOCUS_ID_LEN))
             break;
         ssi_catalog c;
-        uint64_t id = ssi_get_be64((unsigned char *)k.mv_data + SS_LOCUS_ID_LEN);
-        int got = ssi_catalog_get(s, txn, id, arena, &c);
+        uint64_t id = ss_be64_get((unsigned char *)k.mv_data + SS_LOCUS_ID_LEN);
+        int got = ssi_catalog_get(txn, id, arena, &c);
         if (got == MDB_NOTFOUND || (!got && c.state != SSI_CAT_READY))
             continue; /* a dropped catalog: its matches are being removed */
-        if ((rc = got) || (rc = ssi_read_list(s, txn, &c, &v, arena, &m)))
+        if ((rc = got) || (rc = ssi_read_list(txn, &c, &v, arena, &m)))
             break;
     }
-    mdb_cursor_close(cur);
+    ss_store_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     *out = m.items;

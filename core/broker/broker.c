@@ -4,7 +4,6 @@
  * are committed with the removal of their entries; tags are published after that commit.
  */
 #include "broker_impl.h"
-#include "query.h"
 #include "watch.h"
 
 #include <dirent.h>
@@ -45,19 +44,31 @@ static int ssi_mkdirs(const char *dir)
 
 /* ---- filter outputs ---- */
 
-static int ssi_store_answers(ssi_broker *b, ssi_wproc *w, ssi_answer *ans, MDB_txn *txn)
+typedef struct ssi_answers {
+    ssi_broker *b;
+    ssi_wproc *w;
+    ssi_answer *ans;
+} ssi_answers;
+
+static int ssi_store_answers(ss_store_txn *txn, void *ctx, ss_err *err)
 {
+    (void)err;
+    ssi_answers *x = ctx;
+    ssi_broker *b = x->b;
+    ssi_wproc *w = x->w;
+    ssi_answer *ans = x->ans;
     int rc = 0;
+    ss_arena_reset(b->arena);
     for (size_t i = 0; i < w->njobs && !rc; i++) {
         const ssi_job *j = &w->jobs[i];
         ssi_answer *a = &ans[i];
         if ((rc = ssi_answer_parse(&j->answer, b->arena, a)))
             break;
         if (!a->failed && (a->o.ntags || a->o.nlocus_props || a->o.nalert_props))
-            rc = ssi_outputs_store(b->store, txn, j->q.locus_id, j->q.survey, j->q.alert_id, a->mjd,
-                                   &a->o, &b->buf, b->arena);
+            rc = ss_filter_outputs_store(txn, j->q.locus_id, j->q.survey, j->q.alert_id, a->mjd,
+                                         &a->o, b->arena);
         if (!rc)
-            rc = ssi_queue_del(b->store, txn, j->q.seq);
+            rc = ss_store_queue_del(txn, j->q.seq);
     }
     return rc;
 }
@@ -66,8 +77,8 @@ static void ssi_publish(ssi_broker *b, const char *locus_id, const ssi_answer *a
 {
     for (size_t i = 0; b->outs.n && i < a->o.ntags; i++) {
         ss_err err = {0};
-        if (ss_outset_ops.publish(&b->outs, a->o.tags[i].tag, locus_id, a->events[i],
-                                  strlen(a->events[i]), &err))
+        if (ss_publish_send(&b->outs, a->o.tags[i].tag, locus_id, a->events[i],
+                            strlen(a->events[i]), &err))
             ss_log_line(b->lg, SS_LOG_WARN, "publish tag=%s: %s", a->o.tags[i].tag, err.msg);
         else
             b->published++;
@@ -79,24 +90,11 @@ static void ssi_publish(ssi_broker *b, const char *locus_id, const ssi_answer *a
 static int ssi_batch_done(ssi_broker *b, ssi_gen *g, ssi_wproc *w)
 {
     ssi_answer *ans = calloc(w->njobs, sizeof *ans);
-    int rc = ans ? 0 : SS_ENOMEM;
+    ssi_answers x = {b, w, ans};
     ss_err err = {0};
-    while (!rc) {
-        MDB_txn *txn;
-        ss_arena_reset(b->arena);
-        if ((rc = mdb_txn_begin(b->store->env, NULL, 0, &txn)))
-            break;
-        if ((rc = ssi_store_answers(b, w, ans, txn)))
-            mdb_txn_abort(txn);
-        else
-            rc = mdb_txn_commit(txn);
-        if (rc != MDB_MAP_FULL)
-            break;
-        if ((rc = ssi_store_grow(b->store, &err)))
-            break;
-    }
+    int rc = ans ? ss_store_write(b->store, ssi_store_answers, &x, "storing filter outputs", &err)
+                 : ss_err_set(&err, SS_ENOMEM, "storing filter outputs: out of memory");
     if (rc) {
-        ssi_store_fail(b->store, &err, rc, "storing filter outputs");
         ss_log_line(b->lg, SS_LOG_ERROR, "generation=%u: %s; retrying", g->id, err.msg);
         free(ans);
         return rc;
@@ -152,15 +150,15 @@ static size_t ssi_slot(const char *locus_id, size_t nw)
 
 /* The next batch for worker slot @p i: its loci, in queue order, no locus twice (the second
  * dispatch must see what the first one stored). */
-static size_t ssi_take_jobs(ssi_broker *b, size_t i, ssi_queue_entry *out, size_t max)
+static size_t ssi_take_jobs(ssi_broker *b, size_t i, ss_store_queue_entry *out, size_t max)
 {
     size_t nw = b->cur->nw, n = 0, got;
-    ssi_queue_entry chunk[256];
-    MDB_txn *txn;
-    if (mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn))
+    ss_store_queue_entry chunk[256];
+    ss_store_txn *txn;
+    if (ss_store_txn_begin(b->store, SS_STORE_READ, &txn))
         return 0;
     int full = 0;
-    while (!full && ssi_queue_read(b->store, txn, b->cursor[i], chunk, 256, &got) == 0 && got) {
+    while (!full && ss_store_queue_read(txn, b->cursor[i], chunk, 256, &got) == 0 && got) {
         for (size_t k = 0; k < got && !full; k++) {
             if (ssi_slot(chunk[k].locus_id, nw) == i) {
                 for (size_t m = 0; m < n && !full; m++)
@@ -173,7 +171,7 @@ static size_t ssi_take_jobs(ssi_broker *b, size_t i, ssi_queue_entry *out, size_
             b->cursor[i] = chunk[k].seq;
         }
     }
-    mdb_txn_abort(txn);
+    ss_store_txn_abort(txn);
     return n;
 }
 
@@ -181,7 +179,7 @@ static void ssi_dispatch_round(ssi_broker *b)
 {
     if (!b->cur || b->stopping || (b->next && ssi_gen_ready(b->next) == 1))
         return; /* a ready generation waits for the running one to drain */
-    ssi_queue_entry *q = malloc(b->pc.batch * sizeof *q);
+    ss_store_queue_entry *q = malloc(b->pc.batch * sizeof *q);
     for (size_t i = 0; q && i < b->cur->nw; i++) {
         ssi_wproc *w = &b->cur->w[i];
         size_t n = w->state == SSI_W_IDLE ? ssi_take_jobs(b, i, q, b->pc.batch) : 0;
@@ -300,14 +298,14 @@ static int ssi_open_outputs(ssi_broker *b, ss_err *err)
         if (!ops)
             return ss_err_set(err, SS_EINVAL, "publish %s: no output serves it", b->c.publish);
         if (!(rc = ops->open(b->c.publish, &impl, err)))
-            rc = ss_outset_add(&b->outs, ops, impl, err);
+            rc = ss_publish_set_add(&b->outs, ops, impl, err);
     }
     for (size_t i = 0; !rc && i < b->c.noutputs; i++) {
         const ss_broker_output *o = &b->c.outputs[i];
         const ss_output_ops *ops = ss_output_named(o->name);
         ss_output_conf oc = {b->c.file, o->name, o->kv, o->n};
         if (!(rc = ops->open_conf(&oc, &impl, err)))
-            rc = ss_outset_add(&b->outs, ops, impl, err);
+            rc = ss_publish_set_add(&b->outs, ops, impl, err);
     }
     return rc;
 }
@@ -322,7 +320,7 @@ static void ssi_output_stats(ssi_broker *b, size_t i, ss_output_stats *st)
 /* Delivery reports arrive on poll: each new failure is logged once, with the latest reason. */
 static void ssi_output_round(ssi_broker *b)
 {
-    ss_outset_poll(&b->outs);
+    ss_publish_set_poll(&b->outs);
     for (size_t i = 0; i < b->outs.n; i++) {
         ss_output_stats st;
         ssi_output_stats(b, i, &st);
@@ -367,11 +365,13 @@ static json_t *ssi_status_json(ssi_broker *b)
     ss_ingest_totals t = {0};
     if (b->in)
         ss_ingest_totals_get(b->in, &t);
-    ssi_counters c = {0};
-    MDB_txn *txn;
-    if (mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn) == 0) {
-        ssi_counters_load(b->store, txn, &c);
-        mdb_txn_abort(txn);
+    ss_store_counters c = {0};
+    ss_store_txn *txn;
+    if (ss_store_txn_begin(b->store, SS_STORE_READ, &txn) == 0) {
+        const ss_store_counters *got = ss_store_txn_counters(txn);
+        if (got)
+            c = *got;
+        ss_store_txn_abort(txn);
     }
     json_t *st = json_pack(
         "{s:i, s:s, s:f, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s?, s:I, s:{s:I, s:I}, s:{s:I}}",
@@ -574,7 +574,7 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
     if (!rc)
         rc = ssi_open_outputs(b, err);
     if (!rc)
-        rc = ss_notifier_new(b->c.run_dir, &b->c.notify, b->outs.n ? &ss_outset_ops : NULL,
+        rc = ss_notifier_new(b->c.run_dir, &b->c.notify, b->outs.n ? &ss_publish_set_ops : NULL,
                              &b->outs, b->lg, &b->notify, err);
     if (!rc)
         rc = ssi_signals(b, err);
@@ -750,7 +750,7 @@ static void ssi_close_all(ssi_broker *b)
     free(b->spool_marked);
     free(b->spool_ready);
     ss_notifier_free(b->notify); /* before the outputs it publishes on */
-    ss_outset_close(&b->outs);
+    ss_publish_set_close(&b->outs);
     if (b->pull >= 0)
         nn_close(b->pull);
     if (b->ctl >= 0)
@@ -758,7 +758,6 @@ static void ssi_close_all(ssi_broker *b)
     if (b->sigfd >= 0)
         close(b->sigfd);
     ss_store_close(b->store);
-    ssi_wbuf_free(&b->buf);
     ss_arena_free(b->arena);
     free(b->cursor);
 }

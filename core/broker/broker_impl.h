@@ -11,8 +11,8 @@
 #include "journal.h"
 #include "kafka_in.h"
 #include "notify.h"
-#include "output.h"
 #include "pool.h"
+#include "publish.h"
 
 /* The broker: owned by ss_broker_run(), one per process. */
 typedef struct ssi_broker {
@@ -20,8 +20,8 @@ typedef struct ssi_broker {
     const ss_log *lg;
     ss_store *store;
     ss_ingest *in;
-    ssi_journal *jr;
-    ssi_jpos jpos_hook, jpos_txn;
+    ss_store_journal *jr;
+    ss_store_jpos jpos_hook, jpos_txn;
     char **spool_ready; /* spool files wholly ingested, to mark in the next commit */
     size_t nready, capready;
     char **spool_marked; /* marked in the last commit: to move to done/ (or failed/) */
@@ -32,9 +32,9 @@ typedef struct ssi_broker {
     ss_kafka_in_stats kafka_past; /* counters of the consumers closed since the start */
     int pull, ctl;                /* nanomsg sockets, or -1 */
     int pull_fd, ctl_fd, sigfd;   /* pollable descriptors */
-    ss_outset outs;               /* [output] publish, then [output NAME]s */
-    uint64_t out_failed_seen[SS_OUTSET_MAX]; /* delivery failures already logged, per output */
-    ss_notifier *notify;                     /* watch-list notifications: the stream and webhooks */
+    ss_publish_set outs;          /* [output] publish, then [output NAME]s */
+    uint64_t out_failed_seen[SS_PUBLISH_MAX_OUTPUTS]; /* delivery failures logged, per output */
+    ss_notifier *notify; /* watch-list notifications: the stream and webhooks */
     ssi_pool_conf pc;
     ssi_gen *cur, *next;
     unsigned gen_seq;
@@ -49,7 +49,6 @@ typedef struct ssi_broker {
     double t_start, next_scan, next_rate, rate_t;
     double next_watch; /* the watch outbox is not drained before (a failed drain backs off) */
     uint64_t rate_alerts;
-    ssi_wbuf buf;
     ss_arena *arena;
     ss_err fatal;
 } ssi_broker;

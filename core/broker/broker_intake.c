@@ -6,7 +6,7 @@
  */
 #include "broker_impl.h"
 
-#include "query.h"
+#include "store_table.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +24,9 @@
 #define SSI_KAFKA_ROUND_S   0.05 /* at most this long on Kafka a round: workers are served too */
 #define SSI_KAFKA_RETRY_S   5.0
 
+/* The broker's keys in the store's meta table (store_table.h): the journal position the last
+ * commit covers, and "spool/NAME" for each spool file a commit completed. */
+#define SSI_SPOOL_KEY_MAX 480 /* under LMDB's key limit (511 bytes) */
 static const MDB_val ssi_jpos_key = {7, "journal"};
 
 int ssi_push(char ***arr, size_t *n, size_t *cap, char *s)
@@ -46,29 +49,28 @@ int ssi_push(char ***arr, size_t *n, size_t *cap, char *s)
 
 static int ssi_spool_key(unsigned char *k, const char *name)
 {
-    int n = snprintf((char *)k, SSI_KEY_MAX, "spool/%s", name);
-    return n > 0 && n < SSI_KEY_MAX ? n : 0;
+    int n = snprintf((char *)k, SSI_SPOOL_KEY_MAX, "spool/%s", name);
+    return n > 0 && n < SSI_SPOOL_KEY_MAX ? n : 0;
 }
 
 /* Inside every intake transaction: the journal position and the spool files wholly ingested;
  * marks of files already moved out of the spool are dropped. */
-static int ssi_before_commit(void *ctx, void *txnp)
+static int ssi_before_commit(void *ctx, ss_store_txn *txn)
 {
     ssi_broker *b = ctx;
-    MDB_txn *txn = txnp;
-    unsigned char jb[16], kb[SSI_KEY_MAX];
-    ssi_jpos_encode(b->jpos_hook, jb);
+    unsigned char jb[16], kb[SSI_SPOOL_KEY_MAX];
+    ss_store_jpos_encode(b->jpos_hook, jb);
     MDB_val v = {16, jb};
-    int rc = mdb_put(txn, b->store->meta, (MDB_val *)&ssi_jpos_key, &v, 0);
+    int rc = ss_store_put(txn, SS_STORE_META, (MDB_val *)&ssi_jpos_key, &v, 0);
     for (size_t i = 0; i < b->nready && !rc; i++) {
         const char *name = b->spool_ready[i];
         int failed = name[0] == '/'; /* rejected as a whole: kept in failed/ for inspection */
         MDB_val k = {(size_t)ssi_spool_key(kb, name + failed), kb}, fv = {1, failed ? "f" : "d"};
-        rc = k.mv_size ? mdb_put(txn, b->store->meta, &k, &fv, 0) : SS_EINVAL;
+        rc = k.mv_size ? ss_store_put(txn, SS_STORE_META, &k, &fv, 0) : SS_EINVAL;
     }
     for (size_t i = 0; i < b->nmarked && !rc; i++) { /* moved since: their marks go */
         MDB_val k = {(size_t)ssi_spool_key(kb, b->spool_marked[i]), kb};
-        rc = mdb_del(txn, b->store->meta, &k, NULL);
+        rc = ss_store_del(txn, SS_STORE_META, &k);
         rc = rc == MDB_NOTFOUND ? 0 : rc;
     }
     b->jpos_txn = b->jpos_hook;
@@ -93,7 +95,7 @@ static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
 {
     ssi_broker *b = ctx;
     (void)t;
-    ssi_journal_committed(b->jr, b->jpos_txn);
+    ss_store_journal_committed(b->jr, b->jpos_txn);
     if (b->kafka) /* the messages wholly ingested are stored: their offsets go to the group */
         ss_kafka_in_committed(b->kafka);
     for (size_t i = 0; i < b->nmarked; i++)
@@ -137,8 +139,8 @@ static void ssi_set_aside(ssi_broker *b, const char *name, const void *msg, size
 }
 
 /* Ingest one journalled message. @return 0, or a store failure. */
-static int ssi_take_message(ssi_broker *b, const void *msg, size_t len, ssi_jpos start,
-                            ssi_jpos end)
+static int ssi_take_message(ssi_broker *b, const void *msg, size_t len, ss_store_jpos start,
+                            ss_store_jpos end)
 {
     char name[64];
     snprintf(name, sizeof name, "msg-%llx-%llu", (unsigned long long)start.id,
@@ -176,9 +178,9 @@ static int ssi_pull_round(ssi_broker *b)
         int n = nn_recv(b->pull, &msg, NN_MSG, NN_DONTWAIT);
         if (n < 0)
             return 0;
-        ssi_jpos start, end;
+        ss_store_jpos start, end;
         ss_err err = {0};
-        int rc = ssi_journal_append(b->jr, msg, (size_t)n, &start, &end, &err);
+        int rc = ss_store_journal_append(b->jr, msg, (size_t)n, &start, &end, &err);
         if (!rc)
             rc = ssi_take_message(b, msg, (size_t)n, start, end);
         else
@@ -320,14 +322,14 @@ static size_t ssi_spool_list(ssi_broker *b, char ***out)
 /* A file committed before a crash that kept it from moving: its mark says so. */
 static int ssi_spool_marked(ssi_broker *b, const char *name, int *failed)
 {
-    MDB_txn *txn;
-    unsigned char kb[SSI_KEY_MAX];
+    ss_store_txn *txn;
+    unsigned char kb[SSI_SPOOL_KEY_MAX];
     MDB_val k = {(size_t)ssi_spool_key(kb, name), kb}, v;
-    if (!k.mv_size || mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn))
+    if (!k.mv_size || ss_store_txn_begin(b->store, SS_STORE_READ, &txn))
         return 0;
-    int found = mdb_get(txn, b->store->meta, &k, &v) == 0;
+    int found = ss_store_get(txn, SS_STORE_META, &k, &v) == 0;
     *failed = found && v.mv_size == 1 && ((char *)v.mv_data)[0] == 'f';
-    mdb_txn_abort(txn);
+    ss_store_txn_abort(txn);
     return found;
 }
 
@@ -374,19 +376,19 @@ static int ssi_spool_round(ssi_broker *b)
 
 /* ---- intake runs ---- */
 
-static int ssi_read_jpos(ssi_broker *b, ssi_jpos *pos)
+static int ssi_read_jpos(ssi_broker *b, ss_store_jpos *pos)
 {
-    MDB_txn *txn;
+    ss_store_txn *txn;
     MDB_val v;
-    *pos = (ssi_jpos){0, 0};
-    int rc = mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn);
+    *pos = (ss_store_jpos){0, 0};
+    int rc = ss_store_txn_begin(b->store, SS_STORE_READ, &txn);
     if (rc)
         return rc;
-    rc = mdb_get(txn, b->store->meta, (MDB_val *)&ssi_jpos_key, &v);
+    rc = ss_store_get(txn, SS_STORE_META, (MDB_val *)&ssi_jpos_key, &v);
     if (rc == 0 && v.mv_size == 16)
-        *pos = ssi_jpos_decode(v.mv_data);
-    b->queue_len = ssi_queue_len(b->store, txn);
-    mdb_txn_abort(txn);
+        *pos = ss_store_jpos_decode(v.mv_data);
+    b->queue_len = ss_store_queue_len(txn);
+    ss_store_txn_abort(txn);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -401,7 +403,7 @@ void ssi_intake_free(ssi_broker *b)
     ssi_kafka_close(b); /* before its ingest: nothing more is committed for it */
     ss_ingest_free(b->in);
     b->in = NULL;
-    ssi_journal_close(b->jr);
+    ss_store_journal_close(b->jr);
     b->jr = NULL;
     for (size_t i = 0; i < b->nready; i++)
         free(b->spool_ready[i]);
@@ -418,14 +420,14 @@ int ssi_intake_start(ssi_broker *b, ss_err *err)
                            .on_reject = ssi_on_reject,
                            .ctx = b};
     o.decoder.schema_dir = b->c.schema_dir;
-    ssi_jpos from;
+    ss_store_jpos from;
     char *dir = NULL;
     int rc = ssi_read_jpos(b, &from);
     if (rc)
-        return ssi_store_fail(b->store, err, rc, "reading the journal position");
+        return ss_store_fail(b->store, err, rc, "reading the journal position");
     if (asprintf(&dir, "%s/journal", b->c.run_dir) < 0)
         return ss_err_set(err, SS_ENOMEM, "out of memory");
-    rc = ssi_journal_open(dir, from, &b->jr, err);
+    rc = ss_store_journal_open(dir, from, &b->jr, err);
     free(dir);
     b->ingested_mark = 0;
     if (!rc && !(b->in = ss_ingest_new(b->store, &o)))
@@ -433,8 +435,8 @@ int ssi_intake_start(ssi_broker *b, ss_err *err)
     b->jpos_hook = b->jpos_txn = from;
     const void *msg;
     size_t len, n = 0;
-    ssi_jpos start, end;
-    while (!rc && (rc = ssi_journal_replay(b->jr, &msg, &len, &start, &end, err)) == 1) {
+    ss_store_jpos start, end;
+    while (!rc && (rc = ss_store_journal_replay(b->jr, &msg, &len, &start, &end, err)) == 1) {
         n++;
         if ((rc = ssi_take_message(b, msg, len, start, end)))
             *err = b->fatal;
@@ -459,24 +461,24 @@ static void ssi_intake_failed(ssi_broker *b, const ss_err *err)
 
 static int ssi_commit_marks(ssi_broker *b, ss_err *err)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(b->store->env, NULL, 0, &txn);
+    ss_store_txn *txn;
+    int rc = ss_store_txn_begin(b->store, SS_STORE_WRITE, &txn);
     if (!rc && (rc = ssi_before_commit(b, txn)))
-        mdb_txn_abort(txn);
+        ss_store_txn_abort(txn);
     else if (!rc)
-        rc = mdb_txn_commit(txn);
+        rc = ss_store_txn_commit(txn);
     if (rc)
-        return ssi_store_fail(b->store, err, rc, "recording spool files");
+        return ss_store_fail(b->store, err, rc, "recording spool files");
     ssi_on_commit(b, NULL);
     return 0;
 }
 
 static void ssi_refresh_queue_len(ssi_broker *b)
 {
-    MDB_txn *txn;
-    if (mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn) == 0) {
-        b->queue_len = ssi_queue_len(b->store, txn);
-        mdb_txn_abort(txn);
+    ss_store_txn *txn;
+    if (ss_store_txn_begin(b->store, SS_STORE_READ, &txn) == 0) {
+        b->queue_len = ss_store_queue_len(txn);
+        ss_store_txn_abort(txn);
     }
     ss_ingest_totals t;
     ss_ingest_totals_get(b->in, &t);

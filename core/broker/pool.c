@@ -104,7 +104,7 @@ static void ssi_free_jobs(ssi_wproc *w)
 {
     for (size_t i = 0; i < w->capjobs; i++) {
         free(w->jobs[i].exclude);
-        ssi_wbuf_free(&w->jobs[i].answer);
+        ss_wbuf_free(&w->jobs[i].answer);
     }
     free(w->jobs);
 }
@@ -115,8 +115,7 @@ static void ssi_gfilter_free(ssi_gfilter *f)
     for (size_t i = 0; i < f->ntags; i++)
         free(f->tags[i]);
     free(f->tags);
-    free(f->st.times_us);
-    free(f->st.tag_counts);
+    ss_filter_stats_free(&f->st);
 }
 
 void ssi_gen_free(ssi_gen *g, double grace)
@@ -142,7 +141,7 @@ void ssi_gen_free(ssi_gen *g, double grace)
         if (w->shm)
             munmap((void *)w->shm, sizeof *w->shm);
         ssi_free_jobs(w);
-        ssi_wbuf_free(&w->rx);
+        ss_wbuf_free(&w->rx);
     }
     for (size_t i = 0; i < g->nf; i++)
         ssi_gfilter_free(&g->f[i]);
@@ -283,7 +282,7 @@ static void ssi_name_originals(ssi_gen *g)
         fclose(fp);
 }
 
-static void ssi_on_hello(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ssi_wbuf *frame,
+static void ssi_on_hello(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ss_wbuf *frame,
                          const ss_log *lg)
 {
     json_error_t je;
@@ -314,27 +313,27 @@ static void ssi_on_hello(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, cons
 
 static int ssi_send_jobs(const ssi_gen *g, ssi_wproc *w, double timeout)
 {
-    ssi_wbuf b = {0};
-    ssi_wbuf_u8(&b, 'B');
-    ssi_wbuf_u32(&b, (uint32_t)(w->njobs - w->nanswered));
+    ss_wbuf b = {0};
+    ss_wbuf_u8(&b, 'B');
+    ss_wbuf_u32(&b, (uint32_t)(w->njobs - w->nanswered));
     for (size_t i = w->nanswered; i < w->njobs; i++) {
         const ssi_job *j = &w->jobs[i];
-        ssi_wbuf_u64(&b, j->q.seq);
-        ssi_wbuf_str(&b, j->q.locus_id);
-        ssi_wbuf_str(&b, j->q.survey);
-        ssi_wbuf_str(&b, j->q.alert_id);
-        ssi_wbuf_u32(&b, (uint32_t)g->nf);
+        ss_wbuf_u64(&b, j->q.seq);
+        ss_wbuf_str(&b, j->q.locus_id);
+        ss_wbuf_str(&b, j->q.survey);
+        ss_wbuf_str(&b, j->q.alert_id);
+        ss_wbuf_u32(&b, (uint32_t)g->nf);
         for (size_t k = 0; k < g->nf; k++)
-            ssi_wbuf_u8(&b, j->exclude[k] || g->f[k].disabled);
+            ss_wbuf_u8(&b, j->exclude[k] || g->f[k].disabled);
     }
     int rc = b.failed ? ENOMEM : ssi_frame_send(w->fd, b.data, b.len);
-    ssi_wbuf_free(&b);
+    ss_wbuf_free(&b);
     w->state = SSI_W_BUSY;
     w->deadline = ssi_mono() + timeout;
     return rc;
 }
 
-int ssi_wproc_send(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ssi_queue_entry *q,
+int ssi_wproc_send(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ss_store_queue_entry *q,
                    size_t n, const ss_log *lg)
 {
     if (n > w->capjobs) {
@@ -372,24 +371,24 @@ void ssi_wproc_done(ssi_wproc *w)
 /* An answer the worker could not give: the dispatch is given up, so the queue moves on. */
 static void ssi_synthetic_failure(const ssi_gen *g, ssi_job *j, const char *why)
 {
-    ssi_wbuf *b = &j->answer;
-    ssi_wbuf_reset(b);
-    ssi_wbuf_u8(b, 'R');
-    ssi_wbuf_u64(b, j->q.seq);
-    ssi_wbuf_u8(b, 1);
-    ssi_wbuf_str(b, why);
-    ssi_wbuf_u32(b, (uint32_t)g->nf);
+    ss_wbuf *b = &j->answer;
+    ss_wbuf_reset(b);
+    ss_wbuf_u8(b, 'R');
+    ss_wbuf_u64(b, j->q.seq);
+    ss_wbuf_u8(b, 1);
+    ss_wbuf_str(b, why);
+    ss_wbuf_u32(b, (uint32_t)g->nf);
     for (size_t k = 0; k < g->nf; k++) {
-        ssi_wbuf_u8(b, SSI_OUT_NOT_RUN);
-        ssi_wbuf_f64(b, 0);
-        ssi_wbuf_u32(b, 0);
-        ssi_wbuf_str(b, "");
+        ss_wbuf_u8(b, SS_FILTER_NOT_RUN);
+        ss_wbuf_f64(b, 0);
+        ss_wbuf_u32(b, 0);
+        ss_wbuf_str(b, "");
     }
-    ssi_wbuf_u8(b, 0);
-    ssi_wbuf_f64(b, 0);
-    ssi_wbuf_u32(b, 0);
-    ssi_wbuf_strn(b, "", 0);
-    ssi_wbuf_strn(b, "", 0);
+    ss_wbuf_u8(b, 0);
+    ss_wbuf_f64(b, 0);
+    ss_wbuf_u32(b, 0);
+    ss_wbuf_strn(b, "", 0);
+    ss_wbuf_strn(b, "", 0);
     j->answered = 1;
 }
 
@@ -469,14 +468,14 @@ void ssi_gen_tend(const ssi_pool_conf *pc, ssi_gen *g, const ss_log *lg)
     }
 }
 
-static int ssi_on_answer(const ssi_pool_conf *pc, ssi_wproc *w, ssi_wbuf *frame)
+static int ssi_on_answer(const ssi_pool_conf *pc, ssi_wproc *w, ss_wbuf *frame)
 {
-    ssi_rbuf r = {frame->data + 1, frame->data + frame->len, 0};
-    uint64_t seq = ssi_rbuf_u64(&r);
+    ss_rbuf r = {frame->data + 1, frame->data + frame->len, 0};
+    uint64_t seq = ss_rbuf_u64(&r);
     if (r.bad || w->nanswered >= w->njobs || w->jobs[w->nanswered].q.seq != seq)
         return EPROTO;
     ssi_job *j = &w->jobs[w->nanswered++];
-    ssi_wbuf tmp = j->answer; /* keep the frame: swap buffers instead of copying */
+    ss_wbuf tmp = j->answer; /* keep the frame: swap buffers instead of copying */
     j->answer = *frame;
     *frame = tmp;
     j->answered = 1;
@@ -487,7 +486,7 @@ static int ssi_on_answer(const ssi_pool_conf *pc, ssi_wproc *w, ssi_wbuf *frame)
 int ssi_wproc_event(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, int readable,
                     const ss_log *lg)
 {
-    ssi_wbuf *frame = &w->rx;
+    ss_wbuf *frame = &w->rx;
     int rc = 0;
     if (readable) {
         rc = ssi_frame_recv(w->fd, frame);
@@ -511,13 +510,13 @@ int ssi_wproc_event(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, int reada
 
 /* ---- statistics ---- */
 
-static void ssi_count_tags(ssi_gen *g, ssi_rbuf *r)
+static void ssi_count_tags(ssi_gen *g, ss_rbuf *r)
 {
-    uint32_t ntags = ssi_rbuf_u32(r);
+    uint32_t ntags = ss_rbuf_u32(r);
     for (uint32_t i = 0; i < ntags && !r->bad; i++) {
         uint32_t tl, fl, el;
-        const char *tag = ssi_rbuf_str(r, &tl), *filter = ssi_rbuf_str(r, &fl);
-        ssi_rbuf_str(r, &el);
+        const char *tag = ss_rbuf_str(r, &tl), *filter = ss_rbuf_str(r, &fl);
+        ss_rbuf_str(r, &el);
         for (size_t k = 0; tag && filter && k < g->nf; k++)
             if (strlen(g->f[k].name) == fl && !memcmp(g->f[k].name, filter, fl))
                 for (size_t t = 0; t < g->f[k].ntags; t++)
@@ -546,82 +545,82 @@ static void ssi_filter_error(const ssi_pool_conf *pc, ssi_gen *g, ssi_gfilter *f
 
 void ssi_gen_account(const ssi_pool_conf *pc, ssi_gen *g, const ssi_job *job, const ss_log *lg)
 {
-    ssi_rbuf r = {job->answer.data + 9, job->answer.data + job->answer.len, 0};
-    uint8_t failed = ssi_rbuf_u8(&r);
+    ss_rbuf r = {job->answer.data + 9, job->answer.data + job->answer.len, 0};
+    uint8_t failed = ss_rbuf_u8(&r);
     uint32_t elen, nf;
-    const char *error = ssi_rbuf_str(&r, &elen);
+    const char *error = ss_rbuf_str(&r, &elen);
     if (failed)
         ss_log_line(lg, SS_LOG_ERROR, "dispatch failed generation=%u locus=%s alert=%s/%s: %.*s",
                     g->id, job->q.locus_id, job->q.survey, job->q.alert_id, (int)elen,
                     error ? error : "");
-    nf = ssi_rbuf_u32(&r);
+    nf = ss_rbuf_u32(&r);
     for (uint32_t i = 0; i < nf && i < g->nf && !r.bad; i++) {
         ssi_gfilter *f = &g->f[i];
-        uint8_t outcome = ssi_rbuf_u8(&r);
-        double us = ssi_rbuf_f64(&r);
-        uint32_t props = ssi_rbuf_u32(&r), mlen;
-        const char *msg = ssi_rbuf_str(&r, &mlen);
-        if (outcome == SSI_OUT_SKIPPED)
+        uint8_t outcome = ss_rbuf_u8(&r);
+        double us = ss_rbuf_f64(&r);
+        uint32_t props = ss_rbuf_u32(&r), mlen;
+        const char *msg = ss_rbuf_str(&r, &mlen);
+        if (outcome == SS_FILTER_SKIPPED)
             f->st.skipped++;
-        if (outcome == SSI_OUT_RAN || outcome == SSI_OUT_HALTED || outcome == SSI_OUT_ERROR)
-            ssi_stats_record_time(&f->st, us);
-        if (outcome == SSI_OUT_RAN || outcome == SSI_OUT_HALTED) {
+        if (outcome == SS_FILTER_RAN || outcome == SS_FILTER_HALTED || outcome == SS_FILTER_ERROR)
+            ss_filter_stats_record_time(&f->st, us);
+        if (outcome == SS_FILTER_RAN || outcome == SS_FILTER_HALTED) {
             f->st.runs++;
             f->st.consecutive_errors = 0;
             f->st.props_written += props;
         }
-        f->st.halts += outcome == SSI_OUT_HALTED;
-        if (outcome == SSI_OUT_ERROR)
+        f->st.halts += outcome == SS_FILTER_HALTED;
+        if (outcome == SS_FILTER_ERROR)
             ssi_filter_error(pc, g, f, msg, mlen, lg);
     }
-    ssi_rbuf_u8(&r);
-    ssi_rbuf_f64(&r);
+    ss_rbuf_u8(&r);
+    ss_rbuf_f64(&r);
     ssi_count_tags(g, &r);
 }
 
 /* Skip the per-filter part of an answer. */
-static void ssi_skip_results(ssi_rbuf *r)
+static void ssi_skip_results(ss_rbuf *r)
 {
-    uint32_t n = ssi_rbuf_u32(r), len;
+    uint32_t n = ss_rbuf_u32(r), len;
     for (uint32_t i = 0; i < n && !r->bad; i++) {
-        ssi_rbuf_u8(r);
-        ssi_rbuf_f64(r);
-        ssi_rbuf_u32(r);
-        ssi_rbuf_str(r, &len);
+        ss_rbuf_u8(r);
+        ss_rbuf_f64(r);
+        ss_rbuf_u32(r);
+        ss_rbuf_str(r, &len);
     }
 }
 
-static char *ssi_arena_str(ss_arena *a, ssi_rbuf *r)
+static char *ssi_arena_str(ss_arena *a, ss_rbuf *r)
 {
     uint32_t len;
-    const char *s = ssi_rbuf_str(r, &len);
+    const char *s = ss_rbuf_str(r, &len);
     return s || len == 0 ? ss_arena_strndup(a, s ? s : "", len) : NULL;
 }
 
-static int ssi_bag(ssi_rbuf *r, ss_arena *a, const ss_prop **items, size_t *n)
+static int ssi_bag(ss_rbuf *r, ss_arena *a, const ss_prop **items, size_t *n)
 {
     uint32_t len, cnt = 0;
-    const char *data = ssi_rbuf_str(r, &len);
+    const char *data = ss_rbuf_str(r, &len);
     ss_prop *p = NULL;
-    int rc = len ? ssi_props_decode(data, len, a, &p, &cnt) : 0;
+    int rc = len ? ss_store_props_decode(data, len, a, &p, &cnt) : 0;
     *items = p;
     *n = cnt;
     return rc;
 }
 
-int ssi_answer_parse(const ssi_wbuf *frame, ss_arena *a, ssi_answer *out)
+int ssi_answer_parse(const ss_wbuf *frame, ss_arena *a, ssi_answer *out)
 {
-    ssi_rbuf r = {frame->data + 1, frame->data + frame->len, 0};
+    ss_rbuf r = {frame->data + 1, frame->data + frame->len, 0};
     uint32_t len;
     memset(out, 0, sizeof *out);
-    out->seq = ssi_rbuf_u64(&r);
-    out->failed = ssi_rbuf_u8(&r);
-    ssi_rbuf_str(&r, &len);
+    out->seq = ss_rbuf_u64(&r);
+    out->failed = ss_rbuf_u8(&r);
+    ss_rbuf_str(&r, &len);
     ssi_skip_results(&r);
-    out->o.halted = ssi_rbuf_u8(&r);
-    out->mjd = ssi_rbuf_f64(&r);
-    out->o.ntags = ssi_rbuf_u32(&r);
-    ssi_tag_event *tags = ss_arena_alloc(a, (out->o.ntags + 1) * sizeof *tags);
+    out->o.halted = ss_rbuf_u8(&r);
+    out->mjd = ss_rbuf_f64(&r);
+    out->o.ntags = ss_rbuf_u32(&r);
+    ss_filter_tag_event *tags = ss_arena_alloc(a, (out->o.ntags + 1) * sizeof *tags);
     out->events = ss_arena_alloc(a, (out->o.ntags + 1) * sizeof *out->events);
     if (!tags || !out->events || r.bad)
         return r.bad ? EPROTO : SS_ENOMEM;
@@ -645,7 +644,7 @@ json_t *ssi_gen_json(const ssi_gen *g)
     for (size_t i = 0; i < g->nf; i++) {
         const ssi_gfilter *f = &g->f[i];
         double p[3];
-        ssi_stats_percentiles(&f->st, p);
+        ss_filter_stats_percentiles(&f->st, p);
         json_t *tags = json_object();
         for (size_t k = 0; k < f->ntags; k++)
             json_object_set_new(tags, f->tags[k], json_integer((json_int_t)f->st.tag_counts[k]));

@@ -11,9 +11,10 @@
 #ifndef SS_POOL_H
 #define SS_POOL_H
 
-#include "filters_impl.h"
+#include "filters.h"
 #include "log.h"
 #include "queue.h"
+#include "wire.h"
 #include "worker.h"
 
 #include <jansson.h>
@@ -24,7 +25,7 @@ typedef struct ssi_gfilter {
     char *label, *name, *version, *runtime;
     char **tags;
     size_t ntags;
-    ssi_filter_stats st; /* runs, skipped, errors, halts, props, tag counts, times */
+    ss_filter_stats st; /* runs, skipped, errors, halts, props, tag counts, times */
     uint64_t crashes, timeouts;
     int disabled; /* 1 by crashes or errors, 2 by the operator */
     char disabled_reason[160];
@@ -32,11 +33,11 @@ typedef struct ssi_gfilter {
 
 /** A dispatch handed to a worker: its queue entry, what to leave out, and its answer. */
 typedef struct ssi_job {
-    ssi_queue_entry q;
+    ss_store_queue_entry q;
     uint8_t *exclude; /* per filter: 1 leaves it out of this dispatch (a culprit) */
     unsigned attempts;
     int answered;
-    ssi_wbuf answer; /* the 'R' frame */
+    ss_wbuf answer; /* the 'R' frame */
 } ssi_job;
 
 enum { SSI_W_DOWN, SSI_W_STARTING, SSI_W_IDLE, SSI_W_BUSY };
@@ -52,7 +53,7 @@ typedef struct ssi_wproc {
     double restart_at; /* a worker that would not start is retried at this time */
     ssi_job *jobs;
     size_t njobs, capjobs, nanswered;
-    ssi_wbuf rx; /* the frame being read */
+    ss_wbuf rx; /* the frame being read */
 } ssi_wproc;
 
 typedef struct ssi_gen {
@@ -90,7 +91,7 @@ int ssi_gen_ready(const ssi_gen *g);
 int ssi_gen_idle(const ssi_gen *g);
 
 /** Hand @p n jobs to idle worker @p w. @return 0 or an errno (the worker is then restarted). */
-int ssi_wproc_send(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ssi_queue_entry *q,
+int ssi_wproc_send(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ss_store_queue_entry *q,
                    size_t n, const ss_log *lg);
 
 /**
@@ -115,12 +116,12 @@ typedef struct ssi_answer {
     uint64_t seq;
     int failed;
     double mjd;
-    ssi_dispatch_out o;
+    ss_filter_outputs o;
     const char **events; /* the published JSON of each tag event */
 } ssi_answer;
 
 /** Parse an 'R' frame. @return 0, EPROTO or SS_ENOMEM. */
-int ssi_answer_parse(const ssi_wbuf *frame, ss_arena *a, ssi_answer *out);
+int ssi_answer_parse(const ss_wbuf *frame, ss_arena *a, ssi_answer *out);
 
 /** Index of the filter labelled @p label, or -1. */
 int ssi_gen_find(const ssi_gen *g, const char *label);

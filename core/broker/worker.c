@@ -1,9 +1,9 @@
 /* The worker process (worker.h): loads one generation of the filter set and runs dispatches. */
+#include "wire.h"
 #include "worker.h"
 
-#include "filters_impl.h"
-#include "query.h"
-#include "render.h"
+#include "filters.h"
+#include "publish.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -44,13 +44,13 @@ static int ssi_read_full(int fd, void *p, size_t n)
     return 0;
 }
 
-int ssi_frame_recv(int fd, ssi_wbuf *buf)
+int ssi_frame_recv(int fd, ss_wbuf *buf)
 {
     uint32_t n;
     int rc = ssi_read_full(fd, &n, sizeof n);
     if (rc)
         return rc;
-    ssi_wbuf_reset(buf);
+    ss_wbuf_reset(buf);
     if (n > buf->cap) {
         unsigned char *fresh = realloc(buf->data, n);
         if (!fresh)
@@ -67,9 +67,9 @@ typedef struct ssi_worker {
     ss_filter_set *fs;
     int fd;
     ssi_worker_shm *shm;
-    ssi_wbuf in, out, bag;
+    ss_wbuf in, out, bag;
     uint8_t *exclude;
-    ssi_filter_result *results;
+    ss_filter_result *results;
     uint64_t *props_before;
 } ssi_worker;
 
@@ -87,133 +87,118 @@ static int ssi_hello(ssi_worker *w, const ss_err *load_err)
     } else {
         json_t *list = json_array();
         for (size_t i = 0; i < ss_filter_set_count(w->fs); i++) {
-            const ssi_filter *f = ssi_set_filter(w->fs, i);
+            ss_filter_info f;
+            ss_filter_set_info(w->fs, i, &f);
             json_t *tags = json_array();
-            for (size_t k = 0; f->desc->output_tags && f->desc->output_tags[k].name; k++)
-                json_array_append_new(tags, json_string(f->desc->output_tags[k].name));
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o}", "label", f->label,
-                                                  "name", f->desc->name, "version",
-                                                  f->desc->version ? f->desc->version : "0",
-                                                  "runtime", f->rt->name, "tags", tags));
+            for (size_t k = 0; f.desc->output_tags && f.desc->output_tags[k].name; k++)
+                json_array_append_new(tags, json_string(f.desc->output_tags[k].name));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o}", "label", f.label,
+                                                  "name", f.desc->name, "version",
+                                                  f.desc->version ? f.desc->version : "0",
+                                                  "runtime", f.runtime, "tags", tags));
         }
         o = json_pack("{s:b, s:o, s:I}", "ok", 1, "filters", list, "max_consecutive_failures",
-                      (json_int_t)w->fs->max_consecutive_failures);
+                      (json_int_t)ss_filter_set_max_failures(w->fs));
     }
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!text)
         return ENOMEM;
-    ssi_wbuf_reset(&w->out);
-    ssi_wbuf_u8(&w->out, 'H');
-    ssi_wbuf_bytes(&w->out, text, strlen(text));
+    ss_wbuf_reset(&w->out);
+    ss_wbuf_u8(&w->out, 'H');
+    ss_wbuf_bytes(&w->out, text, strlen(text));
     free(text);
     return w->out.failed ? ENOMEM : ssi_frame_send(w->fd, w->out.data, w->out.len);
 }
 
 static void ssi_put_bag(ssi_worker *w, const ss_prop *p, size_t n)
 {
-    ssi_wbuf_reset(&w->bag);
+    ss_wbuf_reset(&w->bag);
     if (n)
-        ssi_props_encode(p, (uint32_t)n, &w->bag);
-    ssi_wbuf_strn(&w->out, (const char *)w->bag.data, (uint32_t)w->bag.len);
+        ss_store_props_encode(p, (uint32_t)n, &w->bag);
+    ss_wbuf_strn(&w->out, (const char *)w->bag.data, (uint32_t)w->bag.len);
     w->out.failed |= w->bag.failed;
 }
 
-static void ssi_put_events(ssi_worker *w, const ssi_dispatch_out *o)
+static void ssi_put_events(ssi_worker *w, const ss_filter_outputs *o)
 {
-    ss_locus_view *v = w->fs->view;
-    json_t *locus = o->ntags ? ssi_locus_summary_json(ssi_view_locus(v)) : NULL;
-    json_t *alert = o->ntags ? ssi_alert_json(ssi_view_trigger(v)) : NULL;
-    ssi_wbuf_u32(&w->out, (uint32_t)o->ntags);
+    const ss_locus *l = ss_filter_set_locus(w->fs);
+    const ss_alert *trigger = ss_filter_set_trigger(w->fs);
+    ss_wbuf_u32(&w->out, (uint32_t)o->ntags);
     for (size_t i = 0; i < o->ntags; i++) {
-        json_t *e = json_pack("{s:s, s:s, s:O, s:O}", "tag", o->tags[i].tag, "filter",
-                              o->tags[i].filter, "locus", locus, "alert", alert);
-        char *text = e ? json_dumps(e, SS_JSON_FLAGS) : NULL;
-        ssi_wbuf_str(&w->out, o->tags[i].tag);
-        ssi_wbuf_str(&w->out, o->tags[i].filter);
-        ssi_wbuf_str(&w->out, text ? text : "{}");
+        char *text = ss_publish_tag_event(o->tags[i].tag, o->tags[i].filter, l, trigger);
+        ss_wbuf_str(&w->out, o->tags[i].tag);
+        ss_wbuf_str(&w->out, o->tags[i].filter);
+        ss_wbuf_str(&w->out, text ? text : "{}");
         free(text);
-        json_decref(e);
     }
-    json_decref(locus);
-    json_decref(alert);
 }
 
 /* Answer one dispatch: what each filter did, and what the set wrote. */
 static int ssi_answer(ssi_worker *w, uint64_t seq, int rc, const ss_err *err,
-                      const ssi_dispatch_out *o)
+                      const ss_filter_outputs *o)
 {
     size_t nf = ss_filter_set_count(w->fs);
-    ssi_wbuf_reset(&w->out);
-    ssi_wbuf_u8(&w->out, 'R');
-    ssi_wbuf_u64(&w->out, seq);
-    ssi_wbuf_u8(&w->out, rc != 0);
-    ssi_wbuf_str(&w->out, rc ? err->msg : "");
-    ssi_wbuf_u32(&w->out, (uint32_t)nf);
+    ss_wbuf_reset(&w->out);
+    ss_wbuf_u8(&w->out, 'R');
+    ss_wbuf_u64(&w->out, seq);
+    ss_wbuf_u8(&w->out, rc != 0);
+    ss_wbuf_str(&w->out, rc ? err->msg : "");
+    ss_wbuf_u32(&w->out, (uint32_t)nf);
     for (size_t i = 0; i < nf; i++) {
-        const ssi_filter *f = ssi_set_filter(w->fs, i);
-        ssi_wbuf_u8(&w->out, rc ? SSI_OUT_NOT_RUN : w->results[i].outcome);
-        ssi_wbuf_f64(&w->out, rc ? 0 : w->results[i].us);
-        ssi_wbuf_u32(&w->out, (uint32_t)(f->st.props_written - w->props_before[i]));
-        ssi_wbuf_str(&w->out, !rc && w->results[i].msg ? w->results[i].msg : "");
+        const ss_filter_stats *st = ss_filter_set_stats(w->fs, i);
+        ss_wbuf_u8(&w->out, rc ? SS_FILTER_NOT_RUN : w->results[i].outcome);
+        ss_wbuf_f64(&w->out, rc ? 0 : w->results[i].us);
+        ss_wbuf_u32(&w->out, (uint32_t)(st->props_written - w->props_before[i]));
+        ss_wbuf_str(&w->out, !rc && w->results[i].msg ? w->results[i].msg : "");
     }
-    ssi_dispatch_out none = {0};
+    ss_filter_outputs none = {0};
     if (rc)
         o = &none;
-    ssi_wbuf_u8(&w->out, (uint8_t)o->halted);
-    const ss_alert *trigger = rc ? NULL : ssi_view_trigger(w->fs->view);
-    ssi_wbuf_f64(&w->out, trigger ? trigger->mjd : 0);
+    ss_wbuf_u8(&w->out, (uint8_t)o->halted);
+    const ss_alert *trigger = rc ? NULL : ss_filter_set_trigger(w->fs);
+    ss_wbuf_f64(&w->out, trigger ? trigger->mjd : 0);
     ssi_put_events(w, o);
     ssi_put_bag(w, o->locus_props, o->nlocus_props);
     ssi_put_bag(w, o->alert_props, o->nalert_props);
     return w->out.failed ? ENOMEM : ssi_frame_send(w->fd, w->out.data, w->out.len);
 }
 
-static int ssi_read_txn(ssi_worker *w, MDB_txn **txn)
+static int ssi_run_entry(ssi_worker *w, ss_store_txn *txn, ss_rbuf *r)
 {
-    int rc = mdb_txn_begin(w->store->env, NULL, MDB_RDONLY, txn);
-    if (rc == MDB_MAP_RESIZED) { /* the broker grew the map: adopt its size */
-        if ((rc = mdb_env_set_mapsize(w->store->env, 0)) == 0)
-            rc = mdb_txn_begin(w->store->env, NULL, MDB_RDONLY, txn);
-    }
-    return rc;
-}
-
-static int ssi_run_entry(ssi_worker *w, MDB_txn *txn, ssi_rbuf *r)
-{
-    uint64_t seq = ssi_rbuf_u64(r);
+    uint64_t seq = ss_rbuf_u64(r);
     char locus[SS_LOCUS_ID_LEN + 1], survey[SS_SURVEY_MAX + 1], alert_id[SS_ID_MAX + 1];
-    ssi_rbuf_strcpy(r, locus, sizeof locus);
-    ssi_rbuf_strcpy(r, survey, sizeof survey);
-    ssi_rbuf_strcpy(r, alert_id, sizeof alert_id);
+    ss_rbuf_strcpy(r, locus, sizeof locus);
+    ss_rbuf_strcpy(r, survey, sizeof survey);
+    ss_rbuf_strcpy(r, alert_id, sizeof alert_id);
     size_t nf = ss_filter_set_count(w->fs);
-    if (ssi_rbuf_u32(r) != nf || r->bad || (size_t)(r->end - r->p) < nf)
+    if (ss_rbuf_u32(r) != nf || r->bad || (size_t)(r->end - r->p) < nf)
         return EPROTO;
     memcpy(w->exclude, r->p, nf);
     r->p += nf;
     for (size_t i = 0; i < nf; i++)
-        w->props_before[i] = ssi_set_filter(w->fs, i)->st.props_written;
-    ssi_dispatch_ctl ctl = {w->exclude, w->results, ssi_before_run, w};
-    ssi_dispatch_out o;
+        w->props_before[i] = ss_filter_set_stats(w->fs, i)->props_written;
+    ss_filter_dispatch_ctl ctl = {w->exclude, w->results, ssi_before_run, w};
+    ss_filter_outputs o;
     ss_err err = {0};
     w->shm->seq = seq;
-    int rc = ssi_dispatch_ctl_run(w->fs, w->store, txn, locus, survey, alert_id, &ctl, &o, &err);
+    int rc = ss_filter_dispatch_ctl_run(w->fs, txn, locus, survey, alert_id, &ctl, &o, &err);
     w->shm->filter = -1;
     return ssi_answer(w, seq, rc, &err, &o);
 }
 
-static int ssi_run_batch(ssi_worker *w, ssi_rbuf *r)
+static int ssi_run_batch(ssi_worker *w, ss_rbuf *r)
 {
-    uint32_t n = ssi_rbuf_u32(r);
-    MDB_txn *txn;
-    int rc = ssi_read_txn(w, &txn);
+    uint32_t n = ss_rbuf_u32(r);
+    ss_store_txn *txn; /* a map the broker grew is adopted here (ss_store_txn_begin) */
+    int rc = ss_store_txn_begin(w->store, SS_STORE_READ, &txn);
     if (rc)
         return rc;
     w->shm->busy = 1;
     for (uint32_t i = 0; i < n && !rc && !r->bad; i++)
         rc = ssi_run_entry(w, txn, r);
     w->shm->busy = 0;
-    mdb_txn_abort(txn);
+    ss_store_txn_abort(txn);
     return rc ? rc : r->bad ? EPROTO : 0;
 }
 
@@ -223,8 +208,8 @@ static int ssi_serve(ssi_worker *w)
         int rc = ssi_frame_recv(w->fd, &w->in);
         if (rc)
             return rc == EPIPE ? 0 : rc; /* the broker went away: nothing left to answer */
-        ssi_rbuf r = {w->in.data, w->in.data + w->in.len, 0};
-        uint8_t type = ssi_rbuf_u8(&r);
+        ss_rbuf r = {w->in.data, w->in.data + w->in.len, 0};
+        uint8_t type = ss_rbuf_u8(&r);
         if (type == 'Q')
             return 0;
         if (type != 'B' || (rc = ssi_run_batch(w, &r)))
@@ -253,7 +238,7 @@ static int ssi_worker_setup(ssi_worker *w, const char *store_dir, const char *se
     return rc;
 }
 
-int ss_worker_main(const char *store_dir, const char *set_ini, int fd, int shm_fd)
+int ss_broker_worker_main(const char *store_dir, const char *set_ini, int fd, int shm_fd)
 {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_IGN); /* a Ctrl-C reaches the whole process group: the broker decides */
@@ -265,9 +250,9 @@ int ss_worker_main(const char *store_dir, const char *set_ini, int fd, int shm_f
         rc = ssi_serve(&w);
     ss_filter_set_free(w.fs);
     ss_store_close(w.store);
-    ssi_wbuf_free(&w.in);
-    ssi_wbuf_free(&w.out);
-    ssi_wbuf_free(&w.bag);
+    ss_wbuf_free(&w.in);
+    ss_wbuf_free(&w.out);
+    ss_wbuf_free(&w.bag);
     free(w.exclude);
     free(w.results);
     free(w.props_before);

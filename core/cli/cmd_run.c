@@ -296,5 +296,5 @@ int ss_cmd_worker(int argc, char **argv)
     }
     if (!store || !set || fd < 0 || shm < 0)
         return ss_cli_usage("worker", "is started by `skysieve run`, not by hand");
-    return ss_worker_main(store, set, fd, shm);
+    return ss_broker_worker_main(store, set, fd, shm);
 }

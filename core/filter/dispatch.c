@@ -3,7 +3,10 @@
  * are met, each failure counted against its filter alone.
  */
 #include "filters_impl.h"
-#include "render.h"
+
+#include "json_text.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +24,7 @@ static double ssi_now_us(void)
 
 /* Keep every sample up to a million, then a uniform reservoir of them: memory stays bounded on a
  * broker that runs for months, percentiles stay representative. */
-void ssi_stats_record_time(ssi_filter_stats *st, double us)
+void ss_filter_stats_record_time(ss_filter_stats *st, double us)
 {
     if (st->ntimes == st->captimes && st->captimes < SSI_MAX_TIME_SAMPLES) {
         size_t cap = st->captimes ? st->captimes * 2 : 1024;
@@ -46,7 +49,7 @@ void ssi_stats_record_time(ssi_filter_stats *st, double us)
 static void ssi_filter_failed(ss_filter_set *fs, ssi_filter *f, const char *locus_id,
                               const char *why, int may_disable)
 {
-    ssi_filter_stats *st = &f->st;
+    ss_filter_stats *st = &f->st;
     st->errors++;
     st->consecutive_errors++;
     snprintf(st->last_error, sizeof st->last_error, "%.19s: %.230s", locus_id, why);
@@ -62,8 +65,8 @@ static void ssi_filter_failed(ss_filter_set *fs, ssi_filter *f, const char *locu
 
 /* Count a successful run's writes: @p props properties (those an earlier filter of the dispatch
  * also wrote included), and the tags it added. */
-static void ssi_count_outputs(ssi_filter *f, size_t props, const ssi_dispatch_out *before,
-                              const ssi_dispatch_out *after)
+static void ssi_count_outputs(ssi_filter *f, size_t props, const ss_filter_outputs *before,
+                              const ss_filter_outputs *after)
 {
     f->st.props_written += props;
     /* an event's tag is the declaration's own string: find its slot by address */
@@ -75,26 +78,26 @@ static void ssi_count_outputs(ssi_filter *f, size_t props, const ssi_dispatch_ou
 
 /* Run one filter, its result in @p res. @return 1 when the pipeline halts here, 0 to go on, <0
  * out of memory. */
-static int ssi_run_one(ss_filter_set *fs, ssi_filter *f, ssi_filter_result *res, int may_disable)
+static int ssi_run_one(ss_filter_set *fs, ssi_filter *f, ss_filter_result *res, int may_disable)
 {
     ss_locus_view *v = fs->view;
     if (!ssi_view_requirements_met(v, f->desc)) {
         f->st.skipped++;
-        res->outcome = SSI_OUT_SKIPPED;
+        res->outcome = SS_FILTER_SKIPPED;
         return 0;
     }
     ss_err ferr = {0};
-    ssi_dispatch_out before, after;
+    ss_filter_outputs before, after;
     ssi_view_outputs(v, &before);
     ssi_view_begin(v, f->desc);
     double t0 = ssi_now_us();
     int rc = f->rt->run(f->impl, ssi_host_api(), v, &ferr);
     res->us = (float)(ssi_now_us() - t0);
-    ssi_stats_record_time(&f->st, res->us);
+    ss_filter_stats_record_time(&f->st, res->us);
     const char *why = ssi_view_failure(v);
     if (rc || why) {
         ssi_filter_failed(fs, f, ssi_view_locus(v)->id, why ? why : ferr.msg, may_disable);
-        res->outcome = SSI_OUT_ERROR;
+        res->outcome = SS_FILTER_ERROR;
         res->msg = f->st.last_error;
         return 0;
     }
@@ -107,17 +110,18 @@ static int ssi_run_one(ss_filter_set *fs, ssi_filter *f, ssi_filter_result *res,
     ssi_count_outputs(f, props, &before, &after);
     res->nprops = (uint32_t)props;
     f->st.halts += ssi_view_halted(v);
-    res->outcome = ssi_view_halted(v) ? SSI_OUT_HALTED : SSI_OUT_RAN;
+    res->outcome = ssi_view_halted(v) ? SS_FILTER_HALTED : SS_FILTER_RAN;
     return ssi_view_halted(v);
 }
 
 /* Every filter in order until one halts. Without @p ctl the set disables failing filters itself;
  * @p results (NULL: not wanted) receives what each did. */
-static int ssi_run_all(ss_filter_set *fs, const ssi_dispatch_ctl *ctl, ssi_filter_result *results)
+static int ssi_run_all(ss_filter_set *fs, const ss_filter_dispatch_ctl *ctl,
+                       ss_filter_result *results)
 {
     for (size_t i = 0; i < fs->n; i++) {
-        ssi_filter_result scratch = {0}, *res = results ? &results[i] : &scratch;
-        *res = (ssi_filter_result){0};
+        ss_filter_result scratch = {0}, *res = results ? &results[i] : &scratch;
+        *res = (ss_filter_result){0};
         if (ctl ? ctl->exclude[i] : fs->filters[i].st.disabled)
             continue;
         if (ctl && ctl->before_run)
@@ -125,7 +129,7 @@ static int ssi_run_all(ss_filter_set *fs, const ssi_dispatch_ctl *ctl, ssi_filte
         int rc = ssi_run_one(fs, &fs->filters[i], res, ctl == NULL);
         if (rc == 1) {
             for (size_t k = i + 1; results && k < fs->n; k++)
-                results[k] = (ssi_filter_result){0};
+                results[k] = (ss_filter_result){0};
             return 0;
         }
         if (rc)
@@ -134,43 +138,73 @@ static int ssi_run_all(ss_filter_set *fs, const ssi_dispatch_ctl *ctl, ssi_filte
     return 0;
 }
 
-int ssi_dispatch(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
-                 const ss_locus *known, const ss_alert *trigger, int write,
-                 ssi_filter_result *results, ssi_dispatch_out *out, ss_err *err)
+int ss_filter_dispatch(ss_filter_set *fs, ss_store_txn *txn, const char *locus_id,
+                       const ss_locus *known, const ss_alert *trigger, int write,
+                       ss_filter_result *results, ss_filter_outputs *out, ss_err *err)
 {
-    int rc = ssi_view_open(fs->view, s, txn, locus_id, known, trigger);
+    int rc = ssi_view_open(fs->view, txn, locus_id, known, trigger);
     if (!rc)
         rc = ssi_run_all(fs, NULL, results);
     ssi_view_outputs(fs->view, out);
     if (!rc && write && (out->ntags || out->nlocus_props || out->nalert_props))
-        rc = ssi_view_store(fs->view, &fs->buf);
-    return rc ? ssi_store_fail(s, err, rc, "running filters") : 0;
+        rc = ssi_view_store(fs->view);
+    return rc ? ss_store_fail(ss_store_txn_store(txn), err, rc, "running filters") : 0;
 }
 
-int ssi_dispatch_ctl_run(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
-                         const char *survey, const char *alert_id, const ssi_dispatch_ctl *ctl,
-                         ssi_dispatch_out *out, ss_err *err)
+int ss_filter_dispatch_ctl_run(ss_filter_set *fs, ss_store_txn *txn, const char *locus_id,
+                               const char *survey, const char *alert_id,
+                               const ss_filter_dispatch_ctl *ctl, ss_filter_outputs *out,
+                               ss_err *err)
 {
-    int rc = ssi_view_open_key(fs->view, s, txn, locus_id, survey, alert_id);
+    int rc = ssi_view_open_key(fs->view, txn, locus_id, survey, alert_id);
     if (!rc)
         rc = ssi_run_all(fs, ctl, ctl->results);
     ssi_view_outputs(fs->view, out);
-    return rc ? ssi_store_fail(s, err, rc, "running filters") : 0;
+    return rc ? ss_store_fail(ss_store_txn_store(txn), err, rc, "running filters") : 0;
 }
 
-const ssi_filter *ssi_set_filter(const ss_filter_set *fs, size_t i)
+const ss_locus *ss_filter_set_locus(const ss_filter_set *fs)
 {
-    return &fs->filters[i];
+    return ssi_view_locus(fs->view);
+}
+
+const ss_alert *ss_filter_set_trigger(const ss_filter_set *fs)
+{
+    return ssi_view_trigger(fs->view);
+}
+
+void ss_filter_set_info(const ss_filter_set *fs, size_t i, ss_filter_info *out)
+{
+    const ssi_filter *f = &fs->filters[i];
+    *out = (ss_filter_info){f->label, f->path, f->rt->name, f->desc};
+}
+
+const ss_filter_stats *ss_filter_set_stats(const ss_filter_set *fs, size_t i)
+{
+    return &fs->filters[i].st;
+}
+
+unsigned ss_filter_set_max_failures(const ss_filter_set *fs)
+{
+    return fs->max_consecutive_failures;
+}
+
+void ss_filter_stats_free(ss_filter_stats *st)
+{
+    free(st->times_us);
+    free(st->tag_counts);
+    st->times_us = NULL;
+    st->tag_counts = NULL;
 }
 
 /* ---- dry runs: `skysieve filter run` ---- */
 
-static json_t *ssi_dry_report(ss_filter_set *fs, const char *locus_id, const ssi_dispatch_out *o,
+static json_t *ssi_dry_report(ss_filter_set *fs, const char *locus_id, const ss_filter_outputs *o,
                               const uint64_t *errors_before, double us)
 {
     json_t *lp = json_object(), *ap = json_object(), *tags = json_array();
-    ssi_props_into_json(lp, o->locus_props, (uint32_t)o->nlocus_props);
-    ssi_props_into_json(ap, o->alert_props, (uint32_t)o->nalert_props);
+    ss_json_props(lp, o->locus_props, o->nlocus_props);
+    ss_json_props(ap, o->alert_props, o->nalert_props);
     for (size_t i = 0; i < o->ntags; i++)
         json_array_append_new(tags, json_string(o->tags[i].tag));
     json_t *r = json_pack("{s:s, s:o, s:o, s:o, s:b, s:f}", "locus_id", locus_id,
@@ -184,17 +218,17 @@ static json_t *ssi_dry_report(ss_filter_set *fs, const char *locus_id, const ssi
     return r;
 }
 
-static int ssi_dry_one(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char *locus_id,
-                       FILE *out, ss_err *err)
+static int ssi_dry_one(ss_filter_set *fs, ss_store_txn *txn, const char *locus_id, FILE *out,
+                       ss_err *err)
 {
     uint64_t *before = malloc((fs->n ? fs->n : 1) * sizeof *before);
     if (!before)
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     for (size_t i = 0; i < fs->n; i++)
         before[i] = fs->filters[i].st.errors;
-    ssi_dispatch_out o;
+    ss_filter_outputs o;
     double t0 = ssi_now_us();
-    int rc = ssi_dispatch(fs, s, txn, locus_id, NULL, NULL, 0, NULL, &o, err);
+    int rc = ss_filter_dispatch(fs, txn, locus_id, NULL, NULL, 0, NULL, &o, err);
     double us = ssi_now_us() - t0;
     if (!rc) {
         json_t *r = ssi_dry_report(fs, locus_id, &o, before, us);
@@ -206,28 +240,29 @@ static int ssi_dry_one(ss_filter_set *fs, ss_store *s, MDB_txn *txn, const char 
     return rc;
 }
 
+typedef struct ssi_dry {
+    ss_filter_set *fs;
+    ss_store_txn *txn;
+    FILE *out;
+    ss_err *err;
+} ssi_dry;
+
+static int ssi_dry_locus(void *ctx, const ss_locus *l)
+{
+    ssi_dry *d = ctx;
+    return ssi_dry_one(d->fs, d->txn, l->id, d->out, d->err);
+}
+
 int ss_filter_set_dry_run(ss_filter_set *fs, ss_store *s, const char *locus_id, FILE *out,
                           ss_err *err)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    ss_store_txn *txn;
+    int rc = ss_store_txn_begin(s, SS_STORE_READ, &txn);
     if (rc)
-        return ssi_store_fail(s, err, rc, "starting a read transaction");
-    if (locus_id) {
-        rc = ssi_dry_one(fs, s, txn, locus_id, out, err);
-    } else if (!(rc = mdb_cursor_open(txn, s->loci, &cur))) {
-        MDB_val k, v;
-        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            char id[SS_LOCUS_ID_LEN + 1];
-            snprintf(id, sizeof id, "%.*s", (int)k.mv_size, (const char *)k.mv_data);
-            if ((rc = ssi_dry_one(fs, s, txn, id, out, err)))
-                break;
-        }
-        mdb_cursor_close(cur);
-        rc = rc == MDB_NOTFOUND ? 0 : rc;
-    }
-    mdb_txn_abort(txn);
-    return rc && !err->code ? ssi_store_fail(s, err, rc, "dry run") : rc;
+        return ss_store_fail(s, err, rc, "starting a read transaction");
+    ssi_dry d = {fs, txn, out, err};
+    rc = locus_id ? ssi_dry_one(fs, txn, locus_id, out, err)
+                  : ss_store_loci_each(txn, NULL, ssi_dry_locus, &d);
+    ss_store_txn_abort(txn);
+    return rc && !err->code ? ss_store_fail(s, err, rc, "dry run") : rc;
 }

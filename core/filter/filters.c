@@ -232,10 +232,10 @@ static int ssi_check_props(const char *who, const char *what, const ss_property_
 static int ssi_check_tags(const char *who, const ss_tag_decl *t, ss_err *err)
 {
     for (size_t i = 0; t && t[i].name; i++) {
-        if (!ssi_valid_name(t[i].name, SSI_TAG_MAX))
+        if (!ssi_valid_name(t[i].name, SS_TAG_MAX))
             return ss_err_set(err, SS_EINVAL,
                               "%s: output tag '%s': use 1 to %d letters, digits, '_', '.', '-'",
-                              who, t[i].name, SSI_TAG_MAX);
+                              who, t[i].name, SS_TAG_MAX);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(t[i].name, t[j].name))
                 return ss_err_set(err, SS_EINVAL, "%s: output tag '%s' declared twice", who,
@@ -280,8 +280,7 @@ static void ssi_filter_unload(ssi_filter *f)
 {
     if (f->rt && f->impl)
         f->rt->unload(f->impl);
-    free(f->st.times_us);
-    free(f->st.tag_counts);
+    ss_filter_stats_free(&f->st);
     free(f->label);
     free(f->path);
     memset(f, 0, sizeof *f);
@@ -295,7 +294,6 @@ void ss_filter_set_free(ss_filter_set *fs)
         ssi_filter_unload(&fs->filters[i]);
     free(fs->filters);
     ssi_view_free(fs->view);
-    ssi_wbuf_free(&fs->buf);
     free(fs);
 }
 
@@ -669,7 +667,7 @@ double ssi_percentile(const double *sorted, size_t n, double q)
  * uniform reservoir, so an even stride through them is still a uniform sample. */
 #define SSI_PERCENTILE_SAMPLES 16384
 
-void ssi_stats_percentiles(const ssi_filter_stats *st, double out[3])
+void ss_filter_stats_percentiles(const ss_filter_stats *st, double out[3])
 {
     static const double q[3] = {0.5, 0.9, 0.99};
     size_t stride = st->ntimes > SSI_PERCENTILE_SAMPLES ? st->ntimes / SSI_PERCENTILE_SAMPLES : 1;
@@ -686,9 +684,9 @@ void ssi_stats_percentiles(const ssi_filter_stats *st, double out[3])
 
 static json_t *ssi_filter_stats_json(const ssi_filter *f)
 {
-    const ssi_filter_stats *st = &f->st;
+    const ss_filter_stats *st = &f->st;
     double p[3];
-    ssi_stats_percentiles(st, p);
+    ss_filter_stats_percentiles(st, p);
     json_t *tags = json_object();
     for (size_t i = 0; f->desc->output_tags && f->desc->output_tags[i].name; i++)
         json_object_set_new(tags, f->desc->output_tags[i].name,

@@ -6,8 +6,10 @@
  * filter first asks. Writes go to a pending list checked against the running filter's declarations;
  * they join the view (and later the store) only when the run succeeds.
  */
-#include "catalog_impl.h"
 #include "filters_impl.h"
+
+#include "assoc.h"
+#include "catalog.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -41,8 +43,7 @@ typedef struct ssi_pts {
 } ssi_pts;
 
 struct ss_locus_view {
-    ss_store *s;
-    MDB_txn *txn;
+    ss_store_txn *txn;
     ss_arena *arena; /* everything below lives here until the next open */
     ss_packet *pkt;  /* the locus's alerts, decoded on demand */
     ss_locus locus;
@@ -52,7 +53,7 @@ struct ss_locus_view {
     ssi_props aprops, kept_a; /* the same for the trigger alert */
     ssi_strs tags;            /* tags of the locus: the first nstored were stored before */
     size_t nstored;
-    ssi_tag_event *newtags;
+    ss_filter_tag_event *newtags;
     size_t nnew, capnew;
     int alerts_loaded;
     size_t nalerts, trigger_idx; /* pkt->alerts[0, nalerts): alerts, in time order */
@@ -69,7 +70,7 @@ struct ss_locus_view {
     const char *halted_by;
     char failure[256];
     int matches_loaded;
-    const ssi_match **cat_matches, **watch_matches; /* catalog and watch-list matches */
+    const ss_assoc_match **cat_matches, **watch_matches; /* catalog and watch-list matches */
     size_t ncat, nwatch;
 };
 
@@ -152,43 +153,41 @@ void ssi_view_free(ss_locus_view *v)
     free(v);
 }
 
-static int ssi_load_bag(ss_locus_view *v, MDB_dbi dbi, const void *key, size_t klen, ssi_props *out)
+/* A property bag read from the store, owned by the view's arena. */
+static int ssi_bag_take(ssi_props *out, ss_prop *items, uint32_t n)
 {
-    MDB_val k = {klen, (void *)key}, d;
-    int rc = v->s->has_outputs ? mdb_get(v->txn, dbi, &k, &d) : MDB_NOTFOUND;
-    if (rc)
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    ss_prop *items;
-    uint32_t n;
-    if ((rc = ssi_props_decode(d.mv_data, d.mv_size, v->arena, &items, &n)))
-        return rc;
     out->items = items;
     out->n = out->cap = n;
     return 0;
 }
 
+static int ssi_load_locus_props(ss_locus_view *v)
+{
+    ss_prop *items;
+    uint32_t n;
+    int rc = ss_store_locus_props(v->txn, v->locus.id, v->arena, &items, &n);
+    return rc ? rc : ssi_bag_take(&v->lprops, items, n);
+}
+
+static int ssi_load_alert_props(ss_locus_view *v, const ss_alert *a, ssi_props *out)
+{
+    ss_prop *items;
+    uint32_t n;
+    int rc = ss_store_alert_props(v->txn, a->survey, a->alert_id, v->arena, &items, &n);
+    return rc ? rc : ssi_bag_take(out, items, n);
+}
+
+static int ssi_tag_seen(void *ctx, const char *tag, size_t len, const ss_tag_record *rec)
+{
+    (void)rec;
+    ss_locus_view *v = ctx;
+    char *copy = ss_arena_strndup(v->arena, tag, len);
+    return copy ? ssi_strs_add(v->arena, &v->tags, copy) : SS_ENOMEM;
+}
+
 static int ssi_load_tags(ss_locus_view *v)
 {
-    if (!v->s->has_outputs)
-        return 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(v->txn, v->s->tags, &cur);
-    if (rc)
-        return rc;
-    MDB_val k = {SS_LOCUS_ID_LEN, v->locus.id}, d;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (k.mv_size <= SS_LOCUS_ID_LEN || memcmp(k.mv_data, v->locus.id, SS_LOCUS_ID_LEN))
-            break;
-        char *tag = ss_arena_strndup(v->arena, (char *)k.mv_data + SS_LOCUS_ID_LEN,
-                                     k.mv_size - SS_LOCUS_ID_LEN);
-        if (!tag || ssi_strs_add(v->arena, &v->tags, tag)) {
-            rc = SS_ENOMEM;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return ss_store_locus_tags(v->txn, v->locus.id, ssi_tag_seen, v);
 }
 
 static int ssi_load_locus(ss_locus_view *v, const char *locus_id, const ss_locus *known)
@@ -197,14 +196,7 @@ static int ssi_load_locus(ss_locus_view *v, const char *locus_id, const ss_locus
         v->locus = *known;
         return 0;
     }
-    MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, d;
-    int rc = mdb_get(v->txn, v->s->loci, &k, &d);
-    if (rc)
-        return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
-    if ((rc = ssi_locus_decode(d.mv_data, d.mv_size, &v->locus)))
-        return rc;
-    memcpy(v->locus.id, locus_id, SS_LOCUS_ID_LEN + 1);
-    return 0;
+    return ss_store_locus_get(v->txn, locus_id, &v->locus);
 }
 
 static int ssi_load_alerts(ss_locus_view *v);
@@ -225,13 +217,11 @@ static int ssi_set_trigger(ss_locus_view *v, const ss_alert *trigger)
         if (v->want_id && strcmp(v->trigger->alert_id, v->want_id))
             return SS_ENOTFOUND;
     }
-    unsigned char kb[SSI_KEY_MAX];
-    size_t kn = ssi_key_alert(kb, v->trigger->survey, v->trigger->alert_id);
-    return ssi_load_bag(v, v->s->alert_props, kb, kn, &v->aprops);
+    return ssi_load_alert_props(v, v->trigger, &v->aprops);
 }
 
-int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
-                  const ss_locus *known, const ss_alert *trigger)
+int ssi_view_open(ss_locus_view *v, ss_store_txn *txn, const char *locus_id, const ss_locus *known,
+                  const ss_alert *trigger)
 {
     ss_arena *arena = v->arena;
     ss_packet *pkt = v->pkt;
@@ -243,24 +233,23 @@ int ssi_view_open(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus
     v->pkt = pkt;
     v->want_survey = want_survey;
     v->want_id = want_id;
-    v->s = s;
     v->txn = txn;
     v->trigger_idx = SIZE_MAX;
     int rc = ssi_load_locus(v, locus_id, known);
     if (!rc)
-        rc = ssi_load_bag(v, s->locus_props, locus_id, SS_LOCUS_ID_LEN, &v->lprops);
+        rc = ssi_load_locus_props(v);
     if (!rc)
         rc = ssi_load_tags(v);
     v->nstored = v->tags.n;
     return rc ? rc : ssi_set_trigger(v, trigger);
 }
 
-int ssi_view_open_key(ss_locus_view *v, ss_store *s, MDB_txn *txn, const char *locus_id,
-                      const char *survey, const char *alert_id)
+int ssi_view_open_key(ss_locus_view *v, ss_store_txn *txn, const char *locus_id, const char *survey,
+                      const char *alert_id)
 {
     v->want_survey = survey; /* ssi_view_open() keeps these two across its reset */
     v->want_id = alert_id;
-    int rc = ssi_view_open(v, s, txn, locus_id, NULL, NULL);
+    int rc = ssi_view_open(v, txn, locus_id, NULL, NULL);
     v->want_survey = v->want_id = NULL;
     return rc;
 }
@@ -291,26 +280,8 @@ static int ssi_load_alerts(ss_locus_view *v)
 {
     if (v->alerts_loaded)
         return 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(v->txn, v->s->locus_alerts, &cur);
-    if (rc)
-        return rc;
-    MDB_val k = {SS_LOCUS_ID_LEN, v->locus.id}, d;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (k.mv_size <= SS_LOCUS_ID_LEN + 8 || memcmp(k.mv_data, v->locus.id, SS_LOCUS_ID_LEN))
-            break;
-        MDB_val ak = {k.mv_size - SS_LOCUS_ID_LEN - 8, (char *)k.mv_data + SS_LOCUS_ID_LEN + 8}, ad;
-        char locus[SS_LOCUS_ID_LEN + 1];
-        ss_alert *a = ss_packet_add(v->pkt);
-        if (!a || (rc = mdb_get(v->txn, v->s->alerts, &ak, &ad)) ||
-            (rc = ssi_alert_decode(ad.mv_data, ad.mv_size, v->pkt, a, locus))) {
-            rc = a ? rc : SS_ENOMEM;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    if ((rc && rc != MDB_NOTFOUND) || (rc = ssi_split_forced(v)))
+    int rc = ss_store_locus_alerts(v->txn, v->locus.id, v->pkt);
+    if (rc || (rc = ssi_split_forced(v)))
         return rc;
     v->alerts_loaded = 1;
     for (size_t i = 0; v->trigger && i < v->nalerts; i++)
@@ -348,7 +319,7 @@ static int ssi_found(const ss_prop *p, ss_value *out)
 static int h_locus_property(ss_locus_view *v, const char *name, ss_value *out)
 {
     const ss_prop *p = ssi_props_get(&v->lprops, name);
-    if (p || !ssi_locus_computed_get(&v->locus, name, out))
+    if (p || !ss_store_locus_computed_get(&v->locus, name, out))
         return ssi_found(p, out);
     return out->type == SS_TYPE_NULL ? SS_ENOTFOUND : 0;
 }
@@ -383,9 +354,7 @@ static int ssi_stored_alert_prop(ss_locus_view *v, const ss_alert *a, const char
                                  ss_value *out)
 {
     ssi_props bag = {0};
-    unsigned char kb[SSI_KEY_MAX];
-    size_t kn = ssi_key_alert(kb, a->survey, a->alert_id);
-    if (ssi_load_bag(v, v->s->alert_props, kb, kn, &bag))
+    if (ssi_load_alert_props(v, a, &bag))
         return SS_ENOTFOUND;
     return ssi_found(ssi_props_get(&bag, name), out);
 }
@@ -396,7 +365,7 @@ static int h_alert_property(ss_locus_view *v, size_t i, const char *name, ss_val
     out->type = SS_TYPE_NULL;
     if (!a)
         return SS_ENOTFOUND;
-    if (ssi_alert_normalised(a, name, out))
+    if (ss_alert_normalised(a, name, out))
         return out->type == SS_TYPE_NULL ? SS_ENOTFOUND : 0;
     const ss_prop *p = ss_alert_prop(a, name);
     if (p)
@@ -547,9 +516,9 @@ static int ssi_load_matches(ss_locus_view *v)
 {
     if (v->matches_loaded)
         return 0;
-    ssi_match *m;
+    ss_assoc_match *m;
     size_t n;
-    int rc = ssi_xmatch_read(v->s, v->txn, v->locus.id, v->arena, &m, &n);
+    int rc = ss_assoc_matches(v->txn, v->locus.id, v->arena, &m, &n);
     if (rc)
         return rc;
     v->cat_matches = ss_arena_alloc(v->arena, (n ? n : 1) * sizeof *v->cat_matches);
@@ -565,7 +534,7 @@ static int ssi_load_matches(ss_locus_view *v)
     return 0;
 }
 
-static const ssi_match *ssi_cat_match(ss_locus_view *v, size_t i)
+static const ss_assoc_match *ssi_cat_match(ss_locus_view *v, size_t i)
 {
     return ssi_load_matches(v) || i >= v->ncat ? NULL : v->cat_matches[i];
 }
@@ -577,7 +546,7 @@ static size_t h_catalog_match_count(ss_locus_view *v)
 
 static int h_catalog_match(ss_locus_view *v, size_t i, ss_catalog_match *out)
 {
-    const ssi_match *m = ssi_cat_match(v, i);
+    const ss_assoc_match *m = ssi_cat_match(v, i);
     if (!m)
         return SS_ENOTFOUND;
     *out = (ss_catalog_match){m->catalog, m->object_id, m->separation_arcsec};
@@ -586,13 +555,13 @@ static int h_catalog_match(ss_locus_view *v, size_t i, ss_catalog_match *out)
 
 static uint64_t h_catalog_match_row(ss_locus_view *v, size_t i)
 {
-    const ssi_match *m = ssi_cat_match(v, i);
+    const ss_assoc_match *m = ssi_cat_match(v, i);
     return m ? m->row : 0;
 }
 
 static size_t h_catalog_match_columns(ss_locus_view *v, size_t i, const char **out, size_t max)
 {
-    const ssi_match *m = ssi_cat_match(v, i);
+    const ss_assoc_match *m = ssi_cat_match(v, i);
     for (uint32_t k = 0; m && k < m->ncols && k < max; k++)
         out[k] = m->names[k];
     return m ? m->ncols : 0;
@@ -600,7 +569,7 @@ static size_t h_catalog_match_columns(ss_locus_view *v, size_t i, const char **o
 
 static int h_catalog_match_column(ss_locus_view *v, size_t i, const char *name, ss_value *out)
 {
-    const ssi_match *m = ssi_cat_match(v, i);
+    const ss_assoc_match *m = ssi_cat_match(v, i);
     out->type = SS_TYPE_NULL;
     for (uint32_t k = 0; m && name && k < m->ncols; k++)
         if (!strcmp(m->names[k], name)) {
@@ -806,11 +775,11 @@ int ssi_view_commit(ss_locus_view *v)
             rc = ssi_props_put(v->arena, &v->kept_a, v->pend_a.items[i].name,
                                v->pend_a.items[i].value);
     for (size_t i = 0; i < v->pend_tags.n && !rc; i++) {
-        ssi_tag_event *ev = ssi_v_grow(v->arena, v->newtags, v->nnew, &v->capnew, sizeof *ev);
+        ss_filter_tag_event *ev = ssi_v_grow(v->arena, v->newtags, v->nnew, &v->capnew, sizeof *ev);
         if (!ev || (rc = ssi_strs_add(v->arena, &v->tags, v->pend_tags.items[i])))
             return rc ? rc : SS_ENOMEM;
         v->newtags = ev;
-        v->newtags[v->nnew++] = (ssi_tag_event){v->pend_tags.items[i], v->cur->name};
+        v->newtags[v->nnew++] = (ss_filter_tag_event){v->pend_tags.items[i], v->cur->name};
     }
     if (v->pend_halt && !rc) {
         v->halted = 1;
@@ -832,82 +801,31 @@ const ss_locus *ssi_view_locus(ss_locus_view *v)
     return &v->locus;
 }
 
-void ssi_view_outputs(ss_locus_view *v, ssi_dispatch_out *out)
+void ssi_view_outputs(ss_locus_view *v, ss_filter_outputs *out)
 {
-    *out = (ssi_dispatch_out){v->newtags,      v->nnew,     v->kept_l.items, v->kept_l.n,
-                              v->kept_a.items, v->kept_a.n, v->halted,       v->halted_by};
+    *out = (ss_filter_outputs){v->newtags,      v->nnew,     v->kept_l.items, v->kept_l.n,
+                               v->kept_a.items, v->kept_a.n, v->halted,       v->halted_by};
 }
 
-/* Merge @p add into the bag stored under @p key (read in @p txn now) and write it back. */
-static int ssi_merge_bag(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-                         const ss_prop *add, size_t nadd, ssi_wbuf *buf, ss_arena *scratch)
-{
-    MDB_val k = {klen, (void *)key}, d;
-    ssi_props bag = {0};
-    int rc = mdb_get(txn, dbi, &k, &d);
-    if (rc == 0) {
-        ss_prop *items;
-        uint32_t n;
-        if ((rc = ssi_props_decode(d.mv_data, d.mv_size, scratch, &items, &n)))
-            return rc;
-        bag = (ssi_props){items, n, n};
-    } else if (rc != MDB_NOTFOUND)
-        return rc;
-    for (size_t i = 0; i < nadd; i++)
-        if ((rc = ssi_props_put(scratch, &bag, add[i].name, add[i].value)))
-            return rc;
-    ssi_props_encode(bag.items, bag.n, buf);
-    if (buf->failed)
-        return SS_ENOMEM;
-    d = (MDB_val){buf->len, buf->data};
-    return mdb_put(txn, dbi, &k, &d, 0);
-}
-
-/* A tag is recorded once per locus: the first filter and time that set it. */
-static int ssi_store_tag(ss_store *s, MDB_txn *txn, const char *locus_id, double mjd,
-                         const ssi_tag_event *ev, ssi_wbuf *buf)
-{
-    unsigned char kb[SSI_KEY_MAX];
-    if (strlen(ev->tag) > SSI_TAG_MAX)
-        return SS_EINVAL;
-    MDB_val k = {ssi_key_tag(kb, locus_id, ev->tag), kb}, d;
-    ss_tag_record t = {.mjd = mjd, .time = (double)time(NULL)};
-    snprintf(t.filter, sizeof t.filter, "%s", ev->filter);
-    ssi_tag_encode(&t, buf);
-    d = (MDB_val){buf->len, buf->data};
-    int rc = buf->failed ? SS_ENOMEM : mdb_put(txn, s->tags, &k, &d, MDB_NOOVERWRITE);
-    if (rc)
-        return rc == MDB_KEYEXIST ? 0 : rc;
-    MDB_val ik = {ssi_key_tag_index(kb, ev->tag, mjd, locus_id), kb};
-    MDB_val empty = {0, ""};
-    return mdb_put(txn, s->tag_index, &ik, &empty, 0);
-}
-
-int ssi_outputs_store(ss_store *s, MDB_txn *txn, const char *locus_id, const char *survey,
-                      const char *alert_id, double mjd, const ssi_dispatch_out *o, ssi_wbuf *buf,
-                      ss_arena *scratch)
+int ss_filter_outputs_store(ss_store_txn *txn, const char *locus_id, const char *survey,
+                            const char *alert_id, double mjd, const ss_filter_outputs *o,
+                            ss_arena *scratch)
 {
     int rc = 0;
-    if (!s->has_outputs)
-        return SS_EINVAL;
     if (o->nlocus_props)
-        rc = ssi_merge_bag(txn, s->locus_props, locus_id, SS_LOCUS_ID_LEN, o->locus_props,
-                           o->nlocus_props, buf, scratch);
-    if (!rc && o->nalert_props) {
-        unsigned char kb[SSI_KEY_MAX];
-        size_t kn = ssi_key_alert(kb, survey, alert_id);
-        rc = ssi_merge_bag(txn, s->alert_props, kb, kn, o->alert_props, o->nalert_props, buf,
-                           scratch);
-    }
+        rc = ss_store_locus_props_merge(txn, locus_id, o->locus_props, o->nlocus_props, scratch);
+    if (!rc && o->nalert_props)
+        rc = ss_store_alert_props_merge(txn, survey, alert_id, o->alert_props, o->nalert_props,
+                                        scratch);
     for (size_t i = 0; i < o->ntags && !rc; i++)
-        rc = ssi_store_tag(s, txn, locus_id, mjd, &o->tags[i], buf);
+        rc = ss_store_tag_add(txn, locus_id, o->tags[i].tag, o->tags[i].filter, mjd);
     return rc;
 }
 
-int ssi_view_store(ss_locus_view *v, ssi_wbuf *buf)
+int ssi_view_store(ss_locus_view *v)
 {
-    ssi_dispatch_out o;
+    ss_filter_outputs o;
     ssi_view_outputs(v, &o);
-    return ssi_outputs_store(v->s, v->txn, v->locus.id, v->trigger->survey, v->trigger->alert_id,
-                             v->trigger->mjd, &o, buf, v->arena);
+    return ss_filter_outputs_store(v->txn, v->locus.id, v->trigger->survey, v->trigger->alert_id,
+                                   v->trigger->mjd, &o, v->arena);
 }

@@ -1,13 +1,9 @@
 #include "ingest.h"
 
 #include "assoc.h"
-#include "filters_impl.h"
-#include "output.h"
-#include "query.h"
+#include "publish.h"
 #include "queue.h"
-#include "render.h"
 #include "seen.h"
-#include "store_impl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +38,8 @@ typedef struct ssi_event {
     char *json;
 } ssi_event;
 
+static int ssi_known(void *ctx, const char *survey, const char *alert_id);
+
 struct ss_ingest {
     ss_store *store;
     ss_ingest_options o;
@@ -50,19 +48,19 @@ struct ss_ingest {
     size_t pending_bytes; /* decoded bytes held by the pending packets */
     ssi_pending_reject *rej;
     uint32_t nrej, caprej;
-    ssi_writer w;
+    ss_assoc_writer *w;
+    ss_store_txn *txn; /* the batch being written */
     ss_ingest_totals t;
     struct timespec t0;
     time_t started;
     char *first_input;
     ssi_event *events;
     size_t nevents, capevents;
-    const ss_output_ops *out;
-    void *out_impl;
-    ss_decoder_shared *shared;  /* decoders' state across inputs (parsed schemas) */
-    MDB_txn *known_txn;         /* a read snapshot of the committed store while decoding, or NULL */
-    ssi_seen pending;           /* the alerts of the pending packets */
-    ssi_filter_result *results; /* with on_dispatch: one per filter, reused by every dispatch */
+    ss_publish_set outs;
+    ss_decoder_shared *shared; /* decoders' state across inputs (parsed schemas) */
+    ss_store_txn *known;       /* a read snapshot of the committed store while decoding, or NULL */
+    ssi_seen pending;          /* the alerts of the pending packets */
+    ss_filter_result *results; /* with on_dispatch: one per filter, reused by every dispatch */
 };
 
 static double ssi_elapsed(const struct timespec *t0)
@@ -84,19 +82,18 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
         in->o.batch_size = SSI_DEFAULT_BATCH;
     in->cappk = in->o.batch_size;
     in->pkts = calloc(in->cappk, sizeof *in->pkts);
-    in->w.store = store;
-    in->w.scratch = ss_packet_new();
+    in->w = ss_assoc_writer_new(store);
     in->shared = ss_decoder_shared_new(&in->o.decoder);
     size_t nf = in->o.filters ? ss_filter_set_count(in->o.filters) : 0;
     if (in->o.on_dispatch && in->o.filters)
         in->results = calloc(nf ? nf : 1, sizeof *in->results);
-    if (!in->pkts || !in->w.scratch || !in->shared ||
+    if (!in->pkts || !in->w || !in->shared ||
         (in->o.on_dispatch && in->o.filters && !in->results)) {
         ss_ingest_free(in);
         return NULL;
     }
-    if (mdb_txn_begin(store->env, NULL, MDB_RDONLY, &in->known_txn))
-        in->known_txn = NULL; /* without it decoders keep every field */
+    if (ss_store_txn_begin(store, SS_STORE_READ, &in->known))
+        in->known = NULL; /* without it decoders keep every field */
     clock_gettime(CLOCK_MONOTONIC, &in->t0);
     in->started = time(NULL);
     return in;
@@ -127,21 +124,17 @@ void ss_ingest_free(ss_ingest *in)
         return;
     ssi_clear_events(in);
     free(in->events);
-    if (in->known_txn)
-        mdb_txn_abort(in->known_txn);
+    ss_store_txn_abort(in->known);
     ssi_seen_free(&in->pending);
     free(in->results);
     ss_decoder_shared_free(in->shared);
-    if (in->out)
-        in->out->close(in->out_impl);
+    ss_publish_set_close(&in->outs);
     for (uint32_t i = 0; i < in->cappk && in->pkts; i++)
         ss_packet_free(in->pkts[i]);
     free(in->pkts);
     ssi_clear_rejects(in);
     free(in->rej);
-    ssi_wbuf_free(&in->w.buf);
-    ss_packet_free(in->w.scratch);
-    ssi_catalogs_free(&in->w.catalogs);
+    ss_assoc_writer_free(in->w);
     free(in->first_input);
     free(in);
 }
@@ -173,35 +166,20 @@ static int ssi_defer_reject(ss_ingest *in, const ss_reject *rej)
     return 0;
 }
 
-static int ssi_put_reject(ssi_writer *w, const ssi_pending_reject *p, ssi_batch_stats *st)
+static int ssi_put_reject(ss_ingest *in, const ssi_pending_reject *p, ss_assoc_stats *st)
 {
-    ssi_wbuf *b = &w->buf;
-    ssi_wbuf_reset(b);
-    ssi_wbuf_u8(b, SS_RECORD_VERSION);
-    ssi_wbuf_str(b, ss_reason_name(p->reason));
-    ssi_wbuf_str(b, p->origin);
-    ssi_wbuf_u64(b, p->line);
-    ssi_wbuf_str(b, p->detail);
-    ssi_wbuf_strn(b, p->raw ? p->raw : "", (uint32_t)p->raw_len);
-    ssi_wbuf_f64(b, (double)time(NULL));
-    if (b->failed)
-        return ENOMEM;
-    unsigned char kb[8];
-    ssi_put_be64(kb, w->counters.reject_seq++);
-    MDB_val k = {sizeof kb, kb}, v = {b->len, b->data};
-    int rc = mdb_put(w->txn, w->store->rejected, &k, &v, 0);
+    int rc =
+        ss_store_reject_put(in->txn, p->reason, p->origin, p->line, p->detail, p->raw, p->raw_len);
     if (!rc) {
-        w->counters.rejected++;
-        w->counters.by_reason[p->reason]++;
         st->rejected++;
         st->by_reason[p->reason]++;
     }
     return rc;
 }
 
-/* The published form of a tag event: the locus summary, the triggering alert, tag and filter. */
+/* A tag event, shaped now and published once its batch commits. */
 static int ssi_queue_event(ss_ingest *in, const ss_locus *l, const ss_alert *trigger,
-                           const ssi_tag_event *ev)
+                           const ss_filter_tag_event *ev)
 {
     if (in->nevents == in->capevents) {
         size_t cap = in->capevents ? in->capevents * 2 : 64;
@@ -211,16 +189,10 @@ static int ssi_queue_event(ss_ingest *in, const ss_locus *l, const ss_alert *tri
         in->events = fresh;
         in->capevents = cap;
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "tag", json_string(ev->tag));
-    json_object_set_new(o, "filter", json_string(ev->filter));
-    json_object_set_new(o, "locus", ssi_locus_summary_json(l));
-    json_object_set_new(o, "alert", ssi_alert_json(trigger));
     ssi_event *e = &in->events[in->nevents];
-    e->json = json_dumps(o, SS_JSON_FLAGS);
+    e->json = ss_publish_tag_event(ev->tag, ev->filter, l, trigger);
     e->topic = strdup(ev->tag);
     e->key = strdup(l->id);
-    json_decref(o);
     if (!e->json || !e->topic || !e->key) {
         free(e->json);
         free(e->topic);
@@ -232,65 +204,60 @@ static int ssi_queue_event(ss_ingest *in, const ss_locus *l, const ss_alert *tri
 }
 
 /* Store a packet, then run the filters on its locus when it brought a new alert. */
-static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ssi_batch_stats *st)
+static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ss_assoc_stats *st)
 {
     char locus_id[SS_LOCUS_ID_LEN + 1];
     uint64_t before = st->ingested;
-    int rc = ssi_assoc_packet(&in->w, pkt, st, locus_id);
+    int rc = ss_assoc_packet(in->w, pkt, st, locus_id);
     if (!rc && in->o.queue_dispatch && st->ingested > before)
-        return ssi_queue_put(in->store, in->w.txn, locus_id, pkt->alerts[0].survey,
-                             pkt->alerts[0].alert_id);
+        return ss_store_queue_put(in->txn, locus_id, pkt->alerts[0].survey,
+                                  pkt->alerts[0].alert_id);
     if (rc || !in->o.filters || st->ingested == before)
         return rc;
-    ssi_dispatch_out out;
+    ss_filter_outputs out;
     ss_err err = {0};
-    ssi_filter_result *res = in->o.on_dispatch ? in->results : NULL;
-    if ((rc = ssi_dispatch(in->o.filters, in->store, in->w.txn, locus_id, &in->w.locus,
-                           &pkt->alerts[0], 1, res, &out, &err)))
+    ss_filter_result *res = in->o.on_dispatch ? in->results : NULL;
+    if ((rc = ss_filter_dispatch(in->o.filters, in->txn, locus_id, ss_assoc_last_locus(in->w),
+                                 &pkt->alerts[0], 1, res, &out, &err)))
         return rc;
     st->tag_events += out.ntags;
-    ss_locus_view *v = in->o.filters->view;
+    const ss_locus *seen = ss_filter_set_locus(in->o.filters);
     if (res) {
-        ssi_dispatch_info d = {locus_id, ssi_view_locus(v), &pkt->alerts[0], res, &out};
+        ss_filter_dispatch_info d = {locus_id, seen, &pkt->alerts[0], res, &out};
         if ((rc = in->o.on_dispatch(in->o.ctx, &d)))
             return rc;
     }
-    for (size_t i = 0; in->out && i < out.ntags && !rc; i++) /* events only when published */
-        rc = ssi_queue_event(in, ssi_view_locus(v), &pkt->alerts[0], &out.tags[i]);
+    for (size_t i = 0; in->outs.n && i < out.ntags && !rc; i++) /* events only when published */
+        rc = ssi_queue_event(in, seen, &pkt->alerts[0], &out.tags[i]);
     return rc;
 }
 
 /* Write the pending batch in one transaction. Nothing of it stays when this fails. */
-static int ssi_apply_batch(ss_ingest *in, ssi_batch_stats *st)
+static int ssi_apply_batch(ss_ingest *in, ss_assoc_stats *st)
 {
-    ssi_writer *w = &in->w;
     memset(st, 0, sizeof *st);
-    int rc = mdb_txn_begin(in->store->env, NULL, 0, &w->txn);
+    int rc = ss_store_txn_begin(in->store, SS_STORE_WRITE, &in->txn);
     if (rc)
         return rc;
-    rc = ssi_counters_load(in->store, w->txn, &w->counters);
-    if (!rc)
-        rc = ssi_catalogs_load(in->store, w->txn, &w->catalogs);
+    rc = ss_assoc_begin(in->w, in->txn);
     ssi_clear_events(in); /* a retried batch queues its events again */
     if (in->o.on_dispatch)
         in->o.on_dispatch(in->o.ctx, NULL);
     for (uint32_t i = 0; i < in->npk && !rc; i++)
         rc = ssi_apply_packet(in, in->pkts[i], st);
     for (uint32_t i = 0; i < in->nrej && !rc; i++)
-        rc = ssi_put_reject(w, &in->rej[i], st);
-    if (!rc)
-        rc = ssi_counters_save(in->store, w->txn, &w->counters, &w->buf);
+        rc = ssi_put_reject(in, &in->rej[i], st);
     if (!rc && in->o.before_commit)
-        rc = in->o.before_commit(in->o.ctx, w->txn);
+        rc = in->o.before_commit(in->o.ctx, in->txn);
     if (rc)
-        mdb_txn_abort(w->txn);
+        ss_store_txn_abort(in->txn);
     else
-        rc = mdb_txn_commit(w->txn);
-    w->txn = NULL;
+        rc = ss_store_txn_commit(in->txn);
+    in->txn = NULL;
     return rc;
 }
 
-static void ssi_merge(ss_ingest *in, const ssi_batch_stats *st)
+static void ssi_merge(ss_ingest *in, const ss_assoc_stats *st)
 {
     ss_ingest_totals *t = &in->t;
     t->ingested += st->ingested;
@@ -323,10 +290,10 @@ static void ssi_report_rejects(ss_ingest *in)
 /* Publishing failures are logged, never fatal: the store holds every tag. */
 static void ssi_publish(ss_ingest *in)
 {
-    for (size_t i = 0; in->out && i < in->nevents; i++) {
+    for (size_t i = 0; in->outs.n && i < in->nevents; i++) {
         ss_err err = {0};
-        if (in->out->publish(in->out_impl, in->events[i].topic, in->events[i].key,
-                             in->events[i].json, strlen(in->events[i].json), &err))
+        if (ss_publish_send(&in->outs, in->events[i].topic, in->events[i].key, in->events[i].json,
+                            strlen(in->events[i].json), &err))
             fprintf(stderr, "skysieve: %s\n", err.msg);
     }
     ssi_clear_events(in);
@@ -334,34 +301,24 @@ static void ssi_publish(ss_ingest *in)
 
 int ss_ingest_publish(ss_ingest *in, const char *address, ss_err *err)
 {
-    const ss_output_ops *ops = ss_output_for(address);
-    if (!ops)
-        return ss_err_set(err, SS_EINVAL, "publish %s: no output serves this address", address);
-    void *impl;
-    int rc = ops->open(address, &impl, err);
-    if (rc)
-        return rc;
-    if (in->out)
-        in->out->close(in->out_impl);
-    in->out = ops;
-    in->out_impl = impl;
-    return 0;
+    ss_publish_set_close(&in->outs); /* one stream: a second address replaces the first */
+    return ss_publish_set_open(&in->outs, address, err);
 }
 
 int ss_ingest_flush(ss_ingest *in, ss_err *err)
 {
     if (in->npk == 0 && in->nrej == 0)
         return 0;
-    ssi_batch_stats st;
+    ss_assoc_stats st;
     int rc;
-    if (in->known_txn) /* no reader of ours may pin pages or stop the map from growing */
-        mdb_txn_reset(in->known_txn);
+    if (in->known) /* no reader of ours may pin pages or stop the map from growing */
+        ss_store_txn_reset(in->known);
     /* A full map is not an error: grow it and write the same batch again. */
-    while ((rc = ssi_apply_batch(in, &st)) == MDB_MAP_FULL)
-        if ((rc = ssi_store_grow(in->store, err)))
+    while (ss_store_map_full(rc = ssi_apply_batch(in, &st)))
+        if ((rc = ss_store_grow(in->store, err)))
             return rc;
     if (rc)
-        return ssi_store_fail(in->store, err, rc, "writing a batch");
+        return ss_store_fail(in->store, err, rc, "writing a batch");
     ssi_merge(in, &st);
     ssi_publish(in);
     ssi_report_rejects(in);
@@ -376,9 +333,9 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
     in->npk = 0;
     in->pending_bytes = 0;
     ssi_seen_clear(&in->pending);
-    if (in->known_txn && mdb_txn_renew(in->known_txn)) {
-        mdb_txn_abort(in->known_txn);
-        in->known_txn = NULL; /* decoders then keep every field: slower, still right */
+    if (in->known && ss_store_txn_renew(in->known)) {
+        ss_store_txn_abort(in->known);
+        in->known = NULL; /* decoders then keep every field: slower, still right */
     }
     return 0;
 }
@@ -387,13 +344,9 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
 static int ssi_known(void *ctx, const char *survey, const char *alert_id)
 {
     ss_ingest *in = ctx;
-    unsigned char kb[SSI_KEY_MAX];
     if (ssi_seen_has(&in->pending, survey, alert_id))
         return 1;
-    if (!in->known_txn || strlen(survey) > SS_SURVEY_MAX || strlen(alert_id) > SS_ID_MAX)
-        return 0;
-    MDB_val k = {ssi_key_alert(kb, survey, alert_id), kb}, v;
-    return mdb_get(in->known_txn, in->store->alerts, &k, &v) == 0;
+    return in->known && ss_store_alert_find(in->known, survey, alert_id, NULL) == 0;
 }
 
 /* Validate a decoded packet. History entries that fail are rejected alone; a failing primary
@@ -654,29 +607,10 @@ static char *ssi_run_json(const ss_ingest *in, const ss_ingest_totals *t)
     return text;
 }
 
-/* Append the run to `ingests`, so an operator can see what was ingested when. */
-static int ssi_record_run(ss_ingest *in, const ss_ingest_totals *t)
+static int ssi_put_run(ss_store_txn *txn, void *ctx, ss_err *err)
 {
-    char *text = ssi_run_json(in, t);
-    if (!text)
-        return ENOMEM;
-    MDB_txn *txn;
-    ssi_counters c;
-    int rc = mdb_txn_begin(in->store->env, NULL, 0, &txn);
-    if (rc) {
-        free(text);
-        return rc;
-    }
-    if (!(rc = ssi_counters_load(in->store, txn, &c))) {
-        unsigned char kb[8];
-        ssi_put_be64(kb, c.ingest_seq++);
-        MDB_val k = {sizeof kb, kb}, v = {strlen(text), text};
-        if (!(rc = mdb_put(txn, in->store->ingests, &k, &v, 0)))
-            rc = ssi_counters_save(in->store, txn, &c, &in->w.buf);
-    }
-    rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
-    free(text);
-    return rc;
+    (void)err;
+    return ss_store_run_put(txn, ctx);
 }
 
 int ss_ingest_finish(ss_ingest *in, ss_ingest_totals *totals, ss_err *err)
@@ -686,11 +620,13 @@ int ss_ingest_finish(ss_ingest *in, ss_ingest_totals *totals, ss_err *err)
         return rc;
     ss_ingest_totals t;
     ss_ingest_totals_get(in, &t);
-    while ((rc = ssi_record_run(in, &t)) == MDB_MAP_FULL)
-        if ((rc = ssi_store_grow(in->store, err)))
-            return rc;
+    char *text = ssi_run_json(in, &t);
+    /* the ingest run joins the store's log of runs, so an operator sees what came in when */
+    rc = text ? ss_store_write(in->store, ssi_put_run, text, "recording the ingest run", err)
+              : ss_err_set(err, SS_ENOMEM, "recording the ingest run: out of memory");
+    free(text);
     if (rc)
-        return ssi_store_fail(in->store, err, rc, "recording the ingest run");
+        return rc;
     if (totals)
         *totals = t;
     return 0;

@@ -1,7 +1,7 @@
 #include "inspect.h"
 
-#include "query.h"
-#include "render.h"
+#include "json_text.h"
+#include "publish.h"
 
 #include <errno.h>
 #include <string.h>
@@ -26,16 +26,16 @@ static void ssi_print_packet(FILE *out, const ss_packet *pkt)
     json_t *hist = json_array();
     for (uint32_t i = 1; i < pkt->n; i++)
         if (!ss_alert_validate(&pkt->alerts[i], 0, &rej))
-            json_array_append_new(hist, ssi_alert_json(&pkt->alerts[i]));
+            json_array_append_new(hist, ss_publish_alert(&pkt->alerts[i]));
     json_t *lprops = json_object(), *cutouts = json_object();
-    ssi_props_into_json(lprops, pkt->locus_props, pkt->nlocus_props);
+    ss_json_props(lprops, pkt->locus_props, pkt->nlocus_props);
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) /* sizes only: the bytes are images */
         if (pkt->cutouts[k].data)
             json_object_set_new(cutouts, ss_cutout_kind_name((ss_cutout_kind)k),
                                 json_pack("{s:I, s:s?}", "bytes", (json_int_t)pkt->cutouts[k].len,
                                           "file_name", pkt->cutouts[k].file_name));
     json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:o}", "record", (json_int_t)pkt->alerts[0].line,
-                          "alert", ssi_alert_json(&pkt->alerts[0]), "history", hist,
+                          "alert", ss_publish_alert(&pkt->alerts[0]), "history", hist,
                           "locus_properties", lprops, "cutouts", cutouts);
     json_dumpf(o, out, SS_JSON_FLAGS);
     fputc('\n', out);

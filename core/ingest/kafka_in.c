@@ -165,7 +165,7 @@ static void ssi_revoke(ss_kafka_in *k)
     k->done = rd_kafka_topic_partition_list_new(8);
 }
 
-int ssi_kafka_cooperative(rd_kafka_conf_t *rc)
+int ss_ingest_kafka_cooperative(rd_kafka_conf_t *rc)
 {
     char v[256];
     size_t n = sizeof v;
@@ -173,8 +173,8 @@ int ssi_kafka_cooperative(rd_kafka_conf_t *rc)
            strstr(v, "cooperative") != NULL;
 }
 
-void ssi_kafka_rebalance_apply(rd_kafka_t *rk, int assign, rd_kafka_topic_partition_list_t *parts,
-                               int coop)
+void ss_ingest_kafka_rebalance_apply(rd_kafka_t *rk, int assign,
+                                     rd_kafka_topic_partition_list_t *parts, int coop)
 {
     if (coop)
         rd_kafka_error_destroy(assign ? rd_kafka_incremental_assign(rk, parts)
@@ -190,7 +190,7 @@ static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     int assign = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     if (!assign)
         ssi_revoke(k);
-    ssi_kafka_rebalance_apply(rk, assign, parts, k->coop);
+    ss_ingest_kafka_rebalance_apply(rk, assign, parts, k->coop);
 }
 
 static rd_kafka_conf_t *ssi_rdconf(const ss_kafka_in_conf *c, ss_kafka_in *k, ss_err *err)
@@ -209,7 +209,7 @@ static rd_kafka_conf_t *ssi_rdconf(const ss_kafka_in_conf *c, ss_kafka_in *k, ss
         bad = ssi_rdset(rc, c->kv[2 * i], c->kv[2 * i + 1], err);
     if (bad)
         return rd_kafka_conf_destroy(rc), NULL;
-    k->coop = ssi_kafka_cooperative(rc);
+    k->coop = ss_ingest_kafka_cooperative(rc);
     rd_kafka_conf_set_rebalance_cb(rc, ssi_rebalance);
     rd_kafka_conf_set_opaque(rc, k);
     return rc;

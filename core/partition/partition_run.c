@@ -87,7 +87,7 @@ static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 {
     ss_partitioner *p = opaque;
     int assign = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-    ssi_kafka_rebalance_apply(rk, assign, parts, p->coop);
+    ss_ingest_kafka_rebalance_apply(rk, assign, parts, p->coop);
     ssi_assignment_update(p, assign, parts);
     /* a partition read again from its committed offset is not at its end */
     rd_kafka_topic_partition_list_destroy(p->eof);
@@ -111,7 +111,7 @@ static int ssi_consumer(ss_partitioner *p, const ss_kafka_in_conf *c, ss_err *er
         bad = ssi_set(rc, "input kafka", c->kv[2 * i], c->kv[2 * i + 1], err);
     if (bad)
         return rd_kafka_conf_destroy(rc), err->code;
-    p->coop = ssi_kafka_cooperative(rc);
+    p->coop = ss_ingest_kafka_cooperative(rc);
     rd_kafka_conf_set_rebalance_cb(rc, ssi_rebalance);
     rd_kafka_conf_set_opaque(rc, p);
     char why[512];

@@ -6,8 +6,8 @@
 
 #include "fileio.h"
 #include "ingest.h"
+#include "json_text.h"
 #include "query.h"
-#include "render.h"
 #include "catalog.h"
 #include "replay_impl.h"
 
@@ -83,7 +83,7 @@ static int ssi_divert(void *ctx, const ss_packet *pkt, ss_err *err)
 }
 
 /* on_dispatch and on_commit share the ingest's context: the replay knows the active collector. */
-static int ssi_on_dispatch(void *ctx, const struct ssi_dispatch_info *d)
+static int ssi_on_dispatch(void *ctx, const ss_filter_dispatch_info *d)
 {
     ssi_replay *r = ctx;
     ssi_collect_dispatch(r->collecting, d);
@@ -243,7 +243,7 @@ static json_t *ssi_alerts_json(const ssi_replay *r)
     return json_pack("{s:I, s:I, s:I, s:o, s:O, s:o, s:o}", "read", (json_int_t)t->read, "replayed",
                      (json_int_t)ssi_stage_count(r->stage), "rejected", (json_int_t)t->rejected,
                      "rejected_by_reason", reasons, "first_rejected", r->rejects, "first_mjd",
-                     ssi_num(first), "last_mjd", ssi_num(last));
+                     ss_json_num(first), "last_mjd", ss_json_num(last));
 }
 
 /* A run's part, with the store's own counts (history entries, duplicates, loci). */
@@ -253,13 +253,13 @@ static json_t *ssi_run_json(ss_store *s, ssi_collect *c, uint64_t *loci, ss_err 
     if (ss_query_stats(s, &stats, err))
         return NULL;
     *loci = (uint64_t)json_integer_value(json_object_get(stats, "loci"));
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    json_t *run = rc ? NULL : ssi_collect_report(c, s, txn, *loci, err);
+    ss_store_txn *txn;
+    int rc = ss_store_txn_begin(s, SS_STORE_READ, &txn);
+    json_t *run = rc ? NULL : ssi_collect_report(c, txn, *loci, err);
     if (rc)
-        ssi_store_fail(s, err, rc, "reading the report");
+        ss_store_fail(s, err, rc, "reading the report");
     else
-        mdb_txn_abort(txn);
+        ss_store_txn_abort(txn);
     if (run) /* counts only: the store's path and run times would make reports differ */
         json_object_set_new(run, "stored",
                             json_pack("{s:I, s:O, s:O, s:O, s:O}", "loci", (json_int_t)*loci,

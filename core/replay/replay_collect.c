@@ -4,7 +4,9 @@
  * starts over (full map) reports its dispatches again.
  */
 #include "replay_impl.h"
-#include "render.h"
+
+#include "json_text.h"
+#include "publish.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,7 +59,7 @@ typedef struct ssi_pend {
     const char *alert_id; /* the trigger's */
     uint32_t ntags;
     ssi_pend_tag *tags;
-    ssi_filter_result *res;
+    ss_filter_result *res;
 } ssi_pend;
 
 struct ssi_collect {
@@ -247,7 +249,7 @@ static int ssi_locus_index(ssi_collect *c, const char *id, uint32_t *out)
     return 0;
 }
 
-static int ssi_pend_fill(ssi_collect *c, ssi_pend *p, const ssi_dispatch_info *d)
+static int ssi_pend_fill(ssi_collect *c, ssi_pend *p, const ss_filter_dispatch_info *d)
 {
     if (ssi_locus_index(c, d->locus_id, &p->locus) ||
         !(p->alert_id = ssi_adup(c->arena, d->trigger->alert_id)))
@@ -278,7 +280,7 @@ static int ssi_pend_fill(ssi_collect *c, ssi_pend *p, const ssi_dispatch_info *d
     return 0;
 }
 
-void ssi_collect_dispatch(ssi_collect *c, const struct ssi_dispatch_info *d)
+void ssi_collect_dispatch(ssi_collect *c, const ss_filter_dispatch_info *d)
 {
     if (!d) { /* the batch starts over: what it reported is void */
         c->npend = 0;
@@ -316,8 +318,8 @@ static int ssi_note_error(ssi_rfilter *f, const char *locus_id, const ssi_pend *
 static int ssi_count_result(ssi_collect *c, size_t i, const ssi_pend *p)
 {
     ssi_rfilter *f = &c->f[i];
-    const ssi_filter_result *r = &p->res[i];
-    if (r->outcome == SSI_OUT_NOT_RUN)
+    const ss_filter_result *r = &p->res[i];
+    if (r->outcome == SS_FILTER_NOT_RUN)
         return 0;
     size_t byte = p->locus / 8;
     if (byte >= f->nbits) {
@@ -332,15 +334,15 @@ static int ssi_count_result(ssi_collect *c, size_t i, const ssi_pend *p)
     uint8_t bit = (uint8_t)(1u << (p->locus % 8));
     f->seen += !(f->bits[byte] & bit);
     f->bits[byte] |= bit;
-    if (r->outcome == SSI_OUT_SKIPPED) {
+    if (r->outcome == SS_FILTER_SKIPPED) {
         f->skipped++;
         return 0;
     }
     f->runs++;
     f->props += r->nprops;
-    f->halts += r->outcome == SSI_OUT_HALTED;
+    f->halts += r->outcome == SS_FILTER_HALTED;
     ssi_hist_add(f->time, r->us);
-    if (r->outcome != SSI_OUT_ERROR)
+    if (r->outcome != SS_FILTER_ERROR)
         return 0;
     f->errors++;
     return f->nerrs < SSI_FIRST_ERRORS ? ssi_note_error(f, c->locus_ids[p->locus], p, r->msg) : 0;
@@ -466,12 +468,13 @@ static json_t *ssi_filter_tagged(const ssi_rfilter *f, const ss_filter_descripto
 
 static json_t *ssi_filter_json(const ssi_collect *c, size_t i)
 {
-    const ssi_filter *sf = ssi_set_filter(c->fs, i);
+    ss_filter_info sf;
+    ss_filter_set_info(c->fs, i, &sf);
     const ssi_rfilter *f = &c->f[i];
-    const ss_runtime_ops *rt = ss_runtime_for(sf->path);
+    const ss_runtime_ops *rt = ss_runtime_for(sf.path);
     json_t *o =
-        json_pack("{s:s, s:s, s:s?, s:s, s:s}", "label", sf->label, "name", sf->desc->name,
-                  "version", sf->desc->version, "runtime", rt ? rt->name : "?", "path", sf->path);
+        json_pack("{s:s, s:s, s:s?, s:s, s:s}", "label", sf.label, "name", sf.desc->name, "version",
+                  sf.desc->version, "runtime", rt ? rt->name : "?", "path", sf.path);
     json_object_set_new(o, "loci_seen", json_integer((json_int_t)f->seen));
     json_object_set_new(o, "runs", json_integer((json_int_t)f->runs));
     json_object_set_new(o, "skipped", json_integer((json_int_t)f->skipped));
@@ -480,42 +483,42 @@ static json_t *ssi_filter_json(const ssi_collect *c, size_t i)
     json_object_set_new(o, "properties_written", json_integer((json_int_t)f->props));
     /* the set disables a filter that fails max_consecutive_failures times in a row, as a live
      * broker does: its later loci are neither run nor skipped */
-    json_object_set_new(o, "disabled", json_boolean(sf->st.disabled));
-    json_object_set_new(o, "tagged", ssi_filter_tagged(f, sf->desc));
+    json_object_set_new(o, "disabled", json_boolean(ss_filter_set_stats(c->fs, i)->disabled));
+    json_object_set_new(o, "tagged", ssi_filter_tagged(f, sf.desc));
     json_object_set_new(o, "first_errors", ssi_filter_errors(f));
     json_object_set_new(o, "time_us", ssi_filter_times(f->time));
     return o;
 }
 
 /* One tagged locus: its summary now (position, object ids), the filter and the trigger. */
-static json_t *ssi_tagged_json(const ssi_tagged *t, ss_store *s, MDB_txn *txn, int *rc)
+static json_t *ssi_tagged_json(const ssi_tagged *t, ss_store_txn *txn, int *rc)
 {
     ss_locus l;
-    if ((*rc = ssi_locus_load(s, txn, t->locus_id, &l)))
+    if ((*rc = ss_store_locus_get(txn, t->locus_id, &l)))
         return NULL;
-    json_t *o = ssi_locus_summary_json(&l);
+    json_t *o = ss_publish_locus_summary(&l);
     json_object_set_new(o, "filter", json_string(t->filter));
     json_object_set_new(o, "alert",
                         json_pack("{s:s, s:s, s:f, s:s, s:o}", "survey", t->survey, "alert_id",
                                   t->alert_id, "mjd", t->mjd, "passband", t->passband, "mag",
-                                  ssi_num(t->mag)));
+                                  ss_json_num(t->mag)));
     return o;
 }
 
 /* The loci of one tag (entries [from, to) of @p all), in order of the time they were tagged. */
 static json_t *ssi_tag_json(const ssi_tagged **all, size_t from, size_t to, uint64_t loci,
-                            ss_store *s, MDB_txn *txn, int *rc)
+                            ss_store_txn *txn, int *rc)
 {
     qsort(all + from, to - from, sizeof *all, ssi_tagged_by_time);
     json_t *list = json_array();
     for (size_t i = from; i < to && !*rc; i++)
-        json_array_append_new(list, ssi_tagged_json(all[i], s, txn, rc));
+        json_array_append_new(list, ssi_tagged_json(all[i], txn, rc));
     double n = (double)(to - from);
     return json_pack("{s:I, s:f, s:o}", "loci", (json_int_t)(to - from), "fraction",
                      loci ? n / (double)loci : 0.0, "list", list);
 }
 
-static json_t *ssi_tags_json(const ssi_collect *c, ss_store *s, MDB_txn *txn, uint64_t loci,
+static json_t *ssi_tags_json(const ssi_collect *c, ss_store_txn *txn, uint64_t loci,
                              size_t *distinct, int *rc)
 {
     size_t n;
@@ -534,14 +537,14 @@ static json_t *ssi_tags_json(const ssi_collect *c, ss_store *s, MDB_txn *txn, ui
         for (to = from + 1; to < n && !strcmp(all[to]->tag, all[from]->tag); to++)
             ;
         const char *tag = all[from]->tag; /* the sort below reorders the group */
-        json_object_set_new(tags, tag, ssi_tag_json(all, from, to, loci, s, txn, rc));
+        json_object_set_new(tags, tag, ssi_tag_json(all, from, to, loci, txn, rc));
     }
     free(all);
     free(hit);
     return tags;
 }
 
-json_t *ssi_collect_report(ssi_collect *c, ss_store *s, MDB_txn *txn, uint64_t loci, ss_err *err)
+json_t *ssi_collect_report(ssi_collect *c, ss_store_txn *txn, uint64_t loci, ss_err *err)
 {
     if (c->failed) {
         ss_err_set(err, SS_ENOMEM, "replay: out of memory collecting the report");
@@ -552,13 +555,14 @@ json_t *ssi_collect_report(ssi_collect *c, ss_store *s, MDB_txn *txn, uint64_t l
         json_array_append_new(filters, ssi_filter_json(c, i));
     size_t distinct;
     int rc = 0;
-    json_t *tags = ssi_tags_json(c, s, txn, loci, &distinct, &rc);
+    json_t *tags = ssi_tags_json(c, txn, loci, &distinct, &rc);
     json_t *run =
         json_pack("{s:I, s:f, s:o, s:o}", "loci_tagged", (json_int_t)distinct, "fraction_tagged",
                   loci ? (double)distinct / (double)loci : 0.0, "filters", filters, "tags", tags);
     if (rc || !run) {
         json_decref(run);
-        ssi_store_fail(s, err, rc ? rc : SS_ENOMEM, "reading tagged loci for the report");
+        ss_store_fail(ss_store_txn_store(txn), err, rc ? rc : SS_ENOMEM,
+                      "reading tagged loci for the report");
         return NULL;
     }
     return run;

@@ -3,7 +3,7 @@
  * associate the same alerts in the same order, so their locus ids agree and the stores compare key
  * by key.
  */
-#include "render.h"
+#include "json_text.h"
 #include "replay_impl.h"
 
 #include <math.h>
@@ -108,17 +108,21 @@ static int ssi_values_differ(const ss_value *x, const ss_value *y, double tol)
     return x->type == SS_TYPE_BOOL && x->u.b != y->u.b;
 }
 
-/* The readable form of a key of the locus_props or alert_props table. */
-static json_t *ssi_key_json(const MDB_val *k, const char *key_name)
+/* The readable form of a key of a property bag: a locus id, or survey NUL alert id. */
+static json_t *ssi_key_json(const char *k, size_t len, const char *key_name)
 {
-    const char *p = k->mv_data, *nul = memchr(p, '\0', k->mv_size);
+    const char *nul = memchr(k, '\0', len);
     if (!nul)
-        return json_pack("{s:s%}", key_name, p, k->mv_size);
-    return json_pack("{s:s, s:s%}", "survey", p, "alert_id", nul + 1,
-                     k->mv_size - (size_t)(nul + 1 - p));
+        return json_pack("{s:s%}", key_name, k, len);
+    return json_pack("{s:s, s:s%}", "survey", k, "alert_id", nul + 1, len - (size_t)(nul + 1 - k));
 }
 
-static void ssi_note_prop(ssi_prop_diff *d, const MDB_val *key, const char *name, const char *what,
+typedef struct ssi_key {
+    const char *p;
+    size_t len;
+} ssi_key;
+
+static void ssi_note_prop(ssi_prop_diff *d, const ssi_key *key, const char *name, const char *what,
                           const ss_value *sv, const ss_value *bv)
 {
     json_t *p = json_object_get(d->by_name, name);
@@ -131,14 +135,14 @@ static void ssi_note_prop(ssi_prop_diff *d, const MDB_val *key, const char *name
     json_t *ex = json_object_get(p, "examples");
     if (json_array_size(ex) >= d->max_listed)
         return;
-    json_t *e = ssi_key_json(key, d->key_name);
-    json_object_set_new(e, "set", sv ? ssi_value_json(sv) : json_null());
-    json_object_set_new(e, "baseline", bv ? ssi_value_json(bv) : json_null());
+    json_t *e = ssi_key_json(key->p, key->len, d->key_name);
+    json_object_set_new(e, "set", sv ? ss_json_value(sv) : json_null());
+    json_object_set_new(e, "baseline", bv ? ss_json_value(bv) : json_null());
     json_array_append_new(ex, e);
 }
 
 /* Compare the two bags stored under one key (either may be empty). */
-static void ssi_diff_bags(ssi_prop_diff *d, const MDB_val *key, const ssi_bag *s, const ssi_bag *b)
+static void ssi_diff_bags(ssi_prop_diff *d, const ssi_key *key, const ssi_bag *s, const ssi_bag *b)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         const ss_value *bv = ssi_bag_get(b, s->props[i].name);
@@ -152,88 +156,80 @@ static void ssi_diff_bags(ssi_prop_diff *d, const MDB_val *key, const ssi_bag *s
             ssi_note_prop(d, key, b->props[i].name, "only_baseline", NULL, &b->props[i].value);
 }
 
-static int ssi_key_cmp(const MDB_val *x, const MDB_val *y)
+static int ssi_key_cmp(const ssi_key *x, const ssi_key *y)
 {
-    size_t n = x->mv_size < y->mv_size ? x->mv_size : y->mv_size;
-    int c = memcmp(x->mv_data, y->mv_data, n);
-    return c ? c : (x->mv_size > y->mv_size) - (x->mv_size < y->mv_size);
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->p, y->p, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+/* One store's side of the merge-join: its current bag, pulled in key order. */
 typedef struct ssi_side {
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc; /* 0: positioned; MDB_NOTFOUND: done */
+    ss_store_bags *it;
+    ss_arena *arena;
+    ssi_key k;
+    ssi_bag bag;
+    int rc; /* 1: a bag is current; 0: done; other: an error */
 } ssi_side;
 
-static int ssi_side_bag(ssi_side *s, int take, ss_arena *a, ssi_bag *bag)
+static void ssi_side_next(ssi_side *s)
 {
-    *bag = (ssi_bag){0};
-    if (!take)
-        return 0;
-    int rc = ssi_props_decode(s->v.mv_data, s->v.mv_size, a, &bag->props, &bag->n);
-    s->rc = rc ? rc : mdb_cursor_get(s->cur, &s->k, &s->v, MDB_NEXT);
-    return rc;
+    ss_arena_reset(s->arena);
+    s->rc = ss_store_bags_next(s->it, s->arena, &s->k.p, &s->k.len, &s->bag.props, &s->bag.n);
 }
 
 /* Merge-join one table of both stores by key. */
-static int ssi_diff_table(ssi_prop_diff *d, MDB_cursor *cs, MDB_cursor *cb)
+static int ssi_diff_table(ssi_prop_diff *d, ssi_side *s, ssi_side *b)
 {
-    ssi_side s = {cs, {0}, {0}, 0}, b = {cb, {0}, {0}, 0};
-    ss_arena *a = ss_arena_new();
-    if (!a)
-        return SS_ENOMEM;
-    s.rc = mdb_cursor_get(cs, &s.k, &s.v, MDB_FIRST);
-    b.rc = mdb_cursor_get(cb, &b.k, &b.v, MDB_FIRST);
-    int rc = 0;
-    while (!rc && (s.rc == 0 || b.rc == 0)) {
-        int c = s.rc ? 1 : b.rc ? -1 : ssi_key_cmp(&s.k, &b.k);
-        MDB_val key = c <= 0 ? s.k : b.k;
-        ssi_bag sb, bb;
-        if (!(rc = ssi_side_bag(&s, c <= 0, a, &sb)) && !(rc = ssi_side_bag(&b, c >= 0, a, &bb)))
-            ssi_diff_bags(d, &key, &sb, &bb);
-        ss_arena_reset(a);
-        if (!rc && ((s.rc && s.rc != MDB_NOTFOUND) || (b.rc && b.rc != MDB_NOTFOUND)))
-            rc = s.rc && s.rc != MDB_NOTFOUND ? s.rc : b.rc;
+    ssi_side_next(s);
+    ssi_side_next(b);
+    while (s->rc == 1 || b->rc == 1) {
+        int c = s->rc != 1 ? 1 : b->rc != 1 ? -1 : ssi_key_cmp(&s->k, &b->k);
+        ssi_bag none = {0};
+        ssi_diff_bags(d, c <= 0 ? &s->k : &b->k, c <= 0 ? &s->bag : &none,
+                      c >= 0 ? &b->bag : &none);
+        if (c <= 0)
+            ssi_side_next(s);
+        if (c >= 0)
+            ssi_side_next(b);
     }
-    ss_arena_free(a);
-    return rc;
+    return s->rc ? s->rc : b->rc;
 }
 
-static json_t *ssi_diff_props(ss_store *sset, MDB_txn *ts, ss_store *sbase, MDB_txn *tb, int alerts,
-                              double tol, size_t max_listed, int *rc)
+static json_t *ssi_diff_props(ss_store_txn *ts, ss_store_txn *tb, int alerts, double tol,
+                              size_t max_listed, int *rc)
 {
     ssi_prop_diff d = {json_object(), alerts ? "alert_id" : "locus_id", tol, max_listed};
-    MDB_cursor *cs = NULL, *cb = NULL;
-    MDB_dbi ds = alerts ? sset->alert_props : sset->locus_props;
-    MDB_dbi db = alerts ? sbase->alert_props : sbase->locus_props;
-    if (!(*rc = mdb_cursor_open(ts, ds, &cs)) && !(*rc = mdb_cursor_open(tb, db, &cb)))
-        *rc = ssi_diff_table(&d, cs, cb);
-    if (cs)
-        mdb_cursor_close(cs);
-    if (cb)
-        mdb_cursor_close(cb);
+    int which = alerts ? SS_STORE_ALERT_BAGS : SS_STORE_LOCUS_BAGS;
+    ssi_side s = {.arena = ss_arena_new()}, b = {.arena = ss_arena_new()};
+    *rc = !s.arena || !b.arena ? SS_ENOMEM : 0;
+    if (!*rc && !(*rc = ss_store_bags_open(ts, which, &s.it)) &&
+        !(*rc = ss_store_bags_open(tb, which, &b.it)))
+        *rc = ssi_diff_table(&d, &s, &b);
+    ss_store_bags_close(s.it);
+    ss_store_bags_close(b.it);
+    ss_arena_free(s.arena);
+    ss_arena_free(b.arena);
     return d.by_name;
 }
 
 json_t *ssi_diff_report(const ssi_collect *set, ss_store *sset, const ssi_collect *base,
                         ss_store *sbase, double tolerance, size_t max_listed, ss_err *err)
 {
-    MDB_txn *ts = NULL, *tb = NULL;
-    int rc = mdb_txn_begin(sset->env, NULL, MDB_RDONLY, &ts);
+    ss_store_txn *ts = NULL, *tb = NULL;
+    int rc = ss_store_txn_begin(sset, SS_STORE_READ, &ts);
     if (!rc)
-        rc = mdb_txn_begin(sbase->env, NULL, MDB_RDONLY, &tb);
+        rc = ss_store_txn_begin(sbase, SS_STORE_READ, &tb);
     json_t *tags = rc ? NULL : ssi_diff_tags(set, base, &rc);
-    json_t *lp = rc ? NULL : ssi_diff_props(sset, ts, sbase, tb, 0, tolerance, max_listed, &rc);
-    json_t *ap = rc ? NULL : ssi_diff_props(sset, ts, sbase, tb, 1, tolerance, max_listed, &rc);
-    if (ts)
-        mdb_txn_abort(ts);
-    if (tb)
-        mdb_txn_abort(tb);
+    json_t *lp = rc ? NULL : ssi_diff_props(ts, tb, 0, tolerance, max_listed, &rc);
+    json_t *ap = rc ? NULL : ssi_diff_props(ts, tb, 1, tolerance, max_listed, &rc);
+    ss_store_txn_abort(ts);
+    ss_store_txn_abort(tb);
     if (rc) {
         json_decref(tags);
         json_decref(lp);
         json_decref(ap);
-        ssi_store_fail(sset, err, rc, "comparing with the baseline");
+        ss_store_fail(sset, err, rc, "comparing with the baseline");
         return NULL;
     }
     return json_pack("{s:o, s:{s:f, s:o, s:o}}", "tags", tags, "properties", "tolerance", tolerance,

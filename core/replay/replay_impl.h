@@ -6,7 +6,7 @@
 #define SS_REPLAY_IMPL_H
 
 #include "decoder.h"
-#include "filters_impl.h"
+#include "filters.h"
 #include "replay.h"
 
 #include <jansson.h>
@@ -54,7 +54,7 @@ ssi_collect *ssi_collect_new(const ss_filter_set *fs);
 void ssi_collect_free(ssi_collect *c);
 /** Keep what a dispatch did until its batch commits; NULL: the batch starts over (see
  * ss_ingest_options.on_dispatch). */
-void ssi_collect_dispatch(ssi_collect *c, const struct ssi_dispatch_info *d);
+void ssi_collect_dispatch(ssi_collect *c, const ss_filter_dispatch_info *d);
 /** Count what was kept since the last commit (called from on_commit). @return 0 or SS_ENOMEM. */
 int ssi_collect_commit(ssi_collect *c);
 /** Out of memory while collecting: the report would be incomplete. */
@@ -65,7 +65,7 @@ int ssi_collect_failed(const ssi_collect *c);
  * first triggered the tag (positions and object ids read from @p s, in @p txn), and the fraction
  * of loci tagged. Caller owns it. @return NULL when out of memory or on a store error (@p err).
  */
-json_t *ssi_collect_report(ssi_collect *c, ss_store *s, MDB_txn *txn, uint64_t loci, ss_err *err);
+json_t *ssi_collect_report(ssi_collect *c, ss_store_txn *txn, uint64_t loci, ss_err *err);
 
 /** Every first tagging of the run sorted by tag, then locus id. Caller frees the array (not the
  * entries, which the collector owns). @return NULL when out of memory (or none: *n is 0). */

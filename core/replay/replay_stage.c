@@ -24,7 +24,7 @@ struct ssi_stage {
     uint64_t size;
     ssi_stage_entry *idx;
     size_t n, cap, next;
-    ssi_wbuf rec, part; /* a packet being written; one of its parts */
+    ss_wbuf rec, part; /* a packet being written; one of its parts */
     unsigned char *rbuf;
     size_t rcap;
     const volatile sig_atomic_t *stop;
@@ -53,24 +53,24 @@ int ssi_stage_new(const char *dir, ssi_stage **out, ss_err *err)
 /* One packet: its alerts, its locus properties and its stamps, each a length-prefixed blob. */
 static void ssi_stage_encode(ssi_stage *st, const ss_packet *pkt)
 {
-    ssi_wbuf *b = &st->rec;
-    ssi_wbuf_reset(b);
-    ssi_wbuf_u32(b, pkt->n);
+    ss_wbuf *b = &st->rec;
+    ss_wbuf_reset(b);
+    ss_wbuf_u32(b, pkt->n);
     for (uint32_t i = 0; i < pkt->n; i++) {
-        ssi_alert_encode(&pkt->alerts[i], "", &st->part);
+        ss_store_alert_encode(&pkt->alerts[i], "", &st->part);
         b->failed |= st->part.failed;
-        ssi_wbuf_strn(b, (const char *)st->part.data, (uint32_t)st->part.len);
+        ss_wbuf_strn(b, (const char *)st->part.data, (uint32_t)st->part.len);
     }
-    ssi_props_encode(pkt->locus_props, pkt->nlocus_props, &st->part);
+    ss_store_props_encode(pkt->locus_props, pkt->nlocus_props, &st->part);
     b->failed |= st->part.failed;
-    ssi_wbuf_strn(b, (const char *)st->part.data, (uint32_t)st->part.len);
+    ss_wbuf_strn(b, (const char *)st->part.data, (uint32_t)st->part.len);
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
         const ss_cutout *c = &pkt->cutouts[k];
         if (c->data)
-            ssi_wbuf_strn(b, (const char *)c->data, (uint32_t)c->len);
+            ss_wbuf_strn(b, (const char *)c->data, (uint32_t)c->len);
         else
-            ssi_wbuf_str(b, NULL);
-        ssi_wbuf_str(b, c->file_name);
+            ss_wbuf_str(b, NULL);
+        ss_wbuf_str(b, c->file_name);
     }
 }
 
@@ -146,16 +146,16 @@ void ssi_stage_free(ssi_stage *st)
     free(st->path);
     free(st->idx);
     free(st->rbuf);
-    ssi_wbuf_free(&st->rec);
-    ssi_wbuf_free(&st->part);
+    ss_wbuf_free(&st->rec);
+    ss_wbuf_free(&st->part);
     free(st);
 }
 
-static int ssi_stage_decode_cutouts(ssi_rbuf *r, ss_packet *pkt)
+static int ssi_stage_decode_cutouts(ss_rbuf *r, ss_packet *pkt)
 {
     for (int k = 0; k < SS_CUTOUT__COUNT && !r->bad; k++) {
         uint32_t len, nlen;
-        const char *data = ssi_rbuf_str(r, &len), *name = ssi_rbuf_str(r, &nlen);
+        const char *data = ss_rbuf_str(r, &len), *name = ss_rbuf_str(r, &nlen);
         char *fname = name ? ss_packet_strdup(pkt, name, nlen) : NULL;
         if ((name && !fname) ||
             (data && ss_packet_set_cutout(pkt, (ss_cutout_kind)k, data, len, fname)))
@@ -165,21 +165,23 @@ static int ssi_stage_decode_cutouts(ssi_rbuf *r, ss_packet *pkt)
 }
 
 /* Decode one staged packet from @p r into the empty @p pkt. */
-static int ssi_stage_decode(ssi_rbuf *r, ss_packet *pkt)
+static int ssi_stage_decode(ss_rbuf *r, ss_packet *pkt)
 {
-    uint32_t n = ssi_rbuf_u32(r), len;
+    uint32_t n = ss_rbuf_u32(r), len;
     char locus_id[SS_LOCUS_ID_LEN + 1];
     int rc = 0;
     for (uint32_t i = 0; i < n && !rc && !r->bad; i++) {
-        const char *blob = ssi_rbuf_str(r, &len);
+        const char *blob = ss_rbuf_str(r, &len);
         ss_alert *a = ss_packet_add(pkt);
-        rc = !a ? SS_ENOMEM : !blob ? SS_ECORRUPT : ssi_alert_decode(blob, len, pkt, a, locus_id);
+        rc = !a      ? SS_ENOMEM
+             : !blob ? SS_ECORRUPT
+                     : ss_store_alert_decode(blob, len, pkt, a, locus_id);
     }
-    const char *props = rc || r->bad ? NULL : ssi_rbuf_str(r, &len);
+    const char *props = rc || r->bad ? NULL : ss_rbuf_str(r, &len);
     if (!rc && props) {
         ss_prop *items;
         uint32_t np;
-        if (!(rc = ssi_props_decode(props, len, pkt->arena, &items, &np))) {
+        if (!(rc = ss_store_props_decode(props, len, pkt->arena, &items, &np))) {
             pkt->locus_props = items;
             pkt->nlocus_props = pkt->caplocus_props = np;
         }
@@ -212,7 +214,7 @@ static int ssi_stage_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *e
         int x = got < 0 ? errno : EIO;
         return ss_err_set(err, x, "replay: reading %s: %s", st->path, strerror(x));
     }
-    ssi_rbuf r = {st->rbuf, st->rbuf + e->len, 0};
+    ss_rbuf r = {st->rbuf, st->rbuf + e->len, 0};
     int rc = ssi_stage_decode(&r, pkt);
     if (rc)
         return ss_err_set(err, rc, "replay: %s: packet at offset %llu: %s", st->path,

@@ -1,7 +1,7 @@
 /* The intake journal (journal.h). */
 #include "journal.h"
 
-#include "store_impl.h"
+#include "buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,12 +16,12 @@
 #define SSI_JOURNAL_ROTATE  ((uint64_t)64 << 20)
 #define SSI_JOURNAL_MSG_MAX ((uint32_t)1 << 30)
 
-struct ssi_journal {
+struct ss_store_journal {
     char *dir;
     uint64_t *ids; /* files to replay, ascending */
     size_t nids, next_id_idx;
-    ssi_jpos from; /* replay from here */
-    FILE *rd;      /* the file being replayed */
+    ss_store_jpos from; /* replay from here */
+    FILE *rd;           /* the file being replayed */
     uint64_t rd_id, rd_off;
     unsigned char *msg;
     size_t cap;
@@ -30,18 +30,18 @@ struct ssi_journal {
     uint64_t wid, woff;
 };
 
-void ssi_jpos_encode(ssi_jpos p, unsigned char out[16])
+void ss_store_jpos_encode(ss_store_jpos p, unsigned char out[16])
 {
-    ssi_put_be64(out, p.id);
-    ssi_put_be64(out + 8, p.off);
+    ss_be64_put(out, p.id);
+    ss_be64_put(out + 8, p.off);
 }
 
-ssi_jpos ssi_jpos_decode(const unsigned char in[16])
+ss_store_jpos ss_store_jpos_decode(const unsigned char in[16])
 {
-    return (ssi_jpos){ssi_get_be64(in), ssi_get_be64(in + 8)};
+    return (ss_store_jpos){ss_be64_get(in), ss_be64_get(in + 8)};
 }
 
-static char *ssi_jfile(const ssi_journal *j, uint64_t id)
+static char *ssi_jfile(const ss_store_journal *j, uint64_t id)
 {
     char *p = NULL;
     return asprintf(&p, "%s/%016llx.jrn", j->dir, (unsigned long long)id) < 0 ? NULL : p;
@@ -54,7 +54,7 @@ static int ssi_id_cmp(const void *a, const void *b)
 }
 
 /* List the journal files; delete those wholly before @p from. */
-static int ssi_journal_scan(ssi_journal *j, ssi_jpos from, ss_err *err)
+static int ssi_journal_scan(ss_store_journal *j, ss_store_jpos from, ss_err *err)
 {
     DIR *d = opendir(j->dir);
     if (!d)
@@ -91,11 +91,12 @@ static int ssi_journal_scan(ssi_journal *j, ssi_jpos from, ss_err *err)
     return rc;
 }
 
-int ssi_journal_open(const char *dir, ssi_jpos committed, ssi_journal **out, ss_err *err)
+int ss_store_journal_open(const char *dir, ss_store_jpos committed, ss_store_journal **out,
+                          ss_err *err)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return ss_err_set(err, errno, "journal %s: %s", dir, strerror(errno));
-    ssi_journal *j = calloc(1, sizeof *j);
+    ss_store_journal *j = calloc(1, sizeof *j);
     if (!j || !(j->dir = strdup(dir))) {
         free(j);
         return ss_err_set(err, SS_ENOMEM, "out of memory");
@@ -106,7 +107,7 @@ int ssi_journal_open(const char *dir, ssi_jpos committed, ssi_journal **out, ss_
     j->wid = j->nids ? j->ids[j->nids - 1] + 1 : committed.id + 1;
     j->low = j->nids ? j->ids[0] : j->wid;
     if (rc) {
-        ssi_journal_close(j);
+        ss_store_journal_close(j);
         return rc;
     }
     *out = j;
@@ -114,7 +115,7 @@ int ssi_journal_open(const char *dir, ssi_jpos committed, ssi_journal **out, ss_
 }
 
 /* Open the next file to replay. @return 1 opened, 0 none left. */
-static int ssi_replay_open(ssi_journal *j)
+static int ssi_replay_open(ss_store_journal *j)
 {
     while (!j->rd && j->next_id_idx < j->nids) {
         uint64_t id = j->ids[j->next_id_idx++];
@@ -131,8 +132,8 @@ static int ssi_replay_open(ssi_journal *j)
     return j->rd != NULL;
 }
 
-int ssi_journal_replay(ssi_journal *j, const void **msg, size_t *len, ssi_jpos *start,
-                       ssi_jpos *end, ss_err *err)
+int ss_store_journal_replay(ss_store_journal *j, const void **msg, size_t *len,
+                            ss_store_jpos *start, ss_store_jpos *end, ss_err *err)
 {
     while (ssi_replay_open(j)) {
         uint32_t hdr[2];
@@ -148,9 +149,9 @@ int ssi_journal_replay(ssi_journal *j, const void **msg, size_t *len, ssi_jpos *
                 (uint32_t)XXH3_64bits(j->msg, hdr[0]) == hdr[1]) {
                 *msg = j->msg;
                 *len = hdr[0];
-                *start = (ssi_jpos){j->rd_id, j->rd_off};
+                *start = (ss_store_jpos){j->rd_id, j->rd_off};
                 j->rd_off += sizeof hdr + hdr[0];
-                *end = (ssi_jpos){j->rd_id, j->rd_off};
+                *end = (ss_store_jpos){j->rd_id, j->rd_off};
                 return 1;
             }
         }
@@ -160,7 +161,7 @@ int ssi_journal_replay(ssi_journal *j, const void **msg, size_t *len, ssi_jpos *
     return 0;
 }
 
-static int ssi_journal_rotate(ssi_journal *j, ss_err *err)
+static int ssi_journal_rotate(ss_store_journal *j, ss_err *err)
 {
     if (j->wfd >= 0) {
         close(j->wfd);
@@ -174,8 +175,8 @@ static int ssi_journal_rotate(ssi_journal *j, ss_err *err)
     return j->wfd < 0 ? ss_err_set(err, e, "journal %s: %s", j->dir, strerror(e)) : 0;
 }
 
-int ssi_journal_append(ssi_journal *j, const void *msg, size_t len, ssi_jpos *start, ssi_jpos *end,
-                       ss_err *err)
+int ss_store_journal_append(ss_store_journal *j, const void *msg, size_t len, ss_store_jpos *start,
+                            ss_store_jpos *end, ss_err *err)
 {
     if (len > SSI_JOURNAL_MSG_MAX)
         return ss_err_set(err, SS_EINVAL, "message of %zu bytes: larger than 1 GiB", len);
@@ -207,13 +208,13 @@ int ssi_journal_append(ssi_journal *j, const void *msg, size_t len, ssi_jpos *st
         off += (size_t)w;
     }
     free(one);
-    *start = (ssi_jpos){j->wid, j->woff};
+    *start = (ss_store_jpos){j->wid, j->woff};
     j->woff += total;
-    *end = (ssi_jpos){j->wid, j->woff};
+    *end = (ss_store_jpos){j->wid, j->woff};
     return 0;
 }
 
-void ssi_journal_committed(ssi_journal *j, ssi_jpos pos)
+void ss_store_journal_committed(ss_store_journal *j, ss_store_jpos pos)
 {
     for (; j->low < pos.id; j->low++) {
         char *p = ssi_jfile(j, j->low);
@@ -223,7 +224,7 @@ void ssi_journal_committed(ssi_journal *j, ssi_jpos pos)
     }
 }
 
-void ssi_journal_close(ssi_journal *j)
+void ss_store_journal_close(ss_store_journal *j)
 {
     if (!j)
         return;

@@ -1,6 +1,7 @@
 /* The dispatch queue (queue.h). Sequence numbers come from meta "queue_seq" so that they keep
  * growing when the queue empties: the broker reads "everything after the last one it took". */
 #include "queue.h"
+#include "store_impl.h"
 
 #include <string.h>
 
@@ -17,16 +18,18 @@ static int ssi_next_seq(ss_store *s, MDB_txn *txn, uint64_t *seq)
     else if (v.mv_size != 8)
         return SS_ECORRUPT;
     else
-        *seq = ssi_get_be64(v.mv_data);
+        *seq = ss_be64_get(v.mv_data);
     unsigned char next[8];
-    ssi_put_be64(next, *seq + 1);
+    ss_be64_put(next, *seq + 1);
     v = (MDB_val){8, next};
     return mdb_put(txn, s->meta, (MDB_val *)&ssi_seq_key, &v, 0);
 }
 
-int ssi_queue_put(ss_store *s, MDB_txn *txn, const char *locus_id, const char *survey,
-                  const char *alert_id)
+int ss_store_queue_put(ss_store_txn *t, const char *locus_id, const char *survey,
+                       const char *alert_id)
 {
+    ss_store *s = t->s;
+    MDB_txn *txn = t->txn;
     uint64_t seq;
     int rc = ssi_next_seq(s, txn, &seq);
     if (rc)
@@ -38,17 +41,17 @@ int ssi_queue_put(ss_store *s, MDB_txn *txn, const char *locus_id, const char *s
     memcpy(vb, locus_id, SS_LOCUS_ID_LEN);
     memcpy(vb + SS_LOCUS_ID_LEN, survey, ns + 1);
     memcpy(vb + SS_LOCUS_ID_LEN + ns + 1, alert_id, na + 1);
-    ssi_put_be64(kb, seq);
+    ss_be64_put(kb, seq);
     MDB_val k = {8, kb}, v = {SS_LOCUS_ID_LEN + ns + na + 2, vb};
     return mdb_put(txn, s->queue, &k, &v, MDB_APPEND);
 }
 
-static int ssi_entry_decode(const MDB_val *k, const MDB_val *v, ssi_queue_entry *e)
+static int ssi_entry_decode(const MDB_val *k, const MDB_val *v, ss_store_queue_entry *e)
 {
     const char *p = v->mv_data, *end = p + v->mv_size;
     if (k->mv_size != 8 || v->mv_size < SS_LOCUS_ID_LEN + 2 || end[-1] != '\0')
         return SS_ECORRUPT;
-    e->seq = ssi_get_be64(k->mv_data);
+    e->seq = ss_be64_get(k->mv_data);
     memcpy(e->locus_id, p, SS_LOCUS_ID_LEN);
     e->locus_id[SS_LOCUS_ID_LEN] = '\0';
     const char *survey = p + SS_LOCUS_ID_LEN;
@@ -60,16 +63,18 @@ static int ssi_entry_decode(const MDB_val *k, const MDB_val *v, ssi_queue_entry 
     return 0;
 }
 
-int ssi_queue_read(ss_store *s, MDB_txn *txn, uint64_t after, ssi_queue_entry *out, size_t max,
-                   size_t *n)
+int ss_store_queue_read(ss_store_txn *t, uint64_t after, ss_store_queue_entry *out, size_t max,
+                        size_t *n)
 {
+    ss_store *s = t->s;
+    MDB_txn *txn = t->txn;
     *n = 0;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, s->queue, &cur);
     if (rc)
         return rc;
     unsigned char kb[8];
-    ssi_put_be64(kb, after + 1);
+    ss_be64_put(kb, after + 1);
     MDB_val k = {8, kb}, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
@@ -81,17 +86,21 @@ int ssi_queue_read(ss_store *s, MDB_txn *txn, uint64_t after, ssi_queue_entry *o
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int ssi_queue_del(ss_store *s, MDB_txn *txn, uint64_t seq)
+int ss_store_queue_del(ss_store_txn *t, uint64_t seq)
 {
+    ss_store *s = t->s;
+    MDB_txn *txn = t->txn;
     unsigned char kb[8];
-    ssi_put_be64(kb, seq);
+    ss_be64_put(kb, seq);
     MDB_val k = {8, kb};
     int rc = mdb_del(txn, s->queue, &k, NULL);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-uint64_t ssi_queue_len(ss_store *s, MDB_txn *txn)
+uint64_t ss_store_queue_len(ss_store_txn *t)
 {
+    ss_store *s = t->s;
+    MDB_txn *txn = t->txn;
     MDB_stat st;
     return s->has_queue && mdb_stat(txn, s->queue, &st) == 0 ? st.ms_entries : 0;
 }

@@ -1,4 +1,4 @@
-#include "skyindex.h"
+#include "store_impl.h"
 
 #include "sky.h"
 
@@ -24,11 +24,11 @@ int ssi_sky_del(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, doub
 
 /* Scan one zone between two RAs. */
 static int ssi_sky_scan_range(MDB_cursor *cur, uint32_t zone, const ss_ra_range *rr, double ra,
-                              double dec, double radius_deg, ssi_sky_visit visit, void *ctx)
+                              double dec, double radius_deg, ss_store_sky_fn visit, void *ctx)
 {
     unsigned char start[12];
-    ssi_put_be32(start, zone);
-    ssi_put_be64(start + 4, ss_ra_key(rr->lo));
+    ss_be32_put(start, zone);
+    ss_be64_put(start + 4, ss_ra_key(rr->lo));
     uint64_t hi = ss_ra_key(rr->hi);
     MDB_val k = {sizeof start, start}, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -36,7 +36,7 @@ static int ssi_sky_scan_range(MDB_cursor *cur, uint32_t zone, const ss_ra_range 
         const unsigned char *kp = k.mv_data;
         if (k.mv_size != 12 + SS_LOCUS_ID_LEN || v.mv_size != 2 * sizeof(double))
             return SS_ECORRUPT;
-        if (ssi_get_be32(kp) != zone || ssi_get_be64(kp + 4) > hi)
+        if (ss_be32_get(kp) != zone || ss_be64_get(kp + 4) > hi)
             return 0;
         double pos[2];
         memcpy(pos, v.mv_data, sizeof pos);
@@ -53,11 +53,12 @@ static int ssi_sky_scan_range(MDB_cursor *cur, uint32_t zone, const ss_ra_range 
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int ssi_sky_scan(ss_store *s, MDB_txn *txn, double ra, double dec, double radius_deg,
-                 ssi_sky_visit visit, void *ctx)
+int ss_store_sky_scan(ss_store_txn *t, double ra, double dec, double radius_deg,
+                      ss_store_sky_fn visit, void *ctx)
 {
+    ss_store *s = t->s;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, s->sky, &cur);
+    int rc = mdb_cursor_open(t->txn, s->sky, &cur);
     if (rc)
         return rc;
     ss_ra_range rr[2];
@@ -87,15 +88,15 @@ static int ssi_nearest_visit(void *ctx, const char *locus_id, double ra, double 
     return 0;
 }
 
-int ssi_sky_nearest(ss_store *s, MDB_txn *txn, double ra, double dec, double radius_deg,
-                    char out[SS_LOCUS_ID_LEN + 1], double *sep_deg)
+int ss_store_sky_nearest(ss_store_txn *t, double ra, double dec, double radius_deg,
+                         char out[SS_LOCUS_ID_LEN + 1], double *sep_deg)
 {
     ssi_nearest n = {.sep = INFINITY};
-    int rc = ssi_sky_scan(s, txn, ra, dec, radius_deg, ssi_nearest_visit, &n);
+    int rc = ss_store_sky_scan(t, ra, dec, radius_deg, ssi_nearest_visit, &n);
     if (rc)
         return rc;
     if (isinf(n.sep))
-        return MDB_NOTFOUND;
+        return SS_ENOTFOUND;
     memcpy(out, n.id, sizeof n.id);
     if (sep_deg)
         *sep_deg = n.sep;

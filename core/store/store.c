@@ -17,31 +17,6 @@
 #define SSI_ZONES_PER_RADIUS 8.0
 #define SSI_COUNTERS_VERSION 1
 
-void ssi_put_be64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-uint64_t ssi_get_be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-void ssi_put_be32(unsigned char *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-uint32_t ssi_get_be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static size_t ssi_cat(unsigned char *k, size_t at, const char *s)
 {
     size_t n = strlen(s);
@@ -62,14 +37,14 @@ size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, c
     memcpy(k, locus_id, SS_LOCUS_ID_LEN);
     uint64_t bits;
     memcpy(&bits, &mjd, sizeof bits);
-    ssi_put_be64(k + SS_LOCUS_ID_LEN, bits);
+    ss_be64_put(k + SS_LOCUS_ID_LEN, bits);
     return SS_LOCUS_ID_LEN + 8 + ssi_key_alert(k + SS_LOCUS_ID_LEN + 8, survey, alert_id);
 }
 
 size_t ssi_key_sky(unsigned char *k, uint32_t zone, double ra, const char *locus_id)
 {
-    ssi_put_be32(k, zone);
-    ssi_put_be64(k + 4, ss_ra_key(ra));
+    ss_be32_put(k, zone);
+    ss_be64_put(k + 4, ss_ra_key(ra));
     memcpy(k + 12, locus_id, SS_LOCUS_ID_LEN);
     return 12 + SS_LOCUS_ID_LEN;
 }
@@ -86,7 +61,7 @@ size_t ssi_key_tag_index(unsigned char *k, const char *tag, double mjd, const ch
     k[n++] = '\0';
     uint64_t bits;
     memcpy(&bits, &mjd, sizeof bits);
-    ssi_put_be64(k + n, bits);
+    ss_be64_put(k + n, bits);
     memcpy(k + n + 8, locus_id, SS_LOCUS_ID_LEN);
     return n + 8 + SS_LOCUS_ID_LEN;
 }
@@ -109,7 +84,7 @@ size_t ssi_key_object(unsigned char *k, const char *object_id, const char *surve
     return ssi_cat(k, n, survey);
 }
 
-int ssi_store_fail(ss_store *s, ss_err *err, int rc, const char *what)
+int ss_store_fail(ss_store *s, ss_err *err, int rc, const char *what)
 {
     int code = rc;
     if (rc == MDB_MAP_FULL || rc == ENOSPC)
@@ -123,33 +98,33 @@ int ssi_store_fail(ss_store *s, ss_err *err, int rc, const char *what)
 
 /* The stored order of the scalar counters: append only. */
 static const size_t ssi_counter_offsets[] = {
-    offsetof(ssi_counters, alerts),       offsetof(ssi_counters, detections),
-    offsetof(ssi_counters, upper_limits), offsetof(ssi_counters, loci),
-    offsetof(ssi_counters, duplicates),   offsetof(ssi_counters, history_known),
-    offsetof(ssi_counters, rejected),     offsetof(ssi_counters, locus_seq),
-    offsetof(ssi_counters, reject_seq),   offsetof(ssi_counters, ingest_seq),
-    offsetof(ssi_counters, forced),       offsetof(ssi_counters, cutouts),
-    offsetof(ssi_counters, catalog_id),   offsetof(ssi_counters, catalog_ready),
-    offsetof(ssi_counters, outbox_seq),
+    offsetof(ss_store_counters, alerts),       offsetof(ss_store_counters, detections),
+    offsetof(ss_store_counters, upper_limits), offsetof(ss_store_counters, loci),
+    offsetof(ss_store_counters, duplicates),   offsetof(ss_store_counters, history_known),
+    offsetof(ss_store_counters, rejected),     offsetof(ss_store_counters, locus_seq),
+    offsetof(ss_store_counters, reject_seq),   offsetof(ss_store_counters, ingest_seq),
+    offsetof(ss_store_counters, forced),       offsetof(ss_store_counters, cutouts),
+    offsetof(ss_store_counters, catalog_id),   offsetof(ss_store_counters, catalog_ready),
+    offsetof(ss_store_counters, outbox_seq),
 };
 #define SSI_NCOUNTERS (sizeof ssi_counter_offsets / sizeof *ssi_counter_offsets)
 
-static uint64_t *ssi_counter(ssi_counters *c, size_t i)
+static uint64_t *ssi_counter(ss_store_counters *c, size_t i)
 {
     return (uint64_t *)((char *)c + ssi_counter_offsets[i]);
 }
 
-int ssi_counters_save(ss_store *s, MDB_txn *txn, const ssi_counters *c, ssi_wbuf *b)
+int ssi_counters_save(ss_store *s, MDB_txn *txn, const ss_store_counters *c, ss_wbuf *b)
 {
-    ssi_wbuf_reset(b);
-    ssi_wbuf_u8(b, SSI_COUNTERS_VERSION);
-    ssi_wbuf_u32(b, (uint32_t)SSI_NCOUNTERS);
+    ss_wbuf_reset(b);
+    ss_wbuf_u8(b, SSI_COUNTERS_VERSION);
+    ss_wbuf_u32(b, (uint32_t)SSI_NCOUNTERS);
     for (size_t i = 0; i < SSI_NCOUNTERS; i++)
-        ssi_wbuf_u64(b, *ssi_counter((ssi_counters *)c, i));
-    ssi_wbuf_u32(b, SS_REASON__COUNT);
+        ss_wbuf_u64(b, *ssi_counter((ss_store_counters *)c, i));
+    ss_wbuf_u32(b, SS_REASON__COUNT);
     for (int r = 0; r < SS_REASON__COUNT; r++) {
-        ssi_wbuf_str(b, ss_reason_name((ss_reason)r));
-        ssi_wbuf_u64(b, c->by_reason[r]);
+        ss_wbuf_str(b, ss_reason_name((ss_reason)r));
+        ss_wbuf_u64(b, c->by_reason[r]);
     }
     if (b->failed)
         return ENOMEM;
@@ -157,20 +132,20 @@ int ssi_counters_save(ss_store *s, MDB_txn *txn, const ssi_counters *c, ssi_wbuf
     return mdb_put(txn, s->meta, &k, &v, 0);
 }
 
-static void ssi_counters_decode_reasons(ssi_rbuf *r, ssi_counters *c)
+static void ssi_counters_decode_reasons(ss_rbuf *r, ss_store_counters *c)
 {
-    uint32_t nr = ssi_rbuf_u32(r);
+    uint32_t nr = ss_rbuf_u32(r);
     for (uint32_t i = 0; i < nr && !r->bad; i++) {
         char name[64];
-        ssi_rbuf_strcpy(r, name, sizeof name);
-        uint64_t count = ssi_rbuf_u64(r);
+        ss_rbuf_strcpy(r, name, sizeof name);
+        uint64_t count = ss_rbuf_u64(r);
         int reason = ss_reason_from_name(name);
         if (reason >= 0) /* a reason this build does not know of is dropped from the breakdown */
             c->by_reason[reason] = count;
     }
 }
 
-int ssi_counters_load(ss_store *s, MDB_txn *txn, ssi_counters *c)
+int ssi_counters_load(ss_store *s, MDB_txn *txn, ss_store_counters *c)
 {
     memset(c, 0, sizeof *c);
     MDB_val k = {8, "counters"}, v;
@@ -179,12 +154,12 @@ int ssi_counters_load(ss_store *s, MDB_txn *txn, ssi_counters *c)
         return 0;
     if (rc)
         return rc;
-    ssi_rbuf r = {v.mv_data, (const unsigned char *)v.mv_data + v.mv_size, 0};
-    if (ssi_rbuf_u8(&r) != SSI_COUNTERS_VERSION)
+    ss_rbuf r = {v.mv_data, (const unsigned char *)v.mv_data + v.mv_size, 0};
+    if (ss_rbuf_u8(&r) != SSI_COUNTERS_VERSION)
         return SS_ECORRUPT;
-    uint32_t n = ssi_rbuf_u32(&r);
+    uint32_t n = ss_rbuf_u32(&r);
     for (uint32_t i = 0; i < n && !r.bad; i++) {
-        uint64_t val = ssi_rbuf_u64(&r);
+        uint64_t val = ss_rbuf_u64(&r);
         if (i < SSI_NCOUNTERS) /* counters from a newer minor layout are ignored */
             *ssi_counter(c, i) = val;
     }
@@ -315,8 +290,8 @@ static int ssi_store_init(ss_store *s, MDB_txn *txn, double radius_arcsec, unsig
     uint32_t format = SS_STORE_FORMAT_VERSION;
     MDB_val mk = {5, "magic"}, mv = {strlen(SSI_MAGIC), SSI_MAGIC};
     MDB_val fk = {6, "format"}, fv = {sizeof format, &format};
-    ssi_counters zero = {0};
-    ssi_wbuf b = {0};
+    ss_store_counters zero = {0};
+    ss_wbuf b = {0};
     if ((rc = mdb_put(txn, s->meta, &mk, &mv, 0)) || (rc = mdb_put(txn, s->meta, &fk, &fv, 0)) ||
         (rc = ssi_meta_put_f64(s, txn, "radius_arcsec", radius_arcsec)) ||
         (rc = ssi_meta_put_f64(s, txn, "zone_height_arcsec",
@@ -325,7 +300,7 @@ static int ssi_store_init(ss_store *s, MDB_txn *txn, double radius_arcsec, unsig
         (rc = ssi_instance_put(s, txn, instance)))
         return rc;
     rc = ssi_counters_save(s, txn, &zero, &b);
-    ssi_wbuf_free(&b);
+    ss_wbuf_free(&b);
     return rc;
 }
 
@@ -339,7 +314,7 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
         return ss_err_set(err, SS_ENOTSTORE, "store %s: an LMDB database, but not a skysieve store",
                           s->path);
     if (rc || (rc = ssi_meta_get(s, txn, "format", &v)))
-        return ssi_store_fail(s, err, rc, "reading the format version");
+        return ss_store_fail(s, err, rc, "reading the format version");
     uint32_t format = 0;
     if (v.mv_size == sizeof format)
         memcpy(&format, v.mv_data, sizeof format);
@@ -353,15 +328,15 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     double radius, zone;
     if ((rc = ssi_meta_get_f64(s, txn, "radius_arcsec", &radius)) ||
         (rc = ssi_meta_get_f64(s, txn, "zone_height_arcsec", &zone)))
-        return ssi_store_fail(s, err, rc, "reading the sky settings");
+        return ss_store_fail(s, err, rc, "reading the sky settings");
     s->radius_deg = radius / SS_ARCSEC_PER_DEG;
     s->zone_height_deg = zone / SS_ARCSEC_PER_DEG;
     s->format = format;
     if ((rc = ssi_instance_read(s, txn)))
-        return ssi_store_fail(s, err, rc, "reading the instance number");
+        return ss_store_fail(s, err, rc, "reading the instance number");
     for (size_t i = 0; i < SSI_NTABLES && ssi_tables[i].since <= format; i++)
         if ((rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags, ssi_dbi(s, i))))
-            return ssi_store_fail(s, err, rc, ssi_tables[i].name);
+            return ss_store_fail(s, err, rc, ssi_tables[i].name);
     s->has_outputs = format >= 2;
     s->has_cutouts = format >= 3;
     s->has_queue = format >= 4;
@@ -377,7 +352,7 @@ static int ssi_env_open(ss_store *s, size_t map_size, int nosync, ss_err *err)
     if (!rc)
         rc = mdb_env_set_mapsize(s->env, map_size ? map_size : SS_DEFAULT_MAP_SIZE);
     if (rc)
-        return ssi_store_fail(s, err, rc, "creating the LMDB environment");
+        return ss_store_fail(s, err, rc, "creating the LMDB environment");
     /* MDB_NOTLS: read transactions belong to the caller, not the thread (workers hand them over).
      */
     unsigned flags = MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0) | (nosync ? MDB_NOSYNC : 0);
@@ -386,7 +361,7 @@ static int ssi_env_open(ss_store *s, size_t map_size, int nosync, ss_err *err)
         return ss_err_set(err, SS_ENOTSTORE, "store %s: data.mdb is not an LMDB file", s->path);
     if (rc == MDB_VERSION_MISMATCH)
         return ss_err_set(err, SS_EVERSION, "store %s: written by another LMDB version", s->path);
-    return rc ? ssi_store_fail(s, err, rc, "opening") : 0;
+    return rc ? ss_store_fail(s, err, rc, "opening") : 0;
 }
 
 /* Open the tables of an existing store in a read transaction, so a store we refuse is not written.
@@ -396,13 +371,13 @@ static int ssi_store_attach(ss_store *s, ss_err *err)
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
-        return ssi_store_fail(s, err, rc, "starting a transaction");
+        return ss_store_fail(s, err, rc, "starting a transaction");
     rc = mdb_dbi_open(txn, "meta", 0, &s->meta);
     if (rc == MDB_NOTFOUND)
         rc = ss_err_set(err, SS_ENOTSTORE, "store %s: an LMDB database, but not a skysieve store",
                         s->path);
     else if (rc)
-        rc = ssi_store_fail(s, err, rc, "opening meta");
+        rc = ss_store_fail(s, err, rc, "opening meta");
     else
         rc = ssi_store_check(s, txn, err);
     if (rc) {
@@ -424,7 +399,7 @@ static int ssi_store_create(ss_store *s, double radius_arcsec, unsigned instance
     if (txn)
         mdb_txn_abort(txn);
     if (rc)
-        return ssi_store_fail(s, err, rc, "creating");
+        return ss_store_fail(s, err, rc, "creating");
     return ssi_store_attach(s, err);
 }
 
@@ -447,7 +422,7 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
     else if (!rc)
         rc = mdb_txn_commit(txn);
     if (rc)
-        return ssi_store_fail(s, err, rc, "upgrading the format");
+        return ss_store_fail(s, err, rc, "upgrading the format");
     s->format = format;
     s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = 1;
     return 0;
@@ -482,7 +457,7 @@ static int ssi_take_instance(ss_store *s, unsigned instance, ss_err *err)
 {
     unsigned had = (unsigned)(s->locus_base >> 48);
     MDB_txn *txn = NULL;
-    ssi_counters c;
+    ss_store_counters c;
     int rc = s->readonly ? SS_ESETTINGS : mdb_txn_begin(s->env, NULL, 0, &txn);
     if (!rc && !(rc = ssi_counters_load(s, txn, &c)))
         rc = c.locus_seq ? SS_ESETTINGS : ssi_instance_put(s, txn, instance);
@@ -495,7 +470,7 @@ static int ssi_take_instance(ss_store *s, unsigned instance, ss_err *err)
                           "store %s: its loci are numbered as instance %u, not %u (an instance "
                           "keeps its store; give each instance its own)",
                           s->path, had, instance);
-    return rc ? ssi_store_fail(s, err, rc, "recording the instance number") : 0;
+    return rc ? ss_store_fail(s, err, rc, "recording the instance number") : 0;
 }
 
 int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out, ss_err *err)
@@ -572,11 +547,138 @@ const char *ss_store_path(const ss_store *s)
     return s->path;
 }
 
-int ssi_store_grow(ss_store *s, ss_err *err)
+int ss_store_grow(ss_store *s, ss_err *err)
 {
     MDB_envinfo info;
     int rc = mdb_env_info(s->env, &info);
     if (!rc)
         rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
-    return rc ? ssi_store_fail(s, err, rc, "growing the map") : 0;
+    return rc ? ss_store_fail(s, err, rc, "growing the map") : 0;
+}
+
+int ss_store_map_full(int rc)
+{
+    return rc == MDB_MAP_FULL;
+}
+
+int ss_store_info_get(ss_store *s, ss_store_info *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(s->env, &info);
+    if (!rc)
+        rc = mdb_env_stat(s->env, &st);
+    if (rc)
+        return rc;
+    *out = (ss_store_info){s->format, info.me_mapsize, (info.me_last_pgno + 1) * st.ms_psize,
+                           s->readonly};
+    return 0;
+}
+
+/* ---- transactions ---- */
+
+int ss_store_txn_begin(ss_store *s, int mode, ss_store_txn **out)
+{
+    *out = NULL;
+    ss_store_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return SS_ENOMEM;
+    t->s = s;
+    t->write = mode == SS_STORE_WRITE;
+    int rc = mdb_txn_begin(s->env, NULL, t->write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc == MDB_MAP_RESIZED &&
+        !(rc = mdb_env_set_mapsize(s->env, 0))) /* another process grew it */
+        rc = mdb_txn_begin(s->env, NULL, t->write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+static void ssi_txn_free(ss_store_txn *t)
+{
+    ss_wbuf_free(&t->buf);
+    free(t);
+}
+
+int ss_store_txn_commit(ss_store_txn *t)
+{
+    int rc = 0;
+    if (t->counters_state == 2)
+        rc = ssi_counters_save(t->s, t->txn, &t->counters, &t->buf);
+    if (rc)
+        mdb_txn_abort(t->txn);
+    else
+        rc = mdb_txn_commit(t->txn);
+    ssi_txn_free(t);
+    return rc;
+}
+
+void ss_store_txn_abort(ss_store_txn *t)
+{
+    if (!t)
+        return;
+    mdb_txn_abort(t->txn);
+    ssi_txn_free(t);
+}
+
+void ss_store_txn_reset(ss_store_txn *t)
+{
+    mdb_txn_reset(t->txn);
+    t->counters_state = 0;
+}
+
+int ss_store_txn_renew(ss_store_txn *t)
+{
+    return mdb_txn_renew(t->txn);
+}
+
+ss_store *ss_store_txn_store(const ss_store_txn *t)
+{
+    return t->s;
+}
+
+ss_store_counters *ss_store_txn_counters(ss_store_txn *t)
+{
+    if (!t->counters_state) {
+        if (ssi_counters_load(t->s, t->txn, &t->counters))
+            return NULL;
+        t->counters_state = 1;
+    }
+    if (t->write)
+        t->counters_state = 2;
+    return &t->counters;
+}
+
+ss_store_counters *ssi_counters_w(ss_store_txn *t)
+{
+    return ss_store_txn_counters(t);
+}
+
+int ss_store_write(ss_store *s, ss_store_write_fn fn, void *ctx, const char *what, ss_err *err)
+{
+    for (;;) {
+        ss_store_txn *t;
+        ss_err mine = {0};
+        int rc = ss_store_txn_begin(s, SS_STORE_WRITE, &t);
+        if (rc)
+            return ss_store_fail(s, err, rc, what);
+        rc = fn(t, ctx, &mine);
+        if (rc)
+            ss_store_txn_abort(t);
+        else
+            rc = ss_store_txn_commit(t);
+        if (rc == MDB_MAP_FULL) {
+            if ((rc = ss_store_grow(s, err)))
+                return rc;
+            continue;
+        }
+        if (rc && mine.code) {
+            *err = mine;
+            return rc;
+        }
+        return rc ? ss_store_fail(s, err, rc, what) : 0;
+    }
 }

@@ -1,6 +1,7 @@
 /**
  * @file store_impl.h
- * @brief Private to the core: the store's LMDB handles, key encodings and counters.
+ * @brief Private to core/store/: the store's LMDB handles, key encodings, record codecs and
+ * transactions. No other folder sees it (it is not on any other folder's include path).
  */
 #ifndef SS_STORE_IMPL_H
 #define SS_STORE_IMPL_H
@@ -33,44 +34,25 @@ struct ss_store {
     int readonly;
 };
 
-/** Counts kept in meta "counters", updated in the same transaction as the data they count. */
-typedef struct ssi_counters {
-    uint64_t alerts;        /* stored alerts of every kind */
-    uint64_t detections;    /* stored detections */
-    uint64_t upper_limits;  /* stored upper limits */
-    uint64_t loci;          /* loci created */
-    uint64_t duplicates;    /* primary alerts already stored when they came again */
-    uint64_t history_known; /* history entries (earlier detections, limits) already stored */
-    uint64_t rejected;      /* rejected records */
-    uint64_t locus_seq;     /* next locus sequence number */
-    uint64_t reject_seq;    /* next rejected-record key */
-    uint64_t ingest_seq;    /* next ingest-run key */
-    uint64_t forced;        /* stored forced-photometry measurements (also counted in alerts) */
-    uint64_t cutouts;       /* stored cutouts */
-    uint64_t catalog_id;    /* next catalog id (the key prefix of its rows and index) */
-    uint64_t catalog_ready; /* last ready sequence: bumped when a catalog becomes ready */
-    uint64_t outbox_seq;    /* next watch outbox key */
-    uint64_t by_reason[SS_REASON__COUNT];
-} ssi_counters;
+/** A transaction: LMDB's, with the counters taken from it and a scratch buffer for encoding. */
+struct ss_store_txn {
+    ss_store *s;
+    MDB_txn *txn;
+    int write;
+    int counters_state; /* 0 not read, 1 read, 2 read and to be saved at commit */
+    ss_store_counters counters;
+    ss_wbuf buf;
+};
 
-/** Read the counters. @return 0, SS_ECORRUPT or an LMDB code. */
-int ssi_counters_load(ss_store *s, MDB_txn *txn, ssi_counters *c);
-/** Write the counters using @p scratch as a buffer. @return 0 or an LMDB code. */
-int ssi_counters_save(ss_store *s, MDB_txn *txn, const ssi_counters *c, ssi_wbuf *scratch);
+/** Read and write the counters record in @p txn. @return 0, SS_ECORRUPT or an LMDB code. */
+int ssi_counters_load(ss_store *s, MDB_txn *txn, ss_store_counters *c);
+int ssi_counters_save(ss_store *s, MDB_txn *txn, const ss_store_counters *c, ss_wbuf *scratch);
 
-/** Read locus @p id (SS_LOCUS_ID_LEN characters) in @p txn. @return 0, SS_ENOTFOUND, SS_ECORRUPT
- * or an LMDB code. */
-int ssi_locus_load(ss_store *s, MDB_txn *txn, const char *id, ss_locus *l);
-
-/** Double the map size; no transaction may be open. @return 0 or an LMDB code (err filled). */
-int ssi_store_grow(ss_store *s, ss_err *err);
-
-/** Fill @p err from an LMDB or errno code, naming the store and the operation. @return rc. */
-int ssi_store_fail(ss_store *s, ss_err *err, int rc, const char *what);
+/** The counters of @p t for a writer that changes them (NULL when they cannot be read). */
+ss_store_counters *ssi_counters_w(ss_store_txn *t);
 
 /* Key encodings (see store.h). Each returns the key length; buffers must hold SSI_KEY_MAX bytes. */
-#define SSI_TAG_MAX 64
-#define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + SSI_TAG_MAX + 32)
+#define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + SS_TAG_MAX + 32)
 size_t ssi_key_alert(unsigned char *k, const char *survey, const char *alert_id);
 size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, const char *survey,
                            const char *alert_id);
@@ -80,9 +62,15 @@ size_t ssi_key_tag(unsigned char *k, const char *locus_id, const char *tag);
 size_t ssi_key_cutout(unsigned char *k, const char *alert_id, const char *survey,
                       ss_cutout_kind kind);
 size_t ssi_key_tag_index(unsigned char *k, const char *tag, double mjd, const char *locus_id);
-void ssi_put_be64(unsigned char *p, uint64_t v);
-uint64_t ssi_get_be64(const unsigned char *p);
-void ssi_put_be32(unsigned char *p, uint32_t v);
-uint32_t ssi_get_be32(const unsigned char *p);
+
+/* Record codecs of the store's own tables (record.c). */
+void ssi_locus_encode(const ss_locus *l, ss_wbuf *b);
+int ssi_locus_decode(const void *data, size_t len, ss_locus *l);
+void ssi_tag_encode(const ss_tag_record *t, ss_wbuf *b);
+int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t);
+
+/* The sky index (skyindex.c). */
+int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);
+int ssi_sky_del(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);
 
 #endif

@@ -50,7 +50,7 @@ static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
     ss_alert *a = ss_packet_add(v->pkt);
     if (!a)
         return SS_ENOMEM;
-    if (ssi_alert_decode(d->mv_data, d->mv_size, v->pkt, a, locus)) {
+    if (ss_store_alert_decode(d->mv_data, d->mv_size, v->pkt, a, locus)) {
         ssi_problem(v, "alert %.*s: record does not decode", (int)k->mv_size, (char *)k->mv_data);
         return 0;
     }
@@ -119,7 +119,7 @@ static int ssi_visit_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     return ssi_check_alert(v, k, d);
 }
 
-static void ssi_check_counts(ssi_verify *v, const ssi_counters *c)
+static void ssi_check_counts(ssi_verify *v, const ss_store_counters *c)
 {
     ss_verify_report *r = v->r;
     if (c->alerts != r->alerts)
@@ -143,11 +143,11 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
 {
     memset(report, 0, sizeof *report);
     ssi_verify v = {.s = s, .out = problems, .r = report, .pkt = ss_packet_new()};
-    ssi_counters c;
+    ss_store_counters c;
     int rc = v.pkt ? mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v.txn) : SS_ENOMEM;
     if (rc) {
         ss_packet_free(v.pkt);
-        return ssi_store_fail(s, err, rc, "verify");
+        return ss_store_fail(s, err, rc, "verify");
     }
     if (!(rc = ssi_counters_load(s, v.txn, &c)) &&
         !(rc = ssi_count(v.txn, s->alerts, &report->alerts)) &&
@@ -161,5 +161,5 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
         ssi_check_counts(&v, &c);
     mdb_txn_abort(v.txn);
     ss_packet_free(v.pkt);
-    return rc ? ssi_store_fail(s, err, rc, "verify") : 0;
+    return rc ? ss_store_fail(s, err, rc, "verify") : 0;
 }

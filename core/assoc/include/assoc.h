@@ -1,56 +1,70 @@
 /**
  * @file assoc.h
- * @brief Private to the core: associate a packet of alerts with a locus and store it.
+ * @brief Association: each alert joins a locus, and the locus is matched against the catalogs.
  *
  * The primary alert of a packet joins the nearest locus within the store's radius or founds a new
  * one; the packet's other alerts (history) join the same locus. An alert already stored (same
  * survey and alert id) changes nothing. The locus position is the mean direction of its detections'
  * unit vectors: the plain mean, because tuple alerts and ZTF candidates carry no position errors to
  * weight by, and a vector mean is correct across RA 0/360 and at the poles. Upper limits do not
- * move it.
+ * move it. A locus created or updated is matched against the catalogs it has not been matched
+ * against yet (catalog.h), in the same transaction.
+ *
+ * This folder (core/assoc/) exports `ss_assoc_*`; its catalogs and watch lists are catalog.h and
+ * watch.h.
  */
 #ifndef SS_ASSOC_H
 #define SS_ASSOC_H
 
-#include "catalog_impl.h"
-#include "store_impl.h"
+#include "store.h"
 
 /** What storing a batch did; merged into the run's totals once the batch commits. */
-typedef struct ssi_batch_stats {
-    uint64_t ingested;      /* primary alerts stored */
-    uint64_t history;       /* history entries stored */
-    uint64_t duplicates;    /* primary alerts already stored */
-    uint64_t history_known; /* history entries already stored */
+typedef struct ss_assoc_stats {
+    uint64_t ingested;      /**< primary alerts stored */
+    uint64_t history;       /**< history entries stored */
+    uint64_t duplicates;    /**< primary alerts already stored */
+    uint64_t history_known; /**< history entries already stored */
     uint64_t loci_created;
-    uint64_t tag_events; /* tags added by filters */
+    uint64_t tag_events; /**< tags added by filters (counted by the ingest) */
     uint64_t rejected;
     uint64_t by_reason[SS_REASON__COUNT];
-} ssi_batch_stats;
+} ss_assoc_stats;
 
-/** The state of one write transaction. Owned by the ingest loop. */
-typedef struct ssi_writer {
-    ss_store *store;
-    MDB_txn *txn;
-    ssi_counters counters; /* loaded at begin, saved before commit */
-    ssi_wbuf buf;          /* scratch for encoding records */
-    ss_packet *scratch;    /* scratch for decoding records */
-    ss_locus locus;        /* the locus of the last packet stored, as written */
-    ssi_catalogs catalogs; /* the ready catalogs, read at the start of each batch */
-} ssi_writer;
+/** The association state of one writer, reused from batch to batch. */
+typedef struct ss_assoc_writer ss_assoc_writer;
+
+/** A writer for @p s (borrowed; it must outlive the writer). @return NULL when out of memory. */
+ss_assoc_writer *ss_assoc_writer_new(ss_store *s);
+void ss_assoc_writer_free(ss_assoc_writer *w);
 
 /**
- * Store one packet; a locus it creates or updates is matched against the catalogs it has not
- * been matched against yet (catalog.h). @param[out] locus_id the locus the packet joined (may be
- * NULL).
- * @return 0 or an LMDB code (MDB_MAP_FULL: grow the map and retry the whole batch).
+ * Start a batch in write transaction @p t (borrowed until the next begin): the catalogs ready in
+ * it are read once for the batch. @return 0 or a store code.
  */
-int ssi_assoc_packet(ssi_writer *w, const ss_packet *pkt, ssi_batch_stats *st, char *locus_id);
+int ss_assoc_begin(ss_assoc_writer *w, ss_store_txn *t);
 
-/** Apply one alert to a locus summary (counts, oldest/newest/brightest, bands, objects, position).
+/**
+ * Store one packet in the batch's transaction.
+ * @param[out] st counts what it did. @param[out] locus_id the locus the packet joined (may be
+ * NULL).
+ * @return 0 or a store code (ss_store_map_full(): grow the map and retry the whole batch).
  */
-void ssi_locus_add_alert(ss_locus *l, const ss_alert *a);
+int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st, char *locus_id);
+
+/** Match locus @p l against the batch's catalogs, as association does for a locus it creates
+ * (@p created) or updates, storing the matches and any watch-list hits caused by @p trigger.
+ * @return 0 or a store code. */
+int ss_assoc_match_locus(ss_assoc_writer *w, const ss_locus *l, int created,
+                         const ss_alert *trigger);
+
+/** The locus of the last packet stored, as written (valid until the next packet). */
+const ss_locus *ss_assoc_last_locus(const ss_assoc_writer *w);
 
 /** Initialise a new locus with its id at a position. */
-void ssi_locus_init(ss_locus *l, const char *id, double ra, double dec);
+void ss_assoc_locus_init(ss_locus *l, const char *id, double ra, double dec);
+
+/** Apply one measurement to a locus summary (counts, oldest/newest/brightest, bands, objects,
+ * position): what association does, for those who rebuild a summary from the alerts. */
+void ss_assoc_locus_add_alert(ss_locus *l, const ss_alert *a);
 
 #endif

@@ -94,6 +94,25 @@ int ss_catalog_list(ss_store *s, ss_catalog_kind kind, json_t **out, ss_err *err
  */
 int ss_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err);
 
+/** One stored match of a locus, decoded for readers. */
+typedef struct ss_assoc_match {
+    const char *catalog;
+    ss_catalog_kind kind;
+    uint64_t row;
+    double separation_arcsec;
+    const char *object_id; /* the id column's value as text, or the row number */
+    uint32_t ncols;
+    const char *const *names;
+    const ss_value *values;
+} ss_assoc_match;
+
+/**
+ * Read the matches of a locus with their rows, ready catalogs only, by catalog id then
+ * separation. Everything lives in @p arena. @return 0 or an LMDB/SS_E* code.
+ */
+int ss_assoc_matches(ss_store_txn *txn, const char *locus_id, ss_arena *arena, ss_assoc_match **out,
+                     size_t *n);
+
 /** Parse an angle: decimal degrees, or sexagesimal (hours for RA: "00 01 16.37", "00:01:16.37",
  * "12h34m56.7s"; degrees for Dec: "+29 35 34.0", "-12d34m56s"). @return 0, or -1 with @p why set
  * to a static reason. */

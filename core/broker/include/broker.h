@@ -24,7 +24,7 @@
 #include "kafka_in.h"
 #include "log.h"
 #include "notify.h"
-#include "output.h"
+#include "publish.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,8 +58,9 @@ typedef struct ss_broker_conf {
     double timeout;
     unsigned max_crashes;
     unsigned dispatch_batch;
-    char *publish;                               /**< NULL: tags are stored, not published */
-    ss_broker_output outputs[SS_OUTSET_MAX - 1]; /**< [output NAME] sections, beside publish */
+    char *publish; /**< NULL: tags are stored, not published */
+    ss_broker_output
+        outputs[SS_PUBLISH_MAX_OUTPUTS - 1]; /**< [output NAME] sections, beside publish */
     size_t noutputs;
     char *control;
     char *secret;          /**< the shared secret (from secret_file), or NULL */

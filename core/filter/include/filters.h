@@ -25,6 +25,9 @@
  *
  * Ownership: ss_filter_set_load() returns a set owned by the caller (ss_filter_set_free()). A set
  * is used by one thread at a time.
+ *
+ * This folder (core/filter/) exports `ss_filter_*`: filter sets, dispatch, and the host API that
+ * filters call back into (host_api.c).
  */
 #ifndef SS_FILTERS_H
 #define SS_FILTERS_H
@@ -86,5 +89,129 @@ json_t *ss_filter_set_stats_json(const ss_filter_set *fs);
  */
 int ss_filter_set_dry_run(ss_filter_set *fs, ss_store *s, const char *locus_id, FILE *out,
                           ss_err *err);
+
+/* ---- dispatch: running a set on an updated locus ---- */
+
+typedef struct ss_filter_stats {
+    uint64_t runs, skipped, errors, halts, props_written, consecutive_errors;
+    int disabled;
+    char last_error[256];
+    double *times_us; /**< one sample per run, for percentiles */
+    size_t ntimes, captimes;
+    uint64_t *tag_counts; /**< per declared output tag, in declaration order */
+} ss_filter_stats;
+
+/** A tag added during a dispatch, to store and to publish once the transaction commits. */
+typedef struct ss_filter_tag_event {
+    const char *tag;
+    const char *filter;
+} ss_filter_tag_event;
+
+/** What a dispatch did. Arrays live in the view's arena until the next dispatch. */
+typedef struct ss_filter_outputs {
+    const ss_filter_tag_event *tags;
+    size_t ntags;
+    const ss_prop *locus_props; /**< properties written by this dispatch */
+    size_t nlocus_props;
+    const ss_prop *alert_props; /**< properties of the trigger alert written by this dispatch */
+    size_t nalert_props;
+    int halted;
+    const char *halted_by;
+} ss_filter_outputs;
+
+/** What one filter did in one dispatch (ss_filter_dispatch_ctl.outcomes). */
+typedef enum ss_filter_outcome {
+    SS_FILTER_NOT_RUN = 0, /**< excluded, disabled, or after a halt */
+    SS_FILTER_SKIPPED,     /**< requirements missing */
+    SS_FILTER_RAN,
+    SS_FILTER_HALTED, /**< ran and halted the pipeline */
+    SS_FILTER_ERROR,
+} ss_filter_outcome;
+
+typedef struct ss_filter_result {
+    uint8_t outcome; /**< ss_filter_outcome */
+    float us;        /**< run time; 0 when not run */
+    const char *msg; /**< SS_FILTER_ERROR: the filter's message, valid until the next dispatch */
+    uint32_t nprops; /**< properties this run wrote (locus and alert) */
+} ss_filter_result;
+
+/**
+ * How a broker worker drives a dispatch: which filters to leave out (the broker decides what is
+ * disabled, so the set's own disabling is bypassed), what each filter did, and a hook called just
+ * before each filter runs (the worker records which filter is running, for crash reports).
+ */
+typedef struct ss_filter_dispatch_ctl {
+    const uint8_t *exclude;    /**< fs->n flags: 1 leaves the filter out */
+    ss_filter_result *results; /**< fs->n results, filled */
+    void (*before_run)(void *ctx, size_t filter);
+    void *ctx;
+} ss_filter_dispatch_ctl;
+
+/**
+ * Run the set on a locus in @p txn. @p known is the locus record when the caller has it (NULL:
+ * read it). @p trigger is the alert that updated it (NULL: its newest alert). With @p write, the
+ * outputs are stored in @p txn; without, nothing is written. Filter failures are counted, not
+ * returned. @p results (fs->n entries, or NULL) receives what each filter did.
+ * @return 0 or a store error.
+ */
+int ss_filter_dispatch(ss_filter_set *fs, ss_store_txn *txn, const char *locus_id,
+                       const ss_locus *known, const ss_alert *trigger, int write,
+                       ss_filter_result *results, ss_filter_outputs *out, ss_err *err);
+
+/**
+ * What ss_ingest_options.on_dispatch receives once the filters ran on a locus (for replay
+ * reports). Everything is borrowed until the next dispatch.
+ */
+typedef struct ss_filter_dispatch_info {
+    const char *locus_id;
+    const ss_locus *locus;           /**< the locus as the filters saw it */
+    const ss_alert *trigger;         /**< the new alert that updated it */
+    const ss_filter_result *results; /**< one per filter of the set, in run order */
+    const ss_filter_outputs *out;    /**< what the dispatch wrote */
+} ss_filter_dispatch_info;
+
+/** ss_filter_dispatch() driven by @p ctl (never writes). */
+int ss_filter_dispatch_ctl_run(ss_filter_set *fs, ss_store_txn *txn, const char *locus_id,
+                               const char *survey, const char *alert_id,
+                               const ss_filter_dispatch_ctl *ctl, ss_filter_outputs *out,
+                               ss_err *err);
+
+/**
+ * Store a dispatch's outputs for @p locus_id in @p txn, merged into what is stored now (the store
+ * may have changed since the dispatch read it): properties replace same-named ones, a tag already
+ * on the locus stays as first recorded. @p mjd is the trigger's, for the tag index. @p scratch
+ * holds merged bags meanwhile. @return 0 or a store code.
+ */
+int ss_filter_outputs_store(ss_store_txn *txn, const char *locus_id, const char *survey,
+                            const char *alert_id, double mjd, const ss_filter_outputs *o,
+                            ss_arena *scratch);
+
+/** The locus the last dispatch ran on, as its filters saw it, and its trigger (both borrowed until
+ * the next dispatch). */
+const ss_locus *ss_filter_set_locus(const ss_filter_set *fs);
+const ss_alert *ss_filter_set_trigger(const ss_filter_set *fs);
+
+/** What is known of filter @p i of a set (strings owned by the set). */
+typedef struct ss_filter_info {
+    const char *label;   /**< the configuration's section label, or the file name */
+    const char *path;    /**< the filter's file */
+    const char *runtime; /**< "lua", "so" */
+    const ss_filter_descriptor *desc;
+} ss_filter_info;
+
+void ss_filter_set_info(const ss_filter_set *fs, size_t i, ss_filter_info *out);
+
+/** The counters of filter @p i since the set was loaded (owned by the set). */
+const ss_filter_stats *ss_filter_set_stats(const ss_filter_set *fs, size_t i);
+
+/** The set's max_consecutive_failures. */
+unsigned ss_filter_set_max_failures(const ss_filter_set *fs);
+
+/** Keep a run time: every sample up to a million, then a uniform reservoir. */
+void ss_filter_stats_record_time(ss_filter_stats *st, double us);
+/** p50, p90 and p99 of the kept run times, in microseconds. */
+void ss_filter_stats_percentiles(const ss_filter_stats *st, double out[3]);
+/** Free what @p st holds (not @p st itself). */
+void ss_filter_stats_free(ss_filter_stats *st);
 
 #endif

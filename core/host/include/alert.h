@@ -66,6 +66,13 @@ typedef struct ss_alert {
     uint64_t line;      /**< line or record number in that input (1-based), 0 when unknown */
 } ss_alert;
 
+/**
+ * A normalised field of an alert by its ANTARES name (ant_mjd, ant_ra, ant_dec, ant_passband,
+ * ant_mag, ant_magerr, ant_maglim, ant_survey), as filters read it: an absent number or an empty
+ * string is SS_TYPE_NULL. Strings point into @p a. @return 1 when @p name is one, 0 otherwise.
+ */
+int ss_alert_normalised(const ss_alert *a, const char *name, ss_value *out);
+
 /** Image stamps around an alert, as the survey sends them. */
 typedef enum ss_cutout_kind {
     SS_CUTOUT_SCIENCE = 0,

@@ -9,7 +9,7 @@
  *
  * An output is opened either from an address ([output] publish = tcp://..., served by prefix) or
  * from its own INI section ([output NAME], key = value pairs handed to open_conf). The broker
- * publishes every event to each output it opened (ss_outset).
+ * publishes every event to each output it opened (ss_publish_set, core/publish/).
  */
 #ifndef SS_OUTPUT_H
 #define SS_OUTPUT_H
@@ -72,26 +72,5 @@ const ss_output_ops *ss_output_for(const char *address);
 
 /** The output named @p name, or NULL. */
 const ss_output_ops *ss_output_named(const char *name);
-
-#define SS_OUTSET_MAX 4
-
-/** The outputs the broker publishes to: each event goes to every one. */
-typedef struct ss_outset {
-    size_t n;
-    const ss_output_ops *ops[SS_OUTSET_MAX];
-    void *impl[SS_OUTSET_MAX];
-} ss_outset;
-
-/** Add an opened output; @p set takes ownership of @p impl. @return 0, or SS_EINVAL when full. */
-int ss_outset_add(ss_outset *set, const ss_output_ops *ops, void *impl, ss_err *err);
-
-/** Ops that publish to every output of an ss_outset (the impl): one stream for the notifier. */
-extern const ss_output_ops ss_outset_ops;
-
-/** Poll every output. */
-void ss_outset_poll(ss_outset *set);
-
-/** Close every output and empty @p set. */
-void ss_outset_close(ss_outset *set);
 
 #endif

@@ -20,7 +20,6 @@
 #include <stdio.h>
 
 typedef struct ss_ingest ss_ingest;
-struct ssi_dispatch_info; /* core-private (filters_impl.h): what the filters did on one locus */
 
 /** Totals of an ingest run so far (committed work only). */
 typedef struct ss_ingest_totals {
@@ -55,16 +54,16 @@ typedef struct ss_ingest_options {
     /** For a broker, instead of @p filters: queue every locus a new alert updates in the store's
      * dispatch queue, in the alert's transaction (queue.h). */
     int queue_dispatch;
-    /** Called inside each batch's write transaction (an MDB_txn *) just before it commits, for a
-     * broker to record what the batch consumed (journal positions) atomically with it. A non-zero
-     * return aborts the batch and is returned by the flush. */
-    int (*before_commit)(void *ctx, void *txn);
+    /** Called inside each batch's write transaction just before it commits, for a broker to
+     * record what the batch consumed (journal positions) atomically with it. A non-zero return
+     * aborts the batch and is returned by the flush. */
+    int (*before_commit)(void *ctx, ss_store_txn *txn);
     /** With @p filters, may be NULL: called inside the batch's transaction after the filters ran
      * on a locus, with what each did; and with NULL when a batch (re)starts, meaning that what
      * was reported since the last commit is void (a full map makes a batch start over). A replay
      * counts what was reported when on_commit follows. A non-zero return (with a dispatch)
      * aborts the batch and is returned by the flush: a replay stopping at Ctrl-C. */
-    int (*on_dispatch)(void *ctx, const struct ssi_dispatch_info *d);
+    int (*on_dispatch)(void *ctx, const ss_filter_dispatch_info *d);
     /** May be NULL. A replay reads every input before it runs anything, to run the alerts in
      * observation-time order: each valid packet is handed to this instead of being stored, while
      * rejections are stored as usual. Decoders then keep every field of history entries (nothing

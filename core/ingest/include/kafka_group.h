@@ -1,6 +1,7 @@
 /**
  * @file kafka_group.h
- * @brief Private to the group consumers (kafka_in.c, partition_run.c): applying a rebalance.
+ * @brief Applying a rebalance, for the group consumers: the ingest's (kafka_in.c) and the
+ * partitioner's (core/partition/).
  */
 #ifndef SS_KAFKA_GROUP_H
 #define SS_KAFKA_GROUP_H
@@ -13,10 +14,10 @@
  * rd_kafka_rebalance_protocol() called from the rebalance callback that rd_kafka_consumer_close()
  * runs can block for ever (librdkafka issue 4041), and so can rd_kafka_assignment().
  */
-int ssi_kafka_cooperative(rd_kafka_conf_t *rc);
+int ss_ingest_kafka_cooperative(rd_kafka_conf_t *rc);
 
 /** Take (@p assign) or give up @p parts, incrementally when @p coop, else the whole assignment. */
-void ssi_kafka_rebalance_apply(rd_kafka_t *rk, int assign, rd_kafka_topic_partition_list_t *parts,
-                               int coop);
+void ss_ingest_kafka_rebalance_apply(rd_kafka_t *rk, int assign,
+                                     rd_kafka_topic_partition_list_t *parts, int coop);
 
 #endif

@@ -16,13 +16,11 @@
 #ifndef SS_QUERY_H
 #define SS_QUERY_H
 
+#include "publish.h"
 #include "store.h"
 
 #include <jansson.h>
 #include <stdio.h>
-
-/** Flags for printing JSON (compact, 15 significant digits: beyond any survey's precision). */
-#define SS_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 /**
  * The locus with id @p id, or the locus of survey object @p id.

@@ -1,6 +1,6 @@
 /**
  * @file journal.h
- * @brief Private to the broker: the intake journal, where messages from the network are written
+ * @brief The intake journal, where messages from the network are written
  * before they are ingested.
  *
  * A message taken from the pull socket is appended to the journal (one write(), no fsync: it must
@@ -20,36 +20,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ssi_journal ssi_journal;
+typedef struct ss_store_journal ss_store_journal;
 
-typedef struct ssi_jpos {
+typedef struct ss_store_jpos {
     uint64_t id, off;
-} ssi_jpos;
+} ss_store_jpos;
 
 /**
  * Open the journal in @p dir (created when absent), positioned to replay from @p committed.
  * Files wholly before it are deleted. New messages go to a new file after the existing ones.
  */
-int ssi_journal_open(const char *dir, ssi_jpos committed, ssi_journal **out, ss_err *err);
+int ss_store_journal_open(const char *dir, ss_store_jpos committed, ss_store_journal **out,
+                          ss_err *err);
 
 /**
  * The next message to replay. @param[out] msg (owned by the journal, valid until the next call),
  * @p len, @p start and @p end its position. @return 1 a message, 0 nothing left, or an error.
  */
-int ssi_journal_replay(ssi_journal *j, const void **msg, size_t *len, ssi_jpos *start,
-                       ssi_jpos *end, ss_err *err);
+int ss_store_journal_replay(ss_store_journal *j, const void **msg, size_t *len,
+                            ss_store_jpos *start, ss_store_jpos *end, ss_err *err);
 
 /** Append a message. @param[out] start, end its position. @return 0 or an errno with @p err. */
-int ssi_journal_append(ssi_journal *j, const void *msg, size_t len, ssi_jpos *start, ssi_jpos *end,
-                       ss_err *err);
+int ss_store_journal_append(ss_store_journal *j, const void *msg, size_t len, ss_store_jpos *start,
+                            ss_store_jpos *end, ss_err *err);
 
 /** Everything before @p pos is stored: files before it may go. */
-void ssi_journal_committed(ssi_journal *j, ssi_jpos pos);
+void ss_store_journal_committed(ss_store_journal *j, ss_store_jpos pos);
 
-void ssi_journal_close(ssi_journal *j);
+void ss_store_journal_close(ss_store_journal *j);
 
 /** Encode/decode a position for the store's meta table (16 bytes, big-endian). */
-void ssi_jpos_encode(ssi_jpos p, unsigned char out[16]);
-ssi_jpos ssi_jpos_decode(const unsigned char in[16]);
+void ss_store_jpos_encode(ss_store_jpos p, unsigned char out[16]);
+ss_store_jpos ss_store_jpos_decode(const unsigned char in[16]);
 
 #endif

@@ -1,6 +1,8 @@
 /**
  * @file record.h
- * @brief Binary encodings of the records kept in the store (format version 1).
+ * @brief The records the store keeps: a locus's summary, tags, and the binary encodings that
+ * other stages borrow (an alert for a replay's staging file, a property bag for the broker's
+ * wire format).
  *
  * Values are little-endian-free: they are written in the host's byte order, as LMDB files
  * themselves are not portable across byte orders. Every record starts with a version byte; readers
@@ -11,46 +13,11 @@
 
 #include "alert.h"
 #include "locus_id.h"
+#include "buf.h"
 #include "sky.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-/** A growable output buffer. Owned by its user; ssi_wbuf_free() releases it. */
-typedef struct ssi_wbuf {
-    unsigned char *data;
-    size_t len, cap;
-    int failed; /* set when an allocation failed; the content is then incomplete */
-} ssi_wbuf;
-
-void ssi_wbuf_reset(ssi_wbuf *b);
-void ssi_wbuf_free(ssi_wbuf *b);
-void ssi_wbuf_u8(ssi_wbuf *b, uint8_t v);
-void ssi_wbuf_u32(ssi_wbuf *b, uint32_t v);
-void ssi_wbuf_u64(ssi_wbuf *b, uint64_t v);
-void ssi_wbuf_f64(ssi_wbuf *b, double v);
-void ssi_wbuf_bytes(ssi_wbuf *b, const void *p, size_t n);
-/** A string as u32 length then bytes; NULL is written as length 0xffffffff. */
-void ssi_wbuf_str(ssi_wbuf *b, const char *s);
-void ssi_wbuf_strn(ssi_wbuf *b, const char *s, uint32_t n);
-
-/** A bounded reader over a value. Strings read from it point into the value (not NUL-terminated).
- */
-typedef struct ssi_rbuf {
-    const unsigned char *p, *end;
-    int bad; /* set when a read ran past the end */
-} ssi_rbuf;
-
-uint8_t ssi_rbuf_u8(ssi_rbuf *r);
-uint32_t ssi_rbuf_u32(ssi_rbuf *r);
-uint64_t ssi_rbuf_u64(ssi_rbuf *r);
-double ssi_rbuf_f64(ssi_rbuf *r);
-/** Read a string; *len receives its length. @return pointer into the value, or NULL for a NULL
- * string. */
-const char *ssi_rbuf_str(ssi_rbuf *r, uint32_t *len);
-/** Read a string into @p out of @p cap bytes (NUL-terminated); an over-long string marks the reader
- * bad. */
-void ssi_rbuf_strcpy(ssi_rbuf *r, char *out, size_t cap);
 
 /** Per passband summary of a locus. */
 #define SS_LOCUS_MAX_BANDS 32
@@ -91,48 +58,37 @@ typedef struct ss_locus {
 } ss_locus;
 
 #define SS_RECORD_VERSION 1
-/** Alert records: 1 ends at maglim; 2 adds flux and fluxerr (store format 3). Both are read. */
-#define SSI_ALERT_RECORD_VERSION 2
-
-/** Encode a locus into @p b (reset first). */
-void ssi_locus_encode(const ss_locus *l, ssi_wbuf *b);
-/** Decode a locus value. @return 0 or SS_ECORRUPT. */
-int ssi_locus_decode(const void *data, size_t len, ss_locus *l);
 
 /** Encode an alert, stored under @p locus_id, into @p b (reset first). */
-void ssi_alert_encode(const ss_alert *a, const char *locus_id, ssi_wbuf *b);
+void ss_store_alert_encode(const ss_alert *a, const char *locus_id, ss_wbuf *b);
 /**
  * Decode an alert value into @p a; strings and properties are copied into @p pkt's arena.
  * @param[out] locus_id receives the locus id (SS_LOCUS_ID_LEN + 1 bytes).
  * @return 0, SS_ECORRUPT or SS_ENOMEM.
  */
-int ssi_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, char *locus_id);
+int ss_store_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a,
+                          char *locus_id);
 
 /**
  * The broker's own properties of a locus (num_alerts, newest_alert_magnitude, ...; see query.h) as
  * a property array in @p arena, absent values as SS_TYPE_NULL. @return 0 or SS_ENOMEM.
  */
-int ssi_locus_computed(const ss_locus *l, ss_arena *arena, ss_prop **props, uint32_t *n);
+int ss_store_locus_computed(const ss_locus *l, ss_arena *arena, ss_prop **props, uint32_t *n);
 
 /**
  * One of the broker's own locus properties by name, without building them all (the hot path of
  * filters reading properties). @return 1 when @p name is one (its value may be SS_TYPE_NULL).
  */
-int ssi_locus_computed_get(const ss_locus *l, const char *name, ss_value *out);
-
-/**
- * A normalised field of an alert by its ANTARES name (ant_mjd, ant_ra, ant_dec, ant_passband,
- * ant_mag, ant_magerr, ant_maglim, ant_survey). @return 1 when @p name is one, 0 otherwise.
- */
-int ssi_alert_normalised(const ss_alert *a, const char *name, ss_value *out);
+int ss_store_locus_computed_get(const ss_locus *l, const char *name, ss_value *out);
 
 /** Encode a property bag (filter outputs) into @p b (reset first). */
-void ssi_props_encode(const ss_prop *props, uint32_t n, ssi_wbuf *b);
+void ss_store_props_encode(const ss_prop *props, uint32_t n, ss_wbuf *b);
 /**
  * Decode a property bag; names and strings are copied into @p arena.
  * @param[out] props an array in @p arena. @return 0, SS_ECORRUPT or SS_ENOMEM.
  */
-int ssi_props_decode(const void *data, size_t len, ss_arena *arena, ss_prop **props, uint32_t *n);
+int ss_store_props_decode(const void *data, size_t len, ss_arena *arena, ss_prop **props,
+                          uint32_t *n);
 
 /** A stored tag: which filter set it and when. */
 typedef struct ss_tag_record {
@@ -140,8 +96,5 @@ typedef struct ss_tag_record {
     double mjd;  /**< observation time of the alert whose run set it */
     double time; /**< unix time it was set */
 } ss_tag_record;
-
-void ssi_tag_encode(const ss_tag_record *t, ssi_wbuf *b);
-int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t);
 
 #endif

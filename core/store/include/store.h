@@ -61,17 +61,31 @@
  * Ownership: ss_store_open() returns a handle the caller frees with ss_store_close(). One handle
  * per store per process (LMDB forbids opening an environment twice in one process and using it
  * across fork()).
+ *
+ * This folder (core/store/) owns the layout above: every other stage reads and writes through the
+ * functions below, inside a transaction (ss_store_txn), and never sees LMDB's tables or the key
+ * encodings. The exceptions are the tables of store_table.h, whose contents belong to another
+ * stage (catalogs to core/assoc/, the broker's bookkeeping in meta to core/broker/).
+ *
+ * Return codes: 0; SS_ENOTFOUND where a function looks something up; SS_E* codes; errno values;
+ * or LMDB's codes for a failing store (ss_store_map_full() tells the one a writer recovers from by
+ * growing the map and writing the batch again). ss_store_fail() turns any of them into a message.
  */
 #ifndef SS_STORE_H
 #define SS_STORE_H
 
+#include "alert.h"
 #include "err.h"
+#include "record.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SS_STORE_FORMAT_VERSION  5
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
+/** Longest tag name. */
+#define SS_TAG_MAX 64
 
 typedef struct ss_store ss_store;
 
@@ -122,5 +136,283 @@ double ss_store_radius_arcsec(const ss_store *s);
 
 /** The directory the store was opened from (owned by the handle). */
 const char *ss_store_path(const ss_store *s);
+
+/** What `skysieve stats` shows of the store itself. */
+typedef struct ss_store_info {
+    uint32_t format;   /**< the format version on disk */
+    size_t map_size;   /**< bytes of address space reserved */
+    size_t used_bytes; /**< bytes of the map in use (pages up to the last one written) */
+    int readonly;
+} ss_store_info;
+
+/** Fill @p out. @return 0 or an LMDB code. */
+int ss_store_info_get(ss_store *s, ss_store_info *out);
+
+/**
+ * Fill @p err from any code a store function returned, naming the store and @p what was being
+ * done; a full map or disk becomes SS_EFULL, a damaged store SS_ECORRUPT. @return the code kept.
+ */
+int ss_store_fail(ss_store *s, ss_err *err, int rc, const char *what);
+
+/** 1 when @p rc says the map is full: a writer grows it (ss_store_grow()) and writes again. */
+int ss_store_map_full(int rc);
+
+/** Double the map size; no transaction may be open. @return 0 or an LMDB code (err filled). */
+int ss_store_grow(ss_store *s, ss_err *err);
+
+/* ---- transactions ---- */
+
+/** A read snapshot or the one write transaction of the store. Every function that reads or
+ * writes the store's contents takes one. */
+typedef struct ss_store_txn ss_store_txn;
+
+enum { SS_STORE_READ = 0, SS_STORE_WRITE = 1 };
+
+/**
+ * Begin a transaction. A write transaction waits for the store's other writer, if any (LMDB
+ * allows one at a time); readers never wait and see the last commit as of their start.
+ * @param[out] out the transaction, owned by the caller until ss_store_txn_commit() or
+ * ss_store_txn_abort() frees it. @return 0, SS_ENOMEM or an LMDB code.
+ */
+int ss_store_txn_begin(ss_store *s, int mode, ss_store_txn **out);
+
+/** Commit and free @p t (also on failure). Counters taken with ss_store_txn_counters() are saved
+ * first. @return 0 or an LMDB code (nothing of @p t is then stored). */
+int ss_store_txn_commit(ss_store_txn *t);
+
+/** Abandon and free @p t. NULL is allowed. */
+void ss_store_txn_abort(ss_store_txn *t);
+
+/** A reader that idles between uses releases its snapshot (so it pins no pages and the map may
+ * grow), then takes a fresh one. @return 0 or an LMDB code (renew). */
+void ss_store_txn_reset(ss_store_txn *t);
+int ss_store_txn_renew(ss_store_txn *t);
+
+/** What ss_store_write() runs; a non-zero return aborts the transaction (@p err may say why). */
+typedef int (*ss_store_write_fn)(ss_store_txn *t, void *ctx, ss_err *err);
+
+/**
+ * Run @p fn in a write transaction and commit it; when the map is full, grow it and run @p fn
+ * again from the start (so @p fn must not depend on what an aborted attempt did).
+ * @return 0, @p fn's code (with its message), or a store failure naming @p what.
+ */
+int ss_store_write(ss_store *s, ss_store_write_fn fn, void *ctx, const char *what, ss_err *err);
+
+/** The store of @p t. */
+ss_store *ss_store_txn_store(const ss_store_txn *t);
+
+/** Counts kept in the store, updated in the same transaction as the data they count. */
+typedef struct ss_store_counters {
+    uint64_t alerts;        /**< stored alerts of every kind */
+    uint64_t detections;    /**< stored detections */
+    uint64_t upper_limits;  /**< stored upper limits */
+    uint64_t loci;          /**< loci created */
+    uint64_t duplicates;    /**< primary alerts already stored when they came again */
+    uint64_t history_known; /**< history entries (earlier detections, limits) already stored */
+    uint64_t rejected;      /**< rejected records */
+    uint64_t locus_seq;     /**< next locus sequence number */
+    uint64_t reject_seq;    /**< next rejected-record key */
+    uint64_t ingest_seq;    /**< next ingest-run key */
+    uint64_t forced;        /**< stored forced-photometry measurements (also counted in alerts) */
+    uint64_t cutouts;       /**< stored cutouts */
+    uint64_t catalog_id;    /**< next catalog id (the key prefix of its rows and index) */
+    uint64_t catalog_ready; /**< last ready sequence: bumped when a catalog becomes ready */
+    uint64_t outbox_seq;    /**< next watch outbox key */
+    uint64_t by_reason[SS_REASON__COUNT];
+} ss_store_counters;
+
+/**
+ * The counters as @p t sees them, read on the first call. In a write transaction the caller may
+ * change them through the pointer; they are saved when @p t commits. Valid until @p t ends.
+ * @return NULL when they cannot be read (damaged record, or out of memory).
+ */
+ss_store_counters *ss_store_txn_counters(ss_store_txn *t);
+
+/* ---- loci ---- */
+
+/** Read locus @p id (SS_LOCUS_ID_LEN characters). @return 0, SS_ENOTFOUND, SS_ECORRUPT or an
+ * LMDB code. */
+int ss_store_locus_get(ss_store_txn *t, const char *id, ss_locus *l);
+
+/** Write a locus record (a new one, or an update of its summary). */
+int ss_store_locus_put(ss_store_txn *t, const ss_locus *l);
+
+/** Give out the id of a new locus first seen at @p mjd (the store's counter and instance number
+ * make it unique), and count the locus. @return 0, or SS_ECORRUPT when the counters are bad. */
+int ss_store_locus_new_id(ss_store_txn *t, double mjd, char id[SS_LOCUS_ID_LEN + 1]);
+
+/** Called for each locus of a listing; a non-zero return stops the listing and is returned. */
+typedef int (*ss_store_locus_fn)(void *ctx, const ss_locus *l);
+
+/** Every locus in id order, starting after @p after (NULL: from the first). */
+int ss_store_loci_each(ss_store_txn *t, const char *after, ss_store_locus_fn fn, void *ctx);
+
+/** Where the sky index keeps @p l: at its new position (@p old_ra NaN: a new locus), or moved
+ * from (old_ra, old_dec). */
+int ss_store_sky_move(ss_store_txn *t, const char *locus_id, double old_ra, double old_dec,
+                      double ra, double dec);
+
+/** Called for each locus within a cone, in index order (not by distance); non-zero stops. */
+typedef int (*ss_store_sky_fn)(void *ctx, const char *locus_id, double ra, double dec,
+                               double sep_deg);
+
+/** Visit every locus within @p radius_deg of (ra, dec). @return 0, the visitor's non-zero value,
+ * or an LMDB code. */
+int ss_store_sky_scan(ss_store_txn *t, double ra, double dec, double radius_deg,
+                      ss_store_sky_fn visit, void *ctx);
+
+/** The nearest locus within @p radius_deg; ties go to the smaller locus id, so that association
+ * does not depend on the index's order. @param[out] sep_deg may be NULL.
+ * @return 0 (found), SS_ENOTFOUND or an LMDB code. */
+int ss_store_sky_nearest(ss_store_txn *t, double ra, double dec, double radius_deg,
+                         char out[SS_LOCUS_ID_LEN + 1], double *sep_deg);
+
+/* ---- alerts ---- */
+
+/** Whether an alert is stored, and on which locus (@p locus_id may be NULL).
+ * @return 0 (stored), SS_ENOTFOUND, SS_ECORRUPT or an LMDB code. */
+int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_id,
+                        char locus_id[SS_LOCUS_ID_LEN + 1]);
+
+/**
+ * Store an alert of locus @p locus_id: its record, its place in the locus's time order, its
+ * survey object id, and the counters. @return 0, EEXIST when it is stored already (nothing
+ * written), SS_ENOMEM or an LMDB code.
+ */
+int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id);
+
+/**
+ * Append every measurement of locus @p locus_id to @p pkt, decoded, in time order (alerts,
+ * history and forced photometry alike; strings and properties live in @p pkt's arena).
+ * @return 0 (none is not an error), SS_ENOMEM, SS_ECORRUPT or an LMDB code.
+ */
+int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt);
+
+/** Called with each (survey, locus) an object id names; non-zero stops. Strings are valid
+ * during the call only. */
+typedef int (*ss_store_object_fn)(void *ctx, const char *survey, const char *locus_id);
+
+/** The loci a survey object id names (in any survey). */
+int ss_store_object_each(ss_store_txn *t, const char *object_id, ss_store_object_fn fn, void *ctx);
+
+/* ---- filter outputs: properties and tags ---- */
+
+/** The filter-written properties of a locus (and the survey's own locus properties), copied
+ * into @p arena; none gives *n = 0. @return 0, SS_ECORRUPT, SS_ENOMEM or an LMDB code. */
+int ss_store_locus_props(ss_store_txn *t, const char *locus_id, ss_arena *arena, ss_prop **props,
+                         uint32_t *n);
+/** The filter-written properties of an alert, as ss_store_locus_props(). */
+int ss_store_alert_props(ss_store_txn *t, const char *survey, const char *alert_id, ss_arena *arena,
+                         ss_prop **props, uint32_t *n);
+
+/** Merge @p add into the properties stored for a locus (same names replaced), @p scratch
+ * holding the merged bag meanwhile. @return 0, SS_ENOMEM, SS_ECORRUPT or an LMDB code. */
+int ss_store_locus_props_merge(ss_store_txn *t, const char *locus_id, const ss_prop *add, size_t n,
+                               ss_arena *scratch);
+/** The same for an alert's properties. */
+int ss_store_alert_props_merge(ss_store_txn *t, const char *survey, const char *alert_id,
+                               const ss_prop *add, size_t n, ss_arena *scratch);
+
+/** Put the survey's own locus properties (Rubin's diaObject) into the locus's bag: they replace
+ * those of the same names and go after the others (filter outputs among them). */
+int ss_store_locus_props_survey(ss_store_txn *t, const char *locus_id, const ss_prop *props,
+                                uint32_t n, ss_arena *scratch);
+
+/** Every property bag of a table in key order, pulled one at a time (a replay compares two
+ * stores side by side with it). */
+typedef struct ss_store_bags ss_store_bags;
+
+enum { SS_STORE_LOCUS_BAGS = 0, SS_STORE_ALERT_BAGS = 1 };
+
+/** @param which SS_STORE_LOCUS_BAGS or SS_STORE_ALERT_BAGS. @param[out] out owned by the caller
+ * until ss_store_bags_close(), valid while @p t is. @return 0, SS_ENOMEM or an LMDB code. */
+int ss_store_bags_open(ss_store_txn *t, int which, ss_store_bags **out);
+
+/**
+ * The next bag: its key (a locus id, or survey NUL alert id; not NUL-terminated, valid until the
+ * transaction ends) and its properties, copied into @p arena.
+ * @return 1 (a bag), 0 (no more), or SS_ECORRUPT, SS_ENOMEM or an LMDB code.
+ */
+int ss_store_bags_next(ss_store_bags *it, ss_arena *arena, const char **key, size_t *klen,
+                       ss_prop **props, uint32_t *n);
+
+/** NULL is allowed. */
+void ss_store_bags_close(ss_store_bags *it);
+
+/** Record tag @p tag on a locus, set by @p filter while running on an alert observed at @p mjd.
+ * A tag is recorded once: the first filter and time stay. @return 0 (also when it was there),
+ * SS_EINVAL for a tag longer than SS_TAG_MAX, or an LMDB code. */
+int ss_store_tag_add(ss_store_txn *t, const char *locus_id, const char *tag, const char *filter,
+                     double mjd);
+
+/** The record of one tag of a locus. @return 0, SS_ENOTFOUND, SS_ECORRUPT or an LMDB code. */
+int ss_store_tag_get(ss_store_txn *t, const char *locus_id, const char *tag, ss_tag_record *out);
+
+/** Called for each tag of a locus (@p tag not NUL-terminated, @p len bytes); non-zero stops. */
+typedef int (*ss_store_tag_fn)(void *ctx, const char *tag, size_t len, const ss_tag_record *rec);
+
+/** Every tag of a locus, in tag order. */
+int ss_store_locus_tags(ss_store_txn *t, const char *locus_id, ss_store_tag_fn fn, void *ctx);
+
+/** Called for each locus carrying a tag, with the tag's MJD; non-zero stops. */
+typedef int (*ss_store_tagged_fn)(void *ctx, const char *locus_id, double mjd);
+
+/** Every locus tagged @p tag at or after @p since_mjd, in order of that MJD. */
+int ss_store_tagged_each(ss_store_txn *t, const char *tag, double since_mjd, ss_store_tagged_fn fn,
+                         void *ctx);
+
+/* ---- cutouts ---- */
+
+/** Store the stamp @p c of kind @p kind of alert @p a, as sent. @return 0 (an existing stamp is
+ * kept as it was), SS_ENOMEM or an LMDB code. */
+int ss_store_cutout_put(ss_store_txn *t, const ss_alert *a, ss_cutout_kind kind,
+                        const ss_cutout *c);
+
+/** One stored stamp, borrowed from the store until the transaction ends. */
+typedef struct ss_store_cutout {
+    const char *survey; /**< NUL-terminated */
+    ss_cutout_kind kind;
+    const char *file_name;
+    size_t file_name_len;
+    const void *bytes;
+    size_t len;
+} ss_store_cutout;
+
+/** Called for each stamp; non-zero stops. */
+typedef int (*ss_store_cutout_fn)(void *ctx, const ss_store_cutout *c);
+
+/** The stamps of alert @p alert_id (of @p survey, or of any survey when NULL), by survey then
+ * kind. @return 0 (none is not an error), SS_ECORRUPT or an LMDB code. */
+int ss_store_cutouts_each(ss_store_txn *t, const char *alert_id, const char *survey,
+                          ss_store_cutout_fn fn, void *ctx);
+
+/* ---- rejected records and ingest runs ---- */
+
+/** Keep a rejected record (the reason, where it came from, its raw text up to @p raw_len bytes)
+ * and count it. @return 0, SS_ENOMEM or an LMDB code. */
+int ss_store_reject_put(ss_store_txn *t, ss_reason reason, const char *origin, uint64_t line,
+                        const char *detail, const char *raw, size_t raw_len);
+
+/** A stored rejected record; strings are not NUL-terminated and live until the transaction
+ * ends. */
+typedef struct ss_store_rejected {
+    uint64_t seq;
+    const char *reason, *origin, *detail, *raw; /**< raw is NULL when there was none */
+    size_t reason_len, origin_len, detail_len, raw_len;
+    uint64_t line;
+    double time; /**< unix time it was rejected */
+} ss_store_rejected;
+
+/** Called for each rejected record in order; non-zero stops. */
+typedef int (*ss_store_rejected_fn)(void *ctx, const ss_store_rejected *r);
+
+int ss_store_rejected_each(ss_store_txn *t, ss_store_rejected_fn fn, void *ctx);
+
+/** Append an ingest run (a JSON text) to the store's log of runs. */
+int ss_store_run_put(ss_store_txn *t, const char *json);
+
+/** The last ingest run recorded (borrowed until the transaction ends). @return 0, SS_ENOTFOUND or
+ * an LMDB code. */
+int ss_store_run_last(ss_store_txn *t, const char **json, size_t *len);
 
 #endif

@@ -1,0 +1,104 @@
+/* The JSON shapes of loci, alerts, matches and tag events: one definition for queries, the ingest's
+ * stream and the broker's workers. */
+#include "publish.h"
+
+#include "json_text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void ssi_set_objects(json_t *o, const ss_locus *l)
+{
+    for (uint32_t i = 0; i < l->nobjects; i++) {
+        char key[SS_SURVEY_MAX + 16];
+        snprintf(key, sizeof key, "%s_object_id", l->objects[i].survey);
+        json_object_set_new(o, key, ss_json_text(l->objects[i].object_id));
+    }
+}
+
+json_t *ss_publish_locus_summary(const ss_locus *l)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "locus_id", json_string(l->id));
+    json_object_set_new(o, "ra", json_real(l->ra));
+    json_object_set_new(o, "dec", json_real(l->dec));
+    json_object_set_new(o, "num_alerts", json_integer(l->num_alerts));
+    json_object_set_new(o, "num_mag_values", json_integer(l->num_mag_values));
+    json_object_set_new(o, "oldest_alert_observation_time", ss_json_num(l->oldest.mjd));
+    json_object_set_new(o, "newest_alert_observation_time", ss_json_num(l->newest.mjd));
+    json_object_set_new(o, "newest_alert_magnitude", ss_json_num(l->newest.mag));
+    json_object_set_new(o, "brightest_alert_magnitude", ss_json_num(l->brightest.mag));
+    ssi_set_objects(o, l);
+    return o;
+}
+
+json_t *ss_publish_locus_properties(const ss_locus *l, const ss_prop *extra, size_t n)
+{
+    json_t *p = json_object();
+    ss_arena *arena = ss_arena_new();
+    ss_prop *props;
+    uint32_t np;
+    if (arena && ss_store_locus_computed(l, arena, &props, &np) == 0)
+        ss_json_props(p, props, np);
+    ss_json_props(p, extra, n);
+    ss_arena_free(arena);
+    return p;
+}
+
+json_t *ss_publish_alert(const ss_alert *a)
+{
+    json_t *p = json_object();
+    json_object_set_new(p, "ant_mjd", json_real(a->mjd));
+    json_object_set_new(p, "ant_ra", ss_json_num(a->ra));
+    json_object_set_new(p, "ant_dec", ss_json_num(a->dec));
+    json_object_set_new(p, "ant_passband", ss_json_text(a->passband));
+    json_object_set_new(p, "ant_mag", ss_json_num(a->mag));
+    json_object_set_new(p, "ant_magerr", ss_json_num(a->magerr));
+    json_object_set_new(p, "ant_maglim", ss_json_num(a->maglim));
+    json_object_set_new(p, "ant_flux", ss_json_num(a->flux));
+    json_object_set_new(p, "ant_fluxerr", ss_json_num(a->fluxerr));
+    json_object_set_new(p, "ant_survey", ss_json_text(a->survey));
+    ss_json_props(p, a->props, a->nprops);
+    json_t *o = json_object();
+    json_object_set_new(o, "alert_id", ss_json_text(a->alert_id));
+    json_object_set_new(o, "survey", ss_json_text(a->survey));
+    if (a->object_id)
+        json_object_set_new(o, "object_id", ss_json_text(a->object_id));
+    json_object_set_new(o, "mjd", json_real(a->mjd));
+    json_object_set_new(o, "kind", json_string(ss_alert_kind_name(a->kind)));
+    json_object_set_new(o, "properties", p);
+    return o;
+}
+
+json_t *ss_publish_match(const ss_assoc_match *m)
+{
+    json_t *o = json_object();
+    int watch = m->kind == SS_CATALOG_KIND_WATCH;
+    json_object_set_new(o, watch ? "list" : "catalog", ss_json_text(m->catalog));
+    if (watch) {
+        json_object_set_new(o, "object", ss_json_text(m->object_id));
+        json_object_set_new(o, "separation_arcsec", json_real(m->separation_arcsec));
+        return o;
+    }
+    json_t *cols = json_object();
+    json_object_set_new(o, "row", json_integer((json_int_t)m->row));
+    json_object_set_new(o, "object_id", ss_json_text(m->object_id));
+    json_object_set_new(o, "separation_arcsec", json_real(m->separation_arcsec));
+    for (uint32_t i = 0; i < m->ncols; i++)
+        json_object_set_new(cols, m->names[i], ss_json_value(&m->values[i]));
+    json_object_set_new(o, "columns", cols);
+    return o;
+}
+
+char *ss_publish_tag_event(const char *tag, const char *filter, const ss_locus *l,
+                           const ss_alert *trigger)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "tag", json_string(tag));
+    json_object_set_new(o, "filter", json_string(filter));
+    json_object_set_new(o, "locus", ss_publish_locus_summary(l));
+    json_object_set_new(o, "alert", ss_publish_alert(trigger));
+    char *text = json_dumps(o, SS_JSON_FLAGS);
+    json_decref(o);
+    return text;
+}

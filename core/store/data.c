@@ -1,0 +1,612 @@
+/*
+ * The store's own tables read and written for the other stages (store.h): loci, alerts and their
+ * indexes, filter outputs, cutouts, rejected records and ingest runs. The key layouts stay here.
+ */
+#include "store_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int ssi_absent(int rc)
+{
+    return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
+}
+
+/* ---- loci ---- */
+
+int ss_store_locus_get(ss_store_txn *t, const char *id, ss_locus *l)
+{
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(t->txn, t->s->loci, &k, &v);
+    if (rc)
+        return ssi_absent(rc);
+    if ((rc = ssi_locus_decode(v.mv_data, v.mv_size, l)))
+        return rc;
+    memcpy(l->id, id, SS_LOCUS_ID_LEN);
+    l->id[SS_LOCUS_ID_LEN] = '\0';
+    return 0;
+}
+
+int ss_store_locus_put(ss_store_txn *t, const ss_locus *l)
+{
+    ssi_locus_encode(l, &t->buf);
+    if (t->buf.failed)
+        return ENOMEM;
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)l->id}, v = {t->buf.len, t->buf.data};
+    return mdb_put(t->txn, t->s->loci, &k, &v, 0);
+}
+
+int ss_store_locus_new_id(ss_store_txn *t, double mjd, char id[SS_LOCUS_ID_LEN + 1])
+{
+    ss_store_counters *c = ssi_counters_w(t);
+    if (!c)
+        return SS_ECORRUPT;
+    ss_locus_id_make(t->s->locus_base | c->locus_seq++, mjd, id);
+    c->loci++;
+    return 0;
+}
+
+int ss_store_loci_each(ss_store_txn *t, const char *after, ss_store_locus_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->loci, &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {after ? strlen(after) : 0, (void *)after}, v;
+    rc = mdb_cursor_get(cur, &k, &v, after ? MDB_SET_RANGE : MDB_FIRST);
+    if (!rc && after && k.mv_size == strlen(after) && !memcmp(k.mv_data, after, k.mv_size))
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ss_locus l;
+        if (k.mv_size != SS_LOCUS_ID_LEN || ssi_locus_decode(v.mv_data, v.mv_size, &l)) {
+            rc = SS_ECORRUPT;
+            break;
+        }
+        memcpy(l.id, k.mv_data, SS_LOCUS_ID_LEN);
+        l.id[SS_LOCUS_ID_LEN] = '\0';
+        if ((rc = fn(ctx, &l)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ss_store_sky_move(ss_store_txn *t, const char *locus_id, double old_ra, double old_dec,
+                      double ra, double dec)
+{
+    int rc = isnan(old_ra) ? 0 : ssi_sky_del(t->s, t->txn, locus_id, old_ra, old_dec);
+    return rc ? rc : ssi_sky_put(t->s, t->txn, locus_id, ra, dec);
+}
+
+/* ---- alerts ---- */
+
+int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_id,
+                        char locus_id[SS_LOCUS_ID_LEN + 1])
+{
+    unsigned char kb[SSI_KEY_MAX];
+    if (strlen(survey) > SS_SURVEY_MAX || strlen(alert_id) > SS_ID_MAX)
+        return SS_ENOTFOUND; /* longer than any stored one */
+    MDB_val k = {ssi_key_alert(kb, survey, alert_id), kb}, v;
+    int rc = mdb_get(t->txn, t->s->alerts, &k, &v);
+    if (rc || !locus_id)
+        return ssi_absent(rc);
+    /* the record starts: version, kind, survey, alert id, locus id (record.c) */
+    ss_rbuf r = {v.mv_data, (const unsigned char *)v.mv_data + v.mv_size, 0};
+    uint32_t n;
+    ss_rbuf_u8(&r);
+    ss_rbuf_u8(&r);
+    ss_rbuf_str(&r, &n);
+    ss_rbuf_str(&r, &n);
+    ss_rbuf_strcpy(&r, locus_id, SS_LOCUS_ID_LEN + 1);
+    return r.bad ? SS_ECORRUPT : 0;
+}
+
+static int ssi_index_object(ss_store_txn *t, const ss_alert *a, const char *locus_id)
+{
+    if (!a->object_id || !*a->object_id)
+        return 0;
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val k = {ssi_key_object(kb, a->object_id, a->survey), kb};
+    MDB_val v = {SS_LOCUS_ID_LEN, (void *)locus_id};
+    int rc = mdb_put(t->txn, t->s->objects, &k, &v, MDB_NODUPDATA);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+static void ssi_count_alert(ss_store_counters *c, const ss_alert *a)
+{
+    c->alerts++;
+    if (a->kind == SS_ALERT_FORCED)
+        c->forced++;
+    else if (a->kind == SS_ALERT_UPPER_LIMIT)
+        c->upper_limits++;
+    else
+        c->detections++;
+}
+
+int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id)
+{
+    ss_store_counters *c = ssi_counters_w(t);
+    unsigned char kb[SSI_KEY_MAX];
+    if (!c)
+        return SS_ECORRUPT;
+    ss_store_alert_encode(a, locus_id, &t->buf);
+    if (t->buf.failed)
+        return ENOMEM;
+    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v = {t->buf.len, t->buf.data};
+    int rc = mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
+    if (rc)
+        return rc == MDB_KEYEXIST ? EEXIST : rc;
+    unsigned char kind = (unsigned char)a->kind;
+    MDB_val lk = {ssi_key_locus_alert(kb, locus_id, a->mjd, a->survey, a->alert_id), kb};
+    MDB_val kv = {1, &kind};
+    if ((rc = mdb_put(t->txn, t->s->locus_alerts, &lk, &kv, 0)))
+        return rc;
+    ssi_count_alert(c, a);
+    return ssi_index_object(t, a, locus_id);
+}
+
+int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->locus_alerts, &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size <= SS_LOCUS_ID_LEN + 8 || memcmp(k.mv_data, locus_id, SS_LOCUS_ID_LEN))
+            break;
+        MDB_val ak = {k.mv_size - SS_LOCUS_ID_LEN - 8, (char *)k.mv_data + SS_LOCUS_ID_LEN + 8}, ad;
+        char locus[SS_LOCUS_ID_LEN + 1];
+        ss_alert *a = ss_packet_add(pkt);
+        if (!a || (rc = mdb_get(t->txn, t->s->alerts, &ak, &ad)) ||
+            (rc = ss_store_alert_decode(ad.mv_data, ad.mv_size, pkt, a, locus))) {
+            rc = !a ? SS_ENOMEM : rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ss_store_object_each(ss_store_txn *t, const char *object_id, ss_store_object_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->objects, &cur);
+    if (rc)
+        return rc;
+    size_t n = strlen(object_id);
+    MDB_val k = {n + 1, (void *)object_id}, v; /* object id and its NUL: then every survey */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= n + 1 || memcmp(k.mv_data, object_id, n + 1) != 0)
+            break;
+        char survey[SS_SURVEY_MAX + 1], id[SS_LOCUS_ID_LEN + 1];
+        size_t ns = k.mv_size - n - 1;
+        if (v.mv_size != SS_LOCUS_ID_LEN || ns > SS_SURVEY_MAX)
+            continue;
+        memcpy(survey, (const char *)k.mv_data + n + 1, ns);
+        survey[ns] = '\0';
+        memcpy(id, v.mv_data, SS_LOCUS_ID_LEN);
+        id[SS_LOCUS_ID_LEN] = '\0';
+        if ((rc = fn(ctx, survey, id)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* ---- filter outputs ---- */
+
+static int ssi_bag_get(ss_store_txn *t, MDB_dbi dbi, const void *key, size_t klen, ss_arena *arena,
+                       ss_prop **props, uint32_t *n)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    *props = NULL;
+    *n = 0;
+    int rc = t->s->has_outputs ? mdb_get(t->txn, dbi, &k, &v) : MDB_NOTFOUND;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    return ss_store_props_decode(v.mv_data, v.mv_size, arena, props, n);
+}
+
+int ss_store_locus_props(ss_store_txn *t, const char *locus_id, ss_arena *arena, ss_prop **props,
+                         uint32_t *n)
+{
+    return ssi_bag_get(t, t->s->locus_props, locus_id, SS_LOCUS_ID_LEN, arena, props, n);
+}
+
+int ss_store_alert_props(ss_store_txn *t, const char *survey, const char *alert_id, ss_arena *arena,
+                         ss_prop **props, uint32_t *n)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    size_t kn = ssi_key_alert(kb, survey, alert_id);
+    return ssi_bag_get(t, t->s->alert_props, kb, kn, arena, props, n);
+}
+
+/* Put @p v under @p name in the bag (an array in @p arena, grown by doubling). */
+static int ssi_bag_set(ss_arena *arena, ss_prop **items, uint32_t *n, uint32_t *cap,
+                       const ss_prop *p)
+{
+    for (uint32_t i = 0; i < *n; i++)
+        if (!strcmp((*items)[i].name, p->name)) {
+            (*items)[i].value = p->value;
+            return 0;
+        }
+    if (*n == *cap) {
+        uint32_t ncap = *cap ? *cap * 2 : 8;
+        ss_prop *fresh = ss_arena_alloc(arena, ncap * sizeof *fresh);
+        if (!fresh)
+            return SS_ENOMEM;
+        if (*n)
+            memcpy(fresh, *items, *n * sizeof *fresh);
+        *items = fresh;
+        *cap = ncap;
+    }
+    (*items)[(*n)++] = *p;
+    return 0;
+}
+
+/* Merge @p add into the bag stored under @p key (as it is in the transaction now). */
+static int ssi_bag_merge(ss_store_txn *t, MDB_dbi dbi, const void *key, size_t klen,
+                         const ss_prop *add, size_t nadd, ss_arena *scratch)
+{
+    if (!t->s->has_outputs)
+        return SS_EINVAL;
+    ss_prop *items;
+    uint32_t n, cap;
+    int rc = ssi_bag_get(t, dbi, key, klen, scratch, &items, &n);
+    cap = n;
+    for (size_t i = 0; i < nadd && !rc; i++)
+        rc = ssi_bag_set(scratch, &items, &n, &cap, &add[i]);
+    if (rc)
+        return rc;
+    ss_store_props_encode(items, n, &t->buf);
+    if (t->buf.failed)
+        return SS_ENOMEM;
+    MDB_val k = {klen, (void *)key}, d = {t->buf.len, t->buf.data};
+    return mdb_put(t->txn, dbi, &k, &d, 0);
+}
+
+int ss_store_locus_props_merge(ss_store_txn *t, const char *locus_id, const ss_prop *add, size_t n,
+                               ss_arena *scratch)
+{
+    return ssi_bag_merge(t, t->s->locus_props, locus_id, SS_LOCUS_ID_LEN, add, n, scratch);
+}
+
+int ss_store_alert_props_merge(ss_store_txn *t, const char *survey, const char *alert_id,
+                               const ss_prop *add, size_t n, ss_arena *scratch)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    size_t kn = ssi_key_alert(kb, survey, alert_id);
+    return ssi_bag_merge(t, t->s->alert_props, kb, kn, add, n, scratch);
+}
+
+int ss_store_locus_props_survey(ss_store_txn *t, const char *locus_id, const ss_prop *props,
+                                uint32_t m, ss_arena *scratch)
+{
+    ss_prop *old = NULL;
+    uint32_t nold = 0;
+    int rc = ssi_bag_get(t, t->s->locus_props, locus_id, SS_LOCUS_ID_LEN, scratch, &old, &nold);
+    ss_prop *all = rc ? NULL : ss_arena_alloc(scratch, (nold + m + 1) * sizeof *all);
+    if (rc || !all)
+        return rc ? rc : ENOMEM;
+    uint32_t n = 0, next = 0;
+    for (uint32_t i = 0; i < nold; i++) {
+        /* the survey sends the same names in the same order: try the next one before searching */
+        int replaced = next < m && !strcmp(old[i].name, props[next].name);
+        for (uint32_t j = 0; j < m && !replaced; j++)
+            replaced = !strcmp(old[i].name, props[j].name);
+        next += replaced;
+        if (!replaced)
+            all[n++] = old[i];
+    }
+    memcpy(all + n, props, m * sizeof *all);
+    ss_store_props_encode(all, n + m, &t->buf);
+    if (t->buf.failed)
+        return ENOMEM;
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, v = {t->buf.len, t->buf.data};
+    return mdb_put(t->txn, t->s->locus_props, &k, &v, 0);
+}
+
+struct ss_store_bags {
+    MDB_cursor *cur;
+    MDB_cursor_op op; /* MDB_FIRST, then MDB_NEXT */
+};
+
+int ss_store_bags_open(ss_store_txn *t, int which, ss_store_bags **out)
+{
+    *out = NULL;
+    ss_store_bags *it = calloc(1, sizeof *it);
+    if (!it)
+        return SS_ENOMEM;
+    MDB_dbi dbi = which == SS_STORE_ALERT_BAGS ? t->s->alert_props : t->s->locus_props;
+    int rc = t->s->has_outputs ? mdb_cursor_open(t->txn, dbi, &it->cur) : 0;
+    if (rc) {
+        free(it);
+        return rc;
+    }
+    it->op = MDB_FIRST;
+    *out = it;
+    return 0;
+}
+
+int ss_store_bags_next(ss_store_bags *it, ss_arena *arena, const char **key, size_t *klen,
+                       ss_prop **props, uint32_t *n)
+{
+    MDB_val k, v;
+    int rc = it->cur ? mdb_cursor_get(it->cur, &k, &v, it->op) : MDB_NOTFOUND;
+    it->op = MDB_NEXT;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    *key = k.mv_data;
+    *klen = k.mv_size;
+    rc = ss_store_props_decode(v.mv_data, v.mv_size, arena, props, n);
+    return rc ? rc : 1;
+}
+
+void ss_store_bags_close(ss_store_bags *it)
+{
+    if (!it)
+        return;
+    if (it->cur)
+        mdb_cursor_close(it->cur);
+    free(it);
+}
+
+int ss_store_tag_add(ss_store_txn *t, const char *locus_id, const char *tag, const char *filter,
+                     double mjd)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    if (!t->s->has_outputs)
+        return SS_EINVAL;
+    if (strlen(tag) > SS_TAG_MAX)
+        return SS_EINVAL;
+    MDB_val k = {ssi_key_tag(kb, locus_id, tag), kb}, d;
+    ss_tag_record r = {.mjd = mjd, .time = (double)time(NULL)};
+    snprintf(r.filter, sizeof r.filter, "%s", filter);
+    ssi_tag_encode(&r, &t->buf);
+    d = (MDB_val){t->buf.len, t->buf.data};
+    int rc = t->buf.failed ? SS_ENOMEM : mdb_put(t->txn, t->s->tags, &k, &d, MDB_NOOVERWRITE);
+    if (rc)
+        return rc == MDB_KEYEXIST ? 0 : rc;
+    MDB_val ik = {ssi_key_tag_index(kb, tag, mjd, locus_id), kb};
+    MDB_val empty = {0, ""};
+    return mdb_put(t->txn, t->s->tag_index, &ik, &empty, 0);
+}
+
+int ss_store_tag_get(ss_store_txn *t, const char *locus_id, const char *tag, ss_tag_record *out)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    if (!t->s->has_outputs || strlen(tag) > SS_TAG_MAX)
+        return SS_ENOTFOUND;
+    MDB_val k = {ssi_key_tag(kb, locus_id, tag), kb}, v;
+    int rc = mdb_get(t->txn, t->s->tags, &k, &v);
+    return rc ? ssi_absent(rc) : ssi_tag_decode(v.mv_data, v.mv_size, out);
+}
+
+int ss_store_locus_tags(ss_store_txn *t, const char *locus_id, ss_store_tag_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = t->s->has_outputs ? mdb_cursor_open(t->txn, t->s->tags, &cur) : MDB_NOTFOUND;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ss_tag_record r;
+        if (k.mv_size <= SS_LOCUS_ID_LEN || memcmp(k.mv_data, locus_id, SS_LOCUS_ID_LEN) != 0)
+            break;
+        if ((rc = ssi_tag_decode(v.mv_data, v.mv_size, &r)) ||
+            (rc = fn(ctx, (const char *)k.mv_data + SS_LOCUS_ID_LEN, k.mv_size - SS_LOCUS_ID_LEN,
+                     &r)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ss_store_tagged_each(ss_store_txn *t, const char *tag, double since_mjd, ss_store_tagged_fn fn,
+                         void *ctx)
+{
+    MDB_cursor *cur;
+    size_t tlen = strlen(tag);
+    if (!t->s->has_outputs || tlen > SS_TAG_MAX)
+        return 0;
+    int rc = mdb_cursor_open(t->txn, t->s->tag_index, &cur);
+    if (rc)
+        return rc;
+    unsigned char kb[SSI_KEY_MAX];
+    char zero[SS_LOCUS_ID_LEN + 1] = {0};
+    MDB_val k = {ssi_key_tag_index(kb, tag, since_mjd > 0 ? since_mjd : 0, zero), kb}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *kp = k.mv_data;
+        if (k.mv_size != tlen + 1 + 8 + SS_LOCUS_ID_LEN || memcmp(kp, tag, tlen + 1))
+            break;
+        char id[SS_LOCUS_ID_LEN + 1];
+        uint64_t bits = ss_be64_get((const unsigned char *)kp + tlen + 1);
+        double mjd;
+        memcpy(&mjd, &bits, sizeof mjd);
+        memcpy(id, kp + tlen + 9, SS_LOCUS_ID_LEN);
+        id[SS_LOCUS_ID_LEN] = '\0';
+        if ((rc = fn(ctx, id, mjd)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* ---- cutouts ---- */
+
+int ss_store_cutout_put(ss_store_txn *t, const ss_alert *a, ss_cutout_kind kind, const ss_cutout *c)
+{
+    ss_store_counters *cnt = ssi_counters_w(t);
+    unsigned char kb[SSI_KEY_MAX];
+    if (!cnt)
+        return SS_ECORRUPT;
+    ss_wbuf_reset(&t->buf); /* the record's head; the stamp is copied straight into LMDB */
+    ss_wbuf_u8(&t->buf, SS_RECORD_VERSION);
+    ss_wbuf_str(&t->buf, c->file_name);
+    if (t->buf.failed)
+        return ENOMEM;
+    MDB_val key = {ssi_key_cutout(kb, a->alert_id, a->survey, kind), kb};
+    MDB_val val = {t->buf.len + c->len, NULL};
+    int rc = mdb_put(t->txn, t->s->cutouts, &key, &val, MDB_NOOVERWRITE | MDB_RESERVE);
+    if (rc)
+        return rc == MDB_KEYEXIST ? 0 : rc;
+    memcpy(val.mv_data, t->buf.data, t->buf.len);
+    memcpy((unsigned char *)val.mv_data + t->buf.len, c->data, c->len);
+    cnt->cutouts++;
+    return 0;
+}
+
+/* Parse key (alert_id NUL survey NUL kind) and value. @return 0 or SS_ECORRUPT. */
+static int ssi_stamp_parse(const MDB_val *k, const MDB_val *v, size_t idlen, char *survey,
+                           ss_store_cutout *out)
+{
+    const char *key = k->mv_data;
+    size_t slen = k->mv_size - idlen - 3;
+    if (k->mv_size < idlen + 3 || slen > SS_SURVEY_MAX || key[idlen + 1 + slen] != '\0')
+        return SS_ECORRUPT;
+    memcpy(survey, key + idlen + 1, slen);
+    survey[slen] = '\0';
+    out->survey = survey;
+    out->kind = (ss_cutout_kind)(unsigned char)key[k->mv_size - 1];
+    ss_rbuf r = {v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0};
+    uint32_t fnlen;
+    if (ss_rbuf_u8(&r) != SS_RECORD_VERSION)
+        return SS_ECORRUPT;
+    out->file_name = ss_rbuf_str(&r, &fnlen);
+    out->file_name_len = fnlen;
+    out->bytes = r.p;
+    out->len = (size_t)(r.end - r.p);
+    return r.bad || out->kind >= SS_CUTOUT__COUNT ? SS_ECORRUPT : 0;
+}
+
+int ss_store_cutouts_each(ss_store_txn *t, const char *alert_id, const char *survey,
+                          ss_store_cutout_fn fn, void *ctx)
+{
+    if (!t->s->has_cutouts)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->cutouts, &cur);
+    if (rc)
+        return rc;
+    size_t n = strlen(alert_id);
+    MDB_val k = {n + 1, (void *)alert_id}, v; /* the id and its NUL: then every survey */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= n + 1 || memcmp(k.mv_data, alert_id, n + 1) != 0)
+            break;
+        char sv[SS_SURVEY_MAX + 1];
+        ss_store_cutout c;
+        if ((rc = ssi_stamp_parse(&k, &v, n, sv, &c)))
+            break;
+        if ((!survey || !strcmp(survey, sv)) && (rc = fn(ctx, &c)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* ---- rejected records and ingest runs ---- */
+
+int ss_store_reject_put(ss_store_txn *t, ss_reason reason, const char *origin, uint64_t line,
+                        const char *detail, const char *raw, size_t raw_len)
+{
+    ss_store_counters *c = ssi_counters_w(t);
+    ss_wbuf *b = &t->buf;
+    if (!c)
+        return SS_ECORRUPT;
+    ss_wbuf_reset(b);
+    ss_wbuf_u8(b, SS_RECORD_VERSION);
+    ss_wbuf_str(b, ss_reason_name(reason));
+    ss_wbuf_str(b, origin);
+    ss_wbuf_u64(b, line);
+    ss_wbuf_str(b, detail);
+    ss_wbuf_strn(b, raw ? raw : "", (uint32_t)raw_len);
+    ss_wbuf_f64(b, (double)time(NULL));
+    if (b->failed)
+        return ENOMEM;
+    unsigned char kb[8];
+    ss_be64_put(kb, c->reject_seq);
+    MDB_val k = {sizeof kb, kb}, v = {b->len, b->data};
+    int rc = mdb_put(t->txn, t->s->rejected, &k, &v, 0);
+    if (!rc) {
+        c->reject_seq++;
+        c->rejected++;
+        c->by_reason[reason]++;
+    }
+    return rc;
+}
+
+static int ssi_rejected_parse(const MDB_val *k, const MDB_val *v, ss_store_rejected *out)
+{
+    ss_rbuf r = {v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0};
+    uint32_t nreason, norigin, ndetail, nraw;
+    if (ss_rbuf_u8(&r) != SS_RECORD_VERSION || k->mv_size != 8)
+        return SS_ECORRUPT;
+    out->seq = ss_be64_get(k->mv_data);
+    out->reason = ss_rbuf_str(&r, &nreason);
+    out->origin = ss_rbuf_str(&r, &norigin);
+    out->line = ss_rbuf_u64(&r);
+    out->detail = ss_rbuf_str(&r, &ndetail);
+    out->raw = ss_rbuf_str(&r, &nraw);
+    out->time = ss_rbuf_f64(&r);
+    out->reason_len = nreason;
+    out->origin_len = norigin;
+    out->detail_len = ndetail;
+    out->raw_len = nraw;
+    return r.bad || !out->reason || !out->origin || !out->detail ? SS_ECORRUPT : 0;
+}
+
+int ss_store_rejected_each(ss_store_txn *t, ss_store_rejected_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, t->s->rejected, &cur);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ss_store_rejected r;
+        if ((rc = ssi_rejected_parse(&k, &v, &r)) || (rc = fn(ctx, &r)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ss_store_run_put(ss_store_txn *t, const char *json)
+{
+    ss_store_counters *c = ssi_counters_w(t);
+    if (!c)
+        return SS_ECORRUPT;
+    unsigned char kb[8];
+    ss_be64_put(kb, c->ingest_seq);
+    MDB_val k = {sizeof kb, kb}, v = {strlen(json), (void *)json};
+    int rc = mdb_put(t->txn, t->s->ingests, &k, &v, 0);
+    c->ingest_seq += rc == 0;
+    return rc;
+}
+
+int ss_store_run_last(ss_store_txn *t, const char **json, size_t *len)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, t->s->ingests, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc)
+        return ssi_absent(rc);
+    *json = v.mv_data;
+    *len = v.mv_size;
+    return 0;
+}
