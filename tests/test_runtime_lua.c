@@ -875,6 +875,92 @@ START_TEST(sandbox_offers_only_safe_libraries)
 }
 END_TEST
 
+/*
+ * The names a filter can reach, as sdk/lua-api.md lists them ("" holds the globals). Any other name
+ * fails the test: a sandbox that opens more than its allow-list, or a function a later Lua release
+ * adds to a library, shows up here instead of in a filter.
+ */
+static const char allow_list_body[] =
+    "local allowed = {\n"
+    "  [''] = '_G _VERSION assert error getmetatable ipairs next pairs pcall print rawequal '\n"
+    "    .. 'rawget rawlen rawset select setmetatable tonumber tostring type warn xpcall '\n"
+    "    .. 'string table math utf8 os',\n"
+    "  string = 'byte char find format gmatch gsub len lower match pack packsize rep reverse '\n"
+    "    .. 'sub unpack upper',\n"
+    "  table = 'concat insert move pack remove sort unpack',\n"
+    "  math = 'abs acos asin atan ceil cos deg exp floor fmod huge log max maxinteger min '\n"
+    "    .. 'mininteger modf pi rad random randomseed sin sqrt tan tointeger type ult',\n"
+    "  utf8 = 'char charpattern codepoint codes len offset',\n"
+    "  os = 'clock time',\n"
+    "}\n"
+    /* Lua 5.3's math functions, there when Lua is built with LUA_COMPAT_MATHLIB; the filter's
+     * own globals */
+    "local optional = {math = 'atan2 cosh frexp ldexp log10 pow sinh tanh',\n"
+    "  [''] = 'NAME VERSION DESCRIPTION AUTHOR OUTPUT_LOCUS_PROPERTIES OUTPUT_ALERT_PROPERTIES '\n"
+    "    .. 'OUTPUT_TAGS run'}\n"
+    "local function set(s)\n"
+    "  local t = {}\n"
+    "  for w in (s or ''):gmatch('%S+') do t[w] = true end\n"
+    "  return t\n"
+    "end\n"
+    "local function check(where, tbl, lib, bad)\n"
+    "  local want, may = set(allowed[lib]), set(optional[lib])\n"
+    "  for k in pairs(tbl) do\n"
+    "    if not (want[k] or may[k]) then bad[#bad + 1] = where .. tostring(k) end\n"
+    "  end\n"
+    "  for k in pairs(want) do\n"
+    "    if rawget(tbl, k) == nil then bad[#bad + 1] = 'missing ' .. where .. k end\n"
+    "  end\n"
+    "end\n"
+    "function run(locus)\n"
+    "  local bad = {}\n"
+    "  check('', _G, '', bad)\n"
+    "  for lib in pairs(allowed) do\n"
+    "    if lib ~= '' then check(lib .. '.', _G[lib], lib, bad) end\n"
+    "  end\n"
+    "  table.sort(bad)\n"
+    "  if #bad > 0 then error('not the allow-list: ' .. table.concat(bad, ' '), 0) end\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(sandbox_names_are_the_allow_list)
+{
+    harness h;
+    h_open(&h, allow_list_body, NULL, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+}
+END_TEST
+
+/* What is left out stays out by the ways round a global: the string metatable, _ENV, rawget. */
+static const char left_out_body[] =
+    "function run(locus)\n"
+    "  assert(('').dump == nil and getmetatable('').__index == string, 'string metatable')\n"
+    "  assert(_G._G == _G and _ENV == _G, '_G is the sandbox')\n"
+    "  for _, n in ipairs({'load', 'loadfile', 'dofile', 'require', 'loadstring', 'module',\n"
+    "                      'collectgarbage', 'io', 'debug', 'package', 'coroutine', 'unpack',\n"
+    "                      'setfenv', 'getfenv', 'newproxy', 'gcinfo'}) do\n"
+    "    assert(rawget(_G, n) == nil, n)\n"
+    "  end\n"
+    "  assert(not pcall(collectgarbage, 'stop'), 'collectgarbage')\n"
+    "  assert(not pcall(require, 'io'), 'require')\n"
+    "  assert(not pcall(load, 'return 1'), 'load')\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(sandbox_leaves_out_the_rest)
+{
+    harness h;
+    h_open(&h, left_out_body, NULL, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+}
+END_TEST
+
 /* ---- setup and the locus object's lifetime ---- */
 
 static const char setup_body[] =
@@ -997,6 +1083,8 @@ static Suite *runtime_lua_suite(void)
     tcase_add_test(lim, budget_is_per_run_and_roughly_exact);
     tcase_add_test(lim, memory_cap_fails_the_run_not_the_state);
     tcase_add_test(lim, sandbox_offers_only_safe_libraries);
+    tcase_add_test(lim, sandbox_names_are_the_allow_list);
+    tcase_add_test(lim, sandbox_leaves_out_the_rest);
     suite_add_tcase(s, lim);
     return s;
 }
