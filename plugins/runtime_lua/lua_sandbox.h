@@ -86,7 +86,8 @@ void ssl_sandbox_reclaim(lua_State *L, int status);
  * Compile @p len bytes at @p buf as a text chunk named @p name (lua_load's chunkname, e.g.
  * "@f.lua") and push it as a function, or push the error message. A precompiled (binary) chunk is
  * refused: Lua does not verify bytecode, so crafted bytecode could break out of the VM. @p buf and
- * @p name are read during the call only. Allocates: call it inside a protected call.
+ * @p name are read during the call only. Lua parses in protected mode, so a memory error is
+ * returned, not raised: no protected call is needed around this one.
  * @return LUA_OK, LUA_ERRSYNTAX (a syntax error or a binary chunk) or LUA_ERRMEM.
  */
 int ssl_sandbox_load(lua_State *L, const char *buf, size_t len, const char *name);
