@@ -2,6 +2,7 @@
  * The Lua runtime driven through its ops table, against a fake host: an in-memory locus whose
  * writes are checked against the filter's declarations as the broker checks them.
  */
+#include "lua_sandbox.h"
 #include "runtime.h"
 #include "testutil.h"
 
@@ -961,6 +962,110 @@ START_TEST(sandbox_leaves_out_the_rest)
 }
 END_TEST
 
+/* ---- the sandbox unit (lua_sandbox.h), without the runtime ---- */
+
+/* Run @p code in a fresh armed call: @return what ssl_sandbox_limit() says, or SS_EFILTER for
+ * another error. */
+static int sb_call(lua_State *L, const char *code, ss_err *err)
+{
+    ss_err_clear(err);
+    ssl_sandbox_arm(L);
+    ck_assert_int_eq(ssl_sandbox_load(L, code, strlen(code), "=unit"), LUA_OK);
+    int status = lua_pcall(L, 0, 0, 0);
+    int rc = ssl_sandbox_limit(L, status, err);
+    if (!rc && status != LUA_OK)
+        rc = ss_err_set(err, SS_EFILTER, "%s", lua_tostring(L, -1));
+    lua_settop(L, 0);
+    ssl_sandbox_reclaim(L, status);
+    return rc;
+}
+
+START_TEST(sandbox_unit_memory_cap_fires)
+{
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(1000, 0, NULL, &L, &err), SS_ELIMIT);
+    assert_has(err.msg, "memory limit too small for Lua");
+    ck_assert_int_eq(ssl_sandbox_new(8000, 0, NULL, &L, &err), SS_ELIMIT);
+    assert_has(err.msg, "memory limit of 8000 bytes exceeded");
+    ck_assert_ptr_null(L);
+
+    ck_assert_int_eq(ssl_sandbox_new(1 << 20, 0, NULL, &L, &err), 0);
+    ssl_usage u;
+    ssl_sandbox_usage(L, &u);
+    ck_assert_uint_eq(u.mem_cap, 1 << 20);
+    ck_assert(u.mem_used > 0 && u.mem_used < u.mem_cap / 4);
+    int rc = sb_call(L, "local t = {} for i = 1, 1e7 do t[i] = i end", &err);
+    ck_assert_msg(rc == SS_ELIMIT, "%d %s", rc, err.msg);
+    assert_has(err.msg, "memory limit of 1048576 bytes exceeded");
+    ssl_sandbox_usage(L, &u);
+    ck_assert(u.mem_refused);
+    ck_assert_uint_lt(u.mem_used, u.mem_cap / 4); /* reclaimed */
+    /* caught by the script: not the limit's failure */
+    ck_assert_int_eq(sb_call(L, "assert(not pcall(string.rep, 'x', 1 << 21))", &err), 0);
+    ssl_sandbox_close(L);
+}
+END_TEST
+
+START_TEST(sandbox_unit_budget_fires)
+{
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(0, 5000, NULL, &L, &err), 0);
+    ssl_usage u;
+    ssl_sandbox_usage(L, &u);
+    ck_assert_uint_eq(u.mem_cap, SSL_DEFAULT_MEMORY);
+    ck_assert_uint_eq(u.budget, 5000);
+    static const char *const loops[] = {
+        "while true do end",
+        "while true do pcall(function() while true do end end) end",
+        "return pcall(function() while true do end end)",
+    };
+    for (int i = 0; i < 3; i++) {
+        int rc = sb_call(L, loops[i], &err);
+        ck_assert_msg(rc == SS_ELIMIT, "%s: %d %s", loops[i], rc, err.msg);
+        assert_has(err.msg, "instruction budget of 5000 exceeded");
+        ssl_sandbox_usage(L, &u);
+        ck_assert(u.over_budget && u.spent >= 5000);
+    }
+    ck_assert_int_eq(sb_call(L, "while true do end", &err), SS_ELIMIT);
+    ck_assert_str_eq(err.msg, "unit:1: instruction budget of 5000 exceeded");
+    /* armed again: a fresh budget */
+    ck_assert_int_eq(sb_call(L, "local s = 0 for i = 1, 500 do s = s + i end", &err), 0);
+    ssl_sandbox_usage(L, &u);
+    ck_assert(!u.over_budget && u.spent < 5000);
+    ssl_sandbox_close(L);
+}
+END_TEST
+
+START_TEST(sandbox_unit_loads_text_only)
+{
+    int user = 0;
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(0, 0, &user, &L, &err), 0);
+    ck_assert_ptr_eq(ssl_sandbox_user(L), &user);
+
+    lua_State *plain = luaL_newstate();
+    ck_assert_int_eq(luaL_loadstring(plain, "return 1"), LUA_OK);
+    char *bin = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&bin, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(lua_dump(plain, dump_writer, f, 0), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    lua_close(plain);
+    ck_assert_int_eq(ssl_sandbox_load(L, bin, len, "=bin"), LUA_ERRSYNTAX);
+    assert_has(lua_tostring(L, -1), "binary");
+    free(bin);
+    lua_settop(L, 0);
+    ck_assert_int_eq(ssl_sandbox_load(L, "x = (", 5, "=bad"), LUA_ERRSYNTAX);
+    lua_settop(L, 0);
+    ssl_sandbox_close(L);
+    ssl_sandbox_close(NULL);
+}
+END_TEST
+
 /* ---- setup and the locus object's lifetime ---- */
 
 static const char setup_body[] =
@@ -1086,6 +1191,11 @@ static Suite *runtime_lua_suite(void)
     tcase_add_test(lim, sandbox_names_are_the_allow_list);
     tcase_add_test(lim, sandbox_leaves_out_the_rest);
     suite_add_tcase(s, lim);
+    TCase *unit = tcase_create("sandbox unit");
+    tcase_add_test(unit, sandbox_unit_memory_cap_fires);
+    tcase_add_test(unit, sandbox_unit_budget_fires);
+    tcase_add_test(unit, sandbox_unit_loads_text_only);
+    suite_add_tcase(s, unit);
     return s;
 }
 
