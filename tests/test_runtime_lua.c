@@ -2,6 +2,7 @@
  * The Lua runtime driven through its ops table, against a fake host: an in-memory locus whose
  * writes are checked against the filter's declarations as the broker checks them.
  */
+#include "lua_sandbox.h"
 #include "runtime.h"
 #include "testutil.h"
 
@@ -875,6 +876,196 @@ START_TEST(sandbox_offers_only_safe_libraries)
 }
 END_TEST
 
+/*
+ * The names a filter can reach, as sdk/lua-api.md lists them ("" holds the globals). Any other name
+ * fails the test: a sandbox that opens more than its allow-list, or a function a later Lua release
+ * adds to a library, shows up here instead of in a filter.
+ */
+static const char allow_list_body[] =
+    "local allowed = {\n"
+    "  [''] = '_G _VERSION assert error getmetatable ipairs next pairs pcall print rawequal '\n"
+    "    .. 'rawget rawlen rawset select setmetatable tonumber tostring type warn xpcall '\n"
+    "    .. 'string table math utf8 os',\n"
+    "  string = 'byte char find format gmatch gsub len lower match pack packsize rep reverse '\n"
+    "    .. 'sub unpack upper',\n"
+    "  table = 'concat insert move pack remove sort unpack',\n"
+    "  math = 'abs acos asin atan ceil cos deg exp floor fmod huge log max maxinteger min '\n"
+    "    .. 'mininteger modf pi rad random randomseed sin sqrt tan tointeger type ult',\n"
+    "  utf8 = 'char charpattern codepoint codes len offset',\n"
+    "  os = 'clock time',\n"
+    "}\n"
+    /* Lua 5.3's math functions, there when Lua is built with LUA_COMPAT_MATHLIB; the filter's
+     * own globals */
+    "local optional = {math = 'atan2 cosh frexp ldexp log10 pow sinh tanh',\n"
+    "  [''] = 'NAME VERSION DESCRIPTION AUTHOR OUTPUT_LOCUS_PROPERTIES OUTPUT_ALERT_PROPERTIES '\n"
+    "    .. 'OUTPUT_TAGS run'}\n"
+    "local function set(s)\n"
+    "  local t = {}\n"
+    "  for w in (s or ''):gmatch('%S+') do t[w] = true end\n"
+    "  return t\n"
+    "end\n"
+    "local function check(where, tbl, lib, bad)\n"
+    "  local want, may = set(allowed[lib]), set(optional[lib])\n"
+    "  for k in pairs(tbl) do\n"
+    "    if not (want[k] or may[k]) then bad[#bad + 1] = where .. tostring(k) end\n"
+    "  end\n"
+    "  for k in pairs(want) do\n"
+    "    if rawget(tbl, k) == nil then bad[#bad + 1] = 'missing ' .. where .. k end\n"
+    "  end\n"
+    "end\n"
+    "function run(locus)\n"
+    "  local bad = {}\n"
+    "  check('', _G, '', bad)\n"
+    "  for lib in pairs(allowed) do\n"
+    "    if lib ~= '' then check(lib .. '.', _G[lib], lib, bad) end\n"
+    "  end\n"
+    "  table.sort(bad)\n"
+    "  if #bad > 0 then error('not the allow-list: ' .. table.concat(bad, ' '), 0) end\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(sandbox_names_are_the_allow_list)
+{
+    harness h;
+    h_open(&h, allow_list_body, NULL, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+}
+END_TEST
+
+/* What is left out stays out by the ways round a global: the string metatable, _ENV, rawget. */
+static const char left_out_body[] =
+    "function run(locus)\n"
+    "  assert(('').dump == nil and getmetatable('').__index == string, 'string metatable')\n"
+    "  assert(_G._G == _G and _ENV == _G, '_G is the sandbox')\n"
+    "  for _, n in ipairs({'load', 'loadfile', 'dofile', 'require', 'loadstring', 'module',\n"
+    "                      'collectgarbage', 'io', 'debug', 'package', 'coroutine', 'unpack',\n"
+    "                      'setfenv', 'getfenv', 'newproxy', 'gcinfo'}) do\n"
+    "    assert(rawget(_G, n) == nil, n)\n"
+    "  end\n"
+    "  assert(not pcall(collectgarbage, 'stop'), 'collectgarbage')\n"
+    "  assert(not pcall(require, 'io'), 'require')\n"
+    "  assert(not pcall(load, 'return 1'), 'load')\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(sandbox_leaves_out_the_rest)
+{
+    harness h;
+    h_open(&h, left_out_body, NULL, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+}
+END_TEST
+
+/* ---- the sandbox unit (lua_sandbox.h), without the runtime ---- */
+
+/* Run @p code in a fresh armed call: @return what ssl_sandbox_limit() says, or SS_EFILTER for
+ * another error. */
+static int sb_call(lua_State *L, const char *code, ss_err *err)
+{
+    ss_err_clear(err);
+    ssl_sandbox_arm(L);
+    ck_assert_int_eq(ssl_sandbox_load(L, code, strlen(code), "=unit"), LUA_OK);
+    int status = lua_pcall(L, 0, 0, 0);
+    int rc = ssl_sandbox_limit(L, status, err);
+    if (!rc && status != LUA_OK)
+        rc = ss_err_set(err, SS_EFILTER, "%s", lua_tostring(L, -1));
+    lua_settop(L, 0);
+    ssl_sandbox_reclaim(L, status);
+    return rc;
+}
+
+START_TEST(sandbox_unit_memory_cap_fires)
+{
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(1000, 0, NULL, &L, &err), SS_ELIMIT);
+    assert_has(err.msg, "memory limit too small for Lua");
+    ck_assert_int_eq(ssl_sandbox_new(8000, 0, NULL, &L, &err), SS_ELIMIT);
+    assert_has(err.msg, "memory limit of 8000 bytes exceeded");
+    ck_assert_ptr_null(L);
+
+    ck_assert_int_eq(ssl_sandbox_new(1 << 20, 0, NULL, &L, &err), 0);
+    ssl_usage u;
+    ssl_sandbox_usage(L, &u);
+    ck_assert_uint_eq(u.mem_cap, 1 << 20);
+    ck_assert(u.mem_used > 0 && u.mem_used < u.mem_cap / 4);
+    int rc = sb_call(L, "local t = {} for i = 1, 1e7 do t[i] = i end", &err);
+    ck_assert_msg(rc == SS_ELIMIT, "%d %s", rc, err.msg);
+    assert_has(err.msg, "memory limit of 1048576 bytes exceeded");
+    ssl_sandbox_usage(L, &u);
+    ck_assert(u.mem_refused);
+    ck_assert_uint_lt(u.mem_used, u.mem_cap / 4); /* reclaimed */
+    /* caught by the script: not the limit's failure */
+    ck_assert_int_eq(sb_call(L, "assert(not pcall(string.rep, 'x', 1 << 21))", &err), 0);
+    ssl_sandbox_close(L);
+}
+END_TEST
+
+START_TEST(sandbox_unit_budget_fires)
+{
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(0, 5000, NULL, &L, &err), 0);
+    ssl_usage u;
+    ssl_sandbox_usage(L, &u);
+    ck_assert_uint_eq(u.mem_cap, SSL_DEFAULT_MEMORY);
+    ck_assert_uint_eq(u.budget, 5000);
+    static const char *const loops[] = {
+        "while true do end",
+        "while true do pcall(function() while true do end end) end",
+        "return pcall(function() while true do end end)",
+    };
+    for (int i = 0; i < 3; i++) {
+        int rc = sb_call(L, loops[i], &err);
+        ck_assert_msg(rc == SS_ELIMIT, "%s: %d %s", loops[i], rc, err.msg);
+        assert_has(err.msg, "instruction budget of 5000 exceeded");
+        ssl_sandbox_usage(L, &u);
+        ck_assert(u.over_budget && u.spent >= 5000);
+    }
+    ck_assert_int_eq(sb_call(L, "while true do end", &err), SS_ELIMIT);
+    ck_assert_str_eq(err.msg, "unit:1: instruction budget of 5000 exceeded");
+    /* armed again: a fresh budget */
+    ck_assert_int_eq(sb_call(L, "local s = 0 for i = 1, 500 do s = s + i end", &err), 0);
+    ssl_sandbox_usage(L, &u);
+    ck_assert(!u.over_budget && u.spent < 5000);
+    ssl_sandbox_close(L);
+}
+END_TEST
+
+START_TEST(sandbox_unit_loads_text_only)
+{
+    int user = 0;
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(0, 0, &user, &L, &err), 0);
+    ck_assert_ptr_eq(ssl_sandbox_user(L), &user);
+
+    lua_State *plain = luaL_newstate();
+    ck_assert_int_eq(luaL_loadstring(plain, "return 1"), LUA_OK);
+    char *bin = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&bin, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(lua_dump(plain, dump_writer, f, 0), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    lua_close(plain);
+    ck_assert_int_eq(ssl_sandbox_load(L, bin, len, "=bin"), LUA_ERRSYNTAX);
+    assert_has(lua_tostring(L, -1), "binary");
+    free(bin);
+    lua_settop(L, 0);
+    ck_assert_int_eq(ssl_sandbox_load(L, "x = (", 5, "=bad"), LUA_ERRSYNTAX);
+    lua_settop(L, 0);
+    ssl_sandbox_close(L);
+    ssl_sandbox_close(NULL);
+}
+END_TEST
+
 /* ---- setup and the locus object's lifetime ---- */
 
 static const char setup_body[] =
@@ -997,7 +1188,14 @@ static Suite *runtime_lua_suite(void)
     tcase_add_test(lim, budget_is_per_run_and_roughly_exact);
     tcase_add_test(lim, memory_cap_fails_the_run_not_the_state);
     tcase_add_test(lim, sandbox_offers_only_safe_libraries);
+    tcase_add_test(lim, sandbox_names_are_the_allow_list);
+    tcase_add_test(lim, sandbox_leaves_out_the_rest);
     suite_add_tcase(s, lim);
+    TCase *unit = tcase_create("sandbox unit");
+    tcase_add_test(unit, sandbox_unit_memory_cap_fires);
+    tcase_add_test(unit, sandbox_unit_budget_fires);
+    tcase_add_test(unit, sandbox_unit_loads_text_only);
+    suite_add_tcase(s, unit);
     return s;
 }
 

@@ -1,17 +1,17 @@
 /*
  * The Lua 5.4 filter runtime: a filter is a script declaring the ANTARES devkit globals (NAME,
  * DESCRIPTION, OUTPUT_LOCUS_PROPERTIES, ...) and a function run(locus). Each filter gets its own
- * sandboxed state (sdk/lua-api.md): base, table, string, math and utf8 only, no file or process
- * access, text chunks only, a byte-capped allocator and an instruction budget per call, after the
- * Suricata and Redis sandboxes (ANCHORS.md, "Lua sandbox").
+ * sandboxed state (lua_sandbox.h, sdk/lua-api.md): allow-listed library functions only, text
+ * chunks only, a byte-capped allocator and an instruction budget per call. This file adds the
+ * filter API: the locus object, the declarations, setup and run.
  */
 #include "arena.h"
 #include "fileio.h"
+#include "lua_sandbox.h"
 #include "runtime.h"
 
 #include <lauxlib.h>
 #include <lua.h>
-#include <lualib.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -22,12 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DEFAULT_MEMORY       ((size_t)64 << 20)
-#define DEFAULT_INSTRUCTIONS 10000000u
-/* The count hook fires every HOOK_STEP instructions: often enough for a tight budget, rarely
- * enough to cost nothing measurable. */
-#define HOOK_STEP 1000
-
 #define LOCUS_MT "skysieve.locus"
 #define ALERT_MT "skysieve.alert"
 
@@ -36,13 +30,6 @@ typedef struct lfilter {
     ss_arena *arena; /* the descriptor's strings and arrays */
     ss_filter_descriptor desc;
     int run_ref, setup_ref; /* registry references; setup_ref is LUA_NOREF when absent */
-
-    size_t mem_used, mem_cap;
-    int mem_refused; /* the last growth was refused: a memory error is the cap's doing */
-
-    uint64_t budget, spent;
-    int step;
-    int over_budget;
 
     const ss_host_api *host;
     ss_locus_view *locus; /* set during run() only */
@@ -61,86 +48,25 @@ typedef struct locus_ref {
 
 static lfilter *impl_of(lua_State *L)
 {
-    void *ud = NULL;
-    lua_getallocf(L, &ud);
-    return ud;
+    return ssl_sandbox_user(L);
 }
 
-/* ---- limits ---- */
+/* ---- calls ---- */
 
-static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    lfilter *im = ud;
-    size_t old = ptr ? osize : 0; /* for a new block osize is the object's type */
-    if (nsize == 0) {
-        free(ptr);
-        im->mem_used -= old;
-        return NULL;
-    }
-    if (nsize > old && nsize - old > im->mem_cap - im->mem_used) {
-        im->mem_refused = 1;
-        return NULL; /* Lua collects garbage, retries once, then raises "not enough memory" */
-    }
-    void *p = realloc(ptr, nsize);
-    if (!p)
-        return NULL;
-    im->mem_used = im->mem_used - old + nsize;
-    if (nsize > old)
-        im->mem_refused = 0;
-    return p;
-}
-
-static void budget_hook(lua_State *L, lua_Debug *ar)
-{
-    lfilter *im = impl_of(L);
-    if (!im->over_budget) {
-        im->spent += (uint64_t)im->step;
-        if (im->spent < im->budget)
-            return;
-        im->over_budget = 1;
-        /* From now on every line and every instruction raises again, so a pcall in the script
-         * cannot catch the error and keep going (Redis does the same). */
-        lua_sethook(L, budget_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
-    }
-    /* Hooks run without a call frame of their own: name the script's position ourselves. */
-    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
-        lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
-    else
-        lua_pushliteral(L, "");
-    lua_pushfstring(L, "instruction budget of %I exceeded", (lua_Integer)im->budget);
-    lua_concat(L, 2);
-    lua_error(L);
-}
-
-/* Start a call with a fresh budget and fresh failure flags. */
-static void arm(lfilter *im)
-{
-    im->spent = 0;
-    im->over_budget = 0;
-    im->mem_refused = 0;
-    im->write_rc = 0;
-    lua_sethook(im->L, budget_hook, LUA_MASKCOUNT, im->step);
-}
-
-/* Turn a failed lua_pcall (its error object on the top) into a code and a message. */
-static int failure(lfilter *im, int status, ss_err *err)
+/* The outcome of a lua_pcall (its error object on the top when it failed) as a code and a
+ * message. */
+static int outcome(lfilter *im, int status, ss_err *err)
 {
     lua_State *L = im->L;
+    if (im->write_rc) /* even when the script caught the write's error */
+        return ss_err_set(err, im->write_rc, "%s", im->write_msg);
+    int rc = ssl_sandbox_limit(L, status, err);
+    if (rc || status == LUA_OK)
+        return rc;
     /* Only a string is read: converting another value could run a metamethod or allocate,
      * outside any protected call. */
-    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    if (im->write_rc)
-        return ss_err_set(err, im->write_rc, "%s", im->write_msg);
-    if (im->over_budget && msg && strstr(msg, "instruction budget"))
-        return ss_err_set(err, SS_ELIMIT, "%s", msg);
-    if (im->over_budget) /* raising the budget's error ran out of memory, or a handler failed */
-        return ss_err_set(err, SS_ELIMIT, "instruction budget of %llu exceeded",
-                          (unsigned long long)im->budget);
-    if (status == LUA_ERRMEM || im->mem_refused)
-        return ss_err_set(err, SS_ELIMIT, "memory limit of %zu bytes exceeded (%s)", im->mem_cap,
-                          msg ? msg : "not enough memory");
-    if (msg)
-        return ss_err_set(err, SS_EFILTER, "%s", msg);
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return ss_err_set(err, SS_EFILTER, "%s", lua_tostring(L, -1));
     return ss_err_set(err, SS_EFILTER, "error object is a %s value, not a string",
                       luaL_typename(L, -1));
 }
@@ -152,23 +78,15 @@ static int failure(lfilter *im, int status, ss_err *err)
 static int pcall_c(lfilter *im, lua_CFunction fn, void *arg, ss_err *err)
 {
     lua_State *L = im->L;
-    arm(im);
+    ssl_sandbox_arm(L);
+    im->write_rc = 0;
     lua_settop(L, 0);
     lua_pushcfunction(L, fn);
     lua_pushlightuserdata(L, arg);
     int status = lua_pcall(L, 1, 0, 0);
-    int rc = 0;
-    if (status != LUA_OK)
-        rc = failure(im, status, err);
-    else if (im->write_rc) /* the script caught the write's error: the run fails all the same */
-        rc = ss_err_set(err, im->write_rc, "%s", im->write_msg);
-    else if (im->over_budget) /* caught too, by a pcall in a tail call (no instruction after) */
-        rc = ss_err_set(err, SS_ELIMIT, "instruction budget of %llu exceeded",
-                        (unsigned long long)im->budget);
-    int collect = status == LUA_ERRMEM || im->mem_refused;
+    int rc = outcome(im, status, err);
     lua_settop(L, 0);
-    if (collect) /* give the next call the whole cap back */
-        lua_gc(L, LUA_GCCOLLECT);
+    ssl_sandbox_reclaim(L, status);
     return rc;
 }
 
@@ -668,7 +586,8 @@ static int locus_index(lua_State *L)
     return 1;
 }
 
-static void make_metatables(lua_State *L)
+/* Protected: the registry's metatables of the objects run() is given. */
+static int make_metatables(lua_State *L)
 {
     luaL_newmetatable(L, LOCUS_MT);
     luaL_newlib(L, locus_methods);
@@ -684,80 +603,6 @@ static void make_metatables(lua_State *L)
     lua_pushliteral(L, ALERT_MT);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
-}
-
-/* ---- the sandbox ---- */
-
-static int no_op(lua_State *L)
-{
-    (void)L;
-    return 0;
-}
-
-/* Finalizers run with hooks off, out of the budget's reach: refuse metatables that have one
- * (a __gc added later does not mark the object, so checking here is enough). */
-static int safe_setmetatable(lua_State *L)
-{
-    lua_settop(L, 2);
-    if (lua_type(L, 2) == LUA_TTABLE) {
-        lua_pushliteral(L, "__gc");
-        if (lua_rawget(L, 2) != LUA_TNIL)
-            return luaL_error(L, "setmetatable: __gc metamethods are not available to filters");
-        lua_pop(L, 1);
-    }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, 2, 1);
-    return 1;
-}
-
-static void restrict_base(lua_State *L)
-{
-    static const char *const removed[] = {"dofile",  "loadfile",       "load",
-                                          "require", "collectgarbage", NULL};
-    for (size_t i = 0; removed[i]; i++) {
-        lua_pushnil(L);
-        lua_setglobal(L, removed[i]);
-    }
-    lua_pushcfunction(L, no_op); /* filters have no stdout; keep scripts that print working */
-    lua_setglobal(L, "print");
-    lua_getglobal(L, "setmetatable");
-    lua_pushcclosure(L, safe_setmetatable, 1);
-    lua_setglobal(L, "setmetatable");
-    lua_getglobal(L, LUA_STRLIBNAME);
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump");
-    lua_pop(L, 1);
-}
-
-/* os holds clock and time only. The os library is opened unregistered and dropped. */
-static void open_os_subset(lua_State *L)
-{
-    lua_pushcfunction(L, luaopen_os);
-    lua_call(L, 0, 1);
-    lua_createtable(L, 0, 2);
-    lua_getfield(L, -2, "clock");
-    lua_setfield(L, -2, "clock");
-    lua_getfield(L, -2, "time");
-    lua_setfield(L, -2, "time");
-    lua_setglobal(L, LUA_OSLIBNAME);
-    lua_pop(L, 1);
-}
-
-static int open_sandbox(lua_State *L)
-{
-    static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base},        {LUA_TABLIBNAME, luaopen_table},
-        {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8},  {NULL, NULL},
-    };
-    for (const luaL_Reg *lib = libs; lib->name; lib++) {
-        luaL_requiref(L, lib->name, lib->func, 1);
-        lua_pop(L, 1);
-    }
-    restrict_base(L);
-    open_os_subset(L);
-    make_metatables(L);
     return 0;
 }
 
@@ -964,7 +809,7 @@ typedef struct chunk {
 static int run_chunk(lua_State *L)
 {
     const chunk *c = lua_touserdata(L, 1);
-    int status = luaL_loadbufferx(L, c->buf, c->len, c->name, "t");
+    int status = ssl_sandbox_load(L, c->buf, c->len, c->name);
     if (status == LUA_ERRSYNTAX)
         impl_of(L)->syntax_error = 1;
     if (status != LUA_OK)
@@ -983,18 +828,16 @@ static int impl_new(const char *path, const ss_filter_limits *limits, lfilter **
     im->desc.abi_major = SS_FILTER_ABI_MAJOR;
     im->desc.abi_minor = SS_FILTER_ABI_MINOR;
     im->run_ref = im->setup_ref = LUA_NOREF;
-    im->mem_cap = limits && limits->memory_bytes ? limits->memory_bytes : DEFAULT_MEMORY;
-    im->budget = limits && limits->instructions ? limits->instructions : DEFAULT_INSTRUCTIONS;
-    im->step = im->budget < HOOK_STEP ? (int)im->budget : HOOK_STEP;
     im->arena = ss_arena_new();
-    im->L = im->arena ? lua_newstate(cap_alloc, im) : NULL;
-    if (!im->L) {
-        int rc = im->mem_refused ? SS_ELIMIT : SS_ENOMEM;
+    int rc = im->arena ? 0 : ss_err_set(err, SS_ENOMEM, "out of memory");
+    if (!rc)
+        rc = ssl_sandbox_new(limits ? limits->memory_bytes : 0, limits ? limits->instructions : 0,
+                             im, &im->L, err);
+    if (rc) {
         ss_arena_free(im->arena);
         free(im);
-        if (rc == SS_ELIMIT)
-            return ss_err_set(err, rc, "%s: memory limit too small for Lua", path);
-        return ss_err_set(err, rc, "%s: out of memory", path);
+        ss_err_prefix(err, "%s", path);
+        return rc;
     }
     /* Each run leaves a little short-lived garbage (the locus object, tables of alerts): the
      * generational collector deals with that at a fraction of the incremental one's cost. */
@@ -1008,8 +851,7 @@ static void lf_unload(void *impl)
     lfilter *im = impl;
     if (!im)
         return;
-    arm(im); /* whatever script code closing runs (to-be-closed variables) stays on a budget */
-    lua_close(im->L);
+    ssl_sandbox_close(im->L);
     ss_arena_free(im->arena);
     free(im);
 }
@@ -1029,7 +871,7 @@ static int load_script(lfilter *im, const chunk *c, ss_err *err)
     if (c->len > 0 && c->buf[0] == LUA_SIGNATURE[0])
         return ss_err_set(err, SS_EINVAL,
                           "precompiled (binary) Lua chunks are refused: give the source text");
-    int rc = pcall_c(im, open_sandbox, NULL, err);
+    int rc = pcall_c(im, make_metatables, NULL, err);
     if (rc)
         return rc;
     rc = pcall_c(im, run_chunk, (void *)c, err);
