@@ -16,24 +16,21 @@
  *
  * Change log of this header:
  *  - 0.1: first version: package version, error codes, value types.
- *  - 0.2: SS_EFILTER, SS_EUNDECLARED, SS_ETYPE, SS_ELIMIT for filters (filter.h).
+ *  - 0.2: SS_EFILTER, SS_EUNDECLARED, SS_ETYPE, SS_ELIMIT for filters (filter.h); the version
+ *         macros come from the generated <skysieve/version.h> (SS_VERSION_NUMBER and
+ *         SS_VERSION_ENCODE added).
  */
 #ifndef SKYSIEVE_H
 #define SKYSIEVE_H
+
+/* SS_VERSION_MAJOR, _MINOR, _PATCH, _STRING and _NUMBER, generated from project(VERSION). */
+#include <skysieve/version.h>
 
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** @defgroup version Package version */
-/** @{ */
-#define SS_VERSION_MAJOR  0
-#define SS_VERSION_MINOR  1
-#define SS_VERSION_PATCH  0
-#define SS_VERSION_STRING "0.2.0"
-/** @} */
 
 /**
  * @defgroup errors Error codes
