@@ -18,7 +18,7 @@
  *  - 0.1: first version: package version, error codes, value types.
  *  - 0.2: SS_EFILTER, SS_EUNDECLARED, SS_ETYPE, SS_ELIMIT for filters (filter.h); the version
  *         macros come from the generated <skysieve/version.h> (SS_VERSION_NUMBER and
- *         SS_VERSION_ENCODE added).
+ *         SS_VERSION_ENCODE added); ss_version().
  */
 #ifndef SKYSIEVE_H
 #define SKYSIEVE_H
@@ -31,6 +31,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/**
+ * The version of the skysieve library a program runs with, as mdb_version() gives LMDB's: it may
+ * differ from the SS_VERSION_* of the headers the program was compiled against.
+ *
+ * @param[out] major, minor, patch set to the library's version numbers when not NULL.
+ * @return the library's SS_VERSION_STRING, e.g. "0.2.0": static, never NULL, never to be freed.
+ */
+const char *ss_version(int *major, int *minor, int *patch);
 
 /**
  * @defgroup errors Error codes
