@@ -1,5 +1,8 @@
 /* skysieve: the command-line entry point. */
 #include "cli.h"
+#include "decoder.h"
+#include "output.h"
+#include "runtime.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -78,6 +81,26 @@ int ss_cli_double(const char *s, double *out)
     return 0;
 }
 
+/* Plugins are compiled in, so another major version is a plugin folder left behind when its ops
+ * changed: refuse to run rather than call ops with other arguments than they take. */
+static int ssi_check_plugins(ss_err *err)
+{
+    size_t n;
+    const ss_decoder_ops *const *dec = ss_decoders(&n);
+    for (size_t i = 0; i < n; i++)
+        if (ss_decoder_check(dec[i], err))
+            return err->code;
+    const ss_runtime_ops *const *rt = ss_runtimes(&n);
+    for (size_t i = 0; i < n; i++)
+        if (ss_runtime_check(rt[i], err))
+            return err->code;
+    const ss_output_ops *const *out = ss_outputs(&n);
+    for (size_t i = 0; i < n; i++)
+        if (ss_output_check(out[i], err))
+            return err->code;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -93,6 +116,9 @@ int main(int argc, char **argv)
         printf("skysieve %s\n", SS_VERSION_STRING);
         return SS_EXIT_OK;
     }
+    ss_err err = {0};
+    if (ssi_check_plugins(&err))
+        return ss_cli_fail(&err);
     for (size_t i = 0; i < SSI_NCOMMANDS; i++)
         if (!strcmp(cmd, ssi_commands[i].name))
             return ssi_commands[i].run(argc - 1, argv + 1);
