@@ -334,6 +334,34 @@ START_TEST(ingest_with_filters_publishes_and_stores_tags)
 }
 END_TEST
 
+/* `--version` and `version` print the version project(VERSION) gives (SS_PROJECT_VERSION, from
+ * the build), as the headers and the library spell it, then one line per ABI. */
+START_TEST(version_lines_are_the_build_and_headers_versions)
+{
+    char spelled[32], want[256];
+    snprintf(spelled, sizeof spelled, "%d.%d.%d", SS_VERSION_MAJOR, SS_VERSION_MINOR,
+             SS_VERSION_PATCH);
+    ck_assert_str_eq(spelled, SS_PROJECT_VERSION);
+    ck_assert_str_eq(SS_VERSION_STRING, SS_PROJECT_VERSION);
+    ck_assert_str_eq(ss_version(NULL, NULL, NULL), SS_PROJECT_VERSION);
+    ck_assert_int_eq(SS_VERSION_NUMBER,
+                     SS_VERSION_ENCODE(SS_VERSION_MAJOR, SS_VERSION_MINOR, SS_VERSION_PATCH));
+    snprintf(
+        want, sizeof want,
+        "skysieve %s\nfilter ABI %d.%d\ndecoder ABI %d.%d\nruntime ABI %d.%d\noutput ABI %d.%d\n",
+        SS_PROJECT_VERSION, SS_FILTER_ABI_MAJOR, SS_FILTER_ABI_MINOR, SS_DECODER_ABI_MAJOR,
+        SS_DECODER_ABI_MINOR, SS_RUNTIME_ABI_MAJOR, SS_RUNTIME_ABI_MINOR, SS_OUTPUT_ABI_MAJOR,
+        SS_OUTPUT_ABI_MINOR);
+    const char *spellings[] = {"--version", "version"};
+    for (size_t i = 0; i < 2; i++) {
+        char *out, *err;
+        ck_assert_int_eq(tu_sks(&out, &err, "%s", spellings[i]), 0);
+        ck_assert_str_eq(out, want);
+        free(out), free(err);
+    }
+}
+END_TEST
+
 /* What the binary checks before any command: every compiled-in plugin is of this major version,
  * and one of another is refused by name. */
 START_TEST(plugins_of_another_major_abi_are_refused)
@@ -379,6 +407,7 @@ int main(void)
     tcase_add_test(tc, kill_9_at_any_moment_loses_nothing_reported);
     tcase_add_test(tc, filter_devkit_commands);
     tcase_add_test(tc, ingest_with_filters_publishes_and_stores_tags);
+    tcase_add_test(tc, version_lines_are_the_build_and_headers_versions);
     tcase_add_test(tc, plugins_of_another_major_abi_are_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

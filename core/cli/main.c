@@ -50,7 +50,7 @@ static void ssi_usage(FILE *out)
             SS_VERSION_STRING);
     for (size_t i = 0; i < SSI_NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", ssi_commands[i].name, ssi_commands[i].summary);
-    fprintf(out, "  %-10s %s\n\n", "version", "print the version");
+    fprintf(out, "  %-10s %s\n\n", "version", "print the version and the ABI versions");
     fprintf(out, "Run 'skysieve COMMAND --help' for a command's options.\n");
 }
 
@@ -79,6 +79,16 @@ int ss_cli_double(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* The library's version, not the header's: the two differ only in a broken build. */
+static void ssi_version(void)
+{
+    printf("skysieve %s\n", ss_version(NULL, NULL, NULL));
+    printf("filter ABI %d.%d\n", SS_FILTER_ABI_MAJOR, SS_FILTER_ABI_MINOR);
+    printf("decoder ABI %d.%d\n", SS_DECODER_ABI_MAJOR, SS_DECODER_ABI_MINOR);
+    printf("runtime ABI %d.%d\n", SS_RUNTIME_ABI_MAJOR, SS_RUNTIME_ABI_MINOR);
+    printf("output ABI %d.%d\n", SS_OUTPUT_ABI_MAJOR, SS_OUTPUT_ABI_MINOR);
 }
 
 /* Plugins are compiled in, so another major version is a plugin folder left behind when its ops
@@ -113,7 +123,7 @@ int main(int argc, char **argv)
         return SS_EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("skysieve %s\n", SS_VERSION_STRING);
+        ssi_version();
         return SS_EXIT_OK;
     }
     ss_err err = {0};
