@@ -34,7 +34,9 @@ extern "C" {
 
 /**
  * The version of the skysieve library a program runs with, as mdb_version() gives LMDB's: it may
- * differ from the SS_VERSION_* of the headers the program was compiled against.
+ * differ from the SS_VERSION_* of the headers the program was compiled against. For programs
+ * linked with the library (tools, tests); a filter cannot call it, as the broker does not export
+ * its functions to the shared objects it loads.
  *
  * @param[out] major, minor, patch set to the library's version numbers when not NULL.
  * @return the library's SS_VERSION_STRING, e.g. "0.2.0": static, never NULL, never to be freed.
