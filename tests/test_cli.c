@@ -1,6 +1,10 @@
 /* The command contract of the skysieve binary (tests and tools rely on it), and crash safety. */
 #include "testutil.h"
 
+#include "decoder.h"
+#include "output.h"
+#include "runtime.h"
+
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -330,6 +334,67 @@ START_TEST(ingest_with_filters_publishes_and_stores_tags)
 }
 END_TEST
 
+/* `--version` and `version` print the version project(VERSION) gives (SS_PROJECT_VERSION, from
+ * the build), as the headers and the library spell it, then one line per ABI. */
+START_TEST(version_lines_are_the_build_and_headers_versions)
+{
+    char spelled[32], want[256];
+    snprintf(spelled, sizeof spelled, "%d.%d.%d", SS_VERSION_MAJOR, SS_VERSION_MINOR,
+             SS_VERSION_PATCH);
+    ck_assert_str_eq(spelled, SS_PROJECT_VERSION);
+    ck_assert_str_eq(SS_VERSION_STRING, SS_PROJECT_VERSION);
+    ck_assert_str_eq(ss_version(NULL, NULL, NULL), SS_PROJECT_VERSION);
+    ck_assert_int_eq(SS_VERSION_NUMBER,
+                     SS_VERSION_ENCODE(SS_VERSION_MAJOR, SS_VERSION_MINOR, SS_VERSION_PATCH));
+    snprintf(
+        want, sizeof want,
+        "skysieve %s\nfilter ABI %d.%d\ndecoder ABI %d.%d\nruntime ABI %d.%d\noutput ABI %d.%d\n",
+        SS_PROJECT_VERSION, SS_FILTER_ABI_MAJOR, SS_FILTER_ABI_MINOR, SS_DECODER_ABI_MAJOR,
+        SS_DECODER_ABI_MINOR, SS_RUNTIME_ABI_MAJOR, SS_RUNTIME_ABI_MINOR, SS_OUTPUT_ABI_MAJOR,
+        SS_OUTPUT_ABI_MINOR);
+    const char *spellings[] = {"--version", "version"};
+    for (size_t i = 0; i < 2; i++) {
+        char *out, *err;
+        ck_assert_int_eq(tu_sks(&out, &err, "%s", spellings[i]), 0);
+        ck_assert_str_eq(out, want);
+        free(out), free(err);
+    }
+}
+END_TEST
+
+/* What the binary checks before any command: every compiled-in plugin is of this major version,
+ * and one of another is refused by name. */
+START_TEST(plugins_of_another_major_abi_are_refused)
+{
+    ss_err e = {0};
+    size_t n;
+    const ss_decoder_ops *const *dec = ss_decoders(&n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(ss_decoder_check(dec[i], &e), 0);
+    ss_decoder_ops old_dec = *dec[0];
+    old_dec.abi = SS_DECODER_ABI_MAJOR - 1;
+    ck_assert_int_eq(ss_decoder_check(&old_dec, &e), SS_EINVAL);
+    ck_assert_msg(strstr(e.msg, old_dec.name) && strstr(e.msg, "decoder ABI"), "%s", e.msg);
+
+    const ss_runtime_ops *const *rt = ss_runtimes(&n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(ss_runtime_check(rt[i], &e), 0);
+    ss_runtime_ops new_rt = *rt[0];
+    new_rt.abi = SS_RUNTIME_ABI_MAJOR + 1;
+    ck_assert_int_eq(ss_runtime_check(&new_rt, &e), SS_EINVAL);
+    ck_assert_msg(strstr(e.msg, new_rt.name) && strstr(e.msg, "runtime ABI"), "%s", e.msg);
+
+    const ss_output_ops *const *out = ss_outputs(&n);
+    ck_assert_uint_gt(n, 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(ss_output_check(out[i], &e), 0);
+    ss_output_ops old_out = *out[0];
+    old_out.abi = 1; /* before publish() took a key */
+    ck_assert_int_eq(ss_output_check(&old_out, &e), SS_EINVAL);
+    ck_assert_msg(strstr(e.msg, old_out.name) && strstr(e.msg, "output ABI 1"), "%s", e.msg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -342,6 +407,8 @@ int main(void)
     tcase_add_test(tc, kill_9_at_any_moment_loses_nothing_reported);
     tcase_add_test(tc, filter_devkit_commands);
     tcase_add_test(tc, ingest_with_filters_publishes_and_stores_tags);
+    tcase_add_test(tc, version_lines_are_the_build_and_headers_versions);
+    tcase_add_test(tc, plugins_of_another_major_abi_are_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

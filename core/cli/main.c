@@ -1,5 +1,8 @@
 /* skysieve: the command-line entry point. */
 #include "cli.h"
+#include "decoder.h"
+#include "output.h"
+#include "runtime.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -47,7 +50,7 @@ static void ssi_usage(FILE *out)
             SS_VERSION_STRING);
     for (size_t i = 0; i < SSI_NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", ssi_commands[i].name, ssi_commands[i].summary);
-    fprintf(out, "  %-10s %s\n\n", "version", "print the version");
+    fprintf(out, "  %-10s %s\n\n", "version", "print the version and the ABI versions");
     fprintf(out, "Run 'skysieve COMMAND --help' for a command's options.\n");
 }
 
@@ -78,6 +81,36 @@ int ss_cli_double(const char *s, double *out)
     return 0;
 }
 
+/* The library's version, not the header's: the two differ only in a broken build. */
+static void ssi_version(void)
+{
+    printf("skysieve %s\n", ss_version(NULL, NULL, NULL));
+    printf("filter ABI %d.%d\n", SS_FILTER_ABI_MAJOR, SS_FILTER_ABI_MINOR);
+    printf("decoder ABI %d.%d\n", SS_DECODER_ABI_MAJOR, SS_DECODER_ABI_MINOR);
+    printf("runtime ABI %d.%d\n", SS_RUNTIME_ABI_MAJOR, SS_RUNTIME_ABI_MINOR);
+    printf("output ABI %d.%d\n", SS_OUTPUT_ABI_MAJOR, SS_OUTPUT_ABI_MINOR);
+}
+
+/* Plugins are compiled in, so another major version is a plugin folder left behind when its ops
+ * changed: refuse to run rather than call ops with other arguments than they take. */
+static int ssi_check_plugins(ss_err *err)
+{
+    size_t n;
+    const ss_decoder_ops *const *dec = ss_decoders(&n);
+    for (size_t i = 0; i < n; i++)
+        if (ss_decoder_check(dec[i], err))
+            return err->code;
+    const ss_runtime_ops *const *rt = ss_runtimes(&n);
+    for (size_t i = 0; i < n; i++)
+        if (ss_runtime_check(rt[i], err))
+            return err->code;
+    const ss_output_ops *const *out = ss_outputs(&n);
+    for (size_t i = 0; i < n; i++)
+        if (ss_output_check(out[i], err))
+            return err->code;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -90,9 +123,12 @@ int main(int argc, char **argv)
         return SS_EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("skysieve %s\n", SS_VERSION_STRING);
+        ssi_version();
         return SS_EXIT_OK;
     }
+    ss_err err = {0};
+    if (ssi_check_plugins(&err))
+        return ss_cli_fail(&err);
     for (size_t i = 0; i < SSI_NCOMMANDS; i++)
         if (!strcmp(cmd, ssi_commands[i].name))
             return ssi_commands[i].run(argc - 1, argv + 1);

@@ -14,6 +14,16 @@ const ss_decoder_ops *const *ss_decoders(size_t *n)
     return ssi_decoder_registry;
 }
 
+int ss_decoder_check(const ss_decoder_ops *ops, ss_err *err)
+{
+    if (ops->abi == SS_DECODER_ABI_MAJOR)
+        return 0;
+    return ss_err_set(err, SS_EINVAL,
+                      "decoder %s: written for decoder ABI %u, this skysieve has %d.%d: "
+                      "update it as core/decoder.h's change log says",
+                      ops->name, ops->abi, SS_DECODER_ABI_MAJOR, SS_DECODER_ABI_MINOR);
+}
+
 const ss_decoder_ops *ss_decoder_find(const char *name)
 {
     for (size_t i = 0; i < ssi_decoder_registry_len; i++)

@@ -6,6 +6,22 @@
 extern const ss_output_ops *const ssi_output_registry[];
 extern const size_t ssi_output_registry_len;
 
+int ss_output_check(const ss_output_ops *ops, ss_err *err)
+{
+    if (ops->abi == SS_OUTPUT_ABI_MAJOR)
+        return 0;
+    return ss_err_set(err, SS_EINVAL,
+                      "output %s: written for output ABI %u, this skysieve has %d.%d: "
+                      "update it as core/host/include/output.h's change log says",
+                      ops->name, ops->abi, SS_OUTPUT_ABI_MAJOR, SS_OUTPUT_ABI_MINOR);
+}
+
+const ss_output_ops *const *ss_outputs(size_t *n)
+{
+    *n = ssi_output_registry_len;
+    return ssi_output_registry;
+}
+
 const ss_output_ops *ss_output_for(const char *address)
 {
     for (size_t i = 0; i < ssi_output_registry_len; i++)

@@ -12,6 +12,16 @@ const ss_runtime_ops *const *ss_runtimes(size_t *n)
     return ssi_runtime_registry;
 }
 
+int ss_runtime_check(const ss_runtime_ops *ops, ss_err *err)
+{
+    if (ops->abi == SS_RUNTIME_ABI_MAJOR)
+        return 0;
+    return ss_err_set(err, SS_EINVAL,
+                      "runtime %s: written for runtime ABI %u, this skysieve has %d.%d: "
+                      "update it as core/runtime.h's change log says",
+                      ops->name, ops->abi, SS_RUNTIME_ABI_MAJOR, SS_RUNTIME_ABI_MINOR);
+}
+
 const ss_runtime_ops *ss_runtime_for(const char *path)
 {
     for (size_t i = 0; i < ssi_runtime_registry_len; i++)

@@ -8,6 +8,25 @@
  * plugins/decoder_* folder in a generated registry, so a new format touches only its own folder.
  *
  * Threading: one decoder state is used by one thread at a time; states are independent.
+ *
+ * ABI: a decoder sets .abi to SS_DECODER_ABI, the major version it was written for; skysieve
+ * refuses to start with a decoder of another major version (ss_decoder_check()). The rule for
+ * changing it: an op added at the end of ss_decoder_ops, or a field at the end of
+ * ss_decoder_config, raises SS_DECODER_ABI_MINOR (an added op is optional: NULL, which a decoder
+ * written before it leaves there, means the decoder lacks it); anything else (an op removed,
+ * moved, or given other arguments or another meaning; a field inserted) raises
+ * SS_DECODER_ABI_MAJOR and sets the minor to 0. A call that must change gets a numbered twin at
+ * the end (open2), never a near-identical name, and the old one keeps its meaning until a major
+ * version drops it.
+ *
+ * ABI change log (append only):
+ *  - 1.0: first version: probe(), open(), next(), close(); ss_decoder_config.default_survey and
+ *         .schema_dir.
+ *  - 2.0: state shared by every input of a run: shared_new(), shared_free(), and open()'s shared
+ *         argument (open() was changed in place, hence the major version).
+ *  - 2.1: ss_decoder_config.skip_cutouts. What next() may fill grew with it (alert.h): forced
+ *         photometry, the locus's survey properties, cutouts, the known() hint. (Numbered 2.1 when
+ *         this log was written; the header said 2 until then.)
  */
 #ifndef SS_DECODER_H
 #define SS_DECODER_H
@@ -16,9 +35,10 @@
 
 #include <stdio.h>
 
-/** Bumped when ss_decoder_ops changes incompatibly; decoders set .abi to it.
- * 2: shared state (shared_new, shared_free) and the shared argument of open(). */
-#define SS_DECODER_ABI 2
+#define SS_DECODER_ABI_MAJOR 2
+#define SS_DECODER_ABI_MINOR 1
+/** What a decoder sets .abi to: the major version (see the rule above). */
+#define SS_DECODER_ABI SS_DECODER_ABI_MAJOR
 
 /** What the operator configures for decoding. Strings are borrowed for the life of the state. */
 typedef struct ss_decoder_config {
@@ -70,6 +90,12 @@ ss_decoder_shared *ss_decoder_shared_new(const ss_decoder_config *cfg);
 /** The shared state of @p ops, created on first use. @return NULL when it has none or on OOM. */
 void *ss_decoder_shared_get(ss_decoder_shared *sh, const ss_decoder_ops *ops);
 void ss_decoder_shared_free(ss_decoder_shared *sh);
+
+/**
+ * Refuse a decoder written for another major version of this ABI.
+ * @return 0, or SS_EINVAL with @p err naming the decoder and both versions.
+ */
+int ss_decoder_check(const ss_decoder_ops *ops, ss_err *err);
 
 /** Every compiled-in decoder, in registry order. @param[out] n their number. */
 const ss_decoder_ops *const *ss_decoders(size_t *n);

@@ -10,6 +10,21 @@
  * An output is opened either from an address ([output] publish = tcp://..., served by prefix) or
  * from its own INI section ([output NAME], key = value pairs handed to open_conf). The broker
  * publishes every event to each output it opened (ss_publish_set, core/publish/).
+ *
+ * ABI: an output sets .abi to SS_OUTPUT_ABI, the major version it was written for; skysieve
+ * refuses to start with an output of another major version (ss_output_check()). The rule for
+ * changing it: an op added at the end of ss_output_ops, or a field at the end of ss_output_conf or
+ * ss_output_stats, raises SS_OUTPUT_ABI_MINOR (an added op is optional: NULL, which an output
+ * written before it leaves there, means the output lacks it); anything else (an op removed, moved,
+ * or given other arguments or another meaning; a field inserted) raises SS_OUTPUT_ABI_MAJOR and
+ * sets the minor to 0. A call that must change gets a numbered twin at the end (publish2), never a
+ * near-identical name, and the old one keeps its meaning until a major version drops it.
+ *
+ * ABI change log (append only):
+ *  - 1.0: first version: open() by address prefix, publish(topic, message), close().
+ *  - 2.0: publish() takes a key (changed in place, hence the major version); open_conf() from an
+ *         [output NAME] section (ss_output_conf), poll(), stats() (ss_output_stats); prefixes may
+ *         be NULL.
  */
 #ifndef SS_OUTPUT_H
 #define SS_OUTPUT_H
@@ -19,8 +34,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** 2: publish takes a key; open_conf, poll and stats added. */
-#define SS_OUTPUT_ABI 2
+#define SS_OUTPUT_ABI_MAJOR 2
+#define SS_OUTPUT_ABI_MINOR 0
+/** What an output sets .abi to: the major version (see the rule above). */
+#define SS_OUTPUT_ABI SS_OUTPUT_ABI_MAJOR
 
 /** One key = value of an [output NAME] section. */
 typedef struct ss_output_kv {
@@ -66,6 +83,15 @@ typedef struct ss_output_ops {
     /** Close (flushing within a bounded time); NULL is allowed. */
     void (*close)(void *impl);
 } ss_output_ops;
+
+/**
+ * Refuse an output written for another major version of this ABI.
+ * @return 0, or SS_EINVAL with @p err naming the output and both versions.
+ */
+int ss_output_check(const ss_output_ops *ops, ss_err *err);
+
+/** Every compiled-in output. @param[out] n their number. */
+const ss_output_ops *const *ss_outputs(size_t *n);
 
 /** The output serving @p address (by prefix), or NULL. */
 const ss_output_ops *ss_output_for(const char *address);

@@ -9,6 +9,20 @@
  * the build.
  *
  * Threading: one loaded filter is used by one thread at a time.
+ *
+ * ABI: a runtime sets .abi to SS_RUNTIME_ABI, the major version it was written for; skysieve
+ * refuses to start with a runtime of another major version (ss_runtime_check()). The rule for
+ * changing it: an op added at the end of ss_runtime_ops, or a field at the end of
+ * ss_filter_limits, raises SS_RUNTIME_ABI_MINOR (an added op is optional: NULL, which a runtime
+ * written before it leaves there, means the runtime lacks it); anything else (an op removed,
+ * moved, or given other arguments or another meaning; a field inserted) raises
+ * SS_RUNTIME_ABI_MAJOR and sets the minor to 0. A call that must change gets a numbered twin at
+ * the end (load2), never a near-identical name, and the old one keeps its meaning until a major
+ * version drops it. The filters a runtime loads have their own ABI (filter.h), versioned apart.
+ *
+ * ABI change log (append only):
+ *  - 1.0: first version: load(), setup(), run(), unload(); ss_filter_limits.memory_bytes and
+ *         .instructions.
  */
 #ifndef SS_RUNTIME_H
 #define SS_RUNTIME_H
@@ -19,8 +33,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** Bumped when ss_runtime_ops changes incompatibly. */
-#define SS_RUNTIME_ABI 1
+#define SS_RUNTIME_ABI_MAJOR 1
+#define SS_RUNTIME_ABI_MINOR 0
+/** What a runtime sets .abi to: the major version (see the rule above). */
+#define SS_RUNTIME_ABI SS_RUNTIME_ABI_MAJOR
 
 /** Limits the filter set configuration gives each filter. 0 means the runtime's default. */
 typedef struct ss_filter_limits {
@@ -56,6 +72,12 @@ typedef struct ss_runtime_ops {
     /** Tear the filter down (its teardown, then the runtime's own state). NULL is allowed. */
     void (*unload)(void *impl);
 } ss_runtime_ops;
+
+/**
+ * Refuse a runtime written for another major version of this ABI.
+ * @return 0, or SS_EINVAL with @p err naming the runtime and both versions.
+ */
+int ss_runtime_check(const ss_runtime_ops *ops, ss_err *err);
 
 /** Every compiled-in runtime. @param[out] n their number. */
 const ss_runtime_ops *const *ss_runtimes(size_t *n);

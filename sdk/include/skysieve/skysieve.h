@@ -16,10 +16,15 @@
  *
  * Change log of this header:
  *  - 0.1: first version: package version, error codes, value types.
- *  - 0.2: SS_EFILTER, SS_EUNDECLARED, SS_ETYPE, SS_ELIMIT for filters (filter.h).
+ *  - 0.2: SS_EFILTER, SS_EUNDECLARED, SS_ETYPE, SS_ELIMIT for filters (filter.h); the version
+ *         macros come from the generated <skysieve/version.h> (SS_VERSION_NUMBER and
+ *         SS_VERSION_ENCODE added); ss_version().
  */
 #ifndef SKYSIEVE_H
 #define SKYSIEVE_H
+
+/* SS_VERSION_MAJOR, _MINOR, _PATCH, _STRING and _NUMBER, generated from project(VERSION). */
+#include <skysieve/version.h>
 
 #include <stdint.h>
 
@@ -27,13 +32,16 @@
 extern "C" {
 #endif
 
-/** @defgroup version Package version */
-/** @{ */
-#define SS_VERSION_MAJOR  0
-#define SS_VERSION_MINOR  1
-#define SS_VERSION_PATCH  0
-#define SS_VERSION_STRING "0.2.0"
-/** @} */
+/**
+ * The version of the skysieve library a program runs with, as mdb_version() gives LMDB's: it may
+ * differ from the SS_VERSION_* of the headers the program was compiled against. For programs
+ * linked with the library (tools, tests); a filter cannot call it, as the broker does not export
+ * its functions to the shared objects it loads.
+ *
+ * @param[out] major, minor, patch set to the library's version numbers when not NULL.
+ * @return the library's SS_VERSION_STRING, e.g. "0.2.0": static, never NULL, never to be freed.
+ */
+const char *ss_version(int *major, int *minor, int *patch);
 
 /**
  * @defgroup errors Error codes
