@@ -41,8 +41,8 @@ static void take_note(void *ctx, const char *text)
 }
 
 /* Load @p csv text as catalog @p name. @return the load's code; *res filled. */
-static int load_text(ss_store *s, const char *name, const char *csv, ss_catalog_load_options o,
-                     ss_catalog_load_result *res, notes *nt, ss_err *err)
+static int load_text(ss_store *s, const char *name, const char *csv, ss_assoc_catalog_options o,
+                     ss_assoc_catalog_result *res, notes *nt, ss_err *err)
 {
     char file[96];
     snprintf(file, sizeof file, "%s.csv", name);
@@ -53,7 +53,7 @@ static int load_text(ss_store *s, const char *name, const char *csv, ss_catalog_
         o.note = take_note;
         o.ctx = nt;
     }
-    int rc = ss_catalog_load(s, &o, res, err);
+    int rc = ss_assoc_catalog_load(s, &o, res, err);
     free(path);
     return rc;
 }
@@ -62,7 +62,7 @@ static json_t *list(ss_store *s, ss_catalog_kind kind)
 {
     json_t *arr = NULL;
     ss_err err = {0};
-    ck_assert_msg(ss_catalog_list(s, kind, &arr, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_assoc_catalog_list(s, kind, &arr, &err) == 0, "%s", err.msg);
     return arr;
 }
 
@@ -109,25 +109,25 @@ START_TEST(angles_parse_decimal_and_sexagesimal)
 {
     double d;
     const char *why;
-    ck_assert_int_eq(ss_parse_angle("00 01 16.37", 1, &d, &why), 0);
+    ck_assert_int_eq(ss_sky_parse_angle("00 01 16.37", 1, &d, &why), 0);
     ck_assert_double_eq_tol(d, (1 * 60 + 16.37) / 3600.0 * 15, 1e-9);
-    ck_assert_int_eq(ss_parse_angle("00:01:16.37", 1, &d, &why), 0);
+    ck_assert_int_eq(ss_sky_parse_angle("00:01:16.37", 1, &d, &why), 0);
     ck_assert_double_eq_tol(d, (1 * 60 + 16.37) / 3600.0 * 15, 1e-9);
-    ck_assert_int_eq(ss_parse_angle("12h34m56.7s", 1, &d, &why), 0);
+    ck_assert_int_eq(ss_sky_parse_angle("12h34m56.7s", 1, &d, &why), 0);
     ck_assert_double_eq_tol(d, (12 + 34 / 60.0 + 56.7 / 3600) * 15, 1e-9);
-    ck_assert_int_eq(ss_parse_angle("+29 35 34.0", 0, &d, &why), 0);
+    ck_assert_int_eq(ss_sky_parse_angle("+29 35 34.0", 0, &d, &why), 0);
     ck_assert_double_eq_tol(d, 29 + 35 / 60.0 + 34 / 3600.0, 1e-9);
-    ck_assert_int_eq(ss_parse_angle("-12d34m56s", 0, &d, &why), 0);
+    ck_assert_int_eq(ss_sky_parse_angle("-12d34m56s", 0, &d, &why), 0);
     ck_assert_double_eq_tol(d, -(12 + 34 / 60.0 + 56 / 3600.0), 1e-9);
-    ck_assert_int_eq(ss_parse_angle("-00 30 00", 0, &d, &why), 0); /* the sign of -00 kept */
+    ck_assert_int_eq(ss_sky_parse_angle("-00 30 00", 0, &d, &why), 0); /* the sign of -00 kept */
     ck_assert_double_eq_tol(d, -0.5, 1e-12);
-    ck_assert_int_eq(ss_parse_angle("123.25", 1, &d, &why), 0);
+    ck_assert_int_eq(ss_sky_parse_angle("123.25", 1, &d, &why), 0);
     ck_assert_double_eq(d, 123.25);
-    ck_assert_int_eq(ss_parse_angle("95", 0, &d, &why), -1);
+    ck_assert_int_eq(ss_sky_parse_angle("95", 0, &d, &why), -1);
     ck_assert_str_eq(why, "Dec out of [-90, 90] degrees");
-    ck_assert_int_eq(ss_parse_angle("12 61 00", 1, &d, &why), -1);
-    ck_assert_int_eq(ss_parse_angle("abc", 1, &d, &why), -1);
-    ck_assert_int_eq(ss_parse_angle("", 0, &d, &why), -1);
+    ck_assert_int_eq(ss_sky_parse_angle("12 61 00", 1, &d, &why), -1);
+    ck_assert_int_eq(ss_sky_parse_angle("abc", 1, &d, &why), -1);
+    ck_assert_int_eq(ss_sky_parse_angle("", 0, &d, &why), -1);
 }
 END_TEST
 
@@ -141,11 +141,11 @@ START_TEST(csv_loads_with_detected_columns_and_bad_rows)
                       "d , 10 , 91 , 1 , y\n" /* Dec out of range */
                       "e , , 1 , 1 , y\n"     /* missing RA */
                       "f , 12h00m00s , -12d30m00s , 2 , z\n";
-    ss_catalog_load_result r;
+    ss_assoc_catalog_result r;
     notes nt = {0};
     ss_err err = {0};
-    ck_assert_msg(load_text(s, "cat1", csv, (ss_catalog_load_options){0}, &r, &nt, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(load_text(s, "cat1", csv, (ss_assoc_catalog_options){0}, &r, &nt, &err) == 0,
+                  "%s", err.msg);
     ck_assert_uint_eq(r.rows, 3);
     ck_assert_uint_eq(r.bad, 3);
     ck_assert_msg(strstr(nt.text, "ra=\"R.A.\" dec=\"Dec\" id=\"Source_Name\""), "%s", nt.text);
@@ -171,13 +171,13 @@ START_TEST(explicit_columns_radius_column_and_kept_columns)
                       "1,10.0,20.0,0.001,first\n"
                       "2,11.0,21.0,,second\n" /* missing radius: bad */
                       "3,12.0,22.0,abc,third\n";
-    ss_catalog_load_options o = {.ra_column = "alpha_x",
-                                 .dec_column = "delta_x",
-                                 .id_column = "objid",
-                                 .radius_column = "err_deg",
-                                 .radius_unit_arcsec = 3600,
-                                 .columns = "objid,notes"};
-    ss_catalog_load_result r;
+    ss_assoc_catalog_options o = {.ra_column = "alpha_x",
+                                  .dec_column = "delta_x",
+                                  .id_column = "objid",
+                                  .radius_column = "err_deg",
+                                  .radius_unit_arcsec = 3600,
+                                  .columns = "objid,notes"};
+    ss_assoc_catalog_result r;
     ss_err err = {0};
     ck_assert_msg(load_text(s, "cat2", csv, o, &r, NULL, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(r.rows, 1);
@@ -192,11 +192,11 @@ START_TEST(explicit_columns_radius_column_and_kept_columns)
     ck_assert_int_eq(load_text(s, "cat3", csv, o, &r, NULL, &err), SS_EINVAL);
     ck_assert_msg(strstr(err.msg, "no column \"nope\""), "%s", err.msg);
     ck_assert_int_eq(
-        load_text(s, "cat4", "x,y\n1,2\n", (ss_catalog_load_options){0}, &r, NULL, &err),
+        load_text(s, "cat4", "x,y\n1,2\n", (ss_assoc_catalog_options){0}, &r, NULL, &err),
         SS_EFORMAT);
     ck_assert_msg(strstr(err.msg, "no ra column found"), "%s", err.msg);
     ck_assert_int_eq(
-        load_text(s, "cat5", "ra,dec\n500,1\nx,2\n", (ss_catalog_load_options){0}, &r, NULL, &err),
+        load_text(s, "cat5", "ra,dec\n500,1\nx,2\n", (ss_assoc_catalog_options){0}, &r, NULL, &err),
         SS_EFORMAT);
     ck_assert_msg(strstr(err.msg, "every row is bad"), "%s", err.msg);
     char bin[64] = "ra,dec\n\0\0\0\x01\x02";
@@ -204,9 +204,9 @@ START_TEST(explicit_columns_radius_column_and_kept_columns)
     FILE *f = fopen(path, "wb");
     fwrite(bin, 1, 14, f);
     fclose(f);
-    ck_assert_int_eq(
-        ss_catalog_load(s, &(ss_catalog_load_options){.name = "cat6", .path = path}, &r, &err),
-        SS_EFORMAT);
+    ck_assert_int_eq(ss_assoc_catalog_load(
+                         s, &(ss_assoc_catalog_options){.name = "cat6", .path = path}, &r, &err),
+                     SS_EFORMAT);
     free(path);
     arr = list(s, SS_CATALOG_KIND_CATALOG);
     ck_assert_int_eq(json_array_size(arr), 1); /* nothing of the failed loads stays */
@@ -219,16 +219,16 @@ END_TEST
 START_TEST(duplicate_names_replace_and_drop)
 {
     ss_store *s = open_store("st");
-    ss_catalog_load_result r;
+    ss_assoc_catalog_result r;
     ss_err err = {0};
     const char *csv = "name,ra,dec\nx,1,1\ny,2,2\n";
-    ck_assert_int_eq(load_text(s, "dup", csv, (ss_catalog_load_options){0}, &r, NULL, &err), 0);
-    ck_assert_int_eq(load_text(s, "dup", csv, (ss_catalog_load_options){0}, &r, NULL, &err),
+    ck_assert_int_eq(load_text(s, "dup", csv, (ss_assoc_catalog_options){0}, &r, NULL, &err), 0);
+    ck_assert_int_eq(load_text(s, "dup", csv, (ss_assoc_catalog_options){0}, &r, NULL, &err),
                      EEXIST);
     ck_assert_msg(strstr(err.msg, "--replace"), "%s", err.msg);
     const char *csv2 = "name,ra,dec\nx,1,1\ny,2,2\nz,3,3\n";
     ck_assert_int_eq(
-        load_text(s, "dup", csv2, (ss_catalog_load_options){.replace = 1}, &r, NULL, &err), 0);
+        load_text(s, "dup", csv2, (ss_assoc_catalog_options){.replace = 1}, &r, NULL, &err), 0);
     json_t *arr = list(s, SS_CATALOG_KIND_CATALOG);
     ck_assert_int_eq(json_array_size(arr), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(arr, 0), "rows")), 3);
@@ -236,14 +236,14 @@ START_TEST(duplicate_names_replace_and_drop)
     ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 1), 0); /* the old rows are gone */
     ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 2), 3);
     ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_SKY, 0, 2), 3);
-    ck_assert_int_eq(ss_catalog_drop(s, "dup", SS_CATALOG_KIND_WATCH, &err), SS_ENOTFOUND);
-    ck_assert_int_eq(ss_catalog_drop(s, "dup", SS_CATALOG_KIND_CATALOG, &err), 0);
+    ck_assert_int_eq(ss_assoc_catalog_drop(s, "dup", SS_CATALOG_KIND_WATCH, &err), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_assoc_catalog_drop(s, "dup", SS_CATALOG_KIND_CATALOG, &err), 0);
     ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_ROWS, 0, 2), 0);
     ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_SKY, 0, 2), 0);
     arr = list(s, SS_CATALOG_KIND_CATALOG);
     ck_assert_int_eq(json_array_size(arr), 0);
     json_decref(arr);
-    ck_assert_int_eq(ss_catalog_drop(s, "dup", SS_CATALOG_KIND_CATALOG, &err), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_assoc_catalog_drop(s, "dup", SS_CATALOG_KIND_CATALOG, &err), SS_ENOTFOUND);
     ss_store_close(s);
 }
 END_TEST
@@ -267,8 +267,8 @@ START_TEST(chunked_load_invisible_until_ready_and_cleaned_up)
         fprintf(f, "o%d,%.6f,%.6f\n", i, i * 0.3, -40 + i * 0.05);
     fclose(f);
     int calls = 0;
-    ss_catalog_load_options o = {.chunk_rows = 300, .on_chunk = stop_after_two, .ctx = &calls};
-    ss_catalog_load_result r;
+    ss_assoc_catalog_options o = {.chunk_rows = 300, .on_chunk = stop_after_two, .ctx = &calls};
+    ss_assoc_catalog_result r;
     ss_err err = {0};
     ck_assert_int_eq(load_text(s, "big", csv, o, &r, NULL, &err), EINTR);
     ck_assert_int_eq(calls, 2);
@@ -327,10 +327,10 @@ START_TEST(fits_table_loads_typed_columns)
     ss_store *s = open_store("st");
     char *path = write_fits("t.fits");
     notes nt = {0};
-    ss_catalog_load_options o = {.name = "ft", .path = path, .note = take_note, .ctx = &nt};
-    ss_catalog_load_result r;
+    ss_assoc_catalog_options o = {.name = "ft", .path = path, .note = take_note, .ctx = &nt};
+    ss_assoc_catalog_result r;
     ss_err err = {0};
-    ck_assert_msg(ss_catalog_load(s, &o, &r, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_assoc_catalog_load(s, &o, &r, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(r.rows, 2);
     ck_assert_uint_eq(r.bad, 1);
     ck_assert_msg(strstr(nt.text, "ra=\"RAJ2000\" dec=\"DEJ2000\" id=\"NAME\""), "%s", nt.text);
@@ -378,13 +378,13 @@ START_TEST(shared_catalogs_load)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *path = tu_path(data, cases[i].file);
-        ss_catalog_load_options o = {.name = cases[i].name,
-                                     .path = path,
-                                     .radius_column = cases[i].rcol,
-                                     .radius_unit_arcsec = cases[i].unit};
-        ss_catalog_load_result r;
+        ss_assoc_catalog_options o = {.name = cases[i].name,
+                                      .path = path,
+                                      .radius_column = cases[i].rcol,
+                                      .radius_unit_arcsec = cases[i].unit};
+        ss_assoc_catalog_result r;
         ss_err err = {0};
-        ck_assert_msg(ss_catalog_load(s, &o, &r, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ss_assoc_catalog_load(s, &o, &r, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(r.rows + r.bad, cases[i].rows);
         ck_assert_uint_eq(r.bad, 0);
         free(path);
@@ -471,9 +471,9 @@ static json_t *locus_json(ss_store *s, const char *object_id)
     return o;
 }
 
-static void load_ok(ss_store *s, const char *name, const char *csv, ss_catalog_load_options o)
+static void load_ok(ss_store *s, const char *name, const char *csv, ss_assoc_catalog_options o)
 {
-    ss_catalog_load_result r;
+    ss_assoc_catalog_result r;
     ss_err err = {0};
     ck_assert_msg(load_text(s, name, csv, o, &r, NULL, &err) == 0, "%s", err.msg);
 }
@@ -485,7 +485,7 @@ START_TEST(loci_match_at_creation_later_catalogs_on_update_and_drops)
     char csv[512];
     snprintf(csv, sizeof csv, "name,ra,dec,vmag\nn1,10.0,20.0,15.5\nn2,%.9f,20.0,16\nfar,50,50,1\n",
              10.0 + 0.5 / 3600 / cos(20 * M_PI / 180));
-    load_ok(s, "A", csv, (ss_catalog_load_options){0});
+    load_ok(s, "A", csv, (ss_assoc_catalog_options){0});
     ingest(s, "a1,10.0,20.00002777778,60000.1,g,18,0.1,20,obj1\n", NULL); /* 0.1" north */
     json_t *l = locus_json(s, "obj1"), *m = json_object_get(l, "catalog_matches");
     ck_assert_int_eq(json_array_size(m), 2);
@@ -502,7 +502,7 @@ START_TEST(loci_match_at_creation_later_catalogs_on_update_and_drops)
     ck_assert_int_eq(json_array_size(json_object_get(l, "watch")), 0);
     json_decref(l);
     /* B is loaded after the locus exists: matched when the locus is next updated, not before */
-    load_ok(s, "B", "id,ra,dec\n77,10.0001,20.0\n", (ss_catalog_load_options){.radius_arcsec = 2});
+    load_ok(s, "B", "id,ra,dec\n77,10.0001,20.0\n", (ss_assoc_catalog_options){.radius_arcsec = 2});
     ingest(s, "a2,30,30,60000.2,g,18,0.1,20,obj2\n", NULL);
     l = locus_json(s, "obj1");
     ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 2);
@@ -519,7 +519,7 @@ START_TEST(loci_match_at_creation_later_catalogs_on_update_and_drops)
     json_decref(l);
     /* a dropped catalog's matches disappear, from view and from the store */
     ss_err err = {0};
-    ck_assert_int_eq(ss_catalog_drop(s, "A", SS_CATALOG_KIND_CATALOG, &err), 0);
+    ck_assert_int_eq(ss_assoc_catalog_drop(s, "A", SS_CATALOG_KIND_CATALOG, &err), 0);
     l = locus_json(s, "obj1");
     m = json_object_get(l, "catalog_matches");
     ck_assert_int_eq(json_array_size(m), 1);
@@ -543,7 +543,7 @@ START_TEST(per_row_radius_and_match_cap)
         fprintf(f, "s%d,200.0,%.9f,3\n", i, -10.0 + (i + 1) * 0.01 / 3600);
     fprintf(f, "small,200.0,-9.9995,1\n"); /* 1.8" away, radius 1": no match */
     fclose(f);
-    load_ok(s, "many", csv, (ss_catalog_load_options){.radius_column = "r"});
+    load_ok(s, "many", csv, (ss_assoc_catalog_options){.radius_column = "r"});
     free(csv);
     ingest(s, "b1,200.0,-10.0,60000.1,g,18,0.1,20,objb\n", NULL);
     json_t *l = locus_json(s, "objb"), *m = json_object_get(l, "catalog_matches");
@@ -591,12 +591,12 @@ static void drained_free(drained *d)
 START_TEST(watch_hits_once_per_locus_and_object)
 {
     ss_store *s = open_store("st");
-    ss_catalog_load_options o = {.kind = SS_CATALOG_KIND_WATCH,
-                                 .ra_column = "ra",
-                                 .dec_column = "dec",
-                                 .id_column = "name",
-                                 .radius_column = "radius",
-                                 .webhook = "http://example.org/hook"};
+    ss_assoc_catalog_options o = {.kind = SS_CATALOG_KIND_WATCH,
+                                  .ra_column = "ra",
+                                  .dec_column = "dec",
+                                  .id_column = "name",
+                                  .radius_column = "radius",
+                                  .webhook = "http://example.org/hook"};
     load_ok(s, "wl", "name,ra,dec,radius\nSNx,150.0,2.0,5\nfar,\"10 00 00\",\"-10 00 00\",5\n", o);
     ingest(s,
            "w1,150.0,2.0002777778,60000.1,g,18.5,0.1,20,objw\n" /* 1" from SNx: a new locus */
@@ -606,7 +606,7 @@ START_TEST(watch_hits_once_per_locus_and_object)
            NULL);
     size_t pending;
     ss_err err = {0};
-    ck_assert_int_eq(ss_watch_pending(s, &pending, &err), 0);
+    ck_assert_int_eq(ss_assoc_watch_pending(s, &pending, &err), 0);
     ck_assert_uint_eq(pending, 2);
     json_t *l = locus_json(s, "objw"), *w = json_object_get(l, "watch");
     ck_assert_int_eq(json_array_size(w), 1);
@@ -617,9 +617,9 @@ START_TEST(watch_hits_once_per_locus_and_object)
     /* a refused entry stays, with the ones after it */
     drained d = {.fail_at = 2};
     size_t taken;
-    ck_assert_int_eq(ss_watch_drain(s, 10, take, &d, &taken, &err), 0);
+    ck_assert_int_eq(ss_assoc_watch_drain(s, 10, take, &d, &taken, &err), 0);
     ck_assert_uint_eq(taken, 1);
-    ck_assert_int_eq(ss_watch_pending(s, &pending, &err), 0);
+    ck_assert_int_eq(ss_assoc_watch_pending(s, &pending, &err), 0);
     ck_assert_uint_eq(pending, 1);
     ck_assert_str_eq(d.lists[0], "wl");
     json_t *e = d.entries[0];
@@ -635,12 +635,12 @@ START_TEST(watch_hits_once_per_locus_and_object)
     ck_assert_int_eq(strlen(json_string_value(json_object_get(e, "locus_id"))), SS_LOCUS_ID_LEN);
     drained_free(&d);
     drained d2 = {0};
-    ck_assert_int_eq(ss_watch_drain(s, 10, take, &d2, &taken, &err), 0);
+    ck_assert_int_eq(ss_assoc_watch_drain(s, 10, take, &d2, &taken, &err), 0);
     ck_assert_uint_eq(taken, 1);
     ck_assert_str_eq(json_string_value(json_object_get(d2.entries[0], "alert_id")), "w3");
     drained_free(&d2);
     /* a list added later applies at the locus's next update, once */
-    ss_catalog_load_options o2 = o;
+    ss_assoc_catalog_options o2 = o;
     o2.webhook = NULL;
     load_ok(s, "wl2", "name,ra,dec,radius\nlate,150.0,2.0,10\n", o2);
     ingest(s,
@@ -648,12 +648,12 @@ START_TEST(watch_hits_once_per_locus_and_object)
            "w6,150.0,2.0002777778,60000.6,g,18,0.1,20,objw\n",
            NULL);
     drained d3 = {0};
-    ck_assert_int_eq(ss_watch_drain(s, 10, take, &d3, &taken, &err), 0);
+    ck_assert_int_eq(ss_assoc_watch_drain(s, 10, take, &d3, &taken, &err), 0);
     ck_assert_uint_eq(taken, 1);
     ck_assert_str_eq(d3.lists[0], "wl2");
     ck_assert_ptr_null(json_object_get(d3.entries[0], "webhook"));
     drained_free(&d3);
-    ck_assert_int_eq(ss_watch_drain(s, 10, take, &d3, &taken, &err), 0);
+    ck_assert_int_eq(ss_assoc_watch_drain(s, 10, take, &d3, &taken, &err), 0);
     ck_assert_uint_eq(taken, 0);
     ss_store_close(s);
 }
@@ -684,8 +684,8 @@ static const char lua_filter[] =
 START_TEST(lua_filter_reads_matches_and_columns)
 {
     ss_store *s = open_store("st");
-    load_ok(s, "A", "name,ra,dec,vmag\nstarA,120.0,-30.0,12.25\n", (ss_catalog_load_options){0});
-    ss_catalog_load_options wo = {.kind = SS_CATALOG_KIND_WATCH, .radius_column = "radius"};
+    load_ok(s, "A", "name,ra,dec,vmag\nstarA,120.0,-30.0,12.25\n", (ss_assoc_catalog_options){0});
+    ss_assoc_catalog_options wo = {.kind = SS_CATALOG_KIND_WATCH, .radius_column = "radius"};
     load_ok(s, "wl", "name,ra,dec,radius\nSNy,120.0,-30.0,3\n", wo);
     char *path = tu_write(tu_tmp, "catread.lua", lua_filter);
     ss_filter_set *fs;
@@ -756,7 +756,7 @@ END_TEST
 START_TEST(replay_sees_catalogs_from_a_store)
 {
     ss_store *s = open_store("live");
-    load_ok(s, "A", "name,ra,dec,vmag\nstarR,80.0,10.0,11.5\n", (ss_catalog_load_options){0});
+    load_ok(s, "A", "name,ra,dec,vmag\nstarR,80.0,10.0,11.5\n", (ss_assoc_catalog_options){0});
     ss_store_close(s);
     char *lua = tu_write(tu_tmp, "catread.lua", lua_filter);
     char ini[512];
@@ -788,7 +788,7 @@ END_TEST
 static void tutorial_pair(const char *catalogs, const char *want_tagged)
 {
     ss_store *s = open_store("cats");
-    load_ok(s, "stars", "name,ra,dec\nstarB,81.0,10.0\n", (ss_catalog_load_options){0});
+    load_ok(s, "stars", "name,ra,dec\nstarB,81.0,10.0\n", (ss_assoc_catalog_options){0});
     ss_store_close(s);
     char ini[1024];
     snprintf(ini, sizeof ini,
@@ -888,7 +888,7 @@ START_TEST(format_4_store_is_upgraded_on_write)
     ck_assert_int_eq(ss_store_has_table(s, SS_STORE_CATALOGS), 1);
     ck_assert_int_eq(ss_store_info_get(s, &info), 0);
     ck_assert_uint_eq(info.format, SS_STORE_FORMAT_VERSION);
-    load_ok(s, "late", "name,ra,dec\nz,1.0,1.0\n", (ss_catalog_load_options){0});
+    load_ok(s, "late", "name,ra,dec\nz,1.0,1.0\n", (ss_assoc_catalog_options){0});
     ingest(s, "u2,1.0,1.0,60000.2,g,18,0.1,20,obju\n", NULL);
     l = locus_json(s, "obju");
     ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 1);

@@ -19,14 +19,14 @@
 
 START_TEST(separation_is_accurate)
 {
-    ck_assert_double_eq_tol(ss_separation_deg(10, 20, 10, 21), 1.0, 1e-12);
+    ck_assert_double_eq_tol(ss_sky_separation_deg(10, 20, 10, 21), 1.0, 1e-12);
     /* 1 arcsec in RA at dec 60 is 0.5 arcsec on the sky */
-    ck_assert_double_eq_tol(ss_separation_deg(100, 60, 100 + 1 / 3600.0, 60) * 3600, 0.5, 1e-6);
+    ck_assert_double_eq_tol(ss_sky_separation_deg(100, 60, 100 + 1 / 3600.0, 60) * 3600, 0.5, 1e-6);
     /* across RA 0/360 */
-    ck_assert_double_eq_tol(ss_separation_deg(359.9999, 0, 0.0001, 0) * 3600, 0.72, 1e-9);
+    ck_assert_double_eq_tol(ss_sky_separation_deg(359.9999, 0, 0.0001, 0) * 3600, 0.72, 1e-9);
     /* at the pole every RA is the same point */
-    ck_assert_double_eq_tol(ss_separation_deg(0, 90, 180, 90), 0.0, 1e-12);
-    ck_assert_double_eq_tol(ss_separation_deg(0, 0, 180, 0), 180.0, 1e-12);
+    ck_assert_double_eq_tol(ss_sky_separation_deg(0, 90, 180, 90), 0.0, 1e-12);
+    ck_assert_double_eq_tol(ss_sky_separation_deg(0, 0, 180, 0), 180.0, 1e-12);
 }
 END_TEST
 
@@ -35,8 +35,8 @@ START_TEST(vector_round_trip)
     const double pts[][2] = {{0, 0}, {359.999999, -45}, {123.456, 89.9999}, {0.000001, -89.9}};
     for (size_t i = 0; i < sizeof pts / sizeof *pts; i++) {
         double ra, dec;
-        ss_vec_to_radec(ss_radec_to_vec(pts[i][0], pts[i][1]), &ra, &dec);
-        ck_assert_double_lt(ss_separation_deg(ra, dec, pts[i][0], pts[i][1]), 1e-10);
+        ss_sky_vec_to_radec(ss_sky_radec_to_vec(pts[i][0], pts[i][1]), &ra, &dec);
+        ck_assert_double_lt(ss_sky_separation_deg(ra, dec, pts[i][0], pts[i][1]), 1e-10);
         ck_assert(ra >= 0 && ra < 360);
     }
 }
@@ -45,47 +45,47 @@ END_TEST
 START_TEST(cone_ranges_wrap_and_poles)
 {
     ss_ra_range rr[2];
-    ck_assert_int_eq(ss_cone_ra_ranges(180, 0, 1, rr), 1);
+    ck_assert_int_eq(ss_sky_cone_ra_ranges(180, 0, 1, rr), 1);
     ck_assert_double_eq_tol(rr[0].lo, 179, 1e-6);
     ck_assert_double_eq_tol(rr[0].hi, 181, 1e-6);
-    ck_assert_int_eq(ss_cone_ra_ranges(0.5, 0, 1, rr), 2);
+    ck_assert_int_eq(ss_sky_cone_ra_ranges(0.5, 0, 1, rr), 2);
     ck_assert_double_eq_tol(rr[0].hi, 1.5, 1e-6);
     ck_assert_double_eq_tol(rr[1].lo, 359.5, 1e-6);
-    ck_assert_int_eq(ss_cone_ra_ranges(359.5, 0, 1, rr), 2);
+    ck_assert_int_eq(ss_sky_cone_ra_ranges(359.5, 0, 1, rr), 2);
     ck_assert_double_eq_tol(rr[1].hi, 0.5, 1e-6);
     /* a cone holding the pole covers every RA */
-    ck_assert_int_eq(ss_cone_ra_ranges(10, 89.9995, 2 / 3600.0, rr), 1);
+    ck_assert_int_eq(ss_sky_cone_ra_ranges(10, 89.9995, 2 / 3600.0, rr), 1);
     ck_assert_double_eq(rr[0].lo, 0);
     ck_assert_double_eq(rr[0].hi, 360);
     /* near the pole the RA width grows as 1/cos(dec) */
-    ck_assert_double_eq_tol(ss_ra_halfwidth(60, 1), 2.0, 1e-3);
+    ck_assert_double_eq_tol(ss_sky_ra_halfwidth(60, 1), 2.0, 1e-3);
 }
 END_TEST
 
 START_TEST(zones_are_monotonic)
 {
     double h = 8 / 3600.0;
-    ck_assert_uint_eq(ss_zone_of(-90, h), 0);
-    ck_assert_uint_lt(ss_zone_of(-1, h), ss_zone_of(1, h));
-    ck_assert_uint_eq(ss_zone_of(90, h), (uint32_t)floor(180 / h));
-    ck_assert_uint_lt(ss_ra_key(10.0), ss_ra_key(10.000000002));
+    ck_assert_uint_eq(ss_sky_zone_of(-90, h), 0);
+    ck_assert_uint_lt(ss_sky_zone_of(-1, h), ss_sky_zone_of(1, h));
+    ck_assert_uint_eq(ss_sky_zone_of(90, h), (uint32_t)floor(180 / h));
+    ck_assert_uint_lt(ss_sky_ra_key(10.0), ss_sky_ra_key(10.000000002));
 }
 END_TEST
 
 START_TEST(locus_ids_unique_readable_stable)
 {
     char a[SS_LOCUS_ID_LEN + 1], b[SS_LOCUS_ID_LEN + 1];
-    ss_locus_id_make(0, 60000.5, a);
-    ck_assert(ss_locus_id_valid(a));
+    ss_store_locus_id_make(0, 60000.5, a);
+    ck_assert(ss_store_locus_id_valid(a));
     ck_assert_int_eq(strncmp(a, "SKS2023", 7), 0);
     ck_assert_str_ne(a + 7, "000000000000");
-    ss_locus_id_make(0, 60000.5, b);
+    ss_store_locus_id_make(0, 60000.5, b);
     ck_assert_str_eq(a, b);
     /* neighbouring sequence numbers give unrelated-looking, distinct ids */
     enum { N = 100000 };
     char(*seen)[SS_LOCUS_ID_LEN + 1] = malloc(N * sizeof *seen);
     for (int i = 0; i < N; i++)
-        ss_locus_id_make((uint64_t)i, 60000.5, seen[i]);
+        ss_store_locus_id_make((uint64_t)i, 60000.5, seen[i]);
     ck_assert_int_ne(strncmp(seen[0] + 7, seen[1] + 7, 6), 0);
     qsort(seen, N, sizeof *seen, (int (*)(const void *, const void *))strcmp);
     int same = 0;
@@ -93,10 +93,10 @@ START_TEST(locus_ids_unique_readable_stable)
         same += strcmp(seen[i - 1], seen[i]) == 0;
     ck_assert_int_eq(same, 0);
     free(seen);
-    ck_assert(!ss_locus_id_valid("SKS2023abc"));
-    ck_assert(!ss_locus_id_valid("ANT2023000000000000"));
-    ck_assert(!ss_locus_id_valid("SKS2023iiiiiiiiiiii")); /* 'i' is not in the alphabet */
-    ck_assert_int_eq(ss_mjd_year(51544.0), 2000);
+    ck_assert(!ss_store_locus_id_valid("SKS2023abc"));
+    ck_assert(!ss_store_locus_id_valid("ANT2023000000000000"));
+    ck_assert(!ss_store_locus_id_valid("SKS2023iiiiiiiiiiii")); /* 'i' is not in the alphabet */
+    ck_assert_int_eq(ss_store_mjd_year(51544.0), 2000);
 }
 END_TEST
 

@@ -336,7 +336,7 @@ START_TEST(cone_search_matches_brute_force)
         size_t expect = 0, i;
         json_t *l;
         json_array_foreach(loci, i, l) expect +=
-            ss_separation_deg(q[k][0], q[k][1], num(l, "ra"), num(l, "dec")) * 3600 <= q[k][2];
+            ss_sky_separation_deg(q[k][0], q[k][1], num(l, "ra"), num(l, "dec")) * 3600 <= q[k][2];
         char *buf = NULL;
         size_t blen = 0;
         FILE *f = open_memstream(&buf, &blen);

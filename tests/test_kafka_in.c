@@ -218,39 +218,42 @@ static void same_alerts(json_t *ref, json_t *got)
 /* ---- consuming ---- */
 
 typedef struct run {
-    ss_kafka_in *k;
+    ss_ingest_kafka_in *k;
     ss_ingest *in;
 } run;
 
 static void on_commit(void *ctx, const ss_ingest_totals *t)
 {
     (void)t;
-    ss_kafka_in_committed(ctx);
+    ss_ingest_kafka_in_committed(ctx);
 }
 
 /* A consumer of group skysieve: subscribed, or assigned @p parts (e.g. "0,1") when not NULL. */
 static void run_open_parts(run *r, ss_store *s, const mock *m, uint32_t batch, const char *parts)
 {
-    ss_kafka_in_conf c = {0};
+    ss_ingest_kafka_in_conf c = {0};
     ss_err err = {0};
     if (parts)
-        ck_assert_int_eq(ss_kafka_in_conf_set(&c, "partitions", parts, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "brokers", m->bootstraps, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", " other_topic , " TOPIC, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "group", "skysieve", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "format", "ztf", &err), 0);
+        ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "partitions", parts, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "brokers", m->bootstraps, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "topics", " other_topic , " TOPIC, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "group", "skysieve", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "format", "ztf", &err), 0);
     /* the mock cluster has no other_topic: a missing topic is reported, not fatal */
     ck_assert_int_eq(
-        ss_kafka_in_conf_set(&c, "rdkafka.topic.metadata.refresh.interval.ms", "1000", &err), 0);
+        ss_ingest_kafka_in_conf_set(&c, "rdkafka.topic.metadata.refresh.interval.ms", "1000", &err),
+        0);
     /* the mock group coordinator waits a session timeout less a second before it takes a new
      * member after the last one left: a short session keeps the restarts quick (longer than its
      * first-join delay, 3 s) */
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.session.timeout.ms", "4000", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.heartbeat.interval.ms", "1000", &err), 0);
-    ck_assert_msg(ss_kafka_in_open(&c, NULL, &r->k, &err) == 0, "%s", err.msg);
-    ss_kafka_in_conf_free(&c);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "rdkafka.session.timeout.ms", "4000", &err),
+                     0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "rdkafka.heartbeat.interval.ms", "1000", &err),
+                     0);
+    ck_assert_msg(ss_ingest_kafka_in_open(&c, NULL, &r->k, &err) == 0, "%s", err.msg);
+    ss_ingest_kafka_in_conf_free(&c);
     ss_ingest_options o = {.batch_size = batch,
-                           .format = ss_kafka_in_decoder(r->k),
+                           .format = ss_ingest_kafka_in_decoder(r->k),
                            .on_commit = on_commit,
                            .ctx = r->k};
     r->in = ss_ingest_new(s, &o);
@@ -270,9 +273,9 @@ static size_t run_take(run *r, size_t want, int seconds)
     while (n < want && time(NULL) < end) {
         unsigned got = 0;
         ss_err err = {0};
-        ck_assert_msg(ss_kafka_in_poll(r->k, r->in, (unsigned)(want - n), 200, NULL, &got, &err) ==
-                          0,
-                      "%s", err.msg);
+        ck_assert_msg(
+            ss_ingest_kafka_in_poll(r->k, r->in, (unsigned)(want - n), 200, NULL, &got, &err) == 0,
+            "%s", err.msg);
         n += got;
     }
     return n;
@@ -287,9 +290,9 @@ static size_t run_drain(run *r, int quiet_ms)
     for (;;) {
         unsigned got = 0;
         ss_err err = {0};
-        ck_assert_msg(ss_kafka_in_poll(r->k, r->in, 1000, n ? quiet_ms : 200, NULL, &got, &err) ==
-                          0,
-                      "%s", err.msg);
+        ck_assert_msg(
+            ss_ingest_kafka_in_poll(r->k, r->in, 1000, n ? quiet_ms : 200, NULL, &got, &err) == 0,
+            "%s", err.msg);
         n += got;
         if ((n && !got) || (!n && time(NULL) >= end))
             return n;
@@ -332,7 +335,7 @@ START_TEST(night_once)
     ck_assert_uint_eq(t.duplicates, 0);
     ck_assert_uint_eq(t.inputs_failed, 1);
     ss_ingest_free(r.in);
-    ss_kafka_in_close(r.k);
+    ss_ingest_kafka_in_close(r.k);
     json_t *got = stats(s);
     same_alerts(ref, got);
     rejected_named(s);
@@ -352,7 +355,7 @@ START_TEST(night_once)
     ck_assert_msg(ss_ingest_finish(again.in, &t, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(t.inputs_failed, 1);
     ss_ingest_free(again.in);
-    ss_kafka_in_close(again.k);
+    ss_ingest_kafka_in_close(again.k);
     json_decref(got);
     json_decref(ref);
     ss_store_close(s);
@@ -382,7 +385,7 @@ START_TEST(restart_midway)
     ck_assert_uint_gt(ss_ingest_pending(a.in), 0);
     ck_assert_uint_gt(ta.ingested, 0);
     ss_ingest_free(a.in); /* the buffered alerts die with it, as in a crash */
-    ss_kafka_in_close(a.k);
+    ss_ingest_kafka_in_close(a.k);
 
     run b;
     run_open(&b, s, &m, 10);
@@ -390,7 +393,7 @@ START_TEST(restart_midway)
     ss_err err = {0};
     ck_assert_msg(ss_ingest_finish(b.in, NULL, &err) == 0, "%s", err.msg);
     ss_ingest_free(b.in);
-    ss_kafka_in_close(b.k);
+    ss_ingest_kafka_in_close(b.k);
     /* the lost ones came again, the stored ones did not (but for a message whose alerts a batch
      * commit split: counted as a duplicate, absorbed by the store) */
     ck_assert_uint_gt(half + second, total);
@@ -430,8 +433,10 @@ START_TEST(rebalance_two)
     while (time(NULL) < end && (!nb || quiet < 15)) {
         unsigned ga = 0, gb = 0;
         ss_err err = {0};
-        ck_assert_msg(ss_kafka_in_poll(a.k, a.in, 3, 50, NULL, &ga, &err) == 0, "%s", err.msg);
-        ck_assert_msg(ss_kafka_in_poll(b.k, b.in, 3, 50, NULL, &gb, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ss_ingest_kafka_in_poll(a.k, a.in, 3, 50, NULL, &ga, &err) == 0, "%s",
+                      err.msg);
+        ck_assert_msg(ss_ingest_kafka_in_poll(b.k, b.in, 3, 50, NULL, &gb, &err) == 0, "%s",
+                      err.msg);
         na += ga;
         nb += gb;
         quiet = ga || gb ? 0 : quiet + 1;
@@ -446,8 +451,8 @@ START_TEST(rebalance_two)
     ck_assert_msg(ss_ingest_finish(b.in, NULL, &err) == 0, "%s", err.msg);
     ss_ingest_free(a.in);
     ss_ingest_free(b.in);
-    ss_kafka_in_close(a.k);
-    ss_kafka_in_close(b.k);
+    ss_ingest_kafka_in_close(a.k);
+    ss_ingest_kafka_in_close(b.k);
     json_t *got = stats(s);
     same_alerts(ref, got);
     json_decref(got);
@@ -501,7 +506,7 @@ START_TEST(static_partitions)
     ck_assert_uint_eq(run_take(&a, half, 30), half);
     ck_assert_uint_gt(ss_ingest_pending(a.in), 0);
     ss_ingest_free(a.in);
-    ss_kafka_in_close(a.k);
+    ss_ingest_kafka_in_close(a.k);
     run_open_parts(&a, s0, &m, 10, " 0 ");
     size_t rest = run_drain(&a, 1500);
     ck_assert_uint_ge(half + rest, part[0].n + 5);  /* the lost five came again ... */
@@ -512,7 +517,7 @@ START_TEST(static_partitions)
     ck_assert_msg(ss_ingest_finish(a.in, NULL, &err) == 0, "%s", err.msg);
     ck_assert_msg(ss_ingest_finish(b.in, NULL, &err) == 0, "%s", err.msg);
     ss_ingest_free(a.in), ss_ingest_free(b.in);
-    ss_kafka_in_close(a.k), ss_kafka_in_close(b.k);
+    ss_ingest_kafka_in_close(a.k), ss_ingest_kafka_in_close(b.k);
     json_t *got0 = stats(s0), *got1 = stats(s1);
     same_alerts(ref0, got0);
     same_alerts(ref1, got1);
@@ -527,57 +532,60 @@ END_TEST
 /* Each bad setting is refused naming the key and the reason; no cluster is needed. */
 START_TEST(conf_errors)
 {
-    ss_kafka_in_conf c = {0};
+    ss_ingest_kafka_in_conf c = {0};
     ss_err err = {0};
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topic", "x", &err), SS_EINVAL);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "topic", "x", &err), SS_EINVAL);
     ck_assert_msg(strstr(err.msg, "topic: unknown key"), "%s", err.msg);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "format", "lsst", &err), SS_EINVAL);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "format", "lsst", &err), SS_EINVAL);
     ck_assert_msg(strstr(err.msg, "format=lsst: unknown"), "%s", err.msg);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.enable.auto.commit", "true", &err),
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "rdkafka.enable.auto.commit", "true", &err),
                      SS_EINVAL);
     ck_assert_msg(strstr(err.msg, "not settable"), "%s", err.msg);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.", "x", &err), SS_EINVAL);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "rdkafka.", "x", &err), SS_EINVAL);
     static const char *const bad_parts[] = {"", "0,", "1,x", "-1", "0,2,0", "4294967296", "1 2"};
     for (size_t i = 0; i < sizeof bad_parts / sizeof *bad_parts; i++) {
-        ck_assert_int_eq(ss_kafka_in_conf_set(&c, "partitions", bad_parts[i], &err), SS_EINVAL);
+        ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "partitions", bad_parts[i], &err),
+                         SS_EINVAL);
         ck_assert_msg(strstr(err.msg, "[input kafka] partitions=") &&
                           strstr(err.msg, bad_parts[i]) &&
                           strstr(err.msg, i == 4 ? "named twice" : "not a list"),
                       "%s: %s", bad_parts[i], err.msg);
     }
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "partitions", " 0, 2 ,5", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "partitions", " 0, 2 ,5", &err), 0);
     ck_assert_uint_eq(c.nparts, 3);
     ck_assert_int_eq(c.parts[2], 5);
 
-    ss_kafka_in *k = NULL;
-    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ss_ingest_kafka_in *k = NULL;
+    ck_assert_int_eq(ss_ingest_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
     ck_assert_msg(strstr(err.msg, "brokers: missing"), "%s", err.msg);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "brokers", "127.0.0.1:1", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", " , ", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "brokers", "127.0.0.1:1", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "topics", " , ", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
     ck_assert_msg(strstr(err.msg, "group: missing"), "%s", err.msg);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "group", "g", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL); /* no topic named */
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "group", "g", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL); /* no topic named */
     ck_assert_msg(strstr(err.msg, "topics= , : no topic named"), "%s", err.msg);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", "t", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "format", "rubin", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "topics", "t", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "format", "rubin", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_open(&c, NULL, &k, &err), SS_EINVAL);
     ck_assert_msg(strstr(err.msg, "format=rubin: needs the schema directory"), "%s", err.msg);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.security.protocol", "carrier-pigeon", &err),
-                     0);
-    ck_assert_int_eq(ss_kafka_in_open(&c, "/schemas", &k, &err), SS_EINVAL);
+    ck_assert_int_eq(
+        ss_ingest_kafka_in_conf_set(&c, "rdkafka.security.protocol", "carrier-pigeon", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_open(&c, "/schemas", &k, &err), SS_EINVAL);
     ck_assert_msg(strstr(err.msg, "rdkafka.security.protocol:"), "%s", err.msg);
     ck_assert_ptr_null(k);
     /* a valid one: SASL over SSL as the survey streams ask, set but not connected */
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.security.protocol", "SASL_SSL", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.mechanisms", "SCRAM-SHA-512", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.username", "u", &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.sasl.password", "p", &err), 0);
-    ck_assert_msg(ss_kafka_in_open(&c, "/schemas", &k, &err) == 0, "%s", err.msg);
-    ck_assert_str_eq(ss_kafka_in_decoder(k), "avro");
-    ck_assert_uint_eq(ss_kafka_in_pending(k), 0);
-    ss_kafka_in_close(k);
-    ss_kafka_in_conf_free(&c);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "rdkafka.security.protocol", "SASL_SSL", &err),
+                     0);
+    ck_assert_int_eq(
+        ss_ingest_kafka_in_conf_set(&c, "rdkafka.sasl.mechanisms", "SCRAM-SHA-512", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "rdkafka.sasl.username", "u", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "rdkafka.sasl.password", "p", &err), 0);
+    ck_assert_msg(ss_ingest_kafka_in_open(&c, "/schemas", &k, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(ss_ingest_kafka_in_decoder(k), "avro");
+    ck_assert_uint_eq(ss_ingest_kafka_in_pending(k), 0);
+    ss_ingest_kafka_in_close(k);
+    ss_ingest_kafka_in_conf_free(&c);
     ck_assert_ptr_null(c.brokers);
 }
 END_TEST

@@ -116,9 +116,9 @@ static ss_partition_counts partition_night(const mock *m)
     ss_err err = {0};
     ss_partition_conf_init(&c);
     char *state = tu_path(tu_tmp, "anchors");
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c.in, "brokers", m->bootstraps, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c.in, "topics", SURVEY, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c.in, "group", "partitioner", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c.in, "brokers", m->bootstraps, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c.in, "topics", SURVEY, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c.in, "group", "partitioner", &err), 0);
     ck_assert_int_eq(ss_partition_conf_set(&c, "to", REGIONS, &err), 0);
     ck_assert_int_eq(ss_partition_conf_set(&c, "nside", NSIDE, &err), 0);
     ck_assert_int_eq(ss_partition_conf_set(&c, "radius", RADIUS, &err), 0);
@@ -138,7 +138,7 @@ static ss_partition_counts partition_night(const mock *m)
 
 typedef struct instance {
     ss_store *store;
-    ss_kafka_in *k;
+    ss_ingest_kafka_in *k;
     ss_ingest *in;
     ss_filter_set *fs;
 } instance;
@@ -146,7 +146,7 @@ typedef struct instance {
 static void on_commit(void *ctx, const ss_ingest_totals *t)
 {
     (void)t;
-    ss_kafka_in_committed(ctx);
+    ss_ingest_kafka_in_committed(ctx);
 }
 
 static const char set_ini[] =
@@ -180,17 +180,18 @@ static void instance_open(instance *x, const mock *m, const char *name, unsigned
     free(tu_write(tu_tmp, "count.lua", count_lua));
     ck_assert_msg(ss_filter_set_load(set, &x->fs, &err) == 0, "%s", err.msg);
     free(set);
-    ss_kafka_in_conf c = {0};
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "brokers", m->bootstraps, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "topics", topic, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "group", name, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c, "rdkafka.session.timeout.ms", "4000", &err), 0);
+    ss_ingest_kafka_in_conf c = {0};
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "brokers", m->bootstraps, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "topics", topic, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "group", name, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "rdkafka.session.timeout.ms", "4000", &err),
+                     0);
     if (parts)
-        ck_assert_int_eq(ss_kafka_in_conf_set(&c, "partitions", parts, &err), 0);
-    ck_assert_msg(ss_kafka_in_open(&c, NULL, &x->k, &err) == 0, "%s", err.msg);
-    ss_kafka_in_conf_free(&c);
+        ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c, "partitions", parts, &err), 0);
+    ck_assert_msg(ss_ingest_kafka_in_open(&c, NULL, &x->k, &err) == 0, "%s", err.msg);
+    ss_ingest_kafka_in_conf_free(&c);
     ss_ingest_options o = {.batch_size = 500,
-                           .format = ss_kafka_in_decoder(x->k),
+                           .format = ss_ingest_kafka_in_decoder(x->k),
                            .filters = x->fs,
                            .on_commit = on_commit,
                            .ctx = x->k};
@@ -202,9 +203,10 @@ static void instance_open(instance *x, const mock *m, const char *name, unsigned
 static uint64_t instance_step(instance *x)
 {
     ss_err err = {0};
-    ck_assert_msg(ss_kafka_in_poll(x->k, x->in, 200, 100, NULL, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_kafka_in_poll(x->k, x->in, 200, 100, NULL, NULL, &err) == 0, "%s",
+                  err.msg);
     ck_assert_msg(ss_ingest_flush(x->in, &err) == 0, "%s", err.msg);
-    ss_kafka_in_committed(x->k);
+    ss_ingest_kafka_in_committed(x->k);
     ss_ingest_totals t;
     ss_ingest_totals_get(x->in, &t);
     return t.ingested;
@@ -214,8 +216,8 @@ static void instance_close(instance *x)
 {
     ss_err err = {0};
     ck_assert_msg(ss_ingest_finish(x->in, NULL, &err) == 0, "%s", err.msg);
-    ss_kafka_in_committed(x->k);
-    ss_kafka_in_close(x->k);
+    ss_ingest_kafka_in_committed(x->k);
+    ss_ingest_kafka_in_close(x->k);
     ss_ingest_free(x->in);
     ss_filter_set_free(x->fs);
 }

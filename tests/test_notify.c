@@ -195,7 +195,8 @@ static int dead_port(void)
 
 static ss_log lg;
 
-static ss_notifier *start(const ss_notify_conf *c, const ss_output_ops *out, void *impl)
+static ss_publish_notifier *start(const ss_publish_notify_conf *c, const ss_output_ops *out,
+                                  void *impl)
 {
     if (!lg.fp) {
         char *path = tu_path(tu_tmp, "notify.log");
@@ -203,15 +204,15 @@ static ss_notifier *start(const ss_notify_conf *c, const ss_output_ops *out, voi
         ck_assert_ptr_nonnull(lg.fp);
         free(path);
     }
-    ss_notifier *n = NULL;
+    ss_publish_notifier *n = NULL;
     ss_err err = {0};
-    ck_assert_msg(ss_notifier_new(tu_tmp, c, out, impl, &lg, &n, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_publish_notifier_new(tu_tmp, c, out, impl, &lg, &n, &err) == 0, "%s", err.msg);
     return n;
 }
 
-static void finish(ss_notifier *n)
+static void finish(ss_publish_notifier *n)
 {
-    ss_notifier_free(n);
+    ss_publish_notifier_free(n);
     if (lg.fp)
         fclose(lg.fp);
     lg.fp = NULL;
@@ -250,18 +251,18 @@ static char *url_for(int port, const char *rest)
     return u;
 }
 
-static void submit(ss_notifier *n, const char *url)
+static void submit(ss_publish_notifier *n, const char *url)
 {
     char *e = entry(url);
     ss_err err = {0};
-    ck_assert_msg(ss_notifier_submit(n, "m31", e, strlen(e), &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_publish_notifier_submit(n, "m31", e, strlen(e), &err) == 0, "%s", err.msg);
     free(e);
 }
 
-static ss_notify_stats stats(ss_notifier *n)
+static ss_publish_notify_stats stats(ss_publish_notifier *n)
 {
-    ss_notify_stats st;
-    ss_notifier_stats(n, &st);
+    ss_publish_notify_stats st;
+    ss_publish_notifier_stats(n, &st);
     return st;
 }
 
@@ -290,7 +291,8 @@ static size_t spool_files(const char *sub, char **first)
     return n;
 }
 
-static const ss_notify_conf fast = {.timeout = 5, .retries = 4, .backoff = 0.05, .max_age = 3600};
+static const ss_publish_notify_conf fast = {
+    .timeout = 5, .retries = 4, .backoff = 0.05, .max_age = 3600};
 
 /* ---- tests ---- */
 
@@ -298,7 +300,7 @@ START_TEST(payload_is_slack_json_with_the_fields)
 {
     static const step script[] = {{200, 0, 0}, {-1, 0, 0}};
     server *s = server_start(script);
-    ss_notifier *n = start(&fast, NULL, NULL);
+    ss_publish_notifier *n = start(&fast, NULL, NULL);
     char *url = url_for(s->port, "/services/T0/B0/SECRET");
     submit(n, url);
     WAIT_FOR(stats(n).delivered == 1, 10);
@@ -337,11 +339,11 @@ START_TEST(server_error_then_ok_is_delivered_after_a_retry)
 {
     static const step script[] = {{500, 0, 0}, {200, 0, 0}, {-1, 0, 0}};
     server *s = server_start(script);
-    ss_notifier *n = start(&fast, NULL, NULL);
+    ss_publish_notifier *n = start(&fast, NULL, NULL);
     char *url = url_for(s->port, "/hook");
     submit(n, url);
     WAIT_FOR(stats(n).delivered == 1, 10);
-    ss_notify_stats st = stats(n);
+    ss_publish_notify_stats st = stats(n);
     ck_assert_int_eq(st.delivered, 1);
     ck_assert_int_eq(st.retried, 1);
     ck_assert_int_eq(st.failed, 0);
@@ -363,7 +365,7 @@ START_TEST(client_error_is_set_aside_with_its_reason)
 {
     static const step script[] = {{400, 0, 0}, {-1, 0, 0}};
     server *s = server_start(script);
-    ss_notifier *n = start(&fast, NULL, NULL);
+    ss_publish_notifier *n = start(&fast, NULL, NULL);
     char *url = url_for(s->port, "/hook/TOKEN?token=QUERYSECRET");
     char *cred = NULL;
     ck_assert_int_ge(asprintf(&cred, "http://user:PASSWORD@127.0.0.1:%d/x/TOKEN", s->port), 0);
@@ -371,7 +373,7 @@ START_TEST(client_error_is_set_aside_with_its_reason)
     WAIT_FOR(stats(n).failed == 1, 10);
     submit(n, cred);
     WAIT_FOR(stats(n).failed == 2, 10);
-    ss_notify_stats st = stats(n);
+    ss_publish_notify_stats st = stats(n);
     ck_assert_int_eq(st.failed, 2);
     ck_assert_int_eq(st.retried, 0); /* 400 is not tried again */
     ck_assert_int_eq(server_nreq(s), 2);
@@ -404,11 +406,11 @@ END_TEST
 
 START_TEST(connection_refused_is_retried_then_set_aside)
 {
-    ss_notifier *n = start(&fast, NULL, NULL);
+    ss_publish_notifier *n = start(&fast, NULL, NULL);
     char *url = url_for(dead_port(), "/hook");
     submit(n, url);
     WAIT_FOR(stats(n).failed == 1, 10);
-    ss_notify_stats st = stats(n);
+    ss_publish_notify_stats st = stats(n);
     ck_assert_int_eq(st.failed, 1);
     ck_assert_int_eq(st.retried, 3); /* 4 attempts: 3 retries, then set aside */
     ck_assert_int_eq(st.pending, 0);
@@ -430,7 +432,7 @@ START_TEST(retry_after_is_honoured)
 {
     static const step script[] = {{429, 1, 0}, {200, 0, 0}, {-1, 0, 0}};
     server *s = server_start(script);
-    ss_notifier *n = start(&fast, NULL, NULL); /* backoff 0.05 s: the server asks for 1 s */
+    ss_publish_notifier *n = start(&fast, NULL, NULL); /* backoff 0.05 s: the server asks for 1 s */
     char *url = url_for(s->port, "/hook");
     submit(n, url);
     WAIT_FOR(stats(n).delivered == 1, 10);
@@ -447,8 +449,8 @@ START_TEST(max_age_sets_aside_what_keeps_failing)
 {
     static const step script[] = {{503, 0, 0}, {-1, 0, 0}};
     server *s = server_start(script);
-    ss_notify_conf c = {.timeout = 5, .retries = 100, .backoff = 0.05, .max_age = 1};
-    ss_notifier *n = start(&c, NULL, NULL);
+    ss_publish_notify_conf c = {.timeout = 5, .retries = 100, .backoff = 0.05, .max_age = 1};
+    ss_publish_notifier *n = start(&c, NULL, NULL);
     char *url = url_for(s->port, "/hook");
     submit(n, url);
     WAIT_FOR(stats(n).failed == 1, 10);
@@ -469,8 +471,8 @@ START_TEST(a_slow_server_does_not_hold_up_submit_and_stop_is_prompt)
 {
     static const step script[] = {{0, 0, 0}, {-1, 0, 0}}; /* never answers */
     server *s = server_start(script);
-    ss_notify_conf c = {.timeout = 60, .retries = 3, .backoff = 1, .max_age = 3600};
-    ss_notifier *n = start(&c, NULL, NULL);
+    ss_publish_notify_conf c = {.timeout = 60, .retries = 3, .backoff = 1, .max_age = 3600};
+    ss_publish_notifier *n = start(&c, NULL, NULL);
     char *url = url_for(s->port, "/hook");
     submit(n, url);
     WAIT_FOR(server_nreq(s) == 1, 10); /* the first POST hangs */
@@ -494,8 +496,8 @@ END_TEST
 
 START_TEST(shutdown_while_retrying_is_prompt)
 {
-    ss_notify_conf c = {.timeout = 5, .retries = 5, .backoff = 60, .max_age = 3600};
-    ss_notifier *n = start(&c, NULL, NULL);
+    ss_publish_notify_conf c = {.timeout = 5, .retries = 5, .backoff = 60, .max_age = 3600};
+    ss_publish_notifier *n = start(&c, NULL, NULL);
     char *url = url_for(dead_port(), "/hook");
     submit(n, url);
     WAIT_FOR(stats(n).retried == 1, 10); /* now waiting a minute */
@@ -518,7 +520,7 @@ START_TEST(pending_items_survive_a_restart)
 {
     static const step script[] = {{503, 60, 0}, {200, 0, 0}, {-1, 0, 0}};
     server *s = server_start(script);
-    ss_notifier *n = start(&fast, NULL, NULL);
+    ss_publish_notifier *n = start(&fast, NULL, NULL);
     char *url = url_for(s->port, "/hook");
     submit(n, url);
     WAIT_FOR(stats(n).retried == 1, 10); /* the server said: not before a minute */
@@ -531,7 +533,7 @@ START_TEST(pending_items_survive_a_restart)
     free(tu_write(dir, ".tmp-cut-short.json", "{\"list\":"));
     n = start(&fast, NULL, NULL); /* a new run: what was pending is due now */
     WAIT_FOR(stats(n).delivered == 1, 10);
-    ss_notify_stats st = stats(n);
+    ss_publish_notify_stats st = stats(n);
     ck_assert_int_eq(st.delivered, 1);
     ck_assert_int_eq(st.pending, 0);
     ck_assert_int_eq(server_nreq(s), 2);
@@ -554,7 +556,7 @@ START_TEST(a_bad_spool_file_is_set_aside)
 {
     char *dir = NULL;
     ck_assert_int_ge(asprintf(&dir, "%s/notify/pending", tu_tmp), 0);
-    ss_notifier *n = start(&fast, NULL, NULL); /* makes the directories */
+    ss_publish_notifier *n = start(&fast, NULL, NULL); /* makes the directories */
     finish(n);
     free(tu_write(dir, "garbage.json", "not json"));
     free(tu_write(dir, "partial.json", "{\"list\":\"m31\",\"entry\":{}}"));
@@ -573,7 +575,7 @@ END_TEST
 
 START_TEST(bad_notifications_are_refused)
 {
-    ss_notifier *n = start(&fast, NULL, NULL);
+    ss_publish_notifier *n = start(&fast, NULL, NULL);
     ss_err err = {0};
     const char *bad[][2] = {
         {"{\"object\":\"x\"", "'}' expected"},
@@ -588,15 +590,16 @@ START_TEST(bad_notifications_are_refused)
          "webhook: not a URL"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        ck_assert_int_eq(ss_notifier_submit(n, "m31", bad[i][0], strlen(bad[i][0]), &err),
+        ck_assert_int_eq(ss_publish_notifier_submit(n, "m31", bad[i][0], strlen(bad[i][0]), &err),
                          SS_EINVAL);
         ck_assert_msg(strstr(err.msg, "list m31") && strstr(err.msg, bad[i][1]), "%s: %s",
                       bad[i][0], err.msg);
     }
     const char *ok = "{\"object\":\"o\",\"locus_id\":\"L\",\"ra\":1,\"dec\":2}";
-    ck_assert_int_eq(ss_notifier_submit(n, "", ok, strlen(ok), &err), SS_EINVAL);
+    ck_assert_int_eq(ss_publish_notifier_submit(n, "", ok, strlen(ok), &err), SS_EINVAL);
     ck_assert_str_eq(err.msg, "notification: no list name");
-    ck_assert_int_eq(ss_notifier_submit(n, "m31", ok, strlen(ok), &err), 0); /* no webhook */
+    ck_assert_int_eq(ss_publish_notifier_submit(n, "m31", ok, strlen(ok), &err),
+                     0); /* no webhook */
     ck_assert_int_eq(spool_files("pending", NULL), 0);
     finish(n);
 }
@@ -604,11 +607,11 @@ END_TEST
 
 /* Receive one message on @p sub within about two seconds, submitting @p e meanwhile (a new
  * subscription takes a moment to reach the publisher). @return malloc'd, or NULL. */
-static char *receive(int sub, ss_notifier *n, const char *e, size_t *len)
+static char *receive(int sub, ss_publish_notifier *n, const char *e, size_t *len)
 {
     for (int i = 0; i < 200; i++) {
         ss_err err = {0};
-        ck_assert_msg(ss_notifier_submit(n, "m31", e, strlen(e), &err) == 0, "%s", err.msg);
+        ck_assert_msg(ss_publish_notifier_submit(n, "m31", e, strlen(e), &err) == 0, "%s", err.msg);
         char *msg = NULL;
         int got = nn_recv(sub, &msg, NN_MSG, NN_DONTWAIT);
         if (got < 0)
@@ -638,13 +641,13 @@ START_TEST(a_spool_that_cannot_be_written_publishes_nothing)
 {
     const ss_output_ops counter = {.abi = SS_OUTPUT_ABI, .name = "count", .publish = count_publish};
     int published = 0;
-    ss_notifier *n = start(&fast, &counter, &published);
+    ss_publish_notifier *n = start(&fast, &counter, &published);
     char *dir = NULL, *cmd = NULL, *e = entry("http://127.0.0.1:9/hook");
     ck_assert_int_ge(asprintf(&dir, "%s/notify/pending", tu_tmp), 0);
     ck_assert_int_ge(asprintf(&cmd, "rmdir %s && touch %s", dir, dir), 0);
     ck_assert_int_eq(tu_run(cmd, NULL, NULL), 0); /* pending/ is now a plain file */
     ss_err err = {0};
-    ck_assert_int_eq(ss_notifier_submit(n, "m31", e, strlen(e), &err), ENOTDIR);
+    ck_assert_int_eq(ss_publish_notifier_submit(n, "m31", e, strlen(e), &err), ENOTDIR);
     ck_assert_msg(strstr(err.msg, "list m31: cannot spool it in ") && strstr(err.msg, dir), "%s",
                   err.msg);
     ck_assert_int_eq(published, 0); /* submitted again later: published then, once */
@@ -670,7 +673,7 @@ START_TEST(published_on_topic_watch_list)
     static const step script[] = {{200, 0, 0}, {-1, 0, 0}};
     server *s = server_start(script);
     char *url = url_for(s->port, "/SECRET"), *e = entry(url);
-    ss_notifier *n = start(&fast, out, impl);
+    ss_publish_notifier *n = start(&fast, out, impl);
     size_t len = 0;
     char *msg = receive(sub, n, e, &len);
     ck_assert_msg(msg != NULL, "nothing published on watch.m31");
@@ -888,7 +891,7 @@ int main(void)
     for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++)
         unsetenv(proxies[i]);
     ss_err err = {0};
-    if (ss_notify_global_init(&err)) {
+    if (ss_publish_notify_global_init(&err)) {
         fprintf(stderr, "%s\n", err.msg);
         return EXIT_FAILURE;
     }
@@ -914,6 +917,6 @@ int main(void)
     tcase_add_test(tc, the_broker_delivers_what_an_earlier_run_left_pending);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
-    ss_notify_global_cleanup();
+    ss_publish_notify_global_cleanup();
     return rc;
 }

@@ -36,7 +36,7 @@ static void along(double ra, double dec, double az, double dist, double *ora, do
     ss_vec3 q = {cos(r) * p[0] + sin(r) * (cos(az) * n[0] + sin(az) * e[0]),
                  cos(r) * p[1] + sin(r) * (cos(az) * n[1] + sin(az) * e[1]),
                  cos(r) * p[2] + sin(r) * (cos(az) * n[2] + sin(az) * e[2])};
-    ss_vec_to_radec(q, ora, odec);
+    ss_sky_vec_to_radec(q, ora, odec);
 }
 
 /* A pixel border crossed by walking east from the centre of @p pix at nside 32: the distance
@@ -291,10 +291,11 @@ static void conf_for(ss_partition_conf *c, const mock *m, const char *group)
 {
     ss_err err = {0};
     ss_partition_conf_init(c);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c->in, "brokers", m->bootstraps, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c->in, "topics", IN, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c->in, "group", group, &err), 0);
-    ck_assert_int_eq(ss_kafka_in_conf_set(&c->in, "rdkafka.session.timeout.ms", "4000", &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c->in, "brokers", m->bootstraps, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c->in, "topics", IN, &err), 0);
+    ck_assert_int_eq(ss_ingest_kafka_in_conf_set(&c->in, "group", group, &err), 0);
+    ck_assert_int_eq(
+        ss_ingest_kafka_in_conf_set(&c->in, "rdkafka.session.timeout.ms", "4000", &err), 0);
     ck_assert_int_eq(ss_partition_conf_set(c, "to", OUT, &err), 0);
     ck_assert_int_eq(ss_partition_conf_set(c, "radius", "1.5", &err), 0);
     char *state = tu_path(tu_tmp, "state");
@@ -664,7 +665,7 @@ static long long source_key(const got *g, size_t n, int64_t pix, size_t *count)
         size_t nr = 0;
         decode(g[i].buf, g[i].len, &r, &nr);
         ck_assert_uint_eq(nr, 1);
-        if (ss_separation_deg(r[0].ra, r[0].dec, bra, bdec) < 1.0 / 3600) {
+        if (ss_sky_separation_deg(r[0].ra, r[0].dec, bra, bdec) < 1.0 / 3600) {
             ck_assert_msg(key < 0 || key == atoll(g[i].key), "keys %lld and %s", key, g[i].key);
             key = atoll(g[i].key);
             ck_assert_int_eq(key % NPARTS, g[i].part);

@@ -138,7 +138,7 @@ static void check_cutout(ss_store *s, const char *alert_id, ss_cutout_kind kind,
     size_t n = 0;
     FILE *mem = open_memstream(&buf, &n);
     ss_err err = {0};
-    ck_assert_msg(ss_cutout_write(s, alert_id, NULL, kind, mem, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_query_cutout_write(s, alert_id, NULL, kind, mem, &err) == 0, "%s", err.msg);
     fclose(mem);
     ck_assert_uint_eq(n, len);
     ck_assert_int_eq(memcmp(buf, want, len), 0);
@@ -167,8 +167,9 @@ START_TEST(ztf_forced_photometry_is_stored_once_and_cutouts_come_back)
     size_t n = 0;
     FILE *mem = open_memstream(&buf, &n);
     ss_err err = {0};
-    ck_assert_int_eq(ss_cutout_write(r.s, "no-such-alert", NULL, SS_CUTOUT_SCIENCE, mem, &err),
-                     SS_ENOTFOUND);
+    ck_assert_int_eq(
+        ss_query_cutout_write(r.s, "no-such-alert", NULL, SS_CUTOUT_SCIENCE, mem, &err),
+        SS_ENOTFOUND);
     fclose(mem);
     ck_assert_uint_eq(n, 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "no-such-alert"));

@@ -2,9 +2,9 @@
  * bench_catalog: the catalog figures of the README.
  *
  *  A. load rate: a generated catalog of ROWS rows (default 10,000,000; name, ra, dec, mag, class;
- *     positions uniform on the sphere, seeded) loaded with `ss_catalog_load`, in rows/s, with the
- *     time spent reading + storing rows and sorting + writing the index, and the commits made.
- *  B. match cost per locus: 100,000 random positions matched against the catalog as new loci are
+ *     positions uniform on the sphere, seeded) loaded with `ss_assoc_catalog_load`, in rows/s, with
+ * the time spent reading + storing rows and sorting + writing the index, and the commits made. B.
+ * match cost per locus: 100,000 random positions matched against the catalog as new loci are
  *     (ss_assoc_match_locus in a write transaction, aborted at the end): p50, p99 and mean in us.
  *  C. ingest cost per alert with and without the catalog: the same ALERTS (default 200,000)
  *     one-alert sources ingested into a store without catalogs and into the store holding it.
@@ -166,10 +166,10 @@ static int run(const bench_opts *o, const char *dir)
     ss_store *s = open_store(st1, 1.0);
     if (!s)
         return 1;
-    ss_catalog_load_options lo = {.name = "bench", .path = cat, .radius_arcsec = o->radius};
-    ss_catalog_load_result r;
+    ss_assoc_catalog_options lo = {.name = "bench", .path = cat, .radius_arcsec = o->radius};
+    ss_assoc_catalog_result r;
     ss_err err = {0};
-    if (ss_catalog_load(s, &lo, &r, &err)) {
+    if (ss_assoc_catalog_load(s, &lo, &r, &err)) {
         fprintf(stderr, "bench_catalog: %s\n", err.msg);
         ss_store_close(s);
         return 1;

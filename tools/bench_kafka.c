@@ -234,22 +234,22 @@ typedef struct res_tp {
 static void on_commit(void *ctx, const ss_ingest_totals *t)
 {
     (void)t;
-    ss_kafka_in_committed(ctx);
+    ss_ingest_kafka_in_committed(ctx);
 }
 
-static ss_kafka_in *consumer_open(const cluster *c, const char *topic)
+static ss_ingest_kafka_in *consumer_open(const cluster *c, const char *topic)
 {
-    ss_kafka_in_conf kc = {0};
+    ss_ingest_kafka_in_conf kc = {0};
     ss_err err = {0};
-    ss_kafka_in *k = NULL;
-    if (ss_kafka_in_conf_set(&kc, "brokers", c->bootstraps, &err) ||
-        ss_kafka_in_conf_set(&kc, "topics", topic, &err) ||
-        ss_kafka_in_conf_set(&kc, "group", "bench", &err) ||
-        ss_kafka_in_conf_set(&kc, "format", "ztf", &err) ||
-        ss_kafka_in_conf_set(&kc, "rdkafka.fetch.wait.max.ms", "10", &err) || /* see L */
-        ss_kafka_in_open(&kc, NULL, &k, &err))
+    ss_ingest_kafka_in *k = NULL;
+    if (ss_ingest_kafka_in_conf_set(&kc, "brokers", c->bootstraps, &err) ||
+        ss_ingest_kafka_in_conf_set(&kc, "topics", topic, &err) ||
+        ss_ingest_kafka_in_conf_set(&kc, "group", "bench", &err) ||
+        ss_ingest_kafka_in_conf_set(&kc, "format", "ztf", &err) ||
+        ss_ingest_kafka_in_conf_set(&kc, "rdkafka.fetch.wait.max.ms", "10", &err) || /* see L */
+        ss_ingest_kafka_in_open(&kc, NULL, &k, &err))
         bl_die("consumer", err.msg);
-    ss_kafka_in_conf_free(&kc);
+    ss_ingest_kafka_in_conf_free(&kc);
     return k;
 }
 
@@ -308,9 +308,11 @@ static res_tp phase_throughput(const opts *o, cluster *c, const night *n)
     res_tp r = {.alerts = n->alerts, .messages = n->n};
     cluster_topic(c, "bench.tp", o->partitions);
     ss_store *s = store_new(o, "tp-kafka");
-    ss_kafka_in *k = consumer_open(c, "bench.tp");
-    ss_ingest_options io = {
-        .batch_size = 5000, .format = ss_kafka_in_decoder(k), .on_commit = on_commit, .ctx = k};
+    ss_ingest_kafka_in *k = consumer_open(c, "bench.tp");
+    ss_ingest_options io = {.batch_size = 5000,
+                            .format = ss_ingest_kafka_in_decoder(k),
+                            .on_commit = on_commit,
+                            .ctx = k};
     ss_ingest *in = ss_ingest_new(s, &io);
     ss_err err = {0};
     feeder f;
@@ -319,7 +321,7 @@ static res_tp phase_throughput(const opts *o, cluster *c, const night *n)
     for (uint64_t taken = 0; taken < n->n;) {
         unsigned got = 0;
         double t = bl_now();
-        if (ss_kafka_in_poll(k, in, 100, 200, NULL, &got, &err))
+        if (ss_ingest_kafka_in_poll(k, in, 100, 200, NULL, &got, &err))
             bl_die("consume", err.msg);
         t_first = !t_first && got ? t : t_first;
         taken += got;
@@ -330,7 +332,7 @@ static res_tp phase_throughput(const opts *o, cluster *c, const night *n)
     ss_ingest_totals t;
     if (ss_ingest_finish(in, &t, &err)) /* the last commit, and with it the last offsets */
         bl_die("consume", err.msg);
-    ss_kafka_in_close(k);
+    ss_ingest_kafka_in_close(k);
     double t_end = bl_now();
     pthread_join(f.th, NULL);
     if (t.ingested != n->alerts)

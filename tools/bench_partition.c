@@ -40,10 +40,10 @@ static pos *alerts_make(size_t n, size_t nsrc)
         src[i] = (pos){ss_rng_range(&r, 0, 360), asin(ss_rng_range(&r, -1, 1)) * 180 / M_PI};
     for (size_t i = 0; i < n; i++) {
         pos s = src[ss_rng_next(&r) % nsrc];
-        ss_vec3 v = ss_radec_to_vec(s.ra, s.dec);
+        ss_vec3 v = ss_sky_radec_to_vec(s.ra, s.dec);
         double k = 0.2 / 3600 * M_PI / 180;
         v.x += k * ss_rng_normal(&r), v.y += k * ss_rng_normal(&r), v.z += k * ss_rng_normal(&r);
-        ss_vec_to_radec(v, &a[i].ra, &a[i].dec);
+        ss_sky_vec_to_radec(v, &a[i].ra, &a[i].dec);
     }
     free(src);
     return a;

@@ -56,11 +56,11 @@ static void ssi_locus_add_object(ss_locus *l, const ss_alert *a)
 
 static void ssi_locus_move(ss_locus *l, const ss_alert *a)
 {
-    ss_vec3 v = ss_radec_to_vec(a->ra, a->dec);
+    ss_vec3 v = ss_sky_radec_to_vec(a->ra, a->dec);
     l->sx += v.x, l->sy += v.y, l->sz += v.z;
     l->num_pos++;
     ss_vec3 sum = {l->sx, l->sy, l->sz};
-    ss_vec_to_radec(sum, &l->ra, &l->dec);
+    ss_sky_vec_to_radec(sum, &l->ra, &l->dec);
 }
 
 void ss_assoc_locus_add_alert(ss_locus *l, const ss_alert *a)

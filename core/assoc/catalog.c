@@ -35,8 +35,8 @@ typedef struct ssi_pos {
 
 typedef struct ssi_loader {
     ss_store *s;
-    const ss_catalog_load_options *o;
-    ss_catalog_load_result *res;
+    const ss_assoc_catalog_options *o;
+    ss_assoc_catalog_result *res;
     ss_err *err;
     ssi_catreader *rd;
     ssi_catalog cat;
@@ -288,7 +288,7 @@ static int ssi_name_ok(const char *name)
     return 1;
 }
 
-static int ssi_check_options(const ss_catalog_load_options *o, ss_err *err)
+static int ssi_check_options(const ss_assoc_catalog_options *o, ss_err *err)
 {
     const char *what = o->kind == SS_CATALOG_KIND_WATCH ? "watch list" : "catalog";
     if (!ssi_name_ok(o->name))
@@ -381,7 +381,7 @@ static int ssi_keep_columns(ssi_loader *L, ss_arena *arena)
 
 static int ssi_setup_columns(ssi_loader *L, ss_arena *arena)
 {
-    const ss_catalog_load_options *o = L->o;
+    const ss_assoc_catalog_options *o = L->o;
     int ra = ssi_role(L, o->ra_column, "ra", ssi_catalog_pick_ra, 1);
     int dec =
         ra < 0 && ra != INT32_MIN ? ra : ssi_role(L, o->dec_column, "dec", ssi_catalog_pick_dec, 1);
@@ -552,7 +552,8 @@ static void ssi_sort_positions(ssi_loader *L)
     L->cat.zone_height_deg = fmax(SSI_MIN_ZONE_ARCSEC, 4 * maxr) / SS_ARCSEC_PER_DEG;
     for (size_t i = 0; i < L->npos; i++) {
         ssi_pos *p = &L->pos[i];
-        p->key = (uint64_t)ss_zone_of(p->dec, L->cat.zone_height_deg) << 40 | ss_ra_key(p->ra);
+        p->key =
+            (uint64_t)ss_sky_zone_of(p->dec, L->cat.zone_height_deg) << 40 | ss_sky_ra_key(p->ra);
     }
     qsort(L->pos, L->npos, sizeof *L->pos, ssi_pos_cmp);
 }
@@ -573,7 +574,8 @@ static int ssi_index_txn(ss_store_txn *txn, void *ctx, ss_err *err)
         const ssi_pos *p = &c->L->pos[i];
         unsigned char kb[SSI_CATSKY_KEY];
         double val[3] = {p->ra, p->dec, p->radius};
-        ssi_key_catalog_sky(kb, c->L->cat.id, (uint32_t)(p->key >> 40), ss_ra_key(p->ra), p->row);
+        ssi_key_catalog_sky(kb, c->L->cat.id, (uint32_t)(p->key >> 40), ss_sky_ra_key(p->ra),
+                            p->row);
         MDB_val k = {sizeof kb, kb}, v = {sizeof val, val};
         rc = ss_store_cursor_put(cur, &k, &v, flags);
         if (rc == MDB_KEYEXIST && flags) {
@@ -672,11 +674,11 @@ static int ssi_load(ssi_loader *L, ss_arena *arena)
     return rc;
 }
 
-int ss_catalog_load(ss_store *s, const ss_catalog_load_options *opts, ss_catalog_load_result *res,
-                    ss_err *err)
+int ss_assoc_catalog_load(ss_store *s, const ss_assoc_catalog_options *opts,
+                          ss_assoc_catalog_result *res, ss_err *err)
 {
-    ss_catalog_load_options o = *opts;
-    ss_catalog_load_result mine;
+    ss_assoc_catalog_options o = *opts;
+    ss_assoc_catalog_result mine;
     res = res ? res : &mine;
     memset(res, 0, sizeof *res);
     double t0 = ssi_now();
@@ -743,7 +745,7 @@ static int ssi_drop_txn(ss_store_txn *txn, void *ctx, ss_err *err)
     return rc;
 }
 
-int ss_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err *err)
+int ss_assoc_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err *err)
 {
     if (ssi_readonly(s))
         return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", ss_store_path(s));
@@ -813,7 +815,7 @@ static int ssi_copy_one(ss_store *dst, ss_store *src, ss_store_txn *rtxn, ssi_ca
                         ss_err *err)
 {
     ssi_loader L = {.s = dst, .err = err};
-    ss_catalog_load_options o = {.kind = cat->kind};
+    ss_assoc_catalog_options o = {.kind = cat->kind};
     L.o = &o;
     L.cat = *cat;
     L.cat.state = SSI_CAT_LOADING;
@@ -829,7 +831,7 @@ static int ssi_copy_one(ss_store *dst, ss_store *src, ss_store_txn *rtxn, ssi_ca
                 c.resume_len = c.next_len;
             }
     }
-    ss_catalog_load_result res = {.rows = cat->rows, .bad = cat->bad};
+    ss_assoc_catalog_result res = {.rows = cat->rows, .bad = cat->bad};
     L.res = &res;
     if (!rc)
         rc = ss_store_write(dst, ssi_ready_txn, &L, "copying a catalog", err);
@@ -837,7 +839,7 @@ static int ssi_copy_one(ss_store *dst, ss_store *src, ss_store_txn *rtxn, ssi_ca
     return rc;
 }
 
-int ss_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err)
+int ss_assoc_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err)
 {
     ssi_catalogs cats = {0};
     ss_store_txn *rtxn;

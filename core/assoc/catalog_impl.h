@@ -88,7 +88,8 @@ int ssi_catreader_next(ssi_catreader *r, const ss_value **vals, uint64_t *line, 
 int ssi_catalog_pick_ra(const char *const *cols, uint32_t n);
 int ssi_catalog_pick_dec(const char *const *cols, uint32_t n);
 int ssi_catalog_pick_id(const char *const *cols, uint32_t n);
-/** A value as an angle in degrees (numbers are degrees; text is parsed with ss_parse_angle()). */
+/** A value as an angle in degrees (numbers are degrees; text is parsed with ss_sky_parse_angle()).
+ */
 int ssi_value_angle(const ss_value *v, int is_ra, double *deg, const char **why);
 /** A value as a finite number. @return 0 or -1. */
 int ssi_value_number(const ss_value *v, double *out);

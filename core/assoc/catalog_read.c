@@ -126,69 +126,10 @@ int ssi_value_number(const ss_value *v, double *out)
     return isfinite(*out) ? 0 : -1;
 }
 
-/* Up to three numbers separated by spaces, ':' or unit letters; the first keeps the sign. */
-static int ssi_sexagesimal(const char *p, int is_ra, double *deg, const char **why)
-{
-    double part[3] = {0, 0, 0};
-    int n = 0, neg = 0;
-    while (isspace((unsigned char)*p))
-        p++;
-    if (*p == '-' || *p == '+')
-        neg = *p++ == '-';
-    while (*p && n < 3) {
-        char *end;
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            break;
-        part[n++] = strtod(p, &end);
-        p = end;
-        while (*p && (isspace((unsigned char)*p) || strchr(":hdms'\"", *p)))
-            p++;
-    }
-    if (*p || n < 2) {
-        *why = "not a number nor sexagesimal";
-        return -1;
-    }
-    if (part[1] >= 60 || part[2] >= 60) {
-        *why = "minutes or seconds of 60 or more";
-        return -1;
-    }
-    double v = part[0] + part[1] / 60.0 + part[2] / 3600.0;
-    *deg = (neg ? -v : v) * (is_ra ? 15.0 : 1.0);
-    return 0;
-}
-
-int ss_parse_angle(const char *text, int is_ra, double *deg, const char **why)
-{
-    char *end;
-    double v = strtod(text, &end);
-    while (isspace((unsigned char)*end))
-        end++;
-    if (end != text && !*end) {
-        if (!isfinite(v)) {
-            *why = "not a finite number";
-            return -1;
-        }
-        *deg = v;
-    } else if (ssi_sexagesimal(text, is_ra, deg, why)) {
-        return -1;
-    }
-    if (is_ra && (*deg < 0 || *deg > 360)) {
-        *why = "RA out of [0, 360] degrees";
-        return -1;
-    }
-    if (!is_ra && (*deg < -90 || *deg > 90)) {
-        *why = "Dec out of [-90, 90] degrees";
-        return -1;
-    }
-    if (is_ra && *deg == 360)
-        *deg = 0;
-    return 0;
-}
-
 int ssi_value_angle(const ss_value *v, int is_ra, double *deg, const char **why)
 {
     if (v->type == SS_TYPE_STRING)
-        return ss_parse_angle(v->u.s.ptr, is_ra, deg, why);
+        return ss_sky_parse_angle(v->u.s.ptr, is_ra, deg, why);
     if (v->type == SS_TYPE_NULL) {
         *why = "empty";
         return -1;
@@ -200,7 +141,7 @@ int ssi_value_angle(const ss_value *v, int is_ra, double *deg, const char **why)
         return -1;
     }
     snprintf(text, sizeof text, "%.17g", d);
-    return ss_parse_angle(text, is_ra, deg, why);
+    return ss_sky_parse_angle(text, is_ra, deg, why);
 }
 
 /* ---- CSV ---- */

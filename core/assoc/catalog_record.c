@@ -218,7 +218,7 @@ static json_t *ssi_catalog_json(const ssi_catalog *c)
     return o;
 }
 
-int ss_catalog_list(ss_store *s, ss_catalog_kind kind, json_t **out, ss_err *err)
+int ss_assoc_catalog_list(ss_store *s, ss_catalog_kind kind, json_t **out, ss_err *err)
 {
     *out = NULL;
     json_t *arr = json_array();

@@ -32,9 +32,9 @@ static int ssi_drain(ss_store_txn *txn, size_t max,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int ss_watch_drain(ss_store *s, size_t max,
-                   int (*take)(void *ctx, const char *list, const char *json, size_t len),
-                   void *ctx, size_t *taken, ss_err *err)
+int ss_assoc_watch_drain(ss_store *s, size_t max,
+                         int (*take)(void *ctx, const char *list, const char *json, size_t len),
+                         void *ctx, size_t *taken, ss_err *err)
 {
     size_t n = 0;
     if (taken)
@@ -62,7 +62,7 @@ int ss_watch_drain(ss_store *s, size_t max,
     return 0;
 }
 
-int ss_watch_pending(ss_store *s, size_t *n, ss_err *err)
+int ss_assoc_watch_pending(ss_store *s, size_t *n, ss_err *err)
 {
     ss_store_txn *txn;
     *n = 0;

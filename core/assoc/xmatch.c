@@ -104,8 +104,8 @@ static int ssi_scan_range(MDB_cursor *cur, const ssi_catalog *c, uint32_t zone,
                           const ss_ra_range *rr, double ra, double dec, ssi_hits *h)
 {
     unsigned char start[SSI_CATSKY_KEY];
-    ssi_key_catalog_sky(start, c->id, zone, ss_ra_key(rr->lo), 0);
-    uint64_t hi = ss_ra_key(rr->hi);
+    ssi_key_catalog_sky(start, c->id, zone, ss_sky_ra_key(rr->lo), 0);
+    uint64_t hi = ss_sky_ra_key(rr->hi);
     MDB_val k = {sizeof start, start}, v;
     int rc = ss_store_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (; rc == 0; rc = ss_store_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -116,7 +116,7 @@ static int ssi_scan_range(MDB_cursor *cur, const ssi_catalog *c, uint32_t zone,
             return 0;
         double p[3];
         memcpy(p, v.mv_data, sizeof p);
-        double sep = ss_separation_deg(ra, dec, p[0], p[1]) * SS_ARCSEC_PER_DEG;
+        double sep = ss_sky_separation_deg(ra, dec, p[0], p[1]) * SS_ARCSEC_PER_DEG;
         if (sep <= p[2] && (rc = ssi_hit_add(h, ss_be64_get(kp + 20), sep)))
             return rc;
     }
@@ -129,9 +129,9 @@ static int ssi_search(MDB_cursor *cur, const ssi_catalog *c, double ra, double d
     /* a hair wider than the largest radius, so that rounding never loses a row at its edge */
     double r = (c->max_radius_arcsec + 1e-6) / SS_ARCSEC_PER_DEG;
     ss_ra_range rr[2];
-    int nr = ss_cone_ra_ranges(ra, dec, r, rr), rc = 0;
-    uint32_t zlo = ss_zone_of(fmax(-90.0, dec - r), c->zone_height_deg);
-    uint32_t zhi = ss_zone_of(fmin(90.0, dec + r), c->zone_height_deg);
+    int nr = ss_sky_cone_ra_ranges(ra, dec, r, rr), rc = 0;
+    uint32_t zlo = ss_sky_zone_of(fmax(-90.0, dec - r), c->zone_height_deg);
+    uint32_t zhi = ss_sky_zone_of(fmin(90.0, dec + r), c->zone_height_deg);
     h->n = 0;
     for (uint32_t z = zlo; z <= zhi && !rc; z++)
         for (int i = 0; i < nr && !rc; i++)

@@ -115,7 +115,7 @@ int ssi_notify_take(void *ctx, const char *list, const char *json, size_t len)
 {
     ssi_broker *b = ctx;
     ss_err err = {0};
-    int rc = ss_notifier_submit(b->notify, list, json, len, &err);
+    int rc = ss_publish_notifier_submit(b->notify, list, json, len, &err);
     if (rc)
         ss_log_line(b->lg, rc == SS_EINVAL ? SS_LOG_ERROR : SS_LOG_WARN, "watch list=%s: %s%s",
                     list, err.msg, rc == SS_EINVAL ? "; dropped" : "; kept for the next round");
@@ -132,9 +132,9 @@ static void ssi_watch_round(ssi_broker *b, double now)
     ss_err err = {0};
     if (!b->notify || b->store_failed || now < b->next_watch)
         return;
-    int rc = ss_watch_pending(b->store, &pending, &err);
+    int rc = ss_assoc_watch_pending(b->store, &pending, &err);
     if (!rc && pending)
-        rc = ss_watch_drain(b->store, SSI_WATCH_ROUND, ssi_notify_take, b, &taken, &err);
+        rc = ss_assoc_watch_drain(b->store, SSI_WATCH_ROUND, ssi_notify_take, b, &taken, &err);
     if (rc)
         ss_log_line(b->lg, SS_LOG_WARN, "watch outbox: %s", err.msg);
     if (rc || taken < (pending < SSI_WATCH_ROUND ? pending : SSI_WATCH_ROUND))
@@ -350,11 +350,11 @@ static json_t *ssi_outputs_json(ssi_broker *b)
 
 /* ---- the control socket ---- */
 
-static json_t *ssi_notify_json(ss_notifier *n)
+static json_t *ssi_notify_json(ss_publish_notifier *n)
 {
-    ss_notify_stats ns = {0};
+    ss_publish_notify_stats ns = {0};
     if (n)
-        ss_notifier_stats(n, &ns);
+        ss_publish_notifier_stats(n, &ns);
     return json_pack("{s:I, s:I, s:I, s:I, s:I}", "published", (json_int_t)ns.published,
                      "delivered", (json_int_t)ns.delivered, "retried", (json_int_t)ns.retried,
                      "failed", (json_int_t)ns.failed, "pending", (json_int_t)ns.pending);
@@ -574,8 +574,9 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
     if (!rc)
         rc = ssi_open_outputs(b, err);
     if (!rc)
-        rc = ss_notifier_new(b->c.run_dir, &b->c.notify, b->outs.n ? &ss_publish_set_ops : NULL,
-                             &b->outs, b->lg, &b->notify, err);
+        rc = ss_publish_notifier_new(b->c.run_dir, &b->c.notify,
+                                     b->outs.n ? &ss_publish_set_ops : NULL, &b->outs, b->lg,
+                                     &b->notify, err);
     if (!rc)
         rc = ssi_signals(b, err);
     return rc ? rc : ssi_intake_start(b, err);
@@ -639,9 +640,9 @@ static void ssi_rate_line(ssi_broker *b, double now)
     ss_ingest_totals t = {0};
     if (b->in)
         ss_ingest_totals_get(b->in, &t);
-    ss_notify_stats ns = {0};
+    ss_publish_notify_stats ns = {0};
     if (b->notify)
-        ss_notifier_stats(b->notify, &ns);
+        ss_publish_notifier_stats(b->notify, &ns);
     uint64_t total = b->alerts_in + t.ingested;
     double dt = now - b->rate_t;
     ss_log_line(b->lg, SS_LOG_INFO,
@@ -669,7 +670,7 @@ static size_t ssi_poll_set(ssi_broker *b, struct pollfd *p, double *deadline)
     if (b->pull >= 0 && !b->paused && !b->stopping && !b->store_failed)
         ssi_add_fd(p, &n, b->pull_fd);
     if (b->kafka && !b->paused && !b->stopping && !b->store_failed)
-        ssi_add_fd(p, &n, ss_kafka_in_fd(b->kafka));
+        ssi_add_fd(p, &n, ss_ingest_kafka_in_fd(b->kafka));
     ssi_gen_fds(b->cur, p, &n, deadline);
     ssi_gen_fds(b->next, p, &n, deadline);
     return n;
@@ -743,13 +744,13 @@ static void ssi_close_all(ssi_broker *b)
     if (b->in && ss_ingest_finish(b->in, NULL, &err))
         ss_log_line(b->lg, SS_LOG_ERROR, "final commit: %s", err.msg);
     else if (b->kafka) /* every message taken is stored: its offset goes with the close */
-        ss_kafka_in_committed(b->kafka);
+        ss_ingest_kafka_in_committed(b->kafka);
     ssi_intake_free(b);
     for (size_t i = 0; i < b->nmarked; i++)
         free(b->spool_marked[i]);
     free(b->spool_marked);
     free(b->spool_ready);
-    ss_notifier_free(b->notify); /* before the outputs it publishes on */
+    ss_publish_notifier_free(b->notify); /* before the outputs it publishes on */
     ss_publish_set_close(&b->outs);
     if (b->pull >= 0)
         nn_close(b->pull);
@@ -769,10 +770,10 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
     b.c = *conf; /* a shallow copy: strings the broker replaces are its own copies */
     /* First, while this is the only thread: libcurl's global setup (TLS included) is not
      * thread-safe, and nanomsg starts threads with its first socket. */
-    if (ss_notify_global_init(err))
+    if (ss_publish_notify_global_init(err))
         return err->code;
     if (!(b.c.set = conf->set ? strdup(conf->set) : NULL) && conf->set) {
-        ss_notify_global_cleanup();
+        ss_publish_notify_global_cleanup();
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     }
     b.pc = (ssi_pool_conf){worker_exe, conf->store, conf->timeout, conf->max_crashes,
@@ -800,7 +801,7 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
         rc = b.fatal.code && b.initial ? (*err = b.fatal, b.fatal.code) : 0;
     }
     ssi_close_all(&b);
-    ss_notify_global_cleanup();
+    ss_publish_notify_global_cleanup();
     free(b.c.set);
     if (!rc)
         ss_log_line(log, SS_LOG_INFO, "broker stopped");

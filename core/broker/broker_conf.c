@@ -56,7 +56,7 @@ static int ssi_num(const char *v, double lo, double *out)
 static int ssi_size(const char *v, uint64_t *out)
 {
     size_t n;
-    if (ss_parse_size(v, &n))
+    if (ss_file_parse_size(v, &n))
         return 0;
     *out = n;
     return 1;
@@ -114,7 +114,7 @@ static int ssi_filters_key(ssi_conf_ctx *x, const char *k, const char *v)
 /* [notify]: bounds that keep a typo from disabling delivery (timeout 0) or hammering a server. */
 static int ssi_notify_key(ssi_conf_ctx *x, const char *k, const char *v)
 {
-    ss_notify_conf *n = &x->c->notify;
+    ss_publish_notify_conf *n = &x->c->notify;
     uint64_t u;
     if (!strcmp(k, "timeout"))
         return ssi_num(v, 0.1, &n->timeout) && n->timeout <= 600;
@@ -185,7 +185,7 @@ static int ssi_kafka_key(ssi_conf_ctx *x, const char *k, const char *v)
     c->kafka_on = 1;
     if (!strcmp(k, "schema_dir"))
         return ssi_set_str(&c->schema_dir, ssi_rel(x->dir, v));
-    if (ss_kafka_in_conf_set(&c->kafka, k, v, x->err))
+    if (ss_ingest_kafka_in_conf_set(&c->kafka, k, v, x->err))
         return ss_err_prefix(x->err, "%s", c->file), 0;
     return 1;
 }
@@ -322,6 +322,6 @@ void ss_broker_conf_free(ss_broker_conf *c)
         free(o->name);
     }
     c->noutputs = 0;
-    ss_kafka_in_conf_free(&c->kafka);
+    ss_ingest_kafka_in_conf_free(&c->kafka);
     c->kafka_on = 0;
 }

@@ -26,15 +26,15 @@ typedef struct ssi_broker {
     size_t nready, capready;
     char **spool_marked; /* marked in the last commit: to move to done/ (or failed/) */
     size_t nmarked, capmarked;
-    ss_kafka_in *kafka;           /* [input kafka]'s consumer; NULL while it waits to reopen */
-    double kafka_retry_at;        /* a consumer that failed opens again then */
-    int kafka_more;               /* the last round stopped at a bound: messages may be waiting */
-    ss_kafka_in_stats kafka_past; /* counters of the consumers closed since the start */
-    int pull, ctl;                /* nanomsg sockets, or -1 */
-    int pull_fd, ctl_fd, sigfd;   /* pollable descriptors */
-    ss_publish_set outs;          /* [output] publish, then [output NAME]s */
+    ss_ingest_kafka_in *kafka; /* [input kafka]'s consumer; NULL while it waits to reopen */
+    double kafka_retry_at;     /* a consumer that failed opens again then */
+    int kafka_more;            /* the last round stopped at a bound: messages may be waiting */
+    ss_ingest_kafka_in_stats kafka_past; /* counters of the consumers closed since the start */
+    int pull, ctl;                       /* nanomsg sockets, or -1 */
+    int pull_fd, ctl_fd, sigfd;          /* pollable descriptors */
+    ss_publish_set outs;                 /* [output] publish, then [output NAME]s */
     uint64_t out_failed_seen[SS_PUBLISH_MAX_OUTPUTS]; /* delivery failures logged, per output */
-    ss_notifier *notify; /* watch-list notifications: the stream and webhooks */
+    ss_publish_notifier *notify; /* watch-list notifications: the stream and webhooks */
     ssi_pool_conf pc;
     ssi_gen *cur, *next;
     unsigned gen_seq;
@@ -57,7 +57,7 @@ typedef struct ssi_broker {
 int ssi_push(char ***arr, size_t *n, size_t *cap, char *s);
 
 /**
- * The take() callback of ss_watch_drain(): hands one outbox entry (@p ctx: the broker) to the
+ * The take() callback of ss_assoc_watch_drain(): hands one outbox entry (@p ctx: the broker) to the
  * notifier. @return 0 when it is published and spooled (the outbox entry may go); nonzero keeps
  * it in the outbox for the next drain (the spool could not be written); a malformed entry is
  * logged and taken, since it would never pass.

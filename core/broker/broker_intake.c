@@ -97,7 +97,7 @@ static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
     (void)t;
     ss_store_journal_committed(b->jr, b->jpos_txn);
     if (b->kafka) /* the messages wholly ingested are stored: their offsets go to the group */
-        ss_kafka_in_committed(b->kafka);
+        ss_ingest_kafka_in_committed(b->kafka);
     for (size_t i = 0; i < b->nmarked; i++)
         free(b->spool_marked[i]);
     b->nmarked = 0;
@@ -198,26 +198,26 @@ static int ssi_pull_round(ssi_broker *b)
  * delivered again to the next consumer of the group. */
 static void ssi_kafka_close(ssi_broker *b)
 {
-    ss_kafka_in_stats st;
+    ss_ingest_kafka_in_stats st;
     if (!b->kafka)
         return;
-    ss_kafka_in_stats_get(b->kafka, &st);
+    ss_ingest_kafka_in_stats_get(b->kafka, &st);
     b->kafka_past.messages += st.messages;
     b->kafka_past.alerts += st.alerts;
     b->kafka_past.rejected += st.rejected;
     if (st.last_error[0])
         memcpy(b->kafka_past.last_error, st.last_error, sizeof st.last_error);
-    ss_kafka_in_close(b->kafka);
+    ss_ingest_kafka_in_close(b->kafka);
     b->kafka = NULL;
     b->kafka_more = 0;
 }
 
 static int ssi_kafka_open(ssi_broker *b, ss_err *err)
 {
-    const ss_kafka_in_conf *k = &b->c.kafka;
+    const ss_ingest_kafka_in_conf *k = &b->c.kafka;
     if (!b->c.kafka_on)
         return 0;
-    if (ss_kafka_in_open(k, b->c.schema_dir, &b->kafka, err))
+    if (ss_ingest_kafka_in_open(k, b->c.schema_dir, &b->kafka, err))
         return ss_err_prefix(err, "%s", b->c.file), err->code;
     b->kafka_more = 1; /* the wake-up signals what arrives from now on; look once anyway */
     ss_log_line(b->lg, SS_LOG_INFO, "kafka consumer brokers=%s topics=%s group=%s%s", k->brokers,
@@ -227,10 +227,10 @@ static int ssi_kafka_open(ssi_broker *b, ss_err *err)
 
 json_t *ssi_kafka_json(const ssi_broker *b)
 {
-    ss_kafka_in_stats st = {0};
+    ss_ingest_kafka_in_stats st = {0};
     if (b->kafka)
-        ss_kafka_in_stats_get(b->kafka, &st);
-    const ss_kafka_in_stats *p = &b->kafka_past;
+        ss_ingest_kafka_in_stats_get(b->kafka, &st);
+    const ss_ingest_kafka_in_stats *p = &b->kafka_past;
     return json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "messages",
                      (json_int_t)(p->messages + st.messages), "alerts",
                      (json_int_t)(p->alerts + st.alerts), "rejected",
@@ -246,7 +246,7 @@ static int ssi_kafka_failed(ssi_broker *b, const ss_err *why)
     ss_err err = {0};
     int rc = ss_ingest_flush(b->in, &err);
     if (!rc)
-        ss_kafka_in_committed(b->kafka);
+        ss_ingest_kafka_in_committed(b->kafka);
     ss_log_line(b->lg, SS_LOG_ERROR, "%s; consumer closed, opened again in %.0f s", why->msg,
                 SSI_KAFKA_RETRY_S);
     ssi_kafka_close(b);
@@ -265,14 +265,14 @@ static int ssi_kafka_round(ssi_broker *b)
     ss_err err = {0};
     while (!rc && got && n < SSI_KAFKA_PER_ROUND && !(over = ssi_over_high(b)) &&
            ssi_mono() < end) {
-        rc = ss_kafka_in_poll(b->kafka, b->in, 1, 0, b->lg, &got, &err);
+        rc = ss_ingest_kafka_in_poll(b->kafka, b->in, 1, 0, b->lg, &got, &err);
         n += got;
     }
     b->kafka_more = !rc && got; /* stopped at a bound: not signalled again, look next round */
     if (!rc)
         return 0;
-    ss_kafka_in_stats st;
-    ss_kafka_in_stats_get(b->kafka, &st);
+    ss_ingest_kafka_in_stats st;
+    ss_ingest_kafka_in_stats_get(b->kafka, &st);
     return st.fatal ? ssi_kafka_failed(b, &err) : (b->fatal = err, rc);
 }
 
@@ -510,7 +510,7 @@ void ssi_intake_round(ssi_broker *b, int scan_spool)
     if (!rc)
         rc = ss_ingest_flush(b->in, &err);
     if (!rc && b->kafka) /* messages of known alerts only: nothing was left to commit for them */
-        ss_kafka_in_committed(b->kafka);
+        ss_ingest_kafka_in_committed(b->kafka);
     if (!rc && b->nready) /* files that gave nothing to store still need their marks */
         rc = ssi_commit_marks(b, &err);
     if (rc)

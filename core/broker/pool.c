@@ -148,7 +148,7 @@ void ssi_gen_free(ssi_gen *g, double grace)
     free(g->f);
     free(g->w);
     if (g->dir) /* the snapshot is not needed once its workers are gone */
-        ss_remove_tree(g->dir);
+        ss_file_remove_tree(g->dir);
     free(g->dir);
     free(g->ini);
     free(g);

@@ -44,7 +44,7 @@ typedef struct ssi_cat_cli {
     ss_catalog_kind kind;
     const char *store;
     int json;
-    ss_catalog_load_options lo;
+    ss_assoc_catalog_options lo;
 } ssi_cat_cli;
 
 enum {
@@ -78,7 +78,7 @@ static int ssi_unit(const char *u, double *out)
 
 static int ssi_cat_option(ssi_cat_cli *c, int ch, const char *arg)
 {
-    ss_catalog_load_options *o = &c->lo;
+    ss_assoc_catalog_options *o = &c->lo;
     int watch = c->kind == SS_CATALOG_KIND_WATCH;
     switch (ch) {
     case O_STORE: c->store = arg; break;
@@ -168,8 +168,8 @@ static int ssi_cat_load(ssi_cat_cli *c, int nargs, char **args)
     ss_err err = {0};
     if (ss_store_open(c->store, &so, &s, &err))
         return ss_cli_fail(&err);
-    ss_catalog_load_result r;
-    int rc = ss_catalog_load(s, &c->lo, &r, &err);
+    ss_assoc_catalog_result r;
+    int rc = ss_assoc_catalog_load(s, &c->lo, &r, &err);
     ss_store_close(s);
     if (rc)
         return ss_cli_fail(&err);
@@ -220,7 +220,7 @@ static int ssi_cat_list(ssi_cat_cli *c, int nargs)
     json_t *arr;
     if (ss_store_open(c->store, &so, &s, &err))
         return ss_cli_fail(&err);
-    int rc = ss_catalog_list(s, c->kind, &arr, &err);
+    int rc = ss_assoc_catalog_list(s, c->kind, &arr, &err);
     ss_store_close(s);
     if (rc)
         return ss_cli_fail(&err);
@@ -243,7 +243,7 @@ static int ssi_cat_drop(ssi_cat_cli *c, int nargs)
     ss_err err = {0};
     if (ss_store_open(c->store, NULL, &s, &err))
         return ss_cli_fail(&err);
-    int rc = ss_catalog_drop(s, c->lo.name, c->kind, &err);
+    int rc = ss_assoc_catalog_drop(s, c->lo.name, c->kind, &err);
     ss_store_close(s);
     return rc ? ss_cli_fail(&err) : SS_EXIT_OK;
 }

@@ -55,13 +55,13 @@ static int ssi_cutout_write(ss_store *s, const ssi_cutout_cli *c, const char *id
                             ss_cutout_kind kind, ss_err *err)
 {
     if (!c->output)
-        return ss_cutout_write(s, id, c->survey, kind, stdout, err);
+        return ss_query_cutout_write(s, id, c->survey, kind, stdout, err);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.part", c->output);
     FILE *fp = fopen(tmp, "wb");
     if (!fp)
         return ss_err_set(err, errno, "%s: %s", tmp, strerror(errno));
-    int rc = ss_cutout_write(s, id, c->survey, kind, fp, err);
+    int rc = ss_query_cutout_write(s, id, c->survey, kind, fp, err);
     if (fclose(fp) && !rc)
         rc = ss_err_set(err, errno, "%s: %s", tmp, strerror(errno));
     if (!rc && rename(tmp, c->output))
@@ -90,7 +90,7 @@ int ss_cmd_cutout(int argc, char **argv)
     ss_store_options o = {.readonly = 1};
     if (ss_store_open(c.store, &o, &s, &err))
         return ss_cli_fail(&err);
-    rc = c.list ? ss_cutout_list(s, id, c.survey, stdout, &err)
+    rc = c.list ? ss_query_cutout_list(s, id, c.survey, stdout, &err)
                 : ssi_cutout_write(s, &c, id, (ss_cutout_kind)kind, &err);
     ss_store_close(s);
     return rc ? ss_cli_fail(&err) : SS_EXIT_OK;

@@ -167,7 +167,7 @@ int ss_cmd_listen(int argc, char **argv)
     size_t count = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (ch == 'c' && !ss_parse_size(optarg, &count))
+        if (ch == 'c' && !ss_file_parse_size(optarg, &count))
             continue;
         if (ch == 'h')
             return fputs(ssi_listen_help, stdout), SS_EXIT_OK;

@@ -114,7 +114,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
             c->store_opts.radius_arcsec = d;
             break;
         case 'I':
-            if (ss_parse_size(optarg, &sz) || sz < 1 || sz > SS_MAX_INSTANCE)
+            if (ss_file_parse_size(optarg, &sz) || sz < 1 || sz > SS_MAX_INSTANCE)
                 return ss_cli_usage("ingest", "--instance '%s': need a number from 1 to %d", optarg,
                                     SS_MAX_INSTANCE);
             c->store_opts.instance = (unsigned)sz;
@@ -122,13 +122,13 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         case 'f': c->opts.format = optarg; break;
         case 'S': c->opts.decoder.default_survey = optarg; break;
         case 'b':
-            if (ss_parse_size(optarg, &sz) || sz == 0 || sz > 1000000)
+            if (ss_file_parse_size(optarg, &sz) || sz == 0 || sz > 1000000)
                 return ss_cli_usage("ingest", "--batch '%s': need a count from 1 to 1000000",
                                     optarg);
             c->opts.batch_size = (uint32_t)sz;
             break;
         case 'm':
-            if (ss_parse_size(optarg, &sz) || sz < ((size_t)1 << 20))
+            if (ss_file_parse_size(optarg, &sz) || sz < ((size_t)1 << 20))
                 return ss_cli_usage("ingest", "--map-size '%s': need a size of at least 1M",
                                     optarg);
             c->store_opts.map_size = sz;
@@ -335,7 +335,7 @@ int ss_cmd_inspect(int argc, char **argv)
     int failed = 0;
     for (int i = optind; i < argc; i++) {
         ss_err err = {0};
-        if (ss_inspect(argv[i], &cfg, stdout, &err))
+        if (ss_ingest_inspect(argv[i], &cfg, stdout, &err))
             failed = ss_cli_fail(&err);
     }
     return failed ? SS_EXIT_FAIL : SS_EXIT_OK;

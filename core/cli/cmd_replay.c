@@ -282,8 +282,8 @@ static int ssi_option(ssi_replay_cli *c, int ch, const char *arg)
     case 'V': o->limits.enabled = 1; return 0;
     case 'q': c->quiet = 1; return 0;
     case 'h': return 1;
-    case 'e': return ss_parse_size(arg, &n) ? -1 : (o->limits.max_errors = n, 0);
-    case 'l': return ss_parse_size(arg, &n) ? -1 : (o->max_listed = n, 0);
+    case 'e': return ss_file_parse_size(arg, &n) ? -1 : (o->limits.max_errors = n, 0);
+    case 'l': return ss_file_parse_size(arg, &n) ? -1 : (o->max_listed = n, 0);
     case 't': return ssi_number(arg, 0, &ms) ? -1 : (o->limits.time_budget_us = ms * 1000, 0);
     case 'x':
         return ssi_number(arg, 0, &o->limits.max_tag_fraction) || o->limits.max_tag_fraction > 1

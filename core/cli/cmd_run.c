@@ -130,7 +130,7 @@ static int ssi_ctl_target(ssi_ctl_cli *c, char **address, ss_err *err)
     if (c->secret_file) {
         char *data = NULL;
         size_t len;
-        if (ss_read_file(c->secret_file, &data, &len, err))
+        if (ss_file_read(c->secret_file, &data, &len, err))
             return err->code;
         data[strcspn(data, "\r\n")] = '\0';
         free(c->secret);
@@ -218,7 +218,7 @@ static int ssi_send_one(int sock, const char *path, ss_err *err)
 {
     char *data = NULL;
     size_t len;
-    int rc = ss_read_file(path, &data, &len, err);
+    int rc = ss_file_read(path, &data, &len, err);
     if (rc)
         return rc;
     if (nn_send(sock, data, len, 0) < 0)

@@ -67,9 +67,9 @@ static int ssi_limit_key(ss_filter_limits *l, const char *name, const char *valu
 {
     size_t v;
     if (!strcmp(name, "memory"))
-        return ss_parse_size(value, &l->memory_bytes) ? -1 : 1;
+        return ss_file_parse_size(value, &l->memory_bytes) ? -1 : 1;
     if (!strcmp(name, "instructions")) {
-        if (ss_parse_size(value, &v) || v == 0)
+        if (ss_file_parse_size(value, &v) || v == 0)
             return -1;
         l->instructions = v;
         return 1;
@@ -100,7 +100,7 @@ static int ssi_add_item(ssi_set_conf *c, ssi_filter_conf *f, const char *key, co
         it->value_len = strlen(value);
     } else if ((it->path = ssi_resolve(c, value))) {
         char *data = NULL;
-        if (ss_read_file(it->path, &data, &it->value_len, c->err)) {
+        if (ss_file_read(it->path, &data, &it->value_len, c->err)) {
             ss_err_prefix(c->err, "%s: filter %s: setup file", c->file, f->label);
             free((char *)it->key), free((char *)it->path);
             return 0;
@@ -157,7 +157,7 @@ static int ssi_set_key(ssi_set_conf *c, const char *name, const char *value)
         return lim > 0;
     if (!strcmp(name, "max_consecutive_failures")) {
         size_t v;
-        if (ss_parse_size(value, &v) || v == 0)
+        if (ss_file_parse_size(value, &v) || v == 0)
             return 0;
         c->max_failures = (unsigned)v;
         return 1;
@@ -544,7 +544,7 @@ static int ssi_snapshot_filter(const ssi_filter_conf *f, size_t i, const char *d
     char *data = NULL, *dest = NULL;
     size_t len;
     const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
-    int rc = ss_read_file(f->path, &data, &len, err);
+    int rc = ss_file_read(f->path, &data, &len, err);
     if (rc)
         return ss_err_prefix(err, "filter %s", f->label);
     if (asprintf(&dest, "%s/%02zu-%s", dir, i, base) < 0)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int ss_read_file(const char *path, char **buf, size_t *len, ss_err *err)
+int ss_file_read(const char *path, char **buf, size_t *len, ss_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -36,7 +36,7 @@ int ss_read_file(const char *path, char **buf, size_t *len, ss_err *err)
 
 #define SSI_BOM "\xEF\xBB\xBF"
 
-int ss_lines_next(ss_lines *l, const char **line, size_t *len, ss_err *err)
+int ss_file_lines_next(ss_file_lines *l, const char **line, size_t *len, ss_err *err)
 {
     errno = 0;
     ssize_t n = getline(&l->buf, &l->cap, l->fp);
@@ -60,14 +60,14 @@ int ss_lines_next(ss_lines *l, const char **line, size_t *len, ss_err *err)
     return 1;
 }
 
-void ss_lines_free(ss_lines *l)
+void ss_file_lines_free(ss_file_lines *l)
 {
     free(l->buf);
     l->buf = NULL;
     l->cap = 0;
 }
 
-int ss_parse_size(const char *s, size_t *out)
+int ss_file_parse_size(const char *s, size_t *out)
 {
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
@@ -80,7 +80,7 @@ int ss_parse_size(const char *s, size_t *out)
     return 0;
 }
 
-void ss_remove_tree(const char *dir)
+void ss_file_remove_tree(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -91,7 +91,7 @@ void ss_remove_tree(const char *dir)
             asprintf(&path, "%s/%s", dir, e->d_name) < 0)
             continue;
         if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            ss_remove_tree(path);
+            ss_file_remove_tree(path);
         else
             unlink(path);
         free(path);
@@ -101,7 +101,7 @@ void ss_remove_tree(const char *dir)
     rmdir(dir);
 }
 
-int ss_dir_is_new(const char *dir)
+int ss_file_dir_is_new(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)

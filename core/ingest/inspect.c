@@ -68,7 +68,7 @@ static int ssi_inspect_stream(FILE *fp, const char *path, const ss_decoder_ops *
     return rc == 1 ? 0 : rc;
 }
 
-int ss_inspect(const char *path, const ss_decoder_config *cfg, FILE *out, ss_err *err)
+int ss_ingest_inspect(const char *path, const ss_decoder_config *cfg, FILE *out, ss_err *err)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)

@@ -12,24 +12,24 @@
 #include <string.h>
 #include <unistd.h>
 
-struct ss_kafka_in {
+struct ss_ingest_kafka_in {
     rd_kafka_t *rk;
     const char *decoder;
     /* next offset of each partition's messages wholly ingested since the last store commit
      * (librdkafka's lists are never NULL: it aborts when out of memory) */
     rd_kafka_topic_partition_list_t *done;
-    ss_ingest *in; /* during ss_kafka_in_poll() only: a revocation flushes it */
+    ss_ingest *in; /* during ss_ingest_kafka_in_poll() only: a revocation flushes it */
     int rc;        /* a store failure met in a rebalance */
     int revoking;  /* commits wait for the group's answer: the next owner reads from there */
     int wake[2];   /* librdkafka writes to wake[1] when its queue stops being empty */
     int coop;      /* the group protocol is cooperative (kafka_group.h) */
-    ss_kafka_in_stats st;
+    ss_ingest_kafka_in_stats st;
     ss_err err;
 };
 
 /* ---- configuration ---- */
 
-int ss_kafka_str_set(char **slot, const char *value, ss_err *err)
+int ss_ingest_kafka_str_set(char **slot, const char *value, ss_err *err)
 {
     char *s = strdup(value);
     if (!s)
@@ -39,14 +39,14 @@ int ss_kafka_str_set(char **slot, const char *value, ss_err *err)
     return 0;
 }
 
-int ss_kafka_kv_set(char ***kv, size_t *nkv, const char *section, const char *key,
-                    const char *value, ss_err *err)
+int ss_ingest_kafka_kv_set(char ***kv, size_t *nkv, const char *section, const char *key,
+                           const char *value, ss_err *err)
 {
     if (!*key)
         return ss_err_set(err, SS_EINVAL, "[%s] rdkafka.: the librdkafka key is missing", section);
     for (size_t i = 0; i < *nkv; i++)
         if (!strcmp((*kv)[2 * i], key))
-            return ss_kafka_str_set(&(*kv)[2 * i + 1], value, err);
+            return ss_ingest_kafka_str_set(&(*kv)[2 * i + 1], value, err);
     char **fresh = realloc(*kv, (*nkv + 1) * 2 * sizeof *fresh);
     if (!fresh)
         return ss_err_set(err, SS_ENOMEM, "out of memory");
@@ -65,7 +65,7 @@ static int ssi_bad_parts(const char *value, const char *why, ss_err *err)
 }
 
 /* partitions = 0,2,5: whole numbers below 2^31, none twice. */
-static int ssi_parts_set(ss_kafka_in_conf *c, const char *value, ss_err *err)
+static int ssi_parts_set(ss_ingest_kafka_in_conf *c, const char *value, ss_err *err)
 {
     int32_t *parts = NULL;
     size_t n = 0;
@@ -96,14 +96,15 @@ static int ssi_parts_set(ss_kafka_in_conf *c, const char *value, ss_err *err)
     return 0;
 }
 
-int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value, ss_err *err)
+int ss_ingest_kafka_in_conf_set(ss_ingest_kafka_in_conf *c, const char *key, const char *value,
+                                ss_err *err)
 {
     if (!strcmp(key, "brokers"))
-        return ss_kafka_str_set(&c->brokers, value, err);
+        return ss_ingest_kafka_str_set(&c->brokers, value, err);
     if (!strcmp(key, "topics"))
-        return ss_kafka_str_set(&c->topics, value, err);
+        return ss_ingest_kafka_str_set(&c->topics, value, err);
     if (!strcmp(key, "group"))
-        return ss_kafka_str_set(&c->group, value, err);
+        return ss_ingest_kafka_str_set(&c->group, value, err);
     if (!strcmp(key, "partitions"))
         return ssi_parts_set(c, value, err);
     if (!strcmp(key, "format")) {
@@ -112,7 +113,7 @@ int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value
                               "[input kafka] format=%s: unknown (ztf: one Avro container per "
                               "message; rubin: Confluent-framed Avro)",
                               value);
-        return ss_kafka_str_set(&c->format, value, err);
+        return ss_ingest_kafka_str_set(&c->format, value, err);
     }
     if (!strcmp(key, "rdkafka.enable.auto.commit") ||
         !strcmp(key, "rdkafka.enable.auto.offset.store"))
@@ -121,14 +122,14 @@ int ss_kafka_in_conf_set(ss_kafka_in_conf *c, const char *key, const char *value
                           "alerts are stored)",
                           key);
     if (!strncmp(key, "rdkafka.", 8))
-        return ss_kafka_kv_set(&c->kv, &c->nkv, "input kafka", key + 8, value, err);
+        return ss_ingest_kafka_kv_set(&c->kv, &c->nkv, "input kafka", key + 8, value, err);
     return ss_err_set(err, SS_EINVAL,
                       "[input kafka] %s: unknown key (brokers, topics, group, format, partitions, "
                       "rdkafka.*)",
                       key);
 }
 
-void ss_kafka_in_conf_free(ss_kafka_in_conf *c)
+void ss_ingest_kafka_in_conf_free(ss_ingest_kafka_in_conf *c)
 {
     free(c->brokers);
     free(c->topics);
@@ -155,7 +156,7 @@ static int ssi_rdset(rd_kafka_conf_t *rc, const char *key, const char *value, ss
  * so that another consumer taking the partitions over need not read it again. A group already
  * rebalancing may refuse the offsets (REBALANCE_IN_PROGRESS): the next owner then reads those
  * messages again, and the store absorbs them. */
-static void ssi_revoke(ss_kafka_in *k)
+static void ssi_revoke(ss_ingest_kafka_in *k)
 {
     k->revoking = 1;
     if (k->in && !k->rc)
@@ -186,19 +187,20 @@ void ss_ingest_kafka_rebalance_apply(rd_kafka_t *rk, int assign,
 static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                           rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    ss_kafka_in *k = opaque;
+    ss_ingest_kafka_in *k = opaque;
     int assign = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     if (!assign)
         ssi_revoke(k);
     ss_ingest_kafka_rebalance_apply(rk, assign, parts, k->coop);
 }
 
-static rd_kafka_conf_t *ssi_rdconf(const ss_kafka_in_conf *c, ss_kafka_in *k, ss_err *err)
+static rd_kafka_conf_t *ssi_rdconf(const ss_ingest_kafka_in_conf *c, ss_ingest_kafka_in *k,
+                                   ss_err *err)
 {
     rd_kafka_conf_t *rc = rd_kafka_conf_new();
     if (!rc)
         return ss_err_set(err, SS_ENOMEM, "out of memory"), NULL;
-    /* offsets follow the store: only ss_kafka_in_committed() stores and commits them; a new
+    /* offsets follow the store: only ss_ingest_kafka_in_committed() stores and commits them; a new
      * group starts from the earliest message kept (overridable by rdkafka.auto.offset.reset) */
     int bad = ssi_rdset(rc, "bootstrap.servers", c->brokers, err) ||
               ssi_rdset(rc, "group.id", c->group, err) ||
@@ -236,7 +238,7 @@ static rd_kafka_topic_partition_list_t *ssi_topic_list(const char *topics, int32
 
 /* Static assignment: the configured partitions of every topic, each from the group's committed
  * offset (RD_KAFKA_OFFSET_INVALID), else from auto.offset.reset. */
-static rd_kafka_resp_err_t ssi_assign(ss_kafka_in *k, const ss_kafka_in_conf *c,
+static rd_kafka_resp_err_t ssi_assign(ss_ingest_kafka_in *k, const ss_ingest_kafka_in_conf *c,
                                       const rd_kafka_topic_partition_list_t *topics)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
@@ -250,7 +252,7 @@ static rd_kafka_resp_err_t ssi_assign(ss_kafka_in *k, const ss_kafka_in_conf *c,
 }
 
 /* Subscribe to the topics, or assign their partitions when the section names them. */
-static int ssi_subscribe(ss_kafka_in *k, const ss_kafka_in_conf *c, ss_err *err)
+static int ssi_subscribe(ss_ingest_kafka_in *k, const ss_ingest_kafka_in_conf *c, ss_err *err)
 {
     rd_kafka_topic_partition_list_t *l = ssi_topic_list(c->topics, RD_KAFKA_PARTITION_UA);
     if (!l)
@@ -267,7 +269,7 @@ static int ssi_subscribe(ss_kafka_in *k, const ss_kafka_in_conf *c, ss_err *err)
 }
 
 /* The wake-up descriptor: librdkafka writes to it when the consumer queue gets something. */
-static int ssi_wake_enable(ss_kafka_in *k, ss_err *err)
+static int ssi_wake_enable(ss_ingest_kafka_in *k, ss_err *err)
 {
     if (pipe2(k->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         k->wake[0] = k->wake[1] = -1;
@@ -280,7 +282,7 @@ static int ssi_wake_enable(ss_kafka_in *k, ss_err *err)
     return 0;
 }
 
-static int ssi_check_conf(const ss_kafka_in_conf *c, const char *schema_dir, ss_err *err)
+static int ssi_check_conf(const ss_ingest_kafka_in_conf *c, const char *schema_dir, ss_err *err)
 {
     const char *missing = !c->brokers ? "brokers" : !c->topics ? "topics" : !c->group ? "group" : 0;
     if (missing)
@@ -292,14 +294,14 @@ static int ssi_check_conf(const ss_kafka_in_conf *c, const char *schema_dir, ss_
     return 0;
 }
 
-int ss_kafka_in_open(const ss_kafka_in_conf *c, const char *schema_dir, ss_kafka_in **out,
-                     ss_err *err)
+int ss_ingest_kafka_in_open(const ss_ingest_kafka_in_conf *c, const char *schema_dir,
+                            ss_ingest_kafka_in **out, ss_err *err)
 {
     *out = NULL;
     int rc = ssi_check_conf(c, schema_dir, err);
     if (rc)
         return rc;
-    ss_kafka_in *k = calloc(1, sizeof *k);
+    ss_ingest_kafka_in *k = calloc(1, sizeof *k);
     if (!k || !(k->done = rd_kafka_topic_partition_list_new(8)))
         return free(k), ss_err_set(err, SS_ENOMEM, "out of memory");
     k->wake[0] = k->wake[1] = -1;
@@ -319,17 +321,17 @@ int ss_kafka_in_open(const ss_kafka_in_conf *c, const char *schema_dir, ss_kafka
         }
     }
     rc = err->code ? err->code : SS_EINVAL;
-    ss_kafka_in_close(k);
+    ss_ingest_kafka_in_close(k);
     return rc;
 }
 
-const char *ss_kafka_in_decoder(const ss_kafka_in *k)
+const char *ss_ingest_kafka_in_decoder(const ss_ingest_kafka_in *k)
 {
     return k->decoder;
 }
 
 /* A message wholly ingested: its partition's next offset, stored once the store commits. */
-static void ssi_done(ss_kafka_in *k, const rd_kafka_message_t *m)
+static void ssi_done(ss_ingest_kafka_in *k, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     rd_kafka_topic_partition_t *p =
@@ -348,8 +350,8 @@ static uint64_t ssi_decoded(const ss_ingest *in)
 }
 
 /* Ingest one message. @return 0 (a rejected message included), or a store failure. */
-static int ssi_take(ss_kafka_in *k, ss_ingest *in, const rd_kafka_message_t *m, const ss_log *lg,
-                    ss_err *err)
+static int ssi_take(ss_ingest_kafka_in *k, ss_ingest *in, const rd_kafka_message_t *m,
+                    const ss_log *lg, ss_err *err)
 {
     char name[320];
     snprintf(name, sizeof name, "kafka topic=%.200s partition=%d offset=%lld",
@@ -377,7 +379,8 @@ static int ssi_take(ss_kafka_in *k, ss_ingest *in, const rd_kafka_message_t *m, 
 }
 
 /* A consumer event in place of a message. @return 0 (reported, polling goes on) or fatal. */
-static int ssi_event(ss_kafka_in *k, const rd_kafka_message_t *m, const ss_log *lg, ss_err *err)
+static int ssi_event(ss_ingest_kafka_in *k, const rd_kafka_message_t *m, const ss_log *lg,
+                     ss_err *err)
 {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return 0;
@@ -395,8 +398,8 @@ static int ssi_event(ss_kafka_in *k, const rd_kafka_message_t *m, const ss_log *
     return 0;
 }
 
-int ss_kafka_in_poll(ss_kafka_in *k, ss_ingest *in, unsigned max, int timeout_ms, const ss_log *lg,
-                     unsigned *taken, ss_err *err)
+int ss_ingest_kafka_in_poll(ss_ingest_kafka_in *k, ss_ingest *in, unsigned max, int timeout_ms,
+                            const ss_log *lg, unsigned *taken, ss_err *err)
 {
     unsigned n = 0;
     int rc = 0;
@@ -424,7 +427,7 @@ int ss_kafka_in_poll(ss_kafka_in *k, ss_ingest *in, unsigned max, int timeout_ms
     return rc;
 }
 
-void ss_kafka_in_committed(ss_kafka_in *k)
+void ss_ingest_kafka_in_committed(ss_ingest_kafka_in *k)
 {
     if (!k->done->cnt)
         return;
@@ -435,23 +438,23 @@ void ss_kafka_in_committed(ss_kafka_in *k)
     k->done = rd_kafka_topic_partition_list_new(8);
 }
 
-size_t ss_kafka_in_pending(const ss_kafka_in *k)
+size_t ss_ingest_kafka_in_pending(const ss_ingest_kafka_in *k)
 {
     return (size_t)k->done->cnt;
 }
 
-int ss_kafka_in_fd(const ss_kafka_in *k)
+int ss_ingest_kafka_in_fd(const ss_ingest_kafka_in *k)
 {
     return k->wake[0];
 }
 
-void ss_kafka_in_stats_get(const ss_kafka_in *k, ss_kafka_in_stats *st)
+void ss_ingest_kafka_in_stats_get(const ss_ingest_kafka_in *k, ss_ingest_kafka_in_stats *st)
 {
     *st = k->st;
-    st->pending = ss_kafka_in_pending(k);
+    st->pending = ss_ingest_kafka_in_pending(k);
 }
 
-void ss_kafka_in_close(ss_kafka_in *k)
+void ss_ingest_kafka_in_close(ss_ingest_kafka_in *k)
 {
     if (!k)
         return;

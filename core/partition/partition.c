@@ -72,20 +72,20 @@ static int ssi_pnumeric(ss_partition_conf *c, const char *key, const char *value
 int ss_partition_conf_set(ss_partition_conf *c, const char *key, const char *value, ss_err *err)
 {
     if (!strcmp(key, "to"))
-        return ss_kafka_str_set(&c->to, value, err);
+        return ss_ingest_kafka_str_set(&c->to, value, err);
     if (!strcmp(key, "brokers"))
-        return ss_kafka_str_set(&c->brokers, value, err);
+        return ss_ingest_kafka_str_set(&c->brokers, value, err);
     if (!strcmp(key, "state"))
-        return ss_kafka_str_set(&c->state, value, err);
+        return ss_ingest_kafka_str_set(&c->state, value, err);
     if (!strcmp(key, "dead_letter"))
-        return ss_kafka_str_set(&c->dead_letter, value, err);
+        return ss_ingest_kafka_str_set(&c->dead_letter, value, err);
     if (!strcmp(key, "rdkafka.enable.idempotence") || !strcmp(key, "rdkafka.acks"))
         return ss_err_set(err, SS_EINVAL,
                           "[partition] %s: not settable (the producer is idempotent and waits "
                           "for every replica: offsets are committed on its reports)",
                           key);
     if (!strncmp(key, "rdkafka.", 8))
-        return ss_kafka_kv_set(&c->kv, &c->nkv, "partition", key + 8, value, err);
+        return ss_ingest_kafka_kv_set(&c->kv, &c->nkv, "partition", key + 8, value, err);
     int rc = ssi_pnumeric(c, key, value, err);
     if (rc != 1)
         return rc;
@@ -107,7 +107,7 @@ static int ssi_phandler(void *user, const char *sec, const char *key, const char
     ss_err e = {0};
     int rc;
     if (!strcmp(sec, "input kafka"))
-        rc = ss_kafka_in_conf_set(&x->c->in, key, value, &e);
+        rc = ss_ingest_kafka_in_conf_set(&x->c->in, key, value, &e);
     else if (!strcmp(sec, "partition"))
         rc = ss_partition_conf_set(x->c, key, value, &e);
     else
@@ -161,7 +161,7 @@ int ss_partition_conf_check(const ss_partition_conf *c, ss_err *err)
 
 void ss_partition_conf_free(ss_partition_conf *c)
 {
-    ss_kafka_in_conf_free(&c->in);
+    ss_ingest_kafka_in_conf_free(&c->in);
     char **strs[] = {&c->file, &c->brokers, &c->to, &c->state, &c->dead_letter};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         free(*strs[i]);
@@ -229,7 +229,7 @@ static ssi_akey ssi_anchor_key(uint32_t zone, double ra, double dec)
 {
     ssi_akey k;
     ssi_put_be(k.b, zone, 4);
-    ssi_put_be(k.b + 4, ss_ra_key(ra), 8);
+    ssi_put_be(k.b + 4, ss_sky_ra_key(ra), 8);
     ssi_put_be(k.b + 12, (uint64_t)floor((dec + 90.0) * 1e9), 8);
     return k;
 }
@@ -324,7 +324,7 @@ static int ssi_scan_range(ss_partition_anchors *a, MDB_cursor *cur, uint32_t zon
     ssi_akey lo = ssi_anchor_key(zone, rr.lo, -90.0);
     unsigned char hi[12];
     ssi_put_be(hi, zone, 4);
-    ssi_put_be(hi + 4, ss_ra_key(rr.hi), 8);
+    ssi_put_be(hi + 4, ss_sky_ra_key(rr.hi), 8);
     MDB_val k = {sizeof lo.b, lo.b}, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -334,7 +334,7 @@ static int ssi_scan_range(ss_partition_anchors *a, MDB_cursor *cur, uint32_t zon
         if (v.mv_size != sizeof av)
             return SS_ECORRUPT;
         memcpy(&av, v.mv_data, sizeof av);
-        double sep = ss_separation_deg(ra, dec, av.ra, av.dec);
+        double sep = ss_sky_separation_deg(ra, dec, av.ra, av.dec);
         if (sep <= a->border_deg &&
             (!n->found || sep < n->sep || (sep == n->sep && av.pixel < n->pixel)))
             *n = (ssi_near){sep, av.pixel, 1};
@@ -349,9 +349,9 @@ static int ssi_nearest(ss_partition_anchors *a, MDB_txn *txn, double ra, double 
     if (rc)
         return rc;
     ss_ra_range rr[2];
-    int nr = ss_cone_ra_ranges(ra, dec, a->border_deg, rr);
-    uint32_t z0 = ss_zone_of(fmax(dec - a->border_deg, -90.0), SSI_ZONE_DEG);
-    uint32_t z1 = ss_zone_of(fmin(dec + a->border_deg, 90.0), SSI_ZONE_DEG);
+    int nr = ss_sky_cone_ra_ranges(ra, dec, a->border_deg, rr);
+    uint32_t z0 = ss_sky_zone_of(fmax(dec - a->border_deg, -90.0), SSI_ZONE_DEG);
+    uint32_t z1 = ss_sky_zone_of(fmin(dec + a->border_deg, 90.0), SSI_ZONE_DEG);
     for (uint32_t z = z0; z <= z1 && !rc; z++)
         for (int i = 0; i < nr && !rc; i++)
             rc = ssi_scan_range(a, cur, z, rr[i], ra, dec, n);
@@ -369,7 +369,7 @@ static int ssi_route_txn(ss_partition_anchors *a, MDB_txn *txn, double ra, doubl
         r->anchored = n.found;
         return rc;
     }
-    ssi_akey k = ssi_anchor_key(ss_zone_of(dec, SSI_ZONE_DEG), ra, dec);
+    ssi_akey k = ssi_anchor_key(ss_sky_zone_of(dec, SSI_ZONE_DEG), ra, dec);
     ssi_aval av = {ra, dec, r->pixel};
     MDB_val kv = {sizeof k.b, k.b}, vv = {sizeof av, &av};
     rc = mdb_put(txn, a->anchors, &kv, &vv, 0);

@@ -96,7 +96,7 @@ static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 
 static int ssi_subscribe(rd_kafka_t *rk, const char *topics, ss_err *err);
 
-static int ssi_consumer(ss_partitioner *p, const ss_kafka_in_conf *c, ss_err *err)
+static int ssi_consumer(ss_partitioner *p, const ss_ingest_kafka_in_conf *c, ss_err *err)
 {
     rd_kafka_conf_t *rc = rd_kafka_conf_new();
     if (!rc)

@@ -27,8 +27,8 @@ typedef struct ssi_nitem {
     double due; /* monotonic seconds */
 } ssi_nitem;
 
-struct ss_notifier {
-    ss_notify_conf c;
+struct ss_publish_notifier {
+    ss_publish_notify_conf c;
     char *pending, *failed; /* directories */
     const ss_output_ops *out;
     void *out_impl;
@@ -37,13 +37,13 @@ struct ss_notifier {
     pthread_cond_t cv; /* on CLOCK_MONOTONIC: an item was added, or stop */
     ssi_nitem *items;  /* guarded by mu: waiting items, unordered */
     size_t n, cap;
-    int inflight;           /* guarded by mu: the thread holds an item */
-    ss_notify_stats st;     /* guarded by mu (pending: n + inflight) */
-    atomic_int stop;        /* read by the thread and the transfer's progress callback */
-    int started;            /* the thread runs */
-    pthread_t thread;       /* delivers */
-    unsigned long long seq; /* file names: submit's thread only */
-    ssi_http http;          /* the thread's */
+    int inflight;               /* guarded by mu: the thread holds an item */
+    ss_publish_notify_stats st; /* guarded by mu (pending: n + inflight) */
+    atomic_int stop;            /* read by the thread and the transfer's progress callback */
+    int started;                /* the thread runs */
+    pthread_t thread;           /* delivers */
+    unsigned long long seq;     /* file names: submit's thread only */
+    ssi_http http;              /* the thread's */
 };
 
 static double ssi_clock(clockid_t id)
@@ -95,7 +95,7 @@ static int ssi_write_atomic(const char *dir, const char *name, const char *text)
     return rc;
 }
 
-static void ssi_add(ss_notifier *n, char *name, double due)
+static void ssi_add(ss_publish_notifier *n, char *name, double due)
 {
     pthread_mutex_lock(&n->mu);
     if (n->n == n->cap) {
@@ -121,7 +121,7 @@ static void ssi_add(ss_notifier *n, char *name, double due)
 /* ---- submit ---- */
 
 /* The notification as the stream shows it: without the webhook, which is a secret. */
-static void ssi_publish(ss_notifier *n, const char *list, const json_t *entry)
+static void ssi_publish(ss_publish_notifier *n, const char *list, const json_t *entry)
 {
     json_t *copy = json_copy((json_t *)entry);
     char *topic = NULL, *text = NULL;
@@ -169,7 +169,7 @@ static int ssi_check_entry(const char *list, const json_t *e, ss_err *err)
 }
 
 /* Spool @p entry as pending/NAME, NAME = submission time, pid, sequence: sorted by age. */
-static int ssi_spool(ss_notifier *n, const char *list, json_t *entry, ss_err *err)
+static int ssi_spool(ss_publish_notifier *n, const char *list, json_t *entry, ss_err *err)
 {
     struct timespec ts;
     struct tm tm;
@@ -196,7 +196,8 @@ static int ssi_spool(ss_notifier *n, const char *list, json_t *entry, ss_err *er
     return 0;
 }
 
-int ss_notifier_submit(ss_notifier *n, const char *list, const char *json, size_t len, ss_err *err)
+int ss_publish_notifier_submit(ss_publish_notifier *n, const char *list, const char *json,
+                               size_t len, ss_err *err)
 {
     json_error_t je;
     if (!list || !list[0])
@@ -220,7 +221,7 @@ int ss_notifier_submit(ss_notifier *n, const char *list, const char *json, size_
 /* ---- delivery ---- */
 
 /* Wait for the item due first. @return its name (owned by the caller), or NULL: stop. */
-static char *ssi_next(ss_notifier *n)
+static char *ssi_next(ss_publish_notifier *n)
 {
     char *name = NULL;
     pthread_mutex_lock(&n->mu);
@@ -248,7 +249,7 @@ static char *ssi_next(ss_notifier *n)
     return name;
 }
 
-static void ssi_count(ss_notifier *n, uint64_t *counter)
+static void ssi_count(ss_publish_notifier *n, uint64_t *counter)
 {
     pthread_mutex_lock(&n->mu);
     ++*counter;
@@ -267,7 +268,7 @@ typedef struct ssi_nfile {
 } ssi_nfile;
 
 /* @return 0, or SS_EINVAL with @p why. */
-static int ssi_nfile_load(ss_notifier *n, ssi_nfile *f, char *why, size_t cap)
+static int ssi_nfile_load(ss_publish_notifier *n, ssi_nfile *f, char *why, size_t cap)
 {
     char *path = NULL, *text = NULL;
     size_t len;
@@ -275,7 +276,7 @@ static int ssi_nfile_load(ss_notifier *n, ssi_nfile *f, char *why, size_t cap)
     json_error_t je;
     if (asprintf(&path, "%s/%s", n->pending, f->name) < 0)
         return snprintf(why, cap, "out of memory"), SS_ENOMEM;
-    int rc = ss_read_file(path, &text, &len, &err);
+    int rc = ss_file_read(path, &text, &len, &err);
     free(path);
     if (rc)
         return snprintf(why, cap, "%.300s", err.msg),
@@ -300,7 +301,7 @@ static int ssi_nfile_load(ss_notifier *n, ssi_nfile *f, char *why, size_t cap)
 }
 
 /* Record @p why and move the item to failed/ (as it is, when it cannot be rewritten). */
-static void ssi_set_aside(ss_notifier *n, ssi_nfile *f, const char *why)
+static void ssi_set_aside(ss_publish_notifier *n, ssi_nfile *f, const char *why)
 {
     char *from = NULL, *to = NULL, *text = NULL;
     if (json_is_object(f->w)) {
@@ -332,7 +333,7 @@ static void ssi_set_aside(ss_notifier *n, ssi_nfile *f, const char *why)
 }
 
 /* The wait before attempt number attempts+1: backoff, doubled for each failed attempt. */
-static double ssi_delay(const ss_notifier *n, json_int_t attempts, double retry_after)
+static double ssi_delay(const ss_publish_notifier *n, json_int_t attempts, double retry_after)
 {
     double d = n->c.backoff * pow(2.0, (double)(attempts - 1));
     d = d > SS_NOTIFY_BACKOFF_MAX ? SS_NOTIFY_BACKOFF_MAX : d;
@@ -340,7 +341,7 @@ static double ssi_delay(const ss_notifier *n, json_int_t attempts, double retry_
 }
 
 /* A failed attempt that may pass: try again later, unless too many or too late. */
-static void ssi_retry(ss_notifier *n, ssi_nfile *f, const char *why, double retry_after)
+static void ssi_retry(ss_publish_notifier *n, ssi_nfile *f, const char *why, double retry_after)
 {
     char full[SS_ERR_MSG_MAX];
     double delay = ssi_delay(n, f->attempts, retry_after);
@@ -371,7 +372,7 @@ static void ssi_retry(ss_notifier *n, ssi_nfile *f, const char *why, double retr
         ssi_add(n, name, ssi_clock(CLOCK_MONOTONIC) + delay);
 }
 
-static void ssi_deliver(ss_notifier *n, const char *name)
+static void ssi_deliver(ss_publish_notifier *n, const char *name)
 {
     ssi_nfile f = {.name = name};
     char why[SS_ERR_MSG_MAX - 128];
@@ -413,7 +414,7 @@ static void ssi_deliver(ss_notifier *n, const char *name)
 
 static void *ssi_run(void *arg)
 {
-    ss_notifier *n = arg;
+    ss_publish_notifier *n = arg;
     char *name;
     while ((name = ssi_next(n))) {
         ssi_deliver(n, name);
@@ -424,13 +425,13 @@ static void *ssi_run(void *arg)
 
 /* ---- lifecycle ---- */
 
-int ss_notify_global_init(ss_err *err)
+int ss_publish_notify_global_init(ss_err *err)
 {
     CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     return rc ? ss_err_set(err, SS_EINVAL, "libcurl: %s", curl_easy_strerror(rc)) : 0;
 }
 
-void ss_notify_global_cleanup(void)
+void ss_publish_notify_global_cleanup(void)
 {
     curl_global_cleanup();
 }
@@ -448,7 +449,7 @@ static int ssi_name_cmp(const void *a, const void *b)
 }
 
 /* What pending/ holds is due now, oldest first; a .tmp- file is a write a crash cut short. */
-static int ssi_load_pending(ss_notifier *n, ss_err *err)
+static int ssi_load_pending(ss_publish_notifier *n, ss_err *err)
 {
     DIR *d = opendir(n->pending);
     if (!d)
@@ -476,7 +477,7 @@ static int ssi_load_pending(ss_notifier *n, ss_err *err)
     return 0;
 }
 
-static int ssi_sync_init(ss_notifier *n)
+static int ssi_sync_init(ss_publish_notifier *n)
 {
     pthread_condattr_t ca;
     int rc = pthread_condattr_init(&ca);
@@ -490,7 +491,7 @@ static int ssi_sync_init(ss_notifier *n)
 
 /* The thread blocks every signal: the process's owner handles them (the broker reads SIGTERM,
  * SIGINT and SIGHUP from a signalfd, which only works when no thread leaves them unblocked). */
-static int ssi_start_thread(ss_notifier *n, ss_err *err)
+static int ssi_start_thread(ss_publish_notifier *n, ss_err *err)
 {
     sigset_t all, old;
     sigfillset(&all);
@@ -501,11 +502,12 @@ static int ssi_start_thread(ss_notifier *n, ss_err *err)
               : 0;
 }
 
-int ss_notifier_new(const char *run_dir, const ss_notify_conf *conf, const ss_output_ops *out,
-                    void *out_impl, const ss_log *lg, ss_notifier **np, ss_err *err)
+int ss_publish_notifier_new(const char *run_dir, const ss_publish_notify_conf *conf,
+                            const ss_output_ops *out, void *out_impl, const ss_log *lg,
+                            ss_publish_notifier **np, ss_err *err)
 {
     char *base = NULL;
-    ss_notifier *n = calloc(1, sizeof *n);
+    ss_publish_notifier *n = calloc(1, sizeof *n);
     *np = NULL;
     if (!n || ssi_sync_init(n))
         return free(n), ss_err_set(err, SS_ENOMEM, "out of memory");
@@ -528,13 +530,13 @@ int ss_notifier_new(const char *run_dir, const ss_notify_conf *conf, const ss_ou
     n->started = !rc;
     free(base);
     if (rc)
-        ss_notifier_free(n);
+        ss_publish_notifier_free(n);
     else
         *np = n;
     return rc;
 }
 
-void ss_notifier_stats(ss_notifier *n, ss_notify_stats *st)
+void ss_publish_notifier_stats(ss_publish_notifier *n, ss_publish_notify_stats *st)
 {
     pthread_mutex_lock(&n->mu);
     *st = n->st;
@@ -542,7 +544,7 @@ void ss_notifier_stats(ss_notifier *n, ss_notify_stats *st)
     pthread_mutex_unlock(&n->mu);
 }
 
-void ss_notifier_free(ss_notifier *n)
+void ss_publish_notifier_free(ss_publish_notifier *n)
 {
     if (!n)
         return;

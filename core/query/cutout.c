@@ -23,7 +23,8 @@ static int ssi_list_one(void *ctx, const ss_store_cutout *st)
     return 0;
 }
 
-int ss_cutout_list(ss_store *s, const char *alert_id, const char *survey, FILE *out, ss_err *err)
+int ss_query_cutout_list(ss_store *s, const char *alert_id, const char *survey, FILE *out,
+                         ss_err *err)
 {
     ss_store_txn *txn = NULL;
     ssi_lister l = {out, alert_id};
@@ -84,8 +85,8 @@ static int ssi_find_failed(ss_store *s, const char *alert_id, const ssi_find *f,
                       alert_id, ss_store_path(s));
 }
 
-int ss_cutout_write(ss_store *s, const char *alert_id, const char *survey, ss_cutout_kind kind,
-                    FILE *out, ss_err *err)
+int ss_query_cutout_write(ss_store *s, const char *alert_id, const char *survey,
+                          ss_cutout_kind kind, FILE *out, ss_err *err)
 {
     ss_store_txn *txn;
     ssi_find f = {.kind = kind};

@@ -142,7 +142,7 @@ int ss_query_locus(ss_store *s, const char *id, json_t **out, ss_err *err)
     int rc = ssi_read_begin(s, &txn, err);
     if (rc)
         return rc;
-    if (ss_locus_id_valid(id))
+    if (ss_store_locus_id_valid(id))
         memcpy(locus_id, id, sizeof locus_id);
     else if ((rc = ssi_resolve_object(txn, id, locus_id, err)))
         goto done;

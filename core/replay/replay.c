@@ -112,7 +112,7 @@ static void ssi_on_reject(void *ctx, const ss_reject *rej)
 
 static int ssi_new_dir_check(const char *dir, ss_err *err)
 {
-    if (ss_dir_is_new(dir))
+    if (ss_file_dir_is_new(dir))
         return 0;
     return ss_err_set(err, SS_EINVAL,
                       "replay: %s is not empty: a replay writes a new store and never touches an "
@@ -157,7 +157,7 @@ static int ssi_open_store(const ss_replay_options *o, const char *dir, ss_store 
     if (rc || !o->catalogs_from)
         return rc;
     if (!(rc = ss_store_open(o->catalogs_from, &ro, &from, err)))
-        rc = ss_catalog_copy_all(*out, from, &n, err);
+        rc = ss_assoc_catalog_copy_all(*out, from, &n, err);
     ss_store_close(from);
     return rc;
 }
@@ -392,7 +392,7 @@ static void ssi_replay_free(ssi_replay *r)
     ssi_stage_free(r->stage);
     json_decref(r->rejects);
     if (r->work)
-        ss_remove_tree(r->work); /* kept stores live outside it */
+        ss_file_remove_tree(r->work); /* kept stores live outside it */
     free(r->work);
     free(r->set_dir);
     free(r->base_dir);

@@ -179,12 +179,12 @@ static size_t ssi_split(char *line, char sep, char **tok, size_t max)
 
 static int ssi_read_lines(ssi_lc *lc, FILE *fp, ssi_line_fn fn, ss_err *err)
 {
-    ss_lines l = {.fp = fp, .name = lc->path};
+    ss_file_lines l = {.fp = fp, .name = lc->path};
     ssi_read st = {0};
     const char *line;
     size_t len;
     int rc;
-    while ((rc = ss_lines_next(&l, &line, &len, err)) == 1) {
+    while ((rc = ss_file_lines_next(&l, &line, &len, err)) == 1) {
         char *copy = memchr(line, '\0', len) ? NULL : strndup(line, len);
         if (!copy && memchr(line, '\0', len))
             rc = ssi_bad(err, lc->path, l.lineno, "a NUL byte: not a text file");
@@ -195,7 +195,7 @@ static int ssi_read_lines(ssi_lc *lc, FILE *fp, ssi_line_fn fn, ss_err *err)
         if (rc)
             break;
     }
-    ss_lines_free(&l);
+    ss_file_lines_free(&l);
     if (rc == SSI_END)
         rc = 0;
     if (!rc && !st.header)

@@ -45,7 +45,7 @@ int ss_store_locus_new_id(ss_store_txn *t, double mjd, char id[SS_LOCUS_ID_LEN +
     ss_store_counters *c = ssi_counters_w(t);
     if (!c)
         return SS_ECORRUPT;
-    ss_locus_id_make(t->s->locus_base | c->locus_seq++, mjd, id);
+    ss_store_locus_id_make(t->s->locus_base | c->locus_seq++, mjd, id);
     c->loci++;
     return 0;
 }

@@ -20,7 +20,7 @@ static uint64_t ssi_scramble(uint64_t x)
     return x;
 }
 
-int ss_mjd_year(double mjd)
+int ss_store_mjd_year(double mjd)
 {
     time_t t = (time_t)floor((mjd - 40587.0) * 86400.0);
     struct tm tm;
@@ -29,9 +29,9 @@ int ss_mjd_year(double mjd)
     return tm.tm_year + 1900;
 }
 
-void ss_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1])
+void ss_store_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1])
 {
-    int year = ss_mjd_year(mjd);
+    int year = ss_store_mjd_year(mjd);
     if (year < 0 || year > 9999)
         year = 0;
     uint64_t x = ssi_scramble(seq);
@@ -43,7 +43,7 @@ void ss_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1])
     out[SS_LOCUS_ID_LEN] = '\0';
 }
 
-int ss_locus_id_valid(const char *s)
+int ss_store_locus_id_valid(const char *s)
 {
     if (strlen(s) != SS_LOCUS_ID_LEN || strncmp(s, "SKS", 3) != 0)
         return 0;

@@ -9,7 +9,7 @@ int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, doub
 {
     unsigned char kb[SSI_KEY_MAX];
     double pos[2] = {ra, dec};
-    MDB_val k = {ssi_key_sky(kb, ss_zone_of(dec, s->zone_height_deg), ra, locus_id), kb};
+    MDB_val k = {ssi_key_sky(kb, ss_sky_zone_of(dec, s->zone_height_deg), ra, locus_id), kb};
     MDB_val v = {sizeof pos, pos};
     return mdb_put(txn, s->sky, &k, &v, 0);
 }
@@ -17,7 +17,7 @@ int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, doub
 int ssi_sky_del(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec)
 {
     unsigned char kb[SSI_KEY_MAX];
-    MDB_val k = {ssi_key_sky(kb, ss_zone_of(dec, s->zone_height_deg), ra, locus_id), kb};
+    MDB_val k = {ssi_key_sky(kb, ss_sky_zone_of(dec, s->zone_height_deg), ra, locus_id), kb};
     int rc = mdb_del(txn, s->sky, &k, NULL);
     return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
 }
@@ -28,8 +28,8 @@ static int ssi_sky_scan_range(MDB_cursor *cur, uint32_t zone, const ss_ra_range 
 {
     unsigned char start[12];
     ss_be32_put(start, zone);
-    ss_be64_put(start + 4, ss_ra_key(rr->lo));
-    uint64_t hi = ss_ra_key(rr->hi);
+    ss_be64_put(start + 4, ss_sky_ra_key(rr->lo));
+    uint64_t hi = ss_sky_ra_key(rr->hi);
     MDB_val k = {sizeof start, start}, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -40,7 +40,7 @@ static int ssi_sky_scan_range(MDB_cursor *cur, uint32_t zone, const ss_ra_range 
             return 0;
         double pos[2];
         memcpy(pos, v.mv_data, sizeof pos);
-        double sep = ss_separation_deg(ra, dec, pos[0], pos[1]);
+        double sep = ss_sky_separation_deg(ra, dec, pos[0], pos[1]);
         if (sep > radius_deg)
             continue;
         char id[SS_LOCUS_ID_LEN + 1];
@@ -62,9 +62,9 @@ int ss_store_sky_scan(ss_store_txn *t, double ra, double dec, double radius_deg,
     if (rc)
         return rc;
     ss_ra_range rr[2];
-    int nr = ss_cone_ra_ranges(ra, dec, radius_deg, rr);
-    uint32_t zlo = ss_zone_of(fmax(-90.0, dec - radius_deg), s->zone_height_deg);
-    uint32_t zhi = ss_zone_of(fmin(90.0, dec + radius_deg), s->zone_height_deg);
+    int nr = ss_sky_cone_ra_ranges(ra, dec, radius_deg, rr);
+    uint32_t zlo = ss_sky_zone_of(fmax(-90.0, dec - radius_deg), s->zone_height_deg);
+    uint32_t zhi = ss_sky_zone_of(fmin(90.0, dec + radius_deg), s->zone_height_deg);
     for (uint32_t z = zlo; z <= zhi && !rc; z++)
         for (int i = 0; i < nr && !rc; i++)
             rc = ssi_sky_scan_range(cur, z, &rr[i], ra, dec, radius_deg, visit, ctx);

@@ -44,7 +44,7 @@ size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, c
 size_t ssi_key_sky(unsigned char *k, uint32_t zone, double ra, const char *locus_id)
 {
     ss_be32_put(k, zone);
-    ss_be64_put(k + 4, ss_ra_key(ra));
+    ss_be64_put(k + 4, ss_sky_ra_key(ra));
     memcpy(k + 12, locus_id, SS_LOCUS_ID_LEN);
     return 12 + SS_LOCUS_ID_LEN;
 }

@@ -66,7 +66,7 @@ typedef struct csv_state {
     int *role;
     size_t ncols;
     size_t idx[COL_NKNOWN];
-    ss_lines lines; /* lines.lineno: the line last read */
+    ss_file_lines lines; /* lines.lineno: the line last read */
     /* The row being read: its raw lines (for rejects), its first line and its fields. */
     char *raw;
     size_t raw_len, raw_cap;
@@ -151,7 +151,7 @@ static int nomem(const csv_state *st, ss_err *err)
  * @return 1 with *out set, 0 at the end of input, or an error code. */
 static int get_line(csv_state *st, text *out, ss_err *err)
 {
-    return ss_lines_next(&st->lines, &out->p, &out->n, err);
+    return ss_file_lines_next(&st->lines, &out->p, &out->n, err);
 }
 
 static int is_blank(const csv_state *st, text t)
@@ -549,7 +549,7 @@ static void csv_close(void *state)
     free(st->hbuf);
     free(st->hcols);
     free(st->role);
-    ss_lines_free(&st->lines);
+    ss_file_lines_free(&st->lines);
     free(st->raw);
     free(st->fbuf);
     free(st->fields);

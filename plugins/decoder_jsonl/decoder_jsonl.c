@@ -48,8 +48,8 @@ typedef struct text {
 typedef struct jsonl_state {
     char *name;
     const char *default_survey;
-    ss_lines lines; /* lines.lineno: the line last read */
-    text cur;       /* the current line without newline: the raw text of a reject */
+    ss_file_lines lines; /* lines.lineno: the line last read */
+    text cur;            /* the current line without newline: the raw text of a reject */
 } jsonl_state;
 
 static const char *const jsonl_exts[] = {".jsonl", ".ndjson", ".json", NULL};
@@ -64,7 +64,7 @@ static int is_blank(text t)
 static int read_line(jsonl_state *st, ss_err *err)
 {
     int rc;
-    while ((rc = ss_lines_next(&st->lines, &st->cur.p, &st->cur.n, err)) == 1)
+    while ((rc = ss_file_lines_next(&st->lines, &st->cur.p, &st->cur.n, err)) == 1)
         if (!is_blank(st->cur))
             return 1;
     return rc;
@@ -358,7 +358,7 @@ static void jsonl_close(void *state)
     if (!st)
         return;
     free(st->name);
-    ss_lines_free(&st->lines);
+    ss_file_lines_free(&st->lines);
     free(st);
 }
 

@@ -891,7 +891,7 @@ static int lf_load(const char *path, const ss_filter_limits *limits, void **impl
 {
     char *buf = NULL, *name = NULL;
     size_t len = 0;
-    int rc = ss_read_file(path, &buf, &len, err);
+    int rc = ss_file_read(path, &buf, &len, err);
     if (rc)
         return rc;
     const char *slash = strrchr(path, '/');

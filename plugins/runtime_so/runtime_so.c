@@ -38,7 +38,7 @@ static int so_private_copy(const char *path, char **out, ss_err *err)
 {
     char *buf = NULL;
     size_t len = 0;
-    int rc = ss_read_file(path, &buf, &len, err);
+    int rc = ss_file_read(path, &buf, &len, err);
     if (rc)
         return rc;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";

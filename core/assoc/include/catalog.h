@@ -37,7 +37,7 @@ typedef enum ss_catalog_kind {
 } ss_catalog_kind;
 
 /** How to load a catalog. Strings are borrowed for the call. */
-typedef struct ss_catalog_load_options {
+typedef struct ss_assoc_catalog_options {
     const char *name; /**< required */
     const char *path; /**< CSV, FITS binary table (.fits, .fits.gz) */
     ss_catalog_kind kind;
@@ -55,17 +55,17 @@ typedef struct ss_catalog_load_options {
      * killed, leaving the half-loaded catalog invisible. May be NULL. */
     int (*on_chunk)(void *ctx, uint64_t rows);
     void *ctx;
-} ss_catalog_load_options;
+} ss_assoc_catalog_options;
 
 /** What a load did. */
-typedef struct ss_catalog_load_result {
+typedef struct ss_assoc_catalog_result {
     uint64_t rows;    /**< rows loaded */
     uint64_t bad;     /**< rows refused (bad coordinates, radius) */
     double seconds;   /**< wall time */
     double read_s;    /**< reading the file and storing the rows */
     double index_s;   /**< sorting and writing the index */
     uint64_t commits; /**< write transactions */
-} ss_catalog_load_result;
+} ss_assoc_catalog_result;
 
 /**
  * Load a catalog (or watch list) from a file into @p s (opened read-write).
@@ -73,26 +73,26 @@ typedef struct ss_catalog_load_result {
  *         it, SS_EFORMAT for a file that is
  *         not a catalog (nothing is then loaded), SS_EINVAL for bad options, or a store error.
  */
-int ss_catalog_load(ss_store *s, const ss_catalog_load_options *o, ss_catalog_load_result *res,
-                    ss_err *err);
+int ss_assoc_catalog_load(ss_store *s, const ss_assoc_catalog_options *o,
+                          ss_assoc_catalog_result *res, ss_err *err);
 
 /** Drop the catalog (or watch list) @p name with its rows, index and matches. Done in chunks; the
  * catalog disappears from matching in the first. @return 0, SS_ENOTFOUND or a store error. */
-int ss_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err *err);
+int ss_assoc_catalog_drop(ss_store *s, const char *name, ss_catalog_kind kind, ss_err *err);
 
 /**
  * The catalogs of @p kind as a JSON array of {name, kind, state, rows, bad_rows, radius_arcsec |
  * radius_column + radius_unit_arcsec, max_radius_arcsec, ra_column, dec_column, id_column,
  * columns[], source, loaded (ISO time), webhook}. @param[out] out caller owns.
  */
-int ss_catalog_list(ss_store *s, ss_catalog_kind kind, json_t **out, ss_err *err);
+int ss_assoc_catalog_list(ss_store *s, ss_catalog_kind kind, json_t **out, ss_err *err);
 
 /**
  * Copy every ready catalog and watch list of @p src (any open store) into @p dst (read-write), as
  * replays do so that filters see the matches they would see live. Names already in @p dst are
  * refused (EEXIST). @param[out] copied how many were copied. @return 0 or a store error.
  */
-int ss_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err);
+int ss_assoc_catalog_copy_all(ss_store *dst, ss_store *src, size_t *copied, ss_err *err);
 
 /** One stored match of a locus, decoded for readers. */
 typedef struct ss_assoc_match {
@@ -112,10 +112,5 @@ typedef struct ss_assoc_match {
  */
 int ss_assoc_matches(ss_store_txn *txn, const char *locus_id, ss_arena *arena, ss_assoc_match **out,
                      size_t *n);
-
-/** Parse an angle: decimal degrees, or sexagesimal (hours for RA: "00 01 16.37", "00:01:16.37",
- * "12h34m56.7s"; degrees for Dec: "+29 35 34.0", "-12d34m56s"). @return 0, or -1 with @p why set
- * to a static reason. */
-int ss_parse_angle(const char *text, int is_ra, double *deg, const char **why);
 
 #endif

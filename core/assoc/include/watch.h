@@ -31,11 +31,11 @@
  * @return 0 (also when take() stopped the drain); a store error (then nothing is deleted, although
  *         take() may have seen entries: delivery is at least once).
  */
-int ss_watch_drain(ss_store *s, size_t max,
-                   int (*take)(void *ctx, const char *list, const char *json, size_t len),
-                   void *ctx, size_t *taken, ss_err *err);
+int ss_assoc_watch_drain(ss_store *s, size_t max,
+                         int (*take)(void *ctx, const char *list, const char *json, size_t len),
+                         void *ctx, size_t *taken, ss_err *err);
 
 /** Entries waiting in the outbox. @return 0 or a store error. */
-int ss_watch_pending(ss_store *s, size_t *n, ss_err *err);
+int ss_assoc_watch_pending(ss_store *s, size_t *n, ss_err *err);
 
 #endif

@@ -51,9 +51,10 @@ typedef struct ss_broker_conf {
     double spool_poll;
     char *pull_address; /**< NULL: no pull input */
     char *schema_dir;
-    int kafka_on;           /**< an [input kafka] section is present */
-    ss_kafka_in_conf kafka; /**< its keys (checked as read; the consumer opens at the start) */
-    char *set;              /**< the filter-set INI; NULL: no filters */
+    int kafka_on; /**< an [input kafka] section is present */
+    ss_ingest_kafka_in_conf
+        kafka; /**< its keys (checked as read; the consumer opens at the start) */
+    char *set; /**< the filter-set INI; NULL: no filters */
     unsigned workers;
     double timeout;
     unsigned max_crashes;
@@ -63,8 +64,8 @@ typedef struct ss_broker_conf {
         outputs[SS_PUBLISH_MAX_OUTPUTS - 1]; /**< [output NAME] sections, beside publish */
     size_t noutputs;
     char *control;
-    char *secret;          /**< the shared secret (from secret_file), or NULL */
-    ss_notify_conf notify; /**< watch-list webhooks: [notify] */
+    char *secret;                  /**< the shared secret (from secret_file), or NULL */
+    ss_publish_notify_conf notify; /**< watch-list webhooks: [notify] */
 } ss_broker_conf;
 
 /** Read @p path. @return 0, or an error naming the file, section, key and the reason. */

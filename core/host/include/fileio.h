@@ -16,17 +16,18 @@
  * @param[out] buf a malloc'd copy with a NUL after the last byte, owned by the caller.
  * @return 0, or an errno code with @p err naming @p path and the reason.
  */
-int ss_read_file(const char *path, char **buf, size_t *len, ss_err *err);
+int ss_file_read(const char *path, char **buf, size_t *len, ss_err *err);
 
-/** Reads text lines; the caller sets fp and name, zeroes the rest, and frees with ss_lines_free().
+/** Reads text lines; the caller sets fp and name, zeroes the rest, and frees with
+ * ss_file_lines_free().
  */
-typedef struct ss_lines {
+typedef struct ss_file_lines {
     FILE *fp;
     const char *name; /**< for messages */
     char *buf;
     size_t cap;
     uint64_t lineno; /**< of the line last returned, 1-based */
-} ss_lines;
+} ss_file_lines;
 
 /**
  * The next line, without its LF or CR LF and, on line 1, without a UTF-8 byte-order mark.
@@ -34,26 +35,26 @@ typedef struct ss_lines {
  * @return 1; 0 at the end of the input; or an error code (never 1: EIO stands for EPERM) with
  *         @p err naming the input.
  */
-int ss_lines_next(ss_lines *l, const char **line, size_t *len, ss_err *err);
+int ss_file_lines_next(ss_file_lines *l, const char **line, size_t *len, ss_err *err);
 
-void ss_lines_free(ss_lines *l);
+void ss_file_lines_free(ss_file_lines *l);
 
 /**
  * Parse a whole string as a byte or item count with an optional binary suffix: 4096, 512K, 64M,
  * 2G, 1T (either case). @return 0, or -1 for anything else (signs, other suffixes, trailing text).
  */
-int ss_parse_size(const char *s, size_t *out);
+int ss_file_parse_size(const char *s, size_t *out);
 
 /**
  * Remove the directory @p dir and everything in it (plain files and directories; symbolic links
  * are removed, never followed). For directories skysieve made itself: a retired generation's
  * snapshot, a replay's scratch stores. Failures are ignored: what cannot be removed stays.
  */
-void ss_remove_tree(const char *dir);
+void ss_file_remove_tree(const char *dir);
 
 /**
  * 1 when @p dir does not exist or is an empty directory: a place where a new store may be made.
  */
-int ss_dir_is_new(const char *dir);
+int ss_file_dir_is_new(const char *dir);
 
 #endif

@@ -15,6 +15,6 @@
  * `skysieve locus` shows them, or {"record", "rejected": {"reason", "detail"}}.
  * @return 0, or an error when the input cannot be read at all (@p err says why).
  */
-int ss_inspect(const char *path, const ss_decoder_config *cfg, FILE *out, ss_err *err);
+int ss_ingest_inspect(const char *path, const ss_decoder_config *cfg, FILE *out, ss_err *err);
 
 #endif

@@ -47,16 +47,16 @@
 
 /** The `[input kafka]` and `[partition]` sections. Strings are owned (ss_partition_conf_free()). */
 typedef struct ss_partition_conf {
-    char *file;            /**< the configuration file, named in messages (may be NULL) */
-    ss_kafka_in_conf in;   /**< `[input kafka]`: the survey stream */
-    char *brokers;         /**< output cluster; NULL: the input's brokers */
-    char *to;              /**< the partitioned topic */
-    char *state;           /**< the anchors' LMDB directory */
-    char *dead_letter;     /**< NULL: "<to>.rejected" */
-    int64_t nside;         /**< power of 2, 1 to 2^20 (default SS_PARTITION_NSIDE) */
-    double radius_arcsec;  /**< association radius (default SS_DEFAULT_RADIUS_ARCSEC) */
-    int create_partitions; /**< >0: create a missing output topic with that many partitions */
-    char **kv;             /**< producer pass-through: kv[2i] key (no "rdkafka."), kv[2i+1] value */
+    char *file;                 /**< the configuration file, named in messages (may be NULL) */
+    ss_ingest_kafka_in_conf in; /**< `[input kafka]`: the survey stream */
+    char *brokers;              /**< output cluster; NULL: the input's brokers */
+    char *to;                   /**< the partitioned topic */
+    char *state;                /**< the anchors' LMDB directory */
+    char *dead_letter;          /**< NULL: "<to>.rejected" */
+    int64_t nside;              /**< power of 2, 1 to 2^20 (default SS_PARTITION_NSIDE) */
+    double radius_arcsec;       /**< association radius (default SS_DEFAULT_RADIUS_ARCSEC) */
+    int create_partitions;      /**< >0: create a missing output topic with that many partitions */
+    char **kv; /**< producer pass-through: kv[2i] key (no "rdkafka."), kv[2i+1] value */
     size_t nkv;
 } ss_partition_conf;
 
@@ -70,8 +70,9 @@ void ss_partition_conf_init(ss_partition_conf *c);
 int ss_partition_conf_set(ss_partition_conf *c, const char *key, const char *value, ss_err *err);
 
 /**
- * Read an INI file: `[input kafka]` (ss_kafka_in_conf_set()) and `[partition]`; a relative state
- * directory is taken from the file's directory. @p c was initialised by ss_partition_conf_init().
+ * Read an INI file: `[input kafka]` (ss_ingest_kafka_in_conf_set()) and `[partition]`; a relative
+ * state directory is taken from the file's directory. @p c was initialised by
+ * ss_partition_conf_init().
  * @return 0; an error naming the file, section, key and reason (the file's settings are kept
  * until ss_partition_conf_free()).
  */

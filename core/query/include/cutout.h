@@ -19,7 +19,8 @@
  * @param[in] survey limits the listing to one survey; NULL for all.
  * @return 0 (nothing printed when the alert has none), or a store error.
  */
-int ss_cutout_list(ss_store *s, const char *alert_id, const char *survey, FILE *out, ss_err *err);
+int ss_query_cutout_list(ss_store *s, const char *alert_id, const char *survey, FILE *out,
+                         ss_err *err);
 
 /**
  * Write the bytes of the @p kind stamp of alert @p alert_id to @p out.
@@ -27,7 +28,7 @@ int ss_cutout_list(ss_store *s, const char *alert_id, const char *survey, FILE *
  * @return 0; SS_ENOTFOUND (@p err says which stamps the alert has, if any); SS_EAMBIGUOUS when
  *         several surveys have an alert of that id (@p err names them); EIO when writing fails.
  */
-int ss_cutout_write(ss_store *s, const char *alert_id, const char *survey, ss_cutout_kind kind,
-                    FILE *out, ss_err *err);
+int ss_query_cutout_write(ss_store *s, const char *alert_id, const char *survey,
+                          ss_cutout_kind kind, FILE *out, ss_err *err);
 
 #endif

@@ -15,10 +15,10 @@
 #define SS_LOCUS_ID_LEN 19
 
 /** Write the id of locus number @p seq first seen at @p mjd into @p out (NUL-terminated). */
-void ss_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1]);
+void ss_store_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1]);
 /** 1 when @p s has the shape of a locus id. */
-int ss_locus_id_valid(const char *s);
+int ss_store_locus_id_valid(const char *s);
 /** Calendar (UTC) year of a modified Julian date. */
-int ss_mjd_year(double mjd);
+int ss_store_mjd_year(double mjd);
 
 #endif
