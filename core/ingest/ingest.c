@@ -349,32 +349,51 @@ static int ssi_known(void *ctx, const char *survey, const char *alert_id)
     return in->known && ss_store_alert_find(in->known, survey, alert_id, NULL) == 0;
 }
 
-/* Validate a decoded packet. History entries that fail are rejected alone; a failing primary
- * rejects the packet. @return 1 to keep the packet, 0 when it was rejected, or SS_ENOMEM. */
-static int ssi_validate_packet(ss_ingest *in, ss_packet *pkt)
+int ss_ingest_validate(ss_packet *pkt, ss_reject *rej,
+                       int (*on_history)(void *ctx, const ss_reject *rej), void *ctx)
 {
-    ss_reject rej;
-    int rc;
-    if (pkt->n == 0)
+    if (pkt->n == 0) {
+        *rej = (ss_reject){.reason = SS_REASON_UNREADABLE, .origin = rej->origin};
+        snprintf(rej->detail, sizeof rej->detail, "a record without an alert");
         return 0;
-    if (ss_alert_validate(&pkt->alerts[0], 1, &rej)) {
-        rej.raw = pkt->raw;
-        rej.raw_len = pkt->raw_len;
-        return (rc = ssi_defer_reject(in, &rej)) ? rc : 0;
     }
+    if (ss_alert_validate(&pkt->alerts[0], 1, rej))
+        return 0;
     uint32_t kept = 1;
     for (uint32_t i = 1; i < pkt->n; i++) {
-        if (ss_alert_validate(&pkt->alerts[i], 0, &rej) == 0) {
+        ss_reject h = {0};
+        if (ss_alert_validate(&pkt->alerts[i], 0, &h) == 0) {
             pkt->alerts[kept++] = pkt->alerts[i];
             continue;
         }
-        snprintf(rej.detail + strlen(rej.detail), sizeof rej.detail - strlen(rej.detail),
+        snprintf(h.detail + strlen(h.detail), sizeof h.detail - strlen(h.detail),
                  " (history entry %u of alert %s)", i, pkt->alerts[0].alert_id);
-        if ((rc = ssi_defer_reject(in, &rej)))
+        int rc = on_history ? on_history(ctx, &h) : 0;
+        if (rc)
             return rc;
     }
     pkt->n = kept;
     return 1;
+}
+
+static int ssi_defer_history(void *ctx, const ss_reject *rej)
+{
+    return ssi_defer_reject(ctx, rej);
+}
+
+/* Validate a decoded packet by the one rule (ss_ingest_validate()): rejections are kept for the
+ * next commit. @return 1 to keep the packet, 0 when it was rejected, or SS_ENOMEM. */
+static int ssi_validate_packet(ss_ingest *in, ss_packet *pkt)
+{
+    ss_reject rej = {0};
+    if (pkt->n == 0)
+        return 0; /* a decoder that yields nothing has nothing to reject */
+    int rc = ss_ingest_validate(pkt, &rej, ssi_defer_history, in);
+    if (rc)
+        return rc;
+    rej.raw = pkt->raw;
+    rej.raw_len = pkt->raw_len;
+    return (rc = ssi_defer_reject(in, &rej)) ? rc : 0;
 }
 
 static ss_packet *ssi_next_packet(ss_ingest *in)

@@ -1,5 +1,7 @@
 #include "inspect.h"
 
+#include "ingest.h"
+
 #include "json_text.h"
 #include "publish.h"
 
@@ -16,17 +18,16 @@ static void ssi_print_rejected(FILE *out, const ss_reject *rej)
 }
 
 /* A packet as ingest would take it: the validator's verdict included. */
-static void ssi_print_packet(FILE *out, const ss_packet *pkt)
+static void ssi_print_packet(FILE *out, ss_packet *pkt)
 {
     ss_reject rej = {0};
-    if (ss_alert_validate(&pkt->alerts[0], 1, &rej)) {
+    if (ss_ingest_validate(pkt, &rej, NULL, NULL) != 1) {
         ssi_print_rejected(out, &rej);
         return;
     }
     json_t *hist = json_array();
     for (uint32_t i = 1; i < pkt->n; i++)
-        if (!ss_alert_validate(&pkt->alerts[i], 0, &rej))
-            json_array_append_new(hist, ss_publish_alert(&pkt->alerts[i]));
+        json_array_append_new(hist, ss_publish_alert(&pkt->alerts[i]));
     json_t *lprops = json_object(), *cutouts = json_object();
     ss_json_props(lprops, pkt->locus_props, pkt->nlocus_props);
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) /* sizes only: the bytes are images */

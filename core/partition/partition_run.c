@@ -329,7 +329,7 @@ static int ssi_take_record(ss_partitioner *p, char *why, size_t cap)
     ss_reject rej = {0};
     if (!p->pkt->n)
         return snprintf(why, cap, "record %zu: no alert", p->nrecs + 1), 1;
-    if (ss_alert_validate(&p->pkt->alerts[0], 1, &rej))
+    if (ss_ingest_validate(p->pkt, &rej, NULL, NULL) != 1) /* refused where an instance would */
         return snprintf(why, cap, "record %zu: %s", p->nrecs + 1, rej.detail), 1;
     return ssi_add_rec(p, &p->pkt->alerts[0]);
 }

@@ -10,8 +10,8 @@
  * move it. A locus created or updated is matched against the catalogs it has not been matched
  * against yet (catalog.h), in the same transaction.
  *
- * This folder (core/assoc/) exports `ss_assoc_*`; its catalogs and watch lists are catalog.h and
- * watch.h.
+ * This folder (core/assoc/) exports ss_assoc_*; its catalogs and watch lists are catalog.h and
+ * watch.h. Its private names (ssi_) stay inside it.
  */
 #ifndef SS_ASSOC_H
 #define SS_ASSOC_H

@@ -8,6 +8,10 @@
  * r), split in two where it crosses RA 0/360 and widened to the whole zone where the cone holds a
  * pole. Because keys are sorted, each interval is one range scan in LMDB: the cost per query
  * depends on the density of loci, not on their total number.
+ *
+ * This folder (core/base/) holds what every stage leans on: sky geometry (ss_sky_), the log
+ * (ss_log_), the seeded generator (ss_rng_), byte buffers (ss_wbuf_, ss_rbuf_, ss_be*) and JSON
+ * text (ss_json_); one prefix per module, private names (ssi_) inside the folder.
  */
 #ifndef SS_SKY_H
 #define SS_SKY_H

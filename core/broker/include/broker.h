@@ -16,6 +16,10 @@
  *    that stores the filters' outputs: dispatched once in effect, by exactly one generation;
  *  - a reload builds and validates the new generation in new workers before the swap; a failed
  *    one leaves the running generation alone and says why.
+ *
+ * This folder (core/broker/) is the live broker: the loop, its configuration, intake, the worker
+ * pool, the worker process and their wire format (wire.h, private). It exports ss_broker_*; its
+ * private names (ssi_) stay inside it.
  */
 #ifndef SS_BROKER_H
 #define SS_BROKER_H

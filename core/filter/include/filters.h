@@ -26,8 +26,8 @@
  * Ownership: ss_filter_set_load() returns a set owned by the caller (ss_filter_set_free()). A set
  * is used by one thread at a time.
  *
- * This folder (core/filter/) exports `ss_filter_*`: filter sets, dispatch, and the host API that
- * filters call back into (host_api.c).
+ * This folder (core/filter/) exports ss_filter_*: filter sets, dispatch, and the host API that
+ * filters call back into (host_api.c). Its private names (ssi_) stay inside it.
  */
 #ifndef SS_FILTERS_H
 #define SS_FILTERS_H

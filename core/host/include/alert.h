@@ -10,6 +10,11 @@
  * associated by position; the others (a survey's history of earlier detections and upper limits)
  * join the same locus. All strings and arrays of a packet are owned by the packet's arena and live
  * until ss_packet_reset() or ss_packet_free().
+ *
+ * This folder (core/host/) is what plugins and filter runtimes see, and all they see: the alert
+ * model, the decoder, runtime and output interfaces, errors, arenas and file helpers. Being a
+ * toolkit, it exports one prefix per module (ss_alert_, ss_packet_, ss_arena_, ss_err_,
+ * ss_decoder_, ss_runtime_, ss_output_, ss_file_); its private names (ssi_) stay inside it.
  */
 #ifndef SS_ALERT_H
 #define SS_ALERT_H

@@ -9,6 +9,10 @@
  *
  * Packets are buffered and written one batch per LMDB transaction; "ingested" counts only what was
  * committed, so a total reported by ss_ingest_totals() survives a crash that follows it.
+ *
+ * This folder (core/ingest/) is the in-process pipeline: decode -> validate -> associate ->
+ * store -> dispatch -> publish, the seen-set of a batch, `skysieve inspect` and the Kafka input.
+ * It exports ss_ingest_*; its private names (ssi_) stay inside it.
  */
 #ifndef SS_INGEST_H
 #define SS_INGEST_H
@@ -70,6 +74,18 @@ typedef struct ss_ingest_options {
      * counts as known). A non-zero return stops the ingest, @p err saying why. */
     int (*divert)(void *ctx, const ss_packet *pkt, ss_err *err);
 } ss_ingest_options;
+
+/**
+ * The one rule a packet passes before it is stored, applied alike by ingest, `skysieve inspect`
+ * and `skysieve partition`: the primary alert must be valid with a position (ss_alert_validate()),
+ * else the whole packet is refused; a history entry that is not valid is dropped from the packet
+ * alone, handed to @p on_history (may be NULL) with its reason and "(history entry N of alert
+ * ID)" in its detail.
+ * @param[out] rej why the packet was refused (its origin field is kept).
+ * @return 1 to keep the packet (history compacted), 0 refused, or on_history's non-zero code.
+ */
+int ss_ingest_validate(ss_packet *pkt, ss_reject *rej,
+                       int (*on_history)(void *ctx, const ss_reject *rej), void *ctx);
 
 /**
  * Start an ingest run into @p store (opened read-write; still owned by the caller, who must keep it

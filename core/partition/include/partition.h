@@ -30,6 +30,8 @@
  * to LMDB before the messages routed by them are produced.
  *
  * Threading: one thread uses a partitioner.
+ *
+ * This folder (core/partition/) exports ss_partition_*; its private names (ssi_) stay inside it.
  */
 #ifndef SS_PARTITION_H
 #define SS_PARTITION_H

@@ -5,7 +5,7 @@
  *
  * Every tag event and watch-list notification leaves through this folder (core/publish/), whichever
  * command runs: `skysieve ingest --publish`, the live broker and its workers alike. Notifications
- * and webhooks are notify.h. Exported names are `ss_publish_*`.
+ * and webhooks are notify.h. Exported names are ss_publish_*; private ones (ssi_) stay inside.
  *
  * JSON values returned are new references owned by the caller (json_decref()); text returned is
  * malloc'd and owned by the caller (free()).

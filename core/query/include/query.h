@@ -12,6 +12,9 @@
  * each alert is {"alert_id", "survey", "object_id"?, "mjd", "kind", "properties"} with the
  * normalised ant_* fields and the survey fields. "alerts" lists every measurement in time order:
  * kind "detection", "upper_limit" or "forced_photometry".
+ *
+ * This folder (core/query/) reads the store for people: queries and cutouts, exported as
+ * ss_query_*; its private names (ssi_) stay inside it.
  */
 #ifndef SS_QUERY_H
 #define SS_QUERY_H

@@ -22,6 +22,8 @@
  *   first_errors[{locus_id, alert_id, message}], time_us{p50, p90, p99, max}}],
  *   tags{tag: {loci, fraction, list[{locus_id, object_ids[], ra, dec, filter, alert{survey,
  *   alert_id, mjd, passband, mag}}]}}.
+ *
+ * This folder (core/replay/) exports ss_replay_*; its private names (ssi_) stay inside it.
  */
 #ifndef SS_REPLAY_H
 #define SS_REPLAY_H

@@ -20,6 +20,9 @@
  *
  * Ownership: ss_sim_new() returns a handle the caller frees with ss_sim_free(); it owns every light
  * curve added to it. Nothing here keeps global state.
+ *
+ * This folder (core/simulate/) exports ss_sim_* (the stage's short prefix); its private names
+ * (ssi_) stay inside it.
  */
 #ifndef SS_SIMULATE_H
 #define SS_SIMULATE_H

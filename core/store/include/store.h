@@ -65,7 +65,8 @@
  * This folder (core/store/) owns the layout above: every other stage reads and writes through the
  * functions below, inside a transaction (ss_store_txn), and never sees LMDB's tables or the key
  * encodings. The exceptions are the tables of store_table.h, whose contents belong to another
- * stage (catalogs to core/assoc/, the broker's bookkeeping in meta to core/broker/).
+ * stage (catalogs to core/assoc/, the broker's bookkeeping in meta to core/broker/). It exports
+ * ss_store_*; its private names (ssi_) and store_impl.h stay inside it.
  *
  * Return codes: 0; SS_ENOTFOUND where a function looks something up; SS_E* codes; errno values;
  * or LMDB's codes for a failing store (ss_store_map_full() tells the one a writer recovers from by
