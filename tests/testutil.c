@@ -198,6 +198,21 @@ void *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+pid_t tu_sks_run(const char *conf)
+{
+    char *log = tu_path(tu_tmp, "broker.log");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        execl(SS_BINARY, SS_BINARY, "run", "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    return pid;
+}
+
 size_t tu_count_lines(const char *s)
 {
     size_t n = 0;

@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /** Make a fresh directory under $TMPDIR (or /tmp). @return a malloc'd path; abort on failure. */
 char *tu_mkdtemp(void);
@@ -53,6 +54,9 @@ void tu_files_free(tu_files *f);
 /** Read a whole file; an assertion fails when it cannot be read. @return malloc'd, with a NUL after
  * the last byte; *len is the length without it. */
 void *tu_read_file(const char *path, size_t *len);
+/** Start `SS_BINARY run --config @p conf` in a child, its stderr appended to tu_tmp/broker.log.
+ * @return the child's pid; stopping and reaping it is the caller's. */
+pid_t tu_sks_run(const char *conf);
 /** Run every test of @p s, free it. @return EXIT_SUCCESS when all passed, for main(). */
 int tu_run_suite(Suite *s);
 /** Count lines in a string. */
