@@ -207,21 +207,56 @@ static void rejected_named(ss_store *s)
     free(buf);
 }
 
+/* ---- a night: the ZTF files produced, consumed into one store ---- */
+
+typedef struct night {
+    tu_files *f;
+    json_t *ref; /* what a direct ingest of the files stores */
+    tu_mock m;
+    size_t total; /* messages produced */
+    ss_store *s;
+} night;
+
+/* The files produced over @p partitions, with junk after the third of them when @p junk.
+ * @return 0 when the shared data is absent (the test passes, having said so). */
+static int night_start(night *n, int partitions, int junk)
+{
+    if (!(n->f = ztf_files()))
+        return 0;
+    n->ref = reference(n->f);
+    mock_start(&n->m, partitions);
+    n->total = produce_night(&n->m, n->f, junk ? n->f->n / 3 : 0);
+    n->s = open_store("kafka");
+    return 1;
+}
+
+static void stored_as_reference(const night *n)
+{
+    json_t *got = stats(n->s);
+    same_alerts(n->ref, got);
+    json_decref(got);
+}
+
+/* The store as a direct ingest stores the files; everything freed. */
+static void night_end(night *n)
+{
+    stored_as_reference(n);
+    json_decref(n->ref);
+    ss_store_close(n->s);
+    tu_mock_stop(&n->m);
+    tu_files_free(n->f);
+}
+
 /* Every message once: the alerts stored as a direct ingest stores them, the bad message rejected
  * by name; a consumer of the same group afterwards gets nothing (every offset was committed). */
 START_TEST(night_once)
 {
-    tu_files *f = ztf_files();
-    if (!f)
+    night n;
+    if (!night_start(&n, 3, 1))
         return;
-    json_t *ref = reference(f);
-    tu_mock m;
-    mock_start(&m, 3);
-    size_t total = produce_night(&m, f, f->n / 3);
-    ss_store *s = open_store("kafka");
     run r;
-    run_open(&r, s, &m, 7);
-    ck_assert_uint_eq(run_take(&r, total, 30), total);
+    run_open(&r, n.s, &n.m, 7);
+    ck_assert_uint_eq(run_take(&r, n.total, 30), n.total);
     ss_err err = {0};
     ss_ingest_totals t;
     ck_assert_msg(ss_ingest_finish(r.in, &t, &err) == 0, "%s", err.msg);
@@ -229,27 +264,22 @@ START_TEST(night_once)
     ck_assert_uint_eq(t.inputs_failed, 1);
     ss_ingest_free(r.in);
     ss_kafka_in_close(r.k);
-    json_t *got = stats(s);
-    same_alerts(ref, got);
-    rejected_named(s);
+    stored_as_reference(&n);
+    rejected_named(n.s);
 
     /* the same group later: only a message produced since is delivered */
     static const char late[] = "late junk";
-    rd_kafka_t *p = tu_kafka_producer(&m);
+    rd_kafka_t *p = tu_kafka_producer(&n.m);
     tu_kafka_produce(p, TOPIC, RD_KAFKA_PARTITION_UA, NULL, 0, late, sizeof late - 1);
     tu_kafka_flush(p);
     run again;
-    run_open(&again, s, &m, 7);
+    run_open(&again, n.s, &n.m, 7);
     ck_assert_uint_eq(run_drain(&again, 1500), 1);
     ck_assert_msg(ss_ingest_finish(again.in, &t, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(t.inputs_failed, 1);
     ss_ingest_free(again.in);
     ss_kafka_in_close(again.k);
-    json_decref(got);
-    json_decref(ref);
-    ss_store_close(s);
-    tu_mock_stop(&m);
-    tu_files_free(f);
+    night_end(&n);
 }
 END_TEST
 
@@ -257,17 +287,12 @@ END_TEST
  * delivered again to the next consumer of the group, and the store ends with every alert once. */
 START_TEST(restart_midway)
 {
-    tu_files *f = ztf_files();
-    if (!f)
+    night n;
+    if (!night_start(&n, 2, 0))
         return;
-    json_t *ref = reference(f);
-    tu_mock m;
-    mock_start(&m, 2);
-    size_t total = produce_night(&m, f, 0);
-    ss_store *s = open_store("kafka");
     run a;
-    run_open(&a, s, &m, 10);
-    size_t half = total / 2 / 10 * 10 + 5; /* five messages past a batch boundary */
+    run_open(&a, n.s, &n.m, 10);
+    size_t half = n.total / 2 / 10 * 10 + 5; /* five messages past a batch boundary */
     ck_assert_uint_eq(run_take(&a, half, 30), half);
     ss_ingest_totals ta;
     ss_ingest_totals_get(a.in, &ta);
@@ -277,7 +302,7 @@ START_TEST(restart_midway)
     ss_kafka_in_close(a.k);
 
     run b;
-    run_open(&b, s, &m, 10);
+    run_open(&b, n.s, &n.m, 10);
     size_t second = run_drain(&b, 1500);
     ss_err err = {0};
     ck_assert_msg(ss_ingest_finish(b.in, NULL, &err) == 0, "%s", err.msg);
@@ -285,15 +310,9 @@ START_TEST(restart_midway)
     ss_kafka_in_close(b.k);
     /* the lost ones came again, the stored ones did not (but for a message whose alerts a batch
      * commit split: counted as a duplicate, absorbed by the store) */
-    ck_assert_uint_gt(half + second, total);
-    ck_assert_uint_le(half + second, total + 10);
-    json_t *got = stats(s);
-    same_alerts(ref, got);
-    json_decref(got);
-    json_decref(ref);
-    ss_store_close(s);
-    tu_mock_stop(&m);
-    tu_files_free(f);
+    ck_assert_uint_gt(half + second, n.total);
+    ck_assert_uint_le(half + second, n.total + 10);
+    night_end(&n);
 }
 END_TEST
 
@@ -302,20 +321,15 @@ END_TEST
  * they are read again); the store ends as a direct ingest, each alert once. */
 START_TEST(rebalance_two)
 {
-    tu_files *f = ztf_files();
-    if (!f)
+    night n;
+    if (!night_start(&n, 4, 0))
         return;
-    json_t *ref = reference(f);
-    tu_mock m;
-    mock_start(&m, 4);
-    size_t total = produce_night(&m, f, 0);
-    ss_store *s = open_store("kafka");
     run a, b;
-    run_open(&a, s, &m, 1000); /* nothing commits by itself: only the revocation */
+    run_open(&a, n.s, &n.m, 1000); /* nothing commits by itself: only the revocation */
     size_t na = run_take(&a, 5, 30), nb = 0;
     ck_assert_uint_eq(na, 5);
     ck_assert_uint_eq(ss_ingest_pending(a.in), 5);
-    run_open(&b, s, &m, 1000);
+    run_open(&b, n.s, &n.m, 1000);
     /* both polled in turn until B has had messages and neither gets any for 1.5 s */
     time_t end = time(NULL) + 40;
     int quiet = 0;
@@ -328,7 +342,7 @@ START_TEST(rebalance_two)
         nb += gb;
         quiet = ga || gb ? 0 : quiet + 1;
     }
-    ck_assert_uint_ge(na + nb, total);
+    ck_assert_uint_ge(na + nb, n.total);
     ss_ingest_totals ta;
     ss_ingest_totals_get(a.in, &ta);
     ck_assert_uint_ge(ta.ingested, 5); /* committed by the revocation, not by a full batch */
@@ -340,13 +354,7 @@ START_TEST(rebalance_two)
     ss_ingest_free(b.in);
     ss_kafka_in_close(a.k);
     ss_kafka_in_close(b.k);
-    json_t *got = stats(s);
-    same_alerts(ref, got);
-    json_decref(got);
-    json_decref(ref);
-    ss_store_close(s);
-    tu_mock_stop(&m);
-    tu_files_free(f);
+    night_end(&n);
 }
 END_TEST
 
