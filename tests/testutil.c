@@ -1,7 +1,7 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdarg.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +115,102 @@ const char *tu_shared_data(const char *what)
         return NULL;
     }
     return SS_SHARED_DATA;
+}
+
+char *tu_data_path(const char *what, const char *rel)
+{
+    const char *root = tu_shared_data(what);
+    return root ? tu_path(root, rel) : NULL;
+}
+
+static int has_ext(const char *name, const char *ext)
+{
+    size_t n = strlen(name), e = strlen(ext);
+    return n > e && !strcmp(name + n - e, ext);
+}
+
+static void files_add_dir(tu_files *f, const char *dir, const char *ext)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!has_ext(e->d_name, ext))
+            continue;
+        f->path = realloc(f->path, (f->n + 1) * sizeof *f->path);
+        ck_assert_ptr_nonnull(f->path);
+        f->path[f->n++] = tu_path(dir, e->d_name);
+    }
+    if (d)
+        closedir(d);
+}
+
+static int path_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+tu_files *tu_data_files(const char *what, const char *dir, const char *ext)
+{
+    char *top = tu_data_path(what, dir);
+    if (!top)
+        return NULL;
+    tu_files *f = calloc(1, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    DIR *d = opendir(top);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            char *sub = tu_path(top, e->d_name);
+            files_add_dir(f, sub, ext);
+            free(sub);
+        }
+    if (d)
+        closedir(d);
+    free(top);
+    if (f->n) /* readdir's order is the file system's: sorted, runs and messages repeat */
+        qsort(f->path, f->n, sizeof *f->path, path_cmp);
+    return f;
+}
+
+void tu_files_free(tu_files *f)
+{
+    for (size_t i = 0; f && i < f->n; i++)
+        free(f->path[i]);
+    if (f)
+        free(f->path);
+    free(f);
+}
+
+void *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+pid_t tu_sks_run(const char *conf)
+{
+    char *log = tu_path(tu_tmp, "broker.log");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        execl(SS_BINARY, SS_BINARY, "run", "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    return pid;
 }
 
 size_t tu_count_lines(const char *s)

@@ -1,9 +1,11 @@
-/* Helpers shared by the Check suites: scratch directories, files, running the skysieve binary. */
+/* Helpers shared by the Check suites: scratch directories, files, the shared data, running the
+ * skysieve binary. */
 #ifndef SS_TESTUTIL_H
 #define SS_TESTUTIL_H
 
 #include <check.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /** Make a fresh directory under $TMPDIR (or /tmp). @return a malloc'd path; abort on failure. */
 char *tu_mkdtemp(void);
@@ -32,6 +34,29 @@ int tu_sks(char **out, char **err, const char *fmt, ...) __attribute__((format(p
 /** Path of the shared data folder, or NULL (with a message on stderr naming @p what) when absent.
  */
 const char *tu_shared_data(const char *what);
+/** SHARED/@p rel (malloc'd), or NULL with tu_shared_data()'s message naming @p what when the shared
+ * data is absent. */
+char *tu_data_path(const char *what, const char *rel);
+/** Paths of shared data files, malloc'd, in name order. */
+typedef struct tu_files {
+    char **path;
+    size_t n;
+} tu_files;
+/**
+ * The files named *@p ext in the folders of SHARED/@p dir (one level down, as the ZTF sets lie:
+ * ztf/SET/NAME.avro).
+ * @return the list, freed with tu_files_free(); NULL with tu_shared_data()'s message naming @p what
+ *         when the shared data is absent.
+ */
+tu_files *tu_data_files(const char *what, const char *dir, const char *ext);
+/** Free a list of tu_data_files(); NULL is allowed. */
+void tu_files_free(tu_files *f);
+/** Read a whole file; an assertion fails when it cannot be read. @return malloc'd, with a NUL after
+ * the last byte; *len is the length without it. */
+void *tu_read_file(const char *path, size_t *len);
+/** Start `SS_BINARY run --config @p conf` in a child, its stderr appended to tu_tmp/broker.log.
+ * @return the child's pid; stopping and reaping it is the caller's. */
+pid_t tu_sks_run(const char *conf);
 /** Run every test of @p s, free it. @return EXIT_SUCCESS when all passed, for main(). */
 int tu_run_suite(Suite *s);
 /** Count lines in a string. */

@@ -2,11 +2,13 @@
  * Tuple alerts as CSV (or TSV) with a header row, as in the ANTARES streaming tutorial.
  *
  * Lines are read with getline and fed to libcsv one at a time, so that every row knows the line it
- * starts on even when a quoted field spans lines. Each row becomes one packet of one alert; columns
- * that are not part of the tuple become typed properties.
+ * starts on even when a quoted field spans lines. Each row becomes one packet of one alert
+ * (core/tuple.h says what the tuple columns mean); columns that are not part of the tuple become
+ * typed properties.
  */
 #include "decoder.h"
 #include "fileio.h"
+#include "tuple.h"
 
 #include <csv.h>
 #include <ctype.h>
@@ -18,25 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-enum {
-    COL_RA,
-    COL_DEC,
-    COL_MJD,
-    COL_PASSBAND,
-    COL_MAG,
-    COL_MAGERR,
-    COL_NREQUIRED,
-    COL_ALERT_ID = COL_NREQUIRED,
-    COL_OBJECT_ID,
-    COL_MAGLIM,
-    COL_SURVEY,
-    COL_NKNOWN
-};
-
-static const char *const col_names[COL_NKNOWN] = {
-    "ra", "dec", "mjd", "passband", "mag", "magerr", "alert_id", "object_id", "maglim", "survey",
-};
 
 /* Roles of header columns that are not tuple columns. */
 #define ROLE_PROP (-1)
@@ -60,12 +43,12 @@ typedef struct csv_state {
     struct csv_parser parser;
     int (*is_space)(unsigned char);
     int delim_known;
-    /* The header: names live in hbuf; role[i] is a COL_* index, ROLE_PROP or ROLE_SKIP. */
+    /* The header: names live in hbuf; role[i] is an ss_tuple_col, ROLE_PROP or ROLE_SKIP. */
     char *hbuf;
     span *hcols;
     int *role;
     size_t ncols;
-    size_t idx[COL_NKNOWN];
+    size_t idx[SS_TUPLE_NCOLS];
     ss_file_lines lines; /* lines.lineno: the line last read */
     /* The row being read: its raw lines (for rejects), its first line and its fields. */
     char *raw;
@@ -264,44 +247,25 @@ static span trim_span(const char *buf, span s)
     return s;
 }
 
-static int known_column(const char *s, size_t n)
-{
-    for (int k = 0; k < COL_NKNOWN; k++)
-        if (strlen(col_names[k]) == n && strncasecmp(s, col_names[k], n) == 0)
-            return k;
-    return -1;
-}
-
-static int check_required(const csv_state *st, ss_err *err)
-{
-    char list[96] = "";
-    size_t used = 0;
-    for (int k = 0; k < COL_NREQUIRED; k++)
-        if (st->idx[k] == NO_COLUMN)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
-                                     col_names[k]);
-    if (used)
-        return ss_err_set(err, SS_EPARSE, "%s: missing required column(s) %s", st->name, list);
-    return 0;
-}
-
 static int assign_roles(csv_state *st, ss_err *err)
 {
-    for (int k = 0; k < COL_NKNOWN; k++)
+    unsigned named = 0;
+    for (int k = 0; k < SS_TUPLE_NCOLS; k++)
         st->idx[k] = NO_COLUMN;
     for (size_t i = 0; i < st->ncols; i++) {
-        int k = known_column(st->hbuf + st->hcols[i].off, st->hcols[i].len);
+        int k = ss_tuple_column(st->hbuf + st->hcols[i].off, st->hcols[i].len);
         if (k < 0) {
             st->role[i] = st->hcols[i].len ? ROLE_PROP : ROLE_SKIP;
             continue;
         }
-        if (st->idx[k] != NO_COLUMN)
+        if (named & 1u << k)
             return ss_err_set(err, SS_EPARSE, "%s: column %s appears twice in the header", st->name,
-                              col_names[k]);
+                              ss_tuple_name(k));
+        named |= 1u << k;
         st->idx[k] = i;
         st->role[i] = k;
     }
-    return check_required(st, err);
+    return ss_tuple_check_header(named, st->name, err);
 }
 
 /* Keep the header's fields: the field buffer is reused by every row. */
@@ -333,108 +297,13 @@ static int read_header(csv_state *st, ss_err *err)
     return take_header(st, err);
 }
 
-/* The trimmed text of tuple column @p k in the current row; empty when the header lacks it. */
-static text cell(const csv_state *st, int k)
+/* Tuple column @p k of the current row. */
+static ss_tuple_value cell(const csv_state *st, int k)
 {
     if (st->idx[k] == NO_COLUMN)
-        return (text){"", 0};
-    span s = trim_span(st->fbuf, st->fields[st->idx[k]]);
-    return (text){st->fbuf + s.off, s.len};
-}
-
-/* Fields are NUL-terminated and trimmed, so strtod stops at the end or at junk. Leading space that
- * trimming kept (a quoted newline) would be skipped by strtod silently: refuse it. */
-static int to_double(text t, double *out)
-{
-    if (!t.n || isspace((unsigned char)t.p[0]))
-        return 0;
-    char *end;
-    double v = strtod(t.p, &end);
-    if (end != t.p + t.n)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int not_a_number(ss_reject *rej, int k, text t)
-{
-    int shown = t.n > 40 ? 40 : (int)t.n;
-    return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "%s: '%.*s%s' is not a number",
-                         col_names[k], shown, t.p, t.n > 40 ? "..." : "");
-}
-
-static int need_number(const csv_state *st, int k, double *out, ss_reject *rej)
-{
-    text t = cell(st, k);
-    if (!t.n)
-        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "%s is empty", col_names[k]);
-    return to_double(t, out) ? 0 : not_a_number(rej, k, t);
-}
-
-/* @return 1 with *out set, 0 when empty or absent, SS_EREJECT when not a number. */
-static int opt_number(const csv_state *st, int k, double *out, ss_reject *rej)
-{
-    text t = cell(st, k);
-    if (!t.n)
-        return 0;
-    return to_double(t, out) ? 1 : not_a_number(rej, k, t);
-}
-
-static int fill_position(const csv_state *st, ss_alert *a, ss_reject *rej)
-{
-    int rc;
-    if ((rc = need_number(st, COL_RA, &a->ra, rej)) ||
-        (rc = need_number(st, COL_DEC, &a->dec, rej)) ||
-        (rc = need_number(st, COL_MJD, &a->mjd, rej)))
-        return rc;
-    if (!cell(st, COL_PASSBAND).n)
-        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "passband is empty");
-    return 0;
-}
-
-/* A row with mag is a detection (and then needs magerr); without mag, maglim makes it an upper
- * limit. Range and finiteness checks are ss_alert_validate's. */
-static int fill_brightness(const csv_state *st, ss_alert *a, ss_reject *rej)
-{
-    double mag = NAN;
-    int has_mag = opt_number(st, COL_MAG, &mag, rej);
-    if (has_mag < 0)
-        return has_mag;
-    int has_lim = opt_number(st, COL_MAGLIM, &a->maglim, rej);
-    if (has_lim < 0)
-        return has_lim;
-    if (has_mag) {
-        a->kind = SS_ALERT_DETECTION;
-        a->mag = mag;
-        return need_number(st, COL_MAGERR, &a->magerr, rej);
-    }
-    if (!has_lim)
-        return ss_reject_set(rej, SS_REASON_NO_BRIGHTNESS, "neither mag nor maglim is given");
-    a->kind = SS_ALERT_UPPER_LIMIT;
-    return 0;
-}
-
-static int fill_strings(const csv_state *st, ss_packet *pkt, ss_alert *a)
-{
-    text pb = cell(st, COL_PASSBAND), sv = cell(st, COL_SURVEY), obj = cell(st, COL_OBJECT_ID);
-    if (!sv.n)
-        sv = (text){st->default_survey, strlen(st->default_survey)};
-    if (!(a->passband = ss_packet_strdup(pkt, pb.p, pb.n)) ||
-        !(a->survey = ss_packet_strdup(pkt, sv.p, sv.n)) ||
-        !(a->origin = ss_packet_strdup(pkt, st->name, strlen(st->name))))
-        return SS_ENOMEM;
-    if (obj.n && !(a->object_id = ss_packet_strdup(pkt, obj.p, obj.n)))
-        return SS_ENOMEM;
-    a->line = st->row_line;
-    return 0;
-}
-
-static int fill_alert_id(const csv_state *st, ss_packet *pkt, ss_alert *a)
-{
-    text id = cell(st, COL_ALERT_ID);
-    if (id.n)
-        return (a->alert_id = ss_packet_strdup(pkt, id.p, id.n)) ? 0 : SS_ENOMEM;
-    return ss_alert_derive_id(pkt, a);
+        return (ss_tuple_value){.type = SS_TUPLE_ABSENT};
+    span f = st->fields[st->idx[k]];
+    return ss_tuple_text(st->fbuf + f.off, f.len);
 }
 
 static int whole_int(const char *s, size_t n, int64_t *out)
@@ -510,10 +379,12 @@ static int fill_alert(const csv_state *st, ss_packet *pkt, ss_reject *rej)
     ss_alert *a = ss_packet_add(pkt);
     if (!a)
         return SS_ENOMEM;
+    ss_tuple_row row = {
+        .origin = st->name, .default_survey = st->default_survey, .line = st->row_line};
+    for (int k = 0; k < SS_TUPLE_NCOLS; k++)
+        row.col[k] = cell(st, k);
     int rc;
-    if ((rc = fill_position(st, a, rej)) || (rc = fill_brightness(st, a, rej)) ||
-        (rc = fill_strings(st, pkt, a)) || (rc = fill_alert_id(st, pkt, a)) ||
-        (rc = fill_props(st, pkt, a, rej)))
+    if ((rc = ss_tuple_fill(&row, pkt, a, rej)) || (rc = fill_props(st, pkt, a, rej)))
         return rc;
     return 1;
 }
@@ -604,8 +475,8 @@ static int header_has_ra_dec(const unsigned char *s, size_t len)
         if (i < n && s[i] != ',' && s[i] != '\t')
             continue;
         text t = trim_name(s + start, i - start);
-        ra |= t.n == 2 && strncasecmp(t.p, "ra", 2) == 0;
-        dec |= t.n == 3 && strncasecmp(t.p, "dec", 3) == 0;
+        ra |= ss_tuple_column(t.p, t.n) == SS_TUPLE_RA;
+        dec |= ss_tuple_column(t.p, t.n) == SS_TUPLE_DEC;
         start = i + 1;
     }
     return ra && dec;

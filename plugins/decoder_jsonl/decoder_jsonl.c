@@ -1,44 +1,21 @@
 /*
  * Tuple alerts as JSON lines: one object per line with the keys of the CSV tuple format (ra, dec,
- * mjd, passband, mag, magerr; optionally alert_id, object_id, maglim, survey). Other keys become
- * typed properties. Each line becomes one packet of one alert.
+ * mjd, passband, mag, magerr; optionally alert_id, object_id, maglim, survey: core/tuple.h). Other
+ * keys become typed properties. Each line becomes one packet of one alert.
  */
 #include "decoder.h"
 #include "fileio.h"
+#include "tuple.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-enum {
-    COL_RA,
-    COL_DEC,
-    COL_MJD,
-    COL_PASSBAND,
-    COL_MAG,
-    COL_MAGERR,
-    COL_ALERT_ID,
-    COL_OBJECT_ID,
-    COL_MAGLIM,
-    COL_SURVEY,
-    COL_NKNOWN
-};
-
-static const char *const col_names[COL_NKNOWN] = {
-    "ra", "dec", "mjd", "passband", "mag", "magerr", "alert_id", "object_id", "maglim", "survey",
-};
 
 #define BOM "\xEF\xBB\xBF"
-
-/* Results of reading an optional value: absent (or null, or blank) and present. */
-enum { VAL_EMPTY = 0, VAL_OK = 1 };
 
 typedef struct text {
     const char *p;
@@ -85,89 +62,18 @@ static const char *kind_name(const json_t *v)
     return "unknown";
 }
 
-static const char *emptiness(const json_t *v)
+/* A tuple column's value: text and numbers as they are, other types named for the messages. */
+static ss_tuple_value value_of(const json_t *v)
 {
-    return !v ? "missing" : json_is_null(v) ? "null" : "empty";
-}
-
-static text trim(const char *s, size_t n)
-{
-    while (n && (s[0] == ' ' || s[0] == '\t')) {
-        s++;
-        n--;
+    if (!v)
+        return (ss_tuple_value){.type = SS_TUPLE_ABSENT};
+    switch (json_typeof(v)) {
+    case JSON_NULL: return (ss_tuple_value){.type = SS_TUPLE_NULL};
+    case JSON_STRING: return ss_tuple_text(json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: return (ss_tuple_value){.type = SS_TUPLE_INT, .i = json_integer_value(v)};
+    case JSON_REAL: return (ss_tuple_value){.type = SS_TUPLE_REAL, .real = json_real_value(v)};
+    default: return (ss_tuple_value){.type = SS_TUPLE_OTHER, .text = kind_name(v)};
     }
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    return (text){s, n};
-}
-
-static int known_key(const char *key)
-{
-    text t = trim(key, strlen(key));
-    for (int k = 0; k < COL_NKNOWN; k++)
-        if (strlen(col_names[k]) == t.n && strncasecmp(t.p, col_names[k], t.n) == 0)
-            return k;
-    return -1;
-}
-
-static int not_a_number(ss_reject *rej, int k, text t)
-{
-    int shown = t.n > 40 ? 40 : (int)t.n;
-    return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "%s: '%.*s%s' is not a number",
-                         col_names[k], shown, t.p, t.n > 40 ? "..." : "");
-}
-
-/* A number, or a string holding one (trimmed; strtod must use all of it). Non-finite values pass:
- * ss_alert_validate rejects them with its own reason.
- * @return VAL_OK with *out set, VAL_EMPTY, or SS_EREJECT. */
-static int get_number(const json_t *v, int k, double *out, ss_reject *rej)
-{
-    if (!v || json_is_null(v))
-        return VAL_EMPTY;
-    if (json_is_number(v)) {
-        *out = json_number_value(v);
-        return VAL_OK;
-    }
-    if (!json_is_string(v))
-        return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "%s: %s is not a number",
-                             col_names[k], kind_name(v));
-    text t = trim(json_string_value(v), json_string_length(v));
-    if (!t.n)
-        return VAL_EMPTY;
-    /* Leading space that trimming kept (a newline) would be skipped by strtod silently. */
-    char *end = NULL;
-    double d = isspace((unsigned char)t.p[0]) ? 0 : strtod(t.p, &end);
-    if (end != t.p + t.n)
-        return not_a_number(rej, k, t);
-    *out = d;
-    return VAL_OK;
-}
-
-static int need_number(const json_t *v, int k, double *out, ss_reject *rej)
-{
-    int rc = get_number(v, k, out, rej);
-    if (rc == VAL_EMPTY)
-        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "%s is %s", col_names[k], emptiness(v));
-    return rc == VAL_OK ? 0 : rc;
-}
-
-/* A string (trimmed), or with @p allow_int an integer formatted into @p ibuf (24 bytes).
- * @return VAL_OK with *out set, VAL_EMPTY, or SS_EREJECT for another JSON type. */
-static int get_text(const json_t *v, int k, int allow_int, char *ibuf, text *out, ss_reject *rej)
-{
-    if (!v || json_is_null(v))
-        return VAL_EMPTY;
-    if (json_is_string(v)) {
-        *out = trim(json_string_value(v), json_string_length(v));
-        return out->n ? VAL_OK : VAL_EMPTY;
-    }
-    if (allow_int && json_is_integer(v)) {
-        int n = snprintf(ibuf, 24, "%lld", (long long)json_integer_value(v));
-        *out = (text){ibuf, (size_t)n};
-        return VAL_OK;
-    }
-    return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "%s: expected a string%s, got %s",
-                         col_names[k], allow_int ? " or an integer" : "", kind_name(v));
 }
 
 static int add_string_prop(ss_packet *pkt, ss_alert *a, const char *key, const char *s, size_t n,
@@ -213,12 +119,12 @@ static int split_keys(json_t *obj, const json_t **known, ss_packet *pkt, ss_aler
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        int k = known_key(key);
+        int k = ss_tuple_column(key, strlen(key));
         int rc = 0;
         if (k < 0)
             rc = add_prop(pkt, a, key, v, rej);
         else if (known[k])
-            rc = ss_reject_set(rej, SS_REASON_MALFORMED, "key %s appears twice", col_names[k]);
+            rc = ss_reject_set(rej, SS_REASON_MALFORMED, "key %s appears twice", ss_tuple_name(k));
         else
             known[k] = v;
         if (rc)
@@ -227,90 +133,21 @@ static int split_keys(json_t *obj, const json_t **known, ss_packet *pkt, ss_aler
     return 0;
 }
 
-static int fill_position(const json_t **known, ss_packet *pkt, ss_alert *a, ss_reject *rej)
-{
-    int rc;
-    if ((rc = need_number(known[COL_RA], COL_RA, &a->ra, rej)) ||
-        (rc = need_number(known[COL_DEC], COL_DEC, &a->dec, rej)) ||
-        (rc = need_number(known[COL_MJD], COL_MJD, &a->mjd, rej)))
-        return rc;
-    text pb;
-    rc = get_text(known[COL_PASSBAND], COL_PASSBAND, 0, NULL, &pb, rej);
-    if (rc == VAL_EMPTY)
-        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "passband is %s",
-                             emptiness(known[COL_PASSBAND]));
-    if (rc != VAL_OK)
-        return rc;
-    return (a->passband = ss_packet_strdup(pkt, pb.p, pb.n)) ? 0 : SS_ENOMEM;
-}
-
-/* With mag it is a detection (and then needs magerr); without, maglim makes it an upper limit. */
-static int fill_brightness(const json_t **known, ss_alert *a, ss_reject *rej)
-{
-    double mag = NAN;
-    int has_mag = get_number(known[COL_MAG], COL_MAG, &mag, rej);
-    if (has_mag < 0)
-        return has_mag;
-    int has_lim = get_number(known[COL_MAGLIM], COL_MAGLIM, &a->maglim, rej);
-    if (has_lim < 0)
-        return has_lim;
-    if (has_mag) {
-        a->kind = SS_ALERT_DETECTION;
-        a->mag = mag;
-        return need_number(known[COL_MAGERR], COL_MAGERR, &a->magerr, rej);
-    }
-    if (!has_lim)
-        return ss_reject_set(rej, SS_REASON_NO_BRIGHTNESS, "neither mag nor maglim is given");
-    a->kind = SS_ALERT_UPPER_LIMIT;
-    return 0;
-}
-
-static int fill_strings(const jsonl_state *st, const json_t **known, ss_packet *pkt, ss_alert *a,
-                        ss_reject *rej)
-{
-    char ibuf[24];
-    text sv, obj;
-    int rc = get_text(known[COL_SURVEY], COL_SURVEY, 0, NULL, &sv, rej);
-    if (rc < 0)
-        return rc;
-    if (rc == VAL_EMPTY)
-        sv = (text){st->default_survey, strlen(st->default_survey)};
-    if (!(a->survey = ss_packet_strdup(pkt, sv.p, sv.n)) ||
-        !(a->origin = ss_packet_strdup(pkt, st->name, strlen(st->name))))
-        return SS_ENOMEM;
-    a->line = st->lines.lineno;
-    rc = get_text(known[COL_OBJECT_ID], COL_OBJECT_ID, 1, ibuf, &obj, rej);
-    if (rc < 0)
-        return rc;
-    if (rc == VAL_OK && !(a->object_id = ss_packet_strdup(pkt, obj.p, obj.n)))
-        return SS_ENOMEM;
-    return 0;
-}
-
-static int fill_alert_id(const json_t **known, ss_packet *pkt, ss_alert *a, ss_reject *rej)
-{
-    char ibuf[24];
-    text id;
-    int rc = get_text(known[COL_ALERT_ID], COL_ALERT_ID, 1, ibuf, &id, rej);
-    if (rc < 0)
-        return rc;
-    if (rc == VAL_EMPTY)
-        return ss_alert_derive_id(pkt, a);
-    return (a->alert_id = ss_packet_strdup(pkt, id.p, id.n)) ? 0 : SS_ENOMEM;
-}
-
 static int fill_alert(const jsonl_state *st, json_t *obj, ss_packet *pkt, ss_reject *rej)
 {
-    const json_t *known[COL_NKNOWN] = {0};
+    const json_t *known[SS_TUPLE_NCOLS] = {0};
     ss_alert *a = ss_packet_add(pkt);
     if (!a)
         return SS_ENOMEM;
-    int rc;
-    if ((rc = split_keys(obj, known, pkt, a, rej)) || (rc = fill_position(known, pkt, a, rej)) ||
-        (rc = fill_brightness(known, a, rej)) || (rc = fill_strings(st, known, pkt, a, rej)) ||
-        (rc = fill_alert_id(known, pkt, a, rej)))
+    int rc = split_keys(obj, known, pkt, a, rej);
+    if (rc)
         return rc;
-    return 1;
+    ss_tuple_row row = {
+        .origin = st->name, .default_survey = st->default_survey, .line = st->lines.lineno};
+    for (int k = 0; k < SS_TUPLE_NCOLS; k++)
+        row.col[k] = value_of(known[k]);
+    rc = ss_tuple_fill(&row, pkt, a, rej);
+    return rc ? rc : 1;
 }
 
 /* @return 1 when the line became an alert, SS_EREJECT or an error code. */

@@ -1605,7 +1605,8 @@ START_TEST(intake_pauses_above_queue_high)
 }
 END_TEST
 
-/* One test case per scenario, so that one runs alone: CK_RUN_CASE=kill_9 tests/test_broker */
+/* One test case per scenario, so that one runs alone: CK_RUN_CASE=kill_9
+ * build-asan/tests/test_broker */
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
     TCase *tc = tcase_create(name);

@@ -148,10 +148,9 @@ static void check_cutout(ss_store *s, const char *alert_id, ss_cutout_kind kind,
 
 START_TEST(ztf_forced_photometry_is_stored_once_and_cutouts_come_back)
 {
-    const char *data = tu_shared_data("ZTF 4.01 alerts with fp_hists");
-    if (!data)
+    char *dir = tu_data_path("ZTF 4.01 alerts with fp_hists", "ztf/kowalski-20231012-v4.01");
+    if (!dir)
         return;
-    char *dir = tu_path(data, "ztf/kowalski-20231012-v4.01");
     seen sn = {0};
     ss_decoder_config cfg = {0};
     scan_dir(dir, &cfg, SS_CUTOUT_DIFFERENCE, &sn);
@@ -182,11 +181,10 @@ END_TEST
 
 START_TEST(rubin_forced_sources_dia_object_and_fits_cutouts)
 {
-    const char *data = tu_shared_data("Rubin Confluent-framed alerts");
-    if (!data)
+    char *dir = tu_data_path("Rubin Confluent-framed alerts", "lsst/confluent-framed-v7.4");
+    if (!dir)
         return;
-    char *dir = tu_path(data, "lsst/confluent-framed-v7.4");
-    char *schemas = tu_path(data, "schemas/lsst");
+    char *schemas = tu_data_path("Rubin Confluent-framed alerts", "schemas/lsst");
     seen sn = {0};
     ss_ingest_options o = {.decoder.schema_dir = schemas};
     scan_dir(dir, &o.decoder, SS_CUTOUT_SCIENCE, &sn);
@@ -219,10 +217,9 @@ END_TEST
 
 START_TEST(the_cutout_switch_keeps_none)
 {
-    const char *data = tu_shared_data("ZTF 3.3 alerts");
-    if (!data)
+    char *dir = tu_data_path("ZTF 3.3 alerts", "ztf/kowalski-20200202-v3.3");
+    if (!dir)
         return;
-    char *dir = tu_path(data, "ztf/kowalski-20200202-v3.3");
     ss_ingest_options o = {.decoder.skip_cutouts = 1};
     opened r = ingest("n", dir, &o, 0, NULL);
     ck_assert_int_gt(stat_of(r.s, "alerts"), 0);
@@ -283,10 +280,9 @@ static void count_kinds(json_t *loc, long *all, long *forced, long *det)
 
 START_TEST(filters_see_one_merged_light_curve)
 {
-    const char *data = tu_shared_data("ZTF 4.01 alerts with fp_hists");
-    if (!data)
+    char *dir = tu_data_path("ZTF 4.01 alerts with fp_hists", "ztf/kowalski-20231012-v4.01");
+    if (!dir)
         return;
-    char *dir = tu_path(data, "ztf/kowalski-20231012-v4.01");
     char *lua = tu_write(tu_tmp, "lc.lua", lc_filter);
     ss_filter_set *fs = NULL;
     ss_err err = {0};

@@ -3,6 +3,7 @@
  * server needed. Messages are consumed back with an rdkafka consumer.
  */
 #include "testutil.h"
+#include "tu_kafka.h"
 
 #include "broker.h"
 #include "publish.h"
@@ -12,8 +13,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 #include <stdio.h>
@@ -22,26 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The mock cluster lives in a handle of its own, for the whole test. */
-static rd_kafka_t *mock_rk;
-static rd_kafka_mock_cluster_t *mock;
-
-static void mock_up(void)
-{
-    char why[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    ck_assert(rd_kafka_conf_set(c, "log_level", "0", why, sizeof why) == RD_KAFKA_CONF_OK);
-    mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why);
-    ck_assert_msg(mock_rk, "%s", why);
-    mock = rd_kafka_mock_cluster_new(mock_rk, 1);
-    ck_assert(mock);
-}
-
-static void mock_down(void)
-{
-    rd_kafka_mock_cluster_destroy(mock);
-    rd_kafka_destroy(mock_rk);
-}
+/* The running test's mock cluster; its handles log nothing (the test's own output stays readable).
+ */
+static tu_mock mock;
 
 static int kafka_open(const ss_output_kv *kv, size_t n, void **impl, ss_err *err)
 {
@@ -75,49 +57,22 @@ typedef struct got {
 /* Read @p n messages of @p topic (partition 0) from the start. @return how many came. */
 static size_t consume(const char *topic, got *out, size_t n)
 {
-    char why[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    const char *kv[][2] = {{"bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock)},
-                           {"group.id", "test"},
-                           {"enable.auto.commit", "false"},
-                           {"log_level", "0"}};
-    for (size_t i = 0; i < 4; i++)
-        ck_assert(rd_kafka_conf_set(c, kv[i][0], kv[i][1], why, sizeof why) == RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why);
-    ck_assert_msg(rk, "%s", why);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    ck_assert(rd_kafka_assign(rk, parts) == 0);
-    rd_kafka_topic_partition_list_destroy(parts);
     size_t k = 0;
-    for (int tries = 0; k < n && tries < 100; tries++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m)
-            continue;
-        if (!m->err && k < n) {
-            snprintf(out[k].key, sizeof out[k].key, "%.*s", (int)m->key_len, (char *)m->key);
-            snprintf(out[k].value, sizeof out[k].value, "%.*s", (int)m->len, (char *)m->payload);
-            k++;
-        }
-        rd_kafka_message_destroy(m);
+    tu_kafka_msg *m = tu_kafka_read(&mock, topic, 1, n, &k, NULL);
+    for (size_t i = 0; i < k; i++) {
+        snprintf(out[i].key, sizeof out[i].key, "%s", m[i].key);
+        snprintf(out[i].value, sizeof out[i].value, "%s", m[i].value);
     }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    tu_kafka_msgs_free(m, k);
     return k;
-}
-
-static void topic(const char *name)
-{
-    ck_assert(rd_kafka_mock_topic_create(mock, name, 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 START_TEST(one_topic_per_tag_keyed_by_locus)
 {
-    mock_up();
-    topic("sks.jump");
-    topic("sks.new_star");
-    ss_output_kv kv[] = {{"brokers", rd_kafka_mock_cluster_bootstraps(mock)},
-                         {"topic_template", "sks.{tag}"}};
+    tu_mock_start(&mock, 1);
+    tu_mock_topic(&mock, "sks.jump", 1);
+    tu_mock_topic(&mock, "sks.new_star", 1);
+    ss_output_kv kv[] = {{"brokers", mock.bootstraps}, {"topic_template", "sks.{tag}"}};
     void *impl;
     ss_err err = {0};
     ck_assert_msg(kafka_open(kv, 2, &impl, &err) == 0, "%s", err.msg);
@@ -137,15 +92,15 @@ START_TEST(one_topic_per_tag_keyed_by_locus)
     ck_assert_uint_eq(consume("sks.new_star", g, 1), 1);
     ck_assert_str_eq(g[0].key, "L2");
     ck_assert_str_eq(g[0].value, "{\"n\":2}");
-    mock_down();
+    tu_mock_stop(&mock);
 }
 END_TEST
 
 /* Through the broker's fan-out: nanomsg and Kafka carry the same bytes. */
 START_TEST(kafka_and_nanomsg_carry_the_same_json)
 {
-    mock_up();
-    topic("skysieve.jump");
+    tu_mock_start(&mock, 1);
+    tu_mock_topic(&mock, "skysieve.jump", 1);
     ss_publish_set set = {0};
     ss_err err = {0};
     void *impl;
@@ -154,7 +109,7 @@ START_TEST(kafka_and_nanomsg_carry_the_same_json)
     ck_assert(nn_ops);
     ck_assert_msg(nn_ops->open(addr, &impl, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(ss_publish_set_add(&set, nn_ops, impl, &err), 0);
-    ss_output_kv kv[] = {{"brokers", rd_kafka_mock_cluster_bootstraps(mock)}};
+    ss_output_kv kv[] = {{"brokers", mock.bootstraps}};
     ck_assert_msg(kafka_open(kv, 1, &impl, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(ss_publish_set_add(&set, ss_output_named("kafka"), impl, &err), 0);
     int sub = nn_socket(AF_SP, NN_SUB);
@@ -176,7 +131,7 @@ START_TEST(kafka_and_nanomsg_carry_the_same_json)
     ck_assert_uint_eq(consume("skysieve.jump", g, 1), 1);
     ck_assert_str_eq(g[0].value, json);
     ck_assert_str_eq(g[0].key, "SS1");
-    mock_down();
+    tu_mock_stop(&mock);
 }
 END_TEST
 
@@ -290,21 +245,6 @@ static void broker_teardown(void)
     tu_tmp_teardown();
 }
 
-static pid_t run_broker(const char *conf)
-{
-    char *log = tu_path(tu_tmp, "broker.log");
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stderr);
-        (void)f;
-        execl(SS_BINARY, SS_BINARY, "run", "--config", conf, (char *)NULL);
-        _exit(127);
-    }
-    free(log);
-    return pid;
-}
-
 /* outputs.kafka of `ctl status`, polled until @p delivered (or 20 s); the caller owns it. */
 static json_t *kafka_status(const char *conf, long delivered)
 {
@@ -329,8 +269,8 @@ static json_t *kafka_status(const char *conf, long delivered)
 
 START_TEST(skysieve_run_publishes_to_kafka)
 {
-    mock_up();
-    topic("sks.seen");
+    tu_mock_start(&mock, 1);
+    tu_mock_topic(&mock, "sks.seen", 1);
     free(tu_write(tu_tmp, "every.lua", every_lua));
     free(tu_write(tu_tmp, "set.ini", "[filter every]\npath = every.lua\n"));
     char *text = NULL;
@@ -339,13 +279,13 @@ START_TEST(skysieve_run_publishes_to_kafka)
                               "[input spool]\ndir = spool\npoll = 0.05\n"
                               "[filters]\nset = set.ini\n"
                               "[output kafka]\nbrokers = %s\ntopic_template = sks.{tag}\n",
-                              rd_kafka_mock_cluster_bootstraps(mock)),
+                              mock.bootstraps),
                      0);
     char *conf = tu_write(tu_tmp, "broker.ini", text);
     free(text);
     char *spool = tu_path(tu_tmp, "spool");
     ck_assert_int_eq(mkdir(spool, 0755), 0);
-    pid_t pid = broker_pid = run_broker(conf);
+    pid_t pid = broker_pid = tu_sks_run(conf);
     /* two alerts on one locus, one on another: three events, two keys */
     char *part = tu_write(tu_tmp, "spool/.a.part",
                           "alert_id,ra,dec,mjd,passband,mag,magerr\n"
@@ -379,7 +319,7 @@ START_TEST(skysieve_run_publishes_to_kafka)
     ck_assert_str_ne(g[0].key, g[1].key); /* a1, then b1: two loci */
     ck_assert_str_eq(g[0].key, g[2].key);
     free(part), free(dst), free(spool), free(conf);
-    mock_down();
+    tu_mock_stop(&mock);
 }
 END_TEST
 

@@ -98,22 +98,6 @@ static char *write_three_blocks(const char *name, const char *codec)
     return path;
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    unsigned char *buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Where the blocks are: the file ends with a sync marker, which also ends the header. */
 typedef struct layout {
     size_t block[4]; /* offset of blocks 1..3 (block[0] unused) */
@@ -248,7 +232,7 @@ START_TEST(damaged_block_is_rejected_and_reading_resyncs)
         snprintf(name, sizeof name, "three-%s.avro", codecs[k]);
         char *good = write_three_blocks(name, codecs[k]);
         size_t len;
-        unsigned char *buf = slurp(good, &len);
+        unsigned char *buf = tu_read_file(good, &len);
         layout l = find_blocks(buf, len);
         decoded d = decode(good);
         ck_assert_int_eq(d.nids, 3 * PER_BLOCK);
@@ -327,7 +311,7 @@ START_TEST(ingest_keeps_the_blocks_around_a_damaged_one)
 {
     char *good = write_three_blocks("three.avro", "deflate");
     size_t len;
-    unsigned char *buf = slurp(good, &len);
+    unsigned char *buf = tu_read_file(good, &len);
     layout l = find_blocks(buf, len);
     buf[l.sync[2] + 3] ^= 0x5a;
     char *path = write_bytes("damaged.avro", buf, len);
@@ -379,7 +363,7 @@ static int replay(const char *dir, const char *decoder, int must_decode, const c
     for (int i = 0; i < n; i++) {
         char *path = tu_path(dir, names[i]);
         size_t len;
-        unsigned char *buf = slurp(path, &len);
+        unsigned char *buf = tu_read_file(path, &len);
         ssf_result res;
         char why[512], name[64];
         snprintf(name, sizeof name, "fuzz.%s", decoder);
@@ -398,8 +382,7 @@ static int replay(const char *dir, const char *decoder, int must_decode, const c
 START_TEST(fuzz_inputs_decode_or_are_refused)
 {
     const char *decoders[] = {"avro", "csv", "jsonl"};
-    const char *shared = tu_shared_data("schemas/lsst");
-    char *schema_dir = shared ? tu_path(shared, "schemas/lsst") : NULL;
+    char *schema_dir = tu_data_path("schemas/lsst", "schemas/lsst");
     for (int k = 0; k < 3; k++) {
         char *seeds = NULL, *corpus = NULL, *generated = NULL;
         ck_assert_int_ge(asprintf(&seeds, "%s/seeds/%s", SS_FUZZ_INPUTS, decoders[k]), 0);

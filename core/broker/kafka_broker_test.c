@@ -5,12 +5,10 @@
  * every locus tagged and published on [output kafka], the junk message rejected by name.
  */
 #include "testutil.h"
+#include "tu_kafka.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <jansson.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +18,7 @@
 
 #define TOPIC "ztf_night"
 
-static rd_kafka_t *mock_rk;
-static rd_kafka_mock_cluster_t *mock;
+static tu_mock mock;
 static pid_t broker_pid; /* killed by the fixture when a check fails while it runs */
 
 static void teardown(void)
@@ -31,108 +28,51 @@ static void teardown(void)
         waitpid(broker_pid, NULL, 0);
         broker_pid = 0;
     }
-    if (mock) {
-        rd_kafka_mock_cluster_destroy(mock);
-        rd_kafka_destroy(mock_rk);
-        mock = NULL;
-    }
+    tu_mock_stop(&mock);
     tu_tmp_teardown();
 }
 
-static rd_kafka_t *new_client(rd_kafka_type_t type, const char *const (*kv)[2], size_t n)
+/* The .avro files one level below shared/ztf, in name order; NULL when the data is absent. */
+static tu_files *ztf_files(void)
 {
-    char why[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(rd_kafka_conf_set(c, kv[i][0], kv[i][1], why, sizeof why) == RD_KAFKA_CONF_OK,
-                      "%s", why);
-    rd_kafka_t *rk = rd_kafka_new(type, c, why, sizeof why);
-    ck_assert_msg(rk, "%s", why);
-    return rk;
+    tu_files *f = tu_data_files("the live broker's Kafka input on real ZTF alerts", "ztf", ".avro");
+    if (f)
+        ck_assert_uint_gt(f->n, 10);
+    return f;
 }
 
-/* The .avro files one level below shared/ztf as a shell word list; NULL when data is absent. */
-static char *ztf_files(size_t *n)
+/* The files as a shell word list. */
+static char *word_list(const tu_files *f)
 {
-    const char *shared = tu_shared_data("the live broker's Kafka input on real ZTF alerts");
-    if (!shared)
-        return NULL;
-    char *top = NULL, *list = strdup("");
-    ck_assert_int_ge(asprintf(&top, "%s/ztf", shared), 0);
-    DIR *d = opendir(top), *sd;
-    struct dirent *e, *f;
-    *n = 0;
-    while (d && (e = readdir(d))) {
-        char *sub = NULL, *grown = NULL;
-        ck_assert_int_ge(asprintf(&sub, "%s/%s", top, e->d_name), 0);
-        for (sd = e->d_name[0] != '.' ? opendir(sub) : NULL; sd && (f = readdir(sd));) {
-            size_t len = strlen(f->d_name);
-            if (len < 6 || strcmp(f->d_name + len - 5, ".avro"))
-                continue;
-            ck_assert_int_ge(asprintf(&grown, "%s '%s/%s'", list, sub, f->d_name), 0);
-            free(list);
-            list = grown;
-            ++*n;
-        }
-        if (sd)
-            closedir(sd);
-        free(sub);
+    char *list = strdup(""), *grown = NULL;
+    for (size_t i = 0; i < f->n; i++) {
+        ck_assert_int_ge(asprintf(&grown, "%s '%s'", list, f->path[i]), 0);
+        free(list);
+        list = grown;
     }
-    if (d)
-        closedir(d);
-    free(top);
-    ck_assert_uint_gt(*n, 10);
     return list;
 }
 
-/* Files @p from to @p to (excluded) of @p list, each one message spread over the topic's two
- * partitions, junk after the fifth. */
-static void produce(const char *list, int from, int to)
+/* Files @p from to @p to (excluded), each one message spread over the topic's two partitions,
+ * junk after the fifth. */
+static void produce(const tu_files *f, int from, int to)
 {
-    const char *const kv[][2] = {{"bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock)}};
-    rd_kafka_t *p = new_client(RD_KAFKA_PRODUCER, kv, 1);
-    char *copy = strdup(list), *save = NULL;
-    int i = 0;
-    for (char *w = strtok_r(copy, "'", &save); w; w = strtok_r(NULL, "'", &save)) {
-        if (*w == ' ' || i < from || i >= to) {
-            i += *w != ' ';
-            continue;
-        }
-        FILE *fp = fopen(w, "rb");
-        ck_assert_msg(fp, "%s", w);
-        char *buf = malloc(1 << 22);
-        size_t len = fread(buf, 1, 1 << 22, fp);
+    rd_kafka_t *p = tu_kafka_producer(&mock);
+    for (int i = from; i < to; i++) {
+        size_t len;
+        void *buf = tu_read_file(f->path[i], &len);
         ck_assert_uint_lt(len, 1 << 22);
-        fclose(fp);
-        ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_VALUE(buf, len),
-                                           RD_KAFKA_V_KEY(&i, sizeof i),
-                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                           RD_KAFKA_V_END),
-                         0);
-        if (++i == 5)
-            ck_assert_int_eq(
-                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_VALUE("not an alert", 12),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                0);
+        tu_kafka_produce(p, TOPIC, RD_KAFKA_PARTITION_UA, &i, sizeof i, buf, len);
+        free(buf);
+        if (i + 1 == 5)
+            tu_kafka_produce(p, TOPIC, RD_KAFKA_PARTITION_UA, NULL, 0, "not an alert", 12);
     }
-    free(copy);
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
-    rd_kafka_destroy(p);
+    tu_kafka_flush(p);
 }
 
 static pid_t run_broker(const char *conf)
 {
-    char *log = tu_path(tu_tmp, "broker.log");
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stderr);
-        (void)f;
-        execl(SS_BINARY, SS_BINARY, "run", "--config", conf, (char *)NULL);
-        _exit(127);
-    }
-    free(log);
-    return broker_pid = pid;
+    return broker_pid = tu_sks_run(conf);
 }
 
 static void stop_broker(pid_t pid)
@@ -208,33 +148,15 @@ static json_t *stats(const char *store)
 /* Distinct keys (locus ids) of the tag topic, read from the start of both runs. */
 static size_t distinct_tagged(void)
 {
-    const char *const kv[][2] = {{"bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock)},
-                                 {"group.id", "reader"},
-                                 {"enable.partition.eof", "true"}};
-    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, kv, 3);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, "sks.seen", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    ck_assert_int_eq(rd_kafka_assign(rk, l), 0);
-    rd_kafka_topic_partition_list_destroy(l);
+    size_t n = 0;
+    tu_kafka_msg *g = tu_kafka_read(&mock, "sks.seen", 1, 0, &n, NULL);
     json_t *seen = json_object();
-    for (int tries = 0; tries < 100; tries++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        int eof = m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-        if (m && !m->err) {
-            char key[64];
-            snprintf(key, sizeof key, "%.*s", (int)m->key_len, (const char *)m->key);
-            json_object_set_new(seen, key, json_true());
-        }
-        if (m)
-            rd_kafka_message_destroy(m);
-        if (eof)
-            break;
-    }
-    size_t n = json_object_size(seen);
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(seen, g[i].key, json_true());
+    tu_kafka_msgs_free(g, n);
+    size_t keys = json_object_size(seen);
     json_decref(seen);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return n;
+    return keys;
 }
 
 static const char every_lua[] =
@@ -244,26 +166,25 @@ static const char every_lua[] =
 
 START_TEST(stopped_midway_every_alert_once)
 {
-    size_t nfiles = 0;
-    char *list = ztf_files(&nfiles);
-    if (!list)
+    tu_files *files = ztf_files();
+    if (!files)
         return;
+    char *list = word_list(files);
+    size_t nfiles = files->n;
     char *ref = tu_path(tu_tmp, "reference"), *out = NULL;
     ck_assert_int_eq(tu_sks(&out, NULL, "ingest --store '%s' --radius 1 %s", ref, list), 0);
     free(out);
     json_t *want = stats(ref);
 
-    mock_rk = new_client(RD_KAFKA_PRODUCER, (const char *const[][2]){{"log_level", "0"}}, 1);
-    mock = rd_kafka_mock_cluster_new(mock_rk, 1);
-    ck_assert_ptr_nonnull(mock);
-    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, TOPIC, 2, 1), 0);
-    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "sks.seen", 1, 1), 0);
+    tu_mock_start(&mock, 1);
+    tu_mock_topic(&mock, TOPIC, 2);
+    tu_mock_topic(&mock, "sks.seen", 1);
     int half = (int)nfiles / 2;
-    produce(list, 0, half);
+    produce(files, 0, half);
     free(tu_write(tu_tmp, "every.lua", every_lua));
     free(tu_write(tu_tmp, "set.ini", "[filter every]\npath = every.lua\n"));
     char *text = NULL;
-    const char *boot = rd_kafka_mock_cluster_bootstraps(mock);
+    const char *boot = mock.bootstraps;
     ck_assert_int_ge(asprintf(&text,
                               "[broker]\nstore = store\nrun_dir = run\nmap_size = 64M\n"
                               "batch = 7\nstats_interval = 0\n"
@@ -285,7 +206,7 @@ START_TEST(stopped_midway_every_alert_once)
     ck_assert_int_gt(get(st, "inputs.kafka.alerts"), 0);
     json_decref(st);
     stop_broker(pid);
-    produce(list, half, (int)nfiles);
+    produce(files, half, (int)nfiles);
     char *store = tu_path(tu_tmp, "store");
     json_t *mid = stats(store);
     ck_assert_int_lt(get(mid, "alerts"), get(want, "alerts")); /* stopped midway indeed */
@@ -312,6 +233,7 @@ START_TEST(stopped_midway_every_alert_once)
     free(out);
     json_decref(got), json_decref(want);
     free(store), free(conf), free(ref), free(list);
+    tu_files_free(files);
 }
 END_TEST
 

@@ -4,6 +4,7 @@
  * partitions; one more instance reads the survey topic as it came. Every locus, its alerts, its
  * properties and its tags must come out the same, and no locus may be split between the two. */
 #include "testutil.h"
+#include "tu_kafka.h"
 
 #include "filters.h"
 #include "ingest.h"
@@ -13,8 +14,6 @@
 #include "simulate.h"
 
 #include <jansson.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,60 +26,27 @@
 
 /* ---- the mock cluster and the night ---- */
 
-typedef struct mock {
-    rd_kafka_t *owner;
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-    rd_kafka_t *producer;
-} mock;
-
-static rd_kafka_t *new_producer(const char *bootstraps)
+static void mock_start(tu_mock *m)
 {
-    char why[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (bootstraps)
-        ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, why, sizeof why),
-                         RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why);
-    ck_assert_msg(rk != NULL, "%s", why);
-    return rk;
-}
-
-static void mock_start(mock *m)
-{
-    m->owner = new_producer(NULL);
-    m->mc = rd_kafka_mock_cluster_new(m->owner, 1);
-    ck_assert_ptr_nonnull(m->mc);
-    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
+    tu_mock_start(m, 0);
     /* one partition: the survey's stream in time order, as the partitioner keeps it per region
      * (Kafka orders within a partition only, and the MJD a tag is set at follows arrival order) */
-    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, SURVEY, 1, 1), 0);
-    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, REGIONS, 4, 1), 0);
-}
-
-static void mock_stop(mock *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->owner);
+    tu_mock_topic(m, SURVEY, 1);
+    tu_mock_topic(m, REGIONS, 4);
 }
 
 /* Each message to the survey topic, keyed by its first alert id. */
 static int produce(void *ctx, const void *msg, size_t len, unsigned alerts, uint64_t first_id,
                    ss_err *err)
 {
-    mock *m = ctx;
     (void)alerts, (void)err;
-    ck_assert_int_eq(rd_kafka_producev(m->producer, RD_KAFKA_V_TOPIC(SURVEY),
-                                       RD_KAFKA_V_VALUE((void *)msg, len),
-                                       RD_KAFKA_V_KEY(&first_id, sizeof first_id),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    tu_kafka_produce(ctx, SURVEY, RD_KAFKA_PARTITION_UA, &first_id, sizeof first_id, msg, len);
     return 0;
 }
 
 /* A night of about 4,000 ZTF-like alerts in a one-degree field, five alerts to a message (the
  * partitioner splits them by region). @return alerts produced. */
-static uint64_t produce_night(mock *m)
+static uint64_t produce_night(const tu_mock *m)
 {
     ss_sim_options o;
     ss_sim_options_default(&o);
@@ -100,17 +66,16 @@ static uint64_t produce_night(mock *m)
     ss_sim *s = ss_sim_new(&o);
     ck_assert_msg(s && ss_sim_prepare(s, &err) == 0, "%s", err.msg);
     ss_sim_totals t;
-    m->producer = new_producer(m->bootstraps);
-    ck_assert_msg(ss_sim_write_messages(s, 5, produce, m, &t, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(rd_kafka_flush(m->producer, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_destroy(m->producer);
+    rd_kafka_t *p = tu_kafka_producer(m);
+    ck_assert_msg(ss_sim_write_messages(s, 5, produce, p, &t, &err) == 0, "%s", err.msg);
+    tu_kafka_flush(p);
     ss_sim_free(s);
     return t.alerts;
 }
 
 /* ---- the partitioner ---- */
 
-static ss_partition_counts partition_night(const mock *m)
+static ss_partition_counts partition_night(const tu_mock *m)
 {
     ss_partition_conf c;
     ss_err err = {0};
@@ -168,7 +133,7 @@ static const char count_lua[] =
 
 /* An instance: its own store (locus-id space @p number), the filter set, a consumer of @p topic
  * with the static partition list @p parts (NULL: all, by group subscription). */
-static void instance_open(instance *x, const mock *m, const char *name, unsigned number,
+static void instance_open(instance *x, const tu_mock *m, const char *name, unsigned number,
                           const char *topic, const char *parts)
 {
     char *dir = tu_path(tu_tmp, name);
@@ -283,7 +248,7 @@ static size_t loci_by_alerts(ss_store *s, json_t *out, int64_t nside, size_t *st
 
 START_TEST(two_instances_equal_one)
 {
-    mock m;
+    tu_mock m;
     mock_start(&m);
     uint64_t alerts = produce_night(&m);
     ss_partition_counts pc = partition_night(&m);
@@ -328,7 +293,7 @@ START_TEST(two_instances_equal_one)
     instance_close(&two[0]);
     instance_close(&two[1]);
     ss_store_close(one.store), ss_store_close(two[0].store), ss_store_close(two[1].store);
-    mock_stop(&m);
+    tu_mock_stop(&m);
 }
 END_TEST
 

@@ -302,15 +302,9 @@ END_TEST
 
 /* ---- the real alerts of ../shared/data ---- */
 
-static char *shared_path(const char *rel)
-{
-    const char *root = tu_shared_data(rel);
-    return root ? tu_path(root, rel) : NULL;
-}
-
 START_TEST(real_ztf_alerts_of_three_schema_versions)
 {
-    char *ztf = shared_path("ztf");
+    char *ztf = tu_data_path("real ZTF alerts", "ztf");
     if (!ztf)
         return;
     const char *paths[] = {ztf, NULL};
@@ -327,11 +321,12 @@ END_TEST
 
 START_TEST(real_rubin_alerts_rewritten_and_framed)
 {
-    char *rubin = shared_path("lsst/rubin-lsstcam-v9.0"), *framed = NULL, *schemas = NULL;
+    char *rubin = tu_data_path("real Rubin alerts", "lsst/rubin-lsstcam-v9.0"), *framed = NULL,
+         *schemas = NULL;
     if (!rubin)
         return;
-    framed = shared_path("lsst/confluent-framed-v7.4");
-    schemas = shared_path("schemas/lsst");
+    framed = tu_data_path("real Rubin alerts", "lsst/confluent-framed-v7.4");
+    schemas = tu_data_path("real Rubin alerts", "schemas/lsst");
     const char *paths[] = {rubin, framed, NULL};
     run r = ingest("st", schemas, paths);
     ck_assert_uint_eq(r.t.inputs_failed, 0);
@@ -356,7 +351,7 @@ END_TEST
 
 START_TEST(real_elasticc_alerts)
 {
-    char *el = shared_path("elasticc");
+    char *el = tu_data_path("ELAsTiCC alerts", "elasticc");
     if (!el)
         return;
     const char *paths[] = {el, NULL};

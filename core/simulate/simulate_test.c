@@ -18,21 +18,6 @@ typedef struct row {
     double ra, dec, mjd, mag, magerr, true_mag;
 } row;
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Run `skysieve simulate ARGS`, which must succeed. */
 static void simulate(const char *args)
 {
@@ -106,11 +91,11 @@ START_TEST(same_seed_same_bytes)
         ck_assert_int_ge(asprintf(&args, "--seed 8 --out %s", c), 0);
         simulate(args);
         size_t la, lb, lc, lta, ltb;
-        char *xa = slurp(a, &la), *xb = slurp(b, &lb), *xc = slurp(c, &lc);
+        char *xa = tu_read_file(a, &la), *xb = tu_read_file(b, &lb), *xc = tu_read_file(c, &lc);
         ck_assert_msg(la > 1000 && la == lb && !memcmp(xa, xb, la), "%s differs", formats[i]);
         ck_assert_msg(la != lc || memcmp(xa, xc, la), "seeds 7 and 8 gave the same %s", formats[i]);
         char *ta = tu_path(tu_tmp, "ta"), *tb = tu_path(tu_tmp, "tb");
-        char *yta = slurp(ta, &lta), *ytb = slurp(tb, &ltb);
+        char *yta = tu_read_file(ta, &lta), *ytb = tu_read_file(tb, &ltb);
         ck_assert(lta > 100 && lta == ltb && !memcmp(yta, ytb, lta));
         free(xa), free(xb), free(xc), free(yta), free(ytb), free(ta), free(tb);
         free(a), free(b), free(c), free(args);

@@ -1,15 +1,13 @@
 /* The Kafka input (core/kafka_in.c) against librdkafka's mock cluster: real ZTF alerts produced
  * to a topic, consumed into a store, each stored exactly once, across a consumer stopped midway. */
 #include "testutil.h"
+#include "tu_kafka.h"
 
 #include "ingest.h"
 #include "kafka_in.h"
 #include "query.h"
 
-#include <dirent.h>
 #include <jansson.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,144 +15,42 @@
 
 #define TOPIC "ztf_night"
 
-/* ---- the ZTF alert files of the shared data ---- */
-
-typedef struct files {
-    char **path;
-    size_t n;
-} files;
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void files_add_dir(files *f, const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".avro"))
-            continue;
-        f->path = realloc(f->path, (f->n + 1) * sizeof *f->path);
-        ck_assert_ptr_nonnull(f->path);
-        ck_assert_int_ge(asprintf(&f->path[f->n++], "%s/%s", dir, e->d_name), 0);
-    }
-    if (d)
-        closedir(d);
-}
+/* ---- the ZTF alert files of the shared data, through the mock cluster ---- */
 
 /* Every .avro file one level below shared/ztf, in name order; NULL when the data is absent. */
-static files *ztf_files(void)
+static tu_files *ztf_files(void)
 {
-    const char *shared = tu_shared_data("the Kafka input on real ZTF alerts");
-    if (!shared)
-        return NULL;
-    files *f = calloc(1, sizeof *f);
-    char *top = NULL;
-    ck_assert_int_ge(asprintf(&top, "%s/ztf", shared), 0);
-    DIR *d = opendir(top);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            char *sub = NULL;
-            ck_assert_int_ge(asprintf(&sub, "%s/%s", top, e->d_name), 0);
-            files_add_dir(f, sub);
-            free(sub);
-        }
-    if (d)
-        closedir(d);
-    free(top);
-    ck_assert_uint_gt(f->n, 10);
-    qsort(f->path, f->n, sizeof *f->path, name_cmp);
+    tu_files *f = tu_data_files("the Kafka input on real ZTF alerts", "ztf", ".avro");
+    if (f)
+        ck_assert_uint_gt(f->n, 10);
     return f;
 }
 
-static void files_free(files *f)
+static void mock_start(tu_mock *m, int partitions)
 {
-    for (size_t i = 0; f && i < f->n; i++)
-        free(f->path[i]);
-    if (f)
-        free(f->path);
-    free(f);
-}
-
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    ck_assert_ptr_nonnull(fp);
-    fseek(fp, 0, SEEK_END);
-    *len = (size_t)ftell(fp);
-    rewind(fp);
-    void *buf = malloc(*len);
-    ck_assert_uint_eq(fread(buf, 1, *len, fp), *len);
-    fclose(fp);
-    return buf;
-}
-
-/* ---- the mock cluster ---- */
-
-typedef struct mock {
-    rd_kafka_t *owner; /* the handle the mock cluster lives in */
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-} mock;
-
-static rd_kafka_t *new_producer(const char *bootstraps)
-{
-    char why[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (bootstraps)
-        ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, why, sizeof why),
-                         RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why);
-    ck_assert_msg(rk != NULL, "%s", why);
-    return rk;
-}
-
-static void mock_start(mock *m, int partitions)
-{
-    m->owner = new_producer(NULL);
-    m->mc = rd_kafka_mock_cluster_new(m->owner, 1);
-    ck_assert_ptr_nonnull(m->mc);
-    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
-    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, TOPIC, partitions, 1), 0);
-}
-
-static void mock_stop(mock *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->owner);
+    tu_mock_start(m, 0);
+    tu_mock_topic(m, TOPIC, partitions);
 }
 
 /* Produce every file as one message (keyed by its index, spread over the partitions), with a
  * message that is no Avro at all after the @p bad_after th. @return messages produced. */
-static size_t produce_night(const mock *m, const files *f, size_t bad_after)
+static size_t produce_night(const tu_mock *m, const tu_files *f, size_t bad_after)
 {
-    rd_kafka_t *p = new_producer(m->bootstraps);
+    rd_kafka_t *p = tu_kafka_producer(m);
     size_t n = 0;
     for (size_t i = 0; i < f->n; i++) {
         size_t len;
-        void *buf = slurp(f->path[i], &len);
-        ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_VALUE(buf, len),
-                                           RD_KAFKA_V_KEY(&i, sizeof i),
-                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                           RD_KAFKA_V_END),
-                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        void *buf = tu_read_file(f->path[i], &len);
+        tu_kafka_produce(p, TOPIC, RD_KAFKA_PARTITION_UA, &i, sizeof i, buf, len);
+        free(buf);
         n++;
         if (i + 1 == bad_after) {
             static const char junk[] = "this is not an alert";
-            ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC),
-                                               RD_KAFKA_V_VALUE((void *)junk, sizeof junk - 1),
-                                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                               RD_KAFKA_V_END),
-                             RD_KAFKA_RESP_ERR_NO_ERROR);
+            tu_kafka_produce(p, TOPIC, RD_KAFKA_PARTITION_UA, NULL, 0, junk, sizeof junk - 1);
             n++;
         }
     }
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_destroy(p);
+    tu_kafka_flush(p);
     return n;
 }
 
@@ -185,7 +81,7 @@ static json_int_t stat_of(json_t *o, const char *key)
 }
 
 /* The files ingested straight into a store: what the Kafka path must give. */
-static json_t *reference_named(const files *f, const char *name)
+static json_t *reference_named(const tu_files *f, const char *name)
 {
     ss_store *s = open_store(name);
     ss_ingest_options o = {0};
@@ -200,7 +96,7 @@ static json_t *reference_named(const files *f, const char *name)
     return st;
 }
 
-static json_t *reference(const files *f)
+static json_t *reference(const tu_files *f)
 {
     return reference_named(f, "reference");
 }
@@ -229,7 +125,7 @@ static void on_commit(void *ctx, const ss_ingest_totals *t)
 }
 
 /* A consumer of group skysieve: subscribed, or assigned @p parts (e.g. "0,1") when not NULL. */
-static void run_open_parts(run *r, ss_store *s, const mock *m, uint32_t batch, const char *parts)
+static void run_open_parts(run *r, ss_store *s, const tu_mock *m, uint32_t batch, const char *parts)
 {
     ss_ingest_kafka_in_conf c = {0};
     ss_err err = {0};
@@ -260,7 +156,7 @@ static void run_open_parts(run *r, ss_store *s, const mock *m, uint32_t batch, c
     ck_assert_ptr_nonnull(r->in);
 }
 
-static void run_open(run *r, ss_store *s, const mock *m, uint32_t batch)
+static void run_open(run *r, ss_store *s, const tu_mock *m, uint32_t batch)
 {
     run_open_parts(r, s, m, batch, NULL);
 }
@@ -314,21 +210,56 @@ static void rejected_named(ss_store *s)
     free(buf);
 }
 
+/* ---- a night: the ZTF files produced, consumed into one store ---- */
+
+typedef struct night {
+    tu_files *f;
+    json_t *ref; /* what a direct ingest of the files stores */
+    tu_mock m;
+    size_t total; /* messages produced */
+    ss_store *s;
+} night;
+
+/* The files produced over @p partitions, with junk after the third of them when @p junk.
+ * @return 0 when the shared data is absent (the test passes, having said so). */
+static int night_start(night *n, int partitions, int junk)
+{
+    if (!(n->f = ztf_files()))
+        return 0;
+    n->ref = reference(n->f);
+    mock_start(&n->m, partitions);
+    n->total = produce_night(&n->m, n->f, junk ? n->f->n / 3 : 0);
+    n->s = open_store("kafka");
+    return 1;
+}
+
+static void stored_as_reference(const night *n)
+{
+    json_t *got = stats(n->s);
+    same_alerts(n->ref, got);
+    json_decref(got);
+}
+
+/* The store as a direct ingest stores the files; everything freed. */
+static void night_end(night *n)
+{
+    stored_as_reference(n);
+    json_decref(n->ref);
+    ss_store_close(n->s);
+    tu_mock_stop(&n->m);
+    tu_files_free(n->f);
+}
+
 /* Every message once: the alerts stored as a direct ingest stores them, the bad message rejected
  * by name; a consumer of the same group afterwards gets nothing (every offset was committed). */
 START_TEST(night_once)
 {
-    files *f = ztf_files();
-    if (!f)
+    night n;
+    if (!night_start(&n, 3, 1))
         return;
-    json_t *ref = reference(f);
-    mock m;
-    mock_start(&m, 3);
-    size_t total = produce_night(&m, f, f->n / 3);
-    ss_store *s = open_store("kafka");
     run r;
-    run_open(&r, s, &m, 7);
-    ck_assert_uint_eq(run_take(&r, total, 30), total);
+    run_open(&r, n.s, &n.m, 7);
+    ck_assert_uint_eq(run_take(&r, n.total, 30), n.total);
     ss_err err = {0};
     ss_ingest_totals t;
     ck_assert_msg(ss_ingest_finish(r.in, &t, &err) == 0, "%s", err.msg);
@@ -336,31 +267,22 @@ START_TEST(night_once)
     ck_assert_uint_eq(t.inputs_failed, 1);
     ss_ingest_free(r.in);
     ss_ingest_kafka_in_close(r.k);
-    json_t *got = stats(s);
-    same_alerts(ref, got);
-    rejected_named(s);
+    stored_as_reference(&n);
+    rejected_named(n.s);
 
     /* the same group later: only a message produced since is delivered */
     static const char late[] = "late junk";
-    rd_kafka_t *p = new_producer(m.bootstraps);
-    ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC),
-                                       RD_KAFKA_V_VALUE((void *)late, sizeof late - 1),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_destroy(p);
+    rd_kafka_t *p = tu_kafka_producer(&n.m);
+    tu_kafka_produce(p, TOPIC, RD_KAFKA_PARTITION_UA, NULL, 0, late, sizeof late - 1);
+    tu_kafka_flush(p);
     run again;
-    run_open(&again, s, &m, 7);
+    run_open(&again, n.s, &n.m, 7);
     ck_assert_uint_eq(run_drain(&again, 1500), 1);
     ck_assert_msg(ss_ingest_finish(again.in, &t, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(t.inputs_failed, 1);
     ss_ingest_free(again.in);
     ss_ingest_kafka_in_close(again.k);
-    json_decref(got);
-    json_decref(ref);
-    ss_store_close(s);
-    mock_stop(&m);
-    files_free(f);
+    night_end(&n);
 }
 END_TEST
 
@@ -368,17 +290,12 @@ END_TEST
  * delivered again to the next consumer of the group, and the store ends with every alert once. */
 START_TEST(restart_midway)
 {
-    files *f = ztf_files();
-    if (!f)
+    night n;
+    if (!night_start(&n, 2, 0))
         return;
-    json_t *ref = reference(f);
-    mock m;
-    mock_start(&m, 2);
-    size_t total = produce_night(&m, f, 0);
-    ss_store *s = open_store("kafka");
     run a;
-    run_open(&a, s, &m, 10);
-    size_t half = total / 2 / 10 * 10 + 5; /* five messages past a batch boundary */
+    run_open(&a, n.s, &n.m, 10);
+    size_t half = n.total / 2 / 10 * 10 + 5; /* five messages past a batch boundary */
     ck_assert_uint_eq(run_take(&a, half, 30), half);
     ss_ingest_totals ta;
     ss_ingest_totals_get(a.in, &ta);
@@ -388,7 +305,7 @@ START_TEST(restart_midway)
     ss_ingest_kafka_in_close(a.k);
 
     run b;
-    run_open(&b, s, &m, 10);
+    run_open(&b, n.s, &n.m, 10);
     size_t second = run_drain(&b, 1500);
     ss_err err = {0};
     ck_assert_msg(ss_ingest_finish(b.in, NULL, &err) == 0, "%s", err.msg);
@@ -396,15 +313,9 @@ START_TEST(restart_midway)
     ss_ingest_kafka_in_close(b.k);
     /* the lost ones came again, the stored ones did not (but for a message whose alerts a batch
      * commit split: counted as a duplicate, absorbed by the store) */
-    ck_assert_uint_gt(half + second, total);
-    ck_assert_uint_le(half + second, total + 10);
-    json_t *got = stats(s);
-    same_alerts(ref, got);
-    json_decref(got);
-    json_decref(ref);
-    ss_store_close(s);
-    mock_stop(&m);
-    files_free(f);
+    ck_assert_uint_gt(half + second, n.total);
+    ck_assert_uint_le(half + second, n.total + 10);
+    night_end(&n);
 }
 END_TEST
 
@@ -413,20 +324,15 @@ END_TEST
  * they are read again); the store ends as a direct ingest, each alert once. */
 START_TEST(rebalance_two)
 {
-    files *f = ztf_files();
-    if (!f)
+    night n;
+    if (!night_start(&n, 4, 0))
         return;
-    json_t *ref = reference(f);
-    mock m;
-    mock_start(&m, 4);
-    size_t total = produce_night(&m, f, 0);
-    ss_store *s = open_store("kafka");
     run a, b;
-    run_open(&a, s, &m, 1000); /* nothing commits by itself: only the revocation */
+    run_open(&a, n.s, &n.m, 1000); /* nothing commits by itself: only the revocation */
     size_t na = run_take(&a, 5, 30), nb = 0;
     ck_assert_uint_eq(na, 5);
     ck_assert_uint_eq(ss_ingest_pending(a.in), 5);
-    run_open(&b, s, &m, 1000);
+    run_open(&b, n.s, &n.m, 1000);
     /* both polled in turn until B has had messages and neither gets any for 1.5 s */
     time_t end = time(NULL) + 40;
     int quiet = 0;
@@ -441,7 +347,7 @@ START_TEST(rebalance_two)
         nb += gb;
         quiet = ga || gb ? 0 : quiet + 1;
     }
-    ck_assert_uint_ge(na + nb, total);
+    ck_assert_uint_ge(na + nb, n.total);
     ss_ingest_totals ta;
     ss_ingest_totals_get(a.in, &ta);
     ck_assert_uint_ge(ta.ingested, 5); /* committed by the revocation, not by a full batch */
@@ -453,35 +359,25 @@ START_TEST(rebalance_two)
     ss_ingest_free(b.in);
     ss_ingest_kafka_in_close(a.k);
     ss_ingest_kafka_in_close(b.k);
-    json_t *got = stats(s);
-    same_alerts(ref, got);
-    json_decref(got);
-    json_decref(ref);
-    ss_store_close(s);
-    mock_stop(&m);
-    files_free(f);
+    night_end(&n);
 }
 END_TEST
 
 /* Every file to partition (its index % 2), and the files of each partition. @return produced. */
-static size_t produce_split(const mock *m, const files *f, files *part)
+static size_t produce_split(const tu_mock *m, const tu_files *f, tu_files *part)
 {
-    rd_kafka_t *p = new_producer(m->bootstraps);
+    rd_kafka_t *p = tu_kafka_producer(m);
     for (size_t i = 0; i < f->n; i++) {
         size_t len;
-        void *buf = slurp(f->path[i], &len);
-        ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_VALUE(buf, len),
-                                           RD_KAFKA_V_PARTITION((int32_t)(i % 2)),
-                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                           RD_KAFKA_V_END),
-                         RD_KAFKA_RESP_ERR_NO_ERROR);
-        files *to = &part[i % 2];
+        void *buf = tu_read_file(f->path[i], &len);
+        tu_kafka_produce(p, TOPIC, (int32_t)(i % 2), NULL, 0, buf, len);
+        free(buf);
+        tu_files *to = &part[i % 2];
         to->path = realloc(to->path, (to->n + 1) * sizeof *to->path);
         ck_assert_ptr_nonnull(to->path);
         to->path[to->n++] = f->path[i]; /* borrowed from f */
     }
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_destroy(p);
+    tu_kafka_flush(p);
     return f->n;
 }
 
@@ -490,12 +386,12 @@ static size_t produce_split(const mock *m, const files *f, files *part)
  * alerts it had not committed, resumes from the group's committed offset. */
 START_TEST(static_partitions)
 {
-    files *f = ztf_files();
+    tu_files *f = ztf_files();
     if (!f)
         return;
-    mock m;
+    tu_mock m;
     mock_start(&m, 2);
-    files part[2] = {{0}};
+    tu_files part[2] = {{0}};
     produce_split(&m, f, part);
     json_t *ref0 = reference_named(&part[0], "reference-0");
     json_t *ref1 = reference_named(&part[1], "reference-1");
@@ -524,8 +420,8 @@ START_TEST(static_partitions)
     json_decref(got0), json_decref(got1), json_decref(ref0), json_decref(ref1);
     ss_store_close(s0), ss_store_close(s1);
     free(part[0].path), free(part[1].path);
-    mock_stop(&m);
-    files_free(f);
+    tu_mock_stop(&m);
+    tu_files_free(f);
 }
 END_TEST
 

@@ -2,6 +2,7 @@
  * restart, real ZTF alerts re-keyed through librdkafka's mock cluster, a container split over
  * partitions, dead letters, configuration errors. */
 #include "testutil.h"
+#include "tu_kafka.h"
 
 #include "decoder.h"
 #include "partition.h"
@@ -9,14 +10,10 @@
 
 #include <avro.h>
 #include <chealpix.h>
-#include <dirent.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define IN     "ztf_night"
 #define OUT    "ztf_regions"
@@ -169,125 +166,31 @@ END_TEST
 
 /* ---- the mock cluster ---- */
 
-typedef struct mock {
-    rd_kafka_t *owner;
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-} mock;
-
-static rd_kafka_t *new_client(rd_kafka_type_t type, const char *bootstraps)
+static void mock_start(tu_mock *m, int in_parts)
 {
-    char why[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (bootstraps)
-        ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, why, sizeof why),
-                         RD_KAFKA_CONF_OK);
-    if (type == RD_KAFKA_CONSUMER) /* assigned partitions, no commits: the group is a formality */
-        ck_assert(rd_kafka_conf_set(c, "enable.partition.eof", "true", why, sizeof why) ==
-                      RD_KAFKA_CONF_OK &&
-                  rd_kafka_conf_set(c, "group.id", "reader", why, sizeof why) == RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(type, c, why, sizeof why);
-    ck_assert_msg(rk != NULL, "%s", why);
-    return rk;
-}
-
-static void mock_start(mock *m, int in_parts)
-{
-    m->owner = new_client(RD_KAFKA_PRODUCER, NULL);
-    m->mc = rd_kafka_mock_cluster_new(m->owner, 1);
-    ck_assert_ptr_nonnull(m->mc);
-    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
-    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, IN, in_parts, 1), 0);
-    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, OUT, NPARTS, 1), 0);
-    ck_assert_int_eq(rd_kafka_mock_topic_create(m->mc, OUT ".rejected", 1, 1), 0);
-}
-
-static void mock_stop(mock *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->owner);
+    tu_mock_start(m, 0);
+    tu_mock_topic(m, IN, in_parts);
+    tu_mock_topic(m, OUT, NPARTS);
+    tu_mock_topic(m, OUT ".rejected", 1);
 }
 
 /* Produce to partition @p part of the input: spread, since the mock cluster keeps only the last
  * few megabytes of a partition. */
 static void produce(rd_kafka_t *p, int32_t part, const void *buf, size_t len)
 {
-    ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(IN), RD_KAFKA_V_PARTITION(part),
-                                       RD_KAFKA_V_VALUE((void *)buf, len),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-/* A message read back from a topic. */
-typedef struct got {
-    void *buf;
-    size_t len;
-    int32_t part;
-    char key[32];
-    char hdr[4][256]; /* skysieve.pixel, .topic, .offset, .reason */
-} got;
-
-static void got_header(got *g, const rd_kafka_message_t *m)
-{
-    static const char *const names[] = {"skysieve.pixel", "skysieve.topic", "skysieve.offset",
-                                        "skysieve.reason"};
-    rd_kafka_headers_t *h = NULL;
-    if (rd_kafka_message_headers(m, &h))
-        return;
-    for (int i = 0; i < 4; i++) {
-        const void *v;
-        size_t n;
-        if (!rd_kafka_header_get_last(h, names[i], &v, &n))
-            snprintf(g->hdr[i], sizeof g->hdr[i], "%.*s", (int)n, (const char *)v);
-    }
+    tu_kafka_produce(p, IN, part, NULL, 0, buf, len);
 }
 
 /* Every message of @p topic (its @p nparts partitions read to their end). */
-static got *read_topic(const mock *m, const char *topic, int nparts, size_t *n)
+static tu_kafka_msg *read_topic(const tu_mock *m, const char *topic, int nparts, size_t *n)
 {
-    rd_kafka_t *c = new_client(RD_KAFKA_CONSUMER, m->bootstraps);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
-    for (int i = 0; i < nparts; i++)
-        rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    ck_assert_int_eq(rd_kafka_assign(c, l), 0);
-    rd_kafka_topic_partition_list_destroy(l);
-    got *g = NULL;
-    *n = 0;
-    int eofs = 0;
-    time_t end = time(NULL) + 30;
-    while (eofs < nparts && time(NULL) < end) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
-        if (!msg)
-            continue;
-        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            eofs++;
-        else if (!msg->err) {
-            g = realloc(g, (*n + 1) * sizeof *g);
-            got *x = &g[(*n)++];
-            memset(x, 0, sizeof *x);
-            x->buf = malloc(msg->len + 1);
-            memcpy(x->buf, msg->payload, msg->len);
-            x->len = msg->len;
-            x->part = msg->partition;
-            snprintf(x->key, sizeof x->key, "%.*s", (int)msg->key_len, (const char *)msg->key);
-            got_header(x, msg);
-        }
-        rd_kafka_message_destroy(msg);
-    }
-    ck_assert_int_eq(eofs, nparts);
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
+    int ends = 0;
+    tu_kafka_msg *g = tu_kafka_read(m, topic, nparts, 0, n, &ends);
+    ck_assert_int_eq(ends, nparts);
     return g;
 }
 
-static void got_free(got *g, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(g[i].buf);
-    free(g);
-}
-
-static void conf_for(ss_partition_conf *c, const mock *m, const char *group)
+static void conf_for(ss_partition_conf *c, const tu_mock *m, const char *group)
 {
     ss_err err = {0};
     ss_partition_conf_init(c);
@@ -304,7 +207,7 @@ static void conf_for(ss_partition_conf *c, const mock *m, const char *group)
 }
 
 /* Run a partitioner to the end of its input. */
-static void partition_once(const mock *m, const char *group, ss_partition_counts *n)
+static void partition_once(const tu_mock *m, const char *group, ss_partition_counts *n)
 {
     ss_partition_conf c;
     conf_for(&c, m, group);
@@ -366,22 +269,22 @@ static int rec_cmp(const void *a, const void *b)
 
 /* Each output message on the partition its key says, the key its records' pixel or (a border
  * alert) an anchor's; the records of @p out the records of @p in, each once. */
-static void check_output(const got *g, size_t n, rec *in, size_t nin)
+static void check_output(const tu_kafka_msg *g, size_t n, rec *in, size_t nin)
 {
     rec *out = NULL;
     size_t nout = 0;
     for (size_t i = 0; i < n; i++) {
         size_t before = nout;
-        decode(g[i].buf, g[i].len, &out, &nout);
+        decode(g[i].value, g[i].len, &out, &nout);
         long long key = atoll(g[i].key);
-        ck_assert_int_eq(key % NPARTS, g[i].part);
+        ck_assert_int_eq(key % NPARTS, g[i].partition);
         for (size_t j = before; j < nout; j++) {
             int64_t own = ss_partition_pixel(32, out[j].ra, out[j].dec);
             ck_assert_msg(own == key || ss_partition_is_border(32, out[j].ra, out[j].dec, BORDER),
                           "%s: pixel %lld, routed with %lld, not a border alert", out[j].id,
                           (long long)own, key);
         }
-        ck_assert_int_eq(atoll(g[i].hdr[0]),
+        ck_assert_int_eq(atoll(tu_kafka_header_of(&g[i], "skysieve.pixel")),
                          ss_partition_pixel(32, out[before].ra, out[before].dec));
     }
     ck_assert_uint_eq(nout, nin);
@@ -394,113 +297,48 @@ static void check_output(const got *g, size_t n, rec *in, size_t nin)
 
 /* ---- real ZTF alerts ---- */
 
-typedef struct files {
-    char **path;
-    size_t n;
-} files;
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void files_add_dir(files *f, const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".avro"))
-            continue;
-        f->path = realloc(f->path, (f->n + 1) * sizeof *f->path);
-        ck_assert_int_ge(asprintf(&f->path[f->n++], "%s/%s", dir, e->d_name), 0);
-    }
-    if (d)
-        closedir(d);
-}
-
 /* Every .avro file one level below shared/ztf, in name order; NULL when the data is absent. */
-static files *ztf_files(const char *what)
+static tu_files *ztf_files(const char *what)
 {
-    const char *shared = tu_shared_data(what);
-    if (!shared)
-        return NULL;
-    files *f = calloc(1, sizeof *f);
-    char *top = NULL;
-    ck_assert_int_ge(asprintf(&top, "%s/ztf", shared), 0);
-    DIR *d = opendir(top);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            char *sub = NULL;
-            ck_assert_int_ge(asprintf(&sub, "%s/%s", top, e->d_name), 0);
-            files_add_dir(f, sub);
-            free(sub);
-        }
-    if (d)
-        closedir(d);
-    free(top);
-    ck_assert_uint_gt(f->n, 10);
-    qsort(f->path, f->n, sizeof *f->path, name_cmp);
-    return f;
-}
-
-static void files_free(files *f)
-{
-    for (size_t i = 0; f && i < f->n; i++)
-        free(f->path[i]);
+    tu_files *f = tu_data_files(what, "ztf", ".avro");
     if (f)
-        free(f->path);
-    free(f);
-}
-
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    ck_assert_ptr_nonnull(fp);
-    fseek(fp, 0, SEEK_END);
-    *len = (size_t)ftell(fp);
-    rewind(fp);
-    void *buf = malloc(*len);
-    ck_assert_uint_eq(fread(buf, 1, *len, fp), *len);
-    fclose(fp);
-    return buf;
+        ck_assert_uint_gt(f->n, 10);
+    return f;
 }
 
 /* Every file of the shared ZTF alerts once: every record on the partition of its pixel (or its
  * anchor's), the messages not split byte for byte the files; a group's second run gets nothing. */
 START_TEST(ztf_rekeyed)
 {
-    files *f = ztf_files("partitioning real ZTF alerts");
+    tu_files *f = ztf_files("partitioning real ZTF alerts");
     if (!f)
         return;
-    mock m;
+    tu_mock m;
     mock_start(&m, 4);
-    rd_kafka_t *p = new_client(RD_KAFKA_PRODUCER, m.bootstraps);
+    rd_kafka_t *p = tu_kafka_producer(&m);
     rec *in = NULL;
     size_t nin = 0;
     void **bufs = calloc(f->n, sizeof *bufs);
     size_t *lens = calloc(f->n, sizeof *lens);
     for (size_t i = 0; i < f->n; i++) {
-        bufs[i] = slurp(f->path[i], &lens[i]);
+        bufs[i] = tu_read_file(f->path[i], &lens[i]);
         decode(bufs[i], lens[i], &in, &nin);
         produce(p, (int32_t)(i % 4), bufs[i], lens[i]);
     }
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
-    rd_kafka_destroy(p);
+    tu_kafka_flush(p);
     ss_partition_counts n;
     partition_once(&m, "part", &n);
     ck_assert_uint_eq(n.messages, f->n);
     ck_assert_uint_eq(n.alerts, nin);
     ck_assert_uint_eq(n.dead, 0);
     size_t nout;
-    got *g = read_topic(&m, OUT, NPARTS, &nout);
+    tu_kafka_msg *g = read_topic(&m, OUT, NPARTS, &nout);
     ck_assert_uint_eq(nout, n.produced);
     check_output(g, nout, in, nin);
     size_t same = 0; /* messages byte for byte a file */
     for (size_t i = 0; i < nout; i++)
         for (size_t j = 0; j < f->n; j++)
-            if (g[i].len == lens[j] && !memcmp(g[i].buf, bufs[j], lens[j])) {
+            if (g[i].len == lens[j] && !memcmp(g[i].value, bufs[j], lens[j])) {
                 same++;
                 break;
             }
@@ -508,20 +346,20 @@ START_TEST(ztf_rekeyed)
     ck_assert_uint_gt(same, 0);
     partition_once(&m, "part", &n); /* every offset committed: nothing again */
     ck_assert_uint_eq(n.messages, 0);
-    got_free(g, nout);
+    tu_kafka_msgs_free(g, nout);
     for (size_t i = 0; i < f->n; i++)
         free(bufs[i]);
     free(bufs);
     free(lens);
     free(in);
-    mock_stop(&m);
-    files_free(f);
+    tu_mock_stop(&m);
+    tu_files_free(f);
 }
 END_TEST
 
 /* Records of files sharing the first one's schema, up to @p max, taken from across the files, as
  * one container of the codec @p codec. */
-static void *container_of(const files *f, size_t max, const char *codec, size_t *len)
+static void *container_of(const tu_files *f, size_t max, const char *codec, size_t *len)
 {
     avro_schema_t schema = NULL; /* a copy of the first file's, made through its JSON */
     avro_value_iface_t *iface = NULL;
@@ -570,12 +408,12 @@ static void *container_of(const files *f, size_t max, const char *codec, size_t 
  * record kept (decoded alike), in the codecs the test's avro-c writes. */
 START_TEST(container_split)
 {
-    files *f = ztf_files("splitting containers of real ZTF alerts");
+    tu_files *f = ztf_files("splitting containers of real ZTF alerts");
     if (!f)
         return;
-    mock m;
+    tu_mock m;
     mock_start(&m, 1);
-    rd_kafka_t *p = new_client(RD_KAFKA_PRODUCER, m.bootstraps);
+    rd_kafka_t *p = tu_kafka_producer(&m);
     rec *in = NULL;
     size_t nin = 0;
     static const char *const codecs[] = {"null", "deflate"};
@@ -586,26 +424,25 @@ START_TEST(container_split)
         produce(p, 0, buf, len);
         free(buf);
     }
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
-    rd_kafka_destroy(p);
+    tu_kafka_flush(p);
     ss_partition_counts n;
     partition_once(&m, "split", &n);
     ck_assert_uint_eq(n.messages, 2);
     ck_assert_uint_eq(n.split, 2);
     ck_assert_uint_eq(n.dead, 0);
     size_t nout;
-    got *g = read_topic(&m, OUT, NPARTS, &nout);
+    tu_kafka_msg *g = read_topic(&m, OUT, NPARTS, &nout);
     ck_assert_uint_gt(nout, 2);
     check_output(g, nout, in, nin);
-    got_free(g, nout);
+    tu_kafka_msgs_free(g, nout);
     free(in);
-    mock_stop(&m);
-    files_free(f);
+    tu_mock_stop(&m);
+    tu_files_free(f);
 }
 END_TEST
 
 /* A ZTF alert container: the first shared file's first record, moved to (ra, dec). */
-static void *alert_at(const files *f, double ra, double dec, size_t *len)
+static void *alert_at(const tu_files *f, double ra, double dec, size_t *len)
 {
     avro_file_reader_t rd;
     ck_assert_int_eq(avro_file_reader(f->path[0], &rd), 0);
@@ -637,9 +474,9 @@ static void *alert_at(const files *f, double ra, double dec, size_t *len)
 
 /* Produce alerts of a source at +-0.5" across the border of @p pix, on the side @p first first,
  * then alternating. */
-static void produce_straddling(const mock *m, const files *f, int64_t pix, int first, int n)
+static void produce_straddling(const tu_mock *m, const tu_files *f, int64_t pix, int first, int n)
 {
-    rd_kafka_t *p = new_client(RD_KAFKA_PRODUCER, m->bootstraps);
+    rd_kafka_t *p = tu_kafka_producer(m);
     for (int i = 0; i < n; i++) {
         double ra, dec;
         size_t len;
@@ -648,13 +485,12 @@ static void produce_straddling(const mock *m, const files *f, int64_t pix, int f
         produce(p, 0, buf, len); /* one partition: the order is the order read */
         free(buf);
     }
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
-    rd_kafka_destroy(p);
+    tu_kafka_flush(p);
 }
 
 /* The key every output alert of the source on the border of @p pix carries: one for all of
  * them, though they fall on both sides; -1 when none is there. */
-static long long source_key(const got *g, size_t n, int64_t pix, size_t *count)
+static long long source_key(const tu_kafka_msg *g, size_t n, int64_t pix, size_t *count)
 {
     double bra, bdec;
     near_border(pix, 0, &bra, &bdec);
@@ -663,12 +499,12 @@ static long long source_key(const got *g, size_t n, int64_t pix, size_t *count)
     for (size_t i = 0; i < n; i++) {
         rec *r = NULL;
         size_t nr = 0;
-        decode(g[i].buf, g[i].len, &r, &nr);
+        decode(g[i].value, g[i].len, &r, &nr);
         ck_assert_uint_eq(nr, 1);
         if (ss_sky_separation_deg(r[0].ra, r[0].dec, bra, bdec) < 1.0 / 3600) {
             ck_assert_msg(key < 0 || key == atoll(g[i].key), "keys %lld and %s", key, g[i].key);
             key = atoll(g[i].key);
-            ck_assert_int_eq(key % NPARTS, g[i].part);
+            ck_assert_int_eq(key % NPARTS, g[i].partition);
             (*count)++;
         }
         free(r);
@@ -680,7 +516,7 @@ static long long source_key(const got *g, size_t n, int64_t pix, size_t *count)
  * partition, the first alert's side; again after a restart, with the sides' order reversed. */
 START_TEST(border_sources_kafka)
 {
-    files *f = ztf_files("border sources made of a real ZTF alert");
+    tu_files *f = ztf_files("border sources made of a real ZTF alert");
     if (!f)
         return;
     static const int64_t pa = 4100, pb = 9001;
@@ -693,7 +529,7 @@ START_TEST(border_sources_kafka)
     int64_t b_first = ss_partition_pixel(32, ra, dec);
     near_border(pb, -0.5 / 3600, &ra, &dec);
     ck_assert_int_ne(ss_partition_pixel(32, ra, dec), b_first);
-    mock m;
+    tu_mock m;
     mock_start(&m, 2);
     produce_straddling(&m, f, pa, 0, 4);
     produce_straddling(&m, f, pb, 1, 3);
@@ -703,11 +539,11 @@ START_TEST(border_sources_kafka)
     ck_assert_uint_eq(n.anchors, 2);
     ck_assert_uint_eq(n.anchored, 5);
     size_t nout, ca, cb;
-    got *g = read_topic(&m, OUT, NPARTS, &nout);
+    tu_kafka_msg *g = read_topic(&m, OUT, NPARTS, &nout);
     ck_assert_int_eq(source_key(g, nout, pa, &ca), a_first);
     ck_assert_int_eq(source_key(g, nout, pb, &cb), b_first);
     ck_assert(ca == 4 && cb == 3);
-    got_free(g, nout);
+    tu_kafka_msgs_free(g, nout);
 
     /* a restart: the anchors hold, whichever side comes first now */
     produce_straddling(&m, f, pa, 1, 2);
@@ -720,55 +556,55 @@ START_TEST(border_sources_kafka)
     ck_assert_int_eq(source_key(g, nout, pa, &ca), a_first);
     ck_assert_int_eq(source_key(g, nout, pb, &cb), b_first);
     ck_assert(ca == 6 && cb == 5);
-    got_free(g, nout);
-    mock_stop(&m);
-    files_free(f);
+    tu_kafka_msgs_free(g, nout);
+    tu_mock_stop(&m);
+    tu_files_free(f);
 }
 END_TEST
 
 /* Junk and a damaged container go whole to the dead-letter topic, naming where they came from. */
 START_TEST(dead_letters)
 {
-    mock m;
+    tu_mock m;
     mock_start(&m, 1);
-    rd_kafka_t *p = new_client(RD_KAFKA_PRODUCER, m.bootstraps);
+    rd_kafka_t *p = tu_kafka_producer(&m);
     static const char junk[] = "this is not an alert", damaged[] = "Obj\001\004\010avro";
     produce(p, 0, junk, sizeof junk - 1);
     produce(p, 0, damaged, sizeof damaged - 1);
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
-    rd_kafka_destroy(p);
+    tu_kafka_flush(p);
     ss_partition_counts n;
     partition_once(&m, "dead", &n);
     ck_assert_uint_eq(n.messages, 2);
     ck_assert_uint_eq(n.dead, 2);
     ck_assert_uint_eq(n.produced, 0);
     size_t nd, nout;
-    got *g = read_topic(&m, OUT ".rejected", 1, &nd);
+    tu_kafka_msg *g = read_topic(&m, OUT ".rejected", 1, &nd);
     ck_assert_uint_eq(nd, 2);
     ck_assert_uint_eq(g[0].len, sizeof junk - 1);
-    ck_assert(!memcmp(g[0].buf, junk, g[0].len));
-    ck_assert_str_eq(g[0].hdr[1], IN);
-    ck_assert_str_eq(g[0].hdr[2], "0");
-    ck_assert_str_eq(g[1].hdr[2], "1");
-    ck_assert_msg(strstr(g[0].hdr[3], "not Avro"), "%s", g[0].hdr[3]);
-    ck_assert_msg(g[1].hdr[3][0], "no reason for the damaged container");
-    got_free(g, nd);
+    ck_assert(!memcmp(g[0].value, junk, g[0].len));
+    ck_assert_str_eq(tu_kafka_header_of(&g[0], "skysieve.topic"), IN);
+    ck_assert_str_eq(tu_kafka_header_of(&g[0], "skysieve.offset"), "0");
+    ck_assert_str_eq(tu_kafka_header_of(&g[1], "skysieve.offset"), "1");
+    const char *reason = tu_kafka_header_of(&g[0], "skysieve.reason");
+    ck_assert_msg(strstr(reason, "not Avro"), "%s", reason);
+    reason = tu_kafka_header_of(&g[1], "skysieve.reason");
+    ck_assert_msg(reason[0], "no reason for the damaged container");
+    tu_kafka_msgs_free(g, nd);
     g = read_topic(&m, OUT, NPARTS, &nout);
-    got_free(g, nout);
+    tu_kafka_msgs_free(g, nout);
     ck_assert_uint_eq(nout, 0);
-    mock_stop(&m);
+    tu_mock_stop(&m);
 }
 END_TEST
 
 /* The command: a config file and a flag, counts printed; its errors name the file, key, reason. */
 START_TEST(command_and_conf_errors)
 {
-    mock m;
+    tu_mock m;
     mock_start(&m, 1);
-    rd_kafka_t *p = new_client(RD_KAFKA_PRODUCER, m.bootstraps);
+    rd_kafka_t *p = tu_kafka_producer(&m);
     produce(p, 0, "junk", 4);
-    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
-    rd_kafka_destroy(p);
+    tu_kafka_flush(p);
     char *text = NULL;
     ck_assert_int_ge(asprintf(&text,
                               "[input kafka]\nbrokers = %s\ntopics = " IN "\ngroup = cli\n"
@@ -794,7 +630,7 @@ START_TEST(command_and_conf_errors)
     ck_assert_int_eq(tu_sks(&out, &err, "partition --config %s", bad), 1);
     ck_assert_msg(strstr(err, bad) && strstr(err, "size: unknown key"), "%s", err);
     free(out), free(err);
-    mock_stop(&m);
+    tu_mock_stop(&m);
 
     ss_partition_conf c;
     ss_partition_conf_init(&c);
