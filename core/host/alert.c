@@ -281,14 +281,14 @@ int ss_alert_derive_id(ss_packet *p, ss_alert *a)
     return (a->alert_id = ss_packet_strdup(p, id, (size_t)idn)) ? 0 : SS_ENOMEM;
 }
 
-static ss_value ssi_norm_float(double v)
+ss_value ss_prop_float(double v)
 {
     ss_value out = {.type = isfinite(v) ? SS_TYPE_FLOAT : SS_TYPE_NULL};
     out.u.f = v;
     return out;
 }
 
-static ss_value ssi_norm_string(const char *s)
+ss_value ss_prop_text(const char *s)
 {
     ss_value out = {.type = s && *s ? SS_TYPE_STRING : SS_TYPE_NULL};
     out.u.s.ptr = s;
@@ -302,21 +302,21 @@ int ss_alert_normalised(const ss_alert *a, const char *name, ss_value *out)
         return 0;
     const char *f = name + 4;
     if (!strcmp(f, "mjd"))
-        *out = ssi_norm_float(a->mjd);
+        *out = ss_prop_float(a->mjd);
     else if (!strcmp(f, "ra"))
-        *out = ssi_norm_float(a->ra);
+        *out = ss_prop_float(a->ra);
     else if (!strcmp(f, "dec"))
-        *out = ssi_norm_float(a->dec);
+        *out = ss_prop_float(a->dec);
     else if (!strcmp(f, "mag"))
-        *out = ssi_norm_float(a->mag);
+        *out = ss_prop_float(a->mag);
     else if (!strcmp(f, "magerr"))
-        *out = ssi_norm_float(a->magerr);
+        *out = ss_prop_float(a->magerr);
     else if (!strcmp(f, "maglim"))
-        *out = ssi_norm_float(a->maglim);
+        *out = ss_prop_float(a->maglim);
     else if (!strcmp(f, "passband"))
-        *out = ssi_norm_string(a->passband);
+        *out = ss_prop_text(a->passband);
     else if (!strcmp(f, "survey"))
-        *out = ssi_norm_string(a->survey);
+        *out = ss_prop_text(a->survey);
     else
         return 0;
     return 1;

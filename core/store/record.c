@@ -274,21 +274,6 @@ int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t)
     return r.bad || r.p != r.end ? SS_ECORRUPT : 0;
 }
 
-static ss_value ssi_float_or_null(double v)
-{
-    ss_value out = {.type = isfinite(v) ? SS_TYPE_FLOAT : SS_TYPE_NULL};
-    out.u.f = v;
-    return out;
-}
-
-static ss_value ssi_string(const char *s)
-{
-    ss_value out = {.type = s && *s ? SS_TYPE_STRING : SS_TYPE_NULL};
-    out.u.s.ptr = s;
-    out.u.s.len = s ? (uint32_t)strlen(s) : 0;
-    return out;
-}
-
 static ss_value ssi_int(int64_t i)
 {
     ss_value out = {.type = SS_TYPE_INT};
@@ -320,9 +305,9 @@ static void ssi_propbuf_add(ssi_propbuf *b, const char *head, const char *mid, c
 
 static void ssi_ref_props(ssi_propbuf *b, const char *which, const ss_alert_ref *r)
 {
-    ssi_propbuf_add(b, which, "_alert_id", "", ssi_string(r->alert_id));
-    ssi_propbuf_add(b, which, "_alert_magnitude", "", ssi_float_or_null(r->mag));
-    ssi_propbuf_add(b, which, "_alert_observation_time", "", ssi_float_or_null(r->mjd));
+    ssi_propbuf_add(b, which, "_alert_id", "", ss_prop_text(r->alert_id));
+    ssi_propbuf_add(b, which, "_alert_magnitude", "", ss_prop_float(r->mag));
+    ssi_propbuf_add(b, which, "_alert_observation_time", "", ss_prop_float(r->mjd));
 }
 
 int ss_store_locus_computed(const ss_locus *l, ss_arena *arena, ss_prop **props, uint32_t *n)
@@ -341,11 +326,11 @@ int ss_store_locus_computed(const ss_locus *l, ss_arena *arena, ss_prop **props,
         ssi_propbuf_add(&b, "num_alerts_", band->passband, "", ssi_int(band->num_alerts));
         ssi_propbuf_add(&b, "num_mag_values_", band->passband, "", ssi_int(band->num_mag_values));
         ssi_propbuf_add(&b, "newest_alert_magnitude_", band->passband, "",
-                        ssi_float_or_null(band->newest_mag));
+                        ss_prop_float(band->newest_mag));
     }
     for (uint32_t i = 0; i < l->nobjects; i++)
         ssi_propbuf_add(&b, l->objects[i].survey, "_object_id", "",
-                        ssi_string(l->objects[i].object_id));
+                        ss_prop_text(l->objects[i].object_id));
     *props = b.items;
     *n = b.n;
     return b.oom ? SS_ENOMEM : 0;
@@ -354,11 +339,11 @@ int ss_store_locus_computed(const ss_locus *l, ss_arena *arena, ss_prop **props,
 static int ssi_ref_get(const ss_alert_ref *r, const char *field, ss_value *out)
 {
     if (!strcmp(field, "_alert_id"))
-        *out = ssi_string(r->alert_id);
+        *out = ss_prop_text(r->alert_id);
     else if (!strcmp(field, "_alert_magnitude"))
-        *out = ssi_float_or_null(r->mag);
+        *out = ss_prop_float(r->mag);
     else if (!strcmp(field, "_alert_observation_time"))
-        *out = ssi_float_or_null(r->mjd);
+        *out = ss_prop_float(r->mjd);
     else
         return 0;
     return 1;
@@ -378,7 +363,7 @@ static int ssi_band_get(const ss_locus *l, const char *name, ss_value *out)
                 continue;
             *out = k == 0   ? ssi_int(b->num_alerts)
                    : k == 1 ? ssi_int(b->num_mag_values)
-                            : ssi_float_or_null(b->newest_mag);
+                            : ss_prop_float(b->newest_mag);
             return 1;
         }
     }
@@ -403,6 +388,6 @@ int ss_store_locus_computed_get(const ss_locus *l, const char *name, ss_value *o
     for (uint32_t i = 0; n > 10 && i < l->nobjects; i++)
         if (!strcmp(name + n - 10, "_object_id") && strlen(l->objects[i].survey) == n - 10 &&
             !strncmp(name, l->objects[i].survey, n - 10))
-            return *out = ssi_string(l->objects[i].object_id), 1;
+            return *out = ss_prop_text(l->objects[i].object_id), 1;
     return 0;
 }

@@ -78,6 +78,11 @@ typedef struct ss_alert {
  */
 int ss_alert_normalised(const ss_alert *a, const char *name, ss_value *out);
 
+/** A property value as filters read it: a number that is not finite is SS_TYPE_NULL, as is a
+ * NULL or empty string (@p s is borrowed: the value points into it). */
+ss_value ss_prop_float(double v);
+ss_value ss_prop_text(const char *s);
+
 /** Image stamps around an alert, as the survey sends them. */
 typedef enum ss_cutout_kind {
     SS_CUTOUT_SCIENCE = 0,
