@@ -65,6 +65,8 @@ static void ssi_locus_move(ss_locus *l, const ss_alert *a)
 
 void ss_assoc_locus_add_alert(ss_locus *l, const ss_alert *a)
 {
+    if (a->arrival > l->last_packet)
+        l->last_packet = a->arrival;
     if (a->kind == SS_ALERT_FORCED) { /* measurements, not alerts: the summary counts alerts */
         ssi_locus_add_object(l, a);
         return;
@@ -170,19 +172,26 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
                           ss_assoc_stats *st, int *changed)
 {
     ss_store_counters *c = ss_store_txn_counters(w->txn);
+    uint64_t seq = 0; /* the packet's arrival: taken when it first stores something */
     if (!c)
         return SS_ECORRUPT;
     for (uint32_t i = first; i < pkt->n; i++) {
-        const ss_alert *a = &pkt->alerts[i];
-        int rc = i > 0 ? ss_store_alert_find(w->txn, a->survey, a->alert_id, NULL) : SS_ENOTFOUND;
+        ss_alert a = pkt->alerts[i];
+        int rc = i > 0 ? ss_store_alert_find(w->txn, a.survey, a.alert_id, NULL) : SS_ENOTFOUND;
         if (rc == 0) {
             st->history_known++;
             c->history_known++;
             continue;
         }
-        if (rc != SS_ENOTFOUND || (rc = ss_store_alert_put(w->txn, a, l->id)))
+        if (rc == SS_ENOTFOUND && !seq && !(seq = ss_store_packet_next(w->txn)))
+            rc = SS_ECORRUPT;
+        a.arrival = seq;
+        a.arrival_index = i;
+        if (rc != SS_ENOTFOUND ||
+            (rc = ss_store_alert_put(w->txn, &a, l->id, i == 0 ? pkt->locus_props : NULL,
+                                     i == 0 ? pkt->nlocus_props : 0)))
             return rc;
-        ss_assoc_locus_add_alert(l, a);
+        ss_assoc_locus_add_alert(l, &a);
         *changed = 1;
         if (i == 0)
             st->ingested++;

@@ -46,6 +46,8 @@ struct ss_locus_view {
     ss_store_txn *txn;
     ss_arena *arena; /* everything below lives here until the next open */
     ss_packet *pkt;  /* the locus's alerts, decoded on demand */
+    ss_packet *tpkt; /* the trigger's record, when it is named by key */
+    uint64_t as_of;  /* the trigger's packet when the locus has later ones (0: none later) */
     ss_locus locus;
     const ss_alert *trigger; /* the caller's, or one of pkt's */
     ssi_props lprops,
@@ -137,7 +139,8 @@ static int ssi_strs_has(const ssi_strs *s, const char *str)
 ss_locus_view *ssi_view_new(void)
 {
     ss_locus_view *v = calloc(1, sizeof *v);
-    if (v && (!(v->arena = ss_arena_new()) || !(v->pkt = ss_packet_new()))) {
+    if (v && (!(v->arena = ss_arena_new()) || !(v->pkt = ss_packet_new()) ||
+              !(v->tpkt = ss_packet_new()))) {
         ssi_view_free(v);
         return NULL;
     }
@@ -150,6 +153,7 @@ void ssi_view_free(ss_locus_view *v)
         return;
     ss_arena_free(v->arena);
     ss_packet_free(v->pkt);
+    ss_packet_free(v->tpkt);
     free(v);
 }
 
@@ -201,6 +205,8 @@ static int ssi_load_locus(ss_locus_view *v, const char *locus_id, const ss_locus
 
 static int ssi_load_alerts(ss_locus_view *v);
 
+/* The trigger: the caller's alert, or among the loaded alerts the one named by want_id, or the
+ * newest by observation time. */
 static int ssi_set_trigger(ss_locus_view *v, const ss_alert *trigger)
 {
     v->trigger = trigger;
@@ -208,7 +214,7 @@ static int ssi_set_trigger(ss_locus_view *v, const ss_alert *trigger)
         int rc = ssi_load_alerts(v);
         if (rc || v->nalerts == 0)
             return rc ? rc : SS_ECORRUPT;
-        v->trigger_idx = v->nalerts - 1; /* the newest by observation time */
+        v->trigger_idx = v->nalerts - 1;
         for (size_t i = 0; v->want_id && i < v->nalerts; i++)
             if (!strcmp(v->pkt->alerts[i].alert_id, v->want_id) &&
                 !strcmp(v->pkt->alerts[i].survey, v->want_survey))
@@ -220,38 +226,84 @@ static int ssi_set_trigger(ss_locus_view *v, const ss_alert *trigger)
     return ssi_load_alert_props(v, v->trigger, &v->aprops);
 }
 
-int ssi_view_open(ss_locus_view *v, ss_store_txn *txn, const char *locus_id, const ss_locus *known,
-                  const ss_alert *trigger)
+/* Forget the last dispatch, keeping the view's arena and packets. */
+static void ssi_view_reset(ss_locus_view *v, ss_store_txn *txn)
 {
     ss_arena *arena = v->arena;
-    ss_packet *pkt = v->pkt;
-    const char *want_survey = v->want_survey, *want_id = v->want_id;
+    ss_packet *pkt = v->pkt, *tpkt = v->tpkt;
     ss_arena_reset(arena);
     ss_packet_reset(pkt);
+    ss_packet_reset(tpkt);
     memset(v, 0, sizeof *v);
     v->arena = arena;
     v->pkt = pkt;
-    v->want_survey = want_survey;
-    v->want_id = want_id;
+    v->tpkt = tpkt;
     v->txn = txn;
     v->trigger_idx = SIZE_MAX;
+}
+
+/* What every dispatch reads first: the locus, its filter outputs and its tags. */
+static int ssi_open_locus(ss_locus_view *v, const char *locus_id, const ss_locus *known)
+{
     int rc = ssi_load_locus(v, locus_id, known);
     if (!rc)
         rc = ssi_load_locus_props(v);
     if (!rc)
         rc = ssi_load_tags(v);
     v->nstored = v->tags.n;
+    return rc;
+}
+
+int ssi_view_open(ss_locus_view *v, ss_store_txn *txn, const char *locus_id, const ss_locus *known,
+                  const ss_alert *trigger)
+{
+    ssi_view_reset(v, txn);
+    int rc = ssi_open_locus(v, locus_id, known);
     return rc ? rc : ssi_set_trigger(v, trigger);
+}
+
+static int ssi_load_alerts(ss_locus_view *v);
+static int ssi_cut_to(ss_locus_view *v, uint64_t as_of);
+
+/* The trigger named by key: its record, or, without a survey, the locus's alert of that id. */
+static int ssi_find_trigger(ss_locus_view *v, const char *survey, const char *alert_id,
+                            const ss_alert **out)
+{
+    if (survey) {
+        ss_alert *a;
+        int rc = ss_store_alert_get(v->txn, survey, alert_id, v->tpkt, &a);
+        *out = a;
+        return rc;
+    }
+    int rc = ssi_load_alerts(v);
+    for (size_t i = 0; !rc && i < v->nalerts; i++)
+        if (!strcmp(v->pkt->alerts[i].alert_id, alert_id)) {
+            ss_alert *copy = ss_packet_add(v->tpkt);
+            if (!copy)
+                return SS_ENOMEM;
+            *copy = v->pkt->alerts[i]; /* its strings live in pkt's arena until the next open */
+            *out = copy;
+            return 0;
+        }
+    return rc ? rc : SS_ENOTFOUND;
 }
 
 int ssi_view_open_key(ss_locus_view *v, ss_store_txn *txn, const char *locus_id, const char *survey,
                       const char *alert_id)
 {
-    v->want_survey = survey; /* ssi_view_open() keeps these two across its reset */
-    v->want_id = alert_id;
-    int rc = ssi_view_open(v, txn, locus_id, NULL, NULL);
-    v->want_survey = v->want_id = NULL;
-    return rc;
+    const ss_alert *t = NULL;
+    ssi_view_reset(v, txn);
+    int rc = ssi_open_locus(v, locus_id, NULL);
+    if (!rc)
+        rc = ssi_find_trigger(v, survey, alert_id, &t);
+    /* A trigger whose packet is not the locus's last: the view is cut to what came with it. */
+    if (!rc && t->arrival && t->arrival < v->locus.last_packet)
+        rc = ssi_cut_to(v, t->arrival);
+    if (rc)
+        return rc;
+    v->want_survey = t->survey; /* the trigger among the loaded alerts, once they are */
+    v->want_id = t->alert_id;
+    return ssi_set_trigger(v, v->alerts_loaded ? NULL : t);
 }
 
 /* Alerts first, then forced measurements, each in time order: filters of ABI 1.0 index alerts
@@ -288,6 +340,102 @@ static int ssi_load_alerts(ss_locus_view *v)
         if (!strcmp(v->pkt->alerts[i].alert_id, v->trigger->alert_id) &&
             !strcmp(v->pkt->alerts[i].survey, v->trigger->survey))
             v->trigger_idx = i;
+    return 0;
+}
+
+/* ---- as of the trigger ---- */
+
+/* Stored measurements in the order they arrived: by packet, then by place in the packet; those
+ * stored before packets were numbered (arrival 0) first, in time order. */
+static int ssi_by_arrival(const void *x, const void *y)
+{
+    const ss_alert *a = *(const ss_alert *const *)x, *b = *(const ss_alert *const *)y;
+    if (a->arrival != b->arrival)
+        return a->arrival < b->arrival ? -1 : 1;
+    if (a->arrival_index != b->arrival_index)
+        return a->arrival_index < b->arrival_index ? -1 : 1;
+    return a < b ? -1 : a > b; /* their time order */
+}
+
+/* Keep the measurements stored before or with packet @p as_of. */
+static void ssi_drop_later(ss_packet *p, uint64_t as_of)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->alerts[i].arrival <= as_of)
+            p->alerts[kept++] = p->alerts[i];
+    p->n = kept;
+}
+
+/* The survey's locus properties a primary's packet carried, put over the stored ones: the
+ * diaObject as of that packet, not the newest. */
+static int ssi_overlay_survey(ss_locus_view *v, const ss_alert *primary)
+{
+    ss_prop *p;
+    uint32_t n;
+    int rc =
+        ss_store_alert_survey_locus(v->txn, primary->survey, primary->alert_id, v->arena, &p, &n);
+    for (uint32_t i = 0; !rc && i < n; i++)
+        rc = ssi_props_put(v->arena, &v->lprops, p[i].name, p[i].value);
+    return rc;
+}
+
+/* After a packet's measurements were added: association keeps the survey's locus properties of
+ * a primary that is then the locus's newest alert, if it carried any. */
+static int ssi_survey_source(ss_locus_view *v, const ss_locus *l, const ss_alert *primary,
+                             const ss_alert **src)
+{
+    ss_prop *p;
+    uint32_t n;
+    if (!primary || strcmp(l->newest.alert_id, primary->alert_id))
+        return 0;
+    int rc =
+        ss_store_alert_survey_locus(v->txn, primary->survey, primary->alert_id, v->arena, &p, &n);
+    if (!rc && n)
+        *src = primary;
+    return rc;
+}
+
+/* Rebuild the broker's summary of the locus from the visible measurements, adding them in the
+ * order association added them, so that every figure (the position's sums included) is what the
+ * store held right after the trigger's packet. */
+static int ssi_rebuild(ss_locus_view *v)
+{
+    ss_packet *p = v->pkt;
+    const ss_alert **order = ss_arena_alloc(v->arena, (p->n ? p->n : 1) * sizeof *order);
+    const ss_alert *src = NULL, *primary = NULL;
+    if (!order)
+        return SS_ENOMEM;
+    for (uint32_t i = 0; i < p->n; i++)
+        order[i] = &p->alerts[i];
+    qsort(order, p->n, sizeof *order, ssi_by_arrival);
+    ss_locus l;
+    ss_assoc_locus_init(&l, v->locus.id, p->n ? order[0]->ra : NAN, p->n ? order[0]->dec : NAN);
+    int rc = 0;
+    for (uint32_t i = 0; i < p->n && !rc; i++) {
+        const ss_alert *a = order[i];
+        if (i == 0 || order[i - 1]->arrival != a->arrival) /* a packet's first: its primary? */
+            primary = a->arrival && a->arrival_index == 0 ? a : NULL;
+        ss_assoc_locus_add_alert(&l, a);
+        if (i + 1 == p->n || order[i + 1]->arrival != a->arrival)
+            rc = ssi_survey_source(v, &l, primary, &src);
+    }
+    v->locus = l;
+    return rc ? rc : src ? ssi_overlay_survey(v, src) : 0;
+}
+
+/* Cut the view to what was stored before or with packet @p as_of: the measurements, and the
+ * locus as it was then. */
+static int ssi_cut_to(ss_locus_view *v, uint64_t as_of)
+{
+    int rc = v->alerts_loaded ? 0 : ss_store_locus_alerts(v->txn, v->locus.id, v->pkt);
+    if (rc)
+        return rc;
+    ssi_drop_later(v->pkt, as_of);
+    if ((rc = ssi_rebuild(v)) || (rc = ssi_split_forced(v)))
+        return rc;
+    v->as_of = as_of;
+    v->alerts_loaded = 1;
     return 0;
 }
 
@@ -818,7 +966,8 @@ int ss_filter_outputs_store(ss_store_txn *txn, const char *locus_id, const char 
         rc = ss_store_alert_props_merge(txn, survey, alert_id, o->alert_props, o->nalert_props,
                                         scratch);
     for (size_t i = 0; i < o->ntags && !rc; i++)
-        rc = ss_store_tag_add(txn, locus_id, o->tags[i].tag, o->tags[i].filter, mjd);
+        rc = ss_store_tag_add(txn, locus_id, o->tags[i].tag, o->tags[i].filter, survey, alert_id,
+                              mjd);
     return rc;
 }
 

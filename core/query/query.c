@@ -32,6 +32,10 @@ static int ssi_tag_json(void *ctx, const char *tag, size_t len, const ss_tag_rec
     json_object_set_new(o, "filter", ss_json_text(t->filter));
     json_object_set_new(o, "mjd", json_real(t->mjd));
     json_object_set_new(o, "time", ss_json_iso_time(t->time));
+    if (t->alert_id[0]) { /* stores before 0.2 did not record it */
+        json_object_set_new(o, "survey", ss_json_text(t->survey));
+        json_object_set_new(o, "alert_id", ss_json_text(t->alert_id));
+    }
     json_array_append_new(ctx, o);
     return 0;
 }
@@ -364,6 +368,10 @@ static int ssi_print_tagged(void *ctx, const char *locus_id, double mjd)
     json_object_set_new(o, "filter", ss_json_text(t.filter));
     json_object_set_new(o, "tagged_mjd", json_real(t.mjd));
     json_object_set_new(o, "tagged_time", ss_json_iso_time(t.time));
+    if (t.alert_id[0]) {
+        json_object_set_new(o, "tagged_survey", ss_json_text(t.survey));
+        json_object_set_new(o, "tagged_alert_id", ss_json_text(t.alert_id));
+    }
     ssi_print(x->out, o);
     return 0;
 }

@@ -127,13 +127,14 @@ static void ssi_count_alert(ss_store_counters *c, const ss_alert *a)
         c->detections++;
 }
 
-int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id)
+int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                       const ss_prop *survey_locus, uint32_t nsurvey_locus)
 {
     ss_store_counters *c = ssi_counters_w(t);
     unsigned char kb[SSI_KEY_MAX];
     if (!c)
         return SS_ECORRUPT;
-    ss_store_alert_encode(a, locus_id, &t->buf);
+    ss_store_alert_encode2(a, locus_id, survey_locus, nsurvey_locus, &t->buf);
     if (t->buf.failed)
         return ENOMEM;
     MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v = {t->buf.len, t->buf.data};
@@ -147,6 +148,44 @@ int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id)
         return rc;
     ssi_count_alert(c, a);
     return ssi_index_object(t, a, locus_id);
+}
+
+uint64_t ss_store_packet_next(ss_store_txn *t)
+{
+    ss_store_counters *c = ssi_counters_w(t);
+    return c ? ++c->packet_seq : 0;
+}
+
+static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *alert_id, MDB_val *v)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    if (strlen(survey) > SS_SURVEY_MAX || strlen(alert_id) > SS_ID_MAX)
+        return SS_ENOTFOUND;
+    MDB_val k = {ssi_key_alert(kb, survey, alert_id), kb};
+    return ssi_absent(mdb_get(t->txn, t->s->alerts, &k, v));
+}
+
+int ss_store_alert_get(ss_store_txn *t, const char *survey, const char *alert_id, ss_packet *pkt,
+                       ss_alert **out)
+{
+    MDB_val v;
+    char locus[SS_LOCUS_ID_LEN + 1];
+    int rc = ssi_alert_record(t, survey, alert_id, &v);
+    ss_alert *a = rc ? NULL : ss_packet_add(pkt);
+    if (!rc && !a)
+        rc = SS_ENOMEM;
+    if (!rc)
+        rc = ss_store_alert_decode(v.mv_data, v.mv_size, pkt, a, locus);
+    *out = rc ? NULL : a;
+    return rc;
+}
+
+int ss_store_alert_survey_locus(ss_store_txn *t, const char *survey, const char *alert_id,
+                                ss_arena *arena, ss_prop **props, uint32_t *n)
+{
+    MDB_val v;
+    int rc = ssi_alert_record(t, survey, alert_id, &v);
+    return rc ? rc : ssi_alert_survey_locus(v.mv_data, v.mv_size, arena, props, n);
 }
 
 int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
@@ -359,7 +398,7 @@ void ss_store_bags_close(ss_store_bags *it)
 }
 
 int ss_store_tag_add(ss_store_txn *t, const char *locus_id, const char *tag, const char *filter,
-                     double mjd)
+                     const char *survey, const char *alert_id, double mjd)
 {
     unsigned char kb[SSI_KEY_MAX];
     if (!t->s->has_outputs)
@@ -369,6 +408,8 @@ int ss_store_tag_add(ss_store_txn *t, const char *locus_id, const char *tag, con
     MDB_val k = {ssi_key_tag(kb, locus_id, tag), kb}, d;
     ss_tag_record r = {.mjd = mjd, .time = (double)time(NULL)};
     snprintf(r.filter, sizeof r.filter, "%s", filter);
+    snprintf(r.survey, sizeof r.survey, "%s", survey);
+    snprintf(r.alert_id, sizeof r.alert_id, "%s", alert_id);
     ssi_tag_encode(&r, &t->buf);
     d = (MDB_val){t->buf.len, t->buf.data};
     int rc = t->buf.failed ? SS_ENOMEM : mdb_put(t->txn, t->s->tags, &k, &d, MDB_NOOVERWRITE);

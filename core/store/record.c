@@ -1,7 +1,11 @@
 #include "store_impl.h"
 
-/* Alert records: 1 ends at maglim; 2 adds flux and fluxerr (store format 3). Both are read. */
-#define SSI_ALERT_RECORD_VERSION 2
+/* Alert records: 1 ends at maglim; 2 adds flux and fluxerr (store format 3); 3 adds the arrival
+ * (packet sequence, index in the packet) before the properties, and after them the survey's locus
+ * properties the packet carried (primaries only; a count of 0 otherwise). All are read. */
+#define SSI_ALERT_RECORD_VERSION 3
+/* Locus records: 1; 2 adds the sequence of the last packet that changed the locus. */
+#define SSI_LOCUS_RECORD_VERSION 2
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,7 +29,7 @@ static void ssi_ref_decode(ss_rbuf *r, ss_alert_ref *ref)
 void ssi_locus_encode(const ss_locus *l, ss_wbuf *b)
 {
     ss_wbuf_reset(b);
-    ss_wbuf_u8(b, SS_RECORD_VERSION);
+    ss_wbuf_u8(b, SSI_LOCUS_RECORD_VERSION);
     ss_wbuf_f64(b, l->ra);
     ss_wbuf_f64(b, l->dec);
     ss_wbuf_f64(b, l->sx);
@@ -51,6 +55,7 @@ void ssi_locus_encode(const ss_locus *l, ss_wbuf *b)
         ss_wbuf_str(b, l->objects[i].survey);
         ss_wbuf_str(b, l->objects[i].object_id);
     }
+    ss_wbuf_u64(b, l->last_packet);
 }
 
 static void ssi_locus_decode_lists(ss_rbuf *r, ss_locus *l)
@@ -78,7 +83,8 @@ static void ssi_locus_decode_lists(ss_rbuf *r, ss_locus *l)
 int ssi_locus_decode(const void *data, size_t len, ss_locus *l)
 {
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
-    if (ss_rbuf_u8(&r) != SS_RECORD_VERSION)
+    uint8_t version = ss_rbuf_u8(&r);
+    if (version < 1 || version > SSI_LOCUS_RECORD_VERSION)
         return SS_ECORRUPT;
     l->ra = ss_rbuf_f64(&r);
     l->dec = ss_rbuf_f64(&r);
@@ -92,6 +98,7 @@ int ssi_locus_decode(const void *data, size_t len, ss_locus *l)
     ssi_ref_decode(&r, &l->newest);
     ssi_ref_decode(&r, &l->brightest);
     ssi_locus_decode_lists(&r, l);
+    l->last_packet = version >= 2 ? ss_rbuf_u64(&r) : 0;
     return r.bad || r.p != r.end ? SS_ECORRUPT : 0;
 }
 
@@ -127,7 +134,16 @@ static void ssi_value_decode(ss_rbuf *r, ss_value *v)
     }
 }
 
+static void ssi_props_append(const ss_prop *props, uint32_t n, ss_wbuf *b);
+static int ssi_skip_props(ss_rbuf *r);
+
 void ss_store_alert_encode(const ss_alert *a, const char *locus_id, ss_wbuf *b)
+{
+    ss_store_alert_encode2(a, locus_id, NULL, 0, b);
+}
+
+void ss_store_alert_encode2(const ss_alert *a, const char *locus_id, const ss_prop *survey_locus,
+                            uint32_t nsurvey_locus, ss_wbuf *b)
 {
     ss_wbuf_reset(b);
     ss_wbuf_u8(b, SSI_ALERT_RECORD_VERSION);
@@ -143,11 +159,10 @@ void ss_store_alert_encode(const ss_alert *a, const char *locus_id, ss_wbuf *b)
                             a->magerr, a->maglim, a->flux, a->fluxerr};
     for (int i = 0; i < 8; i++)
         ss_wbuf_f64(b, nums[i]);
-    ss_wbuf_u32(b, a->nprops);
-    for (uint32_t i = 0; i < a->nprops; i++) {
-        ss_wbuf_str(b, a->props[i].name);
-        ssi_value_encode(&a->props[i].value, b);
-    }
+    ss_wbuf_u64(b, a->arrival);
+    ss_wbuf_u32(b, a->arrival_index);
+    ssi_props_append(a->props, a->nprops, b);
+    ssi_props_append(survey_locus, nsurvey_locus, b);
 }
 
 /* Copy a string of the record into the packet's arena; NULL stays NULL. */
@@ -199,11 +214,15 @@ int ss_store_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert
     a->flux = a->fluxerr = NAN; /* version 1 records end at maglim */
     for (int i = 0; i < (version == 1 ? 6 : 8); i++)
         *nums[i] = ss_rbuf_f64(&r);
+    a->arrival = version >= 3 ? ss_rbuf_u64(&r) : 0;
+    a->arrival_index = version >= 3 ? ss_rbuf_u32(&r) : 0;
     if (oom)
         return SS_ENOMEM;
     if (r.bad || !a->survey || !a->alert_id || !a->passband)
         return SS_ECORRUPT;
     int rc = ssi_alert_decode_props(&r, pkt, a);
+    if (!rc && version >= 3)
+        rc = ssi_skip_props(&r); /* the survey's locus properties: ss_store_alert_survey_locus() */
     if (!rc && r.p != r.end)
         rc = SS_ECORRUPT;
     return rc;
@@ -213,11 +232,38 @@ void ss_store_props_encode(const ss_prop *props, uint32_t n, ss_wbuf *b)
 {
     ss_wbuf_reset(b);
     ss_wbuf_u8(b, SS_RECORD_VERSION);
-    ss_wbuf_u32(b, n);
-    for (uint32_t i = 0; i < n; i++) {
-        ss_wbuf_str(b, props[i].name);
-        ssi_value_encode(&props[i].value, b);
+    ssi_props_append(props, n, b);
+}
+
+/* A list of properties (u32 count, then name and value each) read into @p arena. */
+static int ssi_props_read(ss_rbuf *r, ss_arena *arena, ss_prop **props, uint32_t *n)
+{
+    *props = NULL;
+    *n = 0;
+    uint32_t count = ss_rbuf_u32(r);
+    if (r->bad || count > (size_t)(r->end - r->p))
+        return SS_ECORRUPT;
+    ss_prop *out = ss_arena_alloc(arena, (size_t)count * sizeof *out + 1);
+    if (!out)
+        return SS_ENOMEM;
+    for (uint32_t i = 0; i < count && !r->bad; i++) {
+        uint32_t nlen;
+        const char *name = ss_rbuf_str(r, &nlen);
+        ssi_value_decode(r, &out[i].value);
+        if (!name || r->bad)
+            return SS_ECORRUPT;
+        out[i].name = ss_arena_strndup(arena, name, nlen);
+        if (out[i].value.type == SS_TYPE_STRING)
+            out[i].value.u.s.ptr =
+                ss_arena_strndup(arena, out[i].value.u.s.ptr, out[i].value.u.s.len);
+        if (!out[i].name || (out[i].value.type == SS_TYPE_STRING && !out[i].value.u.s.ptr))
+            return SS_ENOMEM;
     }
+    if (r->bad)
+        return SS_ECORRUPT;
+    *props = out;
+    *n = count;
+    return 0;
 }
 
 int ss_store_props_decode(const void *data, size_t len, ss_arena *arena, ss_prop **props,
@@ -228,49 +274,80 @@ int ss_store_props_decode(const void *data, size_t len, ss_arena *arena, ss_prop
     *n = 0;
     if (ss_rbuf_u8(&r) != SS_RECORD_VERSION)
         return SS_ECORRUPT;
-    uint32_t count = ss_rbuf_u32(&r);
-    if (r.bad || count > len)
-        return SS_ECORRUPT;
-    ss_prop *out = ss_arena_alloc(arena, (size_t)count * sizeof *out + 1);
-    if (!out)
-        return SS_ENOMEM;
-    for (uint32_t i = 0; i < count && !r.bad; i++) {
-        uint32_t nlen;
-        const char *name = ss_rbuf_str(&r, &nlen);
-        ssi_value_decode(&r, &out[i].value);
-        if (!name || r.bad)
-            return SS_ECORRUPT;
-        out[i].name = ss_arena_strndup(arena, name, nlen);
-        if (out[i].value.type == SS_TYPE_STRING)
-            out[i].value.u.s.ptr =
-                ss_arena_strndup(arena, out[i].value.u.s.ptr, out[i].value.u.s.len);
-        if (!out[i].name || (out[i].value.type == SS_TYPE_STRING && !out[i].value.u.s.ptr))
-            return SS_ENOMEM;
-    }
-    if (r.bad || r.p != r.end)
-        return SS_ECORRUPT;
-    *props = out;
-    *n = count;
-    return 0;
+    int rc = ssi_props_read(&r, arena, props, n);
+    return rc ? rc : r.p != r.end ? SS_ECORRUPT : 0;
 }
+
+static void ssi_props_append(const ss_prop *props, uint32_t n, ss_wbuf *b)
+{
+    ss_wbuf_u32(b, n);
+    for (uint32_t i = 0; i < n; i++) {
+        ss_wbuf_str(b, props[i].name);
+        ssi_value_encode(&props[i].value, b);
+    }
+}
+
+/* Step over a list of properties. */
+static int ssi_skip_props(ss_rbuf *r)
+{
+    uint32_t n = ss_rbuf_u32(r), len;
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        ss_value v;
+        ss_rbuf_str(r, &len);
+        ssi_value_decode(r, &v);
+    }
+    return r->bad ? SS_ECORRUPT : 0;
+}
+
+int ssi_alert_survey_locus(const void *data, size_t len, ss_arena *arena, ss_prop **props,
+                           uint32_t *n)
+{
+    ss_rbuf r = {data, (const unsigned char *)data + len, 0};
+    uint32_t slen;
+    *props = NULL;
+    *n = 0;
+    if (ss_rbuf_u8(&r) < 3)
+        return 0; /* records before version 3 did not keep them */
+    ss_rbuf_u8(&r);
+    for (int i = 0; i < 6; i++) /* survey, alert id, locus id, object id, passband, origin */
+        ss_rbuf_str(&r, &slen);
+    ss_rbuf_u64(&r);
+    for (int i = 0; i < 8; i++)
+        ss_rbuf_f64(&r);
+    ss_rbuf_u64(&r);
+    ss_rbuf_u32(&r);
+    int rc = ssi_skip_props(&r);
+    return rc ? rc : ssi_props_read(&r, arena, props, n);
+}
+
+/* Tag records: 1 filter, mjd, time; 2 adds the alert whose run set it (survey, alert id). */
+#define SSI_TAG_RECORD_VERSION 2
 
 void ssi_tag_encode(const ss_tag_record *t, ss_wbuf *b)
 {
     ss_wbuf_reset(b);
-    ss_wbuf_u8(b, SS_RECORD_VERSION);
+    ss_wbuf_u8(b, SSI_TAG_RECORD_VERSION);
     ss_wbuf_str(b, t->filter);
     ss_wbuf_f64(b, t->mjd);
     ss_wbuf_f64(b, t->time);
+    ss_wbuf_str(b, t->survey);
+    ss_wbuf_str(b, t->alert_id);
 }
 
 int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t)
 {
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
-    if (ss_rbuf_u8(&r) != SS_RECORD_VERSION)
+    uint8_t version = ss_rbuf_u8(&r);
+    if (version < 1 || version > SSI_TAG_RECORD_VERSION)
         return SS_ECORRUPT;
     ss_rbuf_strcpy(&r, t->filter, sizeof t->filter);
     t->mjd = ss_rbuf_f64(&r);
     t->time = ss_rbuf_f64(&r);
+    t->survey[0] = t->alert_id[0] = '\0'; /* unknown in version 1 */
+    if (version >= 2) {
+        ss_rbuf_strcpy(&r, t->survey, sizeof t->survey);
+        ss_rbuf_strcpy(&r, t->alert_id, sizeof t->alert_id);
+    }
     return r.bad || r.p != r.end ? SS_ECORRUPT : 0;
 }
 

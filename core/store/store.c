@@ -105,7 +105,7 @@ static const size_t ssi_counter_offsets[] = {
     offsetof(ss_store_counters, reject_seq),   offsetof(ss_store_counters, ingest_seq),
     offsetof(ss_store_counters, forced),       offsetof(ss_store_counters, cutouts),
     offsetof(ss_store_counters, catalog_id),   offsetof(ss_store_counters, catalog_ready),
-    offsetof(ss_store_counters, outbox_seq),
+    offsetof(ss_store_counters, outbox_seq),   offsetof(ss_store_counters, packet_seq),
 };
 #define SSI_NCOUNTERS (sizeof ssi_counter_offsets / sizeof *ssi_counter_offsets)
 

@@ -68,6 +68,9 @@ void ssi_locus_encode(const ss_locus *l, ss_wbuf *b);
 int ssi_locus_decode(const void *data, size_t len, ss_locus *l);
 void ssi_tag_encode(const ss_tag_record *t, ss_wbuf *b);
 int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t);
+/** The survey's locus properties an alert record kept (none before version 3), into @p arena. */
+int ssi_alert_survey_locus(const void *data, size_t len, ss_arena *arena, ss_prop **props,
+                           uint32_t *n);
 
 /* The sky index (skyindex.c). */
 int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);

@@ -69,6 +69,12 @@ typedef struct ss_alert {
     uint32_t nprops, capprops;
     const char *origin; /**< input name, for messages; may be NULL */
     uint64_t line;      /**< line or record number in that input (1-based), 0 when unknown */
+    /** Set by the store: the sequence number of the packet that stored this measurement (packets
+     * are numbered in the order they are stored, from 1) and its position in that packet. 0 for
+     * a measurement that is not stored, or was stored before skysieve 0.2 numbered packets. A
+     * filter's view of a locus holds what was stored before or with its trigger's packet. */
+    uint64_t arrival;
+    uint32_t arrival_index;
 } ss_alert;
 
 /**

@@ -55,12 +55,17 @@ typedef struct ss_locus {
     ss_locus_band bands[SS_LOCUS_MAX_BANDS];
     uint32_t nobjects;
     ss_locus_object objects[SS_LOCUS_MAX_OBJECTS];
+    uint64_t last_packet; /**< the packet that last changed it (ss_alert.arrival; 0: unknown) */
 } ss_locus;
 
 #define SS_RECORD_VERSION 1
 
 /** Encode an alert, stored under @p locus_id, into @p b (reset first). */
 void ss_store_alert_encode(const ss_alert *a, const char *locus_id, ss_wbuf *b);
+/** ss_store_alert_encode() with the survey's locus properties its packet carried (a primary's;
+ * may be 0), which a filter's view as of this alert reads back. */
+void ss_store_alert_encode2(const ss_alert *a, const char *locus_id, const ss_prop *survey_locus,
+                            uint32_t nsurvey_locus, ss_wbuf *b);
 /**
  * Decode an alert value into @p a; strings and properties are copied into @p pkt's arena.
  * @param[out] locus_id receives the locus id (SS_LOCUS_ID_LEN + 1 bytes).
@@ -90,11 +95,13 @@ void ss_store_props_encode(const ss_prop *props, uint32_t n, ss_wbuf *b);
 int ss_store_props_decode(const void *data, size_t len, ss_arena *arena, ss_prop **props,
                           uint32_t *n);
 
-/** A stored tag: which filter set it and when. */
+/** A stored tag: which filter set it, on which alert's run, and when. */
 typedef struct ss_tag_record {
     char filter[128];
-    double mjd;  /**< observation time of the alert whose run set it */
-    double time; /**< unix time it was set */
+    double mjd;                     /**< observation time of the alert whose run set it */
+    double time;                    /**< unix time it was set */
+    char survey[SS_SURVEY_MAX + 1]; /**< the alert whose run set it ("" in stores before 0.2) */
+    char alert_id[SS_ID_MAX + 1];
 } ss_tag_record;
 
 #endif

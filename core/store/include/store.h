@@ -219,6 +219,7 @@ typedef struct ss_store_counters {
     uint64_t catalog_id;    /**< next catalog id (the key prefix of its rows and index) */
     uint64_t catalog_ready; /**< last ready sequence: bumped when a catalog becomes ready */
     uint64_t outbox_seq;    /**< next watch outbox key */
+    uint64_t packet_seq;    /**< the last packet sequence given out (ss_store_packet_next()) */
     uint64_t by_reason[SS_REASON__COUNT];
 } ss_store_counters;
 
@@ -275,12 +276,29 @@ int ss_store_sky_nearest(ss_store_txn *t, double ra, double dec, double radius_d
 int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_id,
                         char locus_id[SS_LOCUS_ID_LEN + 1]);
 
+/** The next packet sequence number (from 1), for the arrival of what a packet stores
+ * (ss_alert.arrival). @return 0 when the counters cannot be read. */
+uint64_t ss_store_packet_next(ss_store_txn *t);
+
 /**
- * Store an alert of locus @p locus_id: its record, its place in the locus's time order, its
- * survey object id, and the counters. @return 0, EEXIST when it is stored already (nothing
- * written), SS_ENOMEM or an LMDB code.
+ * Store an alert of locus @p locus_id: its record (with its arrival, and for a primary the
+ * survey's locus properties its packet carried, @p nsurvey_locus of them, may be 0), its place
+ * in the locus's time order, its survey object id, and the counters.
+ * @return 0, EEXIST when it is stored already (nothing written), SS_ENOMEM or an LMDB code.
  */
-int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id);
+int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                       const ss_prop *survey_locus, uint32_t nsurvey_locus);
+
+/** One stored alert, decoded into @p pkt (added to it: *out is owned by @p pkt).
+ * @return 0, SS_ENOTFOUND, SS_ECORRUPT, SS_ENOMEM or an LMDB code. */
+int ss_store_alert_get(ss_store_txn *t, const char *survey, const char *alert_id, ss_packet *pkt,
+                       ss_alert **out);
+
+/** The survey's locus properties (Rubin's diaObject) the packet of a stored primary alert
+ * carried, into @p arena (none for other alerts and before store format 5 with record 3).
+ * @return 0, SS_ENOTFOUND, SS_ECORRUPT, SS_ENOMEM or an LMDB code. */
+int ss_store_alert_survey_locus(ss_store_txn *t, const char *survey, const char *alert_id,
+                                ss_arena *arena, ss_prop **props, uint32_t *n);
 
 /**
  * Append every measurement of locus @p locus_id to @p pkt, decoded, in time order (alerts,
@@ -340,11 +358,12 @@ int ss_store_bags_next(ss_store_bags *it, ss_arena *arena, const char **key, siz
 /** NULL is allowed. */
 void ss_store_bags_close(ss_store_bags *it);
 
-/** Record tag @p tag on a locus, set by @p filter while running on an alert observed at @p mjd.
- * A tag is recorded once: the first filter and time stay. @return 0 (also when it was there),
- * SS_EINVAL for a tag longer than SS_TAG_MAX, or an LMDB code. */
+/** Record tag @p tag on a locus, set by @p filter while running on alert (survey, alert_id)
+ * observed at @p mjd. A tag is recorded once: the first filter, alert and time stay.
+ * @return 0 (also when it was there), SS_EINVAL for a tag longer than SS_TAG_MAX, or an LMDB
+ * code. */
 int ss_store_tag_add(ss_store_txn *t, const char *locus_id, const char *tag, const char *filter,
-                     double mjd);
+                     const char *survey, const char *alert_id, double mjd);
 
 /** The record of one tag of a locus. @return 0, SS_ENOTFOUND, SS_ECORRUPT or an LMDB code. */
 int ss_store_tag_get(ss_store_txn *t, const char *locus_id, const char *tag, ss_tag_record *out);
