@@ -274,3 +274,79 @@ int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st
     w->locus = l;
     return 0;
 }
+
+/* ---- a locus as it was ---- */
+
+void ss_assoc_keep_arrived(ss_packet *pkt, uint64_t as_of)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < pkt->n; i++)
+        if (pkt->alerts[i].arrival <= as_of)
+            pkt->alerts[kept++] = pkt->alerts[i];
+    pkt->n = kept;
+}
+
+void ss_assoc_keep_before(ss_packet *pkt, double mjd)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < pkt->n; i++)
+        if (pkt->alerts[i].mjd < mjd)
+            pkt->alerts[kept++] = pkt->alerts[i];
+    pkt->n = kept;
+}
+
+/* The order association stored them in: by packet, then by place in it; those stored before
+ * packets were numbered (arrival 0) first, in the order given. */
+static int ssi_by_arrival(const void *x, const void *y)
+{
+    const ss_alert *a = *(const ss_alert *const *)x, *b = *(const ss_alert *const *)y;
+    if (a->arrival != b->arrival)
+        return a->arrival < b->arrival ? -1 : 1;
+    if (a->arrival_index != b->arrival_index)
+        return a->arrival_index < b->arrival_index ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* After a packet's measurements were added: association keeps the survey's locus properties of
+ * a primary that is then the locus's newest alert, when it carried any. */
+static int ssi_survey_then(ss_store_txn *t, const ss_locus *l, const ss_alert *primary,
+                           ss_arena *arena, ss_prop **survey, uint32_t *n)
+{
+    ss_prop *p;
+    uint32_t np;
+    if (!primary || strcmp(l->newest.alert_id, primary->alert_id))
+        return 0;
+    int rc = ss_store_alert_survey_locus(t, primary->survey, primary->alert_id, arena, &p, &np);
+    if (!rc && np) {
+        *survey = p;
+        *n = np;
+    }
+    return rc;
+}
+
+int ss_assoc_locus_rebuild(ss_store_txn *t, const ss_packet *pkt, ss_locus *l, ss_arena *arena,
+                           ss_prop **survey, uint32_t *n)
+{
+    const ss_alert **order = ss_arena_alloc(arena, (pkt->n ? pkt->n : 1) * sizeof *order);
+    const ss_alert *primary = NULL;
+    *survey = NULL;
+    *n = 0;
+    if (!order)
+        return SS_ENOMEM;
+    for (uint32_t i = 0; i < pkt->n; i++)
+        order[i] = &pkt->alerts[i];
+    qsort(order, pkt->n, sizeof *order, ssi_by_arrival);
+    char id[SS_LOCUS_ID_LEN + 1];
+    memcpy(id, l->id, sizeof id);
+    ss_assoc_locus_init(l, id, pkt->n ? order[0]->ra : NAN, pkt->n ? order[0]->dec : NAN);
+    int rc = 0;
+    for (uint32_t i = 0; i < pkt->n && !rc; i++) {
+        const ss_alert *a = order[i];
+        if (i == 0 || order[i - 1]->arrival != a->arrival) /* a packet's first: its primary? */
+            primary = a->arrival && a->arrival_index == 0 ? a : NULL;
+        ss_assoc_locus_add_alert(l, a);
+        if (i + 1 == pkt->n || order[i + 1]->arrival != a->arrival)
+            rc = ssi_survey_then(t, l, primary, arena, survey, n);
+    }
+    return rc;
+}

@@ -467,7 +467,7 @@ static json_t *locus_json(ss_store *s, const char *object_id)
 {
     json_t *o = NULL;
     ss_err err = {0};
-    ck_assert_msg(ss_query_locus(s, object_id, &o, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_query_locus(s, object_id, NULL, &o, &err) == 0, "%s", err.msg);
     return o;
 }
 

@@ -264,10 +264,32 @@ START_TEST(filter_devkit_commands)
     ck_assert_int_eq(tu_sks(&out, &err, "filter run --store %s/st %s/jump/jump.lua --all", tu_tmp,
                             SS_CONTRIB_SRC),
                      0);
-    ck_assert_uint_eq(tu_count_lines(out), 3); /* two loci, then the summary */
-    ck_assert_ptr_nonnull(strstr(out, "\"new_tags\":[\"jump\"]"));
+    /* every alert as of itself (four), then the summary; j1 alone is no jump, j2 is */
+    ck_assert_uint_eq(tu_count_lines(out), 5);
+    char *j1 = strstr(out, "\"alert_id\":\"j1\""), *j2 = strstr(out, "\"alert_id\":\"j2\"");
+    ck_assert_ptr_nonnull(j1);
+    ck_assert_ptr_nonnull(j2);
+    ck_assert_ptr_null(memmem(j1, (size_t)(strchr(j1, '\n') - j1), "\"jump\"", 6));
+    ck_assert_ptr_nonnull(
+        memmem(j2, (size_t)(strchr(j2, '\n') - j2), "\"new_tags\":[\"jump\"]", 19));
     ck_assert_ptr_nonnull(strstr(out, "\"t_99_us\""));
     free(out), free(err);
+    /* one locus as of its first alert: it sees that alert only, so no jump */
+    ck_assert_int_eq(tu_sks(&out, &err, "cone --store %s/st 10 20 1", tu_tmp), 0);
+    json_t *l = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+    const char *id = json_string_value(json_object_get(l, "locus_id"));
+    ck_assert_ptr_nonnull(id);
+    char *cmd = NULL;
+    ck_assert_int_ge(asprintf(&cmd,
+                              "filter run --store %s/st %s/jump/jump.lua --locus %s --as-of j1",
+                              tu_tmp, SS_CONTRIB_SRC, id),
+                     0);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "%s", cmd), 0);
+    ck_assert_uint_eq(tu_count_lines(out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "\"new_tags\":[]"));
+    free(out), free(err), free(cmd);
+    json_decref(l);
     /* a dry run wrote nothing */
     ck_assert_int_eq(tu_sks(&out, &err, "tagged --store %s/st jump", tu_tmp), 0);
     ck_assert_uint_eq(tu_count_lines(out), 0);

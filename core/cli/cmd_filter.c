@@ -13,13 +13,21 @@
 
 static const char ssi_filter_help[] =
     "usage: skysieve filter check FILE\n"
-    "       skysieve filter run --store DIR FILE [--locus ID | --all] [--setup KEY=VALUE]...\n"
+    "       skysieve filter run --store DIR FILE (--locus ID [--as-of ALERT_ID] | --all)\n"
+    "                           [--setup KEY=VALUE]...\n"
     "\n"
     "check: load a .so or .lua filter, validate it and print its declarations as JSON.\n"
-    "run:   run one filter over stored loci without writing to the store; print per locus\n"
-    "       {new locus properties, new alert properties, new tags, halted, errors, t_us},\n"
-    "       then the number of runs and the time per run p50/p90/p99 (the devkit's run_filter\n"
-    "       and run_many). The newest alert of each locus is the trigger.\n";
+    "run:   run one filter over stored loci without writing to the store; print per run\n"
+    "       {locus_id, survey, alert_id (the trigger), new locus properties, new alert\n"
+    "       properties, new tags, halted, errors, t_us}, then the number of runs and the time per\n"
+    "       run p50/p90/p99 (the devkit's run_filter and run_many). The filter sees the locus as\n"
+    "       of its trigger: the measurements stored before or with the trigger's packet, never\n"
+    "       later ones, as in a live broker.\n"
+    "       --locus ID           one locus, as of its newest alert\n"
+    "       --as-of ALERT_ID     ... or as of that alert of it\n"
+    "       --all                every alert of every locus, each as of itself, in the order\n"
+    "                            they arrived; each run sees what the earlier runs on its locus\n"
+    "                            wrote, not what is stored: a replay that writes nothing\n";
 
 static int ssi_filter_check(int argc, char **argv)
 {
@@ -39,7 +47,7 @@ static int ssi_filter_check(int argc, char **argv)
 }
 
 typedef struct ssi_run_cli {
-    const char *store, *locus, *file;
+    const char *store, *locus, *file, *as_of;
     int all;
     ss_setup_item items[64];
     size_t nitems;
@@ -48,9 +56,13 @@ typedef struct ssi_run_cli {
 static int ssi_parse_run(int argc, char **argv, ssi_run_cli *r)
 {
     static const struct option opts[] = {
-        {"store", required_argument, 0, 's'}, {"locus", required_argument, 0, 'l'},
-        {"all", no_argument, 0, 'a'},         {"setup", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"store", required_argument, 0, 's'},
+        {"locus", required_argument, 0, 'l'},
+        {"all", no_argument, 0, 'a'},
+        {"setup", required_argument, 0, 'S'},
+        {"as-of", required_argument, 0, 'A'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -61,6 +73,8 @@ static int ssi_parse_run(int argc, char **argv, ssi_run_cli *r)
             r->locus = optarg;
         else if (ch == 'a')
             r->all = 1;
+        else if (ch == 'A')
+            r->as_of = optarg;
         else if (ch == 'S' && eq && r->nitems < 64) {
             *eq = '\0';
             r->items[r->nitems++] = (ss_setup_item){optarg, eq + 1, strlen(eq + 1), NULL};
@@ -71,6 +85,8 @@ static int ssi_parse_run(int argc, char **argv, ssi_run_cli *r)
     }
     if (!r->store || optind + 1 != argc || !!r->locus == r->all)
         return ss_cli_usage("filter", "run needs --store DIR, one FILE, and --locus ID or --all");
+    if (r->as_of && !r->locus)
+        return ss_cli_usage("filter", "--as-of goes with --locus");
     r->file = argv[optind];
     return 0;
 }
@@ -87,7 +103,8 @@ static int ssi_filter_run(int argc, char **argv)
     ss_store_options o = {.readonly = 1};
     if (!(rc = ss_filter_set_single(r.file, r.items, r.nitems, &fs, &err)) &&
         !(rc = ss_store_open(r.store, &o, &s, &err)))
-        rc = ss_filter_set_dry_run(fs, s, r.locus, stdout, &err);
+        rc = ss_filter_set_dry_run(fs, s, &(ss_filter_dry_options){r.locus, r.as_of, r.all}, stdout,
+                                   &err);
     if (!rc) {
         json_t *all = ss_filter_set_stats_json(fs), *st = json_array_get(all, 0);
         json_t *sum = json_pack(

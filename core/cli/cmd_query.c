@@ -17,6 +17,7 @@ typedef struct ssi_query_cli {
     int nargs; /* positional arguments required */
     const char *store;
     const char *reason;
+    ss_query_locus_options locus; /* locus: --as-of, --before */
 } ssi_query_cli;
 
 /* Parse --store, --help (and --reason where the command takes it). @return 0 to run, -1 after help,
@@ -24,10 +25,9 @@ typedef struct ssi_query_cli {
 static int ssi_parse_query(int argc, char **argv, ssi_query_cli *q)
 {
     static const struct option longopts[] = {
-        {"store", required_argument, 0, 's'},
-        {"reason", required_argument, 0, 'r'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"store", required_argument, 0, 's'}, {"reason", required_argument, 0, 'r'},
+        {"as-of", required_argument, 0, 'a'}, {"before", required_argument, 0, 'b'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -35,6 +35,13 @@ static int ssi_parse_query(int argc, char **argv, ssi_query_cli *q)
             q->store = optarg;
         else if (ch == 'r' && !strcmp(q->name, "rejected"))
             q->reason = optarg;
+        else if (ch == 'a' && !strcmp(q->name, "locus"))
+            q->locus.as_of = optarg;
+        else if (ch == 'b' && !strcmp(q->name, "locus") &&
+                 (ss_cli_double(optarg, &q->locus.before) || !(q->locus.before > 0)))
+            return ss_cli_usage(q->name, "--before takes a positive MJD");
+        else if (ch == 'b' && !strcmp(q->name, "locus"))
+            continue;
         else if (ch == 'h')
             return fputs(q->help, stdout), -1;
         else
@@ -80,21 +87,26 @@ static int ssi_query_main(int argc, char **argv, ssi_query_cli *q,
 
 static int ssi_run_locus(ss_store *s, const ssi_query_cli *q, char **args, ss_err *err)
 {
-    (void)q;
     json_t *o;
-    int rc = ss_query_locus(s, args[0], &o, err);
+    int rc = ss_query_locus(s, args[0], &q->locus, &o, err);
     return rc ? rc : ssi_print_json(o);
 }
 
 int ss_cmd_locus(int argc, char **argv)
 {
-    ssi_query_cli q = {.name = "locus",
-                       .nargs = 1,
-                       .help =
-                           "usage: skysieve locus --store DIR ID\n\n"
-                           "Print the locus with locus id ID (like SKS2026k3bq7vx2mf4a) or the\n"
-                           "locus of survey object ID (like ZTF18abcdefg) as one JSON object:\n"
-                           "locus_id, ra, dec, properties, alerts (in time order), tags.\n"};
+    ssi_query_cli q = {
+        .name = "locus",
+        .nargs = 1,
+        .help = "usage: skysieve locus --store DIR ID [--as-of ALERT_ID | --before MJD]\n\n"
+                "Print the locus with locus id ID (like SKS2026k3bq7vx2mf4a) or the\n"
+                "locus of survey object ID (like ZTF18abcdefg) as one JSON object:\n"
+                "locus_id, ra, dec, properties, alerts (in time order), tags, matches.\n"
+                "  --as-of ALERT_ID  as a filter saw it running for that alert: the\n"
+                "                    measurements stored before or with its packet, the\n"
+                "                    properties of then, the tags earlier alerts set\n"
+                "  --before MJD      only what was observed before MJD\n"
+                "Filter-written properties are shown as stored now (the store keeps no\n"
+                "history of them).\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_locus);
 }
 

@@ -163,6 +163,16 @@ int ss_filter_dispatch_ctl_run(ss_filter_set *fs, ss_store_txn *txn, const char 
     return rc ? ss_store_fail(ss_store_txn_store(txn), err, rc, "running filters") : 0;
 }
 
+int ssi_dispatch_key(ss_filter_set *fs, ss_store_txn *txn, const char *locus_id, const char *survey,
+                     const char *alert_id, ss_filter_outputs *out, ss_err *err)
+{
+    int rc = ssi_view_open_key(fs->view, txn, locus_id, survey, alert_id);
+    if (!rc)
+        rc = ssi_run_all(fs, NULL, NULL);
+    ssi_view_outputs(fs->view, out);
+    return rc ? ss_store_fail(ss_store_txn_store(txn), err, rc, "running filters") : 0;
+}
+
 const ss_locus *ss_filter_set_locus(const ss_filter_set *fs)
 {
     return ssi_view_locus(fs->view);
@@ -195,74 +205,4 @@ void ss_filter_stats_free(ss_filter_stats *st)
     free(st->tag_counts);
     st->times_us = NULL;
     st->tag_counts = NULL;
-}
-
-/* ---- dry runs: `skysieve filter run` ---- */
-
-static json_t *ssi_dry_report(ss_filter_set *fs, const char *locus_id, const ss_filter_outputs *o,
-                              const uint64_t *errors_before, double us)
-{
-    json_t *lp = json_object(), *ap = json_object(), *tags = json_array();
-    ss_json_props(lp, o->locus_props, o->nlocus_props);
-    ss_json_props(ap, o->alert_props, o->nalert_props);
-    for (size_t i = 0; i < o->ntags; i++)
-        json_array_append_new(tags, json_string(o->tags[i].tag));
-    json_t *r = json_pack("{s:s, s:o, s:o, s:o, s:b, s:f}", "locus_id", locus_id,
-                          "new_locus_properties", lp, "new_alert_properties", ap, "new_tags", tags,
-                          "halted", o->halted, "t_us", us);
-    json_t *errors = json_array();
-    for (size_t i = 0; i < fs->n; i++)
-        if (fs->filters[i].st.errors > errors_before[i])
-            json_array_append_new(errors, json_string(fs->filters[i].st.last_error));
-    json_object_set_new(r, "errors", errors);
-    return r;
-}
-
-static int ssi_dry_one(ss_filter_set *fs, ss_store_txn *txn, const char *locus_id, FILE *out,
-                       ss_err *err)
-{
-    uint64_t *before = malloc((fs->n ? fs->n : 1) * sizeof *before);
-    if (!before)
-        return ss_err_set(err, SS_ENOMEM, "out of memory");
-    for (size_t i = 0; i < fs->n; i++)
-        before[i] = fs->filters[i].st.errors;
-    ss_filter_outputs o;
-    double t0 = ssi_now_us();
-    int rc = ss_filter_dispatch(fs, txn, locus_id, NULL, NULL, 0, NULL, &o, err);
-    double us = ssi_now_us() - t0;
-    if (!rc) {
-        json_t *r = ssi_dry_report(fs, locus_id, &o, before, us);
-        json_dumpf(r, out, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        fputc('\n', out);
-        json_decref(r);
-    }
-    free(before);
-    return rc;
-}
-
-typedef struct ssi_dry {
-    ss_filter_set *fs;
-    ss_store_txn *txn;
-    FILE *out;
-    ss_err *err;
-} ssi_dry;
-
-static int ssi_dry_locus(void *ctx, const ss_locus *l)
-{
-    ssi_dry *d = ctx;
-    return ssi_dry_one(d->fs, d->txn, l->id, d->out, d->err);
-}
-
-int ss_filter_set_dry_run(ss_filter_set *fs, ss_store *s, const char *locus_id, FILE *out,
-                          ss_err *err)
-{
-    ss_store_txn *txn;
-    int rc = ss_store_txn_begin(s, SS_STORE_READ, &txn);
-    if (rc)
-        return ss_store_fail(s, err, rc, "starting a read transaction");
-    ssi_dry d = {fs, txn, out, err};
-    rc = locus_id ? ssi_dry_one(fs, txn, locus_id, out, err)
-                  : ss_store_loci_each(txn, NULL, ssi_dry_locus, &d);
-    ss_store_txn_abort(txn);
-    return rc && !err->code ? ss_store_fail(s, err, rc, "dry run") : rc;
 }

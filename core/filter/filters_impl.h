@@ -31,7 +31,25 @@ struct ss_filter_set {
 /** Nearest-rank percentile @p q (0..1) of @p n sorted samples; 0 when n is 0. */
 double ssi_percentile(const double *sorted, size_t n, double q);
 
+/** ss_filter_dispatch() as of the alert (survey, alert_id) (@p survey NULL: any survey), by the
+ * set's own rules, writing nothing. @return 0, SS_ENOTFOUND when the locus lacks that alert, or a
+ * store error. */
+int ssi_dispatch_key(ss_filter_set *fs, ss_store_txn *txn, const char *locus_id, const char *survey,
+                     const char *alert_id, ss_filter_outputs *out, ss_err *err);
+
 /* ---- the locus view: what the host API serves filters (host_api.c) ---- */
+
+/** A dry run's own outputs on one locus, seen by its next dispatches instead of the stored ones
+ * (`filter run --all`: a replay that writes nothing). Owned by the dry run. */
+typedef struct ssi_overlay ssi_overlay;
+ssi_overlay *ssi_overlay_new(void);
+void ssi_overlay_free(ssi_overlay *ov);
+/** Forget everything (the next locus starts empty). */
+void ssi_overlay_clear(ssi_overlay *ov);
+/** Keep what the view's last dispatch wrote. @return 0 or SS_ENOMEM. */
+int ssi_overlay_absorb(ssi_overlay *ov, ss_locus_view *v);
+/** Serve @p ov (NULL: the store) instead of the stored outputs from the next open on. */
+void ssi_view_use_overlay(ss_locus_view *v, ssi_overlay *ov);
 ss_locus_view *ssi_view_new(void);
 void ssi_view_free(ss_locus_view *v);
 /** Point the view at a locus: loads the locus record and the stored filter outputs. */

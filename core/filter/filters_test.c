@@ -113,7 +113,7 @@ static json_t *locus_of(ss_store *s, const char *alert_ra_locus)
     ck_assert_ptr_nonnull(sum);
     json_t *o = NULL;
     ck_assert_int_eq(
-        ss_query_locus(s, json_string_value(json_object_get(sum, "locus_id")), &o, &err), 0);
+        ss_query_locus(s, json_string_value(json_object_get(sum, "locus_id")), NULL, &o, &err), 0);
     json_decref(sum);
     return o;
 }
@@ -354,7 +354,7 @@ START_TEST(dry_runs_write_nothing)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(ss_filter_set_dry_run(fs, s, NULL, f, &err), 0);
+    ck_assert_int_eq(ss_filter_set_dry_run(fs, s, &(ss_filter_dry_options){0}, f, &err), 0);
     fclose(f);
     ck_assert_uint_eq(tu_count_lines(buf), 3);
     json_t *line = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
@@ -369,7 +369,9 @@ START_TEST(dry_runs_write_nothing)
     ck_assert_ptr_null(json_object_get(json_object_get(o, "properties"), "tf_score"));
     ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 0);
     json_decref(o);
-    ck_assert_int_eq(ss_filter_set_dry_run(fs, s, "SKS2023aaaaaaaaaaaa", stdout, &err),
+    ck_assert_int_eq(ss_filter_set_dry_run(fs, s,
+                                           &(ss_filter_dry_options){"SKS2023aaaaaaaaaaaa", NULL, 0},
+                                           stdout, &err),
                      SS_ENOTFOUND);
     ss_store_close(s);
     ss_filter_set_free(fs);

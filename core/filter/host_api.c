@@ -42,12 +42,28 @@ typedef struct ssi_pts {
     size_t n;
 } ssi_pts;
 
+/* The outputs a dry run made on one locus so far (ssi_overlay_*): what its next dispatches see
+ * instead of the stored outputs, as a replay into an empty store would show them. */
+typedef struct ssi_alert_bag {
+    const char *survey, *alert_id;
+    ssi_props props;
+} ssi_alert_bag;
+
+struct ssi_overlay {
+    ss_arena *arena;
+    ssi_props locus;
+    ssi_strs tags;
+    ssi_alert_bag *alerts;
+    size_t nalerts, capalerts;
+};
+
 struct ss_locus_view {
     ss_store_txn *txn;
     ss_arena *arena; /* everything below lives here until the next open */
     ss_packet *pkt;  /* the locus's alerts, decoded on demand */
     ss_packet *tpkt; /* the trigger's record, when it is named by key */
     uint64_t as_of;  /* the trigger's packet when the locus has later ones (0: none later) */
+    ssi_overlay *ov; /* a dry run's own outputs, seen instead of the stored ones (or NULL) */
     ss_locus locus;
     const ss_alert *trigger; /* the caller's, or one of pkt's */
     ssi_props lprops,
@@ -165,10 +181,31 @@ static int ssi_bag_take(ssi_props *out, ss_prop *items, uint32_t n)
     return 0;
 }
 
+static const ssi_alert_bag *ssi_overlay_alert(const ssi_overlay *ov, const ss_alert *a)
+{
+    for (size_t i = 0; i < ov->nalerts; i++)
+        if (!strcmp(ov->alerts[i].alert_id, a->alert_id) &&
+            !strcmp(ov->alerts[i].survey, a->survey))
+            return &ov->alerts[i];
+    return NULL;
+}
+
+/* A copy of @p from in the view's arena (the view writes into its bags). */
+static int ssi_props_copy(ss_arena *a, const ssi_props *from, ssi_props *to)
+{
+    *to = (ssi_props){0};
+    for (uint32_t i = 0; i < from->n; i++)
+        if (ssi_props_put(a, to, from->items[i].name, from->items[i].value))
+            return SS_ENOMEM;
+    return 0;
+}
+
 static int ssi_load_locus_props(ss_locus_view *v)
 {
     ss_prop *items;
     uint32_t n;
+    if (v->ov)
+        return ssi_props_copy(v->arena, &v->ov->locus, &v->lprops);
     int rc = ss_store_locus_props(v->txn, v->locus.id, v->arena, &items, &n);
     return rc ? rc : ssi_bag_take(&v->lprops, items, n);
 }
@@ -177,6 +214,10 @@ static int ssi_load_alert_props(ss_locus_view *v, const ss_alert *a, ssi_props *
 {
     ss_prop *items;
     uint32_t n;
+    if (v->ov) {
+        const ssi_alert_bag *b = ssi_overlay_alert(v->ov, a);
+        return b ? ssi_props_copy(v->arena, &b->props, out) : (*out = (ssi_props){0}, 0);
+    }
     int rc = ss_store_alert_props(v->txn, a->survey, a->alert_id, v->arena, &items, &n);
     return rc ? rc : ssi_bag_take(out, items, n);
 }
@@ -191,7 +232,10 @@ static int ssi_tag_seen(void *ctx, const char *tag, size_t len, const ss_tag_rec
 
 static int ssi_load_tags(ss_locus_view *v)
 {
-    return ss_store_locus_tags(v->txn, v->locus.id, ssi_tag_seen, v);
+    for (size_t i = 0; v->ov && i < v->ov->tags.n; i++)
+        if (ssi_strs_add(v->arena, &v->tags, v->ov->tags.items[i]))
+            return SS_ENOMEM;
+    return v->ov ? 0 : ss_store_locus_tags(v->txn, v->locus.id, ssi_tag_seen, v);
 }
 
 static int ssi_load_locus(ss_locus_view *v, const char *locus_id, const ss_locus *known)
@@ -231,6 +275,7 @@ static void ssi_view_reset(ss_locus_view *v, ss_store_txn *txn)
 {
     ss_arena *arena = v->arena;
     ss_packet *pkt = v->pkt, *tpkt = v->tpkt;
+    ssi_overlay *ov = v->ov;
     ss_arena_reset(arena);
     ss_packet_reset(pkt);
     ss_packet_reset(tpkt);
@@ -238,6 +283,7 @@ static void ssi_view_reset(ss_locus_view *v, ss_store_txn *txn)
     v->arena = arena;
     v->pkt = pkt;
     v->tpkt = tpkt;
+    v->ov = ov;
     v->txn = txn;
     v->trigger_idx = SIZE_MAX;
 }
@@ -296,8 +342,10 @@ int ssi_view_open_key(ss_locus_view *v, ss_store_txn *txn, const char *locus_id,
     int rc = ssi_open_locus(v, locus_id, NULL);
     if (!rc)
         rc = ssi_find_trigger(v, survey, alert_id, &t);
-    /* A trigger whose packet is not the locus's last: the view is cut to what came with it. */
-    if (!rc && t->arrival && t->arrival < v->locus.last_packet)
+    /* A trigger whose packet is not the locus's last: the view is cut to what came with it. A
+     * dry run's own outputs replace the stored ones, so it rebuilds even the last packet's view
+     * (the survey's locus properties are then the trigger packet's, not the stored bag's). */
+    if (!rc && (v->ov || (t->arrival && t->arrival < v->locus.last_packet)))
         rc = ssi_cut_to(v, t->arrival);
     if (rc)
         return rc;
@@ -345,94 +393,21 @@ static int ssi_load_alerts(ss_locus_view *v)
 
 /* ---- as of the trigger ---- */
 
-/* Stored measurements in the order they arrived: by packet, then by place in the packet; those
- * stored before packets were numbered (arrival 0) first, in time order. */
-static int ssi_by_arrival(const void *x, const void *y)
-{
-    const ss_alert *a = *(const ss_alert *const *)x, *b = *(const ss_alert *const *)y;
-    if (a->arrival != b->arrival)
-        return a->arrival < b->arrival ? -1 : 1;
-    if (a->arrival_index != b->arrival_index)
-        return a->arrival_index < b->arrival_index ? -1 : 1;
-    return a < b ? -1 : a > b; /* their time order */
-}
-
-/* Keep the measurements stored before or with packet @p as_of. */
-static void ssi_drop_later(ss_packet *p, uint64_t as_of)
-{
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < p->n; i++)
-        if (p->alerts[i].arrival <= as_of)
-            p->alerts[kept++] = p->alerts[i];
-    p->n = kept;
-}
-
-/* The survey's locus properties a primary's packet carried, put over the stored ones: the
- * diaObject as of that packet, not the newest. */
-static int ssi_overlay_survey(ss_locus_view *v, const ss_alert *primary)
-{
-    ss_prop *p;
-    uint32_t n;
-    int rc =
-        ss_store_alert_survey_locus(v->txn, primary->survey, primary->alert_id, v->arena, &p, &n);
-    for (uint32_t i = 0; !rc && i < n; i++)
-        rc = ssi_props_put(v->arena, &v->lprops, p[i].name, p[i].value);
-    return rc;
-}
-
-/* After a packet's measurements were added: association keeps the survey's locus properties of
- * a primary that is then the locus's newest alert, if it carried any. */
-static int ssi_survey_source(ss_locus_view *v, const ss_locus *l, const ss_alert *primary,
-                             const ss_alert **src)
-{
-    ss_prop *p;
-    uint32_t n;
-    if (!primary || strcmp(l->newest.alert_id, primary->alert_id))
-        return 0;
-    int rc =
-        ss_store_alert_survey_locus(v->txn, primary->survey, primary->alert_id, v->arena, &p, &n);
-    if (!rc && n)
-        *src = primary;
-    return rc;
-}
-
-/* Rebuild the broker's summary of the locus from the visible measurements, adding them in the
- * order association added them, so that every figure (the position's sums included) is what the
- * store held right after the trigger's packet. */
-static int ssi_rebuild(ss_locus_view *v)
-{
-    ss_packet *p = v->pkt;
-    const ss_alert **order = ss_arena_alloc(v->arena, (p->n ? p->n : 1) * sizeof *order);
-    const ss_alert *src = NULL, *primary = NULL;
-    if (!order)
-        return SS_ENOMEM;
-    for (uint32_t i = 0; i < p->n; i++)
-        order[i] = &p->alerts[i];
-    qsort(order, p->n, sizeof *order, ssi_by_arrival);
-    ss_locus l;
-    ss_assoc_locus_init(&l, v->locus.id, p->n ? order[0]->ra : NAN, p->n ? order[0]->dec : NAN);
-    int rc = 0;
-    for (uint32_t i = 0; i < p->n && !rc; i++) {
-        const ss_alert *a = order[i];
-        if (i == 0 || order[i - 1]->arrival != a->arrival) /* a packet's first: its primary? */
-            primary = a->arrival && a->arrival_index == 0 ? a : NULL;
-        ss_assoc_locus_add_alert(&l, a);
-        if (i + 1 == p->n || order[i + 1]->arrival != a->arrival)
-            rc = ssi_survey_source(v, &l, primary, &src);
-    }
-    v->locus = l;
-    return rc ? rc : src ? ssi_overlay_survey(v, src) : 0;
-}
-
-/* Cut the view to what was stored before or with packet @p as_of: the measurements, and the
- * locus as it was then. */
+/* Cut the view to what was stored before or with packet @p as_of: the measurements, the locus
+ * as it was then, and the survey's locus properties of then over the stored ones. */
 static int ssi_cut_to(ss_locus_view *v, uint64_t as_of)
 {
+    ss_prop *survey;
+    uint32_t n;
     int rc = v->alerts_loaded ? 0 : ss_store_locus_alerts(v->txn, v->locus.id, v->pkt);
     if (rc)
         return rc;
-    ssi_drop_later(v->pkt, as_of);
-    if ((rc = ssi_rebuild(v)) || (rc = ssi_split_forced(v)))
+    ss_assoc_keep_arrived(v->pkt, as_of);
+    if ((rc = ss_assoc_locus_rebuild(v->txn, v->pkt, &v->locus, v->arena, &survey, &n)))
+        return rc;
+    for (uint32_t i = 0; !rc && i < n; i++)
+        rc = ssi_props_put(v->arena, &v->lprops, survey[i].name, survey[i].value);
+    if (rc || (rc = ssi_split_forced(v)))
         return rc;
     v->as_of = as_of;
     v->alerts_loaded = 1;
@@ -977,4 +952,87 @@ int ssi_view_store(ss_locus_view *v)
     ssi_view_outputs(v, &o);
     return ss_filter_outputs_store(v->txn, v->locus.id, v->trigger->survey, v->trigger->alert_id,
                                    v->trigger->mjd, &o, v->arena);
+}
+
+/* ---- a dry run's own outputs ---- */
+
+ssi_overlay *ssi_overlay_new(void)
+{
+    ssi_overlay *ov = calloc(1, sizeof *ov);
+    if (ov && !(ov->arena = ss_arena_new())) {
+        free(ov);
+        return NULL;
+    }
+    return ov;
+}
+
+void ssi_overlay_free(ssi_overlay *ov)
+{
+    if (ov)
+        ss_arena_free(ov->arena);
+    free(ov);
+}
+
+void ssi_overlay_clear(ssi_overlay *ov)
+{
+    ss_arena *a = ov->arena;
+    ss_arena_reset(a);
+    memset(ov, 0, sizeof *ov);
+    ov->arena = a;
+}
+
+void ssi_view_use_overlay(ss_locus_view *v, ssi_overlay *ov)
+{
+    v->ov = ov;
+}
+
+/* A value copied into @p a (strings are the view's until its next open). */
+static int ssi_props_keep(ss_arena *a, ssi_props *to, const ss_prop *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ss_value val = p[i].value;
+        char *name = ss_arena_strndup(a, p[i].name, strlen(p[i].name));
+        if (val.type == SS_TYPE_STRING &&
+            !(val.u.s.ptr = ss_arena_strndup(a, val.u.s.ptr, val.u.s.len)))
+            return SS_ENOMEM;
+        if (!name || ssi_props_put(a, to, name, val))
+            return SS_ENOMEM;
+    }
+    return 0;
+}
+
+static ssi_alert_bag *ssi_overlay_bag(ssi_overlay *ov, const ss_alert *a)
+{
+    ssi_alert_bag *b = (ssi_alert_bag *)ssi_overlay_alert(ov, a);
+    if (b)
+        return b;
+    ssi_alert_bag *all =
+        ssi_v_grow(ov->arena, ov->alerts, ov->nalerts, &ov->capalerts, sizeof *all);
+    if (!all)
+        return NULL;
+    ov->alerts = all;
+    b = &all[ov->nalerts];
+    *b = (ssi_alert_bag){ss_arena_strndup(ov->arena, a->survey, strlen(a->survey)),
+                         ss_arena_strndup(ov->arena, a->alert_id, strlen(a->alert_id)),
+                         {0}};
+    if (!b->survey || !b->alert_id)
+        return NULL;
+    ov->nalerts++;
+    return b;
+}
+
+int ssi_overlay_absorb(ssi_overlay *ov, ss_locus_view *v)
+{
+    ssi_alert_bag *b = v->kept_a.n ? ssi_overlay_bag(ov, v->trigger) : NULL;
+    if (v->kept_a.n && !b)
+        return SS_ENOMEM;
+    int rc = ssi_props_keep(ov->arena, &ov->locus, v->kept_l.items, v->kept_l.n);
+    if (!rc && b)
+        rc = ssi_props_keep(ov->arena, &b->props, v->kept_a.items, v->kept_a.n);
+    for (size_t i = 0; !rc && i < v->nnew; i++) {
+        const char *tag = v->newtags[i].tag;
+        char *copy = ss_arena_strndup(ov->arena, tag, strlen(tag));
+        rc = copy ? ssi_strs_add(ov->arena, &ov->tags, copy) : SS_ENOMEM;
+    }
+    return rc;
 }

@@ -73,7 +73,7 @@ static json_t *locus(ss_store *s, const char *id)
 {
     json_t *o = NULL;
     ss_err err = {0};
-    ck_assert_msg(ss_query_locus(s, id, &o, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_query_locus(s, id, NULL, &o, &err) == 0, "%s", err.msg);
     return o;
 }
 
@@ -305,10 +305,10 @@ START_TEST(object_ids_resolve_and_report_ambiguity)
     json_decref(o);
     ss_err err = {0};
     json_t *none = NULL;
-    ck_assert_int_eq(ss_query_locus(s, "OBJ2", &none, &err), SS_EAMBIGUOUS);
+    ck_assert_int_eq(ss_query_locus(s, "OBJ2", NULL, &none, &err), SS_EAMBIGUOUS);
     ck_assert_ptr_nonnull(strstr(err.msg, "SKS"));
-    ck_assert_int_eq(ss_query_locus(s, "NOPE", &none, &err), SS_ENOTFOUND);
-    ck_assert_int_eq(ss_query_locus(s, "SKS2023aaaaaaaaaaaa", &none, &err), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_query_locus(s, "NOPE", NULL, &none, &err), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_query_locus(s, "SKS2023aaaaaaaaaaaa", NULL, &none, &err), SS_ENOTFOUND);
     ss_store_close(s);
 }
 END_TEST

@@ -202,8 +202,9 @@ START_TEST(rubin_forced_sources_dia_object_and_fits_cutouts)
     fclose(mem);
     json_t *first = json_loads(lines, JSON_DISABLE_EOF_CHECK, NULL);
     ck_assert_ptr_nonnull(first);
-    ck_assert_int_eq(
-        ss_query_locus(r.s, json_string_value(json_object_get(first, "locus_id")), &loc, &err), 0);
+    ck_assert_int_eq(ss_query_locus(r.s, json_string_value(json_object_get(first, "locus_id")),
+                                    NULL, &loc, &err),
+                     0);
     json_t *props = json_object_get(loc, "properties");
     ck_assert_ptr_nonnull(json_object_get(props, "lsst_diaObject_diaObjectId"));
     ck_assert_ptr_nonnull(json_object_get(props, "lsst_diaObject_ra"));
@@ -297,7 +298,7 @@ START_TEST(filters_see_one_merged_light_curve)
     for (char *line = strtok(lines, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *sum = json_loads(line, 0, NULL), *loc = NULL;
         const char *id = json_string_value(json_object_get(sum, "locus_id"));
-        ck_assert_int_eq(ss_query_locus(r.s, id, &loc, &err), 0);
+        ck_assert_int_eq(ss_query_locus(r.s, id, NULL, &loc, &err), 0);
         json_t *p = json_object_get(loc, "properties");
         long all, forced, det;
         count_kinds(loc, &all, &forced, &det);

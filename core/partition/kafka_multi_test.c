@@ -215,9 +215,9 @@ static size_t loci_by_alerts(ss_store *s, json_t *out, int64_t nside, size_t *st
     fclose(f);
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"), n++) {
         json_t *row = json_loads(line, 0, NULL), *l = NULL, *a;
-        ck_assert_msg(
-            ss_query_locus(s, json_string_value(json_object_get(row, "locus_id")), &l, &err) == 0,
-            "%s", err.msg);
+        ck_assert_msg(ss_query_locus(s, json_string_value(json_object_get(row, "locus_id")), NULL,
+                                     &l, &err) == 0,
+                      "%s", err.msg);
         size_t i;
         json_t *ids = json_array(), *tags = json_array(), *t;
         int64_t pix = -1, many = 0;

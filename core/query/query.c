@@ -2,6 +2,7 @@
  * the shapes core/publish/ defines. */
 #include "query.h"
 
+#include "assoc.h"
 #include "catalog.h"
 #include "json_text.h"
 #include "publish.h"
@@ -25,8 +26,41 @@ static void ssi_print(FILE *out, json_t *o)
 
 /* ---- one locus ---- */
 
+/* What a locus shows: its alerts (all, or those of a time or arrival) and its summary. */
+typedef struct ssi_shown {
+    ss_packet *pkt;  /* the alerts shown, in time order */
+    ss_locus locus;  /* the summary shown */
+    ss_prop *survey; /* the survey's locus properties of then, over the stored ones */
+    uint32_t nsurvey;
+    const ss_alert *as_of; /* the alert it is shown as of, or NULL */
+    double before;         /* > 0: observed before this MJD */
+} ssi_shown;
+
+/* Only the tags a filter had seen: set by earlier packets' alerts, or at earlier MJDs. */
+static int ssi_tag_shown(const ssi_shown *sh, const ss_tag_record *t)
+{
+    if (sh->before > 0)
+        return t->mjd < sh->before;
+    if (!sh->as_of)
+        return 1;
+    for (uint32_t i = 0; t->alert_id[0] && i < sh->pkt->n; i++) {
+        const ss_alert *a = &sh->pkt->alerts[i];
+        if (!strcmp(a->alert_id, t->alert_id) && !strcmp(a->survey, t->survey))
+            return a->arrival < sh->as_of->arrival || !sh->as_of->arrival;
+    }
+    return !t->alert_id[0] && t->mjd < sh->as_of->mjd; /* a tag of a store before 0.2 */
+}
+
+typedef struct ssi_tags_ctx {
+    const ssi_shown *sh;
+    json_t *arr;
+} ssi_tags_ctx;
+
 static int ssi_tag_json(void *ctx, const char *tag, size_t len, const ss_tag_record *t)
 {
+    ssi_tags_ctx *x = ctx;
+    if (!ssi_tag_shown(x->sh, t))
+        return 0;
     json_t *o = json_object();
     json_object_set_new(o, "tag", ss_json_textn(tag, len));
     json_object_set_new(o, "filter", ss_json_text(t->filter));
@@ -36,15 +70,15 @@ static int ssi_tag_json(void *ctx, const char *tag, size_t len, const ss_tag_rec
         json_object_set_new(o, "survey", ss_json_text(t->survey));
         json_object_set_new(o, "alert_id", ss_json_text(t->alert_id));
     }
-    json_array_append_new(ctx, o);
+    json_array_append_new(x->arr, o);
     return 0;
 }
 
-/* The alerts of a locus in time order, each with what filters wrote of it. */
-static int ssi_locus_alerts(ss_store_txn *txn, const char *id, json_t *arr)
+/* The alerts shown, in time order, each with what filters wrote of it. */
+static int ssi_locus_alerts(ss_store_txn *txn, const ssi_shown *sh, json_t *arr)
 {
-    ss_packet *pkt = ss_packet_new();
-    int rc = pkt ? ss_store_locus_alerts(txn, id, pkt) : SS_ENOMEM;
+    ss_packet *pkt = sh->pkt;
+    int rc = 0;
     for (uint32_t i = 0; !rc && i < pkt->n; i++) {
         const ss_alert *a = &pkt->alerts[i];
         json_t *aj = ss_publish_alert(a);
@@ -57,7 +91,6 @@ static int ssi_locus_alerts(ss_store_txn *txn, const char *id, json_t *arr)
         ss_json_props(json_object_get(aj, "properties"), extra, nextra);
         json_array_append_new(arr, aj);
     }
-    ss_packet_free(pkt);
     return rc;
 }
 
@@ -78,27 +111,78 @@ static int ssi_locus_matches(ss_store_txn *txn, const char *id, json_t *o)
     return rc;
 }
 
-static int ssi_locus_full(ss_store_txn *txn, const ss_locus *l, json_t **out)
+static int ssi_locus_full(ss_store_txn *txn, const ssi_shown *sh, json_t **out)
 {
+    const ss_locus *l = &sh->locus;
     ss_arena *arena = ss_arena_new();
     ss_prop *extra;
     uint32_t n;
     int rc = arena ? ss_store_locus_props(txn, l->id, arena, &extra, &n) : SS_ENOMEM;
-    json_t *o = json_object();
+    json_t *o = json_object(), *props = NULL;
     json_object_set_new(o, "locus_id", json_string(l->id));
-    json_object_set_new(o, "ra", json_real(l->ra));
-    json_object_set_new(o, "dec", json_real(l->dec));
-    json_object_set_new(o, "properties",
-                        ss_publish_locus_properties(l, rc ? NULL : extra, rc ? 0 : n));
+    json_object_set_new(o, "ra", ss_json_num(l->ra));
+    json_object_set_new(o, "dec", ss_json_num(l->dec));
+    if (!rc) {
+        props = ss_publish_locus_properties(l, extra, n);
+        ss_json_props(props, sh->survey, sh->nsurvey);
+    }
+    json_object_set_new(o, "properties", props ? props : json_object());
     json_object_set_new(o, "alerts", json_array());
     json_object_set_new(o, "tags", json_array());
     ss_arena_free(arena);
-    if (!rc && !(rc = ssi_locus_alerts(txn, l->id, json_object_get(o, "alerts"))) &&
-        !(rc = ss_store_locus_tags(txn, l->id, ssi_tag_json, json_object_get(o, "tags"))))
+    ssi_tags_ctx tags = {sh, json_object_get(o, "tags")};
+    if (!rc && !(rc = ssi_locus_alerts(txn, sh, json_object_get(o, "alerts"))) &&
+        !(rc = ss_store_locus_tags(txn, l->id, ssi_tag_json, &tags)))
         rc = ssi_locus_matches(txn, l->id, o);
     if (rc)
         json_decref(o);
     *out = rc ? NULL : o;
+    return rc;
+}
+
+/* Cut what is shown to an alert's arrival or a time, and rebuild the summary from what is left. */
+static int ssi_show_then(ss_store_txn *txn, ssi_shown *sh, const char *as_of, ss_err *err)
+{
+    for (uint32_t i = 0; as_of && !sh->as_of && i < sh->pkt->n; i++)
+        if (!strcmp(sh->pkt->alerts[i].alert_id, as_of))
+            sh->as_of = &sh->pkt->alerts[i];
+    if (as_of && !sh->as_of)
+        return ss_err_set(err, SS_ENOTFOUND, "locus %s has no alert '%s'", sh->locus.id, as_of);
+    ss_alert trigger = as_of ? *sh->as_of : (ss_alert){0};
+    if (as_of && trigger.arrival)
+        ss_assoc_keep_arrived(sh->pkt, trigger.arrival);
+    if (sh->before > 0)
+        ss_assoc_keep_before(sh->pkt, sh->before);
+    for (uint32_t i = 0; as_of && i < sh->pkt->n; i++) /* the cut moved it */
+        if (!strcmp(sh->pkt->alerts[i].alert_id, as_of) &&
+            !strcmp(sh->pkt->alerts[i].survey, trigger.survey))
+            sh->as_of = &sh->pkt->alerts[i];
+    return ss_assoc_locus_rebuild(txn, sh->pkt, &sh->locus, sh->pkt->arena, &sh->survey,
+                                  &sh->nsurvey);
+}
+
+static json_t *ssi_shown_json(const ssi_shown *sh)
+{
+    if (sh->as_of)
+        return json_pack("{s:o, s:o, s:f}", "survey", ss_json_text(sh->as_of->survey), "alert_id",
+                         ss_json_text(sh->as_of->alert_id), "mjd", sh->as_of->mjd);
+    return NULL;
+}
+
+static int ssi_show(ss_store_txn *txn, const ss_locus *l, const ss_query_locus_options *o,
+                    json_t **out, ss_err *err)
+{
+    ssi_shown sh = {.pkt = ss_packet_new(), .locus = *l, .before = o ? o->before : 0};
+    int rc = sh.pkt ? ss_store_locus_alerts(txn, l->id, sh.pkt) : SS_ENOMEM;
+    if (!rc && o && (o->as_of || o->before > 0))
+        rc = ssi_show_then(txn, &sh, o->as_of, err);
+    if (!rc)
+        rc = ssi_locus_full(txn, &sh, out);
+    if (!rc && sh.as_of)
+        json_object_set_new(*out, "as_of", ssi_shown_json(&sh));
+    if (!rc && sh.before > 0)
+        json_object_set_new(*out, "before", json_real(sh.before));
+    ss_packet_free(sh.pkt);
     return rc;
 }
 
@@ -138,7 +222,8 @@ static int ssi_resolve_object(ss_store_txn *txn, const char *objid, char *out, s
     return 0;
 }
 
-int ss_query_locus(ss_store *s, const char *id, json_t **out, ss_err *err)
+int ss_query_locus(ss_store *s, const char *id, const ss_query_locus_options *o, json_t **out,
+                   ss_err *err)
 {
     ss_store_txn *txn;
     char locus_id[SS_LOCUS_ID_LEN + 1];
@@ -156,8 +241,8 @@ int ss_query_locus(ss_store *s, const char *id, json_t **out, ss_err *err)
         goto done;
     }
     if (!rc)
-        rc = ssi_locus_full(txn, &l, out);
-    if (rc)
+        rc = ssi_show(txn, &l, o, out, err);
+    if (rc && (!err || !err->code))
         ss_store_fail(s, err, rc, "reading a locus");
 done:
     ss_store_txn_abort(txn);

@@ -356,7 +356,7 @@ START_TEST(format_1_stores_are_read_and_upgraded)
     /* read-only: readable, no filter outputs, nothing written */
     ck_assert_int_eq(ss_store_open(dir, &ro, &s, &err), 0);
     json_t *o = NULL;
-    ck_assert_msg(ss_query_locus(s, "OBJ", &o, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_query_locus(s, "OBJ", NULL, &o, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(json_array_size(json_object_get(o, "tags")), 0);
     json_decref(o);
     ck_assert_int_eq(ss_query_tagged(s, "any", 0, stdout, &err), 0);

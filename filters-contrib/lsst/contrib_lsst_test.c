@@ -218,7 +218,7 @@ static json_t *locus(night *r, long long obj)
     snprintf(id, sizeof id, "%lld", obj);
     json_t *o = NULL;
     ss_err err = {0};
-    ck_assert_msg(ss_query_locus(r->store, id, &o, &err) == 0, "object %s: %s", id, err.msg);
+    ck_assert_msg(ss_query_locus(r->store, id, NULL, &o, &err) == 0, "object %s: %s", id, err.msg);
     return o;
 }
 

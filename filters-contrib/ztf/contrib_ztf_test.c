@@ -127,7 +127,7 @@ static json_t *locus_at(ss_store *s, double ra)
     free(buf);
     json_t *o = NULL;
     ck_assert_int_eq(
-        ss_query_locus(s, json_string_value(json_object_get(sum, "locus_id")), &o, &err), 0);
+        ss_query_locus(s, json_string_value(json_object_get(sum, "locus_id")), NULL, &o, &err), 0);
     json_decref(sum);
     return o;
 }

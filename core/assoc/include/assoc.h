@@ -67,4 +67,25 @@ void ss_assoc_locus_init(ss_locus *l, const char *id, double ra, double dec);
  * position): what association does, for those who rebuild a summary from the alerts. */
 void ss_assoc_locus_add_alert(ss_locus *l, const ss_alert *a);
 
+/* ---- a locus as it was ---- */
+
+/** Keep in @p pkt the measurements stored before or with packet @p as_of (ss_alert.arrival;
+ * those stored before packets were numbered, arrival 0, stay). */
+void ss_assoc_keep_arrived(ss_packet *pkt, uint64_t as_of);
+
+/** Keep in @p pkt the measurements observed before @p mjd. */
+void ss_assoc_keep_before(ss_packet *pkt, double mjd);
+
+/**
+ * Rebuild the summary of locus @p l (its id kept, the rest replaced) from the measurements in
+ * @p pkt (any order), adding them in the order association added them: by packet, then by place
+ * in the packet; so every figure, the position's sums included, is what association computed
+ * when the last of them was stored. Also the survey's locus properties association kept then
+ * (Rubin's diaObject: those of the last packet whose primary was the locus's newest alert when it
+ * came), read from the store into @p arena (*n = 0: none).
+ * @return 0, SS_ENOMEM, SS_ECORRUPT or a store code.
+ */
+int ss_assoc_locus_rebuild(ss_store_txn *t, const ss_packet *pkt, ss_locus *l, ss_arena *arena,
+                           ss_prop **survey, uint32_t *n);
+
 #endif

@@ -80,14 +80,24 @@ json_t *ss_filter_declarations_json(const ss_filter_descriptor *d, const char *r
  */
 json_t *ss_filter_set_stats_json(const ss_filter_set *fs);
 
+/** What a dry run runs. */
+typedef struct ss_filter_dry_options {
+    const char *locus_id; /**< one locus, or NULL: every locus, in id order */
+    const char *as_of;    /**< with locus_id: the alert it runs as of (its id, in any survey);
+                               NULL: the newest alert */
+    int every_alert;      /**< every alert of each locus instead, as of itself, in the order they
+                               arrived, each run seeing what the earlier runs on its locus wrote and
+                               nothing stored: a replay that writes nothing */
+} ss_filter_dry_options;
+
 /**
- * Run the set on stored loci without writing anything (the devkit's run_filter): locus
- * @p locus_id, or every locus when NULL, the newest alert of each as the trigger. Prints one JSON
- * line per locus: locus_id, new_locus_properties, new_alert_properties, new_tags, halted, errors,
- * t_us. Filter statistics accumulate in the set (ss_filter_set_stats_json()).
- * @return 0, SS_ENOTFOUND for an unknown locus, or a store error.
+ * Run the set on stored loci without writing anything (the devkit's run_filter and run_many).
+ * A run sees its locus as of its trigger, as a live dispatch does. Prints one JSON line per run:
+ * locus_id, survey, alert_id (the trigger), new_locus_properties, new_alert_properties, new_tags,
+ * halted, errors, t_us. Filter statistics accumulate in the set (ss_filter_set_stats_json()).
+ * @return 0, SS_ENOTFOUND for an unknown locus or alert, or a store error.
  */
-int ss_filter_set_dry_run(ss_filter_set *fs, ss_store *s, const char *locus_id, FILE *out,
+int ss_filter_set_dry_run(ss_filter_set *fs, ss_store *s, const ss_filter_dry_options *o, FILE *out,
                           ss_err *err);
 
 /* ---- dispatch: running a set on an updated locus ---- */

@@ -25,11 +25,26 @@
 #include <jansson.h>
 #include <stdio.h>
 
+/** A locus as it was: what a filter saw, or what was observed before a time. */
+typedef struct ss_query_locus_options {
+    /** An alert id of the locus: the locus as a filter saw it when running for that alert (the
+     * measurements stored before or with its packet, the summary and the survey's locus
+     * properties of then, the tags set by earlier alerts). NULL: as it is now. */
+    const char *as_of;
+    /** > 0: only the measurements observed before this MJD, the summary computed from them, the
+     * tags set at earlier MJDs. */
+    double before;
+} ss_query_locus_options;
+
 /**
- * The locus with id @p id, or the locus of survey object @p id.
- * @return 0; SS_ENOTFOUND; SS_EAMBIGUOUS when an object id names several loci (listed in @p err).
+ * The locus with id @p id, or the locus of survey object @p id (@p o may be NULL: as it is now).
+ * Filter-written properties are shown as they are stored now, since the store keeps no history
+ * of them; with @p o, "as_of" ({survey, alert_id, mjd}) or "before" (the MJD) says what is shown.
+ * @return 0; SS_ENOTFOUND (no such locus, or no such alert of it); SS_EAMBIGUOUS when an object
+ *         id names several loci (listed in @p err).
  */
-int ss_query_locus(ss_store *s, const char *id, json_t **out, ss_err *err);
+int ss_query_locus(ss_store *s, const char *id, const ss_query_locus_options *o, json_t **out,
+                   ss_err *err);
 
 /** Print one summary line per locus within @p radius_arcsec of (ra, dec), nearest first. */
 int ss_query_cone(ss_store *s, double ra, double dec, double radius_arcsec, FILE *out, ss_err *err);
