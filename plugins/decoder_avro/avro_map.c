@@ -383,6 +383,20 @@ static const char *const L_ID[] = {"diaSourceId", NULL}, *const L_OBJ[] = {"diaO
                          *const L_ERR[] = {"psfFluxErr", "psFluxErr", NULL},
                          *const L_NOISE[] = {"diaNoise", NULL};
 
+/* ANTARES reports a diaSource's psfFlux as a positive value and marks a negative one with
+ * isNegative (Rubin's ANTARES-client tutorial multiplies by -1 where it is set): user code written
+ * for ANTARES depends on it. The signed flux stays in the alert's flux (ant_flux). */
+static void ssp_flux_as_antares(ss_alert *a)
+{
+    for (uint32_t i = 0; i < a->nprops; i++) {
+        ss_value *v = &a->props[i].value;
+        const char *name = a->props[i].name;
+        if (v->type == SS_TYPE_FLOAT &&
+            (!strcmp(name, "lsst_diaSource_psfFlux") || !strcmp(name, "lsst_diaSource_psFlux")))
+            v->u.f = fabs(v->u.f);
+    }
+}
+
 static int ssp_lsst_source(ssp_cx *cx, avro_value_t *src)
 {
     ss_packet *pkt = cx->pkt;
@@ -416,6 +430,8 @@ static int ssp_lsst_source(ssp_cx *cx, avro_value_t *src)
     int rc = !a->alert_id || !a->passband ? SS_ENOMEM : ssp_fields(pkt, a, src, "lsst_diaSource_");
     if (!rc && ssp_resolve(cx->s, avro_value_get_schema(src), L_NEG) < 0) /* older schemas */
         rc = ss_alert_add_prop(pkt, a, "lsst_diaSource_isNegative", 25, neg);
+    if (!rc)
+        ssp_flux_as_antares(a);
     return rc;
 }
 

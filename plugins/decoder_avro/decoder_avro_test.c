@@ -341,9 +341,15 @@ START_TEST(real_rubin_alerts_rewritten_and_framed)
     json_t *o = json_loads(out, 0, NULL),
            *p = json_object_get(json_object_get(o, "alert"), "properties");
     double flux = json_number_value(json_object_get(p, "lsst_diaSource_psfFlux"));
+    double signed_flux = json_number_value(json_object_get(p, "ant_flux"));
     ck_assert_double_eq_tol(json_number_value(json_object_get(p, "ant_mag")),
                             -2.5 * log10(fabs(flux)) + 31.4, 1e-9);
     ck_assert(json_is_boolean(json_object_get(p, "lsst_diaSource_isNegative")));
+    /* as ANTARES reports it: psfFlux positive, the sign in isNegative; ant_flux keeps it */
+    ck_assert_double_ge(flux, 0);
+    ck_assert_double_eq_tol(fabs(signed_flux), flux, 1e-3);
+    ck_assert_int_eq(json_is_true(json_object_get(p, "lsst_diaSource_isNegative")),
+                     signed_flux < 0);
     json_decref(o);
     free(cmd), free(out), free(rubin), free(framed), free(schemas);
 }
@@ -364,6 +370,54 @@ START_TEST(real_elasticc_alerts)
 }
 END_TEST
 
+/* One diaSource as inspect prints it: psfFlux (psFlux for ELAsTiCC) positive, the sign in
+ * isNegative and in ant_flux. @return 1 when it is a fading. */
+static int flux_as_antares(const json_t *alert)
+{
+    const json_t *p = json_object_get(alert, "properties");
+    const json_t *f = json_object_get(p, "lsst_diaSource_psfFlux");
+    f = f ? f : json_object_get(p, "lsst_diaSource_psFlux");
+    double flux = json_number_value(f);
+    double signed_flux = json_number_value(json_object_get(p, "ant_flux"));
+    ck_assert_ptr_nonnull(f);
+    ck_assert_double_ge(flux, 0);
+    ck_assert_double_eq_tol(flux, fabs(signed_flux), 1e-6 * fabs(signed_flux) + 1e-9);
+    ck_assert_int_eq(json_is_true(json_object_get(p, "lsst_diaSource_isNegative")),
+                     signed_flux < 0);
+    return signed_flux < 0;
+}
+
+/* ANTARES's convention, which users' notebooks follow: a diaSource's psfFlux is positive and
+ * isNegative marks the fadings (Rubin's ANTARES-client tutorial flips the sign where it is set);
+ * ant_flux keeps the sign. ELAsTiCC's histories hold fadings. */
+START_TEST(rubin_flux_reported_as_antares_does)
+{
+    char *dir = tu_data_path("rubin flux sign", "elasticc/alerce-sim-v0.9");
+    if (!dir)
+        return;
+    char *out = NULL;
+    ck_assert_int_eq(tu_sks(&out, NULL, "inspect %s/*.avro", dir), 0);
+    size_t negative = 0, sources = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *o = json_loads(line, 0, NULL), *h;
+        size_t i;
+        ck_assert_ptr_nonnull(json_object_get(o, "alert"));
+        negative += flux_as_antares(json_object_get(o, "alert"));
+        sources++;
+        json_array_foreach(json_object_get(o, "history"), i, h)
+        {
+            const char *kind = json_string_value(json_object_get(h, "kind"));
+            if (!strcmp(kind, "detection"))
+                negative += flux_as_antares(h), sources++;
+        }
+        json_decref(o);
+    }
+    ck_assert_uint_gt(sources, 5689);
+    ck_assert_uint_gt(negative, 0); /* fadings were there: the convention was exercised */
+    free(out), free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("avro");
@@ -377,6 +431,7 @@ int main(void)
     tcase_add_test(tc, real_ztf_alerts_of_three_schema_versions);
     tcase_add_test(tc, real_rubin_alerts_rewritten_and_framed);
     tcase_add_test(tc, real_elasticc_alerts);
+    tcase_add_test(tc, rubin_flux_reported_as_antares_does);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
