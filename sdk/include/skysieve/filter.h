@@ -16,6 +16,18 @@
  * an undeclared property or tag, or a value of the wrong type, fails the run, and nothing the run
  * wrote is kept.
  *
+ * What run() sees is the locus as of its trigger, whichever way the night came in (one alert at
+ * a time, a spool file of thousands, a backlog after a restart): the measurements stored before or
+ * with the trigger's packet (in the order the store received them, not by observation time), never
+ * a later one; the broker's locus properties (num_alerts, newest_*, brightest_*, the per-band
+ * counts, the position) as they were right after that packet; the survey's own locus properties
+ * (Rubin's diaObject) as that packet left them; the filter-written properties and tags as they
+ * stood after the locus's previous dispatch; and the catalog and watch-list matches. Every read of
+ * the host table obeys it: alert_count(), alert(), alert_property(), lightcurve(), light_curve(),
+ * locus_property(), passbands(), tags. So the same night gives the same answers in
+ * `skysieve ingest --filters`, `skysieve replay` and the live broker. Stores written before 0.2
+ * did not number packets: their measurements are all visible.
+ *
  * Memory: every pointer the host hands out (strings, arrays, ss_value strings) is owned by the host
  * and valid until run() returns, unless said otherwise. Every pointer in the descriptor is owned by
  * the filter and must stay valid until teardown() returns (static storage is the usual choice).
