@@ -510,6 +510,84 @@ START_TEST(lua_failures_stay_with_their_filter)
 }
 END_TEST
 
+/* One dry run's line for the probe filter (tests/filters/asof_probe.lua): the new alert
+ * properties it wrote, owned by the caller. */
+static json_t *probe_run(const char *store, const char *locus, const char *as_of)
+{
+    char *out = NULL, *err = NULL;
+    int rc = tu_sks(&out, &err,
+                    "filter run --store %s " SS_SOURCE_DIR "/tests/filters/asof_probe.lua "
+                    "--locus %s --as-of %s",
+                    store, locus, as_of);
+    ck_assert_msg(rc == 0, "%s", err);
+    json_t *line = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+    json_t *props = json_incref(json_object_get(line, "new_alert_properties"));
+    ck_assert_str_eq(json_string_value(json_object_get(line, "alert_id")), as_of);
+    json_decref(line);
+    free(out), free(err);
+    return props;
+}
+
+static json_int_t int_of(json_t *o, const char *name)
+{
+    ck_assert_msg(json_is_number(json_object_get(o, name)), "no %s", name);
+    return (json_int_t)json_number_value(json_object_get(o, name));
+}
+
+/* Real ZTF alerts: two alerts of ZTF20aajcdad, stored one after the other. As of the first, a
+ * filter sees its candidate and its prv_candidates (its past), not the second alert; as of the
+ * second, everything. */
+START_TEST(real_ztf_alerts_as_of_each)
+{
+    char *dir = tu_data_path("a filter's view of real ZTF alerts", "ztf/kowalski-20200202-v3.3");
+    if (!dir)
+        return;
+    char *store = tu_path(tu_tmp, "st"), *out = NULL;
+    ck_assert_int_eq(tu_sks(&out, NULL,
+                            "ingest --quiet --store %s %s/1127495406315015005.avro "
+                            "%s/1127536316315015004.avro",
+                            store, dir, dir),
+                     0);
+    free(out);
+    ck_assert_int_eq(tu_sks(&out, NULL, "locus --store %s ZTF20aajcdad", store), 0);
+    json_t *l = json_loads(out, 0, NULL);
+    char *locus = strdup(json_string_value(json_object_get(l, "locus_id")));
+    size_t all = json_array_size(json_object_get(l, "alerts")), first_packet = 0;
+    double first_mjd = 0, second_mjd = 0;
+    json_t *a;
+    size_t i;
+    json_array_foreach(json_object_get(l, "alerts"), i, a)
+    {
+        const char *id = json_string_value(json_object_get(a, "alert_id"));
+        double mjd = json_number_value(json_object_get(a, "mjd"));
+        first_mjd = !strcmp(id, "1127495406315015005") ? mjd : first_mjd;
+        second_mjd = !strcmp(id, "1127536316315015004") ? mjd : second_mjd;
+        first_packet += mjd <= 58881.4955; /* the first alert and its history */
+    }
+    ck_assert(first_mjd > 0 && second_mjd > first_mjd);
+    json_t *p = probe_run(store, locus, "1127495406315015005");
+    ck_assert_double_eq(json_number_value(json_object_get(p, "probe_newest_mjd")), first_mjd);
+    ck_assert_int_gt(int_of(p, "probe_seen"), 1); /* the prv_candidates are seen */
+    ck_assert_int_eq(int_of(p, "probe_seen"), (json_int_t)first_packet);
+    ck_assert_int_lt(int_of(p, "probe_seen"), (json_int_t)all); /* not the second alert */
+    json_decref(p);
+    p = probe_run(store, locus, "1127536316315015004");
+    ck_assert_double_eq(json_number_value(json_object_get(p, "probe_newest_mjd")), second_mjd);
+    ck_assert_int_eq(int_of(p, "probe_seen"), (json_int_t)all);
+    /* and the locus as that first run saw it */
+    free(out);
+    ck_assert_int_eq(
+        tu_sks(&out, NULL, "locus --store %s %s --as-of 1127495406315015005", store, locus), 0);
+    json_t *then = json_loads(out, 0, NULL);
+    ck_assert_uint_eq(json_array_size(json_object_get(then, "alerts")), first_packet);
+    ck_assert_double_eq(json_number_value(json_object_get(json_object_get(then, "properties"),
+                                                          "newest_alert_observation_time")),
+                        first_mjd);
+    json_decref(then), json_decref(p), json_decref(l);
+    free(out), free(locus), free(store), free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("filters");
@@ -527,6 +605,7 @@ int main(void)
     tcase_add_test(tc, contributed_jump_and_setup_data);
     tcase_add_test(tc, jump_in_c_and_lua_agree);
     tcase_add_test(tc, lua_failures_stay_with_their_filter);
+    tcase_add_test(tc, real_ztf_alerts_as_of_each);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -59,6 +59,18 @@ int ss_ingest_kafka_kv_set(char ***kv, size_t *nkv, const char *section, const c
     return 0;
 }
 
+/* The decoder of a stream's format: ztf and rubin are both Avro (the decoder tells the framings
+ * apart by the first byte); csv and jsonl carry tuple alerts. NULL: no such format. */
+static const char *ssi_decoder_of(const char *format)
+{
+    static const char *const map[][2] = {
+        {"ztf", "avro"}, {"rubin", "avro"}, {"csv", "csv"}, {"jsonl", "jsonl"}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (!strcmp(format, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
 static int ssi_bad_parts(const char *value, const char *why, ss_err *err)
 {
     return ss_err_set(err, SS_EINVAL, "[input kafka] partitions=%s: %s", value, why);
@@ -108,10 +120,11 @@ int ss_ingest_kafka_in_conf_set(ss_ingest_kafka_in_conf *c, const char *key, con
     if (!strcmp(key, "partitions"))
         return ssi_parts_set(c, value, err);
     if (!strcmp(key, "format")) {
-        if (strcmp(value, "ztf") && strcmp(value, "rubin"))
+        if (!ssi_decoder_of(value))
             return ss_err_set(err, SS_EINVAL,
                               "[input kafka] format=%s: unknown (ztf: one Avro container per "
-                              "message; rubin: Confluent-framed Avro)",
+                              "message; rubin: Confluent-framed Avro; csv or jsonl: tuple alerts, "
+                              "each message a whole CSV with its header, or JSON lines)",
                               value);
         return ss_ingest_kafka_str_set(&c->format, value, err);
     }
@@ -305,7 +318,7 @@ int ss_ingest_kafka_in_open(const ss_ingest_kafka_in_conf *c, const char *schema
     if (!k || !(k->done = rd_kafka_topic_partition_list_new(8)))
         return free(k), ss_err_set(err, SS_ENOMEM, "out of memory");
     k->wake[0] = k->wake[1] = -1;
-    k->decoder = "avro"; /* both framings: the Avro decoder tells them apart by the first byte */
+    k->decoder = ssi_decoder_of(c->format ? c->format : "ztf");
     rd_kafka_conf_t *rc_conf = ssi_rdconf(c, k, err);
     char why[512];
     if (rc_conf && !(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rc_conf, why, sizeof why))) {

@@ -5,7 +5,8 @@
  * Configured by the keys of an INI `[input kafka]` section, given one by one to
  * ss_ingest_kafka_in_conf_set() as an INI handler reads them: brokers, topics (a comma list),
  * group, format (`ztf`: each message one whole Avro container; `rubin`: Confluent framing, the
- * schema id resolved from the schema directory), partitions (a comma list of partition numbers:
+ * schema id resolved from the schema directory; `csv`, `jsonl`: tuple alerts, each message a whole
+ * CSV with its header or JSON lines), partitions (a comma list of partition numbers:
  * static assignment of those partitions of every topic instead of the group's subscription, for
  * instances that split a topic between them; the group still keeps their committed offsets) and
  * `rdkafka.KEY = VALUE` passed to librdkafka as is (SASL and SSL: security.protocol,
@@ -35,7 +36,7 @@ typedef struct ss_ingest_kafka_in_conf {
     char *brokers;  /**< bootstrap servers, host:port[,host:port...] */
     char *topics;   /**< topics to subscribe to, a comma list */
     char *group;    /**< consumer group id */
-    char *format;   /**< "ztf" (default) or "rubin" */
+    char *format;   /**< "ztf" (default), "rubin", "csv" or "jsonl" */
     int32_t *parts; /**< static assignment: these partitions of each topic; NULL: subscribe */
     size_t nparts;
     char **kv; /**< rdkafka pass-through: kv[2i] the key (without "rdkafka."), kv[2i+1] value */
