@@ -159,7 +159,7 @@ static void same_night(json_t *want, json_t *got, const char *path)
     ck_assert_uint_eq(json_object_size(got), json_object_size(want));
     json_object_foreach(want, obj, l)
     {
-        json_t *other = json_object_get(got, obj), *a, *b;
+        json_t *other = json_object_get(got, obj), *a = NULL, *b = NULL;
         char what[800] = "the locus is missing";
         if (json_equal(l, other))
             continue;
