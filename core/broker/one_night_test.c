@@ -163,10 +163,13 @@ static void same_night(json_t *want, json_t *got, const char *path)
         char what[800] = "the locus is missing";
         if (json_equal(l, other))
             continue;
-        size_t i;
-        json_array_foreach(json_object_get(l, "alerts"), i, a) /* the alert that differs */
-            if (!json_equal(a, b = json_array_get(json_object_get(other, "alerts"), i))) break;
-        if (other && a)
+        json_t *alerts = json_object_get(l, "alerts");
+        size_t i = 0; /* the first alert that differs, if one does */
+        for (; other && i < json_array_size(alerts); i++)
+            if (!json_equal(a = json_array_get(alerts, i),
+                            b = json_array_get(json_object_get(other, "alerts"), i)))
+                break;
+        if (other && i < json_array_size(alerts))
             first_difference(a, b, what, sizeof what);
         else if (other)
             first_difference(l, other, what, sizeof what);
