@@ -1,5 +1,8 @@
 #include "testutil.h"
 
+#include <jansson.h>
+#include <signal.h>
+
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,6 +214,37 @@ pid_t tu_sks_run(const char *conf)
     }
     free(log);
     return pid;
+}
+
+json_t *tu_ctl_status(const char *conf)
+{
+    char *out = NULL;
+    json_t *st = NULL;
+    if (tu_sks(&out, NULL, "ctl --config '%s' --timeout 2 status", conf) == 0) {
+        json_t *r = json_loads(out, 0, NULL);
+        st = json_incref(json_object_get(r, "status"));
+        json_decref(r);
+    }
+    free(out);
+    return st;
+}
+
+json_int_t tu_json_int(json_t *o, const char *path)
+{
+    char *copy = strdup(path), *save = NULL;
+    for (char *k = strtok_r(copy, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
+        o = json_object_get(o, k);
+    free(copy);
+    return json_integer_value(o);
+}
+
+void tu_broker_stop(pid_t *pid)
+{
+    int st;
+    ck_assert_int_eq(kill(*pid, SIGTERM), 0);
+    ck_assert_int_eq(waitpid(*pid, &st, 0), *pid);
+    *pid = 0;
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the broker stopped with %d", st);
 }
 
 size_t tu_count_lines(const char *s)

@@ -4,6 +4,8 @@
 #define SS_TESTUTIL_H
 
 #include <check.h>
+#include <jansson.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -57,6 +59,13 @@ void *tu_read_file(const char *path, size_t *len);
 /** Start `SS_BINARY run --config @p conf` in a child, its stderr appended to tu_tmp/broker.log.
  * @return the child's pid; stopping and reaping it is the caller's. */
 pid_t tu_sks_run(const char *conf);
+/** `skysieve ctl --config @p conf status`: the status object (owned by the caller), or NULL when
+ * no broker answers within 2 s. */
+json_t *tu_ctl_status(const char *conf);
+/** The integer at dotted @p path ("inputs.kafka.messages") of @p o; 0 when absent. */
+json_int_t tu_json_int(json_t *o, const char *path);
+/** Stop the broker @p *pid with SIGTERM and check it exits 0; zeroes @p *pid. */
+void tu_broker_stop(pid_t *pid);
 /** Run every test of @p s, free it. @return EXIT_SUCCESS when all passed, for main(). */
 int tu_run_suite(Suite *s);
 /** Count lines in a string. */

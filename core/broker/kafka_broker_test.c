@@ -70,41 +70,9 @@ static void produce(const tu_files *f, int from, int to)
     tu_kafka_flush(p);
 }
 
-static pid_t run_broker(const char *conf)
+static void run_broker(const char *conf)
 {
-    return broker_pid = tu_sks_run(conf);
-}
-
-static void stop_broker(pid_t pid)
-{
-    int st;
-    ck_assert_int_eq(kill(pid, SIGTERM), 0);
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    broker_pid = 0;
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the broker stopped with %d", st);
-}
-
-/* `ctl status` (the status object, owned by the caller), or NULL when it does not answer. */
-static json_t *status(const char *conf)
-{
-    char *out = NULL;
-    json_t *st = NULL;
-    if (tu_sks(&out, NULL, "ctl --config '%s' --timeout 2 status", conf) == 0) {
-        json_t *r = json_loads(out, 0, NULL);
-        st = json_incref(json_object_get(r, "status"));
-        json_decref(r);
-    }
-    free(out);
-    return st;
-}
-
-static json_int_t get(json_t *o, const char *path)
-{
-    char *copy = strdup(path), *save = NULL;
-    for (char *k = strtok_r(copy, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
-        o = json_object_get(o, k);
-    free(copy);
-    return json_integer_value(o);
+    broker_pid = tu_sks_run(conf);
 }
 
 /* Poll the status until @p done says so (or 60 s). @return the last status, owned. */
@@ -113,7 +81,7 @@ static json_t *wait_for(const char *conf, int (*done)(json_t *, json_int_t), jso
     json_t *st = NULL;
     for (int i = 0; i < 600; i++) {
         json_decref(st);
-        if ((st = status(conf)) && done(st, arg))
+        if ((st = tu_ctl_status(conf)) && done(st, arg))
             break;
         usleep(100000);
     }
@@ -123,15 +91,15 @@ static json_t *wait_for(const char *conf, int (*done)(json_t *, json_int_t), jso
 
 static int some_messages(json_t *st, json_int_t n)
 {
-    return get(st, "inputs.kafka.messages") >= n;
+    return tu_json_int(st, "inputs.kafka.messages") >= n;
 }
 
 /* Everything stored, dispatched, tagged and delivered, offsets committed. */
 static int all_done(json_t *st, json_int_t alerts)
 {
-    return get(st, "stored_alerts") == alerts && get(st, "queue") == 0 &&
-           get(st, "inputs.kafka.pending_partitions") == 0 &&
-           get(st, "outputs.kafka.delivered") == get(st, "published");
+    return tu_json_int(st, "stored_alerts") == alerts && tu_json_int(st, "queue") == 0 &&
+           tu_json_int(st, "inputs.kafka.pending_partitions") == 0 &&
+           tu_json_int(st, "outputs.kafka.delivered") == tu_json_int(st, "published");
 }
 
 /* `skysieve stats` of a store, owned by the caller. */
@@ -199,34 +167,35 @@ START_TEST(stopped_midway_every_alert_once)
     free(text);
 
     /* the first half (and the junk) taken, then stopped; the rest produced while it is down */
-    pid_t pid = run_broker(conf);
+    run_broker(conf);
     json_t *st = wait_for(conf, some_messages, half + 1);
-    ck_assert_int_eq(get(st, "inputs.kafka.messages"), half + 1);
-    ck_assert_int_eq(get(st, "inputs.kafka.rejected"), 1);
-    ck_assert_int_gt(get(st, "inputs.kafka.alerts"), 0);
+    ck_assert_int_eq(tu_json_int(st, "inputs.kafka.messages"), half + 1);
+    ck_assert_int_eq(tu_json_int(st, "inputs.kafka.rejected"), 1);
+    ck_assert_int_gt(tu_json_int(st, "inputs.kafka.alerts"), 0);
     json_decref(st);
-    stop_broker(pid);
+    tu_broker_stop(&broker_pid);
     produce(files, half, (int)nfiles);
     char *store = tu_path(tu_tmp, "store");
     json_t *mid = stats(store);
-    ck_assert_int_lt(get(mid, "alerts"), get(want, "alerts")); /* stopped midway indeed */
+    ck_assert_int_lt(tu_json_int(mid, "alerts"),
+                     tu_json_int(want, "alerts")); /* stopped midway indeed */
     json_decref(mid);
 
-    pid = run_broker(conf);
-    st = wait_for(conf, all_done, get(want, "alerts"));
+    run_broker(conf);
+    st = wait_for(conf, all_done, tu_json_int(want, "alerts"));
     /* what the first run committed is not read again */
-    ck_assert_int_eq(get(st, "inputs.kafka.messages"), (json_int_t)nfiles - half);
-    ck_assert_int_eq(get(st, "inputs.kafka.rejected"), 0);
-    ck_assert_msg(all_done(st, get(want, "alerts")), "%s", json_dumps(st, JSON_COMPACT));
-    ck_assert_int_gt(get(st, "published"), 0);
-    stop_broker(pid);
+    ck_assert_int_eq(tu_json_int(st, "inputs.kafka.messages"), (json_int_t)nfiles - half);
+    ck_assert_int_eq(tu_json_int(st, "inputs.kafka.rejected"), 0);
+    ck_assert_msg(all_done(st, tu_json_int(want, "alerts")), "%s", json_dumps(st, JSON_COMPACT));
+    ck_assert_int_gt(tu_json_int(st, "published"), 0);
+    tu_broker_stop(&broker_pid);
     json_decref(st);
 
     json_t *got = stats(store);
-    ck_assert_int_eq(get(got, "alerts"), get(want, "alerts"));
-    ck_assert_int_eq(get(got, "loci"), get(want, "loci"));
-    ck_assert_int_eq(get(got, "detections"), get(want, "detections"));
-    ck_assert_uint_eq(distinct_tagged(), (size_t)get(want, "loci"));
+    ck_assert_int_eq(tu_json_int(got, "alerts"), tu_json_int(want, "alerts"));
+    ck_assert_int_eq(tu_json_int(got, "loci"), tu_json_int(want, "loci"));
+    ck_assert_int_eq(tu_json_int(got, "detections"), tu_json_int(want, "detections"));
+    ck_assert_uint_eq(distinct_tagged(), (size_t)tu_json_int(want, "loci"));
     ck_assert_int_eq(tu_sks(&out, NULL, "rejected --store '%s'", store), 0);
     ck_assert_uint_eq(tu_count_lines(out), 1);
     ck_assert_msg(strstr(out, "kafka topic=" TOPIC " partition="), "%s", out);

@@ -227,51 +227,33 @@ static int tagged(json_t *night, const char *tag)
 
 /* ---- the broker paths ---- */
 
-static json_int_t get(json_t *o, const char *path)
-{
-    char *copy = strdup(path), *save = NULL;
-    for (char *k = strtok_r(copy, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
-        o = json_object_get(o, k);
-    free(copy);
-    return json_integer_value(o);
-}
-
-static json_t *status(const char *conf)
-{
-    char *out = NULL;
-    json_t *st = NULL;
-    if (tu_sks(&out, NULL, "ctl --config '%s' --timeout 2 status", conf) == 0) {
-        json_t *r = json_loads(out, 0, NULL);
-        st = json_incref(json_object_get(r, "status"));
-        json_decref(r);
-    }
-    free(out);
-    return st;
-}
-
 /* Poll until @p stored alerts are stored (and, with @p drained, dispatched), 120 s at most. */
 static void wait_stored(const char *conf, json_int_t stored, int drained)
 {
     json_t *st = NULL;
     for (int i = 0; i < 1200; i++) {
         json_decref(st);
-        st = status(conf);
-        if (st && get(st, "stored_alerts") >= stored && (!drained || get(st, "queue") == 0))
+        st = tu_ctl_status(conf);
+        if (st && tu_json_int(st, "stored_alerts") >= stored &&
+            (!drained || tu_json_int(st, "queue") == 0))
             break;
         usleep(100000);
     }
-    ck_assert_msg(st && get(st, "stored_alerts") >= stored && (!drained || !get(st, "queue")),
+    ck_assert_msg(st && tu_json_int(st, "stored_alerts") >= stored &&
+                      (!drained || !tu_json_int(st, "queue")),
                   "the broker did not get there: %s", st ? json_dumps(st, 0) : "(no answer)");
     json_decref(st);
 }
 
-static void stop_broker(void)
+/* Stop the broker, then what its store holds. */
+static json_t *stopped_night(const char *name)
 {
-    int st;
-    ck_assert_int_eq(kill(broker_pid, SIGTERM), 0);
-    ck_assert_int_eq(waitpid(broker_pid, &st, 0), broker_pid);
-    broker_pid = 0;
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the broker stopped with %d", st);
+    tu_broker_stop(&broker_pid);
+    char *store = NULL;
+    ck_assert_int_ge(asprintf(&store, "%s/%s.store", tu_tmp, name), 0);
+    json_t *n = night_of(store);
+    free(store);
+    return n;
 }
 
 /* A broker configuration for path @p name, with @p input its input section. */
@@ -322,12 +304,8 @@ static json_t *path_spool(void)
     broker_pid = tu_sks_run(conf);
     drop_night("spool");
     wait_stored(conf, (json_int_t)night_alerts, 1);
-    stop_broker();
     free(conf);
-    char *store = tu_path(tu_tmp, "spool.store");
-    json_t *n = night_of(store);
-    free(store);
-    return n;
+    return stopped_night("spool");
 }
 
 /* The spool path with the broker killed (-9) once part of the night is stored. */
@@ -341,12 +319,8 @@ static json_t *path_spool_killed(void)
     waitpid(broker_pid, NULL, 0);
     broker_pid = tu_sks_run(conf);
     wait_stored(conf, (json_int_t)night_alerts, 1);
-    stop_broker();
     free(conf);
-    char *store = tu_path(tu_tmp, "killed.store");
-    json_t *n = night_of(store);
-    free(store);
-    return n;
+    return stopped_night("killed");
 }
 
 static json_t *path_send(void)
@@ -356,7 +330,7 @@ static json_t *path_send(void)
     char *conf = broker_conf("send", input);
     broker_pid = tu_sks_run(conf);
     for (int i = 0; i < 100; i++) { /* the pull socket is bound once the control one answers */
-        json_t *st = status(conf);
+        json_t *st = tu_ctl_status(conf);
         json_decref(st);
         if (st)
             break;
@@ -365,12 +339,8 @@ static json_t *path_send(void)
     ck_assert_int_eq(
         tu_sks(&out, NULL, "send ipc://%s/pull.ipc %s/exposures/*.csv", tu_tmp, tu_tmp), 0);
     wait_stored(conf, (json_int_t)night_alerts, 1);
-    stop_broker();
     free(conf), free(input), free(out);
-    char *store = tu_path(tu_tmp, "send.store");
-    json_t *n = night_of(store);
-    free(store);
-    return n;
+    return stopped_night("send");
 }
 
 static json_t *path_kafka(void)
@@ -399,12 +369,8 @@ static json_t *path_kafka(void)
     char *conf = broker_conf("kafka", input);
     broker_pid = tu_sks_run(conf);
     wait_stored(conf, (json_int_t)night_alerts, 1);
-    stop_broker();
     free(conf), free(input);
-    char *store = tu_path(tu_tmp, "kafka.store");
-    json_t *n = night_of(store);
-    free(store);
-    return n;
+    return stopped_night("kafka");
 }
 
 /* ---- the CLI paths ---- */
