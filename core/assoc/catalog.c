@@ -130,14 +130,26 @@ typedef struct ssi_purge {
     uint64_t id;
     ss_store_table table;
     int done;
-    unsigned char resume[SS_LOCUS_ID_LEN + 8]; /* locus_matches: where the scan goes on */
-    size_t resume_len;
-    unsigned char next[SS_LOCUS_ID_LEN + 8]; /* where it goes on once this chunk commits */
-    size_t next_len;
 } ssi_purge;
 
-/* Delete up to a chunk of keys starting with the id (catalog_rows, catalog_sky). Each key is found
- * by a fresh seek, so nothing depends on where a cursor stands after a delete. */
+/* The match list of the catalog_loci entry @p k (catalog id, locus id): at (locus id, catalog
+ * id) in locus_matches. */
+static int ssi_purge_match(ss_store_txn *txn, const MDB_val *k)
+{
+    unsigned char kb[SS_LOCUS_ID_LEN + 8];
+    if (k->mv_size != SSI_CATLOCI_KEY)
+        return SS_ECORRUPT;
+    memcpy(kb, (const unsigned char *)k->mv_data + 8, SS_LOCUS_ID_LEN);
+    memcpy(kb + SS_LOCUS_ID_LEN, k->mv_data, 8);
+    MDB_val mk = {sizeof kb, kb};
+    int rc = ss_store_del(txn, SS_STORE_LOCUS_MATCHES, &mk);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete up to a chunk of keys starting with the id (catalog_rows, catalog_sky, catalog_loci).
+ * Each key is found by a fresh seek, so nothing depends on where a cursor stands after a delete.
+ * A catalog_loci entry takes its locus_matches entry with it: the index says where the catalog's
+ * matches are, so a drop never scans the matches of other catalogs. */
 static int ssi_purge_prefix(ss_store_txn *txn, void *ctx, ss_err *err)
 {
     (void)err;
@@ -146,59 +158,20 @@ static int ssi_purge_prefix(ss_store_txn *txn, void *ctx, ss_err *err)
     unsigned char kb[8];
     ss_be64_put(kb, p->id);
     int rc = ss_store_cursor_open(txn, p->table, &cur);
-    size_t n = 0;
-    while (!rc && n < SSI_DELETE_CHUNK) {
+    if (rc)
+        return rc;
+    for (size_t n = 0; !rc && n < SSI_DELETE_CHUNK; n++) {
         MDB_val k = {sizeof kb, kb}, v;
         if ((rc = ss_store_cursor_get(cur, &k, &v, MDB_SET_RANGE)))
             break;
-        if (k.mv_size < 8 || memcmp(k.mv_data, kb, 8)) {
+        if (k.mv_size < 8 || memcmp(k.mv_data, kb, 8))
             rc = MDB_NOTFOUND;
-            break;
-        }
-        rc = ss_store_cursor_del(cur);
-        n++;
+        else if (p->table != SS_STORE_CATALOG_LOCI || !(rc = ssi_purge_match(txn, &k)))
+            rc = ss_store_cursor_del(cur);
     }
     p->done = rc == MDB_NOTFOUND;
     ss_store_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Delete the locus matches of the id, scanning a chunk of the table per transaction: the keys
- * found are deleted after the scan. */
-static int ssi_purge_matches(ss_store_txn *txn, void *ctx, ss_err *err)
-{
-    (void)err;
-    ssi_purge *p = ctx;
-    MDB_cursor *cur;
-    unsigned char kb[8];
-    ss_be64_put(kb, p->id);
-    int rc = ss_store_cursor_open(txn, SS_STORE_LOCUS_MATCHES, &cur);
-    if (rc)
-        return rc;
-    enum { KL = SS_LOCUS_ID_LEN + 8 };
-    unsigned char(*gone)[KL] = malloc(4096 * sizeof *gone);
-    size_t ngone = 0, n = 0;
-    MDB_val k = {p->resume_len, p->resume}, v;
-    rc = gone ? ss_store_cursor_get(cur, &k, &v, p->resume_len ? MDB_SET_RANGE : MDB_FIRST)
-              : SS_ENOMEM;
-    for (; !rc && n < SSI_DELETE_CHUNK && ngone < 4096; n++) {
-        if (k.mv_size == KL && !memcmp((char *)k.mv_data + SS_LOCUS_ID_LEN, kb, 8))
-            memcpy(gone[ngone++], k.mv_data, KL);
-        rc = ss_store_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    if (!rc && k.mv_size <= sizeof p->next) { /* the next key still to look at */
-        memcpy(p->next, k.mv_data, k.mv_size);
-        p->next_len = k.mv_size;
-    }
-    p->done = rc == MDB_NOTFOUND;
-    ss_store_cursor_close(cur);
-    rc = rc == MDB_NOTFOUND ? 0 : rc;
-    for (size_t i = 0; i < ngone && !rc; i++) {
-        MDB_val dk = {KL, gone[i]};
-        rc = ss_store_del(txn, SS_STORE_LOCUS_MATCHES, &dk);
-    }
-    free(gone);
-    return rc;
 }
 
 static int ssi_purge_record(ss_store_txn *txn, void *ctx, ss_err *err)
@@ -211,22 +184,18 @@ static int ssi_purge_record(ss_store_txn *txn, void *ctx, ss_err *err)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Remove everything of catalog @p id, whose record is already invisible (loading or dropping). */
+/* Remove everything of catalog @p id, whose record is already invisible (loading or dropping):
+ * its matches (through catalog_loci), index and rows, then the record. */
 static int ssi_purge_all(ss_store *s, uint64_t id, ss_err *err)
 {
-    ss_store_table tables[2] = {SS_STORE_CATALOG_SKY, SS_STORE_CATALOG_ROWS};
+    ss_store_table tables[3] = {SS_STORE_CATALOG_LOCI, SS_STORE_CATALOG_SKY, SS_STORE_CATALOG_ROWS};
     int rc = 0;
-    for (int t = 0; t < 2 && !rc; t++) {
+    for (int t = 0; t < 3 && !rc; t++) {
         ssi_purge p = {.id = id, .table = tables[t]};
         while (!rc && !p.done)
             rc = ss_store_write(s, ssi_purge_prefix, &p, "removing a catalog", err);
     }
     ssi_purge p = {.id = id};
-    while (!rc && !p.done)
-        if (!(rc = ss_store_write(s, ssi_purge_matches, &p, "removing a catalog's matches", err))) {
-            memcpy(p.resume, p.next, p.next_len);
-            p.resume_len = p.next_len;
-        }
     return rc ? rc : ss_store_write(s, ssi_purge_record, &p, "removing a catalog", err);
 }
 

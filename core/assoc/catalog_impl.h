@@ -55,11 +55,14 @@ void ssi_row_encode(const ss_value *vals, uint32_t n, ss_wbuf *b);
 /** Decode a row; strings are copied into @p arena. @return 0, SS_ECORRUPT or SS_ENOMEM. */
 int ssi_row_decode(const void *data, size_t len, ss_arena *arena, ss_value **vals, uint32_t *n);
 
-/** Keys: catalog_rows (16 bytes) and catalog_sky (28 bytes). */
-#define SSI_CATSKY_KEY 28
+/** Keys: catalog_rows (16 bytes), catalog_sky (28 bytes) and catalog_loci (catalog id, locus id:
+ * 27 bytes). */
+#define SSI_CATSKY_KEY  28
+#define SSI_CATLOCI_KEY (8 + SS_LOCUS_ID_LEN)
 void ssi_key_catalog_row(unsigned char k[16], uint64_t id, uint64_t row);
 void ssi_key_catalog_sky(unsigned char k[SSI_CATSKY_KEY], uint64_t id, uint32_t zone,
                          uint64_t ra_key, uint64_t row);
+void ssi_key_catalog_locus(unsigned char k[SSI_CATLOCI_KEY], uint64_t id, const char *locus_id);
 
 /* ---- reading catalog files (catalog_read.c) ---- */
 

@@ -26,6 +26,12 @@ void ssi_key_catalog_sky(unsigned char k[SSI_CATSKY_KEY], uint64_t id, uint32_t 
     ss_be64_put(k + 20, row);
 }
 
+void ssi_key_catalog_locus(unsigned char k[SSI_CATLOCI_KEY], uint64_t id, const char *locus_id)
+{
+    ss_be64_put(k, id);
+    memcpy(k + 8, locus_id, SS_LOCUS_ID_LEN);
+}
+
 void ssi_catalog_encode(const ssi_catalog *c, ss_wbuf *b)
 {
     ss_wbuf_reset(b);

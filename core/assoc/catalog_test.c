@@ -517,6 +517,9 @@ START_TEST(loci_match_at_creation_later_catalogs_on_update_and_drops)
     l = locus_json(s, "obj2");
     ck_assert_int_eq(json_array_size(json_object_get(l, "catalog_matches")), 0);
     json_decref(l);
+    /* catalog_loci holds each match reversed: A (id 1) matched obj1, B (id 2) too */
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_LOCI, 0, 1), 1);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_LOCI, 0, 2), 1);
     /* a dropped catalog's matches disappear, from view and from the store */
     ss_err err = {0};
     ck_assert_int_eq(ss_assoc_catalog_drop(s, "A", SS_CATALOG_KIND_CATALOG, &err), 0);
@@ -527,6 +530,15 @@ START_TEST(loci_match_at_creation_later_catalogs_on_update_and_drops)
     json_decref(l);
     ck_assert_uint_eq(count_prefix(s, SS_STORE_LOCUS_MATCHES, SS_LOCUS_ID_LEN, 1), 0);
     ck_assert_uint_eq(count_prefix(s, SS_STORE_LOCUS_MATCHES, SS_LOCUS_ID_LEN, 2), 1);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_LOCI, 0, 1), 0);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_LOCI, 0, 2), 1);
+    /* so do a replaced one's: the new B (id 3) matches obj1 once obj1 is next updated */
+    load_ok(s, "B", "id,ra,dec\n78,10.0001,20.0\n",
+            (ss_assoc_catalog_options){.radius_arcsec = 2, .replace = 1});
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_LOCUS_MATCHES, SS_LOCUS_ID_LEN, 2), 0);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_LOCI, 0, 2), 0);
+    ingest(s, "a4,10.0,20.0,60000.4,r,18,0.1,20,obj1\n", NULL);
+    ck_assert_uint_eq(count_prefix(s, SS_STORE_CATALOG_LOCI, 0, 3), 1);
     ss_store_close(s);
 }
 END_TEST

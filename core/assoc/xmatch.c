@@ -160,11 +160,14 @@ static int ssi_put_matches(ssi_xmatch_ctx *x, const char *locus_id, uint64_t cat
     }
     if (b->failed)
         return SS_ENOMEM;
-    unsigned char kb[SS_LOCUS_ID_LEN + 8];
+    unsigned char kb[SS_LOCUS_ID_LEN + 8], rk[8 + SS_LOCUS_ID_LEN];
     memcpy(kb, locus_id, SS_LOCUS_ID_LEN);
     ss_be64_put(kb + SS_LOCUS_ID_LEN, cat_id);
     MDB_val k = {sizeof kb, kb}, v = {b->len, b->data};
-    return ss_store_put(x->txn, SS_STORE_LOCUS_MATCHES, &k, &v, 0);
+    int rc = ss_store_put(x->txn, SS_STORE_LOCUS_MATCHES, &k, &v, 0);
+    ssi_key_catalog_locus(rk, cat_id, locus_id);
+    MDB_val ck = {sizeof rk, rk}, empty = {0, ""};
+    return rc ? rc : ss_store_put(x->txn, SS_STORE_CATALOG_LOCI, &ck, &empty, 0);
 }
 
 /* The row's id (the id column's value as text, or the row number) in @p arena. */

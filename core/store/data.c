@@ -31,13 +31,30 @@ int ss_store_locus_get(ss_store_txn *t, const char *id, ss_locus *l)
     return 0;
 }
 
+/* The newest MJD of the locus's stored record, for loci_newest (*had 0: a new locus). */
+static int ssi_stored_newest(ss_store_txn *t, const char *id, int *had, double *mjd)
+{
+    MDB_val k = {SS_LOCUS_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(t->txn, t->s->loci, &k, &v);
+    *had = rc == 0;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    return ssi_locus_newest(v.mv_data, v.mv_size, mjd);
+}
+
 int ss_store_locus_put(ss_store_txn *t, const ss_locus *l)
 {
+    int had = 0, rc = 0;
+    double old = NAN;
+    if (t->s->has_search && (rc = ssi_stored_newest(t, l->id, &had, &old)))
+        return rc;
     ssi_locus_encode(l, &t->buf);
     if (t->buf.failed)
         return ENOMEM;
     MDB_val k = {SS_LOCUS_ID_LEN, (void *)l->id}, v = {t->buf.len, t->buf.data};
-    return mdb_put(t->txn, t->s->loci, &k, &v, 0);
+    if ((rc = mdb_put(t->txn, t->s->loci, &k, &v, 0)) || !t->s->has_search)
+        return rc;
+    return ssi_newest_move(t->s, t->txn, l->id, had ? &old : NULL, l->newest.mjd);
 }
 
 int ss_store_locus_new_id(ss_store_txn *t, double mjd, char id[SS_LOCUS_ID_LEN + 1])

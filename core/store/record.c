@@ -102,6 +102,23 @@ int ssi_locus_decode(const void *data, size_t len, ss_locus *l)
     return r.bad || r.p != r.end ? SS_ECORRUPT : 0;
 }
 
+int ssi_locus_newest(const void *data, size_t len, double *mjd)
+{
+    ss_rbuf r = {data, (const unsigned char *)data + len, 0};
+    uint8_t version = ss_rbuf_u8(&r);
+    if (version < 1 || version > SSI_LOCUS_RECORD_VERSION)
+        return SS_ECORRUPT;
+    for (int i = 0; i < 5; i++) /* ra, dec, sx, sy, sz */
+        ss_rbuf_f64(&r);
+    for (int i = 0; i < 3; i++) /* num_pos, num_alerts, num_mag_values */
+        ss_rbuf_u32(&r);
+    ss_alert_ref ref;
+    ssi_ref_decode(&r, &ref); /* oldest, then newest */
+    ssi_ref_decode(&r, &ref);
+    *mjd = ref.mjd;
+    return r.bad ? SS_ECORRUPT : 0;
+}
+
 static void ssi_value_encode(const ss_value *v, ss_wbuf *b)
 {
     ss_wbuf_u8(b, (uint8_t)v->type);

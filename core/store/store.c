@@ -66,6 +66,18 @@ size_t ssi_key_tag_index(unsigned char *k, const char *tag, double mjd, const ch
     return n + 8 + SS_LOCUS_ID_LEN;
 }
 
+size_t ssi_key_newest(unsigned char *k, double mjd, const char *locus_id)
+{
+    uint64_t bits = UINT64_C(0x7FF8000000000000);
+    if (!isnan(mjd)) {
+        mjd += 0.0; /* -0 becomes 0 */
+        memcpy(&bits, &mjd, sizeof bits);
+    }
+    ss_be64_put(k, bits);
+    memcpy(k + 8, locus_id, SS_LOCUS_ID_LEN);
+    return SSI_NEWEST_KEY;
+}
+
 size_t ssi_key_cutout(unsigned char *k, const char *alert_id, const char *survey,
                       ss_cutout_kind kind)
 {
@@ -196,6 +208,8 @@ static const struct {
     {"locus_matches", offsetof(ss_store, locus_matches), 0, 5},
     {"locus_xmatch", offsetof(ss_store, locus_xmatch), 0, 5},
     {"watch_outbox", offsetof(ss_store, watch_outbox), 0, 5},
+    {"loci_newest", offsetof(ss_store, loci_newest), 0, 6},
+    {"catalog_loci", offsetof(ss_store, catalog_loci), 0, 6},
 };
 #define SSI_NTABLES (sizeof ssi_tables / sizeof *ssi_tables)
 
@@ -341,6 +355,7 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     s->has_cutouts = format >= 3;
     s->has_queue = format >= 4;
     s->has_catalogs = format >= 5;
+    s->has_search = format >= 6;
     return 0;
 }
 
@@ -403,9 +418,10 @@ static int ssi_store_create(ss_store *s, double radius_arcsec, unsigned instance
     return ssi_store_attach(s, err);
 }
 
-/* An older format lacks the newer tables: create them. Done only on read-write opens, after the
- * store was checked, so a refused store is still never written. */
-static int ssi_store_upgrade(ss_store *s, ss_err *err)
+/* One attempt at an upgrade: the newer tables created, format 6's indexes built from the tables
+ * they index, the version written, all in one transaction so that a store is either upgraded
+ * whole or not at all. */
+static int ssi_upgrade_txn(ss_store *s)
 {
     MDB_txn *txn = NULL;
     uint32_t format = SS_STORE_FORMAT_VERSION;
@@ -415,16 +431,32 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
         if (ssi_tables[i].since > s->format)
             rc = mdb_dbi_open(txn, ssi_tables[i].name, ssi_tables[i].flags | MDB_CREATE,
                               ssi_dbi(s, i));
+    if (!rc && s->format < 6)
+        rc = ssi_indexes_build(s, txn);
     if (!rc)
         rc = mdb_put(txn, s->meta, &fk, &fv, 0);
     if (rc && txn)
         mdb_txn_abort(txn);
     else if (!rc)
         rc = mdb_txn_commit(txn);
+    return rc;
+}
+
+/* An older format lacks the newer tables: create them (and build the indexes of format 6, which
+ * may take a while on a large store: one pass over loci and locus_matches). Done only on
+ * read-write opens, after the store was checked, so a refused store is still never written. */
+static int ssi_store_upgrade(ss_store *s, ss_err *err)
+{
+    int rc;
+    while ((rc = ssi_upgrade_txn(s)) == MDB_MAP_FULL) {
+        ss_err grown = {0};
+        if (ss_store_grow(s, &grown))
+            break;
+    }
     if (rc)
         return ss_store_fail(s, err, rc, "upgrading the format");
-    s->format = format;
-    s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = 1;
+    s->format = SS_STORE_FORMAT_VERSION;
+    s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = s->has_search = 1;
     return 0;
 }
 
@@ -535,6 +567,11 @@ void ss_store_close(ss_store *s)
 unsigned ss_store_instance(const ss_store *s)
 {
     return (unsigned)(s->locus_base >> 48);
+}
+
+int ss_store_has_newest(const ss_store *s)
+{
+    return s->has_search;
 }
 
 double ss_store_radius_arcsec(const ss_store *s)

@@ -22,11 +22,14 @@ struct ss_store {
     MDB_dbi queue;                                     /* format 4 */
     MDB_dbi catalogs, catalog_rows, catalog_sky;       /* format 5 (catalog.h) */
     MDB_dbi locus_matches, locus_xmatch, watch_outbox; /* format 5 */
+    MDB_dbi loci_newest, catalog_loci;                 /* format 6 */
     uint32_t format;                                   /* the format version found on disk */
     int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
     int has_cutouts; /* 0 for a format 1 or 2 store opened read-only */
     int has_queue;   /* 0 for a store older than format 4 opened read-only */
     int has_catalogs; /* 0 for a store older than format 5 opened read-only */
+    int has_search;   /* 0 for a store older than format 6 opened read-only: no loci_newest and
+                         catalog_loci */
     char *path;
     double radius_deg;
     double zone_height_deg;
@@ -62,15 +65,30 @@ size_t ssi_key_tag(unsigned char *k, const char *locus_id, const char *tag);
 size_t ssi_key_cutout(unsigned char *k, const char *alert_id, const char *survey,
                       ss_cutout_kind kind);
 size_t ssi_key_tag_index(unsigned char *k, const char *tag, double mjd, const char *locus_id);
+/** loci_newest: the MJD's bits (NaN made one NaN, -0 made 0, so each locus has one key) and the
+ * locus id. */
+#define SSI_NEWEST_KEY (8 + SS_LOCUS_ID_LEN)
+size_t ssi_key_newest(unsigned char *k, double mjd, const char *locus_id);
 
 /* Record codecs of the store's own tables (record.c). */
 void ssi_locus_encode(const ss_locus *l, ss_wbuf *b);
 int ssi_locus_decode(const void *data, size_t len, ss_locus *l);
+/** The newest alert's MJD of a locus record, without decoding the rest. @return 0 or SS_ECORRUPT.
+ */
+int ssi_locus_newest(const void *data, size_t len, double *mjd);
 void ssi_tag_encode(const ss_tag_record *t, ss_wbuf *b);
 int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t);
 /** The survey's locus properties an alert record kept (none before version 3), into @p arena. */
 int ssi_alert_survey_locus(const void *data, size_t len, ss_arena *arena, ss_prop **props,
                            uint32_t *n);
+
+/* Format 6's indexes (indexes.c). */
+/** Keep loci_newest in step with a locus written with newest MJD @p mjd; @p old is the MJD its
+ * previous record had, NULL for a new locus. @return 0 or an LMDB code. */
+int ssi_newest_move(ss_store *s, MDB_txn *txn, const char *locus_id, const double *old, double mjd);
+/** Fill loci_newest and catalog_loci from loci and locus_matches (an upgrade to format 6).
+ * @return 0, SS_ECORRUPT or an LMDB code. */
+int ssi_indexes_build(ss_store *s, MDB_txn *txn);
 
 /* The sky index (skyindex.c). */
 int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);

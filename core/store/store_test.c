@@ -1,8 +1,11 @@
 /* Unit tests of the core's building blocks: geometry, zones, locus ids, records, store opening. */
 #include "testutil.h"
 
+#include "catalog.h"
 #include "locus_id.h"
 #include "store_impl.h"
+#include "store_table.h"
+#include "verify.h"
 #include "record.h"
 #include "sky.h"
 #include "ingest.h"
@@ -377,6 +380,222 @@ START_TEST(format_1_stores_are_read_and_upgraded)
 }
 END_TEST
 
+/* ---- format 6: loci_newest and catalog_loci ---- */
+
+#define ROWS_HEADER "alert_id,ra,dec,mjd,passband,mag,magerr,object_id\n"
+
+static ss_store *open_rw(const char *name)
+{
+    char *dir = tu_path(tu_tmp, name);
+    ss_store_options o = {.create = 1};
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
+    free(dir);
+    return s;
+}
+
+static void ingest_rows(ss_store *s, const char *rows)
+{
+    static int n;
+    char name[32], *text = NULL;
+    snprintf(name, sizeof name, "rows%d.csv", n++);
+    ck_assert_int_ge(asprintf(&text, "%s%s", ROWS_HEADER, rows), 0);
+    char *path = tu_write(tu_tmp, name, text);
+    ss_ingest *in = ss_ingest_new(s, NULL);
+    ss_err err = {0};
+    ck_assert_msg(ss_ingest_path(in, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(in, NULL, &err) == 0, "%s", err.msg);
+    ss_ingest_free(in);
+    free(path), free(text);
+}
+
+/* The entries of one of the store's tables, counted through LMDB. */
+static size_t table_entries(ss_store *s, MDB_dbi dbi)
+{
+    ss_store_txn *t;
+    MDB_stat st;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_stat(t->txn, dbi, &st), 0);
+    ss_store_txn_abort(t);
+    return st.ms_entries;
+}
+
+/* The MJD loci_newest holds for a locus (NAN when it has no entry; fails on two). */
+static double newest_entry(ss_store *s, const char *locus_id)
+{
+    ss_store_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    double found = NAN;
+    int seen = 0;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, s->loci_newest, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ck_assert_uint_eq(k.mv_size, SSI_NEWEST_KEY);
+        if (memcmp((char *)k.mv_data + 8, locus_id, SS_LOCUS_ID_LEN))
+            continue;
+        uint64_t bits = ss_be64_get(k.mv_data);
+        memcpy(&found, &bits, sizeof found);
+        seen++;
+    }
+    mdb_cursor_close(cur);
+    ss_store_txn_abort(t);
+    ck_assert_int_le(seen, 1);
+    return found;
+}
+
+/* The id of the locus of survey object @p object. */
+static void locus_of(ss_store *s, const char *object, char id[SS_LOCUS_ID_LEN + 1])
+{
+    json_t *o = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_query_locus(s, object, NULL, &o, &err) == 0, "%s", err.msg);
+    snprintf(id, SS_LOCUS_ID_LEN + 1, "%s", json_string_value(json_object_get(o, "locus_id")));
+    json_decref(o);
+}
+
+static uint64_t verify_problems(ss_store *s, char **text)
+{
+    size_t len;
+    FILE *f = open_memstream(text, &len);
+    ss_verify_report r;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_verify(s, f, &r, &err) == 0, "%s", err.msg);
+    fclose(f);
+    return r.problems;
+}
+
+START_TEST(loci_newest_follows_the_newest_alert)
+{
+    ss_store *s = open_rw("st");
+    char id[SS_LOCUS_ID_LEN + 1], *text;
+    ingest_rows(s, "a1,10,20,60000.5,g,18,0.1,OBJ\nb1,50,-5,60001,g,18,0.1,OTHER\n");
+    locus_of(s, "OBJ", id);
+    ck_assert_double_eq(newest_entry(s, id), 60000.5);
+    ingest_rows(s, "a2,10,20,60003.25,r,18,0.1,OBJ\n"); /* newer: the entry moves */
+    ck_assert_double_eq(newest_entry(s, id), 60003.25);
+    ingest_rows(s, "a0,10,20,59990,r,18,0.1,OBJ\n"); /* older, arriving late: it stays */
+    ck_assert_double_eq(newest_entry(s, id), 60003.25);
+    ck_assert_uint_eq(table_entries(s, s->loci_newest), 2);
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    ss_store_close(s);
+}
+END_TEST
+
+/* Make the store in @p dir a format 5 one, as skysieve 5 wrote it: no tables of format 6. */
+static void make_format_5(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+    ck_assert_int_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    const char *tables[] = {"loci_newest", "catalog_loci"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(mdb_dbi_open(txn, tables[i], 0, &dbi), 0);
+        ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
+    }
+    uint32_t five = 5;
+    MDB_val k = {6, "format"}, v = {sizeof five, &five};
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void load_catalog(ss_store *s, const char *name, const char *csv)
+{
+    char file[64];
+    snprintf(file, sizeof file, "%s.csv", name);
+    char *path = tu_write(tu_tmp, file, csv);
+    ss_assoc_catalog_options o = {.name = name, .path = path, .radius_arcsec = 2};
+    ss_err err = {0};
+    ck_assert_msg(ss_assoc_catalog_load(s, &o, NULL, &err) == 0, "%s", err.msg);
+    free(path);
+}
+
+/* A store of five loci, three of them matched in a catalog, made format 5. */
+static char *format_5_store(void)
+{
+    ss_store *s = open_rw("st");
+    load_catalog(s, "cat", "name,ra,dec\nc1,10,20\nc2,30,20\nc3,50,20\n");
+    ingest_rows(s, "a,10,20,60000,g,18,0.1,A\nb,30,20,60002,g,18,0.1,B\n"
+                   "c,50,20,60001,g,18,0.1,C\nd,70,20,60004,g,18,0.1,D\n"
+                   "e,90,20,60003,g,18,0.1,E\n");
+    ck_assert_uint_eq(table_entries(s, s->catalog_loci), 3);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st");
+    make_format_5(dir);
+    return dir;
+}
+
+START_TEST(format_5_store_reads_and_gains_the_indexes_on_write)
+{
+    char *dir = format_5_store(), *text;
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ss_store_options ro = {.readonly = 1};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_store_has_newest(s), 0);
+    ck_assert_int_eq(ss_store_has_table(s, SS_STORE_CATALOG_LOCI), 0);
+    ck_assert_int_eq(ss_store_has_table(s, SS_STORE_LOCUS_MATCHES), 1);
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    ss_store_close(s);
+    s = open_rw("st");
+    ss_store_info info;
+    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    ck_assert_uint_eq(info.format, 6);
+    ck_assert_uint_eq(table_entries(s, s->loci_newest), 5);
+    ck_assert_uint_eq(table_entries(s, s->catalog_loci), 3);
+    char id[SS_LOCUS_ID_LEN + 1];
+    locus_of(s, "D", id);
+    ck_assert_double_eq(newest_entry(s, id), 60004);
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    ss_store_close(s);
+    free(dir);
+}
+END_TEST
+
+/* Delete the first entry of @p dbi behind the store's back. */
+static void delete_first(ss_store *s, MDB_dbi dbi)
+{
+    ss_store_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, dbi, &cur), 0);
+    ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    ck_assert_int_eq(mdb_cursor_del(cur, 0), 0);
+    mdb_cursor_close(cur);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+}
+
+START_TEST(verify_catches_missing_index_entries)
+{
+    char *dir = format_5_store(), *text;
+    free(dir);
+    ss_store *s = open_rw("st");
+    delete_first(s, s->loci_newest);
+    ck_assert_uint_eq(verify_problems(s, &text), 2); /* the locus, and the count */
+    ck_assert_ptr_nonnull(strstr(text, "not in loci_newest"));
+    ck_assert_ptr_nonnull(strstr(text, "loci_newest has 4 entries for 5 loci"));
+    free(text);
+    delete_first(s, s->catalog_loci);
+    ck_assert_uint_eq(verify_problems(s, &text), 4);
+    ck_assert_ptr_nonnull(strstr(text, "missing from catalog_loci"));
+    ck_assert_ptr_nonnull(strstr(text, "catalog_loci has 2 entries for 3 in locus_matches"));
+    free(text);
+    ss_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -397,5 +616,11 @@ int main(void)
     tcase_add_test(store, store_versions_and_settings);
     tcase_add_test(store, format_1_stores_are_read_and_upgraded);
     suite_add_tcase(s, store);
+    TCase *f6 = tcase_create("format_6");
+    tcase_add_checked_fixture(f6, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(f6, loci_newest_follows_the_newest_alert);
+    tcase_add_test(f6, format_5_store_reads_and_gains_the_indexes_on_write);
+    tcase_add_test(f6, verify_catches_missing_index_entries);
+    suite_add_tcase(s, f6);
     return tu_run_suite(s);
 }

@@ -12,12 +12,15 @@ static MDB_dbi ssi_table_dbi(const ss_store *s, ss_store_table tb)
     case SS_STORE_LOCUS_MATCHES: return s->locus_matches;
     case SS_STORE_LOCUS_XMATCH: return s->locus_xmatch;
     case SS_STORE_WATCH_OUTBOX: return s->watch_outbox;
+    case SS_STORE_CATALOG_LOCI: return s->catalog_loci;
     }
     return s->meta;
 }
 
 int ss_store_has_table(const ss_store *s, ss_store_table tb)
 {
+    if (tb == SS_STORE_CATALOG_LOCI)
+        return s->has_search;
     return tb == SS_STORE_META || s->has_catalogs;
 }
 

@@ -88,6 +88,9 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     size_t kn = ssi_key_sky(kb, ss_sky_zone_of(l.dec, v->s->zone_height_deg), l.ra, id);
     if (!ssi_has(v, v->s->sky, kb, kn))
         ssi_problem(v, "locus %s: not in the sky index at its position", id);
+    kn = ssi_key_newest(kb, l.newest.mjd, id);
+    if (v->s->has_search && !ssi_has(v, v->s->loci_newest, kb, kn))
+        ssi_problem(v, "locus %s: not in loci_newest at its newest MJD %.6f", id, l.newest.mjd);
     return rc && rc != MDB_NOTFOUND ? rc : 0;
 }
 
@@ -119,6 +122,35 @@ static int ssi_visit_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     return ssi_check_alert(v, k, d);
 }
 
+/* Each locus_matches entry (locus id, catalog id) has its reverse in catalog_loci. */
+static int ssi_check_match(ssi_verify *v, const MDB_val *k, const MDB_val *d, MDB_cursor *aux)
+{
+    (void)d, (void)aux;
+    unsigned char kb[8 + SS_LOCUS_ID_LEN];
+    if (k->mv_size != sizeof kb) {
+        ssi_problem(v, "locus_matches: a key of %zu bytes", k->mv_size);
+        return 0;
+    }
+    memcpy(kb, (const unsigned char *)k->mv_data + SS_LOCUS_ID_LEN, 8);
+    memcpy(kb + 8, k->mv_data, SS_LOCUS_ID_LEN);
+    if (!ssi_has(v, v->s->catalog_loci, kb, sizeof kb))
+        ssi_problem(v, "locus %.*s: matched in catalog %llu but missing from catalog_loci",
+                    SS_LOCUS_ID_LEN, (const char *)k->mv_data, (unsigned long long)ss_be64_get(kb));
+    return 0;
+}
+
+/* Format 6's indexes: every entry checked above, so equal sizes leave no entry of their own. */
+static void ssi_check_search_counts(ssi_verify *v)
+{
+    ss_verify_report *r = v->r;
+    if (r->newest_entries != r->loci)
+        ssi_problem(v, "loci_newest has %llu entries for %llu loci",
+                    (unsigned long long)r->newest_entries, (unsigned long long)r->loci);
+    if (r->catalog_loci != r->locus_matches)
+        ssi_problem(v, "catalog_loci has %llu entries for %llu in locus_matches",
+                    (unsigned long long)r->catalog_loci, (unsigned long long)r->locus_matches);
+}
+
 static void ssi_check_counts(ssi_verify *v, const ss_store_counters *c)
 {
     ss_verify_report *r = v->r;
@@ -137,6 +169,22 @@ static void ssi_check_counts(ssi_verify *v, const ss_store_counters *c)
     if (r->sky_entries != r->loci)
         ssi_problem(v, "sky index has %llu entries for %llu loci",
                     (unsigned long long)r->sky_entries, (unsigned long long)r->loci);
+    if (v->s->has_search)
+        ssi_check_search_counts(v);
+}
+
+/* The counts and walks of format 6's indexes (none before). */
+static int ssi_verify_search(ssi_verify *v)
+{
+    ss_store *s = v->s;
+    int rc;
+    if (!s->has_search)
+        return 0;
+    if ((rc = ssi_count(v->txn, s->loci_newest, &v->r->newest_entries)) ||
+        (rc = ssi_count(v->txn, s->catalog_loci, &v->r->catalog_loci)) ||
+        (rc = ssi_count(v->txn, s->locus_matches, &v->r->locus_matches)))
+        return rc;
+    return ssi_walk(v, s->locus_matches, s->catalog_loci, ssi_check_match);
 }
 
 int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_err *err)
@@ -155,8 +203,9 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
         !(rc = ssi_count(v.txn, s->locus_alerts, &report->locus_alerts)) &&
         !(rc = ssi_count(v.txn, s->sky, &report->sky_entries)) &&
         !(rc = s->has_cutouts ? ssi_count(v.txn, s->cutouts, &report->cutouts) : 0) &&
-        !(rc = ssi_walk(&v, s->alerts, s->alerts, ssi_visit_alert)))
-        rc = ssi_walk(&v, s->loci, s->locus_alerts, ssi_check_locus);
+        !(rc = ssi_walk(&v, s->alerts, s->alerts, ssi_visit_alert)) &&
+        !(rc = ssi_walk(&v, s->loci, s->locus_alerts, ssi_check_locus)))
+        rc = ssi_verify_search(&v);
     if (!rc)
         ssi_check_counts(&v, &c);
     mdb_txn_abort(v.txn);

@@ -52,7 +52,19 @@
  *  - locus_xmatch:  locus id -> u64: the highest ready sequence the locus was matched against; a
  *                   catalog made ready later is matched when the locus is next updated.
  *  - watch_outbox:  sequence (u64 BE) -> list name NUL JSON: new watch-list hits (watch.h).
- * A store of an older format is upgraded (tables added) when opened read-write.
+ * Format 6 adds two indexes for searches (search.h), each entry's value empty:
+ *  - loci_newest:   the newest alert's MJD (8 bytes BE IEEE, as tag_index), locus id: the loci by
+ *                   the time of their newest alert ("latest loci", newest_alert_observation_time
+ *                   ranges and sorts). Kept by ss_store_locus_put(), which moves a locus's entry
+ *                   when its newest MJD changes. A locus without one (no alert but forced
+ *                   photometry) has the one NaN key, after every number.
+ *  - catalog_loci:  catalog id (u64 BE), locus id: locus_matches reversed, the loci a catalog or
+ *                   watch list matched. Its contents belong to core/assoc/ (store_table.h), which
+ *                   writes it with each match list and removes a dropped catalog's entries.
+ * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
+ * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
+ * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
+ * sort by newest in memory and find a catalog's loci by scanning locus_matches (search.h).
  *
  * Durability: each batch of alerts is one write transaction holding the alerts, their loci,
  * indexes, rejections and counters, committed with LMDB's default synchronous commit. A crash at
@@ -82,7 +94,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  5
+#define SS_STORE_FORMAT_VERSION  6
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
@@ -268,6 +280,9 @@ int ss_store_sky_scan(ss_store_txn *t, double ra, double dec, double radius_deg,
  * @return 0 (found), SS_ENOTFOUND or an LMDB code. */
 int ss_store_sky_nearest(ss_store_txn *t, double ra, double dec, double radius_deg,
                          char out[SS_LOCUS_ID_LEN + 1], double *sep_deg);
+
+/** 1 when the store has loci_newest (format 6; an older store opened read-only lacks it). */
+int ss_store_has_newest(const ss_store *s);
 
 /* ---- alerts ---- */
 

@@ -26,6 +26,7 @@ typedef enum ss_store_table {
     SS_STORE_LOCUS_MATCHES, /**< format 5: locus id, catalog id -> match list */
     SS_STORE_LOCUS_XMATCH,  /**< format 5: locus id -> highest ready sequence matched */
     SS_STORE_WATCH_OUTBOX,  /**< format 5: sequence -> list NUL JSON */
+    SS_STORE_CATALOG_LOCI,  /**< format 6: catalog id, locus id -> empty (locus_matches reversed) */
 } ss_store_table;
 
 /** 1 when the store has table @p tb (a store of an older format opened read-only lacks the

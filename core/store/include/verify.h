@@ -5,7 +5,9 @@
  * Checked, in one read transaction: every alert names a locus that exists and is listed once in
  * locus_alerts; every locus_alerts entry names a stored alert of that locus; each locus's
  * num_alerts equals its alerts; each locus is in the sky index exactly once, at its position; the
- * counters equal the tables' sizes. Cost: one pass over every table.
+ * counters equal the tables' sizes; in format 6, each locus is in loci_newest at its newest
+ * MJD and each locus_matches entry has its reverse in catalog_loci, with no entries besides.
+ * Cost: one pass over every table.
  */
 #ifndef SS_VERIFY_H
 #define SS_VERIFY_H
@@ -17,6 +19,7 @@
 
 typedef struct ss_verify_report {
     uint64_t alerts, loci, locus_alerts, sky_entries, cutouts;
+    uint64_t newest_entries, catalog_loci, locus_matches; /**< format 6's indexes (0 before) */
     uint64_t problems; /**< inconsistencies found; each was printed to the report stream */
 } ss_verify_report;
 
