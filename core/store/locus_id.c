@@ -20,6 +20,44 @@ static uint64_t ssi_scramble(uint64_t x)
     return x;
 }
 
+/* The inverse of an odd number modulo 2^64 (so also modulo 2^60), by Newton's iteration: each
+ * step doubles the bits that are right, from the 3 an odd number is its own inverse for. */
+static uint64_t ssi_odd_inverse(uint64_t m)
+{
+    uint64_t x = m;
+    for (int i = 0; i < 5; i++)
+        x *= 2 - m * x;
+    return x;
+}
+
+/* x ^= x >> s undone on 60 bits: each term recovers the next s bits down. */
+static uint64_t ssi_unshift(uint64_t y, int s)
+{
+    uint64_t x = y;
+    for (int k = s; k < 60; k += s)
+        x ^= y >> k;
+    return x & SSI_MASK60;
+}
+
+static uint64_t ssi_unscramble(uint64_t x)
+{
+    x = ssi_unshift(x, 29);
+    x = (x * ssi_odd_inverse(UINT64_C(0xBF58476D1CE4E5B9))) & SSI_MASK60;
+    x = ssi_unshift(x, 31);
+    x = (x * ssi_odd_inverse(UINT64_C(0x9E3779B97F4A7C15))) & SSI_MASK60;
+    return (x - UINT64_C(0x5DEECE66D)) & SSI_MASK60;
+}
+
+unsigned ss_store_locus_id_instance(const char *id)
+{
+    if (!ss_store_locus_id_valid(id))
+        return 0;
+    uint64_t x = 0;
+    for (int i = 7; i < SS_LOCUS_ID_LEN; i++)
+        x = x << 5 | (uint64_t)(strchr(ssi_b32, id[i]) - ssi_b32);
+    return (unsigned)(ssi_unscramble(x) >> 48);
+}
+
 int ss_store_mjd_year(double mjd)
 {
     time_t t = (time_t)floor((mjd - 40587.0) * 86400.0);

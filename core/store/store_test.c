@@ -103,6 +103,53 @@ START_TEST(locus_ids_unique_readable_stable)
 }
 END_TEST
 
+/* The instance a locus id encodes comes back for every sequence, including the extremes. */
+START_TEST(locus_id_instance_round_trips)
+{
+    const unsigned instances[] = {0, 1, 2, 7, 100, 2048, SS_MAX_INSTANCE};
+    const uint64_t edges[] = {0, 1, 2, 0x5DEECE66D, (UINT64_C(1) << 48) - 1};
+    uint64_t x = 88172645463325252u; /* xorshift64: sequences all over the 48 bits */
+    char id[SS_LOCUS_ID_LEN + 1];
+    for (size_t i = 0; i < sizeof instances / sizeof *instances; i++) {
+        uint64_t base = (uint64_t)instances[i] << 48;
+        for (size_t e = 0; e < sizeof edges / sizeof *edges; e++) {
+            ss_store_locus_id_make(base | edges[e], 60000.5, id);
+            ck_assert_uint_eq(ss_store_locus_id_instance(id), instances[i]);
+        }
+        for (int n = 0; n < 20000; n++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            ss_store_locus_id_make(base | (x & ((UINT64_C(1) << 48) - 1)), 59000 + n, id);
+            ck_assert_uint_eq(ss_store_locus_id_instance(id), instances[i]);
+        }
+    }
+    ck_assert_uint_eq(ss_store_locus_id_instance("not an id"), 0);
+    ck_assert_uint_eq(ss_store_locus_id_instance("SKS2023iiiiiiiiiiii"), 0);
+}
+END_TEST
+
+/* A store of instance 7 gives out ids that say 7. */
+START_TEST(locus_id_instance_of_a_stores_ids)
+{
+    char *tmp = tu_mkdtemp(), *dir = tu_path(tmp, "store");
+    ss_store_options o = {.create = 1, .instance = 7};
+    ss_store *s = NULL;
+    ss_store_txn *t;
+    ss_err err = {0};
+    char id[SS_LOCUS_ID_LEN + 1];
+    ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(ss_store_locus_new_id(t, 60000, id), 0);
+        ck_assert_uint_eq(ss_store_locus_id_instance(id), 7);
+    }
+    ss_store_txn_abort(t);
+    ss_store_close(s);
+    free(dir);
+    tu_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 static void fill_locus(ss_locus *l)
 {
     memset(l, 0, sizeof *l);
@@ -607,6 +654,8 @@ int main(void)
     suite_add_tcase(s, geo);
     TCase *ids = tcase_create("ids_and_records");
     tcase_add_test(ids, locus_ids_unique_readable_stable);
+    tcase_add_test(ids, locus_id_instance_round_trips);
+    tcase_add_test(ids, locus_id_instance_of_a_stores_ids);
     tcase_add_test(ids, locus_record_round_trip_and_truncation);
     tcase_add_test(ids, alert_record_round_trip);
     tcase_add_test(ids, version_1_alert_records_and_forced_photometry);

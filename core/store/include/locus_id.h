@@ -16,6 +16,10 @@
 
 /** Write the id of locus number @p seq first seen at @p mjd into @p out (NUL-terminated). */
 void ss_store_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1]);
+/** The instance number (ss_store_options.instance) of the store that gave out locus id @p id:
+ * the scramble undone, the sequence's top 12 bits. 0 for an id of a single-instance store, and
+ * for a string that is not a locus id (check with ss_store_locus_id_valid()). */
+unsigned ss_store_locus_id_instance(const char *id);
 /** 1 when @p s has the shape of a locus id. */
 int ss_store_locus_id_valid(const char *s);
 /** Calendar (UTC) year of a modified Julian date. */
