@@ -499,6 +499,59 @@ int ss_store_tagged_each(ss_store_txn *t, const char *tag, double since_mjd, ss_
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The tag and the MJD of a tag_index key. @return 0 or SS_ECORRUPT. */
+static int ssi_tag_index_parse(const MDB_val *k, size_t *tlen, double *mjd)
+{
+    const char *kp = k->mv_data;
+    const char *nul = memchr(kp, '\0', k->mv_size);
+    if (!nul || k->mv_size != (size_t)(nul - kp) + 1 + 8 + SS_LOCUS_ID_LEN)
+        return SS_ECORRUPT;
+    *tlen = (size_t)(nul - kp);
+    uint64_t bits = ss_be64_get((const unsigned char *)nul + 1);
+    memcpy(mjd, &bits, sizeof *mjd);
+    return 0;
+}
+
+/* From a tag's first entry, the last one (its newest MJD); then on to the next tag's first. The
+ * seek key sorts after every entry of the tag (an id is ASCII) and before any other tag's. */
+static int ssi_tag_last(MDB_cursor *cur, MDB_val *k, MDB_val *v, char *tag, size_t tlen)
+{
+    unsigned char seek[SS_TAG_MAX + 1 + 8 + SS_LOCUS_ID_LEN];
+    memcpy(seek, tag, tlen + 1);
+    memset(seek + tlen + 1, 0xff, 8 + SS_LOCUS_ID_LEN);
+    *k = (MDB_val){tlen + 1 + 8 + SS_LOCUS_ID_LEN, seek};
+    int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        return mdb_cursor_get(cur, k, v, MDB_LAST);
+    return rc ? rc : mdb_cursor_get(cur, k, v, MDB_PREV);
+}
+
+int ss_store_tags_each(ss_store_txn *t, ss_store_tags_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = t->s->has_outputs ? mdb_cursor_open(t->txn, t->s->tag_index, &cur) : MDB_NOTFOUND;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char tag[SS_TAG_MAX + 1];
+        size_t tlen;
+        double first, newest;
+        if ((rc = ssi_tag_index_parse(&k, &tlen, &first)) || tlen > SS_TAG_MAX) {
+            rc = SS_ECORRUPT;
+            break;
+        }
+        memcpy(tag, k.mv_data, tlen);
+        tag[tlen] = '\0';
+        if ((rc = ssi_tag_last(cur, &k, &v, tag, tlen)) ||
+            (rc = ssi_tag_index_parse(&k, &tlen, &newest)) || (rc = fn(ctx, tag, newest)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ---- cutouts ---- */
 
 int ss_store_cutout_put(ss_store_txn *t, const ss_alert *a, ss_cutout_kind kind, const ss_cutout *c)

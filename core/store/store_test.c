@@ -643,6 +643,187 @@ START_TEST(verify_catches_missing_index_entries)
 }
 END_TEST
 
+/* ---- walks over indexes, tags ---- */
+
+/* A locus written straight to the store with its newest alert at @p mjd (NAN: none). */
+static void put_locus(ss_store_txn *t, double mjd, char id[SS_LOCUS_ID_LEN + 1])
+{
+    ss_locus l;
+    memset(&l, 0, sizeof l);
+    ck_assert_int_eq(ss_store_locus_new_id(t, 60000, id), 0);
+    memcpy(l.id, id, SS_LOCUS_ID_LEN + 1);
+    l.ra = 1, l.dec = 2;
+    l.oldest.mjd = l.brightest.mjd = 60000;
+    l.newest.mjd = mjd;
+    l.num_alerts = 1;
+    ck_assert_int_eq(ss_store_locus_put(t, &l), 0);
+}
+
+/* The walk as "ID@MJD ..." with ids replaced by their index in @p ids ("2@60001 0@nan"). */
+static void walk_text(ss_store *s, ss_store_walk_options o, char ids[][SS_LOCUS_ID_LEN + 1], int n,
+                      char *out, size_t size)
+{
+    ss_store_txn *t;
+    ss_store_walk *w;
+    char id[SS_LOCUS_ID_LEN + 1];
+    double mjd;
+    int rc;
+    out[0] = '\0';
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_walk_open(t, &o, &w), 0);
+    while ((rc = ss_store_walk_next(w, id, &mjd)) == 1) {
+        int k = 0;
+        while (k < n && strcmp(ids[k], id))
+            k++;
+        ck_assert_int_lt(k, n);
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%d@%g", used ? " " : "", k, mjd);
+    }
+    ck_assert_int_eq(rc, 0);
+    ss_store_walk_close(w);
+    ss_store_txn_abort(t);
+}
+
+#define WALK(s, ids, text, ...)                                                                    \
+    do {                                                                                           \
+        char got[256];                                                                             \
+        walk_text(s, (ss_store_walk_options){__VA_ARGS__}, ids, 4, got, sizeof got);               \
+        ck_assert_str_eq(got, text);                                                               \
+    } while (0)
+
+/* Four loci: newest at 60003, 60001, none, 60002; tags jump (0 at 60001, 1 at 60005, 3 at
+ * 60003), jumpy (2 at 60000), a (0 at 60010). */
+static ss_store *walk_store(char ids[4][SS_LOCUS_ID_LEN + 1])
+{
+    ss_store *s = open_rw("st");
+    ss_store_txn *t;
+    const double newest[4] = {60003, 60001, NAN, 60002};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (int i = 0; i < 4; i++)
+        put_locus(t, newest[i], ids[i]);
+    const struct {
+        int locus;
+        const char *tag;
+        double mjd;
+    } tags[] = {{0, "jump", 60001},
+                {1, "jump", 60005},
+                {3, "jump", 60003},
+                {2, "jumpy", 60000},
+                {0, "a", 60010}};
+    for (size_t i = 0; i < sizeof tags / sizeof *tags; i++)
+        ck_assert_int_eq(
+            ss_store_tag_add(t, ids[tags[i].locus], tags[i].tag, "f", "sv", "x", tags[i].mjd), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    return s;
+}
+
+START_TEST(walks_follow_their_index_both_ways)
+{
+    char ids[4][SS_LOCUS_ID_LEN + 1];
+    ss_store *s = walk_store(ids);
+    WALK(s, ids, "1@60001 3@60002 0@60003 2@nan", .order = SS_STORE_BY_NEWEST);
+    WALK(s, ids, "0@60003 3@60002 1@60001 2@nan", .order = SS_STORE_BY_NEWEST, .descending = 1);
+    WALK(s, ids, "0@60001 3@60003 1@60005", .order = SS_STORE_BY_TAG, .tag = "jump");
+    WALK(s, ids, "1@60005 3@60003 0@60001", .order = SS_STORE_BY_TAG, .tag = "jump",
+         .descending = 1);
+    WALK(s, ids, "3@60003 1@60005", .order = SS_STORE_BY_TAG, .tag = "jump", .since_mjd = 60003);
+    WALK(s, ids, "1@60005 3@60003", .order = SS_STORE_BY_TAG, .tag = "jump", .since_mjd = 60003,
+         .descending = 1);
+    WALK(s, ids, "2@60000", .order = SS_STORE_BY_TAG, .tag = "jumpy", .descending = 1);
+    WALK(s, ids, "", .order = SS_STORE_BY_TAG, .tag = "jum");
+    WALK(s, ids, "", .order = SS_STORE_BY_TAG, .tag = "jump", .since_mjd = 60006, .descending = 1);
+    char longtag[SS_TAG_MAX + 8];
+    memset(longtag, 'x', sizeof longtag - 1);
+    longtag[sizeof longtag - 1] = '\0';
+    WALK(s, ids, "", .order = SS_STORE_BY_TAG, .tag = longtag);
+    /* by id: every locus once, in id order and back */
+    char got[256], back[256];
+    walk_text(s, (ss_store_walk_options){.order = SS_STORE_BY_ID}, ids, 4, got, sizeof got);
+    walk_text(s, (ss_store_walk_options){.order = SS_STORE_BY_ID, .descending = 1}, ids, 4, back,
+              sizeof back);
+    ck_assert_int_eq(strlen(got), strlen("0@nan 1@nan 2@nan 3@nan"));
+    for (int i = 0; i < 4; i++) /* the reverse: the i-th of one is the (3-i)-th of the other */
+        ck_assert_int_eq(got[6 * i], back[6 * (3 - i)]);
+    ss_store_close(s);
+}
+END_TEST
+
+static int collect_tag(void *ctx, const char *tag, double newest)
+{
+    size_t used = strlen(ctx);
+    snprintf((char *)ctx + used, 256 - used, "%s%s@%g", used ? " " : "", tag, newest);
+    return 0;
+}
+
+START_TEST(tags_are_listed_with_their_newest_mjd)
+{
+    char ids[4][SS_LOCUS_ID_LEN + 1], got[256] = "";
+    ss_store *s = walk_store(ids);
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_tags_each(t, collect_tag, got), 0);
+    ck_assert_str_eq(got, "a@60010 jump@60005 jumpy@60000");
+    ss_store_txn_abort(t);
+    ss_store_close(s);
+}
+END_TEST
+
+static int stop_at_first(void *ctx, const char *tag, double newest)
+{
+    (void)tag, (void)newest;
+    ++*(int *)ctx;
+    return 42;
+}
+
+START_TEST(tags_listing_of_an_empty_store_and_a_stop)
+{
+    char ids[4][SS_LOCUS_ID_LEN + 1], got[256] = "";
+    ss_store *empty = open_rw("empty");
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(empty, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_tags_each(t, collect_tag, got), 0);
+    ck_assert_str_eq(got, "");
+    ss_store_txn_abort(t);
+    ss_store_close(empty);
+    ss_store *s = walk_store(ids);
+    int calls = 0;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_tags_each(t, stop_at_first, &calls), 42);
+    ck_assert_int_eq(calls, 1);
+    ss_store_txn_abort(t);
+    ss_store_close(s);
+}
+END_TEST
+
+/* A range over meta: the keys of a prefix, both ways. */
+START_TEST(ranges_walk_a_prefix_both_ways)
+{
+    ss_store *s = open_rw("st");
+    ss_store_txn *t;
+    ss_store_range *r;
+    MDB_val k, v;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_range_open(t, SS_STORE_META, "c", 1, 0, &r), 0);
+    const char *want[] = {"counters", "created"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(ss_store_range_next(r, &k, &v), 1);
+        ck_assert_int_eq(k.mv_size, strlen(want[i]));
+        ck_assert_int_eq(memcmp(k.mv_data, want[i], k.mv_size), 0);
+    }
+    ck_assert_int_eq(ss_store_range_next(r, &k, &v), 0);
+    ss_store_range_close(r);
+    ck_assert_int_eq(ss_store_range_open(t, SS_STORE_META, "c", 1, 1, &r), 0);
+    ck_assert_int_eq(ss_store_range_next(r, &k, &v), 1);
+    ck_assert_int_eq(memcmp(k.mv_data, "created", 7), 0);
+    ck_assert_int_eq(ss_store_range_next(r, &k, &v), 1);
+    ck_assert_int_eq(memcmp(k.mv_data, "counters", 8), 0);
+    ck_assert_int_eq(ss_store_range_next(r, &k, &v), 0);
+    ss_store_range_close(r);
+    ss_store_txn_abort(t);
+    ss_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -670,6 +851,10 @@ int main(void)
     tcase_add_test(f6, loci_newest_follows_the_newest_alert);
     tcase_add_test(f6, format_5_store_reads_and_gains_the_indexes_on_write);
     tcase_add_test(f6, verify_catches_missing_index_entries);
+    tcase_add_test(f6, walks_follow_their_index_both_ways);
+    tcase_add_test(f6, tags_are_listed_with_their_newest_mjd);
+    tcase_add_test(f6, tags_listing_of_an_empty_store_and_a_stop);
+    tcase_add_test(f6, ranges_walk_a_prefix_both_ways);
     suite_add_tcase(s, f6);
     return tu_run_suite(s);
 }

@@ -284,6 +284,44 @@ int ss_store_sky_nearest(ss_store_txn *t, double ra, double dec, double radius_d
 /** 1 when the store has loci_newest (format 6; an older store opened read-only lacks it). */
 int ss_store_has_newest(const ss_store *s);
 
+/** The orders a walk over loci can take (ss_store_walk_open()). */
+typedef enum ss_store_order {
+    SS_STORE_BY_ID = 0, /**< loci: every locus, by id */
+    SS_STORE_BY_NEWEST, /**< loci_newest (format 6): every locus, by newest alert MJD, then id */
+    SS_STORE_BY_TAG,    /**< tag_index: the loci of one tag, by tagged MJD, then id */
+} ss_store_order;
+
+typedef struct ss_store_walk_options {
+    ss_store_order order;
+    int descending;   /**< the reverse order (by MJD: the newest first) */
+    const char *tag;  /**< BY_TAG: the tag; copied, so borrowed for the open only */
+    double since_mjd; /**< BY_TAG: only loci tagged at or after this MJD (0: all) */
+} ss_store_walk_options;
+
+/** A walk over loci in an index's order, pulled one locus at a time: a search stops after its
+ * page, and steps over earlier pages reading keys only, never a locus record. */
+typedef struct ss_store_walk ss_store_walk;
+
+/**
+ * Start a walk in @p t. A tag no locus carries, or a store without tags (format 1 opened
+ * read-only), gives an empty walk.
+ * @param[out] out owned by the caller until ss_store_walk_close(), usable while @p t is.
+ * @return 0; SS_EVERSION for BY_NEWEST without loci_newest (ss_store_has_newest()); SS_ENOMEM
+ *         or an LMDB code.
+ */
+int ss_store_walk_open(ss_store_txn *t, const ss_store_walk_options *o, ss_store_walk **out);
+
+/**
+ * The next locus of the walk: its id and the MJD its place in the index says (the newest alert's
+ * or the tag's; NAN for BY_ID, and for a locus with no newest alert). Loci with a NaN newest MJD
+ * come last both ways.
+ * @return 1 (a locus), 0 (no more), SS_ECORRUPT or an LMDB code.
+ */
+int ss_store_walk_next(ss_store_walk *w, char id[SS_LOCUS_ID_LEN + 1], double *mjd);
+
+/** NULL is allowed. */
+void ss_store_walk_close(ss_store_walk *w);
+
 /* ---- alerts ---- */
 
 /** Whether an alert is stored, and on which locus (@p locus_id may be NULL).
@@ -395,6 +433,19 @@ typedef int (*ss_store_tagged_fn)(void *ctx, const char *locus_id, double mjd);
 /** Every locus tagged @p tag at or after @p since_mjd, in order of that MJD. */
 int ss_store_tagged_each(ss_store_txn *t, const char *tag, double since_mjd, ss_store_tagged_fn fn,
                          void *ctx);
+
+/** Called for each tag with the MJD of its newest tagged locus; non-zero stops. */
+typedef int (*ss_store_tags_fn)(void *ctx, const char *tag, double newest_mjd);
+
+/**
+ * Every tag set on any locus, in tag order, with the latest MJD it was set at. Cost: three
+ * cursor operations per distinct tag (a seek past the tag's entries, a step back to its newest,
+ * a step on to the next tag), however many loci carry it; the number of loci is not given,
+ * since counting them is a walk over every entry.
+ * @param tag NUL-terminated, valid during the call only.
+ * @return 0 (no tags is not an error), the visitor's value, SS_ECORRUPT or an LMDB code.
+ */
+int ss_store_tags_each(ss_store_txn *t, ss_store_tags_fn fn, void *ctx);
 
 /* ---- cutouts ---- */
 

@@ -52,4 +52,25 @@ int ss_store_cursor_put(MDB_cursor *cur, MDB_val *key, MDB_val *val, unsigned fl
 int ss_store_cursor_del(MDB_cursor *cur);
 void ss_store_cursor_close(MDB_cursor *cur);
 
+/** The longest prefix ss_store_range_open() takes. */
+#define SS_STORE_PREFIX_MAX 64
+
+/** A walk over the keys of a table that start with a prefix, one entry per call. */
+typedef struct ss_store_range ss_store_range;
+
+/**
+ * Start a walk over the entries of @p tb whose keys start with @p prefix (@p plen 0: every
+ * entry), in key order or, @p descending, its reverse.
+ * @param prefix copied (at most SS_STORE_PREFIX_MAX bytes). @param[out] out owned by the caller
+ * until ss_store_range_close(), usable while @p t is.
+ * @return 0; MDB_NOTFOUND when the store lacks @p tb; SS_EINVAL, SS_ENOMEM or an LMDB code.
+ */
+int ss_store_range_open(ss_store_txn *t, ss_store_table tb, const void *prefix, size_t plen,
+                        int descending, ss_store_range **out);
+/** The next entry (@p key and @p val point into the map: valid until the next call, a write or
+ * the end of the transaction). @return 1 (an entry), 0 (no more) or an LMDB code. */
+int ss_store_range_next(ss_store_range *r, MDB_val *key, MDB_val *val);
+/** NULL is allowed. */
+void ss_store_range_close(ss_store_range *r);
+
 #endif
