@@ -112,6 +112,40 @@ typedef struct ssi_catalogs {
 int ssi_catalogs_load(ss_store_txn *txn, ssi_catalogs *c);
 void ssi_catalogs_free(ssi_catalogs *c);
 
+/** Rows found near a position: row number and separation (arcsec). Owns items (free()). */
+typedef struct ssi_hit {
+    uint64_t row;
+    double sep;
+} ssi_hit;
+
+typedef struct ssi_hits {
+    ssi_hit *items;
+    size_t n, cap;
+} ssi_hits;
+
+/** @return 0 or SS_ENOMEM. */
+int ssi_hits_add(ssi_hits *h, uint64_t row, double sep);
+/** Nearest first; ties by row number. */
+void ssi_hits_sort(ssi_hits *h);
+
+/** Called for each row a scan of a catalog's index finds, with its separation from the scan's
+ * centre and its own match radius (arcsec); non-zero stops the scan. */
+typedef int (*ssi_row_fn)(void *ctx, uint64_t row, double sep_arcsec, double radius_arcsec);
+
+/**
+ * Visit the rows of catalog @p c in the zones and RA ranges that hold every point within
+ * @p radius_arcsec of (ra, dec), in index order; rows a little outside are visited too, so the
+ * visitor decides by the separation. @p cur: a cursor on SS_STORE_CATALOG_SKY.
+ * @return 0, the visitor's value, SS_ECORRUPT or an LMDB code.
+ */
+int ssi_catalog_sky_scan(MDB_cursor *cur, const ssi_catalog *c, double ra, double dec,
+                         double radius_arcsec, ssi_row_fn fn, void *ctx);
+
+/** Read a row of @p c with its id (the id column's value as text, or the row number), all in
+ * @p arena. @return 0, SS_ECORRUPT (no such row), SS_ENOMEM or an LMDB code. */
+int ssi_row_object(ss_store_txn *txn, const ssi_catalog *c, uint64_t row, ss_arena *arena,
+                   const char **object, ss_value **vals, uint32_t *n);
+
 /** The alert whose arrival matched a locus, for watch hits. */
 typedef struct ssi_xmatch_ctx {
     ss_store_txn *txn;

@@ -910,6 +910,150 @@ START_TEST(format_4_store_is_upgraded_on_write)
 }
 END_TEST
 
+/* ---- searching catalogs ---- */
+
+/* A cone search's rows as "object@separation ..." (separations to 0.001"). */
+static int cone_text(ss_store *s, const char *name, ss_catalog_kind kind, double ra, double dec,
+                     double radius, size_t max, char *out, size_t size, size_t *total)
+{
+    ss_store_txn *txn;
+    ss_arena *arena = ss_arena_new();
+    ss_assoc_match *m;
+    size_t n;
+    out[0] = '\0';
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &txn), 0);
+    int rc = ss_assoc_catalog_cone(txn, name, kind, ra, dec, radius, max, arena, &m, &n, total);
+    for (size_t i = 0; !rc && i < n; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s@%.3f", i ? " " : "", m[i].object_id,
+                 m[i].separation_arcsec);
+        ck_assert_str_eq(m[i].catalog, name);
+        ck_assert_uint_eq(m[i].ncols, 4);
+        ck_assert_str_eq(m[i].names[3], "vmag");
+    }
+    ss_store_txn_abort(txn);
+    ss_arena_free(arena);
+    return rc;
+}
+
+/* Rows north of (100, 30) at 0.5", 1", 5", 100" and 200" (zones are 60" high here), one east
+ * across nothing, and two either side of RA 0 at dec 0. */
+static ss_store *cone_store(void)
+{
+    ss_store *s = open_store("st");
+    char *csv = NULL;
+    size_t len;
+    FILE *f = open_memstream(&csv, &len);
+    fprintf(f, "name,ra,dec,vmag\n");
+    const double north[] = {5, 0.5, 200, 1, 100};
+    for (int i = 0; i < 5; i++)
+        fprintf(f, "n%g,100,%.10f,%d\n", north[i], 30 + north[i] / 3600, 10 + i);
+    fprintf(f, "w1,359.9998,0,1\nw2,0.0001,0,2\n");
+    fclose(f);
+    load_ok(s, "cat", csv, (ss_assoc_catalog_options){0});
+    free(csv);
+    return s;
+}
+
+START_TEST(catalog_cone_nearest_first_and_its_edges)
+{
+    ss_store *s = cone_store();
+    char got[512];
+    size_t total;
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, 10, 10, got, sizeof got, &total), 0);
+    ck_assert_str_eq(got, "n0.5@0.500 n1@1.000 n5@5.000");
+    ck_assert_uint_eq(total, 3);
+    /* max cuts the list, not the total */
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, 10, 2, got, sizeof got, &total), 0);
+    ck_assert_str_eq(got, "n0.5@0.500 n1@1.000");
+    ck_assert_uint_eq(total, 3);
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, 10, 0, got, sizeof got, NULL), 0);
+    ck_assert_str_eq(got, "");
+    /* a row exactly at the radius is in; a hair less leaves it out */
+    char text[32];
+    snprintf(text, sizeof text, "%.10f", 30 + 5.0 / 3600); /* as the row was written */
+    double edge = ss_sky_separation_deg(100, 30, 100, strtod(text, NULL)) * 3600;
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, edge, 10, got, sizeof got, &total), 0);
+    ck_assert_uint_eq(total, 3);
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, edge - 1e-7, 10, got, sizeof got, &total), 0);
+    ck_assert_uint_eq(total, 2);
+    /* across zones: 150" holds two zones' rows, 250" three */
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, 150, 10, got, sizeof got, &total), 0);
+    ck_assert_str_eq(got, "n0.5@0.500 n1@1.000 n5@5.000 n100@100.000");
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, 250, 10, got, sizeof got, &total), 0);
+    ck_assert_uint_eq(total, 5);
+    /* across RA 0 */
+    ck_assert_int_eq(cone_text(s, "cat", 0, 0, 0, 1, 10, got, sizeof got, &total), 0);
+    ck_assert_str_eq(got, "w2@0.360 w1@0.720");
+    ss_store_close(s);
+}
+END_TEST
+
+START_TEST(catalog_cone_refuses_what_it_cannot_search)
+{
+    ss_store *s = cone_store();
+    char got[512];
+    ck_assert_int_eq(cone_text(s, "nope", 0, 100, 30, 10, 10, got, sizeof got, NULL), SS_ENOTFOUND);
+    ck_assert_int_eq(
+        cone_text(s, "cat", SS_CATALOG_KIND_WATCH, 100, 30, 10, 10, got, sizeof got, NULL),
+        SS_ENOTFOUND);
+    ck_assert_int_eq(cone_text(s, "cat", 0, 360, 30, 10, 10, got, sizeof got, NULL), SS_EINVAL);
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, -91, 10, 10, got, sizeof got, NULL), SS_EINVAL);
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, 0, 10, got, sizeof got, NULL), SS_EINVAL);
+    ck_assert_int_eq(cone_text(s, "cat", 0, 100, 30, NAN, 10, got, sizeof got, NULL), SS_EINVAL);
+    ck_assert_int_eq(
+        cone_text(s, "cat", 0, 100, 30, SS_CATALOG_CONE_MAX_ARCSEC * 2, 10, got, sizeof got, NULL),
+        SS_EINVAL);
+    ss_store_close(s);
+}
+END_TEST
+
+/* The loci a catalog matched, walked by id both ways, and the catalog's id by name. */
+START_TEST(catalog_ids_and_the_loci_they_matched)
+{
+    ss_store *s = open_store("st");
+    load_ok(s, "A", "name,ra,dec\na1,10,10\na2,20,10\n", (ss_assoc_catalog_options){0});
+    load_ok(s, "W", "name,ra,dec,radius\nw1,20,10,5\n",
+            (ss_assoc_catalog_options){.kind = SS_CATALOG_KIND_WATCH});
+    ingest(s,
+           "x1,10,10,60000.1,g,18,0.1,20,o1\nx2,20,10,60000.2,g,18,0.1,20,o2\n"
+           "x3,30,10,60000.3,g,18,0.1,20,o3\n",
+           NULL);
+    ss_store_txn *txn;
+    uint64_t a, w, none;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &txn), 0);
+    ck_assert_int_eq(ss_assoc_catalog_id(txn, "A", SS_CATALOG_KIND_CATALOG, &a), 0);
+    ck_assert_int_eq(ss_assoc_catalog_id(txn, "W", SS_CATALOG_KIND_WATCH, &w), 0);
+    ck_assert_uint_ne(a, w);
+    ck_assert_int_eq(ss_assoc_catalog_id(txn, "W", SS_CATALOG_KIND_CATALOG, &none), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_assoc_catalog_id(txn, "B", SS_CATALOG_KIND_CATALOG, &none), SS_ENOTFOUND);
+    char ids[2][2][SS_LOCUS_ID_LEN + 1], id[SS_LOCUS_ID_LEN + 1];
+    for (int d = 0; d < 2; d++) {
+        ss_assoc_loci *it;
+        ck_assert_int_eq(ss_assoc_loci_open(txn, a, d, &it), 0);
+        ck_assert_int_eq(ss_assoc_loci_indexed(it), 1);
+        for (int i = 0; i < 2; i++)
+            ck_assert_int_eq(ss_assoc_loci_next(it, ids[d][i]), 1);
+        ck_assert_int_eq(ss_assoc_loci_next(it, id), 0);
+        ss_assoc_loci_close(it);
+    }
+    ck_assert_int_lt(strcmp(ids[0][0], ids[0][1]), 0);
+    ck_assert_str_eq(ids[0][0], ids[1][1]);
+    ck_assert_str_eq(ids[0][1], ids[1][0]);
+    json_t *l2 = locus_json(s, "o2");
+    const char *o2 = json_string_value(json_object_get(l2, "locus_id"));
+    ck_assert_int_eq(ss_assoc_locus_matched(txn, o2, w), 0);
+    ck_assert_int_eq(ss_assoc_locus_matched(txn, o2, a), 0);
+    json_t *l3 = locus_json(s, "o3");
+    ck_assert_int_eq(
+        ss_assoc_locus_matched(txn, json_string_value(json_object_get(l3, "locus_id")), a),
+        SS_ENOTFOUND);
+    json_decref(l2), json_decref(l3);
+    ss_store_txn_abort(txn);
+    ss_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("catalog");
@@ -936,5 +1080,11 @@ int main(void)
     tcase_add_test(tm, tutorial_pair_flags_the_jump_that_is_not_a_star);
     tcase_add_test(tm, not_a_star_ignores_catalogs_it_is_not_given);
     suite_add_tcase(s, tm);
+    TCase *ts = tcase_create("search");
+    tcase_add_checked_fixture(ts, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(ts, catalog_cone_nearest_first_and_its_edges);
+    tcase_add_test(ts, catalog_cone_refuses_what_it_cannot_search);
+    tcase_add_test(ts, catalog_ids_and_the_loci_they_matched);
+    suite_add_tcase(s, ts);
     return tu_run_suite(s);
 }

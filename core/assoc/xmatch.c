@@ -67,17 +67,7 @@ void ssi_catalogs_free(ssi_catalogs *c)
 
 /* ---- searching one catalog ---- */
 
-typedef struct ssi_hit {
-    uint64_t row;
-    double sep; /* arcsec */
-} ssi_hit;
-
-typedef struct ssi_hits {
-    ssi_hit *items;
-    size_t n, cap;
-} ssi_hits;
-
-static int ssi_hit_add(ssi_hits *h, uint64_t row, double sep)
+int ssi_hits_add(ssi_hits *h, uint64_t row, double sep)
 {
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 16;
@@ -99,9 +89,15 @@ static int ssi_hit_cmp(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+void ssi_hits_sort(ssi_hits *h)
+{
+    if (h->n > 1)
+        qsort(h->items, h->n, sizeof *h->items, ssi_hit_cmp);
+}
+
 /* One zone's RA interval of a catalog's index. */
 static int ssi_scan_range(MDB_cursor *cur, const ssi_catalog *c, uint32_t zone,
-                          const ss_ra_range *rr, double ra, double dec, ssi_hits *h)
+                          const ss_ra_range *rr, double ra, double dec, ssi_row_fn fn, void *ctx)
 {
     unsigned char start[SSI_CATSKY_KEY];
     ssi_key_catalog_sky(start, c->id, zone, ss_sky_ra_key(rr->lo), 0);
@@ -117,29 +113,41 @@ static int ssi_scan_range(MDB_cursor *cur, const ssi_catalog *c, uint32_t zone,
         double p[3];
         memcpy(p, v.mv_data, sizeof p);
         double sep = ss_sky_separation_deg(ra, dec, p[0], p[1]) * SS_ARCSEC_PER_DEG;
-        if (sep <= p[2] && (rc = ssi_hit_add(h, ss_be64_get(kp + 20), sep)))
+        if ((rc = fn(ctx, ss_be64_get(kp + 20), sep, p[2])))
             return rc;
     }
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Every row of @p c whose radius holds (ra, dec), nearest first, at most SS_XMATCH_CAP. */
-static int ssi_search(MDB_cursor *cur, const ssi_catalog *c, double ra, double dec, ssi_hits *h)
+int ssi_catalog_sky_scan(MDB_cursor *cur, const ssi_catalog *c, double ra, double dec,
+                         double radius_arcsec, ssi_row_fn fn, void *ctx)
 {
-    /* a hair wider than the largest radius, so that rounding never loses a row at its edge */
-    double r = (c->max_radius_arcsec + 1e-6) / SS_ARCSEC_PER_DEG;
+    /* a hair wider than asked, so that rounding never loses a row at the edge */
+    double r = (radius_arcsec + 1e-6) / SS_ARCSEC_PER_DEG;
     ss_ra_range rr[2];
     int nr = ss_sky_cone_ra_ranges(ra, dec, r, rr), rc = 0;
     uint32_t zlo = ss_sky_zone_of(fmax(-90.0, dec - r), c->zone_height_deg);
     uint32_t zhi = ss_sky_zone_of(fmin(90.0, dec + r), c->zone_height_deg);
-    h->n = 0;
     for (uint32_t z = zlo; z <= zhi && !rc; z++)
         for (int i = 0; i < nr && !rc; i++)
-            rc = ssi_scan_range(cur, c, z, &rr[i], ra, dec, h);
+            rc = ssi_scan_range(cur, c, z, &rr[i], ra, dec, fn, ctx);
+    return rc;
+}
+
+/* A row matches when the locus is within the row's own radius. */
+static int ssi_match_row(void *ctx, uint64_t row, double sep_arcsec, double radius_arcsec)
+{
+    return sep_arcsec <= radius_arcsec ? ssi_hits_add(ctx, row, sep_arcsec) : 0;
+}
+
+/* Every row of @p c whose radius holds (ra, dec), nearest first, at most SS_XMATCH_CAP. */
+static int ssi_search(MDB_cursor *cur, const ssi_catalog *c, double ra, double dec, ssi_hits *h)
+{
+    h->n = 0;
+    int rc = ssi_catalog_sky_scan(cur, c, ra, dec, c->max_radius_arcsec, ssi_match_row, h);
     if (rc)
         return rc;
-    if (h->n > 1)
-        qsort(h->items, h->n, sizeof *h->items, ssi_hit_cmp);
+    ssi_hits_sort(h);
     if (h->n > SS_XMATCH_CAP)
         h->n = SS_XMATCH_CAP;
     return 0;
@@ -170,9 +178,8 @@ static int ssi_put_matches(ssi_xmatch_ctx *x, const char *locus_id, uint64_t cat
     return rc ? rc : ss_store_put(x->txn, SS_STORE_CATALOG_LOCI, &ck, &empty, 0);
 }
 
-/* The row's id (the id column's value as text, or the row number) in @p arena. */
-static int ssi_row_object(ss_store_txn *txn, const ssi_catalog *c, uint64_t row, ss_arena *arena,
-                          const char **object, ss_value **vals, uint32_t *n)
+int ssi_row_object(ss_store_txn *txn, const ssi_catalog *c, uint64_t row, ss_arena *arena,
+                   const char **object, ss_value **vals, uint32_t *n)
 {
     unsigned char kb[16];
     ssi_key_catalog_row(kb, c->id, row);

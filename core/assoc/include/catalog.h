@@ -113,4 +113,55 @@ typedef struct ss_assoc_match {
 int ss_assoc_matches(ss_store_txn *txn, const char *locus_id, ss_arena *arena, ss_assoc_match **out,
                      size_t *n);
 
+/* ---- searching ---- */
+
+/** The widest cone ss_assoc_catalog_cone() searches (10 degrees, the widest match radius). */
+#define SS_CATALOG_CONE_MAX_ARCSEC 36000.0
+
+/**
+ * The id of the ready catalog (or watch list, by @p kind) named @p name: what its rows, index and
+ * matches are keyed by. A catalog being loaded, replaced or dropped is not found by its old id.
+ * @return 0, SS_ENOTFOUND (no ready catalog of that name and kind), SS_ENOMEM or a store code.
+ */
+int ss_assoc_catalog_id(ss_store_txn *txn, const char *name, ss_catalog_kind kind, uint64_t *id);
+
+/** Whether locus @p locus_id matched catalog @p catalog_id. @return 0 (it did), SS_ENOTFOUND
+ * or a store code. */
+int ss_assoc_locus_matched(ss_store_txn *txn, const char *locus_id, uint64_t catalog_id);
+
+/** A walk over the loci a catalog matched, in locus id order, pulled one locus at a time. */
+typedef struct ss_assoc_loci ss_assoc_loci;
+
+/**
+ * Start a walk over the loci catalog @p catalog_id matched, by locus id (@p descending: the
+ * reverse). Through catalog_loci (store format 6): only the catalog's own entries are read; in a
+ * format 5 store opened read-only, by a scan of every locus's matches, which costs the whole
+ * locus_matches table however few loci the catalog matched (ss_assoc_loci_indexed() says which).
+ * @param[out] out owned by the caller until ss_assoc_loci_close(), usable while @p txn is.
+ * @return 0, SS_ENOMEM or a store code.
+ */
+int ss_assoc_loci_open(ss_store_txn *txn, uint64_t catalog_id, int descending, ss_assoc_loci **out);
+/** @return 1 (@p locus_id filled), 0 (no more), SS_ECORRUPT or a store code. */
+int ss_assoc_loci_next(ss_assoc_loci *it, char locus_id[SS_LOCUS_ID_LEN + 1]);
+/** 1 when the walk reads catalog_loci, 0 when it scans locus_matches. */
+int ss_assoc_loci_indexed(const ss_assoc_loci *it);
+/** NULL is allowed. */
+void ss_assoc_loci_close(ss_assoc_loci *it);
+
+/**
+ * A cone search in a catalog: the rows of the ready catalog (or watch list) @p name whose
+ * position is within @p radius_arcsec of (ra, dec), nearest first (ties by row number), at most
+ * @p max of them, each with its columns as ss_assoc_matches() gives them (separation_arcsec from
+ * the cone's centre). Read through the zone index the matcher uses: the cost is the rows in the
+ * cone's zones and RA ranges, not the catalog's size.
+ * @param arena receives the rows, their values and the column names.
+ * @param[out] total when not NULL, every row within the radius (may exceed @p max).
+ * @return 0 (no row is not an error); SS_EINVAL for ra outside [0, 360), dec outside [-90, 90] or
+ *         a radius outside (0, SS_CATALOG_CONE_MAX_ARCSEC]; SS_ENOTFOUND for no ready catalog of
+ *         that name and kind; SS_ENOMEM or a store code.
+ */
+int ss_assoc_catalog_cone(ss_store_txn *txn, const char *name, ss_catalog_kind kind, double ra,
+                          double dec, double radius_arcsec, size_t max, ss_arena *arena,
+                          ss_assoc_match **out, size_t *n, size_t *total);
+
 #endif
