@@ -82,7 +82,8 @@ static int ssi_walker_next(ssi_walker *w, MDB_val *k, MDB_val *v)
 
 static void ssi_bound(unsigned char *dst, size_t *len, const void *src, size_t n)
 {
-    memcpy(dst, src, n);
+    if (n)
+        memcpy(dst, src, n);
     *len = n;
 }
 
