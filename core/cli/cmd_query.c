@@ -208,7 +208,8 @@ int ss_cmd_verify(int argc, char **argv)
                        .help =
                            "usage: skysieve verify --store DIR\n\n"
                            "Check the store's consistency: every alert has its locus and index\n"
-                           "entries, every locus its alerts and sky index entry, the counters\n"
+                           "entries, every locus its alerts and sky and newest index entries,\n"
+                           "every catalog match its catalog_loci entry, the counters\n"
                            "match the tables. Prints one line per problem on stderr and a JSON\n"
                            "summary; exit status 1 when a problem is found.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_verify);
