@@ -122,6 +122,33 @@ int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_i
     return r.bad ? SS_ECORRUPT : 0;
 }
 
+int ss_store_surveys_each(ss_store_txn *t, ss_store_survey_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->alerts, &cur);
+    if (rc)
+        return rc;
+    char next[SS_SURVEY_MAX + 2];
+    MDB_val k, v;
+    /* keys are survey NUL alert id: after one survey's first key, jump past its NUL */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+        size_t n = strnlen(k.mv_data, k.mv_size);
+        if (n > SS_SURVEY_MAX || n == k.mv_size) {
+            rc = SS_ECORRUPT;
+            break;
+        }
+        memcpy(next, k.mv_data, n);
+        next[n] = '\0';
+        if ((rc = fn(ctx, next)))
+            break;
+        next[n] = '\1';
+        k = (MDB_val){n + 1, next};
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int ssi_index_object(ss_store_txn *t, const ss_alert *a, const char *locus_id)
 {
     if (!a->object_id || !*a->object_id)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SSI_MAGIC            "skysieve-store"
@@ -532,6 +533,8 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
         return ss_err_set(err, SS_ENOMEM, "store %s: out of memory", dir);
     }
     s->readonly = o.readonly;
+    pthread_mutex_init(&s->map_lock, NULL);
+    pthread_cond_init(&s->map_cond, NULL);
     int rc = ssi_env_open(s, o.map_size, o.nosync, err);
     if (!rc)
         rc = exists ? ssi_store_attach(s, err)
@@ -560,6 +563,8 @@ void ss_store_close(ss_store *s)
         return;
     if (s->env)
         mdb_env_close(s->env);
+    pthread_cond_destroy(&s->map_cond);
+    pthread_mutex_destroy(&s->map_lock);
     free(s->path);
     free(s);
 }
@@ -584,12 +589,59 @@ const char *ss_store_path(const ss_store *s)
     return s->path;
 }
 
+/* ---- the map's size ---- */
+
+static void ssi_map_enter(ss_store *s)
+{
+    pthread_mutex_lock(&s->map_lock);
+    while (s->map_resizing)
+        pthread_cond_wait(&s->map_cond, &s->map_lock);
+    s->map_users++;
+    pthread_mutex_unlock(&s->map_lock);
+}
+
+static void ssi_map_leave(ss_store *s)
+{
+    pthread_mutex_lock(&s->map_lock);
+    if (--s->map_users == 0)
+        pthread_cond_broadcast(&s->map_cond);
+    pthread_mutex_unlock(&s->map_lock);
+}
+
+/* Set the map size (0: adopt the size another process grew it to) once no transaction of this
+ * process is open. A thread that holds one while asking would wait forever: give up after a few
+ * seconds with MDB_MAP_RESIZED, which callers report as the store being busy. */
+static int ssi_map_resize(ss_store *s, size_t size)
+{
+    pthread_mutex_lock(&s->map_lock);
+    if (s->map_resizing && !size) { /* another thread adopts it: wait for it */
+        while (s->map_resizing)
+            pthread_cond_wait(&s->map_cond, &s->map_lock);
+        pthread_mutex_unlock(&s->map_lock);
+        return 0;
+    }
+    while (s->map_resizing)
+        pthread_cond_wait(&s->map_cond, &s->map_lock);
+    s->map_resizing = 1;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    int rc = 0;
+    while (s->map_users && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->map_cond, &s->map_lock, &until);
+    rc = s->map_users ? MDB_MAP_RESIZED : mdb_env_set_mapsize(s->env, size);
+    s->map_resizing = 0;
+    pthread_cond_broadcast(&s->map_cond);
+    pthread_mutex_unlock(&s->map_lock);
+    return rc;
+}
+
 int ss_store_grow(ss_store *s, ss_err *err)
 {
     MDB_envinfo info;
     int rc = mdb_env_info(s->env, &info);
     if (!rc)
-        rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+        rc = ssi_map_resize(s, info.me_mapsize * 2);
     return rc ? ss_store_fail(s, err, rc, "growing the map") : 0;
 }
 
@@ -614,6 +666,36 @@ int ss_store_info_get(ss_store *s, ss_store_info *out)
 
 /* ---- transactions ---- */
 
+/* Begin (or renew) LMDB's transaction of @p t, counted in the map's users; when another process
+ * grew the map, adopt its size and try again. */
+static int ssi_txn_start(ss_store_txn *t, int renew)
+{
+    ss_store *s = t->s;
+    int rc = 0;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        ssi_map_enter(s);
+        rc = renew ? mdb_txn_renew(t->txn)
+                   : mdb_txn_begin(s->env, NULL, t->write ? 0 : MDB_RDONLY, &t->txn);
+        if (rc != MDB_MAP_RESIZED)
+            break;
+        ssi_map_leave(s);
+        if ((rc = ssi_map_resize(s, 0)))
+            return rc;
+        rc = MDB_MAP_RESIZED;
+    }
+    if (rc && rc != MDB_MAP_RESIZED)
+        ssi_map_leave(s);
+    t->counted = !rc;
+    return rc;
+}
+
+static void ssi_txn_stop(ss_store_txn *t)
+{
+    if (t->counted)
+        ssi_map_leave(t->s);
+    t->counted = 0;
+}
+
 int ss_store_txn_begin(ss_store *s, int mode, ss_store_txn **out)
 {
     *out = NULL;
@@ -622,10 +704,7 @@ int ss_store_txn_begin(ss_store *s, int mode, ss_store_txn **out)
         return SS_ENOMEM;
     t->s = s;
     t->write = mode == SS_STORE_WRITE;
-    int rc = mdb_txn_begin(s->env, NULL, t->write ? 0 : MDB_RDONLY, &t->txn);
-    if (rc == MDB_MAP_RESIZED &&
-        !(rc = mdb_env_set_mapsize(s->env, 0))) /* another process grew it */
-        rc = mdb_txn_begin(s->env, NULL, t->write ? 0 : MDB_RDONLY, &t->txn);
+    int rc = ssi_txn_start(t, 0);
     if (rc) {
         free(t);
         return rc;
@@ -636,6 +715,7 @@ int ss_store_txn_begin(ss_store *s, int mode, ss_store_txn **out)
 
 static void ssi_txn_free(ss_store_txn *t)
 {
+    ssi_txn_stop(t);
     ss_wbuf_free(&t->buf);
     free(t);
 }
@@ -664,12 +744,13 @@ void ss_store_txn_abort(ss_store_txn *t)
 void ss_store_txn_reset(ss_store_txn *t)
 {
     mdb_txn_reset(t->txn);
+    ssi_txn_stop(t);
     t->counters_state = 0;
 }
 
 int ss_store_txn_renew(ss_store_txn *t)
 {
-    return mdb_txn_renew(t->txn);
+    return ssi_txn_start(t, 1);
 }
 
 ss_store *ss_store_txn_store(const ss_store_txn *t)

@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 
 struct ss_store {
@@ -35,6 +36,12 @@ struct ss_store {
     double zone_height_deg;
     uint64_t locus_base; /* instance << 48: added to every locus sequence number */
     int readonly;
+    /* LMDB changes the map size only while no transaction of the process is open (the map moves):
+     * transactions count themselves in and out, and a resize waits for none to be open. */
+    pthread_mutex_t map_lock;
+    pthread_cond_t map_cond;
+    unsigned map_users;
+    int map_resizing;
 };
 
 /** A transaction: LMDB's, with the counters taken from it and a scratch buffer for encoding. */
@@ -42,6 +49,7 @@ struct ss_store_txn {
     ss_store *s;
     MDB_txn *txn;
     int write;
+    int counted;        /* counted in map_users (not while reset) */
     int counters_state; /* 0 not read, 1 read, 2 read and to be saved at commit */
     ss_store_counters counters;
     ss_wbuf buf;

@@ -324,6 +324,13 @@ void ss_store_walk_close(ss_store_walk *w);
 
 /* ---- alerts ---- */
 
+/** Called with each survey that has stored alerts; non-zero stops. */
+typedef int (*ss_store_survey_fn)(void *ctx, const char *survey);
+
+/** The surveys of the stored alerts, in name order: one seek per survey, not a walk of the
+ * alerts. @return 0, the visitor's non-zero value, SS_ECORRUPT or an LMDB code. */
+int ss_store_surveys_each(ss_store_txn *t, ss_store_survey_fn fn, void *ctx);
+
 /** Whether an alert is stored, and on which locus (@p locus_id may be NULL).
  * @return 0 (stored), SS_ENOTFOUND, SS_ECORRUPT or an LMDB code. */
 int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_id,

@@ -1,0 +1,121 @@
+/*
+ * The map grows under readers: another process (an ingest, a broker) grows the store's map while
+ * this one reads it from several threads (skysieve serve). Readers adopt the new size between
+ * transactions (LMDB forbids it while one is open) and see every commit.
+ */
+#include "store.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SMALL_MAP ((size_t)1 << 20)
+#define RECORDS   3000
+
+typedef struct reader {
+    ss_store *s;
+    volatile int *stop;
+    uint64_t seen, reads, failures;
+} reader;
+
+static void *read_loop(void *arg)
+{
+    reader *r = arg;
+    while (!*r->stop) {
+        ss_store_txn *t;
+        if (ss_store_txn_begin(r->s, SS_STORE_READ, &t)) {
+            r->failures++;
+            continue;
+        }
+        const ss_store_counters *c = ss_store_txn_counters(t);
+        if (c && c->rejected < r->seen)
+            r->failures++; /* a snapshot older than one already seen */
+        if (c)
+            r->seen = c->rejected;
+        r->reads++;
+        ss_store_txn_abort(t);
+    }
+    return NULL;
+}
+
+static int put_one(ss_store_txn *t, void *ctx, ss_err *err)
+{
+    (void)err;
+    static char raw[4096];
+    memset(raw, 'x', sizeof raw);
+    return ss_store_reject_put(t, SS_REASON_MALFORMED, "map_test", *(uint64_t *)ctx, "filler", raw,
+                               sizeof raw);
+}
+
+/* The writer: its own process, its own environment, growing the map as it fills. */
+static void write_until_grown(const char *dir)
+{
+    ss_store *s;
+    ss_err err = {0};
+    ss_store_options o = {.map_size = SMALL_MAP};
+    if (ss_store_open(dir, &o, &s, &err))
+        _exit(2);
+    for (uint64_t i = 0; i < RECORDS; i++)
+        if (ss_store_write(s, put_one, &i, "filler", &err))
+            _exit(3);
+    ss_store_info info;
+    int grown = ss_store_info_get(s, &info) == 0 && info.map_size >= 8 * SMALL_MAP;
+    ss_store_close(s);
+    _exit(grown ? 0 : 4);
+}
+
+START_TEST(readers_adopt_a_map_grown_by_another_process)
+{
+    char *tmp = tu_mkdtemp(), *dir = tu_path(tmp, "store");
+    ss_store *s;
+    ss_err err = {0};
+    ss_store_options rw = {.create = 1, .map_size = SMALL_MAP},
+                     ro = {.readonly = 1, .map_size = SMALL_MAP};
+    ck_assert_int_eq(ss_store_open(dir, &rw, &s, &err), 0);
+    ss_store_close(s);
+    pid_t pid = fork(); /* before any thread: the child uses only what it opens itself */
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        write_until_grown(dir);
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    volatile int stop = 0;
+    reader r[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = (reader){s, &stop, 0, 0, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, read_loop, &r[i]), 0);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    usleep(100 * 1000);
+    stop = 1;
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the writer exited with %d", st);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_eq(r[i].failures, 0);
+        ck_assert_uint_eq(r[i].seen, RECORDS);
+        ck_assert_uint_gt(r[i].reads, 10);
+    }
+    ss_store_info info;
+    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    ck_assert_uint_ge(info.map_size, 8 * SMALL_MAP); /* adopted the writer's size */
+    ss_store_close(s);
+    tu_rmtree(tmp);
+    free(dir), free(tmp);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("store_map");
+    TCase *tc = tcase_create("map");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, readers_adopt_a_map_grown_by_another_process);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
