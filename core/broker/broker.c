@@ -489,9 +489,16 @@ static int ssi_nn_fd(int sock, int opt)
     return nn_getsockopt(sock, NN_SOL_SOCKET, opt, &fd, &sz) == 0 ? fd : -1;
 }
 
+/* nanomsg drops a message above its receive limit (1 MiB by default) without a word: an alert
+ * file pushed whole would vanish. The limit is raised far above any alert file. */
+#define SSI_PULL_MAX_BYTES (1 << 30)
+
 static int ssi_bind(int proto, const char *addr, int *sock, int *fd, ss_err *err)
 {
+    int max = SSI_PULL_MAX_BYTES;
     *sock = nn_socket(AF_SP, proto);
+    if (*sock >= 0 && proto == NN_PULL)
+        nn_setsockopt(*sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof max);
     if (!strncmp(addr, "ipc://", 6))
         unlink(addr + 6);     /* a stale socket file of a broker that died */
     mode_t old = umask(0177); /* an ipc socket only its owner may use: 0600 */
