@@ -399,6 +399,10 @@ static json_t *ssi_status_json(ssi_broker *b)
     json_object_set_new(st, "filters", b->cur ? ssi_gen_json(b->cur) : json_array());
     if (b->next)
         json_object_set_new(st, "loading_generation", json_integer(b->next->id));
+    if (b->c.serve)
+        json_object_set_new(
+            st, "serve",
+            json_pack("{s:i, s:i}", "pid", (int)b->serve.pid, "restarts", (int)b->serve.restarts));
     return json_pack("{s:b, s:o}", "ok", 1, "status", st);
 }
 
@@ -727,6 +731,7 @@ static void ssi_loop(ssi_broker *b)
         if (b->in || b->store_failed)
             ssi_intake_round(b, scan);
         ssi_watch_round(b, now);
+        ssi_beside_round(b, now);
         ssi_output_round(b);
         ssi_worker_round(b, b->cur, p, np);
         ssi_worker_round(b, b->next, p, np);
@@ -745,6 +750,7 @@ static void ssi_close_all(ssi_broker *b)
 {
     if (b->reply_pending)
         ssi_reply(b, ssi_fail_json("the broker is stopping"));
+    ssi_beside_stop(b);
     ssi_gen_free(b->next, 0);
     ssi_gen_free(b->cur, SSI_STOP_GRACE);
     ss_err err = {0};
@@ -792,6 +798,9 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
     int rc = !b.arena || !b.cursor ? ss_err_set(err, SS_ENOMEM, "out of memory") : 0;
     if (!rc)
         rc = ssi_open_all(&b, err);
+    b.serve.backoff = 1.0;
+    if (!rc && b.c.serve)
+        ssi_beside_start(&b); /* the store exists now: the server opens it read-only */
     if (!rc && b.c.set) {
         b.initial = 1;
         rc = ssi_reload_start(&b, err);

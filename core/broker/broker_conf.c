@@ -221,6 +221,8 @@ static int ssi_handler(void *user, const char *sec, const char *k, const char *v
         if (!(ok = ssi_notify_key(x, k, v)))
             ss_err_set(x->err, SS_EINVAL, "%s: [notify] %s = %s: %s", c->file, k, v,
                        ssi_notify_bounds(k));
+    } else if (!strcmp(sec, "serve")) {
+        ok = c->serve = 1; /* its keys are the server's (serve.h), checked by `skysieve run` */
     } else if (!strcmp(sec, "control"))
         ok = !strcmp(k, "address")       ? ssi_set_str(&c->control, ssi_address(x->dir, v))
              : !strcmp(k, "secret_file") ? ssi_secret(x, v)
@@ -228,7 +230,8 @@ static int ssi_handler(void *user, const char *sec, const char *k, const char *v
     if (!ok && !x->err->code)
         ss_err_set(x->err, SS_EINVAL, "%s: [%s] %s = %s: %s", c->file, sec, k, v,
                    strcmp(sec, "broker") && strcmp(sec, "control") && strcmp(sec, "filters") &&
-                           strcmp(sec, "output") && strncmp(sec, "input ", 6)
+                           strcmp(sec, "serve") && strcmp(sec, "output") &&
+                           strncmp(sec, "input ", 6)
                        ? "unknown section"
                        : "unknown key or bad value");
     return ok;

@@ -14,6 +14,8 @@
 #include "pool.h"
 #include "publish.h"
 
+#include <sys/types.h>
+
 /* The broker: owned by ss_broker_run(), one per process. */
 typedef struct ssi_broker {
     ss_broker_conf c; /* [filters] is re-read on reload */
@@ -51,7 +53,18 @@ typedef struct ssi_broker {
     uint64_t rate_alerts;
     ss_arena *arena;
     ss_err fatal;
+    struct {
+        pid_t pid; /* `skysieve serve` beside the broker ([serve]), or 0 */
+        double started, next_start, backoff;
+        unsigned restarts;
+    } serve;
 } ssi_broker;
+
+/** `skysieve serve` beside the broker (beside.c): start it, restart it when it died (with a
+ * growing pause), stop it. */
+void ssi_beside_start(ssi_broker *b);
+void ssi_beside_round(ssi_broker *b, double now);
+void ssi_beside_stop(ssi_broker *b);
 
 /** Append @p s (owned; freed on failure) to a growable array. @return 0 or SS_ENOMEM. */
 int ssi_push(char ***arr, size_t *n, size_t *cap, char *s);

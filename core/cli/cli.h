@@ -29,6 +29,7 @@ int ss_cmd_inspect(int argc, char **argv);
 int ss_cmd_cutout(int argc, char **argv);
 int ss_cmd_run(int argc, char **argv);
 int ss_cmd_ctl(int argc, char **argv);
+int ss_cmd_serve(int argc, char **argv);
 int ss_cmd_send(int argc, char **argv);
 int ss_cmd_simulate(int argc, char **argv);
 int ss_cmd_worker(int argc, char **argv);

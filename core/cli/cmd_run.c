@@ -1,6 +1,7 @@
 /* The live broker's commands: run, ctl, send, and the hidden worker. */
 #include "broker.h"
 #include "cli.h"
+#include "serve.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -24,6 +25,19 @@ static const char ssi_run_help[] =
     "SIGHUP reloads the filter set. Logs go to standard error. config/skysieve.ini documents\n"
     "every setting and runs as it is.\n";
 
+/* [serve]: the server the broker starts beside it reads the same file; refuse a bad section now
+ * rather than from a child that would keep dying. */
+static int ssi_serve_check(const char *config, ss_err *err)
+{
+    ss_serve_conf sc;
+    ss_serve_conf_init(&sc);
+    int rc = ss_serve_conf_load(config, &sc, err);
+    if (!rc)
+        rc = ss_serve_conf_check(&sc, err);
+    ss_serve_conf_free(&sc);
+    return rc;
+}
+
 int ss_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -44,6 +58,10 @@ int ss_cmd_run(int argc, char **argv)
     ss_err err = {0};
     if (ss_broker_conf_load(config, &c, &err))
         return ss_cli_fail(&err);
+    if (c.serve && ssi_serve_check(config, &err)) { /* before anything starts */
+        ss_broker_conf_free(&c);
+        return ss_cli_fail(&err);
+    }
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0)
@@ -139,28 +157,6 @@ static int ssi_ctl_target(ssi_ctl_cli *c, char **address, ss_err *err)
     return *address ? 0 : ss_err_set(err, SS_ENOMEM, "out of memory");
 }
 
-/* One request, one answer. @return the answer (caller frees with nn_freemsg) or NULL. */
-static char *ssi_ctl_ask(const char *address, const char *req, double timeout, int *len,
-                         ss_err *err)
-{
-    int s = nn_socket(AF_SP, NN_REQ), ms = (int)(timeout * 1000);
-    char *reply = NULL;
-    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) < 0 ||
-        nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
-        nn_connect(s, address) < 0 || nn_send(s, req, strlen(req), 0) < 0 ||
-        (*len = nn_recv(s, &reply, NN_MSG, 0)) < 0) {
-        int e = nn_errno();
-        ss_err_set(err, e, "%s: %s", address,
-                   e == ETIMEDOUT ? "no broker answered (is it running? is this its control "
-                                    "address?)"
-                                  : nn_strerror(e));
-        reply = NULL;
-    }
-    if (s >= 0)
-        nn_close(s);
-    return reply;
-}
-
 int ss_cmd_ctl(int argc, char **argv)
 {
     ssi_ctl_cli c = {0};
@@ -174,25 +170,13 @@ int ss_cmd_ctl(int argc, char **argv)
         free(c.secret);
         return ss_cli_fail(&err);
     }
-    json_t *req = json_pack("{s:s}", "cmd", argv[optind]);
-    if (optind + 1 < argc)
-        json_object_set_new(req, "filter", json_string(argv[optind + 1]));
-    if (c.secret)
-        json_object_set_new(req, "secret", json_string(c.secret));
-    char *text = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    int len = 0;
-    char *reply = text ? ssi_ctl_ask(address, text, c.timeout, &len, &err) : NULL;
-    free(text);
+    json_t *o = NULL;
+    rc = ss_broker_ctl(address, c.secret, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL,
+                       c.timeout, &o, &err);
     free(address);
     free(c.secret);
-    if (!reply)
+    if (rc)
         return ss_cli_fail(&err);
-    json_error_t je;
-    json_t *o = json_loadb(reply, (size_t)len, 0, &je);
-    nn_freemsg(reply);
-    if (!o)
-        return ss_err_set(&err, SS_EFORMAT, "the broker's answer is not JSON"), ss_cli_fail(&err);
     json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     fputc('\n', stdout);
     int ok = json_is_true(json_object_get(o, "ok"));

@@ -30,6 +30,8 @@ static const ss_cli_command ssi_commands[] = {
      ss_cmd_replay},
     {"run", "run the live broker (inputs, filters in workers, outputs, control socket)",
      ss_cmd_run},
+    {"serve", "answer HTTP requests over a store: the /api/v1 and ALeRCE-compatible /ztf/v1 routes",
+     ss_cmd_serve},
     {"ctl", "control a running broker: status, reload, enable, disable, stop", ss_cmd_ctl},
     {"send", "push alert files to a broker's pull socket", ss_cmd_send},
     {"catalog", "load, list or drop the catalogs loci are matched against", ss_cmd_catalog},

@@ -4,6 +4,7 @@
  * partitions; one more instance reads the survey topic as it came. Every locus, its alerts, its
  * properties and its tags must come out the same, and no locus may be split between the two. */
 #include "testutil.h"
+#include "tu_http.h"
 #include "tu_kafka.h"
 
 #include "filters.h"
@@ -246,6 +247,128 @@ static size_t loci_by_alerts(ss_store *s, json_t *out, int64_t nside, size_t *st
     return n;
 }
 
+/* ---- the deployment over HTTP ---- */
+
+/* A locus as the API shows it, without what differs between deployments: its id and the wall
+ * times its tags were set. */
+static json_t *comparable(json_t *l)
+{
+    json_object_del(l, "locus_id");
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(l, "tags"), i, t) json_object_del(t, "time");
+    return l;
+}
+
+/* Every page of @p query (page_size 7) from @p s: the items, in order. */
+static json_t *all_pages(const tu_server *s, const char *query)
+{
+    json_t *all = json_array();
+    for (int page = 1;; page++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s&page=%d&page_size=7", query, page);
+        json_t *o = tu_http_json(s, path, 200);
+        json_array_extend(all, json_object_get(o, "items"));
+        int more = json_is_true(json_object_get(o, "has_next"));
+        json_decref(o);
+        if (!more)
+            break;
+        ck_assert_int_lt(page, 1000);
+    }
+    return all;
+}
+
+/* The values of @p key of each item, as one JSON text, to compare orders. */
+static char *column(json_t *items, const char *key)
+{
+    json_t *col = json_array(), *it;
+    size_t i;
+    json_array_foreach(items, i, it) json_array_append(col, json_object_get(it, key));
+    char *text = json_dumps(col, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(col);
+    return text;
+}
+
+static void same_column(json_t *a, json_t *b, const char *key, const char *what)
+{
+    char *x = column(a, key), *y = column(b, key);
+    ck_assert_msg(!strcmp(x, y), "%s, %s:\n one:  %s\n both: %s", what, key, x, y);
+    free(x), free(y);
+}
+
+/* The deployment (instance 1 answering for itself and instance 2) answers as the single store. */
+static void deployment_answers_as_one(void)
+{
+    tu_server w, a, b;
+    tu_serve_start(&w, "--store '%s/one'", tu_tmp);
+    tu_serve_start(&b, "--store '%s/odd' --set partitions=1,3", tu_tmp);
+    tu_serve_start(&a,
+                   "--store '%s/even' --set partitions=0,2 --set nside=" NSIDE
+                   " --set regions=4 --set peers=%s",
+                   tu_tmp, b.base);
+    json_t *every = all_pages(&w, "/api/v1/loci?sort=locus_id"), *it;
+    ck_assert_uint_gt(json_array_size(every), 50);
+    size_t i, compared = 0;
+    json_array_foreach(every, i, it)
+    {
+        char path[256];
+        snprintf(path, sizeof path, "/api/v1/loci/%s",
+                 json_string_value(json_object_get(it, "ztf_object_id")));
+        char *x = NULL, *y = NULL;
+        long sx = tu_http_get(&w, path, &x, NULL, NULL), sy = tu_http_get(&a, path, &y, NULL, NULL);
+        ck_assert_msg(sx == sy, "%s: %ld alone, %ld deployed: %s", path, sx, sy, y);
+        if (sx == 200) {
+            json_t *lx = comparable(json_loads(x, 0, NULL)),
+                   *ly = comparable(json_loads(y, 0, NULL));
+            ck_assert_msg(json_equal(lx, ly), "%s differs", path);
+            json_decref(lx), json_decref(ly);
+            compared++;
+        }
+        free(x), free(y);
+    }
+    ck_assert_uint_gt(compared, 50);
+    /* a locus id of instance 2, asked of instance 1 */
+    json_t *odd = tu_http_json(&b, "/api/v1/loci?page_size=1", 200);
+    const char *id = json_string_value(
+        json_object_get(json_array_get(json_object_get(odd, "items"), 0), "locus_id"));
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/loci/%s", id);
+    json_t *via = tu_http_json(&a, path, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(via, "locus_id")), id);
+    json_decref(via), json_decref(odd);
+    /* searches, tag pages and cones: the same values in the same order */
+    static const char *const queries[] = {
+        "/api/v1/loci?sort=newest_alert_observation_time&order=desc",
+        "/api/v1/loci?num_alerts.gte=5&sort=num_alerts",
+        "/api/v1/tags/well_sampled?count=true",
+    };
+    static const char *const keys[] = {"newest_alert_observation_time", "num_alerts", "tagged_mjd"};
+    for (size_t q = 0; q < 3; q++) {
+        json_t *x = all_pages(&w, queries[q]), *y = all_pages(&a, queries[q]);
+        ck_assert_uint_gt(json_array_size(x), 0);
+        same_column(x, y, keys[q], queries[q]);
+        json_decref(x), json_decref(y);
+    }
+    for (size_t k = 0; k < json_array_size(every); k += json_array_size(every) / 10) {
+        json_t *l = json_array_get(every, k);
+        char q[256];
+        snprintf(q, sizeof q, "/api/v1/loci?ra=%.8f&dec=%.8f&radius=240",
+                 json_real_value(json_object_get(l, "ra")),
+                 json_real_value(json_object_get(l, "dec")));
+        json_t *x = all_pages(&w, q), *y = all_pages(&a, q);
+        same_column(x, y, "separation_arcsec", q);
+        same_column(x, y, "ztf_object_id", q);
+        json_decref(x), json_decref(y);
+    }
+    json_t *sw = tu_http_json(&w, "/api/v1/stats", 200),
+           *sa = tu_http_json(&a, "/api/v1/stats", 200);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(sw, "alerts")),
+        json_integer_value(json_object_get(json_object_get(sa, "deployment"), "alerts")));
+    json_decref(sw), json_decref(sa), json_decref(every);
+    tu_serve_stop(&a), tu_serve_stop(&b), tu_serve_stop(&w);
+}
+
 START_TEST(two_instances_equal_one)
 {
     tu_mock m;
@@ -294,6 +417,7 @@ START_TEST(two_instances_equal_one)
     instance_close(&two[1]);
     ss_store_close(one.store), ss_store_close(two[0].store), ss_store_close(two[1].store);
     tu_mock_stop(&m);
+    deployment_answers_as_one();
 }
 END_TEST
 

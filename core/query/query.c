@@ -222,29 +222,33 @@ static int ssi_resolve_object(ss_store_txn *txn, const char *objid, char *out, s
     return 0;
 }
 
+int ss_query_resolve(ss_store_txn *txn, const char *id, ss_locus *l, ss_err *err)
+{
+    char locus_id[SS_LOCUS_ID_LEN + 1];
+    int rc = 0;
+    if (ss_store_locus_id_valid(id))
+        memcpy(locus_id, id, sizeof locus_id);
+    else if ((rc = ssi_resolve_object(txn, id, locus_id, err)))
+        return rc;
+    rc = ss_store_locus_get(txn, locus_id, l);
+    if (rc == SS_ENOTFOUND)
+        return ss_err_set(err, rc, "no locus '%s' in store %s", id,
+                          ss_store_path(ss_store_txn_store(txn)));
+    return rc ? ss_store_fail(ss_store_txn_store(txn), err, rc, "reading a locus") : 0;
+}
+
 int ss_query_locus(ss_store *s, const char *id, const ss_query_locus_options *o, json_t **out,
                    ss_err *err)
 {
     ss_store_txn *txn;
-    char locus_id[SS_LOCUS_ID_LEN + 1];
     ss_locus l;
     int rc = ssi_read_begin(s, &txn, err);
     if (rc)
         return rc;
-    if (ss_store_locus_id_valid(id))
-        memcpy(locus_id, id, sizeof locus_id);
-    else if ((rc = ssi_resolve_object(txn, id, locus_id, err)))
-        goto done;
-    rc = ss_store_locus_get(txn, locus_id, &l);
-    if (rc == SS_ENOTFOUND) {
-        rc = ss_err_set(err, rc, "no locus '%s' in store %s", id, ss_store_path(s));
-        goto done;
-    }
-    if (!rc)
+    if (!(rc = ss_query_resolve(txn, id, &l, err)))
         rc = ssi_show(txn, &l, o, out, err);
     if (rc && (!err || !err->code))
         ss_store_fail(s, err, rc, "reading a locus");
-done:
     ss_store_txn_abort(txn);
     return rc;
 }

@@ -30,6 +30,7 @@
 #include "notify.h"
 #include "publish.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,7 @@ typedef struct ss_broker_conf {
     char *control;
     char *secret;                  /**< the shared secret (from secret_file), or NULL */
     ss_publish_notify_conf notify; /**< watch-list webhooks: [notify] */
+    int serve; /**< a [serve] section: the broker runs `skysieve serve` beside it (serve.h) */
 } ss_broker_conf;
 
 /** Read @p path. @return 0, or an error naming the file, section, key and the reason. */
@@ -83,5 +85,16 @@ void ss_broker_conf_free(ss_broker_conf *c);
  */
 int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_log *log,
                   ss_err *err);
+
+/**
+ * Ask a running broker through its control socket at @p address: @p cmd (status, reload, enable,
+ * disable, stop), with @p filter for enable and disable (else NULL) and the shared @p secret
+ * (NULL when it has none), waiting at most @p timeout seconds.
+ * @param[out] reply the broker's JSON answer, owned by the caller (json_decref()).
+ * @return 0 (the answer may still say {"ok": false}); ETIMEDOUT when no broker answered; another
+ *         errno or SS_EFORMAT, with @p err naming the address.
+ */
+int ss_broker_ctl(const char *address, const char *secret, const char *cmd, const char *filter,
+                  double timeout, json_t **reply, ss_err *err);
 
 #endif

@@ -46,6 +46,13 @@ typedef struct ss_query_locus_options {
 int ss_query_locus(ss_store *s, const char *id, const ss_query_locus_options *o, json_t **out,
                    ss_err *err);
 
+/**
+ * The locus with id @p id, or the one locus of survey object @p id, read in @p txn.
+ * @return 0; SS_ENOTFOUND; SS_EAMBIGUOUS when an object id names several loci (listed in
+ *         @p err); a store error (@p err says which).
+ */
+int ss_query_resolve(ss_store_txn *txn, const char *id, ss_locus *l, ss_err *err);
+
 /** Print one summary line per locus within @p radius_arcsec of (ra, dec), nearest first. */
 int ss_query_cone(ss_store *s, double ra, double dec, double radius_arcsec, FILE *out, ss_err *err);
 

@@ -1,0 +1,52 @@
+/* The client side of the control socket (broker.h): one request, one answer. */
+#include "broker.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One request, one answer. @return the answer (caller frees with nn_freemsg) or NULL. */
+static char *ssi_ctl_ask(const char *address, const char *req, double timeout, int *len,
+                         ss_err *err)
+{
+    int s = nn_socket(AF_SP, NN_REQ), ms = (int)(timeout * 1000);
+    char *reply = NULL;
+    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) < 0 ||
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
+        nn_connect(s, address) < 0 || nn_send(s, req, strlen(req), 0) < 0 ||
+        (*len = nn_recv(s, &reply, NN_MSG, 0)) < 0) {
+        int e = nn_errno();
+        ss_err_set(err, e, "%s: %s", address,
+                   e == ETIMEDOUT ? "no broker answered (is it running? is this its control "
+                                    "address?)"
+                                  : nn_strerror(e));
+        reply = NULL;
+    }
+    if (s >= 0)
+        nn_close(s);
+    return reply;
+}
+
+int ss_broker_ctl(const char *address, const char *secret, const char *cmd, const char *filter,
+                  double timeout, json_t **reply, ss_err *err)
+{
+    json_t *req = json_pack("{s:s}", "cmd", cmd);
+    if (filter)
+        json_object_set_new(req, "filter", json_string(filter));
+    if (secret)
+        json_object_set_new(req, "secret", json_string(secret));
+    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    int len = 0;
+    char *answer = text ? ssi_ctl_ask(address, text, timeout, &len, err) : NULL;
+    free(text);
+    if (!answer)
+        return err->code ? err->code : ss_err_set(err, SS_ENOMEM, "out of memory");
+    json_error_t je;
+    *reply = json_loadb(answer, (size_t)len, 0, &je);
+    nn_freemsg(answer);
+    return *reply ? 0 : ss_err_set(err, SS_EFORMAT, "%s: the broker's answer is not JSON", address);
+}
