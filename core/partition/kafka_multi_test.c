@@ -335,6 +335,13 @@ static void deployment_answers_as_one(void)
     snprintf(path, sizeof path, "/api/v1/loci/%s", id);
     json_t *via = tu_http_json(&a, path, 200);
     ck_assert_str_eq(json_string_value(json_object_get(via, "locus_id")), id);
+    /* ... in CSV, passed on as the instance gave it */
+    char *csv = NULL, *ctype = NULL;
+    snprintf(path, sizeof path, "/api/v1/loci/%s/lightcurve?format=csv", id);
+    ck_assert_int_eq(tu_http_get(&a, path, &csv, NULL, &ctype), 200);
+    ck_assert_ptr_nonnull(strstr(ctype, "text/csv"));
+    ck_assert(!strncmp(csv, "alert_id,survey,mjd,", 20));
+    free(csv), free(ctype);
     json_decref(via), json_decref(odd);
     /* searches, tag pages and cones: the same values in the same order */
     static const char *const queries[] = {

@@ -396,7 +396,7 @@ static json_t *ssi_object_json(const ssi_obj *o)
         "meanra", "meandec", "sigmara", "sigmadec", "step_id_corr"
 
 static const char *const ssi_object_columns[] = {SSI_OBJECT_COLUMNS, NULL};
-static const char *const ssi_item_columns[] = {SSI_OBJECT_COLUMNS, "class", "classifier",
+const char *const ssi_alerce_item_columns[] = {SSI_OBJECT_COLUMNS, "class", "classifier",
                                                "probability", NULL};
 
 /* ---- detections and non-detections ---- */
@@ -1410,7 +1410,7 @@ static void ssi_objects_reply(ssi_pager *pg)
     json_object_set_new(env, "prev",
                         q->page > 1 ? json_integer((json_int_t)q->page - 1) : json_null());
     json_object_set_new(env, "has_prev", json_boolean(q->page > 1));
-    ssi_reply_table(pg->r, env, pg->items, ssi_item_columns);
+    ssi_reply_table(pg->r, env, pg->items, ssi_alerce_item_columns);
     pg->items = NULL;
 }
 

@@ -191,8 +191,13 @@ static int ssi_alert_find(ss_store_txn *txn, const char *shown, ss_packet *pkt, 
                           "'%s' is not an alert id (SURVEY_KIND:ID, e.g. "
                           "ztf_candidate:1234)",
                           shown);
-    if (survey) {
+    if (survey) { /* the kind is part of the id: ztf_upper_limit:X is not ztf_candidate:X */
+        char is[SS_ID_MAX + 64];
         int rc = ss_store_alert_get(txn, survey, id, pkt, a);
+        if (!rc)
+            ssi_alert_id_show(*a, is, sizeof is);
+        if (!rc && strcmp(is, shown))
+            return ss_err_set(err, SS_ENOTFOUND, "no alert '%s' (there is %s)", shown, is);
         return rc == SS_ENOTFOUND ? ss_err_set(err, rc, "no alert '%s'", shown) : rc;
     }
     ssi_bare b = {txn, id, pkt, NULL, "", 0};

@@ -12,6 +12,15 @@
 
 extern const char ss_serve_openapi_json[]; /* openapi.json, embedded by the build */
 
+/* Keep only the last part of the path in @p key of @p o. */
+static void ssi_basename(json_t *o, const char *key)
+{
+    const char *path = json_string_value(json_object_get(o, key));
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (slash)
+        json_object_set_new(o, key, json_string(slash + 1));
+}
+
 void ssi_api_root(ssi_req *r)
 {
     if (ssi_params_unused(r))
@@ -43,6 +52,8 @@ void ssi_api_stats(ssi_req *r)
         return;
     }
     json_object_set_new(o, "version", json_string(ss_version(NULL, NULL, NULL)));
+    ssi_basename(o, "store");
+    ssi_basename(json_object_get(o, "last_ingest"), "first_input");
     const ss_serve_conf *c = r->srv->conf;
     json_object_set_new(o, "peers", json_integer((json_int_t)c->npeers));
     json_object_set_new(o, "instance", json_integer(r->srv->instance));
@@ -73,7 +84,11 @@ static void ssi_catalogs(ssi_req *r, ss_catalog_kind kind)
     }
     size_t i;
     json_t *c;
-    json_array_foreach(arr, i, c) json_object_del(c, "webhook"); /* a secret of the operator's */
+    json_array_foreach(arr, i, c)
+    { /* a webhook is a secret of the operator's, a path a detail of its machine */
+        json_object_del(c, "webhook");
+        ssi_basename(c, "source");
+    }
     ssi_reply_table(r, NULL, arr, ssi_catalog_columns);
 }
 
@@ -116,5 +131,6 @@ void ssi_api_filters(ssi_req *r)
     json_decref(o);
     o = st;
     json_object_del(o, "filters");
-    ssi_reply_table(r, json_pack("{s:o}", "broker", o), filters, NULL);
+    static const char *const columns[] = {"label", "name", NULL};
+    ssi_reply_table(r, json_pack("{s:o}", "broker", o), filters, columns);
 }

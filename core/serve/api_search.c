@@ -13,6 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const ssi_summary_columns[] = {"locus_id",
+                                           "ra",
+                                           "dec",
+                                           "num_alerts",
+                                           "num_mag_values",
+                                           "oldest_alert_observation_time",
+                                           "newest_alert_observation_time",
+                                           "newest_alert_magnitude",
+                                           "brightest_alert_magnitude",
+                                           NULL};
+
 #define SSI_MAX_CONDS    32
 #define SSI_DEFAULT_PAGE 100
 
@@ -167,7 +178,7 @@ static void ssi_page_reply(ssi_req *r, const ss_query_page *p, const char *sort)
     json_object_set_new(env, "page_size", json_integer((json_int_t)p->page_size));
     json_object_set_new(env, "has_next", json_boolean(p->has_next));
     json_object_set_new(env, "index", json_string(p->index ? p->index : ""));
-    ssi_reply_table(r, env, items, NULL);
+    ssi_reply_table(r, env, items, ssi_summary_columns);
 }
 
 static void ssi_search_run(ssi_req *r, ssi_search *s)
@@ -236,7 +247,8 @@ void ssi_api_tags(ssi_req *r)
         ssi_reply_code(r, rc, NULL);
         return;
     }
-    ssi_reply_table(r, NULL, items, NULL);
+    static const char *const columns[] = {"tag", "newest_tagged_mjd", NULL};
+    ssi_reply_table(r, NULL, items, columns);
 }
 
 /* ---- a cone in a catalog ---- */
@@ -247,6 +259,8 @@ static json_t *ssi_row_json(const ss_assoc_match *m)
     json_object_del(o, "catalog");
     return o;
 }
+
+static const char *const ssi_row_columns[] = {"row", "object_id", "separation_arcsec", NULL};
 
 void ssi_api_catalog_cone(ssi_req *r)
 {
@@ -282,5 +296,5 @@ void ssi_api_catalog_cone(ssi_req *r)
         return;
     }
     ssi_reply_table(r, json_pack("{s:s, s:I}", "catalog", r->seg[3], "total", (json_int_t)total),
-                    items, NULL);
+                    items, ssi_row_columns);
 }

@@ -72,7 +72,7 @@ int ssi_param_page(ssi_req *r, size_t *page, size_t *page_size)
     uint64_t p = 1, ps = *page_size;
     int a = ssi_param_uint(r, "page", 1, 1000000000, &p);
     /* a peer's federated search fetches deeper than a client may (peers.c) */
-    size_t max = r->srv->conf->max_page_size * (r->internal ? 10 : 1);
+    size_t max = r->srv->conf->max_page_size * (r->trusted ? 10 : 1);
     int b = a < 0 ? -1 : ssi_param_uint(r, "page_size", 1, max, &ps);
     if (a < 0 || b < 0)
         return -1;

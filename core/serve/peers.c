@@ -255,9 +255,10 @@ static int ssi_cone_peers(ssi_req *r, double ra, double dec, double radius_arcse
 
 /* ---- the request as the peers get it ---- */
 
-/* Path and query of @p r for a peer, with @p page and @p page_size replaced when non-zero and
- * format left out (peers answer JSON; the merged answer is rendered here). @return malloc'd. */
-static char *ssi_target(ssi_req *r, size_t page, size_t page_size)
+/* Path and query of @p r for a peer, with @p page and @p page_size replaced when non-zero; format
+ * is left out unless @p keep_format (a merged answer is rendered here, a proxied one is the
+ * peer's). @return malloc'd. */
+static char *ssi_target(ssi_req *r, size_t page, size_t page_size, int keep_format)
 {
     char *out = NULL;
     size_t len = 0;
@@ -273,7 +274,7 @@ static char *ssi_target(ssi_req *r, size_t page, size_t page_size)
     char sep = '?';
     for (size_t i = 0; esc && i < r->nparams; i++) {
         const ssi_kv *p = &r->params[i];
-        if (!strcmp(p->key, "format") || !strcmp(p->key, "access_token") ||
+        if ((!keep_format && !strcmp(p->key, "format")) || !strcmp(p->key, "access_token") ||
             (page && (!strcmp(p->key, "page") || !strcmp(p->key, "page_size"))))
             continue;
         char *k = curl_easy_escape(esc, p->key, 0), *v = curl_easy_escape(esc, p->value, 0);
@@ -288,10 +289,12 @@ static char *ssi_target(ssi_req *r, size_t page, size_t page_size)
     return out;
 }
 
-/* The local answer, as a peer's would be: run the route's handler here. */
-static void ssi_local(ssi_req *r, ssi_handler fn, ssi_answer *a)
+/* The local answer, as a peer's would be: run the route's handler here (in JSON, unless
+ * @p as_asked: an answer passed on as it is). */
+static void ssi_local(ssi_req *r, ssi_handler fn, ssi_answer *a, int as_asked)
 {
-    r->csv = 0;
+    if (!as_asked)
+        r->csv = 0;
     fn(r);
     *a = (ssi_answer){.peer = -1, .status = r->status, .body = r->body, .len = r->len};
     snprintf(a->ctype, sizeof a->ctype, "%s", r->ctype ? r->ctype : "application/json");
@@ -310,6 +313,7 @@ static void ssi_pass(ssi_req *r, ssi_answer *a)
     }
     ssi_reply_bytes(r, (unsigned)a->status,
                     strstr(a->ctype, "json")   ? "application/json"
+                    : strstr(a->ctype, "csv")  ? "text/csv; charset=utf-8"
                     : strstr(a->ctype, "gzip") ? "application/gzip"
                     : strstr(a->ctype, "fits") ? "application/fits"
                                                : "text/plain",
@@ -338,7 +342,7 @@ static void ssi_fed_by_id(ssi_req *r, ssi_handler fn, const char *id)
         int want[SS_SERVE_MAX_PEERS] = {0};
         want[peer] = 1;
         ssi_answer a[SS_SERVE_MAX_PEERS];
-        char *target = ssi_target(r, 0, 0);
+        char *target = ssi_target(r, 0, 0, 1);
         ssi_fetch(c, target ? target : "/", want, a);
         ssi_pass(r, &a[peer]);
         free(target);
@@ -349,9 +353,9 @@ static void ssi_fed_by_id(ssi_req *r, ssi_handler fn, const char *id)
     for (size_t i = 0; i < c->npeers; i++)
         want[i] = 1;
     ssi_answer a[SS_SERVE_MAX_PEERS + 1];
-    char *target = ssi_target(r, 0, 0);
+    char *target = ssi_target(r, 0, 0, 1);
     ssi_fetch(c, target ? target : "/", want, a);
-    ssi_local(r, fn, &a[c->npeers]);
+    ssi_local(r, fn, &a[c->npeers], 1);
     ssi_answer *found = NULL, *down = NULL;
     char where[512] = "";
     size_t nfound = 0;
@@ -481,14 +485,17 @@ static void ssi_merge_reply(ssi_req *r, ssi_merged *m, const ssi_order *o, size_
     for (size_t i = 0; items && i < n; i++)
         items[i] = json_array_get(m->all, i);
     ssi_sorting = o;
-    if (items && n)
+    /* no key: the instances' answers one after the other, each in its order; a page cut from
+     * them is right because each instance gave all its results up to the page's end */
+    if (items && n && o->key)
         qsort(items, n, sizeof *items, ssi_cmp_items);
     json_t *slice = json_array();
     for (size_t i = (page - 1) * size; items && i < n && i < page * size; i++)
         json_array_append(slice, items[i]);
     free(items);
     int has_next = m->has_next || n > page * size;
-    ssi_reply_table(r, ssi_envelope(m->tmpl, page, size, has_next, m->total, alerce), slice, NULL);
+    ssi_reply_table(r, ssi_envelope(m->tmpl, page, size, has_next, m->total, alerce), slice,
+                    alerce ? ssi_alerce_item_columns : ssi_summary_columns);
 }
 
 /* Page, size and order of a search route, as the route reads them. */
@@ -535,10 +542,8 @@ static void ssi_fed_order(ssi_req *r, ssi_fed_search *s)
     int tag_route = !strcmp(r->route, "/api/v1/tags/{tag}");
     s->order.tie = s->alerce ? "oid" : "locus_id";
     s->order.desc = order && (!strcmp(order, "desc") || !strcmp(order, "DESC"));
-    if (s->alerce) { /* without order_by, each instance is asked for oid order (merged so) */
-        s->order.key = sort ? sort : "oid";
-        if (!sort && r->nparams < SSI_MAX_PARAMS)
-            r->params[r->nparams++] = (ssi_kv){"order_by", "oid", 0};
+    if (s->alerce) { /* without order_by: each instance's own order, one after the other */
+        s->order.key = sort;
         return;
     }
     if (!sort)
@@ -571,7 +576,7 @@ static void ssi_fed_search_run(ssi_req *r, ssi_handler fn, size_t default_size)
         want[i] = 1;
     ssi_answer a[SS_SERVE_MAX_PEERS + 1];
     size_t fetch = s.page * s.size;
-    char *target = ssi_target(r, 1, fetch);
+    char *target = ssi_target(r, 1, fetch, 0);
     ssi_fetch(c, target ? target : "/", want, a);
     for (size_t i = 0; i < c->npeers; i++)
         if (!want[i])
@@ -580,7 +585,7 @@ static void ssi_fed_search_run(ssi_req *r, ssi_handler fn, size_t default_size)
     a[c->npeers] = (ssi_answer){.peer = -1, .status = -1};
     if (mine) {
         ssi_local_page(r, fetch);
-        ssi_local(r, fn, &a[c->npeers]);
+        ssi_local(r, fn, &a[c->npeers], 0);
     }
     r->csv = csv;
     ssi_merged m = {0};
@@ -604,13 +609,15 @@ static void ssi_fed_all(ssi_req *r, ssi_handler fn, ssi_answer *a)
     int want[SS_SERVE_MAX_PEERS];
     for (size_t i = 0; i < c->npeers; i++)
         want[i] = 1;
-    char *target = ssi_target(r, 0, 0);
+    char *target = ssi_target(r, 0, 0, 0);
     ssi_fetch(c, target ? target : "/", want, a);
     free(target);
     int csv = r->csv;
-    ssi_local(r, fn, &a[c->npeers]);
+    ssi_local(r, fn, &a[c->npeers], 0);
     r->csv = csv;
 }
+
+static const char *const ssi_tag_columns[] = {"tag", "newest_tagged_mjd", NULL};
 
 /* Every instance's tags, each with its latest time on any of them. */
 static void ssi_fed_tags(ssi_req *r, ssi_handler fn)
@@ -635,7 +642,7 @@ static void ssi_fed_tags(ssi_req *r, ssi_handler fn)
     if (m.fail)
         json_decref(items), ssi_pass(r, m.fail);
     else
-        ssi_reply_table(r, NULL, items, NULL);
+        ssi_reply_table(r, NULL, items, ssi_tag_columns);
     json_decref(by), json_decref(m.all);
     ssi_answers_free(a, c->npeers + 1);
 }

@@ -100,11 +100,11 @@ static void ssi_csv_value(FILE *f, const json_t *v)
     }
 }
 
-/* Every key of the items, in the order first seen (items of one table differ only in optional
- * fields: a survey's object id, a cone's separation). */
-static size_t ssi_csv_keys(json_t *items, const char **keys, size_t cap)
+/* The leading @p n keys, then every other key of the items in the order first seen (items of one
+ * table differ only in optional fields: a survey's object id, a cone's separation). */
+static size_t ssi_csv_keys(json_t *items, const char **keys, size_t n, size_t cap)
 {
-    size_t n = 0, i;
+    size_t i;
     json_t *item, *v;
     const char *k;
     json_array_foreach(items, i, item)
@@ -129,11 +129,9 @@ char *ssi_csv(json_t *items, const char *const *columns, size_t *len)
         return NULL;
     const char *keys[256];
     size_t ncols = 0;
-    if (columns)
-        while (columns[ncols] && ncols < 256)
-            keys[ncols] = columns[ncols], ncols++;
-    else
-        ncols = ssi_csv_keys(items, keys, 256);
+    while (columns && columns[ncols] && ncols < 256)
+        keys[ncols] = columns[ncols], ncols++;
+    ncols = ssi_csv_keys(items, keys, ncols, 256);
     for (size_t c = 0; c < ncols; c++)
         fputs(c ? "," : "", f), ssi_csv_field(f, keys[c]);
     fputs("\r\n", f);

@@ -56,6 +56,8 @@ typedef struct ssi_req {
     int csv;           /* format=csv */
     int had_body;      /* the request came with a body (refused) */
     int internal;      /* X-Skysieve-Local: a peer asks for this instance's own answer */
+    int trusted;       /* ... and may page deeper (it has the token, or no other machine can ask) */
+    int preflight;     /* an OPTIONS request, answered with the CORS headers */
     char fed_size[24]; /* a federated search's page size, for the local run */
     /* the answer */
     unsigned status;
@@ -80,12 +82,17 @@ void ssi_reply_error(ssi_req *r, unsigned status, const char *fmt, ...)
 void ssi_reply_code(ssi_req *r, int code, const ss_err *err);
 /* Answer bytes (copied) with a content type. */
 void ssi_reply_bytes(ssi_req *r, unsigned status, const char *ctype, const void *data, size_t len);
-/* Answer a table: with format=csv, a CSV of @p columns (NULL-terminated; NULL: the keys of the
- * first item) of each object of @p items; otherwise @p envelope (stolen, may be NULL: a bare
- * {"items": ...}) with "items" set to @p items (stolen). */
+/* Answer a table: with format=csv, a CSV whose header is @p columns (NULL-terminated, may be
+ * NULL), then every other key the items have, so an empty table still has its header;
+ * otherwise @p envelope (stolen, may be NULL: a bare {"items": ...}) with "items" set to @p items
+ * (stolen). */
 void ssi_reply_table(ssi_req *r, json_t *envelope, json_t *items, const char *const *columns);
-/* Render @p items as CSV text (malloc'd) with @p columns; nested values as JSON text. */
+/* Render @p items as CSV text (malloc'd), @p columns first; nested values as JSON text. */
 char *ssi_csv(json_t *items, const char *const *columns, size_t *len);
+
+/* The leading CSV columns of a locus summary (api_search.c) and of an ALeRCE object (alerce.c). */
+extern const char *const ssi_summary_columns[];
+extern const char *const ssi_alerce_item_columns[];
 
 /* ---- parameters (params.c) ---- */
 

@@ -117,6 +117,15 @@ START_TEST(test_locus_not_found)
     json_decref(e);
     json_decref(tu_http_json(&srv, "/api/v1/loci/no-such-object", 404));
     json_decref(tu_http_json(&srv, "/api/v1/alerts/sim:nope", 404));
+    /* the kind is part of an alert id: a detection is not found as an upper limit */
+    json_t *l = first_locus(), *loc;
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/loci/%s", jstr(l, "locus_id"));
+    loc = tu_http_json(&srv, path, 200);
+    snprintf(path, sizeof path, "/api/v1/alerts/sim_upper_limit:%s",
+             jstr(json_array_get(json_object_get(loc, "alerts"), 0), "survey_alert_id"));
+    json_decref(tu_http_json(&srv, path, 404));
+    json_decref(loc), json_decref(l);
     json_decref(tu_http_json(&srv, "/api/v1/alerts/sim:nope/cutouts/science", 404));
     json_decref(tu_http_json(&srv, "/api/v1/alerts/sim:x/cutouts/thumbnail", 404));
 }
@@ -205,6 +214,47 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* An empty table in CSV still has its header (pandas reads it as an empty frame). */
+START_TEST(test_empty_csv_has_a_header)
+{
+    char *body = NULL;
+    ck_assert_int_eq(
+        tu_http_get(&srv, "/api/v1/loci?tag=no_such_tag&format=csv", &body, NULL, NULL), 200);
+    ck_assert_msg(!strncmp(body, "locus_id,ra,dec,num_alerts,", 27), "%s", body);
+    free(body);
+}
+END_TEST
+
+/* Browsers ask before a cross-origin request with a token; nothing else but reading is allowed. */
+START_TEST(test_preflight_and_methods)
+{
+    tu_server *s = &srv;
+    char req[128];
+    snprintf(req, sizeof req, "curl -s -o /dev/null -w '%%{http_code}' -X OPTIONS %s/api/v1/stats",
+             s->base);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(req, &out, NULL), 0);
+    ck_assert_str_eq(out, "204");
+    free(out);
+    snprintf(req, sizeof req, "curl -s -D - -o /dev/null -X PUT %s/api/v1/stats", s->base);
+    ck_assert_int_eq(tu_run(req, &out, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, " 405 "));
+    ck_assert_ptr_nonnull(strstr(out, "Allow: GET, HEAD, OPTIONS"));
+    free(out);
+}
+END_TEST
+
+/* A port another server holds is refused, not shared. */
+START_TEST(test_port_taken)
+{
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(
+        tu_sks(&out, &err, "serve --store '%s/st' --listen 127.0.0.1:%d", tu_tmp, srv.port), 1);
+    ck_assert_ptr_nonnull(strstr(err, "cannot listen"));
+    free(out), free(err);
+}
+END_TEST
+
 /* Clients join base URLs and paths with a slash too many (ALeRCE's does): the same answer. */
 START_TEST(test_double_slashes)
 {
@@ -253,6 +303,14 @@ START_TEST(test_token)
                      200);
     ck_assert_int_eq(
         tu_http_status(&t, "/api/v1/stats?access_token=s3cret-token-of-32-characters-xx"), 200);
+    tu_serve_stop(&t);
+    /* with a rate, guesses of the token are limited too */
+    tu_serve_start(&t, "--store '%s/st' --token-file '%s' --set rate=1 --set burst=3", tu_tmp, tok);
+    int limited = 0;
+    for (int i = 0; i < 10; i++)
+        limited += tu_http_get_h(&t, "/api/v1/stats", "Authorization: Bearer guess", NULL, NULL,
+                                 NULL) == 429;
+    ck_assert_int_ge(limited, 6);
     tu_serve_stop(&t);
     /* the token never reaches the log */
     char *log = tu_path(tu_tmp, "serve.log");
@@ -489,6 +547,9 @@ static Suite *serve_suite(void)
     tcase_add_test(night, test_lightcurve);
     tcase_add_test(night, test_refusals);
     tcase_add_test(night, test_double_slashes);
+    tcase_add_test(night, test_empty_csv_has_a_header);
+    tcase_add_test(night, test_preflight_and_methods);
+    tcase_add_test(night, test_port_taken);
     tcase_add_test(night, test_stats_and_openapi);
     tcase_add_test(night, test_token);
     tcase_add_test(night, test_rate_limit);

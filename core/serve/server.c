@@ -130,16 +130,17 @@ static int ssi_gate(ssi_req *r, const char *method, const char *url)
         ssi_reply_error(r, MHD_HTTP_URI_TOO_LONG, "more than %d query parameters", SSI_MAX_PARAMS);
         return 1;
     }
+    if (!strcmp(method, "OPTIONS")) { /* a browser's preflight of a cross-origin request */
+        ssi_reply_bytes(r, MHD_HTTP_NO_CONTENT, "text/plain", "", 0);
+        r->preflight = 1;
+        return 1;
+    }
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         ssi_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
                         "%s: the API is read-only; it answers GET and HEAD", method);
         return 1;
     }
-    if (!ssi_authorised(r)) {
-        ssi_reply_error(r, MHD_HTTP_UNAUTHORIZED,
-                        "this server wants a bearer token (Authorization: Bearer TOKEN)");
-        return 1;
-    }
+    /* the rate first: failed tokens count against it too, so tokens cannot be guessed apace */
     double wait = r->srv->limiter ? ssi_limiter_take(r->srv->limiter, r->client) : 0;
     if (wait > 0) {
         snprintf(r->retry_after, sizeof r->retry_after, "%.0f", wait < 1 ? 1 : wait + 0.5);
@@ -148,6 +149,14 @@ static int ssi_gate(ssi_req *r, const char *method, const char *url)
                         r->client, r->retry_after);
         return 1;
     }
+    if (!ssi_authorised(r)) {
+        ssi_reply_error(r, MHD_HTTP_UNAUTHORIZED,
+                        "this server wants a bearer token (Authorization: Bearer TOKEN)");
+        return 1;
+    }
+    /* a peer's request for this instance's own answer may page deeper: only from a client that
+     * proved the token, or on a server no other machine reaches */
+    r->trusted = r->internal && (c->token || !c->public_);
     return 0;
 }
 
@@ -165,6 +174,14 @@ static enum MHD_Result ssi_queue(ssi_req *r, const char *method)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, r->retry_after);
     if (r->disposition[0])
         MHD_add_response_header(resp, "Content-Disposition", r->disposition);
+    if (r->preflight) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+    }
+    if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
     if (r->status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     (void)method;
@@ -273,8 +290,7 @@ static struct MHD_Daemon *ssi_start(ssi_server *srv, const struct sockaddr *sa, 
         (unsigned)c->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_request_bytes * 2,
         MHD_OPTION_NOTIFY_COMPLETED, ssi_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        ssi_reaper_notify, srv, MHD_OPTION_EXTERNAL_LOGGER, ssi_mhd_log, srv,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        ssi_reaper_notify, srv, MHD_OPTION_EXTERNAL_LOGGER, ssi_mhd_log, srv, MHD_OPTION_END);
     if (!d)
         ss_err_set(err, errno ? errno : EADDRINUSE, "serve: cannot listen on %s: %s", c->listen,
                    strerror(errno ? errno : EADDRINUSE));
