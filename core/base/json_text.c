@@ -36,13 +36,19 @@ json_t *ss_json_text(const char *s)
     return s ? ss_json_textn(s, strlen(s)) : json_null();
 }
 
-json_t *ss_json_iso_time(double unix_time)
+void ss_json_iso_text(double unix_time, char out[32])
 {
-    char iso[32] = "";
     time_t t = (time_t)unix_time;
     struct tm tm;
+    out[0] = '\0';
     if (gmtime_r(&t, &tm))
-        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+json_t *ss_json_iso_time(double unix_time)
+{
+    char iso[32];
+    ss_json_iso_text(unix_time, iso);
     return json_string(iso);
 }
 

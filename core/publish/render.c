@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void ssi_set_objects(json_t *o, const ss_locus *l)
 {
@@ -101,4 +102,69 @@ char *ss_publish_tag_event(const char *tag, const char *filter, const ss_locus *
     char *text = json_dumps(o, SS_JSON_FLAGS);
     json_decref(o);
     return text;
+}
+
+/* ---- as text ---- */
+
+void ss_publish_locus_properties_write(ss_jw *w, const ss_locus *l, const ss_prop *extra, size_t n)
+{
+    ss_arena *arena = ss_arena_new();
+    ss_prop *own = NULL;
+    uint32_t nown = 0;
+    if (arena && ss_store_locus_computed(l, arena, &own, &nown))
+        nown = 0;
+    ss_jw_open(w, '{');
+    ss_jw_props(w, (ss_jw_set[]){{own, nown}, {extra, n}}, 2);
+    ss_jw_close(w, '}');
+    ss_arena_free(arena);
+}
+
+static ss_prop ssi_num_prop(const char *name, double v)
+{
+    return (ss_prop){.name = name, .value = {.type = SS_TYPE_FLOAT, .u.f = v}};
+}
+
+static ss_prop ssi_text_prop(const char *name, const char *s)
+{
+    ss_prop p = {.name = name, .value = {.type = SS_TYPE_NULL}};
+    if (s)
+        p.value = (ss_value){.type = SS_TYPE_STRING, .u.s = {s, strlen(s)}};
+    return p;
+}
+
+void ss_publish_alert_write(ss_jw *w, const ss_alert *a, const ss_prop *extra, size_t n,
+                            ss_publish_id_fn show)
+{
+    ss_prop ant[] = {
+        ssi_num_prop("ant_mjd", a->mjd),         ssi_num_prop("ant_ra", a->ra),
+        ssi_num_prop("ant_dec", a->dec),         ssi_text_prop("ant_passband", a->passband),
+        ssi_num_prop("ant_mag", a->mag),         ssi_num_prop("ant_magerr", a->magerr),
+        ssi_num_prop("ant_maglim", a->maglim),   ssi_num_prop("ant_flux", a->flux),
+        ssi_num_prop("ant_fluxerr", a->fluxerr), ssi_text_prop("ant_survey", a->survey)};
+    char shown[SS_ID_MAX + SS_SURVEY_MAX + 32];
+    if (show)
+        show(a->survey, a->alert_id, a->kind, shown, sizeof shown);
+    ss_jw_open(w, '{');
+    ss_jw_key(w, "alert_id");
+    ss_jw_str(w, show ? shown : a->alert_id);
+    ss_jw_key(w, "survey");
+    ss_jw_str(w, a->survey);
+    if (a->object_id) {
+        ss_jw_key(w, "object_id");
+        ss_jw_str(w, a->object_id);
+    }
+    ss_jw_key(w, "mjd");
+    ss_jw_num(w, a->mjd);
+    ss_jw_key(w, "kind");
+    ss_jw_str(w, ss_alert_kind_name(a->kind));
+    ss_jw_key(w, "properties");
+    ss_jw_open(w, '{');
+    ss_jw_props(
+        w, (ss_jw_set[]){{ant, sizeof ant / sizeof *ant}, {a->props, a->nprops}, {extra, n}}, 3);
+    ss_jw_close(w, '}');
+    if (show) {
+        ss_jw_key(w, "survey_alert_id");
+        ss_jw_str(w, a->alert_id);
+    }
+    ss_jw_close(w, '}');
 }

@@ -253,6 +253,132 @@ int ss_query_locus(ss_store *s, const char *id, const ss_query_locus_options *o,
     return rc;
 }
 
+/* ---- one locus as text ---- */
+
+typedef struct ssi_wtags {
+    ss_jw *w;
+    ss_publish_id_fn show;
+} ssi_wtags;
+
+/* A tag as ssi_tag_json() shapes it; the alert that set it is a detection of its survey. */
+static int ssi_tag_write(void *ctx, const char *tag, size_t len, const ss_tag_record *t)
+{
+    ssi_wtags *x = ctx;
+    ss_jw *w = x->w;
+    char iso[32], shown[SS_ID_MAX + SS_SURVEY_MAX + 32];
+    ss_json_iso_text(t->time, iso);
+    ss_jw_open(w, '{');
+    ss_jw_key(w, "tag");
+    ss_jw_strn(w, tag, len);
+    ss_jw_key(w, "filter");
+    ss_jw_str(w, t->filter);
+    ss_jw_key(w, "mjd");
+    ss_jw_num(w, t->mjd);
+    ss_jw_key(w, "time");
+    ss_jw_str(w, iso);
+    if (t->alert_id[0]) {
+        if (x->show)
+            x->show(t->survey, t->alert_id, SS_ALERT_DETECTION, shown, sizeof shown);
+        ss_jw_key(w, "survey");
+        ss_jw_str(w, t->survey);
+        ss_jw_key(w, "alert_id");
+        ss_jw_str(w, x->show ? shown : t->alert_id);
+    }
+    ss_jw_close(w, '}');
+    return 0;
+}
+
+/* "catalog_matches" then "watch", as ssi_locus_matches() splits them. */
+static int ssi_matches_write(ss_store_txn *txn, const char *id, ss_jw *w)
+{
+    ss_arena *arena = ss_arena_new();
+    ss_assoc_match *m;
+    size_t n;
+    int rc = arena ? ss_assoc_matches(txn, id, arena, &m, &n) : SS_ENOMEM;
+    for (int watch = 0; !rc && watch < 2; watch++) {
+        ss_jw_key(w, watch ? "watch" : "catalog_matches");
+        ss_jw_open(w, '[');
+        for (size_t i = 0; i < n; i++)
+            if ((m[i].kind == SS_CATALOG_KIND_WATCH) == watch) {
+                json_t *o = ss_publish_match(&m[i]);
+                ss_jw_json(w, o);
+                json_decref(o);
+            }
+        ss_jw_close(w, ']');
+    }
+    ss_arena_free(arena);
+    return rc;
+}
+
+static int ssi_alerts_write(ss_store_txn *txn, ss_packet *pkt, ss_publish_id_fn show, ss_jw *w)
+{
+    int rc = 0;
+    ss_jw_key(w, "alerts");
+    ss_jw_open(w, '[');
+    for (uint32_t i = 0; !rc && i < pkt->n; i++) {
+        const ss_alert *a = &pkt->alerts[i];
+        ss_prop *extra;
+        uint32_t n;
+        if (!(rc = ss_store_alert_props(txn, a->survey, a->alert_id, pkt->arena, &extra, &n)))
+            ss_publish_alert_write(w, a, extra, n, show);
+    }
+    ss_jw_close(w, ']');
+    return rc;
+}
+
+static int ssi_locus_write(ss_store_txn *txn, const ss_locus *l, ss_publish_id_fn show, ss_jw *w)
+{
+    ss_packet *pkt = ss_packet_new();
+    ss_prop *extra;
+    uint32_t n;
+    int rc = pkt ? ss_store_locus_alerts(txn, l->id, pkt) : SS_ENOMEM;
+    if (!rc)
+        rc = ss_store_locus_props(txn, l->id, pkt->arena, &extra, &n);
+    if (!rc) {
+        ss_jw_open(w, '{');
+        ss_jw_key(w, "locus_id");
+        ss_jw_str(w, l->id);
+        ss_jw_key(w, "ra");
+        ss_jw_num(w, l->ra);
+        ss_jw_key(w, "dec");
+        ss_jw_num(w, l->dec);
+        ss_jw_key(w, "properties");
+        ss_publish_locus_properties_write(w, l, extra, n);
+        rc = ssi_alerts_write(txn, pkt, show, w);
+    }
+    ssi_wtags tags = {w, show};
+    if (!rc) {
+        ss_jw_key(w, "tags");
+        ss_jw_open(w, '[');
+        rc = ss_store_locus_tags(txn, l->id, ssi_tag_write, &tags);
+        ss_jw_close(w, ']');
+    }
+    if (!rc && !(rc = ssi_matches_write(txn, l->id, w)))
+        ss_jw_close(w, '}');
+    ss_packet_free(pkt);
+    return rc;
+}
+
+int ss_query_locus_write(ss_store *s, const char *id, ss_publish_id_fn show, ss_wbuf *out,
+                         ss_err *err)
+{
+    ss_store_txn *txn;
+    ss_locus l;
+    ss_jw w;
+    int rc = ssi_read_begin(s, &txn, err);
+    if (rc)
+        return rc;
+    ss_jw_init(&w, out);
+    if (!(rc = ss_query_resolve(txn, id, &l, err)))
+        rc = ssi_locus_write(txn, &l, show, &w);
+    if (!rc && out->failed)
+        rc = SS_ENOMEM;
+    if (rc && (!err || !err->code))
+        ss_store_fail(s, err, rc, "reading a locus");
+    ss_store_txn_abort(txn);
+    return rc;
+}
+
 /* ---- cone searches ---- */
 
 typedef struct ssi_hit {

@@ -36,10 +36,19 @@ void ssi_api_locus(ssi_req *r)
     ss_query_locus_options o = {.as_of = ssi_as_of(r, buf, sizeof buf)};
     if (ssi_param_num(r, "before", 0, 1e6, &o.before) < 0 || ssi_params_unused(r))
         return;
-    json_t *out = NULL;
     ss_err err = {0};
-    int rc =
-        ss_query_locus(ssi_store(r), r->seg[3], o.as_of || o.before > 0 ? &o : NULL, &out, &err);
+    if (!o.as_of && o.before <= 0) { /* as it is now: the text written directly, the hot path */
+        ss_wbuf b = {0};
+        int rc = ss_query_locus_write(ssi_store(r), r->seg[3], ssi_show_id, &b, &err);
+        if (rc) {
+            ss_wbuf_free(&b);
+            ssi_reply_code(r, rc, &err);
+        } else
+            ssi_reply_owned(r, MHD_HTTP_OK, "application/json", (char *)b.data, b.len);
+        return;
+    }
+    json_t *out = NULL;
+    int rc = ss_query_locus(ssi_store(r), r->seg[3], &o, &out, &err);
     if (rc) {
         ssi_reply_code(r, rc, &err);
         return;

@@ -24,6 +24,13 @@ void ssi_alert_id_show(const ss_alert *a, char *out, size_t cap)
     snprintf(out, cap, "%s%s:%s", a->survey, ssi_kind_suffix(a), a->alert_id);
 }
 
+void ssi_show_id(const char *survey, const char *alert_id, ss_alert_kind kind, char *buf,
+                 size_t cap)
+{
+    ss_alert a = {.survey = survey, .alert_id = alert_id, .kind = kind};
+    ssi_alert_id_show(&a, buf, cap);
+}
+
 int ssi_alert_id_parse(const char *shown, char *buf, size_t cap, const char **survey,
                        const char **id)
 {

@@ -53,6 +53,11 @@ void ssi_reply_code(ssi_req *r, int code, const ss_err *err)
     }
 }
 
+void ssi_reply_owned(ssi_req *r, unsigned status, const char *ctype, char *body, size_t len)
+{
+    ssi_set(r, status, ctype, body, len);
+}
+
 void ssi_reply_bytes(ssi_req *r, unsigned status, const char *ctype, const void *data, size_t len)
 {
     char *copy = malloc(len ? len : 1);

@@ -80,6 +80,8 @@ void ssi_reply_error(ssi_req *r, unsigned status, const char *fmt, ...)
 /* Answer a store or query code: 404 not found, 400 bad parameter or limit, 409 ambiguous, 503
  * store unavailable; @p err's message is the detail. */
 void ssi_reply_code(ssi_req *r, int code, const ss_err *err);
+/* Answer @p body (malloc'd, taken) of @p len bytes with a content type. */
+void ssi_reply_owned(ssi_req *r, unsigned status, const char *ctype, char *body, size_t len);
 /* Answer bytes (copied) with a content type. */
 void ssi_reply_bytes(ssi_req *r, unsigned status, const char *ctype, const void *data, size_t len);
 /* Answer a table: with format=csv, a CSV whose header is @p columns (NULL-terminated, may be
@@ -159,6 +161,9 @@ void ssi_alerce_classifiers(ssi_req *r);
 
 /* "<survey>_<kind>:<id>" as ANTARES shows alert ids (README "Alert ids"). */
 void ssi_alert_id_show(const ss_alert *a, char *out, size_t cap);
+/* ssi_alert_id_show() for the writers of core/publish (ss_publish_id_fn). */
+void ssi_show_id(const char *survey, const char *alert_id, ss_alert_kind kind, char *buf,
+                 size_t cap);
 /* Rewrite an alert's JSON ({survey, alert_id, kind, ...}) as the API shows it: alert_id shown,
  * the survey's own id as survey_alert_id. */
 void ssi_alert_json_show(json_t *aj);

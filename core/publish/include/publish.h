@@ -44,6 +44,22 @@ json_t *ss_publish_match(const ss_assoc_match *m);
 char *ss_publish_tag_event(const char *tag, const char *filter, const ss_locus *l,
                            const ss_alert *trigger);
 
+/* ---- the same shapes written as text (json_text.h's ss_jw), for answers served often ---- */
+
+/** How an alert id is shown (e.g. the HTTP API's "ztf_candidate:ID"), into @p buf; NULL: as
+ * stored. */
+typedef void (*ss_publish_id_fn)(const char *survey, const char *alert_id, ss_alert_kind kind,
+                                 char *buf, size_t cap);
+
+/** ss_publish_locus_properties() as an object value written by @p w. */
+void ss_publish_locus_properties_write(ss_jw *w, const ss_locus *l, const ss_prop *extra, size_t n);
+
+/** ss_publish_alert() with @p n more properties (what filters wrote of it) as an object value
+ * written by @p w. With @p show, alert_id is shown so and the survey's own id follows as
+ * survey_alert_id. */
+void ss_publish_alert_write(ss_jw *w, const ss_alert *a, const ss_prop *extra, size_t n,
+                            ss_publish_id_fn show);
+
 /* ---- the fan-out: every event to every output ---- */
 
 #define SS_PUBLISH_MAX_OUTPUTS 4

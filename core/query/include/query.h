@@ -47,6 +47,15 @@ int ss_query_locus(ss_store *s, const char *id, const ss_query_locus_options *o,
                    ss_err *err);
 
 /**
+ * ss_query_locus() as it is now, written as JSON text into @p out (appended): the same JSON,
+ * built without jansson's objects, for answers served many times a second (the HTTP API's). With
+ * @p show, alert ids are shown so, the survey's own id beside them (publish.h).
+ * @return as ss_query_locus(); SS_ENOMEM when @p out could not grow.
+ */
+int ss_query_locus_write(ss_store *s, const char *id, ss_publish_id_fn show, ss_wbuf *out,
+                         ss_err *err);
+
+/**
  * The locus with id @p id, or the one locus of survey object @p id, read in @p txn.
  * @return 0; SS_ENOTFOUND; SS_EAMBIGUOUS when an object id names several loci (listed in
  *         @p err); a store error (@p err says which).
