@@ -124,9 +124,15 @@ void ss_jw_init(ss_jw *w, ss_wbuf *b)
     *w = (ss_jw){.b = b};
 }
 
-static void ssi_put(ss_jw *w, const char *s, size_t n)
+/* Most pieces are a few bytes into room the buffer has: copied here, the call saved. */
+static inline void ssi_put(ss_jw *w, const char *s, size_t n)
 {
-    ss_wbuf_bytes(w->b, s, n);
+    ss_wbuf *b = w->b;
+    if (b->cap - b->len >= n && !b->failed) {
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+    } else
+        ss_wbuf_bytes(b, s, n);
 }
 
 /* A comma before every member but the first of its object or array. */

@@ -106,6 +106,35 @@ char *ss_publish_tag_event(const char *tag, const char *filter, const ss_locus *
 
 /* ---- as text ---- */
 
+void ss_publish_locus_summary_write(ss_jw *w, const ss_locus *l)
+{
+    const char *keys[] = {"ra",
+                          "dec",
+                          "num_alerts",
+                          "num_mag_values",
+                          "oldest_alert_observation_time",
+                          "newest_alert_observation_time",
+                          "newest_alert_magnitude",
+                          "brightest_alert_magnitude"};
+    const double nums[] = {l->ra,         l->dec,        l->num_alerts, l->num_mag_values,
+                           l->oldest.mjd, l->newest.mjd, l->newest.mag, l->brightest.mag};
+    ss_jw_key(w, "locus_id");
+    ss_jw_str(w, l->id);
+    for (size_t i = 0; i < 8; i++) {
+        ss_jw_key(w, keys[i]);
+        if (i == 2 || i == 3) /* the counts are integers */
+            ss_jw_int(w, (long long)nums[i]);
+        else
+            ss_jw_num(w, nums[i]);
+    }
+    for (uint32_t i = 0; i < l->nobjects; i++) {
+        char key[SS_SURVEY_MAX + 16];
+        snprintf(key, sizeof key, "%s_object_id", l->objects[i].survey);
+        ss_jw_key(w, key);
+        ss_jw_str(w, l->objects[i].object_id);
+    }
+}
+
 void ss_publish_locus_properties_write(ss_jw *w, const ss_locus *l, const ss_prop *extra, size_t n)
 {
     ss_arena *arena = ss_arena_new();

@@ -107,26 +107,84 @@ static int ssi_lc_parse(ssi_req *r, ssi_lc_opts *o)
     return 0;
 }
 
-static json_t *ssi_lc_point(const ss_alert *a)
-{
-    char shown[SS_ID_MAX + 64];
-    ssi_alert_id_show(a, shown, sizeof shown);
-    json_t *o = json_object();
-    json_object_set_new(o, "alert_id", ss_json_text(shown));
-    json_object_set_new(o, "survey", ss_json_text(a->survey));
-    json_object_set_new(o, "mjd", json_real(a->mjd));
-    json_object_set_new(o, "band", ss_json_text(a->passband));
-    json_object_set_new(o, "kind", json_string(ss_alert_kind_name(a->kind)));
-    json_object_set_new(o, "mag", ss_json_num(a->mag));
-    json_object_set_new(o, "magerr", ss_json_num(a->magerr));
-    json_object_set_new(o, "maglim", ss_json_num(a->maglim));
-    json_object_set_new(o, "flux", ss_json_num(a->flux));
-    json_object_set_new(o, "fluxerr", ss_json_num(a->fluxerr));
-    return o;
-}
-
+/* The light curve is written as text directly, JSON or CSV (a 500-point curve through jansson
+ * spent most of its time building objects and printing numbers). */
 static const char *const ssi_lc_columns[] = {"alert_id", "survey", "mjd",  "band",    "kind", "mag",
                                              "magerr",   "maglim", "flux", "fluxerr", NULL};
+
+static void ssi_lc_json(ss_jw *w, const ss_alert *a, const char *shown)
+{
+    const double nums[] = {a->mjd, a->mag, a->magerr, a->maglim, a->flux, a->fluxerr};
+    static const char *const names[] = {"mjd", "mag", "magerr", "maglim", "flux", "fluxerr"};
+    ss_jw_open(w, '{');
+    ss_jw_key(w, "alert_id");
+    ss_jw_str(w, shown);
+    ss_jw_key(w, "survey");
+    ss_jw_str(w, a->survey);
+    for (size_t i = 0; i < 6; i++) {
+        ss_jw_key(w, names[i]);
+        ss_jw_num(w, nums[i]);
+        if (i == 0) { /* band and kind after mjd, as the CSV's columns */
+            ss_jw_key(w, "band");
+            ss_jw_str(w, a->passband);
+            ss_jw_key(w, "kind");
+            ss_jw_str(w, ss_alert_kind_name(a->kind));
+        }
+    }
+    ss_jw_close(w, '}');
+}
+
+static void ssi_lc_csv(ss_wbuf *b, const ss_alert *a, const char *shown)
+{
+    const double nums[] = {a->mjd, a->mag, a->magerr, a->maglim, a->flux, a->fluxerr};
+    ssi_csv_put(b, shown);
+    ss_wbuf_bytes(b, ",", 1);
+    ssi_csv_put(b, a->survey);
+    for (size_t i = 0; i < 6; i++) {
+        ss_wbuf_bytes(b, ",", 1);
+        if (i == 1) { /* band and kind come after mjd, as the columns say */
+            ssi_csv_put(b, a->passband);
+            ss_wbuf_bytes(b, ",", 1);
+            ssi_csv_put(b, ss_alert_kind_name(a->kind));
+            ss_wbuf_bytes(b, ",", 1);
+        }
+        ssi_csv_num(b, nums[i]);
+    }
+    ss_wbuf_bytes(b, "\r\n", 2);
+}
+
+/* Every point @p o keeps, in time order, as CSV or as {"locus_id", "items": [...]}. */
+static void ssi_lc_write(ssi_req *r, const ss_locus *l, const ss_packet *pkt, const ssi_lc_opts *o,
+                         ss_wbuf *b)
+{
+    ss_jw w;
+    ss_jw_init(&w, b);
+    if (r->csv)
+        ssi_csv_header(b, ssi_lc_columns);
+    else {
+        ss_jw_open(&w, '{');
+        ss_jw_key(&w, "locus_id");
+        ss_jw_str(&w, l->id);
+        ss_jw_key(&w, "items");
+        ss_jw_open(&w, '[');
+    }
+    for (uint32_t i = 0; i < pkt->n; i++) {
+        const ss_alert *a = &pkt->alerts[i];
+        char shown[SS_ID_MAX + 64];
+        if (!(o->kinds >> a->kind & 1) || (o->bands && !ssi_in_list(o->bands, a->passband)) ||
+            (o->before > 0 && a->mjd >= o->before))
+            continue;
+        ssi_alert_id_show(a, shown, sizeof shown);
+        if (r->csv)
+            ssi_lc_csv(b, a, shown);
+        else
+            ssi_lc_json(&w, a, shown);
+    }
+    if (!r->csv) {
+        ss_jw_close(&w, ']');
+        ss_jw_close(&w, '}');
+    }
+}
 
 void ssi_api_lightcurve(ssi_req *r)
 {
@@ -138,25 +196,22 @@ void ssi_api_lightcurve(ssi_req *r)
         return;
     ss_err err = {0};
     ss_locus l;
+    ss_wbuf b = {0};
     ss_packet *pkt = ss_packet_new();
     int rc = pkt ? ss_query_resolve(txn, r->seg[3], &l, &err) : SS_ENOMEM;
-    if (!rc)
-        rc = ss_store_locus_alerts(txn, l.id, pkt);
-    json_t *items = json_array();
-    for (uint32_t i = 0; !rc && i < pkt->n; i++) {
-        const ss_alert *a = &pkt->alerts[i];
-        if ((o.kinds >> a->kind & 1) && (!o.bands || ssi_in_list(o.bands, a->passband)) &&
-            (o.before <= 0 || a->mjd < o.before))
-            json_array_append_new(items, ssi_lc_point(a));
-    }
+    if (!rc && !(rc = ss_store_locus_alerts(txn, l.id, pkt)))
+        ssi_lc_write(r, &l, pkt, &o, &b);
     ss_store_txn_abort(txn);
     ss_packet_free(pkt);
+    if (!rc && b.failed)
+        rc = SS_ENOMEM;
     if (rc) {
-        json_decref(items);
+        ss_wbuf_free(&b);
         ssi_reply_code(r, rc, &err);
         return;
     }
-    ssi_reply_table(r, json_pack("{s:s}", "locus_id", l.id), items, ssi_lc_columns);
+    ssi_reply_owned(r, MHD_HTTP_OK, r->csv ? "text/csv; charset=utf-8" : "application/json",
+                    (char *)b.data, b.len);
 }
 
 /* ---- one alert ---- */

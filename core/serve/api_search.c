@@ -166,9 +166,75 @@ static json_t *ssi_hit_json(const ss_query_hit *h, const char *sort)
     return o;
 }
 
-/* The page's envelope and items; CSV answers carry the envelope as headers. */
+/* A hit as ssi_hit_json() shapes it, written directly (the JSON pages' hot path). */
+static void ssi_hit_write(ss_jw *w, const ss_query_hit *h, const char *sort)
+{
+    ss_jw_open(w, '{');
+    ss_publish_locus_summary_write(w, &h->locus);
+    if (!ssi_shown_sort(sort)) {
+        ss_jw_key(w, "sort_value");
+        ss_jw_num(w, h->sort_value);
+    }
+    if (!isnan(h->separation_arcsec)) {
+        ss_jw_key(w, "separation_arcsec");
+        ss_jw_num(w, h->separation_arcsec);
+    }
+    if (h->tag.mjd > 0) {
+        char shown[SS_ID_MAX + 64], iso[32];
+        ssi_show_id(h->tag.survey, h->tag.alert_id, SS_ALERT_DETECTION, shown, sizeof shown);
+        ss_json_iso_text(h->tag.time, iso);
+        ss_jw_key(w, "tagged_mjd");
+        ss_jw_num(w, h->tag.mjd);
+        ss_jw_key(w, "tagged_time");
+        ss_jw_str(w, iso);
+        ss_jw_key(w, "tagged_by");
+        ss_jw_str(w, h->tag.filter);
+        if (h->tag.alert_id[0]) {
+            ss_jw_key(w, "tagged_alert_id");
+            ss_jw_str(w, shown);
+        }
+    }
+    ss_jw_close(w, '}');
+}
+
+static void ssi_page_write(ssi_req *r, const ss_query_page *p, const char *sort)
+{
+    ss_wbuf b = {0};
+    ss_jw w;
+    ss_jw_init(&w, &b);
+    ss_jw_open(&w, '{');
+    if (p->total >= 0) {
+        ss_jw_key(&w, "total");
+        ss_jw_int(&w, p->total);
+    }
+    ss_jw_key(&w, "page");
+    ss_jw_int(&w, (long long)p->page);
+    ss_jw_key(&w, "page_size");
+    ss_jw_int(&w, (long long)p->page_size);
+    ss_jw_key(&w, "has_next");
+    ss_jw_bool(&w, p->has_next);
+    ss_jw_key(&w, "index");
+    ss_jw_str(&w, p->index ? p->index : "");
+    ss_jw_key(&w, "items");
+    ss_jw_open(&w, '[');
+    for (size_t i = 0; i < p->n; i++)
+        ssi_hit_write(&w, &p->hits[i], sort);
+    ss_jw_close(&w, ']');
+    ss_jw_close(&w, '}');
+    if (b.failed) {
+        ss_wbuf_free(&b);
+        ssi_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    } else
+        ssi_reply_owned(r, MHD_HTTP_OK, "application/json", (char *)b.data, b.len);
+}
+
+/* The page's envelope and items, as JSON or CSV. */
 static void ssi_page_reply(ssi_req *r, const ss_query_page *p, const char *sort)
 {
+    if (!r->csv) {
+        ssi_page_write(r, p, sort);
+        return;
+    }
     json_t *items = json_array(), *env = json_object();
     for (size_t i = 0; i < p->n; i++)
         json_array_append_new(items, ssi_hit_json(&p->hits[i], sort));

@@ -3,6 +3,7 @@
 
 #include "json_text.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,38 @@ void ssi_reply_bytes(ssi_req *r, unsigned status, const char *ctype, const void 
 
 /* ---- CSV (RFC 4180) ---- */
 
+void ssi_csv_put(ss_wbuf *b, const char *s)
+{
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        ss_wbuf_bytes(b, s, strlen(s));
+        return;
+    }
+    ss_wbuf_bytes(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"')
+            ss_wbuf_bytes(b, "\"", 1);
+        ss_wbuf_bytes(b, s, 1);
+    }
+    ss_wbuf_bytes(b, "\"", 1);
+}
+
+void ssi_csv_num(ss_wbuf *b, double v)
+{
+    char t[SS_JSON_REAL_MAX];
+    if (isfinite(v)) /* as the JSON writes it; an absent value is an empty field */
+        ss_wbuf_bytes(b, t, ss_json_real_text(v, t));
+}
+
+void ssi_csv_header(ss_wbuf *b, const char *const *columns)
+{
+    for (size_t c = 0; columns[c]; c++) {
+        if (c)
+            ss_wbuf_bytes(b, ",", 1);
+        ssi_csv_put(b, columns[c]);
+    }
+    ss_wbuf_bytes(b, "\r\n", 2);
+}
+
 static void ssi_csv_field(FILE *f, const char *s)
 {
     if (!s[strcspn(s, ",\"\r\n")]) {
@@ -85,13 +118,12 @@ static void ssi_csv_field(FILE *f, const char *s)
 
 static void ssi_csv_value(FILE *f, const json_t *v)
 {
-    char num[40];
+    char num[SS_JSON_REAL_MAX];
     switch (json_typeof(v)) {
     case JSON_STRING: ssi_csv_field(f, json_string_value(v)); break;
     case JSON_INTEGER: fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
     case JSON_REAL:
-        snprintf(num, sizeof num, "%.15g", json_real_value(v));
-        fputs(num, f);
+        fwrite(num, 1, ss_json_real_text(json_real_value(v), num), f);
         break;
     case JSON_TRUE: fputs("true", f); break;
     case JSON_FALSE: fputs("false", f); break;

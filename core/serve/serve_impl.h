@@ -3,6 +3,7 @@
 #define SS_SERVE_IMPL_H
 
 #include "serve.h"
+#include "buf.h"
 #include "store.h"
 
 #include <jansson.h>
@@ -89,6 +90,11 @@ void ssi_reply_bytes(ssi_req *r, unsigned status, const char *ctype, const void 
  * otherwise @p envelope (stolen, may be NULL: a bare {"items": ...}) with "items" set to @p items
  * (stolen). */
 void ssi_reply_table(ssi_req *r, json_t *envelope, json_t *items, const char *const *columns);
+/* CSV written directly: a field (quoted when it must be), a number (empty when absent), a header
+ * line. */
+void ssi_csv_put(ss_wbuf *b, const char *s);
+void ssi_csv_num(ss_wbuf *b, double v);
+void ssi_csv_header(ss_wbuf *b, const char *const *columns);
 /* Render @p items as CSV text (malloc'd), @p columns first; nested values as JSON text. */
 char *ssi_csv(json_t *items, const char *const *columns, size_t *len);
 

@@ -214,6 +214,54 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* A page's JSON (written directly) and its CSV (built through jansson) hold the same values. */
+static void page_agrees(const char *query)
+{
+    char path[512], *csv = NULL, *save = NULL;
+    snprintf(path, sizeof path, "%s&format=csv", query);
+    json_t *page = tu_http_json(&srv, query, 200), *items = json_object_get(page, "items");
+    ck_assert_int_eq(tu_http_get(&srv, path, &csv, NULL, NULL), 200);
+    ck_assert_uint_gt(json_array_size(items), 0);
+    char *header = strtok_r(csv, "\r\n", &save), *cols[32];
+    size_t ncols = 0;
+    for (char *c = strtok(header, ","); c && ncols < 32; c = strtok(NULL, ","))
+        cols[ncols++] = c;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        char *row = strtok_r(NULL, "\r\n", &save), *field = row;
+        json_t *it = json_array_get(items, i);
+        ck_assert_ptr_nonnull(row);
+        for (size_t c = 0; c < ncols; c++) {
+            size_t len = strcspn(field, ",");
+            json_t *v = json_object_get(it, cols[c]);
+            if (!v || json_is_null(v))
+                ck_assert_msg(len == 0, "%s row %zu %s: '%.*s'", query, i, cols[c], (int)len,
+                              field);
+            else if (json_is_string(v))
+                ck_assert(len == strlen(json_string_value(v)) &&
+                          !strncmp(field, json_string_value(v), len));
+            else
+                ck_assert_msg(strtod(field, NULL) == json_number_value(v), "%s row %zu %s", query,
+                              i, cols[c]);
+            field += len + (field[len] == ',');
+        }
+    }
+    free(csv);
+    json_decref(page);
+}
+
+START_TEST(test_pages_in_json_and_csv_agree)
+{
+    json_t *l = first_locus();
+    char q[256];
+    snprintf(q, sizeof q, "/api/v1/loci?ra=%.8f&dec=%.8f&radius=600",
+             json_real_value(json_object_get(l, "ra")), json_real_value(json_object_get(l, "dec")));
+    page_agrees(q);
+    page_agrees("/api/v1/loci?num_alerts.gte=2&sort=brightest_alert_magnitude&page_size=50");
+    page_agrees("/api/v1/tags/fast?page_size=50");
+    json_decref(l);
+}
+END_TEST
+
 /* An empty table in CSV still has its header (pandas reads it as an empty frame). */
 START_TEST(test_empty_csv_has_a_header)
 {
@@ -548,6 +596,7 @@ static Suite *serve_suite(void)
     tcase_add_test(night, test_refusals);
     tcase_add_test(night, test_double_slashes);
     tcase_add_test(night, test_empty_csv_has_a_header);
+    tcase_add_test(night, test_pages_in_json_and_csv_agree);
     tcase_add_test(night, test_preflight_and_methods);
     tcase_add_test(night, test_port_taken);
     tcase_add_test(night, test_stats_and_openapi);

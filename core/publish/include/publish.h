@@ -51,6 +51,10 @@ char *ss_publish_tag_event(const char *tag, const char *filter, const ss_locus *
 typedef void (*ss_publish_id_fn)(const char *survey, const char *alert_id, ss_alert_kind kind,
                                  char *buf, size_t cap);
 
+/** The members of ss_publish_locus_summary() written by @p w into an object it has open (the
+ * caller may add more and closes it). */
+void ss_publish_locus_summary_write(ss_jw *w, const ss_locus *l);
+
 /** ss_publish_locus_properties() as an object value written by @p w. */
 void ss_publish_locus_properties_write(ss_jw *w, const ss_locus *l, const ss_prop *extra, size_t n);
 
