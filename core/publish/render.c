@@ -106,22 +106,25 @@ char *ss_publish_tag_event(const char *tag, const char *filter, const ss_locus *
 
 /* ---- as text ---- */
 
+const char *const ss_publish_summary_keys[] = {"locus_id",
+                                               "ra",
+                                               "dec",
+                                               "num_alerts",
+                                               "num_mag_values",
+                                               "oldest_alert_observation_time",
+                                               "newest_alert_observation_time",
+                                               "newest_alert_magnitude",
+                                               "brightest_alert_magnitude",
+                                               NULL};
+
 void ss_publish_locus_summary_write(ss_jw *w, const ss_locus *l)
 {
-    const char *keys[] = {"ra",
-                          "dec",
-                          "num_alerts",
-                          "num_mag_values",
-                          "oldest_alert_observation_time",
-                          "newest_alert_observation_time",
-                          "newest_alert_magnitude",
-                          "brightest_alert_magnitude"};
     const double nums[] = {l->ra,         l->dec,        l->num_alerts, l->num_mag_values,
                            l->oldest.mjd, l->newest.mjd, l->newest.mag, l->brightest.mag};
     ss_jw_key(w, "locus_id");
     ss_jw_str(w, l->id);
     for (size_t i = 0; i < 8; i++) {
-        ss_jw_key(w, keys[i]);
+        ss_jw_key(w, ss_publish_summary_keys[i + 1]);
         if (i == 2 || i == 3) /* the counts are integers */
             ss_jw_int(w, (long long)nums[i]);
         else

@@ -316,7 +316,11 @@ static json_t *ssi_alert_full(ss_store_txn *txn, ss_alert *a, ss_packet *pkt, in
     return o;
 }
 
-void ssi_api_alert(ssi_req *r)
+/* What one alert's routes read: the alert of the path's id in one snapshot, a view of it. */
+typedef int (*ssi_alert_view)(ssi_req *r, ss_store_txn *txn, ss_alert *a, ss_packet *pkt,
+                              void *ctx);
+
+static void ssi_alert_route(ssi_req *r, ssi_alert_view view, void *ctx)
 {
     if (ssi_params_unused(r))
         return;
@@ -327,14 +331,30 @@ void ssi_api_alert(ssi_req *r)
     ss_packet *pkt = ss_packet_new();
     ss_alert *a = NULL;
     int rc = pkt ? ssi_alert_find(txn, r->seg[3], pkt, &a, &err) : SS_ENOMEM;
-    json_t *o = rc ? NULL : ssi_alert_full(txn, a, pkt, &rc);
+    if (!rc)
+        rc = view(r, txn, a, pkt, ctx);
     ss_store_txn_abort(txn);
     ss_packet_free(pkt);
-    if (rc) {
-        json_decref(o);
+    if (rc)
         ssi_reply_code(r, rc, &err);
-    } else
+}
+
+static int ssi_alert_view_json(ssi_req *r, ss_store_txn *txn, ss_alert *a, ss_packet *pkt,
+                               void *ctx)
+{
+    (void)ctx;
+    int rc = 0;
+    json_t *o = ssi_alert_full(txn, a, pkt, &rc);
+    if (rc)
+        json_decref(o);
+    else
         ssi_reply_json(r, MHD_HTTP_OK, o);
+    return rc;
+}
+
+void ssi_api_alert(ssi_req *r)
+{
+    ssi_alert_route(r, ssi_alert_view_json, NULL);
 }
 
 /* ---- stamps ---- */
@@ -362,32 +382,26 @@ static int ssi_stamp_send(void *ctx, const ss_store_cutout *c)
     return 0;
 }
 
+static int ssi_alert_view_stamp(ssi_req *r, ss_store_txn *txn, ss_alert *a, ss_packet *pkt,
+                                void *ctx)
+{
+    (void)pkt;
+    ssi_stamp_pick *x = ctx;
+    int rc = ss_store_cutouts_each(txn, a->alert_id, a->survey, ssi_stamp_send, x);
+    if (!rc && !x->found)
+        ssi_reply_error(r, MHD_HTTP_NOT_FOUND, "alert %s has no %s stamp", r->seg[3], r->seg[5]);
+    return rc;
+}
+
 void ssi_api_cutout(ssi_req *r)
 {
     ssi_stamp_pick x = {r, SS_CUTOUT__COUNT, 0};
     for (int k = 0; k < SS_CUTOUT__COUNT; k++)
         if (!strcmp(r->seg[5], ssi_kinds[k]))
             x.kind = (ss_cutout_kind)k;
-    if (x.kind == SS_CUTOUT__COUNT) {
+    if (x.kind == SS_CUTOUT__COUNT)
         ssi_reply_error(r, MHD_HTTP_NOT_FOUND,
                         "no stamp kind '%.32s' (science, template, difference)", r->seg[5]);
-        return;
-    }
-    if (ssi_params_unused(r))
-        return;
-    ss_store_txn *txn = ssi_read(r);
-    if (!txn)
-        return;
-    ss_err err = {0};
-    ss_packet *pkt = ss_packet_new();
-    ss_alert *a = NULL;
-    int rc = pkt ? ssi_alert_find(txn, r->seg[3], pkt, &a, &err) : SS_ENOMEM;
-    if (!rc)
-        rc = ss_store_cutouts_each(txn, a->alert_id, a->survey, ssi_stamp_send, &x);
-    ss_store_txn_abort(txn);
-    ss_packet_free(pkt);
-    if (rc)
-        ssi_reply_code(r, rc, &err);
-    else if (!x.found)
-        ssi_reply_error(r, MHD_HTTP_NOT_FOUND, "alert %s has no %s stamp", r->seg[3], r->seg[5]);
+    else
+        ssi_alert_route(r, ssi_alert_view_stamp, &x);
 }

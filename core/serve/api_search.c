@@ -13,17 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ssi_summary_columns[] = {"locus_id",
-                                           "ra",
-                                           "dec",
-                                           "num_alerts",
-                                           "num_mag_values",
-                                           "oldest_alert_observation_time",
-                                           "newest_alert_observation_time",
-                                           "newest_alert_magnitude",
-                                           "brightest_alert_magnitude",
-                                           NULL};
-
 #define SSI_MAX_CONDS    32
 #define SSI_DEFAULT_PAGE 100
 
@@ -244,7 +233,7 @@ static void ssi_page_reply(ssi_req *r, const ss_query_page *p, const char *sort)
     json_object_set_new(env, "page_size", json_integer((json_int_t)p->page_size));
     json_object_set_new(env, "has_next", json_boolean(p->has_next));
     json_object_set_new(env, "index", json_string(p->index ? p->index : ""));
-    ssi_reply_table(r, env, items, ssi_summary_columns);
+    ssi_reply_table(r, env, items, ss_publish_summary_keys);
 }
 
 static void ssi_search_run(ssi_req *r, ssi_search *s)

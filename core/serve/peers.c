@@ -7,6 +7,7 @@
 #include "serve_impl.h"
 
 #include "partition.h"
+#include "publish.h"
 #include "store.h"
 
 #include <curl/curl.h>
@@ -22,7 +23,8 @@
 typedef struct ssi_answer {
     int peer;
     long status;
-    char *body;
+    ss_wbuf buf; /* a peer's body as it comes */
+    char *body;  /* the body: buf's bytes, NUL-terminated */
     size_t len;
     char ctype[128];
     json_t *json; /* parsed when needed */
@@ -60,15 +62,9 @@ void ssi_peers_free(ssi_peers *p)
 
 static size_t ssi_take(char *data, size_t size, size_t n, void *ctx)
 {
-    ssi_answer *a = ctx;
-    char *fresh = realloc(a->body, a->len + size * n + 1);
-    if (!fresh)
-        return 0;
-    memcpy(fresh + a->len, data, size * n);
-    a->body = fresh;
-    a->len += size * n;
-    a->body[a->len] = '\0';
-    return size * n;
+    ss_wbuf *b = &((ssi_answer *)ctx)->buf;
+    ss_wbuf_bytes(b, data, size * n);
+    return b->failed ? 0 : size * n;
 }
 
 static CURL *ssi_easy(const ss_serve_conf *c, const char *url, struct curl_slist *hdr,
@@ -120,6 +116,9 @@ static void ssi_fetch(const ss_serve_conf *c, const char *target, const int *wan
         if (!easy[i])
             continue;
         char *ct = NULL;
+        ss_wbuf_bytes(&answers[i].buf, "", 1); /* NUL-terminated for the JSON parser */
+        answers[i].body = answers[i].buf.failed ? NULL : (char *)answers[i].buf.data;
+        answers[i].len = answers[i].body ? answers[i].buf.len - 1 : 0;
         curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &answers[i].status);
         curl_easy_getinfo(easy[i], CURLINFO_CONTENT_TYPE, &ct);
         snprintf(answers[i].ctype, sizeof answers[i].ctype, "%s", ct ? ct : "application/json");
@@ -133,7 +132,9 @@ static void ssi_fetch(const ss_serve_conf *c, const char *target, const int *wan
 static void ssi_answers_free(ssi_answer *a, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        free(a[i].body);
+        if (a[i].body != (char *)a[i].buf.data) /* the local answer's own body */
+            free(a[i].body);
+        ss_wbuf_free(&a[i].buf);
         json_decref(a[i].json);
     }
 }
@@ -495,7 +496,7 @@ static void ssi_merge_reply(ssi_req *r, ssi_merged *m, const ssi_order *o, size_
     free(items);
     int has_next = m->has_next || n > page * size;
     ssi_reply_table(r, ssi_envelope(m->tmpl, page, size, has_next, m->total, alerce), slice,
-                    alerce ? ssi_alerce_item_columns : ssi_summary_columns);
+                    alerce ? ssi_alerce_item_columns : ss_publish_summary_keys);
 }
 
 /* Page, size and order of a search route, as the route reads them. */

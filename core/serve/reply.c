@@ -122,9 +122,7 @@ static void ssi_csv_value(FILE *f, const json_t *v)
     switch (json_typeof(v)) {
     case JSON_STRING: ssi_csv_field(f, json_string_value(v)); break;
     case JSON_INTEGER: fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
-    case JSON_REAL:
-        fwrite(num, 1, ss_json_real_text(json_real_value(v), num), f);
-        break;
+    case JSON_REAL: fwrite(num, 1, ss_json_real_text(json_real_value(v), num), f); break;
     case JSON_TRUE: fputs("true", f); break;
     case JSON_FALSE: fputs("false", f); break;
     case JSON_NULL: break;

@@ -98,8 +98,7 @@ void ssi_csv_header(ss_wbuf *b, const char *const *columns);
 /* Render @p items as CSV text (malloc'd), @p columns first; nested values as JSON text. */
 char *ssi_csv(json_t *items, const char *const *columns, size_t *len);
 
-/* The leading CSV columns of a locus summary (api_search.c) and of an ALeRCE object (alerce.c). */
-extern const char *const ssi_summary_columns[];
+/* The leading CSV columns of an ALeRCE object (alerce.c). */
 extern const char *const ssi_alerce_item_columns[];
 
 /* ---- parameters (params.c) ---- */

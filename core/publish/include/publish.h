@@ -21,9 +21,12 @@
 
 #include <jansson.h>
 
-/** The one-line summary of a locus (as `skysieve loci` prints): locus_id, ra, dec, counts,
- * oldest/newest times, newest and brightest magnitudes, survey object ids. */
+/** The one-line summary of a locus (as `skysieve loci` prints): the keys of
+ * ss_publish_summary_keys, then <survey>_object_id for each survey object id. */
 json_t *ss_publish_locus_summary(const ss_locus *l);
+
+/** The summary's keys before the object ids, in order (NULL-terminated): CSV columns. */
+extern const char *const ss_publish_summary_keys[];
 
 /** The properties of a locus: the broker's own (num_alerts, newest_alert_magnitude, ...), then
  * @p n others (filter outputs, the survey's locus properties; may be 0). */
