@@ -667,12 +667,16 @@ int ss_store_info_get(ss_store *s, ss_store_info *out)
 /* ---- transactions ---- */
 
 /* Begin (or renew) LMDB's transaction of @p t, counted in the map's users; when another process
- * grew the map, adopt its size and try again. */
+ * grew the map, adopt its size and try again. Each MDB_MAP_RESIZED means the map doubled again
+ * since the last adoption, so a writer filling its map quickly (many growths while three readers
+ * here take turns to adopt) is caught up with in a few dozen tries at most. */
+#define SSI_ADOPT_TRIES 64
+
 static int ssi_txn_start(ss_store_txn *t, int renew)
 {
     ss_store *s = t->s;
     int rc = 0;
-    for (int attempt = 0; attempt < 4; attempt++) {
+    for (int attempt = 0; attempt < SSI_ADOPT_TRIES; attempt++) {
         ssi_map_enter(s);
         rc = renew ? mdb_txn_renew(t->txn)
                    : mdb_txn_begin(s->env, NULL, t->write ? 0 : MDB_RDONLY, &t->txn);
