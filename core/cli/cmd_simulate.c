@@ -33,6 +33,9 @@ static const char ssi_simulate_help[] =
     "                      parameters (a jump source's jump epoch and MJD)\n"
     "  --seed N            random seed (default 1)\n"
     "  --quiet             no summary on standard error\n"
+    "  --no-cutouts        Avro without image stamps; by default each alert carries ZTF's three\n"
+    "                      (science, template, difference: 63 x 63 gzip FITS, north up, a\n"
+    "                      Gaussian source on seeded noise; about 12 kB an alert)\n"
     "sources:\n"
     "  --model NAME=COUNT  COUNT sources of a built-in model (constant, periodic, transient, "
     "jump);\n"
@@ -221,6 +224,7 @@ static int ssi_parse_text(ssi_sim_cli *c, int ch, const char *arg)
     case 'o': c->out = arg; return 0;
     case 't': c->truth = arg; return 0;
     case 'q': c->quiet = 1; return 0;
+    case 'X': o->stamps = 0; return 0;
     case 'f':
         if ((f = ss_sim_format_find(arg)) < 0)
             return ss_cli_usage("simulate", "--format '%s': csv, jsonl or avro", arg);
@@ -288,6 +292,7 @@ static int ssi_parse(int argc, char **argv, ssi_sim_cli *c)
         {"truth", required_argument, 0, 't'},
         {"seed", required_argument, 0, 'S'},
         {"quiet", no_argument, 0, 'q'},
+        {"no-cutouts", no_argument, 0, 'X'},
         {"model", required_argument, 0, 'm'},
         {"sources", required_argument, 0, 'n'},
         {"lightcurve", required_argument, 0, 'l'},
@@ -392,6 +397,7 @@ int ss_cmd_simulate(int argc, char **argv)
 {
     ssi_sim_cli c = {0};
     ss_sim_options_default(&c.o);
+    c.o.stamps = 1; /* the command's Avro looks like ZTF's, stamps and all */
     c.files = calloc((size_t)argc, sizeof *c.files);
     c.kinds = calloc((size_t)argc, 1);
     if (!c.files || !c.kinds) {

@@ -779,7 +779,7 @@ int ss_sim_write(ss_sim *s, FILE *f, const char *name, ss_sim_totals *t, ss_err 
     ssi_out out = {s->o.format, f, name, NULL, NULL};
     int rc = 0;
     if (out.format == SS_SIM_AVRO)
-        rc = ssi_avro_open(f, name, s->o.seed, &out.avro, err);
+        rc = ssi_avro_open(f, name, s->o.seed, s->o.stamps, &out.avro, err);
     else if (out.format == SS_SIM_CSV)
         fputs(ssi_csv_header, f);
     if (!rc)
@@ -806,7 +806,7 @@ int ss_sim_write_messages(ss_sim *s, unsigned per_message, ss_sim_sink sink, voi
     FILE *none = open_memstream(&scratch, &slen); /* the writer's first header, not sent */
     int rc = none ? 0 : ss_err_set(err, SS_ENOMEM, "out of memory");
     if (!rc && out.format == SS_SIM_AVRO)
-        rc = ssi_avro_open(none, out.name, s->o.seed, &out.avro, err);
+        rc = ssi_avro_open(none, out.name, s->o.seed, s->o.stamps, &out.avro, err);
     if (!rc)
         rc = ssi_msg_start(&out, err);
     if (!rc)

@@ -1,7 +1,9 @@
 /*
  * Simulated alerts as a ZTF-like Avro object container: one record per alert, with the fields
  * skysieve's ZTF mapping reads (objectId, candid, candidate.jd, ra, dec, fid, magpsf, sigmapsf,
- * diffmaglim, ...) and the truth as candidate.sim_model and candidate.sim_true_mag.
+ * diffmaglim, ...) and the truth as candidate.sim_model and candidate.sim_true_mag; and, unless
+ * told not to, ZTF's three image stamps (cutoutScience, cutoutTemplate, cutoutDifference: a
+ * fileName and gzip-compressed FITS stampData, drawn by simulate_stamp.c).
  *
  * avro-c encodes the records; the container around them (header, blocks, sync marker) is written
  * here, because avro-c's file writer draws its sync marker from rand() seeded with the time: the
@@ -13,13 +15,14 @@
 
 #include <avro.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Blocks of about this many bytes: large enough that block framing costs nothing. */
 #define SSI_AVRO_BLOCK (256 * 1024)
-/* One record is far smaller: fixed fields, a short object id and model name. */
-#define SSI_AVRO_RECORD_MAX 1024
+/* One record is far smaller: fixed fields, a short object id and model name, three stamps. */
+#define SSI_AVRO_RECORD_MAX (1024 + SS_CUTOUT__COUNT * (SSI_STAMP_GZ_MAX + 128))
 #define SSI_JD_MJD          2400000.5
 
 static const char ssi_avro_schema[] =
@@ -55,7 +58,14 @@ static const char ssi_avro_schema[] =
     "{\"name\":\"dec\",\"type\":[\"null\",\"double\"],\"default\":null},"
     "{\"name\":\"magpsf\",\"type\":[\"null\",\"float\"],\"default\":null},"
     "{\"name\":\"sigmapsf\",\"type\":[\"null\",\"float\"],\"default\":null}]}}],"
-    "\"default\":null}]}";
+    "\"default\":null},"
+    "{\"name\":\"cutoutScience\",\"type\":[\"null\",{\"type\":\"record\",\"name\":\"cutout\","
+    "\"namespace\":\"ztf.alert\",\"fields\":["
+    "{\"name\":\"fileName\",\"type\":\"string\"},"
+    "{\"name\":\"stampData\",\"type\":\"bytes\",\"doc\":\"gzip-compressed FITS\"}]}],"
+    "\"default\":null},"
+    "{\"name\":\"cutoutTemplate\",\"type\":[\"null\",\"ztf.alert.cutout\"],\"default\":null},"
+    "{\"name\":\"cutoutDifference\",\"type\":[\"null\",\"ztf.alert.cutout\"],\"default\":null}]}";
 
 struct ssi_avro {
     FILE *f;
@@ -65,8 +75,9 @@ struct ssi_avro {
     avro_value_iface_t *iface;
     avro_value_t rec; /* reused for every alert: the constant fields are set once */
     avro_writer_t mem;
-    char record[SSI_AVRO_RECORD_MAX];
-    char *block; /* owned; SSI_AVRO_BLOCK + SSI_AVRO_RECORD_MAX bytes */
+    char *record;       /* owned; SSI_AVRO_RECORD_MAX bytes */
+    char *block;        /* owned; SSI_AVRO_BLOCK + SSI_AVRO_RECORD_MAX bytes */
+    ssi_stamps *stamps; /* owned; NULL: records carry no stamps */
     size_t len;
     uint64_t count;
 };
@@ -149,11 +160,14 @@ static void ssi_constants(ssi_avro *w)
     avro_value_set_string(&v, "t");
 }
 
-int ssi_avro_open(FILE *f, const char *name, uint64_t seed, ssi_avro **out, ss_err *err)
+int ssi_avro_open(FILE *f, const char *name, uint64_t seed, int stamps, ssi_avro **out, ss_err *err)
 {
     ssi_avro *w = calloc(1, sizeof *w);
-    if (!w || !(w->block = malloc(SSI_AVRO_BLOCK + SSI_AVRO_RECORD_MAX))) {
-        free(w);
+    if (!w || !(w->block = malloc(SSI_AVRO_BLOCK + SSI_AVRO_RECORD_MAX)) ||
+        !(w->record = malloc(SSI_AVRO_RECORD_MAX)) ||
+        (stamps && ssi_stamps_new(seed, &w->stamps))) {
+        if (w)
+            ssi_avro_close(w, 1, NULL);
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     }
     w->f = f;
@@ -165,7 +179,7 @@ int ssi_avro_open(FILE *f, const char *name, uint64_t seed, ssi_avro **out, ss_e
     if (avro_schema_from_json_length(ssi_avro_schema, sizeof ssi_avro_schema - 1, &w->schema) ||
         !(w->iface = avro_generic_class_from_schema(w->schema)) ||
         avro_generic_value_new(w->iface, &w->rec) ||
-        !(w->mem = avro_writer_memory(w->record, sizeof w->record))) {
+        !(w->mem = avro_writer_memory(w->record, SSI_AVRO_RECORD_MAX))) {
         int rc = ss_err_set(err, SS_EFORMAT, "the simulator's Avro schema: %s", avro_strerror());
         ssi_avro_close(w, 1, NULL);
         return rc;
@@ -174,6 +188,37 @@ int ssi_avro_open(FILE *f, const char *name, uint64_t seed, ssi_avro **out, ss_e
     ssi_header(w);
     *out = w;
     return 0;
+}
+
+/* ZTF's file names: candid, pid, and the kind's suffix. */
+static void ssi_stamp_name(char *buf, size_t cap, const ssi_alert *a, ss_cutout_kind kind)
+{
+    static const char *const suffix[] = {"sci", "ref", "scimref"};
+    snprintf(buf, cap, "candid%llu_pid%llu_targ_%s.fits.gz", (unsigned long long)a->alert_id,
+             (unsigned long long)a->exposure, suffix[kind]);
+}
+
+/* The record's three stamps: drawn for this alert, or null. */
+static int ssi_avro_stamps(ssi_avro *w, const ssi_alert *a, ss_err *err)
+{
+    static const char *const fields[] = {"cutoutScience", "cutoutTemplate", "cutoutDifference"};
+    int rc = w->stamps ? ssi_stamps_draw(w->stamps, a, err) : 0;
+    for (int k = 0; !rc && k < SS_CUTOUT__COUNT; k++) {
+        avro_value_t c = ssi_field(&w->rec, fields[k], w->stamps ? 1 : 0), v;
+        if (!w->stamps) {
+            avro_value_set_null(&c);
+            continue;
+        }
+        char name[96];
+        size_t len;
+        const unsigned char *bytes = ssi_stamp_bytes(w->stamps, (ss_cutout_kind)k, &len);
+        ssi_stamp_name(name, sizeof name, a, (ss_cutout_kind)k);
+        avro_value_get_by_name(&c, "fileName", &v, NULL);
+        avro_value_set_string(&v, name);
+        avro_value_get_by_name(&c, "stampData", &v, NULL);
+        avro_value_set_bytes(&v, (void *)bytes, len);
+    }
+    return rc;
 }
 
 int ssi_avro_put(ssi_avro *w, const ssi_alert *a, ss_err *err)
@@ -206,7 +251,10 @@ int ssi_avro_put(ssi_avro *w, const ssi_alert *a, ss_err *err)
     avro_value_set_string(&v, a->model);
     v = ssi_field(&c, "sim_true_mag", -1);
     avro_value_set_float(&v, (float)a->true_mag);
-    avro_writer_memory_set_dest(w->mem, w->record, sizeof w->record);
+    int rc = ssi_avro_stamps(w, a, err);
+    if (rc)
+        return rc;
+    avro_writer_memory_set_dest(w->mem, w->record, SSI_AVRO_RECORD_MAX);
     if (avro_value_write(w->mem, &w->rec))
         return ss_err_set(err, SS_EFORMAT, "%s: encoding alert %llu: %s", w->name,
                           (unsigned long long)a->alert_id, avro_strerror());
@@ -239,6 +287,8 @@ int ssi_avro_close(ssi_avro *w, int failed, ss_err *err)
         avro_value_iface_decref(w->iface);
     if (w->schema)
         avro_schema_decref(w->schema);
+    ssi_stamps_free(w->stamps);
+    free(w->record);
     free(w->block);
     free(w);
     return rc;

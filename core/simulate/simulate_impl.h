@@ -71,16 +71,39 @@ void ssi_object_id(char buf[32], uint64_t source);
 /** ZTF's filter id of a passband: 1 g, 2 r, 3 i; 0 for any other. */
 int ssi_ztf_fid(const char *band);
 
+/** A simulated stamp's side in pixels (ZTF's). */
+#define SSI_STAMP_SIDE 63
+/** A stamp's FITS bytes: a header record, then 63 x 63 float32 padded to whole records. */
+#define SSI_STAMP_FITS_BYTES (2880 + 6 * 2880)
+/** The most bytes one gzip-compressed stamp takes: deflate's worst case (stored blocks) and
+ * gzip's header and trailer, with room to spare. */
+#define SSI_STAMP_GZ_MAX (SSI_STAMP_FITS_BYTES + SSI_STAMP_FITS_BYTES / 64 + 64)
+
+/** The three stamps of one alert being drawn, reused from alert to alert (simulate_stamp.c). */
+typedef struct ssi_stamps ssi_stamps;
+
+/** Stamps whose noise streams derive from @p seed. @param[out] out owned by the caller
+ * (ssi_stamps_free()). @return 0 or SS_ENOMEM. */
+int ssi_stamps_new(uint64_t seed, ssi_stamps **out);
+/** Draw alert @p a's science, template and difference stamps as gzip FITS. @return 0 or an error.
+ */
+int ssi_stamps_draw(ssi_stamps *st, const ssi_alert *a, ss_err *err);
+/** The last drawn stamp of @p kind: bytes owned by @p st, valid until the next draw. */
+const unsigned char *ssi_stamp_bytes(const ssi_stamps *st, ss_cutout_kind kind, size_t *len);
+void ssi_stamps_free(ssi_stamps *st);
+
 /** A ZTF-like Avro container being written. */
 typedef struct ssi_avro ssi_avro;
 
 /**
  * Start a container on @p f: header, schema and a sync marker drawn from @p seed (avro-c's own
- * file writer seeds rand() with the time, so its files differ from run to run).
+ * file writer seeds rand() with the time, so its files differ from run to run); every record
+ * carries its three stamps when @p stamps, none (null) otherwise.
  * @param[out] out the writer, owned by the caller until ssi_avro_close().
  * @return 0, or an error with @p err naming @p name.
  */
-int ssi_avro_open(FILE *f, const char *name, uint64_t seed, ssi_avro **out, ss_err *err);
+int ssi_avro_open(FILE *f, const char *name, uint64_t seed, int stamps, ssi_avro **out,
+                  ss_err *err);
 /** Append one alert record. @return 0, or an error with @p err naming the output. */
 int ssi_avro_put(ssi_avro *w, const ssi_alert *a, ss_err *err);
 /** Messages: end the container on the current stream (its last block). @return 0 or an error. */

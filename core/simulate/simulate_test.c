@@ -5,6 +5,7 @@
 #include "store.h"
 #include "testutil.h"
 
+#include <fitsio.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -575,6 +576,122 @@ START_TEST(messages_hold_the_same_alerts)
 }
 END_TEST
 
+/* One stored stamp's bytes, copied. */
+typedef struct stamp {
+    ss_cutout_kind kind;
+    char *bytes, file_name[128];
+    size_t len;
+} stamp;
+
+static int take_stamp(void *ctx, const ss_store_cutout *c)
+{
+    stamp *s = ctx;
+    if (c->kind == s->kind) {
+        s->bytes = malloc(c->len);
+        memcpy(s->bytes, c->bytes, c->len);
+        s->len = c->len;
+        snprintf(s->file_name, sizeof s->file_name, "%.*s", (int)c->file_name_len,
+                 c->file_name ? c->file_name : "");
+    }
+    return 0;
+}
+
+static stamp read_stamp(const char *store, const char *alert_id, ss_cutout_kind kind)
+{
+    ss_store *st;
+    ss_store_txn *txn;
+    ss_err err = {0};
+    ss_store_options so = {.readonly = 1};
+    stamp s = {.kind = kind};
+    ck_assert_msg(ss_store_open(store, &so, &st, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_store_txn_begin(st, SS_STORE_READ, &txn), 0);
+    ck_assert_int_eq(ss_store_cutouts_each(txn, alert_id, NULL, take_stamp, &s), 0);
+    ss_store_txn_abort(txn);
+    ss_store_close(st);
+    return s;
+}
+
+/* A stamp's pixels as cfitsio reads the gzip FITS (from a file: cfitsio expands .gz itself);
+ * its WCS's CD matrix. @return the brightest pixel's value; *x, *y where it is (0-based). */
+static float stamp_peak(const stamp *s, long *x, long *y, double cd[4])
+{
+    char *path = tu_path(tu_tmp, "stamp.fits.gz");
+    FILE *f = fopen(path, "wb");
+    ck_assert(f && fwrite(s->bytes, 1, s->len, f) == s->len && !fclose(f));
+    fitsfile *fp;
+    int st = 0, naxis = 0, any = 0;
+    long ax[2] = {0}, first[2] = {1, 1};
+    float px[63 * 63], best = -INFINITY;
+    ck_assert_msg(!fits_open_file(&fp, path, READONLY, &st), "cfitsio: %d", st);
+    fits_get_img_dim(fp, &naxis, &st);
+    fits_get_img_size(fp, 2, ax, &st);
+    ck_assert_int_eq(naxis, 2);
+    ck_assert_int_eq(ax[0], 63);
+    ck_assert_int_eq(ax[1], 63);
+    fits_read_pix(fp, TFLOAT, first, 63 * 63, NULL, px, &any, &st);
+    const char *keys[] = {"CD1_1", "CD1_2", "CD2_1", "CD2_2"};
+    for (int i = 0; i < 4; i++)
+        fits_read_key(fp, TDOUBLE, keys[i], &cd[i], NULL, &st);
+    fits_close_file(fp, &st);
+    ck_assert_int_eq(st, 0);
+    for (long i = 0; i < 63 * 63; i++)
+        if (px[i] > best)
+            best = px[i], *x = i % 63, *y = i / 63;
+    free(path);
+    return best;
+}
+
+/* Avro alerts carry ZTF's three stamps (skysieve cutout finds them): 63 x 63 gzip FITS with the
+ * source's peak at the centre, brighter once the jump source has jumped, north up and east left;
+ * --no-cutouts leaves them out. */
+START_TEST(avro_alerts_carry_stamps)
+{
+    char *args = NULL, *out, *err, *store = tu_path(tu_tmp, "st"), *bare = tu_path(tu_tmp, "bare");
+    ck_assert_int_ge(asprintf(&args,
+                              "--model jump=1 --epochs 4 --jump-epoch 2 --seed 3 --out "
+                              "%s/j.avro --truth %s/j.jsonl",
+                              tu_tmp, tu_tmp),
+                     0);
+    simulate(args);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --quiet --store %s %s/j.avro", store, tu_tmp), 0);
+    free(out), free(err);
+    /* one source: alert k is exposure k; the first before the jump, the last after it */
+    const char *ids[] = {"1", "16"};
+    float peak[2][SS_CUTOUT__COUNT];
+    for (int a = 0; a < 2; a++)
+        for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
+            stamp s = read_stamp(store, ids[a], (ss_cutout_kind)k);
+            ck_assert_msg(s.len > 1000, "alert %s has no %s stamp", ids[a],
+                          ss_cutout_kind_name((ss_cutout_kind)k));
+            ck_assert(s.bytes[0] == 0x1f && (unsigned char)s.bytes[1] == 0x8b);
+            ck_assert(strstr(s.file_name, ".fits.gz"));
+            long x = -1, y = -1;
+            double cd[4];
+            peak[a][k] = stamp_peak(&s, &x, &y, cd);
+            ck_assert_msg(x == 31 && y == 31, "alert %s %s: peak at (%ld, %ld)", ids[a],
+                          ss_cutout_kind_name((ss_cutout_kind)k), x, y);
+            ck_assert(cd[0] < 0 && cd[3] > 0 && cd[1] == 0 && cd[2] == 0);
+            ck_assert_double_eq_tol(cd[3], 1.0 / 3600, 1e-9);
+            free(s.bytes);
+        }
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++)
+        ck_assert_float_gt(peak[1][k], 5 * peak[0][k]); /* 3.5 magnitudes: 25 times the flux */
+    ck_assert_float_gt(peak[1][SS_CUTOUT_SCIENCE], peak[1][SS_CUTOUT_TEMPLATE]);
+    free(args);
+    ck_assert_int_ge(
+        asprintf(&args, "--model jump=1 --epochs 4 --seed 3 --no-cutouts --out %s/b.avro", tu_tmp),
+        0);
+    simulate(args);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --quiet --store %s %s/b.avro", bare, tu_tmp), 0);
+    free(out), free(err);
+    json_t *j = stats(bare);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cutouts")), 0);
+    ck_assert_int_gt(json_integer_value(json_object_get(j, "detections")), 10);
+    json_decref(j);
+    free(args), free(store), free(bare);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("simulate");
@@ -587,6 +704,7 @@ int main(void)
     tcase_add_test(tc, only_the_jump_source_jumps_at_its_epoch);
     tcase_add_test(tc, the_jump_filter_tags_the_jump_source);
     tcase_add_test(tc, every_format_ingests);
+    tcase_add_test(tc, avro_alerts_carry_stamps);
     tcase_add_test(tc, messages_hold_the_same_alerts);
     tcase_add_test(tc, light_curve_files_are_sampled);
     tcase_add_test(tc, shared_light_curves);

@@ -83,6 +83,10 @@ typedef struct ss_sim_options {
     uint32_t jump_epoch;                      /**< the first epoch after the jump */
     double lc_start; /**< the light-curve files' time (days) at the survey's start */
     ss_sim_format format;
+    /** 1: Avro alerts carry ZTF's three image stamps (gzip FITS, 63 x 63, a TAN WCS north up
+     * at the alert's position, noise from the seed); 0 (ss_sim_options_default()): none, which
+     * is smaller and faster. CSV and JSON lines never carry stamps. */
+    int stamps;
 } ss_sim_options;
 
 /** The defaults: seed 1, 10 epochs from MJD 60000.1, 2 d / 1 h / 10 min, limit 24.5, scatter 1",
