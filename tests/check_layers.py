@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 STAGES = ["host", "base", "store", "assoc", "filter", "publish", "ingest", "query", "broker",
-          "replay", "partition", "simulate", "serve", "cli"]
+          "replay", "partition", "simulate", "draw", "serve", "cli"]
 # core/host/err.c names LMDB's error codes (mdb_strerror) in ss_strerror().
 LMDB_ALLOWED = {"core/store", "core/partition/partition.c", "core/host/err.c"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)

@@ -37,6 +37,7 @@ int ss_cmd_replay(int argc, char **argv);
 int ss_cmd_catalog(int argc, char **argv);
 int ss_cmd_watch(int argc, char **argv);
 int ss_cmd_partition(int argc, char **argv);
+int ss_cmd_plot(int argc, char **argv);
 
 /** Print "skysieve: <message>" on stderr. @return SS_EXIT_FAIL. */
 int ss_cli_fail(const ss_err *err);
@@ -44,5 +45,8 @@ int ss_cli_fail(const ss_err *err);
 int ss_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Parse a whole string as a finite double. @return 0 or -1. */
 int ss_cli_double(const char *s, double *out);
+/** Write @p len bytes to @p path (through PATH.part, renamed once whole) or, when @p path is
+ * NULL, to standard output (cmd_plot.c). @return 0 or an errno value (@p err says which file). */
+int ss_cli_write_file(const char *path, const void *data, size_t len, ss_err *err);
 
 #endif

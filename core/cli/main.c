@@ -21,6 +21,7 @@ static const ss_cli_command ssi_commands[] = {
     {"stats", "print the store's counts as JSON", ss_cmd_stats},
     {"rejected", "print the rejected records kept for inspection", ss_cmd_rejected},
     {"cutout", "write an alert's image stamp (science, template, difference)", ss_cmd_cutout},
+    {"plot", "draw a locus's light curve as SVG or PNG", ss_cmd_plot},
     {"verify", "check the store's internal consistency", ss_cmd_verify},
     {"filter", "check a filter, or run it over stored loci without writing (devkit)",
      ss_cmd_filter},

@@ -316,11 +316,9 @@ static json_t *ssi_alert_full(ss_store_txn *txn, ss_alert *a, ss_packet *pkt, in
     return o;
 }
 
-/* What one alert's routes read: the alert of the path's id in one snapshot, a view of it. */
-typedef int (*ssi_alert_view)(ssi_req *r, ss_store_txn *txn, ss_alert *a, ss_packet *pkt,
-                              void *ctx);
-
-static void ssi_alert_route(ssi_req *r, ssi_alert_view view, void *ctx)
+/* What one alert's routes read: the alert of the path's id in one snapshot, a view of it
+ * (ssi_alert_view, serve_impl.h; the pictures' routes use it too). */
+void ssi_alert_route(ssi_req *r, ssi_alert_view view, void *ctx)
 {
     if (ssi_params_unused(r))
         return;

@@ -18,7 +18,11 @@ static const ssi_route_def ssi_routes[] = {
     {"/api/v1/loci", ssi_api_search, SSI_FED_SEARCH, 0, SSI_API_PAGE_SIZE},
     {"/api/v1/loci/{id}", ssi_api_locus, SSI_FED_BY_ID, 3, 0},
     {"/api/v1/loci/{id}/lightcurve", ssi_api_lightcurve, SSI_FED_BY_ID, 3, 0},
+    {"/api/v1/loci/{id}/lightcurve.svg", ssi_api_lightcurve_svg, SSI_FED_BY_ID, 3, 0},
+    {"/api/v1/loci/{id}/lightcurve.png", ssi_api_lightcurve_png, SSI_FED_BY_ID, 3, 0},
     {"/api/v1/alerts/{alert_id}", ssi_api_alert, SSI_FED_BY_ID, 3, 0},
+    /* before the stamp's bytes: "{kind}.png" takes the segments ending in .png */
+    {"/api/v1/alerts/{alert_id}/cutouts/{kind}.png", ssi_api_cutout_png, SSI_FED_BY_ID, 3, 0},
     {"/api/v1/alerts/{alert_id}/cutouts/{kind}", ssi_api_cutout, SSI_FED_BY_ID, 3, 0},
     {"/api/v1/tags", ssi_api_tags, SSI_FED_TAGS, 0, 0},
     {"/api/v1/tags/{tag}", ssi_api_tag, SSI_FED_SEARCH, 0, SSI_API_PAGE_SIZE},
@@ -40,6 +44,14 @@ static const ssi_route_def ssi_routes[] = {
     {"/ztf/v1/classifiers", ssi_alerce_classifiers, SSI_FED_LOCAL, 0, 0},
 };
 
+/* A pattern's "{name}" matches any segment; "{name}.png" one that ends so, with more before. */
+static int ssi_suffix_fits(const char *seg, const char *pat, size_t n)
+{
+    const char *close = memchr(pat, '}', n);
+    size_t suf = close ? n - (size_t)(close + 1 - pat) : 0, len = strlen(seg);
+    return !suf || (len > suf && !memcmp(seg + len - suf, close + 1, suf));
+}
+
 /* Whether the request's segments fit @p pattern. */
 static int ssi_match(const ssi_req *r, const char *pattern)
 {
@@ -53,6 +65,8 @@ static int ssi_match(const ssi_req *r, const char *pattern)
         size_t n = (size_t)(p - start);
         int any = start[0] == '{';
         if (!any && (strlen(r->seg[i]) != n || memcmp(r->seg[i], start, n)))
+            return 0;
+        if (any && !ssi_suffix_fits(r->seg[i], start, n))
             return 0;
         i++;
     }

@@ -66,7 +66,9 @@ typedef struct ssi_req {
     char *body; /* malloc'd; handed to MHD */
     size_t len;
     char retry_after[16];
-    char disposition[256]; /* Content-Disposition of a file answer, or "" */
+    char disposition[256];  /* Content-Disposition of a file answer, or "" */
+    const char *headers[8]; /* more headers of the answer: name, value, ... (static or r's own) */
+    size_t nheaders;
     double t0;
     char client[64];
 } ssi_req;
@@ -161,6 +163,18 @@ void ssi_alerce_features(ssi_req *r);
 void ssi_alerce_feature(ssi_req *r);
 void ssi_alerce_probabilities(ssi_req *r);
 void ssi_alerce_classifiers(ssi_req *r);
+
+/* A view of one alert (api_locus.c): answers @p r from the alert of the path's id (segment 3),
+ * read in @p txn; @return 0 once it has answered, or a code for ssi_reply_code(). */
+typedef int (*ssi_alert_view)(ssi_req *r, ss_store_txn *txn, ss_alert *a, ss_packet *pkt,
+                              void *ctx);
+/* Refuse unused parameters, find the alert of segment 3 (shown or bare id) in one snapshot and
+ * run @p view on it; a missing or ambiguous alert is answered here. */
+void ssi_alert_route(ssi_req *r, ssi_alert_view view, void *ctx);
+/* The pictures (api_pictures.c): /loci/{id}/lightcurve.svg and .png, cutouts/{kind}.png. */
+void ssi_api_lightcurve_svg(ssi_req *r);
+void ssi_api_lightcurve_png(ssi_req *r);
+void ssi_api_cutout_png(ssi_req *r);
 
 /* ---- alert ids as the API shows them (ids.c) ---- */
 

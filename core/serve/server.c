@@ -2,6 +2,8 @@
  * (method, size, token, rate) before its route, and one access-log line when it completes. */
 #include "serve_impl.h"
 
+#include "draw.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -174,6 +176,8 @@ static enum MHD_Result ssi_queue(ssi_req *r, const char *method)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, r->retry_after);
     if (r->disposition[0])
         MHD_add_response_header(resp, "Content-Disposition", r->disposition);
+    for (size_t i = 0; i + 1 < r->nheaders; i += 2)
+        MHD_add_response_header(resp, r->headers[i], r->headers[i + 1]);
     if (r->preflight) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
         MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
@@ -346,5 +350,6 @@ int ss_serve_run(const ss_serve_conf *c, const ss_log *log, ss_err *err)
     ssi_reaper_free(srv.reaper);
     ssi_limiter_free(srv.limiter);
     ss_store_close(srv.store);
+    ss_draw_release(); /* the pictures' font caches (api_pictures.c), for leak checkers */
     return rc;
 }
