@@ -42,6 +42,14 @@ static const ssi_route_def ssi_routes[] = {
     {"/ztf/v1/objects/{oid}/features/{name}", ssi_alerce_feature, SSI_FED_BY_ID, 3, 0},
     {"/ztf/v1/objects/{oid}/probabilities", ssi_alerce_probabilities, SSI_FED_BY_ID, 3, 0},
     {"/ztf/v1/classifiers", ssi_alerce_classifiers, SSI_FED_LOCAL, 0, 0},
+    /* the pages (web_*.c): this instance's store, as the API shows it */
+    {"/", ssi_web_search, SSI_FED_LOCAL, 0, 0},
+    {"/search", ssi_web_search, SSI_FED_LOCAL, 0, 0},
+    {"/loci/{id}", ssi_web_locus, SSI_FED_LOCAL, 0, 0},
+    {"/tags", ssi_web_tags, SSI_FED_LOCAL, 0, 0},
+    {"/tags/{tag}", ssi_web_tag, SSI_FED_LOCAL, 0, 0},
+    {"/broker", ssi_web_broker, SSI_FED_LOCAL, 0, 0},
+    {"/static/{name}", ssi_web_static, SSI_FED_LOCAL, 0, 0},
 };
 
 /* A pattern's "{name}" matches any segment; "{name}.png" one that ends so, with more before. */
@@ -55,6 +63,8 @@ static int ssi_suffix_fits(const char *seg, const char *pat, size_t n)
 /* Whether the request's segments fit @p pattern. */
 static int ssi_match(const ssi_req *r, const char *pattern)
 {
+    if (!strcmp(pattern, "/")) /* the site's root: no segment */
+        return r->nseg == 0;
     size_t i = 0;
     const char *p = pattern;
     while (*p == '/') {

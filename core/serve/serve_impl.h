@@ -152,6 +152,14 @@ void ssi_api_openapi(ssi_req *r);
 void ssi_api_stream(ssi_req *r);
 void ssi_api_root(ssi_req *r);
 
+/* the pages and their assets (web_*.c, web_impl.h) */
+void ssi_web_search(ssi_req *r);
+void ssi_web_locus(ssi_req *r);
+void ssi_web_tags(ssi_req *r);
+void ssi_web_tag(ssi_req *r);
+void ssi_web_broker(ssi_req *r);
+void ssi_web_static(ssi_req *r);
+
 /* /ztf/v1 (alerce.c) */
 void ssi_alerce_objects(ssi_req *r);
 void ssi_alerce_object(ssi_req *r);
