@@ -6,6 +6,7 @@
 #include "draw.h"
 #include "store.h"
 #include "testutil.h"
+#include "tu_png.h"
 
 #include <cairo.h>
 #include <check.h>
@@ -24,27 +25,9 @@ typedef struct img {
     const unsigned char *d;
 } img;
 
-typedef struct reader {
-    const unsigned char *p;
-    size_t left;
-} reader;
-
-static cairo_status_t read_some(void *closure, unsigned char *data, unsigned int len)
-{
-    reader *r = closure;
-    if (len > r->left)
-        return CAIRO_STATUS_READ_ERROR;
-    memcpy(data, r->p, len);
-    r->p += len, r->left -= len;
-    return CAIRO_STATUS_SUCCESS;
-}
-
 static img png_decode(const void *bytes, size_t len)
 {
-    reader r = {bytes, len};
-    img m = {.s = cairo_image_surface_create_from_png_stream(read_some, &r)};
-    ck_assert_msg(cairo_surface_status(m.s) == CAIRO_STATUS_SUCCESS, "not a PNG: %s",
-                  cairo_status_to_string(cairo_surface_status(m.s)));
+    img m = {.s = tu_png_decode(bytes, len)};
     m.w = cairo_image_surface_get_width(m.s);
     m.h = cairo_image_surface_get_height(m.s);
     m.stride = cairo_image_surface_get_stride(m.s);

@@ -1,6 +1,7 @@
 /* A light curve drawn: points of a packet, per band, on axes with nice ticks, the tags as lines,
  * a legend in a column of its own so that it never hides a point. */
 #include "draw_impl.h"
+#include "text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -42,18 +43,6 @@ typedef struct ssi_lc {
 
 /* ---- the points ---- */
 
-static int ssi_listed(const char *list, const char *s)
-{
-    size_t n = strlen(s);
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len == n && !memcmp(p, s, n))
-            return 1;
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
-
 /* The value a measurement shows: its magnitude (a limit's limiting magnitude), or its flux (a
  * limit's is the flux of its limiting magnitude). @return 0 when it has none. */
 static int ssi_value(const ss_alert *a, int flux, double *y, double *err)
@@ -72,7 +61,7 @@ static int ssi_value(const ss_alert *a, int flux, double *y, double *err)
 
 static int ssi_shown(const ssi_lc *lc, const ss_alert *a, double *y, double *err)
 {
-    if (!isfinite(a->mjd) || (lc->o->bands && !ssi_listed(lc->o->bands, a->passband)))
+    if (!isfinite(a->mjd) || (lc->o->bands && !ss_text_list_has(lc->o->bands, a->passband)))
         return 0;
     return ssi_value(a, lc->o->flux, y, err);
 }

@@ -4,6 +4,7 @@
 #include "json_text.h"
 #include "publish.h"
 #include "query.h"
+#include "text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -71,18 +72,6 @@ typedef struct ssi_lc_opts {
     double before;
 } ssi_lc_opts;
 
-static int ssi_in_list(const char *list, const char *s)
-{
-    size_t n = strlen(s);
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len == n && !memcmp(p, s, n))
-            return 1;
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
-
 static int ssi_lc_parse(ssi_req *r, ssi_lc_opts *o)
 {
     o->bands = ssi_param(r, "band");
@@ -92,7 +81,7 @@ static int ssi_lc_parse(ssi_req *r, ssi_lc_opts *o)
         static const char *const names[] = {"detection", "upper_limit", "forced_photometry"};
         o->kinds = 0;
         for (unsigned k = 0; k < 3; k++)
-            if (ssi_in_list(kinds, names[k]))
+            if (ss_text_list_has(kinds, names[k]))
                 o->kinds |= 1u << k;
         if (!o->kinds) {
             ssi_reply_error(r, MHD_HTTP_BAD_REQUEST,
@@ -171,7 +160,7 @@ static void ssi_lc_write(ssi_req *r, const ss_locus *l, const ss_packet *pkt, co
     for (uint32_t i = 0; i < pkt->n; i++) {
         const ss_alert *a = &pkt->alerts[i];
         char shown[SS_ID_MAX + 64];
-        if (!(o->kinds >> a->kind & 1) || (o->bands && !ssi_in_list(o->bands, a->passband)) ||
+        if (!(o->kinds >> a->kind & 1) || (o->bands && !ss_text_list_has(o->bands, a->passband)) ||
             (o->before > 0 && a->mjd >= o->before))
             continue;
         ssi_alert_id_show(a, shown, sizeof shown);

@@ -5,6 +5,7 @@
 #include "draw.h"
 #include "testutil.h"
 #include "tu_http.h"
+#include "tu_png.h"
 
 #include <cairo.h>
 #include <check.h>
@@ -96,27 +97,10 @@ static char *cli_file(const char *name, size_t *len, const char *fmt, ...)
     return bytes;
 }
 
-typedef struct reader {
-    const unsigned char *p;
-    size_t left;
-} reader;
-
-static cairo_status_t read_some(void *closure, unsigned char *data, unsigned int len)
-{
-    reader *r = closure;
-    if (len > r->left)
-        return CAIRO_STATUS_READ_ERROR;
-    memcpy(data, r->p, len);
-    r->p += len, r->left -= len;
-    return CAIRO_STATUS_SUCCESS;
-}
-
 /* A PNG's size, and whether its pixels differ from each other. */
 static void png_check(const char *bytes, size_t len, int w, int h)
 {
-    reader r = {(const unsigned char *)bytes, len};
-    cairo_surface_t *s = cairo_image_surface_create_from_png_stream(read_some, &r);
-    ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    cairo_surface_t *s = tu_png_decode(bytes, len);
     ck_assert_int_eq(cairo_image_surface_get_width(s), w);
     ck_assert_int_eq(cairo_image_surface_get_height(s), h);
     const unsigned char *d = cairo_image_surface_get_data(s);

@@ -4,6 +4,8 @@
  * reader resumes it when an event or a keep-alive arrives. */
 #include "serve_impl.h"
 
+#include "text.h"
+
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
@@ -41,14 +43,7 @@ static int ssi_wanted(const ssi_client *c, const char *topic)
 {
     if (!c->topics)
         return 1;
-    size_t n = strlen(topic);
-    for (const char *p = c->topics; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len == n && !memcmp(p, topic, n))
-            return 1;
-        p += len + (p[len] == ',');
-    }
-    return 0;
+    return ss_text_list_has(c->topics, topic);
 }
 
 /* Append to a client's buffer and wake it. Called with the lock held. */

@@ -24,19 +24,40 @@ static void ssi_stat(ssi_html *h, const char *label, const char *key, json_t *o)
     ssi_html_raw(h, "</dd></div>");
 }
 
+/* The labels and keys of one list of counts. */
+typedef struct ssi_stat_def {
+    const char *label, *key;
+} ssi_stat_def;
+
+static const ssi_stat_def ssi_store_stats[] = {
+    {"Alerts", "alerts"},
+    {"Detections", "detections"},
+    {"Upper limits", "upper_limits"},
+    {"Forced photometry", "forced_photometry"},
+    {"Stamps", "cutouts"},
+    {"Loci", "loci"},
+    {"Duplicates", "duplicates"},
+    {"Rejected", "rejected"},
+};
+
+static const ssi_stat_def ssi_broker_stats[] = {
+    {"Alerts in", "alerts_in"}, {"Stored", "stored_alerts"}, {"Rejected", "rejected"},
+    {"Loci", "loci"},           {"Queue", "queue"},          {"Intake", "intake"},
+    {"Published", "published"},
+};
+
+static void ssi_stats(ssi_html *h, const ssi_stat_def *defs, size_t n, json_t *o)
+{
+    for (size_t i = 0; i < n; i++)
+        ssi_stat(h, defs[i].label, defs[i].key, o);
+}
+
 static void ssi_store_counts(ssi_html *h, json_t *st)
 {
     ssi_html_raw(h, "<section class=\"card wide\" id=\"store\"><h2>Store <span class=\"id\">");
     ssi_html_text(h, json_string_value(json_object_get(st, "store")));
     ssi_html_raw(h, "</span></h2>\n<dl class=\"stats\">");
-    ssi_stat(h, "Alerts", "alerts", st);
-    ssi_stat(h, "Detections", "detections", st);
-    ssi_stat(h, "Upper limits", "upper_limits", st);
-    ssi_stat(h, "Forced photometry", "forced_photometry", st);
-    ssi_stat(h, "Stamps", "cutouts", st);
-    ssi_stat(h, "Loci", "loci", st);
-    ssi_stat(h, "Duplicates", "duplicates", st);
-    ssi_stat(h, "Rejected", "rejected", st);
+    ssi_stats(h, ssi_store_stats, sizeof ssi_store_stats / sizeof *ssi_store_stats, st);
     ssi_html_raw(h, "<div class=\"stat\"><dt>Alerts per hour</dt><dd id=\"rate\">"
                     "<span class=\"muted\" title=\"measured between two refreshes of this page\">"
                     "measuring&#8230;</span></dd></div>");
@@ -145,13 +166,7 @@ static void ssi_filters_table(ssi_html *h, json_t *filters)
 static void ssi_broker_status(ssi_html *h, json_t *st)
 {
     ssi_html_raw(h, "<dl class=\"stats\">");
-    ssi_stat(h, "Alerts in", "alerts_in", st);
-    ssi_stat(h, "Stored", "stored_alerts", st);
-    ssi_stat(h, "Rejected", "rejected", st);
-    ssi_stat(h, "Loci", "loci", st);
-    ssi_stat(h, "Queue", "queue", st);
-    ssi_stat(h, "Intake", "intake", st);
-    ssi_stat(h, "Published", "published", st);
+    ssi_stats(h, ssi_broker_stats, sizeof ssi_broker_stats / sizeof *ssi_broker_stats, st);
     double up = json_number_value(json_object_get(st, "uptime_s"));
     double in = json_number_value(json_object_get(st, "alerts_in"));
     ssi_html_raw(h, "<div class=\"stat\"><dt>Alerts per hour since start</dt>"
@@ -239,6 +254,6 @@ void ssi_web_broker(ssi_req *r)
         json_decref(o);
     }
     ssi_html_raw(&h, "</section>\n</div>\n");
-    static const char *const scripts[] = {"broker.js", NULL};
+    static const char *const scripts[] = {"site.js", "broker.js", NULL};
     ssi_html_end(&h, status, scripts);
 }

@@ -720,7 +720,7 @@ void ssi_web_locus(ssi_req *r)
     ssi_locus_matches(&h, &w);
     ssi_locus_alerts(&h, &w);
     ssi_html_raw(&h, "</div>\n");
-    static const char *const scripts[] = {"locus.js", NULL};
+    static const char *const scripts[] = {"site.js", "locus.js", NULL};
     ssi_html_end(&h, MHD_HTTP_OK, scripts);
     ssi_locus_free(&w);
 }

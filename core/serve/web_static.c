@@ -9,8 +9,8 @@
 #include <string.h>
 
 /* embedded by the build (core/CMakeLists.txt) */
-extern const char ssi_web_asset_site_css[], ssi_web_asset_locus_js[], ssi_web_asset_live_js[],
-    ssi_web_asset_broker_js[], ssi_web_asset_favicon_svg[];
+extern const char ssi_web_asset_site_css[], ssi_web_asset_site_js[], ssi_web_asset_locus_js[],
+    ssi_web_asset_live_js[], ssi_web_asset_broker_js[], ssi_web_asset_favicon_svg[];
 
 typedef struct ssi_asset {
     const char *name, *ctype, *data;
@@ -21,6 +21,7 @@ typedef struct ssi_asset {
 
 static ssi_asset ssi_assets[] = {
     {"site.css", "text/css; charset=utf-8", ssi_web_asset_site_css, 0, "", ""},
+    {"site.js", "text/javascript; charset=utf-8", ssi_web_asset_site_js, 0, "", ""},
     {"locus.js", "text/javascript; charset=utf-8", ssi_web_asset_locus_js, 0, "", ""},
     {"live.js", "text/javascript; charset=utf-8", ssi_web_asset_live_js, 0, "", ""},
     {"broker.js", "text/javascript; charset=utf-8", ssi_web_asset_broker_js, 0, "", ""},

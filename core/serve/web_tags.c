@@ -138,7 +138,7 @@ void ssi_web_tags(ssi_req *r)
     for (size_t i = 0; i < l.n; i++)
         free(l.items[i].tag);
     free(l.items);
-    static const char *const scripts[] = {"live.js", NULL};
+    static const char *const scripts[] = {"site.js", "live.js", NULL};
     ssi_html_end(&h, status, scripts);
 }
 
@@ -224,6 +224,6 @@ void ssi_web_tag(ssi_req *r)
         ssi_html_rawf(&h, "<span>page %zu</span></nav>\n", q.page);
     }
     ss_query_page_free(&p);
-    static const char *const scripts[] = {"live.js", NULL};
+    static const char *const scripts[] = {"site.js", "live.js", NULL};
     ssi_html_end(&h, status, scripts);
 }

@@ -5,22 +5,12 @@
 (function () {
   const page = document.getElementById('broker-page');
   if (!page || !window.fetch) return;
-  const token = new URLSearchParams(location.search).get('access_token');
   const every = Math.max(2, Number(page.dataset.refresh) || 5) * 1000;
   const attached = page.dataset.broker === '1';
   const samples = []; // [seconds, alerts stored]
   const SVGNS = 'http://www.w3.org/2000/svg';
 
-  function withToken(url) {
-    if (!token) return url;
-    return url + (url.indexOf('?') < 0 ? '?' : '&') + 'access_token=' + encodeURIComponent(token);
-  }
-  function el(tag, attrs, text) {
-    const e = document.createElement(tag);
-    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-    if (text != null) e.textContent = text;
-    return e;
-  }
+  const { withToken, el } = window.skysieve;
   function show(v) {
     if (v == null) return '\u2014';
     if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(+v.toPrecision(6));

@@ -5,22 +5,11 @@
 (function () {
   const live = document.getElementById('live');
   if (!live || !window.EventSource) return;
-  const token = new URLSearchParams(location.search).get('access_token');
   const LATEST = 10; // rows per tag on /tags, as the server writes them
   const state = live.querySelector('.state');
   let events = 0;
 
-  function withToken(url) {
-    if (!token) return url;
-    return url + (url.indexOf('?') < 0 ? '?' : '&') + 'access_token=' + encodeURIComponent(token);
-  }
-  function seg(s) { return encodeURIComponent(s).replace(/%3A/gi, ':'); }
-  function el(tag, attrs, text) {
-    const e = document.createElement(tag);
-    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-    if (text != null) e.textContent = text;
-    return e;
-  }
+  const { withToken, el, seg } = window.skysieve;
   function num(v, d) { return typeof v === 'number' && isFinite(v) ? (d === '+' ? (v >= 0 ? '+' : '') + v.toFixed(6) : v.toFixed(d)) : '\u2014'; }
   function td(cls, text) { return el('td', cls ? { class: cls } : null, text); }
   function link(href, text, cls) { return el('a', Object.assign({ href: withToken(href) }, cls ? { class: cls } : {}), text); }

@@ -4,7 +4,6 @@
 'use strict';
 (function () {
   const params = new URLSearchParams(location.search);
-  const token = params.get('access_token');
   const SVGNS = 'http://www.w3.org/2000/svg';
   const KINDS = { detection: 'detections', upper_limit: 'upper limits', forced_photometry: 'forced photometry' };
   // the server's pictures' colours and markers (core/draw/colours.c): Rubin's for u g r i z y,
@@ -29,18 +28,7 @@
   const STAMPS = ['science', 'template', 'difference'];
   const STAMP_SIZE = 240;
 
-  function withToken(url) {
-    if (!token) return url;
-    return url + (url.indexOf('?') < 0 ? '?' : '&') + 'access_token=' + encodeURIComponent(token);
-  }
-  // a path segment: alert ids keep their ':' as the server writes them
-  function seg(s) { return encodeURIComponent(s).replace(/%3A/gi, ':'); }
-  function el(tag, attrs, text) {
-    const e = document.createElement(tag);
-    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-    if (text != null) e.textContent = text;
-    return e;
-  }
+  const { withToken, el, seg } = window.skysieve;
   function sv(tag, attrs) {
     const e = document.createElementNS(SVGNS, tag);
     for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
