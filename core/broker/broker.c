@@ -251,6 +251,49 @@ static json_t *ssi_fail_json(const char *msg)
     return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
+/* Each filter's declared outputs, as its workers' hello told them. */
+static int ssi_record_decls(ss_store_txn *txn, json_t *f, const char *what, char kind)
+{
+    const char *name = json_string_value(json_object_get(f, "name"));
+    const char *version = json_string_value(json_object_get(f, "version"));
+    size_t i;
+    json_t *p;
+    int rc = 0;
+    json_array_foreach(json_object_get(f, what), i, p)
+    {
+        const char *prop = json_string_value(p);
+        if (prop && name && (rc = ss_filter_writer_record(txn, kind, prop, name, version)))
+            break;
+    }
+    return rc;
+}
+
+static int ssi_record_outputs(ss_store_txn *txn, void *ctx, ss_err *err)
+{
+    (void)err; /* a store code: ss_store_write() names it */
+    const ssi_gen *g = ctx;
+    size_t i;
+    json_t *f;
+    int rc = 0;
+    json_array_foreach(g->declared, i, f)
+    {
+        if ((rc = ssi_record_decls(txn, f, "locus_properties", 'l')) ||
+            (rc = ssi_record_decls(txn, f, "alert_properties", 'a')))
+            break;
+    }
+    return rc;
+}
+
+/* Record which filter writes each property before the generation's first outputs are stored
+ * (the broker never loads the set: its workers' hello declares it). A failure costs only the
+ * names on the locus page, so it is logged and the generation runs. */
+static void ssi_gen_record(ssi_broker *b, const ssi_gen *g)
+{
+    ss_err err = {0};
+    if (ss_store_write(b->store, ssi_record_outputs, (void *)g, "recording filter outputs", &err))
+        ss_log_line(b->lg, SS_LOG_WARN, "generation=%u: %s", g->id, err.msg);
+}
+
 /* The new generation loaded, or failed to: swap when the running one has drained. */
 static void ssi_reload_progress(ssi_broker *b)
 {
@@ -276,6 +319,7 @@ static void ssi_reload_progress(ssi_broker *b)
     b->cur = b->next;
     b->next = NULL;
     b->initial = 0;
+    ssi_gen_record(b, b->cur);
     double took = ssi_mono() - b->cur->started;
     ss_log_line(b->lg, SS_LOG_INFO, "generation=%u running filters=%zu workers=%zu loaded_in=%.3fs",
                 b->cur->id, b->cur->nf, b->cur->nw, took);

@@ -13,6 +13,8 @@
  */
 #include "testutil.h"
 
+#include "filters.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -910,6 +912,27 @@ static void check_gens(const store_scan *s, char stream, int round, const char *
                   s->a[i].gen, gen);
 }
 
+/* The broker recorded which filter writes the count filter's properties (for the locus page). */
+static void check_writers(const char *store)
+{
+    ss_store_options so = {.readonly = 1};
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ss_store_txn *txn = NULL;
+    CHECK(ss_store_open(store, &so, &s, &err) == 0, "opening %s: %s", store, err.msg);
+    CHECK(ss_store_txn_begin(s, SS_STORE_READ, &txn) == 0, "a read transaction on %s", store);
+    ss_filter_writer w = {0}, a = {0};
+    int rl = ss_filter_writer_get(txn, 'l', "tf_count", &w);
+    int ra = ss_filter_writer_get(txn, 'a', "tf_gen", &a);
+    ss_store_txn_abort(txn);
+    ss_store_close(s);
+    CHECK(rl == 0 && !strcmp(w.filter, "tf_count") && !strcmp(w.version, "1"),
+          "locus property tf_count: writer recorded %d, '%s' version '%s'", rl, w.filter,
+          w.version);
+    CHECK(ra == 0 && !strcmp(a.filter, "tf_count"), "alert property tf_gen: writer %d '%s'", ra,
+          a.filter);
+}
+
 /* 1. Ten reloads (ctl reload, and every fourth by SIGHUP) while a feeder keeps dropping spool
  * files and sending files: nothing lost or processed twice, every alert stamped by one generation,
  * the last generation's counters its own. */
@@ -1001,6 +1024,7 @@ START_TEST(reload_under_continuous_ingest)
         ids_add(&must, 'p', r, N);
     ids_add(&must, 'z', 0, N);
     check_ids(&s, &must, NULL);
+    check_writers(store);
     CHECK(count_files("spool") == 0, "%d files left in the spool", count_files("spool"));
     CHECK(count_files("spool/done") == fs.rounds + 1, "%d files in spool/done, %d expected",
           count_files("spool/done"), fs.rounds + 1);

@@ -146,6 +146,7 @@ void ssi_gen_free(ssi_gen *g, double grace)
     for (size_t i = 0; i < g->nf; i++)
         ssi_gfilter_free(&g->f[i]);
     free(g->f);
+    json_decref(g->declared);
     free(g->w);
     if (g->dir) /* the snapshot is not needed once its workers are gone */
         ss_file_remove_tree(g->dir);
@@ -240,6 +241,7 @@ static int ssi_gen_fill(ssi_gen *g, json_t *list)
             if (!(f->tags[k] = strdup(json_string_value(json_array_get(tags, k)) ?: "")))
                 return SS_ENOMEM;
     }
+    g->declared = json_incref(list);
     g->have_filters = 1;
     return 0;
 }

@@ -62,6 +62,7 @@ typedef struct ssi_gen {
     ssi_gfilter *f;
     size_t nf;
     int have_filters;    /* the first hello filled f */
+    json_t *declared;    /* the first hello's "filters": each one's declared outputs (owned) */
     unsigned max_errors; /* the set's max_consecutive_failures */
     ssi_wproc *w;
     size_t nw;

@@ -11,7 +11,8 @@
  *
  * Frames on the socket: u32 length (host order: both ends are one machine) and a payload whose
  * first byte is its type:
- *  - 'H' hello (worker): JSON {"ok":true,"filters":[{label,name,version,runtime,tags}]} or
+ *  - 'H' hello (worker): JSON {"ok":true,"filters":[{label,name,version,runtime,tags,
+ *        locus_properties,alert_properties}]} (the last two: the declared output names) or
  *        {"ok":false,"error":"..."}
  *  - 'B' batch (broker): u32 n, then n x (u64 seq, str locus, str survey, str alert_id,
  *        u32 nfilters, nfilters exclusion bytes)

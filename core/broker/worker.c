@@ -79,6 +79,14 @@ static void ssi_before_run(void *ctx, size_t filter)
     w->shm->filter = (int32_t)filter;
 }
 
+static json_t *ssi_decl_names(const ss_property_decl *d)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; d && d[i].name; i++)
+        json_array_append_new(a, json_string(d[i].name));
+    return a;
+}
+
 static int ssi_hello(ssi_worker *w, const ss_err *load_err)
 {
     json_t *o;
@@ -92,10 +100,12 @@ static int ssi_hello(ssi_worker *w, const ss_err *load_err)
             json_t *tags = json_array();
             for (size_t k = 0; f.desc->output_tags && f.desc->output_tags[k].name; k++)
                 json_array_append_new(tags, json_string(f.desc->output_tags[k].name));
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o}", "label", f.label,
-                                                  "name", f.desc->name, "version",
-                                                  f.desc->version ? f.desc->version : "0",
-                                                  "runtime", f.runtime, "tags", tags));
+            json_array_append_new(
+                list, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "label", f.label, "name",
+                                f.desc->name, "version", f.desc->version ? f.desc->version : "0",
+                                "runtime", f.runtime, "tags", tags, "locus_properties",
+                                ssi_decl_names(f.desc->output_locus_properties), "alert_properties",
+                                ssi_decl_names(f.desc->output_alert_properties)));
         }
         o = json_pack("{s:b, s:o, s:I}", "ok", 1, "filters", list, "max_consecutive_failures",
                       (json_int_t)ss_filter_set_max_failures(w->fs));

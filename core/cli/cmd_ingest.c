@@ -223,7 +223,15 @@ static int ssi_ingest_all(ss_ingest *in, int argc, char **argv, ss_err *err, int
     return 0;
 }
 
-/* Load the filters first: a set that is refused must stop the run before the store is touched. */
+static int ssi_record_outputs(ss_store_txn *txn, void *ctx, ss_err *err)
+{
+    (void)err; /* a store code: ss_store_write() names it (and grows a full map) */
+    return ss_filter_set_record_outputs(ctx, txn);
+}
+
+/* Load the filters first: a set that is refused must stop the run before the store is touched.
+ * The set's declared outputs are recorded before it writes anything, so that the store can name
+ * the filter behind each property it holds. */
 static int ssi_start(ssi_ingest_cli *c, ss_filter_set **fs, ss_store **store, ss_ingest **in,
                      ss_err *err)
 {
@@ -234,6 +242,8 @@ static int ssi_start(ssi_ingest_cli *c, ss_filter_set **fs, ss_store **store, ss
         return -1;
     c->opts.filters = *fs;
     if (ss_store_open(c->store, &c->store_opts, store, err))
+        return -1;
+    if (*fs && ss_store_write(*store, ssi_record_outputs, *fs, "recording filter outputs", err))
         return -1;
     if (!(*in = ss_ingest_new(*store, &c->opts)))
         return ss_err_set(err, SS_ENOMEM, "out of memory"), -1;

@@ -588,6 +588,105 @@ START_TEST(real_ztf_alerts_as_of_each)
 }
 END_TEST
 
+/* A Lua filter NAME declaring locus properties @p lprops and alert properties @p aprops (Lua
+ * table bodies), written to tu_tmp/NAME.lua. */
+static void write_lua(const char *name, const char *version, const char *lprops, const char *aprops)
+{
+    char *text = NULL, file[64];
+    ck_assert_int_ge(asprintf(&text,
+                              "NAME = \"%s\"\nVERSION = \"%s\"\nDESCRIPTION = \"writes\"\n"
+                              "AUTHOR = \"tests\"\nOUTPUT_LOCUS_PROPERTIES = {%s}\n"
+                              "OUTPUT_ALERT_PROPERTIES = {%s}\nfunction run(locus) end\n",
+                              name, version, lprops, aprops),
+                     0);
+    snprintf(file, sizeof file, "%s.lua", name);
+    free(tu_write(tu_tmp, file, text));
+    free(text);
+}
+
+static int collect_writer(void *ctx, const ss_filter_writer *w)
+{
+    FILE *f = ctx;
+    fprintf(f, "%c %s %s %s\n", w->kind, w->property, w->filter, w->version);
+    return 0;
+}
+
+static int stop_at_first(void *ctx, const ss_filter_writer *w)
+{
+    (void)w;
+    ++*(int *)ctx;
+    return 7;
+}
+
+static void record(ss_store *s, const char *ini)
+{
+    char *path = tu_write(tu_tmp, "writers.ini", ini);
+    ss_filter_set *fs = load(path, 1, NULL);
+    ss_store_txn *txn = NULL;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &txn), 0);
+    ck_assert_int_eq(ss_filter_set_record_outputs(fs, txn), 0);
+    ck_assert_int_eq(ss_store_txn_commit(txn), 0);
+    ss_filter_set_free(fs);
+    free(path);
+}
+
+static char *writers_text(ss_store *s, char kind)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ss_store_txn *txn = NULL;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &txn), 0);
+    ck_assert_int_eq(ss_filter_writers_each(txn, kind, collect_writer, f), 0);
+    ss_store_txn_abort(txn);
+    fclose(f);
+    return buf;
+}
+
+/* Each declared output names its filter; a later set declaring the same name takes it over, the
+ * others keep theirs. */
+#define WDECL(n) "{name = \"" n "\", type = \"float\", description = \"d\"}"
+
+START_TEST(declared_outputs_name_their_filter)
+{
+    write_lua("fa", "1.0", WDECL("w_one") ", " WDECL("w_two"), WDECL("w_alert"));
+    write_lua("fb", "", WDECL("w_three"), "");
+    write_lua("fc", "2.5", WDECL("w_two"), WDECL("w_alert"));
+    char *dir = tu_path(tu_tmp, "wst");
+    ss_store_options so = {.create = 1};
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &so, &s, &err) == 0, "%s", err.msg);
+    char *none = writers_text(s, 0); /* a store written before: nothing recorded */
+    ck_assert_str_eq(none, "");
+    free(none);
+    record(s, "[filter a]\npath = fa.lua\n[filter b]\npath = fb.lua\n");
+    char *first = writers_text(s, 'l');
+    ck_assert_str_eq(first, "l w_one fa 1.0\nl w_three fb \nl w_two fa 1.0\n");
+    free(first);
+    record(s, "[filter c]\npath = fc.lua\n");
+    char *all = writers_text(s, 0);
+    ck_assert_str_eq(all, "a w_alert fc 2.5\nl w_one fa 1.0\nl w_three fb \nl w_two fc 2.5\n");
+    free(all);
+    ss_store_txn *txn = NULL;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &txn), 0);
+    ss_filter_writer w;
+    ck_assert_int_eq(ss_filter_writer_get(txn, 'l', "w_two", &w), 0);
+    ck_assert_str_eq(w.filter, "fc");
+    ck_assert_int_eq(ss_filter_writer_get(txn, 'a', "w_two", &w), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_filter_writer_get(txn, 'l', "absent", &w), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_filter_writer_record(txn, 'x', "w_one", "fz", NULL), SS_EINVAL);
+    ck_assert_int_eq(ss_filter_writer_record(txn, 'l', "", "fz", NULL), SS_EINVAL);
+    ck_assert_int_eq(ss_filter_writer_record(txn, 'l', "w_one", "", NULL), SS_EINVAL);
+    int calls = 0;
+    ck_assert_int_eq(ss_filter_writers_each(txn, 0, stop_at_first, &calls), 7);
+    ck_assert_int_eq(calls, 1);
+    ss_store_txn_abort(txn);
+    ss_store_close(s);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("filters");
@@ -606,6 +705,7 @@ int main(void)
     tcase_add_test(tc, jump_in_c_and_lua_agree);
     tcase_add_test(tc, lua_failures_stay_with_their_filter);
     tcase_add_test(tc, real_ztf_alerts_as_of_each);
+    tcase_add_test(tc, declared_outputs_name_their_filter);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

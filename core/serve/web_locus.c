@@ -5,6 +5,7 @@
  * alert is a link. locus.js adds the interactive plot and picks alerts without a reload. */
 #include "web_impl.h"
 
+#include "filters.h"
 #include "publish.h"
 #include "query.h"
 
@@ -37,6 +38,7 @@ typedef struct ssi_wlocus {
     size_t n;
     json_t *broker_keys;   /* the broker's own property names (an object) */
     json_t *survey_keys;   /* property name -> survey, for the survey's locus properties */
+    json_t *writers;       /* property name -> [filter, version], as the store records them */
     const ssi_walert *sel; /* the alert whose stamps are shown, or NULL */
     const char *as_of;     /* the as_of asked, or NULL */
     int flux;              /* the static light curve in flux */
@@ -52,8 +54,28 @@ static int ssi_stamp_seen(void *ctx, const ss_store_cutout *c)
     return 0;
 }
 
-/* Which stamps each alert has, which properties are the broker's and which the surveys', read in
- * one snapshot beside ss_query_locus's. */
+/* The filter recorded as writing each of the locus's properties (none in a store written before
+ * writers were recorded: those stay "filter"). */
+static int ssi_locus_writers(ssi_wlocus *w, ss_store_txn *txn)
+{
+    w->writers = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(w->o, "properties"), key, v)
+    {
+        ss_filter_writer fw;
+        int rc = ss_filter_writer_get(txn, 'l', key, &fw);
+        if (rc == SS_ENOTFOUND)
+            continue;
+        if (rc)
+            return rc;
+        json_object_set_new(w->writers, key, json_pack("[s, s]", fw.filter, fw.version));
+    }
+    return 0;
+}
+
+/* Which stamps each alert has, which properties are the broker's, the surveys' and which filter's,
+ * read in one snapshot beside ss_query_locus's. */
 static int ssi_locus_extras(ssi_wlocus *w, ss_err *err)
 {
     ss_store_txn *txn = NULL;
@@ -98,6 +120,8 @@ static int ssi_locus_extras(ssi_wlocus *w, ss_err *err)
             break;
     }
     ss_arena_free(arena);
+    if (!rc)
+        rc = ssi_locus_writers(w, txn);
     ss_store_txn_abort(txn);
     if (rc && !err->msg[0])
         ss_store_fail(ssi_store(w->r), err, rc, "reading a locus");
@@ -468,8 +492,9 @@ static void ssi_locus_tags(ssi_html *h, const ssi_wlocus *w)
     ssi_html_raw(h, "</tbody></table></div>\n</section>\n");
 }
 
-/* The filters that tagged the locus: the only record of which filter ran on it. */
-static void ssi_tagging_filters(ssi_html *h, const ssi_wlocus *w)
+/* The filters that tagged the locus, and where the names in "Written by" come from. @p unnamed:
+ * filter-written properties whose writer the store does not record. */
+static void ssi_tagging_filters(ssi_html *h, const ssi_wlocus *w, int unnamed)
 {
     json_t *seen = json_object();
     size_t i;
@@ -495,10 +520,38 @@ static void ssi_tagging_filters(ssi_html *h, const ssi_wlocus *w)
         ssi_html_raw(h, ". ");
     }
     ssi_html_raw(h,
-                 "The store does not record which filter wrote each property: those marked "
-                 "&#8220;filter&#8221; were written by one of the filters that ran on this "
-                 "locus (each filter declares its outputs in its OUTPUT_LOCUS_PROPERTIES).</p>\n");
+                 "A filter named under &#8220;Written by&#8221; is the one whose set last declared "
+                 "that property in its OUTPUT_LOCUS_PROPERTIES (filters write only what they "
+                 "declare).");
+    if (unnamed)
+        ssi_html_raw(h, " Those marked only &#8220;filter&#8221; were written by one of the "
+                        "filters that ran on this locus before the store recorded which filter "
+                        "writes each property.");
+    ssi_html_raw(h, "</p>\n");
     json_decref(seen);
+}
+
+/* A property's writer: the broker, the survey, or the filter the store records (its version on
+ * hover). @return 1 for a filter-written property whose filter is not recorded. */
+static int ssi_written_by(ssi_html *h, const ssi_wlocus *w, const char *key, const char *by,
+                          const char *survey)
+{
+    json_t *fw = json_object_get(w->writers, key);
+    if (!by) {
+        ssi_html_raw(h, "survey (");
+        ssi_html_text(h, survey);
+        ssi_html_raw(h, ")");
+    } else if (strcmp(by, "filter") || !fw) {
+        ssi_html_raw(h, by);
+        return !strcmp(by, "filter");
+    } else {
+        ssi_html_raw(h, "filter <span class=\"id writer\" title=\"version ");
+        ssi_html_text(h, json_string_value(json_array_get(fw, 1)));
+        ssi_html_raw(h, "\">");
+        ssi_html_text(h, json_string_value(json_array_get(fw, 0)));
+        ssi_html_raw(h, "</span>");
+    }
+    return 0;
 }
 
 static void ssi_locus_properties(ssi_html *h, const ssi_wlocus *w)
@@ -509,6 +562,7 @@ static void ssi_locus_properties(ssi_html *h, const ssi_wlocus *w)
                     "<th>Value</th><th>Written by</th></tr></thead><tbody>\n");
     const char *key;
     json_t *v;
+    int unnamed = 0;
     json_object_foreach(props, key, v)
     {
         const char *survey = json_string_value(json_object_get(w->survey_keys, key));
@@ -518,17 +572,11 @@ static void ssi_locus_properties(ssi_html *h, const ssi_wlocus *w)
         ssi_html_raw(h, json_is_number(v) ? "</td><td class=\"num\">" : "</td><td>");
         ssi_html_json(h, v);
         ssi_html_raw(h, "</td><td>");
-        if (by)
-            ssi_html_raw(h, by);
-        else {
-            ssi_html_raw(h, "survey (");
-            ssi_html_text(h, survey);
-            ssi_html_raw(h, ")");
-        }
+        unnamed += ssi_written_by(h, w, key, by, survey);
         ssi_html_raw(h, "</td></tr>\n");
     }
     ssi_html_raw(h, "</tbody></table></div>\n");
-    ssi_tagging_filters(h, w);
+    ssi_tagging_filters(h, w, unnamed);
     ssi_html_raw(h, "</section>\n");
 }
 
@@ -688,6 +736,7 @@ static void ssi_locus_free(ssi_wlocus *w)
     json_decref(w->o);
     json_decref(w->broker_keys);
     json_decref(w->survey_keys);
+    json_decref(w->writers);
     free(w->alerts);
 }
 

@@ -345,12 +345,20 @@ def test_the_jump_sources_locus_page(night, browser):
         props = t.js("Object.fromEntries(Array.from(document.querySelectorAll("
                      "'#properties tbody tr'), r => [r.cells[0].textContent, r.cells[2]"
                      ".textContent]))")
-        assert props["num_alerts"] == "broker" and props["jump_magnitude"] == "filter", props
+        # the jump filter's own property names it: ingest --filters recorded its declarations
+        assert props["num_alerts"] == "broker" and props["jump_magnitude"] == "filter jump_lua", \
+            props
+        assert t.js("document.querySelector('#properties span.writer').title") == "version 1.0.0"
+        assert "only \u201cfilter\u201d" not in t.js(
+            "document.querySelector('#properties p.note').textContent"), "every writer is known"
         t.js("const b = document.getElementById('prop-filter'); b.value = 'JUMP'; "
              "b.dispatchEvent(new Event('input'))")
         assert t.texts("#properties tbody tr:not([hidden]) td:first-child") == ["jump_magnitude"]
         assert t.js("document.getElementById('prop-count').textContent").strip() == (
             f"1 of {len(props)}")
+        t.js("{ const b = document.getElementById('prop-filter'); b.value = 'jump_LUA'; "
+             "b.dispatchEvent(new Event('input')); }")  # by writer: the name does not say it
+        assert t.texts("#properties tbody tr:not([hidden]) td:first-child") == ["jump_magnitude"]
         assert t.js("document.getElementById('locus-json').getAttribute('href')") == (
             f"/api/v1/loci/{night.jump_locus}")
         assert t.js("document.querySelector('#position a.csv').href").endswith("format=csv")

@@ -196,6 +196,55 @@ int ss_filter_outputs_store(ss_store_txn *txn, const char *locus_id, const char 
                             const char *alert_id, double mjd, const ss_filter_outputs *o,
                             ss_arena *scratch);
 
+/* ---- which filter writes each property ---- */
+
+/**
+ * Who a store says writes a filter-written property: the last filter set to start writing into it
+ * whose filter declared the property (OUTPUT_LOCUS_PROPERTIES or OUTPUT_ALERT_PROPERTIES). Filters
+ * may write only what they declare, so that filter wrote the property's newer values; values older
+ * than that set may be another filter's of an earlier set that declared the same name.
+ */
+typedef struct ss_filter_writer {
+    char kind;         /**< 'l' a locus property, 'a' an alert property */
+    char property[97]; /**< its name (declared names have at most 96 characters) */
+    char filter[128];  /**< the filter's NAME */
+    char version[64];  /**< its VERSION ("" when none was given; a longer one is cut) */
+} ss_filter_writer;
+
+/**
+ * Record in @p txn, for every filter of @p fs and every property it declares, that the filter
+ * writes it (the store's meta table, keys "filter_output" NUL kind NUL name, of this stage's own),
+ * replacing what an earlier set recorded for the same name. Call it in the transaction that
+ * starts a set writing into a store (`skysieve ingest --filters`, the broker's generations).
+ * @return 0, or an LMDB code (MDB_MAP_FULL: run it again in a grown map, as ss_store_write() does).
+ */
+int ss_filter_set_record_outputs(const ss_filter_set *fs, ss_store_txn *txn);
+
+/**
+ * Record one declaration: filter @p filter (version @p version, may be NULL) writes property
+ * @p property of kind @p kind ('l' or 'a'). For a process that knows a set's declarations without
+ * loading it (the broker, from its workers). @return 0, SS_EINVAL (an unknown kind, an empty or
+ * over-long name), or an LMDB code.
+ */
+int ss_filter_writer_record(ss_store_txn *txn, char kind, const char *property, const char *filter,
+                            const char *version);
+
+/**
+ * The recorded writer of property @p property of kind @p kind ('l' or 'a') into @p out (owned by
+ * the caller). @return 0, SS_ENOTFOUND when none is recorded (a store written before writers were
+ * recorded, or a property no filter declared), or an LMDB code.
+ */
+int ss_filter_writer_get(ss_store_txn *txn, char kind, const char *property, ss_filter_writer *out);
+
+/** Called by ss_filter_writers_each() with a record borrowed for the call; non-zero stops. */
+typedef int (*ss_filter_writer_fn)(void *ctx, const ss_filter_writer *w);
+
+/**
+ * Every recorded writer of kind @p kind ('l', 'a', or 0: both), by kind then property name.
+ * Damaged records are skipped. @return 0, what @p fn returned to stop, or an LMDB code.
+ */
+int ss_filter_writers_each(ss_store_txn *txn, char kind, ss_filter_writer_fn fn, void *ctx);
+
 /** The locus the last dispatch ran on, as its filters saw it, and its trigger (both borrowed until
  * the next dispatch). */
 const ss_locus *ss_filter_set_locus(const ss_filter_set *fs);
