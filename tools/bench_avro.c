@@ -15,6 +15,7 @@
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR]
  */
+#include "bench_util.h"
 #include "ingest.h"
 
 #include <avro.h>
@@ -48,13 +49,6 @@ typedef struct buf {
     char *data;
     size_t len, cap;
 } buf;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, const char *detail)
 {
@@ -268,7 +262,7 @@ static void make_round(const set *st, int round, round_bytes *rb)
  * each container's schema, then every record into a generic value. */
 static double decode_reader(const set *st, const round_bytes *rb)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < st->n; i++) {
         size_t end = i + 1 < st->n ? rb->start[i + 1] : rb->all.len;
         FILE *fp = fmemopen(rb->all.data + rb->start[i], end - rb->start[i], "rb");
@@ -280,13 +274,13 @@ static double decode_reader(const set *st, const round_bytes *rb)
             ;
         avro_file_reader_close(r);
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 /* The records alone with their schema parsed once: the least any decoder of these bytes spends. */
 static double decode_records(const set *st, const round_bytes *rb)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     avro_reader_t r = avro_reader_memory("", 0);
     for (size_t i = 0; i < st->n; i++) {
         avro_value_t *v = &st->a[i].scratch;
@@ -296,12 +290,12 @@ static double decode_records(const set *st, const round_bytes *rb)
             die("decoding", avro_strerror());
     }
     avro_reader_free(r);
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     ss_err err = {0};
     for (size_t i = 0; i < st->n; i++) {
         size_t end = i + 1 < st->n ? rb->start[i + 1] : rb->all.len;
@@ -312,7 +306,7 @@ static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
             die(name, err.msg[0] ? err.msg : "cannot ingest");
         fclose(fp);
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 static void bench_set(set *st, uint64_t alerts, const char *work, int skip_cutouts)
@@ -340,11 +334,11 @@ static void bench_set(set *st, uint64_t alerts, const char *work, int skip_cutou
         made += st->n;
         bytes += rb.all.len;
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     ss_ingest_totals t;
     if (ss_ingest_finish(in, &t, &err))
         die(dir, err.msg);
-    t_ing += now_s() - t0;
+    t_ing += bench_now_s() - t0;
     double ingest = (double)t.ingested / t_ing, reader = (double)made / t_dec;
     printf("%-9s %-10s %7llu alerts %7.1f MB | avro-c reader %7.0f/s | records only %7.0f/s | "
            "ingest %6.0f/s = %.2f x reader, %.2f x records | loci %llu rejected %llu\n",

@@ -12,6 +12,7 @@
  * usage: bench_catalog [--rows N] [--alerts N] [--radius ARCSEC] [--workdir DIR] [--seed S]
  * Inputs are generated in WORKDIR (default: a fresh directory under /tmp, removed after).
  */
+#include "bench_util.h"
 #include "assoc.h"
 #include "catalog.h"
 #include "store_table.h"
@@ -32,13 +33,6 @@ typedef struct bench_opts {
     double radius;
     const char *workdir;
 } bench_opts;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* A position uniform on the sphere. */
 static void random_position(ss_rng *r, double *ra, double *dec)
@@ -118,9 +112,9 @@ static int bench_match(ss_store *s, const bench_opts *o)
         ss_locus l = {0};
         snprintf(l.id, sizeof l.id, "SKSBENCH%011d", i);
         random_position(&r, &l.ra, &l.dec);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         rc = ss_assoc_match_locus(w, &l, 1, &a);
-        us[i] = (now_s() - t0) * 1e6;
+        us[i] = (bench_now_s() - t0) * 1e6;
         total += us[i];
     }
     if (!rc)
@@ -141,14 +135,14 @@ static double ingest_us(ss_store *s, const char *alerts, uint64_t n)
 {
     ss_ingest *in = ss_ingest_new(s, NULL);
     ss_err err = {0};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (ss_ingest_path(in, alerts, &err) || ss_ingest_finish(in, NULL, &err)) {
         fprintf(stderr, "bench_catalog: %s\n", err.msg);
         ss_ingest_free(in);
         return -1;
     }
     ss_ingest_free(in);
-    return (now_s() - t0) * 1e6 / (double)n;
+    return (bench_now_s() - t0) * 1e6 / (double)n;
 }
 
 static int run(const bench_opts *o, const char *dir)
@@ -158,11 +152,11 @@ static int run(const bench_opts *o, const char *dir)
     snprintf(alerts, sizeof alerts, "%s/alerts.csv", dir);
     snprintf(st1, sizeof st1, "%s/with", dir);
     snprintf(st2, sizeof st2, "%s/without", dir);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (write_catalog(cat, o) || write_alerts(alerts, o))
         return 1;
     printf("generated %llu catalog rows and %llu alerts in %.1f s\n", (unsigned long long)o->rows,
-           (unsigned long long)o->alerts, now_s() - t0);
+           (unsigned long long)o->alerts, bench_now_s() - t0);
     ss_store *s = open_store(st1, 1.0);
     if (!s)
         return 1;

@@ -16,6 +16,7 @@
  *
  * usage: bench_draw [--rounds N] [--iters N] [--data DIR] [--work DIR] [--only TASK]
  */
+#include "bench_util.h"
 #include "draw.h"
 #include "ingest.h"
 #include "query.h"
@@ -45,13 +46,6 @@ typedef struct bench {
     size_t stamp_len;
     const char *stamp_from;
 } bench;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, const char *detail)
 {
@@ -222,7 +216,7 @@ static const char *const task_keys[] = {"lc-png", "lc-svg", "json", "stamp", "fi
 /* Mean seconds per call of @p t over @p iters calls. */
 static double time_task(bench *b, task t, int iters, size_t *bytes, size_t *points)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < iters; i++)
         switch (t) {
         case LC_PNG: lc_task(b, SS_DRAW_PNG, bytes, points); break;
@@ -231,7 +225,7 @@ static double time_task(bench *b, task t, int iters, size_t *bytes, size_t *poin
         case STAMP_PNG: stamp_task(b, bytes); break;
         default: fits_task(b, bytes); break;
         }
-    return (now_s() - t0) / iters;
+    return (bench_now_s() - t0) / iters;
 }
 
 static int dcmp(const void *a, const void *b)

@@ -10,6 +10,7 @@
  *
  * Inputs are generated CSV files in WORKDIR (default: a fresh directory under /tmp, removed after).
  */
+#include "bench_util.h"
 #include "gen.h"
 
 #include "ingest.h"
@@ -27,13 +28,6 @@ typedef struct bench_mem {
     long anon_at[3]; /* heap peak once 10%, 50% and all of the alerts were read */
     uint64_t total;  /* alerts expected, for those marks (0: no marks) */
 } bench_mem;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void sample_mem(bench_mem *m)
 {
@@ -103,9 +97,9 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
     sample_mem(&mem);
     long anon0 = mem.peak.anon_kib;
     ss_store *s = open_store(dir);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     ss_ingest_totals t = ingest_file(s, path, &mem);
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     ss_store_close(s);
     if (json)
         printf(
@@ -136,13 +130,13 @@ static double lookup_us(ss_store *s, ss_rng *r, const gen_source *src, uint64_t 
     if (ss_store_txn_begin(s, SS_STORE_READ, &txn))
         die("read transaction", NULL);
     int found = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < probes; i++) {
         const gen_source *p = &src[ss_rng_next(r) % n];
         char id[SS_LOCUS_ID_LEN + 1];
         found += ss_store_sky_nearest(txn, p->ra, p->dec, radius_deg, id, NULL) == 0;
     }
-    double us = (now_s() - t0) * 1e6 / probes;
+    double us = (bench_now_s() - t0) * 1e6 / probes;
     ss_store_txn_abort(txn);
     if (found < probes * 99 / 100)
         fprintf(stderr, "bench_ingest: only %d of %d look-ups found their locus\n", found, probes);
@@ -175,9 +169,9 @@ static void phase_b(const char *work, uint64_t max_loci, int json)
         snprintf(name, sizeof name, "probe%zu.csv", k);
         snprintf(prefix, sizeof prefix, "p%zu", k);
         char *probe = write_csv(work, name, &r, pick, probes, 1, 61000 + (double)k, prefix);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         ss_ingest_totals t = ingest_file(s, probe, &mem);
-        double ingest_us = (now_s() - t0) * 1e6 / probes;
+        double ingest_us = (bench_now_s() - t0) * 1e6 / probes;
         double look_us = lookup_us(s, &r, src, have, probes);
         if (json)
             printf("{\"phase\":\"B\",\"loci\":%llu,\"ingest_us_per_alert\":%.2f,"

@@ -6,6 +6,7 @@
  * 1": the border fraction, the anchors made, and routes per second through a fresh anchors' LMDB
  * (every new anchor a committed write transaction). Usage: bench_partition [ALERTS [SOURCES]].
  */
+#include "bench_util.h"
 #include "partition.h"
 #include "rng.h"
 #include "sky.h"
@@ -16,13 +17,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 typedef struct pos {
     double ra, dec;
@@ -59,7 +53,7 @@ static void bench(const pos *a, size_t n, int64_t nside)
     if (ss_partition_anchors_open(dir, nside, 2.0 / 3600, &an, &err))
         exit((fprintf(stderr, "bench_partition: %s\n", err.msg), 1));
     size_t border = 0, anchored = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < n; i++) {
         ss_partition_route r;
         if (ss_partition_anchors_route(an, a[i].ra, a[i].dec, &r, &err))
@@ -67,7 +61,7 @@ static void bench(const pos *a, size_t n, int64_t nside)
         border += (size_t)r.border;
         anchored += (size_t)r.anchored;
     }
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     printf("nside %5lld: %zu alerts, %.3f%% border, %zu anchored, %llu anchors, %.0f routes/s\n",
            (long long)nside, n, 100.0 * (double)border / (double)n, anchored,
            (unsigned long long)ss_partition_anchors_count(an), (double)n / dt);
