@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -236,14 +238,22 @@ static void ssi_carry_disables(const ssi_gen *from, ssi_gen *to)
     }
 }
 
-static void ssi_reply(ssi_broker *b, json_t *o)
+/* Answer the request whose routing header is *@p hdr (taken: freed, set to NULL). */
+static void ssi_reply(ssi_broker *b, void **hdr, json_t *o)
 {
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(o);
-    if (text && nn_send(b->ctl, text, strlen(text), NN_DONTWAIT) < 0)
+    struct nn_iovec iov = {text, text ? strlen(text) : 0};
+    struct nn_msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = hdr, .msg_controllen = NN_MSG};
+    if (text && nn_sendmsg(b->ctl, &mh, NN_DONTWAIT) >= 0)
+        *hdr = NULL; /* nanomsg took the header */
+    else
         ss_log_line(b->lg, SS_LOG_WARN, "control: cannot answer: %s", nn_strerror(nn_errno()));
+    if (*hdr)
+        nn_freemsg(*hdr);
+    *hdr = NULL;
     free(text);
-    b->reply_pending = 0;
 }
 
 static json_t *ssi_fail_json(const char *msg)
@@ -303,8 +313,8 @@ static void ssi_reload_progress(ssi_broker *b)
         snprintf(why, sizeof why, "reload failed, generation %u kept: %s", b->cur ? b->cur->id : 0,
                  b->next->error);
         ss_log_line(b->lg, SS_LOG_ERROR, "%s", why);
-        if (b->reply_pending)
-            ssi_reply(b, ssi_fail_json(why));
+        if (b->reload_hdr)
+            ssi_reply(b, &b->reload_hdr, ssi_fail_json(why));
         if (b->initial)
             ss_err_set(&b->fatal, SS_EINVAL, "the filter set did not load: %s", b->next->error);
         ssi_gen_free(b->next, 0);
@@ -323,9 +333,10 @@ static void ssi_reload_progress(ssi_broker *b)
     double took = ssi_mono() - b->cur->started;
     ss_log_line(b->lg, SS_LOG_INFO, "generation=%u running filters=%zu workers=%zu loaded_in=%.3fs",
                 b->cur->id, b->cur->nf, b->cur->nw, took);
-    if (b->reply_pending)
-        ssi_reply(b, json_pack("{s:b, s:i, s:i, s:f}", "ok", 1, "generation", (int)b->cur->id,
-                               "filters", (int)b->cur->nf, "seconds", took));
+    if (b->reload_hdr)
+        ssi_reply(b, &b->reload_hdr,
+                  json_pack("{s:b, s:i, s:i, s:f}", "ok", 1, "generation", (int)b->cur->id,
+                            "filters", (int)b->cur->nf, "seconds", took));
     ssi_gen_free(old, 1.0);
 }
 
@@ -418,7 +429,7 @@ static json_t *ssi_status_json(ssi_broker *b)
         ss_store_txn_abort(txn);
     }
     json_t *st = json_pack(
-        "{s:i, s:s, s:f, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s?, s:I, s:{s:I, s:I}, s:{s:I}}",
+        "{s:i, s:s, s:f, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s?, s:I, s:{s:I, s:I}, s:{s:I, s:I}}",
         "pid", (int)getpid(), "config", b->c.file, "uptime_s", ssi_mono() - b->t_start,
         "generation", b->cur ? (int)b->cur->id : 0, "alerts_in",
         (json_int_t)(b->alerts_in + t.ingested), "rejected", (json_int_t)(b->rejected + t.rejected),
@@ -429,7 +440,8 @@ static json_t *ssi_status_json(ssi_broker *b)
         : b->paused     ? "filters are behind (queue_high)"
                         : NULL,
         "published", (json_int_t)b->published, "spool", "done", (json_int_t)b->spool_done, "failed",
-        (json_int_t)b->spool_failed, "pull", "messages", (json_int_t)b->pull_msgs);
+        (json_int_t)b->spool_failed, "pull", "messages", (json_int_t)b->pull_msgs, "oversized",
+        (json_int_t)b->pull_oversized);
     json_t *workers = json_array();
     for (size_t i = 0; b->cur && i < b->cur->nw; i++)
         json_array_append_new(workers, json_pack("{s:i, s:i, s:b}", "pid", (int)b->cur->w[i].pid,
@@ -504,7 +516,8 @@ static json_t *ssi_command(ssi_broker *b, json_t *req)
         ss_err err = {0};
         if (ssi_reload_start(b, &err))
             return ssi_fail_json(err.msg);
-        b->reply_pending = 1; /* answered when the generation runs or fails */
+        b->reload_hdr = b->req_hdr; /* answered when the generation runs or fails */
+        b->req_hdr = NULL;
         return NULL;
     }
     char msg[128];
@@ -513,19 +526,29 @@ static json_t *ssi_command(ssi_broker *b, json_t *req)
     return ssi_fail_json(msg);
 }
 
+/* Answer what the control socket holds (a few requests a round: status polls cannot starve
+ * the rest of the loop). A reload's request stays unanswered until its generation runs. */
+#define SSI_CTL_PER_ROUND 16
+
 static void ssi_control_round(ssi_broker *b)
 {
-    char *msg = NULL;
-    int n = nn_recv(b->ctl, &msg, NN_MSG, NN_DONTWAIT);
-    if (n < 0)
-        return;
-    json_error_t je;
-    json_t *req = json_loadb(msg, (size_t)n, 0, &je);
-    nn_freemsg(msg);
-    json_t *rep = json_is_object(req) ? ssi_command(b, req) : ssi_fail_json("not a JSON object");
-    json_decref(req);
-    if (rep)
-        ssi_reply(b, rep);
+    for (int i = 0; i < SSI_CTL_PER_ROUND; i++) {
+        char *msg = NULL;
+        struct nn_iovec iov = {&msg, NN_MSG};
+        struct nn_msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &b->req_hdr, .msg_controllen = NN_MSG};
+        int n = nn_recvmsg(b->ctl, &mh, NN_DONTWAIT);
+        if (n < 0)
+            return;
+        json_error_t je;
+        json_t *req = json_loadb(msg, (size_t)n, 0, &je);
+        nn_freemsg(msg);
+        json_t *rep =
+            json_is_object(req) ? ssi_command(b, req) : ssi_fail_json("not a JSON object");
+        json_decref(req);
+        if (rep)
+            ssi_reply(b, &b->req_hdr, rep);
+    }
 }
 
 /* ---- setup and the loop ---- */
@@ -537,15 +560,36 @@ static int ssi_nn_fd(int sock, int opt)
     return nn_getsockopt(sock, NN_SOL_SOCKET, opt, &fd, &sz) == 0 ? fd : -1;
 }
 
-/* nanomsg drops a message above its receive limit (1 MiB by default) without a word: an alert
- * file pushed whole would vanish. The limit is raised far above any alert file. */
-#define SSI_PULL_MAX_BYTES (1 << 30)
-
-static int ssi_bind(int proto, const char *addr, int *sock, int *fd, ss_err *err)
+/* An ipc socket file answers when a process listens on it: then it is another broker's, not a
+ * stale one, and unlinking it would leave that broker unreachable. */
+static int ssi_ipc_live(const char *path)
 {
-    int max = SSI_PULL_MAX_BYTES;
-    *sock = nn_socket(AF_SP, proto);
-    if (*sock >= 0 && proto == NN_PULL)
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return 0;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0)
+        close(fd);
+    return live;
+}
+
+/* nanomsg drops a message above its receive limit (1 MiB by default) without a word and closes
+ * the sender's connection. The pull socket's limit is the hard cap SS_BROKER_MESSAGE_MAX; the
+ * configured max_message_size is checked by `skysieve send` before a file leaves and by the intake
+ * (broker_intake.c) on arrival, which logs and counts what it refuses: never silent. */
+static int ssi_bind(int proto, const char *addr, size_t max_msg, int *sock, int *fd, ss_err *err)
+{
+    int max = (int)max_msg;
+    if (!strncmp(addr, "ipc://", 6) && ssi_ipc_live(addr + 6))
+        return ss_err_set(err, EADDRINUSE,
+                          "%s: another process listens on it (another broker?); it was left as "
+                          "it is",
+                          addr);
+    /* REP is raw (broker_impl.h: req_hdr) so that a pending reload does not block status. */
+    *sock = nn_socket(proto == NN_REP ? AF_SP_RAW : AF_SP, proto);
+    if (*sock >= 0 && max_msg)
         nn_setsockopt(*sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof max);
     if (!strncmp(addr, "ipc://", 6))
         unlink(addr + 6);     /* a stale socket file of a broker that died */
@@ -608,11 +652,34 @@ static int ssi_make_dirs(const char *what, const char *base, const char *const *
     return 0;
 }
 
+/* One broker per run directory, taken before anything in it is touched (its sockets, journal,
+ * generations): a second one would unlink the first's control socket. The store's own writer
+ * lock (ss_store_open()) keeps two brokers with two run directories off one store. */
+static int ssi_run_lock(ssi_broker *b, ss_err *err)
+{
+    char *path = NULL;
+    ss_lock_holder h;
+    if (asprintf(&path, "%s/broker.lock", b->c.run_dir) < 0)
+        return ss_err_set(err, SS_ENOMEM, "out of memory");
+    int rc = ss_lockfile_take(path, &b->run_lock, &h, err);
+    free(path);
+    if (rc == SS_ELOCKED)
+        return ss_err_set(err, rc,
+                          "run directory %s is used by skysieve pid %ld (%s); one broker per run "
+                          "directory: stop it first (skysieve ctl --config %s stop) or give this "
+                          "one another run_dir and store",
+                          b->c.run_dir, (long)h.pid, h.cmd[0] ? h.cmd : "unknown command",
+                          b->c.file);
+    return rc;
+}
+
 static int ssi_open_all(ssi_broker *b, ss_err *err)
 {
     static const char *const run_subs[] = {"", "/failed", "/generations"};
     static const char *const spool_subs[] = {"", "/done", "/failed"};
     int rc = ssi_make_dirs("run_dir", b->c.run_dir, run_subs, 3, err);
+    if (!rc)
+        rc = ssi_run_lock(b, err);
     if (!rc && b->c.spool_dir)
         rc = ssi_make_dirs("spool", b->c.spool_dir, spool_subs, 3, err);
     if (rc)
@@ -623,9 +690,10 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
                            .instance = b->c.instance};
     rc = ss_store_open(b->c.store, &so, &b->store, err);
     if (!rc)
-        rc = ssi_bind(NN_REP, b->c.control, &b->ctl, &b->ctl_fd, err);
+        rc = ssi_bind(NN_REP, b->c.control, 0, &b->ctl, &b->ctl_fd, err);
     if (!rc && b->c.pull_address)
-        rc = ssi_bind(NN_PULL, b->c.pull_address, &b->pull, &b->pull_fd, err);
+        rc =
+            ssi_bind(NN_PULL, b->c.pull_address, SS_BROKER_MESSAGE_MAX, &b->pull, &b->pull_fd, err);
     if (!rc)
         rc = ssi_open_outputs(b, err);
     if (!rc)
@@ -720,8 +788,7 @@ static size_t ssi_poll_set(ssi_broker *b, struct pollfd *p, double *deadline)
 {
     size_t n = 0;
     ssi_add_fd(p, &n, b->sigfd);
-    if (!b->reply_pending)
-        ssi_add_fd(p, &n, b->ctl_fd);
+    ssi_add_fd(p, &n, b->ctl_fd); /* a pending reload holds only its own request */
     if (b->pull >= 0 && !b->paused && !b->stopping && !b->store_failed)
         ssi_add_fd(p, &n, b->pull_fd);
     if (b->kafka && !b->paused && !b->stopping && !b->store_failed)
@@ -767,8 +834,7 @@ static void ssi_loop(ssi_broker *b)
         poll(p, np, ms);
         now = ssi_mono();
         ssi_signal_round(b);
-        if (!b->reply_pending)
-            ssi_control_round(b);
+        ssi_control_round(b);
         int scan = b->c.spool_dir && now >= b->next_scan;
         if (scan)
             b->next_scan = now + b->c.spool_poll;
@@ -792,8 +858,8 @@ static void ssi_loop(ssi_broker *b)
 
 static void ssi_close_all(ssi_broker *b)
 {
-    if (b->reply_pending)
-        ssi_reply(b, ssi_fail_json("the broker is stopping"));
+    if (b->reload_hdr)
+        ssi_reply(b, &b->reload_hdr, ssi_fail_json("the broker is stopping"));
     ssi_beside_stop(b);
     ssi_gen_free(b->next, 0);
     ssi_gen_free(b->cur, SSI_STOP_GRACE);
@@ -816,6 +882,7 @@ static void ssi_close_all(ssi_broker *b)
     if (b->sigfd >= 0)
         close(b->sigfd);
     ss_store_close(b->store);
+    ss_lockfile_release(b->run_lock); /* last: the next broker may take the directory */
     ss_arena_free(b->arena);
     free(b->cursor);
 }

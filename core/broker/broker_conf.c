@@ -67,6 +67,13 @@ static int ssi_uint(const char *v, uint64_t lo, uint64_t *out)
     return ssi_size(v, out) && *out >= lo;
 }
 
+/* nanomsg keeps the limit in an int: 1 KiB to 1 GiB. */
+static int ssi_message_size(const char *v, size_t *out)
+{
+    uint64_t u;
+    return ssi_uint(v, 1024, &u) && u <= SS_BROKER_MESSAGE_MAX && (*out = (size_t)u);
+}
+
 static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
 {
     ss_broker_conf *c = x->c;
@@ -206,7 +213,8 @@ static int ssi_handler(void *user, const char *sec, const char *k, const char *v
         x->pull = 1;
         ok = !strcmp(k, "address")      ? ssi_set_str(&c->pull_address, ssi_address(x->dir, v))
              : !strcmp(k, "schema_dir") ? ssi_set_str(&c->schema_dir, ssi_rel(x->dir, v))
-                                        : 0;
+             : !strcmp(k, "max_message_size") ? ssi_message_size(v, &c->max_message_size)
+                                              : 0;
     } else if (!strcmp(sec, "input kafka")) {
         ok = ssi_kafka_key(x, k, v);
     } else if (!strcmp(sec, "filters")) {
@@ -271,6 +279,7 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
                           .queue_high = 100000,
                           .queue_low = 50000,
                           .spool_poll = 0.2,
+                          .max_message_size = SS_BROKER_MESSAGE_DEFAULT,
                           .workers = 1,
                           .timeout = 10,
                           .max_crashes = 3,

@@ -10,6 +10,7 @@
 #include "ingest.h"
 #include "journal.h"
 #include "kafka_in.h"
+#include "lockfile.h"
 #include "notify.h"
 #include "pool.h"
 #include "publish.h"
@@ -20,6 +21,7 @@
 typedef struct ssi_broker {
     ss_broker_conf c; /* [filters] is re-read on reload */
     const ss_log *lg;
+    ss_lockfile *run_lock; /* RUN_DIR/broker.lock: one broker per run directory */
     ss_store *store;
     ss_ingest *in;
     ss_store_journal *jr;
@@ -40,14 +42,19 @@ typedef struct ssi_broker {
     ssi_pool_conf pc;
     ssi_gen *cur, *next;
     unsigned gen_seq;
-    int initial;       /* next is the first generation: failing to load stops the broker */
-    int reply_pending; /* the control request waits for the reload's outcome */
-    uint64_t *cursor;  /* per worker slot: the last queue sequence taken */
+    int initial; /* next is the first generation: failing to load stops the broker */
+    /* The control socket is a raw REP: each request comes with its routing header (a nanomsg
+     * chunk, owned here until the answer is sent), so a reload's request can wait for its outcome
+     * while the requests after it (status) are answered at once. */
+    void *req_hdr;    /* the request being answered */
+    void *reload_hdr; /* the `ctl reload` waiting for the new generation, or NULL */
+    uint64_t *cursor; /* per worker slot: the last queue sequence taken */
     uint64_t queue_len;
     uint64_t ingested_mark; /* the ingest run's committed alerts when queue_len was read */
     int paused, stopping, store_failed;
     double retry_at;
     uint64_t alerts_in, rejected, spool_done, spool_failed, pull_msgs, published;
+    uint64_t pull_oversized; /* messages over [input pull] max_message_size, refused */
     double t_start, next_scan, next_rate, rate_t;
     double next_watch; /* the watch outbox is not drained before (a failed drain backs off) */
     uint64_t rate_alerts;

@@ -178,6 +178,15 @@ static int ssi_pull_round(ssi_broker *b)
         int n = nn_recv(b->pull, &msg, NN_MSG, NN_DONTWAIT);
         if (n < 0)
             return 0;
+        if ((size_t)n > b->c.max_message_size) { /* a sender that did not check (send does) */
+            b->pull_oversized++;
+            ss_log_line(b->lg, SS_LOG_ERROR,
+                        "pull: a message of %d bytes is over [input pull] max_message_size (%zu): "
+                        "refused, not ingested",
+                        n, b->c.max_message_size);
+            nn_freemsg(msg);
+            continue;
+        }
         ss_store_jpos start, end;
         ss_err err = {0};
         int rc = ss_store_journal_append(b->jr, msg, (size_t)n, &start, &end, &err);

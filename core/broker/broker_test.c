@@ -1629,6 +1629,308 @@ START_TEST(intake_pauses_above_queue_high)
 }
 END_TEST
 
+/* The pid in a "... skysieve pid 1234 ..." refusal, or 0. */
+static long refusal_pid(const char *text)
+{
+    const char *at = text ? strstr(text, "skysieve pid ") : NULL;
+    return at ? strtol(at + strlen("skysieve pid "), NULL, 10) : 0;
+}
+
+/* `skysieve run --config @p conf` that must refuse to start, naming the running broker: its
+ * output. */
+static char *run_refused(const char *conf, const char *why)
+{
+    char *log = tu_path(tu_tmp, "second.log");
+    unlink(log);
+    char *argv[] = {(char *)SS_BINARY, "run", "--config", (char *)conf, NULL};
+    int rc = run_argv(argv, 20, log);
+    char *text = slurp(log);
+    free(log);
+    CHECK(rc == 1, "a second broker (%s) %s (expected exit status 1): %s", why,
+          rc == -1 ? "kept running" : "did not exit 1", text);
+    CHECK(refusal_pid(text) == B.pid,
+          "the refusal (%s) should name the running broker's pid %d: %s", why, (int)B.pid, text);
+    return text;
+}
+
+static int path_exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+/* 8. One broker per run directory, one writer per store: a second `run` of the same config, or of
+ * another run directory on the same store, or an `ingest` into the store, is refused naming the
+ * broker's pid, and leaves the broker's sockets in place and answering. */
+START_TEST(one_broker_per_run_dir_and_store)
+{
+    write_conf("", "[input pull]\naddress = ipc://%s/in.ipc\n", tu_tmp);
+    bk_start();
+    bk_wait_ready(20);
+    char *run = tu_path(tu_tmp, "run");
+
+    free(run_refused(B.conf, "same config"));
+    CHECK(path_exists(run, "control.ipc") && path_exists(tu_tmp, "in.ipc"),
+          "the refused broker removed the running one's sockets");
+    json_t *st = bk_status(); /* fails when the control socket is gone */
+    CHECK(jint(st, "pid") == B.pid, "ctl status answered for another pid: %s", jtext(st));
+    json_decref(st);
+
+    /* another run directory and addresses, the same store */
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text,
+                              "[broker]\nstore = store\nrun_dir = run2\n"
+                              "[input pull]\naddress = ipc://%s/in2.ipc\n",
+                              tu_tmp),
+                     0);
+    char *conf2 = tu_write(tu_tmp, "second.ini", text);
+    free(text);
+    text = run_refused(conf2, "same store, another run_dir");
+    CHECK(strstr(text, "store"), "the refusal should name the store: %s", text);
+    free(text);
+
+    /* another store and run directory, but the running broker's pull address */
+    ck_assert_int_ge(asprintf(&text,
+                              "[broker]\nstore = store3\nrun_dir = run3\n"
+                              "[input pull]\naddress = ipc://%s/in.ipc\n",
+                              tu_tmp),
+                     0);
+    char *conf3 = tu_write(tu_tmp, "third.ini", text), *log = tu_path(tu_tmp, "third.log");
+    free(text);
+    char *argv[] = {(char *)SS_BINARY, "run", "--config", conf3, NULL};
+    int rc = run_argv(argv, 20, log);
+    text = slurp(log);
+    CHECK(rc == 1 && strstr(text, "in.ipc"), "a broker on a live pull address exited %d: %s", rc,
+          text);
+    CHECK(path_exists(tu_tmp, "in.ipc"), "the third broker removed the running one's in.ipc");
+    free(text), free(log), free(conf3), free(conf2);
+
+    /* any other writer of the store: ingest */
+    char *csv = tu_path(tu_tmp, "outbox/i.csv"), *out = NULL, *err = NULL;
+    CHECK(write_alerts(csv, 'i', 0, 5, 5) == 0, "cannot write %s", csv);
+    rc = tu_sks(&out, &err, "ingest --store '%s/store' '%s'", tu_tmp, csv);
+    CHECK(rc != 0 && refusal_pid(err) == B.pid && strstr(err, "written by"),
+          "ingest into the broker's store exited %d (expected a refusal naming pid %d): %s %s", rc,
+          (int)B.pid, out, err);
+    free(out), free(err);
+    st = bk_status();
+    CHECK(jint(st, "pid") == B.pid, "ctl status after the refusals: %s", jtext(st));
+    json_decref(st);
+
+    bk_stop(0, 30);
+    rc = tu_sks(&out, &err, "ingest --store '%s/store' '%s'", tu_tmp, csv);
+    CHECK(rc == 0, "ingest once the broker stopped exited %d: %s %s", rc, out, err);
+    free(out), free(err), free(csv), free(run);
+}
+END_TEST
+
+/* Alerts of @p n CSV lines padded with a long extra column, @p bytes at least in all. */
+static char *write_big_csv(const char *name, int n, size_t bytes)
+{
+    char *path = tu_path(tu_tmp, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    size_t pad = bytes / (size_t)n + 1;
+    char *note = malloc(pad + 1);
+    memset(note, 'x', pad);
+    note[pad] = '\0';
+    fputs("alert_id,ra,dec,mjd,passband,mag,magerr,note\n", f);
+    for (int k = 0; k < n; k++)
+        fprintf(f, "big-%d,%.6f,-5.0,%.6f,g,18.0,0.05,%s\n", k, 150 + (k % 7) * 0.01,
+                60000 + k * 1e-4, note);
+    free(note);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+/* Splice the Avro containers @p files (one alert each, the same schema) into one container of
+ * their records at @p out: a message of real alerts bigger than nanomsg's default 1 MiB.
+ * @return the records written, 0 when no two files share the first one's header. */
+static int avro_splice(char **files, size_t nfiles, const char *out, size_t want_bytes)
+{
+    FILE *o = fopen(out, "wb");
+    ck_assert_ptr_nonnull(o);
+    size_t hlen0 = 0, total = 0;
+    unsigned char *h0 = NULL;
+    int records = 0;
+    for (size_t i = 0; i < nfiles && total < want_bytes; i++) {
+        size_t len;
+        unsigned char *d = tu_read_file(files[i], &len);
+        /* header: magic, the metadata map, 16 sync bytes; the blocks follow. The files of one
+         * set come from one writer: the same header but the sync marker. */
+        size_t at = 4;
+        for (;;) {
+            long long cnt = 0, shift = 0, b;
+            do
+                b = d[at++], cnt |= (b & 0x7f) << shift, shift += 7;
+            while (b & 0x80);
+            cnt = (cnt >> 1) ^ -(cnt & 1);
+            if (!cnt)
+                break;
+            if (cnt < 0) /* a negative count is followed by the block's size: skip it */
+                while (d[at++] & 0x80)
+                    ;
+            for (long long k = 0; k < (cnt < 0 ? -cnt : cnt) * 2; k++) {
+                long long l = 0;
+                shift = 0;
+                do
+                    b = d[at++], l |= (b & 0x7f) << shift, shift += 7;
+                while (b & 0x80);
+                at += (size_t)((l >> 1) ^ -(l & 1));
+            }
+        }
+        size_t hlen = at;
+        if (!h0) {
+            h0 = malloc(hlen + 16);
+            memcpy(h0, d, hlen + 16);
+            hlen0 = hlen;
+            fwrite(d, 1, hlen + 16, o);
+        }
+        if (hlen == hlen0 && !memcmp(d, h0, hlen)) { /* blocks, our sync marker after each */
+            size_t p = hlen + 16;
+            while (p < len) {
+                size_t start = p;
+                long long v[2];
+                for (int j = 0; j < 2; j++) {
+                    long long x = 0, shift = 0, b;
+                    do
+                        b = d[p++], x |= (b & 0x7f) << shift, shift += 7;
+                    while (b & 0x80);
+                    v[j] = (x >> 1) ^ -(x & 1);
+                }
+                p += (size_t)v[1];
+                fwrite(d + start, 1, p - start, o);
+                fwrite(h0 + hlen0, 1, 16, o);
+                p += 16;
+                records += (int)v[0];
+                total += p - start;
+            }
+        }
+        free(d);
+    }
+    free(h0);
+    ck_assert_int_eq(fclose(o), 0);
+    return records;
+}
+
+static int log_has(const char *text)
+{
+    char *log = slurp(B.log);
+    int has = strstr(log, text) != NULL;
+    free(log);
+    return has;
+}
+
+static long status_alerts_in(void)
+{
+    json_t *st = bk_status();
+    long n = jint(st, "alerts_in");
+    json_decref(st);
+    return n;
+}
+
+/* 9. Messages over nanomsg's default 1 MiB reach the broker (a generated one always, real ZTF
+ * alerts when the shared data is there); one over [input pull] max_message_size is refused by
+ * `skysieve send` with exit 1, or, from a sender told another limit, by the broker, which logs
+ * and counts it: never dropped silently. */
+START_TEST(send_takes_big_messages_and_refuses_oversized)
+{
+    char addr[PATH_MAX + 8];
+    snprintf(addr, sizeof addr, "ipc://%s/in.ipc", tu_tmp);
+    write_conf("", "[input pull]\naddress = %s\nmax_message_size = 4M\n", addr);
+    bk_start();
+    bk_wait_ready(20);
+
+    char *big = write_big_csv("big.csv", 300, (size_t)3 << 20), *out = NULL, *err = NULL;
+    int rc = tu_sks(&out, &err, "send --config '%s' '%s'", B.conf, big);
+    CHECK(rc == 0, "send of a 3 MiB file exited %d: %s", rc, err);
+    free(out), free(err);
+    json_decref(wait_status_int("alerts_in", 300, 30));
+
+    char *huge = write_big_csv("huge.csv", 10, (size_t)5 << 20);
+    rc = tu_sks(&out, &err, "send --config '%s' '%s'", B.conf, huge);
+    CHECK(rc == 1 && strstr(err, "max_message_size") && strstr(err, "huge.csv"),
+          "send of a 5 MiB file over max_message_size = 4M exited %d (expected 1 naming the file "
+          "and the key): %s",
+          rc, err);
+    free(out), free(err);
+    rc = tu_sks(&out, &err, "send --max-size 4M %s '%s'", addr, huge);
+    CHECK(rc == 1 && strstr(err, "max_message_size"), "send --max-size 4M exited %d: %s", rc, err);
+    free(out), free(err);
+    /* a sender told a larger limit: the broker refuses the message itself, logged and counted */
+    rc = tu_sks(&out, &err, "send --max-size 8M %s '%s'", addr, huge);
+    CHECK(rc == 0, "send --max-size 8M of 5 MiB exited %d: %s", rc, err);
+    free(out), free(err), free(huge), free(big);
+    json_decref(wait_status_int("pull.oversized", 1, 20));
+    CHECK(log_has("over [input pull] max_message_size"), "the broker should log the refusal");
+    CHECK(status_alerts_in() == 300, "alerts_in moved after refused sends");
+
+    tu_files *ztf = tu_data_files("big ZTF message", "ztf", ".avro");
+    if (ztf) {
+        char *msg = tu_path(tu_tmp, "ztf-many.avro");
+        int n = avro_splice(ztf->path, ztf->n, msg, (size_t)1400000);
+        size_t len;
+        free(tu_read_file(msg, &len));
+        CHECK(n > 1 && len > ((size_t)1 << 20), "spliced %d alerts, %zu bytes", n, len);
+        rc = tu_sks(&out, &err, "send %s '%s'", addr, msg);
+        CHECK(rc == 0, "send of %d real alerts (%zu bytes) exited %d: %s", n, len, rc, err);
+        free(out), free(err), free(msg);
+        json_decref(wait_status_int("alerts_in", 300 + n, 30));
+        tu_files_free(ztf);
+    }
+    bk_stop(0, 30);
+}
+END_TEST
+
+/* 10. While a slow reload loads (its filter's setup takes seconds), `ctl status` answers at once
+ * and shows it loading; the reload's own request is answered when the new set runs. */
+START_TEST(status_answers_during_a_slow_reload)
+{
+    write_count_set("g1");
+    write_conf("", "[filters]\nset = set.ini\nworkers = 1\ntimeout = 30\n");
+    bk_start();
+    bk_wait_ready(20);
+    /* the busy setup would go over the default instruction budget */
+    write_set("[filter count]\npath = %s\nsetup.gen = g2\nsetup.setup_ms = 4000\n"
+              "instructions = 100G\n",
+              COUNT_LUA);
+    char *log = tu_path(tu_tmp, "reload.out");
+    pid_t kid = fork();
+    ck_assert_int_ge(kid, 0);
+    if (kid == 0) {
+        char *argv[] = {(char *)SS_BINARY, "ctl", "--config", B.conf,
+                        "--timeout",       "30",  "reload",   NULL};
+        _exit(run_argv(argv, 40, log) == 0 ? 0 : 1);
+    }
+    kid_add(kid);
+    int answered_loading = 0;
+    double end = now_s() + 20;
+    while (!answered_loading && now_s() < end) {
+        char *out = NULL, *err = NULL;
+        double t0 = now_s();
+        int rc = tu_sks(&out, &err, "ctl --config '%s' --timeout 2 status", B.conf);
+        CHECK(rc == 0, "ctl status during a reload exited %d after %.1f s: %s", rc, now_s() - t0,
+              err);
+        json_t *r = json_loads(out, 0, NULL);
+        answered_loading = jget(r, "status.loading_generation") != NULL;
+        json_decref(r);
+        free(out), free(err);
+        sleep_ms(100);
+    }
+    CHECK(answered_loading, "no ctl status showed the reload loading");
+    int st;
+    CHECK(waitpid(kid, &st, 0) == kid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "ctl reload failed: %s", slurp(log));
+    kid_done(kid);
+    char *text = slurp(log);
+    CHECK(strstr(text, "\"generation\": 2"), "ctl reload's answer: %s", text);
+    free(text), free(log);
+    bk_stop(0, 30);
+}
+END_TEST
+
 /* One test case per scenario, so that one runs alone: CK_RUN_CASE=kill_9
  * build-asan/tests/test_broker */
 static void add_case(Suite *s, const char *name, const TTest *test)
@@ -1653,6 +1955,9 @@ int main(void)
     add_case(s, "tcp_control", control_over_tcp_needs_the_secret);
     add_case(s, "disable", disable_and_enable_a_filter);
     add_case(s, "backpressure", intake_pauses_above_queue_high);
+    add_case(s, "one_broker", one_broker_per_run_dir_and_store);
+    add_case(s, "big_messages", send_takes_big_messages_and_refuses_oversized);
+    add_case(s, "slow_reload", status_answers_during_a_slow_reload);
     int rc = tu_run_suite(s);
     regfree(&log_line_re);
     return rc;

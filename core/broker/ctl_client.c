@@ -43,6 +43,12 @@ int ss_broker_ctl(const char *address, const char *secret, const char *cmd, cons
     int len = 0;
     char *answer = text ? ssi_ctl_ask(address, text, timeout, &len, err) : NULL;
     free(text);
+    if (!answer && err->code == ETIMEDOUT && !strcmp(cmd, "reload"))
+        return ss_err_set(err, ETIMEDOUT,
+                          "%s: no answer to reload within %g s: the new filter set may still be "
+                          "loading (`ctl status` shows loading_generation meanwhile); --timeout "
+                          "waits longer",
+                          address, timeout);
     if (!answer)
         return err->code ? err->code : ss_err_set(err, SS_ENOMEM, "out of memory");
     json_error_t je;

@@ -190,22 +190,38 @@ int ss_cmd_ctl(int argc, char **argv)
 /* ---- send ---- */
 
 static const char ssi_send_help[] =
-    "usage: skysieve send [--timeout S] [--rate N] ADDRESS FILE...\n\n"
+    "usage: skysieve send [--timeout S] [--rate N] [--max-size BYTES] ADDRESS FILE...\n"
+    "       skysieve send [--timeout S] [--rate N] --config FILE FILE...\n\n"
     "Push each FILE, whole, as one message to a broker's pull socket (its [input pull] address):\n"
     "an Avro container, a Confluent-framed Avro message, JSON lines or CSV. --rate sends at most\n"
     "N messages a second. A message no broker takes within the timeout (default 10 s) fails.\n"
+    "A FILE larger than the broker's [input pull] max_message_size (read from --config, else\n"
+    "--max-size, default 16M; K, M, G suffixes) is refused here and counted as failed: the\n"
+    "broker's socket would drop it without a word.\n"
     "The connection stays open half a second after the last message: nanomsg drops messages a\n"
     "receiver has not taken yet when their sender disconnects.\n"
     "Exit status 0 when every file was sent.\n";
 
-static int ssi_send_one(int sock, const char *path, ss_err *err)
+typedef struct ssi_send_cli {
+    double timeout, rate;
+    size_t max_size;
+    const char *config;
+    char *address; /* owned */
+} ssi_send_cli;
+
+static int ssi_send_one(int sock, const char *path, size_t max_size, ss_err *err)
 {
     char *data = NULL;
     size_t len;
     int rc = ss_file_read(path, &data, &len, err);
     if (rc)
         return rc;
-    if (nn_send(sock, data, len, 0) < 0)
+    if (len > max_size)
+        rc = ss_err_set(err, EMSGSIZE,
+                        "%s: not sent: %zu bytes, over the broker's max_message_size of %zu "
+                        "([input pull] in its configuration; --max-size or --config here)",
+                        path, len, max_size);
+    else if (nn_send(sock, data, len, 0) < 0)
         rc = ss_err_set(err, nn_errno(), "%s: not sent: %s", path,
                         nn_errno() == ETIMEDOUT ? "no broker took it in time"
                                                 : nn_strerror(nn_errno()));
@@ -213,35 +229,88 @@ static int ssi_send_one(int sock, const char *path, ss_err *err)
     return rc;
 }
 
-int ss_cmd_send(int argc, char **argv)
+/* "16M" -> bytes, within what [input pull] max_message_size accepts. @return 0 or -1. */
+static int ssi_send_size(const char *v, size_t *out)
 {
-    static const struct option opts[] = {{"timeout", required_argument, 0, 't'},
-                                         {"rate", required_argument, 0, 'r'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    double timeout = 10, rate = 0;
-    int ch;
+    return ss_file_parse_size(v, out) || *out == 0 || *out > SS_BROKER_MESSAGE_MAX ? -1 : 0;
+}
+
+/* The address and limit from the broker's configuration ([input pull]). */
+static int ssi_send_config(ssi_send_cli *c, ss_err *err)
+{
+    ss_broker_conf bc;
+    int rc = ss_broker_conf_load(c->config, &bc, err);
+    if (rc)
+        return rc;
+    if (!bc.pull_address)
+        rc = ss_err_set(err, SS_EINVAL,
+                        "%s: no [input pull] section: the broker takes no "
+                        "messages",
+                        c->config);
+    else if (!(c->address = strdup(bc.pull_address)))
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
+    c->max_size = bc.max_message_size;
+    ss_broker_conf_free(&bc);
+    return rc;
+}
+
+static int ssi_send_parse(int argc, char **argv, ssi_send_cli *c)
+{
+    static const struct option opts[] = {
+        {"timeout", required_argument, 0, 't'},  {"rate", required_argument, 0, 'r'},
+        {"max-size", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    int ch, sized = 0;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (ch == 'h')
-            return fputs(ssi_send_help, stdout), SS_EXIT_OK;
-        double *slot = ch == 't' ? &timeout : ch == 'r' ? &rate : NULL;
+            return fputs(ssi_send_help, stdout), -1;
+        if (ch == 'c' || ch == 'm') {
+            sized += ch == 'm';
+            c->config = ch == 'c' ? optarg : c->config;
+            if (ch == 'm' && ssi_send_size(optarg, &c->max_size))
+                return ss_cli_usage("send", "--max-size wants bytes (1 to 1G), not '%s'", optarg);
+            continue;
+        }
+        double *slot = ch == 't' ? &c->timeout : ch == 'r' ? &c->rate : NULL;
         if (!slot || ss_cli_double(optarg, slot) || *slot <= 0)
             return ss_cli_usage("send", "bad option");
     }
-    if (argc - optind < 2)
-        return ss_cli_usage("send", "expected ADDRESS and at least one FILE");
-    int s = nn_socket(AF_SP, NN_PUSH), ms = (int)(timeout * 1000);
+    if (c->config && sized)
+        return ss_cli_usage("send", "--config gives the limit: no --max-size with it");
+    if (argc - optind < (c->config ? 1 : 2))
+        return ss_cli_usage("send", c->config ? "expected at least one FILE"
+                                              : "expected ADDRESS and at least one FILE");
+    return 0;
+}
+
+int ss_cmd_send(int argc, char **argv)
+{
+    ssi_send_cli c = {.timeout = 10, .max_size = SS_BROKER_MESSAGE_DEFAULT};
+    int rc = ssi_send_parse(argc, argv, &c);
+    if (rc)
+        return rc < 0 ? SS_EXIT_OK : rc;
     ss_err err = {0};
-    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
-        nn_connect(s, argv[optind]) < 0) {
-        ss_err_set(&err, nn_errno(), "%s: %s", argv[optind], nn_strerror(nn_errno()));
+    if (c.config)
+        ssi_send_config(&c, &err);
+    else if (!(c.address = strdup(argv[optind++])))
+        ss_err_set(&err, SS_ENOMEM, "out of memory");
+    if (err.code) {
+        free(c.address);
         return ss_cli_fail(&err);
     }
+    int s = nn_socket(AF_SP, NN_PUSH), ms = (int)(c.timeout * 1000);
+    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms) < 0 ||
+        nn_connect(s, c.address) < 0) {
+        ss_err_set(&err, nn_errno(), "%s: %s", c.address, nn_strerror(nn_errno()));
+        free(c.address);
+        return ss_cli_fail(&err);
+    }
+    free(c.address);
     int failed = 0, sent = 0;
-    for (int i = optind + 1; i < argc; i++) {
-        if (rate > 0 && sent)
-            usleep((useconds_t)(1e6 / rate));
-        if (ssi_send_one(s, argv[i], &err)) {
+    for (int i = optind; i < argc; i++) {
+        if (c.rate > 0 && sent)
+            usleep((useconds_t)(1e6 / c.rate));
+        if (ssi_send_one(s, argv[i], c.max_size, &err)) {
             fprintf(stderr, "skysieve send: %s\n", err.msg);
             failed++;
         } else

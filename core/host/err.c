@@ -24,6 +24,7 @@ static const char *const ssi_messages[] = {
     [14] = "filter wrote something it did not declare",
     [15] = "filter wrote a value of another type than declared",
     [16] = "filter went over its memory or instruction limit",
+    [17] = "held by another process",
 };
 
 const char *ss_strerror(int code)

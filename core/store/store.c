@@ -221,6 +221,8 @@ static MDB_dbi *ssi_dbi(ss_store *s, size_t i)
 
 /* 1: data.mdb exists; 0: directory absent or empty; SS_ENOTSTORE: a non-empty directory of
  * something else, or a file. */
+#define SSI_WRITER_LOCK "writer.lock"
+
 static int ssi_probe_dir(const char *dir, ss_err *err)
 {
     struct stat st;
@@ -238,7 +240,8 @@ static int ssi_probe_dir(const char *dir, ss_err *err)
     struct dirent *e;
     int empty = 1;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            strcmp(e->d_name, SSI_WRITER_LOCK)) /* a creator's lock: the store is not there yet */
             empty = 0;
     closedir(d);
     if (!empty)
@@ -461,14 +464,18 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
     return 0;
 }
 
+static void ssi_unlink_in(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
 /* Undo a failed creation, so that a refused open leaves nothing behind. */
 static void ssi_remove_created(const char *dir, int made_dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/lock.mdb", dir);
-    unlink(path);
+    ssi_unlink_in(dir, "data.mdb");
+    ssi_unlink_in(dir, "lock.mdb");
     if (made_dir)
         rmdir(dir);
 }
@@ -506,6 +513,26 @@ static int ssi_take_instance(ss_store *s, unsigned instance, ss_err *err)
     return rc ? ss_store_fail(s, err, rc, "recording the instance number") : 0;
 }
 
+/* One writer per store: two would each ingest, dispatch the same queue and number loci from the
+ * same counters. Taken before LMDB opens anything, so a refused writer changes nothing; readers
+ * never take it (LMDB's own lock serves them). */
+static int ssi_writer_lock(ss_store *s, ss_err *err)
+{
+    char path[4096];
+    ss_lock_holder h;
+    struct stat st;
+    snprintf(path, sizeof path, "%s/" SSI_WRITER_LOCK, s->path);
+    int had = stat(path, &st) == 0;
+    int rc = ss_lockfile_take(path, &s->writer, &h, err);
+    s->writer_made = !rc && !had;
+    if (rc == SS_ELOCKED)
+        return ss_err_set(err, rc,
+                          "store %s is written by skysieve pid %ld (%s); one process writes a "
+                          "store at a time: stop that one first, or open the store read-only",
+                          s->path, (long)h.pid, h.cmd[0] ? h.cmd : "unknown command");
+    return rc ? ss_err_prefix(err, "store %s", s->path) : 0;
+}
+
 int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out, ss_err *err)
 {
     ss_store_options o = opts ? *opts : (ss_store_options){0};
@@ -535,7 +562,15 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     s->readonly = o.readonly;
     pthread_mutex_init(&s->map_lock, NULL);
     pthread_cond_init(&s->map_cond, NULL);
-    int rc = ssi_env_open(s, o.map_size, o.nosync, err);
+    int rc = o.readonly ? 0 : ssi_writer_lock(s, err);
+    if (rc == SS_ELOCKED) { /* the holder's store: leave everything of it as it is */
+        ss_store_close(s);
+        if (made_dir)
+            rmdir(dir);
+        return rc;
+    }
+    if (!rc)
+        rc = ssi_env_open(s, o.map_size, o.nosync, err);
     if (!rc)
         rc = exists ? ssi_store_attach(s, err)
                     : ssi_store_create(
@@ -548,6 +583,8 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     if (!rc && !o.readonly && s->format < SS_STORE_FORMAT_VERSION)
         rc = ssi_store_upgrade(s, err);
     if (rc) {
+        if (s->writer_made) /* a refused open leaves the directory as it found it */
+            ssi_unlink_in(dir, SSI_WRITER_LOCK);
         ss_store_close(s);
         if (!exists)
             ssi_remove_created(dir, made_dir);
@@ -563,6 +600,7 @@ void ss_store_close(ss_store *s)
         return;
     if (s->env)
         mdb_env_close(s->env);
+    ss_lockfile_release(s->writer); /* after LMDB: the next writer finds it closed */
     pthread_cond_destroy(&s->map_cond);
     pthread_mutex_destroy(&s->map_lock);
     free(s->path);

@@ -8,6 +8,7 @@
 
 #include "alert.h"
 #include "locus_id.h"
+#include "lockfile.h"
 #include "record.h"
 #include "store.h"
 
@@ -36,6 +37,8 @@ struct ss_store {
     double zone_height_deg;
     uint64_t locus_base; /* instance << 48: added to every locus sequence number */
     int readonly;
+    ss_lockfile *writer; /* writer.lock, held by read-write handles only (one writer per store) */
+    int writer_made;     /* writer.lock was created by this open: removed when the open fails */
     /* LMDB changes the map size only while no transaction of the process is open (the map moves):
      * transactions count themselves in and out, and a resize waits for none to be open. */
     pthread_mutex_t map_lock;

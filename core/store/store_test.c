@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 START_TEST(separation_is_accurate)
 {
@@ -310,6 +312,57 @@ START_TEST(store_open_refuses_what_it_cannot_use)
     free(missing), free(deep), free(other), free(garbage), free(file);
     tu_rmtree(tmp);
     free(tmp);
+}
+END_TEST
+
+/* In a child process: open @p dir with @p o. @return the child's exit status: 0 opened, 1 refused
+ * with SS_ELOCKED naming @p holder's pid as the writer, 2 anything else. */
+static int open_in_child(const char *dir, ss_store_options o, pid_t holder)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ss_store *s = NULL;
+        ss_err err = {0};
+        char want[64];
+        snprintf(want, sizeof want, "written by skysieve pid %ld ", (long)holder);
+        int rc = ss_store_open(dir, &o, &s, &err);
+        ss_store_close(s);
+        if (rc == SS_ELOCKED && !strstr(err.msg, want))
+            fprintf(stderr, "refusal without '%s': %s\n", want, err.msg);
+        _exit(rc == 0 ? 0 : rc == SS_ELOCKED && strstr(err.msg, want) ? 1 : 2);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 3;
+}
+
+/* One writer per store: a second read-write open, from another process or this one, is refused
+ * with SS_ELOCKED naming the writer's pid; readers are never refused; closing frees the role. */
+START_TEST(one_writer_per_store)
+{
+    char *dir = tu_path(tu_tmp, "st");
+    ss_store_options rw = {.create = 1}, ro = {.readonly = 1};
+    ss_store *w = NULL, *again = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_open(dir, &rw, &w, &err), 0);
+    ck_assert_int_eq(open_in_child(dir, rw, getpid()), 1);
+    ck_assert_int_eq(open_in_child(dir, ro, getpid()), 0);
+    ck_assert_int_eq(ss_store_open(dir, &rw, &again, &err), SS_ELOCKED);
+    ck_assert_ptr_null(again);
+    ck_assert_ptr_nonnull(strstr(err.msg, dir));
+    ck_assert_str_eq(ss_strerror(SS_ELOCKED), "held by another process");
+    ss_store_close(w);
+    ck_assert_int_eq(open_in_child(dir, rw, 0), 0);
+    /* a refused open leaves no lock file behind */
+    char *garbage = tu_path(tu_tmp, "garbage");
+    mkdir(garbage, 0755);
+    free(tu_write(garbage, "data.mdb", "this is not an LMDB file at all, just some text......"));
+    ck_assert_int_eq(ss_store_open(garbage, &rw, &again, &err), SS_ENOTSTORE);
+    char *lock = tu_path(garbage, "writer.lock");
+    struct stat st;
+    ck_assert_int_ne(stat(lock, &st), 0);
+    free(lock), free(garbage), free(dir);
 }
 END_TEST
 
@@ -855,6 +908,7 @@ int main(void)
     tcase_add_test(f6, tags_are_listed_with_their_newest_mjd);
     tcase_add_test(f6, tags_listing_of_an_empty_store_and_a_stop);
     tcase_add_test(f6, ranges_walk_a_prefix_both_ways);
+    tcase_add_test(f6, one_writer_per_store);
     suite_add_tcase(s, f6);
     return tu_run_suite(s);
 }

@@ -5,6 +5,7 @@
 --   tf_seq   (alert)  tf_count as this alert's run left it: a locus's alerts hold 1..n, each once
 --   tf_gen   (alert)  the setup item `gen` of the set that ran ("none" without one)
 -- Setup item `spin_ms`: spend that much CPU time in each run, to make the filter slow.
+-- Setup item `setup_ms`: spend that much time in setup, to make a reload slow.
 NAME = "tf_count"
 VERSION = "1"
 DESCRIPTION = "Counts its runs per locus and stamps each triggering alert with the set's generation"
@@ -22,6 +23,10 @@ local spin = 0
 
 function setup(data)
     gen = data.gen or gen
+    if data.setup_ms then
+        local deadline = os.clock() + assert(tonumber(data.setup_ms), "setup_ms: a number") / 1000
+        while os.clock() < deadline do end
+    end
     if data.spin_ms then
         spin = assert(tonumber(data.spin_ms), "spin_ms must be a number") / 1000
     end

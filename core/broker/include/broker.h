@@ -34,6 +34,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** [input pull] max_message_size: its default (16 MiB) and its largest value (1 GiB). */
+#define SS_BROKER_MESSAGE_DEFAULT ((size_t)16 << 20)
+#define SS_BROKER_MESSAGE_MAX     ((size_t)1 << 30)
+
 /** An [output NAME] section: its pairs, in file order, strings owned (malloc'd) by the conf. */
 typedef struct ss_broker_output {
     char *name;
@@ -55,6 +59,9 @@ typedef struct ss_broker_conf {
     char *spool_dir; /**< NULL: no spool input */
     double spool_poll;
     char *pull_address; /**< NULL: no pull input */
+    /** [input pull] max_message_size: the largest message the pull socket takes; a larger one
+     * is refused by `skysieve send` before it leaves (nanomsg would drop it without a word). */
+    size_t max_message_size;
     char *schema_dir;
     int kafka_on; /**< an [input kafka] section is present */
     ss_ingest_kafka_in_conf

@@ -133,8 +133,14 @@ typedef struct ss_store_options {
  * @param[out] out the handle, owned by the caller.
  * @param[out] err names @p dir and the reason on failure.
  * @return 0; SS_ENOSTORE (missing), SS_ENOTSTORE (a directory or LMDB file of something else),
- *         SS_EVERSION (written by a newer skysieve), SS_ESETTINGS, an errno or an LMDB code.
- *         On failure nothing was written to @p dir.
+ *         SS_EVERSION (written by a newer skysieve), SS_ESETTINGS, SS_ELOCKED (opened
+ *         read-write while another process or handle writes it: the message names that
+ *         process's pid), an errno or an LMDB code. On failure nothing was written to @p dir.
+ *
+ * A read-write open takes the store's writer lock (an exclusive flock on writer.lock in @p dir,
+ * see lockfile.h) before LMDB opens anything, and keeps it until ss_store_close(): one writer per
+ * store, whichever command it is (run, ingest, catalog, watch, replay...). Read-only opens never
+ * take it. A child made by fork() shares the lock until it closes its copy or executes a program.
  */
 int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out, ss_err *err);
 

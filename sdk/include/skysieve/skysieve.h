@@ -19,6 +19,7 @@
  *  - 0.2: SS_EFILTER, SS_EUNDECLARED, SS_ETYPE, SS_ELIMIT for filters (filter.h); the version
  *         macros come from the generated <skysieve/version.h> (SS_VERSION_NUMBER and
  *         SS_VERSION_ENCODE added); ss_version().
+ *  - 0.3: SS_ELOCKED (one writer per store, one broker per run directory).
  */
 #ifndef SKYSIEVE_H
 #define SKYSIEVE_H
@@ -84,8 +85,11 @@ const char *ss_version(int *major, int *minor, int *patch);
 /** A filter wrote a value of another type than it declared. */
 #define SS_ETYPE (-32015)
 /** A filter went over a limit: its Lua memory cap or its instruction budget per run. */
-#define SS_ELIMIT     (-32016)
-#define SS_ERROR_LAST (-32016)
+#define SS_ELIMIT (-32016)
+/** Another process holds the role asked for (a store's writer, a broker's run directory); the
+ * message names its pid. */
+#define SS_ELOCKED    (-32017)
+#define SS_ERROR_LAST (-32017)
 /** @} */
 
 /**
