@@ -592,6 +592,147 @@ START_TEST(detect_by_content)
 }
 END_TEST
 
+/* ---- ids: whole up to SS_ID_MAX, else refused by name; the same for every decoder ---- */
+
+/* The next record, decoded and then validated as ingest does. @return 1 for a valid alert, or
+ * SS_EREJECT with r->rej saying why (from the decoder or the validator). */
+static int next_validated(run *r)
+{
+    int rc = run_next(r);
+    if (rc == 1 && ss_alert_validate(&r->pkt->alerts[0], 1, &r->rej))
+        return SS_EREJECT;
+    return rc;
+}
+
+static void expect_refused(run *r, ss_reason reason, const char *detail)
+{
+    int rc = next_validated(r);
+    ck_assert_msg(rc == SS_EREJECT, "rc %d, expected a rejection (%s)", rc, detail);
+    ck_assert_str_eq(ss_reason_name(r->rej.reason), ss_reason_name(reason));
+    ck_assert_msg(strstr(r->rej.detail, detail), "%s", r->rej.detail);
+}
+
+/* Rows (CSV) or lines (JSON lines) with these ids, in this order. */
+#define ID63 "ZTF-an-id-sharing-its-first-sixty-three-characters-with-another-"
+
+static char *long_id(char last, size_t len)
+{
+    char *id = malloc(len + 1);
+    memset(id, 'x', len);
+    memcpy(id, ID63, strlen(ID63) < len ? strlen(ID63) : len);
+    id[len - 1] = last;
+    id[len] = '\0';
+    return id;
+}
+
+static void expect_whole_and_refused_ids(run *r)
+{
+    char *a71 = long_id('A', 71), *b71 = long_id('B', 71);
+    ck_assert_int_eq(next_validated(r), 1); /* two 71-byte ids, whole and apart */
+    ck_assert_str_eq(r->pkt->alerts[0].alert_id, a71);
+    ck_assert_int_eq(next_validated(r), 1);
+    ck_assert_str_eq(r->pkt->alerts[0].alert_id, b71);
+    ck_assert_int_eq(next_validated(r), 1); /* exactly SS_ID_MAX bytes */
+    ck_assert_uint_eq(strlen(r->pkt->alerts[0].alert_id), SS_ID_MAX);
+    expect_refused(r, SS_REASON_TOO_LONG, "alert_id is longer than 128 bytes");
+    expect_refused(r, SS_REASON_TOO_LONG, "object_id is longer than 128 bytes");
+    expect_refused(r, SS_REASON_ID_INVALID, "alert_id holds a control character");
+    expect_refused(r, SS_REASON_ID_INVALID, "object_id holds a control character");
+    free(a71), free(b71);
+}
+
+/* A file of @p len bytes that may hold NUL bytes (run_open() writes C strings). */
+static void run_open_bytes(run *r, const char *fmt, const char *file, const char *bytes, size_t len)
+{
+    char *path = tu_path(dir, file);
+    FILE *f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+    memset(r, 0, sizeof *r);
+    r->ops = ss_decoder_find(fmt);
+    r->path = path;
+    r->fp = fopen(path, "r");
+    r->pkt = ss_packet_new();
+    ck_assert_int_eq(r->ops->open(r->fp, r->path, NULL, NULL, &r->st, &r->err), 0);
+}
+
+START_TEST(csv_ids_whole_or_refused)
+{
+    char *a71 = long_id('A', 71), *b71 = long_id('B', 71), *max = long_id('M', SS_ID_MAX),
+         *over = long_id('O', SS_ID_MAX + 1), *text = NULL;
+    ck_assert_int_ge(asprintf(&text,
+                              "ra,dec,mjd,passband,mag,magerr,alert_id,object_id\n"
+                              "1,2,59000,g,18,0.1,%s,o\n1,2,59000,g,18,0.1,%s,o\n"
+                              "1,2,59000,g,18,0.1,%s,o\n1,2,59000,g,18,0.1,%s,o\n"
+                              "1,2,59000,g,18,0.1,a5,%s\n1,2,59000,g,18,0.1,ZTF\001x,o\n"
+                              "1,2,59000,g,18,0.1,a7,ZTF\tx\n",
+                              a71, b71, max, over, over),
+                     0);
+    run r;
+    run_open(&r, "csv", "ids.csv", text, NULL);
+    expect_whole_and_refused_ids(&r);
+    expect_end(&r);
+    run_close(&r);
+    /* a NUL inside an id: refused, never cut to "ZTF" */
+    static const char nul[] =
+        "ra,dec,mjd,passband,mag,magerr,alert_id\n1,2,59000,g,18,0.1,ZTF\0x\n";
+    run_open_bytes(&r, "csv", "nul.csv", nul, sizeof nul - 1);
+    ck_assert_int_eq(next_validated(&r), SS_EREJECT);
+    ck_assert_msg(strstr(r.rej.detail, "alert_id") && strstr(r.rej.detail, "NUL"), "%s",
+                  r.rej.detail);
+    expect_end(&r);
+    run_close(&r);
+    free(a71), free(b71), free(max), free(over), free(text);
+}
+END_TEST
+
+START_TEST(jsonl_ids_whole_or_refused)
+{
+    char *a71 = long_id('A', 71), *b71 = long_id('B', 71), *max = long_id('M', SS_ID_MAX),
+         *over = long_id('O', SS_ID_MAX + 1), *text = NULL;
+#define ROW "{\"ra\":1,\"dec\":2,\"mjd\":59000,\"passband\":\"g\",\"mag\":18,\"magerr\":0.1,"
+    ck_assert_int_ge(asprintf(&text,
+                              ROW "\"alert_id\":\"%s\"}\n" ROW "\"alert_id\":\"%s\"}\n" ROW
+                                  "\"alert_id\":\"%s\"}\n" ROW "\"alert_id\":\"%s\"}\n" ROW
+                                  "\"alert_id\":\"a5\",\"object_id\":\"%s\"}\n" ROW
+                                  "\"alert_id\":\"ZTF\\u0001x\"}\n" ROW
+                                  "\"alert_id\":\"a7\",\"object_id\":\"ZTF\\u007fx\"}\n" ROW
+                                  "\"alert_id\":\"ZTF\\u0000x\"}\n",
+                              a71, b71, max, over, over),
+                     0);
+#undef ROW
+    run r;
+    run_open(&r, "jsonl", "ids.jsonl", text, NULL);
+    expect_whole_and_refused_ids(&r);
+    /* "\u0000": refused (jansson will not read it into a C string), never cut to "ZTF" */
+    ck_assert_int_eq(next_validated(&r), SS_EREJECT);
+    expect_end(&r);
+    run_close(&r);
+    free(a71), free(b71), free(max), free(over), free(text);
+}
+END_TEST
+
+/* The host's copy of an id keeps a NUL visible to the validator (as SUB): no cut, no merge. */
+START_TEST(id_copy_keeps_nul_for_the_validator)
+{
+    ss_packet *p = ss_packet_new();
+    ss_alert *a = ss_packet_add(p);
+    a->survey = "s", a->passband = "g", a->ra = 1, a->dec = 2, a->mjd = 59000;
+    a->mag = 18, a->magerr = 0.1;
+    a->alert_id = ss_packet_id_dup(p, "ZTF\0x", 5);
+    ck_assert_uint_eq(strlen(a->alert_id), 5);
+    ck_assert_str_ne(a->alert_id, "ZTF");
+    ss_reject rej = {0};
+    ck_assert_int_eq(ss_alert_validate(a, 1, &rej), SS_EREJECT);
+    ck_assert_str_eq(ss_reason_name(rej.reason), "id_invalid");
+    ck_assert_ptr_nonnull(strstr(rej.detail, "alert_id holds a NUL"));
+    a->alert_id = ss_packet_id_dup(p, "ZTF-fine", 8);
+    ck_assert_int_eq(ss_alert_validate(a, 1, &rej), 0);
+    ck_assert_int_eq(ss_reason_from_name("id_invalid"), SS_REASON_ID_INVALID);
+    ss_packet_free(p);
+}
+END_TEST
+
 static Suite *decoders_suite(void)
 {
     Suite *s = suite_create("decoders");
@@ -604,12 +745,15 @@ static Suite *decoders_suite(void)
     tcase_add_test(csv, csv_empty_input);
     tcase_add_test(csv, csv_bom_and_tsv);
     tcase_add_test(csv, csv_derived_alert_ids);
+    tcase_add_test(csv, csv_ids_whole_or_refused);
+    tcase_add_test(csv, id_copy_keeps_nul_for_the_validator);
     suite_add_tcase(s, csv);
     TCase *json = tcase_create("jsonl");
     tcase_add_checked_fixture(json, setup, teardown);
     tcase_add_test(json, jsonl_matches_csv);
     tcase_add_test(json, jsonl_rejects);
     tcase_add_test(json, jsonl_nested_and_typed_properties);
+    tcase_add_test(json, jsonl_ids_whole_or_refused);
     suite_add_tcase(s, json);
     TCase *detect = tcase_create("detect");
     tcase_add_test(detect, detect_by_content);

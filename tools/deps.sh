@@ -8,7 +8,7 @@ packages=(build-essential cmake pkg-config liblmdb-dev libjansson-dev libcsv-dev
           libavro-dev libsnappy-dev zlib1g-dev libcfitsio-dev libcurl4-openssl-dev librdkafka-dev
           libchealpix-dev libmicrohttpd-dev libcairo2-dev chromium fonts-dejavu-core
           python3 python3-requests python3-pandas python3-astropy python3-pytest python3-matplotlib
-          python3-setuptools python3-websocket wrk "$@")
+          python3-setuptools python3-websocket wrk clang libclang-rt-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing, build with AddressSanitizer and UndefinedBehaviorSanitizer and run every
-# test; then build the Release tree too (-O3 and -Werror: some warnings only appear at -O3).
+# test; then build the Release tree too (-O3 and -Werror: some warnings only appear at -O3); then
+# build the fuzzers with clang and run each briefly (tools/fuzz.sh, about two minutes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-asan"
@@ -14,3 +15,4 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd "$build" && ctest --output-on-failure -j"$(nproc)")
 cmake -S "$root" -B "$release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$release" -j"$(nproc)"
+bash "$root/tools/fuzz.sh" 25

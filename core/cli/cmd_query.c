@@ -182,7 +182,7 @@ int ss_cmd_rejected(int argc, char **argv)
                            "detail, raw (the record's text) and time. REASON is one of\n"
                            "malformed_record, missing_field, unparsable_field, non_finite,\n"
                            "ra_out_of_range, dec_out_of_range, mjd_out_of_range, no_brightness,\n"
-                           "field_too_long, unreadable_input.\n"};
+                           "field_too_long, unreadable_input, id_invalid.\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_rejected);
 }
 

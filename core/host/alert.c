@@ -9,11 +9,17 @@
 #include <xxhash.h>
 
 static const char *const ssi_reason_names[SS_REASON__COUNT] = {
-    [SS_REASON_MALFORMED] = "malformed_record",        [SS_REASON_MISSING_FIELD] = "missing_field",
-    [SS_REASON_UNPARSABLE_FIELD] = "unparsable_field", [SS_REASON_NON_FINITE] = "non_finite",
-    [SS_REASON_RA_RANGE] = "ra_out_of_range",          [SS_REASON_DEC_RANGE] = "dec_out_of_range",
-    [SS_REASON_MJD_RANGE] = "mjd_out_of_range",        [SS_REASON_NO_BRIGHTNESS] = "no_brightness",
-    [SS_REASON_TOO_LONG] = "field_too_long",           [SS_REASON_UNREADABLE] = "unreadable_input",
+    [SS_REASON_MALFORMED] = "malformed_record",
+    [SS_REASON_MISSING_FIELD] = "missing_field",
+    [SS_REASON_UNPARSABLE_FIELD] = "unparsable_field",
+    [SS_REASON_NON_FINITE] = "non_finite",
+    [SS_REASON_RA_RANGE] = "ra_out_of_range",
+    [SS_REASON_DEC_RANGE] = "dec_out_of_range",
+    [SS_REASON_MJD_RANGE] = "mjd_out_of_range",
+    [SS_REASON_NO_BRIGHTNESS] = "no_brightness",
+    [SS_REASON_TOO_LONG] = "field_too_long",
+    [SS_REASON_UNREADABLE] = "unreadable_input",
+    [SS_REASON_ID_INVALID] = "id_invalid",
 };
 
 const char *ss_reason_name(ss_reason r)
@@ -103,6 +109,15 @@ ss_alert *ss_packet_add(ss_packet *p)
 char *ss_packet_strdup(ss_packet *p, const char *s, size_t n)
 {
     return ss_arena_strndup(p->arena, s, n);
+}
+
+char *ss_packet_id_dup(ss_packet *p, const char *s, size_t n)
+{
+    char *id = ss_arena_strndup(p->arena, s, n);
+    for (size_t i = 0; id && i < n; i++)
+        if (id[i] == '\0')
+            id[i] = 0x1a;
+    return id;
 }
 
 /* Append a property to an arena-held array; the name and a string value are copied. */
@@ -196,6 +211,31 @@ static int ssi_check_len(const char *what, const char *s, size_t max, ss_reject 
     return 0;
 }
 
+/* An id that is not printable text: a NUL (copied as SUB by ss_packet_id_dup()) or another
+ * control character would print as nothing, or as a different id, in every listing. */
+static int ssi_check_id_text(const char *what, const char *s, ss_reject *rej)
+{
+    for (const unsigned char *c = (const unsigned char *)s; s && *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return ss_reject_set(rej, SS_REASON_ID_INVALID,
+                                 "%s holds %s (byte 0x%02x at offset %zu)", what,
+                                 *c == 0x1a ? "a NUL or SUB character" : "a control character", *c,
+                                 (size_t)(c - (const unsigned char *)s));
+    return 0;
+}
+
+static int ssi_check_ids(const ss_alert *a, ss_reject *rej)
+{
+    int rc;
+    if ((rc = ssi_check_len("alert_id", a->alert_id, SS_ID_MAX, rej)) ||
+        (rc = ssi_check_id_text("alert_id", a->alert_id, rej)))
+        return rc;
+    if (a->object_id && strlen(a->object_id) > SS_ID_MAX)
+        return ss_reject_set(rej, SS_REASON_TOO_LONG, "object_id is longer than %d bytes",
+                             SS_ID_MAX);
+    return ssi_check_id_text("object_id", a->object_id, rej);
+}
+
 static int ssi_check_position(const ss_alert *a, ss_reject *rej)
 {
     if (!isfinite(a->ra) || !isfinite(a->dec))
@@ -246,12 +286,9 @@ int ss_alert_validate(const ss_alert *a, int require_position, ss_reject *rej)
     rej->raw_len = 0;
     int rc;
     if ((rc = ssi_check_len("survey", a->survey, SS_SURVEY_MAX, rej)) ||
-        (rc = ssi_check_len("alert_id", a->alert_id, SS_ID_MAX, rej)) ||
+        (rc = ssi_check_ids(a, rej)) ||
         (rc = ssi_check_len("passband", a->passband, SS_PASSBAND_MAX, rej)))
         return rc;
-    if (a->object_id && strlen(a->object_id) > SS_ID_MAX)
-        return ss_reject_set(rej, SS_REASON_TOO_LONG, "object_id is longer than %d bytes",
-                             SS_ID_MAX);
     if (require_position || !isnan(a->ra) || !isnan(a->dec))
         if ((rc = ssi_check_position(a, rej)))
             return rc;

@@ -136,7 +136,9 @@ static int ssi_flush_block(ssi_avro *w, ss_err *err)
 /* Field @p name of record @p rec, a union's branch @p branch when @p branch >= 0. */
 static avro_value_t ssi_field(avro_value_t *rec, const char *name, int branch)
 {
-    avro_value_t f, b;
+    /* the schema is ours, so neither call fails; zeroed because avro-c's accessor macros leave
+     * the output unset when an interface lacks the method, which clang reports */
+    avro_value_t f = {0}, b = {0};
     avro_value_get_by_name(rec, name, &f, NULL);
     if (branch < 0)
         return f;

@@ -54,6 +54,14 @@ int ssp_avro_cache_json(ssp_avro_cache *c, const char *json, size_t len, ssp_avr
  */
 int ssp_avro_cache_id(ssp_avro_cache *c, uint32_t id, ssp_avro_schema **out, ss_err *err);
 
+/**
+ * Refuse a schema avro-c cannot instantiate: a record that contains itself through required
+ * fields (a cycle with no union branch, array or map to end it), or nesting past 64 levels.
+ * Call before avro_generic_class_from_schema(): avro-c overflows the stack on such a schema.
+ * @return 0, or -1 with @p why (of @p cap bytes) saying which record and field.
+ */
+int ssp_avro_schema_check(avro_schema_t s, char *why, size_t cap);
+
 /** Decide how records of @p s become alerts (fills survey, survey_name, missing). */
 void ssp_avro_classify(ssp_avro_schema *s);
 

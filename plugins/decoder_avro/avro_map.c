@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,6 +112,53 @@ static int ssp_text(ssp_cx *cx, avro_value_t *rec, const char *const *names, cha
     case AVRO_INT64: avro_value_get_long(&v, &l), snprintf(out, cap, "%" PRId64, l); return 1;
     default: return 0;
     }
+}
+
+/* The first of @p names the record has, whole, into the packet's arena: a string with its length
+ * as avro-c gives it (so a NUL inside or a length past SS_ID_MAX reaches the validator, which
+ * refuses it, instead of being cut here), or an integer in decimal. @return 1 with *out set, 0
+ * when none is, or SS_ENOMEM. */
+static int ssp_id(ssp_cx *cx, avro_value_t *rec, const char *const *names, const char **out)
+{
+    avro_value_t v;
+    const char *s = "";
+    size_t n = 0;
+    int32_t i = 0;
+    int64_t l = 0;
+    char num[24];
+    switch (ssp_lookup(cx, rec, names, &v)) {
+    case AVRO_STRING:
+        avro_value_get_string(&v, &s, &n);
+        n = n ? n - 1 : 0; /* avro-c counts the terminating NUL */
+        break;
+    case AVRO_INT32:
+        avro_value_get_int(&v, &i), n = (size_t)snprintf(num, sizeof num, "%" PRId32, i), s = num;
+        break;
+    case AVRO_INT64:
+        avro_value_get_long(&v, &l), n = (size_t)snprintf(num, sizeof num, "%" PRId64, l), s = num;
+        break;
+    default: return 0;
+    }
+    return (*out = ss_packet_id_dup(cx->pkt, s, n)) ? 1 : SS_ENOMEM;
+}
+
+/* An id made from others (an upper limit's "ul-OBJECT-EXPOSURE"), whole, in the packet's arena:
+ * its parts passed the same NUL-free copy, and the validator judges its length. */
+static const char *ssp_join(ss_packet *pkt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static const char *ssp_join(ss_packet *pkt, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *out = n < 0 ? NULL : ss_arena_alloc(pkt->arena, (size_t)n + 1);
+    if (out) {
+        va_start(ap, fmt);
+        vsnprintf(out, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return out;
 }
 
 /* ---- survey fields as properties ---- */
@@ -286,19 +334,22 @@ static int ssp_ztf_entry(ssp_cx *cx, avro_value_t *c)
     ss_packet *pkt = cx->pkt;
     const char *object_id = cx->object_id;
     ss_alert *a = ss_packet_add(pkt);
-    char id[64], pid[32];
+    char pid[32];
     double fid = 0;
     if (!a)
         return SS_ENOMEM;
     a->survey = "ztf";
-    a->object_id = ssp_dup(pkt, object_id);
+    a->object_id = object_id; /* in the packet's arena already */
     if (!ssp_num(cx, c, Z_JD, &a->mjd))
         return ss_reject_set(cx->rej, SS_REASON_MISSING_FIELD, "ZTF candidate without jd");
     a->mjd -= SSP_JD_MJD;
     ssp_num(cx, c, Z_FID, &fid);
     a->passband = ssp_ztf_band(fid);
     ssp_num(cx, c, Z_LIM, &a->maglim);
-    if (ssp_text(cx, c, Z_CANDID, id, sizeof id)) {
+    int has_candid = ssp_id(cx, c, Z_CANDID, &a->alert_id);
+    if (has_candid == SS_ENOMEM)
+        return SS_ENOMEM;
+    if (has_candid) {
         char pos[8] = "t";
         ssp_num(cx, c, Z_RA, &a->ra);
         ssp_num(cx, c, Z_DEC, &a->dec);
@@ -313,10 +364,9 @@ static int ssp_ztf_entry(ssp_cx *cx, avro_value_t *c)
         a->kind = SS_ALERT_UPPER_LIMIT;
         if (!ssp_text(cx, c, Z_PID, pid, sizeof pid))
             snprintf(pid, sizeof pid, "%.6f", a->mjd);
-        snprintf(id, sizeof id, "ul-%s-%s", object_id, pid);
+        if (!(a->alert_id = ssp_join(pkt, "ul-%s-%s", object_id, pid)))
+            return SS_ENOMEM;
     }
-    if (!(a->alert_id = ssp_dup(pkt, id)) || !a->object_id)
-        return SS_ENOMEM;
     return ssp_fields(pkt, a, c, "ztf_");
 }
 
@@ -327,7 +377,7 @@ static int ssp_ztf_forced(ssp_cx *cx, avro_value_t *fp)
     ss_packet *pkt = cx->pkt;
     const char *object_id = cx->object_id;
     double flux, err, zp, fid = 0, jd;
-    char pid[32], id[96];
+    char pid[32];
     if (!ssp_num(cx, fp, Z_JD, &jd) || !ssp_num(cx, fp, Z_FPFLUX, &flux) ||
         !ssp_num(cx, fp, Z_FPERR, &err) || !ssp_num(cx, fp, Z_ZP, &zp) || flux == SSP_ZTF_NO_FLUX ||
         err == SSP_ZTF_NO_FLUX || !ssp_text(cx, fp, Z_PID, pid, sizeof pid))
@@ -345,23 +395,22 @@ static int ssp_ztf_forced(ssp_cx *cx, avro_value_t *fp)
     a->fluxerr = err * scale;
     ssp_num(cx, fp, Z_LIM, &a->maglim);
     ssp_flux_mags(a);
-    snprintf(id, sizeof id, "fp-%.60s-%s", object_id, pid);
-    a->alert_id = ssp_dup(pkt, id);
-    a->object_id = ssp_dup(pkt, object_id);
-    return a->alert_id && a->object_id ? ssp_fields(pkt, a, fp, "ztf_") : SS_ENOMEM;
+    a->alert_id = ssp_join(pkt, "fp-%s-%s", object_id, pid);
+    a->object_id = object_id;
+    return a->alert_id ? ssp_fields(pkt, a, fp, "ztf_") : SS_ENOMEM;
 }
 
 static int ssp_ztf(ssp_cx *cx, avro_value_t *rec, int cutouts)
 {
     ss_reject *rej = cx->rej;
     avro_value_t cand;
-    char object_id[64];
     if (ssp_field(rec, "candidate", &cand) != AVRO_RECORD)
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF alert without a candidate");
-    if (!ssp_text(cx, rec, Z_OBJ, object_id, sizeof object_id))
-        return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF alert without an objectId");
-    cx->object_id = object_id;
-    int rc = ssp_ztf_entry(cx, &cand);
+    int rc = ssp_id(cx, rec, Z_OBJ, &cx->object_id);
+    if (rc != 1)
+        return rc ? rc
+                  : ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF alert without an objectId");
+    rc = ssp_ztf_entry(cx, &cand);
     if (!rc && cx->pkt->alerts[0].kind != SS_ALERT_DETECTION)
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF candidate without a candid");
     if (!rc)
@@ -403,31 +452,37 @@ static int ssp_lsst_source(ssp_cx *cx, avro_value_t *src)
     ss_reject *rej = cx->rej;
     const char *survey = cx->s->survey_name, *object_id = cx->object_id;
     ss_alert *a = ss_packet_add(pkt);
-    char id[64], band[SS_PASSBAND_MAX + 1], obj[64];
+    char band[SS_PASSBAND_MAX + 1];
+    const char *obj = NULL;
     if (!a)
         return SS_ENOMEM;
     a->survey = survey;
-    if (!ssp_text(cx, src, L_ID, id, sizeof id) || !ssp_num(cx, src, L_MJD, &a->mjd) ||
-        !ssp_text(cx, src, L_BAND, band, sizeof band) || !ssp_num(cx, src, L_FLUX, &a->flux))
+    int rc = ssp_id(cx, src, L_ID, &a->alert_id);
+    if (rc == SS_ENOMEM)
+        return rc;
+    if (!rc || !ssp_num(cx, src, L_MJD, &a->mjd) || !ssp_text(cx, src, L_BAND, band, sizeof band) ||
+        !ssp_num(cx, src, L_FLUX, &a->flux))
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD,
                              "diaSource lacks diaSourceId, midpointMjdTai, band or psfFlux");
     ssp_num(cx, src, L_RA, &a->ra);
     ssp_num(cx, src, L_DEC, &a->dec);
     ssp_num(cx, src, L_ERR, &a->fluxerr);
     if (!isfinite(a->flux) || a->flux == 0)
-        return ss_reject_set(rej, SS_REASON_NON_FINITE, "diaSource %s: psfFlux %g", id, a->flux);
+        return ss_reject_set(rej, SS_REASON_NON_FINITE, "diaSource %.64s: psfFlux %g", a->alert_id,
+                             a->flux);
     /* a detection's magnitude is that of |flux|: the sign, a fading, is kept in flux and the flag
      */
     a->mag = -2.5 * log10(fabs(a->flux)) + SS_NJY_ZEROPOINT;
     a->magerr = a->fluxerr > 0 ? SSP_MAGERR_PER_RELFLUX * a->fluxerr / fabs(a->flux) : NAN;
-    if (ssp_text(cx, src, L_OBJ, obj, sizeof obj) && strcmp(obj, "0"))
+    if ((rc = ssp_id(cx, src, L_OBJ, &obj)) == SS_ENOMEM)
+        return rc;
+    if (rc && strcmp(obj, "0"))
         object_id = obj;
-    a->alert_id = ssp_dup(pkt, id);
     a->passband = ssp_dup(pkt, band);
-    a->object_id = object_id ? ssp_dup(pkt, object_id) : NULL;
+    a->object_id = object_id; /* in the packet's arena already */
     static const char *const L_NEG[] = {"isNegative", NULL};
     ss_value neg = {.type = SS_TYPE_BOOL, .u.b = a->flux < 0};
-    int rc = !a->alert_id || !a->passband ? SS_ENOMEM : ssp_fields(pkt, a, src, "lsst_diaSource_");
+    rc = !a->passband ? SS_ENOMEM : ssp_fields(pkt, a, src, "lsst_diaSource_");
     if (!rc && ssp_resolve(cx->s, avro_value_get_schema(src), L_NEG) < 0) /* older schemas */
         rc = ss_alert_add_prop(pkt, a, "lsst_diaSource_isNegative", 25, neg);
     if (!rc)
@@ -441,16 +496,19 @@ static int ssp_lsst_forced(ssp_cx *cx, avro_value_t *src)
     ss_packet *pkt = cx->pkt;
     const char *survey = cx->s->survey_name, *object_id = cx->object_id;
     static const char *const F_ID[] = {"diaForcedSourceId", NULL};
-    char id[64], band[SS_PASSBAND_MAX + 1];
+    char band[SS_PASSBAND_MAX + 1];
+    const char *fsid = NULL;
     double mjd, flux, err;
-    if (!ssp_text(cx, src, F_ID, id + 3, sizeof id - 3) || !ssp_num(cx, src, L_MJD, &mjd) ||
-        !ssp_text(cx, src, L_BAND, band, sizeof band) || !ssp_num(cx, src, L_FLUX, &flux) ||
-        !ssp_num(cx, src, L_ERR, &err) || !isfinite(flux) || !isfinite(err))
+    int rc = ssp_id(cx, src, F_ID, &fsid);
+    if (rc == SS_ENOMEM)
+        return rc;
+    if (!rc || !ssp_num(cx, src, L_MJD, &mjd) || !ssp_text(cx, src, L_BAND, band, sizeof band) ||
+        !ssp_num(cx, src, L_FLUX, &flux) || !ssp_num(cx, src, L_ERR, &err) || !isfinite(flux) ||
+        !isfinite(err))
         return 0;
     ss_alert *a = ss_packet_add(pkt);
     if (!a)
         return SS_ENOMEM;
-    memcpy(id, "fs-", 3); /* forced and detected sources are numbered apart: keep them apart */
     a->survey = survey;
     a->kind = SS_ALERT_FORCED;
     a->mjd = mjd;
@@ -459,9 +517,10 @@ static int ssp_lsst_forced(ssp_cx *cx, avro_value_t *src)
     ssp_num(cx, src, L_RA, &a->ra);
     ssp_num(cx, src, L_DEC, &a->dec);
     ssp_flux_mags(a);
-    a->alert_id = ssp_dup(pkt, id);
+    /* forced and detected sources are numbered apart: keep them apart */
+    a->alert_id = ssp_join(pkt, "fs-%s", fsid);
     a->passband = ssp_dup(pkt, band);
-    a->object_id = object_id ? ssp_dup(pkt, object_id) : NULL;
+    a->object_id = object_id;
     return a->alert_id && a->passband ? ssp_fields(pkt, a, src, "lsst_diaForcedSource_")
                                       : SS_ENOMEM;
 }
@@ -472,7 +531,7 @@ static int ssp_lsst_limit(ssp_cx *cx, avro_value_t *lim)
     ss_packet *pkt = cx->pkt;
     const char *survey = cx->s->survey_name, *object_id = cx->object_id;
     double noise;
-    char band[SS_PASSBAND_MAX + 1], id[96];
+    char band[SS_PASSBAND_MAX + 1];
     ss_alert *a = ss_packet_add(pkt);
     if (!a)
         return SS_ENOMEM;
@@ -484,10 +543,9 @@ static int ssp_lsst_limit(ssp_cx *cx, avro_value_t *lim)
     a->survey = survey;
     a->kind = SS_ALERT_UPPER_LIMIT;
     a->maglim = -2.5 * log10(5 * noise) + SS_NJY_ZEROPOINT;
-    snprintf(id, sizeof id, "ul-%s-%.6f-%s", object_id ? object_id : "none", a->mjd, band);
-    a->alert_id = ssp_dup(pkt, id);
+    a->alert_id = ssp_join(pkt, "ul-%s-%.6f-%s", object_id ? object_id : "none", a->mjd, band);
     a->passband = ssp_dup(pkt, band);
-    a->object_id = object_id ? ssp_dup(pkt, object_id) : NULL;
+    a->object_id = object_id;
     return a->alert_id && a->passband ? ssp_fields(pkt, a, lim, "lsst_limit_") : SS_ENOMEM;
 }
 

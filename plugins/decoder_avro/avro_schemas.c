@@ -65,6 +65,11 @@ static int ssp_schema_build(const char *json, size_t len, const char *what, ssp_
     memset(s, 0, sizeof *s);
     if (avro_schema_from_json_length(json, len, &s->schema))
         return ss_err_set(err, SS_EPARSE, "%s: bad Avro schema: %s", what, avro_strerror());
+    char why[256];
+    if (ssp_avro_schema_check(s->schema, why, sizeof why)) {
+        avro_schema_decref(s->schema);
+        return ss_err_set(err, SS_EPARSE, "%s: unusable Avro schema: %s", what, why);
+    }
     if (!(s->iface = avro_generic_class_from_schema(s->schema)) ||
         avro_generic_value_new(s->iface, &s->value)) {
         if (s->iface)

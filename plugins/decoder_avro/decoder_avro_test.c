@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* A ZTF-like schema with record names a broker might have rewritten (not ztf.alert). */
 static const char ztf_schema[] =
@@ -418,6 +419,285 @@ START_TEST(rubin_flux_reported_as_antares_does)
 }
 END_TEST
 
+/* ---- schemas that cannot be instantiated ---- */
+
+static size_t put_long(unsigned char *p, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 0;
+    for (; z >= 0x80; z >>= 7)
+        p[n++] = (unsigned char)(z | 0x80);
+    p[n++] = (unsigned char)z;
+    return n;
+}
+
+/* A container file with @p schema and no block, written byte by byte: avro-c's own writer would
+ * not be needed, but its reader is what must not see such a schema. @return the path. */
+static char *write_schema_only(const char *name, const char *schema)
+{
+    size_t len = strlen(schema), n = 0;
+    unsigned char *buf = malloc(len + 64);
+    memcpy(buf, "Obj\x01", 4), n = 4;
+    n += put_long(buf + n, 1);
+    n += put_long(buf + n, 11), memcpy(buf + n, "avro.schema", 11), n += 11;
+    n += put_long(buf + n, (int64_t)len), memcpy(buf + n, schema, len), n += len;
+    n += put_long(buf + n, 0);
+    memset(buf + n, 'S', 16), n += 16;
+    char *path = tu_path(tu_tmp, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    free(buf);
+    return path;
+}
+
+/* Each refused with the record and field that make it endless (before the fix: a stack overflow
+ * in avro_generic_value_new). */
+static const char *const endless[][2] = {
+    {"{\"type\":\"record\",\"name\":\"a\",\"fields\":[{\"name\":\"x\",\"type\":\"a\"}]}",
+     "schema record 'a' contains itself through required field 'x'"},
+    {"{\"type\":\"record\",\"name\":\"top\",\"fields\":[{\"name\":\"n\",\"type\":\"int\"},{"
+     "\"name\":\"y\",\"type\":{\"type\":\"record\",\"name\":\"b\",\"fields\":[{\"name\":\"z\","
+     "\"type\":{\"type\":\"record\",\"name\":\"c\",\"fields\":[{\"name\":\"w\",\"type\":\"b\"}]}}]}"
+     "}]}",
+     "schema record 'b' contains itself through required field 'z'"},
+    {"{\"type\":\"record\",\"name\":\"u\",\"fields\":[{\"name\":\"x\",\"type\":[\"u\"]}]}",
+     "schema record 'u' contains itself through field 'x' (a union whose every branch contains it "
+     "again)"},
+};
+
+/* Recursion a union branch, an array or a map can end is a linked list or a tree: accepted. */
+static const char *const ending[] = {
+    "{\"type\":\"record\",\"name\":\"l\",\"fields\":[{\"name\":\"next\",\"type\":[\"null\",\"l\"]}]"
+    "}",
+    "{\"type\":\"record\",\"name\":\"t\",\"fields\":[{\"name\":\"kids\",\"type\":{\"type\":"
+    "\"array\",\"items\":\"t\"}}]}",
+    "{\"type\":\"record\",\"name\":\"m\",\"fields\":[{\"name\":\"kids\",\"type\":{\"type\":\"map\","
+    "\"values\":\"m\"}}]}",
+    "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"x\",\"type\":[\"r\",\"int\"]}]}"};
+
+START_TEST(recursive_schemas_are_refused_by_name)
+{
+    for (size_t i = 0; i < sizeof endless / sizeof *endless; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "endless%zu.avro", i);
+        char *path = write_schema_only(name, endless[i][0]);
+        const char *paths[] = {path, NULL};
+        snprintf(name, sizeof name, "st-endless%zu", i);
+        run r = ingest(name, NULL, paths);
+        ck_assert_int_eq(r.rc, SS_EREJECT);
+        ck_assert_msg(strstr(r.msg, endless[i][1]) && strstr(r.msg, path), "%s", r.msg);
+        ck_assert_uint_eq(r.t.inputs_failed, 1);
+        ck_assert_uint_eq(r.t.by_reason[SS_REASON_UNREADABLE], 1);
+        json_decref(r.stats);
+        free(path);
+    }
+    for (size_t i = 0; i < sizeof ending / sizeof *ending; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "ending%zu.avro", i);
+        char *path = write_schema_only(name, ending[i]);
+        const char *paths[] = {path, NULL};
+        snprintf(name, sizeof name, "st-ending%zu", i);
+        run r = ingest(name, NULL, paths);
+        ck_assert_msg(r.rc == 0, "%s: %s", ending[i], r.msg);
+        ck_assert_uint_eq(r.t.inputs_failed, 0);
+        json_decref(r.stats);
+        free(path);
+    }
+}
+END_TEST
+
+START_TEST(deeply_nested_schemas_are_refused)
+{
+    /* 70 records, each the only field of the one before: avro-c would recurse 70 deep for each
+     * value; schemas past 64 levels are refused (alerts nest about 5) */
+    char *schema = calloc(1, 16384);
+    for (int i = 0; i < 70; i++)
+        sprintf(schema + strlen(schema),
+                "{\"type\":\"record\",\"name\":\"d%d\",\"fields\":"
+                "[{\"name\":\"f\",\"type\":",
+                i);
+    strcat(schema, "\"int\"");
+    for (int i = 0; i < 70; i++)
+        strcat(schema, "}]}");
+    char *path = write_schema_only("deep.avro", schema);
+    const char *paths[] = {path, NULL};
+    run r = ingest("st", NULL, paths);
+    ck_assert_msg(r.rc == SS_EREJECT && strstr(r.msg, "nests deeper than 64 levels"), "%s", r.msg);
+    json_decref(r.stats);
+    free(path);
+    /* the same depth reached through names: each record defined beside the others, its field a
+     * reference to the one before, so the text nests 3 deep and a value 70 */
+    strcpy(schema, "{\"type\":\"record\",\"name\":\"top\",\"fields\":[");
+    for (int i = 0; i < 70; i++)
+        sprintf(schema + strlen(schema),
+                "%s{\"name\":\"f%d\",\"type\":{\"type\":\"record\",\"name\":\"d%d\","
+                "\"fields\":[{\"name\":\"x\",\"type\":\"%s%d\"}]}}",
+                i ? "," : "", i, i, i ? "d" : "int", i ? i - 1 : 0);
+    strcat(schema, "]}");
+    char *p = strstr(schema, "\"int0\""); /* d0's field is a plain int */
+    memmove(p + 4, p + 5, strlen(p + 5) + 1);
+    path = write_schema_only("chain.avro", schema);
+    const char *chain[] = {path, NULL};
+    r = ingest("st2", NULL, chain);
+    ck_assert_msg(r.rc == SS_EREJECT && strstr(r.msg, "nests records more than 64 deep"), "%s",
+                  r.msg);
+    json_decref(r.stats);
+    free(path), free(schema);
+}
+END_TEST
+
+/* The framed path (Kafka messages, the live broker's intake) takes its schema from the schema
+ * directory: the same check. */
+START_TEST(recursive_schema_in_the_schema_directory)
+{
+    char *dir = tu_path(tu_tmp, "schemas");
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    free(tu_write(dir, "9.avsc", endless[0][0]));
+    char *path = tu_path(tu_tmp, "m.avro");
+    FILE *f = fopen(path, "wb");
+    fwrite("\0\0\0\0\x09\x02", 1, 6, f);
+    fclose(f);
+    const char *paths[] = {path, NULL};
+    run r = ingest("st", dir, paths);
+    ck_assert_msg(r.rc == SS_EREJECT && strstr(r.msg, endless[0][1]) && strstr(r.msg, "9.avsc"),
+                  "%s", r.msg);
+    json_decref(r.stats);
+    free(path), free(dir);
+}
+END_TEST
+
+/* What an operator sees: skysieve ingest and inspect exit 1 naming the input and the reason, and
+ * the store's rejected records say why. */
+START_TEST(recursive_schema_at_the_command_line)
+{
+    char *path = write_schema_only("poison.avro", endless[0][0]);
+    char *store = tu_path(tu_tmp, "st"), *out = NULL, *err = NULL;
+    ck_assert_int_eq(tu_sks(&out, &err, "inspect %s", path), 1);
+    ck_assert_msg(strstr(err, "poison.avro") && strstr(err, endless[0][1]), "%s", err);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --quiet --store %s %s", store, path), 1);
+    ck_assert_msg(strstr(err, endless[0][1]), "%s", err);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "rejected --store %s", store), 0);
+    json_t *o = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "reason")), "unreadable_input");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(o, "detail")), endless[0][1]));
+    json_decref(o);
+    free(out), free(err), free(store), free(path);
+}
+END_TEST
+
+/* ---- identifiers: whole, or refused by name ---- */
+
+/* ztf_schema with a string candid, as brokers' rewrites have it. */
+static char *string_candid_schema(void)
+{
+    char *s = calloc(1, sizeof ztf_schema + 2); /* room for "string" over "long" */
+    memcpy(s, ztf_schema, sizeof ztf_schema);
+    static const char from[] = "{\"name\":\"candid\",\"type\":\"";
+    char *p = strstr(s, from);
+    ck_assert_ptr_nonnull(p);
+    p += sizeof from - 1; /* at "long" */
+    memmove(p + 2, p, strlen(p) + 1);
+    memcpy(p, "string", 6);
+    return s;
+}
+
+typedef struct id_case {
+    const char *obj;
+    size_t obj_len;
+    const char *candid;
+    size_t candid_len;
+} id_case;
+
+/* One alert per case, with its objectId and candid as given (NUL bytes included). */
+static char *write_ids(const char *name, const id_case *cases, int n)
+{
+    char *schema_json = string_candid_schema();
+    char *path = tu_path(tu_tmp, name);
+    avro_schema_t schema;
+    ck_assert_int_eq(avro_schema_from_json_length(schema_json, strlen(schema_json), &schema), 0);
+    avro_file_writer_t w;
+    ck_assert_int_eq(avro_file_writer_create_with_codec(path, schema, &w, "null", 0), 0);
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_value_t v, f, c;
+    avro_generic_value_new(iface, &v);
+    for (int i = 0; i < n; i++) {
+        avro_value_reset(&v);
+        set_field(&v, "objectId", &f);
+        char *buf = calloc(1, cases[i].obj_len + 1);
+        memcpy(buf, cases[i].obj, cases[i].obj_len);
+        ck_assert_int_eq(avro_value_set_string_len(&f, buf, cases[i].obj_len + 1), 0);
+        free(buf);
+        set_field(&v, "candidate", &c);
+        set_field(&c, "candid", &f);
+        buf = calloc(1, cases[i].candid_len + 1);
+        memcpy(buf, cases[i].candid, cases[i].candid_len);
+        ck_assert_int_eq(avro_value_set_string_len(&f, buf, cases[i].candid_len + 1), 0);
+        free(buf);
+        set_field(&c, "jd", &f), avro_value_set_double(&f, 2460000.5 + i);
+        set_field(&c, "ra", &f), avro_value_set_double(&f, 10.0 + i);
+        set_field(&c, "dec", &f), avro_value_set_double(&f, -5.0);
+        set_field(&c, "fid", &f), avro_value_set_int(&f, 1);
+        set_field(&c, "magpsf", &f), avro_value_set_float(&f, 18.5f);
+        set_field(&c, "sigmapsf", &f), avro_value_set_float(&f, 0.1f);
+        set_branch(&c, "diffmaglim", 0, &f), avro_value_set_null(&f);
+        set_branch(&c, "rb", 0, &f), avro_value_set_null(&f);
+        set_branch(&v, "prv_candidates", 0, &f), avro_value_set_null(&f);
+        ck_assert_int_eq(avro_file_writer_append_value(w, &v), 0);
+    }
+    avro_file_writer_close(w);
+    avro_value_decref(&v), avro_value_iface_decref(iface), avro_schema_decref(schema);
+    free(schema_json);
+    return path;
+}
+
+#define LONG71 "ZTF-a-seventy-one-character-object-id-for-the-regression-test-of-issue20"
+
+START_TEST(avro_ids_are_whole_or_refused_by_name)
+{
+    char obj1[72], obj2[72], cand1[72], cand2[72], huge[SS_ID_MAX + 2];
+    snprintf(obj1, sizeof obj1, "%.70s1", LONG71), snprintf(obj2, sizeof obj2, "%.70s2", LONG71);
+    snprintf(cand1, sizeof cand1, "%.70sA", LONG71),
+        snprintf(cand2, sizeof cand2, "%.70sB", LONG71);
+    memset(huge, 'x', SS_ID_MAX + 1), huge[SS_ID_MAX + 1] = '\0';
+    const id_case cases[] = {
+        {obj1, 71, cand1, 71},             /* kept whole: 71 bytes */
+        {obj2, 71, cand2, 71},             /* differs from the first past byte 63 */
+        {huge, SS_ID_MAX, "c3", 2},        /* exactly the limit: kept */
+        {huge, SS_ID_MAX + 1, "c4", 2},    /* object id one byte over */
+        {"ZTFok", 5, huge, SS_ID_MAX + 1}, /* candid one byte over */
+        {"ZTF\0x", 5, "c6", 2},            /* a NUL inside */
+        {"ZTFnul", 6, "c7\0y", 4},         /* a NUL inside the candid */
+        {"ZTF\x01"
+         "ctl",
+         7, "c8", 2}, /* a control character */
+    };
+    char *path = write_ids("ids.avro", cases, 8);
+    const char *paths[] = {path, NULL};
+    run r = ingest("st", NULL, paths);
+    ck_assert_uint_eq(r.t.ingested, 3);
+    ck_assert_int_eq(stat_int(&r, "loci"), 3); /* the 71-byte objects stay apart */
+    ck_assert_uint_eq(r.t.by_reason[SS_REASON_TOO_LONG], 2);
+    ck_assert_uint_eq(r.t.by_reason[SS_REASON_ID_INVALID], 3);
+    json_decref(r.stats);
+    char *out = NULL;
+    ck_assert_int_eq(tu_sks(&out, NULL, "inspect %s", path), 0);
+    ck_assert_msg(strstr(out, obj1) && strstr(out, obj2) && strstr(out, cand1) &&
+                      strstr(out, cand2),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "object_id is longer than 128 bytes") &&
+                      strstr(out, "alert_id is longer than 128 bytes") &&
+                      strstr(out, "\"id_invalid\"") && strstr(out, "object_id holds a NUL") &&
+                      strstr(out, "alert_id holds a NUL") &&
+                      strstr(out, "object_id holds a control character"),
+                  "%s", out);
+    free(out), free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("avro");
@@ -432,6 +712,11 @@ int main(void)
     tcase_add_test(tc, real_rubin_alerts_rewritten_and_framed);
     tcase_add_test(tc, real_elasticc_alerts);
     tcase_add_test(tc, rubin_flux_reported_as_antares_does);
+    tcase_add_test(tc, recursive_schemas_are_refused_by_name);
+    tcase_add_test(tc, deeply_nested_schemas_are_refused);
+    tcase_add_test(tc, recursive_schema_in_the_schema_directory);
+    tcase_add_test(tc, recursive_schema_at_the_command_line);
+    tcase_add_test(tc, avro_ids_are_whole_or_refused_by_name);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

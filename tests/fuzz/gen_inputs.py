@@ -243,6 +243,48 @@ def with_objectid_length(length):
     return header(json.dumps(ZTF_SCHEMA, separators=(",", ":")), sync) + body
 
 
+def recursive_schema():
+    """ZTF_SCHEMA with a linked list and a tree of its own records: recursion a union branch or
+    an array ends, which the decoder must accept (and the fuzzer can mutate into one that does
+    not end)."""
+    schema = json.loads(json.dumps(ZTF_SCHEMA))
+    node = {"type": "record", "name": "node", "fields": [
+        {"name": "id", "type": "long"}, {"name": "next", "type": ["null", "node"]},
+        {"name": "kids", "type": {"type": "array", "items": "node"}}]}
+    schema["fields"].append({"name": "links", "type": ["null", node]})
+    return schema
+
+
+def recursive_record(i):
+    rec = ztf_record(i)
+    leaf = {"id": 3, "next": (0, None), "kids": []}
+    rec["links"] = (1, {"id": 1, "next": (1, {"id": 2, "next": (0, None), "kids": [leaf]}),
+                        "kids": [leaf, leaf]})
+    return rec
+
+
+def endless_schemas():
+    """Schemas avro-c cannot instantiate (it overflowed the stack building a value of one):
+    each is refused by name before avro-c sees it. @return (name, schema JSON) pairs."""
+    def rec(name, fields):
+        return {"type": "record", "name": name, "fields": fields}
+    deep = "int"
+    for i in range(70):
+        deep = rec("d%d" % i, [{"name": "f", "type": deep}])
+    # the same depth through names: each record beside the others, a field naming the one before
+    chain = rec("top", [{"name": "f%d" % i, "type": rec("d%d" % i, [
+        {"name": "x", "type": "d%d" % (i - 1) if i else "int"}])} for i in range(70)])
+    return [
+        # 63 bytes: a record with a required field of its own type
+        ("record-contains-itself", rec("a", [{"name": "x", "type": "a"}])),
+        ("records-contain-each-other", rec("top", [{"name": "y", "type": rec(
+            "b", [{"name": "z", "type": rec("c", [{"name": "w", "type": "b"}])}])}])),
+        ("union-of-only-itself", rec("u", [{"name": "x", "type": ["u"]}])),
+        ("nested-70-deep", deep),
+        ("records-chained-by-name-70-deep", chain),
+    ]
+
+
 def write_corpus():
     # The header's metadata map claims 3 entries and ends: a key was read, its value was not,
     # and the key leaked.
@@ -256,6 +298,9 @@ def write_corpus():
     write("corpus/avro", "avro-c-alloc-negative-string-length.avro", with_objectid_length(-7705))
     write("corpus/avro", "avro-c-alloc-6GB-string-length.avro",
           with_objectid_length(6_700_000_000))
+    for name, schema in endless_schemas():
+        write("corpus/avro", "avro-c-stack-overflow-%s.avro" % name,
+              header(json.dumps(schema, separators=(",", ":")), b"0123456789abcdef"))
 
 
 def main():
@@ -269,6 +314,8 @@ def main():
         write("seeds/avro", "ztf-%s-3-blocks.avro" % codec,
               container(ZTF_SCHEMA, records, codec, 2, "ztf-%s" % codec))
     write("seeds/avro", "ztf-one-record.avro", container(ZTF_SCHEMA, records[:1], "null", 1, "one"))
+    write("seeds/avro", "ztf-recursive-schema.avro",
+          container(recursive_schema(), [recursive_record(i) for i in range(2)], "null", 1, "rec"))
     schema_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
         HERE, "..", "..", "..", "shared", "data", "schemas", "lsst")
     if os.path.isdir(os.path.join(schema_dir, "7", "4")):
@@ -299,6 +346,32 @@ def main():
           b'\xef\xbb\xbf{"RA": 1, "Dec": 2, "MJD": 59000, "Passband": "i", "mag": 19, '
           b'"magerr": 0.5, "survey": "mine"}\r\n\r\n'
           b'{"ra": 359.5, "dec": -89.5, "mjd": 59001, "passband": "z", "maglim": "21"}\r\n')
+
+    write_ingest_seeds()
+
+
+def write_ingest_seeds():
+    """fuzz_ingest's seeds: every decoder's seed behind the byte that picks its format (0 csv,
+    1 jsonl, 2 detected from the content), with rows the validator rejects, so that the rejected
+    table is written from the first run."""
+    pick = {"csv": b"\x00", "jsonl": b"\x01", "avro": b"\x02"}
+    for decoder, byte in pick.items():
+        folder = os.path.join(OUT, "seeds", decoder)
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name), "rb") as f:
+                write("seeds/ingest", decoder + "-" + name, byte + f.read())
+    write("seeds/ingest", "csv-rejected-rows.csv",
+          b"\x00ra,dec,mjd,passband,mag,magerr,alert_id\n"
+          b"400,0,60000,g,18,0.1,a1\n"
+          b"1,2,60000,g,,,a2\n"
+          b"1,2,60000,g,18,0.1," + b"x" * 129 + b"\n"
+          b"1,2,60000,g,18,0.1,ZTF\x01ctl\n"
+          b"1,2,60000,g,18,0.1,fine\n")
+    write("seeds/ingest", "jsonl-rejected-rows.jsonl",
+          b'\x01{"ra": 1, "dec": 95, "mjd": 60000, "passband": "g", "mag": 18, "magerr": 0.1}\n'
+          b'{"ra": 1, "dec": 2, "mjd": 60000, "passband": "g", "mag": 18, "magerr": 0.1, '
+          b'"alert_id": "ZTF\\u0001x"}\n'
+          b'not json\n')
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** Longest survey name, alert id, object id and passband the store accepts (bytes, without NUL). */
+/** Longest survey name, alert id, object id and passband the store accepts (bytes, without NUL).
+ * Longer ones are rejected (field_too_long), never cut: two ids that differ past the limit would
+ * otherwise merge into one. */
 #define SS_SURVEY_MAX   32
 #define SS_ID_MAX       128
 #define SS_PASSBAND_MAX 16
@@ -144,6 +146,7 @@ typedef enum ss_reason {
     SS_REASON_NO_BRIGHTNESS,    /**< neither mag with magerr nor maglim */
     SS_REASON_TOO_LONG,         /**< an id, survey or passband longer than the store accepts */
     SS_REASON_UNREADABLE,       /**< a whole input could not be read or has no usable header */
+    SS_REASON_ID_INVALID,       /**< an alert or object id holds a NUL or control character */
     SS_REASON__COUNT
 } ss_reason;
 
@@ -181,6 +184,15 @@ ss_alert *ss_packet_add(ss_packet *p);
 
 /** Copy @p n bytes into the packet's arena as a NUL-terminated string. NULL when out of memory. */
 char *ss_packet_strdup(ss_packet *p, const char *s, size_t n);
+
+/**
+ * Copy an alert or object id of @p n bytes, as the input gave it, into the packet's arena. Every
+ * decoder hands ids over whole through this, and ss_alert_validate() judges them: one longer than
+ * SS_ID_MAX, or holding a control character, is rejected by name. A NUL byte cannot live in a C
+ * string, and cutting the id there would merge "ZTF\0x" with "ZTF": it is copied as 0x1A (SUB, a
+ * control character) so that the validator refuses it. NULL when out of memory.
+ */
+char *ss_packet_id_dup(ss_packet *p, const char *s, size_t n);
 
 /**
  * Append a property to @p a. String values are copied into the packet's arena; @p name is copied

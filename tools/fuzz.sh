@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) and run each for a
+# short time from the generated seeds and the known crashers (tests/fuzz/README.md): a smoke run
+# on every CI run, so that the fuzz build keeps compiling and a shallow crash is caught at once.
+# Usage: tools/fuzz.sh [SECONDS_PER_TARGET] (default 25). Skipped, with a message, without clang.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build-fuzz"
+seconds=${1:-25}
+targets=(fuzz_avro fuzz_csv fuzz_jsonl fuzz_ingest)
+
+if ! command -v clang >/dev/null; then
+    echo "fuzz: skipped: clang is not installed (tools/deps.sh installs it)" >&2
+    exit 0
+fi
+if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
+    clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
+    echo "fuzz: skipped: clang has no libFuzzer runtime (libclang-rt-dev)" >&2
+    exit 0
+fi
+
+CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DSS_FUZZ=ON \
+    -DPython3_EXECUTABLE="$(command -v python3)" >/dev/null
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" fuzz_inputs
+
+inputs="$build/tests/fuzz-inputs"
+work="$build/fuzz-work"
+crashes="$build/fuzz-crashes"
+rm -rf "$work" "$crashes"
+mkdir -p "$crashes"
+export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan-fast.supp:print_suppressions=0"
+failed=0
+for t in "${targets[@]}"; do
+    kind=${t#fuzz_}
+    dirs=("$inputs/seeds/$kind")
+    for extra in "$inputs/corpus/$kind" "$root/tests/fuzz/corpus/$kind"; do
+        [ -d "$extra" ] && dirs+=("$extra")
+    done
+    mkdir -p "$work/$kind"
+    log="$build/$t.log"
+    if "$build/tests/fuzz/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+        -print_final_stats=1 -artifact_prefix="$crashes/$t-" "$work/$kind" "${dirs[@]}" \
+        >"$log" 2>&1; then
+        echo "fuzz: $t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log" | tail -1)"
+    else
+        failed=1
+        echo "fuzz: $t FAILED (reproduce: $build/tests/fuzz/$t $crashes/$t-*):" >&2
+        grep -E -A12 'ERROR|SUMMARY|broke its contract|fuzz_ingest:' "$log" | head -40 >&2 || true
+    fi
+done
+exit $failed
