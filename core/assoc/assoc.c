@@ -169,10 +169,10 @@ static int ssi_find_or_create(ss_assoc_writer *w, const ss_alert *a, ss_locus *l
 
 /* Store the packet's alerts (from @p first on) that are not stored yet, updating @p l. */
 static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t first, ss_locus *l,
-                          ss_assoc_stats *st, int *changed)
+                          ss_assoc_stats *st, int *changed, uint64_t seq)
 {
     ss_store_counters *c = ss_store_txn_counters(w->txn);
-    uint64_t seq = 0; /* the packet's arrival: taken when it first stores something */
+    /* seq: the packet's arrival, taken when it first stores something (0: not yet) */
     if (!c)
         return SS_ECORRUPT;
     for (uint32_t i = first; i < pkt->n; i++) {
@@ -187,6 +187,7 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
             rc = SS_ECORRUPT;
         a.arrival = seq;
         a.arrival_index = i;
+        a.history_lead = 0;
         if (rc != SS_ENOTFOUND ||
             (rc = ss_store_alert_put(w->txn, &a, l->id, i == 0 ? pkt->locus_props : NULL,
                                      i == 0 ? pkt->nlocus_props : 0)))
@@ -232,13 +233,21 @@ static int ssi_reindex(ss_assoc_writer *w, const ss_locus *l, int created, doubl
     return ss_store_sky_move(w->txn, l->id, created ? NAN : old_ra, old_dec, l->ra, l->dec);
 }
 
-/* The locus a packet joins: its primary's when that is stored already (a duplicate), else the
- * nearest or a new one. */
-static int ssi_pick_locus(ss_assoc_writer *w, const ss_alert *primary, ss_locus *l,
-                          ss_assoc_stats *st, int *created, int *duplicate)
+/* Whether a stored alert is the history version of @p primary: the same measurement, which came
+ * in as an entry of another alert's history (ZTF prv_candidates) with fewer fields and no stamps.
+ * Records older than packet numbering cannot tell, and stay as they are. */
+static int ssi_is_history_of(const ss_store_alert_head *h, const ss_alert *primary)
 {
-    char id[SS_LOCUS_ID_LEN + 1];
-    int rc = ss_store_alert_find(w->txn, primary->survey, primary->alert_id, id);
+    return h->arrival_index > 0 && h->kind == primary->kind && h->mjd == primary->mjd;
+}
+
+/* The locus a packet joins: its primary's when that is stored already (a duplicate, or the
+ * history version it upgrades), else the nearest or a new one. */
+static int ssi_pick_locus(ss_assoc_writer *w, const ss_alert *primary, ss_locus *l,
+                          ss_assoc_stats *st, int *created, int *duplicate, uint64_t *upgrade)
+{
+    ss_store_alert_head h;
+    int rc = ss_store_alert_head_get(w->txn, primary->survey, primary->alert_id, &h);
     if (rc == SS_ENOTFOUND)
         return ssi_find_or_create(w, primary, l, created);
     if (rc)
@@ -246,10 +255,34 @@ static int ssi_pick_locus(ss_assoc_writer *w, const ss_alert *primary, ss_locus 
     ss_store_counters *c = ss_store_txn_counters(w->txn);
     if (!c)
         return SS_ECORRUPT;
-    *duplicate = 1;
-    st->duplicates++;
-    c->duplicates++;
-    return ssi_locus_get(w, id, l);
+    *upgrade = ssi_is_history_of(&h, primary) ? h.arrival : 0; /* its first arrival */
+    *duplicate = !*upgrade;
+    st->duplicates += *duplicate;
+    c->duplicates += (uint64_t)*duplicate;
+    return ssi_locus_get(w, h.locus_id, l);
+}
+
+/* The full alert of a measurement stored as a history entry: its record is replaced (all its
+ * fields, as a new arrival so a view as of this packet holds it as this packet's alert), and it
+ * counts as a new alert, so filters run for it. The locus already counts the measurement: its
+ * summary does not change but for the packet that last changed it. */
+static int ssi_upgrade(ss_assoc_writer *w, const ss_packet *pkt, uint64_t first, ss_locus *l,
+                       ss_assoc_stats *st, uint64_t *seq)
+{
+    ss_alert a = pkt->alerts[0];
+    if (!(*seq = ss_store_packet_next(w->txn)) || first >= *seq)
+        return SS_ECORRUPT;
+    a.arrival = *seq;
+    a.arrival_index = 0;
+    /* views as of the packets since its first arrival still hold it: 4e9 packets apart is far */
+    a.history_lead = *seq - first > UINT32_MAX ? UINT32_MAX : (uint32_t)(*seq - first);
+    int rc = ss_store_alert_upgrade(w->txn, &a, l->id, pkt->locus_props, pkt->nlocus_props);
+    if (rc)
+        return rc;
+    l->last_packet = a.arrival;
+    st->ingested++;
+    st->upgraded++;
+    return 0;
 }
 
 int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st, char *locus_id)
@@ -257,11 +290,13 @@ int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st
     const ss_alert *primary = &pkt->alerts[0];
     ss_locus l;
     int created = 0, changed = 0, duplicate = 0;
-    int rc = ssi_pick_locus(w, primary, &l, st, &created, &duplicate);
-    if (rc)
+    uint64_t seq = 0, upgrade = 0; /* upgrade: the first arrival of the history entry upgraded */
+    int rc = ssi_pick_locus(w, primary, &l, st, &created, &duplicate, &upgrade);
+    if (rc || (upgrade && (rc = ssi_upgrade(w, pkt, upgrade, &l, st, &seq))))
         return rc;
+    changed = upgrade != 0;
     double old_ra = l.ra, old_dec = l.dec;
-    if ((rc = ssi_add_alerts(w, pkt, duplicate ? 1 : 0, &l, st, &changed)) ||
+    if ((rc = ssi_add_alerts(w, pkt, duplicate || upgrade ? 1 : 0, &l, st, &changed, seq)) ||
         (!duplicate && (rc = ssi_put_extras(w, pkt, &l))))
         return rc;
     if (changed && ((rc = ss_store_locus_put(w->txn, &l)) ||
@@ -277,11 +312,25 @@ int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st
 
 /* ---- a locus as it was ---- */
 
+/* Whether a measurement was stored by packet @p as_of, and how it was then: an upgraded alert
+ * shows, as of the packets before its own, as the history entry it was. */
+static int ssi_arrived(ss_alert *a, uint64_t as_of)
+{
+    if (a->arrival <= as_of)
+        return 1;
+    if (!a->history_lead || a->arrival - a->history_lead > as_of)
+        return 0;
+    a->arrival -= a->history_lead;
+    a->arrival_index = 1; /* not that packet's own alert; its place in it is not kept */
+    a->history_lead = 0;
+    return 1;
+}
+
 void ss_assoc_keep_arrived(ss_packet *pkt, uint64_t as_of)
 {
     uint32_t kept = 0;
     for (uint32_t i = 0; i < pkt->n; i++)
-        if (pkt->alerts[i].arrival <= as_of)
+        if (ssi_arrived(&pkt->alerts[i], as_of))
             pkt->alerts[kept++] = pkt->alerts[i];
     pkt->n = kept;
 }

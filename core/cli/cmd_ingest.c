@@ -177,6 +177,7 @@ static void ssi_print_json(const ssi_ingest_cli *c, const ss_ingest_totals *t,
                           (json_int_t)t->history_known, "loci_created", (json_int_t)t->loci_created,
                           "seconds", t->seconds, "alerts_per_second", ssi_rate(t));
     json_object_set_new(o, "tag_events", json_integer((json_int_t)t->tag_events));
+    json_object_set_new(o, "upgraded", json_integer((json_int_t)t->upgraded));
     if (fs)
         json_object_set_new(o, "filters", ss_filter_set_stats_json(fs));
     json_dumpf(o, stdout, SS_JSON_FLAGS);
@@ -195,6 +196,9 @@ static void ssi_print_text(const ssi_ingest_cli *c, const ss_ingest_totals *t)
         printf("  history entries   %llu new, %llu already stored\n",
                (unsigned long long)t->history, (unsigned long long)t->history_known);
     printf("  duplicates        %llu\n", (unsigned long long)t->duplicates);
+    if (t->upgraded) /* in ingested: alerts stored before only as another alert's history */
+        printf("  upgraded          %llu (were history entries)\n",
+               (unsigned long long)t->upgraded);
     printf("  rejected          %llu\n", (unsigned long long)t->rejected);
     for (int r = 0; r < SS_REASON__COUNT; r++)
         if (t->by_reason[r])

@@ -113,6 +113,13 @@ static int need_number(const ss_tuple_row *row, int k, double *out, ss_reject *r
     return rc == VAL_OK ? 0 : rc;
 }
 
+/* Ids go whole to ss_packet_id_dup(), which the validator judges (id_invalid for a NUL); other
+ * text columns become C strings here, so a NUL that would cut one short is refused now. */
+static int is_id(int k)
+{
+    return k == SS_TUPLE_ALERT_ID || k == SS_TUPLE_OBJECT_ID;
+}
+
 /* Text, or with @p allow_int an integer formatted into @p ibuf (24 bytes).
  * @return VAL_OK with *p, *n set, VAL_EMPTY, or SS_EREJECT for another type. */
 static int get_text(const ss_tuple_row *row, int k, int allow_int, char *ibuf, const char **p,
@@ -121,6 +128,8 @@ static int get_text(const ss_tuple_row *row, int k, int allow_int, char *ibuf, c
     const ss_tuple_value *v = &row->col[k];
     if (v->type == SS_TUPLE_ABSENT || v->type == SS_TUPLE_NULL)
         return VAL_EMPTY;
+    if (v->type == SS_TUPLE_TEXT && !is_id(k) && memchr(v->text, '\0', v->len))
+        return ss_reject_set(rej, SS_REASON_UNPARSABLE_FIELD, "%s contains a NUL byte", names[k]);
     if (v->type == SS_TUPLE_TEXT) {
         *p = v->text;
         *n = v->len;
@@ -146,7 +155,8 @@ static int copy_text(const ss_tuple_row *row, int k, int allow_int, ss_packet *p
     int rc = get_text(row, k, allow_int, ibuf, &s, &n, rej);
     if (rc != VAL_OK)
         return rc;
-    return (*dst = ss_packet_strdup(pkt, s, n)) ? VAL_OK : SS_ENOMEM;
+    *dst = is_id(k) ? ss_packet_id_dup(pkt, s, n) : ss_packet_strdup(pkt, s, n);
+    return *dst ? VAL_OK : SS_ENOMEM;
 }
 
 static int fill_position(const ss_tuple_row *row, ss_packet *pkt, ss_alert *a, ss_reject *rej)

@@ -139,6 +139,18 @@ void ss_ingest_free(ss_ingest *in)
     free(in);
 }
 
+/* A copy of @p n bytes that may hold NULs or any other byte (a rejected row is kept as it came):
+ * never strndup, which stops at the first NUL while the length says more. Owned by the caller. */
+static char *ssi_bytes_dup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
 /* Keep a rejection for the next commit. @return 0 or SS_ENOMEM. */
 static int ssi_defer_reject(ss_ingest *in, const ss_reject *rej)
 {
@@ -156,7 +168,7 @@ static int ssi_defer_reject(ss_ingest *in, const ss_reject *rej)
     p->line = rej->line;
     memcpy(p->detail, rej->detail, sizeof p->detail);
     p->raw_len = rej->raw ? (rej->raw_len < SSI_RAW_MAX ? rej->raw_len : SSI_RAW_MAX) : 0;
-    p->raw = rej->raw ? strndup(rej->raw, p->raw_len) : NULL;
+    p->raw = rej->raw ? ssi_bytes_dup(rej->raw, p->raw_len) : NULL;
     if (!p->origin || (rej->raw && !p->raw)) {
         free(p->origin);
         free(p->raw);
@@ -264,6 +276,7 @@ static void ssi_merge(ss_ingest *in, const ss_assoc_stats *st)
     t->history += st->history;
     t->duplicates += st->duplicates;
     t->history_known += st->history_known;
+    t->upgraded += st->upgraded;
     t->loci_created += st->loci_created;
     t->tag_events += st->tag_events;
     t->rejected += st->rejected;
@@ -614,13 +627,14 @@ static char *ssi_run_json(const ss_ingest *in, const ss_ingest_totals *t)
     char started[32], finished[32];
     ssi_iso_time(in->started, started);
     ssi_iso_time(time(NULL), finished);
-    json_t *o = json_pack(
-        "{s:s, s:s, s:f, s:I, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "started", started,
-        "finished", finished, "seconds", t->seconds, "inputs", (json_int_t)t->inputs,
-        "inputs_failed", (json_int_t)t->inputs_failed, "first_input", in->first_input, "read",
-        (json_int_t)t->read, "ingested", (json_int_t)t->ingested, "history", (json_int_t)t->history,
-        "duplicates", (json_int_t)t->duplicates, "history_known", (json_int_t)t->history_known,
-        "rejected", (json_int_t)t->rejected, "loci_created", (json_int_t)t->loci_created);
+    json_t *o = json_pack("{s:s, s:s, s:f, s:I, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                          "started", started, "finished", finished, "seconds", t->seconds, "inputs",
+                          (json_int_t)t->inputs, "inputs_failed", (json_int_t)t->inputs_failed,
+                          "first_input", in->first_input, "read", (json_int_t)t->read, "ingested",
+                          (json_int_t)t->ingested, "history", (json_int_t)t->history, "duplicates",
+                          (json_int_t)t->duplicates, "history_known", (json_int_t)t->history_known,
+                          "upgraded", (json_int_t)t->upgraded, "rejected", (json_int_t)t->rejected,
+                          "loci_created", (json_int_t)t->loci_created);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return text;

@@ -209,6 +209,34 @@ static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *ale
     return ssi_absent(mdb_get(t->txn, t->s->alerts, &k, v));
 }
 
+int ss_store_alert_head_get(ss_store_txn *t, const char *survey, const char *alert_id,
+                            ss_store_alert_head *out)
+{
+    MDB_val v;
+    int rc = ssi_alert_record(t, survey, alert_id, &v);
+    return rc ? rc : ssi_alert_head(v.mv_data, v.mv_size, out);
+}
+
+int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                           const ss_prop *survey_locus, uint32_t nsurvey_locus)
+{
+    ss_store_alert_head h;
+    unsigned char kb[SSI_KEY_MAX];
+    int rc = ss_store_alert_head_get(t, a->survey, a->alert_id, &h);
+    if (rc)
+        return rc;
+    /* the same measurement keeps every index and count as they are: only the record changes */
+    if (strcmp(h.locus_id, locus_id) || h.kind != a->kind || h.mjd != a->mjd)
+        return SS_EINVAL;
+    ss_store_alert_encode2(a, locus_id, survey_locus, nsurvey_locus, &t->buf);
+    if (t->buf.failed)
+        return ENOMEM;
+    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v = {t->buf.len, t->buf.data};
+    if ((rc = mdb_put(t->txn, t->s->alerts, &k, &v, 0)))
+        return rc;
+    return ssi_index_object(t, a, locus_id);
+}
+
 int ss_store_alert_get(ss_store_txn *t, const char *survey, const char *alert_id, ss_packet *pkt,
                        ss_alert **out)
 {
@@ -667,7 +695,10 @@ int ss_store_reject_put(ss_store_txn *t, ss_reason reason, const char *origin, u
     ss_wbuf_str(b, origin);
     ss_wbuf_u64(b, line);
     ss_wbuf_str(b, detail);
-    ss_wbuf_strn(b, raw ? raw : "", (uint32_t)raw_len);
+    if (raw) /* bytes with their length: a row may hold NULs and bytes that are not UTF-8 */
+        ss_wbuf_strn(b, raw, (uint32_t)raw_len);
+    else
+        ss_wbuf_str(b, NULL);
     ss_wbuf_f64(b, (double)time(NULL));
     if (b->failed)
         return ENOMEM;

@@ -2,8 +2,11 @@
 
 /* Alert records: 1 ends at maglim; 2 adds flux and fluxerr (store format 3); 3 adds the arrival
  * (packet sequence, index in the packet) before the properties, and after them the survey's locus
- * properties the packet carried (primaries only; a count of 0 otherwise). All are read. */
-#define SSI_ALERT_RECORD_VERSION 3
+ * properties the packet carried (primaries only; a count of 0 otherwise); 4 adds after the arrival
+ * the history lead (u32) of a history entry upgraded by its own alert. All are read. A record is
+ * written at the lowest version that holds it (4 only with a lead), so a store without upgraded
+ * alerts stays readable by the skysieve that wrote version 3. */
+#define SSI_ALERT_RECORD_VERSION 4
 /* Locus records: 1; 2 adds the sequence of the last packet that changed the locus. */
 #define SSI_LOCUS_RECORD_VERSION 2
 
@@ -163,7 +166,7 @@ void ss_store_alert_encode2(const ss_alert *a, const char *locus_id, const ss_pr
                             uint32_t nsurvey_locus, ss_wbuf *b)
 {
     ss_wbuf_reset(b);
-    ss_wbuf_u8(b, SSI_ALERT_RECORD_VERSION);
+    ss_wbuf_u8(b, a->history_lead ? 4 : 3);
     ss_wbuf_u8(b, (uint8_t)a->kind);
     ss_wbuf_str(b, a->survey);
     ss_wbuf_str(b, a->alert_id);
@@ -178,6 +181,8 @@ void ss_store_alert_encode2(const ss_alert *a, const char *locus_id, const ss_pr
         ss_wbuf_f64(b, nums[i]);
     ss_wbuf_u64(b, a->arrival);
     ss_wbuf_u32(b, a->arrival_index);
+    if (a->history_lead)
+        ss_wbuf_u32(b, a->history_lead);
     ssi_props_append(a->props, a->nprops, b);
     ssi_props_append(survey_locus, nsurvey_locus, b);
 }
@@ -233,6 +238,7 @@ int ss_store_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert
         *nums[i] = ss_rbuf_f64(&r);
     a->arrival = version >= 3 ? ss_rbuf_u64(&r) : 0;
     a->arrival_index = version >= 3 ? ss_rbuf_u32(&r) : 0;
+    a->history_lead = version >= 4 ? ss_rbuf_u32(&r) : 0;
     if (oom)
         return SS_ENOMEM;
     if (r.bad || !a->survey || !a->alert_id || !a->passband)
@@ -243,6 +249,30 @@ int ss_store_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert
     if (!rc && r.p != r.end)
         rc = SS_ECORRUPT;
     return rc;
+}
+
+int ssi_alert_head(const void *data, size_t len, ss_store_alert_head *h)
+{
+    ss_rbuf r = {data, (const unsigned char *)data + len, 0};
+    uint32_t n;
+    uint8_t version = ss_rbuf_u8(&r), kind = ss_rbuf_u8(&r);
+    if (version < 1 || version > SSI_ALERT_RECORD_VERSION || kind > SS_ALERT_FORCED)
+        return SS_ECORRUPT;
+    h->kind = (ss_alert_kind)kind;
+    ss_rbuf_str(&r, &n); /* survey, alert id */
+    ss_rbuf_str(&r, &n);
+    ss_rbuf_strcpy(&r, h->locus_id, sizeof h->locus_id);
+    for (int i = 0; i < 3; i++) /* object id, passband, origin */
+        ss_rbuf_str(&r, &n);
+    ss_rbuf_u64(&r); /* line */
+    ss_rbuf_f64(&r); /* ra, dec */
+    ss_rbuf_f64(&r);
+    h->mjd = ss_rbuf_f64(&r);
+    for (int i = 0; i < (version == 1 ? 3 : 5); i++) /* mag, magerr, maglim[, flux, fluxerr] */
+        ss_rbuf_f64(&r);
+    h->arrival = version >= 3 ? ss_rbuf_u64(&r) : 0;
+    h->arrival_index = version >= 3 ? ss_rbuf_u32(&r) : 0;
+    return r.bad ? SS_ECORRUPT : 0;
 }
 
 void ss_store_props_encode(const ss_prop *props, uint32_t n, ss_wbuf *b)
@@ -323,7 +353,8 @@ int ssi_alert_survey_locus(const void *data, size_t len, ss_arena *arena, ss_pro
     uint32_t slen;
     *props = NULL;
     *n = 0;
-    if (ss_rbuf_u8(&r) < 3)
+    uint8_t version = ss_rbuf_u8(&r);
+    if (version < 3)
         return 0; /* records before version 3 did not keep them */
     ss_rbuf_u8(&r);
     for (int i = 0; i < 6; i++) /* survey, alert id, locus id, object id, passband, origin */
@@ -333,6 +364,8 @@ int ssi_alert_survey_locus(const void *data, size_t len, ss_arena *arena, ss_pro
         ss_rbuf_f64(&r);
     ss_rbuf_u64(&r);
     ss_rbuf_u32(&r);
+    if (version >= 4) /* the history lead */
+        ss_rbuf_u32(&r);
     int rc = ssi_skip_props(&r);
     return rc ? rc : ssi_props_read(&r, arena, props, n);
 }

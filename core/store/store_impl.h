@@ -84,6 +84,8 @@ size_t ssi_key_newest(unsigned char *k, double mjd, const char *locus_id);
 /* Record codecs of the store's own tables (record.c). */
 void ssi_locus_encode(const ss_locus *l, ss_wbuf *b);
 int ssi_locus_decode(const void *data, size_t len, ss_locus *l);
+/** The head of an alert record, without decoding the rest. @return 0 or SS_ECORRUPT. */
+int ssi_alert_head(const void *data, size_t len, ss_store_alert_head *h);
 /** The newest alert's MJD of a locus record, without decoding the rest. @return 0 or SS_ECORRUPT.
  */
 int ssi_locus_newest(const void *data, size_t len, double *mjd);

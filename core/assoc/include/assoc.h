@@ -4,11 +4,13 @@
  *
  * The primary alert of a packet joins the nearest locus within the store's radius or founds a new
  * one; the packet's other alerts (history) join the same locus. An alert already stored (same
- * survey and alert id) changes nothing. The locus position is the mean direction of its detections'
- * unit vectors: the plain mean, because tuple alerts and ZTF candidates carry no position errors to
- * weight by, and a vector mean is correct across RA 0/360 and at the poles. Upper limits do not
- * move it. A locus created or updated is matched against the catalogs it has not been matched
- * against yet (catalog.h), in the same transaction.
+ * survey and alert id) changes nothing, but for a primary alert stored before only as another
+ * alert's history entry: its record is then upgraded to the full alert (ss_store_alert_upgrade()).
+ * The locus position is the mean direction of its detections' unit vectors: the plain mean, because
+ * tuple alerts and ZTF candidates carry no position errors to weight by, and a vector mean is
+ * correct across RA 0/360 and at the poles. Upper limits do not move it. A locus created or updated
+ * is matched against the catalogs it has not been matched against yet (catalog.h), in the same
+ * transaction.
  *
  * This folder (core/assoc/) exports ss_assoc_*; its catalogs and watch lists are catalog.h and
  * watch.h. Its private names (ssi_) stay inside it.
@@ -24,6 +26,7 @@ typedef struct ss_assoc_stats {
     uint64_t history;       /**< history entries stored */
     uint64_t duplicates;    /**< primary alerts already stored */
     uint64_t history_known; /**< history entries already stored */
+    uint64_t upgraded;      /**< stored as history only, now whole (in ingested too) */
     uint64_t loci_created;
     uint64_t tag_events; /**< tags added by filters (counted by the ingest) */
     uint64_t rejected;
@@ -70,7 +73,9 @@ void ss_assoc_locus_add_alert(ss_locus *l, const ss_alert *a);
 /* ---- a locus as it was ---- */
 
 /** Keep in @p pkt the measurements stored before or with packet @p as_of (ss_alert.arrival;
- * those stored before packets were numbered, arrival 0, stay). */
+ * those stored before packets were numbered, arrival 0, stay). An alert upgraded from a history
+ * entry stored by packet @p as_of or earlier (ss_alert.history_lead) stays, shown as that entry:
+ * its arrival the earlier packet's, not a packet's own alert. */
 void ss_assoc_keep_arrived(ss_packet *pkt, uint64_t as_of);
 
 /** Keep in @p pkt the measurements observed before @p mjd. */

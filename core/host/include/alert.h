@@ -77,6 +77,12 @@ typedef struct ss_alert {
      * filter's view of a locus holds what was stored before or with its trigger's packet. */
     uint64_t arrival;
     uint32_t arrival_index;
+    /** Set by the store (0 otherwise): for a measurement stored first as another alert's history
+     * entry and then upgraded by its own alert (arrival is then its own packet's), how many
+     * packets earlier it was first stored. Views as of those packets hold it as the history
+     * entry it was (ss_assoc_keep_arrived()). In what was padding: the struct's size and offsets
+     * stay. */
+    uint32_t history_lead;
 } ss_alert;
 
 /**

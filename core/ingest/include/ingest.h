@@ -32,6 +32,7 @@ typedef struct ss_ingest_totals {
     uint64_t history;       /**< history entries stored (earlier detections and limits) */
     uint64_t duplicates;    /**< primary alerts already in the store */
     uint64_t history_known; /**< history entries already in the store */
+    uint64_t upgraded;      /**< stored as history only, now whole (in ingested too) */
     uint64_t rejected;      /**< records (or whole inputs) rejected */
     uint64_t by_reason[SS_REASON__COUNT];
     uint64_t loci_created;

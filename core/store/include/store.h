@@ -61,6 +61,9 @@
  *  - catalog_loci:  catalog id (u64 BE), locus id: locus_matches reversed, the loci a catalog or
  *                   watch list matched. Its contents belong to core/assoc/ (store_table.h), which
  *                   writes it with each match list and removes a dropped catalog's entries.
+ * Alert records (record.c) of version 4 carry a history lead (ss_alert.history_lead): only a
+ * history entry upgraded by its own alert (ss_store_alert_upgrade()) is written so; every other
+ * record stays version 3, so a store without one reads as before in skysieve 0.2.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -342,6 +345,33 @@ int ss_store_surveys_each(ss_store_txn *t, ss_store_survey_fn fn, void *ctx);
 int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_id,
                         char locus_id[SS_LOCUS_ID_LEN + 1]);
 
+/** What association needs to know of a stored alert without decoding it. */
+typedef struct ss_store_alert_head {
+    char locus_id[SS_LOCUS_ID_LEN + 1];
+    ss_alert_kind kind;
+    double mjd;
+    /** Its ss_alert.arrival and arrival_index (0, 0 in records older than skysieve 0.2). An
+     * arrival_index above 0 means it came in as another alert's history entry (a ZTF
+     * prv_candidates entry): the survey's history fields only, without stamps. */
+    uint64_t arrival;
+    uint32_t arrival_index;
+} ss_store_alert_head;
+
+/** The head of stored alert @p alert_id of @p survey.
+ * @return 0, SS_ENOTFOUND, SS_ECORRUPT or an LMDB code. */
+int ss_store_alert_head_get(ss_store_txn *t, const char *survey, const char *alert_id,
+                            ss_store_alert_head *out);
+
+/**
+ * Replace a stored history entry by the same measurement as its survey's full alert (more fields;
+ * @p a carries its new arrival). Its locus, time and kind stay: the counters, the locus's time
+ * order and its summary do not change. Its survey object id is indexed when it brings one.
+ * @return 0, SS_ENOTFOUND, SS_EINVAL when @p a is not the same measurement (another locus, kind or
+ * time), SS_ENOMEM or an LMDB code.
+ */
+int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                           const ss_prop *survey_locus, uint32_t nsurvey_locus);
+
 /** The next packet sequence number (from 1), for the arrival of what a packet stores
  * (ss_alert.arrival). @return 0 when the counters cannot be read. */
 uint64_t ss_store_packet_next(ss_store_txn *t);
@@ -487,8 +517,10 @@ int ss_store_cutouts_each(ss_store_txn *t, const char *alert_id, const char *sur
 
 /* ---- rejected records and ingest runs ---- */
 
-/** Keep a rejected record (the reason, where it came from, its raw text up to @p raw_len bytes)
- * and count it. @return 0, SS_ENOMEM or an LMDB code. */
+/** Keep a rejected record (the reason, where it came from, its raw text: @p raw_len bytes of any
+ * value, NULs and bytes that are not UTF-8 included; NULL when there is none) and count it.
+ * Readers escape it when they print it (json_text.h). The caller bounds it (ingest: 4 KiB). @return
+ * 0, SS_ENOMEM or an LMDB code. */
 int ss_store_reject_put(ss_store_txn *t, ss_reason reason, const char *origin, uint64_t line,
                         const char *detail, const char *raw, size_t raw_len);
 
