@@ -74,7 +74,16 @@ static int ssi_limit_key(ss_filter_limits *l, const char *name, const char *valu
         l->instructions = v;
         return 1;
     }
-    return 0;
+    uint32_t *ms = !strcmp(name, "run_time_limit_ms")     ? &l->run_ms
+                   : !strcmp(name, "setup_time_limit_ms") ? &l->setup_ms
+                                                          : NULL;
+    if (!ms)
+        return 0;
+    /* an hour at most: a larger value is a unit mistake, and 0 would read as the default */
+    if (ss_file_parse_size(value, &v) || v == 0 || v > 3600000)
+        return -1;
+    *ms = (uint32_t)v;
+    return 1;
 }
 
 static char *ssi_resolve(const ssi_set_conf *c, const char *path)
@@ -460,6 +469,10 @@ static ss_filter_limits ssi_merge_limits(ss_filter_limits set, ss_filter_limits 
         set.memory_bytes = own.memory_bytes;
     if (own.instructions)
         set.instructions = own.instructions;
+    if (own.run_ms)
+        set.run_ms = own.run_ms;
+    if (own.setup_ms)
+        set.setup_ms = own.setup_ms;
     return set;
 }
 
@@ -537,6 +550,14 @@ static int ssi_write_all(const char *path, const void *data, size_t len, ss_err 
     return 0;
 }
 
+static void ssi_write_time_limits(FILE *ini, const ss_filter_limits *l)
+{
+    if (l->run_ms)
+        fprintf(ini, "run_time_limit_ms = %u\n", (unsigned)l->run_ms);
+    if (l->setup_ms)
+        fprintf(ini, "setup_time_limit_ms = %u\n", (unsigned)l->setup_ms);
+}
+
 /* Copy filter @p i's file and setup files into @p dir and describe them in @p ini. */
 static int ssi_snapshot_filter(const ssi_filter_conf *f, size_t i, const char *dir, FILE *ini,
                                FILE *sources, ss_err *err)
@@ -556,6 +577,7 @@ static int ssi_snapshot_filter(const ssi_filter_conf *f, size_t i, const char *d
         fprintf(ini, "memory = %zu\n", f->limits.memory_bytes);
     if (f->limits.instructions)
         fprintf(ini, "instructions = %llu\n", (unsigned long long)f->limits.instructions);
+    ssi_write_time_limits(ini, &f->limits);
     for (size_t k = 0; k < f->nitems && !rc; k++) { /* values go to files: any bytes survive */
         free(dest);
         if (asprintf(&dest, "%s/%02zu-setup-%zu", dir, i, k) < 0)
@@ -588,7 +610,9 @@ int ss_filter_set_snapshot(const char *path, const char *dir, ss_err *err)
         if (c.limits.memory_bytes)
             fprintf(ini, "memory = %zu\n", c.limits.memory_bytes);
         if (c.limits.instructions)
-            fprintf(ini, "instructions = %llu\n\n", (unsigned long long)c.limits.instructions);
+            fprintf(ini, "instructions = %llu\n", (unsigned long long)c.limits.instructions);
+        ssi_write_time_limits(ini, &c.limits);
+        fputc('\n', ini);
     }
     for (size_t i = 0; i < c.n && !rc; i++) {
         if (!c.filters[i].enabled)

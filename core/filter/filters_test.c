@@ -510,6 +510,98 @@ START_TEST(lua_failures_stay_with_their_filter)
 }
 END_TEST
 
+/* Lua filters whose time goes where the instruction budget cannot see it (library calls in C),
+ * under a budget too large to matter: the wall-clock limit stops each, charged to the filter, in
+ * ingest, replay and `filter run` (default limit); bad limit values are refused. */
+START_TEST(time_limits_stop_lua_bombs_in_every_mode)
+{
+    static const char *const bombs[][3] = {
+        {"spin", "while true do end", "spin.lua:4: time limit of 100 ms exceeded"},
+        {"reps", "while true do local s = string.rep('x', 1 << 20) end", "time limit of 100 ms"},
+        {"pattern", "string.find(string.rep('a', 5000), string.rep('a*', 200) .. 'b')",
+         "string.find: pattern too costly"},
+    };
+    char *paths[3], *good = tf("good"), *text = NULL;
+    for (int i = 0; i < 3; i++) {
+        char *name = NULL, *src = NULL;
+        ck_assert_int_ge(asprintf(&name, "%s.lua", bombs[i][0]), 0);
+        ck_assert_int_ge(asprintf(&src,
+                                  "NAME = '%s'\nDESCRIPTION = 'a bomb'\nAUTHOR = 't'\n"
+                                  "function run(locus) %s end\n",
+                                  bombs[i][0], bombs[i][1]),
+                         0);
+        paths[i] = tu_write(tu_tmp, name, src);
+        free(name), free(src);
+    }
+    ck_assert_int_ge(asprintf(&text,
+                              "[set]\ninstructions = 100G\nrun_time_limit_ms = 100\n"
+                              "max_consecutive_failures = 100\n[filter spin]\npath = %s\n"
+                              "[filter reps]\npath = %s\n[filter pattern]\npath = %s\n"
+                              "[filter good]\npath = %s\n",
+                              paths[0], paths[1], paths[2], good),
+                     0);
+    char *set = tu_write(tu_tmp, "bombs.ini", text);
+    ss_filter_set *fs = load(set, 1, NULL);
+    ss_store *s = ingest(fs, night, NULL);
+    json_t *all = ss_filter_set_stats_json(fs);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(stat_int(fs, bombs[i][0], "errors"), 5);
+        const char *why =
+            json_string_value(json_object_get(stats_of(all, bombs[i][0]), "last_error"));
+        ck_assert_msg(why && strstr(why, bombs[i][2]), "%s: %s", bombs[i][0], why);
+    }
+    ck_assert_int_eq(stat_int(fs, "tf_good", "runs"), 5);
+    json_decref(all);
+    ss_store_close(s);
+    ss_filter_set_free(fs);
+
+    /* replay: the report counts each bomb's errors, with its message */
+    char *out = NULL, *err = NULL, *csv = tu_write(tu_tmp, "bombs.csv", night);
+    int rc = tu_sks(&out, &err, "replay --filters %s --report - %s", set, csv);
+    ck_assert_msg(rc == 0, "replay: %d %s", rc, err);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(strstr(out, bombs[i][2]), "replay report lacks '%s': %s", bombs[i][2], out);
+    free(out), free(err);
+
+    /* filter run, with the default limit of 1000 ms: a run ends, with the filter's error */
+    char *store = tu_path(tu_tmp, "st0");
+    for (int i = 1; i < 3; i++) {
+        rc = tu_sks(&out, &err, "filter run --store %s %s --all", store, paths[i]);
+        const char *expect = i == 1 ? "time limit of 1000 ms exceeded" : bombs[i][2];
+        ck_assert_msg(strstr(out, expect) || (err && strstr(err, expect)),
+                      "filter run %s (%d) lacks '%s': %s / %s", bombs[i][0], rc, expect, out, err);
+        free(out), free(err);
+    }
+    free(store);
+
+    static const char *const bad[] = {"run_time_limit_ms = 0", "setup_time_limit_ms = 3600001",
+                                      "run_time_limit_ms = soon"};
+    for (int i = 0; i < 3; i++) {
+        free(text);
+        ck_assert_int_ge(asprintf(&text, "[set]\n%s\n[filter good]\npath = %s\n", bad[i], good), 0);
+        free(set);
+        set = tu_write(tu_tmp, "bad.ini", text);
+        ck_assert_ptr_null(load(set, 0, bad[i]));
+    }
+    /* a setup that never ends fails the set's load, naming the filter */
+    char *slow = tu_write(tu_tmp, "slow.lua",
+                          "NAME = 'slow'\nDESCRIPTION = 'slow setup'\nAUTHOR = 't'\n"
+                          "function setup(data) while true do end end\nfunction run(locus) end\n");
+    free(text);
+    ck_assert_int_ge(asprintf(&text,
+                              "[set]\ninstructions = 100G\n[filter slow]\npath = %s\n"
+                              "setup_time_limit_ms = 100\n",
+                              slow),
+                     0);
+    free(set);
+    set = tu_write(tu_tmp, "slow.ini", text);
+    ck_assert_ptr_null(load(set, 0, "slow.lua:4: time limit of 100 ms exceeded"));
+    for (int i = 0; i < 3; i++)
+        free(paths[i]);
+    free(good), free(text), free(set), free(csv), free(slow);
+}
+END_TEST
+
 /* One dry run's line for the probe filter (tests/filters/asof_probe.lua): the new alert
  * properties it wrote, owned by the caller. */
 static json_t *probe_run(const char *store, const char *locus, const char *as_of)
@@ -704,6 +796,7 @@ int main(void)
     tcase_add_test(tc, contributed_jump_and_setup_data);
     tcase_add_test(tc, jump_in_c_and_lua_agree);
     tcase_add_test(tc, lua_failures_stay_with_their_filter);
+    tcase_add_test(tc, time_limits_stop_lua_bombs_in_every_mode);
     tcase_add_test(tc, real_ztf_alerts_as_of_each);
     tcase_add_test(tc, declared_outputs_name_their_filter);
     suite_add_tcase(s, tc);

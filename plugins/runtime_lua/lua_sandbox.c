@@ -5,12 +5,14 @@
  * sdk/lua-api.md, "The sandbox", and to the test that checks the two agree).
  */
 #include "lua_sandbox.h"
+#include "lua_bounded.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- the allow-list ---- */
 
@@ -150,6 +152,7 @@ static void wrap_globals(lua_State *L, int g)
         lua_pushcclosure(L, w->func, 1);
         lua_setfield(L, g, w->name);
     }
+    ssl_bounded_wrap(L, g);
 }
 
 /* Strings index their library through their metatable ("":dump()): point it at the allowed table,
@@ -192,7 +195,18 @@ typedef struct sandbox {
     uint64_t budget, spent;
     int step;
     int over_budget;
+    uint32_t time_ms;  /* wall-clock limit per armed call; 0: none */
+    uint64_t deadline; /* CLOCK_MONOTONIC nanoseconds when the armed call must stop */
+    int over_time;
+    int refused; /* a library call was refused as too costly (ssl_sandbox_refuse()) */
 } sandbox;
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 static sandbox *sandbox_of(lua_State *L)
 {
@@ -200,6 +214,18 @@ static sandbox *sandbox_of(lua_State *L)
     lua_getallocf(L, &ud);
     return ud;
 }
+
+/* Whether the armed call is past its deadline; marks it so. Every hook raises from then on. */
+static int past_deadline(sandbox *sb)
+{
+    if (sb->time_ms && !sb->over_time && now_ns() >= sb->deadline)
+        sb->over_time = 1;
+    return sb->over_time;
+}
+
+/* Growths this big come from library calls that copy (string.rep, table.concat): past the
+ * deadline they are refused, so a loop of such calls, few instructions apart, stops too. */
+#define BIG_GROWTH ((size_t)64 << 10)
 
 static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -210,6 +236,8 @@ static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         sb->mem_used -= old;
         return NULL;
     }
+    if (nsize > old && nsize - old >= BIG_GROWTH && past_deadline(sb))
+        return NULL; /* "not enough memory", which ssl_sandbox_limit() reports as the time's */
     if (nsize > old && nsize - old > sb->mem_cap - sb->mem_used) {
         sb->mem_refused = 1;
         return NULL; /* Lua collects garbage, retries once, then raises "not enough memory" */
@@ -226,11 +254,14 @@ static void *cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     sandbox *sb = sandbox_of(L);
-    if (!sb->over_budget) {
+    if (!sb->over_budget && !sb->over_time) {
         sb->spent += (uint64_t)sb->step;
-        if (sb->spent < sb->budget)
+        if (sb->spent >= sb->budget)
+            sb->over_budget = 1;
+        else if (sb->time_ms && now_ns() >= sb->deadline)
+            sb->over_time = 1;
+        else
             return;
-        sb->over_budget = 1;
         /* From now on every line and every instruction raises again, so a pcall in the script
          * cannot catch the error and keep going (Redis does the same). */
         lua_sethook(L, budget_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
@@ -240,7 +271,10 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
         lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
     else
         lua_pushliteral(L, "");
-    lua_pushfstring(L, "instruction budget of %I exceeded", (lua_Integer)sb->budget);
+    if (sb->over_budget)
+        lua_pushfstring(L, "instruction budget of %I exceeded", (lua_Integer)sb->budget);
+    else
+        lua_pushfstring(L, "time limit of %d ms exceeded", (int)sb->time_ms);
     lua_concat(L, 2);
     lua_error(L);
 }
@@ -293,8 +327,9 @@ void ssl_sandbox_arm(lua_State *L)
 {
     sandbox *sb = sandbox_of(L);
     sb->spent = 0;
-    sb->over_budget = 0;
+    sb->over_budget = sb->over_time = sb->refused = 0;
     sb->mem_refused = 0;
+    sb->deadline = sb->time_ms ? now_ns() + (uint64_t)sb->time_ms * 1000000u : 0;
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, sb->step);
 }
 
@@ -310,6 +345,12 @@ int ssl_sandbox_limit(lua_State *L, int status, ss_err *err)
     if (sb->over_budget) /* raising the budget's error ran out of memory, or a handler failed */
         return ss_err_set(err, SS_ELIMIT, "instruction budget of %llu exceeded",
                           (unsigned long long)sb->budget);
+    if (sb->over_time && msg && strstr(msg, "time limit of"))
+        return ss_err_set(err, SS_ELIMIT, "%s", msg);
+    if (sb->over_time)
+        return ss_err_set(err, SS_ELIMIT, "time limit of %u ms exceeded", (unsigned)sb->time_ms);
+    if (status != LUA_OK && sb->refused && msg)
+        return ss_err_set(err, SS_ELIMIT, "%s", msg);
     if (status != LUA_OK && (status == LUA_ERRMEM || sb->mem_refused))
         return ss_err_set(err, SS_ELIMIT, "memory limit of %zu bytes exceeded (%s)", sb->mem_cap,
                           msg ? msg : "not enough memory");
@@ -330,8 +371,27 @@ int ssl_sandbox_load(lua_State *L, const char *buf, size_t len, const char *name
 void ssl_sandbox_usage(lua_State *L, ssl_usage *out)
 {
     const sandbox *sb = sandbox_of(L);
-    *out = (ssl_usage){sb->mem_used, sb->mem_cap, sb->mem_refused,
-                       sb->budget,   sb->spent,   sb->over_budget};
+    *out = (ssl_usage){sb->mem_used, sb->mem_cap,     sb->mem_refused, sb->budget,
+                       sb->spent,    sb->over_budget, sb->time_ms,     sb->over_time};
+}
+
+void ssl_sandbox_time_limit(lua_State *L, uint32_t ms)
+{
+    sandbox_of(L)->time_ms = ms;
+}
+
+void ssl_sandbox_check_time(lua_State *L)
+{
+    sandbox *sb = sandbox_of(L);
+    if (past_deadline(sb)) {
+        lua_sethook(L, budget_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1); /* pcall cannot keep it */
+        luaL_error(L, "time limit of %d ms exceeded", (int)sb->time_ms);
+    }
+}
+
+void ssl_sandbox_refuse(lua_State *L)
+{
+    sandbox_of(L)->refused = 1;
 }
 
 void ssl_sandbox_close(lua_State *L)
@@ -339,6 +399,7 @@ void ssl_sandbox_close(lua_State *L)
     if (!L)
         return;
     sandbox *sb = sandbox_of(L);
+    sb->time_ms = 0; /* closing runs pending __close handlers: the budget alone bounds them */
     ssl_sandbox_arm(L);
     lua_close(L);
     free(sb);

@@ -25,16 +25,20 @@
 
 #define SSL_DEFAULT_MEMORY       ((size_t)64 << 20)
 #define SSL_DEFAULT_INSTRUCTIONS 10000000u
+#define SSL_DEFAULT_RUN_MS       1000u  /* the runtime's wall-clock limit per run() */
+#define SSL_DEFAULT_SETUP_MS     10000u /* ... per script load and setup(): may read data */
 
 /** The state of a sandbox's limits, as ssl_sandbox_usage() reports it. */
 typedef struct ssl_usage {
-    size_t mem_used; /**< bytes the state holds now */
-    size_t mem_cap;  /**< the most it may hold */
-    int mem_refused; /**< the last growth was refused for the cap (cleared by ssl_sandbox_arm()
-                          and by a growth that fits) */
-    uint64_t budget; /**< instructions allowed per armed call */
-    uint64_t spent;  /**< instructions since ssl_sandbox_arm(), counted in steps of up to 1000 */
-    int over_budget; /**< this call's budget is spent */
+    size_t mem_used;  /**< bytes the state holds now */
+    size_t mem_cap;   /**< the most it may hold */
+    int mem_refused;  /**< the last growth was refused for the cap (cleared by ssl_sandbox_arm()
+                           and by a growth that fits) */
+    uint64_t budget;  /**< instructions allowed per armed call */
+    uint64_t spent;   /**< instructions since ssl_sandbox_arm(), counted in steps of up to 1000 */
+    int over_budget;  /**< this call's budget is spent */
+    uint32_t time_ms; /**< wall-clock milliseconds per armed call; 0: no limit */
+    int over_time;    /**< this call ran out of time */
 } ssl_usage;
 
 /**
@@ -70,9 +74,9 @@ void ssl_sandbox_arm(lua_State *L);
  * Reads only a string error object and leaves the stack as it is.
  *
  * @param err may be NULL; set only when a limit is to blame.
- * @return SS_ELIMIT with @p err saying "instruction budget of N exceeded" (the script's position
- *         first when the error carries it) or "memory limit of N bytes exceeded (Lua's message)";
- *         0 when no limit is to blame.
+ * @return SS_ELIMIT with @p err saying "instruction budget of N exceeded" or "time limit of N ms
+ *         exceeded" (the script's position first when the error carries it) or "memory limit of N
+ * bytes exceeded (Lua's message)"; 0 when no limit is to blame.
  */
 int ssl_sandbox_limit(lua_State *L, int status, ss_err *err);
 
@@ -91,6 +95,31 @@ void ssl_sandbox_reclaim(lua_State *L, int status);
  * @return LUA_OK, LUA_ERRSYNTAX (a syntax error or a binary chunk) or LUA_ERRMEM.
  */
 int ssl_sandbox_load(lua_State *L, const char *buf, size_t len, const char *name);
+
+/**
+ * Limit each armed call to @p ms milliseconds of wall-clock time (0: no limit, the default), from
+ * the next ssl_sandbox_arm() on. Guarantee: while the call executes Lua code, it is stopped with
+ * "time limit of N ms exceeded" at the first hook after the deadline (every 1000 instructions, so
+ * within microseconds of it). Library functions run in C, out of the hook's reach: each is
+ * bounded instead, by the memory cap (string.rep, table.concat: linear in it) or, for the
+ * pattern functions (find, match, gmatch, gsub, whose matcher backtracks), by refusing a call
+ * whose worst case exceeds 2e7 matcher steps for its subject and pattern, raising "pattern too
+ * costly". A call is therefore stopped within the time of one such library call after its limit.
+ */
+void ssl_sandbox_time_limit(lua_State *L, uint32_t ms);
+
+/**
+ * For library functions that run long in C (lua_bounded.c): when the armed call is past its
+ * deadline, raise "time limit of N ms exceeded" (and keep raising at every instruction, as the
+ * hook does); otherwise return. Call only from a C function called by Lua.
+ */
+void ssl_sandbox_check_time(lua_State *L);
+
+/**
+ * Mark the armed call's next error as a limit's (a library call refused as too costly), so that
+ * ssl_sandbox_limit() reports it as SS_ELIMIT with its message when the call fails.
+ */
+void ssl_sandbox_refuse(lua_State *L);
 
 /** Fill @p out with the limits of @p L now. */
 void ssl_sandbox_usage(lua_State *L, ssl_usage *out);

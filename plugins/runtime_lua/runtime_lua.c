@@ -39,6 +39,7 @@ typedef struct lfilter {
     char write_msg[SS_ERR_MSG_MAX];
     int decl_oom;
     int syntax_error;
+    uint32_t run_ms, setup_ms; /* wall-clock limits: run(); loading and setup() */
 } lfilter;
 
 /* What a locus object holds: the run it belongs to, not the view (which may be gone). */
@@ -75,9 +76,10 @@ static int outcome(lfilter *im, int status, ss_err *err)
  * Call fn(arg) in protected mode under the budget. Everything that may allocate in the state goes
  * through here: an allocation failing outside a protected call would abort the process.
  */
-static int pcall_c(lfilter *im, lua_CFunction fn, void *arg, ss_err *err)
+static int pcall_c(lfilter *im, lua_CFunction fn, void *arg, uint32_t ms, ss_err *err)
 {
     lua_State *L = im->L;
+    ssl_sandbox_time_limit(L, ms);
     ssl_sandbox_arm(L);
     im->write_rc = 0;
     lua_settop(L, 0);
@@ -828,6 +830,8 @@ static int impl_new(const char *path, const ss_filter_limits *limits, lfilter **
     im->desc.abi_major = SS_FILTER_ABI_MAJOR;
     im->desc.abi_minor = SS_FILTER_ABI_MINOR;
     im->run_ref = im->setup_ref = LUA_NOREF;
+    im->run_ms = limits && limits->run_ms ? limits->run_ms : SSL_DEFAULT_RUN_MS;
+    im->setup_ms = limits && limits->setup_ms ? limits->setup_ms : SSL_DEFAULT_SETUP_MS;
     im->arena = ss_arena_new();
     int rc = im->arena ? 0 : ss_err_set(err, SS_ENOMEM, "out of memory");
     if (!rc)
@@ -871,16 +875,16 @@ static int load_script(lfilter *im, const chunk *c, ss_err *err)
     if (c->len > 0 && c->buf[0] == LUA_SIGNATURE[0])
         return ss_err_set(err, SS_EINVAL,
                           "precompiled (binary) Lua chunks are refused: give the source text");
-    int rc = pcall_c(im, make_metatables, NULL, err);
+    int rc = pcall_c(im, make_metatables, NULL, im->setup_ms, err);
     if (rc)
         return rc;
-    rc = pcall_c(im, run_chunk, (void *)c, err);
+    rc = pcall_c(im, run_chunk, (void *)c, im->setup_ms, err);
     if (rc == SS_EFILTER && im->syntax_error)
         rc = recode(err, SS_EPARSE);
     if (rc)
         return rc;
     im->decl_oom = 0;
-    rc = pcall_c(im, read_declarations, im, err);
+    rc = pcall_c(im, read_declarations, im, im->setup_ms, err);
     if (rc == SS_EFILTER) /* not the script's doing: its declarations are wrong */
         rc = recode(err, im->decl_oom ? SS_ENOMEM : SS_EINVAL);
     return rc;
@@ -953,7 +957,7 @@ static int lf_setup(void *impl, const ss_host_api *host, const ss_setup_item *it
     if (im->setup_ref == LUA_NOREF)
         return 0;
     setup_args a = {items, n};
-    return pcall_c(im, call_setup, &a, err);
+    return pcall_c(im, call_setup, &a, im->setup_ms, err);
 }
 
 static int call_run(lua_State *L)
@@ -973,7 +977,7 @@ static int lf_run(void *impl, const ss_host_api *host, ss_locus_view *locus, ss_
     lfilter *im = impl;
     im->host = host;
     im->locus = locus;
-    int rc = pcall_c(im, call_run, im, err);
+    int rc = pcall_c(im, call_run, im, im->run_ms, err);
     im->locus = NULL;
     im->locus_ud = NULL;
     im->gen++;

@@ -8,6 +8,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <lualib.h>
 
 #include <check.h>
 #include <math.h>
@@ -346,7 +347,7 @@ static int load_file(const char *text, const ss_filter_limits *lim, harness *h)
 {
     memset(h, 0, sizeof *h);
     char *p = tu_write(dir, "f.lua", text);
-    ss_filter_limits none = {0, 0};
+    ss_filter_limits none = {.memory_bytes = 0, .instructions = 0};
     int rc = ssp_runtime_lua.load(p, lim ? lim : &none, &h->impl, &h->desc, &h->err);
     free(p);
     return rc;
@@ -515,7 +516,7 @@ START_TEST(missing_file_is_an_error)
     ss_err err;
     ss_err_clear(&err);
     char *p = tu_path(dir, "absent.lua");
-    ss_filter_limits lim = {0, 0};
+    ss_filter_limits lim = {.memory_bytes = 0, .instructions = 0};
     ck_assert_int_ne(ssp_runtime_lua.load(p, &lim, &impl, &d, &err), 0);
     assert_has(err.msg, "absent.lua");
     ck_assert_ptr_null(impl);
@@ -544,7 +545,7 @@ START_TEST(binary_chunks_are_refused)
     void *impl = NULL;
     const ss_filter_descriptor *d = NULL;
     ss_err err;
-    ss_filter_limits lim = {0, 0};
+    ss_filter_limits lim = {.memory_bytes = 0, .instructions = 0};
     ck_assert_int_eq(ssp_runtime_lua.load(p, &lim, &impl, &d, &err), SS_EINVAL);
     assert_has(err.msg, p);
     assert_has(err.msg, "binary");
@@ -556,7 +557,7 @@ END_TEST
 START_TEST(top_level_infinite_loop_fails_load)
 {
     harness h;
-    ss_filter_limits lim = {0, 100000};
+    ss_filter_limits lim = {.memory_bytes = 0, .instructions = 100000};
     int rc = load_file("NAME='n' DESCRIPTION='d' AUTHOR='a'\nwhile true do end\n", &lim, &h);
     ck_assert_int_eq(rc, SS_ELIMIT);
     assert_has(h.err.msg, "f.lua:2: instruction budget of 100000 exceeded");
@@ -572,7 +573,7 @@ START_TEST(tiny_memory_cap_fails_load)
                                        "memory limit of 8000 bytes exceeded"};
     for (int i = 0; i < 2; i++) {
         harness h;
-        ss_filter_limits lim = {caps[i], 0};
+        ss_filter_limits lim = {.memory_bytes = caps[i], .instructions = 0};
         int rc = load_file("NAME='n' DESCRIPTION='d' AUTHOR='a' function run(l) end", &lim, &h);
         ck_assert_msg(rc == SS_ELIMIT, "cap %zu: %d %s", caps[i], rc, h.err.msg);
         assert_has(h.err.msg, says[i]);
@@ -757,7 +758,7 @@ static void check_budget_stops(const char *loop)
     char *text = NULL;
     ck_assert_int_ge(asprintf(&text, "%.*s%s%s", (int)(at - body), body, loop, at + 4), 0);
     harness h;
-    ss_filter_limits lim = {0, 100000};
+    ss_filter_limits lim = {.memory_bytes = 0, .instructions = 100000};
     h_open(&h, text, &lim, NULL, 0);
     clock_t t0 = clock();
     int rc = h_run(&h);
@@ -778,8 +779,8 @@ START_TEST(infinite_loop_hits_the_budget)
 {
     check_budget_stops("while true do end");
     harness h;
-    h_open(&h, "function run(locus) while true do end end", &(ss_filter_limits){0, 100000}, NULL,
-           0);
+    h_open(&h, "function run(locus) while true do end end",
+           &(ss_filter_limits){.instructions = 100000}, NULL, 0);
     ck_assert_int_eq(h_run(&h), SS_ELIMIT);
     assert_has(h.err.msg, "f.lua:4: instruction budget of 100000 exceeded");
     h_close(&h);
@@ -799,7 +800,7 @@ END_TEST
 START_TEST(budget_is_per_run_and_roughly_exact)
 {
     char msg[SS_ERR_MSG_MAX];
-    ss_filter_limits lim = {0, 100000};
+    ss_filter_limits lim = {.memory_bytes = 0, .instructions = 100000};
     const char *small = "function run(locus) local s = 0 for i = 1, 5000 do s = s + i end end";
     const char *big = "function run(locus) local s = 0 for i = 1, 200000 do s = s + i end end";
     ck_assert_int_eq(run_once(small, &lim, msg, sizeof msg), 0);
@@ -830,7 +831,7 @@ static const char hog_body[] =
 START_TEST(memory_cap_fails_the_run_not_the_state)
 {
     harness h;
-    ss_filter_limits lim = {4u << 20, 0};
+    ss_filter_limits lim = {.memory_bytes = 4u << 20, .instructions = 0};
     h_open(&h, hog_body, &lim, NULL, 0);
     int rc = h_run(&h);
     ck_assert_msg(rc == SS_ELIMIT, "%d %s", rc, h.err.msg);
@@ -1140,7 +1141,7 @@ START_TEST(contributed_jump_filter_runs)
 {
     harness h;
     memset(&h, 0, sizeof h);
-    ss_filter_limits lim = {0, 0};
+    ss_filter_limits lim = {.memory_bytes = 0, .instructions = 0};
     const char *path = SS_SOURCE_DIR "/filters-contrib/jump/jump.lua";
     ck_assert_int_eq(ssp_runtime_lua.load(path, &lim, &h.impl, &h.desc, &h.err), 0);
     ck_assert_str_eq(h.desc->name, "jump_lua");
@@ -1154,6 +1155,169 @@ START_TEST(contributed_jump_filter_runs)
     ck_assert_str_eq(h.v.writes[0].name, "jump_magnitude");
     ck_assert_double_eq_tol(h.v.writes[0].v.u.f, 0.5, 1e-9);
     h_close(&h);
+}
+END_TEST
+
+/* ---- the wall-clock limit ---- */
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Bombs that spend their time where the instruction budget cannot see them (library calls) or
+ * under a budget too large to matter: each run ends with a limit's error, not a hang. */
+START_TEST(time_limit_stops_filter_bombs)
+{
+    static const struct {
+        const char *body, *expect;
+    } bombs[] = {
+        {"function run(locus) while true do end end", "f.lua:4: time limit of 200 ms exceeded"},
+        {"function run(locus) while true do pcall(function() while true do end end) end end",
+         "time limit of 200 ms exceeded"},
+        {"function run(locus) while true do local s = string.rep('x', 1 << 20) end end",
+         "time limit of 200 ms exceeded"},
+        {"function run(locus) local s = string.rep('x', 1e9) end", "memory limit of"},
+        {"function run(locus) string.find(string.rep('a', 5000), string.rep('a*', 200) .. 'b') end",
+         "string.find: pattern too costly for a subject of 5000 bytes"},
+        {"function run(locus) string.gsub(string.rep('a', 1e5), 'a*b', '') end",
+         "string.gsub: pattern too costly"},
+        {"function run(locus) while true do string.find(string.rep('a', 3000), 'a*b') end end",
+         "time limit of 200 ms exceeded"},
+        {"function run(locus) string.find(string.rep('a', 200000), 'a*b') end",
+         "time limit of 200 ms exceeded"},
+        {"function run(locus) for w in string.gmatch(string.rep('a', 200000), 'a*b') do end end",
+         "time limit of 200 ms exceeded"},
+    };
+    ss_filter_limits lim = {.instructions = (uint64_t)1 << 50, .run_ms = 200};
+    for (size_t i = 0; i < sizeof bombs / sizeof *bombs; i++) {
+        harness h;
+        h_open(&h, bombs[i].body, &lim, NULL, 0);
+        double t0 = mono_s();
+        int rc = h_run(&h);
+        double took = mono_s() - t0;
+        ck_assert_msg(rc == SS_ELIMIT, "%s: %d %s", bombs[i].body, rc, h.err.msg);
+        assert_has(h.err.msg, bombs[i].expect);
+        ck_assert_msg(took < 10, "%s: stopped only after %.1f s", bombs[i].body, took); /* hung */
+        /* the state survives: a fresh run gets a fresh deadline (and fails the same way) */
+        ck_assert_int_eq(h_run(&h), SS_ELIMIT);
+        h_close(&h);
+    }
+}
+END_TEST
+
+START_TEST(time_limit_covers_load_and_setup)
+{
+    ss_filter_limits lim = {.instructions = (uint64_t)1 << 50, .setup_ms = 200};
+    harness h;
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text, "%swhile true do end\nfunction run(locus) end\n", header), 0);
+    ck_assert_int_eq(load_file(text, &lim, &h), SS_ELIMIT);
+    assert_has(h.err.msg, "f.lua: f.lua:4: time limit of 200 ms exceeded");
+    free(text);
+    ck_assert_int_ge(asprintf(&text,
+                              "%sfunction setup(data) while true do end end\n"
+                              "function run(locus) end\n",
+                              header),
+                     0);
+    ck_assert_int_eq(load_file(text, &lim, &h), 0);
+    view_init(&h.v, h.desc);
+    ck_assert_int_eq(ssp_runtime_lua.setup(h.impl, &fake_host, NULL, 0, &h.err), SS_ELIMIT);
+    assert_has(h.err.msg, "time limit of 200 ms exceeded");
+    h_close(&h);
+    free(text);
+}
+END_TEST
+
+/* Over a long subject find, match and gmatch try one start position per library call: the
+ * results must be the library's. */
+START_TEST(sliced_patterns_keep_their_results)
+{
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(0, 0, NULL, &L, &err), 0);
+    ssl_sandbox_time_limit(L, 60000);
+    const char *code =
+        "local s = string.rep('ab', 20000) .. 'xyz123'\n"
+        "local a, b = s:find('x%d*y'); assert(a == 40001 and b == 40002, a)\n"
+        "a, b = s:find('z%d+', -10); assert(a == 40003 and b == 40006, a)\n"
+        "assert(s:find('z%d+', 1e6) == nil and s:find('q%d+') == nil)\n"
+        "local _, e, p, d, q = s:find('()z(%d+)()')\n"
+        "assert(e == 40006 and p == 40003 and d == '123' and q == 40007)\n"
+        "local m = s:match('z(%d+)'); assert(m == '123', tostring(m))\n"
+        "m = s:match('%d+'); assert(m == '123', tostring(m))\n"
+        "assert(s:match('x%a*', 5) == 'xyz')\n"
+        "local n = 0; for w in s:gmatch('a+') do assert(w == 'a'); n = n + 1 end\n"
+        "assert(n == 20000, n)\n"
+        "n = 0; for w in s:gmatch('q*') do assert(w == ''); n = n + 1 end\n"
+        "assert(n == #s + 1, n)\n"
+        "local t = {}; for k, v in s:gmatch('(b)(x?)y') do t[#t + 1] = k .. v end\n"
+        "assert(#t == 1 and t[1] == 'bx', #t)\n"
+        "n = 0; for w in s:gmatch('a+', 39990) do n = n + 1 end; assert(n == 5, n)\n";
+    ck_assert_msg(sb_call(L, code, &err) == 0, "%s", err.msg);
+    ssl_sandbox_close(L);
+}
+END_TEST
+
+/* The same script in a sandbox (sliced calls) and in a plain state (the library's): the same
+ * transcript of results. */
+START_TEST(sliced_patterns_agree_with_the_library)
+{
+    static const char code[] =
+        "local subjects = {string.rep('ab', 3000) .. 'xyz123 k=1;k2=22;', "
+        "  string.rep('a', 6000), string.rep(' x1', 2000) .. '$^'}\n"
+        "local pats = {'%d+', 'x%a*', '()a()', 'b?x', 'a-b', '[%d;]+', 'q*', '%s*$', '%^', "
+        "  '^a+', '(%w)%1?', '%f[%w]%w'}\n"
+        "local inits = {1, 2, -5, 5999, 7000, 0}\n"
+        "local out = {}\n"
+        "local function put(...) local t = table.pack(...) for i = 1, t.n do "
+        "  out[#out + 1] = tostring(t[i]) end out[#out + 1] = '|' end\n"
+        "for _, s in ipairs(subjects) do for _, p in ipairs(pats) do for _, i in ipairs(inits) do\n"
+        "  put(s:find(p, i)) put(s:match(p, i))\n"
+        "  local n, last = 0, nil for a, b in s:gmatch(p, i) do n = n + 1 last = tostring(a) .. "
+        "    tostring(b) end put(n, last)\n"
+        "end end end\n"
+        "OUT = table.concat(out, ' ')\n";
+    lua_State *plain = luaL_newstate();
+    luaL_openlibs(plain);
+    ck_assert_int_eq(luaL_dostring(plain, code), LUA_OK);
+    lua_getglobal(plain, "OUT");
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(0, (uint64_t)1 << 40, NULL, &L, &err), 0);
+    ssl_sandbox_time_limit(L, 600000);
+    ck_assert_msg(sb_call(L, code, &err) == 0, "%s", err.msg);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_getfield(L, -1, "OUT");
+    ck_assert_str_eq(lua_tostring(L, -1), lua_tostring(plain, -1));
+    ssl_sandbox_close(L);
+    lua_close(plain);
+}
+END_TEST
+
+/* table.sort of a big table runs in C: with no comparator it gets one that watches the clock. */
+START_TEST(big_sorts_stop_at_the_time_limit)
+{
+    lua_State *L = NULL;
+    ss_err err;
+    ck_assert_int_eq(ssl_sandbox_new(0, (uint64_t)1 << 40, NULL, &L, &err), 0);
+    ck_assert_msg(sb_call(L,
+                          "T = {} for i = 1, 2^21 do T[i] = (i * 7919) % 1000003 end\n"
+                          "local s = {} for i = 1, 70000 do s[i] = -i end table.sort(s)\n"
+                          "for i = 2, #s do assert(s[i - 1] < s[i]) end\n"
+                          "s = {'b', 'a'} table.sort(s) assert(s[1] == 'a')\n"
+                          "s = {} for i = 1, 70000 do s[i] = i end\n"
+                          "table.sort(s, function(a, b) return a > b end) assert(s[1] == 70000)\n",
+                          &err) == 0,
+                  "%s", err.msg);
+    ssl_sandbox_time_limit(L, 100);
+    ck_assert_int_eq(sb_call(L, "table.sort(T)", &err), SS_ELIMIT);
+    ck_assert_str_eq(err.msg, "time limit of 100 ms exceeded");
+    ck_assert_int_eq(sb_call(L, "pcall(table.sort, T) while true do end", &err), SS_ELIMIT);
+    assert_has(err.msg, "time limit of 100 ms exceeded");
+    ssl_sandbox_close(L);
 }
 END_TEST
 
@@ -1190,11 +1354,16 @@ static Suite *runtime_lua_suite(void)
     tcase_add_test(lim, sandbox_offers_only_safe_libraries);
     tcase_add_test(lim, sandbox_names_are_the_allow_list);
     tcase_add_test(lim, sandbox_leaves_out_the_rest);
+    tcase_add_test(lim, time_limit_stops_filter_bombs);
+    tcase_add_test(lim, time_limit_covers_load_and_setup);
     suite_add_tcase(s, lim);
     TCase *unit = tcase_create("sandbox unit");
     tcase_add_test(unit, sandbox_unit_memory_cap_fires);
     tcase_add_test(unit, sandbox_unit_budget_fires);
     tcase_add_test(unit, sandbox_unit_loads_text_only);
+    tcase_add_test(unit, sliced_patterns_keep_their_results);
+    tcase_add_test(unit, sliced_patterns_agree_with_the_library);
+    tcase_add_test(unit, big_sorts_stop_at_the_time_limit);
     suite_add_tcase(s, unit);
     return s;
 }

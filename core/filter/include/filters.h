@@ -9,6 +9,8 @@
  *     max_consecutive_failures = 10   ; a filter failing this many times in a row is disabled
  *     memory = 64M                    ; Lua memory cap per filter (default 64M)
  *     instructions = 10000000         ; Lua instruction budget per run (default 10,000,000)
+ *     run_time_limit_ms = 1000        ; Lua wall-clock limit per run (default 1000)
+ *     setup_time_limit_ms = 10000     ; ... per script load and per setup (default 10000)
  *
  *     [filter jump]                   ; one section per filter; the label is used in messages
  *     path = ../filters-contrib/jump/jump.lua   ; .so or .lua, relative to this file

@@ -23,6 +23,7 @@
  * ABI change log (append only):
  *  - 1.0: first version: load(), setup(), run(), unload(); ss_filter_limits.memory_bytes and
  *         .instructions.
+ *  - 1.1: ss_filter_limits.run_ms and .setup_ms (wall-clock limits).
  */
 #ifndef SS_RUNTIME_H
 #define SS_RUNTIME_H
@@ -34,7 +35,7 @@
 #include <stdint.h>
 
 #define SS_RUNTIME_ABI_MAJOR 1
-#define SS_RUNTIME_ABI_MINOR 0
+#define SS_RUNTIME_ABI_MINOR 1
 /** What a runtime sets .abi to: the major version (see the rule above). */
 #define SS_RUNTIME_ABI SS_RUNTIME_ABI_MAJOR
 
@@ -42,6 +43,8 @@
 typedef struct ss_filter_limits {
     size_t memory_bytes;   /**< Lua: cap on the state's allocations (default 64 MiB) */
     uint64_t instructions; /**< Lua: VM instructions per run() (default 10,000,000) */
+    uint32_t run_ms;       /**< Lua: wall-clock milliseconds per run() (default 1000) */
+    uint32_t setup_ms;     /**< Lua: the same for loading the script and setup() (default 10000) */
 } ss_filter_limits;
 
 typedef struct ss_runtime_ops {
