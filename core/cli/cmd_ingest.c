@@ -36,6 +36,9 @@ static const char ssi_ingest_help[] =
     "  --no-cutouts       do not store the alerts' image stamps (they are stored by default and\n"
     "                     read back with 'skysieve cutout')\n"
     "  --batch N          alerts per transaction (default 5000; fewer past 64 MiB)\n"
+    "  --max-rejected-per-input N\n"
+    "                     rejected records stored per input (default 1000); the rest are counted\n"
+    "                     (by reason) and summed up in one more row naming the input\n"
     "  --map-size SIZE    initial LMDB map size, e.g. 64G (it grows when full)\n"
     "  --filters SET      run the filter set described by SET (an INI file, see\n"
     "                     config/filters.ini) on every locus a new alert updates\n"
@@ -90,6 +93,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         {"format", required_argument, 0, 'f'},
         {"survey", required_argument, 0, 'S'},
         {"batch", required_argument, 0, 'b'},
+        {"max-rejected-per-input", required_argument, 0, 'R'},
         {"map-size", required_argument, 0, 'm'},
         {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},
@@ -126,6 +130,13 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
                 return ss_cli_usage("ingest", "--batch '%s': need a count from 1 to 1000000",
                                     optarg);
             c->opts.batch_size = (uint32_t)sz;
+            break;
+        case 'R':
+            if (ss_file_parse_size(optarg, &sz) || sz == 0 || sz > 1000000000)
+                return ss_cli_usage(
+                    "ingest", "--max-rejected-per-input '%s': need a count from 1 to 1000000000",
+                    optarg);
+            c->opts.max_rejected_per_input = sz;
             break;
         case 'm':
             if (ss_file_parse_size(optarg, &sz) || sz < ((size_t)1 << 20))
@@ -309,6 +320,11 @@ int ss_cmd_ingest(int argc, char **argv)
     if (c.hidden)
         fprintf(stderr, "... and %llu more rejected (see: skysieve rejected --store %s)\n",
                 (unsigned long long)c.hidden, c.store);
+    if (!c.quiet && t.rejected_not_kept) /* never reported one by one */
+        fprintf(stderr,
+                "... and %llu rejected past --max-rejected-per-input, counted but not kept (each "
+                "such input's last row sums them up)\n",
+                (unsigned long long)t.rejected_not_kept);
     if (started && c.json)
         ssi_print_json(&c, &t, fs);
     else if (started)

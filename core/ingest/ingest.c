@@ -17,9 +17,10 @@
 #define SSI_DEFAULT_BATCH 5000
 /* A batch also ends at this many bytes of decoded alerts, so large alerts (ZTF packets with
  * history and cutouts weigh ~100 kB) keep memory bounded whatever the batch count. */
-#define SSI_BATCH_BYTES ((size_t)64 << 20)
-#define SSI_RAW_MAX     4096
-#define SSI_HEAD_MAX    4096
+#define SSI_BATCH_BYTES  ((size_t)64 << 20)
+#define SSI_RAW_MAX      4096
+#define SSI_HEAD_MAX     4096
+#define SSI_MAX_REJECTED 1000 /* rejected rows stored per input by default */
 
 /* A rejection waiting for its batch to commit; owns its strings. */
 typedef struct ssi_pending_reject {
@@ -29,6 +30,7 @@ typedef struct ssi_pending_reject {
     char detail[256];
     char *raw;
     size_t raw_len;
+    int summary; /* the row summing up an input's rejections not kept: counted with them */
 } ssi_pending_reject;
 
 /* A tag event waiting for its batch to commit before it is published. */
@@ -61,6 +63,12 @@ struct ss_ingest {
     ss_store_txn *known;       /* a read snapshot of the committed store while decoding, or NULL */
     ssi_seen pending;          /* the alerts of the pending packets */
     ss_filter_result *results; /* with on_dispatch: one per filter, reused by every dispatch */
+    /* The current input's rejections past o.max_rejected_per_input are only counted: a hostile
+     * input would otherwise grow the store and the log by a row and a line per record. */
+    uint64_t in_kept, in_dropped, in_first_dropped;
+    uint64_t in_dropped_by[SS_REASON__COUNT];
+    uint64_t drop_pending[SS_REASON__COUNT]; /* not stored: counted by the next commit */
+    uint64_t ndrop_pending;
 };
 
 static double ssi_elapsed(const struct timespec *t0)
@@ -80,6 +88,8 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
         in->o = *opts;
     if (!in->o.batch_size)
         in->o.batch_size = SSI_DEFAULT_BATCH;
+    if (!in->o.max_rejected_per_input)
+        in->o.max_rejected_per_input = SSI_MAX_REJECTED;
     in->cappk = in->o.batch_size;
     in->pkts = calloc(in->cappk, sizeof *in->pkts);
     in->w = ss_assoc_writer_new(store);
@@ -151,8 +161,8 @@ static char *ssi_bytes_dup(const char *s, size_t n)
     return p;
 }
 
-/* Keep a rejection for the next commit. @return 0 or SS_ENOMEM. */
-static int ssi_defer_reject(ss_ingest *in, const ss_reject *rej)
+/* Keep a rejection for the next commit, whatever the input's limit. @return 0 or SS_ENOMEM. */
+static int ssi_keep_reject(ss_ingest *in, const ss_reject *rej, int summary)
 {
     if (in->nrej == in->caprej) {
         uint32_t cap = in->caprej ? in->caprej * 2 : 64;
@@ -164,6 +174,7 @@ static int ssi_defer_reject(ss_ingest *in, const ss_reject *rej)
     }
     ssi_pending_reject *p = &in->rej[in->nrej];
     p->reason = rej->reason;
+    p->summary = summary;
     p->origin = strdup(rej->origin ? rej->origin : "");
     p->line = rej->line;
     memcpy(p->detail, rej->detail, sizeof p->detail);
@@ -178,15 +189,84 @@ static int ssi_defer_reject(ss_ingest *in, const ss_reject *rej)
     return 0;
 }
 
+/* Keep a rejection for the next commit while the input is under its limit, else only count it
+ * (ssi_input_end() sums those up). @return 0 or SS_ENOMEM. */
+static int ssi_defer_reject(ss_ingest *in, const ss_reject *rej)
+{
+    if (in->in_kept < in->o.max_rejected_per_input) {
+        int rc = ssi_keep_reject(in, rej, 0);
+        in->in_kept += rc == 0;
+        return rc;
+    }
+    if (!in->in_dropped++)
+        in->in_first_dropped = rej->line;
+    in->in_dropped_by[rej->reason]++;
+    in->drop_pending[rej->reason]++;
+    in->ndrop_pending++;
+    return 0;
+}
+
+/* The end of an input: one row says how many of its rejections were not kept, and why. The
+ * counters counted each already. @return 0 or SS_ENOMEM. */
+static int ssi_input_end(ss_ingest *in, const char *name)
+{
+    int rc = 0;
+    if (in->in_dropped) {
+        ss_reject rej = {.origin = name, .line = in->in_first_dropped};
+        int n = snprintf(rej.detail, sizeof rej.detail,
+                         "%llu more rejected records of this input not kept (from record %llu on; "
+                         "the first %llu are); reasons:",
+                         (unsigned long long)in->in_dropped,
+                         (unsigned long long)in->in_first_dropped, (unsigned long long)in->in_kept);
+        for (int r = 0; r < SS_REASON__COUNT; r++) {
+            if (!in->in_dropped_by[r])
+                continue;
+            if (in->in_dropped_by[r] > in->in_dropped_by[rej.reason])
+                rej.reason = (ss_reason)r; /* the row is filed under the commonest reason */
+            if (n >= 0 && (size_t)n < sizeof rej.detail)
+                n += snprintf(rej.detail + n, sizeof rej.detail - (size_t)n, " %s %llu",
+                              ss_reason_name((ss_reason)r),
+                              (unsigned long long)in->in_dropped_by[r]);
+        }
+        rc = ssi_keep_reject(in, &rej, 1);
+    }
+    in->in_kept = in->in_dropped = in->in_first_dropped = 0;
+    memset(in->in_dropped_by, 0, sizeof in->in_dropped_by);
+    return rc;
+}
+
 static int ssi_put_reject(ss_ingest *in, const ssi_pending_reject *p, ss_assoc_stats *st)
 {
     int rc =
         ss_store_reject_put(in->txn, p->reason, p->origin, p->line, p->detail, p->raw, p->raw_len);
-    if (!rc) {
+    if (!rc && p->summary) { /* its rejections were counted one by one: the row is no more */
+        ss_store_counters *c = ss_store_txn_counters(in->txn);
+        if (!c)
+            return SS_ECORRUPT;
+        c->rejected--;
+        c->by_reason[p->reason]--;
+    } else if (!rc) {
         st->rejected++;
         st->by_reason[p->reason]++;
     }
     return rc;
+}
+
+/* Count the rejections not kept since the last commit, as ss_store_reject_put() counts a row. */
+static int ssi_count_dropped(ss_ingest *in, ss_assoc_stats *st)
+{
+    if (!in->ndrop_pending)
+        return 0;
+    ss_store_counters *c = ss_store_txn_counters(in->txn);
+    if (!c)
+        return SS_ECORRUPT;
+    for (int r = 0; r < SS_REASON__COUNT; r++) {
+        c->rejected += in->drop_pending[r];
+        c->by_reason[r] += in->drop_pending[r];
+        st->rejected += in->drop_pending[r];
+        st->by_reason[r] += in->drop_pending[r];
+    }
+    return 0;
 }
 
 /* A tag event, shaped now and published once its batch commits. */
@@ -259,6 +339,8 @@ static int ssi_apply_batch(ss_ingest *in, ss_assoc_stats *st)
         rc = ssi_apply_packet(in, in->pkts[i], st);
     for (uint32_t i = 0; i < in->nrej && !rc; i++)
         rc = ssi_put_reject(in, &in->rej[i], st);
+    if (!rc)
+        rc = ssi_count_dropped(in, st);
     if (!rc && in->o.before_commit)
         rc = in->o.before_commit(in->o.ctx, in->txn);
     if (rc)
@@ -320,7 +402,7 @@ int ss_ingest_publish(ss_ingest *in, const char *address, ss_err *err)
 
 int ss_ingest_flush(ss_ingest *in, ss_err *err)
 {
-    if (in->npk == 0 && in->nrej == 0)
+    if (in->npk == 0 && in->nrej == 0 && in->ndrop_pending == 0)
         return 0;
     ss_assoc_stats st;
     int rc;
@@ -333,6 +415,7 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
     if (rc)
         return ss_store_fail(in->store, err, rc, "writing a batch");
     ssi_merge(in, &st);
+    in->t.rejected_not_kept += in->ndrop_pending;
     ssi_publish(in);
     ssi_report_rejects(in);
     if (in->o.on_commit) {
@@ -341,6 +424,8 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
         in->o.on_commit(in->o.ctx, &t);
     }
     ssi_clear_rejects(in);
+    memset(in->drop_pending, 0, sizeof in->drop_pending);
+    in->ndrop_pending = 0;
     for (uint32_t i = 0; i < in->npk; i++)
         ss_packet_reset(in->pkts[i]);
     in->npk = 0;
@@ -428,7 +513,7 @@ static int ssi_reject_input(ss_ingest *in, const char *name, ss_err *err)
     snprintf(rej.detail, sizeof rej.detail, "%.255s", err->msg);
     in->t.inputs_failed++;
     in->t.read++;
-    int rc = ssi_defer_reject(in, &rej);
+    int rc = ssi_keep_reject(in, &rej, 0); /* why a whole input failed is always kept */
     return rc ? ss_err_set(err, rc, "%s: out of memory", name) : SS_EREJECT;
 }
 
@@ -498,6 +583,14 @@ static const ss_decoder_ops *ssi_pick_decoder(ss_ingest *in, FILE *fp, const cha
     return ops;
 }
 
+/* After an input's last record: its summary row, if any. @return @p rc, or SS_ENOMEM. */
+static int ssi_input_done(ss_ingest *in, const char *name, int rc, ss_err *err)
+{
+    if (ssi_input_end(in, name) && !rc)
+        return ss_err_set(err, SS_ENOMEM, "%s: out of memory", name);
+    return rc;
+}
+
 int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err)
 {
     in->t.inputs++;
@@ -512,7 +605,7 @@ int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err)
     while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)
         ;
     ops->close(st);
-    return rc;
+    return ssi_input_done(in, name, rc, err);
 }
 
 int ss_ingest_source(ss_ingest *in, const ss_decoder_ops *ops, void *state, const char *name,
@@ -524,7 +617,7 @@ int ss_ingest_source(ss_ingest *in, const ss_decoder_ops *ops, void *state, cons
     int rc;
     while ((rc = ssi_decode_one(in, ops, state, name, err)) == 1)
         ;
-    return rc;
+    return ssi_input_done(in, name, rc, err);
 }
 
 static int ssi_ingest_file(ss_ingest *in, const char *path, ss_err *err)

@@ -494,6 +494,83 @@ START_TEST(instances_number_their_loci_apart)
 }
 END_TEST
 
+/* ---- one input cannot fill the store with its rejections ---- */
+
+typedef struct rows_seen {
+    unsigned n;
+    char summary[256];
+} rows_seen;
+
+static int count_row(void *ctx, const ss_store_rejected *r)
+{
+    rows_seen *rs = ctx;
+    rs->n++;
+    if (r->detail_len < sizeof rs->summary && memmem(r->detail, r->detail_len, "not kept", 8))
+        memcpy(rs->summary, r->detail, r->detail_len);
+    return 0;
+}
+
+static rows_seen rejected_rows(ss_store *s)
+{
+    rows_seen rs = {0};
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_rejected_each(t, count_row, &rs), 0);
+    ss_store_txn_abort(t);
+    return rs;
+}
+
+/* 10,000 bad rows (two reasons) then one good: 25 rows kept, one summing up the rest; every one
+ * counted by reason (before the limit: 10,000 rows stored). */
+START_TEST(rejections_past_the_limit_are_counted_not_kept)
+{
+    ss_store *s = open_store("st", 1.0);
+    size_t cap = 10001 * 64, n = 0;
+    char *rows = malloc(cap);
+    for (int i = 0; i < 10000; i++)
+        n += (size_t)snprintf(rows + n, cap - n,
+                              i % 4 ? "b%d,400,10,60000,g,18,0.1,,o\n" : "b%d,10,10,60000,g,,,,o\n",
+                              i);
+    snprintf(rows + n, cap - n, "good,10,10,60000,g,18,0.1,,o\n");
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text, "%s%s", HEADER, rows), 0);
+    char *path = tu_write(tu_tmp, "bad.csv", text), *other = tu_write(tu_tmp, "other.csv", text);
+    ss_ingest_options o = {.batch_size = 1000, .max_rejected_per_input = 25};
+    ss_ingest *in = ss_ingest_new(s, &o);
+    ss_err err = {0};
+    ss_ingest_totals t;
+    ck_assert_msg(ss_ingest_path(in, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(in, &t, &err) == 0, "%s", err.msg);
+    ss_ingest_free(in);
+    ck_assert_uint_eq(t.rejected, 10000);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_RA_RANGE], 7500);
+    ck_assert_uint_eq(t.by_reason[SS_REASON_NO_BRIGHTNESS], 2500);
+    ck_assert_uint_eq(t.ingested, 1);
+    rows_seen rs = rejected_rows(s);
+    ck_assert_uint_eq(rs.n, 26);
+    ck_assert_msg(strstr(rs.summary, "9975 more rejected records of this input not kept") &&
+                      strstr(rs.summary, "ra_out_of_range 7482") &&
+                      strstr(rs.summary, "no_brightness 2493"),
+                  "%s", rs.summary);
+    json_t *st = NULL;
+    ck_assert_int_eq(ss_query_stats(s, &st, &err), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "rejected")), 10000);
+    json_t *by = json_object_get(st, "rejected_by_reason");
+    ck_assert_int_eq(json_integer_value(json_object_get(by, "ra_out_of_range")), 7500);
+    ck_assert_int_eq(json_integer_value(json_object_get(by, "no_brightness")), 2500);
+    json_decref(st);
+    /* the limit is per input: the next one keeps its own 25 */
+    in = ss_ingest_new(s, &o);
+    ck_assert_msg(ss_ingest_path(in, other, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ss_ingest_finish(in, &t, &err) == 0, "%s", err.msg);
+    ss_ingest_free(in);
+    ck_assert_uint_eq(rejected_rows(s).n, 52);
+    assert_consistent(s);
+    ss_store_close(s);
+    free(rows), free(text), free(path), free(other);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ingest");
@@ -512,6 +589,7 @@ int main(void)
     tcase_add_test(tc, full_map_grows_without_losing_alerts);
     tcase_add_test(tc, history_joins_the_alert_locus_once);
     tcase_add_test(tc, instances_number_their_loci_apart);
+    tcase_add_test(tc, rejections_past_the_limit_are_counted_not_kept);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

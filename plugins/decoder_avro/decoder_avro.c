@@ -500,6 +500,22 @@ static int ssp_resync(avro_state *st, off_t start, off_t from, int64_t count, co
     return ssp_reject_block(st, start, at + 16, count, why, rej);
 }
 
+/* A block of a schema that makes no alert (ssp_avro_classify()): every record of it would be
+ * decoded only to be rejected for the same reason, so it is rejected once, unread. A 200 KB
+ * deflate block of zeros holds 200 million records of a one-int schema: decoding them one by one
+ * takes minutes. Its records keep their numbers. @return SS_EREJECT. */
+static int ssp_reject_unmappable(avro_state *st, off_t start, int64_t count, ss_reject *rej)
+{
+    const char *name = avro_schema_name(st->schema->schema);
+    rej->line = st->record;
+    st->record += (uint64_t)count;
+    return ss_reject_set(rej, SS_REASON_MISSING_FIELD,
+                         "block %" PRIu64 " at byte %lld: schema %s lacks %s; its %" PRId64
+                         " records rejected unread",
+                         st->block, (long long)start, name ? name : "?", st->schema->missing,
+                         count);
+}
+
 /* Read the next block. @return 1; 0 at the end of the file; SS_EREJECT when the block is damaged
  * (@p rej says how; reading goes on after it); or an error. */
 static int ssp_next_block(avro_state *st, ss_reject *rej, ss_err *err)
@@ -539,8 +555,10 @@ static int ssp_next_block(avro_state *st, ss_reject *rej, ss_err *err)
     /* a schema whose records may be empty counts a byte each: such records make no alert */
     int64_t room = (int64_t)st->data_len / (st->min_record > 0 ? st->min_record : 1);
     if (count > room && count > 1)
-        return ssp_reject_block(st, start, ftello(st->fp), -1,
+        return ssp_reject_block(st, start, ftello(st->fp), count,
                                 "its record count exceeds what its data can hold", rej);
+    if (count > 1 && st->schema->survey == SSP_AVRO_UNKNOWN)
+        return ssp_reject_unmappable(st, start, count, rej);
     st->pos = 0;
     st->left = count;
     return 1;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 /* A ZTF-like schema with record names a broker might have rewritten (not ztf.alert). */
 static const char ztf_schema[] =
@@ -698,6 +699,188 @@ START_TEST(avro_ids_are_whole_or_refused_by_name)
 }
 END_TEST
 
+/* ---- resource bombs: blocks declaring more records than their bytes hold, or records of a
+ * schema that makes no alert ---- */
+
+#define BOMB_RECORDS 200000000
+#define TAIL_RECORDS 3000
+
+static const char tiny_schema[] =
+    "{\"type\":\"record\",\"name\":\"t\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}";
+
+/* Raw deflate (as Avro has it) of @p n zero bytes, fed 1 MiB at a time. @return its length. */
+static size_t deflate_zeros(size_t n, unsigned char *out, size_t cap)
+{
+    size_t step = (size_t)1 << 20;
+    unsigned char *zeros = calloc(1, step);
+    z_stream z = {0};
+    ck_assert_int_eq(deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_out = out, z.avail_out = (uInt)cap;
+    int zr = Z_OK;
+    for (size_t done = 0; zr == Z_OK || zr == Z_BUF_ERROR;) {
+        size_t k = n - done < step ? n - done : step;
+        z.next_in = zeros, z.avail_in = (uInt)k, done += k;
+        zr = deflate(&z, done == n ? Z_FINISH : Z_NO_FLUSH);
+        ck_assert_uint_gt(z.avail_out, 0);
+        if (zr == Z_STREAM_END)
+            break;
+    }
+    ck_assert_int_eq(zr, Z_STREAM_END);
+    size_t len = cap - z.avail_out;
+    deflateEnd(&z);
+    free(zeros);
+    return len;
+}
+
+/* A block: its record count, its size, its data, the sync marker ("S" x 16). */
+static size_t put_block(unsigned char *p, int64_t count, const unsigned char *data, size_t len)
+{
+    size_t n = put_long(p, count);
+    n += put_long(p + n, (int64_t)len);
+    memcpy(p + n, data, len), n += len;
+    memset(p + n, 'S', 16);
+    return n + 16;
+}
+
+/* A container of @p codec and the tiny schema (a = 0 is all zero bytes), with two blocks of
+ * @p first then TAIL_RECORDS zero bytes, declaring BOMB_RECORDS then TAIL_RECORDS records. */
+static char *write_bomb(const char *name, const char *codec, size_t first)
+{
+    size_t slen = strlen(tiny_schema), n = 0, dlen, cap = (first > 8192 ? first : 8192) + 65536;
+    unsigned char *buf = malloc(cap + 8192), *data = malloc(cap);
+    int deflated = !strcmp(codec, "deflate");
+    memcpy(buf, "Obj\x01", 4), n = 4;
+    n += put_long(buf + n, 2);
+    n += put_long(buf + n, 11), memcpy(buf + n, "avro.schema", 11), n += 11;
+    n += put_long(buf + n, (int64_t)slen), memcpy(buf + n, tiny_schema, slen), n += slen;
+    n += put_long(buf + n, 10), memcpy(buf + n, "avro.codec", 10), n += 10;
+    n += put_long(buf + n, (int64_t)strlen(codec)), memcpy(buf + n, codec, strlen(codec));
+    n += strlen(codec);
+    n += put_long(buf + n, 0);
+    memset(buf + n, 'S', 16), n += 16;
+    dlen = deflated ? deflate_zeros(first, data, cap) : first;
+    if (!deflated)
+        memset(data, 0, dlen);
+    n += put_block(buf + n, BOMB_RECORDS, data, dlen);
+    dlen = deflated ? deflate_zeros(TAIL_RECORDS, data, cap) : TAIL_RECORDS;
+    if (!deflated)
+        memset(data, 0, dlen);
+    n += put_block(buf + n, TAIL_RECORDS, data, dlen);
+    char *path = tu_path(tu_tmp, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    free(buf), free(data);
+    return path;
+}
+
+typedef struct bomb_rows {
+    unsigned n;
+    char all[2048];
+} bomb_rows;
+
+static int see_row(void *ctx, const ss_store_rejected *r)
+{
+    bomb_rows *b = ctx;
+    size_t len = strlen(b->all);
+    b->n++;
+    snprintf(b->all + len, sizeof b->all - len, "%.*s\n", (int)r->detail_len, r->detail);
+    return 0;
+}
+
+/* Ingest @p path into store @p name: its rows, its totals; the store's data file stays small. */
+static bomb_rows ingest_bomb(const char *path, const char *name, ss_ingest_totals *t)
+{
+    char *dir = tu_path(tu_tmp, name), *mdb = tu_path(dir, "data.mdb");
+    ss_store_options so = {.create = 1};
+    ss_store *s = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_open(dir, &so, &s, &err), 0);
+    ss_ingest *in = ss_ingest_new(s, NULL);
+    ck_assert_msg(ss_ingest_path(in, path, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_ingest_finish(in, t, &err), 0);
+    ss_ingest_free(in);
+    bomb_rows b = {0};
+    ss_store_txn *txn;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &txn), 0);
+    ck_assert_int_eq(ss_store_rejected_each(txn, see_row, &b), 0);
+    ss_store_txn_abort(txn);
+    json_t *stats = NULL;
+    ck_assert_int_eq(ss_query_stats(s, &stats, &err), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(stats, "rejected")),
+                     (json_int_t)t->rejected);
+    json_decref(stats);
+    ss_store_close(s);
+    struct stat sb;
+    ck_assert_int_eq(stat(mdb, &sb), 0);
+    ck_assert_int_lt((long long)sb.st_blocks * 512, 8ll << 20); /* not 15 GB a minute */
+    free(mdb), free(dir);
+    return b;
+}
+
+/* A block declaring 200 million records in a few hundred bytes is one rejection naming block and
+ * offset, and the next block is read; the records of a schema that makes no alert are rejected
+ * once per block, unread (before: each decoded and stored as a row, 15 GB a minute). */
+START_TEST(record_count_bombs_are_refused_at_once)
+{
+    const char *codecs[] = {"null", "deflate"};
+    for (int c = 0; c < 2; c++) {
+        char name[32];
+        snprintf(name, sizeof name, "bomb-%s.avro", codecs[c]);
+        char *path = write_bomb(name, codecs[c], 300);
+        ss_ingest_totals t;
+        bomb_rows b = ingest_bomb(path, codecs[c], &t);
+        ck_assert_uint_eq(t.rejected, 2);
+        ck_assert_uint_eq(b.n, 2);
+        ck_assert_msg(strstr(b.all, "block 1 at byte ") &&
+                          strstr(b.all, "its record count exceeds what its data can hold; "
+                                        "200000000 record(s) lost, reading resumes at byte") &&
+                          strstr(b.all, "block 2 at byte ") &&
+                          strstr(b.all, "schema t lacks a candidate record (ZTF) or a diaSource "
+                                        "record (Rubin); its 3000 records rejected unread"),
+                      "%s: %s", codecs[c], b.all);
+        free(path);
+    }
+    /* the bomb of the report: 200 million zero records deflated to about 200 KB; they fit */
+    char *path = write_bomb("bomb-real.avro", "deflate", BOMB_RECORDS);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_lt(sb.st_size, 300000);
+    ss_ingest_totals t;
+    bomb_rows b = ingest_bomb(path, "real", &t);
+    ck_assert_uint_eq(t.rejected, 2);
+    ck_assert_msg(strstr(b.all, "its 200000000 records rejected unread"), "%s", b.all);
+    free(path);
+}
+END_TEST
+
+/* The command line's limit: rejections do not fail the run (exit 0); one row and one line sum
+ * up those not kept; 0 is wrong usage. */
+START_TEST(rejections_kept_per_input_at_the_command_line)
+{
+    char *text = strdup("alert_id,ra,dec,mjd,passband,mag,magerr,maglim,object_id\n");
+    for (int i = 0; i < TAIL_RECORDS; i++) {
+        char *more = NULL;
+        ck_assert_int_ge(asprintf(&more, "%sb%d,400,10,60000,g,18,0.1,,o\n", text, i), 0);
+        free(text), text = more;
+    }
+    char *path = tu_write(tu_tmp, "bad.csv", text), *out = NULL, *errs = NULL;
+    ck_assert_int_eq(
+        tu_sks(&out, &errs, "ingest --store %s/cli --max-rejected-per-input 10 %s", tu_tmp, path),
+        0);
+    ck_assert_msg(strstr(errs, "2990 more rejected records of this input not kept") &&
+                      strstr(errs, "... and 2990 rejected past --max-rejected-per-input") &&
+                      strstr(out, "rejected          3000"),
+                  "%s%s", out, errs);
+    free(out), free(errs);
+    ck_assert_int_eq(
+        tu_sks(&out, &errs, "ingest --store %s/cli --max-rejected-per-input 0 %s", tu_tmp, path),
+        2);
+    ck_assert_msg(strstr(errs, "--max-rejected-per-input '0'"), "%s", errs);
+    free(out), free(errs), free(path), free(text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("avro");
@@ -717,6 +900,8 @@ int main(void)
     tcase_add_test(tc, recursive_schema_in_the_schema_directory);
     tcase_add_test(tc, recursive_schema_at_the_command_line);
     tcase_add_test(tc, avro_ids_are_whole_or_refused_by_name);
+    tcase_add_test(tc, record_count_bombs_are_refused_at_once);
+    tcase_add_test(tc, rejections_kept_per_input_at_the_command_line);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -27,13 +27,14 @@ typedef struct ss_ingest ss_ingest;
 
 /** Totals of an ingest run so far (committed work only). */
 typedef struct ss_ingest_totals {
-    uint64_t read;          /**< records read: decoded packets plus rejected records */
-    uint64_t ingested;      /**< primary alerts stored */
-    uint64_t history;       /**< history entries stored (earlier detections and limits) */
-    uint64_t duplicates;    /**< primary alerts already in the store */
-    uint64_t history_known; /**< history entries already in the store */
-    uint64_t upgraded;      /**< stored as history only, now whole (in ingested too) */
-    uint64_t rejected;      /**< records (or whole inputs) rejected */
+    uint64_t read;              /**< records read: decoded packets plus rejected records */
+    uint64_t ingested;          /**< primary alerts stored */
+    uint64_t history;           /**< history entries stored (earlier detections and limits) */
+    uint64_t duplicates;        /**< primary alerts already in the store */
+    uint64_t history_known;     /**< history entries already in the store */
+    uint64_t upgraded;          /**< stored as history only, now whole (in ingested too) */
+    uint64_t rejected;          /**< records (or whole inputs) rejected */
+    uint64_t rejected_not_kept; /**< of those, counted only: past max_rejected_per_input */
     uint64_t by_reason[SS_REASON__COUNT];
     uint64_t loci_created;
     uint64_t tag_events;    /**< tags added by filters (each published once committed) */
@@ -47,6 +48,10 @@ typedef struct ss_ingest_options {
     ss_decoder_config decoder;
     const char *format;  /**< decoder name to use for every input; NULL: detect per input */
     uint32_t batch_size; /**< packets per transaction (fewer when they exceed 64 MiB); 0: 5000 */
+    /** Rejected records stored per input; the rest of its rejections are counted (totals and
+     * the store's counters, by reason) and summed up in one more row when the input ends, so that
+     * one hostile input cannot fill the store or the log. 0: 1000. */
+    uint64_t max_rejected_per_input;
     /** Called for each rejection once it is committed; @p rej is valid during the call only. */
     void (*on_reject)(void *ctx, const ss_reject *rej);
     /** Called after each committed batch with the run's totals so far: everything counted in
