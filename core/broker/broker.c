@@ -900,8 +900,13 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
         ss_publish_notify_global_cleanup();
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     }
-    b.pc = (ssi_pool_conf){worker_exe, conf->store, conf->timeout, conf->max_crashes,
-                           conf->dispatch_batch};
+    b.pc = (ssi_pool_conf){worker_exe,
+                           conf->store,
+                           conf->timeout,
+                           conf->max_crashes,
+                           conf->dispatch_batch,
+                           {conf->worker_memory, conf->worker_cpu_seconds, conf->worker_open_files,
+                            conf->worker_processes}};
     b.arena = ss_arena_new();
     b.cursor = calloc(conf->workers, sizeof *b.cursor);
     b.t_start = b.rate_t = ssi_mono();
@@ -912,6 +917,10 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
     b.serve.backoff = 1.0;
     if (!rc && b.c.serve)
         ssi_beside_start(&b); /* the store exists now: the server opens it read-only */
+    if (!rc && b.c.set && conf->worker_memory && ssi_memory_limit_skipped())
+        ss_log_line(log, SS_LOG_WARN,
+                    "worker_memory is not applied: this build runs under "
+                    "AddressSanitizer, whose shadow memory a cap would refuse");
     if (!rc && b.c.set) {
         b.initial = 1;
         rc = ssi_reload_start(&b, err);

@@ -90,6 +90,8 @@ static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
         return ssi_uint(v, 1, &u) && u <= SS_MAX_INSTANCE && (c->instance = (unsigned)u);
     if (!strcmp(k, "batch"))
         return ssi_uint(v, 1, &u) && u <= 1000000 && (c->batch = (uint32_t)u);
+    if (!strcmp(k, "max_rejected_per_input")) /* 0 here would mean the default: refuse it */
+        return ssi_uint(v, 1, &c->max_rejected_per_input);
     if (!strcmp(k, "log_level"))
         return ss_log_level_parse(v, &c->log_level) == 0;
     if (!strcmp(k, "stats_interval"))
@@ -98,6 +100,16 @@ static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
         return ssi_uint(v, 1, &c->queue_high);
     if (!strcmp(k, "queue_low"))
         return ssi_uint(v, 0, &c->queue_low);
+    if (!strcmp(k, "worker_memory")) /* 0 (none), or at least 16M: less cannot load a set */
+        return ssi_size(v, &c->worker_memory) &&
+               (!c->worker_memory || c->worker_memory >= 16 << 20);
+    if (!strcmp(k, "worker_cpu_seconds"))
+        return ssi_uint(v, 0, &c->worker_cpu_seconds);
+    if (!strcmp(k, "worker_open_files")) /* the worker itself needs a few dozen */
+        return ssi_uint(v, 0, &c->worker_open_files) &&
+               (!c->worker_open_files || c->worker_open_files >= 128);
+    if (!strcmp(k, "worker_processes"))
+        return ssi_uint(v, 0, &c->worker_processes);
     return 0;
 }
 
@@ -284,6 +296,10 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
                           .timeout = 10,
                           .max_crashes = 3,
                           .dispatch_batch = 64,
+                          .worker_memory = (uint64_t)2 << 30,
+                          .worker_open_files = 1024,
+                          .worker_processes = 0,
+                          .worker_cpu_seconds = 0,
                           .notify = SS_NOTIFY_CONF_DEFAULT};
     char *copy = strdup(path), *dir = copy ? strdup(dirname(copy)) : NULL;
     free(copy);

@@ -423,6 +423,7 @@ void ssi_intake_free(ssi_broker *b)
 int ssi_intake_start(ssi_broker *b, ss_err *err)
 {
     ss_ingest_options o = {.batch_size = b->c.batch,
+                           .max_rejected_per_input = b->c.max_rejected_per_input,
                            .queue_dispatch = b->c.set != NULL, /* no filters: nothing waits */
                            .before_commit = ssi_before_commit,
                            .on_commit = ssi_on_commit,

@@ -1931,6 +1931,167 @@ START_TEST(status_answers_during_a_slow_reload)
 }
 END_TEST
 
+/* 1 when @p pid runs (a zombie, waiting for a reaper that may never come, does not). */
+static int pid_runs(pid_t pid)
+{
+    char path[64], text[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(text, 1, sizeof text - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    text[n] = '\0';
+    const char *paren = strrchr(text, ')');
+    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+static pid_t read_pidfile(const char *path, double secs)
+{
+    for (double until = now_s() + secs; now_s() < until; sleep_ms(50)) {
+        char *text = slurp(path);
+        long pid = strtol(text, NULL, 10);
+        free(text);
+        if (pid > 0)
+            return (pid_t)pid;
+    }
+    return 0;
+}
+
+static int sanitized_build(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return 1;
+#endif
+#endif
+    return 0;
+}
+
+/* 11. Workers are confined (pool.h ssi_worker_limits). A filter closing fds 0-63 leaves its
+ * worker working (the broker's socket sits above); one closing every fd is charged with its
+ * worker's death and disabled, never a death "outside any filter"; one allocating without bound
+ * meets worker_memory (sanitized builds skip that limit and say so: there it finishes its
+ * gigabyte); a filter's forked child dies with its worker's process group at `ctl stop`. count.lua
+ * still sees every alert once. */
+START_TEST(workers_are_confined)
+{
+    enum { N = 12, NX = 6, NSRC = 6 };
+    char *pidfile = tu_path(tu_tmp, "child.pid"), *bad_log = tu_path(tu_tmp, "bad.log");
+    write_conf("worker_open_files = 10\n", "[filters]\nset = set.ini\n");
+    char *argv[] = {(char *)SS_BINARY, "run", "--config", B.conf, NULL};
+    int rc = run_argv(argv, 20, bad_log);
+    char *text = slurp(bad_log);
+    CHECK(rc == 1 && strstr(text, "worker_open_files = 10"),
+          "too few open files for a worker should be refused, naming the key: exit %d: %s", rc,
+          text);
+    free(text), free(bad_log);
+
+    write_set("[filter close_low]\npath = %s\npriority = 10\nsetup.only = x\n\n"
+              "[filter count]\npath = %s\npriority = 15\nsetup.gen = g1\n\n"
+              "[filter greedy]\npath = %s\npriority = 20\nsetup.only = x\n\n"
+              "[filter close_all]\npath = %s\npriority = 25\nsetup.only = x\n\n"
+              "[filter forker]\npath = %s\npriority = 30\nsetup.pidfile = %s\n",
+              TF("close_fds"), COUNT_LUA, TF("greedy"), TF("close_all"), TF("fork"), pidfile);
+    write_conf("worker_memory = 256M\nworker_open_files = 512\nworker_cpu_seconds = 600\n",
+               "[filters]\nset = set.ini\nworkers = 1\ntimeout = 20\nmax_crashes = 2\n\n"
+               "[control]\naddress = ipc://%s/ctl.ipc\n",
+               tu_tmp);
+    bk_start();
+    bk_wait_ready(20);
+    drop('s', 0, N, NSRC);
+    drop('x', 0, NX, NSRC);
+    drop('s', 1, N, NSRC);
+    size_t total = 2 * N + NX;
+    store_scan s;
+    wait_processed(total, 60, &s);
+    scan_free(&s);
+    wait_queue_empty(60);
+    /* a failed check kills the broker with -9: its workers die (PDEATHSIG), not their children */
+    pid_t child = read_pidfile(pidfile, 10);
+    if (child > 0)
+        kid_add(child);
+
+    json_t *st = bk_status();
+    json_t *low = filter_of(st, "close_low"), *all = filter_of(st, "close_all");
+    json_t *gr = filter_of(st, "greedy");
+    CHECK(jint(low, "crashes") == 0 && jint(low, "runs") >= (long)total &&
+              json_is_false(json_object_get(low, "disabled")),
+          "closing fds 0-63 should leave the worker working: %s", jtext(low));
+    CHECK(jint(all, "crashes") == 2 && json_is_true(json_object_get(all, "disabled")) &&
+              strstr(jstr(all, "last_error") ?: "", "lost its socket"),
+          "close_all should be charged twice (its worker lost its socket) and disabled: %s",
+          jtext(all));
+    CHECK(!log_has("outside any filter") && !log_has("given up"),
+          "a death was not charged to the filter that caused it (see the log)");
+    if (sanitized_build()) {
+        CHECK(log_warns_about("worker_memory is not applied"),
+              "a sanitized build must say that it skips worker_memory");
+        CHECK(jint(gr, "crashes") == 0 && jint(gr, "runs") >= NX,
+              "without a memory limit greedy gets its gigabyte: %s", jtext(gr));
+    } else
+        CHECK(jint(gr, "crashes") == 2 && json_is_true(json_object_get(gr, "disabled")),
+              "greedy should die at worker_memory (256M) twice and be disabled: %s", jtext(gr));
+    json_t *count = filter_of(st, "count");
+    CHECK(jint(count, "crashes") == 0 && jint(count, "errors") == 0 &&
+              jint(count, "runs") >= (long)total,
+          "count.lua should have run on every alert, blamed for nothing: %s", jtext(count));
+    json_decref(st);
+
+    CHECK(child > 0 && pid_runs(child), "forker's child (pid %d) should run until the stop",
+          (int)child);
+    bk_stop(0, 30);
+    double until = now_s() + 5;
+    while (pid_runs(child) && now_s() < until)
+        sleep_ms(20);
+    CHECK(!pid_runs(child), "forker's child (pid %d) outlived ctl stop", (int)child);
+
+    char *store = store_path();
+    scan_store(store, &s);
+    CHECK(!s.problem[0], "after the stop: %s", s.problem);
+    idlist must = {0};
+    ids_add(&must, 's', 0, N), ids_add(&must, 's', 1, N), ids_add(&must, 'x', 0, NX);
+    check_ids(&s, &must, NULL);
+    ids_free(&must);
+    scan_free(&s);
+    free(store);
+    free(pidfile);
+}
+END_TEST
+
+/* 12. worker_cpu_seconds: a runaway filter meets the CPU limit (SIGXCPU) long before the dispatch
+ * timeout, and that is charged as a crash of that filter, naming the limit. */
+START_TEST(cpu_limit_stops_a_runaway_filter)
+{
+    enum { N = 6, NX = 3, NSRC = 3 };
+    write_set("[filter count]\npath = %s\npriority = 10\nsetup.gen = g1\n\n"
+              "[filter spinner]\npath = %s\npriority = 20\nsetup.only = x\n",
+              COUNT_LUA, TF("hang"));
+    write_conf("worker_cpu_seconds = 1\n",
+               "[filters]\nset = set.ini\nworkers = 1\ntimeout = 60\nmax_crashes = 2\n\n"
+               "[control]\naddress = ipc://%s/ctl.ipc\n",
+               tu_tmp);
+    bk_start();
+    bk_wait_ready(20);
+    drop('s', 0, N, NSRC);
+    drop('x', 0, NX, NSRC);
+    store_scan s;
+    wait_processed(N + NX, 30, &s);
+    scan_free(&s);
+    wait_queue_empty(30);
+    json_t *st = bk_status(), *sp = filter_of(st, "spinner");
+    CHECK(jint(sp, "crashes") == 2 && jint(sp, "timeouts") == 0 &&
+              json_is_true(json_object_get(sp, "disabled")) &&
+              strstr(jstr(sp, "last_error") ?: "", "CPU time"),
+          "the spinner should die of worker_cpu_seconds twice and be disabled: %s", jtext(sp));
+    CHECK(jint(filter_of(st, "count"), "runs") >= N + NX, "count.lua missed alerts: %s",
+          jtext(filter_of(st, "count")));
+    json_decref(st);
+    bk_stop(0, 30);
+}
+END_TEST
+
 /* One test case per scenario, so that one runs alone: CK_RUN_CASE=kill_9
  * build-asan/tests/test_broker */
 static void add_case(Suite *s, const char *name, const TTest *test)
@@ -1958,6 +2119,8 @@ int main(void)
     add_case(s, "one_broker", one_broker_per_run_dir_and_store);
     add_case(s, "big_messages", send_takes_big_messages_and_refuses_oversized);
     add_case(s, "slow_reload", status_answers_during_a_slow_reload);
+    add_case(s, "confined", workers_are_confined);
+    add_case(s, "cpu_limit", cpu_limit_stops_a_runaway_filter);
     int rc = tu_run_suite(s);
     regfree(&log_line_re);
     return rc;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +20,12 @@
 #define SSI_HELLO_MIN_S     30.0 /* loading a set may take a while (Lua, large setup files) */
 #define SSI_MAX_ATTEMPTS    3    /* a dispatch whose worker dies outside any filter */
 #define SSI_RESTART_BACKOFF 1.0
+#define SSI_EXIT_WAIT_S     0.2 /* a dead worker's exit status is worth this much of the loop */
+
+typedef struct ssi_limits_arg {
+    const ssi_worker_limits *limits;
+    pid_t broker;
+} ssi_limits_arg;
 
 double ssi_mono(void)
 {
@@ -29,10 +36,50 @@ double ssi_mono(void)
 
 /* ---- starting and stopping workers ---- */
 
-/* In the child: the socket on fd 3, the shared page on fd 4, nothing else of the broker's. */
-static void ssi_child_exec(const ssi_pool_conf *pc, const ssi_gen *g, int sock, int shm)
+int ssi_memory_limit_skipped(void)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a broker killed with -9 takes its workers along */
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return 1;
+#endif
+#endif
+    return 0;
+}
+
+/* Only what is configured: an unset limit stays the broker's, which may be lower than ours. The
+ * hard limit is @p slack above: CPU's soft limit sends SIGXCPU, which names the cause, and its
+ * hard limit a SIGKILL, which would not. */
+static int ssi_limit(int resource, uint64_t value, uint64_t slack)
+{
+    struct rlimit now, rl = {(rlim_t)value, (rlim_t)(value + slack)};
+    if (getrlimit(resource, &now) == 0 && now.rlim_max != RLIM_INFINITY &&
+        rl.rlim_max > now.rlim_max)
+        rl.rlim_max = now.rlim_max; /* an unprivileged broker cannot raise it */
+    return value ? setrlimit(resource, &rl) : 0;
+}
+
+/* Before exec, so that no filter (nor its setup) ever runs unconfined. */
+static int ssi_child_confine(const ssi_limits_arg *a)
+{
+    const ssi_worker_limits *l = a->limits;
+    if (setpgid(0, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != a->broker)
+        return -1; /* the last: the broker died before PDEATHSIG was armed */
+    return ssi_limit(RLIMIT_DATA, ssi_memory_limit_skipped() ? 0 : l->memory, 0) ||
+           ssi_limit(RLIMIT_CPU, l->cpu_seconds, 5) || ssi_limit(RLIMIT_NOFILE, l->open_files, 0) ||
+           ssi_limit(RLIMIT_NPROC, l->processes, 0);
+}
+
+/* In the child: the socket on fd 3, the shared page on fd 4, nothing else of the broker's. The
+ * worker moves the socket out of a filter's reach (worker.c). */
+static void ssi_child_exec(const ssi_pool_conf *pc, const ssi_gen *g, int sock, int shm,
+                           pid_t broker)
+{
+    ssi_limits_arg a = {&pc->limits, broker};
+    if (ssi_child_confine(&a) != 0)
+        _exit(125);
     int s = fcntl(sock, F_DUPFD_CLOEXEC, 10), m = fcntl(shm, F_DUPFD_CLOEXEC, 10);
     if (s < 0 || m < 0 || dup2(s, 3) < 0 || dup2(m, 4) < 0)
         _exit(126);
@@ -59,10 +106,12 @@ static int ssi_wproc_spawn(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, co
         return e;
     }
     w->shm->filter = -1;
-    pid_t pid = fork();
+    pid_t broker = getpid(), pid = fork();
     if (pid == 0)
-        ssi_child_exec(pc, g, sv[1], shm);
+        ssi_child_exec(pc, g, sv[1], shm, broker);
     e = errno;
+    if (pid > 0)
+        setpgid(pid, pid); /* also here: a kill of the group may come before the child runs */
     close(sv[1]);
     close(shm);
     if (pid < 0) {
@@ -81,15 +130,42 @@ static int ssi_wproc_spawn(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, co
     return 0;
 }
 
+/* The worker and whatever its filters started: they share its process group. Called before the
+ * worker is reaped, so that the group id cannot have been reused. */
+static void ssi_kill_group(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL); /* in case it never got its own group */
+}
+
+/* 1 when @p pid has ended; it is left unreaped (a zombie keeps its process group alive). */
+static int ssi_ended(pid_t pid)
+{
+    siginfo_t si = {0};
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == pid;
+}
+
 /* Reap a worker (killing it first) and describe how it ended. */
 static void ssi_wproc_reap(ssi_wproc *w, char *how, size_t cap)
 {
     int st = 0;
-    kill(w->pid, SIGKILL);
+    /* a socket's end comes just before its worker's exit: wait for the status that says why */
+    for (double until = ssi_mono() + SSI_EXIT_WAIT_S;
+         !w->killed && !ssi_ended(w->pid) && ssi_mono() < until;)
+        usleep(1000);
+    ssi_kill_group(w->pid);
     while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
         ;
     if (w->killed)
         snprintf(how, cap, "did not answer in time and was killed");
+    else if (WIFEXITED(st) && WEXITSTATUS(st) == SSI_EXIT_LOST_SOCKET)
+        snprintf(how, cap, "lost its socket to the broker (a filter closed or replaced it)");
+    else if (WIFEXITED(st) && WEXITSTATUS(st) == 125)
+        snprintf(how, cap,
+                 "could not be confined (a [broker] worker_* limit above the hard "
+                 "limit, or the broker died)");
+    else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
+        snprintf(how, cap, "used up its CPU time (worker_cpu_seconds)");
     else if (WIFSIGNALED(st))
         snprintf(how, cap, "was killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
     else
@@ -130,10 +206,10 @@ void ssi_gen_free(ssi_gen *g, double grace)
     for (size_t i = 0; i < g->nw; i++) {
         ssi_wproc *w = &g->w[i];
         int st;
-        while (w->pid > 0 && ssi_mono() < until && waitpid(w->pid, &st, WNOHANG) == 0)
+        while (w->pid > 0 && ssi_mono() < until && !ssi_ended(w->pid))
             usleep(2000);
-        if (w->pid > 0) {
-            kill(w->pid, SIGKILL);
+        if (w->pid > 0) { /* even after a clean exit: a filter's children must not outlive it */
+            ssi_kill_group(w->pid);
             waitpid(w->pid, &st, 0);
         }
         if (w->fd >= 0)

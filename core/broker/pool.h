@@ -70,13 +70,30 @@ typedef struct ssi_gen {
     char error[SS_ERR_MSG_MAX]; /* why it failed to load */
 } ssi_gen;
 
+/**
+ * Each worker's rlimits, set in the child between fork and exec, before any filter is loaded
+ * (0: left as the broker's). memory is RLIMIT_DATA, not RLIMIT_AS: the read-only store map is
+ * address space the size of the store's map (it doubles as the store grows), which a memory cap
+ * must not count. Sanitized builds skip memory: ASan reserves terabytes of shadow at start.
+ * cpu_seconds is the worker's lifetime CPU time (a restart resets it); open_files also decides
+ * where the broker's socket is kept (SSI_WORKER_FD); processes counts the user's processes, and
+ * root ignores it.
+ */
+typedef struct ssi_worker_limits {
+    uint64_t memory, cpu_seconds, open_files, processes;
+} ssi_worker_limits;
+
 /** Settings the pool reads from the broker's configuration. */
 typedef struct ssi_pool_conf {
     const char *exe, *store_dir;
     double timeout;
     unsigned max_crashes;
     unsigned batch;
+    ssi_worker_limits limits;
 } ssi_pool_conf;
+
+/** 1 when this build cannot cap a worker's memory (AddressSanitizer). */
+int ssi_memory_limit_skipped(void);
 
 /** Snapshot @p set_ini into @p dir and start @p nw workers on it. @return the generation. */
 int ssi_gen_start(const ssi_pool_conf *pc, unsigned id, const char *set_ini, const char *dir,

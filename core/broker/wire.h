@@ -38,6 +38,10 @@ typedef struct ssi_worker_shm {
     volatile int32_t busy;   /* 1 between receiving a batch and answering its last dispatch */
 } ssi_worker_shm;
 
+/* The worker's exit status when a filter closed or replaced its socket to the broker: the filter
+ * then named in ssi_worker_shm is the one that did it. */
+#define SSI_EXIT_LOST_SOCKET 86
+
 /** Write one frame. @return 0 or an errno. */
 int ssi_frame_send(int fd, const void *data, size_t len);
 

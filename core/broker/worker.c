@@ -7,11 +7,15 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int ssi_frame_send(int fd, const void *data, size_t len)
@@ -66,6 +70,8 @@ typedef struct ssi_worker {
     ss_store *store;
     ss_filter_set *fs;
     int fd;
+    dev_t fd_dev; /* what fd must still be: a filter may close it and open something else */
+    ino_t fd_ino;
     ssi_worker_shm *shm;
     ss_wbuf in, out, bag;
     uint8_t *exclude;
@@ -73,9 +79,51 @@ typedef struct ssi_worker {
     uint64_t *props_before;
 } ssi_worker;
 
+/* A filter's forked child must not hold the socket open: the broker sees its worker die by the
+ * socket's end, which the child would postpone to the dispatch timeout. */
+static int ssi_socket_fd = -1;
+
+static void ssi_socket_drop_in_child(void)
+{
+    if (ssi_socket_fd >= 0)
+        close(ssi_socket_fd);
+}
+
+/*
+ * Filters share the process with the socket to the broker, and a C filter may close any fd. The
+ * socket is kept high, where loops closing "all" descriptors rarely reach, and checked after
+ * every filter: when it is gone, the worker ends with shm->filter still naming the filter that ran
+ * last, so the broker charges that filter rather than a death "outside any filter".
+ */
+static int ssi_socket_move(ssi_worker *w)
+{
+    struct rlimit rl;
+    long top = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                   ? (long)rl.rlim_cur - 1
+                   : 1000;
+    int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, top < 1000 ? top : 1000);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return errno;
+    close(w->fd);
+    w->fd = ssi_socket_fd = fd;
+    pthread_atfork(NULL, NULL, ssi_socket_drop_in_child);
+    w->fd_dev = st.st_dev;
+    w->fd_ino = st.st_ino;
+    return 0;
+}
+
+static void ssi_socket_check(const ssi_worker *w)
+{
+    struct stat st;
+    if (fstat(w->fd, &st) != 0 || st.st_dev != w->fd_dev || st.st_ino != w->fd_ino)
+        _exit(SSI_EXIT_LOST_SOCKET); /* nothing to answer on; shm names the culprit */
+}
+
 static void ssi_before_run(void *ctx, size_t filter)
 {
     ssi_worker *w = ctx;
+    ssi_socket_check(w); /* the previous filter's doing, when it failed */
     w->shm->filter = (int32_t)filter;
 }
 
@@ -193,6 +241,7 @@ static int ssi_run_entry(ssi_worker *w, ss_store_txn *txn, ss_rbuf *r)
     ss_err err = {0};
     w->shm->seq = seq;
     int rc = ss_filter_dispatch_ctl_run(w->fs, txn, locus, survey, alert_id, &ctl, &o, &err);
+    ssi_socket_check(w);
     w->shm->filter = -1;
     return ssi_answer(w, seq, rc, &err, &o);
 }
@@ -236,9 +285,13 @@ static int ssi_worker_setup(ssi_worker *w, const char *store_dir, const char *se
         return ss_err_set(err, errno, "worker: shared memory: %s", strerror(errno));
     }
     w->shm->filter = -1;
+    close(shm_fd); /* the mapping stays: one fd fewer for a filter to break */
+    int rc = ssi_socket_move(w);
+    if (rc)
+        return ss_err_set(err, rc, "worker: moving the broker's socket: %s", strerror(rc));
     ss_store_options so = {.readonly = 1};
-    int rc = ss_store_open(store_dir, &so, &w->store, err);
-    if (!rc)
+    rc = ss_store_open(store_dir, &so, &w->store, err);
+    if (!rc) /* the setups run here: a filter's setup closing fds fails the hello */
         rc = ss_filter_set_load(set_ini, &w->fs, err);
     size_t nf = w->fs ? ss_filter_set_count(w->fs) : 0;
     if (!rc &&
@@ -251,7 +304,7 @@ static int ssi_worker_setup(ssi_worker *w, const char *store_dir, const char *se
 int ss_broker_worker_main(const char *store_dir, const char *set_ini, int fd, int shm_fd)
 {
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, SIG_IGN); /* a Ctrl-C reaches the whole process group: the broker decides */
+    signal(SIGINT, SIG_IGN); /* run by hand, a Ctrl-C reaches it too: the broker decides */
     signal(SIGHUP, SIG_IGN);
     ssi_worker w = {.fd = fd};
     ss_err err = {0};

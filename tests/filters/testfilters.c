@@ -1,12 +1,15 @@
 /*
  * Filters that misbehave on purpose, one shared object each (selected by -DTF_<KIND> at build
  * time), for the host's tests: declarations, enforcement, failures, ordering, ABI checks, and
- * filters that take their worker process down (TF_SEGV, TF_ABORT, TF_HANG) for the broker's.
+ * filters that take their worker process down (TF_SEGV, TF_ABORT, TF_HANG) or misuse it
+ * (TF_CLOSE_FDS, TF_CLOSE_ALL, TF_GREEDY, TF_FORK) for the broker's.
  */
 #include <skysieve/filter.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const ss_property_decl tf_locus_props[] = {
     {"tf_score", SS_TYPE_FLOAT, "a score"},
@@ -42,28 +45,48 @@ static const char *const tf_req_props[] = {"tf_absent_property", NULL};
 static const char *const *const tf_req_props = NULL;
 #endif
 
-#if defined(TF_SEGV) || defined(TF_ABORT) || defined(TF_HANG)
+#if defined(TF_CLOSE_ALL)
+#define TF_CLOSE_UPTO 4096
+#else
+#define TF_CLOSE_UPTO 64
+#endif
+
+#if defined(TF_SEGV) || defined(TF_ABORT) || defined(TF_HANG) || defined(TF_CLOSE_FDS) ||          \
+    defined(TF_CLOSE_ALL) || defined(TF_GREEDY) || defined(TF_FORK)
 /*
  * The worker killers strike on every locus; with the setup item `only = PREFIX`, only when the
  * triggering alert's id starts with PREFIX (they run normally, writing nothing, on the others).
- * The state is that prefix, or NULL.
+ * TF_FORK writes the pid of the child it leaves behind to the setup item `pidfile`. TF_CLOSE_FDS
+ * closes fds 0-63 (the worker's socket to the broker survives), TF_CLOSE_ALL 0-4095 (it does not).
  */
-static int tf_setup(const ss_host_api *host, const ss_setup_item *items, size_t n, void **state)
-{
-    (void)host;
-    *state = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(items[i].key, "only")) {
-            free(*state);
-            if (!(*state = strdup(items[i].value)))
-                return SS_ENOMEM;
-        }
-    return 0;
-}
+typedef struct tf_state {
+    char *only, *pidfile;
+} tf_state;
 
 static void tf_teardown(void *state)
 {
-    free(state);
+    tf_state *st = state;
+    free(st->only);
+    free(st->pidfile);
+    free(st);
+}
+
+static int tf_setup(const ss_host_api *host, const ss_setup_item *items, size_t n, void **state)
+{
+    (void)host;
+    tf_state *st = calloc(1, sizeof *st);
+    *state = st;
+    for (size_t i = 0; st && i < n; i++) {
+        char **slot = !strcmp(items[i].key, "only")      ? &st->only
+                      : !strcmp(items[i].key, "pidfile") ? &st->pidfile
+                                                         : NULL;
+        if (slot && (free(*slot), !(*slot = strdup(items[i].value)))) {
+            tf_teardown(st); /* a failed setup gets no teardown */
+            *state = NULL;
+            return SS_ENOMEM;
+        }
+    }
+    return st ? 0 : SS_ENOMEM;
 }
 
 #if defined(TF_SEGV)
@@ -76,9 +99,48 @@ __attribute__((no_sanitize("undefined"))) static void tf_segfault(void)
 }
 #endif
 
-static int tf_strikes(const ss_host_api *host, const char *only, ss_locus_view *l)
+#if defined(TF_GREEDY)
+/* Allocate and touch 16 MiB at a time, never freeing, as a leak does; a NULL from malloc is
+ * fatal (as xmalloc makes it). The cap (1 GiB) only spares a machine with no limit set (a
+ * sanitized build): reaching it, the filter tags the locus. */
+static int tf_greedy(const ss_host_api *host, ss_locus_view *l)
+{
+    enum { CHUNK = 16 << 20, CAP = 64 };
+    static void *kept[CAP];
+    for (size_t i = 0; i < CAP; i++) {
+        if (!(kept[i] = malloc(CHUNK)))
+            abort();
+        memset(kept[i], 1, CHUNK);
+    }
+    for (size_t i = 0; i < CAP; i++)
+        free(kept[i]);
+    return host->add_tag(l, "tf_tag");
+}
+#endif
+
+#if defined(TF_FORK)
+/* A child that would live on forever, in the worker's process group. */
+static int tf_fork(const ss_host_api *host, const tf_state *st, ss_locus_view *l)
+{
+    static int forked;
+    if (forked++)
+        return 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    FILE *fp = pid > 0 && st->pidfile ? fopen(st->pidfile, "w") : NULL;
+    if (fp)
+        fprintf(fp, "%d\n", (int)pid), fclose(fp);
+    return fp ? 0 : host->fail(l, "fork or pidfile failed");
+}
+#endif
+
+static int tf_strikes(const ss_host_api *host, const tf_state *st, ss_locus_view *l)
 {
     ss_alert_info a;
+    const char *only = st->only;
     if (!only)
         return 1;
     return host->alert(l, SS_TRIGGER, &a) == 0 && a.alert_id &&
@@ -136,6 +198,15 @@ static int tf_run(const ss_host_api *host, void *state, ss_locus_view *l)
             spins++;
     }
     return 0;
+#elif defined(TF_CLOSE_FDS) || defined(TF_CLOSE_ALL)
+    if (tf_strikes(host, state, l))
+        for (int fd = 0; fd < TF_CLOSE_UPTO; fd++) /* as daemonising code does */
+            close(fd);
+    return 0;
+#elif defined(TF_GREEDY)
+    return tf_strikes(host, state, l) ? tf_greedy(host, l) : 0;
+#elif defined(TF_FORK)
+    return tf_strikes(host, state, l) ? tf_fork(host, state, l) : 0;
 #elif defined(TF_PRODUCER) || defined(TF_CYCLE_A)
     (void)f;
     return host->add_tag(l, "tf_a");

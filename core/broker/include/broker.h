@@ -53,6 +53,7 @@ typedef struct ss_broker_conf {
     double radius_arcsec;
     unsigned instance; /**< locus-id space of a multi-instance deployment (0: none) */
     uint32_t batch;
+    uint64_t max_rejected_per_input; /**< [broker]: rejected rows kept per input (ingest.h) */
     ss_log_level log_level;
     double stats_interval;
     uint64_t queue_high, queue_low;
@@ -71,6 +72,8 @@ typedef struct ss_broker_conf {
     double timeout;
     unsigned max_crashes;
     unsigned dispatch_batch;
+    /** [broker] worker_*: each worker process's rlimits (0: the broker's own), pool.h */
+    uint64_t worker_memory, worker_cpu_seconds, worker_open_files, worker_processes;
     char *publish; /**< NULL: tags are stored, not published */
     ss_broker_output
         outputs[SS_PUBLISH_MAX_OUTPUTS - 1]; /**< [output NAME] sections, beside publish */
