@@ -917,7 +917,7 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
     b.serve.backoff = 1.0;
     if (!rc && b.c.serve)
         ssi_beside_start(&b); /* the store exists now: the server opens it read-only */
-    if (!rc && b.c.set && conf->worker_memory && ssi_memory_limit_skipped())
+    if (!rc && b.c.set && conf->worker_memory && ss_broker_memory_limit_skipped())
         ss_log_line(log, SS_LOG_WARN,
                     "worker_memory is not applied: this build runs under "
                     "AddressSanitizer, whose shadow memory a cap would refuse");

@@ -13,6 +13,7 @@
  */
 #include "testutil.h"
 
+#include "broker.h"
 #include "filters.h"
 
 #include <arpa/inet.h>
@@ -1957,18 +1958,6 @@ static pid_t read_pidfile(const char *path, double secs)
     return 0;
 }
 
-static int sanitized_build(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    return 1;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return 1;
-#endif
-#endif
-    return 0;
-}
-
 /* 11. Workers are confined (pool.h ssi_worker_limits). A filter closing fds 0-63 leaves its
  * worker working (the broker's socket sits above); one closing every fd is charged with its
  * worker's death and disabled, never a death "outside any filter"; one allocating without bound
@@ -2025,7 +2014,7 @@ START_TEST(workers_are_confined)
           jtext(all));
     CHECK(!log_has("outside any filter") && !log_has("given up"),
           "a death was not charged to the filter that caused it (see the log)");
-    if (sanitized_build()) {
+    if (ss_broker_memory_limit_skipped()) {
         CHECK(log_warns_about("worker_memory is not applied"),
               "a sanitized build must say that it skips worker_memory");
         CHECK(jint(gr, "crashes") == 0 && jint(gr, "runs") >= NX,

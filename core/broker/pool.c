@@ -1,5 +1,6 @@
 /* Filter-set generations and their worker processes (pool.h). */
 #include "pool.h"
+#include "broker.h"
 #include "fileio.h"
 
 #include <errno.h>
@@ -36,7 +37,7 @@ double ssi_mono(void)
 
 /* ---- starting and stopping workers ---- */
 
-int ssi_memory_limit_skipped(void)
+int ss_broker_memory_limit_skipped(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
     return 1;
@@ -67,7 +68,7 @@ static int ssi_child_confine(const ssi_limits_arg *a)
     if (setpgid(0, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != a->broker)
         return -1; /* the last: the broker died before PDEATHSIG was armed */
-    return ssi_limit(RLIMIT_DATA, ssi_memory_limit_skipped() ? 0 : l->memory, 0) ||
+    return ssi_limit(RLIMIT_DATA, ss_broker_memory_limit_skipped() ? 0 : l->memory, 0) ||
            ssi_limit(RLIMIT_CPU, l->cpu_seconds, 5) || ssi_limit(RLIMIT_NOFILE, l->open_files, 0) ||
            ssi_limit(RLIMIT_NPROC, l->processes, 0);
 }

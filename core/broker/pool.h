@@ -92,9 +92,6 @@ typedef struct ssi_pool_conf {
     ssi_worker_limits limits;
 } ssi_pool_conf;
 
-/** 1 when this build cannot cap a worker's memory (AddressSanitizer). */
-int ssi_memory_limit_skipped(void);
-
 /** Snapshot @p set_ini into @p dir and start @p nw workers on it. @return the generation. */
 int ssi_gen_start(const ssi_pool_conf *pc, unsigned id, const char *set_ini, const char *dir,
                   size_t nw, ssi_gen **out, ss_err *err);

@@ -85,6 +85,10 @@ typedef struct ss_broker_conf {
 } ss_broker_conf;
 
 /** Read @p path. @return 0, or an error naming the file, section, key and the reason. */
+/** 1 when this build cannot limit its workers' memory ([broker] worker_memory): under
+ * AddressSanitizer, whose shadow memory needs more than any sensible limit. */
+int ss_broker_memory_limit_skipped(void);
+
 int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err);
 void ss_broker_conf_free(ss_broker_conf *c);
 
