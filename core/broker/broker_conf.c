@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct ssi_conf_ctx {
     ss_broker_conf *c;
@@ -155,19 +156,48 @@ static const char *ssi_notify_bounds(const char *k)
                                    : "unknown key (timeout, retries, backoff, max_age)";
 }
 
-static int ssi_secret(ssi_conf_ctx *x, const char *path)
+/* The first line of @p fp without its line end. @return 1 when it is not empty. */
+static int ssi_first_line(FILE *fp, char *line, size_t cap)
 {
-    char *file = ssi_rel(x->dir, path), line[512];
-    FILE *fp = file ? fopen(file, "r") : NULL;
-    int ok = fp && fgets(line, sizeof line, fp);
+    if (!fgets(line, (int)cap, fp))
+        return 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    return line[0] != '\0';
+}
+
+int ss_broker_secret_read(const char *path, char **secret, ss_err *err)
+{
+    *secret = NULL;
+    FILE *fp = fopen(path, "r");
+    struct stat st;
+    char line[512];
+    if (!fp || fstat(fileno(fp), &st))
+        ss_err_set(err, SS_EINVAL, "%s: %s", path, strerror(errno));
+    else if (st.st_mode & (S_IRWXG | S_IRWXO)) /* a secret others can read is no secret */
+        ss_err_set(err, SS_EINVAL,
+                   "%s: readable by group or others (mode %04o): make it its owner's alone "
+                   "(chmod 600)",
+                   path, (unsigned)(st.st_mode & 07777));
+    else if (!ssi_first_line(fp, line, sizeof line))
+        ss_err_set(err, SS_EINVAL, "%s: the first line (the secret) is empty", path);
+    else if (!(*secret = strdup(line)))
+        ss_err_set(err, SS_ENOMEM, "out of memory");
     if (fp)
         fclose(fp);
-    line[ok ? strcspn(line, "\r\n") : 0] = '\0';
-    if (!ok || !line[0])
-        ss_err_set(x->err, SS_EINVAL, "%s: [control] secret_file = %s: %s", x->c->file, path,
-                   !fp ? strerror(errno) : "the first line (the secret) is empty");
+    return *secret ? 0 : err->code;
+}
+
+static int ssi_secret(ssi_conf_ctx *x, const char *path)
+{
+    char *file = ssi_rel(x->dir, path), *secret = NULL;
+    ss_err mine = {0};
+    int rc = file ? ss_broker_secret_read(file, &secret, &mine) : SS_ENOMEM;
     free(file);
-    return ok && line[0] && ssi_set_str(&x->c->secret, strdup(line));
+    if (rc) {
+        ss_err_set(x->err, rc, "%s: [control] secret_file = %s", x->c->file, mine.msg);
+        return 0;
+    }
+    return ssi_set_str(&x->c->secret, secret);
 }
 
 /* [output NAME]: the pairs are kept for the plugin's open_conf, which checks them (and names the

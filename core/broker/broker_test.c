@@ -1383,14 +1383,27 @@ START_TEST(control_over_tcp_needs_the_secret)
 {
     char addr[64], *out = NULL, *err = NULL;
     snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", free_tcp_port());
-    free(tu_write(tu_tmp, "secret", "s3cr3t-of-the-test\nonly the first line is the secret\n"));
-    free(tu_write(tu_tmp, "client.secret", "s3cr3t-of-the-test\n"));
-    free(tu_write(tu_tmp, "wrong.secret", "a-guess\n"));
+    char *shared = tu_write(tu_tmp, "secret", "s3cr3t-of-the-test\nonly the first line is\n"),
+         *client = tu_write(tu_tmp, "client.secret", "s3cr3t-of-the-test\n"),
+         *wrong = tu_write(tu_tmp, "wrong.secret", "a-guess\n");
     write_conf("", "[control]\naddress = %s\nsecret_file = secret\n", addr);
+    /* a secret others can read is none: refused by the broker and by ctl, naming the file */
+    ck_assert_int_eq(chmod(shared, 0644), 0);
+    int rc = tu_sks(&out, &err, "run --config '%s/broker.ini'", tu_tmp);
+    CHECK(rc == 1 && strstr(err, "readable by group or others") && strstr(err, "secret"),
+          "run with a shared secret file exited %d: %s", rc, err);
+    free(out), free(err);
+    ck_assert_int_eq(chmod(client, 0640), 0);
+    rc = tu_sks(&out, &err, "ctl --address %s --secret-file '%s' --timeout 1 status", addr, client);
+    CHECK(rc == 1 && strstr(err, "readable by group or others"),
+          "ctl with a shared secret file exited %d: %s", rc, err);
+    free(out), free(err);
+    ck_assert_int_eq(chmod(shared, 0600) | chmod(client, 0600) | chmod(wrong, 0600), 0);
+    free(shared), free(client), free(wrong);
     bk_start();
     bk_wait_ready(20); /* ctl --config: the address and the secret from the config */
 
-    int rc = tu_sks(&out, &err, "ctl --address %s --timeout 3 status", addr);
+    rc = tu_sks(&out, &err, "ctl --address %s --timeout 3 status", addr);
     CHECK(rc == 1 && (strcasestr(out, "secret") || strcasestr(err, "secret")),
           "ctl without the secret exited %d (expected 1, saying why: secret): %s %s", rc, out, err);
     CHECK(!strstr(out, "\"uptime_s\""), "ctl without the secret got the status: %s", out);

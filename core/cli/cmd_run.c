@@ -146,13 +146,11 @@ static int ssi_ctl_target(ssi_ctl_cli *c, char **address, ss_err *err)
     } else
         *address = strdup(c->address);
     if (c->secret_file) {
-        char *data = NULL;
-        size_t len;
-        if (ss_file_read(c->secret_file, &data, &len, err))
+        char *secret;
+        if (ss_broker_secret_read(c->secret_file, &secret, err))
             return err->code;
-        data[strcspn(data, "\r\n")] = '\0';
         free(c->secret);
-        c->secret = data;
+        c->secret = secret;
     }
     return *address ? 0 : ss_err_set(err, SS_ENOMEM, "out of memory");
 }

@@ -90,6 +90,16 @@ typedef struct ss_broker_conf {
 int ss_broker_memory_limit_skipped(void);
 
 int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err);
+
+/**
+ * Read the control socket's shared secret: the first line of @p path, which only its owner may
+ * read (a file readable or writable by group or others is refused: a secret others can read is
+ * none).
+ * @param[out] secret a malloc'd copy, owned by the caller; NULL on failure.
+ * @return 0; SS_EINVAL (unreadable, shared, or an empty first line) or SS_ENOMEM, with @p err
+ *         naming @p path and the reason.
+ */
+int ss_broker_secret_read(const char *path, char **secret, ss_err *err);
 void ss_broker_conf_free(ss_broker_conf *c);
 
 /**
