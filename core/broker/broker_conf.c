@@ -75,6 +75,17 @@ static int ssi_message_size(const char *v, size_t *out)
     return ssi_uint(v, 1024, &u) && u <= SS_BROKER_MESSAGE_MAX && (*out = (size_t)u);
 }
 
+/* max_line_bytes, max_value_bytes, max_props, max_history, max_alert_bytes (alert_limits.h):
+ * 0 or a value out of range is refused here, naming the key. @return 1 set, 0 not. */
+static int ssi_limit_key(ssi_conf_ctx *x, const char *k, const char *v)
+{
+    ss_err mine = {0};
+    int rc = ss_alert_limits_set(&x->c->limits, k, v, &mine);
+    if (rc && rc != 1)
+        ss_err_set(x->err, rc, "%s: [broker] %s", x->c->file, mine.msg);
+    return rc == 0;
+}
+
 static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
 {
     ss_broker_conf *c = x->c;
@@ -111,7 +122,7 @@ static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
                (!c->worker_open_files || c->worker_open_files >= 128);
     if (!strcmp(k, "worker_processes"))
         return ssi_uint(v, 0, &c->worker_processes);
-    return 0;
+    return ssi_limit_key(x, k, v);
 }
 
 static int ssi_filters_key(ssi_conf_ctx *x, const char *k, const char *v)

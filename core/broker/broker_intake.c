@@ -430,6 +430,7 @@ int ssi_intake_start(ssi_broker *b, ss_err *err)
                            .on_reject = ssi_on_reject,
                            .ctx = b};
     o.decoder.schema_dir = b->c.schema_dir;
+    o.decoder.limits = b->c.limits;
     ss_store_jpos from;
     char *dir = NULL;
     int rc = ssi_read_jpos(b, &from);

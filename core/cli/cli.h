@@ -2,6 +2,7 @@
 #ifndef SS_CLI_H
 #define SS_CLI_H
 
+#include "alert_limits.h"
 #include "err.h"
 
 #include <stddef.h>
@@ -48,5 +49,23 @@ int ss_cli_double(const char *s, double *out);
 /** Write @p len bytes to @p path (through PATH.part, renamed once whole) or, when @p path is
  * NULL, to standard output (cmd_plot.c). @return 0 or an errno value (@p err says which file). */
 int ss_cli_write_file(const char *path, const void *data, size_t len, ss_err *err);
+
+/** The size caps of decoding (alert_limits.h) as options, shared by ingest, inspect and replay:
+ * --max-line-bytes, --max-value-bytes, --max-props, --max-history, --max-alert-bytes, getopt
+ * values SS_CLI_LIMIT_OPT + 0 to 4 in that order (ss_alert_limits_keys' order). */
+#define SS_CLI_LIMIT_OPT 0x1000
+#define SS_CLI_LIMIT_OPTIONS                                                                       \
+    {"max-line-bytes", required_argument, 0, SS_CLI_LIMIT_OPT},                                    \
+        {"max-value-bytes", required_argument, 0, SS_CLI_LIMIT_OPT + 1},                           \
+        {"max-props", required_argument, 0, SS_CLI_LIMIT_OPT + 2},                                 \
+        {"max-history", required_argument, 0, SS_CLI_LIMIT_OPT + 3},                               \
+    {                                                                                              \
+        "max-alert-bytes", required_argument, 0, SS_CLI_LIMIT_OPT + 4                              \
+    }
+/** Their --help text. */
+extern const char ss_cli_limits_help[];
+/** Apply getopt's @p ch when it is one of them. @return 1: it is not; 0: set; SS_EXIT_USAGE
+ * (printed, naming the option and its range) for a bad value. */
+int ss_cli_limit_option(const char *cmd, int ch, const char *arg, ss_alert_limits *l);
 
 #endif

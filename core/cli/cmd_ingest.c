@@ -39,6 +39,7 @@ static const char ssi_ingest_help[] =
     "  --max-rejected-per-input N\n"
     "                     rejected records stored per input (default 1000); the rest are counted\n"
     "                     (by reason) and summed up in one more row naming the input\n"
+    "%s"
     "  --map-size SIZE    initial LMDB map size, e.g. 64G (it grows when full)\n"
     "  --filters SET      run the filter set described by SET (an INI file, see\n"
     "                     config/filters.ini) on every locus a new alert updates\n"
@@ -51,6 +52,30 @@ static const char ssi_ingest_help[] =
     "\n"
     "Exit status: 0 when every input could be read (rejected records included), 1 when an input\n"
     "could not be read at all or the store failed, 2 on wrong usage.\n";
+
+const char ss_cli_limits_help[] =
+    "  --max-line-bytes SIZE   longest line, or quoted row, of CSV and JSON lines (16M)\n"
+    "  --max-value-bytes SIZE  longest property value, image stamps included (16M)\n"
+    "  --max-props N           properties (columns, keys and items) of one alert (10000)\n"
+    "  --max-history N         history entries of one alert (10000)\n"
+    "  --max-alert-bytes SIZE  longest Avro record: an alert with history and stamps (32M)\n"
+    "                     a record over a cap is rejected (too_large, naming the cap) and reading\n"
+    "                     goes on; 0 and values out of range are wrong usage\n";
+
+int ss_cli_limit_option(const char *cmd, int ch, const char *arg, ss_alert_limits *l)
+{
+    if (ch < SS_CLI_LIMIT_OPT || ch > SS_CLI_LIMIT_OPT + 4)
+        return 1;
+    ss_err err = {0};
+    const char *key = ss_alert_limits_keys[ch - SS_CLI_LIMIT_OPT];
+    if (ss_alert_limits_set(l, key, arg, &err) == 0)
+        return 0;
+    char opt[32];
+    snprintf(opt, sizeof opt, "--%s", key); /* the option is the key, dashed */
+    for (char *c = opt + 2; *c; c++)
+        *c = *c == '_' ? '-' : *c;
+    return ss_cli_usage(cmd, "%s: %s", opt, err.msg);
+}
 
 typedef struct ssi_ingest_cli {
     const char *store;
@@ -102,6 +127,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         {"publish", required_argument, 0, 'P'},
         {"schema-dir", required_argument, 0, 'D'},
         {"no-cutouts", no_argument, 0, 'C'},
+        SS_CLI_LIMIT_OPTIONS,
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -109,6 +135,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         double d;
         size_t sz;
+        int lim;
         switch (ch) {
         case 's': c->store = optarg; break;
         case 'r':
@@ -151,8 +178,11 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         case 'P': c->publish = optarg; break;
         case 'D': c->opts.decoder.schema_dir = optarg; break;
         case 'C': c->opts.decoder.skip_cutouts = 1; break;
-        case 'h': fputs(ssi_ingest_help, stdout); return -1;
-        default: return ss_cli_usage("ingest", "unknown option");
+        case 'h': printf(ssi_ingest_help, ss_cli_limits_help); return -1;
+        default:
+            if ((lim = ss_cli_limit_option("ingest", ch, optarg, &c->opts.decoder.limits)) == 0)
+                break;
+            return lim == 1 ? ss_cli_usage("ingest", "unknown option") : lim;
         }
     }
     if (!c->store)
@@ -338,27 +368,31 @@ int ss_cmd_ingest(int argc, char **argv)
 }
 
 static const char ssi_inspect_help[] =
-    "usage: skysieve inspect [--schema-dir DIR] [--survey NAME] FILE...\n\n"
+    "usage: skysieve inspect [--schema-dir DIR] [--survey NAME] [--max-* ...] FILE...\n\n"
     "Decode alert files and print, one JSON line per record, the alert and its history as\n"
-    "skysieve would ingest them, or why a record would be rejected. Nothing is stored.\n";
+    "skysieve would ingest them, or why a record would be rejected. Nothing is stored.\n"
+    "The size caps are ingest's:\n%s";
 
 int ss_cmd_inspect(int argc, char **argv)
 {
     static const struct option opts[] = {{"schema-dir", required_argument, 0, 'D'},
                                          {"survey", required_argument, 0, 'S'},
+                                         SS_CLI_LIMIT_OPTIONS,
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ss_decoder_config cfg = {0};
-    int ch;
+    int ch, rc;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (ch == 'D')
             cfg.schema_dir = optarg;
         else if (ch == 'S')
             cfg.default_survey = optarg;
         else if (ch == 'h')
-            return fputs(ssi_inspect_help, stdout), SS_EXIT_OK;
-        else
+            return printf(ssi_inspect_help, ss_cli_limits_help), SS_EXIT_OK;
+        else if ((rc = ss_cli_limit_option("inspect", ch, optarg, &cfg.limits)) == 1)
             return ss_cli_usage("inspect", "unknown option");
+        else if (rc)
+            return rc;
     }
     if (optind >= argc)
         return ss_cli_usage("inspect", "give one or more files");

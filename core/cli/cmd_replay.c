@@ -46,6 +46,8 @@ static const char ssi_replay_help[] =
     "  --format NAME          decode every input with this decoder (default: detect per file)\n"
     "  --survey NAME          survey of tuple rows that name none (default: tuple)\n"
     "  --schema-dir DIR       Avro schemas for Confluent-framed messages (as for ingest)\n"
+    "  --max-line-bytes, --max-value-bytes, --max-props, --max-history, --max-alert-bytes\n"
+    "                         the size caps of decoding, as for ingest (see ingest --help)\n"
     "  --quiet                no progress and no summary (the report is still written)\n"
     "  --help                 show this help\n"
     "\n"
@@ -313,6 +315,7 @@ static int ssi_parse(int argc, char **argv, ssi_replay_cli *c)
                                          {"radius", required_argument, 0, 'R'},
                                          {"catalogs-from", required_argument, 0, 'C'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         SS_CLI_LIMIT_OPTIONS,
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     c->o.tolerance = 1e-9;
@@ -320,6 +323,12 @@ static int ssi_parse(int argc, char **argv, ssi_replay_cli *c)
     c->o.limits.max_tag_fraction = SS_REPLAY_DEFAULT_TAG_FRACTION;
     int ch, idx;
     while ((ch = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+        int lim = ss_cli_limit_option("replay", ch, optarg, &c->o.decoder.limits);
+        if (lim != 1) {
+            if (lim)
+                return lim;
+            continue;
+        }
         int rc = ch == '?' ? -1 : ssi_option(c, ch, optarg);
         if (rc > 0)
             return fputs(ssi_replay_help, stdout), -1;

@@ -20,6 +20,7 @@ static const char *const ssi_reason_names[SS_REASON__COUNT] = {
     [SS_REASON_TOO_LONG] = "field_too_long",
     [SS_REASON_UNREADABLE] = "unreadable_input",
     [SS_REASON_ID_INVALID] = "id_invalid",
+    [SS_REASON_TOO_LARGE] = "too_large",
 };
 
 const char *ss_reason_name(ss_reason r)

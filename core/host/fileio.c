@@ -36,10 +36,59 @@ int ss_file_read(const char *path, char **buf, size_t *len, ss_err *err)
 
 #define SSI_BOM "\xEF\xBB\xBF"
 
+/* Grow l->buf to hold @p need bytes (doubling, at most l->max + 2). @return 0 or -1. */
+static int ssi_lines_grow(ss_file_lines *l, size_t need)
+{
+    size_t cap = l->cap ? l->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    cap = cap < l->max + 2 ? cap : l->max + 2;
+    char *b = realloc(l->buf, cap);
+    if (!b)
+        return errno = ENOMEM, -1;
+    l->buf = b;
+    l->cap = cap;
+    return 0;
+}
+
+/* getline() bounded by l->max: the buffer grows with the line up to max, and bytes past it are
+ * counted and dropped. @return as getline(), the count of bytes stored; l->over is set to the
+ * whole line's length (without its LF) when it was cut. */
+static ssize_t ssi_getline_max(ss_file_lines *l)
+{
+    uint64_t total = 0;
+    size_t kept = 0;
+    int c = EOF;
+    flockfile(l->fp);
+    while ((c = getc_unlocked(l->fp)) != EOF) {
+        /* one byte past max tells a cut line from one of max bytes; one more for the NUL */
+        if (kept <= l->max && kept + 2 > l->cap && ssi_lines_grow(l, kept + 2)) {
+            funlockfile(l->fp);
+            return -1;
+        }
+        if (kept <= l->max)
+            l->buf[kept++] = (char)c;
+        total++;
+        if (c == '\n')
+            break;
+    }
+    funlockfile(l->fp);
+    if (total == 0)
+        return -1;
+    uint64_t len = total - (c == '\n');
+    if (len > l->max) {
+        l->over = len;
+        kept = l->max;
+    }
+    l->buf[kept] = '\0';
+    return (ssize_t)kept;
+}
+
 int ss_file_lines_next(ss_file_lines *l, const char **line, size_t *len, ss_err *err)
 {
     errno = 0;
-    ssize_t n = getline(&l->buf, &l->cap, l->fp);
+    l->over = 0;
+    ssize_t n = l->max ? ssi_getline_max(l) : getline(&l->buf, &l->cap, l->fp);
     if (n < 0) {
         if (feof(l->fp) && !ferror(l->fp))
             return 0;
@@ -49,9 +98,9 @@ int ss_file_lines_next(ss_file_lines *l, const char **line, size_t *len, ss_err 
     l->lineno++;
     const char *p = l->buf;
     size_t m = (size_t)n;
-    if (m && p[m - 1] == '\n')
+    if (m && p[m - 1] == '\n' && !l->over)
         m--;
-    if (m && p[m - 1] == '\r')
+    if (m && p[m - 1] == '\r' && !l->over)
         m--;
     if (l->lineno == 1 && m >= 3 && memcmp(p, SSI_BOM, 3) == 0)
         p += 3, m -= 3;

@@ -46,6 +46,10 @@ typedef struct avro_state {
     uint64_t block;     /* index of the last block read, from 1 */
     off_t file_size;    /* -1 when the input cannot seek */
     avro_reader_t reader;
+    ss_alert_limits limits;
+    size_t block_max;  /* decompressed bytes the current block may take: max_alert_bytes each */
+    uint64_t too_long; /* a framed message over max_alert_bytes: at least this many bytes */
+    char why[128];     /* why a block is too large, naming the cap */
 } avro_state;
 
 static const char *const ssp_exts[] = {".avro", NULL};
@@ -234,7 +238,50 @@ typedef struct ssp_walk {
     size_t len, pos;
     int64_t budget;  /* values left to visit: bounds the time and avro-c's memory */
     const char *why; /* what is wrong, when the walk fails */
+    /* The caps (alert_limits.h) and what the record holds against them. The first cap exceeded
+     * is noted and the walk goes on to the record's end, so that only this record is lost. */
+    const ss_alert_limits *lim;
+    uint64_t history, items;
+    ss_reject *over; /* filled for the first cap exceeded */
+    int is_over;
 } ssp_walk;
+
+/* Note cap @p key exceeded (the first one only). @return 0: the walk goes on. */
+static int ssp_walk_over(ssp_walk *w, const char *what, uint64_t actual, const char *key,
+                         uint64_t limit)
+{
+    if (!w->is_over)
+        ss_alert_limits_reject(w->over, what, actual, 0, key, limit);
+    w->is_over = 1;
+    return 0;
+}
+
+/* 1 when the items of an array are records, unions and links followed: history entries. */
+static int ssp_is_entry(avro_schema_t s)
+{
+    for (int hops = 0; s && hops < 8; hops++) {
+        if (is_avro_link(s))
+            s = avro_schema_link_target(s);
+        else if (is_avro_union(s) && avro_schema_union_size(s) == 2)
+            s = avro_schema_union_branch(s, is_avro_null(avro_schema_union_branch(s, 0)) ? 1 : 0);
+        else
+            return is_avro_record(s);
+    }
+    return 0;
+}
+
+/* Count a block of @p count items against max_history (records) or max_props (others), before
+ * avro-c would allocate them. */
+static void ssp_walk_count(ssp_walk *w, avro_schema_t items, int is_map, int64_t count)
+{
+    if (!is_map && ssp_is_entry(items)) {
+        if ((w->history += (uint64_t)count) > w->lim->history)
+            ssp_walk_over(w, "too many history entries", w->history, "max_history",
+                          w->lim->history);
+    } else if ((w->items += (uint64_t)count) > w->lim->props) {
+        ssp_walk_over(w, "too many array or map items", w->items, "max_props", w->lim->props);
+    }
+}
 
 static int ssp_walk_fail(ssp_walk *w, const char *why)
 {
@@ -287,6 +334,7 @@ static int ssp_walk_blocks(ssp_walk *w, avro_schema_t items, int is_map, int dep
         /* each item takes a byte or more, or one of the budget when it can be empty */
         if ((uint64_t)count > w->len - w->pos && count > w->budget)
             return ssp_walk_fail(w, "more items than the data can hold");
+        ssp_walk_count(w, items, is_map, count);
         for (int64_t i = 0; i < count; i++) {
             if (is_map && ssp_walk_long(w, &size))
                 return -1;
@@ -311,7 +359,13 @@ static int ssp_walk_value(ssp_walk *w, avro_schema_t s, int depth)
     case AVRO_FLOAT: return ssp_walk_skip(w, 4);
     case AVRO_DOUBLE: return ssp_walk_skip(w, 8);
     case AVRO_STRING:
-    case AVRO_BYTES: return ssp_walk_long(w, &n) ? -1 : ssp_walk_skip(w, n);
+    case AVRO_BYTES:
+        if (ssp_walk_long(w, &n))
+            return -1;
+        if (n > 0 && (uint64_t)n > w->lim->value_bytes)
+            ssp_walk_over(w, "a string or bytes value is too long (bytes)", (uint64_t)n,
+                          "max_value_bytes", w->lim->value_bytes);
+        return ssp_walk_skip(w, n);
     case AVRO_FIXED: return ssp_walk_skip(w, avro_schema_fixed_size(s));
     case AVRO_ENUM:
         if (ssp_walk_long(w, &n))
@@ -357,7 +411,8 @@ static int ssp_open_container(avro_state *st, ss_err *err)
     return rc;
 }
 
-/* Decompression. @return 0, 1 when the data is damaged (*why says how), or SS_ENOMEM. */
+/* Decompression. @return 0, 1 when the data is damaged (*why says how), 2 when it holds more than
+ * st->block_max bytes (max_alert_bytes a record), or SS_ENOMEM. */
 static int ssp_inflate(avro_state *st, size_t len, const char **why)
 {
     z_stream z = {0};
@@ -369,10 +424,18 @@ static int ssp_inflate(avro_state *st, size_t len, const char **why)
     st->data_len = 0;
     while (zr == Z_OK) {
         size_t need = st->data_len + (st->data_len > len ? st->data_len : len) + 4096;
-        if (st->data_len >= (size_t)SSP_MAX_BLOCK) {
+        if (st->data_len >= st->block_max) {
             inflateEnd(&z);
-            *why = "deflate data inflates past 1 GiB";
-            return 1;
+            if (st->block_max == (size_t)SSP_MAX_BLOCK) {
+                *why = "deflate data inflates past 1 GiB";
+                return 1;
+            }
+            snprintf(st->why, sizeof st->why,
+                     "its deflate data inflates past %zu bytes (max_alert_bytes = %" PRIu64
+                     " a record)",
+                     st->block_max, st->limits.alert_bytes);
+            *why = st->why;
+            return 2;
         }
         if (ssp_reserve(&st->data, &st->data_cap, need)) {
             inflateEnd(&z);
@@ -398,6 +461,14 @@ static int ssp_unsnappy(avro_state *st, size_t len, const char **why)
         snappy_uncompressed_length((char *)st->raw, len - 4, &out) != SNAPPY_OK ||
         out > (size_t)SSP_MAX_BLOCK)
         return 1;
+    snprintf(st->why, sizeof st->why,
+             "its snappy data uncompresses to %zu bytes, past %zu (max_alert_bytes = %" PRIu64
+             " a record)",
+             out, st->block_max, st->limits.alert_bytes);
+    *why = st->why;
+    if (out > st->block_max)
+        return 2;
+    *why = "cannot uncompress its snappy data";
     if (ssp_reserve(&st->data, &st->data_cap, out + 1))
         return SS_ENOMEM;
     if (snappy_uncompress((char *)st->raw, len - 4, (char *)st->data, &out) != SNAPPY_OK)
@@ -474,16 +545,44 @@ static int ssp_block_follows(avro_state *st)
  * is at byte @p resume, where reading goes on. @p count: the records its header claims, -1 when
  * unknown. Records keep their numbers: the rejection takes the number of the next record read.
  * @return SS_EREJECT. */
-static int ssp_reject_block(avro_state *st, off_t start, off_t resume, int64_t count,
-                            const char *why, ss_reject *rej)
+static int ssp_reject_block_as(avro_state *st, ss_reason reason, off_t start, off_t resume,
+                               int64_t count, const char *why, ss_reject *rej)
 {
     rej->line = st->record;
     char lost[48] = "its records lost";
     if (count >= 0)
         snprintf(lost, sizeof lost, "%" PRId64 " record(s) lost", count);
-    return ss_reject_set(rej, SS_REASON_MALFORMED,
+    return ss_reject_set(rej, reason,
                          "block %" PRIu64 " at byte %lld: %s; %s, reading resumes at byte %lld",
                          st->block, (long long)start, why, lost, (long long)resume);
+}
+
+static int ssp_reject_block(avro_state *st, off_t start, off_t resume, int64_t count,
+                            const char *why, ss_reject *rej)
+{
+    return ssp_reject_block_as(st, SS_REASON_MALFORMED, start, resume, count, why, rej);
+}
+
+/* A block whose compressed size alone passes max_alert_bytes for each of its records (with room
+ * for data that does not compress) is skipped unread when the input can seek: reading it would
+ * hold all of it. @return SS_EREJECT; 0 when it must be read (no seeking, or a bad marker). */
+static int ssp_skip_huge_block(avro_state *st, off_t start, off_t body, int64_t count, int64_t size,
+                               ss_reject *rej)
+{
+    uint64_t cap = (uint64_t)count * st->limits.alert_bytes;
+    unsigned char sync[16];
+    if (st->file_size < 0 || count <= 0 || cap / (uint64_t)count != st->limits.alert_bytes ||
+        (uint64_t)size <= cap + cap / 8 + 65536)
+        return 0;
+    if (fseeko(st->fp, body + size, SEEK_SET) || fread(sync, 1, 16, st->fp) != 16 ||
+        memcmp(sync, st->sync, 16))
+        return fseeko(st->fp, body, SEEK_SET), 0;
+    char why[160];
+    snprintf(why, sizeof why,
+             "its %" PRId64 " bytes for %" PRId64 " record(s) are over max_alert_bytes = %" PRIu64
+             " each",
+             size, count, st->limits.alert_bytes);
+    return ssp_reject_block_as(st, SS_REASON_TOO_LARGE, start, ftello(st->fp), count, why, rej);
 }
 
 /* Reject the block as ssp_reject_block() does and go on after the next sync marker, searched from
@@ -534,6 +633,13 @@ static int ssp_next_block(avro_state *st, ss_reject *rej, ss_err *err)
     off_t body = ftello(st->fp);
     if (size > SSP_MAX_BLOCK || size > ssp_remaining(st))
         return ssp_resync(st, start, body, -1, "its size runs past the end of the file", rej, err);
+    if (ssp_skip_huge_block(st, start, body, count, size, rej))
+        return SS_EREJECT;
+    uint64_t cap = (uint64_t)count * st->limits.alert_bytes;
+    st->block_max = count > 0 && cap / (uint64_t)count == st->limits.alert_bytes &&
+                            cap < (uint64_t)SSP_MAX_BLOCK
+                        ? (size_t)cap
+                        : (size_t)SSP_MAX_BLOCK;
     unsigned char sync[16];
     int rc = ssp_read_n(st->fp, &st->raw, &st->raw_cap, (size_t)size, 1);
     if (rc == SS_ENOMEM)
@@ -551,7 +657,8 @@ static int ssp_next_block(avro_state *st, ss_reject *rej, ss_err *err)
         return ss_err_set(err, SS_ENOMEM, "%s: out of memory", st->name);
     /* the framing is sound: the next block starts here, after this block's marker */
     if (rc)
-        return ssp_reject_block(st, start, ftello(st->fp), count, why, rej);
+        return ssp_reject_block_as(st, rc == 2 ? SS_REASON_TOO_LARGE : SS_REASON_MALFORMED, start,
+                                   ftello(st->fp), count, why, rej);
     /* a schema whose records may be empty counts a byte each: such records make no alert */
     int64_t room = (int64_t)st->data_len / (st->min_record > 0 ? st->min_record : 1);
     if (count > room && count > 1)
@@ -585,13 +692,15 @@ static int ssp_open_framed(avro_state *st, ss_err *err)
     int rc = ssp_avro_cache_id(st->cache, sid, &st->schema, err);
     if (rc)
         return ss_err_prefix(err, "%s", st->name);
-    size_t n = 0, got;
-    do { /* the rest of the message is the record */
+    size_t n = 0, got, max = (size_t)st->limits.alert_bytes;
+    do { /* the rest of the message is the record, up to max_alert_bytes */
         if (ssp_reserve(&st->data, &st->data_cap, n + 65536))
             return ss_err_set(err, SS_ENOMEM, "out of memory");
         got = fread(st->data + n, 1, st->data_cap - n, st->fp);
         n += got;
-    } while (got > 0);
+    } while (got > 0 && n <= max);
+    if (n > max) /* rejected by the first next(), as the record it is */
+        st->too_long = n;
     st->data_len = n;
     st->framed = 1;
     st->left = 1;
@@ -633,6 +742,8 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
     st->cache = shared;
     st->record = 1;
     st->cutouts = !(cfg && cfg->skip_cutouts);
+    st->limits = ss_alert_limits_effective(cfg ? &cfg->limits : NULL);
+    st->block_max = (size_t)SSP_MAX_BLOCK;
     st->file_size = ssp_file_size(fp);
     unsigned char magic[4];
     size_t got = fread(magic, 1, 1, fp);
@@ -664,12 +775,21 @@ static int ssp_decode_record(avro_state *st, ss_packet *pkt, ss_reject *rej)
     avro_value_t *v = &st->schema->value;
     uint64_t index = st->record++;
     rej->line = index;
-    ssp_walk w = {.p = st->data, .len = st->data_len, .pos = st->pos};
+    ssp_walk w = {
+        .p = st->data, .len = st->data_len, .pos = st->pos, .lim = &st->limits, .over = rej};
     w.budget = ((int64_t)1 << 18) + 8 * (int64_t)(w.len - w.pos);
     const char *why = NULL;
     if (ssp_walk_value(&w, st->schema->schema, 0))
         why = w.why;
-    else {
+    else if (w.pos - st->pos > st->limits.alert_bytes)
+        ssp_walk_over(&w, "record is too long (bytes)", w.pos - st->pos, "max_alert_bytes",
+                      st->limits.alert_bytes);
+    if (!why && w.is_over) { /* its end is known: only this record is lost */
+        st->pos = w.pos;
+        st->left--;
+        return SS_EREJECT;
+    }
+    if (!why) {
         avro_reader_memory_set_source(st->reader, (const char *)st->data + st->pos,
                                       (int64_t)(w.pos - st->pos));
         if (avro_value_read(st->reader, v))
@@ -686,6 +806,8 @@ static int ssp_decode_record(avro_state *st, ss_packet *pkt, ss_reject *rej)
     st->pos = w.pos;
     st->left--;
     int rc = ssp_avro_map(st->schema, v, st->cutouts, pkt, rej);
+    if (rc == 1 && ss_packet_check_limits(pkt, &st->limits, rej))
+        rc = SS_EREJECT;
     /* the packet outlives this state (it waits for its batch): it keeps its own copy */
     const char *origin = rc == 1 ? ss_packet_strdup(pkt, st->name, strlen(st->name)) : NULL;
     if (rc == 1 && !origin)
@@ -701,6 +823,12 @@ static int avro_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err)
 {
     avro_state *st = state;
     rej->origin = st->name;
+    if (st->too_long && st->left) {
+        st->left = 0;
+        rej->line = st->record++;
+        return ss_alert_limits_reject(rej, "message is too long (bytes)", st->too_long, 1,
+                                      "max_alert_bytes", st->limits.alert_bytes);
+    }
     while (st->left == 0) {
         if (st->framed)
             return 0;

@@ -49,7 +49,8 @@ typedef struct csv_state {
     int *role;
     size_t ncols;
     size_t idx[SS_TUPLE_NCOLS];
-    ss_file_lines lines; /* lines.lineno: the line last read */
+    ss_file_lines lines; /* lines.lineno: the line last read; lines.max: max_line_bytes */
+    ss_alert_limits limits;
     /* The row being read: its raw lines (for rejects), its first line and its fields. */
     char *raw;
     size_t raw_len, raw_cap;
@@ -59,6 +60,7 @@ typedef struct csv_state {
     size_t fbuf_len, fbuf_cap;
     span *fields;
     size_t nfields, fields_cap;
+    size_t fields_max; /* fields kept per row; more are only counted (the row is malformed) */
 } csv_state;
 
 static const char *const csv_exts[] = {".csv", ".tsv", NULL};
@@ -104,6 +106,10 @@ static void on_field(void *s, size_t len, void *data)
     csv_state *st = data;
     if (st->oom)
         return;
+    if (st->nfields >= st->fields_max) { /* "a,,,,,..." would take 16 bytes a comma */
+        st->nfields++;
+        return;
+    }
     char *b = grow(st->fbuf, &st->fbuf_cap, st->fbuf_len + len + 1, 1);
     if (b)
         st->fbuf = b;
@@ -200,20 +206,61 @@ static int bad_row(csv_state *st, ss_reject *rej, const char *what, size_t col)
                          st->lines.lineno, col);
 }
 
+/* Skip the rest of a row cut for its length at line @p t: the row was inside a quoted field when
+ * @p t began (its previous line did not end it), and it ends at the first line end outside quotes
+ * (a doubled quote toggles twice). A line cut by max_line_bytes is scanned as far as it was
+ * kept. @return 0 or a read error. */
+static int skip_quoted(csv_state *st, text t, ss_err *err)
+{
+    int quoted = 1, rc = 1;
+    do
+        for (const char *q = t.p; (q = memchr(q, '"', t.n - (size_t)(q - t.p))); q++)
+            quoted = !quoted;
+    while (quoted && (rc = get_line(st, &t, err)) == 1);
+    return quoted && rc != 0 ? rc : 0;
+}
+
+/* The row being read is over max_line_bytes (@p whole bytes, or at least @p whole when
+ * @p at_least): forgotten, libcsv reset, the rest of a row still inside quotes skipped. A line
+ * cut by the reader ends its row: what its dropped part held is unknown. @return SS_EREJECT or a
+ * read error. */
+static int long_row(csv_state *st, text t, uint64_t whole, int at_least, int cut, ss_reject *rej,
+                    ss_err *err)
+{
+    csv_fini(&st->parser, NULL, NULL, NULL);
+    st->in_row = 0;
+    int rc = cut ? 0 : skip_quoted(st, t, err);
+    if (rc)
+        return rc;
+    return ss_alert_limits_reject(rej,
+                                  st->lines.lineno > st->row_line ? "row is too long (bytes)"
+                                                                  : "line is too long (bytes)",
+                                  whole, at_least, "max_line_bytes", st->limits.line_bytes);
+}
+
 /* Read lines until libcsv completes a row. @return 1 (fields in st), 0 at the end of input,
- * SS_EREJECT for a row libcsv cannot split (reading goes on at the next line), or an error. */
+ * SS_EREJECT for a row libcsv cannot split or one over max_line_bytes (reading goes on at the
+ * next line), or an error. */
 static int read_row(csv_state *st, ss_reject *rej, ss_err *err)
 {
     text t = {NULL, 0};
     int rc;
     while ((rc = get_line(st, &t, err)) == 1) {
-        if (!st->in_row && is_blank(st, t))
+        if (!st->in_row && is_blank(st, t) && !st->lines.over)
             continue;
         if (!st->delim_known)
             detect_delim(st, t);
         if (!st->in_row)
             start_row(st);
         size_t col = 0;
+        uint64_t sep = st->lines.lineno != st->row_line, /* the newline append_raw() adds */
+            whole = st->raw_len + sep + (st->lines.over ? st->lines.over : t.n);
+        if (st->lines.over || whole > st->limits.line_bytes) {
+            if (append_raw(st, t)) /* the row as far as it was kept: the rejection's raw text */
+                return nomem(st, err);
+            return long_row(st, t, whole, !st->lines.over || st->lines.lineno > st->row_line,
+                            st->lines.over != 0, rej, err);
+        }
         if (append_raw(st, t))
             return nomem(st, err);
         rc = feed_line(st, t, &col);
@@ -271,7 +318,13 @@ static int assign_roles(csv_state *st, ss_err *err)
 /* Keep the header's fields: the field buffer is reused by every row. */
 static int take_header(csv_state *st, ss_err *err)
 {
+    if (st->nfields > st->fields_max - 1) /* on_field() counts the fields it does not keep */
+        return ss_err_set(err, SS_EPARSE,
+                          "%s: the header has %zu columns, over max_props = %" PRIu64
+                          " properties besides the %d known columns",
+                          st->name, st->nfields, st->limits.props, SS_TUPLE_NCOLS);
     st->ncols = st->nfields;
+    st->fields_max = st->ncols + 1; /* one more tells a long row from a right one */
     st->hbuf = malloc(st->fbuf_len + 1);
     st->hcols = calloc(st->ncols, sizeof *st->hcols);
     st->role = calloc(st->ncols, sizeof *st->role);
@@ -359,9 +412,13 @@ static int fill_props(const csv_state *st, ss_packet *pkt, ss_alert *a, ss_rejec
         if (st->role[i] != ROLE_PROP)
             continue;
         span f = st->fields[i], h = st->hcols[i];
-        if (f.len > UINT32_MAX)
-            return ss_reject_set(rej, SS_REASON_TOO_LONG, "%.*s: value longer than 4 GiB",
-                                 (int)(h.len > 64 ? 64 : h.len), st->hbuf + h.off);
+        if (f.len > st->limits.value_bytes) {
+            char what[96];
+            snprintf(what, sizeof what, "column %.*s is too long (bytes)",
+                     (int)(h.len > 64 ? 64 : h.len), st->hbuf + h.off);
+            return ss_alert_limits_reject(rej, what, f.len, 0, "max_value_bytes",
+                                          st->limits.value_bytes);
+        }
         int rc = ss_alert_add_prop(pkt, a, st->hbuf + h.off, h.len,
                                    typed_value(st->fbuf + f.off, f.len));
         if (rc)
@@ -384,7 +441,8 @@ static int fill_alert(const csv_state *st, ss_packet *pkt, ss_reject *rej)
     for (int k = 0; k < SS_TUPLE_NCOLS; k++)
         row.col[k] = cell(st, k);
     int rc;
-    if ((rc = ss_tuple_fill(&row, pkt, a, rej)) || (rc = fill_props(st, pkt, a, rej)))
+    if ((rc = ss_tuple_fill(&row, pkt, a, rej)) || (rc = fill_props(st, pkt, a, rej)) ||
+        (rc = ss_packet_check_limits(pkt, &st->limits, rej)))
         return rc;
     return 1;
 }
@@ -442,6 +500,9 @@ static int csv_open(FILE *fp, const char *name, const ss_decoder_config *cfg, vo
     csv_set_space_func(&st->parser, space_csv);
     st->is_space = space_csv;
     st->lines.fp = fp;
+    st->limits = ss_alert_limits_effective(cfg ? &cfg->limits : NULL);
+    st->lines.max = (size_t)st->limits.line_bytes;
+    st->fields_max = (size_t)st->limits.props + SS_TUPLE_NCOLS + 1;
     st->default_survey = cfg && cfg->default_survey ? cfg->default_survey : "tuple";
     st->lines.name = st->name = strdup(name); /* read errors name the input */
     int rc =

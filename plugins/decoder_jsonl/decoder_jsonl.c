@@ -25,8 +25,9 @@ typedef struct text {
 typedef struct jsonl_state {
     char *name;
     const char *default_survey;
-    ss_file_lines lines; /* lines.lineno: the line last read */
+    ss_file_lines lines; /* lines.lineno: the line last read; lines.max: max_line_bytes */
     text cur;            /* the current line without newline: the raw text of a reject */
+    ss_alert_limits limits;
 } jsonl_state;
 
 static const char *const jsonl_exts[] = {".jsonl", ".ndjson", ".json", NULL};
@@ -146,13 +147,58 @@ static int fill_alert(const jsonl_state *st, json_t *obj, ss_packet *pkt, ss_rej
         .origin = st->name, .default_survey = st->default_survey, .line = st->lines.lineno};
     for (int k = 0; k < SS_TUPLE_NCOLS; k++)
         row.col[k] = value_of(known[k]);
-    rc = ss_tuple_fill(&row, pkt, a, rej);
-    return rc ? rc : 1;
+    if ((rc = ss_tuple_fill(&row, pkt, a, rej)) ||
+        (rc = ss_packet_check_limits(pkt, &st->limits, rej)))
+        return rc;
+    return 1;
+}
+
+/* What jansson would build from the line, counted before it builds it: a 1M-key object takes
+ * ~200 MB as a tree, and a string past max_value_bytes would be copied whole. Keys (a colon
+ * outside strings) and array items (a comma inside an array) are counted together against
+ * max_props; arrays are told from objects by a bit per nesting level, as deep as jansson goes. A
+ * malformed line passes here and jansson refuses it by name. @return 0 or SS_EREJECT. */
+#define SCAN_DEPTH 4096
+static int prescan(const jsonl_state *st, ss_reject *rej)
+{
+    uint64_t items = 0, slen = 0, arrays[SCAN_DEPTH / 64] = {0};
+    size_t depth = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < st->cur.n; i++) {
+        char c = st->cur.p[i];
+        int item = 0;
+        if (in_str) {
+            i += c == '\\'; /* an escape takes the next byte with it */
+            in_str = c != '"';
+            if (++slen > st->limits.value_bytes)
+                return ss_alert_limits_reject(rej, "a string is too long (bytes)", slen, 1,
+                                              "max_value_bytes", st->limits.value_bytes);
+        } else if (c == '"') {
+            in_str = 1, slen = 0;
+        } else if ((c == '[' || c == '{') && ++depth < SCAN_DEPTH) {
+            arrays[depth / 64] = (arrays[depth / 64] & ~(1ull << depth % 64)) | (uint64_t)(c == '[')
+                                                                                    << depth % 64;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        } else {
+            item = c == ':' ||
+                   (c == ',' && depth < SCAN_DEPTH && (arrays[depth / 64] >> depth % 64 & 1));
+        }
+        if (item && ++items > st->limits.props)
+            return ss_alert_limits_reject(rej, "too many keys and array items", items, 1,
+                                          "max_props", st->limits.props);
+    }
+    return 0;
 }
 
 /* @return 1 when the line became an alert, SS_EREJECT or an error code. */
 static int decode_line(const jsonl_state *st, ss_packet *pkt, ss_reject *rej)
 {
+    if (st->lines.over)
+        return ss_alert_limits_reject(rej, "line is too long (bytes)", st->lines.over, 0,
+                                      "max_line_bytes", st->limits.line_bytes);
+    if (prescan(st, rej))
+        return SS_EREJECT;
     json_error_t jerr;
     json_t *root = json_loadb(st->cur.p, st->cur.n, 0, &jerr);
     if (!root) {
@@ -213,6 +259,8 @@ static int jsonl_open(FILE *fp, const char *name, const ss_decoder_config *cfg, 
     }
     st->lines.fp = fp;
     st->lines.name = st->name;
+    st->limits = ss_alert_limits_effective(cfg ? &cfg->limits : NULL);
+    st->lines.max = (size_t)st->limits.line_bytes;
     st->default_survey = cfg && cfg->default_survey ? cfg->default_survey : "tuple";
     *state = st;
     return 0;

@@ -54,6 +54,7 @@ typedef struct ss_broker_conf {
     unsigned instance; /**< locus-id space of a multi-instance deployment (0: none) */
     uint32_t batch;
     uint64_t max_rejected_per_input; /**< [broker]: rejected rows kept per input (ingest.h) */
+    ss_alert_limits limits;          /**< [broker] max_line_bytes ...: size caps (alert_limits.h) */
     ss_log_level log_level;
     double stats_interval;
     uint64_t queue_high, queue_low;

@@ -153,6 +153,7 @@ typedef enum ss_reason {
     SS_REASON_TOO_LONG,         /**< an id, survey or passband longer than the store accepts */
     SS_REASON_UNREADABLE,       /**< a whole input could not be read or has no usable header */
     SS_REASON_ID_INVALID,       /**< an alert or object id holds a NUL or control character */
+    SS_REASON_TOO_LARGE,        /**< a line, value, alert or count over a cap (alert_limits.h) */
     SS_REASON__COUNT
 } ss_reason;
 

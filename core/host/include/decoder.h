@@ -27,16 +27,19 @@
  *  - 2.1: ss_decoder_config.skip_cutouts. What next() may fill grew with it (alert.h): forced
  *         photometry, the locus's survey properties, cutouts, the known() hint. (Numbered 2.1 when
  *         this log was written; the header said 2 until then.)
+ *  - 2.2: ss_decoder_config.limits (alert_limits.h): size caps every decoder checks while it
+ *         reads, rejecting a record over one with SS_REASON_TOO_LARGE (a reason added with it).
  */
 #ifndef SS_DECODER_H
 #define SS_DECODER_H
 
 #include "alert.h"
+#include "alert_limits.h"
 
 #include <stdio.h>
 
 #define SS_DECODER_ABI_MAJOR 2
-#define SS_DECODER_ABI_MINOR 1
+#define SS_DECODER_ABI_MINOR 2
 /** What a decoder sets .abi to: the major version (see the rule above). */
 #define SS_DECODER_ABI SS_DECODER_ABI_MAJOR
 
@@ -46,6 +49,8 @@ typedef struct ss_decoder_config {
         *default_survey;    /**< survey of rows that name none (tuple formats); "tuple" when NULL */
     const char *schema_dir; /**< directory of id.avsc schemas for framed messages; may be NULL */
     int skip_cutouts;       /**< 1: leave image stamps out of packets (they are not stored) */
+    /** Size caps (0 fields: defaults); read with ss_alert_limits_effective(). */
+    ss_alert_limits limits;
 } ss_decoder_config;
 
 typedef struct ss_decoder_ops {

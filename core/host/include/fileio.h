@@ -18,7 +18,7 @@
  */
 int ss_file_read(const char *path, char **buf, size_t *len, ss_err *err);
 
-/** Reads text lines; the caller sets fp and name, zeroes the rest, and frees with
+/** Reads text lines; the caller sets fp and name (and max), zeroes the rest, and frees with
  * ss_file_lines_free().
  */
 typedef struct ss_file_lines {
@@ -27,6 +27,12 @@ typedef struct ss_file_lines {
     char *buf;
     size_t cap;
     uint64_t lineno; /**< of the line last returned, 1-based */
+    /** Set by the caller: the longest line kept, in bytes without its line end; 0: no limit.
+     * A longer line is returned cut to its first @p max bytes with @p over set; the rest of it
+     * is read and discarded, never buffered, so memory stays bounded by @p max. */
+    size_t max;
+    /** Set by ss_file_lines_next(): 0, or the whole length of the line just returned cut. */
+    uint64_t over;
 } ss_file_lines;
 
 /**

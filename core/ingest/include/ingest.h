@@ -45,6 +45,8 @@ typedef struct ss_ingest_totals {
 } ss_ingest_totals;
 
 typedef struct ss_ingest_options {
+    /** How inputs are decoded, the size caps included (.limits, alert_limits.h: a record over one
+     * is rejected as too_large and the input goes on). */
     ss_decoder_config decoder;
     const char *format;  /**< decoder name to use for every input; NULL: detect per input */
     uint32_t batch_size; /**< packets per transaction (fewer when they exceed 64 MiB); 0: 5000 */
