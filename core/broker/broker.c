@@ -869,6 +869,7 @@ static void ssi_close_all(ssi_broker *b)
     else if (b->kafka) /* every message taken is stored: its offset goes with the close */
         ss_ingest_kafka_in_committed(b->kafka);
     ssi_intake_free(b);
+    ssi_intake_release(b);
     for (size_t i = 0; i < b->nmarked; i++)
         free(b->spool_marked[i]);
     free(b->spool_marked);

@@ -104,6 +104,8 @@ static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
         return ssi_uint(v, 1, &u) && u <= 1000000 && (c->batch = (uint32_t)u);
     if (!strcmp(k, "max_rejected_per_input")) /* 0 here would mean the default: refuse it */
         return ssi_uint(v, 1, &c->max_rejected_per_input);
+    if (!strcmp(k, "max_attempts"))
+        return ssi_uint(v, 0, &u) && u <= 1000 && ((c->max_attempts = (unsigned)u), 1);
     if (!strcmp(k, "log_level"))
         return ss_log_level_parse(v, &c->log_level) == 0;
     if (!strcmp(k, "stats_interval"))
@@ -327,6 +329,7 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
     *c = (ss_broker_conf){.map_size = (size_t)1 << 30,
                           .radius_arcsec = 1.0,
                           .batch = 5000,
+                          .max_attempts = 3,
                           .log_level = SS_LOG_INFO,
                           .stats_interval = 10,
                           .queue_high = 100000,

@@ -14,8 +14,18 @@
 #include "notify.h"
 #include "pool.h"
 #include "publish.h"
+#include "ratelimit.h"
 
 #include <sys/types.h>
+
+/* The input being processed, recorded so that a process that dies on it knows at its next start
+ * (inflight.c). SSI_INFLIGHT_WHAT bounds its name ("journal msg-ID-OFF" or "spool NAME"). */
+#define SSI_INFLIGHT_WHAT 480
+typedef struct ssi_inflight ssi_inflight;
+typedef struct ssi_inflight_mark {
+    unsigned attempt; /* the attempt that was in progress (0: none) */
+    char what[SSI_INFLIGHT_WHAT];
+} ssi_inflight_mark;
 
 /* The broker: owned by ss_broker_run(), one per process. */
 typedef struct ssi_broker {
@@ -26,6 +36,10 @@ typedef struct ssi_broker {
     ss_ingest *in;
     ss_store_journal *jr;
     ss_store_jpos jpos_hook, jpos_txn;
+    ssi_inflight *inflight; /* RUN_DIR/intake.inflight, open from the first intake start */
+    ssi_inflight_mark left; /* what a process that died was doing: that input's deaths */
+    uint64_t quarantined;   /* inputs set aside after max_attempts deaths on them */
+    ss_ratelimit *rl_reject, *rl_aside; /* log lines per input, and per source (pull, spool) */
     char **spool_ready; /* spool files wholly ingested, to mark in the next commit */
     size_t nready, capready;
     char **spool_marked; /* marked in the last commit: to move to done/ (or failed/) */
@@ -84,10 +98,22 @@ int ssi_push(char ***arr, size_t *n, size_t *cap, char *s);
  */
 int ssi_notify_take(void *ctx, const char *list, const char *json, size_t len);
 
+/** RUN_DIR/intake.inflight: @p left gets what a process that died there was doing. The mapping
+ * is owned by @p out (ssi_inflight_close()). @return 0 or an errno naming the file in @p err. */
+int ssi_inflight_open(const char *run_dir, ssi_inflight **out, ssi_inflight_mark *left,
+                      ss_err *err);
+/** Mark @p what in progress, its @p attempt-th try: no system call, survives the process. */
+void ssi_inflight_begin(ssi_inflight *f, const char *what, unsigned attempt);
+/** Nothing in progress any more. */
+void ssi_inflight_end(ssi_inflight *f);
+void ssi_inflight_close(ssi_inflight *f);
+
 /** Start ingesting: the journal from where the store says it stopped, then replayed. */
 int ssi_intake_start(ssi_broker *b, ss_err *err);
 /** End the ingest run (its totals join the broker's). */
 void ssi_intake_free(ssi_broker *b);
+/** At the broker's stop: what intake keeps across runs (the in-progress mark, the limiters). */
+void ssi_intake_release(ssi_broker *b);
 /** [input kafka] in `ctl status`: the counters of every consumer since the start. */
 json_t *ssi_kafka_json(const ssi_broker *b);
 /** Take messages, scan the spool when @p scan_spool, commit; a store failure pauses intake. */

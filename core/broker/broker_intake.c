@@ -3,6 +3,9 @@
  * spool; each commit records the journal position and the spool files it completes, so that a
  * crash at any moment leaves every accepted input either stored or to be ingested again. Kafka
  * is its own journal: a consumer's offsets are committed to its group after the store commit.
+ * Each journal record and spool file is marked in progress while it is read (inflight.c): one the
+ * broker died on max_attempts times is set aside at the next start instead of killing it again.
+ * Log lines about one input are bounded in time (ratelimit.h), the rest summed up.
  */
 #include "broker_impl.h"
 
@@ -11,10 +14,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <nanomsg/nn.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SSI_PULL_PER_ROUND  2000 /* messages taken per loop round: the loop stays responsive */
@@ -23,6 +28,8 @@
 #define SSI_KAFKA_PER_ROUND 2000
 #define SSI_KAFKA_ROUND_S   0.05 /* at most this long on Kafka a round: workers are served too */
 #define SSI_KAFKA_RETRY_S   5.0
+#define SSI_LOG_LINES       20   /* log lines about one input (or source) ... */
+#define SSI_LOG_PERIOD_S    10.0 /* ... per this many seconds; the rest counted, then summed up */
 
 /* The broker's keys in the store's meta table (store_table.h): the journal position the last
  * commit covers, and "spool/NAME" for each spool file a commit completed. */
@@ -115,11 +122,47 @@ static void ssi_on_commit(void *ctx, const ss_ingest_totals *t)
     b->nready = 0;
 }
 
+/* The lines a limiter did not write, in one line; @p what names them. */
+static void ssi_log_note(ssi_broker *b, const ss_ratelimit_note *note, const char *what)
+{
+    if (note->suppressed)
+        ss_log_line(b->lg, SS_LOG_WARN, "input=\"%s\": %llu more %s not logged in the last %.0f s",
+                    note->key, (unsigned long long)note->suppressed, what, note->seconds);
+}
+
+/* Whether a line about @p key may be written (rl NULL: always), its limiter's summary first. */
+static int ssi_log_ok(ssi_broker *b, ss_ratelimit *rl, const char *key, const char *what)
+{
+    ss_ratelimit_note note;
+    if (!rl)
+        return 1;
+    int ok = ss_ratelimit_take(rl, key, &note);
+    ssi_log_note(b, &note, what);
+    return ok;
+}
+
 static void ssi_on_reject(void *ctx, const ss_reject *rej)
 {
     ssi_broker *b = ctx;
-    ss_log_line(b->lg, SS_LOG_WARN, "rejected input=\"%s\" line=%llu reason=%s: %s", rej->origin,
-                (unsigned long long)rej->line, ss_reason_name(rej->reason), rej->detail);
+    if (ssi_log_ok(b, b->rl_reject, rej->origin, "rejections"))
+        ss_log_line(b->lg, SS_LOG_WARN, "rejected input=\"%s\" line=%llu reason=%s: %s",
+                    rej->origin, (unsigned long long)rej->line, ss_reason_name(rej->reason),
+                    rej->detail);
+}
+
+/* End of a round: each input's rejections are all reported (they come at commits), so what was
+ * not logged is summed up now; the sources' counts once their period is over. */
+static void ssi_log_round_end(ssi_broker *b)
+{
+    ss_ratelimit_note note;
+    if (b->rl_reject) {
+        ss_ratelimit_end(b->rl_reject, &note);
+        ssi_log_note(b, &note, "rejections");
+    }
+    if (b->rl_aside) {
+        ss_ratelimit_tick(b->rl_aside, &note);
+        ssi_log_note(b, &note, "rejected messages or files");
+    }
 }
 
 /* ---- intake: messages and spool files ---- */
@@ -133,24 +176,147 @@ static void ssi_set_aside(ssi_broker *b, const char *name, const void *msg, size
         fwrite(msg, 1, len, fp);
     if (fp)
         fclose(fp);
-    ss_log_line(b->lg, SS_LOG_WARN, "rejected message=%s kept=%s: %s", name,
-                fp ? path : "(could not be written)", why->msg);
+    if (ssi_log_ok(b, b->rl_aside, "pull", "rejected messages or files"))
+        ss_log_line(b->lg, SS_LOG_WARN, "rejected message=%s kept=%s: %s", name,
+                    fp ? path : "(could not be written)", why->msg);
     free(path);
+}
+
+/* ---- intake: an input the broker died on ---- */
+
+#ifdef SS_TEST_HOOKS
+/* Test builds only (CMake SS_TEST_HOOKS, on in Debug builds): SKYSIEVE_TEST_CRASH_ON=TEXT kills
+ * the broker on a message holding TEXT or a spool file whose name holds it, as a poison input
+ * that crashes a decoder would, so that tests can check the quarantine. */
+static void ssi_test_crash(const char *name, const void *data, size_t len)
+{
+    const char *needle = getenv("SKYSIEVE_TEST_CRASH_ON");
+    if (needle && *needle &&
+        (strstr(name, needle) || (data && memmem(data, len, needle, strlen(needle)))))
+        raise(SIGKILL);
+}
+#else
+#define ssi_test_crash(name, data, len) ((void)0)
+#endif
+
+/* Write NAME.reason in @p dir: what the input was, how often the broker died on it, when. */
+static void ssi_write_reason(ssi_broker *b, const char *dir, const char *name, const char *what,
+                             unsigned died)
+{
+    char *path = NULL, stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    FILE *fp = asprintf(&path, "%s/%s.reason", dir, name) < 0 ? NULL : fopen(path, "w");
+    if (fp)
+        fprintf(fp,
+                "input=%s\nattempts=%u\nmax_attempts=%u\nset_aside=%s\nreason=the broker died "
+                "%u times while processing this input; it is set aside, not processed again\n",
+                what, died, b->c.max_attempts, stamp, died);
+    if (!fp || fclose(fp) != 0)
+        ss_log_line(b->lg, SS_LOG_ERROR, "input=%s: cannot write %s: %s", what, path ? path : name,
+                    strerror(errno));
+    free(path);
+}
+
+/* Before processing @p what: 1 when the broker died on it max_attempts times (set it aside);
+ * otherwise it is marked in progress, its next attempt, and 0 (max_attempts 0: never marked).
+ * @p died: the deaths so far. */
+static int ssi_attempt(ssi_broker *b, const char *what, unsigned *died)
+{
+    *died = b->left.attempt && !strcmp(b->left.what, what) ? b->left.attempt : 0;
+    if (!b->c.max_attempts) /* off: nothing is marked, nothing set aside */
+        return 0;
+    if (*died >= b->c.max_attempts && *died)
+        return 1;
+    if (*died)
+        ss_log_line(b->lg, SS_LOG_WARN,
+                    "input=%s: the broker died while processing it (%u of max_attempts=%u); "
+                    "trying again",
+                    what, *died, b->c.max_attempts);
+    ssi_inflight_begin(b->inflight, what, *died + 1);
+    return 0;
+}
+
+/* @p what is over (processed, or set aside for good): nothing is in progress. */
+static void ssi_attempt_done(ssi_broker *b, const char *what)
+{
+    ssi_inflight_end(b->inflight);
+    if (b->left.attempt && !strcmp(b->left.what, what))
+        b->left.attempt = 0;
+}
+
+static int ssi_commit_marks(ssi_broker *b, ss_err *err);
+
+/* A journal record the broker died on max_attempts times: its bytes and reason to
+ * RUN_DIR/failed/, and the position past it committed (with what was ingested before it) before
+ * its in-progress mark goes, so that it is never taken again. @return 0 or a store failure. */
+static int ssi_quarantine_message(ssi_broker *b, const char *name, const char *what,
+                                  const void *msg, size_t len, ss_store_jpos end, unsigned died)
+{
+    char *dir = NULL, *path = NULL;
+    FILE *fp = NULL;
+    if (asprintf(&dir, "%s/failed", b->c.run_dir) >= 0 &&
+        asprintf(&path, "%s/%s", dir, name) >= 0 && (fp = fopen(path, "wb")))
+        fwrite(msg, 1, len, fp);
+    int kept = fp && fclose(fp) == 0;
+    if (dir)
+        ssi_write_reason(b, dir, name, what, died);
+    ss_log_line(b->lg, SS_LOG_ERROR,
+                "input=%s: the broker died %u times while processing it (max_attempts=%u): set "
+                "aside, not processed; kept=%s",
+                what, died, b->c.max_attempts, kept ? path : "(could not be written)");
+    free(dir);
+    free(path);
+    b->jpos_hook = end;
+    b->pull_msgs++;
+    b->quarantined++;
+    ss_err err = {0};
+    int rc = ss_ingest_flush(b->in, &err);
+    if (!rc)
+        rc = ssi_commit_marks(b, &err);
+    if (rc)
+        return b->fatal = err, rc;
+    ssi_attempt_done(b, what);
+    return 0;
+}
+
+/* A spool file the broker died on max_attempts times: to SPOOL/failed/ with NAME.reason. */
+static void ssi_quarantine_spool(ssi_broker *b, const char *name, const char *what, unsigned died)
+{
+    char *dir = NULL;
+    ss_log_line(b->lg, SS_LOG_ERROR,
+                "input=%s: the broker died %u times while processing it (max_attempts=%u): set "
+                "aside in %s/failed/, not processed",
+                what, died, b->c.max_attempts, b->c.spool_dir);
+    if (asprintf(&dir, "%s/failed", b->c.spool_dir) >= 0)
+        ssi_write_reason(b, dir, name, what, died);
+    free(dir);
+    ssi_spool_move(b, name, 1);
+    b->spool_failed++;
+    b->quarantined++;
+    ssi_attempt_done(b, what);
 }
 
 /* Ingest one journalled message. @return 0, or a store failure. */
 static int ssi_take_message(ssi_broker *b, const void *msg, size_t len, ss_store_jpos start,
                             ss_store_jpos end)
 {
-    char name[64];
+    char name[64], what[80];
+    unsigned died;
     snprintf(name, sizeof name, "msg-%llx-%llu", (unsigned long long)start.id,
              (unsigned long long)start.off);
+    snprintf(what, sizeof what, "journal %s", name);
+    if (ssi_attempt(b, what, &died))
+        return ssi_quarantine_message(b, name, what, msg, len, end, died);
     b->jpos_hook = start; /* a commit inside this message covers only what came before it */
+    ssi_test_crash(name, msg, len);
     FILE *fp = fmemopen((void *)msg, len ? len : 1, "rb");
     ss_err err = {0};
     int rc = fp ? ss_ingest_stream(b->in, fp, name, &err) : errno;
     if (fp)
         fclose(fp);
+    ssi_attempt_done(b, what);
     b->jpos_hook = end;
     b->pull_msgs++;
     if (rc == SS_EREJECT) {
@@ -352,13 +518,24 @@ static int ssi_spool_file(ssi_broker *b, const char *name)
                    ? SS_ENOMEM
                    : ssi_push(&b->spool_ready, &b->nready, &b->capready, copy);
     }
-    char *path = NULL;
-    if (asprintf(&path, "%s/%s", b->c.spool_dir, name) < 0)
+    char *path = NULL, *what = NULL;
+    unsigned died;
+    if (asprintf(&what, "spool %s", name) < 0)
         return SS_ENOMEM;
+    if (ssi_attempt(b, what, &died)) {
+        ssi_quarantine_spool(b, name, what, died);
+        free(what);
+        return 0;
+    }
+    ssi_test_crash(name, NULL, 0);
     ss_err err = {0};
-    int rc = ss_ingest_path(b->in, path, &err);
+    int rc = asprintf(&path, "%s/%s", b->c.spool_dir, name) < 0
+                 ? ss_err_set(&err, SS_ENOMEM, "out of memory")
+                 : ss_ingest_path(b->in, path, &err);
     free(path);
-    if (rc == SS_EREJECT)
+    ssi_attempt_done(b, what);
+    free(what);
+    if (rc == SS_EREJECT && ssi_log_ok(b, b->rl_aside, "spool", "rejected messages or files"))
         ss_log_line(b->lg, SS_LOG_WARN, "spool file=%s rejected, moved to failed/: %s", name,
                     err.msg);
     else if (rc)
@@ -419,6 +596,34 @@ void ssi_intake_free(ssi_broker *b)
     b->nready = 0;
 }
 
+void ssi_intake_release(ssi_broker *b)
+{
+    ssi_log_round_end(b);
+    ssi_inflight_close(b->inflight); /* a stop: nothing is left in progress */
+    b->inflight = NULL;
+    ss_ratelimit_free(b->rl_reject);
+    ss_ratelimit_free(b->rl_aside);
+    b->rl_reject = b->rl_aside = NULL;
+}
+
+/* Once per process: what a process that died left in progress, and the log limiters. */
+static int ssi_intake_once(ssi_broker *b, ss_err *err)
+{
+    if (b->inflight)
+        return 0;
+    int rc = ssi_inflight_open(b->c.run_dir, &b->inflight, &b->left, err);
+    if (!rc && b->left.attempt)
+        ss_log_line(b->lg, SS_LOG_WARN,
+                    "input=%s was in progress when the last broker died (attempt %u of "
+                    "max_attempts=%u)",
+                    b->left.what, b->left.attempt, b->c.max_attempts);
+    b->rl_reject = ss_ratelimit_new(SSI_LOG_LINES, SSI_LOG_PERIOD_S, NULL, NULL);
+    b->rl_aside = ss_ratelimit_new(SSI_LOG_LINES, SSI_LOG_PERIOD_S, NULL, NULL);
+    if (!rc && (!b->rl_reject || !b->rl_aside))
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
+    return rc;
+}
+
 /* Start ingesting: open the journal where the store says it was left, replay what follows. */
 int ssi_intake_start(ssi_broker *b, ss_err *err)
 {
@@ -433,8 +638,10 @@ int ssi_intake_start(ssi_broker *b, ss_err *err)
     o.decoder.limits = b->c.limits;
     ss_store_jpos from;
     char *dir = NULL;
-    int rc = ssi_read_jpos(b, &from);
+    int rc = ssi_intake_once(b, err);
     if (rc)
+        return rc;
+    if ((rc = ssi_read_jpos(b, &from)))
         return ss_store_fail(b->store, err, rc, "reading the journal position");
     if (asprintf(&dir, "%s/journal", b->c.run_dir) < 0)
         return ss_err_set(err, SS_ENOMEM, "out of memory");
@@ -454,6 +661,7 @@ int ssi_intake_start(ssi_broker *b, ss_err *err)
     }
     if (!rc && !(rc = ss_ingest_flush(b->in, err)) && n)
         ss_log_line(b->lg, SS_LOG_INFO, "journal replayed messages=%zu", n);
+    ssi_log_round_end(b);
     return rc ? rc : ssi_kafka_open(b, err);
 }
 
@@ -524,6 +732,7 @@ void ssi_intake_round(ssi_broker *b, int scan_spool)
         ss_ingest_kafka_in_committed(b->kafka);
     if (!rc && b->nready) /* files that gave nothing to store still need their marks */
         rc = ssi_commit_marks(b, &err);
+    ssi_log_round_end(b);
     if (rc)
         return ssi_intake_failed(b, &err);
     ssi_refresh_queue_len(b);

@@ -2094,6 +2094,202 @@ START_TEST(cpu_limit_stops_a_runaway_filter)
 }
 END_TEST
 
+/* ---- an input the broker dies on, and log lines per input ---- */
+
+#ifdef SS_TEST_HOOKS /* the helpers of test 13, which needs the broker's test hook */
+/* Wait for the running broker to die on @p on within @p secs (SIGKILL from
+ * SKYSIEVE_TEST_CRASH_ON, as a decoder's crash would kill it). */
+static void bk_wait_death(double secs, const char *on)
+{
+    double end = now_s() + secs;
+    while (!bk_ended()) {
+        CHECK(now_s() < end, "the broker did not die on %s within %.0f s", on, secs);
+        sleep_ms(20);
+    }
+    CHECK(WIFSIGNALED(B.last_status) && WTERMSIG(B.last_status) == SIGKILL,
+          "the broker should die on %s (SIGKILL), but %s", on, describe_status(B.last_status));
+}
+
+/* Start the broker again, as systemd would, and wait for it to die on @p on. */
+static void bk_start_and_die(double secs, const char *on)
+{
+    bk_start();
+    bk_wait_death(secs, on);
+}
+
+/* The first file of @p dir (relative to tu_tmp) whose name holds @p part and ends with @p tail,
+ * read whole; NULL when none. */
+static char *read_named(const char *dir, const char *part, const char *tail)
+{
+    char *path = tu_path(tu_tmp, dir), *text = NULL;
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && !text && (e = readdir(d))) {
+        size_t n = strlen(e->d_name), t = strlen(tail);
+        if (strstr(e->d_name, part) && n > t && !strcmp(e->d_name + n - t, tail)) {
+            char *file = NULL;
+            ck_assert_int_ge(asprintf(&file, "%s/%s", path, e->d_name), 0);
+            text = slurp(file);
+            free(file);
+        }
+    }
+    if (d)
+        closedir(d);
+    free(path);
+    return text;
+}
+
+#endif
+
+/* 13. A message and a spool file on which the broker dies (a test hook kills it, as a decoder
+ * crash would) kill it max_attempts times, restarted each time; then they are set aside in
+ * failed/ with their reason, the broker keeps running, and every other input is stored and
+ * dispatched exactly once. */
+START_TEST(an_input_that_kills_the_broker_is_set_aside)
+{
+#ifndef SS_TEST_HOOKS
+    fprintf(stderr, "an_input_that_kills_the_broker_is_set_aside: skipped (built without "
+                    "SS_TEST_HOOKS, on in Debug builds)\n");
+    return;
+#else
+    enum { N = 6, NSRC = 4 };
+    char pull[PATH_MAX];
+    snprintf(pull, sizeof pull, "ipc://%s/in.ipc", tu_tmp);
+    write_count_set("g1");
+    write_conf("max_attempts = 3\n",
+               "[input pull]\naddress = %s\n\n[filters]\nset = set.ini\n\n"
+               "[control]\naddress = ipc://%s/ctl.ipc\n",
+               pull, tu_tmp);
+    setenv("SKYSIEVE_TEST_CRASH_ON", "POISON", 1);
+    bk_start();
+    bk_wait_ready(20);
+    CHECK(send_alerts(pull, 'a', 0, N, NSRC, 20) == 0, "send a0 failed");
+    store_scan s;
+    wait_processed(N, 30, &s);
+    scan_free(&s);
+
+    /* a message holding POISON: journalled, then it kills the broker; each restart replays it */
+    char *poison = tu_write(tu_tmp, "outbox/poison.csv",
+                            "alert_id,ra,dec,mjd,passband,mag,magerr\n"
+                            "POISON-1,150.5,-5,60001,g,18,0.05\n");
+    char *argv[] = {(char *)SS_BINARY, "send", pull, poison, NULL};
+    CHECK(run_argv(argv, 20, B.sendlog) == 0, "send of the poison failed");
+    bk_wait_death(20, "the poison message");
+    for (int k = 2; k <= 3; k++)
+        bk_start_and_die(30, "the poison message, replayed from the journal");
+    bk_start(); /* the 4th start: the message is set aside, not processed */
+    bk_wait_ready(30);
+    char *reason = read_named("run/failed", "msg-", ".reason"),
+         *kept = read_named("run/failed", "msg-", "");
+    CHECK(reason && strstr(reason, "attempts=3") && strstr(reason, "died"),
+          "run/failed/ should hold msg-*.reason saying the broker died 3 times: %s",
+          reason ? reason : "(none)");
+    CHECK(log_has("set aside") && log_has("journal msg-"), "the log should name the message");
+    free(reason), free(kept);
+    CHECK(send_alerts(pull, 'a', 1, N, NSRC, 20) == 0, "send a1 after the poison failed");
+    wait_processed(2 * N, 30, &s);
+    scan_free(&s);
+
+    /* a spool file named POISON between two good ones */
+    drop('b', 0, N, NSRC);
+    char tmp[PATH_MAX], dst[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/spool/.poison", tu_tmp);
+    snprintf(dst, sizeof dst, "%s/spool/b0001-POISON.csv", tu_tmp);
+    CHECK(write_alerts(tmp, 'q', 0, N, NSRC) == 0 && rename(tmp, dst) == 0, "spool poison");
+    drop('b', 2, N, NSRC);
+    bk_wait_death(20, "the poison spool file");
+    for (int k = 2; k <= 3; k++)
+        bk_start_and_die(30, "the poison spool file, still in the spool");
+    bk_start();
+    bk_wait_ready(30);
+    double end = now_s() + 30;
+    while (count_files("spool") != 0 || count_files("spool/done") != 2) {
+        bk_check_running("draining the spool after the poison");
+        CHECK(now_s() < end, "spool: %d waiting, %d done (2 expected)", count_files("spool"),
+              count_files("spool/done"));
+        sleep_ms(50);
+    }
+    reason = read_named("spool/failed", "b0001-POISON.csv", ".reason");
+    CHECK(reason && strstr(reason, "attempts=3") && strstr(reason, "spool b0001-POISON.csv"),
+          "spool/failed/b0001-POISON.csv.reason: %s", reason ? reason : "(none)");
+    char *failed_dir = tu_path(tu_tmp, "spool/failed");
+    CHECK(path_exists(failed_dir, "b0001-POISON.csv"), "the poison file is not in failed/");
+    free(failed_dir);
+    free(reason);
+    CHECK(send_alerts(pull, 'a', 2, N, NSRC, 20) == 0, "send a2 failed");
+    wait_processed(5 * N, 40, &s);
+    idlist must = {0};
+    ids_add(&must, 'a', 0, N), ids_add(&must, 'a', 1, N), ids_add(&must, 'a', 2, N);
+    ids_add(&must, 'b', 0, N), ids_add(&must, 'b', 2, N);
+    /* the journal may hold a0 again after the deaths: stored once all the same */
+    check_ids(&s, &must, NULL);
+    CHECK(!scan_find(&s, "POISON-1") && !scan_find(&s, "q0-0"), "a poison's alert was stored");
+    scan_free(&s);
+    ids_free(&must);
+    wait_queue_empty(30);
+    bk_check_running("after the poisons");
+    bk_stop(SIGTERM, 30);
+    check_verify();
+    unsetenv("SKYSIEVE_TEST_CRASH_ON");
+    free(poison);
+#endif
+}
+END_TEST
+
+/* Lines of the broker's log holding @p text. */
+static long log_count(const char *text)
+{
+    char *log = slurp(B.log);
+    long n = 0;
+    for (const char *p = log; (p = strstr(p, text)); p += strlen(text))
+        n++;
+    free(log);
+    return n;
+}
+
+/* 14. An input of 100,000 rejected rows: its log lines are bounded in time (20 per 10 s per
+ * input), and the rest is said in one line with its count. */
+START_TEST(rejection_log_lines_are_bounded_per_input)
+{
+    enum { ROWS = 100000 };
+    write_conf("max_rejected_per_input = 200000\n", "[control]\naddress = ipc://%s/ctl.ipc\n",
+               tu_tmp);
+    char tmp[PATH_MAX], dst[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/spool/.bad", tu_tmp);
+    snprintf(dst, sizeof dst, "%s/spool/bad.csv", tu_tmp);
+    FILE *f = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("alert_id,ra,dec,mjd,passband,mag,magerr\n", f);
+    for (int i = 0; i < ROWS; i++)
+        fprintf(f, "r%d,not-a-number,-5,60000,g,18,0.05\n", i);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rename(tmp, dst), 0);
+    bk_start();
+    bk_wait_ready(20);
+    json_decref(wait_status_int("rejected", ROWS, 90));
+    double end = now_s() + 20;
+    while (!log_has("more rejections not logged")) {
+        CHECK(now_s() < end, "no line summed up the rejections not logged");
+        sleep_ms(50);
+    }
+    bk_stop(SIGTERM, 30);
+    long lines = log_count("rejected input="), suppressed = 0;
+    char *log = slurp(B.log);
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned long long n;
+        const char *q = strstr(line, "more rejections not logged") ? strstr(line, "\": ") : NULL;
+        if (q && sscanf(q, "\": %llu more", &n) == 1)
+            suppressed += (long)n;
+    }
+    free(log);
+    fprintf(stderr, "rejection_log_lines: %ld lines written, %ld said in summaries\n", lines,
+            suppressed);
+    CHECK(lines <= 100, "%ld rejection lines for one input: not bounded in time", lines);
+    CHECK(lines + suppressed == ROWS, "%ld written + %ld summed up: %d rejections expected", lines,
+          suppressed, ROWS);
+}
+END_TEST
+
 /* One test case per scenario, so that one runs alone: CK_RUN_CASE=kill_9
  * build-asan/tests/test_broker */
 static void add_case(Suite *s, const char *name, const TTest *test)
@@ -2123,6 +2319,8 @@ int main(void)
     add_case(s, "slow_reload", status_answers_during_a_slow_reload);
     add_case(s, "confined", workers_are_confined);
     add_case(s, "cpu_limit", cpu_limit_stops_a_runaway_filter);
+    add_case(s, "poison", an_input_that_kills_the_broker_is_set_aside);
+    add_case(s, "reject_log", rejection_log_lines_are_bounded_per_input);
     int rc = tu_run_suite(s);
     regfree(&log_line_re);
     return rc;

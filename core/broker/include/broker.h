@@ -55,6 +55,10 @@ typedef struct ss_broker_conf {
     uint32_t batch;
     uint64_t max_rejected_per_input; /**< [broker]: rejected rows kept per input (ingest.h) */
     ss_alert_limits limits;          /**< [broker] max_line_bytes ...: size caps (alert_limits.h) */
+    /** [broker] max_attempts: an input (journal record, spool file) the broker died processing
+     * this often is set aside in failed/ with its reason at the next start, not processed
+     * (0: off, nothing recorded). */
+    unsigned max_attempts;
     ss_log_level log_level;
     double stats_interval;
     uint64_t queue_high, queue_low;
