@@ -907,7 +907,10 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
                            conf->max_crashes,
                            conf->dispatch_batch,
                            {conf->worker_memory, conf->worker_cpu_seconds, conf->worker_open_files,
-                            conf->worker_processes}};
+                            conf->worker_processes},
+                           conf->worker_allow,
+                           conf->worker_uid,
+                           conf->worker_gid};
     b.arena = ss_arena_new();
     b.cursor = calloc(conf->workers, sizeof *b.cursor);
     b.t_start = b.rate_t = ssi_mono();
@@ -922,6 +925,9 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
         ss_log_line(log, SS_LOG_WARN,
                     "worker_memory is not applied: this build runs under "
                     "AddressSanitizer, whose shadow memory a cap would refuse");
+    if (!rc && b.c.set && !ssi_seccomp_supported())
+        ss_log_line(log, SS_LOG_WARN,
+                    "seccomp not available on this architecture: workers run without it");
     if (!rc && b.c.set) {
         b.initial = 1;
         rc = ssi_reload_start(&b, err);

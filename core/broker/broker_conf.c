@@ -1,17 +1,20 @@
 /* The broker's configuration file (broker.h, config/skysieve.ini). */
 #include "broker.h"
+#include "confine.h"
 
 #include "fileio.h"
 #include "store.h"
 
 #include <errno.h>
 #include <ini.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct ssi_conf_ctx {
     ss_broker_conf *c;
@@ -75,6 +78,13 @@ static int ssi_message_size(const char *v, size_t *out)
     return ssi_uint(v, 1024, &u) && u <= SS_BROKER_MESSAGE_MAX && (*out = (size_t)u);
 }
 
+/* A [broker] value refused for @p why. @return 0. */
+static int ssi_conf_fail(ssi_conf_ctx *x, const char *k, const char *v, const char *why)
+{
+    ss_err_set(x->err, SS_EINVAL, "%s: [broker] %s = %s: %s", x->c->file, k, v, why);
+    return 0;
+}
+
 /* max_line_bytes, max_value_bytes, max_props, max_history, max_alert_bytes (alert_limits.h):
  * 0 or a value out of range is refused here, naming the key. @return 1 set, 0 not. */
 static int ssi_limit_key(ssi_conf_ctx *x, const char *k, const char *v)
@@ -84,6 +94,27 @@ static int ssi_limit_key(ssi_conf_ctx *x, const char *k, const char *v)
     if (rc && rc != 1)
         ss_err_set(x->err, rc, "%s: [broker] %s", x->c->file, mine.msg);
     return rc == 0;
+}
+
+/* worker_user: an existing user, whom only a broker running as root can become. */
+static int ssi_worker_user(ssi_conf_ctx *x, const char *k, const char *v)
+{
+    char why[160];
+    errno = 0;
+    const struct passwd *pw = getpwnam(v);
+    if (!pw)
+        return ssi_conf_fail(x, k, v, errno ? strerror(errno) : "no such user");
+    if (pw->pw_uid != geteuid() && geteuid() != 0) {
+        snprintf(why, sizeof why,
+                 "the broker runs as uid %u, not root: it cannot start workers as uid %u",
+                 (unsigned)geteuid(), (unsigned)pw->pw_uid);
+        return ssi_conf_fail(x, k, v, why);
+    }
+    if (pw->pw_uid == geteuid() && geteuid() != 0)
+        return 1; /* the broker's own user: nothing to become */
+    x->c->worker_uid = pw->pw_uid;
+    x->c->worker_gid = pw->pw_gid;
+    return 1;
 }
 
 static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
@@ -124,6 +155,11 @@ static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
                (!c->worker_open_files || c->worker_open_files >= 128);
     if (!strcmp(k, "worker_processes"))
         return ssi_uint(v, 0, &c->worker_processes);
+    if (!strcmp(k, "worker_allow"))
+        return ssi_allow_parse(v, &c->worker_allow) == 0 ||
+               ssi_conf_fail(x, k, v, "a list of: network, processes");
+    if (!strcmp(k, "worker_user"))
+        return ssi_worker_user(x, k, v);
     return ssi_limit_key(x, k, v);
 }
 
@@ -344,6 +380,8 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
                           .worker_open_files = 1024,
                           .worker_processes = 0,
                           .worker_cpu_seconds = 0,
+                          .worker_uid = -1,
+                          .worker_gid = -1,
                           .notify = SS_NOTIFY_CONF_DEFAULT};
     char *copy = strdup(path), *dir = copy ? strdup(dirname(copy)) : NULL;
     free(copy);

@@ -1996,7 +1996,9 @@ START_TEST(workers_are_confined)
               "[filter close_all]\npath = %s\npriority = 25\nsetup.only = x\n\n"
               "[filter forker]\npath = %s\npriority = 30\nsetup.pidfile = %s\n",
               TF("close_fds"), COUNT_LUA, TF("greedy"), TF("close_all"), TF("fork"), pidfile);
-    write_conf("worker_memory = 256M\nworker_open_files = 512\nworker_cpu_seconds = 600\n",
+    /* processes: forker's child is to die with the worker's group, not at fork() (confine.h) */
+    write_conf("worker_memory = 256M\nworker_open_files = 512\nworker_cpu_seconds = 600\n"
+               "worker_allow = processes\n",
                "[filters]\nset = set.ini\nworkers = 1\ntimeout = 20\nmax_crashes = 2\n\n"
                "[control]\naddress = ipc://%s/ctl.ipc\n",
                tu_tmp);

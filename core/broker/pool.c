@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,21 +74,55 @@ static int ssi_child_confine(const ssi_limits_arg *a)
            ssi_limit(RLIMIT_NPROC, l->processes, 0);
 }
 
-/* In the child: the socket on fd 3, the shared page on fd 4, nothing else of the broker's. The
- * worker moves the socket out of a filter's reach (worker.c). */
-static void ssi_child_exec(const ssi_pool_conf *pc, const ssi_gen *g, int sock, int shm,
+/* In the child: the capture memfds on fds 1 and 2, the socket on fd 3, the shared page on fd 4,
+ * the broker's stderr on fd 5 (wire.h), nothing else of the broker's. The worker moves the socket
+ * out of a filter's reach (worker.c). */
+static void ssi_child_exec(const ssi_pool_conf *pc, const ssi_gen *g, const int fds[5],
                            pid_t broker)
 {
     ssi_limits_arg a = {&pc->limits, broker};
     if (ssi_child_confine(&a) != 0)
         _exit(125);
-    int s = fcntl(sock, F_DUPFD_CLOEXEC, 10), m = fcntl(shm, F_DUPFD_CLOEXEC, 10);
-    if (s < 0 || m < 0 || dup2(s, 3) < 0 || dup2(m, 4) < 0)
-        _exit(126);
-    closefrom(5);
+    int high[5];
+    for (int i = 0; i < 5; i++) /* the broker's stderr (the last) may be closed: then no fd 5 */
+        if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10)) < 0 && i < 4)
+            _exit(126);
+    for (int i = 0; i < 5; i++)
+        if (high[i] >= 0 && dup2(high[i], i + 1) < 0)
+            _exit(126);
+    closefrom(6);
     execl(pc->exe, pc->exe, "worker", "--store", pc->store_dir, "--set", g->ini, "--fd", "3",
           "--shm", "4", (char *)NULL);
     _exit(127);
+}
+
+static void ssi_close_captures(ssi_wproc *w)
+{
+    for (int s = 0; s < 2; s++) {
+        if (w->cap[s] >= 0)
+            close(w->cap[s]);
+        w->cap[s] = -1;
+    }
+}
+
+/* A worker's capture memfds (kept by the broker too: after a crash it reads what was left). */
+static int ssi_captures_open(ssi_wproc *w)
+{
+    for (int s = 0; s < 2; s++)
+        if ((w->cap[s] = ssi_capture_create(s ? "skysieve-stderr" : "skysieve-stdout")) < 0) {
+            int e = errno;
+            ssi_close_captures(w);
+            return e;
+        }
+    return 0;
+}
+
+static void ssi_shm_fill(const ssi_pool_conf *pc, ssi_worker_shm *shm)
+{
+    shm->filter = -1;
+    shm->allow = pc->allow;
+    shm->uid = (int32_t)pc->uid;
+    shm->gid = (int32_t)pc->gid;
 }
 
 static int ssi_wproc_spawn(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, const ss_log *lg)
@@ -98,18 +133,22 @@ static int ssi_wproc_spawn(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, co
     int shm = memfd_create("skysieve-worker", MFD_CLOEXEC);
     if (shm < 0 || ftruncate(shm, sizeof *w->shm) != 0 ||
         (w->shm = mmap(NULL, sizeof *w->shm, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0)) ==
-            MAP_FAILED) {
+            MAP_FAILED ||
+        (errno = ssi_captures_open(w)) != 0) {
         e = errno;
+        if (w->shm && w->shm != MAP_FAILED)
+            munmap((void *)w->shm, sizeof *w->shm);
         w->shm = NULL;
         close(sv[0]), close(sv[1]);
         if (shm >= 0)
             close(shm);
         return e;
     }
-    w->shm->filter = -1;
+    ssi_shm_fill(pc, w->shm);
+    int fds[5] = {w->cap[0], w->cap[1], sv[1], shm, 2};
     pid_t broker = getpid(), pid = fork();
     if (pid == 0)
-        ssi_child_exec(pc, g, sv[1], shm, broker);
+        ssi_child_exec(pc, g, fds, broker);
     e = errno;
     if (pid > 0)
         setpgid(pid, pid); /* also here: a kill of the group may come before the child runs */
@@ -117,6 +156,7 @@ static int ssi_wproc_spawn(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, co
     close(shm);
     if (pid < 0) {
         close(sv[0]);
+        ssi_close_captures(w);
         munmap((void *)w->shm, sizeof *w->shm);
         w->shm = NULL;
         return e;
@@ -193,6 +233,7 @@ static void ssi_gfilter_free(ssi_gfilter *f)
         free(f->tags[i]);
     free(f->tags);
     ss_filter_stats_free(&f->st);
+    ss_ratelimit_free(f->out);
 }
 
 void ssi_gen_free(ssi_gen *g, double grace)
@@ -215,10 +256,12 @@ void ssi_gen_free(ssi_gen *g, double grace)
         }
         if (w->fd >= 0)
             close(w->fd);
+        ssi_close_captures(w);
         if (w->shm)
             munmap((void *)w->shm, sizeof *w->shm);
         ssi_free_jobs(w);
         ss_wbuf_free(&w->rx);
+        ss_ratelimit_free(w->out);
     }
     for (size_t i = 0; i < g->nf; i++)
         ssi_gfilter_free(&g->f[i]);
@@ -230,6 +273,33 @@ void ssi_gen_free(ssi_gen *g, double grace)
     free(g->dir);
     free(g->ini);
     free(g);
+}
+
+/* The group the snapshot is shared with (nftw() passes no context; only the loop thread calls). */
+static gid_t ssi_share_gid;
+
+static int ssi_share_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    mode_t add = S_IRGRP | (type == FTW_D || (st->st_mode & S_IXUSR) ? S_IXGRP : 0);
+    return lchown(path, (uid_t)-1, ssi_share_gid) != 0 ||
+                   (type != FTW_SL && chmod(path, (st->st_mode & 07777) | add) != 0)
+               ? -1
+               : 0;
+}
+
+/* Workers running as [broker] worker_user read the snapshot through its group: read-only, so that
+ * a filter cannot change what the next worker loads. */
+static int ssi_share_snapshot(const ssi_pool_conf *pc, const char *dir, ss_err *err)
+{
+    if (pc->uid < 0)
+        return 0;
+    ssi_share_gid = (gid_t)pc->gid;
+    if (nftw(dir, ssi_share_one, 16, FTW_PHYS) != 0)
+        return ss_err_set(err, errno ? errno : EPERM,
+                          "%s: cannot share the snapshot with worker_user's group %ld: %s", dir,
+                          pc->gid, strerror(errno ? errno : EPERM));
+    return 0;
 }
 
 int ssi_gen_start(const ssi_pool_conf *pc, unsigned id, const char *set_ini, const char *dir,
@@ -246,11 +316,19 @@ int ssi_gen_start(const ssi_pool_conf *pc, unsigned id, const char *set_ini, con
     g->id = id;
     g->nw = nw;
     g->started = ssi_mono();
-    for (size_t i = 0; i < nw; i++)
-        g->w[i].fd = -1;
-    int rc = mkdir(dir, 0700) != 0 ? ss_err_set(err, errno, "%s: %s", dir, strerror(errno)) : 0;
+    int rc = 0;
+    for (size_t i = 0; i < nw; i++) {
+        g->w[i].fd = g->w[i].cap[0] = g->w[i].cap[1] = -1;
+        if (!(g->w[i].out = ssi_output_limit_new()))
+            rc = ss_err_set(err, SS_ENOMEM, "out of memory");
+    }
+    rc = rc                      ? rc
+         : mkdir(dir, 0700) != 0 ? ss_err_set(err, errno, "%s: %s", dir, strerror(errno))
+                                 : 0;
     if (!rc)
         rc = ss_filter_set_snapshot(set_ini, dir, err);
+    if (!rc)
+        rc = ssi_share_snapshot(pc, dir, err);
     for (size_t i = 0; i < nw && !rc; i++)
         if ((rc = ssi_wproc_spawn(pc, g, &g->w[i], NULL)))
             ss_err_set(err, rc, "starting a worker (%s): %s", pc->exe, strerror(rc));
@@ -312,7 +390,9 @@ static int ssi_gen_fill(ssi_gen *g, json_t *list)
         f->ntags = json_array_size(tags);
         f->tags = calloc(f->ntags + 1, sizeof *f->tags);
         f->st.tag_counts = calloc(f->ntags + 1, sizeof *f->st.tag_counts);
-        if (!f->label || !f->name || !f->version || !f->runtime || !f->tags || !f->st.tag_counts)
+        f->out = ssi_output_limit_new();
+        if (!f->label || !f->name || !f->version || !f->runtime || !f->tags || !f->st.tag_counts ||
+            !f->out)
             return SS_ENOMEM;
         for (size_t k = 0; k < f->ntags; k++)
             if (!(f->tags[k] = strdup(json_string_value(json_array_get(tags, k)) ?: "")))
@@ -386,6 +466,53 @@ static void ssi_on_hello(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, cons
     w->state = w->njobs > w->nanswered ? SSI_W_BUSY : SSI_W_IDLE;
     if (w->state == SSI_W_BUSY && ssi_send_jobs(g, w, pc->timeout))
         w->deadline = 0; /* the next event finds it dead */
+}
+
+/* ---- output ---- */
+
+/* Who wrote it, for the log: the filter at run position @p fi, or the worker (@p fi < 0). */
+static ss_ratelimit *ssi_writer(ssi_gen *g, ssi_wproc *w, pid_t pid, int32_t fi, char *who,
+                                size_t cap)
+{
+    if (fi >= 0 && (size_t)fi < g->nf) {
+        snprintf(who, cap, "filter=%s", g->f[fi].label);
+        return g->f[fi].out;
+    }
+    snprintf(who, cap, "worker pid=%d generation=%u", (int)pid, g->id);
+    return w->out;
+}
+
+/* An 'O' frame: what a filter (or the set's setups) wrote to stdout or stderr. */
+static int ssi_on_output(ssi_gen *g, ssi_wproc *w, const ss_wbuf *frame, const ss_log *lg)
+{
+    ss_rbuf r = {frame->data + 1, frame->data + frame->len, 0};
+    int32_t fi = (int32_t)ss_rbuf_u32(&r);
+    uint8_t stream = ss_rbuf_u8(&r), cut = ss_rbuf_u8(&r);
+    uint32_t len;
+    const char *text = ss_rbuf_str(&r, &len);
+    if (r.bad || (stream != 1 && stream != 2))
+        return EPROTO;
+    char who[160];
+    ss_ratelimit *rl = ssi_writer(g, w, w->pid, fi, who, sizeof who);
+    ssi_output_log(lg, rl, who, stream, text ? text : "", len, cut);
+    return 0;
+}
+
+/* A dead worker's last words, e.g. a failed assert()'s message: what it wrote after its last
+ * 'O' frame, charged to @p culprit (or to the worker). */
+static void ssi_output_leftover(ssi_gen *g, ssi_wproc *w, pid_t pid, int32_t culprit,
+                                const ss_log *lg)
+{
+    char *buf = malloc(SSI_CAPTURE_MAX), who[160];
+    for (int s = 0; buf && s < 2; s++) {
+        int cut;
+        size_t n = w->cap[s] >= 0 ? ssi_capture_take(w->cap[s], buf, &cut) : 0;
+        ss_ratelimit *rl = ssi_writer(g, w, pid, culprit, who, sizeof who);
+        if (n || cut)
+            ssi_output_log(lg, rl, who, s + 1, buf, n, cut);
+    }
+    free(buf);
+    ssi_close_captures(w);
 }
 
 /* ---- batches ---- */
@@ -501,6 +628,7 @@ static void ssi_on_death(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, cons
     char how[128];
     pid_t pid = w->pid;
     ssi_wproc_reap(w, how, sizeof how);
+    ssi_output_leftover(g, w, pid, culprit, lg);
     munmap((void *)w->shm, sizeof *w->shm);
     w->shm = NULL;
     if (was == SSI_W_STARTING && !g->have_filters) {
@@ -531,9 +659,19 @@ static void ssi_on_death(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, cons
     w->restart_at = ssi_mono() + (was == SSI_W_BUSY ? 0 : SSI_RESTART_BACKOFF);
 }
 
+/* Say how many output lines were left out, once their window is over. */
+static void ssi_output_flush_all(ssi_gen *g, const ss_log *lg)
+{
+    for (size_t i = 0; i < g->nf; i++)
+        ssi_output_flush(lg, g->f[i].out);
+    for (size_t i = 0; i < g->nw; i++)
+        ssi_output_flush(lg, g->w[i].out);
+}
+
 void ssi_gen_tend(const ssi_pool_conf *pc, ssi_gen *g, const ss_log *lg)
 {
     double now = ssi_mono();
+    ssi_output_flush_all(g, lg);
     for (size_t i = 0; i < g->nw && !g->error[0]; i++) {
         ssi_wproc *w = &g->w[i];
         if (w->state != SSI_W_DOWN || now < w->restart_at)
@@ -573,6 +711,8 @@ int ssi_wproc_event(const ssi_pool_conf *pc, ssi_gen *g, ssi_wproc *w, int reada
             ssi_on_hello(pc, g, w, frame, lg);
         else if (!rc && frame->len && frame->data[0] == 'R' && w->state == SSI_W_BUSY)
             rc = ssi_on_answer(pc, w, frame);
+        else if (!rc && frame->len && frame->data[0] == 'O')
+            rc = ssi_on_output(g, w, frame, lg);
         else if (!rc)
             rc = EPROTO;
     } else if (ssi_mono() >= w->deadline) {

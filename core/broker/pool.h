@@ -11,6 +11,7 @@
 #ifndef SS_POOL_H
 #define SS_POOL_H
 
+#include "confine.h"
 #include "filters.h"
 #include "log.h"
 #include "queue.h"
@@ -29,6 +30,7 @@ typedef struct ssi_gfilter {
     uint64_t crashes, timeouts;
     int disabled; /* 1 by crashes or errors, 2 by the operator */
     char disabled_reason[160];
+    ss_ratelimit *out; /* its stdout and stderr in the log, over all workers; owned */
 } ssi_gfilter;
 
 /** A dispatch handed to a worker: its queue entry, what to leave out, and its answer. */
@@ -53,7 +55,9 @@ typedef struct ssi_wproc {
     double restart_at; /* a worker that would not start is retried at this time */
     ssi_job *jobs;
     size_t njobs, capjobs, nanswered;
-    ss_wbuf rx; /* the frame being read */
+    ss_wbuf rx;        /* the frame being read */
+    int cap[2];        /* the capture memfds of its fds 1 and 2 (confine.h), read after its death */
+    ss_ratelimit *out; /* output no filter is named for (setups, the worker itself); owned */
 } ssi_wproc;
 
 typedef struct ssi_gen {
@@ -90,6 +94,8 @@ typedef struct ssi_pool_conf {
     unsigned max_crashes;
     unsigned batch;
     ssi_worker_limits limits;
+    uint32_t allow; /* [broker] worker_allow: SSI_ALLOW_* */
+    long uid, gid;  /* [broker] worker_user, or -1 */
 } ssi_pool_conf;
 
 /** Snapshot @p set_ini into @p dir and start @p nw workers on it. @return the generation. */

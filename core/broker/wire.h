@@ -20,8 +20,14 @@
  *        u32 nfilters x (u8 outcome, f64 us, u32 properties written, str message), u8 halted,
  *        f64 the trigger's mjd, u32 ntags x (str tag, str filter, str event JSON), bytes locus
  * properties (a property bag, record.h), bytes alert properties
+ *  - 'O' output (worker): i32 the run position of the filter that wrote it (-1: none, e.g. a setup
+ *        while the set loads), u8 stream (1 stdout, 2 stderr), u8 cut (more was written than
+ *        kept), str text; sent before the 'R' of the dispatch, and before the hello
  *  - 'Q' quit (broker): finish and exit 0
  * Strings and byte strings are u32 length + bytes (record.h's ss_wbuf_strn).
+ *
+ * The worker's descriptors at exec: 1 and 2 its capture memfds (confine.h), 3 the socket, 4 the
+ * shared page, 5 the broker's own stderr (for the worker's own reports: sanitizers).
  */
 #ifndef SS_BROKER_WIRE_H
 #define SS_BROKER_WIRE_H
@@ -36,6 +42,9 @@ typedef struct ssi_worker_shm {
     volatile uint64_t seq;   /* the dispatch being run */
     volatile int32_t filter; /* run position of the filter in run(), or -1 */
     volatile int32_t busy;   /* 1 between receiving a batch and answering its last dispatch */
+    /* written by the broker before the worker starts: how to confine it (confine.h) */
+    uint32_t allow;   /* SSI_ALLOW_* */
+    int32_t uid, gid; /* the user to become, or -1 */
 } ssi_worker_shm;
 
 /* The worker's exit status when a filter closed or replaced its socket to the broker: the filter

@@ -1,4 +1,5 @@
 /* The worker process (worker.h): loads one generation of the filter set and runs dispatches. */
+#include "confine.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -17,6 +18,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 int ssi_frame_send(int fd, const void *data, size_t len)
 {
@@ -77,6 +82,9 @@ typedef struct ssi_worker {
     uint8_t *exclude;
     ss_filter_result *results;
     uint64_t *props_before;
+    int cap[2];   /* the worker's own descriptions of fds 1 and 2 (capture memfds), or -1 */
+    char *capbuf; /* SSI_CAPTURE_MAX bytes */
+    int confined; /* the seccomp filter is in place */
 } ssi_worker;
 
 /* A filter's forked child must not hold the socket open: the broker sees its worker die by the
@@ -95,13 +103,18 @@ static void ssi_socket_drop_in_child(void)
  * every filter: when it is gone, the worker ends with shm->filter still naming the filter that ran
  * last, so the broker charges that filter rather than a death "outside any filter".
  */
-static int ssi_socket_move(ssi_worker *w)
+static long ssi_high_fd(void)
 {
     struct rlimit rl;
     long top = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
                    ? (long)rl.rlim_cur - 1
                    : 1000;
-    int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, top < 1000 ? top : 1000);
+    return top < 1000 ? top : 1000;
+}
+
+static int ssi_socket_move(ssi_worker *w)
+{
+    int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, ssi_high_fd());
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0)
         return errno;
@@ -120,10 +133,35 @@ static void ssi_socket_check(const ssi_worker *w)
         _exit(SSI_EXIT_LOST_SOCKET); /* nothing to answer on; shm names the culprit */
 }
 
+/* What was written to fds 1 and 2 since the last call, sent as 'O' frames naming @p filter (its
+ * run position, or -1). A send that fails is noticed by the socket check that follows. */
+static void ssi_output_send(ssi_worker *w, int32_t filter)
+{
+    if (w->cap[0] < 0)
+        return;
+    fflush(stdout); /* a filter's printf() sits in stdio's buffer until then */
+    fflush(stderr);
+    for (int s = 0; s < 2; s++) {
+        int cut;
+        size_t n = ssi_capture_take(w->cap[s], w->capbuf, &cut);
+        if (!n && !cut)
+            continue;
+        ss_wbuf_reset(&w->out);
+        ss_wbuf_u8(&w->out, 'O');
+        ss_wbuf_u32(&w->out, (uint32_t)filter);
+        ss_wbuf_u8(&w->out, (uint8_t)(s + 1));
+        ss_wbuf_u8(&w->out, (uint8_t)cut);
+        ss_wbuf_strn(&w->out, w->capbuf, (uint32_t)n);
+        if (!w->out.failed)
+            ssi_frame_send(w->fd, w->out.data, w->out.len);
+    }
+}
+
 static void ssi_before_run(void *ctx, size_t filter)
 {
     ssi_worker *w = ctx;
     ssi_socket_check(w); /* the previous filter's doing, when it failed */
+    ssi_output_send(w, w->shm->filter);
     w->shm->filter = (int32_t)filter;
 }
 
@@ -242,6 +280,7 @@ static int ssi_run_entry(ssi_worker *w, ss_store_txn *txn, ss_rbuf *r)
     w->shm->seq = seq;
     int rc = ss_filter_dispatch_ctl_run(w->fs, txn, locus, survey, alert_id, &ctl, &o, &err);
     ssi_socket_check(w);
+    ssi_output_send(w, w->shm->filter);
     w->shm->filter = -1;
     return ssi_answer(w, seq, rc, &err, &o);
 }
@@ -276,6 +315,84 @@ static int ssi_serve(ssi_worker *w)
     }
 }
 
+/*
+ * Fds 1 and 2 are the capture memfds the broker made (wire.h): keep descriptions of them out of a
+ * filter's way, to read them back. Fd 5, the broker's stderr, is for the worker's own reports
+ * only (a sanitizer's); no filter may write to the log past the capture.
+ */
+static int ssi_capture_setup(ssi_worker *w)
+{
+    long base = ssi_high_fd() - 4; /* below the socket, which sits at the top */
+    struct stat st;
+    int own = fcntl(5, F_DUPFD_CLOEXEC, base > 5 ? base : 5);
+    close(5);
+#if defined(__SANITIZE_ADDRESS__)
+    if (own >= 0)
+        __sanitizer_set_report_fd((void *)(intptr_t)own);
+#else
+    if (own >= 0)
+        close(own);
+#endif
+    if (fstat(1, &st) != 0 || fstat(2, &st) != 0)
+        return 0; /* run by hand without them: no capture */
+    if (!(w->capbuf = malloc(SSI_CAPTURE_MAX)))
+        return ENOMEM;
+    for (int s = 0; s < 2; s++)
+        if ((w->cap[s] = fcntl(s + 1, F_DUPFD_CLOEXEC, base + 1 > 5 ? base + 1 : 5)) < 0)
+            return errno;
+    return 0;
+}
+
+/* Another user, then seccomp, both before any filter (or its setup) runs. The store is open by
+ * then: its lock file needs the broker's user. */
+static int ssi_confine(ssi_worker *w, ss_err *err)
+{
+    int rc = 0;
+    if (w->shm->uid >= 0)
+        rc = ssi_become_user((uid_t)w->shm->uid, (gid_t)w->shm->gid, err);
+    if (!rc && !(rc = ssi_seccomp_install(w->shm->allow, err)))
+        w->confined = 1;
+    return rc;
+}
+
+/*
+ * Under worker_user the snapshot is shared with the user's group (pool.c), but the directories
+ * above it (the run directory) may be closed to that user: the set is loaded through a descriptor
+ * of the snapshot's directory opened before the switch, as /proc/self/fd/N/filters.ini, and
+ * errors name the snapshot again.
+ */
+/* The snapshot's directory (that of @p set_ini), opened while the worker is still the broker's
+ * user, or -1. */
+static int ssi_snapshot_fd(const char *set_ini)
+{
+    char *dir = strdup(set_ini), *slash = dir ? strrchr(dir, '/') : NULL;
+    int fd = -1;
+    if (slash) {
+        *slash = '\0';
+        fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    free(dir);
+    return fd;
+}
+
+static int ssi_load_set(ssi_worker *w, const char *set_ini, int dir_fd, ss_err *err)
+{
+    const char *base = strrchr(set_ini, '/');
+    char via[64], path[4096];
+    if (dir_fd < 0 || !base)
+        return ss_filter_set_load(set_ini, &w->fs, err);
+    snprintf(via, sizeof via, "/proc/self/fd/%d", dir_fd);
+    snprintf(path, sizeof path, "%s%s", via, base);
+    int rc = ss_filter_set_load(path, &w->fs, err);
+    char *at = rc ? strstr(err->msg, via) : NULL;
+    size_t dlen = (size_t)(base - set_ini), vlen = strlen(via);
+    if (at && strlen(err->msg) - vlen + dlen < sizeof err->msg) {
+        memmove(at + dlen, at + vlen, strlen(at + vlen) + 1);
+        memcpy(at, set_ini, dlen);
+    }
+    return rc;
+}
+
 static int ssi_worker_setup(ssi_worker *w, const char *store_dir, const char *set_ini, int shm_fd,
                             ss_err *err)
 {
@@ -289,10 +406,18 @@ static int ssi_worker_setup(ssi_worker *w, const char *store_dir, const char *se
     int rc = ssi_socket_move(w);
     if (rc)
         return ss_err_set(err, rc, "worker: moving the broker's socket: %s", strerror(rc));
+    if ((rc = ssi_capture_setup(w)))
+        return ss_err_set(err, rc, "worker: capturing its output: %s", strerror(rc));
     ss_store_options so = {.readonly = 1};
     rc = ss_store_open(store_dir, &so, &w->store, err);
+    int dir_fd = !rc && w->shm->uid >= 0 ? ssi_snapshot_fd(set_ini) : -1;
+    if (!rc)
+        rc = ssi_confine(w, err);
     if (!rc) /* the setups run here: a filter's setup closing fds fails the hello */
-        rc = ss_filter_set_load(set_ini, &w->fs, err);
+        rc = ssi_load_set(w, set_ini, dir_fd, err);
+    if (dir_fd >= 0)
+        close(dir_fd);
+    ssi_output_send(w, -1); /* what the setups wrote */
     size_t nf = w->fs ? ss_filter_set_count(w->fs) : 0;
     if (!rc &&
         (!(w->exclude = calloc(nf + 1, 1)) || !(w->results = calloc(nf + 1, sizeof *w->results)) ||
@@ -306,7 +431,7 @@ int ss_broker_worker_main(const char *store_dir, const char *set_ini, int fd, in
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_IGN); /* run by hand, a Ctrl-C reaches it too: the broker decides */
     signal(SIGHUP, SIG_IGN);
-    ssi_worker w = {.fd = fd};
+    ssi_worker w = {.fd = fd, .cap = {-1, -1}};
     ss_err err = {0};
     int rc = ssi_worker_setup(&w, store_dir, set_ini, shm_fd, &err);
     if (w.shm && (ssi_hello(&w, rc ? &err : NULL) == 0) && !rc)
@@ -319,7 +444,14 @@ int ss_broker_worker_main(const char *store_dir, const char *set_ini, int fd, in
     free(w.exclude);
     free(w.results);
     free(w.props_before);
+    free(w.capbuf);
     if (w.shm)
         munmap((void *)w.shm, sizeof *w.shm);
+#if defined(__SANITIZE_ADDRESS__)
+    /* LeakSanitizer's check at exit runs in a clone()d process that ptrace()s this one: seccomp
+     * refuses both, and the check would end in a fatal error. A confined worker skips it. */
+    if (w.confined)
+        _exit(rc ? 1 : 0);
+#endif
     return rc ? 1 : 0;
 }

@@ -79,6 +79,11 @@ typedef struct ss_broker_conf {
     unsigned dispatch_batch;
     /** [broker] worker_*: each worker process's rlimits (0: the broker's own), pool.h */
     uint64_t worker_memory, worker_cpu_seconds, worker_open_files, worker_processes;
+    /** [broker] worker_allow: `network` and `processes`, what the workers' seccomp filter lets
+     * through (a bit set, private to the broker) */
+    uint32_t worker_allow;
+    /** [broker] worker_user: the user and group workers run as, or -1 (the broker's) */
+    long worker_uid, worker_gid;
     char *publish; /**< NULL: tags are stored, not published */
     ss_broker_output
         outputs[SS_PUBLISH_MAX_OUTPUTS - 1]; /**< [output NAME] sections, beside publish */
