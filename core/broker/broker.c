@@ -238,11 +238,25 @@ static void ssi_carry_disables(const ssi_gen *from, ssi_gen *to)
     }
 }
 
-/* Answer the request whose routing header is *@p hdr (taken: freed, set to NULL). */
-static void ssi_reply(ssi_broker *b, void **hdr, json_t *o)
+/* The answer's text: with a secret, an accepted request's answer carries the MAC of its nonce
+ * (ctl_auth.h); the nonce travels with the header (req_* or reload_*, broker_impl.h). Refusals
+ * go unauthenticated: the broker cannot tell whether their sender holds the secret. */
+static char *ssi_reply_text(ssi_broker *b, void **hdr, json_t *o)
 {
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(o);
+    int reload = hdr == &b->reload_hdr;
+    if (!text || !b->c.secret || !(reload ? b->reload_authed : b->req_authed))
+        return text;
+    char *sealed = ssi_ctl_reply_seal(b->c.secret, reload ? &b->reload_nonce : &b->req_nonce, text);
+    free(text);
+    return sealed;
+}
+
+/* Answer the request whose routing header is *@p hdr (taken: freed, set to NULL). */
+static void ssi_reply(ssi_broker *b, void **hdr, json_t *o)
+{
+    char *text = ssi_reply_text(b, hdr, o);
     struct nn_iovec iov = {text, text ? strlen(text) : 0};
     struct nn_msghdr mh = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = hdr, .msg_controllen = NN_MSG};
@@ -482,25 +496,31 @@ static json_t *ssi_toggle(ssi_broker *b, const char *label, int disable)
     return json_pack("{s:b, s:s, s:b}", "ok", 1, "filter", label, "disabled", disable);
 }
 
-/* Compare secrets in time independent of where they differ. */
-static int ssi_secret_ok(const char *want, const char *got)
+/* With a secret, a request must carry a MAC of itself, a fresh timestamp and an unseen nonce
+ * (ctl_auth.h); the secret itself never crosses the wire. The log line names the reason only. */
+static int ssi_request_ok(ssi_broker *b, json_t *req, json_t **refusal)
 {
-    size_t lw = strlen(want), lg = got ? strlen(got) : 0;
-    unsigned char diff = (unsigned char)(lw != lg);
-    for (size_t i = 0; i < lw; i++)
-        diff |= (unsigned char)(want[i] ^ (i < lg ? got[i] : 0));
-    return got && diff == 0;
+    char why[256], msg[300];
+    if (!b->c.secret)
+        return 1;
+    if (ssi_ctl_check(b->ctl_guard, b->c.secret, req, (int64_t)time(NULL), &b->req_nonce, why,
+                      sizeof why) == SSI_CTL_OK) {
+        b->req_authed = 1; /* its answer is sealed with its nonce */
+        return 1;
+    }
+    ss_log_line(b->lg, SS_LOG_WARN, "control: request refused: %s", why);
+    snprintf(msg, sizeof msg, "refused: %s", why);
+    *refusal = ssi_fail_json(msg);
+    return 0;
 }
 
 static json_t *ssi_command(ssi_broker *b, json_t *req)
 {
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     const char *label = json_string_value(json_object_get(req, "filter"));
-    if (b->c.secret &&
-        !ssi_secret_ok(b->c.secret, json_string_value(json_object_get(req, "secret")))) {
-        ss_log_line(b->lg, SS_LOG_WARN, "control: request refused: missing or wrong secret");
-        return ssi_fail_json("refused: missing or wrong secret");
-    }
+    json_t *refusal = NULL;
+    if (!ssi_request_ok(b, req, &refusal))
+        return refusal;
     if (!cmd)
         return ssi_fail_json("no \"cmd\" in the request");
     if (!strcmp(cmd, "status"))
@@ -518,6 +538,8 @@ static json_t *ssi_command(ssi_broker *b, json_t *req)
             return ssi_fail_json(err.msg);
         b->reload_hdr = b->req_hdr; /* answered when the generation runs or fails */
         b->req_hdr = NULL;
+        b->reload_nonce = b->req_nonce;
+        b->reload_authed = b->req_authed;
         return NULL;
     }
     char msg[128];
@@ -543,6 +565,7 @@ static void ssi_control_round(ssi_broker *b)
         json_error_t je;
         json_t *req = json_loadb(msg, (size_t)n, 0, &je);
         nn_freemsg(msg);
+        b->req_authed = 0;
         json_t *rep =
             json_is_object(req) ? ssi_command(b, req) : ssi_fail_json("not a JSON object");
         json_decref(req);
@@ -691,6 +714,8 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
     rc = ss_store_open(b->c.store, &so, &b->store, err);
     if (!rc)
         rc = ssi_bind(NN_REP, b->c.control, 0, &b->ctl, &b->ctl_fd, err);
+    if (!rc && b->c.secret && !(b->ctl_guard = ssi_ctl_guard_new(SSI_CTL_GUARD_CAP)))
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
     if (!rc && b->c.pull_address)
         rc =
             ssi_bind(NN_PULL, b->c.pull_address, SS_BROKER_MESSAGE_MAX, &b->pull, &b->pull_fd, err);
@@ -880,6 +905,7 @@ static void ssi_close_all(ssi_broker *b)
         nn_close(b->pull);
     if (b->ctl >= 0)
         nn_close(b->ctl);
+    ssi_ctl_guard_free(b->ctl_guard);
     if (b->sigfd >= 0)
         close(b->sigfd);
     ss_store_close(b->store);

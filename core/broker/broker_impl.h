@@ -7,6 +7,7 @@
 #define SS_BROKER_IMPL_H
 
 #include "broker.h"
+#include "ctl_auth.h"
 #include "ingest.h"
 #include "journal.h"
 #include "kafka_in.h"
@@ -62,7 +63,11 @@ typedef struct ssi_broker {
      * while the requests after it (status) are answered at once. */
     void *req_hdr;    /* the request being answered */
     void *reload_hdr; /* the `ctl reload` waiting for the new generation, or NULL */
-    uint64_t *cursor; /* per worker slot: the last queue sequence taken */
+    /* With a secret, an accepted request's answer carries the MAC of its nonce (ctl_auth.h). */
+    ssi_ctl_guard *ctl_guard; /* the nonces seen within the window; NULL without a secret */
+    ssi_ctl_nonce req_nonce, reload_nonce;
+    int req_authed, reload_authed; /* the nonce is that of an accepted request */
+    uint64_t *cursor;              /* per worker slot: the last queue sequence taken */
     uint64_t queue_len;
     uint64_t ingested_mark; /* the ingest run's committed alerts when queue_len was read */
     int paused, stopping, store_failed;

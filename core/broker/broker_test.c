@@ -22,6 +22,8 @@
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1377,12 +1379,182 @@ static int free_tcp_port(void)
     return ntohs(a.sin_port);
 }
 
+/* ---- the control connection on the wire: what a client sends, captured, altered, replayed ---- */
+
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    for (ssize_t w; n; p += w, n -= (size_t)w)
+        if ((w = write(fd, p, n)) <= 0)
+            return -1;
+    return 0;
+}
+
+/* A tcp proxy for one connection to the broker's control port: it keeps what the client sent
+ * and, with alter, changes one byte of the broker's answer on its way ("uptime_s"). */
+typedef struct tap {
+    int lfd, port, to_port, alter;
+    char sent[16384];
+    size_t nsent;
+    pthread_t th;
+} tap;
+
+/* Copy what @p from holds to @p to. @return 0, or -1 when a side closed. */
+static int tap_pump(tap *t, int from, int to, int client)
+{
+    char buf[65536];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n <= 0)
+        return -1;
+    if (client && t->nsent + (size_t)n <= sizeof t->sent)
+        memcpy(t->sent + t->nsent, buf, (size_t)n);
+    t->nsent += client ? (size_t)n : 0;
+    char *at = !client && t->alter ? memmem(buf, (size_t)n, "uptime_s", 8) : NULL;
+    if (at)
+        at[7] = 'S';
+    return write_all(to, buf, (size_t)n);
+}
+
+static void *tap_run(void *arg)
+{
+    tap *t = arg;
+    struct pollfd lp = {t->lfd, POLLIN, 0};
+    int c = poll(&lp, 1, 20000) == 1 ? accept(t->lfd, NULL, NULL) : -1;
+    int s = c >= 0 ? tcp_connect(t->to_port) : -1;
+    while (c >= 0 && s >= 0) {
+        struct pollfd p[2] = {{c, POLLIN, 0}, {s, POLLIN, 0}};
+        if (poll(p, 2, 20000) <= 0 || (p[0].revents && tap_pump(t, c, s, 1)) ||
+            (p[1].revents && tap_pump(t, s, c, 0)))
+            break;
+    }
+    if (c >= 0)
+        close(c);
+    if (s >= 0)
+        close(s);
+    return NULL;
+}
+
+static void tap_start(tap *t, int to_port, int alter)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    memset(t, 0, sizeof *t);
+    t->to_port = to_port, t->alter = alter;
+    t->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(t->lfd, 0);
+    ck_assert_int_eq(bind(t->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(t->lfd, 4) | getsockname(t->lfd, (struct sockaddr *)&a, &len), 0);
+    t->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&t->th, NULL, tap_run, t), 0);
+}
+
+static void tap_join(tap *t)
+{
+    pthread_join(t->th, NULL);
+    close(t->lfd);
+}
+
+/* Send @p n raw bytes to the broker's control port as a client would (the nanomsg tcp framing is
+ * in them). @return what came back within a few seconds, NULs made spaces (malloc'd). */
+static char *raw_exchange(int port, const char *bytes, size_t n)
+{
+    int fd = tcp_connect(port);
+    size_t got = 0, cap = 65536;
+    char *in = calloc(1, cap + 1);
+    ck_assert_msg(fd >= 0 && in && !write_all(fd, bytes, n), "cannot send to port %d", port);
+    struct pollfd p = {fd, POLLIN, 0};
+    for (int wait = 5000; got < cap && poll(&p, 1, wait) == 1; wait = 300) {
+        ssize_t r = read(fd, in + got, cap - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    for (size_t i = 0; i < got; i++)
+        in[i] = in[i] ? in[i] : ' ';
+    return in;
+}
+
+/* The request of a client older than the authenticated protocol: the secret itself, framed as
+ * nanomsg frames a REQ message over tcp (its header, a length, the request id). */
+static char *old_client_exchange(int port, const char *body)
+{
+    char msg[512];
+    size_t len = strlen(body);
+    memcpy(msg, "\0SP\0\0\x30\0\0", 8); /* SP, protocol 48 (REQ) */
+    for (int i = 0; i < 8; i++)
+        msg[8 + i] = (char)((uint64_t)(4 + len) >> (8 * (7 - i)));
+    memcpy(msg + 16, "\x80\0\0\x01", 4);
+    memcpy(msg + 20, body, len);
+    return raw_exchange(port, msg, 20 + len);
+}
+
+/* What crosses the wire with a secret: no secret in a request; a captured request refused when
+ * replayed; an answer altered on the way refused by ctl; an old client's plain secret refused. */
+static void control_wire_checks(int port, const char *secret, const char *secret_file)
+{
+    char *out = NULL, *err = NULL;
+    tap t;
+    tap_start(&t, port, 0);
+    int rc = tu_sks(&out, &err,
+                    "ctl --address tcp://127.0.0.1:%d --secret-file '%s' --timeout 5 "
+                    "status",
+                    t.port, secret_file);
+    tap_join(&t);
+    CHECK(rc == 0 && strstr(out, "\"uptime_s\""), "ctl through the tap exited %d: %s %s", rc, out,
+          err);
+    CHECK(t.nsent > 20 && t.nsent <= sizeof t.sent &&
+              !memmem(t.sent, t.nsent, secret, strlen(secret)),
+          "the request on the wire (%zu bytes) holds the secret", t.nsent);
+    free(out), free(err);
+    char *back = raw_exchange(port, t.sent, t.nsent); /* the captured bytes, sent again */
+    CHECK(strstr(back, "replayed") && !strstr(back, "uptime_s"),
+          "a replayed request should be refused as one: %s", back);
+    free(back);
+
+    tap_start(&t, port, 1);
+    rc =
+        tu_sks(&out, &err, "ctl --address tcp://127.0.0.1:%d --secret-file '%s' --timeout 5 status",
+               t.port, secret_file);
+    tap_join(&t);
+    CHECK(rc == 1 && strstr(err, "MAC does not verify") && !strstr(out, "uptime"),
+          "ctl should refuse an answer altered on the way: exited %d: %s %s", rc, out, err);
+    free(out), free(err);
+
+    char body[256];
+    snprintf(body, sizeof body, "{\"cmd\":\"stop\",\"secret\":\"%s\"}", secret);
+    back = old_client_exchange(port, body);
+    CHECK(strstr(back, "refused") && strstr(back, "upgrade"),
+          "a request with the plain secret should be refused, saying to upgrade: %s", back);
+    free(back);
+    sleep_ms(300);
+    bk_check_running("refusing an old client's stop");
+    char *log = slurp(B.log);
+    CHECK(strstr(log, "upgrade") && !strstr(log, secret), "the log should name the refusals, "
+                                                          "never the secret");
+    free(log);
+}
+
 /* 5. A tcp control address needs secret_file: without it run refuses to start; ctl without the
- * secret or with a wrong one is refused (and cannot stop the broker), with it it works. */
+ * secret or with a wrong one is refused (and cannot stop the broker), with it it works. The secret
+ * never crosses the wire: a captured request is refused when replayed (control_wire_checks). */
 START_TEST(control_over_tcp_needs_the_secret)
 {
     char addr[64], *out = NULL, *err = NULL;
-    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", free_tcp_port());
+    int port = free_tcp_port();
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port);
     char *shared = tu_write(tu_tmp, "secret", "s3cr3t-of-the-test\nonly the first line is\n"),
          *client = tu_write(tu_tmp, "client.secret", "s3cr3t-of-the-test\n"),
          *wrong = tu_write(tu_tmp, "wrong.secret", "a-guess\n");
@@ -1424,6 +1596,9 @@ START_TEST(control_over_tcp_needs_the_secret)
           "ctl with the secret exited %d: %s %s", rc, out, err);
     json_decref(rep);
     free(out), free(err);
+    char *client_file = tu_path(tu_tmp, "client.secret");
+    control_wire_checks(port, "s3cr3t-of-the-test", client_file);
+    free(client_file);
 
     /* no [filters]: alerts are stored and nothing waits for filters */
     drop('s', 0, 10, 3);

@@ -1,5 +1,7 @@
-/* The client side of the control socket (broker.h): one request, one answer. */
+/* The client side of the control socket (broker.h): one request, one answer; with a secret,
+ * both authenticated (ctl_auth.h). */
 #include "broker.h"
+#include "ctl_auth.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -7,6 +9,7 @@
 #include <nanomsg/reqrep.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* One request, one answer. @return the answer (caller frees with nn_freemsg) or NULL. */
 static char *ssi_ctl_ask(const char *address, const char *req, double timeout, int *len,
@@ -30,16 +33,44 @@ static char *ssi_ctl_ask(const char *address, const char *req, double timeout, i
     return reply;
 }
 
+/* The request's text: authenticated (ctl_auth.h) when there is a secret, else plain.
+ * @return the text (malloc'd, owned by the caller) or NULL with @p err set. */
+static char *ssi_ctl_text(const char *secret, const char *cmd, const char *filter,
+                          ssi_ctl_nonce *nonce, ss_err *err)
+{
+    char *text = NULL;
+    if (secret) {
+        ssi_ctl_request(secret, cmd, filter, (int64_t)time(NULL), nonce, &text, err);
+        return text;
+    }
+    json_t *req = json_pack("{s:s}", "cmd", cmd);
+    if (req && filter)
+        json_object_set_new(req, "filter", json_string(filter));
+    text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!text)
+        ss_err_set(err, SS_ENOMEM, "out of memory");
+    return text;
+}
+
+/* The answer to a request with a secret must carry the MAC of its nonce (ctl_auth.h). */
+static int ssi_ctl_open(const char *address, const char *secret, const ssi_ctl_nonce *nonce,
+                        const char *answer, int len, json_t **reply, ss_err *err)
+{
+    json_error_t je;
+    if (secret)
+        return ssi_ctl_reply_open(secret, nonce, answer, (size_t)len, reply, err)
+                   ? ss_err_prefix(err, "%s", address)
+                   : 0;
+    *reply = json_loadb(answer, (size_t)len, 0, &je);
+    return *reply ? 0 : ss_err_set(err, SS_EFORMAT, "%s: the broker's answer is not JSON", address);
+}
+
 int ss_broker_ctl(const char *address, const char *secret, const char *cmd, const char *filter,
                   double timeout, json_t **reply, ss_err *err)
 {
-    json_t *req = json_pack("{s:s}", "cmd", cmd);
-    if (filter)
-        json_object_set_new(req, "filter", json_string(filter));
-    if (secret)
-        json_object_set_new(req, "secret", json_string(secret));
-    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
+    ssi_ctl_nonce nonce;
+    char *text = ssi_ctl_text(secret, cmd, filter, &nonce, err);
     int len = 0;
     char *answer = text ? ssi_ctl_ask(address, text, timeout, &len, err) : NULL;
     free(text);
@@ -51,8 +82,7 @@ int ss_broker_ctl(const char *address, const char *secret, const char *cmd, cons
                           address, timeout);
     if (!answer)
         return err->code ? err->code : ss_err_set(err, SS_ENOMEM, "out of memory");
-    json_error_t je;
-    *reply = json_loadb(answer, (size_t)len, 0, &je);
+    int rc = ssi_ctl_open(address, secret, &nonce, answer, len, reply, err);
     nn_freemsg(answer);
-    return *reply ? 0 : ss_err_set(err, SS_EFORMAT, "%s: the broker's answer is not JSON", address);
+    return rc;
 }

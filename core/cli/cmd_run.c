@@ -90,7 +90,10 @@ static const char ssi_ctl_help[] =
     "  disable LABEL     stop running a filter (by its label in the set); enable LABEL: again\n"
     "  stop              stop after committing what is in flight\n"
     "The broker's answer is printed as JSON. Exit status 0 when it says ok, 1 otherwise.\n"
-    "With --config the address and secret come from the broker's configuration.\n";
+    "With --config the address and secret come from the broker's configuration.\n"
+    "With a secret the secret itself is never sent: each request carries a timestamp, a random\n"
+    "nonce and an HMAC-SHA256 keyed by the secret (the broker refuses a replayed one, or one more\n"
+    "than 60 s from its clock), and the answer is checked the same way. Nothing is encrypted.\n";
 
 typedef struct ssi_ctl_cli {
     const char *config, *address, *secret_file;

@@ -123,10 +123,14 @@ int ss_broker_run(const ss_broker_conf *conf, const char *worker_exe, const ss_l
 /**
  * Ask a running broker through its control socket at @p address: @p cmd (status, reload, enable,
  * disable, stop), with @p filter for enable and disable (else NULL) and the shared @p secret
- * (NULL when it has none), waiting at most @p timeout seconds.
+ * (NULL when it has none), waiting at most @p timeout seconds. With a secret, the request carries
+ * an HMAC of itself, a timestamp and a nonce instead of the secret, and the answer must carry the
+ * HMAC of that nonce (the protocol: ctl_auth.h).
  * @param[out] reply the broker's JSON answer, owned by the caller (json_decref()).
- * @return 0 (the answer may still say {"ok": false}); ETIMEDOUT when no broker answered; another
- *         errno or SS_EFORMAT, with @p err naming the address.
+ * @return 0 (the answer may still say {"ok": false}); ETIMEDOUT when no broker answered; with a
+ *         secret, EACCES when the broker refused the request (its reason in @p err) and EBADMSG
+ *         when the answer is not authenticated (forged, altered); another errno or SS_EFORMAT,
+ *         with @p err naming the address.
  */
 int ss_broker_ctl(const char *address, const char *secret, const char *cmd, const char *filter,
                   double timeout, json_t **reply, ss_err *err);
