@@ -462,6 +462,8 @@ static json_t *ssi_status_json(ssi_broker *b)
                                                  "restarts", (int)b->cur->w[i].restarts, "busy",
                                                  b->cur->w[i].state == SSI_W_BUSY));
     json_object_set_new(st, "workers", workers);
+    /* inputs the broker died on max_attempts times, set aside in failed/ since it started */
+    json_object_set_new(st, "set_aside", json_integer((json_int_t)b->quarantined));
     json_object_set_new(st, "notify", ssi_notify_json(b->notify));
     json_object_set_new(st, "outputs", ssi_outputs_json(b));
     if (b->c.kafka_on)

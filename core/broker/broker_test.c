@@ -2404,6 +2404,7 @@ START_TEST(an_input_that_kills_the_broker_is_set_aside)
     scan_free(&s);
     ids_free(&must);
     wait_queue_empty(30);
+    json_decref(wait_status_int("set_aside", 1, 10)); /* this run set the spool file aside */
     bk_check_running("after the poisons");
     bk_stop(SIGTERM, 30);
     check_verify();
