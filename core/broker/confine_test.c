@@ -268,9 +268,10 @@ START_TEST(worker_allow_opens_network_and_processes)
                "[filter fork]\npath = %s\npriority = 4\nsetup.do = fork\n\n"
                "[filter ptrace]\npath = %s\npriority = 5\nsetup.do = ptrace\nsetup.pid = %d\n\n"
                "[filter kill_other]\npath = %s\npriority = 6\nsetup.do = kill_other\n"
-               "setup.pid = %d\n",
+               "setup.pid = %d\n\n"
+               "[filter fork_setsid]\npath = %s\npriority = 7\nsetup.do = fork_setsid\n",
                COUNT_LUA, CF("inet"), CF("unix"), CF("fork"), CF("ptrace"), (int)T.victim,
-               CF("kill_other"), (int)T.victim);
+               CF("kill_other"), (int)T.victim, CF("fork_setsid"));
     start_and_feed();
     json_t *st = wait_done(60);
     check_tag(st, "inet", "cf_allowed", N, "worker_allow = network");
@@ -278,6 +279,8 @@ START_TEST(worker_allow_opens_network_and_processes)
     check_tag(st, "fork", "cf_allowed", N, "worker_allow = processes");
     check_tag(st, "ptrace", "cf_refused", N, "ptrace whatever worker_allow says");
     check_tag(st, "kill_other", "cf_refused", N, "signals to others whatever worker_allow says");
+    /* a child may not leave the process group the broker kills */
+    check_tag(st, "fork_setsid", "cf_refused", N, "setsid whatever worker_allow says");
     json_decref(st);
     CHECK(alive(T.victim), "a filter killed a process outside the broker");
     stop_broker();
@@ -382,13 +385,16 @@ START_TEST(workers_run_as_another_user)
         fprintf(stderr, "workers_run_as_another_user: no setpriv, the non-root refusal is not "
                         "tested\n");
 
-    write_conf("worker_user = nobody\n",
+    /* RLIMIT_NPROC binds once the workers are not root: 16 children at once are too many */
+    write_conf("worker_user = nobody\nworker_allow = processes\nworker_processes = 6\n",
                "[filter count]\npath = %s\npriority = 1\n\n"
-               "[filter uid]\npath = %s\npriority = 2\nsetup.do = uid\nsetup.uid = %u\n",
-               COUNT_LUA, CF("uid"), (unsigned)nobody);
+               "[filter uid]\npath = %s\npriority = 2\nsetup.do = uid\nsetup.uid = %u\n\n"
+               "[filter nproc]\npath = %s\npriority = 3\nsetup.do = nproc\n",
+               COUNT_LUA, CF("uid"), (unsigned)nobody, CF("nproc"));
     start_and_feed();
     json_t *st = wait_done(60);
     check_tag(st, "uid", "cf_allowed", N, "worker_user = nobody");
+    check_tag(st, "nproc", "cf_other", N, "worker_processes = 6 as nobody (EAGAIN)");
     json_decref(st);
     stop_broker();
 }

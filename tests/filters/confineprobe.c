@@ -74,6 +74,45 @@ static void *cf_thread(void *arg)
     return arg;
 }
 
+/* A child that tries to leave the worker's session and process group: 0 when it could, else the
+ * errno it got (its exit status). */
+static int cf_child_setsid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(setsid() < 0 ? errno & 0xff : 0);
+    int st = 0;
+    if (pid < 0)
+        return errno;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : ECHILD;
+}
+
+/* Up to @p n children at once, each waiting for its pipe to close (a signal to them would be
+ * refused): 0 when all could start, else the errno of the first fork that failed. */
+static int cf_many_children(int n)
+{
+    int p[2], rc = 0, started = 0;
+    if (pipe(p) != 0)
+        return errno;
+    for (; started < n; started++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            char c;
+            close(p[1]);
+            _exit(read(p[0], &c, 1) < 0);
+        }
+        if (pid < 0) {
+            rc = errno;
+            break;
+        }
+    }
+    close(p[0]), close(p[1]);
+    while (started-- > 0)
+        wait(NULL);
+    return rc;
+}
+
 /* 0 when the action worked, else the errno it failed with. */
 static int cf_act(const cf_state *st)
 {
@@ -107,6 +146,10 @@ static int cf_act(const cf_state *st)
         cf_raised = 0;
         signal(SIGUSR1, cf_on_signal);
         rc = raise(SIGUSR1) != 0 ? errno : cf_raised ? 0 : EINTR;
+    } else if (!strcmp(w, "fork_setsid")) {
+        rc = cf_child_setsid();
+    } else if (!strcmp(w, "nproc")) {
+        rc = cf_many_children(16);
     } else if (!strcmp(w, "uid")) {
         rc = (long)getuid() == st->uid ? 0 : EACCES;
     }
