@@ -70,5 +70,12 @@ void tu_broker_stop(pid_t *pid);
 int tu_run_suite(Suite *s);
 /** Count lines in a string. */
 size_t tu_count_lines(const char *s);
+/** Seconds on CLOCK_MONOTONIC, for deadlines in tests. */
+double tu_now_s(void);
+/** Sleep @p ms milliseconds, resumed after signals. */
+void tu_sleep_ms(long ms);
+/** @p j as compact JSON text, or "(null)", for failure messages. The text is leaked on purpose:
+ * it is meant for a message that ends the test. */
+const char *tu_json_text(const json_t *j);
 
 #endif

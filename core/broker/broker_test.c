@@ -89,20 +89,6 @@ static void dump_logs(void)
         }                                                                                          \
     } while (0)
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&t, &t) != 0)
-        ;
-}
-
 static void setup(void)
 {
     tu_tmp_setup();
@@ -170,17 +156,17 @@ static int run_argv(char *const argv[], double secs, const char *log)
         execv(argv[0], argv);
         _exit(127);
     }
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     int st;
     for (;;) {
         if (waitpid(pid, &st, WNOHANG) == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (now_s() > end) {
+        if (tu_now_s() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
             return -1;
         }
-        sleep_ms(5);
+        tu_sleep_ms(5);
     }
 }
 
@@ -199,17 +185,10 @@ static json_t *jget(json_t *j, const char *path)
     return j;
 }
 
-/* A JSON value as text for messages (leaks: failure paths only). */
-static const char *jtext(json_t *j)
-{
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    return s ? s : "(null)";
-}
-
 static long jint(json_t *j, const char *path)
 {
     json_t *v = jget(j, path);
-    CHECK(json_is_integer(v), "no integer '%s' in %s", path, jtext(j));
+    CHECK(json_is_integer(v), "no integer '%s' in %s", path, tu_json_text(j));
     return (long)json_integer_value(v);
 }
 
@@ -294,7 +273,7 @@ static int ctl(json_t **reply, char **err, const char *fmt, ...)
  * at once when it ends instead). */
 static void bk_wait_ready(double secs)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     for (;;) {
         bk_check_running("starting (before it answered ctl status)");
         char *out = NULL;
@@ -310,8 +289,8 @@ static void bk_wait_ready(double secs)
                 return free(out);
         }
         free(out);
-        CHECK(now_s() < end, "the broker was not ready (ctl status) within %.0f s", secs);
-        sleep_ms(50);
+        CHECK(tu_now_s() < end, "the broker was not ready (ctl status) within %.0f s", secs);
+        tu_sleep_ms(50);
     }
 }
 
@@ -331,10 +310,10 @@ static json_t *bk_status(void)
 /* Wait for the broker to exit 0 within @p secs of @p what (a graceful stop). */
 static void bk_wait_exit(double secs, const char *what)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     while (!bk_ended()) {
-        CHECK(now_s() < end, "the broker did not stop within %.0f s of %s", secs, what);
-        sleep_ms(20);
+        CHECK(tu_now_s() < end, "the broker did not stop within %.0f s of %s", secs, what);
+        tu_sleep_ms(20);
     }
     CHECK(WIFEXITED(B.last_status) && WEXITSTATUS(B.last_status) == 0,
           "the broker %s after %s (a graceful stop: expected exit status 0)",
@@ -353,7 +332,7 @@ static void bk_stop(int sig, double secs)
         char *err = NULL;
         int rc = ctl(&r, &err, "stop");
         CHECK(rc == 0 && json_is_true(json_object_get(r, "ok")), "ctl stop exited %d: %s %s", rc,
-              jtext(r), err);
+              tu_json_text(r), err);
         json_decref(r);
         free(err);
     }
@@ -511,7 +490,7 @@ static void feeder_main(feed *f, const char *stop, const char *result)
             f->sent[r] = send_alerts(f->pull, 'p', r, f->n, f->nsrc, f->send_secs);
         else if ((f->sent[r] = spool_drop('s', r, f->n, f->nsrc)) != 0)
             _exit(3);
-        sleep_ms(f->pace_ms);
+        tu_sleep_ms(f->pace_ms);
     }
     FILE *out = fopen(result, "w");
     if (!out)
@@ -537,11 +516,11 @@ static void feed_start(feed *f)
 static void feed_finish(feed *f)
 {
     free(tu_write(tu_tmp, "feed.stop", ""));
-    double end = now_s() + 120;
+    double end = tu_now_s() + 120;
     int st;
     while (waitpid(f->pid, &st, WNOHANG) != f->pid) {
-        CHECK(now_s() < end, "the feeder did not finish");
-        sleep_ms(20);
+        CHECK(tu_now_s() < end, "the feeder did not finish");
+        tu_sleep_ms(20);
     }
     kid_done(f->pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the feeder %s", describe_status(st));
@@ -696,15 +675,15 @@ static long stored_alerts(void)
  * without problems); the scan is left in *s. Stored-alert counts are polled first (cheap). */
 static void wait_processed(size_t expected, double secs, store_scan *s)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     char *store = store_path();
     long have;
     while ((have = stored_alerts()) != (long)expected) {
         if (B.pid)
             bk_check_running("ingesting");
-        CHECK(now_s() < end, "after %.0f s the store holds %ld alerts, %zu expected", secs, have,
+        CHECK(tu_now_s() < end, "after %.0f s the store holds %ld alerts, %zu expected", secs, have,
               expected);
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     for (;;) {
         scan_store(store, s);
@@ -712,10 +691,10 @@ static void wait_processed(size_t expected, double secs, store_scan *s)
             break;
         if (B.pid)
             bk_check_running("running the filters");
-        CHECK(now_s() < end, "after %.0f s: %zu alerts in the loci (%zu expected); %s", secs, s->n,
-              expected, s->problem[0] ? s->problem : "no inconsistency");
+        CHECK(tu_now_s() < end, "after %.0f s: %zu alerts in the loci (%zu expected); %s", secs,
+              s->n, expected, s->problem[0] ? s->problem : "no inconsistency");
         scan_free(s);
-        sleep_ms(200);
+        tu_sleep_ms(200);
     }
     free(store);
 }
@@ -775,14 +754,14 @@ static json_t *filter_of(json_t *status, const char *label)
 {
     json_t *fs = json_object_get(status, "filters"), *f;
     size_t i;
-    CHECK(json_is_array(fs), "status has no \"filters\" array: %s", jtext(status));
+    CHECK(json_is_array(fs), "status has no \"filters\" array: %s", tu_json_text(status));
     json_array_foreach(fs, i, f)
     {
         const char *l = jstr(f, "label");
         if (l && !strcmp(l, label))
             return f;
     }
-    CHECK(0, "no filter labelled '%s' in status: %s", label, jtext(fs));
+    CHECK(0, "no filter labelled '%s' in status: %s", label, tu_json_text(fs));
     return NULL;
 }
 
@@ -790,50 +769,50 @@ static json_t *filter_of(json_t *status, const char *label)
  * "spool.done", ...) reaches @p want; going past it fails at once. @return that status. */
 static json_t *wait_status_int(const char *path, long want, double secs)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     for (;;) {
         json_t *st = bk_status();
         json_t *v = jget(st, path);
         if (json_is_integer(v) && json_integer_value(v) == want)
             return st;
         CHECK(!json_is_integer(v) || json_integer_value(v) < want, "status %s went past %ld: %s",
-              path, want, jtext(st));
-        CHECK(now_s() < end, "after %.0f s, status %s is %s, not %ld: %s", secs, path, jtext(v),
-              want, jtext(st));
+              path, want, tu_json_text(st));
+        CHECK(tu_now_s() < end, "after %.0f s, status %s is %s, not %ld: %s", secs, path,
+              tu_json_text(v), want, tu_json_text(st));
         json_decref(st);
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
 }
 
 /* Wait until filter @p label has run @p want times (status counters may trail the store). */
 static void wait_runs(const char *label, long want, double secs)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     for (;;) {
         json_t *st = bk_status();
         long runs = jint(filter_of(st, label), "runs");
         CHECK(runs <= want, "filter %s ran %ld times, %ld expected: %s", label, runs, want,
-              jtext(filter_of(st, label)));
+              tu_json_text(filter_of(st, label)));
         json_decref(st);
         if (runs == want)
             return;
-        CHECK(now_s() < end, "after %.0f s filter %s ran %ld times, %ld expected", secs, label,
+        CHECK(tu_now_s() < end, "after %.0f s filter %s ran %ld times, %ld expected", secs, label,
               runs, want);
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
 }
 
 /* Wait until every input has been taken and the queue is empty: queue 0 on two polls in a row. */
 static void wait_queue_empty(double secs)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     int zeros = 0;
     while (zeros < 2) {
         json_t *st = bk_status();
         zeros = jint(st, "queue") == 0 ? zeros + 1 : 0;
-        CHECK(now_s() < end, "after %.0f s the queue is not empty: %s", secs, jtext(st));
+        CHECK(tu_now_s() < end, "after %.0f s the queue is not empty: %s", secs, tu_json_text(st));
         json_decref(st);
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
 }
 
@@ -899,7 +878,8 @@ static json_t *ctl_ok(const char *command)
     char *err = NULL;
     int rc = ctl(&r, &err, "%s", command);
     CHECK(rc == 0 && json_is_true(json_object_get(r, "ok")),
-          "ctl %s exited %d (expected 0 and \"ok\": true): %s %s", command, rc, jtext(r), err);
+          "ctl %s exited %d (expected 0 and \"ok\": true): %s %s", command, rc, tu_json_text(r),
+          err);
     free(err);
     return r;
 }
@@ -952,7 +932,7 @@ START_TEST(reload_under_continuous_ingest)
     bk_start();
     bk_wait_ready(20);
     json_t *st = bk_status();
-    CHECK(jint(st, "generation") == 1, "generation at start: %s", jtext(st));
+    CHECK(jint(st, "generation") == 1, "generation at start: %s", tu_json_text(st));
     CHECK(jint(st, "pid") == B.pid, "status pid %ld, the broker is %d", jint(st, "pid"), B.pid);
     json_decref(st);
 
@@ -962,7 +942,7 @@ START_TEST(reload_under_continuous_ingest)
         (feed){.pull = pull, .n = N, .nsrc = NSRC, .min_rounds = 8, .pace_ms = 40, .send_secs = 20};
     feed_start(&fs);
     feed_start(&fp);
-    sleep_ms(300);
+    tu_sleep_ms(300);
     for (int r = 1; r <= RELOADS; r++) {
         char gen[16];
         snprintf(gen, sizeof gen, "g%d", r + 1);
@@ -975,11 +955,11 @@ START_TEST(reload_under_continuous_ingest)
             CHECK(jint(rep, "generation") == r + 1 && jint(rep, "filters") == 1 &&
                       json_is_number(json_object_get(rep, "seconds")),
                   "reload %d: expected generation %d, 1 filter and seconds: %s", r, r + 1,
-                  jtext(rep));
+                  tu_json_text(rep));
             json_decref(rep);
         }
         bk_check_running("reloading");
-        sleep_ms(100 + rand() % 150);
+        tu_sleep_ms(100 + rand() % 150);
     }
     feed_finish(&fs);
     feed_finish(&fp);
@@ -1007,9 +987,10 @@ START_TEST(reload_under_continuous_ingest)
     CHECK(distinct >= 3, "only %d generations processed alerts during ten reloads", distinct);
     st = bk_status();
     CHECK(jint(st, "generation") == RELOADS + 1, "generation after %d reloads: %s", RELOADS,
-          jtext(st));
-    CHECK(jint(st, "rejected") == 0 && jint(st, "spool.failed") == 0, "%s", jtext(st));
-    CHECK(jstr(st, "intake") && !strcmp(jstr(st, "intake"), "running"), "intake: %s", jtext(st));
+          tu_json_text(st));
+    CHECK(jint(st, "rejected") == 0 && jint(st, "spool.failed") == 0, "%s", tu_json_text(st));
+    CHECK(jstr(st, "intake") && !strcmp(jstr(st, "intake"), "running"), "intake: %s",
+          tu_json_text(st));
     json_decref(st);
     /* counters are per generation: the last set ran exactly the alerts stamped with its gen */
     wait_runs("count", per_gen[RELOADS + 1], 10);
@@ -1049,15 +1030,17 @@ static void expect_failed_reload(const char *file, const char *label)
     int rc = ctl(&rep, &err, "reload");
     const char *why = jstr(rep, "error");
     CHECK(rc == 1 && json_is_false(json_object_get(rep, "ok")),
-          "a reload of a broken set exited %d (expected 1 and \"ok\": false): %s", rc, jtext(rep));
+          "a reload of a broken set exited %d (expected 1 and \"ok\": false): %s", rc,
+          tu_json_text(rep));
     CHECK(why && strstr(why, file) && strstr(why, label),
           "the error of a failed reload should name the file '%s' and the filter '%s': %s", file,
-          label, jtext(rep));
+          label, tu_json_text(rep));
     CHECK(strstr(err, file), "ctl should give the reason on stderr: '%s'", err);
     json_decref(rep);
     free(err);
     json_t *st = bk_status();
-    CHECK(jint(st, "generation") == 1, "a failed reload changed the generation: %s", jtext(st));
+    CHECK(jint(st, "generation") == 1, "a failed reload changed the generation: %s",
+          tu_json_text(st));
     json_decref(st);
 }
 
@@ -1103,7 +1086,7 @@ START_TEST(failed_reload_keeps_the_running_set)
     scan_free(&s);
     json_t *st = bk_status();
     CHECK(jint(st, "alerts_in") == 2 * N + 2 && jint(st, "rejected") >= 1,
-          "expected %d alerts in and a rejected row: %s", 2 * N + 2, jtext(st));
+          "expected %d alerts in and a rejected row: %s", 2 * N + 2, tu_json_text(st));
     json_decref(st);
     CHECK(count_files("spool") == 0 && count_files("spool/done") == 2 &&
               count_files("spool/failed") == 1,
@@ -1128,18 +1111,18 @@ START_TEST(failed_reload_keeps_the_running_set)
     expect_failed_reload("broken.lua", "cracked");
     /* the same by SIGHUP: reported in the log, nothing changes */
     kill(B.pid, SIGHUP);
-    double end = now_s() + 10;
+    double end = tu_now_s() + 10;
     while (!log_warns_about("broken.lua")) {
         bk_check_running("reloading a broken set on SIGHUP");
-        CHECK(now_s() < end,
+        CHECK(tu_now_s() < end,
               "no WARN or ERROR line naming broken.lua after a failed SIGHUP reload");
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     st = bk_status();
     CHECK(jint(st, "generation") == 1 && json_array_size(json_object_get(st, "filters")) == 1,
           "after failed reloads the running set (generation 1, one filter) should stay: %s",
-          jtext(st));
-    CHECK(json_is_false(jget(filter_of(st, "count"), "disabled")), "%s", jtext(st));
+          tu_json_text(st));
+    CHECK(json_is_false(jget(filter_of(st, "count"), "disabled")), "%s", tu_json_text(st));
     json_decref(st);
 
     /* the running set keeps processing */
@@ -1153,7 +1136,7 @@ START_TEST(failed_reload_keeps_the_running_set)
     CHECK(jint(rep, "generation") == 2 && jint(rep, "filters") == 1,
           "the first successful reload, after failed ones, should be generation 2 (failed reloads "
           "do not count) with 1 filter: %s",
-          jtext(rep));
+          tu_json_text(rep));
     json_decref(rep);
     drop('s', 2, N, NSRC);
     wait_processed(4 * N + 2, 30, &s);
@@ -1207,28 +1190,28 @@ START_TEST(crashing_and_hanging_filters_are_contained)
         json_t *f = filter_of(st, culprits[i].label);
         const char *why = jstr(f, "disabled_reason");
         CHECK(jint(f, culprits[i].counter) == 2, "%s: %s should be max_crashes (2): %s",
-              culprits[i].label, culprits[i].counter, jtext(f));
+              culprits[i].label, culprits[i].counter, tu_json_text(f));
         CHECK(json_is_true(json_object_get(f, "disabled")), "%s is not disabled: %s",
-              culprits[i].label, jtext(f));
+              culprits[i].label, tu_json_text(f));
         CHECK(why && (strcasestr(why, culprits[i].reason) || strcasestr(why, culprits[i].reason2)),
               "%s: disabled_reason should mention '%s': %s", culprits[i].label, culprits[i].reason,
-              jtext(f));
+              tu_json_text(f));
         CHECK(log_warns_about(culprits[i].label) || log_warns_about(culprits[i].name),
               "no WARN or ERROR line of the log names %s (or %s)", culprits[i].label,
               culprits[i].name);
     }
     CHECK(jint(filter_of(st, "crash_segv"), "timeouts") == 0 &&
               jint(filter_of(st, "crash_abort"), "timeouts") == 0,
-          "a crash counted as a timeout: %s", jtext(json_object_get(st, "filters")));
+          "a crash counted as a timeout: %s", tu_json_text(json_object_get(st, "filters")));
     CHECK(jint(filter_of(st, "crash_segv"), "runs") >= 1,
           "crash_segv runs normally on the alerts it does not strike on: %s",
-          jtext(filter_of(st, "crash_segv")));
+          tu_json_text(filter_of(st, "crash_segv")));
     json_t *count = filter_of(st, "count");
     CHECK(json_is_false(json_object_get(count, "disabled")) && jint(count, "crashes") == 0 &&
               jint(count, "timeouts") == 0 && jint(count, "errors") == 0 &&
               jint(count, "runs") >= (long)total,
-          "count.lua should have run on every alert, blamed for nothing: %s", jtext(count));
-    CHECK(jint(st, "alerts_in") == (long)total, "alerts_in: %s", jtext(st));
+          "count.lua should have run on every alert, blamed for nothing: %s", tu_json_text(count));
+    CHECK(jint(st, "alerts_in") == (long)total, "alerts_in: %s", tu_json_text(st));
     json_decref(st);
 
     /* the three disabled, alerts flow again at once */
@@ -1239,7 +1222,7 @@ START_TEST(crashing_and_hanging_filters_are_contained)
     for (size_t i = 0; i < sizeof culprits / sizeof *culprits; i++)
         CHECK(jint(filter_of(st, culprits[i].label), culprits[i].counter) == 2,
               "%s ran again after it was disabled: %s", culprits[i].label,
-              jtext(filter_of(st, culprits[i].label)));
+              tu_json_text(filter_of(st, culprits[i].label)));
     json_decref(st);
     bk_stop(SIGTERM, 30);
 
@@ -1263,7 +1246,7 @@ END_TEST
 /* Wait until a scan finds every id of @p must and no inconsistency. */
 static void wait_scan_has(idlist *must, double secs, store_scan *s)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     char *store = store_path();
     for (;;) {
         scan_store(store, s);
@@ -1274,10 +1257,10 @@ static void wait_scan_has(idlist *must, double secs, store_scan *s)
         if (!missing && !s->problem[0])
             break;
         bk_check_running("ingesting after the last restart");
-        CHECK(now_s() < end, "after %.0f s: %s%s%s", secs, missing ? "missing alert " : "",
+        CHECK(tu_now_s() < end, "after %.0f s: %s%s%s", secs, missing ? "missing alert " : "",
               missing ? missing : "", s->problem);
         scan_free(s);
-        sleep_ms(200);
+        tu_sleep_ms(200);
     }
     free(store);
 }
@@ -1307,31 +1290,31 @@ START_TEST(kill_9_and_restart_lose_and_repeat_nothing)
     feed_start(&fs);
     feed_start(&fp);
     for (int k = 0; k < KILLS; k++) {
-        sleep_ms(200 + rand() % 800);
+        tu_sleep_ms(200 + rand() % 800);
         bk_check_running("ingesting, before kill -9");
         bk_kill9();
         check_verify(); /* what kill -9 leaves is a consistent store */
         bk_start();
         if (k == 2) { /* once more while it recovers */
-            sleep_ms(50 + rand() % 250);
+            tu_sleep_ms(50 + rand() % 250);
             bk_kill9();
             bk_start();
         }
         bk_wait_ready(30);
     }
-    sleep_ms(300);
+    tu_sleep_ms(300);
     feed_finish(&fs);
     feed_finish(&fp);
     /* after the last restart: a spool file and a sent file, both of which must arrive */
     drop('z', 0, N, NSRC);
     CHECK(send_alerts(pull, 'f', 0, N, NSRC, 20) == 0, "send to the restarted broker failed");
 
-    double end = now_s() + 40;
+    double end = tu_now_s() + 40;
     while (count_files("spool") != 0 || count_files("spool/done") != fs.rounds + 1) {
         bk_check_running("draining the spool");
-        CHECK(now_s() < end, "spool not drained: %d files waiting, %d in done/ (%d expected)",
+        CHECK(tu_now_s() < end, "spool not drained: %d files waiting, %d in done/ (%d expected)",
               count_files("spool"), count_files("spool/done"), fs.rounds + 1);
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     CHECK(count_files("spool/failed") <= 0, "files in spool/failed");
     idlist must = {0}, may = {0};
@@ -1539,7 +1522,7 @@ static void control_wire_checks(int port, const char *secret, const char *secret
     CHECK(strstr(back, "refused") && strstr(back, "upgrade"),
           "a request with the plain secret should be refused, saying to upgrade: %s", back);
     free(back);
-    sleep_ms(300);
+    tu_sleep_ms(300);
     bk_check_running("refusing an old client's stop");
     char *log = slurp(B.log);
     CHECK(strstr(log, "upgrade") && !strstr(log, secret), "the log should name the refusals, "
@@ -1586,7 +1569,7 @@ START_TEST(control_over_tcp_needs_the_secret)
           "ctl with a wrong secret exited %d (expected 1, saying why: secret): %s %s", rc, out,
           err);
     free(out), free(err);
-    sleep_ms(300);
+    tu_sleep_ms(300);
     bk_check_running("refusing a stop with a wrong secret");
 
     rc = tu_sks(&out, &err, "ctl --address %s --secret-file '%s/client.secret' --timeout 3 status",
@@ -1607,10 +1590,10 @@ START_TEST(control_over_tcp_needs_the_secret)
     wait_queue_empty(10);
 
     /* nothing answers: exit 1 once the timeout is over */
-    double t0 = now_s();
+    double t0 = tu_now_s();
     rc = tu_sks(&out, &err, "ctl --address ipc://%s/nobody.ipc --timeout 1 status", tu_tmp);
     CHECK(rc == 1 && err[0], "ctl to nobody exited %d (expected 1 and a reason): %s", rc, err);
-    CHECK(now_s() - t0 < 8, "ctl --timeout 1 took %.1f s", now_s() - t0);
+    CHECK(tu_now_s() - t0 < 8, "ctl --timeout 1 took %.1f s", tu_now_s() - t0);
     free(out), free(err);
 
     rc = tu_sks(&out, &err, "ctl --address %s --secret-file '%s/client.secret' --timeout 3 stop",
@@ -1639,14 +1622,14 @@ END_TEST
 /* Wait until @p path contains every one of @p a and @p b. */
 static int file_has_within(const char *path, const char *a, const char *b, double secs)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     for (;;) {
         char *text = slurp(path);
         int got = strstr(text, a) && strstr(text, b);
         free(text);
-        if (got || now_s() > end)
+        if (got || tu_now_s() > end)
             return got;
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
 }
 
@@ -1675,10 +1658,10 @@ START_TEST(disable_and_enable_a_filter)
               !strcmp(jstr(st, "intake"), "running") &&
               json_array_size(json_object_get(st, "filters")) == 2 &&
               json_is_false(jget(filter_of(st, "good"), "disabled")),
-          "status at start: %s", jtext(st));
+          "status at start: %s", tu_json_text(st));
     CHECK(jstr(filter_of(st, "good"), "name") &&
               !strcmp(jstr(filter_of(st, "good"), "name"), "tf_good"),
-          "filter name: %s", jtext(filter_of(st, "good")));
+          "filter name: %s", tu_json_text(filter_of(st, "good")));
     json_decref(st);
 
     /* a subscriber to the tag stream */
@@ -1692,7 +1675,7 @@ START_TEST(disable_and_enable_a_filter)
         _exit(127);
     }
     kid_add(lp);
-    sleep_ms(400);
+    tu_sleep_ms(400);
 
     store_scan s;
     drop('s', 0, N, NSRC);
@@ -1705,11 +1688,11 @@ START_TEST(disable_and_enable_a_filter)
     st = bk_status();
     json_t *good = filter_of(st, "good"), *count = filter_of(st, "count");
     CHECK(jint(good, "tags.tf_tag") >= 1 && jint(good, "tags.tf_tag") <= N, "tags of good: %s",
-          jtext(good));
+          tu_json_text(good));
     CHECK(json_is_number(jget(count, "time_us.p50")) &&
               json_is_number(jget(count, "time_us.p90")) &&
               json_is_number(jget(count, "time_us.p99")),
-          "time_us of count: %s", jtext(count));
+          "time_us of count: %s", tu_json_text(count));
     json_decref(st);
     CHECK(file_has_within(heard, "\"tag\":\"tf_tag\"", "\"alert_id\"", 10),
           "the tag stream at %s published no tf_tag event with its alert", tags);
@@ -1720,14 +1703,14 @@ START_TEST(disable_and_enable_a_filter)
     st = bk_status();
     CHECK(json_is_true(jget(filter_of(st, "good"), "disabled")) &&
               json_is_false(jget(filter_of(st, "count"), "disabled")),
-          "after ctl disable good: %s", jtext(json_object_get(st, "filters")));
+          "after ctl disable good: %s", tu_json_text(json_object_get(st, "filters")));
     json_decref(st);
     drop('s', 1, N, NSRC);
     wait_processed(2 * N, 30, &s);
     wait_runs("count", 2 * N, 10);
     st = bk_status();
     CHECK(jint(filter_of(st, "good"), "runs") == N, "good ran while disabled: %s",
-          jtext(filter_of(st, "good")));
+          tu_json_text(filter_of(st, "good")));
     json_decref(st);
     for (size_t i = 0; i < s.n; i++)
         CHECK(s.a[i].flag == (s.a[i].id[1] == '0'), "alert %s: tf_flag %s", s.a[i].id,
@@ -1739,7 +1722,7 @@ START_TEST(disable_and_enable_a_filter)
     int rc = ctl(&rep, &err, "disable nosuch");
     CHECK(rc == 1 && json_is_false(json_object_get(rep, "ok")) && jstr(rep, "error") &&
               strstr(jstr(rep, "error"), "nosuch"),
-          "ctl disable of an unknown label exited %d: %s %s", rc, jtext(rep), err);
+          "ctl disable of an unknown label exited %d: %s %s", rc, tu_json_text(rep), err);
     json_decref(rep);
     free(err);
 
@@ -1747,7 +1730,7 @@ START_TEST(disable_and_enable_a_filter)
     json_decref(ctl_ok("enable good"));
     st = bk_status();
     CHECK(json_is_false(jget(filter_of(st, "good"), "disabled")), "after ctl enable good: %s",
-          jtext(filter_of(st, "good")));
+          tu_json_text(filter_of(st, "good")));
     json_decref(st);
     drop('s', 2, N, NSRC);
     wait_processed(3 * N, 30, &s);
@@ -1778,37 +1761,38 @@ START_TEST(intake_pauses_above_queue_high)
         drop('s', r, N, NSRC);
     long max_queue = 0;
     int paused = 0;
-    double end = now_s() + 30;
+    double end = tu_now_s() + 30;
     for (;;) {
         json_t *st = bk_status();
         long q = jint(st, "queue");
         /* intake looks at the queue between batches: one or two batches past queue_high at most */
         CHECK(q <= HIGH + 2 * BATCH,
               "the queue reached %ld with queue_high %d and batch %d: intake did not pause: %s", q,
-              HIGH, BATCH, jtext(st));
+              HIGH, BATCH, tu_json_text(st));
         const char *intake = jstr(st, "intake");
         CHECK(intake && (!strcmp(intake, "running") || !strcmp(intake, "paused")),
-              "intake should be running or paused: %s", jtext(st));
+              "intake should be running or paused: %s", tu_json_text(st));
         paused |= !strcmp(intake, "paused");
         max_queue = q > max_queue ? q : max_queue;
         int done = jint(st, "alerts_in") == FILES * N && q == 0;
-        CHECK(done || now_s() < end, "after 30 s: %s", jtext(st));
+        CHECK(done || tu_now_s() < end, "after 30 s: %s", tu_json_text(st));
         json_decref(st);
         if (done)
             break;
-        sleep_ms(20);
+        tu_sleep_ms(20);
     }
     CHECK(paused, "the queue went up to %ld (queue_high %d) and intake never showed paused",
           max_queue, HIGH);
-    end = now_s() + 5;
+    end = tu_now_s() + 5;
     for (;;) {
         json_t *st = bk_status();
         int running = jstr(st, "intake") && !strcmp(jstr(st, "intake"), "running");
-        CHECK(running || now_s() < end, "an empty queue and intake still paused: %s", jtext(st));
+        CHECK(running || tu_now_s() < end, "an empty queue and intake still paused: %s",
+              tu_json_text(st));
         json_decref(st);
         if (running)
             break;
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     store_scan s;
     wait_processed(FILES * N, 30, &s);
@@ -1864,7 +1848,7 @@ START_TEST(one_broker_per_run_dir_and_store)
     CHECK(path_exists(run, "control.ipc") && path_exists(tu_tmp, "in.ipc"),
           "the refused broker removed the running one's sockets");
     json_t *st = bk_status(); /* fails when the control socket is gone */
-    CHECK(jint(st, "pid") == B.pid, "ctl status answered for another pid: %s", jtext(st));
+    CHECK(jint(st, "pid") == B.pid, "ctl status answered for another pid: %s", tu_json_text(st));
     json_decref(st);
 
     /* another run directory and addresses, the same store */
@@ -1905,7 +1889,7 @@ START_TEST(one_broker_per_run_dir_and_store)
           (int)B.pid, out, err);
     free(out), free(err);
     st = bk_status();
-    CHECK(jint(st, "pid") == B.pid, "ctl status after the refusals: %s", jtext(st));
+    CHECK(jint(st, "pid") == B.pid, "ctl status after the refusals: %s", tu_json_text(st));
     json_decref(st);
 
     bk_stop(0, 30);
@@ -2095,18 +2079,18 @@ START_TEST(status_answers_during_a_slow_reload)
     }
     kid_add(kid);
     int answered_loading = 0;
-    double end = now_s() + 20;
-    while (!answered_loading && now_s() < end) {
+    double end = tu_now_s() + 20;
+    while (!answered_loading && tu_now_s() < end) {
         char *out = NULL, *err = NULL;
-        double t0 = now_s();
+        double t0 = tu_now_s();
         int rc = tu_sks(&out, &err, "ctl --config '%s' --timeout 2 status", B.conf);
-        CHECK(rc == 0, "ctl status during a reload exited %d after %.1f s: %s", rc, now_s() - t0,
+        CHECK(rc == 0, "ctl status during a reload exited %d after %.1f s: %s", rc, tu_now_s() - t0,
               err);
         json_t *r = json_loads(out, 0, NULL);
         answered_loading = jget(r, "status.loading_generation") != NULL;
         json_decref(r);
         free(out), free(err);
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     CHECK(answered_loading, "no ctl status showed the reload loading");
     int st;
@@ -2136,7 +2120,7 @@ static int pid_runs(pid_t pid)
 
 static pid_t read_pidfile(const char *path, double secs)
 {
-    for (double until = now_s() + secs; now_s() < until; sleep_ms(50)) {
+    for (double until = tu_now_s() + secs; tu_now_s() < until; tu_sleep_ms(50)) {
         char *text = slurp(path);
         long pid = strtol(text, NULL, 10);
         free(text);
@@ -2197,33 +2181,34 @@ START_TEST(workers_are_confined)
     json_t *gr = filter_of(st, "greedy");
     CHECK(jint(low, "crashes") == 0 && jint(low, "runs") >= (long)total &&
               json_is_false(json_object_get(low, "disabled")),
-          "closing fds 0-63 should leave the worker working: %s", jtext(low));
+          "closing fds 0-63 should leave the worker working: %s", tu_json_text(low));
     CHECK(jint(all, "crashes") == 2 && json_is_true(json_object_get(all, "disabled")) &&
               strstr(jstr(all, "last_error") ?: "", "lost its socket"),
           "close_all should be charged twice (its worker lost its socket) and disabled: %s",
-          jtext(all));
+          tu_json_text(all));
     CHECK(!log_has("outside any filter") && !log_has("given up"),
           "a death was not charged to the filter that caused it (see the log)");
     if (ss_broker_memory_limit_skipped()) {
         CHECK(log_warns_about("worker_memory is not applied"),
               "a sanitized build must say that it skips worker_memory");
         CHECK(jint(gr, "crashes") == 0 && jint(gr, "runs") >= NX,
-              "without a memory limit greedy gets its gigabyte: %s", jtext(gr));
+              "without a memory limit greedy gets its gigabyte: %s", tu_json_text(gr));
     } else
         CHECK(jint(gr, "crashes") == 2 && json_is_true(json_object_get(gr, "disabled")),
-              "greedy should die at worker_memory (256M) twice and be disabled: %s", jtext(gr));
+              "greedy should die at worker_memory (256M) twice and be disabled: %s",
+              tu_json_text(gr));
     json_t *count = filter_of(st, "count");
     CHECK(jint(count, "crashes") == 0 && jint(count, "errors") == 0 &&
               jint(count, "runs") >= (long)total,
-          "count.lua should have run on every alert, blamed for nothing: %s", jtext(count));
+          "count.lua should have run on every alert, blamed for nothing: %s", tu_json_text(count));
     json_decref(st);
 
     CHECK(child > 0 && pid_runs(child), "forker's child (pid %d) should run until the stop",
           (int)child);
     bk_stop(0, 30);
-    double until = now_s() + 5;
-    while (pid_runs(child) && now_s() < until)
-        sleep_ms(20);
+    double until = tu_now_s() + 5;
+    while (pid_runs(child) && tu_now_s() < until)
+        tu_sleep_ms(20);
     CHECK(!pid_runs(child), "forker's child (pid %d) outlived ctl stop", (int)child);
 
     char *store = store_path();
@@ -2263,9 +2248,10 @@ START_TEST(cpu_limit_stops_a_runaway_filter)
     CHECK(jint(sp, "crashes") == 2 && jint(sp, "timeouts") == 0 &&
               json_is_true(json_object_get(sp, "disabled")) &&
               strstr(jstr(sp, "last_error") ?: "", "CPU time"),
-          "the spinner should die of worker_cpu_seconds twice and be disabled: %s", jtext(sp));
+          "the spinner should die of worker_cpu_seconds twice and be disabled: %s",
+          tu_json_text(sp));
     CHECK(jint(filter_of(st, "count"), "runs") >= N + NX, "count.lua missed alerts: %s",
-          jtext(filter_of(st, "count")));
+          tu_json_text(filter_of(st, "count")));
     json_decref(st);
     bk_stop(0, 30);
 }
@@ -2278,10 +2264,10 @@ END_TEST
  * SKYSIEVE_TEST_CRASH_ON, as a decoder's crash would kill it). */
 static void bk_wait_death(double secs, const char *on)
 {
-    double end = now_s() + secs;
+    double end = tu_now_s() + secs;
     while (!bk_ended()) {
-        CHECK(now_s() < end, "the broker did not die on %s within %.0f s", on, secs);
-        sleep_ms(20);
+        CHECK(tu_now_s() < end, "the broker did not die on %s within %.0f s", on, secs);
+        tu_sleep_ms(20);
     }
     CHECK(WIFSIGNALED(B.last_status) && WTERMSIG(B.last_status) == SIGKILL,
           "the broker should die on %s (SIGKILL), but %s", on, describe_status(B.last_status));
@@ -2379,12 +2365,12 @@ START_TEST(an_input_that_kills_the_broker_is_set_aside)
         bk_start_and_die(30, "the poison spool file, still in the spool");
     bk_start();
     bk_wait_ready(30);
-    double end = now_s() + 30;
+    double end = tu_now_s() + 30;
     while (count_files("spool") != 0 || count_files("spool/done") != 2) {
         bk_check_running("draining the spool after the poison");
-        CHECK(now_s() < end, "spool: %d waiting, %d done (2 expected)", count_files("spool"),
+        CHECK(tu_now_s() < end, "spool: %d waiting, %d done (2 expected)", count_files("spool"),
               count_files("spool/done"));
-        sleep_ms(50);
+        tu_sleep_ms(50);
     }
     reason = read_named("spool/failed", "b0001-POISON.csv", ".reason");
     CHECK(reason && strstr(reason, "attempts=3") && strstr(reason, "spool b0001-POISON.csv"),
@@ -2445,10 +2431,10 @@ START_TEST(rejection_log_lines_are_bounded_per_input)
     bk_start();
     bk_wait_ready(20);
     json_decref(wait_status_int("rejected", ROWS, 90));
-    double end = now_s() + 20;
+    double end = tu_now_s() + 20;
     while (!log_has("more rejections not logged")) {
-        CHECK(now_s() < end, "no line summed up the rejections not logged");
-        sleep_ms(50);
+        CHECK(tu_now_s() < end, "no line summed up the rejections not logged");
+        tu_sleep_ms(50);
     }
     bk_stop(SIGTERM, 30);
     long lines = log_count("rejected input="), suppressed = 0;

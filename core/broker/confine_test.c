@@ -33,20 +33,6 @@ static struct {
     pid_t broker, victim; /* a process outside the broker that filters aim at */
 } T;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&t, &t) != 0)
-        ;
-}
-
 static void dump_log(void)
 {
     size_t len = 0;
@@ -155,25 +141,16 @@ static json_t *filter_of(json_t *st, const char *label)
     return NULL;
 }
 
-static const char *jtext(json_t *j)
-{
-    static char buf[2048];
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    snprintf(buf, sizeof buf, "%s", s ? s : "(null)");
-    free(s);
-    return buf;
-}
-
 /* Wait until count.lua has run on all N alerts and nothing is queued. @return the status. */
 static json_t *wait_done(double secs)
 {
-    for (double end = now_s() + secs;; sleep_ms(100)) {
+    for (double end = tu_now_s() + secs;; tu_sleep_ms(100)) {
         CHECK(alive(T.broker), "the broker died");
         json_t *st = tu_ctl_status(T.conf);
         if (st && tu_json_int(filter_of(st, "count"), "runs") >= N && tu_json_int(st, "queue") == 0)
             return st;
-        CHECK(now_s() < end, "count.lua did not see the %d alerts within %.0f s: %s", N, secs,
-              jtext(st));
+        CHECK(tu_now_s() < end, "count.lua did not see the %d alerts within %.0f s: %s", N, secs,
+              tu_json_text(st));
         json_decref(st);
     }
 }
@@ -186,7 +163,7 @@ static void check_tag(json_t *st, const char *label, const char *tag, long want,
     snprintf(path, sizeof path, "tags.%s", tag);
     CHECK(f && tu_json_int(f, path) == want && tu_json_int(f, "crashes") == 0,
           "%s: filter %s should have tagged %s %ld times, crashing never: %s", why, label, tag,
-          want, jtext(f));
+          want, tu_json_text(f));
 }
 
 static char *log_text(void)
@@ -300,9 +277,9 @@ START_TEST(abort_is_charged_to_its_filter)
     const char *last = json_string_value(json_object_get(f, "last_error"));
     CHECK(tu_json_int(f, "crashes") == 2 && json_is_true(json_object_get(f, "disabled")) && last &&
               strstr(last, "signal 6"),
-          "aborter should die of SIGABRT twice and be disabled: %s", jtext(f));
+          "aborter should die of SIGABRT twice and be disabled: %s", tu_json_text(f));
     CHECK(tu_json_int(filter_of(st, "count"), "crashes") == 0, "count.lua was charged: %s",
-          jtext(st));
+          tu_json_text(st));
     json_decref(st);
     CHECK(log_count("filter=aborter stderr: aborting on a") == 2,
           "a crashed filter's last stderr line should be logged, tagged, once per crash");
@@ -321,7 +298,7 @@ START_TEST(output_is_captured_tagged_and_rate_limited)
                "[filter printer]\npath = %s\npriority = 2\nsetup.do = print\n\n"
                "[filter flooder]\npath = %s\npriority = 3\nsetup.do = flood\n",
                COUNT_LUA, CF("print"), CF("flood"));
-    double t0 = now_s();
+    double t0 = tu_now_s();
     start_and_feed();
     json_decref(wait_done(60));
     CHECK(log_count("filter=printer stdout: hello on stdout from a") == N &&
@@ -330,10 +307,10 @@ START_TEST(output_is_captured_tagged_and_rate_limited)
           "each run's stdout and stderr lines should be in the log, tagged with the filter");
     CHECK(!log_count("\x1b"), "an escape character reached the log");
     /* the window closes 10 s after the first line: its count comes with the next loop round */
-    double until = now_s() + 20;
-    while (!log_count("filter=flooder output: ") && now_s() < until)
-        sleep_ms(200);
-    double windows = (now_s() - t0) / 10 + 1;
+    double until = tu_now_s() + 20;
+    while (!log_count("filter=flooder output: ") && tu_now_s() < until)
+        tu_sleep_ms(200);
+    double windows = (tu_now_s() - t0) / 10 + 1;
     int lines = log_count("filter=flooder stdout: ");
     CHECK(lines >= 20 && lines <= 20 * windows,
           "the flood should be logged 20 lines per 10 s: %d lines in %.0f windows", lines, windows);
