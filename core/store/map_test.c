@@ -4,6 +4,10 @@
  * transactions (LMDB forbids it while one is open), see every commit, and every snapshot is whole:
  * its counter of rejected records equals the records it holds.
  *
+ * A full disk: a commit LMDB could write only in part (a short write, which it reports as EIO)
+ * is SS_EFULL, "No space left on device", naming the store, and the store keeps every batch
+ * committed before. Needs root for a small tmpfs; skipped otherwise.
+ *
  * Snapshots are not asserted to be monotonic: LMDB 0.9.24 lets a reader preempted between reading
  * the last transaction id and copying that meta page take a meta page the writer committed two
  * transactions later, so the next snapshot of the same thread can be one commit older. Each is
@@ -17,6 +21,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,12 +137,65 @@ START_TEST(readers_adopt_a_map_grown_by_another_process)
 }
 END_TEST
 
+/* Records of 100 KiB: a commit writes 25 pages at once, so the one that meets the end of the
+ * space is a short write (which LMDB reports as EIO), not a refused one. */
+static int put_big(ss_store_txn *t, void *ctx, ss_err *err)
+{
+    (void)err;
+    static char raw[100 << 10];
+    memset(raw, 'x', sizeof raw);
+    return ss_store_reject_put(t, SS_REASON_MALFORMED, "map_test", *(uint64_t *)ctx, "filler", raw,
+                               sizeof raw);
+}
+
+START_TEST(a_full_disk_is_enospc_naming_the_store)
+{
+    char *tmp = tu_mkdtemp(), *dir = tu_path(tmp, "store");
+    if (mount("tmpfs", tmp, "tmpfs", 0, "size=4m") != 0) {
+        printf("a_full_disk_is_enospc_naming_the_store: skipped, cannot mount a tmpfs: %s\n",
+               strerror(errno));
+        tu_rmtree(tmp);
+        free(dir), free(tmp);
+        return;
+    }
+    ss_store *s;
+    ss_err err = {0}, full = {0};
+    ss_store_options rw = {.create = 1, .map_size = SMALL_MAP}, ro = {.readonly = 1};
+    uint64_t i = 0, held = 0;
+    int opened = ss_store_open(dir, &rw, &s, &err), rc = 0, reopened = -1;
+    while (!opened && i < 10000 && !(rc = ss_store_write(s, put_big, &i, "filler", &full)))
+        i++;
+    if (!opened)
+        ss_store_close(s);
+    if (!opened && !(reopened = ss_store_open(dir, &ro, &s, &err))) {
+        ss_store_txn *t;
+        if (ss_store_txn_begin(s, SS_STORE_READ, &t) == 0) {
+            const ss_store_counters *c = ss_store_txn_counters(t);
+            held = c ? c->rejected : 0;
+            ss_store_txn_abort(t);
+        }
+        ss_store_close(s);
+    }
+    umount(tmp); /* before any assertion: a failed one ends the test here */
+    ck_assert_msg(!opened, "%s", err.msg);
+    ck_assert_msg(full.code == SS_EFULL, "code %d: %s", full.code, full.msg);
+    ck_assert_msg(strstr(full.msg, "No space left on device") && strstr(full.msg, dir), "%s",
+                  full.msg);
+    ck_assert_uint_gt(i, 5);
+    ck_assert_int_eq(reopened, 0);
+    ck_assert_uint_eq(held, i); /* every commit before the full one */
+    tu_rmtree(tmp);
+    free(dir), free(tmp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store_map");
     TCase *tc = tcase_create("map");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, readers_adopt_a_map_grown_by_another_process);
+    tcase_add_test(tc, a_full_disk_is_enospc_naming_the_store);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,6 +106,21 @@ int ss_store_fail(ss_store *s, ss_err *err, int rc, const char *what)
     else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == SS_ECORRUPT)
         code = SS_ECORRUPT;
     return ss_err_set(err, code, "store %s: %s: %s", s ? s->path : "?", what, ss_strerror(rc));
+}
+
+/* Under this much space left on the store's filesystem, a failed write means a full disk. */
+#define SSI_FULL_BYTES ((uint64_t)1 << 20)
+
+/* LMDB reports a short write (mdb_page_flush) as EIO, and a write to a full filesystem is short
+ * rather than failed: without this, a full disk reads "Input/output error" and callers that pause
+ * on SS_EFULL (the broker) cannot tell it from a failing device. */
+static int ssi_commit_rc(const ss_store *s, int rc)
+{
+    struct statvfs v;
+    if (rc == EIO && statvfs(s->path, &v) == 0 &&
+        (uint64_t)v.f_bavail * v.f_frsize < SSI_FULL_BYTES)
+        return ENOSPC;
+    return rc;
 }
 
 /* ---- counters ---- */
@@ -403,7 +419,7 @@ static int ssi_store_attach(ss_store *s, ss_err *err)
         mdb_txn_abort(txn);
         return rc;
     }
-    return mdb_txn_commit(txn);
+    return ssi_commit_rc(s, mdb_txn_commit(txn));
 }
 
 static int ssi_store_create(ss_store *s, double radius_arcsec, unsigned instance, ss_err *err)
@@ -412,7 +428,7 @@ static int ssi_store_create(ss_store *s, double radius_arcsec, unsigned instance
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (!rc && !(rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) &&
         !(rc = ssi_store_init(s, txn, radius_arcsec, instance))) {
-        rc = mdb_txn_commit(txn);
+        rc = ssi_commit_rc(s, mdb_txn_commit(txn));
         txn = NULL;
     }
     if (txn)
@@ -765,12 +781,13 @@ static void ssi_txn_free(ss_store_txn *t)
 int ss_store_txn_commit(ss_store_txn *t)
 {
     int rc = 0;
+    const ss_store *s = t->s;
     if (t->counters_state == 2)
         rc = ssi_counters_save(t->s, t->txn, &t->counters, &t->buf);
     if (rc)
         mdb_txn_abort(t->txn);
     else
-        rc = mdb_txn_commit(t->txn);
+        rc = ssi_commit_rc(s, mdb_txn_commit(t->txn));
     ssi_txn_free(t);
     return rc;
 }
