@@ -61,6 +61,7 @@ struct ss_ingest {
     ss_publish_set outs;
     ss_decoder_shared *shared; /* decoders' state across inputs (parsed schemas) */
     ss_store_txn *known;       /* a read snapshot of the committed store while decoding, or NULL */
+    int known_live;            /* known is begun (else reset: renewed when next asked) */
     ssi_seen pending;          /* the alerts of the pending packets */
     ss_filter_result *results; /* with on_dispatch: one per filter, reused by every dispatch */
     /* The current input's rejections past o.max_rejected_per_input are only counted: a hostile
@@ -104,6 +105,7 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     }
     if (ss_store_txn_begin(store, SS_STORE_READ, &in->known))
         in->known = NULL; /* without it decoders keep every field */
+    in->known_live = in->known != NULL;
     clock_gettime(CLOCK_MONOTONIC, &in->t0);
     in->started = time(NULL);
     return in;
@@ -402,12 +404,16 @@ int ss_ingest_publish(ss_ingest *in, const char *address, ss_err *err)
 
 int ss_ingest_flush(ss_ingest *in, ss_err *err)
 {
+    /* No snapshot of ours outlives a flush, even one with nothing to write: a reader pins the
+     * pages every later commit frees (the broker's output commits go on while intake is idle, and
+     * the store would grow by all they rewrite) and keeps the map from growing. */
+    if (in->known && in->known_live)
+        ss_store_txn_reset(in->known);
+    in->known_live = 0;
     if (in->npk == 0 && in->nrej == 0 && in->ndrop_pending == 0)
         return 0;
     ss_assoc_stats st;
     int rc;
-    if (in->known) /* no reader of ours may pin pages or stop the map from growing */
-        ss_store_txn_reset(in->known);
     /* A full map is not an error: grow it and write the same batch again. */
     while (ss_store_map_full(rc = ssi_apply_batch(in, &st)))
         if ((rc = ss_store_grow(in->store, err)))
@@ -431,10 +437,6 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
     in->npk = 0;
     in->pending_bytes = 0;
     ssi_seen_clear(&in->pending);
-    if (in->known && ss_store_txn_renew(in->known)) {
-        ss_store_txn_abort(in->known);
-        in->known = NULL; /* decoders then keep every field: slower, still right */
-    }
     return 0;
 }
 
@@ -444,6 +446,11 @@ static int ssi_known(void *ctx, const char *survey, const char *alert_id)
     ss_ingest *in = ctx;
     if (ssi_seen_has(&in->pending, survey, alert_id))
         return 1;
+    if (in->known && !in->known_live && ss_store_txn_renew(in->known)) {
+        ss_store_txn_abort(in->known);
+        in->known = NULL; /* decoders then keep every field: slower, still right */
+    }
+    in->known_live = in->known != NULL;
     return in->known && ss_store_alert_find(in->known, survey, alert_id, NULL) == 0;
 }
 
