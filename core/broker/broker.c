@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/reqrep.h>
@@ -96,11 +97,18 @@ static int ssi_batch_done(ssi_broker *b, ssi_gen *g, ssi_wproc *w)
     ss_err err = {0};
     int rc = ans ? ss_store_write(b->store, ssi_store_answers, &x, "storing filter outputs", &err)
                  : ss_err_set(&err, SS_ENOMEM, "storing filter outputs: out of memory");
-    if (rc) {
-        ss_log_line(b->lg, SS_LOG_ERROR, "generation=%u: %s; retrying", g->id, err.msg);
+    if (rc) { /* logged once per episode; retried a second later, not on every loop */
+        if (!b->outputs_failing++)
+            ss_log_line(b->lg, SS_LOG_ERROR, "generation=%u: %s; retrying every second", g->id,
+                        err.msg);
+        b->outputs_retry_at = ssi_mono() + 1.0;
         free(ans);
         return rc;
     }
+    if (b->outputs_failing)
+        ss_log_line(b->lg, SS_LOG_INFO, "filter outputs stored again, after %llu failed attempts",
+                    (unsigned long long)b->outputs_failing);
+    b->outputs_failing = 0;
     for (size_t i = 0; i < w->njobs; i++) {
         ssi_gen_account(&b->pc, g, &w->jobs[i], b->lg);
         ssi_publish(b, w->jobs[i].q.locus_id, &ans[i]);
@@ -680,6 +688,28 @@ static int ssi_make_dirs(const char *what, const char *base, const char *const *
 /* One broker per run directory, taken before anything in it is touched (its sockets, journal,
  * generations): a second one would unlink the first's control socket. The store's own writer
  * lock (ss_store_open()) keeps two brokers with two run directories off one store. */
+static int ssi_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    remove(path);
+    return 0;
+}
+
+/* Generation snapshots an earlier broker of this run directory left when it was killed (we hold
+ * the run lock: it is gone, its workers with it). A snapshot's name holds the broker's pid, and
+ * pids come back: a leftover of the same name would make this broker's first generation fail
+ * ("File exists") and the broker exit at start. */
+static void ssi_clear_generations(ssi_broker *b)
+{
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/generations", b->c.run_dir) < 0)
+        return;
+    nftw(dir, ssi_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        ss_log_line(b->lg, SS_LOG_ERROR, "run_dir %s: %s", dir, strerror(errno));
+    free(dir);
+}
+
 static int ssi_run_lock(ssi_broker *b, ss_err *err)
 {
     char *path = NULL;
@@ -705,6 +735,8 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
     int rc = ssi_make_dirs("run_dir", b->c.run_dir, run_subs, 3, err);
     if (!rc)
         rc = ssi_run_lock(b, err);
+    if (!rc)
+        ssi_clear_generations(b);
     if (!rc && b->c.spool_dir)
         rc = ssi_make_dirs("spool", b->c.spool_dir, spool_subs, 3, err);
     if (rc)
@@ -763,7 +795,7 @@ static void ssi_worker_round(ssi_broker *b, ssi_gen *g, const struct pollfd *p, 
             w->state == SSI_W_STARTING || (w->state == SSI_W_BUSY && w->nanswered < w->njobs);
         if (readable || (waiting && now >= w->deadline))
             ssi_wproc_event(&b->pc, g, w, readable, b->lg);
-        if (w->njobs && w->nanswered == w->njobs)
+        if (w->njobs && w->nanswered == w->njobs && now >= b->outputs_retry_at)
             ssi_batch_done(b, g, w);
     }
     if (g)

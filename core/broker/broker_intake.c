@@ -336,35 +336,65 @@ static int ssi_over_high(const ssi_broker *b)
     return b->c.set && est >= b->c.queue_high;
 }
 
+/* One message from the pull socket, journalled (*jn its length), or NULL: none waits, or it was
+ * refused (over max_message_size) or could not be journalled (both logged). */
+static void *ssi_pull_take(ssi_broker *b, int *jn, ss_store_jpos *start, ss_store_jpos *end)
+{
+    void *msg = NULL;
+    int n = nn_recv(b->pull, &msg, NN_MSG, NN_DONTWAIT);
+    ss_err err = {0};
+    *jn = n;
+    if (n < 0)
+        return NULL;
+    if ((size_t)n > b->c.max_message_size) { /* a sender that did not check (send does) */
+        b->pull_oversized++;
+        ss_log_line(b->lg, SS_LOG_ERROR,
+                    "pull: a message of %d bytes is over [input pull] max_message_size (%zu): "
+                    "refused, not ingested",
+                    n, b->c.max_message_size);
+    } else if (ss_store_journal_append(b->jr, msg, (size_t)n, start, end, &err))
+        ss_log_line(b->lg, SS_LOG_ERROR, "message not accepted (lost): %s", err.msg);
+    else
+        return msg;
+    nn_freemsg(msg);
+    return NULL;
+}
+
 /* Take what the pull socket holds, journal it, ingest it. @return 0 or a store failure. */
 static int ssi_pull_round(ssi_broker *b)
 {
     for (int i = 0; i < SSI_PULL_PER_ROUND && !ssi_over_high(b); i++) {
-        void *msg = NULL;
-        int n = nn_recv(b->pull, &msg, NN_MSG, NN_DONTWAIT);
+        ss_store_jpos start, end;
+        int n;
+        void *msg = ssi_pull_take(b, &n, &start, &end);
         if (n < 0)
             return 0;
-        if ((size_t)n > b->c.max_message_size) { /* a sender that did not check (send does) */
-            b->pull_oversized++;
-            ss_log_line(b->lg, SS_LOG_ERROR,
-                        "pull: a message of %d bytes is over [input pull] max_message_size (%zu): "
-                        "refused, not ingested",
-                        n, b->c.max_message_size);
+        int rc = msg ? ssi_take_message(b, msg, (size_t)n, start, end) : 0;
+        if (msg)
             nn_freemsg(msg);
-            continue;
-        }
-        ss_store_jpos start, end;
-        ss_err err = {0};
-        int rc = ss_store_journal_append(b->jr, msg, (size_t)n, &start, &end, &err);
-        if (!rc)
-            rc = ssi_take_message(b, msg, (size_t)n, start, end);
-        else
-            ss_log_line(b->lg, SS_LOG_ERROR, "message not accepted (lost): %s", err.msg);
-        nn_freemsg(msg);
         if (rc && rc != ENOSPC && b->fatal.code)
             return rc;
     }
     return 0;
+}
+
+/* While the store cannot be written, pull messages still go to the journal (on the run
+ * directory's disk) and are ingested when intake resumes, by the journal's replay: a sender that
+ * leaves right after its last message (skysieve send) would otherwise lose what waits in the
+ * socket, since nanomsg drops it when the sender disconnects. */
+static void ssi_pull_journal_only(ssi_broker *b)
+{
+    for (int i = 0; b->jr && b->pull >= 0 && !b->stopping && i < SSI_PULL_PER_ROUND; i++) {
+        ss_store_jpos start, end;
+        int n;
+        void *msg = ssi_pull_take(b, &n, &start, &end);
+        if (n < 0)
+            return;
+        if (msg) {
+            b->pull_msgs++;
+            nn_freemsg(msg);
+        }
+    }
 }
 
 /* ---- intake: Kafka ---- */
@@ -676,6 +706,15 @@ static void ssi_intake_failed(ssi_broker *b, const ss_err *err)
     ssi_intake_free(b);
     b->store_failed = 1;
     b->retry_at = ssi_mono() + SSI_STORE_RETRY_S;
+    /* the journal stays open for pull messages (ssi_pull_journal_only) until intake resumes */
+    ss_store_jpos from;
+    char *dir = NULL;
+    ss_err jerr = {0};
+    if (b->pull >= 0 && ssi_read_jpos(b, &from) == 0 &&
+        asprintf(&dir, "%s/journal", b->c.run_dir) >= 0 &&
+        ss_store_journal_open(dir, from, &b->jr, &jerr))
+        ss_log_line(b->lg, SS_LOG_ERROR, "pull messages are not taken while paused: %s", jerr.msg);
+    free(dir);
 }
 
 static int ssi_commit_marks(ssi_broker *b, ss_err *err)
@@ -709,7 +748,9 @@ void ssi_intake_round(ssi_broker *b, int scan_spool)
     ss_err err = {0};
     if (b->store_failed) {
         if (ssi_mono() < b->retry_at)
-            return;
+            return ssi_pull_journal_only(b);
+        ss_store_journal_close(b->jr); /* ssi_intake_start replays what it took meanwhile */
+        b->jr = NULL;
         b->store_failed = 0;
         if (ssi_intake_start(b, &err))
             return ssi_intake_failed(b, &err);
