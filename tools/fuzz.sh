@@ -2,12 +2,17 @@
 # Build the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) and run each for a
 # short time from the generated seeds and the known crashers (tests/fuzz/README.md): a smoke run
 # on every CI run, so that the fuzz build keeps compiling and a shallow crash is caught at once.
-# Usage: tools/fuzz.sh [SECONDS_PER_TARGET] (default 25). Skipped, with a message, without clang.
+# Usage: tools/fuzz.sh [SECONDS_PER_TARGET [TARGET...]] (default 25 s, all four targets). Skipped,
+# with a message, without clang. For long runs: FUZZ_FORK=N runs N fuzzing processes per target
+# (libFuzzer's -fork, one per core), FUZZ_KEEP=1 keeps the corpus grown in build-fuzz/fuzz-work.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
 seconds=${1:-25}
 targets=(fuzz_avro fuzz_csv fuzz_jsonl fuzz_ingest)
+[ $# -gt 1 ] && targets=("${@:2}")
+fork=()
+[ -n "${FUZZ_FORK:-}" ] && fork=(-fork="$FUZZ_FORK")
 
 if ! command -v clang >/dev/null; then
     echo "fuzz: skipped: clang is not installed (tools/deps.sh installs it)" >&2
@@ -28,7 +33,8 @@ cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" fuzz_inputs
 inputs="$build/tests/fuzz-inputs"
 work="$build/fuzz-work"
 crashes="$build/fuzz-crashes"
-rm -rf "$work" "$crashes"
+[ -n "${FUZZ_KEEP:-}" ] || rm -rf "$work"
+rm -rf "$crashes"
 mkdir -p "$crashes"
 export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan-fast.supp:print_suppressions=0"
 failed=0
@@ -40,10 +46,11 @@ for t in "${targets[@]}"; do
     done
     mkdir -p "$work/$kind"
     log="$build/$t.log"
-    if "$build/tests/fuzz/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    if "$build/tests/fuzz/$t" "${fork[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 -artifact_prefix="$crashes/$t-" "$work/$kind" "${dirs[@]}" \
         >"$log" 2>&1; then
-        echo "fuzz: $t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log" | tail -1)"
+        # a single process ends with "Done N runs in S second(s)"; -fork's parent with "#N: ..."
+        echo "fuzz: $t: $(grep -o -E 'Done [0-9]+ runs in [0-9]+ second\(s\)|^#[0-9]+: cov: [0-9]+ .*exec/s:? [0-9]+' "$log" | tail -1)"
     else
         failed=1
         echo "fuzz: $t FAILED (reproduce: $build/tests/fuzz/$t $crashes/$t-*):" >&2
