@@ -298,3 +298,22 @@ const char *tu_json_text(const json_t *j)
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     return s ? s : "(null)";
 }
+
+void tu_dump_tail(const char *what, const char *path, long max)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    if (size > 0) {
+        fseek(f, size > max ? size - max : 0, SEEK_SET);
+        fprintf(stderr, "---- %s: %s%s ----\n", what, path, size > max ? " (its end)" : "");
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, n, stderr);
+        fprintf(stderr, "---- end of %s ----\n", what);
+    }
+    fclose(f);
+}

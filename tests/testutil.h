@@ -70,6 +70,9 @@ void tu_broker_stop(pid_t *pid);
 int tu_run_suite(Suite *s);
 /** Count lines in a string. */
 size_t tu_count_lines(const char *s);
+/** Print the last @p max bytes of the file at @p path (a log; @p what names it) to stderr, for a
+ * failing check; nothing when it is absent or empty. */
+void tu_dump_tail(const char *what, const char *path, long max);
 /** Seconds on CLOCK_MONOTONIC, for deadlines in tests. */
 double tu_now_s(void);
 /** Sleep @p ms milliseconds, resumed after signals. */

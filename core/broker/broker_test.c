@@ -54,30 +54,10 @@ static struct {
     size_t nkids;
 } B;
 
-static void dump_tail(const char *what, const char *path)
-{
-    FILE *f = path ? fopen(path, "r") : NULL;
-    if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    if (size > 0) {
-        fseek(f, size > MAX_LOG_BYTES ? size - MAX_LOG_BYTES : 0, SEEK_SET);
-        fprintf(stderr, "---- %s: %s%s ----\n", what, path,
-                size > MAX_LOG_BYTES ? " (its end)" : "");
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-            fwrite(buf, 1, n, stderr);
-        fprintf(stderr, "---- end of %s ----\n", what);
-    }
-    fclose(f);
-}
-
 static void dump_logs(void)
 {
-    dump_tail("broker log", B.log);
-    dump_tail("send log", B.sendlog);
+    tu_dump_tail("broker log", B.log, MAX_LOG_BYTES);
+    tu_dump_tail("send log", B.sendlog, MAX_LOG_BYTES);
 }
 
 /* ck_assert_msg() that first prints the broker's log. */

@@ -35,11 +35,7 @@ static struct {
 
 static void dump_log(void)
 {
-    size_t len = 0;
-    char *text = T.log ? tu_read_file(T.log, &len) : NULL;
-    fprintf(stderr, "---- broker log (its end) ----\n%s\n---- end ----\n",
-            text ? text + (len > 20000 ? len - 20000 : 0) : "(none)");
-    free(text);
+    tu_dump_tail("broker log", T.log, 20000);
 }
 
 #define CHECK(cond, ...)                                                                           \
