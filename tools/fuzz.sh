@@ -4,7 +4,8 @@
 # on every CI run, so that the fuzz build keeps compiling and a shallow crash is caught at once.
 # Usage: tools/fuzz.sh [SECONDS_PER_TARGET [TARGET...]] (default 25 s, all four targets). Skipped,
 # with a message, without clang. For long runs: FUZZ_FORK=N runs N fuzzing processes per target
-# (libFuzzer's -fork, one per core), FUZZ_KEEP=1 keeps the corpus grown in build-fuzz/fuzz-work.
+# (libFuzzer's -fork, one per core), FUZZ_KEEP=1 keeps the corpus grown in build-fuzz/fuzz-work,
+# FUZZ_FLAGS adds libFuzzer flags (split on spaces), e.g. FUZZ_FLAGS=-entropic=0.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
@@ -13,6 +14,7 @@ targets=(fuzz_avro fuzz_csv fuzz_jsonl fuzz_ingest)
 [ $# -gt 1 ] && targets=("${@:2}")
 fork=()
 [ -n "${FUZZ_FORK:-}" ] && fork=(-fork="$FUZZ_FORK")
+read -r -a extra_flags <<<"${FUZZ_FLAGS:-}"
 
 if ! command -v clang >/dev/null; then
     echo "fuzz: skipped: clang is not installed (tools/deps.sh installs it)" >&2
@@ -46,7 +48,7 @@ for t in "${targets[@]}"; do
     done
     mkdir -p "$work/$kind"
     log="$build/$t.log"
-    if "$build/tests/fuzz/$t" "${fork[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    if "$build/tests/fuzz/$t" "${fork[@]}" "${extra_flags[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 -artifact_prefix="$crashes/$t-" "$work/$kind" "${dirs[@]}" \
         >"$log" 2>&1; then
         # a single process ends with "Done N runs in S second(s)"; -fork's parent with "#N: ..."

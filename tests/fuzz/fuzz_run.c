@@ -131,11 +131,15 @@ int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, c
 {
     memset(res, 0, sizeof *res);
     why[0] = '\0';
-    size_t head = size < 4096 ? size : 4096;
-    int p = ops->probe(name, data, head);
-    if (p < 0 || p > 100)
-        return ssf_broken(why, why_len, "probe answered %d", p);
-    (void)ss_decoder_detect(name, data, head); /* every decoder's probe */
+    size_t head = size < 4096 ? size : 4096, ndecoders = 0;
+    /* every decoder's probe, as ss_decoder_detect() runs them, each once: running the input's
+     * own probe twice cost 6% of fuzz_csv's time */
+    const ss_decoder_ops *const *all = ss_decoders(&ndecoders);
+    for (size_t i = 0; i < ndecoders; i++) {
+        int p = all[i]->probe(name, data, head);
+        if (p < 0 || p > 100)
+            return ssf_broken(why, why_len, "probe of %s answered %d", all[i]->name, p);
+    }
     ss_decoder_config cfg = {.schema_dir = schema_dir};
     ss_decoder_shared *sh = ss_decoder_shared_new(&cfg);
     if (!sh)
