@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SSP_CHECK_DEPTH   64   /* as the data walk's SSP_MAX_DEPTH: alerts nest about 5 deep */
+#define SSP_CHECK_DEPTH   SSP_AVRO_MAX_DEPTH /* as the data walk's */
 #define SSP_CHECK_RECORDS 1024 /* distinct records in one schema; alert schemas have tens */
 /* field visits the fixpoint may spend: a pass per record at worst; real schemas take two */
 #define SSP_CHECK_BUDGET (1L << 22)

@@ -20,28 +20,6 @@
 
 /* ---- reading values by name ---- */
 
-/* Follow a union to its current branch. @return the value's type. */
-static avro_type_t ssp_unwrap(avro_value_t *v, avro_value_t *out)
-{
-    *out = *v;
-    while (avro_value_get_type(out) == AVRO_UNION) {
-        avro_value_t branch;
-        if (avro_value_get_current_branch(out, &branch))
-            return AVRO_NULL;
-        *out = branch;
-    }
-    return avro_value_get_type(out);
-}
-
-/* Field @p name of record @p rec, unions followed. @return its type, AVRO_NULL when absent. */
-static avro_type_t ssp_field(avro_value_t *rec, const char *name, avro_value_t *out)
-{
-    avro_value_t f;
-    if (avro_value_get_by_name(rec, name, &f, NULL))
-        return AVRO_NULL;
-    return ssp_unwrap(&f, out);
-}
-
 /* What mapping one record needs: its schema (with the look-up cache), the packet being filled,
  * where to say why the record is rejected, and the object id that history entries inherit. */
 typedef struct ssp_cx {
@@ -51,92 +29,81 @@ typedef struct ssp_cx {
     const char *object_id;
 } ssp_cx;
 
-/* Which of @p names record schema @p rec has: the field's index, or -1. Cached per schema, since
- * avro-c formats an error message for every name a record lacks, and schemas of other versions
- * lack most alternatives (ELAsTiCC's decl, midPointTai, filterName, psFlux...) on every entry. */
-static int ssp_resolve(ssp_avro_schema *s, avro_schema_t rec, const char *const *names)
+static avro_type_t ssp_type(const ssp_pv *v)
+{
+    return v && v->node ? v->node->type : AVRO_NULL;
+}
+
+/* Which of @p names record node @p rec has: the field's index, or -1. Cached per schema (keyed
+ * by the names list's address: callers pass static lists), since schemas of other versions lack
+ * most alternatives (ELAsTiCC's decl, midPointTai, filterName, psFlux...) on every entry. */
+static int ssp_resolve(ssp_avro_schema *s, const ssp_node *rec, const char *const *names)
 {
     for (size_t i = 0; i < s->nslots; i++)
         if (s->slots[i].rec == rec && s->slots[i].names == names)
             return s->slots[i].index;
     int index = -1;
     for (const char *const *n = names; *n && index < 0; n++)
-        index = avro_schema_record_field_get_index(rec, *n);
+        for (size_t i = 0; i < rec->n && index < 0; i++)
+            if (!strcmp(rec->names[i], *n))
+                index = (int)i;
     if (s->nslots < SSP_AVRO_SLOTS)
         s->slots[s->nslots++] = (ssp_avro_slot){rec, names, index};
     return index;
 }
 
-/* The first of @p names that record @p rec has, unions followed. @return its type, AVRO_NULL
- * when it has none or the value is null. */
-static avro_type_t ssp_lookup(ssp_cx *cx, avro_value_t *rec, const char *const *names,
-                              avro_value_t *out)
+/* The first of @p names that record @p rec has. @return its value (unions followed), NULL when it
+ * has none or the value is null. */
+static const ssp_pv *ssp_lookup(ssp_cx *cx, const ssp_pv *rec, const char *const *names)
 {
-    avro_value_t f;
-    int i = ssp_resolve(cx->s, avro_value_get_schema(rec), names);
-    if (i < 0 || avro_value_get_by_index(rec, (size_t)i, &f, NULL))
-        return AVRO_NULL;
-    return ssp_unwrap(&f, out);
+    if (ssp_type(rec) != AVRO_RECORD)
+        return NULL;
+    int i = ssp_resolve(cx->s, rec->node, names);
+    if (i < 0 || (size_t)i >= rec->u.c.n)
+        return NULL;
+    const ssp_pv *v = &rec->u.c.v[i];
+    return ssp_type(v) == AVRO_NULL ? NULL : v;
 }
 
 /* The first of @p names the record has, as a number. @return 1 with *out set, 0 when none is. */
-static int ssp_num(ssp_cx *cx, avro_value_t *rec, const char *const *names, double *out)
+static int ssp_num(ssp_cx *cx, const ssp_pv *rec, const char *const *names, double *out)
 {
-    avro_value_t v;
-    int32_t i = 0;
-    int64_t l = 0;
-    float f = 0;
-    switch (ssp_lookup(cx, rec, names, &v)) {
-    case AVRO_INT32: avro_value_get_int(&v, &i), *out = i; return 1;
-    case AVRO_INT64: avro_value_get_long(&v, &l), *out = (double)l; return 1;
-    case AVRO_FLOAT: avro_value_get_float(&v, &f), *out = f; return 1;
-    case AVRO_DOUBLE: avro_value_get_double(&v, out); return 1;
+    const ssp_pv *v = ssp_lookup(cx, rec, names);
+    switch (ssp_type(v)) {
+    case AVRO_INT32:
+    case AVRO_INT64: *out = (double)v->u.i; return 1;
+    case AVRO_FLOAT:
+    case AVRO_DOUBLE: *out = v->u.f; return 1;
     default: return 0;
     }
 }
 
 /* The first of @p names the record has, as text (a string or an integer). @return 1 or 0. */
-static int ssp_text(ssp_cx *cx, avro_value_t *rec, const char *const *names, char *out, size_t cap)
+static int ssp_text(ssp_cx *cx, const ssp_pv *rec, const char *const *names, char *out, size_t cap)
 {
-    avro_value_t v;
-    const char *s = "";
-    size_t n = 0;
-    int32_t i = 0;
-    int64_t l = 0;
-    switch (ssp_lookup(cx, rec, names, &v)) {
-    case AVRO_STRING:
-        avro_value_get_string(&v, &s, &n);
-        snprintf(out, cap, "%.*s", (int)(n ? n - 1 : 0), s);
-        return 1;
-    case AVRO_INT32: avro_value_get_int(&v, &i), snprintf(out, cap, "%" PRId32, i); return 1;
-    case AVRO_INT64: avro_value_get_long(&v, &l), snprintf(out, cap, "%" PRId64, l); return 1;
+    const ssp_pv *v = ssp_lookup(cx, rec, names);
+    switch (ssp_type(v)) {
+    case AVRO_STRING: snprintf(out, cap, "%.*s", (int)v->u.s.n, v->u.s.p); return 1;
+    case AVRO_INT32:
+    case AVRO_INT64: snprintf(out, cap, "%" PRId64, v->u.i); return 1;
     default: return 0;
     }
 }
 
 /* The first of @p names the record has, whole, into the packet's arena: a string with its length
- * as avro-c gives it (so a NUL inside or a length past SS_ID_MAX reaches the validator, which
- * refuses it, instead of being cut here), or an integer in decimal. @return 1 with *out set, 0
- * when none is, or SS_ENOMEM. */
-static int ssp_id(ssp_cx *cx, avro_value_t *rec, const char *const *names, const char **out)
+ * (so a NUL inside or a length past SS_ID_MAX reaches the validator, which refuses it, instead of
+ * being cut here), or an integer in decimal. @return 1 with *out set, 0 when none is, or
+ * SS_ENOMEM. */
+static int ssp_id(ssp_cx *cx, const ssp_pv *rec, const char *const *names, const char **out)
 {
-    avro_value_t v;
-    const char *s = "";
-    size_t n = 0;
-    int32_t i = 0;
-    int64_t l = 0;
+    const ssp_pv *v = ssp_lookup(cx, rec, names);
     char num[24];
-    switch (ssp_lookup(cx, rec, names, &v)) {
-    case AVRO_STRING:
-        avro_value_get_string(&v, &s, &n);
-        n = n ? n - 1 : 0; /* avro-c counts the terminating NUL */
-        break;
+    const char *s = num;
+    size_t n;
+    switch (ssp_type(v)) {
+    case AVRO_STRING: s = v->u.s.p, n = v->u.s.n; break;
     case AVRO_INT32:
-        avro_value_get_int(&v, &i), n = (size_t)snprintf(num, sizeof num, "%" PRId32, i), s = num;
-        break;
-    case AVRO_INT64:
-        avro_value_get_long(&v, &l), n = (size_t)snprintf(num, sizeof num, "%" PRId64, l), s = num;
-        break;
+    case AVRO_INT64: n = (size_t)snprintf(num, sizeof num, "%" PRId64, v->u.i); break;
     default: return 0;
     }
     return (*out = ss_packet_id_dup(cx->pkt, s, n)) ? 1 : SS_ENOMEM;
@@ -163,66 +130,90 @@ static const char *ssp_join(ss_packet *pkt, const char *fmt, ...)
 
 /* ---- survey fields as properties ---- */
 
-static int ssp_flatten(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const char *prefix);
+#define SSP_NAME_MAX 256 /* no survey has longer names: not worth a truncated property */
+
+static int ssp_flatten(ss_packet *pkt, ss_alert *a, const ssp_pv *rec, const char *prefix,
+                       size_t plen);
 
 /* One primitive as a typed property of @p a, or of the packet's locus when @p a is NULL; arrays,
  * maps, bytes and fixed are not properties. */
-static int ssp_prop(ss_packet *pkt, ss_alert *a, const char *name, avro_value_t *v)
+static int ssp_prop(ss_packet *pkt, ss_alert *a, const char *name, size_t nlen, const ssp_pv *v)
 {
-    avro_value_t u;
     ss_value val = {.type = SS_TYPE_NULL};
-    const char *s = "";
-    size_t n = 0;
-    int32_t i = 0;
-    float f = 0;
-    switch (ssp_unwrap(v, &u)) {
+    const ssp_node *node = v->node;
+    switch (node->type) {
     case AVRO_STRING:
-        avro_value_get_string(&u, &s, &n);
-        val.type = SS_TYPE_STRING, val.u.s.ptr = s, val.u.s.len = (uint32_t)(n ? n - 1 : 0);
+        val.type = SS_TYPE_STRING, val.u.s.ptr = v->u.s.p, val.u.s.len = (uint32_t)v->u.s.n;
         break;
     case AVRO_ENUM:
-        avro_value_get_enum(&u, &i);
-        s = avro_schema_enum_get(avro_value_get_schema(&u), i);
-        val.type = SS_TYPE_STRING, val.u.s.ptr = s, val.u.s.len = (uint32_t)strlen(s);
+        if (v->u.i < 0 || (uint64_t)v->u.i >= node->n)
+            return 0;
+        val.type = SS_TYPE_STRING, val.u.s.ptr = node->names[v->u.i];
+        val.u.s.len = (uint32_t)node->lens[v->u.i];
         break;
-    case AVRO_INT32: avro_value_get_int(&u, &i), val.type = SS_TYPE_INT, val.u.i = i; break;
-    case AVRO_INT64: avro_value_get_long(&u, &val.u.i), val.type = SS_TYPE_INT; break;
-    case AVRO_FLOAT: avro_value_get_float(&u, &f), val.type = SS_TYPE_FLOAT, val.u.f = f; break;
-    case AVRO_DOUBLE: avro_value_get_double(&u, &val.u.f), val.type = SS_TYPE_FLOAT; break;
-    case AVRO_BOOLEAN: avro_value_get_boolean(&u, &val.u.b), val.type = SS_TYPE_BOOL; break;
+    case AVRO_INT32:
+    case AVRO_INT64: val.type = SS_TYPE_INT, val.u.i = v->u.i; break;
+    case AVRO_FLOAT:
+    case AVRO_DOUBLE: val.type = SS_TYPE_FLOAT, val.u.f = v->u.f; break;
+    case AVRO_BOOLEAN: val.type = SS_TYPE_BOOL, val.u.b = (int)v->u.i; break;
     case AVRO_NULL: break;
-    case AVRO_RECORD: return ssp_flatten(pkt, a, &u, name);
     default: return 0;
     }
     if (val.type == SS_TYPE_FLOAT && !isfinite(val.u.f)) /* NaN marks "not measured" */
         val.type = SS_TYPE_NULL;
-    return a ? ss_alert_add_prop(pkt, a, name, strlen(name), val)
-             : ss_packet_add_locus_prop(pkt, name, strlen(name), val);
+    return a ? ss_alert_add_prop(pkt, a, name, nlen, val)
+             : ss_packet_add_locus_prop(pkt, name, nlen, val);
 }
 
-/* Every field of @p rec as a property named prefix + field; nested records add "field_". Names
- * are joined by hand: this runs for every field of every entry, and snprintf dominated it. */
-static int ssp_flatten(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const char *prefix)
+/* The property names of @p rec's fields under @p prefix, made once: every entry of a history has
+ * the same ones. A record flattened under another prefix has them made again. */
+static int ssp_flat_names(ssp_node *rec, const char *prefix, size_t plen)
 {
-    size_t count = 0, plen = strlen(prefix);
-    char name[256];
-    if (plen >= sizeof name - 2)
+    if (rec->flat_prefix && !strcmp(rec->flat_prefix, prefix))
         return 0;
-    memcpy(name, prefix, plen);
-    avro_value_get_size(rec, &count);
-    for (size_t i = 0; i < count; i++) {
-        avro_value_t f, u;
-        const char *fname;
-        if (avro_value_get_by_index(rec, i, &f, &fname))
+    if (!rec->flat && (!(rec->flat = calloc(rec->n ? rec->n : 1, sizeof *rec->flat)) ||
+                       !(rec->flat_lens = calloc(rec->n ? rec->n : 1, sizeof *rec->flat_lens))))
+        return SS_ENOMEM;
+    free(rec->flat_prefix);
+    if (!(rec->flat_prefix = strdup(prefix)))
+        return SS_ENOMEM;
+    for (size_t i = 0; i < rec->n; i++) {
+        free(rec->flat[i]);
+        if (!(rec->flat[i] = malloc(plen + rec->lens[i] + 1)))
+            return SS_ENOMEM;
+        memcpy(rec->flat[i], prefix, plen);
+        memcpy(rec->flat[i] + plen, rec->names[i], rec->lens[i] + 1);
+        rec->flat_lens[i] = plen + rec->lens[i];
+    }
+    return 0;
+}
+
+/* Every field of @p rec as a property named prefix + field; nested records add "field_". */
+static int ssp_flatten(ss_packet *pkt, ss_alert *a, const ssp_pv *rec, const char *prefix,
+                       size_t plen)
+{
+    ssp_node *node = rec->node;
+    if (plen >= SSP_NAME_MAX - 2)
+        return 0;
+    if (ssp_flat_names(node, prefix, plen)) {
+        free(node->flat_prefix); /* made again in full next time */
+        node->flat_prefix = NULL;
+        return SS_ENOMEM;
+    }
+    for (size_t i = 0; i < rec->u.c.n; i++) {
+        const ssp_pv *f = &rec->u.c.v[i];
+        size_t len = node->flat_lens[i];
+        int rc = 0;
+        if (len >= SSP_NAME_MAX - 2)
             continue;
-        size_t flen = strlen(fname);
-        if (plen + flen >= sizeof name - 2)
-            continue; /* no survey has such names: not worth a truncated property */
-        memcpy(name + plen, fname, flen);
-        int nested = ssp_unwrap(&f, &u) == AVRO_RECORD;
-        name[plen + flen] = '_';
-        name[plen + flen + (size_t)nested] = '\0';
-        int rc = ssp_prop(pkt, a, name, &f);
+        if (ssp_type(f) == AVRO_RECORD) {
+            char name[SSP_NAME_MAX];
+            memcpy(name, node->flat[i], len);
+            name[len] = '_', name[len + 1] = '\0';
+            rc = ssp_flatten(pkt, a, f, name, len + 1);
+        } else {
+            rc = ssp_prop(pkt, a, node->flat[i], len, f);
+        }
         if (rc)
             return rc;
     }
@@ -231,11 +222,11 @@ static int ssp_flatten(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const cha
 
 /* The survey fields of a history entry (not the packet's first alert) that the store already
  * holds are left out: the entry will only be recognised. */
-static int ssp_fields(ss_packet *pkt, ss_alert *a, avro_value_t *rec, const char *prefix)
+static int ssp_fields(ss_packet *pkt, ss_alert *a, const ssp_pv *rec, const char *prefix)
 {
     if (a != &pkt->alerts[0] && pkt->known && pkt->known(pkt->known_ctx, a->survey, a->alert_id))
         return 0;
-    return ssp_flatten(pkt, a, rec, prefix);
+    return ssp_flatten(pkt, a, rec, prefix, strlen(prefix));
 }
 
 static char *ssp_dup(ss_packet *pkt, const char *s)
@@ -254,22 +245,17 @@ static void ssp_flux_mags(ss_alert *a)
         a->maglim = -2.5 * log10(5 * a->fluxerr) + SS_NJY_ZEROPOINT;
 }
 
-/* A list field of @p rec, each record item handed to @p fn. */
-typedef int (*ssp_item_fn)(ssp_cx *cx, avro_value_t *item);
+/* A list field of @p rec (the first of @p names), each record item handed to @p fn. */
+typedef int (*ssp_item_fn)(ssp_cx *cx, const ssp_pv *item);
 
-static int ssp_each(ssp_cx *cx, avro_value_t *rec, const char *field, ssp_item_fn fn)
+static int ssp_each(ssp_cx *cx, const ssp_pv *rec, const char *const *names, ssp_item_fn fn)
 {
-    avro_value_t arr;
-    if (ssp_field(rec, field, &arr) != AVRO_ARRAY)
+    const ssp_pv *arr = ssp_lookup(cx, rec, names);
+    if (ssp_type(arr) != AVRO_ARRAY)
         return 0;
-    size_t n = 0;
-    avro_value_get_size(&arr, &n);
-    for (size_t i = 0; i < n; i++) {
-        avro_value_t item, r;
-        avro_value_get_by_index(&arr, i, &item, NULL);
-        if (ssp_unwrap(&item, &r) != AVRO_RECORD)
-            continue;
-        int rc = fn(cx, &r);
+    for (size_t i = 0; i < arr->u.c.n; i++) {
+        const ssp_pv *item = &arr->u.c.v[i];
+        int rc = ssp_type(item) == AVRO_RECORD ? fn(cx, item) : 0;
         if (rc)
             return rc;
     }
@@ -278,33 +264,30 @@ static int ssp_each(ssp_cx *cx, avro_value_t *rec, const char *field, ssp_item_f
 
 /* ---- cutouts ---- */
 
-/* The stamp in field @p name: bytes (Rubin), or a record of fileName and stampData (ZTF). */
-static int ssp_cutout(ssp_cx *cx, avro_value_t *rec, const char *name, ss_cutout_kind kind)
+/* The stamp in field @p names: bytes (Rubin), or a record of fileName and stampData (ZTF). */
+static int ssp_cutout(ssp_cx *cx, const ssp_pv *rec, const char *const *names, ss_cutout_kind kind)
 {
-    avro_value_t v, data;
-    const void *bytes;
-    size_t len;
+    static const char *const file_field[] = {"fileName", NULL}, *const data_field[] = {"stampData",
+                                                                                       NULL};
+    const ssp_pv *v = ssp_lookup(cx, rec, names);
     char file[256];
     const char *file_name = NULL;
-    avro_type_t t = ssp_field(rec, name, &v);
-    if (t == AVRO_RECORD) {
-        static const char *const file_field[] = {"fileName", NULL};
-        if (ssp_text(cx, &v, file_field, file, sizeof file))
+    if (ssp_type(v) == AVRO_RECORD) {
+        if (ssp_text(cx, v, file_field, file, sizeof file))
             file_name = file;
-        t = ssp_field(&v, "stampData", &data);
-        v = data;
+        v = ssp_lookup(cx, v, data_field);
     }
-    if (t != AVRO_BYTES || avro_value_get_bytes(&v, &bytes, &len) || len == 0)
+    if (ssp_type(v) != AVRO_BYTES || v->u.s.n == 0)
         return 0;
-    return ss_packet_set_cutout(cx->pkt, kind, bytes, len, file_name);
+    return ss_packet_set_cutout(cx->pkt, kind, v->u.s.p, v->u.s.n, file_name);
 }
 
-static int ssp_cutouts(ssp_cx *cx, avro_value_t *rec)
+static int ssp_cutouts(ssp_cx *cx, const ssp_pv *rec)
 {
-    static const char *const fields[SS_CUTOUT__COUNT] = {
-        [SS_CUTOUT_SCIENCE] = "cutoutScience",
-        [SS_CUTOUT_TEMPLATE] = "cutoutTemplate",
-        [SS_CUTOUT_DIFFERENCE] = "cutoutDifference",
+    static const char *const fields[SS_CUTOUT__COUNT][2] = {
+        [SS_CUTOUT_SCIENCE] = {"cutoutScience", NULL},
+        [SS_CUTOUT_TEMPLATE] = {"cutoutTemplate", NULL},
+        [SS_CUTOUT_DIFFERENCE] = {"cutoutDifference", NULL},
     };
     int rc = 0;
     for (int k = 0; k < SS_CUTOUT__COUNT && !rc; k++)
@@ -329,7 +312,7 @@ static const char *ssp_ztf_band(double fid)
 }
 
 /* A candidate or a prv_candidate: a detection when it has a candid, else an upper limit. */
-static int ssp_ztf_entry(ssp_cx *cx, avro_value_t *c)
+static int ssp_ztf_entry(ssp_cx *cx, const ssp_pv *c)
 {
     ss_packet *pkt = cx->pkt;
     const char *object_id = cx->object_id;
@@ -372,7 +355,7 @@ static int ssp_ztf_entry(ssp_cx *cx, avro_value_t *c)
 
 /* One fp_hists entry. Its flux is in the exposure's counts: magzpsci turns it into nJy. An entry
  * ZTF could not measure (no flux, the -99999 mark, no zero point) is left out. */
-static int ssp_ztf_forced(ssp_cx *cx, avro_value_t *fp)
+static int ssp_ztf_forced(ssp_cx *cx, const ssp_pv *fp)
 {
     ss_packet *pkt = cx->pkt;
     const char *object_id = cx->object_id;
@@ -400,23 +383,26 @@ static int ssp_ztf_forced(ssp_cx *cx, avro_value_t *fp)
     return a->alert_id ? ssp_fields(pkt, a, fp, "ztf_") : SS_ENOMEM;
 }
 
-static int ssp_ztf(ssp_cx *cx, avro_value_t *rec, int cutouts)
+static int ssp_ztf(ssp_cx *cx, const ssp_pv *rec, int cutouts)
 {
+    static const char *const cand_field[] = {"candidate", NULL},
+                             *const prv_field[] = {"prv_candidates", NULL},
+                             *const fp_field[] = {"fp_hists", NULL};
     ss_reject *rej = cx->rej;
-    avro_value_t cand;
-    if (ssp_field(rec, "candidate", &cand) != AVRO_RECORD)
+    const ssp_pv *cand = ssp_lookup(cx, rec, cand_field);
+    if (ssp_type(cand) != AVRO_RECORD)
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF alert without a candidate");
     int rc = ssp_id(cx, rec, Z_OBJ, &cx->object_id);
     if (rc != 1)
         return rc ? rc
                   : ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF alert without an objectId");
-    rc = ssp_ztf_entry(cx, &cand);
+    rc = ssp_ztf_entry(cx, cand);
     if (!rc && cx->pkt->alerts[0].kind != SS_ALERT_DETECTION)
         return ss_reject_set(rej, SS_REASON_MISSING_FIELD, "ZTF candidate without a candid");
     if (!rc)
-        rc = ssp_each(cx, rec, "prv_candidates", ssp_ztf_entry);
+        rc = ssp_each(cx, rec, prv_field, ssp_ztf_entry);
     if (!rc)
-        rc = ssp_each(cx, rec, "fp_hists", ssp_ztf_forced);
+        rc = ssp_each(cx, rec, fp_field, ssp_ztf_forced);
     if (!rc && cutouts && !cx->pkt->skip_cutouts)
         rc = ssp_cutouts(cx, rec);
     return rc ? rc : 1;
@@ -446,7 +432,7 @@ static void ssp_flux_as_antares(ss_alert *a)
     }
 }
 
-static int ssp_lsst_source(ssp_cx *cx, avro_value_t *src)
+static int ssp_lsst_source(ssp_cx *cx, const ssp_pv *src)
 {
     ss_packet *pkt = cx->pkt;
     ss_reject *rej = cx->rej;
@@ -483,7 +469,7 @@ static int ssp_lsst_source(ssp_cx *cx, avro_value_t *src)
     static const char *const L_NEG[] = {"isNegative", NULL};
     ss_value neg = {.type = SS_TYPE_BOOL, .u.b = a->flux < 0};
     rc = !a->passband ? SS_ENOMEM : ssp_fields(pkt, a, src, "lsst_diaSource_");
-    if (!rc && ssp_resolve(cx->s, avro_value_get_schema(src), L_NEG) < 0) /* older schemas */
+    if (!rc && ssp_resolve(cx->s, src->node, L_NEG) < 0) /* older schemas */
         rc = ss_alert_add_prop(pkt, a, "lsst_diaSource_isNegative", 25, neg);
     if (!rc)
         ssp_flux_as_antares(a);
@@ -491,7 +477,7 @@ static int ssp_lsst_source(ssp_cx *cx, avro_value_t *src)
 }
 
 /* A forced measurement at the object's position; one without a finite flux is left out. */
-static int ssp_lsst_forced(ssp_cx *cx, avro_value_t *src)
+static int ssp_lsst_forced(ssp_cx *cx, const ssp_pv *src)
 {
     ss_packet *pkt = cx->pkt;
     const char *survey = cx->s->survey_name, *object_id = cx->object_id;
@@ -526,7 +512,7 @@ static int ssp_lsst_forced(ssp_cx *cx, avro_value_t *src)
 }
 
 /* Non-detection limits (schemas up to 7.x): a 5-sigma limit from the difference image's noise. */
-static int ssp_lsst_limit(ssp_cx *cx, avro_value_t *lim)
+static int ssp_lsst_limit(ssp_cx *cx, const ssp_pv *lim)
 {
     ss_packet *pkt = cx->pkt;
     const char *survey = cx->s->survey_name, *object_id = cx->object_id;
@@ -550,7 +536,7 @@ static int ssp_lsst_limit(ssp_cx *cx, avro_value_t *lim)
 }
 
 /* A history entry that cannot be used (no flux, say) is left out; the alert itself stands. */
-static int ssp_lsst_prv_source(ssp_cx *cx, avro_value_t *item)
+static int ssp_lsst_prv_source(ssp_cx *cx, const ssp_pv *item)
 {
     uint32_t n = cx->pkt->n;
     int rc = ssp_lsst_source(cx, item);
@@ -561,21 +547,26 @@ static int ssp_lsst_prv_source(ssp_cx *cx, avro_value_t *item)
     return rc;
 }
 
-static int ssp_lsst(ssp_cx *cx, avro_value_t *rec, int cutouts)
+static int ssp_lsst(ssp_cx *cx, const ssp_pv *rec, int cutouts)
 {
-    avro_value_t src, obj;
-    if (ssp_field(rec, "diaSource", &src) != AVRO_RECORD)
+    static const char *const src_field[] = {"diaSource", NULL},
+                             *const prv_field[] = {"prvDiaSources", NULL},
+                             *const forced_field[] = {"prvDiaForcedSources", NULL},
+                             *const limit_field[] = {"prvDiaNondetectionLimits", NULL},
+                             *const obj_field[] = {"diaObject", NULL};
+    const ssp_pv *src = ssp_lookup(cx, rec, src_field), *obj;
+    if (ssp_type(src) != AVRO_RECORD)
         return ss_reject_set(cx->rej, SS_REASON_MISSING_FIELD, "Rubin alert without a diaSource");
-    int rc = ssp_lsst_source(cx, &src);
+    int rc = ssp_lsst_source(cx, src);
     cx->object_id = rc ? NULL : cx->pkt->alerts[0].object_id;
     if (!rc)
-        rc = ssp_each(cx, rec, "prvDiaSources", ssp_lsst_prv_source);
+        rc = ssp_each(cx, rec, prv_field, ssp_lsst_prv_source);
     if (!rc)
-        rc = ssp_each(cx, rec, "prvDiaForcedSources", ssp_lsst_forced);
+        rc = ssp_each(cx, rec, forced_field, ssp_lsst_forced);
     if (!rc)
-        rc = ssp_each(cx, rec, "prvDiaNondetectionLimits", ssp_lsst_limit);
-    if (!rc && ssp_field(rec, "diaObject", &obj) == AVRO_RECORD)
-        rc = ssp_flatten(cx->pkt, NULL, &obj, "lsst_diaObject_");
+        rc = ssp_each(cx, rec, limit_field, ssp_lsst_limit);
+    if (!rc && ssp_type(obj = ssp_lookup(cx, rec, obj_field)) == AVRO_RECORD)
+        rc = ssp_flatten(cx->pkt, NULL, obj, "lsst_diaObject_", 15);
     if (!rc && cutouts && !cx->pkt->skip_cutouts)
         rc = ssp_cutouts(cx, rec);
     return rc ? rc : 1;
@@ -654,7 +645,7 @@ void ssp_avro_classify(ssp_avro_schema *s)
     }
 }
 
-int ssp_avro_map(ssp_avro_schema *s, avro_value_t *rec, int cutouts, ss_packet *pkt, ss_reject *rej)
+int ssp_avro_map(ssp_avro_schema *s, const ssp_pv *rec, int cutouts, ss_packet *pkt, ss_reject *rej)
 {
     int rc;
     ssp_cx cx = {s, pkt, rej, NULL};

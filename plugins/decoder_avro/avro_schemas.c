@@ -39,6 +39,7 @@ ssp_avro_cache *ssp_avro_cache_new(const char *schema_dir)
 
 static void ssp_schema_release(ssp_avro_schema *s)
 {
+    ssp_plan_free(s->plan);
     avro_value_decref(&s->value);
     avro_value_iface_decref(s->iface);
     avro_schema_decref(s->schema);
@@ -76,6 +77,10 @@ static int ssp_schema_build(const char *json, size_t len, const char *what, ssp_
             avro_value_iface_decref(s->iface);
         avro_schema_decref(s->schema);
         return ss_err_set(err, SS_EPARSE, "%s: unusable Avro schema: %s", what, avro_strerror());
+    }
+    if (!(s->plan = ssp_plan_new(s->schema))) {
+        ssp_schema_release(s);
+        return ss_err_set(err, SS_ENOMEM, "%s: out of memory", what);
     }
     ssp_avro_classify(s);
     return 0;

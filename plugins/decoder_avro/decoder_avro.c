@@ -3,13 +3,14 @@
  * decoded with the writer schema they carry, and single Kafka messages in Confluent wire format
  * (byte 0, a big-endian schema id, then one Avro record) with the schema from the schema
  * directory. The container framing is read here so that each distinct schema is parsed once for
- * the whole run (avro-c's file reader would parse every file's); records are decoded by avro-c.
+ * the whole run (avro-c's file reader would parse every file's); records are decoded with the
+ * schema's plan (avro_plan.c), or by avro-c's generic values with SKYSIEVE_AVRO_GENERIC=1.
  *
  * Damaged input: a block whose header, sync marker or compressed data is damaged is rejected as
  * one record, and reading goes on after the next sync marker of the file; only when none follows
  * does the rest of the file fail. Every length read from the input is checked against what is
  * left of it before anything is allocated, and each record's encoding is checked against its
- * schema before avro-c (which trusts lengths and counts) decodes it.
+ * schema as it is decoded (before avro-c, which trusts lengths and counts, may read it).
  */
 #include "avro_internal.h"
 
@@ -23,7 +24,6 @@
 
 #define SSP_MAGIC     "Obj\x01"
 #define SSP_MAX_BLOCK ((int64_t)1 << 30) /* a block claiming more is damage, not data */
-#define SSP_MAX_DEPTH 64                 /* nesting of types and values (alerts use about 5) */
 #define SSP_CHUNK     ((size_t)1 << 16)  /* read step: buffers grow with the data actually read */
 
 typedef enum ssp_codec { SSP_NULL, SSP_DEFLATE, SSP_SNAPPY } ssp_codec;
@@ -46,6 +46,8 @@ typedef struct avro_state {
     uint64_t block;     /* index of the last block read, from 1 */
     off_t file_size;    /* -1 when the input cannot seek */
     avro_reader_t reader;
+    ssp_pool *pool; /* the values of the record being decoded */
+    int generic;    /* decode with avro-c's generic values (SKYSIEVE_AVRO_GENERIC=1) */
     ss_alert_limits limits;
     size_t block_max;  /* decompressed bytes the current block may take: max_alert_bytes each */
     uint64_t too_long; /* a framed message over max_alert_bytes: at least this many bytes */
@@ -198,14 +200,14 @@ static int ssp_read_meta(avro_state *st, char **schema, int64_t *schema_len, cha
     }
 }
 
-/* ---- checking a record's encoding against its schema before avro-c decodes it ---- */
+/* ---- the fewest bytes a record takes (a bound on a block's record count) ---- */
 
 /* The fewest bytes a value of @p s takes, at most SSP_MAX_BLOCK + 1. A lower bound: 0 past
- * SSP_MAX_DEPTH (named types may recurse) or once *budget visits are spent (named types may be
+ * SSP_AVRO_MAX_DEPTH (named types may recurse) or once *budget visits are spent (named types may be
  * shared, so a tree of them can be exponentially larger than its schema). */
 static int64_t ssp_min_size(avro_schema_t s, int depth, int *budget)
 {
-    if (!s || depth > SSP_MAX_DEPTH || --*budget < 0)
+    if (!s || depth > SSP_AVRO_MAX_DEPTH || --*budget < 0)
         return 0;
     int64_t sum = 0, m;
     switch (avro_typeof(s)) {
@@ -231,164 +233,6 @@ static int64_t ssp_min_size(avro_schema_t s, int depth, int *budget)
     default: return 1; /* boolean, int, long, string, bytes, enum, array, map */
     }
     return m < 0 ? 0 : m > SSP_MAX_BLOCK ? SSP_MAX_BLOCK + 1 : m;
-}
-
-typedef struct ssp_walk {
-    const unsigned char *p;
-    size_t len, pos;
-    int64_t budget;  /* values left to visit: bounds the time and avro-c's memory */
-    const char *why; /* what is wrong, when the walk fails */
-    /* The caps (alert_limits.h) and what the record holds against them. The first cap exceeded
-     * is noted and the walk goes on to the record's end, so that only this record is lost. */
-    const ss_alert_limits *lim;
-    uint64_t history, items;
-    ss_reject *over; /* filled for the first cap exceeded */
-    int is_over;
-} ssp_walk;
-
-/* Note cap @p key exceeded (the first one only). @return 0: the walk goes on. */
-static int ssp_walk_over(ssp_walk *w, const char *what, uint64_t actual, const char *key,
-                         uint64_t limit)
-{
-    if (!w->is_over)
-        ss_alert_limits_reject(w->over, what, actual, 0, key, limit);
-    w->is_over = 1;
-    return 0;
-}
-
-/* 1 when the items of an array are records, unions and links followed: history entries. */
-static int ssp_is_entry(avro_schema_t s)
-{
-    for (int hops = 0; s && hops < 8; hops++) {
-        if (is_avro_link(s))
-            s = avro_schema_link_target(s);
-        else if (is_avro_union(s) && avro_schema_union_size(s) == 2)
-            s = avro_schema_union_branch(s, is_avro_null(avro_schema_union_branch(s, 0)) ? 1 : 0);
-        else
-            return is_avro_record(s);
-    }
-    return 0;
-}
-
-/* Count a block of @p count items against max_history (records) or max_props (others), before
- * avro-c would allocate them. */
-static void ssp_walk_count(ssp_walk *w, avro_schema_t items, int is_map, int64_t count)
-{
-    if (!is_map && ssp_is_entry(items)) {
-        if ((w->history += (uint64_t)count) > w->lim->history)
-            ssp_walk_over(w, "too many history entries", w->history, "max_history",
-                          w->lim->history);
-    } else if ((w->items += (uint64_t)count) > w->lim->props) {
-        ssp_walk_over(w, "too many array or map items", w->items, "max_props", w->lim->props);
-    }
-}
-
-static int ssp_walk_fail(ssp_walk *w, const char *why)
-{
-    w->why = why;
-    return -1;
-}
-
-static int ssp_walk_long(ssp_walk *w, int64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (w->pos >= w->len)
-            return ssp_walk_fail(w, "data ends inside a number");
-        unsigned c = w->p[w->pos++];
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-            return 0;
-        }
-    }
-    return ssp_walk_fail(w, "a number longer than 10 bytes");
-}
-
-static int ssp_walk_skip(ssp_walk *w, int64_t n)
-{
-    if (n < 0 || (uint64_t)n > w->len - w->pos)
-        return ssp_walk_fail(w, "a length runs past the end of the data");
-    w->pos += (size_t)n;
-    return 0;
-}
-
-static int ssp_walk_value(ssp_walk *w, avro_schema_t s, int depth);
-
-/* The blocks of an array or map: a count (negative: followed by a byte size), items, ..., 0. */
-static int ssp_walk_blocks(ssp_walk *w, avro_schema_t items, int is_map, int depth)
-{
-    int64_t count, size;
-    for (;;) {
-        if (ssp_walk_long(w, &count))
-            return -1;
-        if (count == 0)
-            return 0;
-        if (count == INT64_MIN)
-            return ssp_walk_fail(w, "bad item count");
-        if (count < 0) {
-            count = -count;
-            if (ssp_walk_long(w, &size))
-                return -1;
-        }
-        /* each item takes a byte or more, or one of the budget when it can be empty */
-        if ((uint64_t)count > w->len - w->pos && count > w->budget)
-            return ssp_walk_fail(w, "more items than the data can hold");
-        ssp_walk_count(w, items, is_map, count);
-        for (int64_t i = 0; i < count; i++) {
-            if (is_map && ssp_walk_long(w, &size))
-                return -1;
-            if ((is_map && ssp_walk_skip(w, size)) || ssp_walk_value(w, items, depth + 1))
-                return -1;
-        }
-    }
-}
-
-static int ssp_walk_value(ssp_walk *w, avro_schema_t s, int depth)
-{
-    if (depth > SSP_MAX_DEPTH)
-        return ssp_walk_fail(w, "values nested too deeply");
-    if (--w->budget < 0)
-        return ssp_walk_fail(w, "too many values for its size");
-    int64_t n;
-    switch (avro_typeof(s)) {
-    case AVRO_NULL: return 0;
-    case AVRO_BOOLEAN: return ssp_walk_skip(w, 1);
-    case AVRO_INT32:
-    case AVRO_INT64: return ssp_walk_long(w, &n);
-    case AVRO_FLOAT: return ssp_walk_skip(w, 4);
-    case AVRO_DOUBLE: return ssp_walk_skip(w, 8);
-    case AVRO_STRING:
-    case AVRO_BYTES:
-        if (ssp_walk_long(w, &n))
-            return -1;
-        if (n > 0 && (uint64_t)n > w->lim->value_bytes)
-            ssp_walk_over(w, "a string or bytes value is too long (bytes)", (uint64_t)n,
-                          "max_value_bytes", w->lim->value_bytes);
-        return ssp_walk_skip(w, n);
-    case AVRO_FIXED: return ssp_walk_skip(w, avro_schema_fixed_size(s));
-    case AVRO_ENUM:
-        if (ssp_walk_long(w, &n))
-            return -1;
-        if (n < 0 || n >= avro_schema_enum_number_of_symbols(s))
-            return ssp_walk_fail(w, "enum symbol out of range");
-        return 0;
-    case AVRO_UNION:
-        if (ssp_walk_long(w, &n))
-            return -1;
-        if (n < 0 || (uint64_t)n >= avro_schema_union_size(s))
-            return ssp_walk_fail(w, "union branch out of range");
-        return ssp_walk_value(w, avro_schema_union_branch(s, (int)n), depth + 1);
-    case AVRO_RECORD:
-        for (size_t i = 0; i < avro_schema_record_size(s); i++)
-            if (ssp_walk_value(w, avro_schema_record_field_get_by_index(s, (int)i), depth + 1))
-                return -1;
-        return 0;
-    case AVRO_ARRAY: return ssp_walk_blocks(w, avro_schema_array_items(s), 0, depth);
-    case AVRO_MAP: return ssp_walk_blocks(w, avro_schema_map_values(s), 1, depth);
-    case AVRO_LINK: return ssp_walk_value(w, avro_schema_link_target(s), depth + 1);
-    }
-    return ssp_walk_fail(w, "unknown schema type");
 }
 
 /* ---- blocks ---- */
@@ -714,6 +558,7 @@ static void avro_close(void *state)
         return;
     if (st->reader)
         avro_reader_free(st->reader);
+    ssp_pool_free(st->pool);
     free(st->raw);
     free(st->data);
     free(st->name);
@@ -734,7 +579,7 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
 {
     avro_state *st = calloc(1, sizeof *st);
     if (!st || !(st->name = strdup(name ? name : "<input>")) ||
-        !(st->reader = avro_reader_memory("", 0))) {
+        !(st->reader = avro_reader_memory("", 0)) || !(st->pool = ssp_pool_new())) {
         avro_close(st);
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     }
@@ -742,6 +587,8 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
     st->cache = shared;
     st->record = 1;
     st->cutouts = !(cfg && cfg->skip_cutouts);
+    const char *generic = getenv("SKYSIEVE_AVRO_GENERIC");
+    st->generic = generic && !strcmp(generic, "1");
     st->limits = ss_alert_limits_effective(cfg ? &cfg->limits : NULL);
     st->block_max = (size_t)SSP_MAX_BLOCK;
     st->file_size = ssp_file_size(fp);
@@ -767,45 +614,51 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
     return 0;
 }
 
-/* Decode the next record of the current block; a record that fails takes the block's rest with
- * it, since its end is unknown. Its encoding is walked first: avro-c allocates whatever a length
- * or count claims, and follows union and enum indexes without bounds. */
-static int ssp_decode_record(avro_state *st, ss_packet *pkt, ss_reject *rej)
+/* Read the record with avro-c into its generic value, then take that as values: the reference
+ * path, which trusts lengths and counts: only after the walk checked them. */
+static const char *ssp_decode_generic(avro_state *st, size_t end, ssp_pv *rec, int *nomem)
 {
     avro_value_t *v = &st->schema->value;
-    uint64_t index = st->record++;
-    rej->line = index;
-    ssp_walk w = {
-        .p = st->data, .len = st->data_len, .pos = st->pos, .lim = &st->limits, .over = rej};
+    avro_reader_memory_set_source(st->reader, (const char *)st->data + st->pos,
+                                  (int64_t)(end - st->pos));
+    if (avro_value_read(st->reader, v))
+        return avro_strerror();
+    *nomem = ssp_pv_from_generic(st->pool, ssp_plan_root(st->schema->plan), v, rec) != 0;
+    return *nomem ? "out of memory" : NULL;
+}
+
+/* Walk the record's encoding, decoding it with the plan (or, with st->generic, only checking
+ * it for avro-c). @return NULL with *end past the record, or why it cannot be decoded. */
+static const char *ssp_walk_record(avro_state *st, ss_reject *rej, ssp_pv *rec, size_t *end,
+                                   int *is_over, int *nomem)
+{
+    ssp_walk w = {.p = st->data,
+                  .len = st->data_len,
+                  .pos = st->pos,
+                  .lim = &st->limits,
+                  .over = rej,
+                  .pool = st->generic ? NULL : st->pool};
     w.budget = ((int64_t)1 << 18) + 8 * (int64_t)(w.len - w.pos);
-    const char *why = NULL;
-    if (ssp_walk_value(&w, st->schema->schema, 0))
-        why = w.why;
-    else if (w.pos - st->pos > st->limits.alert_bytes)
-        ssp_walk_over(&w, "record is too long (bytes)", w.pos - st->pos, "max_alert_bytes",
-                      st->limits.alert_bytes);
-    if (!why && w.is_over) { /* its end is known: only this record is lost */
-        st->pos = w.pos;
-        st->left--;
-        return SS_EREJECT;
+    ssp_pool_reset(st->pool);
+    if (ssp_walk_value(&w, ssp_plan_root(st->schema->plan), 0, rec)) {
+        *nomem = w.nomem;
+        return w.why;
     }
-    if (!why) {
-        avro_reader_memory_set_source(st->reader, (const char *)st->data + st->pos,
-                                      (int64_t)(w.pos - st->pos));
-        if (avro_value_read(st->reader, v))
-            why = avro_strerror();
+    *end = w.pos;
+    *is_over = w.is_over;
+    if (!w.is_over && w.pos - st->pos > st->limits.alert_bytes) {
+        ss_alert_limits_reject(rej, "record is too long (bytes)", w.pos - st->pos, 0,
+                               "max_alert_bytes", st->limits.alert_bytes);
+        *is_over = 1;
     }
-    if (why) {
-        int64_t lost = st->left;
-        st->left = 0;
-        return ss_reject_set(rej, SS_REASON_MALFORMED,
-                             "record %" PRIu64 ": cannot decode (%s); %" PRId64
-                             " record(s) of its block lost",
-                             index, why, lost);
-    }
-    st->pos = w.pos;
-    st->left--;
-    int rc = ssp_avro_map(st->schema, v, st->cutouts, pkt, rej);
+    return NULL;
+}
+
+/* The record's packet: mapped, checked against the caps, and given its origin. */
+static int ssp_map_record(avro_state *st, const ssp_pv *rec, uint64_t index, ss_packet *pkt,
+                          ss_reject *rej)
+{
+    int rc = ssp_avro_map(st->schema, rec, st->cutouts, pkt, rej);
     if (rc == 1 && ss_packet_check_limits(pkt, &st->limits, rej))
         rc = SS_EREJECT;
     /* the packet outlives this state (it waits for its batch): it keeps its own copy */
@@ -817,6 +670,39 @@ static int ssp_decode_record(avro_state *st, ss_packet *pkt, ss_reject *rej)
         pkt->alerts[i].line = index;
     }
     return rc;
+}
+
+/* Decode the next record of the current block; a record that fails takes the block's rest with
+ * it, since its end is unknown. Its encoding is walked before anything is taken: a length or a
+ * count is only trusted once the bytes it claims are there. */
+static int ssp_decode_record(avro_state *st, ss_packet *pkt, ss_reject *rej)
+{
+    uint64_t index = st->record++;
+    rej->line = index;
+    ssp_pv rec = {0};
+    size_t end = st->pos;
+    int is_over = 0, nomem = 0;
+    const char *why = ssp_walk_record(st, rej, &rec, &end, &is_over, &nomem);
+    if (!why && is_over) { /* its end is known: only this record is lost */
+        st->pos = end;
+        st->left--;
+        return SS_EREJECT;
+    }
+    if (!why && st->generic)
+        why = ssp_decode_generic(st, end, &rec, &nomem);
+    if (nomem)
+        return SS_ENOMEM;
+    if (why) {
+        int64_t lost = st->left;
+        st->left = 0;
+        return ss_reject_set(rej, SS_REASON_MALFORMED,
+                             "record %" PRIu64 ": cannot decode (%s); %" PRId64
+                             " record(s) of its block lost",
+                             index, why, lost);
+    }
+    st->pos = end;
+    st->left--;
+    return ssp_map_record(st, &rec, index, pkt, rej);
 }
 
 static int avro_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err)

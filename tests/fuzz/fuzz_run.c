@@ -1,8 +1,10 @@
 /* See fuzz_run.h. */
 #include "fuzz_run.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int ssf_broken(char *why, size_t n, const char *fmt, ...)
@@ -31,6 +33,64 @@ static size_t ssf_touch_str(const char *s)
     return s ? ssf_touch(s, strlen(s)) : 0;
 }
 
+/* ---- a digest of what was decoded, to compare two decodings ---- */
+
+static void ssf_mix(unsigned long long *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        *h = (*h ^ b[i]) * 0x100000001b3ULL;
+}
+
+static void ssf_mix_str(unsigned long long *h, const char *s)
+{
+    ssf_mix(h, s ? s : "\x01(null)", s ? strlen(s) + 1 : 8);
+}
+
+static void ssf_mix_num(unsigned long long *h, double v)
+{
+    if (v != v)
+        v = NAN; /* one NaN: payloads are not compared */
+    ssf_mix(h, &v, sizeof v);
+}
+
+static void ssf_mix_props(unsigned long long *h, const ss_prop *p, uint32_t n)
+{
+    ssf_mix(h, &n, sizeof n);
+    for (uint32_t i = 0; i < n; i++) {
+        ssf_mix_str(h, p[i].name);
+        ssf_mix(h, &p[i].value.type, sizeof p[i].value.type);
+        if (p[i].value.type == SS_TYPE_STRING)
+            ssf_mix(h, p[i].value.u.s.ptr, p[i].value.u.s.len);
+        else if (p[i].value.type == SS_TYPE_FLOAT)
+            ssf_mix_num(h, p[i].value.u.f);
+        else if (p[i].value.type == SS_TYPE_INT)
+            ssf_mix(h, &p[i].value.u.i, sizeof p[i].value.u.i);
+        else if (p[i].value.type == SS_TYPE_BOOL)
+            ssf_mix(h, &p[i].value.u.b, sizeof p[i].value.u.b);
+    }
+}
+
+static void ssf_mix_packet(unsigned long long *h, const ss_packet *pkt)
+{
+    for (uint32_t i = 0; i < pkt->n; i++) {
+        const ss_alert *a = &pkt->alerts[i];
+        const double nums[] = {a->ra,     a->dec,    a->mjd,  a->mag,
+                               a->magerr, a->maglim, a->flux, a->fluxerr};
+        ssf_mix_str(h, a->survey), ssf_mix_str(h, a->alert_id), ssf_mix_str(h, a->object_id);
+        ssf_mix_str(h, a->passband), ssf_mix(h, &a->kind, sizeof a->kind);
+        for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++)
+            ssf_mix_num(h, nums[k]);
+        ssf_mix_props(h, a->props, a->nprops);
+    }
+    ssf_mix_props(h, pkt->locus_props, pkt->nlocus_props);
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
+        ssf_mix(h, &pkt->cutouts[k].len, sizeof pkt->cutouts[k].len);
+        ssf_mix(h, pkt->cutouts[k].data, pkt->cutouts[k].len);
+        ssf_mix_str(h, pkt->cutouts[k].file_name);
+    }
+}
+
 static size_t ssf_touch_alert(const ss_alert *a)
 {
     size_t sum = ssf_touch_str(a->survey) + ssf_touch_str(a->alert_id) +
@@ -49,6 +109,7 @@ static size_t ssf_touch_alert(const ss_alert *a)
 static int ssf_packet(const ss_packet *pkt, ssf_result *res, char *why, size_t n)
 {
     volatile size_t sum = ssf_touch(pkt->raw, pkt->raw_len);
+    ssf_mix_packet(&res->digest, pkt);
     if (pkt->n == 0)
         return ssf_broken(why, n, "record %lu: a packet without an alert", res->packets);
     for (uint32_t i = 0; i < pkt->n; i++) {
@@ -130,6 +191,7 @@ int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, c
             const char *schema_dir, ssf_result *res, char *why, size_t why_len)
 {
     memset(res, 0, sizeof *res);
+    res->digest = 0xcbf29ce484222325ULL;
     why[0] = '\0';
     size_t head = size < 4096 ? size : 4096, ndecoders = 0;
     /* every decoder's probe, as ss_decoder_detect() runs them, each once: running the input's
@@ -153,4 +215,28 @@ int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, c
         fclose(fp);
     ss_decoder_shared_free(sh);
     return rc;
+}
+
+int ssf_run_both(const ss_decoder_ops *ops, const unsigned char *data, size_t size,
+                 const char *name, const char *schema_dir, ssf_result *res, char *why,
+                 size_t why_len)
+{
+    ssf_result ref;
+    unsetenv("SKYSIEVE_AVRO_GENERIC");
+    if (ssf_run(ops, data, size, name, schema_dir, res, why, why_len))
+        return -1;
+    setenv("SKYSIEVE_AVRO_GENERIC", "1", 1);
+    int rc = ssf_run(ops, data, size, name, schema_dir, &ref, why, why_len);
+    unsetenv("SKYSIEVE_AVRO_GENERIC");
+    if (rc)
+        return ssf_broken(why, why_len, "avro-c's generic path: %s", why);
+    if (res->opened != ref.opened || res->failed != ref.failed || res->packets != ref.packets ||
+        res->alerts != ref.alerts || res->rejected != ref.rejected || res->digest != ref.digest)
+        return ssf_broken(
+            why, why_len,
+            "the plan and avro-c decoded differently: %lu/%lu packets, %lu/%lu "
+            "alerts, %lu/%lu rejected, failed %d/%d, digest %llx/%llx (last: %s / %s)",
+            res->packets, ref.packets, res->alerts, ref.alerts, res->rejected, ref.rejected,
+            res->failed, ref.failed, res->digest, ref.digest, res->message, ref.message);
+    return 0;
 }

@@ -14,6 +14,7 @@ typedef struct ssf_result {
     unsigned long alerts;   /**< alerts in them that ss_alert_validate() accepts */
     unsigned long rejected; /**< records the decoder rejected, and alerts the validator rejected */
     char message[512];      /**< the last error or rejection, for reports */
+    unsigned long long digest; /**< of every decoded packet's content (FNV-1a) */
 } ssf_result;
 
 /**
@@ -25,5 +26,14 @@ typedef struct ssf_result {
  */
 int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, const char *name,
             const char *schema_dir, ssf_result *res, char *why, size_t why_len);
+
+/**
+ * ssf_run() twice: with the Avro decoder's plan, then with avro-c's generic values
+ * (SKYSIEVE_AVRO_GENERIC=1), the reference. @p res is the plan's result.
+ * @return 0, or -1 when either broke the contract or the two decoded differently: @p why says how.
+ */
+int ssf_run_both(const ss_decoder_ops *ops, const unsigned char *data, size_t size,
+                 const char *name, const char *schema_dir, ssf_result *res, char *why,
+                 size_t why_len);
 
 #endif
