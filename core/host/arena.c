@@ -8,6 +8,11 @@
  * its own arena) and double up to 64 KiB for large packets. */
 #define SSI_ARENA_FIRST (2 * 1024)
 #define SSI_ARENA_CHUNK (64 * 1024)
+/* What a reset keeps besides the first chunk, for the next packet: a survey alert (stamps, thirty
+ * history entries of a hundred fields) takes a few hundred KiB, and freeing and allocating it
+ * again for every packet cost a tenth of ingest in page faults on memory the C library had
+ * returned to the system. */
+#define SSI_ARENA_KEEP (1024 * 1024)
 
 typedef struct ssi_chunk {
     struct ssi_chunk *next;
@@ -17,7 +22,8 @@ typedef struct ssi_chunk {
 } ssi_chunk;
 
 struct ss_arena {
-    ssi_chunk *head;
+    ssi_chunk *head;  /* the chunk in use, then the fuller ones before it */
+    ssi_chunk *spare; /* kept by the last reset, unused */
     size_t total;
 };
 
@@ -42,29 +48,59 @@ ss_arena *ss_arena_new(void)
     return a;
 }
 
+static void ssi_chunks_free(ssi_chunk *c)
+{
+    for (ssi_chunk *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+}
+
 void ss_arena_free(ss_arena *a)
 {
     if (!a)
         return;
-    for (ssi_chunk *c = a->head, *n; c; c = n) {
-        n = c->next;
-        free(c);
-    }
+    ssi_chunks_free(a->head);
+    ssi_chunks_free(a->spare);
     free(a);
 }
 
 void ss_arena_reset(ss_arena *a)
 {
-    /* Keep only the oldest chunk (the tail): a steady workload then allocates nothing. */
+    /* The oldest chunk (the tail) stays in use; later ones are kept as spares up to
+     * SSI_ARENA_KEEP bytes, so a steady workload allocates nothing. */
+    size_t kept = 0;
+    for (ssi_chunk *s = a->spare; s; s = s->next)
+        kept += s->size;
     ssi_chunk *c = a->head;
     while (c->next) {
         ssi_chunk *n = c->next;
-        free(c);
+        if (kept + c->size <= SSI_ARENA_KEEP) {
+            kept += c->size;
+            c->next = a->spare;
+            a->spare = c;
+        } else {
+            free(c);
+        }
         c = n;
     }
     c->used = 0;
     a->head = c;
     a->total = 0;
+}
+
+/* A chunk of @p size bytes or more: a spare one when one is that large, else a new one. */
+static ssi_chunk *ssi_chunk_take(ss_arena *a, size_t size)
+{
+    for (ssi_chunk **p = &a->spare; *p; p = &(*p)->next)
+        if ((*p)->size >= size) {
+            ssi_chunk *c = *p;
+            *p = c->next;
+            c->next = NULL;
+            c->used = 0;
+            return c;
+        }
+    return ssi_chunk_new(size);
 }
 
 void *ss_arena_alloc(ss_arena *a, size_t n)
@@ -76,7 +112,7 @@ void *ss_arena_alloc(ss_arena *a, size_t n)
         size_t size = c->size * 2 < SSI_ARENA_CHUNK ? c->size * 2 : SSI_ARENA_CHUNK;
         if (size < n)
             size = n;
-        ssi_chunk *fresh = ssi_chunk_new(size);
+        ssi_chunk *fresh = ssi_chunk_take(a, size);
         if (!fresh)
             return NULL;
         fresh->next = c;
@@ -101,4 +137,14 @@ char *ss_arena_strndup(ss_arena *a, const char *s, size_t n)
 size_t ss_arena_used(const ss_arena *a)
 {
     return a->total;
+}
+
+size_t ss_arena_reserved(const ss_arena *a)
+{
+    size_t n = 0;
+    for (const ssi_chunk *c = a->head; c; c = c->next)
+        n += c->size;
+    for (const ssi_chunk *c = a->spare; c; c = c->next)
+        n += c->size;
+    return n;
 }

@@ -16,8 +16,8 @@ typedef struct ss_arena ss_arena;
 ss_arena *ss_arena_new(void);
 /** Free the arena and everything allocated from it. NULL is allowed. */
 void ss_arena_free(ss_arena *a);
-/** Forget every allocation (keeps the first chunk for reuse): pointers from before become invalid.
- */
+/** Forget every allocation: pointers from before become invalid. The memory is kept for reuse,
+ * up to 1 MiB besides the first chunk; the rest goes back to the C library. */
 void ss_arena_reset(ss_arena *a);
 /** Allocate @p n bytes aligned for any type. @return NULL when out of memory. Owned by the arena.
  */
@@ -26,5 +26,8 @@ void *ss_arena_alloc(ss_arena *a, size_t n);
 char *ss_arena_strndup(ss_arena *a, const char *s, size_t n);
 /** Bytes currently handed out (for memory accounting in benchmarks). */
 size_t ss_arena_used(const ss_arena *a);
+/** Bytes the arena holds from the C library: its chunks, in use or kept by the last reset for the
+ * next allocations (up to 1 MiB besides the first chunk). */
+size_t ss_arena_reserved(const ss_arena *a);
 
 #endif
