@@ -1,19 +1,23 @@
 /*
  * bench_avro: ingest rate of real survey alerts beside the rate of avro-c decoding them alone.
  *
- * For each set (ZTF: DATA/ztf, ELAsTiCC: DATA/elasticc), every alert of the set is read once, then
+ * Sets (--sets, default all): ztf (DATA/ztf, 88 real alerts of four schema versions), ztf with
+ * --no-cutouts, lsst (DATA/lsst/rubin-lsstcam-v9.0, 100 real Rubin LSSTCam alerts with stamps) and
+ * elasticc (DATA/elasticc, 5,689 simulated Rubin alerts). Every alert of a set is read once, then
  * written again round after round until ALERTS alerts were made, each round a new sky: ids get an
- * offset and right ascensions a shift, so every round's alerts are new alerts on new loci (the
- * set's own alerts repeated unchanged would only measure duplicate detection). Each alert is one
- * Avro container in memory, as ZTF sends them over Kafka.
+ * offset and right ascensions a shift, so every round's alerts, their histories included, are new
+ * alerts on new loci (the set's own alerts repeated unchanged would only measure duplicate
+ * detection). Each alert is one Avro container in memory, as ZTF sends them over Kafka.
  *
- * Per round, on the same bytes: (1) avro-c decoding alone, as avro-c decodes containers: its file
- * reader (which parses each container's schema) reading every record into a generic value;
- * (2) the records alone, schema parsed once: the floor under any decoder of these bytes;
- * (3) ingest: skysieve ingests the containers into a store: framing, decoding, mapping,
- * validation, association, LMDB commits, cutouts included (and again with --no-cutouts for ZTF).
+ * Per round, on the same bytes: (1) the records alone, avro-c reading each into a generic value
+ * with the schema parsed once: avro-c's own decode rate, the floor under any decoder of these
+ * bytes and the reference of the ratio; (2) ingest: skysieve ingests the containers into a store:
+ * framing, decoding, mapping, validation, association, LMDB commits, cutouts included (except for
+ * ztf-nocutouts); with --reader, (3) avro-c's container reader, which parses each container's
+ * schema. The set is measured --repeat times (a new store each time); the ratio's minimum,
+ * median and maximum are printed last.
  *
- * usage: bench_avro [--data DIR] [--alerts N] [--work DIR]
+ * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
  */
 #include "bench_util.h"
 #include "ingest.h"
@@ -41,9 +45,17 @@ typedef struct alert_src {
 
 typedef struct set {
     const char *name;
+    const char *dir; /* under the data directory */
+    int skip_cutouts;
     alert_src *a;
     size_t n, cap;
 } set;
+
+typedef struct bench_opts {
+    uint64_t alerts;
+    const char *work;
+    int repeat, reader;
+} bench_opts;
 
 typedef struct buf {
     char *data;
@@ -309,86 +321,146 @@ static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
     return bench_now_s() - t0;
 }
 
-static void bench_set(set *st, uint64_t alerts, const char *work, int skip_cutouts)
+typedef struct rates {
+    double reader, records, ingest; /* alerts per second */
+} rates;
+
+static ss_ingest *open_ingest(const set *st, const char *work, int rep, ss_store **s)
 {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/%s%s", work, st->name, skip_cutouts ? "-nocutouts" : "");
+    snprintf(dir, sizeof dir, "%s/%s-%d", work, st->name, rep);
     ss_store_options so = {.create = 1};
-    ss_store *s;
     ss_err err = {0};
-    if (ss_store_open(dir, &so, &s, &err))
+    if (ss_store_open(dir, &so, s, &err))
         die(dir, err.msg);
-    ss_ingest_options o = {.decoder.skip_cutouts = skip_cutouts};
-    ss_ingest *in = ss_ingest_new(s, &o);
+    ss_ingest_options o = {.decoder.skip_cutouts = st->skip_cutouts};
+    ss_ingest *in = ss_ingest_new(*s, &o);
+    if (!in)
+        die(dir, "out of memory");
+    return in;
+}
+
+/* One measurement of @p st: rounds until o->alerts alerts were made. */
+static rates bench_once(set *st, const bench_opts *o, int rep)
+{
+    ss_store *s;
+    ss_ingest *in = open_ingest(st, o->work, rep, &s);
     round_bytes rb = {{0},
                       calloc(st->n, sizeof(size_t)),
                       calloc(st->n, sizeof(size_t)),
                       calloc(st->n, sizeof(size_t))};
     double t_dec = 0, t_rec = 0, t_ing = 0;
     uint64_t made = 0, bytes = 0;
-    for (int round = 0; made < alerts; round++) {
+    for (int round = 0; made < o->alerts; round++) {
         make_round(st, round, &rb);
-        t_dec += decode_reader(st, &rb);
+        if (o->reader)
+            t_dec += decode_reader(st, &rb);
         t_rec += decode_records(st, &rb);
         t_ing += ingest_round(in, st, &rb);
         made += st->n;
         bytes += rb.all.len;
     }
+    ss_err err = {0};
     double t0 = bench_now_s();
     ss_ingest_totals t;
     if (ss_ingest_finish(in, &t, &err))
-        die(dir, err.msg);
+        die(st->name, err.msg);
     t_ing += bench_now_s() - t0;
-    double ingest = (double)t.ingested / t_ing, reader = (double)made / t_dec;
-    printf("%-9s %-10s %7llu alerts %7.1f MB | avro-c reader %7.0f/s | records only %7.0f/s | "
-           "ingest %6.0f/s = %.2f x reader, %.2f x records | loci %llu rejected %llu\n",
-           st->name, skip_cutouts ? "no-cutouts" : "cutouts", (unsigned long long)made,
-           (double)bytes / 1e6, reader, (double)made / t_rec, ingest, ingest / reader,
-           ingest / ((double)made / t_rec), (unsigned long long)t.loci_created,
+    rates r = {o->reader ? (double)made / t_dec : NAN, (double)made / t_rec,
+               (double)t.ingested / t_ing};
+    printf("%-14s %8llu alerts %8.1f MB | records only %7.0f/s | ingest %6.0f/s = %.3f x records",
+           st->name, (unsigned long long)made, (double)bytes / 1e6, r.records, r.ingest,
+           r.ingest / r.records);
+    if (o->reader)
+        printf(" | avro-c reader %6.0f/s: ingest %.2f x reader", r.reader, r.ingest / r.reader);
+    printf(" | loci %llu rejected %llu\n", (unsigned long long)t.loci_created,
            (unsigned long long)t.rejected);
     fflush(stdout);
     ss_ingest_free(in);
     ss_store_close(s);
     free(rb.all.data), free(rb.start), free(rb.block), free(rb.len);
+    return r;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void bench_set(set *st, const bench_opts *o)
+{
+    double ratio[64];
+    int n = o->repeat < 64 ? o->repeat : 64;
+    for (int rep = 0; rep < n; rep++) {
+        rates r = bench_once(st, o, rep);
+        ratio[rep] = r.ingest / r.records;
+    }
+    qsort(ratio, (size_t)n, sizeof ratio[0], by_value);
+    printf("%-14s ingest / avro-c records-only decode: min %.3f median %.3f max %.3f (%d runs)\n",
+           st->name, ratio[0], ratio[n / 2], ratio[n - 1], n);
+    fflush(stdout);
+}
+
+static int wanted(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    const char *data = "../shared/data", *work = NULL;
-    uint64_t alerts = 100000;
+    const char *data = "../shared/data", *list = "ztf,ztf-nocutouts,lsst,elasticc";
+    bench_opts o = {.alerts = 100000, .repeat = 1};
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},
                                          {"alerts", required_argument, 0, 'n'},
                                          {"work", required_argument, 0, 'w'},
+                                         {"sets", required_argument, 0, 's'},
+                                         {"repeat", required_argument, 0, 'r'},
+                                         {"reader", no_argument, 0, 'R'},
                                          {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (ch == 'd')
             data = optarg;
         else if (ch == 'n')
-            alerts = strtoull(optarg, NULL, 10);
+            o.alerts = strtoull(optarg, NULL, 10);
         else if (ch == 'w')
-            work = optarg;
+            o.work = optarg;
+        else if (ch == 's')
+            list = optarg;
+        else if (ch == 'r')
+            o.repeat = atoi(optarg) > 0 ? atoi(optarg) : 1;
+        else if (ch == 'R')
+            o.reader = 1;
         else
-            die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR]");
+            die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
+                         "[--repeat N] [--reader]");
     }
     char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
-    if (!work && !(work = mkdtemp(tmpl)))
+    if (!o.work && !(o.work = mkdtemp(tmpl)))
         die("mkdtemp", "cannot make a work directory");
-    set sets[2] = {{.name = "ztf"}, {.name = "elasticc"}};
-    for (int i = 0; i < 2; i++) {
+    set sets[] = {{.name = "ztf", .dir = "ztf"},
+                  {.name = "ztf-nocutouts", .dir = "ztf", .skip_cutouts = 1},
+                  {.name = "lsst", .dir = "lsst/rubin-lsstcam-v9.0"},
+                  {.name = "elasticc", .dir = "elasticc"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        if (!wanted(list, sets[i].name))
+            continue;
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s/%s", data, sets[i].name);
+        snprintf(dir, sizeof dir, "%s/%s", data, sets[i].dir);
         read_dir(&sets[i], dir);
         if (sets[i].n == 0)
             die(dir, "no .avro alerts there (is ../shared/data present?)");
         printf("%s: %zu alerts read from %s\n", sets[i].name, sets[i].n, dir);
+        bench_set(&sets[i], &o);
     }
-    bench_set(&sets[0], alerts, work, 0);
-    bench_set(&sets[0], alerts, work, 1);
-    bench_set(&sets[1], alerts, work, 0);
-    if (work == tmpl) {
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+    if (o.work == tmpl) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", o.work);
         if (system(cmd) != 0)
-            fprintf(stderr, "bench_avro: could not remove %s\n", work);
+            fprintf(stderr, "bench_avro: could not remove %s\n", o.work);
     }
     return 0;
 }
