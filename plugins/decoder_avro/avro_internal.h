@@ -135,12 +135,32 @@ typedef struct ssp_avro_schema {
     char missing[256];                   /* for SSP_AVRO_UNKNOWN: the fields it lacks */
     ssp_avro_slot slots[SSP_AVRO_SLOTS]; /* look-ups resolved so far (avro_map.c) */
     size_t nslots;
+    int64_t min_record; /* fewest bytes a record takes; -1 until the first input needs it */
 } ssp_avro_schema;
 
 typedef struct ssp_avro_cache ssp_avro_cache;
 
 ssp_avro_cache *ssp_avro_cache_new(const char *schema_dir);
 void ssp_avro_cache_free(ssp_avro_cache *c);
+
+/**
+ * The buffers one input's state decodes with: the block as read and decompressed, and the values
+ * of a record. They are lent by the run's cache and given back when the input closes, so an
+ * input per alert (a Kafka message, a container per alert) does not allocate and fault in a
+ * block's worth of memory each time.
+ */
+typedef struct ssp_pool ssp_pool;
+typedef struct ssp_avro_buffers {
+    unsigned char *raw, *data;
+    size_t raw_cap, data_cap;
+    ssp_pool *pool;
+} ssp_avro_buffers;
+
+/** Take the cache's spare buffers (fields NULL and 0 when it has none). @p c may be NULL. */
+void ssp_avro_cache_lend(ssp_avro_cache *c, ssp_avro_buffers *out);
+/** Give @p b back to the cache (what it cannot keep is freed); @p b is emptied. @p c may be NULL.
+ */
+void ssp_avro_cache_take_back(ssp_avro_cache *c, ssp_avro_buffers *b);
 
 /** The schema whose JSON text is @p json (an OCF header's), parsed once per distinct text. */
 int ssp_avro_cache_json(ssp_avro_cache *c, const char *json, size_t len, ssp_avro_schema **out,

@@ -25,7 +25,43 @@ struct ssp_avro_cache {
     char *dir;
     ssp_entry **items; /* entries never move: decoders hold pointers to their schemas */
     size_t n, cap;
+    ssp_avro_buffers spare; /* lent to one input at a time */
 };
+
+/* A buffer larger than this (a block of many records) goes back to the C library at close. */
+#define SSP_SPARE_MAX ((size_t)64 << 20)
+
+static void ssp_buffers_free(ssp_avro_buffers *b)
+{
+    free(b->raw);
+    free(b->data);
+    ssp_pool_free(b->pool);
+    memset(b, 0, sizeof *b);
+}
+
+void ssp_avro_cache_lend(ssp_avro_cache *c, ssp_avro_buffers *out)
+{
+    memset(out, 0, sizeof *out);
+    if (c) {
+        *out = c->spare;
+        memset(&c->spare, 0, sizeof c->spare);
+    }
+}
+
+void ssp_avro_cache_take_back(ssp_avro_cache *c, ssp_avro_buffers *b)
+{
+    if (!c) {
+        ssp_buffers_free(b);
+        return;
+    }
+    ssp_buffers_free(&c->spare); /* a second input open at once: keep the later one's */
+    if (b->raw_cap > SSP_SPARE_MAX)
+        free(b->raw), b->raw = NULL, b->raw_cap = 0;
+    if (b->data_cap > SSP_SPARE_MAX)
+        free(b->data), b->data = NULL, b->data_cap = 0;
+    c->spare = *b;
+    memset(b, 0, sizeof *b);
+}
 
 ssp_avro_cache *ssp_avro_cache_new(const char *schema_dir)
 {
@@ -56,6 +92,7 @@ void ssp_avro_cache_free(ssp_avro_cache *c)
     }
     free(c->items);
     free(c->dir);
+    ssp_buffers_free(&c->spare);
     free(c);
 }
 
@@ -78,6 +115,7 @@ static int ssp_schema_build(const char *json, size_t len, const char *what, ssp_
         avro_schema_decref(s->schema);
         return ss_err_set(err, SS_EPARSE, "%s: unusable Avro schema: %s", what, avro_strerror());
     }
+    s->min_record = -1;
     if (!(s->plan = ssp_plan_new(s->schema))) {
         ssp_schema_release(s);
         return ss_err_set(err, SS_ENOMEM, "%s: out of memory", what);

@@ -558,9 +558,8 @@ static void avro_close(void *state)
         return;
     if (st->reader)
         avro_reader_free(st->reader);
-    ssp_pool_free(st->pool);
-    free(st->raw);
-    free(st->data);
+    ssp_avro_buffers b = {st->raw, st->data, st->raw_cap, st->data_cap, st->pool};
+    ssp_avro_cache_take_back(st->cache, &b);
     free(st->name);
     free(st);
 }
@@ -578,13 +577,19 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
                      void **state, ss_err *err)
 {
     avro_state *st = calloc(1, sizeof *st);
-    if (!st || !(st->name = strdup(name ? name : "<input>")) ||
-        !(st->reader = avro_reader_memory("", 0)) || !(st->pool = ssp_pool_new())) {
+    if (st) {
+        ssp_avro_buffers b;
+        st->cache = shared;
+        ssp_avro_cache_lend(st->cache, &b);
+        st->raw = b.raw, st->raw_cap = b.raw_cap, st->data = b.data, st->data_cap = b.data_cap;
+        st->pool = b.pool ? b.pool : ssp_pool_new();
+    }
+    if (!st || !st->pool || !(st->name = strdup(name ? name : "<input>")) ||
+        !(st->reader = avro_reader_memory("", 0))) {
         avro_close(st);
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     }
     st->fp = fp;
-    st->cache = shared;
     st->record = 1;
     st->cutouts = !(cfg && cfg->skip_cutouts);
     const char *generic = getenv("SKYSIEVE_AVRO_GENERIC");
@@ -608,8 +613,11 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
         avro_close(st);
         return rc;
     }
-    int budget = 1 << 16;
-    st->min_record = ssp_min_size(st->schema->schema, 0, &budget);
+    if (st->schema->min_record < 0) { /* once per schema: it walked the schema per input */
+        int budget = 1 << 16;
+        st->schema->min_record = ssp_min_size(st->schema->schema, 0, &budget);
+    }
+    st->min_record = st->schema->min_record;
     *state = st;
     return 0;
 }
