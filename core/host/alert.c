@@ -145,6 +145,23 @@ static int ssi_props_append(ss_arena *arena, ss_prop **items, uint32_t *n, uint3
     return 0;
 }
 
+int ss_alert_reserve_props(ss_packet *p, ss_alert *a, uint32_t n)
+{
+    if (a->capprops - a->nprops >= n)
+        return 0;
+    if (n > UINT32_MAX / 2 - a->nprops)
+        return SS_ENOMEM;
+    uint32_t cap = a->nprops + n;
+    ss_prop *fresh = ss_arena_alloc(p->arena, (size_t)cap * sizeof *fresh);
+    if (!fresh)
+        return SS_ENOMEM;
+    if (a->nprops)
+        memcpy(fresh, a->props, (size_t)a->nprops * sizeof *fresh);
+    a->props = fresh;
+    a->capprops = cap;
+    return 0;
+}
+
 int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v)
 {
     return ssi_props_append(p->arena, &a->props, &a->nprops, &a->capprops, name, name_len, v);

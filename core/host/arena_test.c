@@ -1,9 +1,12 @@
-/* The arena: aligned allocations, and memory kept across resets for the next packet. */
+/* A packet's memory: the arena's aligned allocations and the memory it keeps across resets for
+ * the next packet, and properties reserved at once. */
 #include "testutil.h"
 
+#include "alert.h"
 #include "arena.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Allocate @p total bytes in pieces of @p piece, writing each. */
@@ -51,12 +54,44 @@ START_TEST(a_reset_gives_back_what_is_over_the_cap)
 }
 END_TEST
 
+START_TEST(reserved_props_keep_order_and_grow_once)
+{
+    ss_packet *p = ss_packet_new();
+    ss_alert *a = ss_packet_add(p);
+    ss_value v = {.type = SS_TYPE_INT};
+    char name[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        v.u.i = i;
+        ck_assert_int_eq(ss_alert_add_prop(p, a, name, strlen(name), v), 0);
+    }
+    ck_assert_int_eq(ss_alert_reserve_props(p, a, 100), 0);
+    ck_assert_uint_eq(a->capprops, 103);
+    const ss_prop *before = a->props;
+    for (int i = 3; i < 103; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        v.u.i = i;
+        ck_assert_int_eq(ss_alert_add_prop(p, a, name, strlen(name), v), 0);
+    }
+    ck_assert_ptr_eq(a->props, before); /* no growth within what was reserved */
+    ck_assert_int_eq(ss_alert_reserve_props(p, a, 0), 0);
+    for (int i = 0; i < 103; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        ck_assert_str_eq(a->props[i].name, name);
+        ck_assert_int_eq(a->props[i].value.u.i, i);
+    }
+    ck_assert_int_eq(ss_alert_reserve_props(p, a, UINT32_MAX), SS_ENOMEM);
+    ss_packet_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("arena");
     TCase *tc = tcase_create("arena");
     tcase_add_test(tc, a_reset_keeps_a_packets_memory);
     tcase_add_test(tc, a_reset_gives_back_what_is_over_the_cap);
+    tcase_add_test(tc, reserved_props_keep_order_and_grow_once);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

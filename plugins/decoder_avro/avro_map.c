@@ -200,6 +200,8 @@ static int ssp_flatten(ss_packet *pkt, ss_alert *a, const ssp_pv *rec, const cha
         node->flat_prefix = NULL;
         return SS_ENOMEM;
     }
+    if (a && ss_alert_reserve_props(pkt, a, (uint32_t)rec->u.c.n))
+        return SS_ENOMEM;
     for (size_t i = 0; i < rec->u.c.n; i++) {
         const ssp_pv *f = &rec->u.c.v[i];
         size_t len = node->flat_lens[i];

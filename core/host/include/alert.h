@@ -208,6 +208,13 @@ char *ss_packet_id_dup(ss_packet *p, const char *s, size_t n);
  */
 int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v);
 
+/**
+ * Make room for @p n more properties of @p a at once, when the decoder knows how many come (a
+ * record's fields): the array then grows once instead of doubling its way there. Optional.
+ * @return 0 or SS_ENOMEM. (Decoder ABI 2.3.)
+ */
+int ss_alert_reserve_props(ss_packet *p, ss_alert *a, uint32_t n);
+
 /** Append a survey property of the packet's locus (see ss_packet.locus_props); copies like
  * ss_alert_add_prop(). @return 0 or SS_ENOMEM. */
 int ss_packet_add_locus_prop(ss_packet *p, const char *name, size_t name_len, ss_value v);

@@ -29,6 +29,7 @@
  *         this log was written; the header said 2 until then.)
  *  - 2.2: ss_decoder_config.limits (alert_limits.h): size caps every decoder checks while it
  *         reads, rejecting a record over one with SS_REASON_TOO_LARGE (a reason added with it).
+ *  - 2.3: ss_alert_reserve_props() (alert.h): room for a record's fields at once.
  */
 #ifndef SS_DECODER_H
 #define SS_DECODER_H
@@ -39,7 +40,7 @@
 #include <stdio.h>
 
 #define SS_DECODER_ABI_MAJOR 2
-#define SS_DECODER_ABI_MINOR 2
+#define SS_DECODER_ABI_MINOR 3
 /** What a decoder sets .abi to: the major version (see the rule above). */
 #define SS_DECODER_ABI SS_DECODER_ABI_MAJOR
 
