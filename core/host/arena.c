@@ -103,12 +103,12 @@ static ssi_chunk *ssi_chunk_take(ss_arena *a, size_t size)
     return ssi_chunk_new(size);
 }
 
-void *ss_arena_alloc(ss_arena *a, size_t n)
+/* @p n bytes at an @p align boundary (a power of two, at most max_align_t's). */
+static void *ssi_take(ss_arena *a, size_t n, size_t align)
 {
-    const size_t align = _Alignof(max_align_t);
-    n = (n + align - 1) & ~(align - 1);
     ssi_chunk *c = a->head;
-    if (c->size - c->used < n) {
+    size_t at = (c->used + align - 1) & ~(align - 1);
+    if (at > c->size || c->size - at < n) {
         size_t size = c->size * 2 < SSI_ARENA_CHUNK ? c->size * 2 : SSI_ARENA_CHUNK;
         if (size < n)
             size = n;
@@ -117,16 +117,24 @@ void *ss_arena_alloc(ss_arena *a, size_t n)
             return NULL;
         fresh->next = c;
         a->head = c = fresh;
+        at = 0;
     }
-    void *p = (char *)c->data + c->used;
-    c->used += n;
+    void *p = (char *)c->data + at;
+    c->used = at + n;
     a->total += n;
     return p;
 }
 
+void *ss_arena_alloc(ss_arena *a, size_t n)
+{
+    return ssi_take(a, n, _Alignof(max_align_t));
+}
+
+/* Text needs no alignment: names and values packed end to end touch a third less memory than
+ * at max_align_t's 16 bytes each. */
 char *ss_arena_strndup(ss_arena *a, const char *s, size_t n)
 {
-    char *p = ss_arena_alloc(a, n + 1);
+    char *p = n < SIZE_MAX ? ssi_take(a, n + 1, 1) : NULL;
     if (p) {
         memcpy(p, s, n);
         p[n] = '\0';

@@ -17,6 +17,9 @@ static void fill(ss_arena *a, size_t total, size_t piece)
         ck_assert_ptr_nonnull(p);
         ck_assert_uint_eq((uintptr_t)p % _Alignof(max_align_t), 0);
         memset(p, 0x5a, piece);
+        char *t = ss_arena_strndup(a, "odd", 3); /* text is packed: the next piece realigns */
+        ck_assert_str_eq(t, "odd");
+        done += 4;
     }
 }
 
