@@ -121,9 +121,10 @@ char *ss_packet_id_dup(ss_packet *p, const char *s, size_t n)
     return id;
 }
 
-/* Append a property to an arena-held array; the name and a string value are copied. */
+/* Append a property to an arena-held array; a string value is copied, and the name unless
+ * @p borrow. */
 static int ssi_props_append(ss_arena *arena, ss_prop **items, uint32_t *n, uint32_t *cap,
-                            const char *name, size_t name_len, ss_value v)
+                            const char *name, size_t name_len, ss_value v, int borrow)
 {
     if (*n == *cap) {
         ss_prop *fresh = ssi_grow(arena, *items, *n, cap, sizeof *fresh);
@@ -132,7 +133,7 @@ static int ssi_props_append(ss_arena *arena, ss_prop **items, uint32_t *n, uint3
         *items = fresh;
     }
     ss_prop *pr = &(*items)[*n];
-    if (!(pr->name = ss_arena_strndup(arena, name, name_len)))
+    if (!(pr->name = borrow ? name : ss_arena_strndup(arena, name, name_len)))
         return SS_ENOMEM;
     if (v.type == SS_TYPE_STRING) {
         char *copy = ss_arena_strndup(arena, v.u.s.ptr, v.u.s.len);
@@ -164,13 +165,19 @@ int ss_alert_reserve_props(ss_packet *p, ss_alert *a, uint32_t n)
 
 int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v)
 {
-    return ssi_props_append(p->arena, &a->props, &a->nprops, &a->capprops, name, name_len, v);
+    return ssi_props_append(p->arena, &a->props, &a->nprops, &a->capprops, name, name_len, v, 0);
+}
+
+int ss_alert_add_prop_borrowed(ss_packet *p, ss_alert *a, const char *name, size_t name_len,
+                               ss_value v)
+{
+    return ssi_props_append(p->arena, &a->props, &a->nprops, &a->capprops, name, name_len, v, 1);
 }
 
 int ss_packet_add_locus_prop(ss_packet *p, const char *name, size_t name_len, ss_value v)
 {
     return ssi_props_append(p->arena, &p->locus_props, &p->nlocus_props, &p->caplocus_props, name,
-                            name_len, v);
+                            name_len, v, 0);
 }
 
 const char *ss_alert_kind_name(ss_alert_kind k)

@@ -88,6 +88,25 @@ START_TEST(reserved_props_keep_order_and_grow_once)
 }
 END_TEST
 
+START_TEST(borrowed_names_are_not_copied)
+{
+    static const char name[] = "ztf_magpsf";
+    char text[] = "kept";
+    ss_packet *p = ss_packet_new();
+    ss_alert *a = ss_packet_add(p);
+    ss_value v = {.type = SS_TYPE_STRING, .u.s = {text, 4}};
+    ck_assert_int_eq(ss_alert_add_prop_borrowed(p, a, name, sizeof name - 1, v), 0);
+    ck_assert_int_eq(ss_alert_add_prop(p, a, name, sizeof name - 1, v), 0);
+    ck_assert_ptr_eq(a->props[0].name, name); /* borrowed */
+    ck_assert_ptr_ne(a->props[1].name, name); /* copied */
+    ck_assert_str_eq(a->props[1].name, name);
+    text[0] = 'X'; /* values are copied either way */
+    ck_assert_str_eq(a->props[0].value.u.s.ptr, "kept");
+    ck_assert_str_eq(a->props[1].value.u.s.ptr, "kept");
+    ss_packet_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("arena");
@@ -95,6 +114,7 @@ int main(void)
     tcase_add_test(tc, a_reset_keeps_a_packets_memory);
     tcase_add_test(tc, a_reset_gives_back_what_is_over_the_cap);
     tcase_add_test(tc, reserved_props_keep_order_and_grow_once);
+    tcase_add_test(tc, borrowed_names_are_not_copied);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -139,11 +139,11 @@ void ss_ingest_free(ss_ingest *in)
     ss_store_txn_abort(in->known);
     ssi_seen_free(&in->pending);
     free(in->results);
-    ss_decoder_shared_free(in->shared);
     ss_publish_set_close(&in->outs);
     for (uint32_t i = 0; i < in->cappk && in->pkts; i++)
         ss_packet_free(in->pkts[i]);
     free(in->pkts);
+    ss_decoder_shared_free(in->shared); /* after the packets: they may borrow from it */
     ssi_clear_rejects(in);
     free(in->rej);
     ss_assoc_writer_free(in->w);

@@ -240,8 +240,8 @@ void ss_partition_close(ss_partitioner *p)
         if (lists[i])
             rd_kafka_topic_partition_list_destroy(lists[i]);
     ss_partition_anchors_close(p->anchors);
-    ss_decoder_shared_free(p->shared);
     ss_packet_free(p->pkt);
+    ss_decoder_shared_free(p->shared); /* after the packet: it may borrow from it */
     free(p->recs);
     free(p->to);
     free(p->dead);

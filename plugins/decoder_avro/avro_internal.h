@@ -47,11 +47,18 @@ struct ssp_node {
     size_t *lens;       /* their lengths */
     int entries;        /* array: items are records (unions followed): counted as history entries */
     int keep;           /* array: items may be records, which the mapping reads: decoded */
-    /* Property names of the fields for flattening under one prefix (avro_map.c), made once. */
-    char *flat_prefix;
-    char **flat;
-    size_t *flat_lens;
+    /* Property names of the fields, made once per prefix the record is flattened under
+     * (avro_map.c). Packets borrow them: they live as long as the plan. */
+    struct ssp_flat *flats;
+    size_t nflats;
 };
+
+/** A record's property names under one prefix: prefix + field name. */
+typedef struct ssp_flat {
+    char *prefix;
+    char **names;
+    size_t *lens;
+} ssp_flat;
 
 /**
  * A decoded value: the node it was read with, unions followed to the branch written, and its

@@ -161,60 +161,64 @@ static int ssp_prop(ss_packet *pkt, ss_alert *a, const char *name, size_t nlen, 
     }
     if (val.type == SS_TYPE_FLOAT && !isfinite(val.u.f)) /* NaN marks "not measured" */
         val.type = SS_TYPE_NULL;
-    return a ? ss_alert_add_prop(pkt, a, name, nlen, val)
+    return a ? ss_alert_add_prop_borrowed(pkt, a, name, nlen, val)
              : ss_packet_add_locus_prop(pkt, name, nlen, val);
 }
 
 /* The property names of @p rec's fields under @p prefix, made once: every entry of a history has
- * the same ones. A record flattened under another prefix has them made again. */
-static int ssp_flat_names(ssp_node *rec, const char *prefix, size_t plen)
+ * the same ones, and the packets borrow them. @return them, or NULL when out of memory. */
+static const ssp_flat *ssp_flat_names(ssp_node *rec, const char *prefix, size_t plen)
 {
-    if (rec->flat_prefix && !strcmp(rec->flat_prefix, prefix))
-        return 0;
-    if (!rec->flat && (!(rec->flat = calloc(rec->n ? rec->n : 1, sizeof *rec->flat)) ||
-                       !(rec->flat_lens = calloc(rec->n ? rec->n : 1, sizeof *rec->flat_lens))))
-        return SS_ENOMEM;
-    free(rec->flat_prefix);
-    if (!(rec->flat_prefix = strdup(prefix)))
-        return SS_ENOMEM;
-    for (size_t i = 0; i < rec->n; i++) {
-        free(rec->flat[i]);
-        if (!(rec->flat[i] = malloc(plen + rec->lens[i] + 1)))
-            return SS_ENOMEM;
-        memcpy(rec->flat[i], prefix, plen);
-        memcpy(rec->flat[i] + plen, rec->names[i], rec->lens[i] + 1);
-        rec->flat_lens[i] = plen + rec->lens[i];
+    for (size_t f = 0; f < rec->nflats; f++)
+        if (!strcmp(rec->flats[f].prefix, prefix))
+            return &rec->flats[f];
+    ssp_flat *grown = realloc(rec->flats, (rec->nflats + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    rec->flats = grown;
+    ssp_flat *flat = &grown[rec->nflats];
+    memset(flat, 0, sizeof *flat);
+    int ok = (flat->names = calloc(rec->n ? rec->n : 1, sizeof *flat->names)) &&
+             (flat->lens = calloc(rec->n ? rec->n : 1, sizeof *flat->lens));
+    for (size_t i = 0; ok && i < rec->n; i++) {
+        if (!(ok = (flat->names[i] = malloc(plen + rec->lens[i] + 1)) != NULL))
+            break;
+        memcpy(flat->names[i], prefix, plen);
+        memcpy(flat->names[i] + plen, rec->names[i], rec->lens[i] + 1);
+        flat->lens[i] = plen + rec->lens[i];
     }
-    return 0;
+    if (ok && (flat->prefix = strdup(prefix))) {
+        rec->nflats++;
+        return flat;
+    }
+    for (size_t i = 0; flat->names && i < rec->n; i++)
+        free(flat->names[i]);
+    free(flat->names), free(flat->lens);
+    return NULL;
 }
 
 /* Every field of @p rec as a property named prefix + field; nested records add "field_". */
 static int ssp_flatten(ss_packet *pkt, ss_alert *a, const ssp_pv *rec, const char *prefix,
                        size_t plen)
 {
-    ssp_node *node = rec->node;
     if (plen >= SSP_NAME_MAX - 2)
         return 0;
-    if (ssp_flat_names(node, prefix, plen)) {
-        free(node->flat_prefix); /* made again in full next time */
-        node->flat_prefix = NULL;
-        return SS_ENOMEM;
-    }
-    if (a && ss_alert_reserve_props(pkt, a, (uint32_t)rec->u.c.n))
+    const ssp_flat *flat = ssp_flat_names(rec->node, prefix, plen);
+    if (!flat || (a && ss_alert_reserve_props(pkt, a, (uint32_t)rec->u.c.n)))
         return SS_ENOMEM;
     for (size_t i = 0; i < rec->u.c.n; i++) {
         const ssp_pv *f = &rec->u.c.v[i];
-        size_t len = node->flat_lens[i];
+        size_t len = flat->lens[i];
         int rc = 0;
         if (len >= SSP_NAME_MAX - 2)
             continue;
         if (ssp_type(f) == AVRO_RECORD) {
             char name[SSP_NAME_MAX];
-            memcpy(name, node->flat[i], len);
+            memcpy(name, flat->names[i], len);
             name[len] = '_', name[len + 1] = '\0';
             rc = ssp_flatten(pkt, a, f, name, len + 1);
         } else {
-            rc = ssp_prop(pkt, a, node->flat[i], len, f);
+            rc = ssp_prop(pkt, a, flat->names[i], len, f);
         }
         if (rc)
             return rc;

@@ -161,12 +161,15 @@ static ssp_node *ssp_node_of(ssp_plan *p, avro_schema_t s, int depth)
 
 static void ssp_node_free(ssp_node *node)
 {
-    if (node->flat)
-        for (size_t i = 0; i < node->n; i++)
-            free(node->flat[i]);
-    free(node->flat);
-    free(node->flat_lens);
-    free(node->flat_prefix);
+    for (size_t f = 0; f < node->nflats; f++) {
+        ssp_flat *flat = &node->flats[f];
+        for (size_t i = 0; flat->names && i < node->n; i++)
+            free(flat->names[i]);
+        free(flat->names);
+        free(flat->lens);
+        free(flat->prefix);
+    }
+    free(node->flats);
     free(node->kids);
     free(node->names);
     free(node->lens);

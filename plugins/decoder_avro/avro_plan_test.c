@@ -20,7 +20,8 @@ typedef struct decoded {
     size_t n;
     char **rejected; /* "reason: detail" */
     size_t nrej;
-    char end[600]; /* "" or the error that ended it */
+    char end[600];         /* "" or the error that ended it */
+    ss_decoder_shared *sh; /* freed after the packets, which borrow from it */
 } decoded;
 
 static void decoded_free(decoded *d)
@@ -30,6 +31,7 @@ static void decoded_free(decoded *d)
     for (size_t i = 0; i < d->nrej; i++)
         free(d->rejected[i]);
     free(d->pkt), free(d->rejected);
+    ss_decoder_shared_free(d->sh);
     memset(d, 0, sizeof *d);
 }
 
@@ -75,7 +77,7 @@ static void decode_file(const char *path, const char *schema_dir, int generic, d
         unsetenv("SKYSIEVE_AVRO_GENERIC");
     const ss_decoder_ops *ops = ss_decoder_find("avro");
     ss_decoder_config cfg = {.schema_dir = schema_dir};
-    ss_decoder_shared *sh = ss_decoder_shared_new(&cfg);
+    ss_decoder_shared *sh = d->sh = ss_decoder_shared_new(&cfg);
     FILE *fp = fopen(path, "rb");
     ck_assert_ptr_nonnull(fp);
     void *st = NULL;
@@ -87,7 +89,6 @@ static void decode_file(const char *path, const char *schema_dir, int generic, d
         snprintf(d->end, sizeof d->end, "%s", err.msg);
     }
     fclose(fp);
-    ss_decoder_shared_free(sh);
     unsetenv("SKYSIEVE_AVRO_GENERIC");
 }
 

@@ -209,6 +209,16 @@ char *ss_packet_id_dup(ss_packet *p, const char *s, size_t n);
 int ss_alert_add_prop(ss_packet *p, ss_alert *a, const char *name, size_t name_len, ss_value v);
 
 /**
+ * ss_alert_add_prop() without copying @p name: the packet borrows it, so it must stay valid and
+ * unchanged until the packet is reset or freed. A decoder's shared state qualifies (decoder.h:
+ * the run frees it after every packet decoded with it), which is where the Avro decoder keeps
+ * the property names it makes once per schema. String values are still copied.
+ * @return 0 or SS_ENOMEM. (Decoder ABI 2.3.)
+ */
+int ss_alert_add_prop_borrowed(ss_packet *p, ss_alert *a, const char *name, size_t name_len,
+                               ss_value v);
+
+/**
  * Make room for @p n more properties of @p a at once, when the decoder knows how many come (a
  * record's fields): the array then grows once instead of doubling its way there. Optional.
  * @return 0 or SS_ENOMEM. (Decoder ABI 2.3.)

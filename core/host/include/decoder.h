@@ -29,7 +29,8 @@
  *         this log was written; the header said 2 until then.)
  *  - 2.2: ss_decoder_config.limits (alert_limits.h): size caps every decoder checks while it
  *         reads, rejecting a record over one with SS_REASON_TOO_LARGE (a reason added with it).
- *  - 2.3: ss_alert_reserve_props() (alert.h): room for a record's fields at once.
+ *  - 2.3: ss_alert_reserve_props() and ss_alert_add_prop_borrowed() (alert.h): room for a
+ *         record's fields at once, and property names a packet borrows from the shared state.
  */
 #ifndef SS_DECODER_H
 #define SS_DECODER_H
@@ -83,7 +84,9 @@ typedef struct ss_decoder_ops {
     void (*close)(void *state);
     /**
      * Optional (NULL): state shared by every input of one ingest run, such as parsed schemas. The
-     * run creates it on first use and frees it at its end; one thread uses it at a time.
+     * run creates it on first use and frees it at its end, after every packet decoded with it is
+     * reset or freed, so packets may borrow from it (ss_alert_add_prop_borrowed()); one thread
+     * uses it at a time.
      * @return the state, or NULL when out of memory.
      */
     void *(*shared_new)(const ss_decoder_config *cfg);
