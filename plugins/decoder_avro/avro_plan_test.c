@@ -134,7 +134,7 @@ static void same_props(const ss_prop *a, uint32_t na, const ss_prop *b, uint32_t
 {
     ck_assert_msg(na == nb, "%s: %u properties against %u", where, na, nb);
     for (uint32_t i = 0; i < na; i++) {
-        char at[512];
+        char at[2048];
         snprintf(at, sizeof at, "%s property %u (%s)", where, i, a[i].name);
         same_text(a[i].name, b[i].name, at, "name");
         same_value(&a[i].value, &b[i].value, at);
@@ -160,7 +160,7 @@ static void same_packet(const ss_packet *a, const ss_packet *b, const char *wher
 {
     ck_assert_msg(a->n == b->n, "%s: %u alerts against %u", where, a->n, b->n);
     for (uint32_t i = 0; i < a->n; i++) {
-        char at[300];
+        char at[1024];
         snprintf(at, sizeof at, "%s alert %u (%s)", where, i, a->alerts[i].alert_id);
         same_alert(&a->alerts[i], &b->alerts[i], at);
     }
