@@ -4,6 +4,7 @@
  * SKYSIEVE_AVRO_GENERIC=1) and compared packet by packet, field by field.
  */
 #include "testutil.h"
+#include "tu_avro.h"
 
 #include "alert.h"
 #include "decoder.h"
@@ -245,38 +246,34 @@ static const char every_type_schema[] =
     "{\"name\":\"x\",\"type\":\"int\"},{\"name\":\"nan\",\"type\":\"double\"}]}]}]}},"
     "{\"name\":\"prv_candidates\",\"type\":[\"null\",{\"type\":\"array\",\"items\":\"c\"}]}]}";
 
-static void field(avro_value_t *rec, const char *name, avro_value_t *out)
-{
-    ck_assert_int_eq(avro_value_get_by_name(rec, name, out, NULL), 0);
-}
-
 static void fill_candidate(avro_value_t *c, int i)
 {
     avro_value_t f, b, item;
-    field(c, "candid", &f), avro_value_set_long(&f, 5000 + i);
-    field(c, "jd", &f), avro_value_set_double(&f, 2460100.5 + i * 0.01);
-    field(c, "ra", &f), avro_value_set_double(&f, 150.0 + i * 1e-5);
-    field(c, "dec", &f), avro_value_set_double(&f, 2.2);
-    field(c, "fid", &f), avro_value_set_int(&f, -1 - i); /* a negative int: zigzag */
-    field(c, "magpsf", &f), avro_value_set_float(&f, 18.25f + (float)i);
-    field(c, "sigmapsf", &f), avro_value_set_float(&f, 0.125f);
-    field(c, "isdiffpos", &f), avro_value_set_enum(&f, i % 2);
-    field(c, "flag", &f), avro_value_set_boolean(&f, i % 2);
-    field(c, "tag", &f), avro_value_set_fixed(&f, (void *)"abc", 3);
-    field(c, "blob", &f), avro_value_set_bytes(&f, (void *)"\0\1\2", 3);
-    field(c, "extra", &f), avro_value_add(&f, "k", &item, NULL, NULL);
+    tu_avro_field(c, "candid", &f), avro_value_set_long(&f, 5000 + i);
+    tu_avro_field(c, "jd", &f), avro_value_set_double(&f, 2460100.5 + i * 0.01);
+    tu_avro_field(c, "ra", &f), avro_value_set_double(&f, 150.0 + i * 1e-5);
+    tu_avro_field(c, "dec", &f), avro_value_set_double(&f, 2.2);
+    tu_avro_field(c, "fid", &f), avro_value_set_int(&f, -1 - i); /* a negative int: zigzag */
+    tu_avro_field(c, "magpsf", &f), avro_value_set_float(&f, 18.25f + (float)i);
+    tu_avro_field(c, "sigmapsf", &f), avro_value_set_float(&f, 0.125f);
+    tu_avro_field(c, "isdiffpos", &f), avro_value_set_enum(&f, i % 2);
+    tu_avro_field(c, "flag", &f), avro_value_set_boolean(&f, i % 2);
+    tu_avro_field(c, "tag", &f), avro_value_set_fixed(&f, (void *)"abc", 3);
+    tu_avro_field(c, "blob", &f), avro_value_set_bytes(&f, (void *)"\0\1\2", 3);
+    tu_avro_field(c, "extra", &f), avro_value_add(&f, "k", &item, NULL, NULL);
     avro_value_set_long(&item, 7);
-    field(c, "nums", &f), avro_value_append(&f, &item, NULL), avro_value_set_float(&item, 1.5f);
-    field(c, "three", &f);
+    tu_avro_field(c, "nums", &f), avro_value_append(&f, &item, NULL),
+        avro_value_set_float(&item, 1.5f);
+    tu_avro_field(c, "three", &f);
     if (i % 3 == 1)
         avro_value_set_branch(&f, 1, &b), avro_value_set_string(&b, "text\xc3\xa9");
     else if (i % 3 == 2)
         avro_value_set_branch(&f, 2, &b), avro_value_set_double(&b, -0.0);
     else
         avro_value_set_branch(&f, 0, &b), avro_value_set_null(&b);
-    field(c, "inner", &f), avro_value_set_branch(&f, 1, &b);
-    field(&b, "x", &item), avro_value_set_int(&item, INT32_MIN + i);
-    field(&b, "nan", &item), avro_value_set_double(&item, NAN);
+    tu_avro_field(c, "inner", &f), avro_value_set_branch(&f, 1, &b);
+    tu_avro_field(&b, "x", &item), avro_value_set_int(&item, INT32_MIN + i);
+    tu_avro_field(&b, "nan", &item), avro_value_set_double(&item, NAN);
 }
 
 static char *write_every_type(int records)
@@ -292,9 +289,9 @@ static char *write_every_type(int records)
     ck_assert_int_eq(avro_file_writer_create_with_codec(path, schema, &w, "deflate", 0), 0);
     for (int i = 0; i < records; i++) {
         avro_value_reset(&v);
-        field(&v, "objectId", &f), avro_value_set_string(&f, "ZTF26every");
-        field(&v, "candidate", &c), fill_candidate(&c, i);
-        field(&v, "prv_candidates", &f), avro_value_set_branch(&f, 1, &b);
+        tu_avro_field(&v, "objectId", &f), avro_value_set_string(&f, "ZTF26every");
+        tu_avro_field(&v, "candidate", &c), fill_candidate(&c, i);
+        tu_avro_field(&v, "prv_candidates", &f), avro_value_set_branch(&f, 1, &b);
         for (int k = 0; k < i % 4; k++)
             avro_value_append(&b, &item, NULL), fill_candidate(&item, 100 * i + k);
         ck_assert_int_eq(avro_file_writer_append_value(w, &v), 0);

@@ -1,5 +1,6 @@
 /* Avro alerts: synthetic files made here with avro-c, and the real ones in ../shared/data. */
 #include "testutil.h"
+#include "tu_avro.h"
 
 #include "ingest.h"
 #include "query.h"
@@ -30,16 +31,11 @@ static const char ztf_schema[] =
     "{\"name\":\"pid\",\"type\":\"long\"},{\"name\":\"diffmaglim\",\"type\":[\"null\","
     "\"float\"]}]}}]}]}";
 
-static void set_field(avro_value_t *rec, const char *name, avro_value_t *out)
-{
-    ck_assert_int_eq(avro_value_get_by_name(rec, name, out, NULL), 0);
-}
-
 /* Branch @p b of the union field @p name. */
 static void set_branch(avro_value_t *rec, const char *name, int b, avro_value_t *out)
 {
     avro_value_t u;
-    set_field(rec, name, &u);
+    tu_avro_field(rec, name, &u);
     ck_assert_int_eq(avro_value_set_branch(&u, b, out), 0);
 }
 
@@ -50,24 +46,24 @@ static void fill_ztf(avro_value_t *v, int i)
     char obj[32];
     snprintf(obj, sizeof obj, "ZTF24test%04d", i);
     avro_value_reset(v);
-    set_field(v, "objectId", &f);
+    tu_avro_field(v, "objectId", &f);
     avro_value_set_string(&f, obj);
-    set_field(v, "candidate", &c);
-    set_field(&c, "candid", &f), avro_value_set_long(&f, 1000 + i);
-    set_field(&c, "jd", &f), avro_value_set_double(&f, 2460000.5 + i);
-    set_field(&c, "ra", &f), avro_value_set_double(&f, 10.0 + i);
-    set_field(&c, "dec", &f), avro_value_set_double(&f, -5.0);
-    set_field(&c, "fid", &f), avro_value_set_int(&f, 1 + i % 3);
-    set_field(&c, "magpsf", &f), avro_value_set_float(&f, 18.5f);
-    set_field(&c, "sigmapsf", &f), avro_value_set_float(&f, 0.1f);
+    tu_avro_field(v, "candidate", &c);
+    tu_avro_field(&c, "candid", &f), avro_value_set_long(&f, 1000 + i);
+    tu_avro_field(&c, "jd", &f), avro_value_set_double(&f, 2460000.5 + i);
+    tu_avro_field(&c, "ra", &f), avro_value_set_double(&f, 10.0 + i);
+    tu_avro_field(&c, "dec", &f), avro_value_set_double(&f, -5.0);
+    tu_avro_field(&c, "fid", &f), avro_value_set_int(&f, 1 + i % 3);
+    tu_avro_field(&c, "magpsf", &f), avro_value_set_float(&f, 18.5f);
+    tu_avro_field(&c, "sigmapsf", &f), avro_value_set_float(&f, 0.1f);
     set_branch(&c, "diffmaglim", 1, &f), avro_value_set_float(&f, 20.5f);
     set_branch(&c, "rb", 0, &f), avro_value_set_null(&f);
     set_branch(v, "prv_candidates", 1, &arr);
     ck_assert_int_eq(avro_value_append(&arr, &item, NULL), 0);
     set_branch(&item, "candid", 0, &f), avro_value_set_null(&f);
-    set_field(&item, "jd", &f), avro_value_set_double(&f, 2460000.0 + i);
-    set_field(&item, "fid", &f), avro_value_set_int(&f, 2);
-    set_field(&item, "pid", &f), avro_value_set_long(&f, 777 + i);
+    tu_avro_field(&item, "jd", &f), avro_value_set_double(&f, 2460000.0 + i);
+    tu_avro_field(&item, "fid", &f), avro_value_set_int(&f, 2);
+    tu_avro_field(&item, "pid", &f), avro_value_set_long(&f, 777 + i);
     set_branch(&item, "diffmaglim", 1, &f), avro_value_set_float(&f, 20.1f);
 }
 
@@ -233,8 +229,9 @@ START_TEST(unknown_schema_lacking_fields)
     avro_value_t v;
     avro_generic_value_new(iface, &v);
     avro_value_t f, c;
-    set_field(&v, "objectId", &f), avro_value_set_string(&f, "ZTFx");
-    set_field(&v, "candidate", &c), set_field(&c, "jd", &f), avro_value_set_double(&f, 2460000);
+    tu_avro_field(&v, "objectId", &f), avro_value_set_string(&f, "ZTFx");
+    tu_avro_field(&v, "candidate", &c), tu_avro_field(&c, "jd", &f),
+        avro_value_set_double(&f, 2460000);
     set_branch(&c, "diffmaglim", 0, &f), avro_value_set_null(&f);
     set_branch(&c, "rb", 0, &f), avro_value_set_null(&f);
     set_branch(&v, "prv_candidates", 0, &f), avro_value_set_null(&f);
@@ -627,23 +624,23 @@ static char *write_ids(const char *name, const id_case *cases, int n)
     avro_generic_value_new(iface, &v);
     for (int i = 0; i < n; i++) {
         avro_value_reset(&v);
-        set_field(&v, "objectId", &f);
+        tu_avro_field(&v, "objectId", &f);
         char *buf = calloc(1, cases[i].obj_len + 1);
         memcpy(buf, cases[i].obj, cases[i].obj_len);
         ck_assert_int_eq(avro_value_set_string_len(&f, buf, cases[i].obj_len + 1), 0);
         free(buf);
-        set_field(&v, "candidate", &c);
-        set_field(&c, "candid", &f);
+        tu_avro_field(&v, "candidate", &c);
+        tu_avro_field(&c, "candid", &f);
         buf = calloc(1, cases[i].candid_len + 1);
         memcpy(buf, cases[i].candid, cases[i].candid_len);
         ck_assert_int_eq(avro_value_set_string_len(&f, buf, cases[i].candid_len + 1), 0);
         free(buf);
-        set_field(&c, "jd", &f), avro_value_set_double(&f, 2460000.5 + i);
-        set_field(&c, "ra", &f), avro_value_set_double(&f, 10.0 + i);
-        set_field(&c, "dec", &f), avro_value_set_double(&f, -5.0);
-        set_field(&c, "fid", &f), avro_value_set_int(&f, 1);
-        set_field(&c, "magpsf", &f), avro_value_set_float(&f, 18.5f);
-        set_field(&c, "sigmapsf", &f), avro_value_set_float(&f, 0.1f);
+        tu_avro_field(&c, "jd", &f), avro_value_set_double(&f, 2460000.5 + i);
+        tu_avro_field(&c, "ra", &f), avro_value_set_double(&f, 10.0 + i);
+        tu_avro_field(&c, "dec", &f), avro_value_set_double(&f, -5.0);
+        tu_avro_field(&c, "fid", &f), avro_value_set_int(&f, 1);
+        tu_avro_field(&c, "magpsf", &f), avro_value_set_float(&f, 18.5f);
+        tu_avro_field(&c, "sigmapsf", &f), avro_value_set_float(&f, 0.1f);
         set_branch(&c, "diffmaglim", 0, &f), avro_value_set_null(&f);
         set_branch(&c, "rb", 0, &f), avro_value_set_null(&f);
         set_branch(&v, "prv_candidates", 0, &f), avro_value_set_null(&f);

@@ -12,6 +12,7 @@
  */
 #include "fuzz/fuzz_run.h"
 #include "testutil.h"
+#include "tu_avro.h"
 
 #include "ingest.h"
 
@@ -50,11 +51,6 @@ static const char ztf_schema[] =
 
 #define PER_BLOCK 5
 
-static void set(avro_value_t *rec, const char *name, avro_value_t *out)
-{
-    ck_assert_int_eq(avro_value_get_by_name(rec, name, out, NULL), 0);
-}
-
 /* Alert @p i: candid 1000 + i. */
 static void fill(avro_value_t *v, int i)
 {
@@ -62,15 +58,15 @@ static void fill(avro_value_t *v, int i)
     char obj[32];
     snprintf(obj, sizeof obj, "ZTF24blk%04d", i);
     avro_value_reset(v);
-    set(v, "objectId", &f), avro_value_set_string(&f, obj);
-    set(v, "candidate", &c);
-    set(&c, "candid", &f), avro_value_set_long(&f, 1000 + i);
-    set(&c, "jd", &f), avro_value_set_double(&f, 2460000.5 + i);
-    set(&c, "ra", &f), avro_value_set_double(&f, 20.0 + i);
-    set(&c, "dec", &f), avro_value_set_double(&f, 30.0);
-    set(&c, "fid", &f), avro_value_set_int(&f, 1);
-    set(&c, "magpsf", &f), avro_value_set_float(&f, 18.5f);
-    set(&c, "sigmapsf", &f), avro_value_set_float(&f, 0.1f);
+    tu_avro_field(v, "objectId", &f), avro_value_set_string(&f, obj);
+    tu_avro_field(v, "candidate", &c);
+    tu_avro_field(&c, "candid", &f), avro_value_set_long(&f, 1000 + i);
+    tu_avro_field(&c, "jd", &f), avro_value_set_double(&f, 2460000.5 + i);
+    tu_avro_field(&c, "ra", &f), avro_value_set_double(&f, 20.0 + i);
+    tu_avro_field(&c, "dec", &f), avro_value_set_double(&f, 30.0);
+    tu_avro_field(&c, "fid", &f), avro_value_set_int(&f, 1);
+    tu_avro_field(&c, "magpsf", &f), avro_value_set_float(&f, 18.5f);
+    tu_avro_field(&c, "sigmapsf", &f), avro_value_set_float(&f, 0.1f);
 }
 
 /* Three blocks of PER_BLOCK alerts (candid 1000..1014): the writer is flushed after each. */
