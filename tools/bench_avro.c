@@ -17,7 +17,13 @@
  * schema. The set is measured --repeat times (a new store each time); the ratio's minimum,
  * median and maximum are printed last.
  *
+ * After each measurement it prints the store's footprint: bytes in use per alert beside the Avro
+ * records' bytes (their bytes without the cutouts' images when the cutouts were not stored), and
+ * the bytes the ingest wrote to disk (/proc/self/io) per byte in use. --keep leaves the stores
+ * in --work for a look with mdb_stat.
+ *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
+ *                   [--keep]
  */
 #include "bench_util.h"
 #include "ingest.h"
@@ -41,6 +47,7 @@ typedef struct alert_src {
     avro_value_t value;   /* the alert as read */
     avro_value_t scratch; /* decode-only reads into this, reused as a decoder would */
     char *schema_json;
+    size_t stamp_bytes; /* bytes of its cutouts' images in the record */
 } alert_src;
 
 typedef struct set {
@@ -54,7 +61,7 @@ typedef struct set {
 typedef struct bench_opts {
     uint64_t alerts;
     const char *work;
-    int repeat, reader;
+    int repeat, reader, keep;
 } bench_opts;
 
 typedef struct buf {
@@ -111,6 +118,27 @@ static char *schema_text(avro_schema_t s)
     return out;
 }
 
+/* Bytes of the images under fields named cutout* (ZTF's stampData, Rubin's cutout bytes). */
+static size_t stamp_bytes(avro_value_t *v, int in_cutout)
+{
+    avro_value_t child;
+    const void *p;
+    size_t n = 0, sum = 0;
+    const char *fname;
+    switch (avro_value_get_type(v)) {
+    case AVRO_UNION:
+        return avro_value_get_current_branch(v, &child) ? 0 : stamp_bytes(&child, in_cutout);
+    case AVRO_BYTES: return in_cutout && !avro_value_get_bytes(v, &p, &n) ? n : 0;
+    case AVRO_RECORD:
+        avro_value_get_size(v, &n);
+        for (size_t i = 0; i < n; i++)
+            if (!avro_value_get_by_index(v, i, &child, &fname))
+                sum += stamp_bytes(&child, in_cutout || !strncmp(fname, "cutout", 6));
+        return sum;
+    default: return 0;
+    }
+}
+
 static void read_file(set *st, const char *path)
 {
     avro_file_reader_t r;
@@ -133,6 +161,7 @@ static void read_file(set *st, const char *path)
             break;
         }
         a->schema_json = schema_text(schema);
+        a->stamp_bytes = stamp_bytes(&a->value, 0);
         avro_generic_value_new(a->iface, &a->scratch);
         st->n++;
     }
@@ -258,6 +287,7 @@ static void container(const alert_src *a, int round, buf *out, size_t *block_at)
 typedef struct round_bytes {
     buf all;
     size_t *start, *block, *len; /* per alert: container start, records start, record bytes */
+    uint64_t records, stamps;    /* all rounds: record bytes, and of them the cutouts' images */
 } round_bytes;
 
 static void make_round(const set *st, int round, round_bytes *rb)
@@ -267,6 +297,8 @@ static void make_round(const set *st, int round, round_bytes *rb)
         rb->start[i] = rb->all.len;
         container(&st->a[i], round, &rb->all, &rb->block[i]);
         rb->len[i] = rb->all.len - 16 - rb->block[i];
+        rb->records += rb->len[i];
+        rb->stamps += st->a[i].stamp_bytes;
     }
 }
 
@@ -321,6 +353,36 @@ static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
     return bench_now_s() - t0;
 }
 
+/* Bytes this process has caused to be written to storage (/proc/self/io), 0 when unknown. */
+static uint64_t written_bytes(void)
+{
+    FILE *fp = fopen("/proc/self/io", "r");
+    char line[128];
+    unsigned long long n = 0;
+    while (fp && fgets(line, sizeof line, fp))
+        if (sscanf(line, "write_bytes: %llu", &n) == 1)
+            break;
+    if (fp)
+        fclose(fp);
+    return n;
+}
+
+/* What the store holds per alert beside what came in: all of the records' bytes when the
+ * cutouts were stored, the records without their images otherwise. */
+static void print_footprint(const set *st, ss_store *s, const round_bytes *rb, uint64_t made,
+                            uint64_t written)
+{
+    ss_store_info info;
+    if (ss_store_info_get(s, &info))
+        die(st->name, "cannot read the store's size");
+    double in = (double)(st->skip_cutouts ? rb->records - rb->stamps : rb->records);
+    printf("%-14s stored %.0f B/alert = %.2f x %s Avro records (%.0f B/alert) | written %.2f x "
+           "stored\n",
+           st->name, (double)info.used_bytes / (double)made, (double)info.used_bytes / in,
+           st->skip_cutouts ? "the non-cutout" : "the", in / (double)made,
+           (double)written / (double)info.used_bytes);
+}
+
 typedef struct rates {
     double reader, records, ingest; /* alerts per second */
 } rates;
@@ -360,12 +422,11 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
 {
     ss_store *s;
     ss_ingest *in = open_ingest(st, o->work, rep, &s);
-    round_bytes rb = {{0},
-                      calloc(st->n, sizeof(size_t)),
-                      calloc(st->n, sizeof(size_t)),
-                      calloc(st->n, sizeof(size_t))};
+    round_bytes rb = {.start = calloc(st->n, sizeof(size_t)),
+                      .block = calloc(st->n, sizeof(size_t)),
+                      .len = calloc(st->n, sizeof(size_t))};
     double t_dec = 0, t_rec = 0, t_ing = 0;
-    uint64_t made = 0, bytes = 0;
+    uint64_t made = 0, bytes = 0, written = written_bytes();
     for (int round = 0; made < o->alerts; round++) {
         make_round(st, round, &rb);
         if (o->reader)
@@ -381,6 +442,7 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     if (ss_ingest_finish(in, &t, &err))
         die(st->name, err.msg);
     t_ing += bench_now_s() - t0;
+    written = written_bytes() - written;
     rates r = {o->reader ? (double)made / t_dec : NAN, (double)made / t_rec,
                (double)t.ingested / t_ing};
     printf("%-14s %8llu alerts %8.1f MB | records only %7.0f/s | ingest %6.0f/s = %.3f x records",
@@ -390,10 +452,12 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
         printf(" | avro-c reader %6.0f/s: ingest %.2f x reader", r.reader, r.ingest / r.reader);
     printf(" | loci %llu rejected %llu\n", (unsigned long long)t.loci_created,
            (unsigned long long)t.rejected);
+    print_footprint(st, s, &rb, made, written);
     fflush(stdout);
     ss_ingest_free(in);
     ss_store_close(s);
-    remove_store(st, o->work, rep);
+    if (!o->keep)
+        remove_store(st, o->work, rep);
     free(rb.all.data), free(rb.start), free(rb.block), free(rb.len);
     return r;
 }
@@ -431,13 +495,11 @@ int main(int argc, char **argv)
 {
     const char *data = "../shared/data", *list = "ztf,ztf-nocutouts,lsst,elasticc";
     bench_opts o = {.alerts = 100000, .repeat = 1};
-    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
-                                         {"alerts", required_argument, 0, 'n'},
-                                         {"work", required_argument, 0, 'w'},
-                                         {"sets", required_argument, 0, 's'},
-                                         {"repeat", required_argument, 0, 'r'},
-                                         {"reader", no_argument, 0, 'R'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},   {"alerts", required_argument, 0, 'n'},
+        {"work", required_argument, 0, 'w'},   {"sets", required_argument, 0, 's'},
+        {"repeat", required_argument, 0, 'r'}, {"reader", no_argument, 0, 'R'},
+        {"keep", no_argument, 0, 'k'},         {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (ch == 'd')
             data = optarg;
@@ -451,9 +513,11 @@ int main(int argc, char **argv)
             o.repeat = atoi(optarg) > 0 ? atoi(optarg) : 1;
         else if (ch == 'R')
             o.reader = 1;
+        else if (ch == 'k')
+            o.keep = 1;
         else
             die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
-                         "[--repeat N] [--reader]");
+                         "[--repeat N] [--reader] [--keep]");
     }
     char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
     if (!o.work && !(o.work = mkdtemp(tmpl)))
