@@ -142,3 +142,65 @@ uint32_t ss_be32_get(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+
+void ss_wbuf_uvar(ss_wbuf *b, uint64_t v)
+{
+    unsigned char out[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (unsigned char)v;
+    ss_wbuf_bytes(b, out, n);
+}
+
+void ss_wbuf_vstr(ss_wbuf *b, const char *s, size_t n)
+{
+    ss_wbuf_uvar(b, s ? (uint64_t)n + 1 : 0);
+    if (s)
+        ss_wbuf_bytes(b, s, n);
+}
+
+uint64_t ss_rbuf_uvar(ss_rbuf *r)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 70 && r->p < r->end; shift += 7) {
+        unsigned char c = *r->p++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return v;
+    }
+    r->bad = 1;
+    return 0;
+}
+
+const char *ss_rbuf_vstr(ss_rbuf *r, uint32_t *len)
+{
+    uint64_t n = ss_rbuf_uvar(r);
+    *len = 0;
+    if (r->bad || n == 0)
+        return NULL;
+    if (n - 1 > (uint64_t)(r->end - r->p)) {
+        r->bad = 1;
+        return NULL;
+    }
+    const char *p = (const char *)r->p;
+    r->p += n - 1;
+    *len = (uint32_t)(n - 1);
+    return p;
+}
+
+void ss_rbuf_vstrcpy(ss_rbuf *r, char *out, size_t cap)
+{
+    uint32_t n;
+    const char *s = ss_rbuf_vstr(r, &n);
+    if (!s || n >= cap) {
+        if (s)
+            r->bad = 1;
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+}

@@ -111,15 +111,11 @@ int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_i
     int rc = mdb_get(t->txn, t->s->alerts, &k, &v);
     if (rc || !locus_id)
         return ssi_absent(rc);
-    /* the record starts: version, kind, survey, alert id, locus id (record.c) */
-    ss_rbuf r = {v.mv_data, (const unsigned char *)v.mv_data + v.mv_size, 0};
-    uint32_t n;
-    ss_rbuf_u8(&r);
-    ss_rbuf_u8(&r);
-    ss_rbuf_str(&r, &n);
-    ss_rbuf_str(&r, &n);
-    ss_rbuf_strcpy(&r, locus_id, SS_LOCUS_ID_LEN + 1);
-    return r.bad ? SS_ECORRUPT : 0;
+    ss_store_alert_head h;
+    if ((rc = ssi_alert_head(v.mv_data, v.mv_size, &h)))
+        return rc;
+    memcpy(locus_id, h.locus_id, sizeof h.locus_id);
+    return 0;
 }
 
 int ss_store_surveys_each(ss_store_txn *t, ss_store_survey_fn fn, void *ctx)
@@ -178,11 +174,11 @@ int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
     unsigned char kb[SSI_KEY_MAX];
     if (!c)
         return SS_ECORRUPT;
-    ss_store_alert_encode2(a, locus_id, survey_locus, nsurvey_locus, &t->buf);
-    if (t->buf.failed)
-        return ENOMEM;
+    int rc = ssi_alert_pack(t, a, locus_id, survey_locus, nsurvey_locus, &t->buf);
+    if (rc)
+        return rc;
     MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v = {t->buf.len, t->buf.data};
-    int rc = mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
+    rc = mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
     if (rc)
         return rc == MDB_KEYEXIST ? EEXIST : rc;
     unsigned char kind = (unsigned char)a->kind;
@@ -228,9 +224,8 @@ int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus
     /* the same measurement keeps every index and count as they are: only the record changes */
     if (strcmp(h.locus_id, locus_id) || h.kind != a->kind || h.mjd != a->mjd)
         return SS_EINVAL;
-    ss_store_alert_encode2(a, locus_id, survey_locus, nsurvey_locus, &t->buf);
-    if (t->buf.failed)
-        return ENOMEM;
+    if ((rc = ssi_alert_pack(t, a, locus_id, survey_locus, nsurvey_locus, &t->buf)))
+        return rc;
     MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v = {t->buf.len, t->buf.data};
     if ((rc = mdb_put(t->txn, t->s->alerts, &k, &v, 0)))
         return rc;
@@ -247,7 +242,7 @@ int ss_store_alert_get(ss_store_txn *t, const char *survey, const char *alert_id
     if (!rc && !a)
         rc = SS_ENOMEM;
     if (!rc)
-        rc = ss_store_alert_decode(v.mv_data, v.mv_size, pkt, a, locus);
+        rc = ssi_alert_decode(t, v.mv_data, v.mv_size, pkt, a, locus);
     *out = rc ? NULL : a;
     return rc;
 }
@@ -257,7 +252,7 @@ int ss_store_alert_survey_locus(ss_store_txn *t, const char *survey, const char 
 {
     MDB_val v;
     int rc = ssi_alert_record(t, survey, alert_id, &v);
-    return rc ? rc : ssi_alert_survey_locus(v.mv_data, v.mv_size, arena, props, n);
+    return rc ? rc : ssi_alert_survey_locus(t, v.mv_data, v.mv_size, arena, props, n);
 }
 
 int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
@@ -275,7 +270,7 @@ int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
         char locus[SS_LOCUS_ID_LEN + 1];
         ss_alert *a = ss_packet_add(pkt);
         if (!a || (rc = mdb_get(t->txn, t->s->alerts, &ak, &ad)) ||
-            (rc = ss_store_alert_decode(ad.mv_data, ad.mv_size, pkt, a, locus))) {
+            (rc = ssi_alert_decode(t, ad.mv_data, ad.mv_size, pkt, a, locus))) {
             rc = !a ? SS_ENOMEM : rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
             break;
         }

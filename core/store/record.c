@@ -3,10 +3,10 @@
 /* Alert records: 1 ends at maglim; 2 adds flux and fluxerr (store format 3); 3 adds the arrival
  * (packet sequence, index in the packet) before the properties, and after them the survey's locus
  * properties the packet carried (primaries only; a count of 0 otherwise); 4 adds after the arrival
- * the history lead (u32) of a history entry upgraded by its own alert. All are read. A record is
- * written at the lowest version that holds it (4 only with a lead), so a store without upgraded
- * alerts stays readable by the skysieve that wrote version 3. */
+ * the history lead (u32) of a history entry upgraded by its own alert. All are read here; version
+ * 5 (store format 7), the one written now, is packed (record_pack.c). */
 #define SSI_ALERT_RECORD_VERSION 4
+#define SSI_PACKED_VERSION       5
 /* Locus records: 1; 2 adds the sequence of the last packet that changed the locus. */
 #define SSI_LOCUS_RECORD_VERSION 2
 
@@ -165,6 +165,13 @@ void ss_store_alert_encode(const ss_alert *a, const char *locus_id, ss_wbuf *b)
 void ss_store_alert_encode2(const ss_alert *a, const char *locus_id, const ss_prop *survey_locus,
                             uint32_t nsurvey_locus, ss_wbuf *b)
 {
+    (void)ssi_alert_pack(NULL, a, locus_id, survey_locus, nsurvey_locus, b); /* sets b->failed */
+}
+
+/* Versions 3 and 4, which the tests still write to check that they are read. */
+void ssi_alert_encode4(const ss_alert *a, const char *locus_id, const ss_prop *survey_locus,
+                       uint32_t nsurvey_locus, ss_wbuf *b)
+{
     ss_wbuf_reset(b);
     ss_wbuf_u8(b, a->history_lead ? 4 : 3);
     ss_wbuf_u8(b, (uint8_t)a->kind);
@@ -216,8 +223,22 @@ static int ssi_alert_decode_props(ss_rbuf *r, ss_packet *pkt, ss_alert *a)
     return r->bad ? SS_ECORRUPT : 0;
 }
 
+/* The version byte of a record, 0 when empty. */
+static uint8_t ssi_version(const void *data, size_t len)
+{
+    return len ? *(const unsigned char *)data : 0;
+}
+
 int ss_store_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, char *locus_id)
 {
+    return ssi_alert_decode(NULL, data, len, pkt, a, locus_id);
+}
+
+int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, ss_packet *pkt, ss_alert *a,
+                     char *locus_id)
+{
+    if (ssi_version(data, len) == SSI_PACKED_VERSION)
+        return ssi_alert_unpack(t, data, len, pkt, a, locus_id);
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     int oom = 0;
     uint8_t version = ss_rbuf_u8(&r), kind = ss_rbuf_u8(&r);
@@ -253,6 +274,8 @@ int ss_store_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert
 
 int ssi_alert_head(const void *data, size_t len, ss_store_alert_head *h)
 {
+    if (ssi_version(data, len) == SSI_PACKED_VERSION)
+        return ssi_alert_head5(data, len, h);
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     uint32_t n;
     uint8_t version = ss_rbuf_u8(&r), kind = ss_rbuf_u8(&r);
@@ -346,9 +369,11 @@ static int ssi_skip_props(ss_rbuf *r)
     return r->bad ? SS_ECORRUPT : 0;
 }
 
-int ssi_alert_survey_locus(const void *data, size_t len, ss_arena *arena, ss_prop **props,
-                           uint32_t *n)
+int ssi_alert_survey_locus(ss_store_txn *t, const void *data, size_t len, ss_arena *arena,
+                           ss_prop **props, uint32_t *n)
 {
+    if (ssi_version(data, len) == SSI_PACKED_VERSION)
+        return ssi_alert_survey_locus5(t, data, len, arena, props, n);
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     uint32_t slen;
     *props = NULL;

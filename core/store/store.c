@@ -227,6 +227,7 @@ static const struct {
     {"watch_outbox", offsetof(ss_store, watch_outbox), 0, 5},
     {"loci_newest", offsetof(ss_store, loci_newest), 0, 6},
     {"catalog_loci", offsetof(ss_store, catalog_loci), 0, 6},
+    {"dict", offsetof(ss_store, dict), 0, 7},
 };
 #define SSI_NTABLES (sizeof ssi_tables / sizeof *ssi_tables)
 
@@ -376,6 +377,9 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     s->has_queue = format >= 4;
     s->has_catalogs = format >= 5;
     s->has_search = format >= 6;
+    /* records name lists of the dictionary wherever it exists: a store's format is stepped back
+     * by the tests that make older stores, which may keep the table and its records */
+    s->has_dict = format >= 7 || mdb_dbi_open(txn, "dict", 0, &s->dict) == 0;
     return 0;
 }
 
@@ -476,7 +480,8 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
     if (rc)
         return ss_store_fail(s, err, rc, "upgrading the format");
     s->format = SS_STORE_FORMAT_VERSION;
-    s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = s->has_search = 1;
+    s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = s->has_search = s->has_dict =
+        1;
     return 0;
 }
 
@@ -578,6 +583,7 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     s->readonly = o.readonly;
     pthread_mutex_init(&s->map_lock, NULL);
     pthread_cond_init(&s->map_cond, NULL);
+    ssi_dict_init(&s->dcache);
     int rc = o.readonly ? 0 : ssi_writer_lock(s, err);
     if (rc == SS_ELOCKED) { /* the holder's store: leave everything of it as it is */
         ss_store_close(s);
@@ -619,6 +625,7 @@ void ss_store_close(ss_store *s)
     ss_lockfile_release(s->writer); /* after LMDB: the next writer finds it closed */
     pthread_cond_destroy(&s->map_cond);
     pthread_mutex_destroy(&s->map_lock);
+    ssi_dict_free(&s->dcache);
     free(s->path);
     free(s);
 }
@@ -775,6 +782,7 @@ static void ssi_txn_free(ss_store_txn *t)
 {
     ssi_txn_stop(t);
     ss_wbuf_free(&t->buf);
+    ss_wbuf_free(&t->dict_buf);
     free(t);
 }
 
@@ -788,6 +796,8 @@ int ss_store_txn_commit(ss_store_txn *t)
         mdb_txn_abort(t->txn);
     else
         rc = ssi_commit_rc(s, mdb_txn_commit(t->txn));
+    if (t->write)
+        ssi_dict_end(t->s, !rc);
     ssi_txn_free(t);
     return rc;
 }
@@ -797,6 +807,8 @@ void ss_store_txn_abort(ss_store_txn *t)
     if (!t)
         return;
     mdb_txn_abort(t->txn);
+    if (t->write)
+        ssi_dict_end(t->s, 0);
     ssi_txn_free(t);
 }
 

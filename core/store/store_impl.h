@@ -16,6 +16,26 @@
 #include <pthread.h>
 #include <stdint.h>
 
+/* One list of the dictionary (dict.c): names and their text in one block owned by the entry. */
+typedef struct ssi_dict_entry {
+    char **names;
+    uint32_t n;
+    uint64_t hash;
+    size_t bytes;
+} ssi_dict_entry;
+
+/* The store's cache of the dictionary, shared by the process's transactions under its lock. */
+typedef struct ssi_dict {
+    pthread_mutex_t lock;
+    ssi_dict_entry *e; /* id - 1 indexes it */
+    uint32_t n, cap;
+    uint32_t committed; /* the writer's: entries below it are committed, the rest its own txn's */
+    int complete;       /* every committed list loaded (the writer loads them all once) */
+    uint32_t *slots;    /* hash of the names -> id (0: empty) */
+    uint32_t nslots;
+    size_t bytes;
+} ssi_dict;
+
 struct ss_store {
     MDB_env *env;
     MDB_dbi meta, loci, alerts, locus_alerts, sky, objects, rejected, ingests;
@@ -25,6 +45,7 @@ struct ss_store {
     MDB_dbi catalogs, catalog_rows, catalog_sky;       /* format 5 (catalog.h) */
     MDB_dbi locus_matches, locus_xmatch, watch_outbox; /* format 5 */
     MDB_dbi loci_newest, catalog_loci;                 /* format 6 */
+    MDB_dbi dict;                                      /* format 7 */
     uint32_t format;                                   /* the format version found on disk */
     int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
     int has_cutouts; /* 0 for a format 1 or 2 store opened read-only */
@@ -32,6 +53,8 @@ struct ss_store {
     int has_catalogs; /* 0 for a store older than format 5 opened read-only */
     int has_search;   /* 0 for a store older than format 6 opened read-only: no loci_newest and
                          catalog_loci */
+    int has_dict;     /* 0 for a store older than format 7 opened read-only */
+    ssi_dict dcache;  /* the dict table's lists read so far */
     char *path;
     double radius_deg;
     double zone_height_deg;
@@ -56,6 +79,7 @@ struct ss_store_txn {
     int counters_state; /* 0 not read, 1 read, 2 read and to be saved at commit */
     ss_store_counters counters;
     ss_wbuf buf;
+    ss_wbuf dict_buf; /* a new dictionary list, encoded while buf holds the record naming it */
 };
 
 /** Read and write the counters record in @p txn. @return 0, SS_ECORRUPT or an LMDB code. */
@@ -92,8 +116,42 @@ int ssi_locus_newest(const void *data, size_t len, double *mjd);
 void ssi_tag_encode(const ss_tag_record *t, ss_wbuf *b);
 int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t);
 /** The survey's locus properties an alert record kept (none before version 3), into @p arena. */
-int ssi_alert_survey_locus(const void *data, size_t len, ss_arena *arena, ss_prop **props,
-                           uint32_t *n);
+int ssi_alert_survey_locus(ss_store_txn *t, const void *data, size_t len, ss_arena *arena,
+                           ss_prop **props, uint32_t *n);
+/** An alert record of version 3 or 4, as skysieve before format 7 wrote them (for tests). */
+void ssi_alert_encode4(const ss_alert *a, const char *locus_id, const ss_prop *survey_locus,
+                       uint32_t nsurvey_locus, ss_wbuf *b);
+/** ss_store_alert_decode() of a record of @p t's store, whose names may be in its dictionary. */
+int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, ss_packet *pkt, ss_alert *a,
+                     char *locus_id);
+
+/* Packed alert records, version 5 (record_pack.c). @p t NULL: no dictionary, names inline. */
+/** Encode into @p b (reset first). @return 0, SS_ENOMEM or an LMDB code (a new dictionary list). */
+int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                   const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b);
+int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, ss_packet *pkt, ss_alert *a,
+                     char *locus_id);
+int ssi_alert_head5(const void *data, size_t len, ss_store_alert_head *h);
+int ssi_alert_survey_locus5(ss_store_txn *t, const void *data, size_t len, ss_arena *arena,
+                            ss_prop **props, uint32_t *n);
+
+/* The dictionary of name lists (dict.c). */
+void ssi_dict_init(ssi_dict *d);
+void ssi_dict_free(ssi_dict *d);
+/**
+ * The id of the list of @p props' names in write transaction @p t, created when new. *id is 0
+ * when the list is to be written inline (a read transaction, a store before format 7, a list or a
+ * dictionary past its bounds). @return 0, SS_ENOMEM or an LMDB code.
+ */
+int ssi_dict_id(ss_store_txn *t, const ss_prop *props, uint32_t n, uint32_t *id);
+/**
+ * The names of list @p id, valid while the store is open (except a list created by a write
+ * transaction that then aborts: valid until it ends). @return 0, SS_ECORRUPT (no such list) or
+ * an LMDB code.
+ */
+int ssi_dict_names(ss_store_txn *t, uint32_t id, const char *const **names, uint32_t *n);
+/** Keep (@p committed) or drop the lists the write transaction that ends created. */
+void ssi_dict_end(ss_store *s, int committed);
 
 /* Format 6's indexes (indexes.c). */
 /** Keep loci_newest in step with a locus written with newest MJD @p mjd; @p old is the MJD its

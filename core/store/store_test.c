@@ -417,9 +417,12 @@ START_TEST(store_versions_and_settings)
 }
 END_TEST
 
+static void records_to_version_4(const char *dir);
+
 /* Make a format 1 store out of a new one: format 1 had no filter-output tables. */
 static void downgrade_to_v1(const char *dir)
 {
+    records_to_version_4(dir);
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
@@ -585,9 +588,49 @@ START_TEST(loci_newest_follows_the_newest_alert)
 }
 END_TEST
 
-/* Make the store in @p dir a format 5 one, as skysieve 5 wrote it: no tables of format 6. */
-static void make_format_5(const char *dir)
+/* Rewrite every alert record of the store in @p dir as skysieve before format 7 wrote it. */
+static void records_to_version_4(const char *dir)
 {
+    ss_store *s = NULL;
+    ss_store_options o = {0};
+    ss_err err = {0};
+    ss_store_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, s->alerts, &cur), 0);
+    ss_packet *pkt = ss_packet_new();
+    ss_wbuf keys[64] = {{0}}, vals[64] = {{0}};
+    char locus[SS_LOCUS_ID_LEN + 1];
+    size_t n = 0;
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
+        ss_prop *sl;
+        uint32_t nsl;
+        ck_assert_uint_lt(n, 64);
+        ss_packet_reset(pkt);
+        ss_alert *a = ss_packet_add(pkt);
+        ck_assert_int_eq(ssi_alert_decode(t, v.mv_data, v.mv_size, pkt, a, locus), 0);
+        ck_assert_int_eq(ssi_alert_survey_locus(t, v.mv_data, v.mv_size, pkt->arena, &sl, &nsl), 0);
+        ssi_alert_encode4(a, locus, sl, nsl, &vals[n]);
+        ss_wbuf_bytes(&keys[n++], k.mv_data, k.mv_size);
+    }
+    mdb_cursor_close(cur); /* rewritten after the walk: a put moves a cursor's page under it */
+    for (size_t i = 0; i < n; i++) {
+        MDB_val nk = {keys[i].len, keys[i].data}, nv = {vals[i].len, vals[i].data};
+        ck_assert_int_eq(mdb_put(t->txn, s->alerts, &nk, &nv, 0), 0);
+        ss_wbuf_free(&keys[i]), ss_wbuf_free(&vals[i]);
+    }
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_packet_free(pkt);
+    ss_store_close(s);
+}
+
+/* Make the store in @p dir one of format @p version, as that skysieve wrote it: alert records
+ * of version 4 at most, no tables of the later formats (@p drop). */
+static void make_format(const char *dir, uint32_t version, const char *const *drop)
+{
+    records_to_version_4(dir);
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
@@ -595,17 +638,21 @@ static void make_format_5(const char *dir)
     ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
     ck_assert_int_eq(mdb_env_open(env, dir, 0, 0644), 0);
     ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    const char *tables[] = {"loci_newest", "catalog_loci"};
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(mdb_dbi_open(txn, tables[i], 0, &dbi), 0);
+    for (int i = 0; drop[i]; i++) {
+        ck_assert_int_eq(mdb_dbi_open(txn, drop[i], 0, &dbi), 0);
         ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
     }
-    uint32_t five = 5;
-    MDB_val k = {6, "format"}, v = {sizeof five, &five};
+    MDB_val k = {6, "format"}, v = {sizeof version, &version};
     ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
     ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
     ck_assert_int_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+static void make_format_5(const char *dir)
+{
+    static const char *const drop[] = {"loci_newest", "catalog_loci", "dict", NULL};
+    make_format(dir, 5, drop);
 }
 
 static void load_catalog(ss_store *s, const char *name, const char *csv)
@@ -650,7 +697,7 @@ START_TEST(format_5_store_reads_and_gains_the_indexes_on_write)
     s = open_rw("st");
     ss_store_info info;
     ck_assert_int_eq(ss_store_info_get(s, &info), 0);
-    ck_assert_uint_eq(info.format, 6);
+    ck_assert_uint_eq(info.format, SS_STORE_FORMAT_VERSION);
     ck_assert_uint_eq(table_entries(s, s->loci_newest), 5);
     ck_assert_uint_eq(table_entries(s, s->catalog_loci), 3);
     char id[SS_LOCUS_ID_LEN + 1];
@@ -877,6 +924,213 @@ START_TEST(ranges_walk_a_prefix_both_ways)
 }
 END_TEST
 
+/* ---- format 7: packed alert records and the dictionary of names ---- */
+
+static ss_value fval(double f)
+{
+    ss_value v = {.type = SS_TYPE_FLOAT};
+    v.u.f = f;
+    return v;
+}
+
+static ss_value ival(int64_t i)
+{
+    ss_value v = {.type = SS_TYPE_INT};
+    v.u.i = i;
+    return v;
+}
+
+/* An alert with a property of every kind of value the packing treats apart. */
+static ss_alert *packed_alert(ss_packet *p, const char *id, const char *prefix)
+{
+    ss_alert *a = ss_packet_add(p);
+    a->survey = "ztf", a->alert_id = id, a->passband = "r", a->kind = SS_ALERT_DETECTION;
+    a->ra = 10.123456789012, a->dec = -5.5, a->mjd = 60000.123456789, a->mag = 18.5f;
+    a->magerr = 0.1, a->maglim = NAN, a->flux = -0.0, a->fluxerr = INFINITY;
+    a->line = 300, a->arrival = 1ull << 40, a->arrival_index = 9;
+    ss_value vs = {.type = SS_TYPE_STRING}, vn = {.type = SS_TYPE_NULL};
+    vs.u.s.ptr = "a\0b", vs.u.s.len = 3;
+    ss_value vb = {.type = SS_TYPE_BOOL, .u.b = 1};
+    const ss_value vals[] = {vn,        vb,        ival(INT64_MIN), ival(INT64_MAX), ival(-1),
+                             fval(0.5), fval(0.1), fval(-0.0),      fval(NAN),       fval(1e300),
+                             vs};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s%zu", prefix, i);
+        ck_assert_int_eq(ss_alert_add_prop(p, a, name, strlen(name), vals[i]), 0);
+    }
+    return a;
+}
+
+static void same_value(ss_value x, ss_value y)
+{
+    ck_assert_int_eq(x.type, y.type);
+    if (x.type == SS_TYPE_FLOAT)
+        ck_assert_int_eq(memcmp(&x.u.f, &y.u.f, sizeof x.u.f), 0); /* bit for bit */
+    else if (x.type == SS_TYPE_INT)
+        ck_assert_int_eq(x.u.i, y.u.i);
+    else if (x.type == SS_TYPE_BOOL)
+        ck_assert_int_eq(x.u.b, y.u.b);
+    else if (x.type == SS_TYPE_STRING)
+        ck_assert(x.u.s.len == y.u.s.len && !memcmp(x.u.s.ptr, y.u.s.ptr, x.u.s.len));
+}
+
+static void same_alert(const ss_alert *a, const ss_alert *b)
+{
+    ck_assert_str_eq(a->alert_id, b->alert_id);
+    ck_assert_str_eq(a->passband, b->passband);
+    ck_assert_ptr_null(b->object_id);
+    const double *x[] = {&a->ra,     &a->dec,    &a->mjd,  &a->mag,
+                         &a->magerr, &a->maglim, &a->flux, &a->fluxerr};
+    const double *y[] = {&b->ra,     &b->dec,    &b->mjd,  &b->mag,
+                         &b->magerr, &b->maglim, &b->flux, &b->fluxerr};
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(memcmp(x[i], y[i], sizeof(double)), 0);
+    ck_assert(a->line == b->line && a->arrival == b->arrival);
+    ck_assert_uint_eq(a->arrival_index, b->arrival_index);
+    ck_assert_uint_eq(b->nprops, a->nprops);
+    for (uint32_t i = 0; i < a->nprops; i++) {
+        ck_assert_str_eq(a->props[i].name, b->props[i].name);
+        same_value(a->props[i].value, b->props[i].value);
+    }
+}
+
+START_TEST(packed_records_keep_every_value_bit_for_bit)
+{
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new();
+    ss_alert *a = packed_alert(p, "1", "p");
+    ss_prop sl[2] = {{"lsst_diaObject_x", ival(7)}, {"lsst_diaObject_y", fval(2.5)}};
+    ss_wbuf b = {0}, old = {0};
+    ss_store_alert_encode2(a, "SKS2023abcdefghjkmn", sl, 2, &b);
+    char locus[SS_LOCUS_ID_LEN + 1];
+    ss_alert *back = ss_packet_add(q);
+    ck_assert_int_eq(ss_store_alert_decode(b.data, b.len, q, back, locus), 0);
+    ck_assert_str_eq(locus, "SKS2023abcdefghjkmn");
+    same_alert(a, back);
+    ck_assert_ptr_null(back->origin);
+    ss_prop *got;
+    uint32_t n;
+    ck_assert_int_eq(ssi_alert_survey_locus(NULL, b.data, b.len, q->arena, &got, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(got[1].name, "lsst_diaObject_y");
+    ck_assert_double_eq(got[1].value.u.f, 2.5);
+    ss_store_alert_head h;
+    ck_assert_int_eq(ssi_alert_head(b.data, b.len, &h), 0);
+    ck_assert(h.mjd == a->mjd && h.arrival == a->arrival && !strcmp(h.locus_id, locus));
+    for (size_t cut = 0; cut < b.len; cut++) {
+        ss_packet_reset(q);
+        back = ss_packet_add(q);
+        ck_assert_int_eq(ss_store_alert_decode(b.data, cut, q, back, locus), SS_ECORRUPT);
+    }
+    static const char *const origins[] = {"kafka topic=t partition=2 offset=0",
+                                          "007",
+                                          "0",
+                                          "",
+                                          "f-12345678901234567890",
+                                          "msg-1a-99",
+                                          NULL};
+    for (int i = 0; origins[i]; i++) {
+        a->origin = origins[i];
+        ss_store_alert_encode2(a, "SKS2023abcdefghjkmn", NULL, 0, &b);
+        back = ss_packet_add(q);
+        ck_assert_int_eq(ss_store_alert_decode(b.data, b.len, q, back, locus), 0);
+        ck_assert_str_eq(back->origin, origins[i]);
+    }
+    /* smaller than the record it replaces even with its names inline */
+    ssi_alert_encode4(a, "SKS2023abcdefghjkmn", sl, 2, &old);
+    ck_assert_uint_lt(b.len, old.len * 3 / 4);
+    ss_wbuf_free(&b), ss_wbuf_free(&old);
+    ss_packet_free(p), ss_packet_free(q);
+}
+END_TEST
+
+/* Put alert @p a in one write transaction; @p commit 0 aborts it instead. */
+static void put_alert(ss_store *s, ss_alert *a, int commit)
+{
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_alert_put(t, a, "SKS2023abcdefghjkmn", NULL, 0), 0);
+    if (commit)
+        ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    else
+        ss_store_txn_abort(t);
+}
+
+static void check_stored(ss_store *s, const ss_alert *want)
+{
+    ss_store_txn *t;
+    ss_packet *q = ss_packet_new();
+    ss_alert *got;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_alert_get(t, "ztf", want->alert_id, q, &got), 0);
+    same_alert(want, got);
+    ck_assert_str_eq(got->origin, want->origin);
+    ss_store_txn_abort(t);
+    ss_packet_free(q);
+}
+
+START_TEST(dictionary_drops_what_an_aborted_write_made)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    ss_alert *a = packed_alert(p, "1", "x"), *b = packed_alert(p, "2", "y");
+    ss_alert *c = packed_alert(p, "3", "z"), *d = packed_alert(p, "4", "x");
+    /* a's and c's origins differ only in their numbers: one list */
+    a->origin = "kafka topic=ztf partition=0 offset=41", b->origin = "other.avro";
+    c->origin = "kafka topic=ztf partition=0 offset=1000", d->origin = "night-007.avro";
+    put_alert(s, a, 1);
+    put_alert(s, b, 0); /* its two lists were made, then dropped with the transaction */
+    put_alert(s, c, 1); /* so c's list takes the id b's had */
+    put_alert(s, d, 1); /* a's names again, an origin of its own */
+    ck_assert_uint_eq(table_entries(s, s->dict), 4);
+    check_stored(s, a), check_stored(s, c), check_stored(s, d);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st");
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    check_stored(s, c), check_stored(s, a); /* read from the table, out of order */
+    ss_store_close(s);
+    s = open_rw("st"); /* a writer reads the lists it finds before making new ones */
+    put_alert(s, b, 1);
+    ck_assert_uint_eq(table_entries(s, s->dict), 6);
+    check_stored(s, b), check_stored(s, d);
+    ss_store_close(s);
+    free(dir);
+    ss_packet_free(p);
+}
+END_TEST
+
+START_TEST(format_6_store_reads_and_writes_packed_records_after_upgrade)
+{
+    static const char *const drop[] = {"dict", NULL};
+    ss_store *s = open_rw("st");
+    ingest_rows(s, "a,10,20,60000,g,18,0.1,A\nb,30,20,60002,g,18,0.1,B\n");
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st"), *text;
+    make_format(dir, 6, drop);
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    ss_store_close(s);
+    s = open_rw("st");
+    ss_store_info info;
+    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    ck_assert_uint_eq(info.format, 7);
+    ingest_rows(s, "c,10,20,60003,r,17,0.1,A\n");
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    json_t *o = NULL;
+    ck_assert_msg(ss_query_locus(s, "A", NULL, &o, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "alerts")), 2); /* of versions 4 and 5 */
+    json_decref(o);
+    ss_store_close(s);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -910,5 +1164,11 @@ int main(void)
     tcase_add_test(f6, ranges_walk_a_prefix_both_ways);
     tcase_add_test(f6, one_writer_per_store);
     suite_add_tcase(s, f6);
+    TCase *f7 = tcase_create("format_7");
+    tcase_add_checked_fixture(f7, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(f7, packed_records_keep_every_value_bit_for_bit);
+    tcase_add_test(f7, dictionary_drops_what_an_aborted_write_made);
+    tcase_add_test(f7, format_6_store_reads_and_writes_packed_records_after_upgrade);
+    suite_add_tcase(s, f7);
     return tu_run_suite(s);
 }

@@ -8,6 +8,7 @@
 
 typedef struct ssi_verify {
     ss_store *s;
+    ss_store_txn *t; /* txn is its LMDB transaction */
     MDB_txn *txn;
     FILE *out;
     ss_verify_report *r;
@@ -50,7 +51,7 @@ static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
     ss_alert *a = ss_packet_add(v->pkt);
     if (!a)
         return SS_ENOMEM;
-    if (ss_store_alert_decode(d->mv_data, d->mv_size, v->pkt, a, locus)) {
+    if (ssi_alert_decode(v->t, d->mv_data, d->mv_size, v->pkt, a, locus)) {
         ssi_problem(v, "alert %.*s: record does not decode", (int)k->mv_size, (char *)k->mv_data);
         return 0;
     }
@@ -192,11 +193,12 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
     memset(report, 0, sizeof *report);
     ssi_verify v = {.s = s, .out = problems, .r = report, .pkt = ss_packet_new()};
     ss_store_counters c;
-    int rc = v.pkt ? mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v.txn) : SS_ENOMEM;
+    int rc = v.pkt ? ss_store_txn_begin(s, SS_STORE_READ, &v.t) : SS_ENOMEM;
     if (rc) {
         ss_packet_free(v.pkt);
         return ss_store_fail(s, err, rc, "verify");
     }
+    v.txn = v.t->txn;
     if (!(rc = ssi_counters_load(s, v.txn, &c)) &&
         !(rc = ssi_count(v.txn, s->alerts, &report->alerts)) &&
         !(rc = ssi_count(v.txn, s->loci, &report->loci)) &&
@@ -208,7 +210,7 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
         rc = ssi_verify_search(&v);
     if (!rc)
         ssi_check_counts(&v, &c);
-    mdb_txn_abort(v.txn);
+    ss_store_txn_abort(v.t);
     ss_packet_free(v.pkt);
     return rc ? ss_store_fail(s, err, rc, "verify") : 0;
 }

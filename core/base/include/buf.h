@@ -32,6 +32,10 @@ void ss_wbuf_bytes(ss_wbuf *b, const void *p, size_t n);
 /** A string as u32 length then bytes; NULL is written as length 0xffffffff. */
 void ss_wbuf_str(ss_wbuf *b, const char *s);
 void ss_wbuf_strn(ss_wbuf *b, const char *s, uint32_t n);
+/** An unsigned LEB128 varint: 1 byte below 128, at most 10. */
+void ss_wbuf_uvar(ss_wbuf *b, uint64_t v);
+/** A string as varint (length + 1) then bytes; NULL is written as varint 0. */
+void ss_wbuf_vstr(ss_wbuf *b, const char *s, size_t n);
 
 /** A bounded reader over a value. Strings read from it point into the value (not NUL-terminated).
  */
@@ -50,6 +54,12 @@ const char *ss_rbuf_str(ss_rbuf *r, uint32_t *len);
 /** Read a string into @p out of @p cap bytes (NUL-terminated); an over-long string marks the reader
  * bad. */
 void ss_rbuf_strcpy(ss_rbuf *r, char *out, size_t cap);
+/** Read a varint of ss_wbuf_uvar(); more than 10 bytes or a cut one marks the reader bad. */
+uint64_t ss_rbuf_uvar(ss_rbuf *r);
+/** Read a string of ss_wbuf_vstr(), as ss_rbuf_str() does. */
+const char *ss_rbuf_vstr(ss_rbuf *r, uint32_t *len);
+/** Read a string of ss_wbuf_vstr() into @p out, as ss_rbuf_strcpy() does. */
+void ss_rbuf_vstrcpy(ss_rbuf *r, char *out, size_t cap);
 
 /** Big-endian integers (8 and 4 bytes) at @p p. */
 void ss_be64_put(unsigned char *p, uint64_t v);
