@@ -205,11 +205,7 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
 /* The primary alert's stamps, apart from the alert so that reading alerts never pages them in. */
 static int ssi_put_cutouts(ss_assoc_writer *w, const ss_packet *pkt)
 {
-    int rc = 0;
-    for (int k = 0; k < SS_CUTOUT__COUNT && !rc; k++)
-        if (pkt->cutouts[k].data)
-            rc = ss_store_cutout_put(w->txn, &pkt->alerts[0], (ss_cutout_kind)k, &pkt->cutouts[k]);
-    return rc;
+    return ss_store_cutouts_put(w->txn, &pkt->alerts[0], pkt->cutouts);
 }
 
 /* What a new primary alert brings besides alerts: stamps, and the survey's view of the locus when

@@ -16,22 +16,29 @@ void ss_wbuf_free(ss_wbuf *b)
     memset(b, 0, sizeof *b);
 }
 
-void ss_wbuf_bytes(ss_wbuf *b, const void *p, size_t n)
+int ss_wbuf_reserve(ss_wbuf *b, size_t n)
 {
     if (b->failed)
-        return;
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < n)
-            cap *= 2;
-        unsigned char *fresh = realloc(b->data, cap);
-        if (!fresh) {
-            b->failed = 1;
-            return;
-        }
-        b->data = fresh;
-        b->cap = cap;
+        return -1;
+    if (b->cap - b->len >= n)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < n)
+        cap *= 2;
+    unsigned char *fresh = realloc(b->data, cap);
+    if (!fresh) {
+        b->failed = 1;
+        return -1;
     }
+    b->data = fresh;
+    b->cap = cap;
+    return 0;
+}
+
+void ss_wbuf_bytes(ss_wbuf *b, const void *p, size_t n)
+{
+    if (ss_wbuf_reserve(b, n))
+        return;
     if (n)
         memcpy(b->data + b->len, p, n);
     b->len += n;

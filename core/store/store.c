@@ -626,6 +626,7 @@ void ss_store_close(ss_store *s)
     pthread_cond_destroy(&s->map_cond);
     pthread_mutex_destroy(&s->map_lock);
     ssi_dict_free(&s->dcache);
+    ZSTD_freeCCtx(s->zcctx);
     free(s->path);
     free(s);
 }
@@ -783,6 +784,9 @@ static void ssi_txn_free(ss_store_txn *t)
     ssi_txn_stop(t);
     ss_wbuf_free(&t->buf);
     ss_wbuf_free(&t->dict_buf);
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++)
+        ss_wbuf_free(&t->zbuf[k]);
+    ss_arena_free(t->arena);
     free(t);
 }
 
@@ -817,6 +821,8 @@ void ss_store_txn_reset(ss_store_txn *t)
     mdb_txn_reset(t->txn);
     ssi_txn_stop(t);
     t->counters_state = 0;
+    if (t->arena) /* the stamps it held were the transaction's */
+        ss_arena_reset(t->arena);
 }
 
 int ss_store_txn_renew(ss_store_txn *t)

@@ -13,6 +13,7 @@
 #include "store.h"
 
 #include <lmdb.h>
+#include <zstd.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -55,6 +56,7 @@ struct ss_store {
                          catalog_loci */
     int has_dict;     /* 0 for a store older than format 7 opened read-only */
     ssi_dict dcache;  /* the dict table's lists read so far */
+    ZSTD_CCtx *zcctx; /* the writer's, for cutouts (cutouts.c); write transactions take turns */
     char *path;
     double radius_deg;
     double zone_height_deg;
@@ -80,6 +82,8 @@ struct ss_store_txn {
     ss_store_counters counters;
     ss_wbuf buf;
     ss_wbuf dict_buf; /* a new dictionary list, encoded while buf holds the record naming it */
+    ss_wbuf zbuf[SS_CUTOUT__COUNT]; /* an alert's stamps compressed, until they are written */
+    ss_arena *arena;                /* stamps decompressed for readers, until the txn ends */
 };
 
 /** Read and write the counters record in @p txn. @return 0, SS_ECORRUPT or an LMDB code. */
@@ -152,6 +156,9 @@ int ssi_dict_id(ss_store_txn *t, const ss_prop *props, uint32_t n, uint32_t *id)
 int ssi_dict_names(ss_store_txn *t, uint32_t id, const char *const **names, uint32_t *n);
 /** Keep (@p committed) or drop the lists the write transaction that ends created. */
 void ssi_dict_end(ss_store *s, int committed);
+
+/** The stamps a cutouts record holds (1, or a packed record's count). @return 0 or SS_ECORRUPT. */
+int ssi_cutouts_count(const MDB_val *k, const MDB_val *v, uint64_t *stamps);
 
 /* Format 6's indexes (indexes.c). */
 /** Keep loci_newest in step with a locus written with newest MJD @p mjd; @p old is the MJD its

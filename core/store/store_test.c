@@ -1131,6 +1131,146 @@ START_TEST(format_6_store_reads_and_writes_packed_records_after_upgrade)
 }
 END_TEST
 
+typedef struct got_stamps {
+    int n;
+    ss_cutout_kind kind[8];
+    char name[8][32];
+    unsigned char *bytes[8];
+    size_t len[8];
+} got_stamps;
+
+static int keep_stamp(void *ctx, const ss_store_cutout *c)
+{
+    got_stamps *g = ctx;
+    ck_assert_int_lt(g->n, 8);
+    g->kind[g->n] = c->kind;
+    snprintf(g->name[g->n], sizeof g->name[0], "%.*s", (int)c->file_name_len,
+             c->file_name ? c->file_name : "");
+    g->bytes[g->n] = malloc(c->len);
+    memcpy(g->bytes[g->n], c->bytes, c->len);
+    g->len[g->n++] = c->len;
+    return 0;
+}
+
+static void free_stamps(got_stamps *g)
+{
+    for (int i = 0; i < g->n; i++)
+        free(g->bytes[i]);
+    g->n = 0;
+}
+
+static int read_stamps(ss_store *s, const char *alert_id, got_stamps *g)
+{
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    int rc = ss_store_cutouts_each(t, alert_id, "ztf", keep_stamp, g);
+    ss_store_txn_abort(t);
+    return rc;
+}
+
+START_TEST(an_alerts_stamps_are_one_record_compressed_when_they_shrink)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    ss_alert *a = packed_alert(p, "1", "x");
+    static unsigned char fits[40320], gz[3000], tiny[100];
+    for (size_t i = 0; i < sizeof fits; i++) /* a header and a smooth image: zstd shrinks it */
+        fits[i] = i < 2880 ? " SIMPLE=T"[i % 9] : (unsigned char)((i / 64) & 0x0f);
+    gz[0] = 0x1f, gz[1] = 0x8b;
+    for (size_t i = 2; i < sizeof gz; i++) /* "gzipped": kept as sent, however it compresses */
+        gz[i] = 7;
+    memset(tiny, 'x', sizeof tiny);
+    ss_cutout c[SS_CUTOUT__COUNT] = {{fits, sizeof fits, "sci.fits"},
+                                     {gz, sizeof gz, NULL},
+                                     {tiny, sizeof tiny, "diff.fits.gz"}};
+    ss_store_txn *t;
+    for (int twice = 0; twice < 2; twice++) { /* the second put keeps the first */
+        ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+        ck_assert_int_eq(ss_store_cutouts_put(t, a, c), 0);
+        ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    }
+    ck_assert_uint_eq(table_entries(s, s->cutouts), 1);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_uint_eq(ss_store_txn_counters(t)->cutouts, 3);
+    MDB_cursor *cur;
+    MDB_val k, v;
+    ck_assert_int_eq(mdb_cursor_open(t->txn, s->cutouts, &cur), 0);
+    ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    ck_assert_uint_lt(v.mv_size, sizeof fits / 2 + sizeof gz + sizeof tiny);
+    mdb_cursor_close(cur);
+    ss_store_txn_abort(t);
+    got_stamps g = {0};
+    ck_assert_int_eq(read_stamps(s, "1", &g), 0);
+    ck_assert_int_eq(g.n, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(g.kind[i], i);
+        ck_assert_uint_eq(g.len[i], c[i].len);
+        ck_assert_int_eq(memcmp(g.bytes[i], c[i].data, c[i].len), 0);
+        ck_assert_str_eq(g.name[i], c[i].file_name ? c[i].file_name : "");
+    }
+    free_stamps(&g);
+    char *text;
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    ss_store_close(s);
+    ss_packet_free(p);
+}
+END_TEST
+
+/* Stamps stored one per record before format 7 are read beside packed ones; a damaged packed
+ * record is reported, not read past. */
+START_TEST(single_stamp_records_still_read_and_damage_is_caught)
+{
+    ss_store *s = open_rw("st");
+    ss_store_txn *t;
+    unsigned char kb[SSI_KEY_MAX];
+    ss_wbuf b = {0};
+    ss_wbuf_u8(&b, SS_RECORD_VERSION);
+    ss_wbuf_str(&b, "old.fits");
+    ss_wbuf_bytes(&b, "STAMP", 5);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    MDB_val k = {ssi_key_cutout(kb, "2", "ztf", SS_CUTOUT_TEMPLATE), kb}, v = {b.len, b.data};
+    ck_assert_int_eq(mdb_put(t->txn, s->cutouts, &k, &v, 0), 0);
+    ss_store_txn_counters(t)->cutouts++;
+    ss_packet *p = ss_packet_new();
+    ss_alert *a = packed_alert(p, "3", "x");
+    unsigned char img[600];
+    memset(img, 3, sizeof img);
+    ss_cutout c[SS_CUTOUT__COUNT] = {{img, sizeof img, NULL}};
+    ck_assert_int_eq(ss_store_cutouts_put(t, a, c), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    got_stamps g = {0};
+    ck_assert_int_eq(read_stamps(s, "2", &g), 0);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_int_eq(g.kind[0], SS_CUTOUT_TEMPLATE);
+    ck_assert_str_eq(g.name[0], "old.fits");
+    ck_assert_int_eq(memcmp(g.bytes[0], "STAMP", 5), 0);
+    free_stamps(&g);
+    char *text;
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    /* cut the packed record short */
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    size_t klen = ssi_key_cutout(kb, "3", "ztf", 0);
+    kb[klen - 1] = 0xff;
+    MDB_val pk = {klen, kb}, pv;
+    ck_assert_int_eq(mdb_get(t->txn, s->cutouts, &pk, &pv), 0);
+    ss_wbuf_reset(&b);
+    ss_wbuf_bytes(&b, pv.mv_data, pv.mv_size - 10);
+    MDB_val cut = {b.len, b.data};
+    ck_assert_int_eq(mdb_put(t->txn, s->cutouts, &pk, &cut, 0), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_int_eq(read_stamps(s, "3", &g), SS_ECORRUPT);
+    free_stamps(&g);
+    ck_assert_uint_eq(verify_problems(s, &text), 2); /* the record, and the count it misses */
+    ck_assert_ptr_nonnull(strstr(text, "cutouts 3"));
+    free(text);
+    ss_wbuf_free(&b);
+    ss_store_close(s);
+    ss_packet_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -1169,6 +1309,8 @@ int main(void)
     tcase_add_test(f7, packed_records_keep_every_value_bit_for_bit);
     tcase_add_test(f7, dictionary_drops_what_an_aborted_write_made);
     tcase_add_test(f7, format_6_store_reads_and_writes_packed_records_after_upgrade);
+    tcase_add_test(f7, an_alerts_stamps_are_one_record_compressed_when_they_shrink);
+    tcase_add_test(f7, single_stamp_records_still_read_and_damage_is_caught);
     suite_add_tcase(s, f7);
     return tu_run_suite(s);
 }

@@ -29,6 +29,9 @@ void ss_wbuf_u32(ss_wbuf *b, uint32_t v);
 void ss_wbuf_u64(ss_wbuf *b, uint64_t v);
 void ss_wbuf_f64(ss_wbuf *b, double v);
 void ss_wbuf_bytes(ss_wbuf *b, const void *p, size_t n);
+/** Make room for @p n more bytes after len (written by the caller, who then moves len).
+ * @return 0, or -1 with failed set when out of memory. */
+int ss_wbuf_reserve(ss_wbuf *b, size_t n);
 /** A string as u32 length then bytes; NULL is written as length 0xffffffff. */
 void ss_wbuf_str(ss_wbuf *b, const char *s);
 void ss_wbuf_strn(ss_wbuf *b, const char *s, uint32_t n);

@@ -492,10 +492,11 @@ int ss_store_tags_each(ss_store_txn *t, ss_store_tags_fn fn, void *ctx);
 
 /* ---- cutouts ---- */
 
-/** Store the stamp @p c of kind @p kind of alert @p a, as sent. @return 0 (an existing stamp is
- * kept as it was), SS_ENOMEM or an LMDB code. */
-int ss_store_cutout_put(ss_store_txn *t, const ss_alert *a, ss_cutout_kind kind,
-                        const ss_cutout *c);
+/** Store the stamps of alert @p a: @p cutouts holds SS_CUTOUT__COUNT of them, indexed by kind,
+ * data NULL for a kind it lacks. Read back as sent (a stamp not compressed already is kept
+ * compressed). @return 0 (stamps already stored for the alert are kept as they were), SS_ENOMEM
+ * or an LMDB code. */
+int ss_store_cutouts_put(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts);
 
 /** One stored stamp, borrowed from the store until the transaction ends. */
 typedef struct ss_store_cutout {
