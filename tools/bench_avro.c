@@ -19,7 +19,8 @@
  *
  * After each measurement it prints the store's footprint: bytes in use per alert beside the Avro
  * records' bytes (their bytes without the cutouts' images when the cutouts were not stored), and
- * the bytes the ingest wrote to disk (/proc/self/io) per byte in use. --keep leaves the stores
+ * the bytes the ingest wrote to the store's disk (/proc/diskstats, other writers on that disk
+ * included) per byte in use. --keep leaves the stores
  * in --work for a look with mdb_stat.
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
@@ -353,34 +354,23 @@ static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
     return bench_now_s() - t0;
 }
 
-/* Bytes this process has caused to be written to storage (/proc/self/io), 0 when unknown. */
-static uint64_t written_bytes(void)
-{
-    FILE *fp = fopen("/proc/self/io", "r");
-    char line[128];
-    unsigned long long n = 0;
-    while (fp && fgets(line, sizeof line, fp))
-        if (sscanf(line, "write_bytes: %llu", &n) == 1)
-            break;
-    if (fp)
-        fclose(fp);
-    return n;
-}
-
 /* What the store holds per alert beside what came in: all of the records' bytes when the
  * cutouts were stored, the records without their images otherwise. */
 static void print_footprint(const set *st, ss_store *s, const round_bytes *rb, uint64_t made,
-                            uint64_t written)
+                            uint64_t before, uint64_t after)
 {
     ss_store_info info;
     if (ss_store_info_get(s, &info))
         die(st->name, "cannot read the store's size");
     double in = (double)(st->skip_cutouts ? rb->records - rb->stamps : rb->records);
-    printf("%-14s stored %.0f B/alert = %.2f x %s Avro records (%.0f B/alert) | written %.2f x "
-           "stored\n",
-           st->name, (double)info.used_bytes / (double)made, (double)info.used_bytes / in,
-           st->skip_cutouts ? "the non-cutout" : "the", in / (double)made,
-           (double)written / (double)info.used_bytes);
+    printf("%-14s stored %.0f B/alert = %.2f x %s Avro records (%.0f B/alert)", st->name,
+           (double)info.used_bytes / (double)made, (double)info.used_bytes / in,
+           st->skip_cutouts ? "the non-cutout" : "the", in / (double)made);
+    if (before == UINT64_MAX || after == UINT64_MAX)
+        printf(" | written: unknown (no device in /proc/diskstats)\n");
+    else
+        printf(" | written to disk %.2f x stored\n",
+               (double)(after - before) / (double)info.used_bytes);
 }
 
 typedef struct rates {
@@ -426,7 +416,9 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
                       .block = calloc(st->n, sizeof(size_t)),
                       .len = calloc(st->n, sizeof(size_t))};
     double t_dec = 0, t_rec = 0, t_ing = 0;
-    uint64_t made = 0, bytes = 0, written = written_bytes();
+    char dir[4096];
+    store_dir(dir, sizeof dir, st, o->work, rep);
+    uint64_t made = 0, bytes = 0, written = bench_disk_written(dir);
     for (int round = 0; made < o->alerts; round++) {
         make_round(st, round, &rb);
         if (o->reader)
@@ -442,7 +434,6 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     if (ss_ingest_finish(in, &t, &err))
         die(st->name, err.msg);
     t_ing += bench_now_s() - t0;
-    written = written_bytes() - written;
     rates r = {o->reader ? (double)made / t_dec : NAN, (double)made / t_rec,
                (double)t.ingested / t_ing};
     printf("%-14s %8llu alerts %8.1f MB | records only %7.0f/s | ingest %6.0f/s = %.3f x records",
@@ -452,7 +443,7 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
         printf(" | avro-c reader %6.0f/s: ingest %.2f x reader", r.reader, r.ingest / r.reader);
     printf(" | loci %llu rejected %llu\n", (unsigned long long)t.loci_created,
            (unsigned long long)t.rejected);
-    print_footprint(st, s, &rb, made, written);
+    print_footprint(st, s, &rb, made, written, bench_disk_written(dir));
     fflush(stdout);
     ss_ingest_free(in);
     ss_store_close(s);

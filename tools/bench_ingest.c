@@ -3,7 +3,9 @@
  *
  *  A. alerts/s ingesting ALERTS generated tuple alerts over SOURCES sources (0.2" scatter), the
  *     loci found (should equal SOURCES), and peak memory: heap (anonymous) apart from the LMDB
- *     pages mapped from the page cache, which the kernel reclaims at will.
+ *     pages mapped from the page cache, which the kernel reclaims at will; and the store's
+ *     footprint: bytes in use per alert beside the CSV's, and bytes written to the store's disk
+ *     (/proc/diskstats) per byte in use.
  *  B. association cost per alert as loci grow: one-alert sources are ingested up to 10k, 100k and
  *     1M loci; at each size, 10,000 re-observations of random known sources are timed through the
  *     full ingest path, and 10,000 nearest-locus look-ups alone.
@@ -84,6 +86,26 @@ static char *write_csv(const char *dir, const char *name, ss_rng *r, const gen_s
     return path;
 }
 
+typedef struct footprint {
+    double stored, input; /* bytes per alert: in use in the store, of the input file */
+    double written;       /* bytes written to the store's disk per byte in use (NAN: unknown) */
+} footprint;
+
+static footprint measure_footprint(ss_store *s, const char *dir, const char *input, uint64_t disk0,
+                                   uint64_t alerts)
+{
+    ss_store_info info;
+    struct stat st;
+    if (ss_store_info_get(s, &info) || stat(input, &st))
+        die("the store's size", NULL);
+    uint64_t disk1 = bench_disk_written(dir);
+    double n = alerts ? (double)alerts : 1;
+    return (footprint){(double)info.used_bytes / n, (double)st.st_size / n,
+                       disk0 == UINT64_MAX || disk1 == UINT64_MAX
+                           ? NAN
+                           : (double)(disk1 - disk0) / (double)info.used_bytes};
+}
+
 static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int json)
 {
     ss_rng r = {1};
@@ -97,28 +119,35 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
     sample_mem(&mem);
     long anon0 = mem.peak.anon_kib;
     ss_store *s = open_store(dir);
+    uint64_t disk0 = bench_disk_written(dir);
     double t0 = bench_now_s();
     ss_ingest_totals t = ingest_file(s, path, &mem);
     double secs = bench_now_s() - t0;
+    footprint fp = measure_footprint(s, dir, path, disk0, t.ingested);
     ss_store_close(s);
     if (json)
-        printf(
-            "{\"phase\":\"A\",\"alerts\":%llu,\"sources\":%llu,\"loci\":%llu,\"seconds\":%.3f,"
-            "\"alerts_per_second\":%.0f,\"heap_peak_mib\":%.1f,\"heap_at_start_mib\":%.1f,"
-            "\"mapped_peak_mib\":%.1f,\"heap_peak_mib_at_10_50_100_percent\":[%.1f,%.1f,%.1f]}\n",
-            (unsigned long long)t.ingested, (unsigned long long)sources,
-            (unsigned long long)t.loci_created, secs, (double)t.read / secs,
-            mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
-            mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0);
+        printf("{\"phase\":\"A\",\"alerts\":%llu,\"sources\":%llu,\"loci\":%llu,\"seconds\":%.3f,"
+               "\"alerts_per_second\":%.0f,\"heap_peak_mib\":%.1f,\"heap_at_start_mib\":%.1f,"
+               "\"mapped_peak_mib\":%.1f,\"heap_peak_mib_at_10_50_100_percent\":[%.1f,%.1f,%.1f],"
+               "\"stored_bytes_per_alert\":%.1f,\"input_bytes_per_alert\":%.1f,"
+               "\"written_per_stored\":%.3f}\n",
+               (unsigned long long)t.ingested, (unsigned long long)sources,
+               (unsigned long long)t.loci_created, secs, (double)t.read / secs,
+               mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
+               mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0, fp.stored,
+               fp.input, fp.written);
     else
         printf("A. ingest %llu alerts over %llu sources (0.2\" scatter)\n"
                "   %.1f s, %.0f alerts/s, %llu loci\n"
                "   heap peak %.1f MiB (%.1f MiB at start); LMDB pages mapped, peak %.1f MiB\n"
-               "   heap peak after 10%%, 50%%, 100%% of the alerts: %.1f, %.1f, %.1f MiB\n",
+               "   heap peak after 10%%, 50%%, 100%% of the alerts: %.1f, %.1f, %.1f MiB\n"
+               "   stored %.0f B/alert = %.2f x the CSV input (%.0f B/alert); written to disk %.2f "
+               "x stored\n",
                (unsigned long long)t.ingested, (unsigned long long)sources, secs,
                (double)t.read / secs, (unsigned long long)t.loci_created,
                mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
-               mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0);
+               mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0, fp.stored,
+               fp.stored / fp.input, fp.input, fp.written);
     free(src), free(path), free(dir);
 }
 
