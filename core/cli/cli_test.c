@@ -23,8 +23,8 @@ static const char sample[] = "alert_id,ra,dec,mjd,passband,mag,magerr,object_id\
 
 START_TEST(help_everywhere)
 {
-    const char *cmds[] = {"ingest", "locus",    "cone",   "loci",
-                          "stats",  "rejected", "verify", "simulate"};
+    const char *cmds[] = {"ingest",   "locus",  "cone",     "loci",    "stats",
+                          "rejected", "verify", "simulate", "compact", "retention"};
     char *out, *err;
     ck_assert_int_eq(tu_sks(&out, &err, "--help"), 0);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
@@ -204,6 +204,63 @@ static long stat_of(const char *store, const char *key)
     free(out), free(err);
     return v;
 }
+
+static long json_long(const char *text, const char *key)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    long v = (long)json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    return v;
+}
+
+/* The retention keeps the light curve of an old alert and drops its survey columns; compact
+ * gives the pages back. */
+START_TEST(retention_then_compact)
+{
+    char *csv = tu_write(tu_tmp, "r.csv",
+                         "alert_id,ra,dec,mjd,passband,mag,magerr,object_id,fwhm,note\n"
+                         "old,10,20,60000,g,18,0.1,OBJ,1.5,first night\n"
+                         "new,10,20,60100,r,17,0.1,OBJ,1.25,second night\n");
+    char *store = tu_path(tu_tmp, "st"), *copy = tu_path(tu_tmp, "copy"), *out, *err;
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --quiet --store %s %s", store, csv), 0);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "retention --store %s", store), 0);
+    ck_assert_str_eq(out, "{\"cutouts_days\":0,\"payload_days\":0}\n");
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "retention --store %s --payload-days -1", store), 2);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "retention --store %s --payload-days 50", store), 0);
+    ck_assert_str_eq(out, "{\"cutouts_days\":0,\"payload_days\":50}\n");
+    free(out), free(err);
+    for (int again = 0; again < 2; again++) { /* the second pass finds nothing more to drop */
+        ck_assert_int_eq(tu_sks(&out, &err, "retention --store %s --apply --now 60110", store), 0);
+        ck_assert_int_eq(json_long(out, "payloads_dropped"), again ? 0 : 1);
+        free(out), free(err);
+    }
+    ck_assert_int_eq(tu_sks(&out, &err, "locus --store %s OBJ", store), 0);
+    json_t *l = json_loads(out, 0, NULL), *alerts = json_object_get(l, "alerts");
+    ck_assert_uint_eq(json_array_size(alerts), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *a = json_array_get(alerts, i), *props = json_object_get(a, "properties");
+        int old = !strcmp(json_string_value(json_object_get(a, "alert_id")), "old");
+        ck_assert_int_eq(json_object_get(props, "fwhm") == NULL, old);
+        ck_assert(json_real_value(json_object_get(props, "ant_mag")) > 0); /* the light curve */
+    }
+    json_decref(l);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "compact --store %s --output %s", store, copy), 0);
+    ck_assert_int_le(json_long(out, "bytes_after"), json_long(out, "bytes_before"));
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "verify --store %s", copy), 0);
+    ck_assert_int_eq(json_long(out, "alerts"), 2);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "compact --store %s --output %s", store, copy), 1);
+    ck_assert_ptr_nonnull(strstr(err, "not an empty directory"));
+    free(out), free(err);
+    free(csv), free(store), free(copy);
+}
+END_TEST
 
 START_TEST(kill_9_at_any_moment_loses_nothing_reported)
 {
@@ -427,6 +484,7 @@ int main(void)
     tcase_add_test(tc, ingest_summary_and_queries);
     tcase_add_test(tc, failures_name_the_input_and_reason);
     tcase_add_test(tc, kill_9_at_any_moment_loses_nothing_reported);
+    tcase_add_test(tc, retention_then_compact);
     tcase_add_test(tc, filter_devkit_commands);
     tcase_add_test(tc, ingest_with_filters_publishes_and_stores_tags);
     tcase_add_test(tc, version_lines_are_the_build_and_headers_versions);

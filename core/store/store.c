@@ -268,7 +268,7 @@ static int ssi_probe_dir(const char *dir, ss_err *err)
     return 0;
 }
 
-static int ssi_meta_put_f64(ss_store *s, MDB_txn *txn, const char *key, double v)
+int ssi_meta_put_f64(ss_store *s, MDB_txn *txn, const char *key, double v)
 {
     MDB_val k = {strlen(key), (void *)key}, d = {sizeof v, &v};
     return mdb_put(txn, s->meta, &k, &d, 0);
@@ -280,7 +280,7 @@ static int ssi_meta_get(ss_store *s, MDB_txn *txn, const char *key, MDB_val *v)
     return mdb_get(txn, s->meta, &k, v);
 }
 
-static int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *out)
+int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *out)
 {
     MDB_val v;
     int rc = ssi_meta_get(s, txn, key, &v);

@@ -93,6 +93,10 @@ int ssi_counters_save(ss_store *s, MDB_txn *txn, const ss_store_counters *c, ss_
 /** The counters of @p t for a writer that changes them (NULL when they cannot be read). */
 ss_store_counters *ssi_counters_w(ss_store_txn *t);
 
+/** A number of the meta table. @return 0, MDB_NOTFOUND, SS_ECORRUPT or an LMDB code. */
+int ssi_meta_put_f64(ss_store *s, MDB_txn *txn, const char *key, double v);
+int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *out);
+
 /* Key encodings (see store.h). Each returns the key length; buffers must hold SSI_KEY_MAX bytes. */
 #define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + SS_TAG_MAX + 32)
 size_t ssi_key_alert(unsigned char *k, const char *survey, const char *alert_id);

@@ -1271,6 +1271,55 @@ START_TEST(single_stamp_records_still_read_and_damage_is_caught)
 }
 END_TEST
 
+/* More records than one retention transaction takes: every old one is reached, once. */
+START_TEST(retention_walks_the_whole_store_in_chunks)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    unsigned char img[700];
+    memset(img, 5, sizeof img);
+    ss_cutout c[SS_CUTOUT__COUNT] = {{img, sizeof img, NULL}};
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    char ids[4500][8];
+    for (int i = 0; i < 4500; i++) {
+        snprintf(ids[i], sizeof ids[i], "%d", i);
+        ss_packet_reset(p);
+        ss_alert *a = packed_alert(p, ids[i], "x");
+        a->mjd = i % 2 ? 60100 : 60000;
+        ck_assert_int_eq(ss_store_alert_put(t, a, "SKS2023abcdefghjkmn", NULL, 0), 0);
+        ck_assert_int_eq(ss_store_cutouts_put(t, a, c), 0);
+    }
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_store_retention pol = {.cutouts_days = 50, .payload_days = 20};
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
+    ss_store_retain_report r;
+    ck_assert_msg(ss_store_retain(s, 60110, &r, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(r.payloads, 2250);
+    ck_assert_uint_eq(r.cutouts, 2250);
+    ck_assert_int_eq(ss_store_retain(s, 60110, &r, &err), 0);
+    ck_assert(r.payloads == 0 && r.cutouts == 0);
+    ck_assert_int_eq(ss_store_retain(s, 60125, &r, &err), 0); /* new ones past 20 days */
+    ck_assert(r.payloads == 2250 && r.cutouts == 0);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_uint_eq(ss_store_txn_counters(t)->cutouts, 2250);
+    ss_alert *a;
+    ss_packet_reset(p);
+    ck_assert_int_eq(ss_store_alert_get(t, "ztf", "4498", p, &a), 0);
+    ck_assert(a->nprops == 0 && a->mjd == 60000 && a->mag == 18.5);
+    ss_store_txn_abort(t);
+    got_stamps g = {0};
+    ck_assert_int_eq(read_stamps(s, "4498", &g), 0);
+    ck_assert_int_eq(g.n, 0);
+    ck_assert_int_eq(read_stamps(s, "4499", &g), 0);
+    ck_assert_int_eq(g.n, 1);
+    free_stamps(&g);
+    ss_store_close(s);
+    ss_packet_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -1311,6 +1360,7 @@ int main(void)
     tcase_add_test(f7, format_6_store_reads_and_writes_packed_records_after_upgrade);
     tcase_add_test(f7, an_alerts_stamps_are_one_record_compressed_when_they_shrink);
     tcase_add_test(f7, single_stamp_records_still_read_and_damage_is_caught);
+    tcase_add_test(f7, retention_walks_the_whole_store_in_chunks);
     suite_add_tcase(s, f7);
     return tu_run_suite(s);
 }

@@ -64,6 +64,19 @@
  * Alert records (record.c) of version 4 carry a history lead (ss_alert.history_lead): only a
  * history entry upgraded by its own alert (ss_store_alert_upgrade()) is written so; every other
  * record stays version 3, so a store without one reads as before in skysieve 0.2.
+ * Format 7 packs what it stores:
+ *  - dict:          u32 BE id (dense, from 1) -> a list of names (varint count, then each as a
+ *                   varint length and bytes): an alert record's property names, or an ingest
+ *                   origin without its trailing number. Never changed once committed.
+ *  - alert records of version 5 (record_pack.c): the property names as a dict id, values with
+ *                   a tag byte and only the bytes they need (zigzag varint integers, floats in
+ *                   4 bytes when a float holds them exactly). Versions 1-4 are still read.
+ *  - cutouts:       alert_id NUL survey NUL 0xff -> all of the alert's stamps in one record,
+ *                   each kept as sent or, when not compressed already and zstd shrinks it by an
+ *                   eighth, zstd-compressed (cutouts.c). Records of one stamp (the key ending in
+ *                   its kind) are still read.
+ *  - meta:          "retain_cutouts_days", "retain_payload_days" -> f64: the retention policy
+ *                   (ss_store_retain()), absent until set.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -181,6 +194,47 @@ int ss_store_map_full(int rc);
 
 /** Double the map size; no transaction may be open. @return 0 or an LMDB code (err filled). */
 int ss_store_grow(ss_store *s, ss_err *err);
+
+/* ---- keeping a store for years ---- */
+
+/**
+ * Write a compacted copy of the store into directory @p dir (created; an existing one must be
+ * empty): LMDB's compacting copy of a read snapshot, without the free pages and with the
+ * B-trees' pages full, so usually smaller than the store. The store may be written meanwhile;
+ * the copy holds what was committed when it began. @return 0, or a code with @p err filled.
+ */
+int ss_store_compact(ss_store *s, const char *dir, ss_err *err);
+
+/** The retention policy kept in the store's settings (meta): how many days, counted back from
+ * the time the policy is applied, an alert keeps its stamps and its survey properties. 0 keeps
+ * them forever (the default). */
+typedef struct ss_store_retention {
+    double cutouts_days;
+    double payload_days;
+} ss_store_retention;
+
+/** Read the policy (zeros when never set). @return 0 or an LMDB code. */
+int ss_store_retention_get(ss_store *s, ss_store_retention *out);
+/** Keep @p r as the store's policy; the store must be open read-write. @return 0, SS_EINVAL (a
+ * negative or infinite number of days) or a store failure, with @p err filled. */
+int ss_store_retention_set(ss_store *s, const ss_store_retention *r, ss_err *err);
+
+/** What ss_store_retain() dropped. */
+typedef struct ss_store_retain_report {
+    uint64_t payloads; /**< alert records that lost their survey properties */
+    uint64_t cutouts;  /**< stamps removed */
+} ss_store_retain_report;
+
+/**
+ * Apply the policy as of MJD @p now_mjd: alerts observed more than payload_days before it keep
+ * the fields of their light curve (ss_alert's own: position, time, band, brightness, kind,
+ * object id, arrival) and lose their survey properties; stamps of alerts observed more than
+ * cutouts_days before it are removed. Loci, light curves, tags and filter outputs are kept. Runs
+ * in transactions of 2000 records each, so an ingest may wait on it only briefly; the pages
+ * freed are reused by later writes, and ss_store_compact() returns them to the file system.
+ * Applying it twice drops nothing more. @return 0, or a code with @p err filled.
+ */
+int ss_store_retain(ss_store *s, double now_mjd, ss_store_retain_report *out, ss_err *err);
 
 /* ---- transactions ---- */
 

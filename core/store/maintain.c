@@ -1,0 +1,263 @@
+/* Keeping a store for years: the compacting copy and the retention policy (store.h). */
+#include "store_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Records looked at per write transaction: a retention pass never holds the writer for long. */
+#define SSI_RETAIN_CHUNK 2000
+
+int ss_store_compact(ss_store *s, const char *dir, ss_err *err)
+{
+    int made = mkdir(dir, 0755) == 0;
+    if (!made && errno != EEXIST)
+        return ss_err_set(err, errno, "compact: cannot create %s: %s", dir, strerror(errno));
+    if (!made && rmdir(dir) != 0) /* only an empty directory may be written into */
+        return ss_err_set(err, EEXIST, "compact: %s exists and is not an empty directory", dir);
+    if (!made && mkdir(dir, 0755) != 0)
+        return ss_err_set(err, errno, "compact: cannot create %s: %s", dir, strerror(errno));
+    int rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+    if (rc) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        unlink(path);
+        rmdir(dir);
+        return ss_store_fail(s, err, rc, "compacting");
+    }
+    return 0;
+}
+
+static const char *const ssi_retain_keys[2] = {"retain_cutouts_days", "retain_payload_days"};
+
+int ss_store_retention_get(ss_store *s, ss_store_retention *out)
+{
+    ss_store_txn *t = NULL;
+    double *days[2] = {&out->cutouts_days, &out->payload_days};
+    *out = (ss_store_retention){0, 0};
+    int rc = ss_store_txn_begin(s, SS_STORE_READ, &t);
+    for (int i = 0; !rc && i < 2; i++)
+        if ((rc = ssi_meta_get_f64(s, t->txn, ssi_retain_keys[i], days[i])) == MDB_NOTFOUND)
+            rc = 0; /* never set: kept forever */
+    if (t)
+        ss_store_txn_abort(t);
+    return rc;
+}
+
+static int ssi_retention_put(ss_store_txn *t, void *ctx, ss_err *err)
+{
+    (void)err;
+    const ss_store_retention *r = ctx;
+    const double days[2] = {r->cutouts_days, r->payload_days};
+    int rc = 0;
+    for (int i = 0; !rc && i < 2; i++)
+        rc = ssi_meta_put_f64(t->s, t->txn, ssi_retain_keys[i], days[i]);
+    return rc;
+}
+
+int ss_store_retention_set(ss_store *s, const ss_store_retention *r, ss_err *err)
+{
+    if (!(r->cutouts_days >= 0) || !(r->payload_days >= 0) || isinf(r->cutouts_days) ||
+        isinf(r->payload_days))
+        return ss_err_set(err, SS_EINVAL, "store %s: retention days must be >= 0 (0: forever)",
+                          s->path);
+    if (s->readonly)
+        return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", s->path);
+    return ss_store_write(s, ssi_retention_put, (void *)r, "setting the retention", err);
+}
+
+/* One pass of the retention over a table, in chunks: where the next chunk starts, and what the
+ * committed chunks dropped. */
+typedef struct ssi_retain {
+    double cutoff;        /* MJD: what is older goes */
+    ss_wbuf resume, next; /* first key of the next chunk (resume), and the attempt's */
+    int done, next_done;
+    ss_wbuf keys[SSI_RETAIN_CHUNK], vals[SSI_RETAIN_CHUNK];
+    size_t n;
+    uint64_t dropped, pending; /* committed, and the attempt's */
+    ss_packet *pkt;
+} ssi_retain;
+
+/* Position @p cur at the chunk's first key. */
+static int ssi_retain_start(ssi_retain *r, MDB_cursor *cur, MDB_val *k, MDB_val *v)
+{
+    if (!r->resume.len)
+        return mdb_cursor_get(cur, k, v, MDB_FIRST);
+    *k = (MDB_val){r->resume.len, r->resume.data};
+    return mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+}
+
+/* Walk a chunk of @p dbi, handing each record to @p visit, which may queue a rewrite (val set)
+ * or a deletion (val empty) in r->keys / r->vals; then apply them. */
+static int ssi_retain_chunk(ss_store_txn *t, ssi_retain *r, MDB_dbi dbi,
+                            int (*visit)(ss_store_txn *, ssi_retain *, const MDB_val *,
+                                         const MDB_val *))
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    r->n = 0, r->pending = 0, r->next_done = 1;
+    int rc = mdb_cursor_open(t->txn, dbi, &cur);
+    if (rc)
+        return rc;
+    size_t seen = 0;
+    for (rc = ssi_retain_start(r, cur, &k, &v); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (seen++ == SSI_RETAIN_CHUNK) { /* the next chunk starts here */
+            ss_wbuf_reset(&r->next);
+            ss_wbuf_bytes(&r->next, k.mv_data, k.mv_size);
+            r->next_done = 0;
+            break;
+        }
+        if ((rc = visit(t, r, &k, &v)))
+            break;
+    }
+    mdb_cursor_close(cur); /* changed after the walk: a put moves pages under a cursor */
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    rc = r->next.failed ? SS_ENOMEM : 0;
+    for (size_t i = 0; !rc && i < r->n; i++) {
+        MDB_val key = {r->keys[i].len, r->keys[i].data}, val = {r->vals[i].len, r->vals[i].data};
+        rc = val.mv_size ? mdb_put(t->txn, dbi, &key, &val, 0) : mdb_del(t->txn, dbi, &key, NULL);
+    }
+    return rc;
+}
+
+static int ssi_retain_queue(ssi_retain *r, const MDB_val *k, const ss_wbuf *val)
+{
+    ss_wbuf_reset(&r->keys[r->n]);
+    ss_wbuf_reset(&r->vals[r->n]);
+    ss_wbuf_bytes(&r->keys[r->n], k->mv_data, k->mv_size);
+    if (val)
+        ss_wbuf_bytes(&r->vals[r->n], val->data, val->len);
+    int failed = r->keys[r->n].failed || r->vals[r->n].failed;
+    r->n++;
+    return failed ? SS_ENOMEM : 0;
+}
+
+/* An alert older than the cutoff keeps what its light curve needs (ss_alert's own fields) and
+ * loses its survey properties. */
+static int ssi_retain_payload(ss_store_txn *t, ssi_retain *r, const MDB_val *k, const MDB_val *v)
+{
+    ss_store_alert_head h;
+    char locus[SS_LOCUS_ID_LEN + 1];
+    ss_prop *sl;
+    uint32_t nsl;
+    int rc = ssi_alert_head(v->mv_data, v->mv_size, &h);
+    if (rc || !(h.mjd < r->cutoff))
+        return rc;
+    ss_packet_reset(r->pkt);
+    ss_alert *a = ss_packet_add(r->pkt);
+    if (!a)
+        return SS_ENOMEM;
+    if ((rc = ssi_alert_decode(t, v->mv_data, v->mv_size, r->pkt, a, locus)) ||
+        (rc = ssi_alert_survey_locus(t, v->mv_data, v->mv_size, r->pkt->arena, &sl, &nsl)))
+        return rc;
+    if (!a->nprops && !nsl)
+        return 0; /* dropped already */
+    a->nprops = 0;
+    if ((rc = ssi_alert_pack(t, a, locus, NULL, 0, &t->buf)))
+        return rc;
+    r->pending++;
+    return ssi_retain_queue(r, k, &t->buf);
+}
+
+/* A cutouts record goes with the stamps of an alert older than the cutoff. */
+static int ssi_retain_cutouts(ss_store_txn *t, ssi_retain *r, const MDB_val *k, const MDB_val *v)
+{
+    const char *key = k->mv_data, *nul = memchr(key, '\0', k->mv_size);
+    if (!nul || k->mv_size < (size_t)(nul - key) + 3)
+        return SS_ECORRUPT;
+    char id[SS_ID_MAX + 1], survey[SS_SURVEY_MAX + 1];
+    size_t idlen = (size_t)(nul - key), slen = k->mv_size - idlen - 3;
+    if (idlen > SS_ID_MAX || slen > SS_SURVEY_MAX)
+        return SS_ECORRUPT;
+    memcpy(id, key, idlen), id[idlen] = '\0';
+    memcpy(survey, nul + 1, slen), survey[slen] = '\0';
+    ss_store_alert_head h;
+    uint64_t stamps;
+    int rc = ss_store_alert_head_get(t, survey, id, &h);
+    if (rc == SS_ENOTFOUND || (!rc && !(h.mjd < r->cutoff)))
+        return 0; /* kept: young, or stamps without an alert (verify's business) */
+    if (rc || (rc = ssi_cutouts_count(k, v, &stamps)))
+        return rc;
+    r->pending += stamps;
+    return ssi_retain_queue(r, k, NULL);
+}
+
+typedef struct ssi_retain_pass {
+    ssi_retain *r;
+    MDB_dbi dbi;
+    int cutouts;
+} ssi_retain_pass;
+
+static int ssi_retain_write(ss_store_txn *t, void *ctx, ss_err *err)
+{
+    (void)err;
+    ssi_retain_pass *p = ctx;
+    int rc =
+        ssi_retain_chunk(t, p->r, p->dbi, p->cutouts ? ssi_retain_cutouts : ssi_retain_payload);
+    ss_store_counters *c = rc || !p->cutouts ? NULL : ssi_counters_w(t);
+    if (c)
+        c->cutouts -= p->r->pending;
+    return rc;
+}
+
+/* Run the retention over one table, a chunk per transaction. */
+static int ssi_retain_table(ss_store *s, ssi_retain *r, MDB_dbi dbi, int cutouts, ss_err *err)
+{
+    ssi_retain_pass p = {r, dbi, cutouts};
+    r->done = 0, r->resume.len = 0;
+    while (!r->done) {
+        int rc = ss_store_write(s, ssi_retain_write, &p, "applying the retention", err);
+        if (rc)
+            return rc;
+        r->dropped += r->pending;
+        r->done = r->next_done;
+        ss_wbuf_reset(&r->resume);
+        ss_wbuf_bytes(&r->resume, r->next.data, r->next.len);
+        if (r->resume.failed)
+            return ss_err_set(err, SS_ENOMEM, "store %s: out of memory", s->path);
+    }
+    return 0;
+}
+
+static void ssi_retain_free(ssi_retain *r)
+{
+    for (size_t i = 0; i < SSI_RETAIN_CHUNK; i++)
+        ss_wbuf_free(&r->keys[i]), ss_wbuf_free(&r->vals[i]);
+    ss_wbuf_free(&r->resume), ss_wbuf_free(&r->next);
+    ss_packet_free(r->pkt);
+    free(r);
+}
+
+int ss_store_retain(ss_store *s, double now_mjd, ss_store_retain_report *out, ss_err *err)
+{
+    ss_store_retention pol;
+    *out = (ss_store_retain_report){0, 0};
+    if (s->readonly)
+        return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", s->path);
+    int rc = ss_store_retention_get(s, &pol);
+    if (rc)
+        return ss_store_fail(s, err, rc, "reading the retention");
+    ssi_retain *r = calloc(1, sizeof *r);
+    if (!r || !(r->pkt = ss_packet_new())) {
+        free(r);
+        return ss_err_set(err, SS_ENOMEM, "store %s: out of memory", s->path);
+    }
+    if (pol.payload_days > 0) {
+        r->cutoff = now_mjd - pol.payload_days;
+        rc = ssi_retain_table(s, r, s->alerts, 0, err);
+        out->payloads = r->dropped;
+    }
+    if (!rc && pol.cutouts_days > 0 && s->has_cutouts) {
+        r->cutoff = now_mjd - pol.cutouts_days;
+        r->dropped = 0;
+        rc = ssi_retain_table(s, r, s->cutouts, 1, err);
+        out->cutouts = r->dropped;
+    }
+    ssi_retain_free(r);
+    return rc;
+}
