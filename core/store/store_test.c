@@ -739,6 +739,10 @@ START_TEST(verify_catches_missing_index_entries)
     ck_assert_ptr_nonnull(strstr(text, "missing from catalog_loci"));
     ck_assert_ptr_nonnull(strstr(text, "catalog_loci has 2 entries for 3 in locus_matches"));
     free(text);
+    delete_first(s, s->alerts);                      /* its locus still lists it */
+    ck_assert_uint_eq(verify_problems(s, &text), 7); /* and two counters count it */
+    ck_assert_ptr_nonnull(strstr(text, "which is not stored"));
+    free(text);
     ss_store_close(s);
 }
 END_TEST

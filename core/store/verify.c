@@ -101,8 +101,13 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     MDB_val lk = {SS_LOCUS_ID_LEN, id}, ld;
     int rc = mdb_cursor_get(la, &lk, &ld, MDB_SET_RANGE);
     for (; rc == 0 && memcmp(lk.mv_data, id, SS_LOCUS_ID_LEN) == 0;
-         rc = mdb_cursor_get(la, &lk, &ld, MDB_NEXT))
+         rc = mdb_cursor_get(la, &lk, &ld, MDB_NEXT)) {
         n += ld.mv_size == 0 || *(const unsigned char *)ld.mv_data != SS_ALERT_FORCED;
+        const char *ak = (const char *)lk.mv_data + SS_LOCUS_ID_LEN + 8; /* survey NUL id */
+        size_t alen = lk.mv_size > SS_LOCUS_ID_LEN + 8 ? lk.mv_size - SS_LOCUS_ID_LEN - 8 : 0;
+        if (!alen || !ssi_has(v, v->s->alerts, ak, alen))
+            ssi_problem(v, "locus %s: lists alert %.*s, which is not stored", id, (int)alen, ak);
+    }
     if (n != l.num_alerts)
         ssi_problem(v, "locus %s: num_alerts %u but %llu alerts listed", id, l.num_alerts,
                     (unsigned long long)n);
