@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 /* Past these a list is written inline in the record instead: a stream whose every alert has
  * its own keys (free-form JSON) must not grow the dictionary without bound. */
@@ -40,16 +41,13 @@ void ssi_dict_free(ssi_dict *d)
     pthread_mutex_destroy(&d->lock);
 }
 
-/* FNV-1a over the names, each with its terminating NUL so that ("ab","c") != ("a","bc"). */
+/* XXH3 of each name with its terminating NUL (so that ("ab","c") != ("a","bc")), combined in
+ * order. FNV-1a a byte at a time was 13% of a ZTF ingest: every record hashes its 45-100 names. */
 static uint64_t ssi_dict_hash(const ss_prop *props, uint32_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = n;
     for (uint32_t i = 0; i < n; i++)
-        for (const unsigned char *p = (const unsigned char *)props[i].name;; p++) {
-            h = (h ^ *p) * 1099511628211ULL;
-            if (!*p)
-                break;
-        }
+        h = (h ^ XXH3_64bits(props[i].name, strlen(props[i].name) + 1)) * 0x9E3779B97F4A7C15ULL;
     return h;
 }
 
