@@ -377,8 +377,8 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     s->has_queue = format >= 4;
     s->has_catalogs = format >= 5;
     s->has_search = format >= 6;
-    /* records name lists of the dictionary wherever it exists: a store's format is stepped back
-     * by the tests that make older stores, which may keep the table and its records */
+    /* the dictionary is read wherever the table exists, whatever the format record says: a store
+     * whose format was set back by hand (as the tests of older formats do) keeps packed records */
     s->has_dict = format >= 7 || mdb_dbi_open(txn, "dict", 0, &s->dict) == 0;
     return 0;
 }
