@@ -52,27 +52,28 @@ int ss_store_cutouts_put(ss_store_txn *t, const ss_alert *a, const ss_cutout *cu
 {
     ss_store_counters *cnt = ssi_counters_w(t);
     unsigned char kb[SSI_KEY_MAX];
-    uint8_t codec[SS_CUTOUT__COUNT], count = 0;
+    size_t head_end[SS_CUTOUT__COUNT + 1] = {0}, stored[SS_CUTOUT__COUNT], len = 2;
+    const void *bytes[SS_CUTOUT__COUNT];
+    uint8_t codec, count = 0;
     if (!cnt)
         return SS_ECORRUPT;
     ss_wbuf_reset(&t->buf); /* the heads; the stamps are copied straight into LMDB */
-    size_t len = 2;
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
         const ss_cutout *c = &cutouts[k];
         if (!c->data)
             continue;
-        int rc = ssi_stamp_pack(t, c, &t->zbuf[k], &codec[k]);
+        int rc = ssi_stamp_pack(t, c, &t->zbuf[k], &codec);
         if (rc)
             return rc;
-        size_t stored = codec[k] == SSI_CODEC_ZSTD ? t->zbuf[k].len : c->len;
-        size_t at = t->buf.len;
+        bytes[count] = codec == SSI_CODEC_ZSTD ? (const void *)t->zbuf[k].data : c->data;
+        stored[count] = codec == SSI_CODEC_ZSTD ? t->zbuf[k].len : c->len;
         ss_wbuf_u8(&t->buf, (uint8_t)k);
-        ss_wbuf_u8(&t->buf, codec[k]);
+        ss_wbuf_u8(&t->buf, codec);
         ss_wbuf_vstr(&t->buf, c->file_name, c->file_name ? strlen(c->file_name) : 0);
         ss_wbuf_uvar(&t->buf, c->len);
-        ss_wbuf_uvar(&t->buf, stored);
-        len += t->buf.len - at + stored;
-        count++;
+        ss_wbuf_uvar(&t->buf, stored[count]);
+        len += stored[count];
+        head_end[++count] = t->buf.len;
     }
     if (t->buf.failed)
         return SS_ENOMEM;
@@ -80,26 +81,18 @@ int ss_store_cutouts_put(ss_store_txn *t, const ss_alert *a, const ss_cutout *cu
         return 0;
     size_t klen = ssi_key_cutout(kb, a->alert_id, a->survey, 0);
     kb[klen - 1] = SSI_CUTOUT_ALL;
-    MDB_val key = {klen, kb}, val = {len, NULL};
+    MDB_val key = {klen, kb}, val = {len + t->buf.len, NULL};
     int rc = mdb_put(t->txn, t->s->cutouts, &key, &val, MDB_NOOVERWRITE | MDB_RESERVE);
     if (rc)
         return rc == MDB_KEYEXIST ? 0 : rc; /* an existing one is kept as it was */
     unsigned char *out = val.mv_data;
-    ss_rbuf heads = {t->buf.data, t->buf.data + t->buf.len, 0};
     *out++ = SSI_CUTOUTS_PACKED;
     *out++ = count;
-    for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
-        if (!cutouts[k].data)
-            continue;
-        const unsigned char *head = heads.p;
-        uint32_t n;
-        ss_rbuf_u8(&heads), ss_rbuf_u8(&heads), ss_rbuf_vstr(&heads, &n);
-        ss_rbuf_uvar(&heads);
-        size_t stored = ss_rbuf_uvar(&heads);
-        memcpy(out, head, (size_t)(heads.p - head));
-        out += heads.p - head;
-        memcpy(out, codec[k] == SSI_CODEC_ZSTD ? t->zbuf[k].data : cutouts[k].data, stored);
-        out += stored;
+    for (uint8_t i = 0; i < count; i++) { /* each stamp's head, then its bytes */
+        memcpy(out, t->buf.data + head_end[i], head_end[i + 1] - head_end[i]);
+        out += head_end[i + 1] - head_end[i];
+        memcpy(out, bytes[i], stored[i]);
+        out += stored[i];
     }
     cnt->cutouts += count;
     return 0;
