@@ -2,9 +2,11 @@
  * bench_ingest: the ingest figures of the README.
  *
  *  A. alerts/s ingesting ALERTS generated tuple alerts over SOURCES sources (0.2" scatter), the
- *     loci found (should equal SOURCES), and peak memory: heap (anonymous) apart from the LMDB
- *     pages mapped from the page cache, which the kernel reclaims at will; and the store's
- *     footprint: bytes in use per alert beside the CSV's, and bytes written to the store's disk
+ *     loci found (should equal SOURCES), each epoch in the ORDER given: "field" (default) visits
+ *     the sky field by field as a survey does, "source" takes the sources at random places; and
+ * peak memory: heap (anonymous) apart from the LMDB pages mapped from the page cache, which the
+ * kernel reclaims at will; and the store's footprint: bytes in use per alert beside the CSV's, and
+ * bytes written to the store's disk
  *     (/proc/diskstats) per byte in use.
  *  B. association cost per alert as loci grow: one-alert sources are ingested up to 10k, 100k and
  *     1M loci; at each size, 10,000 re-observations of random known sources are timed through the
@@ -106,10 +108,12 @@ static footprint measure_footprint(ss_store *s, const char *dir, const char *inp
                            : (double)(disk1 - disk0) / (double)info.used_bytes};
 }
 
-static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int json)
+static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int by_field, int json)
 {
     ss_rng r = {1};
     gen_source *src = gen_sources(&r, sources);
+    if (!src || (by_field && gen_order_by_field(&r, src, sources)))
+        die("generating sources", NULL);
     uint64_t epochs = alerts / sources;
     char *path = write_csv(work, "a.csv", &r, src, sources, epochs, 60000, "a");
     char *dir = NULL;
@@ -126,28 +130,29 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int jso
     footprint fp = measure_footprint(s, dir, path, disk0, t.ingested);
     ss_store_close(s);
     if (json)
-        printf("{\"phase\":\"A\",\"alerts\":%llu,\"sources\":%llu,\"loci\":%llu,\"seconds\":%.3f,"
+        printf("{\"phase\":\"A\",\"order\":\"%s\",\"alerts\":%llu,\"sources\":%llu,\"loci\":%llu,"
+               "\"seconds\":%.3f,"
                "\"alerts_per_second\":%.0f,\"heap_peak_mib\":%.1f,\"heap_at_start_mib\":%.1f,"
                "\"mapped_peak_mib\":%.1f,\"heap_peak_mib_at_10_50_100_percent\":[%.1f,%.1f,%.1f],"
                "\"stored_bytes_per_alert\":%.1f,\"input_bytes_per_alert\":%.1f,"
                "\"written_per_stored\":%.3f}\n",
-               (unsigned long long)t.ingested, (unsigned long long)sources,
-               (unsigned long long)t.loci_created, secs, (double)t.read / secs,
-               mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
-               mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0, fp.stored,
-               fp.input, fp.written);
+               by_field ? "field" : "source", (unsigned long long)t.ingested,
+               (unsigned long long)sources, (unsigned long long)t.loci_created, secs,
+               (double)t.read / secs, mem.peak.anon_kib / 1024.0, anon0 / 1024.0,
+               mem.peak.file_kib / 1024.0, mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0,
+               mem.anon_at[2] / 1024.0, fp.stored, fp.input, fp.written);
     else
-        printf("A. ingest %llu alerts over %llu sources (0.2\" scatter)\n"
+        printf("A. ingest %llu alerts over %llu sources (0.2\" scatter), in %s order\n"
                "   %.1f s, %.0f alerts/s, %llu loci\n"
                "   heap peak %.1f MiB (%.1f MiB at start); LMDB pages mapped, peak %.1f MiB\n"
                "   heap peak after 10%%, 50%%, 100%% of the alerts: %.1f, %.1f, %.1f MiB\n"
                "   stored %.0f B/alert = %.2f x the CSV input (%.0f B/alert); written to disk %.2f "
                "x stored\n",
-               (unsigned long long)t.ingested, (unsigned long long)sources, secs,
-               (double)t.read / secs, (unsigned long long)t.loci_created,
-               mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
-               mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0, fp.stored,
-               fp.stored / fp.input, fp.input, fp.written);
+               (unsigned long long)t.ingested, (unsigned long long)sources,
+               by_field ? "field" : "source", secs, (double)t.read / secs,
+               (unsigned long long)t.loci_created, mem.peak.anon_kib / 1024.0, anon0 / 1024.0,
+               mem.peak.file_kib / 1024.0, mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0,
+               mem.anon_at[2] / 1024.0, fp.stored, fp.stored / fp.input, fp.input, fp.written);
     free(src), free(path), free(dir);
 }
 
@@ -219,21 +224,28 @@ static void phase_b(const char *work, uint64_t max_loci, int json)
 }
 
 static const char usage[] =
-    "usage: bench_ingest [--alerts N] [--sources N] [--loci N] [--phase A|B] [--workdir DIR] "
-    "[--json]\n"
-    "  defaults: 1000000 alerts over 100000 sources; association up to 1000000 loci\n";
+    "usage: bench_ingest [--alerts N] [--sources N] [--order field|source] [--loci N] [--phase "
+    "A|B]\n"
+    "                    [--workdir DIR] [--json]\n"
+    "  defaults: 1000000 alerts over 100000 sources in field order; association up to 1000000 "
+    "loci\n";
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"alerts", required_argument, 0, 'a'},  {"sources", required_argument, 0, 's'},
-        {"loci", required_argument, 0, 'l'},    {"phase", required_argument, 0, 'p'},
-        {"workdir", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+        {"alerts", required_argument, 0, 'a'},
+        {"sources", required_argument, 0, 's'},
+        {"loci", required_argument, 0, 'l'},
+        {"phase", required_argument, 0, 'p'},
+        {"workdir", required_argument, 0, 'w'},
+        {"json", no_argument, 0, 'j'},
+        {"order", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     uint64_t alerts = 1000000, sources = 100000, loci = 1000000;
     const char *phase = "AB", *work = NULL;
-    int json = 0, ch;
+    int json = 0, by_field = 1, ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 'a': alerts = strtoull(optarg, NULL, 10); break;
@@ -242,10 +254,13 @@ int main(int argc, char **argv)
         case 'p': phase = optarg; break;
         case 'w': work = optarg; break;
         case 'j': json = 1; break;
+        case 'o':
+            by_field = !strcmp(optarg, "field") ? 1 : !strcmp(optarg, "source") ? 0 : -1;
+            break;
         default: fputs(usage, ch == 'h' ? stdout : stderr); return ch == 'h' ? 0 : 2;
         }
     }
-    if (!sources || alerts < sources || loci < 10000) {
+    if (!sources || alerts < sources || loci < 10000 || by_field < 0) {
         fputs(usage, stderr);
         return 2;
     }
@@ -254,7 +269,7 @@ int main(int argc, char **argv)
     if (own && !(work = mkdtemp(tmpl)))
         die("mkdtemp", NULL);
     if (strchr(phase, 'A'))
-        phase_a(work, alerts, sources, json);
+        phase_a(work, alerts, sources, by_field, json);
     if (strchr(phase, 'B'))
         phase_b(work, loci, json);
     if (own) {

@@ -14,6 +14,55 @@ gen_source *gen_sources(ss_rng *r, uint64_t n)
     return s;
 }
 
+#define GEN_FIELD_DEG 3.5
+
+/* The field of a position: a band of declination, then a step of right ascension as wide on the
+ * sky as the band is tall, so fields keep their area towards the poles. */
+static uint32_t gen_field(double ra, double dec)
+{
+    int band = (int)floor((dec + 90.0) / GEN_FIELD_DEG);
+    double mid = -90.0 + (band + 0.5) * GEN_FIELD_DEG;
+    int nra = (int)ceil(360.0 * cos(mid * M_PI / 180.0) / GEN_FIELD_DEG);
+    int step = (int)floor(ra / 360.0 * (nra > 0 ? nra : 1));
+    return (uint32_t)band << 16 | (uint32_t)step;
+}
+
+typedef struct gen_keyed {
+    uint64_t key;
+    gen_source src;
+} gen_keyed;
+
+static int gen_keyed_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const gen_keyed *)a)->key, y = ((const gen_keyed *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+/* A field's rank in the night: a random but fixed number per field (a hash of it with a seed). */
+static uint32_t gen_field_rank(uint32_t field, uint64_t seed)
+{
+    uint64_t x = (field + seed) * UINT64_C(0x9E3779B97F4A7C15);
+    x ^= x >> 29;
+    return (uint32_t)(x >> 32);
+}
+
+int gen_order_by_field(ss_rng *r, gen_source *src, uint64_t n)
+{
+    gen_keyed *k = malloc(n * sizeof *k);
+    if (!k)
+        return -1;
+    uint64_t seed = ss_rng_next(r);
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t rank = gen_field_rank(gen_field(src[i].ra, src[i].dec), seed);
+        k[i] = (gen_keyed){(uint64_t)rank << 32 | (ss_rng_next(r) >> 32), src[i]};
+    }
+    qsort(k, n, sizeof *k, gen_keyed_cmp);
+    for (uint64_t i = 0; i < n; i++)
+        src[i] = k[i].src;
+    free(k);
+    return 0;
+}
+
 static void gen_scatter(ss_rng *r, const gen_source *s, double sigma_deg, double *ra, double *dec)
 {
     double cosd = cos(s->dec * M_PI / 180.0);

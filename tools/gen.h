@@ -15,6 +15,15 @@ typedef struct gen_source {
 gen_source *gen_sources(ss_rng *r, uint64_t n);
 
 /**
+ * Put @p n sources in the order a survey observes them: by field (tiles of about 3.5 x 3.5 degrees,
+ * between an LSST field's 9.6 and a ZTF field's 47 square degrees), the fields in a random order,
+ * the sources inside one field in a random order. gen_write_csv() then writes each epoch as a
+ * sequence of visits, as a real night arrives, instead of every alert at a random place.
+ * @return 0, or -1 when out of memory (the order is then unchanged).
+ */
+int gen_order_by_field(ss_rng *r, gen_source *src, uint64_t n);
+
+/**
  * Write a tuple CSV: @p epochs visits of every source, in visit order, positions scattered by
  * @p scatter_arcsec (1-sigma per axis), passbands g and r alternating by visit. Alert ids are
  * "<prefix>-<epoch>-<source>". @return 0 or -1 (errno).
