@@ -160,7 +160,7 @@ static int ssi_find_or_create(ss_assoc_writer *w, const ss_alert *a, ss_locus *l
     int rc = ss_store_sky_nearest(w->txn, a->ra, a->dec, radius_deg, id, NULL);
     if (rc == 0)
         return ssi_locus_get(w, id, l);
-    if (rc != SS_ENOTFOUND || (rc = ss_store_locus_new_id(w->txn, a->mjd, id)))
+    if (rc != SS_ENOTFOUND || (rc = ss_store_locus_new_id(w->txn, a->mjd, a->ra, a->dec, id)))
         return rc;
     ss_assoc_locus_init(l, id, a->ra, a->dec);
     *created = 1;

@@ -213,7 +213,7 @@ START_TEST(svg_has_the_size_asked)
     ck_assert_msg(!strncmp(svg, "<?xml", 5), "%.40s", svg);
     ck_assert_ptr_nonnull(strstr(svg, "<svg"));
     ck_assert_ptr_nonnull(strstr(svg, "width=\"800px\" height=\"500px\""));
-    ck_assert_ptr_nonnull(strstr(svg, "<title>SKS"));
+    ck_assert_ptr_nonnull(strstr(svg, "<title>SKY"));
     ck_assert_ptr_nonnull(strstr(svg, "</svg>"));
     ck_assert_double_le(info.plot_x1, 800);
     ck_assert_double_le(info.plot_y1, 500);

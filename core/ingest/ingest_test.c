@@ -306,7 +306,7 @@ START_TEST(object_ids_resolve_and_report_ambiguity)
     ss_err err = {0};
     json_t *none = NULL;
     ck_assert_int_eq(ss_query_locus(s, "OBJ2", NULL, &none, &err), SS_EAMBIGUOUS);
-    ck_assert_ptr_nonnull(strstr(err.msg, "SKS"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "SKY"));
     ck_assert_int_eq(ss_query_locus(s, "NOPE", NULL, &none, &err), SS_ENOTFOUND);
     ck_assert_int_eq(ss_query_locus(s, "SKS2023aaaaaaaaaaaa", NULL, &none, &err), SS_ENOTFOUND);
     ss_store_close(s);

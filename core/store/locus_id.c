@@ -1,5 +1,6 @@
 #include "locus_id.h"
 
+#include <chealpix.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -48,13 +49,25 @@ static uint64_t ssi_unscramble(uint64_t x)
     return (x - UINT64_C(0x5DEECE66D)) & SSI_MASK60;
 }
 
+/* The 60 bits of a valid id's last 12 characters. */
+static uint64_t ssi_id_bits(const char *id)
+{
+    uint64_t x = 0;
+    for (int i = 7; i < SS_LOCUS_ID_LEN; i++)
+        x = x << 5 | (uint64_t)(strchr(ssi_b32, id[i]) - ssi_b32);
+    return x;
+}
+
+#define SSI_SKY_PIXEL_SHIFT    34
+#define SSI_SKY_INSTANCE_SHIFT 22
+
 unsigned ss_store_locus_id_instance(const char *id)
 {
     if (!ss_store_locus_id_valid(id))
         return 0;
-    uint64_t x = 0;
-    for (int i = 7; i < SS_LOCUS_ID_LEN; i++)
-        x = x << 5 | (uint64_t)(strchr(ssi_b32, id[i]) - ssi_b32);
+    uint64_t x = ssi_id_bits(id);
+    if (id[2] == 'Y')
+        return (unsigned)(x >> SSI_SKY_INSTANCE_SHIFT) & 0xfff;
     return (unsigned)(ssi_unscramble(x) >> 48);
 }
 
@@ -67,13 +80,14 @@ int ss_store_mjd_year(double mjd)
     return tm.tm_year + 1900;
 }
 
-void ss_store_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1])
+/* Big-endian base32 keeps the bits' order in the text's byte order (the alphabet is in ASCII
+ * order): a SKY id sorts by pixel, instance, number. */
+static void ssi_id_write(char kind, double mjd, uint64_t x, char out[SS_LOCUS_ID_LEN + 1])
 {
     int year = ss_store_mjd_year(mjd);
     if (year < 0 || year > 9999)
         year = 0;
-    uint64_t x = ssi_scramble(seq);
-    out[0] = 'S', out[1] = 'K', out[2] = 'S';
+    out[0] = 'S', out[1] = 'K', out[2] = kind;
     for (int i = 6; i >= 3; i--, year /= 10)
         out[i] = (char)('0' + year % 10);
     for (int i = 18; i >= 7; i--, x >>= 5)
@@ -81,9 +95,42 @@ void ss_store_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN +
     out[SS_LOCUS_ID_LEN] = '\0';
 }
 
+void ss_store_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN + 1])
+{
+    ssi_id_write('S', mjd, ssi_scramble(seq), out);
+}
+
+void ss_store_locus_id_sky(double ra, double dec, unsigned instance, uint32_t n, double mjd,
+                           char out[SS_LOCUS_ID_LEN + 1])
+{
+    const double d2r = M_PI / 180.0;
+    double theta = (90.0 - (dec > 90 ? 90 : dec < -90 ? -90 : dec)) * d2r;
+    double phi = fmod(fmod(ra, 360.0) + 360.0, 360.0) * d2r;
+    int64_t pix = 0;
+    if (!isfinite(theta) || !isfinite(phi))
+        theta = phi = 0;
+    ang2pix_nest64(INT64_C(1) << SS_LOCUS_SKY_ORDER, theta, phi, &pix);
+    uint64_t x = (uint64_t)pix << SSI_SKY_PIXEL_SHIFT |
+                 (uint64_t)(instance & 0xfff) << SSI_SKY_INSTANCE_SHIFT | (n & SS_LOCUS_SKY_NMAX);
+    ssi_id_write('Y', mjd, x, out);
+}
+
+int ss_store_locus_id_sky_parts(const char *id, char year[4], uint64_t *pixel, unsigned *instance,
+                                uint32_t *n)
+{
+    if (!ss_store_locus_id_valid(id) || id[2] != 'Y')
+        return -1;
+    uint64_t x = ssi_id_bits(id);
+    memcpy(year, id + 3, 4);
+    *pixel = x >> SSI_SKY_PIXEL_SHIFT;
+    *instance = (unsigned)(x >> SSI_SKY_INSTANCE_SHIFT) & 0xfff;
+    *n = (uint32_t)(x & SS_LOCUS_SKY_NMAX);
+    return 0;
+}
+
 int ss_store_locus_id_valid(const char *s)
 {
-    if (strlen(s) != SS_LOCUS_ID_LEN || strncmp(s, "SKS", 3) != 0)
+    if (strlen(s) != SS_LOCUS_ID_LEN || (strncmp(s, "SKS", 3) && strncmp(s, "SKY", 3)))
         return 0;
     for (int i = 3; i < 7; i++)
         if (s[i] < '0' || s[i] > '9')

@@ -43,14 +43,6 @@ size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, c
     return SS_LOCUS_ID_LEN + 8 + ssi_key_alert(k + SS_LOCUS_ID_LEN + 8, survey, alert_id);
 }
 
-size_t ssi_key_sky(unsigned char *k, uint32_t zone, double ra, const char *locus_id)
-{
-    ss_be32_put(k, zone);
-    ss_be64_put(k + 4, ss_sky_ra_key(ra));
-    memcpy(k + 12, locus_id, SS_LOCUS_ID_LEN);
-    return 12 + SS_LOCUS_ID_LEN;
-}
-
 size_t ssi_key_tag(unsigned char *k, const char *locus_id, const char *tag)
 {
     memcpy(k, locus_id, SS_LOCUS_ID_LEN);
@@ -380,6 +372,8 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     /* the dictionary is read wherever the table exists, whatever the format record says: a store
      * whose format was set back by hand (as the tests of older formats do) keeps packed records */
     s->has_dict = format >= 7 || mdb_dbi_open(txn, "dict", 0, &s->dict) == 0;
+    if ((rc = ssi_sky_layout(s, txn)))
+        return ss_store_fail(s, err, rc, "reading the sky index");
     return 0;
 }
 
@@ -443,8 +437,8 @@ static int ssi_store_create(ss_store *s, double radius_arcsec, unsigned instance
 }
 
 /* One attempt at an upgrade: the newer tables created, format 6's indexes built from the tables
- * they index, the version written, all in one transaction so that a store is either upgraded
- * whole or not at all. */
+ * they index, format 8's tiled sky index built from the loci, the version written, all in one
+ * transaction so that a store is either upgraded whole or not at all. */
 static int ssi_upgrade_txn(ss_store *s)
 {
     MDB_txn *txn = NULL;
@@ -457,12 +451,17 @@ static int ssi_upgrade_txn(ss_store *s)
                               ssi_dbi(s, i));
     if (!rc && s->format < 6)
         rc = ssi_indexes_build(s, txn);
+    uint32_t band_zones = s->sky_band_zones;
+    if (!rc && !s->sky_band_zones)
+        rc = ssi_sky_rebuild(s, txn);
     if (!rc)
         rc = mdb_put(txn, s->meta, &fk, &fv, 0);
     if (rc && txn)
         mdb_txn_abort(txn);
     else if (!rc)
         rc = mdb_txn_commit(txn);
+    if (rc) /* the index keeps the layout it had */
+        s->sky_band_zones = band_zones;
     return rc;
 }
 

@@ -60,7 +60,9 @@ struct ss_store {
     char *path;
     double radius_deg;
     double zone_height_deg;
-    uint64_t locus_base; /* instance << 48: added to every locus sequence number */
+    uint32_t sky_band_zones; /* zones in a band of sky tiles (skyindex.c); 0: before format 8, the
+                                sky index is keyed by zone alone */
+    uint64_t locus_base;     /* instance << 48: added to every locus sequence number */
     int readonly;
     ss_lockfile *writer; /* writer.lock, held by read-write handles only (one writer per store) */
     int writer_made;     /* writer.lock was created by this open: removed when the open fails */
@@ -102,7 +104,9 @@ int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *out);
 size_t ssi_key_alert(unsigned char *k, const char *survey, const char *alert_id);
 size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, const char *survey,
                            const char *alert_id);
-size_t ssi_key_sky(unsigned char *k, uint32_t zone, double ra, const char *locus_id);
+/** A sky index key (skyindex.c): the tile (format 8 on), zone, RA and locus id. */
+size_t ssi_key_sky(const ss_store *s, unsigned char *k, double ra, double dec,
+                   const char *locus_id);
 size_t ssi_key_object(unsigned char *k, const char *object_id, const char *survey);
 size_t ssi_key_tag(unsigned char *k, const char *locus_id, const char *tag);
 size_t ssi_key_cutout(unsigned char *k, const char *alert_id, const char *survey,
@@ -173,6 +177,14 @@ int ssi_newest_move(ss_store *s, MDB_txn *txn, const char *locus_id, const doubl
 int ssi_indexes_build(ss_store *s, MDB_txn *txn);
 
 /* The sky index (skyindex.c). */
+/** Zones in a band of sky tiles, for a zone height. */
+uint32_t ssi_sky_band_zones(double zone_height_deg);
+/** Set s->sky_band_zones from the sky index's keys (their length tells the layout), or from the
+ * format when the index is empty. */
+int ssi_sky_layout(ss_store *s, MDB_txn *txn);
+/** Key the sky index by tile (format 8): emptied and filled again from the loci table. Sets
+ * s->sky_band_zones, and puts it back when it fails. */
+int ssi_sky_rebuild(ss_store *s, MDB_txn *txn);
 int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);
 int ssi_sky_del(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);
 

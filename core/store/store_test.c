@@ -7,6 +7,7 @@
 #include "store_table.h"
 #include "verify.h"
 #include "record.h"
+#include "rng.h"
 #include "sky.h"
 #include "ingest.h"
 #include "query.h"
@@ -129,6 +130,95 @@ START_TEST(locus_id_instance_round_trips)
 }
 END_TEST
 
+/* SKY ids: the pixel, instance and number come back; they sort by pixel, then number; the pixel
+ * is HEALPix's (order 11 is 1.7 arcmin: neighbours 1 arcsec apart mostly share one, points 10
+ * degrees apart never do). */
+START_TEST(sky_locus_ids_follow_the_sky)
+{
+    char a[SS_LOCUS_ID_LEN + 1], b[SS_LOCUS_ID_LEN + 1], year[4];
+    uint64_t pa, pb;
+    unsigned inst;
+    uint32_t n;
+    ss_store_locus_id_sky(150.0, 2.2, 3, 5, 61000.5, a);
+    ck_assert(ss_store_locus_id_valid(a));
+    ck_assert_int_eq(strncmp(a, "SKY2025", 7), 0);
+    ck_assert_int_eq(ss_store_locus_id_sky_parts(a, year, &pa, &inst, &n), 0);
+    ck_assert_int_eq(memcmp(year, "2025", 4), 0);
+    ck_assert_uint_eq(inst, 3);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(ss_store_locus_id_instance(a), 3);
+    ck_assert_uint_lt(pa, (uint64_t)12 << (2 * SS_LOCUS_SKY_ORDER));
+    ss_store_locus_id_sky(150.0, 2.2, 3, 6, 61000.5, b);
+    ck_assert_int_lt(strcmp(a, b), 0); /* the next number sorts next */
+    ss_store_locus_id_sky(150.0, 12.2, 3, 0, 61000.5, b);
+    ck_assert_int_eq(ss_store_locus_id_sky_parts(b, year, &pb, &inst, &n), 0);
+    ck_assert_uint_ne(pa, pb);
+    ck_assert_int_eq(strcmp(a, b) < 0, pa < pb); /* text order is pixel order */
+    int same = 0;
+    for (int i = 0; i < 1000; i++) {
+        ss_store_locus_id_sky(150.0 + i * 0.1, 2.2, 0, 0, 61000.5, a);
+        ss_store_locus_id_sky(150.0 + i * 0.1 + 1 / 3600.0, 2.2, 0, 0, 61000.5, b);
+        same += !strcmp(a, b);
+    }
+    ck_assert_int_gt(same, 900);
+    ss_store_locus_id_sky(NAN, INFINITY, SS_MAX_INSTANCE, SS_LOCUS_SKY_NMAX, 61000.5, a);
+    ck_assert(ss_store_locus_id_valid(a));
+    ck_assert_int_eq(ss_store_locus_id_sky_parts(a, year, &pa, &inst, &n), 0);
+    ck_assert_uint_eq(inst, SS_MAX_INSTANCE);
+    ck_assert_uint_eq(n, SS_LOCUS_SKY_NMAX);
+    ss_store_locus_id_make(5, 61000.5, a);
+    ck_assert_int_eq(ss_store_locus_id_sky_parts(a, year, &pa, &inst, &n), -1);
+}
+END_TEST
+
+/* A new locus at @p ra, dec 5, written; @return its number in its pixel. */
+static uint32_t new_sky_locus(ss_store_txn *t, double ra)
+{
+    ss_locus l = {.ra = ra, .dec = 5, .num_alerts = 1};
+    char year[4];
+    uint64_t pix;
+    unsigned inst;
+    uint32_t n;
+    ck_assert_int_eq(ss_store_locus_new_id(t, 61000, ra, 5, l.id), 0);
+    ck_assert_int_eq(ss_store_locus_id_sky_parts(l.id, year, &pix, &inst, &n), 0);
+    ck_assert_int_eq(ss_store_locus_put(t, &l), 0);
+    return n;
+}
+
+/* A store gives each new locus the next number of its pixel, in one transaction and the next;
+ * an aborted locus's number is given again; another pixel counts on its own. */
+START_TEST(store_numbers_loci_per_pixel)
+{
+    char *tmp = tu_mkdtemp(), *dir = tu_path(tmp, "store");
+    ss_store_options o = {.create = 1};
+    ss_store *s = NULL;
+    ss_store_txn *t;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_uint_eq(new_sky_locus(t, 10), 0);
+    ck_assert_uint_eq(new_sky_locus(t, 10.0001), 1);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_uint_eq(new_sky_locus(t, 10), 2);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_uint_eq(new_sky_locus(t, 10), 2);
+    ck_assert_uint_eq(new_sky_locus(t, 80), 0);
+    ck_assert_uint_eq(new_sky_locus(t, 10.0002), 3);
+    /* a pixel whose last number is taken gives no more */
+    ss_locus full = {.ra = 200, .dec = 5, .num_alerts = 1};
+    ss_store_locus_id_sky(200, 5, 0, SS_LOCUS_SKY_NMAX, 61000, full.id);
+    ck_assert_int_eq(ss_store_locus_put(t, &full), 0);
+    ck_assert_int_eq(ss_store_locus_new_id(t, 61000, 200, 5, full.id), SS_ELIMIT);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_store_close(s);
+    free(dir);
+    tu_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 /* A store of instance 7 gives out ids that say 7. */
 START_TEST(locus_id_instance_of_a_stores_ids)
 {
@@ -141,7 +231,7 @@ START_TEST(locus_id_instance_of_a_stores_ids)
     ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(ss_store_locus_new_id(t, 60000, id), 0);
+        ck_assert_int_eq(ss_store_locus_new_id(t, 60000, 10.0 * i, -20, id), 0);
         ck_assert_uint_eq(ss_store_locus_id_instance(id), 7);
     }
     ss_store_txn_abort(t);
@@ -763,7 +853,7 @@ static void put_locus(ss_store_txn *t, double mjd, char id[SS_LOCUS_ID_LEN + 1])
 {
     ss_locus l;
     memset(&l, 0, sizeof l);
-    ck_assert_int_eq(ss_store_locus_new_id(t, 60000, id), 0);
+    ck_assert_int_eq(ss_store_locus_new_id(t, 60000, 1, 2, id), 0);
     memcpy(l.id, id, SS_LOCUS_ID_LEN + 1);
     l.ra = 1, l.dec = 2;
     l.oldest.mjd = l.brightest.mjd = 60000;
@@ -1138,6 +1228,141 @@ START_TEST(format_6_store_reads_and_writes_packed_records_after_upgrade)
 }
 END_TEST
 
+/* Key the sky index of the store in @p dir by zone alone, as before format 8: each tiled key
+ * loses its tile. */
+static void sky_to_zones(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    ss_wbuf keys = {0}, vals = {0};
+    size_t n = 0;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+    ck_assert_int_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "sky", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
+        ck_assert_uint_eq(k.mv_size, 16 + SS_LOCUS_ID_LEN);
+        ck_assert_uint_eq(v.mv_size, 16);
+        ss_wbuf_bytes(&keys, (char *)k.mv_data + 4, 12 + SS_LOCUS_ID_LEN);
+        ss_wbuf_bytes(&vals, v.mv_data, 16);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    ck_assert_int_eq(mdb_drop(txn, dbi, 0), 0);
+    for (size_t i = 0; i < n; i++) {
+        MDB_val zk = {12 + SS_LOCUS_ID_LEN, keys.data + i * (12 + SS_LOCUS_ID_LEN)};
+        MDB_val zv = {16, vals.data + i * 16};
+        ck_assert_int_eq(mdb_put(txn, dbi, &zk, &zv, 0), 0);
+    }
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    ss_wbuf_free(&keys), ss_wbuf_free(&vals);
+}
+
+/* The locus nearest to (ra, dec) within 1", or "" when none. */
+static void nearest(ss_store *s, double ra, double dec, char id[SS_LOCUS_ID_LEN + 1])
+{
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    int rc = ss_store_sky_nearest(t, ra, dec, 1 / 3600.0, id, NULL);
+    ck_assert(rc == 0 || rc == SS_ENOTFOUND);
+    if (rc)
+        id[0] = '\0';
+    ss_store_txn_abort(t);
+}
+
+static int count_visit(void *ctx, const char *id, double ra, double dec, double sep)
+{
+    (void)id, (void)ra, (void)dec, (void)sep;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* Cone searches over the tiled index find exactly the loci a check of every one finds: cones of
+ * arcseconds to tens of degrees, across tile edges, RA 0/360 and the poles. */
+START_TEST(sky_scan_finds_what_brute_force_finds)
+{
+    enum { N = 3000, Q = 400 };
+    static double pos[N][2];
+    ss_store *s = open_rw("sky");
+    ss_store_txn *t;
+    ss_rng r = {7};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (int i = 0; i < N; i++) {
+        char id[SS_LOCUS_ID_LEN + 1];
+        pos[i][0] = i % 10 ? 360 * ss_rng_uniform(&r) : (i % 20 ? 359.9999 : 0);
+        pos[i][1] = i % 7 ? asin(2 * ss_rng_uniform(&r) - 1) * 180 / M_PI : 89.5 - (i % 3) * 89.5;
+        ss_store_locus_id_sky(pos[i][0], pos[i][1], 0, (uint32_t)i, 61000, id);
+        ck_assert_int_eq(ss_store_sky_move(t, id, NAN, 0, pos[i][0], pos[i][1]), 0);
+    }
+    for (int q = 0; q < Q; q++) {
+        double ra = 360 * ss_rng_uniform(&r), dec = asin(2 * ss_rng_uniform(&r) - 1) * 180 / M_PI;
+        double radius = q % 2 ? 30 * ss_rng_uniform(&r) : 0.5 * ss_rng_uniform(&r);
+        if (q % 9 == 0)
+            dec = q % 2 ? 89.9 : -89.9;
+        int want = 0, got = 0;
+        for (int i = 0; i < N; i++)
+            want += ss_sky_separation_deg(ra, dec, pos[i][0], pos[i][1]) <= radius;
+        ck_assert_int_eq(ss_store_sky_scan(t, ra, dec, radius, count_visit, &got), 0);
+        ck_assert_msg(got == want, "cone %.4f %.4f r=%.4f: %d found, %d within", ra, dec, radius,
+                      got, want);
+    }
+    ss_store_txn_abort(t);
+    ss_store_close(s);
+}
+END_TEST
+
+/* A format 7 store's sky index, keyed by zone, is read as it is read-only and keyed by tile when
+ * the store is upgraded: every locus is found where it was, before and after, and alerts go on
+ * joining them. Positions straddle RA 0 and a pole, where tiles are fewest. */
+START_TEST(format_7_sky_index_is_tiled_on_upgrade)
+{
+    static const char *const drop[] = {NULL};
+    static const double pos[][2] = {{0.002, 1}, {359.998, 1}, {10, 89.9}, {200, -45}, {10, 20}};
+    char ids[5][SS_LOCUS_ID_LEN + 1], got[SS_LOCUS_ID_LEN + 1], *text;
+    ss_store *s = open_rw("st");
+    for (int i = 0; i < 5; i++) {
+        char row[128];
+        snprintf(row, sizeof row, "p%d,%.4f,%.1f,60000,g,18,0.1,O%d\n", i, pos[i][0], pos[i][1], i);
+        ingest_rows(s, row);
+        snprintf(row, sizeof row, "O%d", i);
+        locus_of(s, row, ids[i]);
+    }
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st");
+    sky_to_zones(dir);
+    make_format(dir, 7, drop);
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(s->sky_band_zones, 0);
+    for (int i = 0; i < 5; i++) {
+        nearest(s, pos[i][0], pos[i][1], got);
+        ck_assert_str_eq(got, ids[i]);
+    }
+    s = upgraded(s);
+    ck_assert_uint_gt(s->sky_band_zones, 0);
+    ck_assert_uint_eq(table_entries(s, s->sky), 5);
+    for (int i = 0; i < 5; i++) {
+        nearest(s, pos[i][0], pos[i][1], got);
+        ck_assert_str_eq(got, ids[i]);
+        nearest(s, fmod(pos[i][0] + 180, 360), -pos[i][1], got);
+        ck_assert_str_eq(got, "");
+    }
+    ingest_rows(s, "q,359.99805,1,60001,r,18,0.1,O1\n");
+    ck_assert_uint_eq(table_entries(s, s->loci), 5);
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    ss_store_close(s);
+    free(dir);
+}
+END_TEST
+
 typedef struct got_stamps {
     int n;
     ss_cutout_kind kind[8];
@@ -1340,6 +1565,8 @@ int main(void)
     tcase_add_test(ids, locus_ids_unique_readable_stable);
     tcase_add_test(ids, locus_id_instance_round_trips);
     tcase_add_test(ids, locus_id_instance_of_a_stores_ids);
+    tcase_add_test(ids, sky_locus_ids_follow_the_sky);
+    tcase_add_test(ids, store_numbers_loci_per_pixel);
     tcase_add_test(ids, locus_record_round_trip_and_truncation);
     tcase_add_test(ids, alert_record_round_trip);
     tcase_add_test(ids, version_1_alert_records_and_forced_photometry);
@@ -1365,6 +1592,8 @@ int main(void)
     tcase_add_test(f7, packed_records_keep_every_value_bit_for_bit);
     tcase_add_test(f7, dictionary_drops_what_an_aborted_write_made);
     tcase_add_test(f7, format_6_store_reads_and_writes_packed_records_after_upgrade);
+    tcase_add_test(f7, format_7_sky_index_is_tiled_on_upgrade);
+    tcase_add_test(f7, sky_scan_finds_what_brute_force_finds);
     tcase_add_test(f7, an_alerts_stamps_are_one_record_compressed_when_they_shrink);
     tcase_add_test(f7, single_stamp_records_still_read_and_damage_is_caught);
     tcase_add_test(f7, retention_walks_the_whole_store_in_chunks);

@@ -112,7 +112,7 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
         ssi_problem(v, "locus %s: num_alerts %u but %llu alerts listed", id, l.num_alerts,
                     (unsigned long long)n);
     unsigned char kb[SSI_KEY_MAX];
-    size_t kn = ssi_key_sky(kb, ss_sky_zone_of(l.dec, v->s->zone_height_deg), l.ra, id);
+    size_t kn = ssi_key_sky(v->s, kb, l.ra, l.dec, id);
     if (!ssi_has(v, v->s->sky, kb, kn))
         ssi_problem(v, "locus %s: not in the sky index at its position", id);
     kn = ssi_key_newest(kb, l.newest.mjd, id);

@@ -77,6 +77,14 @@
  *                   its kind) are still read.
  *  - meta:          "retain_cutouts_days", "retain_payload_days" -> f64: the retention policy
  *                   (ss_store_retain()), absent until set.
+ * Format 8 keeps a survey field's loci together in every table, so that a batch of one visit's
+ * alerts rewrites few pages (LMDB copies every page a commit touches):
+ *  - new loci get SKY ids (locus_id.h), which sort by HEALPix pixel; loci created before keep
+ *    their SKS ids;
+ *  - sky:           tile (u32 BE: band << 16 | tile in band), zone, ra, locus id -> ra, dec: the
+ *                   zones grouped in bands of about a degree, each band cut along RA into tiles
+ *                   about a degree wide (skyindex.c). An upgraded store's index is rebuilt from
+ *                   the loci; read-only, an older index is read as it is (its keys' length tells).
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -110,7 +118,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  7
+#define SS_STORE_FORMAT_VERSION  8
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
@@ -314,9 +322,14 @@ int ss_store_locus_get(ss_store_txn *t, const char *id, ss_locus *l);
 /** Write a locus record (a new one, or an update of its summary). */
 int ss_store_locus_put(ss_store_txn *t, const ss_locus *l);
 
-/** Give out the id of a new locus first seen at @p mjd (the store's counter and instance number
- * make it unique), and count the locus. @return 0, or SS_ECORRUPT when the counters are bad. */
-int ss_store_locus_new_id(ss_store_txn *t, double mjd, char id[SS_LOCUS_ID_LEN + 1]);
+/** Give out the SKY id (locus_id.h) of a new locus first seen at @p mjd, @p ra, @p dec, and
+ * count the locus. The id is unique as long as each id given out is written (ss_store_locus_put)
+ * before the next is asked for in its pixel: its number follows the highest stored one.
+ * @return 0, SS_ELIMIT when the pixel's SS_LOCUS_SKY_NMAX + 1 numbers of this year are all taken
+ * (an association radius of milliarcseconds), SS_ECORRUPT when the counters are bad, or an LMDB
+ * code. */
+int ss_store_locus_new_id(ss_store_txn *t, double mjd, double ra, double dec,
+                          char id[SS_LOCUS_ID_LEN + 1]);
 
 /** Called for each locus of a listing; a non-zero return stops the listing and is returned. */
 typedef int (*ss_store_locus_fn)(void *ctx, const ss_locus *l);

@@ -43,7 +43,7 @@ def test_ztf_stamps_are_gzip_fits(real, real_client, binary, kind):
 def test_ztf_alert_lists_its_stamps(real_client, real, binary):
     a = real_client.alert(f"ztf_candidate:{ZTF_CANDID}")
     assert a.survey == "ztf" and a.kind == "detection" and a.survey_alert_id == ZTF_CANDID
-    assert a.locus_id and a.locus_id.startswith("SKS")
+    assert a.locus_id and a.locus_id.startswith("SKY")
     assert [c["kind"] for c in a.cutouts] == list(skysieve.CUTOUT_KINDS)
     for c in a.cutouts:
         raw = real_client.cutout(a.alert_id, c["kind"], output="bytes")

@@ -32,7 +32,7 @@ def test_get_by_object_id_has_every_alert_in_time_order(client, night):
         rows = night.of(o)
         locus = client.get_by_object_id(o)
         assert isinstance(locus, skysieve.Locus)
-        assert locus.locus_id.startswith("SKS") and len(locus.locus_id) == 19
+        assert locus.locus_id.startswith("SKY") and len(locus.locus_id) == 19
         assert locus.properties["num_alerts"] == len(rows)
         assert locus.properties["sim_object_id"] == o
         assert len(locus.alerts) == len(rows)
