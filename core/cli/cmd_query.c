@@ -98,7 +98,7 @@ int ss_cmd_locus(int argc, char **argv)
         .name = "locus",
         .nargs = 1,
         .help = "usage: skysieve locus --store DIR ID [--as-of ALERT_ID | --before MJD]\n\n"
-                "Print the locus with locus id ID (like SKS2026k3bq7vx2mf4a) or the\n"
+                "Print the locus with locus id ID (like SKY2026d9x4wg000000) or the\n"
                 "locus of survey object ID (like ZTF18abcdefg) as one JSON object:\n"
                 "locus_id, ra, dec, properties, alerts (in time order), tags, matches.\n"
                 "  --as-of ALERT_ID  as a filter saw it running for that alert: the\n"

@@ -6,7 +6,7 @@ client raises the :class:`HTTPError` subclass of its status, carrying both::
     try:
         client.get_by_id("SKS0000000000000000")
     except skysieve.NotFound as e:
-        print(e.status, e.detail)      # 404 no locus or object 'SKS...' in store ...
+        print(e.status, e.detail)      # 404 no locus or object 'SKY...' in store ...
 
 Catch :class:`HTTPError` for any error answer, :class:`SkysieveError` for anything the client
 raises (a server that cannot be reached included).
