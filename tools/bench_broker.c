@@ -56,6 +56,7 @@
 typedef struct opts {
     const char *exe, *filters_dir, *work, *phases;
     double rate, seconds, reload_every, stall;
+    double commit_interval; /* [broker] commit_interval; negative: the broker's default */
     uint64_t alerts;
     int epochs, group, reloads, keep, json;
     int workers[MAX_WORKERS], nworkers;
@@ -129,8 +130,10 @@ static void broker_start(bl_broker *b, const opts *o, const char *name, const ch
                          int workers)
 {
     bl_broker_init(b, o->work, name);
-    char *in = NULL;
-    if (asprintf(&in, "[input pull]\naddress = %s\n", b->in_addr) < 0)
+    char *in = NULL, commit[64] = "";
+    if (o->commit_interval >= 0) /* still in [broker]: the inputs follow its last key */
+        snprintf(commit, sizeof commit, "commit_interval = %g\n", o->commit_interval);
+    if (asprintf(&in, "%s[input pull]\naddress = %s\n", commit, b->in_addr) < 0)
         bl_die("out of memory", NULL);
     bl_broker_start(b, o->exe, in, set, workers);
     free(in);
@@ -477,11 +480,12 @@ static const char usage[] =
     "usage: bench_broker [--phase RLT] [--workers 1,2] [--rate 3300] [--seconds 30]\n"
     "                    [--alerts 100000] [--reloads 10] [--reload-every 1] [--epochs 5]\n"
     "                    [--group 1] [--stall 60] [--skysieve PATH] [--filters DIR]\n"
-    "                    [--workdir DIR] [--keep] [--json]\n"
+    "                    [--commit-interval S] [--workdir DIR] [--keep] [--json]\n"
     "  R: reload time of the 25-filter set (median, max of --reloads, idle broker)\n"
     "  L: latency, alert sent to \"seen\" tag received, at --rate alerts/s for --seconds\n"
     "  T: throughput of --alerts alerts, without reloads and with one every --reload-every s\n"
-    "  alerts: --epochs per source, --group per message (CSV); every phase per --workers count\n";
+    "  alerts: --epochs per source, --group per message (CSV); every phase per --workers count\n"
+    "  --commit-interval: the broker's [broker] commit_interval (default: the broker's own)\n";
 
 static double opt_num(const char *s, double lo)
 {
@@ -505,6 +509,7 @@ int main(int argc, char **argv)
         {"epochs", required_argument, 0, 'E'},
         {"group", required_argument, 0, 'g'},
         {"stall", required_argument, 0, 'S'},
+        {"commit-interval", required_argument, 0, 'c'},
         {"skysieve", required_argument, 0, 'x'},
         {"filters", required_argument, 0, 'f'},
         {"workdir", required_argument, 0, 'd'},
@@ -520,6 +525,7 @@ int main(int argc, char **argv)
               .seconds = 30,
               .reload_every = 1,
               .stall = 60,
+              .commit_interval = -1,
               .alerts = 100000,
               .epochs = 5,
               .group = 1,
@@ -551,6 +557,7 @@ int main(int argc, char **argv)
         case 'E': o.epochs = (int)opt_num(optarg, 1); break;
         case 'g': o.group = (int)opt_num(optarg, 1); break;
         case 'S': o.stall = opt_num(optarg, 1); break;
+        case 'c': o.commit_interval = opt_num(optarg, 0); break;
         case 'x': o.exe = optarg; break;
         case 'f': o.filters_dir = optarg; break;
         case 'd': o.work = optarg; break;

@@ -884,6 +884,8 @@ static void ssi_loop(ssi_broker *b)
             deadline = b->next_rate;
         if (b->c.kafka_on && !b->kafka && b->kafka_retry_at < deadline)
             deadline = b->kafka_retry_at;
+        if (b->flush_at && b->flush_at < deadline)
+            deadline = b->flush_at;
         size_t np = ssi_poll_set(b, p, &deadline);
         int ms = deadline > now ? (int)((deadline - now) * 1000) + 1 : 0;
         if (b->kafka && b->kafka_more && !b->paused && !b->stopping)

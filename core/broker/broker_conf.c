@@ -133,6 +133,8 @@ static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
         return ssi_uint(v, 1, &u) && u <= SS_MAX_INSTANCE && (c->instance = (unsigned)u);
     if (!strcmp(k, "batch"))
         return ssi_uint(v, 1, &u) && u <= 1000000 && (c->batch = (uint32_t)u);
+    if (!strcmp(k, "commit_interval"))
+        return ssi_num(v, 0, &c->commit_interval) && c->commit_interval <= 10;
     if (!strcmp(k, "max_rejected_per_input")) /* 0 here would mean the default: refuse it */
         return ssi_uint(v, 1, &c->max_rejected_per_input);
     if (!strcmp(k, "max_attempts"))
@@ -365,6 +367,7 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
     *c = (ss_broker_conf){.map_size = (size_t)1 << 30,
                           .radius_arcsec = 1.0,
                           .batch = 5000,
+                          .commit_interval = 0.02,
                           .max_attempts = 3,
                           .log_level = SS_LOG_INFO,
                           .stats_interval = 10,

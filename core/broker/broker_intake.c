@@ -743,6 +743,19 @@ static void ssi_refresh_queue_len(ssi_broker *b)
     b->ingested_mark = t.ingested;
 }
 
+/* Group commit: alerts taken in wait up to commit_interval for others to share their commit (one
+ * disk flush for all), since the journal or Kafka holds them meanwhile. A spool file read whole,
+ * a stop, or a full batch commits at once: a file must be marked before the next scan sees it. */
+static int ssi_flush_due(ssi_broker *b)
+{
+    double now = ssi_mono();
+    if (!ss_ingest_pending(b->in) && !b->nready)
+        return 0;
+    if (!b->flush_at)
+        b->flush_at = now + b->c.commit_interval;
+    return b->stopping || b->nready || now >= b->flush_at || ss_ingest_pending(b->in) >= b->c.batch;
+}
+
 void ssi_intake_round(ssi_broker *b, int scan_spool)
 {
     ss_err err = {0};
@@ -767,12 +780,16 @@ void ssi_intake_round(ssi_broker *b, int scan_spool)
         rc = ssi_kafka_round(b);
     if (rc)
         err = b->fatal;
-    if (!rc)
+    if (!rc && ssi_flush_due(b)) {
+        b->flush_at = 0;
         rc = ss_ingest_flush(b->in, &err);
-    if (!rc && b->kafka) /* messages of known alerts only: nothing was left to commit for them */
-        ss_ingest_kafka_in_committed(b->kafka);
-    if (!rc && b->nready) /* files that gave nothing to store still need their marks */
-        rc = ssi_commit_marks(b, &err);
+        if (!rc && b->kafka) /* messages of known alerts only: nothing was left to commit */
+            ss_ingest_kafka_in_committed(b->kafka);
+        if (!rc && b->nready) /* files that gave nothing to store still need their marks */
+            rc = ssi_commit_marks(b, &err);
+    } else if (!rc && b->kafka && !ss_ingest_pending(b->in)) {
+        ss_ingest_kafka_in_committed(b->kafka); /* messages of known alerts: nothing to commit */
+    }
     ssi_log_round_end(b);
     if (rc)
         return ssi_intake_failed(b, &err);

@@ -2434,6 +2434,44 @@ START_TEST(rejection_log_lines_are_bounded_per_input)
 }
 END_TEST
 
+/* Group commit: alerts taken in wait for the commit_interval (3 s here) before their commit, so
+ * alerts sent meanwhile share it; they are then stored, all of them, and a stop commits what
+ * waits without waiting for the interval. */
+START_TEST(alerts_share_a_group_commit)
+{
+    enum { N = 20, NSRC = 20 };
+    write_conf("commit_interval = 3\n", "[input pull]\naddress = ipc://%s/in.ipc\n", tu_tmp);
+    bk_start();
+    bk_wait_ready(20);
+    char *pull = NULL;
+    ck_assert_int_ge(asprintf(&pull, "ipc://%s/in.ipc", tu_tmp), 0);
+    double sent = tu_now_s();
+    CHECK(send_alerts(pull, 'p', 0, N, NSRC, 20) == 0, "send to the running broker failed");
+    CHECK(send_alerts(pull, 'p', 1, N, NSRC, 20) == 0, "send to the running broker failed");
+    long early = stored_alerts();
+    double checked = tu_now_s();
+    if (checked - sent < 2.5) /* a slow machine may have taken longer: then nothing is said */
+        CHECK(early <= 0, "%ld alerts stored %.2f s after sending, before the 3 s interval", early,
+              checked - sent);
+    double end = tu_now_s() + 30;
+    while (stored_alerts() != 2 * N) {
+        CHECK(tu_now_s() < end, "the alerts were not stored within 30 s");
+        tu_sleep_ms(100);
+    }
+    CHECK(tu_now_s() - sent >= 2.9, "stored %.2f s after sending, before the 3 s interval",
+          tu_now_s() - sent);
+    CHECK(send_alerts(pull, 'p', 2, N, NSRC, 20) == 0, "send to the running broker failed");
+    tu_sleep_ms(300);
+    double stop = tu_now_s();
+    bk_stop(SIGTERM, 30);
+    CHECK(tu_now_s() - stop < 2.5, "the stop waited %.2f s for the commit interval",
+          tu_now_s() - stop);
+    CHECK(stored_alerts() == 3 * N, "a stop left %ld of %d alerts stored", stored_alerts(), 3 * N);
+    free(pull);
+    check_verify();
+}
+END_TEST
+
 /* One test case per scenario, so that one runs alone: CK_RUN_CASE=kill_9
  * build-asan/tests/test_broker */
 static void add_case(Suite *s, const char *name, const TTest *test)
@@ -2465,6 +2503,7 @@ int main(void)
     add_case(s, "cpu_limit", cpu_limit_stops_a_runaway_filter);
     add_case(s, "poison", an_input_that_kills_the_broker_is_set_aside);
     add_case(s, "reject_log", rejection_log_lines_are_bounded_per_input);
+    add_case(s, "group_commit", alerts_share_a_group_commit);
     int rc = tu_run_suite(s);
     regfree(&log_line_re);
     return rc;

@@ -53,6 +53,10 @@ typedef struct ss_broker_conf {
     double radius_arcsec;
     unsigned instance; /**< locus-id space of a multi-instance deployment (0: none) */
     uint32_t batch;
+    /** [broker] commit_interval: the longest (seconds) an alert taken in waits for the store
+     * commit that hands it to the filters. Alerts arriving meanwhile share the commit and its
+     * disk flush (0: a commit per loop round). */
+    double commit_interval;
     uint64_t max_rejected_per_input; /**< [broker]: rejected rows kept per input (ingest.h) */
     ss_alert_limits limits;          /**< [broker] max_line_bytes ...: size caps (alert_limits.h) */
     /** [broker] max_attempts: an input (journal record, spool file) the broker died processing
