@@ -367,7 +367,7 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
     *c = (ss_broker_conf){.map_size = (size_t)1 << 30,
                           .radius_arcsec = 1.0,
                           .batch = 5000,
-                          .commit_interval = 0.02,
+                          .commit_interval = 0.01,
                           .max_attempts = 3,
                           .log_level = SS_LOG_INFO,
                           .stats_interval = 10,

@@ -76,6 +76,8 @@ typedef struct ssi_broker {
     uint64_t pull_oversized; /* messages over [input pull] max_message_size, refused */
     double t_start, next_scan, next_rate, rate_t;
     double flush_at;   /* alerts taken in wait for the store commit until then (0: none wait) */
+    double flushed_at; /* when the last intake commit ended */
+    double flush_took; /* and how long it took */
     double next_watch; /* the watch outbox is not drained before (a failed drain backs off) */
     double outputs_retry_at; /* answered batches are not stored before (a failed store backs off) */
     uint64_t outputs_failing; /* failed attempts to store answered batches since the last success */

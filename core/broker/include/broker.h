@@ -53,8 +53,9 @@ typedef struct ss_broker_conf {
     double radius_arcsec;
     unsigned instance; /**< locus-id space of a multi-instance deployment (0: none) */
     uint32_t batch;
-    /** [broker] commit_interval: the longest (seconds) an alert taken in waits for the store
-     * commit that hands it to the filters. Alerts arriving meanwhile share the commit and its
+    /** [broker] commit_interval: the longest pause (seconds) between two intake commits. The
+     * pause lasts as long as the last commit took, up to this: a quiet broker commits an alert at
+     * once, a busy one lets the alerts arriving during the pause share the next commit and its
      * disk flush (0: a commit per loop round). */
     double commit_interval;
     uint64_t max_rejected_per_input; /**< [broker]: rejected rows kept per input (ingest.h) */
