@@ -26,7 +26,7 @@ int ssi_newest_move(ss_store *s, MDB_txn *txn, const char *locus_id, const doubl
     return mdb_put(txn, s->loci_newest, &k, &v, 0);
 }
 
-static int ssi_build_newest(ss_store *s, MDB_txn *txn)
+int ssi_loci_walk(ss_store *s, MDB_txn *txn, ssi_locus_rec_fn fn)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -35,16 +35,26 @@ static int ssi_build_newest(ss_store *s, MDB_txn *txn)
         return rc;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        double mjd;
-        if (k.mv_size != SS_LOCUS_ID_LEN || ssi_locus_newest(v.mv_data, v.mv_size, &mjd)) {
+        char id[SS_LOCUS_ID_LEN + 1];
+        if (k.mv_size != SS_LOCUS_ID_LEN) {
             rc = SS_ECORRUPT;
             break;
         }
-        if ((rc = ssi_newest_move(s, txn, k.mv_data, NULL, mjd)))
+        memcpy(id, k.mv_data, SS_LOCUS_ID_LEN);
+        id[SS_LOCUS_ID_LEN] = '\0';
+        if ((rc = fn(s, txn, id, &v)))
             break;
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int ssi_newest_of(ss_store *s, MDB_txn *txn, const char *id, const MDB_val *v)
+{
+    double mjd;
+    if (ssi_locus_newest(v->mv_data, v->mv_size, &mjd))
+        return SS_ECORRUPT;
+    return ssi_newest_move(s, txn, id, NULL, mjd);
 }
 
 /* locus_matches keys are (locus id, catalog id): catalog_loci holds the same two, swapped. */
@@ -74,6 +84,6 @@ static int ssi_build_catalog_loci(ss_store *s, MDB_txn *txn)
 
 int ssi_indexes_build(ss_store *s, MDB_txn *txn)
 {
-    int rc = ssi_build_newest(s, txn);
+    int rc = ssi_loci_walk(s, txn, ssi_newest_of);
     return rc ? rc : ssi_build_catalog_loci(s, txn);
 }

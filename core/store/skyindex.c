@@ -93,28 +93,12 @@ int ssi_sky_layout(ss_store *s, MDB_txn *txn)
     return 0;
 }
 
-static int ssi_sky_fill(ss_store *s, MDB_txn *txn)
+static int ssi_sky_of(ss_store *s, MDB_txn *txn, const char *id, const MDB_val *v)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(txn, s->loci, &cur);
-    if (rc)
-        return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        ss_locus l;
-        char id[SS_LOCUS_ID_LEN + 1];
-        if (k.mv_size != SS_LOCUS_ID_LEN || ssi_locus_decode(v.mv_data, v.mv_size, &l)) {
-            rc = SS_ECORRUPT;
-            break;
-        }
-        memcpy(id, k.mv_data, SS_LOCUS_ID_LEN);
-        id[SS_LOCUS_ID_LEN] = '\0';
-        if ((rc = ssi_sky_put(s, txn, id, l.ra, l.dec)))
-            break;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    ss_locus l;
+    if (ssi_locus_decode(v->mv_data, v->mv_size, &l))
+        return SS_ECORRUPT;
+    return ssi_sky_put(s, txn, id, l.ra, l.dec);
 }
 
 int ssi_sky_rebuild(ss_store *s, MDB_txn *txn)
@@ -123,7 +107,7 @@ int ssi_sky_rebuild(ss_store *s, MDB_txn *txn)
     s->sky_band_zones = ssi_sky_band_zones(s->zone_height_deg);
     int rc = mdb_drop(txn, s->sky, 0);
     if (!rc)
-        rc = ssi_sky_fill(s, txn);
+        rc = ssi_loci_walk(s, txn, ssi_sky_of);
     if (rc)
         s->sky_band_zones = had;
     return rc;

@@ -177,6 +177,11 @@ int ssi_newest_move(ss_store *s, MDB_txn *txn, const char *locus_id, const doubl
 int ssi_indexes_build(ss_store *s, MDB_txn *txn);
 
 /* The sky index (skyindex.c). */
+/** One record of the loci table, its id NUL-terminated. @return 0 to go on. */
+typedef int (*ssi_locus_rec_fn)(ss_store *s, MDB_txn *txn, const char *id, const MDB_val *v);
+/** Call @p fn with every record of the loci table, in key order (the upgrades' passes).
+ * @return 0, SS_ECORRUPT for a key that is no locus id, @p fn's non-zero return, or LMDB's. */
+int ssi_loci_walk(ss_store *s, MDB_txn *txn, ssi_locus_rec_fn fn);
 /** Zones in a band of sky tiles, for a zone height. */
 uint32_t ssi_sky_band_zones(double zone_height_deg);
 /** Set s->sky_band_zones from the sky index's keys (their length tells the layout), or from the
