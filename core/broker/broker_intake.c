@@ -789,13 +789,12 @@ void ssi_intake_round(ssi_broker *b, int scan_spool)
         rc = ss_ingest_flush(b->in, &err);
         b->flushed_at = ssi_mono();
         b->flush_took = b->flushed_at - t0;
-        if (!rc && b->kafka) /* messages of known alerts only: nothing was left to commit */
-            ss_ingest_kafka_in_committed(b->kafka);
         if (!rc && b->nready) /* files that gave nothing to store still need their marks */
             rc = ssi_commit_marks(b, &err);
-    } else if (!rc && b->kafka && !ss_ingest_pending(b->in)) {
-        ss_ingest_kafka_in_committed(b->kafka); /* messages of known alerts: nothing to commit */
     }
+    /* messages of known alerts only leave nothing to commit: their offsets go now */
+    if (!rc && b->kafka && !ss_ingest_pending(b->in))
+        ss_ingest_kafka_in_committed(b->kafka);
     ssi_log_round_end(b);
     if (rc)
         return ssi_intake_failed(b, &err);

@@ -57,10 +57,11 @@ int ss_store_locus_put(ss_store_txn *t, const ss_locus *l)
     return ssi_newest_move(t->s, t->txn, l->id, had ? &old : NULL, l->newest.mjd);
 }
 
-/* The number after the highest one @p top's year, pixel and instance have given out: the locus
- * just below @p top (the range's last id) in the loci table, found in the pages this locus will be
- * written to anyway. Numbers are never reused, as loci are never deleted. */
-static int ssi_sky_next_number(ss_store_txn *t, const char *top, uint32_t *n)
+/* The number after the highest one given out in the range of ids from @p bottom to @p top (one
+ * year, pixel and instance; contiguous in key order): the locus just below @p top in the loci
+ * table, found in the pages this locus will be written to anyway. Numbers are never reused, as
+ * loci are never deleted. */
+static int ssi_sky_next_number(ss_store_txn *t, const char *bottom, const char *top, uint32_t *n)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(t->txn, t->s->loci, &cur);
@@ -73,17 +74,15 @@ static int ssi_sky_next_number(ss_store_txn *t, const char *top, uint32_t *n)
     else if (rc == 0 || rc == MDB_NOTFOUND)
         rc = mdb_cursor_get(cur, &k, &v, rc ? MDB_LAST : MDB_PREV);
     *n = 0;
-    char found[SS_LOCUS_ID_LEN + 1], year[4], want_year[4];
-    uint64_t pix, want_pix;
-    unsigned inst, want_inst;
-    uint32_t num, top_n;
-    if (rc == 0 && k.mv_size == SS_LOCUS_ID_LEN) {
+    if (rc == 0 && k.mv_size == SS_LOCUS_ID_LEN &&
+        memcmp(k.mv_data, bottom, SS_LOCUS_ID_LEN) >= 0) {
+        char found[SS_LOCUS_ID_LEN + 1], year[4];
+        uint64_t pix;
+        unsigned inst;
         memcpy(found, k.mv_data, SS_LOCUS_ID_LEN);
         found[SS_LOCUS_ID_LEN] = '\0';
-        ss_store_locus_id_sky_parts(top, want_year, &want_pix, &want_inst, &top_n);
-        if (!ss_store_locus_id_sky_parts(found, year, &pix, &inst, &num) &&
-            !memcmp(year, want_year, 4) && pix == want_pix && inst == want_inst)
-            *n = num + 1;
+        rc = ss_store_locus_id_sky_parts(found, year, &pix, &inst, n) ? SS_ECORRUPT : 0;
+        ++*n;
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -96,10 +95,11 @@ int ss_store_locus_new_id(ss_store_txn *t, double mjd, double ra, double dec,
     if (!c)
         return SS_ECORRUPT;
     unsigned instance = (unsigned)(t->s->locus_base >> 48);
-    char top[SS_LOCUS_ID_LEN + 1];
+    char bottom[SS_LOCUS_ID_LEN + 1], top[SS_LOCUS_ID_LEN + 1];
     uint32_t n;
+    ss_store_locus_id_sky(ra, dec, instance, 0, mjd, bottom);
     ss_store_locus_id_sky(ra, dec, instance, SS_LOCUS_SKY_NMAX, mjd, top);
-    int rc = ssi_sky_next_number(t, top, &n);
+    int rc = ssi_sky_next_number(t, bottom, top, &n);
     if (rc)
         return rc;
     ss_store_locus_id_sky(ra, dec, instance, n, mjd, id);

@@ -13,7 +13,6 @@
  * its edge nearest the equator. */
 #define SSI_SKY_TILE_DEG   1.0
 #define SSI_SKY_HEAD_TILED 16 /* tile u32, zone u32, RA u64 */
-#define SSI_SKY_HEAD_ZONED 12 /* zone u32, RA u64 */
 
 uint32_t ssi_sky_band_zones(double zone_height_deg)
 {
@@ -43,14 +42,22 @@ static uint32_t ssi_tile(const ss_store *s, uint32_t zone, double ra)
     return band << 16 | ssi_tile_index(ssi_band_tiles(s, band), ra);
 }
 
+/* Where a scan seeks: the tile (when tiled), the zone and an RA key. @return the head's length. */
+static size_t ssi_seek_key(const ss_store *s, unsigned char *k, uint32_t tile, uint32_t zone,
+                           uint64_t ra_key)
+{
+    size_t n = s->sky_band_zones ? 4 : 0;
+    if (n)
+        ss_be32_put(k, tile);
+    ss_be32_put(k + n, zone);
+    ss_be64_put(k + n + 4, ra_key);
+    return n + 12;
+}
+
 static size_t ssi_sky_head(const ss_store *s, unsigned char *k, uint32_t zone, double ra)
 {
-    size_t n = 0;
-    if (s->sky_band_zones)
-        ss_be32_put(k, ssi_tile(s, zone, ra)), n = 4;
-    ss_be32_put(k + n, zone);
-    ss_be64_put(k + n + 4, ss_sky_ra_key(ra));
-    return n + 12;
+    uint32_t tile = s->sky_band_zones ? ssi_tile(s, zone, ra) : 0;
+    return ssi_seek_key(s, k, tile, zone, ss_sky_ra_key(ra));
 }
 
 size_t ssi_key_sky(const ss_store *s, unsigned char *k, double ra, double dec, const char *locus_id)
@@ -103,14 +110,9 @@ static int ssi_sky_of(ss_store *s, MDB_txn *txn, const char *id, const MDB_val *
 
 int ssi_sky_rebuild(ss_store *s, MDB_txn *txn)
 {
-    uint32_t had = s->sky_band_zones;
     s->sky_band_zones = ssi_sky_band_zones(s->zone_height_deg);
     int rc = mdb_drop(txn, s->sky, 0);
-    if (!rc)
-        rc = ssi_loci_walk(s, txn, ssi_sky_of);
-    if (rc)
-        s->sky_band_zones = had;
-    return rc;
+    return rc ? rc : ssi_loci_walk(s, txn, ssi_sky_of);
 }
 
 typedef struct ssi_cone {
@@ -119,18 +121,6 @@ typedef struct ssi_cone {
     void *ctx;
     uint64_t lo, hi; /* the RA interval being scanned, as keys */
 } ssi_cone;
-
-/* Where a scan seeks: the tile (when tiled), the zone and an RA key. @return the head's length. */
-static size_t ssi_seek_key(const ss_store *s, unsigned char *k, uint32_t tile, uint32_t zone,
-                           uint64_t ra_key)
-{
-    size_t n = s->sky_band_zones ? 4 : 0;
-    if (n)
-        ss_be32_put(k, tile);
-    ss_be32_put(k + n, zone);
-    ss_be64_put(k + n + 4, ra_key);
-    return n + 12;
-}
 
 static int ssi_sky_visit(const ssi_cone *c, const unsigned char *id_bytes, const MDB_val *v)
 {

@@ -188,7 +188,7 @@ uint32_t ssi_sky_band_zones(double zone_height_deg);
  * format when the index is empty. */
 int ssi_sky_layout(ss_store *s, MDB_txn *txn);
 /** Key the sky index by tile (format 8): emptied and filled again from the loci table. Sets
- * s->sky_band_zones, and puts it back when it fails. */
+ * s->sky_band_zones; the upgrade that calls it puts it back when the transaction fails. */
 int ssi_sky_rebuild(ss_store *s, MDB_txn *txn);
 int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);
 int ssi_sky_del(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);
