@@ -1,0 +1,132 @@
+/*
+ * bench_features: the light-curve feature library's cost per locus (sdk/features, issue 23).
+ *
+ *   bench_features [--repeat R] [--loci N]
+ *
+ * For light curves of 10, 100 and 1,000 detections (two bands, g and r, over 400 days: a periodic
+ * source, and for the Bazin fit a supernova-like rise and fall), the time per call of
+ * ss_features_compute() for each group of the catalog alone (basic: everything but the periodogram
+ * and the fits; period; fit (Bazin); drw) and for all of them, as min / median / max over R rounds
+ * of N loci each. The periodogram's grid is the default (periods 0.1 day to the span, 5 samples per
+ * peak, at most 20,000 frequencies).
+ *
+ * The machine is noisy, so each round also times a reference: sorting the light curve's
+ * magnitudes with qsort, a fixed amount of plain work; the ratio to it is printed beside the time.
+ */
+#include "bench_util.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <skysieve/features.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A periodic source, or (@p transient) a Bazin rise and fall peaking on day 100 over a faint
+ * baseline. */
+static ss_lc_point *make_curve(size_t n, unsigned seed, int transient)
+{
+    ss_lc_point *p = calloc(n, sizeof *p);
+    srand(seed);
+    double t = 59000;
+    for (size_t i = 0; i < n; i++) {
+        t += 400.0 / (double)n * (0.5 + (double)rand() / RAND_MAX);
+        double noise = 0.03 * ((double)rand() / RAND_MAX - 0.5);
+        double x = t - 59090, sn = 5000 / (exp(x / 40) + exp(x / 40 - x / 5)) + 100;
+        double m =
+            transient ? 31.4 - 2.5 * log10(sn) + noise : 18 + 0.4 * sin(2 * M_PI * t / 3.7) + noise;
+        double flux = pow(10, (31.4 - m) / 2.5);
+        p[i] = (ss_lc_point){
+            t, m, 0.03, NAN, flux, 0.03 * flux, i % 2 ? "r" : "g", "bench", "", SS_POINT_DETECTION};
+    }
+    return p;
+}
+
+static double time_features(ss_features *f, const ss_lc_point *p, size_t n, unsigned groups,
+                            int loci)
+{
+    ss_features_options o = SS_FEATURES_OPTIONS_INIT;
+    o.groups = groups;
+    double t0 = bench_now_s();
+    for (int i = 0; i < loci; i++)
+        if (ss_features_compute(f, p, n, &o)) {
+            fprintf(stderr, "bench_features: compute failed\n");
+            exit(1);
+        }
+    return (bench_now_s() - t0) / loci * 1e6;
+}
+
+static double time_reference(const ss_lc_point *p, size_t n, int loci)
+{
+    double *m = malloc(n * sizeof *m), sink = 0;
+    double t0 = bench_now_s();
+    for (int i = 0; i < loci; i++) {
+        for (size_t k = 0; k < n; k++)
+            m[k] = p[k].mag;
+        qsort(m, n, sizeof *m, cmp_double);
+        sink += m[n / 2];
+    }
+    double us = (bench_now_s() - t0) / loci * 1e6;
+    free(m);
+    return sink == 12345.678 ? 0 : us; /* keeps the loop */
+}
+
+static void report(const char *what, size_t n, double *us, double *ref, int r)
+{
+    double ratio[64];
+    for (int i = 0; i < r; i++)
+        ratio[i] = us[i] / ref[i];
+    qsort(us, (size_t)r, sizeof *us, cmp_double);
+    qsort(ratio, (size_t)r, sizeof *ratio, cmp_double);
+    printf("%-8s %5zu points  %10.1f %10.1f %10.1f us   x reference %8.1f %8.1f %8.1f\n", what, n,
+           us[0], us[r / 2], us[r - 1], ratio[0], ratio[r / 2], ratio[r - 1]);
+}
+
+int main(int argc, char **argv)
+{
+    int repeat = 5, loci = 0, c;
+    static const struct option opts[] = {
+        {"repeat", required_argument, NULL, 'r'}, {"loci", required_argument, NULL, 'n'}, {0}};
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'r')
+            repeat = atoi(optarg);
+        else if (c == 'n')
+            loci = atoi(optarg);
+        else
+            return 2;
+    }
+    if (repeat < 1 || repeat > 64)
+        repeat = 5;
+    static const struct {
+        const char *name;
+        unsigned groups;
+    } sets[] = {{"basic", SS_FEATURES_BASIC},
+                {"period", SS_FEATURES_PERIOD},
+                {"fit", SS_FEATURES_FIT},
+                {"drw", SS_FEATURES_DRW},
+                {"all", SS_FEATURES_ALL}};
+    static const size_t sizes[] = {10, 100, 1000};
+    ss_features *f = ss_features_new();
+    printf("bench_features: per locus, min / median / max of %d rounds\n", repeat);
+    for (size_t s = 0; s < 5; s++)
+        for (size_t z = 0; z < 3; z++) {
+            size_t n = sizes[z];
+            ss_lc_point *p = make_curve(n, 7, sets[s].groups == SS_FEATURES_FIT);
+            int nl = loci ? loci : n >= 1000 && sets[s].groups != SS_FEATURES_BASIC ? 5 : 200;
+            double us[64], ref[64];
+            for (int r = 0; r < repeat; r++) {
+                ref[r] = time_reference(p, n, 200);
+                us[r] = time_features(f, p, n, sets[s].groups, nl);
+            }
+            report(sets[s].name, n, us, ref, repeat);
+            free(p);
+        }
+    ss_features_free(f);
+    return 0;
+}
