@@ -1,9 +1,12 @@
 /*
  * lcstats: light-curve statistics per passband, from detections only: amplitude (max - min mag),
- * mean and standard deviation of the magnitudes, and the rate of change in mag/day between the two
- * latest detections (positive when fading). Bands u g r i z y (LSST, ZTF) and V I (the tutorial).
+ * mean and standard deviation of the magnitudes, and the rate of change in mag/day between the
+ * latest detection and the latest earlier one (positive when fading). Bands u g r i z y (LSST,
+ * ZTF) and V I (the tutorial). Computed by the feature library (skysieve/features.h); the
+ * `features` filter gives the whole catalog.
  */
 #include <math.h>
+#include <skysieve/features.h>
 #include <skysieve/filter.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,25 +40,17 @@ static int lc_set(const ss_host_api *host, ss_locus_view *l, const char *band, c
 static int lc_band(const ss_host_api *host, ss_locus_view *l, const char *band)
 {
     ss_lightcurve lc;
+    ss_moments mo;
     if (host->lightcurve(l, band, 0, &lc) || lc.n == 0)
         return 0;
-    double lo = INFINITY, hi = -INFINITY, sum = 0, sum2 = 0;
-    for (size_t i = 0; i < lc.n; i++) {
-        lo = fmin(lo, lc.mag[i]);
-        hi = fmax(hi, lc.mag[i]);
-        sum += lc.mag[i];
-    }
-    double mean = sum / (double)lc.n;
-    for (size_t i = 0; i < lc.n; i++)
-        sum2 += (lc.mag[i] - mean) * (lc.mag[i] - mean);
-    int rc;
-    if ((rc = lc_set(host, l, band, "amplitude", hi - lo)) ||
-        (rc = lc_set(host, l, band, "mean", mean)) ||
-        (rc = lc_set(host, l, band, "std", lc.n > 1 ? sqrt(sum2 / (double)(lc.n - 1)) : 0.0)))
+    int rc = ss_features_moments(lc.mag, lc.n, NULL, &mo);
+    if (rc || (rc = lc_set(host, l, band, "amplitude", mo.max - mo.min)) ||
+        (rc = lc_set(host, l, band, "mean", mo.mean)) ||
+        (rc = lc_set(host, l, band, "std", lc.n > 1 ? mo.std : 0.0)))
         return rc;
-    double dt = lc.n > 1 ? lc.mjd[lc.n - 1] - lc.mjd[lc.n - 2] : 0;
-    if (dt > 0)
-        rc = lc_set(host, l, band, "rate", (lc.mag[lc.n - 1] - lc.mag[lc.n - 2]) / dt);
+    double rate, sigma;
+    if (ss_features_latest_rate(lc.mjd, lc.mag, lc.magerr, lc.n, 0, INFINITY, &rate, &sigma))
+        rc = lc_set(host, l, band, "rate", rate);
     return rc;
 }
 
@@ -77,7 +72,7 @@ static int lc_run(const ss_host_api *host, void *state, ss_locus_view *l)
 static const ss_filter_descriptor lc_descriptor = {
     SS_FILTER_HEADER,
     .name = "lcstats",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "Light-curve statistics per passband: amplitude, mean, std, latest rate",
     .author = "skysieve developers <dev@skysieve.invalid>",
     .output_locus_properties = lc_props,

@@ -62,24 +62,19 @@ local function magnitudes(locus)
             local b = bands[m.passband]
             if not b then b = {}; bands[m.passband] = b end
             b[#b + 1] = {mjd = m.mjd, mag = -2.5 * math.log(f, 10) + ZEROPOINT,
-                         err = 1.0857362 * e / f}
+                         magerr = 1.0857362 * e / f}
         end
     end
     return bands
 end
 
--- The significant rate of one band's points, or nil.
+-- The significant rate of one band's points, or nil: the feature library's latest rate (the
+-- newest point against the latest one min_dt_days or more before it), counted when the change
+-- exceeds the two errors summed.
 local function band_rate(pts)
+    local rate, _, old = features.latest_rate(pts, min_dt_days, math.huge)
     local new = pts[#pts]
-    for i = #pts - 1, 1, -1 do
-        local old = pts[i]
-        local dt = new.mjd - old.mjd
-        if dt >= min_dt_days and dt > 0 then
-            local dm = new.mag - old.mag
-            if math.abs(dm) > new.err + old.err then return dm / dt end
-            return nil
-        end
-    end
+    if rate and math.abs(new.mag - old.mag) > new.magerr + old.magerr then return rate end
     return nil
 end
 

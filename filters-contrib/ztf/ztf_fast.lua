@@ -46,20 +46,21 @@ function setup(data)
     end
 end
 
--- Positive ZTF detections of a band, in time order, as {mjd, mag, err}.
+-- Positive ZTF detections of a band, in time order, as light_curve() gives them.
 local function points(locus, band)
     local out = {}
     for _, p in ipairs(locus:light_curve(band, "detection")) do
         if p.survey == "ztf" and p.mag and (p.flux == nil or p.flux > 0) then
-            out[#out + 1] = {p.mjd, p.mag, p.magerr or 0}
+            out[#out + 1] = p
         end
     end
     return out
 end
 
--- The rate between the series' latest entry (index latest) and the latest earlier one
--- min_dt..max_dt before it, walking by step (-1: the series is in time order, 1: newest first),
--- and its significance (|delta| / error); nil when there is none. series[k] = {t, value, err^2}.
+-- The rate of the colour series (newest first) between its newest entry and the latest earlier
+-- one min_dt..max_dt before it, and its significance (|delta| / error); nil when there is none.
+-- series[k] = {t, value, err^2}. The bands' rates are the feature library's latest_rate, which
+-- is this walk on a series in time order.
 local function rate_of(series, latest, step)
     local n = #series
     if n < 2 then return nil end
@@ -79,11 +80,6 @@ local function rate_of(series, latest, step)
     return nil
 end
 
-local function band_series(pts)
-    local s = {}
-    for i, p in ipairs(pts) do s[i] = {p[1], p[2], p[3] * p[3]} end
-    return s
-end
 
 -- g - r colours, newest first: each g detection with the r detection nearest in time, when they
 -- are at most colour_window_days apart. Both lists are in time order, so one backward pass.
@@ -91,11 +87,12 @@ local function colours(g, r)
     local out, j = {}, #r
     if j == 0 then return out end
     for i = #g, 1, -1 do
-        local t = g[i][1]
-        if g[#g][1] - t > cfg.max_dt_days + cfg.colour_window_days then break end
-        while j > 1 and math.abs(r[j - 1][1] - t) <= math.abs(r[j][1] - t) do j = j - 1 end
-        if math.abs(r[j][1] - t) <= cfg.colour_window_days then
-            out[#out + 1] = {(t + r[j][1]) / 2, g[i][2] - r[j][2], g[i][3] ^ 2 + r[j][3] ^ 2}
+        local t = g[i].mjd
+        if g[#g].mjd - t > cfg.max_dt_days + cfg.colour_window_days then break end
+        while j > 1 and math.abs(r[j - 1].mjd - t) <= math.abs(r[j].mjd - t) do j = j - 1 end
+        if math.abs(r[j].mjd - t) <= cfg.colour_window_days then
+            local eg, er = g[i].magerr or 0, r[j].magerr or 0
+            out[#out + 1] = {(t + r[j].mjd) / 2, g[i].mag - r[j].mag, eg ^ 2 + er ^ 2}
         end
     end
     return out
@@ -106,7 +103,7 @@ function run(locus)
     local pts = {}
     for _, band in ipairs({"g", "r", "i"}) do
         pts[band] = points(locus, band)
-        local rate, sigma = rate_of(band_series(pts[band]), #pts[band], -1)
+        local rate, sigma = features.latest_rate(pts[band], cfg.min_dt_days, cfg.max_dt_days)
         if rate then
             locus:set_property("ztf_rate_" .. band, rate)
             if sigma >= cfg.min_sigma and (rate <= -cfg.min_rise_rate or rate >= cfg.min_fade_rate) then

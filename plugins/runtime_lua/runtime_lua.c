@@ -7,6 +7,7 @@
  */
 #include "arena.h"
 #include "fileio.h"
+#include "lua_features.h"
 #include "lua_sandbox.h"
 #include "runtime.h"
 
@@ -588,7 +589,7 @@ static int locus_index(lua_State *L)
     return 1;
 }
 
-/* Protected: the registry's metatables of the objects run() is given. */
+/* Protected: the registry's metatables of the objects run() is given, and `features`. */
 static int make_metatables(lua_State *L)
 {
     luaL_newmetatable(L, LOCUS_MT);
@@ -605,7 +606,7 @@ static int make_metatables(lua_State *L)
     lua_pushliteral(L, ALERT_MT);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
-    return 0;
+    return ssp_lua_features_open(L);
 }
 
 /* ---- declarations ---- */

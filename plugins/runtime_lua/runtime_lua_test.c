@@ -886,7 +886,7 @@ static const char allow_list_body[] =
     "local allowed = {\n"
     "  [''] = '_G _VERSION assert error getmetatable ipairs next pairs pcall print rawequal '\n"
     "    .. 'rawget rawlen rawset select setmetatable tonumber tostring type warn xpcall '\n"
-    "    .. 'string table math utf8 os',\n"
+    "    .. 'string table math utf8 os features',\n"
     "  string = 'byte char find format gmatch gsub len lower match pack packsize rep reverse '\n"
     "    .. 'sub unpack upper',\n"
     "  table = 'concat insert move pack remove sort unpack',\n"
@@ -894,6 +894,7 @@ static const char allow_list_body[] =
     "    .. 'mininteger modf pi rad random randomseed sin sqrt tan tointeger type ult',\n"
     "  utf8 = 'char charpattern codepoint codes len offset',\n"
     "  os = 'clock time',\n"
+    "  features = 'colours compute latest_rate list',\n"
     "}\n"
     /* Lua 5.3's math functions, there when Lua is built with LUA_COMPAT_MATHLIB; the filter's
      * own globals */
@@ -924,6 +925,53 @@ static const char allow_list_body[] =
     "  if #bad > 0 then error('not the allow-list: ' .. table.concat(bad, ' '), 0) end\n"
     "  locus:tag('done')\n"
     "end\n";
+
+/* features.* (lua_features.c): what the C library computes, reached from Lua; bad input named. */
+static const char features_body[] =
+    "function run(locus)\n"
+    "  local pts = {}\n"
+    "  for i = 1, 60 do\n"
+    "    local t = 60000 + i * 0.7 + (i * 37 % 11) / 20\n"
+    "    pts[#pts + 1] = {mjd = t, mag = 18 + 0.5 * math.sin(2 * math.pi * t / 3.3),\n"
+    "                     magerr = 0.02, passband = i % 2 == 0 and 'g' or 'r', kind = "
+    "'detection'}\n"
+    "  end\n"
+    "  pts[#pts + 1] = {mjd = 60050, mag = 30, magerr = 0.1, passband = 'g', kind = "
+    "'upper_limit'}\n"
+    "  local f = features.compute(pts)\n"
+    "  assert(f.g.n == 30 and f.r.n == 30, 'counts, upper limit left out')\n"
+    "  assert(f.g.amplitude > 0.4 and f.g.amplitude <= 0.5, 'amplitude ' .. f.g.amplitude)\n"
+    "  assert(math.abs(f.multiband.multiband_period - 3.3) < 0.033, 'period')\n"
+    "  assert(f['g-r'] and f['g-r'].colour_first, 'colour')\n"
+    "  assert(f.g.bazin_a == nil or f.g.bazin_a == f.g.bazin_a, 'NaN is nil')\n"
+    "  local basic = features.compute(pts, {groups = {'basic'}})\n"
+    "  assert(basic.g.period == nil and basic.g.mean, 'groups')\n"
+    "  local first = {mjd = 1, mag = 20, magerr = 0.1}\n"
+    "  local rate, sigma, old = features.latest_rate({first, {mjd = 1.9, mag = 19.9},\n"
+    "    {mjd = 1.95, mag = 19}})\n"
+    "  assert(rate == -1 / 0.95 and math.abs(sigma - 10) < 1e-9 and old == first, 'latest_rate')\n"
+    "  assert(features.latest_rate({{mjd = 1, mag = 20}}) == nil, 'no rate')\n"
+    "  local c = features.colours({{mjd = 1, mag = 20, magerr = 0.1}},\n"
+    "    {{mjd = 1.2, mag = 19.5, magerr = 0.1}})\n"
+    "  assert(#c == 1 and c[1].mag == 0.5, 'colours')\n"
+    "  assert(#features.list() >= 44 and features.list()[1].name == 'n', 'list')\n"
+    "  local ok, err = pcall(features.compute, {1, 2})\n"
+    "  assert(not ok and err:find('point 1 is a number'), err)\n"
+    "  ok, err = pcall(features.compute, pts, {max_frequencies = 1e9})\n"
+    "  assert(not ok and err:find('max_frequencies'), err)\n"
+    "  locus:tag('done')\n"
+    "end\n";
+
+START_TEST(features_reach_lua)
+{
+    harness h;
+    h_open(&h, features_body, NULL, NULL, 0);
+    int rc = h_run(&h);
+    ck_assert_msg(rc == 0, "%d %s", rc, h.err.msg);
+    ck_assert(h_tagged(&h, "done"));
+    h_close(&h);
+}
+END_TEST
 
 START_TEST(sandbox_names_are_the_allow_list)
 {
@@ -1353,6 +1401,7 @@ static Suite *runtime_lua_suite(void)
     tcase_add_test(lim, memory_cap_fails_the_run_not_the_state);
     tcase_add_test(lim, sandbox_offers_only_safe_libraries);
     tcase_add_test(lim, sandbox_names_are_the_allow_list);
+    tcase_add_test(lim, features_reach_lua);
     tcase_add_test(lim, sandbox_leaves_out_the_rest);
     tcase_add_test(lim, time_limit_stops_filter_bombs);
     tcase_add_test(lim, time_limit_covers_load_and_setup);
