@@ -41,6 +41,7 @@ int ss_cmd_catalog(int argc, char **argv);
 int ss_cmd_watch(int argc, char **argv);
 int ss_cmd_partition(int argc, char **argv);
 int ss_cmd_plot(int argc, char **argv);
+int ss_cmd_gw(int argc, char **argv);
 
 /** Print "skysieve: <message>" on stderr. @return SS_EXIT_FAIL. */
 int ss_cli_fail(const ss_err *err);

@@ -39,6 +39,8 @@ static const ss_cli_command ssi_commands[] = {
     {"ctl", "control a running broker: status, reload, enable, disable, stop", ss_cmd_ctl},
     {"send", "push alert files to a broker's pull socket", ss_cmd_send},
     {"catalog", "load, list or drop the catalogs loci are matched against", ss_cmd_catalog},
+    {"gw", "load, list, remove gravitational-wave sky maps; where a position stands in one",
+     ss_cmd_gw},
     {"watch", "add, list or drop watch lists (positions whose new loci are reported)",
      ss_cmd_watch},
     {"partition", "re-key survey alerts from Kafka by sky region into a partitioned topic",

@@ -1,0 +1,231 @@
+/* skysieve gw load|list|remove|at: gravitational-wave sky maps in a store (core/assoc/skymap.h). */
+#include "cli.h"
+#include "json_text.h"
+#include "skymap.h"
+#include "sky.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char ssi_gw_help[] =
+    "usage: skysieve gw load --store DIR [--name ID] SKYMAP\n"
+    "       skysieve gw list --store DIR [--json]\n"
+    "       skysieve gw remove --store DIR ID\n"
+    "       skysieve gw at --store DIR ID RA DEC [RA DEC ...]\n"
+    "Options come before the arguments.\n\n"
+    "Gravitational-wave sky maps (LIGO/Virgo/KAGRA): multi-order FITS (ORDERING = NUNIQ:\n"
+    "UNIQ, PROBDENSITY, DISTMU, DISTSIGMA, DISTNORM) or flat HEALPix (RING or NESTED: PROB and\n"
+    "the distance layers), gzip-compressed or not. The event id (OBJECT, or --name), the merger\n"
+    "time (MJD-OBS) and the distance (DISTMEAN, DISTSTD) come from the header. Loading a map\n"
+    "whose id is stored replaces it (an updated alert's map). `at` prints, per position "
+    "(degrees),\n"
+    "one JSON line: the credible level there (inside the 90% region when <= 0.9), the\n"
+    "probability density (sr^-1), and the distance's mean and standard deviation along that line\n"
+    "of sight (Mpc). The store is created when absent.\n";
+
+enum { O_STORE = 1, O_NAME, O_JSON, O_HELP };
+
+typedef struct ssi_gw_cli {
+    const char *store, *name;
+    int json;
+} ssi_gw_cli;
+
+static int ssi_gw_parse(int argc, char **argv, ssi_gw_cli *c)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, O_STORE},
+        {"name", required_argument, 0, O_NAME},
+        {"json", no_argument, 0, O_JSON},
+        {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0},
+    };
+    int ch;
+    /* "+": options end at the first argument, so a declination of -40 is not an option */
+    while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_STORE: c->store = optarg; break;
+        case O_NAME:
+            if (strlen(optarg) >= SS_SKYMAP_ID_MAX || !optarg[0])
+                return ss_cli_usage("gw", "--name: 1 to %d characters", SS_SKYMAP_ID_MAX - 1);
+            c->name = optarg;
+            break;
+        case O_JSON: c->json = 1; break;
+        case O_HELP: fputs(ssi_gw_help, stdout); return -1;
+        default: return ss_cli_usage("gw", "unknown option");
+        }
+    }
+    return c->store ? 0 : ss_cli_usage("gw", "--store DIR is required");
+}
+
+/* Runs @p fn in one transaction of @p mode over the store. */
+static int ssi_gw_txn(const char *dir, int mode, int (*fn)(ss_store_txn *t, void *arg), void *arg,
+                      ss_err *err)
+{
+    ss_store_options so = {.create = mode == SS_STORE_WRITE, .readonly = mode == SS_STORE_READ};
+    ss_store *s;
+    if (ss_store_open(dir, &so, &s, err))
+        return err->code;
+    ss_store_txn *t;
+    int rc = ss_store_txn_begin(s, mode, &t);
+    if (rc == 0) {
+        rc = fn(t, arg);
+        if (rc == 0 && mode == SS_STORE_WRITE)
+            rc = ss_store_txn_commit(t);
+        else
+            ss_store_txn_abort(t);
+    }
+    ss_store_close(s);
+    return rc;
+}
+
+static int ssi_gw_put(ss_store_txn *t, void *arg)
+{
+    return ss_assoc_skymap_put(t, arg);
+}
+
+static int ssi_gw_load(ssi_gw_cli *c, int nargs, char **args)
+{
+    if (nargs != 1)
+        return ss_cli_usage("gw", "load: expected one SKYMAP file, got %d", nargs);
+    ss_err err = {0};
+    ss_assoc_skymap *m;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (ss_assoc_skymap_read(args[0], c->name, &m, &err))
+        return ss_cli_fail(&err);
+    int rc = ssi_gw_txn(c->store, SS_STORE_WRITE, ssi_gw_put, m, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const ss_assoc_skymap_info *in = ss_assoc_skymap_info_of(m);
+    if (rc == 0)
+        printf("event %s: %zu pixels (orders up to %d), merger MJD %.5f, distance %.0f +- %.0f "
+               "Mpc, 90%% region %.1f deg2; loaded in %.3f s\n",
+               in->id, in->npix, in->max_order, in->mjd, in->distmean, in->diststd, in->area90,
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    ss_assoc_skymap_free(m);
+    if (rc && !err.code)
+        ss_err_set(&err, rc, "%s: storing the map: %s", c->store, ss_strerror(rc));
+    return rc ? ss_cli_fail(&err) : SS_EXIT_OK;
+}
+
+static json_t *ssi_num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static int ssi_gw_row(const ss_assoc_skymap_info *in, void *arg)
+{
+    ssi_gw_cli *c = arg;
+    if (!c->json) {
+        printf("%s  merger MJD %.5f  %.0f +- %.0f Mpc  90%% region %.1f deg2  %zu pixels\n", in->id,
+               in->mjd, in->distmean, in->diststd, in->area90, in->npix);
+        return 0;
+    }
+    json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:i, s:b, s:o}", "id", in->id, "mjd",
+                          ssi_num(in->mjd), "distmean", ssi_num(in->distmean), "diststd",
+                          ssi_num(in->diststd), "area90_deg2", ssi_num(in->area90), "pixels",
+                          (json_int_t)in->npix, "max_order", in->max_order, "distance",
+                          in->has_distance, "loaded", ssi_num(in->loaded));
+    json_dumpf(o, stdout, SS_JSON_FLAGS);
+    fputc('\n', stdout);
+    json_decref(o);
+    return 0;
+}
+
+static int ssi_gw_each(ss_store_txn *t, void *arg)
+{
+    return ss_assoc_skymap_each(t, ssi_gw_row, arg);
+}
+
+static int ssi_gw_remove_txn(ss_store_txn *t, void *arg)
+{
+    return ss_assoc_skymap_remove(t, arg);
+}
+
+typedef struct ssi_gw_at {
+    const char *id;
+    int n;
+    char **pos;
+    ss_err *err;
+} ssi_gw_at;
+
+static void ssi_gw_point(const ss_assoc_skymap *m, double ra, double dec)
+{
+    ss_assoc_skymap_point p;
+    int rc = ss_assoc_skymap_at(m, ra, dec, &p);
+    json_t *o = json_pack("{s:f, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ra", ra, "dec", dec,
+                          "credible_level", ssi_num(p.credible_level), "probdensity",
+                          ssi_num(p.probdensity), "distmu", ssi_num(p.distmu), "distsigma",
+                          ssi_num(p.distsigma), "distnorm", ssi_num(p.distnorm), "dist_mean",
+                          ssi_num(p.dist_mean), "dist_std", ssi_num(p.dist_std));
+    if (rc)
+        json_object_set_new(o, "error", json_string("no pixel of the map covers this position"));
+    json_dumpf(o, stdout, SS_JSON_FLAGS);
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
+static int ssi_gw_at_txn(ss_store_txn *t, void *arg)
+{
+    ssi_gw_at *a = arg;
+    ss_assoc_skymap *m;
+    int rc = ss_assoc_skymap_get(t, a->id, &m);
+    if (rc)
+        return ss_err_set(a->err, rc, "no sky map '%s' in the store", a->id);
+    for (int i = 0; i + 1 < a->n; i += 2) {
+        double ra, dec;
+        const char *why;
+        if (ss_sky_parse_angle(a->pos[i], 1, &ra, &why) ||
+            ss_sky_parse_angle(a->pos[i + 1], 0, &dec, &why)) {
+            rc = ss_err_set(a->err, SS_EINVAL, "'%s %s': %s", a->pos[i], a->pos[i + 1], why);
+            break;
+        }
+        ssi_gw_point(m, ra, dec);
+    }
+    ss_assoc_skymap_free(m);
+    return rc;
+}
+
+static int ssi_gw_run(ssi_gw_cli *c, const char *verb, int nargs, char **args)
+{
+    ss_err err = {0};
+    int rc;
+    if (!strcmp(verb, "load"))
+        return ssi_gw_load(c, nargs, args);
+    if (!strcmp(verb, "list")) {
+        if (nargs)
+            return ss_cli_usage("gw", "list takes no arguments");
+        rc = ssi_gw_txn(c->store, SS_STORE_READ, ssi_gw_each, c, &err);
+    } else if (!strcmp(verb, "remove")) {
+        if (nargs != 1)
+            return ss_cli_usage("gw", "remove: expected one event ID");
+        rc = ssi_gw_txn(c->store, SS_STORE_WRITE, ssi_gw_remove_txn, args[0], &err);
+        if (rc == SS_ENOTFOUND)
+            ss_err_set(&err, rc, "no sky map '%s' in the store", args[0]);
+    } else if (!strcmp(verb, "at")) {
+        if (nargs < 3 || nargs % 2 == 0)
+            return ss_cli_usage("gw", "at: expected an event ID and RA DEC pairs");
+        ssi_gw_at a = {args[0], nargs - 1, args + 1, &err};
+        rc = ssi_gw_txn(c->store, SS_STORE_READ, ssi_gw_at_txn, &a, &err);
+    } else
+        return ss_cli_usage("gw", "unknown action '%s' (load, list, remove or at)", verb);
+    if (rc && !err.code)
+        ss_err_set(&err, rc, "%s: %s", c->store, ss_strerror(rc));
+    return rc ? ss_cli_fail(&err) : SS_EXIT_OK;
+}
+
+int ss_cmd_gw(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(ssi_gw_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? SS_EXIT_USAGE : SS_EXIT_OK;
+    }
+    ssi_gw_cli c = {0};
+    int rc = ssi_gw_parse(argc - 1, argv + 1, &c);
+    if (rc)
+        return rc < 0 ? SS_EXIT_OK : rc;
+    return ssi_gw_run(&c, argv[1], argc - 1 - optind, argv + 1 + optind);
+}
