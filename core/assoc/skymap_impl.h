@@ -27,4 +27,13 @@ ss_assoc_skymap *ssi_skymap_alloc(size_t npix);
  * SS_ENOMEM. */
 int ssi_skymap_finish(ss_assoc_skymap *m);
 
+/** A stored record as a map (owned by the caller). @return 0, SS_ECORRUPT or SS_ENOMEM. */
+int ssi_skymap_decode(const void *data, size_t len, ss_assoc_skymap **out);
+
+/** Calls @p fn with each stored map, which @p fn then owns; a non-zero return stops the walk. */
+int ssi_skymap_each_map(ss_store_txn *txn, int (*fn)(ss_assoc_skymap *m, void *arg), void *arg);
+
+/** The counter every put and remove of a map changes (0 before the first). */
+uint64_t ssi_skymap_generation(ss_store_txn *txn);
+
 #endif

@@ -22,6 +22,29 @@
 #define SSI_GW_HEAD       (4 + 4 + SS_SKYMAP_ID_MAX + 5 * 8 + 2 * 4 + 8)
 #define SSI_GW_PIX        (8 + 4 + 5 * 8)
 
+/* Changed by every put and remove, so that an association set knows when to read the maps. */
+static const char ssi_gw_gen_key[] = "gwgen";
+
+static int ssi_gw_bump(ss_store_txn *txn)
+{
+    uint64_t gen = 0;
+    MDB_val k = {sizeof ssi_gw_gen_key - 1, (void *)ssi_gw_gen_key}, v;
+    if (ss_store_get(txn, SS_STORE_META, &k, &v) == 0 && v.mv_size == sizeof gen)
+        memcpy(&gen, v.mv_data, sizeof gen);
+    gen++;
+    v = (MDB_val){sizeof gen, &gen};
+    return ss_store_put(txn, SS_STORE_META, &k, &v, 0);
+}
+
+uint64_t ssi_skymap_generation(ss_store_txn *txn)
+{
+    uint64_t gen = 0;
+    MDB_val k = {sizeof ssi_gw_gen_key - 1, (void *)ssi_gw_gen_key}, v;
+    if (ss_store_get(txn, SS_STORE_META, &k, &v) == 0 && v.mv_size == sizeof gen)
+        memcpy(&gen, v.mv_data, sizeof gen);
+    return gen;
+}
+
 static size_t ssi_gw_key(char *key, const char *id)
 {
     size_t n = strlen(id);
@@ -101,25 +124,18 @@ int ss_assoc_skymap_put(ss_store_txn *txn, ss_assoc_skymap *m)
     int rc = ss_store_put(txn, SS_STORE_META, &k, &v, MDB_RESERVE);
     if (rc == 0)
         ssi_gw_encode(m, v.mv_data);
-    return rc;
+    return rc ? rc : ssi_gw_bump(txn);
 }
 
-int ss_assoc_skymap_get(ss_store_txn *txn, const char *id, ss_assoc_skymap **out)
+int ssi_skymap_decode(const void *data, size_t len, ss_assoc_skymap **out)
 {
-    char key[SSI_GW_PREFIX_LEN + SS_SKYMAP_ID_MAX];
-    if (strlen(id) >= SS_SKYMAP_ID_MAX)
-        return SS_ENOTFOUND;
-    MDB_val k = {ssi_gw_key(key, id), key}, v;
-    int rc = ss_store_get(txn, SS_STORE_META, &k, &v);
-    if (rc)
-        return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
     ss_assoc_skymap_info info;
-    long long n = ssi_gw_head(v.mv_data, v.mv_size, &info);
+    long long n = ssi_gw_head(data, len, &info);
     ss_assoc_skymap *m = n < 0 ? NULL : ssi_skymap_alloc((size_t)n);
     if (!m)
         return n < 0 ? SS_ECORRUPT : SS_ENOMEM;
     m->info = info;
-    const unsigned char *p = (const unsigned char *)v.mv_data + SSI_GW_HEAD;
+    const unsigned char *p = (const unsigned char *)data + SSI_GW_HEAD;
     for (size_t i = 0; i < (size_t)n; i++) {
         ssi_skypix *x = &m->pix[i];
         uint32_t order;
@@ -135,6 +151,35 @@ int ss_assoc_skymap_get(ss_store_txn *txn, const char *id, ss_assoc_skymap **out
     return 0;
 }
 
+int ss_assoc_skymap_get(ss_store_txn *txn, const char *id, ss_assoc_skymap **out)
+{
+    char key[SSI_GW_PREFIX_LEN + SS_SKYMAP_ID_MAX];
+    if (strlen(id) >= SS_SKYMAP_ID_MAX)
+        return SS_ENOTFOUND;
+    MDB_val k = {ssi_gw_key(key, id), key}, v;
+    int rc = ss_store_get(txn, SS_STORE_META, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
+    return ssi_skymap_decode(v.mv_data, v.mv_size, out);
+}
+
+int ssi_skymap_each_map(ss_store_txn *txn, int (*fn)(ss_assoc_skymap *m, void *arg), void *arg)
+{
+    ss_store_range *r;
+    int rc = ss_store_range_open(txn, SS_STORE_META, SSI_GW_PREFIX, SSI_GW_PREFIX_LEN, 0, &r);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    MDB_val k, v;
+    int stop = 0;
+    while (!stop && (rc = ss_store_range_next(r, &k, &v)) == 1) {
+        ss_assoc_skymap *m;
+        stop = ssi_skymap_decode(v.mv_data, v.mv_size, &m);
+        stop = stop ? stop : fn(m, arg);
+    }
+    ss_store_range_close(r);
+    return stop ? stop : rc == 1 ? 0 : rc;
+}
+
 int ss_assoc_skymap_remove(ss_store_txn *txn, const char *id)
 {
     char key[SSI_GW_PREFIX_LEN + SS_SKYMAP_ID_MAX];
@@ -142,7 +187,7 @@ int ss_assoc_skymap_remove(ss_store_txn *txn, const char *id)
         return SS_ENOTFOUND;
     MDB_val k = {ssi_gw_key(key, id), key};
     int rc = ss_store_del(txn, SS_STORE_META, &k);
-    return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
+    return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc ? rc : ssi_gw_bump(txn);
 }
 
 int ss_assoc_skymap_each(ss_store_txn *txn, int (*fn)(const ss_assoc_skymap_info *info, void *arg),

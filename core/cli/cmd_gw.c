@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,6 +17,7 @@ static const char ssi_gw_help[] =
     "       skysieve gw list --store DIR [--json]\n"
     "       skysieve gw remove --store DIR ID\n"
     "       skysieve gw at --store DIR ID RA DEC [RA DEC ...]\n"
+    "       skysieve gw loci --store DIR [--level L] [--since MJD] ID\n"
     "Options come before the arguments.\n\n"
     "Gravitational-wave sky maps (LIGO/Virgo/KAGRA): multi-order FITS (ORDERING = NUNIQ:\n"
     "UNIQ, PROBDENSITY, DISTMU, DISTSIGMA, DISTNORM) or flat HEALPix (RING or NESTED: PROB and\n"
@@ -25,13 +27,16 @@ static const char ssi_gw_help[] =
     "(degrees),\n"
     "one JSON line: the credible level there (inside the 90% region when <= 0.9), the\n"
     "probability density (sr^-1), and the distance's mean and standard deviation along that line\n"
-    "of sight (Mpc). The store is created when absent.\n";
+    "of sight (Mpc). `loci` prints the stored loci inside the event's credible region of level L\n"
+    "(0.9) with a detection at or after MJD (default: a day before the merger), one JSON line\n"
+    "each, densest first, found through the sky index. The store is created when absent.\n";
 
-enum { O_STORE = 1, O_NAME, O_JSON, O_HELP };
+enum { O_STORE = 1, O_NAME, O_JSON, O_LEVEL, O_SINCE, O_HELP };
 
 typedef struct ssi_gw_cli {
     const char *store, *name;
     int json;
+    double level, since; /* gw loci; since NAN: the merger minus a day */
 } ssi_gw_cli;
 
 static int ssi_gw_parse(int argc, char **argv, ssi_gw_cli *c)
@@ -41,6 +46,8 @@ static int ssi_gw_parse(int argc, char **argv, ssi_gw_cli *c)
         {"name", required_argument, 0, O_NAME},
         {"json", no_argument, 0, O_JSON},
         {"help", no_argument, 0, O_HELP},
+        {"level", required_argument, 0, O_LEVEL},
+        {"since", required_argument, 0, O_SINCE},
         {0, 0, 0, 0},
     };
     int ch;
@@ -54,6 +61,14 @@ static int ssi_gw_parse(int argc, char **argv, ssi_gw_cli *c)
             c->name = optarg;
             break;
         case O_JSON: c->json = 1; break;
+        case O_LEVEL:
+            if (ss_cli_double(optarg, &c->level) || !(c->level > 0 && c->level <= 1))
+                return ss_cli_usage("gw", "--level: '%s' is not a level in (0, 1]", optarg);
+            break;
+        case O_SINCE:
+            if (ss_cli_double(optarg, &c->since))
+                return ss_cli_usage("gw", "--since: '%s' is not an MJD", optarg);
+            break;
         case O_HELP: fputs(ssi_gw_help, stdout); return -1;
         default: return ss_cli_usage("gw", "unknown option");
         }
@@ -189,6 +204,70 @@ static int ssi_gw_at_txn(ss_store_txn *t, void *arg)
     return rc;
 }
 
+typedef struct ssi_gw_loci {
+    ssi_gw_cli *c;
+    const char *id;
+    ss_err *err;
+    json_t *rows;
+} ssi_gw_loci;
+
+static int ssi_gw_locus_row(void *ctx, const ss_locus *l, const ss_assoc_skymap_point *p)
+{
+    ssi_gw_loci *a = ctx;
+    json_t *o = json_pack("{s:s, s:f, s:f, s:i, s:o, s:o, s:o, s:o, s:o}", "locus_id", l->id, "ra",
+                          l->ra, "dec", l->dec, "num_alerts", (int)l->num_alerts, "newest_mjd",
+                          ssi_num(l->newest.mjd), "credible_level", ssi_num(p->credible_level),
+                          "probdensity", ssi_num(p->probdensity), "dist_mean",
+                          ssi_num(p->dist_mean), "dist_std", ssi_num(p->dist_std));
+    return o ? json_array_append_new(a->rows, o) : SS_ENOMEM;
+}
+
+static int ssi_by_density(const void *x, const void *y)
+{
+    double a = json_real_value(json_object_get(*(json_t *const *)x, "probdensity"));
+    double b = json_real_value(json_object_get(*(json_t *const *)y, "probdensity"));
+    return (a < b) - (a > b);
+}
+
+static int ssi_gw_loci_txn(ss_store_txn *t, void *arg)
+{
+    ssi_gw_loci *a = arg;
+    ss_assoc_skymap *m;
+    int rc = ss_assoc_skymap_get(t, a->id, &m);
+    if (rc)
+        return ss_err_set(a->err, rc, "no sky map '%s' in the store", a->id);
+    double merger = ss_assoc_skymap_info_of(m)->mjd;
+    double since = !isnan(a->c->since) ? a->c->since
+                   : isfinite(merger)  ? merger - SS_GW_WINDOW_BEFORE
+                                       : -INFINITY;
+    rc = ss_assoc_skymap_loci(t, m, a->c->level > 0 ? a->c->level : SS_GW_LEVEL, since,
+                              ssi_gw_locus_row, a);
+    ss_assoc_skymap_free(m);
+    return rc;
+}
+
+/* The loci of the region, densest first. */
+static int ssi_gw_loci_run(ssi_gw_cli *c, const char *id, ss_err *err)
+{
+    ssi_gw_loci a = {c, id, err, json_array()};
+    int rc = a.rows ? ssi_gw_txn(c->store, SS_STORE_READ, ssi_gw_loci_txn, &a, err) : SS_ENOMEM;
+    size_t n = json_array_size(a.rows);
+    json_t **v = n ? malloc(n * sizeof *v) : NULL;
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = json_array_get(a.rows, i);
+    if (v)
+        qsort(v, n, sizeof *v, ssi_by_density);
+    for (size_t i = 0; !rc && v && i < n; i++) {
+        json_dumpf(v[i], stdout, SS_JSON_FLAGS);
+        fputc('\n', stdout);
+    }
+    if (n && !v && !rc)
+        rc = ss_err_set(err, SS_ENOMEM, "out of memory");
+    free(v);
+    json_decref(a.rows);
+    return rc;
+}
+
 static int ssi_gw_run(ssi_gw_cli *c, const char *verb, int nargs, char **args)
 {
     ss_err err = {0};
@@ -210,8 +289,12 @@ static int ssi_gw_run(ssi_gw_cli *c, const char *verb, int nargs, char **args)
             return ss_cli_usage("gw", "at: expected an event ID and RA DEC pairs");
         ssi_gw_at a = {args[0], nargs - 1, args + 1, &err};
         rc = ssi_gw_txn(c->store, SS_STORE_READ, ssi_gw_at_txn, &a, &err);
+    } else if (!strcmp(verb, "loci")) {
+        if (nargs != 1)
+            return ss_cli_usage("gw", "loci: expected one event ID");
+        rc = ssi_gw_loci_run(c, args[0], &err);
     } else
-        return ss_cli_usage("gw", "unknown action '%s' (load, list, remove or at)", verb);
+        return ss_cli_usage("gw", "unknown action '%s' (load, list, remove, at or loci)", verb);
     if (rc && !err.code)
         ss_err_set(&err, rc, "%s: %s", c->store, ss_strerror(rc));
     return rc ? ss_cli_fail(&err) : SS_EXIT_OK;
@@ -223,7 +306,7 @@ int ss_cmd_gw(int argc, char **argv)
         fputs(ssi_gw_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? SS_EXIT_USAGE : SS_EXIT_OK;
     }
-    ssi_gw_cli c = {0};
+    ssi_gw_cli c = {.since = NAN};
     int rc = ssi_gw_parse(argc - 1, argv + 1, &c);
     if (rc)
         return rc < 0 ? SS_EXIT_OK : rc;

@@ -26,6 +26,7 @@
 #define SS_ASSOC_SKYMAP_H
 
 #include "err.h"
+#include "record.h"
 #include "store.h"
 
 #include <stddef.h>
@@ -106,5 +107,63 @@ int ss_assoc_skymap_remove(ss_store_txn *txn, const char *id);
  */
 int ss_assoc_skymap_each(ss_store_txn *txn, int (*fn)(const ss_assoc_skymap_info *info, void *arg),
                          void *arg);
+
+/* ---- association: which events a locus is in ---- */
+
+/** Default association: inside the 90% region, a detection from 1 day before to 14 days after. */
+#define SS_GW_LEVEL         0.9
+#define SS_GW_WINDOW_BEFORE 1.0
+#define SS_GW_WINDOW_AFTER  14.0
+
+/** A locus's standing in one event. */
+typedef struct ss_assoc_gw_match {
+    const char *id;             /**< the event id, owned by the set */
+    double merger_mjd;          /**< NAN when the map had none (then no window applies) */
+    double credible_level;      /**< of the locus's position */
+    double probdensity;         /**< sr^-1 */
+    double dist_mean, dist_std; /**< Mpc along the line of sight; NAN without distances */
+    double days_since_merger;   /**< newest visible detection minus the merger */
+} ss_assoc_gw_match;
+
+/** The store's maps held in memory for association, by whoever associates (one per thread). */
+typedef struct ss_assoc_gw_set ss_assoc_gw_set;
+
+/** @return a set with no maps (owned by the caller), or NULL when out of memory. */
+ss_assoc_gw_set *ss_assoc_gw_set_new(void);
+/** NULL is allowed. */
+void ss_assoc_gw_set_free(ss_assoc_gw_set *gs);
+
+/**
+ * Brings @p gs up to date with the maps stored in @p txn's store: one read of a counter that
+ * every put and remove changes, and the maps read again only when it changed.
+ * @return 0, or a store code (the set keeps what it had).
+ */
+int ss_assoc_gw_set_sync(ss_assoc_gw_set *gs, ss_store_txn *txn);
+
+/** How many maps @p gs holds. */
+size_t ss_assoc_gw_set_count(const ss_assoc_gw_set *gs);
+
+/**
+ * The events a position is in: its credible level at most @p level and, when the event has a
+ * merger time, one of the detection times @p mjd[0..n) within [merger - @p before, merger +
+ * @p after] days. Writes up to @p max matches, in the set's order (event id).
+ * @return how many there are.
+ */
+size_t ss_assoc_gw_match_at(const ss_assoc_gw_set *gs, double ra, double dec, const double *mjd,
+                            size_t n, double level, double before, double after,
+                            ss_assoc_gw_match *out, size_t max);
+
+/** Called for each locus found in a map's region; a non-zero return stops the walk. */
+typedef int (*ss_assoc_skymap_locus_fn)(void *ctx, const ss_locus *l,
+                                        const ss_assoc_skymap_point *p);
+
+/**
+ * Visits the stored loci whose position lies in @p m's credible region of @p level and that
+ * have a detection newer than @p since (MJD; -INFINITY: any), through the sky index: one cone
+ * per HEALPix pixel of order 6 (about 1 degree) that the region touches, so a map is not a scan
+ * of every locus. Each locus is visited once. @return 0, the visitor's value, or a store code.
+ */
+int ss_assoc_skymap_loci(ss_store_txn *txn, const ss_assoc_skymap *m, double level, double since,
+                         ss_assoc_skymap_locus_fn fn, void *ctx);
 
 #endif
