@@ -10,6 +10,7 @@
 
 #include "assoc.h"
 #include "catalog.h"
+#include "skymap.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -90,6 +91,10 @@ struct ss_locus_view {
     int matches_loaded;
     const ss_assoc_match **cat_matches, **watch_matches; /* catalog and watch-list matches */
     size_t ncat, nwatch;
+    ss_assoc_gw_set *gw; /* the store's sky maps: kept across dispatches, synced when asked */
+    int gw_loaded;
+    ss_assoc_gw_match *gw_events; /* this dispatch's */
+    size_t ngw;
 };
 
 static void *ssi_v_grow(ss_arena *a, void *old, size_t n, size_t *cap, size_t elem)
@@ -156,7 +161,7 @@ ss_locus_view *ssi_view_new(void)
 {
     ss_locus_view *v = calloc(1, sizeof *v);
     if (v && (!(v->arena = ss_arena_new()) || !(v->pkt = ss_packet_new()) ||
-              !(v->tpkt = ss_packet_new()))) {
+              !(v->tpkt = ss_packet_new()) || !(v->gw = ss_assoc_gw_set_new()))) {
         ssi_view_free(v);
         return NULL;
     }
@@ -170,6 +175,7 @@ void ssi_view_free(ss_locus_view *v)
     ss_arena_free(v->arena);
     ss_packet_free(v->pkt);
     ss_packet_free(v->tpkt);
+    ss_assoc_gw_set_free(v->gw);
     free(v);
 }
 
@@ -276,6 +282,7 @@ static void ssi_view_reset(ss_locus_view *v, ss_store_txn *txn)
     ss_arena *arena = v->arena;
     ss_packet *pkt = v->pkt, *tpkt = v->tpkt;
     ssi_overlay *ov = v->ov;
+    ss_assoc_gw_set *gw = v->gw;
     ss_arena_reset(arena);
     ss_packet_reset(pkt);
     ss_packet_reset(tpkt);
@@ -284,6 +291,7 @@ static void ssi_view_reset(ss_locus_view *v, ss_store_txn *txn)
     v->pkt = pkt;
     v->tpkt = tpkt;
     v->ov = ov;
+    v->gw = gw;
     v->txn = txn;
     v->trigger_idx = SIZE_MAX;
 }
@@ -729,6 +737,47 @@ static size_t h_watch_objects(ss_locus_view *v, ss_watch_object *out, size_t max
     return v->nwatch;
 }
 
+/* The events the locus is in, once per dispatch: the maps are synced with the store (a read of
+ * one counter when none changed), the detections are those the run sees. */
+static int ssi_load_gw(ss_locus_view *v)
+{
+    if (v->gw_loaded)
+        return 0;
+    int rc = ss_assoc_gw_set_sync(v->gw, v->txn);
+    size_t nmaps = ss_assoc_gw_set_count(v->gw);
+    const ss_lc_point *pts = NULL;
+    size_t n = 0;
+    if (!rc && nmaps)
+        rc = h_light_curve(v, NULL, SS_POINT_DETECTION, &pts, &n);
+    double *mjd = n ? ss_arena_alloc(v->arena, n * sizeof *mjd) : NULL;
+    v->gw_events = nmaps ? ss_arena_alloc(v->arena, nmaps * sizeof *v->gw_events) : NULL;
+    if (!rc && ((n && !mjd) || (nmaps && !v->gw_events)))
+        rc = SS_ENOMEM;
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        mjd[i] = pts[i].mjd;
+    v->ngw = ss_assoc_gw_match_at(v->gw, v->locus.ra, v->locus.dec, mjd, n, SS_GW_LEVEL,
+                                  SS_GW_WINDOW_BEFORE, SS_GW_WINDOW_AFTER, v->gw_events, nmaps);
+    v->gw_loaded = 1;
+    return 0;
+}
+
+static size_t h_gw_event_count(ss_locus_view *v)
+{
+    return ssi_load_gw(v) ? 0 : v->ngw;
+}
+
+static int h_gw_event(ss_locus_view *v, size_t i, ss_gw_event *out)
+{
+    if (ssi_load_gw(v) || i >= v->ngw)
+        return SS_ENOTFOUND;
+    const ss_assoc_gw_match *m = &v->gw_events[i];
+    *out = (ss_gw_event){m->id,        m->merger_mjd, m->credible_level,   m->probdensity,
+                         m->dist_mean, m->dist_std,   m->days_since_merger};
+    return 0;
+}
+
 /* ---- writing ---- */
 
 static int ssi_fail_with(ss_locus_view *v, int rc, const char *fmt, ...)
@@ -840,6 +889,8 @@ static const ss_host_api ssi_host = {
     .catalog_match_columns = h_catalog_match_columns,
     .catalog_match_column = h_catalog_match_column,
     .watch_objects = h_watch_objects,
+    .gw_event_count = h_gw_event_count,
+    .gw_event = h_gw_event,
 };
 
 const ss_host_api *ssi_host_api(void)

@@ -6,6 +6,7 @@
 #include "catalog.h"
 #include "json_text.h"
 #include "publish.h"
+#include "skymap.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -111,6 +112,39 @@ static int ssi_locus_matches(ss_store_txn *txn, const char *id, json_t *o)
     return rc;
 }
 
+/* "gw_events": the gravitational-wave events the locus is in (skymap.h) given the detections of
+ * @p pkt, as a filter running now would see them. @return 0 or a store code. */
+static int ssi_gw_events(ss_store_txn *txn, const ss_locus *l, const ss_packet *pkt, json_t **out)
+{
+    *out = json_array();
+    ss_assoc_gw_set *gs = ss_assoc_gw_set_new();
+    int rc = gs ? ss_assoc_gw_set_sync(gs, txn) : SS_ENOMEM;
+    size_t nmaps = rc ? 0 : ss_assoc_gw_set_count(gs);
+    double *mjd = nmaps ? malloc((pkt->n ? pkt->n : 1) * sizeof *mjd) : NULL;
+    ss_assoc_gw_match *m = nmaps ? malloc(nmaps * sizeof *m) : NULL;
+    if (nmaps && (!mjd || !m))
+        rc = SS_ENOMEM;
+    size_t n = 0, k = 0;
+    for (uint32_t i = 0; !rc && nmaps && i < pkt->n; i++)
+        if (pkt->alerts[i].kind == SS_ALERT_DETECTION && isfinite(pkt->alerts[i].mag))
+            mjd[n++] = pkt->alerts[i].mjd;
+    if (!rc && nmaps)
+        k = ss_assoc_gw_match_at(gs, l->ra, l->dec, mjd, n, SS_GW_LEVEL, SS_GW_WINDOW_BEFORE,
+                                 SS_GW_WINDOW_AFTER, m, nmaps);
+    for (size_t i = 0; i < k; i++)
+        json_array_append_new(*out, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", m[i].id,
+                                              "merger_mjd", ss_json_num(m[i].merger_mjd),
+                                              "credible_level", ss_json_num(m[i].credible_level),
+                                              "probdensity", ss_json_num(m[i].probdensity),
+                                              "dist_mean", ss_json_num(m[i].dist_mean), "dist_std",
+                                              ss_json_num(m[i].dist_std), "days_since_merger",
+                                              ss_json_num(m[i].days_since_merger)));
+    free(mjd);
+    free(m);
+    ss_assoc_gw_set_free(gs);
+    return rc;
+}
+
 static int ssi_locus_full(ss_store_txn *txn, const ssi_shown *sh, json_t **out)
 {
     const ss_locus *l = &sh->locus;
@@ -134,6 +168,11 @@ static int ssi_locus_full(ss_store_txn *txn, const ssi_shown *sh, json_t **out)
     if (!rc && !(rc = ssi_locus_alerts(txn, sh, json_object_get(o, "alerts"))) &&
         !(rc = ss_store_locus_tags(txn, l->id, ssi_tag_json, &tags)))
         rc = ssi_locus_matches(txn, l->id, o);
+    json_t *gw = NULL;
+    if (!rc && !(rc = ssi_gw_events(txn, l, sh->pkt, &gw)))
+        json_object_set_new(o, "gw_events", gw);
+    else
+        json_decref(gw);
     if (rc)
         json_decref(o);
     *out = rc ? NULL : o;
@@ -353,8 +392,14 @@ static int ssi_locus_write(ss_store_txn *txn, const ss_locus *l, ss_publish_id_f
         rc = ss_store_locus_tags(txn, l->id, ssi_tag_write, &tags);
         ss_jw_close(w, ']');
     }
-    if (!rc && !(rc = ssi_matches_write(txn, l->id, w)))
+    json_t *gw = NULL;
+    if (!rc && !(rc = ssi_matches_write(txn, l->id, w)) &&
+        !(rc = ssi_gw_events(txn, l, pkt, &gw))) {
+        ss_jw_key(w, "gw_events");
+        ss_jw_json(w, gw);
         ss_jw_close(w, '}');
+    }
+    json_decref(gw);
     ss_packet_free(pkt);
     return rc;
 }

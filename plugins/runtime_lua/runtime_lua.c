@@ -472,6 +472,31 @@ static int l_watch_objects(lua_State *L)
     return 1;
 }
 
+/* locus:gw_events(): {id, merger_mjd, credible_level, probdensity, dist_mean, dist_std,
+ * days_since_merger} for each gravitational-wave event the locus is in (nil fields: unknown). */
+static int l_gw_events(lua_State *L)
+{
+    ss_locus_view *l = check_locus(L);
+    const ss_host_api *h = host_of(L);
+    size_t n = HOST_HAS(h, gw_event) ? h->gw_event_count(l) : 0;
+    lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+    for (size_t i = 0; i < n && i < INT_MAX; i++) {
+        ss_gw_event e;
+        if (h->gw_event(l, i, &e))
+            break;
+        lua_createtable(L, 0, 7);
+        set_string(L, "id", e.id);
+        set_number(L, "merger_mjd", e.merger_mjd);
+        set_number(L, "credible_level", e.credible_level);
+        set_number(L, "probdensity", e.probdensity);
+        set_number(L, "dist_mean", e.dist_mean);
+        set_number(L, "dist_std", e.dist_std);
+        set_number(L, "days_since_merger", e.days_since_merger);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 /* Raise the error of a failed write, and remember it: it fails the call even if caught. */
 static int write_failed(lua_State *L, int rc, const char *fn, const char *name)
 {
@@ -536,6 +561,7 @@ static const luaL_Reg locus_methods[] = {
     {"catalog_matches", l_catalog_matches},
     {"watch_lists", l_watch_lists},
     {"watch_objects", l_watch_objects},
+    {"gw_events", l_gw_events},
     {"set_property", l_set_property},
     {"set_alert_property", l_set_alert_property},
     {"tag", l_tag},

@@ -42,6 +42,8 @@
  *         watch_lists() no longer answer empty); ss_host_api.catalog_match_row(),
  *         .catalog_match_columns() and .catalog_match_column(): the matched row's number and
  *         values; .watch_objects() and ss_watch_object: which watched objects the locus is near.
+ *  - 1.3: gravitational-wave events: ss_host_api.gw_event_count() and .gw_event(), ss_gw_event:
+ *         the events whose credible region holds the locus (skysieve gw load).
  */
 #ifndef SKYSIEVE_FILTER_H
 #define SKYSIEVE_FILTER_H
@@ -57,7 +59,7 @@ extern "C" {
 
 #define SS_FILTER_MAGIC     0x53534649u /* "SSFI" */
 #define SS_FILTER_ABI_MAJOR 1
-#define SS_FILTER_ABI_MINOR 2
+#define SS_FILTER_ABI_MINOR 3
 
 /** A locus being filtered. Opaque; valid during run() only. */
 typedef struct ss_locus_view ss_locus_view;
@@ -148,6 +150,21 @@ typedef struct ss_watch_object {
     const char *object; /**< the object's name in the list */
     double separation_arcsec;
 } ss_watch_object;
+
+/**
+ * A gravitational-wave event the locus is in (1.3): its position lies inside the event's 90%
+ * credible region and a detection the run sees falls from 1 day before to 14 days after the
+ * merger (an event whose map has no merger time needs no detection window). Strings owned by the
+ * host.
+ */
+typedef struct ss_gw_event {
+    const char *id;             /**< e.g. "S190425z" */
+    double merger_mjd;          /**< NAN when the map gives none */
+    double credible_level;      /**< 0..0.9: the smallest credible region holding the locus */
+    double probdensity;         /**< sr^-1, of the locus's pixel */
+    double dist_mean, dist_std; /**< Mpc along the locus's line of sight; NAN without distances */
+    double days_since_merger;   /**< the newest such detection minus the merger (may be < 0) */
+} ss_gw_event;
 
 /**
  * What the host offers a filter. Filled by the host; append only: a filter built against an older
@@ -247,6 +264,12 @@ typedef struct ss_host_api {
     /** The watched objects the locus is within the radius of: writes up to @p max.
      * @return how many there are. */
     size_t (*watch_objects)(ss_locus_view *l, ss_watch_object *out, size_t max);
+
+    /* ---- 1.3 (check host->abi_minor >= 3, or host->size, before calling) ---- */
+    /** How many gravitational-wave events the locus is in (ss_gw_event), by event id. */
+    size_t (*gw_event_count)(ss_locus_view *l);
+    /** Event @p i (0 .. count - 1). @return 0, or SS_ENOTFOUND when @p i is out of range. */
+    int (*gw_event)(ss_locus_view *l, size_t i, ss_gw_event *out);
 } ss_host_api;
 
 /** The descriptor a filter returns. See the file comment for the rules. */

@@ -77,6 +77,8 @@ class Locus:
             filter set which tag, on which alert.
         catalog_matches: the catalog rows the locus lies within the radius of.
         watch: the watch-list objects the locus is on.
+        gw_events: the gravitational-wave events whose 90% region holds the locus, ``[{id,
+            merger_mjd, credible_level, probdensity, dist_mean, dist_std, days_since_merger}]``.
         as_of: with ``as_of=``: ``{survey, alert_id, mjd}`` of the alert it is shown as of.
         before: with ``before=``: the MJD it is shown before.
         raw: the server's JSON, as it came.
@@ -93,6 +95,7 @@ class Locus:
     watch: List[dict]
     as_of: Optional[dict] = None
     before: Optional[float] = None
+    gw_events: List[dict] = field(default_factory=list)
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -114,6 +117,7 @@ class Locus:
             tag_history=history,
             catalog_matches=list(o.get("catalog_matches") or []),
             watch=list(o.get("watch") or []),
+            gw_events=list(o.get("gw_events") or []),
             as_of=o.get("as_of"),
             before=o.get("before"),
             raw=o,
