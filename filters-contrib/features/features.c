@@ -10,6 +10,7 @@
  * with the detections; and the numbers of ss_features_options (min_dt, max_dt, colour_window,
  * min_period, max_period, samples_per_peak, max_frequencies, min_points_period).
  */
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <skysieve/features.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define FE_BANDS "grizyu"
 #define FE_NAME  48
@@ -44,11 +46,13 @@ static int fe_fid(const ss_feature_value *v)
         return 0;
     if (v->def->scope == SS_FEATURE_COLOUR) {
         for (size_t i = 0; i < sizeof fe_colours / sizeof *fe_colours; i++)
-            if (!strcmp(v->band, fe_colours[i]))
+            if (!strcasecmp(v->band, fe_colours[i]))
                 return fe_colour_fid[i];
         return -1;
     }
-    const char *at = v->band[0] && !v->band[1] ? strchr(FE_BANDS, v->band[0]) : NULL;
+    /* either case: ELAsTiCC and some Rubin streams spell y as Y */
+    const char *at =
+        v->band[0] && !v->band[1] ? strchr(FE_BANDS, tolower((unsigned char)v->band[0])) : NULL;
     return at ? (int)(at - FE_BANDS) + 1 : -1;
 }
 

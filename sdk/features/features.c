@@ -4,6 +4,7 @@
  */
 #include "features_impl.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,7 +412,7 @@ static int ft_colour(ss_features *f, int slot, const ft_band *a, const ft_band *
     return rc ? rc : ft_push(f, FT_COLOUR_RATE, name, rate);
 }
 
-/* Colours of neighbouring bands in the order u g r i z y (others have none). */
+/* Colours of neighbouring bands in the order u g r i z y, either case (others have none). */
 static int ft_colours(ss_features *f, const ss_features_options *o)
 {
     static const char order[] = "ugrizy";
@@ -420,7 +421,8 @@ static int ft_colours(ss_features *f, const ss_features_options *o)
     for (const char *c = order; *c && !rc; c++) {
         for (int b = 0; b < f->nbands; b++) {
             const ft_band *fb = &f->band[b];
-            if (fb->name[0] != *c || fb->name[1] || fb->nmag == 0)
+            /* ELAsTiCC and some Rubin streams spell y as Y */
+            if (tolower((unsigned char)fb->name[0]) != *c || fb->name[1] || fb->nmag == 0)
                 continue;
             if (prev)
                 rc = ft_colour(f, slot++, prev, fb, o);

@@ -384,3 +384,78 @@ def test_short_and_damaged_light_curves_give_nan_not_errors():
     assert math.isnan(got[("std", "g")]) and math.isnan(got[("period", "g")])
     assert math.isnan(got[("bazin_a", "g")]) and math.isnan(got[("drw_tau", "g")])
     assert math.isnan(got[("colour_first", "g-r")])
+
+
+def test_features_filter_on_elasticc_matches_numpy(tmp_path):
+    """The contributed `features` filter over ELAsTiCC alerts: what it wrote for each locus is
+    what numpy and scipy give on the light curve the API serves for it (detections, as the
+    filter's last run saw them: the alerts are ingested in time order)."""
+    import requests
+    import socket
+    import time
+
+    skysieve = os.environ.get("SKYSIEVE_BINARY")
+    plugin = os.environ.get("FEATURES_FILTER")
+    elasticc = os.path.join(SHARED, "elasticc", "alerce-sim-v0.9")
+    if not skysieve or not plugin:
+        pytest.skip("SKYSIEVE_BINARY and FEATURES_FILTER are not set (ctest sets them)")
+    if not os.path.isdir(elasticc):
+        pytest.skip(f"no ELAsTiCC alerts at {elasticc} (../shared/data absent)")
+    names = "n,mean,median,std,skew,mad,amplitude,ipr_5_95,stetson_k,trend,peak_mag"
+    ini = tmp_path / "set.ini"
+    ini.write_text(f"[filter features]\npath = {plugin}\nsetup.features = {names}\n")
+    files = [os.path.join(elasticc, f) for f in sorted(os.listdir(elasticc))[:1500]]
+    store = str(tmp_path / "s")
+    subprocess.run([skysieve, "ingest", "--store", store, "--filters", str(ini), *files],
+                   check=True, capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = subprocess.Popen([skysieve, "serve", "--store", store, "--listen",
+                              f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(url, timeout=1).status_code == 200:
+                    break
+            except requests.exceptions.RequestException:
+                time.sleep(0.05)
+        loci = subprocess.run([skysieve, "loci", "--store", store], check=True,
+                              capture_output=True, text=True).stdout.splitlines()
+        fid = {b: i + 1 for i, b in enumerate("grizyu")}
+        checked = 0
+        for line in loci:
+            lid = json.loads(line)["locus_id"]
+            props = requests.get(f"{url}/loci/{lid}", timeout=10).json()["properties"]
+            items = requests.get(f"{url}/loci/{lid}/lightcurve?kinds=detection",
+                                 timeout=10).json()["items"]
+            bands = {}
+            for p in items:
+                if p["mag"] is not None and p["magerr"] is not None and p["magerr"] > 0:
+                    bands.setdefault(p["band"], []).append((p["mjd"], p["mag"], p["magerr"]))
+            for band, pts in bands.items():
+                if len(pts) < 4:
+                    continue
+                t, m, e = (np.array(c) for c in zip(*pts))  # the API serves time order
+                f = lambda name: props[f"feature_{name}_{fid[band.lower()]}"]
+                close(f("n"), len(m), what=f"{lid} {band} n")
+                close(f("mean"), np.mean(m), rel=1e-12, what="mean")
+                close(f("median"), np.median(m), rel=1e-12, what="median")
+                close(f("std"), np.std(m, ddof=1), rel=1e-9, what="std")
+                close(f("skew"), stats.skew(m, bias=False), rel=1e-7, abs_=1e-9, what="skew")
+                close(f("mad"), stats.median_abs_deviation(m), rel=1e-9, what="mad")
+                close(f("amplitude"), (m.max() - m.min()) / 2, rel=1e-12, what="amplitude")
+                close(f("ipr_5_95"), np.percentile(m, 95) - np.percentile(m, 5), rel=1e-9,
+                      abs_=1e-12, what="ipr")
+                close(f("stetson_k"), stetson(m, e)[1], rel=1e-9, what="stetson_k")
+                if t[-1] > t[0]:
+                    close(f("trend"), stats.linregress(t, m).slope, rel=1e-6, abs_=1e-10,
+                          what="trend")
+                close(f("peak_mag"), m.min(), what="peak")
+                checked += 1
+        assert checked >= 20, f"only {checked} ELAsTiCC bands had 4 detections"
+    finally:
+        serve.terminate()
+        serve.wait(timeout=20)
