@@ -27,6 +27,11 @@ void ss_assoc_skymap_free(ss_assoc_skymap *m)
     free(m);
 }
 
+void ss_assoc_skymap_set_merger(ss_assoc_skymap *m, double mjd)
+{
+    m->info.mjd = mjd;
+}
+
 const ss_assoc_skymap_info *ss_assoc_skymap_info_of(const ss_assoc_skymap *m)
 {
     return &m->info;
@@ -385,4 +390,27 @@ int ss_assoc_skymap_read(const char *path, const char *name, ss_assoc_skymap **o
         return ss_err_set(err, SS_EFORMAT, "%s: not a FITS file: %s", path, text);
     }
     return ssi_fits_map(f, path, name, out, err);
+}
+
+int ss_assoc_skymap_read_mem(const void *buf, size_t len, const char *label, const char *name,
+                             ss_assoc_skymap **out, ss_err *err)
+{
+    fitsfile *f = NULL;
+    int status = 0;
+    /* cfitsio may resize a memory file it opens; give it a copy it can own meanwhile */
+    size_t size = len;
+    void *copy = malloc(len ? len : 1);
+    if (!copy)
+        return ss_err_set(err, SS_ENOMEM, "%s: out of memory", label);
+    memcpy(copy, buf, len);
+    if (len < 2880 || fits_open_memfile(&f, label, READONLY, &copy, &size, 0, realloc, &status)) {
+        char text[FLEN_STATUS] = "shorter than one FITS block";
+        if (status)
+            fits_get_errstatus(status, text);
+        free(copy);
+        return ss_err_set(err, SS_EFORMAT, "%s: not a FITS file: %s", label, text);
+    }
+    int rc = ssi_fits_map(f, label, name, out, err);
+    free(copy);
+    return rc;
 }

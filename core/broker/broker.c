@@ -474,8 +474,14 @@ static json_t *ssi_status_json(ssi_broker *b)
     json_object_set_new(st, "set_aside", json_integer((json_int_t)b->quarantined));
     json_object_set_new(st, "notify", ssi_notify_json(b->notify));
     json_object_set_new(st, "outputs", ssi_outputs_json(b));
-    if (b->c.kafka_on)
-        json_object_set_new(st, "inputs", json_pack("{s:o}", "kafka", ssi_kafka_json(b)));
+    if (b->c.kafka_on || b->c.gcn_on) {
+        json_t *in = json_object();
+        if (b->c.kafka_on)
+            json_object_set_new(in, "kafka", ssi_kafka_json(b));
+        if (b->c.gcn_on)
+            json_object_set_new(in, "gcn", ssi_gcn_json(b));
+        json_object_set_new(st, "inputs", in);
+    }
     json_object_set_new(st, "filters", b->cur ? ssi_gen_json(b->cur) : json_array());
     if (b->next)
         json_object_set_new(st, "loading_generation", json_integer(b->next->id));

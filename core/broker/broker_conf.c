@@ -290,6 +290,22 @@ static int ssi_kafka_key(ssi_conf_ctx *x, const char *k, const char *v)
     return 1;
 }
 
+/* [input gcn]: a consumer of gravitational-wave notices, with [input kafka]'s connection keys. */
+static int ssi_gcn_key(ssi_conf_ctx *x, const char *k, const char *v)
+{
+    ss_broker_conf *c = x->c;
+    c->gcn_on = 1;
+    if (!strcmp(k, "format") || !strcmp(k, "partitions") || !strcmp(k, "schema_dir"))
+        return ss_err_set(x->err, SS_EINVAL,
+                          "%s: [input gcn] %s: not a key of this section "
+                          "(brokers, topics, group, rdkafka.*)",
+                          c->file, k),
+               0;
+    if (ss_ingest_kafka_in_conf_set(&c->gcn, k, v, x->err))
+        return ss_err_prefix(x->err, "%s", c->file), 0;
+    return 1;
+}
+
 static int ssi_handler(void *user, const char *sec, const char *k, const char *v)
 {
     ssi_conf_ctx *x = user;
@@ -310,6 +326,8 @@ static int ssi_handler(void *user, const char *sec, const char *k, const char *v
                                               : 0;
     } else if (!strcmp(sec, "input kafka")) {
         ok = ssi_kafka_key(x, k, v);
+    } else if (!strcmp(sec, "input gcn")) {
+        ok = ssi_gcn_key(x, k, v);
     } else if (!strcmp(sec, "filters")) {
         x->filters = 1;
         ok = ssi_filters_key(x, k, v);
@@ -406,6 +424,11 @@ int ss_broker_conf_load(const char *path, ss_broker_conf *c, ss_err *err)
                         !c->kafka.brokers  ? "brokers"
                         : !c->kafka.topics ? "topics"
                                            : "group");
+    else if (!rc && c->gcn_on && (!c->gcn.brokers || !c->gcn.topics || !c->gcn.group))
+        rc = ss_err_set(err, SS_EINVAL, "%s: [input gcn] %s: missing", path,
+                        !c->gcn.brokers  ? "brokers"
+                        : !c->gcn.topics ? "topics"
+                                         : "group");
     else if (!rc && !strncmp(c->control, "tcp://", 6) && !c->secret)
         rc = ss_err_set(err, SS_EINVAL,
                         "%s: [control] address = %s is reachable from the network: set "
@@ -436,5 +459,6 @@ void ss_broker_conf_free(ss_broker_conf *c)
     }
     c->noutputs = 0;
     ss_ingest_kafka_in_conf_free(&c->kafka);
+    ss_ingest_kafka_in_conf_free(&c->gcn);
     c->kafka_on = 0;
 }

@@ -10,6 +10,7 @@
 #include "ctl_auth.h"
 #include "ingest.h"
 #include "journal.h"
+#include "gcn_in.h"
 #include "kafka_in.h"
 #include "lockfile.h"
 #include "notify.h"
@@ -49,9 +50,11 @@ typedef struct ssi_broker {
     double kafka_retry_at;     /* a consumer that failed opens again then */
     int kafka_more;            /* the last round stopped at a bound: messages may be waiting */
     ss_ingest_kafka_in_stats kafka_past; /* counters of the consumers closed since the start */
-    int pull, ctl;                       /* nanomsg sockets, or -1 */
-    int pull_fd, ctl_fd, sigfd;          /* pollable descriptors */
-    ss_publish_set outs;                 /* [output] publish, then [output NAME]s */
+    ss_ingest_gcn *gcn;                  /* [input gcn]'s consumer; NULL while it waits */
+    double gcn_retry_at;
+    int pull, ctl;                                    /* nanomsg sockets, or -1 */
+    int pull_fd, ctl_fd, sigfd;                       /* pollable descriptors */
+    ss_publish_set outs;                              /* [output] publish, then [output NAME]s */
     uint64_t out_failed_seen[SS_PUBLISH_MAX_OUTPUTS]; /* delivery failures logged, per output */
     ss_publish_notifier *notify; /* watch-list notifications: the stream and webhooks */
     ssi_pool_conf pc;
@@ -124,6 +127,9 @@ int ssi_intake_start(ssi_broker *b, ss_err *err);
 void ssi_intake_free(ssi_broker *b);
 /** At the broker's stop: what intake keeps across runs (the in-progress mark, the limiters). */
 void ssi_intake_release(ssi_broker *b);
+/** [input gcn] in `ctl status`: the consumer's counters. */
+json_t *ssi_gcn_json(const ssi_broker *b);
+
 /** [input kafka] in `ctl status`: the counters of every consumer since the start. */
 json_t *ssi_kafka_json(const ssi_broker *b);
 /** Take messages, scan the spool when @p scan_spool, commit; a store failure pauses intake. */

@@ -618,6 +618,8 @@ void ssi_intake_free(ssi_broker *b)
         b->rejected += t.rejected;
     }
     ssi_kafka_close(b); /* before its ingest: nothing more is committed for it */
+    ss_ingest_gcn_close(b->gcn);
+    b->gcn = NULL;
     ss_ingest_free(b->in);
     b->in = NULL;
     ss_store_journal_close(b->jr);
@@ -744,6 +746,88 @@ static void ssi_refresh_queue_len(ssi_broker *b)
     b->ingested_mark = t.ingested;
 }
 
+/* ---- [input gcn]: gravitational-wave notices ---- */
+
+#define SSI_GCN_PER_ROUND 4
+#define SSI_GCN_RETRY_S   30.0
+
+static void ssi_gcn_applied(void *ctx, const char *label, const ss_ingest_gcn_result *r)
+{
+    ssi_broker *b = ctx;
+    if (!strcmp(r->alert_type, "RETRACTION"))
+        ss_log_line(b->lg, SS_LOG_INFO, "gw event=%s RETRACTION: %s (%s)", r->event,
+                    r->removed ? "map removed" : "no map was stored", label);
+    else
+        ss_log_line(b->lg, SS_LOG_INFO,
+                    "gw event=%s %s: map stored pixels=%zu area90_deg2=%.1f merger_mjd=%.5f; "
+                    "loci already in the region queued=%zu (%s)",
+                    r->event, r->alert_type, r->pixels, r->area90, r->merger_mjd, r->queued, label);
+    if (r->queued)
+        ssi_refresh_queue_len(b);
+}
+
+/* A notice that cannot be applied: kept in failed/ with its reason, its offset committed. */
+static void ssi_gcn_refused(void *ctx, const char *label, const void *msg, size_t len,
+                            const ss_err *why)
+{
+    ssi_broker *b = ctx;
+    char *dir = NULL, *path = NULL, name[160];
+    snprintf(name, sizeof name, "gcn-%s", label);
+    for (char *c = name; *c; c++)
+        if (*c == ' ' || *c == '/' || *c == '=')
+            *c = '_';
+    FILE *fp = NULL;
+    if (asprintf(&dir, "%s/failed", b->c.run_dir) >= 0 &&
+        (mkdir(dir, 0755) == 0 || errno == EEXIST) &&
+        asprintf(&path, "%s/%s.json", dir, name) >= 0 && (fp = fopen(path, "wb")))
+        fwrite(msg, 1, len, fp);
+    int kept = fp && fclose(fp) == 0;
+    ss_log_line(b->lg, SS_LOG_ERROR, "gw notice refused: %s; kept=%s", why->msg,
+                kept ? path : "(could not be written)");
+    free(dir);
+    free(path);
+}
+
+static void ssi_gcn_open(ssi_broker *b)
+{
+    ss_err err = {0};
+    if (b->gcn || !b->c.gcn_on || ssi_mono() < b->gcn_retry_at)
+        return;
+    if (ss_ingest_gcn_open(&b->c.gcn, &b->gcn, &err)) {
+        ss_log_line(b->lg, SS_LOG_ERROR, "%s; trying again in %.0f s", err.msg, SSI_GCN_RETRY_S);
+        b->gcn_retry_at = ssi_mono() + SSI_GCN_RETRY_S;
+        return;
+    }
+    ss_log_line(b->lg, SS_LOG_INFO, "gcn consumer brokers=%s topics=%s group=%s", b->c.gcn.brokers,
+                b->c.gcn.topics, b->c.gcn.group);
+}
+
+/* Notices are rare and each is its own transaction: taken only when the intake has nothing
+ * waiting to commit, so the two never hold the store's one writer at once. */
+static void ssi_gcn_round(ssi_broker *b)
+{
+    ssi_gcn_open(b);
+    if (!b->gcn || b->paused || b->stopping || ss_ingest_pending(b->in))
+        return;
+    unsigned got;
+    ss_err err = {0};
+    if (ss_ingest_gcn_poll(b->gcn, b->store, SSI_GCN_PER_ROUND, ssi_gcn_applied, ssi_gcn_refused, b,
+                           &got, &err))
+        ss_log_line(b->lg, SS_LOG_ERROR, "gw notice not applied, read again later: %s", err.msg);
+}
+
+json_t *ssi_gcn_json(const ssi_broker *b)
+{
+    ss_ingest_gcn_stats st = {0};
+    if (b->gcn)
+        ss_ingest_gcn_stats_get(b->gcn, &st);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "notices", (json_int_t)st.notices,
+                     "maps", (json_int_t)st.maps, "retractions", (json_int_t)st.retractions,
+                     "refused", (json_int_t)st.refused, "queued", (json_int_t)st.queued,
+                     "last_event", st.last_event, "last_error", st.last_error, "consumer",
+                     b->gcn ? "open" : "closed");
+}
+
 /* Group commit: after an intake commit, the next waits as long as that one took (at most
  * commit_interval), so the loop spends at most half its time committing. A quiet broker commits an
  * alert at once; a busy one gathers the alerts arriving during the pause into one commit and one
@@ -795,6 +879,8 @@ void ssi_intake_round(ssi_broker *b, int scan_spool)
     /* messages of known alerts only leave nothing to commit: their offsets go now */
     if (!rc && b->kafka && !ss_ingest_pending(b->in))
         ss_ingest_kafka_in_committed(b->kafka);
+    if (!rc && b->c.gcn_on)
+        ssi_gcn_round(b);
     ssi_log_round_end(b);
     if (rc)
         return ssi_intake_failed(b, &err);

@@ -8,7 +8,9 @@
 #include "tu_kafka.h"
 
 #include <check.h>
+#include <fitsio.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +229,136 @@ START_TEST(bad_section_named)
 }
 END_TEST
 
+/* Base64 of @p len bytes, owned by the caller. */
+static char *b64(const unsigned char *in, size_t len)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *o = malloc(len / 3 * 4 + 5), *p = o;
+    ck_assert_ptr_nonnull(o);
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0) |
+                     (i + 2 < len ? in[i + 2] : 0);
+        *p++ = a[v >> 18 & 63];
+        *p++ = a[v >> 12 & 63];
+        *p++ = i + 1 < len ? a[v >> 6 & 63] : '=';
+        *p++ = i + 2 < len ? a[v & 63] : '=';
+    }
+    *p = 0;
+    return o;
+}
+
+static int gcn_notices(json_t *st, json_int_t n)
+{
+    return tu_json_int(st, "inputs.gcn.notices") + tu_json_int(st, "inputs.gcn.refused") >= n;
+}
+
+static void produce_notice(const char *type, const char *skymap)
+{
+    char *text = NULL;
+    if (skymap)
+        ck_assert_int_ge(asprintf(&text,
+                                  "{\"superevent_id\": \"S200129m\", \"alert_type\": \"%s\", "
+                                  "\"event\": {\"time\": \"2020-01-29T06:54:58.432Z\", "
+                                  "\"far\": 1e-9, \"skymap\": \"%s\"}}",
+                                  type, skymap),
+                         0);
+    else
+        ck_assert_int_ge(asprintf(&text,
+                                  "{\"superevent_id\": \"S200129m\", \"alert_type\": "
+                                  "\"%s\", \"event\": null}",
+                                  type),
+                         0);
+    rd_kafka_t *p = tu_kafka_producer(&mock);
+    tu_kafka_produce(p, "igwn.gwalert", 0, NULL, 0, text, strlen(text));
+    tu_kafka_flush(p);
+    free(text);
+}
+
+/* A multi-order sky map of the 12 order-0 pixels, uniform, as a FITS file at @p path. */
+static void tiny_map(const char *path)
+{
+    fitsfile *f;
+    int status = 0;
+    char *names[] = {"UNIQ", "PROBDENSITY", "DISTMU", "DISTSIGMA", "DISTNORM"};
+    char *forms[] = {"K", "D", "D", "D", "D"};
+    long long uniq[12];
+    double dens[12], mu[12], sigma[12], norm[12];
+    for (int i = 0; i < 12; i++)
+        uniq[i] = 4 + i, dens[i] = 1 / (4 * M_PI), mu[i] = 900, sigma[i] = 200, norm[i] = 1e-6;
+    double mjd = 58877.28817630083;
+    fits_create_file(&f, path, &status);
+    fits_create_tbl(f, BINARY_TBL, 12, 5, names, forms, NULL, "SKYMAP", &status);
+    fits_write_key(f, TSTRING, "ORDERING", "NUNIQ", NULL, &status);
+    fits_write_key(f, TSTRING, "OBJECT", "S200129m", NULL, &status);
+    fits_write_key(f, TDOUBLE, "MJD-OBS", &mjd, NULL, &status);
+    fits_write_col(f, TLONGLONG, 1, 1, 1, 12, uniq, &status);
+    fits_write_col(f, TDOUBLE, 2, 1, 1, 12, dens, &status);
+    fits_write_col(f, TDOUBLE, 3, 1, 1, 12, mu, &status);
+    fits_write_col(f, TDOUBLE, 4, 1, 1, 12, sigma, &status);
+    fits_write_col(f, TDOUBLE, 5, 1, 1, 12, norm, &status);
+    fits_close_file(f, &status);
+    ck_assert_int_eq(status, 0);
+}
+
+/* [input gcn]: notices from Kafka store the map, a broken one is set aside, a retraction
+ * removes the map; offsets are committed, so a restart reads nothing again. */
+START_TEST(gcn_notices_store_and_retract)
+{
+    char *fits_path = tu_path(tu_tmp, "map.fits");
+    tiny_map(fits_path);
+    size_t len;
+    unsigned char *fits = tu_read_file(fits_path, &len);
+    char *map = b64(fits, len);
+    free(fits);
+    tu_mock_start(&mock, 1);
+    tu_mock_topic(&mock, "igwn.gwalert", 1);
+    produce_notice("PRELIMINARY", map);
+    rd_kafka_t *p = tu_kafka_producer(&mock);
+    tu_kafka_produce(p, "igwn.gwalert", 0, NULL, 0, "{not a notice", 13);
+    tu_kafka_flush(p);
+    char *text = NULL;
+    ck_assert_int_ge(asprintf(&text,
+                              "[broker]\nstore = store\nrun_dir = run\nmap_size = 64M\n"
+                              "stats_interval = 0\n"
+                              "[input gcn]\nbrokers = %s\ntopics = igwn.gwalert\ngroup = sks\n"
+                              "rdkafka.session.timeout.ms = 4000\n"
+                              "rdkafka.heartbeat.interval.ms = 1000\n",
+                              mock.bootstraps),
+                     0);
+    char *conf = tu_write(tu_tmp, "broker.ini", text), *out = NULL;
+    free(text);
+    char *store = tu_path(tu_tmp, "store");
+    run_broker(conf);
+    json_t *st = wait_for(conf, gcn_notices, 2);
+    ck_assert_int_eq(tu_json_int(st, "inputs.gcn.maps"), 1);
+    ck_assert_int_eq(tu_json_int(st, "inputs.gcn.refused"), 1);
+    json_decref(st);
+    ck_assert_int_eq(tu_sks(&out, NULL, "gw list --store '%s'", store), 0);
+    ck_assert_msg(strstr(out, "S200129m  merger MJD 58877.28818"), "%s", out);
+    free(out);
+    char *failed = tu_path(tu_tmp, "run/failed"), *ls = NULL;
+    ck_assert_int_ge(asprintf(&ls, "ls '%s'", failed), 0);
+    ck_assert_int_eq(tu_run(ls, &out, NULL), 0);
+    free(ls);
+    ck_assert_msg(strstr(out, "gcn-kafka_topic_igwn.gwalert_partition_0_offset_1.json"), "%s", out);
+    free(out);
+    tu_broker_stop(&broker_pid);
+
+    produce_notice("UPDATE", map);
+    produce_notice("RETRACTION", NULL);
+    run_broker(conf);
+    st = wait_for(conf, gcn_notices, 2); /* the first run's two are not read again */
+    ck_assert_int_eq(tu_json_int(st, "inputs.gcn.notices"), 2);
+    ck_assert_int_eq(tu_json_int(st, "inputs.gcn.retractions"), 1);
+    json_decref(st);
+    tu_broker_stop(&broker_pid);
+    ck_assert_int_eq(tu_sks(&out, NULL, "gw list --store '%s'", store), 0);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(failed), free(store), free(conf), free(map), free(fits_path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kafka_broker");
@@ -235,6 +367,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bad_section_named);
     tcase_add_test(tc, stopped_midway_every_alert_once);
+    tcase_add_test(tc, gcn_notices_store_and_retract);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

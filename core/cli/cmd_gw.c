@@ -1,5 +1,7 @@
 /* skysieve gw load|list|remove|at: gravitational-wave sky maps in a store (core/assoc/skymap.h). */
 #include "cli.h"
+#include "fileio.h"
+#include "gcn_in.h"
 #include "json_text.h"
 #include "skymap.h"
 #include "sky.h"
@@ -18,6 +20,7 @@ static const char ssi_gw_help[] =
     "       skysieve gw remove --store DIR ID\n"
     "       skysieve gw at --store DIR ID RA DEC [RA DEC ...]\n"
     "       skysieve gw loci --store DIR [--level L] [--since MJD] ID\n"
+    "       skysieve gw notice --store DIR [--no-queue] NOTICE.json...\n"
     "Options come before the arguments.\n\n"
     "Gravitational-wave sky maps (LIGO/Virgo/KAGRA): multi-order FITS (ORDERING = NUNIQ:\n"
     "UNIQ, PROBDENSITY, DISTMU, DISTSIGMA, DISTNORM) or flat HEALPix (RING or NESTED: PROB and\n"
@@ -29,26 +32,28 @@ static const char ssi_gw_help[] =
     "probability density (sr^-1), and the distance's mean and standard deviation along that line\n"
     "of sight (Mpc). `loci` prints the stored loci inside the event's credible region of level L\n"
     "(0.9) with a detection at or after MJD (default: a day before the merger), one JSON line\n"
-    "each, densest first, found through the sky index. The store is created when absent.\n";
+    "each, densest first, found through the sky index. `notice` applies IGWN alert notices (the\n"
+    "JSON of GCN Kafka's igwn.gwalert topic, the map base64 in event.skymap): a RETRACTION\n"
+    "removes the event, any other stores its map (replacing an earlier one) and queues the loci\n"
+    "already in its region for the broker's dispatch (--no-queue: not). The store is created\n"
+    "when absent.\n";
 
-enum { O_STORE = 1, O_NAME, O_JSON, O_LEVEL, O_SINCE, O_HELP };
+enum { O_STORE = 1, O_NAME, O_JSON, O_LEVEL, O_SINCE, O_NO_QUEUE, O_HELP };
 
 typedef struct ssi_gw_cli {
     const char *store, *name;
     int json;
     double level, since; /* gw loci; since NAN: the merger minus a day */
+    int no_queue;        /* gw notice */
 } ssi_gw_cli;
 
 static int ssi_gw_parse(int argc, char **argv, ssi_gw_cli *c)
 {
     static const struct option longopts[] = {
-        {"store", required_argument, 0, O_STORE},
-        {"name", required_argument, 0, O_NAME},
-        {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, O_HELP},
-        {"level", required_argument, 0, O_LEVEL},
-        {"since", required_argument, 0, O_SINCE},
-        {0, 0, 0, 0},
+        {"store", required_argument, 0, O_STORE}, {"name", required_argument, 0, O_NAME},
+        {"json", no_argument, 0, O_JSON},         {"help", no_argument, 0, O_HELP},
+        {"level", required_argument, 0, O_LEVEL}, {"since", required_argument, 0, O_SINCE},
+        {"no-queue", no_argument, 0, O_NO_QUEUE}, {0, 0, 0, 0},
     };
     int ch;
     /* "+": options end at the first argument, so a declination of -40 is not an option */
@@ -61,6 +66,7 @@ static int ssi_gw_parse(int argc, char **argv, ssi_gw_cli *c)
             c->name = optarg;
             break;
         case O_JSON: c->json = 1; break;
+        case O_NO_QUEUE: c->no_queue = 1; break;
         case O_LEVEL:
             if (ss_cli_double(optarg, &c->level) || !(c->level > 0 && c->level <= 1))
                 return ss_cli_usage("gw", "--level: '%s' is not a level in (0, 1]", optarg);
@@ -268,6 +274,36 @@ static int ssi_gw_loci_run(ssi_gw_cli *c, const char *id, ss_err *err)
     return rc;
 }
 
+/* Each notice file in its own transaction; a bad one is named and the rest still applied. */
+static int ssi_gw_notices(ssi_gw_cli *c, int nargs, char **args)
+{
+    ss_store_options so = {.create = 1};
+    ss_store *s;
+    ss_err err = {0};
+    if (ss_store_open(c->store, &so, &s, &err))
+        return ss_cli_fail(&err);
+    int failed = 0;
+    for (int i = 0; i < nargs; i++) {
+        ss_err e = {0};
+        size_t len = 0;
+        char *text = NULL;
+        ss_ingest_gcn_result r;
+        if (ss_file_read(args[i], &text, &len, &e) ||
+            ss_ingest_gcn_apply(s, text, len, args[i], !c->no_queue, &r, &e)) {
+            failed = ss_cli_fail(&e);
+        } else if (!strcmp(r.alert_type, "RETRACTION")) {
+            printf("%s: %s RETRACTION: %s\n", args[i], r.event,
+                   r.removed ? "map removed" : "no map was stored");
+        } else
+            printf("%s: %s %s: map stored (%zu pixels, 90%% region %.1f deg2, merger MJD %.5f), "
+                   "%zu loci already in the region queued for dispatch\n",
+                   args[i], r.event, r.alert_type, r.pixels, r.area90, r.merger_mjd, r.queued);
+        free(text);
+    }
+    ss_store_close(s);
+    return failed ? SS_EXIT_FAIL : SS_EXIT_OK;
+}
+
 static int ssi_gw_run(ssi_gw_cli *c, const char *verb, int nargs, char **args)
 {
     ss_err err = {0};
@@ -289,12 +325,17 @@ static int ssi_gw_run(ssi_gw_cli *c, const char *verb, int nargs, char **args)
             return ss_cli_usage("gw", "at: expected an event ID and RA DEC pairs");
         ssi_gw_at a = {args[0], nargs - 1, args + 1, &err};
         rc = ssi_gw_txn(c->store, SS_STORE_READ, ssi_gw_at_txn, &a, &err);
+    } else if (!strcmp(verb, "notice")) {
+        if (nargs < 1)
+            return ss_cli_usage("gw", "notice: expected NOTICE.json files");
+        return ssi_gw_notices(c, nargs, args);
     } else if (!strcmp(verb, "loci")) {
         if (nargs != 1)
             return ss_cli_usage("gw", "loci: expected one event ID");
         rc = ssi_gw_loci_run(c, args[0], &err);
     } else
-        return ss_cli_usage("gw", "unknown action '%s' (load, list, remove, at or loci)", verb);
+        return ss_cli_usage("gw", "unknown action '%s' (load, list, remove, at, loci or notice)",
+                            verb);
     if (rc && !err.code)
         ss_err_set(&err, rc, "%s: %s", c->store, ss_strerror(rc));
     return rc ? ss_cli_fail(&err) : SS_EXIT_OK;

@@ -129,3 +129,85 @@ def test_the_right_transients_are_tagged_and_a_retraction_ends_it(tmp_path):
                                               "gw_counterpart").splitlines()]
     assert len(later) == len(tagged)
     assert json.loads(sks("locus", "--store", store, rising))["gw_events"] == []
+
+
+def moc_notice(tmp_path, alert_type, with_map=True):
+    """An IGWN notice (the igwn.gwalert JSON) whose map is the flat map made multi-order, with
+    the merger in event.time only (the map header has no MJD-OBS)."""
+    import base64
+    import io
+    from astropy.table import Table
+
+    level = write_map(str(tmp_path / "flat.fits"))
+    flat = hp.read_map(str(tmp_path / "flat.fits"), field=None, nest=True, dtype=np.float64)
+    order = int(math.log2(NSIDE))
+    npix = hp.nside2npix(NSIDE)
+    t = Table({"UNIQ": 4 * 4 ** order + np.arange(npix, dtype=np.int64),
+               "PROBDENSITY": flat[0] / hp.nside2pixarea(NSIDE),
+               "DISTMU": flat[1], "DISTSIGMA": flat[2], "DISTNORM": flat[3]})
+    t.meta.update({"ORDERING": "NUNIQ", "PIXTYPE": "HEALPIX", "OBJECT": "S240101a",
+                   "MOCORDER": order})
+    buf = io.BytesIO()
+    t.write(buf, format="fits")
+    event = None
+    if with_map:
+        event = {"time": "2023-02-25T12:00:00.000Z",  # MJD 60000.5
+                 "far": 1e-10, "significant": True, "instruments": ["H1", "L1"],
+                 "group": "CBC", "pipeline": "gstlal", "search": "AllSky",
+                 "classification": {"BNS": 0.95, "Terrestrial": 0.05},
+                 "skymap": base64.b64encode(buf.getvalue()).decode()}
+    notice = {"alert_type": alert_type, "time_created": "2023-02-25T12:01:00Z",
+              "superevent_id": "S240101a", "urls": {}, "event": event, "external_coinc": None}
+    path = tmp_path / f"{alert_type.lower()}.json"
+    path.write_text(json.dumps(notice))
+    return str(path), level
+
+
+def test_a_map_arriving_after_the_night_reaches_the_loci_through_the_broker(tmp_path):
+    store = str(tmp_path / "store")
+    ini = tmp_path / "set.ini"
+    ini.write_text(f"[filter gw_counterpart]\npath = {FILTER}\n")
+    alerts_csv(str(tmp_path / "night.csv"), SOURCES)
+    sks("ingest", "--store", store, "--filters", str(ini), str(tmp_path / "night.csv"))
+    assert sks("tagged", "--store", store, "gw_counterpart") == ""  # no map yet
+    notice, level = moc_notice(tmp_path, "PRELIMINARY")
+    out = sks("gw", "notice", "--store", store, notice)
+    want = {n for n, (ra, dec, pts) in SOURCES.items()
+            if inside(level, ra, dec) and max(t for t, _ in pts) >= MERGER - 1}
+    assert f"{len(want)} loci already in the region queued" in out, out
+    assert "merger MJD 60000.50000" in out  # from event.time: the map has no MJD-OBS
+    # a broker starting on this store dispatches the queued loci, each as of its latest alert
+    conf = tmp_path / "broker.ini"
+    conf.write_text("[broker]\nstore = store\nrun_dir = run\nmap_size = 64M\n"
+                    "stats_interval = 0\n\n[filters]\nset = set.ini\nworkers = 1\n\n"
+                    f"[control]\naddress = ipc://{tmp_path}/ctl.ipc\n")
+    log = open(tmp_path / "broker.log", "wb")
+    proc = subprocess.Popen([SKYSIEVE, "run", "--config", str(conf)], stdout=log, stderr=log,
+                            cwd=tmp_path)
+    try:
+        import time
+        deadline = time.monotonic() + 60
+        got = set()
+        while time.monotonic() < deadline and proc.poll() is None:
+            tagged = sks("tagged", "--store", store, "gw_counterpart").splitlines()
+            got = {json.loads(sks("locus", "--store", store, json.loads(t)["locus_id"]))
+                   ["alerts"][0]["object_id"] for t in tagged}
+            if len(got) >= 2:
+                break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(15)
+        proc.wait(timeout=30)
+        log.close()
+    # as of their latest alerts: fading_inside now fades, so only these two
+    assert got == {"rising_inside", "new_inside_bright"}, \
+        (got, (tmp_path / "broker.log").read_text()[-3000:])
+    assert proc.returncode == 0, (tmp_path / "broker.log").read_text()[-3000:]
+    retraction, _ = moc_notice(tmp_path, "RETRACTION", with_map=False)
+    assert "map removed" in sks("gw", "notice", "--store", store, retraction)
+    assert sks("gw", "list", "--store", store) == ""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"superevent_id": "S1", "alert_type": "UPDATE", "event": {"skymap": "@@"}}')
+    r = subprocess.run([SKYSIEVE, "gw", "notice", "--store", store, str(bad)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "bad.json: event S1: skymap is not base64" in r.stderr

@@ -66,8 +66,18 @@ typedef struct ss_assoc_skymap_point {
  */
 int ss_assoc_skymap_read(const char *path, const char *name, ss_assoc_skymap **out, ss_err *err);
 
+/**
+ * The same from a FITS file in memory (an alert notice's map, not compressed), @p label naming
+ * it in errors. @p buf is not kept.
+ */
+int ss_assoc_skymap_read_mem(const void *buf, size_t len, const char *label, const char *name,
+                             ss_assoc_skymap **out, ss_err *err);
+
 /** NULL is allowed. */
 void ss_assoc_skymap_free(ss_assoc_skymap *m);
+
+/** Sets the merger time of a map whose header gave none (an alert notice's event.time). */
+void ss_assoc_skymap_set_merger(ss_assoc_skymap *m, double mjd);
 
 /** The map's description; valid while @p m is. */
 const ss_assoc_skymap_info *ss_assoc_skymap_info_of(const ss_assoc_skymap *m);

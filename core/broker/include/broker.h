@@ -76,8 +76,10 @@ typedef struct ss_broker_conf {
     char *schema_dir;
     int kafka_on; /**< an [input kafka] section is present */
     ss_ingest_kafka_in_conf
-        kafka; /**< its keys (checked as read; the consumer opens at the start) */
-    char *set; /**< the filter-set INI; NULL: no filters */
+        kafka;  /**< its keys (checked as read; the consumer opens at the start) */
+    int gcn_on; /**< an [input gcn] section is present: gravitational-wave notices (gcn_in.h) */
+    ss_ingest_kafka_in_conf gcn; /**< its brokers, topics, group and rdkafka.* keys */
+    char *set;                   /**< the filter-set INI; NULL: no filters */
     unsigned workers;
     double timeout;
     unsigned max_crashes;
