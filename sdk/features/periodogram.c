@@ -5,7 +5,8 @@
  *
  * The cost is points x frequencies. Each point's cosine and sine are stepped from one frequency
  * to the next by a rotation (two multiplications and an addition each) instead of being
- * recomputed, and the inner loop runs over points, so the compiler can vectorise its sums.
+ * recomputed, in the same pass as the sums; the inner loop runs over points, so the compiler
+ * can vectorise it.
  */
 #include <skysieve/features.h>
 
@@ -28,20 +29,26 @@ typedef struct pg_work {
     int nbands;
 } pg_work;
 
-/* Chi^2 removed by the best sinusoid at the current phases, over the band's weighted variance. */
-static double pg_band_power(const pg_work *k, const pg_band *b, double *reduction)
+/* Chi^2 removed by the best sinusoid at the current phases, over the band's weighted variance;
+ * the phases then step to the next frequency in the same pass, so each point's data are read
+ * once per frequency. */
+static double pg_band_power(pg_work *k, const pg_band *b, double *reduction)
 {
     double C = 0, S = 0, YC = 0, YS = 0, CC = 0, CS = 0;
     const double *w = k->w + b->first, *wy = k->wy + b->first;
-    const double *c = k->c + b->first, *s = k->s + b->first;
+    double *c = k->c + b->first, *s = k->s + b->first;
+    const double *cd = k->cd + b->first, *sd = k->sd + b->first;
 #pragma omp simd reduction(+ : C, S, YC, YS, CC, CS)
     for (size_t i = 0; i < b->n; i++) {
-        C += w[i] * c[i];
-        S += w[i] * s[i];
-        YC += wy[i] * c[i];
-        YS += wy[i] * s[i];
-        CC += w[i] * c[i] * c[i];
-        CS += w[i] * c[i] * s[i];
+        double ci = c[i], si = s[i];
+        C += w[i] * ci;
+        S += w[i] * si;
+        YC += wy[i] * ci;
+        YS += wy[i] * si;
+        CC += w[i] * ci * ci;
+        CS += w[i] * ci * si;
+        c[i] = ci * cd[i] - si * sd[i];
+        s[i] = si * cd[i] + ci * sd[i];
     }
     /* y is centred, so the mean's terms of YC and YS vanish */
     double SS = (1 - CC) - S * S;
@@ -50,19 +57,6 @@ static double pg_band_power(const pg_work *k, const pg_band *b, double *reductio
     double D = CC * SS - CS * CS;
     *reduction = D > 0 ? (SS * YC * YC + CC * YS * YS - 2 * CS * YC * YS) / D : 0;
     return b->yy;
-}
-
-/* Advances every point's phase by one frequency step. */
-static void pg_step(pg_work *k, size_t n)
-{
-    double *c = k->c, *s = k->s;
-    const double *cd = k->cd, *sd = k->sd;
-#pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        double ci = c[i];
-        c[i] = ci * cd[i] - s[i] * sd[i];
-        s[i] = s[i] * cd[i] + ci * sd[i];
-    }
 }
 
 /* Weights, centred data and per-band sums; @p order lists the points grouped by band. */
@@ -165,8 +159,9 @@ static void pg_phases(pg_work *k, const double *t, const size_t *order, size_t n
     }
 }
 
-/* The power at the current phases: chi^2 removed over chi^2 of the means, all bands. */
-static double pg_power_now(const pg_work *k)
+/* The power at the current phases (chi^2 removed over chi^2 of the means, all bands), stepping
+ * the phases to the next frequency. */
+static double pg_power_now(pg_work *k)
 {
     double removed = 0, total = 0;
     for (int b = 0; b < k->nbands; b++) {
@@ -177,8 +172,7 @@ static double pg_power_now(const pg_work *k)
     return total > 0 ? removed / total : 0;
 }
 
-static void pg_scan(pg_work *k, size_t n, size_t nf, double f0, double df, ss_period *out,
-                    double *power)
+static void pg_scan(pg_work *k, size_t nf, double f0, double df, ss_period *out, double *power)
 {
     size_t best = 0;
     double pbest = -1;
@@ -190,7 +184,6 @@ static void pg_scan(pg_work *k, size_t n, size_t nf, double f0, double df, ss_pe
             pbest = p;
             best = f;
         }
-        pg_step(k, n);
     }
     out->period = 1.0 / (f0 + (double)best * df);
     out->power = pbest;
@@ -226,7 +219,7 @@ int ss_features_periodogram(const double *t, const double *y, const double *e, c
     }
     pg_prepare(&k, y, e, order, band, nbands, n);
     pg_phases(&k, t, order, n, tmin, f0, df);
-    pg_scan(&k, n, nf, f0, df, out, power);
+    pg_scan(&k, nf, f0, df, out, power);
     out->frequencies = nf;
     out->fap = pg_fap(out->power, f0 + (double)(nf - 1) * df, t, e, n, nbands, 3 * nbands);
     free(order);
