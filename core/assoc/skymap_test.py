@@ -112,8 +112,7 @@ def test_bayestar_map_matches_healpy(tmp_path):
     assert listed["area90_deg2"] == pytest.approx(area90, rel=1e-9)
 
 
-def flat_map(tmp_path, nest, gz):
-    nside = 64
+def flat_map(tmp_path, nest, gz, nside=64):
     npix = hp.nside2npix(nside)
     vec = hp.pix2vec(nside, np.arange(npix), nest=nest)
     centre = hp.ang2vec(math.radians(90 - 30), math.radians(150))
@@ -134,9 +133,11 @@ def flat_map(tmp_path, nest, gz):
     return str(name), nside, prob, mu, sigma
 
 
-@pytest.mark.parametrize("nest,gz", [(False, False), (True, False), (False, True), (True, True)])
-def test_flat_maps_ring_and_nested_plain_and_gzip(tmp_path, nest, gz):
-    path, nside, prob, mu, sigma = flat_map(tmp_path, nest, gz)
+@pytest.mark.parametrize("nest,gz,nside", [(False, False, 64), (True, False, 64),
+                                           (False, True, 64), (True, True, 64),
+                                           (True, False, 128)])  # 196,608 pixels
+def test_flat_maps_ring_and_nested_plain_and_gzip(tmp_path, nest, gz, nside):
+    path, nside, prob, mu, sigma = flat_map(tmp_path, nest, gz, nside)
     store = str(tmp_path / "s")
     gw("load", "--store", store, "--name", "flat", path)
     area = np.full(len(prob), hp.nside2pixarea(nside))
