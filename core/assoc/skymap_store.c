@@ -163,7 +163,8 @@ int ss_assoc_skymap_get(ss_store_txn *txn, const char *id, ss_assoc_skymap **out
     return ssi_skymap_decode(v.mv_data, v.mv_size, out);
 }
 
-int ssi_skymap_each_map(ss_store_txn *txn, int (*fn)(ss_assoc_skymap *m, void *arg), void *arg)
+/* Calls @p fn with each stored record's bytes, in id order; a non-zero return stops the walk. */
+static int ssi_gw_records(ss_store_txn *txn, int (*fn)(const MDB_val *v, void *arg), void *arg)
 {
     ss_store_range *r;
     int rc = ss_store_range_open(txn, SS_STORE_META, SSI_GW_PREFIX, SSI_GW_PREFIX_LEN, 0, &r);
@@ -171,13 +172,37 @@ int ssi_skymap_each_map(ss_store_txn *txn, int (*fn)(ss_assoc_skymap *m, void *a
         return rc == MDB_NOTFOUND ? 0 : rc;
     MDB_val k, v;
     int stop = 0;
-    while (!stop && (rc = ss_store_range_next(r, &k, &v)) == 1) {
-        ss_assoc_skymap *m;
-        stop = ssi_skymap_decode(v.mv_data, v.mv_size, &m);
-        stop = stop ? stop : fn(m, arg);
-    }
+    while (!stop && (rc = ss_store_range_next(r, &k, &v)) == 1)
+        stop = fn(&v, arg);
     ss_store_range_close(r);
     return stop ? stop : rc == 1 ? 0 : rc;
+}
+
+typedef struct ssi_gw_walk {
+    int (*map_fn)(ss_assoc_skymap *m, void *arg);
+    int (*info_fn)(const ss_assoc_skymap_info *info, void *arg);
+    void *arg;
+} ssi_gw_walk;
+
+static int ssi_gw_map_record(const MDB_val *v, void *arg)
+{
+    ssi_gw_walk *w = arg;
+    ss_assoc_skymap *m;
+    int rc = ssi_skymap_decode(v->mv_data, v->mv_size, &m);
+    return rc ? rc : w->map_fn(m, w->arg);
+}
+
+static int ssi_gw_info_record(const MDB_val *v, void *arg)
+{
+    ssi_gw_walk *w = arg;
+    ss_assoc_skymap_info info;
+    return ssi_gw_head(v->mv_data, v->mv_size, &info) < 0 ? SS_ECORRUPT : w->info_fn(&info, w->arg);
+}
+
+int ssi_skymap_each_map(ss_store_txn *txn, int (*fn)(ss_assoc_skymap *m, void *arg), void *arg)
+{
+    ssi_gw_walk w = {fn, NULL, arg};
+    return ssi_gw_records(txn, ssi_gw_map_record, &w);
 }
 
 int ss_assoc_skymap_remove(ss_store_txn *txn, const char *id)
@@ -193,16 +218,6 @@ int ss_assoc_skymap_remove(ss_store_txn *txn, const char *id)
 int ss_assoc_skymap_each(ss_store_txn *txn, int (*fn)(const ss_assoc_skymap_info *info, void *arg),
                          void *arg)
 {
-    ss_store_range *r;
-    int rc = ss_store_range_open(txn, SS_STORE_META, SSI_GW_PREFIX, SSI_GW_PREFIX_LEN, 0, &r);
-    if (rc)
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    MDB_val k, v;
-    int stop = 0;
-    while (!stop && (rc = ss_store_range_next(r, &k, &v)) == 1) {
-        ss_assoc_skymap_info info;
-        stop = ssi_gw_head(v.mv_data, v.mv_size, &info) < 0 ? SS_ECORRUPT : fn(&info, arg);
-    }
-    ss_store_range_close(r);
-    return stop ? stop : rc == 1 ? 0 : rc;
+    ssi_gw_walk w = {NULL, fn, arg};
+    return ssi_gw_records(txn, ssi_gw_info_record, &w);
 }
