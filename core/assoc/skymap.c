@@ -135,32 +135,47 @@ void ss_assoc_skymap_moments(double mu, double sigma, double *mean, double *std)
     *std = sqrt(fmax(m4 / m2 - *mean * *mean, 0));
 }
 
-int ss_assoc_skymap_at(const ss_assoc_skymap *m, double ra, double dec, ss_assoc_skymap_point *out)
+int ssi_skymap_ipix(double ra, double dec, uint64_t *ipix)
 {
-    *out = (ss_assoc_skymap_point){NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     if (!isfinite(ra) || !isfinite(dec) || dec < -90 || dec > 90)
         return SS_EINVAL;
-    int64_t ipix;
+    int64_t v;
     double theta = (90.0 - dec) * M_PI / 180.0, phi = fmod(ra, 360.0) * M_PI / 180.0;
-    ang2pix_nest64((int64_t)1 << SSI_ORDER_MAX, theta, phi < 0 ? phi + 2 * M_PI : phi, &ipix);
-    size_t lo = 0, hi = m->info.npix; /* the last pixel starting at or before ipix */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->pix[mid].lo <= (uint64_t)ipix)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
-        return SS_ENOTFOUND;
-    const ssi_skypix *p = &m->pix[lo - 1];
-    uint64_t span = (uint64_t)1 << (2 * (SSI_ORDER_MAX - p->order));
-    if ((uint64_t)ipix >= p->lo + span)
-        return SS_ENOTFOUND;
+    ang2pix_nest64((int64_t)1 << SSI_ORDER_MAX, theta, phi < 0 ? phi + 2 * M_PI : phi, &v);
+    *ipix = (uint64_t)v;
+    return 0;
+}
+
+int ssi_skypix_covers(const ssi_skypix *p, uint64_t ipix)
+{
+    return ipix >= p->lo && ipix - p->lo < (uint64_t)1 << (2 * (SSI_ORDER_MAX - p->order));
+}
+
+void ssi_skypix_point(const ssi_skypix *p, ss_assoc_skymap_point *out)
+{
     out->credible_level = p->level;
     out->probdensity = p->density;
     out->distmu = p->distmu, out->distsigma = p->distsigma, out->distnorm = p->distnorm;
     ss_assoc_skymap_moments(p->distmu, p->distsigma, &out->dist_mean, &out->dist_std);
+}
+
+int ss_assoc_skymap_at(const ss_assoc_skymap *m, double ra, double dec, ss_assoc_skymap_point *out)
+{
+    *out = (ss_assoc_skymap_point){NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    uint64_t ipix;
+    if (ssi_skymap_ipix(ra, dec, &ipix))
+        return SS_EINVAL;
+    size_t lo = 0, hi = m->info.npix; /* the last pixel starting at or before ipix */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->pix[mid].lo <= ipix)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || !ssi_skypix_covers(&m->pix[lo - 1], ipix))
+        return SS_ENOTFOUND;
+    ssi_skypix_point(&m->pix[lo - 1], out);
     return 0;
 }
 

@@ -27,6 +27,23 @@ ss_assoc_skymap *ssi_skymap_alloc(size_t npix);
  * SS_ENOMEM. */
 int ssi_skymap_finish(ss_assoc_skymap *m);
 
+/** The nested index at order 29 of (@p ra, @p dec). @return 0, or SS_EINVAL for no position. */
+int ssi_skymap_ipix(double ra, double dec, uint64_t *ipix);
+
+/** 1 when pixel @p p holds the order-29 index @p ipix. */
+int ssi_skypix_covers(const ssi_skypix *p, uint64_t ipix);
+
+/** What a position in pixel @p p is given: level, density, distances. */
+void ssi_skypix_point(const ssi_skypix *p, ss_assoc_skymap_point *out);
+
+/**
+ * The membership rule: a position (its pixel's point @p p) is in an event of merger @p merger
+ * (NAN: no window) when its level is at most @p level and a detection time falls in the window.
+ * @return 1 with @p out filled (but for its id), 0 when it is not.
+ */
+int ssi_gw_member(double merger, const ss_assoc_skymap_point *p, const double *mjd, size_t n,
+                  double level, double before, double after, ss_assoc_gw_match *out);
+
 /** A stored record as a map (owned by the caller). @return 0, SS_ECORRUPT or SS_ENOMEM. */
 int ssi_skymap_decode(const void *data, size_t len, ss_assoc_skymap **out);
 

@@ -86,6 +86,19 @@ static double ssi_gw_in_window(double merger, const double *mjd, size_t n, doubl
     return best;
 }
 
+int ssi_gw_member(double merger, const ss_assoc_skymap_point *p, const double *mjd, size_t n,
+                  double level, double before, double after, ss_assoc_gw_match *out)
+{
+    if (!(p->credible_level <= level))
+        return 0;
+    double newest = isfinite(merger) ? ssi_gw_in_window(merger, mjd, n, before, after) : NAN;
+    if (isfinite(merger) && isnan(newest))
+        return 0;
+    *out = (ss_assoc_gw_match){NULL,         merger,      p->credible_level, p->probdensity,
+                               p->dist_mean, p->dist_std, newest - merger};
+    return 1;
+}
+
 size_t ss_assoc_gw_match_at(const ss_assoc_gw_set *gs, double ra, double dec, const double *mjd,
                             size_t n, double level, double before, double after,
                             ss_assoc_gw_match *out, size_t max)
@@ -94,17 +107,13 @@ size_t ss_assoc_gw_match_at(const ss_assoc_gw_set *gs, double ra, double dec, co
     for (size_t e = 0; gs && e < gs->n; e++) {
         const ss_assoc_skymap *m = gs->maps[e];
         ss_assoc_skymap_point p;
-        if (ss_assoc_skymap_at(m, ra, dec, &p) || !(p.credible_level <= level))
+        ss_assoc_gw_match one;
+        if (ss_assoc_skymap_at(m, ra, dec, &p) ||
+            !ssi_gw_member(m->info.mjd, &p, mjd, n, level, before, after, &one))
             continue;
-        double merger = m->info.mjd, newest = NAN;
-        if (isfinite(merger)) {
-            newest = ssi_gw_in_window(merger, mjd, n, before, after);
-            if (isnan(newest))
-                continue;
-        }
+        one.id = m->info.id;
         if (k < max)
-            out[k] = (ss_assoc_gw_match){m->info.id,  merger,     p.credible_level, p.probdensity,
-                                         p.dist_mean, p.dist_std, newest - merger};
+            out[k] = one;
         k++;
     }
     return k;

@@ -221,3 +221,73 @@ int ss_assoc_skymap_each(ss_store_txn *txn, int (*fn)(const ss_assoc_skymap_info
     ssi_gw_walk w = {NULL, fn, arg};
     return ssi_gw_records(txn, ssi_gw_info_record, &w);
 }
+
+/* ---- association without decoding ---- */
+
+typedef struct ssi_gw_inplace {
+    uint64_t ipix;
+    const double *mjd;
+    size_t n;
+    double level, before, after;
+    ss_assoc_gw_match *out;
+    size_t max, k;
+} ssi_gw_inplace;
+
+/* Pixel @p i of a stored record (its bytes copied out: the map gives no alignment). */
+static void ssi_gw_pixel(const unsigned char *rec, size_t i, ssi_skypix *x)
+{
+    const unsigned char *p = rec + SSI_GW_HEAD + i * SSI_GW_PIX;
+    uint32_t order;
+    double d[5];
+    p = ssi_get(p, &x->lo, 8);
+    p = ssi_get(p, &order, 4);
+    ssi_get(p, d, sizeof d);
+    x->order = (int)order;
+    x->density = d[0], x->level = d[1], x->distmu = d[2], x->distsigma = d[3], x->distnorm = d[4];
+}
+
+static int ssi_gw_inplace_record(const MDB_val *v, void *arg)
+{
+    ssi_gw_inplace *w = arg;
+    ss_assoc_skymap_info info;
+    long long n = ssi_gw_head(v->mv_data, v->mv_size, &info);
+    if (n < 0)
+        return SS_ECORRUPT;
+    size_t lo = 0, hi = (size_t)n; /* the last pixel starting at or before ipix */
+    ssi_skypix x;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        ssi_gw_pixel(v->mv_data, mid, &x);
+        if (x.lo <= w->ipix)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return 0;
+    ssi_gw_pixel(v->mv_data, lo - 1, &x);
+    ss_assoc_skymap_point p;
+    ss_assoc_gw_match one;
+    if (!ssi_skypix_covers(&x, w->ipix))
+        return 0;
+    ssi_skypix_point(&x, &p);
+    if (!ssi_gw_member(info.mjd, &p, w->mjd, w->n, w->level, w->before, w->after, &one))
+        return 0;
+    one.id = (const char *)v->mv_data + 8; /* the record's id, NUL-terminated, in the map */
+    if (w->k < w->max)
+        w->out[w->k] = one;
+    w->k++;
+    return 0;
+}
+
+size_t ss_assoc_gw_match_stored(ss_store_txn *txn, double ra, double dec, const double *mjd,
+                                size_t n, double level, double before, double after,
+                                ss_assoc_gw_match *out, size_t max, int *rc)
+{
+    ssi_gw_inplace w = {0, mjd, n, level, before, after, out, max, 0};
+    *rc = 0;
+    if (ssi_skymap_ipix(ra, dec, &w.ipix))
+        return 0;
+    *rc = ssi_gw_records(txn, ssi_gw_inplace_record, &w);
+    return w.k;
+}

@@ -113,25 +113,27 @@ static int ssi_locus_matches(ss_store_txn *txn, const char *id, json_t *o)
 }
 
 /* "gw_events": the gravitational-wave events the locus is in (skymap.h) given the detections of
- * @p pkt, as a filter running now would see them. @return 0 or a store code. */
+ * @p pkt, as a filter running now would see them; the stored maps are read in place, so a page
+ * costs a binary search per map. @return 0 or a store code. */
 static int ssi_gw_events(ss_store_txn *txn, const ss_locus *l, const ss_packet *pkt, json_t **out)
 {
     *out = json_array();
-    ss_assoc_gw_set *gs = ss_assoc_gw_set_new();
-    int rc = gs ? ss_assoc_gw_set_sync(gs, txn) : SS_ENOMEM;
-    size_t nmaps = rc ? 0 : ss_assoc_gw_set_count(gs);
-    double *mjd = nmaps ? malloc((pkt->n ? pkt->n : 1) * sizeof *mjd) : NULL;
-    ss_assoc_gw_match *m = nmaps ? malloc(nmaps * sizeof *m) : NULL;
-    if (nmaps && (!mjd || !m))
-        rc = SS_ENOMEM;
+    double *mjd = malloc((pkt->n ? pkt->n : 1) * sizeof *mjd);
+    ss_assoc_gw_match first[16], *m = first;
     size_t n = 0, k = 0;
-    for (uint32_t i = 0; !rc && nmaps && i < pkt->n; i++)
+    int rc = mjd ? 0 : SS_ENOMEM;
+    for (uint32_t i = 0; !rc && i < pkt->n; i++)
         if (pkt->alerts[i].kind == SS_ALERT_DETECTION && isfinite(pkt->alerts[i].mag))
             mjd[n++] = pkt->alerts[i].mjd;
-    if (!rc && nmaps)
-        k = ss_assoc_gw_match_at(gs, l->ra, l->dec, mjd, n, SS_GW_LEVEL, SS_GW_WINDOW_BEFORE,
-                                 SS_GW_WINDOW_AFTER, m, nmaps);
-    for (size_t i = 0; i < k; i++)
+    for (size_t cap = 16; !rc; cap = k) { /* again with room for all, when 16 were too few */
+        k = ss_assoc_gw_match_stored(txn, l->ra, l->dec, mjd, n, SS_GW_LEVEL, SS_GW_WINDOW_BEFORE,
+                                     SS_GW_WINDOW_AFTER, m, cap, &rc);
+        if (rc || k <= cap)
+            break;
+        if (!(m = malloc(k * sizeof *m)))
+            rc = SS_ENOMEM;
+    }
+    for (size_t i = 0; !rc && i < k; i++)
         json_array_append_new(*out, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", m[i].id,
                                               "merger_mjd", ss_json_num(m[i].merger_mjd),
                                               "credible_level", ss_json_num(m[i].credible_level),
@@ -139,9 +141,9 @@ static int ssi_gw_events(ss_store_txn *txn, const ss_locus *l, const ss_packet *
                                               "dist_mean", ss_json_num(m[i].dist_mean), "dist_std",
                                               ss_json_num(m[i].dist_std), "days_since_merger",
                                               ss_json_num(m[i].days_since_merger)));
+    if (m != first)
+        free(m);
     free(mjd);
-    free(m);
-    ss_assoc_gw_set_free(gs);
     return rc;
 }
 

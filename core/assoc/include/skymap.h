@@ -163,6 +163,16 @@ size_t ss_assoc_gw_match_at(const ss_assoc_gw_set *gs, double ra, double dec, co
                             size_t n, double level, double before, double after,
                             ss_assoc_gw_match *out, size_t max);
 
+/**
+ * ss_assoc_gw_match_at() over the maps stored in @p txn, read in place: one binary search in each
+ * stored record, nothing decoded, for a one-off question (a locus page, `skysieve locus`). Ids
+ * point into the store's memory, valid while @p txn is. @param[out] rc 0 or a store code.
+ * @return how many events hold the position.
+ */
+size_t ss_assoc_gw_match_stored(ss_store_txn *txn, double ra, double dec, const double *mjd,
+                                size_t n, double level, double before, double after,
+                                ss_assoc_gw_match *out, size_t max, int *rc);
+
 /** Called for each locus found in a map's region; a non-zero return stops the walk. */
 typedef int (*ss_assoc_skymap_locus_fn)(void *ctx, const ss_locus *l,
                                         const ss_assoc_skymap_point *p);
