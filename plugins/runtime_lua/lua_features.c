@@ -42,7 +42,8 @@ static unsigned lf_kind(lua_State *L, int t)
 }
 
 /* The points of the array at @p arg, in a userdata left on the stack. Passband strings stay
- * valid while the array does (it is an argument, so for the whole call). */
+ * valid while the array does (it is an argument, so for the whole call); a point without a
+ * string passband gets "" (one band of its own). */
 static ss_lc_point *lf_points(lua_State *L, int arg, size_t *n)
 {
     luaL_checktype(L, arg, LUA_TTABLE);
@@ -55,14 +56,16 @@ static ss_lc_point *lf_points(lua_State *L, int arg, size_t *n)
             luaL_error(L, "features: point %d is a %s, not a table", (int)i + 1,
                        luaL_typename(L, -1));
         int t = lua_gettop(L);
-        lua_getfield(L, t, "passband");
+        /* only a string: a number would be converted in the stack slot popped below, and its
+         * text freed while the point still pointed at it */
+        int is_text = lua_getfield(L, t, "passband") == LUA_TSTRING;
         p[i] = (ss_lc_point){lf_field(L, t, "mjd"),
                              lf_field(L, t, "mag"),
                              lf_field(L, t, "magerr"),
                              lf_field(L, t, "maglim"),
                              lf_field(L, t, "flux"),
                              lf_field(L, t, "fluxerr"),
-                             lua_tostring(L, -1),
+                             is_text ? lua_tostring(L, -1) : "",
                              NULL,
                              NULL,
                              lf_kind(L, t)};
