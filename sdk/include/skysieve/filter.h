@@ -22,7 +22,9 @@
  * a later one; the broker's locus properties (num_alerts, newest_*, brightest_*, the per-band
  * counts, the position) as they were right after that packet; the survey's own locus properties
  * (Rubin's diaObject) as that packet left them; the filter-written properties and tags as they
- * stood after the locus's previous dispatch; and the catalog and watch-list matches. Every read of
+ * stood after the locus's previous dispatch; the catalog and watch-list matches; and the
+ * gravitational-wave events whose maps are stored when it runs (a map that comes in an alert
+ * notice later reaches the loci already in its region by dispatching them again). Every read of
  * the host table obeys it: alert_count(), alert(), alert_property(), lightcurve(), light_curve(),
  * locus_property(), passbands(), tags. So the same night gives the same answers in
  * `skysieve ingest --filters`, `skysieve replay` and the live broker. Stores written before 0.2
