@@ -32,6 +32,11 @@ void ss_assoc_skymap_set_merger(ss_assoc_skymap *m, double mjd)
     m->info.mjd = mjd;
 }
 
+void ss_assoc_skymap_set_class(ss_assoc_skymap *m, const ss_assoc_gw_class *cls)
+{
+    m->info.cls = *cls;
+}
+
 const ss_assoc_skymap_info *ss_assoc_skymap_info_of(const ss_assoc_skymap *m)
 {
     return &m->info;
@@ -44,8 +49,10 @@ ss_assoc_skymap *ssi_skymap_alloc(size_t npix)
         free(m);
         return NULL;
     }
-    if (m)
+    if (m) {
         m->info.npix = npix;
+        m->info.cls = (ss_assoc_gw_class){NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    }
     return m;
 }
 

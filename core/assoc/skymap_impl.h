@@ -37,12 +37,13 @@ int ssi_skypix_covers(const ssi_skypix *p, uint64_t ipix);
 void ssi_skypix_point(const ssi_skypix *p, ss_assoc_skymap_point *out);
 
 /**
- * The membership rule: a position (its pixel's point @p p) is in an event of merger @p merger
- * (NAN: no window) when its level is at most @p level and a detection time falls in the window.
- * @return 1 with @p out filled (but for its id), 0 when it is not.
+ * The membership rule: a position (its pixel's point @p p) is in the event @p info describes
+ * when its level is at most @p level and a detection time falls in the window around the merger
+ * (no merger time: no window). @return 1 with @p out filled (but for its id), 0 when it is not.
  */
-int ssi_gw_member(double merger, const ss_assoc_skymap_point *p, const double *mjd, size_t n,
-                  double level, double before, double after, ss_assoc_gw_match *out);
+int ssi_gw_member(const ss_assoc_skymap_info *info, const ss_assoc_skymap_point *p,
+                  const double *mjd, size_t n, double level, double before, double after,
+                  ss_assoc_gw_match *out);
 
 /** A stored record as a map (owned by the caller). @return 0, SS_ECORRUPT or SS_ENOMEM. */
 int ssi_skymap_decode(const void *data, size_t len, ss_assoc_skymap **out);

@@ -86,16 +86,18 @@ static double ssi_gw_in_window(double merger, const double *mjd, size_t n, doubl
     return best;
 }
 
-int ssi_gw_member(double merger, const ss_assoc_skymap_point *p, const double *mjd, size_t n,
-                  double level, double before, double after, ss_assoc_gw_match *out)
+int ssi_gw_member(const ss_assoc_skymap_info *info, const ss_assoc_skymap_point *p,
+                  const double *mjd, size_t n, double level, double before, double after,
+                  ss_assoc_gw_match *out)
 {
+    double merger = info->mjd;
     if (!(p->credible_level <= level))
         return 0;
     double newest = isfinite(merger) ? ssi_gw_in_window(merger, mjd, n, before, after) : NAN;
     if (isfinite(merger) && isnan(newest))
         return 0;
     *out = (ss_assoc_gw_match){NULL,         merger,      p->credible_level, p->probdensity,
-                               p->dist_mean, p->dist_std, newest - merger};
+                               p->dist_mean, p->dist_std, newest - merger,   info->cls};
     return 1;
 }
 
@@ -109,7 +111,7 @@ size_t ss_assoc_gw_match_at(const ss_assoc_gw_set *gs, double ra, double dec, co
         ss_assoc_skymap_point p;
         ss_assoc_gw_match one;
         if (ss_assoc_skymap_at(m, ra, dec, &p) ||
-            !ssi_gw_member(m->info.mjd, &p, mjd, n, level, before, after, &one))
+            !ssi_gw_member(&m->info, &p, mjd, n, level, before, after, &one))
             continue;
         one.id = m->info.id;
         if (k < max)

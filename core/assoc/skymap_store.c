@@ -4,7 +4,8 @@
  * table of its own (no store format change).
  *
  * Record (little-endian, as the store's other records on the machines skysieve runs on):
- *   "SSGW", u32 version (1), info (id[64], mjd, distmean, diststd, area90, loaded: f64;
+ *   "SSGW", u32 version (1), info (id[64], mjd, distmean, diststd, area90, loaded, then the
+ *   notice's far, p_bns, p_nsbh, p_bbh, p_terrestrial, has_ns, has_remnant: f64;
  *   has_distance, max_order: u32), u64 npix, then per pixel lo u64, order u32, density, level,
  *   distmu, distsigma, distnorm f64, in nested order. Levels are stored, so a read is a copy.
  */
@@ -19,7 +20,7 @@
 #define SSI_GW_PREFIX     "gwmap"
 #define SSI_GW_PREFIX_LEN 6 /* with its NUL */
 #define SSI_GW_VERSION    1u
-#define SSI_GW_HEAD       (4 + 4 + SS_SKYMAP_ID_MAX + 5 * 8 + 2 * 4 + 8)
+#define SSI_GW_HEAD       (4 + 4 + SS_SKYMAP_ID_MAX + 12 * 8 + 2 * 4 + 8)
 #define SSI_GW_PIX        (8 + 4 + 5 * 8)
 
 /* Changed by every put and remove, so that an association set knows when to read the maps. */
@@ -74,7 +75,10 @@ static void ssi_gw_encode(const ss_assoc_skymap *m, unsigned char *p)
     p = ssi_put(p, "SSGW", 4);
     p = ssi_put(p, &version, 4);
     p = ssi_put(p, in->id, SS_SKYMAP_ID_MAX);
-    double head[5] = {in->mjd, in->distmean, in->diststd, in->area90, in->loaded};
+    const ss_assoc_gw_class *c = &in->cls;
+    double head[12] = {in->mjd,    in->distmean,     in->diststd, in->area90,
+                       in->loaded, c->far,           c->p_bns,    c->p_nsbh,
+                       c->p_bbh,   c->p_terrestrial, c->has_ns,   c->has_remnant};
     p = ssi_put(p, head, sizeof head);
     p = ssi_put(p, &hd, 4);
     p = ssi_put(p, &mo, 4);
@@ -94,7 +98,7 @@ static long long ssi_gw_head(const unsigned char *p, size_t len, ss_assoc_skymap
 {
     uint32_t version, hd, mo;
     uint64_t npix;
-    double head[5];
+    double head[12];
     if (len < SSI_GW_HEAD || memcmp(p, "SSGW", 4))
         return -1;
     p = ssi_get(p + 4, &version, 4);
@@ -109,6 +113,8 @@ static long long ssi_gw_head(const unsigned char *p, size_t len, ss_assoc_skymap
         return -1;
     info->mjd = head[0], info->distmean = head[1], info->diststd = head[2];
     info->area90 = head[3], info->loaded = head[4];
+    info->cls =
+        (ss_assoc_gw_class){head[5], head[6], head[7], head[8], head[9], head[10], head[11]};
     info->has_distance = (int)hd, info->max_order = (int)mo, info->npix = (size_t)npix;
     return (long long)npix;
 }
@@ -271,7 +277,7 @@ static int ssi_gw_inplace_record(const MDB_val *v, void *arg)
     if (!ssi_skypix_covers(&x, w->ipix))
         return 0;
     ssi_skypix_point(&x, &p);
-    if (!ssi_gw_member(info.mjd, &p, w->mjd, w->n, w->level, w->before, w->after, &one))
+    if (!ssi_gw_member(&info, &p, w->mjd, w->n, w->level, w->before, w->after, &one))
         return 0;
     one.id = (const char *)v->mv_data + 8; /* the record's id, NUL-terminated, in the map */
     if (w->k < w->max)

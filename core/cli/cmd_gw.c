@@ -150,6 +150,15 @@ static int ssi_gw_row(const ss_assoc_skymap_info *in, void *arg)
                           ssi_num(in->diststd), "area90_deg2", ssi_num(in->area90), "pixels",
                           (json_int_t)in->npix, "max_order", in->max_order, "distance",
                           in->has_distance, "loaded", ssi_num(in->loaded));
+    const ss_assoc_gw_class *k = &in->cls;
+    json_object_set_new(o, "far", ssi_num(k->far));
+    json_object_set_new(o, "classification",
+                        json_pack("{s:o, s:o, s:o, s:o}", "BNS", ssi_num(k->p_bns), "NSBH",
+                                  ssi_num(k->p_nsbh), "BBH", ssi_num(k->p_bbh), "Terrestrial",
+                                  ssi_num(k->p_terrestrial)));
+    json_object_set_new(o, "properties",
+                        json_pack("{s:o, s:o}", "HasNS", ssi_num(k->has_ns), "HasRemnant",
+                                  ssi_num(k->has_remnant)));
     json_dumpf(o, stdout, SS_JSON_FLAGS);
     fputc('\n', stdout);
     json_decref(o);

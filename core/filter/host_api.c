@@ -773,8 +773,21 @@ static int h_gw_event(ss_locus_view *v, size_t i, ss_gw_event *out)
     if (ssi_load_gw(v) || i >= v->ngw)
         return SS_ENOTFOUND;
     const ss_assoc_gw_match *m = &v->gw_events[i];
-    *out = (ss_gw_event){m->id,        m->merger_mjd, m->credible_level,   m->probdensity,
-                         m->dist_mean, m->dist_std,   m->days_since_merger};
+    const ss_assoc_gw_class *c = &m->cls;
+    *out = (ss_gw_event){m->id,
+                         m->merger_mjd,
+                         m->credible_level,
+                         m->probdensity,
+                         m->dist_mean,
+                         m->dist_std,
+                         m->days_since_merger,
+                         c->far,
+                         c->p_bns,
+                         c->p_nsbh,
+                         c->p_bbh,
+                         c->p_terrestrial,
+                         c->has_ns,
+                         c->has_remnant};
     return 0;
 }
 

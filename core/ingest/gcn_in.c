@@ -115,6 +115,22 @@ static int ssi_notice_map(json_t *event, const char *label, const char *id, ss_a
     return rc;
 }
 
+static double ssi_num_at(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* The event's false-alarm rate, classification and properties, as far as the notice gives them. */
+static ss_assoc_gw_class ssi_notice_class(json_t *event)
+{
+    json_t *c = json_object_get(event, "classification"), *p = json_object_get(event, "properties");
+    return (ss_assoc_gw_class){ssi_num_at(event, "far"),     ssi_num_at(c, "BNS"),
+                               ssi_num_at(c, "NSBH"),        ssi_num_at(c, "BBH"),
+                               ssi_num_at(c, "Terrestrial"), ssi_num_at(p, "HasNS"),
+                               ssi_num_at(p, "HasRemnant")};
+}
+
 /* Store the map (the merger from event.time when the map has none) and queue the region. */
 static int ssi_notice_store(ss_store *s, ss_assoc_skymap *m, json_t *event, int queue,
                             ss_ingest_gcn_result *r)
@@ -127,6 +143,8 @@ static int ssi_notice_store(ss_store *s, ss_assoc_skymap *m, json_t *event, int 
     if (isnan(in->mjd)) /* the window needs a merger: the notice's, when the map has none */
         ss_assoc_skymap_set_merger(m,
                                    ssi_iso_mjd(json_string_value(json_object_get(event, "time"))));
+    ss_assoc_gw_class cls = ssi_notice_class(event);
+    ss_assoc_skymap_set_class(m, &cls);
     rc = ss_assoc_skymap_put(txn, m);
     r->pixels = in->npix, r->area90 = in->area90, r->merger_mjd = in->mjd;
     ssi_queue_ctx q = {txn, queue ? ss_packet_new() : NULL, 0};

@@ -112,6 +112,25 @@ static int ssi_locus_matches(ss_store_txn *txn, const char *id, json_t *o)
     return rc;
 }
 
+static json_t *ssi_gw_event_json(const ss_assoc_gw_match *m)
+{
+    const ss_assoc_gw_class *c = &m->cls;
+    json_t *o = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", m->id, "merger_mjd",
+        ss_json_num(m->merger_mjd), "credible_level", ss_json_num(m->credible_level), "probdensity",
+        ss_json_num(m->probdensity), "dist_mean", ss_json_num(m->dist_mean), "dist_std",
+        ss_json_num(m->dist_std), "days_since_merger", ss_json_num(m->days_since_merger));
+    json_object_set_new(o, "far", ss_json_num(c->far));
+    json_object_set_new(o, "classification",
+                        json_pack("{s:o, s:o, s:o, s:o}", "BNS", ss_json_num(c->p_bns), "NSBH",
+                                  ss_json_num(c->p_nsbh), "BBH", ss_json_num(c->p_bbh),
+                                  "Terrestrial", ss_json_num(c->p_terrestrial)));
+    json_object_set_new(o, "properties",
+                        json_pack("{s:o, s:o}", "HasNS", ss_json_num(c->has_ns), "HasRemnant",
+                                  ss_json_num(c->has_remnant)));
+    return o;
+}
+
 /* "gw_events": the gravitational-wave events the locus is in (skymap.h) given the detections of
  * @p pkt, as a filter running now would see them; the stored maps are read in place, so a page
  * costs a binary search per map. @return 0 or a store code. */
@@ -134,13 +153,7 @@ static int ssi_gw_events(ss_store_txn *txn, const ss_locus *l, const ss_packet *
             rc = SS_ENOMEM;
     }
     for (size_t i = 0; !rc && i < k; i++)
-        json_array_append_new(*out, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", m[i].id,
-                                              "merger_mjd", ss_json_num(m[i].merger_mjd),
-                                              "credible_level", ss_json_num(m[i].credible_level),
-                                              "probdensity", ss_json_num(m[i].probdensity),
-                                              "dist_mean", ss_json_num(m[i].dist_mean), "dist_std",
-                                              ss_json_num(m[i].dist_std), "days_since_merger",
-                                              ss_json_num(m[i].days_since_merger)));
+        json_array_append_new(*out, ssi_gw_event_json(&m[i]));
     if (m != first)
         free(m);
     free(mjd);

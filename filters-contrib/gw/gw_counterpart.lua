@@ -16,6 +16,10 @@
 --   in the optical (Kasen et al. 2017); tag gw_kilonova_like. Without a distance, no such tag.
 --   gw_rank = log10(probability density) + 1 when kilonova-like: densest first, kilonova-like
 --   before others of the same density (this filter's choice).
+--   min_ns_probability (0: every event): skip events whose alert notice gives BNS + NSBH below
+--       it; a binary black hole merger is not expected to shine, and a kilonova search may set,
+--       say, 0.1. An event loaded from a file has no classification and is always kept.
+--   gw_p_ns = BNS + NSBH of the chosen event, when the notice gave them.
 
 NAME = "gw_counterpart"
 VERSION = "1.0.0"
@@ -29,13 +33,20 @@ OUTPUT_LOCUS_PROPERTIES = {
     {name = "gw_distance_mpc", type = "float", description = "mean distance along the line of sight"},
     {name = "gw_abs_mag", type = "float", description = "peak magnitude at that distance"},
     {name = "gw_rank", type = "float", description = "log10(density) + 1 when kilonova-like"},
+    {name = "gw_p_ns", type = "float", description = "the event's BNS + NSBH probability"},
 }
 OUTPUT_TAGS = {
     {name = "gw_counterpart", description = "new or brightening after the merger, inside the 90% region"},
     {name = "gw_kilonova_like", description = "absolute magnitude between -17.5 and -12 at the event's distance"},
 }
 
-local cfg = {min_sigma = 2, kn_brightest = -17.5, kn_faintest = -12}
+local cfg = {min_sigma = 2, kn_brightest = -17.5, kn_faintest = -12, min_ns_probability = 0}
+
+-- BNS + NSBH of an event, nil when its notice did not classify it.
+local function p_ns(e)
+    if e.p_bns == nil and e.p_nsbh == nil then return nil end
+    return (e.p_bns or 0) + (e.p_nsbh or 0)
+end
 
 function setup(data)
     for key in pairs(cfg) do
@@ -68,13 +79,16 @@ function run(locus)
     local best
     for _, e in ipairs(events) do
         local after = e.merger_mjd == nil or dets[1].mjd >= e.merger_mjd
-        if after and (best == nil or e.probdensity > best.probdensity) then best = e end
+        local ns = p_ns(e)
+        local kind_ok = ns == nil or ns >= cfg.min_ns_probability
+        if after and kind_ok and (best == nil or e.probdensity > best.probdensity) then best = e end
     end
     if best == nil then return end
     locus:tag("gw_counterpart")
     locus:set_property("gw_event", best.id)
     locus:set_property("gw_credible_level", best.credible_level)
     locus:set_property("gw_probdensity", best.probdensity)
+    if p_ns(best) then locus:set_property("gw_p_ns", p_ns(best)) end
     if best.days_since_merger then locus:set_property("gw_days_since_merger", best.days_since_merger) end
     local rank = math.log(math.max(best.probdensity, 1e-300), 10)
     if best.dist_mean and best.dist_mean > 0 and best.dist_mean < math.huge then

@@ -203,6 +203,26 @@ def test_a_map_arriving_after_the_night_reaches_the_loci_through_the_broker(tmp_
     assert got == {"rising_inside", "new_inside_bright"}, \
         (got, (tmp_path / "broker.log").read_text()[-3000:])
     assert proc.returncode == 0, (tmp_path / "broker.log").read_text()[-3000:]
+    # what the notice said of the event: kept with the map, shown, and seen by filters
+    listed = json.loads(sks("gw", "list", "--store", store, "--json"))
+    assert listed["far"] == 1e-10 and listed["classification"]["BNS"] == 0.95
+    assert listed["classification"]["BBH"] is None and listed["properties"]["HasNS"] is None
+    shown = [json.loads(sks("locus", "--store", store, json.loads(t)["locus_id"]))
+             for t in sks("tagged", "--store", store, "gw_counterpart").splitlines()]
+    for locus in shown:
+        assert locus["gw_events"][0]["classification"]["BNS"] == 0.95
+        assert locus["properties"]["gw_p_ns"] == pytest.approx(0.95)
+    # a kilonova search that wants BNS + NSBH >= 0.99 skips this event; the default keeps it
+    strict = tmp_path / "strict.ini"
+    strict.write_text(f"[filter gw_counterpart]\npath = {FILTER}\nsetup.min_ns_probability = 0.99\n")
+    alerts_csv(str(tmp_path / "a.csv"), {"strict_new": (150.4, 29.8, [(60003.5, 18.0)])})
+    sks("ingest", "--store", store, "--filters", str(strict), str(tmp_path / "a.csv"))
+    alerts_csv(str(tmp_path / "b.csv"), {"default_new": (149.6, 30.2, [(60003.6, 18.0)])})
+    sks("ingest", "--store", store, "--filters", str(ini), str(tmp_path / "b.csv"))
+    now = {json.loads(sks("locus", "--store", store, json.loads(t)["locus_id"]))
+           ["alerts"][0]["object_id"]
+           for t in sks("tagged", "--store", store, "gw_counterpart").splitlines()}
+    assert now == {"rising_inside", "new_inside_bright", "default_new"}, now
     retraction, _ = moc_notice(tmp_path, "RETRACTION", with_map=False)
     assert "map removed" in sks("gw", "notice", "--store", store, retraction)
     assert sks("gw", "list", "--store", store) == ""

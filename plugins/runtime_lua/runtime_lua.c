@@ -473,7 +473,8 @@ static int l_watch_objects(lua_State *L)
 }
 
 /* locus:gw_events(): {id, merger_mjd, credible_level, probdensity, dist_mean, dist_std,
- * days_since_merger} for each gravitational-wave event the locus is in (nil fields: unknown). */
+ * days_since_merger, far, p_bns, p_nsbh, p_bbh, p_terrestrial, has_ns, has_remnant} for each
+ * gravitational-wave event the locus is in (nil fields: unknown). */
 static int l_gw_events(lua_State *L)
 {
     ss_locus_view *l = check_locus(L);
@@ -484,7 +485,7 @@ static int l_gw_events(lua_State *L)
         ss_gw_event e;
         if (h->gw_event(l, i, &e))
             break;
-        lua_createtable(L, 0, 7);
+        lua_createtable(L, 0, 14);
         set_string(L, "id", e.id);
         set_number(L, "merger_mjd", e.merger_mjd);
         set_number(L, "credible_level", e.credible_level);
@@ -492,6 +493,13 @@ static int l_gw_events(lua_State *L)
         set_number(L, "dist_mean", e.dist_mean);
         set_number(L, "dist_std", e.dist_std);
         set_number(L, "days_since_merger", e.days_since_merger);
+        set_number(L, "far", e.far);
+        set_number(L, "p_bns", e.p_bns);
+        set_number(L, "p_nsbh", e.p_nsbh);
+        set_number(L, "p_bbh", e.p_bbh);
+        set_number(L, "p_terrestrial", e.p_terrestrial);
+        set_number(L, "has_ns", e.has_ns);
+        set_number(L, "has_remnant", e.has_remnant);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;

@@ -37,6 +37,15 @@ typedef struct ss_assoc_skymap ss_assoc_skymap;
 
 #define SS_SKYMAP_ID_MAX 64
 
+/** What an alert notice says of the event (NAN for what it does not say, and for maps loaded
+ * from a file). */
+typedef struct ss_assoc_gw_class {
+    double far;                  /**< false-alarm rate, Hz */
+    double p_bns, p_nsbh, p_bbh; /**< classification: binary neutron star, NS-black hole, BBH */
+    double p_terrestrial;        /**< the probability that it is noise */
+    double has_ns, has_remnant;  /**< probabilities of a neutron star, of matter left outside */
+} ss_assoc_gw_class;
+
 /** What a map says of itself. */
 typedef struct ss_assoc_skymap_info {
     char id[SS_SKYMAP_ID_MAX]; /**< the event id (OBJECT, or the name given) */
@@ -47,6 +56,7 @@ typedef struct ss_assoc_skymap_info {
     int max_order;             /**< finest HEALPix order */
     double area90;             /**< deg^2 of the 90% credible region */
     double loaded;             /**< Unix time the store received it (0 before) */
+    ss_assoc_gw_class cls;     /**< from the alert notice, NAN-filled otherwise */
 } ss_assoc_skymap_info;
 
 /** A position in a map. */
@@ -78,6 +88,9 @@ void ss_assoc_skymap_free(ss_assoc_skymap *m);
 
 /** Sets the merger time of a map whose header gave none (an alert notice's event.time). */
 void ss_assoc_skymap_set_merger(ss_assoc_skymap *m, double mjd);
+
+/** Sets what the alert notice says of the event (its far, classification and properties). */
+void ss_assoc_skymap_set_class(ss_assoc_skymap *m, const ss_assoc_gw_class *cls);
 
 /** The map's description; valid while @p m is. */
 const ss_assoc_skymap_info *ss_assoc_skymap_info_of(const ss_assoc_skymap *m);
@@ -133,6 +146,7 @@ typedef struct ss_assoc_gw_match {
     double probdensity;         /**< sr^-1 */
     double dist_mean, dist_std; /**< Mpc along the line of sight; NAN without distances */
     double days_since_merger;   /**< newest visible detection minus the merger */
+    ss_assoc_gw_class cls;      /**< what the alert notice said of the event */
 } ss_assoc_gw_match;
 
 /** The store's maps held in memory for association, by whoever associates (one per thread). */

@@ -166,6 +166,10 @@ typedef struct ss_gw_event {
     double probdensity;         /**< sr^-1, of the locus's pixel */
     double dist_mean, dist_std; /**< Mpc along the locus's line of sight; NAN without distances */
     double days_since_merger;   /**< the newest such detection minus the merger (may be < 0) */
+    /* what the alert notice said; NAN when unknown (a map loaded from a file) */
+    double far;                                 /**< false-alarm rate, Hz */
+    double p_bns, p_nsbh, p_bbh, p_terrestrial; /**< classification */
+    double has_ns, has_remnant; /**< probabilities of a neutron star, of matter outside */
 } ss_gw_event;
 
 /**

@@ -78,7 +78,8 @@ class Locus:
         catalog_matches: the catalog rows the locus lies within the radius of.
         watch: the watch-list objects the locus is on.
         gw_events: the gravitational-wave events whose 90% region holds the locus, ``[{id,
-            merger_mjd, credible_level, probdensity, dist_mean, dist_std, days_since_merger}]``.
+            merger_mjd, credible_level, probdensity, dist_mean, dist_std, days_since_merger, far,
+            classification, properties}]``.
         as_of: with ``as_of=``: ``{survey, alert_id, mjd}`` of the alert it is shown as of.
         before: with ``before=``: the MJD it is shown before.
         raw: the server's JSON, as it came.
