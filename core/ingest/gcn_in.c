@@ -4,6 +4,8 @@
  */
 #include "gcn_in.h"
 
+#include "kafka_group.h"
+
 #include "queue.h"
 #include "skymap.h"
 
@@ -237,34 +239,13 @@ struct ss_ingest_gcn {
     ss_ingest_gcn_stats st;
 };
 
-static rd_kafka_conf_t *ssi_gcn_conf(const ss_ingest_kafka_in_conf *c, ss_err *err)
-{
-    rd_kafka_conf_t *rc = rd_kafka_conf_new();
-    char why[256];
-    const char *keys[] = {"bootstrap.servers", "group.id", "enable.auto.commit",
-                          "enable.auto.offset.store", "auto.offset.reset"};
-    const char *vals[] = {c->brokers, c->group, "false", "false", "earliest"};
-    for (size_t i = 0; rc && i < 5 + c->nkv; i++) {
-        const char *k = i < 5 ? keys[i] : c->kv[2 * (i - 5)];
-        const char *v = i < 5 ? vals[i] : c->kv[2 * (i - 5) + 1];
-        if (rd_kafka_conf_set(rc, k, v, why, sizeof why) != RD_KAFKA_CONF_OK) {
-            ss_err_set(err, SS_EINVAL, "[input gcn] %s%s: %s", i < 5 ? "" : "rdkafka.", k, why);
-            rd_kafka_conf_destroy(rc);
-            return NULL;
-        }
-    }
-    if (!rc)
-        ss_err_set(err, SS_ENOMEM, "out of memory");
-    return rc;
-}
-
 int ss_ingest_gcn_open(const ss_ingest_kafka_in_conf *c, ss_ingest_gcn **out, ss_err *err)
 {
     const char *missing = !c->brokers ? "brokers" : !c->topics ? "topics" : !c->group ? "group" : 0;
     if (missing)
         return ss_err_set(err, SS_EINVAL, "[input gcn] %s: missing", missing);
     ss_ingest_gcn *g = calloc(1, sizeof *g);
-    rd_kafka_conf_t *conf = g ? ssi_gcn_conf(c, err) : NULL;
+    rd_kafka_conf_t *conf = g ? ss_ingest_kafka_consumer_conf(c, "input gcn", err) : NULL;
     char why[512];
     if (!g || !conf) {
         free(g);

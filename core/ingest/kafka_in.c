@@ -157,12 +157,34 @@ void ss_ingest_kafka_in_conf_free(ss_ingest_kafka_in_conf *c)
 
 /* ---- the consumer ---- */
 
-static int ssi_rdset(rd_kafka_conf_t *rc, const char *key, const char *value, ss_err *err)
+static int ssi_rdset(rd_kafka_conf_t *rc, const char *section, const char *key, const char *value,
+                     int passed, ss_err *err)
 {
     char why[256];
     if (rd_kafka_conf_set(rc, key, value, why, sizeof why) != RD_KAFKA_CONF_OK)
-        return ss_err_set(err, SS_EINVAL, "[input kafka] rdkafka.%s: %s", key, why);
+        return ss_err_set(err, SS_EINVAL, "[%s] %s%s: %s", section, passed ? "rdkafka." : "", key,
+                          why);
     return 0;
+}
+
+rd_kafka_conf_t *ss_ingest_kafka_consumer_conf(const ss_ingest_kafka_in_conf *c,
+                                               const char *section, ss_err *err)
+{
+    rd_kafka_conf_t *rc = rd_kafka_conf_new();
+    if (!rc)
+        return ss_err_set(err, SS_ENOMEM, "out of memory"), NULL;
+    /* offsets follow the store: the consumer stores and commits them only after a commit; a new
+     * group starts from the earliest message kept (overridable by rdkafka.auto.offset.reset) */
+    int bad = ssi_rdset(rc, section, "bootstrap.servers", c->brokers, 0, err) ||
+              ssi_rdset(rc, section, "group.id", c->group, 0, err) ||
+              ssi_rdset(rc, section, "enable.auto.commit", "false", 0, err) ||
+              ssi_rdset(rc, section, "enable.auto.offset.store", "false", 0, err) ||
+              ssi_rdset(rc, section, "auto.offset.reset", "earliest", 0, err);
+    for (size_t i = 0; i < c->nkv && !bad; i++)
+        bad = ssi_rdset(rc, section, c->kv[2 * i], c->kv[2 * i + 1], 1, err);
+    if (bad)
+        return rd_kafka_conf_destroy(rc), NULL;
+    return rc;
 }
 
 /* A revocation: what the ingest buffered is committed first and its offsets sent to the group,
@@ -210,20 +232,9 @@ static void ssi_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 static rd_kafka_conf_t *ssi_rdconf(const ss_ingest_kafka_in_conf *c, ss_ingest_kafka_in *k,
                                    ss_err *err)
 {
-    rd_kafka_conf_t *rc = rd_kafka_conf_new();
+    rd_kafka_conf_t *rc = ss_ingest_kafka_consumer_conf(c, "input kafka", err);
     if (!rc)
-        return ss_err_set(err, SS_ENOMEM, "out of memory"), NULL;
-    /* offsets follow the store: only ss_ingest_kafka_in_committed() stores and commits them; a new
-     * group starts from the earliest message kept (overridable by rdkafka.auto.offset.reset) */
-    int bad = ssi_rdset(rc, "bootstrap.servers", c->brokers, err) ||
-              ssi_rdset(rc, "group.id", c->group, err) ||
-              ssi_rdset(rc, "enable.auto.commit", "false", err) ||
-              ssi_rdset(rc, "enable.auto.offset.store", "false", err) ||
-              ssi_rdset(rc, "auto.offset.reset", "earliest", err);
-    for (size_t i = 0; i < c->nkv && !bad; i++)
-        bad = ssi_rdset(rc, c->kv[2 * i], c->kv[2 * i + 1], err);
-    if (bad)
-        return rd_kafka_conf_destroy(rc), NULL;
+        return NULL;
     k->coop = ss_ingest_kafka_cooperative(rc);
     rd_kafka_conf_set_rebalance_cb(rc, ssi_rebalance);
     rd_kafka_conf_set_opaque(rc, k);

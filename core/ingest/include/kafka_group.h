@@ -8,6 +8,18 @@
 
 #include <librdkafka/rdkafka.h>
 
+struct ss_ingest_kafka_in_conf;
+struct ss_err;
+
+/**
+ * The configuration of a group consumer whose offsets follow the store: brokers and group from
+ * @p c, automatic commits and offset stores off, a new group starting from the earliest message,
+ * then @p c's rdkafka.* keys as given. @p section names the INI section in errors.
+ * @return a configuration owned by the caller, or NULL with @p err set (SS_EINVAL, SS_ENOMEM).
+ */
+rd_kafka_conf_t *ss_ingest_kafka_consumer_conf(const struct ss_ingest_kafka_in_conf *c,
+                                               const char *section, struct ss_err *err);
+
 /**
  * 1 when the group protocol of a consumer configured with @p rc is cooperative (its
  * partition.assignment.strategy is cooperative-sticky). Read once, from the configuration:
