@@ -10,6 +10,10 @@
  * of N loci each. The periodogram's grid is the default (periods 0.1 day to the span, 5 samples per
  * peak, at most 20,000 frequencies).
  *
+ * Then one ss_features_periodogram() call alone on the same curves, by each method (exact:
+ * points x frequencies; fast: the non-uniform FFT), on one band (every point in one band) and on
+ * the two bands together (multi-band).
+ *
  * The machine is noisy, so each round also times a reference: sorting the light curve's
  * magnitudes with qsort, a fixed amount of plain work; the ratio to it is printed beside the time.
  */
@@ -62,6 +66,31 @@ static double time_features(ss_features *f, const ss_lc_point *p, size_t n, unsi
     return (bench_now_s() - t0) / loci * 1e6;
 }
 
+/* One periodogram call on the curve's points, one band (@p multi 0) or g and r. */
+static double time_periodogram(const ss_lc_point *p, size_t n, int method, int multi, int calls)
+{
+    double *t = malloc(3 * n * sizeof *t);
+    int *band = malloc(n * sizeof *band);
+    for (size_t i = 0; i < n; i++) {
+        t[i] = p[i].mjd, t[n + i] = p[i].mag, t[2 * n + i] = p[i].magerr;
+        band[i] = p[i].passband[0] == 'r';
+    }
+    ss_features_options o = SS_FEATURES_OPTIONS_INIT;
+    o.period_method = method;
+    ss_period out;
+    double t0 = bench_now_s();
+    for (int i = 0; i < calls; i++)
+        if (ss_features_periodogram(t, t + n, t + 2 * n, multi ? band : NULL, 2, n, &o, &out,
+                                    NULL)) {
+            fprintf(stderr, "bench_features: periodogram failed\n");
+            exit(1);
+        }
+    double us = (bench_now_s() - t0) / calls * 1e6;
+    free(t);
+    free(band);
+    return us;
+}
+
 static double time_reference(const ss_lc_point *p, size_t n, int loci)
 {
     double *m = malloc(n * sizeof *m), sink = 0;
@@ -86,6 +115,27 @@ static void report(const char *what, size_t n, double *us, double *ref, int r)
     qsort(ratio, (size_t)r, sizeof *ratio, cmp_double);
     printf("%-8s %5zu points  %10.1f %10.1f %10.1f us   x reference %8.1f %8.1f %8.1f\n", what, n,
            us[0], us[r / 2], us[r - 1], ratio[0], ratio[r / 2], ratio[r - 1]);
+}
+
+static void bench_periodograms(int repeat, int loci)
+{
+    static const size_t sizes[] = {10, 100, 1000};
+    static const char *const what[] = {"exact 1b", "fast 1b", "exact 2b", "fast 2b"};
+    printf("ss_features_periodogram() alone, one band (1b) or g and r (2b), default grid:\n");
+    for (int w = 0; w < 4; w++)
+        for (size_t z = 0; z < 3; z++) {
+            size_t n = sizes[z];
+            ss_lc_point *p = make_curve(n, 7, 0);
+            int calls = loci ? loci : w % 2 == 0 && n >= 1000 ? 5 : 100;
+            double us[64], ref[64];
+            for (int r = 0; r < repeat; r++) {
+                ref[r] = time_reference(p, n, 200);
+                us[r] =
+                    time_periodogram(p, n, w % 2 ? SS_PERIOD_FAST : SS_PERIOD_EXACT, w / 2, calls);
+            }
+            report(what[w], n, us, ref, repeat);
+            free(p);
+        }
 }
 
 int main(int argc, char **argv)
@@ -128,5 +178,6 @@ int main(int argc, char **argv)
             free(p);
         }
     ss_features_free(f);
+    bench_periodograms(repeat, loci);
     return 0;
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config liblmdb-dev libjansson-dev libcsv-dev libxxhash-dev
           check libsubunit-dev liblua5.4-dev libnanomsg-dev libinih-dev
           libavro-dev libsnappy-dev zlib1g-dev libzstd-dev libcfitsio-dev libcurl4-openssl-dev librdkafka-dev
-          libchealpix-dev libgsl-dev libmicrohttpd-dev libcairo2-dev libssl-dev chromium fonts-dejavu-core
+          libchealpix-dev libgsl-dev libfftw3-dev libmicrohttpd-dev libcairo2-dev libssl-dev chromium fonts-dejavu-core
           python3 python3-requests python3-pandas python3-astropy python3-scipy python3-healpy python3-pytest python3-matplotlib
           python3-setuptools python3-websocket wrk clang libclang-rt-dev "$@")
 

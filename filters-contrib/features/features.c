@@ -8,7 +8,8 @@
  * Setup keys: features = a comma-separated list of names (default: the basic group, the
  * periodogram and the Bazin fit; "all" for every one); forced = true to use forced photometry
  * with the detections; and the numbers of ss_features_options (min_dt, max_dt, colour_window,
- * min_period, max_period, samples_per_peak, max_frequencies, min_points_period).
+ * min_period, max_period, samples_per_peak, max_frequencies, min_points_period), and method =
+ * auto, exact or fast (the periodogram's sums).
  */
 #include <ctype.h>
 #include <math.h>
@@ -125,6 +126,12 @@ static int fe_setup_item(fe_state *s, const ss_setup_item *it, char *err, size_t
     int r;
     if (!strcmp(it->key, "features"))
         return fe_choose(s, it->value, err, errlen);
+    if (!strcmp(it->key, "method")) {
+        if ((o->period_method = ss_features_period_method(it->value)) >= 0)
+            return 0;
+        snprintf(err, errlen, "features: method '%s': auto, exact or fast", it->value);
+        return -1;
+    }
     if (!strcmp(it->key, "forced")) {
         o->kinds = SS_POINT_DETECTION | (!strcmp(it->value, "true") ? SS_POINT_FORCED : 0);
         return 0;

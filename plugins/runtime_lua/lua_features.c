@@ -123,6 +123,10 @@ static ss_features_options lf_options(lua_State *L, int t)
         luaL_error(L, "features.compute: max_frequencies must be 1 to %d", LF_MAX_FREQUENCIES);
     o.max_frequencies = (size_t)nf;
     o.min_points_period = (size_t)fmax(3, lf_opt(L, t, "min_points_period", 8));
+    lua_getfield(L, t, "method"); /* "auto", "exact" or "fast" */
+    if (!lua_isnil(L, -1) && (o.period_method = ss_features_period_method(lua_tostring(L, -1))) < 0)
+        luaL_error(L, "features.compute: method must be \"auto\", \"exact\" or \"fast\"");
+    lua_pop(L, 1);
     lua_getfield(L, t, "forced"); /* forced = true: forced photometry too */
     if (lua_toboolean(L, -1))
         o.kinds |= SS_POINT_FORCED;

@@ -962,6 +962,12 @@ static const char features_body[] =
     "  assert(odd[''] and odd[''].n == 2, 'a passband that is not text is one band of its own')\n"
     "  ok, err = pcall(features.compute, pts, {max_frequencies = 1e9})\n"
     "  assert(not ok and err:find('max_frequencies'), err)\n"
+    "  local ex = features.compute(pts, {groups = {'period'}, method = 'exact'})\n"
+    "  local fa = features.compute(pts, {groups = {'period'}, method = 'fast'})\n"
+    "  assert(ex.multiband.multiband_period == fa.multiband.multiband_period and\n"
+    "         math.abs(ex.g.period_power - fa.g.period_power) < 1e-9, 'method')\n"
+    "  ok, err = pcall(features.compute, pts, {method = 'quick'})\n"
+    "  assert(not ok and err:find('method must be'), err)\n"
     "  locus:tag('done')\n"
     "end\n";
 

@@ -9,7 +9,8 @@
  * default d; "nan" for a missing value). Modes: all (every feature), power (the periodogram's
  * grid: one band, or all bands with multiband=1), drw TAU SIGMA MEAN (the log-likelihood).
  * Options: the fields of ss_features_options (min_dt, max_dt, colour_window, min_period,
- * max_period, samples_per_peak, max_frequencies, min_points_period, groups, kinds).
+ * max_period, samples_per_peak, max_frequencies, min_points_period, groups, kinds), and
+ * method=auto|exact|fast (period_method).
  */
 #include <skysieve/features.h>
 
@@ -82,6 +83,8 @@ static int dump_option(ss_features_options *o, int *multiband, const char *arg)
         return -1;
     size_t k = (size_t)(eq - arg);
     double v = strtod(eq + 1, NULL);
+    if (k == 6 && !strncmp(arg, "method", 6))
+        return (o->period_method = ss_features_period_method(eq + 1)) < 0 ? -1 : 0;
 #define DUMP_OPT(name, expr)                                                                       \
     if (k == strlen(#name) && !strncmp(arg, #name, k)) {                                           \
         expr;                                                                                      \

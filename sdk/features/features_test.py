@@ -225,12 +225,18 @@ def test_periodogram_is_astropys_and_finds_the_period():
     for seed, period in enumerate((0.37, 3.7, 27.0)):
         rows = periodic(seed, period, n=200, bands=("g",))
         t, m, e = (np.array(c) for c in zip(*[(r[0], r[2], r[3]) for r in rows]))
-        got = run(rows, "power")
+        got = run(rows, "power", "method=exact")
         freq = grid(t)
         ls = LombScargle(t, m, e)
         want = ls.power(freq, method="cython")  # exact: "auto" would pick the approximate "fast"
         assert len(got["grid"]) == len(freq)
         np.testing.assert_allclose(got["grid"], want, rtol=1e-6, atol=1e-9)
+        # the FFT's grid is within its error bound, and its peak is the exact one
+        fast = run(rows, "power", "method=fast")
+        np.testing.assert_allclose(fast["grid"], want, rtol=0, atol=1e-6)
+        assert fast["period"] == got["period"]
+        close(fast["power"], got["power"], rel=1e-12, what="fast peak power")
+        assert run(rows, "power")["period"] == got["period"]  # auto: fast from 32 points
         assert abs(got["period"] - period) / period < 0.01, (got["period"], period)
         fap = ls.false_alarm_probability(got["power"], method="baluev",
                                          maximum_frequency=freq[-1])
@@ -244,6 +250,29 @@ def test_periodogram_is_astropys_and_finds_the_period():
             g2["power"], method="baluev", maximum_frequency=grid(tn)[-1])
         close(g2["fap"], float(fap), rel=1e-4, what="weak fap")
         assert 1e-12 < g2["fap"] <= 1
+
+
+def test_fast_periodogram_of_long_light_curves_is_astropys():
+    """1,000 and 3,000 points, three bands, uneven errors: the FFT's grid against astropy's exact
+    sums, single and multi-band, and the peak recomputed exactly."""
+    for n, period in ((1000, 0.61), (3000, 13.2)):
+        rows = periodic(11, period, n=n, bands=("g", "r", "i"))
+        t, m, e = (np.array(c) for c in zip(*[(r[0], r[2], r[3]) for r in rows]))
+        freq = grid(t)
+        fast = run(rows, "power", "method=fast")
+        want = LombScargle(t, m, e).power(freq, method="cython")
+        np.testing.assert_allclose(fast["grid"], want, rtol=0, atol=1e-6)
+        assert fast["period"] == 1 / freq[np.argmax(want)]
+        close(fast["power"], float(want.max()), rel=1e-7, what="fast peak power")
+        exact = run(rows, "power", "method=exact", "multiband=1")
+        multi = run(rows, "power", "method=fast", "multiband=1")
+        np.testing.assert_allclose(multi["grid"], exact["grid"], rtol=0, atol=1e-6)
+        assert multi["period"] == exact["period"]
+        close(multi["fap"], exact["fap"], rel=1e-9, abs_=1e-300, what="fast multi-band fap")
+        assert abs(multi["period"] - period) / period < 0.01
+    bad = subprocess.run([DUMP, "power", "method=quick"], input="1,g,18,0.1,nan,nan\n",
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "method=quick" in bad.stderr
 
 
 def multiband_power(t, m, e, band, freq):
@@ -459,3 +488,20 @@ def test_features_filter_on_elasticc_matches_numpy(tmp_path):
     finally:
         serve.terminate()
         serve.wait(timeout=20)
+
+
+def test_features_filter_refuses_an_unknown_method(tmp_path):
+    skysieve = os.environ.get("SKYSIEVE_BINARY")
+    plugin = os.environ.get("FEATURES_FILTER")
+    if not skysieve or not plugin:
+        pytest.skip("SKYSIEVE_BINARY and FEATURES_FILTER are not set (ctest sets them)")
+    alerts = tmp_path / "a.csv"
+    alerts.write_text("alert_id,ra,dec,mjd,passband,mag,magerr\na1,10.0,20.0,60000.1,g,18.5,0.05\n")
+    for method, ok in (("quick", False), ("fast", True)):
+        ini = tmp_path / f"{method}.ini"
+        ini.write_text(f"[filter features]\npath = {plugin}\nsetup.method = {method}\n")
+        r = subprocess.run([skysieve, "ingest", "--store", str(tmp_path / method), "--filters",
+                            str(ini), str(alerts)], capture_output=True, text=True)
+        assert (r.returncode == 0) == ok, r.stderr
+        if not ok:
+            assert "method 'quick': auto, exact or fast" in r.stderr

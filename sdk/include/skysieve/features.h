@@ -18,8 +18,10 @@
  * is NAN, never an error.
  *
  * Errors: functions return 0, or SS_EINVAL (a NULL or inconsistent argument; nothing written) or
- * SS_ENOMEM (skysieve.h). Nothing here keeps global state: calls on different ss_features
- * objects may run in different threads at once.
+ * SS_ENOMEM (skysieve.h). Calls on different ss_features objects may run in different threads
+ * at once. The one state kept between calls is the fast periodogram's FFTW plans, one per grid
+ * size, made under a lock and kept until the program ends (or the filter that links this library
+ * is unloaded): a cache, invisible in the answers.
  *
  * Memory: an ss_features is owned by its caller (ss_features_new() / ss_features_free()); it
  * keeps its buffers between ss_features_compute() calls, so a filter keeps one in its state and
@@ -34,6 +36,8 @@
  *
  * Change log (append only):
  *  - 1.0: first version.
+ *  - 1.1: ss_features_options.period_method (SS_PERIOD_AUTO, _EXACT, _FAST): the periodogram's
+ *    sums by a non-uniform FFT, chosen by default from 32 points; ss_features_period_method().
  */
 #ifndef SKYSIEVE_FEATURES_H
 #define SKYSIEVE_FEATURES_H
@@ -48,7 +52,7 @@ extern "C" {
 #endif
 
 #define SS_FEATURES_VERSION_MAJOR 1
-#define SS_FEATURES_VERSION_MINOR 0
+#define SS_FEATURES_VERSION_MINOR 1
 
 /** The library's version numbers, as compiled. @return "MAJOR.MINOR", static. */
 const char *ss_features_version(int *major, int *minor);
@@ -95,12 +99,25 @@ typedef struct ss_features_options {
     double samples_per_peak; /**< frequency step 1 / (samples_per_peak * span) (5) */
     size_t max_frequencies;  /**< grid cap: a longer grid is thinned to this many (20000) */
     size_t min_points_period; /**< fewer points in a band: no periodogram (8) */
+    int period_method;        /**< SS_PERIOD_AUTO, SS_PERIOD_EXACT or SS_PERIOD_FAST (1.1) */
 } ss_features_options;
+
+/** Periodogram methods (ss_features_options.period_method). */
+#define SS_PERIOD_AUTO  0 /**< FAST from SS_PERIOD_FAST_POINTS points in a call, else EXACT */
+#define SS_PERIOD_EXACT 1 /**< every frequency's sums added up point by point: n x nf */
+/** The sums of the whole grid by a non-uniform FFT (FFTW), n + nf log nf: each power within
+ * about 1e-6 of EXACT's, and the highest peaks and their neighbours recomputed exactly, so
+ * the period, power and false-alarm probability are EXACT's. */
+#define SS_PERIOD_FAST        2
+#define SS_PERIOD_FAST_POINTS 32
+
+/** The method named @p name: "auto", "exact" or "fast" (1.1). @return it, or -1. */
+int ss_features_period_method(const char *name);
 
 #define SS_FEATURES_OPTIONS_INIT                                                                   \
     {                                                                                              \
         sizeof(ss_features_options), SS_POINT_DETECTION, SS_FEATURES_ALL, 0.1, 10, 0.5, 0.1, 0, 5, \
-            20000, 8                                                                               \
+            20000, 8, SS_PERIOD_AUTO                                                               \
     }
 
 /** A computed feature. Strings owned by the ss_features object. */
