@@ -1,7 +1,7 @@
 /*
  * bench_features: the light-curve feature library's cost per locus (sdk/features, issue 23).
  *
- *   bench_features [--repeat R] [--loci N]
+ *   bench_features [--repeat R] [--loci N] [--periodogram]
  *
  * For light curves of 10, 100 and 1,000 detections (two bands, g and r, over 400 days: a periodic
  * source, and for the Bazin fit a supernova-like rise and fall), the time per call of
@@ -12,7 +12,7 @@
  *
  * Then one ss_features_periodogram() call alone on the same curves, by each method (exact:
  * points x frequencies; fast: the non-uniform FFT), on one band (every point in one band) and on
- * the two bands together (multi-band).
+ * the two bands together (multi-band); --periodogram times only these.
  *
  * The machine is noisy, so each round also times a reference: sorting the light curve's
  * magnitudes with qsort, a fixed amount of plain work; the ratio to it is printed beside the time.
@@ -140,14 +140,18 @@ static void bench_periodograms(int repeat, int loci)
 
 int main(int argc, char **argv)
 {
-    int repeat = 5, loci = 0, c;
-    static const struct option opts[] = {
-        {"repeat", required_argument, NULL, 'r'}, {"loci", required_argument, NULL, 'n'}, {0}};
+    int repeat = 5, loci = 0, only_periodogram = 0, c;
+    static const struct option opts[] = {{"repeat", required_argument, NULL, 'r'},
+                                         {"loci", required_argument, NULL, 'n'},
+                                         {"periodogram", no_argument, NULL, 'p'},
+                                         {0}};
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'r')
             repeat = atoi(optarg);
         else if (c == 'n')
             loci = atoi(optarg);
+        else if (c == 'p')
+            only_periodogram = 1;
         else
             return 2;
     }
@@ -164,7 +168,7 @@ int main(int argc, char **argv)
     static const size_t sizes[] = {10, 100, 1000};
     ss_features *f = ss_features_new();
     printf("bench_features: per locus, min / median / max of %d rounds\n", repeat);
-    for (size_t s = 0; s < 5; s++)
+    for (size_t s = 0; s < (only_periodogram ? 0u : 5u); s++)
         for (size_t z = 0; z < 3; z++) {
             size_t n = sizes[z];
             ss_lc_point *p = make_curve(n, 7, sets[s].groups == SS_FEATURES_FIT);
