@@ -3,6 +3,7 @@
 #include "fileio.h"
 #include "gcn_in.h"
 #include "json_text.h"
+#include "publish.h"
 #include "skymap.h"
 #include "sky.h"
 
@@ -132,11 +133,6 @@ static int ssi_gw_load(ssi_gw_cli *c, int nargs, char **args)
     return rc ? ss_cli_fail(&err) : SS_EXIT_OK;
 }
 
-static json_t *ssi_num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static int ssi_gw_row(const ss_assoc_skymap_info *in, void *arg)
 {
     ssi_gw_cli *c = arg;
@@ -146,19 +142,11 @@ static int ssi_gw_row(const ss_assoc_skymap_info *in, void *arg)
         return 0;
     }
     json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:i, s:b, s:o}", "id", in->id, "mjd",
-                          ssi_num(in->mjd), "distmean", ssi_num(in->distmean), "diststd",
-                          ssi_num(in->diststd), "area90_deg2", ssi_num(in->area90), "pixels",
-                          (json_int_t)in->npix, "max_order", in->max_order, "distance",
-                          in->has_distance, "loaded", ssi_num(in->loaded));
-    const ss_assoc_gw_class *k = &in->cls;
-    json_object_set_new(o, "far", ssi_num(k->far));
-    json_object_set_new(o, "classification",
-                        json_pack("{s:o, s:o, s:o, s:o}", "BNS", ssi_num(k->p_bns), "NSBH",
-                                  ssi_num(k->p_nsbh), "BBH", ssi_num(k->p_bbh), "Terrestrial",
-                                  ssi_num(k->p_terrestrial)));
-    json_object_set_new(o, "properties",
-                        json_pack("{s:o, s:o}", "HasNS", ssi_num(k->has_ns), "HasRemnant",
-                                  ssi_num(k->has_remnant)));
+                          ss_json_num(in->mjd), "distmean", ss_json_num(in->distmean), "diststd",
+                          ss_json_num(in->diststd), "area90_deg2", ss_json_num(in->area90),
+                          "pixels", (json_int_t)in->npix, "max_order", in->max_order, "distance",
+                          in->has_distance, "loaded", ss_json_num(in->loaded));
+    ss_publish_gw_class(o, &in->cls);
     json_dumpf(o, stdout, SS_JSON_FLAGS);
     fputc('\n', stdout);
     json_decref(o);
@@ -186,11 +174,12 @@ static void ssi_gw_point(const ss_assoc_skymap *m, double ra, double dec)
 {
     ss_assoc_skymap_point p;
     int rc = ss_assoc_skymap_at(m, ra, dec, &p);
-    json_t *o = json_pack("{s:f, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ra", ra, "dec", dec,
-                          "credible_level", ssi_num(p.credible_level), "probdensity",
-                          ssi_num(p.probdensity), "distmu", ssi_num(p.distmu), "distsigma",
-                          ssi_num(p.distsigma), "distnorm", ssi_num(p.distnorm), "dist_mean",
-                          ssi_num(p.dist_mean), "dist_std", ssi_num(p.dist_std));
+    json_t *o =
+        json_pack("{s:f, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ra", ra, "dec", dec,
+                  "credible_level", ss_json_num(p.credible_level), "probdensity",
+                  ss_json_num(p.probdensity), "distmu", ss_json_num(p.distmu), "distsigma",
+                  ss_json_num(p.distsigma), "distnorm", ss_json_num(p.distnorm), "dist_mean",
+                  ss_json_num(p.dist_mean), "dist_std", ss_json_num(p.dist_std));
     if (rc)
         json_object_set_new(o, "error", json_string("no pixel of the map covers this position"));
     json_dumpf(o, stdout, SS_JSON_FLAGS);
@@ -229,11 +218,12 @@ typedef struct ssi_gw_loci {
 static int ssi_gw_locus_row(void *ctx, const ss_locus *l, const ss_assoc_skymap_point *p)
 {
     ssi_gw_loci *a = ctx;
-    json_t *o = json_pack("{s:s, s:f, s:f, s:i, s:o, s:o, s:o, s:o, s:o}", "locus_id", l->id, "ra",
-                          l->ra, "dec", l->dec, "num_alerts", (int)l->num_alerts, "newest_mjd",
-                          ssi_num(l->newest.mjd), "credible_level", ssi_num(p->credible_level),
-                          "probdensity", ssi_num(p->probdensity), "dist_mean",
-                          ssi_num(p->dist_mean), "dist_std", ssi_num(p->dist_std));
+    json_t *o =
+        json_pack("{s:s, s:f, s:f, s:i, s:o, s:o, s:o, s:o, s:o}", "locus_id", l->id, "ra", l->ra,
+                  "dec", l->dec, "num_alerts", (int)l->num_alerts, "newest_mjd",
+                  ss_json_num(l->newest.mjd), "credible_level", ss_json_num(p->credible_level),
+                  "probdensity", ss_json_num(p->probdensity), "dist_mean",
+                  ss_json_num(p->dist_mean), "dist_std", ss_json_num(p->dist_std));
     return o ? json_array_append_new(a->rows, o) : SS_ENOMEM;
 }
 

@@ -91,6 +91,18 @@ json_t *ss_publish_match(const ss_assoc_match *m)
     return o;
 }
 
+void ss_publish_gw_class(json_t *o, const ss_assoc_gw_class *c)
+{
+    json_object_set_new(o, "far", ss_json_num(c->far));
+    json_object_set_new(o, "classification",
+                        json_pack("{s:o, s:o, s:o, s:o}", "BNS", ss_json_num(c->p_bns), "NSBH",
+                                  ss_json_num(c->p_nsbh), "BBH", ss_json_num(c->p_bbh),
+                                  "Terrestrial", ss_json_num(c->p_terrestrial)));
+    json_object_set_new(o, "properties",
+                        json_pack("{s:o, s:o}", "HasNS", ss_json_num(c->has_ns), "HasRemnant",
+                                  ss_json_num(c->has_remnant)));
+}
+
 char *ss_publish_tag_event(const char *tag, const char *filter, const ss_locus *l,
                            const ss_alert *trigger)
 {

@@ -114,20 +114,12 @@ static int ssi_locus_matches(ss_store_txn *txn, const char *id, json_t *o)
 
 static json_t *ssi_gw_event_json(const ss_assoc_gw_match *m)
 {
-    const ss_assoc_gw_class *c = &m->cls;
     json_t *o = json_pack(
         "{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", m->id, "merger_mjd",
         ss_json_num(m->merger_mjd), "credible_level", ss_json_num(m->credible_level), "probdensity",
         ss_json_num(m->probdensity), "dist_mean", ss_json_num(m->dist_mean), "dist_std",
         ss_json_num(m->dist_std), "days_since_merger", ss_json_num(m->days_since_merger));
-    json_object_set_new(o, "far", ss_json_num(c->far));
-    json_object_set_new(o, "classification",
-                        json_pack("{s:o, s:o, s:o, s:o}", "BNS", ss_json_num(c->p_bns), "NSBH",
-                                  ss_json_num(c->p_nsbh), "BBH", ss_json_num(c->p_bbh),
-                                  "Terrestrial", ss_json_num(c->p_terrestrial)));
-    json_object_set_new(o, "properties",
-                        json_pack("{s:o, s:o}", "HasNS", ss_json_num(c->has_ns), "HasRemnant",
-                                  ss_json_num(c->has_remnant)));
+    ss_publish_gw_class(o, &m->cls);
     return o;
 }
 

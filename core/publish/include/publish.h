@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "output.h"
 #include "record.h"
+#include "skymap.h"
 
 #include "json_text.h"
 
@@ -39,6 +40,11 @@ json_t *ss_publish_alert(const ss_alert *a);
 /** A catalog match ({catalog, row, object_id, separation_arcsec, columns}) or a watch-list hit
  * ({list, object, separation_arcsec}). */
 json_t *ss_publish_match(const ss_assoc_match *m);
+
+/** Adds what a gravitational-wave alert notice says of its event to @p o: "far",
+ * "classification" {BNS, NSBH, BBH, Terrestrial} and "properties" {HasNS, HasRemnant}, each null
+ * when the notice did not say (skymap.h). */
+void ss_publish_gw_class(json_t *o, const ss_assoc_gw_class *c);
 
 /**
  * The published form of a tag event: {"tag", "filter", "locus": summary, "alert": the trigger}.
