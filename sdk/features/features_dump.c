@@ -166,6 +166,8 @@ static int dump_power(const dump_lc *lc, const ss_features_options *o, int multi
             dump_num_json(power[i]);
         }
         printf("]}\n");
+    } else {
+        fprintf(stderr, "features_dump: ss_features_periodogram: %d\n", rc);
     }
     free(t);
     free(power);

@@ -273,6 +273,15 @@ def test_fast_periodogram_of_long_light_curves_is_astropys():
     bad = subprocess.run([DUMP, "power", "method=quick"], input="1,g,18,0.1,nan,nan\n",
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "method=quick" in bad.stderr
+    # a point that is not finite is refused by both methods, not turned into NaN powers
+    rows = periodic(3, 2.0, n=100, bands=("g",))
+    rows[40] = (rows[40][0], "g", math.nan, rows[40][3], "nan", "nan")
+    for method in ("fast", "exact"):
+        text = "\n".join(",".join("nan" if (isinstance(v, float) and math.isnan(v)) else str(v)
+                                  for v in r) for r in rows)
+        r = subprocess.run([DUMP, "power", f"method={method}"], input=text, capture_output=True,
+                           text=True)
+        assert r.returncode == 1 and "ss_features_periodogram: -" in r.stderr, (method, r.stderr)
 
 
 def multiband_power(t, m, e, band, freq):

@@ -340,6 +340,8 @@ int ss_features_periodogram(const double *t, const double *y, const double *e, c
     nbands = band ? nbands : 1;
     double tmin = INFINITY, tmax = -INFINITY, f0 = 0, df = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!isfinite(t[i]) || !isfinite(y[i]) || !(e[i] > 0) || !isfinite(e[i]))
+            return SS_EINVAL; /* a NaN makes every power NaN, and no place on the FFT grid */
         tmin = fmin(tmin, t[i]);
         tmax = fmax(tmax, t[i]);
     }

@@ -243,8 +243,9 @@ typedef struct ss_period {
  * it is the multi-band periodogram of VanderPlas & Ivezic (2015) with one term per band: each band
  * its own mean, amplitude and phase at a shared frequency, the power being the fraction of the
  * total chi^2 removed. @p band NULL: one band. @p power, when not NULL, receives the grid's powers
- * (max_frequencies doubles).
- * @return 0 (out->period NAN when too few points or no span), SS_EINVAL, SS_ENOMEM.
+ * (max_frequencies doubles). Every t and y must be finite and every e finite and above 0.
+ * @return 0 (out->period NAN when too few points or no span), SS_EINVAL (also for a point that is
+ * not finite), SS_ENOMEM.
  */
 int ss_features_periodogram(const double *t, const double *y, const double *e, const int *band,
                             int nbands, size_t n, const ss_features_options *opt, ss_period *out,
