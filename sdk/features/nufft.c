@@ -17,7 +17,7 @@
  *
  * FFTW's planner is not reentrant, and planning a size costs as much as transforming it (0.4 ms
  * for 40,960 points), so plans are made once per grid size, under a lock, and kept for the
- * process in a small table; FFTW's own planner lock (fftw_make_planner_thread_safe) also covers
+ * process in a small table; FFTW's own planner lock (fftwf_make_planner_thread_safe) also covers
  * the other copies of this static library that filters loaded in the same process link.
  */
 #include "features_impl.h"
@@ -33,8 +33,8 @@
 #define NUFFT_SPREAD 8
 #define NUFFT_PLANS  32
 
-/* One grid size's plan and tables; never freed before exit, so a pointer handed out stays valid
- * while the plan is in use by another thread. */
+/* One grid size's plan and tables; freed only at exit or unload, so a pointer handed out stays
+ * valid while the plan is in use by another thread. */
 typedef struct nufft_plan {
     size_t g;                    /* grid points */
     fftwf_plan plan;             /* one transform of g points, in place */
