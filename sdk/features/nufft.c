@@ -24,6 +24,7 @@
 
 #include <complex.h>
 #include <fftw3.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -79,6 +80,8 @@ size_t ssi_nufft_grid(size_t m)
 
 static nufft_plan *nufft_plan_new(size_t g)
 {
+    if (g > INT_MAX) /* FFTW takes an int; a grid this long is out of memory anyway */
+        return NULL;
     nufft_plan *p = calloc(1, sizeof *p);
     fftwf_complex *a = fftwf_alloc_complex(g);
     if (!p || !a) {
