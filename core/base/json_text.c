@@ -10,6 +10,12 @@ json_t *ss_json_num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+double ss_json_num_at(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
 json_t *ss_json_textn(const char *s, size_t n)
 {
     json_t *j = json_stringn(s, n);

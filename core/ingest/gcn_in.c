@@ -4,6 +4,7 @@
  */
 #include "gcn_in.h"
 
+#include "json_text.h"
 #include "kafka_group.h"
 
 #include "queue.h"
@@ -117,20 +118,14 @@ static int ssi_notice_map(json_t *event, const char *label, const char *id, ss_a
     return rc;
 }
 
-static double ssi_num_at(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
 /* The event's false-alarm rate, classification and properties, as far as the notice gives them. */
 static ss_assoc_gw_class ssi_notice_class(json_t *event)
 {
     json_t *c = json_object_get(event, "classification"), *p = json_object_get(event, "properties");
-    return (ss_assoc_gw_class){ssi_num_at(event, "far"),     ssi_num_at(c, "BNS"),
-                               ssi_num_at(c, "NSBH"),        ssi_num_at(c, "BBH"),
-                               ssi_num_at(c, "Terrestrial"), ssi_num_at(p, "HasNS"),
-                               ssi_num_at(p, "HasRemnant")};
+    return (ss_assoc_gw_class){ss_json_num_at(event, "far"),     ss_json_num_at(c, "BNS"),
+                               ss_json_num_at(c, "NSBH"),        ss_json_num_at(c, "BBH"),
+                               ss_json_num_at(c, "Terrestrial"), ss_json_num_at(p, "HasNS"),
+                               ss_json_num_at(p, "HasRemnant")};
 }
 
 /* Store the map (the merger from event.time when the map has none) and queue the region. */

@@ -235,8 +235,7 @@ static void ssi_dd(ssi_html *h, const char *term, const char *fmt, double v)
 
 static double ssi_prop_num(const ssi_wlocus *w, const char *key)
 {
-    json_t *v = json_object_get(json_object_get(w->o, "properties"), key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
+    return ss_json_num_at(json_object_get(w->o, "properties"), key);
 }
 
 static void ssi_locus_head(ssi_html *h, const ssi_wlocus *w)
@@ -650,8 +649,7 @@ static void ssi_locus_matches(ssi_html *h, const ssi_wlocus *w)
 
 static double ssi_aprop(const ssi_walert *a, const char *key)
 {
-    json_t *v = json_object_get(json_object_get(a->j, "properties"), key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
+    return ss_json_num_at(json_object_get(a->j, "properties"), key);
 }
 
 static void ssi_alert_row(ssi_html *h, const ssi_wlocus *w, const ssi_walert *a)

@@ -23,6 +23,9 @@
 
 /** A number, or null when it is not finite (NaN marks an absent value). */
 json_t *ss_json_num(double v);
+/** The reverse: @p o's member @p key as a number, NAN when absent or not a number (@p o may be
+ * NULL or not an object). */
+double ss_json_num_at(const json_t *o, const char *key);
 /** A string of @p n bytes; bytes that are not UTF-8 become U+FFFD. Never NULL unless out of
  * memory. */
 json_t *ss_json_textn(const char *s, size_t n);
