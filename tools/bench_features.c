@@ -1,7 +1,7 @@
 /*
  * bench_features: the light-curve feature library's cost per locus (sdk/features, issue 23).
  *
- *   bench_features [--repeat R] [--loci N] [--periodogram]
+ *   bench_features [--repeat R] [--loci N] [--periodogram] [--group NAME]
  *
  * For light curves of 10, 100 and 1,000 detections (two bands, g and r, over 400 days: a periodic
  * source, and for the Bazin fit a supernova-like rise and fall), the time per call of
@@ -12,7 +12,8 @@
  *
  * Then one ss_features_periodogram() call alone on the same curves, by each method (exact:
  * points x frequencies; fast: the non-uniform FFT), on one band (every point in one band) and on
- * the two bands together (multi-band); --periodogram times only these.
+ * the two bands together (multi-band); --periodogram times only these, --group NAME only that
+ * group per locus (basic, period, fit, drw or all).
  *
  * The machine is noisy, so each round also times a reference: sorting the light curve's
  * magnitudes with qsort, a fixed amount of plain work; the ratio to it is printed beside the time.
@@ -141,9 +142,11 @@ static void bench_periodograms(int repeat, int loci)
 int main(int argc, char **argv)
 {
     int repeat = 5, loci = 0, only_periodogram = 0, c;
+    const char *group = NULL;
     static const struct option opts[] = {{"repeat", required_argument, NULL, 'r'},
                                          {"loci", required_argument, NULL, 'n'},
                                          {"periodogram", no_argument, NULL, 'p'},
+                                         {"group", required_argument, NULL, 'g'},
                                          {0}};
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'r')
@@ -152,6 +155,8 @@ int main(int argc, char **argv)
             loci = atoi(optarg);
         else if (c == 'p')
             only_periodogram = 1;
+        else if (c == 'g')
+            group = optarg;
         else
             return 2;
     }
@@ -169,7 +174,7 @@ int main(int argc, char **argv)
     ss_features *f = ss_features_new();
     printf("bench_features: per locus, min / median / max of %d rounds\n", repeat);
     for (size_t s = 0; s < (only_periodogram ? 0u : 5u); s++)
-        for (size_t z = 0; z < 3; z++) {
+        for (size_t z = 0; z < 3 && (!group || !strcmp(group, sets[s].name)); z++) {
             size_t n = sizes[z];
             ss_lc_point *p = make_curve(n, 7, sets[s].groups == SS_FEATURES_FIT);
             int nl = loci ? loci : n >= 1000 && sets[s].groups != SS_FEATURES_BASIC ? 5 : 200;
@@ -182,6 +187,7 @@ int main(int argc, char **argv)
             free(p);
         }
     ss_features_free(f);
-    bench_periodograms(repeat, loci);
+    if (!group)
+        bench_periodograms(repeat, loci);
     return 0;
 }

@@ -176,6 +176,7 @@ struct ss_features {
     double *buf;
     size_t cap_points;
     const ss_lc_point *points; /* during compute only */
+    ssi_scratch scratch;       /* the periodogram's working memory, kept between loci */
 };
 
 ss_features *ss_features_new(void)
@@ -190,6 +191,7 @@ void ss_features_free(ss_features *f)
     free(f->values);
     free(f->idx);
     free(f->buf);
+    ssi_scratch_free(&f->scratch);
     free(f);
 }
 
@@ -439,28 +441,27 @@ static int ft_push3(ss_features *f, int first, const char *bn, double a, double 
     return rc ? rc : ft_push(f, first + 2, bn, c);
 }
 
-static int ft_period(ss_features *f, const char *bn, const double *t, const double *m,
-                     const double *e, size_t n, const ss_features_options *o)
-{
-    ss_period p = {NAN, NAN, NAN, 0};
-    int rc =
-        n >= o->min_points_period ? ss_features_periodogram(t, m, e, NULL, 1, n, o, &p, NULL) : 0;
-    return rc ? rc : ft_push3(f, FT_PERIOD, bn, p.period, p.power, p.fap);
-}
-
-static int ft_multiband(ss_features *f, const ss_features_options *o)
+/* Every band's periodogram and the multi-band one, in one call (ss_features_periodogram_bands),
+ * into @p per_band and @p multi: pushed in the catalog's order later. */
+static int ft_periods(ss_features *f, const ss_features_options *o, ss_period *per_band,
+                      ss_period *multi)
 {
     int *bandno = (int *)(f->idx + f->cap_points);
     size_t n = 0;
-    for (int b = 0; b < f->nbands; b++)
+    for (int b = 0; b < f->nbands; b++) {
+        per_band[b] = (ss_period){NAN, NAN, NAN, 0};
         for (size_t i = 0; i < f->band[b].nmag; i++)
             bandno[n++] = b;
-    ss_period p = {NAN, NAN, NAN, 0};
+    }
+    *multi = (ss_period){NAN, NAN, NAN, 0};
     int rc = n >= o->min_points_period && f->nbands > 0
-                 ? ss_features_periodogram(ft_arr(f, B_MT), ft_arr(f, B_MM), ft_arr(f, B_ME),
-                                           bandno, f->nbands, n, o, &p, NULL)
+                 ? ssi_periodogram(ft_arr(f, B_MT), ft_arr(f, B_MM), ft_arr(f, B_ME), bandno,
+                                   f->nbands, n, o, per_band, multi, NULL, &f->scratch)
                  : 0;
-    return rc ? rc : ft_push3(f, FT_MULTIBAND_PERIOD, "", p.period, p.power, p.fap);
+    for (int b = 0; b < f->nbands; b++)
+        if (f->band[b].nmag < o->min_points_period)
+            per_band[b] = (ss_period){NAN, NAN, NAN, 0};
+    return rc;
 }
 
 static int ft_fits(ss_features *f, const ft_band *b, const ss_features_options *o)
@@ -486,8 +487,9 @@ static int ft_fits(ss_features *f, const ft_band *b, const ss_features_options *
     return rc;
 }
 
-/* Everything of one band. */
-static int ft_band_features(ss_features *f, const ft_band *b, const ss_features_options *o)
+/* Everything of one band; @p period: its periodogram's answer (ft_periods). */
+static int ft_band_features(ss_features *f, const ft_band *b, const ss_features_options *o,
+                            const ss_period *period)
 {
     const double *t = ft_arr(f, B_MT) + b->mag_at, *m = ft_arr(f, B_MM) + b->mag_at;
     const double *e = ft_arr(f, B_ME) + b->mag_at;
@@ -502,7 +504,7 @@ static int ft_band_features(ss_features *f, const ft_band *b, const ss_features_
             rc = ft_variability(f, b->name, t, m, e, n, o);
     }
     if (!rc && (o->groups & SS_FEATURES_PERIOD))
-        rc = ft_period(f, b->name, t, m, e, n, o);
+        rc = ft_push3(f, FT_PERIOD, b->name, period->period, period->power, period->fap);
     return rc ? rc : ft_fits(f, b, o);
 }
 
@@ -541,13 +543,14 @@ int ss_features_compute(ss_features *f, const ss_lc_point *points, size_t n,
         return SS_ENOMEM;
     ft_time_order(f, points, n);
     ft_split(f, points, n, o.kinds);
-    int rc = 0;
+    ss_period per_band[FT_MAX_BANDS], multi;
+    int rc = o.groups & SS_FEATURES_PERIOD ? ft_periods(f, &o, per_band, &multi) : 0;
     for (int b = 0; b < f->nbands && !rc; b++)
-        rc = ft_band_features(f, &f->band[b], &o);
+        rc = ft_band_features(f, &f->band[b], &o, &per_band[b]);
     if (!rc && (o.groups & SS_FEATURES_BASIC))
         rc = ft_colours(f, &o);
     if (!rc && (o.groups & SS_FEATURES_PERIOD))
-        rc = ft_multiband(f, &o);
+        rc = ft_push3(f, FT_MULTIBAND_PERIOD, "", multi.period, multi.power, multi.fap);
     if (rc)
         f->nvalues = 0;
     return rc;

@@ -7,7 +7,8 @@
  *
  * Input rows: mjd,band,mag,magerr,flux,fluxerr[,kind] (kind: d detection, u upper limit, f forced;
  * default d; "nan" for a missing value). Modes: all (every feature), power (the periodogram's
- * grid: one band, or all bands with multiband=1), drw TAU SIGMA MEAN (the log-likelihood).
+ * grid: one band, or all bands with multiband=1), bands (each band's periodogram and the
+ * multi-band one from ss_features_periodogram_bands), drw TAU SIGMA MEAN (the log-likelihood).
  * Options: the fields of ss_features_options (min_dt, max_dt, colour_window, min_period,
  * max_period, samples_per_peak, max_frequencies, min_points_period, groups, kinds), and
  * method=auto|exact|fast (period_method).
@@ -134,13 +135,12 @@ static int dump_all(const dump_lc *lc, const ss_features_options *o)
     return 0;
 }
 
-/* The periodogram on the detections' magnitudes, band by band numbers when multiband. */
-static int dump_power(const dump_lc *lc, const ss_features_options *o, int multiband)
+/* The detections' times, magnitudes and errors (t, t + n, t + 2n) and band numbers, the band
+ * names into @p names (at most 16). @return the number of bands; the arrays are the caller's. */
+static int dump_arrays(const dump_lc *lc, double *t, int *band, char (*names)[24])
 {
-    size_t n = lc->n, cap = o->max_frequencies ? o->max_frequencies : 20000;
-    double *t = malloc(3 * n * sizeof *t + 1), *power = malloc(cap * sizeof *power);
-    int *band = malloc(n * sizeof *band + 1), nb = 0;
-    char names[16][24];
+    size_t n = lc->n;
+    int nb = 0;
     for (size_t i = 0; i < n; i++) {
         int b = 0;
         while (b < nb && strcmp(names[b], lc->band[i]))
@@ -150,6 +150,28 @@ static int dump_power(const dump_lc *lc, const ss_features_options *o, int multi
         band[i] = b;
         t[i] = lc->p[i].mjd, t[n + i] = lc->p[i].mag, t[2 * n + i] = lc->p[i].magerr;
     }
+    return nb;
+}
+
+static void dump_period_json(const ss_period *p)
+{
+    printf("{\"period\": ");
+    dump_num_json(p->period);
+    printf(", \"power\": ");
+    dump_num_json(p->power);
+    printf(", \"fap\": ");
+    dump_num_json(p->fap);
+    printf(", \"frequencies\": %zu}", p->frequencies);
+}
+
+/* The periodogram on the detections' magnitudes, band by band numbers when multiband. */
+static int dump_power(const dump_lc *lc, const ss_features_options *o, int multiband)
+{
+    size_t n = lc->n, cap = o->max_frequencies ? o->max_frequencies : 20000;
+    double *t = malloc(3 * n * sizeof *t + 1), *power = malloc(cap * sizeof *power);
+    int *band = malloc(n * sizeof *band + 1);
+    char names[16][24];
+    int nb = dump_arrays(lc, t, band, names);
     ss_period p;
     int rc =
         ss_features_periodogram(t, t + n, t + 2 * n, multiband ? band : NULL, nb, n, o, &p, power);
@@ -175,6 +197,34 @@ static int dump_power(const dump_lc *lc, const ss_features_options *o, int multi
     return rc ? 1 : 0;
 }
 
+/* Each band's periodogram and the multi-band one, from one call. */
+static int dump_bands(const dump_lc *lc, const ss_features_options *o)
+{
+    size_t n = lc->n;
+    double *t = malloc(3 * n * sizeof *t + 1);
+    int *band = malloc(n * sizeof *band + 1);
+    char names[16][24];
+    int nb = dump_arrays(lc, t, band, names);
+    ss_period per[16], multi;
+    int rc =
+        ss_features_periodogram_bands(t, t + n, t + 2 * n, band, nb ? nb : 1, n, o, per, &multi);
+    if (!rc) {
+        printf("{\"multiband\": ");
+        dump_period_json(&multi);
+        printf(", \"bands\": {");
+        for (int b = 0; b < nb; b++) {
+            printf("%s\"%s\": ", b ? ", " : "", names[b]);
+            dump_period_json(&per[b]);
+        }
+        printf("}}\n");
+    } else {
+        fprintf(stderr, "features_dump: ss_features_periodogram_bands: %d\n", rc);
+    }
+    free(t);
+    free(band);
+    return rc ? 1 : 0;
+}
+
 static int dump_drw(const dump_lc *lc, char **argv)
 {
     size_t n = lc->n;
@@ -194,8 +244,10 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "all";
     ss_features_options o = SS_FEATURES_OPTIONS_INIT;
     int multiband = 0, first_opt = strcmp(mode, "drw") == 0 ? 5 : 2;
-    if (strcmp(mode, "all") && strcmp(mode, "power") && (strcmp(mode, "drw") || argc < 5)) {
-        fprintf(stderr, "usage: features_dump [all | power | drw TAU SIGMA MEAN] [opt=value...]\n");
+    if (strcmp(mode, "all") && strcmp(mode, "power") && strcmp(mode, "bands") &&
+        (strcmp(mode, "drw") || argc < 5)) {
+        fprintf(stderr,
+                "usage: features_dump [all | power | bands | drw TAU SIGMA MEAN] [opt=value...]\n");
         return 2;
     }
     for (int i = first_opt; i < argc; i++)
@@ -207,6 +259,7 @@ int main(int argc, char **argv)
     int rc = dump_read(&lc)           ? 2
              : !strcmp(mode, "all")   ? dump_all(&lc, &o)
              : !strcmp(mode, "power") ? dump_power(&lc, &o, multiband)
+             : !strcmp(mode, "bands") ? dump_bands(&lc, &o)
                                       : dump_drw(&lc, argv + 2);
     free(lc.p);
     free(lc.band);

@@ -10,6 +10,33 @@
  * heapsort past a depth of 2 log2 n, so no input costs more than n log n. */
 __attribute__((visibility("hidden"))) void ssi_sort_doubles(double *x, size_t n);
 
+/** Working memory a caller keeps between calls (an ss_features handle's), so that a locus's
+ * periodogram maps no new pages: grown on demand, owned by the holder, released by
+ * ssi_scratch_free(). */
+typedef struct ssi_scratch {
+    void *p;
+    size_t cap;
+    size_t zero; /**< bytes at the start known to be zero: the NUFFT's input grid stays so */
+} ssi_scratch;
+
+/** At least @p bytes of @p s, 64-byte aligned, contents undefined but for the first @p zero
+ * bytes, which are zero (the previous contents are lost when it grows). The caller keeps them
+ * zero, or lowers s->zero. @return NULL when out of memory (@p s unchanged). */
+__attribute__((visibility("hidden"))) void *ssi_scratch_get(ssi_scratch *s, size_t bytes,
+                                                            size_t zero);
+
+__attribute__((visibility("hidden"))) void ssi_scratch_free(ssi_scratch *s);
+
+/**
+ * The periodogram of all the points (@p multi, as ss_features_periodogram()) and, when
+ * @p per_band is not NULL, each band's on the same grid (ss_features_periodogram_bands()), with
+ * the fast path's memory from @p s. @p opt: complete options (not NULL).
+ */
+__attribute__((visibility("hidden"))) int
+ssi_periodogram(const double *t, const double *y, const double *e, const int *band, int nbands,
+                size_t n, const ss_features_options *opt, ss_period *per_band, ss_period *multi,
+                double *power, ssi_scratch *s);
+
 /** A type-1 NUFFT's input: @c n points x (each in [0, 2 pi)) with complex strengths c. */
 typedef struct ssi_nufft_set {
     const double *x;
@@ -19,16 +46,37 @@ typedef struct ssi_nufft_set {
 
 #define SSI_NUFFT_SETS 3 /**< sets transformed together */
 
-/** The FFT grid ssi_nufft1() uses for @p m modes (about 2 m points). */
+/** A plan of the non-uniform FFT for one grid size (nufft.c). */
+typedef struct ssi_nufft ssi_nufft;
+
+/** The FFT grid a plan for @p m modes uses (about 2 m points). */
 __attribute__((visibility("hidden"))) size_t ssi_nufft_grid(size_t m);
 
+/** The plan for @p m modes, from the process's cache or made now (under a lock; thread-safe).
+ * @return NULL when out of memory; else valid until ssi_nufft_release(). */
+__attribute__((visibility("hidden"))) ssi_nufft *ssi_nufft_acquire(size_t m);
+
+/** Gives back a plan from ssi_nufft_acquire() (frees one the cache had no room for). */
+__attribute__((visibility("hidden"))) void ssi_nufft_release(ssi_nufft *p);
+
+/** The plan's grid points g. */
+__attribute__((visibility("hidden"))) size_t ssi_nufft_size(const ssi_nufft *p);
+
 /**
- * For each of the SSI_NUFFT_SETS sets s, F_s(k) = sum_j c_j exp(i k x_j) for the m modes
- * k = -m/2 .. m - m/2 - 1, written to out[s m + k + m/2] (out: caller's, SSI_NUFFT_SETS m
- * values). Accurate to about 1e-7 of sum_j |c_j| (nufft.c). Thread-safe.
- * @return 0 or SS_ENOMEM.
+ * Spreads each of the SSI_NUFFT_SETS sets onto a grid and transforms it into out[s g .. s g + g)
+ * (caller's, 3 g values, 64-byte aligned). A set whose @c x is the same array as the set
+ * before's shares its spreading weights. @p in: the caller's 2 g values, 64-byte aligned, all
+ * zero on entry, and left all zero. Mode k (|k| <= g / 4) of set s is then
+ * ssi_nufft_scale(p)[k] * out[s g + (k < 0 ? k + g : k)], accurate to about 1e-7 of
+ * sum_j |c_j|. Thread-safe.
  */
-__attribute__((visibility("hidden"))) int ssi_nufft1(const ssi_nufft_set *sets, size_t m,
-                                                     double _Complex *out);
+__attribute__((visibility("hidden"))) void ssi_nufft_transform(const ssi_nufft *p,
+                                                               const ssi_nufft_set *sets,
+                                                               float _Complex *in,
+                                                               float _Complex *out);
+
+/** The inverse of the spreading Gaussian's transform, for modes k = -g/4 .. g/4 at [k]: owned by
+ * the plan. */
+__attribute__((visibility("hidden"))) const double *ssi_nufft_scale(const ssi_nufft *p);
 
 #endif

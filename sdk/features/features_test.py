@@ -284,6 +284,53 @@ def test_fast_periodogram_of_long_light_curves_is_astropys():
         assert r.returncode == 1 and "ss_features_periodogram: -" in r.stderr, (method, r.stderr)
 
 
+def test_band_periodograms_share_the_multiband_grid():
+    """ss_features_periodogram_bands(): each band's highest peak on the multi-band grid, from the
+    band's own longest period on, is astropy's on those frequencies; the multi-band answer is
+    ss_features_periodogram()'s; both methods agree. An i band seen only in the last 120 days
+    starts its search at its own span."""
+    rows = periodic(21, 1.7, n=1000, bands=("g", "r"))
+    rng = np.random.default_rng(5)
+    late = np.sort(59280 + rng.uniform(0, 120, 60))
+    rows += [(x, "i", 18.5 + 0.3 * math.sin(2 * math.pi * x / 1.7), 0.05, "nan", "nan")
+             for x in late]
+    rows.sort()
+    freq = grid(np.array([r[0] for r in rows]))
+    df = freq[1] - freq[0]
+    answers = {}
+    for method in ("fast", "exact"):
+        got = run(rows, "bands", f"method={method}")
+        multi = run(rows, "power", f"method={method}", "multiband=1")
+        assert got["multiband"]["period"] == multi["period"]
+        close(got["multiband"]["power"], multi["power"], rel=1e-12, what="multi-band power")
+        close(got["multiband"]["fap"], multi["fap"], rel=1e-9, abs_=1e-300, what="multi fap")
+        for b in ("g", "r", "i"):
+            t, m, e = (np.array(c) for c in zip(*[(r[0], r[2], r[3]) for r in rows if r[1] == b]))
+            lo = max(0, math.ceil((1 / (t.max() - t.min()) - freq[0]) / df - 1e-9))
+            f = freq[lo:]
+            ls = LombScargle(t, m, e)
+            want = ls.power(f, method="cython")
+            mine = got["bands"][b]
+            assert mine["frequencies"] == len(f), (b, mine["frequencies"], len(f))
+            assert mine["period"] == 1 / f[np.argmax(want)], (method, b)
+            close(mine["power"], float(want.max()), rel=1e-7, what=f"{b} peak power")
+            fap = ls.false_alarm_probability(mine["power"], method="baluev",
+                                             maximum_frequency=freq[-1])
+            close(mine["fap"], float(fap), rel=1e-4, abs_=1e-300, what=f"{b} fap")
+            assert abs(mine["period"] - 1.7) / 1.7 < 0.01
+        answers[method] = got
+    assert answers["fast"] == answers["exact"] or all(
+        answers["fast"]["bands"][b]["period"] == answers["exact"]["bands"][b]["period"]
+        for b in ("g", "r", "i"))
+    # the i band's search is shorter: its longest period is its own 120 days, not the 400
+    assert answers["fast"]["bands"]["i"]["frequencies"] < len(freq)
+    # ss_features_compute() reports the same per-band periods
+    f = features(rows, "groups=2")
+    for b in ("g", "r", "i"):
+        assert f[("period", b)] == answers["fast"]["bands"][b]["period"]
+    assert f[("multiband_period", "")] == answers["fast"]["multiband"]["period"]
+
+
 def multiband_power(t, m, e, band, freq):
     """Each band its own mean and sinusoid at a shared frequency, by weighted least squares."""
     chi0 = chi = 0.0

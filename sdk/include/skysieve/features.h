@@ -24,8 +24,9 @@
  * is unloaded): a cache, invisible in the answers.
  *
  * Memory: an ss_features is owned by its caller (ss_features_new() / ss_features_free()); it
- * keeps its buffers between ss_features_compute() calls, so a filter keeps one in its state and
- * allocates nothing per locus once it has seen its longest light curve. Strings and arrays it
+ * keeps its buffers between ss_features_compute() calls (the periodogram's working memory too),
+ * so a filter keeps one in its state and allocates nothing per locus once it has seen its longest
+ * light curve. Strings and arrays it
  * hands out are owned by it and valid until the next ss_features_compute() or
  * ss_features_free() on it. The catalog is static.
  *
@@ -38,6 +39,8 @@
  *  - 1.0: first version.
  *  - 1.1: ss_features_options.period_method (SS_PERIOD_AUTO, _EXACT, _FAST): the periodogram's
  *    sums by a non-uniform FFT, chosen by default from 32 points; ss_features_period_method().
+ *  - 1.2: ss_features_periodogram_bands(): each band's periodogram and the multi-band one from
+ *    one set of transforms (ss_features_compute() uses it).
  */
 #ifndef SKYSIEVE_FEATURES_H
 #define SKYSIEVE_FEATURES_H
@@ -52,7 +55,7 @@ extern "C" {
 #endif
 
 #define SS_FEATURES_VERSION_MAJOR 1
-#define SS_FEATURES_VERSION_MINOR 1
+#define SS_FEATURES_VERSION_MINOR 2
 
 /** The library's version numbers, as compiled. @return "MAJOR.MINOR", static. */
 const char *ss_features_version(int *major, int *minor);
@@ -250,6 +253,28 @@ typedef struct ss_period {
 int ss_features_periodogram(const double *t, const double *y, const double *e, const int *band,
                             int nbands, size_t n, const ss_features_options *opt, ss_period *out,
                             double *power);
+
+/**
+ * Each band's periodogram and the multi-band one, for about the cost of the multi-band one alone
+ * (1.2): the multi-band power is a weighted sum of the bands' own powers at the same frequency, so
+ * one set of sums per band gives both.
+ *
+ * @p multi receives what ss_features_periodogram() gives with @p band. per_band[b] receives band
+ * b's own highest peak on that same grid: the grid of the span of all the points, so its step is
+ * the band's own or finer. A band's search starts at its own longest period (max_period, or the
+ * span of its points), so that no band reports a period longer than it has seen; its
+ * @c frequencies counts the grid frequencies searched. A band with fewer than 3 points or no span
+ * gets period NAN. Its false-alarm probability is the single-band one over its own points.
+ *
+ * @param band     a band number per point, each < @p nbands (not NULL)
+ * @param per_band @p nbands answers (caller's)
+ * @return 0 (periods NAN when too few points or no span), SS_EINVAL (as ss_features_periodogram(),
+ *         and for a NULL @p band or @p per_band), SS_ENOMEM.
+ */
+int ss_features_periodogram_bands(const double *t, const double *y, const double *e,
+                                  const int *band, int nbands, size_t n,
+                                  const ss_features_options *opt, ss_period *per_band,
+                                  ss_period *multi);
 
 /** The Bazin (2009) supernova model fitted to fluxes. */
 typedef struct ss_bazin {
