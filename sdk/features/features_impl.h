@@ -63,17 +63,27 @@ __attribute__((visibility("hidden"))) void ssi_nufft_release(ssi_nufft *p);
 __attribute__((visibility("hidden"))) size_t ssi_nufft_size(const ssi_nufft *p);
 
 /**
- * Spreads each of the SSI_NUFFT_SETS sets onto a grid and transforms it into out[s g .. s g + g)
- * (caller's, 3 g values, 64-byte aligned). A set whose @c x is the same array as the set
- * before's shares its spreading weights. @p in: the caller's 2 g values, 64-byte aligned, all
- * zero on entry, and left all zero. Mode k (|k| <= g / 4) of set s is then
+ * Spreads each of the @p nsets sets (at most SSI_NUFFT_SETS) onto a grid and transforms it into
+ * out[s g .. s g + g) (caller's, nsets g values, 64-byte aligned). A set whose @c x is the same
+ * array as the set before's shares its spreading weights. @p in: the caller's 2 g values,
+ * 64-byte aligned, all zero on entry, and left all zero. Mode k (|k| <= g / 4) of set s is then
  * ssi_nufft_scale(p)[k] * out[s g + (k < 0 ? k + g : k)], accurate to about 1e-7 of
  * sum_j |c_j|. Thread-safe.
  */
 __attribute__((visibility("hidden"))) void ssi_nufft_transform(const ssi_nufft *p,
-                                                               const ssi_nufft_set *sets,
+                                                               const ssi_nufft_set *sets, int nsets,
                                                                float _Complex *in,
                                                                float _Complex *out);
+
+/**
+ * ssi_nufft_transform() of three sets where sets[0] and sets[1] share their positions x on @p p
+ * and sets[2] has the positions 2 x (mod 2 pi) on @p half, whose grid is half of @p p's: on it
+ * the Gaussian's weights at 2 x are those at x, so every point's are computed once (sets[2].x is
+ * not read). @p in: 2 g + g / 2 zero values, left zero; out: set 2 at out + 2 g.
+ */
+__attribute__((visibility("hidden"))) void
+ssi_nufft_transform_doubled(const ssi_nufft *p, const ssi_nufft *half, const ssi_nufft_set *sets,
+                            float _Complex *in, float _Complex *out);
 
 /** The inverse of the spreading Gaussian's transform, for modes k = -g/4 .. g/4 at [k]: owned by
  * the plan. */

@@ -218,6 +218,10 @@ def grid(t, min_period=0.1, max_period=0, spp=5, cap=20000):
     nf = int(math.floor((fmax - f0) / df)) + 1
     if nf > cap:
         nf, df = cap, (fmax - f0) / (cap - 1)
+    j = f0 / df  # the grid starts at a whole number of steps (periodogram.c, pg_grid)
+    if abs(j - round(j)) > 1e-9 * max(1, round(j)):
+        f0 = math.ceil(j) * df
+        nf = int(math.floor((fmax - f0) / df + 1e-9)) + 1
     return f0 + df * np.arange(nf)
 
 
@@ -270,6 +274,17 @@ def test_fast_periodogram_of_long_light_curves_is_astropys():
         assert multi["period"] == exact["period"]
         close(multi["fap"], exact["fap"], rel=1e-9, abs_=1e-300, what="fast multi-band fap")
         assert abs(multi["period"] - period) / period < 0.01
+    # grids whose first frequency would not be a whole number of steps (a chosen longest period,
+    # a thinned grid) start at the next whole number, and the fast path takes the lower half's
+    # double-angle sums from the single-angle ones there too
+    rows = periodic(12, 0.83, n=1000, bands=("g", "r"))
+    t, m, e = (np.array(c) for c in zip(*[(r[0], r[2], r[3]) for r in rows if r[1] == "g"]))
+    for opts, freq in ((("max_period=37",), grid(t, max_period=37)),
+                       (("max_frequencies=7001",), grid(t, cap=7001))):
+        fast = run([r for r in rows if r[1] == "g"], "power", "method=fast", *opts)
+        want = LombScargle(t, m, e).power(freq, method="cython")
+        np.testing.assert_allclose(fast["grid"], want, rtol=0, atol=1e-6, err_msg=str(opts))
+        assert fast["period"] == 1 / freq[np.argmax(want)], opts
     bad = subprocess.run([DUMP, "power", "method=quick"], input="1,g,18,0.1,nan,nan\n",
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "method=quick" in bad.stderr

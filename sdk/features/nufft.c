@@ -216,15 +216,15 @@ static void nufft_clear(float complex *in, long g, long lo, long hi)
     }
 }
 
-void ssi_nufft_transform(const ssi_nufft *p, const ssi_nufft_set *sets, float complex *in,
-                         float complex *out)
+void ssi_nufft_transform(const ssi_nufft *p, const ssi_nufft_set *sets, int nsets,
+                         float complex *in, float complex *out)
 {
     long g = (long)p->g;
     float w[2 * NUFFT_SPREAD];
-    for (int s = 0; s < SSI_NUFFT_SETS; s++) {
+    for (int s = 0; s < nsets; s++) {
         if (s > 0 && sets[s].x == sets[s - 1].x)
             continue; /* spread with the set before it */
-        int with_next = s + 1 < SSI_NUFFT_SETS && sets[s + 1].x == sets[s].x;
+        int with_next = s + 1 < nsets && sets[s + 1].x == sets[s].x;
         long lo = LONG_MAX, hi = LONG_MIN;
         for (size_t j = 0; j < sets[s].n; j++) {
             long first = nufft_weights(p, sets[s].x[j], w) - NUFFT_SPREAD + 1;
@@ -241,5 +241,32 @@ void ssi_nufft_transform(const ssi_nufft *p, const ssi_nufft_set *sets, float co
             if (sets[s].n)
                 nufft_clear(grid, g, lo, hi + 2 * NUFFT_SPREAD - 1);
         }
+    }
+}
+
+void ssi_nufft_transform_doubled(const ssi_nufft *p, const ssi_nufft *half,
+                                 const ssi_nufft_set *sets, float complex *in, float complex *out)
+{
+    long g = (long)p->g, g2 = (long)half->g;
+    float w[2 * NUFFT_SPREAD];
+    long lo = LONG_MAX, hi = LONG_MIN;
+    /* a point at x spreads onto grid points l0 - SPREAD + 1 .. l0 + SPREAD of g with weights
+     * exp(-(d - p h)^2 / 4 tau); at 2x on a grid of g / 2 points, h and d double and tau
+     * quadruples, so the weights are the same and the points are l0 .. modulo g / 2 */
+    for (size_t j = 0; j < sets[0].n; j++) {
+        long first = nufft_weights(p, sets[0].x[j], w) - NUFFT_SPREAD + 1;
+        nufft_add(in, g, first, w, sets[0].c[j]);
+        nufft_add(in + g, g, first, w, sets[1].c[j]);
+        nufft_add(in + 2 * g, g2, first % g2, w, sets[2].c[j]);
+        lo = first < lo ? first : lo;
+        hi = first > hi ? first : hi;
+    }
+    for (int t = 0; t < 3; t++) {
+        const ssi_nufft *q = t < 2 ? p : half;
+        float complex *grid = in + (size_t)t * (size_t)g;
+        fftwf_execute_dft(q->plan, (fftwf_complex *)grid,
+                          (fftwf_complex *)(out + (size_t)t * (size_t)g));
+        if (sets[0].n) /* the same points, modulo the grid's length */
+            nufft_clear(grid, (long)q->g, lo, hi + 2 * NUFFT_SPREAD - 1);
     }
 }

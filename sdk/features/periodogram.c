@@ -130,7 +130,10 @@ static void pg_prepare(pg_work *k, const double *y, const double *e, const int *
     }
 }
 
-/* The grid: first frequency, step and length. @return 0 when there is no grid. */
+/* The grid: first frequency, step and length. It starts at a whole number of steps, the first
+ * at or above 1 / max_period (the default grid already does: 1 / span is samples_per_peak
+ * steps), so that the fast path finds the double-angle sums of its lower half among the
+ * single-angle ones (pg_layout). @return 0 when there is no grid. */
 static size_t pg_grid(double span, const ss_features_options *o, double *f0, double *df)
 {
     double max_period = o->max_period > 0 ? o->max_period : span;
@@ -145,6 +148,13 @@ static size_t pg_grid(double span, const ss_features_options *o, double *f0, dou
     if (nf > cap) {
         nf = cap;
         *df = (fmax - *f0) / (double)(cap - 1);
+    }
+    double j = *f0 / *df, whole = nearbyint(j);
+    if (fabs(j - whole) > 1e-9 * (whole > 1 ? whole : 1)) {
+        *f0 = ceil(j) * *df; /* up by less than a step: never a period longer than max_period */
+        if (*f0 > fmax)
+            return 0;
+        nf = (size_t)floor((fmax - *f0) / *df + 1e-9) + 1;
     }
     return nf;
 }
@@ -251,85 +261,143 @@ static void pg_scan(pg_work *k, pg_peak *best, int bands, double *power)
     }
 }
 
-/* The points' positions and strengths for the three transforms of the grid centred on fc:
- * theta = 2 pi (fc + m df) tau = 2 pi fc tau + m x, x = 2 pi df tau (mod 2 pi). Each product
- * is reduced to its fraction first (exactly: x - floor(x)), so that no phase is a large angle. */
-static void pg_fast_inputs(const pg_work *k, double fc, double *x, double complex *c)
+/* How the fast path's grids map onto the frequencies. The sums of frequency i come from mode
+ * i - half of the main transforms (centred on fc); its double-angle sum, the single-angle one
+ * at twice the frequency, comes for i < i1 from the main single-angle transform itself, at
+ * frequency 2 i + J, the grid starting at a whole number J of steps (f0 = J df: pg_grid makes
+ * it so), and for the others from a transform of their own (mode i - i1 - half2, centred on
+ * fc2, on a grid about half as long). */
+typedef struct pg_layout {
+    size_t half, i1, half2, g, g2;
+    size_t J;
+    double fc, fc2;
+    const double *scale, *scale2; /* the two plans' inverse Gaussians, centred */
+} pg_layout;
+
+/* i1 and J: how many frequencies' double-angle sums the main grid holds (0 if the grid's start
+ * were not a whole number of steps, which pg_grid prevents). */
+static size_t pg_reuse(const pg_work *k, size_t *J)
+{
+    double j = k->f0 / k->df, r = nearbyint(j);
+    *J = 0;
+    if (!(fabs(j - r) <= 1e-9 * fmax(1, r)) || r < 0 || r > (double)k->nf)
+        return 0;
+    *J = (size_t)r;
+    return k->nf - 1 >= *J ? (k->nf - 1 - *J) / 2 + 1 : 0;
+}
+
+/* The points' positions and strengths for the three transforms: theta = 2 pi (fc + m df) tau =
+ * 2 pi fc tau + m x, x = 2 pi df tau (mod 2 pi), and the double angle's on its own grid (centre
+ * fc2, step 2 df). Each product is reduced to its fraction first (exactly: x - floor(x)), so that
+ * no phase is a large angle. */
+static void pg_fast_inputs(const pg_work *k, const pg_layout *l, double *x, double complex *c)
 {
     size_t n = k->n;
     for (size_t j = 0; j < n; j++) {
-        double tau = k->t[k->order[j]] - k->t0, a = fc * tau, u = k->df * tau, v = 2 * u;
-        double sn, cs;
+        double tau = k->t[k->order[j]] - k->t0, a = l->fc * tau, a2 = l->fc2 * tau;
+        double u = k->df * tau, v = 2 * u, sn, cs, sn2, cs2;
         sincos(2 * M_PI * (a - floor(a)), &sn, &cs);
-        double complex c1 = CMPLX(cs, sn), c2 = c1 * c1;
+        sincos(2 * M_PI * (a2 - floor(a2)), &sn2, &cs2);
         x[j] = 2 * M_PI * (u - floor(u));
         x[n + j] = 2 * M_PI * (v - floor(v));
-        c[j] = k->wy[j] * c1;
-        c[n + j] = k->w[j] * c1;
-        c[2 * n + j] = k->w[j] * c2;
+        c[j] = k->wy[j] * CMPLX(cs, sn);
+        c[n + j] = k->w[j] * CMPLX(cs, sn);
+        c[2 * n + j] = k->w[j] * CMPLX(cs2, sn2);
     }
 }
 
-/* Frequencies [0, len) of a band from its three transformed grids gy, g1, g2 (interleaved re, im)
- * and the modes' scale: each one's chi^2 removed added to @p removed, the band's own power
- * (clamped: rounding may step past 0 or 1) into @p own. */
-static inline __attribute__((always_inline)) void
+/* Frequencies [0, len) of a band from its transformed grids gy, g1 (interleaved re, im) with
+ * scale sc, and the double-angle sums g2 with scale sc2, read every @p st modes: each frequency's
+ * chi^2 removed added to @p removed, the band's own power (clamped: rounding may step past 0 or
+ * 1) into @p own. @return the highest of those. */
+static inline __attribute__((always_inline)) double
 pg_fast_run_body(const pg_band *b, const float *gy, const float *g1, const float *g2,
-                 const double *sc, size_t len, double *removed, double *own)
+                 const double *sc, const double *sc2, size_t st, size_t len, double *removed,
+                 double *own)
 {
-    double inv = b->yy > 0 ? 1 / b->yy : 0, wsum = b->wsum;
-#pragma omp simd
+    double inv = b->yy > 0 ? 1 / b->yy : 0, wsum = b->wsum, top = -1;
+#pragma omp simd reduction(max : top)
     for (size_t j = 0; j < len; j++) {
-        double s = sc[j];
+        double s = sc[j], s2 = sc2[st * j];
         double red =
             pg_reduction(s * g1[2 * j], s * g1[2 * j + 1], s * gy[2 * j], s * gy[2 * j + 1],
-                         0.5 * (1 + s * g2[2 * j]), 0.5 * s * g2[2 * j + 1]);
+                         0.5 * (1 + s2 * g2[2 * st * j]), 0.5 * s2 * g2[2 * st * j + 1]);
         removed[j] += wsum * red;
         double v = red * inv;
         own[j] = v < 0 ? 0 : v > 1 ? 1 : v;
+        top = own[j] > top ? own[j] : top;
     }
+    return top;
 }
 
-/* The same loop compiled for AVX2 and FMA, which x86-64's baseline lacks: four frequencies a
- * step instead of two. It is a fifth of a 1,000-point periodogram's time; the choice is made at
- * run time, so the library still runs on any x86-64. */
+/* Its strides as constants, so that each loop vectorises. */
+#define PG_FAST_RUN(b, gy, g1, g2, sc, sc2, st, len, removed, own)                                 \
+    ((st) == 2 ? pg_fast_run_body(b, gy, g1, g2, sc, sc2, 2, len, removed, own)                    \
+               : pg_fast_run_body(b, gy, g1, g2, sc, sc2, 1, len, removed, own))
+
+/* The same loops compiled for AVX2 and FMA, which x86-64's baseline lacks: four frequencies a
+ * step instead of two. They are a sixth of a 1,000-point periodogram's time; the choice is made
+ * at run time, so the library still runs on any x86-64. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx2,fma"))) static void pg_fast_run_avx2(const pg_band *b, const float *gy,
-                                                                 const float *g1, const float *g2,
-                                                                 const double *sc, size_t len,
-                                                                 double *removed, double *own)
+__attribute__((target("avx2,fma"))) static double
+pg_fast_run_avx2(const pg_band *b, const float *gy, const float *g1, const float *g2,
+                 const double *sc, const double *sc2, size_t st, size_t len, double *removed,
+                 double *own)
 {
-    pg_fast_run_body(b, gy, g1, g2, sc, len, removed, own);
+    return PG_FAST_RUN(b, gy, g1, g2, sc, sc2, st, len, removed, own);
 }
 #define PG_AVX2 1
 #endif
 
-static void pg_fast_run(const pg_band *b, const float *gy, const float *g1, const float *g2,
-                        const double *sc, size_t len, double *removed, double *own)
+static double pg_fast_run(const pg_band *b, const float *gy, const float *g1, const float *g2,
+                          const double *sc, const double *sc2, size_t st, size_t len,
+                          double *removed, double *own)
 {
 #ifdef PG_AVX2
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        pg_fast_run_avx2(b, gy, g1, g2, sc, len, removed, own);
-        return;
-    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return pg_fast_run_avx2(b, gy, g1, g2, sc, sc2, st, len, removed, own);
 #endif
-    pg_fast_run_body(b, gy, g1, g2, sc, len, removed, own);
+    return PG_FAST_RUN(b, gy, g1, g2, sc, sc2, st, len, removed, own);
 }
 
-/* A band's frequencies from its transforms (ssi_nufft_transform into @p out, g points each):
- * frequency i is mode i - nf/2, whose grid point wraps below 0. */
-static void pg_fast_band(const pg_band *b, const float complex *out, size_t g, const double *scale,
-                         size_t nf, double *removed, double *own)
+/* Grid point of mode @p k on a grid of @p g points, in floats. */
+static size_t pg_at(long k, size_t g)
 {
-    size_t half = nf / 2;
-    const float *o = (const float *)out, *gy = o, *g1 = o + 2 * g, *g2 = o + 4 * g;
-    size_t neg = 2 * (g - half); /* the first frequency's grid point, in floats */
-    pg_fast_run(b, gy + neg, g1 + neg, g2 + neg, scale - half, half, removed, own);
-    pg_fast_run(b, gy, g1, g2, scale, nf - half, removed + half, own + half);
+    return 2 * (size_t)(k < 0 ? k + (long)g : k);
+}
+
+/* A band's frequencies from its transforms (out: the main grids, then the double angle's), in
+ * runs over which no grid wraps and no source changes. @return the highest of the band's own
+ * powers from frequency @p lo on. */
+static double pg_fast_band(const pg_band *b, const pg_layout *l, const float complex *out,
+                           size_t nf, size_t lo, double *removed, double *own)
+{
+    const float *gy = (const float *)out, *g1 = gy + 2 * l->g, *g2 = g1 + 2 * l->g;
+    long half = (long)l->half, J = (long)l->J, i1 = (long)l->i1, h2 = (long)l->half2;
+    long cut[] = {0, half, i1, i1 + h2, (half - J + 1) / 2, (long)lo, (long)nf};
+    long from = 0;
+    double top = -1;
+    while (from < (long)nf) {
+        long to = (long)nf;
+        for (size_t c = 0; c < sizeof cut / sizeof *cut; c++)
+            if (cut[c] > from && cut[c] < to)
+                to = cut[c];
+        long k = from - half, k2 = from < i1 ? 2 * from + J - half : from - i1 - h2;
+        size_t at = pg_at(k, l->g), len = (size_t)(to - from);
+        double run = from < i1 /* double angle: the main single-angle mode 2 i + J, every other */
+                         ? pg_fast_run(b, gy + at, g1 + at, g1 + pg_at(k2, l->g), l->scale + k,
+                                       l->scale + k2, 2, len, removed + from, own + from)
+                         : pg_fast_run(b, gy + at, g1 + at, g2 + pg_at(k2, l->g2), l->scale + k,
+                                       l->scale2 + k2, 1, len, removed + from, own + from);
+        if (from >= (long)lo && run > top)
+            top = run;
+        from = to;
+    }
+    return top;
 }
 
 #define PG_REFINE     4    /* peaks recomputed exactly, at most */
-#define PG_FAST_ERROR 1e-5 /* bound on the transforms' error in power (measured: 2e-7) */
+#define PG_FAST_ERROR 1e-5 /* bound on the transforms' error in power (measured: 7.4e-8) */
 
 /* Band @p b's chi^2 reductions at grid frequencies from..to (at most three), point by point:
  * remembered, so that the multi-band refinement reuses the bands'. */
@@ -393,23 +461,29 @@ static void pg_refine(pg_work *k, int which, size_t lo, size_t at, double *p, pg
     }
 }
 
-/* The highest of p[0..n) (vectorised: no NaN reaches here). */
+/* The highest of p[0..n) (no NaN reaches here): eight maxima in flight, so that the comparisons
+ * overlap instead of waiting on each other. */
 static double pg_max(const double *p, size_t n)
 {
-    double m = -1;
-#pragma omp simd reduction(max : m)
-    for (size_t i = 0; i < n; i++)
-        m = p[i] > m ? p[i] : m;
-    return m;
+    double m[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            m[j] = p[i + j] > m[j] ? p[i + j] : m[j];
+    for (; i < n; i++)
+        m[0] = p[i] > m[0] ? p[i] : m[0];
+    for (int j = 1; j < 8; j++)
+        m[0] = m[j] > m[0] ? m[j] : m[0];
+    return m[0];
 }
 
 #define PG_BLOCK 32 /* powers tested at once for one above the threshold */
 
-/* The local maxima of p[lo..nf) within the transforms' error of the highest, at most PG_REFINE,
- * highest first, into @p at. @return how many. */
-static int pg_candidates(const double *p, size_t lo, size_t nf, size_t *at)
+/* The local maxima of p[lo..nf) within the transforms' error of the highest (@p top), at most
+ * PG_REFINE, highest first, into @p at. @return how many. */
+static int pg_candidates(const double *p, size_t lo, size_t nf, double top, size_t *at)
 {
-    double near = pg_max(p + lo, nf - lo) - PG_FAST_ERROR, v[PG_REFINE];
+    double near = top - PG_FAST_ERROR, v[PG_REFINE];
     int n = 0;
     for (size_t from = lo; from < nf; from += PG_BLOCK) {
         size_t to = nf - from < PG_BLOCK ? nf : from + PG_BLOCK;
@@ -429,13 +503,13 @@ static int pg_candidates(const double *p, size_t lo, size_t nf, size_t *at)
     return n;
 }
 
-/* The transforms' highest peak of @p which in p[lo..nf) recomputed exactly with its neighbours,
- * and so every other peak within the transforms' error of it (one of them may be the exact
- * highest): the highest recomputed, into @p best. */
-static void pg_pick(pg_work *k, int which, size_t lo, double *p, pg_peak *best)
+/* The transforms' highest peak of @p which in p[lo..nf) (of power @p top) recomputed exactly
+ * with its neighbours, and so every other peak within the transforms' error of it (one of them
+ * may be the exact highest): the highest recomputed, into @p best. */
+static void pg_pick(pg_work *k, int which, size_t lo, double *p, double top, pg_peak *best)
 {
     size_t at[PG_REFINE] = {lo};
-    int n = pg_candidates(p, lo, k->nf, at);
+    int n = pg_candidates(p, lo, k->nf, top, at);
     *best = (pg_peak){at[0], -1};
     for (int i = 0; i < (n ? n : 1); i++) {
         int done = 0; /* a neighbour of a peak already recomputed */
@@ -455,11 +529,16 @@ typedef struct pg_fast_mem {
 
 /* Carves @p m from one block of @p s, in 64-byte aligned pieces: @p power, when given, holds the
  * multi-band powers. */
-static int pg_fast_alloc(const pg_work *k, size_t g, double *power, ssi_scratch *s, pg_fast_mem *m)
+static int pg_fast_alloc(const pg_work *k, const pg_layout *l, double *power, ssi_scratch *s,
+                         pg_fast_mem *m)
 {
     size_t n = k->n, nf = k->nf, total = 0;
-    size_t len[] = {2 * g * sizeof *m->in, 3 * g * sizeof *m->out,          2 * n * sizeof *m->x,
-                    3 * n * sizeof *m->c,  power ? 0 : nf * sizeof *m->all, nf * sizeof *m->own};
+    size_t len[] = {(2 * l->g + l->g2) * sizeof *m->in,
+                    (2 * l->g + l->g2) * sizeof *m->out,
+                    2 * n * sizeof *m->x,
+                    3 * n * sizeof *m->c,
+                    power ? 0 : nf * sizeof *m->all,
+                    nf * sizeof *m->own};
     enum { N = sizeof len / sizeof *len };
     for (int i = 0; i < N; i++)
         total += (len[i] + 63) / 64 * 64;
@@ -480,11 +559,10 @@ static int pg_fast_alloc(const pg_work *k, size_t g, double *power, ssi_scratch 
 
 /* Every band's transforms in turn, each band's powers read from them at once: into m->all the
  * chi^2 each frequency removes, all bands, and (@p bands) each band's best peak into best[b]. */
-static void pg_fast_bands(pg_work *k, const ssi_nufft *plan, const pg_fast_mem *m, int bands,
-                          pg_peak *best)
+static void pg_fast_bands(pg_work *k, const pg_layout *l, ssi_nufft *const plan[2],
+                          const pg_fast_mem *m, int bands, pg_peak *best)
 {
-    size_t n = k->n, nf = k->nf, g = ssi_nufft_size(plan);
-    const double *scale = ssi_nufft_scale(plan);
+    size_t n = k->n, nf = k->nf;
     for (int b = 0; b < k->nbands; b++) {
         const pg_band *pb = &k->band[b];
         if (!pb->n)
@@ -493,38 +571,72 @@ static void pg_fast_bands(pg_work *k, const ssi_nufft *plan, const pg_fast_mem *
         ssi_nufft_set sets[SSI_NUFFT_SETS] = {{m->x + at, m->c + at, pb->n},
                                               {m->x + at, m->c + n + at, pb->n},
                                               {m->x + n + at, m->c + 2 * n + at, pb->n}};
-        ssi_nufft_transform(plan, sets, m->in, m->out);
-        pg_fast_band(pb, m->out, g, scale, nf, m->all, m->own);
-        if (bands && pb->lo < nf)
-            pg_pick(k, b, pb->lo, m->own, &best[b]);
+        if (2 * l->g2 == l->g) { /* the usual case: one set of spreading weights */
+            ssi_nufft_transform_doubled(plan[0], plan[1], sets, m->in, m->out);
+        } else {
+            ssi_nufft_transform(plan[0], sets, 2, m->in, m->out);
+            ssi_nufft_transform(plan[1], sets + 2, 1, m->in, m->out + 2 * l->g);
+        }
+        size_t lo = pb->lo < nf ? pb->lo : nf;
+        double top = pg_fast_band(pb, l, m->out, nf, lo, m->all, m->own);
+        if (bands && lo < nf)
+            pg_pick(k, b, lo, m->own, top, &best[b]);
     }
 }
 
-/* FAST: every frequency's sums from three non-uniform FFTs per band, then the highest peaks
- * recomputed point by point (pg_pick): of every band's own power when @p bands (into best[b]),
- * and of all bands together (best[nbands]); the grid's multi-band powers into @p power. */
+/* The layout of the grids (pg_layout) and the two plans it needs. @return 0 or SS_ENOMEM. */
+static int pg_fast_plan(const pg_work *k, pg_layout *l, ssi_nufft *plan[2])
+{
+    size_t nf = k->nf;
+    l->i1 = pg_reuse(k, &l->J);
+    l->half = nf / 2;
+    l->half2 = (nf - l->i1) / 2;
+    l->fc = k->f0 + (double)l->half * k->df;
+    l->fc2 = 2 * (k->f0 + (double)(l->i1 + l->half2) * k->df);
+    plan[0] = ssi_nufft_acquire(nf);
+    plan[1] = plan[0] ? ssi_nufft_acquire(nf - l->i1) : NULL;
+    if (!plan[1]) {
+        ssi_nufft_release(plan[0]);
+        return SS_ENOMEM;
+    }
+    l->g = ssi_nufft_size(plan[0]), l->g2 = ssi_nufft_size(plan[1]);
+    l->scale = ssi_nufft_scale(plan[0]), l->scale2 = ssi_nufft_scale(plan[1]);
+    return 0;
+}
+
+/* FAST: every frequency's sums from non-uniform FFTs, three per band (one of them about half as
+ * long on the default grid), then the highest peaks recomputed point by point (pg_pick): of
+ * every band's own power when @p bands (into best[b]), and of all bands together
+ * (best[nbands]); the grid's multi-band powers into @p power. */
 static int pg_scan_fast(pg_work *k, pg_peak *best, int bands, double *power, ssi_scratch *s)
 {
-    ssi_nufft *plan = ssi_nufft_acquire(k->nf);
+    pg_layout l;
+    ssi_nufft *plan[2];
     pg_fast_mem m;
-    if (!plan || pg_fast_alloc(k, ssi_nufft_size(plan), power, s, &m)) {
-        ssi_nufft_release(plan);
+    if (pg_fast_plan(k, &l, plan))
+        return SS_ENOMEM;
+    if (pg_fast_alloc(k, &l, power, s, &m)) {
+        ssi_nufft_release(plan[0]);
+        ssi_nufft_release(plan[1]);
         return SS_ENOMEM;
     }
     size_t nf = k->nf;
-    pg_fast_inputs(k, k->f0 + (double)(nf / 2) * k->df, m.x, m.c);
+    pg_fast_inputs(k, &l, m.x, m.c);
     memset(m.all, 0, nf * sizeof *m.all);
-    pg_fast_bands(k, plan, &m, bands, best);
-    ssi_nufft_release(plan);
+    pg_fast_bands(k, &l, plan, &m, bands, best);
+    ssi_nufft_release(plan[0]);
+    ssi_nufft_release(plan[1]);
     double total = 0;
     for (int b = 0; b < k->nbands; b++)
         total += k->band[b].wsum * k->band[b].yy;
-    double scale = total > 0 ? 1 / total : 0;
+    double scale = total > 0 ? 1 / total : 0, top = -1;
+#pragma omp simd reduction(max : top)
     for (size_t f = 0; f < nf; f++) {
         double v = m.all[f] * scale;
         m.all[f] = v < 0 ? 0 : v > 1 ? 1 : v;
+        top = m.all[f] > top ? m.all[f] : top;
     }
-    pg_pick(k, PG_ALL, 0, m.all, &best[k->nbands]);
+    pg_pick(k, PG_ALL, 0, m.all, top, &best[k->nbands]);
     return 0;
 }
 

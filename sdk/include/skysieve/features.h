@@ -40,7 +40,8 @@
  *  - 1.1: ss_features_options.period_method (SS_PERIOD_AUTO, _EXACT, _FAST): the periodogram's
  *    sums by a non-uniform FFT, chosen by default from 32 points; ss_features_period_method().
  *  - 1.2: ss_features_periodogram_bands(): each band's periodogram and the multi-band one from
- *    one set of transforms (ss_features_compute() uses it).
+ *    one set of transforms (ss_features_compute() uses it); the grid starts at a whole number
+ *    of steps.
  */
 #ifndef SKYSIEVE_FEATURES_H
 #define SKYSIEVE_FEATURES_H
@@ -242,11 +243,14 @@ typedef struct ss_period {
  * Generalised Lomb-Scargle periodogram (Zechmeister & Kuerster 2009: a floating mean, weights
  * 1/e^2), normalised as astropy's LombScargle(normalization="standard"), on the grid
  * f_k = f_min + k df for f_min = 1 / max_period, df = 1 / (samples_per_peak * span), up to
- * 1 / min_period (thinned to max_frequencies). With @p band (a band number per point, < nbands)
- * it is the multi-band periodogram of VanderPlas & Ivezic (2015) with one term per band: each band
- * its own mean, amplitude and phase at a shared frequency, the power being the fraction of the
- * total chi^2 removed. @p band NULL: one band. @p power, when not NULL, receives the grid's powers
- * (max_frequencies doubles). Every t and y must be finite and every e finite and above 0.
+ * 1 / min_period (thinned to max_frequencies). f_min is a whole number of steps (with the
+ * defaults it is: samples_per_peak steps); when it would not be (a max_period of the caller's, a
+ * thinned grid) it moves up to the next one, less than a step (1.2). With @p band (a band number
+ * per point, < nbands) it is the multi-band periodogram of VanderPlas & Ivezic (2015) with one term
+ * per band: each band its own mean, amplitude and phase at a shared frequency, the power being the
+ * fraction of the total chi^2 removed. @p band NULL: one band. @p power, when not NULL, receives
+ * the grid's powers (max_frequencies doubles). Every t and y must be finite and every e finite and
+ * above 0.
  * @return 0 (out->period NAN when too few points or no span), SS_EINVAL (also for a point that is
  * not finite), SS_ENOMEM.
  */
