@@ -503,34 +503,40 @@ static void pg_refine(pg_work *k, int which, size_t lo, size_t at, double *p, pg
     }
 }
 
-/* The highest of p[0..n) (no NaN reaches here): eight maxima in flight, so that the comparisons
- * overlap instead of waiting on each other. */
-static double pg_max(const double *p, size_t n)
+#define PG_BLOCK 32 /* powers whose highest is kept, so that the search skips the block */
+
+/* The highest of p[lo..nf) (no NaN reaches here), and each block of PG_BLOCK's highest into
+ * @p bmax: four maxima in flight, so that the comparisons overlap instead of waiting on each
+ * other. */
+static double pg_block_max(const double *p, size_t lo, size_t nf, double *bmax)
 {
-    double m[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            m[j] = p[i + j] > m[j] ? p[i + j] : m[j];
-    for (; i < n; i++)
-        m[0] = p[i] > m[0] ? p[i] : m[0];
-    for (int j = 1; j < 8; j++)
-        m[0] = m[j] > m[0] ? m[j] : m[0];
-    return m[0];
+    double top = -1;
+    for (size_t from = lo, nb = 0; from < nf; from += PG_BLOCK, nb++) {
+        size_t to = nf - from < PG_BLOCK ? nf : from + PG_BLOCK, f = from;
+        double m[4] = {-1, -1, -1, -1};
+        for (; f + 4 <= to; f += 4)
+            for (int j = 0; j < 4; j++)
+                m[j] = p[f + j] > m[j] ? p[f + j] : m[j];
+        for (; f < to; f++)
+            m[0] = p[f] > m[0] ? p[f] : m[0];
+        double a = m[0] > m[1] ? m[0] : m[1], c = m[2] > m[3] ? m[2] : m[3];
+        bmax[nb] = a > c ? a : c;
+        top = bmax[nb] > top ? bmax[nb] : top;
+    }
+    return top;
 }
 
-#define PG_BLOCK 32 /* powers tested at once for one above the threshold */
-
-/* The local maxima of p[lo..nf) within the transforms' error of the highest (@p top), at most
- * PG_REFINE, highest first, into @p at. @return how many. */
-static int pg_candidates(const double *p, size_t lo, size_t nf, double top, size_t *at)
+/* The local maxima of p[lo..nf) within the transforms' error of the highest, at most PG_REFINE,
+ * highest first, into @p at; @p bmax: working space of a block's maximum per PG_BLOCK powers.
+ * @return how many. */
+static int pg_candidates(const double *p, size_t lo, size_t nf, double *bmax, size_t *at)
 {
-    double near = top - PG_FAST_ERROR, v[PG_REFINE];
+    double near = pg_block_max(p, lo, nf, bmax) - PG_FAST_ERROR, v[PG_REFINE];
     int n = 0;
-    for (size_t from = lo; from < nf; from += PG_BLOCK) {
-        size_t to = nf - from < PG_BLOCK ? nf : from + PG_BLOCK;
-        if (!(pg_max(p + from, to - from) > near))
+    for (size_t from = lo, nb = 0; from < nf; from += PG_BLOCK, nb++) {
+        if (!(bmax[nb] > near))
             continue; /* most blocks */
+        size_t to = nf - from < PG_BLOCK ? nf : from + PG_BLOCK;
         for (size_t f = from; f < to; f++) {
             if (!(p[f] > near) || (f > lo && p[f - 1] > p[f]) || (f + 1 < nf && p[f + 1] > p[f]))
                 continue;
@@ -547,11 +553,11 @@ static int pg_candidates(const double *p, size_t lo, size_t nf, double top, size
 
 /* The transforms' highest peak of @p which in p[lo..nf) recomputed exactly with its neighbours, and
  * so every other peak within the transforms' error of it (one of them may be the exact highest):
- * the highest recomputed, into @p best. */
-static void pg_pick(pg_work *k, int which, size_t lo, double *p, pg_peak *best)
+ * the highest recomputed, into @p best (@p bmax: pg_candidates' working space). */
+static void pg_pick(pg_work *k, int which, size_t lo, double *p, double *bmax, pg_peak *best)
 {
     size_t at[PG_REFINE] = {lo};
-    int n = pg_candidates(p, lo, k->nf, pg_max(p + lo, k->nf - lo), at);
+    int n = pg_candidates(p, lo, k->nf, bmax, at);
     *best = (pg_peak){at[0], -1};
     for (int i = 0; i < (n ? n : 1); i++) {
         int done = 0; /* a neighbour of a peak already recomputed */
@@ -564,7 +570,7 @@ static void pg_pick(pg_work *k, int which, size_t lo, double *p, pg_peak *best)
 
 /* The fast path's working memory, carved from one block. */
 typedef struct pg_fast_mem {
-    double *x, *all, *own;
+    double *x, *all, *own, *bmax;
     double complex *c;
     float complex *in, *out;
 } pg_fast_mem;
@@ -580,7 +586,8 @@ static int pg_fast_alloc(const pg_work *k, const pg_layout *l, double *power, ss
                     2 * n * sizeof *m->x,
                     3 * n * sizeof *m->c,
                     power ? 0 : nf * sizeof *m->all,
-                    nf * sizeof *m->own};
+                    nf * sizeof *m->own,
+                    (nf / PG_BLOCK + 1) * sizeof *m->bmax};
     enum { N = sizeof len / sizeof *len };
     for (int i = 0; i < N; i++)
         total += (len[i] + 63) / 64 * 64;
@@ -595,7 +602,7 @@ static int pg_fast_alloc(const pg_work *k, const pg_layout *l, double *power, ss
     }
     m->in = piece[0], m->out = piece[1], m->x = piece[2], m->c = piece[3];
     m->all = power ? power : piece[4];
-    m->own = piece[5];
+    m->own = piece[5], m->bmax = piece[6];
     return 0;
 }
 
@@ -621,7 +628,7 @@ static void pg_fast_bands(pg_work *k, const pg_layout *l, ssi_nufft *const plan[
         }
         pg_fast_band(pb, l, m->out, nf, m->all, m->own);
         if (bands && pb->lo < nf)
-            pg_pick(k, b, pb->lo, m->own, &best[b]);
+            pg_pick(k, b, pb->lo, m->own, m->bmax, &best[b]);
     }
 }
 
@@ -676,7 +683,7 @@ static int pg_scan_fast(pg_work *k, pg_peak *best, int bands, double *power, ssi
         double v = m.all[f] * scale;
         m.all[f] = v < 0 ? 0 : v > 1 ? 1 : v;
     }
-    pg_pick(k, PG_ALL, 0, m.all, &best[k->nbands]);
+    pg_pick(k, PG_ALL, 0, m.all, m.bmax, &best[k->nbands]);
     return 0;
 }
 
