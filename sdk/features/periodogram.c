@@ -367,22 +367,17 @@ pg_fast_run_body(const pg_band *b, const float *gy, const float *g1, const float
  * four or eight frequencies a step instead of two. They are a tenth of a 1,000-point
  * periodogram's time; the choice is made at run time, so the library still runs on any x86-64. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx2,fma"))) static void
-pg_fast_run_avx2(const pg_band *b, const float *gy, const float *g1, const float *g2,
-                 const double *sc, const double *sc2, size_t st, size_t len, double *removed,
-                 double *own)
-{
-    PG_FAST_RUN(b, gy, g1, g2, sc, sc2, st, len, removed, own);
-}
+#define PG_FAST_RUN_FOR(name, isa)                                                                 \
+    __attribute__((target(isa))) static void name(                                                 \
+        const pg_band *b, const float *gy, const float *g1, const float *g2, const double *sc,     \
+        const double *sc2, size_t st, size_t len, double *removed, double *own)                    \
+    {                                                                                              \
+        PG_FAST_RUN(b, gy, g1, g2, sc, sc2, st, len, removed, own);                                \
+    }
+PG_FAST_RUN_FOR(pg_fast_run_avx2, "avx2,fma")
 #define PG_AVX2 1
 #if !defined(__clang__) /* clang's target attribute has no vector width */
-__attribute__((target("avx512f,avx512dq,avx2,fma,prefer-vector-width=512"))) static void
-pg_fast_run_avx512(const pg_band *b, const float *gy, const float *g1, const float *g2,
-                   const double *sc, const double *sc2, size_t st, size_t len, double *removed,
-                   double *own)
-{
-    PG_FAST_RUN(b, gy, g1, g2, sc, sc2, st, len, removed, own);
-}
+PG_FAST_RUN_FOR(pg_fast_run_avx512, "avx512f,avx512dq,avx2,fma,prefer-vector-width=512")
 #define PG_AVX512 1
 #endif
 #endif
