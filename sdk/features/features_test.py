@@ -346,6 +346,22 @@ def test_band_periodograms_share_the_multiband_grid():
     assert f[("multiband_period", "")] == answers["fast"]["multiband"]["period"]
 
 
+def test_powers_stay_within_0_and_1_with_bands_of_one_or_two_points():
+    """A band of one or two points cannot fix its own mean and sinusoid: the chi^2 it 'removes'
+    can exceed its spread. The multi-band power is still a fraction, by either method."""
+    rows = [(59000.0, "g", 18.0, 0.1, "nan", "nan"), (59001.0, "g", 18.2, 0.1, "nan", "nan"),
+            (59003.0, "r", 18.2, 0.1, "nan", "nan")]
+    rows += [(59010.0 + 7.3 * i, "i", 18 + 0.2 * math.sin(i), 0.05, "nan", "nan")
+             for i in range(40)]
+    for pts in (rows[:3], rows):
+        for method in ("exact", "fast"):
+            got = run(pts, "power", f"method={method}", "multiband=1")
+            assert all(0 <= p <= 1 for p in got["grid"]), (len(pts), method, max(got["grid"]))
+            assert 0 <= got["power"] <= 1
+            bands = run(pts, "bands", f"method={method}")
+            assert 0 <= bands["multiband"]["power"] <= 1, (len(pts), method, bands)
+
+
 def multiband_power(t, m, e, band, freq):
     """Each band its own mean and sinusoid at a shared frequency, by weighted least squares."""
     chi0 = chi = 0.0

@@ -72,6 +72,13 @@ static double pg_reduction(double C, double S, double YC, double YS, double CC, 
     return D > 0 ? r : 0;
 }
 
+/* A power clamped to [0, 1]: rounding steps past either end, and a band of one or two points (its
+ * own mean and sinusoid undetermined) past 1. */
+static double pg_unit(double v)
+{
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
 /* Chi^2 removed by the best sinusoid at the current phases, over the band's weighted variance;
  * the phases then step to the next frequency in the same pass, so each point's data are read
  * once per frequency. */
@@ -268,9 +275,9 @@ static double pg_power_now(pg_work *k, double *bands)
         removed += k->band[b].wsum * red;
         total += k->band[b].wsum * yy;
         if (bands)
-            bands[b] = yy > 0 ? red / yy : 0;
+            bands[b] = pg_unit(yy > 0 ? red / yy : 0);
     }
-    return total > 0 ? removed / total : 0;
+    return pg_unit(total > 0 ? removed / total : 0);
 }
 
 /* EXACT: every frequency point by point; the best of all bands in best[nbands] and, with @p bands,
@@ -353,8 +360,7 @@ pg_fast_run_body(const pg_band *b, const float *gy, const float *g1, const float
             pg_reduction(s * g1[2 * j], s * g1[2 * j + 1], s * gy[2 * j], s * gy[2 * j + 1],
                          0.5 * (1 + s2 * g2[2 * st * j]), 0.5 * s2 * g2[2 * st * j + 1]);
         removed[j] += wsum * red;
-        double v = red * inv;
-        own[j] = v < 0 ? 0 : v > 1 ? 1 : v;
+        own[j] = pg_unit(red * inv);
     }
 }
 
@@ -492,7 +498,7 @@ static void pg_refine(pg_work *k, int which, size_t lo, size_t at, double *p, pg
             removed[f - from] += weight * red[f - from];
     }
     for (size_t f = from; f <= to; f++) {
-        p[f] = total > 0 ? removed[f - from] / total : 0;
+        p[f] = pg_unit(total > 0 ? removed[f - from] / total : 0);
         if (p[f] > best->p)
             *best = (pg_peak){f, p[f]};
     }
@@ -675,8 +681,7 @@ static int pg_scan_fast(pg_work *k, pg_peak *best, int bands, double *power, ssi
     double scale = total > 0 ? 1 / total : 0;
 #pragma omp simd
     for (size_t f = 0; f < nf; f++) {
-        double v = m.all[f] * scale;
-        m.all[f] = v < 0 ? 0 : v > 1 ? 1 : v;
+        m.all[f] = pg_unit(m.all[f] * scale);
     }
     pg_pick(k, PG_ALL, 0, m.all, m.bmax, &best[k->nbands]);
     return 0;
