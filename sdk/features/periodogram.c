@@ -104,12 +104,16 @@ static double pg_band_power(pg_work *k, const pg_band *b, double *reduction)
     return b->yy;
 }
 
-/* sin and cos of 2 pi u, for u >= 0 below 2^52: the turn's fraction and the quarter turn are taken
- * exactly, then Taylor polynomials on |r| <= pi / 4 (to r^15 and r^16: within 1e-16). Three
- * times quicker than libm's sincos, which must reduce any argument; the fast path calls it four
- * times per point. */
+/* sin and cos of 2 pi u (u >= 0 below 2^52; libm's for any other): the turn's fraction and the
+ * quarter turn are taken exactly, then Taylor polynomials on |r| <= pi / 4 (to r^15 and r^16:
+ * within 1e-16). About 1.5 times quicker than libm's sincos here, which must reduce any argument;
+ * the fast path calls it four times per point. */
 static inline void pg_cis(double u, double *s, double *c)
 {
+    if (!(u >= 0 && u < 0x1p52)) { /* times no light curve has, but no conversion overflows */
+        sincos(2 * M_PI * (u - floor(u)), s, c);
+        return;
+    }
     double v = 4 * (u - (double)(long long)u); /* quarter turns, [0, 4) */
     long long q = (long long)(v + 0.5);
     double r = (v - (double)q) * (M_PI / 2), r2 = r * r;
