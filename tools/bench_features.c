@@ -174,6 +174,17 @@ int main(int argc, char **argv)
                 {"fit", SS_FEATURES_FIT},
                 {"drw", SS_FEATURES_DRW},
                 {"all", SS_FEATURES_ALL}};
+    int known = !group;
+    for (size_t g = 0; g < sizeof sets / sizeof *sets && !known; g++)
+        known = !strcmp(group, sets[g].name);
+    if (!known || !(span_days > 0)) {
+        if (!known)
+            fprintf(stderr, "bench_features: unknown group '%s' (basic, period, fit, drw, all)\n",
+                    group);
+        else
+            fprintf(stderr, "bench_features: the span must be above 0 days\n");
+        return 2;
+    }
     static const size_t sizes[] = {10, 100, 1000};
     ss_features *f = ss_features_new();
     printf("bench_features: per locus, min / median / max of %d rounds\n", repeat);

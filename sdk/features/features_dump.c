@@ -113,12 +113,22 @@ static void dump_num_json(double v)
         printf("null");
 }
 
+/* What a failed call's code means for the light curve read (ss_strerror is the host's, which
+ * this program does not link). */
+static const char *dump_why(int rc)
+{
+    return rc == SS_ENOMEM ? "out of memory"
+           : rc == SS_EINVAL
+               ? "a time, magnitude or error that is not finite, or an error not above 0"
+               : "unexpected error";
+}
+
 static int dump_all(const dump_lc *lc, const ss_features_options *o)
 {
     ss_features *f = ss_features_new();
     int rc = f ? ss_features_compute(f, lc->p, lc->n, o) : SS_ENOMEM;
     if (rc) {
-        fprintf(stderr, "features_dump: ss_features_compute: %d\n", rc);
+        fprintf(stderr, "features_dump: ss_features_compute: %d (%s)\n", rc, dump_why(rc));
         ss_features_free(f);
         return 1;
     }
@@ -189,7 +199,7 @@ static int dump_power(const dump_lc *lc, const ss_features_options *o, int multi
         }
         printf("]}\n");
     } else {
-        fprintf(stderr, "features_dump: ss_features_periodogram: %d\n", rc);
+        fprintf(stderr, "features_dump: ss_features_periodogram: %d (%s)\n", rc, dump_why(rc));
     }
     free(t);
     free(power);
@@ -218,7 +228,8 @@ static int dump_bands(const dump_lc *lc, const ss_features_options *o)
         }
         printf("}}\n");
     } else {
-        fprintf(stderr, "features_dump: ss_features_periodogram_bands: %d\n", rc);
+        fprintf(stderr, "features_dump: ss_features_periodogram_bands: %d (%s)\n", rc,
+                dump_why(rc));
     }
     free(t);
     free(band);
