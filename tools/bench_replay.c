@@ -6,7 +6,8 @@
  * `skysieve replay` on it as a child process and samples the child's memory every 20 ms:
  * resident anonymous memory (heap, the staging index, filter state) and resident file pages (the
  * LMDB map and the staging file, which the kernel can reclaim), plus the kernel's own peak of both
- * (VmHWM). Times come from the replay's report.
+ * (VmHWM). Times come from the replay's report. --set FILE replays through a filter set of one's
+ * own instead (e.g. config/filters.ini, issue 21's figure).
  */
 #include "gen.h"
 #include "gen_set.h"
@@ -24,7 +25,7 @@
 
 typedef struct opts {
     long alerts, filters;
-    const char *input, *dir, *skysieve, *filters_dir;
+    const char *input, *dir, *skysieve, *filters_dir, *set;
     int keep;
 } opts;
 
@@ -36,9 +37,11 @@ static void die(const char *what, const char *why)
 
 static void usage(void)
 {
-    fputs("usage: bench_replay [--alerts N] [--filters N] [--input FILE] [--dir DIR] [--keep]\n"
+    fputs("usage: bench_replay [--alerts N] [--filters N | --set FILE] [--input FILE] [--dir DIR]\n"
+          "                    [--keep]\n"
           "  --alerts N   simulated alerts, about (default 1000000)\n"
           "  --filters N  filters in the set, 2 in C and N-2 in Lua (default 10, at least 2)\n"
+          "  --set FILE   replay through this filter set instead (e.g. config/filters.ini)\n"
           "  --input FILE replay FILE instead of a simulated night\n"
           "  --dir DIR    work directory (default: a new one under $TMPDIR, removed)\n"
           "  --keep       keep the work directory\n",
@@ -48,10 +51,13 @@ static void usage(void)
 
 static void parse(int argc, char **argv, opts *o)
 {
-    static const struct option lo[] = {
-        {"alerts", required_argument, 0, 'a'}, {"filters", required_argument, 0, 'f'},
-        {"input", required_argument, 0, 'i'},  {"dir", required_argument, 0, 'd'},
-        {"keep", no_argument, 0, 'k'},         {0, 0, 0, 0}};
+    static const struct option lo[] = {{"alerts", required_argument, 0, 'a'},
+                                       {"filters", required_argument, 0, 'f'},
+                                       {"input", required_argument, 0, 'i'},
+                                       {"dir", required_argument, 0, 'd'},
+                                       {"keep", no_argument, 0, 'k'},
+                                       {"set", required_argument, 0, 's'},
+                                       {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (ch == 'a')
@@ -64,6 +70,8 @@ static void parse(int argc, char **argv, opts *o)
             o->dir = optarg;
         else if (ch == 'k')
             o->keep = 1;
+        else if (ch == 's')
+            o->set = optarg;
         else
             usage();
     }
@@ -106,7 +114,7 @@ static double jnum(json_t *o, const char *a, const char *b)
 
 int main(int argc, char **argv)
 {
-    opts o = {1000000, 10, NULL, NULL, SS_BENCH_SKYSIEVE, SS_BENCH_FILTERS_DIR, 0};
+    opts o = {1000000, 10, NULL, NULL, SS_BENCH_SKYSIEVE, SS_BENCH_FILTERS_DIR, NULL, 0};
     parse(argc, argv, &o);
     char tmpl[] = "/tmp/bench-replay-XXXXXX";
     char *dir = o.dir ? strdup(o.dir) : strdup(mkdtemp(tmpl) ? tmpl : "");
@@ -134,7 +142,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "simulated %s in %.1f s\n", night,
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
     }
-    char *set = gen_filter_set(dir, o.filters_dir, (int)o.filters - 2, NULL);
+    char *set =
+        o.set ? strdup(o.set) : gen_filter_set(dir, o.filters_dir, (int)o.filters - 2, NULL);
     if (!set)
         die("writing the filter set", strerror(errno));
     char *report = path_in(dir, "report.json");
@@ -150,8 +159,12 @@ int main(int argc, char **argv)
     if (!r)
         die(report, jerr.text);
     double replayed = jnum(r, "alerts", "replayed"), secs = jnum(r, "timing", "replay_seconds");
-    printf("replay of %.0f alerts (%lld loci) through %ld filters\n", replayed,
-           json_integer_value(json_object_get(r, "loci")), o.filters);
+    long nfilters =
+        o.set ? (long)json_array_size(json_object_get(json_object_get(r, "set"), "filters"))
+              : o.filters;
+    printf("replay of %.0f alerts (%lld loci) through %ld filters%s%s\n", replayed,
+           json_integer_value(json_object_get(r, "loci")), nfilters, o.set ? " of " : "",
+           o.set ? o.set : "");
     printf("  reading and sorting: %.1f s\n", jnum(r, "timing", "read_seconds"));
     printf("  replaying:           %.1f s, %.0f alerts/s\n", secs,
            jnum(r, "timing", "alerts_per_second"));
@@ -159,7 +172,7 @@ int main(int argc, char **argv)
            peak.anon_kib / 1024.0, peak.file_kib / 1024.0, peak.hwm_kib / 1024.0);
     printf("{\"alerts\":%.0f,\"filters\":%ld,\"read_s\":%.2f,\"replay_s\":%.2f,\"rate\":%.0f,"
            "\"anon_mib\":%.1f,\"file_mib\":%.1f,\"hwm_mib\":%.1f}\n",
-           replayed, o.filters, jnum(r, "timing", "read_seconds"), secs,
+           replayed, nfilters, jnum(r, "timing", "read_seconds"), secs,
            jnum(r, "timing", "alerts_per_second"), peak.anon_kib / 1024.0, peak.file_kib / 1024.0,
            peak.hwm_kib / 1024.0);
     json_decref(r);

@@ -18,6 +18,15 @@
  * order without holding the alerts in memory. The staging is then read back as a decoder. */
 typedef struct ssi_stage ssi_stage;
 
+/** One packet of the staging file: where it is, and when its primary alert was observed. */
+typedef struct ssi_stage_entry {
+    double mjd;
+    uint64_t off; /**< also the input order: ties of mjd keep it */
+} ssi_stage_entry;
+
+/** Sort @p n entries by (mjd, off), in place and in O(n log n) (no copy of the index). */
+void ssi_stage_index_sort(ssi_stage_entry *e, size_t n);
+
 /** Create the staging file in directory @p dir (removed by ssi_stage_free()). */
 int ssi_stage_new(const char *dir, ssi_stage **out, ss_err *err);
 /** Append a packet (its primary alert's time orders it). @return 0, SS_ENOMEM or an errno. */

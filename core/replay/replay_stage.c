@@ -1,7 +1,7 @@
 /*
  * The replay's staging: a night decoded once, written to a file packet by packet, read back in
- * observation-time order. Only the index (24 bytes a packet) stays in memory, so a night of ZTF
- * alerts with cutouts replays in bounded memory.
+ * observation-time order. Only the index (16 bytes a packet) stays in memory, so a night of ZTF
+ * alerts with cutouts replays in bounded memory; each packet's length is in the file, before it.
  */
 #include "replay_impl.h"
 
@@ -12,11 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct ssi_stage_entry {
-    double mjd;
-    uint64_t off; /* also the input order: ties of mjd keep it */
-    uint32_t len;
-} ssi_stage_entry;
+#define SSI_STAGE_PACKET_MAX UINT32_MAX /* the length prefix's reach */
+#define SSI_STAGE_READ_AHEAD 4096       /* bytes read at once: a tuple or CSV packet, whole */
 
 struct ssi_stage {
     char *path;
@@ -87,21 +84,119 @@ int ssi_stage_put(ssi_stage *st, const ss_packet *pkt, ss_err *err)
     ssi_stage_encode(st, pkt);
     if (st->rec.failed)
         return ss_err_set(err, SS_ENOMEM, "replay: out of memory staging the night");
-    if (fwrite(st->rec.data, 1, st->rec.len, st->fp) != st->rec.len) {
+    if (st->rec.len > SSI_STAGE_PACKET_MAX)
+        return ss_err_set(err, EFBIG, "replay: a packet of %zu bytes is too large to stage",
+                          st->rec.len);
+    uint32_t head = (uint32_t)st->rec.len; /* native order: the file is this process's own */
+    if (fwrite(&head, 1, sizeof head, st->fp) != sizeof head ||
+        fwrite(st->rec.data, 1, st->rec.len, st->fp) != st->rec.len) {
         int e = errno ? errno : EIO;
         return ss_err_set(err, e, "replay: writing %s: %s", st->path, strerror(e));
     }
-    st->idx[st->n++] = (ssi_stage_entry){pkt->alerts[0].mjd, st->size, (uint32_t)st->rec.len};
-    st->size += st->rec.len;
+    st->idx[st->n++] = (ssi_stage_entry){pkt->alerts[0].mjd, st->size};
+    st->size += sizeof head + st->rec.len;
     return 0;
 }
 
-static int ssi_entry_cmp(const void *a, const void *b)
+/* ---- the index's sort, in place ----
+ * glibc's qsort merges through a copy of the array whenever that fits in memory: a 10M-alert
+ * night's index (240 MB) would take twice that at the peak. This one needs no memory: quicksort
+ * on a median of three, heapsort past 2 log2(n) levels (no quadratic input), insertion sort for
+ * short ranges. Offsets are distinct, so the order is total and stability does not arise. */
+
+static int ssi_before(const ssi_stage_entry *x, const ssi_stage_entry *y)
 {
-    const ssi_stage_entry *x = a, *y = b;
-    if (x->mjd != y->mjd)
-        return x->mjd < y->mjd ? -1 : 1;
-    return x->off < y->off ? -1 : x->off > y->off;
+    return x->mjd != y->mjd ? x->mjd < y->mjd : x->off < y->off;
+}
+
+static void ssi_swap(ssi_stage_entry *a, ssi_stage_entry *b)
+{
+    ssi_stage_entry t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void ssi_sift_down(ssi_stage_entry *e, size_t root, size_t n)
+{
+    for (size_t c; (c = 2 * root + 1) < n; root = c) {
+        if (c + 1 < n && ssi_before(&e[c], &e[c + 1]))
+            c++;
+        if (!ssi_before(&e[root], &e[c]))
+            return;
+        ssi_swap(&e[root], &e[c]);
+    }
+}
+
+static void ssi_heapsort(ssi_stage_entry *e, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        ssi_sift_down(e, i, n);
+    for (size_t i = n; i-- > 1;) {
+        ssi_swap(&e[0], &e[i]);
+        ssi_sift_down(e, 0, i);
+    }
+}
+
+static void ssi_insertion_sort(ssi_stage_entry *e, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        ssi_stage_entry x = e[i];
+        size_t j = i;
+        for (; j > 0 && ssi_before(&x, &e[j - 1]); j--)
+            e[j] = e[j - 1];
+        e[j] = x;
+    }
+}
+
+/* Hoare's partition of @p n >= 3 distinct entries around the median of the first, middle and
+ * last: @return k, 0 < k < n, with [0, k) before [k, n). The median's ends stop both scans. */
+static size_t ssi_partition(ssi_stage_entry *e, size_t n)
+{
+    size_t m = n / 2, i = 0, j = n - 1;
+    if (ssi_before(&e[m], &e[0]))
+        ssi_swap(&e[m], &e[0]);
+    if (ssi_before(&e[n - 1], &e[0]))
+        ssi_swap(&e[n - 1], &e[0]);
+    if (ssi_before(&e[n - 1], &e[m]))
+        ssi_swap(&e[n - 1], &e[m]);
+    ssi_stage_entry pivot = e[m];
+    for (;;) {
+        while (ssi_before(&e[i], &pivot))
+            i++;
+        while (ssi_before(&pivot, &e[j]))
+            j--;
+        if (i >= j)
+            return j + 1;
+        ssi_swap(&e[i], &e[j]);
+        i++, j--;
+    }
+}
+
+static void ssi_introsort(ssi_stage_entry *e, size_t n, unsigned depth)
+{
+    while (n > 16) {
+        if (depth-- == 0) {
+            ssi_heapsort(e, n);
+            return;
+        }
+        size_t k = ssi_partition(e, n);
+        if (k < n - k) { /* recurse into the smaller side: the stack stays log2(n) deep */
+            ssi_introsort(e, k, depth);
+            e += k, n -= k;
+        } else {
+            ssi_introsort(e + k, n - k, depth);
+            n = k;
+        }
+    }
+    ssi_insertion_sort(e, n);
+}
+
+void ssi_stage_index_sort(ssi_stage_entry *e, size_t n)
+{
+    unsigned depth = 0;
+    for (size_t m = n; m > 1; m >>= 1)
+        depth += 2;
+    ssi_introsort(e, n, depth);
 }
 
 int ssi_stage_sort(ssi_stage *st, ss_err *err)
@@ -110,7 +205,7 @@ int ssi_stage_sort(ssi_stage *st, ss_err *err)
         int e = errno ? errno : EIO;
         return ss_err_set(err, e, "replay: writing %s: %s", st->path, strerror(e));
     }
-    qsort(st->idx, st->n, sizeof *st->idx, ssi_entry_cmp);
+    ssi_stage_index_sort(st->idx, st->n);
     st->next = 0;
     return 0;
 }
@@ -191,6 +286,41 @@ static int ssi_stage_decode(ss_rbuf *r, ss_packet *pkt)
     return rc ? rc : r->bad || r->p != r->end ? SS_ECORRUPT : 0;
 }
 
+/* Make room for @p n bytes in the read buffer. */
+static int ssi_stage_room(ssi_stage *st, size_t n)
+{
+    if (n <= st->rcap)
+        return 0;
+    unsigned char *fresh = realloc(st->rbuf, n);
+    if (!fresh)
+        return SS_ENOMEM;
+    st->rbuf = fresh;
+    st->rcap = n;
+    return 0;
+}
+
+/* Read the packet at @p off, its 4-byte length first, into st->rbuf: one pread when it fits what
+ * the buffer holds already (most packets), two otherwise. */
+static int ssi_stage_read(ssi_stage *st, uint64_t off, uint32_t *len)
+{
+    int rc = ssi_stage_room(st, SSI_STAGE_READ_AHEAD);
+    if (rc)
+        return rc;
+    ssize_t got = pread(fileno(st->fp), st->rbuf, SSI_STAGE_READ_AHEAD, (off_t)off);
+    if (got < 4)
+        return got < 0 ? errno : SS_ECORRUPT;
+    memcpy(len, st->rbuf, sizeof *len);
+    if (off + 4 + *len > st->size)
+        return SS_ECORRUPT;
+    if ((size_t)got >= 4 + (size_t)*len)
+        return 0;
+    if ((rc = ssi_stage_room(st, 4 + (size_t)*len)))
+        return rc;
+    size_t rest = 4 + (size_t)*len - (size_t)got;
+    ssize_t more = pread(fileno(st->fp), st->rbuf + got, rest, (off_t)(off + (uint64_t)got));
+    return more == (ssize_t)rest ? 0 : more < 0 ? errno : SS_ECORRUPT;
+}
+
 /* The decoder's next(): the staged packets in order. Staged packets were valid when staged, so a
  * failure here is the staging file's (disk, memory), and fatal. */
 static int ssi_stage_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err)
@@ -202,20 +332,13 @@ static int ssi_stage_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *e
     if (st->next == st->n)
         return 0;
     const ssi_stage_entry *e = &st->idx[st->next++];
-    if (e->len > st->rcap) {
-        unsigned char *fresh = realloc(st->rbuf, e->len);
-        if (!fresh)
-            return ss_err_set(err, SS_ENOMEM, "replay: out of memory reading %s", st->path);
-        st->rbuf = fresh;
-        st->rcap = e->len;
-    }
-    ssize_t got = pread(fileno(st->fp), st->rbuf, e->len, (off_t)e->off);
-    if (got != (ssize_t)e->len) {
-        int x = got < 0 ? errno : EIO;
-        return ss_err_set(err, x, "replay: reading %s: %s", st->path, strerror(x));
-    }
-    ss_rbuf r = {st->rbuf, st->rbuf + e->len, 0};
-    int rc = ssi_stage_decode(&r, pkt);
+    uint32_t len = 0;
+    int rc = ssi_stage_read(st, e->off, &len);
+    if (rc)
+        return ss_err_set(err, rc, "replay: reading %s at offset %llu: %s", st->path,
+                          (unsigned long long)e->off, ss_strerror(rc));
+    ss_rbuf r = {st->rbuf + 4, st->rbuf + 4 + len, 0};
+    rc = ssi_stage_decode(&r, pkt);
     if (rc)
         return ss_err_set(err, rc, "replay: %s: packet at offset %llu: %s", st->path,
                           (unsigned long long)e->off, ss_strerror(rc));
