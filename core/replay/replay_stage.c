@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #define SSI_STAGE_PACKET_MAX UINT32_MAX /* the length prefix's reach */
-#define SSI_STAGE_READ_AHEAD 4096       /* bytes read at once: a tuple or CSV packet, whole */
+/* Bytes read at once: a staged tuple or CSV packet (about 200) whole, without copying kilobytes
+ * per packet; larger packets take a second read. */
+#define SSI_STAGE_READ_AHEAD 512
 
 struct ssi_stage {
     char *path;
@@ -299,8 +301,8 @@ static int ssi_stage_room(ssi_stage *st, size_t n)
     return 0;
 }
 
-/* Read the packet at @p off, its 4-byte length first, into st->rbuf: one pread when it fits what
- * the buffer holds already (most packets), two otherwise. */
+/* Read the packet at @p off, its 4-byte length first, into st->rbuf: one pread when it fits in
+ * SSI_STAGE_READ_AHEAD bytes, two otherwise. */
 static int ssi_stage_read(ssi_stage *st, uint64_t off, uint32_t *len)
 {
     int rc = ssi_stage_room(st, SSI_STAGE_READ_AHEAD);

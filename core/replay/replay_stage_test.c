@@ -1,14 +1,17 @@
 /*
  * The staging index's in-place sort (replay_stage.c) against the order it must give: by
  * observation time, ties in input order, on the inputs that break quicksorts (sorted, reversed,
- * all times equal, few distinct times, a median-of-three killer) and on random ones.
+ * all times equal, few distinct times, a median-of-three killer) and on random ones; and staged
+ * packets of every size read back whole.
  */
 #include "testutil.h"
 
 #include "replay_impl.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint64_t next_rand(uint64_t *x)
 {
@@ -67,11 +70,62 @@ START_TEST(sorts_by_time_then_input_order)
 }
 END_TEST
 
+/* Stage packets of 0 bytes to 100 kB of survey text in reverse time order; read back, they come
+ * in time order, whole (one read when a packet is short, two when it is not). */
+START_TEST(staged_packets_read_back_whole_in_time_order)
+{
+    static const uint32_t sizes[] = {0, 100, 300, 507, 508, 600, 5000, 100000};
+    enum { N = sizeof sizes / sizeof *sizes };
+    ssi_stage *st;
+    ss_err err = {0};
+    ck_assert_msg(ssi_stage_new(tu_tmp, &st, &err) == 0, "%s", err.msg);
+    char *text = malloc(100000);
+    ck_assert_ptr_nonnull(text);
+    for (uint32_t i = 0; i < 100000; i++)
+        text[i] = (char)('a' + i % 26);
+    ss_packet *p = ss_packet_new();
+    ck_assert_ptr_nonnull(p);
+    for (int k = 0; k < N; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "a%d", k);
+        ss_alert *a = ss_packet_add(p);
+        ck_assert_ptr_nonnull(a);
+        a->survey = "test", a->alert_id = id, a->passband = "g";
+        a->ra = 10, a->dec = 20, a->mjd = 60000.0 + N - k, a->mag = 18, a->magerr = 0.1;
+        ss_value v = {.type = SS_TYPE_STRING, .u.s = {text, sizes[k]}};
+        ck_assert_int_eq(ss_alert_add_prop(p, a, "note", 4, v), 0);
+        ck_assert_msg(ssi_stage_put(st, p, &err) == 0, "%s", err.msg);
+        ss_packet_reset(p);
+    }
+    ck_assert_msg(ssi_stage_sort(st, &err) == 0, "%s", err.msg);
+    for (int k = N - 1; k >= 0; k--) {
+        ck_assert_int_eq(ssi_stage_decoder.next(st, p, NULL, &err), 1);
+        ck_assert_uint_eq(p->n, 1);
+        char id[16];
+        snprintf(id, sizeof id, "a%d", k);
+        ck_assert_str_eq(p->alerts[0].alert_id, id);
+        ck_assert_uint_eq(p->alerts[0].nprops, 1);
+        const ss_value *v = &p->alerts[0].props[0].value;
+        ck_assert_uint_eq(v->u.s.len, sizes[k]);
+        ck_assert(!memcmp(v->u.s.ptr, text, sizes[k]));
+        ss_packet_reset(p);
+    }
+    ck_assert_int_eq(ssi_stage_decoder.next(st, p, NULL, &err), 0); /* the end */
+    ss_packet_free(p);
+    free(text);
+    ssi_stage_free(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("replay_stage");
     TCase *tc = tcase_create("index_sort");
     tcase_add_loop_test(tc, sorts_by_time_then_input_order, 0, 6);
     suite_add_tcase(s, tc);
+    TCase *io = tcase_create("staging");
+    tcase_add_checked_fixture(io, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(io, staged_packets_read_back_whole_in_time_order);
+    suite_add_tcase(s, io);
     return tu_run_suite(s);
 }
