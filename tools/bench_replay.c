@@ -159,6 +159,8 @@ int main(int argc, char **argv)
     if (!r)
         die(report, jerr.text);
     double replayed = jnum(r, "alerts", "replayed"), secs = jnum(r, "timing", "replay_seconds");
+    if (!(replayed > 0)) /* a replay rejects an unreadable input and goes on: no figure to give */
+        die("nothing was replayed (the replay's messages above say why)", NULL);
     long nfilters =
         o.set ? (long)json_array_size(json_object_get(json_object_get(r, "set"), "filters"))
               : o.filters;
