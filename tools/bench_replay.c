@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +121,8 @@ int main(int argc, char **argv)
     char *dir = o.dir ? strdup(o.dir) : strdup(mkdtemp(tmpl) ? tmpl : "");
     if (!dir || !*dir)
         die("cannot make a work directory", strerror(errno));
+    if (o.dir && mkdir(o.dir, 0755) && errno != EEXIST) /* found only after the replay otherwise */
+        die(o.dir, strerror(errno));
     char *night = o.input ? strdup(o.input) : path_in(dir, "night.csv");
     if (!o.input) {
         char sources[32];
