@@ -208,27 +208,88 @@ static void ssi_count_alert(ss_store_counters *c, const ss_alert *a)
         c->detections++;
 }
 
+/* Write @p a's record (packed in t->buf) where a writer keeps it (format 9): in locus_alerts,
+ * beside the locus's other measurements so that a light curve is one range of pages, the alerts
+ * table mapping its id to that entry. @p fresh: a new alert (EEXIST when its id is stored). */
+static int ssi_alert_write(ss_store_txn *t, const ss_alert *a, const char *locus_id, int fresh)
+{
+    unsigned char kb[SSI_KEY_MAX], lb[SSI_KEY_MAX], ref[SSI_REF_LEN];
+    ss_store_alert_head h = {
+        .kind = a->kind, .mjd = a->mjd, .arrival = a->arrival, .arrival_index = a->arrival_index};
+    memcpy(h.locus_id, locus_id, SS_LOCUS_ID_LEN);
+    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb};
+    MDB_val v = {ssi_alert_ref_encode(&h, ref), ref}, rec = {t->buf.len, t->buf.data};
+    MDB_val lk = {ssi_key_locus_alert(lb, locus_id, a->mjd, a->survey, a->alert_id), lb};
+    int rc = mdb_put(t->txn, t->s->alerts, &k, &v, fresh ? MDB_NOOVERWRITE : 0);
+    if (rc)
+        return rc == MDB_KEYEXIST ? EEXIST : rc;
+    return mdb_put(t->txn, t->s->locus_alerts, &lk, &rec, 0);
+}
+
 int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                        const ss_prop *survey_locus, uint32_t nsurvey_locus)
 {
     ss_store_counters *c = ssi_counters_w(t);
-    unsigned char kb[SSI_KEY_MAX];
     if (!c)
         return SS_ECORRUPT;
     int rc = ssi_alert_pack(t, a, locus_id, survey_locus, nsurvey_locus, &t->buf);
-    if (rc)
-        return rc;
-    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v = {t->buf.len, t->buf.data};
-    rc = mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
-    if (rc)
-        return rc == MDB_KEYEXIST ? EEXIST : rc;
-    unsigned char kind = (unsigned char)a->kind;
-    MDB_val lk = {ssi_key_locus_alert(kb, locus_id, a->mjd, a->survey, a->alert_id), kb};
-    MDB_val kv = {1, &kind};
-    if ((rc = mdb_put(t->txn, t->s->locus_alerts, &lk, &kv, 0)))
+    if (rc || (rc = ssi_alert_write(t, a, locus_id, 1)))
         return rc;
     ssi_count_alert(c, a);
     return ssi_index_object(t, a, locus_id);
+}
+
+/* One locus_alerts entry moved to format 9: the record of its alert copied into it (@p copy:
+ * scratch) and the alerts table's record replaced by a reference. An entry whose alert is not
+ * stored is left as it is, for verify to report. */
+static int ssi_alert_cluster(ss_store *s, MDB_txn *txn, MDB_cursor *cur, const MDB_val *k,
+                             ss_wbuf *copy)
+{
+    ss_store_alert_head h;
+    unsigned char ref[SSI_REF_LEN];
+    MDB_val rec, d;
+    /* the key and the record copied: their pages may move while the two tables are written */
+    ss_wbuf_reset(copy);
+    ss_wbuf_bytes(copy, k->mv_data, k->mv_size);
+    MDB_val ak = {k->mv_size - SS_LOCUS_ID_LEN - 8, copy->data + SS_LOCUS_ID_LEN + 8};
+    int rc = copy->failed ? SS_ENOMEM : mdb_get(txn, s->alerts, &ak, &rec);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if ((rc = ssi_alert_head(rec.mv_data, rec.mv_size, &h)))
+        return rc;
+    ss_wbuf_bytes(copy, rec.mv_data, rec.mv_size);
+    if (copy->failed)
+        return SS_ENOMEM;
+    MDB_val key = {k->mv_size, copy->data}, cv = {rec.mv_size, copy->data + k->mv_size};
+    ak.mv_data = copy->data + SS_LOCUS_ID_LEN + 8; /* the copy may have moved */
+    MDB_val rv = {ssi_alert_ref_encode(&h, ref), ref};
+    if ((rc = mdb_put(txn, s->alerts, &ak, &rv, 0)) ||
+        (rc = mdb_cursor_put(cur, &key, &cv, MDB_CURRENT)))
+        return rc;
+    /* a value that grows is deleted and inserted again, which may split the page: the cursor
+     * finds its entry again by key before it moves on */
+    return mdb_cursor_get(cur, &key, &d, MDB_SET);
+}
+
+int ssi_alerts_cluster(ss_store *s, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, d;
+    ss_wbuf copy = {0};
+    int rc = mdb_cursor_open(txn, s->locus_alerts, &cur);
+    if (rc)
+        return rc;
+    for (MDB_cursor_op op = MDB_FIRST; !(rc = mdb_cursor_get(cur, &k, &d, op)); op = MDB_NEXT) {
+        if (k.mv_size <= SS_LOCUS_ID_LEN + 8)
+            rc = SS_ECORRUPT;
+        else if (d.mv_size <= 1) /* the alert's kind: its record is still in the alerts table */
+            rc = ssi_alert_cluster(s, txn, cur, &k, &copy);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    ss_wbuf_free(&copy);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 uint64_t ss_store_packet_next(ss_store_txn *t)
@@ -237,7 +298,8 @@ uint64_t ss_store_packet_next(ss_store_txn *t)
     return c ? ++c->packet_seq : 0;
 }
 
-static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *alert_id, MDB_val *v)
+/* The alerts table's value for an alert: its record, or from format 9 a reference to it. */
+static int ssi_alert_entry(ss_store_txn *t, const char *survey, const char *alert_id, MDB_val *v)
 {
     unsigned char kb[SSI_KEY_MAX];
     if (strlen(survey) > SS_SURVEY_MAX || strlen(alert_id) > SS_ID_MAX)
@@ -246,11 +308,26 @@ static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *ale
     return ssi_absent(mdb_get(t->txn, t->s->alerts, &k, v));
 }
 
+/* An alert's record, followed from its reference to locus_alerts in a format 9 store. */
+static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *alert_id, MDB_val *v)
+{
+    ss_store_alert_head h;
+    unsigned char kb[SSI_KEY_MAX];
+    int rc = ssi_alert_entry(t, survey, alert_id, v);
+    if (rc || !ssi_alert_is_ref(v->mv_data, v->mv_size))
+        return rc;
+    if ((rc = ssi_alert_head(v->mv_data, v->mv_size, &h)))
+        return rc;
+    MDB_val k = {ssi_key_locus_alert(kb, h.locus_id, h.mjd, survey, alert_id), kb};
+    rc = mdb_get(t->txn, t->s->locus_alerts, &k, v);
+    return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
+}
+
 int ss_store_alert_head_get(ss_store_txn *t, const char *survey, const char *alert_id,
                             ss_store_alert_head *out)
 {
     MDB_val v;
-    int rc = ssi_alert_record(t, survey, alert_id, &v);
+    int rc = ssi_alert_entry(t, survey, alert_id, &v);
     return rc ? rc : ssi_alert_head(v.mv_data, v.mv_size, out);
 }
 
@@ -258,17 +335,14 @@ int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus
                            const ss_prop *survey_locus, uint32_t nsurvey_locus)
 {
     ss_store_alert_head h;
-    unsigned char kb[SSI_KEY_MAX];
     int rc = ss_store_alert_head_get(t, a->survey, a->alert_id, &h);
     if (rc)
         return rc;
     /* the same measurement keeps every index and count as they are: only the record changes */
     if (strcmp(h.locus_id, locus_id) || h.kind != a->kind || h.mjd != a->mjd)
         return SS_EINVAL;
-    if ((rc = ssi_alert_pack(t, a, locus_id, survey_locus, nsurvey_locus, &t->buf)))
-        return rc;
-    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb}, v = {t->buf.len, t->buf.data};
-    if ((rc = mdb_put(t->txn, t->s->alerts, &k, &v, 0)))
+    if ((rc = ssi_alert_pack(t, a, locus_id, survey_locus, nsurvey_locus, &t->buf)) ||
+        (rc = ssi_alert_write(t, a, locus_id, 0)))
         return rc;
     return ssi_index_object(t, a, locus_id);
 }
@@ -296,6 +370,17 @@ int ss_store_alert_survey_locus(ss_store_txn *t, const char *survey, const char 
     return rc ? rc : ssi_alert_survey_locus(t, v.mv_data, v.mv_size, arena, props, n);
 }
 
+/* The record of locus_alerts entry @p k, @p d: the entry's value from format 9, else (its value
+ * the alert's kind byte, or empty) the alerts table's record its key names. */
+static int ssi_locus_alert_record(ss_store_txn *t, const MDB_val *k, MDB_val *d)
+{
+    if (d->mv_size > 1)
+        return 0;
+    MDB_val ak = {k->mv_size - SS_LOCUS_ID_LEN - 8, (char *)k->mv_data + SS_LOCUS_ID_LEN + 8};
+    int rc = mdb_get(t->txn, t->s->alerts, &ak, d);
+    return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
+}
+
 int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
 {
     MDB_cursor *cur;
@@ -307,12 +392,11 @@ int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
         if (k.mv_size <= SS_LOCUS_ID_LEN + 8 || memcmp(k.mv_data, locus_id, SS_LOCUS_ID_LEN))
             break;
-        MDB_val ak = {k.mv_size - SS_LOCUS_ID_LEN - 8, (char *)k.mv_data + SS_LOCUS_ID_LEN + 8}, ad;
         char locus[SS_LOCUS_ID_LEN + 1];
         ss_alert *a = ss_packet_add(pkt);
-        if (!a || (rc = mdb_get(t->txn, t->s->alerts, &ak, &ad)) ||
-            (rc = ssi_alert_decode(t, ad.mv_data, ad.mv_size, pkt, a, locus))) {
-            rc = !a ? SS_ENOMEM : rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
+        if (!a || (rc = ssi_locus_alert_record(t, &k, &d)) ||
+            (rc = ssi_alert_decode(t, d.mv_data, d.mv_size, pkt, a, locus))) {
+            rc = !a ? SS_ENOMEM : rc;
             break;
         }
     }

@@ -145,6 +145,8 @@ static int ssi_retain_payload(ss_store_txn *t, ssi_retain *r, const MDB_val *k, 
     char locus[SS_LOCUS_ID_LEN + 1];
     ss_prop *sl;
     uint32_t nsl;
+    if (v->mv_size <= 1)
+        return 0; /* no record: its alert was missing when the store moved to format 9 (verify) */
     int rc = ssi_alert_head(v->mv_data, v->mv_size, &h);
     if (rc || !(h.mjd < r->cutoff))
         return rc;
@@ -249,7 +251,7 @@ int ss_store_retain(ss_store *s, double now_mjd, ss_store_retain_report *out, ss
     }
     if (pol.payload_days > 0) {
         r->cutoff = now_mjd - pol.payload_days;
-        rc = ssi_retain_table(s, r, s->alerts, 0, err);
+        rc = ssi_retain_table(s, r, s->locus_alerts, 0, err);
         out->payloads = r->dropped;
     }
     if (!rc && pol.cutouts_days > 0 && s->has_cutouts) {

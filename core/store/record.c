@@ -7,6 +7,9 @@
  * 5 (store format 7), the one written now, is packed (record_pack.c). */
 #define SSI_ALERT_RECORD_VERSION 4
 #define SSI_PACKED_VERSION       5
+/* Format 9 keeps an alert's record in locus_alerts; the alerts table holds this reference of its
+ * head instead (ssi_alert_ref_encode()). */
+#define SSI_REF_VERSION 6
 /* Locus records: 1; 2 adds the sequence of the last packet that changed the locus. */
 #define SSI_LOCUS_RECORD_VERSION 2
 
@@ -272,10 +275,43 @@ int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, ss_packet *p
     return rc;
 }
 
+size_t ssi_alert_ref_encode(const ss_store_alert_head *h, unsigned char out[SSI_REF_LEN])
+{
+    unsigned char *p = out;
+    *p++ = SSI_REF_VERSION;
+    *p++ = (unsigned char)h->kind;
+    memcpy(p, &h->mjd, 8), p += 8;
+    memcpy(p, &h->arrival, 8), p += 8;
+    memcpy(p, &h->arrival_index, 4), p += 4;
+    memcpy(p, h->locus_id, SS_LOCUS_ID_LEN);
+    return SSI_REF_LEN;
+}
+
+int ssi_alert_is_ref(const void *data, size_t len)
+{
+    return ssi_version(data, len) == SSI_REF_VERSION;
+}
+
+static int ssi_alert_ref_decode(const void *data, size_t len, ss_store_alert_head *h)
+{
+    const unsigned char *p = data;
+    if (len != SSI_REF_LEN || p[1] > SS_ALERT_FORCED)
+        return SS_ECORRUPT;
+    h->kind = (ss_alert_kind)p[1];
+    memcpy(&h->mjd, p + 2, 8);
+    memcpy(&h->arrival, p + 10, 8);
+    memcpy(&h->arrival_index, p + 18, 4);
+    memcpy(h->locus_id, p + 22, SS_LOCUS_ID_LEN);
+    h->locus_id[SS_LOCUS_ID_LEN] = '\0';
+    return 0;
+}
+
 int ssi_alert_head(const void *data, size_t len, ss_store_alert_head *h)
 {
     if (ssi_version(data, len) == SSI_PACKED_VERSION)
         return ssi_alert_head5(data, len, h);
+    if (ssi_version(data, len) == SSI_REF_VERSION)
+        return ssi_alert_ref_decode(data, len, h);
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     uint32_t n;
     uint8_t version = ss_rbuf_u8(&r), kind = ss_rbuf_u8(&r);

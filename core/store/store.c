@@ -437,8 +437,9 @@ static int ssi_store_create(ss_store *s, double radius_arcsec, unsigned instance
 }
 
 /* One attempt at an upgrade: the newer tables created, format 6's indexes built from the tables
- * they index, format 8's tiled sky index built from the loci, the version written, all in one
- * transaction so that a store is either upgraded whole or not at all. */
+ * they index, format 8's tiled sky index built from the loci, format 9's alert records moved
+ * beside their loci's, the version written, all in one transaction so that a store is either
+ * upgraded whole or not at all. */
 static int ssi_upgrade_txn(ss_store *s)
 {
     MDB_txn *txn = NULL;
@@ -454,6 +455,8 @@ static int ssi_upgrade_txn(ss_store *s)
     uint32_t band_zones = s->sky_band_zones;
     if (!rc && !s->sky_band_zones)
         rc = ssi_sky_rebuild(s, txn);
+    if (!rc && s->format < 9)
+        rc = ssi_alerts_cluster(s, txn);
     if (!rc)
         rc = mdb_put(txn, s->meta, &fk, &fv, 0);
     if (rc && txn)

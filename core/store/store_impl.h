@@ -120,8 +120,20 @@ size_t ssi_key_newest(unsigned char *k, double mjd, const char *locus_id);
 /* Record codecs of the store's own tables (record.c). */
 void ssi_locus_encode(const ss_locus *l, ss_wbuf *b);
 int ssi_locus_decode(const void *data, size_t len, ss_locus *l);
-/** The head of an alert record, without decoding the rest. @return 0 or SS_ECORRUPT. */
+/** The head of an alert record or reference, without decoding the rest. @return 0 or
+ * SS_ECORRUPT. */
 int ssi_alert_head(const void *data, size_t len, ss_store_alert_head *h);
+/* Format 9's reference to an alert's record (the alerts table's value): version, kind, MJD,
+ * arrival, arrival index and locus id, which locate the record in locus_alerts. */
+#define SSI_REF_LEN (2 + 8 + 8 + 4 + SS_LOCUS_ID_LEN)
+/** Encode @p h as a reference into @p out. @return SSI_REF_LEN. */
+size_t ssi_alert_ref_encode(const ss_store_alert_head *h, unsigned char out[SSI_REF_LEN]);
+/** 1 when a value of the alerts table is a reference (format 9), 0 for a record. */
+int ssi_alert_is_ref(const void *data, size_t len);
+/** Move every alert record of a store before format 9 into its locus_alerts entry, leaving a
+ * reference in the alerts table (data.c; the upgrade to format 9, in one transaction).
+ * @return 0, SS_ECORRUPT, SS_ENOMEM or an LMDB code. */
+int ssi_alerts_cluster(ss_store *s, MDB_txn *txn);
 /** The newest alert's MJD of a locus record, without decoding the rest. @return 0 or SS_ECORRUPT.
  */
 int ssi_locus_newest(const void *data, size_t len, double *mjd);

@@ -693,8 +693,10 @@ START_TEST(loci_newest_follows_the_newest_alert)
 }
 END_TEST
 
-/* Rewrite every alert record of the store in @p dir as skysieve before format 7 wrote it. */
-static void records_to_version_4(const char *dir)
+/* Keep every alert record of the store in @p dir where skysieve before format 9 kept it: in the
+ * alerts table, its locus_alerts entry holding its kind. @p v4: rewritten as skysieve before
+ * format 7 wrote it; 0: as it is. */
+static void records_before_format_9(const char *dir, int v4)
 {
     ss_store *s = NULL;
     ss_store_options o = {0};
@@ -704,9 +706,10 @@ static void records_to_version_4(const char *dir)
     MDB_val k, v;
     ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    ck_assert_int_eq(mdb_cursor_open(t->txn, s->alerts, &cur), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, s->locus_alerts, &cur), 0);
     ss_packet *pkt = ss_packet_new();
-    ss_wbuf keys[64] = {{0}}, vals[64] = {{0}};
+    ss_wbuf keys[64] = {{0}}, vals[64] = {{0}}, lkeys[64] = {{0}};
+    unsigned char kinds[64];
     char locus[SS_LOCUS_ID_LEN + 1];
     size_t n = 0;
     for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
@@ -717,25 +720,37 @@ static void records_to_version_4(const char *dir)
         ss_alert *a = ss_packet_add(pkt);
         ck_assert_int_eq(ssi_alert_decode(t, v.mv_data, v.mv_size, pkt, a, locus), 0);
         ck_assert_int_eq(ssi_alert_survey_locus(t, v.mv_data, v.mv_size, pkt->arena, &sl, &nsl), 0);
-        ssi_alert_encode4(a, locus, sl, nsl, &vals[n]);
-        ss_wbuf_bytes(&keys[n++], k.mv_data, k.mv_size);
+        if (v4)
+            ssi_alert_encode4(a, locus, sl, nsl, &vals[n]);
+        else
+            ss_wbuf_bytes(&vals[n], v.mv_data, v.mv_size);
+        kinds[n] = (unsigned char)a->kind;
+        ss_wbuf_bytes(&lkeys[n], k.mv_data, k.mv_size);
+        ss_wbuf_bytes(&keys[n++], (char *)k.mv_data + SS_LOCUS_ID_LEN + 8,
+                      k.mv_size - SS_LOCUS_ID_LEN - 8);
     }
     mdb_cursor_close(cur); /* rewritten after the walk: a put moves a cursor's page under it */
     for (size_t i = 0; i < n; i++) {
         MDB_val nk = {keys[i].len, keys[i].data}, nv = {vals[i].len, vals[i].data};
+        MDB_val lk = {lkeys[i].len, lkeys[i].data}, lv = {1, &kinds[i]};
         ck_assert_int_eq(mdb_put(t->txn, s->alerts, &nk, &nv, 0), 0);
-        ss_wbuf_free(&keys[i]), ss_wbuf_free(&vals[i]);
+        ck_assert_int_eq(mdb_put(t->txn, s->locus_alerts, &lk, &lv, 0), 0);
+        ss_wbuf_free(&keys[i]), ss_wbuf_free(&vals[i]), ss_wbuf_free(&lkeys[i]);
     }
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
     ss_packet_free(pkt);
     ss_store_close(s);
 }
 
-/* Make the store in @p dir one of format @p version, as that skysieve wrote it: alert records
- * of version 4 at most, no tables of the later formats (@p drop). */
-static void make_format(const char *dir, uint32_t version, const char *const *drop)
+static void records_to_version_4(const char *dir)
 {
-    records_to_version_4(dir);
+    records_before_format_9(dir, 1);
+}
+
+/* Mark the store in @p dir as one of format @p version, without the tables of the later formats
+ * (@p drop). */
+static void set_format(const char *dir, uint32_t version, const char *const *drop)
+{
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
@@ -752,6 +767,14 @@ static void make_format(const char *dir, uint32_t version, const char *const *dr
     ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
     ck_assert_int_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+/* Make the store in @p dir one of format @p version, as that skysieve wrote it: alert records
+ * of version 4 at most, no tables of the later formats (@p drop). */
+static void make_format(const char *dir, uint32_t version, const char *const *drop)
+{
+    records_to_version_4(dir);
+    set_format(dir, version, drop);
 }
 
 static void make_format_5(const char *dir)
@@ -1363,6 +1386,96 @@ START_TEST(format_7_sky_index_is_tiled_on_upgrade)
 }
 END_TEST
 
+/* ---- format 9: alert records beside their loci's ---- */
+
+/* Locus of survey object @p object as JSON text (the caller frees it). */
+static char *locus_text(ss_store *s, const char *object)
+{
+    json_t *o = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ss_query_locus(s, object, NULL, &o, &err) == 0, "%s", err.msg);
+    char *text = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* The values of table @p dbi that are references (format 9's alerts table). */
+static size_t refs_in(ss_store *s, MDB_dbi dbi)
+{
+    ss_store_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t n = 0;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, dbi, &cur), 0);
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT)
+        n += ssi_alert_is_ref(v.mv_data, v.mv_size);
+    mdb_cursor_close(cur);
+    ss_store_txn_abort(t);
+    return n;
+}
+
+/* The arrival of alert @p id's reference set to @p arrival, as a damaged store might hold it. */
+static void damage_ref(ss_store *s, const char *id, uint64_t arrival)
+{
+    ss_store_txn *t;
+    ss_store_alert_head h;
+    unsigned char kb[SSI_KEY_MAX], ref[SSI_REF_LEN];
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_alert_head_get(t, "tuple", id, &h), 0);
+    h.arrival = arrival;
+    MDB_val k = {ssi_key_alert(kb, "tuple", id), kb}, v = {ssi_alert_ref_encode(&h, ref), ref};
+    ck_assert_int_eq(mdb_put(t->txn, s->alerts, &k, &v, 0), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+}
+
+/* A format 8 store, its packed records in the alerts table, reads as it is read-only; the upgrade
+ * moves every record into locus_alerts, leaving references, and every light curve reads the same
+ * before and after. Verify catches a reference that disagrees with its record and a record gone
+ * from locus_alerts. */
+START_TEST(format_8_records_move_beside_their_loci_on_upgrade)
+{
+    static const char *const drop[] = {NULL};
+    ss_store *s = open_rw("st");
+    ingest_rows(s, "a,10,20,60000,g,18,0.1,A\nb,30,20,60002,g,18,0.1,B\n"
+                   "c,10,20,60001,r,17.5,0.1,A\n");
+    char *a0 = locus_text(s, "A"), *b0 = locus_text(s, "B"), *dir = tu_path(tu_tmp, "st"), *text;
+    ck_assert_uint_eq(refs_in(s, s->alerts), 3);
+    ss_store_close(s);
+    records_before_format_9(dir, 0);
+    set_format(dir, 8, drop);
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(s->format, 8);
+    ck_assert_uint_eq(refs_in(s, s->alerts), 0);
+    char *a8 = locus_text(s, "A"), *b8 = locus_text(s, "B");
+    ck_assert_str_eq(a8, a0);
+    ck_assert_str_eq(b8, b0);
+    s = upgraded(s);
+    ck_assert_uint_eq(refs_in(s, s->alerts), 3);
+    ck_assert_uint_eq(table_entries(s, s->locus_alerts), 3);
+    char *a9 = locus_text(s, "A"), *b9 = locus_text(s, "B");
+    ck_assert_str_eq(a9, a0);
+    ck_assert_str_eq(b9, b0);
+    ingest_rows(s, "d,10,20,60003,g,17,0.1,A\n");
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    damage_ref(s, "b", 99);
+    ck_assert_uint_eq(verify_problems(s, &text), 1);
+    ck_assert_ptr_nonnull(strstr(text, "alert tuple/b: its reference disagrees with its record"));
+    free(text);
+    delete_first(s, s->locus_alerts); /* b's record: its reference and its locus still name it */
+    ck_assert_msg(verify_problems(s, &text) == 3, "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "alert tuple/b: missing from locus_alerts"));
+    ck_assert_ptr_nonnull(strstr(text, "num_alerts 1 but 0 alerts listed"));
+    ck_assert_ptr_nonnull(strstr(text, "locus_alerts has 3 entries for 4 alerts"));
+    free(text);
+    ss_store_close(s);
+    free(a0), free(b0), free(a8), free(b8), free(a9), free(b9), free(dir);
+}
+END_TEST
+
 typedef struct got_stamps {
     int n;
     ss_cutout_kind kind[8];
@@ -1598,5 +1711,9 @@ int main(void)
     tcase_add_test(f7, single_stamp_records_still_read_and_damage_is_caught);
     tcase_add_test(f7, retention_walks_the_whole_store_in_chunks);
     suite_add_tcase(s, f7);
+    TCase *f9 = tcase_create("format_9");
+    tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(f9, format_8_records_move_beside_their_loci_on_upgrade);
+    suite_add_tcase(s, f9);
     return tu_run_suite(s);
 }

@@ -85,6 +85,14 @@
  *                   zones grouped in bands of about a degree, each band cut along RA into tiles
  *                   about a degree wide (skyindex.c). An upgraded store's index is rebuilt from
  *                   the loci; read-only, an older index is read as it is (its keys' length tells).
+ * Format 9 keeps each alert's record beside its locus's others, so that a locus's light curve is
+ * one range of neighbouring pages read by one cursor rather than one look-up per measurement in a
+ * table ordered by alert id:
+ *  - locus_alerts:  locus id, mjd, survey NUL alert_id -> the alert record (was its kind byte).
+ *  - alerts:        survey NUL alert_id -> a reference (store_impl.h, 41 bytes: version 6, kind,
+ *                   mjd, arrival, arrival index, locus id), which names the locus_alerts entry.
+ *   The upgrade moves every record in one pass over locus_alerts; read-only, an older store is
+ *   read as it is.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -118,7 +126,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  8
+#define SS_STORE_FORMAT_VERSION  9
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
