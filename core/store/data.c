@@ -153,7 +153,7 @@ int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_i
     if (rc || !locus_id)
         return ssi_absent(rc);
     ss_store_alert_head h;
-    if ((rc = ssi_alert_head(v.mv_data, v.mv_size, &h)))
+    if ((rc = ssi_alert_head(v.mv_data, v.mv_size, NULL, &h)))
         return rc;
     memcpy(locus_id, h.locus_id, sizeof h.locus_id);
     return 0;
@@ -232,7 +232,7 @@ int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
     ss_store_counters *c = ssi_counters_w(t);
     if (!c)
         return SS_ECORRUPT;
-    int rc = ssi_alert_pack(t, a, locus_id, survey_locus, nsurvey_locus, &t->buf);
+    int rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, &t->buf);
     if (rc || (rc = ssi_alert_write(t, a, locus_id, 1)))
         return rc;
     ssi_count_alert(c, a);
@@ -255,7 +255,7 @@ static int ssi_alert_cluster(ss_store *s, MDB_txn *txn, MDB_cursor *cur, const M
     int rc = copy->failed ? SS_ENOMEM : mdb_get(txn, s->alerts, &ak, &rec);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc;
-    if ((rc = ssi_alert_head(rec.mv_data, rec.mv_size, &h)))
+    if ((rc = ssi_alert_head(rec.mv_data, rec.mv_size, NULL, &h)))
         return rc;
     ss_wbuf_bytes(copy, rec.mv_data, rec.mv_size);
     if (copy->failed)
@@ -309,17 +309,29 @@ static int ssi_alert_entry(ss_store_txn *t, const char *survey, const char *aler
 }
 
 /* An alert's record, followed from its reference to locus_alerts in a format 9 store. */
-static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *alert_id, MDB_val *v)
+/* An alert's record, and the locus_alerts key it was found under. */
+typedef struct ssi_found {
+    MDB_val rec, key; /* key empty: the record is the alerts table's (before format 9) */
+    unsigned char kb[SSI_KEY_MAX];
+} ssi_found;
+
+static const MDB_val *ssi_found_key(const ssi_found *f)
+{
+    return f->key.mv_size ? &f->key : NULL;
+}
+
+/* An alert's record, followed from its reference to locus_alerts in a format 9 store. */
+static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *alert_id, ssi_found *f)
 {
     ss_store_alert_head h;
-    unsigned char kb[SSI_KEY_MAX];
-    int rc = ssi_alert_entry(t, survey, alert_id, v);
-    if (rc || !ssi_alert_is_ref(v->mv_data, v->mv_size))
+    f->key = (MDB_val){0, f->kb};
+    int rc = ssi_alert_entry(t, survey, alert_id, &f->rec);
+    if (rc || !ssi_alert_is_ref(f->rec.mv_data, f->rec.mv_size))
         return rc;
-    if ((rc = ssi_alert_head(v->mv_data, v->mv_size, &h)))
+    if ((rc = ssi_alert_head(f->rec.mv_data, f->rec.mv_size, NULL, &h)))
         return rc;
-    MDB_val k = {ssi_key_locus_alert(kb, h.locus_id, h.mjd, survey, alert_id), kb};
-    rc = mdb_get(t->txn, t->s->locus_alerts, &k, v);
+    f->key.mv_size = ssi_key_locus_alert(f->kb, h.locus_id, h.mjd, survey, alert_id);
+    rc = mdb_get(t->txn, t->s->locus_alerts, &f->key, &f->rec);
     return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
 }
 
@@ -328,7 +340,7 @@ int ss_store_alert_head_get(ss_store_txn *t, const char *survey, const char *ale
 {
     MDB_val v;
     int rc = ssi_alert_entry(t, survey, alert_id, &v);
-    return rc ? rc : ssi_alert_head(v.mv_data, v.mv_size, out);
+    return rc ? rc : ssi_alert_head(v.mv_data, v.mv_size, NULL, out);
 }
 
 int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus_id,
@@ -341,7 +353,7 @@ int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus
     /* the same measurement keeps every index and count as they are: only the record changes */
     if (strcmp(h.locus_id, locus_id) || h.kind != a->kind || h.mjd != a->mjd)
         return SS_EINVAL;
-    if ((rc = ssi_alert_pack(t, a, locus_id, survey_locus, nsurvey_locus, &t->buf)) ||
+    if ((rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, &t->buf)) ||
         (rc = ssi_alert_write(t, a, locus_id, 0)))
         return rc;
     return ssi_index_object(t, a, locus_id);
@@ -350,14 +362,14 @@ int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus
 int ss_store_alert_get(ss_store_txn *t, const char *survey, const char *alert_id, ss_packet *pkt,
                        ss_alert **out)
 {
-    MDB_val v;
+    ssi_found f;
     char locus[SS_LOCUS_ID_LEN + 1];
-    int rc = ssi_alert_record(t, survey, alert_id, &v);
+    int rc = ssi_alert_record(t, survey, alert_id, &f);
     ss_alert *a = rc ? NULL : ss_packet_add(pkt);
     if (!rc && !a)
         rc = SS_ENOMEM;
     if (!rc)
-        rc = ssi_alert_decode(t, v.mv_data, v.mv_size, pkt, a, locus);
+        rc = ssi_alert_decode(t, f.rec.mv_data, f.rec.mv_size, ssi_found_key(&f), pkt, a, locus);
     *out = rc ? NULL : a;
     return rc;
 }
@@ -365,9 +377,11 @@ int ss_store_alert_get(ss_store_txn *t, const char *survey, const char *alert_id
 int ss_store_alert_survey_locus(ss_store_txn *t, const char *survey, const char *alert_id,
                                 ss_arena *arena, ss_prop **props, uint32_t *n)
 {
-    MDB_val v;
-    int rc = ssi_alert_record(t, survey, alert_id, &v);
-    return rc ? rc : ssi_alert_survey_locus(t, v.mv_data, v.mv_size, arena, props, n);
+    ssi_found f;
+    int rc = ssi_alert_record(t, survey, alert_id, &f);
+    return rc ? rc
+              : ssi_alert_survey_locus(t, f.rec.mv_data, f.rec.mv_size, ssi_found_key(&f), arena,
+                                       props, n);
 }
 
 /* The record of locus_alerts entry @p k, @p d: the entry's value from format 9, else (its value
@@ -395,7 +409,7 @@ int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
         char locus[SS_LOCUS_ID_LEN + 1];
         ss_alert *a = ss_packet_add(pkt);
         if (!a || (rc = ssi_locus_alert_record(t, &k, &d)) ||
-            (rc = ssi_alert_decode(t, d.mv_data, d.mv_size, pkt, a, locus))) {
+            (rc = ssi_alert_decode(t, d.mv_data, d.mv_size, &k, pkt, a, locus))) {
             rc = !a ? SS_ENOMEM : rc;
             break;
         }

@@ -147,20 +147,20 @@ static int ssi_retain_payload(ss_store_txn *t, ssi_retain *r, const MDB_val *k, 
     uint32_t nsl;
     if (v->mv_size <= 1)
         return 0; /* no record: its alert was missing when the store moved to format 9 (verify) */
-    int rc = ssi_alert_head(v->mv_data, v->mv_size, &h);
+    int rc = ssi_alert_head(v->mv_data, v->mv_size, k, &h);
     if (rc || !(h.mjd < r->cutoff))
         return rc;
     ss_packet_reset(r->pkt);
     ss_alert *a = ss_packet_add(r->pkt);
     if (!a)
         return SS_ENOMEM;
-    if ((rc = ssi_alert_decode(t, v->mv_data, v->mv_size, r->pkt, a, locus)) ||
-        (rc = ssi_alert_survey_locus(t, v->mv_data, v->mv_size, r->pkt->arena, &sl, &nsl)))
+    if ((rc = ssi_alert_decode(t, v->mv_data, v->mv_size, k, r->pkt, a, locus)) ||
+        (rc = ssi_alert_survey_locus(t, v->mv_data, v->mv_size, k, r->pkt->arena, &sl, &nsl)))
         return rc;
     if (!a->nprops && !nsl)
         return 0; /* dropped already */
     a->nprops = 0;
-    if ((rc = ssi_alert_pack(t, a, locus, NULL, 0, &t->buf)))
+    if ((rc = ssi_alert_pack_keyed(t, a, NULL, 0, &t->buf)))
         return rc;
     r->pending++;
     return ssi_retain_queue(r, k, &t->buf);

@@ -3,10 +3,10 @@
 /* Alert records: 1 ends at maglim; 2 adds flux and fluxerr (store format 3); 3 adds the arrival
  * (packet sequence, index in the packet) before the properties, and after them the survey's locus
  * properties the packet carried (primaries only; a count of 0 otherwise); 4 adds after the arrival
- * the history lead (u32) of a history entry upgraded by its own alert. All are read here; version
- * 5 (store format 7), the one written now, is packed (record_pack.c). */
+ * the history lead (u32) of a history entry upgraded by its own alert. All are read here; versions
+ * 5 (store format 7) and 7 (format 9, in locus_alerts), the ones written now, are packed
+ * (record_pack.c). */
 #define SSI_ALERT_RECORD_VERSION 4
-#define SSI_PACKED_VERSION       5
 /* Format 9 keeps an alert's record in locus_alerts; the alerts table holds this reference of its
  * head instead (ssi_alert_ref_encode()). */
 #define SSI_REF_VERSION 6
@@ -234,14 +234,14 @@ static uint8_t ssi_version(const void *data, size_t len)
 
 int ss_store_alert_decode(const void *data, size_t len, ss_packet *pkt, ss_alert *a, char *locus_id)
 {
-    return ssi_alert_decode(NULL, data, len, pkt, a, locus_id);
+    return ssi_alert_decode(NULL, data, len, NULL, pkt, a, locus_id);
 }
 
-int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, ss_packet *pkt, ss_alert *a,
-                     char *locus_id)
+int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
+                     ss_packet *pkt, ss_alert *a, char *locus_id)
 {
-    if (ssi_version(data, len) == SSI_PACKED_VERSION)
-        return ssi_alert_unpack(t, data, len, pkt, a, locus_id);
+    if (ssi_alert_packed(data, len))
+        return ssi_alert_unpack(t, data, len, key, pkt, a, locus_id);
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     int oom = 0;
     uint8_t version = ss_rbuf_u8(&r), kind = ss_rbuf_u8(&r);
@@ -306,10 +306,10 @@ static int ssi_alert_ref_decode(const void *data, size_t len, ss_store_alert_hea
     return 0;
 }
 
-int ssi_alert_head(const void *data, size_t len, ss_store_alert_head *h)
+int ssi_alert_head(const void *data, size_t len, const MDB_val *key, ss_store_alert_head *h)
 {
-    if (ssi_version(data, len) == SSI_PACKED_VERSION)
-        return ssi_alert_head5(data, len, h);
+    if (ssi_alert_packed(data, len))
+        return ssi_alert_head5(data, len, key, h);
     if (ssi_version(data, len) == SSI_REF_VERSION)
         return ssi_alert_ref_decode(data, len, h);
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
@@ -405,11 +405,11 @@ static int ssi_skip_props(ss_rbuf *r)
     return r->bad ? SS_ECORRUPT : 0;
 }
 
-int ssi_alert_survey_locus(ss_store_txn *t, const void *data, size_t len, ss_arena *arena,
-                           ss_prop **props, uint32_t *n)
+int ssi_alert_survey_locus(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
+                           ss_arena *arena, ss_prop **props, uint32_t *n)
 {
-    if (ssi_version(data, len) == SSI_PACKED_VERSION)
-        return ssi_alert_survey_locus5(t, data, len, arena, props, n);
+    if (ssi_alert_packed(data, len))
+        return ssi_alert_survey_locus5(t, data, len, key, arena, props, n);
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     uint32_t slen;
     *props = NULL;

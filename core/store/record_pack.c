@@ -23,6 +23,9 @@
 #include <string.h>
 
 #define SSI_PACKED_VERSION 5
+/* Version 7 (store format 9, in locus_alerts) is version 5 without the survey, alert id, locus
+ * id and MJD: the entry's key holds them. */
+#define SSI_KEYED_VERSION 7
 
 enum {
     SSI_V_NULL,
@@ -182,20 +185,22 @@ static int ssi_origin_pack(ss_store_txn *t, const char *origin, ss_wbuf *b)
     return rc;
 }
 
-int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
-                   const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b)
+/* Versions 5 and 7 (@p locus_id NULL: keyed, its fields left to the key). */
+static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                    const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b)
 {
     ss_wbuf_reset(b);
-    ss_wbuf_u8(b, SSI_PACKED_VERSION);
+    ss_wbuf_u8(b, locus_id ? SSI_PACKED_VERSION : SSI_KEYED_VERSION);
     ss_wbuf_u8(b, (uint8_t)a->kind);
     const char *strs[5] = {a->survey, a->alert_id, locus_id, a->object_id, a->passband};
-    for (int i = 0; i < 5; i++)
+    for (int i = locus_id ? 0 : 3; i < 5; i++)
         ss_wbuf_vstr(b, strs[i], strs[i] ? strlen(strs[i]) : 0);
     int rc = ssi_origin_pack(t, a->origin, b);
     ss_wbuf_uvar(b, a->line);
     ss_wbuf_f64(b, a->ra);
     ss_wbuf_f64(b, a->dec);
-    ss_wbuf_f64(b, a->mjd);
+    if (locus_id)
+        ss_wbuf_f64(b, a->mjd);
     const double nums[5] = {a->mag, a->magerr, a->maglim, a->flux, a->fluxerr};
     for (int i = 0; i < 5; i++)
         ssi_num_pack(nums[i], b);
@@ -207,6 +212,24 @@ int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
     if (!rc)
         rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
     return rc ? rc : b->failed ? SS_ENOMEM : 0;
+}
+
+int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                   const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b)
+{
+    return ssi_pack(t, a, locus_id, survey_locus, nsurvey_locus, b);
+}
+
+int ssi_alert_pack_keyed(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
+                         uint32_t nsurvey_locus, ss_wbuf *b)
+{
+    return ssi_pack(t, a, NULL, survey_locus, nsurvey_locus, b);
+}
+
+int ssi_alert_packed(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    return len && (*p == SSI_PACKED_VERSION || *p == SSI_KEYED_VERSION);
 }
 
 /* A list's names: from the dictionary, or inline in the record (read by the caller). */
@@ -275,12 +298,36 @@ typedef struct ssi_head5 {
     double nums[8]; /* ra, dec, mjd, mag, magerr, maglim, flux, fluxerr */
 } ssi_head5;
 
-static int ssi_head5_read(ss_rbuf *r, ssi_head5 *h)
+/* A version 7 record's survey, alert id, locus id and MJD from its locus_alerts @p key (locus id,
+ * MJD bits big-endian, survey NUL alert id). @return 0 or SS_ECORRUPT. */
+static int ssi_head_from_key(const MDB_val *key, ssi_head5 *h)
 {
-    if (ss_rbuf_u8(r) != SSI_PACKED_VERSION)
+    if (!key || key->mv_size <= SS_LOCUS_ID_LEN + 8)
+        return SS_ECORRUPT;
+    const char *k = key->mv_data, *survey = k + SS_LOCUS_ID_LEN + 8;
+    size_t rest = key->mv_size - SS_LOCUS_ID_LEN - 8;
+    const char *nul = memchr(survey, '\0', rest);
+    if (!nul || (size_t)(nul - survey) > SS_SURVEY_MAX ||
+        rest - (size_t)(nul - survey) - 1 > SS_ID_MAX)
+        return SS_ECORRUPT;
+    uint64_t bits = ss_be64_get((const unsigned char *)k + SS_LOCUS_ID_LEN);
+    memcpy(&h->nums[2], &bits, sizeof bits);
+    h->str[0] = survey, h->len[0] = (uint32_t)(nul - survey);
+    h->str[1] = nul + 1, h->len[1] = (uint32_t)(rest - h->len[0] - 1);
+    h->str[2] = k, h->len[2] = SS_LOCUS_ID_LEN;
+    return 0;
+}
+
+static int ssi_head5_read(ss_rbuf *r, const MDB_val *key, ssi_head5 *h)
+{
+    uint8_t version = ss_rbuf_u8(r);
+    int keyed = version == SSI_KEYED_VERSION;
+    if (version != SSI_PACKED_VERSION && !keyed)
         return SS_ECORRUPT;
     h->kind = ss_rbuf_u8(r);
-    for (int i = 0; i < 5; i++)
+    if (keyed && ssi_head_from_key(key, h))
+        return SS_ECORRUPT;
+    for (int i = keyed ? 3 : 0; i < 5; i++)
         h->str[i] = ss_rbuf_vstr(r, &h->len[i]);
     h->origin_id = ss_rbuf_uvar(r);
     uint64_t n = ss_rbuf_uvar(r); /* a list of one name, or none */
@@ -289,7 +336,7 @@ static int ssi_head5_read(ss_rbuf *r, ssi_head5 *h)
     if (n > 1 || (h->origin_id && n != 1) || h->origin_id > UINT32_MAX || (h->origin_num && !n))
         return SS_ECORRUPT;
     h->line = ss_rbuf_uvar(r);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < (keyed ? 2 : 3); i++) /* ra, dec, mjd */
         h->nums[i] = ss_rbuf_f64(r);
     for (int i = 3; i < 8; i++)
         h->nums[i] = ssi_num_unpack(r);
@@ -303,11 +350,11 @@ static int ssi_head5_read(ss_rbuf *r, ssi_head5 *h)
     return 0;
 }
 
-int ssi_alert_head5(const void *data, size_t len, ss_store_alert_head *out)
+int ssi_alert_head5(const void *data, size_t len, const MDB_val *key, ss_store_alert_head *out)
 {
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     ssi_head5 h;
-    int rc = ssi_head5_read(&r, &h);
+    int rc = ssi_head5_read(&r, key, &h);
     if (rc)
         return rc;
     out->kind = (ss_alert_kind)h.kind;
@@ -366,12 +413,12 @@ static const char *ssi_dup(ss_packet *pkt, const char *s, uint32_t n, int *oom)
     return copy;
 }
 
-int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, ss_packet *pkt, ss_alert *a,
-                     char *locus_id)
+int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
+                     ss_packet *pkt, ss_alert *a, char *locus_id)
 {
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     ssi_head5 h;
-    int oom = 0, rc = ssi_head5_read(&r, &h);
+    int oom = 0, rc = ssi_head5_read(&r, key, &h);
     if (!rc)
         rc = ssi_origin(t, &h, pkt, &a->origin);
     if (rc)
@@ -420,14 +467,14 @@ static int ssi_add_list_prop(void *ctx, const char *name, uint32_t len, ss_value
     return 0;
 }
 
-int ssi_alert_survey_locus5(ss_store_txn *t, const void *data, size_t len, ss_arena *arena,
-                            ss_prop **props, uint32_t *n)
+int ssi_alert_survey_locus5(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
+                            ss_arena *arena, ss_prop **props, uint32_t *n)
 {
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     ssi_head5 h;
     *props = NULL;
     *n = 0;
-    int rc = ssi_head5_read(&r, &h);
+    int rc = ssi_head5_read(&r, key, &h);
     if (!rc)
         rc = ssi_props_unpack(t, &r, ssi_skip_prop, NULL);
     if (rc)

@@ -122,7 +122,7 @@ void ssi_locus_encode(const ss_locus *l, ss_wbuf *b);
 int ssi_locus_decode(const void *data, size_t len, ss_locus *l);
 /** The head of an alert record or reference, without decoding the rest. @return 0 or
  * SS_ECORRUPT. */
-int ssi_alert_head(const void *data, size_t len, ss_store_alert_head *h);
+int ssi_alert_head(const void *data, size_t len, const MDB_val *key, ss_store_alert_head *h);
 /* Format 9's reference to an alert's record (the alerts table's value): version, kind, MJD,
  * arrival, arrival index and locus id, which locate the record in locus_alerts. */
 #define SSI_REF_LEN (2 + 8 + 8 + 4 + SS_LOCUS_ID_LEN)
@@ -139,25 +139,35 @@ int ssi_alerts_cluster(ss_store *s, MDB_txn *txn);
 int ssi_locus_newest(const void *data, size_t len, double *mjd);
 void ssi_tag_encode(const ss_tag_record *t, ss_wbuf *b);
 int ssi_tag_decode(const void *data, size_t len, ss_tag_record *t);
+/* An alert record is read with the locus_alerts key it was found under (@p key), from which a
+ * record of version 7 takes the fields it leaves out; NULL for a record of another table. */
 /** The survey's locus properties an alert record kept (none before version 3), into @p arena. */
-int ssi_alert_survey_locus(ss_store_txn *t, const void *data, size_t len, ss_arena *arena,
-                           ss_prop **props, uint32_t *n);
+int ssi_alert_survey_locus(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
+                           ss_arena *arena, ss_prop **props, uint32_t *n);
 /** An alert record of version 3 or 4, as skysieve before format 7 wrote them (for tests). */
 void ssi_alert_encode4(const ss_alert *a, const char *locus_id, const ss_prop *survey_locus,
                        uint32_t nsurvey_locus, ss_wbuf *b);
 /** ss_store_alert_decode() of a record of @p t's store, whose names may be in its dictionary. */
-int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, ss_packet *pkt, ss_alert *a,
-                     char *locus_id);
+int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
+                     ss_packet *pkt, ss_alert *a, char *locus_id);
 
-/* Packed alert records, version 5 (record_pack.c). @p t NULL: no dictionary, names inline. */
-/** Encode into @p b (reset first). @return 0, SS_ENOMEM or an LMDB code (a new dictionary list). */
+/* Packed alert records, versions 5 and 7 (record_pack.c). @p t NULL: no dictionary, names
+ * inline. */
+/** Encode into @p b (reset first), as version 5. @return 0, SS_ENOMEM or an LMDB code (a new
+ * dictionary list). */
 int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                    const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b);
-int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, ss_packet *pkt, ss_alert *a,
-                     char *locus_id);
-int ssi_alert_head5(const void *data, size_t len, ss_store_alert_head *h);
-int ssi_alert_survey_locus5(ss_store_txn *t, const void *data, size_t len, ss_arena *arena,
-                            ss_prop **props, uint32_t *n);
+/** Encode as version 7, for locus_alerts (format 9): without the survey, alert id, locus id and
+ * MJD, which its key holds. */
+int ssi_alert_pack_keyed(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
+                         uint32_t nsurvey_locus, ss_wbuf *b);
+int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
+                     ss_packet *pkt, ss_alert *a, char *locus_id);
+int ssi_alert_head5(const void *data, size_t len, const MDB_val *key, ss_store_alert_head *h);
+int ssi_alert_survey_locus5(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
+                            ss_arena *arena, ss_prop **props, uint32_t *n);
+/** 1 for a packed record (version 5 or 7). */
+int ssi_alert_packed(const void *data, size_t len);
 
 /* The dictionary of name lists (dict.c). */
 void ssi_dict_init(ssi_dict *d);

@@ -718,12 +718,13 @@ static void records_before_format_9(const char *dir, int v4)
         ck_assert_uint_lt(n, 64);
         ss_packet_reset(pkt);
         ss_alert *a = ss_packet_add(pkt);
-        ck_assert_int_eq(ssi_alert_decode(t, v.mv_data, v.mv_size, pkt, a, locus), 0);
-        ck_assert_int_eq(ssi_alert_survey_locus(t, v.mv_data, v.mv_size, pkt->arena, &sl, &nsl), 0);
+        ck_assert_int_eq(ssi_alert_decode(t, v.mv_data, v.mv_size, &k, pkt, a, locus), 0);
+        ck_assert_int_eq(ssi_alert_survey_locus(t, v.mv_data, v.mv_size, &k, pkt->arena, &sl, &nsl),
+                         0);
         if (v4)
             ssi_alert_encode4(a, locus, sl, nsl, &vals[n]);
-        else
-            ss_wbuf_bytes(&vals[n], v.mv_data, v.mv_size);
+        else /* version 5, the packed record before format 9 */
+            ck_assert_int_eq(ssi_alert_pack(t, a, locus, sl, nsl, &vals[n]), 0);
         kinds[n] = (unsigned char)a->kind;
         ss_wbuf_bytes(&lkeys[n], k.mv_data, k.mv_size);
         ss_wbuf_bytes(&keys[n++], (char *)k.mv_data + SS_LOCUS_ID_LEN + 8,
@@ -1136,12 +1137,12 @@ START_TEST(packed_records_keep_every_value_bit_for_bit)
     ck_assert_ptr_null(back->origin);
     ss_prop *got;
     uint32_t n;
-    ck_assert_int_eq(ssi_alert_survey_locus(NULL, b.data, b.len, q->arena, &got, &n), 0);
+    ck_assert_int_eq(ssi_alert_survey_locus(NULL, b.data, b.len, NULL, q->arena, &got, &n), 0);
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(got[1].name, "lsst_diaObject_y");
     ck_assert_double_eq(got[1].value.u.f, 2.5);
     ss_store_alert_head h;
-    ck_assert_int_eq(ssi_alert_head(b.data, b.len, &h), 0);
+    ck_assert_int_eq(ssi_alert_head(b.data, b.len, NULL, &h), 0);
     ck_assert(h.mjd == a->mjd && h.arrival == a->arrival && !strcmp(h.locus_id, locus));
     for (size_t cut = 0; cut < b.len; cut++) {
         ss_packet_reset(q);
@@ -1194,6 +1195,49 @@ static void check_stored(ss_store *s, const ss_alert *want)
     ss_store_txn_abort(t);
     ss_packet_free(q);
 }
+
+/* A record of version 7 (format 9's locus_alerts) leaves its survey, alert id, locus id and MJD to
+ * the entry's key: read with the key it comes back whole and bit for bit, without one (or with a
+ * key too short to hold them) it is refused as damaged, and it is that much shorter. */
+START_TEST(keyed_records_take_their_ids_from_the_key)
+{
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new();
+    ss_alert *a = packed_alert(p, "ztf-candid-1234567890", "k");
+    const char *locus_id = "SKY2023abcdefghjkmn";
+    ss_prop sl[1] = {{"lsst_diaObject_x", ival(7)}};
+    ss_wbuf keyed = {0}, full = {0};
+    ck_assert_int_eq(ssi_alert_pack_keyed(NULL, a, sl, 1, &keyed), 0);
+    ck_assert_int_eq(ssi_alert_pack(NULL, a, locus_id, sl, 1, &full), 0);
+    ck_assert_uint_eq(keyed.len + strlen("ztf") + strlen(a->alert_id) + SS_LOCUS_ID_LEN + 3 + 8,
+                      full.len); /* each string's length byte, and the MJD */
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val k = {ssi_key_locus_alert(kb, locus_id, a->mjd, a->survey, a->alert_id), kb};
+    char locus[SS_LOCUS_ID_LEN + 1];
+    ss_alert *back = ss_packet_add(q);
+    ck_assert_int_eq(ssi_alert_decode(NULL, keyed.data, keyed.len, &k, q, back, locus), 0);
+    ck_assert_str_eq(locus, locus_id);
+    ck_assert_str_eq(back->survey, "ztf");
+    same_alert(a, back);
+    ss_store_alert_head h;
+    ck_assert_int_eq(ssi_alert_head(keyed.data, keyed.len, &k, &h), 0);
+    ck_assert(!memcmp(&h.mjd, &a->mjd, 8) && h.arrival == a->arrival && h.kind == a->kind);
+    ck_assert_str_eq(h.locus_id, locus_id);
+    ss_prop *got;
+    uint32_t n;
+    ck_assert_int_eq(ssi_alert_survey_locus(NULL, keyed.data, keyed.len, &k, q->arena, &got, &n),
+                     0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ssi_alert_head(keyed.data, keyed.len, NULL, &h), SS_ECORRUPT);
+    MDB_val shortk = {SS_LOCUS_ID_LEN + 8, kb};
+    ck_assert_int_eq(ssi_alert_head(keyed.data, keyed.len, &shortk, &h), SS_ECORRUPT);
+    ss_packet_reset(q);
+    back = ss_packet_add(q);
+    ck_assert_int_eq(ssi_alert_decode(NULL, keyed.data, keyed.len, NULL, q, back, locus),
+                     SS_ECORRUPT);
+    ss_wbuf_free(&keyed), ss_wbuf_free(&full);
+    ss_packet_free(p), ss_packet_free(q);
+}
+END_TEST
 
 START_TEST(dictionary_drops_what_an_aborted_write_made)
 {
@@ -1415,6 +1459,22 @@ static size_t refs_in(ss_store *s, MDB_dbi dbi)
     return n;
 }
 
+/* The locus_alerts records holding the bytes of @p text. */
+static size_t records_naming(ss_store *s, const char *text)
+{
+    ss_store_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t n = 0;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, s->locus_alerts, &cur), 0);
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT)
+        n += memmem(v.mv_data, v.mv_size, text, strlen(text)) != NULL;
+    mdb_cursor_close(cur);
+    ss_store_txn_abort(t);
+    return n;
+}
+
 /* The arrival of alert @p id's reference set to @p arrival, as a damaged store might hold it. */
 static void damage_ref(ss_store *s, const char *id, uint64_t arrival)
 {
@@ -1458,7 +1518,11 @@ START_TEST(format_8_records_move_beside_their_loci_on_upgrade)
     char *a9 = locus_text(s, "A"), *b9 = locus_text(s, "B");
     ck_assert_str_eq(a9, a0);
     ck_assert_str_eq(b9, b0);
-    ingest_rows(s, "d,10,20,60003,g,17,0.1,A\n");
+    ingest_rows(s, "dd-distinct-77,10,20,60003,g,17,0.1,A\n");
+    ck_assert_uint_eq(records_naming(s, "dd-distinct-77"), 0); /* version 7: the key names it */
+    char aid[SS_LOCUS_ID_LEN + 1];
+    locus_of(s, "A", aid);
+    ck_assert_uint_eq(records_naming(s, aid), 2); /* a and c, moved as they were: version 5 */
     ck_assert_uint_eq(verify_problems(s, &text), 0);
     free(text);
     damage_ref(s, "b", 99);
@@ -1714,6 +1778,7 @@ int main(void)
     TCase *f9 = tcase_create("format_9");
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(f9, format_8_records_move_beside_their_loci_on_upgrade);
+    tcase_add_test(f9, keyed_records_take_their_ids_from_the_key);
     suite_add_tcase(s, f9);
     return tu_run_suite(s);
 }

@@ -65,23 +65,23 @@ static int ssi_has(ssi_verify *v, MDB_dbi dbi, const void *key, size_t len)
 }
 
 /* Format 9: follow the alerts table's reference @p d of alert @p k to its record in
- * locus_alerts (@p rec). @return 0, or 1 when a problem was reported. */
+ * locus_alerts (@p rec, under key @p lk, whose bytes @p kb holds). @return 0, or 1 when a problem
+ * was reported. */
 static int ssi_follow_ref(ssi_verify *v, const MDB_val *k, const MDB_val *d, ss_store_alert_head *h,
-                          MDB_val *rec)
+                          MDB_val *rec, MDB_val *lk, unsigned char kb[SSI_KEY_MAX])
 {
     char survey[SS_SURVEY_MAX + 1], id[SS_ID_MAX + 1];
-    unsigned char kb[SSI_KEY_MAX];
     const char *key = k->mv_data, *nul = memchr(key, '\0', k->mv_size);
     size_t slen = nul ? (size_t)(nul - key) : 0, idlen = nul ? k->mv_size - slen - 1 : 0;
     if (!nul || slen > SS_SURVEY_MAX || idlen > SS_ID_MAX ||
-        ssi_alert_head(d->mv_data, d->mv_size, h)) {
+        ssi_alert_head(d->mv_data, d->mv_size, NULL, h)) {
         ssi_problem(v, "alert %.*s: reference does not decode", (int)k->mv_size, key);
         return 1;
     }
     memcpy(survey, key, slen), survey[slen] = '\0';
     memcpy(id, nul + 1, idlen), id[idlen] = '\0';
-    MDB_val lk = {ssi_key_locus_alert(kb, h->locus_id, h->mjd, survey, id), kb};
-    if (mdb_get(v->txn, v->s->locus_alerts, &lk, rec) == 0)
+    *lk = (MDB_val){ssi_key_locus_alert(kb, h->locus_id, h->mjd, survey, id), kb};
+    if (mdb_get(v->txn, v->s->locus_alerts, lk, rec) == 0)
         return 0;
     ssi_problem(v, "alert %s/%s: missing from locus_alerts of %s", survey, id, h->locus_id);
     return 1;
@@ -100,16 +100,17 @@ static int ssi_ref_differs(const ss_store_alert_head *h, const ss_alert *a, cons
 static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
 {
     char locus[SS_LOCUS_ID_LEN + 1];
+    unsigned char lb[SSI_KEY_MAX];
     ss_store_alert_head h;
-    MDB_val rec = *d;
+    MDB_val rec = *d, lk;
     int ref = ssi_alert_is_ref(d->mv_data, d->mv_size);
-    if (ref && ssi_follow_ref(v, k, d, &h, &rec))
+    if (ref && ssi_follow_ref(v, k, d, &h, &rec, &lk, lb))
         return 0;
     ss_packet_reset(v->pkt);
     ss_alert *a = ss_packet_add(v->pkt);
     if (!a)
         return SS_ENOMEM;
-    if (ssi_alert_decode(v->t, rec.mv_data, rec.mv_size, v->pkt, a, locus)) {
+    if (ssi_alert_decode(v->t, rec.mv_data, rec.mv_size, ref ? &lk : NULL, v->pkt, a, locus)) {
         ssi_problem(v, "alert %.*s: record does not decode", (int)k->mv_size, (char *)k->mv_data);
         return 0;
     }
@@ -126,13 +127,13 @@ static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
     return 0;
 }
 
-/* 1 when locus_alerts value @p d is a forced measurement's: its record (format 9), or the kind
- * byte (empty before format 3). */
-static int ssi_entry_forced(const MDB_val *d)
+/* 1 when locus_alerts entry @p k, @p d is a forced measurement's: its record (format 9), or the
+ * kind byte (empty before format 3). */
+static int ssi_entry_forced(const MDB_val *k, const MDB_val *d)
 {
     ss_store_alert_head h;
     if (d->mv_size > 1)
-        return !ssi_alert_head(d->mv_data, d->mv_size, &h) && h.kind == SS_ALERT_FORCED;
+        return !ssi_alert_head(d->mv_data, d->mv_size, k, &h) && h.kind == SS_ALERT_FORCED;
     return d->mv_size && *(const unsigned char *)d->mv_data == SS_ALERT_FORCED;
 }
 
@@ -152,7 +153,7 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     int rc = mdb_cursor_get(la, &lk, &ld, MDB_SET_RANGE);
     for (; rc == 0 && memcmp(lk.mv_data, id, SS_LOCUS_ID_LEN) == 0;
          rc = mdb_cursor_get(la, &lk, &ld, MDB_NEXT)) {
-        n += !ssi_entry_forced(&ld);
+        n += !ssi_entry_forced(&lk, &ld);
         const char *ak = (const char *)lk.mv_data + SS_LOCUS_ID_LEN + 8; /* survey NUL id */
         size_t alen = lk.mv_size > SS_LOCUS_ID_LEN + 8 ? lk.mv_size - SS_LOCUS_ID_LEN - 8 : 0;
         if (!alen || !ssi_has(v, v->s->alerts, ak, alen))

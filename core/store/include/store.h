@@ -88,7 +88,9 @@
  * Format 9 keeps each alert's record beside its locus's others, so that a locus's light curve is
  * one range of neighbouring pages read by one cursor rather than one look-up per measurement in a
  * table ordered by alert id:
- *  - locus_alerts:  locus id, mjd, survey NUL alert_id -> the alert record (was its kind byte).
+ *  - locus_alerts:  locus id, mjd, survey NUL alert_id -> the alert record (was its kind byte),
+ *                   of version 7: version 5 without the survey, alert id, locus id and MJD, which
+ *                   the key holds. Records the upgrade moves keep their version.
  *  - alerts:        survey NUL alert_id -> a reference (store_impl.h, 41 bytes: version 6, kind,
  *                   mjd, arrival, arrival index, locus id), which names the locus_alerts entry.
  *   The upgrade moves every record in one pass over locus_alerts; read-only, an older store is
