@@ -308,7 +308,6 @@ static int ssi_alert_entry(ss_store_txn *t, const char *survey, const char *aler
     return ssi_absent(mdb_get(t->txn, t->s->alerts, &k, v));
 }
 
-/* An alert's record, followed from its reference to locus_alerts in a format 9 store. */
 /* An alert's record, and the locus_alerts key it was found under. */
 typedef struct ssi_found {
     MDB_val rec, key; /* key empty: the record is the alerts table's (before format 9) */
