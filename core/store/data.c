@@ -247,21 +247,20 @@ static int ssi_alert_cluster(ss_store *s, MDB_txn *txn, MDB_cursor *cur, const M
 {
     ss_store_alert_head h;
     unsigned char ref[SSI_REF_LEN];
-    MDB_val rec, d;
-    /* the key and the record copied: their pages may move while the two tables are written */
-    ss_wbuf_reset(copy);
-    ss_wbuf_bytes(copy, k->mv_data, k->mv_size);
-    MDB_val ak = {k->mv_size - SS_LOCUS_ID_LEN - 8, copy->data + SS_LOCUS_ID_LEN + 8};
-    int rc = copy->failed ? SS_ENOMEM : mdb_get(txn, s->alerts, &ak, &rec);
+    MDB_val rec, d, ak = ssi_key_locus_alert_id(k);
+    int rc = mdb_get(txn, s->alerts, &ak, &rec);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc;
     if ((rc = ssi_alert_head(rec.mv_data, rec.mv_size, NULL, &h)))
         return rc;
+    /* the key and the record copied: their pages may move while the two tables are written */
+    ss_wbuf_reset(copy);
+    ss_wbuf_bytes(copy, k->mv_data, k->mv_size);
     ss_wbuf_bytes(copy, rec.mv_data, rec.mv_size);
     if (copy->failed)
         return SS_ENOMEM;
     MDB_val key = {k->mv_size, copy->data}, cv = {rec.mv_size, copy->data + k->mv_size};
-    ak.mv_data = copy->data + SS_LOCUS_ID_LEN + 8; /* the copy may have moved */
+    ak = ssi_key_locus_alert_id(&key);
     MDB_val rv = {ssi_alert_ref_encode(&h, ref), ref};
     if ((rc = mdb_put(txn, s->alerts, &ak, &rv, 0)) ||
         (rc = mdb_cursor_put(cur, &key, &cv, MDB_CURRENT)))
@@ -389,7 +388,7 @@ static int ssi_locus_alert_record(ss_store_txn *t, const MDB_val *k, MDB_val *d)
 {
     if (d->mv_size > 1)
         return 0;
-    MDB_val ak = {k->mv_size - SS_LOCUS_ID_LEN - 8, (char *)k->mv_data + SS_LOCUS_ID_LEN + 8};
+    MDB_val ak = ssi_key_locus_alert_id(k);
     int rc = mdb_get(t->txn, t->s->alerts, &ak, d);
     return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
 }

@@ -302,10 +302,11 @@ typedef struct ssi_head5 {
  * MJD bits big-endian, survey NUL alert id). @return 0 or SS_ECORRUPT. */
 static int ssi_head_from_key(const MDB_val *key, ssi_head5 *h)
 {
-    if (!key || key->mv_size <= SS_LOCUS_ID_LEN + 8)
+    MDB_val ak = key ? ssi_key_locus_alert_id(key) : (MDB_val){0, NULL};
+    if (!ak.mv_size)
         return SS_ECORRUPT;
-    const char *k = key->mv_data, *survey = k + SS_LOCUS_ID_LEN + 8;
-    size_t rest = key->mv_size - SS_LOCUS_ID_LEN - 8;
+    const char *k = key->mv_data, *survey = ak.mv_data;
+    size_t rest = ak.mv_size;
     const char *nul = memchr(survey, '\0', rest);
     if (!nul || (size_t)(nul - survey) > SS_SURVEY_MAX ||
         rest - (size_t)(nul - survey) - 1 > SS_ID_MAX)

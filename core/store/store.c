@@ -43,6 +43,13 @@ size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, c
     return SS_LOCUS_ID_LEN + 8 + ssi_key_alert(k + SS_LOCUS_ID_LEN + 8, survey, alert_id);
 }
 
+MDB_val ssi_key_locus_alert_id(const MDB_val *k)
+{
+    if (k->mv_size <= SS_LOCUS_ID_LEN + 8)
+        return (MDB_val){0, k->mv_data};
+    return (MDB_val){k->mv_size - SS_LOCUS_ID_LEN - 8, (char *)k->mv_data + SS_LOCUS_ID_LEN + 8};
+}
+
 size_t ssi_key_tag(unsigned char *k, const char *locus_id, const char *tag)
 {
     memcpy(k, locus_id, SS_LOCUS_ID_LEN);

@@ -104,6 +104,9 @@ int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *out);
 size_t ssi_key_alert(unsigned char *k, const char *survey, const char *alert_id);
 size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, const char *survey,
                            const char *alert_id);
+/** The alert key (survey NUL alert_id) that ends locus_alerts key @p k, pointing into it; empty
+ * when @p k is too short to hold one. */
+MDB_val ssi_key_locus_alert_id(const MDB_val *k);
 /** A sky index key (skyindex.c): the tile (format 8 on), zone, RA and locus id. */
 size_t ssi_key_sky(const ss_store *s, unsigned char *k, double ra, double dec,
                    const char *locus_id);

@@ -154,10 +154,10 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     for (; rc == 0 && memcmp(lk.mv_data, id, SS_LOCUS_ID_LEN) == 0;
          rc = mdb_cursor_get(la, &lk, &ld, MDB_NEXT)) {
         n += !ssi_entry_forced(&lk, &ld);
-        const char *ak = (const char *)lk.mv_data + SS_LOCUS_ID_LEN + 8; /* survey NUL id */
-        size_t alen = lk.mv_size > SS_LOCUS_ID_LEN + 8 ? lk.mv_size - SS_LOCUS_ID_LEN - 8 : 0;
-        if (!alen || !ssi_has(v, v->s->alerts, ak, alen))
-            ssi_problem(v, "locus %s: lists alert %.*s, which is not stored", id, (int)alen, ak);
+        MDB_val ak = ssi_key_locus_alert_id(&lk);
+        if (!ak.mv_size || !ssi_has(v, v->s->alerts, ak.mv_data, ak.mv_size))
+            ssi_problem(v, "locus %s: lists alert %.*s, which is not stored", id, (int)ak.mv_size,
+                        (const char *)ak.mv_data);
     }
     if (n != l.num_alerts)
         ssi_problem(v, "locus %s: num_alerts %u but %llu alerts listed", id, l.num_alerts,
