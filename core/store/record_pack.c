@@ -26,6 +26,10 @@
 /* Version 7 (store format 9, in locus_alerts) is version 5 without the survey, alert id, locus
  * id and MJD: the entry's key holds them. */
 #define SSI_KEYED_VERSION 7
+/* Version 8 (store format 10) is version 7 whose two property lists are compressed with its
+ * survey's dictionary (zrec.c): after the fixed fields, the dictionary number and the lists'
+ * length (varints), then the zstd frame. */
+#define SSI_SQUEEZED_VERSION 8
 
 enum {
     SSI_V_NULL,
@@ -207,10 +211,16 @@ static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
     ss_wbuf_uvar(b, a->arrival);
     ss_wbuf_uvar(b, a->arrival_index);
     ss_wbuf_uvar(b, a->history_lead);
+    size_t lists = b->len;
     if (!rc)
         rc = ssi_props_pack(t, a->props, a->nprops, b);
     if (!rc)
         rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
+    int squeezed = 0;
+    if (!rc && !locus_id && t)
+        rc = ssi_zrec_squeeze(t, a->survey, b, lists, &squeezed);
+    if (squeezed)
+        b->data[0] = SSI_SQUEEZED_VERSION;
     return rc ? rc : b->failed ? SS_ENOMEM : 0;
 }
 
@@ -229,7 +239,8 @@ int ssi_alert_pack_keyed(ss_store_txn *t, const ss_alert *a, const ss_prop *surv
 int ssi_alert_packed(const void *data, size_t len)
 {
     const unsigned char *p = data;
-    return len && (*p == SSI_PACKED_VERSION || *p == SSI_KEYED_VERSION);
+    return len &&
+           (*p == SSI_PACKED_VERSION || *p == SSI_KEYED_VERSION || *p == SSI_SQUEEZED_VERSION);
 }
 
 /* A list's names: from the dictionary, or inline in the record (read by the caller). */
@@ -288,6 +299,7 @@ static int ssi_props_unpack(ss_store_txn *t, ss_rbuf *r, ssi_prop_fn fn, void *c
 /* The fixed fields of a version 5 record, pointing into it. */
 typedef struct ssi_head5 {
     uint8_t kind;
+    int squeezed;       /* version 8: the property lists that follow are compressed */
     const char *str[5]; /* survey, alert id, locus id, object id, passband */
     uint32_t len[5];
     uint64_t origin_id; /* the origin's dictionary id, 0 when inline */
@@ -322,9 +334,10 @@ static int ssi_head_from_key(const MDB_val *key, ssi_head5 *h)
 static int ssi_head5_read(ss_rbuf *r, const MDB_val *key, ssi_head5 *h)
 {
     uint8_t version = ss_rbuf_u8(r);
-    int keyed = version == SSI_KEYED_VERSION;
+    int keyed = version == SSI_KEYED_VERSION || version == SSI_SQUEEZED_VERSION;
     if (version != SSI_PACKED_VERSION && !keyed)
         return SS_ECORRUPT;
+    h->squeezed = version == SSI_SQUEEZED_VERSION;
     h->kind = ss_rbuf_u8(r);
     if (keyed && ssi_head_from_key(key, h))
         return SS_ECORRUPT;
@@ -422,6 +435,8 @@ int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, const MDB_va
     int oom = 0, rc = ssi_head5_read(&r, key, &h);
     if (!rc)
         rc = ssi_origin(t, &h, pkt, &a->origin);
+    if (!rc && h.squeezed)
+        rc = ssi_zrec_expand(t, &r);
     if (rc)
         return rc;
     a->kind = (ss_alert_kind)h.kind;
@@ -476,6 +491,8 @@ int ssi_alert_survey_locus5(ss_store_txn *t, const void *data, size_t len, const
     *props = NULL;
     *n = 0;
     int rc = ssi_head5_read(&r, key, &h);
+    if (!rc && h.squeezed)
+        rc = ssi_zrec_expand(t, &r);
     if (!rc)
         rc = ssi_props_unpack(t, &r, ssi_skip_prop, NULL);
     if (rc)
@@ -484,7 +501,7 @@ int ssi_alert_survey_locus5(ss_store_txn *t, const void *data, size_t len, const
     ss_rbuf peek = r;
     ss_rbuf_uvar(&peek);
     uint64_t count = ss_rbuf_uvar(&peek);
-    if (peek.bad || count > len)
+    if (peek.bad || count > (uint64_t)(r.end - r.p))
         return SS_ECORRUPT;
     ssi_prop_list l = {arena, ss_arena_alloc(arena, (size_t)count * sizeof(ss_prop) + 1), 0};
     if (!l.items)

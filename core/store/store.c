@@ -227,6 +227,7 @@ static const struct {
     {"loci_newest", offsetof(ss_store, loci_newest), 0, 6},
     {"catalog_loci", offsetof(ss_store, catalog_loci), 0, 6},
     {"dict", offsetof(ss_store, dict), 0, 7},
+    {"zdict", offsetof(ss_store, zdict), 0, 10},
 };
 #define SSI_NTABLES (sizeof ssi_tables / sizeof *ssi_tables)
 
@@ -379,6 +380,7 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     /* the dictionary is read wherever the table exists, whatever the format record says: a store
      * whose format was set back by hand (as the tests of older formats do) keeps packed records */
     s->has_dict = format >= 7 || mdb_dbi_open(txn, "dict", 0, &s->dict) == 0;
+    s->has_zdict = format >= 10 || mdb_dbi_open(txn, "zdict", 0, &s->zdict) == 0;
     if ((rc = ssi_sky_layout(s, txn)))
         return ss_store_fail(s, err, rc, "reading the sky index");
     return 0;
@@ -490,7 +492,7 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
         return ss_store_fail(s, err, rc, "upgrading the format");
     s->format = SS_STORE_FORMAT_VERSION;
     s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = s->has_search = s->has_dict =
-        1;
+        s->has_zdict = 1;
     return 0;
 }
 
@@ -593,6 +595,7 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     pthread_mutex_init(&s->map_lock, NULL);
     pthread_cond_init(&s->map_cond, NULL);
     ssi_dict_init(&s->dcache);
+    ssi_zrec_init(&s->zrec);
     int rc = o.readonly ? 0 : ssi_writer_lock(s, err);
     if (rc == SS_ELOCKED) { /* the holder's store: leave everything of it as it is */
         ss_store_close(s);
@@ -635,6 +638,7 @@ void ss_store_close(ss_store *s)
     pthread_cond_destroy(&s->map_cond);
     pthread_mutex_destroy(&s->map_lock);
     ssi_dict_free(&s->dcache);
+    ssi_zrec_free(&s->zrec);
     ZSTD_freeCCtx(s->zcctx);
     free(s->path);
     free(s);
@@ -796,6 +800,8 @@ static void ssi_txn_free(ss_store_txn *t)
     for (int k = 0; k < SS_CUTOUT__COUNT; k++)
         ss_wbuf_free(&t->zbuf[k]);
     ss_arena_free(t->arena);
+    ssi_zrec_txn_done(t);
+    ss_wbuf_free(&t->zplain);
     free(t);
 }
 
@@ -810,7 +816,7 @@ int ss_store_txn_commit(ss_store_txn *t)
     else
         rc = ssi_commit_rc(s, mdb_txn_commit(t->txn));
     if (t->write)
-        ssi_dict_end(t->s, !rc);
+        ssi_dict_end(t->s, !rc), ssi_zrec_end(t->s, !rc);
     ssi_txn_free(t);
     return rc;
 }
@@ -821,7 +827,7 @@ void ss_store_txn_abort(ss_store_txn *t)
         return;
     mdb_txn_abort(t->txn);
     if (t->write)
-        ssi_dict_end(t->s, 0);
+        ssi_dict_end(t->s, 0), ssi_zrec_end(t->s, 0);
     ssi_txn_free(t);
 }
 
@@ -832,6 +838,7 @@ void ss_store_txn_reset(ss_store_txn *t)
     t->counters_state = 0;
     if (t->arena) /* the stamps it held were the transaction's */
         ss_arena_reset(t->arena);
+    ssi_zrec_txn_done(t);
 }
 
 int ss_store_txn_renew(ss_store_txn *t)

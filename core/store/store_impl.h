@@ -37,6 +37,36 @@ typedef struct ssi_dict {
     size_t bytes;
 } ssi_dict;
 
+/* A trained dictionary of the zdict table (zrec.c), in zstd's two prepared forms. */
+typedef struct ssi_zdict {
+    uint32_t number;
+    int committed;     /* 0: trained by the open write transaction */
+    ZSTD_CDict *cdict; /* the writer's; NULL in a reader */
+    ZSTD_DDict *ddict;
+} ssi_zdict;
+/* The writer's state for one survey: its dictionary's number, or the samples to train one on. */
+typedef struct ssi_zsurvey {
+    char survey[SS_SURVEY_MAX + 1];
+    uint32_t number; /* 0: none yet */
+    int fresh;       /* number was given by the open write transaction */
+    ss_wbuf bytes;   /* the samples, one after another */
+    size_t *sizes;
+    uint32_t n, cap;
+    uint32_t tries; /* trainings that made no dictionary */
+    int off;        /* too many of them: this survey is not compressed by this process */
+} ssi_zsurvey;
+/* Record compression (zrec.c): the dictionaries read so far, shared by the process's transactions
+ * under the lock; the writer's surveys; idle decompression contexts. */
+typedef struct ssi_zrec {
+    pthread_mutex_t lock;
+    ssi_zdict **d; /* each owned here, freed at close (or with the transaction that trained it) */
+    uint32_t nd, capd;
+    ssi_zsurvey *s; /* the writer's only */
+    uint32_t ns, caps;
+    ZSTD_DCtx **idle;
+    uint32_t nidle;
+    ZSTD_CCtx *cctx; /* the writer's; write transactions take turns */
+} ssi_zrec;
 struct ss_store {
     MDB_env *env;
     MDB_dbi meta, loci, alerts, locus_alerts, sky, objects, rejected, ingests;
@@ -47,6 +77,7 @@ struct ss_store {
     MDB_dbi locus_matches, locus_xmatch, watch_outbox; /* format 5 */
     MDB_dbi loci_newest, catalog_loci;                 /* format 6 */
     MDB_dbi dict;                                      /* format 7 */
+    MDB_dbi zdict;                                     /* format 10 */
     uint32_t format;                                   /* the format version found on disk */
     int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
     int has_cutouts; /* 0 for a format 1 or 2 store opened read-only */
@@ -55,7 +86,9 @@ struct ss_store {
     int has_search;   /* 0 for a store older than format 6 opened read-only: no loci_newest and
                          catalog_loci */
     int has_dict;     /* 0 for a store older than format 7 opened read-only */
+    int has_zdict;    /* 0 for a store older than format 10 opened read-only */
     ssi_dict dcache;  /* the dict table's lists read so far */
+    ssi_zrec zrec;    /* the zdict table's dictionaries read so far, the writer's samples */
     ZSTD_CCtx *zcctx; /* the writer's, for cutouts (cutouts.c); write transactions take turns */
     char *path;
     double radius_deg;
@@ -86,6 +119,8 @@ struct ss_store_txn {
     ss_wbuf dict_buf; /* a new dictionary list, encoded while buf holds the record naming it */
     ss_wbuf zbuf[SS_CUTOUT__COUNT]; /* an alert's stamps compressed, until they are written */
     ss_arena *arena;                /* stamps decompressed for readers, until the txn ends */
+    ZSTD_DCtx *zdctx;               /* taken from the store's idle ones on first use */
+    ss_wbuf zplain; /* a record's property lists decompressed (read) or compressed (written) */
 };
 
 /** Read and write the counters record in @p txn. @return 0, SS_ECORRUPT or an LMDB code. */
@@ -190,6 +225,28 @@ int ssi_dict_names(ss_store_txn *t, uint32_t id, const char *const **names, uint
 /** Keep (@p committed) or drop the lists the write transaction that ends created. */
 void ssi_dict_end(ss_store *s, int committed);
 
+/* Record compression with trained dictionaries (zrec.c). */
+void ssi_zrec_init(ssi_zrec *z);
+void ssi_zrec_free(ssi_zrec *z);
+/** Keep (@p committed) or drop the dictionaries the write transaction that ends trained. */
+void ssi_zrec_end(ss_store *s, int committed);
+/** Give back the transaction's decompression context (at its end or reset). */
+void ssi_zrec_txn_done(ss_store_txn *t);
+/**
+ * Compress the bytes of @p b from @p at to its end (a record's property lists) with the
+ * dictionary of @p survey, replacing them with the dictionary number, their length and the zstd
+ * frame when that is shorter; until the survey has a dictionary, keep them as a sample and train
+ * one when there are enough. Only in a write transaction of a format 10 store; *squeezed is 1
+ * when @p b was changed. @return 0, SS_ENOMEM or an LMDB code.
+ */
+int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at, int *squeezed);
+/**
+ * Read @p r's compressed property lists (what ssi_zrec_squeeze() wrote): @p r then reads them
+ * decompressed, in memory of @p t valid until the next call with @p t or its end.
+ * @return 0, SS_ECORRUPT (no such dictionary, a damaged frame, no store), SS_ENOMEM or an LMDB
+ * code.
+ */
+int ssi_zrec_expand(ss_store_txn *t, ss_rbuf *r);
 /** The stamps a cutouts record holds (1, or a packed record's count). @return 0 or SS_ECORRUPT. */
 int ssi_cutouts_count(const MDB_val *k, const MDB_val *v, uint64_t *stamps);
 

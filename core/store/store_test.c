@@ -1729,6 +1729,249 @@ START_TEST(retention_walks_the_whole_store_in_chunks)
 }
 END_TEST
 
+/* ---- format 10: records compressed with their survey's dictionary ---- */
+
+/* Alert @p i of a survey whose records look like ZTF's history entries: the same names, values
+ * that differ from record to record, an image file name. */
+static ss_alert *varied_alert(ss_packet *p, const char *survey, int i)
+{
+    char idtext[16];
+    ss_alert *a = ss_packet_add(p);
+    char *id = ss_packet_strdup(p, idtext, (size_t)snprintf(idtext, sizeof idtext, "%d", i));
+    a->survey = survey, a->alert_id = id, a->passband = i % 2 ? "g" : "r";
+    a->kind = SS_ALERT_DETECTION, a->ra = 10 + i * 1e-3, a->dec = -5, a->mjd = 60000 + i * 0.01;
+    a->mag = 18 + (i % 50) * 0.02, a->magerr = 0.05, a->maglim = 20.5, a->flux = NAN;
+    a->fluxerr = NAN, a->origin = "night.avro", a->line = (uint64_t)i;
+    char file[96];
+    int n =
+        snprintf(file, sizeof file, "ztf_2023%04d%06d_000%03d_z%c_c%02d_o_q%d_scimrefdiffimg.fits",
+                 i % 365, i * 7919 % 1000000, i % 880, i % 2 ? 'g' : 'r', i % 16, i % 4 + 1);
+    ss_value vs = {.type = SS_TYPE_STRING}, pi = {.type = SS_TYPE_STRING};
+    vs.u.s.ptr = file, vs.u.s.len = (uint32_t)n;
+    pi.u.s.ptr = "Kulkarni", pi.u.s.len = 8;
+    const ss_value vals[] = {fval(2460000.5 + i * 0.01),
+                             ival(i % 3 + 1),
+                             ival(1000000 + i * 37),
+                             fval(20.5f + (float)(i % 9) * 0.125f),
+                             vs,
+                             pi,
+                             ival(i % 880),
+                             fval(18.25f + (float)(i % 40) * 0.03125f),
+                             fval(0.0625f),
+                             fval(0.5f + (float)(i % 17) / 64.f),
+                             ival(i % 64),
+                             fval(i * 1e-7)};
+    static const char *const names[] = {
+        "jd",     "fid",      "pid", "diffmaglim", "pdiffimfilename", "programpi", "field",
+        "magpsf", "sigmapsf", "rb",  "rcid",       "ra_offset"};
+    for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
+        ck_assert_int_eq(ss_alert_add_prop(p, a, names[k], strlen(names[k]), vals[k]), 0);
+    return a;
+}
+
+/* Put alerts @p from to @p to (excluded) of @p survey in one write transaction, committed or
+ * (@p commit 0) aborted. */
+static void put_varied(ss_store *s, const char *survey, int from, int to, int commit)
+{
+    ss_packet *p = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (int i = from; i < to; i++) {
+        ss_packet_reset(p);
+        ck_assert_int_eq(
+            ss_store_alert_put(t, varied_alert(p, survey, i), "SKS2023abcdefghjkmn", NULL, 0), 0);
+    }
+    if (commit)
+        ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    else
+        ss_store_txn_abort(t);
+    ss_packet_free(p);
+}
+
+/* Every alert of @p survey from @p from to @p to reads back as it was written. */
+static void check_varied(ss_store *s, const char *survey, int from, int to)
+{
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    for (int i = from; i < to; i++) {
+        ss_packet_reset(p), ss_packet_reset(q);
+        ss_alert *want = varied_alert(p, survey, i), *got;
+        ck_assert_int_eq(ss_store_alert_get(t, survey, want->alert_id, q, &got), 0);
+        same_alert(want, got);
+    }
+    ss_store_txn_abort(t);
+    ss_packet_free(p), ss_packet_free(q);
+}
+
+/* The locus_alerts records of each version (index), and the bytes of those of version 7 and 8. */
+static void record_versions(ss_store *s, size_t count[9], size_t bytes[9])
+{
+    ss_store_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    memset(count, 0, 9 * sizeof *count), memset(bytes, 0, 9 * sizeof *bytes);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, s->locus_alerts, &cur), 0);
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
+        unsigned version = v.mv_size ? *(const unsigned char *)v.mv_data : 0;
+        ck_assert_uint_le(version, 8);
+        count[version]++, bytes[version] += v.mv_size;
+    }
+    mdb_cursor_close(cur);
+    ss_store_txn_abort(t);
+}
+
+/* A survey's first records are kept as samples; at the thousandth a dictionary is trained and
+ * kept in the zdict table, and every later record of the survey is compressed with it (version
+ * 8), to well under the size of the others. A survey of small records is left alone. Everything
+ * reads back bit for bit, in this process and in a new one (read-only), verify decodes every
+ * record, and retention rewrites compressed records. */
+START_TEST(records_compress_once_their_survey_has_a_dictionary)
+{
+    ss_store *s = open_rw("st");
+    put_varied(s, "ztf", 0, 600, 1);
+    put_varied(s, "ztf", 600, 1500, 1);
+    ingest_rows(s, "a,10,20,60000,g,18,0.1,A\nb,30,20,60002,g,18,0.1,B\n");
+    size_t count[9], bytes[9];
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[7], 1000 + 2);
+    ck_assert_uint_eq(count[8], 500);
+    ck_assert_uint_eq(table_entries(s, s->zdict), 2); /* the dictionary and the survey's entry */
+    ck_assert_uint_lt(bytes[8] / count[8], (bytes[7] / count[7]) * 7 / 10);
+    check_varied(s, "ztf", 0, 1500);
+    char *text;
+    uint64_t problems = verify_problems(s, &text);
+    ck_assert_ptr_null(strstr(text, "does not decode"));
+    ck_assert_uint_eq(problems, 1500); /* each of its locus, which this test does not make */
+    free(text);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st");
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    check_varied(s, "ztf", 1400, 1500);
+    ss_store_close(s);
+    s = open_rw("st"); /* a new writer uses the dictionary it finds */
+    put_varied(s, "ztf", 1500, 1600, 1);
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[8], 600);
+    ck_assert_uint_eq(table_entries(s, s->zdict), 2);
+    check_varied(s, "ztf", 1450, 1600);
+    ss_store_retention pol = {.payload_days = 1};
+    ss_store_retain_report r;
+    ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
+    ck_assert_msg(ss_store_retain(s, 60014.995 + 1, &r, &err) == 0, "%s", err.msg);
+    ck_assert_uint_ge(r.payloads, 1500); /* the ztf ones before 60014.995 (and the rows) */
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[8], 100); /* the last 100 keep their properties */
+    check_varied(s, "ztf", 1500, 1600);
+    ss_packet *q = ss_packet_new();
+    ss_store_txn *t;
+    ss_alert *a;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_alert_get(t, "ztf", "1499", q, &a), 0);
+    ck_assert(a->nprops == 0 && a->mag == 18 + 49 * 0.02);
+    ss_store_txn_abort(t);
+    ss_packet_free(q);
+    ss_store_close(s);
+    free(dir);
+}
+END_TEST
+
+/* The first version 8 record of locus_alerts, its key and value copied into @p k and @p v. */
+static void first_squeezed(ss_store *s, ss_wbuf *k, ss_wbuf *v)
+{
+    ss_store_txn *t;
+    MDB_cursor *cur;
+    MDB_val kv, vv;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, s->locus_alerts, &cur), 0);
+    int rc = mdb_cursor_get(cur, &kv, &vv, MDB_FIRST);
+    while (!rc && *(const unsigned char *)vv.mv_data != 8)
+        rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT);
+    ck_assert_int_eq(rc, 0);
+    ss_wbuf_reset(k), ss_wbuf_reset(v);
+    ss_wbuf_bytes(k, kv.mv_data, kv.mv_size), ss_wbuf_bytes(v, vv.mv_data, vv.mv_size);
+    mdb_cursor_close(cur);
+    ss_store_txn_abort(t);
+}
+
+static void raw_set(ss_store *s, MDB_dbi dbi, const ss_wbuf *k, const ss_wbuf *v)
+{
+    ss_store_txn *t;
+    MDB_val kv = {k->len, k->data}, vv = {v ? v->len : 0, v ? v->data : NULL};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(v ? mdb_put(t->txn, dbi, &kv, &vv, 0) : mdb_del(t->txn, dbi, &kv, NULL), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+}
+
+static size_t occurrences(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *at = text; (at = strstr(at, what)); at++)
+        n++;
+    return n;
+}
+
+/* Reading the alert of locus_alerts key @p k: 0, or the error. */
+static int squeezed_status(ss_store *s, const ss_wbuf *k)
+{
+    ss_store_txn *t;
+    ss_packet *q = ss_packet_new();
+    ss_alert *a;
+    MDB_val kv = {k->len, k->data}, id = ssi_key_locus_alert_id(&kv);
+    const char *alert_id = memchr(id.mv_data, '\0', id.mv_size);
+    char text[32];
+    snprintf(text, sizeof text, "%.*s",
+             (int)(id.mv_size - (size_t)(alert_id + 1 - (char *)id.mv_data)), alert_id + 1);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    int rc = ss_store_alert_get(t, "ztf", text, q, &a);
+    ss_store_txn_abort(t);
+    ss_packet_free(q);
+    return rc;
+}
+
+/* A dictionary trained in a transaction that aborts goes with it: the next one trains its own
+ * under the same number. A damaged frame, and a record whose dictionary is gone, are refused as
+ * damaged, and verify names them. */
+START_TEST(compressed_records_survive_aborts_and_damage_is_caught)
+{
+    ss_store *s = open_rw("st");
+    put_varied(s, "ztf", 0, 1100, 0); /* trained, then aborted */
+    ck_assert_uint_eq(table_entries(s, s->zdict), 0);
+    put_varied(s, "ztf", 2000, 3100, 1);
+    size_t count[9], bytes[9];
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[8], 100);
+    check_varied(s, "ztf", 2000, 3100);
+    ss_wbuf k = {0}, v = {0}, dk = {0};
+    first_squeezed(s, &k, &v);
+    ck_assert_int_eq(squeezed_status(s, &k), 0);
+    v.data[v.len - 3] ^= 0x5a; /* inside the frame */
+    raw_set(s, s->locus_alerts, &k, &v);
+    ck_assert_int_eq(squeezed_status(s, &k), SS_ECORRUPT);
+    char *text;
+    /* one problem an alert: its locus, which this test does not make, or its record */
+    ck_assert_uint_eq(verify_problems(s, &text), 1100);
+    ck_assert_uint_eq(occurrences(text, "record does not decode"), 1);
+    free(text);
+    ss_store_close(s);
+    s = open_rw("st"); /* no dictionary cached: it is read from the table, which lacks it */
+    ss_wbuf_bytes(&dk, "d\0\0\0\1", 5);
+    raw_set(s, s->zdict, &dk, NULL);
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[8], 100);
+    first_squeezed(s, &k, &v);
+    ck_assert_int_eq(squeezed_status(s, &k), SS_ECORRUPT);
+    ck_assert_uint_eq(verify_problems(s, &text), 1100);
+    ck_assert_uint_eq(occurrences(text, "record does not decode"), 100);
+    free(text);
+    ss_wbuf_free(&k), ss_wbuf_free(&v), ss_wbuf_free(&dk);
+    ss_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -1779,6 +2022,12 @@ int main(void)
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(f9, format_8_records_move_beside_their_loci_on_upgrade);
     tcase_add_test(f9, keyed_records_take_their_ids_from_the_key);
+
+    TCase *f10 = tcase_create("format_10");
+    tcase_add_checked_fixture(f10, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(f10, records_compress_once_their_survey_has_a_dictionary);
+    tcase_add_test(f10, compressed_records_survive_aborts_and_damage_is_caught);
     suite_add_tcase(s, f9);
+    suite_add_tcase(s, f10);
     return tu_run_suite(s);
 }

@@ -95,6 +95,16 @@
  *                   mjd, arrival, arrival index, locus id), which names the locus_alerts entry.
  *   The upgrade moves every record in one pass over locus_alerts; read-only, an older store is
  *   read as it is.
+ * Format 10 compresses a survey's records with a dictionary trained on its own (zrec.c):
+ *  - zdict:         "d" + u32 BE number (dense, from 1) -> a zstd dictionary of 16 kB at most,
+ *                   never changed once committed; "s" + survey -> u32 BE number of the survey's.
+ *                   A writer trains a survey's dictionary on the property lists of its first
+ *                   1,000 records of at least 64 bytes of them (in the transaction that writes the
+ *                   thousandth); a survey of smaller records (CSV tuples) gets none.
+ *  - locus_alerts:  records of version 8 once their survey has a dictionary: version 7 whose two
+ *                   property lists are one zstd frame made with it, after its number and their
+ *                   length; kept as version 7 when that is not shorter. Older records stay.
+ *   The upgrade adds the table; read-only, a format 9 store is read as it is.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -128,7 +138,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  9
+#define SS_STORE_FORMAT_VERSION  10
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
