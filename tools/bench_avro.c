@@ -373,6 +373,40 @@ static void print_footprint(const set *st, ss_store *s, const round_bytes *rb, u
                (double)(after - before) / (double)info.used_bytes);
 }
 
+typedef struct lc_read {
+    ss_store_txn *t;
+    ss_packet *pkt;
+    uint64_t loci, points;
+} lc_read;
+
+static int read_one(void *ctx, const ss_locus *l)
+{
+    lc_read *r = ctx;
+    ss_packet_reset(r->pkt);
+    if (ss_store_locus_alerts(r->t, l->id, r->pkt))
+        die(l->id, "cannot read its light curve");
+    r->loci++;
+    r->points += r->pkt->n;
+    return 0;
+}
+
+/* Every locus's light curve read back, as a filter or a query reads it: the cost of decoding
+ * what the store keeps. */
+static void print_lightcurves(const set *st, ss_store *s)
+{
+    lc_read r = {.pkt = ss_packet_new()};
+    double t0 = bench_now_s();
+    if (!r.pkt || ss_store_txn_begin(s, SS_STORE_READ, &r.t) ||
+        ss_store_loci_each(r.t, NULL, read_one, &r))
+        die(st->name, "cannot read the light curves");
+    double dt = bench_now_s() - t0;
+    ss_store_txn_abort(r.t);
+    ss_packet_free(r.pkt);
+    printf("%-14s light curves read back: %llu loci, %llu points in %.2f s = %.0f points/s\n",
+           st->name, (unsigned long long)r.loci, (unsigned long long)r.points, dt,
+           (double)r.points / dt);
+}
+
 typedef struct rates {
     double reader, records, ingest; /* alerts per second */
 } rates;
@@ -444,6 +478,7 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     printf(" | loci %llu rejected %llu\n", (unsigned long long)t.loci_created,
            (unsigned long long)t.rejected);
     print_footprint(st, s, &rb, made, written, bench_disk_written(dir));
+    print_lightcurves(st, s);
     fflush(stdout);
     ss_ingest_free(in);
     ss_store_close(s);
