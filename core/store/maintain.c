@@ -12,6 +12,117 @@
 /* Records looked at per write transaction: a retention pass never holds the writer for long. */
 #define SSI_RETAIN_CHUNK 2000
 
+/* Entries and bytes a compaction writes per transaction: LMDB keeps a transaction's pages in
+ * memory until it commits. */
+#define SSI_COMPACT_ENTRIES 100000u
+#define SSI_COMPACT_BYTES   ((size_t)256 << 20)
+
+/* The copy's environment: as many tables as the store's, a map as large, not synced until the
+ * end (a copy interrupted is removed, never used). */
+static int ssi_compact_env(ss_store *s, const char *dir, MDB_env **out)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
+    if (!rc)
+        rc = mdb_env_create(out);
+    if (!rc)
+        rc = mdb_env_set_maxdbs(*out, 32);
+    if (!rc)
+        rc = mdb_env_set_mapsize(*out, info.me_mapsize);
+    if (!rc)
+        rc = mdb_env_open(*out, dir, MDB_NOSYNC, 0644);
+    return rc;
+}
+
+/* A compaction in progress: the store's snapshot (t) and the copy's open transaction. */
+typedef struct ssi_compact {
+    ss_store_txn *t;
+    MDB_env *env;
+    MDB_txn *txn;
+    size_t entries, bytes; /* in txn */
+} ssi_compact;
+
+/* Commit the copy's transaction when it holds enough, and begin the next (@p cur, on @p dbi,
+ * is opened again in it). */
+static int ssi_compact_turn(ssi_compact *c, MDB_dbi dbi, MDB_cursor **cur, int force)
+{
+    if (!force && c->entries < SSI_COMPACT_ENTRIES && c->bytes < SSI_COMPACT_BYTES)
+        return 0;
+    mdb_cursor_close(*cur);
+    *cur = NULL;
+    int rc = mdb_txn_commit(c->txn);
+    c->txn = NULL;
+    c->entries = c->bytes = 0;
+    if (!rc)
+        rc = mdb_txn_begin(c->env, NULL, 0, &c->txn);
+    if (!rc && dbi)
+        rc = mdb_cursor_open(c->txn, dbi, cur);
+    return rc;
+}
+
+/* Table @p name, entry by entry in key order, appended: each page of the copy is filled before
+ * the next begins. */
+static int ssi_compact_table(ssi_compact *c, const char *name)
+{
+    MDB_dbi from, to;
+    unsigned flags;
+    MDB_cursor *src = NULL, *dst = NULL;
+    MDB_val k, v;
+    int rc = mdb_dbi_open(c->t->txn, name, 0, &from);
+    if (!rc)
+        rc = mdb_dbi_flags(c->t->txn, from, &flags);
+    if (!rc)
+        rc = mdb_dbi_open(c->txn, name, (flags & (MDB_DUPSORT | MDB_DUPFIXED)) | MDB_CREATE, &to);
+    if (!rc)
+        rc = mdb_cursor_open(c->t->txn, from, &src);
+    if (!rc)
+        rc = ssi_compact_turn(c, to, &dst, 1); /* the table exists once committed */
+    unsigned append = flags & MDB_DUPSORT ? MDB_APPENDDUP : MDB_APPEND;
+    for (int op = MDB_FIRST; !rc && !(rc = mdb_cursor_get(src, &k, &v, (MDB_cursor_op)op));
+         op = MDB_NEXT) {
+        rc = mdb_cursor_put(dst, &k, &v, append);
+        c->entries++, c->bytes += k.mv_size + v.mv_size;
+        if (!rc)
+            rc = ssi_compact_turn(c, to, &dst, 0);
+    }
+    mdb_cursor_close(src);
+    mdb_cursor_close(dst);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every table the main table names, copied in turn. */
+static int ssi_compact_copy(ssi_compact *c)
+{
+    MDB_dbi main;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    char name[256];
+    int rc = mdb_dbi_open(c->t->txn, NULL, 0, &main);
+    if (!rc)
+        rc = mdb_cursor_open(c->t->txn, main, &cur);
+    for (int op = MDB_FIRST; !rc && !(rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op));
+         op = MDB_NEXT) {
+        if (k.mv_size >= sizeof name || memchr(k.mv_data, '\0', k.mv_size))
+            rc = SS_ECORRUPT;
+        else
+            memcpy(name, k.mv_data, k.mv_size), name[k.mv_size] = '\0';
+        if (!rc)
+            rc = ssi_compact_table(c, name);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void ssi_compact_remove(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int ss_store_compact(ss_store *s, const char *dir, ss_err *err)
 {
     int made = mkdir(dir, 0755) == 0;
@@ -21,12 +132,26 @@ int ss_store_compact(ss_store *s, const char *dir, ss_err *err)
         return ss_err_set(err, EEXIST, "compact: %s exists and is not an empty directory", dir);
     if (!made && mkdir(dir, 0755) != 0)
         return ss_err_set(err, errno, "compact: cannot create %s: %s", dir, strerror(errno));
-    int rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+    ssi_compact c = {0};
+    int rc = ss_store_txn_begin(s, SS_STORE_READ, &c.t);
+    if (!rc)
+        rc = ssi_compact_env(s, dir, &c.env);
+    if (!rc)
+        rc = mdb_txn_begin(c.env, NULL, 0, &c.txn);
+    if (!rc)
+        rc = ssi_compact_copy(&c);
+    if (!rc)
+        rc = mdb_txn_commit(c.txn);
+    else if (c.txn)
+        mdb_txn_abort(c.txn);
+    if (!rc)
+        rc = mdb_env_sync(c.env, 1);
+    if (c.env)
+        mdb_env_close(c.env);
+    if (c.t)
+        ss_store_txn_abort(c.t);
     if (rc) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/data.mdb", dir);
-        unlink(path);
-        rmdir(dir);
+        ssi_compact_remove(dir);
         return ss_store_fail(s, err, rc, "compacting");
     }
     return 0;

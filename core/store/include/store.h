@@ -227,9 +227,13 @@ int ss_store_grow(ss_store *s, ss_err *err);
 
 /**
  * Write a compacted copy of the store into directory @p dir (created; an existing one must be
- * empty): LMDB's compacting copy of a read snapshot, without the free pages and with the
- * B-trees' pages full, so usually smaller than the store. The store may be written meanwhile;
- * the copy holds what was committed when it began. @return 0, or a code with @p err filled.
+ * empty): every table of a read snapshot rewritten in key order, each page filled before the
+ * next begins, and no free pages. A store takes its entries in the middle of its tables (new
+ * loci anywhere on the sky, a locus's alerts beside its older ones), where LMDB splits full
+ * pages in two, so its pages are 55-70% full; LMDB's own compacting copy keeps them so. The
+ * store may be written meanwhile; the copy holds what was committed when it began, and is
+ * removed when the copy fails. Not while another thread of the process opens the store.
+ * @return 0, or a code with @p err filled.
  */
 int ss_store_compact(ss_store *s, const char *dir, ss_err *err);
 
