@@ -217,10 +217,11 @@ int ssi_zrec_expand(ss_store_txn *t, ss_rbuf *r)
     uint64_t number = ss_rbuf_uvar(r), n = ss_rbuf_uvar(r);
     if (!t || r->bad || !number || number > UINT32_MAX || n > SSI_ZREC_MAX_PLAIN)
         return SS_ECORRUPT;
-    ssi_zdict *d;
-    int rc = ssi_zdict_get(t, (uint32_t)number, &d);
+    ssi_zdict *d = t->zlast;
+    int rc = d && d->number == number ? 0 : ssi_zdict_get(t, (uint32_t)number, &d);
     if (rc)
         return rc;
+    t->zlast = d; /* a light curve's records share it: no lock for the next */
     ZSTD_DCtx *dctx = ssi_zrec_dctx(t);
     ss_wbuf_reset(&t->zplain);
     if (!dctx || ss_wbuf_reserve(&t->zplain, (size_t)n + 1))
