@@ -25,6 +25,7 @@ int ss_cmd_rejected(int argc, char **argv);
 int ss_cmd_verify(int argc, char **argv);
 int ss_cmd_compact(int argc, char **argv);
 int ss_cmd_retention(int argc, char **argv);
+int ss_cmd_repack(int argc, char **argv);
 int ss_cmd_filter(int argc, char **argv);
 int ss_cmd_tagged(int argc, char **argv);
 int ss_cmd_listen(int argc, char **argv);

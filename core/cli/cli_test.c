@@ -23,8 +23,8 @@ static const char sample[] = "alert_id,ra,dec,mjd,passband,mag,magerr,object_id\
 
 START_TEST(help_everywhere)
 {
-    const char *cmds[] = {"ingest",   "locus",  "cone",     "loci",    "stats",
-                          "rejected", "verify", "simulate", "compact", "retention"};
+    const char *cmds[] = {"ingest", "locus",    "cone",    "loci",      "stats", "rejected",
+                          "verify", "simulate", "compact", "retention", "repack"};
     char *out, *err;
     ck_assert_int_eq(tu_sks(&out, &err, "--help"), 0);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
@@ -248,6 +248,13 @@ START_TEST(retention_then_compact)
         ck_assert(json_real_value(json_object_get(props, "ant_mag")) > 0); /* the light curve */
     }
     json_decref(l);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "repack --store %s", store), 0); /* CSV: small records */
+    ck_assert_int_eq(json_long(out, "records_repacked"), 0);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "repack --store %s/absent", tu_tmp), 1);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "repack"), 2);
     free(out), free(err);
     ck_assert_int_eq(tu_sks(&out, &err, "compact --store %s --output %s", store, copy), 0);
     ck_assert_int_le(json_long(out, "bytes_after"), json_long(out, "bytes_before"));

@@ -24,6 +24,7 @@ static const ss_cli_command ssi_commands[] = {
     {"plot", "draw a locus's light curve as SVG or PNG", ss_cmd_plot},
     {"verify", "check the store's internal consistency", ss_cmd_verify},
     {"compact", "write a compacted copy of a store", ss_cmd_compact},
+    {"repack", "write a store's older alert records again, compressed", ss_cmd_repack},
     {"retention", "set or apply how long alerts keep their stamps and survey properties",
      ss_cmd_retention},
     {"filter", "check a filter, or run it over stored loci without writing (devkit)",

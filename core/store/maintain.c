@@ -314,31 +314,35 @@ static int ssi_retain_cutouts(ss_store_txn *t, ssi_retain *r, const MDB_val *k, 
     return ssi_retain_queue(r, k, NULL);
 }
 
+/* What one record of a chunked pass does (queue a rewrite or a deletion, or nothing). */
+typedef int (*ssi_visit_fn)(ss_store_txn *t, ssi_retain *r, const MDB_val *k, const MDB_val *v);
+
 typedef struct ssi_retain_pass {
     ssi_retain *r;
     MDB_dbi dbi;
-    int cutouts;
+    ssi_visit_fn visit;
+    const char *what; /* for messages: "applying the retention" */
 } ssi_retain_pass;
 
 static int ssi_retain_write(ss_store_txn *t, void *ctx, ss_err *err)
 {
     (void)err;
     ssi_retain_pass *p = ctx;
-    int rc =
-        ssi_retain_chunk(t, p->r, p->dbi, p->cutouts ? ssi_retain_cutouts : ssi_retain_payload);
-    ss_store_counters *c = rc || !p->cutouts ? NULL : ssi_counters_w(t);
+    int rc = ssi_retain_chunk(t, p->r, p->dbi, p->visit);
+    ss_store_counters *c = rc || p->visit != ssi_retain_cutouts ? NULL : ssi_counters_w(t);
     if (c)
         c->cutouts -= p->r->pending;
     return rc;
 }
 
-/* Run the retention over one table, a chunk per transaction. */
-static int ssi_retain_table(ss_store *s, ssi_retain *r, MDB_dbi dbi, int cutouts, ss_err *err)
+/* Run @p visit over one table, a chunk per transaction. */
+static int ssi_retain_table(ss_store *s, ssi_retain *r, MDB_dbi dbi, ssi_visit_fn visit,
+                            const char *what, ss_err *err)
 {
-    ssi_retain_pass p = {r, dbi, cutouts};
+    ssi_retain_pass p = {r, dbi, visit, what};
     r->done = 0, r->resume.len = 0;
     while (!r->done) {
-        int rc = ss_store_write(s, ssi_retain_write, &p, "applying the retention", err);
+        int rc = ss_store_write(s, ssi_retain_write, &p, what, err);
         if (rc)
             return rc;
         r->dropped += r->pending;
@@ -376,15 +380,62 @@ int ss_store_retain(ss_store *s, double now_mjd, ss_store_retain_report *out, ss
     }
     if (pol.payload_days > 0) {
         r->cutoff = now_mjd - pol.payload_days;
-        rc = ssi_retain_table(s, r, s->locus_alerts, 0, err);
+        rc = ssi_retain_table(s, r, s->locus_alerts, ssi_retain_payload, "applying the retention",
+                              err);
         out->payloads = r->dropped;
     }
     if (!rc && pol.cutouts_days > 0 && s->has_cutouts) {
         r->cutoff = now_mjd - pol.cutouts_days;
         r->dropped = 0;
-        rc = ssi_retain_table(s, r, s->cutouts, 1, err);
+        rc = ssi_retain_table(s, r, s->cutouts, ssi_retain_cutouts, "applying the retention", err);
         out->cutouts = r->dropped;
     }
+    ssi_retain_free(r);
+    return rc;
+}
+
+/* A record in an older packing, or written before its survey had a dictionary, written again in
+ * the current one when that is shorter (compressed with its survey's dictionary, trained on the
+ * first such records when the survey has none). */
+static int ssi_repack_record(ss_store_txn *t, ssi_retain *r, const MDB_val *k, const MDB_val *v)
+{
+    char locus[SS_LOCUS_ID_LEN + 1];
+    ss_prop *sl;
+    uint32_t nsl;
+    if (v->mv_size <= 1 || ssi_alert_squeezed(v->mv_data, v->mv_size))
+        return 0; /* no record here (an alert missing before format 9), or packed already */
+    ss_packet_reset(r->pkt);
+    ss_alert *a = ss_packet_add(r->pkt);
+    if (!a)
+        return SS_ENOMEM;
+    int rc = ssi_alert_decode(t, v->mv_data, v->mv_size, k, r->pkt, a, locus);
+    if (!rc)
+        rc = ssi_alert_survey_locus(t, v->mv_data, v->mv_size, k, r->pkt->arena, &sl, &nsl);
+    if (!rc)
+        rc = ssi_alert_pack_keyed(t, a, sl, nsl, &t->buf);
+    if (rc || t->buf.len >= v->mv_size)
+        return rc;
+    r->pending++;
+    return ssi_retain_queue(r, k, &t->buf);
+}
+
+int ss_store_repack(ss_store *s, uint64_t *repacked, ss_err *err)
+{
+    *repacked = 0;
+    if (s->readonly)
+        return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", s->path);
+    ssi_retain *r = calloc(1, sizeof *r);
+    if (!r || !(r->pkt = ss_packet_new())) {
+        free(r);
+        return ss_err_set(err, SS_ENOMEM, "store %s: out of memory", s->path);
+    }
+    /* a pass that trained a dictionary left its samples as they were: once more for them */
+    int rc = 0;
+    for (uint32_t before = UINT32_MAX; !rc && before != s->zrec.nd;) {
+        before = s->zrec.nd;
+        rc = ssi_retain_table(s, r, s->locus_alerts, ssi_repack_record, "repacking", err);
+    }
+    *repacked = r->dropped;
     ssi_retain_free(r);
     return rc;
 }

@@ -243,6 +243,11 @@ int ssi_alert_packed(const void *data, size_t len)
            (*p == SSI_PACKED_VERSION || *p == SSI_KEYED_VERSION || *p == SSI_SQUEEZED_VERSION);
 }
 
+int ssi_alert_squeezed(const void *data, size_t len)
+{
+    return len && *(const unsigned char *)data == SSI_SQUEEZED_VERSION;
+}
+
 /* A list's names: from the dictionary, or inline in the record (read by the caller). */
 typedef struct ssi_names {
     const char *const *dict; /* the dictionary's, or NULL when inline */

@@ -205,8 +205,10 @@ int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, const MDB_va
 int ssi_alert_head5(const void *data, size_t len, const MDB_val *key, ss_store_alert_head *h);
 int ssi_alert_survey_locus5(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
                             ss_arena *arena, ss_prop **props, uint32_t *n);
-/** 1 for a packed record (version 5 or 7). */
+/** 1 for a packed record (version 5, 7 or 8). */
 int ssi_alert_packed(const void *data, size_t len);
+/** 1 for a record compressed with its survey's dictionary (version 8). */
+int ssi_alert_squeezed(const void *data, size_t len);
 
 /* The dictionary of name lists (dict.c). */
 void ssi_dict_init(ssi_dict *d);

@@ -2052,6 +2052,41 @@ START_TEST(compact_fills_every_page)
 }
 END_TEST
 
+/* Records written before format 10 (here: by a handle that cannot compress) are repacked in
+ * place: the first pass trains the survey's dictionary on the first thousand and compresses the
+ * rest, the second compresses those; every alert reads back the same, and a third run (a second
+ * call) writes nothing. */
+START_TEST(repack_compresses_records_written_before)
+{
+    ss_store *s = open_rw("st");
+    s->has_zdict = 0; /* as skysieve before format 10 wrote them */
+    put_varied(s, "ztf", 0, 1500, 1);
+    s->has_zdict = 1;
+    size_t count[9], bytes[9];
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[7], 1500);
+    size_t plain = bytes[7];
+    uint64_t n;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_repack(s, &n, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(n, 1500);
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[8], 1500);
+    ck_assert_uint_lt(bytes[8], plain * 7 / 10);
+    check_varied(s, "ztf", 0, 1500);
+    ck_assert_int_eq(ss_store_repack(s, &n, &err), 0);
+    ck_assert_uint_eq(n, 0);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st");
+    ss_store_options ro = {.readonly = 1};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_store_repack(s, &n, &err), SS_EINVAL); /* read-only */
+    check_varied(s, "ztf", 0, 1500);
+    ss_store_close(s);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -2108,6 +2143,7 @@ int main(void)
     tcase_add_test(f10, records_compress_once_their_survey_has_a_dictionary);
     tcase_add_test(f10, compressed_records_survive_aborts_and_damage_is_caught);
     tcase_add_test(f10, compact_fills_every_page);
+    tcase_add_test(f10, repack_compresses_records_written_before);
     suite_add_tcase(s, f9);
     suite_add_tcase(s, f10);
     return tu_run_suite(s);

@@ -268,6 +268,16 @@ typedef struct ss_store_retain_report {
  */
 int ss_store_retain(ss_store *s, double now_mjd, ss_store_retain_report *out, ss_err *err);
 
+/**
+ * Write every alert record of an older packing (before format 10, or before its survey had a
+ * dictionary) again in the current one, where that is shorter: compressed with its survey's
+ * dictionary, which the first records of a survey without one train. In transactions of 2000
+ * records each, beside a running ingest; the pages freed are reused by later writes, and
+ * ss_store_compact() returns them to the file system. Running it twice writes nothing more.
+ * *repacked receives the records written again. @return 0, or a code with @p err filled.
+ */
+int ss_store_repack(ss_store *s, uint64_t *repacked, ss_err *err);
+
 /* ---- transactions ---- */
 
 /** A read snapshot or the one write transaction of the store. Every function that reads or
