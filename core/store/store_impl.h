@@ -250,6 +250,9 @@ int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at,
  * code.
  */
 int ssi_zrec_expand(ss_store_txn *t, ss_rbuf *r);
+/** Check the zdict table: each dictionary one zstd recognises, each survey's number one that is
+ * there; @p report gets each problem's text. @return 0 or an LMDB code. */
+int ssi_zrec_verify(ss_store_txn *t, void (*report)(void *ctx, const char *text), void *ctx);
 /** The stamps a cutouts record holds (1, or a packed record's count). @return 0 or SS_ECORRUPT. */
 int ssi_cutouts_count(const MDB_val *k, const MDB_val *v, uint64_t *stamps);
 

@@ -1964,8 +1964,15 @@ START_TEST(compressed_records_survive_aborts_and_damage_is_caught)
     ck_assert_uint_eq(count[8], 100);
     first_squeezed(s, &k, &v);
     ck_assert_int_eq(squeezed_status(s, &k), SS_ECORRUPT);
-    ck_assert_uint_eq(verify_problems(s, &text), 1100);
+    ck_assert_uint_eq(verify_problems(s, &text), 1100 + 1);
     ck_assert_uint_eq(occurrences(text, "record does not decode"), 100);
+    ck_assert_ptr_nonnull(strstr(text, "zdict: survey ztf names dictionary 1, which is missing"));
+    free(text);
+    ss_wbuf_reset(&dk), ss_wbuf_reset(&v);
+    ss_wbuf_bytes(&dk, "d\0\0\0\2", 5), ss_wbuf_bytes(&v, "not a dictionary", 16);
+    raw_set(s, s->zdict, &dk, &v);
+    ck_assert_uint_eq(verify_problems(s, &text), 1100 + 2);
+    ck_assert_ptr_nonnull(strstr(text, "zdict: dictionary 2 is not a zstd dictionary"));
     free(text);
     ss_wbuf_free(&k), ss_wbuf_free(&v), ss_wbuf_free(&dk);
     ss_store_close(s);

@@ -265,6 +265,11 @@ static int ssi_verify_search(ssi_verify *v)
     return ssi_walk(v, s->locus_matches, s->catalog_loci, ssi_check_match);
 }
 
+static void ssi_zrec_problem(void *ctx, const char *text)
+{
+    ssi_problem(ctx, "%s", text);
+}
+
 int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_err *err)
 {
     memset(report, 0, sizeof *report);
@@ -283,7 +288,8 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
         !(rc = ssi_count(v.txn, s->sky, &report->sky_entries)) &&
         !(rc = s->has_cutouts ? ssi_count_stamps(&v, &report->cutouts) : 0) &&
         !(rc = ssi_walk(&v, s->alerts, s->alerts, ssi_visit_alert)) &&
-        !(rc = ssi_walk(&v, s->loci, s->locus_alerts, ssi_check_locus)))
+        !(rc = ssi_walk(&v, s->loci, s->locus_alerts, ssi_check_locus)) &&
+        !(rc = ssi_zrec_verify(v.t, ssi_zrec_problem, &v)))
         rc = ssi_verify_search(&v);
     if (!rc)
         ssi_check_counts(&v, &c);

@@ -16,6 +16,7 @@
  * dropped from the cache with it (ssi_zrec_end()), and its number is free again. */
 #include "store_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zdict.h>
@@ -402,4 +403,48 @@ int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at,
     ss_wbuf_bytes(b, t->zplain.data, z);
     *squeezed = 1;
     return b->failed ? SS_ENOMEM : 0;
+}
+
+/* ---- verify ---- */
+
+/* One zdict entry: a dictionary zstd recognises, or a survey naming one that is there. */
+static void ssi_zrec_check(ss_store_txn *t, const MDB_val *k, const MDB_val *v,
+                           void (*report)(void *ctx, const char *text), void *ctx)
+{
+    const char *key = k->mv_data;
+    char text[160];
+    text[0] = '\0';
+    if (k->mv_size == 5 && key[0] == 'd') {
+        uint32_t number = ss_be32_get((const unsigned char *)key + 1);
+        if (!ZDICT_getDictID(v->mv_data, v->mv_size))
+            snprintf(text, sizeof text, "zdict: dictionary %u is not a zstd dictionary", number);
+    } else if (k->mv_size > 1 && k->mv_size <= 1 + SS_SURVEY_MAX && key[0] == 's' &&
+               v->mv_size == 4) {
+        unsigned char kb[5];
+        ssi_zkey_number(kb, ss_be32_get(v->mv_data));
+        MDB_val dk = {sizeof kb, kb}, dv;
+        if (mdb_get(t->txn, t->s->zdict, &dk, &dv))
+            snprintf(text, sizeof text, "zdict: survey %.*s names dictionary %u, which is missing",
+                     (int)k->mv_size - 1, key + 1, ss_be32_get(v->mv_data));
+    } else {
+        snprintf(text, sizeof text, "zdict: an entry of unknown form (a key of %zu bytes)",
+                 k->mv_size);
+    }
+    if (text[0])
+        report(ctx, text);
+}
+
+int ssi_zrec_verify(ss_store_txn *t, void (*report)(void *ctx, const char *text), void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (!t->s->has_zdict)
+        return 0;
+    int rc = mdb_cursor_open(t->txn, t->s->zdict, &cur);
+    for (int op = MDB_FIRST; !rc && !(rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op));
+         op = MDB_NEXT)
+        ssi_zrec_check(t, &k, &v, report, ctx);
+    if (!rc || rc == MDB_NOTFOUND)
+        mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }

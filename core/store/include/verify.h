@@ -6,7 +6,9 @@
  * locus_alerts; every locus_alerts entry names a stored alert of that locus; each locus's
  * num_alerts equals its alerts; each locus is in the sky index exactly once, at its position; the
  * counters equal the tables' sizes; in format 6, each locus is in loci_newest at its newest
- * MJD and each locus_matches entry has its reverse in catalog_loci, with no entries besides.
+ * MJD and each locus_matches entry has its reverse in catalog_loci, with no entries besides; in
+ * format 10, every alert record decodes (a compressed one with its dictionary), each dictionary
+ * of the zdict table is one zstd recognises and each survey's names one that is there.
  * Cost: one pass over every table.
  */
 #ifndef SS_VERIFY_H
