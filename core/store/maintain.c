@@ -65,7 +65,7 @@ static int ssi_compact_turn(ssi_compact *c, MDB_dbi dbi, MDB_cursor **cur, int f
 static int ssi_compact_table(ssi_compact *c, const char *name)
 {
     MDB_dbi from, to;
-    unsigned flags;
+    unsigned flags = 0;
     MDB_cursor *src = NULL, *dst = NULL;
     MDB_val k, v;
     int rc = mdb_dbi_open(c->t->txn, name, 0, &from);
