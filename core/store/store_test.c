@@ -1858,6 +1858,21 @@ START_TEST(records_compress_once_their_survey_has_a_dictionary)
     ck_assert_uint_eq(count[8], 600);
     ck_assert_uint_eq(table_entries(s, s->zdict), 2);
     check_varied(s, "ztf", 1450, 1600);
+    /* a record so repetitive that its length would look like damage stays as it is */
+    ss_packet *rp = ss_packet_new();
+    ss_alert *rep = varied_alert(rp, "ztf", 5000);
+    char *text300k = malloc(300000);
+    memset(text300k, 'x', 300000);
+    ss_value big = {.type = SS_TYPE_STRING};
+    big.u.s.ptr = text300k, big.u.s.len = 300000;
+    ck_assert_int_eq(ss_alert_add_prop(rp, rep, "note", 4, big), 0);
+    put_alert(s, rep, 1);
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[7], 1000 + 2 + 1);
+    ck_assert_uint_eq(count[8], 600);
+    check_stored(s, rep);
+    free(text300k);
+    ss_packet_free(rp);
     ss_store_retention pol = {.payload_days = 1};
     ss_store_retain_report r;
     ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);

@@ -36,9 +36,15 @@
 #define SSI_ZREC_LEVEL        (-1)
 /* A survey whose samples train no dictionary this many times is left uncompressed. */
 #define SSI_ZREC_TRIES 3u
-/* Bounds against a damaged record: the largest property lists a record holds, idle contexts. */
-#define SSI_ZREC_MAX_PLAIN ((uint64_t)1 << 28)
-#define SSI_ZREC_IDLE      8u
+/* Idle decompression contexts kept. */
+#define SSI_ZREC_IDLE 8u
+
+/* The most a frame of @p z bytes may hold: the writer keeps a record plain past it, and a reader
+ * takes a larger length for damage (not a reason to allocate it). */
+static uint64_t ssi_zrec_max_plain(uint64_t z)
+{
+    return z * 1024 + 65536;
+}
 
 void ssi_zrec_init(ssi_zrec *z)
 {
@@ -188,7 +194,7 @@ static int ssi_zdict_get(ss_store_txn *t, uint32_t number, ssi_zdict **out)
     pthread_mutex_lock(&z->lock);
     ssi_zdict *d = ssi_zdict_find(z, number);
     pthread_mutex_unlock(&z->lock);
-    if (d && (d->cdict || !t->write)) {
+    if (d && (!t->write || d->cdict)) { /* only the writer sets cdict */
         *out = d;
         return 0;
     }
@@ -216,7 +222,8 @@ static int ssi_zdict_get(ss_store_txn *t, uint32_t number, ssi_zdict **out)
 int ssi_zrec_expand(ss_store_txn *t, ss_rbuf *r)
 {
     uint64_t number = ss_rbuf_uvar(r), n = ss_rbuf_uvar(r);
-    if (!t || r->bad || !number || number > UINT32_MAX || n > SSI_ZREC_MAX_PLAIN)
+    if (!t || r->bad || !number || number > UINT32_MAX ||
+        n > ssi_zrec_max_plain((uint64_t)(r->end - r->p)))
         return SS_ECORRUPT;
     ssi_zdict *d = t->zlast;
     int rc = d && d->number == number ? 0 : ssi_zdict_get(t, (uint32_t)number, &d);
@@ -395,7 +402,9 @@ int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at,
     size_t z = ZSTD_CCtx_refCDict(cctx, d->cdict);
     if (!ZSTD_isError(z))
         z = ZSTD_compress2(cctx, t->zplain.data, cap, b->data + at, n);
-    if (ZSTD_isError(z) || z + 8 >= n) /* kept as it is: the number and length cost up to 8 */
+    /* kept as it is when not shorter (the number and length cost up to 8 bytes), or when so
+     * repetitive that a reader would take its length for damage */
+    if (ZSTD_isError(z) || z + 8 >= n || n > ssi_zrec_max_plain(z))
         return 0;
     b->len = at;
     ss_wbuf_uvar(b, zs->number);
