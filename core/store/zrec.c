@@ -128,6 +128,20 @@ void ssi_zrec_txn_done(ss_store_txn *t)
     t->zdctx = NULL;
 }
 
+/* @p items (@p n used of *cap, each of @p size bytes) with room for one more, doubling from
+ * @p first: the array itself, or where realloc() moved it; NULL when out of memory (the array
+ * as it was). */
+static void *ssi_zgrow(void *items, uint32_t *cap, uint32_t n, size_t size, uint32_t first)
+{
+    if (n < *cap)
+        return items;
+    uint32_t want = *cap ? *cap * 2 : first;
+    void *grown = realloc(items, (size_t)want * size);
+    if (grown)
+        *cap = want;
+    return grown;
+}
+
 static ssi_zdict *ssi_zdict_find(ssi_zrec *z, uint32_t number)
 {
     for (uint32_t i = 0; i < z->nd; i++)
@@ -143,14 +157,11 @@ static int ssi_zdict_add(ssi_zrec *z, ssi_zdict *d, ssi_zdict **out)
     int rc = 0;
     pthread_mutex_lock(&z->lock);
     ssi_zdict *had = ssi_zdict_find(z, d->number);
-    if (!had && z->nd == z->capd) {
-        uint32_t cap = z->capd ? z->capd * 2 : 8;
-        ssi_zdict **grown = realloc(z->d, cap * sizeof *grown);
-        if (grown)
-            z->d = grown, z->capd = cap;
-        else
-            rc = SS_ENOMEM;
-    }
+    ssi_zdict **grown = had ? z->d : ssi_zgrow(z->d, &z->capd, z->nd, sizeof *z->d, 8);
+    if (grown)
+        z->d = grown;
+    else
+        rc = SS_ENOMEM;
     if (!had && !rc)
         z->d[z->nd++] = d;
     pthread_mutex_unlock(&z->lock);
@@ -257,13 +268,10 @@ static int ssi_zsurvey_get(ss_store_txn *t, const char *survey, ssi_zsurvey **ou
         }
     if (len > SS_SURVEY_MAX)
         return 0;
-    if (z->ns == z->caps) {
-        uint32_t cap = z->caps ? z->caps * 2 : 4;
-        ssi_zsurvey *grown = realloc(z->s, cap * sizeof *grown);
-        if (!grown)
-            return SS_ENOMEM;
-        z->s = grown, z->caps = cap;
-    }
+    ssi_zsurvey *grown = ssi_zgrow(z->s, &z->caps, z->ns, sizeof *z->s, 4);
+    if (!grown)
+        return SS_ENOMEM;
+    z->s = grown;
     unsigned char kb[1 + SS_SURVEY_MAX];
     kb[0] = 's';
     memcpy(kb + 1, survey, len);
@@ -347,13 +355,10 @@ static int ssi_zrec_sample(ss_store_txn *t, ssi_zsurvey *zs, const void *p, size
 {
     if (n > SSI_ZREC_SAMPLE_MAX)
         return 0;
-    if (zs->n == zs->cap) {
-        uint32_t cap = zs->cap ? zs->cap * 2 : 256;
-        size_t *grown = realloc(zs->sizes, cap * sizeof *grown);
-        if (!grown)
-            return SS_ENOMEM;
-        zs->sizes = grown, zs->cap = cap;
-    }
+    size_t *grown = ssi_zgrow(zs->sizes, &zs->cap, zs->n, sizeof *zs->sizes, 256);
+    if (!grown)
+        return SS_ENOMEM;
+    zs->sizes = grown;
     ss_wbuf_bytes(&zs->bytes, p, n);
     if (zs->bytes.failed)
         return SS_ENOMEM;
