@@ -2159,14 +2159,13 @@ int main(void)
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(f9, format_8_records_move_beside_their_loci_on_upgrade);
     tcase_add_test(f9, keyed_records_take_their_ids_from_the_key);
-
+    suite_add_tcase(s, f9);
     TCase *f10 = tcase_create("format_10");
     tcase_add_checked_fixture(f10, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(f10, records_compress_once_their_survey_has_a_dictionary);
     tcase_add_test(f10, compressed_records_survive_aborts_and_damage_is_caught);
     tcase_add_test(f10, compact_fills_every_page);
     tcase_add_test(f10, repack_compresses_records_written_before);
-    suite_add_tcase(s, f9);
     suite_add_tcase(s, f10);
     return tu_run_suite(s);
 }
