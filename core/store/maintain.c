@@ -44,9 +44,9 @@ typedef struct ssi_compact {
 
 /* Commit the copy's transaction when it holds enough, and begin the next (@p cur, on @p dbi,
  * is opened again in it). */
-static int ssi_compact_turn(ssi_compact *c, MDB_dbi dbi, MDB_cursor **cur, int force)
+static int ssi_compact_turn(ssi_compact *c, MDB_dbi dbi, MDB_cursor **cur)
 {
-    if (!force && c->entries < SSI_COMPACT_ENTRIES && c->bytes < SSI_COMPACT_BYTES)
+    if (c->entries < SSI_COMPACT_ENTRIES && c->bytes < SSI_COMPACT_BYTES)
         return 0;
     mdb_cursor_close(*cur);
     *cur = NULL;
@@ -55,7 +55,7 @@ static int ssi_compact_turn(ssi_compact *c, MDB_dbi dbi, MDB_cursor **cur, int f
     c->entries = c->bytes = 0;
     if (!rc)
         rc = mdb_txn_begin(c->env, NULL, 0, &c->txn);
-    if (!rc && dbi)
+    if (!rc)
         rc = mdb_cursor_open(c->txn, dbi, cur);
     return rc;
 }
@@ -75,15 +75,15 @@ static int ssi_compact_table(ssi_compact *c, const char *name)
         rc = mdb_dbi_open(c->txn, name, (flags & (MDB_DUPSORT | MDB_DUPFIXED)) | MDB_CREATE, &to);
     if (!rc)
         rc = mdb_cursor_open(c->t->txn, from, &src);
-    if (!rc)
-        rc = ssi_compact_turn(c, to, &dst, 1); /* the table exists once committed */
+    if (!rc) /* the handle outlives this transaction once a commit below made the table */
+        rc = mdb_cursor_open(c->txn, to, &dst);
     unsigned append = flags & MDB_DUPSORT ? MDB_APPENDDUP : MDB_APPEND;
     for (int op = MDB_FIRST; !rc && !(rc = mdb_cursor_get(src, &k, &v, (MDB_cursor_op)op));
          op = MDB_NEXT) {
         rc = mdb_cursor_put(dst, &k, &v, append);
         c->entries++, c->bytes += k.mv_size + v.mv_size;
         if (!rc)
-            rc = ssi_compact_turn(c, to, &dst, 0);
+            rc = ssi_compact_turn(c, to, &dst);
     }
     mdb_cursor_close(src);
     mdb_cursor_close(dst);
@@ -203,7 +203,7 @@ typedef struct ssi_retain {
     int done, next_done;
     ss_wbuf keys[SSI_RETAIN_CHUNK], vals[SSI_RETAIN_CHUNK];
     size_t n;
-    uint64_t dropped, pending; /* committed, and the attempt's */
+    uint64_t dropped, pending; /* committed, and the attempt's (records repacked, for repack) */
     ss_packet *pkt;
 } ssi_retain;
 
