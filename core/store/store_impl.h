@@ -120,8 +120,8 @@ struct ss_store_txn {
     ss_wbuf zbuf[SS_CUTOUT__COUNT]; /* an alert's stamps compressed, until they are written */
     ss_arena *arena;                /* stamps decompressed for readers, until the txn ends */
     ZSTD_DCtx *zdctx;               /* taken from the store's idle ones on first use */
-    ssi_zdict *zlast; /* the dictionary of the last record read (the cache's, not owned) */
-    ss_wbuf zplain;   /* a record's property lists decompressed (read) or compressed (written) */
+    ssi_zdict *zlast;               /* the dictionary last used (the cache's, not owned) */
+    ss_wbuf zplain; /* a record's property lists decompressed (read) or compressed (written) */
 };
 
 /** Read and write the counters record in @p txn. @return 0, SS_ECORRUPT or an LMDB code. */

@@ -396,9 +396,10 @@ int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at,
         return rc;
     if (!zs->number)
         return ssi_zrec_sample(t, zs, b->data + at, n);
-    ssi_zdict *d;
-    if ((rc = ssi_zdict_get(t, zs->number, &d)))
+    ssi_zdict *d = t->zlast; /* a batch's records are mostly of one survey: no lock for them */
+    if (!(d && d->number == zs->number && d->cdict) && (rc = ssi_zdict_get(t, zs->number, &d)))
         return rc;
+    t->zlast = d;
     size_t cap = ZSTD_compressBound(n);
     ss_wbuf_reset(&t->zplain);
     ZSTD_CCtx *cctx = ssi_zrec_cctx(t->s);
