@@ -21,7 +21,9 @@
  * Every phase runs with each worker count of --workers, each run on a fresh broker and store in
  * the scratch directory. Alerts are generated (tools/gen.c): sources uniform on the sphere, EPOCHS
  * visits each in visit order (so many loci of a few alerts), sent as CSV messages of GROUP alerts
- * each (a header and GROUP rows; default 1, one alert per message as surveys send them).
+ * each (a header and GROUP rows; default 1, one alert per message as surveys send them). Within a
+ * visit, --order source sends them at random places; --order field field by field, as a survey's
+ * visits come, whose alerts then share the store's pages (keys follow the sky).
  *
  * Output: a table, then one JSON line with every figure (--json: the JSON line only).
  */
@@ -59,6 +61,7 @@ typedef struct opts {
     double commit_interval; /* [broker] commit_interval; negative: the broker's default */
     uint64_t alerts;
     int epochs, group, reloads, keep, json;
+    int by_field; /* --order field: sources in the order a survey visits them */
     int workers[MAX_WORKERS], nworkers;
 } opts;
 
@@ -72,7 +75,8 @@ typedef struct alerts {
     double *sent, *recv; /* monotonic seconds per alert, 0 when not yet */
 } alerts;
 
-static void alerts_make(alerts *a, const char *prefix, uint64_t n, int epochs, uint64_t seed)
+static void alerts_make(alerts *a, const char *prefix, uint64_t n, int epochs, int by_field,
+                        uint64_t seed)
 {
     memset(a, 0, sizeof *a);
     snprintf(a->prefix, sizeof a->prefix, "%s", prefix);
@@ -80,6 +84,8 @@ static void alerts_make(alerts *a, const char *prefix, uint64_t n, int epochs, u
     a->nsrc = (n + (uint64_t)epochs - 1) / (uint64_t)epochs;
     ss_rng r = {seed};
     gen_source *src = gen_sources(&r, a->nsrc);
+    if (src && by_field && gen_order_by_field(&r, src, a->nsrc))
+        bl_die("ordering the sources by field", "out of memory");
     size_t len = 0;
     FILE *f = open_memstream(&a->text, &len);
     if (!src || !f || gen_write_csv(f, &r, src, a->nsrc, (uint64_t)epochs, 0.2, 60000, prefix, 0) ||
@@ -189,7 +195,7 @@ static void warm_up(bl_broker *b, int push, bl_listener *l)
         alerts w;
         char prefix[16];
         snprintf(prefix, sizeof prefix, "warm-%d", try);
-        alerts_make(&w, prefix, 1, 1, 1000 + (uint64_t)try);
+        alerts_make(&w, prefix, 1, 1, 0, 1000 + (uint64_t)try);
         if (push_alerts(push, &w, 0, 1, &buf, &cap))
             bl_broker_fail(b, "the warm-up alert could not be sent");
         alerts_free(&w);
@@ -260,7 +266,8 @@ static res_latency phase_latency(const opts *o, const char *set, int workers)
     snprintf(name, sizeof name, "latency-w%d", workers);
     broker_start(&b, o, name, set, workers);
     alerts a;
-    alerts_make(&a, name, (uint64_t)(o->rate * o->seconds), o->epochs, 100 + (uint64_t)workers);
+    alerts_make(&a, name, (uint64_t)(o->rate * o->seconds), o->epochs, o->by_field,
+                100 + (uint64_t)workers);
     bl_listener l;
     bl_listen_start(&l, b.pub_addr, SEEN_TOPIC, alerts_index, &a, a.recv);
     int push = push_open(b.in_addr);
@@ -384,7 +391,7 @@ static res_tp phase_throughput(const opts *o, const char *set, int workers, int 
     snprintf(name, sizeof name, "tp%s-w%d", reloads ? "-reload" : "", workers);
     broker_start(&b, o, name, set, workers);
     alerts a;
-    alerts_make(&a, name, o->alerts, o->epochs, 200 + (uint64_t)workers);
+    alerts_make(&a, name, o->alerts, o->epochs, o->by_field, 200 + (uint64_t)workers);
     bl_listener l;
     bl_listen_start(&l, b.pub_addr, SEEN_TOPIC, alerts_index, &a, a.recv);
     int push = push_open(b.in_addr);
@@ -479,12 +486,14 @@ static res_tp phase_throughput(const opts *o, const char *set, int workers, int 
 static const char usage[] =
     "usage: bench_broker [--phase RLT] [--workers 1,2] [--rate 3300] [--seconds 30]\n"
     "                    [--alerts 100000] [--reloads 10] [--reload-every 1] [--epochs 5]\n"
-    "                    [--group 1] [--stall 60] [--skysieve PATH] [--filters DIR]\n"
-    "                    [--commit-interval S] [--workdir DIR] [--keep] [--json]\n"
+    "                    [--group 1] [--order source|field] [--stall 60] [--skysieve PATH]\n"
+    "                    [--filters DIR] [--commit-interval S] [--workdir DIR] [--keep] [--json]\n"
     "  R: reload time of the 25-filter set (median, max of --reloads, idle broker)\n"
     "  L: latency, alert sent to \"seen\" tag received, at --rate alerts/s for --seconds\n"
     "  T: throughput of --alerts alerts, without reloads and with one every --reload-every s\n"
     "  alerts: --epochs per source, --group per message (CSV); every phase per --workers count\n"
+    "  --order: source (default) sends each epoch's alerts at random places on the sky; field\n"
+    "           sends them field by field, as a survey observes (tools/gen.h)\n"
     "  --commit-interval: the broker's [broker] commit_interval (default: the broker's own)\n";
 
 static double opt_num(const char *s, double lo)
@@ -507,6 +516,7 @@ int main(int argc, char **argv)
         {"reloads", required_argument, 0, 'n'},
         {"reload-every", required_argument, 0, 'e'},
         {"epochs", required_argument, 0, 'E'},
+        {"order", required_argument, 0, 'O'},
         {"group", required_argument, 0, 'g'},
         {"stall", required_argument, 0, 'S'},
         {"commit-interval", required_argument, 0, 'c'},
@@ -555,6 +565,11 @@ int main(int argc, char **argv)
         case 'n': o.reloads = (int)opt_num(optarg, 1); break;
         case 'e': o.reload_every = opt_num(optarg, 0.01); break;
         case 'E': o.epochs = (int)opt_num(optarg, 1); break;
+        case 'O':
+            if (strcmp(optarg, "field") && strcmp(optarg, "source"))
+                bl_die("--order is field or source", optarg);
+            o.by_field = !strcmp(optarg, "field");
+            break;
         case 'g': o.group = (int)opt_num(optarg, 1); break;
         case 'S': o.stall = opt_num(optarg, 1); break;
         case 'c': o.commit_interval = opt_num(optarg, 0); break;
@@ -604,9 +619,10 @@ int main(int argc, char **argv)
     }
 
     if (!o.json) {
-        printf("skysieve run, 25 filters (lcstats.so, jump.so, 23 Lua light-curve statistics);\n"
-               "alerts as CSV over nanomsg PUSH, %d per message; %d alerts per locus\n",
-               o.group, o.epochs);
+        printf(
+            "skysieve run, 25 filters (lcstats.so, jump.so, 23 Lua light-curve statistics);\n"
+            "alerts as CSV over nanomsg PUSH, %d per message; %d alerts per locus, in %s order\n",
+            o.group, o.epochs, o.by_field ? "field" : "source");
         if (do_r) {
             printf("\nR. reload of the 25-filter set, idle broker, %d reloads\n"
                    "   workers  broker seconds (median / max)  round trip (median / max)  failed\n",
@@ -658,6 +674,7 @@ int main(int argc, char **argv)
     json_object_set_new(out, "filters", json_integer(25));
     json_object_set_new(out, "alerts_per_message", json_integer(o.group));
     json_object_set_new(out, "alerts_per_locus", json_integer(o.epochs));
+    json_object_set_new(out, "order", json_string(o.by_field ? "field" : "source"));
     if (do_r) {
         json_object_set_new(out, "reload", a = json_array());
         for (int i = 0; i < o.nworkers; i++)
