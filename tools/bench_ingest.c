@@ -54,11 +54,17 @@ static void die(const char *what, const ss_err *err)
     exit(1);
 }
 
+/* A fresh store: one left by an earlier run would hold this run's alerts already, and the figures
+ * would be those of re-ingesting them (nothing stored, nothing written). */
 static ss_store *open_store(const char *dir)
 {
     ss_store_options o = {.create = 1};
     ss_store *s;
     ss_err err = {0};
+    if (access(dir, F_OK) == 0) {
+        ss_err_set(&err, SS_EINVAL, "%s exists, from an earlier run: give an empty --workdir", dir);
+        die("store", &err);
+    }
     if (ss_store_open(dir, &o, &s, &err))
         die("store", &err);
     return s;
