@@ -148,6 +148,62 @@ static int put_big(ss_store_txn *t, void *ctx, ss_err *err)
                                sizeof raw);
 }
 
+/* Reads every byte of each rejected record, so that its pages are mapped. */
+static int sum_raw(void *ctx, const ss_store_rejected *r)
+{
+    uint64_t *sum = ctx;
+    for (size_t i = 0; i < r->raw_len; i++)
+        *sum += (unsigned char)r->raw[i];
+    return 0;
+}
+
+/* Resident shared (file) pages of this process, in bytes. */
+static size_t resident_file(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size, resident, shared = 0;
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%lu %lu %lu", &size, &resident, &shared), 3);
+    fclose(f);
+    return shared * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A reader of the whole store holds all of it mapped; ss_store_unmap() gives the pages back to
+ * the page cache, and reads in the transaction still open, and after, find the same bytes. */
+START_TEST(unmapping_releases_the_pages_and_reads_go_on)
+{
+    char *tmp = tu_mkdtemp(), *dir = tu_path(tmp, "store");
+    ss_store *s;
+    ss_err err = {0};
+    ss_store_options o = {.create = 1};
+    ck_assert_int_eq(ss_store_open(dir, &o, &s, &err), 0);
+    for (uint64_t i = 0; i < 1024; i++) /* 4 MiB of records */
+        ck_assert_int_eq(ss_store_write(s, put_one, &i, "filler", &err), 0);
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    uint64_t sum = 0, again = 0, after = 0;
+    ck_assert_int_eq(ss_store_rejected_each(t, sum_raw, &sum), 0);
+    ck_assert_uint_eq(sum, (uint64_t)1024 * 4096 * 'x');
+    size_t mapped = resident_file();
+    ck_assert_int_eq(ss_store_unmap(s), 0);
+    size_t unmapped = resident_file();
+    ck_assert_msg(unmapped + ((size_t)3 << 20) < mapped, "resident file pages %zu -> %zu", mapped,
+                  unmapped);
+    ck_assert_int_eq(ss_store_rejected_each(t, sum_raw, &again), 0);
+    ck_assert_uint_eq(again, sum);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(ss_store_unmap(s), 0); /* twice, and with no transaction open */
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_rejected_each(t, sum_raw, &after), 0);
+    ck_assert_uint_eq(after, sum);
+    ss_store_txn_abort(t);
+    ss_store_close(s);
+    tu_rmtree(tmp);
+    free(dir);
+    free(tmp);
+}
+END_TEST
+
 START_TEST(a_full_disk_is_enospc_naming_the_store)
 {
     char *tmp = tu_mkdtemp(), *dir = tu_path(tmp, "store");
@@ -196,6 +252,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, readers_adopt_a_map_grown_by_another_process);
     tcase_add_test(tc, a_full_disk_is_enospc_naming_the_store);
+    tcase_add_test(tc, unmapping_releases_the_pages_and_reads_go_on);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -9,9 +9,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -723,6 +724,52 @@ int ss_store_grow(ss_store *s, ss_err *err)
 int ss_store_map_full(int rc)
 {
     return rc == MDB_MAP_FULL;
+}
+
+/* The start and length of the mapping of @p fd's file at offset 0 in /proc/self/maps: LMDB gives
+ * its map's address only with MDB_FIXEDMAP. @return 0 or ENOENT. */
+static int ssi_map_find(int fd, unsigned long *lo, unsigned long *len)
+{
+    struct stat st;
+    FILE *f = fstat(fd, &st) ? NULL : fopen("/proc/self/maps", "r");
+    if (!f)
+        return ENOENT;
+    char line[512];
+    int rc = ENOENT;
+    while (rc && fgets(line, sizeof line, f)) {
+        unsigned long a, b, off, ino;
+        unsigned maj, mn;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &a, &b, perms, &off, &maj, &mn, &ino) == 7 &&
+            ino == st.st_ino && off == 0 && makedev(maj, mn) == st.st_dev) {
+            *lo = a;
+            *len = b - a;
+            rc = 0;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int ss_store_unmap(ss_store *s)
+{
+    int fd, rc = mdb_env_get_fd(s->env, &fd);
+    MDB_envinfo info;
+    MDB_stat st;
+    if (!rc)
+        rc = mdb_env_info(s->env, &info);
+    if (!rc)
+        rc = mdb_env_stat(s->env, &st);
+    if (rc)
+        return rc;
+    unsigned long at, len, used = (unsigned long)(info.me_last_pgno + 1) * st.ms_psize;
+    /* under map_lock: a resize in this process, which moves the map, waits for the madvise */
+    pthread_mutex_lock(&s->map_lock);
+    rc = ssi_map_find(fd, &at, &len);
+    if (!rc && madvise((void *)at, used < len ? used : len, MADV_DONTNEED))
+        rc = errno;
+    pthread_mutex_unlock(&s->map_lock);
+    return rc;
 }
 
 int ss_store_info_get(ss_store *s, ss_store_info *out)

@@ -212,6 +212,19 @@ typedef struct ss_store_info {
 int ss_store_info_get(ss_store *s, ss_store_info *out);
 
 /**
+ * Unmap the store's pages from this process. LMDB reads through a shared mapping of its data
+ * file, and every page read stays mapped, and counted in the process's resident memory, until the
+ * mapping goes: a process that reads most of a large store (a night's replay) would hold all of
+ * it. The pages stay in the kernel's page cache: the next read maps them again, a minor fault
+ * and no disk read, so this costs time and never data. Safe at any moment, also while
+ * transactions of this process are open (they read their pages again through the map), and from
+ * any thread: a growth of the map waits for it.
+ * @return 0; ENOENT when the map is not among the process's mappings (/proc/self/maps); an
+ *         LMDB code; or madvise()'s errno.
+ */
+int ss_store_unmap(ss_store *s);
+
+/**
  * Fill @p err from any code a store function returned, naming the store and @p what was being
  * done; a full map or disk becomes SS_EFULL, a damaged store SS_ECORRUPT. @return the code kept.
  */
