@@ -27,6 +27,7 @@
 typedef struct opts {
     long alerts, filters;
     const char *input, *dir, *skysieve, *filters_dir, *set;
+    const char *max_mapped; /* passed to skysieve replay --max-mapped */
     int keep;
 } opts;
 
@@ -39,12 +40,13 @@ static void die(const char *what, const char *why)
 static void usage(void)
 {
     fputs("usage: bench_replay [--alerts N] [--filters N | --set FILE] [--input FILE] [--dir DIR]\n"
-          "                    [--keep]\n"
+          "                    [--max-mapped SIZE] [--keep]\n"
           "  --alerts N   simulated alerts, about (default 1000000)\n"
           "  --filters N  filters in the set, 2 in C and N-2 in Lua (default 10, at least 2)\n"
           "  --set FILE   replay through this filter set instead (e.g. config/filters.ini)\n"
           "  --input FILE replay FILE instead of a simulated night\n"
           "  --dir DIR    work directory (default: a new one under $TMPDIR, removed)\n"
+          "  --max-mapped SIZE  the replay's bound on resident file pages (default 0: none)\n"
           "  --keep       keep the work directory\n",
           stderr);
     exit(2);
@@ -58,6 +60,7 @@ static void parse(int argc, char **argv, opts *o)
                                        {"dir", required_argument, 0, 'd'},
                                        {"keep", no_argument, 0, 'k'},
                                        {"set", required_argument, 0, 's'},
+                                       {"max-mapped", required_argument, 0, 'm'},
                                        {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -73,6 +76,8 @@ static void parse(int argc, char **argv, opts *o)
             o->keep = 1;
         else if (ch == 's')
             o->set = optarg;
+        else if (ch == 'm')
+            o->max_mapped = optarg;
         else
             usage();
     }
@@ -115,7 +120,10 @@ static double jnum(json_t *o, const char *a, const char *b)
 
 int main(int argc, char **argv)
 {
-    opts o = {1000000, 10, NULL, NULL, SS_BENCH_SKYSIEVE, SS_BENCH_FILTERS_DIR, NULL, 0};
+    opts o = {.alerts = 1000000,
+              .filters = 10,
+              .skysieve = SS_BENCH_SKYSIEVE,
+              .filters_dir = SS_BENCH_FILTERS_DIR};
     parse(argc, argv, &o);
     char tmpl[] = "/tmp/bench-replay-XXXXXX";
     char *dir = o.dir ? strdup(o.dir) : strdup(mkdtemp(tmpl) ? tmpl : "");
@@ -151,8 +159,19 @@ int main(int argc, char **argv)
         die("writing the filter set", strerror(errno));
     char *report = path_in(dir, "report.json");
     /* the simulated alerts scatter by 1" around their sources: loci gather them within 5" */
-    char *rep[] = {(char *)o.skysieve, "replay", "--quiet", "--radius", "5", "--filters", set,
-                   "--report",         report,   night,     NULL};
+    char *rep[] = {(char *)o.skysieve,
+                   "replay",
+                   "--quiet",
+                   "--radius",
+                   "5",
+                   "--max-mapped",
+                   (char *)(o.max_mapped ? o.max_mapped : "0"),
+                   "--filters",
+                   set,
+                   "--report",
+                   report,
+                   night,
+                   NULL};
     gen_mem peak = {0};
     int rc = run(rep, &peak);
     if (rc)
@@ -175,6 +194,8 @@ int main(int argc, char **argv)
            jnum(r, "timing", "alerts_per_second"));
     printf("  peak memory:         %.1f MiB anonymous, %.1f MiB file pages, %.1f MiB VmHWM\n",
            peak.anon_kib / 1024.0, peak.file_kib / 1024.0, peak.hwm_kib / 1024.0);
+    printf("  store unmapped:      %.0f times (--max-mapped %s)\n",
+           jnum(r, "timing", "store_unmaps"), o.max_mapped ? o.max_mapped : "0");
     printf("{\"alerts\":%.0f,\"filters\":%ld,\"read_s\":%.2f,\"replay_s\":%.2f,\"rate\":%.0f,"
            "\"anon_mib\":%.1f,\"file_mib\":%.1f,\"hwm_mib\":%.1f}\n",
            replayed, nfilters, jnum(r, "timing", "read_seconds"), secs,

@@ -48,6 +48,10 @@ static const char ssi_replay_help[] =
     "  --schema-dir DIR       Avro schemas for Confluent-framed messages (as for ingest)\n"
     "  --max-line-bytes, --max-value-bytes, --max-props, --max-history, --max-alert-bytes\n"
     "                         the size caps of decoding, as for ingest (see ingest --help)\n"
+    "  --max-mapped SIZE      bound the replay's resident memory: above SIZE of resident file\n"
+    "                         pages (the scratch store's, as LMDB maps them) the store is\n"
+    "                         unmapped, to be mapped again as it is read; costs time (a 10M-alert\n"
+    "                         night: 47% with 128M), never data (default 0: no bound)\n"
     "  --quiet                no progress and no summary (the report is still written)\n"
     "  --help                 show this help\n"
     "\n"
@@ -286,6 +290,7 @@ static int ssi_option(ssi_replay_cli *c, int ch, const char *arg)
     case 'h': return 1;
     case 'e': return ss_file_parse_size(arg, &n) ? -1 : (o->limits.max_errors = n, 0);
     case 'l': return ss_file_parse_size(arg, &n) ? -1 : (o->max_listed = n, 0);
+    case 'M': return ss_file_parse_size(arg, &o->max_mapped);
     case 't': return ssi_number(arg, 0, &ms) ? -1 : (o->limits.time_budget_us = ms * 1000, 0);
     case 'x':
         return ssi_number(arg, 0, &o->limits.max_tag_fraction) || o->limits.max_tag_fraction > 1
@@ -314,6 +319,7 @@ static int ssi_parse(int argc, char **argv, ssi_replay_cli *c)
                                          {"max-listed", required_argument, 0, 'l'},
                                          {"radius", required_argument, 0, 'R'},
                                          {"catalogs-from", required_argument, 0, 'C'},
+                                         {"max-mapped", required_argument, 0, 'M'},
                                          {"quiet", no_argument, 0, 'q'},
                                          SS_CLI_LIMIT_OPTIONS,
                                          {"help", no_argument, 0, 'h'},

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Everything one replay holds; freed by ssi_replay_free(). */
 typedef struct ssi_replay {
@@ -36,6 +37,8 @@ typedef struct ssi_replay {
     uint64_t total;
     struct timespec t0, last;
     ssi_collect *collecting;
+    ss_store *running; /* the store of the run in progress */
+    ssi_mapped mapped;
     int collect_failed;
     json_t *rejects; /* the first rejected records, for the report */
 } ssi_replay;
@@ -82,11 +85,41 @@ static int ssi_divert(void *ctx, const ss_packet *pkt, ss_err *err)
     return rc;
 }
 
+/* ---- resident memory ---- */
+
+#define SSI_MAPPED_EVERY 64
+
+/* The process's resident file pages, in bytes (/proc/self/statm's third field: resident shared
+ * pages, which are file-backed but for shared memory the replay has none of). 0 when unknown. */
+static size_t ssi_resident_file(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size, resident, shared = 0;
+    if (f && fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
+        shared = 0;
+    if (f)
+        fclose(f);
+    return (size_t)shared * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+void ssi_mapped_tick(ssi_mapped *m, ss_store *a, ss_store *b)
+{
+    if (!m->max || ++m->calls % SSI_MAPPED_EVERY || ssi_resident_file() <= m->max)
+        return;
+    /* failing to unmap costs memory, never a result: the replay goes on */
+    (void)ss_store_unmap(a);
+    if (b)
+        (void)ss_store_unmap(b);
+    m->unmaps++;
+}
+
 /* on_dispatch and on_commit share the ingest's context: the replay knows the active collector. */
 static int ssi_on_dispatch(void *ctx, const ss_filter_dispatch_info *d)
 {
     ssi_replay *r = ctx;
     ssi_collect_dispatch(r->collecting, d);
+    if (d)
+        ssi_mapped_tick(&r->mapped, r->running, NULL);
     return d && r->o->interrupt && *r->o->interrupt ? EINTR : 0; /* a batch takes seconds */
 }
 
@@ -214,6 +247,7 @@ static int ssi_run_set(ssi_replay *r, const char *phase, ss_filter_set *fs, ss_s
     if (!in)
         return ss_err_set(err, SS_ENOMEM, "replay: out of memory");
     r->collecting = c;
+    r->running = s;
     ssi_stage_rewind(r->stage);
     ssi_phase_begin(r, phase, ssi_stage_count(r->stage));
     int rc = ss_ingest_source(in, &ssi_stage_decoder, r->stage, "replay", err);
@@ -222,6 +256,7 @@ static int ssi_run_set(ssi_replay *r, const char *phase, ss_filter_set *fs, ss_s
         rc = ss_ingest_finish(in, &t, err);
     ss_ingest_free(in);
     r->collecting = NULL;
+    r->running = NULL;
     *seconds = ssi_progress(r, t.read, 1);
     if (!rc && (r->collect_failed || ssi_collect_failed(c)))
         rc = ss_err_set(err, SS_ENOMEM, "replay: out of memory collecting what the filters did");
@@ -247,7 +282,7 @@ static json_t *ssi_alerts_json(const ssi_replay *r)
 }
 
 /* A run's part, with the store's own counts (history entries, duplicates, loci). */
-static json_t *ssi_run_json(ss_store *s, ssi_collect *c, uint64_t *loci, ss_err *err)
+static json_t *ssi_run_json(ss_store *s, ssi_collect *c, uint64_t *loci, ssi_mapped *m, ss_err *err)
 {
     json_t *stats = NULL;
     if (ss_query_stats(s, &stats, err))
@@ -255,7 +290,7 @@ static json_t *ssi_run_json(ss_store *s, ssi_collect *c, uint64_t *loci, ss_err 
     *loci = (uint64_t)json_integer_value(json_object_get(stats, "loci"));
     ss_store_txn *txn;
     int rc = ss_store_txn_begin(s, SS_STORE_READ, &txn);
-    json_t *run = rc ? NULL : ssi_collect_report(c, txn, *loci, err);
+    json_t *run = rc ? NULL : ssi_collect_report(c, txn, *loci, m, err);
     if (rc)
         ss_store_fail(s, err, rc, "reading the report");
     else
@@ -336,9 +371,10 @@ static json_t *ssi_validation_json(const ss_replay_limits *lim, json_t *run, uin
 static json_t *ssi_timing_json(const ssi_replay *r)
 {
     double n = (double)ssi_stage_count(r->stage);
-    return json_pack("{s:f, s:f, s:f, s:f}", "read_seconds", r->t_read, "replay_seconds", r->t_set,
-                     "baseline_seconds", r->t_base, "alerts_per_second",
-                     r->t_set > 0 ? n / r->t_set : 0.0);
+    return json_pack("{s:f, s:f, s:f, s:f, s:I}", "read_seconds", r->t_read, "replay_seconds",
+                     r->t_set, "baseline_seconds", r->t_base, "alerts_per_second",
+                     r->t_set > 0 ? n / r->t_set : 0.0, "store_unmaps",
+                     (json_int_t)r->mapped.unmaps);
 }
 
 static json_t *ssi_inputs_json(const ss_replay_options *o)
@@ -353,7 +389,7 @@ static int ssi_report(ssi_replay *r, json_t **out, ss_err *err)
 {
     const ss_replay_options *o = r->o;
     uint64_t loci = 0, base_loci = 0;
-    json_t *run = ssi_run_json(r->sset, r->cset, &loci, err);
+    json_t *run = ssi_run_json(r->sset, r->cset, &loci, &r->mapped, err);
     if (!run)
         return err->code ? err->code : SS_ENOMEM;
     json_t *rep =
@@ -362,9 +398,9 @@ static int ssi_report(ssi_replay *r, json_t **out, ss_err *err)
                   ssi_alerts_json(r), "loci", (json_int_t)loci);
     json_object_set_new(rep, "set", run);
     if (r->base) {
-        json_t *brun = ssi_run_json(r->sbase, r->cbase, &base_loci, err);
+        json_t *brun = ssi_run_json(r->sbase, r->cbase, &base_loci, &r->mapped, err);
         json_t *diff = brun ? ssi_diff_report(r->cset, r->sset, r->cbase, r->sbase, o->tolerance,
-                                              o->max_listed ? o->max_listed : 100, err)
+                                              o->max_listed ? o->max_listed : 100, &r->mapped, err)
                             : NULL;
         json_object_set_new(rep, "baseline_run", brun);
         json_object_set_new(rep, "diff", diff);
@@ -414,7 +450,7 @@ int ss_replay_run(const ss_replay_options *o, json_t **report, ss_err *err)
     *report = NULL;
     if (!o->filters || !o->ninputs)
         return ss_err_set(err, SS_EINVAL, "replay: needs a filter set and at least one input");
-    ssi_replay r = {.o = o, .rejects = json_array()};
+    ssi_replay r = {.o = o, .rejects = json_array(), .mapped = {.max = o->max_mapped}};
     /* the sets load first: a bad filter is found before a night is read */
     int rc = ssi_load_sets(&r, err);
     if (!rc)

@@ -507,18 +507,20 @@ static json_t *ssi_tagged_json(const ssi_tagged *t, ss_store_txn *txn, int *rc)
 
 /* The loci of one tag (entries [from, to) of @p all), in order of the time they were tagged. */
 static json_t *ssi_tag_json(const ssi_tagged **all, size_t from, size_t to, uint64_t loci,
-                            ss_store_txn *txn, int *rc)
+                            ss_store_txn *txn, ssi_mapped *m, int *rc)
 {
     qsort(all + from, to - from, sizeof *all, ssi_tagged_by_time);
     json_t *list = json_array();
-    for (size_t i = from; i < to && !*rc; i++)
+    for (size_t i = from; i < to && !*rc; i++) {
         json_array_append_new(list, ssi_tagged_json(all[i], txn, rc));
+        ssi_mapped_tick(m, ss_store_txn_store(txn), NULL);
+    }
     double n = (double)(to - from);
     return json_pack("{s:I, s:f, s:o}", "loci", (json_int_t)(to - from), "fraction",
                      loci ? n / (double)loci : 0.0, "list", list);
 }
 
-static json_t *ssi_tags_json(const ssi_collect *c, ss_store_txn *txn, uint64_t loci,
+static json_t *ssi_tags_json(const ssi_collect *c, ss_store_txn *txn, uint64_t loci, ssi_mapped *m,
                              size_t *distinct, int *rc)
 {
     size_t n;
@@ -537,14 +539,15 @@ static json_t *ssi_tags_json(const ssi_collect *c, ss_store_txn *txn, uint64_t l
         for (to = from + 1; to < n && !strcmp(all[to]->tag, all[from]->tag); to++)
             ;
         const char *tag = all[from]->tag; /* the sort below reorders the group */
-        json_object_set_new(tags, tag, ssi_tag_json(all, from, to, loci, txn, rc));
+        json_object_set_new(tags, tag, ssi_tag_json(all, from, to, loci, txn, m, rc));
     }
     free(all);
     free(hit);
     return tags;
 }
 
-json_t *ssi_collect_report(ssi_collect *c, ss_store_txn *txn, uint64_t loci, ss_err *err)
+json_t *ssi_collect_report(ssi_collect *c, ss_store_txn *txn, uint64_t loci, ssi_mapped *m,
+                           ss_err *err)
 {
     if (c->failed) {
         ss_err_set(err, SS_ENOMEM, "replay: out of memory collecting the report");
@@ -555,7 +558,7 @@ json_t *ssi_collect_report(ssi_collect *c, ss_store_txn *txn, uint64_t loci, ss_
         json_array_append_new(filters, ssi_filter_json(c, i));
     size_t distinct;
     int rc = 0;
-    json_t *tags = ssi_tags_json(c, txn, loci, &distinct, &rc);
+    json_t *tags = ssi_tags_json(c, txn, loci, m, &distinct, &rc);
     json_t *run =
         json_pack("{s:I, s:f, s:o, s:o}", "loci_tagged", (json_int_t)distinct, "fraction_tagged",
                   loci ? (double)distinct / (double)loci : 0.0, "filters", filters, "tags", tags);

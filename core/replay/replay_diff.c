@@ -165,6 +165,7 @@ static int ssi_key_cmp(const ssi_key *x, const ssi_key *y)
 
 /* One store's side of the merge-join: its current bag, pulled in key order. */
 typedef struct ssi_side {
+    ss_store *store;
     ss_store_bags *it;
     ss_arena *arena;
     ssi_key k;
@@ -179,7 +180,7 @@ static void ssi_side_next(ssi_side *s)
 }
 
 /* Merge-join one table of both stores by key. */
-static int ssi_diff_table(ssi_prop_diff *d, ssi_side *s, ssi_side *b)
+static int ssi_diff_table(ssi_prop_diff *d, ssi_side *s, ssi_side *b, ssi_mapped *m)
 {
     ssi_side_next(s);
     ssi_side_next(b);
@@ -192,20 +193,23 @@ static int ssi_diff_table(ssi_prop_diff *d, ssi_side *s, ssi_side *b)
             ssi_side_next(s);
         if (c >= 0)
             ssi_side_next(b);
+        ssi_mapped_tick(m, s->store, b->store);
     }
     return s->rc ? s->rc : b->rc;
 }
 
-static json_t *ssi_diff_props(ss_store_txn *ts, ss_store_txn *tb, int alerts, double tol,
-                              size_t max_listed, int *rc)
+static json_t *ssi_diff_props(ss_store_txn *ts, ss_store_txn *tb, int alerts, ssi_prop_diff d,
+                              ssi_mapped *m, int *rc)
 {
-    ssi_prop_diff d = {json_object(), alerts ? "alert_id" : "locus_id", tol, max_listed};
+    d.by_name = json_object();
+    d.key_name = alerts ? "alert_id" : "locus_id";
     int which = alerts ? SS_STORE_ALERT_BAGS : SS_STORE_LOCUS_BAGS;
-    ssi_side s = {.arena = ss_arena_new()}, b = {.arena = ss_arena_new()};
+    ssi_side s = {.store = ss_store_txn_store(ts), .arena = ss_arena_new()},
+             b = {.store = ss_store_txn_store(tb), .arena = ss_arena_new()};
     *rc = !s.arena || !b.arena ? SS_ENOMEM : 0;
     if (!*rc && !(*rc = ss_store_bags_open(ts, which, &s.it)) &&
         !(*rc = ss_store_bags_open(tb, which, &b.it)))
-        *rc = ssi_diff_table(&d, &s, &b);
+        *rc = ssi_diff_table(&d, &s, &b, m);
     ss_store_bags_close(s.it);
     ss_store_bags_close(b.it);
     ss_arena_free(s.arena);
@@ -214,15 +218,17 @@ static json_t *ssi_diff_props(ss_store_txn *ts, ss_store_txn *tb, int alerts, do
 }
 
 json_t *ssi_diff_report(const ssi_collect *set, ss_store *sset, const ssi_collect *base,
-                        ss_store *sbase, double tolerance, size_t max_listed, ss_err *err)
+                        ss_store *sbase, double tolerance, size_t max_listed, ssi_mapped *m,
+                        ss_err *err)
 {
+    ssi_prop_diff how = {.tol = tolerance, .max_listed = max_listed};
     ss_store_txn *ts = NULL, *tb = NULL;
     int rc = ss_store_txn_begin(sset, SS_STORE_READ, &ts);
     if (!rc)
         rc = ss_store_txn_begin(sbase, SS_STORE_READ, &tb);
     json_t *tags = rc ? NULL : ssi_diff_tags(set, base, &rc);
-    json_t *lp = rc ? NULL : ssi_diff_props(ts, tb, 0, tolerance, max_listed, &rc);
-    json_t *ap = rc ? NULL : ssi_diff_props(ts, tb, 1, tolerance, max_listed, &rc);
+    json_t *lp = rc ? NULL : ssi_diff_props(ts, tb, 0, how, m, &rc);
+    json_t *ap = rc ? NULL : ssi_diff_props(ts, tb, 1, how, m, &rc);
     ss_store_txn_abort(ts);
     ss_store_txn_abort(tb);
     if (rc) {

@@ -46,6 +46,22 @@ void ssi_stage_free(ssi_stage *st);
 /** The staging read back in order, as a decoder whose state is the ssi_stage (no open/close). */
 extern const ss_decoder_ops ssi_stage_decoder;
 
+/* ---- resident memory (replay.c) ---- */
+
+/** The bound on the file pages a replay keeps mapped (ss_replay_options.max_mapped). */
+typedef struct ssi_mapped {
+    size_t max;     /* bytes; 0: no bound */
+    unsigned calls; /* the process's resident file pages are read every SSI_MAPPED_EVERY calls */
+    uint64_t unmaps;
+} ssi_mapped;
+
+/**
+ * Called once per dispatch, or per record a report reads: when the process's resident file pages
+ * exceed the bound, unmap the stores it reads (@p b may be NULL; ss_store_unmap()). A replay reads
+ * most of its scratch store, whose every page read would stay mapped and resident.
+ */
+void ssi_mapped_tick(ssi_mapped *m, ss_store *a, ss_store *b);
+
 /* ---- what a run collects (replay_collect.c) ---- */
 typedef struct ssi_collect ssi_collect;
 
@@ -74,7 +90,8 @@ int ssi_collect_failed(const ssi_collect *c);
  * first triggered the tag (positions and object ids read from @p s, in @p txn), and the fraction
  * of loci tagged. Caller owns it. @return NULL when out of memory or on a store error (@p err).
  */
-json_t *ssi_collect_report(ssi_collect *c, ss_store_txn *txn, uint64_t loci, ss_err *err);
+json_t *ssi_collect_report(ssi_collect *c, ss_store_txn *txn, uint64_t loci, ssi_mapped *m,
+                           ss_err *err);
 
 /** Every first tagging of the run sorted by tag, then locus id. Caller frees the array (not the
  * entries, which the collector owns). @return NULL when out of memory (or none: *n is 0). */
@@ -87,6 +104,7 @@ const ssi_tagged **ssi_collect_tags(const ssi_collect *c, size_t *n);
  * and filter-written properties (locus and alert) that differ beyond @p tolerance. Caller owns it.
  */
 json_t *ssi_diff_report(const ssi_collect *set, ss_store *sset, const ssi_collect *base,
-                        ss_store *sbase, double tolerance, size_t max_listed, ss_err *err);
+                        ss_store *sbase, double tolerance, size_t max_listed, ssi_mapped *m,
+                        ss_err *err);
 
 #endif

@@ -16,7 +16,8 @@
  * Report (JSON object; "format" is bumped when a field changes meaning):
  *   format, filters, baseline, inputs[], alerts{read, replayed, history, duplicates, rejected,
  *   rejected_by_reason{}, first_mjd, last_mjd}, loci, set{...run...}, baseline_run{...run...},
- *   diff{...}, validation{enabled, passed, limits{}, failures[]}, timing{...}
+ *   diff{...}, validation{enabled, passed, limits{}, failures[]}, timing{read_seconds,
+ *   replay_seconds, baseline_seconds, alerts_per_second, store_unmaps (max_mapped's work)}
  * A run: loci_tagged, fraction_tagged, filters[{label, name, version, runtime, path, loci_seen,
  *   dispatches, runs, skipped, errors, halts, properties_written, tagged{tag: loci},
  *   first_errors[{locus_id, alert_id, message}], time_us{p50, p90, p99, max}}],
@@ -73,6 +74,11 @@ typedef struct ss_replay_options {
     ss_decoder_config decoder; /**< as for ingest */
     double tolerance;          /**< property values differ when |a-b| > tol * max(1,|a|,|b|) */
     size_t max_listed;         /**< property changes listed per property (0: 100) */
+    /** Resident file pages (bytes) above which the replay unmaps its stores (ss_store_unmap()),
+     * so that its memory does not grow with the night: every page of the scratch store it reads
+     * would otherwise stay mapped. Costs time (pages are mapped again as read), never data.
+     * 0: no bound. */
+    size_t max_mapped;
     ss_replay_limits limits;
     /** May be NULL: called a few times a second at most, and once at the end of each phase. */
     void (*progress)(void *ctx, const ss_replay_progress *p);
