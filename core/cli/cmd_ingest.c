@@ -328,6 +328,7 @@ int ss_cmd_ingest(int argc, char **argv)
     int rc = ssi_parse(argc, argv, &c);
     if (rc)
         return rc < 0 ? SS_EXIT_OK : rc;
+    c.opts.overlap = 1; /* decoding beside the writing: ignored with --filters */
     c.opts.on_reject = ssi_on_reject;
     c.opts.on_commit = ssi_on_commit;
     c.opts.ctx = &c;

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +43,32 @@ typedef struct ssi_event {
 
 static int ssi_known(void *ctx, const char *survey, const char *alert_id);
 
+/* What one batch holds until it commits. With overlap, decoding fills one batch while the other
+ * is written; each owns its packets (and their arenas) and its rejections. */
+typedef struct ssi_batch {
+    ss_packet **pkts; /* reused across batches; the first npk hold the batch */
+    uint32_t npk;
+    size_t bytes; /* decoded bytes held by the packets */
+    ssi_pending_reject *rej;
+    uint32_t nrej, caprej;
+    uint64_t drop[SS_REASON__COUNT]; /* rejections not stored: counted by the commit */
+    uint64_t ndrop;
+    uint64_t read; /* records read into this batch, in the totals already */
+    ssi_seen seen; /* its alerts */
+} ssi_batch;
+
 struct ss_ingest {
     ss_store *store;
     ss_ingest_options o;
-    ss_packet **pkts; /* reused across batches; the first npk hold the pending batch */
-    uint32_t npk, cappk;
-    size_t pending_bytes; /* decoded bytes held by the pending packets */
-    ssi_pending_reject *rej;
-    uint32_t nrej, caprej;
+    ssi_batch b[2];
+    ssi_batch *cur; /* the batch decoding fills */
+    ssi_batch *fly; /* the batch being written (overlap), or NULL */
+    uint32_t cappk; /* packets per batch */
+    int overlap;    /* o.overlap, and nothing of the caller runs inside a batch's transaction */
+    int threaded;   /* fly is written on @c thread; else it is written when it lands */
+    pthread_t thread;
+    int fly_rc; /* the thread's answers */
+    ss_assoc_stats fly_st;
     ss_assoc_writer *w;
     ss_store_txn *txn; /* the batch being written */
     ss_ingest_totals t;
@@ -62,14 +81,11 @@ struct ss_ingest {
     ss_decoder_shared *shared; /* decoders' state across inputs (parsed schemas) */
     ss_store_txn *known;       /* a read snapshot of the committed store while decoding, or NULL */
     int known_live;            /* known is begun (else reset: renewed when next asked) */
-    ssi_seen pending;          /* the alerts of the pending packets */
     ss_filter_result *results; /* with on_dispatch: one per filter, reused by every dispatch */
     /* The current input's rejections past o.max_rejected_per_input are only counted: a hostile
      * input would otherwise grow the store and the log by a row and a line per record. */
     uint64_t in_kept, in_dropped, in_first_dropped;
     uint64_t in_dropped_by[SS_REASON__COUNT];
-    uint64_t drop_pending[SS_REASON__COUNT]; /* not stored: counted by the next commit */
-    uint64_t ndrop_pending;
 };
 
 static double ssi_elapsed(const struct timespec *t0)
@@ -92,13 +108,17 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     if (!in->o.max_rejected_per_input)
         in->o.max_rejected_per_input = SSI_MAX_REJECTED;
     in->cappk = in->o.batch_size;
-    in->pkts = calloc(in->cappk, sizeof *in->pkts);
+    in->overlap = in->o.overlap && !in->o.filters && !in->o.queue_dispatch &&
+                  !in->o.before_commit && !in->o.on_dispatch && !in->o.divert;
+    for (int i = 0; i < 1 + in->overlap; i++)
+        in->b[i].pkts = calloc(in->cappk, sizeof *in->b[i].pkts);
+    in->cur = &in->b[0];
     in->w = ss_assoc_writer_new(store);
     in->shared = ss_decoder_shared_new(&in->o.decoder);
     size_t nf = in->o.filters ? ss_filter_set_count(in->o.filters) : 0;
     if (in->o.on_dispatch && in->o.filters)
         in->results = calloc(nf ? nf : 1, sizeof *in->results);
-    if (!in->pkts || !in->w || !in->shared ||
+    if (!in->b[0].pkts || (in->overlap && !in->b[1].pkts) || !in->w || !in->shared ||
         (in->o.on_dispatch && in->o.filters && !in->results)) {
         ss_ingest_free(in);
         return NULL;
@@ -111,13 +131,42 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     return in;
 }
 
-static void ssi_clear_rejects(ss_ingest *in)
+static void ssi_clear_rejects(ssi_batch *b)
 {
-    for (uint32_t i = 0; i < in->nrej; i++) {
-        free(in->rej[i].origin);
-        free(in->rej[i].raw);
+    for (uint32_t i = 0; i < b->nrej; i++) {
+        free(b->rej[i].origin);
+        free(b->rej[i].raw);
     }
-    in->nrej = 0;
+    b->nrej = 0;
+}
+
+/* After @p b committed (or was dropped): its packets reset, ready to be filled again. */
+static void ssi_batch_empty(ssi_batch *b)
+{
+    ssi_clear_rejects(b);
+    memset(b->drop, 0, sizeof b->drop);
+    b->ndrop = 0;
+    for (uint32_t i = 0; i < b->npk; i++)
+        ss_packet_reset(b->pkts[i]);
+    b->npk = 0;
+    b->bytes = 0;
+    b->read = 0;
+    ssi_seen_clear(&b->seen);
+}
+
+static void ssi_batch_free(ssi_batch *b, uint32_t cap)
+{
+    ssi_seen_free(&b->seen);
+    for (uint32_t i = 0; i < cap && b->pkts; i++)
+        ss_packet_free(b->pkts[i]);
+    free(b->pkts);
+    ssi_clear_rejects(b);
+    free(b->rej);
+}
+
+static int ssi_batch_is_empty(const ssi_batch *b)
+{
+    return b->npk == 0 && b->nrej == 0 && b->ndrop == 0;
 }
 
 static void ssi_clear_events(ss_ingest *in)
@@ -134,18 +183,16 @@ void ss_ingest_free(ss_ingest *in)
 {
     if (!in)
         return;
+    if (in->fly && in->threaded) /* its commit stands; its counts and reports are dropped */
+        pthread_join(in->thread, NULL);
     ssi_clear_events(in);
     free(in->events);
     ss_store_txn_abort(in->known);
-    ssi_seen_free(&in->pending);
     free(in->results);
     ss_publish_set_close(&in->outs);
-    for (uint32_t i = 0; i < in->cappk && in->pkts; i++)
-        ss_packet_free(in->pkts[i]);
-    free(in->pkts);
+    for (int i = 0; i < 2; i++)
+        ssi_batch_free(&in->b[i], in->cappk);
     ss_decoder_shared_free(in->shared); /* after the packets: they may borrow from it */
-    ssi_clear_rejects(in);
-    free(in->rej);
     ss_assoc_writer_free(in->w);
     free(in->first_input);
     free(in);
@@ -166,15 +213,16 @@ static char *ssi_bytes_dup(const char *s, size_t n)
 /* Keep a rejection for the next commit, whatever the input's limit. @return 0 or SS_ENOMEM. */
 static int ssi_keep_reject(ss_ingest *in, const ss_reject *rej, int summary)
 {
-    if (in->nrej == in->caprej) {
-        uint32_t cap = in->caprej ? in->caprej * 2 : 64;
-        ssi_pending_reject *fresh = realloc(in->rej, cap * sizeof *fresh);
+    ssi_batch *b = in->cur;
+    if (b->nrej == b->caprej) {
+        uint32_t cap = b->caprej ? b->caprej * 2 : 64;
+        ssi_pending_reject *fresh = realloc(b->rej, cap * sizeof *fresh);
         if (!fresh)
             return SS_ENOMEM;
-        in->rej = fresh;
-        in->caprej = cap;
+        b->rej = fresh;
+        b->caprej = cap;
     }
-    ssi_pending_reject *p = &in->rej[in->nrej];
+    ssi_pending_reject *p = &b->rej[b->nrej];
     p->reason = rej->reason;
     p->summary = summary;
     p->origin = strdup(rej->origin ? rej->origin : "");
@@ -187,7 +235,7 @@ static int ssi_keep_reject(ss_ingest *in, const ss_reject *rej, int summary)
         free(p->raw);
         return SS_ENOMEM;
     }
-    in->nrej++;
+    b->nrej++;
     return 0;
 }
 
@@ -203,8 +251,8 @@ static int ssi_defer_reject(ss_ingest *in, const ss_reject *rej)
     if (!in->in_dropped++)
         in->in_first_dropped = rej->line;
     in->in_dropped_by[rej->reason]++;
-    in->drop_pending[rej->reason]++;
-    in->ndrop_pending++;
+    in->cur->drop[rej->reason]++;
+    in->cur->ndrop++;
     return 0;
 }
 
@@ -254,19 +302,19 @@ static int ssi_put_reject(ss_ingest *in, const ssi_pending_reject *p, ss_assoc_s
     return rc;
 }
 
-/* Count the rejections not kept since the last commit, as ss_store_reject_put() counts a row. */
-static int ssi_count_dropped(ss_ingest *in, ss_assoc_stats *st)
+/* Count @p b's rejections not kept, as ss_store_reject_put() counts a row. */
+static int ssi_count_dropped(ss_ingest *in, const ssi_batch *b, ss_assoc_stats *st)
 {
-    if (!in->ndrop_pending)
+    if (!b->ndrop)
         return 0;
     ss_store_counters *c = ss_store_txn_counters(in->txn);
     if (!c)
         return SS_ECORRUPT;
     for (int r = 0; r < SS_REASON__COUNT; r++) {
-        c->rejected += in->drop_pending[r];
-        c->by_reason[r] += in->drop_pending[r];
-        st->rejected += in->drop_pending[r];
-        st->by_reason[r] += in->drop_pending[r];
+        c->rejected += b->drop[r];
+        c->by_reason[r] += b->drop[r];
+        st->rejected += b->drop[r];
+        st->by_reason[r] += b->drop[r];
     }
     return 0;
 }
@@ -326,8 +374,9 @@ static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ss_assoc_stats *st)
     return rc;
 }
 
-/* Write the pending batch in one transaction. Nothing of it stays when this fails. */
-static int ssi_apply_batch(ss_ingest *in, ss_assoc_stats *st)
+/* Write @p b in one transaction. Nothing of it stays when this fails. With overlap this runs
+ * on the flush thread, which touches nothing else of @p in that decoding uses. */
+static int ssi_apply_batch(ss_ingest *in, const ssi_batch *b, ss_assoc_stats *st)
 {
     memset(st, 0, sizeof *st);
     int rc = ss_store_txn_begin(in->store, SS_STORE_WRITE, &in->txn);
@@ -337,12 +386,12 @@ static int ssi_apply_batch(ss_ingest *in, ss_assoc_stats *st)
     ssi_clear_events(in); /* a retried batch queues its events again */
     if (in->o.on_dispatch)
         in->o.on_dispatch(in->o.ctx, NULL);
-    for (uint32_t i = 0; i < in->npk && !rc; i++)
-        rc = ssi_apply_packet(in, in->pkts[i], st);
-    for (uint32_t i = 0; i < in->nrej && !rc; i++)
-        rc = ssi_put_reject(in, &in->rej[i], st);
+    for (uint32_t i = 0; i < b->npk && !rc; i++)
+        rc = ssi_apply_packet(in, b->pkts[i], st);
+    for (uint32_t i = 0; i < b->nrej && !rc; i++)
+        rc = ssi_put_reject(in, &b->rej[i], st);
     if (!rc)
-        rc = ssi_count_dropped(in, st);
+        rc = ssi_count_dropped(in, b, st);
     if (!rc && in->o.before_commit)
         rc = in->o.before_commit(in->o.ctx, in->txn);
     if (rc)
@@ -368,12 +417,12 @@ static void ssi_merge(ss_ingest *in, const ss_assoc_stats *st)
         t->by_reason[r] += st->by_reason[r];
 }
 
-static void ssi_report_rejects(ss_ingest *in)
+static void ssi_report_rejects(ss_ingest *in, const ssi_batch *b)
 {
     if (!in->o.on_reject)
         return;
-    for (uint32_t i = 0; i < in->nrej; i++) {
-        const ssi_pending_reject *p = &in->rej[i];
+    for (uint32_t i = 0; i < b->nrej; i++) {
+        const ssi_pending_reject *p = &b->rej[i];
         ss_reject r = {.reason = p->reason,
                        .origin = p->origin,
                        .line = p->line,
@@ -402,49 +451,109 @@ int ss_ingest_publish(ss_ingest *in, const char *address, ss_err *err)
     return ss_publish_set_open(&in->outs, address, err);
 }
 
-int ss_ingest_flush(ss_ingest *in, ss_err *err)
+/* No snapshot of ours outlives a batch: a reader pins the pages every later commit frees (the
+ * broker's output commits go on while intake is idle, and the store would grow by all they
+ * rewrite) and keeps the map from growing. The next look-up renews it. */
+static void ssi_forget_snapshot(ss_ingest *in)
 {
-    /* No snapshot of ours outlives a flush, even one with nothing to write: a reader pins the
-     * pages every later commit frees (the broker's output commits go on while intake is idle, and
-     * the store would grow by all they rewrite) and keeps the map from growing. */
     if (in->known && in->known_live)
         ss_store_txn_reset(in->known);
     in->known_live = 0;
-    if (in->npk == 0 && in->nrej == 0 && in->ndrop_pending == 0)
-        return 0;
-    ss_assoc_stats st;
-    int rc;
-    /* A full map is not an error: grow it and write the same batch again. */
-    while (ss_store_map_full(rc = ssi_apply_batch(in, &st)))
-        if ((rc = ss_store_grow(in->store, err)))
-            return rc;
-    if (rc)
-        return ss_store_fail(in->store, err, rc, "writing a batch");
-    ssi_merge(in, &st);
-    in->t.rejected_not_kept += in->ndrop_pending;
+}
+
+/* @p b committed: count it, publish its events, report its rejections, empty it. */
+static void ssi_landed(ss_ingest *in, ssi_batch *b, const ss_assoc_stats *st)
+{
+    ssi_merge(in, st);
+    in->t.rejected_not_kept += b->ndrop;
     ssi_publish(in);
-    ssi_report_rejects(in);
+    ssi_report_rejects(in, b);
     if (in->o.on_commit) {
         ss_ingest_totals t;
         ss_ingest_totals_get(in, &t);
+        if (in->cur != b) /* what is read since, into the next batch, is not durable yet */
+            t.read -= in->cur->read;
         in->o.on_commit(in->o.ctx, &t);
     }
-    ssi_clear_rejects(in);
-    memset(in->drop_pending, 0, sizeof in->drop_pending);
-    in->ndrop_pending = 0;
-    for (uint32_t i = 0; i < in->npk; i++)
-        ss_packet_reset(in->pkts[i]);
-    in->npk = 0;
-    in->pending_bytes = 0;
-    ssi_seen_clear(&in->pending);
+    ssi_batch_empty(b);
+}
+
+/* Finish writing @p b, whose last try gave @p rc: a full map is not an error, it is grown and the
+ * same batch written again. */
+static int ssi_commit(ss_ingest *in, ssi_batch *b, int rc, ss_assoc_stats *st, ss_err *err)
+{
+    while (ss_store_map_full(rc)) {
+        ssi_forget_snapshot(in); /* growing waits for every transaction of ours */
+        if ((rc = ss_store_grow(in->store, err)))
+            return rc;
+        rc = ssi_apply_batch(in, b, st);
+    }
+    if (rc)
+        return ss_store_fail(in->store, err, rc, "writing a batch");
+    ssi_landed(in, b, st);
     return 0;
+}
+
+static void *ssi_flush_thread(void *arg)
+{
+    ss_ingest *in = arg;
+    in->fly_rc = ssi_apply_batch(in, in->fly, &in->fly_st);
+    return NULL;
+}
+
+/* Wait for the batch being written, if any, and finish it. When it fails it stays in flight,
+ * to be written again by the next flush. */
+static int ssi_land(ss_ingest *in, ss_err *err)
+{
+    if (!in->fly)
+        return 0;
+    if (in->threaded)
+        pthread_join(in->thread, NULL);
+    else
+        in->fly_rc = ssi_apply_batch(in, in->fly, &in->fly_st);
+    in->threaded = 0;
+    int rc = ssi_commit(in, in->fly, in->fly_rc, &in->fly_st, err);
+    if (!rc)
+        in->fly = NULL;
+    return rc;
+}
+
+/* With overlap: hand the decoded batch to the flush thread and go on decoding into the other.
+ * Batches still commit one after the other, in order. */
+static int ssi_flush_behind(ss_ingest *in, ss_err *err)
+{
+    int rc = ssi_land(in, err);
+    if (rc || ssi_batch_is_empty(in->cur))
+        return rc;
+    ssi_forget_snapshot(in);
+    in->fly = in->cur;
+    in->cur = in->cur == &in->b[0] ? &in->b[1] : &in->b[0];
+    /* without a thread, the batch is written when it lands: slower, still right */
+    in->threaded = pthread_create(&in->thread, NULL, ssi_flush_thread, in) == 0;
+    return 0;
+}
+
+int ss_ingest_settle(ss_ingest *in, ss_err *err)
+{
+    return ssi_land(in, err);
+}
+
+int ss_ingest_flush(ss_ingest *in, ss_err *err)
+{
+    ssi_forget_snapshot(in); /* even with nothing to write */
+    int rc = ssi_land(in, err);
+    if (rc || ssi_batch_is_empty(in->cur))
+        return rc;
+    ss_assoc_stats st;
+    return ssi_commit(in, in->cur, ssi_apply_batch(in, in->cur, &st), &st, err);
 }
 
 /* Whether a history entry is stored already, or waits in the pending batch. */
 static int ssi_known(void *ctx, const char *survey, const char *alert_id)
 {
     ss_ingest *in = ctx;
-    if (ssi_seen_has(&in->pending, survey, alert_id))
+    if (ssi_seen_has(&in->cur->seen, survey, alert_id) ||
+        (in->fly && ssi_seen_has(&in->fly->seen, survey, alert_id)))
         return 1;
     if (in->known && !in->known_live && ss_store_txn_renew(in->known)) {
         ss_store_txn_abort(in->known);
@@ -503,9 +612,10 @@ static int ssi_validate_packet(ss_ingest *in, ss_packet *pkt)
 
 static ss_packet *ssi_next_packet(ss_ingest *in)
 {
-    if (!in->pkts[in->npk] && !(in->pkts[in->npk] = ss_packet_new()))
+    ssi_batch *b = in->cur;
+    if (!b->pkts[b->npk] && !(b->pkts[b->npk] = ss_packet_new()))
         return NULL;
-    ss_packet *p = in->pkts[in->npk];
+    ss_packet *p = b->pkts[b->npk];
     p->skip_cutouts = in->o.decoder.skip_cutouts;
     p->known = in->o.divert ? NULL : ssi_known;
     p->known_ctx = in;
@@ -520,6 +630,7 @@ static int ssi_reject_input(ss_ingest *in, const char *name, ss_err *err)
     snprintf(rej.detail, sizeof rej.detail, "%.255s", err->msg);
     in->t.inputs_failed++;
     in->t.read++;
+    in->cur->read++;
     int rc = ssi_keep_reject(in, &rej, 0); /* why a whole input failed is always kept */
     return rc ? ss_err_set(err, rc, "%s: out of memory", name) : SS_EREJECT;
 }
@@ -533,9 +644,10 @@ static int ssi_take_packet(ss_ingest *in, ss_packet *pkt, ss_err *err)
         in->t.diverted += rc == 0;
         return rc;
     }
-    ssi_seen_add_packet(&in->pending, pkt); /* when memory runs short, merely incomplete */
-    in->npk++;
-    in->pending_bytes += ss_arena_used(pkt->arena);
+    ssi_batch *b = in->cur;
+    ssi_seen_add_packet(&b->seen, pkt); /* when memory runs short, merely incomplete */
+    b->npk++;
+    b->bytes += ss_arena_used(pkt->arena);
     return 0;
 }
 
@@ -551,6 +663,7 @@ static int ssi_decode_one(ss_ingest *in, const ss_decoder_ops *ops, void *st, co
     if (rc == 0)
         return 0;
     in->t.read += rc == 1 || rc == SS_EREJECT;
+    in->cur->read += rc == 1 || rc == SS_EREJECT;
     if (rc == SS_EREJECT)
         rc = ssi_defer_reject(in, &rej);
     else if (rc == 1 && (rc = ssi_validate_packet(in, pkt)) == 1 &&
@@ -560,9 +673,9 @@ static int ssi_decode_one(ss_ingest *in, const ss_decoder_ops *ops, void *st, co
         return ss_err_set(err, rc, "%s: out of memory", name);
     if (rc)
         return ssi_reject_input(in, name, err);
-    if (in->npk == in->o.batch_size || in->nrej >= in->o.batch_size ||
-        in->pending_bytes >= SSI_BATCH_BYTES)
-        if ((rc = ss_ingest_flush(in, err)))
+    ssi_batch *b = in->cur;
+    if (b->npk == in->o.batch_size || b->nrej >= in->o.batch_size || b->bytes >= SSI_BATCH_BYTES)
+        if ((rc = in->overlap ? ssi_flush_behind(in, err) : ss_ingest_flush(in, err)))
             return rc;
     return 1;
 }
@@ -706,7 +819,7 @@ const char *ss_ingest_set_format(ss_ingest *in, const char *format)
 
 uint32_t ss_ingest_pending(const ss_ingest *in)
 {
-    return in->npk;
+    return in->cur->npk + (in->fly ? in->fly->npk : 0);
 }
 
 void ss_ingest_totals_get(const ss_ingest *in, ss_ingest_totals *totals)

@@ -81,6 +81,17 @@ typedef struct ss_ingest_options {
      * rejections are stored as usual. Decoders then keep every field of history entries (nothing
      * counts as known). A non-zero return stops the ingest, @p err saying why. */
     int (*divert)(void *ctx, const ss_packet *pkt, ss_err *err);
+    /** Non-zero: write each full batch on a thread of the run's own while the next one is
+     * decoded, so that decoding and the store's work (compression, B-trees, the commit's disk
+     * flush) share two cores. Batches still commit one at a time and in order, and what the
+     * store holds after ss_ingest_finish() is the same. Ignored (batches are written in the
+     * caller's thread) with @p filters, @p queue_dispatch, @p before_commit, @p on_dispatch or
+     * @p divert, which run inside a batch's transaction. @p on_reject and @p on_commit are still
+     * called in the caller's thread, from an ingest call, once their batch committed; the
+     * totals on_commit gets leave out what was read since into the next batch. Memory: two
+     * batches of decoded alerts instead of one; the read snapshot that skips known history
+     * entries may pin the pages one batch's commit frees, until the next batch starts. */
+    int overlap;
 } ss_ingest_options;
 
 /**
@@ -124,8 +135,14 @@ int ss_ingest_source(ss_ingest *in, const ss_decoder_ops *ops, void *state, cons
  */
 int ss_ingest_publish(ss_ingest *in, const char *address, ss_err *err);
 
-/** Commit what is buffered. @return 0 or a store failure. */
+/** Commit what is buffered, a batch being written on the overlap thread first. @return 0 or a
+ * store failure (a batch that failed stays buffered, to be written by the next flush). */
 int ss_ingest_flush(ss_ingest *in, ss_err *err);
+
+/** With overlap: wait for the batch being written, if any, and finish it (its counts, its
+ * reports, on_commit); the batch being decoded stays buffered. Without, nothing to do. For a
+ * caller that times the ingest or pauses between inputs. @return as ss_ingest_flush(). */
+int ss_ingest_settle(ss_ingest *in, ss_err *err);
 
 /**
  * Commit what is buffered and record the run in the store's `ingests` table.
@@ -140,7 +157,7 @@ int ss_ingest_finish(ss_ingest *in, ss_ingest_totals *totals, ss_err *err);
  */
 const char *ss_ingest_set_format(ss_ingest *in, const char *format);
 
-/** Packets decoded and waiting for the next commit. */
+/** Packets decoded and not yet committed (with overlap: those being written too). */
 uint32_t ss_ingest_pending(const ss_ingest *in);
 
 /** Totals committed so far. */
