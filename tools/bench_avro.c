@@ -20,11 +20,15 @@
  * After each measurement it prints the store's footprint: bytes in use per alert beside the Avro
  * records' bytes (their bytes without the cutouts' images when the cutouts were not stored), and
  * the bytes the ingest wrote to the store's disk (/proc/diskstats, other writers on that disk
- * included) per byte in use. --keep leaves the stores
- * in --work for a look with mdb_stat.
+ * included) per byte in use, then reads every light curve back and compacts a copy of the
+ * store (--ingest-only skips those two, for a profile of the ingest alone). --keep leaves the
+ * stores in --work for a look with mdb_stat.
+ *
+ * The ingest overlaps decoding with writing, as `skysieve ingest` does (ss_ingest_options
+ * overlap); --serial writes each batch before decoding the next, for the comparison.
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
- *                   [--keep]
+ *                   [--keep] [--serial] [--ingest-only]
  */
 #include "bench_util.h"
 #include "ingest.h"
@@ -63,7 +67,7 @@ typedef struct set {
 typedef struct bench_opts {
     uint64_t alerts;
     const char *work;
-    int repeat, reader, keep;
+    int repeat, reader, keep, serial, ingest_only;
 } bench_opts;
 
 typedef struct buf {
@@ -286,20 +290,34 @@ static void container(const alert_src *a, int round, buf *out, size_t *block_at)
 
 /* ---- the two passes ---- */
 
+/* A chunk of rounds: alert j is a clone of template j % n. The passes run a chunk at a time, so
+ * that the ingest's overlapped writing stays inside the time measured (it settles at the end of
+ * each chunk) and is cut rarely. */
 typedef struct round_bytes {
     buf all;
     size_t *start, *block, *len; /* per alert: container start, records start, record bytes */
+    size_t cnt, cap;             /* alerts in the chunk, and room */
     uint64_t records, stamps;    /* all rounds: record bytes, and of them the cutouts' images */
 } round_bytes;
 
+#define CHUNK_BYTES ((size_t)256 << 20)
+
 static void make_round(const set *st, int round, round_bytes *rb)
 {
-    rb->all.len = 0;
+    if (rb->cnt + st->n > rb->cap) {
+        rb->cap = (rb->cnt + st->n) * 2;
+        rb->start = realloc(rb->start, rb->cap * sizeof(size_t));
+        rb->block = realloc(rb->block, rb->cap * sizeof(size_t));
+        rb->len = realloc(rb->len, rb->cap * sizeof(size_t));
+        if (!rb->start || !rb->block || !rb->len)
+            die("bench_avro", "out of memory");
+    }
     for (size_t i = 0; i < st->n; i++) {
-        rb->start[i] = rb->all.len;
-        container(&st->a[i], round, &rb->all, &rb->block[i]);
-        rb->len[i] = rb->all.len - 16 - rb->block[i];
-        rb->records += rb->len[i];
+        size_t j = rb->cnt++;
+        rb->start[j] = rb->all.len;
+        container(&st->a[i], round, &rb->all, &rb->block[j]);
+        rb->len[j] = rb->all.len - 16 - rb->block[j];
+        rb->records += rb->len[j];
         rb->stamps += st->a[i].stamp_bytes;
     }
 }
@@ -309,13 +327,13 @@ static void make_round(const set *st, int round, round_bytes *rb)
 static double decode_reader(const set *st, const round_bytes *rb)
 {
     double t0 = bench_now_s();
-    for (size_t i = 0; i < st->n; i++) {
-        size_t end = i + 1 < st->n ? rb->start[i + 1] : rb->all.len;
+    for (size_t i = 0; i < rb->cnt; i++) {
+        size_t end = i + 1 < rb->cnt ? rb->start[i + 1] : rb->all.len;
         FILE *fp = fmemopen(rb->all.data + rb->start[i], end - rb->start[i], "rb");
         avro_file_reader_t r = NULL;
         if (!fp || avro_file_reader_fp(fp, "bench", 1, &r))
             die("avro_file_reader_fp", avro_strerror());
-        avro_value_t *v = &st->a[i].scratch;
+        avro_value_t *v = &st->a[i % st->n].scratch;
         while (avro_value_reset(v), avro_file_reader_read_value(r, v) == 0)
             ;
         avro_file_reader_close(r);
@@ -328,8 +346,8 @@ static double decode_records(const set *st, const round_bytes *rb)
 {
     double t0 = bench_now_s();
     avro_reader_t r = avro_reader_memory("", 0);
-    for (size_t i = 0; i < st->n; i++) {
-        avro_value_t *v = &st->a[i].scratch;
+    for (size_t i = 0; i < rb->cnt; i++) {
+        avro_value_t *v = &st->a[i % st->n].scratch;
         avro_value_reset(v);
         avro_reader_memory_set_source(r, rb->all.data + rb->block[i], (int64_t)rb->len[i]);
         if (avro_value_read(r, v))
@@ -343,15 +361,17 @@ static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
 {
     double t0 = bench_now_s();
     ss_err err = {0};
-    for (size_t i = 0; i < st->n; i++) {
-        size_t end = i + 1 < st->n ? rb->start[i + 1] : rb->all.len;
+    for (size_t i = 0; i < rb->cnt; i++) {
+        size_t end = i + 1 < rb->cnt ? rb->start[i + 1] : rb->all.len;
         FILE *fp = fmemopen(rb->all.data + rb->start[i], end - rb->start[i], "rb");
         char name[64];
-        snprintf(name, sizeof name, "%s-%zu", st->name, i);
+        snprintf(name, sizeof name, "%s-%zu", st->name, i % st->n);
         if (!fp || ss_ingest_stream(in, fp, name, &err))
             die(name, err.msg[0] ? err.msg : "cannot ingest");
         fclose(fp);
     }
+    if (ss_ingest_settle(in, &err)) /* the batch still being written is this chunk's work */
+        die(st->name, err.msg);
     return bench_now_s() - t0;
 }
 
@@ -449,15 +469,15 @@ static void remove_store(const set *st, const char *work, int rep)
         fprintf(stderr, "bench_avro: could not remove %s\n", dir);
 }
 
-static ss_ingest *open_ingest(const set *st, const char *work, int rep, ss_store **s)
+static ss_ingest *open_ingest(const set *st, const bench_opts *bo, int rep, ss_store **s)
 {
     char dir[4096];
-    store_dir(dir, sizeof dir, st, work, rep);
+    store_dir(dir, sizeof dir, st, bo->work, rep);
     ss_store_options so = {.create = 1};
     ss_err err = {0};
     if (ss_store_open(dir, &so, s, &err))
         die(dir, err.msg);
-    ss_ingest_options o = {.decoder.skip_cutouts = st->skip_cutouts};
+    ss_ingest_options o = {.decoder.skip_cutouts = st->skip_cutouts, .overlap = !bo->serial};
     ss_ingest *in = ss_ingest_new(*s, &o);
     if (!in)
         die(dir, "out of memory");
@@ -468,21 +488,21 @@ static ss_ingest *open_ingest(const set *st, const char *work, int rep, ss_store
 static rates bench_once(set *st, const bench_opts *o, int rep)
 {
     ss_store *s;
-    ss_ingest *in = open_ingest(st, o->work, rep, &s);
-    round_bytes rb = {.start = calloc(st->n, sizeof(size_t)),
-                      .block = calloc(st->n, sizeof(size_t)),
-                      .len = calloc(st->n, sizeof(size_t))};
+    ss_ingest *in = open_ingest(st, o, rep, &s);
+    round_bytes rb = {0};
     double t_dec = 0, t_rec = 0, t_ing = 0;
     char dir[4096];
     store_dir(dir, sizeof dir, st, o->work, rep);
     uint64_t made = 0, bytes = 0, written = bench_disk_written(dir);
-    for (int round = 0; made < o->alerts; round++) {
-        make_round(st, round, &rb);
+    for (int round = 0; made < o->alerts;) {
+        rb.cnt = rb.all.len = 0;
+        while (made + rb.cnt < o->alerts && (rb.cnt == 0 || rb.all.len < CHUNK_BYTES))
+            make_round(st, round++, &rb);
         if (o->reader)
             t_dec += decode_reader(st, &rb);
         t_rec += decode_records(st, &rb);
         t_ing += ingest_round(in, st, &rb);
-        made += st->n;
+        made += rb.cnt;
         bytes += rb.all.len;
     }
     ss_err err = {0};
@@ -501,8 +521,10 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     printf(" | loci %llu rejected %llu\n", (unsigned long long)t.loci_created,
            (unsigned long long)t.rejected);
     print_footprint(st, s, &rb, made, written, bench_disk_written(dir));
-    print_lightcurves(st, s);
-    print_compacted(st, s, dir, &rb, made);
+    if (!o->ingest_only) {
+        print_lightcurves(st, s);
+        print_compacted(st, s, dir, &rb, made);
+    }
     fflush(stdout);
     ss_ingest_free(in);
     ss_store_close(s);
@@ -549,7 +571,8 @@ int main(int argc, char **argv)
         {"data", required_argument, 0, 'd'},   {"alerts", required_argument, 0, 'n'},
         {"work", required_argument, 0, 'w'},   {"sets", required_argument, 0, 's'},
         {"repeat", required_argument, 0, 'r'}, {"reader", no_argument, 0, 'R'},
-        {"keep", no_argument, 0, 'k'},         {0, 0, 0, 0}};
+        {"keep", no_argument, 0, 'k'},         {"serial", no_argument, 0, 'S'},
+        {"ingest-only", no_argument, 0, 'I'},  {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (ch == 'd')
             data = optarg;
@@ -565,9 +588,13 @@ int main(int argc, char **argv)
             o.reader = 1;
         else if (ch == 'k')
             o.keep = 1;
+        else if (ch == 'S')
+            o.serial = 1;
+        else if (ch == 'I')
+            o.ingest_only = 1;
         else
             die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
-                         "[--repeat N] [--reader] [--keep]");
+                         "[--repeat N] [--reader] [--keep] [--serial] [--ingest-only]");
     }
     char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
     if (!o.work && !(o.work = mkdtemp(tmpl)))

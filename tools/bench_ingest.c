@@ -70,12 +70,15 @@ static ss_store *open_store(const char *dir)
     return s;
 }
 
-/* Packets per write transaction (--batch; 0: the ingest's default). */
+/* Packets per write transaction (--batch; 0: the ingest's default); --serial: each batch written
+ * before the next is decoded (the ingest overlaps the two otherwise, as `skysieve ingest` does). */
 static uint32_t batch_size;
+static int serial;
 
 static ss_ingest_totals ingest_file(ss_store *s, const char *path, bench_mem *mem)
 {
-    ss_ingest_options o = {.on_commit = on_commit, .ctx = mem, .batch_size = batch_size};
+    ss_ingest_options o = {
+        .on_commit = on_commit, .ctx = mem, .batch_size = batch_size, .overlap = !serial};
     ss_ingest *in = ss_ingest_new(s, &o);
     ss_err err = {0};
     ss_ingest_totals t = {0};
@@ -235,18 +238,24 @@ static void phase_b(const char *work, uint64_t max_loci, int json)
 static const char usage[] =
     "usage: bench_ingest [--alerts N] [--sources N] [--order field|source] [--loci N] [--phase "
     "A|B]\n"
-    "                    [--workdir DIR] [--json] [--batch N]\n"
+    "                    [--workdir DIR] [--json] [--batch N] [--serial]\n"
     "  defaults: 1000000 alerts over 100000 sources in field order; association up to 1000000 "
     "loci\n";
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"alerts", required_argument, 0, 'a'},  {"sources", required_argument, 0, 's'},
-        {"loci", required_argument, 0, 'l'},    {"phase", required_argument, 0, 'p'},
-        {"workdir", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
-        {"order", required_argument, 0, 'o'},   {"batch", required_argument, 0, 'b'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+        {"alerts", required_argument, 0, 'a'},
+        {"sources", required_argument, 0, 's'},
+        {"loci", required_argument, 0, 'l'},
+        {"phase", required_argument, 0, 'p'},
+        {"workdir", required_argument, 0, 'w'},
+        {"json", no_argument, 0, 'j'},
+        {"order", required_argument, 0, 'o'},
+        {"batch", required_argument, 0, 'b'},
+        {"serial", no_argument, 0, 'S'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     uint64_t alerts = 1000000, sources = 100000, loci = 1000000;
     const char *phase = "AB", *work = NULL;
@@ -260,6 +269,7 @@ int main(int argc, char **argv)
         case 'w': work = optarg; break;
         case 'j': json = 1; break;
         case 'b': batch_size = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'S': serial = 1; break;
         case 'o':
             by_field = !strcmp(optarg, "field") ? 1 : !strcmp(optarg, "source") ? 0 : -1;
             break;
