@@ -497,6 +497,7 @@ static int ssi_commit(ss_ingest *in, ssi_batch *b, int rc, ss_assoc_stats *st, s
 static void *ssi_flush_thread(void *arg)
 {
     ss_ingest *in = arg;
+    pthread_setname_np(pthread_self(), "ingest-write"); /* as top -H and perf show it */
     in->fly_rc = ssi_apply_batch(in, in->fly, &in->fly_st);
     return NULL;
 }

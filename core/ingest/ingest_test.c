@@ -32,8 +32,10 @@ static ss_store *open_store(const char *name, double radius)
     return open_store_sized(name, radius, 0);
 }
 
-/* Ingest CSV text (header added) into @p s in batches of @p batch; returns the run's totals. */
-static ss_ingest_totals ingest_csv_batch(ss_store *s, const char *rows, uint32_t batch)
+/* Ingest CSV text (header added) into @p s in batches of @p batch, decoding beside the writing
+ * (@p overlap) or not; returns the run's totals. */
+static ss_ingest_totals ingest_csv_overlap(ss_store *s, const char *rows, uint32_t batch,
+                                           int overlap)
 {
     static int n;
     char name[32];
@@ -41,7 +43,7 @@ static ss_ingest_totals ingest_csv_batch(ss_store *s, const char *rows, uint32_t
     char *text = NULL;
     ck_assert_int_ge(asprintf(&text, "%s%s", HEADER, rows), 0);
     char *path = tu_write(tu_tmp, name, text);
-    ss_ingest_options o = {.batch_size = batch};
+    ss_ingest_options o = {.batch_size = batch, .overlap = overlap};
     ss_ingest *in = ss_ingest_new(s, &o);
     ss_err err = {0};
     ss_ingest_totals t;
@@ -51,6 +53,11 @@ static ss_ingest_totals ingest_csv_batch(ss_store *s, const char *rows, uint32_t
     free(path);
     free(text);
     return t;
+}
+
+static ss_ingest_totals ingest_csv_batch(ss_store *s, const char *rows, uint32_t batch)
+{
+    return ingest_csv_overlap(s, rows, batch, 0);
 }
 
 /* Small batches: several commits per test. */
@@ -360,6 +367,8 @@ START_TEST(cone_search_matches_brute_force)
 }
 END_TEST
 
+/* Serially (_i 0) and overlapped (1): with overlap the map fills while a batch is written on the
+ * thread, and that batch is written again. */
 START_TEST(full_map_grows_without_losing_alerts)
 {
     char *dir = tu_path(tu_tmp, "small");
@@ -372,7 +381,7 @@ START_TEST(full_map_grows_without_losing_alerts)
     for (int i = 0; i < 20000; i++)
         len += (size_t)snprintf(rows + len, cap - len, "x%d,%.6f,%.6f,60000,g,18,0.1,,\n", i,
                                 (i % 3600) * 0.1, (i / 3600) * 0.1 - 10);
-    ss_ingest_totals t = ingest_csv_batch(s, rows, 2000);
+    ss_ingest_totals t = ingest_csv_overlap(s, rows, 2000, _i);
     free(rows);
     ck_assert_uint_eq(t.ingested, 20000);
     ck_assert_uint_eq(t.loci_created, 20000);
@@ -689,36 +698,6 @@ START_TEST(overlapped_batches_store_what_serial_ones_do)
 }
 END_TEST
 
-/* A map of 1 MiB fills while a batch is written on the overlap thread: it grows, and that batch
- * is written again, nothing lost. */
-START_TEST(overlapped_batches_grow_a_full_map)
-{
-    char *dir = tu_path(tu_tmp, "small");
-    ss_store_options so = {.create = 1, .map_size = 1 << 20};
-    ss_store *s = NULL;
-    ss_err err = {0};
-    ck_assert_int_eq(ss_store_open(dir, &so, &s, &err), 0);
-    size_t cap = 4 << 20, len = 0;
-    char *rows = malloc(cap);
-    len += (size_t)snprintf(rows, cap, HEADER);
-    for (int i = 0; i < 20000; i++)
-        len += (size_t)snprintf(rows + len, cap - len, "x%d,%.6f,%.6f,60000,g,18,0.1,,\n", i,
-                                (i % 3600) * 0.1, (i / 3600) * 0.1 - 10);
-    char *path = tu_write(tu_tmp, "many.csv", rows);
-    ss_ingest_options o = {.batch_size = 2000, .overlap = 1};
-    ss_ingest *in = ss_ingest_new(s, &o);
-    ck_assert_msg(ss_ingest_path(in, path, &err) == 0, "%s", err.msg);
-    ss_ingest_totals t;
-    ck_assert_msg(ss_ingest_finish(in, &t, &err) == 0, "%s", err.msg);
-    ss_ingest_free(in);
-    ck_assert_uint_eq(t.ingested, 20000);
-    ck_assert_uint_eq(t.loci_created, 20000);
-    assert_consistent(s);
-    ss_store_close(s);
-    free(rows), free(path), free(dir);
-}
-END_TEST
-
 /* Real ZTF alerts, newest first so that earlier ones come as history entries, in batches of 3,
  * into a map of 1 MiB that fills again and again: the map grows while the read snapshot that
  * recognises known history entries is in use, and overlapped batches store what serial ones do. */
@@ -762,12 +741,11 @@ int main(void)
     tcase_add_test(tc, unreadable_inputs_do_not_stop_the_others);
     tcase_add_test(tc, object_ids_resolve_and_report_ambiguity);
     tcase_add_test(tc, cone_search_matches_brute_force);
-    tcase_add_test(tc, full_map_grows_without_losing_alerts);
+    tcase_add_loop_test(tc, full_map_grows_without_losing_alerts, 0, 2);
     tcase_add_test(tc, history_joins_the_alert_locus_once);
     tcase_add_test(tc, instances_number_their_loci_apart);
     tcase_add_test(tc, rejections_past_the_limit_are_counted_not_kept);
     tcase_add_test(tc, overlapped_batches_store_what_serial_ones_do);
-    tcase_add_test(tc, overlapped_batches_grow_a_full_map);
     tcase_add_test(tc, overlapped_batches_on_real_ztf_alerts);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
