@@ -13,6 +13,8 @@
  *     full ingest path, and 10,000 nearest-locus look-ups alone.
  *
  * Inputs are generated CSV files in WORKDIR (default: a fresh directory under /tmp, removed after).
+ * The ingest decodes beside its writing thread as `skysieve ingest` does; --serial writes each
+ * batch before decoding the next, for the comparison.
  */
 #include "bench_util.h"
 #include "gen.h"
