@@ -33,7 +33,7 @@ const char *ss_strerror(int code)
         return "success";
     if (code <= SS_ERROR_FIRST && code >= SS_ERROR_LAST)
         return ssi_messages[SS_ERROR_FIRST - code];
-    if (code <= MDB_KEYEXIST && code >= MDB_LAST_ERRCODE)
+    if (code >= MDB_KEYEXIST && code <= MDB_LAST_ERRCODE) /* LMDB's range: -30799 .. -30780 */
         return mdb_strerror(code);
     if (code > 0)
         return strerror(code);

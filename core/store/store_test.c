@@ -429,6 +429,23 @@ static int open_in_child(const char *dir, ss_store_options o, pid_t holder)
 
 /* One writer per store: a second read-write open, from another process or this one, is refused
  * with SS_ELOCKED naming the writer's pid; readers are never refused; closing frees the role. */
+/* LMDB's own codes read as LMDB words them, ours as ours, errno as the C library's: a store that
+ * could not grow its map once read "unknown error". */
+START_TEST(error_codes_read_as_their_library_words_them)
+{
+    ck_assert_ptr_nonnull(strstr(ss_strerror(MDB_MAP_RESIZED), "MDB_MAP_RESIZED"));
+    ck_assert_ptr_nonnull(strstr(ss_strerror(MDB_KEYEXIST), "MDB_KEYEXIST"));
+    ck_assert_ptr_nonnull(strstr(ss_strerror(MDB_LAST_ERRCODE), "MDB_"));
+    ck_assert_str_eq(ss_strerror(SS_ELOCKED), "held by another process");
+    ck_assert_str_eq(ss_strerror(ENOSPC), strerror(ENOSPC));
+    ck_assert_str_eq(ss_strerror(MDB_KEYEXIST - 1), "unknown error");
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_fail(NULL, &err, MDB_MAP_RESIZED, "growing the map"),
+                     MDB_MAP_RESIZED);
+    ck_assert_msg(strstr(err.msg, "growing the map: MDB_MAP_RESIZED"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(one_writer_per_store)
 {
     char *dir = tu_path(tu_tmp, "st");
@@ -2143,6 +2160,7 @@ int main(void)
     tcase_add_test(f6, tags_listing_of_an_empty_store_and_a_stop);
     tcase_add_test(f6, ranges_walk_a_prefix_both_ways);
     tcase_add_test(f6, one_writer_per_store);
+    tcase_add_test(f6, error_codes_read_as_their_library_words_them);
     suite_add_tcase(s, f6);
     TCase *f7 = tcase_create("format_7");
     tcase_add_checked_fixture(f7, tu_tmp_setup, tu_tmp_teardown);
