@@ -100,8 +100,7 @@ void ss_store_locus_id_make(uint64_t seq, double mjd, char out[SS_LOCUS_ID_LEN +
     ssi_id_write('S', mjd, ssi_scramble(seq), out);
 }
 
-void ss_store_locus_id_sky(double ra, double dec, unsigned instance, uint32_t n, double mjd,
-                           char out[SS_LOCUS_ID_LEN + 1])
+uint32_t ss_store_locus_sky_pixel(double ra, double dec)
 {
     const double d2r = M_PI / 180.0;
     double theta = (90.0 - (dec > 90 ? 90 : dec < -90 ? -90 : dec)) * d2r;
@@ -110,7 +109,14 @@ void ss_store_locus_id_sky(double ra, double dec, unsigned instance, uint32_t n,
     if (!isfinite(theta) || !isfinite(phi))
         theta = phi = 0;
     ang2pix_nest64(INT64_C(1) << SS_LOCUS_SKY_ORDER, theta, phi, &pix);
-    uint64_t x = (uint64_t)pix << SSI_SKY_PIXEL_SHIFT |
+    return (uint32_t)pix; /* 12 * 4^11 pixels: 26 bits */
+}
+
+void ss_store_locus_id_sky(double ra, double dec, unsigned instance, uint32_t n, double mjd,
+                           char out[SS_LOCUS_ID_LEN + 1])
+{
+    uint64_t pix = ss_store_locus_sky_pixel(ra, dec);
+    uint64_t x = pix << SSI_SKY_PIXEL_SHIFT |
                  (uint64_t)(instance & 0xfff) << SSI_SKY_INSTANCE_SHIFT | (n & SS_LOCUS_SKY_NMAX);
     ssi_id_write('Y', mjd, x, out);
 }

@@ -28,6 +28,10 @@
 /** The highest number of a SKY id: loci of one year, pixel and instance. */
 #define SS_LOCUS_SKY_NMAX 4194303u
 
+/** The HEALPix nested pixel of order SS_LOCUS_SKY_ORDER holding @p ra, @p dec (degrees; out of
+ * range values are wrapped and clamped, NaN gives pixel 0): the pixel a SKY id begins with after
+ * its year. Work taken in this order reaches the tables keyed by locus id in key order. */
+uint32_t ss_store_locus_sky_pixel(double ra, double dec);
 /** Write the SKY id of the locus number @p n of @p instance, first seen at @p ra, @p dec (degrees;
  * out of range values are wrapped and clamped) and @p mjd, into @p out (NUL-terminated). */
 void ss_store_locus_id_sky(double ra, double dec, unsigned instance, uint32_t n, double mjd,
