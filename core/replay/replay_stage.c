@@ -1,9 +1,14 @@
 /*
  * The replay's staging: a night decoded once, written to a file packet by packet, read back in
- * observation-time order. Only the index (16 bytes a packet) stays in memory, so a night of ZTF
- * alerts with cutouts replays in bounded memory; each packet's length is in the file, before it.
+ * observation-time order (an exposure's alerts, which share their time, by sky pixel). Only the
+ * index (24 bytes a packet) is held in memory, and only until it is sorted: the packets' offsets
+ * in that order then go to a second file, read back a block at a time, so that a
+ * 10-million-alert night's 240 MB of index do not stay resident beside the scratch store through
+ * the whole replay. Each packet's length is in the file, before it.
  */
 #include "replay_impl.h"
+
+#include "locus_id.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,13 +21,17 @@
 /* Bytes read at once: a staged tuple or CSV packet (about 200) whole, without copying kilobytes
  * per packet; larger packets take a second read. */
 #define SSI_STAGE_READ_AHEAD 512
+#define SSI_ORDER_BLOCK      8192 /* offsets read from the order file at once (64 kB) */
 
 struct ssi_stage {
-    char *path;
-    FILE *fp;
+    char *path, *order_path;
+    FILE *fp, *order; /* the packets; their offsets in time order, once sorted */
     uint64_t size;
-    ssi_stage_entry *idx;
+    ssi_stage_entry *idx; /* until sorted */
     size_t n, cap, next;
+    double first, last; /* the span, kept when the index is let go */
+    uint64_t *block;    /* offsets of packets [block_at, block_at + block_n) */
+    size_t block_at, block_n;
     ss_wbuf rec, part; /* a packet being written; one of its parts */
     unsigned char *rbuf;
     size_t rcap;
@@ -32,17 +41,21 @@ struct ssi_stage {
 int ssi_stage_new(const char *dir, ssi_stage **out, ss_err *err)
 {
     ssi_stage *st = calloc(1, sizeof *st);
-    size_t len = strlen(dir) + sizeof "/staging";
-    if (!st || !(st->path = malloc(len))) {
+    if (!st || asprintf(&st->path, "%s/staging", dir) < 0) {
         free(st);
         return ss_err_set(err, SS_ENOMEM, "replay: out of memory");
     }
-    snprintf(st->path, len, "%s/staging", dir);
-    if (!(st->fp = fopen(st->path, "w+b"))) {
+    st->first = st->last = NAN;
+    if (asprintf(&st->order_path, "%s/staging.order", dir) < 0) {
+        st->order_path = NULL;
+        ssi_stage_free(st);
+        return ss_err_set(err, SS_ENOMEM, "replay: out of memory");
+    }
+    if (!(st->fp = fopen(st->path, "w+b")) || !(st->order = fopen(st->order_path, "w+b"))) {
         int e = errno;
-        ss_err_set(err, e, "replay: cannot create %s: %s", st->path, strerror(e));
-        free(st->path);
-        free(st);
+        ss_err_set(err, e, "replay: cannot create %s: %s", st->fp ? st->order_path : st->path,
+                   strerror(e));
+        ssi_stage_free(st);
         return e;
     }
     *out = st;
@@ -95,7 +108,8 @@ int ssi_stage_put(ssi_stage *st, const ss_packet *pkt, ss_err *err)
         int e = errno ? errno : EIO;
         return ss_err_set(err, e, "replay: writing %s: %s", st->path, strerror(e));
     }
-    st->idx[st->n++] = (ssi_stage_entry){pkt->alerts[0].mjd, st->size};
+    const ss_alert *a = &pkt->alerts[0];
+    st->idx[st->n++] = (ssi_stage_entry){a->mjd, st->size, ss_store_locus_sky_pixel(a->ra, a->dec)};
     st->size += sizeof head + st->rec.len;
     return 0;
 }
@@ -108,7 +122,9 @@ int ssi_stage_put(ssi_stage *st, const ss_packet *pkt, ss_err *err)
 
 static int ssi_before(const ssi_stage_entry *x, const ssi_stage_entry *y)
 {
-    return x->mjd != y->mjd ? x->mjd < y->mjd : x->off < y->off;
+    if (x->mjd != y->mjd)
+        return x->mjd < y->mjd;
+    return x->sky != y->sky ? x->sky < y->sky : x->off < y->off;
 }
 
 static void ssi_swap(ssi_stage_entry *a, ssi_stage_entry *b)
@@ -201,14 +217,30 @@ void ssi_stage_index_sort(ssi_stage_entry *e, size_t n)
     ssi_introsort(e, n, depth);
 }
 
+static int ssi_write_failed(const char *path, ss_err *err)
+{
+    int e = errno ? errno : EIO;
+    return ss_err_set(err, e, "replay: writing %s: %s", path, strerror(e));
+}
+
 int ssi_stage_sort(ssi_stage *st, ss_err *err)
 {
-    if (fflush(st->fp)) {
-        int e = errno ? errno : EIO;
-        return ss_err_set(err, e, "replay: writing %s: %s", st->path, strerror(e));
-    }
+    if (fflush(st->fp))
+        return ssi_write_failed(st->path, err);
     ssi_stage_index_sort(st->idx, st->n);
-    st->next = 0;
+    if (st->n) {
+        st->first = st->idx[0].mjd;
+        st->last = st->idx[st->n - 1].mjd;
+    }
+    for (size_t i = 0; i < st->n; i++)
+        if (fwrite(&st->idx[i].off, sizeof st->idx[i].off, 1, st->order) != 1)
+            return ssi_write_failed(st->order_path, err);
+    if (fflush(st->order))
+        return ssi_write_failed(st->order_path, err);
+    free(st->idx);
+    st->idx = NULL;
+    st->cap = 0;
+    ssi_stage_rewind(st);
     return 0;
 }
 
@@ -219,8 +251,8 @@ uint64_t ssi_stage_count(const ssi_stage *st)
 
 void ssi_stage_span(const ssi_stage *st, double *first, double *last)
 {
-    *first = st->n ? st->idx[0].mjd : NAN;
-    *last = st->n ? st->idx[st->n - 1].mjd : NAN;
+    *first = st->first;
+    *last = st->last;
 }
 
 void ssi_stage_watch(ssi_stage *st, const volatile sig_atomic_t *stop)
@@ -230,7 +262,7 @@ void ssi_stage_watch(ssi_stage *st, const volatile sig_atomic_t *stop)
 
 void ssi_stage_rewind(ssi_stage *st)
 {
-    st->next = 0;
+    st->next = st->block_at = st->block_n = 0;
 }
 
 void ssi_stage_free(ssi_stage *st)
@@ -239,9 +271,16 @@ void ssi_stage_free(ssi_stage *st)
         return;
     if (st->fp)
         fclose(st->fp);
-    unlink(st->path);
+    if (st->order)
+        fclose(st->order);
+    if (st->path)
+        unlink(st->path);
+    if (st->order_path)
+        unlink(st->order_path);
     free(st->path);
+    free(st->order_path);
     free(st->idx);
+    free(st->block);
     free(st->rbuf);
     ss_wbuf_free(&st->rec);
     ss_wbuf_free(&st->part);
@@ -323,6 +362,24 @@ static int ssi_stage_read(ssi_stage *st, uint64_t off, uint32_t *len)
     return more == (ssize_t)rest ? 0 : more < 0 ? errno : SS_ECORRUPT;
 }
 
+/* The offset of the next packet in time order, from the order file a block at a time. */
+static int ssi_stage_next_off(ssi_stage *st, uint64_t *off)
+{
+    if (st->next >= st->block_at + st->block_n) {
+        if (!st->block && !(st->block = malloc(SSI_ORDER_BLOCK * sizeof *st->block)))
+            return SS_ENOMEM;
+        size_t want = st->n - st->next < SSI_ORDER_BLOCK ? st->n - st->next : SSI_ORDER_BLOCK;
+        ssize_t got = pread(fileno(st->order), st->block, want * sizeof *st->block,
+                            (off_t)(st->next * sizeof *st->block));
+        if (got != (ssize_t)(want * sizeof *st->block))
+            return got < 0 ? errno : SS_ECORRUPT;
+        st->block_at = st->next;
+        st->block_n = want;
+    }
+    *off = st->block[st->next++ - st->block_at];
+    return 0;
+}
+
 /* The decoder's next(): the staged packets in order. Staged packets were valid when staged, so a
  * failure here is the staging file's (disk, memory), and fatal. */
 static int ssi_stage_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *err)
@@ -333,17 +390,19 @@ static int ssi_stage_next(void *state, ss_packet *pkt, ss_reject *rej, ss_err *e
         return ss_err_set(err, EINTR, "replay: interrupted");
     if (st->next == st->n)
         return 0;
-    const ssi_stage_entry *e = &st->idx[st->next++];
+    uint64_t off = 0;
     uint32_t len = 0;
-    int rc = ssi_stage_read(st, e->off, &len);
+    int rc = ssi_stage_next_off(st, &off);
     if (rc)
+        return ss_err_set(err, rc, "replay: reading %s: %s", st->order_path, ss_strerror(rc));
+    if ((rc = ssi_stage_read(st, off, &len)))
         return ss_err_set(err, rc, "replay: reading %s at offset %llu: %s", st->path,
-                          (unsigned long long)e->off, ss_strerror(rc));
+                          (unsigned long long)off, ss_strerror(rc));
     ss_rbuf r = {st->rbuf + 4, st->rbuf + 4 + len, 0};
     rc = ssi_stage_decode(&r, pkt);
     if (rc)
         return ss_err_set(err, rc, "replay: %s: packet at offset %llu: %s", st->path,
-                          (unsigned long long)e->off, ss_strerror(rc));
+                          (unsigned long long)off, ss_strerror(rc));
     return 1;
 }
 

@@ -3,7 +3,8 @@
  * @brief Replay recorded nights through a filter set, for review before it goes live.
  *
  * A replay reads every input (any format `skysieve ingest` reads), sorts the valid alerts by
- * observation time and ingests them, in that order, into a scratch store with the filter set
+ * observation time (an exposure's alerts, which share their time, by sky pixel, then in input
+ * order) and ingests them, in that order, into a scratch store with the filter set
  * running on every updated locus, as the live broker would. It never opens an existing store:
  * the scratch store is created in a new directory (and removed afterwards unless the caller asked
  * to keep it). With a baseline set the same night runs again through it, into a second store, and
