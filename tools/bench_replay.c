@@ -46,7 +46,8 @@ static void usage(void)
           "  --set FILE   replay through this filter set instead (e.g. config/filters.ini)\n"
           "  --input FILE replay FILE instead of a simulated night\n"
           "  --dir DIR    work directory (default: a new one under $TMPDIR, removed)\n"
-          "  --max-mapped SIZE  the replay's bound on resident file pages (default 0: none)\n"
+          "  --max-mapped SIZE  the replay's bound on resident file pages (default: the\n"
+          "               replay's own, 256M; 0: none)\n"
           "  --keep       keep the work directory\n",
           stderr);
     exit(2);
@@ -159,19 +160,13 @@ int main(int argc, char **argv)
         die("writing the filter set", strerror(errno));
     char *report = path_in(dir, "report.json");
     /* the simulated alerts scatter by 1" around their sources: loci gather them within 5" */
-    char *rep[] = {(char *)o.skysieve,
-                   "replay",
-                   "--quiet",
-                   "--radius",
-                   "5",
-                   "--max-mapped",
-                   (char *)(o.max_mapped ? o.max_mapped : "0"),
-                   "--filters",
-                   set,
-                   "--report",
-                   report,
-                   night,
-                   NULL};
+    /* without --max-mapped, the replay's own default: what a user's replay does */
+    char *rep[] = {(char *)o.skysieve, "replay", "--quiet", "--radius", "5",  "--filters", set,
+                   "--report",         report,   night,     NULL,       NULL, NULL};
+    if (o.max_mapped) {
+        rep[10] = "--max-mapped";
+        rep[11] = (char *)o.max_mapped;
+    }
     gen_mem peak = {0};
     int rc = run(rep, &peak);
     if (rc)
@@ -194,8 +189,9 @@ int main(int argc, char **argv)
            jnum(r, "timing", "alerts_per_second"));
     printf("  peak memory:         %.1f MiB anonymous, %.1f MiB file pages, %.1f MiB VmHWM\n",
            peak.anon_kib / 1024.0, peak.file_kib / 1024.0, peak.hwm_kib / 1024.0);
-    printf("  store unmapped:      %.0f times (--max-mapped %s)\n",
-           jnum(r, "timing", "store_unmaps"), o.max_mapped ? o.max_mapped : "0");
+    printf("  store unmapped:      %.0f times (--max-mapped %.0fM%s)\n",
+           jnum(r, "timing", "store_unmaps"), jnum(r, "timing", "max_mapped") / 1048576,
+           o.max_mapped ? "" : ", the default");
     printf("{\"alerts\":%.0f,\"filters\":%ld,\"read_s\":%.2f,\"replay_s\":%.2f,\"rate\":%.0f,"
            "\"anon_mib\":%.1f,\"file_mib\":%.1f,\"hwm_mib\":%.1f}\n",
            replayed, nfilters, jnum(r, "timing", "read_seconds"), secs,

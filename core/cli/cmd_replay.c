@@ -51,7 +51,7 @@ static const char ssi_replay_help[] =
     "  --max-mapped SIZE      bound the replay's resident memory: above SIZE of resident file\n"
     "                         pages (the scratch store's, as LMDB maps them) the store is\n"
     "                         unmapped, to be mapped again as it is read; costs time (a 10M-alert\n"
-    "                         night: 47% with 128M), never data (default 0: no bound)\n"
+    "                         night: 29% with 256M), never data (default 256M; 0: no bound)\n"
     "  --quiet                no progress and no summary (the report is still written)\n"
     "  --help                 show this help\n"
     "\n"
@@ -374,7 +374,7 @@ static void ssi_on_signal(int sig)
 
 int ss_cmd_replay(int argc, char **argv)
 {
-    ssi_replay_cli c = {0};
+    ssi_replay_cli c = {.o.max_mapped = SS_REPLAY_MAX_MAPPED_DEFAULT};
     int rc = ssi_parse(argc, argv, &c);
     if (rc)
         return rc < 0 ? SS_EXIT_OK : rc;

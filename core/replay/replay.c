@@ -382,10 +382,10 @@ static json_t *ssi_validation_json(const ss_replay_limits *lim, json_t *run, uin
 static json_t *ssi_timing_json(const ssi_replay *r)
 {
     double n = (double)ssi_stage_count(r->stage);
-    return json_pack("{s:f, s:f, s:f, s:f, s:I}", "read_seconds", r->t_read, "replay_seconds",
+    return json_pack("{s:f, s:f, s:f, s:f, s:I, s:I}", "read_seconds", r->t_read, "replay_seconds",
                      r->t_set, "baseline_seconds", r->t_base, "alerts_per_second",
-                     r->t_set > 0 ? n / r->t_set : 0.0, "store_unmaps",
-                     (json_int_t)r->mapped.unmaps);
+                     r->t_set > 0 ? n / r->t_set : 0.0, "max_mapped", (json_int_t)r->mapped.max,
+                     "store_unmaps", (json_int_t)r->mapped.unmaps);
 }
 
 static json_t *ssi_inputs_json(const ss_replay_options *o)

@@ -232,6 +232,7 @@ START_TEST(deterministic_and_scratch_removed)
         ck_assert_msg(r != NULL, "report on stdout: %s", jerr.text);
         json_int_t unmaps = jint(r, "timing.store_unmaps");
         ck_assert_msg(k ? unmaps > 0 : unmaps == 0, "run %d: %lld unmaps", k, (long long)unmaps);
+        ck_assert_int_eq(jint(r, "timing.max_mapped"), k); /* the bound it ran with, in bytes */
         strip_timing(r);
         dumps[k] = json_dumps(r, JSON_INDENT(2));
         json_decref(r);
@@ -253,6 +254,14 @@ START_TEST(deterministic_and_scratch_removed)
     free(out);
     free(err);
     free(cmd);
+    /* without --max-mapped, the command's bound: 256 MiB */
+    char *path = tu_path(tu_tmp, "r.json");
+    json_error_t jerr;
+    json_t *r = json_load_file(path, 0, &jerr);
+    ck_assert_msg(r != NULL, "%s: %s", path, jerr.text);
+    ck_assert_int_eq(jint(r, "timing.max_mapped"), (json_int_t)256 << 20);
+    json_decref(r);
+    free(path);
     free(scratch);
     free(set);
 }
