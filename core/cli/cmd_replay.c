@@ -51,7 +51,7 @@ static const char ssi_replay_help[] =
     "  --max-mapped SIZE      bound the replay's resident memory: above SIZE of resident file\n"
     "                         pages (the scratch store's, as LMDB maps them) the store is\n"
     "                         unmapped, to be mapped again as it is read; costs time (a 10M-alert\n"
-    "                         night: 29% with 256M), never data (default 256M; 0: no bound)\n"
+    "                         night: 23-29% with 256M), never data (default 256M; 0: none)\n"
     "  --quiet                no progress and no summary (the report is still written)\n"
     "  --help                 show this help\n"
     "\n"

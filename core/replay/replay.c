@@ -197,7 +197,7 @@ static int ssi_open_store(const ss_replay_options *o, const char *dir, ss_store 
 
 /* A run's store, closed and opened again read-only for the report and the runs after it. LMDB
  * keeps every page a write transaction dirtied on a free list of the environment's own until it
- * closes (about 100 MB at 10M alerts), which nothing after the run needs. */
+ * closes (87 MB at 3M alerts, heaptrack), which nothing after the run needs. */
 static int ssi_reopen_readonly(const char *dir, ss_store **s, ss_err *err)
 {
     ss_store_options ro = {.readonly = 1};

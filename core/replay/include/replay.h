@@ -53,8 +53,8 @@ typedef struct ss_replay_limits {
 #define SS_REPLAY_DEFAULT_TAG_FRACTION 0.05
 
 /** `skysieve replay`'s bound on resident file pages (ss_replay_options.max_mapped): a 10M-alert
- * night then peaks at about 400 MiB resident instead of 3.6 GiB, for 29% more time; a night whose
- * store stays under it never pays. */
+ * night then peaks at about 400 MiB resident instead of 3.6 GiB, for 23-29% more time; a night
+ * whose store stays under it never pays. */
 #define SS_REPLAY_MAX_MAPPED_DEFAULT ((size_t)256 << 20)
 
 /** Where a replay is, for a progress display. */
