@@ -14,9 +14,9 @@
 
 /* ---- staging (replay_stage.c) ----
  * Every valid packet of the inputs is serialised to a file as it is decoded, with an index entry
- * (observation time, offset) kept in memory; sorting the index gives the night in observation
- * order without holding the alerts in memory. The sorted offsets then go to a second file and the
- * index is freed, and the staging is read back as a decoder. */
+ * (observation time, sky pixel, offset) kept in memory; sorting the index gives the night in
+ * observation order without holding the alerts in memory. The sorted offsets then go to a second
+ * file and the index is freed, and the staging is read back as a decoder. */
 typedef struct ssi_stage ssi_stage;
 
 /** One packet of the staging file: where it is, and when and where its primary alert was
@@ -33,11 +33,12 @@ void ssi_stage_index_sort(ssi_stage_entry *e, size_t n);
 
 /** Create the staging file in directory @p dir (removed by ssi_stage_free()). */
 int ssi_stage_new(const char *dir, ssi_stage **out, ss_err *err);
-/** Append a packet (its primary alert's time orders it). @return 0, SS_ENOMEM or an errno. */
+/** Append a packet (its primary alert's time, then sky pixel, order it). @return 0, SS_ENOMEM or
+ * an errno. */
 int ssi_stage_put(ssi_stage *st, const ss_packet *pkt, ss_err *err);
 /** Finish writing and sort by observation time, ties by sky pixel, then in input order; the
- * index is written out
- * and freed (no ssi_stage_put() after this). @return 0, SS_ENOMEM or an errno. */
+ * index is written out and freed (no ssi_stage_put() after this). @return 0, SS_ENOMEM or an
+ * errno. */
 int ssi_stage_sort(ssi_stage *st, ss_err *err);
 /** Packets staged. */
 uint64_t ssi_stage_count(const ssi_stage *st);
