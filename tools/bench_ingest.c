@@ -3,7 +3,10 @@
  *
  *  A. alerts/s ingesting ALERTS generated tuple alerts over SOURCES sources (0.2" scatter), the
  *     loci found (should equal SOURCES), each epoch in the ORDER given: "field" (default) visits
- *     the sky field by field as a survey does, "source" takes the sources at random places; and
+ *     the sky field by field as a survey does, "source" takes the sources at random places; the
+ *     sources cover the whole sky, or with --sky a cap of that many square degrees (a night at a
+ *     survey's density: the whole sky holds 24 sources a square degree at 1M sources, an LSST
+ *     visit about 1,000); and
  * peak memory: heap (anonymous) apart from the LMDB pages mapped from the page cache, which the
  * kernel reclaims at will; and the store's footprint: bytes in use per alert beside the CSV's, and
  * bytes written to the store's disk
@@ -76,6 +79,9 @@ static ss_store *open_store(const char *dir)
  * before the next is decoded (the ingest overlaps the two otherwise, as `skysieve ingest` does). */
 static uint32_t batch_size;
 static int serial;
+/* Square degrees the sources of phase A cover (--sky): the whole sphere by default; a cap centred
+ * on (150, -30), in the south LSST surveys, for a night at a survey's density. */
+static double sky_deg2 = GEN_SKY_DEG2;
 
 static ss_ingest_totals ingest_file(ss_store *s, const char *path, bench_mem *mem)
 {
@@ -125,7 +131,7 @@ static footprint measure_footprint(ss_store *s, const char *dir, const char *inp
 static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int by_field, int json)
 {
     ss_rng r = {1};
-    gen_source *src = gen_sources(&r, sources);
+    gen_source *src = gen_sources_cap(&r, sources, sky_deg2, 150.0, -30.0);
     if (!src || (by_field && gen_order_by_field(&r, src, sources)))
         die("generating sources", NULL);
     uint64_t epochs = alerts / sources;
@@ -145,28 +151,30 @@ static void phase_a(const char *work, uint64_t alerts, uint64_t sources, int by_
     ss_store_close(s);
     if (json)
         printf("{\"phase\":\"A\",\"order\":\"%s\",\"alerts\":%llu,\"sources\":%llu,\"loci\":%llu,"
-               "\"seconds\":%.3f,"
+               "\"sky_deg2\":%.1f,\"seconds\":%.3f,"
                "\"alerts_per_second\":%.0f,\"heap_peak_mib\":%.1f,\"heap_at_start_mib\":%.1f,"
                "\"mapped_peak_mib\":%.1f,\"heap_peak_mib_at_10_50_100_percent\":[%.1f,%.1f,%.1f],"
                "\"stored_bytes_per_alert\":%.1f,\"input_bytes_per_alert\":%.1f,"
                "\"written_per_stored\":%.3f}\n",
                by_field ? "field" : "source", (unsigned long long)t.ingested,
-               (unsigned long long)sources, (unsigned long long)t.loci_created, secs,
-               (double)t.read / secs, mem.peak.anon_kib / 1024.0, anon0 / 1024.0,
-               mem.peak.file_kib / 1024.0, mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0,
-               mem.anon_at[2] / 1024.0, fp.stored, fp.input, fp.written);
+               (unsigned long long)sources, (unsigned long long)t.loci_created,
+               fmin(sky_deg2, GEN_SKY_DEG2), secs, (double)t.read / secs,
+               mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
+               mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0, fp.stored,
+               fp.input, fp.written);
     else
-        printf("A. ingest %llu alerts over %llu sources (0.2\" scatter), in %s order\n"
+        printf("A. ingest %llu alerts over %llu sources (0.2\" scatter) on %.0f deg2, in %s order\n"
                "   %.1f s, %.0f alerts/s, %llu loci\n"
                "   heap peak %.1f MiB (%.1f MiB at start); LMDB pages mapped, peak %.1f MiB\n"
                "   heap peak after 10%%, 50%%, 100%% of the alerts: %.1f, %.1f, %.1f MiB\n"
                "   stored %.0f B/alert = %.2f x the CSV input (%.0f B/alert); written to disk %.2f "
                "x stored\n",
                (unsigned long long)t.ingested, (unsigned long long)sources,
-               by_field ? "field" : "source", secs, (double)t.read / secs,
-               (unsigned long long)t.loci_created, mem.peak.anon_kib / 1024.0, anon0 / 1024.0,
-               mem.peak.file_kib / 1024.0, mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0,
-               mem.anon_at[2] / 1024.0, fp.stored, fp.stored / fp.input, fp.input, fp.written);
+               fmin(sky_deg2, GEN_SKY_DEG2), by_field ? "field" : "source", secs,
+               (double)t.read / secs, (unsigned long long)t.loci_created,
+               mem.peak.anon_kib / 1024.0, anon0 / 1024.0, mem.peak.file_kib / 1024.0,
+               mem.anon_at[0] / 1024.0, mem.anon_at[1] / 1024.0, mem.anon_at[2] / 1024.0, fp.stored,
+               fp.stored / fp.input, fp.input, fp.written);
     free(src), free(path), free(dir);
 }
 
@@ -240,24 +248,21 @@ static void phase_b(const char *work, uint64_t max_loci, int json)
 static const char usage[] =
     "usage: bench_ingest [--alerts N] [--sources N] [--order field|source] [--loci N] [--phase "
     "A|B]\n"
-    "                    [--workdir DIR] [--json] [--batch N] [--serial]\n"
-    "  defaults: 1000000 alerts over 100000 sources in field order; association up to 1000000 "
-    "loci\n";
+    "                    [--workdir DIR] [--json] [--batch N] [--serial] [--sky DEG2]\n"
+    "  defaults: 1000000 alerts over 100000 sources on the whole sky in field order; association "
+    "up to\n"
+    "  1000000 loci. --sky: the sources of phase A in a cap of that many square degrees (an LSST\n"
+    "  visit's density, 10,000 alerts in 9.6 deg2, is --sky 960 for 1000000 sources)\n";
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"alerts", required_argument, 0, 'a'},
-        {"sources", required_argument, 0, 's'},
-        {"loci", required_argument, 0, 'l'},
-        {"phase", required_argument, 0, 'p'},
-        {"workdir", required_argument, 0, 'w'},
-        {"json", no_argument, 0, 'j'},
-        {"order", required_argument, 0, 'o'},
-        {"batch", required_argument, 0, 'b'},
-        {"serial", no_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"alerts", required_argument, 0, 'a'},  {"sources", required_argument, 0, 's'},
+        {"loci", required_argument, 0, 'l'},    {"phase", required_argument, 0, 'p'},
+        {"workdir", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
+        {"order", required_argument, 0, 'o'},   {"batch", required_argument, 0, 'b'},
+        {"serial", no_argument, 0, 'S'},        {"sky", required_argument, 0, 'k'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     uint64_t alerts = 1000000, sources = 100000, loci = 1000000;
     const char *phase = "AB", *work = NULL;
@@ -272,13 +277,14 @@ int main(int argc, char **argv)
         case 'j': json = 1; break;
         case 'b': batch_size = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'S': serial = 1; break;
+        case 'k': sky_deg2 = strtod(optarg, NULL); break;
         case 'o':
             by_field = !strcmp(optarg, "field") ? 1 : !strcmp(optarg, "source") ? 0 : -1;
             break;
         default: fputs(usage, ch == 'h' ? stdout : stderr); return ch == 'h' ? 0 : 2;
         }
     }
-    if (!sources || alerts < sources || loci < 10000 || by_field < 0) {
+    if (!sources || alerts < sources || loci < 10000 || by_field < 0 || !(sky_deg2 > 0)) {
         fputs(usage, stderr);
         return 2;
     }

@@ -14,6 +14,32 @@ gen_source *gen_sources(ss_rng *r, uint64_t n)
     return s;
 }
 
+/* A point at angular distance acos(@p z) from (@p ra0, @p dec0), bearing @p phi (radians). */
+static void gen_offset(double ra0, double dec0, double z, double phi, gen_source *s)
+{
+    const double rad = M_PI / 180.0;
+    double sd = sqrt(fmax(0.0, 1.0 - z * z)), s0 = sin(dec0 * rad), c0 = cos(dec0 * rad);
+    double sdec = fmin(1.0, fmax(-1.0, s0 * z + c0 * sd * cos(phi)));
+    double ra = ra0 * rad + atan2(sin(phi) * sd * c0, z - s0 * sdec);
+    s->dec = asin(sdec) / rad;
+    s->ra = fmod(fmod(ra / rad, 360.0) + 360.0, 360.0);
+}
+
+gen_source *gen_sources_cap(ss_rng *r, uint64_t n, double area_deg2, double ra0, double dec0)
+{
+    if (area_deg2 >= GEN_SKY_DEG2)
+        return gen_sources(r, n);
+    /* a cap's area is 2 pi (1 - cos theta) steradians, uniform in cos theta */
+    double zmin = 1.0 - area_deg2 * (M_PI / 180.0) * (M_PI / 180.0) / (2.0 * M_PI);
+    gen_source *s = malloc(n * sizeof *s);
+    for (uint64_t i = 0; s && i < n; i++) {
+        double z = 1.0 - (1.0 - zmin) * ss_rng_uniform(r);
+        gen_offset(ra0, dec0, z, 2.0 * M_PI * ss_rng_uniform(r), &s[i]);
+        s[i].mag = 16.0 + 5.0 * ss_rng_uniform(r);
+    }
+    return s;
+}
+
 #define GEN_FIELD_DEG 3.5
 
 /* The field of a position: a band of declination, then a step of right ascension as wide on the

@@ -14,6 +14,17 @@ typedef struct gen_source {
 /** @p n sources uniform on the sphere, magnitudes 16 to 21. Caller frees. */
 gen_source *gen_sources(ss_rng *r, uint64_t n);
 
+/** The sky of the whole sphere, in square degrees (4 pi steradians). */
+#define GEN_SKY_DEG2 41252.96
+
+/**
+ * @p n sources uniform over a cap of @p area_deg2 square degrees centred on (@p ra0, @p dec0),
+ * magnitudes 16 to 21: a night's sources at a survey's density instead of spread over the whole
+ * sky (an LSST visit brings about 10,000 alerts from 9.6 square degrees). An area of the whole
+ * sphere or more gives gen_sources()'s sky. Caller frees.
+ */
+gen_source *gen_sources_cap(ss_rng *r, uint64_t n, double area_deg2, double ra0, double dec0);
+
 /**
  * Put @p n sources in the order a survey observes them: by field (tiles of about 3.5 x 3.5 degrees,
  * between an LSST field's 9.6 and a ZTF field's 47 square degrees), the fields in a random order,
