@@ -338,9 +338,10 @@ static int ssi_parse(int argc, char **argv, ssi_replay_cli *c)
         int rc = ch == '?' ? -1 : ssi_option(c, ch, optarg);
         if (rc > 0)
             return fputs(ssi_replay_help, stdout), -1;
-        if (rc < 0)
-            return ss_cli_usage("replay", "bad option or value%s%s", ch == '?' ? "" : ": ",
-                                ch == '?' ? "" : argv[optind - 1]);
+        if (rc < 0 && ch == '?')
+            return ss_cli_usage("replay", "bad option");
+        if (rc < 0) /* the option by name: its value may be the argument apart or after an = */
+            return ss_cli_usage("replay", "--%s: bad value '%s'", opts[idx].name, optarg);
     }
     if (!c->o.filters || !c->report || optind >= argc)
         return ss_cli_usage("replay", "needs --filters SET, --report FILE and at least one INPUT");

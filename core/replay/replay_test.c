@@ -420,7 +420,13 @@ START_TEST(bad_input_and_usage)
     ck_assert_int_eq(tu_sks(&out, &err, "replay --filters %s --report x --max-mapped lots %s/a.csv",
                             set, tu_tmp),
                      2);
-    ck_assert_msg(strstr(err, "lots"), "%s", err);
+    ck_assert_msg(strstr(err, "--max-mapped: bad value 'lots'"), "%s", err);
+    free(out);
+    free(err);
+    ck_assert_int_eq(
+        tu_sks(&out, &err, "replay --filters %s --report x --max-mapped=1Q %s/a.csv", set, tu_tmp),
+        2);
+    ck_assert_msg(strstr(err, "--max-mapped: bad value '1Q'"), "%s", err);
     free(out);
     free(err);
     free(set);
