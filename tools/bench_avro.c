@@ -9,6 +9,11 @@
  * alerts on new loci (the set's own alerts repeated unchanged would only measure duplicate
  * detection). Each alert is one Avro container in memory, as ZTF sends them over Kafka.
  *
+ * That is the store's worst case: a survey's alert repeats its object's recent history, which the
+ * store keeps once. --stream K makes the stream a survey sends: K rounds in a row share a sky, and
+ * each sends every template's own measurement again, under a new source id and a day after the
+ * round before, with the same history, which only the first of the K brings new.
+ *
  * Per round, on the same bytes: (1) the records alone, avro-c reading each into a generic value
  * with the schema parsed once: avro-c's own decode rate, the floor under any decoder of these
  * bytes and the reference of the ratio; (2) ingest: skysieve ingests the containers into a store:
@@ -28,7 +33,7 @@
  * overlap); --serial writes each batch before decoding the next, for the comparison.
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
- *                   [--keep] [--serial] [--ingest-only]
+ *                   [--keep] [--serial] [--ingest-only] [--stream K]
  */
 #include "bench_util.h"
 #include "ingest.h"
@@ -68,6 +73,7 @@ typedef struct bench_opts {
     uint64_t alerts;
     const char *work;
     int repeat, reader, keep, serial, ingest_only;
+    int stream; /* --stream K: epochs per sky (0: every round a new sky, its history new) */
 } bench_opts;
 
 typedef struct buf {
@@ -197,19 +203,36 @@ static void read_dir(set *st, const char *dir)
 
 /* ---- making round r's alerts ---- */
 
-static int is_id(const char *name)
+static int in_names(const char *name, const char *const *names)
 {
-    static const char *const ids[] = {"candid",  "diaSourceId", "diaObjectId", "diaForcedSourceId",
-                                      "alertId", "objectId",    "ssObjectId",  NULL};
-    for (int i = 0; ids[i]; i++)
-        if (!strcmp(name, ids[i]))
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(name, names[i]))
             return 1;
     return 0;
 }
 
-static void shift(avro_value_t *v, const char *name, int round);
+/* An object's ids, and the ids of one measurement (the alert's own, or a history entry's). */
+static const char *const object_ids[] = {"objectId", "diaObjectId", "ssObjectId", NULL};
+static const char *const source_ids[] = {"candid", "diaSourceId", "diaForcedSourceId", "alertId",
+                                         NULL};
+/* The time of a measurement: ZTF's jd, Rubin's and ELAsTiCC's MJD. */
+static const char *const times[] = {"jd", "midpointMjdTai", "midPointTai", NULL};
 
-static void shift_children(avro_value_t *v, int round)
+/* What a round changes in a template. Every round is a sky of its own (ids offset, right
+ * ascensions shifted: new alerts on new loci, their history new too); with --stream K, K rounds
+ * in a row share a sky, each an epoch that sends the template's own measurement again under a
+ * new id, EPOCH days later, with the same history, as a survey sends an object's alerts night
+ * after night, each repeating the ones before. */
+typedef struct clone_at {
+    int sky, epoch;
+    int in_list; /* inside an array: a history entry (or forced photometry), as its sky has it */
+} clone_at;
+
+#define ROUND_EPOCH_OFFSET 100000000000LL /* an epoch's ids: a hundredth of a sky's offset */
+
+static void shift(avro_value_t *v, const char *name, clone_at at);
+
+static void shift_children(avro_value_t *v, clone_at at)
 {
     size_t n = 0;
     avro_value_get_size(v, &n);
@@ -217,12 +240,20 @@ static void shift_children(avro_value_t *v, int round)
         avro_value_t child;
         const char *fname = NULL;
         if (!avro_value_get_by_index(v, i, &child, &fname))
-            shift(&child, fname ? fname : "", round);
+            shift(&child, fname ? fname : "", at);
     }
 }
 
-/* Give field @p name its round's value: ids offset, right ascensions shifted. */
-static void shift(avro_value_t *v, const char *name, int round)
+/* The offset of id field @p name: its sky's, and its epoch's for the alert's own measurement. */
+static int64_t id_offset(const char *name, clone_at at)
+{
+    int own = !at.in_list && in_names(name, source_ids);
+    return at.sky * ROUND_ID_OFFSET + (own ? at.epoch * ROUND_EPOCH_OFFSET : 0);
+}
+
+/* Give field @p name its round's value: ids offset, right ascensions shifted, the alert's own
+ * time moved by its epoch. */
+static void shift(avro_value_t *v, const char *name, clone_at at)
 {
     avro_value_t branch;
     int64_t l;
@@ -230,26 +261,31 @@ static void shift(avro_value_t *v, const char *name, int round)
     const char *s;
     size_t n;
     char tmp[128];
+    int is_id = in_names(name, object_ids) || in_names(name, source_ids);
     switch (avro_value_get_type(v)) {
     case AVRO_UNION:
         if (!avro_value_get_current_branch(v, &branch))
-            shift(&branch, name, round);
+            shift(&branch, name, at);
         break;
-    case AVRO_RECORD:
-    case AVRO_ARRAY: shift_children(v, round); break;
+    case AVRO_RECORD: shift_children(v, at); break;
+    case AVRO_ARRAY: at.in_list = 1, shift_children(v, at); break;
     case AVRO_INT64:
-        if (is_id(name) && !avro_value_get_long(v, &l) && l > 0)
-            avro_value_set_long(v, l + round * ROUND_ID_OFFSET);
+        if (is_id && !avro_value_get_long(v, &l) && l > 0)
+            avro_value_set_long(v, l + id_offset(name, at));
         break;
     case AVRO_STRING:
-        if (is_id(name) && !avro_value_get_string(v, &s, &n)) {
-            snprintf(tmp, sizeof tmp, "%.*s_%d", (int)(n ? n - 1 : 0), s, round);
+        if (is_id && !avro_value_get_string(v, &s, &n)) {
+            int own = id_offset(name, at) != at.sky * ROUND_ID_OFFSET;
+            snprintf(tmp, sizeof tmp, own ? "%.*s_%d.%d" : "%.*s_%d", (int)(n ? n - 1 : 0), s,
+                     at.sky, at.epoch);
             avro_value_set_string(v, tmp);
         }
         break;
     case AVRO_DOUBLE:
         if (!strcmp(name, "ra") && !avro_value_get_double(v, &d))
-            avro_value_set_double(v, fmod(d + round * ROUND_RA_SHIFT, 360.0));
+            avro_value_set_double(v, fmod(d + at.sky * ROUND_RA_SHIFT, 360.0));
+        else if (!at.in_list && in_names(name, times) && !avro_value_get_double(v, &d))
+            avro_value_set_double(v, d + at.epoch);
         break;
     default: break;
     }
@@ -257,13 +293,13 @@ static void shift(avro_value_t *v, const char *name, int round)
 
 /* One alert as an Avro container (header, one block), appended to @p out; @p block_at receives
  * where the block's records start, for the decode-only pass. */
-static void container(const alert_src *a, int round, buf *out, size_t *block_at)
+static void container(const alert_src *a, clone_at at, buf *out, size_t *block_at)
 {
     static const char sync[16] = "skysieve-bench!";
     avro_value_t v;
     avro_generic_value_new(a->iface, &v);
     avro_value_copy_fast(&v, &a->value);
-    shift(&v, "", round);
+    shift(&v, "", at);
     size_t size;
     avro_value_sizeof(&v, &size);
     char *rec = malloc(size);
@@ -302,8 +338,9 @@ typedef struct round_bytes {
 
 #define CHUNK_BYTES ((size_t)256 << 20)
 
-static void make_round(const set *st, int round, round_bytes *rb)
+static void make_round(const set *st, int round, int stream, round_bytes *rb)
 {
+    clone_at at = {.sky = stream ? round / stream : round, .epoch = stream ? round % stream : 0};
     if (rb->cnt + st->n > rb->cap) {
         rb->cap = (rb->cnt + st->n) * 2;
         rb->start = realloc(rb->start, rb->cap * sizeof(size_t));
@@ -315,7 +352,7 @@ static void make_round(const set *st, int round, round_bytes *rb)
     for (size_t i = 0; i < st->n; i++) {
         size_t j = rb->cnt++;
         rb->start[j] = rb->all.len;
-        container(&st->a[i], round, &rb->all, &rb->block[j]);
+        container(&st->a[i], at, &rb->all, &rb->block[j]);
         rb->len[j] = rb->all.len - 16 - rb->block[j];
         rb->records += rb->len[j];
         rb->stamps += st->a[i].stamp_bytes;
@@ -497,7 +534,7 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     for (int round = 0; made < o->alerts;) {
         rb.cnt = rb.all.len = 0;
         while (made + rb.cnt < o->alerts && (rb.cnt == 0 || rb.all.len < CHUNK_BYTES))
-            make_round(st, round++, &rb);
+            make_round(st, round++, o->stream, &rb);
         if (o->reader)
             t_dec += decode_reader(st, &rb);
         t_rec += decode_records(st, &rb);
@@ -567,12 +604,17 @@ int main(int argc, char **argv)
 {
     const char *data = "../shared/data", *list = "ztf,ztf-nocutouts,lsst,elasticc";
     bench_opts o = {.alerts = 100000, .repeat = 1};
-    static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},   {"alerts", required_argument, 0, 'n'},
-        {"work", required_argument, 0, 'w'},   {"sets", required_argument, 0, 's'},
-        {"repeat", required_argument, 0, 'r'}, {"reader", no_argument, 0, 'R'},
-        {"keep", no_argument, 0, 'k'},         {"serial", no_argument, 0, 'S'},
-        {"ingest-only", no_argument, 0, 'I'},  {0, 0, 0, 0}};
+    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
+                                         {"alerts", required_argument, 0, 'n'},
+                                         {"work", required_argument, 0, 'w'},
+                                         {"sets", required_argument, 0, 's'},
+                                         {"repeat", required_argument, 0, 'r'},
+                                         {"reader", no_argument, 0, 'R'},
+                                         {"keep", no_argument, 0, 'k'},
+                                         {"serial", no_argument, 0, 'S'},
+                                         {"ingest-only", no_argument, 0, 'I'},
+                                         {"stream", required_argument, 0, 'T'},
+                                         {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (ch == 'd')
             data = optarg;
@@ -592,9 +634,12 @@ int main(int argc, char **argv)
             o.serial = 1;
         else if (ch == 'I')
             o.ingest_only = 1;
+        else if (ch == 'T' && atoi(optarg) > 0)
+            o.stream = atoi(optarg);
         else
-            die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
-                         "[--repeat N] [--reader] [--keep] [--serial] [--ingest-only]");
+            die("usage",
+                "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
+                "[--repeat N] [--reader] [--keep] [--serial] [--ingest-only] [--stream K]");
     }
     char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
     if (!o.work && !(o.work = mkdtemp(tmpl)))
