@@ -92,7 +92,31 @@ START_TEST(ingest_summary_and_queries)
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "rejected_by_reason"),
                                                         "dec_out_of_range")),
                      2);
+    ck_assert_ptr_null(json_object_get(j, "footprint")); /* only with --tables */
     json_decref(j);
+    free(out), free(err);
+
+    /* --tables: the largest table first, every byte of the file accounted for */
+    ck_assert_int_eq(tu_sks(&out, &err, "stats --store %s/st --tables", tu_tmp), 0);
+    j = json_loads(out, 0, NULL);
+    json_t *fp = json_object_get(j, "footprint"), *tables = json_object_get(fp, "tables"), *t;
+    ck_assert_uint_gt(json_array_size(tables), 20);
+    json_int_t sum = json_integer_value(json_object_get(fp, "free_bytes")) +
+                     json_integer_value(json_object_get(fp, "lmdb_bytes")),
+               last = INT64_MAX;
+    size_t i;
+    json_array_foreach(tables, i, t)
+    {
+        json_int_t bytes = json_integer_value(json_object_get(t, "bytes"));
+        ck_assert_int_le(bytes, last);
+        last = bytes, sum += bytes;
+        if (!strcmp(json_string_value(json_object_get(t, "name")), "alerts"))
+            ck_assert_int_eq(json_integer_value(json_object_get(t, "entries")), 3);
+    }
+    ck_assert_int_eq(sum, json_integer_value(json_object_get(fp, "used_bytes")));
+    json_decref(j);
+    free(out), free(err);
+    ck_assert_int_eq(tu_sks(&out, &err, "loci --store %s/st --tables", tu_tmp), 2);
     free(out), free(err);
 
     ck_assert_int_eq(tu_sks(&out, &err, "rejected --store %s/st --reason dec_out_of_range", tu_tmp),

@@ -18,6 +18,7 @@ typedef struct ssi_query_cli {
     const char *store;
     const char *reason;
     ss_query_locus_options locus; /* locus: --as-of, --before */
+    int tables;                   /* stats: --tables */
 } ssi_query_cli;
 
 /* Parse --store, --help (and --reason where the command takes it). @return 0 to run, -1 after help,
@@ -25,9 +26,13 @@ typedef struct ssi_query_cli {
 static int ssi_parse_query(int argc, char **argv, ssi_query_cli *q)
 {
     static const struct option longopts[] = {
-        {"store", required_argument, 0, 's'}, {"reason", required_argument, 0, 'r'},
-        {"as-of", required_argument, 0, 'a'}, {"before", required_argument, 0, 'b'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"store", required_argument, 0, 's'},
+        {"reason", required_argument, 0, 'r'},
+        {"as-of", required_argument, 0, 'a'},
+        {"before", required_argument, 0, 'b'},
+        {"tables", no_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -42,6 +47,8 @@ static int ssi_parse_query(int argc, char **argv, ssi_query_cli *q)
             return ss_cli_usage(q->name, "--before takes a positive MJD");
         else if (ch == 'b' && !strcmp(q->name, "locus"))
             continue;
+        else if (ch == 't' && !strcmp(q->name, "stats"))
+            q->tables = 1;
         else if (ch == 'h')
             return fputs(q->help, stdout), -1;
         else
@@ -148,21 +155,31 @@ int ss_cmd_loci(int argc, char **argv)
 
 static int ssi_run_stats(ss_store *s, const ssi_query_cli *q, char **args, ss_err *err)
 {
-    (void)q, (void)args;
-    json_t *o;
+    (void)args;
+    json_t *o, *fp = NULL;
     int rc = ss_query_stats(s, &o, err);
-    return rc ? rc : ssi_print_json(o);
+    if (!rc && q->tables && (rc = ss_query_footprint(s, &fp, err)))
+        json_decref(o);
+    if (rc)
+        return rc;
+    if (fp)
+        json_object_set_new(o, "footprint", fp);
+    return ssi_print_json(o);
 }
 
 int ss_cmd_stats(int argc, char **argv)
 {
     ssi_query_cli q = {.name = "stats",
                        .nargs = 0,
-                       .help = "usage: skysieve stats --store DIR\n\n"
+                       .help = "usage: skysieve stats --store DIR [--tables]\n\n"
                                "Print the store's counts as one JSON object: alerts (every kind),\n"
                                "detections, upper_limits, forced_photometry, cutouts, loci,\n"
                                "duplicates, rejected and rejected_by_reason,\n"
-                               "ingest runs and the last one, map size and bytes used.\n"};
+                               "ingest runs and the last one, map size and bytes used.\n\n"
+                               "  --tables  add \"footprint\": what fills the store's file, each\n"
+                               "            table's entries and bytes (the largest first), the\n"
+                               "            free bytes (which 'skysieve compact' leaves out) and\n"
+                               "            LMDB's own\n"};
     return ssi_query_main(argc, argv, &q, ssi_run_stats);
 }
 

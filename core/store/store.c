@@ -786,6 +786,71 @@ int ss_store_info_get(ss_store *s, ss_store_info *out)
     return 0;
 }
 
+/* Whether the store opened table @p i: every table of its format, and the dictionaries where a
+ * store whose format was set back by hand still has them. */
+static int ssi_table_present(const ss_store *s, size_t i)
+{
+    if (ssi_tables[i].since <= s->format)
+        return 1;
+    const MDB_dbi *dbi = (const MDB_dbi *)((const char *)s + ssi_tables[i].offset);
+    return (dbi == &s->dict && s->has_dict) || (dbi == &s->zdict && s->has_zdict);
+}
+
+static ss_store_table_use ssi_table_use(const char *name, const MDB_stat *st)
+{
+    return (ss_store_table_use){name, st->ms_entries,
+                                st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages,
+                                st->ms_overflow_pages, st->ms_depth};
+}
+
+/* The pages LMDB's free list names, and the pages of the list itself. Each of its values is an
+ * ID list whose first word is its length (LMDB's MDB_IDL, read as mdb_stat -f reads it). */
+static int ssi_free_pages(MDB_txn *txn, uint64_t *free_pages, uint64_t *list_pages)
+{
+    MDB_stat st;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_stat(txn, 0, &st);
+    if (rc || (rc = mdb_cursor_open(txn, 0, &cur)))
+        return rc;
+    *list_pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        size_t n;
+        if (v.mv_size < sizeof n) {
+            rc = SS_ECORRUPT;
+            break;
+        }
+        memcpy(&n, v.mv_data, sizeof n); /* the value need not be aligned */
+        *free_pages += n;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ss_store_footprint(ss_store_txn *t, ss_store_table_use_fn visit, void *ctx,
+                       ss_store_footprint_info *out)
+{
+    ss_store *s = t->s;
+    MDB_stat st;
+    int rc = mdb_env_stat(s->env, &st);
+    *out = (ss_store_footprint_info){.page_size = rc ? 0 : st.ms_psize};
+    ss_store_table_use use;
+    if (!rc && !(rc = mdb_stat(t->txn, s->meta, &st)))
+        rc = visit(ctx, (use = ssi_table_use("meta", &st), &use));
+    for (size_t i = 0; !rc && i < SSI_NTABLES; i++) {
+        if (!ssi_table_present(s, i))
+            continue;
+        if (!(rc = mdb_stat(t->txn, *ssi_dbi(s, i), &st)))
+            rc = visit(ctx, (use = ssi_table_use(ssi_tables[i].name, &st), &use));
+    }
+    uint64_t list_pages = 0;
+    if (!rc && !(rc = mdb_stat(t->txn, 1, &st)) &&
+        !(rc = ssi_free_pages(t->txn, &out->free_pages, &list_pages)))
+        out->lmdb_pages = 2 + list_pages + st.ms_branch_pages + st.ms_leaf_pages +
+                          st.ms_overflow_pages; /* NUM_METAS, the free list, the tables' list */
+    return rc;
+}
+
 /* ---- transactions ---- */
 
 /* Begin (or renew) LMDB's transaction of @p t, counted in the map's users; when another process

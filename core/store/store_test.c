@@ -692,6 +692,50 @@ static ss_store *upgraded(ss_store *ro)
     return s;
 }
 
+typedef struct tables_seen {
+    uint64_t pages, alerts, locus_alerts, calls;
+    uint64_t stop_at; /* the call that stops the walk (0: none) */
+} tables_seen;
+
+static int count_table(void *ctx, const ss_store_table_use *u)
+{
+    tables_seen *t = ctx;
+    ck_assert_uint_le(u->overflow_pages, u->pages);
+    t->pages += u->pages;
+    if (!strcmp(u->name, "alerts"))
+        t->alerts = u->entries;
+    if (!strcmp(u->name, "locus_alerts"))
+        t->locus_alerts = u->entries;
+    return ++t->calls == t->stop_at ? 42 : 0;
+}
+
+/* Every page of the file is a table's, a free one or LMDB's own: the footprint adds up to the
+ * used bytes once writes have freed pages, and the visitor can stop the walk. */
+START_TEST(footprint_accounts_for_every_page)
+{
+    ss_store *s = open_rw("st");
+    ingest_rows(s, "a1,10,20,60000.5,g,18,0.1,OBJ\nb1,50,-5,60001,g,18,0.1,OTHER\n");
+    ingest_rows(s, "a2,10,20,60002.5,r,18.2,0.1,OBJ\n");
+    ss_store_txn *t;
+    ss_store_info info;
+    ss_store_footprint_info fp;
+    tables_seen seen = {0}, stop = {.stop_at = 2};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_footprint(t, count_table, &seen, &fp), 0);
+    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    ck_assert_uint_eq(seen.alerts, 3);
+    ck_assert_uint_eq(seen.locus_alerts, 3);
+    ck_assert_uint_gt(seen.calls, 20);
+    ck_assert_uint_gt(fp.free_pages, 0); /* the pages the second ingest rewrote */
+    ck_assert_uint_ge(fp.lmdb_pages, 2);
+    ck_assert_uint_eq((seen.pages + fp.free_pages + fp.lmdb_pages) * fp.page_size, info.used_bytes);
+    ck_assert_int_eq(ss_store_footprint(t, count_table, &stop, &fp), 42);
+    ck_assert_uint_eq(stop.calls, 2);
+    ss_store_txn_abort(t);
+    ss_store_close(s);
+}
+END_TEST
+
 START_TEST(loci_newest_follows_the_newest_alert)
 {
     ss_store *s = open_rw("st");
@@ -2153,6 +2197,7 @@ int main(void)
     TCase *f6 = tcase_create("format_6");
     tcase_add_checked_fixture(f6, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(f6, loci_newest_follows_the_newest_alert);
+    tcase_add_test(f6, footprint_accounts_for_every_page);
     tcase_add_test(f6, format_5_store_reads_and_gains_the_indexes_on_write);
     tcase_add_test(f6, verify_catches_missing_index_entries);
     tcase_add_test(f6, walks_follow_their_index_both_ways);

@@ -71,6 +71,14 @@ int ss_query_loci(ss_store *s, FILE *out, ss_err *err);
 /** Counts of the store as a JSON object. */
 int ss_query_stats(ss_store *s, json_t **out, ss_err *err);
 
+/**
+ * What fills the store's file, as a JSON object (ss_store_footprint()): page_size, used_bytes,
+ * "tables" (name, entries, bytes, overflow_bytes, depth; the largest first), free_bytes (pages no
+ * table holds, which `skysieve compact` leaves out) and lmdb_bytes (LMDB's own pages).
+ * @return 0 or a store error (@p err says which). *out is the caller's.
+ */
+int ss_query_footprint(ss_store *s, json_t **out, ss_err *err);
+
 /** Print the rejected records (all, or those of reason @p reason) as JSON lines. */
 int ss_query_rejected(ss_store *s, const char *reason, FILE *out, ss_err *err);
 

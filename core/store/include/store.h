@@ -360,6 +360,40 @@ typedef struct ss_store_counters {
  */
 ss_store_counters *ss_store_txn_counters(ss_store_txn *t);
 
+/** One table's share of the store's file (ss_store_footprint()). */
+typedef struct ss_store_table_use {
+    const char *name;        /**< the table's name (static storage) */
+    uint64_t entries;        /**< its entries */
+    uint64_t pages;          /**< the pages it holds: branch, leaf and overflow */
+    uint64_t overflow_pages; /**< of those, the pages of values larger than a leaf page holds */
+    uint32_t depth;          /**< the height of its B-tree */
+} ss_store_table_use;
+
+/** Called once per table by ss_store_footprint(); a nonzero return stops the walk and is
+ * returned. @p use lives for the call only. */
+typedef int (*ss_store_table_use_fn)(void *ctx, const ss_store_table_use *use);
+
+/** What fills the store's file, in @p t's snapshot. */
+typedef struct ss_store_footprint_info {
+    uint32_t page_size;  /**< bytes of a page */
+    uint64_t free_pages; /**< pages no table holds (freed by earlier writes, reused by later
+                              ones; `skysieve compact` leaves them out) */
+    uint64_t lmdb_pages; /**< LMDB's own: its two meta pages, the list of tables and the list of
+                              free pages */
+} ss_store_footprint_info;
+
+/**
+ * Visit every table of the store with its entries and pages, in the order the store formats added
+ * them (tables a store opened read-only lacks are left out), and count the pages no table holds.
+ * With no commit since @p t began, the tables' pages, the free pages and LMDB's own add up to
+ * ss_store_info_get()'s used bytes: nothing else is in the file. Reads no data page: the cost is
+ * a walk of LMDB's list of free pages. @p out is filled as the walk goes, its page size before
+ * the first table.
+ * @return 0, the first nonzero return of @p visit, or an LMDB code.
+ */
+int ss_store_footprint(ss_store_txn *t, ss_store_table_use_fn visit, void *ctx,
+                       ss_store_footprint_info *out);
+
 /* ---- loci ---- */
 
 /** Read locus @p id (SS_LOCUS_ID_LEN characters). @return 0, SS_ENOTFOUND, SS_ECORRUPT or an
