@@ -25,8 +25,9 @@
  * After each measurement it prints the store's footprint: bytes in use per alert beside the Avro
  * records' bytes (their bytes without the cutouts' images when the cutouts were not stored), and
  * the bytes the ingest wrote to the store's disk (/proc/diskstats, other writers on that disk
- * included) per byte in use, then reads every light curve back and compacts a copy of the
- * store (--ingest-only skips those two, for a profile of the ingest alone). --keep leaves the
+ * included) per byte in use, and the bytes per alert of each table holding a hundredth of the
+ * store or more (ss_store_footprint()), then reads every light curve back and compacts a copy of
+ * the store (--ingest-only skips those two, for a profile of the ingest alone). --keep leaves the
  * stores in --work for a look with mdb_stat.
  *
  * The ingest overlaps decoding with writing, as `skysieve ingest` does (ss_ingest_options
@@ -37,6 +38,7 @@
  */
 #include "bench_util.h"
 #include "ingest.h"
+#include "store.h"
 
 #include <avro.h>
 #include <dirent.h>
@@ -431,6 +433,46 @@ static void print_footprint(const set *st, ss_store *s, const round_bytes *rb, u
                (double)(after - before) / (double)info.used_bytes);
 }
 
+typedef struct table_bytes {
+    const char *name[32];
+    uint64_t pages[32];
+    int n;
+} table_bytes;
+
+static int keep_table(void *ctx, const ss_store_table_use *u)
+{
+    table_bytes *t = ctx;
+    if (t->n < 32 && u->pages)
+        t->name[t->n] = u->name, t->pages[t->n++] = u->pages;
+    return 0;
+}
+
+/* Where the stored bytes are, per alert: the tables holding a hundredth of them or more, the
+ * largest first, and the pages no table holds. */
+static void print_tables(const set *st, ss_store *s, uint64_t made)
+{
+    ss_store_txn *t;
+    ss_store_footprint_info fp;
+    table_bytes tb = {.n = 0};
+    if (ss_store_txn_begin(s, SS_STORE_READ, &t) || ss_store_footprint(t, keep_table, &tb, &fp))
+        die(st->name, "cannot read the tables' sizes");
+    ss_store_txn_abort(t);
+    uint64_t all = fp.free_pages + fp.lmdb_pages;
+    for (int i = 0; i < tb.n; i++)
+        all += tb.pages[i];
+    printf("%-14s B/alert by table:", st->name);
+    for (int left = tb.n; left > 0; left--) { /* a few tables: pick the largest each time */
+        int big = 0;
+        for (int i = 1; i < tb.n; i++)
+            big = tb.pages[i] > tb.pages[big] ? i : big;
+        if (tb.pages[big] * 100 < all)
+            break;
+        printf(" %s %.0f", tb.name[big], (double)(tb.pages[big] * fp.page_size) / (double)made);
+        tb.pages[big] = 0;
+    }
+    printf(" | free %.0f\n", (double)(fp.free_pages * fp.page_size) / (double)made);
+}
+
 /* The same store after `skysieve compact` (its tables rewritten with full pages): what a store
  * kept for years holds per alert. The copy is removed. */
 static void print_compacted(const set *st, ss_store *s, const char *dir, const round_bytes *rb,
@@ -558,6 +600,7 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     printf(" | loci %llu rejected %llu\n", (unsigned long long)t.loci_created,
            (unsigned long long)t.rejected);
     print_footprint(st, s, &rb, made, written, bench_disk_written(dir));
+    print_tables(st, s, made);
     if (!o->ingest_only) {
         print_lightcurves(st, s);
         print_compacted(st, s, dir, &rb, made);
