@@ -56,8 +56,9 @@ static const char ssi_replay_help[] =
     "  --help                 show this help\n"
     "\n"
     "Progress goes to stderr: a bar with rate and time left on a terminal, a line every 10 s\n"
-    "otherwise. Exit status: 0 replayed (and, with --validate, passed); 1 validation failed or\n"
-    "the replay could not run; 2 wrong usage.\n";
+    "otherwise. Exit status: 0 replayed (and, with --validate, passed); 1 validation failed, an\n"
+    "input could not be read (the others are replayed and the report written, as ingest does),\n"
+    "or the replay could not run; 2 wrong usage.\n";
 
 typedef struct ssi_replay_cli {
     ss_replay_options o;
@@ -407,6 +408,12 @@ int ss_cmd_replay(int argc, char **argv)
     int failed = ssi_summary_validation(rep, c.quiet ? stderr : out, c.quiet);
     if (!c.quiet && strcmp(c.report, "-"))
         fprintf(out, "report: %s\n", c.report);
+    /* a night that was not read must not pass a review: its name is above, as a rejection */
+    json_int_t unread =
+        json_integer_value(json_object_get(json_object_get(rep, "alerts"), "inputs_failed"));
+    if (unread)
+        fprintf(stderr, "skysieve: replay: %lld input%s could not be read\n", (long long)unread,
+                unread == 1 ? "" : "s");
     json_decref(rep);
-    return failed ? SS_EXIT_FAIL : SS_EXIT_OK;
+    return failed || unread ? SS_EXIT_FAIL : SS_EXIT_OK;
 }

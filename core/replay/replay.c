@@ -286,7 +286,8 @@ static json_t *ssi_alerts_json(const ssi_replay *r)
                                 json_integer((json_int_t)t->by_reason[i]));
     double first, last;
     ssi_stage_span(r->stage, &first, &last);
-    return json_pack("{s:I, s:I, s:I, s:o, s:O, s:o, s:o}", "read", (json_int_t)t->read, "replayed",
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:O, s:o, s:o}", "inputs_failed",
+                     (json_int_t)t->inputs_failed, "read", (json_int_t)t->read, "replayed",
                      (json_int_t)ssi_stage_count(r->stage), "rejected", (json_int_t)t->rejected,
                      "rejected_by_reason", reasons, "first_rejected", r->rejects, "first_mjd",
                      ss_json_num(first), "last_mjd", ss_json_num(last));

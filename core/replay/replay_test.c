@@ -399,13 +399,19 @@ START_TEST(bad_input_and_usage)
     ck_assert_msg(strstr(err, "gone.so"), "%s", err);
     free(out);
     free(err);
-    /* an unreadable input is rejected as a whole, named, and the rest replays */
+    /* an unreadable input is rejected as a whole, named, and the rest replays; the run fails, as
+     * an ingest does, so that a night that was not read cannot pass a review */
     ck_assert_int_eq(tu_sks(&out, &err,
                             "replay --filters %s --report %s/r.json %s/a.csv %s/nope.avro", set,
                             tu_tmp, tu_tmp, tu_tmp),
-                     0);
-    ck_assert_msg(strstr(err, "nope.avro"), "%s", err);
+                     1);
+    ck_assert_msg(strstr(err, "nope.avro") && strstr(err, "1 input could not be read"), "%s", err);
     ck_assert(strstr(out, "(2 rejected)"));
+    json_t *rep = load_report("r.json");
+    json_t *alerts = json_object_get(rep, "alerts");
+    ck_assert_int_eq(json_integer_value(json_object_get(alerts, "inputs_failed")), 1);
+    ck_assert_int_gt(json_integer_value(json_object_get(alerts, "replayed")), 0);
+    json_decref(rep);
     free(out);
     free(err);
     ck_assert_int_eq(tu_sks(&out, &err, "replay --filters %s %s/a.csv", set, tu_tmp), 2);

@@ -15,11 +15,11 @@
  * filter's "time_us", and validation failures of check "time_budget".
  *
  * Report (JSON object; "format" is bumped when a field changes meaning):
- *   format, filters, baseline, inputs[], alerts{read, replayed, history, duplicates, rejected,
- *   rejected_by_reason{}, first_mjd, last_mjd}, loci, set{...run...}, baseline_run{...run...},
- *   diff{...}, validation{enabled, passed, limits{}, failures[]}, timing{read_seconds,
- *   replay_seconds, baseline_seconds, alerts_per_second, max_mapped (the bound, bytes; 0: none),
- *   store_unmaps (its work)}
+ *   format, filters, baseline, inputs[], alerts{inputs_failed (inputs not read at all), read,
+ *   replayed, history, duplicates, rejected, rejected_by_reason{}, first_mjd, last_mjd}, loci,
+ *   set{...run...}, baseline_run{...run...}, diff{...}, validation{enabled, passed, limits{},
+ *   failures[]}, timing{read_seconds, replay_seconds, baseline_seconds, alerts_per_second,
+ *   max_mapped (the bound, bytes; 0: none), store_unmaps (its work)}
  * A run: loci_tagged, fraction_tagged, filters[{label, name, version, runtime, path, loci_seen,
  *   dispatches, runs, skipped, errors, halts, properties_written, tagged{tag: loci},
  *   first_errors[{locus_id, alert_id, message}], time_us{p50, p90, p99, max}}],
