@@ -695,6 +695,7 @@ static ss_store *upgraded(ss_store *ro)
 typedef struct tables_seen {
     uint64_t pages, alerts, locus_alerts, calls;
     uint64_t stop_at; /* the call that stops the walk (0: none) */
+    int newest;       /* loci_newest was visited */
 } tables_seen;
 
 static int count_table(void *ctx, const ss_store_table_use *u)
@@ -706,7 +707,24 @@ static int count_table(void *ctx, const ss_store_table_use *u)
         t->alerts = u->entries;
     if (!strcmp(u->name, "locus_alerts"))
         t->locus_alerts = u->entries;
+    t->newest |= !strcmp(u->name, "loci_newest");
     return ++t->calls == t->stop_at ? 42 : 0;
+}
+
+/* The footprint of @p s, checked to add up to its used bytes. */
+static tables_seen footprint_of(ss_store *s, ss_store_footprint_info *fp)
+{
+    ss_store_txn *t;
+    ss_store_info info;
+    tables_seen seen = {0};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_footprint(t, count_table, &seen, fp), 0);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    ck_assert_uint_ge(fp->lmdb_pages, 2);
+    ck_assert_uint_eq((seen.pages + fp->free_pages + fp->lmdb_pages) * fp->page_size,
+                      info.used_bytes);
+    return seen;
 }
 
 /* Every page of the file is a table's, a free one or LMDB's own: the footprint adds up to the
@@ -716,19 +734,15 @@ START_TEST(footprint_accounts_for_every_page)
     ss_store *s = open_rw("st");
     ingest_rows(s, "a1,10,20,60000.5,g,18,0.1,OBJ\nb1,50,-5,60001,g,18,0.1,OTHER\n");
     ingest_rows(s, "a2,10,20,60002.5,r,18.2,0.1,OBJ\n");
-    ss_store_txn *t;
-    ss_store_info info;
     ss_store_footprint_info fp;
-    tables_seen seen = {0}, stop = {.stop_at = 2};
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
-    ck_assert_int_eq(ss_store_footprint(t, count_table, &seen, &fp), 0);
-    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    tables_seen seen = footprint_of(s, &fp), stop = {.stop_at = 2};
     ck_assert_uint_eq(seen.alerts, 3);
     ck_assert_uint_eq(seen.locus_alerts, 3);
     ck_assert_uint_gt(seen.calls, 20);
+    ck_assert(seen.newest);
     ck_assert_uint_gt(fp.free_pages, 0); /* the pages the second ingest rewrote */
-    ck_assert_uint_ge(fp.lmdb_pages, 2);
-    ck_assert_uint_eq((seen.pages + fp.free_pages + fp.lmdb_pages) * fp.page_size, info.used_bytes);
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
     ck_assert_int_eq(ss_store_footprint(t, count_table, &stop, &fp), 42);
     ck_assert_uint_eq(stop.calls, 2);
     ss_store_txn_abort(t);
@@ -881,7 +895,10 @@ START_TEST(format_5_store_reads_and_gains_the_indexes_on_write)
     ck_assert_int_eq(ss_store_has_newest(s), 0);
     ck_assert_int_eq(ss_store_has_table(s, SS_STORE_CATALOG_LOCI), 0);
     ck_assert_int_eq(ss_store_has_table(s, SS_STORE_LOCUS_MATCHES), 1);
+    ss_store_footprint_info fp;
+    ck_assert(!footprint_of(s, &fp).newest); /* a table it lacks is not visited */
     s = upgraded(s);
+    ck_assert(footprint_of(s, &fp).newest);
     ck_assert_uint_eq(table_entries(s, s->loci_newest), 5);
     ck_assert_uint_eq(table_entries(s, s->catalog_loci), 3);
     char id[SS_LOCUS_ID_LEN + 1];
