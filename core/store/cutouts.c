@@ -4,9 +4,11 @@
  * stamp of 13 kB took 16 kB. Format 7 keeps an alert's stamps in one record (key ending in
  * SSI_CUTOUT_ALL instead of a kind), and compresses with zstd the stamps that are not
  * compressed already: Rubin's are plain FITS, which zstd's fastest levels nearly halve; ZTF's
- * are gzipped FITS and are kept as sent. Both layouts are read. */
+ * are gzipped FITS and are kept as sent. Both layouts are read. The compression may be done
+ * before the write transaction, on another thread (ss_store_stamps): the record is the same. */
 #include "store_impl.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -29,26 +31,117 @@ static int ssi_compressible(const ss_cutout *c)
     return memcmp(c->data, gz, sizeof gz) && memcmp(c->data, zst, sizeof zst);
 }
 
-/* Stamp @p c as stored: zstd into @p z when that saves an eighth, else as it is. */
-static int ssi_stamp_pack(ss_store_txn *t, const ss_cutout *c, ss_wbuf *z, uint8_t *codec)
+/* Append stamp @p c to @p z compressed, when that saves an eighth (codec ZSTD, its *n bytes
+ * there); else @p z is left as it was (codec RAW: the stamp is stored as sent). */
+static int ssi_stamp_squeeze(ZSTD_CCtx **cctx, const ss_cutout *c, ss_wbuf *z, uint8_t *codec,
+                             size_t *n)
 {
     *codec = SSI_CODEC_RAW;
+    *n = 0;
     if (!ssi_compressible(c))
         return 0;
-    ss_wbuf_reset(z);
     if (ss_wbuf_reserve(z, ZSTD_compressBound(c->len)))
         return SS_ENOMEM;
-    if (!t->s->zcctx && !(t->s->zcctx = ZSTD_createCCtx()))
+    if (!*cctx && !(*cctx = ZSTD_createCCtx()))
         return SS_ENOMEM;
-    size_t n = ZSTD_compressCCtx(t->s->zcctx, z->data, z->cap, c->data, c->len, SSI_ZSTD_LEVEL);
-    if (ZSTD_isError(n) || n > c->len - c->len / 8)
+    size_t got = ZSTD_compressCCtx(*cctx, z->data + z->len, z->cap - z->len, c->data, c->len,
+                                   SSI_ZSTD_LEVEL);
+    if (ZSTD_isError(got) || got > c->len - c->len / 8)
         return 0;
-    z->len = n;
+    z->len += got;
+    *n = got;
     *codec = SSI_CODEC_ZSTD;
     return 0;
 }
 
+/* One alert's stamps as stored: per kind, the codec, and for ZSTD where the bytes are in the
+ * set's buffer (an offset: the buffer moves as it grows). */
+typedef struct ssi_packed {
+    uint8_t codec[SS_CUTOUT__COUNT];
+    size_t off[SS_CUTOUT__COUNT], len[SS_CUTOUT__COUNT];
+} ssi_packed;
+
+struct ss_store_stamps {
+    ZSTD_CCtx *cctx;
+    ss_wbuf z; /* the compressed stamps, one after the other */
+    ssi_packed *items;
+    uint32_t n, cap;
+};
+
+ss_store_stamps *ss_store_stamps_new(void)
+{
+    return calloc(1, sizeof(ss_store_stamps));
+}
+
+void ss_store_stamps_free(ss_store_stamps *st)
+{
+    if (!st)
+        return;
+    ZSTD_freeCCtx(st->cctx);
+    ss_wbuf_free(&st->z);
+    free(st->items);
+    free(st);
+}
+
+void ss_store_stamps_reset(ss_store_stamps *st)
+{
+    ss_wbuf_reset(&st->z);
+    st->n = 0;
+}
+
+size_t ss_store_stamps_bytes(const ss_store_stamps *st)
+{
+    return st->z.len + (size_t)st->n * sizeof *st->items;
+}
+
+int ss_store_stamps_pack(ss_store_stamps *st, const ss_cutout *cutouts, uint32_t *index)
+{
+    if (st->n == st->cap) {
+        uint32_t cap = st->cap ? st->cap * 2 : 64;
+        ssi_packed *grown = realloc(st->items, cap * sizeof *grown);
+        if (!grown)
+            return SS_ENOMEM;
+        st->items = grown, st->cap = cap;
+    }
+    ssi_packed *p = &st->items[st->n];
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
+        p->off[k] = st->z.len;
+        p->codec[k] = SSI_CODEC_RAW, p->len[k] = 0;
+        int rc = cutouts[k].data
+                     ? ssi_stamp_squeeze(&st->cctx, &cutouts[k], &st->z, &p->codec[k], &p->len[k])
+                     : 0;
+        if (rc)
+            return rc;
+    }
+    *index = st->n++;
+    return 0;
+}
+
+/* Stamp @p k of @p c as stored, packed by @p st (item @p p) or here, into t->zbuf[k]. */
+static int ssi_stamp_stored(ss_store_txn *t, const ss_cutout *c, int k, const ss_store_stamps *st,
+                            const ssi_packed *p, const void **bytes, size_t *len, uint8_t *codec)
+{
+    size_t n = 0;
+    int rc = 0;
+    if (p) {
+        *codec = p->codec[k], n = p->len[k];
+    } else {
+        ss_wbuf_reset(&t->zbuf[k]);
+        rc = ssi_stamp_squeeze(&t->s->zcctx, c, &t->zbuf[k], codec, &n);
+    }
+    int z = *codec == SSI_CODEC_ZSTD;
+    *bytes = !z ? (const void *)c->data : p ? st->z.data + p->off[k] : t->zbuf[k].data;
+    *len = z ? n : c->len;
+    return rc;
+}
+
 int ss_store_cutouts_put(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts)
+{
+    return ss_store_cutouts_put2(t, a, cutouts, NULL, 0);
+}
+
+int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts,
+                          const ss_store_stamps *st, uint32_t index)
 {
     ss_store_counters *cnt = ssi_counters_w(t);
     unsigned char kb[SSI_KEY_MAX];
@@ -57,16 +150,17 @@ int ss_store_cutouts_put(ss_store_txn *t, const ss_alert *a, const ss_cutout *cu
     uint8_t codec, count = 0;
     if (!cnt)
         return SS_ECORRUPT;
+    if (st && index >= st->n)
+        return SS_EINVAL;
+    const ssi_packed *p = st ? &st->items[index] : NULL;
     ss_wbuf_reset(&t->buf); /* the heads; the stamps are copied straight into LMDB */
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
         const ss_cutout *c = &cutouts[k];
         if (!c->data)
             continue;
-        int rc = ssi_stamp_pack(t, c, &t->zbuf[k], &codec);
+        int rc = ssi_stamp_stored(t, c, k, st, p, &bytes[count], &stored[count], &codec);
         if (rc)
             return rc;
-        bytes[count] = codec == SSI_CODEC_ZSTD ? (const void *)t->zbuf[k].data : c->data;
-        stored[count] = codec == SSI_CODEC_ZSTD ? t->zbuf[k].len : c->len;
         ss_wbuf_u8(&t->buf, (uint8_t)k);
         ss_wbuf_u8(&t->buf, codec);
         ss_wbuf_vstr(&t->buf, c->file_name, c->file_name ? strlen(c->file_name) : 0);

@@ -1704,6 +1704,70 @@ START_TEST(an_alerts_stamps_are_one_record_compressed_when_they_shrink)
 }
 END_TEST
 
+/* The packed record of alert @p id's stamps, copied into @p out. */
+static void stamps_record(ss_store *s, const char *id, ss_wbuf *out)
+{
+    ss_store_txn *t;
+    unsigned char kb[SSI_KEY_MAX];
+    size_t klen = ssi_key_cutout(kb, id, "ztf", 0);
+    kb[klen - 1] = 0xff;
+    MDB_val k = {klen, kb}, v;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_get(t->txn, s->cutouts, &k, &v), 0);
+    ss_wbuf_reset(out);
+    ss_wbuf_bytes(out, v.mv_data, v.mv_size);
+    ss_store_txn_abort(t);
+}
+
+/* Stamps compressed before the transaction (another thread's work in an ingest) make the record
+ * the writer makes itself: a plain stamp compressed, a gzipped one and a small one as sent. */
+START_TEST(stamps_packed_early_store_the_same_record)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    unsigned char plain[4000], gz[900], small[100];
+    for (size_t i = 0; i < sizeof plain; i++)
+        plain[i] = (unsigned char)(i % 7);
+    memset(gz, 9, sizeof gz), gz[0] = 0x1f, gz[1] = 0x8b;
+    memset(small, 1, sizeof small);
+    ss_cutout c[SS_CUTOUT__COUNT] = {{plain, sizeof plain, "sci.fits"},
+                                     {gz, sizeof gz, "t.fits.gz"},
+                                     {small, sizeof small, NULL}};
+    ss_store_stamps *st = ss_store_stamps_new();
+    uint32_t first, second;
+    ck_assert_int_eq(ss_store_stamps_pack(st, c, &first), 0);
+    ck_assert_int_eq(ss_store_stamps_pack(st, c, &second), 0);
+    ck_assert_uint_eq(second, first + 1);
+    ck_assert_uint_lt(ss_store_stamps_bytes(st), sizeof plain); /* only the plain one, shrunk */
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "1", "x"), c), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "2", "x"), c, st, second), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "3", "x"), c, st, 2), SS_EINVAL);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_wbuf mine = {0}, early = {0};
+    stamps_record(s, "1", &mine);
+    stamps_record(s, "2", &early);
+    ck_assert_uint_eq(mine.len, early.len);
+    ck_assert_int_eq(memcmp(mine.data, early.data, mine.len), 0);
+    ck_assert_uint_lt(mine.len, sizeof plain); /* the plain stamp was compressed */
+    got_stamps g = {0};
+    ck_assert_int_eq(read_stamps(s, "2", &g), 0);
+    ck_assert_int_eq(g.n, 3);
+    ck_assert_int_eq(memcmp(g.bytes[0], plain, sizeof plain), 0);
+    ck_assert_int_eq(memcmp(g.bytes[1], gz, sizeof gz), 0);
+    free_stamps(&g);
+    ss_store_stamps_reset(st);
+    ck_assert_uint_eq(ss_store_stamps_bytes(st), 0);
+    ck_assert_int_eq(ss_store_stamps_pack(st, c, &first), 0);
+    ck_assert_uint_eq(first, 0);
+    ss_store_stamps_free(st);
+    ss_wbuf_free(&mine), ss_wbuf_free(&early);
+    ss_store_close(s);
+    ss_packet_free(p);
+}
+END_TEST
+
 /* Stamps stored one per record before format 7 are read beside packed ones; a damaged packed
  * record is reported, not read past. */
 START_TEST(single_stamp_records_still_read_and_damage_is_caught)
@@ -2233,6 +2297,7 @@ int main(void)
     tcase_add_test(f7, sky_scan_finds_what_brute_force_finds);
     tcase_add_test(f7, an_alerts_stamps_are_one_record_compressed_when_they_shrink);
     tcase_add_test(f7, single_stamp_records_still_read_and_damage_is_caught);
+    tcase_add_test(f7, stamps_packed_early_store_the_same_record);
     tcase_add_test(f7, retention_walks_the_whole_store_in_chunks);
     suite_add_tcase(s, f7);
     TCase *f9 = tcase_create("format_9");

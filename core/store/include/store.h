@@ -646,6 +646,42 @@ int ss_store_tags_each(ss_store_txn *t, ss_store_tags_fn fn, void *ctx);
  * or an LMDB code. */
 int ss_store_cutouts_put(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts);
 
+/**
+ * Stamps compressed as the store keeps them, before their write transaction: the compression of
+ * Rubin's plain FITS stamps is most of a writer's work, and another thread (an ingest's decoding
+ * one) can do it while the writer writes the batch before. Opaque; its maker owns it, one thread
+ * at a time. It holds any number of alerts' stamps until ss_store_stamps_reset().
+ */
+typedef struct ss_store_stamps ss_store_stamps;
+
+/** A new, empty set. @return NULL when out of memory. */
+ss_store_stamps *ss_store_stamps_new(void);
+
+/** Free @p st (NULL: nothing). */
+void ss_store_stamps_free(ss_store_stamps *st);
+
+/** Forget every alert's stamps, keeping the memory for the next ones. */
+void ss_store_stamps_reset(ss_store_stamps *st);
+
+/**
+ * Compress the stamps of @p cutouts (SS_CUTOUT__COUNT, as for ss_store_cutouts_put()) that the
+ * store would, into @p st; the others stay @p cutouts' own, which must live until they are put.
+ * @param[out] index what ss_store_cutouts_put2() is given for them.
+ * @return 0 or SS_ENOMEM.
+ */
+int ss_store_stamps_pack(ss_store_stamps *st, const ss_cutout *cutouts, uint32_t *index);
+
+/** The bytes @p st holds, for its maker's memory bound. */
+size_t ss_store_stamps_bytes(const ss_store_stamps *st);
+
+/**
+ * ss_store_cutouts_put() of stamps packed already: @p index of @p st, packed from the same
+ * @p cutouts. The record written is the one ss_store_cutouts_put() writes. @p st NULL: packed here.
+ * @return as ss_store_cutouts_put(); SS_EINVAL when @p index is not one of @p st.
+ */
+int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts,
+                          const ss_store_stamps *st, uint32_t index);
+
 /** One stored stamp, borrowed from the store until the transaction ends. */
 typedef struct ss_store_cutout {
     const char *survey; /**< NUL-terminated */
