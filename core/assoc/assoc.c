@@ -99,10 +99,12 @@ void ss_assoc_locus_add_alert(ss_locus *l, const ss_alert *a)
 struct ss_assoc_writer {
     ss_store *store;
     ss_store_txn *txn;
-    ss_wbuf buf;           /* scratch for encoding the catalogs' records */
-    ss_arena *scratch;     /* scratch for merging property bags */
-    ss_locus locus;        /* the locus of the last packet stored, as written */
-    ssi_catalogs catalogs; /* the ready catalogs, read at the start of each batch */
+    ss_wbuf buf;                   /* scratch for encoding the catalogs' records */
+    ss_arena *scratch;             /* scratch for merging property bags */
+    ss_locus locus;                /* the locus of the last packet stored, as written */
+    ssi_catalogs catalogs;         /* the ready catalogs, read at the start of each batch */
+    const ss_store_stamps *stamps; /* the packet's stamps packed already (its caller's), or NULL */
+    uint32_t stamp;
 };
 
 ss_assoc_writer *ss_assoc_writer_new(ss_store *s)
@@ -205,7 +207,7 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
 /* The primary alert's stamps, apart from the alert so that reading alerts never pages them in. */
 static int ssi_put_cutouts(ss_assoc_writer *w, const ss_packet *pkt)
 {
-    return ss_store_cutouts_put(w->txn, &pkt->alerts[0], pkt->cutouts);
+    return ss_store_cutouts_put2(w->txn, &pkt->alerts[0], pkt->cutouts, w->stamps, w->stamp);
 }
 
 /* What a new primary alert brings besides alerts: stamps, and the survey's view of the locus when
@@ -283,6 +285,12 @@ static int ssi_upgrade(ss_assoc_writer *w, const ss_packet *pkt, uint64_t first,
 
 int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st, char *locus_id)
 {
+    return ss_assoc_packet2(w, pkt, NULL, 0, st, locus_id);
+}
+
+/* Store @p pkt, its stamps from @p stamps when packed already (ssi_put_cutouts reads them). */
+static int ssi_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st, char *locus_id)
+{
     const ss_alert *primary = &pkt->alerts[0];
     ss_locus l;
     int created = 0, changed = 0, duplicate = 0;
@@ -304,6 +312,15 @@ int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st
         memcpy(locus_id, l.id, SS_LOCUS_ID_LEN + 1);
     w->locus = l;
     return 0;
+}
+
+int ss_assoc_packet2(ss_assoc_writer *w, const ss_packet *pkt, const ss_store_stamps *stamps,
+                     uint32_t stamp, ss_assoc_stats *st, char *locus_id)
+{
+    w->stamps = stamps, w->stamp = stamp;
+    int rc = ssi_packet(w, pkt, st, locus_id);
+    w->stamps = NULL;
+    return rc;
 }
 
 /* ---- a locus as it was ---- */

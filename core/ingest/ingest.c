@@ -55,7 +55,13 @@ typedef struct ssi_batch {
     uint64_t ndrop;
     uint64_t read; /* records read into this batch, in the totals already */
     ssi_seen seen; /* its alerts */
+    /* With overlap, the packets' stamps compressed while decoding, not by the writer: that is
+     * most of a Rubin alert's writing. stamp_of[i]: packet i's item, or SSI_NO_STAMPS. */
+    ss_store_stamps *stamps;
+    uint32_t *stamp_of;
 } ssi_batch;
+
+#define SSI_NO_STAMPS UINT32_MAX
 
 struct ss_ingest {
     ss_store *store;
@@ -110,15 +116,20 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     in->cappk = in->o.batch_size;
     in->overlap = in->o.overlap && !in->o.filters && !in->o.queue_dispatch &&
                   !in->o.before_commit && !in->o.on_dispatch && !in->o.divert;
-    for (int i = 0; i < 1 + in->overlap; i++)
+    for (int i = 0; i < 1 + in->overlap; i++) {
         in->b[i].pkts = calloc(in->cappk, sizeof *in->b[i].pkts);
+        in->b[i].stamp_of = in->overlap ? calloc(in->cappk, sizeof *in->b[i].stamp_of) : NULL;
+        in->b[i].stamps = in->overlap ? ss_store_stamps_new() : NULL;
+    }
     in->cur = &in->b[0];
     in->w = ss_assoc_writer_new(store);
     in->shared = ss_decoder_shared_new(&in->o.decoder);
     size_t nf = in->o.filters ? ss_filter_set_count(in->o.filters) : 0;
     if (in->o.on_dispatch && in->o.filters)
         in->results = calloc(nf ? nf : 1, sizeof *in->results);
-    if (!in->b[0].pkts || (in->overlap && !in->b[1].pkts) || !in->w || !in->shared ||
+    int short_of = in->overlap && (!in->b[1].pkts || !in->b[0].stamp_of || !in->b[1].stamp_of ||
+                                   !in->b[0].stamps || !in->b[1].stamps);
+    if (!in->b[0].pkts || short_of || !in->w || !in->shared ||
         (in->o.on_dispatch && in->o.filters && !in->results)) {
         ss_ingest_free(in);
         return NULL;
@@ -152,6 +163,8 @@ static void ssi_batch_empty(ssi_batch *b)
     b->bytes = 0;
     b->read = 0;
     ssi_seen_clear(&b->seen);
+    if (b->stamps)
+        ss_store_stamps_reset(b->stamps);
 }
 
 static void ssi_batch_free(ssi_batch *b, uint32_t cap)
@@ -162,6 +175,8 @@ static void ssi_batch_free(ssi_batch *b, uint32_t cap)
     free(b->pkts);
     ssi_clear_rejects(b);
     free(b->rej);
+    ss_store_stamps_free(b->stamps);
+    free(b->stamp_of);
 }
 
 static int ssi_batch_is_empty(const ssi_batch *b)
@@ -345,12 +360,15 @@ static int ssi_queue_event(ss_ingest *in, const ss_locus *l, const ss_alert *tri
     return 0;
 }
 
-/* Store a packet, then run the filters on its locus when it brought a new alert. */
-static int ssi_apply_packet(ss_ingest *in, ss_packet *pkt, ss_assoc_stats *st)
+/* Store packet @p at of @p b, then run the filters on its locus when it brought a new alert. */
+static int ssi_apply_packet(ss_ingest *in, const ssi_batch *b, uint32_t at, ss_assoc_stats *st)
 {
     char locus_id[SS_LOCUS_ID_LEN + 1];
+    ss_packet *pkt = b->pkts[at];
     uint64_t before = st->ingested;
-    int rc = ss_assoc_packet(in->w, pkt, st, locus_id);
+    int packed = b->stamps && b->stamp_of[at] != SSI_NO_STAMPS;
+    int rc = ss_assoc_packet2(in->w, pkt, packed ? b->stamps : NULL, packed ? b->stamp_of[at] : 0,
+                              st, locus_id);
     if (!rc && in->o.queue_dispatch && st->ingested > before)
         return ss_store_queue_put(in->txn, locus_id, pkt->alerts[0].survey,
                                   pkt->alerts[0].alert_id);
@@ -387,7 +405,7 @@ static int ssi_apply_batch(ss_ingest *in, const ssi_batch *b, ss_assoc_stats *st
     if (in->o.on_dispatch)
         in->o.on_dispatch(in->o.ctx, NULL);
     for (uint32_t i = 0; i < b->npk && !rc; i++)
-        rc = ssi_apply_packet(in, b->pkts[i], st);
+        rc = ssi_apply_packet(in, b, i, st);
     for (uint32_t i = 0; i < b->nrej && !rc; i++)
         rc = ssi_put_reject(in, &b->rej[i], st);
     if (!rc)
@@ -636,6 +654,22 @@ static int ssi_reject_input(ss_ingest *in, const char *name, ss_err *err)
     return rc ? ss_err_set(err, rc, "%s: out of memory", name) : SS_EREJECT;
 }
 
+/* With overlap: compress @p pkt's stamps now, on the decoding thread, counted in the batch's
+ * bytes. @return 0 or SS_ENOMEM. */
+static int ssi_pack_stamps(ssi_batch *b, const ss_packet *pkt)
+{
+    b->stamp_of[b->npk] = SSI_NO_STAMPS;
+    int any = 0;
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++)
+        any |= pkt->cutouts[k].data != NULL;
+    if (!any)
+        return 0;
+    size_t before = ss_store_stamps_bytes(b->stamps);
+    int rc = ss_store_stamps_pack(b->stamps, pkt->cutouts, &b->stamp_of[b->npk]);
+    b->bytes += ss_store_stamps_bytes(b->stamps) - before;
+    return rc;
+}
+
 /* Keep a valid packet for the next batch, or hand it to a replay's staging. @return 0, or the
  * staging's error. */
 static int ssi_take_packet(ss_ingest *in, ss_packet *pkt, ss_err *err)
@@ -647,6 +681,9 @@ static int ssi_take_packet(ss_ingest *in, ss_packet *pkt, ss_err *err)
     }
     ssi_batch *b = in->cur;
     ssi_seen_add_packet(&b->seen, pkt); /* when memory runs short, merely incomplete */
+    int rc = b->stamps ? ssi_pack_stamps(b, pkt) : 0;
+    if (rc)
+        return ss_err_set(err, rc, "out of memory compressing stamps");
     b->npk++;
     b->bytes += ss_arena_used(pkt->arena);
     return 0;

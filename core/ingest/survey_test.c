@@ -179,6 +179,8 @@ START_TEST(ztf_forced_photometry_is_stored_once_and_cutouts_come_back)
 }
 END_TEST
 
+/* Serially (_i 0) and overlapped (1: the stamps are compressed on the decoding thread, and the
+ * store holds the same). */
 START_TEST(rubin_forced_sources_dia_object_and_fits_cutouts)
 {
     char *dir = tu_data_path("Rubin Confluent-framed alerts", "lsst/confluent-framed-v7.4");
@@ -186,10 +188,10 @@ START_TEST(rubin_forced_sources_dia_object_and_fits_cutouts)
         return;
     char *schemas = tu_data_path("Rubin Confluent-framed alerts", "schemas/lsst");
     seen sn = {0};
-    ss_ingest_options o = {.decoder.schema_dir = schemas};
+    ss_ingest_options o = {.decoder.schema_dir = schemas, .overlap = _i};
     scan_dir(dir, &o.decoder, SS_CUTOUT_SCIENCE, &sn);
     ck_assert_uint_gt(sn.n, 0);
-    opened r = ingest("r", dir, &o, 0, NULL);
+    opened r = ingest(_i ? "r-overlap" : "r", dir, &o, 0, NULL);
     ck_assert_int_eq(stat_of(r.s, "forced_photometry"), (long)sn.n);
     check_cutout(r.s, sn.first_alert, SS_CUTOUT_SCIENCE, sn.cutout, sn.cutout_len, "SIMPLE  =", 9);
     /* the diaObject is the locus's: its fields are locus properties */
@@ -329,7 +331,7 @@ int main(void)
     tcase_add_checked_fixture(t, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(t, 120);
     tcase_add_test(t, ztf_forced_photometry_is_stored_once_and_cutouts_come_back);
-    tcase_add_test(t, rubin_forced_sources_dia_object_and_fits_cutouts);
+    tcase_add_loop_test(t, rubin_forced_sources_dia_object_and_fits_cutouts, 0, 2);
     tcase_add_test(t, the_cutout_switch_keeps_none);
     tcase_add_test(t, filters_see_one_merged_light_curve);
     suite_add_tcase(s, t);

@@ -54,6 +54,14 @@ int ss_assoc_begin(ss_assoc_writer *w, ss_store_txn *t);
  */
 int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st, char *locus_id);
 
+/**
+ * ss_assoc_packet() of a packet whose stamps were compressed before the transaction: item
+ * @p stamp of @p stamps (ss_store_stamps_pack() of pkt->cutouts, borrowed for the call). @p stamps
+ * NULL: they are compressed here, as ss_assoc_packet() does.
+ */
+int ss_assoc_packet2(ss_assoc_writer *w, const ss_packet *pkt, const ss_store_stamps *stamps,
+                     uint32_t stamp, ss_assoc_stats *st, char *locus_id);
+
 /** Match locus @p l against the batch's catalogs, as association does for a locus it creates
  * (@p created) or updates, storing the matches and any watch-list hits caused by @p trigger.
  * @return 0 or a store code. */
