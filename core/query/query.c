@@ -575,52 +575,38 @@ int ss_query_stats(ss_store *s, json_t **out, ss_err *err)
     return 0;
 }
 
+/* The tables as ss_store_footprint() visits them: no store has more than LMDB's 32 named
+ * databases (mdb_env_set_maxdbs in store.c). */
 typedef struct ssi_tables {
-    json_t *list;
-    const ss_store_footprint_info *fp; /* its page size is set before the first table */
+    ss_store_table_use t[32];
+    size_t n;
 } ssi_tables;
 
-static int ssi_table_json(void *ctx, const ss_store_table_use *use)
+static int ssi_keep_table(void *ctx, const ss_store_table_use *use)
 {
-    ssi_tables *t = ctx;
-    json_int_t page = t->fp->page_size;
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(use->name));
-    json_object_set_new(o, "entries", json_integer((json_int_t)use->entries));
-    json_object_set_new(o, "bytes", json_integer((json_int_t)use->pages * page));
-    json_object_set_new(o, "overflow_bytes", json_integer((json_int_t)use->overflow_pages * page));
-    json_object_set_new(o, "depth", json_integer(use->depth));
-    return json_array_append_new(t->list, o) ? SS_ENOMEM : 0;
+    ssi_tables *ts = ctx;
+    if (ts->n == sizeof ts->t / sizeof ts->t[0])
+        return SS_ECORRUPT;
+    ts->t[ts->n++] = *use;
+    return 0;
 }
 
 /* The largest table first; equal ones by name, so that the order does not depend on the walk. */
-static int ssi_by_bytes(const void *a, const void *b)
+static int ssi_by_pages(const void *a, const void *b)
 {
-    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    json_int_t bx = json_integer_value(json_object_get(x, "bytes"));
-    json_int_t by = json_integer_value(json_object_get(y, "bytes"));
-    if (bx != by)
-        return bx < by ? 1 : -1;
-    return strcmp(json_string_value(json_object_get(x, "name")),
-                  json_string_value(json_object_get(y, "name")));
+    const ss_store_table_use *x = a, *y = b;
+    if (x->pages != y->pages)
+        return x->pages < y->pages ? 1 : -1;
+    return strcmp(x->name, y->name);
 }
 
-/* @p list sorted largest first: a new array holding the same objects. */
-static json_t *ssi_tables_sorted(json_t *list)
+static json_t *ssi_table_json(const ss_store_table_use *use, uint32_t page_size)
 {
-    size_t n = json_array_size(list);
-    json_t **v = malloc((n ? n : 1) * sizeof *v);
-    json_t *out = json_array();
-    for (size_t i = 0; v && i < n; i++)
-        v[i] = json_array_get(list, i);
-    if (v)
-        qsort(v, n, sizeof *v, ssi_by_bytes);
-    for (size_t i = 0; v && i < n; i++)
-        json_array_append(out, v[i]);
-    if (!v)
-        json_array_extend(out, list); /* out of memory: in the walk's order */
-    free(v);
-    return out;
+    json_int_t page = page_size;
+    return json_pack("{s:s, s:I, s:I, s:I, s:i}", "name", use->name, "entries",
+                     (json_int_t)use->entries, "bytes", (json_int_t)use->pages * page,
+                     "overflow_bytes", (json_int_t)use->overflow_pages * page, "depth",
+                     (int)use->depth);
 }
 
 int ss_query_footprint(ss_store *s, json_t **out, ss_err *err)
@@ -628,25 +614,26 @@ int ss_query_footprint(ss_store *s, json_t **out, ss_err *err)
     ss_store_txn *txn;
     ss_store_info info;
     ss_store_footprint_info fp;
+    ssi_tables ts = {.n = 0};
     int rc = ssi_read_begin(s, &txn, err);
     if (rc)
         return rc;
-    ssi_tables t = {json_array(), &fp};
-    rc = ss_store_footprint(txn, ssi_table_json, &t, &fp);
+    rc = ss_store_footprint(txn, ssi_keep_table, &ts, &fp);
     if (!rc)
         rc = ss_store_info_get(s, &info);
     ss_store_txn_abort(txn);
-    if (rc) {
-        json_decref(t.list);
+    if (rc)
         return ss_store_fail(s, err, rc, "reading the tables' sizes");
-    }
+    qsort(ts.t, ts.n, sizeof ts.t[0], ssi_by_pages);
+    json_t *tables = json_array();
+    for (size_t i = 0; i < ts.n; i++)
+        json_array_append_new(tables, ssi_table_json(&ts.t[i], fp.page_size));
     json_t *o = json_object();
     json_object_set_new(o, "page_size", json_integer(fp.page_size));
     json_object_set_new(o, "used_bytes", json_integer((json_int_t)info.used_bytes));
-    json_object_set_new(o, "tables", ssi_tables_sorted(t.list));
+    json_object_set_new(o, "tables", tables);
     json_object_set_new(o, "free_bytes", json_integer((json_int_t)(fp.free_pages * fp.page_size)));
     json_object_set_new(o, "lmdb_bytes", json_integer((json_int_t)(fp.lmdb_pages * fp.page_size)));
-    json_decref(t.list);
     *out = o;
     return 0;
 }
