@@ -246,11 +246,16 @@ static void shift_children(avro_value_t *v, clone_at at)
     }
 }
 
+/* Whether id field @p name is the alert's own measurement's, which each epoch sends anew. */
+static int own_id(const char *name, clone_at at)
+{
+    return !at.in_list && at.epoch && in_names(name, source_ids);
+}
+
 /* The offset of id field @p name: its sky's, and its epoch's for the alert's own measurement. */
 static int64_t id_offset(const char *name, clone_at at)
 {
-    int own = !at.in_list && in_names(name, source_ids);
-    return at.sky * ROUND_ID_OFFSET + (own ? at.epoch * ROUND_EPOCH_OFFSET : 0);
+    return at.sky * ROUND_ID_OFFSET + (own_id(name, at) ? at.epoch * ROUND_EPOCH_OFFSET : 0);
 }
 
 /* Give field @p name its round's value: ids offset, right ascensions shifted, the alert's own
@@ -277,9 +282,8 @@ static void shift(avro_value_t *v, const char *name, clone_at at)
         break;
     case AVRO_STRING:
         if (is_id && !avro_value_get_string(v, &s, &n)) {
-            int own = id_offset(name, at) != at.sky * ROUND_ID_OFFSET;
-            snprintf(tmp, sizeof tmp, own ? "%.*s_%d.%d" : "%.*s_%d", (int)(n ? n - 1 : 0), s,
-                     at.sky, at.epoch);
+            snprintf(tmp, sizeof tmp, own_id(name, at) ? "%.*s_%d.%d" : "%.*s_%d",
+                     (int)(n ? n - 1 : 0), s, at.sky, at.epoch);
             avro_value_set_string(v, tmp);
         }
         break;
@@ -433,18 +437,23 @@ static void print_footprint(const set *st, ss_store *s, const round_bytes *rb, u
                (double)(after - before) / (double)info.used_bytes);
 }
 
-typedef struct table_bytes {
-    const char *name[32];
-    uint64_t pages[32];
+typedef struct table_list {
+    ss_store_table_use t[32]; /* a store has at most LMDB's 32 named databases */
     int n;
-} table_bytes;
+} table_list;
 
 static int keep_table(void *ctx, const ss_store_table_use *u)
 {
-    table_bytes *t = ctx;
-    if (t->n < 32 && u->pages)
-        t->name[t->n] = u->name, t->pages[t->n++] = u->pages;
+    table_list *tl = ctx;
+    if (tl->n < 32)
+        tl->t[tl->n++] = *u;
     return 0;
+}
+
+static int by_pages(const void *a, const void *b)
+{
+    const ss_store_table_use *x = a, *y = b;
+    return x->pages < y->pages ? 1 : x->pages > y->pages ? -1 : 0;
 }
 
 /* Where the stored bytes are, per alert: the tables holding a hundredth of them or more, the
@@ -453,23 +462,17 @@ static void print_tables(const set *st, ss_store *s, uint64_t made)
 {
     ss_store_txn *t;
     ss_store_footprint_info fp;
-    table_bytes tb = {.n = 0};
-    if (ss_store_txn_begin(s, SS_STORE_READ, &t) || ss_store_footprint(t, keep_table, &tb, &fp))
+    table_list tl = {.n = 0};
+    if (ss_store_txn_begin(s, SS_STORE_READ, &t) || ss_store_footprint(t, keep_table, &tl, &fp))
         die(st->name, "cannot read the tables' sizes");
     ss_store_txn_abort(t);
     uint64_t all = fp.free_pages + fp.lmdb_pages;
-    for (int i = 0; i < tb.n; i++)
-        all += tb.pages[i];
+    for (int i = 0; i < tl.n; i++)
+        all += tl.t[i].pages;
+    qsort(tl.t, (size_t)tl.n, sizeof tl.t[0], by_pages);
     printf("%-14s B/alert by table:", st->name);
-    for (int left = tb.n; left > 0; left--) { /* a few tables: pick the largest each time */
-        int big = 0;
-        for (int i = 1; i < tb.n; i++)
-            big = tb.pages[i] > tb.pages[big] ? i : big;
-        if (tb.pages[big] * 100 < all)
-            break;
-        printf(" %s %.0f", tb.name[big], (double)(tb.pages[big] * fp.page_size) / (double)made);
-        tb.pages[big] = 0;
-    }
+    for (int i = 0; i < tl.n && tl.t[i].pages * 100 >= all; i++)
+        printf(" %s %.0f", tl.t[i].name, (double)(tl.t[i].pages * fp.page_size) / (double)made);
     printf(" | free %.0f\n", (double)(fp.free_pages * fp.page_size) / (double)made);
 }
 
