@@ -99,12 +99,11 @@ void ss_assoc_locus_add_alert(ss_locus *l, const ss_alert *a)
 struct ss_assoc_writer {
     ss_store *store;
     ss_store_txn *txn;
-    ss_wbuf buf;                   /* scratch for encoding the catalogs' records */
-    ss_arena *scratch;             /* scratch for merging property bags */
-    ss_locus locus;                /* the locus of the last packet stored, as written */
-    ssi_catalogs catalogs;         /* the ready catalogs, read at the start of each batch */
-    const ss_store_stamps *stamps; /* the packet's stamps packed already (its caller's), or NULL */
-    uint32_t stamp;
+    ss_wbuf buf;           /* scratch for encoding the catalogs' records */
+    ss_arena *scratch;     /* scratch for merging property bags */
+    ss_locus locus;        /* the locus of the last packet stored, as written */
+    ssi_catalogs catalogs; /* the ready catalogs, read at the start of each batch */
+    ss_assoc_early early;  /* what of the packet was packed already (its caller's) */
 };
 
 ss_assoc_writer *ss_assoc_writer_new(ss_store *s)
@@ -191,8 +190,9 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
         a.arrival_index = i;
         a.history_lead = 0;
         if (rc != SS_ENOTFOUND ||
-            (rc = ss_store_alert_put(w->txn, &a, l->id, i == 0 ? pkt->locus_props : NULL,
-                                     i == 0 ? pkt->nlocus_props : 0)))
+            (rc = ss_store_alert_put2(w->txn, &a, l->id, i == 0 ? pkt->locus_props : NULL,
+                                      i == 0 ? pkt->nlocus_props : 0, w->early.lists,
+                                      w->early.list0 + i)))
             return rc;
         ss_assoc_locus_add_alert(l, &a);
         *changed = 1;
@@ -207,7 +207,8 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
 /* The primary alert's stamps, apart from the alert so that reading alerts never pages them in. */
 static int ssi_put_cutouts(ss_assoc_writer *w, const ss_packet *pkt)
 {
-    return ss_store_cutouts_put2(w->txn, &pkt->alerts[0], pkt->cutouts, w->stamps, w->stamp);
+    return ss_store_cutouts_put2(w->txn, &pkt->alerts[0], pkt->cutouts, w->early.stamps,
+                                 w->early.stamp);
 }
 
 /* What a new primary alert brings besides alerts: stamps, and the survey's view of the locus when
@@ -288,7 +289,7 @@ int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st
     return ss_assoc_packet2(w, pkt, NULL, 0, st, locus_id);
 }
 
-/* Store @p pkt, its stamps from @p stamps when packed already (ssi_put_cutouts reads them). */
+/* Store @p pkt, with what w->early holds of it packed already. */
 static int ssi_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st, char *locus_id)
 {
     const ss_alert *primary = &pkt->alerts[0];
@@ -314,13 +315,20 @@ static int ssi_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *
     return 0;
 }
 
+int ss_assoc_packet3(ss_assoc_writer *w, const ss_packet *pkt, const ss_assoc_early *early,
+                     ss_assoc_stats *st, char *locus_id)
+{
+    w->early = early ? *early : (ss_assoc_early){0};
+    int rc = ssi_packet(w, pkt, st, locus_id);
+    w->early = (ss_assoc_early){0};
+    return rc;
+}
+
 int ss_assoc_packet2(ss_assoc_writer *w, const ss_packet *pkt, const ss_store_stamps *stamps,
                      uint32_t stamp, ss_assoc_stats *st, char *locus_id)
 {
-    w->stamps = stamps, w->stamp = stamp;
-    int rc = ssi_packet(w, pkt, st, locus_id);
-    w->stamps = NULL;
-    return rc;
+    ss_assoc_early early = {.stamps = stamps, .stamp = stamp};
+    return ss_assoc_packet3(w, pkt, &early, st, locus_id);
 }
 
 /* ---- a locus as it was ---- */

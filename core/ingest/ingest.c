@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,12 +57,16 @@ typedef struct ssi_batch {
     uint64_t read; /* records read into this batch, in the totals already */
     ssi_seen seen; /* its alerts */
     /* With overlap, the packets' stamps compressed while decoding, not by the writer: that is
-     * most of a Rubin alert's writing. stamp_of[i]: packet i's item, or SSI_NO_STAMPS. */
+     * most of a Rubin alert's writing. stamp_of[i]: packet i's item, or SSI_NOT_PACKED. */
     ss_store_stamps *stamps;
     uint32_t *stamp_of;
+    /* Likewise the alerts' property lists, a third of a ZTF alert's writing. list0[i]: the item
+     * of packet i's first alert, the others' following it; SSI_NOT_PACKED: left to the writer. */
+    ss_store_lists *lists;
+    uint32_t *list0;
 } ssi_batch;
 
-#define SSI_NO_STAMPS UINT32_MAX
+#define SSI_NOT_PACKED UINT32_MAX
 
 struct ss_ingest {
     ss_store *store;
@@ -72,6 +77,11 @@ struct ss_ingest {
     uint32_t cappk; /* packets per batch */
     int overlap;    /* o.overlap, and nothing of the caller runs inside a batch's transaction */
     int threaded;   /* fly is written on @c thread; else it is written when it lands */
+    struct timespec fly_done; /* when the thread finished writing fly */
+    /* The share of packets whose records decoding packs (ssi_pack_lists), steered after each
+     * hand-off toward the side that waited less: packing there helps while the writer is the
+     * slower side (ZTF) and slows the ingest when decoding is (ELAsTiCC's small alerts). */
+    double early_share, early_due;
     pthread_t thread;
     int fly_rc; /* the thread's answers */
     ss_assoc_stats fly_st;
@@ -94,6 +104,16 @@ struct ss_ingest {
     uint64_t in_dropped_by[SS_REASON__COUNT];
 };
 
+/* With overlap, what decoding packs ahead of the writer. @return 0 or SS_ENOMEM. */
+static int ssi_batch_early(ssi_batch *b, ss_store *s, uint32_t cap)
+{
+    b->stamp_of = calloc(cap, sizeof *b->stamp_of);
+    b->stamps = ss_store_stamps_new();
+    b->list0 = calloc(cap, sizeof *b->list0);
+    b->lists = ss_store_lists_new(s);
+    return b->stamp_of && b->stamps && b->list0 && b->lists ? 0 : SS_ENOMEM;
+}
+
 static double ssi_elapsed(const struct timespec *t0)
 {
     struct timespec now;
@@ -114,12 +134,13 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     if (!in->o.max_rejected_per_input)
         in->o.max_rejected_per_input = SSI_MAX_REJECTED;
     in->cappk = in->o.batch_size;
+    in->early_share = in->o.pack_ahead > 0; /* steered: none until a hand-off tells */
     in->overlap = in->o.overlap && !in->o.filters && !in->o.queue_dispatch &&
                   !in->o.before_commit && !in->o.on_dispatch && !in->o.divert;
+    int short_of = 0;
     for (int i = 0; i < 1 + in->overlap; i++) {
         in->b[i].pkts = calloc(in->cappk, sizeof *in->b[i].pkts);
-        in->b[i].stamp_of = in->overlap ? calloc(in->cappk, sizeof *in->b[i].stamp_of) : NULL;
-        in->b[i].stamps = in->overlap ? ss_store_stamps_new() : NULL;
+        short_of |= !in->b[i].pkts || (in->overlap && ssi_batch_early(&in->b[i], store, in->cappk));
     }
     in->cur = &in->b[0];
     in->w = ss_assoc_writer_new(store);
@@ -127,10 +148,7 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     size_t nf = in->o.filters ? ss_filter_set_count(in->o.filters) : 0;
     if (in->o.on_dispatch && in->o.filters)
         in->results = calloc(nf ? nf : 1, sizeof *in->results);
-    int short_of = in->overlap && (!in->b[1].pkts || !in->b[0].stamp_of || !in->b[1].stamp_of ||
-                                   !in->b[0].stamps || !in->b[1].stamps);
-    if (!in->b[0].pkts || short_of || !in->w || !in->shared ||
-        (in->o.on_dispatch && in->o.filters && !in->results)) {
+    if (short_of || !in->w || !in->shared || (in->o.on_dispatch && in->o.filters && !in->results)) {
         ss_ingest_free(in);
         return NULL;
     }
@@ -165,6 +183,8 @@ static void ssi_batch_empty(ssi_batch *b)
     ssi_seen_clear(&b->seen);
     if (b->stamps)
         ss_store_stamps_reset(b->stamps);
+    if (b->lists)
+        ss_store_lists_reset(b->lists);
 }
 
 static void ssi_batch_free(ssi_batch *b, uint32_t cap)
@@ -177,6 +197,8 @@ static void ssi_batch_free(ssi_batch *b, uint32_t cap)
     free(b->rej);
     ss_store_stamps_free(b->stamps);
     free(b->stamp_of);
+    ss_store_lists_free(b->lists);
+    free(b->list0);
 }
 
 static int ssi_batch_is_empty(const ssi_batch *b)
@@ -366,9 +388,11 @@ static int ssi_apply_packet(ss_ingest *in, const ssi_batch *b, uint32_t at, ss_a
     char locus_id[SS_LOCUS_ID_LEN + 1];
     ss_packet *pkt = b->pkts[at];
     uint64_t before = st->ingested;
-    int packed = b->stamps && b->stamp_of[at] != SSI_NO_STAMPS;
-    int rc = ss_assoc_packet2(in->w, pkt, packed ? b->stamps : NULL, packed ? b->stamp_of[at] : 0,
-                              st, locus_id);
+    int packed = b->stamps && b->stamp_of[at] != SSI_NOT_PACKED;
+    int early_lists = b->lists && b->list0[at] != SSI_NOT_PACKED;
+    ss_assoc_early early = {packed ? b->stamps : NULL, packed ? b->stamp_of[at] : 0,
+                            early_lists ? b->lists : NULL, early_lists ? b->list0[at] : 0};
+    int rc = ss_assoc_packet3(in->w, pkt, &early, st, locus_id);
     if (!rc && in->o.queue_dispatch && st->ingested > before)
         return ss_store_queue_put(in->txn, locus_id, pkt->alerts[0].survey,
                                   pkt->alerts[0].alert_id);
@@ -517,7 +541,26 @@ static void *ssi_flush_thread(void *arg)
     ss_ingest *in = arg;
     pthread_setname_np(pthread_self(), "ingest-write"); /* as top -H and perf show it */
     in->fly_rc = ssi_apply_batch(in, in->fly, &in->fly_st);
+    clock_gettime(CLOCK_MONOTONIC, &in->fly_done); /* read after the join */
     return NULL;
+}
+
+static double ssi_seconds(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
+}
+
+/* After a hand-off: more of the packing to decoding when it waited for the writer (started
+ * waiting at @p asked, the writer done at in->fly_done), less when the writer had waited. */
+static void ssi_steer(ss_ingest *in, const struct timespec *asked)
+{
+    if (in->o.pack_ahead)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double waited = ssi_seconds(asked, &now), idle = ssi_seconds(&in->fly_done, asked);
+    double step = waited > idle ? 0.25 : -0.25;
+    in->early_share = fmin(1.0, fmax(0.0, in->early_share + step));
 }
 
 /* Wait for the batch being written, if any, and finish it. When it fails it stays in flight,
@@ -526,9 +569,12 @@ static int ssi_land(ss_ingest *in, ss_err *err)
 {
     if (!in->fly)
         return 0;
-    if (in->threaded)
+    if (in->threaded) {
+        struct timespec asked;
+        clock_gettime(CLOCK_MONOTONIC, &asked);
         pthread_join(in->thread, NULL);
-    else
+        ssi_steer(in, &asked);
+    } else
         in->fly_rc = ssi_apply_batch(in, in->fly, &in->fly_st);
     in->threaded = 0;
     int rc = ssi_commit(in, in->fly, in->fly_rc, &in->fly_st, err);
@@ -567,6 +613,19 @@ int ss_ingest_flush(ss_ingest *in, ss_err *err)
     return ssi_commit(in, in->cur, ssi_apply_batch(in, in->cur, &st), &st, err);
 }
 
+/* The decoding side's read snapshot of the committed store, renewed after each hand-off; NULL
+ * when it cannot be had (decoders then keep every field, and the writer packs every record:
+ * slower, still right). */
+static ss_store_txn *ssi_snapshot(ss_ingest *in)
+{
+    if (in->known && !in->known_live && ss_store_txn_renew(in->known)) {
+        ss_store_txn_abort(in->known);
+        in->known = NULL;
+    }
+    in->known_live = in->known != NULL;
+    return in->known;
+}
+
 /* Whether a history entry is stored already, or waits in the pending batch. */
 static int ssi_known(void *ctx, const char *survey, const char *alert_id)
 {
@@ -574,12 +633,8 @@ static int ssi_known(void *ctx, const char *survey, const char *alert_id)
     if (ssi_seen_has(&in->cur->seen, survey, alert_id) ||
         (in->fly && ssi_seen_has(&in->fly->seen, survey, alert_id)))
         return 1;
-    if (in->known && !in->known_live && ss_store_txn_renew(in->known)) {
-        ss_store_txn_abort(in->known);
-        in->known = NULL; /* decoders then keep every field: slower, still right */
-    }
-    in->known_live = in->known != NULL;
-    return in->known && ss_store_alert_find(in->known, survey, alert_id, NULL) == 0;
+    ss_store_txn *snap = ssi_snapshot(in);
+    return snap && ss_store_alert_find(snap, survey, alert_id, NULL) == 0;
 }
 
 int ss_ingest_validate(ss_packet *pkt, ss_reject *rej,
@@ -658,7 +713,7 @@ static int ssi_reject_input(ss_ingest *in, const char *name, ss_err *err)
  * bytes. @return 0 or SS_ENOMEM. */
 static int ssi_pack_stamps(ssi_batch *b, const ss_packet *pkt)
 {
-    b->stamp_of[b->npk] = SSI_NO_STAMPS;
+    b->stamp_of[b->npk] = SSI_NOT_PACKED;
     int any = 0;
     for (int k = 0; k < SS_CUTOUT__COUNT; k++)
         any |= pkt->cutouts[k].data != NULL;
@@ -667,6 +722,23 @@ static int ssi_pack_stamps(ssi_batch *b, const ss_packet *pkt)
     size_t before = ss_store_stamps_bytes(b->stamps);
     int rc = ss_store_stamps_pack(b->stamps, pkt->cutouts, &b->stamp_of[b->npk]);
     b->bytes += ss_store_stamps_bytes(b->stamps) - before;
+    return rc;
+}
+
+/* With overlap: pack @p pkt's alerts' property lists now, on the decoding thread, with the
+ * dictionaries committed so far; counted in the batch's bytes. @return 0 or SS_ENOMEM. */
+static int ssi_pack_lists(ss_ingest *in, ssi_batch *b, const ss_packet *pkt)
+{
+    ss_store_txn *snap = ssi_snapshot(in);
+    size_t before = ss_store_lists_bytes(b->lists);
+    int rc = 0;
+    for (uint32_t i = 0, at; !rc && i < pkt->n; i++) {
+        rc = ss_store_lists_pack(b->lists, snap, &pkt->alerts[i], i ? NULL : pkt->locus_props,
+                                 i ? 0 : pkt->nlocus_props, &at);
+        if (!i)
+            b->list0[b->npk] = at;
+    }
+    b->bytes += ss_store_lists_bytes(b->lists) - before;
     return rc;
 }
 
@@ -682,8 +754,15 @@ static int ssi_take_packet(ss_ingest *in, ss_packet *pkt, ss_err *err)
     ssi_batch *b = in->cur;
     ssi_seen_add_packet(&b->seen, pkt); /* when memory runs short, merely incomplete */
     int rc = b->stamps ? ssi_pack_stamps(b, pkt) : 0;
+    if (b->lists)
+        b->list0[b->npk] = SSI_NOT_PACKED;
+    in->early_due += b->lists ? in->early_share : 0;
+    if (!rc && in->early_due >= 1) {
+        in->early_due -= 1;
+        rc = ssi_pack_lists(in, b, pkt);
+    }
     if (rc)
-        return ss_err_set(err, rc, "out of memory compressing stamps");
+        return ss_err_set(err, rc, "out of memory packing records");
     b->npk++;
     b->bytes += ss_arena_used(pkt->arena);
     return 0;

@@ -226,17 +226,29 @@ static int ssi_alert_write(ss_store_txn *t, const ss_alert *a, const char *locus
     return mdb_put(t->txn, t->s->locus_alerts, &lk, &rec, 0);
 }
 
-int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
-                       const ss_prop *survey_locus, uint32_t nsurvey_locus)
+int ss_store_alert_put2(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                        const ss_prop *survey_locus, uint32_t nsurvey_locus,
+                        const ss_store_lists *ls, uint32_t index)
 {
     ss_store_counters *c = ssi_counters_w(t);
     if (!c)
         return SS_ECORRUPT;
-    int rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, &t->buf);
+    ssi_lists early;
+    int packed = ls ? ssi_lists_get(ls, index, &early) : 0;
+    if (packed < 0)
+        return packed;
+    int rc =
+        ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, packed ? &early : NULL, &t->buf);
     if (rc || (rc = ssi_alert_write(t, a, locus_id, 1)))
         return rc;
     ssi_count_alert(c, a);
     return ssi_index_object(t, a, locus_id);
+}
+
+int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                       const ss_prop *survey_locus, uint32_t nsurvey_locus)
+{
+    return ss_store_alert_put2(t, a, locus_id, survey_locus, nsurvey_locus, NULL, 0);
 }
 
 /* One locus_alerts entry moved to format 9: the record of its alert copied into it (@p copy:
@@ -351,7 +363,7 @@ int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus
     /* the same measurement keeps every index and count as they are: only the record changes */
     if (strcmp(h.locus_id, locus_id) || h.kind != a->kind || h.mjd != a->mjd)
         return SS_EINVAL;
-    if ((rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, &t->buf)) ||
+    if ((rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, NULL, &t->buf)) ||
         (rc = ssi_alert_write(t, a, locus_id, 0)))
         return rc;
     return ssi_index_object(t, a, locus_id);

@@ -221,6 +221,26 @@ int ssi_dict_id(ss_store_txn *t, const ss_prop *props, uint32_t n, uint32_t *id)
     return rc;
 }
 
+int ssi_dict_committed_id(ss_store *s, const ss_prop *props, uint32_t n, uint32_t *id)
+{
+    ssi_dict *d = &s->dcache;
+    *id = 0;
+    if (!s->has_dict || n > SSI_DICT_MAX_NAMES)
+        return 0;
+    uint64_t hash = ssi_dict_hash(props, n); /* outside the lock the writer takes too */
+    pthread_mutex_lock(&d->lock);
+    for (uint32_t at = (uint32_t)hash & (d->nslots - 1); d->complete && d->nslots && d->slots[at];
+         at = (at + 1) & (d->nslots - 1)) {
+        const ssi_dict_entry *e = &d->e[d->slots[at] - 1];
+        if (e->hash == hash && ssi_dict_same(e, props, n)) {
+            *id = d->slots[at] <= d->committed ? d->slots[at] : 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    return *id != 0;
+}
+
 void ssi_dict_end(ss_store *s, int committed)
 {
     ssi_dict *d = &s->dcache;

@@ -285,7 +285,7 @@ static int ssi_retain_payload(ss_store_txn *t, ssi_retain *r, const MDB_val *k, 
     if (!a->nprops && !nsl)
         return 0; /* dropped already */
     a->nprops = 0;
-    if ((rc = ssi_alert_pack_keyed(t, a, NULL, 0, &t->buf)))
+    if ((rc = ssi_alert_pack_keyed(t, a, NULL, 0, NULL, &t->buf)))
         return rc;
     r->pending++;
     return ssi_retain_queue(r, k, &t->buf);
@@ -412,7 +412,7 @@ static int ssi_repack_record(ss_store_txn *t, ssi_retain *r, const MDB_val *k, c
     if (!rc)
         rc = ssi_alert_survey_locus(t, v->mv_data, v->mv_size, k, r->pkt->arena, &sl, &nsl);
     if (!rc)
-        rc = ssi_alert_pack_keyed(t, a, sl, nsl, &t->buf);
+        rc = ssi_alert_pack_keyed(t, a, sl, nsl, NULL, &t->buf);
     if (rc || t->buf.len >= v->mv_size)
         return rc;
     r->pending++;

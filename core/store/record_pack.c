@@ -122,26 +122,36 @@ static double ssi_num_unpack(ss_rbuf *r)
     return v.u.f;
 }
 
-/* A list of names: its dictionary id in a store, else inline (id 0, then the names). */
-static int ssi_names_pack(ss_store_txn *t, const ss_prop *props, uint32_t n, ss_wbuf *b)
+/* A list: its names' dictionary id (else 0 and the names inline), then its values. */
+static void ssi_props_put(uint32_t id, const ss_prop *props, uint32_t n, ss_wbuf *b)
 {
-    uint32_t id = 0;
-    int rc = t && n ? ssi_dict_id(t, props, n, &id) : 0;
-    if (rc)
-        return rc;
     ss_wbuf_uvar(b, id);
     ss_wbuf_uvar(b, n);
     for (uint32_t i = 0; !id && i < n; i++)
         ss_wbuf_vstr(b, props[i].name, strlen(props[i].name));
-    return 0;
+    for (uint32_t i = 0; i < n; i++)
+        ssi_value_pack(&props[i].value, b);
 }
 
 static int ssi_props_pack(ss_store_txn *t, const ss_prop *props, uint32_t n, ss_wbuf *b)
 {
-    int rc = ssi_names_pack(t, props, n, b);
-    for (uint32_t i = 0; !rc && i < n; i++)
-        ssi_value_pack(&props[i].value, b);
+    uint32_t id = 0;
+    int rc = t && n ? ssi_dict_id(t, props, n, &id) : 0;
+    if (!rc)
+        ssi_props_put(id, props, n, b);
     return rc;
+}
+
+int ssi_lists_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus,
+                    uint32_t nsurvey_locus, ss_wbuf *b)
+{
+    uint32_t id = 0, id2 = 0;
+    if ((a->nprops && !ssi_dict_committed_id(s, a->props, a->nprops, &id)) ||
+        (nsurvey_locus && !ssi_dict_committed_id(s, survey_locus, nsurvey_locus, &id2)))
+        return 0;
+    ssi_props_put(id, a->props, a->nprops, b);
+    ssi_props_put(id2, survey_locus, nsurvey_locus, b);
+    return b->failed ? SS_ENOMEM : 1;
 }
 
 /* The length of @p s without its trailing decimal number, which goes to *num (UINT64_MAX: none).
@@ -189,9 +199,11 @@ static int ssi_origin_pack(ss_store_txn *t, const char *origin, ss_wbuf *b)
     return rc;
 }
 
-/* Versions 5 and 7 (@p locus_id NULL: keyed, its fields left to the key). */
+/* Versions 5 and 7 (@p locus_id NULL: keyed, its fields left to the key); the property lists
+ * from @p early when packed already (keyed only). */
 static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
-                    const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b)
+                    const ss_prop *survey_locus, uint32_t nsurvey_locus, const ssi_lists *early,
+                    ss_wbuf *b)
 {
     ss_wbuf_reset(b);
     ss_wbuf_u8(b, locus_id ? SSI_PACKED_VERSION : SSI_KEYED_VERSION);
@@ -212,12 +224,12 @@ static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
     ss_wbuf_uvar(b, a->arrival_index);
     ss_wbuf_uvar(b, a->history_lead);
     size_t lists = b->len;
-    if (!rc)
-        rc = ssi_props_pack(t, a->props, a->nprops, b);
-    if (!rc)
+    int squeezed = early && early->squeezed;
+    if (early && !locus_id)
+        ss_wbuf_bytes(b, early->bytes, early->len);
+    else if (!rc && !(rc = ssi_props_pack(t, a->props, a->nprops, b)))
         rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
-    int squeezed = 0;
-    if (!rc && !locus_id && t)
+    if (!rc && !early && !locus_id && t)
         rc = ssi_zrec_squeeze(t, a->survey, b, lists, &squeezed);
     if (squeezed)
         b->data[0] = SSI_SQUEEZED_VERSION;
@@ -227,13 +239,13 @@ static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
 int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                    const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b)
 {
-    return ssi_pack(t, a, locus_id, survey_locus, nsurvey_locus, b);
+    return ssi_pack(t, a, locus_id, survey_locus, nsurvey_locus, NULL, b);
 }
 
 int ssi_alert_pack_keyed(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
-                         uint32_t nsurvey_locus, ss_wbuf *b)
+                         uint32_t nsurvey_locus, const ssi_lists *early, ss_wbuf *b)
 {
-    return ssi_pack(t, a, NULL, survey_locus, nsurvey_locus, b);
+    return ssi_pack(t, a, NULL, survey_locus, nsurvey_locus, early, b);
 }
 
 int ssi_alert_packed(const void *data, size_t len)

@@ -196,10 +196,25 @@ int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, const MDB_va
  * dictionary list). */
 int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                    const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b);
+/** A record's property lists packed before its write transaction (ss_store_lists). */
+typedef struct ssi_lists {
+    const void *bytes;
+    size_t len;
+    int squeezed; /* compressed with the survey's dictionary (the record is then version 8) */
+} ssi_lists;
 /** Encode as version 7, for locus_alerts (format 9): without the survey, alert id, locus id and
- * MJD, which its key holds. */
+ * MJD, which its key holds. @p early: the property lists packed already, or NULL. */
 int ssi_alert_pack_keyed(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
-                         uint32_t nsurvey_locus, ss_wbuf *b);
+                         uint32_t nsurvey_locus, const ssi_lists *early, ss_wbuf *b);
+/** Item @p index of @p ls. @return 1 packed (*out set), 0 left to the writer, SS_EINVAL. */
+int ssi_lists_get(const ss_store_lists *ls, uint32_t index, ssi_lists *out);
+/**
+ * Append @p a's property lists (and @p survey_locus) to @p b as ssi_alert_pack_keyed() would,
+ * on any thread, with the names' committed dictionary ids only. @return 1 appended, 0 not (a list
+ * no committed transaction named yet: the writer must), SS_ENOMEM.
+ */
+int ssi_lists_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus,
+                    uint32_t nsurvey_locus, ss_wbuf *b);
 int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
                      ss_packet *pkt, ss_alert *a, char *locus_id);
 int ssi_alert_head5(const void *data, size_t len, const MDB_val *key, ss_store_alert_head *h);
@@ -225,6 +240,13 @@ int ssi_dict_id(ss_store_txn *t, const ss_prop *props, uint32_t n, uint32_t *id)
  * an LMDB code.
  */
 int ssi_dict_names(ss_store_txn *t, uint32_t id, const char *const **names, uint32_t *n);
+/**
+ * The id of the list of @p props' names when a committed transaction created it, from the cache
+ * alone: what any thread may use while another writes (an id the open transaction created may
+ * yet be dropped). @return 1 and *id, or 0 (*id 0: not committed, not cached yet, or no
+ * dictionary).
+ */
+int ssi_dict_committed_id(ss_store *s, const ss_prop *props, uint32_t n, uint32_t *id);
 /** Keep (@p committed) or drop the lists the write transaction that ends created. */
 void ssi_dict_end(ss_store *s, int committed);
 
@@ -243,6 +265,23 @@ void ssi_zrec_txn_done(ss_store_txn *t);
  * when @p b was changed. @return 0, SS_ENOMEM or an LMDB code.
  */
 int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at, int *squeezed);
+/** A compression context for records as ssi_zrec_squeeze() makes them (NULL: out of memory). */
+ZSTD_CCtx *ssi_zrec_cctx_new(void);
+/** Dictionary bytes prepared for compressing records (NULL: out of memory). */
+ZSTD_CDict *ssi_zrec_cdict_new(const void *dict, size_t len);
+/**
+ * ssi_zrec_squeeze() with the dictionary given: compress @p b from @p at with @p cdict (dictionary
+ * @p number), @p scratch holding the frame meanwhile. @return 1 when @p b was changed, 0 when it
+ * is kept as it was (short, not shrunk, or @p cctx NULL), SS_ENOMEM.
+ */
+int ssi_zrec_frame(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, uint32_t number, ss_wbuf *b, size_t at,
+                   ss_wbuf *scratch);
+/**
+ * The committed dictionary of @p survey as transaction @p t (a reader's too) sees it: its number
+ * and bytes (valid until @p t ends). @return 0, SS_ENOTFOUND (none yet, or a store before format
+ * 10), SS_ECORRUPT or an LMDB code.
+ */
+int ssi_zrec_committed(ss_store_txn *t, const char *survey, uint32_t *number, MDB_val *dict);
 /**
  * Read @p r's compressed property lists (what ssi_zrec_squeeze() wrote): @p r then reads them
  * decompressed, in memory of @p t valid until the next call with @p t or its end.

@@ -1284,7 +1284,7 @@ START_TEST(keyed_records_take_their_ids_from_the_key)
     const char *locus_id = "SKY2023abcdefghjkmn";
     ss_prop sl[1] = {{"lsst_diaObject_x", ival(7)}};
     ss_wbuf keyed = {0}, full = {0};
-    ck_assert_int_eq(ssi_alert_pack_keyed(NULL, a, sl, 1, &keyed), 0);
+    ck_assert_int_eq(ssi_alert_pack_keyed(NULL, a, sl, 1, NULL, &keyed), 0);
     ck_assert_int_eq(ssi_alert_pack(NULL, a, locus_id, sl, 1, &full), 0);
     ck_assert_uint_eq(keyed.len + strlen("ztf") + strlen(a->alert_id) + SS_LOCUS_ID_LEN + 3 + 8,
                       full.len); /* each string's length byte, and the MJD */
@@ -1964,6 +1964,104 @@ static void record_versions(ss_store *s, size_t count[9], size_t bytes[9])
     ss_store_txn_abort(t);
 }
 
+/* Pack alert @p i of @p survey (with @p sl, @p nsl survey locus properties) into @p ls against a
+ * snapshot of @p s; return whether its lists were packed (1), left to the writer (0). */
+static int pack_early(ss_store *s, ss_store_lists *ls, ss_packet *p, const char *survey, int i,
+                      const ss_prop *sl, uint32_t nsl, uint32_t *index)
+{
+    ss_store_txn *r;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &r), 0);
+    ck_assert_int_eq(ss_store_lists_pack(ls, r, varied_alert(p, survey, i), sl, nsl, index), 0);
+    ss_store_txn_abort(r);
+    ssi_lists got;
+    int packed = ssi_lists_get(ls, *index, &got);
+    ck_assert_int_ge(packed, 0);
+    return packed;
+}
+
+/* Put the alert of @p p packed as item @p index of @p ls, then check that its record is byte for
+ * byte the one the writer packs itself, and reads back as written. */
+static void put_early(ss_store *s, ss_store_lists *ls, ss_packet *p, uint32_t index,
+                      const ss_prop *sl, uint32_t nsl)
+{
+    ss_alert *a = &p->alerts[p->n - 1];
+    const char *locus = "SKS2023abcdefghjkmn";
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_alert_put2(t, a, locus, sl, nsl, ls, index), 0);
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val k = {ssi_key_locus_alert(kb, locus, a->mjd, a->survey, a->alert_id), kb}, v;
+    ck_assert_int_eq(mdb_get(t->txn, s->locus_alerts, &k, &v), 0);
+    ss_wbuf mine = {0};
+    ck_assert_int_eq(ssi_alert_pack_keyed(t, a, sl, nsl, NULL, &mine), 0);
+    ck_assert_uint_eq(v.mv_size, mine.len);
+    ck_assert_int_eq(memcmp(v.mv_data, mine.data, mine.len), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_wbuf_free(&mine);
+    check_varied(s, a->survey, atoi(a->alert_id), atoi(a->alert_id) + 1);
+}
+
+/* Another thread may pack a record's property lists before the write transaction: only with the
+ * names' dictionary ids and a survey dictionary that a committed transaction made, else the item
+ * is left to the writer (and a survey without a dictionary is looked for again after a reset).
+ * Either way the record is the writer's own, byte for byte. */
+START_TEST(lists_packed_early_store_the_records_the_writer_would)
+{
+    ss_store *s = open_rw("st");
+    put_varied(s, "ztf", 0, 1100, 1); /* the 1000th trains ztf's dictionary */
+    ss_packet *p = ss_packet_new();
+    ss_prop sl[2] = {{"ztf_ndethist", ival(4)}, {"ztf_jdstarthist", fval(2460000.5)}};
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(
+        ss_store_alert_put(t, varied_alert(p, "ztf", 1100), "SKS2023abcdefghjkmn", sl, 2), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_store_lists *ls = ss_store_lists_new(s);
+    uint32_t at[6];
+    ss_packet_reset(p);
+    ck_assert_int_eq(pack_early(s, ls, p, "ztf", 2000, NULL, 0, &at[0]), 1);
+    ck_assert_int_eq(pack_early(s, ls, p, "ztf", 2001, sl, 2, &at[1]), 1);
+    ck_assert_int_eq(pack_early(s, ls, p, "lsst", 2002, NULL, 0, &at[2]), 0); /* no dictionary */
+    ck_assert_uint_eq(at[1], at[0] + 1);
+    ck_assert_uint_gt(ss_store_lists_bytes(ls), 0);
+    ss_alert *novel = varied_alert(p, "ztf", 2003); /* a list of names no one committed */
+    ck_assert_int_eq(ss_alert_add_prop(p, novel, "novel", 5, ival(1)), 0);
+    ck_assert_int_eq(ss_store_lists_pack(ls, NULL, novel, NULL, 0, &at[3]), 0);
+    ssi_lists got;
+    ck_assert_int_eq(ssi_lists_get(ls, at[3], &got), 0);            /* no snapshot either */
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0); /* made, not committed */
+    ck_assert_int_eq(ss_store_alert_put(t, novel, "SKS2023abcdefghjkmn", NULL, 0), 0);
+    ss_store_txn *r;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &r), 0);
+    ck_assert_int_eq(ss_store_lists_pack(ls, r, novel, NULL, 0, &at[4]), 0);
+    ck_assert_int_eq(ssi_lists_get(ls, at[4], &got), 0);
+    ss_store_txn_abort(r);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(ssi_lists_get(ls, at[4] + 1, &got), SS_EINVAL);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_alert_put2(t, novel, "SKS2023abcdefghjkmn", NULL, 0, ls, at[4] + 1),
+                     SS_EINVAL);
+    ss_store_txn_abort(t);
+    ss_packet *one = ss_packet_new();
+    for (int i = 0; i < 3; i++) {
+        ss_packet_reset(one);
+        varied_alert(one, i == 2 ? "lsst" : "ztf", 2000 + i);
+        put_early(s, ls, one, at[i], i == 1 ? sl : NULL, i == 1 ? 2 : 0);
+    }
+    put_varied(s, "lsst", 3000, 4000, 1); /* lsst's dictionary, after the set looked */
+    ss_packet_reset(p);
+    ck_assert_int_eq(pack_early(s, ls, p, "lsst", 4000, NULL, 0, &at[5]), 0);
+    ss_store_lists_reset(ls);
+    ck_assert_uint_eq(ss_store_lists_bytes(ls), 0);
+    ck_assert_int_eq(pack_early(s, ls, p, "lsst", 4001, NULL, 0, &at[5]), 1);
+    ck_assert_uint_eq(at[5], 0);
+    put_early(s, ls, p, at[5], NULL, 0);
+    ss_store_lists_free(ls);
+    ss_packet_free(p), ss_packet_free(one);
+    ss_store_close(s);
+}
+END_TEST
+
 /* A survey's first records are kept as samples; at the thousandth a dictionary is trained and
  * kept in the zdict table, and every later record of the survey is compressed with it (version
  * 8), to well under the size of the others. A survey of small records is left alone. Everything
@@ -2311,6 +2409,7 @@ int main(void)
     tcase_add_test(f10, compressed_records_survive_aborts_and_damage_is_caught);
     tcase_add_test(f10, compact_fills_every_page);
     tcase_add_test(f10, repack_compresses_records_written_before);
+    tcase_add_test(f10, lists_packed_early_store_the_records_the_writer_would);
     suite_add_tcase(s, f10);
     return tu_run_suite(s);
 }

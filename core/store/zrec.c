@@ -369,19 +369,44 @@ static int ssi_zrec_sample(ss_store_txn *t, ssi_zsurvey *zs, const void *p, size
     return 0;
 }
 
-/* The writer's context for records, made once: frames without the content size or the dictionary
- * id, which the record holds. */
-static ZSTD_CCtx *ssi_zrec_cctx(ss_store *s)
+ZSTD_CCtx *ssi_zrec_cctx_new(void)
 {
-    if (s->zrec.cctx)
-        return s->zrec.cctx;
     ZSTD_CCtx *c = ZSTD_createCCtx();
     if (c && (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0)) ||
               ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0)))) {
         ZSTD_freeCCtx(c);
         c = NULL;
     }
-    return s->zrec.cctx = c;
+    return c;
+}
+
+ZSTD_CDict *ssi_zrec_cdict_new(const void *dict, size_t len)
+{
+    return ZSTD_createCDict(dict, len, SSI_ZREC_LEVEL);
+}
+
+int ssi_zrec_frame(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, uint32_t number, ss_wbuf *b, size_t at,
+                   ss_wbuf *scratch)
+{
+    size_t n = b->len - at;
+    if (!cctx || b->failed || n < SSI_ZREC_MIN)
+        return 0;
+    size_t cap = ZSTD_compressBound(n);
+    ss_wbuf_reset(scratch);
+    if (ss_wbuf_reserve(scratch, cap))
+        return SS_ENOMEM;
+    size_t z = ZSTD_CCtx_refCDict(cctx, cdict);
+    if (!ZSTD_isError(z))
+        z = ZSTD_compress2(cctx, scratch->data, cap, b->data + at, n);
+    /* kept as it is when not shorter (the number and length cost up to 8 bytes), or when so
+     * repetitive that a reader would take its length for damage */
+    if (ZSTD_isError(z) || z + 8 >= n || n > ssi_zrec_max_plain(z))
+        return 0;
+    b->len = at;
+    ss_wbuf_uvar(b, number);
+    ss_wbuf_uvar(b, n);
+    ss_wbuf_bytes(b, scratch->data, z);
+    return b->failed ? SS_ENOMEM : 1;
 }
 
 int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at, int *squeezed)
@@ -400,24 +425,34 @@ int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at,
     if (!(d && d->number == zs->number && d->cdict) && (rc = ssi_zdict_get(t, zs->number, &d)))
         return rc;
     t->zlast = d;
-    size_t cap = ZSTD_compressBound(n);
-    ss_wbuf_reset(&t->zplain);
-    ZSTD_CCtx *cctx = ssi_zrec_cctx(t->s);
-    if (ss_wbuf_reserve(&t->zplain, cap) || !cctx)
+    ssi_zrec *z = &t->s->zrec; /* the writer's context, made once: write transactions take turns */
+    if (!z->cctx && !(z->cctx = ssi_zrec_cctx_new()))
         return SS_ENOMEM;
-    size_t z = ZSTD_CCtx_refCDict(cctx, d->cdict);
-    if (!ZSTD_isError(z))
-        z = ZSTD_compress2(cctx, t->zplain.data, cap, b->data + at, n);
-    /* kept as it is when not shorter (the number and length cost up to 8 bytes), or when so
-     * repetitive that a reader would take its length for damage */
-    if (ZSTD_isError(z) || z + 8 >= n || n > ssi_zrec_max_plain(z))
-        return 0;
-    b->len = at;
-    ss_wbuf_uvar(b, zs->number);
-    ss_wbuf_uvar(b, n);
-    ss_wbuf_bytes(b, t->zplain.data, z);
-    *squeezed = 1;
-    return b->failed ? SS_ENOMEM : 0;
+    rc = ssi_zrec_frame(z->cctx, d->cdict, zs->number, b, at, &t->zplain);
+    *squeezed = rc == 1;
+    return rc == 1 ? 0 : rc;
+}
+
+int ssi_zrec_committed(ss_store_txn *t, const char *survey, uint32_t *number, MDB_val *dict)
+{
+    size_t len = strlen(survey);
+    if (!t->s->has_zdict || len > SS_SURVEY_MAX)
+        return SS_ENOTFOUND;
+    unsigned char kb[1 + SS_SURVEY_MAX];
+    kb[0] = 's';
+    memcpy(kb + 1, survey, len);
+    MDB_val k = {1 + len, kb}, v;
+    int rc = mdb_get(t->txn, t->s->zdict, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
+    if (v.mv_size != 4)
+        return SS_ECORRUPT;
+    *number = ss_be32_get(v.mv_data);
+    unsigned char nb[5];
+    ssi_zkey_number(nb, *number);
+    k = (MDB_val){sizeof nb, nb};
+    rc = mdb_get(t->txn, t->s->zdict, &k, dict);
+    return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
 }
 
 /* ---- verify ---- */

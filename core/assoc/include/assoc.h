@@ -62,6 +62,21 @@ int ss_assoc_packet(ss_assoc_writer *w, const ss_packet *pkt, ss_assoc_stats *st
 int ss_assoc_packet2(ss_assoc_writer *w, const ss_packet *pkt, const ss_store_stamps *stamps,
                      uint32_t stamp, ss_assoc_stats *st, char *locus_id);
 
+/** What of a packet was packed before its transaction (each borrowed for the call). */
+typedef struct ss_assoc_early {
+    const ss_store_stamps *stamps; /**< item @c stamp: pkt->cutouts'; NULL: compressed here */
+    uint32_t stamp;
+    const ss_store_lists *lists; /**< alert i's lists are item @c list0 + i (ss_store_lists_pack()
+                                      of pkt->alerts[i], and for i 0 pkt->locus_props); NULL:
+                                      packed here */
+    uint32_t list0;
+} ss_assoc_early;
+
+/** ss_assoc_packet() of a packet some of whose writing was done before the transaction,
+ * @p early (NULL: none). */
+int ss_assoc_packet3(ss_assoc_writer *w, const ss_packet *pkt, const ss_assoc_early *early,
+                     ss_assoc_stats *st, char *locus_id);
+
 /** Match locus @p l against the batch's catalogs, as association does for a locus it creates
  * (@p created) or updates, storing the matches and any watch-list hits caused by @p trigger.
  * @return 0 or a store code. */

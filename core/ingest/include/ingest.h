@@ -92,6 +92,11 @@ typedef struct ss_ingest_options {
      * batches of decoded alerts instead of one; the read snapshot that skips known history
      * entries may pin the pages one batch's commit frees, until the next batch starts. */
     int overlap;
+    /** With @p overlap, which packets' alert records the decoding thread packs ahead of the
+     * writer (their property lists, compressed with the survey's dictionary, ss_store_lists):
+     * 0, a share steered after each batch toward the side that waited less; 1, every packet;
+     * -1, none. The store holds the same either way; 1 and -1 are for tests and benchmarks. */
+    int pack_ahead;
 } ss_ingest_options;
 
 /**

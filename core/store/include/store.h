@@ -533,6 +533,51 @@ uint64_t ss_store_packet_next(ss_store_txn *t);
 int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                        const ss_prop *survey_locus, uint32_t nsurvey_locus);
 
+/**
+ * Alert records' property lists packed before their write transaction: packing and compressing
+ * them is about a third of a ZTF ingest's writing, and another thread (an ingest's decoding one)
+ * can do it while the writer writes the batch before. Only lists whose names' dictionary ids and
+ * survey dictionary a committed transaction made are packed; the others are left to the writer.
+ * Opaque; its maker owns it, one thread at a time, and frees it before the store. It holds any
+ * number of records' lists until ss_store_lists_reset().
+ */
+typedef struct ss_store_lists ss_store_lists;
+
+/** A new, empty set for records of @p s. @return NULL when out of memory. */
+ss_store_lists *ss_store_lists_new(ss_store *s);
+
+/** Free @p ls (NULL: nothing). */
+void ss_store_lists_free(ss_store_lists *ls);
+
+/** Forget every record's lists, keeping the memory for the next ones. A survey found without a
+ * committed dictionary is looked for again after it. */
+void ss_store_lists_reset(ss_store_lists *ls);
+
+/**
+ * Pack the property lists of @p a (and for a primary the survey's locus properties,
+ * @p nsurvey_locus of them, may be 0) as ss_store_alert_put() would, into @p ls.
+ * @param snap a read transaction of the store (the committed dictionaries it sees), used during
+ *        the call only; NULL: nothing is packed.
+ * @param[out] index what ss_store_alert_put2() is given for them; given also when the lists are
+ *        left to the writer.
+ * @return 0 or SS_ENOMEM. A store error while looking is not one: the writer packs them then.
+ */
+int ss_store_lists_pack(ss_store_lists *ls, ss_store_txn *snap, const ss_alert *a,
+                        const ss_prop *survey_locus, uint32_t nsurvey_locus, uint32_t *index);
+
+/** The bytes @p ls holds, for its maker's memory bound. */
+size_t ss_store_lists_bytes(const ss_store_lists *ls);
+
+/**
+ * ss_store_alert_put() of an alert whose lists are item @p index of @p ls, packed from the same
+ * alert and survey properties. The record written is one ss_store_alert_put() could write.
+ * @p ls NULL: packed here. @return as ss_store_alert_put(); SS_EINVAL when @p index is not one of
+ * @p ls.
+ */
+int ss_store_alert_put2(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                        const ss_prop *survey_locus, uint32_t nsurvey_locus,
+                        const ss_store_lists *ls, uint32_t index);
+
 /** One stored alert, decoded into @p pkt (added to it: *out is owned by @p pkt).
  * @return 0, SS_ENOTFOUND, SS_ECORRUPT, SS_ENOMEM or an LMDB code. */
 int ss_store_alert_get(ss_store_txn *t, const char *survey, const char *alert_id, ss_packet *pkt,
