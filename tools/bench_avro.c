@@ -32,9 +32,11 @@
  *
  * The ingest overlaps decoding with writing, as `skysieve ingest` does (ss_ingest_options
  * overlap); --serial writes each batch before decoding the next, for the comparison.
+ * --pack-ahead 1 (-1) has the decoding thread pack every (no) packet's records, against the
+ * share steered between the two threads by default (ss_ingest_options pack_ahead).
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
- *                   [--keep] [--serial] [--ingest-only] [--stream K]
+ *                   [--keep] [--serial] [--ingest-only] [--stream K] [--pack-ahead N]
  */
 #include "bench_util.h"
 #include "ingest.h"
@@ -76,6 +78,7 @@ typedef struct bench_opts {
     const char *work;
     int repeat, reader, keep, serial, ingest_only;
     int stream; /* --stream K: epochs per sky (0: every round a new sky, its history new) */
+    int pack_ahead;
 } bench_opts;
 
 typedef struct buf {
@@ -559,7 +562,9 @@ static ss_ingest *open_ingest(const set *st, const bench_opts *bo, int rep, ss_s
     ss_err err = {0};
     if (ss_store_open(dir, &so, s, &err))
         die(dir, err.msg);
-    ss_ingest_options o = {.decoder.skip_cutouts = st->skip_cutouts, .overlap = !bo->serial};
+    ss_ingest_options o = {.decoder.skip_cutouts = st->skip_cutouts,
+                           .overlap = !bo->serial,
+                           .pack_ahead = bo->pack_ahead};
     ss_ingest *in = ss_ingest_new(*s, &o);
     if (!in)
         die(dir, "out of memory");
@@ -660,6 +665,7 @@ int main(int argc, char **argv)
                                          {"serial", no_argument, 0, 'S'},
                                          {"ingest-only", no_argument, 0, 'I'},
                                          {"stream", required_argument, 0, 'T'},
+                                         {"pack-ahead", required_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (ch == 'd')
@@ -682,10 +688,13 @@ int main(int argc, char **argv)
             o.ingest_only = 1;
         else if (ch == 'T' && atoi(optarg) > 0)
             o.stream = atoi(optarg);
+        else if (ch == 'P' &&
+                 (!strcmp(optarg, "1") || !strcmp(optarg, "0") || !strcmp(optarg, "-1")))
+            o.pack_ahead = atoi(optarg);
         else
-            die("usage",
-                "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
-                "[--repeat N] [--reader] [--keep] [--serial] [--ingest-only] [--stream K]");
+            die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
+                         "[--repeat N] [--reader] [--keep] [--serial] [--ingest-only] [--stream K] "
+                         "[--pack-ahead -1|0|1]");
     }
     char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
     if (!o.work && !(o.work = mkdtemp(tmpl)))
