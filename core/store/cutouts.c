@@ -96,13 +96,10 @@ size_t ss_store_stamps_bytes(const ss_store_stamps *st)
 
 int ss_store_stamps_pack(ss_store_stamps *st, const ss_cutout *cutouts, uint32_t *index)
 {
-    if (st->n == st->cap) {
-        uint32_t cap = st->cap ? st->cap * 2 : 64;
-        ssi_packed *grown = realloc(st->items, cap * sizeof *grown);
-        if (!grown)
-            return SS_ENOMEM;
-        st->items = grown, st->cap = cap;
-    }
+    ssi_packed *grown = ssi_grow(st->items, &st->cap, st->n, sizeof *grown, 64);
+    if (!grown)
+        return SS_ENOMEM;
+    st->items = grown;
     ssi_packed *p = &st->items[st->n];
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
         p->off[k] = st->z.len;

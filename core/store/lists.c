@@ -34,7 +34,7 @@ struct ss_store_lists {
     ssi_item *items;
     uint32_t n, cap;
     ssi_esurvey *sv;
-    uint32_t nsv;
+    uint32_t nsv, capsv;
 };
 
 ss_store_lists *ss_store_lists_new(ss_store *s)
@@ -92,7 +92,7 @@ static int ssi_esurvey_get(ss_store_lists *ls, ss_store_txn *snap, const char *s
     int rc = ssi_zrec_committed(snap, survey, &number, &dict);
     if (rc && rc != SS_ENOTFOUND)
         return rc;
-    ssi_esurvey *grown = realloc(ls->sv, (ls->nsv + 1) * sizeof *grown);
+    ssi_esurvey *grown = ssi_grow(ls->sv, &ls->capsv, ls->nsv, sizeof *grown, 4);
     if (!grown)
         return SS_ENOMEM;
     ls->sv = grown;
@@ -129,13 +129,10 @@ static int ssi_lists_pack(ss_store_lists *ls, ss_store_txn *snap, const ss_alert
 int ss_store_lists_pack(ss_store_lists *ls, ss_store_txn *snap, const ss_alert *a,
                         const ss_prop *survey_locus, uint32_t nsurvey_locus, uint32_t *index)
 {
-    if (ls->n == ls->cap) {
-        uint32_t cap = ls->cap ? ls->cap * 2 : 256;
-        ssi_item *grown = realloc(ls->items, cap * sizeof *grown);
-        if (!grown)
-            return SS_ENOMEM;
-        ls->items = grown, ls->cap = cap;
-    }
+    ssi_item *grown = ssi_grow(ls->items, &ls->cap, ls->n, sizeof *grown, 256);
+    if (!grown)
+        return SS_ENOMEM;
+    ls->items = grown;
     size_t at = ls->b.len;
     int rc = snap && a->survey && ls->s->has_zdict
                  ? ssi_lists_pack(ls, snap, a, survey_locus, nsurvey_locus)

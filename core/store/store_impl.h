@@ -251,6 +251,11 @@ int ssi_dict_committed_id(ss_store *s, const ss_prop *props, uint32_t n, uint32_
 void ssi_dict_end(ss_store *s, int committed);
 
 /* Record compression with trained dictionaries (zrec.c). */
+/** @p items (@p n used of *cap, each of @p size bytes) with room for one more, doubling from
+ * @p first: the array itself, or where realloc() moved it; NULL when out of memory (the array as
+ * it was). */
+void *ssi_grow(void *items, uint32_t *cap, uint32_t n, size_t size, uint32_t first);
+
 void ssi_zrec_init(ssi_zrec *z);
 void ssi_zrec_free(ssi_zrec *z);
 /** Keep (@p committed) or drop the dictionaries the write transaction that ends trained. */

@@ -128,10 +128,7 @@ void ssi_zrec_txn_done(ss_store_txn *t)
     t->zdctx = NULL;
 }
 
-/* @p items (@p n used of *cap, each of @p size bytes) with room for one more, doubling from
- * @p first: the array itself, or where realloc() moved it; NULL when out of memory (the array
- * as it was). */
-static void *ssi_zgrow(void *items, uint32_t *cap, uint32_t n, size_t size, uint32_t first)
+void *ssi_grow(void *items, uint32_t *cap, uint32_t n, size_t size, uint32_t first)
 {
     if (n < *cap)
         return items;
@@ -157,7 +154,7 @@ static int ssi_zdict_add(ssi_zrec *z, ssi_zdict *d, ssi_zdict **out)
     int rc = 0;
     pthread_mutex_lock(&z->lock);
     ssi_zdict *had = ssi_zdict_find(z, d->number);
-    ssi_zdict **grown = had ? z->d : ssi_zgrow(z->d, &z->capd, z->nd, sizeof *z->d, 8);
+    ssi_zdict **grown = had ? z->d : ssi_grow(z->d, &z->capd, z->nd, sizeof *z->d, 8);
     if (grown)
         z->d = grown;
     else
@@ -268,7 +265,7 @@ static int ssi_zsurvey_get(ss_store_txn *t, const char *survey, ssi_zsurvey **ou
         }
     if (len > SS_SURVEY_MAX)
         return 0;
-    ssi_zsurvey *grown = ssi_zgrow(z->s, &z->caps, z->ns, sizeof *z->s, 4);
+    ssi_zsurvey *grown = ssi_grow(z->s, &z->caps, z->ns, sizeof *z->s, 4);
     if (!grown)
         return SS_ENOMEM;
     z->s = grown;
@@ -355,7 +352,7 @@ static int ssi_zrec_sample(ss_store_txn *t, ssi_zsurvey *zs, const void *p, size
 {
     if (n > SSI_ZREC_SAMPLE_MAX)
         return 0;
-    size_t *grown = ssi_zgrow(zs->sizes, &zs->cap, zs->n, sizeof *zs->sizes, 256);
+    size_t *grown = ssi_grow(zs->sizes, &zs->cap, zs->n, sizeof *zs->sizes, 256);
     if (!grown)
         return SS_ENOMEM;
     zs->sizes = grown;
