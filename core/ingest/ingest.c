@@ -114,11 +114,16 @@ static int ssi_batch_early(ssi_batch *b, ss_store *s, uint32_t cap)
     return b->stamp_of && b->stamps && b->list0 && b->lists ? 0 : SS_ENOMEM;
 }
 
+static double ssi_seconds(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
+}
+
 static double ssi_elapsed(const struct timespec *t0)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) * 1e-9;
+    return ssi_seconds(t0, &now);
 }
 
 ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
@@ -545,20 +550,13 @@ static void *ssi_flush_thread(void *arg)
     return NULL;
 }
 
-static double ssi_seconds(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
-}
-
 /* After a hand-off: more of the packing to decoding when it waited for the writer (started
  * waiting at @p asked, the writer done at in->fly_done), less when the writer had waited. */
 static void ssi_steer(ss_ingest *in, const struct timespec *asked)
 {
     if (in->o.pack_ahead)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double waited = ssi_seconds(asked, &now), idle = ssi_seconds(&in->fly_done, asked);
+    double waited = ssi_elapsed(asked), idle = ssi_seconds(&in->fly_done, asked);
     double step = waited > idle ? 0.25 : -0.25;
     in->early_share = fmin(1.0, fmax(0.0, in->early_share + step));
 }

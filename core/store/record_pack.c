@@ -205,6 +205,8 @@ static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                     const ss_prop *survey_locus, uint32_t nsurvey_locus, const ssi_lists *early,
                     ss_wbuf *b)
 {
+    if (locus_id)
+        early = NULL;
     ss_wbuf_reset(b);
     ss_wbuf_u8(b, locus_id ? SSI_PACKED_VERSION : SSI_KEYED_VERSION);
     ss_wbuf_u8(b, (uint8_t)a->kind);
@@ -225,7 +227,7 @@ static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
     ss_wbuf_uvar(b, a->history_lead);
     size_t lists = b->len;
     int squeezed = early && early->squeezed;
-    if (early && !locus_id)
+    if (early)
         ss_wbuf_bytes(b, early->bytes, early->len);
     else if (!rc && !(rc = ssi_props_pack(t, a->props, a->nprops, b)))
         rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
