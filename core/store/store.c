@@ -788,19 +788,22 @@ int ss_store_info_get(ss_store *s, ss_store_info *out)
 
 /* Whether the store opened table @p i: every table of its format, and the dictionaries where a
  * store whose format was set back by hand still has them. */
-static int ssi_table_present(const ss_store *s, size_t i)
+static int ssi_table_present(ss_store *s, size_t i)
 {
     if (ssi_tables[i].since <= s->format)
         return 1;
-    const MDB_dbi *dbi = (const MDB_dbi *)((const char *)s + ssi_tables[i].offset);
+    const MDB_dbi *dbi = ssi_dbi(s, i);
     return (dbi == &s->dict && s->has_dict) || (dbi == &s->zdict && s->has_zdict);
 }
 
-static ss_store_table_use ssi_table_use(const char *name, const MDB_stat *st)
+/* Hand @p visit the use of table @p name, as @p st tells it. */
+static int ssi_visit_table(ss_store_table_use_fn visit, void *ctx, const char *name,
+                           const MDB_stat *st)
 {
-    return (ss_store_table_use){name, st->ms_entries,
-                                st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages,
-                                st->ms_overflow_pages, st->ms_depth};
+    ss_store_table_use use = {name, st->ms_entries,
+                              st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages,
+                              st->ms_overflow_pages, st->ms_depth};
+    return visit(ctx, &use);
 }
 
 /* The pages LMDB's free list names, and the pages of the list itself. Each of its values is an
@@ -834,14 +837,13 @@ int ss_store_footprint(ss_store_txn *t, ss_store_table_use_fn visit, void *ctx,
     MDB_stat st;
     int rc = mdb_env_stat(s->env, &st);
     *out = (ss_store_footprint_info){.page_size = rc ? 0 : st.ms_psize};
-    ss_store_table_use use;
     if (!rc && !(rc = mdb_stat(t->txn, s->meta, &st)))
-        rc = visit(ctx, (use = ssi_table_use("meta", &st), &use));
+        rc = ssi_visit_table(visit, ctx, "meta", &st);
     for (size_t i = 0; !rc && i < SSI_NTABLES; i++) {
         if (!ssi_table_present(s, i))
             continue;
         if (!(rc = mdb_stat(t->txn, *ssi_dbi(s, i), &st)))
-            rc = visit(ctx, (use = ssi_table_use(ssi_tables[i].name, &st), &use));
+            rc = ssi_visit_table(visit, ctx, ssi_tables[i].name, &st);
     }
     uint64_t list_pages = 0;
     if (!rc && !(rc = mdb_stat(t->txn, 1, &st)) &&
