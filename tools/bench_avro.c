@@ -40,6 +40,7 @@
  */
 #include "bench_util.h"
 #include "ingest.h"
+#include "query.h"
 #include "store.h"
 
 #include <avro.h>
@@ -440,43 +441,27 @@ static void print_footprint(const set *st, ss_store *s, const round_bytes *rb, u
                (double)(after - before) / (double)info.used_bytes);
 }
 
-typedef struct table_list {
-    ss_store_table_use t[32]; /* a store has at most LMDB's 32 named databases */
-    int n;
-} table_list;
-
-static int keep_table(void *ctx, const ss_store_table_use *u)
-{
-    table_list *tl = ctx;
-    if (tl->n < 32)
-        tl->t[tl->n++] = *u;
-    return 0;
-}
-
-static int by_pages(const void *a, const void *b)
-{
-    const ss_store_table_use *x = a, *y = b;
-    return x->pages < y->pages ? 1 : x->pages > y->pages ? -1 : 0;
-}
-
 /* Where the stored bytes are, per alert: the tables holding a hundredth of them or more, the
- * largest first, and the pages no table holds. */
+ * largest first (as `skysieve stats --tables` lists them), and the pages no table holds. */
 static void print_tables(const set *st, ss_store *s, uint64_t made)
 {
-    ss_store_txn *t;
-    ss_store_footprint_info fp;
-    table_list tl = {.n = 0};
-    if (ss_store_txn_begin(s, SS_STORE_READ, &t) || ss_store_footprint(t, keep_table, &tl, &fp))
-        die(st->name, "cannot read the tables' sizes");
-    ss_store_txn_abort(t);
-    uint64_t all = fp.free_pages + fp.lmdb_pages;
-    for (int i = 0; i < tl.n; i++)
-        all += tl.t[i].pages;
-    qsort(tl.t, (size_t)tl.n, sizeof tl.t[0], by_pages);
+    json_t *fp, *t;
+    ss_err err = {0};
+    if (ss_query_footprint(s, &fp, &err))
+        die(st->name, err.msg);
+    double all = (double)json_integer_value(json_object_get(fp, "used_bytes"));
+    size_t i;
     printf("%-14s B/alert by table:", st->name);
-    for (int i = 0; i < tl.n && tl.t[i].pages * 100 >= all; i++)
-        printf(" %s %.0f", tl.t[i].name, (double)(tl.t[i].pages * fp.page_size) / (double)made);
-    printf(" | free %.0f\n", (double)(fp.free_pages * fp.page_size) / (double)made);
+    json_array_foreach(json_object_get(fp, "tables"), i, t)
+    {
+        double bytes = (double)json_integer_value(json_object_get(t, "bytes"));
+        if (bytes * 100 < all)
+            break;
+        printf(" %s %.0f", json_string_value(json_object_get(t, "name")), bytes / (double)made);
+    }
+    printf(" | free %.0f\n",
+           (double)json_integer_value(json_object_get(fp, "free_bytes")) / (double)made);
+    json_decref(fp);
 }
 
 /* The same store after `skysieve compact` (its tables rewritten with full pages): what a store
