@@ -214,8 +214,10 @@ int ss_cmd_retention(int argc, char **argv)
         if (isnan(c.now))
             c.now = (double)time(NULL) / 86400.0 + SSI_UNIX_EPOCH_MJD;
         if (!(rc = ss_store_retain(s, c.now, &r, &err)))
-            printf("{\"now_mjd\":%.6f,\"payloads_dropped\":%llu,\"cutouts_dropped\":%llu}\n", c.now,
-                   (unsigned long long)r.payloads, (unsigned long long)r.cutouts);
+            printf("{\"now_mjd\":%.6f,\"payloads_dropped\":%llu,\"cutouts_dropped\":%llu,"
+                   "\"stamp_chunks_freed\":%llu}\n",
+                   c.now, (unsigned long long)r.payloads, (unsigned long long)r.cutouts,
+                   (unsigned long long)r.stamp_chunks);
     }
     if (!rc && !c.apply && !(rc = ss_store_retention_get(s, &pol)))
         printf("{\"cutouts_days\":%g,\"payload_days\":%g}\n", pol.cutouts_days, pol.payload_days);

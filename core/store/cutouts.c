@@ -5,9 +5,16 @@
  * SSI_CUTOUT_ALL instead of a kind), and compresses with zstd the stamps that are not
  * compressed already: Rubin's are plain FITS, which zstd's fastest levels nearly halve; ZTF's
  * are gzipped FITS and are kept as sent. Both layouts are read. The compression may be done
- * before the write transaction, on another thread (ss_store_stamps): the record is the same. */
+ * before the write transaction, on another thread (ss_store_stamps): the record is the same.
+ *
+ * Format 11 writes that record into a chunk of a few MiB in the stamps table, beside the other
+ * alerts' of its transaction, and the cutouts table gets a reference to it. A record of its own
+ * took overflow pages of its own, its last one part empty: 1.7 kB an alert for ZTF's three gzipped
+ * stamps (4% of what the alert arrived in). A chunk is dropped whole, by retention, once its newest
+ * alert is past the cutoff; each alert's reference goes with that alert. */
 #include "store_impl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -21,6 +28,16 @@
 #define SSI_STAMP_MAX ((uint64_t)1 << 30)
 
 enum { SSI_CODEC_RAW, SSI_CODEC_ZSTD };
+
+/* Format 11: a cutouts record of this version is a reference (count u8, then chunk, offset and
+ * length as varints) to a packed record inside a chunk. A chunk (stamps table: number, u64 BE,
+ * from 1 -> chunk) starts with a head of SSI_CHUNK_HEAD bytes: its version, 7 bytes of zero, and
+ * the newest MJD of its alerts (IEEE bits, u64 BE); the packed records follow one after the other.
+ */
+#define SSI_CUTOUTS_REF   3
+#define SSI_CHUNK_VERSION 1
+#define SSI_CHUNK_HEAD    16
+#define SSI_REF_MAX       (2 + 3 * 10) /* count, three varints */
 
 /* Compress only what can shrink: not gzip or zstd data, nor a few hundred bytes. */
 static int ssi_compressible(const ss_cutout *c)
@@ -132,6 +149,110 @@ static int ssi_stamp_stored(ss_store_txn *t, const ss_cutout *c, int k, const ss
     return rc;
 }
 
+/* A store of a format before 11, set back by hand (tests): the packed record in the cutouts
+ * table itself, @p len bytes at *out. */
+static int ssi_record_reserve(ss_store_txn *t, MDB_val *key, size_t len, unsigned char **out)
+{
+    MDB_val val = {len, NULL};
+    int rc = mdb_put(t->txn, t->s->cutouts, key, &val, MDB_NOOVERWRITE | MDB_RESERVE);
+    *out = val.mv_data;
+    return rc;
+}
+
+static size_t ssi_uvar_put(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7)
+        p[n++] = (unsigned char)(v | 0x80);
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+/* The number the transaction's first chunk gets: one past the stamps table's last. */
+static int ssi_chunk_first(ss_store_txn *t)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, t->s->stamps, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        t->chunk_id = 1;
+        return 0;
+    }
+    if (!rc && k.mv_size != 8)
+        return SS_ECORRUPT;
+    if (!rc)
+        t->chunk_id = ss_be64_get(k.mv_data) + 1;
+    return rc;
+}
+
+int ssi_chunk_flush(ss_store_txn *t)
+{
+    if (t->chunk.len <= SSI_CHUNK_HEAD)
+        return 0;
+    uint64_t bits;
+    memcpy(&bits, &t->chunk_newest, sizeof bits);
+    memset(t->chunk.data, 0, SSI_CHUNK_HEAD);
+    t->chunk.data[0] = SSI_CHUNK_VERSION;
+    ss_be64_put(t->chunk.data + 8, bits);
+    unsigned char kb[8];
+    ss_be64_put(kb, t->chunk_id);
+    MDB_val k = {sizeof kb, kb}, v = {t->chunk.len, t->chunk.data};
+    /* the numbers only grow: LMDB fills the table's pages instead of splitting them in half */
+    int rc = mdb_put(t->txn, t->s->stamps, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
+    if (rc)
+        return rc == MDB_KEYEXIST ? SS_ECORRUPT : rc;
+    t->chunk_id++;
+    ss_wbuf_reset(&t->chunk);
+    return 0;
+}
+
+/* Room for a packed record of @p len bytes in the chunk filling, closing it first when the record
+ * would take it past the store's chunk size (a record larger than that gets a chunk alone). */
+static int ssi_chunk_room(ss_store_txn *t, size_t len)
+{
+    int rc = t->chunk_id ? 0 : ssi_chunk_first(t);
+    if (!rc && t->chunk.len > SSI_CHUNK_HEAD && t->chunk.len + len > t->s->stamp_chunk)
+        rc = ssi_chunk_flush(t);
+    if (rc)
+        return rc;
+    if (!t->chunk.len) {
+        t->chunk_newest = -INFINITY;
+        if (ss_wbuf_reserve(&t->chunk, SSI_CHUNK_HEAD))
+            return SS_ENOMEM;
+        t->chunk.len = SSI_CHUNK_HEAD;
+    }
+    return ss_wbuf_reserve(&t->chunk, len) ? SS_ENOMEM : 0;
+}
+
+/* The reference to a packed record of @p count stamps and @p len bytes under @p key, and those
+ * bytes reserved at *out in the chunk filling; @p mjd the alert's, which keeps the chunk. */
+static int ssi_chunk_reserve(ss_store_txn *t, MDB_val *key, size_t len, uint8_t count, double mjd,
+                             unsigned char **out)
+{
+    int rc = ssi_chunk_room(t, len);
+    if (rc)
+        return rc;
+    unsigned char ref[SSI_REF_MAX];
+    size_t n = 0;
+    ref[n++] = SSI_CUTOUTS_REF;
+    ref[n++] = count;
+    n += ssi_uvar_put(ref + n, t->chunk_id);
+    n += ssi_uvar_put(ref + n, t->chunk.len);
+    n += ssi_uvar_put(ref + n, len);
+    MDB_val val = {n, ref};
+    if ((rc = mdb_put(t->txn, t->s->cutouts, key, &val, MDB_NOOVERWRITE)))
+        return rc;
+    if (!(mjd <= t->chunk_newest)) /* NaN too: such an alert's stamps are never past a cutoff */
+        t->chunk_newest = isnan(mjd) ? INFINITY : mjd;
+    *out = t->chunk.data + t->chunk.len;
+    t->chunk.len += len;
+    return 0;
+}
+
 int ss_store_cutouts_put(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts)
 {
     return ss_store_cutouts_put2(t, a, cutouts, NULL, 0);
@@ -172,11 +293,12 @@ int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *c
         return 0;
     size_t klen = ssi_key_cutout(kb, a->alert_id, a->survey, 0);
     kb[klen - 1] = SSI_CUTOUT_ALL;
-    MDB_val key = {klen, kb}, val = {len + t->buf.len, NULL};
-    int rc = mdb_put(t->txn, t->s->cutouts, &key, &val, MDB_NOOVERWRITE | MDB_RESERVE);
+    MDB_val key = {klen, kb};
+    unsigned char *out;
+    int rc = t->s->has_stamps ? ssi_chunk_reserve(t, &key, len + t->buf.len, count, a->mjd, &out)
+                              : ssi_record_reserve(t, &key, len + t->buf.len, &out);
     if (rc)
         return rc == MDB_KEYEXIST ? 0 : rc; /* an existing one is kept as it was */
-    unsigned char *out = val.mv_data;
     *out++ = SSI_CUTOUTS_PACKED;
     *out++ = count;
     for (uint8_t i = 0; i < count; i++) { /* each stamp's head, then its bytes */
@@ -249,6 +371,86 @@ static int ssi_packed_each(ss_store_txn *t, const MDB_val *v, ss_store_cutout *c
     return r.p == r.end ? 0 : SS_ECORRUPT;
 }
 
+/* A format 11 reference: its stamps' count and where its packed record is. */
+typedef struct ssi_ref {
+    uint8_t count;
+    uint64_t chunk, off, len;
+} ssi_ref;
+
+static int ssi_is_ref(const MDB_val *v)
+{
+    return v->mv_size && *(const unsigned char *)v->mv_data == SSI_CUTOUTS_REF;
+}
+
+static int ssi_ref_read(const MDB_val *v, ssi_ref *ref)
+{
+    ss_rbuf r = {v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0};
+    if (ss_rbuf_u8(&r) != SSI_CUTOUTS_REF)
+        return SS_ECORRUPT;
+    ref->count = ss_rbuf_u8(&r);
+    ref->chunk = ss_rbuf_uvar(&r);
+    ref->off = ss_rbuf_uvar(&r);
+    ref->len = ss_rbuf_uvar(&r);
+    return r.bad || r.p != r.end ? SS_ECORRUPT : 0;
+}
+
+/* Whether @p ref's record lies in a chunk of @p size bytes. */
+static int ssi_ref_fits(const ssi_ref *ref, size_t size)
+{
+    return ref->off >= SSI_CHUNK_HEAD && ref->off <= size && ref->len <= size - ref->off;
+}
+
+int ssi_chunk_newest(const MDB_val *v, double *newest)
+{
+    const unsigned char *p = v->mv_data;
+    if (v->mv_size < SSI_CHUNK_HEAD || p[0] != SSI_CHUNK_VERSION)
+        return SS_ECORRUPT;
+    uint64_t bits = ss_be64_get(p + 8);
+    memcpy(newest, &bits, sizeof bits);
+    return 0;
+}
+
+/* The packed record @p ref names, in the stamps table as @p txn sees it. */
+static int ssi_ref_slice(ss_store *s, MDB_txn *txn, const ssi_ref *ref, MDB_val *out)
+{
+    unsigned char kb[8];
+    ss_be64_put(kb, ref->chunk);
+    MDB_val k = {sizeof kb, kb}, v;
+    double newest;
+    int rc = s->has_stamps ? mdb_get(txn, s->stamps, &k, &v) : MDB_NOTFOUND;
+    if (rc == MDB_NOTFOUND ||
+        (!rc && (ssi_chunk_newest(&v, &newest) || !ssi_ref_fits(ref, v.mv_size))))
+        return SS_ECORRUPT; /* a reference to no chunk, or past its end */
+    if (rc)
+        return rc;
+    out->mv_data = (char *)v.mv_data + ref->off;
+    out->mv_size = (size_t)ref->len;
+    return 0;
+}
+
+int ssi_cutouts_record(ss_store_txn *t, const MDB_val *v, MDB_val *out)
+{
+    ssi_ref ref;
+    if (!ssi_is_ref(v)) {
+        *out = *v;
+        return 0;
+    }
+    if (ssi_ref_read(v, &ref))
+        return SS_ECORRUPT;
+    if (t->chunk.len <= SSI_CHUNK_HEAD || ref.chunk != t->chunk_id)
+        return ssi_ref_slice(t->s, t->txn, &ref, out);
+    if (!ssi_ref_fits(&ref, t->chunk.len))
+        return SS_ECORRUPT;
+    if (!t->arena && !(t->arena = ss_arena_new()))
+        return SS_ENOMEM;
+    void *copy = ss_arena_alloc(t->arena, ref.len ? (size_t)ref.len : 1);
+    if (!copy)
+        return SS_ENOMEM;
+    memcpy(copy, t->chunk.data + ref.off, (size_t)ref.len);
+    *out = (MDB_val){(size_t)ref.len, copy};
+    return 0;
+}
+
 /* A record of one stamp (format 3 to 6). */
 static int ssi_single(const MDB_val *v, int kind, ss_store_cutout *c)
 {
@@ -262,6 +464,17 @@ static int ssi_single(const MDB_val *v, int kind, ss_store_cutout *c)
     c->bytes = r.p;
     c->len = (size_t)(r.end - r.p);
     return r.bad ? SS_ECORRUPT : 0;
+}
+
+/* Each stamp of cutouts record @p v, whose key ends in @p last, to @p fn. */
+static int ssi_record_each(ss_store_txn *t, const MDB_val *v, int last, ss_store_cutout *c,
+                           ss_store_cutout_fn fn, void *ctx)
+{
+    MDB_val rec;
+    if (last != SSI_CUTOUT_ALL)
+        return ssi_single(v, last, c) ? SS_ECORRUPT : fn(ctx, c);
+    int rc = ssi_cutouts_record(t, v, &rec);
+    return rc ? rc : ssi_packed_each(t, &rec, c, fn, ctx);
 }
 
 int ss_store_cutouts_each(ss_store_txn *t, const char *alert_id, const char *survey,
@@ -288,10 +501,7 @@ int ss_store_cutouts_each(ss_store_txn *t, const char *alert_id, const char *sur
         }
         if (survey && strcmp(survey, sv))
             continue;
-        rc = last == SSI_CUTOUT_ALL     ? ssi_packed_each(t, &v, &c, fn, ctx)
-             : ssi_single(&v, last, &c) ? SS_ECORRUPT
-                                        : fn(ctx, &c);
-        if (rc)
+        if ((rc = ssi_record_each(t, &v, last, &c, fn, ctx)))
             break;
     }
     mdb_cursor_close(cur);
@@ -309,9 +519,31 @@ int ssi_cutouts_count(const MDB_val *k, const MDB_val *v, uint64_t *stamps)
 {
     const unsigned char *key = k->mv_data;
     ss_store_cutout c;
+    ssi_ref ref;
     *stamps = 0;
+    if (k->mv_size && key[k->mv_size - 1] == SSI_CUTOUT_ALL && ssi_is_ref(v)) {
+        int rc = ssi_ref_read(v, &ref);
+        *stamps = rc ? 0 : ref.count;
+        return rc;
+    }
     if (k->mv_size && key[k->mv_size - 1] == SSI_CUTOUT_ALL)
         return ssi_packed_each(NULL, v, &c, ssi_count_one, stamps);
     *stamps = 1;
     return ssi_single(v, k->mv_size ? key[k->mv_size - 1] : SS_CUTOUT__COUNT, &c);
+}
+
+int ssi_cutouts_check(ss_store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v,
+                      uint64_t *stamps)
+{
+    int rc = ssi_cutouts_count(k, v, stamps);
+    if (rc || !ssi_is_ref(v))
+        return rc;
+    ssi_ref ref;
+    MDB_val rec;
+    ss_store_cutout c;
+    uint64_t found = 0;
+    if (ssi_ref_read(v, &ref) || ssi_ref_slice(s, txn, &ref, &rec) ||
+        ssi_packed_each(NULL, &rec, &c, ssi_count_one, &found) || found != ref.count)
+        return SS_ECORRUPT;
+    return 0;
 }

@@ -314,6 +314,20 @@ static int ssi_retain_cutouts(ss_store_txn *t, ssi_retain *r, const MDB_val *k, 
     return ssi_retain_queue(r, k, NULL);
 }
 
+/* A chunk of stamps goes once its newest alert is older than the cutoff: the pass over the
+ * cutouts table before took every reference to it. */
+static int ssi_retain_stamps(ss_store_txn *t, ssi_retain *r, const MDB_val *k, const MDB_val *v)
+{
+    (void)t;
+    double newest;
+    if (ssi_chunk_newest(v, &newest))
+        return SS_ECORRUPT;
+    if (!(newest < r->cutoff))
+        return 0;
+    r->pending++;
+    return ssi_retain_queue(r, k, NULL);
+}
+
 /* What one record of a chunked pass does (queue a rewrite or a deletion, or nothing). */
 typedef int (*ssi_visit_fn)(ss_store_txn *t, ssi_retain *r, const MDB_val *k, const MDB_val *v);
 
@@ -367,7 +381,7 @@ static void ssi_retain_free(ssi_retain *r)
 int ss_store_retain(ss_store *s, double now_mjd, ss_store_retain_report *out, ss_err *err)
 {
     ss_store_retention pol;
-    *out = (ss_store_retain_report){0, 0};
+    *out = (ss_store_retain_report){0, 0, 0};
     if (s->readonly)
         return ss_err_set(err, SS_EINVAL, "store %s: opened read-only", s->path);
     int rc = ss_store_retention_get(s, &pol);
@@ -389,6 +403,11 @@ int ss_store_retain(ss_store *s, double now_mjd, ss_store_retain_report *out, ss
         r->dropped = 0;
         rc = ssi_retain_table(s, r, s->cutouts, ssi_retain_cutouts, "applying the retention", err);
         out->cutouts = r->dropped;
+    }
+    if (!rc && pol.cutouts_days > 0 && s->has_stamps) {
+        r->dropped = 0;
+        rc = ssi_retain_table(s, r, s->stamps, ssi_retain_stamps, "applying the retention", err);
+        out->stamp_chunks = r->dropped;
     }
     ssi_retain_free(r);
     return rc;

@@ -229,6 +229,7 @@ static const struct {
     {"catalog_loci", offsetof(ss_store, catalog_loci), 0, 6},
     {"dict", offsetof(ss_store, dict), 0, 7},
     {"zdict", offsetof(ss_store, zdict), 0, 10},
+    {"stamps", offsetof(ss_store, stamps), 0, 11},
 };
 #define SSI_NTABLES (sizeof ssi_tables / sizeof *ssi_tables)
 
@@ -382,6 +383,7 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
      * whose format was set back by hand (as the tests of older formats do) keeps packed records */
     s->has_dict = format >= 7 || mdb_dbi_open(txn, "dict", 0, &s->dict) == 0;
     s->has_zdict = format >= 10 || mdb_dbi_open(txn, "zdict", 0, &s->zdict) == 0;
+    s->has_stamps = format >= 11;
     if ((rc = ssi_sky_layout(s, txn)))
         return ss_store_fail(s, err, rc, "reading the sky index");
     return 0;
@@ -493,7 +495,7 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
         return ss_store_fail(s, err, rc, "upgrading the format");
     s->format = SS_STORE_FORMAT_VERSION;
     s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = s->has_search = s->has_dict =
-        s->has_zdict = 1;
+        s->has_zdict = s->has_stamps = 1;
     return 0;
 }
 
@@ -593,6 +595,7 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
         return ss_err_set(err, SS_ENOMEM, "store %s: out of memory", dir);
     }
     s->readonly = o.readonly;
+    s->stamp_chunk = SSI_STAMP_CHUNK;
     pthread_mutex_init(&s->map_lock, NULL);
     pthread_cond_init(&s->map_cond, NULL);
     ssi_dict_init(&s->dcache);
@@ -916,6 +919,7 @@ static void ssi_txn_free(ss_store_txn *t)
     ss_arena_free(t->arena);
     ssi_zrec_txn_done(t);
     ss_wbuf_free(&t->zplain);
+    ss_wbuf_free(&t->chunk);
     free(t);
 }
 
@@ -923,7 +927,9 @@ int ss_store_txn_commit(ss_store_txn *t)
 {
     int rc = 0;
     const ss_store *s = t->s;
-    if (t->counters_state == 2)
+    if (t->write)
+        rc = ssi_chunk_flush(t);
+    if (!rc && t->counters_state == 2)
         rc = ssi_counters_save(t->s, t->txn, &t->counters, &t->buf);
     if (rc)
         mdb_txn_abort(t->txn);

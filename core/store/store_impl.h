@@ -78,18 +78,21 @@ struct ss_store {
     MDB_dbi loci_newest, catalog_loci;                 /* format 6 */
     MDB_dbi dict;                                      /* format 7 */
     MDB_dbi zdict;                                     /* format 10 */
+    MDB_dbi stamps;                                    /* format 11 */
     uint32_t format;                                   /* the format version found on disk */
     int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
     int has_cutouts; /* 0 for a format 1 or 2 store opened read-only */
     int has_queue;   /* 0 for a store older than format 4 opened read-only */
-    int has_catalogs; /* 0 for a store older than format 5 opened read-only */
-    int has_search;   /* 0 for a store older than format 6 opened read-only: no loci_newest and
-                         catalog_loci */
-    int has_dict;     /* 0 for a store older than format 7 opened read-only */
-    int has_zdict;    /* 0 for a store older than format 10 opened read-only */
-    ssi_dict dcache;  /* the dict table's lists read so far */
-    ssi_zrec zrec;    /* the zdict table's dictionaries read so far, the writer's samples */
-    ZSTD_CCtx *zcctx; /* the writer's, for cutouts (cutouts.c); write transactions take turns */
+    int has_catalogs;   /* 0 for a store older than format 5 opened read-only */
+    int has_search;     /* 0 for a store older than format 6 opened read-only: no loci_newest and
+                           catalog_loci */
+    int has_dict;       /* 0 for a store older than format 7 opened read-only */
+    int has_zdict;      /* 0 for a store older than format 10 opened read-only */
+    int has_stamps;     /* 0 for a store older than format 11 opened read-only */
+    size_t stamp_chunk; /* the bytes of stamps a chunk is closed at (cutouts.c; tests lower it) */
+    ssi_dict dcache;    /* the dict table's lists read so far */
+    ssi_zrec zrec;      /* the zdict table's dictionaries read so far, the writer's samples */
+    ZSTD_CCtx *zcctx;   /* the writer's, for cutouts (cutouts.c); write transactions take turns */
     char *path;
     double radius_deg;
     double zone_height_deg;
@@ -121,8 +124,33 @@ struct ss_store_txn {
     ss_arena *arena;                /* stamps decompressed for readers, until the txn ends */
     ZSTD_DCtx *zdctx;               /* taken from the store's idle ones on first use */
     ssi_zdict *zlast;               /* the dictionary last used (the cache's, not owned) */
-    ss_wbuf zplain; /* a record's property lists decompressed (read) or compressed (written) */
+    ss_wbuf zplain;      /* a record's property lists decompressed (read) or compressed (written) */
+    ss_wbuf chunk;       /* stamps put and not yet written: chunk chunk_id, its head first */
+    uint64_t chunk_id;   /* 0 until the first stamps put, then the number of the chunk filling */
+    double chunk_newest; /* the newest MJD of the chunk's alerts (+inf for one without) */
 };
+
+/* A chunk of stamps is closed at 4 MiB: its last page's waste is then a few bytes an alert, and
+ * retention frees the stamps of about a hundred ZTF alerts at a time. */
+#define SSI_STAMP_CHUNK ((size_t)4 << 20)
+
+/** Write the stamps chunk @p t holds, if any, before its commit (cutouts.c). @return 0 or an LMDB
+ * code. */
+int ssi_chunk_flush(ss_store_txn *t);
+
+/** The newest MJD of the alerts whose stamps chunk @p v (a stamps table value) holds. @return 0
+ * or SS_ECORRUPT. */
+int ssi_chunk_newest(const MDB_val *v, double *newest);
+
+/** The packed record (version 2) that cutouts record @p v is or names, borrowed until @p t ends.
+ * One in the chunk @p t still fills is copied to its arena: that chunk's memory moves as it grows.
+ * @return 0, SS_ECORRUPT, SS_ENOMEM or an LMDB code. */
+int ssi_cutouts_record(ss_store_txn *t, const MDB_val *v, MDB_val *out);
+
+/** ssi_cutouts_count() of a record that must also be read whole: a reference's chunk is found in
+ * @p txn and its slice decoded. @return 0 or SS_ECORRUPT. */
+int ssi_cutouts_check(ss_store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v,
+                      uint64_t *stamps);
 
 /** Read and write the counters record in @p txn. @return 0, SS_ECORRUPT or an LMDB code. */
 int ssi_counters_load(ss_store *s, MDB_txn *txn, ss_store_counters *c);

@@ -1655,6 +1655,22 @@ static int read_stamps(ss_store *s, const char *alert_id, got_stamps *g)
     return rc;
 }
 
+/* The packed record of alert @p id's stamps (in its chunk from format 11), copied into @p out. */
+static void stamps_record(ss_store *s, const char *id, ss_wbuf *out)
+{
+    ss_store_txn *t;
+    unsigned char kb[SSI_KEY_MAX];
+    size_t klen = ssi_key_cutout(kb, id, "ztf", 0);
+    kb[klen - 1] = 0xff;
+    MDB_val k = {klen, kb}, v, rec;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_get(t->txn, s->cutouts, &k, &v), 0);
+    ck_assert_int_eq(ssi_cutouts_record(t, &v, &rec), 0);
+    ss_wbuf_reset(out);
+    ss_wbuf_bytes(out, rec.mv_data, rec.mv_size);
+    ss_store_txn_abort(t);
+}
+
 START_TEST(an_alerts_stamps_are_one_record_compressed_when_they_shrink)
 {
     ss_store *s = open_rw("st");
@@ -1679,13 +1695,11 @@ START_TEST(an_alerts_stamps_are_one_record_compressed_when_they_shrink)
     ck_assert_uint_eq(table_entries(s, s->cutouts), 1);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
     ck_assert_uint_eq(ss_store_txn_counters(t)->cutouts, 3);
-    MDB_cursor *cur;
-    MDB_val k, v;
-    ck_assert_int_eq(mdb_cursor_open(t->txn, s->cutouts, &cur), 0);
-    ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
-    ck_assert_uint_lt(v.mv_size, sizeof fits / 2 + sizeof gz + sizeof tiny);
-    mdb_cursor_close(cur);
     ss_store_txn_abort(t);
+    ss_wbuf rec = {0};
+    stamps_record(s, "1", &rec);
+    ck_assert_uint_lt(rec.len, sizeof fits / 2 + sizeof gz + sizeof tiny);
+    ss_wbuf_free(&rec);
     got_stamps g = {0};
     ck_assert_int_eq(read_stamps(s, "1", &g), 0);
     ck_assert_int_eq(g.n, 3);
@@ -1703,21 +1717,6 @@ START_TEST(an_alerts_stamps_are_one_record_compressed_when_they_shrink)
     ss_packet_free(p);
 }
 END_TEST
-
-/* The packed record of alert @p id's stamps, copied into @p out. */
-static void stamps_record(ss_store *s, const char *id, ss_wbuf *out)
-{
-    ss_store_txn *t;
-    unsigned char kb[SSI_KEY_MAX];
-    size_t klen = ssi_key_cutout(kb, id, "ztf", 0);
-    kb[klen - 1] = 0xff;
-    MDB_val k = {klen, kb}, v;
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
-    ck_assert_int_eq(mdb_get(t->txn, s->cutouts, &k, &v), 0);
-    ss_wbuf_reset(out);
-    ss_wbuf_bytes(out, v.mv_data, v.mv_size);
-    ss_store_txn_abort(t);
-}
 
 /* Stamps compressed before the transaction (another thread's work in an ingest) make the record
  * the writer makes itself: a plain stamp compressed, a gzipped one and a small one as sent. */
@@ -1800,14 +1799,14 @@ START_TEST(single_stamp_records_still_read_and_damage_is_caught)
     char *text;
     ck_assert_uint_eq(verify_problems(s, &text), 0);
     free(text);
-    /* cut the packed record short */
+    /* cut the record short: from format 11, the reference to the packed record in its chunk */
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
     size_t klen = ssi_key_cutout(kb, "3", "ztf", 0);
     kb[klen - 1] = 0xff;
     MDB_val pk = {klen, kb}, pv;
     ck_assert_int_eq(mdb_get(t->txn, s->cutouts, &pk, &pv), 0);
     ss_wbuf_reset(&b);
-    ss_wbuf_bytes(&b, pv.mv_data, pv.mv_size - 10);
+    ss_wbuf_bytes(&b, pv.mv_data, pv.mv_size - 1);
     MDB_val cut = {b.len, b.data};
     ck_assert_int_eq(mdb_put(t->txn, s->cutouts, &pk, &cut, 0), 0);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
@@ -1866,6 +1865,115 @@ START_TEST(retention_walks_the_whole_store_in_chunks)
     ck_assert_int_eq(read_stamps(s, "4499", &g), 0);
     ck_assert_int_eq(g.n, 1);
     free_stamps(&g);
+    ss_store_close(s);
+    ss_packet_free(p);
+}
+END_TEST
+
+/* ---- format 11: stamps in chunks ---- */
+
+/* A stamp of @p len bytes for alert @p i, gzipped as ZTF's are (kept as sent). */
+static void chunk_stamp(unsigned char *b, size_t len, int i)
+{
+    for (size_t j = 0; j < len; j++)
+        b[j] = (unsigned char)(j * 31 + (size_t)i * 7);
+    b[0] = 0x1f, b[1] = 0x8b;
+}
+
+/* Stamps read back, the ones of @p id equal to chunk_stamp(@p len, @p i) when @p i >= 0. */
+static void stamp_is(ss_store_txn *t, const char *id, size_t len, int i)
+{
+    got_stamps g = {0};
+    unsigned char want[5000];
+    ck_assert_int_eq(ss_store_cutouts_each(t, id, NULL, keep_stamp, &g), 0);
+    ck_assert_int_eq(g.n, i >= 0);
+    if (i >= 0) {
+        chunk_stamp(want, len, i);
+        ck_assert_uint_eq(g.len[0], len);
+        ck_assert_int_eq(memcmp(g.bytes[0], want, len), 0);
+    }
+    free_stamps(&g);
+}
+
+static size_t chunk_len(int i)
+{
+    return i == 4 ? 5000 : 1000; /* alert 4's is larger than a chunk */
+}
+
+/* The problems verify finds with stamps (the alerts of these tests have no locus). */
+static int stamp_problems(ss_store *s)
+{
+    char *text, *line, *save = NULL;
+    int n = 0;
+    verify_problems(s, &text);
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        n += strstr(line, "cutouts") != NULL;
+    free(text);
+    return n;
+}
+
+/* Alerts' stamps share chunks of the store's size: read in the transaction that put them, before
+ * and after their chunk was written, after it and after a reopen; numbered on across transactions;
+ * freed by retention once a chunk's newest alert is past the cutoff; damage is reported. */
+START_TEST(stamps_share_chunks_freed_by_retention)
+{
+    ss_store *s = open_rw("st");
+    s->stamp_chunk = 3000; /* two of the 1000-byte stamps; a third closes the chunk */
+    ss_packet *p = ss_packet_new();
+    static unsigned char img[11][5000];
+    char ids[11][4];
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (int i = 0; i < 11; i++) {
+        if (i == 10) { /* a later transaction's chunk takes the next number */
+            stamp_is(t, "9", chunk_len(9), 9); /* still in the chunk filling */
+            stamp_is(t, "0", chunk_len(0), 0); /* in a chunk written */
+            ck_assert_int_eq(ss_store_txn_commit(t), 0);
+            ck_assert_uint_eq(table_entries(s, s->stamps), 6); /* 01 23 4 56 78 9 */
+            ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+        }
+        snprintf(ids[i], sizeof ids[i], "%d", i);
+        chunk_stamp(img[i], chunk_len(i), i);
+        ss_cutout c[SS_CUTOUT__COUNT] = {{img[i], chunk_len(i), NULL}};
+        ss_packet_reset(p);
+        ss_alert *a = packed_alert(p, ids[i], "x");
+        a->mjd = i < 3 ? 60000 : 60100; /* chunk 2 holds alerts 2 (old) and 3 */
+        ck_assert_int_eq(ss_store_alert_put(t, a, "SKS2023abcdefghjkmn", NULL, 0), 0);
+        ck_assert_int_eq(ss_store_cutouts_put(t, a, c), 0);
+        ck_assert_int_eq(ss_store_cutouts_put(t, a, c), 0); /* kept once */
+    }
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_uint_eq(table_entries(s, s->stamps), 7);
+    ss_store_close(s);
+    s = open_rw("st");
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_uint_eq(ss_store_txn_counters(t)->cutouts, 11);
+    for (int i = 0; i < 11; i++)
+        stamp_is(t, ids[i], chunk_len(i), i);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(stamp_problems(s), 0);
+    ss_store_retention pol = {.cutouts_days = 50};
+    ss_err err = {0};
+    ss_store_retain_report r;
+    ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
+    ck_assert_msg(ss_store_retain(s, 60110, &r, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(r.cutouts, 3);
+    ck_assert_uint_eq(r.stamp_chunks, 1); /* chunk 1; chunk 2 keeps alert 3's */
+    ck_assert_uint_eq(table_entries(s, s->stamps), 6);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    for (int i = 0; i < 11; i++)
+        stamp_is(t, ids[i], chunk_len(i), i < 3 ? -1 : i);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(stamp_problems(s), 0);
+    /* the chunk of alerts 5 and 6 lost */
+    unsigned char kb[8];
+    ss_be64_put(kb, 4);
+    MDB_val k = {sizeof kb, kb};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(mdb_del(t->txn, s->stamps, &k, NULL), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_int_eq(read_stamps(s, "5", &(got_stamps){0}), SS_ECORRUPT);
+    ck_assert_int_eq(stamp_problems(s), 3); /* two records, and the count they miss */
     ss_store_close(s);
     ss_packet_free(p);
 }
@@ -2397,6 +2505,7 @@ int main(void)
     tcase_add_test(f7, single_stamp_records_still_read_and_damage_is_caught);
     tcase_add_test(f7, stamps_packed_early_store_the_same_record);
     tcase_add_test(f7, retention_walks_the_whole_store_in_chunks);
+    tcase_add_test(f7, stamps_share_chunks_freed_by_retention);
     suite_add_tcase(s, f7);
     TCase *f9 = tcase_create("format_9");
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);

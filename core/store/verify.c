@@ -48,7 +48,7 @@ static int ssi_count_stamps(ssi_verify *v, uint64_t *n)
         return rc;
     for (MDB_cursor_op op = MDB_FIRST; !(rc = mdb_cursor_get(cur, &k, &d, op)); op = MDB_NEXT) {
         uint64_t stamps;
-        if (ssi_cutouts_count(&k, &d, &stamps))
+        if (ssi_cutouts_check(v->s, v->txn, &k, &d, &stamps))
             ssi_problem(v, "cutouts %.*s: record does not decode", (int)k.mv_size,
                         (char *)k.mv_data);
         else

@@ -105,6 +105,15 @@
  *                   property lists are one zstd frame made with it, after its number and their
  *                   length; kept as version 7 when that is not shorter. Older records stay.
  *   The upgrade adds the table; read-only, a format 9 store is read as it is.
+ * Format 11 keeps the stamps of a transaction's alerts together in chunks (cutouts.c):
+ *  - stamps:        u64 BE number (from 1, never reused) -> a chunk of about 4 MiB: a head of 16
+ *                   bytes (version 1, seven zero bytes, the newest MJD of its alerts as IEEE bits
+ *                   BE), then each alert's packed record of format 7 in turn.
+ *  - cutouts:       alert_id NUL survey NUL 0xff -> a reference (version 3, the stamp count, then
+ *                   varints: chunk number, offset in it, length). A record of its own filled its
+ *                   last overflow page only in part; records of format 7 are still read.
+ *   Retention drops each old alert's reference, then every chunk whose newest alert is past the
+ *   cutoff. The upgrade adds the table; read-only, a format 10 store is read as it is.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -138,7 +147,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  10
+#define SS_STORE_FORMAT_VERSION  11
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
@@ -266,15 +275,18 @@ int ss_store_retention_set(ss_store *s, const ss_store_retention *r, ss_err *err
 
 /** What ss_store_retain() dropped. */
 typedef struct ss_store_retain_report {
-    uint64_t payloads; /**< alert records that lost their survey properties */
-    uint64_t cutouts;  /**< stamps removed */
+    uint64_t payloads;     /**< alert records that lost their survey properties */
+    uint64_t cutouts;      /**< stamps removed */
+    uint64_t stamp_chunks; /**< chunks of stamps freed (format 11): the pages go back */
 } ss_store_retain_report;
 
 /**
  * Apply the policy as of MJD @p now_mjd: alerts observed more than payload_days before it keep
  * the fields of their light curve (ss_alert's own: position, time, band, brightness, kind,
  * object id, arrival) and lose their survey properties; stamps of alerts observed more than
- * cutouts_days before it are removed. Loci, light curves, tags and filter outputs are kept. Runs
+ * cutouts_days before it are removed (from format 11, an alert's stamps are unreadable from
+ * then on and their bytes freed with their chunk, once all its alerts are that old). Loci, light
+ * curves, tags and filter outputs are kept. Runs
  * in transactions of 2000 records each, so an ingest may wait on it only briefly; the pages
  * freed are reused by later writes, and ss_store_compact() returns them to the file system.
  * Applying it twice drops nothing more. @return 0, or a code with @p err filled.
