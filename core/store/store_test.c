@@ -1979,6 +1979,70 @@ START_TEST(stamps_share_chunks_freed_by_retention)
 }
 END_TEST
 
+/* Put alert @p id's stamp, chunk_stamp(1000, @p i), with the alert, observed at @p mjd. */
+static void put_stamped(ss_store *s, ss_packet *p, const char *id, int i, double mjd)
+{
+    static unsigned char img[4][1000];
+    ss_cutout c[SS_CUTOUT__COUNT] = {{img[i], sizeof img[i], NULL}};
+    ss_store_txn *t;
+    chunk_stamp(img[i], sizeof img[i], i);
+    ss_packet_reset(p);
+    ss_alert *a = packed_alert(p, id, "x");
+    a->mjd = mjd;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_alert_put(t, a, "SKS2023abcdefghjkmn", NULL, 0), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, a, c), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+}
+
+/* A format 10 store's stamps, a record of its own for each alert, are read as they are, opened
+ * read-only and after the upgrade to format 11, beside the chunks written since; retention drops
+ * both kinds. */
+START_TEST(format_10_stamps_read_beside_chunks_after_upgrade)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    s->has_stamps = 0; /* as skysieve before format 11 wrote them */
+    put_stamped(s, p, "0", 0, 60000);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st");
+    static const char *const drop[] = {"stamps", NULL};
+    set_format(dir, 10, drop);
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ss_store_txn *t;
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    stamp_is(t, "0", 1000, 0);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(stamp_problems(s), 0);
+    ss_store_close(s);
+    s = open_rw("st");
+    ss_store_info info;
+    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    ck_assert_uint_eq(info.format, 11);
+    put_stamped(s, p, "1", 1, 60100);
+    ck_assert_uint_eq(table_entries(s, s->stamps), 1);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    stamp_is(t, "0", 1000, 0);
+    stamp_is(t, "1", 1000, 1);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(stamp_problems(s), 0);
+    ss_store_retention pol = {.cutouts_days = 50};
+    ss_store_retain_report r;
+    ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
+    ck_assert_msg(ss_store_retain(s, 60110, &r, &err) == 0, "%s", err.msg);
+    ck_assert(r.cutouts == 1 && r.stamp_chunks == 0);
+    ck_assert_int_eq(ss_store_retain(s, 60200, &r, &err), 0);
+    ck_assert(r.cutouts == 1 && r.stamp_chunks == 1);
+    ck_assert_uint_eq(table_entries(s, s->stamps), 0);
+    ck_assert_int_eq(stamp_problems(s), 0);
+    ss_store_close(s);
+    ss_packet_free(p);
+    free(dir);
+}
+END_TEST
+
 /* ---- format 10: records compressed with their survey's dictionary ---- */
 
 /* Alert @p i of a survey whose records look like ZTF's history entries: the same names, values
@@ -2506,6 +2570,7 @@ int main(void)
     tcase_add_test(f7, stamps_packed_early_store_the_same_record);
     tcase_add_test(f7, retention_walks_the_whole_store_in_chunks);
     tcase_add_test(f7, stamps_share_chunks_freed_by_retention);
+    tcase_add_test(f7, format_10_stamps_read_beside_chunks_after_upgrade);
     suite_add_tcase(s, f7);
     TCase *f9 = tcase_create("format_9");
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);
