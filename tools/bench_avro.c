@@ -34,9 +34,12 @@
  * overlap); --serial writes each batch before decoding the next, for the comparison.
  * --pack-ahead 1 (-1) has the decoding thread pack every (no) packet's records, against the
  * share steered between the two threads by default (ss_ingest_options pack_ahead).
+ * --cache-stamps keeps the stamps each commit wrote in the page cache (ss_store_options
+ * cache_stamps), against their pages dropped once on disk by default.
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
  *                   [--keep] [--serial] [--ingest-only] [--stream K] [--pack-ahead N]
+ *                   [--cache-stamps]
  */
 #include "bench_util.h"
 #include "ingest.h"
@@ -80,6 +83,7 @@ typedef struct bench_opts {
     int repeat, reader, keep, serial, ingest_only;
     int stream; /* --stream K: epochs per sky (0: every round a new sky, its history new) */
     int pack_ahead;
+    int cache_stamps; /* --cache-stamps: ss_store_options cache_stamps */
 } bench_opts;
 
 typedef struct buf {
@@ -543,7 +547,7 @@ static ss_ingest *open_ingest(const set *st, const bench_opts *bo, int rep, ss_s
 {
     char dir[4096];
     store_dir(dir, sizeof dir, st, bo->work, rep);
-    ss_store_options so = {.create = 1};
+    ss_store_options so = {.create = 1, .cache_stamps = bo->cache_stamps};
     ss_err err = {0};
     if (ss_store_open(dir, &so, s, &err))
         die(dir, err.msg);
@@ -651,6 +655,7 @@ int main(int argc, char **argv)
                                          {"ingest-only", no_argument, 0, 'I'},
                                          {"stream", required_argument, 0, 'T'},
                                          {"pack-ahead", required_argument, 0, 'P'},
+                                         {"cache-stamps", no_argument, 0, 'C'},
                                          {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (ch == 'd')
@@ -671,6 +676,8 @@ int main(int argc, char **argv)
             o.serial = 1;
         else if (ch == 'I')
             o.ingest_only = 1;
+        else if (ch == 'C')
+            o.cache_stamps = 1;
         else if (ch == 'T' && atoi(optarg) > 0)
             o.stream = atoi(optarg);
         else if (ch == 'P' &&
@@ -679,7 +686,7 @@ int main(int argc, char **argv)
         else
             die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
                          "[--repeat N] [--reader] [--keep] [--serial] [--ingest-only] [--stream K] "
-                         "[--pack-ahead -1|0|1]");
+                         "[--pack-ahead -1|0|1] [--cache-stamps]");
     }
     char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
     if (!o.work && !(o.work = mkdtemp(tmpl)))

@@ -14,6 +14,7 @@
  * alert is past the cutoff; each alert's reference goes with that alert. */
 #include "store_impl.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,13 +180,13 @@ static int ssi_chunk_first(ss_store_txn *t)
     rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND) {
-        t->chunk_id = 1;
+        t->chunk_id = t->chunk_first = 1;
         return 0;
     }
     if (!rc && k.mv_size != 8)
         return SS_ECORRUPT;
     if (!rc)
-        t->chunk_id = ss_be64_get(k.mv_data) + 1;
+        t->chunk_id = t->chunk_first = ss_be64_get(k.mv_data) + 1;
     return rc;
 }
 
@@ -546,4 +547,26 @@ int ssi_cutouts_check(ss_store *s, MDB_txn *txn, const MDB_val *k, const MDB_val
         ssi_packed_each(NULL, &rec, &c, ssi_count_one, &found) || found != ref.count)
         return SS_ECORRUPT;
     return 0;
+}
+
+/* The pages of a chunk are found by where LMDB maps them (mdb_get returns a pointer into the
+ * map and reads no page of an overflow value); the commit wrote them, so they are clean and the
+ * kernel drops those it does not share with other pages. */
+void ssi_chunks_uncache(const ss_store *s, uint64_t first, uint64_t end)
+{
+    const char *base;
+    MDB_txn *txn;
+    int fd;
+    if (!s->uncache_stamps || first >= end || mdb_env_get_fd(s->env, &fd) ||
+        ssi_map_base(s, &base) || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return;
+    for (uint64_t id = first; id < end; id++) {
+        unsigned char kb[8];
+        ss_be64_put(kb, id);
+        MDB_val k = {sizeof kb, kb}, v;
+        if (!mdb_get(txn, s->stamps, &k, &v)) /* a pointer into the map: no page is read */
+            posix_fadvise(fd, (const char *)v.mv_data - base, (off_t)v.mv_size,
+                          POSIX_FADV_DONTNEED);
+    }
+    mdb_txn_abort(txn);
 }

@@ -596,6 +596,7 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     }
     s->readonly = o.readonly;
     s->stamp_chunk = SSI_STAMP_CHUNK;
+    s->uncache_stamps = !o.cache_stamps && !o.nosync && !o.readonly;
     pthread_mutex_init(&s->map_lock, NULL);
     pthread_cond_init(&s->map_cond, NULL);
     ssi_dict_init(&s->dcache);
@@ -751,6 +752,17 @@ static int ssi_map_find(int fd, unsigned long *lo, unsigned long *len)
         }
     }
     fclose(f);
+    return rc;
+}
+
+int ssi_map_base(const ss_store *s, const char **base)
+{
+    int fd;
+    unsigned long at, len;
+    int rc = mdb_env_get_fd(s->env, &fd);
+    if (!rc)
+        rc = ssi_map_find(fd, &at, &len);
+    *base = rc ? NULL : (const char *)at;
     return rc;
 }
 
@@ -937,6 +949,8 @@ int ss_store_txn_commit(ss_store_txn *t)
         rc = ssi_commit_rc(s, mdb_txn_commit(t->txn));
     if (t->write)
         ssi_dict_end(t->s, !rc), ssi_zrec_end(t->s, !rc);
+    if (t->write && !rc)
+        ssi_chunks_uncache(s, t->chunk_first, t->chunk_id);
     ssi_txn_free(t);
     return rc;
 }

@@ -90,6 +90,7 @@ struct ss_store {
     int has_zdict;      /* 0 for a store older than format 10 opened read-only */
     int has_stamps;     /* 0 for a store older than format 11 opened read-only */
     size_t stamp_chunk; /* the bytes of stamps a chunk is closed at (cutouts.c; tests lower it) */
+    int uncache_stamps; /* drop committed chunks from the page cache (ss_store_options) */
     ssi_dict dcache;    /* the dict table's lists read so far */
     ssi_zrec zrec;      /* the zdict table's dictionaries read so far, the writer's samples */
     ZSTD_CCtx *zcctx;   /* the writer's, for cutouts (cutouts.c); write transactions take turns */
@@ -124,10 +125,11 @@ struct ss_store_txn {
     ss_arena *arena;                /* stamps decompressed for readers, until the txn ends */
     ZSTD_DCtx *zdctx;               /* taken from the store's idle ones on first use */
     ssi_zdict *zlast;               /* the dictionary last used (the cache's, not owned) */
-    ss_wbuf zplain;      /* a record's property lists decompressed (read) or compressed (written) */
-    ss_wbuf chunk;       /* stamps put and not yet written: chunk chunk_id, its head first */
-    uint64_t chunk_id;   /* 0 until the first stamps put, then the number of the chunk filling */
-    double chunk_newest; /* the newest MJD of the chunk's alerts (+inf for one without) */
+    ss_wbuf zplain;    /* a record's property lists decompressed (read) or compressed (written) */
+    ss_wbuf chunk;     /* stamps put and not yet written: chunk chunk_id, its head first */
+    uint64_t chunk_id; /* 0 until the first stamps put, then the number of the chunk filling */
+    uint64_t chunk_first; /* the number of the transaction's first chunk */
+    double chunk_newest;  /* the newest MJD of the chunk's alerts (+inf for one without) */
 };
 
 /* A chunk of stamps is closed at 4 MiB: its last page's waste is then a few bytes an alert, and
@@ -137,6 +139,14 @@ struct ss_store_txn {
 /** Write the stamps chunk @p t holds, if any, before its commit (cutouts.c). @return 0 or an LMDB
  * code. */
 int ssi_chunk_flush(ss_store_txn *t);
+
+/** Where this process maps the store's file, found in /proc/self/maps (LMDB tells it only with
+ * MDB_FIXEDMAP). Only while a transaction of the process is open (the map may move between).
+ * @return 0 or ENOENT. */
+int ssi_map_base(const ss_store *s, const char **base);
+
+/** Drop chunks @p first to @p end (excluded), committed, from the page cache. */
+void ssi_chunks_uncache(const ss_store *s, uint64_t first, uint64_t end);
 
 /** The newest MJD of the alerts whose stamps chunk @p v (a stamps table value) holds. @return 0
  * or SS_ECORRUPT. */

@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -2043,6 +2046,70 @@ START_TEST(format_10_stamps_read_beside_chunks_after_upgrade)
 }
 END_TEST
 
+/* The share of stamps chunk 1's pages the page cache holds (mincore on LMDB's map). */
+static double chunk_cached(ss_store *s)
+{
+    ss_store_txn *t;
+    unsigned char kb[8];
+    ss_be64_put(kb, 1);
+    MDB_val k = {sizeof kb, kb}, v;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_get(t->txn, s->stamps, &k, &v), 0);
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)v.mv_data + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)v.mv_data + v.mv_size) & ~(page - 1);
+    size_t n = (hi - lo) / page, held = 0;
+    unsigned char *vec = malloc(n);
+    ck_assert_int_eq(mincore((void *)lo, hi - lo, vec), 0);
+    for (size_t i = 0; i < n; i++)
+        held += vec[i] & 1;
+    free(vec);
+    ss_store_txn_abort(t);
+    return (double)held / (double)n;
+}
+
+/* A commit's chunks of stamps leave the page cache once on disk, unless the store is opened to
+ * keep them (ss_store_options cache_stamps). */
+START_TEST(committed_stamps_leave_the_page_cache)
+{
+    struct statfs fs;
+    ck_assert_int_eq(statfs(tu_tmp, &fs), 0);
+    if (fs.f_type == 0x01021994) { /* TMPFS_MAGIC: its pages are the files, never dropped */
+        fprintf(stderr, "committed_stamps_leave_the_page_cache: skipped, %s is a tmpfs\n", tu_tmp);
+        return;
+    }
+    static unsigned char img[16384];
+    chunk_stamp(img, sizeof img, 0);
+    ss_packet *p = ss_packet_new();
+    for (int cache = 0; cache < 2; cache++) {
+        char name[8], *dir;
+        snprintf(name, sizeof name, "st%d", cache);
+        dir = tu_path(tu_tmp, name);
+        ss_store_options o = {.create = 1, .cache_stamps = cache};
+        ss_store *s = NULL;
+        ss_err err = {0};
+        ss_store_txn *t;
+        ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+        for (int i = 0; i < 250; i++) { /* 4 MB, one chunk */
+            char id[8];
+            snprintf(id, sizeof id, "%d", i);
+            ss_cutout c[SS_CUTOUT__COUNT] = {{img, sizeof img, NULL}};
+            ss_packet_reset(p);
+            ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, id, "x"), c), 0);
+        }
+        ck_assert_int_eq(ss_store_txn_commit(t), 0);
+        ck_assert_uint_eq(table_entries(s, s->stamps), 1);
+        double held = chunk_cached(s);
+        ck_assert_msg(cache ? held > 0.9 : held < 0.5, "cache_stamps %d: %.2f of the chunk cached",
+                      cache, held);
+        ss_store_close(s);
+        free(dir);
+    }
+    ss_packet_free(p);
+}
+END_TEST
+
 /* ---- format 10: records compressed with their survey's dictionary ---- */
 
 /* Alert @p i of a survey whose records look like ZTF's history entries: the same names, values
@@ -2571,6 +2638,7 @@ int main(void)
     tcase_add_test(f7, retention_walks_the_whole_store_in_chunks);
     tcase_add_test(f7, stamps_share_chunks_freed_by_retention);
     tcase_add_test(f7, format_10_stamps_read_beside_chunks_after_upgrade);
+    tcase_add_test(f7, committed_stamps_leave_the_page_cache);
     suite_add_tcase(s, f7);
     TCase *f9 = tcase_create("format_9");
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);
