@@ -295,7 +295,7 @@ int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *c
     size_t klen = ssi_key_cutout(kb, a->alert_id, a->survey, 0);
     kb[klen - 1] = SSI_CUTOUT_ALL;
     MDB_val key = {klen, kb};
-    unsigned char *out;
+    unsigned char *out = NULL;
     int rc = t->s->has_stamps ? ssi_chunk_reserve(t, &key, len + t->buf.len, count, a->mjd, &out)
                               : ssi_record_reserve(t, &key, len + t->buf.len, &out);
     if (rc)
