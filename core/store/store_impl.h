@@ -141,7 +141,8 @@ struct ss_store_txn {
 int ssi_chunk_flush(ss_store_txn *t);
 
 /** Where this process maps the store's file, found in /proc/self/maps (LMDB tells it only with
- * MDB_FIXEDMAP). Only while a transaction of the process is open (the map may move between).
+ * MDB_FIXEDMAP). Valid while the caller's transaction is counted among the map's users (until
+ * the ss_store_txn is freed, after its commit too): a resize moves the map only when none is.
  * @return 0 or ENOENT. */
 int ssi_map_base(const ss_store *s, const char **base);
 
