@@ -295,7 +295,8 @@ typedef struct ss_store_retain_report {
  * then on and their bytes freed with their chunk, once all its alerts are that old). Loci, light
  * curves, tags and filter outputs are kept. Runs in transactions of 2000 records each, so an
  * ingest may wait on it only briefly; the pages freed are reused by later writes, and
- * ss_store_compact() returns them to the file system. Applying it twice drops nothing more. @return 0, or a code with @p err filled.
+ * ss_store_compact() returns them to the file system. Applying it twice drops nothing more.
+ * @return 0, or a code with @p err filled.
  */
 int ss_store_retain(ss_store *s, double now_mjd, ss_store_retain_report *out, ss_err *err);
 
