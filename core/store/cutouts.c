@@ -169,25 +169,24 @@ static size_t ssi_uvar_put(unsigned char *p, uint64_t v)
     return n;
 }
 
-/* The number the transaction's first chunk gets: one past the stamps table's last. */
+/* meta "stamps_seq": the number the next chunk gets, kept apart from the table so that a number
+ * is never given twice, even after retention dropped the last chunk (a reference left to it, to
+ * an alert the store lacks, would otherwise name another alert's stamps). */
+static const MDB_val ssi_stamps_seq = {10, "stamps_seq"};
+
+/* The number the transaction's first chunk gets. */
 static int ssi_chunk_first(ss_store_txn *t)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(t->txn, t->s->stamps, &cur);
-    if (rc)
-        return rc;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND) {
-        t->chunk_id = t->chunk_first = 1;
-        return 0;
-    }
-    if (!rc && k.mv_size != 8)
+    MDB_val v;
+    int rc = mdb_get(t->txn, t->s->meta, (MDB_val *)&ssi_stamps_seq, &v);
+    if (rc == MDB_NOTFOUND)
+        t->chunk_id = 1;
+    else if (!rc && v.mv_size != 8)
         return SS_ECORRUPT;
-    if (!rc)
-        t->chunk_id = t->chunk_first = ss_be64_get(k.mv_data) + 1;
-    return rc;
+    else if (!rc)
+        t->chunk_id = ss_be64_get(v.mv_data);
+    t->chunk_first = t->chunk_id;
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int ssi_chunk_flush(ss_store_txn *t)
@@ -206,7 +205,10 @@ int ssi_chunk_flush(ss_store_txn *t)
     int rc = mdb_put(t->txn, t->s->stamps, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
     if (rc)
         return rc == MDB_KEYEXIST ? SS_ECORRUPT : rc;
-    t->chunk_id++;
+    ss_be64_put(kb, ++t->chunk_id);
+    MDB_val next = {sizeof kb, kb};
+    if ((rc = mdb_put(t->txn, t->s->meta, (MDB_val *)&ssi_stamps_seq, &next, 0)))
+        return rc;
     ss_wbuf_reset(&t->chunk);
     return 0;
 }

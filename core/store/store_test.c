@@ -2039,6 +2039,14 @@ START_TEST(format_10_stamps_read_beside_chunks_after_upgrade)
     ck_assert(r.cutouts == 1 && r.stamp_chunks == 1);
     ck_assert_uint_eq(table_entries(s, s->stamps), 0);
     ck_assert_int_eq(stamp_problems(s), 0);
+    put_stamped(s, p, "2", 2, 60300); /* the dropped chunk's number is not given again */
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    unsigned char kb[8];
+    ss_be64_put(kb, 2);
+    MDB_val k = {sizeof kb, kb}, v;
+    ck_assert_int_eq(mdb_get(t->txn, s->stamps, &k, &v), 0);
+    stamp_is(t, "2", 1000, 2);
+    ss_store_txn_abort(t);
     ss_store_close(s);
     ss_packet_free(p);
     free(dir);

@@ -109,6 +109,7 @@
  *  - stamps:        u64 BE number (from 1, never reused) -> a chunk of about 4 MiB: a head of 16
  *                   bytes (version 1, seven zero bytes, the newest MJD of its alerts as IEEE bits
  *                   BE), then each alert's packed record of format 7 in turn.
+ *  - meta:          "stamps_seq" -> u64 BE: the next chunk's number.
  *  - cutouts:       alert_id NUL survey NUL 0xff -> a reference (version 3, the stamp count, then
  *                   varints: chunk number, offset in it, length). A record of its own filled its
  *                   last overflow page only in part; records of format 7 are still read.
