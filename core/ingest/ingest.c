@@ -628,8 +628,9 @@ static ss_store_txn *ssi_snapshot(ss_ingest *in)
 static int ssi_known(void *ctx, const char *survey, const char *alert_id)
 {
     ss_ingest *in = ctx;
-    if (ssi_seen_has(&in->cur->seen, survey, alert_id) ||
-        (in->fly && ssi_seen_has(&in->fly->seen, survey, alert_id)))
+    uint64_t hash = ssi_seen_hash(alert_id);
+    if (ssi_seen_has(&in->cur->seen, hash, survey, alert_id) ||
+        (in->fly && ssi_seen_has(&in->fly->seen, hash, survey, alert_id)))
         return 1;
     ss_store_txn *snap = ssi_snapshot(in);
     return snap && ss_store_alert_find(snap, survey, alert_id, NULL) == 0;
