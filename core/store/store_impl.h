@@ -25,9 +25,10 @@ typedef struct ssi_dict_entry {
     size_t bytes;
 } ssi_dict_entry;
 
-/* The store's cache of the dictionary, shared by the process's transactions under its lock. */
+/* The store's cache of the dictionary, shared by the process's transactions under its lock
+ * (read-write: it is nearly always read, by the ingest's two threads at once). */
 typedef struct ssi_dict {
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock;
     ssi_dict_entry *e; /* id - 1 indexes it */
     uint32_t n, cap;
     uint32_t committed; /* the writer's: entries below it are committed, the rest its own txn's */
