@@ -28,7 +28,9 @@
 /* The largest stamp a record may claim: a damaged length must not make a huge allocation. */
 #define SSI_STAMP_MAX ((uint64_t)1 << 30)
 
-enum { SSI_CODEC_RAW, SSI_CODEC_ZSTD };
+/* ZSTD_FITS (format 12): zstd of the stamp with its FITS arrays regrouped by byte first
+ * (fits_shuffle.c). */
+enum { SSI_CODEC_RAW, SSI_CODEC_ZSTD, SSI_CODEC_ZSTD_FITS };
 
 /* Format 11: a cutouts record of this version is a reference (count u8, then chunk, offset and
  * length as varints) to a packed record inside a chunk. A chunk (stamps table: number, u64 BE,
@@ -49,9 +51,9 @@ static int ssi_compressible(const ss_cutout *c)
     return memcmp(c->data, gz, sizeof gz) && memcmp(c->data, zst, sizeof zst);
 }
 
-/* Append stamp @p c to @p z compressed, when that saves an eighth (codec ZSTD, its *n bytes
- * there); else @p z is left as it was (codec RAW: the stamp is stored as sent). */
-static int ssi_stamp_squeeze(ZSTD_CCtx **cctx, const ss_cutout *c, ss_wbuf *z, uint8_t *codec,
+/* Append stamp @p c to @p z compressed, when that saves an eighth (codec ZSTD or ZSTD_FITS, its
+ * *n bytes there); else @p z is left as it was (codec RAW: the stamp is stored as sent). */
+static int ssi_stamp_squeeze(ssi_squeezer *q, const ss_cutout *c, ss_wbuf *z, uint8_t *codec,
                              size_t *n)
 {
     *codec = SSI_CODEC_RAW;
@@ -60,16 +62,24 @@ static int ssi_stamp_squeeze(ZSTD_CCtx **cctx, const ss_cutout *c, ss_wbuf *z, u
         return 0;
     if (ss_wbuf_reserve(z, ZSTD_compressBound(c->len)))
         return SS_ENOMEM;
-    if (!*cctx && !(*cctx = ZSTD_createCCtx()))
+    ss_wbuf_reset(&q->shuffled);
+    if (ss_wbuf_reserve(&q->shuffled, c->len) || (!q->cctx && !(q->cctx = ZSTD_createCCtx())))
         return SS_ENOMEM;
-    size_t got = ZSTD_compressCCtx(*cctx, z->data + z->len, z->cap - z->len, c->data, c->len,
-                                   SSI_ZSTD_LEVEL);
+    int fits = ssi_fits_shuffle(c->data, c->len, q->shuffled.data, 0);
+    size_t got = ZSTD_compressCCtx(q->cctx, z->data + z->len, z->cap - z->len,
+                                   fits ? q->shuffled.data : c->data, c->len, SSI_ZSTD_LEVEL);
     if (ZSTD_isError(got) || got > c->len - c->len / 8)
         return 0;
     z->len += got;
     *n = got;
-    *codec = SSI_CODEC_ZSTD;
+    *codec = fits ? SSI_CODEC_ZSTD_FITS : SSI_CODEC_ZSTD;
     return 0;
+}
+
+void ssi_squeezer_free(ssi_squeezer *q)
+{
+    ZSTD_freeCCtx(q->cctx);
+    ss_wbuf_free(&q->shuffled);
 }
 
 /* One alert's stamps as stored: per kind, the codec, and for ZSTD where the bytes are in the
@@ -80,7 +90,7 @@ typedef struct ssi_packed {
 } ssi_packed;
 
 struct ss_store_stamps {
-    ZSTD_CCtx *cctx;
+    ssi_squeezer q;
     ss_wbuf z; /* the compressed stamps, one after the other */
     ssi_packed *items;
     uint32_t n, cap;
@@ -95,7 +105,7 @@ void ss_store_stamps_free(ss_store_stamps *st)
 {
     if (!st)
         return;
-    ZSTD_freeCCtx(st->cctx);
+    ssi_squeezer_free(&st->q);
     ss_wbuf_free(&st->z);
     free(st->items);
     free(st);
@@ -123,7 +133,7 @@ int ss_store_stamps_pack(ss_store_stamps *st, const ss_cutout *cutouts, uint32_t
         p->off[k] = st->z.len;
         p->codec[k] = SSI_CODEC_RAW, p->len[k] = 0;
         int rc = cutouts[k].data
-                     ? ssi_stamp_squeeze(&st->cctx, &cutouts[k], &st->z, &p->codec[k], &p->len[k])
+                     ? ssi_stamp_squeeze(&st->q, &cutouts[k], &st->z, &p->codec[k], &p->len[k])
                      : 0;
         if (rc)
             return rc;
@@ -142,9 +152,9 @@ static int ssi_stamp_stored(ss_store_txn *t, const ss_cutout *c, int k, const ss
         *codec = p->codec[k], n = p->len[k];
     } else {
         ss_wbuf_reset(&t->zbuf[k]);
-        rc = ssi_stamp_squeeze(&t->s->zcctx, c, &t->zbuf[k], codec, &n);
+        rc = ssi_stamp_squeeze(&t->s->squeezer, c, &t->zbuf[k], codec, &n);
     }
-    int z = *codec == SSI_CODEC_ZSTD;
+    int z = *codec != SSI_CODEC_RAW;
     *bytes = !z ? (const void *)c->data : p ? st->z.data + p->off[k] : t->zbuf[k].data;
     *len = z ? n : c->len;
     return rc;
@@ -329,19 +339,23 @@ static int ssi_cutout_key(const MDB_val *k, size_t idlen, char *survey)
     return (unsigned char)key[k->mv_size - 1];
 }
 
-/* Decompress a stamp into memory of @p t, valid until the transaction ends. */
-static int ssi_stamp_unpack(ss_store_txn *t, const void *z, size_t zlen, size_t len,
+/* Decompress a stamp of @p codec into memory of @p t, valid until the transaction ends. */
+static int ssi_stamp_unpack(ss_store_txn *t, const void *z, size_t zlen, size_t len, uint8_t codec,
                             ss_store_cutout *out)
 {
     if (!t->arena && !(t->arena = ss_arena_new()))
         return SS_ENOMEM;
-    void *raw = ss_arena_alloc(t->arena, len ? len : 1);
+    unsigned char *raw = ss_arena_alloc(t->arena, len ? len : 1), *fits = raw;
+    if (raw && codec == SSI_CODEC_ZSTD_FITS)
+        raw = ss_arena_alloc(t->arena, len ? len : 1); /* regrouped, undone into fits */
     if (!raw)
         return SS_ENOMEM;
     size_t n = ZSTD_decompress(raw, len, z, zlen);
     if (ZSTD_isError(n) || n != len)
         return SS_ECORRUPT;
-    out->bytes = raw;
+    if (codec == SSI_CODEC_ZSTD_FITS && !ssi_fits_shuffle(raw, len, fits, 1))
+        return SS_ECORRUPT; /* it held an array when written */
+    out->bytes = fits;
     out->len = len;
     return 0;
 }
@@ -360,13 +374,13 @@ static int ssi_packed_each(ss_store_txn *t, const MDB_val *v, ss_store_cutout *c
         c->file_name = ss_rbuf_vstr(&r, &fnlen);
         c->file_name_len = fnlen;
         uint64_t len = ss_rbuf_uvar(&r), stored = ss_rbuf_uvar(&r);
-        if (r.bad || kind >= SS_CUTOUT__COUNT || codec > SSI_CODEC_ZSTD ||
+        if (r.bad || kind >= SS_CUTOUT__COUNT || codec > SSI_CODEC_ZSTD_FITS ||
             stored > (uint64_t)(r.end - r.p) || (codec == SSI_CODEC_RAW && stored != len) ||
             len > SSI_STAMP_MAX)
             return SS_ECORRUPT;
         c->kind = (ss_cutout_kind)kind;
         c->bytes = r.p, c->len = (size_t)len;
-        int rc = codec == SSI_CODEC_ZSTD && t ? ssi_stamp_unpack(t, r.p, stored, len, c) : 0;
+        int rc = codec != SSI_CODEC_RAW && t ? ssi_stamp_unpack(t, r.p, stored, len, codec, c) : 0;
         if (rc || (rc = fn(ctx, c)))
             return rc;
         r.p += stored;

@@ -644,7 +644,7 @@ void ss_store_close(ss_store *s)
     pthread_mutex_destroy(&s->map_lock);
     ssi_dict_free(&s->dcache);
     ssi_zrec_free(&s->zrec);
-    ZSTD_freeCCtx(s->zcctx);
+    ssi_squeezer_free(&s->squeezer);
     free(s->path);
     free(s);
 }

@@ -25,6 +25,15 @@ typedef struct ssi_dict_entry {
     size_t bytes;
 } ssi_dict_entry;
 
+/* What compresses stamps on one thread (cutouts.c): zstd's context, and the stamp regrouped for
+ * it (fits_shuffle.c). */
+typedef struct ssi_squeezer {
+    ZSTD_CCtx *cctx;
+    ss_wbuf shuffled;
+} ssi_squeezer;
+
+void ssi_squeezer_free(ssi_squeezer *q);
+
 /* The store's cache of the dictionary, shared by the process's transactions under its lock
  * (read-write: it is nearly always read, by the ingest's two threads at once). */
 typedef struct ssi_dict {
@@ -94,7 +103,8 @@ struct ss_store {
     int uncache_stamps; /* drop committed chunks from the page cache (ss_store_options) */
     ssi_dict dcache;    /* the dict table's lists read so far */
     ssi_zrec zrec;      /* the zdict table's dictionaries read so far, the writer's samples */
-    ZSTD_CCtx *zcctx;   /* the writer's, for cutouts (cutouts.c); write transactions take turns */
+    ssi_squeezer
+        squeezer; /* the writer's, for cutouts (cutouts.c); write transactions take turns */
     char *path;
     double radius_deg;
     double zone_height_deg;
@@ -146,6 +156,12 @@ int ssi_chunk_flush(ss_store_txn *t);
  * the ss_store_txn is freed, after its commit too): a resize moves the map only when none is.
  * @return 0 or ENOENT. */
 int ssi_map_base(const ss_store *s, const char **base);
+
+/** Copy the @p len bytes of FITS at @p in to @p out with each HDU's array of 2-, 4- or 8-byte
+ * numbers regrouped by byte significance (fits_shuffle.c), or with @p undo back as they were.
+ * @return 1 when an array moved; 0 when none did (@p in is not FITS, or has no such array), @p
+ * out then untouched. */
+int ssi_fits_shuffle(const void *in, size_t len, void *out, int undo);
 
 /** Drop chunks @p first to @p end (excluded), committed, from the page cache. */
 void ssi_chunks_uncache(const ss_store *s, uint64_t first, uint64_t end);

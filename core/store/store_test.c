@@ -2022,7 +2022,7 @@ START_TEST(format_10_stamps_read_beside_chunks_after_upgrade)
     s = open_rw("st");
     ss_store_info info;
     ck_assert_int_eq(ss_store_info_get(s, &info), 0);
-    ck_assert_uint_eq(info.format, 11);
+    ck_assert_uint_eq(info.format, SS_STORE_FORMAT_VERSION);
     put_stamped(s, p, "1", 1, 60100);
     ck_assert_uint_eq(table_entries(s, s->stamps), 1);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
@@ -2113,6 +2113,176 @@ START_TEST(committed_stamps_leave_the_page_cache)
         ss_store_close(s);
         free(dir);
     }
+    ss_packet_free(p);
+}
+END_TEST
+
+/* ---- format 12: FITS stamps regrouped before zstd ---- */
+
+/* A header of @p n cards (key, value) and END at b + *len, padded to its block. */
+static void fits_head(unsigned char *b, size_t *len, const char *const (*cards)[2], int n)
+{
+    memset(b + *len, ' ', 2880);
+    for (int i = 0; i < n; i++) {
+        char card[81];
+        snprintf(card, sizeof card, "%-8s= %20s", cards[i][0], cards[i][1]);
+        memcpy(b + *len + 80 * i, card, strlen(card));
+    }
+    memcpy(b + *len + 80 * n, "END", 3);
+    *len += 2880;
+}
+
+/* @p bytes of an image's data at b + *len, padded to its block: the numbers' first two bytes
+ * vary little (and not alike), their last two are noise, as in a survey's float images.
+ * @return where it starts. */
+static size_t fits_data(unsigned char *b, size_t *len, size_t bytes, unsigned seed)
+{
+    size_t at = *len;
+    for (size_t i = 0; i < bytes; i++)
+        b[at + i] = i % 4 == 0   ? (unsigned char)(0x44 + (i / 1000) % 2)
+                    : i % 4 == 1 ? (unsigned char)(0x10 + (i / 97) % 16)
+                                 : (unsigned char)rand_r(&seed);
+    size_t padded = (bytes + 2879) / 2880 * 2880;
+    memset(b + at + bytes, 0, padded - bytes);
+    *len += padded;
+    return at;
+}
+
+/* A stamp of four HDUs and a tail: 4-byte numbers (231 of them, past the last sixteen), 8-byte
+ * ones, a binary table (bytes: left alone), 2-byte ones; then 100 bytes that are no header. The
+ * arrays' offsets, counts and sizes go to @p off, @p n and @p es. @return its length. */
+static size_t fits_stamp(unsigned char *b, size_t off[3], size_t n[3], size_t es[3])
+{
+    static const char *const primary[][2] = {
+        {"SIMPLE", "T"}, {"BITPIX", "-32"}, {"NAXIS", "2"}, {"NAXIS1", "33"}, {"NAXIS2", "7"}};
+    static const char *const doubles[][2] = {{"XTENSION", "'IMAGE   '"},
+                                             {"BITPIX", "-64"},
+                                             {"NAXIS", "2"},
+                                             {"NAXIS1", "5"},
+                                             {"NAXIS2", "7"},
+                                             {"PCOUNT", "0"},
+                                             {"GCOUNT", "1"}};
+    static const char *const table[][2] = {{"XTENSION", "'BINTABLE'"},
+                                           {"BITPIX", "8"},
+                                           {"NAXIS", "2"},
+                                           {"NAXIS1", "12"},
+                                           {"NAXIS2", "3"},
+                                           {"PCOUNT", "0"},
+                                           {"GCOUNT", "1"},
+                                           {"TFIELDS", "1"}};
+    static const char *const shorts[][2] = {
+        {"XTENSION", "'IMAGE   '"}, {"BITPIX", "16"}, {"NAXIS", "1"}, {"NAXIS1", "21"}};
+    size_t len = 0;
+    fits_head(b, &len, primary, 5);
+    off[0] = fits_data(b, &len, 231 * 4, 1), n[0] = 231, es[0] = 4;
+    fits_head(b, &len, doubles, 7);
+    off[1] = fits_data(b, &len, 35 * 8, 2), n[1] = 35, es[1] = 8;
+    fits_head(b, &len, table, 8);
+    fits_data(b, &len, 36, 3);
+    fits_head(b, &len, shorts, 4);
+    off[2] = fits_data(b, &len, 21 * 2, 4), n[2] = 21, es[2] = 2;
+    memset(b + len, 'x', 100);
+    return len + 100;
+}
+
+/* Each array's byte k of number i at k * n + i, every other byte where it was, and back. */
+START_TEST(fits_arrays_regrouped_by_byte_and_back)
+{
+    static unsigned char in[12 * 2880], out[sizeof in], back[sizeof in];
+    size_t off[3], n[3], es[3], len = fits_stamp(in, off, n, es);
+    ck_assert_int_eq(ssi_fits_shuffle(in, len, out, 0), 1);
+    static unsigned char moved[sizeof in];
+    memset(moved, 0, sizeof moved);
+    for (int r = 0; r < 3; r++)
+        for (size_t i = 0; i < n[r]; i++)
+            for (size_t k = 0; k < es[r]; k++) {
+                ck_assert_uint_eq(out[off[r] + k * n[r] + i], in[off[r] + i * es[r] + k]);
+                moved[off[r] + i * es[r] + k] = 1;
+            }
+    for (size_t i = 0; i < len; i++)
+        if (!moved[i])
+            ck_assert_uint_eq(out[i], in[i]);
+    ck_assert_int_eq(ssi_fits_shuffle(out, len, back, 1), 1);
+    ck_assert_int_eq(memcmp(back, in, len), 0);
+
+    /* cut inside the second array: the first is regrouped, what follows is left as it was */
+    size_t cut = off[1] + 100;
+    memset(out, 0xaa, sizeof out);
+    ck_assert_int_eq(ssi_fits_shuffle(in, cut, out, 0), 1);
+    ck_assert_uint_eq(out[off[0] + 1], in[off[0] + 4]);
+    ck_assert_int_eq(
+        memcmp(out + off[0] + n[0] * 4, in + off[0] + n[0] * 4, cut - off[0] - n[0] * 4), 0);
+    ck_assert_int_eq(ssi_fits_shuffle(out, cut, back, 1), 1);
+    ck_assert_int_eq(memcmp(back, in, cut), 0);
+
+    /* not FITS, or an array longer than the bytes: nothing moves, nothing is written */
+    memset(out, 0xaa, sizeof out);
+    memcpy(back, in, len);
+    memcpy(back, "SIMPLX", 6);
+    ck_assert_int_eq(ssi_fits_shuffle(back, len, out, 0), 0);
+    memcpy(back, in, len);
+    memcpy(back + 3 * 80 + 10, "               33000", 20); /* NAXIS1 */
+    ck_assert_int_eq(ssi_fits_shuffle(back, len, out, 0), 0);
+    ck_assert_int_eq(ssi_fits_shuffle(in, 2000, out, 0), 0); /* less than a header */
+    ck_assert_uint_eq(out[0], 0xaa);
+    ck_assert_uint_eq(out[len - 1], 0xaa);
+}
+END_TEST
+
+/* The codec of the first stamp of alert @p id's packed record. */
+static int first_codec(ss_store *s, const char *id, size_t *record_len)
+{
+    ss_wbuf rec = {0};
+    stamps_record(s, id, &rec);
+    ck_assert_uint_gt(rec.len, 4);
+    int codec = rec.data[3]; /* version, count, then the first stamp's kind and codec */
+    *record_len = rec.len;
+    ss_wbuf_free(&rec);
+    return codec;
+}
+
+/* A FITS stamp is stored regrouped (codec 2), in fewer bytes than zstd makes of it as sent, by
+ * the writer and by another thread alike, and reads back as sent; a stamp that only starts as
+ * FITS is compressed as it is (codec 1). */
+START_TEST(fits_stamps_stored_regrouped_read_as_sent)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    static unsigned char fits[12 * 2880], broken[sizeof fits];
+    size_t off[3], n[3], es[3], len = fits_stamp(fits, off, n, es);
+    memcpy(broken, fits, len);
+    memcpy(broken + 3 * 80 + 10, "               33000", 20);
+    ss_cutout c[SS_CUTOUT__COUNT] = {{fits, len, "sci.fits"}, {0}, {0}};
+    ss_cutout d[SS_CUTOUT__COUNT] = {{broken, len, "sci.fits"}, {0}, {0}};
+    ss_store_stamps *st = ss_store_stamps_new();
+    uint32_t early;
+    ck_assert_int_eq(ss_store_stamps_pack(st, c, &early), 0);
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "1", "x"), c), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "2", "x"), c, st, early), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "3", "x"), d), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    size_t mine, theirs, plain;
+    ck_assert_int_eq(first_codec(s, "1", &mine), 2);
+    ck_assert_int_eq(first_codec(s, "2", &theirs), 2);
+    ck_assert_int_eq(first_codec(s, "3", &plain), 1);
+    ck_assert_uint_eq(mine, theirs);
+    ck_assert_uint_lt(mine, plain); /* the same bytes but for one header value */
+    const char *ids[] = {"1", "2", "3"};
+    for (int i = 0; i < 3; i++) {
+        got_stamps g = {0};
+        ck_assert_int_eq(read_stamps(s, ids[i], &g), 0);
+        ck_assert_int_eq(g.n, 1);
+        ck_assert_uint_eq(g.len[0], len);
+        ck_assert_int_eq(memcmp(g.bytes[0], i < 2 ? fits : broken, len), 0);
+        free_stamps(&g);
+    }
+    char *text;
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    ss_store_stamps_free(st);
+    ss_store_close(s);
     ss_packet_free(p);
 }
 END_TEST
@@ -2613,6 +2783,7 @@ int main(void)
     tcase_add_test(ids, locus_record_round_trip_and_truncation);
     tcase_add_test(ids, alert_record_round_trip);
     tcase_add_test(ids, version_1_alert_records_and_forced_photometry);
+    tcase_add_test(ids, fits_arrays_regrouped_by_byte_and_back);
     suite_add_tcase(s, ids);
     TCase *store = tcase_create("store");
     tcase_add_test(store, store_open_refuses_what_it_cannot_use);
@@ -2646,6 +2817,7 @@ int main(void)
     tcase_add_test(f7, stamps_share_chunks_freed_by_retention);
     tcase_add_test(f7, format_10_stamps_read_beside_chunks_after_upgrade);
     tcase_add_test(f7, committed_stamps_leave_the_page_cache);
+    tcase_add_test(f7, fits_stamps_stored_regrouped_read_as_sent);
     suite_add_tcase(s, f7);
     TCase *f9 = tcase_create("format_9");
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);
