@@ -66,7 +66,7 @@ static int ssi_card_read(const char *card, ssi_fits_head *h)
     long long v;
     if (ssi_card_is(card, "END"))
         return 1;
-    if (ssi_card_is(card, "BITPIX") && ssi_card_int(card, &v))
+    if (ssi_card_is(card, "BITPIX") && ssi_card_int(card, &v) && v >= -64 && v <= 64)
         h->bitpix = (long)v, h->seen_bitpix = 1;
     else if (ssi_card_is(card, "NAXIS") && ssi_card_int(card, &v) && v >= 0 && v <= 999)
         h->naxis = (long)v, h->seen_naxis = 1;

@@ -2223,6 +2223,9 @@ START_TEST(fits_arrays_regrouped_by_byte_and_back)
     memcpy(back, in, len);
     memcpy(back + 3 * 80 + 10, "               33000", 20); /* NAXIS1 */
     ck_assert_int_eq(ssi_fits_shuffle(back, len, out, 0), 0);
+    memcpy(back, in, len);
+    memcpy(back + 1 * 80 + 10, "-9223372036854775808", 20); /* BITPIX */
+    ck_assert_int_eq(ssi_fits_shuffle(back, len, out, 0), 0);
     ck_assert_int_eq(ssi_fits_shuffle(in, 2000, out, 0), 0); /* less than a header */
     ck_assert_uint_eq(out[0], 0xaa);
     ck_assert_uint_eq(out[len - 1], 0xaa);
