@@ -275,30 +275,6 @@ static size_t ssi_ungroup8_simd(const unsigned char *in, unsigned char *out, siz
     }
     return i;
 }
-#else
-static size_t ssi_group8_simd(const unsigned char *in, unsigned char *out, size_t n)
-{
-    (void)in, (void)out, (void)n;
-    return 0;
-}
-
-static size_t ssi_ungroup8_simd(const unsigned char *in, unsigned char *out, size_t n)
-{
-    (void)in, (void)out, (void)n;
-    return 0;
-}
-
-static size_t ssi_group4_simd(const unsigned char *in, unsigned char *out, size_t n)
-{
-    (void)in, (void)out, (void)n;
-    return 0;
-}
-
-static size_t ssi_ungroup4_simd(const unsigned char *in, unsigned char *out, size_t n)
-{
-    (void)in, (void)out, (void)n;
-    return 0;
-}
 #endif
 
 /* n numbers of es bytes at @p off: byte k of number i goes to k * n + i (or back). */
@@ -309,11 +285,13 @@ static void ssi_regroup_one(void *ctx, size_t off, size_t n, size_t es)
     g->done = off + n * es;
     const unsigned char *in = g->in + off;
     unsigned char *out = g->out + off;
-    size_t i = 0;
+    size_t i = 0; /* numbers done by SSE2, sixteen at a time */
+#ifdef __SSE2__
     if (es == 4)
         i = g->undo ? ssi_ungroup4_simd(in, out, n) : ssi_group4_simd(in, out, n);
     else if (es == 8)
         i = g->undo ? ssi_ungroup8_simd(in, out, n) : ssi_group8_simd(in, out, n);
+#endif
     ssi_group_from(in, out, n, es, i, g->undo);
 }
 
