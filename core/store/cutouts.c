@@ -11,7 +11,10 @@
  * alerts' of its transaction, and the cutouts table gets a reference to it. A record of its own
  * took overflow pages of its own, its last one part empty: 1.7 kB an alert for ZTF's three gzipped
  * stamps (4% of what the alert arrived in). A chunk is dropped whole, by retention, once its newest
- * alert is past the cutoff; each alert's reference goes with that alert. */
+ * alert is past the cutoff; each alert's reference goes with that alert.
+ *
+ * Format 12 compresses a FITS stamp with its arrays' bytes regrouped (fits_shuffle.c): Rubin's
+ * stamps in 0.54 of their bytes instead of 0.62. */
 #include "store_impl.h"
 
 #include <fcntl.h>

@@ -4,8 +4,8 @@
  * (sign, exponent, leading digits) vary little from pixel to pixel and whose low bytes are noise.
  * Written as the survey sends them, zstd sees the two interleaved; with every number's first
  * bytes together, then every second byte, and so on (the "shuffle" of HDF5 and Blosc), its
- * fastest level keeps 0.54 of the bytes instead of 0.62 at the same speed (300 stamps of 100
- * Rubin LSSTCam alerts, level -20).
+ * level -20 keeps 0.54 of the bytes instead of 0.62, at 1.9-2.0 GB/s instead of 2.5 with the
+ * regrouping (300 stamps of 100 Rubin LSSTCam alerts, one core).
  *
  * Only the arrays move: headers, padding and whatever follows the last HDU stay where they are,
  * so the places of the arrays read from the regrouped bytes are the places read from the
