@@ -150,16 +150,21 @@ uint32_t ss_be32_get(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-void ss_wbuf_uvar(ss_wbuf *b, uint64_t v)
+size_t ss_uvar_put(unsigned char out[SS_UVAR_MAX], uint64_t v)
 {
-    unsigned char out[10];
     size_t n = 0;
     while (v >= 0x80) {
         out[n++] = (unsigned char)(v | 0x80);
         v >>= 7;
     }
     out[n++] = (unsigned char)v;
-    ss_wbuf_bytes(b, out, n);
+    return n;
+}
+
+void ss_wbuf_uvar(ss_wbuf *b, uint64_t v)
+{
+    unsigned char out[SS_UVAR_MAX];
+    ss_wbuf_bytes(b, out, ss_uvar_put(out, v));
 }
 
 void ss_wbuf_vstr(ss_wbuf *b, const char *s, size_t n)

@@ -43,7 +43,7 @@ enum { SSI_CODEC_RAW, SSI_CODEC_ZSTD, SSI_CODEC_ZSTD_FITS };
 #define SSI_CUTOUTS_REF   3
 #define SSI_CHUNK_VERSION 1
 #define SSI_CHUNK_HEAD    16
-#define SSI_REF_MAX       (2 + 3 * 10) /* count, three varints */
+#define SSI_REF_MAX       (2 + 3 * SS_UVAR_MAX) /* count, three varints */
 
 /* Compress only what can shrink: not gzip or zstd data, nor a few hundred bytes. */
 static int ssi_compressible(const ss_cutout *c)
@@ -173,15 +173,6 @@ static int ssi_record_reserve(ss_store_txn *t, MDB_val *key, size_t len, unsigne
     return rc;
 }
 
-static size_t ssi_uvar_put(unsigned char *p, uint64_t v)
-{
-    size_t n = 0;
-    for (; v >= 0x80; v >>= 7)
-        p[n++] = (unsigned char)(v | 0x80);
-    p[n++] = (unsigned char)v;
-    return n;
-}
-
 /* meta "stamps_seq": the number the next chunk gets, kept apart from the table so that a number
  * is never given twice, even after retention dropped the last chunk (a reference left to it, to
  * an alert the store lacks, would otherwise name another alert's stamps). */
@@ -256,9 +247,9 @@ static int ssi_chunk_reserve(ss_store_txn *t, MDB_val *key, size_t len, uint8_t 
     size_t n = 0;
     ref[n++] = SSI_CUTOUTS_REF;
     ref[n++] = count;
-    n += ssi_uvar_put(ref + n, t->chunk_id);
-    n += ssi_uvar_put(ref + n, t->chunk.len);
-    n += ssi_uvar_put(ref + n, len);
+    n += ss_uvar_put(ref + n, t->chunk_id);
+    n += ss_uvar_put(ref + n, t->chunk.len);
+    n += ss_uvar_put(ref + n, len);
     MDB_val val = {n, ref};
     if ((rc = mdb_put(t->txn, t->s->cutouts, key, &val, MDB_NOOVERWRITE)))
         return rc;

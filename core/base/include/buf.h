@@ -35,7 +35,12 @@ int ss_wbuf_reserve(ss_wbuf *b, size_t n);
 /** A string as u32 length then bytes; NULL is written as length 0xffffffff. */
 void ss_wbuf_str(ss_wbuf *b, const char *s);
 void ss_wbuf_strn(ss_wbuf *b, const char *s, uint32_t n);
-/** An unsigned LEB128 varint: 1 byte below 128, at most 10. */
+/** The most bytes a varint of ss_uvar_put() takes. */
+#define SS_UVAR_MAX 10
+/** An unsigned LEB128 varint written at @p out: 1 byte below 128, at most SS_UVAR_MAX.
+ * @return its length. */
+size_t ss_uvar_put(unsigned char out[SS_UVAR_MAX], uint64_t v);
+/** ss_uvar_put() appended to @p b. */
 void ss_wbuf_uvar(ss_wbuf *b, uint64_t v);
 /** A string as varint (length + 1) then bytes; NULL is written as varint 0. */
 void ss_wbuf_vstr(ss_wbuf *b, const char *s, size_t n);
