@@ -103,8 +103,8 @@ struct ss_store {
     int uncache_stamps; /* drop committed chunks from the page cache (ss_store_options) */
     ssi_dict dcache;    /* the dict table's lists read so far */
     ssi_zrec zrec;      /* the zdict table's dictionaries read so far, the writer's samples */
-    ssi_squeezer
-        squeezer; /* the writer's, for cutouts (cutouts.c); write transactions take turns */
+    /* the writer's, for cutouts (cutouts.c); write transactions take turns */
+    ssi_squeezer squeezer;
     char *path;
     double radius_deg;
     double zone_height_deg;

@@ -119,8 +119,8 @@
  *  - in a packed record, codec 2 beside 0 (as sent) and 1 (zstd): zstd of the stamp after each
  *    HDU's array of 2-, 4- or 8-byte numbers was rewritten as all the numbers' first bytes, then
  *    all their second bytes, and so on; headers and padding as they were. zstd's level -20 keeps
- *    0.54 of Rubin's plain FITS stamps so, 0.62 as sent. Reading undoes the regrouping: a stamp
- *    comes back as the survey sent it. The upgrade changes no table; stamps written before keep
+ *    0.54 of Rubin's plain FITS stamps regrouped, 0.62 as sent. Reading undoes the regrouping: a
+ * stamp comes back as the survey sent it. The upgrade changes no table; stamps written before keep
  *    their codec.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
