@@ -15,7 +15,8 @@ static const char ssi_compact_help[] =
     "usage: skysieve compact --store DIR --output NEWDIR\n\n"
     "Write a compacted copy of the store into NEWDIR (created; an existing one must be empty):\n"
     "every table rewritten in key order with its pages full, without the pages freed by\n"
-    "retention or rewrites. The store may be ingested into meanwhile: the copy holds what was\n"
+    "retention or rewrites; stamps.dat's chunks one after the other, without the holes that\n"
+    "retention punched. The store may be ingested into meanwhile: the copy holds what was\n"
     "committed when it began. Replace the store by the copy while nothing has the store open.\n"
     "Prints the bytes in use before and after as JSON.\n";
 

@@ -14,7 +14,10 @@
  * alert is past the cutoff; each alert's reference goes with that alert.
  *
  * Format 12 compresses a FITS stamp with its arrays' bytes regrouped (fits_shuffle.c): Rubin's
- * stamps in 0.54 of their bytes instead of 0.62. */
+ * stamps in 0.54 of their bytes instead of 0.62.
+ *
+ * Format 13 writes a chunk, once closed, to the stamps file (stamps_file.c); the stamps table
+ * keeps where it lies. Chunks of formats 11-12 are still read from the table. */
 #include "store_impl.h"
 
 #include <fcntl.h>
@@ -43,7 +46,13 @@ enum { SSI_CODEC_RAW, SSI_CODEC_ZSTD, SSI_CODEC_ZSTD_FITS };
 #define SSI_CUTOUTS_REF   3
 #define SSI_CHUNK_VERSION 1
 #define SSI_CHUNK_HEAD    16
-#define SSI_REF_MAX       (2 + 3 * SS_UVAR_MAX) /* count, three varints */
+/* Format 13: the value of a chunk in the stamps file, a head of this version (the newest MJD as
+ * in version 1), then its offset and length there (u64 BE each). The file holds the chunk as a
+ * version 1 value would be. */
+#define SSI_CHUNK_FILED 2
+_Static_assert(SSI_CHUNK_PLACE == SSI_CHUNK_HEAD + 16,
+               "a filed chunk's value: head, offset, length");
+#define SSI_REF_MAX (2 + 3 * SS_UVAR_MAX) /* count, three varints */
 
 /* Compress only what can shrink: not gzip or zstd data, nor a few hundred bytes. */
 static int ssi_compressible(const ss_cutout *c)
@@ -177,20 +186,66 @@ static int ssi_record_reserve(ss_store_txn *t, MDB_val *key, size_t len, unsigne
  * is never given twice, even after retention dropped the last chunk (a reference left to it, to
  * an alert the store lacks, would otherwise name another alert's stamps). */
 static const MDB_val ssi_stamps_seq = {10, "stamps_seq"};
+/* meta "stamps_end": where the stamps file's next chunk goes (format 13) */
+static const MDB_val ssi_stamps_end = {10, "stamps_end"};
 
-/* The number the transaction's first chunk gets. */
-static int ssi_chunk_first(ss_store_txn *t)
+/* The u64 under meta @p key, @p absent when there is none. */
+static int ssi_meta_u64(ss_store_txn *t, const MDB_val *key, uint64_t absent, uint64_t *out)
 {
     MDB_val v;
-    int rc = mdb_get(t->txn, t->s->meta, (MDB_val *)&ssi_stamps_seq, &v);
+    int rc = mdb_get(t->txn, t->s->meta, (MDB_val *)key, &v);
+    *out = absent;
     if (rc == MDB_NOTFOUND)
-        t->chunk_id = 1;
-    else if (!rc && v.mv_size != 8)
+        return 0;
+    if (!rc && v.mv_size != 8)
         return SS_ECORRUPT;
-    else if (!rc)
-        t->chunk_id = ss_be64_get(v.mv_data);
+    if (!rc)
+        *out = ss_be64_get(v.mv_data);
+    return rc;
+}
+
+static int ssi_meta_u64_put(MDB_txn *txn, MDB_dbi meta, const MDB_val *key, uint64_t n)
+{
+    unsigned char b[8];
+    ss_be64_put(b, n);
+    MDB_val v = {sizeof b, b};
+    return mdb_put(txn, meta, (MDB_val *)key, &v, 0);
+}
+
+int ssi_chunks_end_set(MDB_txn *txn, MDB_dbi meta, uint64_t end)
+{
+    return ssi_meta_u64_put(txn, meta, &ssi_stamps_end, end);
+}
+
+/* The number the transaction's first chunk gets, and where the stamps file ends. */
+static int ssi_chunk_first(ss_store_txn *t)
+{
+    int rc = ssi_meta_u64(t, &ssi_stamps_seq, 1, &t->chunk_id);
+    if (!rc)
+        rc = ssi_meta_u64(t, &ssi_stamps_end, 0, &t->stamps_end);
     t->chunk_first = t->chunk_id;
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    t->stamps_from = t->stamps_end;
+    return rc;
+}
+
+static int ssi_chunks_filed(const ss_store *s)
+{
+    return s->stamps_fd >= 0 && !s->stamps_inline && !s->readonly;
+}
+
+/* The chunk filling, its head written, to the stamps file: @p v becomes its place there. */
+static int ssi_chunk_file(ss_store_txn *t, MDB_val *v, unsigned char *place)
+{
+    int rc = ssi_stamps_file_write(t->s, t->chunk.data, t->chunk.len, t->stamps_end);
+    if (rc)
+        return rc;
+    memcpy(place, t->chunk.data, SSI_CHUNK_HEAD);
+    place[0] = SSI_CHUNK_FILED;
+    ss_be64_put(place + SSI_CHUNK_HEAD, t->stamps_end);
+    ss_be64_put(place + SSI_CHUNK_HEAD + 8, t->chunk.len);
+    t->stamps_end += t->chunk.len;
+    *v = (MDB_val){SSI_CHUNK_PLACE, place};
+    return ssi_chunks_end_set(t->txn, t->s->meta, t->stamps_end);
 }
 
 int ssi_chunk_flush(ss_store_txn *t)
@@ -202,19 +257,28 @@ int ssi_chunk_flush(ss_store_txn *t)
     memset(t->chunk.data, 0, SSI_CHUNK_HEAD);
     t->chunk.data[0] = SSI_CHUNK_VERSION;
     ss_be64_put(t->chunk.data + 8, bits);
-    unsigned char kb[8];
+    unsigned char kb[8], place[SSI_CHUNK_PLACE];
     ss_be64_put(kb, t->chunk_id);
     MDB_val k = {sizeof kb, kb}, v = {t->chunk.len, t->chunk.data};
+    int rc = ssi_chunks_filed(t->s) ? ssi_chunk_file(t, &v, place) : 0;
     /* the numbers only grow: LMDB fills the table's pages instead of splitting them in half */
-    int rc = mdb_put(t->txn, t->s->stamps, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
-    if (rc)
+    if (!rc && (rc = mdb_put(t->txn, t->s->stamps, &k, &v, MDB_NOOVERWRITE | MDB_APPEND)))
         return rc == MDB_KEYEXIST ? SS_ECORRUPT : rc;
-    ss_be64_put(kb, ++t->chunk_id);
-    MDB_val next = {sizeof kb, kb};
-    if ((rc = mdb_put(t->txn, t->s->meta, (MDB_val *)&ssi_stamps_seq, &next, 0)))
-        return rc;
-    ss_wbuf_reset(&t->chunk);
-    return 0;
+    if (!rc)
+        rc = ssi_meta_u64_put(t->txn, t->s->meta, &ssi_stamps_seq, ++t->chunk_id);
+    if (!rc)
+        ss_wbuf_reset(&t->chunk);
+    return rc;
+}
+
+int ssi_chunks_sync(ss_store_txn *t)
+{
+    return t->stamps_end > t->stamps_from ? ssi_stamps_file_sync(t->s) : 0;
+}
+
+void ssi_chunks_uncache(ss_store_txn *t)
+{
+    ssi_stamps_file_uncache(t->s, t->stamps_from, t->stamps_end);
 }
 
 /* Room for a packed record of @p len bytes in the chunk filling, closing it first when the record
@@ -411,55 +475,71 @@ static int ssi_ref_fits(const ssi_ref *ref, size_t size)
     return ref->off >= SSI_CHUNK_HEAD && ref->off <= size && ref->len <= size - ref->off;
 }
 
-int ssi_chunk_newest(const MDB_val *v, double *newest)
+int ssi_chunk_place(const MDB_val *v, double *newest, uint64_t *off, uint64_t *len)
 {
     const unsigned char *p = v->mv_data;
-    if (v->mv_size < SSI_CHUNK_HEAD || p[0] != SSI_CHUNK_VERSION)
+    int filed = v->mv_size == SSI_CHUNK_PLACE && p[0] == SSI_CHUNK_FILED;
+    if (!filed && (v->mv_size < SSI_CHUNK_HEAD || p[0] != SSI_CHUNK_VERSION))
         return SS_ECORRUPT;
     uint64_t bits = ss_be64_get(p + 8);
     memcpy(newest, &bits, sizeof bits);
-    return 0;
+    *off = filed ? ss_be64_get(p + SSI_CHUNK_HEAD) : 0;
+    *len = filed ? ss_be64_get(p + SSI_CHUNK_HEAD + 8) : 0;
+    return filed && *len < SSI_CHUNK_HEAD ? SS_ECORRUPT : 0;
 }
 
-/* The packed record @p ref names, in the stamps table as @p txn sees it. */
-static int ssi_ref_slice(ss_store *s, MDB_txn *txn, const ssi_ref *ref, MDB_val *out)
+/* Where the packed record @p ref names lies, in the stamps table as @p txn sees it: in the map
+ * (*out), or for a chunk in the stamps file at *at there (*at is 0 for one in the map). */
+static int ssi_ref_slice(ss_store *s, MDB_txn *txn, const ssi_ref *ref, MDB_val *out, uint64_t *at)
 {
     unsigned char kb[8];
     ss_be64_put(kb, ref->chunk);
     MDB_val k = {sizeof kb, kb}, v;
     double newest;
+    uint64_t off, len;
     int rc = s->has_stamps ? mdb_get(txn, s->stamps, &k, &v) : MDB_NOTFOUND;
-    if (rc == MDB_NOTFOUND ||
-        (!rc && (ssi_chunk_newest(&v, &newest) || !ssi_ref_fits(ref, v.mv_size))))
+    if (rc == MDB_NOTFOUND || (!rc && (ssi_chunk_place(&v, &newest, &off, &len) ||
+                                       !ssi_ref_fits(ref, len ? len : v.mv_size))))
         return SS_ECORRUPT; /* a reference to no chunk, or past its end */
     if (rc)
         return rc;
-    out->mv_data = (char *)v.mv_data + ref->off;
+    *at = len ? off + ref->off : 0;
+    out->mv_data = len ? NULL : (char *)v.mv_data + ref->off;
     out->mv_size = (size_t)ref->len;
     return 0;
+}
+
+/* A copy in @p t's arena of @p len bytes at @p from: the chunk filling, or the stamps file at
+ * @p at when @p from is NULL. */
+static int ssi_record_copy(ss_store_txn *t, const void *from, uint64_t at, size_t len, MDB_val *out)
+{
+    if (!t->arena && !(t->arena = ss_arena_new()))
+        return SS_ENOMEM;
+    void *copy = ss_arena_alloc(t->arena, len ? len : 1);
+    if (!copy)
+        return SS_ENOMEM;
+    int rc = from ? (memcpy(copy, from, len), 0) : ssi_stamps_file_read(t->s, copy, len, at);
+    *out = (MDB_val){len, copy};
+    return rc;
 }
 
 int ssi_cutouts_record(ss_store_txn *t, const MDB_val *v, MDB_val *out)
 {
     ssi_ref ref;
+    uint64_t at = 0;
     if (!ssi_is_ref(v)) {
         *out = *v;
         return 0;
     }
     if (ssi_ref_read(v, &ref))
         return SS_ECORRUPT;
-    if (t->chunk.len <= SSI_CHUNK_HEAD || ref.chunk != t->chunk_id)
-        return ssi_ref_slice(t->s, t->txn, &ref, out);
+    if (t->chunk.len <= SSI_CHUNK_HEAD || ref.chunk != t->chunk_id) {
+        int rc = ssi_ref_slice(t->s, t->txn, &ref, out, &at);
+        return rc || !at ? rc : ssi_record_copy(t, NULL, at, out->mv_size, out);
+    }
     if (!ssi_ref_fits(&ref, t->chunk.len))
         return SS_ECORRUPT;
-    if (!t->arena && !(t->arena = ss_arena_new()))
-        return SS_ENOMEM;
-    void *copy = ss_arena_alloc(t->arena, ref.len ? (size_t)ref.len : 1);
-    if (!copy)
-        return SS_ENOMEM;
-    memcpy(copy, t->chunk.data + ref.off, (size_t)ref.len);
-    *out = (MDB_val){(size_t)ref.len, copy};
-    return 0;
+    return ssi_record_copy(t, t->chunk.data + ref.off, 0, (size_t)ref.len, out);
 }
 
 /* A record of one stamp (format 3 to 6). */
@@ -552,31 +632,54 @@ int ssi_cutouts_check(ss_store *s, MDB_txn *txn, const MDB_val *k, const MDB_val
     ssi_ref ref;
     MDB_val rec;
     ss_store_cutout c;
-    uint64_t found = 0;
-    if (ssi_ref_read(v, &ref) || ssi_ref_slice(s, txn, &ref, &rec) ||
-        ssi_packed_each(NULL, &rec, &c, ssi_count_one, &found) || found != ref.count)
+    uint64_t found = 0, at = 0;
+    if (ssi_ref_read(v, &ref) || ssi_ref_slice(s, txn, &ref, &rec, &at))
+        return SS_ECORRUPT;
+    void *copy = at ? malloc(rec.mv_size ? rec.mv_size : 1) : NULL;
+    if (at && !copy)
+        return SS_ENOMEM;
+    rc = at ? ssi_stamps_file_read(s, copy, rec.mv_size, at) : 0;
+    if (at)
+        rec.mv_data = copy;
+    if (!rc && (ssi_packed_each(NULL, &rec, &c, ssi_count_one, &found) || found != ref.count))
+        rc = SS_ECORRUPT;
+    free(copy);
+    return rc;
+}
+
+int ssi_chunk_check(ss_store *s, const MDB_val *v, uint64_t end, uint64_t *next, const char **why)
+{
+    double newest, head_newest;
+    uint64_t off, len, no_off, no_len, size, blocks;
+    unsigned char head[SSI_CHUNK_HEAD];
+    *why = "its value does not decode";
+    if (ssi_chunk_place(v, &newest, &off, &len))
+        return SS_ECORRUPT;
+    if (!len)
+        return 0; /* in the table itself (formats 11-12): read with its references */
+    MDB_val hv = {sizeof head, head};
+    *why = off < *next ? "it overlaps the chunk before" : "it ends past the committed end";
+    if (off < *next || off + len < off || off + len > end)
+        return SS_ECORRUPT;
+    *next = off + len;
+    *why = "stamps.dat is missing or shorter than the chunk";
+    if (ssi_stamps_file_stat(s, &size, &blocks) || off + len > size ||
+        ssi_stamps_file_read(s, head, sizeof head, off))
+        return SS_ECORRUPT;
+    *why = "stamps.dat holds another chunk's head there";
+    if (ssi_chunk_place(&hv, &head_newest, &no_off, &no_len) || no_len ||
+        memcmp(&newest, &head_newest, sizeof newest))
         return SS_ECORRUPT;
     return 0;
 }
 
-/* The pages of a chunk are found by where LMDB maps them (mdb_get returns a pointer into the
- * map and reads no page of an overflow value); the commit wrote them, so they are clean and the
- * kernel drops those it does not share with other pages. */
-void ssi_chunks_uncache(const ss_store *s, uint64_t first, uint64_t end)
+void ssi_chunk_moved(const MDB_val *v, uint64_t off, unsigned char *place)
 {
-    const char *base;
-    MDB_txn *txn;
-    int fd;
-    if (!s->uncache_stamps || first >= end || mdb_env_get_fd(s->env, &fd) ||
-        ssi_map_base(s, &base) || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
-        return;
-    for (uint64_t id = first; id < end; id++) {
-        unsigned char kb[8];
-        ss_be64_put(kb, id);
-        MDB_val k = {sizeof kb, kb}, v;
-        if (!mdb_get(txn, s->stamps, &k, &v)) /* a pointer into the map: no page is read */
-            posix_fadvise(fd, (const char *)v.mv_data - base, (off_t)v.mv_size,
-                          POSIX_FADV_DONTNEED);
-    }
-    mdb_txn_abort(txn);
+    memcpy(place, v->mv_data, SSI_CHUNK_PLACE);
+    ss_be64_put(place + SSI_CHUNK_HEAD, off);
+}
+
+int ssi_chunks_end(ss_store_txn *t, uint64_t *end)
+{
+    return ssi_meta_u64(t, &ssi_stamps_end, 0, end);
 }

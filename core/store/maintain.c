@@ -40,7 +40,46 @@ typedef struct ssi_compact {
     MDB_env *env;
     MDB_txn *txn;
     size_t entries, bytes; /* in txn */
+    const char *dir;       /* the copy's */
+    int stamps_fd;         /* the copy's stamps file, opened at its first chunk (else -1) */
+    uint64_t stamps_end;   /* where its next chunk goes */
+    ss_wbuf chunk;         /* a chunk on its way from one file to the other */
 } ssi_compact;
+
+/* A chunk of the store's stamps file copied to the copy's, right after the one before: retention's
+ * holes, and bytes a crash left to no chunk, are left out. @p v becomes its value in the copy. */
+static int ssi_compact_chunk(ssi_compact *c, MDB_val *v, unsigned char *place)
+{
+    double newest;
+    uint64_t off, len;
+    int rc = ssi_chunk_place(v, &newest, &off, &len);
+    if (rc || !len) /* one in the table itself (formats 11-12) is copied as it is */
+        return rc;
+    if (c->stamps_fd < 0 && (rc = ssi_stamps_file_open(c->dir, 0, &c->stamps_fd)))
+        return rc;
+    ss_wbuf_reset(&c->chunk);
+    if (len > SIZE_MAX || ss_wbuf_reserve(&c->chunk, (size_t)len))
+        return SS_ENOMEM;
+    rc = ssi_stamps_file_read(c->t->s, c->chunk.data, (size_t)len, off);
+    if (!rc)
+        rc = ssi_fd_write_at(c->stamps_fd, c->chunk.data, (size_t)len, c->stamps_end);
+    if (rc)
+        return rc;
+    ssi_chunk_moved(v, c->stamps_end, place);
+    c->stamps_end += len;
+    *v = (MDB_val){SSI_CHUNK_PLACE, place};
+    return 0;
+}
+
+/* The copy's stamps file on disk, and its end in its meta table. */
+static int ssi_compact_stamps_done(ssi_compact *c)
+{
+    MDB_dbi meta;
+    if (c->stamps_fd < 0)
+        return 0;
+    int rc = fdatasync(c->stamps_fd) ? errno : mdb_dbi_open(c->txn, "meta", 0, &meta);
+    return rc ? rc : ssi_chunks_end_set(c->txn, meta, c->stamps_end);
+}
 
 /* Commit the copy's transaction when it holds enough, and begin the next (@p cur, on @p dbi,
  * is opened again in it). */
@@ -78,8 +117,12 @@ static int ssi_compact_table(ssi_compact *c, const char *name)
     if (!rc) /* the handle outlives this transaction once a commit below made the table */
         rc = mdb_cursor_open(c->txn, to, &dst);
     unsigned append = flags & MDB_DUPSORT ? MDB_APPENDDUP : MDB_APPEND;
+    int stamps = !strcmp(name, "stamps");
+    unsigned char place[SSI_CHUNK_PLACE];
     for (int op = MDB_FIRST; !rc && !(rc = mdb_cursor_get(src, &k, &v, (MDB_cursor_op)op));
          op = MDB_NEXT) {
+        if (stamps && (rc = ssi_compact_chunk(c, &v, place)))
+            break;
         rc = mdb_cursor_put(dst, &k, &v, append);
         c->entries++, c->bytes += k.mv_size + v.mv_size;
         if (!rc)
@@ -87,6 +130,8 @@ static int ssi_compact_table(ssi_compact *c, const char *name)
     }
     mdb_cursor_close(src);
     mdb_cursor_close(dst);
+    if (rc == MDB_NOTFOUND && stamps)
+        rc = ssi_compact_stamps_done(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -120,6 +165,7 @@ static void ssi_compact_remove(const char *dir)
     unlink(path);
     snprintf(path, sizeof path, "%s/lock.mdb", dir);
     unlink(path);
+    ssi_stamps_file_remove(dir);
     rmdir(dir);
 }
 
@@ -132,7 +178,7 @@ int ss_store_compact(ss_store *s, const char *dir, ss_err *err)
         return ss_err_set(err, EEXIST, "compact: %s exists and is not an empty directory", dir);
     if (!made && mkdir(dir, 0755) != 0)
         return ss_err_set(err, errno, "compact: cannot create %s: %s", dir, strerror(errno));
-    ssi_compact c = {0};
+    ssi_compact c = {.dir = dir, .stamps_fd = -1};
     int rc = ss_store_txn_begin(s, SS_STORE_READ, &c.t);
     if (!rc)
         rc = ssi_compact_env(s, dir, &c.env);
@@ -148,6 +194,9 @@ int ss_store_compact(ss_store *s, const char *dir, ss_err *err)
         rc = mdb_env_sync(c.env, 1);
     if (c.env)
         mdb_env_close(c.env);
+    if (c.stamps_fd >= 0)
+        close(c.stamps_fd);
+    ss_wbuf_free(&c.chunk);
     if (c.t)
         ss_store_txn_abort(c.t);
     if (rc) {
@@ -205,6 +254,8 @@ typedef struct ssi_retain {
     size_t n;
     uint64_t dropped, pending; /* committed, and the attempt's (records repacked, for repack) */
     ss_packet *pkt;
+    ss_wbuf
+        holes; /* offset and length (u64 each) of the chunks the attempt drops from stamps.dat */
 } ssi_retain;
 
 /* Position @p cur at the chunk's first key. */
@@ -225,6 +276,7 @@ static int ssi_retain_chunk(ss_store_txn *t, ssi_retain *r, MDB_dbi dbi,
     MDB_cursor *cur;
     MDB_val k, v;
     r->n = 0, r->pending = 0, r->next_done = 1;
+    ss_wbuf_reset(&r->holes);
     int rc = mdb_cursor_open(t->txn, dbi, &cur);
     if (rc)
         return rc;
@@ -320,12 +372,30 @@ static int ssi_retain_stamps(ss_store_txn *t, ssi_retain *r, const MDB_val *k, c
 {
     (void)t;
     double newest;
-    if (ssi_chunk_newest(v, &newest))
+    uint64_t off, len;
+    if (ssi_chunk_place(v, &newest, &off, &len))
         return SS_ECORRUPT;
     if (!(newest < r->cutoff))
         return 0;
     r->pending++;
-    return ssi_retain_queue(r, k, NULL);
+    if (len) { /* punched once the deletion is committed: a crash before leaves them unread */
+        uint64_t hole[2] = {off, len};
+        ss_wbuf_bytes(&r->holes, hole, sizeof hole);
+    }
+    return r->holes.failed ? SS_ENOMEM : ssi_retain_queue(r, k, NULL);
+}
+
+/* The stamps file's blocks of the chunks a committed pass dropped, given back. */
+static int ssi_retain_punch(ss_store *s, const ssi_retain *r, ss_err *err)
+{
+    uint64_t hole[2];
+    for (size_t i = 0; i + sizeof hole <= r->holes.len; i += sizeof hole) {
+        memcpy(hole, r->holes.data + i, sizeof hole);
+        int rc = ssi_stamps_file_punch(s, hole[0], hole[1]);
+        if (rc) /* committed: the bytes are no chunk's, and a compaction leaves them out */
+            return ss_store_fail(s, err, rc, "freeing dropped stamps in stamps.dat");
+    }
+    return 0;
 }
 
 /* What one record of a chunked pass does (queue a rewrite or a deletion, or nothing). */
@@ -357,6 +427,8 @@ static int ssi_retain_table(ss_store *s, ssi_retain *r, MDB_dbi dbi, ssi_visit_f
     r->done = 0, r->resume.len = 0;
     while (!r->done) {
         int rc = ss_store_write(s, ssi_retain_write, &p, what, err);
+        if (!rc)
+            rc = ssi_retain_punch(s, r, err);
         if (rc)
             return rc;
         r->dropped += r->pending;
@@ -373,7 +445,7 @@ static void ssi_retain_free(ssi_retain *r)
 {
     for (size_t i = 0; i < SSI_RETAIN_CHUNK; i++)
         ss_wbuf_free(&r->keys[i]), ss_wbuf_free(&r->vals[i]);
-    ss_wbuf_free(&r->resume), ss_wbuf_free(&r->next);
+    ss_wbuf_free(&r->resume), ss_wbuf_free(&r->next), ss_wbuf_free(&r->holes);
     ss_packet_free(r->pkt);
     free(r);
 }

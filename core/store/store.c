@@ -511,6 +511,7 @@ static void ssi_remove_created(const char *dir, int made_dir)
 {
     ssi_unlink_in(dir, "data.mdb");
     ssi_unlink_in(dir, "lock.mdb");
+    ssi_stamps_file_remove(dir);
     if (made_dir)
         rmdir(dir);
 }
@@ -597,6 +598,8 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     s->readonly = o.readonly;
     s->stamp_chunk = SSI_STAMP_CHUNK;
     s->uncache_stamps = !o.cache_stamps && !o.nosync && !o.readonly;
+    s->nosync = o.nosync;
+    s->stamps_fd = -1;
     pthread_mutex_init(&s->map_lock, NULL);
     pthread_cond_init(&s->map_cond, NULL);
     ssi_dict_init(&s->dcache);
@@ -621,6 +624,8 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
         rc = ssi_take_instance(s, o.instance, err);
     if (!rc && !o.readonly && s->format < SS_STORE_FORMAT_VERSION)
         rc = ssi_store_upgrade(s, err);
+    if (!rc && s->format >= 13 && (rc = ssi_stamps_file_open(dir, s->readonly, &s->stamps_fd)))
+        rc = ss_store_fail(s, err, rc, "opening stamps.dat");
     if (rc) {
         if (s->writer_made) /* a refused open leaves the directory as it found it */
             ssi_unlink_in(dir, SSI_WRITER_LOCK);
@@ -639,6 +644,8 @@ void ss_store_close(ss_store *s)
         return;
     if (s->env)
         mdb_env_close(s->env);
+    if (s->stamps_fd >= 0)
+        close(s->stamps_fd);
     ss_lockfile_release(s->writer); /* after LMDB: the next writer finds it closed */
     pthread_cond_destroy(&s->map_cond);
     pthread_mutex_destroy(&s->map_lock);
@@ -755,17 +762,6 @@ static int ssi_map_find(int fd, unsigned long *lo, unsigned long *len)
     return rc;
 }
 
-int ssi_map_base(const ss_store *s, const char **base)
-{
-    int fd;
-    unsigned long at, len;
-    int rc = mdb_env_get_fd(s->env, &fd);
-    if (!rc)
-        rc = ssi_map_find(fd, &at, &len);
-    *base = rc ? NULL : (const char *)at;
-    return rc;
-}
-
 int ss_store_unmap(ss_store *s)
 {
     int fd, rc = mdb_env_get_fd(s->env, &fd);
@@ -796,8 +792,12 @@ int ss_store_info_get(ss_store *s, ss_store_info *out)
         rc = mdb_env_stat(s->env, &st);
     if (rc)
         return rc;
-    *out = (ss_store_info){s->format, info.me_mapsize, (info.me_last_pgno + 1) * st.ms_psize,
-                           s->readonly};
+    uint64_t size, blocks;
+    if ((rc = ssi_stamps_file_stat(s, &size, &blocks)))
+        return rc;
+    *out = (ss_store_info){s->format, info.me_mapsize,
+                           (info.me_last_pgno + 1) * st.ms_psize + (size_t)blocks, s->readonly,
+                           (size_t)blocks};
     return 0;
 }
 
@@ -818,6 +818,19 @@ static int ssi_visit_table(ss_store_table_use_fn visit, void *ctx, const char *n
     ss_store_table_use use = {name, st->ms_entries,
                               st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages,
                               st->ms_overflow_pages, st->ms_depth};
+    return visit(ctx, &use);
+}
+
+/* stamps.dat (format 13) as a table of its chunks' pages: a footprint then still adds up to the
+ * store's used bytes. Its blocks are what it takes on disk, retention's holes left out. */
+static int ssi_visit_stamps_file(ss_store *s, ss_store_table_use_fn visit, void *ctx,
+                                 uint32_t page_size)
+{
+    uint64_t size, blocks;
+    int rc = ssi_stamps_file_stat(s, &size, &blocks);
+    if (rc || s->format < 13 || !page_size)
+        return rc;
+    ss_store_table_use use = {"stamps.dat", 0, (blocks + page_size - 1) / page_size, 0, 0};
     return visit(ctx, &use);
 }
 
@@ -860,6 +873,8 @@ int ss_store_footprint(ss_store_txn *t, ss_store_table_use_fn visit, void *ctx,
         if (!(rc = mdb_stat(t->txn, *ssi_dbi(s, i), &st)))
             rc = ssi_visit_table(visit, ctx, ssi_tables[i].name, &st);
     }
+    if (!rc)
+        rc = ssi_visit_stamps_file(s, visit, ctx, out->page_size);
     uint64_t list_pages = 0;
     if (!rc && !(rc = mdb_stat(t->txn, 1, &st)) &&
         !(rc = ssi_free_pages(t->txn, &out->free_pages, &list_pages)))
@@ -941,6 +956,8 @@ int ss_store_txn_commit(ss_store_txn *t)
     const ss_store *s = t->s;
     if (t->write)
         rc = ssi_chunk_flush(t);
+    if (!rc && t->write) /* before LMDB's: a reference committed names bytes on disk */
+        rc = ssi_chunks_sync(t);
     if (!rc && t->counters_state == 2)
         rc = ssi_counters_save(t->s, t->txn, &t->counters, &t->buf);
     if (rc)
@@ -950,7 +967,7 @@ int ss_store_txn_commit(ss_store_txn *t)
     if (t->write)
         ssi_dict_end(t->s, !rc), ssi_zrec_end(t->s, !rc);
     if (t->write && !rc)
-        ssi_chunks_uncache(s, t->chunk_first, t->chunk_id);
+        ssi_chunks_uncache(t);
     ssi_txn_free(t);
     return rc;
 }

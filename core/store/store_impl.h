@@ -101,6 +101,9 @@ struct ss_store {
     int has_stamps;     /* 0 for a store older than format 11 opened read-only */
     size_t stamp_chunk; /* the bytes of stamps a chunk is closed at (cutouts.c; tests lower it) */
     int uncache_stamps; /* drop committed chunks from the page cache (ss_store_options) */
+    int stamps_fd;      /* the stamps file (stamps_file.c), -1 before format 13 or while absent */
+    int stamps_inline;  /* write chunks into the stamps table, as formats 11-12 did (tests) */
+    int nosync;         /* ss_store_options nosync: neither LMDB nor the stamps file is synced */
     ssi_dict dcache;    /* the dict table's lists read so far */
     ssi_zrec zrec;      /* the zdict table's dictionaries read so far, the writer's samples */
     /* the writer's, for cutouts (cutouts.c); write transactions take turns */
@@ -141,6 +144,8 @@ struct ss_store_txn {
     uint64_t chunk_id; /* 0 until the first stamps put, then the number of the chunk filling */
     uint64_t chunk_first; /* the number of the transaction's first chunk */
     double chunk_newest;  /* the newest MJD of the chunk's alerts (+inf for one without) */
+    uint64_t stamps_from; /* the stamps file's committed end when the first chunk was put */
+    uint64_t stamps_end;  /* its end after the chunks written since (meta "stamps_end") */
 };
 
 /* A chunk of stamps is closed at 4 MiB: its last page's waste is then a few bytes an alert, and
@@ -151,24 +156,75 @@ struct ss_store_txn {
  * code. */
 int ssi_chunk_flush(ss_store_txn *t);
 
-/** Where this process maps the store's file, found in /proc/self/maps (LMDB tells it only with
- * MDB_FIXEDMAP). Valid while the caller's transaction is counted among the map's users (until
- * the ss_store_txn is freed, after its commit too): a resize moves the map only when none is.
- * @return 0 or ENOENT. */
-int ssi_map_base(const ss_store *s, const char **base);
-
 /** Copy the @p len bytes of FITS at @p in to @p out with each HDU's array of 2-, 4- or 8-byte
  * numbers regrouped by byte significance (fits_shuffle.c), or with @p undo back as they were.
  * @return 1 when an array moved; 0 when none did (@p in is not FITS, or has no such array), @p
  * out then untouched. */
 int ssi_fits_shuffle(const void *in, size_t len, void *out, int undo);
 
-/** Drop chunks @p first to @p end (excluded), committed, from the page cache. */
-void ssi_chunks_uncache(const ss_store *s, uint64_t first, uint64_t end);
+/** Drop the chunks @p t wrote, committed, from the page cache. */
+void ssi_chunks_uncache(ss_store_txn *t);
 
-/** The newest MJD of the alerts whose stamps chunk @p v (a stamps table value) holds. @return 0
- * or SS_ECORRUPT. */
-int ssi_chunk_newest(const MDB_val *v, double *newest);
+/** Before @p t's commit: the chunks it wrote to the stamps file, on disk. @return 0 or an errno. */
+int ssi_chunks_sync(ss_store_txn *t);
+
+/* ---- the stamps file (stamps_file.c, format 13) ---- */
+
+/** Open the stamps file of the store in @p dir into *@p fd, the caller's to close: created
+ * unless @p readonly; -1 when read-only and absent. @return 0 or an errno. */
+int ssi_stamps_file_open(const char *dir, int readonly, int *fd);
+
+/** Remove the stamps file of the store in @p dir (a creation undone, a copy given up). */
+void ssi_stamps_file_remove(const char *dir);
+
+/** Write @p len bytes at @p off and start their writeback. @return 0 or an errno (ENOSPC for a
+ * full disk). */
+int ssi_stamps_file_write(ss_store *s, const void *p, size_t len, uint64_t off);
+
+/** Wait until every byte written is on disk (not with nosync). @return 0 or an errno. */
+int ssi_stamps_file_sync(ss_store *s);
+
+/** Drop bytes @p from to @p end, synced, from the page cache (unless the store keeps them). */
+void ssi_stamps_file_uncache(ss_store *s, uint64_t from, uint64_t end);
+
+/** Read @p len bytes at @p off into @p p; a read-only handle opens the file here when a writer
+ * made it after the handle's open. @return 0, SS_ECORRUPT past the end or without a file, or an
+ * errno. */
+int ssi_stamps_file_read(ss_store *s, void *p, size_t len, uint64_t off);
+
+/** Give back the disk blocks of @p len bytes at @p off (a chunk retention dropped). @return 0
+ * (also where the filesystem cannot) or an errno. */
+int ssi_stamps_file_punch(ss_store *s, uint64_t off, uint64_t len);
+
+/** The file's size and the bytes of disk it takes (0 and 0 without one). @return 0 or an errno. */
+int ssi_stamps_file_stat(ss_store *s, uint64_t *size, uint64_t *allocated);
+
+/** pwrite / pread of all @p len bytes. @return 0 or an errno; a read past the end SS_ECORRUPT. */
+int ssi_fd_write_at(int fd, const void *p, size_t len, uint64_t off);
+int ssi_fd_read_at(int fd, void *p, size_t len, uint64_t off);
+
+/** Stamps table value @p v: the newest MJD of the alerts its chunk holds, and where the chunk
+ * lies in the stamps file (*@p len is 0 for one held in @p v itself, formats 11-12).
+ * @return 0 or SS_ECORRUPT. */
+int ssi_chunk_place(const MDB_val *v, double *newest, uint64_t *off, uint64_t *len);
+
+/** Check stamps table value @p v for verify: a chunk in the stamps file starts at or after
+ * *@p next (then set to its end), ends by the committed end @p end, and the file holds its head
+ * there. @return 0, or SS_ECORRUPT with *@p why set to the reason (static). */
+int ssi_chunk_check(ss_store *s, const MDB_val *v, uint64_t end, uint64_t *next, const char **why);
+
+/** The stamps file's committed end as @p t sees it (meta "stamps_end"; 0 without one).
+ * @return 0, SS_ECORRUPT or an LMDB code. */
+int ssi_chunks_end(ss_store_txn *t, uint64_t *end);
+
+/** Set the stamps file's committed end to @p end in table @p meta of @p txn (a compacted copy's).
+ * @return 0 or an LMDB code. */
+int ssi_chunks_end_set(MDB_txn *txn, MDB_dbi meta, uint64_t end);
+
+/** Stamps table value @p v, a chunk in the stamps file, moved to offset @p off: @p place (of
+ * SSI_CHUNK_PLACE bytes) becomes the value. */
+void ssi_chunk_moved(const MDB_val *v, uint64_t off, unsigned char *place);
+#define SSI_CHUNK_PLACE 32
 
 /** The packed record (version 2) that cutouts record @p v is or names, borrowed until @p t ends.
  * One in the chunk @p t still fills is copied to its arena: that chunk's memory moves as it grows.

@@ -1909,7 +1909,7 @@ static int stamp_problems(ss_store *s)
     int n = 0;
     verify_problems(s, &text);
     for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        n += strstr(line, "cutouts") != NULL;
+        n += strstr(line, "cutouts") || strstr(line, "stamps chunk");
     free(text);
     return n;
 }
@@ -2053,25 +2053,29 @@ START_TEST(format_10_stamps_read_beside_chunks_after_upgrade)
 }
 END_TEST
 
-/* The share of stamps chunk 1's pages the page cache holds (mincore on LMDB's map). */
+/* The share of stamps chunk 1's pages the page cache holds (mincore on a map of stamps.dat). */
 static double chunk_cached(ss_store *s)
 {
     ss_store_txn *t;
     unsigned char kb[8];
     ss_be64_put(kb, 1);
     MDB_val k = {sizeof kb, kb}, v;
+    double newest;
+    uint64_t off, len;
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
     ck_assert_int_eq(mdb_get(t->txn, s->stamps, &k, &v), 0);
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t lo = ((uintptr_t)v.mv_data + page - 1) & ~(page - 1);
-    uintptr_t hi = ((uintptr_t)v.mv_data + v.mv_size) & ~(page - 1);
-    size_t n = (hi - lo) / page, held = 0;
-    unsigned char *vec = malloc(n);
-    ck_assert_int_eq(mincore((void *)lo, hi - lo, vec), 0);
+    ck_assert_int_eq(ssi_chunk_place(&v, &newest, &off, &len), 0);
+    ss_store_txn_abort(t);
+    ck_assert_uint_gt(len, 0); /* in the file */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), lo = (off + page - 1) / page * page,
+           hi = (off + len) / page * page, n = (hi - lo) / page, held = 0;
+    unsigned char *map = mmap(NULL, hi, PROT_READ, MAP_SHARED, s->stamps_fd, 0), *vec = malloc(n);
+    ck_assert(map != MAP_FAILED && vec);
+    ck_assert_int_eq(mincore(map + lo, hi - lo, vec), 0);
     for (size_t i = 0; i < n; i++)
         held += vec[i] & 1;
+    munmap(map, hi);
     free(vec);
-    ss_store_txn_abort(t);
     return (double)held / (double)n;
 }
 
@@ -2114,6 +2118,268 @@ START_TEST(committed_stamps_leave_the_page_cache)
         free(dir);
     }
     ss_packet_free(p);
+}
+END_TEST
+
+/* ---- format 13: the chunks in stamps.dat ---- */
+
+/* Where chunk @p id lies in stamps.dat (*len 0: in the stamps table itself). */
+static void chunk_place_of(ss_store *s, uint64_t id, uint64_t *off, uint64_t *len)
+{
+    ss_store_txn *t;
+    unsigned char kb[8];
+    ss_be64_put(kb, id);
+    MDB_val k = {sizeof kb, kb}, v;
+    double newest;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_get(t->txn, s->stamps, &k, &v), 0);
+    ck_assert_int_eq(ssi_chunk_place(&v, &newest, off, len), 0);
+    ss_store_txn_abort(t);
+}
+
+/* stamps.dat's end as committed (meta "stamps_end"). */
+static uint64_t stamps_end_of(ss_store *s)
+{
+    ss_store_txn *t;
+    uint64_t end;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ssi_chunks_end(t, &end), 0);
+    ss_store_txn_abort(t);
+    return end;
+}
+
+/* A stamp of 20,000 bytes for alert @p i: alert @p i's, kept as sent. */
+#define BIG_STAMP 20000
+static unsigned char big_stamps[8][BIG_STAMP];
+
+static void put_big(ss_store_txn *t, ss_packet *p, int i, double mjd)
+{
+    char id[4];
+    snprintf(id, sizeof id, "%d", i);
+    chunk_stamp(big_stamps[i], BIG_STAMP, i);
+    ss_cutout c[SS_CUTOUT__COUNT] = {{big_stamps[i], BIG_STAMP, NULL}};
+    ss_packet_reset(p);
+    ss_alert *a = packed_alert(p, id, "x");
+    a->mjd = mjd;
+    ck_assert_int_eq(ss_store_alert_put(t, a, "SKS2023abcdefghjkmn", NULL, 0), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, a, c), 0);
+}
+
+/* Alert @p i's stamp read back as put_big() put it (@p there), or none. */
+static void big_is(ss_store *s, int i, int there)
+{
+    char id[4];
+    got_stamps g = {0};
+    snprintf(id, sizeof id, "%d", i);
+    ck_assert_int_eq(read_stamps(s, id, &g), 0);
+    ck_assert_int_eq(g.n, there);
+    if (there)
+        ck_assert(g.len[0] == BIG_STAMP && !memcmp(g.bytes[0], big_stamps[i], BIG_STAMP));
+    free_stamps(&g);
+}
+
+static struct stat stamps_stat(ss_store *s)
+{
+    struct stat st;
+    ck_assert_int_eq(fstat(s->stamps_fd, &st), 0);
+    return st;
+}
+
+/* Chunks go to stamps.dat one after the other, LMDB keeps where: retention gives a dropped chunk's
+ * blocks back (a hole), and a compacted copy packs the rest, reads them and writes on after. */
+START_TEST(chunks_live_in_stamps_dat_punched_and_compacted)
+{
+    ss_store *s = open_rw("st");
+    s->stamp_chunk = 45000; /* two stamps a chunk */
+    ss_packet *p = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (int i = 0; i < 6; i++)
+        put_big(t, p, i, i < 2 ? 60000 : 60100);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    uint64_t off[4], len[4];
+    for (int c = 1; c <= 3; c++)
+        chunk_place_of(s, (uint64_t)c, &off[c], &len[c]);
+    ck_assert(off[1] == 0 && off[2] == len[1] && off[3] == off[2] + len[2] &&
+              len[1] > 2 * BIG_STAMP);
+    ck_assert_uint_eq(stamps_end_of(s), off[3] + len[3]);
+    ck_assert_uint_eq((uint64_t)stamps_stat(s).st_size, off[3] + len[3]);
+    MDB_stat ms;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(mdb_stat(t->txn, s->stamps, &ms), 0);
+    ss_store_txn_abort(t);
+    ck_assert(ms.ms_entries == 3 && ms.ms_overflow_pages == 0); /* no stamp in LMDB's file */
+    ss_store_close(s);
+    s = open_rw("st");
+    for (int i = 0; i < 6; i++)
+        big_is(s, i, 1);
+    ck_assert_int_eq(stamp_problems(s), 0);
+    ss_store_info info;
+    ck_assert_int_eq(ss_store_info_get(s, &info), 0);
+    ck_assert_uint_eq(info.stamps_bytes, (uint64_t)stamps_stat(s).st_blocks * 512);
+    ck_assert_uint_ge(info.stamps_bytes, off[3] + len[3]);
+
+    blkcnt_t before = stamps_stat(s).st_blocks;
+    ss_store_retention pol = {.cutouts_days = 50};
+    ss_store_retain_report r;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
+    ck_assert_msg(ss_store_retain(s, 60110, &r, &err) == 0, "%s", err.msg);
+    ck_assert(r.cutouts == 2 && r.stamp_chunks == 1);
+    struct stat after = stamps_stat(s);
+    ck_assert_uint_eq((uint64_t)after.st_size, off[3] + len[3]); /* later chunks stay put */
+    ck_assert_msg((before - after.st_blocks) * 512 >= (blkcnt_t)(len[1] / 4096 * 4096),
+                  "%lld blocks before the hole, %lld after", (long long)before,
+                  (long long)after.st_blocks);
+    for (int i = 0; i < 6; i++)
+        big_is(s, i, i >= 2);
+    ck_assert_int_eq(stamp_problems(s), 0);
+
+    char *copy = tu_path(tu_tmp, "st.compact");
+    ck_assert_msg(ss_store_compact(s, copy, &err) == 0, "%s", err.msg);
+    ss_store_close(s);
+    s = open_rw("st.compact");
+    ck_assert_uint_eq((uint64_t)stamps_stat(s).st_size, len[2] + len[3]);
+    ck_assert_uint_eq(stamps_end_of(s), len[2] + len[3]);
+    chunk_place_of(s, 2, &off[0], &len[0]);
+    ck_assert(off[0] == 0 && len[0] == len[2]);
+    for (int i = 0; i < 6; i++)
+        big_is(s, i, i >= 2);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    put_big(t, p, 6, 60200);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    chunk_place_of(s, 4, &off[0], &len[0]);
+    ck_assert_uint_eq(off[0], len[2] + len[3]);
+    big_is(s, 6, 1);
+    ck_assert_int_eq(stamp_problems(s), 0);
+    ss_store_close(s);
+    ss_packet_free(p);
+    free(copy);
+}
+END_TEST
+
+/* A transaction that does not commit leaves bytes past the committed end, which the next one
+ * writes over; a damaged or missing stamps.dat is reported by verify and by the reads. */
+START_TEST(uncommitted_chunks_are_written_over_and_damage_is_caught)
+{
+    ss_store *s = open_rw("st");
+    s->stamp_chunk = 45000;
+    ss_packet *p = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (int i = 0; i < 3; i++) /* the first chunk is written to the file */
+        put_big(t, p, i, 60000);
+    ss_store_txn_abort(t);
+    ck_assert_uint_gt((uint64_t)stamps_stat(s).st_size, 2 * BIG_STAMP);
+    ck_assert_uint_eq(stamps_end_of(s), 0);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    put_big(t, p, 3, 60000);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    uint64_t off, len;
+    chunk_place_of(s, 1, &off, &len); /* the number and the place of the chunk not committed */
+    ck_assert_uint_eq(off, 0);
+    for (int i = 0; i < 4; i++)
+        big_is(s, i, i == 3);
+    ck_assert_int_eq(stamp_problems(s), 0);
+
+    ck_assert_int_eq(pwrite(s->stamps_fd, "\x01\0\0\0\0\0\0\0\x42", 9, 0), 9); /* another MJD */
+    char *text;
+    ck_assert_int_eq(stamp_problems(s), 1);
+    verify_problems(s, &text);
+    ck_assert_msg(strstr(text, "stamps chunk 1: stamps.dat holds another chunk's head there"), "%s",
+                  text);
+    free(text);
+    ck_assert_int_eq(ftruncate(s->stamps_fd, (off_t)(len / 2)), 0);
+    ck_assert_int_eq(read_stamps(s, "3", &(got_stamps){0}), SS_ECORRUPT);
+    ck_assert_int_eq(stamp_problems(s), 3); /* the chunk, its alert's record, the count */
+    verify_problems(s, &text);
+    ck_assert_msg(strstr(text, "stamps chunk 1: stamps.dat is missing or shorter than the chunk"),
+                  "%s", text);
+    free(text);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st"), *dat = tu_path(dir, "stamps.dat");
+    ck_assert_int_eq(unlink(dat), 0);
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s->stamps_fd, -1);
+    ck_assert_int_eq(read_stamps(s, "3", &(got_stamps){0}), SS_ECORRUPT);
+    ck_assert_int_eq(stamp_problems(s), 3);
+    ss_store_close(s);
+    ss_packet_free(p);
+    free(dat);
+    free(dir);
+}
+END_TEST
+
+/* A format 12 store's chunks, in the stamps table, are read as they are, opened read-only and
+ * after the upgrade to format 13 beside the chunks of stamps.dat; compaction and retention take
+ * both kinds. */
+START_TEST(format_12_chunks_read_beside_stamps_dat_after_upgrade)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    s->stamps_inline = 1; /* as skysieve 12 wrote them */
+    put_stamped(s, p, "0", 0, 60000);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st"), *dat = tu_path(dir, "stamps.dat");
+    static const char *const none[] = {NULL};
+    set_format(dir, 12, none);
+    ck_assert_int_eq(unlink(dat), 0);
+    ss_store_options ro = {.readonly = 1};
+    ss_err err = {0};
+    ss_store_txn *t;
+    ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s->stamps_fd, -1);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    stamp_is(t, "0", 1000, 0);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(stamp_problems(s), 0);
+    pid_t pid = fork(); /* a writer upgrades the store while this handle has it open */
+    if (pid == 0) {
+        ss_store *w = open_rw("st");
+        ss_store_info info;
+        int ok = !ss_store_info_get(w, &info) && info.format == 13;
+        put_stamped(w, p, "1", 1, 60100);
+        ss_store_close(w);
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    stamp_is(t, "1", 1000, 1); /* in stamps.dat, made after this handle's open */
+    ss_store_txn_abort(t);
+    ss_store_close(s);
+    s = open_rw("st");
+    uint64_t off, len;
+    chunk_place_of(s, 1, &off, &len);
+    ck_assert_uint_eq(len, 0); /* format 12's, in the table */
+    chunk_place_of(s, 2, &off, &len);
+    ck_assert(off == 0 && len > 1000 && stamps_stat(s).st_size == (off_t)len);
+    char *copy = tu_path(tu_tmp, "st.compact");
+    ck_assert_msg(ss_store_compact(s, copy, &err) == 0, "%s", err.msg);
+    ss_store_close(s);
+    for (int c = 0; c < 2; c++) {
+        s = open_rw(c ? "st.compact" : "st");
+        ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+        stamp_is(t, "0", 1000, 0);
+        stamp_is(t, "1", 1000, 1);
+        ss_store_txn_abort(t);
+        ck_assert_int_eq(stamp_problems(s), 0);
+        ss_store_retention pol = {.cutouts_days = 50};
+        ss_store_retain_report r;
+        ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
+        ck_assert_msg(ss_store_retain(s, 60200, &r, &err) == 0, "%s", err.msg);
+        ck_assert(r.cutouts == 2 && r.stamp_chunks == 2);
+        ck_assert_uint_eq(table_entries(s, s->stamps), 0);
+        ck_assert_int_eq(stamp_problems(s), 0);
+        ss_store_close(s);
+    }
+    ss_packet_free(p);
+    free(copy);
+    free(dat);
+    free(dir);
 }
 END_TEST
 
@@ -2835,5 +3101,11 @@ int main(void)
     tcase_add_test(f10, repack_compresses_records_written_before);
     tcase_add_test(f10, lists_packed_early_store_the_records_the_writer_would);
     suite_add_tcase(s, f10);
+    TCase *f13 = tcase_create("format_13");
+    tcase_add_checked_fixture(f13, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(f13, chunks_live_in_stamps_dat_punched_and_compacted);
+    tcase_add_test(f13, uncommitted_chunks_are_written_over_and_damage_is_caught);
+    tcase_add_test(f13, format_12_chunks_read_beside_stamps_dat_after_upgrade);
+    suite_add_tcase(s, f13);
     return tu_run_suite(s);
 }

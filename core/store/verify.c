@@ -265,6 +265,27 @@ static int ssi_verify_search(ssi_verify *v)
     return ssi_walk(v, s->locus_matches, s->catalog_loci, ssi_check_match);
 }
 
+/* Each chunk in the stamps file lies inside it, after the one before and by the committed end,
+ * and the file holds its head where the table says. */
+static int ssi_verify_chunks(ssi_verify *v)
+{
+    MDB_cursor *cur;
+    MDB_val k, d;
+    uint64_t end, next = 0;
+    const char *why;
+    int rc = v->s->has_stamps ? ssi_chunks_end(v->t, &end) : MDB_NOTFOUND;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if ((rc = mdb_cursor_open(v->txn, v->s->stamps, &cur)))
+        return rc;
+    for (MDB_cursor_op op = MDB_FIRST; !(rc = mdb_cursor_get(cur, &k, &d, op)); op = MDB_NEXT)
+        if (ssi_chunk_check(v->s, &d, end, &next, &why))
+            ssi_problem(v, "stamps chunk %llu: %s",
+                        k.mv_size == 8 ? (unsigned long long)ss_be64_get(k.mv_data) : 0ULL, why);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static void ssi_zrec_problem(void *ctx, const char *text)
 {
     ssi_problem(ctx, "%s", text);
@@ -287,6 +308,7 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
         !(rc = ssi_count(v.txn, s->locus_alerts, &report->locus_alerts)) &&
         !(rc = ssi_count(v.txn, s->sky, &report->sky_entries)) &&
         !(rc = s->has_cutouts ? ssi_count_stamps(&v, &report->cutouts) : 0) &&
+        !(rc = ssi_verify_chunks(&v)) &&
         !(rc = ssi_walk(&v, s->alerts, s->alerts, ssi_visit_alert)) &&
         !(rc = ssi_walk(&v, s->loci, s->locus_alerts, ssi_check_locus)) &&
         !(rc = ssi_zrec_verify(v.t, ssi_zrec_problem, &v)))

@@ -122,6 +122,15 @@
  *    0.54 of Rubin's plain FITS stamps regrouped, 0.62 as sent. Reading undoes the regrouping: a
  * stamp comes back as the survey sent it. The upgrade changes no table; stamps written before keep
  *    their codec.
+ * Format 13 keeps the chunks in a file of their own, stamps.dat beside data.mdb (stamps_file.c):
+ *  - stamps:        the chunk's number -> 32 bytes: a head as in format 11 but of version 2, then
+ *                   the chunk's offset and length in stamps.dat (u64 BE each). stamps.dat holds
+ *                   the chunk as format 11's value was, head of version 1 included.
+ *  - meta:          "stamps_end" -> u64 BE: the end of the last chunk committed; past it, bytes
+ *                   of a transaction that did not commit, which the next one writes over.
+ *   A chunk is written once it closes and its writeback begun; the commit syncs stamps.dat, then
+ *   LMDB. Retention punches a dropped chunk's bytes out of stamps.dat (a hole). The upgrade
+ *   changes no table: chunks of formats 11-12 stay in the table and are read there.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -155,7 +164,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  12
+#define SS_STORE_FORMAT_VERSION  13
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
@@ -228,8 +237,10 @@ const char *ss_store_path(const ss_store *s);
 typedef struct ss_store_info {
     uint32_t format;   /**< the format version on disk */
     size_t map_size;   /**< bytes of address space reserved */
-    size_t used_bytes; /**< bytes of the map in use (pages up to the last one written) */
+    size_t used_bytes; /**< bytes of disk the store takes: the map's pages up to the last one
+                            written, and the blocks of stamps.dat */
     int readonly;
+    size_t stamps_bytes; /**< of used_bytes, stamps.dat's blocks (format 13; holes not counted) */
 } ss_store_info;
 
 /** Fill @p out. @return 0 or an LMDB code. */
