@@ -473,18 +473,20 @@ static void print_tables(const set *st, ss_store *s, uint64_t made)
 static void print_compacted(const set *st, ss_store *s, const char *dir, const round_bytes *rb,
                             uint64_t made)
 {
-    char copy[4200], data[4300], cmd[4400];
+    char copy[4200], data[4300], stamps[4300], cmd[4400];
     snprintf(copy, sizeof copy, "%s.compact", dir);
     snprintf(data, sizeof data, "%s/data.mdb", copy);
+    snprintf(stamps, sizeof stamps, "%s/stamps.dat", copy); /* format 13 */
     ss_err err = {0};
-    struct stat sb;
+    struct stat sb, ss = {0};
     double t0 = bench_now_s();
     if (ss_store_compact(s, copy, &err) || stat(data, &sb))
         die(copy, err.msg[0] ? err.msg : "cannot compact");
+    double bytes = (double)sb.st_size + (stat(stamps, &ss) ? 0 : (double)ss.st_blocks * 512);
     double in = (double)(st->skip_cutouts ? rb->records - rb->stamps : rb->records);
     printf("%-14s compacted %.0f B/alert = %.2f x %s Avro records (in %.1f s)\n", st->name,
-           (double)sb.st_size / (double)made, (double)sb.st_size / in,
-           st->skip_cutouts ? "the non-cutout" : "the", bench_now_s() - t0);
+           bytes / (double)made, bytes / in, st->skip_cutouts ? "the non-cutout" : "the",
+           bench_now_s() - t0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", copy);
     if (system(cmd) != 0)
         fprintf(stderr, "bench_avro: could not remove %s\n", copy);
