@@ -293,15 +293,19 @@ START_TEST(retention_then_compact)
 }
 END_TEST
 
-START_TEST(kill_9_at_any_moment_loses_nothing_reported)
+/* Six ingests of @p input into @p store killed at random moments: each time the store opens,
+ * passes verify and holds everything reported durable; then the whole input gives @p alerts
+ * alerts, @p loci loci and @p stamps stamps. */
+static void killed_six_times(const char *input, const char *store, long alerts, long loci,
+                             long stamps)
 {
-    char *night = write_night(), *store = tu_path(tu_tmp, "st"), *out, *err;
+    char *out, *err;
     srand((unsigned)time(NULL));
     long before = 0;
     int interrupted = 0;
     for (int round = 0; round < 6; round++) {
         int fd;
-        pid_t pid = start_ingest(store, night, &fd);
+        pid_t pid = start_ingest(store, input, &fd);
         long reported = read_progress(fd, 100 + rand() % 900);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -312,15 +316,35 @@ START_TEST(kill_9_at_any_moment_loses_nothing_reported)
         ck_assert_msg(now >= before + reported, "round %d: %ld stored, %ld + %ld reported", round,
                       now, before, reported);
         before = now;
-        interrupted += now < 60000;
+        interrupted += now < alerts;
     }
     ck_assert_msg(interrupted > 0, "no kill landed before the ingest finished: nothing was tested");
-    ck_assert_int_eq(tu_sks(&out, &err, "ingest --quiet --store %s %s", store, night), 0);
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --quiet --store %s %s", store, input), 0);
     free(out), free(err);
-    ck_assert_int_eq(stat_of(store, "alerts"), 60000);
-    ck_assert_int_eq(stat_of(store, "loci"), 6000);
+    ck_assert_int_eq(stat_of(store, "alerts"), alerts);
+    ck_assert_int_eq(stat_of(store, "loci"), loci);
+    ck_assert_int_eq(stat_of(store, "cutouts"), stamps);
     ck_assert_int_eq(tu_sks(&out, &err, "verify --store %s", store), 0);
     free(out), free(err);
+}
+
+START_TEST(kill_9_at_any_moment_loses_nothing_reported)
+{
+    char *night = write_night(), *store = tu_path(tu_tmp, "st");
+    killed_six_times(night, store, 60000, 6000, 0);
+    free(night), free(store);
+}
+END_TEST
+
+/* The same with stamps: a transaction killed after its chunks reached stamps.dat leaves bytes
+ * past the committed end, which verify does not take for a chunk and the next ingest writes
+ * over. */
+START_TEST(kill_9_with_stamps_loses_nothing_reported)
+{
+    char *night = tu_path(tu_tmp, "night.avro"), *store = tu_path(tu_tmp, "st"), *out, *err;
+    ck_assert_int_eq(tu_sks(&out, &err, "simulate --quiet --sources 400 --out %s", night), 0);
+    free(out), free(err);
+    killed_six_times(night, store, 15817, 3824, 3 * 15817);
     free(night), free(store);
 }
 END_TEST
@@ -515,6 +539,7 @@ int main(void)
     tcase_add_test(tc, ingest_summary_and_queries);
     tcase_add_test(tc, failures_name_the_input_and_reason);
     tcase_add_test(tc, kill_9_at_any_moment_loses_nothing_reported);
+    tcase_add_test(tc, kill_9_with_stamps_loses_nothing_reported);
     tcase_add_test(tc, retention_then_compact);
     tcase_add_test(tc, filter_devkit_commands);
     tcase_add_test(tc, ingest_with_filters_publishes_and_stores_tags);
