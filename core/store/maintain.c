@@ -254,8 +254,7 @@ typedef struct ssi_retain {
     size_t n;
     uint64_t dropped, pending; /* committed, and the attempt's (records repacked, for repack) */
     ss_packet *pkt;
-    ss_wbuf
-        holes; /* offset and length (u64 each) of the chunks the attempt drops from stamps.dat */
+    ss_wbuf holes; /* offset and length (u64 each) of each stamps.dat chunk the attempt drops */
 } ssi_retain;
 
 /* Position @p cur at the chunk's first key. */

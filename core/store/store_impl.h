@@ -181,7 +181,7 @@ void ssi_stamps_file_remove(const char *dir);
  * full disk). */
 int ssi_stamps_file_write(ss_store *s, const void *p, size_t len, uint64_t off);
 
-/** Wait until every byte written is on disk (not with nosync). @return 0 or an errno. */
+/** Wait until every byte written is on disk (nothing with nosync). @return 0 or an errno. */
 int ssi_stamps_file_sync(ss_store *s);
 
 /** Drop bytes @p from to @p end, synced, from the page cache (unless the store keeps them). */
@@ -221,10 +221,12 @@ int ssi_chunks_end(ss_store_txn *t, uint64_t *end);
  * @return 0 or an LMDB code. */
 int ssi_chunks_end_set(MDB_txn *txn, MDB_dbi meta, uint64_t end);
 
+/** The bytes of a stamps table value naming a chunk in the stamps file (cutouts.c). */
+#define SSI_CHUNK_PLACE 32
+
 /** Stamps table value @p v, a chunk in the stamps file, moved to offset @p off: @p place (of
  * SSI_CHUNK_PLACE bytes) becomes the value. */
 void ssi_chunk_moved(const MDB_val *v, uint64_t off, unsigned char *place);
-#define SSI_CHUNK_PLACE 32
 
 /** The packed record (version 2) that cutouts record @p v is or names, borrowed until @p t ends.
  * One in the chunk @p t still fills is copied to its arena: that chunk's memory moves as it grows.
