@@ -6,7 +6,8 @@
  *
  * A full disk: a commit LMDB could write only in part (a short write, which it reports as EIO)
  * is SS_EFULL, "No space left on device", naming the store, and the store keeps every batch
- * committed before. Needs root for a small tmpfs; skipped otherwise.
+ * committed before; the same when stamps.dat is what fills it. Needs root for a small tmpfs;
+ * skipped otherwise.
  *
  * Snapshots are not asserted to be monotonic: LMDB 0.9.24 lets a reader preempted between reading
  * the last transaction id and copying that meta page take a meta page the writer committed two
@@ -15,6 +16,7 @@
  */
 #include "store.h"
 #include "testutil.h"
+#include "verify.h"
 
 #include <check.h>
 #include <lmdb.h>
@@ -245,6 +247,111 @@ START_TEST(a_full_disk_is_enospc_naming_the_store)
 }
 END_TEST
 
+/* Alert *ctx with a stamp of STAMP_BYTES (gzip, kept as sent): with format 13 its commit writes
+ * the stamp to stamps.dat, a file of its own beside LMDB's. */
+#define STAMP_BYTES ((size_t)256 << 10)
+
+static unsigned char *stamp_of(uint64_t i)
+{
+    static unsigned char img[STAMP_BYTES];
+    for (size_t j = 0; j < sizeof img; j++)
+        img[j] = (unsigned char)((j * 2654435761u) >> 13 ^ i);
+    img[0] = 0x1f, img[1] = 0x8b;
+    return img;
+}
+
+static int put_stamped(ss_store_txn *t, void *ctx, ss_err *err)
+{
+    (void)err;
+    uint64_t i = *(uint64_t *)ctx;
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)i);
+    ss_packet *p = ss_packet_new();
+    ss_alert *a = p ? ss_packet_add(p) : NULL;
+    if (!a) {
+        ss_packet_free(p);
+        return SS_ENOMEM;
+    }
+    a->survey = "ztf", a->alert_id = id, a->passband = "r", a->kind = SS_ALERT_DETECTION;
+    a->ra = 10, a->dec = -5, a->mjd = 60000 + (double)i, a->mag = 18, a->magerr = 0.1;
+    ss_cutout c[SS_CUTOUT__COUNT] = {{stamp_of(i), STAMP_BYTES, NULL}};
+    int rc = ss_store_alert_put(t, a, "SKS2023abcdefghjkmn", NULL, 0);
+    if (!rc)
+        rc = ss_store_cutouts_put(t, a, c);
+    ss_packet_free(p);
+    return rc;
+}
+
+static int same_stamp(void *ctx, const ss_store_cutout *c)
+{
+    uint64_t i = *(uint64_t *)ctx;
+    ck_assert_uint_eq(c->len, STAMP_BYTES);
+    ck_assert_int_eq(memcmp(c->bytes, stamp_of(i), STAMP_BYTES), 0);
+    return 0;
+}
+
+/* Every stamp of the @p n alerts committed reads back as put, and verify finds nothing but the
+ * alerts' missing locus (these alerts were put without one). @return the stamps counted. */
+static uint64_t stamps_intact(ss_store *s, uint64_t n)
+{
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    uint64_t counted = ss_store_txn_counters(t)->cutouts;
+    for (uint64_t i = 0; i < n; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "%llu", (unsigned long long)i);
+        ck_assert_int_eq(ss_store_cutouts_each(t, id, "ztf", same_stamp, &i), 0);
+    }
+    ss_store_txn_abort(t);
+    char *text = NULL;
+    size_t len;
+    FILE *f = open_memstream(&text, &len);
+    ss_verify_report r;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_verify(s, f, &r, &err) == 0, "%s", err.msg);
+    fclose(f);
+    ck_assert_msg(!strstr(text, "stamps") && !strstr(text, "cutouts"), "%s", text);
+    free(text);
+    return counted;
+}
+
+/* A full disk while a chunk of stamps is written to stamps.dat (or LMDB's commit after it) is
+ * SS_EFULL naming the store, and every alert committed before keeps its stamp. */
+START_TEST(a_full_disk_under_stamps_is_enospc_and_keeps_what_was_committed)
+{
+    char *tmp = tu_mkdtemp(), *dir = tu_path(tmp, "store");
+    if (mount("tmpfs", tmp, "tmpfs", 0, "size=4m") != 0) {
+        printf("a_full_disk_under_stamps...: skipped, cannot mount a tmpfs: %s\n", strerror(errno));
+        tu_rmtree(tmp);
+        free(dir), free(tmp);
+        return;
+    }
+    ss_store *s;
+    ss_err err = {0}, full = {0};
+    ss_store_options rw = {.create = 1, .map_size = SMALL_MAP}, ro = {.readonly = 1};
+    uint64_t i = 0, held = 0;
+    int opened = ss_store_open(dir, &rw, &s, &err), reopened = -1;
+    while (!opened && i < 100 && !ss_store_write(s, put_stamped, &i, "stamps", &full))
+        i++;
+    if (!opened)
+        ss_store_close(s);
+    if (!opened && !(reopened = ss_store_open(dir, &ro, &s, &err))) {
+        held = stamps_intact(s, i);
+        ss_store_close(s);
+    }
+    umount(tmp); /* before any assertion: a failed one ends the test here */
+    ck_assert_msg(!opened, "%s", err.msg);
+    ck_assert_msg(full.code == SS_EFULL, "code %d: %s", full.code, full.msg);
+    ck_assert_msg(strstr(full.msg, "No space left on device") && strstr(full.msg, dir), "%s",
+                  full.msg);
+    ck_assert_uint_gt(i, 5);
+    ck_assert_int_eq(reopened, 0);
+    ck_assert_uint_eq(held, i); /* every commit before the full one */
+    tu_rmtree(tmp);
+    free(dir), free(tmp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store_map");
@@ -252,6 +359,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, readers_adopt_a_map_grown_by_another_process);
     tcase_add_test(tc, a_full_disk_is_enospc_naming_the_store);
+    tcase_add_test(tc, a_full_disk_under_stamps_is_enospc_and_keeps_what_was_committed);
     tcase_add_test(tc, unmapping_releases_the_pages_and_reads_go_on);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
