@@ -185,44 +185,30 @@ static int ssi_record_reserve(ss_store_txn *t, MDB_val *key, size_t len, unsigne
 /* meta "stamps_seq": the number the next chunk gets, kept apart from the table so that a number
  * is never given twice, even after retention dropped the last chunk (a reference left to it, to
  * an alert the store lacks, would otherwise name another alert's stamps). */
-static const MDB_val ssi_stamps_seq = {10, "stamps_seq"};
+#define SSI_STAMPS_SEQ "stamps_seq"
 /* meta "stamps_end": where the stamps file's next chunk goes (format 13) */
-static const MDB_val ssi_stamps_end = {10, "stamps_end"};
+#define SSI_STAMPS_END "stamps_end"
 
-/* The u64 under meta @p key, @p absent when there is none. */
-static int ssi_meta_u64(ss_store_txn *t, const MDB_val *key, uint64_t absent, uint64_t *out)
+/* The counter under meta @p key, @p absent when there is none. */
+static int ssi_meta_u64(ss_store_txn *t, const char *key, uint64_t absent, uint64_t *out)
 {
-    MDB_val v;
-    int rc = mdb_get(t->txn, t->s->meta, (MDB_val *)key, &v);
-    *out = absent;
+    int rc = ssi_meta_get_u64(t->txn, t->s->meta, key, out);
     if (rc == MDB_NOTFOUND)
-        return 0;
-    if (!rc && v.mv_size != 8)
-        return SS_ECORRUPT;
-    if (!rc)
-        *out = ss_be64_get(v.mv_data);
-    return rc;
-}
-
-static int ssi_meta_u64_put(MDB_txn *txn, MDB_dbi meta, const MDB_val *key, uint64_t n)
-{
-    unsigned char b[8];
-    ss_be64_put(b, n);
-    MDB_val v = {sizeof b, b};
-    return mdb_put(txn, meta, (MDB_val *)key, &v, 0);
+        *out = absent;
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int ssi_chunks_end_set(MDB_txn *txn, MDB_dbi meta, uint64_t end)
 {
-    return ssi_meta_u64_put(txn, meta, &ssi_stamps_end, end);
+    return ssi_meta_put_u64(txn, meta, SSI_STAMPS_END, end);
 }
 
 /* The number the transaction's first chunk gets, and where the stamps file ends. */
 static int ssi_chunk_first(ss_store_txn *t)
 {
-    int rc = ssi_meta_u64(t, &ssi_stamps_seq, 1, &t->chunk_id);
+    int rc = ssi_meta_u64(t, SSI_STAMPS_SEQ, 1, &t->chunk_id);
     if (!rc)
-        rc = ssi_meta_u64(t, &ssi_stamps_end, 0, &t->stamps_end);
+        rc = ssi_meta_u64(t, SSI_STAMPS_END, 0, &t->stamps_end);
     t->chunk_first = t->chunk_id;
     t->stamps_from = t->stamps_end;
     return rc;
@@ -265,7 +251,7 @@ int ssi_chunk_flush(ss_store_txn *t)
     if (!rc && (rc = mdb_put(t->txn, t->s->stamps, &k, &v, MDB_NOOVERWRITE | MDB_APPEND)))
         return rc == MDB_KEYEXIST ? SS_ECORRUPT : rc;
     if (!rc)
-        rc = ssi_meta_u64_put(t->txn, t->s->meta, &ssi_stamps_seq, ++t->chunk_id);
+        rc = ssi_meta_put_u64(t->txn, t->s->meta, SSI_STAMPS_SEQ, ++t->chunk_id);
     if (!rc)
         ss_wbuf_reset(&t->chunk);
     return rc;
@@ -647,10 +633,11 @@ int ssi_cutouts_check(ss_store *s, MDB_txn *txn, const MDB_val *k, const MDB_val
     return rc;
 }
 
-int ssi_chunk_check(ss_store *s, const MDB_val *v, uint64_t end, uint64_t *next, const char **why)
+int ssi_chunk_check(ss_store *s, const MDB_val *v, uint64_t end, uint64_t size, uint64_t *next,
+                    const char **why)
 {
     double newest, head_newest;
-    uint64_t off, len, no_off, no_len, size, blocks;
+    uint64_t off, len, no_off, no_len;
     unsigned char head[SSI_CHUNK_HEAD];
     *why = "its value does not decode";
     if (ssi_chunk_place(v, &newest, &off, &len))
@@ -663,8 +650,7 @@ int ssi_chunk_check(ss_store *s, const MDB_val *v, uint64_t end, uint64_t *next,
         return SS_ECORRUPT;
     *next = off + len;
     *why = "stamps.dat is missing or shorter than the chunk";
-    if (ssi_stamps_file_stat(s, &size, &blocks) || off + len > size ||
-        ssi_stamps_file_read(s, head, sizeof head, off))
+    if (off + len > size || ssi_stamps_file_read(s, head, sizeof head, off))
         return SS_ECORRUPT;
     *why = "stamps.dat holds another chunk's head there";
     if (ssi_chunk_place(&hv, &head_newest, &no_off, &no_len) || no_len ||
@@ -681,5 +667,5 @@ void ssi_chunk_moved(const MDB_val *v, uint64_t off, unsigned char *place)
 
 int ssi_chunks_end(ss_store_txn *t, uint64_t *end)
 {
-    return ssi_meta_u64(t, &ssi_stamps_end, 0, end);
+    return ssi_meta_u64(t, SSI_STAMPS_END, 0, end);
 }

@@ -5,24 +5,14 @@
 
 #include <string.h>
 
-static const MDB_val ssi_seq_key = {9, "queue_seq"};
-
 static int ssi_next_seq(ss_store *s, MDB_txn *txn, uint64_t *seq)
 {
-    MDB_val v;
-    int rc = mdb_get(txn, s->meta, (MDB_val *)&ssi_seq_key, &v);
+    int rc = ssi_meta_get_u64(txn, s->meta, "queue_seq", seq);
     if (rc == MDB_NOTFOUND)
         *seq = 1; /* 0 is "before every entry" for readers */
     else if (rc)
         return rc;
-    else if (v.mv_size != 8)
-        return SS_ECORRUPT;
-    else
-        *seq = ss_be64_get(v.mv_data);
-    unsigned char next[8];
-    ss_be64_put(next, *seq + 1);
-    v = (MDB_val){8, next};
-    return mdb_put(txn, s->meta, (MDB_val *)&ssi_seq_key, &v, 0);
+    return ssi_meta_put_u64(txn, s->meta, "queue_seq", *seq + 1);
 }
 
 int ss_store_queue_put(ss_store_txn *t, const char *locus_id, const char *survey,

@@ -294,6 +294,26 @@ int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *out)
     return 0;
 }
 
+int ssi_meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t *out)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_get(txn, meta, &k, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size != 8)
+        return SS_ECORRUPT;
+    *out = ss_be64_get(v.mv_data);
+    return 0;
+}
+
+int ssi_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t n)
+{
+    unsigned char b[8];
+    ss_be64_put(b, n);
+    MDB_val k = {strlen(key), (void *)key}, v = {sizeof b, b};
+    return mdb_put(txn, meta, &k, &v, 0);
+}
+
 /* meta "instance" (absent: 0, a store of one instance) gives the locus-id space. */
 static int ssi_instance_read(ss_store *s, MDB_txn *txn)
 {

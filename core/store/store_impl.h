@@ -209,9 +209,11 @@ int ssi_fd_read_at(int fd, void *p, size_t len, uint64_t off);
 int ssi_chunk_place(const MDB_val *v, double *newest, uint64_t *off, uint64_t *len);
 
 /** Check stamps table value @p v for verify: a chunk in the stamps file starts at or after
- * *@p next (then set to its end), ends by the committed end @p end, and the file holds its head
- * there. @return 0, or SS_ECORRUPT with *@p why set to the reason (static). */
-int ssi_chunk_check(ss_store *s, const MDB_val *v, uint64_t end, uint64_t *next, const char **why);
+ * *@p next (then set to its end), ends by the committed end @p end and within the file's @p size
+ * bytes, and the file holds its head there. @return 0, or SS_ECORRUPT with *@p why set to the
+ * reason (static). */
+int ssi_chunk_check(ss_store *s, const MDB_val *v, uint64_t end, uint64_t size, uint64_t *next,
+                    const char **why);
 
 /** The stamps file's committed end as @p t sees it (meta "stamps_end"; 0 without one).
  * @return 0, SS_ECORRUPT or an LMDB code. */
@@ -248,6 +250,11 @@ ss_store_counters *ssi_counters_w(ss_store_txn *t);
 /** A number of the meta table. @return 0, MDB_NOTFOUND, SS_ECORRUPT or an LMDB code. */
 int ssi_meta_put_f64(ss_store *s, MDB_txn *txn, const char *key, double v);
 int ssi_meta_get_f64(ss_store *s, MDB_txn *txn, const char *key, double *out);
+
+/** A counter of a meta table (@p meta: the store's, or a compacted copy's), u64 BE.
+ * @return 0, MDB_NOTFOUND, SS_ECORRUPT or an LMDB code. */
+int ssi_meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t *out);
+int ssi_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t n);
 
 /* Key encodings (see store.h). Each returns the key length; buffers must hold SSI_KEY_MAX bytes. */
 #define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + SS_TAG_MAX + 32)

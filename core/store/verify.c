@@ -271,15 +271,17 @@ static int ssi_verify_chunks(ssi_verify *v)
 {
     MDB_cursor *cur;
     MDB_val k, d;
-    uint64_t end, next = 0;
+    uint64_t end, next = 0, size, blocks;
     const char *why;
     int rc = v->s->has_stamps ? ssi_chunks_end(v->t, &end) : MDB_NOTFOUND;
+    if (!rc)
+        rc = ssi_stamps_file_stat(v->s, &size, &blocks); /* 0 bytes when it is missing */
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc;
     if ((rc = mdb_cursor_open(v->txn, v->s->stamps, &cur)))
         return rc;
     for (MDB_cursor_op op = MDB_FIRST; !(rc = mdb_cursor_get(cur, &k, &d, op)); op = MDB_NEXT)
-        if (ssi_chunk_check(v->s, &d, end, &next, &why))
+        if (ssi_chunk_check(v->s, &d, end, size, &next, &why))
             ssi_problem(v, "stamps chunk %llu: %s",
                         k.mv_size == 8 ? (unsigned long long)ss_be64_get(k.mv_data) : 0ULL, why);
     mdb_cursor_close(cur);
