@@ -731,6 +731,7 @@ static int ssi_pack_lists(ss_ingest *in, ssi_batch *b, const ss_packet *pkt)
     ss_store_txn *snap = ssi_snapshot(in);
     size_t before = ss_store_lists_bytes(b->lists);
     int rc = 0;
+    ss_store_lists_packet(b->lists);
     for (uint32_t i = 0, at; !rc && i < pkt->n; i++) {
         rc = ss_store_lists_pack(b->lists, snap, &pkt->alerts[i], i ? NULL : pkt->locus_props,
                                  i ? 0 : pkt->nlocus_props, &at);

@@ -35,13 +35,14 @@ struct ss_store_lists {
     uint32_t n, cap;
     ssi_esurvey *sv;
     uint32_t nsv, capsv;
+    ssi_names_memo memo; /* valid within one packet (ss_store_lists_packet) */
 };
 
 ss_store_lists *ss_store_lists_new(ss_store *s)
 {
     ss_store_lists *ls = calloc(1, sizeof *ls);
     if (ls)
-        ls->s = s;
+        ls->s = s, ls->memo.n = UINT32_MAX;
     return ls;
 }
 
@@ -56,11 +57,18 @@ void ss_store_lists_free(ss_store_lists *ls)
     ss_wbuf_free(&ls->b);
     ss_wbuf_free(&ls->scratch);
     free(ls->items);
+    free(ls->memo.names);
     free(ls);
+}
+
+void ss_store_lists_packet(ss_store_lists *ls)
+{
+    ls->memo.n = UINT32_MAX; /* the last packet's names may be gone, their addresses reused */
 }
 
 void ss_store_lists_reset(ss_store_lists *ls)
 {
+    ss_store_lists_packet(ls);
     ss_wbuf_reset(&ls->b);
     ls->n = 0;
     uint32_t kept = 0; /* surveys without a dictionary are looked for again */
@@ -115,7 +123,8 @@ static int ssi_lists_pack(ss_store_lists *ls, ss_store_txn *snap, const ss_alert
     size_t at = ls->b.len;
     int rc = ssi_esurvey_get(ls, snap, a->survey, &e);
     /* a survey without a committed dictionary: its records are the writer's samples */
-    if (rc || !e || !e->cdict || (rc = ssi_lists_early(ls->s, a, survey_locus, n, &ls->b)) != 1)
+    if (rc || !e || !e->cdict ||
+        (rc = ssi_lists_early(ls->s, a, survey_locus, n, &ls->memo, &ls->b)) != 1)
         return rc;
     if (!ls->cctx && !(ls->cctx = ssi_zrec_cctx_new()))
         rc = SS_ENOMEM;

@@ -142,11 +142,36 @@ static int ssi_props_pack(ss_store_txn *t, const ss_prop *props, uint32_t n, ss_
     return rc;
 }
 
+/* @p props' dictionary id from @p memo when the packet's last list had the same names, by their
+ * addresses; else looked up, and remembered when found. @return 1 found, 0 not. */
+static int ssi_names_id(ss_store *s, const ss_prop *props, uint32_t n, ssi_names_memo *memo,
+                        uint32_t *id)
+{
+    int same = memo && memo->n == n;
+    for (uint32_t i = 0; same && i < n; i++)
+        same = memo->names[i] == props[i].name;
+    if (same)
+        return *id = memo->id, 1;
+    if (!ssi_dict_committed_id(s, props, n, id))
+        return 0;
+    if (memo && memo->cap < n) { /* without room it only remembers nothing */
+        const char **grown = realloc(memo->names, n * sizeof *grown);
+        if (grown)
+            memo->names = grown, memo->cap = n;
+    }
+    if (memo && memo->cap >= n) {
+        for (uint32_t i = 0; i < n; i++)
+            memo->names[i] = props[i].name;
+        memo->n = n, memo->id = *id;
+    }
+    return 1;
+}
+
 int ssi_lists_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus,
-                    uint32_t nsurvey_locus, ss_wbuf *b)
+                    uint32_t nsurvey_locus, ssi_names_memo *memo, ss_wbuf *b)
 {
     uint32_t id = 0, id2 = 0;
-    if ((a->nprops && !ssi_dict_committed_id(s, a->props, a->nprops, &id)) ||
+    if ((a->nprops && !ssi_names_id(s, a->props, a->nprops, memo, &id)) ||
         (nsurvey_locus && !ssi_dict_committed_id(s, survey_locus, nsurvey_locus, &id2)))
         return 0;
     ssi_props_put(id, a->props, a->nprops, b);

@@ -329,13 +329,23 @@ int ssi_alert_pack_keyed(ss_store_txn *t, const ss_alert *a, const ss_prop *surv
                          uint32_t nsurvey_locus, const ssi_lists *early, ss_wbuf *b);
 /** Item @p index of @p ls. @return 1 packed (*out set), 0 left to the writer, SS_EINVAL. */
 int ssi_lists_get(const ss_store_lists *ls, uint32_t index, ssi_lists *out);
+/* The list of names last looked up for a packet's alerts, by the names' addresses: the alerts
+ * of one packet live together, so the same addresses are the same names (ss_store_lists_packet).
+ * A ZTF alert's twenty history entries share one list, whose hash and comparison of a hundred
+ * names were a tenth of the decoding thread. n UINT32_MAX: none. */
+typedef struct ssi_names_memo {
+    const char **names;
+    uint32_t n, cap, id;
+} ssi_names_memo;
+
 /**
  * Append @p a's property lists (and @p survey_locus) to @p b as ssi_alert_pack_keyed() would,
- * on any thread, with the names' committed dictionary ids only. @return 1 appended, 0 not (a list
- * no committed transaction named yet: the writer must), SS_ENOMEM.
+ * on any thread, with the names' committed dictionary ids only; @p memo (may be NULL) remembers
+ * the id of @p a's names for the next alert of the packet. @return 1 appended, 0 not (a list no
+ * committed transaction named yet: the writer must), SS_ENOMEM.
  */
 int ssi_lists_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus,
-                    uint32_t nsurvey_locus, ss_wbuf *b);
+                    uint32_t nsurvey_locus, ssi_names_memo *memo, ss_wbuf *b);
 int ssi_alert_unpack(ss_store_txn *t, const void *data, size_t len, const MDB_val *key,
                      ss_packet *pkt, ss_alert *a, char *locus_id);
 int ssi_alert_head5(const void *data, size_t len, const MDB_val *key, ss_store_alert_head *h);

@@ -2747,6 +2747,76 @@ START_TEST(lists_packed_early_store_the_records_the_writer_would)
 }
 END_TEST
 
+/* Alert @p name of packet @p p, its two properties named by the addresses in @p names (borrowed, as
+ * the Avro decoder lends the names it makes once per schema). */
+static ss_alert *named_alert(ss_packet *p, const char *name, char names[2][8])
+{
+    ss_alert *a = varied_alert(p, "ztf", atoi(name));
+    a->nprops = 0;
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(ss_alert_add_prop_borrowed(p, a, names[k], strlen(names[k]), ival(k)), 0);
+    return a;
+}
+
+/* Packed early, alert @p a's lists make the record the writer makes itself from the names. */
+static void check_named(ss_store *s, ss_store_lists *ls, const ss_alert *a, uint32_t index)
+{
+    ssi_lists got;
+    ck_assert_int_eq(ssi_lists_get(ls, index, &got), 1); /* packed early, not left to the writer */
+    ss_store_txn *t;
+    ss_wbuf early = {0}, mine = {0};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ssi_alert_pack_keyed(t, a, NULL, 0, &got, &early), 0);
+    ck_assert_int_eq(ssi_alert_pack_keyed(t, a, NULL, 0, NULL, &mine), 0);
+    ck_assert_uint_eq(early.len, mine.len);
+    ck_assert_int_eq(memcmp(early.data, mine.data, mine.len), 0);
+    ss_store_txn_abort(t);
+    ss_wbuf_free(&early), ss_wbuf_free(&mine);
+}
+
+/* The alerts of one packet that share their names' addresses are looked up once; after
+ * ss_store_lists_packet() the same addresses holding other names (a freed schema's memory
+ * reused) are looked up again, and each record is the one the writer makes. */
+START_TEST(a_packets_shared_names_are_found_again_by_address_only_within_it)
+{
+    ss_store *s = open_rw("st");
+    put_varied(s, "ztf", 0, 1100, 1); /* ztf's dictionary */
+    char names[2][8];
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0); /* both lists, committed */
+    strcpy(names[0], "alpha"), strcpy(names[1], "beta");
+    ck_assert_int_eq(
+        ss_store_alert_put(t, named_alert(q, "5000", names), "SKS2023abcdefghjkmn", NULL, 0), 0);
+    ss_packet_reset(q);
+    strcpy(names[0], "gamma"), strcpy(names[1], "delta");
+    ck_assert_int_eq(
+        ss_store_alert_put(t, named_alert(q, "5001", names), "SKS2023abcdefghjkmn", NULL, 0), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_store_lists *ls = ss_store_lists_new(s);
+    ss_store_txn *r;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &r), 0);
+    strcpy(names[0], "alpha"), strcpy(names[1], "beta");
+    uint32_t at[3];
+    ss_store_lists_packet(ls);
+    const ss_alert *a0 = named_alert(p, "5002", names), *a1 = named_alert(p, "5003", names);
+    ck_assert_int_eq(ss_store_lists_pack(ls, r, a0, NULL, 0, &at[0]), 0);
+    ck_assert_int_eq(ss_store_lists_pack(ls, r, a1, NULL, 0, &at[1]), 0);
+    check_named(s, ls, a0, at[0]);
+    check_named(s, ls, a1, at[1]);
+    strcpy(names[0], "gamma"), strcpy(names[1], "delta"); /* the next packet, at the same places */
+    ss_packet_reset(q);
+    ss_store_lists_packet(ls);
+    const ss_alert *a2 = named_alert(q, "5004", names);
+    ck_assert_int_eq(ss_store_lists_pack(ls, r, a2, NULL, 0, &at[2]), 0);
+    check_named(s, ls, a2, at[2]);
+    ss_store_txn_abort(r);
+    ss_store_lists_free(ls);
+    ss_packet_free(p), ss_packet_free(q);
+    ss_store_close(s);
+}
+END_TEST
+
 /* A survey's first records are kept as samples; at the thousandth a dictionary is trained and
  * kept in the zdict table, and every later record of the survey is compressed with it (version
  * 8), to well under the size of the others. A survey of small records is left alone. Everything
@@ -3100,6 +3170,7 @@ int main(void)
     tcase_add_test(f10, compact_fills_every_page);
     tcase_add_test(f10, repack_compresses_records_written_before);
     tcase_add_test(f10, lists_packed_early_store_the_records_the_writer_would);
+    tcase_add_test(f10, a_packets_shared_names_are_found_again_by_address_only_within_it);
     suite_add_tcase(s, f10);
     TCase *f13 = tcase_create("format_13");
     tcase_add_checked_fixture(f13, tu_tmp_setup, tu_tmp_teardown);

@@ -591,6 +591,13 @@ void ss_store_lists_free(ss_store_lists *ls);
  * committed dictionary is looked for again after it. */
 void ss_store_lists_reset(ss_store_lists *ls);
 
+/** The records packed next, until the next call, are the alerts of one packet, whose property
+ * names stay where they are meanwhile: a list of names that comes again among them (a ZTF
+ * alert's history entries share one) is then looked up in the dictionary once, and found again by
+ * the names' addresses. Call it before each packet's first record; the names of the packet before
+ * may have been freed since, and their addresses reused for others. */
+void ss_store_lists_packet(ss_store_lists *ls);
+
 /**
  * Pack the property lists of @p a (and for a primary the survey's locus properties,
  * @p nsurvey_locus of them, may be 0) as ss_store_alert_put() would, into @p ls.
