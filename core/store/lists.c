@@ -36,6 +36,7 @@ struct ss_store_lists {
     ssi_esurvey *sv;
     uint32_t nsv, capsv;
     ssi_names_memo memo; /* valid within one packet (ss_store_lists_packet) */
+    int by_packet;       /* the caller says where packets begin: the memo is used */
 };
 
 ss_store_lists *ss_store_lists_new(ss_store *s)
@@ -64,11 +65,13 @@ void ss_store_lists_free(ss_store_lists *ls)
 void ss_store_lists_packet(ss_store_lists *ls)
 {
     ls->memo.n = UINT32_MAX; /* the last packet's names may be gone, their addresses reused */
+    ls->by_packet = 1;
 }
 
 void ss_store_lists_reset(ss_store_lists *ls)
 {
-    ss_store_lists_packet(ls);
+    ls->memo.n = UINT32_MAX;
+    ls->by_packet = 0;
     ss_wbuf_reset(&ls->b);
     ls->n = 0;
     uint32_t kept = 0; /* surveys without a dictionary are looked for again */
@@ -124,7 +127,8 @@ static int ssi_lists_pack(ss_store_lists *ls, ss_store_txn *snap, const ss_alert
     int rc = ssi_esurvey_get(ls, snap, a->survey, &e);
     /* a survey without a committed dictionary: its records are the writer's samples */
     if (rc || !e || !e->cdict ||
-        (rc = ssi_lists_early(ls->s, a, survey_locus, n, &ls->memo, &ls->b)) != 1)
+        (rc = ssi_lists_early(ls->s, a, survey_locus, n, ls->by_packet ? &ls->memo : NULL,
+                              &ls->b)) != 1)
         return rc;
     if (!ls->cctx && !(ls->cctx = ssi_zrec_cctx_new()))
         rc = SS_ENOMEM;

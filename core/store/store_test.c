@@ -2776,7 +2776,8 @@ static void check_named(ss_store *s, ss_store_lists *ls, const ss_alert *a, uint
 
 /* The alerts of one packet that share their names' addresses are looked up once; after
  * ss_store_lists_packet() the same addresses holding other names (a freed schema's memory
- * reused) are looked up again, and each record is the one the writer makes. */
+ * reused) are looked up again, and so is every list of a caller that never says where packets
+ * begin. Each record is the one the writer makes. */
 START_TEST(a_packets_shared_names_are_found_again_by_address_only_within_it)
 {
     ss_store *s = open_rw("st");
@@ -2810,6 +2811,14 @@ START_TEST(a_packets_shared_names_are_found_again_by_address_only_within_it)
     const ss_alert *a2 = named_alert(q, "5004", names);
     ck_assert_int_eq(ss_store_lists_pack(ls, r, a2, NULL, 0, &at[2]), 0);
     check_named(s, ls, a2, at[2]);
+    ss_store_lists_reset(ls); /* a caller that does not say where packets begin */
+    for (int k = 0; k < 2; k++) {
+        strcpy(names[0], k ? "alpha" : "gamma"), strcpy(names[1], k ? "beta" : "delta");
+        ss_packet_reset(q);
+        const ss_alert *a = named_alert(q, k ? "5006" : "5005", names);
+        ck_assert_int_eq(ss_store_lists_pack(ls, r, a, NULL, 0, &at[k]), 0);
+        check_named(s, ls, a, at[k]);
+    }
     ss_store_txn_abort(r);
     ss_store_lists_free(ls);
     ss_packet_free(p), ss_packet_free(q);

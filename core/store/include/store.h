@@ -595,7 +595,8 @@ void ss_store_lists_reset(ss_store_lists *ls);
  * names stay where they are meanwhile: a list of names that comes again among them (a ZTF
  * alert's history entries share one) is then looked up in the dictionary once, and found again by
  * the names' addresses. Call it before each packet's first record; the names of the packet before
- * may have been freed since, and their addresses reused for others. */
+ * may have been freed since, and their addresses reused for others. A set never told (or told
+ * nothing since ss_store_lists_reset()) looks every list up by its names. */
 void ss_store_lists_packet(ss_store_lists *ls);
 
 /**
