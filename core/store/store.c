@@ -812,12 +812,12 @@ int ss_store_info_get(ss_store *s, ss_store_info *out)
         rc = mdb_env_stat(s->env, &st);
     if (rc)
         return rc;
-    uint64_t size, blocks;
-    if ((rc = ssi_stamps_file_stat(s, &size, &blocks)))
+    uint64_t size, allocated;
+    if ((rc = ssi_stamps_file_stat(s, &size, &allocated)))
         return rc;
     *out = (ss_store_info){s->format, info.me_mapsize,
-                           (info.me_last_pgno + 1) * st.ms_psize + (size_t)blocks, s->readonly,
-                           (size_t)blocks};
+                           (info.me_last_pgno + 1) * st.ms_psize + (size_t)allocated, s->readonly,
+                           (size_t)allocated};
     return 0;
 }
 
@@ -842,15 +842,15 @@ static int ssi_visit_table(ss_store_table_use_fn visit, void *ctx, const char *n
 }
 
 /* stamps.dat (format 13) as a table of its chunks' pages: a footprint then still adds up to the
- * store's used bytes. Its blocks are what it takes on disk, retention's holes left out. */
+ * store's used bytes. Its allocated bytes are what it takes on disk, retention's holes left out. */
 static int ssi_visit_stamps_file(ss_store *s, ss_store_table_use_fn visit, void *ctx,
                                  uint32_t page_size)
 {
-    uint64_t size, blocks;
-    int rc = ssi_stamps_file_stat(s, &size, &blocks);
+    uint64_t size, allocated;
+    int rc = ssi_stamps_file_stat(s, &size, &allocated);
     if (rc || s->format < 13 || !page_size)
         return rc;
-    ss_store_table_use use = {"stamps.dat", 0, (blocks + page_size - 1) / page_size, 0, 0};
+    ss_store_table_use use = {"stamps.dat", 0, (allocated + page_size - 1) / page_size, 0, 0};
     return visit(ctx, &use);
 }
 

@@ -271,11 +271,11 @@ static int ssi_verify_chunks(ssi_verify *v)
 {
     MDB_cursor *cur;
     MDB_val k, d;
-    uint64_t end, next = 0, size, blocks;
+    uint64_t end, next = 0, size, allocated;
     const char *why;
     int rc = v->s->has_stamps ? ssi_chunks_end(v->t, &end) : MDB_NOTFOUND;
     if (!rc)
-        rc = ssi_stamps_file_stat(v->s, &size, &blocks); /* 0 bytes when it is missing */
+        rc = ssi_stamps_file_stat(v->s, &size, &allocated); /* 0 bytes when it is missing */
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc;
     if ((rc = mdb_cursor_open(v->txn, v->s->stamps, &cur)))
