@@ -203,20 +203,34 @@ int ss_cutout_kind_from_name(const char *name)
     return -1;
 }
 
-int ss_packet_set_cutout(ss_packet *p, ss_cutout_kind kind, const void *data, size_t len,
-                         const char *file_name)
+/* Keep stamp @p kind: @p data by pointer when @p borrow, else a copy in the packet's arena. */
+static int ssi_keep_cutout(ss_packet *p, ss_cutout_kind kind, const void *data, size_t len,
+                           const char *file_name, int borrow)
 {
     if ((unsigned)kind >= SS_CUTOUT__COUNT)
         return SS_EINVAL;
     if (p->skip_cutouts)
         return 0;
-    unsigned char *copy = ss_arena_alloc(p->arena, len ? len : 1);
+    unsigned char *copy = borrow ? NULL : ss_arena_alloc(p->arena, len ? len : 1);
     char *name = file_name ? ss_arena_strndup(p->arena, file_name, strlen(file_name)) : NULL;
-    if (!copy || (file_name && !name))
+    if ((!borrow && !copy) || (file_name && !name))
         return SS_ENOMEM;
-    memcpy(copy, data, len);
-    p->cutouts[kind] = (ss_cutout){copy, len, name};
+    if (copy)
+        memcpy(copy, data, len);
+    p->cutouts[kind] = (ss_cutout){borrow ? data : copy, len, name};
     return 0;
+}
+
+int ss_packet_set_cutout(ss_packet *p, ss_cutout_kind kind, const void *data, size_t len,
+                         const char *file_name)
+{
+    return ssi_keep_cutout(p, kind, data, len, file_name, 0);
+}
+
+int ss_packet_lend_cutout(ss_packet *p, ss_cutout_kind kind, const void *data, size_t len,
+                          const char *file_name)
+{
+    return ssi_keep_cutout(p, kind, data, len, file_name, p->borrow_cutouts);
 }
 
 const ss_prop *ss_alert_prop(const ss_alert *a, const char *name)

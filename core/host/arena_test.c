@@ -107,6 +107,35 @@ START_TEST(borrowed_names_are_not_copied)
 }
 END_TEST
 
+/* A lent stamp is kept by pointer only by a packet whose user asked to borrow (and survives its
+ * resets' setting); otherwise it is copied, as is its file name in both cases. */
+START_TEST(lent_stamps_are_kept_by_pointer_only_when_borrowed)
+{
+    unsigned char stamp[64];
+    char name[] = "sci.fits";
+    memset(stamp, 7, sizeof stamp);
+    ss_packet *p = ss_packet_new();
+    ck_assert_int_eq(ss_packet_lend_cutout(p, SS_CUTOUT_SCIENCE, stamp, sizeof stamp, name), 0);
+    ck_assert_ptr_ne(p->cutouts[SS_CUTOUT_SCIENCE].data, stamp);
+    p->borrow_cutouts = 1;
+    ss_packet_reset(p);
+    ck_assert_int_eq(p->borrow_cutouts, 1);
+    ck_assert_int_eq(ss_packet_lend_cutout(p, SS_CUTOUT_DIFFERENCE, stamp, sizeof stamp, name), 0);
+    ck_assert_int_eq(ss_packet_set_cutout(p, SS_CUTOUT_TEMPLATE, stamp, sizeof stamp, NULL), 0);
+    ck_assert_ptr_eq(p->cutouts[SS_CUTOUT_DIFFERENCE].data, stamp);
+    ck_assert_uint_eq(p->cutouts[SS_CUTOUT_DIFFERENCE].len, sizeof stamp);
+    ck_assert_ptr_ne(p->cutouts[SS_CUTOUT_TEMPLATE].data, stamp); /* set: always a copy */
+    name[0] = 'X';
+    ck_assert_str_eq(p->cutouts[SS_CUTOUT_DIFFERENCE].file_name, "sci.fits");
+    ck_assert_ptr_null(p->cutouts[SS_CUTOUT_SCIENCE].data); /* the reset cleared it */
+    p->skip_cutouts = 1;
+    ck_assert_int_eq(ss_packet_lend_cutout(p, SS_CUTOUT_SCIENCE, stamp, sizeof stamp, NULL), 0);
+    ck_assert_ptr_null(p->cutouts[SS_CUTOUT_SCIENCE].data);
+    ck_assert_int_eq(ss_packet_lend_cutout(p, SS_CUTOUT__COUNT, stamp, 1, NULL), SS_EINVAL);
+    ss_packet_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("arena");
@@ -115,6 +144,7 @@ int main(void)
     tcase_add_test(tc, a_reset_gives_back_what_is_over_the_cap);
     tcase_add_test(tc, reserved_props_keep_order_and_grow_once);
     tcase_add_test(tc, borrowed_names_are_not_copied);
+    tcase_add_test(tc, lent_stamps_are_kept_by_pointer_only_when_borrowed);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -690,6 +690,7 @@ static ss_packet *ssi_next_packet(ss_ingest *in)
         return NULL;
     ss_packet *p = b->pkts[b->npk];
     p->skip_cutouts = in->o.decoder.skip_cutouts;
+    p->borrow_cutouts = b->stamps != NULL; /* packed as soon as decoded: ssi_pack_stamps() */
     p->known = in->o.divert ? NULL : ssi_known;
     p->known_ctx = in;
     ss_packet_reset(p);
@@ -709,8 +710,9 @@ static int ssi_reject_input(ss_ingest *in, const char *name, ss_err *err)
 }
 
 /* With overlap: compress @p pkt's stamps now, on the decoding thread, counted in the batch's
- * bytes. @return 0 or SS_ENOMEM. */
-static int ssi_pack_stamps(ssi_batch *b, const ss_packet *pkt)
+ * bytes. Their bytes were lent by the decoder until its next call: the set holds them from here,
+ * and the packet keeps only their lengths and names. @return 0 or SS_ENOMEM. */
+static int ssi_pack_stamps(ssi_batch *b, ss_packet *pkt)
 {
     b->stamp_of[b->npk] = SSI_NOT_PACKED;
     int any = 0;
@@ -721,6 +723,8 @@ static int ssi_pack_stamps(ssi_batch *b, const ss_packet *pkt)
     size_t before = ss_store_stamps_bytes(b->stamps);
     int rc = ss_store_stamps_pack(b->stamps, pkt->cutouts, &b->stamp_of[b->npk]);
     b->bytes += ss_store_stamps_bytes(b->stamps) - before;
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++)
+        pkt->cutouts[k].data = NULL; /* they would dangle */
     return rc;
 }
 

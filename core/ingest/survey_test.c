@@ -63,7 +63,28 @@ typedef struct seen {
     char first_alert[64];
     unsigned char *cutout;
     size_t cutout_len;
+    struct seen_stamp *all; /* with keep_all: every stamp of every packet, copied */
+    size_t nall;
+    int keep_all;
 } seen;
+
+typedef struct seen_stamp {
+    char alert_id[64];
+    ss_cutout_kind kind;
+    unsigned char *bytes;
+    size_t len;
+} seen_stamp;
+
+static void seen_stamp_add(seen *s, const char *alert_id, ss_cutout_kind kind, const ss_cutout *c)
+{
+    s->all = realloc(s->all, (s->nall + 1) * sizeof *s->all);
+    seen_stamp *e = &s->all[s->nall++];
+    snprintf(e->alert_id, sizeof e->alert_id, "%s", alert_id);
+    e->kind = kind;
+    e->bytes = malloc(c->len);
+    memcpy(e->bytes, c->data, c->len);
+    e->len = c->len;
+}
 
 static void seen_add(seen *s, const char *id)
 {
@@ -83,6 +104,9 @@ static void seen_free(seen *s)
         free(s->ids[i]);
     free(s->ids);
     free(s->cutout);
+    for (size_t i = 0; i < s->nall; i++)
+        free(s->all[i].bytes);
+    free(s->all);
 }
 
 static void scan_file(const char *path, const ss_decoder_config *cfg, ss_cutout_kind kind,
@@ -104,8 +128,11 @@ static void scan_file(const char *path, const ss_decoder_config *cfg, ss_cutout_
         for (uint32_t i = 0; i < pkt->n; i++)
             if (pkt->alerts[i].kind == SS_ALERT_FORCED)
                 seen_add(out, pkt->alerts[i].alert_id);
-        for (int k = 0; k < SS_CUTOUT__COUNT; k++)
+        for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
             out->ncutouts += pkt->cutouts[k].data != NULL;
+            if (out->keep_all && pkt->cutouts[k].data)
+                seen_stamp_add(out, pkt->alerts[0].alert_id, (ss_cutout_kind)k, &pkt->cutouts[k]);
+        }
         const ss_cutout *c = &pkt->cutouts[kind];
         if (!out->cutout && c->data) {
             snprintf(out->first_alert, sizeof out->first_alert, "%s", pkt->alerts[0].alert_id);
@@ -215,6 +242,31 @@ START_TEST(rubin_forced_sources_dia_object_and_fits_cutouts)
     ss_store_close(r.s);
     seen_free(&sn);
     free(dir), free(schemas);
+}
+END_TEST
+
+/* Every stamp of every alert reads back as the survey sent it, written serially (_i even) and
+ * overlapped (odd: the decoder lends its bytes, which the decoding thread packs before decoding
+ * the next record over them): ZTF's gzipped FITS (_i 0-1), kept as sent, and Rubin's plain FITS
+ * (_i 2-3), compressed regrouped. */
+START_TEST(every_stamp_comes_back_as_sent)
+{
+    static const char *const dirs[] = {"ztf/fink-local-v3.3", "lsst/rubin-lsstcam-v9.0"};
+    char *dir = tu_data_path("ZTF and Rubin alerts with stamps", dirs[_i / 2]);
+    if (!dir)
+        return;
+    seen sn = {.keep_all = 1};
+    ss_ingest_options o = {.overlap = _i % 2, .batch_size = 7};
+    scan_dir(dir, &o.decoder, SS_CUTOUT_SCIENCE, &sn);
+    ck_assert_uint_gt(sn.nall, 20);
+    opened r = ingest("every", dir, &o, 0, NULL);
+    ck_assert_int_eq(stat_of(r.s, "cutouts"), (long)sn.nall);
+    for (size_t i = 0; i < sn.nall; i++)
+        check_cutout(r.s, sn.all[i].alert_id, sn.all[i].kind, sn.all[i].bytes, sn.all[i].len,
+                     _i / 2 ? "SIMPLE  =" : "\x1f\x8b", _i / 2 ? 9 : 2);
+    ss_store_close(r.s);
+    seen_free(&sn);
+    free(dir);
 }
 END_TEST
 
@@ -332,6 +384,7 @@ int main(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, ztf_forced_photometry_is_stored_once_and_cutouts_come_back);
     tcase_add_loop_test(t, rubin_forced_sources_dia_object_and_fits_cutouts, 0, 2);
+    tcase_add_loop_test(t, every_stamp_comes_back_as_sent, 0, 4);
     tcase_add_test(t, the_cutout_switch_keeps_none);
     tcase_add_test(t, filters_see_one_merged_light_curve);
     suite_add_tcase(s, t);

@@ -64,7 +64,7 @@ static int ssi_compressible(const ss_cutout *c)
 }
 
 /* Append stamp @p c to @p z compressed, when that saves an eighth (codec ZSTD or ZSTD_FITS, its
- * *n bytes there); else @p z is left as it was (codec RAW: the stamp is stored as sent). */
+ * *n bytes there); else @p z is left as it was (codec RAW: the stamp is stored as sent, *n 0). */
 static int ssi_stamp_squeeze(ssi_squeezer *q, const ss_cutout *c, ss_wbuf *z, uint8_t *codec,
                              size_t *n)
 {
@@ -94,10 +94,12 @@ void ssi_squeezer_free(ssi_squeezer *q)
     ss_wbuf_free(&q->shuffled);
 }
 
-/* One alert's stamps as stored: per kind, the codec, and for ZSTD where the bytes are in the
- * set's buffer (an offset: the buffer moves as it grows). */
+/* One alert's stamps as stored: per kind, whether there is one, its codec, and where its bytes
+ * are in the set's buffer (an offset: the buffer moves as it grows). Every stamp's bytes are
+ * there, compressed or as sent, so that the packet's may be gone by the time they are put (a
+ * decoder lends them only until its next call, ss_packet_lend_cutout()). */
 typedef struct ssi_packed {
-    uint8_t codec[SS_CUTOUT__COUNT];
+    uint8_t has[SS_CUTOUT__COUNT], codec[SS_CUTOUT__COUNT];
     size_t off[SS_CUTOUT__COUNT], len[SS_CUTOUT__COUNT];
 } ssi_packed;
 
@@ -142,11 +144,16 @@ int ss_store_stamps_pack(ss_store_stamps *st, const ss_cutout *cutouts, uint32_t
     st->items = grown;
     ssi_packed *p = &st->items[st->n];
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
+        const ss_cutout *c = &cutouts[k];
+        p->has[k] = c->data != NULL;
         p->off[k] = st->z.len;
         p->codec[k] = SSI_CODEC_RAW, p->len[k] = 0;
-        int rc = cutouts[k].data
-                     ? ssi_stamp_squeeze(&st->q, &cutouts[k], &st->z, &p->codec[k], &p->len[k])
-                     : 0;
+        int rc = c->data ? ssi_stamp_squeeze(&st->q, c, &st->z, &p->codec[k], &p->len[k]) : 0;
+        if (!rc && p->has[k] && p->codec[k] == SSI_CODEC_RAW) {
+            ss_wbuf_bytes(&st->z, c->data, c->len);
+            rc = st->z.failed ? SS_ENOMEM : 0;
+            p->len[k] = c->len;
+        }
         if (rc)
             return rc;
     }
@@ -167,8 +174,8 @@ static int ssi_stamp_stored(ss_store_txn *t, const ss_cutout *c, int k, const ss
         rc = ssi_stamp_squeeze(&t->s->squeezer, c, &t->zbuf[k], codec, &n);
     }
     int z = *codec != SSI_CODEC_RAW;
-    *bytes = !z ? (const void *)c->data : p ? st->z.data + p->off[k] : t->zbuf[k].data;
-    *len = z ? n : c->len;
+    *bytes = p ? st->z.data + p->off[k] : z ? t->zbuf[k].data : (const void *)c->data;
+    *len = p || z ? n : c->len;
     return rc;
 }
 
@@ -331,7 +338,7 @@ int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *c
     ss_wbuf_reset(&t->buf); /* the heads; the stamps are copied straight into LMDB */
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
         const ss_cutout *c = &cutouts[k];
-        if (!c->data)
+        if (p ? !p->has[k] : !c->data)
             continue;
         int rc = ssi_stamp_stored(t, c, k, st, p, &bytes[count], &stored[count], &codec);
         if (rc)

@@ -285,7 +285,9 @@ static int ssp_cutout(ssp_cx *cx, const ssp_pv *rec, const char *const *names, s
     }
     if (ssp_type(v) != AVRO_BYTES || v->u.s.n == 0)
         return 0;
-    return ss_packet_set_cutout(cx->pkt, kind, v->u.s.p, v->u.s.n, file_name);
+    /* lent: the bytes lie in the block decoded (or avro-c's value of this record), which only the
+     * state's next call or its close replaces */
+    return ss_packet_lend_cutout(cx->pkt, kind, v->u.s.p, v->u.s.n, file_name);
 }
 
 static int ssp_cutouts(ssp_cx *cx, const ssp_pv *rec)

@@ -138,6 +138,11 @@ typedef struct ss_packet {
      * the decoder, borrowed from it until its next call. */
     const char *raw;
     size_t raw_len;
+    /** Set by the packet's user (kept across resets): stamps a decoder lends
+     * (ss_packet_lend_cutout()) are kept by pointer, not copied. They are then the decoder's, valid
+     * only until its next call on the same state or its close: the user takes what it keeps of them
+     * before that call. (Decoder ABI 2.4.) */
+    int borrow_cutouts;
 } ss_packet;
 
 /** Why a record was rejected. Stable names: they are stored and counted by name. */
@@ -235,6 +240,17 @@ int ss_packet_add_locus_prop(ss_packet *p, const char *name, size_t name_len, ss
  */
 int ss_packet_set_cutout(ss_packet *p, ss_cutout_kind kind, const void *data, size_t len,
                          const char *file_name);
+
+/**
+ * ss_packet_set_cutout() for a decoder whose @p data stay valid and unchanged until its next call
+ * on the same state, or its close (bytes inside the block it decodes from). A packet whose user
+ * set borrow_cutouts keeps the pointer; any other copies @p data as ss_packet_set_cutout() does.
+ * @p file_name is copied either way. Why: a survey's stamps are most of an alert's bytes (Rubin's
+ * three FITS images about 110 kB), and a user that compresses them at once needs no copy.
+ * @return 0 or SS_ENOMEM. (Decoder ABI 2.4.)
+ */
+int ss_packet_lend_cutout(ss_packet *p, ss_cutout_kind kind, const void *data, size_t len,
+                          const char *file_name);
 
 /** Find a property by name. @return the property (owned by the packet) or NULL. */
 const ss_prop *ss_alert_prop(const ss_alert *a, const char *name);

@@ -31,6 +31,8 @@
  *         reads, rejecting a record over one with SS_REASON_TOO_LARGE (a reason added with it).
  *  - 2.3: ss_alert_reserve_props() and ss_alert_add_prop_borrowed() (alert.h): room for a
  *         record's fields at once, and property names a packet borrows from the shared state.
+ *  - 2.4: ss_packet_lend_cutout() and ss_packet.borrow_cutouts (alert.h): stamps a packet's user
+ *         takes straight from the decoder's bytes, before its next call.
  */
 #ifndef SS_DECODER_H
 #define SS_DECODER_H
@@ -41,7 +43,7 @@
 #include <stdio.h>
 
 #define SS_DECODER_ABI_MAJOR 2
-#define SS_DECODER_ABI_MINOR 3
+#define SS_DECODER_ABI_MINOR 4
 /** What a decoder sets .abi to: the major version (see the rule above). */
 #define SS_DECODER_ABI SS_DECODER_ABI_MAJOR
 

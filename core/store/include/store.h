@@ -755,8 +755,9 @@ void ss_store_stamps_free(ss_store_stamps *st);
 void ss_store_stamps_reset(ss_store_stamps *st);
 
 /**
- * Compress the stamps of @p cutouts (SS_CUTOUT__COUNT, as for ss_store_cutouts_put()) that the
- * store would, into @p st; the others stay @p cutouts' own, which must live until they are put.
+ * Take the stamps of @p cutouts (SS_CUTOUT__COUNT, as for ss_store_cutouts_put()) into @p st:
+ * those the store compresses compressed, the others copied as sent. @p cutouts' bytes may be
+ * freed once this returns; ss_store_cutouts_put2() reads only their lengths and file names.
  * @param[out] index what ss_store_cutouts_put2() is given for them.
  * @return 0 or SS_ENOMEM.
  */
@@ -767,7 +768,8 @@ size_t ss_store_stamps_bytes(const ss_store_stamps *st);
 
 /**
  * ss_store_cutouts_put() of stamps packed already: @p index of @p st, packed from the same
- * @p cutouts. The record written is the one ss_store_cutouts_put() writes. @p st NULL: packed here.
+ * @p cutouts, of which only the lengths and file names are read (their bytes may be gone). The
+ * record written is the one ss_store_cutouts_put() writes. @p st NULL: packed here.
  * @return as ss_store_cutouts_put(); SS_EINVAL when @p index is not one of @p st.
  */
 int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts,
