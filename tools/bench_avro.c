@@ -414,12 +414,11 @@ static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
     ss_err err = {0};
     for (size_t i = 0; i < rb->cnt; i++) {
         size_t end = i + 1 < rb->cnt ? rb->start[i + 1] : rb->all.len;
-        FILE *fp = fmemopen(rb->all.data + rb->start[i], end - rb->start[i], "rb");
         char name[64];
         snprintf(name, sizeof name, "%s-%zu", st->name, i % st->n);
-        if (!fp || ss_ingest_stream(in, fp, name, &err))
+        /* in memory, as a Kafka message is: decoded where it lies */
+        if (ss_ingest_memory(in, rb->all.data + rb->start[i], end - rb->start[i], name, &err))
             die(name, err.msg[0] ? err.msg : "cannot ingest");
-        fclose(fp);
     }
     if (ss_ingest_settle(in, &err)) /* the batch still being written is this chunk's work */
         die(st->name, err.msg);

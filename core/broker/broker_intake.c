@@ -312,11 +312,8 @@ static int ssi_take_message(ssi_broker *b, const void *msg, size_t len, ss_store
         return ssi_quarantine_message(b, name, what, msg, len, end, died);
     b->jpos_hook = start; /* a commit inside this message covers only what came before it */
     ssi_test_crash(name, msg, len);
-    FILE *fp = fmemopen((void *)msg, len ? len : 1, "rb");
     ss_err err = {0};
-    int rc = fp ? ss_ingest_stream(b->in, fp, name, &err) : errno;
-    if (fp)
-        fclose(fp);
+    int rc = ss_ingest_memory(b->in, msg, len, name, &err);
     ssi_attempt_done(b, what);
     b->jpos_hook = end;
     b->pull_msgs++;

@@ -1,5 +1,6 @@
 #include "decoder.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,6 +45,26 @@ const ss_decoder_ops *ss_decoder_detect(const char *name, const unsigned char *h
         }
     }
     return best;
+}
+
+int ss_decoder_open_memory(const ss_decoder_ops *ops, const void *data, size_t len,
+                           const char *name, const ss_decoder_config *cfg, void *shared,
+                           void **state, FILE **fp, ss_err *err)
+{
+    *fp = NULL;
+    if (ops->open_memory)
+        return ops->open_memory(data, len, name, cfg, shared, state, err);
+    /* fmemopen() refuses no bytes: an empty stream is what the decoder must reject by name */
+    FILE *f = len ? fmemopen((void *)data, len, "rb") : fopen("/dev/null", "rb");
+    if (!f)
+        return ss_err_set(err, errno, "%s: cannot read: %s", name ? name : "<input>",
+                          strerror(errno));
+    int rc = ops->open(f, name, cfg, shared, state, err);
+    if (rc)
+        fclose(f);
+    else
+        *fp = f;
+    return rc;
 }
 
 int ss_decoder_has_extension(const char *name, const char *const *extensions)

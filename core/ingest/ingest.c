@@ -801,8 +801,9 @@ static int ssi_decode_one(ss_ingest *in, const ss_decoder_ops *ops, void *st, co
     return 1;
 }
 
-static const ss_decoder_ops *ssi_pick_decoder(ss_ingest *in, FILE *fp, const char *name,
-                                              ss_err *err)
+/* The decoder named by the options, or the one that claims @p n first bytes @p head. */
+static const ss_decoder_ops *ssi_pick_by_head(ss_ingest *in, const unsigned char *head, size_t n,
+                                              const char *name, ss_err *err)
 {
     if (in->o.format) {
         const ss_decoder_ops *ops = ss_decoder_find(in->o.format);
@@ -810,18 +811,24 @@ static const ss_decoder_ops *ssi_pick_decoder(ss_ingest *in, FILE *fp, const cha
             ss_err_set(err, SS_EFORMAT, "%s: no decoder named '%s'", name, in->o.format);
         return ops;
     }
-    unsigned char head[SSI_HEAD_MAX];
-    size_t n = fread(head, 1, sizeof head, fp);
-    if (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0) {
-        ss_err_set(err, errno ? errno : EIO, "%s: cannot read: %s", name,
-                   strerror(errno ? errno : EIO));
-        return NULL;
-    }
     const ss_decoder_ops *ops = ss_decoder_detect(name, head, n);
     if (!ops)
         ss_err_set(err, SS_EFORMAT, "%s: %s", name,
                    n ? "unknown format (no decoder recognises it)" : "empty input");
     return ops;
+}
+
+static const ss_decoder_ops *ssi_pick_decoder(ss_ingest *in, FILE *fp, const char *name,
+                                              ss_err *err)
+{
+    unsigned char head[SSI_HEAD_MAX];
+    size_t n = in->o.format ? 0 : fread(head, 1, sizeof head, fp);
+    if (!in->o.format && (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0)) {
+        ss_err_set(err, errno ? errno : EIO, "%s: cannot read: %s", name,
+                   strerror(errno ? errno : EIO));
+        return NULL;
+    }
+    return ssi_pick_by_head(in, head, n, name, err);
 }
 
 /* After an input's last record: its summary row, if any. @return @p rc, or SS_ENOMEM. */
@@ -846,6 +853,27 @@ int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err)
     while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)
         ;
     ops->close(st);
+    return ssi_input_done(in, name, rc, err);
+}
+
+int ss_ingest_memory(ss_ingest *in, const void *data, size_t len, const char *name, ss_err *err)
+{
+    in->t.inputs++;
+    if (!in->first_input)
+        in->first_input = strdup(name);
+    size_t n = len < SSI_HEAD_MAX ? len : SSI_HEAD_MAX;
+    const ss_decoder_ops *ops = ssi_pick_by_head(in, data, n, name, err);
+    void *st = NULL;
+    FILE *fp = NULL;
+    if (!ops || ss_decoder_open_memory(ops, data, len, name, &in->o.decoder,
+                                       ss_decoder_shared_get(in->shared, ops), &st, &fp, err))
+        return ssi_reject_input(in, name, err);
+    int rc;
+    while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)
+        ;
+    ops->close(st);
+    if (fp)
+        fclose(fp);
     return ssi_input_done(in, name, rc, err);
 }
 

@@ -380,13 +380,8 @@ static int ssi_take(ss_ingest_kafka_in *k, ss_ingest *in, const rd_kafka_message
     char name[320];
     snprintf(name, sizeof name, "kafka topic=%.200s partition=%d offset=%lld",
              rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
-    /* an empty message reads as an empty stream, which the decoder rejects by name */
-    FILE *fp = m->len ? fmemopen(m->payload, m->len, "rb") : fopen("/dev/null", "rb");
-    if (!fp)
-        return ss_err_set(err, errno, "%s: cannot read the message: %s", name, strerror(errno));
-    uint64_t before = ssi_decoded(in);
-    int rc = ss_ingest_stream(in, fp, name, err);
-    fclose(fp);
+    uint64_t before = ssi_decoded(in); /* an empty message is rejected by name, as any */
+    int rc = ss_ingest_memory(in, m->payload, m->len, name, err);
     if (rc == SS_EREJECT) {
         ss_log_line(lg, SS_LOG_WARN, "rejected message %s: %s", name, err->msg);
         snprintf(k->st.last_error, sizeof k->st.last_error, "rejected %.300s: %.300s", name,

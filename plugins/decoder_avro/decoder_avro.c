@@ -30,6 +30,10 @@ typedef enum ssp_codec { SSP_NULL, SSP_DEFLATE, SSP_SNAPPY } ssp_codec;
 
 typedef struct avro_state {
     FILE *fp;
+    /* an input in memory (open_memory()): fp is this state's stream over it, which reads the
+     * framing, while blocks and messages are decoded where they lie */
+    const unsigned char *mem;
+    size_t mem_len;
     char *name;
     ssp_avro_cache *cache;
     ssp_avro_schema *schema;
@@ -39,12 +43,14 @@ typedef struct avro_state {
     unsigned char sync[16];
     unsigned char *raw, *data; /* the block as read, and decompressed */
     size_t raw_cap, data_cap, data_len;
-    size_t pos;         /* offset in data of the next record */
-    int64_t min_record; /* fewest bytes a record of the schema takes */
-    int64_t left;       /* records left in the current block */
-    uint64_t record;    /* index of the next record in the file, from 1 */
-    uint64_t block;     /* index of the last block read, from 1 */
-    off_t file_size;    /* -1 when the input cannot seek */
+    const unsigned char *view; /* the data_len bytes records are decoded from: data, or the block
+                                  itself (raw, or in mem) when it is not compressed */
+    size_t pos;                /* offset in view of the next record */
+    int64_t min_record;        /* fewest bytes a record of the schema takes */
+    int64_t left;              /* records left in the current block */
+    uint64_t record;           /* index of the next record in the file, from 1 */
+    uint64_t block;            /* index of the last block read, from 1 */
+    off_t file_size;           /* -1 when the input cannot seek */
     avro_reader_t reader;
     ssp_pool *pool; /* the values of the record being decoded */
     int generic;    /* decode with avro-c's generic values (SKYSIEVE_AVRO_GENERIC=1) */
@@ -119,14 +125,40 @@ static int ssp_read_n(FILE *fp, unsigned char **buf, size_t *cap, size_t n, size
     return 0;
 }
 
+/* In memory: the @p size bytes at the input's position, where they lie (*at), the input left
+ * after them. @return 0, or 1 when the input ends first. */
+static int ssp_in_place(avro_state *st, size_t size, const unsigned char **at)
+{
+    off_t here = ftello(st->fp);
+    if (here < 0 || (size_t)here > st->mem_len || size > st->mem_len - (size_t)here)
+        return 1;
+    *at = st->mem + here;
+    return fseeko(st->fp, (off_t)size, SEEK_CUR) ? 1 : 0;
+}
+
+/* @p n bytes of the input into *@p buf, malloc'd with a byte more (for a NUL): read, or copied
+ * from memory once. @return 0, 1 when the input ends first, or SS_ENOMEM. */
+static int ssp_read_copy(avro_state *st, size_t n, unsigned char **buf)
+{
+    size_t cap = 0;
+    const unsigned char *at;
+    if (!st->mem)
+        return ssp_read_n(st->fp, buf, &cap, n, 1);
+    if (ssp_in_place(st, n, &at))
+        return 1;
+    if (!(*buf = malloc(n + 1)))
+        return SS_ENOMEM;
+    memcpy(*buf, at, n);
+    return 0;
+}
+
 /* A length-prefixed string of the header into a malloc'd buffer. */
 static int ssp_read_bytes(avro_state *st, char **out, int64_t *len, ss_err *err)
 {
     if (ssp_read_long(st->fp, len) || *len < 0 || *len > SSP_MAX_BLOCK || *len > ssp_remaining(st))
         return ssp_truncated(st, err, "header");
     unsigned char *buf = NULL;
-    size_t cap = 0;
-    int rc = ssp_read_n(st->fp, &buf, &cap, (size_t)*len, 1);
+    int rc = ssp_read_copy(st, (size_t)*len, &buf);
     if (rc) {
         free(buf);
         return rc == SS_ENOMEM ? ss_err_set(err, SS_ENOMEM, "out of memory")
@@ -257,12 +289,12 @@ static int ssp_open_container(avro_state *st, ss_err *err)
 
 /* Decompression. @return 0, 1 when the data is damaged (*why says how), 2 when it holds more than
  * st->block_max bytes (max_alert_bytes a record), or SS_ENOMEM. */
-static int ssp_inflate(avro_state *st, size_t len, const char **why)
+static int ssp_inflate(avro_state *st, const unsigned char *in, size_t len, const char **why)
 {
     z_stream z = {0};
     if (inflateInit2(&z, -15) != Z_OK) /* raw deflate, as the Avro specification says */
         return SS_ENOMEM;
-    z.next_in = st->raw;
+    z.next_in = (unsigned char *)in; /* zlib's type; it only reads */
     z.avail_in = (uInt)len;
     int zr = Z_OK;
     st->data_len = 0;
@@ -297,12 +329,12 @@ static int ssp_inflate(avro_state *st, size_t len, const char **why)
 
 /* Snappy blocks end with the big-endian CRC-32 of the uncompressed data. The compressed data is
  * validated before its claimed length is allocated. */
-static int ssp_unsnappy(avro_state *st, size_t len, const char **why)
+static int ssp_unsnappy(avro_state *st, const unsigned char *in, size_t len, const char **why)
 {
     size_t out = 0;
     *why = "cannot uncompress its snappy data";
-    if (len < 4 || snappy_validate_compressed_buffer((char *)st->raw, len - 4) != SNAPPY_OK ||
-        snappy_uncompressed_length((char *)st->raw, len - 4, &out) != SNAPPY_OK ||
+    if (len < 4 || snappy_validate_compressed_buffer((const char *)in, len - 4) != SNAPPY_OK ||
+        snappy_uncompressed_length((const char *)in, len - 4, &out) != SNAPPY_OK ||
         out > (size_t)SSP_MAX_BLOCK)
         return 1;
     snprintf(st->why, sizeof st->why,
@@ -315,9 +347,9 @@ static int ssp_unsnappy(avro_state *st, size_t len, const char **why)
     *why = "cannot uncompress its snappy data";
     if (ssp_reserve(&st->data, &st->data_cap, out + 1))
         return SS_ENOMEM;
-    if (snappy_uncompress((char *)st->raw, len - 4, (char *)st->data, &out) != SNAPPY_OK)
+    if (snappy_uncompress((const char *)in, len - 4, (char *)st->data, &out) != SNAPPY_OK)
         return 1;
-    const unsigned char *c = st->raw + len - 4;
+    const unsigned char *c = in + len - 4;
     uint32_t want = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
     *why = "its snappy checksum does not match";
     if ((uint32_t)crc32(0, st->data, (uInt)out) != want)
@@ -326,18 +358,30 @@ static int ssp_unsnappy(avro_state *st, size_t len, const char **why)
     return 0;
 }
 
-static int ssp_decompress(avro_state *st, size_t len, const char **why)
+/* The @p len bytes of a block at @p in, made the data its records are decoded from. */
+static int ssp_decompress(avro_state *st, const unsigned char *in, size_t len, const char **why)
 {
-    if (st->codec == SSP_DEFLATE)
-        return ssp_inflate(st, len, why);
-    if (st->codec == SSP_SNAPPY)
-        return ssp_unsnappy(st, len, why);
-    unsigned char *t = st->data; /* null codec: the block is the data */
-    size_t tc = st->data_cap;
-    st->data = st->raw, st->data_cap = st->raw_cap;
-    st->raw = t, st->raw_cap = tc;
-    st->data_len = len;
-    return 0;
+    if (st->codec == SSP_NULL) { /* the block is the data */
+        st->view = in;
+        st->data_len = len;
+        return 0;
+    }
+    int rc =
+        st->codec == SSP_DEFLATE ? ssp_inflate(st, in, len, why) : ssp_unsnappy(st, in, len, why);
+    st->view = st->data; /* set after: decompressing may move it */
+    return rc;
+}
+
+/* The @p size bytes of a block's body, at the input's position: read into st->raw, or where they
+ * lie in memory; the input is left after them. @return 0, 1 when the input ends first, or
+ * SS_ENOMEM. */
+static int ssp_block_body(avro_state *st, size_t size, const unsigned char **in)
+{
+    if (st->mem)
+        return ssp_in_place(st, size, in);
+    int rc = ssp_read_n(st->fp, &st->raw, &st->raw_cap, size, 1);
+    *in = st->raw;
+    return rc;
 }
 
 /* Find the sync marker at or after byte @p from and leave the input just after it.
@@ -485,7 +529,8 @@ static int ssp_next_block(avro_state *st, ss_reject *rej, ss_err *err)
                         ? (size_t)cap
                         : (size_t)SSP_MAX_BLOCK;
     unsigned char sync[16];
-    int rc = ssp_read_n(st->fp, &st->raw, &st->raw_cap, (size_t)size, 1);
+    const unsigned char *body_bytes = NULL;
+    int rc = ssp_block_body(st, (size_t)size, &body_bytes);
     if (rc == SS_ENOMEM)
         return ss_err_set(err, SS_ENOMEM, "%s: out of memory", st->name);
     if (rc || fread(sync, 1, 16, st->fp) != 16)
@@ -497,7 +542,7 @@ static int ssp_next_block(avro_state *st, ss_reject *rej, ss_err *err)
         return ssp_resync(st, start, body, count, "sync marker does not match", rej, err);
     }
     const char *why = NULL;
-    if ((rc = ssp_decompress(st, (size_t)size, &why)) == SS_ENOMEM)
+    if ((rc = ssp_decompress(st, body_bytes, (size_t)size, &why)) == SS_ENOMEM)
         return ss_err_set(err, SS_ENOMEM, "%s: out of memory", st->name);
     /* the framing is sound: the next block starts here, after this block's marker */
     if (rc)
@@ -537,12 +582,18 @@ static int ssp_open_framed(avro_state *st, ss_err *err)
     if (rc)
         return ss_err_prefix(err, "%s", st->name);
     size_t n = 0, got, max = (size_t)st->limits.alert_bytes;
-    do { /* the rest of the message is the record, up to max_alert_bytes */
-        if (ssp_reserve(&st->data, &st->data_cap, n + 65536))
-            return ss_err_set(err, SS_ENOMEM, "out of memory");
-        got = fread(st->data + n, 1, st->data_cap - n, st->fp);
-        n += got;
-    } while (got > 0 && n <= max);
+    if (st->mem) { /* the rest of the message is the record, where it lies */
+        n = (size_t)ssp_remaining(st);
+        if (ssp_in_place(st, n, &st->view))
+            return ssp_truncated(st, err, "Confluent framing");
+    } else
+        do { /* the rest of the message is the record, up to max_alert_bytes */
+            if (ssp_reserve(&st->data, &st->data_cap, n + 65536))
+                return ss_err_set(err, SS_ENOMEM, "out of memory");
+            got = fread(st->data + n, 1, st->data_cap - n, st->fp);
+            n += got;
+            st->view = st->data;
+        } while (got > 0 && n <= max);
     if (n > max) /* rejected by the first next(), as the record it is */
         st->too_long = n;
     st->data_len = n;
@@ -560,6 +611,8 @@ static void avro_close(void *state)
         avro_reader_free(st->reader);
     ssp_avro_buffers b = {st->raw, st->data, st->raw_cap, st->data_cap, st->pool};
     ssp_avro_cache_take_back(st->cache, &b);
+    if (st->mem && st->fp)
+        fclose(st->fp);
     free(st->name);
     free(st);
 }
@@ -573,8 +626,9 @@ static off_t ssp_file_size(FILE *fp)
     return here >= 0 && !fseeko(fp, here, SEEK_SET) ? end : -1;
 }
 
-static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, void *shared,
-                     void **state, ss_err *err)
+/* open() of @p fp, which is the state's own stream over @p mem when that is not NULL. */
+static int ssp_open(FILE *fp, const unsigned char *mem, size_t mem_len, const char *name,
+                    const ss_decoder_config *cfg, void *shared, void **state, ss_err *err)
 {
     avro_state *st = calloc(1, sizeof *st);
     if (st) {
@@ -584,12 +638,16 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
         st->raw = b.raw, st->raw_cap = b.raw_cap, st->data = b.data, st->data_cap = b.data_cap;
         st->pool = b.pool ? b.pool : ssp_pool_new();
     }
+    if (st)
+        st->fp = fp, st->mem = mem, st->mem_len = mem_len;
     if (!st || !st->pool || !(st->name = strdup(name ? name : "<input>")) ||
         !(st->reader = avro_reader_memory("", 0))) {
-        avro_close(st);
+        if (st)
+            avro_close(st);
+        else if (mem)
+            fclose(fp);
         return ss_err_set(err, SS_ENOMEM, "out of memory");
     }
-    st->fp = fp;
     st->record = 1;
     st->cutouts = !(cfg && cfg->skip_cutouts);
     const char *generic = getenv("SKYSIEVE_AVRO_GENERIC");
@@ -622,12 +680,32 @@ static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, v
     return 0;
 }
 
+static int avro_open(FILE *fp, const char *name, const ss_decoder_config *cfg, void *shared,
+                     void **state, ss_err *err)
+{
+    return ssp_open(fp, NULL, 0, name, cfg, shared, state, err);
+}
+
+/* The framing (header, block heads, sync markers, resynchronising after damage) is read through
+ * a stream over the bytes, as from a file; block bodies and messages are decoded where they lie. */
+static int avro_open_memory(const void *data, size_t len, const char *name,
+                            const ss_decoder_config *cfg, void *shared, void **state, ss_err *err)
+{
+    if (!len)
+        return ss_err_set(err, SS_EPARSE, "%s: not Avro (empty input)", name ? name : "<input>");
+    FILE *fp = fmemopen((void *)data, len, "rb");
+    if (!fp)
+        return ss_err_set(err, errno, "%s: cannot read: %s", name ? name : "<input>",
+                          strerror(errno));
+    return ssp_open(fp, data, len, name, cfg, shared, state, err);
+}
+
 /* Read the record with avro-c into its generic value, then take that as values: the reference
  * path, which trusts lengths and counts: only after the walk checked them. */
 static const char *ssp_decode_generic(avro_state *st, size_t end, ssp_pv *rec, int *nomem)
 {
     avro_value_t *v = &st->schema->value;
-    avro_reader_memory_set_source(st->reader, (const char *)st->data + st->pos,
+    avro_reader_memory_set_source(st->reader, (const char *)st->view + st->pos,
                                   (int64_t)(end - st->pos));
     if (avro_value_read(st->reader, v))
         return avro_strerror();
@@ -640,7 +718,7 @@ static const char *ssp_decode_generic(avro_state *st, size_t end, ssp_pv *rec, i
 static const char *ssp_walk_record(avro_state *st, ss_reject *rej, ssp_pv *rec, size_t *end,
                                    int *is_over, int *nomem)
 {
-    ssp_walk w = {.p = st->data,
+    ssp_walk w = {.p = st->view,
                   .len = st->data_len,
                   .pos = st->pos,
                   .lim = &st->limits,
@@ -756,4 +834,5 @@ const ss_decoder_ops ssp_decoder_avro = {
     .close = avro_close,
     .shared_new = avro_shared_new,
     .shared_free = avro_shared_free,
+    .open_memory = avro_open_memory,
 };

@@ -134,15 +134,29 @@ static int ssf_packet(const ss_packet *pkt, ssf_result *res, char *why, size_t n
     return 0;
 }
 
-/* From open() to the end of the input. @return 0 or -1 (contract broken). */
-static int ssf_decode(const ss_decoder_ops *ops, FILE *fp, size_t size, const char *name,
-                      const ss_decoder_config *cfg, void *shared, ssf_result *res, char *why,
-                      size_t n)
+/* From open() (through a stream, or of the bytes in memory) to the end of the input.
+ * @return 0 or -1 (contract broken). */
+static int ssf_decode(const ss_decoder_ops *ops, const unsigned char *data, size_t size,
+                      const char *name, int in_memory, const ss_decoder_config *cfg, void *shared,
+                      ssf_result *res, char *why, size_t n)
 {
     void *st = NULL;
     ss_err err;
     memset(&err, 0, sizeof err);
-    if (ops->open(fp, name, cfg, shared, &st, &err)) {
+    FILE *fp = NULL;
+    int rc;
+    if (in_memory) {
+        rc = ss_decoder_open_memory(ops, data, size, name, cfg, shared, &st, &fp, &err);
+    } else {
+        /* fmemopen refuses an empty buffer: an empty input is read from /dev/null */
+        fp = size ? fmemopen((void *)data, size, "rb") : fopen("/dev/null", "rb");
+        if (!fp)
+            return ssf_broken(why, n, "cannot open the input as a stream");
+        rc = ops->open(fp, name, cfg, shared, &st, &err);
+    }
+    if (rc) {
+        if (fp)
+            fclose(fp); /* the stream's; ss_decoder_open_memory() leaves none after a failure */
         res->failed = 1;
         snprintf(res->message, sizeof res->message, "%s", err.msg);
         return err.msg[0] ? 0 : ssf_broken(why, n, "open() failed without a message");
@@ -150,6 +164,8 @@ static int ssf_decode(const ss_decoder_ops *ops, FILE *fp, size_t size, const ch
     res->opened = 1;
     ss_packet *pkt = ss_packet_new();
     int broken = pkt ? 0 : ssf_broken(why, n, "out of memory");
+    if (pkt)
+        pkt->borrow_cutouts = in_memory; /* lent stamps are read before the next call */
     /* even a deflate bomb holds fewer records than 2048 per input byte */
     for (unsigned long steps = 0; !broken; steps++) {
         if (steps > 2048 * ((unsigned long)size + 1)) {
@@ -160,7 +176,7 @@ static int ssf_decode(const ss_decoder_ops *ops, FILE *fp, size_t size, const ch
         memset(&rej, 0, sizeof rej);
         memset(&err, 0, sizeof err);
         ss_packet_reset(pkt);
-        int rc = ops->next(st, pkt, &rej, &err);
+        rc = ops->next(st, pkt, &rej, &err);
         if (rc == 0)
             break;
         if (rc == 1) {
@@ -184,11 +200,15 @@ static int ssf_decode(const ss_decoder_ops *ops, FILE *fp, size_t size, const ch
     }
     ss_packet_free(pkt);
     ops->close(st);
+    if (fp)
+        fclose(fp);
     return broken;
 }
 
-int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, const char *name,
-            const char *schema_dir, ssf_result *res, char *why, size_t why_len)
+/* ssf_run(), or with @p in_memory the input opened where it lies (ss_decoder_open_memory()). */
+static int ssf_run_via(const ss_decoder_ops *ops, const unsigned char *data, size_t size,
+                       const char *name, const char *schema_dir, int in_memory, ssf_result *res,
+                       char *why, size_t why_len)
 {
     memset(res, 0, sizeof *res);
     res->digest = 0xcbf29ce484222325ULL;
@@ -206,32 +226,47 @@ int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, c
     ss_decoder_shared *sh = ss_decoder_shared_new(&cfg);
     if (!sh)
         return ssf_broken(why, why_len, "out of memory");
-    /* fmemopen refuses an empty buffer: an empty input is read from /dev/null */
-    FILE *fp = size ? fmemopen((void *)data, size, "rb") : fopen("/dev/null", "rb");
-    int rc = fp ? ssf_decode(ops, fp, size, name, &cfg, ss_decoder_shared_get(sh, ops), res, why,
-                             why_len)
-                : ssf_broken(why, why_len, "cannot open the input as a stream");
-    if (fp)
-        fclose(fp);
+    int rc = ssf_decode(ops, data, size, name, in_memory, &cfg, ss_decoder_shared_get(sh, ops), res,
+                        why, why_len);
     ss_decoder_shared_free(sh);
     return rc;
+}
+
+int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, const char *name,
+            const char *schema_dir, ssf_result *res, char *why, size_t why_len)
+{
+    return ssf_run_via(ops, data, size, name, schema_dir, 0, res, why, why_len);
+}
+
+/* Whether two decodings of one input gave the same. */
+static int ssf_same(const ssf_result *a, const ssf_result *b)
+{
+    return a->opened == b->opened && a->failed == b->failed && a->packets == b->packets &&
+           a->alerts == b->alerts && a->rejected == b->rejected && a->digest == b->digest;
 }
 
 int ssf_run_both(const ss_decoder_ops *ops, const unsigned char *data, size_t size,
                  const char *name, const char *schema_dir, ssf_result *res, char *why,
                  size_t why_len)
 {
-    ssf_result ref;
+    ssf_result ref, mem;
     unsetenv("SKYSIEVE_AVRO_GENERIC");
     if (ssf_run(ops, data, size, name, schema_dir, res, why, why_len))
         return -1;
+    if (ssf_run_via(ops, data, size, name, schema_dir, 1, &mem, why, why_len))
+        return ssf_broken(why, why_len, "opened in memory: %s", why);
+    if (!ssf_same(res, &mem))
+        return ssf_broken(why, why_len,
+                          "a stream and memory decoded differently: %lu/%lu packets, %lu/%lu "
+                          "rejected, failed %d/%d, digest %llx/%llx (last: %s / %s)",
+                          res->packets, mem.packets, res->rejected, mem.rejected, res->failed,
+                          mem.failed, res->digest, mem.digest, res->message, mem.message);
     setenv("SKYSIEVE_AVRO_GENERIC", "1", 1);
     int rc = ssf_run(ops, data, size, name, schema_dir, &ref, why, why_len);
     unsetenv("SKYSIEVE_AVRO_GENERIC");
     if (rc)
         return ssf_broken(why, why_len, "avro-c's generic path: %s", why);
-    if (res->opened != ref.opened || res->failed != ref.failed || res->packets != ref.packets ||
-        res->alerts != ref.alerts || res->rejected != ref.rejected || res->digest != ref.digest)
+    if (!ssf_same(res, &ref))
         return ssf_broken(
             why, why_len,
             "the plan and avro-c decoded differently: %lu/%lu packets, %lu/%lu "

@@ -28,9 +28,10 @@ int ssf_run(const ss_decoder_ops *ops, const unsigned char *data, size_t size, c
             const char *schema_dir, ssf_result *res, char *why, size_t why_len);
 
 /**
- * ssf_run() twice: with the Avro decoder's plan, then with avro-c's generic values
- * (SKYSIEVE_AVRO_GENERIC=1), the reference. @p res is the plan's result.
- * @return 0, or -1 when either broke the contract or the two decoded differently: @p why says how.
+ * ssf_run() with the Avro decoder's plan, the same with the input opened in memory
+ * (ss_decoder_open_memory(), stamps lent), then with avro-c's generic values
+ * (SKYSIEVE_AVRO_GENERIC=1), the reference. @p res is the plan's result through a stream.
+ * @return 0, or -1 when any broke the contract or two decoded differently: @p why says how.
  */
 int ssf_run_both(const ss_decoder_ops *ops, const unsigned char *data, size_t size,
                  const char *name, const char *schema_dir, ssf_result *res, char *why,

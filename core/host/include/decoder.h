@@ -33,6 +33,8 @@
  *         record's fields at once, and property names a packet borrows from the shared state.
  *  - 2.4: ss_packet_lend_cutout() and ss_packet.borrow_cutouts (alert.h): stamps a packet's user
  *         takes straight from the decoder's bytes, before its next call.
+ *  - 2.5: open_memory(): an input that is in memory already (a Kafka message), decoded where it
+ *         lies; ss_decoder_open_memory() opens one with any decoder.
  */
 #ifndef SS_DECODER_H
 #define SS_DECODER_H
@@ -43,7 +45,7 @@
 #include <stdio.h>
 
 #define SS_DECODER_ABI_MAJOR 2
-#define SS_DECODER_ABI_MINOR 4
+#define SS_DECODER_ABI_MINOR 5
 /** What a decoder sets .abi to: the major version (see the rule above). */
 #define SS_DECODER_ABI SS_DECODER_ABI_MAJOR
 
@@ -93,6 +95,15 @@ typedef struct ss_decoder_ops {
      */
     void *(*shared_new)(const ss_decoder_config *cfg);
     void (*shared_free)(void *shared);
+    /**
+     * Optional (NULL), 2.5: open() for an input that is in memory already, @p len bytes at @p data,
+     * which the caller keeps valid and unchanged until close(). The decoder may decode them where
+     * they lie instead of reading a copy through a stream, and lend stamps out of them
+     * (ss_packet_lend_cutout()). Arguments and return as open(). Call it through
+     * ss_decoder_open_memory(), which gives a decoder without it a stream over the bytes.
+     */
+    int (*open_memory)(const void *data, size_t len, const char *name, const ss_decoder_config *cfg,
+                       void *shared, void **state, ss_err *err);
 } ss_decoder_ops;
 
 /** The shared states of every decoder for one ingest run (owned by the run). */
@@ -119,6 +130,17 @@ const ss_decoder_ops *ss_decoder_find(const char *name);
  * @return NULL when every decoder answers 0.
  */
 const ss_decoder_ops *ss_decoder_detect(const char *name, const unsigned char *head, size_t len);
+
+/**
+ * Open @p ops on the @p len bytes at @p data, which the caller keeps until @p ops->close(): by its
+ * open_memory() when it has one, else by open() on a stream over them (fmemopen).
+ * @param[out] state as open() gives it. @param[out] fp the stream, which the caller closes after
+ * close(); NULL when there is none (open_memory(), or a failed open).
+ * @return as open(); an errno with @p err naming @p name when no stream can be made.
+ */
+int ss_decoder_open_memory(const ss_decoder_ops *ops, const void *data, size_t len,
+                           const char *name, const ss_decoder_config *cfg, void *shared,
+                           void **state, FILE **fp, ss_err *err);
 
 /** Helper for probes: 1 when @p name ends with one of @p extensions (case-insensitive). */
 int ss_decoder_has_extension(const char *name, const char *const *extensions);

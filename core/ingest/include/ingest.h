@@ -128,6 +128,14 @@ int ss_ingest_path(ss_ingest *in, const char *path, ss_err *err);
 int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err);
 
 /**
+ * Ingest an input that is in memory already (a Kafka message): @p len bytes at @p data, the
+ * caller's, read only during the call. A decoder that can (ss_decoder_ops.open_memory) decodes
+ * them where they lie, without the two copies a stream over them (fmemopen) makes. Returns as
+ * ss_ingest_path().
+ */
+int ss_ingest_memory(ss_ingest *in, const void *data, size_t len, const char *name, ss_err *err);
+
+/**
  * Ingest what a decoder already opened yields (a replay's time-ordered staging). @p ops and
  * @p state stay the caller's; the caller closes the state. Returns as ss_ingest_path().
  */
