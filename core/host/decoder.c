@@ -54,7 +54,7 @@ int ss_decoder_open_memory(const ss_decoder_ops *ops, const void *data, size_t l
     *fp = NULL;
     if (ops->open_memory)
         return ops->open_memory(data, len, name, cfg, shared, state, err);
-    /* fmemopen() refuses no bytes: an empty stream is what the decoder must reject by name */
+    /* fmemopen() refuses an empty buffer: an empty stream, which the decoder rejects by name */
     FILE *f = len ? fmemopen((void *)data, len, "rb") : fopen("/dev/null", "rb");
     if (!f)
         return ss_err_set(err, errno, "%s: cannot read: %s", name ? name : "<input>",

@@ -342,15 +342,14 @@ static int ssi_decode(ss_partitioner *p, const rd_kafka_message_t *m, char *why,
     p->nrecs = 0;
     if (!m->len)
         return snprintf(why, cap, "empty message"), 1;
-    FILE *fp = fmemopen(m->payload, m->len, "rb");
-    if (!fp)
-        return ss_err_set(err, errno, "cannot read a message: %s", strerror(errno));
     char name[320];
     snprintf(name, sizeof name, "kafka topic=%.200s partition=%d offset=%lld",
              rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
     void *st = NULL;
+    FILE *fp = NULL;
     ss_err de = {0};
-    int rc = p->ops->open(fp, name, &p->dcfg, ss_decoder_shared_get(p->shared, p->ops), &st, &de);
+    int rc = ss_decoder_open_memory(p->ops, m->payload, m->len, name, &p->dcfg,
+                                    ss_decoder_shared_get(p->shared, p->ops), &st, &fp, &de);
     if (rc)
         rc = rc == SS_ENOMEM ? rc : (snprintf(why, cap, "%s", de.msg), 1);
     for (int more = !rc; more;) {
@@ -366,7 +365,8 @@ static int ssi_decode(ss_partitioner *p, const rd_kafka_message_t *m, char *why,
     }
     if (st)
         p->ops->close(st);
-    fclose(fp);
+    if (fp)
+        fclose(fp);
     if (!rc && !p->nrecs)
         rc = (snprintf(why, cap, "no record"), 1);
     return rc == SS_ENOMEM ? ss_err_set(err, rc, "out of memory") : rc;

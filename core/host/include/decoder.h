@@ -2,9 +2,9 @@
  * @file decoder.h
  * @brief The extension point for alert formats: one decoder per folder in plugins/decoder_<name>/.
  *
- * A decoder turns a byte stream (a file, or a message read into memory with fmemopen) into packets
- * of alerts. It does not validate ranges or store anything: the ingest loop validates each alert
- * with ss_alert_validate() and stores it. Decoders are compiled in; the build lists every
+ * A decoder turns a byte stream (a file), or bytes in memory (a Kafka message, open_memory()), into
+ * packets of alerts. It does not validate ranges or store anything: the ingest loop validates each
+ * alert with ss_alert_validate() and stores it. Decoders are compiled in; the build lists every
  * plugins/decoder_* folder in a generated registry, so a new format touches only its own folder.
  *
  * Threading: one decoder state is used by one thread at a time; states are independent.
