@@ -749,6 +749,89 @@ START_TEST(overlapped_batches_on_real_ztf_alerts)
 }
 END_TEST
 
+static long stat_of(ss_store *s, const char *key)
+{
+    json_t *st = NULL;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_query_stats(s, &st, &err), 0);
+    long v = (long)json_integer_value(json_object_get(st, key));
+    json_decref(st);
+    return v;
+}
+
+/* Each of @p paths ingested from memory (ss_ingest_memory()) into a new store @p name, overlapped,
+ * in batches of 3. */
+static ss_ingest_totals ingest_memory(const char *name, char **paths, size_t n, ss_store **out)
+{
+    *out = open_store(name, 1.0);
+    ss_ingest_options o = {.batch_size = 3, .overlap = 1};
+    ss_ingest *in = ss_ingest_new(*out, &o);
+    ss_err err = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        void *data = tu_read_file(paths[i], &len);
+        ck_assert_ptr_nonnull(data);
+        int rc = ss_ingest_memory(in, data, len, paths[i], &err);
+        ck_assert_msg(rc == 0, "%s", err.msg);
+        memset(data, 0xee, len); /* nothing may be read from it after the call */
+        free(data);
+    }
+    ss_ingest_totals t;
+    ck_assert_msg(ss_ingest_finish(in, &t, &err) == 0, "%s", err.msg);
+    ss_ingest_free(in);
+    return t;
+}
+
+/* Inputs in memory (a Kafka message) store what the same bytes read from their files store:
+ * ZTF's containers and Rubin's, which the Avro decoder reads where they lie (stamps included), and
+ * a CSV, which its decoder reads through a stream over them. An empty input and bytes of no known
+ * format are refused by name, and the run goes on. */
+START_TEST(inputs_in_memory_store_what_their_files_do)
+{
+    tu_files *z = tu_data_files("inputs_in_memory_store_what_their_files_do", "ztf", ".avro");
+    tu_files *r = tu_data_files("inputs_in_memory_store_what_their_files_do", "lsst", ".avro");
+    if (!z || !r) {
+        tu_files_free(z), tu_files_free(r);
+        return;
+    }
+    char *csv =
+        tu_write(tu_tmp, "rows.csv", HEADER "m1,1,1,60000,g,18,0.1,,\nm2,2,2,60001,r,19,0.1,,\n");
+    char **paths = calloc(z->n + r->n + 1, sizeof *paths);
+    size_t n = z->n, rubin = 0;
+    memcpy(paths, z->path, z->n * sizeof *paths);
+    for (size_t i = 0; i < r->n; i++) /* containers; framed messages need a schema directory */
+        if (strstr(r->path[i], "rubin-lsstcam"))
+            paths[n++] = r->path[i], rubin++;
+    ck_assert_uint_gt(rubin, 0);
+    paths[n++] = csv;
+    ss_store *files, *mem;
+    seen_calls cf;
+    ss_ingest_totals tf = ingest_files("files", 0, paths, n, 3, 1, &cf, &files);
+    ss_ingest_totals tm = ingest_memory("mem", paths, n, &mem);
+    assert_same_totals(&tf, &tm);
+    ck_assert_uint_eq(tm.ingested, z->n + rubin + 2);
+    assert_same_alerts(files, mem);
+    ck_assert_int_eq(stat_of(files, "cutouts"), stat_of(mem, "cutouts"));
+    ck_assert_int_ge(stat_of(mem, "cutouts"), 3 * (long)rubin);
+    ss_ingest *in = ss_ingest_new(mem, NULL);
+    ss_err err = {0};
+    ck_assert_int_eq(ss_ingest_memory(in, "", 0, "empty-message", &err), SS_EREJECT);
+    ck_assert_msg(strstr(err.msg, "empty-message") && strstr(err.msg, "empty input"), "%s",
+                  err.msg);
+    ck_assert_int_eq(ss_ingest_memory(in, "\x01\x02junk", 6, "junk-message", &err), SS_EREJECT);
+    ck_assert_msg(strstr(err.msg, "junk-message") && strstr(err.msg, "unknown format"), "%s",
+                  err.msg);
+    ss_ingest_totals t;
+    ck_assert_int_eq(ss_ingest_finish(in, &t, &err), 0);
+    ck_assert_uint_eq(t.inputs_failed, 2);
+    ss_ingest_free(in);
+    assert_consistent(mem);
+    ss_store_close(files), ss_store_close(mem);
+    free(paths), free(csv);
+    tu_files_free(z), tu_files_free(r);
+}
+END_TEST
+
 typedef struct stamp_check {
     const unsigned char *avro; /* the file the alert came in */
     size_t len;
@@ -836,6 +919,7 @@ int main(void)
     tcase_add_test(tc, overlapped_batches_store_what_serial_ones_do);
     tcase_add_loop_test(tc, overlapped_batches_on_real_ztf_alerts, 0, 2);
     tcase_add_loop_test(tc, real_rubin_stamps_stored_regrouped_read_as_sent, 0, 2);
+    tcase_add_test(tc, inputs_in_memory_store_what_their_files_do);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
