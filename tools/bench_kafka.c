@@ -289,12 +289,9 @@ static double ingest_messages_rate(const opts *o, const night *n)
     ss_ingest_totals t;
     ss_err err = {0};
     double t0 = bl_now();
-    for (size_t i = 0; in && i < n->n; i++) {
-        FILE *f = fmemopen(n->msg[i], n->len[i], "rb");
-        if (!f || ss_ingest_stream(in, f, "message", &err))
+    for (size_t i = 0; in && i < n->n; i++)
+        if (ss_ingest_memory(in, n->msg[i], n->len[i], "message", &err)) /* as the input does */
             bl_die("message ingest", err.msg);
-        fclose(f);
-    }
     if (!in || ss_ingest_finish(in, &t, &err))
         bl_die("message ingest", err.msg);
     double secs = bl_now() - t0;
