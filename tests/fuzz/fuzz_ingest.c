@@ -4,7 +4,8 @@
  * -DSS_FUZZ=ON (README.md here).
  *
  * The first byte of the input picks the format (csv, jsonl, or detected from the content, which
- * reaches the Avro decoder too); the rest is the input, read through fmemopen. It aborts when the
+ * reaches the Avro decoder too) and how the rest is read: through fmemopen, or from memory as a
+ * Kafka message is (ss_ingest_memory(), batches overlapped, stamps lent). It aborts when the
  * store fails (a malformed input must never break the store), when a rejection is committed
  * without a reason or a detail, or when the rejections the store counts differ from those the run
  * reported. One store serves many inputs: opening LMDB for each would cost most of the run; it is
@@ -93,21 +94,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ssf_inputs++ % SSF_STORE_INPUTS == 0)
         ssf_store_fresh();
     uint64_t reported = 0, before = ssf_store_rejected();
-    ss_ingest_options o = {
-        .format = formats[data[0] % 3], .on_reject = ssf_on_reject, .ctx = &reported};
+    int in_memory = data[0] / 3 % 2;
+    ss_ingest_options o = {.format = formats[data[0] % 3],
+                           .overlap = in_memory,
+                           .on_reject = ssf_on_reject,
+                           .ctx = &reported};
     ss_ingest *in = ss_ingest_new(ssf_store, &o);
-    FILE *fp = size > 1 ? fmemopen((void *)(data + 1), size - 1, "rb") : fopen("/dev/null", "rb");
-    if (!in || !fp)
+    FILE *fp = in_memory  ? NULL
+               : size > 1 ? fmemopen((void *)(data + 1), size - 1, "rb")
+                          : fopen("/dev/null", "rb");
+    if (!in || (!in_memory && !fp))
         ssf_die("setup", "out of memory");
     ss_err err = {0};
-    int rc = ss_ingest_stream(in, fp, "fuzz.input", &err);
+    int rc = in_memory ? ss_ingest_memory(in, data + 1, size - 1, "fuzz.input", &err)
+                       : ss_ingest_stream(in, fp, "fuzz.input", &err);
     if (rc && rc != SS_EREJECT)
         ssf_die("the store failed", err.msg);
     ss_ingest_totals t;
     if (ss_ingest_finish(in, &t, &err))
         ssf_die("the store failed at the end", err.msg);
     ss_ingest_free(in);
-    fclose(fp);
+    if (fp)
+        fclose(fp);
     if (t.rejected != reported || ssf_store_rejected() != before + reported)
         ssf_die("rejections", "the store's count differs from the run's");
     return 0;
