@@ -865,10 +865,13 @@ int ss_ingest_memory(ss_ingest *in, const void *data, size_t len, const char *na
     const ss_decoder_ops *ops = ssi_pick_by_head(in, data, n, name, err);
     void *st = NULL;
     FILE *fp = NULL;
-    if (!ops || ss_decoder_open_memory(ops, data, len, name, &in->o.decoder,
-                                       ss_decoder_shared_get(in->shared, ops), &st, &fp, err))
+    int rc = !ops ? SS_EFORMAT
+                  : ss_decoder_open_memory(ops, data, len, name, &in->o.decoder,
+                                           ss_decoder_shared_get(in->shared, ops), &st, &fp, err);
+    if (rc == SS_ENOMEM || rc == ENOMEM)
+        return rc; /* the message is not at fault: it must not be set aside as if it were */
+    if (rc)
         return ssi_reject_input(in, name, err);
-    int rc;
     while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)
         ;
     ops->close(st);
