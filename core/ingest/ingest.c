@@ -821,14 +821,35 @@ static const ss_decoder_ops *ssi_pick_by_head(ss_ingest *in, const unsigned char
 static const ss_decoder_ops *ssi_pick_decoder(ss_ingest *in, FILE *fp, const char *name,
                                               ss_err *err)
 {
+    if (in->o.format)
+        return ssi_pick_by_head(in, NULL, 0, name, err);
     unsigned char head[SSI_HEAD_MAX];
-    size_t n = in->o.format ? 0 : fread(head, 1, sizeof head, fp);
-    if (!in->o.format && (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0)) {
+    size_t n = fread(head, 1, sizeof head, fp);
+    if (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0) {
         ss_err_set(err, errno ? errno : EIO, "%s: cannot read: %s", name,
                    strerror(errno ? errno : EIO));
         return NULL;
     }
     return ssi_pick_by_head(in, head, n, name, err);
+}
+
+/* An input begins: counted, and the run's first one named. */
+static void ssi_input_begin(ss_ingest *in, const char *name)
+{
+    in->t.inputs++;
+    if (!in->first_input)
+        in->first_input = strdup(name);
+}
+
+/* Every record of the input decoder @p ops has open as @p st. @return as ssi_decode_one() once
+ * it stops going on. */
+static int ssi_records(ss_ingest *in, const ss_decoder_ops *ops, void *st, const char *name,
+                       ss_err *err)
+{
+    int rc;
+    while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)
+        ;
+    return rc;
 }
 
 /* After an input's last record: its summary row, if any. @return @p rc, or SS_ENOMEM. */
@@ -841,26 +862,20 @@ static int ssi_input_done(ss_ingest *in, const char *name, int rc, ss_err *err)
 
 int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err)
 {
-    in->t.inputs++;
-    if (!in->first_input)
-        in->first_input = strdup(name);
+    ssi_input_begin(in, name);
     const ss_decoder_ops *ops = ssi_pick_decoder(in, fp, name, err);
     void *st = NULL;
     if (!ops ||
         ops->open(fp, name, &in->o.decoder, ss_decoder_shared_get(in->shared, ops), &st, err))
         return ssi_reject_input(in, name, err);
-    int rc;
-    while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)
-        ;
+    int rc = ssi_records(in, ops, st, name, err);
     ops->close(st);
     return ssi_input_done(in, name, rc, err);
 }
 
 int ss_ingest_memory(ss_ingest *in, const void *data, size_t len, const char *name, ss_err *err)
 {
-    in->t.inputs++;
-    if (!in->first_input)
-        in->first_input = strdup(name);
+    ssi_input_begin(in, name);
     size_t n = len < SSI_HEAD_MAX ? len : SSI_HEAD_MAX;
     const ss_decoder_ops *ops = ssi_pick_by_head(in, data, n, name, err);
     void *st = NULL;
@@ -872,8 +887,7 @@ int ss_ingest_memory(ss_ingest *in, const void *data, size_t len, const char *na
         return rc; /* the message is not at fault: it must not be set aside as if it were */
     if (rc)
         return ssi_reject_input(in, name, err);
-    while ((rc = ssi_decode_one(in, ops, st, name, err)) == 1)
-        ;
+    rc = ssi_records(in, ops, st, name, err);
     ops->close(st);
     if (fp)
         fclose(fp);
@@ -883,13 +897,8 @@ int ss_ingest_memory(ss_ingest *in, const void *data, size_t len, const char *na
 int ss_ingest_source(ss_ingest *in, const ss_decoder_ops *ops, void *state, const char *name,
                      ss_err *err)
 {
-    in->t.inputs++;
-    if (!in->first_input)
-        in->first_input = strdup(name);
-    int rc;
-    while ((rc = ssi_decode_one(in, ops, state, name, err)) == 1)
-        ;
-    return ssi_input_done(in, name, rc, err);
+    ssi_input_begin(in, name);
+    return ssi_input_done(in, name, ssi_records(in, ops, state, name, err), err);
 }
 
 static int ssi_ingest_file(ss_ingest *in, const char *path, ss_err *err)
