@@ -408,9 +408,30 @@ static double decode_records(const set *st, const round_bytes *rb)
     return bench_now_s() - t0;
 }
 
-static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
+/* Where an ingest's time goes, per alert: the calling thread decodes (and packs ahead), the
+ * ingest's own threads write (and whatever else the process runs meanwhile: nothing, here). */
+typedef struct cpu_split {
+    double wall, decoding, all; /* seconds */
+    uint64_t alerts;
+} cpu_split;
+
+static void cpu_split_add(cpu_split *to, const cpu_split *d)
+{
+    to->wall += d->wall, to->decoding += d->decoding, to->all += d->all, to->alerts += d->alerts;
+}
+
+static void cpu_split_print(const char *what, const cpu_split *c)
+{
+    double n = c->alerts ? (double)c->alerts / 1e6 : 1;
+    printf("%s %.0f / %.0f / %.0f us", what, c->decoding / n, (c->all - c->decoding) / n,
+           c->wall / n);
+}
+
+static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb, cpu_split *cpu)
 {
     double t0 = bench_now_s();
+    double all0 = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID),
+           dec0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
     ss_err err = {0};
     for (size_t i = 0; i < rb->cnt; i++) {
         size_t end = i + 1 < rb->cnt ? rb->start[i + 1] : rb->all.len;
@@ -422,7 +443,9 @@ static double ingest_round(ss_ingest *in, const set *st, const round_bytes *rb)
     }
     if (ss_ingest_settle(in, &err)) /* the batch still being written is this chunk's work */
         die(st->name, err.msg);
-    return bench_now_s() - t0;
+    *cpu = (cpu_split){bench_now_s() - t0, bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - dec0,
+                       bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - all0, rb->cnt};
+    return cpu->wall;
 }
 
 /* What the store holds per alert beside what came in: all of the records' bytes when the
@@ -568,6 +591,7 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     ss_ingest *in = open_ingest(st, o, rep, &s);
     round_bytes rb = {0};
     double t_dec = 0, t_rec = 0, t_ing = 0;
+    cpu_split cpu = {0}, tail = {0}, chunk; /* tail: the chunks begun past 3/4 of the alerts */
     char dir[4096];
     store_dir(dir, sizeof dir, st, o->work, rep);
     uint64_t made = 0, bytes = 0, written = bench_disk_written(dir);
@@ -578,7 +602,10 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
         if (o->reader)
             t_dec += decode_reader(st, &rb);
         t_rec += decode_records(st, &rb);
-        t_ing += ingest_round(in, st, &rb);
+        t_ing += ingest_round(in, st, &rb, &chunk);
+        cpu_split_add(&cpu, &chunk);
+        if (made >= o->alerts / 4 * 3)
+            cpu_split_add(&tail, &chunk);
         made += rb.cnt;
         bytes += rb.all.len;
     }
@@ -597,6 +624,11 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
         printf(" | avro-c reader %6.0f/s: ingest %.2f x reader", r.reader, r.ingest / r.reader);
     printf(" | loci %llu rejected %llu\n", (unsigned long long)t.loci_created,
            (unsigned long long)t.rejected);
+    printf("%-14s ingest per alert, decoding thread / other threads CPU / wall:", st->name);
+    cpu_split_print("", &cpu);
+    if (tail.alerts) /* the writes slow down as the store grows: what 200,000 ZTF alerts showed */
+        cpu_split_print("; the last quarter", &tail);
+    printf("\n");
     print_footprint(st, s, &rb, made, written, bench_disk_written(dir));
     print_tables(st, s, made);
     if (!o->ingest_only) {

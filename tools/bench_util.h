@@ -11,12 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Seconds on @p clock: CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID count CPU time. */
+static inline double bench_clock_s(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 /* Seconds on the monotonic clock: only differences mean anything. */
 static inline double bench_now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    return bench_clock_s(CLOCK_MONOTONIC);
 }
 
 /* Bytes written to the device holding @p dir since boot (/proc/diskstats, sectors of 512 bytes),
