@@ -35,11 +35,12 @@
  * --pack-ahead 1 (-1) has the decoding thread pack every (no) packet's records, against the
  * share steered between the two threads by default (ss_ingest_options pack_ahead).
  * --cache-stamps keeps the stamps each commit wrote in the page cache (ss_store_options
- * cache_stamps), against their pages dropped once on disk by default.
+ * cache_stamps), against their pages dropped once on disk by default. --stamp-level N compresses
+ * the stamps the store compresses at zstd's level N (ss_store_options stamp_level).
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
  *                   [--keep] [--serial] [--ingest-only] [--stream K] [--pack-ahead N]
- *                   [--cache-stamps]
+ *                   [--cache-stamps] [--stamp-level N]
  */
 #include "bench_util.h"
 #include "ingest.h"
@@ -84,6 +85,7 @@ typedef struct bench_opts {
     int stream; /* --stream K: epochs per sky (0: every round a new sky, its history new) */
     int pack_ahead;
     int cache_stamps; /* --cache-stamps: ss_store_options cache_stamps */
+    int stamp_level;  /* --stamp-level: ss_store_options stamp_level (0: the store's default) */
 } bench_opts;
 
 typedef struct buf {
@@ -571,7 +573,8 @@ static ss_ingest *open_ingest(const set *st, const bench_opts *bo, int rep, ss_s
 {
     char dir[4096];
     store_dir(dir, sizeof dir, st, bo->work, rep);
-    ss_store_options so = {.create = 1, .cache_stamps = bo->cache_stamps};
+    ss_store_options so = {
+        .create = 1, .cache_stamps = bo->cache_stamps, .stamp_level = bo->stamp_level};
     ss_err err = {0};
     if (ss_store_open(dir, &so, s, &err))
         die(dir, err.msg);
@@ -689,6 +692,7 @@ int main(int argc, char **argv)
                                          {"stream", required_argument, 0, 'T'},
                                          {"pack-ahead", required_argument, 0, 'P'},
                                          {"cache-stamps", no_argument, 0, 'C'},
+                                         {"stamp-level", required_argument, 0, 'L'},
                                          {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (ch == 'd')
@@ -711,6 +715,8 @@ int main(int argc, char **argv)
             o.ingest_only = 1;
         else if (ch == 'C')
             o.cache_stamps = 1;
+        else if (ch == 'L' && atoi(optarg) != 0)
+            o.stamp_level = atoi(optarg); /* the store refuses a level out of range */
         else if (ch == 'T' && atoi(optarg) > 0)
             o.stream = atoi(optarg);
         else if (ch == 'P' &&
@@ -719,7 +725,7 @@ int main(int argc, char **argv)
         else
             die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
                          "[--repeat N] [--reader] [--keep] [--serial] [--ingest-only] [--stream K] "
-                         "[--pack-ahead -1|0|1] [--cache-stamps]");
+                         "[--pack-ahead -1|0|1] [--cache-stamps] [--stamp-level N]");
     }
     char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
     if (!o.work && !(o.work = mkdtemp(tmpl)))

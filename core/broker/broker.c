@@ -750,7 +750,8 @@ static int ssi_open_all(ssi_broker *b, ss_err *err)
     ss_store_options so = {.create = 1,
                            .radius_arcsec = b->c.radius_arcsec,
                            .map_size = b->c.map_size,
-                           .instance = b->c.instance};
+                           .instance = b->c.instance,
+                           .stamp_level = b->c.stamp_level};
     rc = ss_store_open(b->c.store, &so, &b->store, err);
     if (!rc)
         rc = ssi_bind(NN_REP, b->c.control, 0, &b->ctl, &b->ctl_fd, err);

@@ -117,6 +117,16 @@ static int ssi_worker_user(ssi_conf_ctx *x, const char *k, const char *v)
     return 1;
 }
 
+/* A zstd level for the stamps (ss_store_options.stamp_level): a whole number in range, not 0. */
+static int ssi_stamp_level(const char *v, int *out)
+{
+    double d;
+    if (!ssi_num(v, SS_STAMP_LEVEL_MIN, &d) || d != floor(d) || d > SS_STAMP_LEVEL_MAX || d == 0)
+        return 0;
+    *out = (int)d;
+    return 1;
+}
+
 static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
 {
     ss_broker_conf *c = x->c;
@@ -133,6 +143,8 @@ static int ssi_broker_key(ssi_conf_ctx *x, const char *k, const char *v)
         return ssi_uint(v, 1, &u) && u <= SS_MAX_INSTANCE && (c->instance = (unsigned)u);
     if (!strcmp(k, "batch"))
         return ssi_uint(v, 1, &u) && u <= 1000000 && (c->batch = (uint32_t)u);
+    if (!strcmp(k, "stamp_level"))
+        return ssi_stamp_level(v, &c->stamp_level);
     if (!strcmp(k, "commit_interval"))
         return ssi_num(v, 0, &c->commit_interval) && c->commit_interval <= 10;
     if (!strcmp(k, "max_rejected_per_input")) /* 0 here would mean the default: refuse it */

@@ -2470,6 +2470,32 @@ START_TEST(group_commit_does_not_hold_a_quiet_broker)
 }
 END_TEST
 
+/* [broker] stamp_level reaches the store's options: a zstd level in range, never 0 (the default
+ * is the key left out), refused otherwise, naming the key and the value. */
+START_TEST(stamp_level_is_a_zstd_level)
+{
+    const char *wrong[] = {"0", "20", "-1001", "-2.5", "fast"};
+    for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "[broker]\nstamp_level = %s\n", wrong[i]);
+        char *conf = tu_write(tu_tmp, "lv.ini", text), want[48];
+        ss_broker_conf c;
+        ss_err err = {0};
+        ck_assert_int_eq(ss_broker_conf_load(conf, &c, &err), SS_EINVAL);
+        snprintf(want, sizeof want, "[broker] stamp_level = %s", wrong[i]);
+        ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+        free(conf);
+    }
+    char *conf = tu_write(tu_tmp, "lv.ini", "[broker]\nstamp_level = -50\n");
+    ss_broker_conf c;
+    ss_err err = {0};
+    ck_assert_int_eq(ss_broker_conf_load(conf, &c, &err), 0);
+    ck_assert_int_eq(c.stamp_level, -50);
+    ss_broker_conf_free(&c);
+    free(conf);
+}
+END_TEST
+
 /* One test case per scenario, so that one runs alone: CK_RUN_CASE=kill_9
  * build-asan/tests/test_broker */
 static void add_case(Suite *s, const char *name, const TTest *test)
@@ -2502,6 +2528,7 @@ int main(void)
     add_case(s, "poison", an_input_that_kills_the_broker_is_set_aside);
     add_case(s, "reject_log", rejection_log_lines_are_bounded_per_input);
     add_case(s, "group_commit", group_commit_does_not_hold_a_quiet_broker);
+    add_case(s, "stamp_level", stamp_level_is_a_zstd_level);
     int rc = tu_run_suite(s);
     regfree(&log_line_re);
     return rc;

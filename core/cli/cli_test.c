@@ -40,6 +40,13 @@ START_TEST(help_everywhere)
     free(out), free(err);
     ck_assert_int_eq(tu_sks(&out, &err, "ingest --store x"), 2);
     free(out), free(err);
+    const char *levels[] = {"0", "1.5", "20", "-1001", "fast"};
+    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
+        ck_assert_int_eq(tu_sks(&out, &err, "ingest --store x --stamp-level %s a.csv", levels[i]),
+                         2);
+        ck_assert_msg(strstr(err, "--stamp-level"), "%s", err);
+        free(out), free(err);
+    }
 }
 END_TEST
 
@@ -57,6 +64,11 @@ START_TEST(ingest_summary_and_queries)
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
         ck_assert_msg(strstr(out, lines[i]), "summary lacks '%s':\n%s", lines[i], out);
     ck_assert_ptr_nonnull(strstr(err, "s.csv:5: rejected (dec_out_of_range)"));
+    free(out), free(err);
+
+    ck_assert_int_eq(tu_sks(&out, &err, "ingest --store %s/st9 --stamp-level -50 %s", tu_tmp, in),
+                     0);
+    ck_assert_msg(strstr(out, "ingested          3"), "%s", out);
     free(out), free(err);
 
     ck_assert_int_eq(tu_sks(&out, &err, "ingest --json --store %s/st %s", tu_tmp, in), 0);

@@ -6,6 +6,7 @@
 #include "query.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ static const char ssi_ingest_help[] =
     "                     DIR/MAJOR/MINOR/lsst.vMAJOR_MINOR.alert.avsc (ID = MAJOR*100+MINOR)\n"
     "  --no-cutouts       do not store the alerts' image stamps (they are stored by default and\n"
     "                     read back with 'skysieve cutout')\n"
+    "  --stamp-level N    zstd level of the stamps the store compresses (Rubin's plain FITS),\n"
+    "                     -1000 to 19 (default -20); faster ones keep more bytes\n"
     "  --batch N          alerts per transaction (default 5000; fewer past 64 MiB)\n"
     "  --max-rejected-per-input N\n"
     "                     rejected records stored per input (default 1000); the rest are counted\n"
@@ -127,6 +130,7 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         {"publish", required_argument, 0, 'P'},
         {"schema-dir", required_argument, 0, 'D'},
         {"no-cutouts", no_argument, 0, 'C'},
+        {"stamp-level", required_argument, 0, 'L'},
         SS_CLI_LIMIT_OPTIONS,
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -178,6 +182,15 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
         case 'P': c->publish = optarg; break;
         case 'D': c->opts.decoder.schema_dir = optarg; break;
         case 'C': c->opts.decoder.skip_cutouts = 1; break;
+        case 'L':
+            if (ss_cli_double(optarg, &d) || d != floor(d) || d < SS_STAMP_LEVEL_MIN ||
+                d > SS_STAMP_LEVEL_MAX || d == 0)
+                return ss_cli_usage("ingest",
+                                    "--stamp-level '%s': need a zstd level from %d to %d, "
+                                    "not 0",
+                                    optarg, SS_STAMP_LEVEL_MIN, SS_STAMP_LEVEL_MAX);
+            c->store_opts.stamp_level = (int)d;
+            break;
         case 'h': printf(ssi_ingest_help, ss_cli_limits_help); return -1;
         default:
             if ((lim = ss_cli_limit_option("ingest", ch, optarg, &c->opts.decoder.limits)) == 0)

@@ -108,7 +108,7 @@ struct ss_ingest {
 static int ssi_batch_early(ssi_batch *b, ss_store *s, uint32_t cap)
 {
     b->stamp_of = calloc(cap, sizeof *b->stamp_of);
-    b->stamps = ss_store_stamps_new();
+    b->stamps = ss_store_stamps_new2(s);
     b->list0 = calloc(cap, sizeof *b->list0);
     b->lists = ss_store_lists_new(s);
     return b->stamp_of && b->stamps && b->list0 && b->lists ? 0 : SS_ENOMEM;

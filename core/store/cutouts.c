@@ -28,12 +28,12 @@
 
 #define SSI_CUTOUT_ALL     0xff /* the last key byte of an alert's packed stamps */
 #define SSI_CUTOUTS_PACKED 2    /* record version of the packed layout (1: one stamp) */
-/* One of zstd's fastest levels: on Rubin's stamps level -3 made ingest 17% slower for 2.0x, this
- * one 5% slower for 1.9x (bench_avro, 30,000 alerts, alternated with the code before). */
-#define SSI_ZSTD_LEVEL (-20)
-/* zstd's hash table for that level: 2^14 entries, where the level's own (2^12, for inputs of tens
+/* The level is the store handle's (SS_STAMP_LEVEL by default, -20: one of zstd's fastest; on
+ * Rubin's stamps level -3 made ingest 17% slower for 2.0x, -20 5% slower for 1.9x, bench_avro,
+ * 30,000 alerts, alternated with the code before).
+ * zstd's hash table at the fast levels: 2^14 entries, where -20's own (2^12, for inputs of tens
  * of kB) holds too few of a stamp's positions. Rubin's 300 stamps of ../shared/data compress 9%
- * faster, to 0.5395 of their bytes against 0.5392. */
+ * faster, to 0.5395 of their bytes against 0.5392. The other levels keep zstd's own. */
 #define SSI_ZSTD_HASH_LOG 14
 /* The largest stamp a record may claim: a damaged length must not make a huge allocation. */
 #define SSI_STAMP_MAX ((uint64_t)1 << 30)
@@ -67,12 +67,15 @@ static int ssi_compressible(const ss_cutout *c)
     return memcmp(c->data, gz, sizeof gz) && memcmp(c->data, zst, sizeof zst);
 }
 
-/* A compression context with the stamps' parameters, which every ZSTD_compress2() keeps. */
-static ZSTD_CCtx *ssi_squeezer_cctx(void)
+/* A compression context with the stamps' parameters at @p level (0: SS_STAMP_LEVEL), which
+ * every ZSTD_compress2() keeps. */
+static ZSTD_CCtx *ssi_squeezer_cctx(int level)
 {
+    level = level ? level : SS_STAMP_LEVEL;
     ZSTD_CCtx *c = ZSTD_createCCtx();
-    if (c && (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, SSI_ZSTD_LEVEL)) ||
-              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, SSI_ZSTD_HASH_LOG)))) {
+    if (c && (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
+              (level < 0 &&
+               ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, SSI_ZSTD_HASH_LOG))))) {
         ZSTD_freeCCtx(c);
         return NULL;
     }
@@ -91,7 +94,8 @@ static int ssi_stamp_squeeze(ssi_squeezer *q, const ss_cutout *c, ss_wbuf *z, ui
     if (ss_wbuf_reserve(z, ZSTD_compressBound(c->len)))
         return SS_ENOMEM;
     ss_wbuf_reset(&q->shuffled);
-    if (ss_wbuf_reserve(&q->shuffled, c->len) || (!q->cctx && !(q->cctx = ssi_squeezer_cctx())))
+    if (ss_wbuf_reserve(&q->shuffled, c->len) ||
+        (!q->cctx && !(q->cctx = ssi_squeezer_cctx(q->level))))
         return SS_ENOMEM;
     int fits = ssi_fits_shuffle(c->data, c->len, q->shuffled.data, 0);
     size_t got = ZSTD_compress2(q->cctx, z->data + z->len, z->cap - z->len,
@@ -129,6 +133,14 @@ struct ss_store_stamps {
 ss_store_stamps *ss_store_stamps_new(void)
 {
     return calloc(1, sizeof(ss_store_stamps));
+}
+
+ss_store_stamps *ss_store_stamps_new2(const ss_store *s)
+{
+    ss_store_stamps *st = ss_store_stamps_new();
+    if (st)
+        st->q.level = s->stamp_level;
+    return st;
 }
 
 void ss_store_stamps_free(ss_store_stamps *st)

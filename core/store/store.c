@@ -596,6 +596,10 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     if (o.radius_arcsec < 0 || o.radius_arcsec > 3600 || isnan(o.radius_arcsec))
         return ss_err_set(err, SS_EINVAL, "store %s: radius %g arcsec is not in (0, 3600]", dir,
                           o.radius_arcsec);
+    if (o.stamp_level && (o.stamp_level < SS_STAMP_LEVEL_MIN || o.stamp_level > SS_STAMP_LEVEL_MAX))
+        return ss_err_set(err, SS_EINVAL,
+                          "store %s: stamp level %d is not a zstd level from %d to %d", dir,
+                          o.stamp_level, SS_STAMP_LEVEL_MIN, SS_STAMP_LEVEL_MAX);
     if (o.instance > SS_MAX_INSTANCE)
         return ss_err_set(err, SS_EINVAL, "store %s: instance %u is not in [1, %d]", dir,
                           o.instance, SS_MAX_INSTANCE);
@@ -617,6 +621,8 @@ int ss_store_open(const char *dir, const ss_store_options *opts, ss_store **out,
     }
     s->readonly = o.readonly;
     s->stamp_chunk = SSI_STAMP_CHUNK;
+    s->stamp_level = o.stamp_level ? o.stamp_level : SS_STAMP_LEVEL;
+    s->squeezer.level = s->stamp_level;
     s->uncache_stamps = !o.cache_stamps && !o.nosync && !o.readonly;
     s->nosync = o.nosync;
     s->stamps_fd = -1;

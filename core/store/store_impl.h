@@ -28,6 +28,7 @@ typedef struct ssi_dict_entry {
 /* What compresses stamps on one thread (cutouts.c): zstd's context, and the stamp regrouped for
  * it (fits_shuffle.c). */
 typedef struct ssi_squeezer {
+    int level; /* zstd's (0 before it is set: SS_STAMP_LEVEL) */
     ZSTD_CCtx *cctx;
     ss_wbuf shuffled;
 } ssi_squeezer;
@@ -100,6 +101,7 @@ struct ss_store {
     int has_zdict;      /* 0 for a store older than format 10 opened read-only */
     int has_stamps;     /* 0 for a store older than format 11 opened read-only */
     size_t stamp_chunk; /* the bytes of stamps a chunk is closed at (cutouts.c; tests lower it) */
+    int stamp_level;    /* ss_store_options stamp_level, 0 taken as SS_STAMP_LEVEL */
     int uncache_stamps; /* drop committed chunks from the page cache (ss_store_options) */
     int stamps_fd;      /* the stamps file (stamps_file.c), -1 before format 13 or while absent */
     int stamps_inline;  /* write chunks into the stamps table, as formats 11-12 did (tests) */

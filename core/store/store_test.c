@@ -2570,6 +2570,64 @@ START_TEST(fits_stamps_stored_regrouped_read_as_sent)
 }
 END_TEST
 
+/* A store handle compresses stamps at its stamp_level, and a set made for it packs them the same:
+ * a slower level keeps fewer bytes, every level reads back as sent; a level out of zstd's range
+ * is refused, naming it. */
+START_TEST(stamps_compressed_at_the_handles_level)
+{
+    static unsigned char fits[12 * 2880];
+    size_t off[3], n[3], es[3], len = fits_stamp(fits, off, n, es), bytes[3];
+    const int levels[3] = {-50, 0, 3}; /* 0: the default, -20 */
+    ss_cutout c[SS_CUTOUT__COUNT] = {{fits, len, "sci.fits"}, {0}, {0}};
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "lv%d", i);
+        char *dir = tu_path(tu_tmp, name);
+        ss_store_options o = {.create = 1, .stamp_level = levels[i]};
+        ss_store *s = NULL;
+        ss_err err = {0};
+        ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
+        free(dir);
+        ss_packet *p = ss_packet_new();
+        ss_store_stamps *st = ss_store_stamps_new2(s);
+        uint32_t early;
+        ck_assert_int_eq(ss_store_stamps_pack(st, c, &early), 0);
+        ss_store_txn *t;
+        ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+        ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "1", "x"), c), 0);
+        ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "2", "x"), c, st, early), 0);
+        ck_assert_int_eq(ss_store_txn_commit(t), 0);
+        size_t theirs;
+        ck_assert_int_eq(first_codec(s, "1", &bytes[i]), 2);
+        ck_assert_int_eq(first_codec(s, "2", &theirs), 2);
+        ck_assert_uint_eq(bytes[i], theirs);
+        got_stamps g = {0};
+        ck_assert_int_eq(read_stamps(s, "2", &g), 0);
+        ck_assert_uint_eq(g.len[0], len);
+        ck_assert_int_eq(memcmp(g.bytes[0], fits, len), 0);
+        free_stamps(&g);
+        ss_store_stamps_free(st);
+        ss_store_close(s);
+        ss_packet_free(p);
+    }
+    ck_assert_uint_gt(bytes[0], bytes[1]);
+    ck_assert_uint_gt(bytes[1], bytes[2]);
+    const int wrong[] = {20, SS_STAMP_LEVEL_MIN - 1};
+    for (int i = 0; i < 2; i++) {
+        char *dir = tu_path(tu_tmp, "lvbad");
+        ss_store_options o = {.create = 1, .stamp_level = wrong[i]};
+        ss_store *s = NULL;
+        ss_err err = {0};
+        ck_assert_int_eq(ss_store_open(dir, &o, &s, &err), SS_EINVAL);
+        ck_assert_ptr_null(s);
+        char want[32];
+        snprintf(want, sizeof want, "stamp level %d", wrong[i]);
+        ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+        free(dir);
+    }
+}
+END_TEST
+
 /* ---- format 10: records compressed with their survey's dictionary ---- */
 
 /* Alert @p i of a survey whose records look like ZTF's history entries: the same names, values
@@ -3180,6 +3238,7 @@ int main(void)
     tcase_add_test(f7, format_10_stamps_read_beside_chunks_after_upgrade);
     tcase_add_test(f7, committed_stamps_leave_the_page_cache);
     tcase_add_test(f7, fits_stamps_stored_regrouped_read_as_sent);
+    tcase_add_test(f7, stamps_compressed_at_the_handles_level);
     suite_add_tcase(s, f7);
     TCase *f9 = tcase_create("format_9");
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);

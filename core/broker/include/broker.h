@@ -52,6 +52,7 @@ typedef struct ss_broker_conf {
     size_t map_size;
     double radius_arcsec;
     unsigned instance; /**< locus-id space of a multi-instance deployment (0: none) */
+    int stamp_level;   /**< [broker] stamp_level: ss_store_options.stamp_level (0: the default) */
     uint32_t batch;
     /** [broker] commit_interval: the longest pause (seconds) between two intake commits. The
      * pause lasts as long as the last commit took, up to this: a quiet broker commits an alert at
