@@ -203,7 +203,7 @@ typedef struct ss_store_options {
     int cache_stamps;
     /** The zstd level this handle compresses stamps at (those the store compresses: plain FITS,
      * as Rubin sends them), from SS_STAMP_LEVEL_MIN to SS_STAMP_LEVEL_MAX; 0: SS_STAMP_LEVEL
-     * (-20). Faster levels keep more bytes: Rubin's stamps at -50 ingest about 15% faster and
+     * (-20). Faster levels keep more bytes: Rubin's stamps at -50 ingest 10-16% faster and
      * take 10% more room (README, Survey alerts); each stamp records nothing of its level, and
      * every level reads back the same bytes. Another value is refused (SS_EINVAL). */
     int stamp_level;
