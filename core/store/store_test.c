@@ -596,15 +596,20 @@ END_TEST
 
 #define ROWS_HEADER "alert_id,ra,dec,mjd,passband,mag,magerr,object_id\n"
 
-static ss_store *open_rw(const char *name)
+/* Store @p name under the test's directory, opened with @p o (created when absent). */
+static ss_store *open_with(const char *name, ss_store_options o)
 {
     char *dir = tu_path(tu_tmp, name);
-    ss_store_options o = {.create = 1};
     ss_store *s = NULL;
     ss_err err = {0};
     ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
     free(dir);
     return s;
+}
+
+static ss_store *open_rw(const char *name)
+{
+    return open_with(name, (ss_store_options){.create = 1});
 }
 
 static void ingest_rows(ss_store *s, const char *rows)
@@ -2524,6 +2529,20 @@ static int first_codec(ss_store *s, const char *id, size_t *record_len)
     return codec;
 }
 
+/* A write transaction in which alert "1" has stamps @p c packed by the writer and alert "2" the
+ * same packed ahead into @p st; the caller commits it. */
+static ss_store_txn *put_both_ways(ss_store *s, ss_packet *p, ss_store_stamps *st,
+                                   const ss_cutout *c)
+{
+    uint32_t early;
+    ck_assert_int_eq(ss_store_stamps_pack(st, c, &early), 0);
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "1", "x"), c), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "2", "x"), c, st, early), 0);
+    return t;
+}
+
 /* A FITS stamp is stored regrouped (codec 2), in fewer bytes than zstd makes of it as sent, by
  * the writer and by another thread alike, and reads back as sent; a stamp that only starts as
  * FITS is compressed as it is (codec 1). */
@@ -2538,12 +2557,7 @@ START_TEST(fits_stamps_stored_regrouped_read_as_sent)
     ss_cutout c[SS_CUTOUT__COUNT] = {{fits, len, "sci.fits"}, {0}, {0}};
     ss_cutout d[SS_CUTOUT__COUNT] = {{broken, len, "sci.fits"}, {0}, {0}};
     ss_store_stamps *st = ss_store_stamps_new();
-    uint32_t early;
-    ck_assert_int_eq(ss_store_stamps_pack(st, c, &early), 0);
-    ss_store_txn *t;
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "1", "x"), c), 0);
-    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "2", "x"), c, st, early), 0);
+    ss_store_txn *t = put_both_ways(s, p, st, c);
     ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "3", "x"), d), 0);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
     size_t mine, theirs, plain;
@@ -2582,21 +2596,10 @@ START_TEST(stamps_compressed_at_the_handles_level)
     for (int i = 0; i < 3; i++) {
         char name[16];
         snprintf(name, sizeof name, "lv%d", i);
-        char *dir = tu_path(tu_tmp, name);
-        ss_store_options o = {.create = 1, .stamp_level = levels[i]};
-        ss_store *s = NULL;
-        ss_err err = {0};
-        ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
-        free(dir);
+        ss_store *s = open_with(name, (ss_store_options){.create = 1, .stamp_level = levels[i]});
         ss_packet *p = ss_packet_new();
         ss_store_stamps *st = ss_store_stamps_new2(s);
-        uint32_t early;
-        ck_assert_int_eq(ss_store_stamps_pack(st, c, &early), 0);
-        ss_store_txn *t;
-        ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-        ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "1", "x"), c), 0);
-        ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "2", "x"), c, st, early), 0);
-        ck_assert_int_eq(ss_store_txn_commit(t), 0);
+        ck_assert_int_eq(ss_store_txn_commit(put_both_ways(s, p, st, c)), 0);
         size_t theirs;
         ck_assert_int_eq(first_codec(s, "1", &bytes[i]), 2);
         ck_assert_int_eq(first_codec(s, "2", &theirs), 2);
