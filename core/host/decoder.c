@@ -47,11 +47,20 @@ const ss_decoder_ops *ss_decoder_detect(const char *name, const unsigned char *h
     return best;
 }
 
-int ss_decoder_open_memory(const ss_decoder_ops *ops, const void *data, size_t len,
-                           const char *name, const ss_decoder_config *cfg, void *shared,
-                           void **state, FILE **fp, ss_err *err)
+/* A stream that could not be made for want of memory is SS_ENOMEM, as any other shortage: the
+ * input is not at fault, and its callers must not set it aside as if it were. */
+static int ssi_short_of_memory(int rc, ss_err *err)
 {
-    *fp = NULL;
+    if (rc != ENOMEM)
+        return rc;
+    err->code = SS_ENOMEM;
+    return SS_ENOMEM;
+}
+
+static int ssi_open_bytes(const ss_decoder_ops *ops, const void *data, size_t len, const char *name,
+                          const ss_decoder_config *cfg, void *shared, void **state, FILE **fp,
+                          ss_err *err)
+{
     if (ops->open_memory)
         return ops->open_memory(data, len, name, cfg, shared, state, err);
     /* fmemopen() refuses an empty buffer: an empty stream, which the decoder rejects by name */
@@ -65,6 +74,15 @@ int ss_decoder_open_memory(const ss_decoder_ops *ops, const void *data, size_t l
     else
         *fp = f;
     return rc;
+}
+
+int ss_decoder_open_memory(const ss_decoder_ops *ops, const void *data, size_t len,
+                           const char *name, const ss_decoder_config *cfg, void *shared,
+                           void **state, FILE **fp, ss_err *err)
+{
+    *fp = NULL;
+    return ssi_short_of_memory(ssi_open_bytes(ops, data, len, name, cfg, shared, state, fp, err),
+                               err);
 }
 
 int ss_decoder_has_extension(const char *name, const char *const *extensions)

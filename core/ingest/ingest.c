@@ -883,7 +883,7 @@ int ss_ingest_memory(ss_ingest *in, const void *data, size_t len, const char *na
     int rc = !ops ? SS_EFORMAT
                   : ss_decoder_open_memory(ops, data, len, name, &in->o.decoder,
                                            ss_decoder_shared_get(in->shared, ops), &st, &fp, err);
-    if (rc == SS_ENOMEM || rc == ENOMEM)
+    if (rc == SS_ENOMEM)
         return rc; /* the message is not at fault: it must not be set aside as if it were */
     if (rc)
         return ssi_reject_input(in, name, err);

@@ -350,8 +350,6 @@ static int ssi_decode(ss_partitioner *p, const rd_kafka_message_t *m, char *why,
     ss_err de = {0};
     int rc = ss_decoder_open_memory(p->ops, m->payload, m->len, name, &p->dcfg,
                                     ss_decoder_shared_get(p->shared, p->ops), &st, &fp, &de);
-    if (rc == ENOMEM) /* no stream could be made: the message is not at fault */
-        rc = SS_ENOMEM;
     if (rc)
         rc = rc == SS_ENOMEM ? rc : (snprintf(why, cap, "%s", de.msg), 1);
     for (int more = !rc; more;) {

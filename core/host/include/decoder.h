@@ -136,7 +136,8 @@ const ss_decoder_ops *ss_decoder_detect(const char *name, const unsigned char *h
  * open_memory() when it has one, else by open() on a stream over them (fmemopen).
  * @param[out] state as open() gives it. @param[out] fp the stream, which the caller closes after
  * close(); NULL when there is none (open_memory(), or a failed open).
- * @return as open(); an errno with @p err naming @p name when no stream can be made.
+ * @return as open(); SS_ENOMEM when memory ran short, a stream's included; another errno with
+ * @p err naming @p name when no stream can be made.
  */
 int ss_decoder_open_memory(const ss_decoder_ops *ops, const void *data, size_t len,
                            const char *name, const ss_decoder_config *cfg, void *shared,

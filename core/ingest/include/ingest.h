@@ -131,9 +131,9 @@ int ss_ingest_stream(ss_ingest *in, FILE *fp, const char *name, ss_err *err);
  * Ingest an input that is in memory already (a Kafka message): @p len bytes at @p data, the
  * caller's, read only during the call. A decoder that can (ss_decoder_ops.open_memory) decodes
  * them where they lie, without the two copies a stream over them (fmemopen) makes. Returns as
- * ss_ingest_path(), except that running out of memory while opening the input (SS_ENOMEM, or
- * ENOMEM for a stream that cannot be made) is returned as an error, not a rejection: the input is
- * not at fault, and a Kafka consumer must not commit past it.
+ * ss_ingest_path(), except that running out of memory while opening the input (SS_ENOMEM) is
+ * returned as an error, not a rejection: the input is not at fault, and a Kafka consumer must not
+ * commit past it.
  */
 int ss_ingest_memory(ss_ingest *in, const void *data, size_t len, const char *name, ss_err *err);
 
