@@ -17,7 +17,11 @@
  * stamps in 0.54 of their bytes instead of 0.62.
  *
  * Format 13 writes a chunk, once closed, to the stamps file (stamps_file.c); the stamps table
- * keeps where it lies. Chunks of formats 11-12 are still read from the table. */
+ * keeps where it lies. Chunks of formats 11-12 are still read from the table.
+ *
+ * Format 14 compresses a FITS stamp, regrouped, with its survey's stamps dictionary once it has
+ * one (zstamps.c). */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_forceAttachDict: see zstamps.c */
 #include "store_impl.h"
 
 #include <fcntl.h>
@@ -30,17 +34,14 @@
 #define SSI_CUTOUTS_PACKED 2    /* record version of the packed layout (1: one stamp) */
 /* The level is the store handle's (SS_STAMP_LEVEL by default, -20: one of zstd's fastest; on
  * Rubin's stamps level -3 made ingest 17% slower for 2.0x, -20 5% slower for 1.9x, bench_avro,
- * 30,000 alerts, alternated with the code before).
- * zstd's hash table at the fast levels: 2^14 entries, where -20's own (2^12, for inputs of tens
- * of kB) holds too few of a stamp's positions. Rubin's 300 stamps of ../shared/data compress 9%
- * faster, to 0.5395 of their bytes against 0.5392. The other levels keep zstd's own. */
-#define SSI_ZSTD_HASH_LOG 14
+ * 30,000 alerts, alternated with the code before). The hash table: SSI_ZSTD_HASH_LOG. */
 /* The largest stamp a record may claim: a damaged length must not make a huge allocation. */
 #define SSI_STAMP_MAX ((uint64_t)1 << 30)
 
 /* ZSTD_FITS (format 12): zstd of the stamp with its FITS arrays regrouped by byte first
- * (fits_shuffle.c). */
-enum { SSI_CODEC_RAW, SSI_CODEC_ZSTD, SSI_CODEC_ZSTD_FITS };
+ * (fits_shuffle.c). ZSTD_FITS_DICT (format 14): the number of its survey's stamps dictionary (a
+ * varint), then zstd of the regrouped stamp with that dictionary (zstamps.c). */
+enum { SSI_CODEC_RAW, SSI_CODEC_ZSTD, SSI_CODEC_ZSTD_FITS, SSI_CODEC_ZSTD_FITS_DICT };
 
 /* Format 11: a cutouts record of this version is a reference (count u8, then chunk, offset and
  * length as varints) to a packed record inside a chunk. A chunk (stamps table: number, u64 BE,
@@ -73,17 +74,20 @@ static ZSTD_CCtx *ssi_squeezer_cctx(int level)
 {
     level = level ? level : SS_STAMP_LEVEL;
     ZSTD_CCtx *c = ZSTD_createCCtx();
-    if (c && (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
-              (level < 0 &&
-               ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, SSI_ZSTD_HASH_LOG))))) {
+    if (c &&
+        (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
+         ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_forceAttachDict, ZSTD_dictForceAttach)) ||
+         (level < 0 &&
+          ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, SSI_ZSTD_HASH_LOG))))) {
         ZSTD_freeCCtx(c);
         return NULL;
     }
     return c;
 }
 
-/* Append stamp @p c to @p z compressed, when that saves an eighth (codec ZSTD or ZSTD_FITS, its
- * *n bytes there); else @p z is left as it was (codec RAW: the stamp is stored as sent, *n 0). */
+/* Append stamp @p c to @p z compressed, when that saves an eighth (codec ZSTD, ZSTD_FITS or, with
+ * q's dictionary, ZSTD_FITS_DICT, its *n bytes there); else @p z is left as it was (codec RAW: the
+ * stamp is stored as sent, *n 0). */
 static int ssi_stamp_squeeze(ssi_squeezer *q, const ss_cutout *c, ss_wbuf *z, uint8_t *codec,
                              size_t *n)
 {
@@ -91,20 +95,24 @@ static int ssi_stamp_squeeze(ssi_squeezer *q, const ss_cutout *c, ss_wbuf *z, ui
     *n = 0;
     if (!ssi_compressible(c))
         return 0;
-    if (ss_wbuf_reserve(z, ZSTD_compressBound(c->len)))
+    if (ss_wbuf_reserve(z, SS_UVAR_MAX + ZSTD_compressBound(c->len)))
         return SS_ENOMEM;
     ss_wbuf_reset(&q->shuffled);
     if (ss_wbuf_reserve(&q->shuffled, c->len) ||
         (!q->cctx && !(q->cctx = ssi_squeezer_cctx(q->level))))
         return SS_ENOMEM;
     int fits = ssi_fits_shuffle(c->data, c->len, q->shuffled.data, 0);
-    size_t got = ZSTD_compress2(q->cctx, z->data + z->len, z->cap - z->len,
-                                fits ? q->shuffled.data : c->data, c->len);
-    if (ZSTD_isError(got) || got > c->len - c->len / 8)
+    const ZSTD_CDict *dict = fits ? q->cdict : NULL;
+    size_t at = z->len + (dict ? ss_uvar_put(z->data + z->len, q->dict) : 0);
+    size_t got = ZSTD_CCtx_refCDict(q->cctx, dict);
+    if (!ZSTD_isError(got))
+        got = ZSTD_compress2(q->cctx, z->data + at, z->cap - at, fits ? q->shuffled.data : c->data,
+                             c->len);
+    if (ZSTD_isError(got) || at - z->len + got > c->len - c->len / 8)
         return 0;
-    z->len += got;
-    *n = got;
-    *codec = fits ? SSI_CODEC_ZSTD_FITS : SSI_CODEC_ZSTD;
+    *n = at - z->len + got;
+    z->len += *n;
+    *codec = dict ? SSI_CODEC_ZSTD_FITS_DICT : fits ? SSI_CODEC_ZSTD_FITS : SSI_CODEC_ZSTD;
     return 0;
 }
 
@@ -162,6 +170,15 @@ void ss_store_stamps_reset(ss_store_stamps *st)
 size_t ss_store_stamps_bytes(const ss_store_stamps *st)
 {
     return st->z.len + (size_t)st->n * sizeof *st->items;
+}
+
+int ss_store_stamps_pack2(ss_store_stamps *st, ss_store_txn *snap, const char *survey,
+                          const ss_cutout *cutouts, uint32_t *index)
+{
+    int rc = snap && survey ? ssi_zstamps_use(snap, survey, &st->q) : 0;
+    if (!snap || !survey)
+        st->q.dict = 0, st->q.cdict = NULL;
+    return rc ? rc : ss_store_stamps_pack(st, cutouts, index);
 }
 
 int ss_store_stamps_pack(ss_store_stamps *st, const ss_cutout *cutouts, uint32_t *index)
@@ -345,6 +362,51 @@ static int ssi_chunk_reserve(ss_store_txn *t, MDB_val *key, size_t len, uint8_t 
     return 0;
 }
 
+/* Whether stamp @p k of an alert is FITS a dictionary can compress: as packed (@p p), or as sent.
+ */
+static int ssi_stamp_fits(const ss_cutout *c, const ssi_packed *p, int k)
+{
+    if (p)
+        return p->codec[k] == SSI_CODEC_ZSTD_FITS || p->codec[k] == SSI_CODEC_ZSTD_FITS_DICT;
+    return c->data && ssi_compressible(c) && ssi_zstamps_content(c->data, c->len);
+}
+
+/* @p d: stamp @p k regrouped, as ssi_stamp_squeeze() compresses it: from the bytes @p p packed,
+ * else from the stamp as sent. @return 0 or SS_ENOMEM; a stamp not regrouped adds nothing. */
+static int ssi_stamp_regrouped(const ss_cutout *c, const ss_store_stamps *st, const ssi_packed *p,
+                               int k, ss_wbuf *d)
+{
+    if (ss_wbuf_reserve(d, c->len))
+        return SS_ENOMEM;
+    size_t got = c->len;
+    if (p && p->codec[k] == SSI_CODEC_ZSTD_FITS)
+        got = ZSTD_decompress(d->data + d->len, c->len, st->z.data + p->off[k], p->len[k]);
+    else if (p || !ssi_fits_shuffle(c->data, c->len, d->data + d->len, 0))
+        return 0;
+    d->len += !ZSTD_isError(got) && got == c->len ? got : 0;
+    return 0;
+}
+
+/* Writer: the store's squeezer pointed at @p survey's stamps dictionary (zstamps.c), made from
+ * this alert's FITS stamps, regrouped, when the survey has none yet. */
+static int ssi_stamps_dict(ss_store_txn *t, const char *survey, const ss_cutout *cutouts,
+                           const ss_store_stamps *st, const ssi_packed *p)
+{
+    int any = 0;
+    for (int k = 0; k < SS_CUTOUT__COUNT; k++)
+        any |= ssi_stamp_fits(&cutouts[k], p, k);
+    int rc = any ? ssi_zstamps_use(t, survey, &t->s->squeezer) : 0;
+    if (rc || !any || t->s->squeezer.dict || !t->write)
+        return rc;
+    ss_wbuf d = {0};
+    for (int k = 0; !rc && k < SS_CUTOUT__COUNT; k++)
+        rc = ssi_stamp_fits(&cutouts[k], p, k) ? ssi_stamp_regrouped(&cutouts[k], st, p, k, &d) : 0;
+    if (!rc && d.len)
+        rc = ssi_zstamps_make(t, survey, d.data, d.len);
+    ss_wbuf_free(&d);
+    return rc;
+}
+
 int ss_store_cutouts_put(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts)
 {
     return ss_store_cutouts_put2(t, a, cutouts, NULL, 0);
@@ -363,13 +425,15 @@ int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *c
     if (st && index >= st->n)
         return SS_EINVAL;
     const ssi_packed *p = st ? &st->items[index] : NULL;
+    int rc = ssi_stamps_dict(t, a->survey, cutouts, st, p);
+    if (rc)
+        return rc;
     ss_wbuf_reset(&t->buf); /* the heads; the stamps are copied straight into LMDB */
     for (int k = 0; k < SS_CUTOUT__COUNT; k++) {
         const ss_cutout *c = &cutouts[k];
         if (p ? !p->has[k] : !c->data)
             continue;
-        int rc = ssi_stamp_stored(t, c, k, st, p, &bytes[count], &stored[count], &codec);
-        if (rc)
+        if ((rc = ssi_stamp_stored(t, c, k, st, p, &bytes[count], &stored[count], &codec)))
             return rc;
         ss_wbuf_u8(&t->buf, (uint8_t)k);
         ss_wbuf_u8(&t->buf, codec);
@@ -387,8 +451,8 @@ int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *c
     kb[klen - 1] = SSI_CUTOUT_ALL;
     MDB_val key = {klen, kb};
     unsigned char *out = NULL;
-    int rc = t->s->has_stamps ? ssi_chunk_reserve(t, &key, len + t->buf.len, count, a->mjd, &out)
-                              : ssi_record_reserve(t, &key, len + t->buf.len, &out);
+    rc = t->s->has_stamps ? ssi_chunk_reserve(t, &key, len + t->buf.len, count, a->mjd, &out)
+                          : ssi_record_reserve(t, &key, len + t->buf.len, &out);
     if (rc)
         return rc == MDB_KEYEXIST ? 0 : rc; /* an existing one is kept as it was */
     *out++ = SSI_CUTOUTS_PACKED;
@@ -418,21 +482,38 @@ static int ssi_cutout_key(const MDB_val *k, size_t idlen, char *survey)
     return (unsigned char)key[k->mv_size - 1];
 }
 
+/* Decompress a stamp of @p codec into @p raw (@p len bytes), with its survey's stamps dictionary
+ * for ZSTD_FITS_DICT. */
+static int ssi_stamp_inflate(ss_store_txn *t, const void *z, size_t zlen, void *raw, size_t len,
+                             uint8_t codec)
+{
+    if (codec != SSI_CODEC_ZSTD_FITS_DICT) {
+        size_t n = ZSTD_decompress(raw, len, z, zlen);
+        return ZSTD_isError(n) || n != len ? SS_ECORRUPT : 0;
+    }
+    ss_rbuf r = {z, (const unsigned char *)z + zlen, 0};
+    uint64_t number = ss_rbuf_uvar(&r);
+    if (r.bad || !number || number > UINT32_MAX)
+        return SS_ECORRUPT;
+    return ssi_zstamps_expand(t, (uint32_t)number, r.p, (size_t)(r.end - r.p), raw, len);
+}
+
 /* Decompress a stamp of @p codec into memory of @p t, valid until the transaction ends. */
 static int ssi_stamp_unpack(ss_store_txn *t, const void *z, size_t zlen, size_t len, uint8_t codec,
                             ss_store_cutout *out)
 {
     if (!t->arena && !(t->arena = ss_arena_new()))
         return SS_ENOMEM;
+    int regrouped = codec == SSI_CODEC_ZSTD_FITS || codec == SSI_CODEC_ZSTD_FITS_DICT;
     unsigned char *raw = ss_arena_alloc(t->arena, len ? len : 1), *fits = raw;
-    if (raw && codec == SSI_CODEC_ZSTD_FITS)
+    if (raw && regrouped)
         raw = ss_arena_alloc(t->arena, len ? len : 1); /* regrouped, undone into fits */
     if (!raw)
         return SS_ENOMEM;
-    size_t n = ZSTD_decompress(raw, len, z, zlen);
-    if (ZSTD_isError(n) || n != len)
-        return SS_ECORRUPT;
-    if (codec == SSI_CODEC_ZSTD_FITS && !ssi_fits_shuffle(raw, len, fits, 1))
+    int rc = ssi_stamp_inflate(t, z, zlen, raw, len, codec);
+    if (rc)
+        return rc;
+    if (regrouped && !ssi_fits_shuffle(raw, len, fits, 1))
         return SS_ECORRUPT; /* it held an array when written */
     out->bytes = fits;
     out->len = len;
@@ -453,7 +534,7 @@ static int ssi_packed_each(ss_store_txn *t, const MDB_val *v, ss_store_cutout *c
         c->file_name = ss_rbuf_vstr(&r, &fnlen);
         c->file_name_len = fnlen;
         uint64_t len = ss_rbuf_uvar(&r), stored = ss_rbuf_uvar(&r);
-        if (r.bad || kind >= SS_CUTOUT__COUNT || codec > SSI_CODEC_ZSTD_FITS ||
+        if (r.bad || kind >= SS_CUTOUT__COUNT || codec > SSI_CODEC_ZSTD_FITS_DICT ||
             stored > (uint64_t)(r.end - r.p) || (codec == SSI_CODEC_RAW && stored != len) ||
             len > SSI_STAMP_MAX)
             return SS_ECORRUPT;

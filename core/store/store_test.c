@@ -2358,7 +2358,7 @@ START_TEST(format_12_chunks_read_beside_stamps_dat_after_upgrade)
     if (pid == 0) {
         ss_store *w = open_rw("st");
         ss_store_info info;
-        int ok = !ss_store_info_get(w, &info) && info.format == 13;
+        int ok = !ss_store_info_get(w, &info) && info.format == SS_STORE_FORMAT_VERSION;
         put_stamped(w, p, "1", 1, 60100);
         ss_store_close(w);
         _exit(ok ? 0 : 1);
@@ -2436,7 +2436,8 @@ static size_t fits_data(unsigned char *b, size_t *len, size_t bytes, unsigned se
 /* A stamp of four HDUs and a tail: 4-byte numbers (231 of them, past the last sixteen), 8-byte
  * ones, a binary table (bytes: left alone), 2-byte ones; then 100 bytes that are no header. The
  * arrays' offsets, counts and sizes go to @p off, @p n and @p es. @return its length. */
-static size_t fits_stamp(unsigned char *b, size_t off[3], size_t n[3], size_t es[3])
+static size_t fits_stamp_seeded(unsigned char *b, size_t off[3], size_t n[3], size_t es[3],
+                                unsigned seed)
 {
     static const char *const primary[][2] = {
         {"SIMPLE", "T"}, {"BITPIX", "-32"}, {"NAXIS", "2"}, {"NAXIS1", "33"}, {"NAXIS2", "7"}};
@@ -2459,15 +2460,20 @@ static size_t fits_stamp(unsigned char *b, size_t off[3], size_t n[3], size_t es
         {"XTENSION", "'IMAGE   '"}, {"BITPIX", "16"}, {"NAXIS", "1"}, {"NAXIS1", "21"}};
     size_t len = 0;
     fits_head(b, &len, primary, 5);
-    off[0] = fits_data(b, &len, 231 * 4, 1), n[0] = 231, es[0] = 4;
+    off[0] = fits_data(b, &len, 231 * 4, seed), n[0] = 231, es[0] = 4;
     fits_head(b, &len, doubles, 7);
-    off[1] = fits_data(b, &len, 35 * 8, 2), n[1] = 35, es[1] = 8;
+    off[1] = fits_data(b, &len, 35 * 8, seed + 1), n[1] = 35, es[1] = 8;
     fits_head(b, &len, table, 8);
-    fits_data(b, &len, 36, 3);
+    fits_data(b, &len, 36, seed + 2);
     fits_head(b, &len, shorts, 4);
-    off[2] = fits_data(b, &len, 21 * 2, 4), n[2] = 21, es[2] = 2;
+    off[2] = fits_data(b, &len, 21 * 2, seed + 3), n[2] = 21, es[2] = 2;
     memset(b + len, 'x', 100);
     return len + 100;
+}
+
+static size_t fits_stamp(unsigned char *b, size_t off[3], size_t n[3], size_t es[3])
+{
+    return fits_stamp_seeded(b, off, n, es, 1);
 }
 
 /* Each array's byte k of number i at k * n + i, every other byte where it was, and back. */
@@ -2530,56 +2536,151 @@ static int first_codec(ss_store *s, const char *id, size_t *record_len)
 }
 
 /* A write transaction in which alert "1" has stamps @p c packed by the writer and alert "2" the
- * same packed ahead into @p st; the caller commits it. */
+ * same packed ahead into @p st, with the survey's stamps dictionary as committed; the caller
+ * commits it. */
 static ss_store_txn *put_both_ways(ss_store *s, ss_packet *p, ss_store_stamps *st,
                                    const ss_cutout *c)
 {
     uint32_t early;
-    ck_assert_int_eq(ss_store_stamps_pack(st, c, &early), 0);
     ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_stamps_pack2(st, t, "ztf", c, &early), 0);
+    ss_store_txn_abort(t);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
     ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "1", "x"), c), 0);
     ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "2", "x"), c, st, early), 0);
     return t;
 }
 
-/* A FITS stamp is stored regrouped (codec 2), in fewer bytes than zstd makes of it as sent, by
- * the writer and by another thread alike, and reads back as sent; a stamp that only starts as
- * FITS is compressed as it is (codec 1). */
+/* Alert @p id of survey ztf with stamp @p c (one), put by the writer and committed. */
+static void put_stamp_alone(ss_store *s, ss_packet *p, const char *id, const ss_cutout *c)
+{
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, id, "x"), c), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+}
+
+/* Whether alert @p id's first stamp reads back as the @p len bytes at @p want. */
+static void stamp_reads(ss_store *s, const char *id, const void *want, size_t len)
+{
+    got_stamps g = {0};
+    ck_assert_int_eq(read_stamps(s, id, &g), 0);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_uint_eq(g.len[0], len);
+    ck_assert_int_eq(memcmp(g.bytes[0], want, len), 0);
+    free_stamps(&g);
+}
+
+/* A FITS stamp is stored regrouped, in fewer bytes than zstd makes of it as sent, by the writer
+ * and by another thread alike (with the survey's stamps dictionary, codec 3; without, codec 2),
+ * and reads back as sent; a stamp that only starts as FITS is compressed as it is (codec 1). */
 START_TEST(fits_stamps_stored_regrouped_read_as_sent)
 {
     ss_store *s = open_rw("st");
     ss_packet *p = ss_packet_new();
-    static unsigned char fits[12 * 2880], broken[sizeof fits];
+    static unsigned char fits[12 * 2880], broken[sizeof fits], other[sizeof fits];
     size_t off[3], n[3], es[3], len = fits_stamp(fits, off, n, es);
+    size_t olen = fits_stamp_seeded(other, off, n, es, 7);
     memcpy(broken, fits, len);
     memcpy(broken + 3 * 80 + 10, "               33000", 20);
     ss_cutout c[SS_CUTOUT__COUNT] = {{fits, len, "sci.fits"}, {0}, {0}};
     ss_cutout d[SS_CUTOUT__COUNT] = {{broken, len, "sci.fits"}, {0}, {0}};
-    ss_store_stamps *st = ss_store_stamps_new();
+    ss_cutout o[SS_CUTOUT__COUNT] = {{other, olen, "sci.fits"}, {0}, {0}};
+    put_stamp_alone(s, p, "0", o); /* makes the survey's stamps dictionary */
+    ss_store_stamps *st = ss_store_stamps_new(), *none = ss_store_stamps_new();
+    uint32_t plain_at;
+    ck_assert_int_eq(ss_store_stamps_pack(none, c, &plain_at), 0); /* no dictionary known */
     ss_store_txn *t = put_both_ways(s, p, st, c);
     ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "3", "x"), d), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "4", "x"), c, none, plain_at), 0);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
-    size_t mine, theirs, plain;
-    ck_assert_int_eq(first_codec(s, "1", &mine), 2);
-    ck_assert_int_eq(first_codec(s, "2", &theirs), 2);
+    size_t mine, theirs, plain, regrouped;
+    ck_assert_int_eq(first_codec(s, "1", &mine), 3);
+    ck_assert_int_eq(first_codec(s, "2", &theirs), 3);
     ck_assert_int_eq(first_codec(s, "3", &plain), 1);
+    ck_assert_int_eq(first_codec(s, "4", &regrouped), 2);
     ck_assert_uint_eq(mine, theirs);
-    ck_assert_uint_lt(mine, plain); /* the same bytes but for one header value */
-    const char *ids[] = {"1", "2", "3"};
-    for (int i = 0; i < 3; i++) {
-        got_stamps g = {0};
-        ck_assert_int_eq(read_stamps(s, ids[i], &g), 0);
-        ck_assert_int_eq(g.n, 1);
-        ck_assert_uint_eq(g.len[0], len);
-        ck_assert_int_eq(memcmp(g.bytes[0], i < 2 ? fits : broken, len), 0);
-        free_stamps(&g);
-    }
+    ck_assert_uint_lt(regrouped, plain); /* the same bytes but for one header value */
+    const char *ids[] = {"1", "2", "3", "4"};
+    for (int i = 0; i < 4; i++)
+        stamp_reads(s, ids[i], i == 2 ? broken : fits, len);
     char *text;
     ck_assert_uint_eq(verify_problems(s, &text), 0);
     free(text);
     ss_store_stamps_free(st);
+    ss_store_stamps_free(none);
     ss_store_close(s);
+    ss_packet_free(p);
+}
+END_TEST
+
+/* Format 14: the first alert the writer stores with FITS stamps makes its survey's stamps
+ * dictionary, with which later stamps keep fewer bytes than without; a set packing ahead uses it
+ * once committed. A dictionary made by a transaction that aborts goes with it, its number given
+ * again to another's; stamps of a survey without FITS make none. Every stamp reads back as sent,
+ * in the store and in its compacted copy, and verify finds nothing wrong. */
+START_TEST(fits_stamps_compressed_with_their_surveys_dictionary)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    static unsigned char a[12 * 2880], b[sizeof a], gz[600];
+    size_t off[3], n[3], es[3], alen = fits_stamp_seeded(a, off, n, es, 11);
+    size_t blen = fits_stamp_seeded(b, off, n, es, 22);
+    memset(gz, 7, sizeof gz);
+    gz[0] = 0x1f, gz[1] = 0x8b;
+    ss_cutout ca[SS_CUTOUT__COUNT] = {{a, alen, "a.fits"}, {0}, {0}};
+    ss_cutout cb[SS_CUTOUT__COUNT] = {{b, blen, "b.fits"}, {0}, {0}};
+    ss_cutout cg[SS_CUTOUT__COUNT] = {{gz, sizeof gz, "g.fits.gz"}, {0}, {0}};
+
+    ss_store_txn *t; /* made from a, then aborted: the next transaction makes one from b */
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "0", "x"), ca), 0);
+    ss_store_txn_abort(t);
+    put_stamp_alone(s, p, "g", cg);
+    put_stamp_alone(s, p, "1", cb);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    uint32_t number = 0;
+    ck_assert_int_eq(ssi_zdict_named(t, 't', "ztf", &number), 0);
+    ck_assert_uint_eq(number, 1);
+    ss_store_txn_abort(t);
+    put_stamp_alone(s, p, "2", ca);
+
+    ss_store_stamps *st = ss_store_stamps_new2(s), *none = ss_store_stamps_new2(s);
+    uint32_t with, without;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_stamps_pack2(st, t, "ztf", ca, &with), 0);
+    ck_assert_int_eq(ss_store_stamps_pack2(none, NULL, "ztf", ca, &without), 0);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "3", "x"), ca, st, with), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "4", "x"), ca, none, without), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    size_t len[5];
+    const char *ids[] = {"1", "2", "3", "4", "g"};
+    const int codec[] = {3, 3, 3, 2, 0};
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(first_codec(s, ids[i], &len[i]), codec[i]);
+    ck_assert_uint_eq(len[1], len[2]);
+    ck_assert_uint_lt(len[0] + 500, len[1]); /* b is the dictionary: little of it is left */
+    ck_assert_uint_lt(len[2], len[3]);
+
+    char *copy = tu_path(tu_tmp, "st.compact");
+    ss_err err = {0};
+    ck_assert_msg(ss_store_compact(s, copy, &err) == 0, "%s", err.msg);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4; i++)
+            stamp_reads(s, ids[i], i ? a : b, i ? alen : blen);
+        stamp_reads(s, "g", gz, sizeof gz);
+        char *text;
+        ck_assert_msg(verify_problems(s, &text) == 0, "%s", text);
+        free(text);
+        ss_store_close(s);
+        s = round ? NULL : open_rw("st.compact");
+    }
+    free(copy);
+    ss_store_stamps_free(st);
+    ss_store_stamps_free(none);
     ss_packet_free(p);
 }
 END_TEST
@@ -2589,26 +2690,25 @@ END_TEST
  * is refused, naming it. */
 START_TEST(stamps_compressed_at_the_handles_level)
 {
-    static unsigned char fits[12 * 2880];
+    static unsigned char fits[12 * 2880], other[sizeof fits];
     size_t off[3], n[3], es[3], len = fits_stamp(fits, off, n, es), bytes[3];
+    size_t olen = fits_stamp_seeded(other, off, n, es, 7);
     const int levels[3] = {-50, 0, 3}; /* 0: the default, -20 */
     ss_cutout c[SS_CUTOUT__COUNT] = {{fits, len, "sci.fits"}, {0}, {0}};
+    ss_cutout dict_from[SS_CUTOUT__COUNT] = {{other, olen, "sci.fits"}, {0}, {0}};
     for (int i = 0; i < 3; i++) {
         char name[16];
         snprintf(name, sizeof name, "lv%d", i);
         ss_store *s = open_with(name, (ss_store_options){.create = 1, .stamp_level = levels[i]});
         ss_packet *p = ss_packet_new();
         ss_store_stamps *st = ss_store_stamps_new2(s);
+        put_stamp_alone(s, p, "0", dict_from); /* the stamps dictionary, at this level too */
         ck_assert_int_eq(ss_store_txn_commit(put_both_ways(s, p, st, c)), 0);
         size_t theirs;
-        ck_assert_int_eq(first_codec(s, "1", &bytes[i]), 2);
-        ck_assert_int_eq(first_codec(s, "2", &theirs), 2);
+        ck_assert_int_eq(first_codec(s, "1", &bytes[i]), 3);
+        ck_assert_int_eq(first_codec(s, "2", &theirs), 3);
         ck_assert_uint_eq(bytes[i], theirs);
-        got_stamps g = {0};
-        ck_assert_int_eq(read_stamps(s, "2", &g), 0);
-        ck_assert_uint_eq(g.len[0], len);
-        ck_assert_int_eq(memcmp(g.bytes[0], fits, len), 0);
-        free_stamps(&g);
+        stamp_reads(s, "2", fits, len);
         ss_store_stamps_free(st);
         ss_store_close(s);
         ss_packet_free(p);
@@ -3242,6 +3342,7 @@ int main(void)
     tcase_add_test(f7, committed_stamps_leave_the_page_cache);
     tcase_add_test(f7, fits_stamps_stored_regrouped_read_as_sent);
     tcase_add_test(f7, stamps_compressed_at_the_handles_level);
+    tcase_add_test(f7, fits_stamps_compressed_with_their_surveys_dictionary);
     suite_add_tcase(s, f7);
     TCase *f9 = tcase_create("format_9");
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);

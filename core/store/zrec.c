@@ -55,6 +55,7 @@ void ssi_zrec_init(ssi_zrec *z)
 static void ssi_zdict_free(ssi_zdict *d)
 {
     ZSTD_freeCDict(d->cdict);
+    ZSTD_freeCDict(d->stamps);
     ZSTD_freeDDict(d->ddict);
     free(d);
 }
@@ -102,7 +103,7 @@ void ssi_zrec_end(ss_store *s, int committed)
     }
 }
 
-static ZSTD_DCtx *ssi_zrec_dctx(ss_store_txn *t)
+ZSTD_DCtx *ssi_zrec_dctx(ss_store_txn *t)
 {
     ssi_zrec *z = &t->s->zrec;
     if (t->zdctx)
@@ -149,7 +150,7 @@ static ssi_zdict *ssi_zdict_find(ssi_zrec *z, uint32_t number)
 
 /* Add @p d to the cache, unless another transaction of the process added its number first (then
  * @p d is freed and *out is that one). */
-static int ssi_zdict_add(ssi_zrec *z, ssi_zdict *d, ssi_zdict **out)
+int ssi_zdict_add(ssi_zrec *z, ssi_zdict *d, ssi_zdict **out)
 {
     int rc = 0;
     pthread_mutex_lock(&z->lock);
@@ -168,15 +169,24 @@ static int ssi_zdict_add(ssi_zrec *z, ssi_zdict *d, ssi_zdict **out)
     return rc;
 }
 
-static void ssi_zkey_number(unsigned char k[5], uint32_t number)
+void ssi_zkey_number(unsigned char k[5], uint32_t number)
 {
     k[0] = 'd';
     ss_be32_put(k + 1, number);
 }
 
-/* A dictionary as stored, prepared for reading (and for the writer, writing). */
-static int ssi_zdict_make(const MDB_val *v, uint32_t number, int write, int committed,
-                          ssi_zdict **out)
+size_t ssi_zkey_survey(unsigned char k[1 + SS_SURVEY_MAX], char kind, const char *survey)
+{
+    size_t len = strlen(survey);
+    if (len > SS_SURVEY_MAX)
+        return 0;
+    k[0] = (unsigned char)kind;
+    memcpy(k + 1, survey, len);
+    return 1 + len;
+}
+
+/* A dictionary as stored, prepared for reading (and for the writer, writing records). */
+int ssi_zdict_make(const MDB_val *v, uint32_t number, int write, int committed, ssi_zdict **out)
 {
     ssi_zdict *d = calloc(1, sizeof *d);
     if (!d)
@@ -194,15 +204,14 @@ static int ssi_zdict_make(const MDB_val *v, uint32_t number, int write, int comm
     return 0;
 }
 
-/* Dictionary @p number, from the cache or the zdict table of @p t. @return 0, SS_ECORRUPT (no
- * such dictionary), SS_ENOMEM or an LMDB code. */
-static int ssi_zdict_get(ss_store_txn *t, uint32_t number, ssi_zdict **out)
+int ssi_zdict_get(ss_store_txn *t, uint32_t number, int records, ssi_zdict **out)
 {
     ssi_zrec *z = &t->s->zrec;
+    records = records && t->write;
     pthread_mutex_lock(&z->lock);
     ssi_zdict *d = ssi_zdict_find(z, number);
     pthread_mutex_unlock(&z->lock);
-    if (d && (!t->write || d->cdict)) { /* only the writer sets cdict */
+    if (d && (!records || d->cdict)) { /* only the writer sets cdict */
         *out = d;
         return 0;
     }
@@ -222,7 +231,7 @@ static int ssi_zdict_get(ss_store_txn *t, uint32_t number, ssi_zdict **out)
         *out = d;
         return d->cdict ? 0 : SS_ENOMEM;
     }
-    if ((rc = ssi_zdict_make(&v, number, t->write, 1, &d)))
+    if ((rc = ssi_zdict_make(&v, number, records, 1, &d)))
         return rc;
     return ssi_zdict_add(z, d, out);
 }
@@ -234,7 +243,7 @@ int ssi_zrec_expand(ss_store_txn *t, ss_rbuf *r)
         n > ssi_zrec_max_plain((uint64_t)(r->end - r->p)))
         return SS_ECORRUPT;
     ssi_zdict *d = t->zlast;
-    int rc = d && d->number == number ? 0 : ssi_zdict_get(t, (uint32_t)number, &d);
+    int rc = d && d->number == number ? 0 : ssi_zdict_get(t, (uint32_t)number, 0, &d);
     if (rc)
         return rc;
     t->zlast = d; /* a light curve's records share it: no lock for the next */
@@ -251,6 +260,41 @@ int ssi_zrec_expand(ss_store_txn *t, ss_rbuf *r)
 }
 
 /* ---- the writer ---- */
+
+int ssi_zdict_named(ss_store_txn *t, char kind, const char *survey, uint32_t *number)
+{
+    unsigned char kb[1 + SS_SURVEY_MAX];
+    size_t klen = ssi_zkey_survey(kb, kind, survey);
+    if (!t->s->has_zdict || !klen)
+        return SS_ENOTFOUND;
+    MDB_val k = {klen, kb}, v;
+    int rc = mdb_get(t->txn, t->s->zdict, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
+    if (v.mv_size != 4)
+        return SS_ECORRUPT;
+    *number = ss_be32_get(v.mv_data);
+    return 0;
+}
+
+int ssi_zdict_name(ss_store_txn *t, char kind, const char *survey, const void *dict, size_t len,
+                   int records, uint32_t *number)
+{
+    unsigned char kb[5], sk[1 + SS_SURVEY_MAX], nb[4];
+    size_t sklen = ssi_zkey_survey(sk, kind, survey);
+    int rc = sklen ? ssi_zdict_next(t, number) : SS_EINVAL;
+    if (rc)
+        return rc;
+    ssi_zkey_number(kb, *number);
+    ss_be32_put(nb, *number);
+    MDB_val k = {sizeof kb, kb}, v = {len, (void *)dict}, k2 = {sklen, sk}, v2 = {4, nb};
+    ssi_zdict *d;
+    if ((rc = mdb_put(t->txn, t->s->zdict, &k, &v, 0)) ||
+        (rc = mdb_put(t->txn, t->s->zdict, &k2, &v2, 0)) ||
+        (rc = ssi_zdict_make(&v, *number, records, 0, &d)))
+        return rc;
+    return ssi_zdict_add(&t->s->zrec, d, &d);
+}
 
 /* The writer's state for @p survey, made (and its dictionary looked up) on first sight. */
 static int ssi_zsurvey_get(ss_store_txn *t, const char *survey, ssi_zsurvey **out)
@@ -269,25 +313,20 @@ static int ssi_zsurvey_get(ss_store_txn *t, const char *survey, ssi_zsurvey **ou
     if (!grown)
         return SS_ENOMEM;
     z->s = grown;
-    unsigned char kb[1 + SS_SURVEY_MAX];
-    kb[0] = 's';
-    memcpy(kb + 1, survey, len);
-    MDB_val k = {1 + len, kb}, v;
-    int rc = mdb_get(t->txn, t->s->zdict, &k, &v);
-    if (rc && rc != MDB_NOTFOUND)
+    uint32_t number = 0;
+    int rc = ssi_zdict_named(t, 's', survey, &number);
+    if (rc && rc != SS_ENOTFOUND)
         return rc;
-    if (!rc && v.mv_size != 4)
-        return SS_ECORRUPT;
     ssi_zsurvey *zs = &z->s[z->ns++];
     memset(zs, 0, sizeof *zs);
     memcpy(zs->survey, survey, len + 1);
-    zs->number = rc ? 0 : ss_be32_get(v.mv_data);
+    zs->number = number;
     *out = zs;
     return 0;
 }
 
-/* The number after the last dictionary of the table ("d" keys sort before "s" ones). */
-static int ssi_zdict_next(ss_store_txn *t, uint32_t *number)
+/* The number after the last dictionary of the table ("d" keys sort before "s" and "t" ones). */
+int ssi_zdict_next(ss_store_txn *t, uint32_t *number)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->zdict, &c);
@@ -308,20 +347,8 @@ static int ssi_zdict_next(ss_store_txn *t, uint32_t *number)
 static int ssi_zdict_keep(ss_store_txn *t, ssi_zsurvey *zs, const void *dict, size_t len)
 {
     uint32_t number;
-    int rc = ssi_zdict_next(t, &number);
+    int rc = ssi_zdict_name(t, 's', zs->survey, dict, len, 1, &number);
     if (rc)
-        return rc;
-    unsigned char kb[5], sk[1 + SS_SURVEY_MAX], nb[4];
-    ssi_zkey_number(kb, number);
-    ss_be32_put(nb, number);
-    sk[0] = 's';
-    memcpy(sk + 1, zs->survey, strlen(zs->survey));
-    MDB_val k = {sizeof kb, kb}, v = {len, (void *)dict};
-    MDB_val k2 = {1 + strlen(zs->survey), sk}, v2 = {4, nb};
-    ssi_zdict *d;
-    if ((rc = mdb_put(t->txn, t->s->zdict, &k, &v, 0)) ||
-        (rc = mdb_put(t->txn, t->s->zdict, &k2, &v2, 0)) ||
-        (rc = ssi_zdict_make(&v, number, 1, 0, &d)) || (rc = ssi_zdict_add(&t->s->zrec, d, &d)))
         return rc;
     zs->number = number;
     zs->fresh = 1;
@@ -419,7 +446,7 @@ int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at,
     if (!zs->number)
         return ssi_zrec_sample(t, zs, b->data + at, n);
     ssi_zdict *d = t->zlast; /* a batch's records are mostly of one survey: no lock for them */
-    if (!(d && d->number == zs->number && d->cdict) && (rc = ssi_zdict_get(t, zs->number, &d)))
+    if (!(d && d->number == zs->number && d->cdict) && (rc = ssi_zdict_get(t, zs->number, 1, &d)))
         return rc;
     t->zlast = d;
     ssi_zrec *z = &t->s->zrec; /* the writer's context, made once: write transactions take turns */
@@ -432,29 +459,20 @@ int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at,
 
 int ssi_zrec_committed(ss_store_txn *t, const char *survey, uint32_t *number, MDB_val *dict)
 {
-    size_t len = strlen(survey);
-    if (!t->s->has_zdict || len > SS_SURVEY_MAX)
-        return SS_ENOTFOUND;
-    unsigned char kb[1 + SS_SURVEY_MAX];
-    kb[0] = 's';
-    memcpy(kb + 1, survey, len);
-    MDB_val k = {1 + len, kb}, v;
-    int rc = mdb_get(t->txn, t->s->zdict, &k, &v);
+    int rc = ssi_zdict_named(t, 's', survey, number);
     if (rc)
-        return rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
-    if (v.mv_size != 4)
-        return SS_ECORRUPT;
-    *number = ss_be32_get(v.mv_data);
+        return rc;
     unsigned char nb[5];
     ssi_zkey_number(nb, *number);
-    k = (MDB_val){sizeof nb, nb};
+    MDB_val k = {sizeof nb, nb};
     rc = mdb_get(t->txn, t->s->zdict, &k, dict);
     return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
 }
 
 /* ---- verify ---- */
 
-/* One zdict entry: a dictionary zstd recognises, or a survey naming one that is there. */
+/* One zdict entry: a dictionary zstd recognises (a trained one, or a survey's stamps, which start
+ * as FITS does), or a survey naming one that is there. */
 static void ssi_zrec_check(ss_store_txn *t, const MDB_val *k, const MDB_val *v,
                            void (*report)(void *ctx, const char *text), void *ctx)
 {
@@ -463,10 +481,11 @@ static void ssi_zrec_check(ss_store_txn *t, const MDB_val *k, const MDB_val *v,
     text[0] = '\0';
     if (k->mv_size == 5 && key[0] == 'd') {
         uint32_t number = ss_be32_get((const unsigned char *)key + 1);
-        if (!ZDICT_getDictID(v->mv_data, v->mv_size))
+        if (!ZDICT_getDictID(v->mv_data, v->mv_size) &&
+            !ssi_zstamps_content(v->mv_data, v->mv_size))
             snprintf(text, sizeof text, "zdict: dictionary %u is not a zstd dictionary", number);
-    } else if (k->mv_size > 1 && k->mv_size <= 1 + SS_SURVEY_MAX && key[0] == 's' &&
-               v->mv_size == 4) {
+    } else if (k->mv_size > 1 && k->mv_size <= 1 + SS_SURVEY_MAX &&
+               (key[0] == 's' || key[0] == 't') && v->mv_size == 4) {
         unsigned char kb[5];
         ssi_zkey_number(kb, ss_be32_get(v->mv_data));
         MDB_val dk = {sizeof kb, kb}, dv;

@@ -131,6 +131,13 @@
  *   A chunk is written once it closes and its writeback begun; the commit syncs stamps.dat, then
  *   LMDB. Retention punches a dropped chunk's bytes out of stamps.dat (a hole). The upgrade
  *   changes no table: chunks of formats 11-12 stay in the table and are read there.
+ * Format 14 compresses FITS stamps with a dictionary of their survey's own (zstamps.c):
+ *  - zdict:         "t" + survey -> u32 BE number of the survey's stamps dictionary; its "d" entry
+ *                   holds the regrouped FITS stamps of the first alert the writer stored with
+ *                   any (128 kB at most), as zstd's raw content, starting "SIMPLE  =".
+ *  - in a packed record, codec 3: the dictionary's number (a varint), then zstd of the regrouped
+ *    stamp with that dictionary. The upgrade changes no table; stamps written before keep their
+ *    codec.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -164,7 +171,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  13
+#define SS_STORE_FORMAT_VERSION  14
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
@@ -774,10 +781,24 @@ void ss_store_stamps_reset(ss_store_stamps *st);
  * Take the stamps of @p cutouts (SS_CUTOUT__COUNT, as for ss_store_cutouts_put()) into @p st:
  * those the store compresses compressed, the others copied as sent. @p cutouts' bytes may be
  * freed once this returns; ss_store_cutouts_put2() reads only their lengths and file names.
+ * FITS stamps are compressed with the stamps dictionary the last ss_store_stamps_pack2() of @p st
+ * found, none before.
  * @param[out] index what ss_store_cutouts_put2() is given for them.
  * @return 0 or SS_ENOMEM.
  */
 int ss_store_stamps_pack(ss_store_stamps *st, const ss_cutout *cutouts, uint32_t *index);
+
+/**
+ * ss_store_stamps_pack() of an alert of @p survey, its FITS stamps compressed with the survey's
+ * stamps dictionary (format 14) as @p snap sees it: a read transaction of the same store handle
+ * (the committed store), used only during this call. The dictionary is made by the writer from
+ * the first alert it stores with FITS stamps; until @p snap sees one, or with @p snap or
+ * @p survey NULL, the stamps are packed without. The dictionary's prepared form is the store
+ * handle's, kept until it closes.
+ * @return 0, SS_ENOMEM, or an error of @p snap's store (SS_ECORRUPT, an LMDB code).
+ */
+int ss_store_stamps_pack2(ss_store_stamps *st, ss_store_txn *snap, const char *survey,
+                          const ss_cutout *cutouts, uint32_t *index);
 
 /** The bytes @p st holds, for its maker's memory bound. */
 size_t ss_store_stamps_bytes(const ss_store_stamps *st);
@@ -785,7 +806,8 @@ size_t ss_store_stamps_bytes(const ss_store_stamps *st);
 /**
  * ss_store_cutouts_put() of stamps packed already: @p index of @p st, packed from the same
  * @p cutouts, of which only the lengths and file names are read (their bytes may be gone). The
- * record written is the one ss_store_cutouts_put() writes. @p st NULL: packed here.
+ * record written is the one ss_store_cutouts_put() writes, but for the stamps dictionary: @p st's
+ * records use the one its packing found, if any. @p st NULL: packed here.
  * @return as ss_store_cutouts_put(); SS_EINVAL when @p index is not one of @p st.
  */
 int ss_store_cutouts_put2(ss_store_txn *t, const ss_alert *a, const ss_cutout *cutouts,
