@@ -709,10 +709,11 @@ static int ssi_reject_input(ss_ingest *in, const char *name, ss_err *err)
     return rc ? ss_err_set(err, rc, "%s: out of memory", name) : SS_EREJECT;
 }
 
-/* With overlap: compress @p pkt's stamps now, on the decoding thread, counted in the batch's
- * bytes. Their bytes were lent by the decoder until its next call: the set holds them from here,
- * and the packet keeps only their lengths and names. @return 0 or SS_ENOMEM. */
-static int ssi_pack_stamps(ssi_batch *b, ss_packet *pkt)
+/* With overlap: compress @p pkt's stamps now, on the decoding thread, with their survey's stamps
+ * dictionary as committed, counted in the batch's bytes. Their bytes were lent by the decoder
+ * until its next call: the set holds them from here, and the packet keeps only their lengths and
+ * names. @return 0, SS_ENOMEM or an error of the store. */
+static int ssi_pack_stamps(ss_ingest *in, ssi_batch *b, ss_packet *pkt)
 {
     b->stamp_of[b->npk] = SSI_NOT_PACKED;
     int any = 0;
@@ -721,7 +722,8 @@ static int ssi_pack_stamps(ssi_batch *b, ss_packet *pkt)
     if (!any)
         return 0;
     size_t before = ss_store_stamps_bytes(b->stamps);
-    int rc = ss_store_stamps_pack(b->stamps, pkt->cutouts, &b->stamp_of[b->npk]);
+    int rc = ss_store_stamps_pack2(b->stamps, ssi_snapshot(in), pkt->alerts[0].survey, pkt->cutouts,
+                                   &b->stamp_of[b->npk]);
     b->bytes += ss_store_stamps_bytes(b->stamps) - before;
     for (int k = 0; k < SS_CUTOUT__COUNT; k++)
         pkt->cutouts[k].data = NULL; /* they would dangle */
@@ -757,7 +759,7 @@ static int ssi_take_packet(ss_ingest *in, ss_packet *pkt, ss_err *err)
     }
     ssi_batch *b = in->cur;
     ssi_seen_add_packet(&b->seen, pkt); /* when memory runs short, merely incomplete */
-    int rc = b->stamps ? ssi_pack_stamps(b, pkt) : 0;
+    int rc = b->stamps ? ssi_pack_stamps(in, b, pkt) : 0;
     if (b->lists)
         b->list0[b->npk] = SSI_NOT_PACKED;
     in->early_due += b->lists ? in->early_share : 0;
@@ -765,8 +767,10 @@ static int ssi_take_packet(ss_ingest *in, ss_packet *pkt, ss_err *err)
         in->early_due -= 1;
         rc = ssi_pack_lists(in, b, pkt);
     }
-    if (rc)
+    if (rc == SS_ENOMEM)
         return ss_err_set(err, rc, "out of memory packing records");
+    if (rc) /* the committed store could not be read */
+        return ss_store_fail(in->store, err, rc, "packing an alert's stamps");
     b->npk++;
     b->bytes += ss_arena_used(pkt->arena);
     return 0;
