@@ -16,9 +16,10 @@
  * compression saved.
  *
  * zstd's API for raw-content dictionaries with chosen parameters (ZSTD_createCDict_advanced) and
- * for attaching them is its "experimental" section: stable in every release since 1.4 and built
- * into Debian's libzstd, but not promised by zstd's ABI, so libzstd is taken at the version this
- * was built against (see CMakeLists.txt). */
+ * for attaching them is its "experimental" section (ZSTD_STATIC_LINKING_ONLY): unchanged since
+ * 1.4 and exported by Debian's libzstd, but not promised by zstd's ABI. skysieve is built against
+ * the libzstd-dev of the system it runs on, whose header matches its library; a library of
+ * another version needs a rebuild. The frames themselves are zstd's stable format. */
 #define ZSTD_STATIC_LINKING_ONLY
 #include "store_impl.h"
 
