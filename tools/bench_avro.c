@@ -36,7 +36,7 @@
  * share steered between the two threads by default (ss_ingest_options pack_ahead).
  * --cache-stamps keeps the stamps each commit wrote in the page cache (ss_store_options
  * cache_stamps), against their pages dropped once on disk by default. --stamp-level N compresses
- * the stamps the store compresses at zstd's level N (ss_store_options stamp_level).
+ * the stamps the store compresses at zstd's level N (ss_store_options stamp_level; default -60).
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
  *                   [--keep] [--serial] [--ingest-only] [--stream K] [--pack-ahead N]

@@ -37,7 +37,7 @@ static const char ssi_ingest_help[] =
     "  --no-cutouts       do not store the alerts' image stamps (they are stored by default and\n"
     "                     read back with 'skysieve cutout')\n"
     "  --stamp-level N    zstd level of the stamps the store compresses (Rubin's plain FITS),\n"
-    "                     -1000 to 19 (default -20); faster ones keep more bytes\n"
+    "                     -1000 to 19 (default -60); faster ones keep more bytes\n"
     "  --batch N          alerts per transaction (default 5000; fewer past 64 MiB)\n"
     "  --max-rejected-per-input N\n"
     "                     rejected records stored per input (default 1000); the rest are counted\n"

@@ -32,9 +32,11 @@
 
 #define SSI_CUTOUT_ALL     0xff /* the last key byte of an alert's packed stamps */
 #define SSI_CUTOUTS_PACKED 2    /* record version of the packed layout (1: one stamp) */
-/* The level is the store handle's (SS_STAMP_LEVEL by default, -20: one of zstd's fastest; on
- * Rubin's stamps level -3 made ingest 17% slower for 2.0x, -20 5% slower for 1.9x, bench_avro,
- * 30,000 alerts, alternated with the code before). The hash table: SSI_ZSTD_HASH_LOG. */
+/* The level is the store handle's (SS_STAMP_LEVEL by default, -60: one of zstd's fastest; on
+ * Rubin's stamps without a dictionary level -3 made ingest 17% slower for 2.0x, -20 5% slower for
+ * 1.9x, bench_avro, 30,000 alerts, alternated with the code before; with one (format 14), -60
+ * keeps fewer bytes than -20 did without, and faster: zstamps.c). The hash table:
+ * SSI_ZSTD_HASH_LOG. */
 /* The largest stamp a record may claim: a damaged length must not make a huge allocation. */
 #define SSI_STAMP_MAX ((uint64_t)1 << 30)
 

@@ -2693,7 +2693,7 @@ START_TEST(stamps_compressed_at_the_handles_level)
     static unsigned char fits[12 * 2880], other[sizeof fits];
     size_t off[3], n[3], es[3], len = fits_stamp(fits, off, n, es), bytes[3];
     size_t olen = fits_stamp_seeded(other, off, n, es, 7);
-    const int levels[3] = {-50, 0, 3}; /* 0: the default, -20 */
+    const int levels[3] = {-100, 0, 3}; /* 0: the default, -60 */
     ss_cutout c[SS_CUTOUT__COUNT] = {{fits, len, "sci.fits"}, {0}, {0}};
     ss_cutout dict_from[SS_CUTOUT__COUNT] = {{other, olen, "sci.fits"}, {0}, {0}};
     for (int i = 0; i < 3; i++) {
