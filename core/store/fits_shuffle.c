@@ -158,11 +158,6 @@ typedef struct ssi_regroup {
     int undo;
 } ssi_regroup;
 
-static void ssi_count_one(void *ctx, size_t off, size_t n, size_t es)
-{
-    (void)ctx, (void)off, (void)n, (void)es;
-}
-
 /* Numbers of @p es bytes from @p i on, regrouped one at a time (the tail of the SIMD loops). */
 static void ssi_group_from(const unsigned char *in, unsigned char *out, size_t n, size_t es,
                            size_t i, int undo)
@@ -297,10 +292,10 @@ static void ssi_regroup_one(void *ctx, size_t off, size_t n, size_t es)
 
 int ssi_fits_shuffle(const void *in, size_t len, void *out, int undo)
 {
-    if (ssi_fits_arrays(in, len, ssi_count_one, NULL) <= 0)
-        return 0; /* nothing to regroup: no copy either */
+    /* one pass: out is first written for the first array, so without one nothing is copied */
     ssi_regroup g = {in, out, 0, undo};
-    ssi_fits_arrays(in, len, ssi_regroup_one, &g);
+    if (ssi_fits_arrays(in, len, ssi_regroup_one, &g) <= 0)
+        return 0;
     memcpy(g.out + g.done, g.in + g.done, len - g.done); /* what follows the last array */
     return 1;
 }
