@@ -967,8 +967,7 @@ static void ssi_txn_free(ss_store_txn *t)
     ssi_txn_stop(t);
     ss_wbuf_free(&t->buf);
     ss_wbuf_free(&t->dict_buf);
-    for (int k = 0; k < SS_CUTOUT__COUNT; k++)
-        ss_wbuf_free(&t->zbuf[k]);
+    ss_wbuf_free(&t->zbuf);
     ss_arena_free(t->arena);
     ssi_zrec_txn_done(t);
     ss_wbuf_free(&t->zplain);

@@ -145,11 +145,11 @@ struct ss_store_txn {
     int counters_state; /* 0 not read, 1 read, 2 read and to be saved at commit */
     ss_store_counters counters;
     ss_wbuf buf;
-    ss_wbuf dict_buf; /* a new dictionary list, encoded while buf holds the record naming it */
-    ss_wbuf zbuf[SS_CUTOUT__COUNT]; /* an alert's stamps compressed, until they are written */
-    ss_arena *arena;                /* stamps decompressed for readers, until the txn ends */
-    ZSTD_DCtx *zdctx;               /* taken from the store's idle ones on first use */
-    ssi_zdict *zlast;               /* the dictionary last used (the cache's, not owned) */
+    ss_wbuf dict_buf;  /* a new dictionary list, encoded while buf holds the record naming it */
+    ss_wbuf zbuf;      /* an alert's stamps compressed, until they are written */
+    ss_arena *arena;   /* stamps decompressed for readers, until the txn ends */
+    ZSTD_DCtx *zdctx;  /* taken from the store's idle ones on first use */
+    ssi_zdict *zlast;  /* the dictionary last used (the cache's, not owned) */
     ss_wbuf zplain;    /* a record's property lists decompressed (read) or compressed (written) */
     ss_wbuf chunk;     /* stamps put and not yet written: chunk chunk_id, its head first */
     uint64_t chunk_id; /* 0 until the first stamps put, then the number of the chunk filling */

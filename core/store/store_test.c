@@ -2535,6 +2535,28 @@ static int first_codec(ss_store *s, const char *id, size_t *record_len)
     return codec;
 }
 
+/* The codecs of alert @p id's stamps, in its packed record's order, and the record's length. */
+static void stamp_codecs(ss_store *s, const char *id, int codecs[3], size_t *record_len)
+{
+    ss_wbuf rec = {0};
+    stamps_record(s, id, &rec);
+    ss_rbuf r = {rec.data, rec.data + rec.len, 0};
+    ck_assert_int_eq(ss_rbuf_u8(&r), 2); /* the packed record's version */
+    uint8_t count = ss_rbuf_u8(&r);
+    ck_assert_uint_le(count, 3);
+    for (uint8_t i = 0; i < count; i++) {
+        uint32_t n;
+        ss_rbuf_u8(&r);
+        codecs[i] = ss_rbuf_u8(&r);
+        ss_rbuf_vstr(&r, &n);
+        ss_rbuf_uvar(&r);
+        r.p += ss_rbuf_uvar(&r);
+    }
+    ck_assert(!r.bad && r.p == r.end);
+    *record_len = rec.len;
+    ss_wbuf_free(&rec);
+}
+
 /* A write transaction in which alert "1" has stamps @p c packed by the writer and alert "2" the
  * same packed ahead into @p st, with the survey's stamps dictionary as committed; the caller
  * commits it. */
@@ -2572,9 +2594,10 @@ static void stamp_reads(ss_store *s, const char *id, const void *want, size_t le
     free_stamps(&g);
 }
 
-/* A FITS stamp is stored regrouped, in fewer bytes than zstd makes of it as sent, by the writer
- * and by another thread alike (with the survey's stamps dictionary, codec 3; without, codec 2),
- * and reads back as sent; a stamp that only starts as FITS is compressed as it is (codec 1). */
+/* A FITS stamp is stored regrouped (a group of one, codec 3: with the survey's stamps dictionary
+ * or, packed ahead before there was one, without), in fewer bytes than zstd makes of it as sent,
+ * by the writer and by another thread alike, and reads back as sent; a stamp that only starts as
+ * FITS is compressed as it is (codec 1). */
 START_TEST(fits_stamps_stored_regrouped_read_as_sent)
 {
     ss_store *s = open_rw("st");
@@ -2599,7 +2622,7 @@ START_TEST(fits_stamps_stored_regrouped_read_as_sent)
     ck_assert_int_eq(first_codec(s, "1", &mine), 3);
     ck_assert_int_eq(first_codec(s, "2", &theirs), 3);
     ck_assert_int_eq(first_codec(s, "3", &plain), 1);
-    ck_assert_int_eq(first_codec(s, "4", &regrouped), 2);
+    ck_assert_int_eq(first_codec(s, "4", &regrouped), 3);
     ck_assert_uint_eq(mine, theirs);
     ck_assert_uint_lt(regrouped, plain); /* the same bytes but for one header value */
     const char *ids[] = {"1", "2", "3", "4"};
@@ -2658,12 +2681,41 @@ START_TEST(fits_stamps_compressed_with_their_surveys_dictionary)
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
     size_t len[5];
     const char *ids[] = {"1", "2", "3", "4", "g"};
-    const int codec[] = {3, 3, 3, 2, 0};
+    const int codec[] = {3, 3, 3, 3, 0};
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(first_codec(s, ids[i], &len[i]), codec[i]);
     ck_assert_uint_eq(len[1], len[2]);
     ck_assert_uint_lt(len[0] + 500, len[1]); /* b is the dictionary: little of it is left */
     ck_assert_uint_lt(len[2], len[3]);
+
+    /* two FITS stamps, a gzip one between them: one group, its second member nothing of its own */
+    ss_cutout pair[SS_CUTOUT__COUNT] = {
+        {a, alen, "sci.fits"}, {gz, sizeof gz, "t.fits.gz"}, {a, alen, "diff.fits"}};
+    uint32_t both;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_stamps_pack2(st, t, "ztf", pair, &both), 0);
+    ss_store_txn_abort(t);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "5", "x"), pair), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "6", "x"), pair, st, both), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    size_t len5, len6;
+    int codecs[3];
+    stamp_codecs(s, "5", codecs, &len5);
+    ck_assert(codecs[0] == 3 && codecs[1] == 0 && codecs[2] == 4);
+    stamp_codecs(s, "6", codecs, &len6);
+    ck_assert(codecs[0] == 3 && codecs[1] == 0 && codecs[2] == 4);
+    ck_assert_uint_eq(len5, len6);
+    ck_assert_uint_lt(len5, len[1] + sizeof gz + 100); /* the second copy costs next to nothing */
+    for (int i = 0; i < 2; i++) {
+        got_stamps g = {0};
+        ck_assert_int_eq(read_stamps(s, i ? "6" : "5", &g), 0);
+        ck_assert_int_eq(g.n, 3);
+        ck_assert(g.len[0] == alen && g.len[1] == sizeof gz && g.len[2] == alen);
+        ck_assert(!memcmp(g.bytes[0], a, alen) && !memcmp(g.bytes[1], gz, sizeof gz) &&
+                  !memcmp(g.bytes[2], a, alen));
+        free_stamps(&g);
+    }
 
     char *copy = tu_path(tu_tmp, "st.compact");
     ss_err err = {0};
@@ -2671,6 +2723,10 @@ START_TEST(fits_stamps_compressed_with_their_surveys_dictionary)
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 4; i++)
             stamp_reads(s, ids[i], i ? a : b, i ? alen : blen);
+        got_stamps g = {0};
+        ck_assert_int_eq(read_stamps(s, "6", &g), 0);
+        ck_assert(g.n == 3 && g.len[2] == alen && !memcmp(g.bytes[2], a, alen));
+        free_stamps(&g);
         stamp_reads(s, "g", gz, sizeof gz);
         char *text;
         ck_assert_msg(verify_problems(s, &text) == 0, "%s", text);

@@ -28,8 +28,9 @@
 /* A dictionary this large holds three of Rubin's stamps (35 kB each); more costs memory and the
  * time to prepare it, for repeats the first ones already hold. */
 #define SSI_ZSTAMPS_MAX ((size_t)128 << 10)
-/* The size of a stamp zstd is told to expect when choosing its parameters (a Rubin stamp's). */
-#define SSI_ZSTAMPS_HINT 40000
+/* The size of a frame zstd is told to expect when choosing its parameters: a Rubin alert's three
+ * stamps (cutouts.c compresses an alert's FITS stamps together). */
+#define SSI_ZSTAMPS_HINT 120000
 
 int ssi_zstamps_content(const void *d, size_t len)
 {

@@ -135,9 +135,11 @@
  *  - zdict:         "t" + survey -> u32 BE number of the survey's stamps dictionary; its "d" entry
  *                   holds the regrouped FITS stamps of the first alert the writer stored with
  *                   any (128 kB at most), as zstd's raw content, starting "SIMPLE  =".
- *  - in a packed record, codec 3: the dictionary's number (a varint), then zstd of the regrouped
- *    stamp with that dictionary. The upgrade changes no table; stamps written before keep their
- *    codec.
+ *  - in a packed record, an alert's FITS stamps regrouped, one after the other, as one zstd
+ *    frame: codec 3 for the first, holding the dictionary's number (a varint, 0 for none: packed
+ *    before the survey had one), then the frame; codec 4 for the others, with no bytes of their
+ *    own (Rubin's science and difference stamps share their headers and PSF). The upgrade changes
+ *    no table; stamps written before keep their codec.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
