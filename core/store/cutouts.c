@@ -101,7 +101,7 @@ static int ssi_stamp_squeeze(ssi_squeezer *q, const ss_cutout *c, ss_wbuf *z, ui
     *n = 0;
     if (!ssi_compressible(c))
         return 0;
-    if (ss_wbuf_reserve(z, SS_UVAR_MAX + ZSTD_compressBound(c->len)))
+    if (ss_wbuf_reserve(z, ZSTD_compressBound(c->len)))
         return SS_ENOMEM;
     ss_wbuf_reset(&q->shuffled);
     if (ss_wbuf_reserve(&q->shuffled, c->len) ||
