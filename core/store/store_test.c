@@ -2638,6 +2638,42 @@ START_TEST(fits_stamps_stored_regrouped_read_as_sent)
 }
 END_TEST
 
+/* A stamp of codec 2 (format 12: regrouped, compressed alone, no dictionary), which format 14 no
+ * longer writes for FITS it groups, still reads back as sent: a record of format 7 put by hand in
+ * the cutouts table, as a store of those formats holds it. */
+START_TEST(format_12_stamps_still_read)
+{
+    ss_store *s = open_rw("st");
+    static unsigned char fits[12 * 2880], regrouped[sizeof fits];
+    size_t off[3], n[3], es[3], len = fits_stamp(fits, off, n, es);
+    ck_assert_int_eq(ssi_fits_shuffle(fits, len, regrouped, 0), 1);
+    ss_wbuf z = {0}, rec = {0};
+    ck_assert_int_eq(ss_wbuf_reserve(&z, ZSTD_compressBound(len)), 0);
+    z.len = ZSTD_compress(z.data, z.cap, regrouped, len, -20);
+    ck_assert(!ZSTD_isError(z.len));
+    ss_wbuf_u8(&rec, 2); /* the packed layout, one stamp: kind, codec, name, length, stored */
+    ss_wbuf_u8(&rec, 1);
+    ss_wbuf_u8(&rec, SS_CUTOUT_SCIENCE);
+    ss_wbuf_u8(&rec, 2);
+    ss_wbuf_vstr(&rec, "sci.fits", 8);
+    ss_wbuf_uvar(&rec, len);
+    ss_wbuf_uvar(&rec, z.len);
+    ss_wbuf_bytes(&rec, z.data, z.len);
+    unsigned char kb[SSI_KEY_MAX];
+    size_t klen = ssi_key_cutout(kb, "12", "ztf", 0);
+    kb[klen - 1] = 0xff;
+    MDB_val k = {klen, kb}, v = {rec.len, rec.data};
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(mdb_put(t->txn, s->cutouts, &k, &v, 0), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    stamp_reads(s, "12", fits, len);
+    ss_wbuf_free(&z);
+    ss_wbuf_free(&rec);
+    ss_store_close(s);
+}
+END_TEST
+
 /* Format 14: the first alert the writer stores with FITS stamps makes its survey's stamps
  * dictionary, with which later stamps keep fewer bytes than without; a set packing ahead uses it
  * once committed. A dictionary made by a transaction that aborts goes with it, its number given
@@ -3399,6 +3435,7 @@ int main(void)
     tcase_add_test(f7, fits_stamps_stored_regrouped_read_as_sent);
     tcase_add_test(f7, stamps_compressed_at_the_handles_level);
     tcase_add_test(f7, fits_stamps_compressed_with_their_surveys_dictionary);
+    tcase_add_test(f7, format_12_stamps_still_read);
     suite_add_tcase(s, f7);
     TCase *f9 = tcase_create("format_9");
     tcase_add_checked_fixture(f9, tu_tmp_setup, tu_tmp_teardown);
