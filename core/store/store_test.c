@@ -2557,11 +2557,11 @@ static void stamp_codecs(ss_store *s, const char *id, int codecs[3], size_t *rec
     ss_wbuf_free(&rec);
 }
 
-/* A write transaction in which alert "1" has stamps @p c packed by the writer and alert "2" the
- * same packed ahead into @p st, with the survey's stamps dictionary as committed; the caller
- * commits it. */
-static ss_store_txn *put_both_ways(ss_store *s, ss_packet *p, ss_store_stamps *st,
-                                   const ss_cutout *c)
+/* A write transaction in which alert @p mine has stamps @p c packed by the writer and alert
+ * @p theirs the same packed ahead into @p st, with the survey's stamps dictionary as committed;
+ * the caller commits it. */
+static ss_store_txn *put_ids_both_ways(ss_store *s, ss_packet *p, ss_store_stamps *st,
+                                       const ss_cutout *c, const char *mine, const char *theirs)
 {
     uint32_t early;
     ss_store_txn *t;
@@ -2569,9 +2569,15 @@ static ss_store_txn *put_both_ways(ss_store *s, ss_packet *p, ss_store_stamps *s
     ck_assert_int_eq(ss_store_stamps_pack2(st, t, "ztf", c, &early), 0);
     ss_store_txn_abort(t);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "1", "x"), c), 0);
-    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "2", "x"), c, st, early), 0);
+    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, mine, "x"), c), 0);
+    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, theirs, "x"), c, st, early), 0);
     return t;
+}
+
+static ss_store_txn *put_both_ways(ss_store *s, ss_packet *p, ss_store_stamps *st,
+                                   const ss_cutout *c)
+{
+    return put_ids_both_ways(s, p, st, c, "1", "2");
 }
 
 /* Alert @p id of survey ztf with stamp @p c (one), put by the writer and committed. */
@@ -2727,14 +2733,7 @@ START_TEST(fits_stamps_compressed_with_their_surveys_dictionary)
     /* two FITS stamps, a gzip one between them: one group, its second member nothing of its own */
     ss_cutout pair[SS_CUTOUT__COUNT] = {
         {a, alen, "sci.fits"}, {gz, sizeof gz, "t.fits.gz"}, {a, alen, "diff.fits"}};
-    uint32_t both;
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
-    ck_assert_int_eq(ss_store_stamps_pack2(st, t, "ztf", pair, &both), 0);
-    ss_store_txn_abort(t);
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    ck_assert_int_eq(ss_store_cutouts_put(t, packed_alert(p, "5", "x"), pair), 0);
-    ck_assert_int_eq(ss_store_cutouts_put2(t, packed_alert(p, "6", "x"), pair, st, both), 0);
-    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_int_eq(ss_store_txn_commit(put_ids_both_ways(s, p, st, pair, "5", "6")), 0);
     size_t len5, len6;
     int codecs[3];
     stamp_codecs(s, "5", codecs, &len5);
