@@ -408,13 +408,13 @@ static int ssi_chunk_reserve(ss_store_txn *t, MDB_val *key, size_t len, uint8_t 
     return 0;
 }
 
-/* Whether an alert has FITS stamps a dictionary can compress: as packed (@p p, a group), or as
- * sent. */
-static int ssi_has_fits(const ss_cutout *cutouts, const ssi_packed *p)
+/* Whether an alert has FITS stamps a dictionary can compress: as sent, or as packed (@p p) in a
+ * group made without one (one made with a dictionary tells that the survey has it). */
+static int ssi_has_fits(const ss_cutout *cutouts, const ss_store_stamps *st, const ssi_packed *p)
 {
     int any = 0;
     for (int k = 0; k < SS_CUTOUT__COUNT; k++)
-        any |= p ? p->codec[k] == SSI_CODEC_GROUP
+        any |= p ? p->codec[k] == SSI_CODEC_GROUP && st->z.data[p->off[k]] == 0 /* varint 0 */
                  : cutouts[k].data && ssi_compressible(&cutouts[k]) &&
                        ssi_zstamps_content(cutouts[k].data, cutouts[k].len);
     return any;
@@ -450,11 +450,12 @@ static int ssi_group_content(const ss_cutout *cutouts, const ss_store_stamps *st
 }
 
 /* Writer: the store's squeezer pointed at @p survey's stamps dictionary (zstamps.c), made from
- * this alert's FITS stamps, regrouped, when the survey has none yet. */
+ * this alert's FITS stamps, regrouped, when the survey has none yet. Stamps packed ahead with the
+ * dictionary need neither: no look-up on the writer's path for them. */
 static int ssi_stamps_dict(ss_store_txn *t, const char *survey, const ss_cutout *cutouts,
                            const ss_store_stamps *st, const ssi_packed *p)
 {
-    int any = ssi_has_fits(cutouts, p);
+    int any = ssi_has_fits(cutouts, st, p);
     int rc = any ? ssi_zstamps_use(t, survey, &t->s->squeezer) : 0;
     if (rc || !any || t->s->squeezer.dict || !t->write)
         return rc;
