@@ -192,9 +192,17 @@ static int ssi_index_object(ss_store_txn *t, const ss_alert *a, const char *locu
         return 0;
     unsigned char kb[SSI_KEY_MAX];
     MDB_val k = {ssi_key_object(kb, a->object_id, a->survey), kb};
+    if (k.mv_size == t->object_key_len && !memcmp(kb, t->object_key, k.mv_size) &&
+        !memcmp(locus_id, t->object_locus, SS_LOCUS_ID_LEN))
+        return 0;
     MDB_val v = {SS_LOCUS_ID_LEN, (void *)locus_id};
     int rc = mdb_put(t->txn, t->s->objects, &k, &v, MDB_NODUPDATA);
-    return rc == MDB_KEYEXIST ? 0 : rc;
+    if (rc && rc != MDB_KEYEXIST)
+        return rc;
+    memcpy(t->object_key, kb, k.mv_size);
+    t->object_key_len = k.mv_size;
+    memcpy(t->object_locus, locus_id, SS_LOCUS_ID_LEN);
+    return 0;
 }
 
 static void ssi_count_alert(ss_store_counters *c, const ss_alert *a)

@@ -136,6 +136,9 @@ struct ss_store {
     int map_resizing;
 };
 
+/* The longest key of any table (key encodings: below). */
+#define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + SS_TAG_MAX + 32)
+
 /** A transaction: LMDB's, with the counters taken from it and a scratch buffer for encoding. */
 struct ss_store_txn {
     ss_store *s;
@@ -157,6 +160,11 @@ struct ss_store_txn {
     double chunk_newest;  /* the newest MJD of the chunk's alerts (+inf for one without) */
     uint64_t stamps_from; /* the stamps file's committed end when the first chunk was put */
     uint64_t stamps_end;  /* its end after the chunks written since (meta "stamps_end") */
+    /* The objects entry this transaction put last: a packet's twenty history entries name one
+     * object and one locus, and the entry is never deleted, so the same one is not put again. */
+    unsigned char object_key[SSI_KEY_MAX];
+    size_t object_key_len; /* 0: none yet */
+    char object_locus[SS_LOCUS_ID_LEN];
 };
 
 /* A chunk of stamps is closed at 4 MiB: its last page's waste is then a few bytes an alert, and
@@ -268,7 +276,6 @@ int ssi_meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t *out)
 int ssi_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t n);
 
 /* Key encodings (see store.h). Each returns the key length; buffers must hold SSI_KEY_MAX bytes. */
-#define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + SS_TAG_MAX + 32)
 size_t ssi_key_alert(unsigned char *k, const char *survey, const char *alert_id);
 size_t ssi_key_locus_alert(unsigned char *k, const char *locus_id, double mjd, const char *survey,
                            const char *alert_id);
