@@ -178,21 +178,29 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
         return SS_ECORRUPT;
     for (uint32_t i = first; i < pkt->n; i++) {
         ss_alert a = pkt->alerts[i];
-        int rc = i > 0 ? ss_store_alert_find(w->txn, a.survey, a.alert_id, NULL) : SS_ENOTFOUND;
-        if (rc == 0) {
-            st->history_known++;
-            c->history_known++;
-            continue;
-        }
+        /* an entry decoding found new is put at once (its packet's number taken): the insert
+         * looks for it, and a look-up first was a second descent of the alerts table */
+        int at_once = i > 0 && seq && a.nprops && w->early.history_new;
+        int rc = i > 0 && !at_once ? ss_store_alert_find(w->txn, a.survey, a.alert_id, NULL)
+                                   : SS_ENOTFOUND;
+        int known = rc == 0;
         if (rc == SS_ENOTFOUND && !seq && !(seq = ss_store_packet_next(w->txn)))
             rc = SS_ECORRUPT;
         a.arrival = seq;
         a.arrival_index = i;
         a.history_lead = 0;
-        if (rc != SS_ENOTFOUND ||
-            (rc = ss_store_alert_put2(w->txn, &a, l->id, i == 0 ? pkt->locus_props : NULL,
-                                      i == 0 ? pkt->nlocus_props : 0, w->early.lists,
-                                      w->early.list0 + i)))
+        if (rc == SS_ENOTFOUND) {
+            rc = ss_store_alert_put2(w->txn, &a, l->id, i == 0 ? pkt->locus_props : NULL,
+                                     i == 0 ? pkt->nlocus_props : 0, w->early.lists,
+                                     w->early.list0 + i);
+            known = rc == EEXIST && at_once;
+        }
+        if (known) {
+            st->history_known++;
+            c->history_known++;
+            continue;
+        }
+        if (rc)
             return rc;
         ss_assoc_locus_add_alert(l, &a);
         *changed = 1;

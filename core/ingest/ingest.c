@@ -64,6 +64,9 @@ typedef struct ssi_batch {
      * of packet i's first alert, the others' following it; SSI_NOT_PACKED: left to the writer. */
     ss_store_lists *lists;
     uint32_t *list0;
+    /* checked[i]: packet i's history entries were each looked for by decoding (ssi_known, with a
+     * snapshot), so those it found new go to the writer as new (ss_assoc_early.history_new). */
+    unsigned char *checked;
 } ssi_batch;
 
 #define SSI_NOT_PACKED UINT32_MAX
@@ -97,6 +100,7 @@ struct ss_ingest {
     ss_decoder_shared *shared; /* decoders' state across inputs (parsed schemas) */
     ss_store_txn *known;       /* a read snapshot of the committed store while decoding, or NULL */
     int known_live;            /* known is begun (else reset: renewed when next asked) */
+    int unchecked; /* the packet decoding asked ssi_known() of an entry it could not look up */
     ss_filter_result *results; /* with on_dispatch: one per filter, reused by every dispatch */
     /* The current input's rejections past o.max_rejected_per_input are only counted: a hostile
      * input would otherwise grow the store and the log by a row and a line per record. */
@@ -145,7 +149,9 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     int short_of = 0;
     for (int i = 0; i < 1 + in->overlap; i++) {
         in->b[i].pkts = calloc(in->cappk, sizeof *in->b[i].pkts);
-        short_of |= !in->b[i].pkts || (in->overlap && ssi_batch_early(&in->b[i], store, in->cappk));
+        in->b[i].checked = calloc(in->cappk, sizeof *in->b[i].checked);
+        short_of |= !in->b[i].pkts || !in->b[i].checked ||
+                    (in->overlap && ssi_batch_early(&in->b[i], store, in->cappk));
     }
     in->cur = &in->b[0];
     in->w = ss_assoc_writer_new(store);
@@ -198,6 +204,7 @@ static void ssi_batch_free(ssi_batch *b, uint32_t cap)
     for (uint32_t i = 0; i < cap && b->pkts; i++)
         ss_packet_free(b->pkts[i]);
     free(b->pkts);
+    free(b->checked);
     ssi_clear_rejects(b);
     free(b->rej);
     ss_store_stamps_free(b->stamps);
@@ -396,7 +403,8 @@ static int ssi_apply_packet(ss_ingest *in, const ssi_batch *b, uint32_t at, ss_a
     int packed = b->stamps && b->stamp_of[at] != SSI_NOT_PACKED;
     int early_lists = b->lists && b->list0[at] != SSI_NOT_PACKED;
     ss_assoc_early early = {packed ? b->stamps : NULL, packed ? b->stamp_of[at] : 0,
-                            early_lists ? b->lists : NULL, early_lists ? b->list0[at] : 0};
+                            early_lists ? b->lists : NULL, early_lists ? b->list0[at] : 0,
+                            b->checked[at]};
     int rc = ss_assoc_packet3(in->w, pkt, &early, st, locus_id);
     if (!rc && in->o.queue_dispatch && st->ingested > before)
         return ss_store_queue_put(in->txn, locus_id, pkt->alerts[0].survey,
@@ -633,6 +641,7 @@ static int ssi_known(void *ctx, const char *survey, const char *alert_id)
         (in->fly && ssi_seen_has(&in->fly->seen, hash, survey, alert_id)))
         return 1;
     ss_store_txn *snap = ssi_snapshot(in);
+    in->unchecked |= snap == NULL;
     return snap && ss_store_alert_find(snap, survey, alert_id, NULL) == 0;
 }
 
@@ -693,6 +702,7 @@ static ss_packet *ssi_next_packet(ss_ingest *in)
     p->borrow_cutouts = b->stamps != NULL; /* packed as soon as decoded: ssi_pack_stamps() */
     p->known = in->o.divert ? NULL : ssi_known;
     p->known_ctx = in;
+    in->unchecked = 0;
     ss_packet_reset(p);
     return p;
 }
@@ -759,6 +769,7 @@ static int ssi_take_packet(ss_ingest *in, ss_packet *pkt, ss_err *err)
     }
     ssi_batch *b = in->cur;
     ssi_seen_add_packet(&b->seen, pkt); /* when memory runs short, merely incomplete */
+    b->checked[b->npk] = !in->unchecked;
     int rc = b->stamps ? ssi_pack_stamps(in, b, pkt) : 0;
     if (b->lists)
         b->list0[b->npk] = SSI_NOT_PACKED;

@@ -404,17 +404,94 @@ static void add_alert(ss_packet *p, const char *id, double ra, double dec, doubl
         a->mag = mag, a->magerr = 0.1;
 }
 
-static void write_packet(ss_store *s, ss_packet *p, ss_assoc_stats *st, char *locus_id)
+static void write_packet3(ss_store *s, ss_packet *p, const ss_assoc_early *early,
+                          ss_assoc_stats *st, char *locus_id)
 {
     ss_assoc_writer *w = ss_assoc_writer_new(s);
     ss_store_txn *t;
     ck_assert_ptr_nonnull(w);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
     ck_assert_int_eq(ss_assoc_begin(w, t), 0);
-    ck_assert_int_eq(ss_assoc_packet(w, p, st, locus_id), 0);
+    ck_assert_int_eq(ss_assoc_packet3(w, p, early, st, locus_id), 0);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
     ss_assoc_writer_free(w);
 }
+
+static void write_packet(ss_store *s, ss_packet *p, ss_assoc_stats *st, char *locus_id)
+{
+    write_packet3(s, p, NULL, st, locus_id);
+}
+
+static int count_locus(void *ctx, const char *survey, const char *locus_id)
+{
+    (void)survey, (void)locus_id;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* How many loci the objects index gives @p object. */
+static int object_loci(ss_store *s, const char *object)
+{
+    ss_store_txn *t;
+    int n = 0;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_object_each(t, object, count_locus, &n), 0);
+    ss_store_txn_abort(t);
+    return n;
+}
+
+/* History that decoding took for new (ss_assoc_early.history_new) though the store holds part of
+ * it, as after another writer's commit: the stored entry is recognised by its insert, counted as
+ * known and kept once. Each entry names the object, indexed once per locus it is on. */
+START_TEST(history_taken_for_new_but_stored_is_known)
+{
+    ss_store *s = open_store("st", 1.0);
+    ss_packet *p = ss_packet_new();
+    add_alert(p, "3", 80, 20, 60003, 18);
+    add_alert(p, "1", 80.0001, 20, 60001, 18.5);
+    ss_assoc_stats st = {0};
+    char first[SS_LOCUS_ID_LEN + 1], second[SS_LOCUS_ID_LEN + 1];
+    write_packet(s, p, &st, first);
+    ss_packet_reset(p);
+    add_alert(p, "4", 80, 20.0000001, 60004, 17);
+    add_alert(p, "1", 80.0001, 20, 60001, 18.5); /* stored above */
+    add_alert(p, "2", 80.0001, 20, 60002, 18.4); /* new */
+    ss_value fid = {.type = SS_TYPE_INT, .u.i = 1};
+    for (uint32_t i = 1; i < p->n; i++) /* survey fields: what decoding leaves out of known ones */
+        ck_assert_int_eq(ss_alert_add_prop(p, &p->alerts[i], "fid", 3, fid), 0);
+    memset(&st, 0, sizeof st);
+    write_packet3(s, p, &(ss_assoc_early){.history_new = 1}, &st, second);
+    ck_assert_str_eq(first, second);
+    ck_assert_uint_eq(st.ingested, 1);
+    ck_assert_uint_eq(st.history, 1);
+    ck_assert_uint_eq(st.history_known, 1);
+    json_t *o = locus(s, "ZTF20x");
+    ck_assert_int_eq(num(json_object_get(o, "properties"), "num_alerts"), 4);
+    json_decref(o);
+    ck_assert_int_eq(object_loci(s, "ZTF20x"), 1);
+    /* in one transaction, the object again on its locus, then far away on a locus of its own,
+     * which the index must name too */
+    ss_packet *q = ss_packet_new();
+    ss_packet_reset(p);
+    add_alert(p, "7", 80, 20, 60007, 17);
+    add_alert(q, "5", 200, -30, 60005, 17);
+    add_alert(q, "6", 200, -30, 60004.5, 17.5);
+    ss_assoc_writer *w = ss_assoc_writer_new(s);
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_assoc_begin(w, t), 0);
+    ck_assert_int_eq(ss_assoc_packet(w, p, &st, NULL), 0);
+    ck_assert_int_eq(ss_assoc_packet(w, q, &st, second), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_assoc_writer_free(w);
+    ss_packet_free(q);
+    ck_assert_str_ne(first, second);
+    ck_assert_int_eq(object_loci(s, "ZTF20x"), 2);
+    assert_consistent(s);
+    ss_packet_free(p);
+    ss_store_close(s);
+}
+END_TEST
 
 START_TEST(history_joins_the_alert_locus_once)
 {
@@ -914,6 +991,7 @@ int main(void)
     tcase_add_test(tc, cone_search_matches_brute_force);
     tcase_add_loop_test(tc, full_map_grows_without_losing_alerts, 0, 2);
     tcase_add_test(tc, history_joins_the_alert_locus_once);
+    tcase_add_test(tc, history_taken_for_new_but_stored_is_known);
     tcase_add_test(tc, instances_number_their_loci_apart);
     tcase_add_test(tc, rejections_past_the_limit_are_counted_not_kept);
     tcase_add_test(tc, overlapped_batches_store_what_serial_ones_do);

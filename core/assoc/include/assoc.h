@@ -70,6 +70,10 @@ typedef struct ss_assoc_early {
                                       of pkt->alerts[i], and for i 0 pkt->locus_props); NULL:
                                       packed here */
     uint32_t list0;
+    /** 1: each history entry that carries survey fields was found new by the packet's
+     * ss_packet.known, so it is inserted without a look-up first. One stored all the same (a
+     * commit by another writer since) is recognised by the insert and counted as known. */
+    int history_new;
 } ss_assoc_early;
 
 /** ss_assoc_packet() of a packet some of whose writing was done before the transaction,
