@@ -133,13 +133,6 @@ int ss_store_loci_each(ss_store_txn *t, const char *after, ss_store_locus_fn fn,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int ss_store_sky_move(ss_store_txn *t, const char *locus_id, double old_ra, double old_dec,
-                      double ra, double dec)
-{
-    int rc = isnan(old_ra) ? 0 : ssi_sky_del(t->s, t->txn, locus_id, old_ra, old_dec);
-    return rc ? rc : ssi_sky_put(t->s, t->txn, locus_id, ra, dec);
-}
-
 /* ---- alerts ---- */
 
 int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_id,

@@ -76,7 +76,7 @@ int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, doub
     return mdb_put(txn, s->sky, &k, &v, 0);
 }
 
-int ssi_sky_del(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec)
+static int ssi_sky_del(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec)
 {
     unsigned char kb[SSI_KEY_MAX];
     MDB_val k = {ssi_key_sky(s, kb, ra, dec, locus_id), kb};
@@ -116,23 +116,38 @@ int ssi_sky_rebuild(ss_store *s, MDB_txn *txn)
 }
 
 typedef struct ssi_cone {
-    double ra, dec, radius_deg;
+    ss_store_txn *t;
+    double ra, dec, radius_deg; /* radius_deg: the cone asked for, before the slack */
     ss_store_sky_fn visit;
     void *ctx;
+    const char *find; /* a locus id: its entry's position goes to at[], the scan stops */
+    int found;
+    double at[2];
     uint64_t lo, hi; /* the RA interval being scanned, as keys */
 } ssi_cone;
 
-static int ssi_sky_visit(const ssi_cone *c, const unsigned char *id_bytes, const MDB_val *v)
+/* An entry of the widened cone: the locus is visited if its own position is in the cone. */
+static int ssi_sky_visit(ssi_cone *c, const unsigned char *id_bytes, const MDB_val *v)
 {
     double pos[2];
     memcpy(pos, v->mv_data, sizeof pos);
-    double sep = ss_sky_separation_deg(c->ra, c->dec, pos[0], pos[1]);
-    if (sep > c->radius_deg)
+    if (c->find) {
+        if (memcmp(id_bytes, c->find, SS_LOCUS_ID_LEN))
+            return 0;
+        memcpy(c->at, pos, sizeof pos);
+        return c->found = 1;
+    }
+    if (ss_sky_separation_deg(c->ra, c->dec, pos[0], pos[1]) > c->radius_deg + SSI_SKY_SLACK_DEG)
         return 0;
+    ss_locus l;
     char id[SS_LOCUS_ID_LEN + 1];
     memcpy(id, id_bytes, SS_LOCUS_ID_LEN);
     id[SS_LOCUS_ID_LEN] = '\0';
-    return c->visit(c->ctx, id, pos[0], pos[1], sep);
+    int rc = ss_store_locus_get(c->t, id, &l);
+    if (rc)
+        return rc == SS_ENOTFOUND ? SS_ECORRUPT : rc;
+    double sep = ss_sky_separation_deg(c->ra, c->dec, l.ra, l.dec);
+    return sep > c->radius_deg ? 0 : c->visit(c->ctx, id, l.ra, l.dec, sep);
 }
 
 /* Zones @p zfirst to @p zlast of one tile (or of the whole index, not tiled), between the cone's
@@ -140,7 +155,7 @@ static int ssi_sky_visit(const ssi_cone *c, const unsigned char *id_bytes, const
  * zone or the next one. A small cone costs a seek per zone, a large one reads whole tiles
  * through. */
 static int ssi_sky_scan_tile(const ss_store *s, MDB_cursor *cur, uint32_t tile, uint32_t zfirst,
-                             uint32_t zlast, const ssi_cone *c)
+                             uint32_t zlast, ssi_cone *c)
 {
     unsigned char seek[SSI_SKY_HEAD_TILED];
     size_t head = ssi_seek_key(s, seek, tile, zfirst, c->lo), zat = head - 12;
@@ -191,23 +206,55 @@ static int ssi_sky_scan_interval(const ss_store *s, MDB_cursor *cur, uint32_t zl
     return rc;
 }
 
-int ss_store_sky_scan(ss_store_txn *t, double ra, double dec, double radius_deg,
-                      ss_store_sky_fn visit, void *ctx)
+/* The index's entries within @p wide degrees of the cone's centre, handed to ssi_sky_visit(). */
+static int ssi_sky_scan_wide(ssi_cone *c, double wide)
 {
-    ss_store *s = t->s;
+    ss_store *s = c->t->s;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(t->txn, s->sky, &cur);
+    int rc = mdb_cursor_open(c->t->txn, s->sky, &cur);
     if (rc)
         return rc;
     ss_ra_range rr[2];
-    int nr = ss_sky_cone_ra_ranges(ra, dec, radius_deg, rr);
-    ssi_cone c = {.ra = ra, .dec = dec, .radius_deg = radius_deg, .visit = visit, .ctx = ctx};
-    uint32_t zlo = ss_sky_zone_of(fmax(-90.0, dec - radius_deg), s->zone_height_deg);
-    uint32_t zhi = ss_sky_zone_of(fmin(90.0, dec + radius_deg), s->zone_height_deg);
+    int nr = ss_sky_cone_ra_ranges(c->ra, c->dec, wide, rr);
+    uint32_t zlo = ss_sky_zone_of(fmax(-90.0, c->dec - wide), s->zone_height_deg);
+    uint32_t zhi = ss_sky_zone_of(fmin(90.0, c->dec + wide), s->zone_height_deg);
     for (int i = 0; i < nr && !rc; i++)
-        rc = ssi_sky_scan_interval(s, cur, zlo, zhi, &rr[i], &c);
+        rc = ssi_sky_scan_interval(s, cur, zlo, zhi, &rr[i], c);
     mdb_cursor_close(cur);
     return rc;
+}
+
+int ss_store_sky_scan(ss_store_txn *t, double ra, double dec, double radius_deg,
+                      ss_store_sky_fn visit, void *ctx)
+{
+    ssi_cone c = {
+        .t = t, .ra = ra, .dec = dec, .radius_deg = radius_deg, .visit = visit, .ctx = ctx};
+    return ssi_sky_scan_wide(&c, radius_deg + SSI_SKY_SLACK_DEG);
+}
+
+int ssi_sky_find(ss_store_txn *t, const char *locus_id, double ra, double dec, double at[2])
+{
+    /* twice the slack: the entry is within it, whatever the rounding of the separations */
+    ssi_cone c = {.t = t, .ra = ra, .dec = dec, .find = locus_id};
+    int rc = ssi_sky_scan_wide(&c, 2 * SSI_SKY_SLACK_DEG);
+    if (c.found)
+        memcpy(at, c.at, sizeof c.at);
+    return c.found ? 0 : rc ? rc : SS_ENOTFOUND;
+}
+
+int ss_store_sky_move(ss_store_txn *t, const char *locus_id, double old_ra, double old_dec,
+                      double ra, double dec)
+{
+    double at[2];
+    if (isnan(old_ra))
+        return ssi_sky_put(t->s, t->txn, locus_id, ra, dec);
+    int rc = ssi_sky_find(t, locus_id, old_ra, old_dec, at);
+    if (rc)
+        return rc == SS_ENOTFOUND ? SS_ECORRUPT : rc;
+    if (ss_sky_separation_deg(at[0], at[1], ra, dec) <= SSI_SKY_SLACK_DEG)
+        return 0;
+    rc = ssi_sky_del(t->s, t->txn, locus_id, at[0], at[1]);
+    return rc ? rc : ssi_sky_put(t->s, t->txn, locus_id, ra, dec);
 }
 
 typedef struct ssi_nearest {

@@ -515,6 +515,13 @@ int ssi_sky_layout(ss_store *s, MDB_txn *txn);
  * s->sky_band_zones; the upgrade that calls it puts it back when the transaction fails. */
 int ssi_sky_rebuild(ss_store *s, MDB_txn *txn);
 int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);
-int ssi_sky_del(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, double dec);
+/* Format 15 leaves a locus's entry in the sky index where it is until the locus's mean position has
+ * drifted more than this from it: each alert moves the mean a little, and moving the entry
+ * rewrote a page of the index per alert, about a sixth of what a commit wrote. A scan widens its
+ * cone by as much and takes each candidate's position from its locus record: answers stay exact. */
+#define SSI_SKY_SLACK_DEG (0.5 / 3600.0)
+/** The position locus @p locus_id's entry in the sky index has: within the sky index's slack of
+ * the locus's own (@p ra, @p dec; skyindex.c). @return 0, SS_ENOTFOUND or an LMDB code. */
+int ssi_sky_find(ss_store_txn *t, const char *locus_id, double ra, double dec, double at[2]);
 
 #endif

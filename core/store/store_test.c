@@ -1450,6 +1450,9 @@ START_TEST(sky_scan_finds_what_brute_force_finds)
         pos[i][0] = i % 10 ? 360 * ss_rng_uniform(&r) : (i % 20 ? 359.9999 : 0);
         pos[i][1] = i % 7 ? asin(2 * ss_rng_uniform(&r) - 1) * 180 / M_PI : 89.5 - (i % 3) * 89.5;
         ss_store_locus_id_sky(pos[i][0], pos[i][1], 0, (uint32_t)i, 61000, id);
+        ss_locus l = {.ra = pos[i][0], .dec = pos[i][1], .num_alerts = 1};
+        memcpy(l.id, id, sizeof l.id);
+        ck_assert_int_eq(ss_store_locus_put(t, &l), 0);
         ck_assert_int_eq(ss_store_sky_move(t, id, NAN, 0, pos[i][0], pos[i][1]), 0);
     }
     for (int q = 0; q < Q; q++) {
@@ -1465,6 +1468,56 @@ START_TEST(sky_scan_finds_what_brute_force_finds)
                       got, want);
     }
     ss_store_txn_abort(t);
+    ss_store_close(s);
+}
+END_TEST
+
+static int count_cone(ss_store_txn *t, double ra, double dec, double radius_arcsec)
+{
+    int n = 0;
+    ck_assert_int_eq(ss_store_sky_scan(t, ra, dec, radius_arcsec / 3600, count_visit, &n), 0);
+    return n;
+}
+
+/* Locus @p l written at its position, its sky entry moved from (@p old_ra, @p old_dec). */
+static void move_locus(ss_store_txn *t, const ss_locus *l, double old_ra, double old_dec)
+{
+    ck_assert_int_eq(ss_store_locus_put(t, l), 0);
+    ck_assert_int_eq(ss_store_sky_move(t, l->id, old_ra, old_dec, l->ra, l->dec), 0);
+}
+
+/* A locus's sky entry stays where it was put until the locus drifts past the index's slack (half
+ * an arcsecond), and scans answer by the loci's own positions all the same: a cone around the
+ * locus finds it though its entry is outside, one around the entry does not. */
+START_TEST(sky_entries_move_only_past_their_slack)
+{
+    ss_store *s = open_rw("slack");
+    ss_store_txn *t;
+    double at[2], arcsec = 1 / 3600.0, sep;
+    char id[SS_LOCUS_ID_LEN + 1];
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ss_locus l = {.ra = 150, .dec = 2}; /* no alerts: verify counts them */
+    ck_assert_int_eq(ss_store_locus_new_id(t, 61000, l.ra, l.dec, l.id), 0);
+    move_locus(t, &l, NAN, 0);
+    l.ra += 0.3 * arcsec; /* along RA: a scan's interval must widen to reach the entry */
+    move_locus(t, &l, 150, 2);
+    ck_assert_int_eq(ssi_sky_find(t, l.id, l.ra, l.dec, at), 0);
+    ck_assert(at[0] == 150 && at[1] == 2); /* 0.3" moved: the entry stays */
+    ck_assert_int_eq(count_cone(t, l.ra, l.dec, 0.2), 1);
+    ck_assert_int_eq(count_cone(t, 150, 2, 0.1), 0);
+    ck_assert_int_eq(ss_store_sky_nearest(t, l.ra, l.dec, arcsec, id, &sep), 0);
+    ck_assert_str_eq(id, l.id);
+    ck_assert(sep < 1e-9);
+    l.ra += 0.3 * arcsec; /* 0.6" from the entry: it moves */
+    move_locus(t, &l, 150 + 0.3 * arcsec, 2);
+    ck_assert_int_eq(ssi_sky_find(t, l.id, l.ra, l.dec, at), 0);
+    ck_assert(at[0] == l.ra && at[1] == l.dec);
+    ck_assert_int_eq(count_cone(t, 150, 2, 0.1), 0);
+    ck_assert_int_eq(count_cone(t, l.ra, l.dec, 0.1), 1);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    char *text = NULL;
+    ck_assert_msg(verify_problems(s, &text) == 0, "%s", text);
+    free(text);
     ss_store_close(s);
 }
 END_TEST
@@ -3424,6 +3477,7 @@ int main(void)
     tcase_add_test(f7, format_6_store_reads_and_writes_packed_records_after_upgrade);
     tcase_add_test(f7, format_7_sky_index_is_tiled_on_upgrade);
     tcase_add_test(f7, sky_scan_finds_what_brute_force_finds);
+    tcase_add_test(f7, sky_entries_move_only_past_their_slack);
     tcase_add_test(f7, an_alerts_stamps_are_one_record_compressed_when_they_shrink);
     tcase_add_test(f7, single_stamp_records_still_read_and_damage_is_caught);
     tcase_add_test(f7, stamps_packed_early_store_the_same_record);

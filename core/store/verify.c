@@ -162,11 +162,17 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     if (n != l.num_alerts)
         ssi_problem(v, "locus %s: num_alerts %u but %llu alerts listed", id, l.num_alerts,
                     (unsigned long long)n);
+    double at[2];
+    int found = ssi_sky_find(v->t, id, l.ra, l.dec, at);
+    if (found && found != SS_ENOTFOUND)
+        return found;
+    if (found)
+        ssi_problem(v, "locus %s: not in the sky index near its position", id);
+    else if (ss_sky_separation_deg(at[0], at[1], l.ra, l.dec) > SSI_SKY_SLACK_DEG * (1 + 1e-9))
+        ssi_problem(v, "locus %s: in the sky index %.3f arcsec from its position", id,
+                    ss_sky_separation_deg(at[0], at[1], l.ra, l.dec) * 3600);
     unsigned char kb[SSI_KEY_MAX];
-    size_t kn = ssi_key_sky(v->s, kb, l.ra, l.dec, id);
-    if (!ssi_has(v, v->s->sky, kb, kn))
-        ssi_problem(v, "locus %s: not in the sky index at its position", id);
-    kn = ssi_key_newest(kb, l.newest.mjd, id);
+    size_t kn = ssi_key_newest(kb, l.newest.mjd, id);
     if (v->s->has_search && !ssi_has(v, v->s->loci_newest, kb, kn))
         ssi_problem(v, "locus %s: not in loci_newest at its newest MJD %.6f", id, l.newest.mjd);
     return rc && rc != MDB_NOTFOUND ? rc : 0;

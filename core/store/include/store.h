@@ -140,6 +140,13 @@
  *    before the survey had one), then the frame; codec 4 for the others, with no bytes of their
  *    own (Rubin's science and difference stamps share their headers and PSF). The upgrade changes
  *    no table; stamps written before keep their codec.
+ * Format 15 moves a locus's sky entry only when the locus drifts (skyindex.c):
+ *  - sky:           the key and value name the position the locus was indexed at, within 0.5
+ *                   arcsec of its own (its record's); an alert that moves the mean less leaves
+ *                   the entry as it is. A scan reads the index 0.5 arcsec wider than asked and
+ *                   each candidate's position from its record, so cones and association answer
+ *                   as before. An older index, each entry at its locus's position, is one of
+ *                   these: the upgrade changes no table.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -173,7 +180,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  14
+#define SS_STORE_FORMAT_VERSION  15
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
@@ -478,8 +485,10 @@ typedef int (*ss_store_locus_fn)(void *ctx, const ss_locus *l);
 /** Every locus in id order, starting after @p after (NULL: from the first). */
 int ss_store_loci_each(ss_store_txn *t, const char *after, ss_store_locus_fn fn, void *ctx);
 
-/** Where the sky index keeps @p l: at its new position (@p old_ra NaN: a new locus), or moved
- * from (old_ra, old_dec). */
+/** Keep locus @p locus_id, now at (@p ra, @p dec), in the sky index: a new entry when @p old_ra
+ * is NaN (a new locus), else its entry, found near its position before (old_ra, old_dec), moved
+ * only once it is more than half an arcsecond from the new one (format 15).
+ * @return 0, SS_ECORRUPT (no entry near the old position) or an LMDB code. */
 int ss_store_sky_move(ss_store_txn *t, const char *locus_id, double old_ra, double old_dec,
                       double ra, double dec);
 
@@ -487,8 +496,10 @@ int ss_store_sky_move(ss_store_txn *t, const char *locus_id, double old_ra, doub
 typedef int (*ss_store_sky_fn)(void *ctx, const char *locus_id, double ra, double dec,
                                double sep_deg);
 
-/** Visit every locus within @p radius_deg of (ra, dec). @return 0, the visitor's non-zero value,
- * or an LMDB code. */
+/** Visit every locus within @p radius_deg of (ra, dec), with its own position (its record's, which
+ * the scan reads for each entry within the radius and the index's slack) and its separation.
+ * @return 0, the visitor's non-zero value, SS_ECORRUPT (an entry without its locus) or an LMDB
+ * code. */
 int ss_store_sky_scan(ss_store_txn *t, double ra, double dec, double radius_deg,
                       ss_store_sky_fn visit, void *ctx);
 
