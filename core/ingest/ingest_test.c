@@ -422,6 +422,15 @@ static void write_packet(ss_store *s, ss_packet *p, ss_assoc_stats *st, char *lo
     write_packet3(s, p, NULL, st, locus_id);
 }
 
+/* What writing a packet counted: new alerts, new history entries, history already stored. */
+static void assert_counts(const ss_assoc_stats *st, uint64_t ingested, uint64_t history,
+                          uint64_t known)
+{
+    ck_assert_uint_eq(st->ingested, ingested);
+    ck_assert_uint_eq(st->history, history);
+    ck_assert_uint_eq(st->history_known, known);
+}
+
 static int count_locus(void *ctx, const char *survey, const char *locus_id)
 {
     (void)survey, (void)locus_id;
@@ -462,9 +471,7 @@ START_TEST(history_taken_for_new_but_stored_is_known)
     memset(&st, 0, sizeof st);
     write_packet3(s, p, &(ss_assoc_early){.history_new = 1}, &st, second);
     ck_assert_str_eq(first, second);
-    ck_assert_uint_eq(st.ingested, 1);
-    ck_assert_uint_eq(st.history, 1);
-    ck_assert_uint_eq(st.history_known, 1);
+    assert_counts(&st, 1, 1, 1);
     json_t *o = locus(s, "ZTF20x");
     ck_assert_int_eq(num(json_object_get(o, "properties"), "num_alerts"), 4);
     json_decref(o);
@@ -504,8 +511,7 @@ START_TEST(history_joins_the_alert_locus_once)
     ss_assoc_stats st = {0};
     char first[SS_LOCUS_ID_LEN + 1], second[SS_LOCUS_ID_LEN + 1];
     write_packet(s, p, &st, first);
-    ck_assert_uint_eq(st.ingested, 1);
-    ck_assert_uint_eq(st.history, 2);
+    assert_counts(&st, 1, 2, 0);
     /* the next alert repeats the same history */
     ss_packet_reset(p);
     add_alert(p, "4", 80, 20.0000001, 60004, 17);
@@ -514,9 +520,7 @@ START_TEST(history_joins_the_alert_locus_once)
     memset(&st, 0, sizeof st);
     write_packet(s, p, &st, second);
     ck_assert_str_eq(first, second);
-    ck_assert_uint_eq(st.ingested, 1);
-    ck_assert_uint_eq(st.history, 0);
-    ck_assert_uint_eq(st.history_known, 2);
+    assert_counts(&st, 1, 0, 2);
     json_t *o = locus(s, "ZTF20x");
     ck_assert_int_eq(num(json_object_get(o, "properties"), "num_alerts"), 4);
     ck_assert_int_eq(num(json_object_get(o, "properties"), "num_mag_values"), 3);
