@@ -451,9 +451,6 @@ int ssi_zrec_verify(ss_store_txn *t, void (*report)(void *ctx, const char *text)
 ZSTD_DCtx *ssi_zrec_dctx(ss_store_txn *t);
 /** The key "d" + number. */
 void ssi_zkey_number(unsigned char k[5], uint32_t number);
-/** The key @p kind + survey ("s": a survey's records' dictionary, "t": its stamps'); its length,
- * 0 when @p survey is longer than SS_SURVEY_MAX. */
-size_t ssi_zkey_survey(unsigned char k[1 + SS_SURVEY_MAX], char kind, const char *survey);
 /** The number of @p survey's dictionary of @p kind that @p t sees. @return 0, SS_ENOTFOUND (none,
  * or a store before format 10), SS_ECORRUPT or an LMDB code. */
 int ssi_zdict_named(ss_store_txn *t, char kind, const char *survey, uint32_t *number);
@@ -464,12 +461,6 @@ int ssi_zdict_name(ss_store_txn *t, char kind, const char *survey, const void *d
 /** Dictionary @p number from the cache or the table of @p t; @p records: a writer wants it
  * prepared for records. @return 0, SS_ECORRUPT (no such dictionary), SS_ENOMEM or an LMDB code. */
 int ssi_zdict_get(ss_store_txn *t, uint32_t number, int records, ssi_zdict **out);
-/** The number after the table's last dictionary. */
-int ssi_zdict_next(ss_store_txn *t, uint32_t *number);
-/** A dictionary's bytes prepared (@p records: for compressing records too); owned by *out. */
-int ssi_zdict_make(const MDB_val *v, uint32_t number, int records, int committed, ssi_zdict **out);
-/** Add @p d (owned from here) to the cache; *out is the cache's entry of its number. */
-int ssi_zdict_add(ssi_zrec *z, ssi_zdict *d, ssi_zdict **out);
 
 /* Stamps compressed with a dictionary of their survey's stamps (zstamps.c, format 14). */
 /** Whether @p len bytes at @p d are a stamps dictionary: regrouped FITS, as they start. */

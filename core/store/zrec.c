@@ -150,7 +150,7 @@ static ssi_zdict *ssi_zdict_find(ssi_zrec *z, uint32_t number)
 
 /* Add @p d to the cache, unless another transaction of the process added its number first (then
  * @p d is freed and *out is that one). */
-int ssi_zdict_add(ssi_zrec *z, ssi_zdict *d, ssi_zdict **out)
+static int ssi_zdict_add(ssi_zrec *z, ssi_zdict *d, ssi_zdict **out)
 {
     int rc = 0;
     pthread_mutex_lock(&z->lock);
@@ -175,7 +175,9 @@ void ssi_zkey_number(unsigned char k[5], uint32_t number)
     ss_be32_put(k + 1, number);
 }
 
-size_t ssi_zkey_survey(unsigned char k[1 + SS_SURVEY_MAX], char kind, const char *survey)
+/* The key @p kind + survey ("s": a survey's records' dictionary, "t": its stamps'); its length,
+ * 0 when @p survey is longer than SS_SURVEY_MAX. */
+static size_t ssi_zkey_survey(unsigned char k[1 + SS_SURVEY_MAX], char kind, const char *survey)
 {
     size_t len = strlen(survey);
     if (len > SS_SURVEY_MAX)
@@ -186,7 +188,8 @@ size_t ssi_zkey_survey(unsigned char k[1 + SS_SURVEY_MAX], char kind, const char
 }
 
 /* A dictionary as stored, prepared for reading (and for the writer, writing records). */
-int ssi_zdict_make(const MDB_val *v, uint32_t number, int write, int committed, ssi_zdict **out)
+static int ssi_zdict_make(const MDB_val *v, uint32_t number, int write, int committed,
+                          ssi_zdict **out)
 {
     ssi_zdict *d = calloc(1, sizeof *d);
     if (!d)
@@ -261,6 +264,8 @@ int ssi_zrec_expand(ss_store_txn *t, ss_rbuf *r)
 
 /* ---- the writer ---- */
 
+static int ssi_zdict_next(ss_store_txn *t, uint32_t *number);
+
 int ssi_zdict_named(ss_store_txn *t, char kind, const char *survey, uint32_t *number)
 {
     unsigned char kb[1 + SS_SURVEY_MAX];
@@ -326,7 +331,7 @@ static int ssi_zsurvey_get(ss_store_txn *t, const char *survey, ssi_zsurvey **ou
 }
 
 /* The number after the last dictionary of the table ("d" keys sort before "s" and "t" ones). */
-int ssi_zdict_next(ss_store_txn *t, uint32_t *number)
+static int ssi_zdict_next(ss_store_txn *t, uint32_t *number)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->zdict, &c);
