@@ -186,8 +186,8 @@ static int ssi_parse(int argc, char **argv, ssi_ingest_cli *c)
             if (ss_cli_double(optarg, &d) || d != floor(d) || d < SS_STAMP_LEVEL_MIN ||
                 d > SS_STAMP_LEVEL_MAX || d == 0)
                 return ss_cli_usage("ingest",
-                                    "--stamp-level '%s': need a zstd level from %d to %d, "
-                                    "not 0",
+                                    "--stamp-level '%s': need a zstd level from %d to %d "
+                                    "other than 0",
                                     optarg, SS_STAMP_LEVEL_MIN, SS_STAMP_LEVEL_MAX);
             c->store_opts.stamp_level = (int)d;
             break;
