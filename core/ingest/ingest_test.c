@@ -865,8 +865,8 @@ static ss_ingest_totals ingest_memory(const char *name, char **paths, size_t n, 
 
 /* Inputs in memory (a Kafka message) store what the same bytes read from their files store:
  * ZTF's containers and Rubin's, which the Avro decoder reads where they lie (stamps included), and
- * a CSV, which its decoder reads through a stream over them. An empty input and bytes of no known
- * format are refused by name, and the run goes on. */
+ * a CSV, which its decoder reads through a stream over them. An empty input, bytes of no known
+ * format and a container cut inside its schema are refused by name, and the run goes on. */
 START_TEST(inputs_in_memory_store_what_their_files_do)
 {
     tu_files *z = tu_data_files("inputs_in_memory_store_what_their_files_do", "ztf", ".avro");
@@ -902,9 +902,18 @@ START_TEST(inputs_in_memory_store_what_their_files_do)
     ck_assert_int_eq(ss_ingest_memory(in, "\x01\x02junk", 6, "junk-message", &err), SS_EREJECT);
     ck_assert_msg(strstr(err.msg, "junk-message") && strstr(err.msg, "unknown format"), "%s",
                   err.msg);
+    /* a container cut inside its schema, which is read where it lies: exactly the bytes given */
+    size_t zlen = 0;
+    unsigned char *whole = tu_read_file(z->path[0], &zlen), *cut = malloc(300);
+    ck_assert_uint_gt(zlen, 300);
+    memcpy(cut, whole, 300);
+    ck_assert_int_eq(ss_ingest_memory(in, cut, 300, "cut-message", &err), SS_EREJECT);
+    ck_assert_msg(strstr(err.msg, "cut-message") && strstr(err.msg, "truncated or damaged header"),
+                  "%s", err.msg);
+    free(cut), free(whole);
     ss_ingest_totals t;
     ck_assert_int_eq(ss_ingest_finish(in, &t, &err), 0);
-    ck_assert_uint_eq(t.inputs_failed, 2);
+    ck_assert_uint_eq(t.inputs_failed, 3);
     ss_ingest_free(in);
     assert_consistent(mem);
     ss_store_close(files), ss_store_close(mem);

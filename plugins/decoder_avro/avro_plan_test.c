@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What one decoding of a file gave: its packets, its rejections, and how it ended. */
 typedef struct decoded {
@@ -325,6 +326,108 @@ START_TEST(every_avro_type_decodes_alike)
 }
 END_TEST
 
+/* ---- containers in memory, sharing the schema cache ---- */
+
+/* Two schemas of one length (as avro-c writes them too) with magpsf's and sigmapsf's types
+ * swapped: a cache that took one text for the other would decode the second's records with the
+ * first's layout. */
+static const char float_schema[] =
+    "{\"type\":\"record\",\"name\":\"a\",\"fields\":[{\"name\":\"objectId\",\"type\":\"string\"},"
+    "{\"name\":\"candidate\",\"type\":{\"type\":\"record\",\"name\":\"c\",\"fields\":["
+    "{\"name\":\"candid\",\"type\":\"long\"},{\"name\":\"jd\",\"type\":\"double\"},"
+    "{\"name\":\"ra\",\"type\":\"double\"},{\"name\":\"dec\",\"type\":\"double\"},"
+    "{\"name\":\"fid\",\"type\":\"int\"},{\"name\":\"magpsf\",\"type\":\"float\"},"
+    "{\"name\":\"sigmapsf\",\"type\":\"double\"}]}}]}";
+static const char double_schema[] =
+    "{\"type\":\"record\",\"name\":\"a\",\"fields\":[{\"name\":\"objectId\",\"type\":\"string\"},"
+    "{\"name\":\"candidate\",\"type\":{\"type\":\"record\",\"name\":\"c\",\"fields\":["
+    "{\"name\":\"candid\",\"type\":\"long\"},{\"name\":\"jd\",\"type\":\"double\"},"
+    "{\"name\":\"ra\",\"type\":\"double\"},{\"name\":\"dec\",\"type\":\"double\"},"
+    "{\"name\":\"fid\",\"type\":\"int\"},{\"name\":\"magpsf\",\"type\":\"double\"},"
+    "{\"name\":\"sigmapsf\",\"type\":\"float\"}]}}]}";
+
+static void set_real(avro_value_t *f, double x)
+{
+    if (avro_value_get_type(f) == AVRO_FLOAT)
+        ck_assert_int_eq(avro_value_set_float(f, (float)x), 0);
+    else
+        ck_assert_int_eq(avro_value_set_double(f, x), 0);
+}
+
+/* A container of one alert of @p schema whose magpsf is @p mag, read back into memory. */
+static unsigned char *one_alert_container(const char *schema_json, double mag, size_t *len)
+{
+    avro_schema_t schema;
+    ck_assert_int_eq(avro_schema_from_json_length(schema_json, strlen(schema_json), &schema), 0);
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_value_t v, f, c;
+    avro_generic_value_new(iface, &v);
+    tu_avro_field(&v, "objectId", &f), avro_value_set_string(&f, "ZTF26cache");
+    tu_avro_field(&v, "candidate", &c);
+    tu_avro_field(&c, "candid", &f), avro_value_set_long(&f, 42);
+    tu_avro_field(&c, "jd", &f), avro_value_set_double(&f, 2460100.5);
+    tu_avro_field(&c, "ra", &f), avro_value_set_double(&f, 150.0);
+    tu_avro_field(&c, "dec", &f), avro_value_set_double(&f, 2.2);
+    tu_avro_field(&c, "fid", &f), avro_value_set_int(&f, 1);
+    tu_avro_field(&c, "magpsf", &f), set_real(&f, mag);
+    tu_avro_field(&c, "sigmapsf", &f), set_real(&f, 0.125);
+    char *path = tu_path(tu_tmp, "one.avro");
+    avro_file_writer_t w;
+    ck_assert_int_eq(avro_file_writer_create_with_codec(path, schema, &w, "null", 0), 0);
+    ck_assert_int_eq(avro_file_writer_append_value(w, &v), 0);
+    avro_file_writer_close(w);
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+    unsigned char *data = tu_read_file(path, len);
+    ck_assert_ptr_nonnull(data);
+    unlink(path);
+    free(path);
+    return data;
+}
+
+/* The alert of container @p data decoded from memory with the schemas @p sh holds: its magpsf. */
+static double magpsf_in_memory(ss_decoder_shared *sh, const unsigned char *data, size_t len)
+{
+    const ss_decoder_ops *ops = ss_decoder_find("avro");
+    ss_decoder_config cfg = {0};
+    void *st = NULL;
+    ss_err err = {0};
+    ck_assert_msg(ops->open_memory(data, len, "mem.avro", &cfg, ss_decoder_shared_get(sh, ops), &st,
+                                   &err) == 0,
+                  "%s", err.msg);
+    decoded d = {0};
+    decode_all(ops, st, &d);
+    ops->close(st);
+    ck_assert_msg(d.n == 1 && d.nrej == 0 && !d.end[0], "%zu alerts, %zu rejected, %s", d.n, d.nrej,
+                  d.end);
+    ck_assert_double_eq(d.pkt[0]->alerts[0].magerr, 0.125); /* the field after it */
+    double mag = d.pkt[0]->alerts[0].mag;
+    decoded_free(&d);
+    return mag;
+}
+
+/* The cache finds a container's schema by its text, read where it lies in memory: the same text
+ * from another buffer is the same schema, another text of the same length is another. */
+START_TEST(schemas_of_one_length_are_told_apart_in_memory)
+{
+    ck_assert_uint_eq(strlen(float_schema), strlen(double_schema));
+    size_t flen, dlen;
+    unsigned char *f = one_alert_container(float_schema, 18.5, &flen);
+    unsigned char *d = one_alert_container(double_schema, 18.123456789, &dlen);
+    ck_assert_uint_eq(flen, dlen); /* the schemas as written are of one length too */
+    ss_decoder_config cfg = {0};
+    ss_decoder_shared *sh = ss_decoder_shared_new(&cfg);
+    ck_assert_double_eq(magpsf_in_memory(sh, f, flen), 18.5);
+    ck_assert_double_eq(magpsf_in_memory(sh, d, dlen), 18.123456789);
+    unsigned char *again = malloc(flen); /* the first text again, from a buffer of its own */
+    memcpy(again, f, flen);
+    ck_assert_double_eq(magpsf_in_memory(sh, again, flen), 18.5);
+    ss_decoder_shared_free(sh);
+    free(f), free(d), free(again);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("avro_plan");
@@ -333,6 +436,7 @@ int main(void)
     tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(tc, shared_alerts_decode_alike);
     tcase_add_test(tc, every_avro_type_decodes_alike);
+    tcase_add_test(tc, schemas_of_one_length_are_told_apart_in_memory);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -11,12 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 typedef struct ssp_entry {
-    uint64_t hash; /* of the JSON text, or the schema id */
+    uint32_t id; /* the schema id (by_id) */
     int by_id;
-    char *json; /* the text, compared on a hash hit; NULL for ids */
+    char *json; /* the text, compared on a length hit; NULL for ids */
     size_t len;
     ssp_avro_schema s;
 } ssp_entry;
@@ -141,10 +140,11 @@ static ssp_entry *ssp_add(ssp_avro_cache *c)
 int ssp_avro_cache_json(ssp_avro_cache *c, const char *json, size_t len, ssp_avro_schema **out,
                         ss_err *err)
 {
-    uint64_t h = XXH3_64bits(json, len);
+    /* compared byte for byte, not hashed first: a hash reads all of the text, as memcmp does for
+     * the schema it finds, and a different text of the same length differs early */
     for (size_t i = 0; i < c->n; i++) {
         ssp_entry *e = c->items[i];
-        if (!e->by_id && e->hash == h && e->len == len && !memcmp(e->json, json, len)) {
+        if (!e->by_id && e->len == len && !memcmp(e->json, json, len)) {
             *out = &e->s;
             return 0;
         }
@@ -157,7 +157,6 @@ int ssp_avro_cache_json(ssp_avro_cache *c, const char *json, size_t len, ssp_avr
     memcpy(e->json, json, len);
     e->json[len] = '\0';
     e->len = len;
-    e->hash = h;
     int rc = ssp_schema_build(e->json, len, "the file's schema", &e->s, err);
     if (rc) {
         free(e->json);
@@ -318,7 +317,7 @@ static char *ssp_compose_file(const char *path, const char *dir, ss_err *err)
 int ssp_avro_cache_id(ssp_avro_cache *c, uint32_t id, ssp_avro_schema **out, ss_err *err)
 {
     for (size_t i = 0; i < c->n; i++)
-        if (c->items[i]->by_id && c->items[i]->hash == id) {
+        if (c->items[i]->by_id && c->items[i]->id == id) {
             *out = &c->items[i]->s;
             return 0;
         }
@@ -339,7 +338,7 @@ int ssp_avro_cache_id(ssp_avro_cache *c, uint32_t id, ssp_avro_schema **out, ss_
     if (rc)
         return rc;
     e->by_id = 1;
-    e->hash = id;
+    e->id = id;
     c->n++;
     *out = &e->s;
     return 0;

@@ -185,32 +185,62 @@ static int ssp_set_codec(avro_state *st, const char *codec, ss_err *err)
     return 0;
 }
 
+/* The header's metadata that decoding needs. The schema is where it lies in an input in memory
+ * (own NULL), or a malloc'd copy (own). */
+typedef struct ssp_meta {
+    const char *schema;
+    int64_t schema_len;
+    char *own, *codec;
+} ssp_meta;
+
+static void ssp_meta_free(ssp_meta *m)
+{
+    free(m->own);
+    free(m->codec);
+}
+
+/* The schema's text in an input in memory, where it lies: the largest thing in a small file's
+ * header, which a copy would read twice more. */
+static int ssp_meta_schema_in_place(avro_state *st, ssp_meta *m, ss_err *err)
+{
+    int64_t len;
+    const unsigned char *at;
+    if (ssp_read_long(st->fp, &len) || len < 0 || len > SSP_MAX_BLOCK ||
+        ssp_in_place(st, (size_t)len, &at))
+        return ssp_truncated(st, err, "header");
+    free(m->own);
+    m->own = NULL;
+    m->schema = (const char *)at;
+    m->schema_len = len;
+    return 0;
+}
+
 /* One key/value pair of the header's metadata map. */
-static int ssp_meta_entry(avro_state *st, char **schema, int64_t *schema_len, char **codec,
-                          ss_err *err)
+static int ssp_meta_entry(avro_state *st, ssp_meta *m, ss_err *err)
 {
     char *key = NULL, *val = NULL;
     int64_t klen = 0, vlen = 0;
     int rc = ssp_read_bytes(st, &key, &klen, err);
-    if (rc || (rc = ssp_read_bytes(st, &val, &vlen, err))) {
-        free(key); /* NULL when its own read failed */
+    if (rc)
         return rc;
-    }
-    char **slot = !strcmp(key, "avro.schema") ? schema : !strcmp(key, "avro.codec") ? codec : NULL;
-    if (slot) {
-        free(*slot);
-        *slot = val;
-        if (slot == schema)
-            *schema_len = vlen;
+    int is_schema = !strcmp(key, "avro.schema");
+    if (is_schema && st->mem)
+        rc = ssp_meta_schema_in_place(st, m, err);
+    else if (!(rc = ssp_read_bytes(st, &val, &vlen, err)) && is_schema) {
+        free(m->own);
+        m->schema = m->own = val;
+        m->schema_len = vlen;
+    } else if (!rc && !strcmp(key, "avro.codec")) {
+        free(m->codec);
+        m->codec = val;
     } else {
-        free(val);
+        free(val); /* NULL when its own read failed */
     }
     free(key);
-    return 0;
+    return rc;
 }
 
-static int ssp_read_meta(avro_state *st, char **schema, int64_t *schema_len, char **codec,
-                         ss_err *err)
+static int ssp_read_meta(avro_state *st, ssp_meta *m, ss_err *err)
 {
     int64_t count;
     for (;;) {
@@ -225,7 +255,7 @@ static int ssp_read_meta(avro_state *st, char **schema, int64_t *schema_len, cha
             count = -count;
         }
         for (int64_t i = 0; i < count; i++) {
-            int rc = ssp_meta_entry(st, schema, schema_len, codec, err);
+            int rc = ssp_meta_entry(st, m, err);
             if (rc)
                 return rc;
         }
@@ -271,19 +301,18 @@ static int64_t ssp_min_size(avro_schema_t s, int depth, int *budget)
 
 static int ssp_open_container(avro_state *st, ss_err *err)
 {
-    char *schema = NULL, *codec = NULL;
-    int64_t schema_len = 0; /* set with schema */
-    int rc = ssp_read_meta(st, &schema, &schema_len, &codec, err);
+    ssp_meta m = {0};
+    int rc = ssp_read_meta(st, &m, err);
     if (!rc && fread(st->sync, 1, 16, st->fp) != 16)
         rc = ssp_truncated(st, err, "header");
-    if (!rc && !schema)
+    if (!rc && !m.schema)
         rc = ss_err_set(err, SS_EPARSE, "%s: Avro container without a schema", st->name);
     if (!rc)
-        rc = ssp_set_codec(st, codec, err);
-    if (!rc && (rc = ssp_avro_cache_json(st->cache, schema, (size_t)schema_len, &st->schema, err)))
+        rc = ssp_set_codec(st, m.codec, err);
+    if (!rc &&
+        (rc = ssp_avro_cache_json(st->cache, m.schema, (size_t)m.schema_len, &st->schema, err)))
         ss_err_prefix(err, "%s", st->name);
-    free(schema);
-    free(codec);
+    ssp_meta_free(&m);
     return rc;
 }
 
@@ -697,6 +726,9 @@ static int avro_open_memory(const void *data, size_t len, const char *name,
     if (!fp)
         return ss_err_set(err, errno, "%s: cannot read: %s", name ? name : "<input>",
                           strerror(errno));
+    /* unbuffered: a buffered stream copies up to a buffer's worth of the bytes after each seek
+     * (every block and the schema are skipped over by seeking), to read a few header bytes */
+    setvbuf(fp, NULL, _IONBF, 0);
     return ssp_open(fp, data, len, name, cfg, shared, state, err);
 }
 
