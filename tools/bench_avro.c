@@ -632,6 +632,11 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     if (tail.alerts) /* the writes slow down as the store grows: what 200,000 ZTF alerts showed */
         cpu_split_print("; the last quarter", &tail);
     printf("\n");
+    if (!o->serial) /* which side bounds the ingest */
+        printf("%-14s ingest waits per alert: decoding for the writer %.0f us, the writer for "
+               "decoding %.0f us\n",
+               st->name, t.waited_for_writer / (double)made * 1e6,
+               t.writer_idle / (double)made * 1e6);
     print_footprint(st, s, &rb, made, written, bench_disk_written(dir));
     print_tables(st, s, made);
     if (!o->ingest_only) {

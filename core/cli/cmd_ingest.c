@@ -232,6 +232,8 @@ static void ssi_print_json(const ssi_ingest_cli *c, const ss_ingest_totals *t,
                           "seconds", t->seconds, "alerts_per_second", ssi_rate(t));
     json_object_set_new(o, "tag_events", json_integer((json_int_t)t->tag_events));
     json_object_set_new(o, "upgraded", json_integer((json_int_t)t->upgraded));
+    json_object_set_new(o, "waited_for_writer_seconds", json_real(t->waited_for_writer));
+    json_object_set_new(o, "writer_idle_seconds", json_real(t->writer_idle));
     if (fs)
         json_object_set_new(o, "filters", ss_filter_set_stats_json(fs));
     json_dumpf(o, stdout, SS_JSON_FLAGS);
@@ -263,6 +265,11 @@ static void ssi_print_text(const ssi_ingest_cli *c, const ss_ingest_totals *t)
         printf("  tags added        %llu\n", (unsigned long long)t->tag_events);
     printf("  elapsed           %.3f s\n", t->seconds);
     printf("  alerts/s          %.0f\n", ssi_rate(t));
+    /* which side bounds the run: writing (disk, page cache, B-trees) or decoding */
+    if (t->waited_for_writer > 0 || t->writer_idle > 0)
+        printf("  waits             decoding waited %.3f s for the writer, the writer %.3f s for "
+               "decoding\n",
+               t->waited_for_writer, t->writer_idle);
 }
 
 /* Ingest every argument; input failures are reported and the run goes on. */

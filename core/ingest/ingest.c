@@ -558,13 +558,16 @@ static void *ssi_flush_thread(void *arg)
     return NULL;
 }
 
-/* After a hand-off: more of the packing to decoding when it waited for the writer (started
- * waiting at @p asked, the writer done at in->fly_done), less when the writer had waited. */
+/* After a hand-off that started at @p asked, the writer done at in->fly_done: the time either
+ * side waited for the other counted, and more of the packing steered to decoding when it waited
+ * for the writer, less when the writer had waited. */
 static void ssi_steer(ss_ingest *in, const struct timespec *asked)
 {
+    double waited = ssi_elapsed(asked), idle = ssi_seconds(&in->fly_done, asked);
+    in->t.waited_for_writer += waited;
+    in->t.writer_idle += idle > 0 ? idle : 0;
     if (in->o.pack_ahead)
         return;
-    double waited = ssi_elapsed(asked), idle = ssi_seconds(&in->fly_done, asked);
     double step = waited > idle ? 0.25 : -0.25;
     in->early_share = fmin(1.0, fmax(0.0, in->early_share + step));
 }
@@ -1024,6 +1027,10 @@ static char *ssi_run_json(const ss_ingest *in, const ss_ingest_totals *t)
                           (json_int_t)t->duplicates, "history_known", (json_int_t)t->history_known,
                           "upgraded", (json_int_t)t->upgraded, "rejected", (json_int_t)t->rejected,
                           "loci_created", (json_int_t)t->loci_created);
+    if (o && in->overlap) {
+        json_object_set_new(o, "waited_for_writer_seconds", json_real(t->waited_for_writer));
+        json_object_set_new(o, "writer_idle_seconds", json_real(t->writer_idle));
+    }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return text;

@@ -800,6 +800,19 @@ START_TEST(overlapped_batches_store_what_serial_ones_do)
 }
 END_TEST
 
+/* 1 when the store's last ingest run record holds @p text. */
+static int run_record_has(ss_store *s, const char *text)
+{
+    ss_store_txn *t;
+    const char *json;
+    size_t len;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_run_last(t, &json, &len), 0);
+    int has = memmem(json, len, text, strlen(text)) != NULL;
+    ss_store_txn_abort(t);
+    return has;
+}
+
 /* Real ZTF alerts, newest first so that earlier ones come as history entries, in batches of 3,
  * into a map of 1 MiB that fills again and again: the map grows while the read snapshot that
  * recognises known history entries is in use, and overlapped batches store what serial ones do,
@@ -822,6 +835,13 @@ START_TEST(overlapped_batches_on_real_ztf_alerts)
     ck_assert_uint_gt(to.history_known, 0); /* the case is there: the test would be empty else */
     ck_assert_uint_gt(to.upgraded, 0);
     ck_assert_uint_eq(co.ahead, 0);
+    /* which side waited for the other: only an overlapped run counts it, within its own time,
+     * and keeps it in its run record */
+    ck_assert(ts.waited_for_writer == 0 && ts.writer_idle == 0);
+    ck_assert(to.waited_for_writer + to.writer_idle > 0);
+    ck_assert(to.waited_for_writer <= to.seconds && to.writer_idle <= to.seconds);
+    ck_assert(run_record_has(over, "\"waited_for_writer_seconds\""));
+    ck_assert(!run_record_has(serial, "\"waited_for_writer_seconds\""));
     assert_same_alerts(serial, over);
     assert_consistent(over);
     ss_store_close(serial), ss_store_close(over);

@@ -42,6 +42,13 @@ typedef struct ss_ingest_totals {
     uint64_t inputs_failed; /**< inputs rejected as a whole */
     uint64_t diverted;      /**< packets handed to ss_ingest_options.divert */
     double seconds;         /**< wall time since ss_ingest_new() */
+    /** With overlap (the writing thread below): seconds the decoding side waited at hand-offs for
+     * the writer to finish the batch before. Much of the run here: writing (the store's disk and
+     * page cache, its B-tree work) bounds the ingest, not decoding. 0 without overlap. */
+    double waited_for_writer;
+    /** With overlap: seconds the writing thread sat with its batch done before decoding handed it
+     * the next. Much of the run here: decoding bounds the ingest. 0 without overlap. */
+    double writer_idle;
 } ss_ingest_totals;
 
 typedef struct ss_ingest_options {
