@@ -114,6 +114,7 @@ static int ssi_batch_done(ssi_broker *b, ssi_gen *g, ssi_wproc *w)
         ssi_publish(b, w->jobs[i].q.locus_id, &ans[i]);
     }
     b->queue_len -= b->queue_len >= w->njobs ? w->njobs : b->queue_len;
+    b->filtered += w->njobs;
     free(ans);
     ssi_wproc_done(w);
     return 0;
@@ -837,7 +838,7 @@ static void ssi_rate_line(ssi_broker *b, double now)
     ss_log_line(b->lg, SS_LOG_INFO,
                 "rate alerts_in=%llu alerts_per_s=%.1f queue=%llu rejected=%llu published=%llu "
                 "notify_delivered=%llu notify_retried=%llu notify_failed=%llu "
-                "notify_pending=%llu generation=%u intake=%s",
+                "notify_pending=%llu generation=%u intake=%s filtered=%llu filtered_per_s=%.1f",
                 (unsigned long long)total, dt > 0 ? (double)(total - b->rate_alerts) / dt : 0.0,
                 (unsigned long long)b->queue_len, (unsigned long long)(b->rejected + t.rejected),
                 (unsigned long long)b->published, (unsigned long long)ns.delivered,
@@ -845,9 +846,12 @@ static void ssi_rate_line(ssi_broker *b, double now)
                 (unsigned long long)ns.pending, b->cur ? b->cur->id : 0,
                 b->store_failed ? "paused"
                 : b->paused     ? "paused"
-                                : "running");
+                                : "running",
+                (unsigned long long)b->filtered,
+                dt > 0 ? (double)(b->filtered - b->rate_filtered) / dt : 0.0);
     b->rate_t = now;
     b->rate_alerts = total;
+    b->rate_filtered = b->filtered;
 }
 
 static size_t ssi_poll_set(ssi_broker *b, struct pollfd *p, double *deadline)

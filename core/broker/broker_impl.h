@@ -85,6 +85,9 @@ typedef struct ssi_broker {
     double outputs_retry_at; /* answered batches are not stored before (a failed store backs off) */
     uint64_t outputs_failing; /* failed attempts to store answered batches since the last success */
     uint64_t rate_alerts;
+    /* loci whose filters' outputs were stored (dequeued), and that count at the last rate line:
+     * beside intake's rate, it shows the output side keeping up or falling behind */
+    uint64_t filtered, rate_filtered;
     ss_arena *arena;
     ss_err fatal;
     struct {

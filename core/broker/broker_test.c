@@ -1727,6 +1727,20 @@ END_TEST
 
 /* 7. Backpressure: above queue_high intake pauses (status "intake": "paused"), below queue_low it
  * resumes; the queue stays bounded and everything is processed in the end. */
+/* The largest number after @p key ("name=") on the broker's rate lines, -1 when none has it. */
+static double rate_line_max(const char *key)
+{
+    char *text = slurp(B.log);
+    double best = -1;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *at = strstr(line, " rate alerts_in=") ? strstr(line, key) : NULL;
+        double v = at ? strtod(at + strlen(key), NULL) : -1;
+        best = v > best ? v : best;
+    }
+    free(text);
+    return best;
+}
+
 START_TEST(intake_pauses_above_queue_high)
 {
     enum { N = 10, FILES = 30, NSRC = 25, HIGH = 30, BATCH = 10 };
@@ -1777,6 +1791,13 @@ START_TEST(intake_pauses_above_queue_high)
     store_scan s;
     wait_processed(FILES * N, 30, &s);
     scan_free(&s);
+    /* the rate line counts the loci whose filters' outputs were stored, beside intake's rate */
+    end = tu_now_s() + 5;
+    while (rate_line_max(" filtered=") < FILES * N && tu_now_s() < end)
+        tu_sleep_ms(100);
+    CHECK(rate_line_max(" filtered=") == FILES * N, "no rate line counts %d loci filtered (%g)",
+          FILES * N, rate_line_max(" filtered="));
+    CHECK(rate_line_max(" filtered_per_s=") > 0, "no rate line has loci filtered a second");
     bk_stop(SIGTERM, 30);
     check_verify();
 }
