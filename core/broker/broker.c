@@ -473,6 +473,8 @@ static json_t *ssi_status_json(ssi_broker *b)
     json_object_set_new(st, "workers", workers);
     /* inputs the broker died on max_attempts times, set aside in failed/ since it started */
     json_object_set_new(st, "set_aside", json_integer((json_int_t)b->quarantined));
+    /* loci whose filters' outputs were stored: beside alerts_in, the output side's progress */
+    json_object_set_new(st, "filtered", json_integer((json_int_t)b->filtered));
     json_object_set_new(st, "notify", ssi_notify_json(b->notify));
     json_object_set_new(st, "outputs", ssi_outputs_json(b));
     if (b->c.kafka_on || b->c.gcn_on) {

@@ -1798,6 +1798,9 @@ START_TEST(intake_pauses_above_queue_high)
     CHECK(rate_line_max(" filtered=") == FILES * N, "no rate line counts %d loci filtered (%g)",
           FILES * N, rate_line_max(" filtered="));
     CHECK(rate_line_max(" filtered_per_s=") > 0, "no rate line has loci filtered a second");
+    json_t *st = bk_status();
+    CHECK(jint(st, "filtered") == FILES * N, "status: %s", tu_json_text(st));
+    json_decref(st);
     bk_stop(SIGTERM, 30);
     check_verify();
 }
