@@ -152,13 +152,22 @@ static int ssp_read_copy(avro_state *st, size_t n, unsigned char **buf)
     return 0;
 }
 
-/* A length-prefixed string of the header into a malloc'd buffer. */
-static int ssp_read_bytes(avro_state *st, char **out, int64_t *len, ss_err *err)
+/* The length before a string of the header, checked against what is left of the input. */
+static int ssp_read_len(avro_state *st, int64_t *len, ss_err *err)
 {
     if (ssp_read_long(st->fp, len) || *len < 0 || *len > SSP_MAX_BLOCK || *len > ssp_remaining(st))
         return ssp_truncated(st, err, "header");
+    return 0;
+}
+
+/* A length-prefixed string of the header into a malloc'd buffer. */
+static int ssp_read_bytes(avro_state *st, char **out, int64_t *len, ss_err *err)
+{
+    int rc = ssp_read_len(st, len, err);
+    if (rc)
+        return rc;
     unsigned char *buf = NULL;
-    int rc = ssp_read_copy(st, (size_t)*len, &buf);
+    rc = ssp_read_copy(st, (size_t)*len, &buf);
     if (rc) {
         free(buf);
         return rc == SS_ENOMEM ? ss_err_set(err, SS_ENOMEM, "out of memory")
@@ -203,10 +212,12 @@ static void ssp_meta_free(ssp_meta *m)
  * header, which a copy would read twice more. */
 static int ssp_meta_schema_in_place(avro_state *st, ssp_meta *m, ss_err *err)
 {
-    int64_t len;
+    int64_t len = 0;
     const unsigned char *at;
-    if (ssp_read_long(st->fp, &len) || len < 0 || len > SSP_MAX_BLOCK ||
-        ssp_in_place(st, (size_t)len, &at))
+    int rc = ssp_read_len(st, &len, err);
+    if (rc)
+        return rc;
+    if (ssp_in_place(st, (size_t)len, &at))
         return ssp_truncated(st, err, "header");
     free(m->own);
     m->own = NULL;
