@@ -38,9 +38,15 @@
  * cache_stamps), against their pages dropped once on disk by default. --stamp-level N compresses
  * the stamps the store compresses at zstd's level N (ss_store_options stamp_level; default -60).
  *
+ * The rounds are made, decoded by avro-c and ingested in chunks of --chunk-mb MB of Avro (default
+ * 256), to bound memory. The ingest settles at the end of each chunk (ss_ingest_settle()), so that
+ * the chunk's writing is timed with it: its last batch is then written with decoding idle, which
+ * a continuous ingest overlaps. A 256-MB chunk holds about two batches of Rubin alerts with
+ * stamps, so a larger chunk measures the overlap of a long ingest better, for more memory.
+ *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
  *                   [--keep] [--serial] [--ingest-only] [--stream K] [--pack-ahead N]
- *                   [--cache-stamps] [--stamp-level N]
+ *                   [--cache-stamps] [--stamp-level N] [--chunk-mb N]
  */
 #include "bench_util.h"
 #include "ingest.h"
@@ -86,6 +92,7 @@ typedef struct bench_opts {
     int pack_ahead;
     int cache_stamps; /* --cache-stamps: ss_store_options cache_stamps */
     int stamp_level;  /* --stamp-level: ss_store_options stamp_level (0: the store's default) */
+    size_t chunk;     /* --chunk-mb, in bytes */
 } bench_opts;
 
 typedef struct buf {
@@ -344,7 +351,7 @@ static void container(const alert_src *a, clone_at at, buf *out, size_t *block_a
 
 /* A chunk of rounds: alert j is a clone of template j % n. The passes run a chunk at a time, so
  * that the ingest's overlapped writing stays inside the time measured (it settles at the end of
- * each chunk) and is cut rarely. */
+ * each chunk: --chunk-mb says how often). */
 typedef struct round_bytes {
     buf all;
     size_t *start, *block, *len; /* per alert: container start, records start, record bytes */
@@ -352,7 +359,7 @@ typedef struct round_bytes {
     uint64_t records, stamps;    /* all rounds: record bytes, and of them the cutouts' images */
 } round_bytes;
 
-#define CHUNK_BYTES ((size_t)256 << 20)
+#define CHUNK_MB_DEFAULT 256
 
 static void make_round(const set *st, int round, int stream, round_bytes *rb)
 {
@@ -600,7 +607,7 @@ static rates bench_once(set *st, const bench_opts *o, int rep)
     uint64_t made = 0, bytes = 0, written = bench_disk_written(dir);
     for (int round = 0; made < o->alerts;) {
         rb.cnt = rb.all.len = 0;
-        while (made + rb.cnt < o->alerts && (rb.cnt == 0 || rb.all.len < CHUNK_BYTES))
+        while (made + rb.cnt < o->alerts && (rb.cnt == 0 || rb.all.len < o->chunk))
             make_round(st, round++, o->stream, &rb);
         if (o->reader)
             t_dec += decode_reader(st, &rb);
@@ -684,7 +691,7 @@ static int wanted(const char *list, const char *name)
 int main(int argc, char **argv)
 {
     const char *data = "../shared/data", *list = "ztf,ztf-nocutouts,lsst,elasticc";
-    bench_opts o = {.alerts = 100000, .repeat = 1};
+    bench_opts o = {.alerts = 100000, .repeat = 1, .chunk = (size_t)CHUNK_MB_DEFAULT << 20};
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},
                                          {"alerts", required_argument, 0, 'n'},
                                          {"work", required_argument, 0, 'w'},
@@ -698,6 +705,7 @@ int main(int argc, char **argv)
                                          {"pack-ahead", required_argument, 0, 'P'},
                                          {"cache-stamps", no_argument, 0, 'C'},
                                          {"stamp-level", required_argument, 0, 'L'},
+                                         {"chunk-mb", required_argument, 0, 'M'},
                                          {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (ch == 'd')
@@ -722,6 +730,8 @@ int main(int argc, char **argv)
             o.cache_stamps = 1;
         else if (ch == 'L' && atoi(optarg) != 0)
             o.stamp_level = atoi(optarg); /* the store refuses a level out of range */
+        else if (ch == 'M' && atoi(optarg) >= 16 && atoi(optarg) <= 16384)
+            o.chunk = (size_t)atoi(optarg) << 20;
         else if (ch == 'T' && atoi(optarg) > 0)
             o.stream = atoi(optarg);
         else if (ch == 'P' &&
@@ -730,7 +740,8 @@ int main(int argc, char **argv)
         else
             die("usage", "bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] "
                          "[--repeat N] [--reader] [--keep] [--serial] [--ingest-only] [--stream K] "
-                         "[--pack-ahead -1|0|1] [--cache-stamps] [--stamp-level N]");
+                         "[--pack-ahead -1|0|1] [--cache-stamps] [--stamp-level N] "
+                         "[--chunk-mb 16..16384]");
     }
     char tmpl[] = "/tmp/bench_avro.XXXXXX", cmd[4200];
     if (!o.work && !(o.work = mkdtemp(tmpl)))
