@@ -40,9 +40,10 @@
  *
  * The rounds are made, decoded by avro-c and ingested in chunks of --chunk-mb MB of Avro (default
  * 256), to bound memory. The ingest settles at the end of each chunk (ss_ingest_settle()), so that
- * the chunk's writing is timed with it: its last batch is then written with decoding idle, which
- * a continuous ingest overlaps. A 256-MB chunk holds about two batches of Rubin alerts with
- * stamps, so a larger chunk measures the overlap of a long ingest better, for more memory.
+ * the chunk's writing is timed with it: its last batch is then written with decoding idle, and its
+ * first decoded with the writer idle, which a continuous ingest overlaps. A 256-MB chunk holds
+ * about two batches of Rubin alerts with stamps, so a larger chunk measures the overlap of a long
+ * ingest better, for more memory.
  *
  * usage: bench_avro [--data DIR] [--alerts N] [--work DIR] [--sets a,b] [--repeat N] [--reader]
  *                   [--keep] [--serial] [--ingest-only] [--stream K] [--pack-ahead N]
