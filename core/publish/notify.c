@@ -95,27 +95,38 @@ static int ssi_write_atomic(const char *dir, const char *name, const char *text)
     return rc;
 }
 
-static void ssi_add(ss_publish_notifier *n, char *name, double due)
+/* Queue @p name, due at @p due (CLOCK_MONOTONIC); mu held. @return 0, or ENOMEM with @p name still
+ * the caller's. */
+static int ssi_push(ss_publish_notifier *n, char *name, double due)
 {
-    pthread_mutex_lock(&n->mu);
     if (n->n == n->cap) {
         size_t nc = n->cap ? n->cap * 2 : 16;
         ssi_nitem *fresh = realloc(n->items, nc * sizeof *fresh);
-        if (!fresh) { /* it stays in pending/: delivered at the next start */
-            pthread_mutex_unlock(&n->mu);
-            ss_log_line(n->lg, SS_LOG_ERROR,
-                        "notify file=%s/%s: out of memory; delivered at the "
-                        "next start",
-                        n->pending, name);
-            free(name);
-            return;
-        }
+        if (!fresh)
+            return ENOMEM;
         n->items = fresh;
         n->cap = nc;
     }
     n->items[n->n++] = (ssi_nitem){name, due};
     pthread_cond_signal(&n->cv);
+    return 0;
+}
+
+/* @p name could not be queued: it stays in pending/, delivered at the next start. */
+static void ssi_not_queued(ss_publish_notifier *n, char *name)
+{
+    ss_log_line(n->lg, SS_LOG_ERROR,
+                "notify file=%s/%s: out of memory; delivered at the next start", n->pending, name);
+    free(name);
+}
+
+static void ssi_add(ss_publish_notifier *n, char *name, double due)
+{
+    pthread_mutex_lock(&n->mu);
+    int rc = ssi_push(n, name, due);
     pthread_mutex_unlock(&n->mu);
+    if (rc)
+        ssi_not_queued(n, name);
 }
 
 /* ---- submit ---- */
@@ -249,11 +260,18 @@ static char *ssi_next(ss_publish_notifier *n)
     return name;
 }
 
-static void ssi_count(ss_publish_notifier *n, uint64_t *counter)
+/* The item the delivery thread holds has an outcome: @p counter counted, the item no longer in
+ * flight and, for a retry (@p name, owned from here), queued again, all in one step. Counted apart,
+ * a reader of the stats saw it set aside and still pending, or retried and pending twice. */
+static void ssi_settle(ss_publish_notifier *n, uint64_t *counter, char *name, double due)
 {
     pthread_mutex_lock(&n->mu);
     ++*counter;
+    n->inflight = 0;
+    int rc = name ? ssi_push(n, name, due) : 0;
     pthread_mutex_unlock(&n->mu);
+    if (rc)
+        ssi_not_queued(n, name);
 }
 
 /* One spooled item, as read from its file. */
@@ -326,7 +344,7 @@ static void ssi_set_aside(ss_publish_notifier *n, ssi_nfile *f, const char *why)
                 "notify list=%s object=%s url=%s attempts=%lld: %s; set aside in %s",
                 f->list ? f->list : "?", f->object ? f->object : "?", f->url ? f->shown : "?",
                 (long long)f->attempts, why, to ? to : n->failed);
-    ssi_count(n, &n->st.failed);
+    ssi_settle(n, &n->st.failed, NULL, 0);
     free(from);
     free(to);
     free(text);
@@ -367,9 +385,7 @@ static void ssi_retry(ss_publish_notifier *n, ssi_nfile *f, const char *why, dou
                 "notify list=%s object=%s url=%s attempt=%lld/%u: %s; retrying in %.3g s", f->list,
                 f->object, f->shown, (long long)f->attempts, n->c.retries, why, delay);
     free(text);
-    ssi_count(n, &n->st.retried);
-    if (name)
-        ssi_add(n, name, ssi_clock(CLOCK_MONOTONIC) + delay);
+    ssi_settle(n, &n->st.retried, name, ssi_clock(CLOCK_MONOTONIC) + delay);
 }
 
 static void ssi_deliver(ss_publish_notifier *n, const char *name)
@@ -404,7 +420,7 @@ static void ssi_deliver(ss_publish_notifier *n, const char *name)
         free(path);
         ss_log_line(n->lg, SS_LOG_INFO, "notify delivered list=%s object=%s url=%s attempts=%lld",
                     f.list, f.object, f.shown, (long long)f.attempts);
-        ssi_count(n, &n->st.delivered);
+        ssi_settle(n, &n->st.delivered, NULL, 0);
     } else if (r == SSI_N_RETRY)
         ssi_retry(n, &f, why, retry_after);
     else if (r == SSI_N_PERMANENT)
