@@ -829,6 +829,20 @@ static int log_warns_about(const char *word)
     return found;
 }
 
+/* The largest number after @p key ("name=") on the broker's rate lines, -1 when none has it. */
+static double rate_line_max(const char *key)
+{
+    char *text = slurp(B.log);
+    double best = -1;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *at = strstr(line, " rate alerts_in=") ? strstr(line, key) : NULL;
+        double v = at ? strtod(at + strlen(key), NULL) : -1;
+        best = v > best ? v : best;
+    }
+    free(text);
+    return best;
+}
+
 /* Every line of the broker's log is in the log format. */
 static void check_log_format(void)
 {
@@ -1726,21 +1740,8 @@ START_TEST(disable_and_enable_a_filter)
 END_TEST
 
 /* 7. Backpressure: above queue_high intake pauses (status "intake": "paused"), below queue_low it
- * resumes; the queue stays bounded and everything is processed in the end. */
-/* The largest number after @p key ("name=") on the broker's rate lines, -1 when none has it. */
-static double rate_line_max(const char *key)
-{
-    char *text = slurp(B.log);
-    double best = -1;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        const char *at = strstr(line, " rate alerts_in=") ? strstr(line, key) : NULL;
-        double v = at ? strtod(at + strlen(key), NULL) : -1;
-        best = v > best ? v : best;
-    }
-    free(text);
-    return best;
-}
-
+ * resumes; the queue stays bounded and everything is processed in the end, the rate lines and
+ * the status counting every locus filtered. */
 START_TEST(intake_pauses_above_queue_high)
 {
     enum { N = 10, FILES = 30, NSRC = 25, HIGH = 30, BATCH = 10 };
