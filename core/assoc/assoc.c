@@ -169,6 +169,20 @@ static int ssi_find_or_create(ss_assoc_writer *w, const ss_alert *a, ss_locus *l
 }
 
 /* Store the packet's alerts (from @p first on) that are not stored yet, updating @p l. */
+/* Open the group of the packet's new measurements, its number taken, at the first one. */
+static int ssi_group_open(ss_assoc_writer *w, const ss_locus *l, uint64_t *seq, int *grouped)
+{
+    if (*grouped)
+        return 0;
+    if (!*seq && !(*seq = ss_store_packet_next(w->txn)))
+        return SS_ECORRUPT;
+    int rc = ss_store_group_begin(w->txn, l->id, *seq);
+    *grouped = !rc;
+    return rc;
+}
+
+/* Store the packet's measurements from @p first that are new, as one group (ss_store_group_add()),
+ * and count them in the locus's summary. */
 static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t first, ss_locus *l,
                           ss_assoc_stats *st, int *changed, uint64_t seq)
 {
@@ -176,6 +190,7 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
     /* seq: the packet's arrival, taken when it first stores something (0: not yet) */
     if (!c)
         return SS_ECORRUPT;
+    int grouped = 0;
     for (uint32_t i = first; i < pkt->n; i++) {
         ss_alert a = pkt->alerts[i];
         /* an entry decoding found new is put at once (its packet's number taken): the insert
@@ -184,15 +199,14 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
         int rc = i > 0 && !at_once ? ss_store_alert_find(w->txn, a.survey, a.alert_id, NULL)
                                    : SS_ENOTFOUND;
         int known = rc == 0;
-        if (rc == SS_ENOTFOUND && !seq && !(seq = ss_store_packet_next(w->txn)))
-            rc = SS_ECORRUPT;
+        if (rc == SS_ENOTFOUND && (rc = ssi_group_open(w, l, &seq, &grouped)))
+            return rc;
         a.arrival = seq;
         a.arrival_index = i;
         a.history_lead = 0;
-        if (rc == SS_ENOTFOUND) {
-            rc = ss_store_alert_put2(w->txn, &a, l->id, i == 0 ? pkt->locus_props : NULL,
-                                     i == 0 ? pkt->nlocus_props : 0, w->early.lists,
-                                     w->early.list0 + i);
+        if (!known) {
+            rc = ss_store_group_add(w->txn, &a, i == 0 ? pkt->locus_props : NULL,
+                                    i == 0 ? pkt->nlocus_props : 0);
             known = rc == EEXIST && at_once;
         }
         if (known) {
@@ -209,7 +223,7 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
         else
             st->history++;
     }
-    return 0;
+    return grouped ? ss_store_group_end(w->txn, w->early.lists, w->early.list0) : 0;
 }
 
 /* The primary alert's stamps, apart from the alert so that reading alerts never pages them in. */

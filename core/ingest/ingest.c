@@ -60,8 +60,8 @@ typedef struct ssi_batch {
      * most of a Rubin alert's writing. stamp_of[i]: packet i's item, or SSI_NOT_PACKED. */
     ss_store_stamps *stamps;
     uint32_t *stamp_of;
-    /* Likewise the alerts' property lists, a third of a ZTF alert's writing. list0[i]: the item
-     * of packet i's first alert, the others' following it; SSI_NOT_PACKED: left to the writer. */
+    /* Likewise the packets' groups of records, a third of a ZTF alert's writing. list0[i]: the
+     * item of packet i's group (ss_store_lists_group); SSI_NOT_PACKED: left to the writer. */
     ss_store_lists *lists;
     uint32_t *list0;
     /* checked[i]: packet i's history entries were each looked for by decoding (ssi_known, with a
@@ -743,20 +743,16 @@ static int ssi_pack_stamps(ss_ingest *in, ssi_batch *b, ss_packet *pkt)
     return rc;
 }
 
-/* With overlap: pack @p pkt's alerts' property lists now, on the decoding thread, with the
- * dictionaries committed so far; counted in the batch's bytes. @return 0 or SS_ENOMEM. */
+/* With overlap: pack @p pkt's alerts as the group the writer stores them in, now, on the decoding
+ * thread, with the dictionaries committed so far; counted in the batch's bytes. @return 0 or
+ * SS_ENOMEM. */
 static int ssi_pack_lists(ss_ingest *in, ssi_batch *b, const ss_packet *pkt)
 {
     ss_store_txn *snap = ssi_snapshot(in);
     size_t before = ss_store_lists_bytes(b->lists);
-    int rc = 0;
     ss_store_lists_packet(b->lists);
-    for (uint32_t i = 0, at; !rc && i < pkt->n; i++) {
-        rc = ss_store_lists_pack(b->lists, snap, &pkt->alerts[i], i ? NULL : pkt->locus_props,
-                                 i ? 0 : pkt->nlocus_props, &at);
-        if (!i)
-            b->list0[b->npk] = at;
-    }
+    int rc = ss_store_lists_group(b->lists, snap, pkt->alerts, pkt->n, pkt->locus_props,
+                                  pkt->nlocus_props, &b->list0[b->npk]);
     b->bytes += ss_store_lists_bytes(b->lists) - before;
     return rc;
 }

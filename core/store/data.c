@@ -179,7 +179,7 @@ int ss_store_surveys_each(ss_store_txn *t, ss_store_survey_fn fn, void *ctx)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int ssi_index_object(ss_store_txn *t, const ss_alert *a, const char *locus_id)
+int ssi_index_object(ss_store_txn *t, const ss_alert *a, const char *locus_id)
 {
     if (!a->object_id || !*a->object_id)
         return 0;
@@ -198,7 +198,7 @@ static int ssi_index_object(ss_store_txn *t, const ss_alert *a, const char *locu
     return 0;
 }
 
-static void ssi_count_alert(ss_store_counters *c, const ss_alert *a)
+void ssi_count_alert(ss_store_counters *c, const ss_alert *a)
 {
     c->alerts++;
     if (a->kind == SS_ALERT_FORCED)
@@ -227,29 +227,17 @@ static int ssi_alert_write(ss_store_txn *t, const ss_alert *a, const char *locus
     return mdb_put(t->txn, t->s->locus_alerts, &lk, &rec, 0);
 }
 
-int ss_store_alert_put2(ss_store_txn *t, const ss_alert *a, const char *locus_id,
-                        const ss_prop *survey_locus, uint32_t nsurvey_locus,
-                        const ss_store_lists *ls, uint32_t index)
+int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                       const ss_prop *survey_locus, uint32_t nsurvey_locus)
 {
     ss_store_counters *c = ssi_counters_w(t);
     if (!c)
         return SS_ECORRUPT;
-    ssi_lists early;
-    int packed = ls ? ssi_lists_get(ls, index, &early) : 0;
-    if (packed < 0)
-        return packed;
-    int rc =
-        ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, packed ? &early : NULL, &t->buf);
+    int rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, &t->buf);
     if (rc || (rc = ssi_alert_write(t, a, locus_id, 1)))
         return rc;
     ssi_count_alert(c, a);
     return ssi_index_object(t, a, locus_id);
-}
-
-int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
-                       const ss_prop *survey_locus, uint32_t nsurvey_locus)
-{
-    return ss_store_alert_put2(t, a, locus_id, survey_locus, nsurvey_locus, NULL, 0);
 }
 
 /* One locus_alerts entry moved to format 9: the record of its alert copied into it (@p copy:
@@ -324,6 +312,7 @@ static int ssi_alert_entry(ss_store_txn *t, const char *survey, const char *aler
 typedef struct ssi_found {
     MDB_val rec, key; /* key empty: the record is the alerts table's (before format 9) */
     unsigned char kb[SSI_KEY_MAX];
+    uint64_t packet; /* a group's member: the group's packet, its arrival (else 0) */
 } ssi_found;
 
 static const MDB_val *ssi_found_key(const ssi_found *f)
@@ -336,11 +325,18 @@ static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *ale
 {
     ss_store_alert_head h;
     f->key = (MDB_val){0, f->kb};
+    f->packet = 0;
     int rc = ssi_alert_entry(t, survey, alert_id, &f->rec);
     if (rc || !ssi_alert_is_ref(f->rec.mv_data, f->rec.mv_size))
         return rc;
+    int member = ssi_alert_is_member_ref(f->rec.mv_data, f->rec.mv_size);
     if ((rc = ssi_alert_head(f->rec.mv_data, f->rec.mv_size, NULL, &h)))
         return rc;
+    if (member) {
+        f->packet = h.arrival;
+        return ssi_group_lookup(t, h.locus_id, h.arrival, survey, alert_id, &f->rec, &f->key,
+                                f->kb);
+    }
     f->key.mv_size = ssi_key_locus_alert(f->kb, h.locus_id, h.mjd, survey, alert_id);
     rc = mdb_get(t->txn, t->s->locus_alerts, &f->key, &f->rec);
     return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
@@ -364,7 +360,14 @@ int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus
     /* the same measurement keeps every index and count as they are: only the record changes */
     if (strcmp(h.locus_id, locus_id) || h.kind != a->kind || h.mjd != a->mjd)
         return SS_EINVAL;
-    if ((rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, NULL, &t->buf)) ||
+    MDB_val v;
+    if ((rc = ssi_alert_entry(t, a->survey, a->alert_id, &v)))
+        return rc;
+    /* a group's member leaves it for an entry of its own, which keeps its history lead */
+    if (ssi_alert_is_member_ref(v.mv_data, v.mv_size) &&
+        (rc = ssi_group_drop(t, locus_id, h.arrival, a->survey, a->alert_id)))
+        return rc;
+    if ((rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, &t->buf)) ||
         (rc = ssi_alert_write(t, a, locus_id, 0)))
         return rc;
     return ssi_index_object(t, a, locus_id);
@@ -381,6 +384,8 @@ int ss_store_alert_get(ss_store_txn *t, const char *survey, const char *alert_id
         rc = SS_ENOMEM;
     if (!rc)
         rc = ssi_alert_decode(t, f.rec.mv_data, f.rec.mv_size, ssi_found_key(&f), pkt, a, locus);
+    if (!rc && f.packet)
+        a->arrival = f.packet;
     *out = rc ? NULL : a;
     return rc;
 }
@@ -406,17 +411,37 @@ static int ssi_locus_alert_record(ss_store_txn *t, const MDB_val *k, MDB_val *d)
     return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
 }
 
+/* Key order of locus_alerts entries: MJD bits, survey, alert id (groups' members among them). */
+static int ssi_alert_order(const void *pa, const void *pb)
+{
+    const ss_alert *a = pa, *b = pb;
+    uint64_t x, y;
+    memcpy(&x, &a->mjd, sizeof x);
+    memcpy(&y, &b->mjd, sizeof y);
+    if (x != y)
+        return x < y ? -1 : 1;
+    int c = strcmp(a->survey, b->survey);
+    return c ? c : strcmp(a->alert_id, b->alert_id);
+}
+
 int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(t->txn, t->s->locus_alerts, &cur);
     if (rc)
         return rc;
+    uint32_t first = pkt->n, groups = 0;
     MDB_val k = {SS_LOCUS_ID_LEN, (void *)locus_id}, d;
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
         if (k.mv_size <= SS_LOCUS_ID_LEN + 8 || memcmp(k.mv_data, locus_id, SS_LOCUS_ID_LEN))
             break;
+        if (ssi_key_is_group(&k)) {
+            groups++;
+            if ((rc = ssi_group_read(t, &k, &d, pkt)))
+                break;
+            continue;
+        }
         char locus[SS_LOCUS_ID_LEN + 1];
         ss_alert *a = ss_packet_add(pkt);
         if (!a || (rc = ssi_locus_alert_record(t, &k, &d)) ||
@@ -426,6 +451,9 @@ int ss_store_locus_alerts(ss_store_txn *t, const char *locus_id, ss_packet *pkt)
         }
     }
     mdb_cursor_close(cur);
+    /* a group holds a packet's measurements, whose times interleave with other packets' */
+    if ((rc == 0 || rc == MDB_NOTFOUND) && groups)
+        qsort(pkt->alerts + first, pkt->n - first, sizeof *pkt->alerts, ssi_alert_order);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

@@ -1,26 +1,27 @@
-/* Alert records' property lists packed before their write transaction (ss_store_lists).
+/* Packets' groups of records packed before their write transaction (ss_store_lists).
  *
- * A ZTF alert brings twenty or so history entries, each a record whose property lists the writer
- * packed and compressed with its survey's dictionary: about a third of an ingest's writing
- * thread, while its decoding thread waited half the time. What that work needs from the store is
- * fixed once committed: a list's dictionary id and the survey's dictionary never change. So
- * another thread packs the lists whose ids and dictionary a committed transaction made; the rest
- * (a new list of names, a survey still gathering samples to train its dictionary on) are left to
- * the writer, which then packs them as it always did. The records are the writer's own. */
+ * A ZTF alert brings twenty or so history entries; packing their records and compressing them as
+ * the packet's group (group.c) was about a third of an ingest's writing thread, while its decoding
+ * thread waited half the time. What that work needs from the store is fixed once committed: a
+ * list's dictionary id and the survey's group dictionary never change. So another thread packs
+ * the groups whose ids and dictionary a committed transaction made; the rest (a new list of
+ * names, a survey still gathering groups to train its dictionary on) are left to the writer,
+ * which then packs them itself. The entries are the writer's own. */
 #include "store_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
-/* One record's lists in the set's buffer (an offset: the buffer moves as it grows). */
+/* One packet's group in the set's buffer (an offset: the buffer moves as it grows). */
 typedef struct ssi_item {
     size_t off, len;
-    int8_t state; /* 0 left to the writer, 1 packed plain, 2 packed and compressed */
+    int packed;       /* 0: left to the writer */
+    uint32_t members; /* the packet's alerts */
 } ssi_item;
 
-/* A survey's committed dictionary as this set compresses with it; cdict NULL: none seen in the
- * snapshot of the batch (looked for again after a reset, since the writer may train one). */
+/* A survey's committed group dictionary as this set compresses with it; cdict NULL: none seen in
+ * the snapshot of the batch (looked for again after a reset, since the writer may train one). */
 typedef struct ssi_esurvey {
     char survey[SS_SURVEY_MAX + 1];
     uint32_t number;
@@ -86,8 +87,8 @@ size_t ss_store_lists_bytes(const ss_store_lists *ls)
     return ls->b.len + (size_t)ls->n * sizeof *ls->items;
 }
 
-/* @p survey's entry, made on first sight (cdict NULL when @p snap has no dictionary for it).
- * @return 0, SS_ENOMEM, SS_ECORRUPT or an LMDB code. */
+/* @p survey's entry, made on first sight (cdict NULL when @p snap has no group dictionary for
+ * it). @return 0, SS_ENOMEM, SS_ECORRUPT or an LMDB code. */
 static int ssi_esurvey_get(ss_store_lists *ls, ss_store_txn *snap, const char *survey,
                            const ssi_esurvey **out)
 {
@@ -100,7 +101,7 @@ static int ssi_esurvey_get(ss_store_lists *ls, ss_store_txn *snap, const char *s
         return 0;
     MDB_val dict;
     uint32_t number = 0;
-    int rc = ssi_zrec_committed(snap, survey, &number, &dict);
+    int rc = ssi_zrec_committed2(snap, 'g', survey, &number, &dict);
     if (rc && rc != SS_ENOTFOUND)
         return rc;
     ssi_esurvey *grown = ssi_grow(ls->sv, &ls->capsv, ls->nsv, sizeof *grown, 4);
@@ -110,61 +111,72 @@ static int ssi_esurvey_get(ss_store_lists *ls, ss_store_txn *snap, const char *s
     ssi_esurvey *e = &ls->sv[ls->nsv];
     *e = (ssi_esurvey){.number = number};
     memcpy(e->survey, survey, len + 1);
-    if (!rc && !(e->cdict = ssi_zrec_cdict_new(dict.mv_data, dict.mv_size)))
+    if (!rc && !(e->cdict = ssi_zgroup_cdict_new(dict.mv_data, dict.mv_size)))
         return SS_ENOMEM;
     ls->nsv++;
     *out = e;
     return 0;
 }
 
-/* Pack @p a's lists at the end of ls->b as the writer would. @return the item's state, or an
- * error (the buffer then as it was). */
-static int ssi_lists_pack(ss_store_lists *ls, ss_store_txn *snap, const ss_alert *a,
-                          const ss_prop *survey_locus, uint32_t n)
+/* The members of a packet's group at the end of ls->b, then compressed. @return 1 packed, 0 left
+ * to the writer (the buffer then to be cut back by the caller), SS_ENOMEM. */
+static int ssi_group_pack(ss_store_lists *ls, const ssi_esurvey *e, const ss_alert *alerts,
+                          uint32_t n, const ss_prop *survey_locus, uint32_t nsurvey_locus)
 {
-    const ssi_esurvey *e = NULL;
-    size_t at = ls->b.len;
-    int rc = ssi_esurvey_get(ls, snap, a->survey, &e);
-    /* a survey without a committed dictionary: its records are the writer's samples */
-    if (rc || !e || !e->cdict ||
-        (rc = ssi_lists_early(ls->s, a, survey_locus, n, ls->by_packet ? &ls->memo : NULL,
-                              &ls->b)) != 1)
+    size_t head = ls->b.len, members = ssi_group_head(&ls->b, n);
+    int rc = 1;
+    for (uint32_t i = 0; i < n && rc == 1; i++) {
+        ss_alert a = alerts[i];
+        a.arrival_index = i; /* as the writer numbers them */
+        a.history_lead = 0;
+        size_t at = ssi_member_open(&ls->b, &a);
+        rc = ssi_member_early(ls->s, &a, i ? NULL : survey_locus, i ? 0 : nsurvey_locus,
+                              ls->by_packet ? &ls->memo : NULL, &ls->b);
+        ssi_member_close(&ls->b, at);
+    }
+    if (rc != 1)
         return rc;
     if (!ls->cctx && !(ls->cctx = ssi_zrec_cctx_new()))
-        rc = SS_ENOMEM;
-    else
-        rc = ssi_zrec_frame(ls->cctx, e->cdict, e->number, &ls->b, at, &ls->scratch);
-    if (rc < 0)
-        ls->b.len = at;
-    return rc < 0 ? rc : 1 + rc;
+        return SS_ENOMEM;
+    rc = ssi_zrec_frame(ls->cctx, e->cdict, e->number, &ls->b, members, &ls->scratch);
+    if (rc == 1)
+        ssi_group_squeezed(&ls->b, head);
+    return rc < 0 ? rc : ls->b.failed ? SS_ENOMEM : 1;
 }
 
-int ss_store_lists_pack(ss_store_lists *ls, ss_store_txn *snap, const ss_alert *a,
-                        const ss_prop *survey_locus, uint32_t nsurvey_locus, uint32_t *index)
+int ss_store_lists_group(ss_store_lists *ls, ss_store_txn *snap, const ss_alert *alerts, uint32_t n,
+                         const ss_prop *survey_locus, uint32_t nsurvey_locus, uint32_t *index)
 {
     ssi_item *grown = ssi_grow(ls->items, &ls->cap, ls->n, sizeof *grown, 256);
     if (!grown)
         return SS_ENOMEM;
     ls->items = grown;
     size_t at = ls->b.len;
-    int rc = snap && a->survey && ls->s->has_zdict
-                 ? ssi_lists_pack(ls, snap, a, survey_locus, nsurvey_locus)
+    const ssi_esurvey *e = NULL;
+    int rc = snap && n && alerts[0].survey && ls->s->has_zdict
+                 ? ssi_esurvey_get(ls, snap, alerts[0].survey, &e)
                  : 0;
+    /* a survey without a committed group dictionary: its groups are the writer's samples */
+    if (!rc && e && e->cdict)
+        rc = ssi_group_pack(ls, e, alerts, n, survey_locus, nsurvey_locus);
     if (rc == SS_ENOMEM || ls->b.failed)
         return SS_ENOMEM;
     /* anything else the snapshot could not tell is the writer's to find again */
-    ls->items[ls->n] = (ssi_item){at, ls->b.len - at, (int8_t)(rc > 0 ? rc : 0)};
-    if (rc <= 0)
+    ls->items[ls->n] = (ssi_item){at, ls->b.len - at, rc == 1, n};
+    if (rc != 1)
         ls->b.len = at;
     *index = ls->n++;
     return 0;
 }
 
-int ssi_lists_get(const ss_store_lists *ls, uint32_t index, ssi_lists *out)
+int ssi_lists_group_get(const ss_store_lists *ls, uint32_t index, const void **bytes, size_t *len,
+                        uint32_t *members)
 {
     if (index >= ls->n)
         return SS_EINVAL;
     const ssi_item *it = &ls->items[index];
-    *out = (ssi_lists){ls->b.data + it->off, it->len, it->state == 2};
-    return it->state != 0;
+    *bytes = ls->b.data + it->off;
+    *len = it->len;
+    *members = it->members;
+    return it->packed;
 }

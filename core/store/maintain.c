@@ -313,6 +313,17 @@ static int ssi_retain_queue(ssi_retain *r, const MDB_val *k, const ss_wbuf *val)
     return failed ? SS_ENOMEM : 0;
 }
 
+/* A group whose members older than the cutoff had survey properties, rewritten without them. */
+static int ssi_retain_group(ss_store_txn *t, ssi_retain *r, const MDB_val *k, const MDB_val *v)
+{
+    uint64_t dropped;
+    int rc = ssi_group_retain(t, k, v, r->cutoff, r->pkt, &dropped);
+    if (rc || !dropped)
+        return rc;
+    r->pending += dropped;
+    return ssi_retain_queue(r, k, &t->gbuf);
+}
+
 /* An alert older than the cutoff keeps what its light curve needs (ss_alert's own fields) and
  * loses its survey properties. */
 static int ssi_retain_payload(ss_store_txn *t, ssi_retain *r, const MDB_val *k, const MDB_val *v)
@@ -321,6 +332,8 @@ static int ssi_retain_payload(ss_store_txn *t, ssi_retain *r, const MDB_val *k, 
     char locus[SS_LOCUS_ID_LEN + 1];
     ss_prop *sl;
     uint32_t nsl;
+    if (ssi_key_is_group(k))
+        return ssi_retain_group(t, r, k, v);
     if (v->mv_size <= 1)
         return 0; /* no record: its alert was missing when the store moved to format 9 (verify) */
     int rc = ssi_alert_head(v->mv_data, v->mv_size, k, &h);
@@ -336,7 +349,7 @@ static int ssi_retain_payload(ss_store_txn *t, ssi_retain *r, const MDB_val *k, 
     if (!a->nprops && !nsl)
         return 0; /* dropped already */
     a->nprops = 0;
-    if ((rc = ssi_alert_pack_keyed(t, a, NULL, 0, NULL, &t->buf)))
+    if ((rc = ssi_alert_pack_keyed(t, a, NULL, 0, &t->buf)))
         return rc;
     r->pending++;
     return ssi_retain_queue(r, k, &t->buf);
@@ -492,6 +505,12 @@ static int ssi_repack_record(ss_store_txn *t, ssi_retain *r, const MDB_val *k, c
     char locus[SS_LOCUS_ID_LEN + 1];
     ss_prop *sl;
     uint32_t nsl;
+    int done;
+    if (ssi_key_is_group(k)) {
+        int rc = ssi_group_repack(t, v, &done);
+        r->pending += done;
+        return rc || !done ? rc : ssi_retain_queue(r, k, &t->gbuf);
+    }
     if (v->mv_size <= 1 || ssi_alert_squeezed(v->mv_data, v->mv_size))
         return 0; /* no record here (an alert missing before format 9), or packed already */
     ss_packet_reset(r->pkt);
@@ -502,7 +521,7 @@ static int ssi_repack_record(ss_store_txn *t, ssi_retain *r, const MDB_val *k, c
     if (!rc)
         rc = ssi_alert_survey_locus(t, v->mv_data, v->mv_size, k, r->pkt->arena, &sl, &nsl);
     if (!rc)
-        rc = ssi_alert_pack_keyed(t, a, sl, nsl, NULL, &t->buf);
+        rc = ssi_alert_pack_keyed(t, a, sl, nsl, &t->buf);
     if (rc || t->buf.len >= v->mv_size)
         return rc;
     r->pending++;

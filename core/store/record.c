@@ -10,6 +10,8 @@
 /* Format 9 keeps an alert's record in locus_alerts; the alerts table holds this reference of its
  * head instead (ssi_alert_ref_encode()). */
 #define SSI_REF_VERSION 6
+/* Format 16: the reference of a member of a group (group.c), whose arrival names the group. */
+#define SSI_MEMBER_REF_VERSION 11
 /* Locus records: 1; 2 adds the sequence of the last packet that changed the locus. */
 #define SSI_LOCUS_RECORD_VERSION 2
 
@@ -275,10 +277,11 @@ int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, const MDB_va
     return rc;
 }
 
-size_t ssi_alert_ref_encode(const ss_store_alert_head *h, unsigned char out[SSI_REF_LEN])
+size_t ssi_alert_ref_encode2(const ss_store_alert_head *h, int member,
+                             unsigned char out[SSI_REF_LEN])
 {
     unsigned char *p = out;
-    *p++ = SSI_REF_VERSION;
+    *p++ = member ? SSI_MEMBER_REF_VERSION : SSI_REF_VERSION;
     *p++ = (unsigned char)h->kind;
     memcpy(p, &h->mjd, 8), p += 8;
     memcpy(p, &h->arrival, 8), p += 8;
@@ -287,9 +290,20 @@ size_t ssi_alert_ref_encode(const ss_store_alert_head *h, unsigned char out[SSI_
     return SSI_REF_LEN;
 }
 
+size_t ssi_alert_ref_encode(const ss_store_alert_head *h, unsigned char out[SSI_REF_LEN])
+{
+    return ssi_alert_ref_encode2(h, 0, out);
+}
+
 int ssi_alert_is_ref(const void *data, size_t len)
 {
-    return ssi_version(data, len) == SSI_REF_VERSION;
+    uint8_t v = ssi_version(data, len);
+    return v == SSI_REF_VERSION || v == SSI_MEMBER_REF_VERSION;
+}
+
+int ssi_alert_is_member_ref(const void *data, size_t len)
+{
+    return ssi_version(data, len) == SSI_MEMBER_REF_VERSION;
 }
 
 static int ssi_alert_ref_decode(const void *data, size_t len, ss_store_alert_head *h)
@@ -310,7 +324,7 @@ int ssi_alert_head(const void *data, size_t len, const MDB_val *key, ss_store_al
 {
     if (ssi_alert_packed(data, len))
         return ssi_alert_head5(data, len, key, h);
-    if (ssi_version(data, len) == SSI_REF_VERSION)
+    if (ssi_alert_is_ref(data, len))
         return ssi_alert_ref_decode(data, len, h);
     ss_rbuf r = {data, (const unsigned char *)data + len, 0};
     uint32_t n;

@@ -195,6 +195,31 @@ static size_t ssi_origin_split(const char *s, uint64_t *num)
     return at;
 }
 
+/* The origin's dictionary entry: its text without the trailing number, which goes to *num
+ * (UINT64_MAX: none, or kept in the text), copied to @p head when cut. */
+static ss_prop ssi_origin_name(const char *origin, char head[512], uint64_t *num)
+{
+    size_t len = ssi_origin_split(origin, num);
+    ss_prop p = {.name = origin};
+    if (len < strlen(origin) && len < 512) {
+        memcpy(head, origin, len);
+        head[len] = '\0';
+        p.name = head;
+    } else {
+        *num = UINT64_MAX;
+    }
+    return p;
+}
+
+static void ssi_origin_put(const ss_prop *p, uint32_t id, uint64_t num, ss_wbuf *b)
+{
+    ss_wbuf_uvar(b, id);
+    ss_wbuf_uvar(b, 1);
+    if (!id)
+        ss_wbuf_vstr(b, p->name, strlen(p->name));
+    ss_wbuf_uvar(b, num + 1); /* UINT64_MAX + 1: 0, none */
+}
+
 static int ssi_origin_pack(ss_store_txn *t, const char *origin, ss_wbuf *b)
 {
     if (!origin) { /* inline and empty: a record without an origin */
@@ -204,41 +229,28 @@ static int ssi_origin_pack(ss_store_txn *t, const char *origin, ss_wbuf *b)
         return 0;
     }
     uint64_t num;
-    size_t len = ssi_origin_split(origin, &num);
     char head[512];
-    ss_prop p = {.name = origin};
-    if (len < strlen(origin) && len < sizeof head) {
-        memcpy(head, origin, len);
-        head[len] = '\0';
-        p.name = head;
-    } else {
-        num = UINT64_MAX;
-    }
+    ss_prop p = ssi_origin_name(origin, head, &num);
     uint32_t id = 0;
     int rc = t ? ssi_dict_id(t, &p, 1, &id) : 0;
-    ss_wbuf_uvar(b, id);
-    ss_wbuf_uvar(b, 1);
-    if (!id)
-        ss_wbuf_vstr(b, p.name, strlen(p.name));
-    ss_wbuf_uvar(b, num + 1); /* UINT64_MAX + 1: 0, none */
+    ssi_origin_put(&p, id, num, b);
     return rc;
 }
 
-/* Versions 5 and 7 (@p locus_id NULL: keyed, its fields left to the key); the property lists
- * from @p early when packed already (keyed only). */
-static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
-                    const ss_prop *survey_locus, uint32_t nsurvey_locus, const ssi_lists *early,
-                    ss_wbuf *b)
+/* The fields before the origin: version, kind, and the strings (from the object id when keyed). */
+static void ssi_pack_ids(const ss_alert *a, const char *locus_id, uint8_t version, ss_wbuf *b)
 {
-    if (locus_id)
-        early = NULL;
-    ss_wbuf_reset(b);
-    ss_wbuf_u8(b, locus_id ? SSI_PACKED_VERSION : SSI_KEYED_VERSION);
+    ss_wbuf_u8(b, version);
     ss_wbuf_u8(b, (uint8_t)a->kind);
     const char *strs[5] = {a->survey, a->alert_id, locus_id, a->object_id, a->passband};
     for (int i = locus_id ? 0 : 3; i < 5; i++)
         ss_wbuf_vstr(b, strs[i], strs[i] ? strlen(strs[i]) : 0);
-    int rc = ssi_origin_pack(t, a->origin, b);
+}
+
+/* The fields after the origin, up to the property lists; a group's member leaves its arrival and
+ * history lead to the group (0 here). */
+static void ssi_pack_numbers(const ss_alert *a, const char *locus_id, int member, ss_wbuf *b)
+{
     ss_wbuf_uvar(b, a->line);
     ss_wbuf_f64(b, a->ra);
     ss_wbuf_f64(b, a->dec);
@@ -247,32 +259,73 @@ static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
     const double nums[5] = {a->mag, a->magerr, a->maglim, a->flux, a->fluxerr};
     for (int i = 0; i < 5; i++)
         ssi_num_pack(nums[i], b);
-    ss_wbuf_uvar(b, a->arrival);
+    ss_wbuf_uvar(b, member ? 0 : a->arrival);
     ss_wbuf_uvar(b, a->arrival_index);
-    ss_wbuf_uvar(b, a->history_lead);
+    ss_wbuf_uvar(b, member ? 0 : a->history_lead);
+}
+
+/* Versions 5 and 7 (@p locus_id NULL: keyed, its fields left to the key). */
+static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
+                    const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b)
+{
+    ss_wbuf_reset(b);
+    ssi_pack_ids(a, locus_id, locus_id ? SSI_PACKED_VERSION : SSI_KEYED_VERSION, b);
+    int rc = ssi_origin_pack(t, a->origin, b);
+    ssi_pack_numbers(a, locus_id, 0, b);
     size_t lists = b->len;
-    int squeezed = early && early->squeezed;
-    if (early)
-        ss_wbuf_bytes(b, early->bytes, early->len);
-    else if (!rc && !(rc = ssi_props_pack(t, a->props, a->nprops, b)))
+    int squeezed = 0;
+    if (!rc && !(rc = ssi_props_pack(t, a->props, a->nprops, b)))
         rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
-    if (!rc && !early && !locus_id && t)
+    if (!rc && !locus_id && t)
         rc = ssi_zrec_squeeze(t, a->survey, b, lists, &squeezed);
     if (squeezed)
         b->data[0] = SSI_SQUEEZED_VERSION;
     return rc ? rc : b->failed ? SS_ENOMEM : 0;
 }
 
+int ssi_member_pack(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
+                    uint32_t nsurvey_locus, ss_wbuf *b)
+{
+    ssi_pack_ids(a, NULL, SSI_KEYED_VERSION, b);
+    int rc = ssi_origin_pack(t, a->origin, b);
+    ssi_pack_numbers(a, NULL, 1, b);
+    if (!rc && !(rc = ssi_props_pack(t, a->props, a->nprops, b)))
+        rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
+    return rc ? rc : b->failed ? SS_ENOMEM : 0;
+}
+
+int ssi_member_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus,
+                     uint32_t nsurvey_locus, ssi_names_memo *memo, ss_wbuf *b)
+{
+    size_t at = b->len;
+    uint64_t num = UINT64_MAX;
+    uint32_t id = 0;
+    char head[512];
+    ss_prop p = a->origin ? ssi_origin_name(a->origin, head, &num) : (ss_prop){0};
+    if (a->origin && !ssi_dict_committed_id(s, &p, 1, &id))
+        return 0;
+    ssi_pack_ids(a, NULL, SSI_KEYED_VERSION, b);
+    if (a->origin)
+        ssi_origin_put(&p, id, num, b);
+    else
+        ssi_origin_pack(NULL, NULL, b);
+    ssi_pack_numbers(a, NULL, 1, b);
+    int rc = ssi_lists_early(s, a, survey_locus, nsurvey_locus, memo, b);
+    if (rc != 1)
+        b->len = at;
+    return rc;
+}
+
 int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                    const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b)
 {
-    return ssi_pack(t, a, locus_id, survey_locus, nsurvey_locus, NULL, b);
+    return ssi_pack(t, a, locus_id, survey_locus, nsurvey_locus, b);
 }
 
 int ssi_alert_pack_keyed(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
-                         uint32_t nsurvey_locus, const ssi_lists *early, ss_wbuf *b)
+                         uint32_t nsurvey_locus, ss_wbuf *b)
 {
-    return ssi_pack(t, a, NULL, survey_locus, nsurvey_locus, early, b);
+    return ssi_pack(t, a, NULL, survey_locus, nsurvey_locus, b);
 }
 
 int ssi_alert_packed(const void *data, size_t len)
@@ -280,6 +333,11 @@ int ssi_alert_packed(const void *data, size_t len)
     const unsigned char *p = data;
     return len &&
            (*p == SSI_PACKED_VERSION || *p == SSI_KEYED_VERSION || *p == SSI_SQUEEZED_VERSION);
+}
+
+int ssi_alert_keyed(const void *data, size_t len)
+{
+    return len && *(const unsigned char *)data == SSI_KEYED_VERSION;
 }
 
 int ssi_alert_squeezed(const void *data, size_t len)

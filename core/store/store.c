@@ -972,6 +972,8 @@ static void ssi_txn_free(ss_store_txn *t)
     ssi_zrec_txn_done(t);
     ss_wbuf_free(&t->zplain);
     ss_wbuf_free(&t->chunk);
+    ss_wbuf_free(&t->gbuf);
+    free(t->group.a);
     free(t);
 }
 

@@ -61,11 +61,13 @@ typedef struct ssi_zdict {
     uint32_t number;
     int committed;      /* 0: trained by the open write transaction */
     ZSTD_CDict *cdict;  /* the writer's, for records; NULL in a reader */
+    ZSTD_CDict *gcdict; /* the writer's, for groups (group.c), at their level */
     ZSTD_CDict *stamps; /* for stamps at the store's level (zstamps.c), made on first use */
     ZSTD_DDict *ddict;
 } ssi_zdict;
 /* The writer's state for one survey: its dictionary's number, or the samples to train one on. */
 typedef struct ssi_zsurvey {
+    char kind; /* 's': its records' dictionary, 'g': its groups' */
     char survey[SS_SURVEY_MAX + 1];
     uint32_t number; /* 0: none yet */
     int fresh;       /* number was given by the open write transaction */
@@ -136,6 +138,18 @@ struct ss_store {
     int map_resizing;
 };
 
+/* The members of a group being written (group.c): copies of the caller's alerts, whose strings
+ * and properties stay the caller's until ss_store_group_end(). */
+typedef struct ssi_group {
+    char locus[SS_LOCUS_ID_LEN];
+    uint64_t packet;
+    int open;
+    ss_alert *a;
+    uint32_t n, cap;
+    const ss_prop *survey_locus; /* the primary's (member 0), borrowed likewise */
+    uint32_t nsurvey_locus;
+} ssi_group;
+
 /* The longest key of any table (key encodings: below). */
 #define SSI_KEY_MAX (SS_SURVEY_MAX + SS_ID_MAX + SS_LOCUS_ID_LEN + SS_TAG_MAX + 32)
 
@@ -165,6 +179,8 @@ struct ss_store_txn {
     unsigned char object_key[SSI_KEY_MAX];
     size_t object_key_len; /* 0: none yet */
     char object_locus[SS_LOCUS_ID_LEN];
+    ssi_group group; /* the packet's measurements ss_store_group_add() took (group.c) */
+    ss_wbuf gbuf;    /* a group's entry as it is written */
 };
 
 /* A chunk of stamps is closed at 4 MiB: its last page's waste is then a few bytes an alert, and
@@ -335,18 +351,10 @@ int ssi_alert_decode(ss_store_txn *t, const void *data, size_t len, const MDB_va
  * dictionary list). */
 int ssi_alert_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                    const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b);
-/** A record's property lists packed before its write transaction (ss_store_lists). */
-typedef struct ssi_lists {
-    const void *bytes;
-    size_t len;
-    int squeezed; /* compressed with the survey's dictionary (the record is then version 8) */
-} ssi_lists;
 /** Encode as version 7, for locus_alerts (format 9): without the survey, alert id, locus id and
- * MJD, which its key holds. @p early: the property lists packed already, or NULL. */
+ * MJD, which its key holds. */
 int ssi_alert_pack_keyed(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
-                         uint32_t nsurvey_locus, const ssi_lists *early, ss_wbuf *b);
-/** Item @p index of @p ls. @return 1 packed (*out set), 0 left to the writer, SS_EINVAL. */
-int ssi_lists_get(const ss_store_lists *ls, uint32_t index, ssi_lists *out);
+                         uint32_t nsurvey_locus, ss_wbuf *b);
 /* The list of names last looked up for a packet's alerts, by the names' addresses: the alerts
  * of one packet live together, so the same addresses are the same names (ss_store_lists_packet).
  * A ZTF alert's twenty history entries share one list, whose hash and comparison of a hundred
@@ -514,5 +522,97 @@ int ssi_sky_put(ss_store *s, MDB_txn *txn, const char *locus_id, double ra, doub
 /** The position locus @p locus_id's entry in the sky index has: within the sky index's slack of
  * the locus's own (@p ra, @p dec; skyindex.c). @return 0, SS_ENOTFOUND or an LMDB code. */
 int ssi_sky_find(ss_store_txn *t, const char *locus_id, double ra, double dec, double at[2]);
+
+/* A packet's measurements of a locus as one locus_alerts entry (group.c, format 16). */
+/** The group key: the locus id, eight 0xff bytes (no MJD's bits: a NaN's), the packet number BE;
+ * a group sorts after the locus's single entries. @return its length. */
+size_t ssi_key_group(unsigned char *k, const char *locus_id, uint64_t packet);
+/** 1 when locus_alerts key @p k is a group's. */
+int ssi_key_is_group(const MDB_val *k);
+/** One member of a group as read, pointing into the group (or the transaction's buffer). */
+typedef struct ssi_member {
+    const char *survey, *alert_id; /* not NUL-terminated */
+    uint32_t slen, idlen;
+    double mjd;
+    const unsigned char *rec; /* a record of version 7 (record_pack.c), its arrival 0 */
+    uint32_t len;
+} ssi_member;
+/** A group's members, read in turn. */
+typedef struct ssi_members {
+    ss_rbuf r;
+    uint64_t left, n;
+    uint64_t packet;
+    const char *locus; /* the key's, SS_LOCUS_ID_LEN bytes */
+} ssi_members;
+/** Start reading group entry @p k, @p v; a compressed one is expanded into @p t's buffer, valid
+ * until the next expansion with @p t. @return 0 or SS_ECORRUPT, SS_ENOMEM, an LMDB code. */
+int ssi_members_open(ss_store_txn *t, const MDB_val *k, const MDB_val *v, ssi_members *g);
+/** The next member. @return 1, 0 after the last, or SS_ECORRUPT. */
+int ssi_members_next(ssi_members *g, ssi_member *m);
+/** The locus_alerts key a single entry of member @p m would have (buffer of SSI_KEY_MAX bytes),
+ * from which its record takes its survey, alert id, locus id and MJD. */
+MDB_val ssi_member_key(const ssi_members *g, const ssi_member *m, unsigned char *kb);
+/** Member @p m decoded into @p a (added to @p pkt by the caller), its arrival the group's.
+ * @return 0, SS_ECORRUPT, SS_ENOMEM or an LMDB code. */
+int ssi_member_decode(ss_store_txn *t, const ssi_members *g, const ssi_member *m, ss_packet *pkt,
+                      ss_alert *a);
+/** Member @p alert_id of @p survey of the group of @p locus_id and @p packet: its record and
+ * the key of ssi_member_key() in @p kb. @return 0, SS_ECORRUPT (no such group or member), an
+ * LMDB code. */
+int ssi_group_lookup(ss_store_txn *t, const char *locus_id, uint64_t packet, const char *survey,
+                     const char *alert_id, MDB_val *rec, MDB_val *key, unsigned char *kb);
+/** Every member of group entry @p k, @p v added to @p pkt. @return 0 or an error. */
+int ssi_group_read(ss_store_txn *t, const MDB_val *k, const MDB_val *v, ss_packet *pkt);
+/** Rewrite the group holding member @p survey / @p alert_id without it (deleted when it was the
+ * last): an upgrade moves the member to an entry of its own. @return 0 or an error. */
+int ssi_group_drop(ss_store_txn *t, const char *locus_id, uint64_t packet, const char *survey,
+                   const char *alert_id);
+/** Group entry @p v with its members older than @p cutoff without their survey properties, into
+ * t->gbuf; *@p dropped counts the members changed (0: leave the entry). @return 0 or an error. */
+int ssi_group_retain(ss_store_txn *t, const MDB_val *k, const MDB_val *v, double cutoff,
+                     ss_packet *scratch, uint64_t *dropped);
+/** A plain group entry @p v compressed with its survey's group dictionary into t->gbuf, when
+ * shorter; *@p done 1 then. @return 0 or an error. */
+int ssi_group_repack(ss_store_txn *t, const MDB_val *v, int *done);
+/** Append a group's head (version 9, @p n members) to @p b. @return where its members start. */
+size_t ssi_group_head(ss_wbuf *b, uint64_t n);
+/** Mark the group at @p at of @p b as compressed (its members replaced by ssi_zrec_frame()'s). */
+void ssi_group_squeezed(ss_wbuf *b, size_t at);
+/** Append member @p a's framing (survey, alert id, MJD, room for the length) to @p b.
+ * @return where its record starts, for ssi_member_close() once appended. */
+size_t ssi_member_open(ss_wbuf *b, const ss_alert *a);
+void ssi_member_close(ss_wbuf *b, size_t at);
+/** Version 7 record of member @p a (arrival and history lead 0: the group's) appended to @p b, its
+ * names' ids made by writer @p t where new. @return 0, SS_ENOMEM or an LMDB code. */
+int ssi_member_pack(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
+                    uint32_t nsurvey_locus, ss_wbuf *b);
+/** ssi_member_pack() on any thread, with the names' committed ids only. @return 1 appended, 0
+ * not (a name no committed transaction listed), SS_ENOMEM. */
+int ssi_member_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus,
+                     uint32_t nsurvey_locus, ssi_names_memo *memo, ss_wbuf *b);
+/** Index @p a's survey object id as locus @p locus_id's (data.c). @return 0 or an LMDB code. */
+int ssi_index_object(ss_store_txn *t, const ss_alert *a, const char *locus_id);
+/** Count a new alert of @p a's kind. */
+void ssi_count_alert(ss_store_counters *c, const ss_alert *a);
+/** 1 for a record of version 7: plain, keyed (a group's member is one). */
+int ssi_alert_keyed(const void *data, size_t len);
+/** The group of item @p index of @p ls. @return 1 packed (*@p members of them), 0 left to the
+ * writer, SS_EINVAL. */
+int ssi_lists_group_get(const ss_store_lists *ls, uint32_t index, const void **bytes, size_t *len,
+                        uint32_t *members);
+/** Format 16's reference to a group's member (alerts table): as format 9's, of its own version;
+ * its arrival names the group. */
+size_t ssi_alert_ref_encode2(const ss_store_alert_head *h, int member,
+                             unsigned char out[SSI_REF_LEN]);
+/** 1 when alerts table value @p data is a reference to a group's member. */
+int ssi_alert_is_member_ref(const void *data, size_t len);
+/** ssi_zrec_squeeze() with the dictionary of @p kind ('s' records, 'g' groups). */
+int ssi_zrec_squeeze2(ss_store_txn *t, char kind, const char *survey, ss_wbuf *b, size_t at,
+                      int *squeezed);
+/** ssi_zrec_committed() of the dictionary of @p kind. */
+int ssi_zrec_committed2(ss_store_txn *t, char kind, const char *survey, uint32_t *number,
+                        MDB_val *dict);
+/** Dictionary bytes prepared for compressing groups (NULL: out of memory). */
+ZSTD_CDict *ssi_zgroup_cdict_new(const void *dict, size_t len);
 
 #endif

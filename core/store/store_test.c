@@ -638,6 +638,13 @@ static size_t table_entries(ss_store *s, MDB_dbi dbi)
     return st.ms_entries;
 }
 
+static size_t table_entries_txn(ss_store_txn *t, MDB_dbi dbi)
+{
+    MDB_stat st;
+    ck_assert_int_eq(mdb_stat(t->txn, dbi, &st), 0);
+    return st.ms_entries;
+}
+
 /* The MJD loci_newest holds for a locus (NAN when it has no entry; fails on two). */
 static double newest_entry(ss_store *s, const char *locus_id)
 {
@@ -775,6 +782,71 @@ START_TEST(loci_newest_follows_the_newest_alert)
 }
 END_TEST
 
+/* One group entry of @p t's store (key @p gk) as the single entries skysieve before format 16
+ * wrote: each member's record under its own key, its reference of format 9. */
+static void group_to_singles(ss_store_txn *t, const MDB_val *gk, ss_packet *pkt)
+{
+    unsigned char key[SSI_KEY_MAX], kb[SSI_KEY_MAX], ref[SSI_REF_LEN];
+    memcpy(key, gk->mv_data, gk->mv_size);
+    MDB_val k = {gk->mv_size, key}, v;
+    ck_assert_int_eq(mdb_get(t->txn, t->s->locus_alerts, &k, &v), 0);
+    ssi_members g;
+    ssi_member m;
+    ss_wbuf vals[64] = {{0}}, lkeys[64] = {{0}}, akeys[64] = {{0}};
+    ss_store_alert_head heads[64];
+    size_t n = 0;
+    ck_assert_int_eq(ssi_members_open(t, &k, &v, &g), 0);
+    while (ssi_members_next(&g, &m) == 1) {
+        ss_prop *sl;
+        uint32_t nsl;
+        ck_assert_uint_lt(n, 64);
+        ss_packet_reset(pkt);
+        ss_alert *a = ss_packet_add(pkt);
+        MDB_val mk = ssi_member_key(&g, &m, kb);
+        ck_assert_int_eq(ssi_member_decode(t, &g, &m, pkt, a), 0);
+        ck_assert_int_eq(ssi_alert_survey_locus(t, m.rec, m.len, &mk, pkt->arena, &sl, &nsl), 0);
+        ck_assert_int_eq(ssi_alert_pack_keyed(t, a, sl, nsl, &vals[n]), 0);
+        ss_wbuf_bytes(&lkeys[n], mk.mv_data, mk.mv_size);
+        MDB_val ak = ssi_key_locus_alert_id(&mk);
+        ss_wbuf_bytes(&akeys[n], ak.mv_data, ak.mv_size);
+        heads[n] = (ss_store_alert_head){.kind = a->kind,
+                                         .mjd = a->mjd,
+                                         .arrival = a->arrival,
+                                         .arrival_index = a->arrival_index};
+        memcpy(heads[n++].locus_id, key, SS_LOCUS_ID_LEN);
+    }
+    ck_assert_int_eq(mdb_del(t->txn, t->s->locus_alerts, &k, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        MDB_val lk = {lkeys[i].len, lkeys[i].data}, lv = {vals[i].len, vals[i].data};
+        MDB_val ak = {akeys[i].len, akeys[i].data},
+                av = {ssi_alert_ref_encode(&heads[i], ref), ref};
+        ck_assert_int_eq(mdb_put(t->txn, t->s->locus_alerts, &lk, &lv, 0), 0);
+        ck_assert_int_eq(mdb_put(t->txn, t->s->alerts, &ak, &av, 0), 0);
+        ss_wbuf_free(&vals[i]), ss_wbuf_free(&lkeys[i]), ss_wbuf_free(&akeys[i]);
+    }
+}
+
+/* Every group of @p t's store as single entries (group_to_singles()). */
+static void groups_to_singles(ss_store_txn *t)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    ss_wbuf keys = {0};
+    size_t n = 0;
+    ck_assert_int_eq(mdb_cursor_open(t->txn, t->s->locus_alerts, &cur), 0);
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT)
+        if (ssi_key_is_group(&k))
+            ss_wbuf_bytes(&keys, k.mv_data, k.mv_size), n++;
+    mdb_cursor_close(cur);
+    ss_packet *pkt = ss_packet_new();
+    for (size_t i = 0; i < n; i++) {
+        MDB_val gk = {SS_LOCUS_ID_LEN + 16, keys.data + i * (SS_LOCUS_ID_LEN + 16)};
+        group_to_singles(t, &gk, pkt);
+    }
+    ss_packet_free(pkt);
+    ss_wbuf_free(&keys);
+}
+
 /* Keep every alert record of the store in @p dir where skysieve before format 9 kept it: in the
  * alerts table, its locus_alerts entry holding its kind. @p v4: rewritten as skysieve before
  * format 7 wrote it; 0: as it is. */
@@ -788,6 +860,7 @@ static void records_before_format_9(const char *dir, int v4)
     MDB_val k, v;
     ck_assert_msg(ss_store_open(dir, &o, &s, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    groups_to_singles(t);
     ck_assert_int_eq(mdb_cursor_open(t->txn, s->locus_alerts, &cur), 0);
     ss_packet *pkt = ss_packet_new();
     ss_wbuf keys[64] = {{0}}, vals[64] = {{0}}, lkeys[64] = {{0}};
@@ -1291,7 +1364,7 @@ START_TEST(keyed_records_take_their_ids_from_the_key)
     const char *locus_id = "SKY2023abcdefghjkmn";
     ss_prop sl[1] = {{"lsst_diaObject_x", ival(7)}};
     ss_wbuf keyed = {0}, full = {0};
-    ck_assert_int_eq(ssi_alert_pack_keyed(NULL, a, sl, 1, NULL, &keyed), 0);
+    ck_assert_int_eq(ssi_alert_pack_keyed(NULL, a, sl, 1, &keyed), 0);
     ck_assert_int_eq(ssi_alert_pack(NULL, a, locus_id, sl, 1, &full), 0);
     ck_assert_uint_eq(keyed.len + strlen("ztf") + strlen(a->alert_id) + SS_LOCUS_ID_LEN + 3 + 8,
                       full.len); /* each string's length byte, and the MJD */
@@ -1657,7 +1730,8 @@ START_TEST(format_8_records_move_beside_their_loci_on_upgrade)
     ck_assert_str_eq(a9, a0);
     ck_assert_str_eq(b9, b0);
     ingest_rows(s, "dd-distinct-77,10,20,60003,g,17,0.1,A\n");
-    ck_assert_uint_eq(records_naming(s, "dd-distinct-77"), 0); /* version 7: the key names it */
+    /* format 16: a group names each member (a single record of version 7 leaves it to its key) */
+    ck_assert_uint_eq(records_naming(s, "dd-distinct-77"), 1);
     char aid[SS_LOCUS_ID_LEN + 1];
     locus_of(s, "A", aid);
     ck_assert_uint_eq(records_naming(s, aid), 2); /* a and c, moved as they were: version 5 */
@@ -2950,118 +3024,364 @@ static void check_varied(ss_store *s, const char *survey, int from, int to)
     ss_packet_free(p), ss_packet_free(q);
 }
 
-/* The locus_alerts records of each version (index), and the bytes of those of version 7 and 8. */
-static void record_versions(ss_store *s, size_t count[9], size_t bytes[9])
+/* The locus_alerts entries of each version (index: records to 8, groups 9 and 10), and their
+ * bytes. */
+static void record_versions(ss_store *s, size_t count[11], size_t bytes[11])
 {
     ss_store_txn *t;
     MDB_cursor *cur;
     MDB_val k, v;
-    memset(count, 0, 9 * sizeof *count), memset(bytes, 0, 9 * sizeof *bytes);
+    memset(count, 0, 11 * sizeof *count), memset(bytes, 0, 11 * sizeof *bytes);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
     ck_assert_int_eq(mdb_cursor_open(t->txn, s->locus_alerts, &cur), 0);
     for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
         unsigned version = v.mv_size ? *(const unsigned char *)v.mv_data : 0;
-        ck_assert_uint_le(version, 8);
+        ck_assert_uint_le(version, 10);
         count[version]++, bytes[version] += v.mv_size;
     }
     mdb_cursor_close(cur);
     ss_store_txn_abort(t);
 }
 
-/* Pack alert @p i of @p survey (with @p sl, @p nsl survey locus properties) into @p ls against a
- * snapshot of @p s; return whether its lists were packed (1), left to the writer (0). */
-static int pack_early(ss_store *s, ss_store_lists *ls, ss_packet *p, const char *survey, int i,
-                      const ss_prop *sl, uint32_t nsl, uint32_t *index)
+/* Packet @p i of @p survey: @p n varied alerts (ids 10 i to 10 i + n - 1), the first its primary.
+ */
+static ss_packet *varied_packet(ss_packet *p, const char *survey, int i, uint32_t n)
+{
+    ss_packet_reset(p);
+    for (uint32_t k = 0; k < n; k++)
+        varied_alert(p, survey, i * 10 + (int)k);
+    return p;
+}
+
+static const char group_locus[] = "SKS2023abcdefghjkmn";
+
+/* @p p's alerts stored in @p t as the group of packet @p packet (their arrival, numbered in it),
+ * the primary with @p nsl survey locus properties; packed early as item @p index of @p ls, or
+ * NULL. */
+static void put_group(ss_store_txn *t, const ss_packet *p, uint64_t packet, const ss_prop *sl,
+                      uint32_t nsl, const ss_store_lists *ls, uint32_t index)
+{
+    ck_assert_int_eq(ss_store_group_begin(t, group_locus, packet), 0);
+    for (uint32_t k = 0; k < p->n; k++) {
+        ss_alert a = p->alerts[k];
+        a.arrival = packet, a.arrival_index = k;
+        ck_assert_int_eq(ss_store_group_add(t, &a, k ? NULL : sl, k ? 0 : nsl), 0);
+    }
+    ck_assert_int_eq(ss_store_group_end(t, ls, index), 0);
+}
+
+/* Packets @p from to @p to of @p survey, three alerts each, as groups (packet numbers from 1). */
+static void put_groups(ss_store *s, const char *survey, int from, int to)
+{
+    ss_packet *p = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (int i = from; i < to; i++)
+        put_group(t, varied_packet(p, survey, i, 3), ss_store_packet_next(t), NULL, 0, NULL, 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_packet_free(p);
+}
+
+/* The entry group_locus's group of packet @p packet has in @p t, copied into @p out. */
+static void group_bytes(ss_store_txn *t, uint64_t packet, ss_wbuf *out)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val k = {ssi_key_group(kb, group_locus, packet), kb}, v;
+    ck_assert_int_eq(mdb_get(t->txn, t->s->locus_alerts, &k, &v), 0);
+    ss_wbuf_reset(out);
+    ss_wbuf_bytes(out, v.mv_data, v.mv_size);
+}
+
+/* Stored from item @p index of @p ls (packed early: @p packed 1), @p p's group is byte for byte
+ * the one the writer packs itself, and reads back as written. */
+static void check_early_group(ss_store *s, const ss_store_lists *ls, uint32_t index,
+                              const ss_packet *p, const ss_prop *sl, uint32_t nsl, int packed)
+{
+    const void *bytes;
+    size_t len;
+    uint32_t members;
+    ck_assert_int_eq(ssi_lists_group_get(ls, index, &bytes, &len, &members), packed);
+    ck_assert_uint_eq(members, p->n);
+    ss_wbuf early = {0}, mine = {0};
+    ss_store_txn *t;
+    ss_packet *q = ss_packet_new();
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+        put_group(t, p, 900000, sl, nsl, k ? NULL : ls, index);
+        group_bytes(t, 900000, k ? &mine : &early);
+        for (uint32_t i = 0; i < p->n && !k; i++) {
+            ss_alert *got, want = p->alerts[i];
+            want.arrival = 900000, want.arrival_index = i;
+            ck_assert_int_eq(ss_store_alert_get(t, want.survey, want.alert_id, q, &got), 0);
+            same_alert(&want, got);
+        }
+        ss_store_txn_abort(t);
+    }
+    ck_assert_uint_eq(early.len, mine.len);
+    ck_assert_int_eq(memcmp(early.data, mine.data, mine.len), 0);
+    ss_wbuf_free(&early), ss_wbuf_free(&mine);
+    ss_packet_free(q);
+}
+
+/* Pack packet @p p's group into @p ls against a snapshot of @p s; @return whether it was packed
+ * (1) or left to the writer (0). */
+static int pack_early(ss_store *s, ss_store_lists *ls, const ss_packet *p, const ss_prop *sl,
+                      uint32_t nsl, uint32_t *index)
 {
     ss_store_txn *r;
+    const void *bytes;
+    size_t len;
+    uint32_t members;
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &r), 0);
-    ck_assert_int_eq(ss_store_lists_pack(ls, r, varied_alert(p, survey, i), sl, nsl, index), 0);
+    ss_store_lists_packet(ls);
+    ck_assert_int_eq(ss_store_lists_group(ls, r, p->alerts, p->n, sl, nsl, index), 0);
     ss_store_txn_abort(r);
-    ssi_lists got;
-    int packed = ssi_lists_get(ls, *index, &got);
+    int packed = ssi_lists_group_get(ls, *index, &bytes, &len, &members);
     ck_assert_int_ge(packed, 0);
     return packed;
 }
 
-/* Put the alert of @p p packed as item @p index of @p ls, then check that its record is byte for
- * byte the one the writer packs itself, and reads back as written. */
-static void put_early(ss_store *s, ss_store_lists *ls, ss_packet *p, uint32_t index,
-                      const ss_prop *sl, uint32_t nsl)
-{
-    ss_alert *a = &p->alerts[p->n - 1];
-    const char *locus = "SKS2023abcdefghjkmn";
-    ss_store_txn *t;
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    ck_assert_int_eq(ss_store_alert_put2(t, a, locus, sl, nsl, ls, index), 0);
-    unsigned char kb[SSI_KEY_MAX];
-    MDB_val k = {ssi_key_locus_alert(kb, locus, a->mjd, a->survey, a->alert_id), kb}, v;
-    ck_assert_int_eq(mdb_get(t->txn, s->locus_alerts, &k, &v), 0);
-    ss_wbuf mine = {0};
-    ck_assert_int_eq(ssi_alert_pack_keyed(t, a, sl, nsl, NULL, &mine), 0);
-    ck_assert_uint_eq(v.mv_size, mine.len);
-    ck_assert_int_eq(memcmp(v.mv_data, mine.data, mine.len), 0);
-    ck_assert_int_eq(ss_store_txn_commit(t), 0);
-    ss_wbuf_free(&mine);
-    check_varied(s, a->survey, atoi(a->alert_id), atoi(a->alert_id) + 1);
-}
-
-/* Another thread may pack a record's property lists before the write transaction: only with the
- * names' dictionary ids and a survey dictionary that a committed transaction made, else the item
- * is left to the writer (and a survey without a dictionary is looked for again after a reset).
- * Either way the record is the writer's own, byte for byte. */
-START_TEST(lists_packed_early_store_the_records_the_writer_would)
+/* Once its survey has a committed group dictionary and every list of names an id, a packet's group
+ * packed on another thread is the entry the writer makes; anything else is left to the writer,
+ * which also packs a group whose alerts were not all new. */
+START_TEST(groups_packed_early_store_what_the_writer_would)
 {
     ss_store *s = open_rw("st");
-    put_varied(s, "ztf", 0, 1100, 1); /* the 1000th trains ztf's dictionary */
-    ss_packet *p = ss_packet_new();
+    put_groups(s, "ztf", 0, 1100); /* the 1000th trains ztf's group dictionary */
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new(), *r = ss_packet_new();
     ss_prop sl[2] = {{"ztf_ndethist", ival(4)}, {"ztf_jdstarthist", fval(2460000.5)}};
     ss_store_txn *t;
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    ck_assert_int_eq(
-        ss_store_alert_put(t, varied_alert(p, "ztf", 1100), "SKS2023abcdefghjkmn", sl, 2), 0);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0); /* sl's names, committed */
+    put_group(t, varied_packet(p, "ztf", 1999, 1), ss_store_packet_next(t), sl, 2, NULL, 0);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
     ss_store_lists *ls = ss_store_lists_new(s);
     uint32_t at[6];
-    ss_packet_reset(p);
-    ck_assert_int_eq(pack_early(s, ls, p, "ztf", 2000, NULL, 0, &at[0]), 1);
-    ck_assert_int_eq(pack_early(s, ls, p, "ztf", 2001, sl, 2, &at[1]), 1);
-    ck_assert_int_eq(pack_early(s, ls, p, "lsst", 2002, NULL, 0, &at[2]), 0); /* no dictionary */
+    ck_assert_int_eq(pack_early(s, ls, varied_packet(p, "ztf", 2000, 4), sl, 2, &at[0]), 1);
+    ck_assert_int_eq(pack_early(s, ls, varied_packet(q, "lsst", 2001, 2), NULL, 0, &at[1]), 0);
     ck_assert_uint_eq(at[1], at[0] + 1);
     ck_assert_uint_gt(ss_store_lists_bytes(ls), 0);
-    ss_alert *novel = varied_alert(p, "ztf", 2003); /* a list of names no one committed */
-    ck_assert_int_eq(ss_alert_add_prop(p, novel, "novel", 5, ival(1)), 0);
-    ck_assert_int_eq(ss_store_lists_pack(ls, NULL, novel, NULL, 0, &at[3]), 0);
-    ssi_lists got;
-    ck_assert_int_eq(ssi_lists_get(ls, at[3], &got), 0);            /* no snapshot either */
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0); /* made, not committed */
-    ck_assert_int_eq(ss_store_alert_put(t, novel, "SKS2023abcdefghjkmn", NULL, 0), 0);
-    ss_store_txn *r;
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &r), 0);
-    ck_assert_int_eq(ss_store_lists_pack(ls, r, novel, NULL, 0, &at[4]), 0);
-    ck_assert_int_eq(ssi_lists_get(ls, at[4], &got), 0);
-    ss_store_txn_abort(r);
-    ss_store_txn_abort(t);
-    ck_assert_int_eq(ssi_lists_get(ls, at[4] + 1, &got), SS_EINVAL);
+    check_early_group(s, ls, at[0], p, sl, 2, 1);
+    check_early_group(s, ls, at[1], q, NULL, 0, 0); /* no dictionary: the writer's sample */
+    ss_alert *novel = &varied_packet(r, "ztf", 2002, 2)->alerts[1]; /* names no one committed */
+    ck_assert_int_eq(ss_alert_add_prop(r, novel, "novel", 5, ival(1)), 0);
+    ck_assert_int_eq(pack_early(s, ls, r, NULL, 0, &at[2]), 0);
+    check_early_group(s, ls, at[2], r, NULL, 0, 0);
+    ck_assert_int_eq(ss_store_lists_group(ls, NULL, p->alerts, p->n, NULL, 0, &at[3]), 0);
+    const void *bytes;
+    size_t len;
+    uint32_t members;
+    ck_assert_int_eq(ssi_lists_group_get(ls, at[3], &bytes, &len, &members), 0); /* no snapshot */
+    ck_assert_int_eq(ssi_lists_group_get(ls, at[3] + 1, &bytes, &len, &members), SS_EINVAL);
+    /* one of the packet's alerts stored since it was packed: the group holds the others */
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    ck_assert_int_eq(ss_store_alert_put2(t, novel, "SKS2023abcdefghjkmn", NULL, 0, ls, at[4] + 1),
-                     SS_EINVAL);
-    ss_store_txn_abort(t);
-    ss_packet *one = ss_packet_new();
-    for (int i = 0; i < 3; i++) {
-        ss_packet_reset(one);
-        varied_alert(one, i == 2 ? "lsst" : "ztf", 2000 + i);
-        put_early(s, ls, one, at[i], i == 1 ? sl : NULL, i == 1 ? 2 : 0);
+    ck_assert_int_eq(ss_store_alert_put(t, &p->alerts[3], group_locus, NULL, 0), 0);
+    ck_assert_int_eq(ss_store_group_begin(t, group_locus, 900001), 0);
+    for (uint32_t k = 0; k < p->n; k++) {
+        ss_alert a = p->alerts[k];
+        a.arrival = 900001, a.arrival_index = k;
+        ck_assert_int_eq(ss_store_group_add(t, &a, k ? NULL : sl, k ? 0 : 2), k == 3 ? EEXIST : 0);
     }
-    put_varied(s, "lsst", 3000, 4000, 1); /* lsst's dictionary, after the set looked */
-    ss_packet_reset(p);
-    ck_assert_int_eq(pack_early(s, ls, p, "lsst", 4000, NULL, 0, &at[5]), 0);
+    ck_assert_int_eq(ss_store_group_end(t, ls, at[0]), 0);
+    ss_packet_reset(q);
+    ck_assert_int_eq(ss_store_locus_alerts(t, group_locus, q), 0);
+    ck_assert_uint_eq(q->n, 3300 + 1 + 4);
+    ss_alert *got;
+    ss_packet_reset(q);
+    ck_assert_int_eq(ss_store_alert_get(t, "ztf", p->alerts[2].alert_id, q, &got), 0);
+    ck_assert_uint_eq(got->arrival, 900001);
+    ck_assert_uint_eq(got->arrival_index, 2);
+    ss_store_txn_abort(t);
+    put_groups(s, "lsst", 3000, 4100); /* lsst's dictionary, after the set looked */
+    ck_assert_int_eq(pack_early(s, ls, varied_packet(q, "lsst", 5000, 2), NULL, 0, &at[4]), 0);
     ss_store_lists_reset(ls);
     ck_assert_uint_eq(ss_store_lists_bytes(ls), 0);
-    ck_assert_int_eq(pack_early(s, ls, p, "lsst", 4001, NULL, 0, &at[5]), 1);
+    ck_assert_int_eq(pack_early(s, ls, q, NULL, 0, &at[5]), 1);
     ck_assert_uint_eq(at[5], 0);
-    put_early(s, ls, p, at[5], NULL, 0);
+    check_early_group(s, ls, at[5], q, NULL, 0, 1);
     ss_store_lists_free(ls);
-    ss_packet_free(p), ss_packet_free(one);
+    ss_packet_free(p), ss_packet_free(q), ss_packet_free(r);
+    ss_store_close(s);
+}
+END_TEST
+
+/* Alert @p id of @p survey as @p t reads it, into @p q (reset). */
+static ss_alert *stored(ss_store_txn *t, ss_packet *q, const char *survey, const char *id)
+{
+    ss_alert *got;
+    ss_packet_reset(q);
+    int rc = ss_store_alert_get(t, survey, id, q, &got);
+    ck_assert_msg(rc == 0, "%s/%s: %d", survey, id, rc);
+    return got;
+}
+
+/* A packet's measurements are one locus_alerts entry beside the single entries of older formats;
+ * a light curve reads them all in time order, each alert by its id with its packet's arrival. */
+START_TEST(a_packets_measurements_are_one_entry_read_in_time_order)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *a = ss_packet_new(), *b = ss_packet_new(), *one = ss_packet_new();
+    ss_packet *q = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    varied_packet(a, "ztf", 1, 4); /* ids 10-13: MJD 60000.10-.13 */
+    uint64_t pa = ss_store_packet_next(t), pb = ss_store_packet_next(t);
+    put_group(t, a, pa, NULL, 0, NULL, 0);
+    ss_packet_reset(b); /* 5, 15 and 25: before, between and after the first packet's */
+    for (int id = 5; id <= 25; id += 10)
+        varied_alert(b, "ztf", id);
+    put_group(t, b, pb, NULL, 0, NULL, 0);
+    ss_alert *single = varied_alert(one, "ztf", 20); /* an entry of its own, as format 15 wrote */
+    ck_assert_int_eq(ss_store_alert_put(t, single, group_locus, NULL, 0), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_uint_eq(table_entries(s, s->locus_alerts), 3);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_locus_alerts(t, group_locus, q), 0);
+    static const int order[] = {5, 10, 11, 12, 13, 15, 20, 25};
+    ck_assert_uint_eq(q->n, 8);
+    for (uint32_t i = 0; i < q->n; i++) {
+        ck_assert_int_eq(atoi(q->alerts[i].alert_id), order[i]);
+        ck_assert_uint_eq(q->alerts[i].arrival, order[i] == 20 ? 0 : order[i] % 10 == 5 ? pb : pa);
+    }
+    ss_packet *r = ss_packet_new();
+    for (uint32_t k = 0; k < 4; k++) {
+        ss_alert want = a->alerts[k];
+        want.arrival = pa, want.arrival_index = k;
+        same_alert(&want, stored(t, r, "ztf", want.alert_id));
+        ss_store_alert_head h;
+        ck_assert_int_eq(ss_store_alert_head_get(t, "ztf", want.alert_id, &h), 0);
+        ck_assert(h.arrival == pa && h.arrival_index == k && !strcmp(h.locus_id, group_locus));
+    }
+    ss_alert want = b->alerts[2];
+    want.arrival = pb, want.arrival_index = 2;
+    same_alert(&want, stored(t, r, "ztf", "25"));
+    ss_store_txn_abort(t);
+    ss_packet_free(a), ss_packet_free(b), ss_packet_free(one), ss_packet_free(q), ss_packet_free(r);
+    ss_store_close(s);
+}
+END_TEST
+
+/* An upgrade (the full alert of a measurement stored as a history entry) moves the measurement out
+ * of its group to an entry of its own; the group keeps the others, and goes with its last. */
+START_TEST(an_upgrade_moves_its_measurement_out_of_its_group)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    uint64_t first = ss_store_packet_next(t);
+    put_group(t, varied_packet(p, "ztf", 3, 3), first, NULL, 0, NULL, 0);
+    for (uint32_t k = 1; k <= 3; k++) {
+        ss_alert full = p->alerts[k % 3]; /* 31, 32, then 30 */
+        full.arrival = ss_store_packet_next(t), full.arrival_index = 0;
+        full.history_lead = (uint32_t)(full.arrival - first);
+        ck_assert_int_eq(ss_store_alert_upgrade(t, &full, group_locus, NULL, 0), 0);
+        ck_assert_uint_eq(table_entries_txn(t, s->locus_alerts), k == 3 ? 3 : 1 + k);
+        ss_packet_reset(q);
+        ck_assert_int_eq(ss_store_locus_alerts(t, group_locus, q), 0);
+        ck_assert_uint_eq(q->n, 3);
+        same_alert(&full, stored(t, q, "ztf", full.alert_id));
+        ck_assert_uint_eq(stored(t, q, "ztf", full.alert_id)->history_lead, full.history_lead);
+    }
+    ss_alert *a = &p->alerts[0];
+    ck_assert_int_eq(ss_store_alert_upgrade(t, a, "SKS2023zzzzzzzzzzzz", NULL, 0), SS_EINVAL);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_packet_free(p), ss_packet_free(q);
+    ss_store_close(s);
+}
+END_TEST
+
+/* The versions of locus_alerts' entries (record_versions()), after every alert of packets @p from
+ * to @p to of ztf reads back as written. */
+static void check_groups(ss_store *s, int from, int to, size_t count[11])
+{
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new();
+    ss_store_txn *t;
+    size_t bytes[11];
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    for (int i = from; i < to; i++) {
+        varied_packet(p, "ztf", i, 3);
+        for (uint32_t k = 0; k < 3; k++) {
+            ss_alert *got = stored(t, q, "ztf", p->alerts[k].alert_id), want = p->alerts[k];
+            want.arrival = got->arrival, want.arrival_index = k;
+            same_alert(&want, got);
+        }
+    }
+    ss_store_txn_abort(t);
+    ss_packet_free(p), ss_packet_free(q);
+    record_versions(s, count, bytes);
+}
+
+/* A survey's first 1,000 groups train its group dictionary, which compresses the later ones to
+ * under half; repack compresses those written before; retention trims the old members of a
+ * group and leaves the young. */
+START_TEST(groups_compress_once_trained_and_repack_the_rest)
+{
+    ss_store *s = open_rw("st");
+    size_t count[11], bytes[11];
+    put_groups(s, "ztf", 0, 600);
+    put_groups(s, "ztf", 600, 1100);
+    record_versions(s, count, bytes);
+    ck_assert_uint_eq(count[9], 1000);
+    ck_assert_uint_eq(count[10], 100);
+    ck_assert_uint_lt(bytes[10] / count[10], bytes[9] / count[9] / 2);
+    ck_assert_uint_eq(table_entries(s, s->zdict), 2); /* the dictionary and its survey's "g" */
+    check_groups(s, 0, 1100, count);
+    ss_err err = {0};
+    uint64_t repacked;
+    ck_assert_msg(ss_store_repack(s, &repacked, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(repacked, 1000);
+    check_groups(s, 0, 1100, count);
+    ck_assert_uint_eq(count[10], 1100);
+    /* packet i's alerts have MJD 60000 + 0.1 i to + 0.1 i + 0.02: a cutoff inside packet 500 */
+    ss_store_retention pol = {.payload_days = 10};
+    ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
+    ss_store_retain_report rr;
+    ck_assert_msg(ss_store_retain(s, 60060.015, &rr, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rr.payloads, 500 * 3 + 2);
+    ss_packet *q = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_uint_eq(stored(t, q, "ztf", "5001")->nprops, 0);
+    ck_assert_uint_gt(stored(t, q, "ztf", "5002")->nprops, 0);
+    ck_assert_uint_gt(stored(t, q, "ztf", "10992")->nprops, 0);
+    ck_assert_double_eq(stored(t, q, "ztf", "10")->mag, 18.2); /* the light curve's fields stay */
+    ss_store_txn_abort(t);
+    ck_assert_msg(ss_store_retain(s, 60060.015, &rr, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rr.payloads, 0);
+    ss_packet_free(q);
+    ss_store_close(s);
+}
+END_TEST
+
+/* Verify finds a group gone from under its members' references, and one that does not decode. */
+START_TEST(verify_catches_a_missing_or_damaged_group)
+{
+    ss_store *s = open_rw("st");
+    ingest_rows(s, "a,10,20,60000,g,18,0.1,A\nb,30,20,60002,g,18,0.1,B\n");
+    char *text;
+    ck_assert_uint_eq(verify_problems(s, &text), 0);
+    free(text);
+    ss_store_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(mdb_cursor_open(t->txn, s->locus_alerts, &cur), 0);
+    ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    ck_assert(ssi_key_is_group(&k));
+    MDB_val junk = {3, "\x0a\x01\x00"}; /* compressed, one member, dictionary 0 */
+    ck_assert_int_eq(mdb_cursor_put(cur, &k, &junk, MDB_CURRENT), 0);
+    ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
+    ck_assert_int_eq(mdb_cursor_del(cur, 0), 0);
+    mdb_cursor_close(cur);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    /* the first entry is b's (its locus id sorts first), the second a's */
+    ck_assert_msg(verify_problems(s, &text) == 6, "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "alert tuple/a: missing from its group (packet 1)"));
+    ck_assert_ptr_nonnull(strstr(text, "alert tuple/b: missing from its group (packet 2)"));
+    ck_assert_ptr_nonnull(strstr(text, "a group (packet 2) does not decode"));
+    ck_assert_ptr_nonnull(strstr(text, "num_alerts 1 but 0 alerts listed"));
+    ck_assert_ptr_nonnull(strstr(text, "locus_alerts has 1 entries for 2 alerts"));
+    free(text);
     ss_store_close(s);
 }
 END_TEST
@@ -3077,66 +3397,52 @@ static ss_alert *named_alert(ss_packet *p, const char *name, char names[2][8])
     return a;
 }
 
-/* Packed early, alert @p a's lists make the record the writer makes itself from the names. */
-static void check_named(ss_store *s, ss_store_lists *ls, const ss_alert *a, uint32_t index)
+/* Packet @p p's group packed into @p ls against @p r (told where the packet begins, or not). */
+static uint32_t pack_named(ss_store_lists *ls, ss_store_txn *r, const ss_packet *p, int by_packet)
 {
-    ssi_lists got;
-    ck_assert_int_eq(ssi_lists_get(ls, index, &got), 1); /* packed early, not left to the writer */
-    ss_store_txn *t;
-    ss_wbuf early = {0}, mine = {0};
-    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    ck_assert_int_eq(ssi_alert_pack_keyed(t, a, NULL, 0, &got, &early), 0);
-    ck_assert_int_eq(ssi_alert_pack_keyed(t, a, NULL, 0, NULL, &mine), 0);
-    ck_assert_uint_eq(early.len, mine.len);
-    ck_assert_int_eq(memcmp(early.data, mine.data, mine.len), 0);
-    ss_store_txn_abort(t);
-    ss_wbuf_free(&early), ss_wbuf_free(&mine);
+    uint32_t at;
+    if (by_packet)
+        ss_store_lists_packet(ls);
+    ck_assert_int_eq(ss_store_lists_group(ls, r, p->alerts, p->n, NULL, 0, &at), 0);
+    return at;
 }
 
 /* The alerts of one packet that share their names' addresses are looked up once; after
  * ss_store_lists_packet() the same addresses holding other names (a freed schema's memory
  * reused) are looked up again, and so is every list of a caller that never says where packets
- * begin. Each record is the one the writer makes. */
+ * begin. Each group is the one the writer makes. */
 START_TEST(a_packets_shared_names_are_found_again_by_address_only_within_it)
 {
     ss_store *s = open_rw("st");
-    put_varied(s, "ztf", 0, 1100, 1); /* ztf's dictionary */
+    put_groups(s, "ztf", 0, 1100); /* ztf's group dictionary */
     char names[2][8];
     ss_packet *p = ss_packet_new(), *q = ss_packet_new();
     ss_store_txn *t;
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0); /* both lists, committed */
     strcpy(names[0], "alpha"), strcpy(names[1], "beta");
-    ck_assert_int_eq(
-        ss_store_alert_put(t, named_alert(q, "5000", names), "SKS2023abcdefghjkmn", NULL, 0), 0);
+    ck_assert_int_eq(ss_store_alert_put(t, named_alert(q, "50000", names), group_locus, NULL, 0),
+                     0);
     ss_packet_reset(q);
     strcpy(names[0], "gamma"), strcpy(names[1], "delta");
-    ck_assert_int_eq(
-        ss_store_alert_put(t, named_alert(q, "5001", names), "SKS2023abcdefghjkmn", NULL, 0), 0);
+    ck_assert_int_eq(ss_store_alert_put(t, named_alert(q, "50001", names), group_locus, NULL, 0),
+                     0);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
     ss_store_lists *ls = ss_store_lists_new(s);
     ss_store_txn *r;
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &r), 0);
     strcpy(names[0], "alpha"), strcpy(names[1], "beta");
-    uint32_t at[3];
-    ss_store_lists_packet(ls);
-    const ss_alert *a0 = named_alert(p, "5002", names), *a1 = named_alert(p, "5003", names);
-    ck_assert_int_eq(ss_store_lists_pack(ls, r, a0, NULL, 0, &at[0]), 0);
-    ck_assert_int_eq(ss_store_lists_pack(ls, r, a1, NULL, 0, &at[1]), 0);
-    check_named(s, ls, a0, at[0]);
-    check_named(s, ls, a1, at[1]);
+    named_alert(p, "50002", names), named_alert(p, "50003", names);
+    check_early_group(s, ls, pack_named(ls, r, p, 1), p, NULL, 0, 1);
     strcpy(names[0], "gamma"), strcpy(names[1], "delta"); /* the next packet, at the same places */
     ss_packet_reset(q);
-    ss_store_lists_packet(ls);
-    const ss_alert *a2 = named_alert(q, "5004", names);
-    ck_assert_int_eq(ss_store_lists_pack(ls, r, a2, NULL, 0, &at[2]), 0);
-    check_named(s, ls, a2, at[2]);
+    named_alert(q, "50004", names);
+    check_early_group(s, ls, pack_named(ls, r, q, 1), q, NULL, 0, 1);
     ss_store_lists_reset(ls); /* a caller that does not say where packets begin */
     for (int k = 0; k < 2; k++) {
         strcpy(names[0], k ? "alpha" : "gamma"), strcpy(names[1], k ? "beta" : "delta");
         ss_packet_reset(q);
-        const ss_alert *a = named_alert(q, k ? "5006" : "5005", names);
-        ck_assert_int_eq(ss_store_lists_pack(ls, r, a, NULL, 0, &at[k]), 0);
-        check_named(s, ls, a, at[k]);
+        named_alert(q, k ? "50006" : "50005", names);
+        check_early_group(s, ls, pack_named(ls, r, q, 0), q, NULL, 0, 1);
     }
     ss_store_txn_abort(r);
     ss_store_lists_free(ls);
@@ -3156,10 +3462,11 @@ START_TEST(records_compress_once_their_survey_has_a_dictionary)
     put_varied(s, "ztf", 0, 600, 1);
     put_varied(s, "ztf", 600, 1500, 1);
     ingest_rows(s, "a,10,20,60000,g,18,0.1,A\nb,30,20,60002,g,18,0.1,B\n");
-    size_t count[9], bytes[9];
+    size_t count[11], bytes[11];
     record_versions(s, count, bytes);
-    ck_assert_uint_eq(count[7], 1000 + 2);
+    ck_assert_uint_eq(count[7], 1000);
     ck_assert_uint_eq(count[8], 500);
+    ck_assert_uint_eq(count[9], 2); /* the two rows, a group each: too short to compress */
     ck_assert_uint_eq(table_entries(s, s->zdict), 2); /* the dictionary and the survey's entry */
     ck_assert_uint_lt(bytes[8] / count[8], (bytes[7] / count[7]) * 7 / 10);
     check_varied(s, "ztf", 0, 1500);
@@ -3191,7 +3498,7 @@ START_TEST(records_compress_once_their_survey_has_a_dictionary)
     ck_assert_int_eq(ss_alert_add_prop(rp, rep, "note", 4, big), 0);
     put_alert(s, rep, 1);
     record_versions(s, count, bytes);
-    ck_assert_uint_eq(count[7], 1000 + 2 + 1);
+    ck_assert_uint_eq(count[7], 1000 + 1);
     ck_assert_uint_eq(count[8], 600);
     check_stored(s, rep);
     free(text300k);
@@ -3279,7 +3586,7 @@ START_TEST(compressed_records_survive_aborts_and_damage_is_caught)
     put_varied(s, "ztf", 0, 1100, 0); /* trained, then aborted */
     ck_assert_uint_eq(table_entries(s, s->zdict), 0);
     put_varied(s, "ztf", 2000, 3100, 1);
-    size_t count[9], bytes[9];
+    size_t count[11], bytes[11];
     record_versions(s, count, bytes);
     ck_assert_uint_eq(count[8], 100);
     check_varied(s, "ztf", 2000, 3100);
@@ -3407,7 +3714,7 @@ START_TEST(repack_compresses_records_written_before)
     s->has_zdict = 0; /* as skysieve before format 10 wrote them */
     put_varied(s, "ztf", 0, 1500, 1);
     s->has_zdict = 1;
-    size_t count[9], bytes[9];
+    size_t count[11], bytes[11];
     record_versions(s, count, bytes);
     ck_assert_uint_eq(count[7], 1500);
     size_t plain = bytes[7];
@@ -3501,9 +3808,16 @@ int main(void)
     tcase_add_test(f10, compressed_records_survive_aborts_and_damage_is_caught);
     tcase_add_test(f10, compact_fills_every_page);
     tcase_add_test(f10, repack_compresses_records_written_before);
-    tcase_add_test(f10, lists_packed_early_store_the_records_the_writer_would);
-    tcase_add_test(f10, a_packets_shared_names_are_found_again_by_address_only_within_it);
     suite_add_tcase(s, f10);
+    TCase *f16 = tcase_create("format_16");
+    tcase_add_checked_fixture(f16, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(f16, a_packets_measurements_are_one_entry_read_in_time_order);
+    tcase_add_test(f16, an_upgrade_moves_its_measurement_out_of_its_group);
+    tcase_add_test(f16, groups_compress_once_trained_and_repack_the_rest);
+    tcase_add_test(f16, groups_packed_early_store_what_the_writer_would);
+    tcase_add_test(f16, a_packets_shared_names_are_found_again_by_address_only_within_it);
+    tcase_add_test(f16, verify_catches_a_missing_or_damaged_group);
+    suite_add_tcase(s, f16);
     TCase *f13 = tcase_create("format_13");
     tcase_add_checked_fixture(f13, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(f13, chunks_live_in_stamps_dat_punched_and_compacted);

@@ -80,6 +80,14 @@ static int ssi_follow_ref(ssi_verify *v, const MDB_val *k, const MDB_val *d, ss_
     }
     memcpy(survey, key, slen), survey[slen] = '\0';
     memcpy(id, nul + 1, idlen), id[idlen] = '\0';
+    if (ssi_alert_is_member_ref(d->mv_data, d->mv_size)) {
+        int rc = ssi_group_lookup(v->t, h->locus_id, h->arrival, survey, id, rec, lk, kb);
+        if (rc == 0)
+            return 0;
+        ssi_problem(v, "alert %s/%s: missing from its group (packet %llu) of %s", survey, id,
+                    (unsigned long long)h->arrival, h->locus_id);
+        return 1;
+    }
     *lk = (MDB_val){ssi_key_locus_alert(kb, h->locus_id, h->mjd, survey, id), kb};
     if (mdb_get(v->txn, v->s->locus_alerts, lk, rec) == 0)
         return 0;
@@ -114,6 +122,8 @@ static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
         ssi_problem(v, "alert %.*s: record does not decode", (int)k->mv_size, (char *)k->mv_data);
         return 0;
     }
+    if (ssi_alert_is_member_ref(d->mv_data, d->mv_size))
+        a->arrival = h.arrival; /* a member's is its group's, the one the reference named */
     if (ref && ssi_ref_differs(&h, a, locus))
         ssi_problem(v, "alert %s/%s: its reference disagrees with its record", a->survey,
                     a->alert_id);
@@ -137,6 +147,41 @@ static int ssi_entry_forced(const MDB_val *k, const MDB_val *d)
     return d->mv_size && *(const unsigned char *)d->mv_data == SS_ALERT_FORCED;
 }
 
+/* An alert a locus's entry lists (survey NUL alert id) is stored. */
+static void ssi_check_listed(ssi_verify *v, const char *locus, MDB_val ak)
+{
+    if (!ak.mv_size || !ssi_has(v, v->s->alerts, ak.mv_data, ak.mv_size))
+        ssi_problem(v, "locus %s: lists alert %.*s, which is not stored", locus, (int)ak.mv_size,
+                    (const char *)ak.mv_data);
+}
+
+/* A group entry of locus @p id: its members readable and stored, counted in *@p n (forced
+ * measurements apart) and in locus_alerts' measurements. @return 0 or an error of the store. */
+static int ssi_check_group(ssi_verify *v, const char *id, const MDB_val *k, const MDB_val *d,
+                           uint64_t *n)
+{
+    ssi_members g;
+    ssi_member m;
+    unsigned char kb[SSI_KEY_MAX];
+    uint64_t members = 0;
+    int rc = ssi_members_open(v->t, k, d, &g);
+    while (!rc && (rc = ssi_members_next(&g, &m)) == 1) {
+        rc = 0;                            /* on to the next */
+        *n += m.rec[1] != SS_ALERT_FORCED; /* a record's kind follows its version */
+        members++;
+        MDB_val mk = ssi_member_key(&g, &m, kb);
+        ssi_check_listed(v, id, ssi_key_locus_alert_id(&mk));
+    }
+    if (rc == SS_ENOMEM || (rc && rc != SS_ECORRUPT))
+        return rc;
+    v->r->locus_alerts += members ? members - 1 : 0; /* the entry is counted once already */
+    if (rc)
+        ssi_problem(v, "locus %s: a group (packet %llu) does not decode", id,
+                    (unsigned long long)ss_be64_get((const unsigned char *)k->mv_data +
+                                                    SS_LOCUS_ID_LEN + 8));
+    return 0;
+}
+
 /* Each locus: decodable; num_alerts equals its locus_alerts (forced measurements apart: they are
  * not alerts); indexed in sky at its position. */
 static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MDB_cursor *la)
@@ -153,11 +198,13 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
     int rc = mdb_cursor_get(la, &lk, &ld, MDB_SET_RANGE);
     for (; rc == 0 && memcmp(lk.mv_data, id, SS_LOCUS_ID_LEN) == 0;
          rc = mdb_cursor_get(la, &lk, &ld, MDB_NEXT)) {
+        if (ssi_key_is_group(&lk)) {
+            if ((rc = ssi_check_group(v, id, &lk, &ld, &n)))
+                return rc;
+            continue;
+        }
         n += !ssi_entry_forced(&lk, &ld);
-        MDB_val ak = ssi_key_locus_alert_id(&lk);
-        if (!ak.mv_size || !ssi_has(v, v->s->alerts, ak.mv_data, ak.mv_size))
-            ssi_problem(v, "locus %s: lists alert %.*s, which is not stored", id, (int)ak.mv_size,
-                        (const char *)ak.mv_data);
+        ssi_check_listed(v, id, ssi_key_locus_alert_id(&lk));
     }
     if (n != l.num_alerts)
         ssi_problem(v, "locus %s: num_alerts %u but %llu alerts listed", id, l.num_alerts,

@@ -34,6 +34,14 @@
 #define SSI_ZREC_SAMPLE_MAX   ((size_t)16 << 10)
 #define SSI_ZREC_DICT_BYTES   ((size_t)16 << 10)
 #define SSI_ZREC_LEVEL        (-1)
+/* Groups (group.c): a packet's twenty ZTF measurements compress together to about half of what
+ * they take compressed one by one, and are read a packet at a time: level 3, where records take
+ * -1. Their dictionary is trained on groups, larger samples, into a larger dictionary. */
+#define SSI_ZGROUP_LEVEL        3
+#define SSI_ZGROUP_SAMPLES      1000u
+#define SSI_ZGROUP_SAMPLE_BYTES ((size_t)4 << 20)
+#define SSI_ZGROUP_SAMPLE_MAX   ((size_t)64 << 10)
+#define SSI_ZGROUP_DICT_BYTES   ((size_t)64 << 10)
 /* A survey whose samples train no dictionary this many times is left uncompressed. */
 #define SSI_ZREC_TRIES 3u
 /* Idle decompression contexts kept. */
@@ -55,6 +63,7 @@ void ssi_zrec_init(ssi_zrec *z)
 static void ssi_zdict_free(ssi_zdict *d)
 {
     ZSTD_freeCDict(d->cdict);
+    ZSTD_freeCDict(d->gcdict);
     ZSTD_freeCDict(d->stamps);
     ZSTD_freeDDict(d->ddict);
     free(d);
@@ -187,8 +196,19 @@ static size_t ssi_zkey_survey(unsigned char k[1 + SS_SURVEY_MAX], char kind, con
     return 1 + len;
 }
 
-/* A dictionary as stored, prepared for reading (and for the writer, writing records). */
-static int ssi_zdict_make(const MDB_val *v, uint32_t number, int write, int committed,
+/* The writer's prepared form @p form of @p d: 1 records', 2 groups'. */
+static ZSTD_CDict **ssi_zdict_form(ssi_zdict *d, int form)
+{
+    return form == 2 ? &d->gcdict : &d->cdict;
+}
+
+static ZSTD_CDict *ssi_zdict_prepare(const MDB_val *v, int form)
+{
+    return ZSTD_createCDict(v->mv_data, v->mv_size, form == 2 ? SSI_ZGROUP_LEVEL : SSI_ZREC_LEVEL);
+}
+
+/* A dictionary as stored, prepared for reading (and for the writer, writing @p form: 0 none). */
+static int ssi_zdict_make(const MDB_val *v, uint32_t number, int form, int committed,
                           ssi_zdict **out)
 {
     ssi_zdict *d = calloc(1, sizeof *d);
@@ -197,9 +217,9 @@ static int ssi_zdict_make(const MDB_val *v, uint32_t number, int write, int comm
     d->number = number;
     d->committed = committed;
     d->ddict = ZSTD_createDDict(v->mv_data, v->mv_size);
-    if (write)
-        d->cdict = ZSTD_createCDict(v->mv_data, v->mv_size, SSI_ZREC_LEVEL);
-    if (!d->ddict || (write && !d->cdict)) {
+    if (form)
+        *ssi_zdict_form(d, form) = ssi_zdict_prepare(v, form);
+    if (!d->ddict || (form && !*ssi_zdict_form(d, form))) {
         ssi_zdict_free(d);
         return SS_ENOMEM;
     }
@@ -210,11 +230,11 @@ static int ssi_zdict_make(const MDB_val *v, uint32_t number, int write, int comm
 int ssi_zdict_get(ss_store_txn *t, uint32_t number, int records, ssi_zdict **out)
 {
     ssi_zrec *z = &t->s->zrec;
-    records = records && t->write;
+    int form = t->write ? records : 0;
     pthread_mutex_lock(&z->lock);
     ssi_zdict *d = ssi_zdict_find(z, number);
     pthread_mutex_unlock(&z->lock);
-    if (d && (!records || d->cdict)) { /* only the writer sets cdict */
+    if (d && (!form || *ssi_zdict_form(d, form))) { /* only the writer sets its forms */
         *out = d;
         return 0;
     }
@@ -228,13 +248,14 @@ int ssi_zdict_get(ss_store_txn *t, uint32_t number, int records, ssi_zdict **out
         return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
     if (d) { /* read by a reader of this process first: the writer adds its own form */
         pthread_mutex_lock(&z->lock);
-        if (!d->cdict)
-            d->cdict = ZSTD_createCDict(v.mv_data, v.mv_size, SSI_ZREC_LEVEL);
+        ZSTD_CDict **c = ssi_zdict_form(d, form);
+        if (!*c)
+            *c = ssi_zdict_prepare(&v, form);
         pthread_mutex_unlock(&z->lock);
         *out = d;
-        return d->cdict ? 0 : SS_ENOMEM;
+        return *c ? 0 : SS_ENOMEM;
     }
-    if ((rc = ssi_zdict_make(&v, number, records, 1, &d)))
+    if ((rc = ssi_zdict_make(&v, number, form, 1, &d)))
         return rc;
     return ssi_zdict_add(z, d, out);
 }
@@ -302,13 +323,13 @@ int ssi_zdict_name(ss_store_txn *t, char kind, const char *survey, const void *d
 }
 
 /* The writer's state for @p survey, made (and its dictionary looked up) on first sight. */
-static int ssi_zsurvey_get(ss_store_txn *t, const char *survey, ssi_zsurvey **out)
+static int ssi_zsurvey_get(ss_store_txn *t, char kind, const char *survey, ssi_zsurvey **out)
 {
     ssi_zrec *z = &t->s->zrec;
     size_t len = strlen(survey);
     *out = NULL;
     for (uint32_t i = 0; i < z->ns; i++)
-        if (!strcmp(z->s[i].survey, survey)) {
+        if (z->s[i].kind == kind && !strcmp(z->s[i].survey, survey)) {
             *out = &z->s[i];
             return 0;
         }
@@ -319,11 +340,12 @@ static int ssi_zsurvey_get(ss_store_txn *t, const char *survey, ssi_zsurvey **ou
         return SS_ENOMEM;
     z->s = grown;
     uint32_t number = 0;
-    int rc = ssi_zdict_named(t, 's', survey, &number);
+    int rc = ssi_zdict_named(t, kind, survey, &number);
     if (rc && rc != SS_ENOTFOUND)
         return rc;
     ssi_zsurvey *zs = &z->s[z->ns++];
     memset(zs, 0, sizeof *zs);
+    zs->kind = kind;
     memcpy(zs->survey, survey, len + 1);
     zs->number = number;
     *out = zs;
@@ -352,7 +374,7 @@ static int ssi_zdict_next(ss_store_txn *t, uint32_t *number)
 static int ssi_zdict_keep(ss_store_txn *t, ssi_zsurvey *zs, const void *dict, size_t len)
 {
     uint32_t number;
-    int rc = ssi_zdict_name(t, 's', zs->survey, dict, len, 1, &number);
+    int rc = ssi_zdict_name(t, zs->kind, zs->survey, dict, len, zs->kind == 'g' ? 2 : 1, &number);
     if (rc)
         return rc;
     zs->number = number;
@@ -364,10 +386,11 @@ static int ssi_zdict_keep(ss_store_txn *t, ssi_zsurvey *zs, const void *dict, si
  */
 static int ssi_zrec_train(ss_store_txn *t, ssi_zsurvey *zs)
 {
-    void *dict = malloc(SSI_ZREC_DICT_BYTES);
+    size_t cap = zs->kind == 'g' ? SSI_ZGROUP_DICT_BYTES : SSI_ZREC_DICT_BYTES;
+    void *dict = malloc(cap);
     if (!dict)
         return SS_ENOMEM;
-    size_t len = ZDICT_trainFromBuffer(dict, SSI_ZREC_DICT_BYTES, zs->bytes.data, zs->sizes, zs->n);
+    size_t len = ZDICT_trainFromBuffer(dict, cap, zs->bytes.data, zs->sizes, zs->n);
     int rc = 0;
     if (ZDICT_isError(len)) {
         zs->tries++;
@@ -382,7 +405,8 @@ static int ssi_zrec_train(ss_store_txn *t, ssi_zsurvey *zs)
 
 static int ssi_zrec_sample(ss_store_txn *t, ssi_zsurvey *zs, const void *p, size_t n)
 {
-    if (n > SSI_ZREC_SAMPLE_MAX)
+    int g = zs->kind == 'g';
+    if (n > (g ? SSI_ZGROUP_SAMPLE_MAX : SSI_ZREC_SAMPLE_MAX))
         return 0;
     size_t *grown = ssi_grow(zs->sizes, &zs->cap, zs->n, sizeof *zs->sizes, 256);
     if (!grown)
@@ -392,8 +416,9 @@ static int ssi_zrec_sample(ss_store_txn *t, ssi_zsurvey *zs, const void *p, size
     if (zs->bytes.failed)
         return SS_ENOMEM;
     zs->sizes[zs->n++] = n;
-    uint32_t want = SSI_ZREC_SAMPLES << zs->tries;
-    if (zs->n >= want || zs->bytes.len >= (SSI_ZREC_SAMPLE_BYTES << zs->tries))
+    uint32_t want = (g ? SSI_ZGROUP_SAMPLES : SSI_ZREC_SAMPLES) << zs->tries;
+    size_t bytes = g ? SSI_ZGROUP_SAMPLE_BYTES : SSI_ZREC_SAMPLE_BYTES;
+    if (zs->n >= want || zs->bytes.len >= (bytes << zs->tries))
         return ssi_zrec_train(t, zs);
     return 0;
 }
@@ -412,6 +437,11 @@ ZSTD_CCtx *ssi_zrec_cctx_new(void)
 ZSTD_CDict *ssi_zrec_cdict_new(const void *dict, size_t len)
 {
     return ZSTD_createCDict(dict, len, SSI_ZREC_LEVEL);
+}
+
+ZSTD_CDict *ssi_zgroup_cdict_new(const void *dict, size_t len)
+{
+    return ZSTD_createCDict(dict, len, SSI_ZGROUP_LEVEL);
 }
 
 int ssi_zrec_frame(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, uint32_t number, ss_wbuf *b, size_t at,
@@ -438,33 +468,42 @@ int ssi_zrec_frame(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, uint32_t number, ss
     return b->failed ? SS_ENOMEM : 1;
 }
 
-int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at, int *squeezed)
+int ssi_zrec_squeeze2(ss_store_txn *t, char kind, const char *survey, ss_wbuf *b, size_t at,
+                      int *squeezed)
 {
     *squeezed = 0;
     size_t n = b->len - at;
     if (!t || !t->write || !t->s->has_zdict || b->failed || n < SSI_ZREC_MIN || !survey)
         return 0;
     ssi_zsurvey *zs;
-    int rc = ssi_zsurvey_get(t, survey, &zs);
+    int rc = ssi_zsurvey_get(t, kind, survey, &zs);
     if (rc || !zs || zs->off)
         return rc;
     if (!zs->number)
         return ssi_zrec_sample(t, zs, b->data + at, n);
+    int form = kind == 'g' ? 2 : 1;
     ssi_zdict *d = t->zlast; /* a batch's records are mostly of one survey: no lock for them */
-    if (!(d && d->number == zs->number && d->cdict) && (rc = ssi_zdict_get(t, zs->number, 1, &d)))
+    if (!(d && d->number == zs->number && *ssi_zdict_form(d, form)) &&
+        (rc = ssi_zdict_get(t, zs->number, form, &d)))
         return rc;
     t->zlast = d;
     ssi_zrec *z = &t->s->zrec; /* the writer's context, made once: write transactions take turns */
     if (!z->cctx && !(z->cctx = ssi_zrec_cctx_new()))
         return SS_ENOMEM;
-    rc = ssi_zrec_frame(z->cctx, d->cdict, zs->number, b, at, &t->zplain);
+    rc = ssi_zrec_frame(z->cctx, *ssi_zdict_form(d, form), zs->number, b, at, &t->zplain);
     *squeezed = rc == 1;
     return rc == 1 ? 0 : rc;
 }
 
-int ssi_zrec_committed(ss_store_txn *t, const char *survey, uint32_t *number, MDB_val *dict)
+int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at, int *squeezed)
 {
-    int rc = ssi_zdict_named(t, 's', survey, number);
+    return ssi_zrec_squeeze2(t, 's', survey, b, at, squeezed);
+}
+
+int ssi_zrec_committed2(ss_store_txn *t, char kind, const char *survey, uint32_t *number,
+                        MDB_val *dict)
+{
+    int rc = ssi_zdict_named(t, kind, survey, number);
     if (rc)
         return rc;
     unsigned char nb[5];
@@ -472,6 +511,11 @@ int ssi_zrec_committed(ss_store_txn *t, const char *survey, uint32_t *number, MD
     MDB_val k = {sizeof nb, nb};
     rc = mdb_get(t->txn, t->s->zdict, &k, dict);
     return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
+}
+
+int ssi_zrec_committed(ss_store_txn *t, const char *survey, uint32_t *number, MDB_val *dict)
+{
+    return ssi_zrec_committed2(t, 's', survey, number, dict);
 }
 
 /* ---- verify ---- */
@@ -490,7 +534,7 @@ static void ssi_zrec_check(ss_store_txn *t, const MDB_val *k, const MDB_val *v,
             !ssi_zstamps_content(v->mv_data, v->mv_size))
             snprintf(text, sizeof text, "zdict: dictionary %u is not a zstd dictionary", number);
     } else if (k->mv_size > 1 && k->mv_size <= 1 + SS_SURVEY_MAX &&
-               (key[0] == 's' || key[0] == 't') && v->mv_size == 4) {
+               (key[0] == 's' || key[0] == 't' || key[0] == 'g') && v->mv_size == 4) {
         unsigned char kb[5];
         ssi_zkey_number(kb, ss_be32_get(v->mv_data));
         MDB_val dk = {sizeof kb, kb}, dv;

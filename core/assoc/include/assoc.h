@@ -66,9 +66,8 @@ int ss_assoc_packet2(ss_assoc_writer *w, const ss_packet *pkt, const ss_store_st
 typedef struct ss_assoc_early {
     const ss_store_stamps *stamps; /**< item @c stamp: pkt->cutouts'; NULL: compressed here */
     uint32_t stamp;
-    const ss_store_lists *lists; /**< alert i's lists are item @c list0 + i (ss_store_lists_pack()
-                                      of pkt->alerts[i], and for i 0 pkt->locus_props); NULL:
-                                      packed here */
+    const ss_store_lists *lists; /**< the packet's group is item @c list0 (ss_store_lists_group()
+                                      of pkt->alerts and pkt->locus_props); NULL: packed here */
     uint32_t list0;
     /** 1: each history entry that carries survey fields was found new by the packet's
      * ss_packet.known, so it is inserted without a look-up first. One stored all the same (a

@@ -147,6 +147,19 @@
  *                   each candidate's position from its record, so cones and association answer
  *                   as before. An older index, each entry at its locus's position, is one of
  *                   these: the upgrade changes no table.
+ * Format 16 keeps a packet's measurements of a locus as one entry (group.c):
+ *  - locus_alerts:  locus id, eight 0xff bytes, the packet number BE -> a group: version 9, the
+ *                   member count (varint), then each member (survey and alert id as vstr, MJD,
+ *                   u32 length, its record of version 7 with arrival and history lead 0, the key
+ *                   holding the packet); version 10 has the members as one zstd frame made with
+ *                   the survey's group dictionary, after its number and their length. A group
+ *                   sorts after the locus's single entries; a light curve is sorted as read. An
+ *                   upgraded alert (ss_store_alert_upgrade()) leaves its group for a single entry.
+ *  - alerts:        a member's reference is format 9's of version 11; its arrival names the group.
+ *  - zdict:         "g" + survey -> u32 BE number of the survey's group dictionary, trained by the
+ *                   writer on its first 1,000 groups (4 MiB of them at most) into 64 kB.
+ *   Single entries of older formats stay as they are and are read among the groups; the upgrade
+ *   changes no table.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -180,7 +193,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  15
+#define SS_STORE_FORMAT_VERSION  16
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
@@ -596,66 +609,87 @@ int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus
 uint64_t ss_store_packet_next(ss_store_txn *t);
 
 /**
- * Store an alert of locus @p locus_id: its record (with its arrival, and for a primary the
- * survey's locus properties its packet carried, @p nsurvey_locus of them, may be 0), its place
- * in the locus's time order, its survey object id, and the counters.
+ * Store an alert of locus @p locus_id as an entry of its own (as before format 16; an ingest
+ * stores a packet's alerts as one group, ss_store_group_begin()): its record (with its arrival,
+ * and for a primary the survey's locus properties its packet carried, @p nsurvey_locus of them,
+ * may be 0), its place in the locus's time order, its survey object id, and the counters.
  * @return 0, EEXIST when it is stored already (nothing written), SS_ENOMEM or an LMDB code.
  */
 int ss_store_alert_put(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                        const ss_prop *survey_locus, uint32_t nsurvey_locus);
 
 /**
- * Alert records' property lists packed before their write transaction: packing and compressing
- * them is about a third of a ZTF ingest's writing, and another thread (an ingest's decoding one)
- * can do it while the writer writes the batch before. Only lists whose names' dictionary ids and
- * survey dictionary a committed transaction made are packed; the others are left to the writer.
+ * Start the group of a packet's measurements that join locus @p locus_id: the alerts
+ * ss_store_group_add() takes until ss_store_group_end() are stored as one entry (format 16),
+ * each indexed by its id as ss_store_alert_put() would. @p packet: their arrival
+ * (ss_store_packet_next()). A transaction holds one group at a time.
+ * @return 0, SS_EINVAL (a read transaction, packet 0).
+ */
+int ss_store_group_begin(ss_store_txn *t, const char *locus_id, uint64_t packet);
+
+/**
+ * Add @p a to the open group: its id indexed at once, its object id indexed, the counters moved;
+ * its record is packed at ss_store_group_end(). @p a's strings and properties, and @p
+ * survey_locus (a primary's, @p nsurvey_locus of them, may be 0), are borrowed until then.
+ * @return 0, EEXIST when its id is stored already (nothing written), SS_EINVAL (no group open,
+ * an arrival that is not the group's, a history lead: an upgrade is ss_store_alert_upgrade()'s),
+ * SS_ENOMEM or an LMDB code.
+ */
+int ss_store_group_add(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
+                       uint32_t nsurvey_locus);
+
+/**
+ * Packets' groups packed before their write transaction: packing and compressing them is about a
+ * third of a ZTF ingest's writing, and another thread (an ingest's decoding one) can do it while
+ * the writer writes the batch before. Only groups whose names' dictionary ids and survey group
+ * dictionary a committed transaction made are packed; the others are left to the writer.
  * Opaque; its maker owns it, one thread at a time, and frees it before the store. It holds any
- * number of records' lists until ss_store_lists_reset().
+ * number of groups until ss_store_lists_reset().
  */
 typedef struct ss_store_lists ss_store_lists;
 
-/** A new, empty set for records of @p s. @return NULL when out of memory. */
+/** A new, empty set for groups of @p s. @return NULL when out of memory. */
 ss_store_lists *ss_store_lists_new(ss_store *s);
 
 /** Free @p ls (NULL: nothing). */
 void ss_store_lists_free(ss_store_lists *ls);
 
-/** Forget every record's lists, keeping the memory for the next ones. A survey found without a
- * committed dictionary is looked for again after it. */
+/** Forget every group, keeping the memory for the next ones. A survey found without a committed
+ * group dictionary is looked for again after it. */
 void ss_store_lists_reset(ss_store_lists *ls);
 
-/** The records packed next, until the next call, are the alerts of one packet, whose property
- * names stay where they are meanwhile: a list of names that comes again among them (a ZTF
- * alert's history entries share one) is then looked up in the dictionary once, and found again by
- * the names' addresses. Call it before each packet's first record; the names of the packet before
- * may have been freed since, and their addresses reused for others. A set never told (or told
- * nothing since ss_store_lists_reset()) looks every list up by its names. */
+/** The group packed next is one packet's, whose property names stay where they are meanwhile: a
+ * list of names that comes again among its alerts (a ZTF alert's history entries share one) is
+ * then looked up in the dictionary once, and found again by the names' addresses. Call it before
+ * each packet; the names of the packet before may have been freed since, and their addresses
+ * reused for others. A set never told (or told nothing since ss_store_lists_reset()) looks every
+ * list up by its names. */
 void ss_store_lists_packet(ss_store_lists *ls);
 
 /**
- * Pack the property lists of @p a (and for a primary the survey's locus properties,
- * @p nsurvey_locus of them, may be 0) as ss_store_alert_put() would, into @p ls.
+ * Pack the @p n alerts of one packet (the primary's survey locus properties, @p nsurvey_locus of
+ * them, may be 0) as ss_store_group_end() writes them when every one is new, numbered 0 to
+ * @p n - 1 in the packet, into @p ls.
  * @param snap a read transaction of the store (the committed dictionaries it sees), used during
  *        the call only; NULL: nothing is packed.
- * @param[out] index what ss_store_alert_put2() is given for them; given also when the lists are
- *        left to the writer.
- * @return 0 or SS_ENOMEM. A store error while looking is not one: the writer packs them then.
+ * @param[out] index what ss_store_group_end() is given; given also when the group is left to the
+ *        writer.
+ * @return 0 or SS_ENOMEM. A store error while looking is not one: the writer packs it then.
  */
-int ss_store_lists_pack(ss_store_lists *ls, ss_store_txn *snap, const ss_alert *a,
-                        const ss_prop *survey_locus, uint32_t nsurvey_locus, uint32_t *index);
+int ss_store_lists_group(ss_store_lists *ls, ss_store_txn *snap, const ss_alert *alerts, uint32_t n,
+                         const ss_prop *survey_locus, uint32_t nsurvey_locus, uint32_t *index);
 
 /** The bytes @p ls holds, for its maker's memory bound. */
 size_t ss_store_lists_bytes(const ss_store_lists *ls);
 
 /**
- * ss_store_alert_put() of an alert whose lists are item @p index of @p ls, packed from the same
- * alert and survey properties. The record written is one ss_store_alert_put() could write.
- * @p ls NULL: packed here. @return as ss_store_alert_put(); SS_EINVAL when @p index is not one of
- * @p ls.
+ * Write the open group's entry (nothing when it took no alert) and close it. @p ls, item @p index:
+ * the group packed before the transaction (ss_store_lists_group()), used when it holds exactly
+ * the packet's alerts, every one taken; NULL, or any other: packed here. The entry written is the
+ * same either way. @return 0, SS_EINVAL (no group open), SS_ECORRUPT (the packet has an entry for
+ * the locus already), SS_ENOMEM or an LMDB code.
  */
-int ss_store_alert_put2(ss_store_txn *t, const ss_alert *a, const char *locus_id,
-                        const ss_prop *survey_locus, uint32_t nsurvey_locus,
-                        const ss_store_lists *ls, uint32_t index);
+int ss_store_group_end(ss_store_txn *t, const ss_store_lists *ls, uint32_t index);
 
 /** One stored alert, decoded into @p pkt (added to it: *out is owned by @p pkt).
  * @return 0, SS_ENOTFOUND, SS_ECORRUPT, SS_ENOMEM or an LMDB code. */

@@ -1,0 +1,412 @@
+/* A packet's measurements of one locus as one locus_alerts entry (store format 16).
+ *
+ * A ZTF alert brings its primary and twenty or so history entries; stored one entry each, with a
+ * key of about fifty bytes and a record compressed on its own, they took 8.9 kB an alert of
+ * locus_alerts (stop 49's measurement, 20,064 ZTF alerts). Packed into one entry and compressed
+ * together with a dictionary trained on groups, 2.4 kB: the rows repeat one another far more than
+ * a dictionary trained on single rows can tell. A light curve is read a packet at a time, which
+ * also leaves the writer one put a packet where it made one an alert.
+ *
+ * Key: the locus id, eight 0xff bytes (where a single entry has its MJD's bits; no MJD has those
+ * of this NaN) and the packet number BE: a locus's groups sort after its single entries, in
+ * arrival order. Value: version 9, the member count (varint), then the members; version 10 has
+ * the members compressed as zrec.c compresses a record's lists (the dictionary's number, the
+ * plain length, the zstd frame), with the survey's group dictionary ("g" in zdict). A member:
+ * survey and alert id (vstr), MJD (f64), a u32 length and its record of version 7 with arrival
+ * and history lead 0: the key holds the packet, and a member is never an upgraded alert (an
+ * upgrade moves its measurement out of the group to an entry of its own). Each member's alerts
+ * table value is a reference of its own version naming the locus and packet. */
+#include "store_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SSI_GROUP_VERSION   9
+#define SSI_GROUP_SQUEEZED  10
+#define SSI_GROUP_MARK_BYTE 0xff
+
+size_t ssi_key_group(unsigned char *k, const char *locus_id, uint64_t packet)
+{
+    memcpy(k, locus_id, SS_LOCUS_ID_LEN);
+    memset(k + SS_LOCUS_ID_LEN, SSI_GROUP_MARK_BYTE, 8);
+    ss_be64_put(k + SS_LOCUS_ID_LEN + 8, packet);
+    return SS_LOCUS_ID_LEN + 16;
+}
+
+int ssi_key_is_group(const MDB_val *k)
+{
+    static const unsigned char mark[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    return k->mv_size == SS_LOCUS_ID_LEN + 16 &&
+           !memcmp((const unsigned char *)k->mv_data + SS_LOCUS_ID_LEN, mark, 8);
+}
+
+/* ---- reading ---- */
+
+int ssi_members_open(ss_store_txn *t, const MDB_val *k, const MDB_val *v, ssi_members *g)
+{
+    if (!ssi_key_is_group(k))
+        return SS_ECORRUPT;
+    g->r = (ss_rbuf){v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0};
+    g->locus = k->mv_data;
+    g->packet = ss_be64_get((const unsigned char *)k->mv_data + SS_LOCUS_ID_LEN + 8);
+    uint8_t version = ss_rbuf_u8(&g->r);
+    g->n = g->left = ss_rbuf_uvar(&g->r);
+    if (g->r.bad || (version != SSI_GROUP_VERSION && version != SSI_GROUP_SQUEEZED) || !g->n)
+        return SS_ECORRUPT;
+    return version == SSI_GROUP_SQUEEZED ? ssi_zrec_expand(t, &g->r) : 0;
+}
+
+int ssi_members_next(ssi_members *g, ssi_member *m)
+{
+    if (!g->left)
+        return g->r.p == g->r.end ? 0 : SS_ECORRUPT;
+    g->left--;
+    m->survey = ss_rbuf_vstr(&g->r, &m->slen);
+    m->alert_id = ss_rbuf_vstr(&g->r, &m->idlen);
+    m->mjd = ss_rbuf_f64(&g->r);
+    m->len = ss_rbuf_u32(&g->r);
+    m->rec = g->r.p;
+    if (g->r.bad || !m->survey || !m->alert_id || m->slen > SS_SURVEY_MAX || m->idlen > SS_ID_MAX ||
+        m->len > (size_t)(g->r.end - g->r.p) || !ssi_alert_keyed(m->rec, m->len))
+        return SS_ECORRUPT;
+    g->r.p += m->len;
+    return 1;
+}
+
+MDB_val ssi_member_key(const ssi_members *g, const ssi_member *m, unsigned char *kb)
+{
+    uint64_t bits;
+    memcpy(kb, g->locus, SS_LOCUS_ID_LEN);
+    memcpy(&bits, &m->mjd, sizeof bits);
+    ss_be64_put(kb + SS_LOCUS_ID_LEN, bits);
+    unsigned char *p = kb + SS_LOCUS_ID_LEN + 8;
+    memcpy(p, m->survey, m->slen);
+    p[m->slen] = '\0';
+    memcpy(p + m->slen + 1, m->alert_id, m->idlen);
+    return (MDB_val){SS_LOCUS_ID_LEN + 8 + m->slen + 1 + m->idlen, kb};
+}
+
+int ssi_member_decode(ss_store_txn *t, const ssi_members *g, const ssi_member *m, ss_packet *pkt,
+                      ss_alert *a)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    char locus[SS_LOCUS_ID_LEN + 1];
+    MDB_val key = ssi_member_key(g, m, kb);
+    int rc = ssi_alert_decode(t, m->rec, m->len, &key, pkt, a, locus);
+    a->arrival = g->packet;
+    return rc;
+}
+
+/* Whether member @p m is @p survey's alert @p alert_id. */
+static int ssi_member_is(const ssi_member *m, const char *survey, const char *alert_id)
+{
+    return m->slen == strlen(survey) && m->idlen == strlen(alert_id) &&
+           !memcmp(m->survey, survey, m->slen) && !memcmp(m->alert_id, alert_id, m->idlen);
+}
+
+/* The group entry of @p locus_id and @p packet, its members open in @p g. */
+static int ssi_group_open(ss_store_txn *t, const char *locus_id, uint64_t packet, unsigned char *gk,
+                          ssi_members *g)
+{
+    MDB_val k = {ssi_key_group(gk, locus_id, packet), gk}, v;
+    int rc = mdb_get(t->txn, t->s->locus_alerts, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
+    return ssi_members_open(t, &k, &v, g);
+}
+
+int ssi_group_lookup(ss_store_txn *t, const char *locus_id, uint64_t packet, const char *survey,
+                     const char *alert_id, MDB_val *rec, MDB_val *key, unsigned char *kb)
+{
+    unsigned char gk[SSI_KEY_MAX];
+    ssi_members g;
+    ssi_member m;
+    int rc = ssi_group_open(t, locus_id, packet, gk, &g);
+    if (rc)
+        return rc;
+    while ((rc = ssi_members_next(&g, &m)) == 1) {
+        if (!ssi_member_is(&m, survey, alert_id))
+            continue;
+        *rec = (MDB_val){m.len, (void *)m.rec};
+        *key = ssi_member_key(&g, &m, kb);
+        return 0;
+    }
+    return rc ? rc : SS_ECORRUPT; /* the reference names a member its group lacks */
+}
+
+int ssi_group_read(ss_store_txn *t, const MDB_val *k, const MDB_val *v, ss_packet *pkt)
+{
+    ssi_members g;
+    ssi_member m;
+    int rc = ssi_members_open(t, k, v, &g);
+    while (!rc && (rc = ssi_members_next(&g, &m)) == 1) {
+        ss_alert *a = ss_packet_add(pkt);
+        rc = a ? ssi_member_decode(t, &g, &m, pkt, a) : SS_ENOMEM; /* 0: on to the next */
+    }
+    return rc;
+}
+
+/* ---- writing ---- */
+
+size_t ssi_group_head(ss_wbuf *b, uint64_t n)
+{
+    ss_wbuf_u8(b, SSI_GROUP_VERSION);
+    ss_wbuf_uvar(b, n);
+    return b->len;
+}
+
+void ssi_group_squeezed(ss_wbuf *b, size_t at)
+{
+    if (!b->failed)
+        b->data[at] = SSI_GROUP_SQUEEZED;
+}
+
+size_t ssi_member_open(ss_wbuf *b, const ss_alert *a)
+{
+    ss_wbuf_vstr(b, a->survey, strlen(a->survey));
+    ss_wbuf_vstr(b, a->alert_id, strlen(a->alert_id));
+    ss_wbuf_f64(b, a->mjd);
+    ss_wbuf_u32(b, 0);
+    return b->len;
+}
+
+void ssi_member_close(ss_wbuf *b, size_t at)
+{
+    uint32_t len = (uint32_t)(b->len - at);
+    if (!b->failed)
+        memcpy(b->data + at - sizeof len, &len, sizeof len);
+}
+
+/* Start a group entry in t->gbuf. @return where the members start. */
+static size_t ssi_group_start(ss_store_txn *t, uint64_t n)
+{
+    ss_wbuf_reset(&t->gbuf);
+    return ssi_group_head(&t->gbuf, n);
+}
+
+/* A member of the writer's, appended to t->gbuf. */
+static int ssi_member_put(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
+                          uint32_t nsurvey_locus)
+{
+    size_t at = ssi_member_open(&t->gbuf, a);
+    int rc = ssi_member_pack(t, a, survey_locus, nsurvey_locus, &t->gbuf);
+    ssi_member_close(&t->gbuf, at);
+    return rc;
+}
+
+/* A member as read, copied into t->gbuf as it is. */
+static void ssi_member_copy(ss_store_txn *t, const ssi_member *m)
+{
+    ss_wbuf *b = &t->gbuf;
+    ss_wbuf_vstr(b, m->survey, m->slen);
+    ss_wbuf_vstr(b, m->alert_id, m->idlen);
+    ss_wbuf_f64(b, m->mjd);
+    ss_wbuf_u32(b, m->len);
+    ss_wbuf_bytes(b, m->rec, m->len);
+}
+
+/* Compress t->gbuf's members (from @p at) with @p survey's group dictionary when shorter (until
+ * it has one, they are samples to train it on). */
+static int ssi_group_squeeze(ss_store_txn *t, const char *survey, size_t at)
+{
+    int squeezed = 0;
+    int rc = ssi_zrec_squeeze2(t, 'g', survey, &t->gbuf, at, &squeezed);
+    if (!rc && squeezed)
+        ssi_group_squeezed(&t->gbuf, 0);
+    return rc ? rc : t->gbuf.failed ? SS_ENOMEM : 0;
+}
+
+int ss_store_group_begin(ss_store_txn *t, const char *locus_id, uint64_t packet)
+{
+    ssi_group *g = &t->group;
+    if (!t->write || !packet)
+        return SS_EINVAL;
+    memcpy(g->locus, locus_id, SS_LOCUS_ID_LEN);
+    g->packet = packet;
+    g->n = 0;
+    g->survey_locus = NULL;
+    g->nsurvey_locus = 0;
+    g->open = 1;
+    return 0;
+}
+
+int ss_store_group_add(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
+                       uint32_t nsurvey_locus)
+{
+    ssi_group *g = &t->group;
+    ss_store_counters *c = ssi_counters_w(t);
+    if (!c)
+        return SS_ECORRUPT;
+    if (!g->open || a->arrival != g->packet || a->history_lead)
+        return SS_EINVAL;
+    unsigned char kb[SSI_KEY_MAX], ref[SSI_REF_LEN];
+    ss_store_alert_head h = {
+        .kind = a->kind, .mjd = a->mjd, .arrival = a->arrival, .arrival_index = a->arrival_index};
+    memcpy(h.locus_id, g->locus, SS_LOCUS_ID_LEN);
+    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb};
+    MDB_val v = {ssi_alert_ref_encode2(&h, 1, ref), ref};
+    ss_alert *grown = ssi_grow(g->a, &g->cap, g->n, sizeof *g->a, 32);
+    if (!grown)
+        return SS_ENOMEM;
+    g->a = grown;
+    int rc = mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
+    if (rc)
+        return rc == MDB_KEYEXIST ? EEXIST : rc;
+    g->a[g->n++] = *a;
+    if (nsurvey_locus && !g->survey_locus)
+        g->survey_locus = survey_locus, g->nsurvey_locus = nsurvey_locus;
+    ssi_count_alert(c, a);
+    return ssi_index_object(t, a, g->locus);
+}
+
+/* The early group @p ls holds as item @p index, when it holds exactly the members taken: the
+ * packet's alerts from its first, every one new. */
+static int ssi_group_early(const ssi_group *g, const ss_store_lists *ls, uint32_t index, MDB_val *v)
+{
+    const void *bytes;
+    size_t len;
+    uint32_t members;
+    if (!ls || ssi_lists_group_get(ls, index, &bytes, &len, &members) != 1 || members != g->n ||
+        g->a[0].arrival_index != 0 || g->a[g->n - 1].arrival_index != g->n - 1)
+        return 0;
+    *v = (MDB_val){len, (void *)bytes};
+    return 1;
+}
+
+int ss_store_group_end(ss_store_txn *t, const ss_store_lists *ls, uint32_t index)
+{
+    ssi_group *g = &t->group;
+    if (!g->open)
+        return SS_EINVAL;
+    g->open = 0;
+    if (!g->n)
+        return 0;
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val k = {ssi_key_group(kb, g->locus, g->packet), kb}, v;
+    int rc = 0;
+    if (!ssi_group_early(g, ls, index, &v)) {
+        size_t at = ssi_group_start(t, g->n);
+        for (uint32_t i = 0; i < g->n && !rc; i++)
+            rc = ssi_member_put(t, &g->a[i], g->a[i].arrival_index ? NULL : g->survey_locus,
+                                g->a[i].arrival_index ? 0 : g->nsurvey_locus);
+        if (!rc)
+            rc = ssi_group_squeeze(t, g->a[0].survey, at);
+        v = (MDB_val){t->gbuf.len, t->gbuf.data};
+    }
+    if (!rc)
+        rc = mdb_put(t->txn, t->s->locus_alerts, &k, &v, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? SS_ECORRUPT : rc; /* one entry a packet and locus */
+}
+
+/* Write t->gbuf (members from @p at, @p n of them, of @p survey) under group key @p k, or delete
+ * the entry when none is left. */
+static int ssi_group_rewrite(ss_store_txn *t, const MDB_val *k, uint64_t n, const char *survey,
+                             size_t at)
+{
+    unsigned char key[SSI_KEY_MAX]; /* k may point into the group's pages, which the put moves */
+    memcpy(key, k->mv_data, k->mv_size);
+    MDB_val kc = {k->mv_size, key};
+    if (!n) {
+        int rc = mdb_del(t->txn, t->s->locus_alerts, &kc, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    int rc = ssi_group_squeeze(t, survey, at);
+    MDB_val v = {t->gbuf.len, t->gbuf.data};
+    return rc ? rc : mdb_put(t->txn, t->s->locus_alerts, &kc, &v, 0);
+}
+
+int ssi_group_drop(ss_store_txn *t, const char *locus_id, uint64_t packet, const char *survey,
+                   const char *alert_id)
+{
+    unsigned char gk[SSI_KEY_MAX];
+    ssi_members g;
+    ssi_member m;
+    int rc = ssi_group_open(t, locus_id, packet, gk, &g);
+    if (rc)
+        return rc;
+    size_t at = ssi_group_start(t, g.n - 1);
+    uint64_t found = 0;
+    while ((rc = ssi_members_next(&g, &m)) == 1)
+        if (ssi_member_is(&m, survey, alert_id))
+            found++;
+        else
+            ssi_member_copy(t, &m);
+    if (rc || found != 1)
+        return rc ? rc : SS_ECORRUPT;
+    MDB_val k = {SS_LOCUS_ID_LEN + 16, gk};
+    return ssi_group_rewrite(t, &k, g.n - 1, survey, at);
+}
+
+/* Member @p m of @p g without its survey properties, appended to t->gbuf. *@p dropped 1 when it
+ * had any. */
+static int ssi_member_trim(ss_store_txn *t, const ssi_members *g, const ssi_member *m,
+                           ss_packet *scratch, uint64_t *dropped)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val key = ssi_member_key(g, m, kb);
+    ss_prop *sl;
+    uint32_t nsl;
+    ss_packet_reset(scratch);
+    ss_alert *a = ss_packet_add(scratch);
+    int rc = a ? ssi_member_decode(t, g, m, scratch, a) : SS_ENOMEM;
+    if (!rc)
+        rc = ssi_alert_survey_locus(t, m->rec, m->len, &key, scratch->arena, &sl, &nsl);
+    if (rc)
+        return rc;
+    if (!a->nprops && !nsl) {
+        ssi_member_copy(t, m);
+        return 0;
+    }
+    a->nprops = 0;
+    ++*dropped;
+    return ssi_member_put(t, a, NULL, 0);
+}
+
+int ssi_group_retain(ss_store_txn *t, const MDB_val *k, const MDB_val *v, double cutoff,
+                     ss_packet *scratch, uint64_t *dropped)
+{
+    ssi_members g;
+    ssi_member m;
+    char survey[SS_SURVEY_MAX + 1] = "";
+    *dropped = 0;
+    int rc = ssi_members_open(t, k, v, &g);
+    if (rc)
+        return rc;
+    /* members are read from the expanded group (t->zplain) and built into t->gbuf: only the
+     * squeeze at the end writes zplain again, after the last member is copied */
+    size_t at = ssi_group_start(t, g.n);
+    while ((rc = ssi_members_next(&g, &m)) == 1) {
+        if (!survey[0])
+            memcpy(survey, m.survey, m.slen), survey[m.slen] = '\0';
+        int trimmed = m.mjd < cutoff ? ssi_member_trim(t, &g, &m, scratch, dropped) : 0;
+        if (trimmed)
+            return trimmed;
+        if (!(m.mjd < cutoff))
+            ssi_member_copy(t, &m);
+    }
+    if (rc || !*dropped)
+        return rc;
+    return ssi_group_squeeze(t, survey, at);
+}
+
+int ssi_group_repack(ss_store_txn *t, const MDB_val *v, int *done)
+{
+    ssi_members g = {.r = {v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0}};
+    ssi_member m;
+    *done = 0;
+    if (ss_rbuf_u8(&g.r) != SSI_GROUP_VERSION)
+        return 0; /* compressed already, or damaged (verify's business) */
+    g.left = g.n = ss_rbuf_uvar(&g.r);
+    size_t at = (size_t)(g.r.p - (const unsigned char *)v->mv_data);
+    if (g.r.bad || !g.n || ssi_members_next(&g, &m) != 1)
+        return SS_ECORRUPT;
+    char survey[SS_SURVEY_MAX + 1];
+    memcpy(survey, m.survey, m.slen), survey[m.slen] = '\0';
+    ssi_group_start(t, g.n); /* the same head: version and count */
+    ss_wbuf_bytes(&t->gbuf, (const unsigned char *)v->mv_data + at, v->mv_size - at);
+    int rc = ssi_group_squeeze(t, survey, at);
+    *done = !rc && t->gbuf.data[0] == SSI_GROUP_SQUEEZED;
+    return rc;
+}
