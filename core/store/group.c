@@ -241,7 +241,7 @@ int ss_store_group_add(ss_store_txn *t, const ss_alert *a, const ss_prop *survey
         return SS_ECORRUPT;
     if (!g->open || a->arrival != g->packet || a->history_lead)
         return SS_EINVAL;
-    unsigned char kb[SSI_KEY_MAX], ref[SSI_REF_LEN];
+    unsigned char kb[SSI_KEY_MAX], ref[SSI_MEMBER_REF_MAX];
     ss_store_alert_head h = {
         .kind = a->kind, .mjd = a->mjd, .arrival = a->arrival, .arrival_index = a->arrival_index};
     memcpy(h.locus_id, g->locus, SS_LOCUS_ID_LEN);

@@ -600,10 +600,11 @@ int ssi_alert_keyed(const void *data, size_t len);
  * writer, SS_EINVAL. */
 int ssi_lists_group_get(const ss_store_lists *ls, uint32_t index, const void **bytes, size_t *len,
                         uint32_t *members);
-/** Format 16's reference to a group's member (alerts table): as format 9's, of its own version;
- * its arrival names the group. */
-size_t ssi_alert_ref_encode2(const ss_store_alert_head *h, int member,
-                             unsigned char out[SSI_REF_LEN]);
+/** Format 16's reference to a group's member (alerts table): as format 9's, of its own version,
+ * its arrival and index as varints (SSI_MEMBER_REF_MAX bytes at most); its arrival names the group.
+ * @return its length. */
+#define SSI_MEMBER_REF_MAX (2 + 8 + SS_UVAR_MAX + 5 + SS_LOCUS_ID_LEN)
+size_t ssi_alert_ref_encode2(const ss_store_alert_head *h, int member, unsigned char *out);
 /** 1 when alerts table value @p data is a reference to a group's member. */
 int ssi_alert_is_member_ref(const void *data, size_t len);
 /** ssi_zrec_squeeze() with the dictionary of @p kind ('s' records, 'g' groups). */

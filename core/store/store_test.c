@@ -3223,8 +3223,8 @@ START_TEST(a_packets_measurements_are_one_entry_read_in_time_order)
     ss_packet *q = ss_packet_new();
     ss_store_txn *t;
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
-    varied_packet(a, "ztf", 1, 4); /* ids 10-13: MJD 60000.10-.13 */
-    uint64_t pa = ss_store_packet_next(t), pb = ss_store_packet_next(t);
+    varied_packet(a, "ztf", 1, 4);                                 /* ids 10-13: MJD 60000.10-.13 */
+    uint64_t pa = ss_store_packet_next(t), pb = (uint64_t)1 << 40; /* a reference's varint */
     put_group(t, a, pa, NULL, 0, NULL, 0);
     ss_packet_reset(b); /* 5, 15 and 25: before, between and after the first packet's */
     for (int id = 5; id <= 25; id += 10)
@@ -3254,6 +3254,10 @@ START_TEST(a_packets_measurements_are_one_entry_read_in_time_order)
     ss_alert want = b->alerts[2];
     want.arrival = pb, want.arrival_index = 2;
     same_alert(&want, stored(t, r, "ztf", "25"));
+    ss_store_alert_head h;
+    ck_assert_int_eq(ss_store_alert_head_get(t, "ztf", "25", &h), 0);
+    ck_assert(h.arrival == pb && h.arrival_index == 2 && h.kind == SS_ALERT_DETECTION);
+    ck_assert_int_eq(memcmp(&h.mjd, &want.mjd, sizeof h.mjd), 0);
     ss_store_txn_abort(t);
     ss_packet_free(a), ss_packet_free(b), ss_packet_free(one), ss_packet_free(q), ss_packet_free(r);
     ss_store_close(s);

@@ -155,7 +155,8 @@
  *                   the survey's group dictionary, after its number and their length. A group
  *                   sorts after the locus's single entries; a light curve is sorted as read. An
  *                   upgraded alert (ss_store_alert_upgrade()) leaves its group for a single entry.
- *  - alerts:        a member's reference is format 9's of version 11; its arrival names the group.
+ *  - alerts:        a member's reference: version 11, kind, MJD, arrival and arrival index as
+ *                   varints, locus id; its arrival names the group.
  *  - zdict:         "g" + survey -> u32 BE number of the survey's group dictionary, trained by the
  *                   writer on its first 1,000 groups (4 MiB of them at most) into 64 kB.
  *   Single entries of older formats stay as they are and are read among the groups; the upgrade
