@@ -365,7 +365,7 @@ int ss_store_alert_upgrade(ss_store_txn *t, const ss_alert *a, const char *locus
         return rc;
     /* a group's member leaves it for an entry of its own, which keeps its history lead */
     if (ssi_alert_is_member_ref(v.mv_data, v.mv_size) &&
-        (rc = ssi_group_drop(t, locus_id, h.arrival, a->survey, a->alert_id)))
+        (rc = ssi_group_drop(t, locus_id, h.arrival, h.arrival_index)))
         return rc;
     if ((rc = ssi_alert_pack_keyed(t, a, survey_locus, nsurvey_locus, &t->buf)) ||
         (rc = ssi_alert_write(t, a, locus_id, 0)))

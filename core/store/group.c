@@ -9,12 +9,16 @@
  *
  * Key: the locus id, eight 0xff bytes (where a single entry has its MJD's bits; no MJD has those
  * of this NaN) and the packet number BE: a locus's groups sort after its single entries, in
- * arrival order. Value: version 9, the member count (varint), then the members; version 10 has
+ * arrival order. Value: version 9, the member count and the count of members gone (varints), the
+ * gone members' indexes in their packet (varints, ascending), then the members; version 10 has
  * the members compressed as zrec.c compresses a record's lists (the dictionary's number, the
  * plain length, the zstd frame), with the survey's group dictionary ("g" in zdict). A member:
- * survey and alert id (vstr), MJD (f64), a u32 length and its record of version 7 with arrival
- * and history lead 0: the key holds the packet, and a member is never an upgraded alert (an
- * upgrade moves its measurement out of the group to an entry of its own). Each member's alerts
+ * survey and alert id (vstr), MJD (f64), its index in the packet (varint), a u32 length and its
+ * record of version 7 with arrival and history lead 0: the key holds the packet. A member is
+ * never an upgraded alert: an upgrade moves its measurement to an entry of its own and lists it
+ * as gone here, which rewrites the head and leaves the members' bytes, compressed or not, as they
+ * are (ELAsTiCC upgrades most of its history entries: recompressing the group each time took
+ * half the writer). Readers skip the members gone. Each member's alerts
  * table value is a reference of its own version naming the locus and packet. */
 #include "store_impl.h"
 
@@ -44,21 +48,56 @@ int ssi_key_is_group(const MDB_val *k)
 
 /* ---- reading ---- */
 
-int ssi_members_open(ss_store_txn *t, const MDB_val *k, const MDB_val *v, ssi_members *g)
+/* A group's head: version, counts, the gone members' list; *@p body where the members start. */
+typedef struct ssi_ghead {
+    uint8_t version;
+    uint64_t n, gone;
+    ss_rbuf list; /* the gone indexes */
+} ssi_ghead;
+
+static int ssi_ghead_read(const MDB_val *v, ssi_ghead *h, ss_rbuf *body)
 {
-    if (!ssi_key_is_group(k))
+    ss_rbuf r = {v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0};
+    h->version = ss_rbuf_u8(&r);
+    h->n = ss_rbuf_uvar(&r);
+    h->gone = ss_rbuf_uvar(&r);
+    h->list = r;
+    uint64_t last = 0;
+    for (uint64_t i = 0; i < h->gone && !r.bad; i++) {
+        uint64_t at = ss_rbuf_uvar(&r);
+        r.bad |= i && at <= last; /* ascending, each once */
+        last = at;
+    }
+    h->list.end = r.p;
+    *body = r;
+    if (r.bad || (h->version != SSI_GROUP_VERSION && h->version != SSI_GROUP_SQUEEZED) ||
+        h->gone >= h->n)
         return SS_ECORRUPT;
-    g->r = (ss_rbuf){v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0};
-    g->locus = k->mv_data;
-    g->packet = ss_be64_get((const unsigned char *)k->mv_data + SS_LOCUS_ID_LEN + 8);
-    uint8_t version = ss_rbuf_u8(&g->r);
-    g->n = g->left = ss_rbuf_uvar(&g->r);
-    if (g->r.bad || (version != SSI_GROUP_VERSION && version != SSI_GROUP_SQUEEZED) || !g->n)
-        return SS_ECORRUPT;
-    return version == SSI_GROUP_SQUEEZED ? ssi_zrec_expand(t, &g->r) : 0;
+    return 0;
 }
 
-int ssi_members_next(ssi_members *g, ssi_member *m)
+/* The next gone index of @p g's list (UINT64_MAX past the last). */
+static void ssi_gone_next(ssi_members *g)
+{
+    g->next_gone = g->gone.p < g->gone.end ? ss_rbuf_uvar(&g->gone) : UINT64_MAX;
+}
+
+int ssi_members_open(ss_store_txn *t, const MDB_val *k, const MDB_val *v, ssi_members *g)
+{
+    ssi_ghead h;
+    if (!ssi_key_is_group(k) || ssi_ghead_read(v, &h, &g->r))
+        return SS_ECORRUPT;
+    g->locus = k->mv_data;
+    g->packet = ss_be64_get((const unsigned char *)k->mv_data + SS_LOCUS_ID_LEN + 8);
+    g->n = g->left = h.n;
+    g->live = h.n - h.gone;
+    g->gone = h.list;
+    ssi_gone_next(g);
+    return h.version == SSI_GROUP_SQUEEZED ? ssi_zrec_expand(t, &g->r) : 0;
+}
+
+/* The next member, gone or not. @return 1, 0 after the last, SS_ECORRUPT. */
+static int ssi_member_read(ssi_members *g, ssi_member *m)
 {
     if (!g->left)
         return g->r.p == g->r.end ? 0 : SS_ECORRUPT;
@@ -66,13 +105,24 @@ int ssi_members_next(ssi_members *g, ssi_member *m)
     m->survey = ss_rbuf_vstr(&g->r, &m->slen);
     m->alert_id = ss_rbuf_vstr(&g->r, &m->idlen);
     m->mjd = ss_rbuf_f64(&g->r);
+    uint64_t index = ss_rbuf_uvar(&g->r);
     m->len = ss_rbuf_u32(&g->r);
     m->rec = g->r.p;
     if (g->r.bad || !m->survey || !m->alert_id || m->slen > SS_SURVEY_MAX || m->idlen > SS_ID_MAX ||
-        m->len > (size_t)(g->r.end - g->r.p) || !ssi_alert_keyed(m->rec, m->len))
+        index > UINT32_MAX || m->len > (size_t)(g->r.end - g->r.p) ||
+        !ssi_alert_keyed(m->rec, m->len))
         return SS_ECORRUPT;
+    m->index = (uint32_t)index;
     g->r.p += m->len;
     return 1;
+}
+
+int ssi_members_next(ssi_members *g, ssi_member *m)
+{
+    int rc;
+    while ((rc = ssi_member_read(g, m)) == 1 && m->index == g->next_gone)
+        ssi_gone_next(g);
+    return rc;
 }
 
 MDB_val ssi_member_key(const ssi_members *g, const ssi_member *m, unsigned char *kb)
@@ -154,6 +204,7 @@ size_t ssi_group_head(ss_wbuf *b, uint64_t n)
 {
     ss_wbuf_u8(b, SSI_GROUP_VERSION);
     ss_wbuf_uvar(b, n);
+    ss_wbuf_uvar(b, 0); /* none gone */
     return b->len;
 }
 
@@ -168,6 +219,7 @@ size_t ssi_member_open(ss_wbuf *b, const ss_alert *a)
     ss_wbuf_vstr(b, a->survey, strlen(a->survey));
     ss_wbuf_vstr(b, a->alert_id, strlen(a->alert_id));
     ss_wbuf_f64(b, a->mjd);
+    ss_wbuf_uvar(b, a->arrival_index);
     ss_wbuf_u32(b, 0);
     return b->len;
 }
@@ -203,6 +255,7 @@ static void ssi_member_copy(ss_store_txn *t, const ssi_member *m)
     ss_wbuf_vstr(b, m->survey, m->slen);
     ss_wbuf_vstr(b, m->alert_id, m->idlen);
     ss_wbuf_f64(b, m->mjd);
+    ss_wbuf_uvar(b, m->index);
     ss_wbuf_u32(b, m->len);
     ss_wbuf_bytes(b, m->rec, m->len);
 }
@@ -261,16 +314,19 @@ int ss_store_group_add(ss_store_txn *t, const ss_alert *a, const ss_prop *survey
     return ssi_index_object(t, a, g->locus);
 }
 
-/* The early group @p ls holds as item @p index, when it holds exactly the members taken: the
- * packet's alerts from its first, every one new. */
+/* The early group @p ls holds as item @p index, when it holds exactly the members taken. */
 static int ssi_group_early(const ssi_group *g, const ss_store_lists *ls, uint32_t index, MDB_val *v)
 {
     const void *bytes;
+    const uint32_t *indexes;
     size_t len;
     uint32_t members;
-    if (!ls || ssi_lists_group_get(ls, index, &bytes, &len, &members) != 1 || members != g->n ||
-        g->a[0].arrival_index != 0 || g->a[g->n - 1].arrival_index != g->n - 1)
+    if (!ls || ssi_lists_group_get(ls, index, &bytes, &len, &members, &indexes) != 1 ||
+        members != g->n)
         return 0;
+    for (uint32_t i = 0; i < members; i++)
+        if (indexes[i] != g->a[i].arrival_index)
+            return 0;
     *v = (MDB_val){len, (void *)bytes};
     return 1;
 }
@@ -300,43 +356,38 @@ int ss_store_group_end(ss_store_txn *t, const ss_store_lists *ls, uint32_t index
     return rc == MDB_KEYEXIST ? SS_ECORRUPT : rc; /* one entry a packet and locus */
 }
 
-/* Write t->gbuf (members from @p at, @p n of them, of @p survey) under group key @p k, or delete
- * the entry when none is left. */
-static int ssi_group_rewrite(ss_store_txn *t, const MDB_val *k, uint64_t n, const char *survey,
-                             size_t at)
-{
-    unsigned char key[SSI_KEY_MAX]; /* k may point into the group's pages, which the put moves */
-    memcpy(key, k->mv_data, k->mv_size);
-    MDB_val kc = {k->mv_size, key};
-    if (!n) {
-        int rc = mdb_del(t->txn, t->s->locus_alerts, &kc, NULL);
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    }
-    int rc = ssi_group_squeeze(t, survey, at);
-    MDB_val v = {t->gbuf.len, t->gbuf.data};
-    return rc ? rc : mdb_put(t->txn, t->s->locus_alerts, &kc, &v, 0);
-}
-
-int ssi_group_drop(ss_store_txn *t, const char *locus_id, uint64_t packet, const char *survey,
-                   const char *alert_id)
+int ssi_group_drop(ss_store_txn *t, const char *locus_id, uint64_t packet, uint32_t index)
 {
     unsigned char gk[SSI_KEY_MAX];
-    ssi_members g;
-    ssi_member m;
-    int rc = ssi_group_open(t, locus_id, packet, gk, &g);
-    if (rc)
-        return rc;
-    size_t at = ssi_group_start(t, g.n - 1);
-    uint64_t found = 0;
-    while ((rc = ssi_members_next(&g, &m)) == 1)
-        if (ssi_member_is(&m, survey, alert_id))
-            found++;
-        else
-            ssi_member_copy(t, &m);
-    if (rc || found != 1)
-        return rc ? rc : SS_ECORRUPT;
-    MDB_val k = {SS_LOCUS_ID_LEN + 16, gk};
-    return ssi_group_rewrite(t, &k, g.n - 1, survey, at);
+    MDB_val k = {ssi_key_group(gk, locus_id, packet), gk}, v;
+    ssi_ghead h;
+    ss_rbuf body;
+    int rc = mdb_get(t->txn, t->s->locus_alerts, &k, &v);
+    if (rc || (rc = ssi_ghead_read(&v, &h, &body)))
+        return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
+    if (h.gone + 1 == h.n) { /* its last member */
+        rc = mdb_del(t->txn, t->s->locus_alerts, &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    ss_wbuf *b = &t->gbuf;
+    ss_wbuf_reset(b);
+    ss_wbuf_u8(b, h.version);
+    ss_wbuf_uvar(b, h.n);
+    ss_wbuf_uvar(b, h.gone + 1);
+    int placed = 0;
+    for (uint64_t i = 0; i < h.gone; i++) {
+        uint64_t at = ss_rbuf_uvar(&h.list);
+        if (at == index)
+            return SS_ECORRUPT; /* gone already */
+        if (at > index && !placed)
+            ss_wbuf_uvar(b, index), placed = 1;
+        ss_wbuf_uvar(b, at);
+    }
+    if (!placed)
+        ss_wbuf_uvar(b, index);
+    ss_wbuf_bytes(b, body.p, (size_t)(body.end - body.p));
+    MDB_val nv = {b->len, b->data};
+    return b->failed ? SS_ENOMEM : mdb_put(t->txn, t->s->locus_alerts, &k, &nv, 0);
 }
 
 /* Member @p m of @p g without its survey properties, appended to t->gbuf. *@p dropped 1 when it
@@ -375,8 +426,9 @@ int ssi_group_retain(ss_store_txn *t, const MDB_val *k, const MDB_val *v, double
     if (rc)
         return rc;
     /* members are read from the expanded group (t->zplain) and built into t->gbuf: only the
-     * squeeze at the end writes zplain again, after the last member is copied */
-    size_t at = ssi_group_start(t, g.n);
+     * squeeze at the end writes zplain again, after the last member is copied. The gone ones
+     * are left out. */
+    size_t at = ssi_group_start(t, g.live);
     while ((rc = ssi_members_next(&g, &m)) == 1) {
         if (!survey[0])
             memcpy(survey, m.survey, m.slen), survey[m.slen] = '\0';
@@ -391,22 +443,23 @@ int ssi_group_retain(ss_store_txn *t, const MDB_val *k, const MDB_val *v, double
     return ssi_group_squeeze(t, survey, at);
 }
 
-int ssi_group_repack(ss_store_txn *t, const MDB_val *v, int *done)
+int ssi_group_repack(ss_store_txn *t, const MDB_val *k, const MDB_val *v, int *done)
 {
-    ssi_members g = {.r = {v->mv_data, (const unsigned char *)v->mv_data + v->mv_size, 0}};
+    ssi_ghead h;
+    ss_rbuf body;
+    ssi_members g;
     ssi_member m;
     *done = 0;
-    if (ss_rbuf_u8(&g.r) != SSI_GROUP_VERSION)
+    if (ssi_ghead_read(v, &h, &body) || h.version != SSI_GROUP_VERSION)
         return 0; /* compressed already, or damaged (verify's business) */
-    g.left = g.n = ss_rbuf_uvar(&g.r);
-    size_t at = (size_t)(g.r.p - (const unsigned char *)v->mv_data);
-    if (g.r.bad || !g.n || ssi_members_next(&g, &m) != 1)
-        return SS_ECORRUPT;
+    int rc = ssi_members_open(t, k, v, &g);
+    if (rc || (rc = ssi_member_read(&g, &m)) != 1) /* the first, gone or not, names the survey */
+        return rc ? rc : SS_ECORRUPT;
     char survey[SS_SURVEY_MAX + 1];
     memcpy(survey, m.survey, m.slen), survey[m.slen] = '\0';
-    ssi_group_start(t, g.n); /* the same head: version and count */
-    ss_wbuf_bytes(&t->gbuf, (const unsigned char *)v->mv_data + at, v->mv_size - at);
-    int rc = ssi_group_squeeze(t, survey, at);
+    ss_wbuf_reset(&t->gbuf);
+    ss_wbuf_bytes(&t->gbuf, v->mv_data, v->mv_size);
+    rc = ssi_group_squeeze(t, survey, (size_t)(body.p - (const unsigned char *)v->mv_data));
     *done = !rc && t->gbuf.data[0] == SSI_GROUP_SQUEEZED;
     return rc;
 }

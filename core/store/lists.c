@@ -13,11 +13,12 @@
 #include <string.h>
 #include <zstd.h>
 
-/* One packet's group in the set's buffer (an offset: the buffer moves as it grows). */
+/* One packet's group in the set's buffer (offsets: the buffers move as they grow). */
 typedef struct ssi_item {
     size_t off, len;
     int packed;       /* 0: left to the writer */
-    uint32_t members; /* the packet's alerts */
+    uint32_t members; /* how many of the packet's alerts it holds */
+    size_t at;        /* their indexes in the packet, in ls->indexes */
 } ssi_item;
 
 /* A survey's committed group dictionary as this set compresses with it; cdict NULL: none seen in
@@ -32,6 +33,7 @@ struct ss_store_lists {
     ss_store *s;
     ZSTD_CCtx *cctx;
     ss_wbuf b, scratch;
+    ss_wbuf indexes; /* uint32_t each */
     ssi_item *items;
     uint32_t n, cap;
     ssi_esurvey *sv;
@@ -58,6 +60,7 @@ void ss_store_lists_free(ss_store_lists *ls)
     ZSTD_freeCCtx(ls->cctx);
     ss_wbuf_free(&ls->b);
     ss_wbuf_free(&ls->scratch);
+    ss_wbuf_free(&ls->indexes);
     free(ls->items);
     free(ls->memo.names);
     free(ls);
@@ -74,6 +77,7 @@ void ss_store_lists_reset(ss_store_lists *ls)
     ls->memo.n = UINT32_MAX;
     ls->by_packet = 0;
     ss_wbuf_reset(&ls->b);
+    ss_wbuf_reset(&ls->indexes);
     ls->n = 0;
     uint32_t kept = 0; /* surveys without a dictionary are looked for again */
     for (uint32_t i = 0; i < ls->nsv; i++)
@@ -84,7 +88,7 @@ void ss_store_lists_reset(ss_store_lists *ls)
 
 size_t ss_store_lists_bytes(const ss_store_lists *ls)
 {
-    return ls->b.len + (size_t)ls->n * sizeof *ls->items;
+    return ls->b.len + ls->indexes.len + (size_t)ls->n * sizeof *ls->items;
 }
 
 /* @p survey's entry, made on first sight (cdict NULL when @p snap has no group dictionary for
@@ -118,14 +122,29 @@ static int ssi_esurvey_get(ss_store_lists *ls, ss_store_txn *snap, const char *s
     return 0;
 }
 
-/* The members of a packet's group at the end of ls->b, then compressed. @return 1 packed, 0 left
- * to the writer (the buffer then to be cut back by the caller), SS_ENOMEM. */
+/* Whether the writer will take alert @p i of a packet as new: the primary, and each history entry
+ * decoding found new, which keeps its survey fields (ss_packet.known: a known one's are left
+ * out, and the writer finds it stored). Anything else makes the writer pack the group itself. */
+static int ssi_taken(const ss_alert *alerts, uint32_t i)
+{
+    return i == 0 || alerts[i].nprops > 0;
+}
+
+/* The members of a packet's group at the end of ls->b, then compressed; their indexes in the
+ * packet appended to ls->indexes. @return 1 packed, 0 left to the writer (the buffers then to be
+ * cut back by the caller), SS_ENOMEM. */
 static int ssi_group_pack(ss_store_lists *ls, const ssi_esurvey *e, const ss_alert *alerts,
                           uint32_t n, const ss_prop *survey_locus, uint32_t nsurvey_locus)
 {
-    size_t head = ls->b.len, members = ssi_group_head(&ls->b, n);
+    uint32_t taken = 0;
+    for (uint32_t i = 0; i < n; i++)
+        taken += (uint32_t)ssi_taken(alerts, i);
+    size_t head = ls->b.len, members = ssi_group_head(&ls->b, taken);
     int rc = 1;
     for (uint32_t i = 0; i < n && rc == 1; i++) {
+        if (!ssi_taken(alerts, i))
+            continue;
+        ss_wbuf_bytes(&ls->indexes, &i, sizeof i);
         ss_alert a = alerts[i];
         a.arrival_index = i; /* as the writer numbers them */
         a.history_lead = 0;
@@ -151,7 +170,7 @@ int ss_store_lists_group(ss_store_lists *ls, ss_store_txn *snap, const ss_alert 
     if (!grown)
         return SS_ENOMEM;
     ls->items = grown;
-    size_t at = ls->b.len;
+    size_t at = ls->b.len, iat = ls->indexes.len;
     const ssi_esurvey *e = NULL;
     int rc = snap && n && alerts[0].survey && ls->s->has_zdict
                  ? ssi_esurvey_get(ls, snap, alerts[0].survey, &e)
@@ -159,18 +178,19 @@ int ss_store_lists_group(ss_store_lists *ls, ss_store_txn *snap, const ss_alert 
     /* a survey without a committed group dictionary: its groups are the writer's samples */
     if (!rc && e && e->cdict)
         rc = ssi_group_pack(ls, e, alerts, n, survey_locus, nsurvey_locus);
-    if (rc == SS_ENOMEM || ls->b.failed)
+    if (rc == SS_ENOMEM || ls->b.failed || ls->indexes.failed)
         return SS_ENOMEM;
     /* anything else the snapshot could not tell is the writer's to find again */
-    ls->items[ls->n] = (ssi_item){at, ls->b.len - at, rc == 1, n};
+    ls->items[ls->n] = (ssi_item){at, ls->b.len - at, rc == 1,
+                                  (uint32_t)((ls->indexes.len - iat) / sizeof(uint32_t)), iat};
     if (rc != 1)
-        ls->b.len = at;
+        ls->b.len = at, ls->indexes.len = iat, ls->items[ls->n].members = 0;
     *index = ls->n++;
     return 0;
 }
 
 int ssi_lists_group_get(const ss_store_lists *ls, uint32_t index, const void **bytes, size_t *len,
-                        uint32_t *members)
+                        uint32_t *members, const uint32_t **indexes)
 {
     if (index >= ls->n)
         return SS_EINVAL;
@@ -178,5 +198,6 @@ int ssi_lists_group_get(const ss_store_lists *ls, uint32_t index, const void **b
     *bytes = ls->b.data + it->off;
     *len = it->len;
     *members = it->members;
+    *indexes = (const uint32_t *)(const void *)(ls->indexes.data + it->at);
     return it->packed;
 }

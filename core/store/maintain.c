@@ -507,7 +507,7 @@ static int ssi_repack_record(ss_store_txn *t, ssi_retain *r, const MDB_val *k, c
     uint32_t nsl;
     int done;
     if (ssi_key_is_group(k)) {
-        int rc = ssi_group_repack(t, v, &done);
+        int rc = ssi_group_repack(t, k, v, &done);
         r->pending += done;
         return rc || !done ? rc : ssi_retain_queue(r, k, &t->gbuf);
     }

@@ -534,13 +534,17 @@ typedef struct ssi_member {
     const char *survey, *alert_id; /* not NUL-terminated */
     uint32_t slen, idlen;
     double mjd;
+    uint32_t index;           /* in its packet (its arrival index) */
     const unsigned char *rec; /* a record of version 7 (record_pack.c), its arrival 0 */
     uint32_t len;
 } ssi_member;
 /** A group's members, read in turn. */
 typedef struct ssi_members {
     ss_rbuf r;
-    uint64_t left, n;
+    uint64_t left, n; /* members still to read, and all of them, gone ones too */
+    uint64_t live;    /* those not gone */
+    ss_rbuf gone;     /* the gone members' indexes still to pass */
+    uint64_t next_gone;
     uint64_t packet;
     const char *locus; /* the key's, SS_LOCUS_ID_LEN bytes */
 } ssi_members;
@@ -563,17 +567,18 @@ int ssi_group_lookup(ss_store_txn *t, const char *locus_id, uint64_t packet, con
                      const char *alert_id, MDB_val *rec, MDB_val *key, unsigned char *kb);
 /** Every member of group entry @p k, @p v added to @p pkt. @return 0 or an error. */
 int ssi_group_read(ss_store_txn *t, const MDB_val *k, const MDB_val *v, ss_packet *pkt);
-/** Rewrite the group holding member @p survey / @p alert_id without it (deleted when it was the
- * last): an upgrade moves the member to an entry of its own. @return 0 or an error. */
-int ssi_group_drop(ss_store_txn *t, const char *locus_id, uint64_t packet, const char *survey,
-                   const char *alert_id);
+/** List member @p index (its arrival index) of the group of @p locus_id and @p packet as gone,
+ * its bytes left as they are (the entry deleted when it was the last): an upgrade moves the
+ * member to an entry of its own. @return 0, SS_ECORRUPT (no such group, gone already) or an
+ * LMDB code. */
+int ssi_group_drop(ss_store_txn *t, const char *locus_id, uint64_t packet, uint32_t index);
 /** Group entry @p v with its members older than @p cutoff without their survey properties, into
  * t->gbuf; *@p dropped counts the members changed (0: leave the entry). @return 0 or an error. */
 int ssi_group_retain(ss_store_txn *t, const MDB_val *k, const MDB_val *v, double cutoff,
                      ss_packet *scratch, uint64_t *dropped);
 /** A plain group entry @p v compressed with its survey's group dictionary into t->gbuf, when
  * shorter; *@p done 1 then. @return 0 or an error. */
-int ssi_group_repack(ss_store_txn *t, const MDB_val *v, int *done);
+int ssi_group_repack(ss_store_txn *t, const MDB_val *k, const MDB_val *v, int *done);
 /** Append a group's head (version 9, @p n members) to @p b. @return where its members start. */
 size_t ssi_group_head(ss_wbuf *b, uint64_t n);
 /** Mark the group at @p at of @p b as compressed (its members replaced by ssi_zrec_frame()'s). */
@@ -596,10 +601,11 @@ int ssi_index_object(ss_store_txn *t, const ss_alert *a, const char *locus_id);
 void ssi_count_alert(ss_store_counters *c, const ss_alert *a);
 /** 1 for a record of version 7: plain, keyed (a group's member is one). */
 int ssi_alert_keyed(const void *data, size_t len);
-/** The group of item @p index of @p ls. @return 1 packed (*@p members of them), 0 left to the
+/** The group of item @p index of @p ls: its bytes, and the indexes in their packet of the
+ * *@p members alerts it holds (valid until @p ls changes). @return 1 packed, 0 left to the
  * writer, SS_EINVAL. */
 int ssi_lists_group_get(const ss_store_lists *ls, uint32_t index, const void **bytes, size_t *len,
-                        uint32_t *members);
+                        uint32_t *members, const uint32_t **indexes);
 /** Format 16's reference to a group's member (alerts table): as format 9's, of its own version,
  * its arrival and index as varints (SSI_MEMBER_REF_MAX bytes at most); its arrival names the group.
  * @return its length. */

@@ -3065,7 +3065,8 @@ static void put_group(ss_store_txn *t, const ss_packet *p, uint64_t packet, cons
     for (uint32_t k = 0; k < p->n; k++) {
         ss_alert a = p->alerts[k];
         a.arrival = packet, a.arrival_index = k;
-        ck_assert_int_eq(ss_store_group_add(t, &a, k ? NULL : sl, k ? 0 : nsl), 0);
+        int rc = ss_store_group_add(t, &a, k ? NULL : sl, k ? 0 : nsl);
+        ck_assert(rc == 0 || (rc == EEXIST && k && !a.nprops)); /* known: its fields left out */
     }
     ck_assert_int_eq(ss_store_group_end(t, ls, index), 0);
 }
@@ -3098,10 +3099,13 @@ static void check_early_group(ss_store *s, const ss_store_lists *ls, uint32_t in
                               const ss_packet *p, const ss_prop *sl, uint32_t nsl, int packed)
 {
     const void *bytes;
+    const uint32_t *indexes;
     size_t len;
-    uint32_t members;
-    ck_assert_int_eq(ssi_lists_group_get(ls, index, &bytes, &len, &members), packed);
-    ck_assert_uint_eq(members, p->n);
+    uint32_t members, taken = 0;
+    for (uint32_t i = 0; i < p->n; i++)
+        taken += !i || p->alerts[i].nprops;
+    ck_assert_int_eq(ssi_lists_group_get(ls, index, &bytes, &len, &members, &indexes), packed);
+    ck_assert_uint_eq(members, packed ? taken : 0);
     ss_wbuf early = {0}, mine = {0};
     ss_store_txn *t;
     ss_packet *q = ss_packet_new();
@@ -3110,6 +3114,8 @@ static void check_early_group(ss_store *s, const ss_store_lists *ls, uint32_t in
         put_group(t, p, 900000, sl, nsl, k ? NULL : ls, index);
         group_bytes(t, 900000, k ? &mine : &early);
         for (uint32_t i = 0; i < p->n && !k; i++) {
+            if (i && !p->alerts[i].nprops)
+                continue;
             ss_alert *got, want = p->alerts[i];
             want.arrival = 900000, want.arrival_index = i;
             ck_assert_int_eq(ss_store_alert_get(t, want.survey, want.alert_id, q, &got), 0);
@@ -3130,13 +3136,14 @@ static int pack_early(ss_store *s, ss_store_lists *ls, const ss_packet *p, const
 {
     ss_store_txn *r;
     const void *bytes;
+    const uint32_t *indexes;
     size_t len;
     uint32_t members;
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &r), 0);
     ss_store_lists_packet(ls);
     ck_assert_int_eq(ss_store_lists_group(ls, r, p->alerts, p->n, sl, nsl, index), 0);
     ss_store_txn_abort(r);
-    int packed = ssi_lists_group_get(ls, *index, &bytes, &len, &members);
+    int packed = ssi_lists_group_get(ls, *index, &bytes, &len, &members, &indexes);
     ck_assert_int_ge(packed, 0);
     return packed;
 }
@@ -3168,10 +3175,12 @@ START_TEST(groups_packed_early_store_what_the_writer_would)
     check_early_group(s, ls, at[2], r, NULL, 0, 0);
     ck_assert_int_eq(ss_store_lists_group(ls, NULL, p->alerts, p->n, NULL, 0, &at[3]), 0);
     const void *bytes;
+    const uint32_t *indexes;
     size_t len;
     uint32_t members;
-    ck_assert_int_eq(ssi_lists_group_get(ls, at[3], &bytes, &len, &members), 0); /* no snapshot */
-    ck_assert_int_eq(ssi_lists_group_get(ls, at[3] + 1, &bytes, &len, &members), SS_EINVAL);
+    ck_assert_int_eq(ssi_lists_group_get(ls, at[3], &bytes, &len, &members, &indexes), 0);
+    ck_assert_int_eq(ssi_lists_group_get(ls, at[3] + 1, &bytes, &len, &members, &indexes),
+                     SS_EINVAL);
     /* one of the packet's alerts stored since it was packed: the group holds the others */
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
     ck_assert_int_eq(ss_store_alert_put(t, &p->alerts[3], group_locus, NULL, 0), 0);
@@ -3191,6 +3200,18 @@ START_TEST(groups_packed_early_store_what_the_writer_would)
     ck_assert_uint_eq(got->arrival, 900001);
     ck_assert_uint_eq(got->arrival_index, 2);
     ss_store_txn_abort(t);
+    /* a history entry decoding found stored (its fields left out): the group holds the others,
+     * and is still the one packed early */
+    ss_packet *w = varied_packet(ss_packet_new(), "ztf", 2005, 4);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_alert_put(t, &w->alerts[2], group_locus, NULL, 0), 0);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    w->alerts[2].nprops = 0;
+    ck_assert_int_eq(pack_early(s, ls, w, NULL, 0, &at[4]), 1);
+    ck_assert_int_eq(ssi_lists_group_get(ls, at[4], &bytes, &len, &members, &indexes), 1);
+    ck_assert(members == 3 && indexes[0] == 0 && indexes[1] == 1 && indexes[2] == 3);
+    check_early_group(s, ls, at[4], w, NULL, 0, 1);
+    ss_packet_free(w);
     put_groups(s, "lsst", 3000, 4100); /* lsst's dictionary, after the set looked */
     ck_assert_int_eq(pack_early(s, ls, varied_packet(q, "lsst", 5000, 2), NULL, 0, &at[4]), 0);
     ss_store_lists_reset(ls);
@@ -3289,6 +3310,50 @@ START_TEST(an_upgrade_moves_its_measurement_out_of_its_group)
     ss_alert *a = &p->alerts[0];
     ck_assert_int_eq(ss_store_alert_upgrade(t, a, "SKS2023zzzzzzzzzzzz", NULL, 0), SS_EINVAL);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_packet_free(p), ss_packet_free(q);
+    ss_store_close(s);
+}
+END_TEST
+
+/* A member that leaves its group is listed as gone in the group's head, its bytes left as they
+ * are; retention, rewriting the group, leaves it out. */
+START_TEST(a_group_keeps_its_bytes_when_a_member_leaves)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new();
+    ss_wbuf before = {0}, after = {0};
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    uint64_t first = ss_store_packet_next(t);
+    put_group(t, varied_packet(p, "ztf", 4, 3), first, NULL, 0, NULL, 0);
+    group_bytes(t, first, &before);
+    ss_alert full = p->alerts[1];
+    full.arrival = ss_store_packet_next(t), full.history_lead = 1;
+    ck_assert_int_eq(ss_store_alert_upgrade(t, &full, group_locus, NULL, 0), 0);
+    group_bytes(t, first, &after);
+    ck_assert_uint_eq(after.len, before.len + 1); /* a gone count of 1, and its index */
+    ck_assert_int_eq(memcmp(after.data + 4, before.data + 3, before.len - 3), 0);
+    ck_assert_int_eq(ss_store_alert_upgrade(t, &full, group_locus, NULL, 0), 0); /* a single now */
+    ck_assert_int_eq(ssi_group_drop(t, group_locus, first, 1), SS_ECORRUPT);     /* gone already */
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_store_retention pol = {.payload_days = 1};
+    ss_err err = {0};
+    ss_store_retain_report rr;
+    ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
+    ck_assert_msg(ss_store_retain(s, 70000, &rr, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rr.payloads, 3);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    group_bytes(t, first, &after);
+    ck_assert_uint_eq(after.data[1], 2); /* two members, none gone */
+    ck_assert_uint_eq(after.data[2], 0);
+    ck_assert_int_eq(ss_store_locus_alerts(t, group_locus, q), 0);
+    ck_assert_uint_eq(q->n, 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(q->alerts[i].nprops, 0);
+        ck_assert_uint_eq(q->alerts[i].arrival, i == 1 ? full.arrival : first);
+    }
+    ss_store_txn_abort(t);
+    ss_wbuf_free(&before), ss_wbuf_free(&after);
     ss_packet_free(p), ss_packet_free(q);
     ss_store_close(s);
 }
@@ -3817,6 +3882,7 @@ int main(void)
     tcase_add_checked_fixture(f16, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(f16, a_packets_measurements_are_one_entry_read_in_time_order);
     tcase_add_test(f16, an_upgrade_moves_its_measurement_out_of_its_group);
+    tcase_add_test(f16, a_group_keeps_its_bytes_when_a_member_leaves);
     tcase_add_test(f16, groups_compress_once_trained_and_repack_the_rest);
     tcase_add_test(f16, groups_packed_early_store_what_the_writer_would);
     tcase_add_test(f16, a_packets_shared_names_are_found_again_by_address_only_within_it);

@@ -149,12 +149,15 @@
  *                   these: the upgrade changes no table.
  * Format 16 keeps a packet's measurements of a locus as one entry (group.c):
  *  - locus_alerts:  locus id, eight 0xff bytes, the packet number BE -> a group: version 9, the
- *                   member count (varint), then each member (survey and alert id as vstr, MJD,
- *                   u32 length, its record of version 7 with arrival and history lead 0, the key
- *                   holding the packet); version 10 has the members as one zstd frame made with
- *                   the survey's group dictionary, after its number and their length. A group
- *                   sorts after the locus's single entries; a light curve is sorted as read. An
- *                   upgraded alert (ss_store_alert_upgrade()) leaves its group for a single entry.
+ *                   member count and the count of members gone (varints), the gone members'
+ *                   indexes in their packet (ascending varints), then each member (survey and
+ *                   alert id as vstr, MJD, index in its packet as a varint, u32 length, its record
+ *                   of version 7 with arrival and history lead 0, the key holding the packet);
+ *                   version 10 has the members as one zstd frame made with the survey's group
+ *                   dictionary, after its number and their length. A group sorts after the
+ *                   locus's single entries; a light curve is sorted as read. An upgraded alert
+ *                   (ss_store_alert_upgrade()) leaves its group for a single entry: the group
+ *                   lists it as gone, its bytes left as they are.
  *  - alerts:        a member's reference: version 11, kind, MJD, arrival and arrival index as
  *                   varints, locus id; its arrival names the group.
  *  - zdict:         "g" + survey -> u32 BE number of the survey's group dictionary, trained by the
