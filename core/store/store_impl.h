@@ -463,12 +463,14 @@ void ssi_zkey_number(unsigned char k[5], uint32_t number);
  * or a store before format 10), SS_ECORRUPT or an LMDB code. */
 int ssi_zdict_named(ss_store_txn *t, char kind, const char *survey, uint32_t *number);
 /** Writer: keep @p dict as the next dictionary and name it @p survey's of @p kind, in the table
- * and in the cache (dropped if the transaction aborts); @p records: prepared for records too. */
+ * and in the cache (dropped if the transaction aborts); @p form: prepared for compressing too, 1
+ * records, 2 groups (0: for reading only). */
 int ssi_zdict_name(ss_store_txn *t, char kind, const char *survey, const void *dict, size_t len,
-                   int records, uint32_t *number);
-/** Dictionary @p number from the cache or the table of @p t; @p records: a writer wants it
- * prepared for records. @return 0, SS_ECORRUPT (no such dictionary), SS_ENOMEM or an LMDB code. */
-int ssi_zdict_get(ss_store_txn *t, uint32_t number, int records, ssi_zdict **out);
+                   int form, uint32_t *number);
+/** Dictionary @p number from the cache or the table of @p t; @p form: what a writer wants it
+ * prepared to compress (1 records, 2 groups; 0 nothing). @return 0, SS_ECORRUPT (no such
+ * dictionary), SS_ENOMEM or an LMDB code. */
+int ssi_zdict_get(ss_store_txn *t, uint32_t number, int form, ssi_zdict **out);
 
 /* Stamps compressed with a dictionary of their survey's stamps (zstamps.c, format 14). */
 /** Whether @p len bytes at @p d are a stamps dictionary: regrouped FITS, as they start. */

@@ -184,8 +184,8 @@ void ssi_zkey_number(unsigned char k[5], uint32_t number)
     ss_be32_put(k + 1, number);
 }
 
-/* The key @p kind + survey ("s": a survey's records' dictionary, "t": its stamps'); its length,
- * 0 when @p survey is longer than SS_SURVEY_MAX. */
+/* The key @p kind + survey ("s": a survey's records' dictionary, "t": its stamps', "g": its
+ * groups'); its length, 0 when @p survey is longer than SS_SURVEY_MAX. */
 static size_t ssi_zkey_survey(unsigned char k[1 + SS_SURVEY_MAX], char kind, const char *survey)
 {
     size_t len = strlen(survey);
@@ -227,10 +227,10 @@ static int ssi_zdict_make(const MDB_val *v, uint32_t number, int form, int commi
     return 0;
 }
 
-int ssi_zdict_get(ss_store_txn *t, uint32_t number, int records, ssi_zdict **out)
+int ssi_zdict_get(ss_store_txn *t, uint32_t number, int form, ssi_zdict **out)
 {
     ssi_zrec *z = &t->s->zrec;
-    int form = t->write ? records : 0;
+    form = t->write ? form : 0;
     pthread_mutex_lock(&z->lock);
     ssi_zdict *d = ssi_zdict_find(z, number);
     pthread_mutex_unlock(&z->lock);
@@ -304,7 +304,7 @@ int ssi_zdict_named(ss_store_txn *t, char kind, const char *survey, uint32_t *nu
 }
 
 int ssi_zdict_name(ss_store_txn *t, char kind, const char *survey, const void *dict, size_t len,
-                   int records, uint32_t *number)
+                   int form, uint32_t *number)
 {
     unsigned char kb[5], sk[1 + SS_SURVEY_MAX], nb[4];
     size_t sklen = ssi_zkey_survey(sk, kind, survey);
@@ -317,7 +317,7 @@ int ssi_zdict_name(ss_store_txn *t, char kind, const char *survey, const void *d
     ssi_zdict *d;
     if ((rc = mdb_put(t->txn, t->s->zdict, &k, &v, 0)) ||
         (rc = mdb_put(t->txn, t->s->zdict, &k2, &v2, 0)) ||
-        (rc = ssi_zdict_make(&v, *number, records, 0, &d)))
+        (rc = ssi_zdict_make(&v, *number, form, 0, &d)))
         return rc;
     return ssi_zdict_add(&t->s->zrec, d, &d);
 }
