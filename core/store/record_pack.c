@@ -302,8 +302,11 @@ int ssi_member_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus
     uint32_t id = 0;
     char head[512];
     ss_prop p = a->origin ? ssi_origin_name(a->origin, head, &num) : (ss_prop){0};
-    if (a->origin && !ssi_dict_committed_id(s, &p, 1, &id))
-        return 0;
+    /* an origin no committed transaction named (each file of a directory of one-alert files is
+     * one) is written inline: the packet's members repeat it and its group's frame keeps it once,
+     * where leaving the group to the writer moved all of its packing there */
+    if (a->origin)
+        ssi_dict_committed_id(s, &p, 1, &id);
     ssi_pack_ids(a, NULL, SSI_KEYED_VERSION, b);
     if (a->origin)
         ssi_origin_put(&p, id, num, b);

@@ -593,8 +593,9 @@ void ssi_member_close(ss_wbuf *b, size_t at);
  * names' ids made by writer @p t where new. @return 0, SS_ENOMEM or an LMDB code. */
 int ssi_member_pack(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
                     uint32_t nsurvey_locus, ss_wbuf *b);
-/** ssi_member_pack() on any thread, with the names' committed ids only. @return 1 appended, 0
- * not (a name no committed transaction listed), SS_ENOMEM. */
+/** ssi_member_pack() on any thread, with the names' committed ids only; an origin without one is
+ * written inline. @return 1 appended, 0 not (a list of property names no committed transaction
+ * made), SS_ENOMEM. */
 int ssi_member_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus,
                      uint32_t nsurvey_locus, ssi_names_memo *memo, ss_wbuf *b);
 /** Index @p a's survey object id as locus @p locus_id's (data.c). @return 0 or an LMDB code. */

@@ -3093,6 +3093,16 @@ static void group_bytes(ss_store_txn *t, uint64_t packet, ss_wbuf *out)
     ss_wbuf_bytes(out, v.mv_data, v.mv_size);
 }
 
+/* Alert @p id of @p survey as @p t reads it, into @p q (reset). */
+static ss_alert *stored(ss_store_txn *t, ss_packet *q, const char *survey, const char *id)
+{
+    ss_alert *got;
+    ss_packet_reset(q);
+    int rc = ss_store_alert_get(t, survey, id, q, &got);
+    ck_assert_msg(rc == 0, "%s/%s: %d", survey, id, rc);
+    return got;
+}
+
 /* Stored from item @p index of @p ls (packed early: @p packed 1), @p p's group is byte for byte
  * the one the writer packs itself, and reads back as written. */
 static void check_early_group(ss_store *s, const ss_store_lists *ls, uint32_t index,
@@ -3203,6 +3213,7 @@ START_TEST(groups_packed_early_store_what_the_writer_would)
     /* a history entry decoding found stored (its fields left out): the group holds the others,
      * and is still the one packed early */
     ss_packet *w = varied_packet(ss_packet_new(), "ztf", 2005, 4);
+    size_t dict_lists = table_entries(s, s->dict);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
     ck_assert_int_eq(ss_store_alert_put(t, &w->alerts[2], group_locus, NULL, 0), 0);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
@@ -3211,6 +3222,16 @@ START_TEST(groups_packed_early_store_what_the_writer_would)
     ck_assert_int_eq(ssi_lists_group_get(ls, at[4], &bytes, &len, &members, &indexes), 1);
     ck_assert(members == 3 && indexes[0] == 0 && indexes[1] == 1 && indexes[2] == 3);
     check_early_group(s, ls, at[4], w, NULL, 0, 1);
+    ss_packet_reset(w); /* an origin the dictionary does not hold: inline, read back as it was */
+    for (int k = 0; k < 2; k++)
+        varied_alert(w, "ztf", 20060 + k)->origin = "fresh/file-0012.avro";
+    ck_assert_int_eq(pack_early(s, ls, w, NULL, 0, &at[4]), 1);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    put_group(t, w, 900002, NULL, 0, ls, at[4]);
+    ss_alert *back = stored(t, q, "ztf", "20061");
+    ck_assert_str_eq(back->origin, "fresh/file-0012.avro");
+    ck_assert_uint_eq(table_entries_txn(t, s->dict), dict_lists); /* the writer added none */
+    ss_store_txn_abort(t);
     ss_packet_free(w);
     put_groups(s, "lsst", 3000, 4100); /* lsst's dictionary, after the set looked */
     ck_assert_int_eq(pack_early(s, ls, varied_packet(q, "lsst", 5000, 2), NULL, 0, &at[4]), 0);
@@ -3225,15 +3246,6 @@ START_TEST(groups_packed_early_store_what_the_writer_would)
 }
 END_TEST
 
-/* Alert @p id of @p survey as @p t reads it, into @p q (reset). */
-static ss_alert *stored(ss_store_txn *t, ss_packet *q, const char *survey, const char *id)
-{
-    ss_alert *got;
-    ss_packet_reset(q);
-    int rc = ss_store_alert_get(t, survey, id, q, &got);
-    ck_assert_msg(rc == 0, "%s/%s: %d", survey, id, rc);
-    return got;
-}
 
 /* A packet's measurements are one locus_alerts entry beside the single entries of older formats;
  * a light curve reads them all in time order, each alert by its id with its packet's arrival. */

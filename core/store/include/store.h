@@ -672,8 +672,10 @@ void ss_store_lists_packet(ss_store_lists *ls);
 
 /**
  * Pack the @p n alerts of one packet (the primary's survey locus properties, @p nsurvey_locus of
- * them, may be 0) as ss_store_group_end() writes them when every one is new, numbered 0 to
- * @p n - 1 in the packet, into @p ls.
+ * them, may be 0) as ss_store_group_end() writes them, numbered 0 to @p n - 1 in the packet,
+ * into @p ls: the primary and each history entry that kept its survey fields (one ss_packet.known
+ * found stored has none, and the writer finds it stored). An origin the store's dictionary does
+ * not hold yet is written inline, where the writer would add it to the dictionary.
  * @param snap a read transaction of the store (the committed dictionaries it sees), used during
  *        the call only; NULL: nothing is packed.
  * @param[out] index what ss_store_group_end() is given; given also when the group is left to the
