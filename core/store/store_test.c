@@ -3246,7 +3246,6 @@ START_TEST(groups_packed_early_store_what_the_writer_would)
 }
 END_TEST
 
-
 /* A packet's measurements are one locus_alerts entry beside the single entries of older formats;
  * a light curve reads them all in time order, each alert by its id with its packet's arrival. */
 START_TEST(a_packets_measurements_are_one_entry_read_in_time_order)
@@ -3347,22 +3346,34 @@ START_TEST(a_group_keeps_its_bytes_when_a_member_leaves)
     ck_assert_int_eq(memcmp(after.data + 4, before.data + 3, before.len - 3), 0);
     ck_assert_int_eq(ss_store_alert_upgrade(t, &full, group_locus, NULL, 0), 0); /* a single now */
     ck_assert_int_eq(ssi_group_drop(t, group_locus, first, 1), SS_ECORRUPT);     /* gone already */
+    ck_assert_int_eq(ss_store_group_begin(t, group_locus, 900003), 0);
+    ss_alert back = p->alerts[0];
+    back.arrival = 900003, back.arrival_index = 5;
+    ck_assert_int_eq(ss_store_group_add(t, &back, NULL, 0), EEXIST);
+    ss_alert fresh = p->alerts[0];
+    fresh.alert_id = "47", fresh.arrival = 900003, fresh.arrival_index = 7;
+    ck_assert_int_eq(ss_store_group_add(t, &fresh, NULL, 0), 0);
+    fresh.alert_id = "48", fresh.arrival_index = 6; /* out of its packet's order */
+    ck_assert_int_eq(ss_store_group_add(t, &fresh, NULL, 0), SS_EINVAL);
+    ck_assert_int_eq(ss_store_group_end(t, NULL, 0), 0);
     ck_assert_int_eq(ss_store_txn_commit(t), 0);
     ss_store_retention pol = {.payload_days = 1};
     ss_err err = {0};
     ss_store_retain_report rr;
     ck_assert_int_eq(ss_store_retention_set(s, &pol, &err), 0);
     ck_assert_msg(ss_store_retain(s, 70000, &rr, &err) == 0, "%s", err.msg);
-    ck_assert_uint_eq(rr.payloads, 3);
+    ck_assert_uint_eq(rr.payloads, 4);
     ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
     group_bytes(t, first, &after);
     ck_assert_uint_eq(after.data[1], 2); /* two members, none gone */
     ck_assert_uint_eq(after.data[2], 0);
     ck_assert_int_eq(ss_store_locus_alerts(t, group_locus, q), 0);
-    ck_assert_uint_eq(q->n, 3);
-    for (uint32_t i = 0; i < 3; i++) {
+    ck_assert_uint_eq(q->n, 4); /* 40 and 47 (one MJD), 41, 42 */
+    static const uint64_t id_of[] = {40, 47, 41, 42};
+    for (uint32_t i = 0; i < 4; i++) {
         ck_assert_uint_eq(q->alerts[i].nprops, 0);
-        ck_assert_uint_eq(q->alerts[i].arrival, i == 1 ? full.arrival : first);
+        ck_assert_int_eq(atoi(q->alerts[i].alert_id), (int)id_of[i]);
+        ck_assert_uint_eq(q->alerts[i].arrival, i == 1 ? 900003 : i == 2 ? full.arrival : first);
     }
     ss_store_txn_abort(t);
     ss_wbuf_free(&before), ss_wbuf_free(&after);

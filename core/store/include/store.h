@@ -635,9 +635,10 @@ int ss_store_group_begin(ss_store_txn *t, const char *locus_id, uint64_t packet)
  * Add @p a to the open group: its id indexed at once, its object id indexed, the counters moved;
  * its record is packed at ss_store_group_end(). @p a's strings and properties, and @p
  * survey_locus (a primary's, @p nsurvey_locus of them, may be 0), are borrowed until then.
+ * Alerts are added in their packet's order (ascending arrival_index).
  * @return 0, EEXIST when its id is stored already (nothing written), SS_EINVAL (no group open,
- * an arrival that is not the group's, a history lead: an upgrade is ss_store_alert_upgrade()'s),
- * SS_ENOMEM or an LMDB code.
+ * an arrival that is not the group's, an index not above the last one taken, a history lead: an
+ * upgrade is ss_store_alert_upgrade()'s), SS_ENOMEM or an LMDB code.
  */
 int ss_store_group_add(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
                        uint32_t nsurvey_locus);
