@@ -198,8 +198,10 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
         int at_once = i > 0 && seq && a.nprops && w->early.history_new;
         int rc = i > 0 && !at_once ? ss_store_alert_find(w->txn, a.survey, a.alert_id, NULL)
                                    : SS_ENOTFOUND;
+        if (rc && rc != SS_ENOTFOUND)
+            return rc;
         int known = rc == 0;
-        if (rc == SS_ENOTFOUND && (rc = ssi_group_open(w, l, &seq, &grouped)))
+        if (!known && (rc = ssi_group_open(w, l, &seq, &grouped)))
             return rc;
         a.arrival = seq;
         a.arrival_index = i;
