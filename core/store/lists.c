@@ -105,7 +105,7 @@ static int ssi_esurvey_get(ss_store_lists *ls, ss_store_txn *snap, const char *s
         return 0;
     MDB_val dict;
     uint32_t number = 0;
-    int rc = ssi_zrec_committed2(snap, 'g', survey, &number, &dict);
+    int rc = ssi_zrec_committed(snap, 'g', survey, &number, &dict);
     if (rc && rc != SS_ENOTFOUND)
         return rc;
     ssi_esurvey *grown = ssi_grow(ls->sv, &ls->capsv, ls->nsv, sizeof *grown, 4);

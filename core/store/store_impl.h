@@ -429,8 +429,6 @@ void ssi_zrec_txn_done(ss_store_txn *t);
 int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at, int *squeezed);
 /** A compression context for records as ssi_zrec_squeeze() makes them (NULL: out of memory). */
 ZSTD_CCtx *ssi_zrec_cctx_new(void);
-/** Dictionary bytes prepared for compressing records (NULL: out of memory). */
-ZSTD_CDict *ssi_zrec_cdict_new(const void *dict, size_t len);
 /**
  * ssi_zrec_squeeze() with the dictionary given: compress @p b from @p at with @p cdict (dictionary
  * @p number), @p scratch holding the frame meanwhile. @return 1 when @p b was changed, 0 when it
@@ -439,11 +437,12 @@ ZSTD_CDict *ssi_zrec_cdict_new(const void *dict, size_t len);
 int ssi_zrec_frame(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, uint32_t number, ss_wbuf *b, size_t at,
                    ss_wbuf *scratch);
 /**
- * The committed dictionary of @p survey as transaction @p t (a reader's too) sees it: its number
- * and bytes (valid until @p t ends). @return 0, SS_ENOTFOUND (none yet, or a store before format
- * 10), SS_ECORRUPT or an LMDB code.
+ * The committed dictionary of @p kind ('s' records, 'g' groups) of @p survey as transaction @p t
+ * (a reader's too) sees it: its number and bytes (valid until @p t ends). @return 0,
+ * SS_ENOTFOUND (none yet, or a store before format 10), SS_ECORRUPT or an LMDB code.
  */
-int ssi_zrec_committed(ss_store_txn *t, const char *survey, uint32_t *number, MDB_val *dict);
+int ssi_zrec_committed(ss_store_txn *t, char kind, const char *survey, uint32_t *number,
+                       MDB_val *dict);
 /**
  * Read @p r's compressed property lists (what ssi_zrec_squeeze() wrote): @p r then reads them
  * decompressed, in memory of @p t valid until the next call with @p t or its end.
@@ -619,9 +618,6 @@ int ssi_alert_is_member_ref(const void *data, size_t len);
 /** ssi_zrec_squeeze() with the dictionary of @p kind ('s' records, 'g' groups). */
 int ssi_zrec_squeeze2(ss_store_txn *t, char kind, const char *survey, ss_wbuf *b, size_t at,
                       int *squeezed);
-/** ssi_zrec_committed() of the dictionary of @p kind. */
-int ssi_zrec_committed2(ss_store_txn *t, char kind, const char *survey, uint32_t *number,
-                        MDB_val *dict);
 /** Dictionary bytes prepared for compressing groups (NULL: out of memory). */
 ZSTD_CDict *ssi_zgroup_cdict_new(const void *dict, size_t len);
 

@@ -434,11 +434,6 @@ ZSTD_CCtx *ssi_zrec_cctx_new(void)
     return c;
 }
 
-ZSTD_CDict *ssi_zrec_cdict_new(const void *dict, size_t len)
-{
-    return ZSTD_createCDict(dict, len, SSI_ZREC_LEVEL);
-}
-
 ZSTD_CDict *ssi_zgroup_cdict_new(const void *dict, size_t len)
 {
     return ZSTD_createCDict(dict, len, SSI_ZGROUP_LEVEL);
@@ -500,8 +495,8 @@ int ssi_zrec_squeeze(ss_store_txn *t, const char *survey, ss_wbuf *b, size_t at,
     return ssi_zrec_squeeze2(t, 's', survey, b, at, squeezed);
 }
 
-int ssi_zrec_committed2(ss_store_txn *t, char kind, const char *survey, uint32_t *number,
-                        MDB_val *dict)
+int ssi_zrec_committed(ss_store_txn *t, char kind, const char *survey, uint32_t *number,
+                       MDB_val *dict)
 {
     int rc = ssi_zdict_named(t, kind, survey, number);
     if (rc)
@@ -511,11 +506,6 @@ int ssi_zrec_committed2(ss_store_txn *t, char kind, const char *survey, uint32_t
     MDB_val k = {sizeof nb, nb};
     rc = mdb_get(t->txn, t->s->zdict, &k, dict);
     return rc == MDB_NOTFOUND ? SS_ECORRUPT : rc;
-}
-
-int ssi_zrec_committed(ss_store_txn *t, const char *survey, uint32_t *number, MDB_val *dict)
-{
-    return ssi_zrec_committed2(t, 's', survey, number, dict);
 }
 
 /* ---- verify ---- */
