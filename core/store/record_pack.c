@@ -264,18 +264,30 @@ static void ssi_pack_numbers(const ss_alert *a, const char *locus_id, int member
     ss_wbuf_uvar(b, member ? 0 : a->history_lead);
 }
 
-/* Versions 5 and 7 (@p locus_id NULL: keyed, its fields left to the key). */
+/* A record of version 5, or 7 (@p locus_id NULL: keyed, its fields left to the key) appended to
+ * @p b, its lists plain; @p member: a group's, its arrival and history lead left to the group.
+ * *@p lists: where the lists start. */
+static int ssi_pack_plain(ss_store_txn *t, const ss_alert *a, const char *locus_id, int member,
+                          const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b,
+                          size_t *lists)
+{
+    ssi_pack_ids(a, locus_id, locus_id ? SSI_PACKED_VERSION : SSI_KEYED_VERSION, b);
+    int rc = ssi_origin_pack(t, a->origin, b);
+    ssi_pack_numbers(a, locus_id, member, b);
+    *lists = b->len;
+    if (!rc && !(rc = ssi_props_pack(t, a->props, a->nprops, b)))
+        rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
+    return rc ? rc : b->failed ? SS_ENOMEM : 0;
+}
+
+/* Versions 5 and 7, the lists of 7 compressed when that makes version 8. */
 static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
                     const ss_prop *survey_locus, uint32_t nsurvey_locus, ss_wbuf *b)
 {
-    ss_wbuf_reset(b);
-    ssi_pack_ids(a, locus_id, locus_id ? SSI_PACKED_VERSION : SSI_KEYED_VERSION, b);
-    int rc = ssi_origin_pack(t, a->origin, b);
-    ssi_pack_numbers(a, locus_id, 0, b);
-    size_t lists = b->len;
+    size_t lists;
     int squeezed = 0;
-    if (!rc && !(rc = ssi_props_pack(t, a->props, a->nprops, b)))
-        rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
+    ss_wbuf_reset(b);
+    int rc = ssi_pack_plain(t, a, locus_id, 0, survey_locus, nsurvey_locus, b, &lists);
     if (!rc && !locus_id && t)
         rc = ssi_zrec_squeeze(t, a->survey, b, lists, &squeezed);
     if (squeezed)
@@ -286,12 +298,8 @@ static int ssi_pack(ss_store_txn *t, const ss_alert *a, const char *locus_id,
 int ssi_member_pack(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
                     uint32_t nsurvey_locus, ss_wbuf *b)
 {
-    ssi_pack_ids(a, NULL, SSI_KEYED_VERSION, b);
-    int rc = ssi_origin_pack(t, a->origin, b);
-    ssi_pack_numbers(a, NULL, 1, b);
-    if (!rc && !(rc = ssi_props_pack(t, a->props, a->nprops, b)))
-        rc = ssi_props_pack(t, survey_locus, nsurvey_locus, b);
-    return rc ? rc : b->failed ? SS_ENOMEM : 0;
+    size_t lists;
+    return ssi_pack_plain(t, a, NULL, 1, survey_locus, nsurvey_locus, b, &lists);
 }
 
 int ssi_member_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus,
