@@ -196,8 +196,7 @@ static int ssi_add_alerts(ss_assoc_writer *w, const ss_packet *pkt, uint32_t fir
         /* an entry decoding found new is put at once (its packet's number taken): the insert
          * looks for it, and a look-up first was a second descent of the alerts table */
         int at_once = i > 0 && seq && a.nprops && w->early.history_new;
-        int rc = i > 0 && !at_once ? ss_store_alert_find(w->txn, a.survey, a.alert_id, NULL)
-                                   : SS_ENOTFOUND;
+        int rc = i > 0 && !at_once ? ss_store_alert_known(w->txn, &a) : SS_ENOTFOUND;
         if (rc && rc != SS_ENOTFOUND)
             return rc;
         int known = rc == 0;

@@ -43,6 +43,7 @@ typedef struct ssi_event {
 } ssi_event;
 
 static int ssi_known(void *ctx, const char *survey, const char *alert_id);
+static int ssi_known2(void *ctx, const ss_alert *a);
 
 /* What one batch holds until it commits. With overlap, decoding fills one batch while the other
  * is written; each owns its packets (and their arenas) and its rejections. */
@@ -635,17 +636,25 @@ static ss_store_txn *ssi_snapshot(ss_ingest *in)
     return in->known;
 }
 
-/* Whether a history entry is stored already, or waits in the pending batch. */
-static int ssi_known(void *ctx, const char *survey, const char *alert_id)
+/* Whether history entry @p a is stored already, or waits in the pending batch. */
+static int ssi_known2(void *ctx, const ss_alert *a)
 {
     ss_ingest *in = ctx;
-    uint64_t hash = ssi_seen_hash(alert_id);
-    if (ssi_seen_has(&in->cur->seen, hash, survey, alert_id) ||
-        (in->fly && ssi_seen_has(&in->fly->seen, hash, survey, alert_id)))
+    uint64_t hash = ssi_seen_hash(a->alert_id);
+    if (ssi_seen_has(&in->cur->seen, hash, a->survey, a->alert_id) ||
+        (in->fly && ssi_seen_has(&in->fly->seen, hash, a->survey, a->alert_id)))
         return 1;
     ss_store_txn *snap = ssi_snapshot(in);
     in->unchecked |= snap == NULL;
-    return snap && ss_store_alert_find(snap, survey, alert_id, NULL) == 0;
+    return snap && ss_store_alert_known(snap, a) == 0;
+}
+
+/* The same for a decoder that asks with the id alone (decoder ABI before 2.6): a limit it names
+ * is looked for by its id, as older stores kept it. */
+static int ssi_known(void *ctx, const char *survey, const char *alert_id)
+{
+    ss_alert a = {.survey = survey, .alert_id = alert_id};
+    return ssi_known2(ctx, &a);
 }
 
 int ss_ingest_validate(ss_packet *pkt, ss_reject *rej,
@@ -704,6 +713,7 @@ static ss_packet *ssi_next_packet(ss_ingest *in)
     p->skip_cutouts = in->o.decoder.skip_cutouts;
     p->borrow_cutouts = b->stamps != NULL; /* packed as soon as decoded: ssi_pack_stamps() */
     p->known = in->o.divert ? NULL : ssi_known;
+    p->known2 = in->o.divert ? NULL : ssi_known2;
     p->known_ctx = in;
     in->unchecked = 0;
     ss_packet_reset(p);

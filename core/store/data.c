@@ -138,6 +138,19 @@ int ss_store_loci_each(ss_store_txn *t, const char *after, ss_store_locus_fn fn,
 int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_id,
                         char locus_id[SS_LOCUS_ID_LEN + 1])
 {
+    char locus[SS_LOCUS_ID_LEN + 1];
+    uint64_t packet;
+    int rc = ssi_alert_indexed(t, survey, alert_id, locus_id);
+    if (rc != SS_ENOTFOUND || (rc = ssi_limit_locate(t, survey, alert_id, locus, &packet)))
+        return rc;
+    if (locus_id)
+        memcpy(locus_id, locus, sizeof locus);
+    return 0;
+}
+
+int ssi_alert_indexed(ss_store_txn *t, const char *survey, const char *alert_id,
+                      char locus_id[SS_LOCUS_ID_LEN + 1])
+{
     unsigned char kb[SSI_KEY_MAX];
     if (strlen(survey) > SS_SURVEY_MAX || strlen(alert_id) > SS_ID_MAX)
         return SS_ENOTFOUND; /* longer than any stored one */
@@ -221,7 +234,9 @@ static int ssi_alert_write(ss_store_txn *t, const ss_alert *a, const char *locus
     MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb};
     MDB_val v = {ssi_alert_ref_encode(&h, ref), ref}, rec = {t->buf.len, t->buf.data};
     MDB_val lk = {ssi_key_locus_alert(lb, locus_id, a->mjd, a->survey, a->alert_id), lb};
-    int rc = mdb_put(t->txn, t->s->alerts, &k, &v, fresh ? MDB_NOOVERWRITE : 0);
+    int rc = fresh && ssi_limit_listed(t->s, a)
+                 ? ssi_limit_add(t, a)
+                 : mdb_put(t->txn, t->s->alerts, &k, &v, fresh ? MDB_NOOVERWRITE : 0);
     if (rc)
         return rc == MDB_KEYEXIST ? EEXIST : rc;
     return mdb_put(t->txn, t->s->locus_alerts, &lk, &rec, 0);
@@ -327,6 +342,9 @@ static int ssi_alert_record(ss_store_txn *t, const char *survey, const char *ale
     f->key = (MDB_val){0, f->kb};
     f->packet = 0;
     int rc = ssi_alert_entry(t, survey, alert_id, &f->rec);
+    if (rc == SS_ENOTFOUND && !(rc = ssi_limit_locate(t, survey, alert_id, h.locus_id, &f->packet)))
+        return ssi_group_lookup(t, h.locus_id, f->packet, survey, alert_id, &f->rec, &f->key,
+                                f->kb);
     if (rc || !ssi_alert_is_ref(f->rec.mv_data, f->rec.mv_size))
         return rc;
     int member = ssi_alert_is_member_ref(f->rec.mv_data, f->rec.mv_size);

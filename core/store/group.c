@@ -311,7 +311,8 @@ int ss_store_group_add(ss_store_txn *t, const ss_alert *a, const ss_prop *survey
     if (!grown)
         return SS_ENOMEM;
     g->a = grown;
-    int rc = mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
+    int rc = ssi_limit_listed(t->s, a) ? ssi_limit_add(t, a)
+                                       : mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
     if (rc)
         return rc == MDB_KEYEXIST ? EEXIST : rc;
     g->a[g->n++] = *a;

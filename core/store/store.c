@@ -230,6 +230,7 @@ static const struct {
     {"dict", offsetof(ss_store, dict), 0, 7},
     {"zdict", offsetof(ss_store, zdict), 0, 10},
     {"stamps", offsetof(ss_store, stamps), 0, 11},
+    {"limits", offsetof(ss_store, limits), 0, 17},
 };
 #define SSI_NTABLES (sizeof ssi_tables / sizeof *ssi_tables)
 
@@ -404,6 +405,8 @@ static int ssi_store_check(ss_store *s, MDB_txn *txn, ss_err *err)
     s->has_dict = format >= 7 || mdb_dbi_open(txn, "dict", 0, &s->dict) == 0;
     s->has_zdict = format >= 10 || mdb_dbi_open(txn, "zdict", 0, &s->zdict) == 0;
     s->has_stamps = format >= 11;
+    s->has_limits = format >= 17 || mdb_dbi_open(txn, "limits", 0, &s->limits) == 0;
+    s->limits_indexed = ssi_meta_get(s, txn, "indexed_limits", &v) == 0;
     if ((rc = ssi_sky_layout(s, txn)))
         return ss_store_fail(s, err, rc, "reading the sky index");
     return 0;
@@ -477,6 +480,7 @@ static int ssi_upgrade_txn(ss_store *s)
     MDB_txn *txn = NULL;
     uint32_t format = SS_STORE_FORMAT_VERSION;
     MDB_val fk = {6, "format"}, fv = {sizeof format, &format};
+    MDB_val lk = {14, "indexed_limits"}, lv = {1, "1"};
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     for (size_t i = 0; !rc && i < SSI_NTABLES; i++)
         if (ssi_tables[i].since > s->format)
@@ -489,6 +493,8 @@ static int ssi_upgrade_txn(ss_store *s)
         rc = ssi_sky_rebuild(s, txn);
     if (!rc && s->format < 9)
         rc = ssi_alerts_cluster(s, txn);
+    if (!rc && s->format < 17) /* its limits so far are indexed by id: they are looked for there */
+        rc = mdb_put(txn, s->meta, &lk, &lv, 0);
     if (!rc)
         rc = mdb_put(txn, s->meta, &fk, &fv, 0);
     if (rc && txn)
@@ -513,9 +519,10 @@ static int ssi_store_upgrade(ss_store *s, ss_err *err)
     }
     if (rc)
         return ss_store_fail(s, err, rc, "upgrading the format");
+    s->limits_indexed |= s->format < 17;
     s->format = SS_STORE_FORMAT_VERSION;
     s->has_outputs = s->has_cutouts = s->has_queue = s->has_catalogs = s->has_search = s->has_dict =
-        s->has_zdict = s->has_stamps = 1;
+        s->has_zdict = s->has_stamps = s->has_limits = 1;
     return 0;
 }
 
@@ -834,7 +841,8 @@ static int ssi_table_present(ss_store *s, size_t i)
     if (ssi_tables[i].since <= s->format)
         return 1;
     const MDB_dbi *dbi = ssi_dbi(s, i);
-    return (dbi == &s->dict && s->has_dict) || (dbi == &s->zdict && s->has_zdict);
+    return (dbi == &s->dict && s->has_dict) || (dbi == &s->zdict && s->has_zdict) ||
+           (dbi == &s->limits && s->has_limits);
 }
 
 /* Hand @p visit the use of table @p name, as @p st tells it. */
@@ -973,6 +981,7 @@ static void ssi_txn_free(ss_store_txn *t)
     ss_wbuf_free(&t->zplain);
     ss_wbuf_free(&t->chunk);
     ss_wbuf_free(&t->gbuf);
+    ss_wbuf_free(&t->lbuf);
     free(t->group.a);
     free(t);
 }

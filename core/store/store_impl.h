@@ -101,6 +101,7 @@ struct ss_store {
     MDB_dbi dict;                                      /* format 7 */
     MDB_dbi zdict;                                     /* format 10 */
     MDB_dbi stamps;                                    /* format 11 */
+    MDB_dbi limits;                                    /* format 17 (limits.c) */
     uint32_t format;                                   /* the format version found on disk */
     int has_outputs; /* 0 for a format 1 store opened read-only: the four tables above are absent */
     int has_cutouts; /* 0 for a format 1 or 2 store opened read-only */
@@ -111,6 +112,8 @@ struct ss_store {
     int has_dict;       /* 0 for a store older than format 7 opened read-only */
     int has_zdict;      /* 0 for a store older than format 10 opened read-only */
     int has_stamps;     /* 0 for a store older than format 11 opened read-only */
+    int has_limits;     /* 0 for a store older than format 17 opened read-only */
+    int limits_indexed; /* upgraded from before format 17: its older limits are in alerts */
     size_t stamp_chunk; /* the bytes of stamps a chunk is closed at (cutouts.c; tests lower it) */
     int stamp_level;    /* ss_store_options stamp_level, 0 taken as SS_STAMP_LEVEL */
     int uncache_stamps; /* drop committed chunks from the page cache (ss_store_options) */
@@ -181,6 +184,7 @@ struct ss_store_txn {
     char object_locus[SS_LOCUS_ID_LEN];
     ssi_group group; /* the packet's measurements ss_store_group_add() took (group.c) */
     ss_wbuf gbuf;    /* a group's entry as it is written */
+    ss_wbuf lbuf;    /* an object's list of limits as it is written (limits.c) */
 };
 
 /* A chunk of stamps is closed at 4 MiB: its last page's waste is then a few bytes an alert, and
@@ -573,6 +577,23 @@ int ssi_group_read(ss_store_txn *t, const MDB_val *k, const MDB_val *v, ss_packe
  * member to an entry of its own. @return 0, SS_ECORRUPT (no such group, gone already) or an
  * LMDB code. */
 int ssi_group_drop(ss_store_txn *t, const char *locus_id, uint64_t packet, uint32_t index);
+
+/** 1 when measurement @p a is listed under its object in limits (limits.c), not indexed by its id
+ * in alerts: an upper limit with an object id, in a store of format 17 on. */
+int ssi_limit_listed(const ss_store *s, const ss_alert *a);
+/** List limit @p a under its object. @return 0, EEXIST when it is stored already, or an error. */
+int ssi_limit_add(ss_store_txn *t, const ss_alert *a);
+/** A listed limit (ssi_limit_listed()) found by its id: its locus (SS_LOCUS_ID_LEN + 1 bytes) and
+ * the packet of its group. @return 0, SS_ENOTFOUND or an error. */
+int ssi_limit_locate(ss_store_txn *t, const char *survey, const char *alert_id, char *locus,
+                     uint64_t *packet);
+/** Whether an alert is indexed by its id in alerts (ss_store_alert_find() without its look-up of
+ * listed limits). */
+int ssi_alert_indexed(ss_store_txn *t, const char *survey, const char *alert_id,
+                      char locus_id[SS_LOCUS_ID_LEN + 1]);
+/** The number of limits an object's list @p v holds, into *@p n. @return 0 or SS_ECORRUPT (not a
+ * list of this format). */
+int ssi_limits_len(const MDB_val *v, size_t *n);
 /** Group entry @p v with its members older than @p cutoff without their survey properties, into
  * t->gbuf; *@p dropped counts the members changed (0: leave the entry). @return 0 or an error. */
 int ssi_group_retain(ss_store_txn *t, const MDB_val *k, const MDB_val *v, double cutoff,

@@ -3716,6 +3716,207 @@ START_TEST(compressed_records_survive_aborts_and_damage_is_caught)
 }
 END_TEST
 
+/* Upper limit @p i of @p object (NULL: none), as ZTF's are named: "ul-OBJECT-i". */
+static ss_alert *limit_alert(ss_packet *p, const char *object, int i)
+{
+    char id[48];
+    ss_alert *a = varied_alert(p, "ztf", i);
+    int n = snprintf(id, sizeof id, "ul-%s-%d", object ? object : "none", i);
+    a->alert_id = ss_packet_strdup(p, id, (size_t)n);
+    a->object_id = object;
+    a->kind = SS_ALERT_UPPER_LIMIT, a->mag = a->magerr = NAN;
+    return a;
+}
+
+/* @p p's alerts added to @p t as packet @p packet's group; each add's result must be @p want[k]
+ * (NULL: all 0). */
+static void put_group_expecting(ss_store_txn *t, const ss_packet *p, const int *want)
+{
+    uint64_t packet = ss_store_packet_next(t);
+    ck_assert_int_eq(ss_store_group_begin(t, group_locus, packet), 0);
+    for (uint32_t k = 0; k < p->n; k++) {
+        ss_alert a = p->alerts[k];
+        a.arrival = packet, a.arrival_index = k;
+        ck_assert_int_eq(ss_store_group_add(t, &a, NULL, 0), want ? want[k] : 0);
+    }
+    ck_assert_int_eq(ss_store_group_end(t, NULL, 0), 0);
+}
+
+/* group_locus as verify expects it after the groups put: @p n alerts, the newest at @p mjd. */
+static void put_group_locus(ss_store_txn *t, uint32_t n, double mjd)
+{
+    ss_locus l;
+    memset(&l, 0, sizeof l);
+    memcpy(l.id, group_locus, sizeof group_locus);
+    l.ra = 10, l.dec = -5, l.num_alerts = n;
+    l.oldest.mjd = l.brightest.mjd = l.newest.mjd = mjd;
+    ck_assert_int_eq(ss_store_locus_put(t, &l), 0);
+    ck_assert_int_eq(ss_store_sky_move(t, l.id, NAN, 0, l.ra, l.dec), 0);
+    ss_store_txn_counters(t)->loci++;
+}
+
+static ss_verify_report verified(ss_store *s, char **text)
+{
+    size_t len;
+    FILE *f = open_memstream(text, &len);
+    ss_verify_report r;
+    ss_err err = {0};
+    ck_assert_msg(ss_store_verify(s, f, &r, &err) == 0, "%s", err.msg);
+    fclose(f);
+    return r;
+}
+
+/* Format 17: an upper limit with an object id is listed under its object, not indexed by its id;
+ * it is known (a repeat is refused), read in its locus's light curve, and counted by verify. */
+START_TEST(upper_limits_are_listed_under_their_object)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new(), *q = ss_packet_new();
+    ss_store_txn *t;
+    ss_packet_reset(p);
+    varied_alert(p, "ztf", 1)->object_id = "ZTF26aaa";
+    limit_alert(p, "ZTF26aaa", 2);
+    limit_alert(p, NULL, 3); /* no object to list it under: indexed by its id */
+    ss_alert *odd = limit_alert(p, "ZTF26aaa", 4); /* its id does not name it: indexed */
+    odd->alert_id = "ul-ZTF26aaax-4";
+    for (int i = 100; i < 140; i++)
+        limit_alert(p, "ZTF26aaa", i);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    put_group_expecting(t, p, NULL);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_uint_eq(table_entries(s, s->alerts), 3);
+    ck_assert_uint_eq(table_entries(s, s->limits), 1);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    for (uint32_t k = 0; k < p->n; k++)
+        ck_assert_msg(ss_store_alert_known(t, &p->alerts[k]) == 0, "%s", p->alerts[k].alert_id);
+    ck_assert_int_eq(ssi_alert_indexed(t, "ztf", "ul-ZTF26aaa-2", NULL), SS_ENOTFOUND);
+    ck_assert_int_eq(ssi_alert_indexed(t, "ztf", "ul-none-3", NULL), 0);
+    ck_assert_int_eq(ssi_alert_indexed(t, "ztf", "ul-ZTF26aaax-4", NULL), 0);
+    char locus[SS_LOCUS_ID_LEN + 1] = ""; /* by id: its object found in its id, then its group */
+    ck_assert_int_eq(ss_store_alert_find(t, "ztf", "ul-ZTF26aaa-2", locus), 0);
+    ck_assert_str_eq(locus, group_locus);
+    ss_alert *got = stored(t, q, "ztf", "ul-ZTF26aaa-137");
+    ck_assert(got->kind == SS_ALERT_UPPER_LIMIT && got->mjd == p->alerts[41].mjd);
+    ck_assert(got->arrival == 1 && got->arrival_index == 41 && got->nprops == p->alerts[41].nprops);
+    ck_assert_str_eq(got->object_id, "ZTF26aaa");
+    ck_assert_int_eq(ss_store_alert_find(t, "ztf", "ul-ZTF26aaa-140", NULL), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_store_alert_find(t, "ztf", "ZTF26aaa", NULL), SS_ENOTFOUND);
+    ss_packet *r = ss_packet_new();
+    ss_packet_reset(r);
+    for (int i = 140; i < 150; i++) /* never stored, or another object's */
+        ck_assert_int_eq(ss_store_alert_known(t, limit_alert(r, "ZTF26aaa", i)), SS_ENOTFOUND);
+    ck_assert_int_eq(ss_store_alert_known(t, limit_alert(r, "ZTF26bbb", 2)), SS_ENOTFOUND);
+    ss_packet_reset(r); /* the next alert repeats two limits and brings one */
+    varied_alert(r, "ztf", 5)->object_id = "ZTF26aaa";
+    limit_alert(r, "ZTF26aaa", 2), limit_alert(r, "ZTF26aaa", 120), limit_alert(r, "ZTF26aaa", 4);
+    static const int repeat[] = {0, EEXIST, EEXIST, 0};
+    put_group_expecting(t, r, repeat);
+    put_group_locus(t, 46, 60000.05);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_alert_known(t, &r->alerts[3]), 0);
+    ss_packet_reset(q);
+    ck_assert_int_eq(ss_store_locus_alerts(t, group_locus, q), 0);
+    ck_assert_uint_eq(q->n, p->n + 2);
+    uint32_t limits = 0;
+    for (uint32_t i = 0; i < q->n; i++)
+        limits += q->alerts[i].kind == SS_ALERT_UPPER_LIMIT;
+    ck_assert_uint_eq(limits, 44);
+    ss_store_txn_abort(t);
+    char *text;
+    ss_verify_report rep = verified(s, &text);
+    ck_assert_msg(rep.problems == 0, "%s", text);
+    ck_assert_uint_eq(rep.limits, 42);
+    ck_assert_uint_eq(rep.alerts, 46);
+    free(text);
+    ss_packet_free(p), ss_packet_free(q), ss_packet_free(r);
+    ss_store_close(s);
+}
+END_TEST
+
+/* Verify finds a limit its object does not list, and a list that does not decode. */
+START_TEST(verify_catches_an_unlisted_limit)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    ss_store_txn *t;
+    ss_packet_reset(p);
+    varied_alert(p, "ztf", 1)->object_id = "ZTF26aaa";
+    limit_alert(p, "ZTF26aaa", 2), limit_alert(p, "ZTF26aaa", 3);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    put_group_expecting(t, p, NULL);
+    put_group_locus(t, 3, 60000.03);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_wbuf k = {0}, v = {0};
+    ss_wbuf_bytes(&k, "ZTF26aaa\0ztf", 12);
+    ss_wbuf_bytes(&v, "\x01\x00\x00\x00\x00\x00\x00\x00\x01", 9); /* one hash, not theirs */
+    raw_set(s, s->limits, &k, &v);
+    char *text;
+    ss_verify_report rep = verified(s, &text);
+    ck_assert_msg(rep.problems == 4, "%s", text);
+    ck_assert_ptr_nonnull(
+        strstr(text, "holds upper limit ztf/ul-ZTF26aaa-2, which object ZTF26aaa does not list"));
+    ck_assert_ptr_nonnull(strstr(text, "counters: 3 alerts counted, 2 stored"));
+    ck_assert_ptr_nonnull(strstr(text, "locus_alerts has 3 entries for 2 alerts"));
+    free(text);
+    ss_wbuf_reset(&v);
+    ss_wbuf_bytes(&v, "\x01\x00\x00", 3);
+    raw_set(s, s->limits, &k, &v);
+    rep = verified(s, &text);
+    ck_assert_ptr_nonnull(strstr(text, "limits ZTF26aaa: list does not decode"));
+    ck_assert_ptr_nonnull(strstr(text, "which object ZTF26aaa does not list (its list does not"));
+    free(text);
+    ss_wbuf_free(&k), ss_wbuf_free(&v);
+    ss_packet_free(p);
+    ss_store_close(s);
+}
+END_TEST
+
+/* A store upgraded from format 16 indexed its limits by id: they are still known, and the limits
+ * stored after the upgrade are listed. */
+START_TEST(an_upgraded_store_still_knows_the_limits_it_indexed)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    ss_store_txn *t;
+    s->has_limits = 0; /* as format 16 wrote them */
+    ss_packet_reset(p);
+    varied_alert(p, "ztf", 1)->object_id = "ZTF26aaa";
+    limit_alert(p, "ZTF26aaa", 2);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    put_group_expecting(t, p, NULL);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ss_store_close(s);
+    char *dir = tu_path(tu_tmp, "st");
+    static const char *const drop[] = {"limits", NULL};
+    set_format(dir, 16, drop);
+    free(dir);
+    s = open_rw("st");
+    ck_assert(s->has_limits && s->limits_indexed);
+    ss_packet_reset(p);
+    varied_alert(p, "ztf", 5)->object_id = "ZTF26aaa";
+    limit_alert(p, "ZTF26aaa", 2), limit_alert(p, "ZTF26aaa", 3);
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    ck_assert_int_eq(ss_store_alert_known(t, &p->alerts[1]), 0);
+    static const int want[] = {0, EEXIST, 0};
+    put_group_expecting(t, p, want);
+    put_group_locus(t, 4, 60000.05);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    ck_assert_uint_eq(table_entries(s, s->limits), 1);
+    ck_assert_uint_eq(table_entries(s, s->alerts), 3);
+    char *text;
+    ss_verify_report rep = verified(s, &text);
+    ck_assert_msg(rep.problems == 0, "%s", text);
+    ck_assert_uint_eq(rep.alerts, 4);
+    free(text);
+    ss_store_close(s);
+    s = open_rw("st"); /* the mark outlives the open that upgraded */
+    ck_assert(s->limits_indexed);
+    ss_store_close(s);
+    ss_packet_free(p);
+}
+END_TEST
+
 /* The leaf and overflow pages of table @p name in the LMDB environment of @p dir, and its
  * entries compared one by one with the same table of @p other (when not NULL). */
 static size_t table_pages(const char *dir, const char *name, const char *other)
@@ -3911,6 +4112,12 @@ int main(void)
     tcase_add_test(f16, a_packets_shared_names_are_found_again_by_address_only_within_it);
     tcase_add_test(f16, verify_catches_a_missing_or_damaged_group);
     suite_add_tcase(s, f16);
+    TCase *f17 = tcase_create("format_17");
+    tcase_add_checked_fixture(f17, tu_tmp_setup, tu_tmp_teardown);
+    tcase_add_test(f17, upper_limits_are_listed_under_their_object);
+    tcase_add_test(f17, verify_catches_an_unlisted_limit);
+    tcase_add_test(f17, an_upgraded_store_still_knows_the_limits_it_indexed);
+    suite_add_tcase(s, f17);
     TCase *f13 = tcase_create("format_13");
     tcase_add_checked_fixture(f13, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(f13, chunks_live_in_stamps_dat_punched_and_compacted);

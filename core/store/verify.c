@@ -155,6 +155,61 @@ static void ssi_check_listed(ssi_verify *v, const char *locus, MDB_val ak)
                     (const char *)ak.mv_data);
 }
 
+/* An upper limit locus @p locus holds (@p a, decoded into v->pkt) is stored: listed under its
+ * object from format 17, else by its id (@p ak). */
+static int ssi_check_limit(ssi_verify *v, const char *locus, const ss_alert *a, MDB_val ak)
+{
+    if (!ssi_limit_listed(v->s, a)) {
+        ssi_check_listed(v, locus, ak);
+        return 0;
+    }
+    int rc = ss_store_alert_known(v->t, a);
+    if (rc == SS_ENOTFOUND || rc == SS_ECORRUPT)
+        ssi_problem(v, "locus %s: holds upper limit %s/%s, which object %s does not list%s", locus,
+                    a->survey, a->alert_id, a->object_id,
+                    rc == SS_ECORRUPT ? " (its list does not decode)" : "");
+    return rc == SS_ENOTFOUND || rc == SS_ECORRUPT ? 0 : rc;
+}
+
+/* Member @p m of group @p g is stored: by id, or as a limit listed under its object. */
+static int ssi_check_member(ssi_verify *v, const char *locus, const ssi_members *g,
+                            const ssi_member *m)
+{
+    unsigned char kb[SSI_KEY_MAX];
+    MDB_val mk = ssi_member_key(g, m, kb);
+    if (m->rec[1] != SS_ALERT_UPPER_LIMIT || !v->s->has_limits) {
+        ssi_check_listed(v, locus, ssi_key_locus_alert_id(&mk));
+        return 0;
+    }
+    ss_packet_reset(v->pkt);
+    ss_alert *a = ss_packet_add(v->pkt);
+    int rc = a ? ssi_member_decode(v->t, g, m, v->pkt, a) : SS_ENOMEM;
+    return rc ? rc : ssi_check_limit(v, locus, a, ssi_key_locus_alert_id(&mk));
+}
+
+/* A single entry of locus @p locus is stored (an upper limit's record decoded to find its object).
+ */
+static int ssi_check_single(ssi_verify *v, const char *locus, const MDB_val *k, const MDB_val *d)
+{
+    ss_store_alert_head h;
+    MDB_val ak = ssi_key_locus_alert_id(k);
+    if (d->mv_size <= 1 || !v->s->has_limits || ssi_alert_head(d->mv_data, d->mv_size, k, &h) ||
+        h.kind != SS_ALERT_UPPER_LIMIT) {
+        ssi_check_listed(v, locus, ak);
+        return 0;
+    }
+    char at[SS_LOCUS_ID_LEN + 1];
+    ss_packet_reset(v->pkt);
+    ss_alert *a = ss_packet_add(v->pkt);
+    if (!a)
+        return SS_ENOMEM;
+    if (ssi_alert_decode(v->t, d->mv_data, d->mv_size, k, v->pkt, a, at)) {
+        ssi_problem(v, "locus %s: an entry's record does not decode", locus);
+        return 0;
+    }
+    return ssi_check_limit(v, locus, a, ak);
+}
+
 /* A group entry of locus @p id: its members readable and stored, counted in *@p n (forced
  * measurements apart) and in locus_alerts' measurements. @return 0 or an error of the store. */
 static int ssi_check_group(ssi_verify *v, const char *id, const MDB_val *k, const MDB_val *d,
@@ -162,15 +217,13 @@ static int ssi_check_group(ssi_verify *v, const char *id, const MDB_val *k, cons
 {
     ssi_members g;
     ssi_member m;
-    unsigned char kb[SSI_KEY_MAX];
     uint64_t members = 0;
     int rc = ssi_members_open(v->t, k, d, &g);
     while (!rc && (rc = ssi_members_next(&g, &m)) == 1) {
         rc = 0;                            /* on to the next */
         *n += m.rec[1] != SS_ALERT_FORCED; /* a record's kind follows its version */
         members++;
-        MDB_val mk = ssi_member_key(&g, &m, kb);
-        ssi_check_listed(v, id, ssi_key_locus_alert_id(&mk));
+        rc = ssi_check_member(v, id, &g, &m);
     }
     if (rc == SS_ENOMEM || (rc && rc != SS_ECORRUPT))
         return rc;
@@ -204,7 +257,8 @@ static int ssi_check_locus(ssi_verify *v, const MDB_val *k, const MDB_val *d, MD
             continue;
         }
         n += !ssi_entry_forced(&lk, &ld);
-        ssi_check_listed(v, id, ssi_key_locus_alert_id(&lk));
+        if ((rc = ssi_check_single(v, id, &lk, &ld)))
+            return rc;
     }
     if (n != l.num_alerts)
         ssi_problem(v, "locus %s: num_alerts %u but %llu alerts listed", id, l.num_alerts,
@@ -341,6 +395,29 @@ static int ssi_verify_chunks(ssi_verify *v)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Format 17: each object's list of limits decodes; the limits listed count among the alerts. */
+static int ssi_count_limits(ssi_verify *v)
+{
+    MDB_cursor *cur;
+    MDB_val k, d;
+    if (!v->s->has_limits)
+        return 0;
+    int rc = mdb_cursor_open(v->txn, v->s->limits, &cur);
+    if (rc)
+        return rc;
+    for (MDB_cursor_op op = MDB_FIRST; !(rc = mdb_cursor_get(cur, &k, &d, op)); op = MDB_NEXT) {
+        size_t n;
+        if (ssi_limits_len(&d, &n))
+            ssi_problem(v, "limits %.*s: list does not decode", (int)strnlen(k.mv_data, k.mv_size),
+                        (char *)k.mv_data);
+        else
+            v->r->limits += n;
+    }
+    mdb_cursor_close(cur);
+    v->r->alerts += v->r->limits;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static void ssi_zrec_problem(void *ctx, const char *text)
 {
     ssi_problem(ctx, "%s", text);
@@ -358,7 +435,7 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
     }
     v.txn = v.t->txn;
     if (!(rc = ssi_counters_load(s, v.txn, &c)) &&
-        !(rc = ssi_count(v.txn, s->alerts, &report->alerts)) &&
+        !(rc = ssi_count(v.txn, s->alerts, &report->alerts)) && !(rc = ssi_count_limits(&v)) &&
         !(rc = ssi_count(v.txn, s->loci, &report->loci)) &&
         !(rc = ssi_count(v.txn, s->locus_alerts, &report->locus_alerts)) &&
         !(rc = ssi_count(v.txn, s->sky, &report->sky_entries)) &&

@@ -230,7 +230,9 @@ static int ssp_flatten(ss_packet *pkt, ss_alert *a, const ssp_pv *rec, const cha
  * holds are left out: the entry will only be recognised. */
 static int ssp_fields(ss_packet *pkt, ss_alert *a, const ssp_pv *rec, const char *prefix)
 {
-    if (a != &pkt->alerts[0] && pkt->known && pkt->known(pkt->known_ctx, a->survey, a->alert_id))
+    if (a != &pkt->alerts[0] &&
+        (pkt->known2 ? pkt->known2(pkt->known_ctx, a)
+                     : pkt->known && pkt->known(pkt->known_ctx, a->survey, a->alert_id)))
         return 0;
     return ssp_flatten(pkt, a, rec, prefix, strlen(prefix));
 }

@@ -143,6 +143,11 @@ typedef struct ss_packet {
      * only until its next call on the same state or its close: the user takes what it keeps of them
      * before that call. (Decoder ABI 2.4.) */
     int borrow_cutouts;
+    /** Set by the packet's user (kept across resets), may be NULL: known()'s numbered twin, asked
+     * with the history entry itself, filled but for its survey fields (its kind and object id
+     * tell the store where to look: an upper limit is listed under its object). A decoder asks
+     * known2() when it is set, else known(). (Decoder ABI 2.6.) */
+    int (*known2)(void *ctx, const ss_alert *a);
 } ss_packet;
 
 /** Why a record was rejected. Stable names: they are stored and counted by name. */

@@ -35,6 +35,8 @@
  *         takes straight from the decoder's bytes, before its next call.
  *  - 2.5: open_memory(): an input that is in memory already (a Kafka message), decoded where it
  *         lies; ss_decoder_open_memory() opens one with any decoder.
+ *  - 2.6: ss_packet.known2 (alert.h): known() asked with the history entry, so that an upper limit
+ *         is looked for under its object.
  */
 #ifndef SS_DECODER_H
 #define SS_DECODER_H
@@ -45,7 +47,7 @@
 #include <stdio.h>
 
 #define SS_DECODER_ABI_MAJOR 2
-#define SS_DECODER_ABI_MINOR 5
+#define SS_DECODER_ABI_MINOR 6
 /** What a decoder sets .abi to: the major version (see the rule above). */
 #define SS_DECODER_ABI SS_DECODER_ABI_MAJOR
 

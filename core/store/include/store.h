@@ -164,6 +164,16 @@
  *                   writer on its first 1,000 groups (4 MiB of them at most) into 64 kB.
  *   Single entries of older formats stay as they are and are read among the groups; the upgrade
  *   changes no table.
+ * Format 17 lists an upper limit whose id names its object (as a span between separators: ZTF's
+ * "ul-OBJECT-EXPOSURE") under that object instead of indexing its id (limits.c): ingest asks
+ * about it only as a history entry of its object.
+ *  - limits:        object_id NUL survey (as objects) -> version 1, then the FNV-1a 64-bit hashes
+ *                   of its limits' alert ids, BE, ascending, 8 bytes each.
+ *  - alerts:        holds no such limit. ss_store_alert_find() and ss_store_alert_get() find one
+ *                   by trying its id's spans as object ids and walking the object's groups;
+ *                   ss_store_alert_head_get() does not. The upgrade adds the table and meta
+ *                   "indexed_limits": the limits stored before stay indexed by id, and are
+ *                   looked for there too.
  * A store of an older format is upgraded (tables added) when opened read-write; the upgrade to
  * format 6 builds loci_newest and catalog_loci from loci and locus_matches in the same
  * transaction (one pass over each). Opened read-only, an older store lacks them: searches then
@@ -197,7 +207,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_STORE_FORMAT_VERSION  16
+#define SS_STORE_FORMAT_VERSION  17
 #define SS_DEFAULT_RADIUS_ARCSEC 1.0
 #define SS_DEFAULT_MAP_SIZE      ((size_t)64 << 30)
 /** Longest tag name. */
@@ -576,10 +586,17 @@ typedef int (*ss_store_survey_fn)(void *ctx, const char *survey);
  * alerts. @return 0, the visitor's non-zero value, SS_ECORRUPT or an LMDB code. */
 int ss_store_surveys_each(ss_store_txn *t, ss_store_survey_fn fn, void *ctx);
 
-/** Whether an alert is stored, and on which locus (@p locus_id may be NULL).
+/** Whether an alert is stored, and on which locus (@p locus_id may be NULL), found by its id. An
+ * upper limit listed under its object (format 17) is found by a walk of its object's groups:
+ * ingest asks ss_store_alert_known() instead.
  * @return 0 (stored), SS_ENOTFOUND, SS_ECORRUPT or an LMDB code. */
 int ss_store_alert_find(ss_store_txn *t, const char *survey, const char *alert_id,
                         char locus_id[SS_LOCUS_ID_LEN + 1]);
+
+/** Whether measurement @p a (its survey, alert id, kind and object id read) is stored: an upper
+ * limit with an object id looked for in its object's list (format 17), any other by its id.
+ * @return 0 (stored), SS_ENOTFOUND, SS_ECORRUPT or an LMDB code. */
+int ss_store_alert_known(ss_store_txn *t, const ss_alert *a);
 
 /** What association needs to know of a stored alert without decoding it. */
 typedef struct ss_store_alert_head {
@@ -593,7 +610,8 @@ typedef struct ss_store_alert_head {
     uint32_t arrival_index;
 } ss_store_alert_head;
 
-/** The head of stored alert @p alert_id of @p survey.
+/** The head of stored alert @p alert_id of @p survey, indexed by its id (not an upper limit
+ * listed under its object: ss_store_alert_find()).
  * @return 0, SS_ENOTFOUND, SS_ECORRUPT or an LMDB code. */
 int ss_store_alert_head_get(ss_store_txn *t, const char *survey, const char *alert_id,
                             ss_store_alert_head *out);

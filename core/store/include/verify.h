@@ -23,6 +23,7 @@ typedef struct ss_verify_report {
     uint64_t alerts, loci, locus_alerts, sky_entries, cutouts;
     uint64_t newest_entries, catalog_loci, locus_matches; /**< format 6's indexes (0 before) */
     uint64_t problems; /**< inconsistencies found; each was printed to the report stream */
+    uint64_t limits;   /**< of the alerts, upper limits listed under their object (format 17) */
 } ss_verify_report;
 
 /**
