@@ -2,6 +2,7 @@
 #include "testutil.h"
 #include "tu_avro.h"
 
+#include "decoder.h"
 #include "ingest.h"
 #include "query.h"
 #include "verify.h"
@@ -315,6 +316,81 @@ START_TEST(real_ztf_alerts_of_three_schema_versions)
     ck_assert_int_ge(r.t.history_known, 1);              /* a candid in two alerts' histories */
     json_decref(r.stats);
     free(ztf);
+}
+END_TEST
+
+/* What a packet's user was asked about its history entries. */
+typedef struct asked {
+    uint32_t limits, others, by_id;
+} asked;
+
+/* Every entry known: an upper limit comes with the object its id names. */
+static int known2_all(void *ctx, const ss_alert *a)
+{
+    asked *x = ctx;
+    if (a->kind != SS_ALERT_UPPER_LIMIT) {
+        x->others++;
+        return 1;
+    }
+    ck_assert_ptr_nonnull(a->object_id);
+    ck_assert_ptr_nonnull(strstr(a->alert_id, a->object_id));
+    x->limits++;
+    return 1;
+}
+
+static int known_by_id(void *ctx, const char *survey, const char *alert_id)
+{
+    (void)survey, (void)alert_id;
+    ((asked *)ctx)->by_id++;
+    return 1;
+}
+
+/* Decode @p path with @p p's hints; every history entry the hint calls known keeps no survey
+ * fields, every primary keeps its own. */
+static void decode_known(const char *path, ss_packet *p)
+{
+    const ss_decoder_ops *ops = ss_decoder_find("avro");
+    ss_decoder_config cfg = {0};
+    void *shared = ops->shared_new ? ops->shared_new(&cfg) : NULL, *st;
+    ss_err err = {0};
+    ss_reject rej;
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_msg(ops->open(fp, path, &cfg, shared, &st, &err) == 0, "%s", err.msg);
+    int rc;
+    while ((rc = ops->next(st, p, &rej, &err)) == 1) {
+        ck_assert_uint_gt(p->alerts[0].nprops, 0);
+        for (uint32_t i = 1; i < p->n; i++)
+            ck_assert_uint_eq(p->alerts[i].nprops, 0);
+        ss_packet_reset(p);
+    }
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ops->close(st);
+    fclose(fp);
+    if (ops->shared_free)
+        ops->shared_free(shared);
+}
+
+/* Decoder ABI 2.6: known2() is asked with the history entry itself (an upper limit's object
+ * filled, so the store can look under it), and known() only when known2() is not set. */
+START_TEST(history_entries_are_asked_about_whole)
+{
+    tu_files *f = tu_data_files("real ZTF alerts", "ztf", ".avro");
+    if (!f)
+        return;
+    ss_packet *p = ss_packet_new();
+    asked x = {0};
+    p->known = known_by_id, p->known2 = known2_all, p->known_ctx = &x;
+    for (size_t i = 0; i < f->n; i++)
+        decode_known(f->path[i], p);
+    ck_assert(x.limits > 100 && x.others > 100 && x.by_id == 0);
+    asked y = {0};
+    p->known2 = NULL, p->known_ctx = &y; /* a host of ABI 2.5 */
+    for (size_t i = 0; i < f->n; i++)
+        decode_known(f->path[i], p);
+    ck_assert_uint_eq(y.by_id, x.limits + x.others);
+    ss_packet_free(p);
+    tu_files_free(f);
 }
 END_TEST
 
@@ -887,6 +963,7 @@ int main(void)
     tcase_add_test(tc, containers_with_every_codec);
     tcase_add_test(tc, damaged_files_are_refused_and_others_go_on);
     tcase_add_test(tc, unknown_schema_lacking_fields);
+    tcase_add_test(tc, history_entries_are_asked_about_whole);
     tcase_add_test(tc, confluent_framed_messages_and_the_schema_directory);
     tcase_add_test(tc, real_ztf_alerts_of_three_schema_versions);
     tcase_add_test(tc, real_rubin_alerts_rewritten_and_framed);
