@@ -680,7 +680,8 @@ static void locus_of(ss_store *s, const char *object, char id[SS_LOCUS_ID_LEN + 
     json_decref(o);
 }
 
-static uint64_t verify_problems(ss_store *s, char **text)
+/* Verify @p s: its report, and the problems' text in *@p text (the caller frees it). */
+static ss_verify_report verified(ss_store *s, char **text)
 {
     size_t len;
     FILE *f = open_memstream(text, &len);
@@ -688,7 +689,12 @@ static uint64_t verify_problems(ss_store *s, char **text)
     ss_err err = {0};
     ck_assert_msg(ss_store_verify(s, f, &r, &err) == 0, "%s", err.msg);
     fclose(f);
-    return r.problems;
+    return r;
+}
+
+static uint64_t verify_problems(ss_store *s, char **text)
+{
+    return verified(s, text).problems;
 }
 
 /* An older store @p ro, opened read-only, passes verify as it is; closed and opened read-write
@@ -3753,17 +3759,6 @@ static void put_group_locus(ss_store_txn *t, uint32_t n, double mjd)
     ck_assert_int_eq(ss_store_locus_put(t, &l), 0);
     ck_assert_int_eq(ss_store_sky_move(t, l.id, NAN, 0, l.ra, l.dec), 0);
     ss_store_txn_counters(t)->loci++;
-}
-
-static ss_verify_report verified(ss_store *s, char **text)
-{
-    size_t len;
-    FILE *f = open_memstream(text, &len);
-    ss_verify_report r;
-    ss_err err = {0};
-    ck_assert_msg(ss_store_verify(s, f, &r, &err) == 0, "%s", err.msg);
-    fclose(f);
-    return r;
 }
 
 /* Format 17: an upper limit with an object id is listed under its object, not indexed by its id;
