@@ -649,8 +649,9 @@ static int ssi_known2(void *ctx, const ss_alert *a)
     return snap && ss_store_alert_known(snap, a) == 0;
 }
 
-/* The same for a decoder that asks with the id alone (decoder ABI before 2.6): a limit it names
- * is looked for by its id, as older stores kept it. */
+/* The same for a decoder that asks with the id alone (decoder ABI before 2.6): looked for by its
+ * id, which misses an upper limit its object lists (format 17). The decoder then keeps that
+ * entry's fields and the writer finds it known: slower, still right. */
 static int ssi_known(void *ctx, const char *survey, const char *alert_id)
 {
     ss_alert a = {.survey = survey, .alert_id = alert_id};

@@ -14,8 +14,8 @@
  * only for a reader asking by id; recognising a limit while ingesting never walks.
  *
  * Two ids of one object hashing alike would make the second look stored: with n limits an object,
- * about n^2 / 2^65 (10^-11 for ten thousand). Objects do not share lists, so the store's size does
- * not enter. */
+ * about n^2 / 2^65 (3 x 10^-12 for ten thousand). Objects do not share lists, so the store's size
+ * does not enter. */
 #include "store_impl.h"
 
 #include <ctype.h>
@@ -34,22 +34,39 @@ static uint64_t ssi_limit_hash(const char *alert_id)
     return h;
 }
 
-/* 1 when the character before or after a span of an id separates it (or there is none). */
-static int ssi_is_edge(const char *id, size_t at, size_t n)
+/* Whether a span of @p id may start at @p i: at the start, or after a separator (a character that
+ * is not a letter or digit). */
+static int ssi_span_starts(const char *id, size_t i)
 {
-    return at == 0 || at >= n || !isalnum((unsigned char)id[at]);
+    return i == 0 || !isalnum((unsigned char)id[i - 1]);
+}
+
+/* Whether a span of @p id may end before @p j: at the end (its NUL), or before a separator. */
+static int ssi_span_ends(const char *id, size_t j)
+{
+    return !isalnum((unsigned char)id[j]);
 }
 
 /* Whether @p object_id is a span of @p alert_id between separators. */
 static int ssi_id_names_object(const char *alert_id, const char *object_id)
 {
-    size_t n = strlen(alert_id), on = strlen(object_id);
+    size_t on = strlen(object_id);
     for (const char *at = alert_id; (at = strstr(at, object_id)); at++) {
         size_t i = (size_t)(at - alert_id);
-        if ((i == 0 || ssi_is_edge(alert_id, i - 1, n)) && ssi_is_edge(alert_id, i + on, n))
+        if (ssi_span_starts(alert_id, i) && ssi_span_ends(alert_id, i + on))
             return 1;
     }
     return 0;
+}
+
+/* The limits key of @p object_id of @p survey into @p kb; 0 when either is longer than any stored
+ * (ingest refuses such ids). */
+static size_t ssi_limits_key(unsigned char kb[SSI_KEY_MAX], const char *object_id,
+                             const char *survey)
+{
+    if (strlen(object_id) > SS_ID_MAX || strlen(survey) > SS_SURVEY_MAX)
+        return 0;
+    return ssi_key_object(kb, object_id, survey);
 }
 
 int ssi_limit_listed(const ss_store *s, const ss_alert *a)
@@ -87,14 +104,16 @@ static size_t ssi_limits_search(const unsigned char *p, size_t n, uint64_t h, in
 static int ssi_limit_find(ss_store_txn *t, const ss_alert *a, size_t *at, MDB_val *v, size_t *n)
 {
     unsigned char kb[SSI_KEY_MAX];
-    MDB_val k = {ssi_key_object(kb, a->object_id, a->survey), kb};
-    int found = 0, rc = ssi_limits_read(t, &k, v, n);
+    MDB_val k = {ssi_limits_key(kb, a->object_id, a->survey), kb};
+    int found = 0, rc = k.mv_size ? ssi_limits_read(t, &k, v, n) : MDB_NOTFOUND;
+    *at = 0;
     if (rc == MDB_NOTFOUND)
-        *n = 0, *v = (MDB_val){0, NULL}, rc = 0;
-    if (rc)
+        *n = 0, *v = (MDB_val){0, NULL};
+    else if (rc)
         return rc;
-    *at = ssi_limits_search((const unsigned char *)v->mv_data + 1, *n, ssi_limit_hash(a->alert_id),
-                            &found);
+    else
+        *at = ssi_limits_search((const unsigned char *)v->mv_data + 1, *n,
+                                ssi_limit_hash(a->alert_id), &found);
     if (found)
         return 0;
     return t->s->limits_indexed ? ssi_alert_indexed(t, a->survey, a->alert_id, NULL) : SS_ENOTFOUND;
@@ -122,8 +141,8 @@ int ssi_limit_add(ss_store_txn *t, const ss_alert *a)
     if (b->failed)
         return SS_ENOMEM;
     unsigned char kb[SSI_KEY_MAX];
-    MDB_val k = {ssi_key_object(kb, a->object_id, a->survey), kb}, nv = {b->len, b->data};
-    return mdb_put(t->txn, t->s->limits, &k, &nv, 0);
+    MDB_val k = {ssi_limits_key(kb, a->object_id, a->survey), kb}, nv = {b->len, b->data};
+    return k.mv_size ? mdb_put(t->txn, t->s->limits, &k, &nv, 0) : SS_EINVAL;
 }
 
 int ss_store_alert_known(ss_store_txn *t, const ss_alert *a)
@@ -184,10 +203,10 @@ static int ssi_limit_in(ss_store_txn *t, const char *survey, const char *object,
                         const char *alert_id, uint64_t h, char *locus, uint64_t *packet)
 {
     unsigned char kb[SSI_KEY_MAX];
-    MDB_val k = {ssi_key_object(kb, object, survey), kb}, v;
+    MDB_val k = {ssi_limits_key(kb, object, survey), kb}, v;
     MDB_cursor *cur;
     size_t n;
-    int found = 0, rc = ssi_limits_read(t, &k, &v, &n);
+    int found = 0, rc = k.mv_size ? ssi_limits_read(t, &k, &v, &n) : MDB_NOTFOUND;
     if (!rc)
         ssi_limits_search((const unsigned char *)v.mv_data + 1, n, h, &found);
     if (rc || !found)
@@ -218,10 +237,10 @@ int ssi_limit_locate(ss_store_txn *t, const char *survey, const char *alert_id, 
     if (!t->s->has_limits || n > SS_ID_MAX)
         return SS_ENOTFOUND;
     for (size_t i = 0; i < n; i++) {
-        if (i && !ssi_is_edge(alert_id, i - 1, n))
+        if (!ssi_span_starts(alert_id, i))
             continue;
         for (size_t j = i + 1; j <= n; j++) {
-            if (!ssi_is_edge(alert_id, j, n))
+            if (!ssi_span_ends(alert_id, j))
                 continue;
             memcpy(object, alert_id + i, j - i);
             object[j - i] = '\0';

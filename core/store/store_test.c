@@ -3796,6 +3796,17 @@ START_TEST(upper_limits_are_listed_under_their_object)
     ck_assert_str_eq(got->object_id, "ZTF26aaa");
     ck_assert_int_eq(ss_store_alert_find(t, "ztf", "ul-ZTF26aaa-140", NULL), SS_ENOTFOUND);
     ck_assert_int_eq(ss_store_alert_find(t, "ztf", "ZTF26aaa", NULL), SS_ENOTFOUND);
+    ck_assert_int_eq(
+        ss_store_alert_find(t, "a-survey-name-longer-than-any-stored-one", "ul-ZTF26aaa-2", NULL),
+        SS_ENOTFOUND);
+    ss_alert probe = p->alerts[1]; /* which ids name their object */
+    static const char *const named[] = {"ZTF26aaa", "ul-ZTF26aaa", "ZTF26aaa_1", "x.ZTF26aaa.y"};
+    static const char *const not_named[] = {"xZTF26aaa-9", "ul-ZTF26aaa1", "ul-ZTF26aa-1"};
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++)
+        probe.alert_id = named[i], ck_assert_msg(ssi_limit_listed(s, &probe), "%s", named[i]);
+    for (size_t i = 0; i < sizeof not_named / sizeof *not_named; i++)
+        probe.alert_id = not_named[i],
+        ck_assert_msg(!ssi_limit_listed(s, &probe), "%s", not_named[i]);
     ss_packet *r = ss_packet_new();
     ss_packet_reset(r);
     for (int i = 140; i < 150; i++) /* never stored, or another object's */
