@@ -3878,6 +3878,60 @@ START_TEST(verify_catches_an_unlisted_limit)
 }
 END_TEST
 
+/* Alert @p id's reference in the alerts table replaced by one naming @p packet and @p index. */
+static void set_member_ref(ss_store *s, const char *id, uint64_t packet, uint32_t index)
+{
+    ss_store_txn *t;
+    ss_store_alert_head h;
+    unsigned char ref[SSI_MEMBER_REF_MAX];
+    ss_wbuf k = {0}, v = {0};
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_READ, &t), 0);
+    ck_assert_int_eq(ss_store_alert_find(t, "ztf", "10", h.locus_id), 0);
+    ss_store_txn_abort(t);
+    h.kind = SS_ALERT_DETECTION, h.mjd = 60000 + atoi(id) * 0.01;
+    h.arrival = packet, h.arrival_index = index;
+    ss_wbuf_bytes(&k, "ztf", 4), ss_wbuf_bytes(&k, id, strlen(id));
+    ss_wbuf_bytes(&v, ref, ssi_alert_ref_encode2(&h, 1, ref));
+    raw_set(s, s->alerts, &k, &v);
+    ss_wbuf_free(&k), ss_wbuf_free(&v);
+}
+
+/* verify checks a group's members from the group's side, each group decompressed once: a member
+ * whose reference disagrees, or is gone; a reference to a group that lacks its alert is named by
+ * a second pass, made when the counts disagree. */
+START_TEST(verify_checks_members_from_their_groups)
+{
+    ss_store *s = open_rw("st");
+    ss_packet *p = ss_packet_new();
+    ss_store_txn *t;
+    ck_assert_int_eq(ss_store_txn_begin(s, SS_STORE_WRITE, &t), 0);
+    put_group_expecting(t, varied_packet(p, "ztf", 1, 3), NULL); /* 10-12, packet 1 */
+    put_group_expecting(t, varied_packet(p, "ztf", 2, 3), NULL); /* 20-22, packet 2 */
+    put_group_locus(t, 6, 60000.22);
+    ck_assert_int_eq(ss_store_txn_commit(t), 0);
+    char *text;
+    ck_assert_msg(verify_problems(s, &text) == 0, "%s", text);
+    free(text);
+    set_member_ref(s, "11", 1, 2); /* its place in the packet */
+    ck_assert_msg(verify_problems(s, &text) == 1, "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "alert ztf/11: its reference disagrees with its record"));
+    free(text);
+    set_member_ref(s, "11", 1, 1);
+    set_member_ref(s, "99", 2, 3); /* a reference its group does not hold */
+    ck_assert_msg(verify_problems(s, &text) == 3, "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "alert ztf/99: missing from its group (packet 2) of"));
+    ck_assert_ptr_nonnull(strstr(text, "locus_alerts has 6 entries for 7 alerts"));
+    ck_assert_ptr_nonnull(strstr(text, "counters: 6 alerts counted, 7 stored"));
+    free(text);
+    set_member_ref(s, "99", 9, 0); /* a group that does not exist: named by the first pass */
+    ck_assert_msg(verify_problems(s, &text) == 3, "%s", text);
+    ck_assert_uint_eq(occurrences(text, "alert ztf/99: missing from its group (packet 9)"), 1);
+    free(text);
+    ss_packet_free(p);
+    ss_store_close(s);
+}
+END_TEST
+
 /* A store upgraded from format 16 indexed its limits by id: they are still known, and the limits
  * stored after the upgrade are listed. */
 START_TEST(an_upgraded_store_still_knows_the_limits_it_indexed)
@@ -4123,6 +4177,7 @@ int main(void)
     tcase_add_test(f17, upper_limits_are_listed_under_their_object);
     tcase_add_test(f17, verify_catches_an_unlisted_limit);
     tcase_add_test(f17, an_upgraded_store_still_knows_the_limits_it_indexed);
+    tcase_add_test(f17, verify_checks_members_from_their_groups);
     suite_add_tcase(s, f17);
     TCase *f13 = tcase_create("format_13");
     tcase_add_checked_fixture(f13, tu_tmp_setup, tu_tmp_teardown);

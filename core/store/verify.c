@@ -13,6 +13,7 @@ typedef struct ssi_verify {
     FILE *out;
     ss_verify_report *r;
     ss_packet *pkt;
+    int deep; /* the second pass: member references followed into their groups */
 } ssi_verify;
 
 static void ssi_problem(ssi_verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -64,30 +65,60 @@ static int ssi_has(ssi_verify *v, MDB_dbi dbi, const void *key, size_t len)
     return mdb_get(v->txn, dbi, &k, &d) == 0;
 }
 
+/* Alert key @p k (survey NUL id) and its reference @p d, read. @return 0, or 1 when they do not
+ * decode. */
+static int ssi_ref_read(const MDB_val *k, const MDB_val *d, char survey[SS_SURVEY_MAX + 1],
+                        char id[SS_ID_MAX + 1], ss_store_alert_head *h)
+{
+    const char *key = k->mv_data, *nul = memchr(key, '\0', k->mv_size);
+    size_t slen = nul ? (size_t)(nul - key) : 0, idlen = nul ? k->mv_size - slen - 1 : 0;
+    if (!nul || slen > SS_SURVEY_MAX || idlen > SS_ID_MAX ||
+        ssi_alert_head(d->mv_data, d->mv_size, NULL, h))
+        return 1;
+    memcpy(survey, key, slen), survey[slen] = '\0';
+    memcpy(id, nul + 1, idlen), id[idlen] = '\0';
+    return 0;
+}
+
+/* A group member's reference (format 16): its group and its locus exist. The member is checked
+ * against the reference from its group's side (ssi_check_member()), each group decompressed once
+ * rather than once a member. Only when the counts disagree does a second pass (v->deep) look for
+ * each member in its group, to name one its group lacks. */
+static void ssi_check_member_ref(ssi_verify *v, const char *survey, const char *id,
+                                 const ss_store_alert_head *h)
+{
+    unsigned char gk[SSI_KEY_MAX], kb[SSI_KEY_MAX];
+    MDB_val rec, lk;
+    size_t gn = ssi_key_group(gk, h->locus_id, h->arrival);
+    int there = ssi_has(v, v->s->locus_alerts, gk, gn);
+    if (v->deep
+            ? there && ssi_group_lookup(v->t, h->locus_id, h->arrival, survey, id, &rec, &lk, kb)
+            : !there)
+        ssi_problem(v, "alert %s/%s: missing from its group (packet %llu) of %s", survey, id,
+                    (unsigned long long)h->arrival, h->locus_id);
+    if (!v->deep && !ssi_has(v, v->s->loci, h->locus_id, SS_LOCUS_ID_LEN))
+        ssi_problem(v, "alert %s/%s: its locus %s does not exist", survey, id, h->locus_id);
+}
+
 /* Format 9: follow the alerts table's reference @p d of alert @p k to its record in
  * locus_alerts (@p rec, under key @p lk, whose bytes @p kb holds). @return 0, or 1 when a problem
- * was reported. */
+ * was reported or the reference is a group member's (checked by ssi_check_member_ref()). */
 static int ssi_follow_ref(ssi_verify *v, const MDB_val *k, const MDB_val *d, ss_store_alert_head *h,
                           MDB_val *rec, MDB_val *lk, unsigned char kb[SSI_KEY_MAX])
 {
     char survey[SS_SURVEY_MAX + 1], id[SS_ID_MAX + 1];
-    const char *key = k->mv_data, *nul = memchr(key, '\0', k->mv_size);
-    size_t slen = nul ? (size_t)(nul - key) : 0, idlen = nul ? k->mv_size - slen - 1 : 0;
-    if (!nul || slen > SS_SURVEY_MAX || idlen > SS_ID_MAX ||
-        ssi_alert_head(d->mv_data, d->mv_size, NULL, h)) {
-        ssi_problem(v, "alert %.*s: reference does not decode", (int)k->mv_size, key);
+    if (ssi_ref_read(k, d, survey, id, h)) {
+        if (!v->deep)
+            ssi_problem(v, "alert %.*s: reference does not decode", (int)k->mv_size,
+                        (const char *)k->mv_data);
         return 1;
     }
-    memcpy(survey, key, slen), survey[slen] = '\0';
-    memcpy(id, nul + 1, idlen), id[idlen] = '\0';
     if (ssi_alert_is_member_ref(d->mv_data, d->mv_size)) {
-        int rc = ssi_group_lookup(v->t, h->locus_id, h->arrival, survey, id, rec, lk, kb);
-        if (rc == 0)
-            return 0;
-        ssi_problem(v, "alert %s/%s: missing from its group (packet %llu) of %s", survey, id,
-                    (unsigned long long)h->arrival, h->locus_id);
+        ssi_check_member_ref(v, survey, id, h);
         return 1;
     }
+    if (v->deep)
+        return 1;
     *lk = (MDB_val){ssi_key_locus_alert(kb, h->locus_id, h->mjd, survey, id), kb};
     if (mdb_get(v->txn, v->s->locus_alerts, lk, rec) == 0)
         return 0;
@@ -114,6 +145,8 @@ static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
     int ref = ssi_alert_is_ref(d->mv_data, d->mv_size);
     if (ref && ssi_follow_ref(v, k, d, &h, &rec, &lk, lb))
         return 0;
+    if (v->deep)
+        return 0;
     ss_packet_reset(v->pkt);
     ss_alert *a = ss_packet_add(v->pkt);
     if (!a)
@@ -122,8 +155,6 @@ static int ssi_check_alert(ssi_verify *v, const MDB_val *k, const MDB_val *d)
         ssi_problem(v, "alert %.*s: record does not decode", (int)k->mv_size, (char *)k->mv_data);
         return 0;
     }
-    if (ssi_alert_is_member_ref(d->mv_data, d->mv_size))
-        a->arrival = h.arrival; /* a member's is its group's, the one the reference named */
     if (ref && ssi_ref_differs(&h, a, locus))
         ssi_problem(v, "alert %s/%s: its reference disagrees with its record", a->survey,
                     a->alert_id);
@@ -171,20 +202,45 @@ static int ssi_check_limit(ssi_verify *v, const char *locus, const ss_alert *a, 
     return rc == SS_ENOTFOUND || rc == SS_ECORRUPT ? 0 : rc;
 }
 
-/* Member @p m of group @p g is stored: by id, or as a limit listed under its object. */
+/* Member @p a (decoded from @p m of @p g) is what its reference in the alerts table says: that
+ * group, its place in it, its kind and MJD. */
+static void ssi_check_member_agrees(ssi_verify *v, const ssi_members *g, const ssi_member *m,
+                                    const ss_alert *a, MDB_val ak)
+{
+    MDB_val d;
+    ss_store_alert_head h;
+    if (mdb_get(v->txn, v->s->alerts, &ak, &d)) {
+        ssi_problem(v, "locus %.*s: lists alert %s/%s, which is not stored", SS_LOCUS_ID_LEN,
+                    g->locus, a->survey, a->alert_id);
+        return;
+    }
+    if (!ssi_alert_is_member_ref(d.mv_data, d.mv_size) ||
+        ssi_alert_head(d.mv_data, d.mv_size, NULL, &h) ||
+        memcmp(h.locus_id, g->locus, SS_LOCUS_ID_LEN) || h.arrival != g->packet ||
+        h.arrival_index != m->index || h.kind != a->kind || memcmp(&h.mjd, &a->mjd, 8))
+        ssi_problem(v, "alert %s/%s: its reference disagrees with its record", a->survey,
+                    a->alert_id);
+}
+
+/* Member @p m of group @p g: its record decodes, and it is stored by id (its reference agreeing
+ * with it) or as a limit listed under its object. */
 static int ssi_check_member(ssi_verify *v, const char *locus, const ssi_members *g,
                             const ssi_member *m)
 {
     unsigned char kb[SSI_KEY_MAX];
     MDB_val mk = ssi_member_key(g, m, kb);
-    if (m->rec[1] != SS_ALERT_UPPER_LIMIT || !v->s->has_limits) {
-        ssi_check_listed(v, locus, ssi_key_locus_alert_id(&mk));
-        return 0;
-    }
     ss_packet_reset(v->pkt);
     ss_alert *a = ss_packet_add(v->pkt);
     int rc = a ? ssi_member_decode(v->t, g, m, v->pkt, a) : SS_ENOMEM;
-    return rc ? rc : ssi_check_limit(v, locus, a, ssi_key_locus_alert_id(&mk));
+    if (rc == SS_ECORRUPT)
+        ssi_problem(v, "locus %s: alert %.*s of a group (packet %llu): record does not decode",
+                    locus, (int)m->idlen, m->alert_id, (unsigned long long)g->packet);
+    if (rc)
+        return rc == SS_ECORRUPT ? 0 : rc;
+    if (ssi_limit_listed(v->s, a))
+        return ssi_check_limit(v, locus, a, ssi_key_locus_alert_id(&mk));
+    ssi_check_member_agrees(v, g, m, a, ssi_key_locus_alert_id(&mk));
+    return 0;
 }
 
 /* A single entry of locus @p locus is stored (an upper limit's record decoded to find its object).
@@ -418,6 +474,16 @@ static int ssi_count_limits(ssi_verify *v)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The second pass, when the tables' counts disagree: each member reference looked for in its
+ * group, so that one its group lacks is named. */
+static int ssi_verify_deep(ssi_verify *v)
+{
+    if (v->r->locus_alerts == v->r->alerts)
+        return 0;
+    v->deep = 1;
+    return ssi_walk(v, v->s->alerts, v->s->alerts, ssi_visit_alert);
+}
+
 static void ssi_zrec_problem(void *ctx, const char *text)
 {
     ssi_problem(ctx, "%s", text);
@@ -443,8 +509,8 @@ int ss_store_verify(ss_store *s, FILE *problems, ss_verify_report *report, ss_er
         !(rc = ssi_verify_chunks(&v)) &&
         !(rc = ssi_walk(&v, s->alerts, s->alerts, ssi_visit_alert)) &&
         !(rc = ssi_walk(&v, s->loci, s->locus_alerts, ssi_check_locus)) &&
-        !(rc = ssi_zrec_verify(v.t, ssi_zrec_problem, &v)))
-        rc = ssi_verify_search(&v);
+        !(rc = ssi_zrec_verify(v.t, ssi_zrec_problem, &v)) && !(rc = ssi_verify_search(&v)))
+        rc = ssi_verify_deep(&v);
     if (!rc)
         ssi_check_counts(&v, &c);
     ss_store_txn_abort(v.t);
