@@ -10,8 +10,8 @@
  *
  * Layout: u8 5, u8 kind; survey, alert id, locus id, object id, passband (vstr); the origin as a
  * list of one name (below) without its trailing number, then that number + 1 as a varint (0:
- * none), so that "kafka topic=T partition=P offset=" is one dictionary entry and not one per
- * message; line (varint); ra, dec, mjd (f64); mag, magerr, maglim, flux,
+ * none), so that a "kafka topic=T partition=P offset=" repeats in the records of a compressed
+ * group; line (varint); ra, dec, mjd (f64); mag, magerr, maglim, flux,
  * fluxerr (packed numbers); arrival, arrival index, history lead (varints); the alert's
  * properties; the survey's locus properties (a primary's; 0 of them otherwise). A property list is
  * a dictionary id (0: the names follow inline, after the count), the count, then the values. */
@@ -211,15 +211,12 @@ static ss_prop ssi_origin_name(const char *origin, char head[512], uint64_t *num
     return p;
 }
 
-static void ssi_origin_put(const ss_prop *p, uint32_t id, uint64_t num, ss_wbuf *b)
-{
-    ss_wbuf_uvar(b, id);
-    ss_wbuf_uvar(b, 1);
-    if (!id)
-        ss_wbuf_vstr(b, p->name, strlen(p->name));
-    ss_wbuf_uvar(b, num + 1); /* UINT64_MAX + 1: 0, none */
-}
-
+/* An origin is written inline, its trailing number apart. Each file of a directory of one-alert
+ * files (ELAsTiCC's, a ZTF archive's night) is an origin of its own: as dictionary entries they
+ * took a tenth of an ELAsTiCC store, and a million of them would have closed the dictionary that
+ * property names need (SSI_DICT_MAX_ENTRIES). A group's members repeat their packet's origin and
+ * its frame keeps it about once. Records written before name theirs by dictionary id, and read
+ * as they were. */
 static int ssi_origin_pack(ss_store_txn *t, const char *origin, ss_wbuf *b)
 {
     if (!origin) { /* inline and empty: a record without an origin */
@@ -232,8 +229,12 @@ static int ssi_origin_pack(ss_store_txn *t, const char *origin, ss_wbuf *b)
     char head[512];
     ss_prop p = ssi_origin_name(origin, head, &num);
     uint32_t id = 0;
-    int rc = t ? ssi_dict_id(t, &p, 1, &id) : 0;
-    ssi_origin_put(&p, id, num, b);
+    int rc = t && t->s->origins_by_id ? ssi_dict_id(t, &p, 1, &id) : 0;
+    ss_wbuf_uvar(b, id);
+    ss_wbuf_uvar(b, 1); /* one name */
+    if (!id)
+        ss_wbuf_vstr(b, p.name, strlen(p.name));
+    ss_wbuf_uvar(b, num + 1); /* UINT64_MAX + 1: 0, none */
     return rc;
 }
 
@@ -306,20 +307,8 @@ int ssi_member_early(ss_store *s, const ss_alert *a, const ss_prop *survey_locus
                      uint32_t nsurvey_locus, ssi_names_memo *memo, ss_wbuf *b)
 {
     size_t at = b->len;
-    uint64_t num = UINT64_MAX;
-    uint32_t id = 0;
-    char head[512];
-    ss_prop p = a->origin ? ssi_origin_name(a->origin, head, &num) : (ss_prop){0};
-    /* an origin no committed transaction named (each file of a directory of one-alert files is
-     * one) is written inline: the packet's members repeat it and its group's frame keeps it once,
-     * where leaving the group to the writer moved all of its packing there */
-    if (a->origin)
-        ssi_dict_committed_id(s, &p, 1, &id);
     ssi_pack_ids(a, NULL, SSI_KEYED_VERSION, b);
-    if (a->origin)
-        ssi_origin_put(&p, id, num, b);
-    else
-        ssi_origin_pack(NULL, NULL, b);
+    ssi_origin_pack(NULL, a->origin, b);
     ssi_pack_numbers(a, NULL, 1, b);
     int rc = ssi_lists_early(s, a, survey_locus, nsurvey_locus, memo, b);
     if (rc != 1)

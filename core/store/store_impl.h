@@ -119,6 +119,7 @@ struct ss_store {
     int uncache_stamps; /* drop committed chunks from the page cache (ss_store_options) */
     int stamps_fd;      /* the stamps file (stamps_file.c), -1 before format 13 or while absent */
     int stamps_inline;  /* write chunks into the stamps table, as formats 11-12 did (tests) */
+    int origins_by_id;  /* the writer names origins by dictionary id, as formats 7-17 did (tests) */
     int nosync;         /* ss_store_options nosync: neither LMDB nor the stamps file is synced */
     ssi_dict dcache;    /* the dict table's lists read so far */
     ssi_zrec zrec;      /* the zdict table's dictionaries read so far, the writer's samples */

@@ -1412,6 +1412,7 @@ START_TEST(dictionary_drops_what_an_aborted_write_made)
     /* a's and c's origins differ only in their numbers: one list */
     a->origin = "kafka topic=ztf partition=0 offset=41", b->origin = "other.avro";
     c->origin = "kafka topic=ztf partition=0 offset=1000", d->origin = "night-007.avro";
+    s->origins_by_id = 1; /* as formats 7-17 wrote them: their records must still read */
     put_alert(s, a, 1);
     put_alert(s, b, 0); /* its two lists were made, then dropped with the transaction */
     put_alert(s, c, 1); /* so c's list takes the id b's had */
@@ -1425,9 +1426,9 @@ START_TEST(dictionary_drops_what_an_aborted_write_made)
     ck_assert_msg(ss_store_open(dir, &ro, &s, &err) == 0, "%s", err.msg);
     check_stored(s, c), check_stored(s, a); /* read from the table, out of order */
     ss_store_close(s);
-    s = open_rw("st"); /* a writer reads the lists it finds before making new ones */
-    put_alert(s, b, 1);
-    ck_assert_uint_eq(table_entries(s, s->dict), 6);
+    s = open_rw("st");  /* a writer reads the lists it finds before making new ones */
+    put_alert(s, b, 1); /* origins written now are inline: only b's names are new */
+    ck_assert_uint_eq(table_entries(s, s->dict), 5);
     check_stored(s, b), check_stored(s, d);
     ss_store_close(s);
     free(dir);

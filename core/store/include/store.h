@@ -66,8 +66,9 @@
  * record stays version 3, so a store without one reads as before in skysieve 0.2.
  * Format 7 packs what it stores:
  *  - dict:          u32 BE id (dense, from 1) -> a list of names (varint count, then each as a
- *                   varint length and bytes): an alert record's property names, or an ingest
- *                   origin without its trailing number. Never changed once committed.
+ *                   varint length and bytes): an alert record's property names, or (written
+ *                   before skysieve's stop 51; records since carry their origins inline) an
+ *                   ingest origin without its trailing number. Never changed once committed.
  *  - alert records of version 5 (record_pack.c): the property names as a dict id, values with
  *                   a tag byte and only the bytes they need (zigzag varint integers, floats in
  *                   4 bytes when a float holds them exactly). Versions 1-4 are still read.
@@ -693,8 +694,8 @@ void ss_store_lists_packet(ss_store_lists *ls);
  * Pack the @p n alerts of one packet (the primary's survey locus properties, @p nsurvey_locus of
  * them, may be 0) as ss_store_group_end() writes them, numbered 0 to @p n - 1 in the packet,
  * into @p ls: the primary and each history entry that kept its survey fields (one ss_packet.known
- * found stored has none, and the writer finds it stored). An origin the store's dictionary does
- * not hold yet is written inline, where the writer would add it to the dictionary.
+ * found stored has none, and the writer finds it stored). Origins are written inline, as the
+ * writer writes them.
  * @param snap a read transaction of the store (the committed dictionaries it sees), used during
  *        the call only; NULL: nothing is packed.
  * @param[out] index what ss_store_group_end() is given; given also when the group is left to the
