@@ -213,7 +213,7 @@ static ss_prop ssi_origin_name(const char *origin, char head[512], uint64_t *num
 
 /* An origin is written inline, its trailing number apart. Each file of a directory of one-alert
  * files (ELAsTiCC's, a ZTF archive's night) is an origin of its own: as dictionary entries they
- * took a tenth of an ELAsTiCC store, and a million of them would have closed the dictionary that
+ * took 9% of an ELAsTiCC store, and a million of them would have closed the dictionary that
  * property names need (SSI_DICT_MAX_ENTRIES). A group's members repeat their packet's origin and
  * its frame keeps it about once. Records written before name theirs by dictionary id, and read
  * as they were. */

@@ -66,9 +66,10 @@
  * record stays version 3, so a store without one reads as before in skysieve 0.2.
  * Format 7 packs what it stores:
  *  - dict:          u32 BE id (dense, from 1) -> a list of names (varint count, then each as a
- *                   varint length and bytes): an alert record's property names, or (written
- *                   before skysieve's stop 51; records since carry their origins inline) an
- *                   ingest origin without its trailing number. Never changed once committed.
+ *                   varint length and bytes): an alert record's property names, or (in
+ *                   stores written before December 2026: records now carry their origins
+ *                   inline) an ingest origin without its trailing number. Never changed once
+ *                   committed.
  *  - alert records of version 5 (record_pack.c): the property names as a dict id, values with
  *                   a tag byte and only the bytes they need (zigzag varint integers, floats in
  *                   4 bytes when a float holds them exactly). Versions 1-4 are still read.
