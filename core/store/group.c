@@ -290,6 +290,20 @@ int ss_store_group_begin(ss_store_txn *t, const char *locus_id, uint64_t packet)
     return 0;
 }
 
+/* Member @p a of the group of @p locus indexed by its id: a reference naming the group. @return 0,
+ * EEXIST when its id is stored already, or an LMDB code. */
+static int ssi_member_index(ss_store_txn *t, const ss_alert *a, const char *locus)
+{
+    unsigned char kb[SSI_KEY_MAX], ref[SSI_MEMBER_REF_MAX];
+    ss_store_alert_head h = {
+        .kind = a->kind, .mjd = a->mjd, .arrival = a->arrival, .arrival_index = a->arrival_index};
+    memcpy(h.locus_id, locus, SS_LOCUS_ID_LEN);
+    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb};
+    MDB_val v = {ssi_alert_ref_encode2(&h, 1, ref), ref};
+    int rc = mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? EEXIST : rc;
+}
+
 int ss_store_group_add(ss_store_txn *t, const ss_alert *a, const ss_prop *survey_locus,
                        uint32_t nsurvey_locus)
 {
@@ -301,20 +315,13 @@ int ss_store_group_add(ss_store_txn *t, const ss_alert *a, const ss_prop *survey
     if (!g->open || a->arrival != g->packet || a->history_lead ||
         (g->n && a->arrival_index <= g->a[g->n - 1].arrival_index))
         return SS_EINVAL;
-    unsigned char kb[SSI_KEY_MAX], ref[SSI_MEMBER_REF_MAX];
-    ss_store_alert_head h = {
-        .kind = a->kind, .mjd = a->mjd, .arrival = a->arrival, .arrival_index = a->arrival_index};
-    memcpy(h.locus_id, g->locus, SS_LOCUS_ID_LEN);
-    MDB_val k = {ssi_key_alert(kb, a->survey, a->alert_id), kb};
-    MDB_val v = {ssi_alert_ref_encode2(&h, 1, ref), ref};
     ss_alert *grown = ssi_grow(g->a, &g->cap, g->n, sizeof *g->a, 32);
     if (!grown)
         return SS_ENOMEM;
     g->a = grown;
-    int rc = ssi_limit_listed(t->s, a) ? ssi_limit_add(t, a)
-                                       : mdb_put(t->txn, t->s->alerts, &k, &v, MDB_NOOVERWRITE);
+    int rc = ssi_limit_listed(t->s, a) ? ssi_limit_add(t, a) : ssi_member_index(t, a, g->locus);
     if (rc)
-        return rc == MDB_KEYEXIST ? EEXIST : rc;
+        return rc;
     g->a[g->n++] = *a;
     if (nsurvey_locus && !g->survey_locus)
         g->survey_locus = survey_locus, g->nsurvey_locus = nsurvey_locus;

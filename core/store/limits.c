@@ -197,6 +197,27 @@ static int ssi_limit_group(ss_store_txn *t, const char *locus, const char *surve
     return rc == 1 ? 0 : rc == 0 || rc == MDB_NOTFOUND ? SS_ENOTFOUND : rc;
 }
 
+/* What ssi_limit_in() looks for in each locus an object names. */
+typedef struct ssi_limit_seek {
+    ss_store_txn *t;
+    const char *survey, *alert_id;
+    char *locus;
+    uint64_t *packet;
+} ssi_limit_seek;
+
+/* ss_store_object_fn: @return 1 when locus @p locus_id holds the limit, 0 to go on, or an error. */
+static int ssi_limit_seek_locus(void *ctx, const char *survey, const char *locus_id)
+{
+    ssi_limit_seek *x = ctx;
+    if (strcmp(survey, x->survey))
+        return 0;
+    int rc = ssi_limit_group(x->t, locus_id, x->survey, x->alert_id, x->packet);
+    if (rc)
+        return rc == SS_ENOTFOUND ? 0 : rc;
+    memcpy(x->locus, locus_id, SS_LOCUS_ID_LEN + 1);
+    return 1;
+}
+
 /* Limit @p alert_id (hash @p h) of @p survey listed under object @p object: its locus and packet.
  * @return 0, SS_ENOTFOUND or an error. */
 static int ssi_limit_in(ss_store_txn *t, const char *survey, const char *object,
@@ -204,28 +225,15 @@ static int ssi_limit_in(ss_store_txn *t, const char *survey, const char *object,
 {
     unsigned char kb[SSI_KEY_MAX];
     MDB_val k = {ssi_limits_key(kb, object, survey), kb}, v;
-    MDB_cursor *cur;
     size_t n;
     int found = 0, rc = k.mv_size ? ssi_limits_read(t, &k, &v, &n) : MDB_NOTFOUND;
     if (!rc)
         ssi_limits_search((const unsigned char *)v.mv_data + 1, n, h, &found);
     if (rc || !found)
         return rc == MDB_NOTFOUND || !found ? SS_ENOTFOUND : rc;
-    if ((rc = mdb_cursor_open(t->txn, t->s->objects, &cur)))
-        return rc;
-    rc = SS_ENOTFOUND;
-    for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET); !g && rc == SS_ENOTFOUND;
-         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-        if (v.mv_size != SS_LOCUS_ID_LEN) {
-            rc = SS_ECORRUPT;
-            break;
-        }
-        memcpy(locus, v.mv_data, SS_LOCUS_ID_LEN);
-        locus[SS_LOCUS_ID_LEN] = '\0';
-        rc = ssi_limit_group(t, locus, survey, alert_id, packet);
-    }
-    mdb_cursor_close(cur);
-    return rc;
+    ssi_limit_seek x = {t, survey, alert_id, locus, packet};
+    rc = ss_store_object_each(t, object, ssi_limit_seek_locus, &x);
+    return rc == 1 ? 0 : rc ? rc : SS_ENOTFOUND;
 }
 
 int ssi_limit_locate(ss_store_txn *t, const char *survey, const char *alert_id, char *locus,
