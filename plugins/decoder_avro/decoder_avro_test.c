@@ -493,6 +493,84 @@ START_TEST(rubin_flux_reported_as_antares_does)
 }
 END_TEST
 
+/* The id a measurement gets from its survey fields, as inspect prints them: @p name's integer
+ * after @p prefix (and the object's id with a dash between, when @p object is set). @return 1
+ * when the entry has that field. */
+static int id_from(const json_t *h, const char *prefix, const char *object, const char *name,
+                   char *out, size_t cap)
+{
+    const json_t *v = json_object_get(json_object_get(h, "properties"), name);
+    if (!json_is_integer(v))
+        return 0;
+    snprintf(out, cap, "%s%s%s%lld", prefix, object ? object : "", object ? "-" : "",
+             (long long)json_integer_value(v));
+    return 1;
+}
+
+/* Every measurement of @p dir's files (inspect's JSON lines) named as its survey's fields say.
+ * counts[kind] tallies those checked. */
+static void ids_in(const char *dir, const char *survey, size_t counts[3])
+{
+    char *out = NULL, want[160];
+    ck_assert_int_eq(tu_sks(&out, NULL, "inspect %s/*.avro", dir), 0);
+    int ztf = !strcmp(survey, "ztf");
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *o = json_loads(line, 0, NULL), *h;
+        size_t i, n = json_array_size(json_object_get(o, "history"));
+        for (i = 0; i <= n; i++) {
+            h = i < n ? json_array_get(json_object_get(o, "history"), i)
+                      : json_object_get(o, "alert");
+            const char *kind = json_string_value(json_object_get(h, "kind"));
+            const char *id = json_string_value(json_object_get(h, "alert_id"));
+            const char *obj = json_string_value(json_object_get(h, "object_id"));
+            int k = !strcmp(kind, "detection") ? 0 : !strcmp(kind, "upper_limit") ? 1 : 2, has;
+            if (ztf)
+                has = k == 0   ? id_from(h, "", NULL, "ztf_candid", want, sizeof want)
+                      : k == 1 ? id_from(h, "ul-", obj, "ztf_pid", want, sizeof want)
+                               : id_from(h, "fp-", obj, "ztf_pid", want, sizeof want);
+            else
+                has = k == 0 ? id_from(h, "", NULL, "lsst_diaSource_diaSourceId", want, sizeof want)
+                      : k == 2 ? id_from(h, "fs-", NULL, "lsst_diaForcedSource_diaForcedSourceId",
+                                         want, sizeof want)
+                               : 0;
+            if (!has)
+                continue;
+            ck_assert_str_eq(id, want);
+            counts[k]++;
+        }
+        json_decref(o);
+    }
+    free(out);
+}
+
+/* Ids are made from the survey's numbers as before the decoder stopped formatting them with
+ * printf: ZTF's candid, "ul-OBJECT-PID" and "fp-OBJECT-PID"; Rubin's diaSourceId and
+ * "fs-DIAFORCEDSOURCEID". Stores name their measurements so: a changed id would store a repeat
+ * as new. */
+START_TEST(ids_are_made_from_survey_numbers)
+{
+    static const char *const ztf[] = {"ztf/ztf-avro-alert-v3.2-v3.3",
+                                      "ztf/kowalski-20231012-v4.01"};
+    size_t z[3] = {0}, r[3] = {0};
+    for (size_t i = 0; i < sizeof ztf / sizeof *ztf; i++) {
+        char *dir = tu_data_path("ids from survey numbers", ztf[i]);
+        if (!dir)
+            return;
+        ids_in(dir, "ztf", z);
+        free(dir);
+    }
+    char *dir = tu_data_path("ids from survey numbers", "lsst/rubin-lsstcam-v9.0");
+    if (!dir)
+        return;
+    ids_in(dir, "lsst", r);
+    free(dir);
+    ck_assert_uint_gt(z[0], 0);
+    ck_assert_uint_gt(z[1], 0);
+    ck_assert_uint_gt(r[0], 0);
+    ck_assert_uint_gt(z[2] + r[2], 0);
+}
+END_TEST
+
 /* ---- schemas that cannot be instantiated ---- */
 
 static size_t put_long(unsigned char *p, int64_t v)
@@ -969,6 +1047,7 @@ int main(void)
     tcase_add_test(tc, real_rubin_alerts_rewritten_and_framed);
     tcase_add_test(tc, real_elasticc_alerts);
     tcase_add_test(tc, rubin_flux_reported_as_antares_does);
+    tcase_add_test(tc, ids_are_made_from_survey_numbers);
     tcase_add_test(tc, recursive_schemas_are_refused_by_name);
     tcase_add_test(tc, deeply_nested_schemas_are_refused);
     tcase_add_test(tc, recursive_schema_in_the_schema_directory);
