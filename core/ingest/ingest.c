@@ -4,6 +4,7 @@
 #include "publish.h"
 #include "queue.h"
 #include "seen.h"
+#include "write_queue.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,9 +45,11 @@ typedef struct ssi_event {
 
 static int ssi_known(void *ctx, const char *survey, const char *alert_id);
 static int ssi_known2(void *ctx, const ss_alert *a);
+static int ssi_write_batch(void *ctx, void *item);
 
-/* What one batch holds until it commits. With overlap, decoding fills one batch while the other
- * is written; each owns its packets (and their arenas) and its rejections. */
+/* What one batch holds until it commits. With overlap, decoding fills one batch while up to
+ * SSI_WQ_MAX others wait for the writer or are written; each owns its packets (and their arenas)
+ * and its rejections. */
 typedef struct ssi_batch {
     ss_packet **pkts; /* reused across batches; the first npk hold the batch */
     uint32_t npk;
@@ -68,6 +71,7 @@ typedef struct ssi_batch {
     /* checked[i]: packet i's history entries were each looked for by decoding (ssi_known, with a
      * snapshot), so those it found new go to the writer as new (ss_assoc_early.history_new). */
     unsigned char *checked;
+    ss_assoc_stats st; /* what writing it counted */
 } ssi_batch;
 
 #define SSI_NOT_PACKED UINT32_MAX
@@ -75,20 +79,18 @@ typedef struct ssi_batch {
 struct ss_ingest {
     ss_store *store;
     ss_ingest_options o;
-    ssi_batch b[2];
+    ssi_batch b[SSI_WQ_MAX + 1];
     ssi_batch *cur; /* the batch decoding fills */
-    ssi_batch *fly; /* the batch being written (overlap), or NULL */
     uint32_t cappk; /* packets per batch */
     int overlap;    /* o.overlap, and nothing of the caller runs inside a batch's transaction */
-    int threaded;   /* fly is written on @c thread; else it is written when it lands */
-    struct timespec fly_done; /* when the thread finished writing fly */
+    /* With overlap, the batches handed to the writing thread and not landed yet; unstarted when
+     * no thread could be had (each batch is then written when it is full: slower, still right) */
+    ssi_wq wq;
+    int rewrite; /* the oldest's commit failed: the next landing writes it again */
     /* The share of packets whose records decoding packs (ssi_pack_lists), steered after each
      * hand-off toward the side that waited less: packing there helps while the writer is the
      * slower side (ZTF) and slows the ingest when decoding is (ELAsTiCC's small alerts). */
     double early_share, early_due;
-    pthread_t thread;
-    int fly_rc; /* the thread's answers */
-    ss_assoc_stats fly_st;
     ss_assoc_writer *w;
     ss_store_txn *txn; /* the batch being written */
     ss_ingest_totals t;
@@ -148,7 +150,7 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
     in->overlap = in->o.overlap && !in->o.filters && !in->o.queue_dispatch &&
                   !in->o.before_commit && !in->o.on_dispatch && !in->o.divert;
     int short_of = 0;
-    for (int i = 0; i < 1 + in->overlap; i++) {
+    for (int i = 0; i < (in->overlap ? SSI_WQ_MAX + 1 : 1); i++) {
         in->b[i].pkts = calloc(in->cappk, sizeof *in->b[i].pkts);
         in->b[i].checked = calloc(in->cappk, sizeof *in->b[i].checked);
         short_of |= !in->b[i].pkts || !in->b[i].checked ||
@@ -164,6 +166,8 @@ ss_ingest *ss_ingest_new(ss_store *store, const ss_ingest_options *opts)
         ss_ingest_free(in);
         return NULL;
     }
+    if (in->overlap)
+        ssi_wq_start(&in->wq, ssi_write_batch, in); /* none: each batch written when full */
     if (ss_store_txn_begin(store, SS_STORE_READ, &in->known))
         in->known = NULL; /* without it decoders keep every field */
     in->known_live = in->known != NULL;
@@ -233,14 +237,13 @@ void ss_ingest_free(ss_ingest *in)
 {
     if (!in)
         return;
-    if (in->fly && in->threaded) /* its commit stands; its counts and reports are dropped */
-        pthread_join(in->thread, NULL);
+    ssi_wq_stop(&in->wq); /* a batch being written commits; its counts and reports are dropped */
     ssi_clear_events(in);
     free(in->events);
     ss_store_txn_abort(in->known);
     free(in->results);
     ss_publish_set_close(&in->outs);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < SSI_WQ_MAX + 1; i++)
         ssi_batch_free(&in->b[i], in->cappk);
     ss_decoder_shared_free(in->shared); /* after the packets: they may borrow from it */
     ss_assoc_writer_free(in->w);
@@ -431,7 +434,7 @@ static int ssi_apply_packet(ss_ingest *in, const ssi_batch *b, uint32_t at, ss_a
 }
 
 /* Write @p b in one transaction. Nothing of it stays when this fails. With overlap this runs
- * on the flush thread, which touches nothing else of @p in that decoding uses. */
+ * on the writing thread, which touches nothing else of @p in that decoding uses. */
 static int ssi_apply_batch(ss_ingest *in, const ssi_batch *b, ss_assoc_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -527,6 +530,8 @@ static void ssi_landed(ss_ingest *in, ssi_batch *b, const ss_assoc_stats *st)
     if (in->o.on_commit) {
         ss_ingest_totals t;
         ss_ingest_totals_get(in, &t);
+        for (unsigned i = 1; i < ssi_wq_count(&in->wq); i++) /* handed over after b */
+            t.read -= ((const ssi_batch *)ssi_wq_at(&in->wq, i))->read;
         if (in->cur != b) /* what is read since, into the next batch, is not durable yet */
             t.read -= in->cur->read;
         in->o.on_commit(in->o.ctx, &t);
@@ -550,73 +555,107 @@ static int ssi_commit(ss_ingest *in, ssi_batch *b, int rc, ss_assoc_stats *st, s
     return 0;
 }
 
-static void *ssi_flush_thread(void *arg)
+static int ssi_write_batch(void *ctx, void *item)
 {
-    ss_ingest *in = arg;
-    pthread_setname_np(pthread_self(), "ingest-write"); /* as top -H and perf show it */
-    in->fly_rc = ssi_apply_batch(in, in->fly, &in->fly_st);
-    clock_gettime(CLOCK_MONOTONIC, &in->fly_done); /* read after the join */
-    return NULL;
+    ssi_batch *b = item;
+    return ssi_apply_batch(ctx, b, &b->st);
 }
 
-/* After a hand-off that started at @p asked, the writer done at in->fly_done: the time either
- * side waited for the other counted, and more of the packing steered to decoding when it waited
- * for the writer, less when the writer had waited. */
-static void ssi_steer(ss_ingest *in, const struct timespec *asked)
+/* After a hand-off: the time either side waited for the other counted, and more of the packing
+ * steered to decoding when it waited for the writer, less when the writer had waited. */
+static void ssi_steer(ss_ingest *in, double waited, double idle)
 {
-    double waited = ssi_elapsed(asked), idle = ssi_seconds(&in->fly_done, asked);
     in->t.waited_for_writer += waited;
-    in->t.writer_idle += idle > 0 ? idle : 0;
-    if (in->o.pack_ahead)
+    in->t.writer_idle += idle;
+    if (in->o.pack_ahead || waited == idle) /* neither waited: a hand-off with room ahead */
         return;
     double step = waited > idle ? 0.25 : -0.25;
     in->early_share = fmin(1.0, fmax(0.0, in->early_share + step));
 }
 
-/* Wait for the batch being written, if any, and finish it. When it fails it stays in flight,
- * to be written again by the next flush. */
-static int ssi_land(ss_ingest *in, ss_err *err)
+/* Land the oldest batch handed over, once written; waiting for it when @p wait (the time added to
+ * *@p waited). A batch whose commit failed stays the oldest, and the next landing writes it
+ * again. @return 0 (*@p landed 1 when one was), or an error. */
+static int ssi_land_oldest(ss_ingest *in, int wait, int *landed, double *waited, ss_err *err)
 {
-    if (!in->fly)
+    int wrc;
+    double w;
+    *landed = 0;
+    ssi_batch *b = ssi_wq_oldest(&in->wq, wait || in->rewrite, &wrc, &w);
+    *waited += w;
+    if (!b)
         return 0;
-    if (in->threaded) {
-        struct timespec asked;
-        clock_gettime(CLOCK_MONOTONIC, &asked);
-        pthread_join(in->thread, NULL);
-        ssi_steer(in, &asked);
-    } else
-        in->fly_rc = ssi_apply_batch(in, in->fly, &in->fly_st);
-    in->threaded = 0;
-    int rc = ssi_commit(in, in->fly, in->fly_rc, &in->fly_st, err);
-    if (!rc)
-        in->fly = NULL;
+    if (in->rewrite) /* the writer stopped at it: this thread writes alone */
+        wrc = ssi_apply_batch(in, b, &b->st);
+    int rc = ssi_commit(in, b, wrc, &b->st, err);
+    in->rewrite = rc != 0;
+    if (rc)
+        return rc;
+    ssi_wq_pop(&in->wq);
+    *landed = 1;
+    return 0;
+}
+
+/* Land what the writer is done with, waiting for the oldest while @p keep or more wait. */
+static int ssi_land_down_to(ss_ingest *in, unsigned keep, double *waited, ss_err *err)
+{
+    int rc, landed;
+    do
+        rc = ssi_land_oldest(in, ssi_wq_count(&in->wq) > keep, &landed, waited, err);
+    while (!rc && landed);
     return rc;
 }
 
-/* With overlap: hand the decoded batch to the flush thread and go on decoding into the other.
+/* A batch neither filled nor handed over. */
+static ssi_batch *ssi_free_batch(ss_ingest *in)
+{
+    for (int i = 0; i < SSI_WQ_MAX + 1; i++) {
+        ssi_batch *b = &in->b[i];
+        int queued = b == in->cur;
+        for (unsigned k = 0; k < ssi_wq_count(&in->wq); k++)
+            queued |= ssi_wq_at(&in->wq, k) == b;
+        if (!queued)
+            return b;
+    }
+    return NULL; /* not while the queue keeps a free one */
+}
+
+/* With overlap: hand the decoded batch to the writing thread and go on decoding into a free one,
+ * landing first what the writer has done, and waiting for the oldest only when SSI_WQ_MAX wait.
  * Batches still commit one after the other, in order. */
 static int ssi_flush_behind(ss_ingest *in, ss_err *err)
 {
-    int rc = ssi_land(in, err);
+    if (!in->wq.running)
+        return ss_ingest_flush(in, err);
+    double waited = 0, idle = ssi_wq_idle(&in->wq); /* before the landings empty the queue */
+    int rc = ssi_land_down_to(in, SSI_WQ_MAX - 1, &waited, err);
     if (rc || ssi_batch_is_empty(in->cur))
         return rc;
-    ssi_forget_snapshot(in);
-    in->fly = in->cur;
-    in->cur = in->cur == &in->b[0] ? &in->b[1] : &in->b[0];
-    /* without a thread, the batch is written when it lands: slower, still right */
-    in->threaded = pthread_create(&in->thread, NULL, ssi_flush_thread, in) == 0;
+    ssi_forget_snapshot(in); /* after the landings: batches landed are in the next snapshot */
+    ssi_wq_push(&in->wq, in->cur);
+    in->cur = ssi_free_batch(in);
+    ssi_steer(in, waited, idle);
     return 0;
+}
+
+/* Land every batch handed over. */
+static int ssi_land_all(ss_ingest *in, ss_err *err)
+{
+    double waited = 0;
+    int rc = ssi_land_down_to(in, 0, &waited, err);
+    in->t.waited_for_writer += waited;
+    return rc;
 }
 
 int ss_ingest_settle(ss_ingest *in, ss_err *err)
 {
-    return ssi_land(in, err);
+    return ssi_land_all(in, err);
 }
 
 int ss_ingest_flush(ss_ingest *in, ss_err *err)
 {
     ssi_forget_snapshot(in); /* even with nothing to write */
-    int rc = ssi_land(in, err);
+    int rc = ssi_land_all(in, err);
     if (rc || ssi_batch_is_empty(in->cur))
         return rc;
     ss_assoc_stats st;
@@ -641,9 +680,12 @@ static int ssi_known2(void *ctx, const ss_alert *a)
 {
     ss_ingest *in = ctx;
     uint64_t hash = ssi_seen_hash(a->alert_id);
-    if (ssi_seen_has(&in->cur->seen, hash, a->survey, a->alert_id) ||
-        (in->fly && ssi_seen_has(&in->fly->seen, hash, a->survey, a->alert_id)))
+    if (ssi_seen_has(&in->cur->seen, hash, a->survey, a->alert_id))
         return 1;
+    for (unsigned i = 0; i < ssi_wq_count(&in->wq); i++)
+        if (ssi_seen_has(&((const ssi_batch *)ssi_wq_at(&in->wq, i))->seen, hash, a->survey,
+                         a->alert_id))
+            return 1;
     ss_store_txn *snap = ssi_snapshot(in);
     in->unchecked |= snap == NULL;
     return snap && ss_store_alert_known(snap, a) == 0;
@@ -1005,7 +1047,10 @@ const char *ss_ingest_set_format(ss_ingest *in, const char *format)
 
 uint32_t ss_ingest_pending(const ss_ingest *in)
 {
-    return in->cur->npk + (in->fly ? in->fly->npk : 0);
+    uint32_t n = in->cur->npk;
+    for (unsigned i = 0; i < ssi_wq_count(&in->wq); i++)
+        n += ((const ssi_batch *)ssi_wq_at(&in->wq, i))->npk;
+    return n;
 }
 
 void ss_ingest_totals_get(const ss_ingest *in, ss_ingest_totals *totals)

@@ -43,11 +43,13 @@ typedef struct ss_ingest_totals {
     uint64_t diverted;      /**< packets handed to ss_ingest_options.divert */
     double seconds;         /**< wall time since ss_ingest_new() */
     /** With overlap (the writing thread below): seconds the decoding side waited at hand-offs for
-     * the writer to finish the batch before. Much of the run here: writing (the store's disk and
-     * page cache, its B-tree work) bounds the ingest, not decoding. 0 without overlap. */
+     * the writer to finish the oldest batch handed over (two wait at most). Much of the run here:
+     * writing (the store's disk and page cache, its B-tree work) bounds the ingest, not decoding. 0
+     * without overlap. */
     double waited_for_writer;
-    /** With overlap: seconds the writing thread sat with its batch done before decoding handed it
-     * the next. Much of the run here: decoding bounds the ingest. 0 without overlap. */
+    /** With overlap: seconds the writing thread sat with every batch handed over done before
+     * decoding handed it the next. Much of the run here: decoding bounds the ingest. 0 without
+     * overlap. */
     double writer_idle;
 } ss_ingest_totals;
 
@@ -95,9 +97,10 @@ typedef struct ss_ingest_options {
      * caller's thread) with @p filters, @p queue_dispatch, @p before_commit, @p on_dispatch or
      * @p divert, which run inside a batch's transaction. @p on_reject and @p on_commit are still
      * called in the caller's thread, from an ingest call, once their batch committed; the
-     * totals on_commit gets leave out what was read since into the next batch. Memory: two
-     * batches of decoded alerts instead of one; the read snapshot that skips known history
-     * entries may pin the pages one batch's commit frees, until the next batch starts. */
+     * totals on_commit gets leave out what was read since into the next batch. Memory: three
+     * batches of decoded alerts instead of one (one decoded while two wait for the writer or are
+     * written); the read snapshot that skips known history entries may pin the pages the commits
+     * meanwhile free, until the next batch starts. */
     int overlap;
     /** With @p overlap, which packets' alert records the decoding thread packs ahead of the
      * writer (their property lists, compressed with the survey's dictionary, ss_store_lists):
@@ -157,13 +160,13 @@ int ss_ingest_source(ss_ingest *in, const ss_decoder_ops *ops, void *state, cons
  */
 int ss_ingest_publish(ss_ingest *in, const char *address, ss_err *err);
 
-/** Commit what is buffered, a batch being written on the overlap thread first. @return 0 or a
+/** Commit what is buffered, the batches handed to the overlap thread first. @return 0 or a
  * store failure (a batch that failed stays buffered, to be written by the next flush). */
 int ss_ingest_flush(ss_ingest *in, ss_err *err);
 
-/** With overlap: wait for the batch being written, if any, and finish it (its counts, its
- * reports, on_commit); the batch being decoded stays buffered. Without, nothing to do. For a
- * caller that times the ingest or pauses between inputs. @return as ss_ingest_flush(). */
+/** With overlap: wait for the batches handed to the writing thread, if any, and finish each (its
+ * counts, its reports, on_commit); the batch being decoded stays buffered. Without, nothing to do.
+ * For a caller that times the ingest or pauses between inputs. @return as ss_ingest_flush(). */
 int ss_ingest_settle(ss_ingest *in, ss_err *err);
 
 /**
