@@ -22,8 +22,9 @@ typedef struct ssi_chunk {
 } ssi_chunk;
 
 struct ss_arena {
-    ssi_chunk *head;  /* the chunk in use, then the fuller ones before it */
-    ssi_chunk *spare; /* kept by the last reset, unused */
+    ssi_chunk *head;    /* the chunk in use, then the fuller ones before it */
+    ssi_chunk *spare;   /* kept by the last reset, unused */
+    size_t spare_bytes; /* their sizes: counted, not summed at each reset (a cold header each) */
     size_t total;
 };
 
@@ -69,9 +70,7 @@ void ss_arena_reset(ss_arena *a)
 {
     /* The oldest chunk (the tail) stays in use; later ones are kept as spares up to
      * SSI_ARENA_KEEP bytes, so a steady workload allocates nothing. */
-    size_t kept = 0;
-    for (ssi_chunk *s = a->spare; s; s = s->next)
-        kept += s->size;
+    size_t kept = a->spare_bytes;
     ssi_chunk *c = a->head;
     while (c->next) {
         ssi_chunk *n = c->next;
@@ -86,6 +85,7 @@ void ss_arena_reset(ss_arena *a)
     }
     c->used = 0;
     a->head = c;
+    a->spare_bytes = kept;
     a->total = 0;
 }
 
@@ -96,6 +96,7 @@ static ssi_chunk *ssi_chunk_take(ss_arena *a, size_t size)
         if ((*p)->size >= size) {
             ssi_chunk *c = *p;
             *p = c->next;
+            a->spare_bytes -= c->size;
             c->next = NULL;
             c->used = 0;
             return c;
