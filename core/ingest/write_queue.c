@@ -125,7 +125,7 @@ void ssi_wq_pop(ssi_wq *q)
         q->head = ssi_wq_slot(q, 1);
         q->n--;
         q->written--;
-        q->stalled = 0;
+        q->stalled &= q->written > 0; /* the one that failed is the last written: still there? */
         pthread_cond_broadcast(&q->cv);
     }
     pthread_mutex_unlock(&q->mu);

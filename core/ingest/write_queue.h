@@ -54,7 +54,8 @@ void ssi_wq_push(ssi_wq *q, void *item);
  * (*@p waited: how long). NULL when the queue is empty, or without @p wait when not yet written.
  */
 void *ssi_wq_oldest(ssi_wq *q, int wait, int *rc, double *waited);
-/** Remove the oldest item, written and landed; a writer stopped by its failure goes on. */
+/** Remove the oldest item, written and landed; a writer stopped by its failure goes on once the
+ * item that failed is the one removed. */
 void ssi_wq_pop(ssi_wq *q);
 /** How many items wait to be written or landed. */
 unsigned ssi_wq_count(const ssi_wq *q);

@@ -111,24 +111,29 @@ START_TEST(written_and_landed_in_the_order_handed)
 }
 END_TEST
 
+/* 20 written, 21 fails, 22 waits: landing 20 does not let the writer on, landing 21 does. */
 START_TEST(nothing_written_past_a_failure_until_it_is_popped)
 {
     gate g;
-    gate_init(&g, 20);
+    gate_init(&g, 21);
     ssi_wq q;
-    int items[2] = {20, 21}, rc = 0;
+    int items[3] = {20, 21, 22}, rc = -1;
+    double waited;
     ck_assert_int_eq(ssi_wq_start(&q, gated_write, &g), 0);
     ssi_wq_push(&q, &items[0]);
     ssi_wq_push(&q, &items[1]);
-    gate_open(&g, 2);
-    double waited;
-    ck_assert_ptr_eq(ssi_wq_oldest(&q, 1, &rc, &waited), &items[0]);
+    gate_open(&g, 3);
+    gate_await_started(&g, 2);
+    ck_assert_int_eq(land(&q, &rc), 20);
+    ck_assert_int_eq(rc, 0);
+    ssi_wq_push(&q, &items[2]);
+    ck_assert_ptr_eq(ssi_wq_oldest(&q, 1, &rc, &waited), &items[1]);
     ck_assert_int_eq(rc, 7);
     usleep(20000);
-    ck_assert_int_eq(started(&g), 1); /* the writer stopped at the failure */
-    ck_assert_ptr_eq(ssi_wq_oldest(&q, 1, &rc, &waited), &items[0]); /* asked again: the same */
+    ck_assert_int_eq(started(&g), 2); /* the writer stopped at the failure */
+    ck_assert_ptr_eq(ssi_wq_oldest(&q, 1, &rc, &waited), &items[1]); /* asked again: the same */
     ssi_wq_pop(&q); /* written again and landed by the caller */
-    ck_assert_int_eq(land(&q, &rc), 21);
+    ck_assert_int_eq(land(&q, &rc), 22);
     ck_assert_int_eq(rc, 0);
     ssi_wq_stop(&q);
 }
